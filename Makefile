@@ -1,0 +1,210 @@
+# mxblas build. `make` builds the libraries, tests, benchmarks, examples and
+# the mxblas tool; `make test` installs what the tests need and runs them;
+# `make demo` runs the demo. CUDA objects are built when nvcc is found
+# (override with CUDA=0 or CUDA=1).
+
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+DESTDIR ?=
+BUILD   ?= build
+
+CC  ?= cc
+CXX ?= c++
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+ifeq ($(origin CXX),default)
+CXX := g++
+endif
+
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ( [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc ))
+ifeq ($(NVCC),)
+CUDA ?= 0
+else
+CUDA ?= 1
+endif
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+
+# Hopper (wgmma needs the "a" target) plus PTX so the library loads on other
+# GPUs. Add sm_100a for Blackwell builds: make CUDA_GENCODE="... -gencode=arch=compute_100a,code=sm_100a"
+CUDA_GENCODE ?= -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=compute_80
+CUDA_ARCHS_STR ?= sm_90a+compute_80
+
+SANITIZE ?= 0
+OPT ?= -O2
+
+VERSION_MAJOR := $(shell sed -n 's/^\#define MXB_VERSION_MAJOR \([0-9]*\)/\1/p' include/mxblas.h)
+VERSION := $(shell sed -n 's/^\#define MXB_VERSION_MAJOR \([0-9]*\)/\1/p;s/^\#define MXB_VERSION_MINOR \([0-9]*\)/\1/p;s/^\#define MXB_VERSION_PATCH \([0-9]*\)/\1/p' include/mxblas.h | paste -sd.)
+SONAME := libmxblas.so.$(VERSION_MAJOR)
+
+WARN     := -Wall -Wextra -Werror
+# Numerics: IEEE binary32, no contraction, no fast-math (NUMERICS 0).
+FPFLAGS  := -ffp-contract=off -fno-fast-math -fexcess-precision=standard
+CPPFLAGS += -Iinclude -Isrc
+CFLAGS   += -std=c11 $(OPT) -g $(WARN) $(FPFLAGS) -fPIC -D_GNU_SOURCE
+CXXFLAGS += -std=c++17 $(OPT) -g $(WARN) $(FPFLAGS) -fPIC
+LIBFLAGS := -fvisibility=hidden -DMXB_BUILDING_LIBRARY
+LDLIBS   := -lm -lpthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+ifeq ($(CUDA),1)
+CUDA_VERSION_STR := $(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
+CPPFLAGS += -DMXB_WITH_CUDA -I$(CUDA_HOME)/include
+CUDA_LIBDIR := $(CUDA_HOME)/lib64
+CUDA_LDLIBS := -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublasLt -lcurand -lcudart -lstdc++
+# -fmad=false: no contraction in device code either; kernels that want an
+# FMA write __fmaf_rn explicitly.
+NVCCFLAGS ?= -O3 -std=c++17 -fmad=false -lineinfo $(CUDA_GENCODE) \
+  -Xcompiler -fPIC,-fvisibility=hidden,-ffp-contract=off,-Wall,-Wextra \
+  --expt-relaxed-constexpr -Xptxas -warn-spills
+endif
+
+# ---------------------------------------------------------------- sources
+LIB_C   := $(wildcard src/core/*.c src/cpu/*.c)
+LIB_CU  := $(if $(filter 1,$(CUDA)),$(wildcard src/cuda/*.cu),)
+LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o)
+
+TEST_C   := $(wildcard tests/*.c)
+TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
+BENCH_C  := $(wildcard bench/*.c)
+BENCH_CC := $(wildcard bench/*.cc)
+BENCH_OBJ:= $(BENCH_C:%.c=$(BUILD)/%.o) $(BENCH_CC:%.cc=$(BUILD)/%.o)
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+TOOL_C   := $(wildcard tools/*.c)
+TOOL_OBJ := $(TOOL_C:%.c=$(BUILD)/%.o)
+FUZZ_C   := $(wildcard tests/fuzz/*.c)
+
+STATIC := $(BUILD)/libmxblas.a
+SHARED := $(BUILD)/libmxblas.so
+TESTBIN := $(BUILD)/tests/mxblas_tests
+BENCHBIN := $(BUILD)/bench/mxblas_bench
+TOOLBIN := $(BUILD)/mxblas
+
+DEPFLAGS = -MMD -MP
+
+.PHONY: all lib test test-unit test-examples test-tools test-python test-sanitize bench demo \
+        install uninstall clean deps deps-bench check-gpu
+all: lib $(TESTBIN) $(BENCHBIN) $(EXAMPLES) $(TOOLBIN)
+lib: $(STATIC) $(SHARED)
+
+$(BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIBFLAGS) -DMXB_CUDA_ARCHS='"$(CUDA_ARCHS_STR)"' \
+	  -DMXB_CUDA_VERSION_STR='"$(CUDA_VERSION_STR)"' $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/src/%.o: src/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(CPPFLAGS) -DMXB_BUILDING_LIBRARY $(NVCCFLAGS) -MMD -MP -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) -o $(BUILD)/libmxblas.so.$(VERSION) $^ $(CUDA_LDLIBS) $(LDLIBS)
+	ln -sf libmxblas.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# Tests, benchmarks, tools and examples link the static library so tests can
+# reach internal symbols; the Python binding and install use the shared one.
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-field-initializers $(DEPFLAGS) -c $< -o $@
+
+$(TESTBIN): $(TEST_OBJ) $(STATIC)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(STATIC) -lcriterion $(CUDA_LDLIBS) $(LDLIBS)
+
+$(BUILD)/bench/%.o: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/bench/%.o: bench/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BENCHBIN): $(BENCH_OBJ) $(STATIC)
+	$(CXX) $(LDFLAGS) -o $@ $(BENCH_OBJ) $(STATIC) -lbenchmark $(CUDA_LDLIBS) $(LDLIBS)
+
+$(BUILD)/tools/%.o: tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(TOOLBIN): $(TOOL_OBJ) $(STATIC)
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(STATIC) $(CUDA_LDLIBS) $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(STATIC) $(CUDA_LDLIBS) $(LDLIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- deps
+# Criterion (tests) and Google Benchmark (bench) come from Debian packages;
+# numpy for the Python binding's tests from PyPI.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+deps:
+	@if ! printf '#include <criterion/criterion.h>\n' | $(CC) -E -x c - >/dev/null 2>&1; then \
+	  echo "installing Criterion (libcriterion-dev)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libcriterion-dev >/dev/null; fi
+	@if ! printf '#include <benchmark/benchmark.h>\n' | $(CXX) -E -x c++ - >/dev/null 2>&1; then \
+	  echo "installing Google Benchmark (libbenchmark-dev)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libbenchmark-dev >/dev/null; fi
+	@python3 -c 'import numpy' 2>/dev/null || python3 -m pip install -q numpy 2>/dev/null || \
+	  echo "note: numpy unavailable; the Python binding tests will be skipped"
+
+# ---------------------------------------------------------------- test
+test: deps
+	$(MAKE) all
+	$(MAKE) test-unit test-examples test-tools test-python
+
+test-unit: $(TESTBIN)
+	$(TESTBIN) --jobs=2
+
+test-examples: $(EXAMPLES)
+	@set -e; for e in $(EXAMPLES); do echo "== $$e"; $$e; done
+
+test-tools: $(TOOLBIN)
+	@if [ -f tests/tools_test.sh ]; then bash tests/tools_test.sh $(TOOLBIN); fi
+
+test-python: $(SHARED)
+	@if [ -f python/test_mxblas.py ]; then MXBLAS_LIB=$(abspath $(SHARED)) PYTHONPATH=python python3 python/test_mxblas.py; fi
+
+# CPU-only build under AddressSanitizer and UBSan, in its own folder.
+test-sanitize: deps
+	$(MAKE) BUILD=$(BUILD)-asan CUDA=0 SANITIZE=1 OPT=-O1 $(BUILD)-asan/tests/mxblas_tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)-asan/tests/mxblas_tests --jobs=2
+
+bench: deps $(BENCHBIN)
+	$(BENCHBIN)
+
+demo: $(BUILD)/examples/demo
+	$(BUILD)/examples/demo
+
+# ---------------------------------------------------------------- install
+install: lib $(TOOLBIN)
+	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
+	install -m 644 include/mxblas.h $(DESTDIR)$(INCDIR)/
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libmxblas.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libmxblas.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmxblas.so
+	install -m 755 $(TOOLBIN) $(DESTDIR)$(BINDIR)/mxblas
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@PRIVATE@|$(if $(filter 1,$(CUDA)),-L$(CUDA_LIBDIR) -lcublasLt -lcurand -lcudart -lstdc++ ,)-lm -lpthread|' \
+	    mxblas.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/mxblas.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/mxblas.h $(DESTDIR)$(LIBDIR)/libmxblas.* $(DESTDIR)$(LIBDIR)/pkgconfig/mxblas.pc \
+	      $(DESTDIR)$(BINDIR)/mxblas
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan

@@ -1,0 +1,438 @@
+/*
+ * mxblas: block-scaled low-precision numerics (NVFP4, OCP MX, MX9/MX6/MX4,
+ * FP8 with fp32 scales, BF16) with a CPU reference and a CUDA fast path.
+ *
+ * Pure C99 public API. Every function returns mxb_status_t; on failure
+ * mxb_last_error_detail() says exactly what was wrong, and nothing the caller
+ * passed has been modified. The library never aborts and never prints.
+ *
+ * Conventions:
+ *   - Logical tensors are dense row-major matrices [rows, cols]; blocks run
+ *     along cols (K for GEMM operands).
+ *   - Pointers in tensors and buffers live in the memory of the context's
+ *     backend: host memory for MXB_BACKEND_CPU, device memory for
+ *     MXB_BACKEND_CUDA. Scalars passed by value (alpha, beta, configs) are
+ *     host values.
+ *   - The last argument of every operation is the stream (a cudaStream_t
+ *     cast to void*; ignored by the CPU backend; NULL = default stream).
+ *     CUDA operations are stream-ordered, allocate nothing and never
+ *     synchronise; scratch memory comes from a caller-owned workspace whose
+ *     size is given by the matching *_workspace_size query.
+ *   - Option structs start with struct_size; fill them with the matching
+ *     *_init() function so that fields added later get their defaults.
+ */
+#ifndef MXBLAS_H
+#define MXBLAS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(MXB_BUILDING_LIBRARY) && defined(__GNUC__)
+#define MXB_API __attribute__((visibility("default")))
+#else
+#define MXB_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                  */
+/* ------------------------------------------------------------------------ */
+#define MXB_VERSION_MAJOR 0
+#define MXB_VERSION_MINOR 1
+#define MXB_VERSION_PATCH 0
+#define MXB_VERSION_NUMBER \
+  (MXB_VERSION_MAJOR * 10000 + MXB_VERSION_MINOR * 100 + MXB_VERSION_PATCH)
+
+MXB_API const char *mxb_version_string(void);   /* "0.1.0" */
+MXB_API unsigned mxb_version_number(void);      /* MXB_VERSION_NUMBER */
+/* One line: CUDA built in or not, toolkit version, architectures. */
+MXB_API const char *mxb_build_info(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status                                                                   */
+/* ------------------------------------------------------------------------ */
+typedef enum mxb_status_t {
+  MXB_SUCCESS = 0,
+  MXB_ERR_INVALID_ARGUMENT = 1,   /* null pointer, bad enum, bad option */
+  MXB_ERR_BAD_SHAPE = 2,          /* sizes wrong, mismatched or overflowing */
+  MXB_ERR_BAD_ALIGNMENT = 3,      /* pointer or leading dimension misaligned */
+  MXB_ERR_UNSUPPORTED = 4,        /* format/option/pair combination not supported */
+  MXB_ERR_ARCH_UNSUPPORTED = 5,   /* the GPU's architecture lacks a needed feature */
+  MXB_ERR_NOT_BUILT_WITH_CUDA = 6,
+  MXB_ERR_NO_DEVICE = 7,          /* no CUDA device, or the device index is out of range */
+  MXB_ERR_WORKSPACE_TOO_SMALL = 8,
+  MXB_ERR_CUDA = 9,               /* a CUDA runtime/library call failed */
+  MXB_ERR_ALLOC = 10,             /* host allocation failed (context creation only) */
+  MXB_ERR_INTERNAL = 11
+} mxb_status_t;
+
+MXB_API const char *mxb_status_string(mxb_status_t s);
+/* Thread-local detail of the last failure on this thread ("" if none). */
+MXB_API const char *mxb_last_error_detail(void);
+
+/* ------------------------------------------------------------------------ */
+/* Plain (unquantized) element types for inputs and outputs                 */
+/* ------------------------------------------------------------------------ */
+typedef enum mxb_dtype_t {
+  MXB_DTYPE_FP32 = 0,
+  MXB_DTYPE_BF16 = 1,   /* stored as uint16_t bit patterns */
+  MXB_DTYPE_FP16 = 2    /* IEEE binary16, stored as uint16_t bit patterns */
+} mxb_dtype_t;
+
+MXB_API size_t mxb_dtype_size(mxb_dtype_t t); /* 4, 2, 2; 0 if unknown */
+
+/* ------------------------------------------------------------------------ */
+/* Formats: one table in the library describes each (mxb_format_info)       */
+/* ------------------------------------------------------------------------ */
+typedef enum mxb_format_t {
+  MXB_FORMAT_FP32 = 0,            /* plain fp32 (GEMM operand only) */
+  MXB_FORMAT_BF16 = 1,            /* plain bf16, RNE from fp32 */
+  MXB_FORMAT_NVFP4 = 2,           /* E2M1, 1x16 blocks, UE4M3 scales, fp32 tensor amax */
+  MXB_FORMAT_MXFP8_E4M3 = 3,      /* 1x32 blocks, E8M0 scales */
+  MXB_FORMAT_MXFP8_E5M2 = 4,
+  MXB_FORMAT_MXFP6_E3M2 = 5,
+  MXB_FORMAT_MXFP6_E2M3 = 6,
+  MXB_FORMAT_MXFP4 = 7,           /* E2M1 */
+  MXB_FORMAT_MXINT8 = 8,
+  MXB_FORMAT_MX9 = 9,             /* shared microexponents, 16-element blocks */
+  MXB_FORMAT_MX6 = 10,
+  MXB_FORMAT_MX4 = 11,
+  MXB_FORMAT_FP8_E4M3_TENSOR = 12, /* FP8, one fp32 scale_inv per tensor */
+  MXB_FORMAT_FP8_E5M2_TENSOR = 13,
+  MXB_FORMAT_FP8_E4M3_1x128 = 14,  /* one fp32 scale_inv per 1x128 block */
+  MXB_FORMAT_FP8_E5M2_1x128 = 15,
+  MXB_FORMAT_FP8_E4M3_128x128 = 16,/* one fp32 scale_inv per 128x128 block */
+  MXB_FORMAT_FP8_E5M2_128x128 = 17,
+  MXB_FORMAT_MOR_TENSOR = 18,      /* MoR: FP8 E4M3 or BF16 per partition */
+  MXB_FORMAT_MOR_128x128 = 19,
+  MXB_FORMAT_MOR_1x128 = 20,
+  MXB_FORMAT_COUNT = 21
+} mxb_format_t;
+
+/* Element encodings (what one code means before scaling). */
+typedef enum mxb_elem_t {
+  MXB_ELEM_E2M1 = 0,
+  MXB_ELEM_E2M3 = 1,
+  MXB_ELEM_E3M2 = 2,
+  MXB_ELEM_E4M3 = 3,
+  MXB_ELEM_E5M2 = 4,
+  MXB_ELEM_INT8 = 5,   /* MXINT8: q * 2^-6 */
+  MXB_ELEM_SM8 = 6,    /* MX9 sign-magnitude, 7 magnitude bits */
+  MXB_ELEM_SM5 = 7,    /* MX6, 4 magnitude bits */
+  MXB_ELEM_SM3 = 8,    /* MX4, 2 magnitude bits */
+  MXB_ELEM_BF16 = 9,
+  MXB_ELEM_FP32 = 10,
+  MXB_ELEM_MIXED = 11, /* MoR: E4M3 or BF16, per partition */
+  MXB_ELEM_COUNT = 12
+} mxb_elem_t;
+
+typedef enum mxb_scale_type_t {
+  MXB_SCALE_NONE = 0,
+  MXB_SCALE_UE4M3 = 1, /* NVFP4 block scale byte */
+  MXB_SCALE_E8M0 = 2,  /* MX block scale byte */
+  MXB_SCALE_BDR = 3,   /* MX9/6/4: 8-bit shared exponent + 1-bit microexponents */
+  MXB_SCALE_FP32 = 4   /* FP8/MoR: fp32 scale_inv per block (dequant multiplier) */
+} mxb_scale_type_t;
+
+typedef struct mxb_format_info_t {
+  size_t struct_size;
+  mxb_format_t format;
+  const char *name;       /* "nvfp4", "mxfp8_e4m3", "mx6", "fp8_e4m3_1x128", ... */
+  mxb_elem_t elem;
+  int elem_bits;          /* bits per stored element code (4, 6, 8, 16, 32; BDR 1+m) */
+  int block_rows;         /* scale block shape; 0 means "the whole dimension" */
+  int block_cols;
+  mxb_scale_type_t scale_type;
+  int has_tensor_amax;    /* NVFP4: an fp32 tensor amax travels with the tensor */
+  double elem_max;        /* largest finite element value (before scaling) */
+} mxb_format_info_t;
+
+MXB_API mxb_status_t mxb_format_info(mxb_format_t format, mxb_format_info_t *info);
+/* Look a format up by its name (as in mxb_format_info_t.name). */
+MXB_API mxb_status_t mxb_format_from_name(const char *name, mxb_format_t *format);
+
+/* ------------------------------------------------------------------------ */
+/* Quantized tensor descriptor                                              */
+/* ------------------------------------------------------------------------ */
+typedef enum mxb_scale_layout_t {
+  MXB_SCALE_LAYOUT_LINEAR = 0,   /* row-major [rows/block_rows, cols/block_cols] */
+  MXB_SCALE_LAYOUT_SWIZZLED = 1  /* 128x4 tiles as cuBLASLt/TE consume (NVFP4, MX) */
+} mxb_scale_layout_t;
+
+/* Flags describing how a tensor was quantized (set by quantize). */
+#define MXB_TENSOR_SCALED_2D 0x1u  /* NVFP4 16x16 tile scales (transposable) */
+#define MXB_TENSOR_RHT 0x2u        /* values are RHT(x) along cols */
+
+/*
+ * Storage of a quantized tensor (all planes dense, see docs/FORMATS.md):
+ *   data   element codes, row by row; each row starts on a byte boundary and
+ *          holds mxb_tensor_sizes().row_bytes bytes (FP4: 2 per byte, low
+ *          nibble first; FP6: 4 codes in 3 bytes, little-endian bit stream;
+ *          BDR: per block a (1+m)-bit sign-magnitude bit stream; MoR: 2 bytes
+ *          per element, see mxb_mor_quantize).
+ *   scales block scales: UE4M3 / E8M0 bytes, BDR shared-exponent bytes, or
+ *          fp32 scale_inv values (FP8 formats, per-tensor FP8 holds one).
+ *   aux    BDR: one byte of microexponent bits per block (bit j = pair j);
+ *          MoR: one byte per partition, 1 = FP8, 0 = BF16. NULL otherwise.
+ *   amax   NVFP4: pointer to the fp32 tensor amax A. NULL otherwise.
+ */
+typedef struct mxb_tensor_t {
+  size_t struct_size;
+  mxb_format_t format;
+  int64_t rows;
+  int64_t cols;
+  void *data;
+  void *scales;
+  void *aux;
+  float *amax;
+  mxb_scale_layout_t scale_layout;
+  uint32_t flags;
+} mxb_tensor_t;
+
+typedef struct mxb_tensor_sizes_t {
+  size_t struct_size;
+  size_t data_bytes;
+  size_t scale_bytes;
+  size_t aux_bytes;
+  size_t amax_bytes;    /* 4 for NVFP4, else 0 */
+  size_t row_bytes;     /* bytes of one row of data */
+  int64_t scale_rows;   /* logical scale grid (before any swizzle padding) */
+  int64_t scale_cols;
+} mxb_tensor_sizes_t;
+
+/* Bytes each plane needs. Swizzled scales are padded to [roundup(rows,128),
+ * roundup(scale_cols,4)]. */
+MXB_API mxb_status_t mxb_tensor_sizes(mxb_format_t format, int64_t rows, int64_t cols,
+                                      mxb_scale_layout_t layout, mxb_tensor_sizes_t *sizes);
+/* Fill a descriptor with format and shape; pointers NULL, flags 0. */
+MXB_API mxb_status_t mxb_tensor_init(mxb_tensor_t *t, mxb_format_t format, int64_t rows,
+                                     int64_t cols, mxb_scale_layout_t layout);
+
+/* ------------------------------------------------------------------------ */
+/* Quantization options                                                     */
+/* ------------------------------------------------------------------------ */
+typedef enum mxb_rounding_t {
+  MXB_ROUND_RNE = 0,   /* round to nearest even, saturating (NUMERICS 2.1) */
+  MXB_ROUND_SR = 1     /* stochastic rounding, Philox bits (NUMERICS 2.2, 3) */
+} mxb_rounding_t;
+
+typedef enum mxb_scale_rule_t {
+  MXB_SCALE_RULE_RCEIL = 0,  /* default: hardware / TE / cuBLAS */
+  MXB_SCALE_RULE_FLOOR = 1,  /* OCP MX v1.0 */
+  MXB_SCALE_RULE_CEIL = 2,
+  MXB_SCALE_RULE_EVEN = 3
+} mxb_scale_rule_t;
+
+typedef enum mxb_nonfinite_t {
+  MXB_NONFINITE_NAN_BLOCK = 0,  /* default: NaN/Inf makes the whole block NaN */
+  MXB_NONFINITE_SATURATE = 1    /* TE-compatible: Inf saturates, NaN -> max/NaN code */
+} mxb_nonfinite_t;
+
+typedef enum mxb_amax_source_t {
+  MXB_AMAX_COMPUTE = 0,     /* NVFP4: compute the tensor amax and store it in dst->amax */
+  MXB_AMAX_FROM_TENSOR = 1  /* NVFP4: read the caller's amax from *dst->amax (sharded tensors) */
+} mxb_amax_source_t;
+
+typedef enum mxb_sign_source_t {
+  MXB_SIGNS_MASK = 0,   /* sign bit i of sign_mask set <=> s_i = -1 */
+  MXB_SIGNS_SEED = 1    /* signs drawn from Philox(sign_seed), see docs/TRANSFORMS.md */
+} mxb_sign_source_t;
+
+/* Random Hadamard transform H = diag(s) * H_d / sqrt(d) on aligned chunks of d. */
+typedef struct mxb_rht_t {
+  int enabled;                 /* as a quantize option: 0 = off */
+  int size;                    /* d: 16 (default), 32, 64, 128, 256 */
+  mxb_sign_source_t sign_source;
+  uint32_t sign_mask[8];       /* 256 bits, bit i = word[i/32] bit i%32; default 0xD7E8 */
+  uint64_t sign_seed;
+  int bf16_output;             /* round the transformed values to bf16 (TE-compatible) */
+} mxb_rht_t;
+
+MXB_API void mxb_rht_init(mxb_rht_t *rht); /* d=16, mask 0xD7E8, fp32 output, disabled */
+
+typedef struct mxb_quant_config_t {
+  size_t struct_size;
+  mxb_rounding_t rounding;
+  uint64_t seed;               /* SR: Philox key */
+  uint64_t offset;             /* SR: Philox counter high half (stream/call counter) */
+  mxb_scale_rule_t scale_rule; /* MX formats */
+  mxb_nonfinite_t nonfinite;
+  mxb_amax_source_t amax_source; /* NVFP4 */
+  int block_2d;                /* NVFP4: 16x16 tile scales (weights) */
+  int fp8_pow2_scale;          /* FP8 fp32 scales: round scale down to a power of two */
+  mxb_rht_t rht;               /* transform along cols before quantizing */
+} mxb_quant_config_t;
+
+MXB_API void mxb_quant_config_init(mxb_quant_config_t *cfg);
+
+/* ------------------------------------------------------------------------ */
+/* Context: selects the backend                                             */
+/* ------------------------------------------------------------------------ */
+typedef enum mxb_backend_t {
+  MXB_BACKEND_CPU = 0,
+  MXB_BACKEND_CUDA = 1
+} mxb_backend_t;
+
+typedef struct mxb_context mxb_context_t;
+
+/* device: CUDA device ordinal (ignored for CPU). Creating a CUDA context
+ * queries the device once; it allocates no device memory. */
+MXB_API mxb_status_t mxb_context_create(mxb_backend_t backend, int device, mxb_context_t **ctx);
+MXB_API mxb_status_t mxb_context_destroy(mxb_context_t *ctx);
+MXB_API mxb_status_t mxb_context_backend(const mxb_context_t *ctx, mxb_backend_t *backend);
+/* Which implementation served the last successful call on this context:
+ * "cpu-reference", "cuda-...". Never NULL. */
+MXB_API const char *mxb_context_last_impl(const mxb_context_t *ctx);
+/* Number of usable CUDA devices (0 without CUDA or without a device). */
+MXB_API mxb_status_t mxb_cuda_device_count(int *count);
+
+/* ------------------------------------------------------------------------ */
+/* Quantize / dequantize / amax                                             */
+/* ------------------------------------------------------------------------ */
+/* Quantize src [dst->rows, dst->cols] (dense row-major, src_type) into dst,
+ * whose format, shape, layout and plane pointers the caller has set.
+ * Sets dst->flags. */
+MXB_API mxb_status_t mxb_quantize_workspace_size(mxb_context_t *ctx, const mxb_quant_config_t *cfg,
+                                                 mxb_dtype_t src_type, const mxb_tensor_t *dst,
+                                                 size_t *bytes);
+MXB_API mxb_status_t mxb_quantize(mxb_context_t *ctx, const mxb_quant_config_t *cfg,
+                                  mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
+                                  void *workspace, size_t workspace_bytes, void *stream);
+
+/* Row-wise and column-wise quantized copies of one tensor in one call (a
+ * training step's need): rowwise is [rows, cols] quantized along cols,
+ * colwise is [cols, rows] quantized from the transpose. Each copy has its
+ * own config (independent SR offsets; RHT typically on colwise only). */
+MXB_API mxb_status_t mxb_quantize_pair_workspace_size(mxb_context_t *ctx,
+                                                      const mxb_quant_config_t *row_cfg,
+                                                      const mxb_quant_config_t *col_cfg,
+                                                      mxb_dtype_t src_type,
+                                                      const mxb_tensor_t *rowwise,
+                                                      const mxb_tensor_t *colwise, size_t *bytes);
+MXB_API mxb_status_t mxb_quantize_pair(mxb_context_t *ctx, const mxb_quant_config_t *row_cfg,
+                                       const mxb_quant_config_t *col_cfg, mxb_dtype_t src_type,
+                                       const void *src, mxb_tensor_t *rowwise,
+                                       mxb_tensor_t *colwise, void *workspace,
+                                       size_t workspace_bytes, void *stream);
+
+/* Decode src into dst [rows, cols] of dst_type (tensor scales applied;
+ * RHT is not undone: see mxb_rht with inverse=1). */
+MXB_API mxb_status_t mxb_dequantize(mxb_context_t *ctx, const mxb_tensor_t *src,
+                                    mxb_dtype_t dst_type, void *dst, void *stream);
+
+/* max |x| over n values, NaN if any is NaN (written to *amax in backend memory). */
+MXB_API mxb_status_t mxb_amax(mxb_context_t *ctx, mxb_dtype_t type, const void *x, int64_t n,
+                              float *amax, void *stream);
+
+/* Exact transpose of an NVFP4 tensor quantized with block_2d (flags has
+ * MXB_TENSOR_SCALED_2D): out [cols, rows] gets the transposed codes and
+ * scales; byte-identical to quantizing the transposed input with 2D scaling. */
+MXB_API mxb_status_t mxb_transpose_quantized(mxb_context_t *ctx, const mxb_tensor_t *in,
+                                             mxb_tensor_t *out, void *stream);
+
+/* ------------------------------------------------------------------------ */
+/* Random Hadamard transform (standalone)                                   */
+/* ------------------------------------------------------------------------ */
+typedef enum mxb_axis_t {
+  MXB_AXIS_COLS = 0,  /* transform each row's aligned chunks of d along cols */
+  MXB_AXIS_ROWS = 1   /* transform along rows (each column) */
+} mxb_axis_t;
+
+MXB_API mxb_status_t mxb_rht(mxb_context_t *ctx, const mxb_rht_t *rht, int inverse,
+                             mxb_axis_t axis, int64_t rows, int64_t cols, mxb_dtype_t in_type,
+                             const void *in, mxb_dtype_t out_type, void *out, void *stream);
+
+/* ------------------------------------------------------------------------ */
+/* MoR: per-partition FP8 E4M3 or BF16 (NUMERICS 6)                          */
+/* ------------------------------------------------------------------------ */
+typedef enum mxb_mor_metric_t {
+  MXB_MOR_METRIC_REL_L2 = 0,    /* ||Q-P||2 / ||P||2 (default) */
+  MXB_MOR_METRIC_MAX_REL = 1,   /* max |Q-P| / |P| over non-zero P */
+  MXB_MOR_METRIC_MEAN_REL = 2   /* mean |Q-P| / |P| over non-zero P */
+} mxb_mor_metric_t;
+
+typedef struct mxb_mor_config_t {
+  size_t struct_size;
+  mxb_mor_metric_t metric;
+  double tau;              /* err <= tau -> FP8 */
+  int pow2_scale;          /* FP8 scale rounded down to a power of two */
+} mxb_mor_config_t;
+
+MXB_API void mxb_mor_config_init(mxb_mor_config_t *cfg);
+
+/* dst->format is one of MXB_FORMAT_MOR_*. Writes data (2 bytes per element:
+ * FP8 partitions hold the E4M3 code in the low byte and 0 in the high byte,
+ * BF16 partitions hold the bf16 bits), scales (fp32 scale_inv per partition,
+ * 1.0 for BF16 partitions) and aux (decision per partition, 1 = FP8). */
+MXB_API mxb_status_t mxb_mor_workspace_size(mxb_context_t *ctx, const mxb_mor_config_t *cfg,
+                                            mxb_dtype_t src_type, const mxb_tensor_t *dst,
+                                            size_t *bytes);
+MXB_API mxb_status_t mxb_mor_quantize(mxb_context_t *ctx, const mxb_mor_config_t *cfg,
+                                      mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
+                                      void *workspace, size_t workspace_bytes, void *stream);
+/* Fraction of elements in FP8 partitions, from a MoR tensor in host memory. */
+MXB_API mxb_status_t mxb_mor_fp8_fraction(const mxb_tensor_t *mor_host, double *fraction);
+
+/* ------------------------------------------------------------------------ */
+/* Error statistics (NUMERICS 8), binary64, host memory                      */
+/* ------------------------------------------------------------------------ */
+typedef struct mxb_error_stats_t {
+  size_t struct_size;
+  int64_t count;
+  double mse, rmse, nmse, sqnr_db;
+  double max_abs_err, max_rel_err;   /* max_rel over |x| > 1e-30 */
+  double cosine;
+  double frac_flushed;               /* non-zero inputs that decode to 0 */
+  double frac_saturated;             /* inputs whose decoded magnitude hit the block's max */
+  int64_t nonfinite;                 /* non-finite decoded values or inputs */
+  /* per-block scale statistics (decoded scale multipliers) */
+  int64_t blocks;
+  double scale_min, scale_max, scale_p01, scale_p50, scale_p99;
+  uint64_t scale_code_hist[256];     /* UE4M3 / E8M0 / BDR exponent byte histogram */
+} mxb_error_stats_t;
+
+/* Statistics of q (a quantized tensor in host memory) against x, the fp32
+ * input it was quantized from (before any RHT: with MXB_TENSOR_RHT the
+ * statistics are taken in the transformed domain unless the caller passes
+ * RHT(x)). */
+MXB_API mxb_status_t mxb_error_stats(const float *x, const mxb_tensor_t *q,
+                                     mxb_error_stats_t *stats);
+
+/* ------------------------------------------------------------------------ */
+/* GEMM: C = alpha * A * B + beta * C (NUMERICS 7)                           */
+/* ------------------------------------------------------------------------ */
+typedef enum mxb_gemm_mode_t {
+  MXB_GEMM_EXACT = 0, /* reference semantics, bit-identical on every backend */
+  MXB_GEMM_FAST = 1   /* fastest path within the bound documented in docs/GEMM.md */
+} mxb_gemm_mode_t;
+
+typedef struct mxb_gemm_desc_t {
+  size_t struct_size;
+  mxb_gemm_mode_t mode;
+  mxb_dtype_t c_type;  /* MXB_DTYPE_FP32 or MXB_DTYPE_BF16 */
+  float alpha;
+  float beta;          /* 0: C is not read (NaN in C ignored) */
+  int64_t ldc;         /* elements between rows of C; 0 means N */
+} mxb_gemm_desc_t;
+
+MXB_API void mxb_gemm_desc_init(mxb_gemm_desc_t *desc); /* exact, fp32, alpha 1, beta 0 */
+
+/* A is [M, K], B is stored [N, K] (both quantized along K); C is [M, N]
+ * row-major with leading dimension ldc. */
+MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
+                                             const mxb_tensor_t *A, const mxb_tensor_t *B,
+                                             size_t *bytes);
+MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
+                              const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
+                              void *workspace, size_t workspace_bytes, void *stream);
+/* Whether (A format, B format) is a supported pair for the given mode. */
+MXB_API mxb_status_t mxb_gemm_pair_supported(mxb_format_t a, mxb_format_t b,
+                                             mxb_gemm_mode_t mode, int *supported);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MXBLAS_H */

@@ -1,0 +1,42 @@
+#include "mxblas.h"
+
+#include <string.h>
+
+MXB_API void mxb_rht_init(mxb_rht_t *rht) {
+  if (!rht) return;
+  memset(rht, 0, sizeof(*rht));
+  rht->size = 16;
+  rht->sign_source = MXB_SIGNS_MASK;
+  rht->sign_mask[0] = 0xD7E8u; /* the vector of the NVFP4 recipe and TE */
+}
+
+MXB_API void mxb_quant_config_init(mxb_quant_config_t *cfg) {
+  if (!cfg) return;
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->struct_size = sizeof(*cfg);
+  cfg->rounding = MXB_ROUND_RNE;
+  cfg->scale_rule = MXB_SCALE_RULE_RCEIL;
+  cfg->nonfinite = MXB_NONFINITE_NAN_BLOCK;
+  cfg->amax_source = MXB_AMAX_COMPUTE;
+  mxb_rht_init(&cfg->rht);
+}
+
+MXB_API void mxb_mor_config_init(mxb_mor_config_t *cfg) {
+  if (!cfg) return;
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->struct_size = sizeof(*cfg);
+  cfg->metric = MXB_MOR_METRIC_REL_L2;
+  cfg->tau = 0.045; /* see docs/TRANSFORMS.md for how this default was chosen */
+  cfg->pow2_scale = 0;
+}
+
+MXB_API void mxb_gemm_desc_init(mxb_gemm_desc_t *desc) {
+  if (!desc) return;
+  memset(desc, 0, sizeof(*desc));
+  desc->struct_size = sizeof(*desc);
+  desc->mode = MXB_GEMM_EXACT;
+  desc->c_type = MXB_DTYPE_FP32;
+  desc->alpha = 1.0f;
+  desc->beta = 0.0f;
+  desc->ldc = 0;
+}

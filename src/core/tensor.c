@@ -1,0 +1,141 @@
+#include "core/tensor.h"
+#include "core/error.h"
+
+#include <string.h>
+
+MXB_API mxb_status_t mxb_tensor_sizes(mxb_format_t format, int64_t rows, int64_t cols,
+                                      mxb_scale_layout_t layout, mxb_tensor_sizes_t *sizes) {
+  const mxb_format_desc *d = mxb_format_desc_get(format);
+  if (!sizes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "sizes is NULL");
+  if (!d) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "format %d is not a valid mxb_format_t", (int)format);
+  if (rows <= 0 || cols <= 0 || rows > MXB_MAX_DIM || cols > MXB_MAX_DIM || rows * cols > MXB_MAX_ELEMS)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "shape [%lld, %lld] is empty or too large (each dimension <= 2^31, elements <= 2^40)",
+                    (long long)rows, (long long)cols);
+  if (layout != MXB_SCALE_LAYOUT_LINEAR && layout != MXB_SCALE_LAYOUT_SWIZZLED)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "scale layout %d is not a valid mxb_scale_layout_t", (int)layout);
+  if (layout == MXB_SCALE_LAYOUT_SWIZZLED && !d->swizzle_ok)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "the swizzled scale layout exists for NVFP4 and MX formats only, not %s", d->name);
+
+  mxb_tensor_sizes_t s;
+  memset(&s, 0, sizeof(s));
+  s.struct_size = sizeof(s);
+  s.scale_rows = mxb_scale_rows(d, rows);
+  s.scale_cols = mxb_scale_cols(d, cols);
+  if (d->scale_type == MXB_SCALE_BDR) {
+    /* per 16-element block: 16 codes of (1+m) bits */
+    s.row_bytes = (size_t)s.scale_cols * (size_t)(16 * (1 + d->bdr_m) / 8);
+  } else {
+    s.row_bytes = (size_t)((cols * d->elem_bits + 7) / 8);
+  }
+  s.data_bytes = s.row_bytes * (size_t)rows;
+  size_t nscales = (size_t)(s.scale_rows * s.scale_cols);
+  if (layout == MXB_SCALE_LAYOUT_SWIZZLED)
+    nscales = (size_t)((s.scale_rows + 127) / 128 * 128) * (size_t)((s.scale_cols + 3) / 4 * 4);
+  switch (d->scale_type) {
+    case MXB_SCALE_NONE: break;
+    case MXB_SCALE_UE4M3:
+    case MXB_SCALE_E8M0: s.scale_bytes = nscales; break;
+    case MXB_SCALE_BDR: s.scale_bytes = nscales; s.aux_bytes = nscales; break;
+    case MXB_SCALE_FP32:
+      s.scale_bytes = nscales * 4;
+      if (d->elem == MXB_ELEM_MIXED) s.aux_bytes = nscales;
+      break;
+  }
+  s.amax_bytes = d->has_amax ? 4 : 0;
+  *sizes = s;
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_tensor_init(mxb_tensor_t *t, mxb_format_t format, int64_t rows,
+                                     int64_t cols, mxb_scale_layout_t layout) {
+  mxb_clear_error();
+  if (!t) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "t is NULL");
+  mxb_tensor_sizes_t s;
+  MXB_TRY(mxb_tensor_sizes(format, rows, cols, layout, &s));
+  memset(t, 0, sizeof(*t));
+  t->struct_size = sizeof(*t);
+  t->format = format;
+  t->rows = rows;
+  t->cols = cols;
+  t->scale_layout = layout;
+  return MXB_SUCCESS;
+}
+
+mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tensor_sizes_t *sizes,
+                              const mxb_format_desc **desc) {
+  if (!t) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s is NULL", name);
+  if (t->struct_size < sizeof(mxb_tensor_t))
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->struct_size is %zu, expected %zu (use mxb_tensor_init)", name,
+                    t->struct_size, sizeof(mxb_tensor_t));
+  const mxb_format_desc *d = mxb_format_desc_get(t->format);
+  if (!d) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->format %d is not a valid mxb_format_t", name, (int)t->format);
+  mxb_tensor_sizes_t s;
+  mxb_status_t st = mxb_tensor_sizes(t->format, t->rows, t->cols, t->scale_layout, &s);
+  if (st != MXB_SUCCESS) {
+    char inner[400];
+    strncpy(inner, mxb_last_error_detail(), sizeof(inner) - 1);
+    inner[sizeof(inner) - 1] = '\0';
+    return mxb_fail(st, "%s: %s", name, inner);
+  }
+  if (!t->data) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->data is NULL", name);
+  if (s.scale_bytes && !t->scales)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->scales is NULL but %s needs %zu bytes of scales", name, d->name,
+                    s.scale_bytes);
+  if (s.aux_bytes && !t->aux)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->aux is NULL but %s needs %zu bytes of aux", name, d->name,
+                    s.aux_bytes);
+  if (s.amax_bytes && !t->amax)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->amax is NULL but %s carries a tensor amax", name, d->name);
+  if (sizes) *sizes = s;
+  if (desc) *desc = d;
+  return MXB_SUCCESS;
+}
+
+mxb_status_t mxb_check_plain(const void *p, const char *name, mxb_dtype_t type, int64_t rows,
+                             int64_t cols) {
+  if (!p) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s is NULL", name);
+  if (mxb_dtype_size(type) == 0)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s type %d is not a valid mxb_dtype_t", name, (int)type);
+  if (rows <= 0 || cols <= 0 || rows > MXB_MAX_DIM || cols > MXB_MAX_DIM || rows * cols > MXB_MAX_ELEMS)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "%s shape [%lld, %lld] is empty or too large", name, (long long)rows,
+                    (long long)cols);
+  return MXB_SUCCESS;
+}
+
+mxb_status_t mxb_check_rht(const mxb_rht_t *rht, int64_t len, const char *what) {
+  if (rht->size != 16 && rht->size != 32 && rht->size != 64 && rht->size != 128 && rht->size != 256)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "RHT size %d is not one of 16, 32, 64, 128, 256", rht->size);
+  if (rht->sign_source != MXB_SIGNS_MASK && rht->sign_source != MXB_SIGNS_SEED)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "RHT sign_source %d is not valid", (int)rht->sign_source);
+  if (len % rht->size != 0)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "%s (%lld) is not a multiple of the RHT size (%d)", what, (long long)len,
+                    rht->size);
+  return MXB_SUCCESS;
+}
+
+mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_format_desc *d, int64_t cols) {
+  if (!cfg) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg is NULL");
+  if (cfg->struct_size < sizeof(mxb_quant_config_t))
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->struct_size is %zu, expected %zu (use mxb_quant_config_init)",
+                    cfg->struct_size, sizeof(mxb_quant_config_t));
+  if (cfg->rounding != MXB_ROUND_RNE && cfg->rounding != MXB_ROUND_SR)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->rounding %d is not valid", (int)cfg->rounding);
+  if ((int)cfg->scale_rule < 0 || (int)cfg->scale_rule > MXB_SCALE_RULE_EVEN)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->scale_rule %d is not valid", (int)cfg->scale_rule);
+  if (cfg->nonfinite != MXB_NONFINITE_NAN_BLOCK && cfg->nonfinite != MXB_NONFINITE_SATURATE)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->nonfinite %d is not valid", (int)cfg->nonfinite);
+  if (cfg->amax_source != MXB_AMAX_COMPUTE && cfg->amax_source != MXB_AMAX_FROM_TENSOR)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->amax_source %d is not valid", (int)cfg->amax_source);
+  if (cfg->block_2d && d->format != MXB_FORMAT_NVFP4)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "2D (16x16) scaling exists for NVFP4 only, not %s", d->name);
+  if (cfg->amax_source == MXB_AMAX_FROM_TENSOR && !d->has_amax)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "a supplied tensor amax applies to NVFP4 only, not %s", d->name);
+  if (cfg->rounding == MXB_ROUND_SR &&
+      (d->scale_type == MXB_SCALE_NONE || d->scale_type == MXB_SCALE_BDR || d->elem == MXB_ELEM_MIXED))
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "stochastic rounding is not offered for %s", d->name);
+  if (d->elem == MXB_ELEM_MIXED || d->format == MXB_FORMAT_FP32)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "%s is not produced by mxb_quantize (%s)", d->name,
+                    d->elem == MXB_ELEM_MIXED ? "use mxb_mor_quantize" : "it is a plain GEMM operand");
+  if (cfg->rht.enabled) MXB_TRY(mxb_check_rht(&cfg->rht, cols, "cols"));
+  return MXB_SUCCESS;
+}
