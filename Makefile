@@ -41,9 +41,9 @@ SONAME := libmxblas.so.$(VERSION_MAJOR)
 
 WARN     := -Wall -Wextra -Werror
 # Numerics: IEEE binary32, no contraction, no fast-math (NUMERICS 0).
-FPFLAGS  := -ffp-contract=off -fno-fast-math -fexcess-precision=standard
+FPFLAGS  := -ffp-contract=off -fno-fast-math
 CPPFLAGS += -Iinclude -Isrc
-CFLAGS   += -std=c11 $(OPT) -g $(WARN) $(FPFLAGS) -fPIC -D_GNU_SOURCE
+CFLAGS   += -std=c11 $(OPT) -g $(WARN) $(FPFLAGS) -fexcess-precision=standard -fPIC -D_GNU_SOURCE
 CXXFLAGS += -std=c++17 $(OPT) -g $(WARN) $(FPFLAGS) -fPIC
 LIBFLAGS := -fvisibility=hidden -DMXB_BUILDING_LIBRARY
 LDLIBS   := -lm -lpthread
