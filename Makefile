@@ -91,7 +91,7 @@ DEPFLAGS = -MMD -MP
 
 .PHONY: all lib test test-unit test-examples test-tools test-python test-sanitize bench demo \
         install uninstall clean deps deps-bench check-gpu
-all: lib $(TESTBIN) $(BENCHBIN) $(EXAMPLES) $(TOOLBIN)
+all: lib $(TESTBIN) $(BENCHBIN) $(EXAMPLES) $(if $(TOOL_C),$(TOOLBIN))
 lib: $(STATIC) $(SHARED)
 
 $(BUILD)/src/%.o: src/%.c
