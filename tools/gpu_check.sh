@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Build-check-benchmark on a GPU host, in one pass. Run from the repository
+# root with a build folder made on a machine with nvcc (sm_90a):
+#   tools/gpu_check.sh BUILD_DIR OUT_DIR [TEST_FILTER] [BENCH_FILTER]
+# Writes tests.log, sanitizer.log, bench.json and bench.log under OUT_DIR.
+set -uo pipefail
+build=${1:-build}; out=${2:-gpu-out}; tfilter=${3:-*}; bfilter=${4:-.}
+mkdir -p "$out"
+[ -d .devdeps/lib ] && export LD_LIBRARY_PATH=$PWD/.devdeps/lib:${LD_LIBRARY_PATH:-}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/device.txt"
+rc=0
+echo "== tests" | tee "$out/tests.log"
+"$build/tests/mxblas_tests" --jobs=4 --filter "$tfilter" 2>&1 | tee -a "$out/tests.log" || rc=1
+echo "== compute-sanitizer (memcheck)" | tee "$out/sanitizer.log"
+compute-sanitizer --tool memcheck --target-processes all --error-exitcode 99 \
+  "$build/tests/mxblas_tests" --jobs=1 --filter "cuda*/*" >>"$out/sanitizer.log" 2>&1 || rc=1
+tail -n 5 "$out/sanitizer.log"
+echo "== benchmarks"
+"$build/bench/mxblas_bench" --benchmark_filter="$bfilter" --benchmark_out="$out/bench.json" \
+  --benchmark_out_format=json 2>&1 | tee "$out/bench.log" || rc=1
+exit $rc
