@@ -79,6 +79,9 @@ BENCH_OBJ:= $(BENCH_C:%.c=$(BUILD)/%.o) $(BENCH_CC:%.cc=$(BUILD)/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 TOOL_C   := $(wildcard tools/*.c)
 TOOL_OBJ := $(TOOL_C:%.c=$(BUILD)/%.o)
+# File readers: linked into the tool and the tests (tests call them).
+TOOLIO_C := $(wildcard tools/io/*.c)
+TOOLIO_OBJ := $(TOOLIO_C:%.c=$(BUILD)/%.o)
 FUZZ_C   := $(wildcard tests/fuzz/*.c)
 
 STATIC := $(BUILD)/libmxblas.a
@@ -89,7 +92,7 @@ TOOLBIN := $(BUILD)/mxblas
 
 DEPFLAGS = -MMD -MP
 
-.PHONY: all lib test test-unit test-examples test-tools test-python test-sanitize bench demo \
+.PHONY: all lib test test-unit test-examples test-tools test-python test-sanitize bench demo fuzz \
         install uninstall clean deps deps-bench check-gpu
 all: lib $(TESTBIN) $(BENCHBIN) $(EXAMPLES) $(if $(TOOL_C),$(TOOLBIN))
 lib: $(STATIC) $(SHARED)
@@ -119,8 +122,8 @@ $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-field-initializers $(DEPFLAGS) -c $< -o $@
 
-$(TESTBIN): $(TEST_OBJ) $(STATIC)
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(STATIC) -lcriterion $(CUDA_LDLIBS) $(LDLIBS)
+$(TESTBIN): $(TEST_OBJ) $(TOOLIO_OBJ) $(STATIC)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TOOLIO_OBJ) $(STATIC) -lcriterion $(CUDA_LDLIBS) $(LDLIBS)
 
 $(BUILD)/bench/%.o: bench/%.c
 	@mkdir -p $(dir $@)
@@ -137,8 +140,8 @@ $(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(TOOLBIN): $(TOOL_OBJ) $(STATIC)
-	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(STATIC) $(CUDA_LDLIBS) $(LDLIBS)
+$(TOOLBIN): $(TOOL_OBJ) $(TOOLIO_OBJ) $(STATIC)
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(TOOLIO_OBJ) $(STATIC) $(CUDA_LDLIBS) $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(STATIC)
 	@mkdir -p $(dir $@)
@@ -184,6 +187,17 @@ test-sanitize: deps
 
 bench: deps $(BENCHBIN)
 	$(BENCHBIN)
+
+# libFuzzer target for the file readers (not part of `make test`):
+#   make fuzz FUZZ_TIME=60
+FUZZ_TIME ?= 60
+$(BUILD)/fuzz/fuzz_readers: tests/fuzz/fuzz_readers.c $(TOOLIO_C) $(wildcard tools/io/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -Itools/io -fsanitize=fuzzer,address,undefined -o $@ \
+	  tests/fuzz/fuzz_readers.c $(TOOLIO_C)
+fuzz: $(BUILD)/fuzz/fuzz_readers
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_readers -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz/corpus tests/fuzz/seeds
 
 demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo

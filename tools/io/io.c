@@ -1,0 +1,210 @@
+/* Byte sources, arrays, element conversion and format detection. */
+#include "tensor_io.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scan.h"
+
+int mxio_fail(char *err, size_t errlen, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+static const struct {
+  const char *name;
+  size_t size;
+} k_dtypes[MXIO_DTYPE_COUNT] = {
+  {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F64", 8}, {"U8", 1},
+};
+
+size_t mxio_dtype_size(mxio_dtype t) {
+  return (unsigned)t < MXIO_DTYPE_COUNT ? k_dtypes[t].size : 0;
+}
+const char *mxio_dtype_name(mxio_dtype t) {
+  return (unsigned)t < MXIO_DTYPE_COUNT ? k_dtypes[t].name : "?";
+}
+
+void mxio_array_free(mxio_array *a) {
+  if (!a) return;
+  free(a->data);
+  a->data = NULL;
+  a->nbytes = 0;
+}
+
+static float half_to_f32(uint16_t h) {
+  int e = (h >> 10) & 0x1F, m = h & 0x3FF;
+  float v;
+  if (e == 0)
+    v = ldexpf((float)m, -24); /* subnormal: exact */
+  else if (e == 31)
+    v = m ? NAN : INFINITY;
+  else
+    v = ldexpf((float)(m | 0x400), e - 25);
+  return (h & 0x8000) ? -v : v;
+}
+
+static float bf16_to_f32(uint16_t b) {
+  uint32_t u = (uint32_t)b << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+int mxio_array_to_f32(mxio_array *a, char *err, size_t errlen) {
+  if (a->dtype == MXIO_F32) return 0;
+  if (a->dtype == MXIO_U8) return mxio_fail(err, errlen, "a u8 array is not a tensor of numbers");
+  size_t n = a->nbytes / mxio_dtype_size(a->dtype);
+  float *f = malloc(n ? n * sizeof(float) : 1);
+  if (!f) return mxio_fail(err, errlen, "out of memory converting %zu elements to f32", n);
+  const uint8_t *src = a->data;
+  for (size_t i = 0; i < n; i++) {
+    if (a->dtype == MXIO_F64) {
+      double d;
+      memcpy(&d, src + 8 * i, 8);
+      f[i] = (float)d;
+    } else {
+      uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
+      f[i] = a->dtype == MXIO_F16 ? half_to_f32(h) : bf16_to_f32(h);
+    }
+  }
+  free(a->data);
+  a->data = f;
+  a->nbytes = n * sizeof(float);
+  a->dtype = MXIO_F32;
+  return 0;
+}
+
+void mxio_src_mem(mxio_src *s, const void *mem, size_t len) {
+  memset(s, 0, sizeof(*s));
+  s->mem = mem;
+  s->size = len;
+}
+
+int mxio_src_file(mxio_src *s, const char *path, char *err, size_t errlen) {
+  memset(s, 0, sizeof(*s));
+  FILE *f = fopen(path, "rb");
+  if (!f) return mxio_fail(err, errlen, "%s: %s", path, strerror(errno));
+  if (fseeko(f, 0, SEEK_END) != 0) {
+    fclose(f);
+    return mxio_fail(err, errlen, "%s: cannot seek (not a regular file?)", path);
+  }
+  off_t end = ftello(f);
+  if (end < 0) {
+    fclose(f);
+    return mxio_fail(err, errlen, "%s: cannot tell its size", path);
+  }
+  s->file = f;
+  s->size = (uint64_t)end;
+  return 0;
+}
+
+void mxio_src_close(mxio_src *s) {
+  if (s->file) fclose(s->file);
+  s->file = NULL;
+}
+
+int mxio_src_read(const mxio_src *s, uint64_t off, void *dst, size_t n, const char *what,
+                  char *err, size_t errlen) {
+  if (off > s->size || n > s->size - off)
+    return mxio_fail(err, errlen, "truncated: %s needs %zu bytes at offset %llu, file has %llu",
+                     what, n, (unsigned long long)off, (unsigned long long)s->size);
+  if (n == 0) return 0;
+  if (s->mem) {
+    memcpy(dst, s->mem + off, n);
+    return 0;
+  }
+  if (fseeko(s->file, (off_t)off, SEEK_SET) != 0 || fread(dst, 1, n, s->file) != n)
+    return mxio_fail(err, errlen, "read error: %s at offset %llu", what, (unsigned long long)off);
+  return 0;
+}
+
+/* 2-D view of an N-D shape: [prod(leading), last]. */
+static void set_view(mxio_array *a) {
+  a->rows = 1;
+  a->cols = a->ndim ? a->shape[a->ndim - 1] : 1;
+  for (int i = 0; i + 1 < a->ndim; i++) a->rows *= a->shape[i];
+}
+
+/* Allocate and read a tensor body whose size the caller has bounded. */
+int mxio_read_body(const mxio_src *s, uint64_t off, uint64_t nbytes, mxio_array *out,
+                   char *err, size_t errlen) {
+  if (nbytes > MXIO_MAX_BYTES)
+    return mxio_fail(err, errlen, "tensor of %llu bytes exceeds the %llu-byte limit",
+                     (unsigned long long)nbytes, (unsigned long long)MXIO_MAX_BYTES);
+  if (off > s->size || nbytes > s->size - off)
+    return mxio_fail(err, errlen, "truncated: the data needs %llu bytes at offset %llu, file has %llu",
+                     (unsigned long long)nbytes, (unsigned long long)off,
+                     (unsigned long long)s->size);
+  void *p = malloc(nbytes ? (size_t)nbytes : 1);
+  if (!p) return mxio_fail(err, errlen, "out of memory reading %llu bytes", (unsigned long long)nbytes);
+  if (mxio_src_read(s, off, p, (size_t)nbytes, "the data", err, errlen) != 0) {
+    free(p);
+    return -1;
+  }
+  out->data = p;
+  out->nbytes = (size_t)nbytes;
+  set_view(out);
+  return 0;
+}
+
+int mxio_load_src(const mxio_src *s, const char *name, mxio_array *out, char *err, size_t errlen) {
+  uint8_t magic[6] = {0};
+  size_t n = s->size < 6 ? (size_t)s->size : 6;
+  if (mxio_src_read(s, 0, magic, n, "the magic", err, errlen) != 0) return -1;
+  if (n == 6 && memcmp(magic, "\x93NUMPY", 6) == 0) {
+    if (name) return mxio_fail(err, errlen, "a .npy file holds one array; --tensor %s does not apply", name);
+    return mxio_npy_read(s, out, err, errlen);
+  }
+  if (s->size < 8)
+    return mxio_fail(err, errlen, "not a .npy or safetensors file (only %llu bytes)",
+                     (unsigned long long)s->size);
+  mxio_st st;
+  if (mxio_st_open(s, &st, err, errlen) != 0) return -1;
+  const mxio_st_tensor *t = NULL;
+  int rc = -1;
+  if (name) {
+    t = mxio_st_find(&st, name);
+    if (!t) {
+      char list[256] = "";
+      for (int i = 0; i < st.ntensors && strlen(list) < 200; i++) {
+        strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+        strncat(list, st.tensors[i].name, sizeof(list) - strlen(list) - 1);
+      }
+      mxio_fail(err, errlen, "no tensor named '%s' (the file has: %s)", name, list);
+      goto done;
+    }
+  } else if (st.ntensors == 1) {
+    t = &st.tensors[0];
+  } else {
+    mxio_fail(err, errlen, "the file holds %d tensors; choose one with --tensor NAME (mxblas list FILE)",
+              st.ntensors);
+    goto done;
+  }
+  rc = mxio_st_read(s, &st, t, out, err, errlen);
+done:
+  mxio_st_free(&st);
+  return rc;
+}
+
+int mxio_load(const char *path, const char *name, mxio_array *out, char *err, size_t errlen) {
+  mxio_src s;
+  if (mxio_src_file(&s, path, err, errlen) != 0) return -1;
+  int rc = mxio_load_src(&s, name, out, err, errlen);
+  mxio_src_close(&s);
+  if (rc != 0 && err && errlen) {
+    /* prefix the path */
+    char tmp[512];
+    snprintf(tmp, sizeof(tmp), "%s", err);
+    snprintf(err, errlen, "%s: %s", path, tmp);
+  }
+  return rc;
+}

@@ -1,0 +1,410 @@
+/* safetensors reader and writer.
+ *
+ * Layout: u64 little-endian N, N bytes of JSON header, then the data section.
+ * The header maps tensor names to {"dtype", "shape", "data_offsets"} and may
+ * hold "__metadata__" (string to string). The JSON parser is strict (RFC 8259
+ * strings and non-negative integers only, no duplicate or unknown keys) and
+ * never reads past the header. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "scan.h"
+#include "tensor_io.h"
+
+/* Every dtype the format defines, so a file can be listed even when some of
+ * its tensors are of a type the tool does not read. */
+static const struct {
+  const char *name;
+  int size;
+  int dtype; /* mxio_dtype, or -1: not readable */
+} k_st_dtypes[] = {
+  {"F32", 4, MXIO_F32}, {"F16", 2, MXIO_F16}, {"BF16", 2, MXIO_BF16}, {"F64", 8, MXIO_F64},
+  {"U8", 1, MXIO_U8},   {"I8", 1, -1},        {"BOOL", 1, -1},        {"I16", 2, -1},
+  {"U16", 2, -1},       {"I32", 4, -1},       {"U32", 4, -1},         {"I64", 8, -1},
+  {"U64", 8, -1},       {"F8_E4M3", 1, -1},   {"F8_E5M2", 1, -1},
+};
+#define N_ST_DTYPES (sizeof(k_st_dtypes) / sizeof(k_st_dtypes[0]))
+
+static int hexval(int ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+static int hex4(mxio_scan *c, uint32_t *v) {
+  if (c->end - c->p < 4) return -1;
+  *v = 0;
+  for (int i = 0; i < 4; i++) {
+    int h = hexval((unsigned char)c->p[i]);
+    if (h < 0) return -1;
+    *v = *v << 4 | (uint32_t)h;
+  }
+  c->p += 4;
+  return 0;
+}
+
+/* A JSON string, decoded to UTF-8 in a malloc'ed buffer (NULL on error). */
+static char *json_string(mxio_scan *c) {
+  if (!mxio_eat(c, '"')) return NULL;
+  /* Decoded text is never longer than the source text. */
+  const char *q = c->p;
+  while (q < c->end && *q != '"') q += (*q == '\\' && q + 1 < c->end) ? 2 : 1;
+  if (q >= c->end) return NULL;
+  char *out = malloc((size_t)(q - c->p) + 1), *o = out;
+  if (!out) return NULL;
+  while (c->p < q) {
+    unsigned char ch = (unsigned char)*c->p++;
+    if (ch < 0x20) goto bad;
+    if (ch != '\\') {
+      *o++ = (char)ch;
+      continue;
+    }
+    ch = (unsigned char)*c->p++;
+    const char *simple = strchr("\"\\/bfnrt", ch);
+    if (ch && simple) {
+      *o++ = "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
+      continue;
+    }
+    uint32_t u, lo;
+    if (ch != 'u' || hex4(c, &u) != 0) goto bad;
+    if (u >= 0xD800 && u < 0xDC00) { /* surrogate pair */
+      if (c->p + 2 > q || c->p[0] != '\\' || c->p[1] != 'u') goto bad;
+      c->p += 2;
+      if (hex4(c, &lo) != 0 || lo < 0xDC00 || lo >= 0xE000) goto bad;
+      u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+    } else if (u >= 0xDC00 && u < 0xE000) {
+      goto bad;
+    }
+    /* At most 4 UTF-8 bytes for 6 or 12 source bytes: fits. */
+    if (u < 0x80) {
+      *o++ = (char)u;
+    } else if (u < 0x800) {
+      *o++ = (char)(0xC0 | u >> 6);
+      *o++ = (char)(0x80 | (u & 0x3F));
+    } else if (u < 0x10000) {
+      *o++ = (char)(0xE0 | u >> 12);
+      *o++ = (char)(0x80 | ((u >> 6) & 0x3F));
+      *o++ = (char)(0x80 | (u & 0x3F));
+    } else {
+      *o++ = (char)(0xF0 | u >> 18);
+      *o++ = (char)(0x80 | ((u >> 12) & 0x3F));
+      *o++ = (char)(0x80 | ((u >> 6) & 0x3F));
+      *o++ = (char)(0x80 | (u & 0x3F));
+    }
+  }
+  if (c->p != q) goto bad; /* an escape ran over the closing quote */
+  c->p++;
+  *o = 0;
+  if (memchr(out, 0, (size_t)(o - out))) goto bad; /* \u0000 inside a name */
+  return out;
+bad:
+  free(out);
+  return NULL;
+}
+
+/* [n0, n1, ...] of non-negative integers; returns the count or -1. */
+static int json_uint_array(mxio_scan *c, uint64_t *v, int cap) {
+  int n = 0;
+  if (!mxio_eat(c, '[')) return -1;
+  if (mxio_eat(c, ']')) return 0;
+  do {
+    if (n == cap || mxio_uint(c, (uint64_t)INT64_MAX, &v[n]) != 0) return -1;
+    n++;
+  } while (mxio_eat(c, ','));
+  return mxio_eat(c, ']') ? n : -1;
+}
+
+/* An object's members one by one: call with *first = 1; returns 1 with the
+ * key (malloc'ed) and the cursor on the value, 0 at the end, -1 on error. */
+static int json_member(mxio_scan *c, int *first, char **key) {
+  if (*first) {
+    if (!mxio_eat(c, '{')) return -1;
+    *first = 0;
+    if (mxio_eat(c, '}')) return 0;
+  } else {
+    if (mxio_eat(c, '}')) return 0;
+    if (!mxio_eat(c, ',')) return -1;
+  }
+  *key = json_string(c);
+  if (!*key) return -1;
+  if (!mxio_eat(c, ':')) {
+    free(*key);
+    return -1;
+  }
+  return 1;
+}
+
+static int parse_meta(mxio_scan *c, mxio_st *st, char *err, size_t errlen) {
+  int first = 1, r;
+  char *key;
+  while ((r = json_member(c, &first, &key)) == 1) {
+    char *val = json_string(c);
+    if (!val) {
+      free(key);
+      return mxio_fail(err, errlen, "malformed safetensors header: __metadata__ values must be strings");
+    }
+    if (mxio_st_meta(st, key)) {
+      mxio_fail(err, errlen, "malformed safetensors header: repeated __metadata__ key '%s'", key);
+      free(key);
+      free(val);
+      return -1;
+    }
+    char **k2 = realloc(st->meta_keys, sizeof(char *) * (size_t)(st->nmeta + 1));
+    if (k2) st->meta_keys = k2;
+    char **v2 = k2 ? realloc(st->meta_values, sizeof(char *) * (size_t)(st->nmeta + 1)) : NULL;
+    if (v2) st->meta_values = v2;
+    if (!k2 || !v2) {
+      free(key);
+      free(val);
+      return mxio_fail(err, errlen, "out of memory");
+    }
+    st->meta_keys[st->nmeta] = key;
+    st->meta_values[st->nmeta++] = val;
+  }
+  return r == 0 ? 0 : mxio_fail(err, errlen, "malformed safetensors header: bad __metadata__ object");
+}
+
+static int parse_tensor(mxio_scan *c, mxio_st_tensor *t, uint64_t data_size, char *err,
+                        size_t errlen) {
+  int first = 1, r, have = 0;
+  char *key;
+  int size = 0;
+  while ((r = json_member(c, &first, &key)) == 1) {
+    int bit = !strcmp(key, "dtype") ? 1 : !strcmp(key, "shape") ? 2 : !strcmp(key, "data_offsets") ? 4 : 0;
+    if (!bit || (have & bit)) {
+      mxio_fail(err, errlen, "tensor '%s': unexpected or repeated key '%s'", t->name, key);
+      free(key);
+      return -1;
+    }
+    free(key);
+    have |= bit;
+    if (bit == 1) {
+      char *d = json_string(c);
+      size_t i;
+      for (i = 0; d && i < N_ST_DTYPES && strcmp(d, k_st_dtypes[i].name); i++) {
+      }
+      if (!d || i == N_ST_DTYPES) {
+        mxio_fail(err, errlen, "tensor '%s': unknown dtype %s%s%s", t->name, d ? "'" : "",
+                  d ? d : "(not a string)", d ? "'" : "");
+        free(d);
+        return -1;
+      }
+      free(d);
+      t->dtype = (mxio_dtype)k_st_dtypes[i].dtype; /* -1 when unreadable */
+      size = k_st_dtypes[i].size;
+    } else if (bit == 2) {
+      uint64_t v[MXIO_MAX_DIMS];
+      int n = json_uint_array(c, v, MXIO_MAX_DIMS);
+      if (n < 0)
+        return mxio_fail(err, errlen, "tensor '%s': shape is not a list of at most %d integers",
+                         t->name, MXIO_MAX_DIMS);
+      t->ndim = n;
+      for (int i = 0; i < n; i++) t->shape[i] = (int64_t)v[i];
+    } else {
+      uint64_t v[2];
+      if (json_uint_array(c, v, 2) != 2)
+        return mxio_fail(err, errlen, "tensor '%s': data_offsets is not [begin, end]", t->name);
+      t->begin = v[0];
+      t->end = v[1];
+    }
+  }
+  if (r != 0) return mxio_fail(err, errlen, "malformed safetensors header in tensor '%s'", t->name);
+  if (have != 7)
+    return mxio_fail(err, errlen, "tensor '%s': needs dtype, shape and data_offsets", t->name);
+  uint64_t elems;
+  if (mxio_shape_elems(t->shape, t->ndim, MXIO_MAX_BYTES, &elems) != 0)
+    return mxio_fail(err, errlen, "tensor '%s': shape is absurd (element count overflows)", t->name);
+  if (t->begin > t->end || t->end > data_size)
+    return mxio_fail(err, errlen,
+                     "tensor '%s': data_offsets [%llu, %llu] outside the %llu-byte data section%s",
+                     t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                     (unsigned long long)data_size, t->end > data_size ? " (truncated file?)" : "");
+  if (t->end - t->begin != elems * (uint64_t)size)
+    return mxio_fail(err, errlen, "tensor '%s': shape needs %llu bytes but data_offsets span %llu",
+                     t->name, (unsigned long long)(elems * (uint64_t)size),
+                     (unsigned long long)(t->end - t->begin));
+  return 0;
+}
+
+int mxio_st_open(const mxio_src *s, mxio_st *st, char *err, size_t errlen) {
+  uint8_t pre[8];
+  memset(st, 0, sizeof(*st));
+  if (mxio_src_read(s, 0, pre, 8, "the safetensors header length", err, errlen) != 0) return -1;
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = n << 8 | pre[i];
+  if (n > MXIO_MAX_ST_HEADER)
+    return mxio_fail(err, errlen,
+                     "not a .npy or safetensors file (header length %llu exceeds the %u-byte limit)",
+                     (unsigned long long)n, MXIO_MAX_ST_HEADER);
+  if (n > s->size - 8)
+    return mxio_fail(err, errlen, "truncated: the safetensors header needs %llu bytes, file has %llu",
+                     (unsigned long long)n, (unsigned long long)(s->size - 8));
+  char *h = malloc(n ? (size_t)n : 1);
+  if (!h) return mxio_fail(err, errlen, "out of memory");
+  if (mxio_src_read(s, 8, h, (size_t)n, "the safetensors header", err, errlen) != 0) {
+    free(h);
+    return -1;
+  }
+  st->data_start = 8 + n;
+  uint64_t data_size = s->size - st->data_start;
+  mxio_scan c = {h, h + n};
+  int first = 1, r, rc = -1, seen_meta = 0;
+  char *key;
+  while ((r = json_member(&c, &first, &key)) == 1) {
+    if (strcmp(key, "__metadata__") == 0) {
+      free(key);
+      if (seen_meta++) {
+        mxio_fail(err, errlen, "malformed safetensors header: repeated __metadata__");
+        goto out;
+      }
+      if (parse_meta(&c, st, err, errlen) != 0) goto out;
+      continue;
+    }
+    if (mxio_st_find(st, key)) {
+      mxio_fail(err, errlen, "malformed safetensors header: repeated tensor '%s'", key);
+      free(key);
+      goto out;
+    }
+    if (st->ntensors == MXIO_MAX_TENSORS) {
+      mxio_fail(err, errlen, "more than %d tensors", MXIO_MAX_TENSORS);
+      free(key);
+      goto out;
+    }
+    mxio_st_tensor *t2 = realloc(st->tensors, sizeof(*t2) * (size_t)(st->ntensors + 1));
+    if (!t2) {
+      free(key);
+      mxio_fail(err, errlen, "out of memory");
+      goto out;
+    }
+    st->tensors = t2;
+    mxio_st_tensor *t = &st->tensors[st->ntensors++];
+    memset(t, 0, sizeof(*t));
+    t->name = key;
+    if (parse_tensor(&c, t, data_size, err, errlen) != 0) goto out;
+  }
+  if (r != 0) {
+    mxio_fail(err, errlen, "malformed safetensors header (not a JSON object of tensors)");
+    goto out;
+  }
+  mxio_ws(&c);
+  if (c.p != c.end) {
+    mxio_fail(err, errlen, "malformed safetensors header: text after the JSON object");
+    goto out;
+  }
+  rc = 0;
+out:
+  free(h);
+  if (rc != 0) mxio_st_free(st);
+  return rc;
+}
+
+void mxio_st_free(mxio_st *st) {
+  for (int i = 0; i < st->ntensors; i++) free(st->tensors[i].name);
+  for (int i = 0; i < st->nmeta; i++) {
+    free(st->meta_keys[i]);
+    free(st->meta_values[i]);
+  }
+  free(st->tensors);
+  free(st->meta_keys);
+  free(st->meta_values);
+  memset(st, 0, sizeof(*st));
+}
+
+const mxio_st_tensor *mxio_st_find(const mxio_st *st, const char *name) {
+  for (int i = 0; i < st->ntensors; i++)
+    if (strcmp(st->tensors[i].name, name) == 0) return &st->tensors[i];
+  return NULL;
+}
+
+const char *mxio_st_meta(const mxio_st *st, const char *key) {
+  for (int i = 0; i < st->nmeta; i++)
+    if (strcmp(st->meta_keys[i], key) == 0) return st->meta_values[i];
+  return NULL;
+}
+
+int mxio_st_read(const mxio_src *s, const mxio_st *st, const mxio_st_tensor *t, mxio_array *out,
+                 char *err, size_t errlen) {
+  memset(out, 0, sizeof(*out));
+  if ((int)t->dtype < 0 || t->dtype >= MXIO_DTYPE_COUNT)
+    return mxio_fail(err, errlen, "tensor '%s': dtype not supported (supported: F32, F16, BF16, F64, U8)",
+                     t->name);
+  out->dtype = t->dtype;
+  out->ndim = t->ndim;
+  memcpy(out->shape, t->shape, sizeof(t->shape));
+  return mxio_read_body(s, st->data_start + t->begin, t->end - t->begin, out, err, errlen);
+}
+
+/* JSON string with the escapes RFC 8259 requires. */
+static void put_json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      fprintf(f, "\\%c", ch);
+    else if (ch < 0x20)
+      fprintf(f, "\\u%04x", ch);
+    else
+      fputc(ch, f);
+  }
+  fputc('"', f);
+}
+
+int mxio_st_write(const char *path, int n, const mxio_st_out *tensors, int nmeta,
+                  const char *const *meta_keys, const char *const *meta_values, char *err,
+                  size_t errlen) {
+  /* The header goes to a memory stream first: its length comes before it. */
+  char *hdr = NULL;
+  size_t hlen = 0;
+  FILE *h = open_memstream(&hdr, &hlen);
+  if (!h) return mxio_fail(err, errlen, "out of memory");
+  fputc('{', h);
+  if (nmeta > 0) {
+    fputs("\"__metadata__\":{", h);
+    for (int i = 0; i < nmeta; i++) {
+      if (i) fputc(',', h);
+      put_json_string(h, meta_keys[i]);
+      fputc(':', h);
+      put_json_string(h, meta_values[i]);
+    }
+    fputc('}', h);
+  }
+  uint64_t off = 0;
+  for (int i = 0; i < n; i++) {
+    uint64_t elems;
+    if (mxio_shape_elems(tensors[i].shape, tensors[i].ndim, MXIO_MAX_BYTES, &elems) != 0) {
+      fclose(h);
+      free(hdr);
+      return mxio_fail(err, errlen, "tensor '%s': shape overflows", tensors[i].name);
+    }
+    uint64_t bytes = elems * mxio_dtype_size(tensors[i].dtype);
+    if (i || nmeta > 0) fputc(',', h);
+    put_json_string(h, tensors[i].name);
+    fprintf(h, ":{\"dtype\":\"%s\",\"shape\":[", mxio_dtype_name(tensors[i].dtype));
+    for (int d = 0; d < tensors[i].ndim; d++)
+      fprintf(h, "%s%lld", d ? "," : "", (long long)tensors[i].shape[d]);
+    fprintf(h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+            (unsigned long long)(off + bytes));
+    off += bytes;
+  }
+  fputc('}', h);
+  while ((ftell(h) % 8) != 0) fputc(' ', h); /* data section 8-byte aligned */
+  fclose(h);
+  FILE *f = fopen(path, "wb");
+  if (!f) {
+    free(hdr);
+    return mxio_fail(err, errlen, "%s: cannot create", path);
+  }
+  uint8_t pre[8];
+  for (int i = 0; i < 8; i++) pre[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+  int ok = fwrite(pre, 1, 8, f) == 8 && fwrite(hdr, 1, hlen, f) == hlen;
+  free(hdr);
+  for (int i = 0; ok && i < n; i++) {
+    uint64_t elems = 0;
+    mxio_shape_elems(tensors[i].shape, tensors[i].ndim, MXIO_MAX_BYTES, &elems);
+    size_t bytes = (size_t)elems * mxio_dtype_size(tensors[i].dtype);
+    ok = bytes == 0 || fwrite(tensors[i].data, 1, bytes, f) == bytes;
+  }
+  ok = (fclose(f) == 0) && ok;
+  return ok ? 0 : mxio_fail(err, errlen, "%s: write failed", path);
+}
