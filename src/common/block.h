@@ -1,0 +1,156 @@
+/* Per-block quantization (NUMERICS 2.3, 4.1-4.4), shared verbatim by the CPU
+ * reference and CUDA kernels. A block is a small array of fp32 values (at
+ * most the format's block length; a tail block is shorter). Outputs are
+ * unpacked element codes (one byte each) and the block's scale; packing is
+ * the caller's. Random bytes r[] (one per element) select SR; NULL is RNE. */
+#ifndef MXB_COMMON_BLOCK_H
+#define MXB_COMMON_BLOCK_H
+#include "common/codec.h"
+
+/* ---- block amax --------------------------------------------------------- */
+typedef enum mxb_amax_mode {
+  MXB_AMAX_NAN_BLOCK = 0, /* any NaN/Inf flags the block (NUMERICS 2.3 default) */
+  MXB_AMAX_SKIP_NAN = 1,  /* NONFINITE_SATURATE: NaN ignored, Inf counts */
+  MXB_AMAX_FINITE = 2     /* FP8 with fp32 scales: finite values only */
+} mxb_amax_mode;
+
+/* Integer max of |x| bits over the values the mode admits; *nonfinite is set
+ * (never cleared) when a NaN/Inf is present. */
+MXB_HD uint32_t mxb_block_amax_bits(const float *x, int n, mxb_amax_mode mode, int *nonfinite) {
+  uint32_t m = 0;
+  for (int i = 0; i < n; i++) {
+    uint32_t a = mxb_f2u(x[i]) & MXB_F32_ABS;
+    if (a >= MXB_F32_INF) {
+      *nonfinite = 1;
+      if (mode == MXB_AMAX_FINITE || (mode == MXB_AMAX_SKIP_NAN && a > MXB_F32_INF)) continue;
+    }
+    m = a > m ? a : m;
+  }
+  return m;
+}
+
+/* ---- NVFP4 (NUMERICS 4.1) ----------------------------------------------- */
+typedef struct mxb_nvfp4_ts {
+  float A;     /* tensor amax */
+  float S_enc, S_dec;
+  float m;     /* S_enc * (1/6) */
+} mxb_nvfp4_ts;
+
+MXB_HD mxb_nvfp4_ts mxb_nvfp4_tensor_scales(float A) {
+  mxb_nvfp4_ts t;
+  t.A = A;
+  t.S_enc = fminf(2688.0f / A, MXB_FLT_MAX);
+  if (A == 0.0f || t.S_enc == 0.0f) t.S_enc = 1.0f;
+  t.S_dec = 1.0f / t.S_enc;
+  t.m = t.S_enc * (1.0f / 6.0f);
+  return t;
+}
+MXB_HD uint8_t mxb_nvfp4_block_scale(float a_b, const mxb_nvfp4_ts *t) {
+  return mxb_ue4m3_encode(fminf(a_b * t->m, MXB_FLT_MAX));
+}
+/* One NVFP4 block given its amax (the 1x16 block's, or the 16x16 tile's for
+ * 2D scaling) and whether that block/tile is a NaN block. Returns s_b. */
+MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bits, int nan_block,
+                                        const mxb_nvfp4_ts *t, const uint8_t *r, uint8_t *codes) {
+  if (nan_block) {
+    for (int j = 0; j < n; j++) codes[j] = 0;
+    return 0x7F;
+  }
+  mxb_fp p = mxb_fp_make(2, 1, 1, 6.0f);
+  uint8_t s = mxb_nvfp4_block_scale(mxb_u2f(amax_bits), t);
+  float enc = fminf(1.0f / (mxb_ue4m3_decode(s) * t->S_dec), MXB_FLT_MAX);
+  for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(&p, x[j] * enc, r ? r[j] : -1);
+  return s;
+}
+/* Dequantized value, left to right in fp32. */
+MXB_HD float mxb_nvfp4_decode(uint8_t code, uint8_t s_b, float A) {
+  mxb_fp p = mxb_fp_make(2, 1, 1, 6.0f);
+  return mxb_fp_decode(&p, code) * ((mxb_ue4m3_decode(s_b) * A) * (1.0f / 2688.0f));
+}
+
+/* ---- MX (NUMERICS 4.2) -------------------------------------------------- */
+/* Returns the E8M0 scale byte (0xFF with zero codes for a NaN block). */
+MXB_HD uint8_t mxb_mx_quantize_block(const float *x, int n, const mxb_fp *p, mxb_scale_rule_t rule,
+                                     mxb_nonfinite_t policy, const uint8_t *r, uint8_t *codes) {
+  int bad = 0;
+  uint32_t amax = mxb_block_amax_bits(
+      x, n, policy == MXB_NONFINITE_SATURATE ? MXB_AMAX_SKIP_NAN : MXB_AMAX_NAN_BLOCK, &bad);
+  if (bad && policy == MXB_NONFINITE_NAN_BLOCK) {
+    for (int j = 0; j < n; j++) codes[j] = 0;
+    return 0xFF;
+  }
+  uint8_t b = mxb_e8m0_scale(amax, rule, p);
+  float mul = mxb_pow2f(127 - (int)b); /* exact: 127 - b is in [-127, 127] */
+  for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(p, x[j] * mul, r ? r[j] : -1);
+  return b;
+}
+MXB_HD float mxb_mx_decode(const mxb_fp *p, uint8_t code, uint8_t b) {
+  return mxb_fp_decode(p, code) * mxb_e8m0_decode(b);
+}
+
+/* ---- BDR: MX9 / MX6 / MX4 (NUMERICS 4.3) -------------------------------- */
+/* Quantizes n <= 16 values with m magnitude bits. Codes are sign-magnitude
+ * (sign at bit m); *mu gets bit j = microexponent of pair j. Returns the
+ * shared exponent E (0xFF for a NaN block: mu and codes 0). Under
+ * NONFINITE_SATURATE, E comes from the finite values, Inf
+ * saturates to the largest magnitude and NaN gives +max. */
+MXB_HD uint8_t mxb_bdr_quantize_block(const float *x, int n, int m, mxb_nonfinite_t policy, uint8_t *mu,
+                                      uint8_t *codes) {
+  int e[16];
+  int E = 0, bad = 0;
+  for (int i = 0; i < 16; i++) {
+    uint32_t a = i < n ? mxb_f2u(x[i]) & MXB_F32_ABS : 0u;
+    e[i] = (int)(a >> 23);
+    if (e[i] == 255) { /* non-finite: flags the block, never sets E */
+      bad = 1;
+      e[i] = 0;
+    }
+    E = e[i] > E ? e[i] : E;
+  }
+  *mu = 0;
+  if (bad && policy == MXB_NONFINITE_NAN_BLOCK) {
+    for (int j = 0; j < n; j++) codes[j] = 0;
+    return 0xFF;
+  }
+  uint32_t maxm = (1u << m) - 1u;
+  for (int j = 0; j < 8; j++) {
+    int mj = (e[2 * j] > e[2 * j + 1] ? e[2 * j] : e[2 * j + 1]) < E;
+    *mu |= (uint8_t)(mj << j);
+    int q = E - 127 - mj + 1 - m; /* s_j = 2^q */
+    for (int i = 2 * j; i < 2 * j + 2 && i < n; i++) {
+      uint32_t u = mxb_f2u(x[i]), a = u & MXB_F32_ABS;
+      uint32_t M = a > MXB_F32_INF ? maxm : mxb_round_scaled(a, q, 0);
+      if (M > maxm) M = maxm;
+      codes[i] = (uint8_t)(((a > MXB_F32_INF ? 0u : u >> 31) << m) | M);
+    }
+  }
+  return (uint8_t)E;
+}
+/* Exact value sign * M * 2^q as a double (NaN for E = 0xFF). */
+MXB_HD double mxb_bdr_decode(uint8_t code, int i, int m, uint8_t E, uint8_t mu) {
+  if (E == 0xFF) return (double)mxb_u2f(MXB_F32_QNAN);
+  int q = (int)E - 127 - ((mu >> (i >> 1)) & 1) + 1 - m;
+  double v = (double)(code & ((1u << m) - 1u)) * (double)mxb_pow2f(q); /* q >= -134 */
+  return (code >> m) & 1u ? -v : v;
+}
+
+/* ---- FP8 with fp32 scales (NUMERICS 4.4) -------------------------------- */
+/* scale = max / amax from the finite amax (1 if 0 or not finite); clamped to
+ * FLT_MAX when amax is so small the quotient overflows; optionally rounded
+ * down to a power of two. */
+MXB_HD float mxb_fp8_scale(uint32_t amax_bits, const mxb_fp *p, int pow2) {
+  float amax = mxb_u2f(amax_bits);
+  float s = (amax_bits == 0 || mxb_nonfinite_bits(amax_bits)) ? 1.0f : fminf(p->maxval / amax, MXB_FLT_MAX);
+  if (pow2) s = mxb_u2f(mxb_f2u(s) & 0xFF800000u);
+  return s;
+}
+/* Non-finite values are kept element by element: NaN -> NaN code, Inf ->
+ * E5M2 +-Inf or E4M3 NaN. */
+MXB_HD uint8_t mxb_fp8_encode_scaled(const mxb_fp *p, float x, float scale, int r) {
+  uint32_t u = mxb_f2u(x), a = u & MXB_F32_ABS;
+  if (a == MXB_F32_INF && p->inf_code >= 0) return (uint8_t)mxb_fp_pack(p, (uint32_t)p->inf_code, u >> 31);
+  if (a >= MXB_F32_INF) return (uint8_t)mxb_fp_nan(p);
+  return (uint8_t)mxb_fp_encode(p, x * scale, r);
+}
+
+#endif

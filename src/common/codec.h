@@ -1,0 +1,241 @@
+/* Element codecs (NUMERICS 1, 2, 4.2 scale bytes, 4.5), shared verbatim by
+ * the CPU reference and the CUDA kernels.
+ *
+ * Every minifloat (E2M1, E2M3, E3M2, E4M3, E5M2, FP16) and the MXINT8 fixed
+ * point are one parameter set (mxb_fp) derived from the element table; one
+ * decoder and one rounding core serve them all. Rounding is integer bit
+ * manipulation on the fp32 bits: exact by construction, identical on host
+ * and device. The only floating-point operation is the one fmaf of SR. */
+#ifndef MXB_COMMON_CODEC_H
+#define MXB_COMMON_CODEC_H
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common/hd.h"
+#include "core/formats.h"
+
+#define MXB_F32_ABS 0x7FFFFFFFu
+#define MXB_F32_INF 0x7F800000u
+#define MXB_F32_QNAN 0x7FC00000u
+#define MXB_FLT_MAX 3.40282346638528859812e+38F
+
+/* ---- bit casts ---------------------------------------------------------- */
+MXB_HD uint32_t mxb_f2u(float f) {
+#ifdef __CUDA_ARCH__
+  return __float_as_uint(f);
+#else
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+#endif
+}
+MXB_HD float mxb_u2f(uint32_t u) {
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(u);
+#else
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+#endif
+}
+/* 2^e built from bits, exact for -149 <= e <= 127. */
+MXB_HD float mxb_pow2f(int e) {
+  return e >= -126 ? mxb_u2f((uint32_t)(e + 127) << 23) : mxb_u2f(1u << (e + 149));
+}
+MXB_HD int mxb_nonfinite_bits(uint32_t u) { return (u & MXB_F32_INF) == MXB_F32_INF; }
+/* Unbiased exponent of |x| bits, fp32 subnormals counted as 2^-126 binade. */
+MXB_HD int mxb_exp_of(uint32_t ax) {
+  uint32_t eb = ax >> 23;
+  return (eb ? (int)eb : 1) - 127;
+}
+
+/* ---- the rounding core -------------------------------------------------- */
+/* |x| / 2^q rounded to an integer: RNE, or toward zero when trunc (SR's
+ * floor). ax = finite |x| bits (Inf saturates). Large results saturate at
+ * 2^30 or more; callers clamp to their own maximum. */
+MXB_HD uint32_t mxb_round_scaled(uint32_t ax, int q, int trunc) {
+  uint32_t eb = ax >> 23;
+  uint32_t sig = (ax & 0x7FFFFFu) | (eb ? 0x800000u : 0u);
+  int shift = 23 + q - mxb_exp_of(ax); /* |x| / 2^q = sig / 2^shift */
+  if (shift <= 0) return -shift >= 7 ? 0x7FFFFFFFu : sig << -shift;
+  if (shift > 24) return 0; /* sig / 2^shift < 1/2 */
+  uint32_t n = sig >> shift;
+  uint32_t rem = sig & ((1u << shift) - 1u), half = 1u << (shift - 1);
+  if (!trunc && (rem > half || (rem == half && (n & 1u)))) n++;
+  return n;
+}
+
+/* ---- element parameters ------------------------------------------------- */
+typedef struct mxb_fp {
+  int ebits, mbits;
+  int emin;          /* exponent of the smallest normal (1 - bias); 0 for fixed point */
+  int emax;          /* exponent of the largest finite value */
+  int twos;          /* MXINT8: two's complement q * 2^-mbits */
+  uint32_t sign;     /* sign bit of a code */
+  uint32_t maxcode;  /* magnitude code of the largest finite value */
+  int nan_code;      /* code produced for NaN, -1 if the format has none */
+  int inf_code;      /* magnitude code of Inf, -1 if none */
+  float maxval;
+} mxb_fp;
+
+/* Derive everything from (ebits, mbits, bias, max): the reserved codes above
+ * max are NaN only (E4M3 "fn") or IEEE Inf/NaN (E5M2, FP16) when the whole
+ * top exponent is reserved. ebits == 0 is MXINT8's fixed point. */
+MXB_HD mxb_fp mxb_fp_make(int ebits, int mbits, int bias, float maxval) {
+  mxb_fp p;
+  uint32_t mu = mxb_f2u(maxval);
+  p.ebits = ebits;
+  p.mbits = mbits;
+  p.twos = ebits == 0;
+  p.emin = ebits ? 1 - bias : 0;
+  p.emax = (int)(mu >> 23) - 127;
+  p.maxval = maxval;
+  p.nan_code = -1;
+  p.inf_code = -1;
+  if (p.twos) {
+    p.sign = 0x80u;
+    p.maxcode = (uint32_t)(maxval * (float)(1 << mbits));
+    return p;
+  }
+  p.sign = 1u << (ebits + mbits);
+  p.maxcode = ((uint32_t)(p.emax - p.emin + 1) << mbits) | ((mu >> (23 - mbits)) & ((1u << mbits) - 1u));
+  uint32_t top = ((1u << ebits) - 1u) << mbits;
+  if (p.maxcode < top) {
+    p.inf_code = (int)top;
+    p.nan_code = (int)(p.sign - 1u);
+  } else if (p.maxcode < p.sign - 1u) {
+    p.nan_code = (int)(p.sign - 1u);
+  }
+  return p;
+}
+MXB_HD mxb_fp mxb_fp_from_desc(const mxb_elem_desc *d) {
+  return mxb_fp_make(d->ebits, d->mbits, d->bias, (float)d->max_value);
+}
+MXB_HD mxb_fp mxb_fp_fp16(void) { return mxb_fp_make(5, 10, 15, 65504.0f); }
+
+/* ---- decode ------------------------------------------------------------- */
+MXB_HD float mxb_fp_decode(const mxb_fp *p, uint32_t code) {
+  if (p->twos) return (float)(int8_t)(uint8_t)code * mxb_pow2f(-p->mbits);
+  uint32_t mag = code & (p->sign - 1u);
+  float v;
+  if (mag > p->maxcode) {
+    v = (p->inf_code >= 0 && mag == (uint32_t)p->inf_code) ? mxb_u2f(MXB_F32_INF) : mxb_u2f(MXB_F32_QNAN);
+  } else {
+    uint32_t e = mag >> p->mbits, m = mag & ((1u << p->mbits) - 1u);
+    v = e ? (float)((1u << p->mbits) | m) * mxb_pow2f((int)e - 1 + p->emin - p->mbits)
+          : (float)m * mxb_pow2f(p->emin - p->mbits);
+  }
+  return (code & p->sign) ? -v : v;
+}
+
+/* ---- encode ------------------------------------------------------------- */
+/* Magnitude code of finite |x| (or Inf), before saturation. */
+MXB_HD uint32_t mxb_fp_mag_unclamped(const mxb_fp *p, uint32_t ax, int trunc) {
+  int e = mxb_exp_of(ax);
+  int ee = (p->ebits && e > p->emin) ? e : p->emin;
+  if (ee - p->emin > (1 << p->ebits)) return p->maxcode + 1u; /* far above the range */
+  return ((uint32_t)(ee - p->emin) << p->mbits) + mxb_round_scaled(ax, ee - p->mbits, trunc);
+}
+MXB_HD uint32_t mxb_fp_pack(const mxb_fp *p, uint32_t mag, uint32_t neg) {
+  if (p->twos) return neg ? (uint32_t)(-(int32_t)mag) & 0xFFu : mag;
+  return neg ? (mag | p->sign) : mag;
+}
+/* NaN: the format's NaN code, else +max (NUMERICS 2.3 saturate). */
+MXB_HD uint32_t mxb_fp_nan(const mxb_fp *p) {
+  return p->nan_code >= 0 ? (uint32_t)p->nan_code : p->maxcode;
+}
+/* RNE with saturation to +-max (NUMERICS 2.1); the sign of zero is kept. */
+MXB_HD uint32_t mxb_fp_encode_rne(const mxb_fp *p, float x) {
+  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
+  if (ax > MXB_F32_INF) return mxb_fp_nan(p);
+  uint32_t mag = mxb_fp_mag_unclamped(p, ax, 0);
+  return mxb_fp_pack(p, mag > p->maxcode ? p->maxcode : mag, u >> 31);
+}
+/* Grid spacing of the format at |x| bits (the ulp of its binade in F). */
+MXB_HD float mxb_fp_step(const mxb_fp *p, uint32_t ax) {
+  int e = mxb_exp_of(ax);
+  int ee = (p->ebits && e > p->emin) ? e : p->emin;
+  if (ee > 127) ee = 127;
+  return mxb_pow2f(ee - p->mbits);
+}
+/* Stochastic rounding with random byte r (NUMERICS 2.2):
+ * t = fmaf(r/256, step(a), a), then truncate t to the grid at t, saturate. */
+MXB_HD uint32_t mxb_fp_encode_sr(const mxb_fp *p, float x, uint32_t r) {
+  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
+  if (ax > MXB_F32_INF) return mxb_fp_nan(p);
+  float a = mxb_u2f(ax);
+  float t = fmaf((float)r * 0.00390625f, mxb_fp_step(p, ax), a);
+  uint32_t mag = mxb_fp_mag_unclamped(p, mxb_f2u(t), 1);
+  return mxb_fp_pack(p, mag > p->maxcode ? p->maxcode : mag, u >> 31);
+}
+/* r < 0 selects RNE, else SR with byte r. */
+MXB_HD uint32_t mxb_fp_encode(const mxb_fp *p, float x, int r) {
+  return r < 0 ? mxb_fp_encode_rne(p, x) : mxb_fp_encode_sr(p, x, (uint32_t)r);
+}
+
+/* ---- UE4M3 (NVFP4 block scale) ------------------------------------------ */
+MXB_HD mxb_fp mxb_fp_e4m3(void) { return mxb_fp_make(4, 3, 7, 448.0f); }
+/* v >= 0 (or +Inf): RNE, satfinite at 448. */
+MXB_HD uint8_t mxb_ue4m3_encode(float v) {
+  mxb_fp p = mxb_fp_e4m3();
+  return (uint8_t)(mxb_fp_encode_rne(&p, v) & 0x7Fu);
+}
+/* 0x7F is NaN; bytes with bit 7 set are never produced and decode to NaN. */
+MXB_HD float mxb_ue4m3_decode(uint8_t b) {
+  mxb_fp p = mxb_fp_e4m3();
+  return b & 0x80u ? mxb_u2f(MXB_F32_QNAN) : mxb_fp_decode(&p, b);
+}
+
+/* ---- E8M0 (MX block scale) ---------------------------------------------- */
+MXB_HD float mxb_e8m0_decode(uint8_t b) {
+  if (b == 255) return mxb_u2f(MXB_F32_QNAN);
+  return mxb_u2f(b ? (uint32_t)b << 23 : 0x00400000u);
+}
+/* Scale byte from the block amax bits (finite or +Inf) by rule (NUMERICS 4.2).
+ * Saturates at 0xFE; 0xFF (NaN) is the caller's business. */
+MXB_HD uint8_t mxb_e8m0_scale(uint32_t amax_bits, mxb_scale_rule_t rule, const mxb_fp *p) {
+  int eb = (int)(amax_bits >> 23), b;
+  switch (rule) {
+    case MXB_SCALE_RULE_FLOOR: b = eb - p->emax; break;
+    case MXB_SCALE_RULE_CEIL: b = eb + ((amax_bits & 0x7FFFFFu) != 0) - p->emax; break;
+    case MXB_SCALE_RULE_EVEN: {
+      int sh = 23 - p->mbits;
+      uint32_t r = amax_bits;
+      if (!mxb_nonfinite_bits(r)) r += (1u << (sh - 1)) - 1u + ((r >> sh) & 1u);
+      b = (int)(r >> 23) - p->emax;
+      break;
+    }
+    default: { /* RCEIL: round amax / maxnormal up to a power of two */
+      uint32_t v = mxb_f2u(mxb_u2f(amax_bits) * (1.0f / p->maxval));
+      int ve = (int)(v >> 23);
+      if (ve == 0) b = v > 0x00400000u ? 1 : 0;
+      else b = ve + ((v & 0x7FFFFFu) != 0);
+      break;
+    }
+  }
+  return (uint8_t)(b < 0 ? 0 : b > 254 ? 254 : b);
+}
+
+/* ---- BF16, FP16 --------------------------------------------------------- */
+/* RNE from fp32; NaN stays a quiet NaN with its sign (NUMERICS 4.5). */
+MXB_HD uint16_t mxb_bf16_rne(float x) {
+  uint32_t u = mxb_f2u(x);
+  if ((u & MXB_F32_ABS) > MXB_F32_INF) return (uint16_t)((u >> 16) | 0x40u);
+  return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+MXB_HD float mxb_bf16_decode(uint16_t h) { return mxb_u2f((uint32_t)h << 16); }
+/* IEEE binary16 RNE from fp32 (overflow to Inf, NaN kept quiet with sign). */
+MXB_HD uint16_t mxb_fp16_rne(float x) {
+  mxb_fp p = mxb_fp_fp16();
+  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS, s = (u >> 16) & 0x8000u;
+  if (ax > MXB_F32_INF) return (uint16_t)(s | 0x7E00u);
+  uint32_t mag = mxb_fp_mag_unclamped(&p, ax, 0);
+  return (uint16_t)(s | (mag > p.maxcode ? 0x7C00u : mag));
+}
+MXB_HD float mxb_fp16_decode(uint16_t h) {
+  mxb_fp p = mxb_fp_fp16();
+  return mxb_fp_decode(&p, h);
+}
+
+#endif
