@@ -1,13 +1,8 @@
 /* Random Hadamard transform (NUMERICS 5): orthogonality, inverse, the default
  * sign vector, a known d = 16 transform, product invariance, bf16 output,
  * axes, and bad input. */
-#include "testutil.h"
-
-static mxb_context_t *cpu(void) {
-  mxb_context_t *ctx = NULL;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
-  return ctx;
-}
+#include "transforms_util.h"
+#include "common/philox.h"
 
 static void rht_f32(mxb_context_t *ctx, const mxb_rht_t *r, int inverse, mxb_axis_t axis, int64_t rows,
                     int64_t cols, const float *in, float *out) {
@@ -21,7 +16,7 @@ static const int k_sizes[] = {16, 32, 64, 128, 256};
 static double hadamard(int i, int j) { return (__builtin_popcount((unsigned)(i & j)) & 1) ? -1.0 : 1.0; }
 
 Test(rht, orthogonal_on_unit_vectors) {
-  mxb_context_t *ctx = cpu();
+  mxb_context_t *ctx = mxbt_cpu();
   for (size_t t = 0; t < sizeof(k_sizes) / sizeof(k_sizes[0]); t++) {
     int d = k_sizes[t];
     mxb_rht_t r;
@@ -58,7 +53,7 @@ Test(rht, default_sign_vector_is_0xD7E8) {
    * ones): the signs themselves. Bit i of 0xD7E8 set <=> s_i = -1. */
   static const float s[16] = {1, 1, 1, -1, 1, -1, -1, -1, -1, -1, -1, 1, -1, 1, -1, -1};
   float e0[16] = {1}, y[16];
-  mxb_context_t *ctx = cpu();
+  mxb_context_t *ctx = mxbt_cpu();
   rht_f32(ctx, &r, 1, MXB_AXIS_COLS, 1, 16, e0, y);
   for (int i = 0; i < 16; i++) cr_assert_eq(y[i], 0.25f * s[i], "s_%d", i);
   mxb_context_destroy(ctx);
@@ -71,7 +66,7 @@ Test(rht, known_d16_transform) {
   for (int i = 0; i < 16; i++) x[i] = (float)(i + 1);
   mxb_rht_t r;
   mxb_rht_init(&r);
-  mxb_context_t *ctx = cpu();
+  mxb_context_t *ctx = mxbt_cpu();
   rht_f32(ctx, &r, 0, MXB_AXIS_COLS, 1, 16, x, y);
   cr_assert_eq(y[0], -15.5f);
   cr_assert_eq(y[1], -7.5f); /* even minus odd terms: (-46 - (-16)) / 4 */
@@ -83,6 +78,36 @@ Test(rht, known_d16_transform) {
   mxb_context_destroy(ctx);
 }
 
+Test(rht, seeded_signs_follow_philox_and_reproduce) {
+  /* NUMERICS 5: bit i of word 0 of Philox(counter (0,0,0,0), key seed); for
+   * d > 32, bit i of word (i/32)%4 of counter (i/128, 0, 0, 0). */
+  mxb_context_t *ctx = mxbt_cpu();
+  for (int d = 16; d <= 256; d *= 2) {
+    mxb_rht_t r;
+    mxb_rht_init(&r);
+    r.size = d;
+    r.sign_source = MXB_SIGNS_SEED;
+    r.sign_seed = 0x0123456789ABCDEFull;
+    float e0[256] = {1}, y[256], y2[256];
+    rht_f32(ctx, &r, 1, MXB_AXIS_COLS, 1, d, e0, y); /* y = s / sqrt(d) */
+    rht_f32(ctx, &r, 1, MXB_AXIS_COLS, 1, d, e0, y2);
+    cr_assert_eq(memcmp(y, y2, (size_t)d * 4), 0, "same seed, same signs");
+    int flips = 0;
+    for (int i = 0; i < d; i++) {
+      mxb_u32x4 w = mxb_philox4x32_10((uint32_t)(i / 128), 0, 0, 0, 0x89ABCDEFu, 0x01234567u);
+      int neg = (w.v[(i / 32) % 4] >> (i % 32)) & 1;
+      cr_assert_eq(y[i] < 0, neg, "d=%d sign %d", d, i);
+      cr_assert_eq(fabsf(y[i]), fabsf(y[0]));
+      flips += neg;
+    }
+    cr_assert(flips > 0 && flips < d, "d=%d: %d of the signs are negative", d, flips);
+    r.sign_seed++;
+    rht_f32(ctx, &r, 1, MXB_AXIS_COLS, 1, d, e0, y2);
+    cr_assert_neq(memcmp(y, y2, (size_t)d * 4), 0, "another seed, other signs");
+  }
+  mxb_context_destroy(ctx);
+}
+
 static double chunk_norm(const float *x, int d) {
   double s = 0;
   for (int j = 0; j < d; j++) s += (double)x[j] * x[j];
@@ -90,7 +115,7 @@ static double chunk_norm(const float *x, int d) {
 }
 
 Test(rht, inverse_undoes_forward) {
-  mxb_context_t *ctx = cpu();
+  mxb_context_t *ctx = mxbt_cpu();
   for (size_t t = 0; t < sizeof(k_sizes) / sizeof(k_sizes[0]); t++) {
     int d = k_sizes[t];
     int64_t rows = 3, cols = 2 * d;
@@ -121,7 +146,7 @@ Test(rht, inverse_undoes_forward) {
 
 Test(rht, transform_then_product_is_invariant) {
   /* Applying the same H to both GEMM operands along K leaves x.y unchanged. */
-  mxb_context_t *ctx = cpu();
+  mxb_context_t *ctx = mxbt_cpu();
   int64_t k = 4096;
   float *x = malloc(k * 4), *y = malloc(k * 4), *hx = malloc(k * 4), *hy = malloc(k * 4);
   mxbt_fill_normal(x, k, 5, 1.0f);
@@ -151,7 +176,7 @@ Test(rht, transform_then_product_is_invariant) {
 }
 
 Test(rht, rows_axis_is_the_transpose_of_cols_axis) {
-  mxb_context_t *ctx = cpu();
+  mxb_context_t *ctx = mxbt_cpu();
   int64_t rows = 32, cols = 5;
   float x[32 * 5], xt[5 * 32], y[32 * 5], yt[5 * 32];
   mxbt_fill_normal(x, 32 * 5, 9, 1.0f);
@@ -175,7 +200,7 @@ static uint16_t bf16_of(float f) { /* RNE, finite inputs */
 }
 
 Test(rht, bf16_output_and_inputs) {
-  mxb_context_t *ctx = cpu();
+  mxb_context_t *ctx = mxbt_cpu();
   int64_t n = 256;
   float x[256], y[256], yb32[256];
   uint16_t yb[256], xb[256];
@@ -211,7 +236,7 @@ Test(rht, bf16_output_and_inputs) {
 }
 
 Test(rht, bad_input_leaves_output_untouched) {
-  mxb_context_t *ctx = cpu();
+  mxb_context_t *ctx = mxbt_cpu();
   mxb_rht_t r;
   mxb_rht_init(&r);
   float x[64] = {1}, y[64];
@@ -257,7 +282,7 @@ Test(rht, cuda_backend) {
   int64_t rows = 64, cols = 256, n = rows * cols;
   float *x = malloc(n * 4), *y = malloc(n * 4), *g = malloc(n * 4);
   mxbt_fill_normal(x, n, 3, 1.0f);
-  mxb_context_t *c = cpu();
+  mxb_context_t *c = mxbt_cpu();
   rht_f32(c, &r, 0, MXB_AXIS_COLS, rows, cols, x, y);
 #ifdef MXB_WITH_CUDA
   float *dx = mxbt_dev_from_host(x, n * 4), *dy = mxbt_dev_alloc(n * 4);
