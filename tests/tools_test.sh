@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# End-to-end tests of the mxblas tool on generated files.
+#   bash tests/tools_test.sh build/mxblas
+set -u
+TOOL=$(realpath "${1:-build/mxblas}")
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import numpy' 2>/dev/null; then
+  echo "tools_test: numpy unavailable, skipped"; exit 0
+fi
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+ok()  { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; sed 's/^/     /' "$T/out" "$T/err" 2>/dev/null | head -20; }
+# expect CODE NAME CMD...: run CMD, compare its exit code
+expect() {
+  local want=$1 name=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"; local got=$?
+  if [ "$got" = "$want" ]; then ok "$name"; else echo "     exit $got, want $want"; bad "$name"; fi
+}
+# the last command's stderr mentions TEXT
+mentions() { if grep -q -- "$2" "$T/err"; then ok "$1"; else bad "$1 (stderr lacks '$2')"; fi; }
+
+"$PY" - "$T" <<'EOF'
+import sys, json, struct, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(0)
+x = rng.standard_normal((64, 256)).astype(np.float32)
+x[:, 7] *= 50
+np.save(f"{d}/x.npy", x)
+np.save(f"{d}/x16.npy", x.astype(np.float16))
+np.save(f"{d}/x3d.npy", x.reshape(4, 16, 256))
+np.save(f"{d}/xbf16.npy", (x.view(np.uint32) >> 16).astype(np.uint16))
+np.save(f"{d}/xf.npy", np.asfortranarray(x))
+np.save(f"{d}/a.npy", rng.standard_normal((32, 64)).astype(np.float32))
+np.save(f"{d}/b.npy", rng.standard_normal((64, 48)).astype(np.float32))
+y = x.copy(); y[3, 4] = np.nextafter(y[3, 4], np.float32(np.inf))
+np.save(f"{d}/y.npy", y)
+h = json.dumps({"w": {"dtype": "F32", "shape": [64, 256], "data_offsets": [0, x.nbytes]},
+                "ids": {"dtype": "I64", "shape": [2], "data_offsets": [x.nbytes, x.nbytes + 16]}}).encode()
+open(f"{d}/m.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + x.tobytes() + bytes(16))
+raw = open(f"{d}/x.npy", "rb").read()
+open(f"{d}/trunc.npy", "wb").write(raw[:len(raw) - 100])
+open(f"{d}/garbage.npy", "wb").write(b"\x93NUMPY\x01\x00\x20\x00{'descr': '<f4', oops}          \n")
+open(f"{d}/junk.bin", "wb").write(b"hello")
+EOF
+
+# info and usage
+expect 0 "info" "$TOOL" info
+grep -q "nvfp4" "$T/out" && grep -q "CUDA devices" "$T/out" && ok "info lists formats and devices" || bad "info content"
+expect 0 "info --json parses" bash -c "'$TOOL' info --json | $PY -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"formats\"]) == 21'"
+expect 2 "no command is a usage error" "$TOOL"
+expect 2 "unknown command" "$TOOL" frobnicate
+expect 2 "unknown format" "$TOOL" analyze "$T/x.npy" --formats nvfp5
+mentions "unknown format named" "nvfp5"
+expect 2 "bad --round value" "$TOOL" quantize "$T/x.npy" --format nvfp4 --round up -o "$T/q"
+
+# analyze: the table and --json
+expect 0 "analyze default table" "$TOOL" analyze "$T/x.npy"
+for f in nvfp4 mxfp8_e4m3 mxfp4 mx6 mx9 fp8_e4m3; do
+  grep -q "^$f " "$T/out" || bad "analyze table lacks $f"
+done
+ok "analyze table has the six default formats"
+expect 0 "analyze --rht --json parses" bash -c "'$TOOL' analyze '$T/x.npy' --rht --json > '$T/a.json'"
+"$PY" - "$T/a.json" <<'EOF' >"$T/out" 2>"$T/err" && ok "analyze json content" || bad "analyze json content"
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["results"]
+assert (d["rows"], d["cols"]) == (64, 256)
+assert len(r) == 12 and sum(x["rht"] for x in r) == 6, r
+by = {(x["format"], x["rht"]): x for x in r}
+# more bits, less error: MXFP8 beats NVFP4 beats MXFP4; MX9 beats MX6
+assert by["mxfp8_e4m3", False]["sqnr_db"] > by["nvfp4", False]["sqnr_db"] > by["mxfp4", False]["sqnr_db"]
+assert by["mx9", False]["sqnr_db"] > by["mx6", False]["sqnr_db"]
+for x in r:
+    assert 0.9 < x["cosine"] <= 1.0 and x["count"] == 64 * 256, x
+assert abs(by["nvfp4", False]["bits_per_element"] - (4 + 8 / 16 + 32 / (64 * 256))) < 1e-9
+EOF
+expect 0 "analyze safetensors --tensor" "$TOOL" analyze "$T/m.safetensors" --tensor w --formats nvfp4
+expect 3 "analyze safetensors without --tensor" "$TOOL" analyze "$T/m.safetensors"
+mentions "names the choice" "--tensor"
+expect 3 "unreadable dtype" "$TOOL" analyze "$T/m.safetensors" --tensor ids
+expect 0 "list" "$TOOL" list "$T/m.safetensors"
+grep -q "ids" "$T/out" && ok "list shows every tensor" || bad "list content"
+
+# quantize -> dequantize round trip, for several formats and inputs
+for f in nvfp4 mxfp8_e4m3 mxfp4 mx6 mx9 fp8_e4m3 mxint8; do
+  expect 0 "quantize $f" "$TOOL" quantize "$T/x.npy" --format "$f" -o "$T/q_$f.safetensors"
+  expect 0 "dequantize $f" "$TOOL" dequantize "$T/q_$f.safetensors" -o "$T/d_$f.npy"
+  "$PY" - "$T" "$f" <<'EOF' >"$T/out" 2>"$T/err" && ok "round trip $f error bounded" || bad "round trip $f"
+import sys, numpy as np
+d, f = sys.argv[1:]
+x = np.load(f"{d}/x.npy").astype(np.float64); y = np.load(f"{d}/d_{f}.npy")
+assert y.shape == x.shape and y.dtype == np.float32
+sqnr = 10 * np.log10((x ** 2).sum() / ((x - y) ** 2).sum())
+need = {"nvfp4": 10, "mxfp4": 8, "mx6": 15, "mx9": 30, "mxfp8_e4m3": 25, "fp8_e4m3": 20, "mxint8": 30}[f]
+assert sqnr > need, (f, sqnr)
+EOF
+done
+# same tensor from other files and dtypes gives the same planes
+expect 0 "quantize 3-D input" "$TOOL" quantize "$T/x3d.npy" --format nvfp4 -o "$T/q3.safetensors"
+expect 0 "3-D input is read as [prod, last]" "$TOOL" check "$T/q_nvfp4.safetensors" "$T/q3.safetensors"
+expect 0 "quantize SR twice" "$TOOL" quantize "$T/x.npy" --format nvfp4 --round sr --seed 5 -o "$T/sr1.safetensors"
+"$TOOL" quantize "$T/x.npy" --format nvfp4 --round sr --seed 5 -o "$T/sr2.safetensors" 2>/dev/null
+"$TOOL" quantize "$T/x.npy" --format nvfp4 --round sr --seed 6 -o "$T/sr3.safetensors" 2>/dev/null
+expect 0 "same seed, same bits" "$TOOL" check "$T/sr1.safetensors" "$T/sr2.safetensors"
+expect 1 "other seed, other bits" "$TOOL" check "$T/sr1.safetensors" "$T/sr3.safetensors"
+expect 0 "fp16 and bf16 inputs load" bash -c "'$TOOL' quantize '$T/x16.npy' --format mxfp8_e4m3 -o '$T/h.safetensors' && '$TOOL' quantize '$T/xbf16.npy' --format mxfp8_e4m3 -o '$T/b.safetensors'"
+expect 0 "quantize --rht and dequantize back" bash -c "'$TOOL' quantize '$T/x.npy' --format nvfp4 --rht -o '$T/r.safetensors' && '$TOOL' dequantize '$T/r.safetensors' -o '$T/r.npy' && '$TOOL' check '$T/x.npy' '$T/r.npy' --max-abs 100"
+
+# check
+expect 0 "check golden" "$TOOL" check golden
+grep -q "golden checks passed" "$T/out" && ok "check golden reports" || bad "check golden output"
+expect 0 "check identical files" "$TOOL" check "$T/x.npy" "$T/x.npy"
+expect 1 "check one-ulp difference" "$TOOL" check "$T/x.npy" "$T/y.npy"
+grep -q "1 of 16384" "$T/out" && ok "check counts the mismatch" || bad "check mismatch count"
+expect 0 "check within --max-abs" "$TOOL" check "$T/x.npy" "$T/y.npy" --max-abs 1e-5
+expect 1 "check shape mismatch" "$TOOL" check "$T/x.npy" "$T/a.npy"
+expect 2 "check bad --max-abs" "$TOOL" check "$T/x.npy" "$T/y.npy" --max-abs -1
+
+# gemm
+expect 0 "gemm exact" "$TOOL" gemm "$T/a.npy" "$T/b.npy" --format mxfp8_e4m3 -o "$T/c.npy"
+grep -q "implementation:" "$T/out" && ok "gemm names the implementation" || bad "gemm output"
+"$PY" - "$T" <<'EOF' >"$T/out" 2>"$T/err" && ok "gemm result close to fp64" || bad "gemm result"
+import sys, numpy as np
+d = sys.argv[1]
+a, b, c = np.load(f"{d}/a.npy"), np.load(f"{d}/b.npy"), np.load(f"{d}/c.npy")
+ref = a.astype(np.float64) @ b.astype(np.float64)
+assert c.shape == (32, 48)
+assert np.linalg.norm(c - ref) / np.linalg.norm(ref) < 0.05
+EOF
+expect 3 "gemm shapes that do not chain" "$TOOL" gemm "$T/a.npy" "$T/a.npy" --format nvfp4
+
+# malformed and truncated files: exit 3 with a message
+expect 3 "truncated .npy" "$TOOL" analyze "$T/trunc.npy"
+mentions "truncated message" "truncated"
+expect 3 "malformed .npy header" "$TOOL" analyze "$T/garbage.npy"
+mentions "malformed message" "malformed"
+expect 3 "Fortran order" "$TOOL" analyze "$T/xf.npy"
+mentions "Fortran message" "Fortran"
+expect 3 "not a tensor file" "$TOOL" analyze "$T/junk.bin"
+mentions "junk message" "not a .npy or safetensors"
+expect 3 "missing file" "$TOOL" quantize "$T/absent.npy" --format nvfp4 -o "$T/o"
+mentions "missing file message" "No such file"
+expect 3 "dequantize a non-container" "$TOOL" dequantize "$T/m.safetensors" -o "$T/o.npy"
+mentions "container message" "not an mxblas container"
+head -c 300 "$T/q_nvfp4.safetensors" > "$T/qt.safetensors"
+expect 3 "dequantize a truncated container" "$TOOL" dequantize "$T/qt.safetensors" -o "$T/o.npy"
+
+echo "tools_test: $pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,314 @@
+/* Shared pieces of the mxblas tool: messages, options, loading, quantizing
+ * on either backend into host memory. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef MXB_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+static int vmessage(int code, const char *fmt, va_list ap) {
+  cli_progress_end();
+  fputs("mxblas: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  if (code == CLI_USAGE) fputs("Run 'mxblas help' for usage.\n", stderr);
+  return code;
+}
+
+int cli_usage(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vmessage(CLI_USAGE, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+int cli_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vmessage(CLI_ERROR, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+int cli_lib_error(mxb_status_t s, const char *what) {
+  return cli_error("%s failed: %s: %s", what, mxb_status_string(s), mxb_last_error_detail());
+}
+
+static int g_progress_shown;
+
+void cli_progress(const char *fmt, ...) {
+  if (!isatty(2)) return;
+  va_list ap;
+  va_start(ap, fmt);
+  fputc('\r', stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs("\033[K", stderr);
+  va_end(ap);
+  fflush(stderr);
+  g_progress_shown = 1;
+}
+
+void cli_progress_end(void) {
+  if (!g_progress_shown) return;
+  fputs("\r\033[K", stderr);
+  g_progress_shown = 0;
+}
+
+void cli_opts_init(cli_opts *o) {
+  memset(o, 0, sizeof(*o));
+  o->backend = MXB_BACKEND_CPU;
+  mxb_quant_config_init(&o->cfg);
+  mxb_rht_init(&o->cfg.rht);
+}
+
+const char *cli_value(int argc, char **argv, int *i) {
+  if (*i + 1 >= argc) {
+    cli_usage("option %s needs a value", argv[*i]);
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t *v) {
+  char *end;
+  unsigned long long x = strtoull(s, &end, 0);
+  if (!*s || *end || *s == '-') {
+    cli_usage("%s: '%s' is not a non-negative integer", opt, s);
+    return -1;
+  }
+  *v = x;
+  return 0;
+}
+
+/* name=value tables for the enum options */
+typedef struct {
+  const char *name;
+  int value;
+} cli_enum;
+static const cli_enum k_rules[] = {{"rceil", MXB_SCALE_RULE_RCEIL}, {"floor", MXB_SCALE_RULE_FLOOR},
+                                   {"ceil", MXB_SCALE_RULE_CEIL},   {"even", MXB_SCALE_RULE_EVEN},
+                                   {NULL, 0}};
+static const cli_enum k_rounds[] = {{"rne", MXB_ROUND_RNE}, {"sr", MXB_ROUND_SR}, {NULL, 0}};
+static const cli_enum k_backends[] = {{"cpu", MXB_BACKEND_CPU}, {"cuda", MXB_BACKEND_CUDA}, {NULL, 0}};
+static const cli_enum k_nonfinite[] = {{"nan-block", MXB_NONFINITE_NAN_BLOCK},
+                                       {"saturate", MXB_NONFINITE_SATURATE}, {NULL, 0}};
+
+static int parse_enum(const char *opt, const char *s, const cli_enum *t, int *v) {
+  char names[128] = "";
+  for (int k = 0; t[k].name; k++) {
+    if (strcmp(s, t[k].name) == 0) {
+      *v = t[k].value;
+      return 0;
+    }
+    strcat(names, k ? ", " : "");
+    strcat(names, t[k].name);
+  }
+  cli_usage("%s: unknown value '%s' (one of: %s)", opt, s, names);
+  return -1;
+}
+
+int cli_opt(cli_opts *o, int argc, char **argv, int *i) {
+  const char *a = argv[*i], *v;
+  int e;
+  static const struct {
+    const char *name;
+    const cli_enum *table;
+  } enums[] = {{"--rule", k_rules}, {"--round", k_rounds}, {"--backend", k_backends},
+               {"--nonfinite", k_nonfinite}};
+  for (size_t k = 0; k < sizeof(enums) / sizeof(enums[0]); k++) {
+    if (strcmp(a, enums[k].name) != 0) continue;
+    if (!(v = cli_value(argc, argv, i)) || parse_enum(a, v, enums[k].table, &e) != 0) return -1;
+    if (k == 0) o->cfg.scale_rule = (mxb_scale_rule_t)e;
+    if (k == 1) o->cfg.rounding = (mxb_rounding_t)e;
+    if (k == 2) o->backend = (mxb_backend_t)e;
+    if (k == 3) o->cfg.nonfinite = (mxb_nonfinite_t)e;
+    return 1;
+  }
+  if (!strcmp(a, "--seed") || !strcmp(a, "--offset")) {
+    uint64_t x;
+    if (!(v = cli_value(argc, argv, i)) || parse_u64(a, v, &x) != 0) return -1;
+    *(a[2] == 's' ? &o->cfg.seed : &o->cfg.offset) = x;
+    return 1;
+  }
+  if (!strcmp(a, "--tensor") || !strcmp(a, "-o")) {
+    if (!(v = cli_value(argc, argv, i))) return -1;
+    *(a[1] == 'o' ? &o->out : &o->tensor) = v;
+    return 1;
+  }
+  if (!strcmp(a, "--rht")) return o->cfg.rht.enabled = 1;
+  if (!strcmp(a, "--2d")) return o->cfg.block_2d = 1;
+  if (!strcmp(a, "--pow2-scale")) return o->cfg.fp8_pow2_scale = 1;
+  if (!strcmp(a, "--json")) return o->json = 1;
+  return 0;
+}
+
+int cli_format(const char *name, mxb_format_t *f) {
+  if (mxb_format_from_name(name, f) == MXB_SUCCESS) return 0;
+  cli_usage("unknown format '%s' (see 'mxblas info' for the list)", name);
+  return -1;
+}
+
+int cli_load_f32(const char *path, const char *tensor, mxio_array *a) {
+  char err[512];
+  if (mxio_load(path, tensor, a, err, sizeof(err)) != 0) return cli_error("%s", err);
+  if (mxio_array_to_f32(a, err, sizeof(err)) != 0) {
+    mxio_array_free(a);
+    return cli_error("%s: %s", path, err);
+  }
+  if (a->rows * a->cols == 0) {
+    mxio_array_free(a);
+    return cli_error("%s: the tensor is empty", path);
+  }
+  return CLI_OK;
+}
+
+int cli_context(mxb_backend_t backend, mxb_context_t **ctx) {
+  mxb_status_t s = mxb_context_create(backend, 0, ctx);
+  return s == MXB_SUCCESS ? CLI_OK : cli_lib_error(s, "creating the context");
+}
+
+void cli_qtensor_free(cli_qtensor *q) {
+  free(q->t.data);
+  free(q->t.scales);
+  free(q->t.aux);
+  memset(q, 0, sizeof(*q));
+}
+
+mxb_status_t cli_qtensor_alloc(cli_qtensor *q, mxb_format_t f, int64_t rows, int64_t cols) {
+  memset(q, 0, sizeof(*q));
+  mxb_status_t s = mxb_tensor_init(&q->t, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
+  if (s == MXB_SUCCESS) s = mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &q->sizes);
+  if (s != MXB_SUCCESS) return s;
+  q->t.data = calloc(1, q->sizes.data_bytes + 1);
+  q->t.scales = q->sizes.scale_bytes ? calloc(1, q->sizes.scale_bytes) : NULL;
+  q->t.aux = q->sizes.aux_bytes ? calloc(1, q->sizes.aux_bytes) : NULL;
+  q->t.amax = q->sizes.amax_bytes ? &q->amax : NULL;
+  if (!q->t.data || (q->sizes.scale_bytes && !q->t.scales) || (q->sizes.aux_bytes && !q->t.aux)) {
+    cli_qtensor_free(q);
+    return MXB_ERR_ALLOC;
+  }
+  return MXB_SUCCESS;
+}
+
+mxb_status_t cli_mirror(const cli_qtensor *q, int copy, mxb_tensor_t *dev) {
+  *dev = q->t;
+  dev->data = dev->scales = dev->aux = NULL;
+  dev->amax = NULL;
+#ifdef MXB_WITH_CUDA
+  void *hp[4] = {q->t.data, q->t.scales, q->t.aux, q->t.amax};
+  void **dp[4] = {&dev->data, &dev->scales, &dev->aux, (void **)&dev->amax};
+  size_t nb[4] = {q->sizes.data_bytes, q->sizes.scale_bytes, q->sizes.aux_bytes, q->sizes.amax_bytes};
+  for (int k = 0; k < 4; k++) {
+    if (!hp[k]) continue;
+    if (cudaMalloc(dp[k], nb[k] ? nb[k] : 1) != cudaSuccess ||
+        (copy && nb[k] && cudaMemcpy(*dp[k], hp[k], nb[k], cudaMemcpyHostToDevice) != cudaSuccess)) {
+      cli_mirror_free(dev);
+      return MXB_ERR_CUDA;
+    }
+  }
+  return MXB_SUCCESS;
+#else
+  (void)copy;
+  return MXB_ERR_NOT_BUILT_WITH_CUDA;
+#endif
+}
+
+void cli_mirror_free(mxb_tensor_t *dev) {
+#ifdef MXB_WITH_CUDA
+  cudaFree(dev->data);
+  cudaFree(dev->scales);
+  cudaFree(dev->aux);
+  cudaFree(dev->amax);
+#endif
+  dev->data = dev->scales = dev->aux = NULL;
+  dev->amax = NULL;
+}
+
+static int is_mor(mxb_format_t f) {
+  return f == MXB_FORMAT_MOR_TENSOR || f == MXB_FORMAT_MOR_128x128 || f == MXB_FORMAT_MOR_1x128;
+}
+
+/* Quantize with the planes of t already in the backend's memory. */
+static mxb_status_t quantize_here(mxb_context_t *ctx, const mxb_quant_config_t *cfg,
+                                  const float *x, mxb_tensor_t *t, mxb_backend_t backend) {
+  mxb_mor_config_t mor;
+  mxb_mor_config_init(&mor);
+  size_t ws = 0;
+  mxb_status_t s = is_mor(t->format)
+                       ? mxb_mor_workspace_size(ctx, &mor, MXB_DTYPE_FP32, t, &ws)
+                       : mxb_quantize_workspace_size(ctx, cfg, MXB_DTYPE_FP32, t, &ws);
+  if (s != MXB_SUCCESS) return s;
+  void *w = NULL;
+  if (ws) {
+#ifdef MXB_WITH_CUDA
+    if (backend == MXB_BACKEND_CUDA) {
+      if (cudaMalloc(&w, ws) != cudaSuccess) return MXB_ERR_CUDA;
+    } else
+#endif
+      if (!(w = malloc(ws))) return MXB_ERR_ALLOC;
+  }
+  s = is_mor(t->format) ? mxb_mor_quantize(ctx, &mor, MXB_DTYPE_FP32, x, t, w, ws, NULL)
+                        : mxb_quantize(ctx, cfg, MXB_DTYPE_FP32, x, t, w, ws, NULL);
+#ifdef MXB_WITH_CUDA
+  if (backend == MXB_BACKEND_CUDA) {
+    cudaFree(w);
+    return s;
+  }
+#endif
+  (void)backend;
+  free(w);
+  return s;
+}
+
+mxb_status_t cli_quantize(mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb_format_t f,
+                          const float *x, int64_t rows, int64_t cols, cli_qtensor *q) {
+  mxb_backend_t backend;
+  mxb_status_t s = mxb_context_backend(ctx, &backend);
+  if (s == MXB_SUCCESS) s = cli_qtensor_alloc(q, f, rows, cols);
+  if (s != MXB_SUCCESS) return s;
+  if (backend == MXB_BACKEND_CPU) {
+    s = quantize_here(ctx, cfg, x, &q->t, backend);
+    if (s != MXB_SUCCESS) cli_qtensor_free(q);
+    return s;
+  }
+#ifdef MXB_WITH_CUDA
+  /* Quantize on the device into mirrored planes, copy back. */
+  mxb_tensor_t dt;
+  void *dx = NULL;
+  size_t xb = (size_t)rows * (size_t)cols * sizeof(float);
+  s = cli_mirror(q, 0, &dt);
+  if (s == MXB_SUCCESS && (cudaMalloc(&dx, xb) != cudaSuccess ||
+                           cudaMemcpy(dx, x, xb, cudaMemcpyHostToDevice) != cudaSuccess))
+    s = MXB_ERR_CUDA;
+  if (s == MXB_SUCCESS) s = quantize_here(ctx, cfg, dx, &dt, backend);
+  q->t.flags = dt.flags;
+  void *hp[4] = {q->t.data, q->t.scales, q->t.aux, q->t.amax}, *dp[4] = {dt.data, dt.scales, dt.aux, dt.amax};
+  size_t nb[4] = {q->sizes.data_bytes, q->sizes.scale_bytes, q->sizes.aux_bytes, q->sizes.amax_bytes};
+  for (int k = 0; k < 4 && s == MXB_SUCCESS; k++)
+    if (hp[k] && nb[k] && cudaMemcpy(hp[k], dp[k], nb[k], cudaMemcpyDeviceToHost) != cudaSuccess)
+      s = MXB_ERR_CUDA;
+  cli_mirror_free(&dt);
+  cudaFree(dx);
+  if (s != MXB_SUCCESS) cli_qtensor_free(q);
+  return s;
+#else
+  cli_qtensor_free(q); /* unreachable: a CUDA context cannot be created */
+  return MXB_ERR_NOT_BUILT_WITH_CUDA;
+#endif
+}
+
+mxb_status_t cli_dequantize(const cli_qtensor *q, float *out) {
+  mxb_context_t *cpu; /* q lives in host memory */
+  mxb_status_t s = mxb_context_create(MXB_BACKEND_CPU, 0, &cpu);
+  if (s != MXB_SUCCESS) return s;
+  s = mxb_dequantize(cpu, &q->t, MXB_DTYPE_FP32, out, NULL);
+  mxb_context_destroy(cpu);
+  return s;
+}

@@ -1,0 +1,147 @@
+/* mxblas: look at tensors through block-scaled low-precision formats.
+ * See docs/CLI.md. Exit codes: 0 ok, 1 mismatch, 2 usage, 3 I/O or library error. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifdef MXB_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+static const char k_usage[] =
+  "usage: mxblas <command> [options]\n"
+  "\n"
+  "commands:\n"
+  "  info                              version, build, formats, CUDA devices\n"
+  "  list FILE                         tensors of a safetensors file\n"
+  "  analyze IN [--formats a,b,..] [--rht | --rht both] [--json]\n"
+  "                                    error statistics of IN in several formats\n"
+  "  quantize IN --format F -o OUT     quantize into an mxblas container (.safetensors)\n"
+  "  dequantize IN -o OUT.npy          decode a container to fp32 .npy\n"
+  "  check golden                      run the NUMERICS 9 vectors; exit 1 on mismatch\n"
+  "  check A B [--max-abs X]           compare two files; exit 1 on mismatch\n"
+  "  gemm A.npy B.npy --format F [--format-b F] [--mode exact|fast] [-o C.npy]\n"
+  "                                    quantize A [M,K] and B [K,N], multiply, error vs fp64\n"
+  "\n"
+  "input files: .npy (<f4, <f2, <u2 = bf16 bits, <f8) or safetensors (F32, F16, BF16,\n"
+  "F64; choose with --tensor NAME); N-D arrays are read as [prod(leading dims), last].\n"
+  "\n"
+  "quantization options: --rule rceil|floor|ceil|even  --round rne|sr  --seed S\n"
+  "  --offset O  --rht  --2d  --nonfinite nan-block|saturate  --pow2-scale\n"
+  "  --backend cpu|cuda  --tensor NAME\n"
+  "\n"
+  "exit codes: 0 ok, 1 check mismatch, 2 usage error, 3 I/O or library error\n";
+
+static const char *k_scale_names[] = {"-", "ue4m3", "e8m0", "bdr", "fp32"};
+static const char *k_elem_names[MXB_ELEM_COUNT] = {"e2m1", "e2m3", "e3m2", "e4m3", "e5m2", "int8",
+                                                   "sm8",  "sm5",  "sm3",  "bf16", "fp32", "e4m3|bf16"};
+
+int cmd_info(int argc, char **argv) {
+  int json = argc > 1 && strcmp(argv[1], "--json") == 0;
+  if (argc > 1 + json) return cli_usage("info takes no arguments besides --json");
+  int ndev = 0;
+  mxb_cuda_device_count(&ndev);
+  if (json) {
+    printf("{\"version\": \"%s\", \"build\": \"%s\", \"cuda_devices\": %d, \"formats\": [",
+           mxb_version_string(), mxb_build_info(), ndev);
+  } else {
+    printf("mxblas %s\nbuild: %s\n\n", mxb_version_string(), mxb_build_info());
+    printf("%-18s %-9s %4s %9s %-6s %5s %12s\n", "format", "element", "bits", "block", "scale",
+           "amax", "elem max");
+  }
+  for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
+    mxb_format_info_t fi;
+    if (mxb_format_info((mxb_format_t)f, &fi) != MXB_SUCCESS) continue;
+    char block[32];
+    if (fi.scale_type == MXB_SCALE_NONE)
+      snprintf(block, sizeof(block), "-");
+    else if (fi.block_rows == 0 && fi.block_cols == 0)
+      snprintf(block, sizeof(block), "tensor");
+    else
+      snprintf(block, sizeof(block), "%dx%d", fi.block_rows, fi.block_cols);
+    const char *scale = (unsigned)fi.scale_type < 5 ? k_scale_names[fi.scale_type] : "?";
+    if (json)
+      printf("%s{\"name\": \"%s\", \"element\": \"%s\", \"elem_bits\": %d, \"block\": \"%s\", \"scale\": \"%s\", "
+             "\"tensor_amax\": %s, \"elem_max\": %.17g}",
+             f ? ", " : "", fi.name, (unsigned)fi.elem < MXB_ELEM_COUNT ? k_elem_names[fi.elem] : "?", fi.elem_bits, block, scale, fi.has_tensor_amax ? "true" : "false",
+             fi.elem_max);
+    else
+      printf("%-18s %-9s %4d %9s %-6s %5s %12g\n", fi.name,
+             (unsigned)fi.elem < MXB_ELEM_COUNT ? k_elem_names[fi.elem] : "?", fi.elem_bits, block, scale,
+             fi.has_tensor_amax ? "yes" : "", fi.elem_max);
+  }
+  if (json) {
+    printf("]}\n");
+    return CLI_OK;
+  }
+  printf("\nCUDA devices: %d\n", ndev);
+#ifdef MXB_WITH_CUDA
+  for (int d = 0; d < ndev; d++) {
+    struct cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, d) == cudaSuccess)
+      printf("  %d: %s, sm_%d%d, %d SMs, %.1f GiB\n", d, p.name, p.major, p.minor,
+             p.multiProcessorCount, (double)p.totalGlobalMem / (1 << 30));
+  }
+#endif
+  return CLI_OK;
+}
+
+int cmd_list(int argc, char **argv) {
+  if (argc != 2) return cli_usage("usage: mxblas list FILE");
+  char err[512];
+  mxio_src s;
+  if (mxio_src_file(&s, argv[1], err, sizeof(err)) != 0) return cli_error("%s", err);
+  mxio_st st;
+  mxio_array a;
+  int rc = CLI_OK;
+  uint8_t magic[6] = {0};
+  if (mxio_src_read(&s, 0, magic, 6, "the magic", err, sizeof(err)) == 0 &&
+      memcmp(magic, "\x93NUMPY", 6) == 0) {
+    /* A .npy holds one unnamed array. */
+    if (mxio_npy_read(&s, &a, err, sizeof(err)) != 0) {
+      rc = cli_error("%s: %s", argv[1], err);
+    } else {
+      printf("%-40s %-5s [%lld, %lld]\n", "(npy)", mxio_dtype_name(a.dtype), (long long)a.rows,
+             (long long)a.cols);
+      mxio_array_free(&a);
+    }
+  } else if (mxio_st_open(&s, &st, err, sizeof(err)) != 0) {
+    rc = cli_error("%s: %s", argv[1], err);
+  } else {
+    for (int i = 0; i < st.ntensors; i++) {
+      const mxio_st_tensor *t = &st.tensors[i];
+      printf("%-40s %-5s [", t->name, (int)t->dtype < 0 ? "other" : mxio_dtype_name(t->dtype));
+      for (int d = 0; d < t->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
+      printf("]\n");
+    }
+    for (int i = 0; i < st.nmeta; i++) printf("  meta %s = %s\n", st.meta_keys[i], st.meta_values[i]);
+    mxio_st_free(&st);
+  }
+  mxio_src_close(&s);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+  } cmds[] = {{"info", cmd_info},         {"list", cmd_list},       {"analyze", cmd_analyze},
+              {"quantize", cmd_quantize}, {"dequantize", cmd_dequantize},
+              {"check", cmd_check},       {"gemm", cmd_gemm}};
+  if (argc < 2) {
+    fputs(k_usage, stderr);
+    return CLI_USAGE;
+  }
+  if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    fputs(k_usage, stdout);
+    return CLI_OK;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("mxblas %s\n", mxb_version_string());
+    return CLI_OK;
+  }
+  for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+    if (!strcmp(argv[1], cmds[k].name)) return cmds[k].fn(argc - 1, argv + 1);
+  return cli_usage("unknown command '%s'", argv[1]);
+}
