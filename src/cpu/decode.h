@@ -1,0 +1,14 @@
+/* Exact decoding of quantized rows for the CPU GEMM reference (NUMERICS 7). */
+#ifndef MXB_CPU_DECODE_H
+#define MXB_CPU_DECODE_H
+#include "core/formats.h"
+
+/* Row `row` of t as decoded element values times their block scale, without
+ * tensor scales, exact in binary64; NaN for the elements of NaN blocks.
+ * out has t->cols entries. */
+void mxb_cpu_decode_row_f64(const mxb_tensor_t *t, int64_t row, double *out);
+/* The tensor scale of t: NVFP4 A * (1/2688f) in fp32; FP8 per-tensor its
+ * scale_inv; 1 otherwise. */
+double mxb_cpu_tensor_scale(const mxb_tensor_t *t);
+
+#endif

@@ -1,0 +1,48 @@
+/* CPU reference dequantizer: decoded value times block scale times tensor
+ * scale, rounded to fp32 (then to the output type). */
+#include <stdlib.h>
+
+#include "common/block.h"
+#include "core/error.h"
+#include "cpu/cpu_ops.h"
+#include "cpu/decode.h"
+
+mxb_status_t mxb_cpu_dequantize(const mxb_tensor_t *src, mxb_dtype_t dst_type, void *dst) {
+  const mxb_format_desc *d = mxb_format_desc_get(src->format);
+  int64_t cols = src->cols;
+  double *v = malloc((size_t)cols * sizeof(double));
+  float *y = malloc((size_t)cols * sizeof(float));
+  uint8_t *codes = malloc((size_t)cols);
+  if (!v || !y || !codes) {
+    free(v);
+    free(y);
+    free(codes);
+    return mxb_fail(MXB_ERR_ALLOC, "cannot allocate the %zu-byte row buffers of the CPU dequantizer",
+                    (size_t)cols * 13);
+  }
+  mxb_tensor_sizes_t sz;
+  mxb_tensor_sizes(src->format, src->rows, cols, src->scale_layout, &sz);
+  float ts = d->scale_type == MXB_SCALE_FP32 && d->block_rows == 0 && d->block_cols == 0 && d->elem != MXB_ELEM_MIXED
+                 ? ((const float *)src->scales)[0]
+                 : 1.0f;
+  for (int64_t row = 0; row < src->rows; row++) {
+    if (d->has_amax) {
+      /* NVFP4: y = e2m1 * ((s_b * A) * (1/2688)), left to right in fp32 */
+      const float A = *src->amax;
+      mxb_cpu_unpack((const uint8_t *)src->data + (size_t)row * sz.row_bytes, cols, 4, codes);
+      for (int64_t j = 0; j < sz.scale_cols; j++) {
+        uint8_t s = ((const uint8_t *)src->scales)[mxb_cpu_scale_index(src, row, j, sz.scale_cols)];
+        for (int64_t c = j * 16; c < cols && c < j * 16 + 16; c++) y[c] = mxb_nvfp4_decode(codes[c], s, A);
+      }
+    } else {
+      /* exact in binary64, so one rounding to fp32 equals the fp32 product */
+      mxb_cpu_decode_row_f64(src, row, v);
+      for (int64_t c = 0; c < cols; c++) y[c] = (float)v[c] * ts;
+    }
+    mxb_cpu_store(dst_type, y, cols, dst, row * cols);
+  }
+  free(v);
+  free(y);
+  free(codes);
+  return MXB_SUCCESS;
+}
