@@ -1,0 +1,149 @@
+/* GEMM entry points: backend-neutral validation, the supported-pair rule,
+ * and dispatch to the backend (NUMERICS 7, docs/GEMM.md). */
+#include "core/context.h"
+#include "core/error.h"
+#include "core/gemm.h"
+#include "core/tensor.h"
+#include "cpu/gemm.h"
+#include "cuda/gemm.h"
+
+#include <stdint.h>
+
+/* Scaling families, derived from the format table. Operands of one family
+ * combine freely (e.g. MXFP8 x MXFP4, E4M3 x E5M2); plain operands (fp32,
+ * bf16) combine with every format; other cross-family pairs are refused. */
+typedef enum { FAM_PLAIN, FAM_NVFP4, FAM_MX, FAM_BDR, FAM_FP8_TENSOR, FAM_FP8_BLOCK, FAM_MOR } gemm_family;
+
+static const char *const k_family_names[] = {
+  "plain", "NVFP4", "MX (E8M0, 1x32)", "shared-microexponent (MX9/MX6/MX4)",
+  "FP8 per-tensor", "FP8 block-scaled (1x128/128x128)", "MoR",
+};
+
+static gemm_family family_of(const mxb_format_desc *d) {
+  switch (d->scale_type) {
+    case MXB_SCALE_NONE: return FAM_PLAIN;
+    case MXB_SCALE_UE4M3: return FAM_NVFP4;
+    case MXB_SCALE_E8M0: return FAM_MX;
+    case MXB_SCALE_BDR: return FAM_BDR;
+    case MXB_SCALE_FP32: break;
+  }
+  if (d->elem == MXB_ELEM_MIXED) return FAM_MOR;
+  return d->block_cols == 0 ? FAM_FP8_TENSOR : FAM_FP8_BLOCK;
+}
+
+/* Block length along K, or 0 when the operand has no blocks along K. */
+static int k_block_of(const mxb_format_desc *d) {
+  return d->scale_type == MXB_SCALE_NONE ? 0 : d->block_cols;
+}
+
+int mxb_gemm_k_block(const mxb_format_desc *a, const mxb_format_desc *b) {
+  int la = k_block_of(a), lb = k_block_of(b);
+  int l = la > lb ? la : lb;
+  return l ? l : 32;
+}
+
+mxb_status_t mxb_gemm_check_pair(const mxb_format_desc *a, const mxb_format_desc *b) {
+  gemm_family fa = family_of(a), fb = family_of(b);
+  if (fa == fb || fa == FAM_PLAIN || fb == FAM_PLAIN) return MXB_SUCCESS;
+  return mxb_fail(MXB_ERR_UNSUPPORTED,
+                  "the pair A = %s, B = %s is not supported: %s and %s operands do not mix "
+                  "(pair formats of one family, or use a bf16/fp32 operand; see docs/GEMM.md)",
+                  a->name, b->name, k_family_names[fa], k_family_names[fb]);
+}
+
+MXB_API mxb_status_t mxb_gemm_pair_supported(mxb_format_t a, mxb_format_t b, mxb_gemm_mode_t mode,
+                                             int *supported) {
+  mxb_clear_error();
+  if (!supported) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "supported (the output pointer) is NULL");
+  const mxb_format_desc *da = mxb_format_desc_get(a), *db = mxb_format_desc_get(b);
+  if (!da) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "A format %d is not a valid mxb_format_t", (int)a);
+  if (!db) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "B format %d is not a valid mxb_format_t", (int)b);
+  if (mode != MXB_GEMM_EXACT && mode != MXB_GEMM_FAST)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "mode %d is not a valid mxb_gemm_mode_t", (int)mode);
+  /* Answer only; the reason for a refusal stays available as the detail. */
+  *supported = mxb_gemm_check_pair(da, db) == MXB_SUCCESS;
+  return MXB_SUCCESS;
+}
+
+/* Everything mxb_gemm and its workspace query have in common. On success L
+ * holds the K-block length. */
+static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
+                               const mxb_tensor_t *B, int *L) {
+  if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
+  if (!desc) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
+  if (desc->struct_size < sizeof(mxb_gemm_desc_t))
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->struct_size is %zu, expected %zu (use mxb_gemm_desc_init)",
+                    desc->struct_size, sizeof(mxb_gemm_desc_t));
+  if (desc->mode != MXB_GEMM_EXACT && desc->mode != MXB_GEMM_FAST)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->mode %d is not a valid mxb_gemm_mode_t", (int)desc->mode);
+  if (desc->c_type != MXB_DTYPE_FP32 && desc->c_type != MXB_DTYPE_BF16) {
+    if (mxb_dtype_size(desc->c_type) == 0)
+      return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->c_type %d is not a valid mxb_dtype_t", (int)desc->c_type);
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "desc->c_type %d: GEMM output is fp32 or bf16", (int)desc->c_type);
+  }
+  const mxb_format_desc *da, *db;
+  MXB_TRY(mxb_check_tensor(A, "A", NULL, &da));
+  MXB_TRY(mxb_check_tensor(B, "B", NULL, &db));
+  if (A->cols != B->cols)
+    return mxb_fail(MXB_ERR_BAD_SHAPE,
+                    "A.cols (%lld) != B.cols (%lld): A is [M, K] and B is stored [N, K], both along K",
+                    (long long)A->cols, (long long)B->cols);
+  MXB_TRY(mxb_gemm_check_pair(da, db));
+  if ((A->flags ^ B->flags) & MXB_TENSOR_RHT)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT,
+                    "%s was quantized with a Hadamard transform along K and %s was not; "
+                    "the product is only preserved when both operands are transformed",
+                    (A->flags & MXB_TENSOR_RHT) ? "A" : "B", (A->flags & MXB_TENSOR_RHT) ? "B" : "A");
+  int64_t ldc = desc->ldc ? desc->ldc : B->rows;
+  if (ldc < B->rows)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->ldc (%lld) is smaller than N (%lld)", (long long)desc->ldc,
+                    (long long)B->rows);
+  if (ldc > MXB_MAX_ELEMS / A->rows)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "C of %lld rows with ldc %lld exceeds 2^40 elements", (long long)A->rows,
+                    (long long)ldc);
+  *L = mxb_gemm_k_block(da, db);
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
+                                             const mxb_tensor_t *A, const mxb_tensor_t *B,
+                                             size_t *bytes) {
+  mxb_clear_error();
+  int L;
+  MXB_TRY(check_gemm(ctx, desc, A, B, &L));
+  if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
+#ifdef MXB_WITH_CUDA
+  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_gemm_workspace_size(ctx, desc, A, B, bytes);
+#endif
+  *bytes = mxb_cpu_gemm_workspace_size(B->rows, A->cols, L);
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
+                              const mxb_tensor_t *B, void *C, void *workspace, size_t workspace_bytes,
+                              void *stream) {
+  mxb_clear_error();
+  int L;
+  MXB_TRY(check_gemm(ctx, desc, A, B, &L));
+  if (!C) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "C is NULL");
+  size_t esize = mxb_dtype_size(desc->c_type);
+  if ((uintptr_t)C % esize != 0)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "C (%p) is not aligned to its element size (%zu bytes)", C, esize);
+  int64_t ldc = desc->ldc ? desc->ldc : B->rows;
+
+#ifdef MXB_WITH_CUDA
+  if (ctx->backend == MXB_BACKEND_CUDA)
+    return mxb_cuda_gemm(ctx, desc, A, B, C, ldc, workspace, workspace_bytes, stream);
+#endif
+  (void)stream;
+
+  size_t need = mxb_cpu_gemm_workspace_size(B->rows, A->cols, L);
+  if (workspace_bytes < need || (need && !workspace))
+    return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL,
+                    "workspace %s%zu bytes; mxb_gemm_workspace_size asks for %zu", workspace ? "has " : "is NULL with ",
+                    workspace_bytes, need);
+  /* The CPU's fastest path is the exact one: both modes run it. */
+  mxb_cpu_gemm(desc, A, B, C, ldc, L, workspace, 1);
+  ctx->last_impl = "cpu-reference";
+  return MXB_SUCCESS;
+}

@@ -1,0 +1,192 @@
+/* CPU reference GEMM, exact mode of NUMERICS 7 (it is also the CPU's fast
+ * mode). Per output element: K-blocks of length L in ascending order; per
+ * block a binary64 sum of products of decoded values in ascending k, rounded
+ * once to fp32; fp32 accumulation from +0.0; then the shared epilogue.
+ *
+ * Speed without changing a bit:
+ *  - each operand row is decoded once per panel into contiguous binary64;
+ *  - a 4x4 tile of outputs is computed together, every output still summed
+ *    in exactly the specified order;
+ *  - a block whose decoded values are all small integers times one power of
+ *    two S (|v/S| <= 2047) has an exact binary64 sum (every product and
+ *    partial sum is an integer multiple of S_a*S_b below 2^53), so an integer
+ *    sum times S_a*S_b gives the same p. Which blocks qualify is decided from
+ *    the decoded values themselves, not from the format: NVFP4, MXFP4/6,
+ *    MXINT8 and MX9/6/4 blocks always do; E4M3/E5M2/bf16 blocks when they
+ *    happen to fit; anything else, and non-finite blocks, take the binary64
+ *    loop. */
+#include "cpu/gemm.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "common/gemm_epilogue.h"
+#include "core/gemm.h"
+#include "cpu/decode.h"
+
+enum {
+  MR = 4,          /* output tile: rows of A */
+  NR = 4,          /* output tile: rows of B */
+  NB = 128,        /* rows of B decoded per panel */
+  MAX_MANT = 2047  /* |integer image| bound: 128 * 2047^2 < 2^31 */
+};
+
+/* One decoded row: values v[K], and per K-block either S (a power of two)
+ * with the integer image m = v / S, or S = 0 when the block does not fit. */
+typedef struct {
+  double *v;
+  double *s;
+  int16_t *m;
+} row_image;
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static size_t row_bytes(int64_t K, int L) {
+  size_t nkb = (size_t)((K + L - 1) / L);
+  return align64((size_t)K * 8) + align64(nkb * 8) + align64((size_t)K * 2);
+}
+
+size_t mxb_cpu_gemm_workspace_size(int64_t N, int64_t K, int L) {
+  size_t nb = (size_t)(N < NB ? N : NB);
+  return (nb + MR) * row_bytes(K, L) + 64;
+}
+
+/* Exponent of the lowest set bit of a finite non-zero binary64 (x = odd * 2^e). */
+static int low_bit_exp(double x) {
+  uint64_t b;
+  memcpy(&b, &x, 8);
+  int e = (int)((b >> 52) & 0x7FF);
+  uint64_t mant = b & ((UINT64_C(1) << 52) - 1);
+  if (e) mant |= UINT64_C(1) << 52;
+  else e = 1;
+  int tz = 0;
+#if defined(__GNUC__)
+  tz = __builtin_ctzll(mant);
+#else
+  while (!(mant & 1)) { mant >>= 1; tz++; }
+#endif
+  return e - 1075 + tz;
+}
+
+static void decode_image(const mxb_tensor_t *t, int64_t row, row_image *r, int64_t K, int L) {
+  mxb_cpu_decode_row_f64(t, row, r->v);
+  for (int64_t k0 = 0, kb = 0; k0 < K; k0 += L, kb++) {
+    int64_t len = K - k0 < L ? K - k0 : L;
+    const double *v = r->v + k0;
+    int lo = INT32_MAX, ok = 1;
+    double amax = 0.0;
+    for (int64_t k = 0; k < len && ok; k++) {
+      if (!isfinite(v[k])) ok = 0;
+      else if (v[k] != 0.0) {
+        int e = low_bit_exp(v[k]);
+        if (e < lo) lo = e;
+        if (fabs(v[k]) > amax) amax = fabs(v[k]);
+      }
+    }
+    if (lo == INT32_MAX) lo = 0; /* all zeros */
+    /* |S| within 2^+-500 keeps S_a*S_b*sum far from under/overflow. */
+    if (ok && (lo < -500 || lo > 500 || amax > ldexp((double)MAX_MANT, lo))) ok = 0;
+    r->s[kb] = ok ? ldexp(1.0, lo) : 0.0;
+    if (ok)
+      for (int64_t k = 0; k < len; k++) r->m[k0 + k] = (int16_t)ldexp(v[k], -lo);
+  }
+}
+
+/* Integer dot product; fixed-length chunks let the compiler vectorize it
+ * (integer sums may be reassociated, the result is the same). */
+static int32_t int_dot(const int16_t *x, const int16_t *y, int64_t len) {
+  int32_t sum = 0;
+  int64_t k = 0;
+  for (; k + 16 <= len; k += 16) {
+    int32_t part = 0;
+    for (int i = 0; i < 16; i++) part += (int32_t)x[k + i] * (int32_t)y[k + i];
+    sum += part;
+  }
+  for (; k < len; k++) sum += (int32_t)x[k] * (int32_t)y[k];
+  return sum;
+}
+
+/* acc[r][c] for one MR x NR tile over all of K. */
+static void tile(const row_image *a[MR], const row_image *b[NR], int64_t K, int L, int int_sums,
+                 float acc[MR][NR]) {
+  for (int r = 0; r < MR; r++)
+    for (int c = 0; c < NR; c++) acc[r][c] = 0.0f;
+  for (int64_t k0 = 0, kb = 0; k0 < K; k0 += L, kb++) {
+    int64_t len = K - k0 < L ? K - k0 : L;
+    int integer = int_sums;
+    for (int r = 0; r < MR; r++) integer &= a[r]->s[kb] != 0.0;
+    for (int c = 0; c < NR; c++) integer &= b[c]->s[kb] != 0.0;
+    float p[MR][NR];
+    if (integer) {
+      for (int r = 0; r < MR; r++)
+        for (int c = 0; c < NR; c++) {
+          int32_t sum = int_dot(a[r]->m + k0, b[c]->m + k0, len);
+          p[r][c] = (float)((double)sum * (a[r]->s[kb] * b[c]->s[kb]));
+        }
+    } else {
+      double s[MR][NR] = {{0.0}};
+      for (int64_t k = k0; k < k0 + len; k++)
+        for (int r = 0; r < MR; r++) {
+          double x = a[r]->v[k];
+          for (int c = 0; c < NR; c++) s[r][c] += x * b[c]->v[k];
+        }
+      for (int r = 0; r < MR; r++)
+        for (int c = 0; c < NR; c++) p[r][c] = (float)s[r][c];
+    }
+    for (int r = 0; r < MR; r++)
+      for (int c = 0; c < NR; c++) acc[r][c] += p[r][c];
+  }
+}
+
+static void store(const mxb_gemm_desc_t *desc, float alpha_t, float acc, void *C, int64_t idx) {
+  if (desc->c_type == MXB_DTYPE_BF16) {
+    uint16_t *c = (uint16_t *)C + idx;
+    float c_in = desc->beta != 0.0f ? mxb_bf16_decode(*c) : 0.0f;
+    *c = mxb_gemm_out_bf16(mxb_gemm_combine(alpha_t, acc, desc->beta, c_in));
+  } else {
+    float *c = (float *)C + idx;
+    float c_in = desc->beta != 0.0f ? *c : 0.0f;
+    uint32_t u = mxb_gemm_out_f32(mxb_gemm_combine(alpha_t, acc, desc->beta, c_in));
+    memcpy(c, &u, 4);
+  }
+}
+
+void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
+                  int64_t ldc, int L, void *workspace, int int_sums) {
+  const int64_t M = A->rows, N = B->rows, K = A->cols;
+  const size_t rb = row_bytes(K, L), nkb = (size_t)((K + L - 1) / L);
+  unsigned char *ws = (unsigned char *)workspace;
+  ws += (64 - (uintptr_t)ws % 64) % 64;
+  /* Slots: up to NB rows of B, then MR rows of A. */
+  const int64_t nb_max = N < NB ? N : NB;
+  row_image bp[NB], ap[MR];
+  for (int64_t i = 0; i < nb_max + MR; i++) {
+    unsigned char *base = ws + (size_t)i * rb;
+    row_image *r = i < nb_max ? &bp[i] : &ap[i - nb_max];
+    r->v = (double *)base;
+    r->s = (double *)(base + align64((size_t)K * 8));
+    r->m = (int16_t *)(base + align64((size_t)K * 8) + align64(nkb * 8));
+  }
+  const float alpha_t =
+      mxb_gemm_alpha_t(desc->alpha, (float)mxb_cpu_tensor_scale(A), (float)mxb_cpu_tensor_scale(B));
+
+  for (int64_t j0 = 0; j0 < N; j0 += NB) {
+    int64_t nb = N - j0 < NB ? N - j0 : NB;
+    for (int64_t j = 0; j < nb; j++) decode_image(B, j0 + j, &bp[j], K, L);
+    for (int64_t i0 = 0; i0 < M; i0 += MR) {
+      int64_t mr = M - i0 < MR ? M - i0 : MR;
+      for (int64_t i = 0; i < mr; i++) decode_image(A, i0 + i, &ap[i], K, L);
+      const row_image *a[MR];
+      for (int r = 0; r < MR; r++) a[r] = &ap[r < mr ? r : 0]; /* edge rows repeat row 0, not stored */
+      for (int64_t jt = 0; jt < nb; jt += NR) {
+        int64_t nr = nb - jt < NR ? nb - jt : NR;
+        const row_image *b[NR];
+        for (int c = 0; c < NR; c++) b[c] = &bp[jt + (c < nr ? c : 0)];
+        float acc[MR][NR];
+        tile(a, b, K, L, int_sums, acc);
+        for (int64_t r = 0; r < mr; r++)
+          for (int64_t c = 0; c < nr; c++) store(desc, alpha_t, acc[r][c], C, (i0 + r) * ldc + j0 + jt + c);
+      }
+    }
+  }
+}

@@ -1,0 +1,26 @@
+/* CPU reference GEMM (NUMERICS 7, exact mode). */
+#ifndef MXB_CPU_GEMM_H
+#define MXB_CPU_GEMM_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mxblas.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Workspace bytes for N output columns, K and the K-block length L. */
+size_t mxb_cpu_gemm_workspace_size(int64_t N, int64_t K, int L);
+
+/* C = alpha * A * B^T + beta * C on validated arguments (ldc resolved, L from
+ * mxb_gemm_k_block, workspace at least mxb_cpu_gemm_workspace_size bytes).
+ * int_sums = 0 forces the plain binary64 block sums everywhere; 1 lets blocks
+ * whose sums are provably exact use integer arithmetic (same bits, faster). */
+void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
+                  int64_t ldc, int L, void *workspace, int int_sums);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
