@@ -1,0 +1,173 @@
+/* Error statistics of a quantized tensor against its fp32 input (NUMERICS 8),
+ * in binary64. Definitions (docs/TRANSFORMS.md):
+ *   - pairs where the input or the decoded value is NaN/Inf are counted in
+ *     `nonfinite` and left out of every other statistic;
+ *   - flushed: a non-zero input that decodes to 0 (fraction of the non-zero
+ *     inputs);
+ *   - saturated: an input that the satfinite encoding clipped, i.e. whose
+ *     unsaturated round-to-nearest would exceed the largest element of its
+ *     block (fraction of all finite pairs);
+ *   - per-block scale statistics over the decoded scale multipliers. */
+#include "common/block.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "cpu/cpu_ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct scale_view {
+  const mxb_tensor_t *t;
+  const mxb_format_desc *d;
+  const mxb_elem_desc *e;
+  int64_t scale_cols;
+} scale_view;
+
+static int64_t sidx(const scale_view *v, int64_t i, int64_t j) {
+  return mxb_cpu_scale_index(v->t, i, j, v->scale_cols);
+}
+
+/* The decoded multiplier of scale entry k and its code byte (-1: none). */
+static double scale_mult(const scale_view *v, int64_t k, int *code) {
+  const uint8_t *b = (const uint8_t *)v->t->scales;
+  *code = -1;
+  switch (v->d->scale_type) {
+    case MXB_SCALE_UE4M3:
+      *code = b[k];
+      return (double)((mxb_ue4m3_decode(b[k]) * *v->t->amax) * (1.0f / 2688.0f));
+    case MXB_SCALE_E8M0: *code = b[k]; return (double)mxb_e8m0_decode(b[k]);
+    case MXB_SCALE_BDR: *code = b[k]; return b[k] == 0xFF ? NAN : ldexp(1.0, (int)b[k] - 127);
+    case MXB_SCALE_FP32: return (double)((const float *)v->t->scales)[k];
+    default: return NAN;
+  }
+}
+
+/* Clipping threshold of element (r, c): L = (max + half a step at max) *
+ * multiplier, where round-to-nearest without saturation would leave max.
+ * *tie_clips: a value exactly at L clips too, since ties go to the even
+ * neighbour above max (every max code is odd except E4M3's 0x7E).
+ * L = +Inf where nothing clips. */
+static double clip_limit(const scale_view *v, int64_t r, int64_t c, int *tie_clips) {
+  const mxb_format_desc *d = v->d;
+  *tie_clips = 1;
+  if (d->scale_type == MXB_SCALE_NONE) return INFINITY;
+  int64_t i = d->block_rows ? r / d->block_rows : 0, j = d->block_cols ? c / d->block_cols : 0;
+  int64_t k = sidx(v, i, j);
+  int code;
+  double mult = scale_mult(v, k, &code);
+  if (d->scale_type == MXB_SCALE_BDR) {
+    uint8_t mu = ((const uint8_t *)v->t->aux)[k];
+    int pair = (int)(c % 16) / 2;
+    return (ldexp(1.0, d->bdr_m) - 0.5) * ldexp(mult, 1 - d->bdr_m - ((mu >> pair) & 1));
+  }
+  const mxb_elem_desc *e = v->e;
+  if (d->elem == MXB_ELEM_MIXED) {
+    if (((const uint8_t *)v->t->aux)[k] == 0) return INFINITY; /* a BF16 partition */
+    e = mxb_elem_desc_get(MXB_ELEM_E4M3);
+  }
+  mxb_fp p = mxb_fp_from_desc(e);
+  *tie_clips = (int)(p.maxcode & 1u);
+  double half = e->ebits ? ldexp(1.0, e->emax - e->mbits - 1) : ldexp(1.0, -e->mbits - 1);
+  return (e->max_value + half) * mult;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of n sorted values: the ceil(p * n)-th smallest. */
+static double percentile(const double *s, int64_t n, double p) {
+  int64_t k = (int64_t)ceil(p * (double)n);
+  return s[k < 1 ? 0 : k - 1];
+}
+
+MXB_API mxb_status_t mxb_error_stats(const float *x, const mxb_tensor_t *q, mxb_error_stats_t *stats) {
+  mxb_clear_error();
+  if (!x) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "x is NULL");
+  if (!stats) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "stats is NULL");
+  mxb_tensor_sizes_t sz;
+  const mxb_format_desc *d;
+  MXB_TRY(mxb_check_tensor(q, "q", &sz, &d));
+  if (d->format == MXB_FORMAT_FP32)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "q is plain fp32: there is nothing quantized to compare");
+  scale_view v = {q, d, mxb_elem_desc_get(d->elem), sz.scale_cols};
+  int64_t rows = q->rows, cols = q->cols, nblocks = sz.scale_rows * sz.scale_cols;
+  float *y = malloc((size_t)(rows * cols) * sizeof(float));
+  double *mults = malloc((size_t)(nblocks ? nblocks : 1) * sizeof(double));
+  if (!y || !mults) {
+    free(y);
+    free(mults);
+    return mxb_fail(MXB_ERR_ALLOC, "could not allocate %lld values of scratch", (long long)(rows * cols + nblocks));
+  }
+  mxb_status_t st = mxb_cpu_dequantize(q, MXB_DTYPE_FP32, y); /* what the caller's mxb_dequantize gives */
+  if (st != MXB_SUCCESS) {
+    free(y);
+    free(mults);
+    return st;
+  }
+
+  mxb_error_stats_t s;
+  memset(&s, 0, sizeof(s));
+  s.struct_size = sizeof(s);
+  s.count = rows * cols;
+  double sxx = 0, syy = 0, sxy = 0, see = 0;
+  int64_t n = 0, nonzero = 0, flushed = 0, saturated = 0;
+  for (int64_t r = 0; r < rows; r++) {
+    for (int64_t c = 0; c < cols; c++) {
+      double xi = (double)x[r * cols + c], yi = (double)y[r * cols + c];
+      if (!isfinite(xi) || !isfinite(yi)) {
+        s.nonfinite++;
+        continue;
+      }
+      double e = xi - yi, ax = fabs(xi);
+      n++;
+      sxx += xi * xi;
+      syy += yi * yi;
+      sxy += xi * yi;
+      see += e * e;
+      if (fabs(e) > s.max_abs_err) s.max_abs_err = fabs(e);
+      if (ax > 1e-30 && fabs(e) / ax > s.max_rel_err) s.max_rel_err = fabs(e) / ax;
+      if (xi != 0) {
+        nonzero++;
+        flushed += yi == 0;
+      }
+      int tie;
+      double lim = clip_limit(&v, r, c, &tie);
+      saturated += ax > lim || (tie && ax == lim);
+    }
+  }
+  if (n) {
+    s.mse = see / (double)n;
+    s.rmse = sqrt(s.mse);
+    s.frac_saturated = (double)saturated / (double)n;
+  }
+  s.nmse = sxx > 0 ? see / sxx : (see > 0 ? INFINITY : 0.0);
+  s.sqnr_db = see > 0 ? 10.0 * log10(sxx / see) : INFINITY;
+  s.cosine = (sxx > 0 && syy > 0) ? sxy / (sqrt(sxx) * sqrt(syy)) : (sxx == 0 && syy == 0 ? 1.0 : 0.0);
+  s.frac_flushed = nonzero ? (double)flushed / (double)nonzero : 0.0;
+
+  int64_t nm = 0;
+  for (int64_t i = 0; i < sz.scale_rows; i++)
+    for (int64_t j = 0; j < sz.scale_cols; j++) {
+      int code;
+      double m = scale_mult(&v, sidx(&v, i, j), &code);
+      if (code >= 0) s.scale_code_hist[code]++;
+      if (!isnan(m)) mults[nm++] = m;
+    }
+  s.blocks = nblocks;
+  s.scale_min = s.scale_max = s.scale_p01 = s.scale_p50 = s.scale_p99 = NAN;
+  if (nm) {
+    qsort(mults, (size_t)nm, sizeof(double), cmp_double);
+    s.scale_min = mults[0];
+    s.scale_max = mults[nm - 1];
+    s.scale_p01 = percentile(mults, nm, 0.01);
+    s.scale_p50 = percentile(mults, nm, 0.50);
+    s.scale_p99 = percentile(mults, nm, 0.99);
+  }
+  free(y);
+  free(mults);
+  *stats = s;
+  return MXB_SUCCESS;
+}
