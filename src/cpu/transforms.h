@@ -26,5 +26,7 @@ mxb_status_t mxb_cpu_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_
                                   void *workspace);
 /* Decode row r of a MoR tensor into out[cols] (binary64, exact values). */
 void mxb_cpu_mor_decode_row_f64(const mxb_tensor_t *t, int64_t r, double *out);
+/* Fraction of the elements that lie in FP8 partitions (aux already checked). */
+double mxb_cpu_mor_fp8_fraction(const mxb_tensor_t *t);
 
 #endif

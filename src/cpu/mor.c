@@ -1,0 +1,161 @@
+/* CPU reference of MoR (NUMERICS 6): quantize every partition to FP8 E4M3
+ * with the FP8-with-fp32-scales quantizer of the same partition shape, measure
+ * the error of each partition in binary64, keep FP8 where err <= tau and store
+ * BF16 elsewhere. The workspace holds the FP8 tensor and one accumulator
+ * triple per partition, so dst is written only once every decision is made. */
+#include "common/codec.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "cpu/cpu_ops.h"
+#include "cpu/transforms.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MOR_ALIGN 256
+static size_t align_up(size_t n) { return (n + MOR_ALIGN - 1) / MOR_ALIGN * MOR_ALIGN; }
+
+/* The FP8 E4M3 format whose fp32-scale blocks are the MoR partitions. */
+static mxb_format_t fp8_format_of(const mxb_format_desc *mor) {
+  for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
+    const mxb_format_desc *d = mxb_format_desc_get((mxb_format_t)f);
+    if (d->elem == MXB_ELEM_E4M3 && d->scale_type == MXB_SCALE_FP32 && d->block_rows == mor->block_rows &&
+        d->block_cols == mor->block_cols)
+      return d->format;
+  }
+  return MXB_FORMAT_COUNT;
+}
+
+typedef struct mor_layout {
+  mxb_tensor_sizes_t mor, fp8;
+  mxb_format_t fp8_format;
+  size_t scales_at, acc_at, total;
+} mor_layout;
+
+static mor_layout layout_of(const mxb_tensor_t *dst) {
+  mor_layout l;
+  const mxb_format_desc *d = mxb_format_desc_get(dst->format);
+  l.fp8_format = fp8_format_of(d);
+  mxb_tensor_sizes(dst->format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &l.mor);
+  mxb_tensor_sizes(l.fp8_format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &l.fp8);
+  l.scales_at = align_up(l.fp8.data_bytes);
+  l.acc_at = l.scales_at + align_up(l.fp8.scale_bytes);
+  l.total = l.acc_at + (size_t)(l.mor.scale_rows * l.mor.scale_cols) * 3 * sizeof(double);
+  return l;
+}
+
+size_t mxb_cpu_mor_workspace(const mxb_tensor_t *dst) { return layout_of(dst).total; }
+
+static float src_at(mxb_dtype_t t, const void *src, int64_t i) {
+  float v;
+  mxb_cpu_load(t, src, i, 1, &v);
+  return v;
+}
+
+static int64_t partition_of(const mxb_format_desc *d, int64_t scale_cols, int64_t r, int64_t c) {
+  int64_t i = d->block_rows ? r / d->block_rows : 0, j = d->block_cols ? c / d->block_cols : 0;
+  return i * scale_cols + j;
+}
+
+/* Per partition, in ascending element order (row-major inside it):
+ * REL_L2 sums (Q-P)^2 and P^2; MAX_REL keeps the max of |Q-P|/|P| (NaN wins);
+ * MEAN_REL sums |Q-P|/|P| and counts the non-zero P. */
+static void accumulate(mxb_mor_metric_t metric, double *acc, double p, double q) {
+  double e = q - p;
+  if (metric == MXB_MOR_METRIC_REL_L2) {
+    acc[0] += e * e;
+    acc[1] += p * p;
+  } else if (p != 0) { /* NaN too: its error is NaN */
+    double rel = fabs(e) / fabs(p);
+    if (metric == MXB_MOR_METRIC_MAX_REL) {
+      if (isnan(rel) || rel > acc[0]) acc[0] = rel;
+    } else {
+      acc[0] += rel;
+      acc[1] += 1.0;
+    }
+  }
+}
+
+static double partition_error(mxb_mor_metric_t metric, const double *acc) {
+  switch (metric) {
+    case MXB_MOR_METRIC_REL_L2: return acc[1] == 0 && acc[0] == 0 ? 0.0 : sqrt(acc[0]) / sqrt(acc[1]);
+    case MXB_MOR_METRIC_MAX_REL: return acc[0];
+    default: return acc[1] == 0 ? 0.0 : acc[0] / acc[1];
+  }
+}
+
+mxb_status_t mxb_cpu_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_t *cfg, mxb_dtype_t src_type,
+                                  const void *src, mxb_tensor_t *dst, void *workspace) {
+  const mxb_format_desc *d = mxb_format_desc_get(dst->format);
+  mor_layout l = layout_of(dst);
+  char *ws = (char *)workspace;
+  mxb_tensor_t t8;
+  mxb_tensor_init(&t8, l.fp8_format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR);
+  t8.data = ws;
+  t8.scales = ws + l.scales_at;
+  mxb_quant_config_t qc;
+  mxb_quant_config_init(&qc);
+  qc.fp8_pow2_scale = cfg->pow2_scale;
+  mxb_status_t s = mxb_quantize(ctx, &qc, src_type, src, &t8, NULL, 0, NULL);
+  if (s != MXB_SUCCESS) return s;
+
+  int64_t rows = dst->rows, cols = dst->cols, sc = l.mor.scale_cols;
+  int64_t nparts = l.mor.scale_rows * sc;
+  double *acc = (double *)(ws + l.acc_at);
+  memset(acc, 0, (size_t)nparts * 3 * sizeof(double));
+  const uint8_t *codes = (const uint8_t *)t8.data;
+  const float *sinv = (const float *)t8.scales;
+  mxb_fp e4m3 = mxb_fp_e4m3();
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) {
+      int64_t k = partition_of(d, sc, r, c);
+      float q = mxb_fp_decode(&e4m3, codes[r * cols + c]) * sinv[k]; /* NUMERICS 4.4 dequantize */
+      accumulate(cfg->metric, acc + 3 * k, (double)src_at(src_type, src, r * cols + c), (double)q);
+    }
+
+  uint8_t *fp8 = (uint8_t *)dst->aux;
+  float *scales = (float *)dst->scales;
+  for (int64_t k = 0; k < nparts; k++) {
+    fp8[k] = partition_error(cfg->metric, acc + 3 * k) <= cfg->tau; /* NaN -> BF16 */
+    scales[k] = fp8[k] ? sinv[k] : 1.0f;
+  }
+  uint16_t *out = (uint16_t *)dst->data;
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) {
+      int64_t i = r * cols + c;
+      out[i] = fp8[partition_of(d, sc, r, c)] ? codes[i] : mxb_bf16_rne(src_at(src_type, src, i));
+    }
+  dst->flags = 0;
+  return MXB_SUCCESS;
+}
+
+void mxb_cpu_mor_decode_row_f64(const mxb_tensor_t *t, int64_t r, double *out) {
+  const mxb_format_desc *d = mxb_format_desc_get(t->format);
+  int64_t sc = mxb_scale_cols(d, t->cols);
+  const uint16_t *row = (const uint16_t *)t->data + r * t->cols;
+  const uint8_t *fp8 = (const uint8_t *)t->aux;
+  const float *scales = (const float *)t->scales;
+  mxb_fp e4m3 = mxb_fp_e4m3();
+  for (int64_t c = 0; c < t->cols; c++) {
+    int64_t k = partition_of(d, sc, r, c);
+    /* E4M3 (4 significant bits) times an fp32 scale is exact in binary64 */
+    out[c] = fp8[k] ? (double)mxb_fp_decode(&e4m3, row[c] & 0xFFu) * (double)scales[k]
+                    : (double)mxb_bf16_decode(row[c]);
+  }
+}
+
+double mxb_cpu_mor_fp8_fraction(const mxb_tensor_t *t) {
+  const mxb_format_desc *d = mxb_format_desc_get(t->format);
+  int64_t sr = mxb_scale_rows(d, t->rows), sc = mxb_scale_cols(d, t->cols);
+  int64_t br = d->block_rows ? d->block_rows : t->rows, bc = d->block_cols ? d->block_cols : t->cols;
+  const uint8_t *fp8 = (const uint8_t *)t->aux;
+  double n = 0;
+  for (int64_t i = 0; i < sr; i++)
+    for (int64_t j = 0; j < sc; j++)
+      if (fp8[i * sc + j]) {
+        int64_t h = (i + 1) * br < t->rows ? br : t->rows - i * br;
+        int64_t w = (j + 1) * bc < t->cols ? bc : t->cols - j * bc;
+        n += (double)(h * w);
+      }
+  return n / ((double)t->rows * (double)t->cols);
+}
