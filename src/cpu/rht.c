@@ -3,16 +3,9 @@
  * round it to the output type. */
 #include "cpu/transforms.h"
 #include "common/rht.h"
+#include "cpu/cpu_ops.h"
 
 #include <string.h>
-
-static float load(mxb_dtype_t t, const void *p, int64_t i) {
-  switch (t) {
-    case MXB_DTYPE_BF16: return mxb_bf16_decode(((const uint16_t *)p)[i]);
-    case MXB_DTYPE_FP16: return mxb_fp16_decode(((const uint16_t *)p)[i]);
-    default: return ((const float *)p)[i];
-  }
-}
 
 mxb_status_t mxb_cpu_rht(const mxb_rht_t *rht, int inverse, mxb_axis_t axis, int64_t rows, int64_t cols,
                          mxb_dtype_t in_type, const void *in, mxb_dtype_t out_type, void *out) {
@@ -26,21 +19,16 @@ mxb_status_t mxb_cpu_rht(const mxb_rht_t *rht, int inverse, mxb_axis_t axis, int
   int64_t lines = axis == MXB_AXIS_COLS ? rows : cols;
   int64_t len = axis == MXB_AXIS_COLS ? cols : rows;
   int64_t along = axis == MXB_AXIS_COLS ? 1 : cols, across = axis == MXB_AXIS_COLS ? cols : 1;
-  int round_bf16 = rht->bf16_output || out_type == MXB_DTYPE_BF16;
+  int widen_bf16 = rht->bf16_output && out_type == MXB_DTYPE_FP32;
   float v[256];
   for (int64_t l = 0; l < lines; l++)
     for (int64_t c0 = 0; c0 < len; c0 += d) {
       int64_t base = l * across + c0 * along;
-      for (int j = 0; j < d; j++) v[j] = load(in_type, in, base + j * along);
+      for (int j = 0; j < d; j++) mxb_cpu_load(in_type, in, base + j * along, 1, v + j);
       mxb_rht_chunk(v, d, signs, inverse);
-      for (int j = 0; j < d; j++) {
-        int64_t i = base + j * along;
-        uint16_t b = round_bf16 ? mxb_bf16_rne(v[j]) : 0;
-        if (out_type == MXB_DTYPE_BF16)
-          ((uint16_t *)out)[i] = b;
-        else
-          ((float *)out)[i] = round_bf16 ? mxb_bf16_decode(b) : v[j];
-      }
+      if (widen_bf16) /* bf16 values held in fp32 (TE-compatible rounding) */
+        for (int j = 0; j < d; j++) v[j] = mxb_bf16_decode(mxb_bf16_rne(v[j]));
+      for (int j = 0; j < d; j++) mxb_cpu_store(out_type, v + j, 1, out, base + j * along);
     }
   return MXB_SUCCESS;
 }

@@ -1,0 +1,75 @@
+/* mxb_quantize_pair: the row-wise copy of x and the column-wise copy (the
+ * quantization of x^T), each with its own config. The workspace holds x^T
+ * followed by the scratch of the larger of the two quantizations. */
+#include "core/context.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "cpu/transforms.h"
+
+#define PAIR_ALIGN 256
+
+static size_t round_up(size_t n) { return (n + PAIR_ALIGN - 1) / PAIR_ALIGN * PAIR_ALIGN; }
+
+/* Everything both quantizations need, checked before anything is written. */
+static mxb_status_t check_pair(mxb_context_t *ctx, const mxb_quant_config_t *row_cfg,
+                               const mxb_quant_config_t *col_cfg, mxb_dtype_t src_type,
+                               const mxb_tensor_t *rowwise, const mxb_tensor_t *colwise,
+                               size_t *transposed_bytes, size_t *scratch_bytes) {
+  if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
+  if (!row_cfg) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "row_cfg is NULL");
+  if (!col_cfg) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "col_cfg is NULL");
+  MXB_TRY(mxb_check_tensor(rowwise, "rowwise", NULL, NULL));
+  MXB_TRY(mxb_check_tensor(colwise, "colwise", NULL, NULL));
+  if (colwise->rows != rowwise->cols || colwise->cols != rowwise->rows)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "colwise is [%lld, %lld], expected [%lld, %lld] (the transpose of rowwise)",
+                    (long long)colwise->rows, (long long)colwise->cols, (long long)rowwise->cols,
+                    (long long)rowwise->rows);
+  if (rowwise->data == colwise->data)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "rowwise and colwise share their data plane");
+  if (mxb_dtype_size(src_type) == 0)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "src type %d is not a valid mxb_dtype_t", (int)src_type);
+  size_t row_ws = 0, col_ws = 0;
+  mxb_status_t s = mxb_quantize_workspace_size(ctx, row_cfg, src_type, rowwise, &row_ws);
+  if (s != MXB_SUCCESS) return s;
+  s = mxb_quantize_workspace_size(ctx, col_cfg, src_type, colwise, &col_ws);
+  if (s != MXB_SUCCESS) return s;
+  *transposed_bytes = round_up((size_t)(rowwise->rows * rowwise->cols) * mxb_dtype_size(src_type));
+  *scratch_bytes = row_ws > col_ws ? row_ws : col_ws;
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_quantize_pair_workspace_size(mxb_context_t *ctx, const mxb_quant_config_t *row_cfg,
+                                                      const mxb_quant_config_t *col_cfg, mxb_dtype_t src_type,
+                                                      const mxb_tensor_t *rowwise, const mxb_tensor_t *colwise,
+                                                      size_t *bytes) {
+  mxb_clear_error();
+  if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes is NULL");
+  size_t t = 0, q = 0;
+  MXB_TRY(check_pair(ctx, row_cfg, col_cfg, src_type, rowwise, colwise, &t, &q));
+  *bytes = t + q;
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_quantize_pair(mxb_context_t *ctx, const mxb_quant_config_t *row_cfg,
+                                       const mxb_quant_config_t *col_cfg, mxb_dtype_t src_type,
+                                       const void *src, mxb_tensor_t *rowwise, mxb_tensor_t *colwise,
+                                       void *workspace, size_t workspace_bytes, void *stream) {
+  mxb_clear_error();
+  size_t t = 0, q = 0;
+  MXB_TRY(check_pair(ctx, row_cfg, col_cfg, src_type, rowwise, colwise, &t, &q));
+  MXB_TRY(mxb_check_plain(src, "src", src_type, rowwise->rows, rowwise->cols));
+  if (!workspace && workspace_bytes)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "workspace is NULL but workspace_bytes is %zu", workspace_bytes);
+  if (!workspace || workspace_bytes < t + q)
+    return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL, "workspace has %zu bytes, mxb_quantize_pair needs %zu",
+                    workspace_bytes, t + q);
+  if (ctx->backend == MXB_BACKEND_CUDA)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "mxb_quantize_pair is not implemented on the CUDA backend yet");
+  char *xt = (char *)workspace;
+  mxb_cpu_transpose_plain(src_type, rowwise->rows, rowwise->cols, src, xt);
+  /* check_pair ran both quantizations' validation, so neither fails here. */
+  MXB_TRY(mxb_quantize(ctx, col_cfg, src_type, xt, colwise, q ? xt + t : NULL, q, stream));
+  MXB_TRY(mxb_quantize(ctx, row_cfg, src_type, src, rowwise, q ? xt + t : NULL, q, stream));
+  ctx->last_impl = "cpu-reference";
+  return MXB_SUCCESS;
+}

@@ -1,0 +1,36 @@
+/* mxb_transpose_quantized: validation and dispatch. */
+#include "core/context.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "cpu/transforms.h"
+
+MXB_API mxb_status_t mxb_transpose_quantized(mxb_context_t *ctx, const mxb_tensor_t *in,
+                                             mxb_tensor_t *out, void *stream) {
+  (void)stream;
+  mxb_clear_error();
+  if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
+  MXB_TRY(mxb_check_tensor(in, "in", NULL, NULL));
+  MXB_TRY(mxb_check_tensor(out, "out", NULL, NULL));
+  if (in->format != MXB_FORMAT_NVFP4)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "in is %s: an exact transpose exists for 2D-scaled NVFP4 only",
+                    mxb_format_desc_get(in->format)->name);
+  if (!(in->flags & MXB_TENSOR_SCALED_2D))
+    return mxb_fail(MXB_ERR_UNSUPPORTED,
+                    "in was not quantized with 2D (16x16) scaling (flags lack MXB_TENSOR_SCALED_2D): "
+                    "its transpose needs requantizing; quantize with cfg->block_2d = 1");
+  if (in->flags & MXB_TENSOR_RHT)
+    return mxb_fail(MXB_ERR_UNSUPPORTED,
+                    "in holds RHT values along its cols; its transpose would be transformed along rows");
+  if (out->format != MXB_FORMAT_NVFP4)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "out is %s, expected nvfp4", mxb_format_desc_get(out->format)->name);
+  if (out->rows != in->cols || out->cols != in->rows)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "out is [%lld, %lld], expected [%lld, %lld] (the transpose of in)",
+                    (long long)out->rows, (long long)out->cols, (long long)in->cols, (long long)in->rows);
+  if (out->data == in->data || out->scales == in->scales)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "out shares a plane with in (the transpose is not in place)");
+  if (ctx->backend == MXB_BACKEND_CUDA)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "mxb_transpose_quantized is not implemented on the CUDA backend yet");
+  MXB_TRY(mxb_cpu_transpose_nvfp4_2d(in, out));
+  ctx->last_impl = "cpu-reference";
+  return MXB_SUCCESS;
+}

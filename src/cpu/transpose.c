@@ -1,0 +1,47 @@
+/* Exact transpose of a 2D-scaled NVFP4 tensor (NUMERICS 4.1): a 16x16 tile's
+ * scale and codes do not depend on the orientation, so the transpose moves
+ * nibbles and scale bytes and requantizes nothing. */
+#include "cpu/cpu_ops.h"
+#include "cpu/transforms.h"
+
+#include <string.h>
+
+static uint8_t nibble(const uint8_t *row, int64_t c) {
+  return (uint8_t)((row[c / 2] >> (4 * (c % 2))) & 0xF);
+}
+
+mxb_status_t mxb_cpu_transpose_nvfp4_2d(const mxb_tensor_t *in, mxb_tensor_t *out) {
+  mxb_tensor_sizes_t si, so;
+  mxb_tensor_sizes(in->format, in->rows, in->cols, in->scale_layout, &si);
+  mxb_tensor_sizes(out->format, out->rows, out->cols, out->scale_layout, &so);
+  const uint8_t *ic = (const uint8_t *)in->data;
+  uint8_t *oc = (uint8_t *)out->data;
+  memset(oc, 0, so.data_bytes); /* padding nibbles are zero */
+  for (int64_t r = 0; r < out->rows; r++)
+    for (int64_t c = 0; c < out->cols; c++)
+      oc[r * (int64_t)so.row_bytes + c / 2] |= (uint8_t)(nibble(ic + c * (int64_t)si.row_bytes, r) << (4 * (c % 2)));
+
+  /* Scale (r, j) of out serves out rows r, cols 16j..16j+15: the tile that
+   * in stores at its row 16j, scale column r/16. */
+  const uint8_t *is = (const uint8_t *)in->scales;
+  uint8_t *os = (uint8_t *)out->scales;
+  memset(os, 0, so.scale_bytes); /* swizzle padding is zero */
+  for (int64_t r = 0; r < so.scale_rows; r++)
+    for (int64_t j = 0; j < so.scale_cols; j++)
+      os[mxb_cpu_scale_index(out, r, j, so.scale_cols)] = is[mxb_cpu_scale_index(in, 16 * j, r / 16, si.scale_cols)];
+  *out->amax = *in->amax;
+  out->flags = in->flags;
+  return MXB_SUCCESS;
+}
+
+void mxb_cpu_transpose_plain(mxb_dtype_t type, int64_t rows, int64_t cols, const void *src, void *dst) {
+  size_t es = mxb_dtype_size(type);
+  const char *s = (const char *)src;
+  char *d = (char *)dst;
+  /* 32x32 tiles keep both sides in cache */
+  for (int64_t r0 = 0; r0 < rows; r0 += 32)
+    for (int64_t c0 = 0; c0 < cols; c0 += 32)
+      for (int64_t r = r0; r < rows && r < r0 + 32; r++)
+        for (int64_t c = c0; c < cols && c < c0 + 32; c++)
+          memcpy(d + (size_t)(c * rows + r) * es, s + (size_t)(r * cols + c) * es, es);
+}
