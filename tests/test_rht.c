@@ -235,6 +235,44 @@ Test(rht, bf16_output_and_inputs) {
   mxb_context_destroy(ctx);
 }
 
+Test(rht, quantize_option_equals_quantizing_the_transform) {
+  /* quantize(cfg with rht) == quantize(mxb_rht(x)): the amax is taken after
+   * the transform; also with bf16 rounding, seeded signs and SR. */
+  mxb_context_t *ctx = mxbt_cpu();
+  int64_t rows = 24, cols = 64;
+  float *x = malloc(rows * cols * 4), *hx = malloc(rows * cols * 4);
+  mxbt_fill_normal(x, rows * cols, 31, 1.0f);
+  x[70] = 40.0f;
+  mxb_format_t fmts[3] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP4, MXB_FORMAT_FP8_E4M3_1x128};
+  for (int f = 0; f < 3; f++)
+    for (int v = 0; v < 3; v++) {
+      mxb_quant_config_t cfg;
+      mxb_quant_config_init(&cfg);
+      cfg.rht.enabled = 1;
+      cfg.rht.bf16_output = v == 1;
+      if (v == 2) {
+        cfg.rht.size = 32;
+        cfg.rht.sign_source = MXB_SIGNS_SEED;
+        cfg.rht.sign_seed = 77;
+        cfg.rounding = fmts[f] == MXB_FORMAT_FP8_E4M3_1x128 ? MXB_ROUND_RNE : MXB_ROUND_SR;
+        cfg.seed = 5;
+      }
+      rht_f32(ctx, &cfg.rht, 0, MXB_AXIS_COLS, rows, cols, x, hx);
+      mxbt_qt a = mxbt_qt_alloc(fmts[f], rows, cols, MXB_SCALE_LAYOUT_LINEAR);
+      mxbt_qt b = mxbt_qt_alloc(fmts[f], rows, cols, MXB_SCALE_LAYOUT_LINEAR);
+      mxbt_quantize(ctx, &cfg, x, &a);
+      cr_assert(a.t.flags & MXB_TENSOR_RHT);
+      cfg.rht.enabled = 0;
+      mxbt_quantize(ctx, &cfg, hx, &b);
+      cr_assert(mxbt_qt_equal(&a, &b), "format %d variant %d", fmts[f], v);
+      mxbt_qt_free(&a);
+      mxbt_qt_free(&b);
+    }
+  free(x);
+  free(hx);
+  mxb_context_destroy(ctx);
+}
+
 Test(rht, bad_input_leaves_output_untouched) {
   mxb_context_t *ctx = mxbt_cpu();
   mxb_rht_t r;
