@@ -59,11 +59,10 @@ MXB_HD uint32_t mxb_round_scaled(uint32_t ax, int q, int trunc) {
   uint32_t sig = (ax & 0x7FFFFFu) | (eb ? 0x800000u : 0u);
   int shift = 23 + q - mxb_exp_of(ax); /* |x| / 2^q = sig / 2^shift */
   if (shift <= 0) return -shift >= 7 ? 0x7FFFFFFFu : sig << -shift;
-  if (shift > 24) return 0; /* sig / 2^shift < 1/2 */
-  uint32_t n = sig >> shift;
-  uint32_t rem = sig & ((1u << shift) - 1u), half = 1u << (shift - 1);
-  if (!trunc && (rem > half || (rem == half && (n & 1u)))) n++;
-  return n;
+  if (shift > 25) return 0; /* sig / 2^shift < 1/2 */
+  /* RNE: add half - 1, plus 1 when the kept lsb is odd (sig + that < 2^25) */
+  uint32_t add = trunc ? 0u : (1u << (shift - 1)) - 1u + ((sig >> shift) & 1u);
+  return (sig + add) >> shift;
 }
 
 /* ---- element parameters ------------------------------------------------- */

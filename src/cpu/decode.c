@@ -12,6 +12,11 @@ void mxb_cpu_pack(const uint8_t *codes, int64_t n, int bits, uint8_t *out) {
     memcpy(out, codes, (size_t)n);
     return;
   }
+  if (bits == 4) { /* the common case, byte at a time */
+    for (int64_t k = 0; k + 1 < n; k += 2) *out++ = (uint8_t)((codes[k] & 15u) | (uint32_t)codes[k + 1] << 4);
+    if (n & 1) *out = codes[n - 1] & 15u;
+    return;
+  }
   uint32_t acc = 0, mask = (1u << bits) - 1u;
   int have = 0;
   for (int64_t k = 0; k < n; k++) {

@@ -1,0 +1,86 @@
+/* CPU reference quantize and dequantize per format on a 1024x4096 fp32
+ * input; bytes/s counts the fp32 input (quantize) or fp32 output
+ * (dequantize) bytes. Single-threaded. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "mxblas.h"
+
+enum { ROWS = 1024, COLS = 4096 };
+
+typedef struct {
+  mxb_format_t format;
+  int dequant;
+  int sr;
+} qcase;
+
+static void run(mxbb_state *s, void *arg) {
+  const qcase *qc = arg;
+  mxb_context_t *ctx = NULL;
+  mxb_tensor_t t;
+  mxb_tensor_sizes_t sz;
+  float *x = malloc((size_t)ROWS * COLS * 4), *y = malloc((size_t)ROWS * COLS * 4), amax = 0;
+  if (mxb_context_create(MXB_BACKEND_CPU, 0, &ctx) != MXB_SUCCESS || !x || !y ||
+      mxb_tensor_init(&t, qc->format, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR) != MXB_SUCCESS ||
+      mxb_tensor_sizes(qc->format, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR, &sz) != MXB_SUCCESS) {
+    mxbb_skip(s, mxb_last_error_detail());
+    free(x);
+    free(y);
+    return;
+  }
+  uint64_t st = 1;
+  for (size_t i = 0; i < (size_t)ROWS * COLS; i++) { /* deterministic, roughly normal */
+    st = st * 6364136223846793005ull + 1442695040888963407ull;
+    x[i] = ((float)(int32_t)(st >> 32) / 2147483648.0f) * ((st >> 20) & 1 ? 3.0f : 0.25f);
+  }
+  t.data = malloc(sz.data_bytes);
+  t.scales = sz.scale_bytes ? malloc(sz.scale_bytes) : NULL;
+  t.aux = sz.aux_bytes ? malloc(sz.aux_bytes) : NULL;
+  t.amax = sz.amax_bytes ? &amax : NULL;
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  if (qc->sr) cfg.rounding = MXB_ROUND_SR;
+  mxb_status_t rc = mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &t, NULL, 0, NULL);
+  while (rc == MXB_SUCCESS && mxbb_keep_running(s)) {
+    if (qc->dequant)
+      rc = mxb_dequantize(ctx, &t, MXB_DTYPE_FP32, y, NULL);
+    else
+      rc = mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &t, NULL, 0, NULL);
+  }
+  if (rc != MXB_SUCCESS) mxbb_skip(s, mxb_last_error_detail());
+  else mxbb_set_bytes_processed(s, mxbb_iterations(s) * (int64_t)ROWS * COLS * 4);
+  free(t.data);
+  free(t.scales);
+  free(t.aux);
+  free(x);
+  free(y);
+  mxb_context_destroy(ctx);
+}
+
+static const mxb_format_t k_formats[] = {
+    MXB_FORMAT_NVFP4,          MXB_FORMAT_MXFP8_E4M3,     MXB_FORMAT_MXFP8_E5M2,      MXB_FORMAT_MXFP6_E3M2,
+    MXB_FORMAT_MXFP6_E2M3,     MXB_FORMAT_MXFP4,          MXB_FORMAT_MXINT8,          MXB_FORMAT_MX9,
+    MXB_FORMAT_MX6,            MXB_FORMAT_MX4,            MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_1x128,
+    MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_BF16};
+#define NF (sizeof(k_formats) / sizeof(k_formats[0]))
+static qcase k_cases[2 * NF + 2];
+static char k_names[2 * NF + 2][64];
+
+MXBB_CONSTRUCTOR static void reg(void) {
+  size_t n = 0;
+  for (size_t k = 0; k < NF; k++)
+    for (int dq = 0; dq < 2; dq++) {
+      mxb_format_info_t in;
+      mxb_format_info(k_formats[k], &in);
+      k_cases[n] = (qcase){k_formats[k], dq, 0};
+      snprintf(k_names[n], sizeof(k_names[n]), "cpu/%s/%s", dq ? "dequantize" : "quantize", in.name);
+      mxbb_register(k_names[n], run, &k_cases[n], 0);
+      n++;
+    }
+  k_cases[n] = (qcase){MXB_FORMAT_NVFP4, 0, 1};
+  mxbb_register("cpu/quantize/nvfp4_sr", run, &k_cases[n++], 0);
+  k_cases[n] = (qcase){MXB_FORMAT_MXFP8_E4M3, 0, 1};
+  mxbb_register("cpu/quantize/mxfp8_e4m3_sr", run, &k_cases[n++], 0);
+}
