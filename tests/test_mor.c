@@ -1,6 +1,7 @@
 /* MoR (NUMERICS 6): decisions on constructed partitions, the error metric at
  * the threshold, payload and scales, decoding, the FP8 fraction, bad input. */
 #include "transforms_util.h"
+#include "common/codec.h"
 
 typedef struct mor_buf {
   mxb_tensor_t t;
@@ -207,6 +208,55 @@ Test(mor, per_tensor_and_fraction) {
   cr_assert_eq(mxb_mor_fp8_fraction(&b.t, &f), MXB_SUCCESS);
   cr_assert_eq(f, 0.75);
   mor_free(&b);
+  mxb_context_destroy(ctx);
+}
+
+/* The exact value of every element from the payload: E4M3 code times the
+ * fp32 scale_inv in binary64 (up to 28 bits, more than fp32 holds), or bf16. */
+static void exact_values(const mor_buf *b, int64_t cols, double *v) {
+  const mxb_format_desc *d = mxb_format_desc_get(b->t.format);
+  mxb_fp e4m3 = mxb_fp_e4m3();
+  int64_t sc = (cols + 127) / 128;
+  for (int64_t i = 0; i < b->t.rows * cols; i++) {
+    int64_t r = i / cols, k = d->block_rows ? (r / d->block_rows) * sc + (i % cols) / 128 : 0;
+    v[i] = b->aux[k] ? (double)mxb_fp_decode(&e4m3, b->data[i] & 0xFF) * (double)b->scales[k]
+                     : (double)mxbt_u2f((uint32_t)b->data[i] << 16);
+  }
+}
+
+Test(mor, gemm_operand) {
+  /* A MoR 1x128 [M, K] times B MoR 128x128 stored [N, K], K = 128 (one
+   * K-block): every output is the binary64 dot product of the decoded rows
+   * rounded once to fp32 (NUMERICS 7). A mixes FP8 and BF16 rows. */
+  mxb_context_t *ctx = mxbt_cpu();
+  int64_t M = 3, N = 5, K = 128;
+  float a[4 * 128], bsrc[5 * 128], c[15];
+  double ad[3 * 128], bd[5 * 128];
+  constructed(a, K); /* 4 rows; the first 3 are used: FP8, BF16, FP8 */
+  mxbt_fill_normal(bsrc, (size_t)(N * K), 8, 0.1f);
+  mxb_mor_config_t cfg;
+  mxb_mor_config_init(&cfg);
+  mor_buf A = mor_alloc(MXB_FORMAT_MOR_1x128, M, K), B = mor_alloc(MXB_FORMAT_MOR_128x128, N, K);
+  mor_run(ctx, &cfg, a, &A);
+  mor_run(ctx, &cfg, bsrc, &B);
+  cr_assert(A.aux[0] == 1 && A.aux[1] == 0, "A mixes FP8 and BF16 rows");
+  exact_values(&A, K, ad);
+  exact_values(&B, K, bd);
+  mxb_gemm_desc_t g;
+  mxb_gemm_desc_init(&g);
+  size_t ws = 0;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &g, &A.t, &B.t, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *w = malloc(ws ? ws : 1);
+  cr_assert_eq(mxb_gemm(ctx, &g, &A.t, &B.t, c, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      double p = 0;
+      for (int64_t k = 0; k < K; k++) p += ad[i * K + k] * bd[j * K + k];
+      cr_assert_eq(c[i * N + j], (float)p, "C[%lld][%lld]", (long long)i, (long long)j);
+    }
+  free(w);
+  mor_free(&A);
+  mor_free(&B);
   mxb_context_destroy(ctx);
 }
 
