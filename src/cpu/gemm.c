@@ -32,7 +32,9 @@ enum {
 };
 
 /* One decoded row: values v[K], and per K-block either S (a power of two)
- * with the integer image m = v / S, or S = 0 when the block does not fit. */
+ * with the integer image m = v / S, or S = 0 when the block does not fit.
+ * Rows of B keep their values interleaved by groups of NR (v[k * NR + c]) so
+ * that one tile's NR products per k are adjacent and vectorize. */
 typedef struct {
   double *v;
   double *s;
@@ -41,14 +43,18 @@ typedef struct {
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-static size_t row_bytes(int64_t K, int L) {
+/* Workspace: values of NB rows of B (interleaved) and MR rows of A, one row
+ * of decode scratch, then per row the K-block scales and integer images. */
+static size_t image_bytes(int64_t K, int L) {
   size_t nkb = (size_t)((K + L - 1) / L);
-  return align64((size_t)K * 8) + align64(nkb * 8) + align64((size_t)K * 2);
+  return align64(nkb * 8) + align64((size_t)K * 2);
 }
 
+static int64_t b_slots(int64_t N) { return ((N < NB ? N : NB) + NR - 1) / NR * NR; }
+
 size_t mxb_cpu_gemm_workspace_size(int64_t N, int64_t K, int L) {
-  size_t nb = (size_t)(N < NB ? N : NB);
-  return (nb + MR) * row_bytes(K, L) + 64;
+  size_t rows = (size_t)(b_slots(N) + MR);
+  return (rows + 1) * align64((size_t)K * 8) + rows * image_bytes(K, L) + 64;
 }
 
 /* Exponent of the lowest set bit of a finite non-zero binary64 (x = odd * 2^e). */
@@ -68,11 +74,15 @@ static int low_bit_exp(double x) {
   return e - 1075 + tz;
 }
 
-static void decode_image(const mxb_tensor_t *t, int64_t row, row_image *r, int64_t K, int L) {
-  mxb_cpu_decode_row_f64(t, row, r->v);
+/* Decodes row `row` of t into scratch, builds its integer image, and stores
+ * the values at r->v with stride `stride`. */
+static void decode_image(const mxb_tensor_t *t, int64_t row, row_image *r, int stride, double *scratch, int64_t K,
+                         int L) {
+  mxb_cpu_decode_row_f64(t, row, scratch);
+  for (int64_t k = 0; k < K; k++) r->v[k * stride] = scratch[k];
   for (int64_t k0 = 0, kb = 0; k0 < K; k0 += L, kb++) {
     int64_t len = K - k0 < L ? K - k0 : L;
-    const double *v = r->v + k0;
+    const double *v = scratch + k0;
     int lo = INT32_MAX, ok = 1;
     double amax = 0.0;
     for (int64_t k = 0; k < len && ok; k++) {
@@ -107,8 +117,8 @@ static int32_t int_dot(const int16_t *x, const int16_t *y, int64_t len) {
 }
 
 /* acc[r][c] for one MR x NR tile over all of K. */
-static void tile(const row_image *a[MR], const row_image *b[NR], int64_t K, int L, int int_sums,
-                 float acc[MR][NR]) {
+static void tile(const row_image *a[MR], const row_image *b[NR], const double *bv, int64_t K, int L,
+                 int int_sums, float acc[MR][NR]) {
   for (int r = 0; r < MR; r++)
     for (int c = 0; c < NR; c++) acc[r][c] = 0.0f;
   for (int64_t k0 = 0, kb = 0; k0 < K; k0 += L, kb++) {
@@ -128,7 +138,7 @@ static void tile(const row_image *a[MR], const row_image *b[NR], int64_t K, int 
       for (int64_t k = k0; k < k0 + len; k++)
         for (int r = 0; r < MR; r++) {
           double x = a[r]->v[k];
-          for (int c = 0; c < NR; c++) s[r][c] += x * b[c]->v[k];
+          for (int c = 0; c < NR; c++) s[r][c] += x * bv[k * NR + c];
         }
       for (int r = 0; r < MR; r++)
         for (int c = 0; c < NR; c++) p[r][c] = (float)s[r][c];
@@ -154,36 +164,38 @@ static void store(const mxb_gemm_desc_t *desc, float alpha_t, float acc, void *C
 void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
                   int64_t ldc, int L, void *workspace, int int_sums) {
   const int64_t M = A->rows, N = B->rows, K = A->cols;
-  const size_t rb = row_bytes(K, L), nkb = (size_t)((K + L - 1) / L);
+  const size_t vb = align64((size_t)K * 8), ib = image_bytes(K, L), nkb = (size_t)((K + L - 1) / L);
   unsigned char *ws = (unsigned char *)workspace;
   ws += (64 - (uintptr_t)ws % 64) % 64;
-  /* Slots: up to NB rows of B, then MR rows of A. */
-  const int64_t nb_max = N < NB ? N : NB;
+  const int64_t nbs = b_slots(N);
   row_image bp[NB], ap[MR];
-  for (int64_t i = 0; i < nb_max + MR; i++) {
-    unsigned char *base = ws + (size_t)i * rb;
-    row_image *r = i < nb_max ? &bp[i] : &ap[i - nb_max];
-    r->v = (double *)base;
-    r->s = (double *)(base + align64((size_t)K * 8));
-    r->m = (int16_t *)(base + align64((size_t)K * 8) + align64(nkb * 8));
+  double *bvals = (double *)ws, *scratch = (double *)(ws + (size_t)(nbs + MR) * vb);
+  unsigned char *images = ws + (size_t)(nbs + MR + 1) * vb;
+  for (int64_t i = 0; i < nbs + MR; i++) {
+    row_image *r = i < nbs ? &bp[i] : &ap[i - nbs];
+    r->v = i < nbs ? bvals + (i / NR) * NR * K + i % NR : (double *)(ws + (size_t)i * vb);
+    r->s = (double *)(images + (size_t)i * ib);
+    r->m = (int16_t *)(images + (size_t)i * ib + align64(nkb * 8));
   }
   const float alpha_t =
       mxb_gemm_alpha_t(desc->alpha, (float)mxb_cpu_tensor_scale(A), (float)mxb_cpu_tensor_scale(B));
 
   for (int64_t j0 = 0; j0 < N; j0 += NB) {
     int64_t nb = N - j0 < NB ? N - j0 : NB;
-    for (int64_t j = 0; j < nb; j++) decode_image(B, j0 + j, &bp[j], K, L);
+    /* Pad the last group by repeating its first row (computed, never stored). */
+    for (int64_t j = 0; j < (nb + NR - 1) / NR * NR; j++)
+      decode_image(B, j0 + (j < nb ? j : j / NR * NR), &bp[j], NR, scratch, K, L);
     for (int64_t i0 = 0; i0 < M; i0 += MR) {
       int64_t mr = M - i0 < MR ? M - i0 : MR;
-      for (int64_t i = 0; i < mr; i++) decode_image(A, i0 + i, &ap[i], K, L);
+      for (int64_t i = 0; i < mr; i++) decode_image(A, i0 + i, &ap[i], 1, scratch, K, L);
       const row_image *a[MR];
       for (int r = 0; r < MR; r++) a[r] = &ap[r < mr ? r : 0]; /* edge rows repeat row 0, not stored */
       for (int64_t jt = 0; jt < nb; jt += NR) {
         int64_t nr = nb - jt < NR ? nb - jt : NR;
         const row_image *b[NR];
-        for (int c = 0; c < NR; c++) b[c] = &bp[jt + (c < nr ? c : 0)];
+        for (int c = 0; c < NR; c++) b[c] = &bp[jt + c];
         float acc[MR][NR];
-        tile(a, b, K, L, int_sums, acc);
+        tile(a, b, bvals + jt * K, K, L, int_sums, acc);
         for (int64_t r = 0; r < mr; r++)
           for (int64_t c = 0; c < nr; c++) store(desc, alpha_t, acc[r][c], C, (i0 + r) * ldc + j0 + jt + c);
       }
