@@ -170,8 +170,9 @@ static void quantize_fp8(qctx *q) {
     }
     for (int64_t row = r0; row < r1; row++) {
       fetch_row(q, row);
-      for (int64_t c = 0; c < q->cols; c++)
-        q->codes[c] = mxb_fp8_encode_scaled(&q->fp, q->x[c], q->tscale[c / bc], q->r ? q->r[c] : -1);
+      for (int64_t j = 0; j < q->scols; j++)
+        for (int64_t c = j * bc; c < q->cols && c < (j + 1) * bc; c++)
+          q->codes[c] = mxb_fp8_encode_scaled(&q->fp, q->x[c], q->tscale[j], q->r ? q->r[c] : -1);
       put_row(q, row);
     }
   }
