@@ -30,6 +30,8 @@ enum {
   NB = 128,        /* rows of B decoded per panel */
   MAX_MANT = 2047  /* |integer image| bound: 128 * 2047^2 < 2^31 */
 };
+_Static_assert((int64_t)MXB_GEMM_MAX_K_BLOCK * MAX_MANT * MAX_MANT < INT32_MAX,
+               "integer block sums must fit in int32");
 
 /* One decoded row: values v[K], and per K-block either S (a power of two)
  * with the integer image m = v / S, or S = 0 when the block does not fit.
@@ -177,6 +179,7 @@ void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_
     r->s = (double *)(images + (size_t)i * ib);
     r->m = (int16_t *)(images + (size_t)i * ib + align64(nkb * 8));
   }
+  int_sums = int_sums && L <= MXB_GEMM_MAX_K_BLOCK;
   const float alpha_t =
       mxb_gemm_alpha_t(desc->alpha, (float)mxb_cpu_tensor_scale(A), (float)mxb_cpu_tensor_scale(B));
 
