@@ -5,7 +5,9 @@
 #include "core/gemm.h"
 #include "core/tensor.h"
 #include "cpu/gemm.h"
+#ifdef MXB_WITH_CUDA
 #include "cuda/gemm.h"
+#endif
 
 #include <stdint.h>
 
