@@ -3,7 +3,9 @@
 #include "transforms_util.h"
 #include "common/codec.h"
 
+/* A MoR tensor (planes poisoned) with typed views of its planes. */
 typedef struct mor_buf {
+  mxbt_qt q;
   mxb_tensor_t t;
   uint16_t *data;
   float *scales;
@@ -13,27 +15,16 @@ typedef struct mor_buf {
 
 static mor_buf mor_alloc(mxb_format_t f, int64_t rows, int64_t cols) {
   mor_buf b;
-  mxb_tensor_sizes_t s;
-  cr_assert_eq(mxb_tensor_init(&b.t, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
-  cr_assert_eq(mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &s), MXB_SUCCESS);
-  cr_assert_eq(s.data_bytes, (size_t)(rows * cols) * 2);
-  b.data = malloc(s.data_bytes);
-  b.scales = malloc(s.scale_bytes);
-  b.aux = malloc(s.aux_bytes);
-  memset(b.data, 0xA5, s.data_bytes);
-  memset(b.scales, 0xA5, s.scale_bytes);
-  memset(b.aux, 0xA5, s.aux_bytes);
-  b.nscales = s.aux_bytes;
-  b.t.data = b.data;
-  b.t.scales = b.scales;
-  b.t.aux = b.aux;
+  b.q = mxbt_qt_alloc(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
+  cr_assert_eq(b.q.s.data_bytes, (size_t)(rows * cols) * 2);
+  b.t = b.q.t;
+  b.data = b.t.data;
+  b.scales = b.t.scales;
+  b.aux = b.t.aux;
+  b.nscales = b.q.s.aux_bytes;
   return b;
 }
-static void mor_free(mor_buf *b) {
-  free(b->data);
-  free(b->scales);
-  free(b->aux);
-}
+static void mor_free(mor_buf *b) { mxbt_qt_free(&b->q); }
 
 static void mor_run(mxb_context_t *ctx, const mxb_mor_config_t *cfg, const float *x, mor_buf *b) {
   size_t ws = 0;
