@@ -3,6 +3,7 @@
 
 #include "core/context.h"
 #include "core/error.h"
+#include "cuda/gemm.h"
 
 extern "C" mxb_status_t mxb_cuda_count_devices(int *count) {
   int n = 0;
@@ -30,7 +31,10 @@ extern "C" mxb_status_t mxb_cuda_context_init(struct mxb_context *ctx) {
   ctx->l2_bytes = (size_t)p.l2CacheSize;
   ctx->smem_optin = (size_t)p.sharedMemPerBlockOptin;
   ctx->cuda_state = nullptr;
-  return MXB_SUCCESS;
+  // The GEMM's cuBLASLt handle is made here, never in the hot path.
+  mxb_status_t s = mxb_cuda_gemm_state_init(ctx);
+  if (s != MXB_SUCCESS) mxb_cuda_gemm_state_fini(ctx);
+  return s;
 }
 
-extern "C" void mxb_cuda_context_fini(struct mxb_context *ctx) { (void)ctx; }
+extern "C" void mxb_cuda_context_fini(struct mxb_context *ctx) { mxb_cuda_gemm_state_fini(ctx); }

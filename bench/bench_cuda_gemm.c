@@ -1,0 +1,282 @@
+/* CUDA GEMM throughput against cuBLASLt called directly in the same run
+ * (BF16 and FP8 E4M3 per-tensor, same shape). TFLOP/s = 2*M*N*K / time;
+ * ratio_to_bf16 = cuBLASLt BF16 time / this case's time, for the same shape.
+ * Operands are random codes with realistic scales (never zeros); weights
+ * smaller than the L2 are rotated over three copies so repeated calls do
+ * not measure the cache. */
+#include "bench.h"
+#include "mxblas.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef MXB_WITH_CUDA
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+
+typedef enum { REF_BF16, REF_FP8, MXB_CASE } case_kind;
+
+typedef struct gemm_case {
+  const char *name;
+  case_kind kind;
+  mxb_format_t fa, fb;
+  mxb_gemm_mode_t mode;
+  int64_t M, N, K;
+} gemm_case;
+
+#define NSHAPES 5
+static const int64_t k_shapes[NSHAPES][3] = {
+  {8192, 8192, 8192}, {4096, 4096, 4096}, {2048, 8192, 8192}, {128, 8192, 8192}, {16, 8192, 8192}};
+static double g_bf16_time[NSHAPES]; /* seconds per call, from the reference case */
+
+static uint64_t splitmix(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/* Random bytes for a plane: raw codes (FP4), or bytes with bit 6 clear
+ * (FP8 and BF16 bit patterns of magnitude below 2, never NaN or Inf). */
+static void *dev_random(size_t bytes, int masked, uint64_t seed) {
+  unsigned char *h = malloc(bytes ? bytes : 1);
+  void *d = NULL;
+  if (!h) return NULL;
+  uint64_t s = seed;
+  for (size_t i = 0; i < bytes; i += 8) {
+    uint64_t r = splitmix(&s);
+    if (masked) r &= 0xBFBFBFBFBFBFBFBFull;
+    memcpy(h + i, &r, bytes - i < 8 ? bytes - i : 8);
+  }
+  if (cudaMalloc(&d, bytes ? bytes : 1) != cudaSuccess || cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice) != cudaSuccess) d = NULL;
+  free(h);
+  return d;
+}
+
+/* Scale planes: UE4M3 bytes in [0x30, 0x3F], E8M0 bytes in [120, 134],
+ * fp32 scale_inv 1.0. */
+static void *dev_scales(mxb_format_t f, size_t bytes, uint64_t seed) {
+  mxb_format_info_t info;
+  mxb_format_info(f, &info);
+  unsigned char *h = malloc(bytes ? bytes : 1);
+  void *d = NULL;
+  uint64_t s = seed;
+  for (size_t i = 0; i < bytes; i++) {
+    unsigned r = (unsigned)(splitmix(&s) & 0xFF);
+    h[i] = info.scale_type == MXB_SCALE_UE4M3 ? (unsigned char)(0x30 + r % 16) : (unsigned char)(120 + r % 15);
+  }
+  if (info.scale_type == MXB_SCALE_FP32)
+    for (size_t i = 0; i + 4 <= bytes; i += 4) {
+      float one = 1.0f;
+      memcpy(h + i, &one, 4);
+    }
+  if (cudaMalloc(&d, bytes ? bytes : 1) != cudaSuccess || cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice) != cudaSuccess) d = NULL;
+  free(h);
+  return d;
+}
+
+static int make_operand(mxb_tensor_t *t, mxb_format_t f, int64_t rows, int64_t cols, uint64_t seed) {
+  mxb_tensor_sizes_t s;
+  if (mxb_tensor_init(t, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR) != MXB_SUCCESS ||
+      mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &s) != MXB_SUCCESS)
+    return -1;
+  t->data = dev_random(s.data_bytes, f != MXB_FORMAT_NVFP4 && f != MXB_FORMAT_MXFP4, seed);
+  t->scales = s.scale_bytes ? dev_scales(f, s.scale_bytes, seed + 1) : NULL;
+  if (s.amax_bytes) {
+    float one = 1.0f;
+    if (cudaMalloc((void **)&t->amax, 4) != cudaSuccess) return -1;
+    cudaMemcpy(t->amax, &one, 4, cudaMemcpyHostToDevice);
+  }
+  return t->data && (!s.scale_bytes || t->scales) ? 0 : -1;
+}
+
+static void free_operand(mxb_tensor_t *t) {
+  cudaFree(t->data);
+  cudaFree(t->scales);
+  cudaFree(t->amax);
+}
+
+/* cuBLASLt called directly: C^T[N,M] = B[N,K] . A[M,K]^T (TN), fp32 compute,
+ * bf16 output, with a planned algorithm (as a careful caller would). */
+typedef struct {
+  cublasLtHandle_t h;
+  cublasLtMatmulDesc_t op;
+  cublasLtMatrixLayout_t la, lb, lc;
+  cublasLtMatmulAlgo_t algo;
+  void *ws;
+  size_t ws_bytes;
+} lt_direct;
+
+static int lt_direct_init(lt_direct *l, cudaDataType_t t, int64_t M, int64_t N, int64_t K, const float *sa,
+                          const float *sb) {
+  memset(l, 0, sizeof(*l));
+  l->ws_bytes = (size_t)32 << 20;
+  if (cudaMalloc(&l->ws, l->ws_bytes) != cudaSuccess || cublasLtCreate(&l->h) != CUBLAS_STATUS_SUCCESS) return -1;
+  cublasLtMatmulDescCreate(&l->op, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+  cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+  cublasLtMatmulDescSetAttribute(l->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta));
+  cublasLtMatmulDescSetAttribute(l->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb));
+  if (sa) {
+    cublasLtMatmulDescSetAttribute(l->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sb, sizeof(sb));
+    cublasLtMatmulDescSetAttribute(l->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sa, sizeof(sa));
+  }
+  cublasLtMatrixLayoutCreate(&l->la, t, (uint64_t)K, (uint64_t)N, K);
+  cublasLtMatrixLayoutCreate(&l->lb, t, (uint64_t)K, (uint64_t)M, K);
+  cublasLtMatrixLayoutCreate(&l->lc, CUDA_R_16BF, (uint64_t)N, (uint64_t)M, N);
+  cublasLtMatmulPreference_t pref;
+  cublasLtMatmulPreferenceCreate(&pref);
+  uint64_t ws = l->ws_bytes;
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  cublasLtMatmulHeuristicResult_t r;
+  int found = 0;
+  cublasLtMatmulAlgoGetHeuristic(l->h, l->op, l->la, l->lb, l->lc, l->lc, pref, 1, &r, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  if (!found) return -1;
+  l->algo = r.algo;
+  return 0;
+}
+
+static int lt_direct_run(lt_direct *l, const void *A, const void *B, void *C) {
+  float alpha = 1.0f, beta = 0.0f;
+  return cublasLtMatmul(l->h, l->op, &alpha, B, l->la, A, l->lb, &beta, C, l->lc, C, l->lc, &l->algo, l->ws,
+                        l->ws_bytes, 0) == CUBLAS_STATUS_SUCCESS ? 0 : -1;
+}
+
+static void lt_direct_fini(lt_direct *l) {
+  cublasLtMatrixLayoutDestroy(l->la);
+  cublasLtMatrixLayoutDestroy(l->lb);
+  cublasLtMatrixLayoutDestroy(l->lc);
+  cublasLtMatmulDescDestroy(l->op);
+  if (l->h) cublasLtDestroy(l->h);
+  cudaFree(l->ws);
+}
+
+static int shape_index(const gemm_case *c) {
+  for (int i = 0; i < NSHAPES; i++)
+    if (k_shapes[i][0] == c->M && k_shapes[i][1] == c->N && k_shapes[i][2] == c->K) return i;
+  return 0;
+}
+
+#define NCOPY 3
+static void run(mxbb_state *st, void *arg) {
+  const gemm_case *c = arg;
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    mxbb_skip(st, "no CUDA device");
+    return;
+  }
+  mxb_tensor_t A, B[NCOPY];
+  memset(B, 0, sizeof(B));
+  mxb_format_t fa = c->kind == REF_BF16 ? MXB_FORMAT_BF16 : c->kind == REF_FP8 ? MXB_FORMAT_FP8_E4M3_TENSOR : c->fa;
+  mxb_format_t fb = c->kind == REF_BF16 ? MXB_FORMAT_BF16 : c->kind == REF_FP8 ? MXB_FORMAT_FP8_E4M3_TENSOR : c->fb;
+  mxb_tensor_sizes_t sb;
+  mxb_tensor_sizes(fb, c->N, c->K, MXB_SCALE_LAYOUT_LINEAR, &sb);
+  int copies = sb.data_bytes < ((size_t)64 << 20) ? NCOPY : 1;
+  if (make_operand(&A, fa, c->M, c->K, 1) != 0) {
+    mxbb_skip(st, "could not allocate A");
+    return;
+  }
+  for (int i = 0; i < copies; i++)
+    if (make_operand(&B[i], fb, c->N, c->K, 10 + (uint64_t)i) != 0) {
+      mxbb_skip(st, "could not allocate B");
+      return;
+    }
+  void *C = NULL, *ws = NULL;
+  size_t wsb = 0;
+  cudaMalloc(&C, (size_t)(c->M * c->N) * 4);
+  mxb_context_t *ctx = NULL;
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = c->mode;
+  d.c_type = MXB_DTYPE_BF16;
+  lt_direct lt;
+  memset(&lt, 0, sizeof(lt));
+  int bad = 0;
+  if (c->kind == MXB_CASE) {
+    bad |= mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx) != MXB_SUCCESS;
+    bad |= !bad && mxb_gemm_workspace_size(ctx, &d, &A, &B[0], &wsb) != MXB_SUCCESS;
+    bad |= !bad && wsb && cudaMalloc(&ws, wsb) != cudaSuccess;
+  } else {
+    bad |= lt_direct_init(&lt, c->kind == REF_BF16 ? CUDA_R_16BF : CUDA_R_8F_E4M3, c->M, c->N, c->K,
+                          c->kind == REF_FP8 ? A.scales : NULL, c->kind == REF_FP8 ? B[0].scales : NULL) != 0;
+  }
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  int it = 0;
+  double total = 0;
+  /* Warm up: plans, module load, clocks. */
+  for (int w = 0; w < 3 && !bad; w++)
+    bad |= c->kind == MXB_CASE ? mxb_gemm(ctx, &d, &A, &B[w % copies], C, ws, wsb, NULL) != MXB_SUCCESS
+                               : lt_direct_run(&lt, A.data, B[w % copies].data, C) != 0;
+  if (bad || cudaDeviceSynchronize() != cudaSuccess) {
+    char msg[256];
+    snprintf(msg, sizeof(msg), "setup failed: %s", mxb_last_error_detail());
+    mxbb_skip(st, msg);
+  } else {
+    while (mxbb_keep_running(st)) {
+      const mxb_tensor_t *b = &B[it % copies];
+      cudaEventRecord(e0, 0);
+      if (c->kind == MXB_CASE) mxb_gemm(ctx, &d, &A, b, C, ws, wsb, NULL);
+      else lt_direct_run(&lt, A.data, b->data, C);
+      cudaEventRecord(e1, 0);
+      cudaEventSynchronize(e1);
+      float ms = 0;
+      cudaEventElapsedTime(&ms, e0, e1);
+      mxbb_set_iteration_time(st, ms * 1e-3);
+      total += ms * 1e-3;
+      it++;
+    }
+    double per = total / (it ? it : 1), flops = 2.0 * (double)c->M * (double)c->N * (double)c->K;
+    if (c->kind == REF_BF16) g_bf16_time[shape_index(c)] = per;
+    mxbb_counter(st, "TFLOPS", flops * 1e-12 * (double)it, 1);
+    if (g_bf16_time[shape_index(c)] > 0) mxbb_counter(st, "ratio_to_bf16", g_bf16_time[shape_index(c)] / per, 0);
+    mxbb_counter(st, "us", per * 1e6, 0);
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  if (c->kind != MXB_CASE) lt_direct_fini(&lt);
+  if (ctx) {
+    fprintf(stderr, "%s %lldx%lldx%lld ran %s\n", c->name, (long long)c->M, (long long)c->N, (long long)c->K,
+            mxb_context_last_impl(ctx));
+    mxb_context_destroy(ctx);
+  }
+  cudaFree(ws);
+  cudaFree(C);
+  free_operand(&A);
+  for (int i = 0; i < copies; i++) free_operand(&B[i]);
+}
+
+#define MAXCASES 64
+static gemm_case g_cases[MAXCASES];
+static char g_names[MAXCASES][96];
+
+MXBB_CONSTRUCTOR static void reg(void) {
+  int n = 0;
+  for (int s = 0; s < NSHAPES; s++) {
+    const int64_t M = k_shapes[s][0], N = k_shapes[s][1], K = k_shapes[s][2];
+    const gemm_case list[] = {
+      {"cublaslt_bf16", REF_BF16, MXB_FORMAT_BF16, MXB_FORMAT_BF16, MXB_GEMM_FAST, M, N, K},
+      {"cublaslt_fp8_e4m3", REF_FP8, MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, MXB_GEMM_FAST, M, N, K},
+      {"mxb_bf16_fast", MXB_CASE, MXB_FORMAT_BF16, MXB_FORMAT_BF16, MXB_GEMM_FAST, M, N, K},
+      {"mxb_fp8_e4m3_fast", MXB_CASE, MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, MXB_GEMM_FAST, M, N, K},
+      {"mxb_nvfp4_fast", MXB_CASE, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_GEMM_FAST, M, N, K},
+      {"mxb_mxfp8_e4m3_fast", MXB_CASE, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_GEMM_FAST, M, N, K},
+      {"mxb_nvfp4_exact", MXB_CASE, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_GEMM_EXACT, M, N, K},
+      {"mxb_bf16_x_nvfp4w_fast", MXB_CASE, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_GEMM_FAST, M, N, K},
+      {"mxb_bf16_x_mxfp4w_fast", MXB_CASE, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, MXB_GEMM_FAST, M, N, K},
+    };
+    for (size_t i = 0; i < sizeof(list) / sizeof(list[0]) && n < MAXCASES; i++) {
+      /* 4-bit weights x BF16 only at decode and small-batch shapes. */
+      if (list[i].fa == MXB_FORMAT_BF16 && list[i].fb != MXB_FORMAT_BF16 && M > 128) continue;
+      g_cases[n] = list[i];
+      snprintf(g_names[n], sizeof(g_names[n]), "cuda_gemm/%s/%lldx%lldx%lld", list[i].name, (long long)M,
+               (long long)N, (long long)K);
+      mxbb_register(g_names[n], run, &g_cases[n], 1);
+      n++;
+    }
+  }
+}
+#endif

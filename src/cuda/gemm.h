@@ -1,0 +1,35 @@
+/* Entry points of the CUDA GEMM (NUMERICS 7). Called from src/core/api_gemm.c
+ * after the shared validation: descriptors, shapes, the pair and ldc are
+ * already checked. Stream-ordered, no allocation, no synchronisation; safe to
+ * capture in a CUDA graph. On success ctx->last_impl names the path that ran. */
+#ifndef MXB_CUDA_GEMM_H
+#define MXB_CUDA_GEMM_H
+#include "core/context.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifdef MXB_WITH_CUDA
+/* Workspace bytes the call with these arguments needs (the path is chosen
+ * from the formats, shapes, mode, beta and the device, never from data). */
+mxb_status_t mxb_cuda_gemm_workspace_size(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
+                                          const mxb_tensor_t *A, const mxb_tensor_t *B,
+                                          size_t *bytes);
+/* C = alpha * A * B^T + beta * C; ldc resolved (>= N). */
+mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
+                           const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t ldc,
+                           void *workspace, size_t workspace_bytes, void *stream);
+/* Name of the path mxb_cuda_gemm would take (for tests and benchmarks). */
+const char *mxb_cuda_gemm_path_name(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
+                                    const mxb_tensor_t *A, const mxb_tensor_t *B);
+
+/* cuBLASLt handle kept in ctx->cuda_state (created with the context). */
+mxb_status_t mxb_cuda_gemm_state_init(struct mxb_context *ctx);
+void mxb_cuda_gemm_state_fini(struct mxb_context *ctx);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,141 @@
+// Internal plumbing of the CUDA GEMM: a device view of one operand, the
+// decoded element values of NUMERICS 7 (through the shared codecs), the
+// epilogue, and the entry points of each path.
+#ifndef MXB_CUDA_GEMM_COMMON_CUH
+#define MXB_CUDA_GEMM_COMMON_CUH
+#include <stdint.h>
+
+#include "common/block.h"
+#include "common/gemm_epilogue.h"
+#include "cuda/launch.cuh"
+
+namespace mxb {
+namespace gemm {
+
+// One operand [rows, cols = K] as the kernels see it. Built on the host from
+// the tensor descriptor and the format table, passed by value.
+struct operand {
+  const uint8_t *data, *scales, *aux;
+  const float *amax;        // NVFP4 tensor amax (device)
+  int64_t rows, cols, row_bytes, scale_cols;
+  int elem, elem_bits, block_rows, block_cols, scale_type, bdr_m, swizzled, format;
+  mxb_fp fp;                // minifloat / MXINT8 parameters of the element
+};
+
+operand make_operand(const mxb_tensor_t *t);
+
+// Index of the scale of element (r, k) in the scale plane.
+__device__ __forceinline__ int64_t scale_index(const operand &o, int64_t r, int64_t k) {
+  int64_t i = o.block_rows ? r / o.block_rows : 0, j = o.block_cols ? k / o.block_cols : 0;
+  return o.swizzled ? mxb_swizzle_index(i, j, o.scale_cols) : i * o.scale_cols + j;
+}
+
+// The element code at (r, k): a little-endian bit stream of elem_bits per
+// element within each row (FP4, FP6, BDR), or whole bytes.
+__device__ __forceinline__ uint32_t code_at(const operand &o, int64_t r, int64_t k) {
+  const uint8_t *row = o.data + r * o.row_bytes;
+  if (o.elem_bits == 8) return row[k];
+  if (o.elem_bits == 16) return row[2 * k] | ((uint32_t)row[2 * k + 1] << 8);
+  if (o.elem_bits == 32) return *reinterpret_cast<const uint32_t *>(row + 4 * k);
+  int64_t bit = k * o.elem_bits;
+  uint32_t v = row[bit >> 3];
+  if ((bit & 7) + o.elem_bits > 8) v |= (uint32_t)row[(bit >> 3) + 1] << 8;
+  return (v >> (bit & 7)) & ((1u << o.elem_bits) - 1u);
+}
+
+// Decoded value of element (r, k): element times its block scale, without
+// tensor scales (NUMERICS 7). Exact in binary64 for every format.
+__device__ __forceinline__ double decoded(const operand &o, int64_t r, int64_t k) {
+  uint32_t c = code_at(o, r, k);
+  switch (o.scale_type) {
+    case MXB_SCALE_NONE:
+      return o.elem == MXB_ELEM_FP32 ? (double)__uint_as_float(c) : (double)mxb_bf16_decode((uint16_t)c);
+    case MXB_SCALE_UE4M3:
+      return (double)mxb_fp_decode(&o.fp, c) * (double)mxb_ue4m3_decode(o.scales[scale_index(o, r, k)]);
+    case MXB_SCALE_E8M0:
+      return (double)mxb_fp_decode(&o.fp, c) * (double)mxb_e8m0_decode(o.scales[scale_index(o, r, k)]);
+    case MXB_SCALE_BDR: {
+      int64_t s = scale_index(o, r, k);
+      return mxb_bdr_decode((uint8_t)c, (int)(k % 16), o.bdr_m, o.scales[s], o.aux[s]);
+    }
+    default: {  // fp32 scale_inv: FP8 (per tensor: a tensor scale) and MoR
+      int64_t s = scale_index(o, r, k);
+      bool fp8 = o.elem != MXB_ELEM_MIXED || o.aux[s];
+      float v = fp8 ? mxb_fp_decode(&o.fp, c & 0xFFu) : mxb_bf16_decode((uint16_t)c);
+      if (o.block_rows == 0 && o.elem != MXB_ELEM_MIXED) return (double)v;
+      return (double)v * (double)reinterpret_cast<const float *>(o.scales)[s];
+    }
+  }
+}
+
+// Tensor scale (NUMERICS 7 step 3): NVFP4 amax / 2688, FP8 per-tensor scale_inv.
+__device__ __forceinline__ float tensor_scale(const operand &o) {
+  if (o.format == MXB_FORMAT_NVFP4) return *o.amax * (1.0f / 2688.0f);
+  if (o.format == MXB_FORMAT_FP8_E4M3_TENSOR || o.format == MXB_FORMAT_FP8_E5M2_TENSOR)
+    return *reinterpret_cast<const float *>(o.scales);
+  return 1.0f;
+}
+
+// Output element (m, n): the shared epilogue, fp32 or bf16 C.
+struct out_view {
+  void *c;
+  int64_t ldc;
+  int bf16;
+  float alpha, beta;
+  const void *c_in;  // where C's previous values are read (C itself, or a copy)
+};
+__device__ __forceinline__ void store(const out_view &o, float alpha_t, int64_t m, int64_t n, float acc) {
+  int64_t i = m * o.ldc + n;
+  float cin = 0.0f;
+  if (o.beta != 0.0f)
+    cin = o.bf16 ? mxb_bf16_decode(static_cast<const uint16_t *>(o.c_in)[i]) : static_cast<const float *>(o.c_in)[i];
+  float c = mxb_gemm_combine(alpha_t, acc, o.beta, cin);
+  if (o.bf16) static_cast<uint16_t *>(o.c)[i] = mxb_gemm_out_bf16(c);
+  else static_cast<uint32_t *>(o.c)[i] = mxb_gemm_out_f32(c);
+}
+
+struct problem {
+  operand a, b;
+  int64_t M, N, K;
+  int L;  // K-block length
+  out_view out;
+};
+
+// Paths (each in its own file).
+// Generic exact path: any pair. guard: run only when *guard != 0 (NULL: always).
+mxb_status_t run_generic(const mxb_context *ctx, const problem &p, const int *guard, cudaStream_t st);
+// Exact, integer tensor cores: NVFP4 x NVFP4 and MXFP4 x MXFP4.
+size_t int8_workspace(const problem &p);
+mxb_status_t run_int8(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
+// Fast: dequantize to BF16 (exactly) and multiply with cuBLASLt.
+size_t dequant_workspace(const problem &p);
+mxb_status_t run_dequant(mxb_context *ctx, const problem &p, void *ws, size_t ws_bytes, cudaStream_t st);
+// Fast decode path: M <= 16, BF16 A, 4-bit B.
+size_t decode_workspace(const mxb_context *ctx, const problem &p);
+mxb_status_t run_decode(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
+// Fast: operands cuBLASLt takes natively (BF16, FP8 per tensor, FP8 1x128 / 128x128).
+bool lt_native_pair(const mxb_context *ctx, int fa, int fb);
+mxb_status_t run_lt_native(mxb_context *ctx, const problem &p, const mxb_tensor_t *A,
+                           const mxb_tensor_t *B, void *ws, size_t ws_bytes, cudaStream_t st);
+
+// cuBLASLt: C^T[N, M] = B[N, K] * A[M, K]^T in column-major terms ("TN").
+// a/b: row-major [rows, K] with leading dimension ld (elements).
+struct lt_operand {
+  const void *ptr;
+  int dtype;            // cudaDataType_t
+  int64_t ld;
+  int scale_mode;       // cublasLtMatmulMatrixScale_t, -1: none
+  const void *scale;    // device scale pointer
+};
+size_t lt_workspace_bytes();
+// alpha_dev: NULL for the host alpha p.out.alpha; else N + 1 device floats,
+// N alphas (one per row of D^T) and beta, used as a per-row alpha vector
+// with host beta, or where cuBLASLt refuses that, as device scalars.
+mxb_status_t lt_matmul(mxb_context *ctx, const problem &p, const lt_operand &a, const lt_operand &b,
+                       const float *alpha_dev, void *ws, size_t ws_bytes, cudaStream_t st);
+
+static inline size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
+
+}  // namespace gemm
+}  // namespace mxb
+#endif

@@ -1,0 +1,204 @@
+// cuBLASLt plumbing: the handle lives in the context (created once), and
+// plans (descriptors + the heuristic's algorithm) are cached per shape so the
+// hot path does no heuristic search and no allocation.
+#include <cublasLt.h>
+#include <string.h>
+
+#include <new>
+
+#include "cuda/gemm.h"
+#include "cuda/gemm_common.cuh"
+
+namespace mxb {
+namespace gemm {
+
+mxb_status_t int8_init();
+
+struct lt_key {
+  int64_t M, N, K, lda, ldb, ldc;
+  int ta, tb, tc, sma, smb, ptr_mode, align_a, align_b, align_c;
+  size_t ws;
+};
+
+struct lt_plan {
+  lt_key key;
+  bool used;
+  cublasLtMatmulDesc_t op;
+  cublasLtMatrixLayout_t la, lb, lc;
+  cublasLtMatmulAlgo_t algo;
+};
+
+constexpr int PLAN_CACHE = 16;
+struct lt_state {
+  cublasLtHandle_t h;
+  lt_plan plans[PLAN_CACHE];
+  int next;
+};
+
+static void plan_destroy(lt_plan &p) {
+  if (!p.used) return;
+  cublasLtMatrixLayoutDestroy(p.la);
+  cublasLtMatrixLayoutDestroy(p.lb);
+  cublasLtMatrixLayoutDestroy(p.lc);
+  cublasLtMatmulDescDestroy(p.op);
+  p.used = false;
+}
+
+static mxb_status_t lt_status(cublasStatus_t s, const char *what) {
+  if (s == CUBLAS_STATUS_SUCCESS) return MXB_SUCCESS;
+  if (s == CUBLAS_STATUS_NOT_SUPPORTED || s == CUBLAS_STATUS_INVALID_VALUE)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "%s: %s", what, cublasLtGetStatusString(s));
+  return mxb_fail(MXB_ERR_CUDA, "%s: %s", what, cublasLtGetStatusString(s));
+}
+
+static int ptr_align(const void *p) {
+  uintptr_t a = (uintptr_t)p;
+  int al = 256;
+  while (al > 1 && (a % (uintptr_t)al)) al >>= 1;
+  return al;
+}
+
+size_t lt_workspace_bytes() { return (size_t)32 << 20; }
+
+// D^T[N, M] = op(B)[N, K] * A^T: cuBLAS's "A" is our B (transposed), its "B"
+// is our A; both are K-contiguous rows, so the column-major view is TN.
+static mxb_status_t plan_make(lt_state *s, const lt_key &k, const lt_operand &a, const lt_operand &b,
+                              lt_plan &p) {
+  memset(&p, 0, sizeof(p));
+  p.key = k;
+  MXB_TRY(lt_status(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate"));
+  p.used = true;
+  cublasOperation_t tA = CUBLAS_OP_T, tB = CUBLAS_OP_N;
+  int32_t pm = k.ptr_mode;
+  cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &tA, sizeof(tA));
+  cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &tB, sizeof(tB));
+  cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_POINTER_MODE, &pm, sizeof(pm));
+  if (b.scale_mode >= 0) {
+    int32_t m = b.scale_mode;
+    cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &m, sizeof(m));
+  }
+  if (a.scale_mode >= 0) {
+    int32_t m = a.scale_mode;
+    cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &m, sizeof(m));
+  }
+  mxb_status_t st = lt_status(cublasLtMatrixLayoutCreate(&p.la, (cudaDataType_t)k.tb, k.K, k.N, k.ldb), "layout");
+  if (st == MXB_SUCCESS)
+    st = lt_status(cublasLtMatrixLayoutCreate(&p.lb, (cudaDataType_t)k.ta, k.K, k.M, k.lda), "layout");
+  if (st == MXB_SUCCESS)
+    st = lt_status(cublasLtMatrixLayoutCreate(&p.lc, (cudaDataType_t)k.tc, k.N, k.M, k.ldc), "layout");
+  if (st != MXB_SUCCESS) return st;
+  cublasLtMatmulPreference_t pref;
+  MXB_TRY(lt_status(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate"));
+  uint64_t ws = k.ws;
+  uint32_t al_a = (uint32_t)k.align_b, al_b = (uint32_t)k.align_a, al_c = (uint32_t)k.align_c;
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof(al_a));
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof(al_b));
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof(al_c));
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof(al_c));
+  cublasLtMatmulHeuristicResult_t res;
+  int found = 0;
+  cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(s->h, p.op, p.la, p.lb, p.lc, p.lc, pref, 1, &res, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  if (hs != CUBLAS_STATUS_SUCCESS || found == 0)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for this GEMM (%s)",
+                    hs == CUBLAS_STATUS_SUCCESS ? "no result" : cublasLtGetStatusString(hs));
+  p.algo = res.algo;
+  return MXB_SUCCESS;
+}
+
+static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt_operand &a, const lt_operand &b,
+                                   const float *alpha_vec, int scalar_dev, void *ws, size_t ws_bytes, cudaStream_t st);
+
+mxb_status_t lt_matmul(mxb_context *ctx, const problem &pr, const lt_operand &a, const lt_operand &b,
+                       const float *alpha_dev, void *ws, size_t ws_bytes, cudaStream_t st) {
+  mxb_status_t s = lt_matmul_mode(ctx, pr, a, b, alpha_dev, 0, ws, ws_bytes, st);
+  if (s == MXB_ERR_UNSUPPORTED && alpha_dev) {
+    mxb_clear_error();
+    s = lt_matmul_mode(ctx, pr, a, b, alpha_dev, 1, ws, ws_bytes, st);
+  }
+  return s;
+}
+
+static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt_operand &a, const lt_operand &b,
+                                   const float *alpha_vec, int scalar_dev, void *ws, size_t ws_bytes, cudaStream_t st) {
+  lt_state *s = static_cast<lt_state *>(ctx->cuda_state);
+  if (!s) return mxb_fail(MXB_ERR_INTERNAL, "the CUDA context has no cuBLASLt handle");
+  lt_key k;
+  memset(&k, 0, sizeof(k));
+  k.M = pr.M; k.N = pr.N; k.K = pr.K; k.lda = a.ld; k.ldb = b.ld; k.ldc = pr.out.ldc;
+  k.ta = a.dtype; k.tb = b.dtype; k.tc = pr.out.bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  k.sma = a.scale_mode; k.smb = b.scale_mode;
+  k.ptr_mode = !alpha_vec   ? CUBLASLT_POINTER_MODE_HOST
+               : scalar_dev ? CUBLASLT_POINTER_MODE_DEVICE
+                            : CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST;
+  k.align_a = ptr_align(a.ptr); k.align_b = ptr_align(b.ptr); k.align_c = ptr_align(pr.out.c);
+  k.ws = ws_bytes;
+  lt_plan *p = nullptr;
+  for (int i = 0; i < PLAN_CACHE; i++)
+    if (s->plans[i].used && memcmp(&s->plans[i].key, &k, sizeof(k)) == 0) p = &s->plans[i];
+  if (!p) {
+    p = &s->plans[s->next];
+    s->next = (s->next + 1) % PLAN_CACHE;
+    plan_destroy(*p);
+    mxb_status_t e = plan_make(s, k, a, b, *p);
+    if (e != MXB_SUCCESS) {
+      plan_destroy(*p);
+      return e;
+    }
+  }
+  // Scale pointers are per call (the plan is per shape).
+  if (b.scale) cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &b.scale, sizeof(b.scale));
+  if (a.scale) cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &a.scale, sizeof(a.scale));
+  const float beta_h = pr.out.beta;
+  const void *alpha = alpha_vec ? (const void *)alpha_vec : (const void *)&pr.out.alpha;
+  const void *beta = scalar_dev ? (const void *)(alpha_vec + pr.N) : (const void *)&beta_h;
+  return lt_status(cublasLtMatmul(s->h, p->op, alpha, b.ptr, p->la, a.ptr, p->lb, beta, pr.out.c, p->lc,
+                                  pr.out.c, p->lc, &p->algo, ws, ws_bytes, st),
+                   "cublasLtMatmul");
+}
+
+static int lt_dtype(int format) {
+  switch (format) {
+    case MXB_FORMAT_FP8_E4M3_TENSOR: return CUDA_R_8F_E4M3;
+    case MXB_FORMAT_FP8_E5M2_TENSOR: return CUDA_R_8F_E5M2;
+    default: return CUDA_R_16BF;
+  }
+}
+
+// Operands cuBLASLt takes as they are: BF16, and FP8 with per-tensor
+// scale_inv pointers (cuBLASLt multiplies them into alpha on the device).
+mxb_status_t run_lt_native(mxb_context *ctx, const problem &p, const mxb_tensor_t *A, const mxb_tensor_t *B,
+                           void *ws, size_t ws_bytes, cudaStream_t st) {
+  const bool fp8 = A->format != MXB_FORMAT_BF16;
+  lt_operand a = {A->data, lt_dtype(A->format), p.K, -1, fp8 ? A->scales : nullptr};
+  lt_operand b = {B->data, lt_dtype(B->format), p.K, -1, fp8 ? B->scales : nullptr};
+  return lt_matmul(ctx, p, a, b, nullptr, ws, ws_bytes, st);
+}
+
+}  // namespace gemm
+}  // namespace mxb
+
+using namespace mxb::gemm;
+
+extern "C" mxb_status_t mxb_cuda_gemm_state_init(struct mxb_context *ctx) {
+  lt_state *s = new (std::nothrow) lt_state();
+  if (!s) return mxb_fail(MXB_ERR_ALLOC, "could not allocate the cuBLASLt state");
+  cublasStatus_t e = cublasLtCreate(&s->h);
+  if (e != CUBLAS_STATUS_SUCCESS) {
+    delete s;
+    return mxb_fail(MXB_ERR_CUDA, "cublasLtCreate: %s", cublasLtGetStatusString(e));
+  }
+  ctx->cuda_state = s;
+  // Kernel attributes are set once here, never inside a (captured) call.
+  return int8_init();
+}
+
+extern "C" void mxb_cuda_gemm_state_fini(struct mxb_context *ctx) {
+  lt_state *s = static_cast<lt_state *>(ctx->cuda_state);
+  if (!s) return;
+  for (int i = 0; i < PLAN_CACHE; i++) plan_destroy(s->plans[i]);
+  cublasLtDestroy(s->h);
+  delete s;
+  ctx->cuda_state = nullptr;
+}

@@ -1,0 +1,524 @@
+/* CUDA GEMM on the GPU (skipped without one): exact mode byte-identical with
+ * the CPU reference (integer tensor-core path for NVFP4 / MXFP4, the generic
+ * path for every other pair), fast mode within the bound of docs/GEMM.md on
+ * random and adversarial inputs, alpha/beta/ldc/bf16 rules, workspace errors,
+ * CUDA graph capture. */
+#include <float.h>
+#include <stdio.h>
+
+#include "cpu/decode.h"
+#include "testutil.h"
+
+#ifdef MXB_WITH_CUDA
+/* ------------------------------------------------------------ operands */
+typedef struct {
+  mxb_tensor_t h, d; /* host copy (CPU reference) and device copy */
+  float amax;
+  mxb_tensor_sizes_t s;
+} gq;
+
+enum { IN_NORMAL = 0, IN_WIDE = 1, IN_CANCEL = 2, IN_TINY = 3 };
+
+/* Rows of varied magnitude; IN_WIDE spreads values over 2^-30..2^30; IN_TINY
+ * puts every value near 2^-110 (extreme MX scales); IN_CANCEL makes the
+ * second half of each row the first half (A) or its negation (B). */
+static float *make_input(int64_t rows, int64_t cols, uint64_t seed, int kind, int negate_half) {
+  float *x = malloc((size_t)(rows * cols) * 4);
+  uint64_t s = seed;
+  for (int64_t r = 0; r < rows; r++) {
+    float scale = ldexpf(1.0f, (int)(mxbt_next(&s) % 9) - 4);
+    for (int64_t c = 0; c < cols; c++) {
+      float v = kind == IN_WIDE ? mxbt_wide(&s, -30, 30) : scale * mxbt_normal(&s);
+      if (kind == IN_TINY) v = ldexpf(mxbt_normal(&s), -110);
+      x[r * cols + c] = v;
+    }
+    if (kind == IN_CANCEL)
+      for (int64_t c = cols / 2; c < cols; c++) x[r * cols + c] = (negate_half ? -1.0f : 1.0f) * x[r * cols + c - cols / 2];
+  }
+  return x;
+}
+
+static void gq_make(gq *q, mxb_format_t f, int64_t rows, int64_t cols, const float *x) {
+  memset(q, 0, sizeof(*q));
+  cr_assert_eq(mxb_tensor_init(&q->h, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+  cr_assert_eq(mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &q->s), MXB_SUCCESS);
+  q->h.data = calloc(1, q->s.data_bytes);
+  q->h.scales = q->s.scale_bytes ? calloc(1, q->s.scale_bytes) : NULL;
+  q->h.aux = q->s.aux_bytes ? calloc(1, q->s.aux_bytes) : NULL;
+  q->h.amax = q->s.amax_bytes ? &q->amax : NULL;
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  mxb_format_info_t info;
+  mxb_format_info(f, &info);
+  size_t ws = 0;
+  void *w = NULL;
+  mxb_status_t st = MXB_SUCCESS;
+  if (f == MXB_FORMAT_FP32) {
+    memcpy(q->h.data, x, (size_t)(rows * cols) * 4);
+  } else if (info.elem == MXB_ELEM_MIXED) {
+    mxb_mor_config_t cfg;
+    mxb_mor_config_init(&cfg);
+    cr_assert_eq(mxb_mor_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &q->h, &ws), MXB_SUCCESS);
+    w = malloc(ws ? ws : 1);
+    st = mxb_mor_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &q->h, w, ws, NULL);
+  } else {
+    mxb_quant_config_t cfg;
+    mxb_quant_config_init(&cfg);
+    cr_assert_eq(mxb_quantize_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &q->h, &ws), MXB_SUCCESS);
+    w = malloc(ws ? ws : 1);
+    st = mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &q->h, w, ws, NULL);
+  }
+  cr_assert_eq(st, MXB_SUCCESS, "quantize %s: %s", info.name, mxb_last_error_detail());
+  free(w);
+  mxb_context_destroy(ctx);
+  q->d = q->h;
+  q->d.data = mxbt_dev_from_host(q->h.data, q->s.data_bytes);
+  q->d.scales = q->s.scale_bytes ? mxbt_dev_from_host(q->h.scales, q->s.scale_bytes) : NULL;
+  q->d.aux = q->s.aux_bytes ? mxbt_dev_from_host(q->h.aux, q->s.aux_bytes) : NULL;
+  q->d.amax = q->s.amax_bytes ? mxbt_dev_from_host(&q->amax, 4) : NULL;
+}
+
+static void gq_free(gq *q) {
+  free(q->h.data);
+  free(q->h.scales);
+  free(q->h.aux);
+  mxbt_dev_free(q->d.data);
+  mxbt_dev_free(q->d.scales);
+  mxbt_dev_free(q->d.aux);
+  mxbt_dev_free(q->d.amax);
+}
+
+static const char *fname(mxb_format_t f) {
+  mxb_format_info_t i;
+  return mxb_format_info(f, &i) == MXB_SUCCESS ? i.name : "?";
+}
+
+static size_t c_bytes(const mxb_gemm_desc_t *d, int64_t M, int64_t N) {
+  int64_t ldc = d->ldc ? d->ldc : N;
+  return (size_t)(M * ldc) * mxb_dtype_size(d->c_type);
+}
+
+/* Host C (CPU reference) in place. */
+static void cpu_gemm(const mxb_gemm_desc_t *d, const gq *A, const gq *B, void *C) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  size_t ws = 0;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, d, &A->h, &B->h, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *w = malloc(ws ? ws : 1);
+  cr_assert_eq(mxb_gemm(ctx, d, &A->h, &B->h, C, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  free(w);
+  mxb_context_destroy(ctx);
+}
+
+/* Host C in, host C out, through the GPU; returns the path that ran. */
+static const char *gpu_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const gq *A, const gq *B, void *C) {
+  size_t cb = c_bytes(d, A->h.rows, B->h.rows), ws = 0;
+  void *dc = mxbt_dev_from_host(C, cb);
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, d, &A->d, &B->d, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *w = ws ? mxbt_dev_alloc(ws) : NULL;
+  if (w) mxbt_dev_poison(w, ws);
+  cr_assert_eq(mxb_gemm(ctx, d, &A->d, &B->d, dc, w, ws, NULL), MXB_SUCCESS, "%s x %s: %s", fname(A->h.format),
+               fname(B->h.format), mxb_last_error_detail());
+  mxbt_dev_sync();
+  mxbt_to_host(C, dc, cb);
+  mxbt_dev_free(w);
+  mxbt_dev_free(dc);
+  return mxb_context_last_impl(ctx);
+}
+
+static mxb_context_t *gpu_ctx(void) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  return ctx;
+}
+
+/* C before the call: random values (NaN everywhere when nan_fill). */
+static void fill_c(const mxb_gemm_desc_t *d, void *C, int64_t M, int64_t N, uint64_t seed, int nan_fill) {
+  int64_t ldc = d->ldc ? d->ldc : N;
+  uint64_t s = seed;
+  for (int64_t i = 0; i < M * ldc; i++) {
+    float v = nan_fill ? NAN : mxbt_normal(&s);
+    if (d->c_type == MXB_DTYPE_BF16) ((uint16_t *)C)[i] = (uint16_t)(mxbt_f2u(v) >> 16);
+    else ((float *)C)[i] = v;
+  }
+}
+
+/* Exact mode: the GPU's C bytes equal the CPU's. */
+static void check_exact(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
+                        const mxb_gemm_desc_t *d, int kind, int nan_fill, const char *want_impl) {
+  float *xa = make_input(M, K, 11 + (uint64_t)M, kind, 0), *xb = make_input(N, K, 12 + (uint64_t)N, kind, 1);
+  gq A, B;
+  gq_make(&A, fa, M, K, xa);
+  gq_make(&B, fb, N, K, xb);
+  size_t cb = c_bytes(d, M, N);
+  unsigned char *Cc = malloc(cb), *Cg = malloc(cb);
+  fill_c(d, Cc, M, N, 99, nan_fill);
+  memcpy(Cg, Cc, cb);
+  cpu_gemm(d, &A, &B, Cc);
+  const char *impl = gpu_gemm(ctx, d, &A, &B, Cg);
+  if (want_impl) cr_expect_str_eq(impl, want_impl, "%s x %s ran %s", fname(fa), fname(fb), impl);
+  size_t es = mxb_dtype_size(d->c_type);
+  for (size_t i = 0; i < cb; i += es)
+    cr_assert(memcmp(Cc + i, Cg + i, es) == 0, "%s x %s [%lldx%lldx%lld] (%s): C element %zu differs: cpu %08x gpu %08x",
+              fname(fa), fname(fb), (long long)M, (long long)N, (long long)K, impl, i / es,
+              es == 4 ? *(uint32_t *)(Cc + i) : *(uint16_t *)(Cc + i), es == 4 ? *(uint32_t *)(Cg + i) : *(uint16_t *)(Cg + i));
+  free(Cc);
+  free(Cg);
+  gq_free(&A);
+  gq_free(&B);
+  free(xa);
+  free(xb);
+}
+
+static mxb_gemm_desc_t desc_of(mxb_gemm_mode_t mode, mxb_dtype_t ct, float alpha, float beta, int64_t ldc) {
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = mode;
+  d.c_type = ct;
+  d.alpha = alpha;
+  d.beta = beta;
+  d.ldc = ldc;
+  return d;
+}
+#endif
+
+/* ------------------------------------------------------------ exact mode */
+Test(cuda_gemm, exact_fp4_integer_path_is_byte_identical) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  const mxb_format_t fs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP4};
+  const int64_t shapes[][3] = {{128, 128, 256}, {77, 45, 208}, {1, 300, 64}, {257, 131, 1000}, {16, 16, 16}};
+  for (int f = 0; f < 2; f++)
+    for (int s = 0; s < 5; s++)
+      for (int kind = 0; kind < 3; kind++)
+        check_exact(ctx, fs[f], fs[f], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind, 0, "cuda-exact-int8-mma");
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* MXFP4 scales far from 1 (values near 2^-110) leave the range in which the
+ * fp32 block products are proven exact: the call must still be exact. */
+Test(cuda_gemm, exact_fp4_extreme_scales_fall_back_exactly) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  check_exact(ctx, MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 70, 40, 256, &d, IN_TINY, 0, "cuda-exact-int8-mma");
+  check_exact(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 70, 40, 256, &d, IN_TINY, 0, "cuda-exact-int8-mma");
+  mxb_context_destroy(ctx);
+#endif
+}
+
+Test(cuda_gemm, exact_every_pair_is_byte_identical) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  static const mxb_format_t pairs[][2] = {
+    {MXB_FORMAT_FP32, MXB_FORMAT_FP32}, {MXB_FORMAT_BF16, MXB_FORMAT_BF16},
+    {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3}, {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E5M2},
+    {MXB_FORMAT_MXFP6_E3M2, MXB_FORMAT_MXFP6_E2M3}, {MXB_FORMAT_MXINT8, MXB_FORMAT_MXINT8},
+    {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4}, {MXB_FORMAT_MX9, MXB_FORMAT_MX9}, {MXB_FORMAT_MX6, MXB_FORMAT_MX4},
+    {MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E5M2_TENSOR}, {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128},
+    {MXB_FORMAT_FP8_E5M2_1x128, MXB_FORMAT_FP8_E4M3_1x128}, {MXB_FORMAT_MOR_1x128, MXB_FORMAT_MOR_128x128},
+    {MXB_FORMAT_MOR_TENSOR, MXB_FORMAT_BF16}, {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4}, {MXB_FORMAT_FP32, MXB_FORMAT_MXFP8_E5M2},
+  };
+  mxb_context_t *ctx = gpu_ctx();
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 0.75f, 0.0f, 0);
+  for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++) {
+    check_exact(ctx, pairs[p][0], pairs[p][1], 37, 133, 200, &d, IN_NORMAL, 0, "cuda-exact-generic");
+    check_exact(ctx, pairs[p][0], pairs[p][1], 19, 21, 300, &d, IN_WIDE, 0, "cuda-exact-generic");
+  }
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* alpha, beta (with beta = 0 ignoring NaN in C), ldc > N and bf16 output, on
+ * the integer path and the generic path. */
+Test(cuda_gemm, exact_epilogue_rules) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  const mxb_format_t fs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3};
+  for (int f = 0; f < 2; f++)
+    for (int bf = 0; bf < 2; bf++) {
+      mxb_dtype_t ct = bf ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32;
+      mxb_gemm_desc_t d1 = desc_of(MXB_GEMM_EXACT, ct, -0.75f, 1.5f, 0);
+      mxb_gemm_desc_t d2 = desc_of(MXB_GEMM_EXACT, ct, 2.0f, 0.0f, 141);
+      mxb_gemm_desc_t d3 = desc_of(MXB_GEMM_EXACT, ct, 0.5f, -1.0f, 150);
+      check_exact(ctx, fs[f], fs[f], 50, 130, 160, &d1, IN_NORMAL, 0, NULL);
+      check_exact(ctx, fs[f], fs[f], 50, 130, 160, &d2, IN_NORMAL, 1, NULL); /* beta = 0: NaN in C ignored */
+      check_exact(ctx, fs[f], fs[f], 50, 130, 160, &d3, IN_WIDE, 0, NULL);
+    }
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* NaN blocks decode to NaN: the NaN outputs are the canonical quiet NaN on
+ * both backends, every other element matches too. */
+Test(cuda_gemm, exact_nan_blocks) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  const mxb_format_t fs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP8_E4M3};
+  for (int f = 0; f < 3; f++)
+    for (int mode = 0; mode < 2; mode++) {
+      const int64_t M = 40, N = 48, K = 128;
+      float *xa = make_input(M, K, 5, IN_NORMAL, 0), *xb = make_input(N, K, 6, IN_NORMAL, 0);
+      xa[3 * K + 17] = NAN;
+      xb[7 * K + 100] = INFINITY;
+      gq A, B;
+      gq_make(&A, fs[f], M, K, xa);
+      gq_make(&B, fs[f], N, K, xb);
+      mxb_gemm_desc_t d = desc_of(mode ? MXB_GEMM_FAST : MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+      float *Cc = calloc((size_t)(M * N), 4), *Cg = calloc((size_t)(M * N), 4);
+      cpu_gemm(&d, &A, &B, Cc);
+      gpu_gemm(ctx, &d, &A, &B, Cg);
+      for (int64_t i = 0; i < M * N; i++) {
+        int nan_row = i / N == 3, nan_col = i % N == 7;
+        cr_assert_eq(isnan(Cg[i]) != 0, nan_row || nan_col, "%s mode %d C[%lld] = %g", fname(fs[f]), mode, (long long)i, Cg[i]);
+        if (mode == 0) cr_assert_eq(mxbt_f2u(Cc[i]), mxbt_f2u(Cg[i]), "%s C[%lld]", fname(fs[f]), (long long)i);
+      }
+      free(Cc);
+      free(Cg);
+      gq_free(&A);
+      gq_free(&B);
+      free(xa);
+      free(xb);
+    }
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* ------------------------------------------------------------ fast mode */
+#ifdef MXB_WITH_CUDA
+/* The fast-mode bound of docs/GEMM.md:
+ *   |c - c_ref| <= |alpha t| * g * sum_k |a_k b_k| + 2 u_out (|c_ref| + |beta c_in|) + tiny,
+ * g = (K + nb + 4) * 2^-23 for BF16 products accumulated in fp32 in any
+ * order (the reference's own rounding included), and for FP8 tensor-core
+ * accumulation g = 128 * 2^-13 + (K + nb + 4) * 2^-23. */
+static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
+                       const mxb_gemm_desc_t *d, int kind, const char *want_impl) {
+  float *xa = make_input(M, K, 21 + (uint64_t)K, kind, 0), *xb = make_input(N, K, 22 + (uint64_t)N, kind, 1);
+  gq A, B;
+  gq_make(&A, fa, M, K, xa);
+  gq_make(&B, fb, N, K, xb);
+  size_t cb = c_bytes(d, M, N);
+  int64_t ldc = d->ldc ? d->ldc : N;
+  unsigned char *Cc = malloc(cb), *Cg = malloc(cb), *Cin = malloc(cb);
+  fill_c(d, Cc, M, N, 7, 0);
+  memcpy(Cg, Cc, cb);
+  memcpy(Cin, Cc, cb);
+  mxb_gemm_desc_t dex = *d;
+  dex.mode = MXB_GEMM_EXACT;
+  cpu_gemm(&dex, &A, &B, Cc);
+  const char *impl = gpu_gemm(ctx, d, &A, &B, Cg);
+  if (want_impl) cr_expect_str_eq(impl, want_impl, "%s x %s ran %s", fname(fa), fname(fb), impl);
+  double *a = malloc((size_t)(M * K) * 8), *b = malloc((size_t)(N * K) * 8);
+  for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
+  for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
+  double at = fabs((double)d->alpha * mxb_cpu_tensor_scale(&A.h) * mxb_cpu_tensor_scale(&B.h));
+  int fp8 = fa == MXB_FORMAT_FP8_E4M3_TENSOR || fa == MXB_FORMAT_FP8_E5M2_TENSOR;
+  mxb_format_info_t ia, ib;
+  mxb_format_info(fa, &ia);
+  mxb_format_info(fb, &ib);
+  int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
+  if (L <= 1) L = 32;
+  double nb = (double)((K + L - 1) / L);
+  double g = ((double)K + nb + 4) * 0x1p-23 + (fp8 ? 128 * 0x1p-13 : 0.0);
+  int bf = d->c_type == MXB_DTYPE_BF16;
+  double uo = bf ? 0x1p-8 : 0x1p-24;
+  double worst = 0;
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      double S = 0;
+      for (int64_t k = 0; k < K; k++) S += fabs(a[i * K + k] * b[j * K + k]);
+      int64_t idx = i * ldc + j;
+      double ref = bf ? mxbt_u2f((uint32_t)((uint16_t *)Cc)[idx] << 16) : ((float *)Cc)[idx];
+      double got = bf ? mxbt_u2f((uint32_t)((uint16_t *)Cg)[idx] << 16) : ((float *)Cg)[idx];
+      double cin = d->beta != 0.0f ? (bf ? mxbt_u2f((uint32_t)((uint16_t *)Cin)[idx] << 16) : ((float *)Cin)[idx]) : 0.0;
+      double bnd = at * g * S + 2 * uo * (fabs(ref) + fabs((double)d->beta * cin)) + 0x1p-130;
+      cr_assert(fabs(got - ref) <= bnd, "%s x %s (%s) C[%lld][%lld] = %.9g, reference %.9g, |diff| %.3g > bound %.3g",
+                fname(fa), fname(fb), impl, (long long)i, (long long)j, got, ref, fabs(got - ref), bnd);
+      if (bnd > 0 && fabs(got - ref) / bnd > worst) worst = fabs(got - ref) / bnd;
+    }
+  /* Untouched padding between rows when ldc > N. */
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = N; j < ldc; j++) {
+      size_t es = mxb_dtype_size(d->c_type), off = (size_t)(i * ldc + j) * es;
+      cr_assert(memcmp(Cg + off, Cin + off, es) == 0, "C padding [%lld][%lld] was written", (long long)i, (long long)j);
+    }
+  cr_log_info("fast %s x %s (%s) %lldx%lldx%lld: worst |diff| / bound = %.3g", fname(fa), fname(fb), impl,
+              (long long)M, (long long)N, (long long)K, worst);
+  free(a);
+  free(b);
+  free(Cc);
+  free(Cg);
+  free(Cin);
+  gq_free(&A);
+  gq_free(&B);
+  free(xa);
+  free(xb);
+}
+#endif
+
+Test(cuda_gemm, fast_dequant_cublaslt_within_bound) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  static const mxb_format_t pairs[][2] = {
+    {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4}, {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3},
+    {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3}, {MXB_FORMAT_MXFP6_E3M2, MXB_FORMAT_MXFP4},
+    {MXB_FORMAT_MXINT8, MXB_FORMAT_MXINT8}, {MXB_FORMAT_MX9, MXB_FORMAT_MX6}, {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4},
+    {MXB_FORMAT_BF16, MXB_FORMAT_MXFP4},
+  };
+  mxb_context_t *ctx = gpu_ctx();
+  for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++)
+    for (int kind = 0; kind < 3; kind++) {
+      mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.25f, kind == 1 ? 0.5f : 0.0f, kind == 2 ? 300 : 0);
+      check_fast(ctx, pairs[p][0], pairs[p][1], 96, 288, 512, &d, kind, "cuda-fast-dequant-cublaslt-bf16");
+    }
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_BF16, 1.0f, -1.0f, 0);
+  check_fast(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 33, 70, 200, &d, IN_NORMAL, "cuda-fast-dequant-cublaslt-bf16");
+  /* Extreme MX scales: the dequantization is no longer exact, the exact
+   * path serves the call (same bound). */
+  mxb_gemm_desc_t d2 = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 2.0f, 0);
+  check_fast(ctx, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E5M2, 40, 50, 128, &d2, IN_TINY, NULL);
+  mxb_context_destroy(ctx);
+#endif
+}
+
+Test(cuda_gemm, fast_decode_m16_within_bound) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  const int64_t Ms[] = {1, 5, 16};
+  const mxb_format_t fs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP4};
+  for (int f = 0; f < 2; f++)
+    for (int m = 0; m < 3; m++)
+      for (int kind = 0; kind < 3; kind++) {
+        mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, m == 1 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, 0.5f,
+                                    kind == 1 ? 1.0f : 0.0f, kind == 2 ? 211 : 0);
+        check_fast(ctx, MXB_FORMAT_BF16, fs[f], Ms[m], 200, 1152, &d, kind, "cuda-fast-decode-m16");
+      }
+  mxb_context_destroy(ctx);
+#endif
+}
+
+Test(cuda_gemm, fast_cublaslt_native_within_bound) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  for (int kind = 0; kind < 3; kind++) {
+    mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.5f, kind == 1 ? -0.5f : 0.0f, 0);
+    check_fast(ctx, MXB_FORMAT_BF16, MXB_FORMAT_BF16, 64, 96, 256, &d, kind, "cuda-fast-cublaslt-bf16");
+    check_fast(ctx, MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, 64, 96, 256, &d, kind,
+               "cuda-fast-cublaslt-fp8");
+    check_fast(ctx, MXB_FORMAT_FP8_E5M2_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, 64, 96, 256, &d, kind,
+               "cuda-fast-cublaslt-fp8");
+  }
+  /* Pairs without a fast kernel run the exact path. */
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  check_fast(ctx, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 20, 30, 256, &d, IN_NORMAL, "cuda-exact-generic");
+  check_fast(ctx, MXB_FORMAT_FP32, MXB_FORMAT_MXFP4, 20, 30, 64, &d, IN_NORMAL, "cuda-exact-generic");
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* ------------------------------------------------------------ API rules */
+Test(cuda_gemm, workspace_too_small_changes_nothing) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  const int64_t M = 64, N = 64, K = 128;
+  float *xa = make_input(M, K, 1, IN_NORMAL, 0), *xb = make_input(N, K, 2, IN_NORMAL, 0);
+  gq A, B;
+  gq_make(&A, MXB_FORMAT_NVFP4, M, K, xa);
+  gq_make(&B, MXB_FORMAT_NVFP4, N, K, xb);
+  for (int mode = 0; mode < 2; mode++) {
+    mxb_gemm_desc_t d = desc_of(mode ? MXB_GEMM_FAST : MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+    size_t ws = 0;
+    cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &A.d, &B.d, &ws), MXB_SUCCESS);
+    cr_assert_gt(ws, 0);
+    void *w = mxbt_dev_alloc(ws), *C = mxbt_dev_alloc((size_t)(M * N) * 4);
+    mxbt_dev_poison(C, (size_t)(M * N) * 4);
+    cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &B.d, C, w, ws - 1, NULL), MXB_ERR_WORKSPACE_TOO_SMALL);
+    cr_assert(strstr(mxb_last_error_detail(), "workspace") != NULL, "%s", mxb_last_error_detail());
+    cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &B.d, C, NULL, ws, NULL), MXB_ERR_WORKSPACE_TOO_SMALL);
+    mxbt_dev_sync();
+    unsigned char *h = malloc((size_t)(M * N) * 4);
+    mxbt_to_host(h, C, (size_t)(M * N) * 4);
+    for (int64_t i = 0; i < M * N * 4; i++) cr_assert_eq(h[i], 0xA5, "C byte %lld was written", (long long)i);
+    free(h);
+    mxbt_dev_free(w);
+    mxbt_dev_free(C);
+  }
+  gq_free(&A);
+  gq_free(&B);
+  free(xa);
+  free(xb);
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* One capture of mxb_gemm into a CUDA graph, replayed: same bytes as the
+ * direct call, for the exact integer path, the dequant + cuBLASLt path and
+ * the decode path. */
+Test(cuda_gemm, graph_capture_and_replay) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  struct { mxb_format_t fa, fb; mxb_gemm_mode_t mode; int64_t M; } cases[] = {
+    {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_GEMM_EXACT, 96},
+    {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_GEMM_FAST, 96},
+    {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_GEMM_FAST, 8},
+  };
+  for (int c = 0; c < 3; c++) {
+    const int64_t M = cases[c].M, N = 256, K = 512;
+    float *xa = make_input(M, K, 3, IN_NORMAL, 0), *xb = make_input(N, K, 4, IN_NORMAL, 0);
+    gq A, B;
+    gq_make(&A, cases[c].fa, M, K, xa);
+    gq_make(&B, cases[c].fb, N, K, xb);
+    mxb_gemm_desc_t d = desc_of(cases[c].mode, MXB_DTYPE_FP32, 1.0f, 1.0f, 0);
+    size_t ws = 0, cb = (size_t)(M * N) * 4;
+    cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &A.d, &B.d, &ws), MXB_SUCCESS);
+    void *w = mxbt_dev_alloc(ws), *C1 = mxbt_dev_alloc(cb), *C2 = mxbt_dev_alloc(cb);
+    cr_assert_eq(cudaMemset(C1, 0, cb), cudaSuccess);
+    cr_assert_eq(cudaMemset(C2, 0, cb), cudaSuccess);
+    cudaStream_t st;
+    cr_assert_eq(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking), cudaSuccess);
+    /* Direct: twice (beta = 1 accumulates). */
+    for (int r = 0; r < 2; r++) cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &B.d, C1, w, ws, st), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    cudaGraph_t g;
+    cudaGraphExec_t ge;
+    cr_assert_eq(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+    mxb_status_t s = mxb_gemm(ctx, &d, &A.d, &B.d, C2, w, ws, st);
+    cr_assert_eq(cudaStreamEndCapture(st, &g), cudaSuccess);
+    cr_assert_eq(s, MXB_SUCCESS, "captured call: %s", mxb_last_error_detail());
+    cr_assert_eq(cudaGraphInstantiate(&ge, g, 0), cudaSuccess);
+    for (int r = 0; r < 2; r++) cr_assert_eq(cudaGraphLaunch(ge, st), cudaSuccess);
+    cr_assert_eq(cudaStreamSynchronize(st), cudaSuccess);
+    unsigned char *h1 = malloc(cb), *h2 = malloc(cb);
+    mxbt_to_host(h1, C1, cb);
+    mxbt_to_host(h2, C2, cb);
+    if (cases[c].mode == MXB_GEMM_EXACT) cr_assert_eq(memcmp(h1, h2, cb), 0, "graph replay differs from direct calls");
+    else
+      for (size_t i = 0; i < cb / 4; i++) {
+        float x = ((float *)h1)[i], y = ((float *)h2)[i];
+        cr_assert(fabsf(x - y) <= 1e-5f * (fabsf(x) + 1e-30f) * 64, "case %d C[%zu]: direct %g graph %g", c, i, x, y);
+      }
+    free(h1);
+    free(h2);
+    cudaGraphExecDestroy(ge);
+    cudaGraphDestroy(g);
+    cudaStreamDestroy(st);
+    mxbt_dev_free(w);
+    mxbt_dev_free(C1);
+    mxbt_dev_free(C2);
+    gq_free(&A);
+    gq_free(&B);
+    free(xa);
+    free(xb);
+  }
+  mxb_context_destroy(ctx);
+#endif
+}
