@@ -62,10 +62,14 @@ MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bit
   for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(&p, x[j] * enc, r ? r[j] : -1);
   return s;
 }
+/* The block's dequantization multiplier (s_b * A) * (1/2688), in fp32. */
+MXB_HD float mxb_nvfp4_dequant_scale(uint8_t s_b, float A) {
+  return (mxb_ue4m3_decode(s_b) * A) * (1.0f / 2688.0f);
+}
 /* Dequantized value, left to right in fp32. */
 MXB_HD float mxb_nvfp4_decode(uint8_t code, uint8_t s_b, float A) {
   mxb_fp p = mxb_fp_make(2, 1, 1, 6.0f);
-  return mxb_fp_decode(&p, code) * ((mxb_ue4m3_decode(s_b) * A) * (1.0f / 2688.0f));
+  return mxb_fp_decode(&p, code) * mxb_nvfp4_dequant_scale(s_b, A);
 }
 
 /* ---- MX (NUMERICS 4.2) -------------------------------------------------- */

@@ -33,8 +33,9 @@ typedef struct qctx {
   float *tscale;     /* FP8: per tile column: the scale [scols] */
 } qctx;
 
-/* Row `row` of the (transformed) input into q->x, and its SR bytes. */
-static void fetch_row(qctx *q, int64_t row) {
+/* Row `row` of the (transformed) input into q->x, and its SR bytes when
+ * the row is about to be encoded (with_r). */
+static void fetch_row(qctx *q, int64_t row, int with_r) {
   mxb_cpu_load(q->src_type, q->src, row * q->cols, q->cols, q->x);
   const mxb_rht_t *rht = &q->cfg->rht;
   if (rht->enabled) {
@@ -42,7 +43,7 @@ static void fetch_row(qctx *q, int64_t row) {
     if (rht->bf16_output)
       for (int64_t c = 0; c < q->cols; c++) q->x[c] = mxb_bf16_decode(mxb_bf16_rne(q->x[c]));
   }
-  if (q->r) {
+  if (q->r && with_r) {
     uint64_t i0 = (uint64_t)(row * q->cols);
     mxb_u32x4 w = mxb_philox_group(q->cfg->seed, q->cfg->offset, i0 >> 4);
     for (int64_t c = 0; c < q->cols; c++) {
@@ -68,7 +69,7 @@ static void tile_stats(qctx *q, int64_t r0, int64_t r1, mxb_amax_mode mode) {
   memset(q->tamax, 0, (size_t)q->scols * sizeof(uint32_t));
   memset(q->tbad, 0, (size_t)q->scols);
   for (int64_t row = r0; row < r1; row++) {
-    fetch_row(q, row);
+    fetch_row(q, row, 0);
     for (int64_t j = 0; j < q->scols; j++) {
       int bad = 0;
       int64_t c0 = j * bc;
@@ -111,7 +112,7 @@ static void quantize_nvfp4(qctx *q) {
     int64_t r1 = min64(r0 + br, q->rows);
     if (br > 1) tile_stats(q, r0, r1, mode);
     for (int64_t row = r0; row < r1; row++) {
-      fetch_row(q, row);
+      fetch_row(q, row, 1);
       for (int64_t j = 0; j < q->scols; j++) {
         int64_t c0 = j * 16;
         int n = (int)min64(16, q->cols - c0), bad = 0;
@@ -129,7 +130,7 @@ static void quantize_nvfp4(qctx *q) {
 /* MX (NUMERICS 4.2): 1x32 blocks with E8M0 scales. */
 static void quantize_mx(qctx *q) {
   for (int64_t row = 0; row < q->rows; row++) {
-    fetch_row(q, row);
+    fetch_row(q, row, 1);
     for (int64_t j = 0; j < q->scols; j++) {
       int64_t c0 = j * 32;
       uint8_t b = mxb_mx_quantize_block(q->x + c0, (int)min64(32, q->cols - c0), &q->fp, q->cfg->scale_rule,
@@ -143,7 +144,7 @@ static void quantize_mx(qctx *q) {
 /* MX9/MX6/MX4 (NUMERICS 4.3): the row's codes are padded to whole blocks. */
 static void quantize_bdr(qctx *q) {
   for (int64_t row = 0; row < q->rows; row++) {
-    fetch_row(q, row);
+    fetch_row(q, row, 1);
     memset(q->codes, 0, (size_t)q->scols * 16);
     for (int64_t j = 0; j < q->scols; j++) {
       int64_t c0 = j * 16, k = row * q->scols + j;
@@ -169,7 +170,7 @@ static void quantize_fp8(qctx *q) {
       scale[band * q->scols + j] = 1.0f / s;
     }
     for (int64_t row = r0; row < r1; row++) {
-      fetch_row(q, row);
+      fetch_row(q, row, 1);
       for (int64_t j = 0; j < q->scols; j++)
         for (int64_t c = j * bc; c < q->cols && c < (j + 1) * bc; c++)
           q->codes[c] = mxb_fp8_encode_scaled(&q->fp, q->x[c], q->tscale[j], q->r ? q->r[c] : -1);
@@ -181,7 +182,7 @@ static void quantize_fp8(qctx *q) {
 /* BF16 (NUMERICS 4.5). */
 static void quantize_bf16(qctx *q) {
   for (int64_t row = 0; row < q->rows; row++) {
-    fetch_row(q, row);
+    fetch_row(q, row, 1);
     mxb_cpu_store(MXB_DTYPE_BF16, q->x, q->cols, q->dst->data, row * q->cols);
   }
 }
