@@ -1,8 +1,9 @@
 /* CPU reference of MoR (NUMERICS 6): quantize every partition to FP8 E4M3
  * with the FP8-with-fp32-scales quantizer of the same partition shape, measure
  * the error of each partition in binary64, keep FP8 where err <= tau and store
- * BF16 elsewhere. The workspace holds the FP8 tensor and one accumulator
- * triple per partition, so dst is written only once every decision is made. */
+ * BF16 elsewhere. The workspace holds the FP8 tensor, one accumulator
+ * triple per partition and one input row, so dst is written only once every
+ * decision is made. */
 #include "common/codec.h"
 #include "core/error.h"
 #include "core/tensor.h"
@@ -29,7 +30,7 @@ static mxb_format_t fp8_format_of(const mxb_format_desc *mor) {
 typedef struct mor_layout {
   mxb_tensor_sizes_t mor, fp8;
   mxb_format_t fp8_format;
-  size_t scales_at, acc_at, total;
+  size_t scales_at, acc_at, row_at, total;
 } mor_layout;
 
 static mor_layout layout_of(const mxb_tensor_t *dst) {
@@ -40,17 +41,12 @@ static mor_layout layout_of(const mxb_tensor_t *dst) {
   mxb_tensor_sizes(l.fp8_format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &l.fp8);
   l.scales_at = align_up(l.fp8.data_bytes);
   l.acc_at = l.scales_at + align_up(l.fp8.scale_bytes);
-  l.total = l.acc_at + (size_t)(l.mor.scale_rows * l.mor.scale_cols) * 3 * sizeof(double);
+  l.row_at = l.acc_at + align_up((size_t)(l.mor.scale_rows * l.mor.scale_cols) * 3 * sizeof(double));
+  l.total = l.row_at + (size_t)dst->cols * sizeof(float);
   return l;
 }
 
 size_t mxb_cpu_mor_workspace(const mxb_tensor_t *dst) { return layout_of(dst).total; }
-
-static float src_at(mxb_dtype_t t, const void *src, int64_t i) {
-  float v;
-  mxb_cpu_load(t, src, i, 1, &v);
-  return v;
-}
 
 static int64_t partition_of(const mxb_format_desc *d, int64_t scale_cols, int64_t r, int64_t c) {
   int64_t i = d->block_rows ? r / d->block_rows : 0, j = d->block_cols ? c / d->block_cols : 0;
@@ -105,13 +101,17 @@ mxb_status_t mxb_cpu_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_
   memset(acc, 0, (size_t)nparts * 3 * sizeof(double));
   const uint8_t *codes = (const uint8_t *)t8.data;
   const float *sinv = (const float *)t8.scales;
-  mxb_fp e4m3 = mxb_fp_e4m3();
-  for (int64_t r = 0; r < rows; r++)
+  float *x = (float *)(ws + l.row_at), e4m3[256];
+  mxb_fp p8 = mxb_fp_e4m3();
+  for (int k = 0; k < 256; k++) e4m3[k] = mxb_fp_decode(&p8, (uint32_t)k);
+  for (int64_t r = 0; r < rows; r++) {
+    mxb_cpu_load(src_type, src, r * cols, cols, x);
     for (int64_t c = 0; c < cols; c++) {
       int64_t k = partition_of(d, sc, r, c);
-      float q = mxb_fp_decode(&e4m3, codes[r * cols + c]) * sinv[k]; /* NUMERICS 4.4 dequantize */
-      accumulate(cfg->metric, acc + 3 * k, (double)src_at(src_type, src, r * cols + c), (double)q);
+      float q = e4m3[codes[r * cols + c]] * sinv[k]; /* NUMERICS 4.4 dequantize */
+      accumulate(cfg->metric, acc + 3 * k, (double)x[c], (double)q);
     }
+  }
 
   uint8_t *fp8 = (uint8_t *)dst->aux;
   float *scales = (float *)dst->scales;
@@ -120,11 +120,11 @@ mxb_status_t mxb_cpu_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_
     scales[k] = fp8[k] ? sinv[k] : 1.0f;
   }
   uint16_t *out = (uint16_t *)dst->data;
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < cols; c++) {
-      int64_t i = r * cols + c;
-      out[i] = fp8[partition_of(d, sc, r, c)] ? codes[i] : mxb_bf16_rne(src_at(src_type, src, i));
-    }
+  for (int64_t r = 0; r < rows; r++) {
+    mxb_cpu_load(src_type, src, r * cols, cols, x);
+    for (int64_t c = 0; c < cols; c++)
+      out[r * cols + c] = fp8[partition_of(d, sc, r, c)] ? codes[r * cols + c] : mxb_bf16_rne(x[c]);
+  }
   dst->flags = 0;
   return MXB_SUCCESS;
 }

@@ -24,11 +24,17 @@ mxb_status_t mxb_cpu_rht(const mxb_rht_t *rht, int inverse, mxb_axis_t axis, int
   for (int64_t l = 0; l < lines; l++)
     for (int64_t c0 = 0; c0 < len; c0 += d) {
       int64_t base = l * across + c0 * along;
-      for (int j = 0; j < d; j++) mxb_cpu_load(in_type, in, base + j * along, 1, v + j);
+      if (along == 1)
+        mxb_cpu_load(in_type, in, base, d, v);
+      else
+        for (int j = 0; j < d; j++) mxb_cpu_load(in_type, in, base + j * along, 1, v + j);
       mxb_rht_chunk(v, d, signs, inverse);
       if (widen_bf16) /* bf16 values held in fp32 (TE-compatible rounding) */
         for (int j = 0; j < d; j++) v[j] = mxb_bf16_decode(mxb_bf16_rne(v[j]));
-      for (int j = 0; j < d; j++) mxb_cpu_store(out_type, v + j, 1, out, base + j * along);
+      if (along == 1)
+        mxb_cpu_store(out_type, v, d, out, base);
+      else
+        for (int j = 0; j < d; j++) mxb_cpu_store(out_type, v + j, 1, out, base + j * along);
     }
   return MXB_SUCCESS;
 }
