@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "cpu/transforms.h"
+#include "cuda/cuda_ops.h"
 
 #include <stdint.h>
 
@@ -29,8 +30,13 @@ MXB_API mxb_status_t mxb_rht(mxb_context_t *ctx, const mxb_rht_t *rht, int inver
   uintptr_t oe = ob + (uintptr_t)(rows * cols) * mxb_dtype_size(out_type);
   if (ib < oe && ob < ie && !(ib == ob && in_type == out_type))
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "in and out overlap (only in == out with equal types is allowed)");
-  if (ctx->backend == MXB_BACKEND_CUDA)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "mxb_rht is not implemented on the CUDA backend yet");
+  if (ctx->backend == MXB_BACKEND_CUDA) {
+#ifdef MXB_WITH_CUDA
+    return mxb_cuda_rht(ctx, rht, inverse, axis, rows, cols, in_type, in, out_type, out, stream);
+#else
+    return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
+#endif
+  }
   MXB_TRY(mxb_cpu_rht(rht, inverse, axis, rows, cols, in_type, in, out_type, out));
   ctx->last_impl = "cpu-reference";
   return MXB_SUCCESS;

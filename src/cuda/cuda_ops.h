@@ -24,6 +24,15 @@ size_t mxb_cuda_quantize_workspace(const mxb_quant_config_t *cfg, mxb_dtype_t sr
 mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg,
                                mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
                                void *workspace, size_t workspace_bytes, void *stream);
+/* Standalone RHT (mxb_rht), and the transform itself with explicit sign
+ * words (round_bf16: round the fp32 results to bf16 values). */
+mxb_status_t mxb_cuda_rht(struct mxb_context *ctx, const mxb_rht_t *rht, int inverse, mxb_axis_t axis,
+                          int64_t rows, int64_t cols, mxb_dtype_t in_type, const void *in,
+                          mxb_dtype_t out_type, void *out, void *stream);
+mxb_status_t mxb_cuda_rht_apply(struct mxb_context *ctx, const uint32_t signs[8], int d, int inverse,
+                                mxb_axis_t axis, int64_t rows, int64_t cols, mxb_dtype_t in_type,
+                                const void *in, mxb_dtype_t out_type, int round_bf16, void *out,
+                                void *stream);
 mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_tensor_t *src,
                                  mxb_dtype_t dst_type, void *dst, void *stream);
 #endif

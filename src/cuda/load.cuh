@@ -1,37 +1,20 @@
-// Typed loads of the plain input types (fp32, bf16, fp16) as fp32. The
-// conversions are exact bit manipulations, so every backend sees the same
-// fp32 values: bf16 is the top half of an fp32, fp16 widens exactly (NaN
-// payloads kept, shifted like IEEE widening).
+// Typed loads of the plain input types (fp32, bf16, fp16) as fp32, through
+// the shared decoders of common/codec.h so every backend sees the same fp32
+// values.
 #ifndef MXB_CUDA_LOAD_CUH
 #define MXB_CUDA_LOAD_CUH
 #include <stdint.h>
 
+#include "common/codec.h"
 #include "mxblas.h"
 
 namespace mxb {
 
-__device__ __forceinline__ float f16_bits_to_f32(uint32_t h) {
-  uint32_t s = (h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
-  uint32_t bits;
-  if (e == 0x1F) {
-    bits = s | 0x7F800000u | (m << 13);
-  } else if (e != 0) {
-    bits = s | ((e + 112u) << 23) | (m << 13);
-  } else if (m == 0) {
-    bits = s;
-  } else {  // subnormal: normalise (m * 2^-24 is exact in fp32)
-    int sh = __clz(m) - 21;  // leading zeros within the 10-bit field
-    m = (m << sh) & 0x3FFu;
-    bits = s | ((uint32_t)(113 - sh) << 23) | (m << 13);
-  }
-  return __uint_as_float(bits);
-}
-
 template <int DT>
 __device__ __forceinline__ float cvt_in(uint32_t raw) {
   if (DT == MXB_DTYPE_FP32) return __uint_as_float(raw);
-  if (DT == MXB_DTYPE_BF16) return __uint_as_float(raw << 16);
-  return f16_bits_to_f32(raw);
+  if (DT == MXB_DTYPE_BF16) return mxb_bf16_decode((uint16_t)raw);
+  return mxb_fp16_decode((uint16_t)raw);
 }
 
 template <int DT>

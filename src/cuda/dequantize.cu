@@ -1,0 +1,198 @@
+// CUDA dequantize: one thread per 16 elements of a row, decoding through
+// the shared per-format decoders of common/block.h (same operations, same
+// order as the CPU reference), then rounding to the output type.
+#include "common/block.h"
+#include "cuda/cuda_ops.h"
+#include "cuda/launch.cuh"
+#include "cuda/qcommon.cuh"
+
+namespace mxb {
+
+struct DArgs {
+  const uint8_t *data, *scales, *aux;
+  const float *amax;
+  void *out;
+  int64_t rows, cols, row_bytes, scale_cols, bc;
+  int swizzled, bits, bdr_m, vec_in, vec_out;
+  int br;
+};
+
+// A product whose NaN results carry the bits the CPU reference produces on
+// x86-64 (SSE): a NaN operand propagates quietened (the first one wins), an
+// invalid product (0 x Inf) gives the default NaN 0xFFC00000. The GPU's own
+// multiply would return 0x7FFFFFFF, changing the bytes of NaN outputs.
+__device__ __forceinline__ float mul_x86(float a, float b) {
+  if (isnan(a)) return __uint_as_float(__float_as_uint(a) | 0x00400000u);
+  if (isnan(b)) return __uint_as_float(__float_as_uint(b) | 0x00400000u);
+  float r = __fmul_rn(a, b);
+  return isnan(r) ? __uint_as_float(0xFFC00000u) : r;
+}
+
+template <int OT>
+__device__ __forceinline__ void store16(const DArgs &a, int64_t i, const float (&v)[16], int n) {
+  if (OT == MXB_DTYPE_FP32) {
+    float *o = static_cast<float *>(a.out) + i;
+    if (a.vec_out && n == 16) {
+#pragma unroll
+      for (int k = 0; k < 4; k++) reinterpret_cast<float4 *>(o)[k] = make_float4(v[4 * k], v[4 * k + 1], v[4 * k + 2], v[4 * k + 3]);
+    } else {
+      for (int k = 0; k < n; k++) o[k] = v[k];
+    }
+  } else {
+    uint16_t h[16];
+#pragma unroll
+    for (int k = 0; k < 16; k++) h[k] = OT == MXB_DTYPE_BF16 ? mxb_bf16_rne(v[k]) : mxb_fp16_rne(v[k]);
+    uint16_t *o = static_cast<uint16_t *>(a.out) + i;
+    if (a.vec_out && n == 16) {
+      uint32_t w[8];
+#pragma unroll
+      for (int k = 0; k < 8; k++) w[k] = (uint32_t)h[2 * k] | ((uint32_t)h[2 * k + 1] << 16);
+      reinterpret_cast<uint4 *>(o)[0] = make_uint4(w[0], w[1], w[2], w[3]);
+      reinterpret_cast<uint4 *>(o)[1] = make_uint4(w[4], w[5], w[6], w[7]);
+    } else {
+      for (int k = 0; k < n; k++) o[k] = h[k];
+    }
+  }
+}
+
+// Codes k = 0..15 of the bit stream starting at byte p (BITS bits each).
+template <int BITS>
+__device__ __forceinline__ void unpack_codes(const uint8_t *p, int nbytes, bool vec, uint8_t (&c)[16]) {
+  constexpr int NB = 2 * BITS;  // 16 codes
+  uint8_t b[NB];
+  if (vec && NB == 8) {
+    uint2 q = __ldg(reinterpret_cast<const uint2 *>(p));
+#pragma unroll
+    for (int k = 0; k < 8; k++) b[k] = (uint8_t)((k < 4 ? q.x : q.y) >> (8 * (k & 3)));
+  } else if (vec && NB == 16) {
+    uint4 q = __ldg(reinterpret_cast<const uint4 *>(p));
+#pragma unroll
+    for (int k = 0; k < 16; k++) b[k] = (uint8_t)(word_of(q, k >> 2) >> (8 * (k & 3)));
+  } else {
+#pragma unroll
+    for (int k = 0; k < NB; k++) b[k] = k < nbytes ? __ldg(p + k) : 0;
+  }
+#pragma unroll
+  for (int k = 0; k < 16; k++) {
+    const int bit = k * BITS;
+    uint32_t w = b[bit / 8] | (bit / 8 + 1 < NB ? (uint32_t)b[bit / 8 + 1] << 8 : 0u);
+    c[k] = (uint8_t)((w >> (bit % 8)) & ((1u << BITS) - 1u));
+  }
+}
+
+// KIND: 0 NVFP4, 1 MX, 2 BDR, 3 FP8 (fp32 scales), 4 BF16.
+template <int KIND, int ELEM, int BITS, int OT>
+__global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
+  const int64_t nb = (a.cols + 15) / 16;
+  const int64_t total = a.rows * nb;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  const mxb_fp p = mxb_fp_make(ELEM == MXB_ELEM_E2M1 ? 2 : ELEM == MXB_ELEM_E2M3 ? 2 : ELEM == MXB_ELEM_E3M2 ? 3
+                               : ELEM == MXB_ELEM_E4M3 ? 4 : ELEM == MXB_ELEM_E5M2 ? 5 : 0,
+                               ELEM == MXB_ELEM_E2M1 ? 1 : ELEM == MXB_ELEM_E2M3 ? 3 : ELEM == MXB_ELEM_E3M2 ? 2
+                               : ELEM == MXB_ELEM_E4M3 ? 3 : ELEM == MXB_ELEM_E5M2 ? 2 : 6,
+                               ELEM == MXB_ELEM_E2M1 ? 1 : ELEM == MXB_ELEM_E2M3 ? 1 : ELEM == MXB_ELEM_E3M2 ? 3
+                               : ELEM == MXB_ELEM_E4M3 ? 7 : ELEM == MXB_ELEM_E5M2 ? 15 : 0,
+                               ELEM == MXB_ELEM_E2M1 ? 6.0f : ELEM == MXB_ELEM_E2M3 ? 7.5f : ELEM == MXB_ELEM_E3M2 ? 28.0f
+                               : ELEM == MXB_ELEM_E4M3 ? 448.0f : ELEM == MXB_ELEM_E5M2 ? 57344.0f : 127.0f / 64.0f);
+  const float A = KIND == 0 ? *a.amax : 0.0f;
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
+    const int64_t r = t / nb, j = t - r * nb, c0 = j * 16;
+    const int n = (int)min((int64_t)16, a.cols - c0);
+    float v[16];
+    if (KIND == 4) {
+      const uint16_t *src = reinterpret_cast<const uint16_t *>(a.data + r * a.row_bytes) + c0;
+#pragma unroll
+      for (int k = 0; k < 16; k++) v[k] = k < n ? mxb_bf16_decode(__ldg(src + k)) : 0.0f;
+    } else {
+      uint8_t c[16];
+      const int64_t byte0 = KIND == 2 ? j * 2 * BITS : c0 * BITS / 8;
+      const int nbytes = KIND == 2 ? 2 * BITS : (n * BITS + 7) / 8;
+      unpack_codes<BITS>(a.data + r * a.row_bytes + byte0, nbytes, a.vec_in && n == 16, c);
+      if (KIND == 0) {
+        const uint8_t s = __ldg(a.scales + scale_at(r, j, a.scale_cols, a.swizzled));
+#pragma unroll
+        // mxb_nvfp4_decode's operations, in its order: e2m1 * ((s_b * A) * (1/2688))
+        const float sd = mul_x86(mul_x86(mxb_ue4m3_decode(s), A), 1.0f / 2688.0f);
+        for (int k = 0; k < 16; k++) v[k] = mul_x86(mxb_fp_decode(&p, c[k]), sd);
+      } else if (KIND == 1) {
+        const uint8_t b = __ldg(a.scales + scale_at(r, c0 / 32, a.scale_cols, a.swizzled));
+#pragma unroll
+        for (int k = 0; k < 16; k++) v[k] = mul_x86(mxb_fp_decode(&p, c[k]), mxb_e8m0_decode(b));
+      } else if (KIND == 2) {
+        const uint8_t E = __ldg(a.scales + r * a.scale_cols + j), mu = __ldg(a.aux + r * a.scale_cols + j);
+#pragma unroll
+        for (int k = 0; k < 16; k++)
+          v[k] = E == 0xFF ? __uint_as_float(MXB_F32_QNAN) : (float)mxb_bdr_decode(c[k], k, BITS - 1, E, mu);
+      } else {
+        const int64_t part = (a.br ? r / a.br : 0) * a.scale_cols + (a.bc ? c0 / a.bc : 0);
+        const float si = __ldg(reinterpret_cast<const float *>(a.scales) + part);
+#pragma unroll
+        for (int k = 0; k < 16; k++) v[k] = mul_x86(mxb_fp_decode(&p, c[k]), si);
+      }
+    }
+    store16<OT>(a, r * a.cols + c0, v, n);
+  }
+}
+
+template <int KIND, int ELEM, int BITS>
+void launch_dq(unsigned g, cudaStream_t st, mxb_dtype_t ot, const DArgs &a) {
+  if (ot == MXB_DTYPE_FP32) dequant_kernel<KIND, ELEM, BITS, MXB_DTYPE_FP32><<<g, 256, 0, st>>>(a);
+  else if (ot == MXB_DTYPE_BF16) dequant_kernel<KIND, ELEM, BITS, MXB_DTYPE_BF16><<<g, 256, 0, st>>>(a);
+  else dequant_kernel<KIND, ELEM, BITS, MXB_DTYPE_FP16><<<g, 256, 0, st>>>(a);
+}
+
+}  // namespace mxb
+
+using namespace mxb;
+
+extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_tensor_t *src, mxb_dtype_t dst_type,
+                                            void *dst, void *stream) {
+  const mxb_format_desc *d = mxb_format_desc_get(src->format);
+  mxb_tensor_sizes_t s;
+  MXB_TRY(mxb_tensor_sizes(src->format, src->rows, src->cols, src->scale_layout, &s));
+  DArgs a;
+  memset(&a, 0, sizeof(a));
+  a.data = static_cast<const uint8_t *>(src->data);
+  a.scales = static_cast<const uint8_t *>(src->scales);
+  a.aux = static_cast<const uint8_t *>(src->aux);
+  a.amax = src->amax;
+  a.out = dst;
+  a.rows = src->rows;
+  a.cols = src->cols;
+  a.row_bytes = (int64_t)s.row_bytes;
+  a.scale_cols = s.scale_cols;
+  a.swizzled = src->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED;
+  a.br = d->block_rows;
+  a.bc = d->block_cols;
+  a.vec_in = aligned16(src->data) && s.row_bytes % 16 == 0;
+  a.vec_out = aligned16(dst) && (src->cols * (int64_t)mxb_dtype_size(dst_type)) % 16 == 0;
+  unsigned g = grid_for(ctx, src->rows * ((src->cols + 15) / 16), 256);
+  cudaStream_t st = as_stream(stream);
+  switch (d->scale_type) {
+    case MXB_SCALE_UE4M3: launch_dq<0, MXB_ELEM_E2M1, 4>(g, st, dst_type, a); break;
+    case MXB_SCALE_E8M0:
+      switch (d->elem) {
+        case MXB_ELEM_E4M3: launch_dq<1, MXB_ELEM_E4M3, 8>(g, st, dst_type, a); break;
+        case MXB_ELEM_E5M2: launch_dq<1, MXB_ELEM_E5M2, 8>(g, st, dst_type, a); break;
+        case MXB_ELEM_E3M2: launch_dq<1, MXB_ELEM_E3M2, 6>(g, st, dst_type, a); break;
+        case MXB_ELEM_E2M3: launch_dq<1, MXB_ELEM_E2M3, 6>(g, st, dst_type, a); break;
+        case MXB_ELEM_E2M1: launch_dq<1, MXB_ELEM_E2M1, 4>(g, st, dst_type, a); break;
+        default: launch_dq<1, MXB_ELEM_INT8, 8>(g, st, dst_type, a); break;
+      }
+      break;
+    case MXB_SCALE_BDR:
+      if (d->bdr_m == 7) launch_dq<2, MXB_ELEM_INT8, 8>(g, st, dst_type, a);
+      else if (d->bdr_m == 4) launch_dq<2, MXB_ELEM_INT8, 5>(g, st, dst_type, a);
+      else launch_dq<2, MXB_ELEM_INT8, 3>(g, st, dst_type, a);
+      break;
+    case MXB_SCALE_FP32:
+      if (d->elem == MXB_ELEM_E4M3) launch_dq<3, MXB_ELEM_E4M3, 8>(g, st, dst_type, a);
+      else if (d->elem == MXB_ELEM_E5M2) launch_dq<3, MXB_ELEM_E5M2, 8>(g, st, dst_type, a);
+      else return mxb_fail(MXB_ERR_UNSUPPORTED, "dequantize of %s is not offered on the CUDA backend", d->name);
+      break;
+    default: launch_dq<4, MXB_ELEM_INT8, 16>(g, st, dst_type, a); break;
+  }
+  MXB_TRY(launch_status("dequant_kernel"));
+  ctx->last_impl = "cuda-dequantize";
+  return MXB_SUCCESS;
+}

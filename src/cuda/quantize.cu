@@ -1,0 +1,402 @@
+// CUDA quantize: one thread per scale block (16 or 32 elements along a row),
+// the shared per-block code of common/block.h inlined, so every byte matches
+// the CPU reference. Loads and stores are 16-byte vectors where the row
+// layout allows; tails and odd shapes take a scalar path through the same
+// block code. The NVFP4 tensor amax (when computed) and the FP8 partition
+// amaxes come from a first pass over the input; nothing is allocated and
+// nothing synchronises.
+#include "common/rht.h"
+#include "cuda/cuda_ops.h"
+#include "cuda/launch.cuh"
+#include "cuda/load.cuh"
+#include "cuda/qcommon.cuh"
+
+namespace mxb {
+
+enum Kind { K_NVFP4, K_MX, K_BDR, K_BF16, K_FP8 };
+
+struct QArgs {
+  const void *src;
+  int64_t rows, cols;
+  uint8_t *data, *scales, *aux;
+  float *amax;          // NVFP4 tensor amax (device); written by the amax pass
+  uint32_t *part_amax;  // FP8: amax bits per scale partition (workspace)
+  int64_t row_bytes, scale_cols;
+  int swizzled;
+  int sr;
+  uint64_t seed, offset;
+  int rule, policy, pow2, bdr_m;
+  int br, bc;  // FP8 partition shape (0 = whole dimension)
+  int rht, rht_bf16;
+  uint32_t signs[8];
+  int vec_in;  // 16-byte loads: src aligned and every row starts aligned
+  int vec_out; // whole-word code stores: data aligned and row_bytes a multiple of the block's bytes
+};
+
+// Element parameters per format, fixed at compile time so the shared
+// encoder's shifts and limits fold to constants.
+template <int ELEM>
+__device__ __forceinline__ mxb_fp elem_fp() {
+  switch (ELEM) {
+    case MXB_ELEM_E2M1: return mxb_fp_make(2, 1, 1, 6.0f);
+    case MXB_ELEM_E2M3: return mxb_fp_make(2, 3, 1, 7.5f);
+    case MXB_ELEM_E3M2: return mxb_fp_make(3, 2, 3, 28.0f);
+    case MXB_ELEM_E4M3: return mxb_fp_make(4, 3, 7, 448.0f);
+    case MXB_ELEM_E5M2: return mxb_fp_make(5, 2, 15, 57344.0f);
+    default: return mxb_fp_make(0, 6, 0, 127.0f / 64.0f);  // MXINT8
+  }
+}
+template <int ELEM>
+constexpr int elem_bits() {
+  return ELEM == MXB_ELEM_E2M1 ? 4 : (ELEM == MXB_ELEM_E2M3 || ELEM == MXB_ELEM_E3M2) ? 6 : 8;
+}
+
+// Read the n valid values of the block at (r, c0), transformed by the RHT
+// (d = 16, fused) when asked.
+template <int DT, int N>
+__device__ __forceinline__ void load_block(const QArgs &a, int64_t r, int64_t c0, int n, float (&v)[N]) {
+  bool vec = a.vec_in && n == N;
+  load_n<DT, N>(a.src, r * a.cols + c0, n, vec, v);
+  if (a.rht) {
+#pragma unroll
+    for (int k = 0; k < N; k += 16) mxb_rht_chunk(v + k, 16, a.signs, 0);
+    if (a.rht_bf16) {
+#pragma unroll
+      for (int k = 0; k < N; k++) v[k] = mxb_bf16_decode(mxb_bf16_rne(v[k]));
+    }
+  }
+}
+
+template <int N>
+__device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[N]) {
+  sr_bytes<N>(a.seed, a.offset, (uint64_t)(r * a.cols + c0), rb);
+}
+
+// The block amax mode of the NVFP4 and MX non-finite policies.
+__device__ __forceinline__ mxb_amax_mode policy_mode(int policy) {
+  return policy == MXB_NONFINITE_SATURATE ? MXB_AMAX_SKIP_NAN : MXB_AMAX_NAN_BLOCK;
+}
+
+// ---- NVFP4 1x16 and 16x16 ---------------------------------------------------
+// 1D: thread t quantizes block (t / nb, t % nb). 2D: each half-warp owns one
+// 16x16 tile, lane l its row l; the tile amax is a 16-lane max.
+// AMAX_ONLY: the first pass, folding the admitted block amaxes into *amax.
+template <int DT, bool TWO_D, bool AMAX_ONLY>
+__global__ void __launch_bounds__(256) nvfp4_kernel(QArgs a) {
+  const int64_t nb = (a.cols + 15) / 16;
+  // 2D: whole warps stay in the loop together (the tile shuffles need every
+  // lane); lanes past the last tile see rows >= a.rows and idle.
+  const int64_t total = TWO_D ? ((a.rows + 15) / 16 * nb * 16 + 31) / 32 * 32 : a.rows * nb;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  mxb_nvfp4_ts ts;
+  if (!AMAX_ONLY) ts = mxb_nvfp4_tensor_scales(*a.amax);
+  uint32_t fold = 0;
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
+    int64_t r, j;
+    if (TWO_D) {
+      int64_t h = t >> 4;
+      r = (h / nb) * 16 + (t & 15);
+      j = h % nb;
+    } else {
+      r = t / nb;
+      j = t - r * nb;
+    }
+    const bool live = r < a.rows;
+    const int64_t c0 = j * 16;
+    const int n = live ? (int)min((int64_t)16, a.cols - c0) : 0;
+    float v[16];
+    load_block<DT, 16>(a, live ? r : 0, c0, n, v);
+    int bad = 0;
+    // full blocks pass a compile-time length: the shared loops unroll and
+    // the block stays in registers (a run-time length puts it on the stack)
+    uint32_t ab = n == 16 ? mxb_block_amax_bits(v, 16, policy_mode(a.policy), &bad)
+                          : mxb_block_amax_bits(v, n, policy_mode(a.policy), &bad);
+    if (TWO_D) {  // tile amax and NaN flag over the 16 lanes of this half-warp
+#pragma unroll
+      for (int o = 8; o > 0; o >>= 1) {
+        ab = max(ab, __shfl_xor_sync(0xFFFFFFFFu, ab, o));
+        bad |= __shfl_xor_sync(0xFFFFFFFFu, bad, o);
+      }
+    }
+    const bool nan_block = bad && a.policy == MXB_NONFINITE_NAN_BLOCK;
+    if (AMAX_ONLY) {
+      if (!nan_block) fold = max(fold, ab);
+      continue;
+    }
+    if (!live) continue;
+    uint8_t rb[16], codes[16] = {};
+    if (a.sr) get_sr<16>(a, r, c0, rb);
+    uint8_t s = n == 16 ? mxb_nvfp4_quantize_block(v, 16, ab, nan_block, &ts, a.sr ? rb : nullptr, codes)
+                        : mxb_nvfp4_quantize_block(v, n, ab, nan_block, &ts, a.sr ? rb : nullptr, codes);
+    pack_store<16, 4>(a.data + r * a.row_bytes + j * 8, codes, (n + 1) / 2, a.vec_out && n == 16);
+    a.scales[scale_at(r, j, a.scale_cols, a.swizzled)] = s;
+  }
+  if (AMAX_ONLY) {
+    fold = __reduce_max_sync(0xFFFFFFFFu, fold);
+    if ((threadIdx.x & 31) == 0 && fold) atomicMax(reinterpret_cast<uint32_t *>(a.amax), fold);
+  }
+}
+
+// ---- MX (32-element blocks, E8M0 scales) --------------------------------------
+template <int DT, int ELEM>
+__global__ void __launch_bounds__(256) mx_kernel(QArgs a) {
+  const int64_t nb = (a.cols + 31) / 32;
+  const int64_t total = a.rows * nb;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  const mxb_fp p = elem_fp<ELEM>();
+  constexpr int BITS = elem_bits<ELEM>();
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
+    const int64_t r = t / nb, j = t - r * nb, c0 = j * 32;
+    const int n = (int)min((int64_t)32, a.cols - c0);
+    float v[32];
+    load_block<DT, 32>(a, r, c0, n, v);
+    uint8_t rb[32], codes[32] = {};
+    if (a.sr) get_sr<32>(a, r, c0, rb);
+    uint8_t s = n == 32 ? mxb_mx_quantize_block(v, 32, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy,
+                                                a.sr ? rb : nullptr, codes)
+                        : mxb_mx_quantize_block(v, n, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy,
+                                                a.sr ? rb : nullptr, codes);
+    pack_store<32, BITS>(a.data + r * a.row_bytes + j * (32 * BITS / 8), codes, (n * BITS + 7) / 8,
+                         a.vec_out && n == 32);
+    a.scales[scale_at(r, j, a.scale_cols, a.swizzled)] = s;
+  }
+}
+
+// ---- MX9 / MX6 / MX4 (16-element blocks, shared exponent + microexponents) ---
+template <int DT, int M>
+__global__ void __launch_bounds__(256) bdr_kernel(QArgs a) {
+  const int64_t nb = (a.cols + 15) / 16;
+  const int64_t total = a.rows * nb;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
+    const int64_t r = t / nb, j = t - r * nb, c0 = j * 16;
+    const int n = (int)min((int64_t)16, a.cols - c0);
+    float v[16];
+    load_block<DT, 16>(a, r, c0, n, v);
+    uint8_t codes[16], mu;
+#pragma unroll
+    for (int k = 0; k < 16; k++) codes[k] = 0;  // a tail block's padding codes are zero
+    uint8_t E = n == 16 ? mxb_bdr_quantize_block(v, 16, M, (mxb_nonfinite_t)a.policy, &mu, codes)
+                        : mxb_bdr_quantize_block(v, n, M, (mxb_nonfinite_t)a.policy, &mu, codes);
+    // every block's code bytes are stored whole (the row holds whole blocks)
+    pack_store<16, M + 1>(a.data + r * a.row_bytes + j * (2 * (M + 1)), codes, 2 * (M + 1), a.vec_out);
+    a.scales[r * a.scale_cols + j] = E;
+    a.aux[r * a.scale_cols + j] = mu;
+  }
+}
+
+// ---- BF16 ---------------------------------------------------------------------
+template <int DT>
+__global__ void __launch_bounds__(256) bf16_kernel(QArgs a) {
+  const int64_t nb = (a.cols + 15) / 16;
+  const int64_t total = a.rows * nb;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
+    const int64_t r = t / nb, j = t - r * nb, c0 = j * 16;
+    const int n = (int)min((int64_t)16, a.cols - c0);
+    float v[16];
+    load_block<DT, 16>(a, r, c0, n, v);
+    uint16_t h[16];
+#pragma unroll
+    for (int k = 0; k < 16; k++) h[k] = mxb_bf16_rne(v[k]);
+    uint16_t *dst = reinterpret_cast<uint16_t *>(a.data + r * a.row_bytes) + c0;
+    if (a.vec_out && n == 16) {
+      uint32_t w[8];
+#pragma unroll
+      for (int k = 0; k < 8; k++) w[k] = (uint32_t)h[2 * k] | ((uint32_t)h[2 * k + 1] << 16);
+      reinterpret_cast<uint4 *>(dst)[0] = make_uint4(w[0], w[1], w[2], w[3]);
+      reinterpret_cast<uint4 *>(dst)[1] = make_uint4(w[4], w[5], w[6], w[7]);
+    } else {
+#pragma unroll
+      for (int k = 0; k < 16; k++)
+        if (k < n) dst[k] = h[k];
+    }
+  }
+}
+
+// ---- FP8 with fp32 scales (per tensor, 1x128, 128x128) ---------------------------
+// Pass 1 (AMAX_ONLY) folds each 16-element run's finite amax into its
+// partition's slot; pass 2 encodes with the partition's scale. The thread
+// holding a partition's first element writes its scale_inv.
+template <int DT, int ELEM, bool AMAX_ONLY>
+__global__ void __launch_bounds__(256) fp8_kernel(QArgs a) {
+  const int64_t nb = (a.cols + 15) / 16;
+  const int64_t total = a.rows * nb;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  const mxb_fp p = elem_fp<ELEM>();
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
+    const int64_t r = t / nb, j = t - r * nb, c0 = j * 16;
+    const int n = (int)min((int64_t)16, a.cols - c0);
+    const int64_t pr = a.br ? r / a.br : 0, pc = a.bc ? c0 / a.bc : 0;
+    const int64_t part = pr * a.scale_cols + pc;
+    float v[16];
+    load_block<DT, 16>(a, r, c0, n, v);
+    if (AMAX_ONLY) {
+      int bad = 0;
+      uint32_t ab = n == 16 ? mxb_block_amax_bits(v, 16, MXB_AMAX_FINITE, &bad)
+                            : mxb_block_amax_bits(v, n, MXB_AMAX_FINITE, &bad);
+      if (ab) atomicMax(a.part_amax + part, ab);
+      continue;
+    }
+    const float scale = mxb_fp8_scale(__ldg(a.part_amax + part), &p, a.pow2);
+    uint8_t rb[16], codes[16] = {};
+    if (a.sr) get_sr<16>(a, r, c0, rb);
+#pragma unroll
+    for (int k = 0; k < 16; k++) codes[k] = mxb_fp8_encode_scaled(&p, v[k], scale, a.sr ? rb[k] : -1);
+    pack_store<16, 8>(a.data + r * a.row_bytes + c0, codes, n, a.vec_out && n == 16);
+    const bool first = (a.br ? r % a.br == 0 : r == 0) && (a.bc ? c0 % a.bc == 0 : c0 == 0);
+    if (first) reinterpret_cast<float *>(a.scales)[part] = 1.0f / scale;
+  }
+}
+
+}  // namespace mxb
+
+using namespace mxb;
+
+namespace {
+
+size_t round256(size_t b) { return (b + 255) / 256 * 256; }
+
+// Workspace layout: [FP8 partition amaxes][RHT staging buffer, fp32].
+size_t fp8_part_bytes(const mxb_format_desc *d, const mxb_tensor_sizes_t &s) {
+  return d->scale_type == MXB_SCALE_FP32 ? round256((size_t)(s.scale_rows * s.scale_cols) * 4) : 0;
+}
+// The RHT is fused (in registers) for d = 16; larger chunks are transformed
+// into the workspace first.
+bool rht_staged(const mxb_quant_config_t *cfg) { return cfg->rht.enabled && cfg->rht.size != 16; }
+
+template <int DT>
+mxb_status_t launch_kind(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
+                         QArgs &a, cudaStream_t st, const char **impl) {
+  const int T = 256;
+  const int64_t nb16 = a.rows * ((a.cols + 15) / 16);
+  const unsigned g16 = grid_for(ctx, nb16, T), g32 = grid_for(ctx, a.rows * ((a.cols + 31) / 32), T);
+  switch (d->scale_type) {
+    case MXB_SCALE_UE4M3: {
+      const bool two_d = cfg->block_2d != 0;
+      const int64_t items = two_d ? (a.rows + 15) / 16 * ((a.cols + 15) / 16) * 16 : nb16;
+      const unsigned g = grid_for(ctx, items, T);
+      if (cfg->amax_source == MXB_AMAX_COMPUTE) {
+        MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, sizeof(float), st), "cudaMemsetAsync(dst->amax)"));
+        if (two_d) nvfp4_kernel<DT, true, true><<<g, T, 0, st>>>(a);
+        else nvfp4_kernel<DT, false, true><<<g, T, 0, st>>>(a);
+        MXB_TRY(launch_status("nvfp4 amax pass"));
+      }
+      if (two_d) nvfp4_kernel<DT, true, false><<<g, T, 0, st>>>(a);
+      else nvfp4_kernel<DT, false, false><<<g, T, 0, st>>>(a);
+      *impl = two_d ? "cuda-nvfp4-2d-quantize" : "cuda-nvfp4-quantize";
+      break;
+    }
+    case MXB_SCALE_E8M0:
+      switch (d->elem) {
+        case MXB_ELEM_E4M3: mx_kernel<DT, MXB_ELEM_E4M3><<<g32, T, 0, st>>>(a); break;
+        case MXB_ELEM_E5M2: mx_kernel<DT, MXB_ELEM_E5M2><<<g32, T, 0, st>>>(a); break;
+        case MXB_ELEM_E3M2: mx_kernel<DT, MXB_ELEM_E3M2><<<g32, T, 0, st>>>(a); break;
+        case MXB_ELEM_E2M3: mx_kernel<DT, MXB_ELEM_E2M3><<<g32, T, 0, st>>>(a); break;
+        case MXB_ELEM_E2M1: mx_kernel<DT, MXB_ELEM_E2M1><<<g32, T, 0, st>>>(a); break;
+        default: mx_kernel<DT, MXB_ELEM_INT8><<<g32, T, 0, st>>>(a); break;
+      }
+      *impl = "cuda-mx-quantize";
+      break;
+    case MXB_SCALE_BDR:
+      if (d->bdr_m == 7) bdr_kernel<DT, 7><<<g16, T, 0, st>>>(a);
+      else if (d->bdr_m == 4) bdr_kernel<DT, 4><<<g16, T, 0, st>>>(a);
+      else bdr_kernel<DT, 2><<<g16, T, 0, st>>>(a);
+      *impl = "cuda-bdr-quantize";
+      break;
+    case MXB_SCALE_FP32: {
+      size_t nparts = (size_t)(mxb_scale_rows(d, a.rows) * mxb_scale_cols(d, a.cols));
+      MXB_TRY(cuda_status(cudaMemsetAsync(a.part_amax, 0, nparts * 4, st), "cudaMemsetAsync(workspace)"));
+      if (d->elem == MXB_ELEM_E4M3) {
+        fp8_kernel<DT, MXB_ELEM_E4M3, true><<<g16, T, 0, st>>>(a);
+        fp8_kernel<DT, MXB_ELEM_E4M3, false><<<g16, T, 0, st>>>(a);
+      } else {
+        fp8_kernel<DT, MXB_ELEM_E5M2, true><<<g16, T, 0, st>>>(a);
+        fp8_kernel<DT, MXB_ELEM_E5M2, false><<<g16, T, 0, st>>>(a);
+      }
+      *impl = "cuda-fp8-quantize";
+      break;
+    }
+    default:
+      bf16_kernel<DT><<<g16, T, 0, st>>>(a);
+      *impl = "cuda-bf16-quantize";
+      break;
+  }
+  return launch_status(*impl);
+}
+
+}  // namespace
+
+extern "C" size_t mxb_cuda_quantize_workspace(const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
+                                              const mxb_tensor_t *dst) {
+  (void)src_type;
+  const mxb_format_desc *d = mxb_format_desc_get(dst->format);
+  mxb_tensor_sizes_t s;
+  if (!d || mxb_tensor_sizes(dst->format, dst->rows, dst->cols, dst->scale_layout, &s) != MXB_SUCCESS) return 0;
+  size_t ws = fp8_part_bytes(d, s);
+  if (rht_staged(cfg)) ws += round256((size_t)(dst->rows * dst->cols) * 4);
+  return ws;
+}
+
+extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg,
+                                          mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
+                                          void *workspace, size_t workspace_bytes, void *stream) {
+  const mxb_format_desc *d = mxb_format_desc_get(dst->format);
+  mxb_tensor_sizes_t s;
+  MXB_TRY(mxb_tensor_sizes(dst->format, dst->rows, dst->cols, dst->scale_layout, &s));
+  size_t need = mxb_cuda_quantize_workspace(cfg, src_type, dst);
+  if (workspace_bytes < need || (need && !workspace))
+    return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL, "workspace is %zu bytes, %s on the CUDA backend needs %zu",
+                    workspace_bytes, d->name, need);
+  cudaStream_t st = as_stream(stream);
+  QArgs a;
+  memset(&a, 0, sizeof(a));
+  a.rows = dst->rows;
+  a.cols = dst->cols;
+  a.data = static_cast<uint8_t *>(dst->data);
+  a.scales = static_cast<uint8_t *>(dst->scales);
+  a.aux = static_cast<uint8_t *>(dst->aux);
+  a.amax = dst->amax;
+  a.part_amax = static_cast<uint32_t *>(workspace);
+  a.row_bytes = (int64_t)s.row_bytes;
+  a.scale_cols = s.scale_cols;
+  a.swizzled = dst->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED;
+  a.sr = cfg->rounding == MXB_ROUND_SR;
+  a.seed = cfg->seed;
+  a.offset = cfg->offset;
+  a.rule = cfg->scale_rule;
+  a.policy = cfg->nonfinite;
+  a.pow2 = cfg->fp8_pow2_scale;
+  a.bdr_m = d->bdr_m;
+  a.br = d->block_rows;
+  a.bc = d->block_cols;
+  if (cfg->rht.enabled) {
+    if (cfg->rht.sign_source == MXB_SIGNS_SEED) mxb_rht_signs_from_seed(cfg->rht.sign_seed, cfg->rht.size, a.signs);
+    else memcpy(a.signs, cfg->rht.sign_mask, sizeof(a.signs));
+    a.rht_bf16 = cfg->rht.bf16_output;
+  }
+  a.src = src;
+  mxb_dtype_t dt = src_type;
+  if (rht_staged(cfg)) {  // transform into the workspace, then quantize that fp32 copy
+    float *staged = reinterpret_cast<float *>(static_cast<char *>(workspace) + fp8_part_bytes(d, s));
+    MXB_TRY(mxb_cuda_rht_apply(ctx, a.signs, cfg->rht.size, 0, MXB_AXIS_COLS, a.rows, a.cols, src_type, src,
+                               MXB_DTYPE_FP32, cfg->rht.bf16_output, staged, stream));
+    a.src = staged;
+    dt = MXB_DTYPE_FP32;
+  } else {
+    a.rht = cfg->rht.enabled;
+  }
+  a.vec_in = aligned16(a.src) && (a.cols * (int64_t)mxb_dtype_size(dt)) % 16 == 0;
+  a.vec_out = aligned16(a.data) && a.row_bytes % 16 == 0;
+  // The padding of a swizzled scale grid is zero, as on the CPU.
+  if (a.swizzled) MXB_TRY(cuda_status(cudaMemsetAsync(a.scales, 0, s.scale_bytes, st), "cudaMemsetAsync(scales)"));
+  const char *impl = "cuda";
+  switch (dt) {
+    case MXB_DTYPE_FP32: MXB_TRY(launch_kind<MXB_DTYPE_FP32>(ctx, d, cfg, a, st, &impl)); break;
+    case MXB_DTYPE_BF16: MXB_TRY(launch_kind<MXB_DTYPE_BF16>(ctx, d, cfg, a, st, &impl)); break;
+    default: MXB_TRY(launch_kind<MXB_DTYPE_FP16>(ctx, d, cfg, a, st, &impl)); break;
+  }
+  dst->flags = (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u);
+  ctx->last_impl = impl;
+  return MXB_SUCCESS;
+}

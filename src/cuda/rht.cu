@@ -1,0 +1,107 @@
+// Random Hadamard transform on the GPU: one thread per chunk of d values,
+// the shared chunk transform of common/rht.h (same butterflies, same order
+// as the CPU). Along cols a chunk is contiguous (16-byte loads for d = 16);
+// along rows adjacent threads take adjacent columns, so loads coalesce.
+#include "common/rht.h"
+#include "cuda/cuda_ops.h"
+#include "cuda/launch.cuh"
+#include "cuda/load.cuh"
+
+namespace mxb {
+
+struct RhtArgs {
+  const void *in;
+  void *out;
+  int64_t rows, cols;
+  int axis, inverse, out_bf16, round_bf16, vec;
+  uint32_t signs[8];
+};
+
+template <int DT, int D>
+__global__ void __launch_bounds__(256) rht_kernel(RhtArgs a) {
+  const bool along_cols = a.axis == MXB_AXIS_COLS;
+  const int64_t per_line = along_cols ? a.cols / D : a.rows / D;   // chunks per row (cols) or per column (rows)
+  const int64_t total = per_line * (along_cols ? a.rows : a.cols);
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
+    int64_t base, step;
+    if (along_cols) {
+      base = t * D;  // chunks tile each row exactly
+      step = 1;
+    } else {
+      int64_t c = t % a.cols, k = t / a.cols;
+      base = k * D * a.cols + c;
+      step = a.cols;
+    }
+    float v[D];
+    if (along_cols) {
+      load_n<DT, D>(a.in, base, D, a.vec != 0, v);
+    } else {
+#pragma unroll
+      for (int j = 0; j < D; j++) v[j] = load1<DT>(a.in, base + j * step);
+    }
+    mxb_rht_chunk(v, D, a.signs, a.inverse);
+#pragma unroll
+    for (int j = 0; j < D; j++) {
+      int64_t i = base + j * step;
+      if (a.out_bf16) {
+        static_cast<uint16_t *>(a.out)[i] = mxb_bf16_rne(v[j]);
+      } else {
+        static_cast<float *>(a.out)[i] = a.round_bf16 ? mxb_bf16_decode(mxb_bf16_rne(v[j])) : v[j];
+      }
+    }
+  }
+}
+
+template <int DT>
+void launch_rht(unsigned g, cudaStream_t st, int d, const RhtArgs &a) {
+  switch (d) {
+    case 16: rht_kernel<DT, 16><<<g, 256, 0, st>>>(a); break;
+    case 32: rht_kernel<DT, 32><<<g, 256, 0, st>>>(a); break;
+    case 64: rht_kernel<DT, 64><<<g, 256, 0, st>>>(a); break;
+    case 128: rht_kernel<DT, 128><<<g, 256, 0, st>>>(a); break;
+    default: rht_kernel<DT, 256><<<g, 256, 0, st>>>(a); break;
+  }
+}
+
+}  // namespace mxb
+
+using namespace mxb;
+
+extern "C" mxb_status_t mxb_cuda_rht_apply(struct mxb_context *ctx, const uint32_t signs[8], int d, int inverse,
+                                           mxb_axis_t axis, int64_t rows, int64_t cols, mxb_dtype_t in_type,
+                                           const void *in, mxb_dtype_t out_type, int round_bf16, void *out,
+                                           void *stream) {
+  RhtArgs a;
+  memset(&a, 0, sizeof(a));
+  a.in = in;
+  a.out = out;
+  a.rows = rows;
+  a.cols = cols;
+  a.axis = axis;
+  a.inverse = inverse;
+  a.out_bf16 = out_type == MXB_DTYPE_BF16;
+  a.round_bf16 = round_bf16 || a.out_bf16;
+  a.vec = aligned16(in) && (cols * (int64_t)mxb_dtype_size(in_type)) % 16 == 0;
+  memcpy(a.signs, signs, sizeof(a.signs));
+  unsigned g = grid_for(ctx, rows * cols / d, 256);
+  cudaStream_t st = as_stream(stream);
+  switch (in_type) {
+    case MXB_DTYPE_FP32: launch_rht<MXB_DTYPE_FP32>(g, st, d, a); break;
+    case MXB_DTYPE_BF16: launch_rht<MXB_DTYPE_BF16>(g, st, d, a); break;
+    default: launch_rht<MXB_DTYPE_FP16>(g, st, d, a); break;
+  }
+  return launch_status("rht_kernel");
+}
+
+extern "C" mxb_status_t mxb_cuda_rht(struct mxb_context *ctx, const mxb_rht_t *rht, int inverse, mxb_axis_t axis,
+                                     int64_t rows, int64_t cols, mxb_dtype_t in_type, const void *in,
+                                     mxb_dtype_t out_type, void *out, void *stream) {
+  uint32_t signs[8];
+  if (rht->sign_source == MXB_SIGNS_SEED) mxb_rht_signs_from_seed(rht->sign_seed, rht->size, signs);
+  else memcpy(signs, rht->sign_mask, sizeof(signs));
+  MXB_TRY(mxb_cuda_rht_apply(ctx, signs, rht->size, inverse, axis, rows, cols, in_type, in, out_type,
+                             rht->bf16_output, out, stream));
+  ctx->last_impl = "cuda-rht";
+  return MXB_SUCCESS;
+}

@@ -1,0 +1,255 @@
+/* CUDA quantize / dequantize / amax against the CPU reference, byte for
+ * byte: every format and option, random normal, wide-range (2^-140..2^120)
+ * and special-value inputs, odd shapes and tails. Skipped without a GPU. */
+#include "cuda_compare.h"
+
+#ifdef MXB_WITH_CUDA
+static const mxb_format_t k_quant_formats[] = {
+  MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP6_E3M2,
+  MXB_FORMAT_MXFP6_E2M3, MXB_FORMAT_MXFP4, MXB_FORMAT_MXINT8, MXB_FORMAT_MX9, MXB_FORMAT_MX6, MXB_FORMAT_MX4,
+  MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E5M2_TENSOR, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E5M2_1x128,
+  MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E5M2_128x128};
+#define NFORMATS (sizeof(k_quant_formats) / sizeof(k_quant_formats[0]))
+static const mxb_dtype_t k_dtypes[] = {MXB_DTYPE_FP32, MXB_DTYPE_BF16, MXB_DTYPE_FP16};
+static const char *const k_dtype_name[] = {"fp32", "bf16", "fp16"};
+
+typedef struct qcase {
+  mxb_format_t format;
+  mxb_dtype_t dtype;
+  int64_t rows, cols;
+  cmp_input kind;
+  mxb_scale_layout_t layout;
+  float supplied_amax; /* used when cfg.amax_source == MXB_AMAX_FROM_TENSOR */
+} qcase;
+
+/* Quantize on both backends; compare status, every plane, flags; then
+ * dequantize both results to fp32 and bf16 and compare those too. */
+static void quantize_both(cmp_ctx *c, const mxb_quant_config_t *cfg, const qcase *q) {
+  size_t n = (size_t)(q->rows * q->cols);
+  char what[256];
+  mxb_format_info_t fi;
+  mxb_format_info(q->format, &fi);
+  snprintf(what, sizeof(what), "%s %s %lldx%lld %s %s round=%d rule=%d nonfinite=%d amax_src=%d 2d=%d rht=%d/%d",
+           fi.name, k_dtype_name[q->dtype], (long long)q->rows, (long long)q->cols, cmp_input_name[q->kind],
+           q->layout ? "swizzled" : "linear", cfg->rounding, cfg->scale_rule, cfg->nonfinite, cfg->amax_source,
+           cfg->block_2d, cfg->rht.enabled, cfg->rht.size);
+  uint64_t seed = 1000003u * (uint64_t)q->format + 7919u * (uint64_t)(q->rows * 31 + q->cols) + (uint64_t)q->kind;
+  float *x = malloc(n * sizeof(float));
+  cmp_fill(x, n, q->kind, seed);
+  void *hsrc = cmp_convert(x, n, q->dtype, seed ^ 0x5555);
+  size_t in_bytes = n * mxb_dtype_size(q->dtype);
+  void *dsrc = mxbt_dev_from_host(hsrc, in_bytes);
+  cmp_tensor t;
+  cmp_tensor_alloc(&t, q->format, q->rows, q->cols, q->layout);
+  if (cfg->amax_source == MXB_AMAX_FROM_TENSOR && t.sz.amax_bytes) {
+    *t.h.amax = q->supplied_amax;
+    cr_assert_eq(cudaMemcpy(t.d.amax, &q->supplied_amax, 4, cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  size_t ws_bytes = 0;
+  cr_assert_eq(mxb_quantize_workspace_size(c->gpu, cfg, q->dtype, &t.d, &ws_bytes), MXB_SUCCESS, "%s: %s", what,
+               mxb_last_error_detail());
+  void *ws = ws_bytes ? mxbt_dev_alloc(ws_bytes) : NULL;
+  mxb_status_t sc = mxb_quantize(c->cpu, cfg, q->dtype, hsrc, &t.h, NULL, 0, NULL);
+  char cpu_detail[512];
+  snprintf(cpu_detail, sizeof(cpu_detail), "%s", mxb_last_error_detail());
+  mxb_status_t sg = mxb_quantize(c->gpu, cfg, q->dtype, dsrc, &t.d, ws, ws_bytes, NULL);
+  cr_assert_eq(sc, sg, "%s: cpu status %d (%s), cuda status %d (%s)", what, sc, cpu_detail, sg, mxb_last_error_detail());
+  if (sc == MXB_SUCCESS) {
+    mxbt_dev_sync();
+    cr_assert_eq(strncmp(mxb_context_last_impl(c->gpu), "cuda-", 5), 0, "%s: last_impl %s", what,
+                 mxb_context_last_impl(c->gpu));
+    cmp_tensor_check(&t, what);
+    for (int dt = 0; dt < 2; dt++) {
+      mxb_dtype_t ot = dt ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32;
+      size_t ob = n * mxb_dtype_size(ot);
+      void *hout = malloc(ob), *dout = mxbt_dev_alloc(ob);
+      memset(hout, 0x5A, ob);
+      mxbt_dev_poison(dout, ob);
+      mxb_status_t dc = mxb_dequantize(c->cpu, &t.h, ot, hout, NULL);
+      mxb_status_t dg = mxb_dequantize(c->gpu, &t.d, ot, dout, NULL);
+      cr_assert_eq(dc, dg, "%s: dequantize status cpu %d cuda %d (%s)", what, dc, dg, mxb_last_error_detail());
+      if (dc == MXB_SUCCESS) {
+        mxbt_dev_sync();
+        char w2[300];
+        snprintf(w2, sizeof(w2), "%s dequantize->%s", what, dt ? "bf16" : "fp32");
+        cmp_plane(hout, dout, ob, "values", w2);
+      }
+      free(hout);
+      mxbt_dev_free(dout);
+    }
+  }
+  cmp_tensor_free(&t);
+  mxbt_dev_free(ws);
+  mxbt_dev_free(dsrc);
+  free(hsrc);
+  free(x);
+}
+
+static const int64_t k_shapes[][2] = {{1, 1}, {3, 17}, {2, 64}, {129, 257}, {33, 4100}};
+#define NSHAPES (sizeof(k_shapes) / sizeof(k_shapes[0]))
+
+/* Every format x input type x shape x input kind x scale layout, defaults. */
+static void sweep(const mxb_quant_config_t *cfg, int only_sr_formats) {
+  cmp_ctx c = cmp_open();
+  for (size_t f = 0; f < NFORMATS; f++) {
+    mxb_format_info_t fi;
+    mxb_format_info(k_quant_formats[f], &fi);
+    if (only_sr_formats && (fi.scale_type == MXB_SCALE_NONE || fi.scale_type == MXB_SCALE_BDR)) continue;
+    for (int layout = 0; layout < 2; layout++) {
+      if (layout && fi.scale_type != MXB_SCALE_UE4M3 && fi.scale_type != MXB_SCALE_E8M0) continue;
+      for (size_t d = 0; d < 3; d++)
+        for (size_t s = 0; s < NSHAPES; s++)
+          for (int k = 0; k < CMP_KINDS; k++) {
+            qcase q = {k_quant_formats[f], k_dtypes[d], k_shapes[s][0], k_shapes[s][1], (cmp_input)k,
+                       (mxb_scale_layout_t)layout, 1.0f};
+            quantize_both(&c, cfg, &q);
+          }
+    }
+  }
+  cmp_close(&c);
+}
+
+Test(cuda_quantize, every_format_rne) {
+  MXBT_REQUIRE_GPU();
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  sweep(&cfg, 0);
+}
+
+Test(cuda_quantize, every_format_saturate_policy) {
+  MXBT_REQUIRE_GPU();
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  cfg.nonfinite = MXB_NONFINITE_SATURATE;
+  sweep(&cfg, 0);
+}
+
+Test(cuda_quantize, stochastic_rounding) {
+  MXBT_REQUIRE_GPU();
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  cfg.rounding = MXB_ROUND_SR;
+  cfg.seed = 0x0123456789ABCDEFull;
+  cfg.offset = 0xFEDCBA9876543210ull; /* both halves of key and counter exercised */
+  sweep(&cfg, 1);
+}
+
+Test(cuda_quantize, mx_scale_rules) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  for (int rule = 0; rule <= MXB_SCALE_RULE_EVEN; rule++)
+    for (int f = MXB_FORMAT_MXFP8_E4M3; f <= MXB_FORMAT_MXINT8; f++)
+      for (int nf = 0; nf < 2; nf++)
+        for (int k = 0; k < CMP_KINDS; k++) {
+          mxb_quant_config_t cfg;
+          mxb_quant_config_init(&cfg);
+          cfg.scale_rule = (mxb_scale_rule_t)rule;
+          cfg.nonfinite = (mxb_nonfinite_t)nf;
+          qcase q = {(mxb_format_t)f, MXB_DTYPE_FP32, 129, 257, (cmp_input)k, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
+          quantize_both(&c, &cfg, &q);
+        }
+  cmp_close(&c);
+}
+
+Test(cuda_quantize, nvfp4_supplied_amax) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  const float amaxes[] = {3.7f, 1e-3f, 0.0f, INFINITY, 1e30f, 6.0f * 448.0f};
+  for (size_t a = 0; a < sizeof(amaxes) / sizeof(amaxes[0]); a++)
+    for (int sr = 0; sr < 2; sr++)
+      for (int k = 0; k < CMP_KINDS; k++) {
+        mxb_quant_config_t cfg;
+        mxb_quant_config_init(&cfg);
+        cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+        cfg.rounding = sr ? MXB_ROUND_SR : MXB_ROUND_RNE;
+        qcase q = {MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 65, 96, (cmp_input)k, MXB_SCALE_LAYOUT_SWIZZLED, amaxes[a]};
+        quantize_both(&c, &cfg, &q);
+      }
+  cmp_close(&c);
+}
+
+Test(cuda_quantize, nvfp4_2d) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  for (size_t s = 0; s < NSHAPES; s++)
+    for (int k = 0; k < CMP_KINDS; k++)
+      for (int opt = 0; opt < 4; opt++) {
+        mxb_quant_config_t cfg;
+        mxb_quant_config_init(&cfg);
+        cfg.block_2d = 1;
+        cfg.rounding = (opt & 1) ? MXB_ROUND_SR : MXB_ROUND_RNE;
+        cfg.nonfinite = (opt & 2) ? MXB_NONFINITE_SATURATE : MXB_NONFINITE_NAN_BLOCK;
+        qcase q = {MXB_FORMAT_NVFP4, k_dtypes[(s + k) % 3], k_shapes[s][0], k_shapes[s][1], (cmp_input)k,
+                   (mxb_scale_layout_t)(opt >> 1), 1.0f};
+        quantize_both(&c, &cfg, &q);
+      }
+  cmp_close(&c);
+}
+
+Test(cuda_quantize, rht_fused) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  const mxb_format_t fmts[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, MXB_FORMAT_MX6,
+                               MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_BF16};
+  for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++)
+    for (int d = 16; d <= 256; d *= 2)
+      for (int opt = 0; opt < 4; opt++)
+        for (int k = 0; k < CMP_KINDS; k++) {
+          mxb_quant_config_t cfg;
+          mxb_quant_config_init(&cfg);
+          cfg.rht.enabled = 1;
+          cfg.rht.size = d;
+          cfg.rht.sign_source = (opt & 1) ? MXB_SIGNS_SEED : MXB_SIGNS_MASK;
+          cfg.rht.sign_seed = 99;
+          for (int w = 0; w < 8; w++) cfg.rht.sign_mask[w] ^= 0x9E3779B9u * (uint32_t)(w + 1);
+          cfg.rht.bf16_output = (opt >> 1) & 1;
+          qcase q = {fmts[f], k_dtypes[(f + opt) % 3], 67, 512, (cmp_input)k, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
+          quantize_both(&c, &cfg, &q);
+        }
+  cmp_close(&c);
+}
+
+Test(cuda_quantize, large_tensor) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  for (size_t f = 0; f < NFORMATS; f++)
+    for (int d = 0; d < 2; d++) {
+      mxb_quant_config_t cfg;
+      mxb_quant_config_init(&cfg);
+      qcase q = {k_quant_formats[f], k_dtypes[d], 1000, 4100, CMP_NORMAL, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
+      quantize_both(&c, &cfg, &q);
+    }
+  cmp_close(&c);
+}
+
+Test(cuda_amax, matches_cpu) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  const int64_t ns[] = {1, 7, 1000, 1 << 20, (1 << 20) + 3};
+  for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++)
+    for (int d = 0; d < 3; d++)
+      for (int k = 0; k < CMP_KINDS; k++)
+        for (int off = 0; off < 2; off++) { /* off: a misaligned start */
+          size_t n = (size_t)ns[i] + (size_t)off;
+          float *x = malloc(n * sizeof(float));
+          cmp_fill(x, n, (cmp_input)k, 77 + n);
+          void *h = cmp_convert(x, n, k_dtypes[d], 5);
+          size_t es = mxb_dtype_size(k_dtypes[d]);
+          void *dx = mxbt_dev_from_host(h, n * es);
+          float *damax = mxbt_dev_alloc(4);
+          float ha = -1.0f, ga = -2.0f;
+          mxb_status_t sc = mxb_amax(c.cpu, k_dtypes[d], (char *)h + off * es, (int64_t)(n - off), &ha, NULL);
+          mxb_status_t sg = mxb_amax(c.gpu, k_dtypes[d], (char *)dx + off * es, (int64_t)(n - off), damax, NULL);
+          cr_assert_eq(sc, MXB_SUCCESS);
+          cr_assert_eq(sg, MXB_SUCCESS, "%s", mxb_last_error_detail());
+          mxbt_to_host(&ga, damax, 4);
+          cr_assert_eq(mxbt_f2u(ha), mxbt_f2u(ga), "amax n=%zu %s %s off=%d: cpu %08x cuda %08x", n - off,
+                       k_dtype_name[d], cmp_input_name[k], off, mxbt_f2u(ha), mxbt_f2u(ga));
+          mxbt_dev_free(damax);
+          mxbt_dev_free(dx);
+          free(h);
+          free(x);
+        }
+  cmp_close(&c);
+}
+#endif
