@@ -59,8 +59,8 @@ MXB_HD uint32_t mxb_round_scaled(uint32_t ax, int q, int trunc) {
   uint32_t sig = (ax & 0x7FFFFFu) | (eb ? 0x800000u : 0u);
   int shift = 23 + q - mxb_exp_of(ax); /* |x| / 2^q = sig / 2^shift */
   if (shift <= 0) return -shift >= 7 ? 0x7FFFFFFFu : sig << -shift;
-  if (shift > 25) return 0; /* sig / 2^shift < 1/2 */
-  /* RNE: add half - 1, plus 1 when the kept lsb is odd (sig + that < 2^25) */
+  shift = shift > 31 ? 31 : shift; /* from 25 on the result is 0 anyway: no branch */
+  /* RNE: add half - 1, plus 1 when the kept lsb is odd (no overflow: sig < 2^24) */
   uint32_t add = trunc ? 0u : (1u << (shift - 1)) - 1u + ((sig >> shift) & 1u);
   return (sig + add) >> shift;
 }
@@ -130,11 +130,16 @@ MXB_HD float mxb_fp_decode(const mxb_fp *p, uint32_t code) {
 
 /* ---- encode ------------------------------------------------------------- */
 /* Magnitude code of finite |x| (or Inf), before saturation. */
+/* Binade of |x| in F above its smallest normal: max(e - emin, 0), 0 for
+ * fixed point. Branch-free: the sign of random data is unpredictable. */
+MXB_HD int mxb_fp_binade(const mxb_fp *p, uint32_t ax) {
+  int d = p->ebits ? mxb_exp_of(ax) - p->emin : 0;
+  return d & ~(d >> 31);
+}
 MXB_HD uint32_t mxb_fp_mag_unclamped(const mxb_fp *p, uint32_t ax, int trunc) {
-  int e = mxb_exp_of(ax);
-  int ee = (p->ebits && e > p->emin) ? e : p->emin;
-  if (ee - p->emin > (1 << p->ebits)) return p->maxcode + 1u; /* far above the range */
-  return ((uint32_t)(ee - p->emin) << p->mbits) + mxb_round_scaled(ax, ee - p->mbits, trunc);
+  int d = mxb_fp_binade(p, ax);
+  if (d > (1 << p->ebits)) return p->maxcode + 1u; /* far above the range */
+  return ((uint32_t)d << p->mbits) + mxb_round_scaled(ax, p->emin + d - p->mbits, trunc);
 }
 MXB_HD uint32_t mxb_fp_pack(const mxb_fp *p, uint32_t mag, uint32_t neg) {
   if (p->twos) return neg ? (uint32_t)(-(int32_t)mag) & 0xFFu : mag;
@@ -153,8 +158,7 @@ MXB_HD uint32_t mxb_fp_encode_rne(const mxb_fp *p, float x) {
 }
 /* Grid spacing of the format at |x| bits (the ulp of its binade in F). */
 MXB_HD float mxb_fp_step(const mxb_fp *p, uint32_t ax) {
-  int e = mxb_exp_of(ax);
-  int ee = (p->ebits && e > p->emin) ? e : p->emin;
+  int ee = p->emin + mxb_fp_binade(p, ax);
   if (ee > 127) ee = 127;
   return mxb_pow2f(ee - p->mbits);
 }
