@@ -597,3 +597,97 @@ Test(quantize, bad_input) {
   qt_free(&q);
   mxb_context_destroy(c);
 }
+
+/* Every MX scale byte against the rules of NUMERICS 4.2 computed here in
+ * binary64 with frexp (an independent route), for every MX format and rule. */
+static int rule_byte(double amax, mxb_scale_rule_t rule, const mxb_elem_desc *e) {
+  int emax = (int)floor(log2(e->max_value)), ex, b;
+  if (amax == 0) return rule == MXB_SCALE_RULE_RCEIL ? 0 : 0;
+  double m = frexp(amax, &ex); /* amax = m * 2^ex, m in [0.5, 1) */
+  int fl = ex - 1;             /* floor(log2 amax) */
+  switch (rule) {
+    case MXB_SCALE_RULE_FLOOR: b = fl + 127 - emax; break;
+    case MXB_SCALE_RULE_CEIL: b = (m == 0.5 ? fl : fl + 1) + 127 - emax; break;
+    case MXB_SCALE_RULE_EVEN: {
+      double r = nearbyint(m * ldexp(1.0, e->mbits + 1)); /* default rounding: ties to even */
+      b = (r >= ldexp(1.0, e->mbits + 1) ? fl + 1 : fl) + 127 - emax;
+      break;
+    }
+    default: {
+      float v = (float)amax * (1.0f / (float)e->max_value);
+      double vm = frexp((double)v, &ex);
+      b = (vm == 0.5 ? ex - 1 : ex) + 127;
+      break;
+    }
+  }
+  return b < 0 ? 0 : b > 254 ? 254 : b;
+}
+
+Test(quantize, mx_scale_rules_every_format) {
+  mxb_context_t *c = cpu();
+  const mxb_format_t fs[] = {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP6_E3M2,
+                             MXB_FORMAT_MXFP6_E2M3, MXB_FORMAT_MXFP4,      MXB_FORMAT_MXINT8};
+  const int64_t R = 16, C = 96;
+  float x[16 * 96];
+  uint64_t s = 31;
+  for (int i = 0; i < R * C; i++) x[i] = mxbt_wide(&s, -30, 30);
+  for (int i = 0; i < 8; i++) x[i * 97] = (float)ldexp(1.0, i * 9 - 40); /* exact powers of two */
+  x[5 * 96 + 40] = 0x1p-130f;                                               /* subnormal-only corner */
+  for (int k = 0; k < 6; k++)
+    for (int rule = 0; rule < 4; rule++) {
+      mxb_quant_config_t cfg;
+      mxb_quant_config_init(&cfg);
+      cfg.scale_rule = (mxb_scale_rule_t)rule;
+      qt q;
+      qt_alloc(&q, fs[k], R, C, MXB_SCALE_LAYOUT_LINEAR);
+      quant(c, &cfg, x, &q);
+      mxb_format_info_t in;
+      mxb_format_info(fs[k], &in);
+      const mxb_elem_desc *e = mxb_elem_desc_get(in.elem);
+      for (int64_t r = 0; r < R; r++)
+        for (int64_t j = 0; j < 3; j++) {
+          double amax = 0;
+          for (int64_t i = j * 32; i < j * 32 + 32; i++) amax = fmax(amax, fabs(x[r * C + i]));
+          int got = ((uint8_t *)q.t.scales)[r * 3 + j];
+          cr_assert_eq(got, rule_byte(amax, cfg.scale_rule, e), "%s rule %d block (%lld,%lld) amax %a", in.name, rule,
+                       (long long)r, (long long)j, amax);
+        }
+      qt_free(&q);
+    }
+  mxb_context_destroy(c);
+}
+
+/* NVFP4 2D with a NaN tile: the tile's 16 rows carry scale 0x7F, the tensor
+ * amax ignores it, and the exact row decode gives NaN there. */
+Test(quantize, nvfp4_2d_nan_tile_and_decode_row) {
+  mxb_context_t *c = cpu();
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  cfg.block_2d = 1;
+  const int64_t R = 20, C = 40;
+  float x[20 * 40];
+  mxbt_fill_normal(x, R * C, 8, 1.0f);
+  x[3 * C + 20] = NAN;   /* tile (0, 1) */
+  x[17 * C + 1] = 500.0f; /* tile (1, 0) owns the amax */
+  x[18 * C + 2] = INFINITY; /* ... and is a NaN tile too */
+  qt q;
+  qt_alloc(&q, MXB_FORMAT_NVFP4, R, C, MXB_SCALE_LAYOUT_LINEAR);
+  quant(c, &cfg, x, &q);
+  float A = 0;
+  for (int64_t i = 0; i < R; i++)
+    for (int64_t j = 0; j < C; j++)
+      if (!((i < 16 && j >= 16 && j < 32) || (i >= 16 && j < 16))) A = fmaxf(A, fabsf(x[i * C + j]));
+  cr_assert_eq(*q.t.amax, A);
+  double row[40];
+  for (int64_t i = 0; i < R; i++) {
+    cr_assert_eq(((uint8_t *)q.t.scales)[i * 3 + (i < 16 ? 1 : 0)], 0x7F, "row %lld", (long long)i);
+    mxb_cpu_decode_row_f64(&q.t, i, row);
+    for (int64_t j = 0; j < C; j++) {
+      int nan_tile = (i < 16 && j >= 16 && j < 32) || (i >= 16 && j < 16);
+      cr_assert_eq(isnan(row[j]) != 0, nan_tile, "(%lld,%lld)", (long long)i, (long long)j);
+    }
+  }
+  cr_assert_eq(mxb_cpu_tensor_scale(&q.t), (double)(A * (1.0f / 2688.0f)));
+  qt_free(&q);
+  mxb_context_destroy(c);
+}
