@@ -47,8 +47,13 @@ EOF
 
 # info and usage
 expect 0 "info" "$TOOL" info
+cp "$T/out" "$T/info"
 grep -q "nvfp4" "$T/out" && grep -q "CUDA devices" "$T/out" && ok "info lists formats and devices" || bad "info content"
 expect 0 "info --json parses" bash -c "'$TOOL' info --json | $PY -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"formats\"]) == 21'"
+if grep -q "^CUDA devices: 0" "$T/info"; then
+  expect 3 "--backend cuda without a device" "$TOOL" analyze "$T/x.npy" --backend cuda
+  mentions "no-device message" "no CUDA device"
+fi
 expect 2 "no command is a usage error" "$TOOL"
 expect 2 "unknown command" "$TOOL" frobnicate
 expect 2 "unknown format" "$TOOL" analyze "$T/x.npy" --formats nvfp5
@@ -57,10 +62,24 @@ expect 2 "bad --round value" "$TOOL" quantize "$T/x.npy" --format nvfp4 --round 
 
 # analyze: the table and --json
 expect 0 "analyze default table" "$TOOL" analyze "$T/x.npy"
+cp "$T/out" "$T/table"
+missing=""
 for f in nvfp4 mxfp8_e4m3 mxfp4 mx6 mx9 fp8_e4m3; do
-  grep -q "^$f " "$T/out" || bad "analyze table lacks $f"
+  grep -q "^$f  *no  " "$T/out" || missing="$missing $f"
 done
-ok "analyze table has the six default formats"
+[ -z "$missing" ] && ok "analyze table has the six default formats" || bad "analyze table lacks$missing"
+expect 0 "analyze --json without RHT" bash -c "'$TOOL' analyze '$T/x.npy' --json > '$T/a0.json'"
+"$PY" - "$T/a0.json" "$T/table" <<'EOF2' >"$T/out" 2>"$T/err" && ok "analyze table shows the json's numbers" || bad "analyze table vs json"
+import json, sys
+# the printed table against --json
+rows = {l.split()[0]: l.split() for l in open(sys.argv[2]) if l.split()[1:2] == ["no"]}
+for r in json.load(open(sys.argv[1]))["results"]:
+    t = rows[r["format"]]
+    assert float(t[2]) == round(r["bits_per_element"], 3), (t, r)
+    assert abs(float(t[3]) - r["sqnr_db"]) <= 0.005 + 1e-9, (t, r)
+    assert abs(float(t[5]) - r["cosine"]) <= 5e-7 + 1e-12, (t, r)
+    assert abs(float(t[7].rstrip("%")) - 100 * r["frac_flushed"]) <= 5e-4 + 1e-12, (t, r)
+EOF2
 expect 0 "analyze --rht --json parses" bash -c "'$TOOL' analyze '$T/x.npy' --rht --json > '$T/a.json'"
 "$PY" - "$T/a.json" <<'EOF' >"$T/out" 2>"$T/err" && ok "analyze json content" || bad "analyze json content"
 import json, sys
@@ -106,7 +125,33 @@ expect 0 "quantize SR twice" "$TOOL" quantize "$T/x.npy" --format nvfp4 --round 
 expect 0 "same seed, same bits" "$TOOL" check "$T/sr1.safetensors" "$T/sr2.safetensors"
 expect 1 "other seed, other bits" "$TOOL" check "$T/sr1.safetensors" "$T/sr3.safetensors"
 expect 0 "fp16 and bf16 inputs load" bash -c "'$TOOL' quantize '$T/x16.npy' --format mxfp8_e4m3 -o '$T/h.safetensors' && '$TOOL' quantize '$T/xbf16.npy' --format mxfp8_e4m3 -o '$T/b.safetensors'"
-expect 0 "quantize --rht and dequantize back" bash -c "'$TOOL' quantize '$T/x.npy' --format nvfp4 --rht -o '$T/r.safetensors' && '$TOOL' dequantize '$T/r.safetensors' -o '$T/r.npy' && '$TOOL' check '$T/x.npy' '$T/r.npy' --max-abs 100"
+expect 0 "quantize --rht and dequantize back" bash -c "'$TOOL' quantize '$T/x.npy' --format nvfp4 --rht -o '$T/r.safetensors' && '$TOOL' dequantize '$T/r.safetensors' -o '$T/r.npy'"
+"$PY" - "$T" <<'EOF' >"$T/out" 2>"$T/err" && ok "inverse RHT keeps the error of the transformed domain" || bad "RHT round trip"
+import json, sys, numpy as np
+d = sys.argv[1]
+x = np.load(f"{d}/x.npy").astype(np.float64); y = np.load(f"{d}/r.npy").astype(np.float64)
+# H is orthogonal: ||x - H^T q|| = ||Hx - q||, the error analyze measures against RHT(x),
+# up to fp32 rounding of the two transforms (~1e-7 relative, far below 1e-3 dB here).
+sqnr = 10 * np.log10((x ** 2).sum() / ((x - y) ** 2).sum())
+want = [r for r in json.load(open(f"{d}/a.json"))["results"] if r["format"] == "nvfp4" and r["rht"]][0]
+assert abs(sqnr - want["sqnr_db"]) < 1e-3, (sqnr, want["sqnr_db"])
+EOF
+expect 0 "dequantize --keep-rht" "$TOOL" dequantize "$T/r.safetensors" -o "$T/rk.npy" --keep-rht
+"$PY" - "$T" <<'EOF' >"$T/out" 2>"$T/err" && ok "--keep-rht stays in the transformed domain" || bad "--keep-rht"
+import sys, numpy as np
+d = sys.argv[1]
+a, b = np.load(f"{d}/r.npy"), np.load(f"{d}/rk.npy")
+assert a.shape == b.shape and not np.array_equal(a, b)
+# The 16-point transform keeps the norm of every aligned chunk of 16.
+na = np.linalg.norm(a.reshape(-1, 16).astype(np.float64), axis=1)
+nb = np.linalg.norm(b.reshape(-1, 16).astype(np.float64), axis=1)
+assert np.allclose(na, nb, rtol=1e-5, atol=0), np.abs(na - nb).max()
+EOF
+# options a format does not offer: the library's refusal, exit 3 with its detail
+expect 3 "stochastic rounding refused for mx6" "$TOOL" quantize "$T/x.npy" --format mx6 --round sr -o "$T/o.safetensors"
+mentions "SR refusal names the format" "stochastic rounding is not offered for mx6"
+expect 3 "--2d refused for mxfp8" "$TOOL" quantize "$T/x.npy" --format mxfp8_e4m3 --2d -o "$T/o.safetensors"
+mentions "2D refusal names the format" "NVFP4 only"
 
 # check
 expect 0 "check golden" "$TOOL" check golden
