@@ -58,6 +58,24 @@ class FormatTable(unittest.TestCase):
 class Quantize(unittest.TestCase):
     FORMATS = ["nvfp4", "mxfp8_e4m3", "mxfp4", "mx6", "mx9", "fp8_e4m3", "mxint8"]
 
+    # Options exercised per format, as (binding kwargs, tool arguments).
+    SR = ({"rounding": "sr", "seed": 7, "offset": 3}, ["--round", "sr", "--seed", "7", "--offset", "3"])
+    EXTRA = {"nvfp4": [({"rht": True}, ["--rht"]), ({"block_2d": True}, ["--2d"])],
+             "mxfp4": [({"scale_rule": "floor"}, ["--rule", "floor"])],
+             "fp8_e4m3": [({"pow2_scale": True}, ["--pow2-scale"])]}
+
+    @staticmethod
+    def offers_sr(fmt):
+        # The library rounds stochastically where elements have a per-block or per-tensor
+        # scale of their own; MX9/MX6/MX4 (shared microexponents) refuse it (UNSUPPORTED).
+        return mxblas.format_info(fmt)["scale_type"] not in ("none", "bdr")
+
+    def tool_quantize(self, d, fmt, args):
+        out = os.path.join(d, fmt + ".safetensors")
+        r = subprocess.run([TOOL, "quantize", os.path.join(d, "x.npy"), "--format", fmt, "-o", out]
+                           + args, capture_output=True, text=True)
+        return r, out
+
     def test_same_bits_as_the_tool(self):
         if not os.access(TOOL, os.X_OK):
             self.skipTest(f"{TOOL} not built")
@@ -65,11 +83,10 @@ class Quantize(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             np.save(os.path.join(d, "x.npy"), x)
             for fmt in self.FORMATS:
-                for opts, args in [({}, []), ({"rounding": "sr", "seed": 7, "offset": 3},
-                                              ["--round", "sr", "--seed", "7", "--offset", "3"])]:
-                    out = os.path.join(d, fmt + ".safetensors")
-                    subprocess.run([TOOL, "quantize", os.path.join(d, "x.npy"), "--format", fmt,
-                                    "-o", out] + args, check=True, capture_output=True)
+                cases = [({}, [])] + self.EXTRA.get(fmt, []) + ([self.SR] if self.offers_sr(fmt) else [])
+                for opts, args in cases:
+                    r, out = self.tool_quantize(d, fmt, args)
+                    self.assertEqual(r.returncode, 0, r.stderr)
                     planes, meta = read_safetensors(out)
                     q = mxblas.quantize(x, fmt, **opts)
                     self.assertEqual(meta["mxblas.format"], fmt)
@@ -81,8 +98,38 @@ class Quantize(unittest.TestCase):
                             continue
                         self.assertEqual(planes[name][2], mine.tobytes(), f"{fmt} {opts} plane {name}")
 
+    def test_sr_refused_alike_where_not_offered(self):
+        if not os.access(TOOL, os.X_OK):
+            self.skipTest(f"{TOOL} not built")
+        x = sample()
+        with tempfile.TemporaryDirectory() as d:
+            np.save(os.path.join(d, "x.npy"), x)
+            for fmt in ("mx9", "mx6", "mx4"):
+                self.assertFalse(self.offers_sr(fmt))
+                with self.assertRaises(mxblas.MxblasError) as cm:
+                    mxblas.quantize(x, fmt, **self.SR[0])
+                self.assertEqual(cm.exception.status, mxblas.load_library().mxb_status_string(4).decode())
+                self.assertEqual(cm.exception.detail, f"stochastic rounding is not offered for {fmt}")
+                r, _ = self.tool_quantize(d, fmt, self.SR[1])
+                self.assertEqual(r.returncode, 3)
+                self.assertIn(cm.exception.detail, r.stderr)
+
+    def test_mxfp8_round_trip_within_half_a_step(self):
+        # RNE into E4M3 (3 mantissa bits, subnormal step 2^-9) of x * 2^(127-b): each value
+        # is off by at most half a step of its binade, 2^-4 |x|, or half the subnormal step
+        # 2^-10 * 2^(b-127); RCEIL keeps every |x| * 2^(127-b) <= 448, so nothing clips.
+        x = sample()
+        q = mxblas.quantize(x, "mxfp8_e4m3")
+        scale = np.repeat(2.0 ** (q.scales.astype(np.float64) - 127).reshape(q.rows, -1), 32, axis=1)
+        err = np.abs(x.astype(np.float64) - mxblas.dequantize(q))
+        bound = np.maximum(2.0 ** -4 * np.abs(x), 2.0 ** -10 * scale)
+        self.assertTrue((err <= bound).all(), (err - bound).max())
+        self.assertTrue((np.abs(x) * (1 / scale) <= 448).all())
+
     def test_round_trip_error_is_small_and_stats_agree(self):
         x = sample()
+        # Sanity floors well below the ~31, ~21 and ~43 dB these formats give on
+        # Gaussian data (mxblas analyze); the exact checks are the stats' agreement.
         for fmt, min_sqnr in [("mxfp8_e4m3", 25.0), ("nvfp4", 10.0), ("mx9", 35.0)]:
             q = mxblas.quantize(x, fmt)
             y = mxblas.dequantize(q)
@@ -116,16 +163,74 @@ class Quantize(unittest.TestCase):
         self.assertIn("K", cm.exception.detail.upper())
 
 
+E2M1 = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6], np.float64)
+
+
+def nvfp4_elements(q):
+    """The E2M1 value of every code (low nibble first), float64 [rows, cols]."""
+    codes = np.stack([q.data & 15, q.data >> 4], axis=-1).reshape(q.rows, -1)[:, :q.cols]
+    return E2M1[codes & 7] * np.where(codes & 8, -1.0, 1.0)
+
+
+def nvfp4_block_values(q):
+    """Decoded NVFP4 values without the tensor scale (element x UE4M3 block scale), float64."""
+    return nvfp4_elements(q) * nvfp4_block_scales(q)
+
+
+def nvfp4_block_scales(q):
+    """The decoded UE4M3 block scale of every element, float64 [rows, cols]."""
+    e, m = (q.scales >> 3).astype(np.int64), (q.scales & 7).astype(np.float64)
+    s = np.where(e == 0, m * 2.0 ** -9, (1 + m / 8) * 2.0 ** (e - 7)).reshape(q.rows, -1)
+    return np.repeat(s, 16, axis=1)[:, :q.cols]
+
+
+def numerics7(a, b, L, t=np.float32(1), alpha=np.float32(1), beta=np.float32(0), c_in=None):
+    """NUMERICS 7 exact mode from decoded block values a [M,K], b [N,K] (float64): each
+    K-block's sum in binary64 rounded once to fp32, fp32 accumulation in ascending order,
+    then (alpha*t)*acc (+ beta*c_in), each a separate fp32 rounding. The block sums of the
+    formats used here are exact in binary64, so numpy's summation order does not matter."""
+    acc = np.zeros((a.shape[0], b.shape[0]), np.float32)
+    for k in range(0, a.shape[1], L):
+        acc = acc + (a[:, k:k + L] @ b[:, k:k + L].T).astype(np.float32)
+    c = np.float32(alpha * t) * acc
+    return c if beta == 0 else c + np.float32(beta) * c_in
+
+
 class Gemm(unittest.TestCase):
-    def test_exact_gemm_matches_fp64_of_dequantized_operands(self):
-        a, w = sample(32, 64, 2), sample(64, 48, 3)
-        qa, qw = mxblas.quantize(a, "mxfp8_e4m3"), mxblas.quantize(np.ascontiguousarray(w.T), "mxfp8_e4m3")
-        c = mxblas.gemm(qa, qw)
-        ref = mxblas.dequantize(qa).astype(np.float64) @ mxblas.dequantize(qw).astype(np.float64).T
-        # Exact mode sums each 32-long K-block exactly, rounds once to fp32, then adds two
-        # blocks in fp32: at most a few ulps of the largest partial sums.
-        bound = 4 * np.finfo(np.float32).eps * np.abs(ref).max()
-        self.assertLess(np.abs(c - ref).max(), bound)
+    # K = 200: a short last K-block for both block lengths (32 and 16).
+    M, N, K = 24, 40, 200
+
+    def operands(self, fmt):
+        a, w = sample(self.M, self.K, 2), sample(self.N, self.K, 3)
+        return mxblas.quantize(a, fmt), mxblas.quantize(w, fmt)
+
+    def test_exact_gemm_is_the_numerics7_loop(self):
+        for fmt, L in [("mxfp8_e4m3", 32), ("mx9", 16)]:
+            qa, qb = self.operands(fmt)
+            # no tensor scales: the dequantized values are the block values
+            da, db = (mxblas.dequantize(q).astype(np.float64) for q in (qa, qb))
+            c = mxblas.gemm(qa, qb)
+            self.assertEqual(c.tobytes(), numerics7(da, db, L).tobytes(), fmt)
+            c_in = sample(self.M, self.N, 4)
+            c2 = mxblas.gemm(qa, qb, alpha=0.75, beta=-2.5, c=c_in.copy())
+            want = numerics7(da, db, L, alpha=np.float32(0.75), beta=np.float32(-2.5), c_in=c_in)
+            self.assertEqual(c2.tobytes(), want.tobytes(), fmt + " alpha/beta")
+
+    def test_exact_nvfp4_gemm_with_tensor_scales(self):
+        qa, qb = self.operands("nvfp4")
+        ts = [np.float32(q.amax[0]) * np.float32(1 / 2688) for q in (qa, qb)]
+        want = numerics7(nvfp4_block_values(qa), nvfp4_block_values(qb), 16, t=ts[0] * ts[1])
+        self.assertEqual(mxblas.gemm(qa, qb).tobytes(), want.tobytes())
+        # the decode above is the library's: dequantize (NUMERICS 4.1) is
+        # e2m1 * ((s_b * A) * (1/2688f)) in fp32, left to right
+        mult = (nvfp4_block_scales(qa).astype(np.float32) * qa.amax[0]) * np.float32(1 / 2688)
+        want = nvfp4_elements(qa).astype(np.float32) * mult
+        self.assertEqual(mxblas.dequantize(qa).tobytes(), want.tobytes())
+
+    def test_fast_mode_on_the_cpu_is_exact(self):
+        # docs/GEMM.md: on the CPU both modes run the exact reference.
+        qa, qb = self.operands("nvfp4")
+        self.assertEqual(mxblas.gemm(qa, qb, mode="fast").tobytes(), mxblas.gemm(qa, qb).tobytes())
 
 
 if __name__ == "__main__":
