@@ -306,7 +306,7 @@ static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int
   size_t cb = c_bytes(d, M, N);
   int64_t ldc = d->ldc ? d->ldc : N;
   unsigned char *Cc = malloc(cb), *Cg = malloc(cb), *Cin = malloc(cb);
-  fill_c(d, Cc, M, N, 7, 0);
+  fill_c(d, Cc, M, N, 7, d->beta == 0.0f); /* beta = 0: C is not read, NaN there must not matter */
   memcpy(Cg, Cc, cb);
   memcpy(Cin, Cc, cb);
   mxb_gemm_desc_t dex = *d;
@@ -318,10 +318,11 @@ static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int
   for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
   for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
   double at = fabs((double)d->alpha * mxb_cpu_tensor_scale(&A.h) * mxb_cpu_tensor_scale(&B.h));
-  int fp8 = fa == MXB_FORMAT_FP8_E4M3_TENSOR || fa == MXB_FORMAT_FP8_E5M2_TENSOR;
   mxb_format_info_t ia, ib;
   mxb_format_info(fa, &ia);
   mxb_format_info(fb, &ib);
+  int fp8 = (ia.scale_type == MXB_SCALE_FP32 && ia.elem != MXB_ELEM_MIXED) ||
+            (ib.scale_type == MXB_SCALE_FP32 && ib.elem != MXB_ELEM_MIXED);
   int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
   if (L <= 1) L = 32;
   double nb = (double)((K + L - 1) / L);
@@ -416,9 +417,25 @@ Test(cuda_gemm, fast_cublaslt_native_within_bound) {
     check_fast(ctx, MXB_FORMAT_FP8_E5M2_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, 64, 96, 256, &d, kind,
                "cuda-fast-cublaslt-fp8");
   }
+  /* FP8 E4M3 with 1x128 / 128x128 block scales (cuBLASLt, or the exact path
+   * where cuBLASLt has no algorithm for the shape). */
+  static const mxb_format_t blk[][2] = {
+    {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128}, {MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E4M3_1x128},
+    {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_1x128}};
+  for (int b = 0; b < 3; b++)
+    for (int kind = 0; kind < 3; kind++) {
+      mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, kind == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, 0.5f,
+                                  kind == 1 ? 1.0f : 0.0f, 0);
+      check_fast(ctx, blk[b][0], blk[b][1], 256, 384, 640, &d, kind, NULL);
+      check_fast(ctx, blk[b][0], blk[b][1], 40, 200, 300, &d, kind, NULL);
+    }
   /* Pairs without a fast kernel run the exact path. */
   mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
-  check_fast(ctx, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 20, 30, 256, &d, IN_NORMAL, "cuda-exact-generic");
+  check_fast(ctx, MXB_FORMAT_FP8_E5M2_1x128, MXB_FORMAT_FP8_E4M3_128x128, 20, 30, 256, &d, IN_NORMAL,
+             "cuda-fast-dequant-cublaslt-bf16");
+  check_fast(ctx, MXB_FORMAT_FP8_E5M2_TENSOR, MXB_FORMAT_FP8_E5M2_TENSOR, 20, 30, 256, &d, IN_WIDE,
+             "cuda-fast-dequant-cublaslt-bf16");
+  check_fast(ctx, MXB_FORMAT_MOR_1x128, MXB_FORMAT_MOR_TENSOR, 20, 30, 256, &d, IN_NORMAL, "cuda-exact-generic");
   check_fast(ctx, MXB_FORMAT_FP32, MXB_FORMAT_MXFP4, 20, 30, 64, &d, IN_NORMAL, "cuda-exact-generic");
   mxb_context_destroy(ctx);
 #endif

@@ -5,9 +5,10 @@
 //               every other pair                 cuda-exact-generic
 //   fast mode   BF16 x BF16                      cuda-fast-cublaslt-bf16
 //               FP8 per tensor (not E5M2 x E5M2) cuda-fast-cublaslt-fp8
+//               FP8 E4M3 1x128 / 128x128 blocks  cuda-fast-cublaslt-fp8
 //               BF16 x 4-bit weights, M <= 16    cuda-fast-decode-m16
-//               NVFP4, MX, BDR, BF16 operands    cuda-fast-dequant-cublaslt-bf16
-//               the rest (FP32, FP8 blocks, MoR) cuda-exact-generic
+//               NVFP4, MX, BDR, BF16, other FP8  cuda-fast-dequant-cublaslt-bf16
+//               the rest (FP32, MoR)             cuda-exact-generic
 #include "core/gemm.h"
 #include "core/tensor.h"
 #include "cuda/gemm.h"
@@ -57,13 +58,20 @@ operand make_operand(const mxb_tensor_t *t) {
 }
 
 static bool is_fp8_tensor(int f) { return f == MXB_FORMAT_FP8_E4M3_TENSOR || f == MXB_FORMAT_FP8_E5M2_TENSOR; }
+// The block-scaled FP8 pairs cuBLASLt runs on Hopper: E4M3 only, not both 128x128.
+static bool lt_fp8_blocks(int fa, int fb) {
+  const bool a1 = fa == MXB_FORMAT_FP8_E4M3_1x128, a2 = fa == MXB_FORMAT_FP8_E4M3_128x128;
+  const bool b1 = fb == MXB_FORMAT_FP8_E4M3_1x128, b2 = fb == MXB_FORMAT_FP8_E4M3_128x128;
+  return (a1 || a2) && (b1 || b2) && !(a2 && b2);
+}
 static bool is_fp4(int f) { return f == MXB_FORMAT_NVFP4 || f == MXB_FORMAT_MXFP4; }
-// Formats whose decoded values BF16 holds exactly (within scale limits the
-// dequantization checks).
-static bool bf16_exact(int f) {
+// Formats the dequantize path takes: BF16 holds their decoded values exactly
+// (within scale limits the dequantization checks), except FP8 with fp32
+// block scales, whose values it rounds (within the FP8 bound).
+static bool bf16_dequant(int f) {
   const mxb_format_desc *d = mxb_format_desc_get((mxb_format_t)f);
   return f == MXB_FORMAT_BF16 || d->scale_type == MXB_SCALE_UE4M3 || d->scale_type == MXB_SCALE_E8M0 ||
-         d->scale_type == MXB_SCALE_BDR;
+         d->scale_type == MXB_SCALE_BDR || (d->scale_type == MXB_SCALE_FP32 && d->elem != MXB_ELEM_MIXED);
 }
 
 static path_t choose(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
@@ -76,10 +84,11 @@ static path_t choose(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const 
   if (is_fp8_tensor(fa) && is_fp8_tensor(fb) && K % 16 == 0 &&
       !(fa == MXB_FORMAT_FP8_E5M2_TENSOR && fb == MXB_FORMAT_FP8_E5M2_TENSOR) && ctx->cc_major >= 9)
     return P_LT_FP8;
+  if (lt_fp8_blocks(fa, fb) && K % 16 == 0 && ctx->cc_major == 9) return P_LT_FP8;
   if (M <= 16 && fa == MXB_FORMAT_BF16 && is_fp4(fb) && K % 128 == 0 && aligned16(B->data) &&
-      ((uintptr_t)A->data & 3u) == 0 && B->scale_layout == MXB_SCALE_LAYOUT_LINEAR)
+      aligned16(A->data) && B->scale_layout == MXB_SCALE_LAYOUT_LINEAR)
     return P_DECODE;
-  if (bf16_exact(fa) && bf16_exact(fb)) return P_DEQUANT;
+  if (bf16_dequant(fa) && bf16_dequant(fb)) return P_DEQUANT;
   return P_GENERIC;
 }
 
@@ -106,8 +115,11 @@ static size_t workspace_for(const mxb_context *ctx, path_t path, const problem &
     case P_INT8: return int8_workspace(p);
     case P_DEQUANT: return dequant_workspace(p);
     case P_DECODE: return decode_workspace(ctx, p);
-    case P_LT_BF16:
-    case P_LT_FP8: return lt_workspace_bytes();
+    case P_LT_BF16: return lt_native_workspace(p);
+    case P_LT_FP8: {  // block-scaled FP8 falls back to the dequantize path where cuBLASLt has no algorithm
+      const size_t lt = lt_native_workspace(p), dq = p.a.block_cols ? dequant_workspace(p) : 0;
+      return lt > dq ? lt : dq;
+    }
     default: return 0;
   }
 }
@@ -167,10 +179,15 @@ extern "C" mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_de
     case P_LT_BF16:
     case P_LT_FP8:
       s = run_lt_native(ctx, p, A, B, workspace, workspace_bytes, st);
-      if (s == MXB_ERR_UNSUPPORTED) {  // no cuBLASLt algorithm: the exact path serves (within any bound)
+      if (s == MXB_ERR_UNSUPPORTED) {  // no cuBLASLt algorithm for this shape or pair
         mxb_clear_error();
-        ran = P_GENERIC;
-        s = run_generic(ctx, p, nullptr, st);
+        if (p.a.block_cols) {
+          ran = P_DEQUANT;
+          s = run_dequant(ctx, p, workspace, workspace_bytes, st);
+        } else {
+          ran = P_GENERIC;
+          s = run_generic(ctx, p, nullptr, st);
+        }
       }
       break;
     default: s = run_generic(ctx, p, nullptr, st); break;

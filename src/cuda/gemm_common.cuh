@@ -68,6 +68,10 @@ __device__ __forceinline__ double decoded(const operand &o, int64_t r, int64_t k
   }
 }
 
+static inline bool has_tensor_scale(const operand &o) {
+  return o.format == MXB_FORMAT_NVFP4 || o.format == MXB_FORMAT_FP8_E4M3_TENSOR || o.format == MXB_FORMAT_FP8_E5M2_TENSOR;
+}
+
 // Tensor scale (NUMERICS 7 step 3): NVFP4 amax / 2688, FP8 per-tensor scale_inv.
 __device__ __forceinline__ float tensor_scale(const operand &o) {
   if (o.format == MXB_FORMAT_NVFP4) return *o.amax * (1.0f / 2688.0f);
@@ -114,7 +118,7 @@ mxb_status_t run_dequant(mxb_context *ctx, const problem &p, void *ws, size_t ws
 size_t decode_workspace(const mxb_context *ctx, const problem &p);
 mxb_status_t run_decode(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
 // Fast: operands cuBLASLt takes natively (BF16, FP8 per tensor, FP8 1x128 / 128x128).
-bool lt_native_pair(const mxb_context *ctx, int fa, int fb);
+size_t lt_native_workspace(const problem &p);
 mxb_status_t run_lt_native(mxb_context *ctx, const problem &p, const mxb_tensor_t *A,
                            const mxb_tensor_t *B, void *ws, size_t ws_bytes, cudaStream_t st);
 

@@ -96,6 +96,9 @@ static mxb_status_t plan_make(lt_state *s, const lt_key &k, const lt_operand &a,
   cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof(al_b));
   cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof(al_c));
   cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof(al_c));
+  // Block-scale modes are only matched with their scale pointers present.
+  if (b.scale) cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &b.scale, sizeof(b.scale));
+  if (a.scale) cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &a.scale, sizeof(a.scale));
   cublasLtMatmulHeuristicResult_t res;
   int found = 0;
   cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(s->h, p.op, p.la, p.lb, p.lc, p.lc, pref, 1, &res, &found);
@@ -158,22 +161,62 @@ static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt
                    "cublasLtMatmul");
 }
 
-static int lt_dtype(int format) {
-  switch (format) {
-    case MXB_FORMAT_FP8_E4M3_TENSOR: return CUDA_R_8F_E4M3;
-    case MXB_FORMAT_FP8_E5M2_TENSOR: return CUDA_R_8F_E5M2;
-    default: return CUDA_R_16BF;
+static int lt_dtype(const operand &o) {
+  if (o.elem == MXB_ELEM_E4M3) return CUDA_R_8F_E4M3;
+  if (o.elem == MXB_ELEM_E5M2) return CUDA_R_8F_E5M2;
+  return CUDA_R_16BF;
+}
+
+// FP8 block scales as cuBLASLt reads them on Hopper: 1x128 scales
+// outer-dimension-major ([K/128][rows]), 128x128 scales K-block-major within
+// each 128-row band with the K-block count padded to a multiple of 4.
+static bool blocked(const operand &o) { return o.scale_type == MXB_SCALE_FP32 && o.block_cols == 128; }
+static int64_t kblocks(const problem &p) { return (p.K + 127) / 128; }
+static size_t lt_scale_bytes(const problem &p, const operand &o) {
+  if (!blocked(o)) return 0;
+  if (o.block_rows == 1) return align256((size_t)(o.rows * kblocks(p)) * 4);
+  return align256((size_t)(((o.rows + 127) / 128) * ((kblocks(p) + 3) / 4 * 4)) * 4);
+}
+
+size_t lt_native_workspace(const problem &p) {
+  return lt_workspace_bytes() + lt_scale_bytes(p, p.a) + lt_scale_bytes(p, p.b);
+}
+
+__global__ void lt_scales_kernel(operand o, int64_t kb, float *out) {
+  const float *s = reinterpret_cast<const float *>(o.scales);
+  const bool vec = o.block_rows == 1;
+  const int64_t rows = vec ? o.rows : (o.rows + 127) / 128, kb4 = (kb + 3) / 4 * 4, cols = vec ? kb : kb4;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < rows * cols; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t r = i / cols, j = i % cols;
+    if (vec) out[j * rows + r] = s[r * kb + j];
+    else out[r * kb4 + j] = j < kb ? s[r * kb + j] : 1.0f;
   }
 }
 
-// Operands cuBLASLt takes as they are: BF16, and FP8 with per-tensor
-// scale_inv pointers (cuBLASLt multiplies them into alpha on the device).
+static mxb_status_t lt_scales(const mxb_context *ctx, const problem &p, const operand &o, float *out, cudaStream_t st,
+                              lt_operand &lo) {
+  if (!blocked(o)) return MXB_SUCCESS;
+  lo.scale_mode = o.block_rows == 1 ? CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F : CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F;
+  lo.scale = out;
+  lt_scales_kernel<<<grid_for(ctx, o.rows * kblocks(p), 256), 256, 0, st>>>(o, kblocks(p), out);
+  return launch_status("gemm scale layout kernel");
+}
+
+// Operands cuBLASLt takes as they are: BF16; FP8 with per-tensor scale_inv
+// pointers (cuBLASLt multiplies them into alpha on the device); FP8 E4M3
+// with 1x128 / 128x128 block scales (rearranged into the workspace).
 mxb_status_t run_lt_native(mxb_context *ctx, const problem &p, const mxb_tensor_t *A, const mxb_tensor_t *B,
                            void *ws, size_t ws_bytes, cudaStream_t st) {
-  const bool fp8 = A->format != MXB_FORMAT_BF16;
-  lt_operand a = {A->data, lt_dtype(A->format), p.K, -1, fp8 ? A->scales : nullptr};
-  lt_operand b = {B->data, lt_dtype(B->format), p.K, -1, fp8 ? B->scales : nullptr};
-  return lt_matmul(ctx, p, a, b, nullptr, ws, ws_bytes, st);
+  (void)ws_bytes;
+  const bool fp8t = p.a.scale_type == MXB_SCALE_FP32 && !blocked(p.a);
+  lt_operand a = {A->data, lt_dtype(p.a), p.K, -1, fp8t ? A->scales : nullptr};
+  lt_operand b = {B->data, lt_dtype(p.b), p.K, -1, fp8t ? B->scales : nullptr};
+  char *w = static_cast<char *>(ws);
+  float *sa = reinterpret_cast<float *>(w + lt_workspace_bytes());
+  float *sb = reinterpret_cast<float *>(w + lt_workspace_bytes() + lt_scale_bytes(p, p.a));
+  MXB_TRY(lt_scales(ctx, p, p.a, sa, st, a));
+  MXB_TRY(lt_scales(ctx, p, p.b, sb, st, b));
+  return lt_matmul(ctx, p, a, b, nullptr, ws, lt_workspace_bytes(), st);
 }
 
 }  // namespace gemm

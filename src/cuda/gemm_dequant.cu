@@ -17,13 +17,13 @@ namespace mxb {
 namespace gemm {
 
 struct dq_layout {
-  int64_t Kld;  // K rounded up to 8 elements (16-byte rows for cuBLASLt)
+  int64_t Kld;  // K rounded up to 16 elements (whole 16-byte vectors per row)
   size_t flag_off, alpha_off, a_off, b_off, c_off, lt_off, total;
 };
 
 static dq_layout dq_plan(const problem &p) {
   dq_layout l;
-  l.Kld = (p.K + 7) / 8 * 8;
+  l.Kld = (p.K + 15) / 16 * 16;
   l.flag_off = 0;
   l.alpha_off = 256;
   l.a_off = l.alpha_off + align256((size_t)(p.N + 1) * 4);
@@ -53,9 +53,98 @@ __global__ void dequant_bf16_kernel(operand o, int64_t Kld, uint16_t *out, int *
       if (v == v && (double)mxb_bf16_decode(h) != v) inexact = true;
       w[j / 2] |= (uint32_t)h << (16 * (j % 2));
     }
-    if (inexact) atomicOr(flag, 1);
+    if (inexact && !(o.scale_type == MXB_SCALE_FP32 && o.block_cols)) atomicOr(flag, 1);
     *reinterpret_cast<uint4 *>(out + r * Kld + k0) = make_uint4(w[0], w[1], w[2], w[3]);
   }
+}
+
+// The common operands (FP4 / 8-bit elements with UE4M3 or E8M0 scales, and
+// BF16), 16 elements per thread: the block scale is decoded once per group,
+// elements through a table, one fp32 product each (exact unless it leaves
+// the normal range, which is flagged along with any value BF16 cannot hold).
+template <int BITS>
+__global__ void dequant_fast_kernel(operand o, int64_t Kld, uint16_t *out, int *flag) {
+  __shared__ float lut[BITS == 16 ? 1 : 1 << BITS];
+  if (BITS != 16)
+    for (int i = threadIdx.x; i < (1 << BITS); i += blockDim.x) lut[i] = mxb_fp_decode(&o.fp, (uint32_t)i);
+  __syncthreads();
+  const int64_t groups = Kld / 16;
+  const int shift = o.block_cols == 16 ? 4 : o.block_cols == 32 ? 5 : 7;
+  // FP8 with fp32 block scales: q * scale needs up to 28 bits and is rounded
+  // to BF16 (within the FP8 bound of docs/GEMM.md); everything else must be exact.
+  const bool round_ok = o.scale_type == MXB_SCALE_FP32 && o.block_cols != 0;
+  bool inexact = false;
+  for (int64_t r = blockIdx.y; r < o.rows; r += gridDim.y) {
+    const uint8_t *row = o.data + r * o.row_bytes;
+    for (int64_t g = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; g < groups; g += (int64_t)gridDim.x * blockDim.x) {
+      const int64_t k0 = g * 16;
+      uint32_t w[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      if (k0 < o.cols) {
+        if (BITS == 16) {
+          const uint4 *src = reinterpret_cast<const uint4 *>(row + 2 * k0);
+          const uint4 x = __ldg(src), y = __ldg(src + 1);
+          w[0] = x.x; w[1] = x.y; w[2] = x.z; w[3] = x.w; w[4] = y.x; w[5] = y.y; w[6] = y.z; w[7] = y.w;
+        } else {
+          float sc = 1.0f;  // FP8 per tensor: the scale is a tensor scale (alpha)
+          if (o.scale_type == MXB_SCALE_FP32) {
+            if (o.block_cols)
+              sc = reinterpret_cast<const float *>(o.scales)[(o.block_rows == 1 ? r : r / 128) * o.scale_cols + (k0 >> shift)];
+          } else {
+            const uint8_t sb = o.scales[r * o.scale_cols + (k0 >> shift)];
+            sc = o.scale_type == MXB_SCALE_UE4M3 ? mxb_ue4m3_decode(sb) : mxb_e8m0_decode(sb);
+          }
+          uint32_t cw[4];
+          if (BITS == 4) {
+            const uint2 x = __ldg(reinterpret_cast<const uint2 *>(row + k0 / 2));
+            cw[0] = x.x; cw[1] = x.y;
+          } else {
+            const uint4 x = __ldg(reinterpret_cast<const uint4 *>(row + k0));
+            cw[0] = x.x; cw[1] = x.y; cw[2] = x.z; cw[3] = x.w;
+          }
+#pragma unroll
+          for (int j = 0; j < 16; j++) {
+            if (k0 + j >= o.cols) break;
+            const uint32_t c = (cw[j * BITS / 32] >> ((j * BITS) % 32)) & ((1u << BITS) - 1u);
+            const float e = lut[c], v = e * sc;
+            const uint32_t u = __float_as_uint(v), a = u & 0x7FFFFFFFu;
+            if (a < 0x7F800000u && ((u & 0xFFFFu) || (a < 0x00800000u && e != 0.0f && sc != 0.0f))) inexact = true;
+            if (a == 0x7F800000u && isfinite(e) && isfinite(sc)) inexact = true;
+            w[j / 2] |= (uint32_t)mxb_bf16_rne(v) << (16 * (j % 2));
+          }
+        }
+      }
+      uint4 *dst = reinterpret_cast<uint4 *>(out + r * Kld + k0);
+      dst[0] = make_uint4(w[0], w[1], w[2], w[3]);
+      dst[1] = make_uint4(w[4], w[5], w[6], w[7]);
+    }
+  }
+  if (inexact && !round_ok) atomicOr(flag, 1);
+}
+
+static bool fast_dequant_ok(const operand &o) {
+  if (((uintptr_t)o.data & 15u) || o.cols % 16) return false;
+  if (o.elem == MXB_ELEM_BF16) return true;
+  return (o.elem_bits == 4 || o.elem_bits == 8) && !o.swizzled &&
+         (o.scale_type == MXB_SCALE_UE4M3 || o.scale_type == MXB_SCALE_E8M0 ||
+          (o.scale_type == MXB_SCALE_FP32 && o.elem != MXB_ELEM_MIXED));
+}
+
+static mxb_status_t dequant(const mxb_context *ctx, const operand &o, int64_t Kld, uint16_t *out, int *flag,
+                            cudaStream_t st) {
+  if (!fast_dequant_ok(o)) {
+    dequant_bf16_kernel<<<grid_for(ctx, o.rows * (Kld / 8), 256), 256, 0, st>>>(o, Kld, out, flag);
+    return launch_status("gemm dequant kernel");
+  }
+  const int64_t groups = Kld / 16, xb = (groups + 255) / 256;
+  const int64_t want = (int64_t)(ctx->sm_count > 0 ? ctx->sm_count : 132) * 8;
+  int64_t yb = want / xb < 1 ? 1 : want / xb;
+  if (yb > o.rows) yb = o.rows;
+  if (yb > 65535) yb = 65535;
+  const dim3 grid((unsigned)xb, (unsigned)yb);
+  if (o.elem == MXB_ELEM_BF16) dequant_fast_kernel<16><<<grid, 256, 0, st>>>(o, Kld, out, flag);
+  else if (o.elem_bits == 4) dequant_fast_kernel<4><<<grid, 256, 0, st>>>(o, Kld, out, flag);
+  else dequant_fast_kernel<8><<<grid, 256, 0, st>>>(o, Kld, out, flag);
+  return launch_status("gemm dequant kernel");
 }
 
 // alpha * (tsA * tsB) for every output column (cuBLASLt's per-row alpha of
@@ -81,11 +170,9 @@ mxb_status_t run_dequant(mxb_context *ctx, const problem &p, void *ws, size_t ws
   float *alpha_vec = reinterpret_cast<float *>(w + l.alpha_off);
   uint16_t *A16 = reinterpret_cast<uint16_t *>(w + l.a_off), *B16 = reinterpret_cast<uint16_t *>(w + l.b_off);
   MXB_TRY(cuda_status(cudaMemsetAsync(flag, 0, sizeof(int), st), "cudaMemsetAsync(gemm flag)"));
-  dequant_bf16_kernel<<<grid_for(ctx, p.M * (l.Kld / 8), 256), 256, 0, st>>>(p.a, l.Kld, A16, flag);
-  MXB_TRY(launch_status("gemm dequant kernel"));
-  dequant_bf16_kernel<<<grid_for(ctx, p.N * (l.Kld / 8), 256), 256, 0, st>>>(p.b, l.Kld, B16, flag);
-  MXB_TRY(launch_status("gemm dequant kernel"));
-  const bool tensor_scaled = p.a.format == MXB_FORMAT_NVFP4 || p.b.format == MXB_FORMAT_NVFP4;
+  MXB_TRY(dequant(ctx, p.a, l.Kld, A16, flag, st));
+  MXB_TRY(dequant(ctx, p.b, l.Kld, B16, flag, st));
+  const bool tensor_scaled = has_tensor_scale(p.a) || has_tensor_scale(p.b);
   if (tensor_scaled) {
     alpha_kernel<<<grid_for(ctx, p.N + 1, 256), 256, 0, st>>>(p.a, p.b, p.out.alpha, p.out.beta, p.N, alpha_vec);
     MXB_TRY(launch_status("gemm alpha kernel"));
