@@ -162,6 +162,12 @@ struct int8_smem {
 constexpr int ACC_BIAS = 0x4B400000;
 constexpr float ACC_BIAS_F = 12582912.0f;
 
+template <typename T>
+__device__ __forceinline__ void fill(T (&x)[4][4][4], T v) {
+#pragma unroll
+  for (int i = 0; i < 64; i++) x[i / 16][(i / 4) % 4][i % 4] = v;
+}
+
 template <int BL>
 __global__ void __launch_bounds__(256, 1)
     int8_kernel(const int8_t *__restrict__ A8, const int8_t *__restrict__ B8, const float *__restrict__ sAT,
@@ -192,12 +198,7 @@ __global__ void __launch_bounds__(256, 1)
   };
 
   float acc[4][4][4];
-#pragma unroll
-  for (int i = 0; i < 4; i++)
-#pragma unroll
-    for (int j = 0; j < 4; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;
+  fill(acc, 0.0f);
 
 #pragma unroll
   for (int s = 0; s < ISTAGES - 1; s++) {
@@ -215,12 +216,7 @@ __global__ void __launch_bounds__(256, 1)
 #pragma unroll
     for (int blk = 0; blk < NB; blk++) {
       int d[4][4][4];
-#pragma unroll
-      for (int i = 0; i < 4; i++)
-#pragma unroll
-        for (int j = 0; j < 4; j++)
-#pragma unroll
-          for (int e = 0; e < 4; e++) d[i][j][e] = ACC_BIAS;
+      fill(d, ACC_BIAS);
 #pragma unroll
       for (int sub = 0; sub < SUB; sub++) {
         const int ch = blk * SUB + sub;
