@@ -139,11 +139,6 @@ static mxb_status_t check_arch(const mxb_context *ctx) {
 using namespace mxb;
 using namespace mxb::gemm;
 
-extern "C" const char *mxb_cuda_gemm_path_name(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
-                                               const mxb_tensor_t *A, const mxb_tensor_t *B) {
-  return path_name(choose(ctx, desc, A, B));
-}
-
 extern "C" mxb_status_t mxb_cuda_gemm_workspace_size(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
                                                      const mxb_tensor_t *A, const mxb_tensor_t *B, size_t *bytes) {
   MXB_TRY(check_arch(ctx));

@@ -20,9 +20,6 @@ mxb_status_t mxb_cuda_gemm_workspace_size(struct mxb_context *ctx, const mxb_gem
 mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
                            const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t ldc,
                            void *workspace, size_t workspace_bytes, void *stream);
-/* Name of the path mxb_cuda_gemm would take (for tests and benchmarks). */
-const char *mxb_cuda_gemm_path_name(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
-                                    const mxb_tensor_t *A, const mxb_tensor_t *B);
 
 /* cuBLASLt handle kept in ctx->cuda_state (created with the context). */
 mxb_status_t mxb_cuda_gemm_state_init(struct mxb_context *ctx);
