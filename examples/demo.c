@@ -136,15 +136,21 @@ static mxb_status_t operand_sync(const demo *d, operand *q, int to_backend) {
   return s;
 }
 
+/* A workspace of n bytes in the backend's memory (NULL when n is 0). */
+static mxb_status_t workspace(mxb_backend_t be, size_t n, void **w) {
+  *w = n ? balloc(be, n) : NULL;
+  return !n || *w ? MXB_SUCCESS : be == MXB_BACKEND_CPU ? MXB_ERR_ALLOC : MXB_ERR_CUDA;
+}
+
 /* Quantize x (in the memory of ctx's backend) into t (planes there too). */
 static mxb_status_t quantize_on(mxb_context_t *ctx, mxb_backend_t be, const float *x, mxb_tensor_t *t) {
   mxb_quant_config_t cfg;
   mxb_quant_config_init(&cfg);
   size_t ws = 0;
+  void *w = NULL;
   mxb_status_t s = mxb_quantize_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, t, &ws);
+  if (s == MXB_SUCCESS) s = workspace(be, ws, &w);
   if (s != MXB_SUCCESS) return s;
-  void *w = ws ? balloc(be, ws) : NULL;
-  if (ws && !w) return be == MXB_BACKEND_CPU ? MXB_ERR_ALLOC : MXB_ERR_CUDA;
   s = mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, t, w, ws, NULL);
   bfree(be, w);
   return s;
@@ -170,10 +176,10 @@ static mxb_status_t gemm_on(mxb_context_t *ctx, mxb_backend_t be, const mxb_tens
   mxb_gemm_desc_t desc; /* exact mode, fp32 C, alpha 1, beta 0 */
   mxb_gemm_desc_init(&desc);
   size_t ws = 0;
+  void *w = NULL;
   mxb_status_t s = mxb_gemm_workspace_size(ctx, &desc, a, b, &ws);
+  if (s == MXB_SUCCESS) s = workspace(be, ws, &w);
   if (s != MXB_SUCCESS) return s;
-  void *w = ws ? balloc(be, ws) : NULL;
-  if (ws && !w) return be == MXB_BACKEND_CPU ? MXB_ERR_ALLOC : MXB_ERR_CUDA;
   s = mxb_gemm(ctx, &desc, a, b, c, w, ws, NULL);
   bfree(be, w);
   return s;

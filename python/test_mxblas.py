@@ -70,49 +70,53 @@ class Quantize(unittest.TestCase):
         # scale of their own; MX9/MX6/MX4 (shared microexponents) refuse it (UNSUPPORTED).
         return mxblas.format_info(fmt)["scale_type"] not in ("none", "bdr")
 
-    def tool_quantize(self, d, fmt, args):
+    def setUp(self):
+        self.x = sample()
+        self.dir = tempfile.TemporaryDirectory()
+        np.save(os.path.join(self.dir.name, "x.npy"), self.x)
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def tool_quantize(self, fmt, args):
+        """Run `mxblas quantize` on self.x: (completed process, output path)."""
+        if not os.access(TOOL, os.X_OK):
+            self.skipTest(f"{TOOL} not built")
+        d = self.dir.name
         out = os.path.join(d, fmt + ".safetensors")
         r = subprocess.run([TOOL, "quantize", os.path.join(d, "x.npy"), "--format", fmt, "-o", out]
                            + args, capture_output=True, text=True)
         return r, out
 
     def test_same_bits_as_the_tool(self):
-        if not os.access(TOOL, os.X_OK):
-            self.skipTest(f"{TOOL} not built")
-        x = sample()
-        with tempfile.TemporaryDirectory() as d:
-            np.save(os.path.join(d, "x.npy"), x)
-            for fmt in self.FORMATS:
-                cases = [({}, [])] + self.EXTRA.get(fmt, []) + ([self.SR] if self.offers_sr(fmt) else [])
-                for opts, args in cases:
-                    r, out = self.tool_quantize(d, fmt, args)
-                    self.assertEqual(r.returncode, 0, r.stderr)
-                    planes, meta = read_safetensors(out)
-                    q = mxblas.quantize(x, fmt, **opts)
-                    self.assertEqual(meta["mxblas.format"], fmt)
-                    self.assertEqual(int(meta["mxblas.flags"]), q.flags)
-                    for name in ("data", "scales", "aux", "amax"):
-                        mine = getattr(q, name)
-                        if mine is None:
-                            self.assertNotIn(name, planes, f"{fmt} {name}")
-                            continue
-                        self.assertEqual(planes[name][2], mine.tobytes(), f"{fmt} {opts} plane {name}")
+        x = self.x
+        for fmt in self.FORMATS:
+            cases = [({}, [])] + self.EXTRA.get(fmt, []) + ([self.SR] if self.offers_sr(fmt) else [])
+            for opts, args in cases:
+                r, out = self.tool_quantize(fmt, args)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                planes, meta = read_safetensors(out)
+                q = mxblas.quantize(x, fmt, **opts)
+                self.assertEqual(meta["mxblas.format"], fmt)
+                self.assertEqual(int(meta["mxblas.flags"]), q.flags)
+                for name in ("data", "scales", "aux", "amax"):
+                    mine = getattr(q, name)
+                    if mine is None:
+                        self.assertNotIn(name, planes, f"{fmt} {name}")
+                        continue
+                    self.assertEqual(planes[name][2], mine.tobytes(), f"{fmt} {opts} plane {name}")
 
     def test_sr_refused_alike_where_not_offered(self):
-        if not os.access(TOOL, os.X_OK):
-            self.skipTest(f"{TOOL} not built")
-        x = sample()
-        with tempfile.TemporaryDirectory() as d:
-            np.save(os.path.join(d, "x.npy"), x)
-            for fmt in ("mx9", "mx6", "mx4"):
-                self.assertFalse(self.offers_sr(fmt))
-                with self.assertRaises(mxblas.MxblasError) as cm:
-                    mxblas.quantize(x, fmt, **self.SR[0])
-                self.assertEqual(cm.exception.status, mxblas.load_library().mxb_status_string(4).decode())
-                self.assertEqual(cm.exception.detail, f"stochastic rounding is not offered for {fmt}")
-                r, _ = self.tool_quantize(d, fmt, self.SR[1])
-                self.assertEqual(r.returncode, 3)
-                self.assertIn(cm.exception.detail, r.stderr)
+        x = self.x
+        for fmt in ("mx9", "mx6", "mx4"):
+            self.assertFalse(self.offers_sr(fmt))
+            with self.assertRaises(mxblas.MxblasError) as cm:
+                mxblas.quantize(x, fmt, **self.SR[0])
+            self.assertEqual(cm.exception.status, mxblas.load_library().mxb_status_string(4).decode())
+            self.assertEqual(cm.exception.detail, f"stochastic rounding is not offered for {fmt}")
+            r, _ = self.tool_quantize(fmt, self.SR[1])
+            self.assertEqual(r.returncode, 3)
+            self.assertIn(cm.exception.detail, r.stderr)
 
     def test_mxfp8_round_trip_within_half_a_step(self):
         # RNE into E4M3 (3 mantissa bits, subnormal step 2^-9) of x * 2^(127-b): each value

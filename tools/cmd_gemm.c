@@ -31,7 +31,7 @@ static void report(const char *label, const float *c, const double *ref, size_t 
     den += ref[i] * ref[i];
     if (fabs(d) > worst) worst = fabs(d);
   }
-  printf("  vs %-34s rel. Frobenius error %.4e, max abs error %.4e\n", label,
+  printf("  vs %-36s rel. Frobenius error %.4e, max abs error %.4e\n", label,
          den > 0 ? sqrt(num / den) : sqrt(num), worst);
 }
 
