@@ -3,7 +3,9 @@
 //
 //   exact mode  NVFP4 x NVFP4, MXFP4 x MXFP4     cuda-exact-int8-mma
 //               every other pair                 cuda-exact-generic
-//   fast mode   BF16 x BF16                      cuda-fast-cublaslt-bf16
+//   fast mode   NVFP4 x NVFP4, swizzled, cc 10.x cuda-fast-cublaslt-nvfp4-sm100
+//               MXFP8 x MXFP8, swizzled, cc 10.x cuda-fast-cublaslt-mxfp8-sm100
+//               BF16 x BF16                      cuda-fast-cublaslt-bf16
 //               FP8 per tensor (not E5M2 x E5M2) cuda-fast-cublaslt-fp8
 //               FP8 E4M3 1x128 / 128x128 blocks  cuda-fast-cublaslt-fp8
 //               BF16 x 4-bit weights, M <= 16    cuda-fast-decode-m16
@@ -17,7 +19,7 @@
 namespace mxb {
 namespace gemm {
 
-enum path_t { P_NONE, P_GENERIC, P_INT8, P_DEQUANT, P_DECODE, P_LT_BF16, P_LT_FP8 };
+enum path_t { P_NONE, P_GENERIC, P_INT8, P_DEQUANT, P_DECODE, P_LT_BF16, P_LT_FP8, P_LT_NVFP4, P_LT_MXFP8 };
 
 static const char *path_name(path_t p) {
   switch (p) {
@@ -27,6 +29,8 @@ static const char *path_name(path_t p) {
     case P_DECODE: return "cuda-fast-decode-m16";
     case P_LT_BF16: return "cuda-fast-cublaslt-bf16";
     case P_LT_FP8: return "cuda-fast-cublaslt-fp8";
+    case P_LT_NVFP4: return "cuda-fast-cublaslt-nvfp4-sm100";
+    case P_LT_MXFP8: return "cuda-fast-cublaslt-mxfp8-sm100";
     default: return "cuda-none";
   }
 }
@@ -80,6 +84,7 @@ static path_t choose(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const 
   const int64_t M = A->rows, K = A->cols;
   if (K == 0) return P_GENERIC;
   if (desc->mode == MXB_GEMM_EXACT) return (fa == fb && is_fp4(fa)) ? P_INT8 : P_GENERIC;
+  if (blockscaled_ok(ctx, A, B)) return fa == MXB_FORMAT_NVFP4 ? P_LT_NVFP4 : P_LT_MXFP8;
   if (fa == MXB_FORMAT_BF16 && fb == MXB_FORMAT_BF16) return P_LT_BF16;
   if (is_fp8_tensor(fa) && is_fp8_tensor(fb) && K % 16 == 0 &&
       !(fa == MXB_FORMAT_FP8_E5M2_TENSOR && fb == MXB_FORMAT_FP8_E5M2_TENSOR) && ctx->cc_major >= 9)
@@ -116,8 +121,11 @@ static size_t workspace_for(const mxb_context *ctx, path_t path, const problem &
     case P_DEQUANT: return dequant_workspace(p);
     case P_DECODE: return decode_workspace(ctx, p);
     case P_LT_BF16: return lt_native_workspace(p);
-    case P_LT_FP8: {  // block-scaled FP8 falls back to the dequantize path where cuBLASLt has no algorithm
-      const size_t lt = lt_native_workspace(p), dq = p.a.block_cols ? dequant_workspace(p) : 0;
+    case P_LT_FP8:
+    case P_LT_NVFP4:
+    case P_LT_MXFP8: {  // block-scaled operands fall back to the dequantize path where cuBLASLt has no algorithm
+      const size_t lt = path == P_LT_FP8 ? lt_native_workspace(p) : blockscaled_workspace(p);
+      const size_t dq = p.a.block_cols ? dequant_workspace(p) : 0;
       return lt > dq ? lt : dq;
     }
     default: return 0;
@@ -173,7 +181,10 @@ extern "C" mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_de
     case P_DECODE: s = run_decode(ctx, p, workspace, st); break;
     case P_LT_BF16:
     case P_LT_FP8:
-      s = run_lt_native(ctx, p, A, B, workspace, workspace_bytes, st);
+    case P_LT_NVFP4:
+    case P_LT_MXFP8:
+      s = path == P_LT_NVFP4 || path == P_LT_MXFP8 ? run_blockscaled(ctx, p, A, B, workspace, st)
+                                                   : run_lt_native(ctx, p, A, B, workspace, workspace_bytes, st);
       if (s == MXB_ERR_UNSUPPORTED) {  // no cuBLASLt algorithm for this shape or pair
         mxb_clear_error();
         if (p.a.block_cols) {

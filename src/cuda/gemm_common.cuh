@@ -121,6 +121,12 @@ mxb_status_t run_decode(const mxb_context *ctx, const problem &p, void *ws, cuda
 size_t lt_native_workspace(const problem &p);
 mxb_status_t run_lt_native(mxb_context *ctx, const problem &p, const mxb_tensor_t *A,
                            const mxb_tensor_t *B, void *ws, size_t ws_bytes, cudaStream_t st);
+// Fast, compute capability 10.x: NVFP4 x NVFP4 and MXFP8 x MXFP8 with
+// swizzled scales through cuBLASLt's block-scaled modes (gemm_blockscaled.cu).
+bool blockscaled_ok(const mxb_context *ctx, const mxb_tensor_t *A, const mxb_tensor_t *B);
+size_t blockscaled_workspace(const problem &p);
+mxb_status_t run_blockscaled(mxb_context *ctx, const problem &p, const mxb_tensor_t *A,
+                             const mxb_tensor_t *B, void *ws, cudaStream_t st);
 
 // cuBLASLt: C^T[N, M] = B[N, K] * A[M, K]^T in column-major terms ("TN").
 // a/b: row-major [rows, K] with leading dimension ld (elements).

@@ -23,6 +23,7 @@ struct lt_key {
 struct lt_plan {
   lt_key key;
   bool used;
+  bool refused;  // cuBLASLt had no algorithm for this key: answer at once next time
   cublasLtMatmulDesc_t op;
   cublasLtMatrixLayout_t la, lb, lc;
   cublasLtMatmulAlgo_t algo;
@@ -113,10 +114,19 @@ static mxb_status_t plan_make(lt_state *s, const lt_key &k, const lt_operand &a,
 static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt_operand &a, const lt_operand &b,
                                    const float *alpha_vec, int scalar_dev, void *ws, size_t ws_bytes, cudaStream_t st);
 
+// The 1D block-scaled modes (NVFP4, MX) are run with alpha and beta as device
+// scalars, the pointer mode known to work with them, without first asking
+// for a per-row alpha vector.
+static bool block_scaled(const lt_operand &o) {
+  return o.scale_mode == CUBLASLT_MATMUL_MATRIX_SCALE_VEC16_UE4M3 ||
+         o.scale_mode == CUBLASLT_MATMUL_MATRIX_SCALE_VEC32_UE8M0;
+}
+
 mxb_status_t lt_matmul(mxb_context *ctx, const problem &pr, const lt_operand &a, const lt_operand &b,
                        const float *alpha_dev, void *ws, size_t ws_bytes, cudaStream_t st) {
-  mxb_status_t s = lt_matmul_mode(ctx, pr, a, b, alpha_dev, 0, ws, ws_bytes, st);
-  if (s == MXB_ERR_UNSUPPORTED && alpha_dev) {
+  const bool vec = alpha_dev && !block_scaled(a) && !block_scaled(b);
+  mxb_status_t s = lt_matmul_mode(ctx, pr, a, b, alpha_dev, alpha_dev && !vec, ws, ws_bytes, st);
+  if (s == MXB_ERR_UNSUPPORTED && vec) {
     mxb_clear_error();
     s = lt_matmul_mode(ctx, pr, a, b, alpha_dev, 1, ws, ws_bytes, st);
   }
@@ -139,7 +149,8 @@ static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt
   k.ws = ws_bytes;
   lt_plan *p = nullptr;
   for (int i = 0; i < PLAN_CACHE; i++)
-    if (s->plans[i].used && memcmp(&s->plans[i].key, &k, sizeof(k)) == 0) p = &s->plans[i];
+    if ((s->plans[i].used || s->plans[i].refused) && memcmp(&s->plans[i].key, &k, sizeof(k)) == 0) p = &s->plans[i];
+  if (p && p->refused) return mxb_fail(MXB_ERR_UNSUPPORTED, "cuBLASLt has no algorithm for this GEMM");
   if (!p) {
     p = &s->plans[s->next];
     s->next = (s->next + 1) % PLAN_CACHE;
@@ -147,6 +158,9 @@ static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt
     mxb_status_t e = plan_make(s, k, a, b, *p);
     if (e != MXB_SUCCESS) {
       plan_destroy(*p);
+      // Remember a refusal (not a failure) so the fallback costs no heuristic query next time.
+      p->key = k;
+      p->refused = e == MXB_ERR_UNSUPPORTED;
       return e;
     }
   }
