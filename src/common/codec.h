@@ -44,6 +44,12 @@ MXB_HD float mxb_pow2f(int e) {
   return e >= -126 ? mxb_u2f((uint32_t)(e + 127) << 23) : mxb_u2f(1u << (e + 149));
 }
 MXB_HD int mxb_nonfinite_bits(uint32_t u) { return (u & MXB_F32_INF) == MXB_F32_INF; }
+/* Any NaN becomes the positive quiet NaN 0x7FC00000. Arithmetic NaN results
+ * differ in sign and payload between x86 (operand propagated, 0xFFC00000 for
+ * an invalid operation) and the GPU (0x7FFFFFFF); every fp32 result whose
+ * bits reach an output goes through this so all backends write the same
+ * bytes. */
+MXB_HD float mxb_canon_nan(float x) { return x != x ? mxb_u2f(MXB_F32_QNAN) : x; }
 /* Unbiased exponent of |x| bits, fp32 subnormals counted as 2^-126 binade. */
 MXB_HD int mxb_exp_of(uint32_t ax) {
   uint32_t eb = ax >> 23;
@@ -149,8 +155,10 @@ MXB_HD uint32_t mxb_fp_pack(const mxb_fp *p, uint32_t mag, uint32_t neg) {
 MXB_HD uint32_t mxb_fp_nan(const mxb_fp *p) {
   return p->nan_code >= 0 ? (uint32_t)p->nan_code : p->maxcode;
 }
-/* RNE with saturation to +-max (NUMERICS 2.1); the sign of zero is kept. */
-MXB_HD uint32_t mxb_fp_encode_rne(const mxb_fp *p, float x) {
+/* RNE with saturation to +-max (NUMERICS 2.1); the sign of zero is kept.
+ * The generic path, for every element type; mxb_fp_encode_rne below picks a
+ * specialised equivalent for the hot ones. */
+MXB_HD uint32_t mxb_fp_encode_rne_generic(const mxb_fp *p, float x) {
   uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
   if (ax > MXB_F32_INF) return mxb_fp_nan(p);
   uint32_t mag = mxb_fp_mag_unclamped(p, ax, 0);
@@ -164,7 +172,7 @@ MXB_HD float mxb_fp_step(const mxb_fp *p, uint32_t ax) {
 }
 /* Stochastic rounding with random byte r (NUMERICS 2.2):
  * t = fmaf(r/256, step(a), a), then truncate t to the grid at t, saturate. */
-MXB_HD uint32_t mxb_fp_encode_sr(const mxb_fp *p, float x, uint32_t r) {
+MXB_HD uint32_t mxb_fp_encode_sr_generic(const mxb_fp *p, float x, uint32_t r) {
   uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
   if (ax > MXB_F32_INF) return mxb_fp_nan(p);
   float a = mxb_u2f(ax);
@@ -172,6 +180,62 @@ MXB_HD uint32_t mxb_fp_encode_sr(const mxb_fp *p, float x, uint32_t r) {
   uint32_t mag = mxb_fp_mag_unclamped(p, mxb_f2u(t), 1);
   return mxb_fp_pack(p, mag > p->maxcode ? p->maxcode : mag, u >> 31);
 }
+/* ---- specialised encoders (same bits as the generic ones) -------------- */
+/* E2M1 RNE: the ladder of NUMERICS 2.1 on a = |x|; NaN gives +max (0x7). */
+MXB_HD uint32_t mxb_e2m1_encode_rne(float x) {
+  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
+  float a = mxb_u2f(ax);
+  uint32_t c = (uint32_t)(a > 0.25f) + (uint32_t)(a >= 0.75f) + (uint32_t)(a > 1.25f) + (uint32_t)(a >= 1.75f) +
+               (uint32_t)(a > 2.5f) + (uint32_t)(a >= 3.5f) + (uint32_t)(a > 5.0f);
+  return ax > MXB_F32_INF ? 0x7u : c | ((u >> 28) & 0x8u);
+}
+/* E2M1 SR (NUMERICS 2.2): the step is 0.5, 1 or 2 by binade (a >= 8
+ * saturates whatever the step), then t is truncated by a ladder of >=. */
+MXB_HD uint32_t mxb_e2m1_encode_sr(float x, uint32_t r) {
+  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
+  float a = mxb_u2f(ax);
+  float step = a < 2.0f ? 0.5f : a < 4.0f ? 1.0f : 2.0f;
+  float t = fmaf((float)r * 0.00390625f, step, a);
+  uint32_t c = (uint32_t)(t >= 0.5f) + (uint32_t)(t >= 1.0f) + (uint32_t)(t >= 1.5f) + (uint32_t)(t >= 2.0f) +
+               (uint32_t)(t >= 3.0f) + (uint32_t)(t >= 4.0f) + (uint32_t)(t >= 6.0f);
+  return ax > MXB_F32_INF ? 0x7u : c | ((u >> 28) & 0x8u);
+}
+/* E4M3 RNE satfinite. On the device the hardware conversion: it saturates
+ * (Inf too) to +-448 and keeps the sign of zero, the generic encoder's bits
+ * exactly (proven over all 2^32 inputs by the GPU suite); NaN of either
+ * sign is mapped to 0x7F before it. The host and pre-sm_89 devices keep the
+ * generic integer path. */
+MXB_HD uint32_t mxb_e4m3_encode_rne(float x) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  if ((mxb_f2u(x) & MXB_F32_ABS) > MXB_F32_INF) return 0x7Fu; /* NaN of either sign */
+  unsigned short h;
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(x));
+  return (uint32_t)(h & 0xFFu);
+#else
+  mxb_fp p = mxb_fp_make(4, 3, 7, 448.0f);
+  return mxb_fp_encode_rne_generic(&p, x);
+#endif
+}
+/* Which specialised encoder serves p (0: the generic one). Constant-folded
+ * wherever p is a compile-time constant, as in the CUDA kernels. */
+#define MXB_SPEC_E2M1 1
+#define MXB_SPEC_E4M3 2
+MXB_HD int mxb_fp_special(const mxb_fp *p) {
+  if (p->ebits == 2 && p->mbits == 1) return MXB_SPEC_E2M1;
+  if (p->ebits == 4 && p->mbits == 3 && p->maxcode == 0x7Eu) return MXB_SPEC_E4M3;
+  return 0;
+}
+MXB_HD uint32_t mxb_fp_encode_rne(const mxb_fp *p, float x) {
+  switch (mxb_fp_special(p)) {
+    case MXB_SPEC_E2M1: return mxb_e2m1_encode_rne(x);
+    case MXB_SPEC_E4M3: return mxb_e4m3_encode_rne(x);
+    default: return mxb_fp_encode_rne_generic(p, x);
+  }
+}
+MXB_HD uint32_t mxb_fp_encode_sr(const mxb_fp *p, float x, uint32_t r) {
+  return mxb_fp_special(p) == MXB_SPEC_E2M1 ? mxb_e2m1_encode_sr(x, r) : mxb_fp_encode_sr_generic(p, x, r);
+}
+
 /* r < 0 selects RNE, else SR with byte r. */
 MXB_HD uint32_t mxb_fp_encode(const mxb_fp *p, float x, int r) {
   return r < 0 ? mxb_fp_encode_rne(p, x) : mxb_fp_encode_sr(p, x, (uint32_t)r);

@@ -44,13 +44,17 @@ MXB_HD void mxb_rht_butterflies(float *v, int d) {
       }
 }
 /* Forward: signs, butterflies, x 1/sqrt(d). Inverse: butterflies,
- * x 1/sqrt(d), signs. In place on d fp32 values. */
+ * x 1/sqrt(d), signs. In place on d fp32 values. Every NaN result is the
+ * positive quiet NaN 0x7FC00000: the butterflies' NaN bits would otherwise
+ * depend on the processor (x86 propagates an operand's sign and payload,
+ * the GPU returns its own canonical NaN). */
 MXB_HD void mxb_rht_chunk(float *v, int d, const uint32_t signs[8], int inverse) {
   float s = mxb_rht_norm(d);
   if (!inverse) mxb_rht_apply_signs(v, d, signs);
   mxb_rht_butterflies(v, d);
   for (int i = 0; i < d; i++) v[i] *= s;
   if (inverse) mxb_rht_apply_signs(v, d, signs);
+  for (int i = 0; i < d; i++) v[i] = mxb_canon_nan(v[i]);
 }
 
 #endif

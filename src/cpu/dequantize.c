@@ -42,6 +42,8 @@ mxb_status_t mxb_cpu_dequantize(const mxb_tensor_t *src, mxb_dtype_t dst_type, v
       mxb_cpu_decode_row_f64(src, row, v);
       for (int64_t c = 0; c < cols; c++) y[c] = (float)v[c] * ts;
     }
+    /* NaN results leave as the positive quiet NaN on every backend */
+    for (int64_t c = 0; c < cols; c++) y[c] = mxb_canon_nan(y[c]);
     mxb_cpu_store(dst_type, y, cols, dst, row * cols);
   }
   free(v);

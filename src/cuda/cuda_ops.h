@@ -35,6 +35,22 @@ mxb_status_t mxb_cuda_rht_apply(struct mxb_context *ctx, const uint32_t signs[8]
                                 void *stream);
 mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_tensor_t *src,
                                  mxb_dtype_t dst_type, void *dst, void *stream);
+/* dst [cols, rows] = transpose of the plain buffer src [rows, cols]. */
+mxb_status_t mxb_cuda_transpose_plain(struct mxb_context *ctx, mxb_dtype_t type, int64_t rows, int64_t cols,
+                                      const void *src, void *dst, void *stream);
+/* out = transpose of the 2D-scaled NVFP4 tensor in (codes, scales, amax). */
+mxb_status_t mxb_cuda_transpose_nvfp4_2d(struct mxb_context *ctx, const mxb_tensor_t *in, mxb_tensor_t *out,
+                                         void *stream);
+/* MoR quantize; workspace of the size mxb_cpu_mor_workspace(dst) reports. */
+mxb_status_t mxb_cuda_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_t *cfg, mxb_dtype_t src_type,
+                                   const void *src, mxb_tensor_t *dst, void *workspace, void *stream);
+/* Proof of the specialised element encoders of common/codec.h against the
+ * generic ones on the device. which: 0 E2M1 RNE and 1 E4M3 RNE over all
+ * 2^32 fp32 patterns; 2 E2M1 SR over 2^24 structured patterns x all 256
+ * random bytes. Returns the number of mismatches in *mismatches and the
+ * smallest mismatching input (pattern, or pattern << 8 | byte for SR) in
+ * *first (untouched when none). Synchronises: a test helper. */
+mxb_status_t mxb_cuda_codec_check(int which, unsigned long long *mismatches, unsigned long long *first);
 #endif
 
 #ifdef __cplusplus

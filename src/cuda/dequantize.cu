@@ -17,19 +17,12 @@ struct DArgs {
   int br;
 };
 
-// A product whose NaN results carry the bits the CPU reference produces on
-// x86-64 (SSE): a NaN operand propagates quietened (the first one wins), an
-// invalid product (0 x Inf) gives the default NaN 0xFFC00000. The GPU's own
-// multiply would return 0x7FFFFFFF, changing the bytes of NaN outputs.
-__device__ __forceinline__ float mul_x86(float a, float b) {
-  if (isnan(a)) return __uint_as_float(__float_as_uint(a) | 0x00400000u);
-  if (isnan(b)) return __uint_as_float(__float_as_uint(b) | 0x00400000u);
-  float r = __fmul_rn(a, b);
-  return isnan(r) ? __uint_as_float(0xFFC00000u) : r;
-}
-
+// NaN results are canonicalised on store (mxb_canon_nan), as on the CPU, so
+// the GPU's own NaN bits never reach the output.
 template <int OT>
-__device__ __forceinline__ void store16(const DArgs &a, int64_t i, const float (&v)[16], int n) {
+__device__ __forceinline__ void store16(const DArgs &a, int64_t i, float (&v)[16], int n) {
+#pragma unroll
+  for (int k = 0; k < 16; k++) v[k] = mxb_canon_nan(v[k]);
   if (OT == MXB_DTYPE_FP32) {
     float *o = static_cast<float *>(a.out) + i;
     if (a.vec_out && n == 16) {
@@ -112,12 +105,12 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
         const uint8_t s = __ldg(a.scales + scale_at(r, j, a.scale_cols, a.swizzled));
 #pragma unroll
         // mxb_nvfp4_decode's operations, in its order: e2m1 * ((s_b * A) * (1/2688))
-        const float sd = mul_x86(mul_x86(mxb_ue4m3_decode(s), A), 1.0f / 2688.0f);
-        for (int k = 0; k < 16; k++) v[k] = mul_x86(mxb_fp_decode(&p, c[k]), sd);
+        const float sd = __fmul_rn(__fmul_rn(mxb_ue4m3_decode(s), A), 1.0f / 2688.0f);
+        for (int k = 0; k < 16; k++) v[k] = __fmul_rn(mxb_fp_decode(&p, c[k]), sd);
       } else if (KIND == 1) {
         const uint8_t b = __ldg(a.scales + scale_at(r, c0 / 32, a.scale_cols, a.swizzled));
 #pragma unroll
-        for (int k = 0; k < 16; k++) v[k] = mul_x86(mxb_fp_decode(&p, c[k]), mxb_e8m0_decode(b));
+        for (int k = 0; k < 16; k++) v[k] = __fmul_rn(mxb_fp_decode(&p, c[k]), mxb_e8m0_decode(b));
       } else if (KIND == 2) {
         const uint8_t E = __ldg(a.scales + r * a.scale_cols + j), mu = __ldg(a.aux + r * a.scale_cols + j);
 #pragma unroll
@@ -127,7 +120,7 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
         const int64_t part = (a.br ? r / a.br : 0) * a.scale_cols + (a.bc ? c0 / a.bc : 0);
         const float si = __ldg(reinterpret_cast<const float *>(a.scales) + part);
 #pragma unroll
-        for (int k = 0; k < 16; k++) v[k] = mul_x86(mxb_fp_decode(&p, c[k]), si);
+        for (int k = 0; k < 16; k++) v[k] = __fmul_rn(mxb_fp_decode(&p, c[k]), si);
       }
     }
     store16<OT>(a, r * a.cols + c0, v, n);

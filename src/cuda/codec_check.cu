@@ -1,0 +1,59 @@
+// Device proof that the specialised element encoders of common/codec.h give
+// the generic encoder's bits: exhaustive over fp32 for RNE, all 256 random
+// bytes over a structured 2^24-pattern set for SR. Used by the GPU tests.
+#include "common/codec.h"
+#include "cuda/cuda_ops.h"
+#include "cuda/launch.cuh"
+
+namespace mxb {
+
+// The SR input set: every sign, exponent and top 15 mantissa bits; the low
+// 8 mantissa bits from a hash, so every rounding neighbourhood is visited.
+__device__ __forceinline__ uint32_t sr_pattern(uint32_t i) {
+  uint32_t h = i * 0x9E3779B1u;
+  return (i << 8) | (h >> 24);
+}
+
+__global__ void codec_check_kernel(int which, unsigned long long *count, unsigned long long *first) {
+  const mxb_fp e2m1 = mxb_fp_make(2, 1, 1, 6.0f), e4m3 = mxb_fp_make(4, 3, 7, 448.0f);
+  const uint64_t total = 1ull << 32, stride = (uint64_t)gridDim.x * blockDim.x;
+  unsigned long long bad = 0, lo = ~0ull;
+  for (uint64_t t = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
+    bool diff;
+    if (which == 2) {
+      const float x = __uint_as_float(sr_pattern((uint32_t)(t >> 8)));
+      const uint32_t r = (uint32_t)(t & 0xFF);
+      diff = mxb_e2m1_encode_sr(x, r) != mxb_fp_encode_sr_generic(&e2m1, x, r);
+    } else {
+      const float x = __uint_as_float((uint32_t)t);
+      diff = which == 0 ? mxb_e2m1_encode_rne(x) != mxb_fp_encode_rne_generic(&e2m1, x)
+                        : mxb_e4m3_encode_rne(x) != mxb_fp_encode_rne_generic(&e4m3, x);
+    }
+    if (diff) {
+      bad++;
+      lo = min(lo, (unsigned long long)t);
+    }
+  }
+  if (bad) {
+    atomicAdd(count, bad);
+    atomicMin(first, lo);
+  }
+}
+
+}  // namespace mxb
+
+extern "C" mxb_status_t mxb_cuda_codec_check(int which, unsigned long long *mismatches, unsigned long long *first) {
+  unsigned long long *d = nullptr, h[2] = {0, ~0ull};
+  MXB_TRY(mxb::cuda_status(cudaMalloc(&d, sizeof(h)), "cudaMalloc"));
+  cudaError_t e = cudaMemcpy(d, h, sizeof(h), cudaMemcpyHostToDevice);
+  if (e == cudaSuccess) {
+    mxb::codec_check_kernel<<<132 * 16, 256>>>(which, d, d + 1);
+    e = cudaGetLastError();
+  }
+  if (e == cudaSuccess) e = cudaMemcpy(h, d, sizeof(h), cudaMemcpyDeviceToHost);
+  cudaFree(d);
+  MXB_TRY(mxb::cuda_status(e, "codec_check_kernel"));
+  *mismatches = h[0];
+  if (h[0]) *first = h[1];
+  return MXB_SUCCESS;
+}

@@ -1,0 +1,148 @@
+/* The specialised element encoders of common/codec.h against the generic
+ * encoder, on the host over a dense structured set (every sign and exponent,
+ * every top-12 mantissa pattern with low bits at the rounding boundaries,
+ * and +-64 ulps around every E2M1 grid point and tie). The exhaustive sweep
+ * over all 2^32 inputs runs on the GPU (cuda_codec suite). Also: canonical
+ * NaN outputs of the RHT and of dequantize. */
+#include "testutil.h"
+
+#include "common/codec.h"
+
+/* Calls f(bits) for the structured set; returns how many were visited. */
+typedef void (*visit_fn)(uint32_t bits, void *arg);
+static size_t structured_set(visit_fn f, void *arg) {
+  static const uint32_t lows[] = {0x000u, 0x001u, 0x3FFu, 0x400u, 0x401u, 0x7FFu, 0x2A5u};
+  size_t n = 0;
+  for (uint32_t s = 0; s < 2; s++)
+    for (uint32_t e = 0; e < 256; e++)
+      for (uint32_t hi = 0; hi < 4096; hi++)
+        for (size_t k = 0; k < sizeof(lows) / sizeof(lows[0]); k++, n++)
+          f((s << 31) | (e << 23) | (hi << 11) | lows[k], arg);
+  /* neighbourhoods of the E2M1 grid values and ties (NUMERICS 2.1) */
+  static const float pts[] = {0.25f, 0.5f, 0.75f, 1.0f, 1.25f, 1.5f, 1.75f, 2.0f, 2.5f, 3.0f, 3.5f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f};
+  for (size_t p = 0; p < sizeof(pts) / sizeof(pts[0]); p++)
+    for (int d = -64; d <= 64; d++)
+      for (uint32_t s = 0; s < 2; s++, n++) f((s << 31) | (uint32_t)((int32_t)mxbt_f2u(pts[p]) + d), arg);
+  return n;
+}
+
+typedef struct check_state {
+  size_t bad;
+  uint32_t first, got, want;
+  int r; /* SR byte, -1 for RNE */
+} check_state;
+
+static void note(check_state *st, uint32_t bits, uint32_t got, uint32_t want) {
+  if (got != want && st->bad++ == 0) {
+    st->first = bits;
+    st->got = got;
+    st->want = want;
+  }
+}
+
+static void e2m1_rne_one(uint32_t bits, void *arg) {
+  static const mxb_fp *pp = NULL;
+  static mxb_fp p;
+  if (!pp) { p = mxb_fp_make(2, 1, 1, 6.0f); pp = &p; }
+  float x = mxbt_u2f(bits);
+  note((check_state *)arg, bits, mxb_e2m1_encode_rne(x), mxb_fp_encode_rne_generic(pp, x));
+}
+
+static void e2m1_sr_one(uint32_t bits, void *arg) {
+  check_state *st = (check_state *)arg;
+  mxb_fp p = mxb_fp_make(2, 1, 1, 6.0f);
+  float x = mxbt_u2f(bits);
+  for (uint32_t r = 0; r < 256; r += (bits & 0x7F800000u) == 0x3F800000u ? 1 : 17) {
+    size_t before = st->bad;
+    note(st, bits, mxb_e2m1_encode_sr(x, r), mxb_fp_encode_sr_generic(&p, x, r));
+    if (st->bad == 1 && before == 0) st->r = (int)r;
+  }
+}
+
+Test(codec_special, e2m1_rne_equals_generic) {
+  check_state st = {0, 0, 0, 0, -1};
+  size_t n = structured_set(e2m1_rne_one, &st);
+  cr_assert_eq(st.bad, 0, "%zu of %zu inputs differ, first 0x%08x: ladder 0x%x, generic 0x%x", st.bad, n, st.first,
+               st.got, st.want);
+}
+
+/* SR: all 256 bytes for inputs in [1, 2), every 17th byte elsewhere. */
+Test(codec_special, e2m1_sr_equals_generic) {
+  check_state st = {0, 0, 0, 0, -1};
+  size_t n = structured_set(e2m1_sr_one, &st);
+  cr_assert_eq(st.bad, 0, "%zu of %zu (input, byte) pairs differ, first 0x%08x byte %d: 0x%x vs generic 0x%x", st.bad,
+               n, st.first, st.r, st.got, st.want);
+}
+
+/* The dispatcher picks the specialised encoder for exactly E2M1 and E4M3. */
+Test(codec_special, dispatch_by_element_type) {
+  cr_assert_eq(mxb_fp_special(&(mxb_fp){0}), 0);
+  mxb_fp e2m1 = mxb_fp_make(2, 1, 1, 6.0f), e4m3 = mxb_fp_make(4, 3, 7, 448.0f), e5m2 = mxb_fp_make(5, 2, 15, 57344.0f),
+         e2m3 = mxb_fp_make(2, 3, 1, 7.5f);
+  cr_assert_eq(mxb_fp_special(&e2m1), MXB_SPEC_E2M1);
+  cr_assert_eq(mxb_fp_special(&e4m3), MXB_SPEC_E4M3);
+  cr_assert_eq(mxb_fp_special(&e5m2), 0);
+  cr_assert_eq(mxb_fp_special(&e2m3), 0);
+  /* spot values of NUMERICS 2.1 through the dispatching entry point */
+  cr_assert_eq(mxb_fp_encode_rne(&e2m1, 0.75f), 0x2);
+  cr_assert_eq(mxb_fp_encode_rne(&e2m1, -5.0f), 0xE);
+  cr_assert_eq(mxb_fp_encode_rne(&e2m1, -0.0f), 0x8);
+  cr_assert_eq(mxb_fp_encode_rne(&e2m1, mxbt_u2f(0xFFC00000u)), 0x7); /* NaN -> +max, sign dropped */
+  cr_assert_eq(mxb_fp_encode_rne(&e4m3, 464.0f), 0x7E);
+}
+
+/* NaN out of the RHT is always 0x7FC00000, whatever NaN went in. */
+Test(codec_special, rht_nan_is_canonical) {
+  mxb_context_t *ctx = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  float x[32], y[32];
+  for (int i = 0; i < 32; i++) x[i] = (float)(i + 1);
+  x[3] = mxbt_u2f(0xFFC01234u);           /* negative NaN with a payload */
+  x[16] = mxbt_u2f(0x7F800000u);          /* Inf - Inf inside the butterflies */
+  x[17] = mxbt_u2f(0x7F800000u);
+  mxb_rht_t r;
+  mxb_rht_init(&r);
+  for (int inverse = 0; inverse < 2; inverse++) {
+    cr_assert_eq(mxb_rht(ctx, &r, inverse, MXB_AXIS_COLS, 1, 32, MXB_DTYPE_FP32, x, MXB_DTYPE_FP32, y, NULL),
+                 MXB_SUCCESS, "%s", mxb_last_error_detail());
+    int nans = 0;
+    for (int i = 0; i < 32; i++) {
+      if (!isnan(y[i])) continue;
+      nans++;
+      cr_assert_eq(mxbt_f2u(y[i]), 0x7FC00000u, "inverse %d y[%d] = 0x%08x", inverse, i, mxbt_f2u(y[i]));
+    }
+    cr_assert_geq(nans, 24, "inverse %d: %d NaN outputs", inverse, nans); /* chunk 0 all, chunk 1 half */
+    uint16_t h[32];
+    cr_assert_eq(mxb_rht(ctx, &r, inverse, MXB_AXIS_COLS, 1, 32, MXB_DTYPE_FP32, x, MXB_DTYPE_BF16, h, NULL),
+                 MXB_SUCCESS);
+    for (int i = 0; i < 32; i++)
+      if ((h[i] & 0x7F80) == 0x7F80 && (h[i] & 0x7F)) cr_assert_eq(h[i], 0x7FC0, "inverse %d bf16 y[%d] = 0x%04x", inverse, i, h[i]);
+  }
+  mxb_context_destroy(ctx);
+}
+
+/* Dequantized NaN is 0x7FC00000 (fp32), 0x7FC0 (bf16), 0x7E00 (fp16), also
+ * for a negative NaN code (E4M3 0xFF in an FP8 per-tensor tensor). */
+Test(codec_special, dequantize_nan_is_canonical) {
+  mxb_context_t *ctx = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  mxb_tensor_t t;
+  cr_assert_eq(mxb_tensor_init(&t, MXB_FORMAT_FP8_E4M3_TENSOR, 1, 4, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+  uint8_t codes[4] = {0xFF, 0x7F, 0x38, 0xB8};
+  float s = 1.0f;
+  t.data = codes;
+  t.scales = &s;
+  float y[4];
+  uint16_t h[4];
+  cr_assert_eq(mxb_dequantize(ctx, &t, MXB_DTYPE_FP32, y, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxbt_f2u(y[0]), 0x7FC00000u, "0x%08x", mxbt_f2u(y[0]));
+  cr_assert_eq(mxbt_f2u(y[1]), 0x7FC00000u);
+  cr_assert_eq(y[2], 1.0f);
+  cr_assert_eq(y[3], -1.0f);
+  cr_assert_eq(mxb_dequantize(ctx, &t, MXB_DTYPE_BF16, h, NULL), MXB_SUCCESS);
+  cr_assert_eq(h[0], 0x7FC0);
+  cr_assert_eq(mxb_dequantize(ctx, &t, MXB_DTYPE_FP16, h, NULL), MXB_SUCCESS);
+  cr_assert_eq(h[0], 0x7E00);
+  cr_assert_eq(h[1], 0x7E00);
+  mxb_context_destroy(ctx);
+}
