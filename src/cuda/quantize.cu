@@ -67,6 +67,20 @@ __device__ __forceinline__ void load_block(const QArgs &a, int64_t r, int64_t c0
   }
 }
 
+// Row and block index of work item t (nb items per row). A 64-bit division
+// is a long instruction sequence; a 32-bit one serves every tensor whose
+// item count fits in 32 bits.
+__device__ __forceinline__ void split_item(int64_t t, int64_t nb, int64_t &r, int64_t &j) {
+  if ((((uint64_t)t | (uint64_t)nb) >> 32) == 0) {
+    const uint32_t q = (uint32_t)t / (uint32_t)nb;
+    r = q;
+    j = t - (int64_t)q * nb;
+  } else {
+    r = t / nb;
+    j = t - r * nb;
+  }
+}
+
 template <int N>
 __device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[N]) {
   sr_bytes<N>(a.seed, a.offset, (uint64_t)(r * a.cols + c0), rb);
@@ -81,7 +95,9 @@ __device__ __forceinline__ mxb_amax_mode policy_mode(int policy) {
 // 1D: thread t quantizes block (t / nb, t % nb). 2D: each half-warp owns one
 // 16x16 tile, lane l its row l; the tile amax is a 16-lane max.
 // AMAX_ONLY: the first pass, folding the admitted block amaxes into *amax.
-template <int DT, bool TWO_D, bool AMAX_ONLY>
+// SR is a template parameter: the Philox state would otherwise raise the
+// register count (and cut the occupancy) of the RNE kernels too.
+template <int DT, bool TWO_D, bool AMAX_ONLY, bool SR>
 __global__ void __launch_bounds__(256) nvfp4_kernel(QArgs a) {
   const int64_t nb = (a.cols + 15) / 16;
   // 2D: whole warps stay in the loop together (the tile shuffles need every
@@ -94,12 +110,10 @@ __global__ void __launch_bounds__(256) nvfp4_kernel(QArgs a) {
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
     int64_t r, j;
     if (TWO_D) {
-      int64_t h = t >> 4;
-      r = (h / nb) * 16 + (t & 15);
-      j = h % nb;
+      split_item(t >> 4, nb, r, j);
+      r = r * 16 + (t & 15);
     } else {
-      r = t / nb;
-      j = t - r * nb;
+      split_item(t, nb, r, j);
     }
     const bool live = r < a.rows;
     const int64_t c0 = j * 16;
@@ -107,10 +121,11 @@ __global__ void __launch_bounds__(256) nvfp4_kernel(QArgs a) {
     float v[16];
     load_block<DT, 16>(a, live ? r : 0, c0, n, v);
     int bad = 0;
-    // full blocks pass a compile-time length: the shared loops unroll and
-    // the block stays in registers (a run-time length puts it on the stack)
-    uint32_t ab = n == 16 ? mxb_block_amax_bits(v, 16, policy_mode(a.policy), &bad)
-                          : mxb_block_amax_bits(v, n, policy_mode(a.policy), &bad);
+    // Every block, tails included, passes the compile-time length: the
+    // shared loops unroll and the block stays in registers (a run-time
+    // length puts it on the stack). A tail's missing elements load as +0,
+    // which changes no amax and encodes to the zero padding codes.
+    uint32_t ab = mxb_block_amax_bits(v, 16, policy_mode(a.policy), &bad);
     if (TWO_D) {  // tile amax and NaN flag over the 16 lanes of this half-warp
 #pragma unroll
       for (int o = 8; o > 0; o >>= 1) {
@@ -125,9 +140,8 @@ __global__ void __launch_bounds__(256) nvfp4_kernel(QArgs a) {
     }
     if (!live) continue;
     uint8_t rb[16], codes[16] = {};
-    if (a.sr) get_sr<16>(a, r, c0, rb);
-    uint8_t s = n == 16 ? mxb_nvfp4_quantize_block(v, 16, ab, nan_block, &ts, a.sr ? rb : nullptr, codes)
-                        : mxb_nvfp4_quantize_block(v, n, ab, nan_block, &ts, a.sr ? rb : nullptr, codes);
+    if (SR) get_sr<16>(a, r, c0, rb);
+    uint8_t s = mxb_nvfp4_quantize_block(v, 16, ab, nan_block, &ts, SR ? rb : nullptr, codes);
     pack_store<16, 4>(a.data + r * a.row_bytes + j * 8, codes, (n + 1) / 2, a.vec_out && n == 16);
     a.scales[scale_at(r, j, a.scale_cols, a.swizzled)] = s;
   }
@@ -138,7 +152,7 @@ __global__ void __launch_bounds__(256) nvfp4_kernel(QArgs a) {
 }
 
 // ---- MX (32-element blocks, E8M0 scales) --------------------------------------
-template <int DT, int ELEM>
+template <int DT, int ELEM, bool SR>
 __global__ void __launch_bounds__(256) mx_kernel(QArgs a) {
   const int64_t nb = (a.cols + 31) / 32;
   const int64_t total = a.rows * nb;
@@ -146,16 +160,17 @@ __global__ void __launch_bounds__(256) mx_kernel(QArgs a) {
   const mxb_fp p = elem_fp<ELEM>();
   constexpr int BITS = elem_bits<ELEM>();
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
-    const int64_t r = t / nb, j = t - r * nb, c0 = j * 32;
+    int64_t r, j;
+    split_item(t, nb, r, j);
+    const int64_t c0 = j * 32;
     const int n = (int)min((int64_t)32, a.cols - c0);
     float v[32];
     load_block<DT, 32>(a, r, c0, n, v);
     uint8_t rb[32], codes[32] = {};
-    if (a.sr) get_sr<32>(a, r, c0, rb);
-    uint8_t s = n == 32 ? mxb_mx_quantize_block(v, 32, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy,
-                                                a.sr ? rb : nullptr, codes)
-                        : mxb_mx_quantize_block(v, n, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy,
-                                                a.sr ? rb : nullptr, codes);
+    if (SR) get_sr<32>(a, r, c0, rb);
+    // compile-time length for tails too (missing elements are +0, see nvfp4_kernel)
+    uint8_t s = mxb_mx_quantize_block(v, 32, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy,
+                                      SR ? rb : nullptr, codes);
     pack_store<32, BITS>(a.data + r * a.row_bytes + j * (32 * BITS / 8), codes, (n * BITS + 7) / 8,
                          a.vec_out && n == 32);
     a.scales[scale_at(r, j, a.scale_cols, a.swizzled)] = s;
@@ -169,15 +184,16 @@ __global__ void __launch_bounds__(256) bdr_kernel(QArgs a) {
   const int64_t total = a.rows * nb;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
-    const int64_t r = t / nb, j = t - r * nb, c0 = j * 16;
+    int64_t r, j;
+    split_item(t, nb, r, j);
+    const int64_t c0 = j * 16;
     const int n = (int)min((int64_t)16, a.cols - c0);
     float v[16];
     load_block<DT, 16>(a, r, c0, n, v);
     uint8_t codes[16], mu;
 #pragma unroll
     for (int k = 0; k < 16; k++) codes[k] = 0;  // a tail block's padding codes are zero
-    uint8_t E = n == 16 ? mxb_bdr_quantize_block(v, 16, M, (mxb_nonfinite_t)a.policy, &mu, codes)
-                        : mxb_bdr_quantize_block(v, n, M, (mxb_nonfinite_t)a.policy, &mu, codes);
+    uint8_t E = mxb_bdr_quantize_block(v, 16, M, (mxb_nonfinite_t)a.policy, &mu, codes);  // tails: +0 padding
     // every block's code bytes are stored whole (the row holds whole blocks)
     pack_store<16, M + 1>(a.data + r * a.row_bytes + j * (2 * (M + 1)), codes, 2 * (M + 1), a.vec_out);
     a.scales[r * a.scale_cols + j] = E;
@@ -192,7 +208,9 @@ __global__ void __launch_bounds__(256) bf16_kernel(QArgs a) {
   const int64_t total = a.rows * nb;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
-    const int64_t r = t / nb, j = t - r * nb, c0 = j * 16;
+    int64_t r, j;
+    split_item(t, nb, r, j);
+    const int64_t c0 = j * 16;
     const int n = (int)min((int64_t)16, a.cols - c0);
     float v[16];
     load_block<DT, 16>(a, r, c0, n, v);
@@ -218,14 +236,16 @@ __global__ void __launch_bounds__(256) bf16_kernel(QArgs a) {
 // Pass 1 (AMAX_ONLY) folds each 16-element run's finite amax into its
 // partition's slot; pass 2 encodes with the partition's scale. The thread
 // holding a partition's first element writes its scale_inv.
-template <int DT, int ELEM, bool AMAX_ONLY>
+template <int DT, int ELEM, bool AMAX_ONLY, bool SR>
 __global__ void __launch_bounds__(256) fp8_kernel(QArgs a) {
   const int64_t nb = (a.cols + 15) / 16;
   const int64_t total = a.rows * nb;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   const mxb_fp p = elem_fp<ELEM>();
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
-    const int64_t r = t / nb, j = t - r * nb, c0 = j * 16;
+    int64_t r, j;
+    split_item(t, nb, r, j);
+    const int64_t c0 = j * 16;
     const int n = (int)min((int64_t)16, a.cols - c0);
     const int64_t pr = a.br ? r / a.br : 0, pc = a.bc ? c0 / a.bc : 0;
     const int64_t part = pr * a.scale_cols + pc;
@@ -233,16 +253,15 @@ __global__ void __launch_bounds__(256) fp8_kernel(QArgs a) {
     load_block<DT, 16>(a, r, c0, n, v);
     if (AMAX_ONLY) {
       int bad = 0;
-      uint32_t ab = n == 16 ? mxb_block_amax_bits(v, 16, MXB_AMAX_FINITE, &bad)
-                            : mxb_block_amax_bits(v, n, MXB_AMAX_FINITE, &bad);
+      uint32_t ab = mxb_block_amax_bits(v, 16, MXB_AMAX_FINITE, &bad);  // tails: +0 padding
       if (ab) atomicMax(a.part_amax + part, ab);
       continue;
     }
     const float scale = mxb_fp8_scale(__ldg(a.part_amax + part), &p, a.pow2);
     uint8_t rb[16], codes[16] = {};
-    if (a.sr) get_sr<16>(a, r, c0, rb);
+    if (SR) get_sr<16>(a, r, c0, rb);
 #pragma unroll
-    for (int k = 0; k < 16; k++) codes[k] = mxb_fp8_encode_scaled(&p, v[k], scale, a.sr ? rb[k] : -1);
+    for (int k = 0; k < 16; k++) codes[k] = mxb_fp8_encode_scaled(&p, v[k], scale, SR ? rb[k] : -1);
     pack_store<16, 8>(a.data + r * a.row_bytes + c0, codes, n, a.vec_out && n == 16);
     const bool first = (a.br ? r % a.br == 0 : r == 0) && (a.bc ? c0 % a.bc == 0 : c0 == 0);
     if (first) reinterpret_cast<float *>(a.scales)[part] = 1.0f / scale;
@@ -265,6 +284,18 @@ size_t fp8_part_bytes(const mxb_format_desc *d, const mxb_tensor_sizes_t &s) {
 // into the workspace first.
 bool rht_staged(const mxb_quant_config_t *cfg) { return cfg->rht.enabled && cfg->rht.size != 16; }
 
+template <int DT, bool SR>
+void launch_mx(int elem, unsigned g, int T, cudaStream_t st, const QArgs &a) {
+  switch (elem) {
+    case MXB_ELEM_E4M3: mx_kernel<DT, MXB_ELEM_E4M3, SR><<<g, T, 0, st>>>(a); break;
+    case MXB_ELEM_E5M2: mx_kernel<DT, MXB_ELEM_E5M2, SR><<<g, T, 0, st>>>(a); break;
+    case MXB_ELEM_E3M2: mx_kernel<DT, MXB_ELEM_E3M2, SR><<<g, T, 0, st>>>(a); break;
+    case MXB_ELEM_E2M3: mx_kernel<DT, MXB_ELEM_E2M3, SR><<<g, T, 0, st>>>(a); break;
+    case MXB_ELEM_E2M1: mx_kernel<DT, MXB_ELEM_E2M1, SR><<<g, T, 0, st>>>(a); break;
+    default: mx_kernel<DT, MXB_ELEM_INT8, SR><<<g, T, 0, st>>>(a); break;
+  }
+}
+
 template <int DT>
 mxb_status_t launch_kind(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
                          QArgs &a, cudaStream_t st, const char **impl) {
@@ -278,24 +309,20 @@ mxb_status_t launch_kind(const struct mxb_context *ctx, const mxb_format_desc *d
       const unsigned g = grid_for(ctx, items, T);
       if (cfg->amax_source == MXB_AMAX_COMPUTE) {
         MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, sizeof(float), st), "cudaMemsetAsync(dst->amax)"));
-        if (two_d) nvfp4_kernel<DT, true, true><<<g, T, 0, st>>>(a);
-        else nvfp4_kernel<DT, false, true><<<g, T, 0, st>>>(a);
+        if (two_d) nvfp4_kernel<DT, true, true, false><<<g, T, 0, st>>>(a);
+        else nvfp4_kernel<DT, false, true, false><<<g, T, 0, st>>>(a);
         MXB_TRY(launch_status("nvfp4 amax pass"));
       }
-      if (two_d) nvfp4_kernel<DT, true, false><<<g, T, 0, st>>>(a);
-      else nvfp4_kernel<DT, false, false><<<g, T, 0, st>>>(a);
+      if (two_d && a.sr) nvfp4_kernel<DT, true, false, true><<<g, T, 0, st>>>(a);
+      else if (two_d) nvfp4_kernel<DT, true, false, false><<<g, T, 0, st>>>(a);
+      else if (a.sr) nvfp4_kernel<DT, false, false, true><<<g, T, 0, st>>>(a);
+      else nvfp4_kernel<DT, false, false, false><<<g, T, 0, st>>>(a);
       *impl = two_d ? "cuda-nvfp4-2d-quantize" : "cuda-nvfp4-quantize";
       break;
     }
     case MXB_SCALE_E8M0:
-      switch (d->elem) {
-        case MXB_ELEM_E4M3: mx_kernel<DT, MXB_ELEM_E4M3><<<g32, T, 0, st>>>(a); break;
-        case MXB_ELEM_E5M2: mx_kernel<DT, MXB_ELEM_E5M2><<<g32, T, 0, st>>>(a); break;
-        case MXB_ELEM_E3M2: mx_kernel<DT, MXB_ELEM_E3M2><<<g32, T, 0, st>>>(a); break;
-        case MXB_ELEM_E2M3: mx_kernel<DT, MXB_ELEM_E2M3><<<g32, T, 0, st>>>(a); break;
-        case MXB_ELEM_E2M1: mx_kernel<DT, MXB_ELEM_E2M1><<<g32, T, 0, st>>>(a); break;
-        default: mx_kernel<DT, MXB_ELEM_INT8><<<g32, T, 0, st>>>(a); break;
-      }
+      if (a.sr) launch_mx<DT, true>(d->elem, g32, T, st, a);
+      else launch_mx<DT, false>(d->elem, g32, T, st, a);
       *impl = "cuda-mx-quantize";
       break;
     case MXB_SCALE_BDR:
@@ -308,11 +335,13 @@ mxb_status_t launch_kind(const struct mxb_context *ctx, const mxb_format_desc *d
       size_t nparts = (size_t)(mxb_scale_rows(d, a.rows) * mxb_scale_cols(d, a.cols));
       MXB_TRY(cuda_status(cudaMemsetAsync(a.part_amax, 0, nparts * 4, st), "cudaMemsetAsync(workspace)"));
       if (d->elem == MXB_ELEM_E4M3) {
-        fp8_kernel<DT, MXB_ELEM_E4M3, true><<<g16, T, 0, st>>>(a);
-        fp8_kernel<DT, MXB_ELEM_E4M3, false><<<g16, T, 0, st>>>(a);
+        fp8_kernel<DT, MXB_ELEM_E4M3, true, false><<<g16, T, 0, st>>>(a);
+        if (a.sr) fp8_kernel<DT, MXB_ELEM_E4M3, false, true><<<g16, T, 0, st>>>(a);
+        else fp8_kernel<DT, MXB_ELEM_E4M3, false, false><<<g16, T, 0, st>>>(a);
       } else {
-        fp8_kernel<DT, MXB_ELEM_E5M2, true><<<g16, T, 0, st>>>(a);
-        fp8_kernel<DT, MXB_ELEM_E5M2, false><<<g16, T, 0, st>>>(a);
+        fp8_kernel<DT, MXB_ELEM_E5M2, true, false><<<g16, T, 0, st>>>(a);
+        if (a.sr) fp8_kernel<DT, MXB_ELEM_E5M2, false, true><<<g16, T, 0, st>>>(a);
+        else fp8_kernel<DT, MXB_ELEM_E5M2, false, false><<<g16, T, 0, st>>>(a);
       }
       *impl = "cuda-fp8-quantize";
       break;
