@@ -2,6 +2,7 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "cuda/cuda_ops.h"
 #include "cpu/transforms.h"
 
 #include <math.h>
@@ -46,7 +47,7 @@ MXB_API mxb_status_t mxb_mor_workspace_size(mxb_context_t *ctx, const mxb_mor_co
 MXB_API mxb_status_t mxb_mor_quantize(mxb_context_t *ctx, const mxb_mor_config_t *cfg, mxb_dtype_t src_type,
                                       const void *src, mxb_tensor_t *dst, void *workspace, size_t workspace_bytes,
                                       void *stream) {
-  (void)stream;
+  (void)stream; /* used by the CUDA backend only */
   mxb_clear_error();
   MXB_TRY(check_mor(ctx, cfg, src_type, dst));
   MXB_TRY(mxb_check_plain(src, "src", src_type, dst->rows, dst->cols));
@@ -54,8 +55,13 @@ MXB_API mxb_status_t mxb_mor_quantize(mxb_context_t *ctx, const mxb_mor_config_t
   if (!workspace || workspace_bytes < need)
     return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL, "workspace has %zu bytes%s, mxb_mor_quantize needs %zu",
                     workspace ? workspace_bytes : 0, workspace ? "" : " (NULL)", need);
-  if (ctx->backend == MXB_BACKEND_CUDA)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "mxb_mor_quantize is not implemented on the CUDA backend yet");
+  if (ctx->backend == MXB_BACKEND_CUDA) {
+#ifdef MXB_WITH_CUDA
+    return mxb_cuda_mor_quantize(ctx, cfg, src_type, src, dst, workspace, stream);
+#else
+    return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
+#endif
+  }
   MXB_TRY(mxb_cpu_mor_quantize(ctx, cfg, src_type, src, dst, workspace));
   ctx->last_impl = "cpu-reference";
   return MXB_SUCCESS;

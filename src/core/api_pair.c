@@ -4,6 +4,7 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "cuda/cuda_ops.h"
 #include "cpu/transforms.h"
 
 #define PAIR_ALIGN 256
@@ -63,13 +64,19 @@ MXB_API mxb_status_t mxb_quantize_pair(mxb_context_t *ctx, const mxb_quant_confi
   if (!workspace || workspace_bytes < t + q)
     return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL, "workspace has %zu bytes, mxb_quantize_pair needs %zu",
                     workspace_bytes, t + q);
-  if (ctx->backend == MXB_BACKEND_CUDA)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "mxb_quantize_pair is not implemented on the CUDA backend yet");
   char *xt = (char *)workspace;
-  mxb_cpu_transpose_plain(src_type, rowwise->rows, rowwise->cols, src, xt);
+  if (ctx->backend == MXB_BACKEND_CUDA) {
+#ifdef MXB_WITH_CUDA
+    MXB_TRY(mxb_cuda_transpose_plain(ctx, src_type, rowwise->rows, rowwise->cols, src, xt, stream));
+#else
+    return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
+#endif
+  } else {
+    mxb_cpu_transpose_plain(src_type, rowwise->rows, rowwise->cols, src, xt);
+  }
   /* check_pair ran both quantizations' validation, so neither fails here. */
   MXB_TRY(mxb_quantize(ctx, col_cfg, src_type, xt, colwise, q ? xt + t : NULL, q, stream));
   MXB_TRY(mxb_quantize(ctx, row_cfg, src_type, src, rowwise, q ? xt + t : NULL, q, stream));
-  ctx->last_impl = "cpu-reference";
+  ctx->last_impl = ctx->backend == MXB_BACKEND_CUDA ? "cuda-pair" : "cpu-reference";
   return MXB_SUCCESS;
 }

@@ -2,11 +2,12 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "cuda/cuda_ops.h"
 #include "cpu/transforms.h"
 
 MXB_API mxb_status_t mxb_transpose_quantized(mxb_context_t *ctx, const mxb_tensor_t *in,
                                              mxb_tensor_t *out, void *stream) {
-  (void)stream;
+  (void)stream; /* used by the CUDA backend only */
   mxb_clear_error();
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
   MXB_TRY(mxb_check_tensor(in, "in", NULL, NULL));
@@ -28,8 +29,13 @@ MXB_API mxb_status_t mxb_transpose_quantized(mxb_context_t *ctx, const mxb_tenso
                     (long long)out->rows, (long long)out->cols, (long long)in->cols, (long long)in->rows);
   if (out->data == in->data || out->scales == in->scales)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "out shares a plane with in (the transpose is not in place)");
-  if (ctx->backend == MXB_BACKEND_CUDA)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "mxb_transpose_quantized is not implemented on the CUDA backend yet");
+  if (ctx->backend == MXB_BACKEND_CUDA) {
+#ifdef MXB_WITH_CUDA
+    return mxb_cuda_transpose_nvfp4_2d(ctx, in, out, stream);
+#else
+    return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
+#endif
+  }
   MXB_TRY(mxb_cpu_transpose_nvfp4_2d(in, out));
   ctx->last_impl = "cpu-reference";
   return MXB_SUCCESS;

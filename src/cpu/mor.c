@@ -5,6 +5,7 @@
  * triple per partition and one input row, so dst is written only once every
  * decision is made. */
 #include "common/codec.h"
+#include "common/mor.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "cpu/cpu_ops.h"
@@ -17,7 +18,7 @@
 static size_t align_up(size_t n) { return (n + MOR_ALIGN - 1) / MOR_ALIGN * MOR_ALIGN; }
 
 /* The FP8 E4M3 format whose fp32-scale blocks are the MoR partitions. */
-static mxb_format_t fp8_format_of(const mxb_format_desc *mor) {
+mxb_format_t mxb_mor_fp8_format(const mxb_format_desc *mor) {
   for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
     const mxb_format_desc *d = mxb_format_desc_get((mxb_format_t)f);
     if (d->elem == MXB_ELEM_E4M3 && d->scale_type == MXB_SCALE_FP32 && d->block_rows == mor->block_rows &&
@@ -36,7 +37,7 @@ typedef struct mor_layout {
 static mor_layout layout_of(const mxb_tensor_t *dst) {
   mor_layout l;
   const mxb_format_desc *d = mxb_format_desc_get(dst->format);
-  l.fp8_format = fp8_format_of(d);
+  l.fp8_format = mxb_mor_fp8_format(d);
   mxb_tensor_sizes(dst->format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &l.mor);
   mxb_tensor_sizes(l.fp8_format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &l.fp8);
   l.scales_at = align_up(l.fp8.data_bytes);
@@ -51,33 +52,6 @@ size_t mxb_cpu_mor_workspace(const mxb_tensor_t *dst) { return layout_of(dst).to
 static int64_t partition_of(const mxb_format_desc *d, int64_t scale_cols, int64_t r, int64_t c) {
   int64_t i = d->block_rows ? r / d->block_rows : 0, j = d->block_cols ? c / d->block_cols : 0;
   return i * scale_cols + j;
-}
-
-/* Per partition, in ascending element order (row-major inside it):
- * REL_L2 sums (Q-P)^2 and P^2; MAX_REL keeps the max of |Q-P|/|P| (NaN wins);
- * MEAN_REL sums |Q-P|/|P| and counts the non-zero P. */
-static void accumulate(mxb_mor_metric_t metric, double *acc, double p, double q) {
-  double e = q - p;
-  if (metric == MXB_MOR_METRIC_REL_L2) {
-    acc[0] += e * e;
-    acc[1] += p * p;
-  } else if (p != 0) { /* NaN too: its error is NaN */
-    double rel = fabs(e) / fabs(p);
-    if (metric == MXB_MOR_METRIC_MAX_REL) {
-      if (isnan(rel) || rel > acc[0]) acc[0] = rel;
-    } else {
-      acc[0] += rel;
-      acc[1] += 1.0;
-    }
-  }
-}
-
-static double partition_error(mxb_mor_metric_t metric, const double *acc) {
-  switch (metric) {
-    case MXB_MOR_METRIC_REL_L2: return acc[1] == 0 && acc[0] == 0 ? 0.0 : sqrt(acc[0]) / sqrt(acc[1]);
-    case MXB_MOR_METRIC_MAX_REL: return acc[0];
-    default: return acc[1] == 0 ? 0.0 : acc[0] / acc[1];
-  }
 }
 
 mxb_status_t mxb_cpu_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_t *cfg, mxb_dtype_t src_type,
@@ -109,14 +83,14 @@ mxb_status_t mxb_cpu_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_
     for (int64_t c = 0; c < cols; c++) {
       int64_t k = partition_of(d, sc, r, c);
       float q = e4m3[codes[r * cols + c]] * sinv[k]; /* NUMERICS 4.4 dequantize */
-      accumulate(cfg->metric, acc + 3 * k, (double)x[c], (double)q);
+      mxb_mor_accumulate(cfg->metric, acc + 3 * k, (double)x[c], (double)q);
     }
   }
 
   uint8_t *fp8 = (uint8_t *)dst->aux;
   float *scales = (float *)dst->scales;
   for (int64_t k = 0; k < nparts; k++) {
-    fp8[k] = partition_error(cfg->metric, acc + 3 * k) <= cfg->tau; /* NaN -> BF16 */
+    fp8[k] = mxb_mor_error(cfg->metric, acc + 3 * k) <= cfg->tau; /* NaN -> BF16 */
     scales[k] = fp8[k] ? sinv[k] : 1.0f;
   }
   uint16_t *out = (uint16_t *)dst->data;

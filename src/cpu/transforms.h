@@ -24,6 +24,9 @@ size_t mxb_cpu_mor_workspace(const mxb_tensor_t *dst);
 mxb_status_t mxb_cpu_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_t *cfg,
                                   mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
                                   void *workspace);
+/* The FP8 E4M3 fp32-scale format whose blocks are the partitions of a MoR
+ * format (shared with the CUDA backend). */
+mxb_format_t mxb_mor_fp8_format(const mxb_format_desc *mor);
 /* Decode row r of a MoR tensor into out[cols] (binary64, exact values). */
 void mxb_cpu_mor_decode_row_f64(const mxb_tensor_t *t, int64_t r, double *out);
 /* Fraction of the elements that lie in FP8 partitions (aux already checked). */

@@ -1,0 +1,120 @@
+// CUDA MoR (NUMERICS 6): the FP8 E4M3 quantization of every partition by the
+// CUDA quantizer, then one thread per partition walks it in the CPU's exact
+// order (row-major inside the partition) with the shared binary64
+// accumulator of common/mor.h, so every decision matches the CPU bit for
+// bit; a last pass writes each element as its FP8 code or its BF16 value.
+#include "common/mor.h"
+extern "C" {
+#include "cpu/transforms.h"  // mxb_mor_fp8_format (a C header without guards)
+}
+#include "cuda/cuda_ops.h"
+#include "cuda/launch.cuh"
+#include "cuda/load.cuh"
+
+namespace mxb {
+
+struct MorArgs {
+  const void *src;
+  const uint8_t *codes;  // the FP8 tensor [rows, cols]
+  const float *sinv;     // its scale_inv per partition
+  uint8_t *fp8;          // dst->aux: 1 = FP8, 0 = BF16
+  float *scales;         // dst->scales
+  uint16_t *out;         // dst->data
+  int64_t rows, cols, br, bc, scale_rows, scale_cols;
+  int metric;
+  double tau;
+};
+
+template <int DT>
+__global__ void __launch_bounds__(128) mor_decide_kernel(MorArgs a) {
+  const int64_t total = a.scale_rows * a.scale_cols, stride = (int64_t)gridDim.x * blockDim.x;
+  const mxb_fp p8 = mxb_fp_e4m3();
+  for (int64_t k = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; k < total; k += stride) {
+    const int64_t i = k / a.scale_cols, j = k - i * a.scale_cols;
+    const int64_t r0 = i * a.br, r1 = min(a.rows, r0 + a.br), c0 = j * a.bc, c1 = min(a.cols, c0 + a.bc);
+    const float s = a.sinv[k];
+    double acc[3] = {0.0, 0.0, 0.0};
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t c = c0; c < c1; c++) {
+        const int64_t e = r * a.cols + c;
+        const float q = __fmul_rn(mxb_fp_decode(&p8, __ldg(a.codes + e)), s);  // NUMERICS 4.4 dequantize
+        mxb_mor_accumulate((mxb_mor_metric_t)a.metric, acc, (double)load1<DT>(a.src, e), (double)q);
+      }
+    const uint8_t f = mxb_mor_error((mxb_mor_metric_t)a.metric, acc) <= a.tau;  // NaN -> BF16
+    a.fp8[k] = f;
+    a.scales[k] = f ? s : 1.0f;
+  }
+}
+
+template <int DT>
+__global__ void __launch_bounds__(256) mor_write_kernel(MorArgs a) {
+  const int64_t total = a.rows * a.cols, stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += stride) {
+    const int64_t r = e / a.cols, c = e - r * a.cols;
+    const int64_t k = (r / a.br) * a.scale_cols + c / a.bc;
+    a.out[e] = __ldg(a.fp8 + k) ? (uint16_t)__ldg(a.codes + e) : mxb_bf16_rne(load1<DT>(a.src, e));
+  }
+}
+
+template <int DT>
+void launch_mor(const struct mxb_context *ctx, const MorArgs &a, cudaStream_t st) {
+  const int64_t nparts = a.scale_rows * a.scale_cols;
+  mor_decide_kernel<DT><<<grid_for(ctx, nparts, 128), 128, 0, st>>>(a);
+  mor_write_kernel<DT><<<grid_for(ctx, a.rows * a.cols, 256), 256, 0, st>>>(a);
+}
+
+}  // namespace mxb
+
+using namespace mxb;
+
+static size_t round256(size_t b) { return (b + 255) / 256 * 256; }
+
+extern "C" mxb_status_t mxb_cuda_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_t *cfg,
+                                              mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
+                                              void *workspace, void *stream) {
+  const mxb_format_desc *d = mxb_format_desc_get(dst->format);
+  mxb_tensor_sizes_t sm, s8;
+  MXB_TRY(mxb_tensor_sizes(dst->format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &sm));
+  const mxb_format_t f8 = mxb_mor_fp8_format(d);
+  MXB_TRY(mxb_tensor_sizes(f8, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &s8));
+  // Workspace: FP8 codes, FP8 scale_inv, then the quantizer's partition
+  // amaxes; this fits in the size mxb_mor_workspace_size reports.
+  char *ws = static_cast<char *>(workspace);
+  const size_t scales_at = round256(s8.data_bytes), qws_at = scales_at + round256(s8.scale_bytes);
+  mxb_tensor_t t8;
+  mxb_tensor_init(&t8, f8, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR);
+  t8.data = ws;
+  t8.scales = ws + scales_at;
+  mxb_quant_config_t qc;
+  mxb_quant_config_init(&qc);
+  qc.fp8_pow2_scale = cfg->pow2_scale;
+  const size_t qws = mxb_cuda_quantize_workspace(&qc, src_type, &t8);
+  MXB_TRY(mxb_cuda_quantize(ctx, &qc, src_type, src, &t8, ws + qws_at, qws, stream));
+
+  MorArgs a;
+  a.src = src;
+  a.codes = static_cast<const uint8_t *>(t8.data);
+  a.sinv = static_cast<const float *>(t8.scales);
+  a.fp8 = static_cast<uint8_t *>(dst->aux);
+  a.scales = static_cast<float *>(dst->scales);
+  a.out = static_cast<uint16_t *>(dst->data);
+  a.rows = dst->rows;
+  a.cols = dst->cols;
+  a.br = d->block_rows ? d->block_rows : dst->rows;
+  a.bc = d->block_cols ? d->block_cols : dst->cols;
+  a.scale_rows = sm.scale_rows;
+  a.scale_cols = sm.scale_cols;
+  a.metric = cfg->metric;
+  a.tau = cfg->tau;
+  if (a.rows * a.cols == 0) return MXB_SUCCESS;
+  cudaStream_t st = as_stream(stream);
+  switch (src_type) {
+    case MXB_DTYPE_FP32: launch_mor<MXB_DTYPE_FP32>(ctx, a, st); break;
+    case MXB_DTYPE_BF16: launch_mor<MXB_DTYPE_BF16>(ctx, a, st); break;
+    default: launch_mor<MXB_DTYPE_FP16>(ctx, a, st); break;
+  }
+  MXB_TRY(launch_status("mor kernels"));
+  dst->flags = 0;
+  ctx->last_impl = "cuda-mor";
+  return MXB_SUCCESS;
+}
