@@ -17,11 +17,13 @@ typedef struct {
   mxb_tensor_sizes_t s;
 } gq;
 
-enum { IN_NORMAL = 0, IN_WIDE = 1, IN_CANCEL = 2, IN_TINY = 3 };
+enum { IN_NORMAL = 0, IN_WIDE = 1, IN_CANCEL = 2, IN_TINY = 3, IN_SKEW = 4 };
 
 /* Rows of varied magnitude; IN_WIDE spreads values over 2^-30..2^30; IN_TINY
  * puts every value near 2^-110 (extreme MX scales); IN_CANCEL makes the
- * second half of each row the first half (A) or its negation (B). */
+ * second half of each row the first half (A) or its negation (B); IN_SKEW
+ * puts A (negate_half = 0) near 2^66 and B near 2^-80, so that the
+ * products stay ordinary while either operand alone is extreme. */
 static float *make_input(int64_t rows, int64_t cols, uint64_t seed, int kind, int negate_half) {
   float *x = malloc((size_t)(rows * cols) * 4);
   uint64_t s = seed;
@@ -30,6 +32,7 @@ static float *make_input(int64_t rows, int64_t cols, uint64_t seed, int kind, in
     for (int64_t c = 0; c < cols; c++) {
       float v = kind == IN_WIDE ? mxbt_wide(&s, -30, 30) : scale * mxbt_normal(&s);
       if (kind == IN_TINY) v = ldexpf(mxbt_normal(&s), -110);
+      if (kind == IN_SKEW) v = ldexpf(mxbt_normal(&s), negate_half ? -80 : 66);
       x[r * cols + c] = v;
     }
     if (kind == IN_CANCEL)
@@ -394,13 +397,62 @@ Test(cuda_gemm, fast_decode_m16_within_bound) {
   mxb_context_t *ctx = gpu_ctx();
   const int64_t Ms[] = {1, 5, 16};
   const mxb_format_t fs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP4};
+  /* N odd and not a multiple of the 256-row block; K = 1152 is split over
+   * several blocks with a partial last step. */
   for (int f = 0; f < 2; f++)
     for (int m = 0; m < 3; m++)
       for (int kind = 0; kind < 3; kind++) {
         mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, m == 1 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, 0.5f,
                                     kind == 1 ? 1.0f : 0.0f, kind == 2 ? 211 : 0);
-        check_fast(ctx, MXB_FORMAT_BF16, fs[f], Ms[m], 200, 1152, &d, kind, "cuda-fast-decode-m16");
+        check_fast(ctx, MXB_FORMAT_BF16, fs[f], Ms[m], 201, 1152, &d, kind, "cuda-fast-decode-m16");
       }
+  /* K tails and splits: one block with a partial step (K = 192), K = 64
+   * (one unit), K % 256 = 192 over several slices, a long K over 16 slices
+   * with three 256-row blocks. */
+  static const int64_t shapes[][3] = {{16, 300, 192}, {3, 77, 64}, {16, 201, 1216}, {7, 600, 4096}};
+  for (int f = 0; f < 2; f++)
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+      mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, i % 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, -1.5f, i == 2 ? 0.25f : 0.0f, 0);
+      check_fast(ctx, MXB_FORMAT_BF16, fs[f], shapes[i][0], shapes[i][1], shapes[i][2], &d, (int)(i % 3),
+                 "cuda-fast-decode-m16");
+    }
+  /* |A| near 2^66 and tiny MXFP4 scales leave the range the BF16 decode
+   * holds exactly: those outputs are computed in exact mode, same bound. */
+  for (int f = 0; f < 2; f++)
+    for (int split = 0; split < 2; split++) {
+      mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+      check_fast(ctx, MXB_FORMAT_BF16, fs[f], 4, 40, split ? 1024 : 128, &d, IN_SKEW, "cuda-fast-decode-m16");
+    }
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* The decode kernel splits K over blocks and sums the partial sums in a
+ * fixed order: two runs give the same bytes. */
+Test(cuda_gemm, fast_decode_m16_is_deterministic) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  const int64_t M = 16, N = 700, K = 8192;
+  const mxb_format_t fs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP4};
+  for (int f = 0; f < 2; f++) {
+    float *xa = make_input(M, K, 31, IN_CANCEL, 0), *xb = make_input(N, K, 32, IN_WIDE, 1);
+    gq A, B;
+    gq_make(&A, MXB_FORMAT_BF16, M, K, xa);
+    gq_make(&B, fs[f], N, K, xb);
+    mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+    size_t cb = c_bytes(&d, M, N);
+    unsigned char *c1 = calloc(1, cb), *c2 = calloc(1, cb);
+    cr_assert_str_eq(gpu_gemm(ctx, &d, &A, &B, c1), "cuda-fast-decode-m16");
+    cr_assert_str_eq(gpu_gemm(ctx, &d, &A, &B, c2), "cuda-fast-decode-m16");
+    cr_assert_eq(memcmp(c1, c2, cb), 0, "%s: two runs differ", fname(fs[f]));
+    free(c1);
+    free(c2);
+    gq_free(&A);
+    gq_free(&B);
+    free(xa);
+    free(xb);
+  }
   mxb_context_destroy(ctx);
 #endif
 }

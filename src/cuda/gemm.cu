@@ -8,7 +8,7 @@
 //               BF16 x BF16                      cuda-fast-cublaslt-bf16
 //               FP8 per tensor (not E5M2 x E5M2) cuda-fast-cublaslt-fp8
 //               FP8 E4M3 1x128 / 128x128 blocks  cuda-fast-cublaslt-fp8
-//               BF16 x 4-bit weights, M <= 16    cuda-fast-decode-m16
+//               BF16 x 4-bit weights, M <= 16    cuda-fast-decode-m16 (K % 64 == 0)
 //               NVFP4, MX, BDR, BF16, other FP8  cuda-fast-dequant-cublaslt-bf16
 //               the rest (FP32, MoR)             cuda-exact-generic
 #include "core/gemm.h"
@@ -90,8 +90,10 @@ static path_t choose(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const 
       !(fa == MXB_FORMAT_FP8_E5M2_TENSOR && fb == MXB_FORMAT_FP8_E5M2_TENSOR) && ctx->cc_major >= 9)
     return P_LT_FP8;
   if (lt_fp8_blocks(fa, fb) && K % 16 == 0 && ctx->cc_major == 9) return P_LT_FP8;
-  if (M <= 16 && fa == MXB_FORMAT_BF16 && is_fp4(fb) && K % 128 == 0 && aligned16(B->data) &&
-      aligned16(A->data) && B->scale_layout == MXB_SCALE_LAYOUT_LINEAR)
+  // Decode kernel: 16-byte loads of A and B rows, 2-byte loads of NVFP4 scales.
+  if (M <= 16 && fa == MXB_FORMAT_BF16 && is_fp4(fb) && K % 64 == 0 && aligned16(B->data) &&
+      aligned16(A->data) && (fb == MXB_FORMAT_MXFP4 || ((uintptr_t)B->scales & 1u) == 0) &&
+      B->scale_layout == MXB_SCALE_LAYOUT_LINEAR)
     return P_DECODE;
   if (bf16_dequant(fa) && bf16_dequant(fb)) return P_DEQUANT;
   return P_GENERIC;
