@@ -7,102 +7,17 @@
 #include <stdio.h>
 
 #include "cpu/decode.h"
-#include "testutil.h"
+#include "gemm_operands.h"
 
 #ifdef MXB_WITH_CUDA
 /* ------------------------------------------------------------ operands */
-typedef struct {
-  mxb_tensor_t h, d; /* host copy (CPU reference) and device copy */
-  float amax;
-  mxb_tensor_sizes_t s;
-} gq;
-
-enum { IN_NORMAL = 0, IN_WIDE = 1, IN_CANCEL = 2, IN_TINY = 3, IN_SKEW = 4 };
-
-/* Rows of varied magnitude; IN_WIDE spreads values over 2^-30..2^30; IN_TINY
- * puts every value near 2^-110 (extreme MX scales); IN_CANCEL makes the
- * second half of each row the first half (A) or its negation (B); IN_SKEW
- * puts A (negate_half = 0) near 2^66 and B near 2^-80, so that the
- * products stay ordinary while either operand alone is extreme. */
-static float *make_input(int64_t rows, int64_t cols, uint64_t seed, int kind, int negate_half) {
-  float *x = malloc((size_t)(rows * cols) * 4);
-  uint64_t s = seed;
-  for (int64_t r = 0; r < rows; r++) {
-    float scale = ldexpf(1.0f, (int)(mxbt_next(&s) % 9) - 4);
-    for (int64_t c = 0; c < cols; c++) {
-      float v = kind == IN_WIDE ? mxbt_wide(&s, -30, 30) : scale * mxbt_normal(&s);
-      if (kind == IN_TINY) v = ldexpf(mxbt_normal(&s), -110);
-      if (kind == IN_SKEW) v = ldexpf(mxbt_normal(&s), negate_half ? -80 : 66);
-      x[r * cols + c] = v;
-    }
-    if (kind == IN_CANCEL)
-      for (int64_t c = cols / 2; c < cols; c++) x[r * cols + c] = (negate_half ? -1.0f : 1.0f) * x[r * cols + c - cols / 2];
-  }
-  return x;
-}
-
-static void gq_make(gq *q, mxb_format_t f, int64_t rows, int64_t cols, const float *x) {
-  memset(q, 0, sizeof(*q));
-  cr_assert_eq(mxb_tensor_init(&q->h, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
-  cr_assert_eq(mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &q->s), MXB_SUCCESS);
-  q->h.data = calloc(1, q->s.data_bytes);
-  q->h.scales = q->s.scale_bytes ? calloc(1, q->s.scale_bytes) : NULL;
-  q->h.aux = q->s.aux_bytes ? calloc(1, q->s.aux_bytes) : NULL;
-  q->h.amax = q->s.amax_bytes ? &q->amax : NULL;
-  mxb_context_t *ctx;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
-  mxb_format_info_t info;
-  mxb_format_info(f, &info);
-  size_t ws = 0;
-  void *w = NULL;
-  mxb_status_t st = MXB_SUCCESS;
-  if (f == MXB_FORMAT_FP32) {
-    memcpy(q->h.data, x, (size_t)(rows * cols) * 4);
-  } else if (info.elem == MXB_ELEM_MIXED) {
-    mxb_mor_config_t cfg;
-    mxb_mor_config_init(&cfg);
-    cr_assert_eq(mxb_mor_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &q->h, &ws), MXB_SUCCESS);
-    w = malloc(ws ? ws : 1);
-    st = mxb_mor_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &q->h, w, ws, NULL);
-  } else {
-    mxb_quant_config_t cfg;
-    mxb_quant_config_init(&cfg);
-    cr_assert_eq(mxb_quantize_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &q->h, &ws), MXB_SUCCESS);
-    w = malloc(ws ? ws : 1);
-    st = mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &q->h, w, ws, NULL);
-  }
-  cr_assert_eq(st, MXB_SUCCESS, "quantize %s: %s", info.name, mxb_last_error_detail());
-  free(w);
-  mxb_context_destroy(ctx);
-  q->d = q->h;
-  q->d.data = mxbt_dev_from_host(q->h.data, q->s.data_bytes);
-  q->d.scales = q->s.scale_bytes ? mxbt_dev_from_host(q->h.scales, q->s.scale_bytes) : NULL;
-  q->d.aux = q->s.aux_bytes ? mxbt_dev_from_host(q->h.aux, q->s.aux_bytes) : NULL;
-  q->d.amax = q->s.amax_bytes ? mxbt_dev_from_host(&q->amax, 4) : NULL;
-}
-
-static void gq_free(gq *q) {
-  free(q->h.data);
-  free(q->h.scales);
-  free(q->h.aux);
-  mxbt_dev_free(q->d.data);
-  mxbt_dev_free(q->d.scales);
-  mxbt_dev_free(q->d.aux);
-  mxbt_dev_free(q->d.amax);
-}
-
-static const char *fname(mxb_format_t f) {
-  mxb_format_info_t i;
-  return mxb_format_info(f, &i) == MXB_SUCCESS ? i.name : "?";
-}
-
 static size_t c_bytes(const mxb_gemm_desc_t *d, int64_t M, int64_t N) {
   int64_t ldc = d->ldc ? d->ldc : N;
   return (size_t)(M * ldc) * mxb_dtype_size(d->c_type);
 }
 
 /* Host C (CPU reference) in place. */
-static void cpu_gemm(const mxb_gemm_desc_t *d, const gq *A, const gq *B, void *C) {
+static void cpu_gemm(const mxb_gemm_desc_t *d, const mxbt_operand *A, const mxbt_operand *B, void *C) {
   mxb_context_t *ctx;
   cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
   size_t ws = 0;
@@ -114,14 +29,14 @@ static void cpu_gemm(const mxb_gemm_desc_t *d, const gq *A, const gq *B, void *C
 }
 
 /* Host C in, host C out, through the GPU; returns the path that ran. */
-static const char *gpu_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const gq *A, const gq *B, void *C) {
+static const char *gpu_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const mxbt_operand *A, const mxbt_operand *B, void *C) {
   size_t cb = c_bytes(d, A->h.rows, B->h.rows), ws = 0;
   void *dc = mxbt_dev_from_host(C, cb);
   cr_assert_eq(mxb_gemm_workspace_size(ctx, d, &A->d, &B->d, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
   void *w = ws ? mxbt_dev_alloc(ws) : NULL;
   if (w) mxbt_dev_poison(w, ws);
-  cr_assert_eq(mxb_gemm(ctx, d, &A->d, &B->d, dc, w, ws, NULL), MXB_SUCCESS, "%s x %s: %s", fname(A->h.format),
-               fname(B->h.format), mxb_last_error_detail());
+  cr_assert_eq(mxb_gemm(ctx, d, &A->d, &B->d, dc, w, ws, NULL), MXB_SUCCESS, "%s x %s: %s", mxbt_format_name(A->h.format),
+               mxbt_format_name(B->h.format), mxb_last_error_detail());
   mxbt_dev_sync();
   mxbt_to_host(C, dc, cb);
   mxbt_dev_free(w);
@@ -149,26 +64,28 @@ static void fill_c(const mxb_gemm_desc_t *d, void *C, int64_t M, int64_t N, uint
 /* Exact mode: the GPU's C bytes equal the CPU's. */
 static void check_exact(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
                         const mxb_gemm_desc_t *d, int kind, int nan_fill, const char *want_impl) {
-  float *xa = make_input(M, K, 11 + (uint64_t)M, kind, 0), *xb = make_input(N, K, 12 + (uint64_t)N, kind, 1);
-  gq A, B;
-  gq_make(&A, fa, M, K, xa);
-  gq_make(&B, fb, N, K, xb);
+  float *xa = mxbt_gemm_input(M, K, 11 + (uint64_t)M, kind, 0), *xb = mxbt_gemm_input(N, K, 12 + (uint64_t)N, kind, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_upload(&A);
+  mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_upload(&B);
   size_t cb = c_bytes(d, M, N);
   unsigned char *Cc = malloc(cb), *Cg = malloc(cb);
   fill_c(d, Cc, M, N, 99, nan_fill);
   memcpy(Cg, Cc, cb);
   cpu_gemm(d, &A, &B, Cc);
   const char *impl = gpu_gemm(ctx, d, &A, &B, Cg);
-  if (want_impl) cr_expect_str_eq(impl, want_impl, "%s x %s ran %s", fname(fa), fname(fb), impl);
+  if (want_impl) cr_expect_str_eq(impl, want_impl, "%s x %s ran %s", mxbt_format_name(fa), mxbt_format_name(fb), impl);
   size_t es = mxb_dtype_size(d->c_type);
   for (size_t i = 0; i < cb; i += es)
     cr_assert(memcmp(Cc + i, Cg + i, es) == 0, "%s x %s [%lldx%lldx%lld] (%s): C element %zu differs: cpu %08x gpu %08x",
-              fname(fa), fname(fb), (long long)M, (long long)N, (long long)K, impl, i / es,
+              mxbt_format_name(fa), mxbt_format_name(fb), (long long)M, (long long)N, (long long)K, impl, i / es,
               es == 4 ? *(uint32_t *)(Cc + i) : *(uint16_t *)(Cc + i), es == 4 ? *(uint32_t *)(Cg + i) : *(uint16_t *)(Cg + i));
   free(Cc);
   free(Cg);
-  gq_free(&A);
-  gq_free(&B);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
   free(xa);
   free(xb);
 }
@@ -208,8 +125,8 @@ Test(cuda_gemm, exact_fp4_extreme_scales_fall_back_exactly) {
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
   mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
-  check_exact(ctx, MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 70, 40, 256, &d, IN_TINY, 0, "cuda-exact-int8-mma");
-  check_exact(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 70, 40, 256, &d, IN_TINY, 0, "cuda-exact-int8-mma");
+  check_exact(ctx, MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 70, 40, 256, &d, MXBT_IN_TINY, 0, "cuda-exact-int8-mma");
+  check_exact(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 70, 40, 256, &d, MXBT_IN_TINY, 0, "cuda-exact-int8-mma");
   mxb_context_destroy(ctx);
 #endif
 }
@@ -229,8 +146,8 @@ Test(cuda_gemm, exact_every_pair_is_byte_identical) {
   mxb_context_t *ctx = gpu_ctx();
   mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 0.75f, 0.0f, 0);
   for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++) {
-    check_exact(ctx, pairs[p][0], pairs[p][1], 37, 133, 200, &d, IN_NORMAL, 0, "cuda-exact-generic");
-    check_exact(ctx, pairs[p][0], pairs[p][1], 19, 21, 300, &d, IN_WIDE, 0, "cuda-exact-generic");
+    check_exact(ctx, pairs[p][0], pairs[p][1], 37, 133, 200, &d, MXBT_IN_NORMAL, 0, "cuda-exact-generic");
+    check_exact(ctx, pairs[p][0], pairs[p][1], 19, 21, 300, &d, MXBT_IN_WIDE, 0, "cuda-exact-generic");
   }
   mxb_context_destroy(ctx);
 #endif
@@ -249,9 +166,9 @@ Test(cuda_gemm, exact_epilogue_rules) {
       mxb_gemm_desc_t d1 = desc_of(MXB_GEMM_EXACT, ct, -0.75f, 1.5f, 0);
       mxb_gemm_desc_t d2 = desc_of(MXB_GEMM_EXACT, ct, 2.0f, 0.0f, 141);
       mxb_gemm_desc_t d3 = desc_of(MXB_GEMM_EXACT, ct, 0.5f, -1.0f, 150);
-      check_exact(ctx, fs[f], fs[f], 50, 130, 160, &d1, IN_NORMAL, 0, NULL);
-      check_exact(ctx, fs[f], fs[f], 50, 130, 160, &d2, IN_NORMAL, 1, NULL); /* beta = 0: NaN in C ignored */
-      check_exact(ctx, fs[f], fs[f], 50, 130, 160, &d3, IN_WIDE, 0, NULL);
+      check_exact(ctx, fs[f], fs[f], 50, 130, 160, &d1, MXBT_IN_NORMAL, 0, NULL);
+      check_exact(ctx, fs[f], fs[f], 50, 130, 160, &d2, MXBT_IN_NORMAL, 1, NULL); /* beta = 0: NaN in C ignored */
+      check_exact(ctx, fs[f], fs[f], 50, 130, 160, &d3, MXBT_IN_WIDE, 0, NULL);
     }
   mxb_context_destroy(ctx);
 #endif
@@ -267,25 +184,27 @@ Test(cuda_gemm, exact_nan_blocks) {
   for (int f = 0; f < 3; f++)
     for (int mode = 0; mode < 2; mode++) {
       const int64_t M = 40, N = 48, K = 128;
-      float *xa = make_input(M, K, 5, IN_NORMAL, 0), *xb = make_input(N, K, 6, IN_NORMAL, 0);
+      float *xa = mxbt_gemm_input(M, K, 5, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 6, MXBT_IN_NORMAL, 0);
       xa[3 * K + 17] = NAN;
       xb[7 * K + 100] = INFINITY;
-      gq A, B;
-      gq_make(&A, fs[f], M, K, xa);
-      gq_make(&B, fs[f], N, K, xb);
+      mxbt_operand A, B;
+      mxbt_operand_make(&A, fs[f], MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+      mxbt_operand_upload(&A);
+      mxbt_operand_make(&B, fs[f], MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+      mxbt_operand_upload(&B);
       mxb_gemm_desc_t d = desc_of(mode ? MXB_GEMM_FAST : MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
       float *Cc = calloc((size_t)(M * N), 4), *Cg = calloc((size_t)(M * N), 4);
       cpu_gemm(&d, &A, &B, Cc);
       gpu_gemm(ctx, &d, &A, &B, Cg);
       for (int64_t i = 0; i < M * N; i++) {
         int nan_row = i / N == 3, nan_col = i % N == 7;
-        cr_assert_eq(isnan(Cg[i]) != 0, nan_row || nan_col, "%s mode %d C[%lld] = %g", fname(fs[f]), mode, (long long)i, Cg[i]);
-        if (mode == 0) cr_assert_eq(mxbt_f2u(Cc[i]), mxbt_f2u(Cg[i]), "%s C[%lld]", fname(fs[f]), (long long)i);
+        cr_assert_eq(isnan(Cg[i]) != 0, nan_row || nan_col, "%s mode %d C[%lld] = %g", mxbt_format_name(fs[f]), mode, (long long)i, Cg[i]);
+        if (mode == 0) cr_assert_eq(mxbt_f2u(Cc[i]), mxbt_f2u(Cg[i]), "%s C[%lld]", mxbt_format_name(fs[f]), (long long)i);
       }
       free(Cc);
       free(Cg);
-      gq_free(&A);
-      gq_free(&B);
+      mxbt_operand_free(&A);
+      mxbt_operand_free(&B);
       free(xa);
       free(xb);
     }
@@ -302,10 +221,12 @@ Test(cuda_gemm, exact_nan_blocks) {
  * accumulation g = 128 * 2^-13 + (K + nb + 4) * 2^-23. */
 static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
                        const mxb_gemm_desc_t *d, int kind, const char *want_impl) {
-  float *xa = make_input(M, K, 21 + (uint64_t)K, kind, 0), *xb = make_input(N, K, 22 + (uint64_t)N, kind, 1);
-  gq A, B;
-  gq_make(&A, fa, M, K, xa);
-  gq_make(&B, fb, N, K, xb);
+  float *xa = mxbt_gemm_input(M, K, 21 + (uint64_t)K, kind, 0), *xb = mxbt_gemm_input(N, K, 22 + (uint64_t)N, kind, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_upload(&A);
+  mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_upload(&B);
   size_t cb = c_bytes(d, M, N);
   int64_t ldc = d->ldc ? d->ldc : N;
   unsigned char *Cc = malloc(cb), *Cg = malloc(cb), *Cin = malloc(cb);
@@ -316,7 +237,7 @@ static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int
   dex.mode = MXB_GEMM_EXACT;
   cpu_gemm(&dex, &A, &B, Cc);
   const char *impl = gpu_gemm(ctx, d, &A, &B, Cg);
-  if (want_impl) cr_expect_str_eq(impl, want_impl, "%s x %s ran %s", fname(fa), fname(fb), impl);
+  if (want_impl) cr_expect_str_eq(impl, want_impl, "%s x %s ran %s", mxbt_format_name(fa), mxbt_format_name(fb), impl);
   double *a = malloc((size_t)(M * K) * 8), *b = malloc((size_t)(N * K) * 8);
   for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
   for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
@@ -343,7 +264,7 @@ static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int
       double cin = d->beta != 0.0f ? (bf ? mxbt_u2f((uint32_t)((uint16_t *)Cin)[idx] << 16) : ((float *)Cin)[idx]) : 0.0;
       double bnd = at * g * S + 2 * uo * (fabs(ref) + fabs((double)d->beta * cin)) + 0x1p-130;
       cr_assert(fabs(got - ref) <= bnd, "%s x %s (%s) C[%lld][%lld] = %.9g, reference %.9g, |diff| %.3g > bound %.3g",
-                fname(fa), fname(fb), impl, (long long)i, (long long)j, got, ref, fabs(got - ref), bnd);
+                mxbt_format_name(fa), mxbt_format_name(fb), impl, (long long)i, (long long)j, got, ref, fabs(got - ref), bnd);
       if (bnd > 0 && fabs(got - ref) / bnd > worst) worst = fabs(got - ref) / bnd;
     }
   /* Untouched padding between rows when ldc > N. */
@@ -352,15 +273,15 @@ static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int
       size_t es = mxb_dtype_size(d->c_type), off = (size_t)(i * ldc + j) * es;
       cr_assert(memcmp(Cg + off, Cin + off, es) == 0, "C padding [%lld][%lld] was written", (long long)i, (long long)j);
     }
-  cr_log_info("fast %s x %s (%s) %lldx%lldx%lld: worst |diff| / bound = %.3g", fname(fa), fname(fb), impl,
+  cr_log_info("fast %s x %s (%s) %lldx%lldx%lld: worst |diff| / bound = %.3g", mxbt_format_name(fa), mxbt_format_name(fb), impl,
               (long long)M, (long long)N, (long long)K, worst);
   free(a);
   free(b);
   free(Cc);
   free(Cg);
   free(Cin);
-  gq_free(&A);
-  gq_free(&B);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
   free(xa);
   free(xb);
 }
@@ -382,11 +303,11 @@ Test(cuda_gemm, fast_dequant_cublaslt_within_bound) {
       check_fast(ctx, pairs[p][0], pairs[p][1], 96, 288, 512, &d, kind, "cuda-fast-dequant-cublaslt-bf16");
     }
   mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_BF16, 1.0f, -1.0f, 0);
-  check_fast(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 33, 70, 200, &d, IN_NORMAL, "cuda-fast-dequant-cublaslt-bf16");
+  check_fast(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 33, 70, 200, &d, MXBT_IN_NORMAL, "cuda-fast-dequant-cublaslt-bf16");
   /* Extreme MX scales: the dequantization is no longer exact, the exact
    * path serves the call (same bound). */
   mxb_gemm_desc_t d2 = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 2.0f, 0);
-  check_fast(ctx, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E5M2, 40, 50, 128, &d2, IN_TINY, NULL);
+  check_fast(ctx, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E5M2, 40, 50, 128, &d2, MXBT_IN_TINY, NULL);
   mxb_context_destroy(ctx);
 #endif
 }
@@ -421,7 +342,7 @@ Test(cuda_gemm, fast_decode_m16_within_bound) {
   for (int f = 0; f < 2; f++)
     for (int split = 0; split < 2; split++) {
       mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
-      check_fast(ctx, MXB_FORMAT_BF16, fs[f], 4, 40, split ? 1024 : 128, &d, IN_SKEW, "cuda-fast-decode-m16");
+      check_fast(ctx, MXB_FORMAT_BF16, fs[f], 4, 40, split ? 1024 : 128, &d, MXBT_IN_SKEW, "cuda-fast-decode-m16");
     }
   mxb_context_destroy(ctx);
 #endif
@@ -436,20 +357,22 @@ Test(cuda_gemm, fast_decode_m16_is_deterministic) {
   const int64_t M = 16, N = 700, K = 8192;
   const mxb_format_t fs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP4};
   for (int f = 0; f < 2; f++) {
-    float *xa = make_input(M, K, 31, IN_CANCEL, 0), *xb = make_input(N, K, 32, IN_WIDE, 1);
-    gq A, B;
-    gq_make(&A, MXB_FORMAT_BF16, M, K, xa);
-    gq_make(&B, fs[f], N, K, xb);
+    float *xa = mxbt_gemm_input(M, K, 31, MXBT_IN_CANCEL, 0), *xb = mxbt_gemm_input(N, K, 32, MXBT_IN_WIDE, 1);
+    mxbt_operand A, B;
+    mxbt_operand_make(&A, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+    mxbt_operand_upload(&A);
+    mxbt_operand_make(&B, fs[f], MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+    mxbt_operand_upload(&B);
     mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
     size_t cb = c_bytes(&d, M, N);
     unsigned char *c1 = calloc(1, cb), *c2 = calloc(1, cb);
     cr_assert_str_eq(gpu_gemm(ctx, &d, &A, &B, c1), "cuda-fast-decode-m16");
     cr_assert_str_eq(gpu_gemm(ctx, &d, &A, &B, c2), "cuda-fast-decode-m16");
-    cr_assert_eq(memcmp(c1, c2, cb), 0, "%s: two runs differ", fname(fs[f]));
+    cr_assert_eq(memcmp(c1, c2, cb), 0, "%s: two runs differ", mxbt_format_name(fs[f]));
     free(c1);
     free(c2);
-    gq_free(&A);
-    gq_free(&B);
+    mxbt_operand_free(&A);
+    mxbt_operand_free(&B);
     free(xa);
     free(xb);
   }
@@ -483,12 +406,12 @@ Test(cuda_gemm, fast_cublaslt_native_within_bound) {
     }
   /* Pairs without a fast kernel run the exact path. */
   mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
-  check_fast(ctx, MXB_FORMAT_FP8_E5M2_1x128, MXB_FORMAT_FP8_E4M3_128x128, 20, 30, 256, &d, IN_NORMAL,
+  check_fast(ctx, MXB_FORMAT_FP8_E5M2_1x128, MXB_FORMAT_FP8_E4M3_128x128, 20, 30, 256, &d, MXBT_IN_NORMAL,
              "cuda-fast-dequant-cublaslt-bf16");
-  check_fast(ctx, MXB_FORMAT_FP8_E5M2_TENSOR, MXB_FORMAT_FP8_E5M2_TENSOR, 20, 30, 256, &d, IN_WIDE,
+  check_fast(ctx, MXB_FORMAT_FP8_E5M2_TENSOR, MXB_FORMAT_FP8_E5M2_TENSOR, 20, 30, 256, &d, MXBT_IN_WIDE,
              "cuda-fast-dequant-cublaslt-bf16");
-  check_fast(ctx, MXB_FORMAT_MOR_1x128, MXB_FORMAT_MOR_TENSOR, 20, 30, 256, &d, IN_NORMAL, "cuda-exact-generic");
-  check_fast(ctx, MXB_FORMAT_FP32, MXB_FORMAT_MXFP4, 20, 30, 64, &d, IN_NORMAL, "cuda-exact-generic");
+  check_fast(ctx, MXB_FORMAT_MOR_1x128, MXB_FORMAT_MOR_TENSOR, 20, 30, 256, &d, MXBT_IN_NORMAL, "cuda-exact-generic");
+  check_fast(ctx, MXB_FORMAT_FP32, MXB_FORMAT_MXFP4, 20, 30, 64, &d, MXBT_IN_NORMAL, "cuda-exact-generic");
   mxb_context_destroy(ctx);
 #endif
 }
@@ -499,10 +422,12 @@ Test(cuda_gemm, workspace_too_small_changes_nothing) {
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
   const int64_t M = 64, N = 64, K = 128;
-  float *xa = make_input(M, K, 1, IN_NORMAL, 0), *xb = make_input(N, K, 2, IN_NORMAL, 0);
-  gq A, B;
-  gq_make(&A, MXB_FORMAT_NVFP4, M, K, xa);
-  gq_make(&B, MXB_FORMAT_NVFP4, N, K, xb);
+  float *xa = mxbt_gemm_input(M, K, 1, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 2, MXBT_IN_NORMAL, 0);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_upload(&A);
+  mxbt_operand_make(&B, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_upload(&B);
   for (int mode = 0; mode < 2; mode++) {
     mxb_gemm_desc_t d = desc_of(mode ? MXB_GEMM_FAST : MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
     size_t ws = 0;
@@ -521,8 +446,8 @@ Test(cuda_gemm, workspace_too_small_changes_nothing) {
     mxbt_dev_free(w);
     mxbt_dev_free(C);
   }
-  gq_free(&A);
-  gq_free(&B);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
   free(xa);
   free(xb);
   mxb_context_destroy(ctx);
@@ -543,10 +468,12 @@ Test(cuda_gemm, graph_capture_and_replay) {
   };
   for (int c = 0; c < 3; c++) {
     const int64_t M = cases[c].M, N = 256, K = 512;
-    float *xa = make_input(M, K, 3, IN_NORMAL, 0), *xb = make_input(N, K, 4, IN_NORMAL, 0);
-    gq A, B;
-    gq_make(&A, cases[c].fa, M, K, xa);
-    gq_make(&B, cases[c].fb, N, K, xb);
+    float *xa = mxbt_gemm_input(M, K, 3, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 4, MXBT_IN_NORMAL, 0);
+    mxbt_operand A, B;
+    mxbt_operand_make(&A, cases[c].fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+    mxbt_operand_upload(&A);
+    mxbt_operand_make(&B, cases[c].fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+    mxbt_operand_upload(&B);
     mxb_gemm_desc_t d = desc_of(cases[c].mode, MXB_DTYPE_FP32, 1.0f, 1.0f, 0);
     size_t ws = 0, cb = (size_t)(M * N) * 4;
     cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &A.d, &B.d, &ws), MXB_SUCCESS);
@@ -583,8 +510,8 @@ Test(cuda_gemm, graph_capture_and_replay) {
     mxbt_dev_free(w);
     mxbt_dev_free(C1);
     mxbt_dev_free(C2);
-    gq_free(&A);
-    gq_free(&B);
+    mxbt_operand_free(&A);
+    mxbt_operand_free(&B);
     free(xa);
     free(xb);
   }

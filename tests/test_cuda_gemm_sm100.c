@@ -5,11 +5,11 @@
  * alpha/beta, ldc > N, bf16 C), NaN blocks, and the path each call takes.
  * On every GPU: which calls take that path and which keep the Hopper paths.
  * Without a GPU (CI) every test is skipped; on an H100/H200 the 10.x tests
- * are skipped, so this path has not run on real hardware in our CI. */
+ * are skipped: this path has not yet run on Blackwell hardware. */
 #include <stdio.h>
 
 #include "cpu/decode.h"
-#include "testutil.h"
+#include "gemm_operands.h"
 
 #ifdef MXB_WITH_CUDA
 static void device_cc(int *major, int *minor) {
@@ -25,68 +25,6 @@ static void device_cc(int *major, int *minor) {
     device_cc(&maj_, &min_);                                                             \
     if (maj_ != 10) cr_skip_test("needs compute capability 10.x (device 0 is %d.%d)", maj_, min_); \
   } while (0)
-
-/* One operand: quantized on the CPU (host copy, the reference's input) and
- * uploaded (device copy). */
-typedef struct {
-  mxb_tensor_t h, d;
-  float amax;
-} bs_operand;
-
-/* Rows of magnitudes 2^-4..2^4 (wide: every value 2^U(-30,30)); cancel: the
- * second half of each row repeats the first (negated when neg), so the exact
- * dot products vanish while sum |a b| stays large. */
-static float *bs_input(int64_t rows, int64_t cols, uint64_t seed, int wide, int cancel, int neg) {
-  float *x = malloc((size_t)(rows * cols) * sizeof(float));
-  uint64_t s = seed;
-  for (int64_t r = 0; r < rows; r++) {
-    const float row_scale = ldexpf(1.0f, (int)(mxbt_next(&s) % 9) - 4);
-    float *xr = x + r * cols;
-    for (int64_t c = 0; c < cols; c++) xr[c] = wide ? mxbt_wide(&s, -30, 30) : row_scale * mxbt_normal(&s);
-    if (cancel)
-      for (int64_t c = cols / 2; c < cols; c++) xr[c] = neg ? -xr[c - cols / 2] : xr[c - cols / 2];
-  }
-  return x;
-}
-
-static void bs_make(bs_operand *o, mxb_format_t f, mxb_scale_layout_t layout, int64_t rows, int64_t cols,
-                    const float *x) {
-  mxb_tensor_sizes_t sz;
-  memset(o, 0, sizeof(*o));
-  cr_assert_eq(mxb_tensor_init(&o->h, f, rows, cols, layout), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  cr_assert_eq(mxb_tensor_sizes(f, rows, cols, layout, &sz), MXB_SUCCESS);
-  o->h.data = malloc(sz.data_bytes);
-  o->h.scales = malloc(sz.scale_bytes);
-  o->h.amax = sz.amax_bytes ? &o->amax : NULL;
-  mxb_context_t *cpu;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
-  mxb_quant_config_t cfg;
-  mxb_quant_config_init(&cfg);
-  size_t ws = 0;
-  cr_assert_eq(mxb_quantize_workspace_size(cpu, &cfg, MXB_DTYPE_FP32, &o->h, &ws), MXB_SUCCESS);
-  void *w = malloc(ws ? ws : 1);
-  cr_assert_eq(mxb_quantize(cpu, &cfg, MXB_DTYPE_FP32, x, &o->h, w, ws, NULL), MXB_SUCCESS, "%s",
-               mxb_last_error_detail());
-  free(w);
-  mxb_context_destroy(cpu);
-  o->d = o->h;
-  o->d.data = mxbt_dev_from_host(o->h.data, sz.data_bytes);
-  o->d.scales = mxbt_dev_from_host(o->h.scales, sz.scale_bytes);
-  o->d.amax = sz.amax_bytes ? mxbt_dev_from_host(&o->amax, 4) : NULL;
-}
-
-static void bs_free(bs_operand *o) {
-  free(o->h.data);
-  free(o->h.scales);
-  mxbt_dev_free(o->d.data);
-  mxbt_dev_free(o->d.scales);
-  mxbt_dev_free(o->d.amax);
-}
-
-static const char *bs_name(mxb_format_t f) {
-  mxb_format_info_t i;
-  return mxb_format_info(f, &i) == MXB_SUCCESS ? i.name : "?";
-}
 
 /* C element i of a host buffer as a double (fp32 or bf16 C). */
 static double bs_c(const mxb_gemm_desc_t *d, const void *C, int64_t i) {
@@ -108,15 +46,18 @@ typedef struct {
  * plus the reference's own rounding), that C's padding columns are
  * untouched, and returns the path that ran. */
 static const char *bs_run(mxb_context_t *ctx, const bs_case *c, const mxb_gemm_desc_t *d) {
-  float *xa = bs_input(c->M, c->K, 31 + (uint64_t)c->K, c->wide, c->cancel, 0);
-  float *xb = bs_input(c->N, c->K, 32 + (uint64_t)c->N, c->wide, c->cancel, 1);
+  const int kind = c->wide ? MXBT_IN_WIDE : c->cancel ? MXBT_IN_CANCEL : MXBT_IN_NORMAL;
+  float *xa = mxbt_gemm_input(c->M, c->K, 31 + (uint64_t)c->K, kind, 0);
+  float *xb = mxbt_gemm_input(c->N, c->K, 32 + (uint64_t)c->N, kind, 1);
   if (c->nan_at) {
     xa[3 * c->K + 17] = NAN;
     xb[7 * c->K + 100] = INFINITY;
   }
-  bs_operand A, B;
-  bs_make(&A, c->fa, c->layout, c->M, c->K, xa);
-  bs_make(&B, c->fb, c->layout, c->N, c->K, xb);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, c->fa, c->layout, c->M, c->K, xa);
+  mxbt_operand_upload(&A);
+  mxbt_operand_make(&B, c->fb, c->layout, c->N, c->K, xb);
+  mxbt_operand_upload(&B);
   const int64_t ldc = d->ldc ? d->ldc : c->N;
   const size_t es = mxb_dtype_size(d->c_type), cb = (size_t)(c->M * ldc) * es;
   unsigned char *Cin = malloc(cb), *Cref = malloc(cb), *Cgpu = malloc(cb);
@@ -143,8 +84,8 @@ static const char *bs_run(mxb_context_t *ctx, const bs_case *c, const mxb_gemm_d
   cr_assert_eq(mxb_gemm_workspace_size(ctx, d, &A.d, &B.d, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
   void *dw = ws ? mxbt_dev_alloc(ws) : NULL;
   if (dw) mxbt_dev_poison(dw, ws);
-  cr_assert_eq(mxb_gemm(ctx, d, &A.d, &B.d, dc, dw, ws, NULL), MXB_SUCCESS, "%s x %s: %s", bs_name(c->fa),
-               bs_name(c->fb), mxb_last_error_detail());
+  cr_assert_eq(mxb_gemm(ctx, d, &A.d, &B.d, dc, dw, ws, NULL), MXB_SUCCESS, "%s x %s: %s", mxbt_format_name(c->fa),
+               mxbt_format_name(c->fb), mxb_last_error_detail());
   const char *impl = mxb_context_last_impl(ctx);
   mxbt_dev_sync();
   mxbt_to_host(Cgpu, dc, cb);
@@ -164,8 +105,8 @@ static const char *bs_run(mxb_context_t *ctx, const bs_case *c, const mxb_gemm_d
       const int64_t idx = i * ldc + j;
       const double ref = bs_c(d, Cref, idx), got = bs_c(d, Cgpu, idx);
       if (c->nan_at && (i == 3 || j == 7)) {
-        cr_assert(isnan(got), "%s x %s (%s): C[%lld][%lld] = %g, want NaN (NaN block)", bs_name(c->fa),
-                  bs_name(c->fb), impl, (long long)i, (long long)j, got);
+        cr_assert(isnan(got), "%s x %s (%s): C[%lld][%lld] = %g, want NaN (NaN block)", mxbt_format_name(c->fa),
+                  mxbt_format_name(c->fb), impl, (long long)i, (long long)j, got);
         continue;
       }
       double S = 0;
@@ -173,22 +114,22 @@ static const char *bs_run(mxb_context_t *ctx, const bs_case *c, const mxb_gemm_d
       const double cin = d->beta != 0.0f ? bs_c(d, Cin, idx) : 0.0;
       const double bound = at * g * S + 2 * uo * (fabs(ref) + fabs((double)d->beta * cin)) + 0x1p-130;
       cr_assert(fabs(got - ref) <= bound, "%s x %s (%s) C[%lld][%lld] = %.9g, exact %.9g, |diff| %.3g > bound %.3g",
-                bs_name(c->fa), bs_name(c->fb), impl, (long long)i, (long long)j, got, ref, fabs(got - ref), bound);
+                mxbt_format_name(c->fa), mxbt_format_name(c->fb), impl, (long long)i, (long long)j, got, ref, fabs(got - ref), bound);
       if (bound > 0 && fabs(got - ref) / bound > worst) worst = fabs(got - ref) / bound;
     }
     for (int64_t j = c->N; j < ldc; j++)
       cr_assert(memcmp(Cgpu + (size_t)(i * ldc + j) * es, Cin + (size_t)(i * ldc + j) * es, es) == 0,
                 "C padding [%lld][%lld] was written", (long long)i, (long long)j);
   }
-  cr_log_info("%s x %s (%s) %lldx%lldx%lld: worst |diff| / bound = %.3g", bs_name(c->fa), bs_name(c->fb), impl,
+  cr_log_info("%s x %s (%s) %lldx%lldx%lld: worst |diff| / bound = %.3g", mxbt_format_name(c->fa), mxbt_format_name(c->fb), impl,
               (long long)c->M, (long long)c->N, (long long)c->K, worst);
   free(a);
   free(b);
   free(Cin);
   free(Cref);
   free(Cgpu);
-  bs_free(&A);
-  bs_free(&B);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
   free(xa);
   free(xb);
   return impl;
@@ -236,7 +177,7 @@ Test(cuda_gemm_sm100, blockscaled_within_fast_bound) {
         const mxb_gemm_desc_t d = bs_desc(kind == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, kind == 1 ? -0.75f : 1.25f,
                                           kind == 1 ? 0.5f : 0.0f, kind == 2 ? shapes[s][1] + 16 : 0);
         const char *impl = bs_run(ctx, &c, &d);
-        cr_expect_str_eq(impl, bs_expected(c.fa), "%s x %s ran %s", bs_name(c.fa), bs_name(c.fb), impl);
+        cr_expect_str_eq(impl, bs_expected(c.fa), "%s x %s ran %s", mxbt_format_name(c.fa), mxbt_format_name(c.fb), impl);
       }
   mxb_context_destroy(ctx);
 #endif
@@ -254,7 +195,7 @@ Test(cuda_gemm_sm100, blockscaled_nan_blocks) {
     const bs_case c = {fs[f], fs[f], MXB_SCALE_LAYOUT_SWIZZLED, 40, 48, 256, 0, 0, 1};
     const mxb_gemm_desc_t d = bs_desc(MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
     const char *impl = bs_run(ctx, &c, &d);
-    cr_expect_str_eq(impl, bs_expected(c.fa), "%s ran %s", bs_name(c.fa), impl);
+    cr_expect_str_eq(impl, bs_expected(c.fa), "%s ran %s", mxbt_format_name(c.fa), impl);
   }
   mxb_context_destroy(ctx);
 #endif
@@ -287,7 +228,7 @@ Test(cuda_gemm_sm100, dispatch_keeps_hopper_paths_elsewhere) {
                       c->fa != MXB_FORMAT_MXFP4 && !(c->fa == MXB_FORMAT_MXFP8_E5M2 && c->fb == MXB_FORMAT_MXFP8_E5M2);
     const char *impl = bs_run(ctx, c, &d);
     cr_expect_str_eq(impl, takes ? bs_expected(c->fa) : "cuda-fast-dequant-cublaslt-bf16",
-                     "case %zu (%s, K %lld) on a %d.%d device ran %s", i, bs_name(c->fa), (long long)c->K, maj, min,
+                     "case %zu (%s, K %lld) on a %d.%d device ran %s", i, mxbt_format_name(c->fa), (long long)c->K, maj, min,
                      impl);
   }
   mxb_context_destroy(ctx);

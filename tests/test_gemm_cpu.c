@@ -6,68 +6,9 @@
 
 #include "cpu/decode.h"
 #include "cpu/gemm.h"
-#include "testutil.h"
+#include "gemm_operands.h"
 
 /* ---------------------------------------------------------------- operands */
-typedef struct {
-  mxb_tensor_t t;
-  float amax;
-} qt;
-
-static void qt_make_layout(qt *q, mxb_format_t f, int64_t rows, int64_t cols, const float *x,
-                           mxb_scale_layout_t layout) {
-  memset(q, 0, sizeof(*q));
-  cr_assert_eq(mxb_tensor_init(&q->t, f, rows, cols, layout), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  mxb_tensor_sizes_t s;
-  cr_assert_eq(mxb_tensor_sizes(f, rows, cols, layout, &s), MXB_SUCCESS);
-  q->t.data = calloc(1, s.data_bytes);
-  q->t.scales = s.scale_bytes ? calloc(1, s.scale_bytes) : NULL;
-  q->t.aux = s.aux_bytes ? calloc(1, s.aux_bytes) : NULL;
-  q->t.amax = s.amax_bytes ? &q->amax : NULL;
-  mxb_context_t *ctx;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
-  mxb_format_info_t info;
-  mxb_format_info(f, &info);
-  size_t ws = 0;
-  void *w = NULL;
-  mxb_status_t st;
-  if (f == MXB_FORMAT_FP32) {
-    memcpy(q->t.data, x, (size_t)(rows * cols) * 4);
-    st = MXB_SUCCESS;
-  } else if (info.elem == MXB_ELEM_MIXED) {
-    mxb_mor_config_t cfg;
-    mxb_mor_config_init(&cfg);
-    cr_assert_eq(mxb_mor_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &q->t, &ws), MXB_SUCCESS, "%s",
-                 mxb_last_error_detail());
-    w = ws ? malloc(ws) : NULL;
-    st = mxb_mor_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &q->t, w, ws, NULL);
-  } else {
-    mxb_quant_config_t cfg;
-    mxb_quant_config_init(&cfg);
-    cr_assert_eq(mxb_quantize_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &q->t, &ws), MXB_SUCCESS, "%s",
-                 mxb_last_error_detail());
-    w = ws ? malloc(ws) : NULL;
-    st = mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &q->t, w, ws, NULL);
-  }
-  cr_assert_eq(st, MXB_SUCCESS, "quantize %s: %s", info.name, mxb_last_error_detail());
-  free(w);
-  mxb_context_destroy(ctx);
-}
-
-static void qt_make(qt *q, mxb_format_t f, int64_t rows, int64_t cols, const float *x) {
-  qt_make_layout(q, f, rows, cols, x, MXB_SCALE_LAYOUT_LINEAR);
-}
-
-static void qt_free(qt *q) {
-  free(q->t.data);
-  free(q->t.scales);
-  free(q->t.aux);
-}
-
-static const char *fname(mxb_format_t f) {
-  mxb_format_info_t i;
-  return mxb_format_info(f, &i) == MXB_SUCCESS ? i.name : "?";
-}
 
 /* Runs mxb_gemm on the CPU with a workspace of the queried size; the detail
  * message of a failure is kept in g_detail. */
@@ -198,7 +139,7 @@ static void check_oracle(const mxb_gemm_desc_t *d, const mxb_tensor_t *A, const 
       double got = bf ? mxbt_u2f((uint32_t)((const uint16_t *)C)[i * ldc + j] << 16) : ((const float *)C)[i * ldc + j];
       if (bf) bnd += 0x1p-8 * (fabs(ref) + bnd) + 0x1p-134; /* one more rounding, to bf16 */
       cr_assert(fabs(got - ref) <= bnd, "%s x %s C[%lld][%lld] = %.9g, oracle %.9g, |diff| %.3g > bound %.3g",
-                fname(A->format), fname(B->format), (long long)i, (long long)j, got, ref, fabs(got - ref), bnd);
+                mxbt_format_name(A->format), mxbt_format_name(B->format), (long long)i, (long long)j, got, ref, fabs(got - ref), bnd);
     }
   free(a);
   free(b);
@@ -238,7 +179,7 @@ static float *make_input(int64_t rows, int64_t cols, uint64_t seed) {
 
 /* Two quantized operands from random inputs. */
 typedef struct {
-  qt A, B;
+  mxbt_operand A, B;
   int64_t M, N, K;
 } fixture;
 
@@ -247,14 +188,14 @@ static void fixture_make(fixture *fx, mxb_format_t fa, mxb_format_t fb, int64_t 
   fx->N = N;
   fx->K = K;
   float *xa = make_input(M, K, seed), *xb = make_input(N, K, seed + 1);
-  qt_make(&fx->A, fa, M, K, xa);
-  qt_make(&fx->B, fb, N, K, xb);
+  mxbt_operand_make(&fx->A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_make(&fx->B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
   free(xa);
   free(xb);
 }
 static void fixture_free(fixture *fx) {
-  qt_free(&fx->A);
-  qt_free(&fx->B);
+  mxbt_operand_free(&fx->A);
+  mxbt_operand_free(&fx->B);
 }
 
 /* Shapes: M, N not multiples of the 4x4 tile; N above one 128-row panel;
@@ -269,13 +210,13 @@ Test(gemm_cpu, every_pair_bit_exact_with_the_literal_definition) {
     mxb_gemm_desc_init(&d);
     d.alpha = 0.75f;
     float *C = malloc(sizeof(float) * TM * TN), *R = malloc(sizeof(float) * TM * TN);
-    cr_assert_eq(run_gemm(&d, &fx.A.t, &fx.B.t, C), MXB_SUCCESS, "%s x %s: %s", fname(k_pairs[p][0]),
-                 fname(k_pairs[p][1]), g_detail);
-    spec_gemm(&d, &fx.A.t, &fx.B.t, R);
+    cr_assert_eq(run_gemm(&d, &fx.A.h, &fx.B.h, C), MXB_SUCCESS, "%s x %s: %s", mxbt_format_name(k_pairs[p][0]),
+                 mxbt_format_name(k_pairs[p][1]), g_detail);
+    spec_gemm(&d, &fx.A.h, &fx.B.h, R);
     for (int i = 0; i < TM * TN; i++)
-      cr_assert_eq(mxbt_f2u(C[i]), mxbt_f2u(R[i]), "%s x %s C[%d] = %a, definition %a", fname(k_pairs[p][0]),
-                   fname(k_pairs[p][1]), i, C[i], R[i]);
-    check_oracle(&d, &fx.A.t, &fx.B.t, C, NULL);
+      cr_assert_eq(mxbt_f2u(C[i]), mxbt_f2u(R[i]), "%s x %s C[%d] = %a, definition %a", mxbt_format_name(k_pairs[p][0]),
+                   mxbt_format_name(k_pairs[p][1]), i, C[i], R[i]);
+    check_oracle(&d, &fx.A.h, &fx.B.h, C, NULL);
     free(C);
     free(R);
     fixture_free(&fx);
@@ -297,10 +238,10 @@ Test(gemm_cpu, integer_block_sums_equal_binary64_sums) {
     size_t wsz = mxb_cpu_gemm_workspace_size(TN, TK, L);
     void *w = malloc(wsz);
     float *C1 = malloc(sizeof(float) * TM * TN), *C0 = malloc(sizeof(float) * TM * TN);
-    mxb_cpu_gemm(&d, &fx.A.t, &fx.B.t, C1, TN, L, w, 1);
-    mxb_cpu_gemm(&d, &fx.A.t, &fx.B.t, C0, TN, L, w, 0);
+    mxb_cpu_gemm(&d, &fx.A.h, &fx.B.h, C1, TN, L, w, 1);
+    mxb_cpu_gemm(&d, &fx.A.h, &fx.B.h, C0, TN, L, w, 0);
     cr_assert_eq(memcmp(C0, C1, sizeof(float) * TM * TN), 0, "%s: integer and binary64 block sums differ",
-                 fname(fs[f]));
+                 mxbt_format_name(fs[f]));
     free(w);
     free(C0);
     free(C1);
@@ -318,7 +259,7 @@ Test(gemm_cpu, random_vector_products) {
   for (size_t f = 0; f < sizeof(fs) / sizeof(fs[0]); f++) {
     fixture fx;
     fixture_make(&fx, fs[f][0], fs[f][1], M, N, K, 5);
-    const mxb_tensor_t *A = &fx.A.t, *B = &fx.B.t;
+    const mxb_tensor_t *A = &fx.A.h, *B = &fx.B.h;
     mxb_gemm_desc_t d;
     mxb_gemm_desc_init(&d);
     d.alpha = -1.25f;
@@ -354,7 +295,7 @@ Test(gemm_cpu, random_vector_products) {
         double bnd = g * za * (1 + gam((double)(K + N), 0x1p-53)) + h * sx +
                      gam((double)(N + 1), 0x1p-53) * ya + gam((double)(K + N + 2), 0x1p-53) * fabs(at) * za;
         cr_assert(fabs(y - z) <= bnd, "%s x %s row %lld: Cx = %.17g, A(B^T x) = %.17g, diff %.3g > %.3g",
-                  fname(fs[f][0]), fname(fs[f][1]), (long long)i, y, z, fabs(y - z), bnd);
+                  mxbt_format_name(fs[f][0]), mxbt_format_name(fs[f][1]), (long long)i, y, z, fabs(y - z), bnd);
       }
     }
     free(a);
@@ -375,21 +316,21 @@ Test(gemm_cpu, golden_integer_products) {
   for (int i = 0; i < M * K; i++) ya[i] = (float)((i * 5 + i / K) % 7 - 3);
   for (int i = 0; i < N * K; i++) yb[i] = (float)((i * 3 + 2 * (i / K)) % 7 - 3);
   for (size_t f = 0; f < sizeof(fs) / sizeof(fs[0]); f++) {
-    qt A, B;
-    qt_make(&A, fs[f], M, K, ya);
-    qt_make(&B, fs[f], N, K, yb);
+    mxbt_operand A, B;
+    mxbt_operand_make(&A, fs[f], MXB_SCALE_LAYOUT_LINEAR, M, K, ya);
+    mxbt_operand_make(&B, fs[f], MXB_SCALE_LAYOUT_LINEAR, N, K, yb);
     mxb_gemm_desc_t d;
     mxb_gemm_desc_init(&d);
     float C[M * N];
-    cr_assert_eq(run_gemm(&d, &A.t, &B.t, C), MXB_SUCCESS, "%s", g_detail);
+    cr_assert_eq(run_gemm(&d, &A.h, &B.h, C), MXB_SUCCESS, "%s", g_detail);
     for (int i = 0; i < M; i++)
       for (int j = 0; j < N; j++) {
         int dot = 0;
         for (int k = 0; k < K; k++) dot += (int)ya[i * K + k] * (int)yb[j * K + k];
-        cr_assert_eq(C[i * N + j], (float)dot, "%s C[%d][%d] = %g, exact %d", fname(fs[f]), i, j, C[i * N + j], dot);
+        cr_assert_eq(C[i * N + j], (float)dot, "%s C[%d][%d] = %g, exact %d", mxbt_format_name(fs[f]), i, j, C[i * N + j], dot);
       }
-    qt_free(&A);
-    qt_free(&B);
+    mxbt_operand_free(&A);
+    mxbt_operand_free(&B);
   }
 }
 
@@ -404,15 +345,15 @@ Test(gemm_cpu, beta_zero_ignores_nan_in_c_and_padding_is_untouched) {
   for (int i = 0; i < 7 * 13; i++) C[i] = R[i] = nanf("");
   for (int i = 0; i < 7; i++)
     for (int j = 9; j < 13; j++) C[i * 13 + j] = R[i * 13 + j] = -123.0f; /* padding sentinel */
-  cr_assert_eq(run_gemm(&d, &fx.A.t, &fx.B.t, C), MXB_SUCCESS, "%s", g_detail);
-  spec_gemm(&d, &fx.A.t, &fx.B.t, R);
+  cr_assert_eq(run_gemm(&d, &fx.A.h, &fx.B.h, C), MXB_SUCCESS, "%s", g_detail);
+  spec_gemm(&d, &fx.A.h, &fx.B.h, R);
   for (int i = 0; i < 7; i++)
     for (int j = 0; j < 13; j++) {
       if (j < 9) cr_assert(!isnan(C[i * 13 + j]), "C[%d][%d] is NaN: C was read with beta = 0", i, j);
       else cr_assert_eq(C[i * 13 + j], -123.0f, "padding C[%d][%d] was written", i, j);
       cr_assert_eq(mxbt_f2u(C[i * 13 + j]), mxbt_f2u(R[i * 13 + j]));
     }
-  check_oracle(&d, &fx.A.t, &fx.B.t, C, NULL);
+  check_oracle(&d, &fx.A.h, &fx.B.h, C, NULL);
   fixture_free(&fx);
 }
 
@@ -438,13 +379,13 @@ Test(gemm_cpu, beta_nonzero_fp32_and_bf16) {
       }
       memcpy(C, Cin, n * es);
       memcpy(R, Cin, n * es);
-      cr_assert_eq(run_gemm(&d, &fx.A.t, &fx.B.t, C), MXB_SUCCESS, "%s", g_detail);
-      spec_gemm(&d, &fx.A.t, &fx.B.t, R);
+      cr_assert_eq(run_gemm(&d, &fx.A.h, &fx.B.h, C), MXB_SUCCESS, "%s", g_detail);
+      spec_gemm(&d, &fx.A.h, &fx.B.h, R);
       cr_assert_eq(memcmp(C, R, n * es), 0, "beta %g %s: differs from the definition", d.beta, bt ? "bf16" : "fp32");
-      check_oracle(&d, &fx.A.t, &fx.B.t, C, Cin);
+      check_oracle(&d, &fx.A.h, &fx.B.h, C, Cin);
       /* beta != 0 really reads C: a different C_in changes the result. */
       for (size_t i = 0; i < n * es; i++) C[i] = 0;
-      cr_assert_eq(run_gemm(&d, &fx.A.t, &fx.B.t, C), MXB_SUCCESS);
+      cr_assert_eq(run_gemm(&d, &fx.A.h, &fx.B.h, C), MXB_SUCCESS);
       cr_assert_neq(memcmp(C, R, n * es), 0);
       free(C);
       free(R);
@@ -460,25 +401,25 @@ Test(gemm_cpu, nan_block_poisons_its_row_only) {
   for (size_t f = 0; f < sizeof(fs) / sizeof(fs[0]); f++) {
     float *xa = make_input(M, K, 31), *xb = make_input(N, K, 32);
     xa[3 * K + 37] = nanf("");
-    qt A, B;
-    qt_make(&A, fs[f], M, K, xa);
-    qt_make(&B, fs[f], N, K, xb);
+    mxbt_operand A, B;
+    mxbt_operand_make(&A, fs[f], MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+    mxbt_operand_make(&B, fs[f], MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
     mxb_gemm_desc_t d;
     mxb_gemm_desc_init(&d);
     float C[M * N];
-    cr_assert_eq(run_gemm(&d, &A.t, &B.t, C), MXB_SUCCESS);
+    cr_assert_eq(run_gemm(&d, &A.h, &B.h, C), MXB_SUCCESS);
     for (int i = 0; i < M; i++)
       for (int j = 0; j < N; j++) {
         if (i == 3) cr_assert_eq(mxbt_f2u(C[i * N + j]), 0x7FC00000u, "%s C[3][%d] = %a, not the quiet NaN",
-                                 fname(fs[f]), j, C[i * N + j]);
-        else cr_assert(isfinite(C[i * N + j]), "%s C[%d][%d] not finite", fname(fs[f]), i, j);
+                                 mxbt_format_name(fs[f]), j, C[i * N + j]);
+        else cr_assert(isfinite(C[i * N + j]), "%s C[%d][%d] not finite", mxbt_format_name(fs[f]), i, j);
       }
     d.c_type = MXB_DTYPE_BF16;
     uint16_t H[M * N];
-    cr_assert_eq(run_gemm(&d, &A.t, &B.t, H), MXB_SUCCESS);
+    cr_assert_eq(run_gemm(&d, &A.h, &B.h, H), MXB_SUCCESS);
     for (int j = 0; j < N; j++) cr_assert_eq(H[3 * N + j], 0x7FC0);
-    qt_free(&A);
-    qt_free(&B);
+    mxbt_operand_free(&A);
+    mxbt_operand_free(&B);
     free(xa);
     free(xb);
   }
@@ -490,10 +431,10 @@ Test(gemm_cpu, deterministic_and_modes_agree) {
   mxb_gemm_desc_t d;
   mxb_gemm_desc_init(&d);
   float *C1 = malloc(4 * 33 * 65), *C2 = malloc(4 * 33 * 65), *C3 = malloc(4 * 33 * 65);
-  cr_assert_eq(run_gemm(&d, &fx.A.t, &fx.B.t, C1), MXB_SUCCESS);
-  cr_assert_eq(run_gemm(&d, &fx.A.t, &fx.B.t, C2), MXB_SUCCESS);
+  cr_assert_eq(run_gemm(&d, &fx.A.h, &fx.B.h, C1), MXB_SUCCESS);
+  cr_assert_eq(run_gemm(&d, &fx.A.h, &fx.B.h, C2), MXB_SUCCESS);
   d.mode = MXB_GEMM_FAST; /* the CPU's fastest path is the exact one */
-  cr_assert_eq(run_gemm(&d, &fx.A.t, &fx.B.t, C3), MXB_SUCCESS);
+  cr_assert_eq(run_gemm(&d, &fx.A.h, &fx.B.h, C3), MXB_SUCCESS);
   cr_assert_eq(memcmp(C1, C2, 4 * 33 * 65), 0);
   cr_assert_eq(memcmp(C1, C3, 4 * 33 * 65), 0);
   free(C1);
@@ -508,23 +449,23 @@ Test(gemm_cpu, swizzled_scales_give_the_same_bits) {
   enum { M = 130, N = 9, K = 96 };
   float *xa = make_input(M, K, 71), *xb = make_input(N, K, 72);
   for (size_t f = 0; f < sizeof(fs) / sizeof(fs[0]); f++) {
-    qt A, As, B, Bs;
-    qt_make(&A, fs[f], M, K, xa);
-    qt_make(&B, fs[f], N, K, xb);
-    qt_make_layout(&As, fs[f], M, K, xa, MXB_SCALE_LAYOUT_SWIZZLED);
-    qt_make_layout(&Bs, fs[f], N, K, xb, MXB_SCALE_LAYOUT_SWIZZLED);
+    mxbt_operand A, As, B, Bs;
+    mxbt_operand_make(&A, fs[f], MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+    mxbt_operand_make(&B, fs[f], MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+    mxbt_operand_make(&As, fs[f], MXB_SCALE_LAYOUT_SWIZZLED, M, K, xa);
+    mxbt_operand_make(&Bs, fs[f], MXB_SCALE_LAYOUT_SWIZZLED, N, K, xb);
     mxb_gemm_desc_t d;
     mxb_gemm_desc_init(&d);
     float *C = malloc(4 * M * N), *Cs = malloc(4 * M * N);
-    cr_assert_eq(run_gemm(&d, &A.t, &B.t, C), MXB_SUCCESS);
-    cr_assert_eq(run_gemm(&d, &As.t, &Bs.t, Cs), MXB_SUCCESS, "%s", g_detail);
-    cr_assert_eq(memcmp(C, Cs, 4 * M * N), 0, "%s: swizzled scales change the result", fname(fs[f]));
+    cr_assert_eq(run_gemm(&d, &A.h, &B.h, C), MXB_SUCCESS);
+    cr_assert_eq(run_gemm(&d, &As.h, &Bs.h, Cs), MXB_SUCCESS, "%s", g_detail);
+    cr_assert_eq(memcmp(C, Cs, 4 * M * N), 0, "%s: swizzled scales change the result", mxbt_format_name(fs[f]));
     free(C);
     free(Cs);
-    qt_free(&A);
-    qt_free(&As);
-    qt_free(&B);
-    qt_free(&Bs);
+    mxbt_operand_free(&A);
+    mxbt_operand_free(&As);
+    mxbt_operand_free(&B);
+    mxbt_operand_free(&Bs);
   }
   free(xa);
   free(xb);
@@ -539,8 +480,8 @@ Test(gemm_cpu, tiny_shapes) {
     mxb_gemm_desc_t d;
     mxb_gemm_desc_init(&d);
     float C[20], R[20];
-    cr_assert_eq(run_gemm(&d, &fx.A.t, &fx.B.t, C), MXB_SUCCESS, "%s", g_detail);
-    spec_gemm(&d, &fx.A.t, &fx.B.t, R);
+    cr_assert_eq(run_gemm(&d, &fx.A.h, &fx.B.h, C), MXB_SUCCESS, "%s", g_detail);
+    spec_gemm(&d, &fx.A.h, &fx.B.h, R);
     cr_assert_eq(memcmp(C, R, 4 * (size_t)(shapes[s][0] * shapes[s][1])), 0);
     fixture_free(&fx);
   }
@@ -566,10 +507,10 @@ Test(gemm_cpu, pair_matrix_and_unsupported_pairs) {
   float xa[2 * 128], xb[3 * 128];
   for (int i = 0; i < 2 * 128; i++) xa[i] = (float)(i % 9) - 4.0f;
   for (int i = 0; i < 3 * 128; i++) xb[i] = (float)(i % 5) - 2.0f;
-  qt ops[MXB_FORMAT_COUNT][2];
+  mxbt_operand ops[MXB_FORMAT_COUNT][2];
   for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
-    qt_make(&ops[f][0], (mxb_format_t)f, 2, 128, xa);
-    qt_make(&ops[f][1], (mxb_format_t)f, 3, 128, xb);
+    mxbt_operand_make(&ops[f][0], (mxb_format_t)f, MXB_SCALE_LAYOUT_LINEAR, 2, 128, xa);
+    mxbt_operand_make(&ops[f][1], (mxb_format_t)f, MXB_SCALE_LAYOUT_LINEAR, 3, 128, xb);
   }
   int nsup = 0;
   for (int a = 0; a < MXB_FORMAT_COUNT; a++)
@@ -579,30 +520,30 @@ Test(gemm_cpu, pair_matrix_and_unsupported_pairs) {
         int sup = -1;
         cr_assert_eq(mxb_gemm_pair_supported((mxb_format_t)a, (mxb_format_t)b, (mxb_gemm_mode_t)mode, &sup),
                      MXB_SUCCESS);
-        cr_assert_eq(sup, expect, "%s x %s: supported = %d", fname(a), fname(b), sup);
+        cr_assert_eq(sup, expect, "%s x %s: supported = %d", mxbt_format_name(a), mxbt_format_name(b), sup);
       }
       nsup += expect;
       mxb_gemm_desc_t d;
       mxb_gemm_desc_init(&d);
       float C[6];
       for (int i = 0; i < 6; i++) C[i] = 42.0f;
-      mxb_status_t st = run_gemm(&d, &ops[a][0].t, &ops[b][1].t, C);
+      mxb_status_t st = run_gemm(&d, &ops[a][0].h, &ops[b][1].h, C);
       if (expect) {
-        cr_assert_eq(st, MXB_SUCCESS, "%s x %s: %s", fname(a), fname(b), g_detail);
+        cr_assert_eq(st, MXB_SUCCESS, "%s x %s: %s", mxbt_format_name(a), mxbt_format_name(b), g_detail);
       } else {
-        cr_assert_eq(st, MXB_ERR_UNSUPPORTED, "%s x %s", fname(a), fname(b));
+        cr_assert_eq(st, MXB_ERR_UNSUPPORTED, "%s x %s", mxbt_format_name(a), mxbt_format_name(b));
         const char *msg = g_detail;
         char na[40], nb[40];
-        snprintf(na, sizeof(na), "A = %s,", fname(a));
-        snprintf(nb, sizeof(nb), "B = %s ", fname(b));
+        snprintf(na, sizeof(na), "A = %s,", mxbt_format_name(a));
+        snprintf(nb, sizeof(nb), "B = %s ", mxbt_format_name(b));
         cr_assert(strstr(msg, na) && strstr(msg, nb), "detail lacks the formats: %s", msg);
         for (int i = 0; i < 6; i++) cr_assert_eq(C[i], 42.0f, "C modified on failure");
       }
     }
   cr_assert_gt(nsup, 21);
   for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
-    qt_free(&ops[f][0]);
-    qt_free(&ops[f][1]);
+    mxbt_operand_free(&ops[f][0]);
+    mxbt_operand_free(&ops[f][1]);
   }
 }
 
@@ -624,10 +565,10 @@ Test(gemm_cpu, bad_input) {
   mxb_gemm_desc_t d0, d;
   mxb_gemm_desc_init(&d0);
   size_t wsz = 0;
-  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d0, &fx.A.t, &fx.B.t, &wsz), MXB_SUCCESS);
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d0, &fx.A.h, &fx.B.h, &wsz), MXB_SUCCESS);
   void *w = malloc(wsz);
   float C[48];
-  const mxb_tensor_t *A = &fx.A.t, *B = &fx.B.t;
+  const mxb_tensor_t *A = &fx.A.h, *B = &fx.B.h;
 
   EXPECT_FAIL(mxb_gemm(NULL, &d0, A, B, C, w, wsz, NULL), MXB_ERR_INVALID_ARGUMENT, "ctx NULL");
   EXPECT_FAIL(mxb_gemm(ctx, NULL, A, B, C, w, wsz, NULL), MXB_ERR_INVALID_ARGUMENT, "desc NULL");
@@ -657,7 +598,7 @@ Test(gemm_cpu, bad_input) {
   /* Mismatched K. */
   fixture fk;
   fixture_make(&fk, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 4, 6, 48, 62);
-  EXPECT_FAIL(mxb_gemm(ctx, &d0, A, &fk.B.t, C, w, wsz, NULL), MXB_ERR_BAD_SHAPE, "K mismatch");
+  EXPECT_FAIL(mxb_gemm(ctx, &d0, A, &fk.B.h, C, w, wsz, NULL), MXB_ERR_BAD_SHAPE, "K mismatch");
   cr_assert(strstr(mxb_last_error_detail(), "A.cols (64) != B.cols (48)"), "%s", mxb_last_error_detail());
   fixture_free(&fk);
 

@@ -1,0 +1,110 @@
+/* GEMM operands for the test suites: inputs with controlled magnitudes and
+ * operands quantized by the CPU reference (host planes), optionally copied to
+ * the device for the CUDA backend. */
+#ifndef MXB_TEST_GEMM_OPERANDS_H
+#define MXB_TEST_GEMM_OPERANDS_H
+#include "testutil.h"
+
+typedef struct mxbt_operand {
+  mxb_tensor_t h;        /* host planes, quantized on the CPU */
+  mxb_tensor_t d;        /* device copy after mxbt_operand_upload */
+  mxb_tensor_sizes_t s;
+  float amax;
+} mxbt_operand;
+
+static inline const char *mxbt_format_name(mxb_format_t f) {
+  mxb_format_info_t i;
+  return mxb_format_info(f, &i) == MXB_SUCCESS ? i.name : "?";
+}
+
+enum { MXBT_IN_NORMAL = 0, MXBT_IN_WIDE = 1, MXBT_IN_CANCEL = 2, MXBT_IN_TINY = 3, MXBT_IN_SKEW = 4 };
+
+/* Rows of magnitude 2^-4..2^4 (a random power of two per row) times normal
+ * values. MXBT_IN_WIDE spreads every value over 2^-30..2^30; MXBT_IN_TINY
+ * puts every value near 2^-110 (extreme MX scales); MXBT_IN_CANCEL makes the
+ * second half of each row repeat the first (negated when negate), so exact
+ * dot products vanish while sum |a b| stays large; MXBT_IN_SKEW puts values
+ * near 2^66 (negate = 0) or 2^-80 (negate = 1), so products stay ordinary
+ * while each operand alone is extreme. */
+static inline float *mxbt_gemm_input(int64_t rows, int64_t cols, uint64_t seed, int kind, int negate) {
+  float *x = malloc((size_t)(rows * cols) * sizeof(float));
+  uint64_t s = seed;
+  for (int64_t r = 0; r < rows; r++) {
+    const float scale = ldexpf(1.0f, (int)(mxbt_next(&s) % 9) - 4);
+    float *xr = x + r * cols;
+    for (int64_t c = 0; c < cols; c++) {
+      float v = kind == MXBT_IN_WIDE ? mxbt_wide(&s, -30, 30) : scale * mxbt_normal(&s);
+      if (kind == MXBT_IN_TINY) v = ldexpf(mxbt_normal(&s), -110);
+      if (kind == MXBT_IN_SKEW) v = ldexpf(mxbt_normal(&s), negate ? -80 : 66);
+      xr[c] = v;
+    }
+    if (kind == MXBT_IN_CANCEL)
+      for (int64_t c = cols / 2; c < cols; c++) xr[c] = negate ? -xr[c - cols / 2] : xr[c - cols / 2];
+  }
+  return x;
+}
+
+/* Quantize x [rows, cols] into format f on the CPU reference (fp32 is copied,
+ * MoR formats go through mxb_mor_quantize with the default config). */
+static inline void mxbt_operand_make(mxbt_operand *q, mxb_format_t f, mxb_scale_layout_t layout, int64_t rows,
+                                     int64_t cols, const float *x) {
+  memset(q, 0, sizeof(*q));
+  cr_assert_eq(mxb_tensor_init(&q->h, f, rows, cols, layout), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxb_tensor_sizes(f, rows, cols, layout, &q->s), MXB_SUCCESS);
+  q->h.data = calloc(1, q->s.data_bytes);
+  q->h.scales = q->s.scale_bytes ? calloc(1, q->s.scale_bytes) : NULL;
+  q->h.aux = q->s.aux_bytes ? calloc(1, q->s.aux_bytes) : NULL;
+  q->h.amax = q->s.amax_bytes ? &q->amax : NULL;
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  mxb_format_info_t info;
+  mxb_format_info(f, &info);
+  size_t ws = 0;
+  void *w = NULL;
+  mxb_status_t st = MXB_SUCCESS;
+  if (f == MXB_FORMAT_FP32) {
+    memcpy(q->h.data, x, (size_t)(rows * cols) * 4);
+  } else if (info.elem == MXB_ELEM_MIXED) {
+    mxb_mor_config_t cfg;
+    mxb_mor_config_init(&cfg);
+    cr_assert_eq(mxb_mor_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &q->h, &ws), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+    w = malloc(ws ? ws : 1);
+    st = mxb_mor_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &q->h, w, ws, NULL);
+  } else {
+    mxb_quant_config_t cfg;
+    mxb_quant_config_init(&cfg);
+    cr_assert_eq(mxb_quantize_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &q->h, &ws), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+    w = malloc(ws ? ws : 1);
+    st = mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &q->h, w, ws, NULL);
+  }
+  cr_assert_eq(st, MXB_SUCCESS, "quantize %s: %s", info.name, mxb_last_error_detail());
+  free(w);
+  mxb_context_destroy(ctx);
+}
+
+#ifdef MXB_WITH_CUDA
+/* Copy the host planes to the device (q->d). */
+static inline void mxbt_operand_upload(mxbt_operand *q) {
+  q->d = q->h;
+  q->d.data = mxbt_dev_from_host(q->h.data, q->s.data_bytes);
+  q->d.scales = q->s.scale_bytes ? mxbt_dev_from_host(q->h.scales, q->s.scale_bytes) : NULL;
+  q->d.aux = q->s.aux_bytes ? mxbt_dev_from_host(q->h.aux, q->s.aux_bytes) : NULL;
+  q->d.amax = q->s.amax_bytes ? (float *)mxbt_dev_from_host(&q->amax, 4) : NULL;
+}
+#endif
+
+static inline void mxbt_operand_free(mxbt_operand *q) {
+  free(q->h.data);
+  free(q->h.scales);
+  free(q->h.aux);
+#ifdef MXB_WITH_CUDA
+  if (q->d.data) mxbt_dev_free(q->d.data);
+  if (q->d.scales) mxbt_dev_free(q->d.scales);
+  if (q->d.aux) mxbt_dev_free(q->d.aux);
+  if (q->d.amax) mxbt_dev_free(q->d.amax);
+#endif
+  memset(q, 0, sizeof(*q));
+}
+#endif
