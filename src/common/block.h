@@ -15,15 +15,22 @@ typedef enum mxb_amax_mode {
 } mxb_amax_mode;
 
 /* Integer max of |x| bits over the values the mode admits; *nonfinite is set
- * (never cleared) when a NaN/Inf is present. */
+ * (never cleared) when a NaN/Inf is present. All-finite blocks (the common
+ * case) take one branch-free max, which every mode admits whole. */
 MXB_HD uint32_t mxb_block_amax_bits(const float *x, int n, mxb_amax_mode mode, int *nonfinite) {
   uint32_t m = 0;
   for (int i = 0; i < n; i++) {
     uint32_t a = mxb_f2u(x[i]) & MXB_F32_ABS;
-    if (a >= MXB_F32_INF) {
-      *nonfinite = 1;
-      if (mode == MXB_AMAX_FINITE || (mode == MXB_AMAX_SKIP_NAN && a > MXB_F32_INF)) continue;
-    }
+    m = a > m ? a : m;
+  }
+  if (m < MXB_F32_INF) return m;
+  *nonfinite = 1;
+  /* the largest |x| bits each mode admits (NaN bits lie above Inf) */
+  uint32_t lim = mode == MXB_AMAX_FINITE ? MXB_F32_INF - 1u : mode == MXB_AMAX_SKIP_NAN ? MXB_F32_INF : 0xFFFFFFFFu;
+  m = 0;
+  for (int i = 0; i < n; i++) {
+    uint32_t a = mxb_f2u(x[i]) & MXB_F32_ABS;
+    a = a <= lim ? a : 0u;
     m = a > m ? a : m;
   }
   return m;

@@ -46,20 +46,37 @@ __device__ __forceinline__ void unpack16(uint4 q, float *v) {
   }
 }
 
+// The 16-byte vectors of N consecutive elements, held raw so that a kernel
+// can issue the loads of its next block before working on the current one.
+template <int DT, int N>
+struct RawBlock {
+  static constexpr int P = in_t<DT>::per16;
+  uint4 q[N / P > 0 ? N / P : 1];
+};
+// Loads starting at element i (16-byte aligned, N a multiple of per16).
+template <int DT, int N>
+__device__ __forceinline__ void raw_load(const void *base, int64_t i, RawBlock<DT, N> &b) {
+  const uint4 *p = reinterpret_cast<const uint4 *>(static_cast<const char *>(base) + i * in_t<DT>::size);
+#pragma unroll
+  for (int k = 0; k < N / RawBlock<DT, N>::P; k++) b.q[k] = __ldg(p + k);
+}
+template <int DT, int N>
+__device__ __forceinline__ void raw_unpack(const RawBlock<DT, N> &b, float (&v)[N]) {
+  constexpr int P = RawBlock<DT, N>::P;
+#pragma unroll
+  for (int k = 0; k < N / P; k++) unpack16<DT>(b.q[k], v + k * P);
+}
+
 // N consecutive elements starting at index i, of which the first n_valid
 // exist (the rest read as +0). vec: the caller guarantees 16-byte alignment
 // of element i and n_valid == N, so all loads are 16-byte vectors issued
 // before the first use.
 template <int DT, int N>
 __device__ __forceinline__ void load_n(const void *base, int64_t i, int n_valid, bool vec, float (&v)[N]) {
-  constexpr int P = in_t<DT>::per16;
-  if (N % P == 0 && vec) {
-    const uint4 *p = reinterpret_cast<const uint4 *>(static_cast<const char *>(base) + i * in_t<DT>::size);
-    uint4 q[N / P > 0 ? N / P : 1];
-#pragma unroll
-    for (int k = 0; k < N / P; k++) q[k] = __ldg(p + k);
-#pragma unroll
-    for (int k = 0; k < N / P; k++) unpack16<DT>(q[k], v + k * P);
+  if (N % in_t<DT>::per16 == 0 && vec) {
+    RawBlock<DT, N> b;
+    raw_load<DT, N>(base, i, b);
+    raw_unpack<DT, N>(b, v);
   } else {
 #pragma unroll
     for (int k = 0; k < N; k++) v[k] = k < n_valid ? load1<DT>(base, i + k) : 0.0f;

@@ -18,33 +18,38 @@ __device__ __forceinline__ uint4 philox_group(uint64_t seed, uint64_t offset, ui
 
 __device__ __forceinline__ uint32_t word_of(uint4 w, int k) { return k == 0 ? w.x : k == 1 ? w.y : k == 2 ? w.z : w.w; }
 
-// SR bytes of the N elements at linear indices i0 .. i0+N-1 (NUMERICS 3):
-// element i uses byte (i%16)%4 of word (i%16)/4 of Philox(group i/16). When
-// i0 is group-aligned (the common case) the run needs N/16 Philox calls.
+// Word k (0..7) of the pair w0:w1.
+__device__ __forceinline__ uint32_t word8(uint4 w0, uint4 w1, unsigned k) {
+  const uint4 w = k < 4 ? w0 : w1;
+  return word_of(w, (int)(k & 3));
+}
+
+// The 16 SR bytes of the elements at linear indices i0 .. i0+15 (NUMERICS 3:
+// element i uses byte (i%16)%4 of word (i%16)/4 of Philox(group i/16)), as
+// four words holding element j in byte j%4 of word j/4. A run that starts
+// inside a group (rows whose length is not a multiple of 16) takes bytes
+// o .. o+15 of two consecutive groups, o = i0 % 16.
+__device__ __forceinline__ uint4 sr_words(uint64_t seed, uint64_t offset, uint64_t i0) {
+  const uint4 w0 = philox_group(seed, offset, i0 >> 4);
+  const unsigned o = (unsigned)(i0 & 15u);
+  if (o == 0) return w0;
+  const uint4 w1 = philox_group(seed, offset, (i0 >> 4) + 1);
+  const unsigned q = o >> 2, sh = 8 * (o & 3);
+  uint32_t out[4];
+#pragma unroll
+  for (int k = 0; k < 4; k++)  // words q+k and q+k+1 of w0:w1, chosen by selects (no run-time array index)
+    out[k] = __funnelshift_r(word8(w0, w1, q + k), word8(w0, w1, q + k + 1), sh);
+  return make_uint4(out[0], out[1], out[2], out[3]);
+}
+
+// SR bytes of the N elements (N a multiple of 16) starting at linear index i0.
 template <int N>
 __device__ __forceinline__ void sr_bytes(uint64_t seed, uint64_t offset, uint64_t i0, uint8_t (&r)[N]) {
-  if ((i0 & 15u) == 0) {
 #pragma unroll
-    for (int g = 0; g < (N + 15) / 16; g++) {
-      uint4 w = philox_group(seed, offset, (i0 >> 4) + g);
+  for (int g = 0; g < N / 16; g++) {
+    const uint4 w = sr_words(seed, offset, i0 + 16 * g);
 #pragma unroll
-      for (int j = 0; j < 16 && g * 16 + j < N; j++) r[g * 16 + j] = (uint8_t)(word_of(w, j >> 2) >> (8 * (j & 3)));
-    }
-  } else {
-    uint64_t g0 = i0 >> 4;
-#pragma unroll
-    for (int g = 0; g <= (N + 15) / 16; g++) {
-      uint4 w = philox_group(seed, offset, g0 + g);
-#pragma unroll
-      for (int k = 0; k < N; k++) {
-        uint64_t i = i0 + k;
-        if ((i >> 4) == g0 + g) {
-          int j = (int)(i & 15u);
-          uint32_t wj = j < 4 ? w.x : j < 8 ? w.y : j < 12 ? w.z : w.w;
-          r[k] = (uint8_t)(wj >> (8 * (j & 3)));
-        }
-      }
-    }
+    for (int j = 0; j < 16; j++) r[g * 16 + j] = (uint8_t)(word_of(w, j >> 2) >> (8 * (j & 3)));
   }
 }
 

@@ -51,20 +51,50 @@ constexpr int elem_bits() {
   return ELEM == MXB_ELEM_E2M1 ? 4 : (ELEM == MXB_ELEM_E2M3 || ELEM == MXB_ELEM_E3M2) ? 6 : 8;
 }
 
-// Read the n valid values of the block at (r, c0), transformed by the RHT
-// (d = 16, fused) when asked.
-template <int DT, int N>
-__device__ __forceinline__ void load_block(const QArgs &a, int64_t r, int64_t c0, int n, float (&v)[N]) {
-  bool vec = a.vec_in && n == N;
-  load_n<DT, N>(a.src, r * a.cols + c0, n, vec, v);
+// The forward RHT of NUMERICS 5 (d = 16) for the quantizers: signs as a
+// sign-bit XOR with masks made once per thread (sign_masks), then the shared
+// butterflies and norm. The shared chunk's final NaN canonicalisation is
+// left to the one output that stores NaN bits (BF16): every other encoder
+// maps a NaN to its NaN code, NaN block or +max whatever the NaN's sign and
+// payload, and amaxes admit no NaN, so the quantized bytes are the same.
+struct RhtMasks {
+  uint32_t m[16];
+};
+__device__ __forceinline__ RhtMasks sign_masks(const QArgs &a) {
+  RhtMasks s;
+#pragma unroll
+  for (int k = 0; k < 16; k++) s.m[k] = ((a.signs[0] >> k) & 1u) << 31;
+  return s;
+}
+__device__ __forceinline__ void rht16_quant(float *v, const RhtMasks &s) {
+#pragma unroll
+  for (int k = 0; k < 16; k++) v[k] = __uint_as_float(__float_as_uint(v[k]) ^ s.m[k]);
+  mxb_rht_butterflies(v, 16);
+  const float norm = mxb_rht_norm(16);
+#pragma unroll
+  for (int k = 0; k < 16; k++) v[k] *= norm;
+}
+
+// The fused RHT (d = 16) of a loaded block, when asked.
+template <int N>
+__device__ __forceinline__ void transform_block(const QArgs &a, const RhtMasks &sm, float (&v)[N]) {
   if (a.rht) {
 #pragma unroll
-    for (int k = 0; k < N; k += 16) mxb_rht_chunk(v + k, 16, a.signs, 0);
+    for (int k = 0; k < N; k += 16) rht16_quant(v + k, sm);
     if (a.rht_bf16) {
 #pragma unroll
       for (int k = 0; k < N; k++) v[k] = mxb_bf16_decode(mxb_bf16_rne(v[k]));
     }
   }
+}
+
+// Read the n valid values of the block at (r, c0), transformed by the RHT
+// (d = 16, fused) when asked.
+template <int DT, int N>
+__device__ __forceinline__ void load_block(const QArgs &a, const RhtMasks &sm, int64_t r, int64_t c0, int n,
+                                           float (&v)[N]) {
+  load_n<DT, N>(a.src, r * a.cols + c0, n, a.vec_in && n == N, v);
+  transform_block(a, sm, v);
 }
 
 // Row and block index of work item t (nb items per row). A 64-bit division
@@ -96,30 +126,60 @@ __device__ __forceinline__ mxb_amax_mode policy_mode(int policy) {
 // 16x16 tile, lane l its row l; the tile amax is a 16-lane max.
 // AMAX_ONLY: the first pass, folding the admitted block amaxes into *amax.
 // SR is a template parameter: the Philox state would otherwise raise the
-// register count (and cut the occupancy) of the RNE kernels too.
+// register count (and cut the occupancy) of the RNE kernels too; the SR
+// kernels are held to 3 blocks of 256 per SM (80 registers).
 template <int DT, bool TWO_D, bool AMAX_ONLY, bool SR>
-__global__ void __launch_bounds__(256) nvfp4_kernel(QArgs a) {
+__global__ void __launch_bounds__(256, SR ? 3 : 1) nvfp4_kernel(QArgs a) {
   const int64_t nb = (a.cols + 15) / 16;
   // 2D: whole warps stay in the loop together (the tile shuffles need every
   // lane); lanes past the last tile see rows >= a.rows and idle.
   const int64_t total = TWO_D ? ((a.rows + 15) / 16 * nb * 16 + 31) / 32 * 32 : a.rows * nb;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  const RhtMasks sm = sign_masks(a);
   mxb_nvfp4_ts ts;
   if (!AMAX_ONLY) ts = mxb_nvfp4_tensor_scales(*a.amax);
   uint32_t fold = 0;
-  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
-    int64_t r, j;
+  // Item t's row and block index (r >= a.rows: an idle 2D lane).
+  auto item = [&](int64_t t, int64_t &r, int64_t &j) {
     if (TWO_D) {
       split_item(t >> 4, nb, r, j);
       r = r * 16 + (t & 15);
     } else {
       split_item(t, nb, r, j);
     }
+  };
+  // 16-bit inputs: the next item's loads are issued before the current
+  // item's work, so every thread keeps its loads in flight while it computes
+  // (fp32 blocks already bring twice the bytes per thread; their registers
+  // are better spent on occupancy).
+  constexpr bool PF = in_t<DT>::size == 2;
+  RawBlock<DT, 16> nxt;
+  int64_t nr = 0, nj = 0;  // the next item's position
+  auto prefetch = [&](int64_t t) {
+    if (t >= total) return false;
+    item(t, nr, nj);
+    const bool vec = PF && a.vec_in && nr < a.rows && a.cols - nj * 16 >= 16;
+    if (vec) raw_load<DT, 16>(a.src, nr * a.cols + nj * 16, nxt);
+    return vec;
+  };
+  bool nvec = prefetch((int64_t)blockIdx.x * blockDim.x + threadIdx.x);
+  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
+    const int64_t r = nr, j = nj;
     const bool live = r < a.rows;
     const int64_t c0 = j * 16;
     const int n = live ? (int)min((int64_t)16, a.cols - c0) : 0;
     float v[16];
-    load_block<DT, 16>(a, live ? r : 0, c0, n, v);
+    if (nvec) {
+      const RawBlock<DT, 16> cur = nxt;
+      nvec = prefetch(t + stride);
+      raw_unpack<DT, 16>(cur, v);
+    } else {
+      nvec = prefetch(t + stride);
+      load_n<DT, 16>(a.src, (live ? r : 0) * a.cols + c0, n, !PF && a.vec_in && n == 16, v);
+    }
+    transform_block(a, sm, v);
+    uint8_t rb[16];  // SR bytes: Philox runs while the loads are in flight
+    if (SR) get_sr<16>(a, r, c0, rb);
     int bad = 0;
     // Every block, tails included, passes the compile-time length: the
     // shared loops unroll and the block stays in registers (a run-time
@@ -139,8 +199,7 @@ __global__ void __launch_bounds__(256) nvfp4_kernel(QArgs a) {
       continue;
     }
     if (!live) continue;
-    uint8_t rb[16], codes[16] = {};
-    if (SR) get_sr<16>(a, r, c0, rb);
+    uint8_t codes[16] = {};
     uint8_t s = mxb_nvfp4_quantize_block(v, 16, ab, nan_block, &ts, SR ? rb : nullptr, codes);
     pack_store<16, 4>(a.data + r * a.row_bytes + j * 8, codes, (n + 1) / 2, a.vec_out && n == 16);
     a.scales[scale_at(r, j, a.scale_cols, a.swizzled)] = s;
@@ -157,6 +216,7 @@ __global__ void __launch_bounds__(256) mx_kernel(QArgs a) {
   const int64_t nb = (a.cols + 31) / 32;
   const int64_t total = a.rows * nb;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  const RhtMasks sm = sign_masks(a);
   const mxb_fp p = elem_fp<ELEM>();
   constexpr int BITS = elem_bits<ELEM>();
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
@@ -165,7 +225,7 @@ __global__ void __launch_bounds__(256) mx_kernel(QArgs a) {
     const int64_t c0 = j * 32;
     const int n = (int)min((int64_t)32, a.cols - c0);
     float v[32];
-    load_block<DT, 32>(a, r, c0, n, v);
+    load_block<DT, 32>(a, sm, r, c0, n, v);
     uint8_t rb[32], codes[32] = {};
     if (SR) get_sr<32>(a, r, c0, rb);
     // compile-time length for tails too (missing elements are +0, see nvfp4_kernel)
@@ -183,13 +243,14 @@ __global__ void __launch_bounds__(256) bdr_kernel(QArgs a) {
   const int64_t nb = (a.cols + 15) / 16;
   const int64_t total = a.rows * nb;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  const RhtMasks sm = sign_masks(a);
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
     int64_t r, j;
     split_item(t, nb, r, j);
     const int64_t c0 = j * 16;
     const int n = (int)min((int64_t)16, a.cols - c0);
     float v[16];
-    load_block<DT, 16>(a, r, c0, n, v);
+    load_block<DT, 16>(a, sm, r, c0, n, v);
     uint8_t codes[16], mu;
 #pragma unroll
     for (int k = 0; k < 16; k++) codes[k] = 0;  // a tail block's padding codes are zero
@@ -207,13 +268,18 @@ __global__ void __launch_bounds__(256) bf16_kernel(QArgs a) {
   const int64_t nb = (a.cols + 15) / 16;
   const int64_t total = a.rows * nb;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  const RhtMasks sm = sign_masks(a);
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
     int64_t r, j;
     split_item(t, nb, r, j);
     const int64_t c0 = j * 16;
     const int n = (int)min((int64_t)16, a.cols - c0);
     float v[16];
-    load_block<DT, 16>(a, r, c0, n, v);
+    load_block<DT, 16>(a, sm, r, c0, n, v);
+    if (a.rht) {  // the RHT's NaN bits reach this output: canonical, as on the CPU
+#pragma unroll
+      for (int k = 0; k < 16; k++) v[k] = mxb_canon_nan(v[k]);
+    }
     uint16_t h[16];
 #pragma unroll
     for (int k = 0; k < 16; k++) h[k] = mxb_bf16_rne(v[k]);
@@ -241,6 +307,7 @@ __global__ void __launch_bounds__(256) fp8_kernel(QArgs a) {
   const int64_t nb = (a.cols + 15) / 16;
   const int64_t total = a.rows * nb;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  const RhtMasks sm = sign_masks(a);
   const mxb_fp p = elem_fp<ELEM>();
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
     int64_t r, j;
@@ -250,7 +317,7 @@ __global__ void __launch_bounds__(256) fp8_kernel(QArgs a) {
     const int64_t pr = a.br ? r / a.br : 0, pc = a.bc ? c0 / a.bc : 0;
     const int64_t part = pr * a.scale_cols + pc;
     float v[16];
-    load_block<DT, 16>(a, r, c0, n, v);
+    load_block<DT, 16>(a, sm, r, c0, n, v);
     if (AMAX_ONLY) {
       int bad = 0;
       uint32_t ab = mxb_block_amax_bits(v, 16, MXB_AMAX_FINITE, &bad);  // tails: +0 padding
