@@ -103,9 +103,9 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
       unpack_codes<BITS>(a.data + r * a.row_bytes + byte0, nbytes, a.vec_in && n == 16, c);
       if (KIND == 0) {
         const uint8_t s = __ldg(a.scales + scale_at(r, j, a.scale_cols, a.swizzled));
-#pragma unroll
         // mxb_nvfp4_decode's operations, in its order: e2m1 * ((s_b * A) * (1/2688))
         const float sd = __fmul_rn(__fmul_rn(mxb_ue4m3_decode(s), A), 1.0f / 2688.0f);
+#pragma unroll
         for (int k = 0; k < 16; k++) v[k] = __fmul_rn(mxb_fp_decode(&p, c[k]), sd);
       } else if (KIND == 1) {
         const uint8_t b = __ldg(a.scales + scale_at(r, c0 / 32, a.scale_cols, a.swizzled));
