@@ -30,6 +30,8 @@ void mxbb_set_items_processed(mxbb_state *s, int64_t items);
 /* A named counter; is_rate divides by the measured time (per second). */
 void mxbb_counter(mxbb_state *s, const char *name, double value, int is_rate);
 void mxbb_skip(mxbb_state *s, const char *reason);
+/* A label shown next to the result and stored in the JSON (e.g. the path that ran). */
+void mxbb_set_label(mxbb_state *s, const char *label);
 void mxbb_pause(mxbb_state *s);
 void mxbb_resume(mxbb_state *s);
 /* Key/value written to the JSON "context" (device, commit, ...). */

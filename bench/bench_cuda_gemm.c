@@ -239,8 +239,7 @@ static void run(mxbb_state *st, void *arg) {
   cudaEventDestroy(e1);
   if (c->kind != MXB_CASE) lt_direct_fini(&lt);
   if (ctx) {
-    fprintf(stderr, "%s %lldx%lldx%lld ran %s\n", c->name, (long long)c->M, (long long)c->N, (long long)c->K,
-            mxb_context_last_impl(ctx));
+    mxbb_set_label(st, mxb_context_last_impl(ctx));
     mxb_context_destroy(ctx);
   }
   cudaFree(ws);

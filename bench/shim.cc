@@ -27,6 +27,7 @@ extern "C" void mxbb_counter(mxbb_state *s, const char *name, double value, int 
   s->st->counters[name] = benchmark::Counter(value, is_rate ? benchmark::Counter::kIsRate : benchmark::Counter::kDefaults);
 }
 extern "C" void mxbb_skip(mxbb_state *s, const char *reason) { s->st->SkipWithError(reason); }
+extern "C" void mxbb_set_label(mxbb_state *s, const char *label) { s->st->SetLabel(label); }
 extern "C" void mxbb_pause(mxbb_state *s) { s->st->PauseTiming(); }
 extern "C" void mxbb_resume(mxbb_state *s) { s->st->ResumeTiming(); }
 extern "C" void mxbb_add_context(const char *key, const char *value) { benchmark::AddCustomContext(key, value); }
