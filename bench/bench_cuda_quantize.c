@@ -200,10 +200,16 @@ static const bench_case k_cases[] = {
   Q("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_DTYPE_FP32, 0, 0, 0, 0),
   Q("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_DTYPE_BF16, 0, 0, 0, 0),
   Q("bf16", MXB_FORMAT_BF16, MXB_DTYPE_FP32, 0, 0, 0, 0),
-  {"nvfp4", OP_DEQUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0},
-  {"nvfp4", OP_DEQUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0},
-  {"mxfp8_e4m3", OP_DEQUANT, MXB_FORMAT_MXFP8_E4M3, MXB_DTYPE_BF16, 0, 0, 0, 0},
-  {"mxfp8_e4m3", OP_DEQUANT, MXB_FORMAT_MXFP8_E4M3, MXB_DTYPE_FP32, 0, 0, 0, 0},
+#define D(name, fmt) {name, OP_DEQUANT, fmt, MXB_DTYPE_BF16, 0, 0, 0, 0}, {name, OP_DEQUANT, fmt, MXB_DTYPE_FP32, 0, 0, 0, 0}
+  D("nvfp4", MXB_FORMAT_NVFP4),
+  D("mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3),
+  D("mxfp4", MXB_FORMAT_MXFP4),
+  D("mxfp6_e3m2", MXB_FORMAT_MXFP6_E3M2),
+  D("mxint8", MXB_FORMAT_MXINT8),
+  D("mx6", MXB_FORMAT_MX6),
+  D("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128),
+  D("bf16", MXB_FORMAT_BF16),
+#undef D
 };
 
 MXBB_CONSTRUCTOR static void reg(void) {

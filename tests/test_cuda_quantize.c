@@ -253,3 +253,34 @@ Test(cuda_amax, matches_cpu) {
   cmp_close(&c);
 }
 #endif
+
+/* Shapes with more blocks than the grid has threads (an H100 runs 132 * 8 *
+ * 256), so every thread walks several items and the (row, block) step wraps
+ * across rows, with a tail block per row (4100) and, at 8192 columns, whole
+ * warp runs of 32 blocks (the coalesced dequantize store). */
+Test(cuda_quantize, grid_stride_large) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  const int64_t shapes[][2] = {{2200, 4100}, {1100, 8192}};
+  const mxb_format_t fmts[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP6_E3M2,
+                               MXB_FORMAT_MX6, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_BF16};
+  for (int s = 0; s < 2; s++) {
+    for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++) {
+      mxb_quant_config_t cfg;
+      mxb_quant_config_init(&cfg);
+      qcase q = {fmts[f], k_dtypes[(f + s) % 3], shapes[s][0], shapes[s][1], f == 0 ? CMP_SPECIAL : CMP_NORMAL,
+                 MXB_SCALE_LAYOUT_LINEAR, 1.0f};
+      quantize_both(&c, &cfg, &q);
+    }
+    for (int opt = 0; opt < 2; opt++) { /* NVFP4 2D and SR from bf16 */
+      mxb_quant_config_t cfg;
+      mxb_quant_config_init(&cfg);
+      cfg.block_2d = opt == 0;
+      cfg.rounding = opt ? MXB_ROUND_SR : MXB_ROUND_RNE;
+      qcase q = {MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, shapes[s][0], shapes[s][1], CMP_NORMAL, MXB_SCALE_LAYOUT_SWIZZLED,
+                 1.0f};
+      quantize_both(&c, &cfg, &q);
+    }
+  }
+  cmp_close(&c);
+}

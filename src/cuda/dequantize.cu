@@ -1,6 +1,10 @@
 // CUDA dequantize: one thread per 16 elements of a row, decoding through
 // the shared per-format decoders of common/block.h (same operations, same
-// order as the CPU reference), then rounding to the output type.
+// order as the CPU reference), then rounding to the output type. Element
+// codes of up to 8 bits decode through a per-block shared-memory table
+// filled by that same decoder (bit-exact by construction, one load per
+// element). Where a warp's 32 blocks are one contiguous run of a row, its
+// output is staged in shared memory and stored as whole coalesced lines.
 #include "common/block.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
@@ -14,37 +18,50 @@ struct DArgs {
   void *out;
   int64_t rows, cols, row_bytes, scale_cols, bc;
   int swizzled, bits, bdr_m, vec_in, vec_out;
+  int coal;  // every warp's 32 blocks are contiguous and whole: stage and store coalesced
   int br;
 };
 
 // NaN results are canonicalised on store (mxb_canon_nan), as on the CPU, so
-// the GPU's own NaN bits never reach the output.
-template <int OT>
-__device__ __forceinline__ void store16(const DArgs &a, int64_t i, float (&v)[16], int n) {
+// the GPU's own NaN bits never reach the output. W: 16-byte words of output
+// per block (4 for fp32, 2 for 16-bit types); stage: this warp's 32 * W
+// words of shared memory.
+template <int OT, int W = OT == MXB_DTYPE_FP32 ? 4 : 2>
+__device__ __forceinline__ void store16(const DArgs &a, int64_t i, float (&v)[16], int n, uint4 *stage) {
+  uint32_t u[16];
 #pragma unroll
-  for (int k = 0; k < 16; k++) v[k] = mxb_canon_nan(v[k]);
-  if (OT == MXB_DTYPE_FP32) {
-    float *o = static_cast<float *>(a.out) + i;
-    if (a.vec_out && n == 16) {
+  for (int k = 0; k < 16; k++) {
+    const float x = mxb_canon_nan(v[k]);
+    if (OT == MXB_DTYPE_FP32) u[k] = __float_as_uint(x);
+    else if (k % 2 == 0) u[k / 2] = OT == MXB_DTYPE_BF16 ? mxb_bf16_rne(x) : mxb_fp16_rne(x);
+    else u[k / 2] |= (uint32_t)(OT == MXB_DTYPE_BF16 ? mxb_bf16_rne(x) : mxb_fp16_rne(x)) << 16;
+  }
+  constexpr int ES = OT == MXB_DTYPE_FP32 ? 4 : 2;  // output element size
+  char *o = static_cast<char *>(a.out) + i * ES;
+  if (a.coal) {
+    // Lane L's word c goes to slot L * W + (c ^ ((L / (8 / W)) % W)): the
+    // XOR keeps each 8-lane phase of the 16-byte writes on distinct banks;
+    // the reads below (lane by lane along the warp's run) are conflict-free.
+    const int lane = threadIdx.x & 31;
 #pragma unroll
-      for (int k = 0; k < 4; k++) reinterpret_cast<float4 *>(o)[k] = make_float4(v[4 * k], v[4 * k + 1], v[4 * k + 2], v[4 * k + 3]);
-    } else {
-      for (int k = 0; k < n; k++) o[k] = v[k];
+    for (int c = 0; c < W; c++)
+      stage[lane * W + (c ^ ((lane / (8 / W)) % W))] = make_uint4(u[4 * c], u[4 * c + 1], u[4 * c + 2], u[4 * c + 3]);
+    __syncwarp();
+    uint4 *run = reinterpret_cast<uint4 *>(o - (int64_t)lane * 16 * ES);
+#pragma unroll
+    for (int k = 0; k < W; k++) {
+      const int p = k * 32 + lane, L = p / W, c = p % W;
+      run[p] = stage[L * W + (c ^ ((L / (8 / W)) % W))];
     }
+    __syncwarp();
+  } else if (a.vec_out && n == 16) {
+#pragma unroll
+    for (int c = 0; c < W; c++)
+      reinterpret_cast<uint4 *>(o)[c] = make_uint4(u[4 * c], u[4 * c + 1], u[4 * c + 2], u[4 * c + 3]);
+  } else if (OT == MXB_DTYPE_FP32) {
+    for (int k = 0; k < n; k++) reinterpret_cast<uint32_t *>(o)[k] = u[k];
   } else {
-    uint16_t h[16];
-#pragma unroll
-    for (int k = 0; k < 16; k++) h[k] = OT == MXB_DTYPE_BF16 ? mxb_bf16_rne(v[k]) : mxb_fp16_rne(v[k]);
-    uint16_t *o = static_cast<uint16_t *>(a.out) + i;
-    if (a.vec_out && n == 16) {
-      uint32_t w[8];
-#pragma unroll
-      for (int k = 0; k < 8; k++) w[k] = (uint32_t)h[2 * k] | ((uint32_t)h[2 * k + 1] << 16);
-      reinterpret_cast<uint4 *>(o)[0] = make_uint4(w[0], w[1], w[2], w[3]);
-      reinterpret_cast<uint4 *>(o)[1] = make_uint4(w[4], w[5], w[6], w[7]);
-    } else {
-      for (int k = 0; k < n; k++) o[k] = h[k];
-    }
+    for (int k = 0; k < n; k++) reinterpret_cast<uint16_t *>(o)[k] = (uint16_t)(u[k / 2] >> (16 * (k % 2)));
   }
 }
 
@@ -78,7 +95,6 @@ template <int KIND, int ELEM, int BITS, int OT>
 __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
   const int64_t nb = (a.cols + 15) / 16;
   const int64_t total = a.rows * nb;
-  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   const mxb_fp p = mxb_fp_make(ELEM == MXB_ELEM_E2M1 ? 2 : ELEM == MXB_ELEM_E2M3 ? 2 : ELEM == MXB_ELEM_E3M2 ? 3
                                : ELEM == MXB_ELEM_E4M3 ? 4 : ELEM == MXB_ELEM_E5M2 ? 5 : 0,
                                ELEM == MXB_ELEM_E2M1 ? 1 : ELEM == MXB_ELEM_E2M3 ? 3 : ELEM == MXB_ELEM_E3M2 ? 2
@@ -88,8 +104,18 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
                                ELEM == MXB_ELEM_E2M1 ? 6.0f : ELEM == MXB_ELEM_E2M3 ? 7.5f : ELEM == MXB_ELEM_E3M2 ? 28.0f
                                : ELEM == MXB_ELEM_E4M3 ? 448.0f : ELEM == MXB_ELEM_E5M2 ? 57344.0f : 127.0f / 64.0f);
   const float A = KIND == 0 ? *a.amax : 0.0f;
-  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
-    const int64_t r = t / nb, j = t - r * nb, c0 = j * 16;
+  // The element decode table (codes of up to 8 bits).
+  constexpr bool LUT = KIND == 0 || KIND == 1 || KIND == 3;
+  __shared__ float lut[LUT ? 1 << BITS : 1];
+  if (LUT) {
+    for (int c = threadIdx.x; c < (1 << BITS); c += blockDim.x) lut[c] = mxb_fp_decode(&p, (uint32_t)c);
+    __syncthreads();
+  }
+  constexpr int W = OT == MXB_DTYPE_FP32 ? 4 : 2;
+  __shared__ uint4 stage_all[256 * W];
+  uint4 *stage = stage_all + (threadIdx.x & ~31) * W;
+  for (ItemWalk w(total, nb); w.more(); w.next()) {
+    const int64_t r = w.r, j = w.j, c0 = j * 16;
     const int n = (int)min((int64_t)16, a.cols - c0);
     float v[16];
     if (KIND == 4) {
@@ -106,11 +132,11 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
         // mxb_nvfp4_decode's operations, in its order: e2m1 * ((s_b * A) * (1/2688))
         const float sd = __fmul_rn(__fmul_rn(mxb_ue4m3_decode(s), A), 1.0f / 2688.0f);
 #pragma unroll
-        for (int k = 0; k < 16; k++) v[k] = __fmul_rn(mxb_fp_decode(&p, c[k]), sd);
+        for (int k = 0; k < 16; k++) v[k] = __fmul_rn(lut[c[k]], sd);
       } else if (KIND == 1) {
         const uint8_t b = __ldg(a.scales + scale_at(r, c0 / 32, a.scale_cols, a.swizzled));
 #pragma unroll
-        for (int k = 0; k < 16; k++) v[k] = __fmul_rn(mxb_fp_decode(&p, c[k]), mxb_e8m0_decode(b));
+        for (int k = 0; k < 16; k++) v[k] = __fmul_rn(lut[c[k]], mxb_e8m0_decode(b));
       } else if (KIND == 2) {
         const uint8_t E = __ldg(a.scales + r * a.scale_cols + j), mu = __ldg(a.aux + r * a.scale_cols + j);
 #pragma unroll
@@ -120,10 +146,10 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
         const int64_t part = (a.br ? r / a.br : 0) * a.scale_cols + (a.bc ? c0 / a.bc : 0);
         const float si = __ldg(reinterpret_cast<const float *>(a.scales) + part);
 #pragma unroll
-        for (int k = 0; k < 16; k++) v[k] = __fmul_rn(mxb_fp_decode(&p, c[k]), si);
+        for (int k = 0; k < 16; k++) v[k] = __fmul_rn(lut[c[k]], si);
       }
     }
-    store16<OT>(a, r * a.cols + c0, v, n);
+    store16<OT>(a, r * a.cols + c0, v, n, stage);
   }
 }
 
@@ -159,6 +185,9 @@ extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_t
   a.bc = d->block_cols;
   a.vec_in = aligned16(src->data) && s.row_bytes % 16 == 0;
   a.vec_out = aligned16(dst) && (src->cols * (int64_t)mxb_dtype_size(dst_type)) % 16 == 0;
+  // Warp runs: t and the stride are multiples of 32, so with 32 | blocks per
+  // row every warp's blocks are 32 whole, consecutive blocks of one row.
+  a.coal = a.vec_out && src->cols % (32 * 16) == 0;
   unsigned g = grid_for(ctx, src->rows * ((src->cols + 15) / 16), 256);
   cudaStream_t st = as_stream(stream);
   switch (d->scale_type) {

@@ -89,6 +89,47 @@ __device__ __forceinline__ void pack_store(uint8_t *dst, const uint8_t (&c)[N], 
   }
 }
 
+// Grid-stride walk over the items of a row-major [rows, nb] grid: thread
+// start, start + stride, ... The (row, block) pair is stepped by a constant
+// (stride / nb, stride % nb) with one carry, so the division runs once per
+// thread instead of once per item (a 64-bit division is a long sequence,
+// a 32-bit one still goes through the slow conversion/reciprocal pipe).
+struct ItemWalk {
+  int64_t t, total, stride, nb, r, j, dr, dj;
+  __device__ __forceinline__ ItemWalk(int64_t total_, int64_t nb_)
+      : t((int64_t)blockIdx.x * blockDim.x + threadIdx.x),
+        total(total_),
+        stride((int64_t)gridDim.x * blockDim.x),
+        nb(nb_) {
+    init();
+  }
+  // A walk over groups of G consecutive items (G divides the block size):
+  // item t belongs to group t / G.
+  __device__ __forceinline__ ItemWalk(int64_t total_, int64_t nb_, int G)
+      : t(((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / G),
+        total(total_),
+        stride((int64_t)gridDim.x * blockDim.x / G),
+        nb(nb_) {
+    init();
+  }
+  __device__ __forceinline__ void init() {
+    r = t / nb;
+    j = t - r * nb;
+    dr = stride / nb;
+    dj = stride - dr * nb;
+  }
+  __device__ __forceinline__ bool more() const { return t < total; }
+  __device__ __forceinline__ void next() {
+    t += stride;
+    r += dr;
+    j += dj;
+    if (j >= nb) {
+      j -= nb;
+      r++;
+    }
+  }
+};
+
 // Where scale (i, j) of a [scale_rows, scale_cols] grid lives.
 __device__ __forceinline__ int64_t scale_at(int64_t i, int64_t j, int64_t scale_cols, bool swizzled) {
   return swizzled ? mxb_swizzle_index(i, j, scale_cols) : i * scale_cols + j;

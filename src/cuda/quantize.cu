@@ -27,6 +27,7 @@ struct QArgs {
   uint64_t seed, offset;
   int rule, policy, pow2, bdr_m;
   int br, bc;  // FP8 partition shape (0 = whole dimension)
+  int brs, bcs;  // their log2 (the table's partitions are powers of two)
   int rht, rht_bf16;
   uint32_t signs[8];
   int vec_in;  // 16-byte loads: src aligned and every row starts aligned
@@ -97,20 +98,6 @@ __device__ __forceinline__ void load_block(const QArgs &a, const RhtMasks &sm, i
   transform_block(a, sm, v);
 }
 
-// Row and block index of work item t (nb items per row). A 64-bit division
-// is a long instruction sequence; a 32-bit one serves every tensor whose
-// item count fits in 32 bits.
-__device__ __forceinline__ void split_item(int64_t t, int64_t nb, int64_t &r, int64_t &j) {
-  if ((((uint64_t)t | (uint64_t)nb) >> 32) == 0) {
-    const uint32_t q = (uint32_t)t / (uint32_t)nb;
-    r = q;
-    j = t - (int64_t)q * nb;
-  } else {
-    r = t / nb;
-    j = t - r * nb;
-  }
-}
-
 template <int N>
 __device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[N]) {
   sr_bytes<N>(a.seed, a.offset, (uint64_t)(r * a.cols + c0), rb);
@@ -134,47 +121,42 @@ __global__ void __launch_bounds__(256, SR ? 3 : 1) nvfp4_kernel(QArgs a) {
   // 2D: whole warps stay in the loop together (the tile shuffles need every
   // lane); lanes past the last tile see rows >= a.rows and idle.
   const int64_t total = TWO_D ? ((a.rows + 15) / 16 * nb * 16 + 31) / 32 * 32 : a.rows * nb;
-  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  // 2D: the walk is over tiles; a lane's row in its tile never changes (the
+  // stride is a multiple of 16).
+  ItemWalk w = TWO_D ? ItemWalk(total / 16, nb, 16) : ItemWalk(total, nb);
   const RhtMasks sm = sign_masks(a);
   mxb_nvfp4_ts ts;
   if (!AMAX_ONLY) ts = mxb_nvfp4_tensor_scales(*a.amax);
   uint32_t fold = 0;
-  // Item t's row and block index (r >= a.rows: an idle 2D lane).
-  auto item = [&](int64_t t, int64_t &r, int64_t &j) {
-    if (TWO_D) {
-      split_item(t >> 4, nb, r, j);
-      r = r * 16 + (t & 15);
-    } else {
-      split_item(t, nb, r, j);
-    }
-  };
   // 16-bit inputs: the next item's loads are issued before the current
   // item's work, so every thread keeps its loads in flight while it computes
   // (fp32 blocks already bring twice the bytes per thread; their registers
   // are better spent on occupancy).
   constexpr bool PF = in_t<DT>::size == 2;
   RawBlock<DT, 16> nxt;
-  int64_t nr = 0, nj = 0;  // the next item's position
-  auto prefetch = [&](int64_t t) {
-    if (t >= total) return false;
-    item(t, nr, nj);
+  int64_t nr = 0, nj = 0;  // the next item's row and block (r >= a.rows: an idle 2D lane)
+  auto prefetch = [&]() {  // the item at the walk's position
+    if (!w.more()) return false;
+    nr = TWO_D ? w.r * 16 + (threadIdx.x & 15) : w.r;
+    nj = w.j;
     const bool vec = PF && a.vec_in && nr < a.rows && a.cols - nj * 16 >= 16;
     if (vec) raw_load<DT, 16>(a.src, nr * a.cols + nj * 16, nxt);
     return vec;
   };
-  bool nvec = prefetch((int64_t)blockIdx.x * blockDim.x + threadIdx.x);
-  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
+  bool nvec = prefetch();
+  while (w.more()) {
     const int64_t r = nr, j = nj;
+    w.next();
     const bool live = r < a.rows;
     const int64_t c0 = j * 16;
     const int n = live ? (int)min((int64_t)16, a.cols - c0) : 0;
     float v[16];
     if (nvec) {
       const RawBlock<DT, 16> cur = nxt;
-      nvec = prefetch(t + stride);
+      nvec = prefetch();
       raw_unpack<DT, 16>(cur, v);
     } else {
-      nvec = prefetch(t + stride);
+      nvec = prefetch();
       load_n<DT, 16>(a.src, (live ? r : 0) * a.cols + c0, n, !PF && a.vec_in && n == 16, v);
     }
     transform_block(a, sm, v);
@@ -215,13 +197,11 @@ template <int DT, int ELEM, bool SR>
 __global__ void __launch_bounds__(256) mx_kernel(QArgs a) {
   const int64_t nb = (a.cols + 31) / 32;
   const int64_t total = a.rows * nb;
-  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   const RhtMasks sm = sign_masks(a);
   const mxb_fp p = elem_fp<ELEM>();
   constexpr int BITS = elem_bits<ELEM>();
-  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
-    int64_t r, j;
-    split_item(t, nb, r, j);
+  for (ItemWalk w(total, nb); w.more(); w.next()) {
+    const int64_t r = w.r, j = w.j;
     const int64_t c0 = j * 32;
     const int n = (int)min((int64_t)32, a.cols - c0);
     float v[32];
@@ -242,11 +222,9 @@ template <int DT, int M>
 __global__ void __launch_bounds__(256) bdr_kernel(QArgs a) {
   const int64_t nb = (a.cols + 15) / 16;
   const int64_t total = a.rows * nb;
-  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   const RhtMasks sm = sign_masks(a);
-  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
-    int64_t r, j;
-    split_item(t, nb, r, j);
+  for (ItemWalk w(total, nb); w.more(); w.next()) {
+    const int64_t r = w.r, j = w.j;
     const int64_t c0 = j * 16;
     const int n = (int)min((int64_t)16, a.cols - c0);
     float v[16];
@@ -267,11 +245,9 @@ template <int DT>
 __global__ void __launch_bounds__(256) bf16_kernel(QArgs a) {
   const int64_t nb = (a.cols + 15) / 16;
   const int64_t total = a.rows * nb;
-  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   const RhtMasks sm = sign_masks(a);
-  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
-    int64_t r, j;
-    split_item(t, nb, r, j);
+  for (ItemWalk w(total, nb); w.more(); w.next()) {
+    const int64_t r = w.r, j = w.j;
     const int64_t c0 = j * 16;
     const int n = (int)min((int64_t)16, a.cols - c0);
     float v[16];
@@ -306,15 +282,13 @@ template <int DT, int ELEM, bool AMAX_ONLY, bool SR>
 __global__ void __launch_bounds__(256) fp8_kernel(QArgs a) {
   const int64_t nb = (a.cols + 15) / 16;
   const int64_t total = a.rows * nb;
-  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   const RhtMasks sm = sign_masks(a);
   const mxb_fp p = elem_fp<ELEM>();
-  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
-    int64_t r, j;
-    split_item(t, nb, r, j);
+  for (ItemWalk w(total, nb); w.more(); w.next()) {
+    const int64_t r = w.r, j = w.j;
     const int64_t c0 = j * 16;
     const int n = (int)min((int64_t)16, a.cols - c0);
-    const int64_t pr = a.br ? r / a.br : 0, pc = a.bc ? c0 / a.bc : 0;
+    const int64_t pr = a.br ? r >> a.brs : 0, pc = a.bc ? c0 >> a.bcs : 0;
     const int64_t part = pr * a.scale_cols + pc;
     float v[16];
     load_block<DT, 16>(a, sm, r, c0, n, v);
@@ -330,7 +304,7 @@ __global__ void __launch_bounds__(256) fp8_kernel(QArgs a) {
 #pragma unroll
     for (int k = 0; k < 16; k++) codes[k] = mxb_fp8_encode_scaled(&p, v[k], scale, SR ? rb[k] : -1);
     pack_store<16, 8>(a.data + r * a.row_bytes + c0, codes, n, a.vec_out && n == 16);
-    const bool first = (a.br ? r % a.br == 0 : r == 0) && (a.bc ? c0 % a.bc == 0 : c0 == 0);
+    const bool first = (a.br ? (r & (a.br - 1)) == 0 : r == 0) && (a.bc ? (c0 & (a.bc - 1)) == 0 : c0 == 0);
     if (first) reinterpret_cast<float *>(a.scales)[part] = 1.0f / scale;
   }
 }
@@ -466,6 +440,10 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   a.bdr_m = d->bdr_m;
   a.br = d->block_rows;
   a.bc = d->block_cols;
+  if ((a.br & (a.br - 1)) || (a.bc & (a.bc - 1)))
+    return mxb_fail(MXB_ERR_INTERNAL, "%s: partition %dx%d is not a power of two", d->name, a.br, a.bc);
+  a.brs = a.br ? __builtin_ctz((unsigned)a.br) : 0;
+  a.bcs = a.bc ? __builtin_ctz((unsigned)a.bc) : 0;
   if (cfg->rht.enabled) {
     if (cfg->rht.sign_source == MXB_SIGNS_SEED) mxb_rht_signs_from_seed(cfg->rht.sign_seed, cfg->rht.size, a.signs);
     else memcpy(a.signs, cfg->rht.sign_mask, sizeof(a.signs));
