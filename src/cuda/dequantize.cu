@@ -19,7 +19,7 @@ struct DArgs {
   int64_t rows, cols, row_bytes, scale_cols, bc;
   int swizzled, bits, bdr_m, vec_in, vec_out;
   int coal;  // every warp's 32 blocks are contiguous and whole: stage and store coalesced
-  int br;
+  int br, brs, bcs;  // FP8 partition rows; log2 of the partition shape
 };
 
 // NaN results are canonicalised on store (mxb_canon_nan), as on the CPU, so
@@ -65,29 +65,55 @@ __device__ __forceinline__ void store16(const DArgs &a, int64_t i, float (&v)[16
   }
 }
 
-// Codes k = 0..15 of the bit stream starting at byte p (BITS bits each).
-template <int BITS>
-__device__ __forceinline__ void unpack_codes(const uint8_t *p, int nbytes, bool vec, uint8_t (&c)[16]) {
-  constexpr int NB = 2 * BITS;  // 16 codes
-  uint8_t b[NB];
-  if (vec && NB == 8) {
-    uint2 q = __ldg(reinterpret_cast<const uint2 *>(p));
+// The raw inputs of one block, fetched an item ahead of their use so that
+// every thread keeps a load in flight while it decodes and stores: the code
+// bytes (16 codes of BITS bits; 32 bytes for the BF16 format) and the scale
+// bits (BDR: E in s, the microexponents in x).
+struct DRaw {
+  uint4 q[2];
+  uint32_t s, x;
+};
+__device__ __forceinline__ uint32_t raw_byte(const DRaw &d, int k) {
+  return (word_of(d.q[k >> 4], (k >> 2) & 3) >> (8 * (k & 3))) & 0xFFu;
+}
+
+template <int KIND, int BITS>
+__device__ __forceinline__ DRaw fetch(const DArgs &a, int64_t r, int64_t j) {
+  DRaw d;
+  d.q[0] = d.q[1] = make_uint4(0, 0, 0, 0);
+  d.s = d.x = 0;
+  constexpr int NB = 2 * BITS;  // bytes of 16 codes
+  const int64_t c0 = j * 16;
+  const int n = (int)min((int64_t)16, a.cols - c0);
+  const uint8_t *p = a.data + r * a.row_bytes + (KIND == 2 ? j * NB : c0 * BITS / 8);
+  const int nbytes = KIND == 2 ? NB : (n * BITS + 7) / 8;
+  if (a.vec_in && n == 16 && NB == 8) {
+    const uint2 u = __ldg(reinterpret_cast<const uint2 *>(p));
+    d.q[0].x = u.x;
+    d.q[0].y = u.y;
+  } else if (a.vec_in && n == 16 && NB % 16 == 0) {
 #pragma unroll
-    for (int k = 0; k < 8; k++) b[k] = (uint8_t)((k < 4 ? q.x : q.y) >> (8 * (k & 3)));
-  } else if (vec && NB == 16) {
-    uint4 q = __ldg(reinterpret_cast<const uint4 *>(p));
-#pragma unroll
-    for (int k = 0; k < 16; k++) b[k] = (uint8_t)(word_of(q, k >> 2) >> (8 * (k & 3)));
+    for (int k = 0; k < NB / 16; k++) d.q[k] = __ldg(reinterpret_cast<const uint4 *>(p) + k);
   } else {
+    uint32_t w[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
-    for (int k = 0; k < NB; k++) b[k] = k < nbytes ? __ldg(p + k) : 0;
+    for (int k = 0; k < NB; k++)
+      if (k < nbytes) w[k / 4] |= (uint32_t)__ldg(p + k) << (8 * (k % 4));
+    d.q[0] = make_uint4(w[0], w[1], w[2], w[3]);
+    d.q[1] = make_uint4(w[4], w[5], w[6], w[7]);
   }
-#pragma unroll
-  for (int k = 0; k < 16; k++) {
-    const int bit = k * BITS;
-    uint32_t w = b[bit / 8] | (bit / 8 + 1 < NB ? (uint32_t)b[bit / 8 + 1] << 8 : 0u);
-    c[k] = (uint8_t)((w >> (bit % 8)) & ((1u << BITS) - 1u));
+  if (KIND == 0) {
+    d.s = __ldg(a.scales + scale_at(r, j, a.scale_cols, a.swizzled));
+  } else if (KIND == 1) {
+    d.s = __ldg(a.scales + scale_at(r, c0 / 32, a.scale_cols, a.swizzled));
+  } else if (KIND == 2) {
+    d.s = __ldg(a.scales + r * a.scale_cols + j);
+    d.x = __ldg(a.aux + r * a.scale_cols + j);
+  } else if (KIND == 3) {
+    const int64_t part = (a.br ? r >> a.brs : 0) * a.scale_cols + (a.bc ? c0 >> a.bcs : 0);
+    d.s = __float_as_uint(__ldg(reinterpret_cast<const float *>(a.scales) + part));
   }
+  return d;
 }
 
 // KIND: 0 NVFP4, 1 MX, 2 BDR, 3 FP8 (fp32 scales), 4 BF16.
@@ -114,37 +140,43 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
   constexpr int W = OT == MXB_DTYPE_FP32 ? 4 : 2;
   __shared__ uint4 stage_all[256 * W];
   uint4 *stage = stage_all + (threadIdx.x & ~31) * W;
-  for (ItemWalk w(total, nb); w.more(); w.next()) {
+  ItemWalk w(total, nb);
+  DRaw nxt;
+  if (w.more()) nxt = fetch<KIND, BITS>(a, w.r, w.j);
+  while (w.more()) {
     const int64_t r = w.r, j = w.j, c0 = j * 16;
     const int n = (int)min((int64_t)16, a.cols - c0);
+    const DRaw cur = nxt;
+    w.next();
+    if (w.more()) nxt = fetch<KIND, BITS>(a, w.r, w.j);
     float v[16];
     if (KIND == 4) {
-      const uint16_t *src = reinterpret_cast<const uint16_t *>(a.data + r * a.row_bytes) + c0;
 #pragma unroll
-      for (int k = 0; k < 16; k++) v[k] = k < n ? mxb_bf16_decode(__ldg(src + k)) : 0.0f;
+      for (int k = 0; k < 16; k++) v[k] = mxb_bf16_decode((uint16_t)(raw_byte(cur, 2 * k) | raw_byte(cur, 2 * k + 1) << 8));
     } else {
       uint8_t c[16];
-      const int64_t byte0 = KIND == 2 ? j * 2 * BITS : c0 * BITS / 8;
-      const int nbytes = KIND == 2 ? 2 * BITS : (n * BITS + 7) / 8;
-      unpack_codes<BITS>(a.data + r * a.row_bytes + byte0, nbytes, a.vec_in && n == 16, c);
+#pragma unroll
+      for (int k = 0; k < 16; k++) {
+        const int bit = k * BITS;  // compile-time after unrolling
+        const uint32_t u = raw_byte(cur, bit / 8) | (bit / 8 + 1 < 2 * BITS ? raw_byte(cur, bit / 8 + 1) << 8 : 0u);
+        c[k] = (uint8_t)((u >> (bit % 8)) & ((1u << BITS) - 1u));
+      }
       if (KIND == 0) {
-        const uint8_t s = __ldg(a.scales + scale_at(r, j, a.scale_cols, a.swizzled));
         // mxb_nvfp4_decode's operations, in its order: e2m1 * ((s_b * A) * (1/2688))
-        const float sd = __fmul_rn(__fmul_rn(mxb_ue4m3_decode(s), A), 1.0f / 2688.0f);
+        const float sd = __fmul_rn(__fmul_rn(mxb_ue4m3_decode((uint8_t)cur.s), A), 1.0f / 2688.0f);
 #pragma unroll
         for (int k = 0; k < 16; k++) v[k] = __fmul_rn(lut[c[k]], sd);
       } else if (KIND == 1) {
-        const uint8_t b = __ldg(a.scales + scale_at(r, c0 / 32, a.scale_cols, a.swizzled));
+        const float sb = mxb_e8m0_decode((uint8_t)cur.s);
 #pragma unroll
-        for (int k = 0; k < 16; k++) v[k] = __fmul_rn(lut[c[k]], mxb_e8m0_decode(b));
+        for (int k = 0; k < 16; k++) v[k] = __fmul_rn(lut[c[k]], sb);
       } else if (KIND == 2) {
-        const uint8_t E = __ldg(a.scales + r * a.scale_cols + j), mu = __ldg(a.aux + r * a.scale_cols + j);
+        const uint8_t E = (uint8_t)cur.s, mu = (uint8_t)cur.x;
 #pragma unroll
         for (int k = 0; k < 16; k++)
           v[k] = E == 0xFF ? __uint_as_float(MXB_F32_QNAN) : (float)mxb_bdr_decode(c[k], k, BITS - 1, E, mu);
       } else {
-        const int64_t part = (a.br ? r / a.br : 0) * a.scale_cols + (a.bc ? c0 / a.bc : 0);
-        const float si = __ldg(reinterpret_cast<const float *>(a.scales) + part);
+        const float si = __uint_as_float(cur.s);
 #pragma unroll
         for (int k = 0; k < 16; k++) v[k] = __fmul_rn(lut[c[k]], si);
       }
@@ -183,6 +215,10 @@ extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_t
   a.swizzled = src->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED;
   a.br = d->block_rows;
   a.bc = d->block_cols;
+  if ((a.br & (a.br - 1)) || (a.bc & (a.bc - 1)))
+    return mxb_fail(MXB_ERR_INTERNAL, "%s: partition %dx%d is not a power of two", d->name, (int)a.br, (int)a.bc);
+  a.brs = a.br ? __builtin_ctz((unsigned)a.br) : 0;
+  a.bcs = a.bc ? __builtin_ctz((unsigned)a.bc) : 0;
   a.vec_in = aligned16(src->data) && s.row_bytes % 16 == 0;
   a.vec_out = aligned16(dst) && (src->cols * (int64_t)mxb_dtype_size(dst_type)) % 16 == 0;
   // Warp runs: t and the stride are multiples of 32, so with 32 | blocks per
