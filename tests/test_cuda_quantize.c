@@ -252,7 +252,6 @@ Test(cuda_amax, matches_cpu) {
         }
   cmp_close(&c);
 }
-#endif
 
 /* Shapes with more blocks than the grid has threads (an H100 runs 132 * 8 *
  * 256), so every thread walks several items and the (row, block) step wraps
@@ -284,3 +283,4 @@ Test(cuda_quantize, grid_stride_large) {
   }
   cmp_close(&c);
 }
+#endif
