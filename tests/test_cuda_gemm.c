@@ -218,14 +218,17 @@ Test(cuda_gemm, exact_nan_blocks) {
  *   |c - c_ref| <= |alpha t| * g * sum_k |a_k b_k| + 2 u_out (|c_ref| + |beta c_in|) + tiny,
  * g = (K + nb + 4) * 2^-23 for BF16 products accumulated in fp32 in any
  * order (the reference's own rounding included), and for FP8 tensor-core
- * accumulation g = 128 * 2^-13 + (K + nb + 4) * 2^-23. */
-static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
-                       const mxb_gemm_desc_t *d, int kind, const char *want_impl) {
+ * accumulation g = P * 2^-13 + (K + nb + 4) * 2^-23, with P the number of
+ * products the tensor core sums before an fp32 promotion: 128 for cuBLASLt's
+ * FP8 block scaling, 32 for the sm_90a MX kernel. */
+#define MX_FP8_PATH "cuda-fast-sm90-mx-fp8-wgmma"
+static void check_fast_layout(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
+                              const mxb_gemm_desc_t *d, int kind, const char *want_impl, mxb_scale_layout_t layout) {
   float *xa = mxbt_gemm_input(M, K, 21 + (uint64_t)K, kind, 0), *xb = mxbt_gemm_input(N, K, 22 + (uint64_t)N, kind, 1);
   mxbt_operand A, B;
-  mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_make(&A, fa, layout, M, K, xa);
   mxbt_operand_upload(&A);
-  mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_make(&B, fb, layout, N, K, xb);
   mxbt_operand_upload(&B);
   size_t cb = c_bytes(d, M, N);
   int64_t ldc = d->ldc ? d->ldc : N;
@@ -250,7 +253,7 @@ static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int
   int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
   if (L <= 1) L = 32;
   double nb = (double)((K + L - 1) / L);
-  double g = ((double)K + nb + 4) * 0x1p-23 + (fp8 ? 128 * 0x1p-13 : 0.0);
+  double g = ((double)K + nb + 4) * 0x1p-23 + (fp8 ? 128 * 0x1p-13 : strcmp(impl, MX_FP8_PATH) == 0 ? 32 * 0x1p-13 : 0.0);
   int bf = d->c_type == MXB_DTYPE_BF16;
   double uo = bf ? 0x1p-8 : 0x1p-24;
   double worst = 0;
@@ -285,7 +288,120 @@ static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int
   free(xa);
   free(xb);
 }
+static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
+                       const mxb_gemm_desc_t *d, int kind, const char *want_impl) {
+  check_fast_layout(ctx, fa, fb, M, N, K, d, kind, want_impl, MXB_SCALE_LAYOUT_LINEAR);
+}
+
+/* The sm_90a MX kernel runs on compute capability 9.0 only (elsewhere the
+ * dequantize path serves these pairs). */
+static const char *mx_fp8_path(void) {
+  int dev = 0;
+  struct cudaDeviceProp p;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) return NULL;
+  return p.major == 9 && p.minor == 0 ? MX_FP8_PATH : NULL;
+}
 #endif
+
+/* MXFP8 x MXFP8 on FP8 tensor cores (the path serves shapes with M or N at
+ * most 128): every element-type pair, both scale layouts, several tiles in M
+ * (N <= 128) and in N (M <= 128), tails in M, N and K (K = 208: a partial last K-block and a
+ * partial 128-byte stage), alpha/beta/ldc/bf16, wide-range, cancelling and
+ * skewed inputs (A near 2^66, B near 2^-80), and tiny values whose scale
+ * products leave the fp32 range (the binary64 promotion). */
+Test(cuda_gemm, fast_sm90_mx_fp8_within_bound) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  static const mxb_format_t pairs[][2] = {
+    {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3}, {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2},
+    {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3}, {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E5M2}};
+  static const int64_t shapes[][3] = {{128, 520, 512}, {77, 45, 208}, {1, 300, 64}, {300, 120, 1024}, {100, 700, 2048}};
+  mxb_context_t *ctx = gpu_ctx();
+  const char *want = mx_fp8_path();
+  for (int p = 0; p < 4; p++)
+    for (int s = 0; s < 5; s++)
+      for (int kind = 0; kind < 3; kind++) {
+        mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, s == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, kind == 2 ? -0.75f : 1.0f,
+                                    kind == 1 ? 0.5f : 0.0f, s == 3 ? 150 : 0);
+        check_fast_layout(ctx, pairs[p][0], pairs[p][1], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind, want,
+                          (s + p) % 2 ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR);
+      }
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  for (int p = 0; p < 4; p += 3) {
+    check_fast(ctx, pairs[p][0], pairs[p][1], 100, 150, 256, &d, MXBT_IN_SKEW, want);
+    check_fast(ctx, pairs[p][0], pairs[p][1], 260, 90, 256, &d, MXBT_IN_TINY, want);
+  }
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* The same bytes on every run (no order-dependent reduction). */
+Test(cuda_gemm, fast_sm90_mx_fp8_is_deterministic) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  const char *want = mx_fp8_path();
+  const int64_t M = 128, N = 520, K = 4096;
+  float *xa = mxbt_gemm_input(M, K, 41, MXBT_IN_CANCEL, 0), *xb = mxbt_gemm_input(N, K, 42, MXBT_IN_WIDE, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_upload(&A);
+  mxbt_operand_make(&B, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_upload(&B);
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  size_t cb = c_bytes(&d, M, N);
+  unsigned char *c1 = calloc(1, cb), *c2 = calloc(1, cb);
+  const char *i1 = gpu_gemm(ctx, &d, &A, &B, c1);
+  if (want) cr_expect_str_eq(i1, want);
+  gpu_gemm(ctx, &d, &A, &B, c2);
+  cr_assert_eq(memcmp(c1, c2, cb), 0, "two runs differ");
+  free(c1);
+  free(c2);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
+  free(xa);
+  free(xb);
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* How many bits the FP8 tensor core keeps when it sums one K-block: A's
+ * block is [1, 2^-9, 0 ...], B's [1, 2^-d, 0 ...], so C = 1 + 2^-(9+d)
+ * exactly. The first lost term gives the accumulator's precision, which the
+ * bound of docs/GEMM.md assumes to be at least 13 bits (2^-13 per product). */
+Test(cuda_gemm, fast_sm90_mx_fp8_accumulator_precision) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  const char *want = mx_fp8_path();
+  if (!want) cr_skip_test("the sm_90a MX kernel needs compute capability 9.0");
+  mxb_context_t *ctx = gpu_ctx();
+  int kept = 0;
+  for (int e = 1; e <= 23; e++) {
+    const int64_t M = 1, N = 1, K = 32;
+    float xa[32] = {1.0f, 0x1p-9f}, xb[32] = {1.0f};
+    int dA = e < 9 ? e : 9, dB = e - dA;
+    xa[1] = ldexpf(1.0f, -dA);
+    xb[1] = ldexpf(1.0f, -dB);
+    mxbt_operand A, B;
+    mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+    mxbt_operand_upload(&A);
+    mxbt_operand_make(&B, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+    mxbt_operand_upload(&B);
+    mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+    float c = 0;
+    cr_assert_str_eq(gpu_gemm(ctx, &d, &A, &B, &c), want);
+    const float exact = 1.0f + ldexpf(1.0f, -e);
+    cr_assert(c == exact || c == 1.0f, "1 + 2^-%d came back as %a", e, c);
+    if (c == exact && kept == e - 1) kept = e;
+    mxbt_operand_free(&A);
+    mxbt_operand_free(&B);
+  }
+  cr_log_info("FP8 tensor-core accumulator: 1 + 2^-d exact up to d = %d", kept);
+  fprintf(stderr, "fast_sm90_mx_fp8_accumulator_precision: 1 + 2^-d exact up to d = %d\n", kept);
+  cr_assert_geq(kept, 13, "the tensor core kept %d bits; the bound assumes 13", kept);
+  mxb_context_destroy(ctx);
+#endif
+}
 
 Test(cuda_gemm, fast_dequant_cublaslt_within_bound) {
   MXBT_REQUIRE_GPU();
@@ -300,7 +416,10 @@ Test(cuda_gemm, fast_dequant_cublaslt_within_bound) {
   for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++)
     for (int kind = 0; kind < 3; kind++) {
       mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.25f, kind == 1 ? 0.5f : 0.0f, kind == 2 ? 300 : 0);
-      check_fast(ctx, pairs[p][0], pairs[p][1], 96, 288, 512, &d, kind, "cuda-fast-dequant-cublaslt-bf16");
+      /* MXFP8 x MXFP8 runs the sm_90a kernel on compute capability 9.0. */
+      const int mx8 = pairs[p][0] <= MXB_FORMAT_MXFP8_E5M2 && pairs[p][0] >= MXB_FORMAT_MXFP8_E4M3 &&
+                      pairs[p][1] <= MXB_FORMAT_MXFP8_E5M2 && pairs[p][1] >= MXB_FORMAT_MXFP8_E4M3;
+      check_fast(ctx, pairs[p][0], pairs[p][1], 96, 288, 512, &d, kind, mx8 ? NULL : "cuda-fast-dequant-cublaslt-bf16");
     }
   mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_BF16, 1.0f, -1.0f, 0);
   check_fast(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 33, 70, 200, &d, MXBT_IN_NORMAL, "cuda-fast-dequant-cublaslt-bf16");

@@ -5,6 +5,8 @@
 //               every other pair                 cuda-exact-generic
 //   fast mode   NVFP4 x NVFP4, swizzled, cc 10.x cuda-fast-cublaslt-nvfp4-sm100
 //               MXFP8 x MXFP8, swizzled, cc 10.x cuda-fast-cublaslt-mxfp8-sm100
+//               MXFP8 x MXFP8, cc 9.0, K % 16,   cuda-fast-sm90-mx-fp8-wgmma
+//                 M or N <= 128
 //               BF16 x BF16                      cuda-fast-cublaslt-bf16
 //               FP8 per tensor (not E5M2 x E5M2) cuda-fast-cublaslt-fp8
 //               FP8 E4M3 1x128 / 128x128 blocks  cuda-fast-cublaslt-fp8
@@ -19,7 +21,7 @@
 namespace mxb {
 namespace gemm {
 
-enum path_t { P_NONE, P_GENERIC, P_INT8, P_DEQUANT, P_DECODE, P_LT_BF16, P_LT_FP8, P_LT_NVFP4, P_LT_MXFP8 };
+enum path_t { P_NONE, P_GENERIC, P_INT8, P_DEQUANT, P_DECODE, P_LT_BF16, P_LT_FP8, P_LT_NVFP4, P_LT_MXFP8, P_SM90_MX };
 
 static const char *path_name(path_t p) {
   switch (p) {
@@ -31,6 +33,7 @@ static const char *path_name(path_t p) {
     case P_LT_FP8: return "cuda-fast-cublaslt-fp8";
     case P_LT_NVFP4: return "cuda-fast-cublaslt-nvfp4-sm100";
     case P_LT_MXFP8: return "cuda-fast-cublaslt-mxfp8-sm100";
+    case P_SM90_MX: return "cuda-fast-sm90-mx-fp8-wgmma";
     default: return "cuda-none";
   }
 }
@@ -78,6 +81,9 @@ static bool bf16_dequant(int f) {
          d->scale_type == MXB_SCALE_BDR || (d->scale_type == MXB_SCALE_FP32 && d->elem != MXB_ELEM_MIXED);
 }
 
+static problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
+                            int64_t ldc);
+
 static path_t choose(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
                      const mxb_tensor_t *B) {
   const int fa = A->format, fb = B->format;
@@ -85,6 +91,7 @@ static path_t choose(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const 
   if (K == 0) return P_GENERIC;
   if (desc->mode == MXB_GEMM_EXACT) return (fa == fb && is_fp4(fa)) ? P_INT8 : P_GENERIC;
   if (blockscaled_ok(ctx, A, B)) return fa == MXB_FORMAT_NVFP4 ? P_LT_NVFP4 : P_LT_MXFP8;
+  if (sm90_mx_fp8_applies(ctx, make_problem(desc, A, B, nullptr, 0))) return P_SM90_MX;
   if (fa == MXB_FORMAT_BF16 && fb == MXB_FORMAT_BF16) return P_LT_BF16;
   if (is_fp8_tensor(fa) && is_fp8_tensor(fb) && K % 16 == 0 &&
       !(fa == MXB_FORMAT_FP8_E5M2_TENSOR && fb == MXB_FORMAT_FP8_E5M2_TENSOR) && ctx->cc_major >= 9)
@@ -181,6 +188,7 @@ extern "C" mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_de
     case P_INT8: s = run_int8(ctx, p, workspace, st); break;
     case P_DEQUANT: s = run_dequant(ctx, p, workspace, workspace_bytes, st); break;
     case P_DECODE: s = run_decode(ctx, p, workspace, st); break;
+    case P_SM90_MX: s = run_sm90_mx_fp8(ctx, p, st); break;
     case P_LT_BF16:
     case P_LT_FP8:
     case P_LT_NVFP4:
