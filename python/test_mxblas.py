@@ -167,6 +167,179 @@ class Quantize(unittest.TestCase):
         self.assertIn("K", cm.exception.detail.upper())
 
 
+class HostileInput(unittest.TestCase):
+    """Whatever a caller hands the binding is checked before it reaches the library:
+    TypeError for a wrong kind of object, ValueError for a wrong value or size."""
+
+    def mxfp8(self, rows=64, cols=1024):
+        return mxblas.quantize(np.ones((rows, cols), np.float32), "mxfp8_e4m3")
+
+    def test_replaced_data_plane_is_refused(self):
+        q = self.mxfp8()
+        q.data = np.zeros(1, np.uint8)
+        with self.assertRaisesRegex(ValueError, r"data has 1 bytes? .*needs 65536"):
+            mxblas.dequantize(q)
+
+    def test_changed_shape_is_refused(self):
+        q = self.mxfp8()
+        q.rows = 4096
+        with self.assertRaisesRegex(ValueError, r"data has 65536 bytes .*\[4096, 1024\] needs 4194304"):
+            mxblas.dequantize(q)
+
+    def test_shrunken_plane_passed_to_gemm_is_refused(self):
+        a, b = self.mxfp8(), self.mxfp8()
+        b.data = b.data[:1]
+        with self.assertRaisesRegex(ValueError, "data has 1024 bytes"):
+            mxblas.gemm(a, b)
+
+    def test_plane_of_the_wrong_dtype_is_refused(self):
+        q = self.mxfp8()
+        q.scales = q.scales.astype(np.float16)
+        with self.assertRaisesRegex(TypeError, "scales must be uint8, not float16"):
+            mxblas.dequantize(q)
+
+    def test_strided_plane_is_refused(self):
+        q = mxblas.quantize(np.ones((1, 16), np.float32), "mxfp8_e4m3")
+        q.data = np.zeros(64, np.uint8)[::4]  # 16 bytes, as many as the plane needs
+        with self.assertRaisesRegex(ValueError, "data must be C-contiguous"):
+            mxblas.dequantize(q)
+
+    def test_every_plane_is_checked(self):
+        def planes(fmt):
+            q = mxblas.quantize(sample(16, 256), fmt)
+            return {k: getattr(q, k) for k in ("data", "scales", "aux", "amax")}
+
+        nv, fp8, mx9 = planes("nvfp4"), planes("fp8_e4m3_1x128"), planes("mx9")
+        misaligned = np.zeros(fp8["scales"].nbytes + 1, np.uint8)[1:].view(np.float32)
+        bad = [("nvfp4", dict(nv, amax=None), ValueError, "amax is None but nvfp4"),
+               ("nvfp4", dict(nv, amax=nv["amax"].astype(np.float64)), TypeError, "amax must be float32"),
+               ("nvfp4", dict(nv, amax=np.zeros(2, np.float32)), ValueError, "amax has 8 bytes"),
+               ("nvfp4", dict(nv, aux=np.zeros(16, np.uint8)), ValueError,
+                r"nvfp4 \[16, 256\] has no aux plane"),
+               ("nvfp4", dict(nv, scales=list(nv["scales"])), TypeError, "scales must be a numpy array"),
+               ("fp8_e4m3_1x128", dict(fp8, scales=fp8["scales"].view(np.uint8)), TypeError,
+                "scales must be float32, not uint8"),
+               ("fp8_e4m3_1x128", dict(fp8, scales=misaligned), ValueError, "scales must be aligned"),
+               ("mx9", dict(mx9, aux=mx9["aux"][:-1]), ValueError, "aux has 255 bytes .*needs 256"),
+               ("mx9", dict(mx9, data=None), ValueError, "data is None")]
+        for fmt, p, exc, msg in bad:
+            with self.subTest(fmt=fmt, msg=msg):
+                if all(v is not None for v in p.values()):  # None: the constructor allocates
+                    with self.assertRaisesRegex(exc, msg):
+                        mxblas.QuantizedTensor(fmt, 16, 256, **p)
+                q = mxblas.quantize(sample(16, 256), fmt)  # the same planes set one by one
+                for k, v in p.items():
+                    setattr(q, k, v)
+                with self.assertRaisesRegex(exc, msg):
+                    mxblas.dequantize(q)
+        for fmt, p in [("nvfp4", nv), ("fp8_e4m3_1x128", fp8), ("mx9", mx9)]:
+            q = mxblas.QuantizedTensor(fmt, 16, 256, **p)  # built by hand from valid planes
+            want = mxblas.dequantize(mxblas.quantize(sample(16, 256), fmt))
+            self.assertEqual(mxblas.dequantize(q).tobytes(), want.tobytes(), fmt)
+
+    def test_flags_format_and_shape_are_checked(self):
+        q = self.mxfp8()
+        for attr, value, exc, msg in [("flags", 1 << 7, ValueError, "flags 0x80 has bits"),
+                                      ("flags", 2**40, ValueError, "flags"),
+                                      ("format", None, TypeError, "format must be a format name"),
+                                      ("cols", 1024.0, TypeError, "cols must be an integer"),
+                                      ("rows", 2**70, ValueError, "rows .* does not fit")]:
+            with self.subTest(attr=attr, value=value):
+                old = getattr(q, attr)
+                setattr(q, attr, value)
+                with self.assertRaisesRegex(exc, msg):
+                    mxblas.dequantize(q)
+                setattr(q, attr, old)
+
+    def test_none_input_is_refused(self):
+        with self.assertRaisesRegex(TypeError, "x must be an array"):
+            mxblas.quantize(None, "nvfp4")
+
+    def test_0d_and_empty_inputs_are_refused(self):
+        with self.assertRaisesRegex(ValueError, "0-d"):
+            mxblas.quantize(np.float32(1), "nvfp4")
+        with self.assertRaisesRegex(ValueError, "empty"):
+            mxblas.quantize(np.zeros((4, 0), np.float32), "nvfp4")
+
+    def test_format_none_is_refused(self):
+        with self.assertRaisesRegex(TypeError, "format must be a format name"):
+            mxblas.quantize(np.ones((2, 32), np.float32), None)
+
+    def test_bad_enums_are_refused(self):
+        x = np.ones((2, 32), np.float32)
+        q = mxblas.quantize(x, "mxfp8_e4m3")
+        calls = {"rounding": lambda: mxblas.quantize(x, "nvfp4", rounding="rn"),
+                 "scale_rule": lambda: mxblas.quantize(x, "mxfp8_e4m3", scale_rule=2),
+                 "nonfinite": lambda: mxblas.quantize(x, "nvfp4", nonfinite=None),
+                 "metric": lambda: mxblas.quantize(x, "mor", metric="l2"),
+                 "mode": lambda: mxblas.gemm(q, q, mode="fastest"),
+                 "out_dtype": lambda: mxblas.gemm(q, q, out_dtype=np.float16),
+                 "dtype": lambda: mxblas.dequantize(q, dtype=np.int8)}
+        for name, call in calls.items():
+            with self.subTest(name=name):
+                with self.assertRaisesRegex(ValueError, f"^{name} must be one of"):
+                    call()
+
+    def test_options_of_another_format_are_refused(self):
+        x = np.ones((2, 32), np.float32)
+        with self.assertRaisesRegex(TypeError, "tau and metric apply to MoR formats"):
+            mxblas.quantize(x, "nvfp4", tau=0.1)
+        with self.assertRaisesRegex(TypeError, "MoR formats take"):
+            mxblas.quantize(x, "mor", rounding="sr")
+
+    def test_amax_on_a_format_without_tensor_amax_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "amax= applies to formats with a tensor amax"):
+            mxblas.quantize(np.ones((2, 32), np.float32), "mxfp8_e4m3", amax=1.0)
+
+    def test_rows_beyond_int64_are_refused(self):
+        with self.assertRaisesRegex(ValueError, "rows .* does not fit"):
+            mxblas.QuantizedTensor("nvfp4", 2**70, 16)
+
+    def test_integers_that_do_not_fit_are_refused(self):
+        x = np.ones((2, 32), np.float32)
+        for opts in [{"seed": 2**64}, {"offset": -1}, {"rounding": "sr", "seed": 2**70}]:
+            with self.subTest(opts=opts):
+                with self.assertRaisesRegex(ValueError, "does not fit"):
+                    mxblas.quantize(x, "nvfp4", **opts)
+
+    def test_rht_mask_is_refused_not_truncated(self):
+        x = sample(4, 64)
+        for mask in (2**40, 1 << 16):
+            with self.assertRaisesRegex(ValueError, "rht_mask .* 16"):
+                mxblas.quantize(x, "nvfp4", rht=True, rht_mask=mask)
+        with self.assertRaisesRegex(ValueError, "rht_mask without rht=True"):
+            mxblas.quantize(x, "nvfp4", rht_mask=0x1234)
+        # a mask that fits is used as given: the default mask gives the default bits
+        self.assertEqual(mxblas.quantize(x, "nvfp4", rht=True, rht_mask=0xD7E8).data.tobytes(),
+                         mxblas.quantize(x, "nvfp4", rht=True).data.tobytes())
+        self.assertNotEqual(mxblas.quantize(x, "nvfp4", rht=True, rht_mask=0x1234).data.tobytes(),
+                            mxblas.quantize(x, "nvfp4", rht=True).data.tobytes())
+
+    def test_float64_beyond_fp32_is_refused(self):
+        x = np.ones((2, 32), np.float64)
+        x[1, 3] = -1e300
+        with self.assertRaisesRegex(ValueError, r"float64 .* 1 value .*\(1, 3\)"):
+            mxblas.quantize(x, "nvfp4")
+        with self.assertRaisesRegex(ValueError, "amax .* float32"):
+            mxblas.quantize(np.ones((2, 32), np.float32), "nvfp4", amax=1e39)
+        # what fits is rounded to float32 (RNE) and quantized as float32 would be,
+        # non-finite values included
+        x[1, 3], x[0, 0] = 3.4028235e38, np.inf
+        self.assertEqual(mxblas.quantize(x, "mxfp8_e4m3").data.tobytes(),
+                         mxblas.quantize(x.astype(np.float32), "mxfp8_e4m3").data.tobytes())
+
+    def test_gemm_output_array_is_checked(self):
+        q = mxblas.quantize(sample(8, 64), "mxfp8_e4m3")
+        ro = np.zeros((8, 8), np.float32)
+        ro.flags.writeable = False
+        with self.assertRaisesRegex(ValueError, "c must be .*writeable"):
+            mxblas.gemm(q, q, c=ro)
+        with self.assertRaisesRegex(TypeError, "c must be a numpy array"):
+            mxblas.gemm(q, q, c=[[0.0] * 8] * 8)
+        with self.assertRaisesRegex(ValueError, "alpha .* float32"):
+            mxblas.gemm(q, q, alpha=1e300)
+
+
 E2M1 = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6], np.float64)
 
 
