@@ -276,6 +276,13 @@ def _plain(x):
     return np.ascontiguousarray(x), _DTYPES[x.dtype]
 
 
+def _as_fp32(x, t):
+    """The values of a _plain array as float32 (exact for every dtype _plain returns)."""
+    if t == DTYPE_BF16:
+        return (x.astype(np.uint32) << 16).view(np.float32)
+    return np.ascontiguousarray(x, np.float32)
+
+
 def _ptr(a):
     return None if a is None else a.ctypes.data_as(C.c_void_p)
 
@@ -317,13 +324,15 @@ class QuantizedTensor:
     aux    uint8 BDR microexponents / MoR decisions, or None
     amax   float32 [1] NVFP4 tensor amax, or None
     flags  MXB_TENSOR_* bits set by quantize
+    rht_mask  the RHT signs (bit i set: s_i = -1) the MXB_TENSOR_RHT flag refers to
 
     Planes not given are allocated as zeros. Every attribute may be replaced; each call
     checks them all against mxb_tensor_sizes (dtype, C-contiguity, exact size) and raises
     TypeError or ValueError before anything reaches the library.
     """
 
-    def __init__(self, fmt, rows, cols, flags=0, *, data=None, scales=None, aux=None, amax=None):
+    def __init__(self, fmt, rows, cols, flags=0, *, data=None, scales=None, aux=None, amax=None,
+                 rht_mask=None):
         self.format = format_info(fmt)["name"]
         self.rows, self.cols, self.flags = rows, cols, flags
         sz = _sizes(_format_id(self.format), _int64("rows", rows), _int64("cols", cols))
@@ -337,6 +346,7 @@ class QuantizedTensor:
         if amax is None and sz.amax_bytes:
             amax = np.zeros(1, np.float32)
         self.data, self.scales, self.aux, self.amax = data, scales, aux, amax
+        self.rht_mask = _rht_struct().sign_mask[0] if rht_mask is None else rht_mask
         self.impl = None
         self._desc()
 
@@ -352,6 +362,7 @@ class QuantizedTensor:
         if flags & ~(TENSOR_SCALED_2D | TENSOR_RHT):
             raise ValueError(f"flags {flags:#x} has bits other than MXB_TENSOR_SCALED_2D (0x1) "
                              "and MXB_TENSOR_RHT (0x2)")
+        _rht_struct(self.rht_mask)  # not passed here, but checked with the rest
         sz = _sizes(fmt, rows, cols)
         info = format_info(fmt)
         what = f"{info['name']} [{rows}, {cols}]"
@@ -448,6 +459,8 @@ def quantize(x, format, tau=None, metric=None, **opts):
         cfg, amax = _quant_config(info["has_tensor_amax"], **opts)
         if amax is not None:
             q.amax[0] = amax
+        if cfg.rht.enabled:
+            q.rht_mask = cfg.rht.sign_mask[0]
         size_fn, run_fn = "mxb_quantize_workspace_size", "mxb_quantize"
     desc = q._desc()
     with _Context() as ctx:
@@ -501,9 +514,20 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
 
 
 def error_stats(x, q):
-    """NUMERICS 8 statistics of q against x (float32, the tensor q was quantized from)."""
+    """NUMERICS 8 statistics of q against x, the tensor q was quantized from (any dtype
+    quantize takes). For a tensor quantized with RHT the reference is RHT(x) with the same
+    signs: the statistics are taken in the transformed domain, where q's values live."""
     desc = _check_tensor("q", q)
-    x = np.ascontiguousarray(np.asarray(x, np.float32).reshape(q.rows, q.cols))
+    x, t = _plain(x)
+    if x.shape != q.shape:
+        raise ValueError(f"x has shape {x.shape}, q is [{q.rows}, {q.cols}]")
+    x = _as_fp32(x, t)
+    if desc.flags & TENSOR_RHT:
+        rht, xr = _rht_struct(q.rht_mask), np.empty_like(x)
+        with _Context() as ctx:
+            _call("mxb_rht", ctx, C.byref(rht), 0, 0, C.c_int64(q.rows), C.c_int64(q.cols), DTYPE_FP32,
+                  _ptr(x), DTYPE_FP32, _ptr(xr), None)
+        x = xr
     st = _ErrorStats()
     st.struct_size = C.sizeof(st)
     _call("mxb_error_stats", x.ctypes.data_as(C.POINTER(C.c_float)), C.byref(desc), C.byref(st))

@@ -243,7 +243,8 @@ class HostileInput(unittest.TestCase):
                                       ("flags", 2**40, ValueError, "flags"),
                                       ("format", None, TypeError, "format must be a format name"),
                                       ("cols", 1024.0, TypeError, "cols must be an integer"),
-                                      ("rows", 2**70, ValueError, "rows .* does not fit")]:
+                                      ("rows", 2**70, ValueError, "rows .* does not fit"),
+                                      ("rht_mask", 2**40, ValueError, "rht_mask .* 16")]:
             with self.subTest(attr=attr, value=value):
                 old = getattr(q, attr)
                 setattr(q, attr, value)
@@ -338,6 +339,58 @@ class HostileInput(unittest.TestCase):
             mxblas.gemm(q, q, c=[[0.0] * 8] * 8)
         with self.assertRaisesRegex(ValueError, "alpha .* float32"):
             mxblas.gemm(q, q, alpha=1e300)
+
+
+def rht_reference(x, mask=0xD7E8, d=16):
+    """RHT(x) along cols in binary64 (docs/TRANSFORMS.md): each chunk of d values times
+    the signs, then the Sylvester Hadamard matrix, then 1/sqrt(d)."""
+    i = np.arange(d)
+    h = np.where(np.vectorize(lambda v: bin(v).count("1") % 2)(i[:, None] & i[None, :]), -1.0, 1.0)
+    s = np.where((mask >> i) & 1, -1.0, 1.0)
+    chunks = x.astype(np.float64).reshape(x.shape[0], -1, d)
+    return ((chunks * s) @ h / np.sqrt(d)).reshape(x.shape)
+
+
+class ErrorStats(unittest.TestCase):
+    def test_bf16_input_is_decoded(self):
+        x = sample()
+        bits = (x.view(np.uint32) >> 16).astype(np.uint16)  # truncated: exact bf16 values
+        xb = (bits.astype(np.uint32) << 16).view(np.float32)
+        q = mxblas.quantize(bits, "nvfp4")
+        st = mxblas.error_stats(bits, q)
+        want = mxblas.error_stats(xb, q)
+        for k in ("count", "mse", "sqnr_db", "max_abs_err", "cosine", "frac_flushed", "frac_saturated"):
+            self.assertEqual(st[k], want[k], k)
+        self.assertGreater(st["sqnr_db"], 10.0)  # ~21 dB for NVFP4 on this data
+        h = x.astype(np.float16)
+        self.assertEqual(mxblas.error_stats(h, q)["count"], x.size)
+
+    def test_rht_tensor_is_compared_in_the_transformed_domain(self):
+        x = sample()
+        for mask in (0xD7E8, 0x1234):
+            q = mxblas.quantize(x, "nvfp4", rht=True, rht_mask=mask)
+            self.assertEqual(q.rht_mask, mask)
+            xr, y = rht_reference(x, mask), mxblas.dequantize(q).astype(np.float64)
+            sqnr = 10 * np.log10((xr ** 2).sum() / ((xr - y) ** 2).sum())
+            st = mxblas.error_stats(x, q)
+            # the library's reference is RHT(x) rounded to fp32: ~1e-7 relative per value,
+            # far below 1e-4 dB at a ~20 dB SQNR
+            self.assertAlmostEqual(st["sqnr_db"], sqnr, delta=1e-4)
+            self.assertGreater(st["sqnr_db"], 10.0)
+        # a tensor built by hand keeps the mask it is given (the library default otherwise)
+        planes = {k: getattr(q, k) for k in ("data", "scales", "amax")}
+        same = mxblas.QuantizedTensor("nvfp4", q.rows, q.cols, q.flags, rht_mask=0x1234, **planes)
+        a, b = mxblas.error_stats(x, same), mxblas.error_stats(x, q)
+        self.assertEqual(a["sqnr_db"], b["sqnr_db"])
+        self.assertEqual(a["scale_code_hist"].tolist(), b["scale_code_hist"].tolist())
+        other = mxblas.QuantizedTensor("nvfp4", q.rows, q.cols, q.flags, **planes)
+        self.assertEqual(other.rht_mask, 0xD7E8)
+        self.assertNotEqual(mxblas.error_stats(x, other)["sqnr_db"], b["sqnr_db"])
+
+    def test_reference_of_another_shape_is_refused(self):
+        q = mxblas.quantize(sample(), "nvfp4")
+        with self.assertRaisesRegex(ValueError, r"x has shape \(128, 64\), q is \[64, 128\]"):
+            mxblas.error_stats(sample(128, 64), q)
 
 
 E2M1 = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6], np.float64)
