@@ -273,7 +273,8 @@ def _plain(x):
         x = x32
     if x.dtype not in _DTYPES:
         raise TypeError(f"unsupported dtype {x.dtype} (float32, float16, uint16 = bf16 bits, float64)")
-    return np.ascontiguousarray(x), _DTYPES[x.dtype]
+    # the library loads the values through typed pointers: dense and aligned (copied if not)
+    return np.require(x, requirements=["C", "A"]), _DTYPES[x.dtype]
 
 
 def _as_fp32(x, t):
@@ -294,9 +295,10 @@ def _sizes(fmt, rows, cols):
     return sz
 
 
-def _check_plane(name, a, dtype, nbytes, what):
+def _check_plane(name, a, dtype, nbytes, what, align=1):
     """A plane the library will read nbytes from: None where the tensor (described by what)
-    has none, else a C-contiguous, aligned numpy array of dtype holding exactly nbytes."""
+    has none, else a C-contiguous numpy array of dtype holding exactly nbytes, aligned for
+    dtype and to align bytes."""
     if nbytes == 0:
         if a is not None:
             raise ValueError(f"{what} has no {name} plane: {name} must be None")
@@ -310,8 +312,10 @@ def _check_plane(name, a, dtype, nbytes, what):
     if not a.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (the library reads it as dense bytes); "
                          "use np.ascontiguousarray")
-    if not a.flags.aligned:
-        raise ValueError(f"{name} must be aligned for {a.dtype}; copy it with np.array")
+    align = max(align, a.dtype.alignment)
+    if a.ctypes.data % align:
+        raise ValueError(f"{name} must be {align}-byte aligned (the library reads it in "
+                         f"{align}-byte words); copy it with np.array")
     if a.nbytes != nbytes:
         raise ValueError(f"{name} has {a.nbytes} byte{'s' * (a.nbytes != 1)} but {what} needs {nbytes}")
 
@@ -367,8 +371,9 @@ class QuantizedTensor:
         info = format_info(fmt)
         what = f"{info['name']} [{rows}, {cols}]"
         scale_dtype = np.float32 if info["scale_type"] == "fp32" else np.uint8
-        for name, dtype, nbytes in [("data", np.uint8, sz.data_bytes),
-                                    ("scales", scale_dtype, sz.scale_bytes),
+        # codes of 16 or 32 bits (BF16, FP32, MoR) are read as words of that size
+        _check_plane("data", self.data, np.uint8, sz.data_bytes, what, max(1, info["elem_bits"] // 8))
+        for name, dtype, nbytes in [("scales", scale_dtype, sz.scale_bytes),
                                     ("aux", np.uint8, sz.aux_bytes),
                                     ("amax", np.float32, sz.amax_bytes)]:
             _check_plane(name, getattr(self, name), dtype, nbytes, what)

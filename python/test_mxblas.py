@@ -209,8 +209,10 @@ class HostileInput(unittest.TestCase):
             q = mxblas.quantize(sample(16, 256), fmt)
             return {k: getattr(q, k) for k in ("data", "scales", "aux", "amax")}
 
-        nv, fp8, mx9 = planes("nvfp4"), planes("fp8_e4m3_1x128"), planes("mx9")
+        nv, fp8, mx9, mor = planes("nvfp4"), planes("fp8_e4m3_1x128"), planes("mx9"), planes("mor")
         misaligned = np.zeros(fp8["scales"].nbytes + 1, np.uint8)[1:].view(np.float32)
+        # MoR codes are 16-bit words: a uint8 plane one byte off would be read misaligned
+        odd_bytes = np.zeros(mor["data"].nbytes + 1, np.uint8)[1:]
         bad = [("nvfp4", dict(nv, amax=None), ValueError, "amax is None but nvfp4"),
                ("nvfp4", dict(nv, amax=nv["amax"].astype(np.float64)), TypeError, "amax must be float32"),
                ("nvfp4", dict(nv, amax=np.zeros(2, np.float32)), ValueError, "amax has 8 bytes"),
@@ -219,9 +221,10 @@ class HostileInput(unittest.TestCase):
                ("nvfp4", dict(nv, scales=list(nv["scales"])), TypeError, "scales must be a numpy array"),
                ("fp8_e4m3_1x128", dict(fp8, scales=fp8["scales"].view(np.uint8)), TypeError,
                 "scales must be float32, not uint8"),
-               ("fp8_e4m3_1x128", dict(fp8, scales=misaligned), ValueError, "scales must be aligned"),
+               ("fp8_e4m3_1x128", dict(fp8, scales=misaligned), ValueError, "scales must be 4-byte aligned"),
                ("mx9", dict(mx9, aux=mx9["aux"][:-1]), ValueError, "aux has 255 bytes .*needs 256"),
-               ("mx9", dict(mx9, data=None), ValueError, "data is None")]
+               ("mx9", dict(mx9, data=None), ValueError, "data is None"),
+               ("mor", dict(mor, data=odd_bytes), ValueError, "data must be 2-byte aligned")]
         for fmt, p, exc, msg in bad:
             with self.subTest(fmt=fmt, msg=msg):
                 if all(v is not None for v in p.values()):  # None: the constructor allocates
@@ -232,7 +235,7 @@ class HostileInput(unittest.TestCase):
                     setattr(q, k, v)
                 with self.assertRaisesRegex(exc, msg):
                     mxblas.dequantize(q)
-        for fmt, p in [("nvfp4", nv), ("fp8_e4m3_1x128", fp8), ("mx9", mx9)]:
+        for fmt, p in [("nvfp4", nv), ("fp8_e4m3_1x128", fp8), ("mx9", mx9), ("mor", mor)]:
             q = mxblas.QuantizedTensor(fmt, 16, 256, **p)  # built by hand from valid planes
             want = mxblas.dequantize(mxblas.quantize(sample(16, 256), fmt))
             self.assertEqual(mxblas.dequantize(q).tobytes(), want.tobytes(), fmt)
@@ -251,6 +254,21 @@ class HostileInput(unittest.TestCase):
                 with self.assertRaisesRegex(exc, msg):
                     mxblas.dequantize(q)
                 setattr(q, attr, old)
+
+    def test_misaligned_input_is_copied(self):
+        # the library loads 16/32-bit values through typed pointers: a view one byte off
+        # (valid numpy) is copied to aligned memory first (UBSan flags it otherwise)
+        x = sample(16, 64)
+        for dt in (np.float32, np.float16, np.uint16):
+            a = x.astype(dt)
+            off = np.zeros(a.nbytes + 1, np.uint8)[1:].view(dt).reshape(a.shape)
+            off[...] = a
+            self.assertFalse(off.flags.aligned)
+            with self.subTest(dtype=np.dtype(dt).name):
+                self.assertEqual(mxblas.quantize(off, "nvfp4").data.tobytes(),
+                                 mxblas.quantize(a, "nvfp4").data.tobytes())
+                q = mxblas.quantize(a, "mxfp8_e4m3")
+                self.assertEqual(mxblas.error_stats(off, q)["mse"], mxblas.error_stats(a, q)["mse"])
 
     def test_none_input_is_refused(self):
         with self.assertRaisesRegex(TypeError, "x must be an array"):
