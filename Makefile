@@ -178,7 +178,8 @@ test-tools: $(TOOLBIN)
 	@if [ -f tests/tools_test.sh ]; then bash tests/tools_test.sh $(TOOLBIN); fi
 
 test-python: $(SHARED)
-	@if [ -f python/test_mxblas.py ]; then MXBLAS_LIB=$(abspath $(SHARED)) PYTHONPATH=python python3 python/test_mxblas.py; fi
+	@if [ -f python/test_mxblas.py ]; then MXBLAS_LIB=$(abspath $(SHARED)) MXBLAS_TOOL=$(abspath $(TOOLBIN)) \
+	  PYTHONPATH=python python3 python/test_mxblas.py; fi
 
 # CPU-only build under AddressSanitizer and UBSan, in its own folder.
 test-sanitize: deps

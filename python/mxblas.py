@@ -10,10 +10,14 @@ this file (and ../build/), then the system's library path.
     y = mxblas.dequantize(q)
     print(mxblas.error_stats(x, q)["sqnr_db"])
 
-Failures raise MxblasError(status, detail) with the library's detail string.
+Arguments are checked before any library call (TypeError for a wrong kind of
+object, ValueError for a wrong value or size); failures of the library itself
+raise MxblasError(status, detail) with its detail string.
 See docs/PYTHON.md.
 """
 import ctypes as C
+import math
+import numbers
 import os
 
 import numpy as np
@@ -160,12 +164,70 @@ def build_info():
     return load_library().mxb_build_info().decode()
 
 
+# ---------------------------------------------------------------- argument checks
+# ctypes converts silently (2**70 into an int64 field becomes 0, 1e300 into a
+# float becomes Inf), so every value is checked here before it is converted.
+def _int(name, v, lo, hi, what):
+    """v as a Python int in [lo, hi), else TypeError/ValueError naming it."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, not {type(v).__name__}")
+    v = int(v)
+    if not lo <= v < hi:
+        raise ValueError(f"{name} ({v}) does not fit in {what}")
+    return v
+
+
+def _uint64(name, v):
+    return _int(name, v, 0, 2**64, "an unsigned 64-bit integer")
+
+
+def _int64(name, v):
+    return _int(name, v, -2**63, 2**63, "a signed 64-bit integer")
+
+
+def _f32(name, v):
+    """A real number as float32; finite values beyond the float32 range are refused."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, not {type(v).__name__}")
+    with np.errstate(over="ignore"):
+        f = np.float32(v)
+    if np.isinf(f) and math.isfinite(v):
+        raise ValueError(f"{name} ({v!r}) is beyond the float32 range (|x| <= 3.4028235e38)")
+    return f
+
+
+def _choice(name, table, v):
+    """table[v] for a known key, else ValueError listing the choices."""
+    try:
+        return table[v]
+    except (KeyError, TypeError):
+        keys = ", ".join(repr(k) for k in table)
+        raise ValueError(f"{name} must be one of {keys}, not {v!r}") from None
+
+
+def _out_dtype(name, v, table):
+    """The mxb dtype of numpy dtype v, if table (numpy dtype -> mxb dtype) allows it."""
+    try:
+        dt = None if v is None else np.dtype(v)  # np.dtype(None) would be float64
+    except TypeError:
+        dt = None
+    if dt not in table:
+        raise ValueError(f"{name} must be one of {', '.join(d.name for d in table)}, "
+                         f"not {dt.name if dt is not None else repr(v)}")
+    return table[dt]
+
+
 def _format_id(fmt):
-    if isinstance(fmt, int):
-        return fmt
-    f = C.c_int()
-    _call("mxb_format_from_name", fmt.encode(), C.byref(f))
-    return f.value
+    if isinstance(fmt, str):
+        if "\0" in fmt:
+            raise ValueError(f"format {fmt!r} contains a NUL character")
+        f = C.c_int()
+        _call("mxb_format_from_name", fmt.encode(), C.byref(f))
+        return f.value
+    if isinstance(fmt, (bool, np.bool_)) or not isinstance(fmt, (int, np.integer)):
+        raise TypeError(f"format must be a format name such as 'nvfp4' (or an mxb_format_t number), "
+                        f"not {type(fmt).__name__}")
+    return _int("format", fmt, -2**31, 2**31, "a C int")
 
 
 def format_info(fmt):
@@ -184,29 +246,78 @@ def formats():
 
 
 # ---------------------------------------------------------------- tensors
+_DTYPES = {np.dtype(np.float32): DTYPE_FP32, np.dtype(np.float16): DTYPE_FP16,
+           np.dtype(np.uint16): DTYPE_BF16}
+
+
 def _plain(x):
-    """(contiguous array, mxb dtype) for fp32/fp16 arrays and bf16 given as uint16 bits."""
+    """(contiguous 2-D array, mxb dtype) for fp32/fp16 arrays and bf16 given as uint16 bits;
+    float64 is rounded to fp32, and refused where a finite value would become Inf."""
+    if x is None:
+        raise TypeError("x must be an array of numbers, not None")
     x = np.asarray(x)
-    if x.ndim != 2:
-        if x.ndim == 1:
-            x = x.reshape(1, -1)
-        else:
-            x = x.reshape(-1, x.shape[-1])
-    if x.dtype == np.float32:
-        t = DTYPE_FP32
-    elif x.dtype == np.float16:
-        t = DTYPE_FP16
-    elif x.dtype == np.uint16:
-        t = DTYPE_BF16
-    elif x.dtype == np.float64:
-        x, t = x.astype(np.float32), DTYPE_FP32
-    else:
+    if x.ndim == 0:
+        raise ValueError("x is 0-d (a scalar): pass an array with at least one dimension")
+    if x.size == 0:
+        raise ValueError(f"x is empty (shape {x.shape})")
+    x = x.reshape(-1, x.shape[-1])
+    if x.dtype == np.float64:
+        with np.errstate(over="ignore"):
+            x32 = x.astype(np.float32)
+        lost = np.isinf(x32) & np.isfinite(x)
+        if lost.any():
+            at, n = tuple(int(i) for i in np.argwhere(lost)[0]), int(lost.sum())
+            raise ValueError(f"float64 input has {n} value{'s' * (n > 1)} beyond the float32 range "
+                             f"(|x| <= 3.4028235e38), the first {float(x[at])!r} at {at} of the "
+                             "2-D view; scale it or convert it yourself")
+        x = x32
+    if x.dtype not in _DTYPES:
         raise TypeError(f"unsupported dtype {x.dtype} (float32, float16, uint16 = bf16 bits, float64)")
-    return np.ascontiguousarray(x), t
+    # the library loads the values through typed pointers: dense and aligned (copied if not)
+    return np.require(x, requirements=["C", "A"]), _DTYPES[x.dtype]
+
+
+def _as_fp32(x, t):
+    """The values of a _plain array as float32 (exact for every dtype _plain returns)."""
+    if t == DTYPE_BF16:
+        return (x.astype(np.uint32) << 16).view(np.float32)
+    return np.ascontiguousarray(x, np.float32)
 
 
 def _ptr(a):
     return None if a is None else a.ctypes.data_as(C.c_void_p)
+
+
+def _sizes(fmt, rows, cols):
+    sz = _Sizes()
+    sz.struct_size = C.sizeof(sz)
+    _call("mxb_tensor_sizes", fmt, C.c_int64(rows), C.c_int64(cols), 0, C.byref(sz))
+    return sz
+
+
+def _check_plane(name, a, dtype, nbytes, what, align=1):
+    """A plane the library will read nbytes from: None where the tensor (described by what)
+    has none, else a C-contiguous numpy array of dtype holding exactly nbytes, aligned for
+    dtype and to align bytes."""
+    if nbytes == 0:
+        if a is not None:
+            raise ValueError(f"{what} has no {name} plane: {name} must be None")
+        return
+    if a is None:
+        raise ValueError(f"{name} is None but {what} needs {nbytes} bytes")
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, not {type(a).__name__}")
+    if a.dtype != dtype:
+        raise TypeError(f"{name} must be {np.dtype(dtype)}, not {a.dtype}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (the library reads it as dense bytes); "
+                         "use np.ascontiguousarray")
+    align = max(align, a.dtype.alignment)
+    if a.ctypes.data % align:
+        raise ValueError(f"{name} must be {align}-byte aligned (the library reads it in "
+                         f"{align}-byte words); copy it with np.array")
+    if a.nbytes != nbytes:
+        raise ValueError(f"{name} has {a.nbytes} byte{'s' * (a.nbytes != 1)} but {what} needs {nbytes}")
 
 
 class QuantizedTensor:
@@ -217,90 +328,150 @@ class QuantizedTensor:
     aux    uint8 BDR microexponents / MoR decisions, or None
     amax   float32 [1] NVFP4 tensor amax, or None
     flags  MXB_TENSOR_* bits set by quantize
+    rht_mask  the RHT signs (bit i set: s_i = -1) the MXB_TENSOR_RHT flag refers to
+
+    Planes not given are allocated as zeros. Every attribute may be replaced; each call
+    checks them all against mxb_tensor_sizes (dtype, C-contiguity, exact size) and raises
+    TypeError or ValueError before anything reaches the library.
     """
 
-    def __init__(self, fmt, rows, cols, flags=0):
+    def __init__(self, fmt, rows, cols, flags=0, *, data=None, scales=None, aux=None, amax=None,
+                 rht_mask=None):
         self.format = format_info(fmt)["name"]
-        self.rows, self.cols, self.flags = int(rows), int(cols), int(flags)
-        sz = _Sizes()
-        sz.struct_size = C.sizeof(sz)
-        _call("mxb_tensor_sizes", _format_id(self.format), C.c_int64(self.rows),
-              C.c_int64(self.cols), 0, C.byref(sz))
-        self.data = np.zeros((self.rows, sz.row_bytes), np.uint8)
+        self.rows, self.cols, self.flags = rows, cols, flags
+        sz = _sizes(_format_id(self.format), _int64("rows", rows), _int64("cols", cols))
         fp32 = format_info(self.format)["scale_type"] == "fp32"
-        self.scales = (np.zeros(sz.scale_bytes // 4, np.float32) if fp32
-                       else np.zeros(sz.scale_bytes, np.uint8)) if sz.scale_bytes else None
-        self.aux = np.zeros(sz.aux_bytes, np.uint8) if sz.aux_bytes else None
-        self.amax = np.zeros(1, np.float32) if sz.amax_bytes else None
+        if data is None:
+            data = np.zeros((rows, sz.row_bytes), np.uint8)
+        if scales is None and sz.scale_bytes:
+            scales = np.zeros(sz.scale_bytes // 4, np.float32) if fp32 else np.zeros(sz.scale_bytes, np.uint8)
+        if aux is None and sz.aux_bytes:
+            aux = np.zeros(sz.aux_bytes, np.uint8)
+        if amax is None and sz.amax_bytes:
+            amax = np.zeros(1, np.float32)
+        self.data, self.scales, self.aux, self.amax = data, scales, aux, amax
+        self.rht_mask = _rht_struct().sign_mask[0] if rht_mask is None else rht_mask
+        self.impl = None
+        self._desc()
 
     @property
     def shape(self):
         return (self.rows, self.cols)
 
     def _desc(self):
+        """The C descriptor, after checking every field and plane (see the class doc)."""
+        fmt = _format_id(self.format)
+        rows, cols = _int64("rows", self.rows), _int64("cols", self.cols)
+        flags = _int("flags", self.flags, 0, 2**32, "an unsigned 32-bit integer")
+        if flags & ~(TENSOR_SCALED_2D | TENSOR_RHT):
+            raise ValueError(f"flags {flags:#x} has bits other than MXB_TENSOR_SCALED_2D (0x1) "
+                             "and MXB_TENSOR_RHT (0x2)")
+        _rht_struct(self.rht_mask)  # not passed here, but checked with the rest
+        sz = _sizes(fmt, rows, cols)
+        info = format_info(fmt)
+        what = f"{info['name']} [{rows}, {cols}]"
+        scale_dtype = np.float32 if info["scale_type"] == "fp32" else np.uint8
+        # codes of 16 or 32 bits (BF16, FP32, MoR) are read as words of that size
+        _check_plane("data", self.data, np.uint8, sz.data_bytes, what, max(1, info["elem_bits"] // 8))
+        for name, dtype, nbytes in [("scales", scale_dtype, sz.scale_bytes),
+                                    ("aux", np.uint8, sz.aux_bytes),
+                                    ("amax", np.float32, sz.amax_bytes)]:
+            _check_plane(name, getattr(self, name), dtype, nbytes, what)
         t = _Tensor()
-        _call("mxb_tensor_init", C.byref(t), _format_id(self.format), C.c_int64(self.rows),
-              C.c_int64(self.cols), 0)
+        _call("mxb_tensor_init", C.byref(t), fmt, C.c_int64(rows), C.c_int64(cols), 0)
         t.data, t.scales, t.aux = _ptr(self.data), _ptr(self.scales), _ptr(self.aux)
         t.amax = None if self.amax is None else self.amax.ctypes.data_as(C.POINTER(C.c_float))
-        t.flags = self.flags
+        t.flags = flags
         return t
 
     def __repr__(self):
         return f"QuantizedTensor({self.format!r}, shape={self.shape}, flags={self.flags})"
 
 
-def _quant_config(rounding="rne", seed=0, offset=0, scale_rule="rceil", nonfinite="nan_block",
-                  block_2d=False, pow2_scale=False, rht=False, rht_mask=None, amax=None):
+def _check_tensor(name, q):
+    if not isinstance(q, QuantizedTensor):
+        raise TypeError(f"{name} must be a QuantizedTensor (from mxblas.quantize), not {type(q).__name__}")
+    return q._desc()
+
+
+# The binding applies the RHT with d = 16, whose 16 signs are bits 0-15 of the mask.
+_RHT_SIZE = 16
+
+
+def _rht_struct(mask=None):
+    """The library's default RHT (d = 16, disabled), with the given sign mask if any."""
+    rht = _Rht()
+    load_library().mxb_rht_init(C.byref(rht))
+    if mask is None:
+        return rht
+    # bits beyond d would be ignored by the library: refused rather than dropped
+    rht.sign_mask[0] = _int("rht_mask", mask, 0, 2**_RHT_SIZE,
+                            f"the {_RHT_SIZE} signs of the {_RHT_SIZE}-point transform")
+    return rht
+
+
+def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil",
+                  nonfinite="nan_block", block_2d=False, pow2_scale=False, rht=False, rht_mask=None,
+                  amax=None):
     cfg = _QuantConfig()
-    lib = load_library()
-    lib.mxb_quant_config_init(C.byref(cfg))
-    lib.mxb_rht_init(C.byref(cfg.rht))
-    cfg.rounding = _ROUNDING[rounding]
-    cfg.seed, cfg.offset = seed, offset
-    cfg.scale_rule = _RULES[scale_rule]
-    cfg.nonfinite = _NONFINITE[nonfinite]
+    load_library().mxb_quant_config_init(C.byref(cfg))
+    cfg.rounding = _choice("rounding", _ROUNDING, rounding)
+    cfg.seed, cfg.offset = _uint64("seed", seed), _uint64("offset", offset)
+    cfg.scale_rule = _choice("scale_rule", _RULES, scale_rule)
+    cfg.nonfinite = _choice("nonfinite", _NONFINITE, nonfinite)
     cfg.block_2d = int(bool(block_2d))
     cfg.fp8_pow2_scale = int(bool(pow2_scale))
+    if rht_mask is not None and not rht:
+        raise ValueError("rht_mask without rht=True: the mask would be ignored")
+    cfg.rht = _rht_struct(rht_mask)
     cfg.rht.enabled = int(bool(rht))
-    if rht_mask is not None:
-        cfg.rht.sign_mask[0] = rht_mask
+    if amax is not None:
+        if not has_amax:
+            raise ValueError("amax= applies to formats with a tensor amax (NVFP4) only")
+        amax = _f32("amax", amax)
     cfg.amax_source = 0 if amax is None else 1
-    return cfg
+    return cfg, amax
 
 
-def quantize(x, format, tau=None, metric="rel_l2", **opts):
+def quantize(x, format, tau=None, metric=None, **opts):
     """Quantize x (2-D; 1-D and N-D are viewed as [prod(leading), last]).
 
     opts: rounding='rne'|'sr', seed, offset, scale_rule='rceil'|'floor'|'ceil'|'even',
-    nonfinite='nan_block'|'saturate', block_2d, pow2_scale, rht, rht_mask, amax (NVFP4:
-    use this tensor amax instead of computing it). MoR formats take tau and metric.
+    nonfinite='nan_block'|'saturate', block_2d, pow2_scale, rht, rht_mask (16 bits), amax
+    (NVFP4: use this tensor amax instead of computing it). MoR formats take tau,
+    metric='rel_l2'|'max_rel'|'mean_rel' and pow2_scale.
     """
+    info = format_info(format)
     x, t = _plain(x)
-    q = QuantizedTensor(format, x.shape[0], x.shape[1])
-    desc = q._desc()
+    q = QuantizedTensor(info["name"], x.shape[0], x.shape[1])
     ws = C.c_size_t()
+    if q.format in _MOR:
+        if set(opts) - {"pow2_scale"}:
+            raise TypeError(f"MoR formats take tau, metric and pow2_scale, not {', '.join(sorted(opts))}")
+        cfg = _MorConfig()
+        load_library().mxb_mor_config_init(C.byref(cfg))
+        if metric is not None:
+            cfg.metric = _choice("metric", _MOR_METRICS, metric)
+        if tau is not None:
+            if isinstance(tau, (bool, np.bool_)) or not isinstance(tau, numbers.Real):
+                raise TypeError(f"tau must be a real number, not {type(tau).__name__}")
+            cfg.tau = float(tau)
+        cfg.pow2_scale = int(bool(opts.get("pow2_scale")))
+        size_fn, run_fn = "mxb_mor_workspace_size", "mxb_mor_quantize"
+    else:
+        if tau is not None or metric is not None:
+            raise TypeError(f"tau and metric apply to MoR formats only, not {q.format}")
+        cfg, amax = _quant_config(info["has_tensor_amax"], **opts)
+        if amax is not None:
+            q.amax[0] = amax
+        if cfg.rht.enabled:
+            q.rht_mask = cfg.rht.sign_mask[0]
+        size_fn, run_fn = "mxb_quantize_workspace_size", "mxb_quantize"
+    desc = q._desc()
     with _Context() as ctx:
-        if q.format in _MOR:
-            cfg = _MorConfig()
-            load_library().mxb_mor_config_init(C.byref(cfg))
-            cfg.metric = _MOR_METRICS[metric]
-            if tau is not None:
-                cfg.tau = tau
-            if opts.get("pow2_scale"):
-                cfg.pow2_scale = 1
-            _call("mxb_mor_workspace_size", ctx, C.byref(cfg), t, C.byref(desc), C.byref(ws))
-            w = np.zeros(max(ws.value, 1), np.uint8)
-            _call("mxb_mor_quantize", ctx, C.byref(cfg), t, _ptr(x), C.byref(desc), _ptr(w),
-                  C.c_size_t(ws.value), None)
-        else:
-            cfg = _quant_config(**opts)
-            if opts.get("amax") is not None:
-                q.amax[0] = opts["amax"]
-            _call("mxb_quantize_workspace_size", ctx, C.byref(cfg), t, C.byref(desc), C.byref(ws))
-            w = np.zeros(max(ws.value, 1), np.uint8)
-            _call("mxb_quantize", ctx, C.byref(cfg), t, _ptr(x), C.byref(desc), _ptr(w),
-                  C.c_size_t(ws.value), None)
+        _call(size_fn, ctx, C.byref(cfg), t, C.byref(desc), C.byref(ws))
+        w = np.zeros(max(ws.value, 1), np.uint8)
+        _call(run_fn, ctx, C.byref(cfg), t, _ptr(x), C.byref(desc), _ptr(w), C.c_size_t(ws.value), None)
         q.impl = load_library().mxb_context_last_impl(ctx).decode()
     q.flags = desc.flags
     return q
@@ -308,10 +479,9 @@ def quantize(x, format, tau=None, metric="rel_l2", **opts):
 
 def dequantize(q, dtype=np.float32):
     """Decode q to float32 (or np.uint16 bf16 bits / float16). RHT is not undone."""
-    t = {np.dtype(np.float32): DTYPE_FP32, np.dtype(np.uint16): DTYPE_BF16,
-         np.dtype(np.float16): DTYPE_FP16}[np.dtype(dtype)]
-    out = np.empty((q.rows, q.cols), dtype)
-    desc = q._desc()
+    t = _out_dtype("dtype", dtype, _DTYPES)
+    desc = _check_tensor("q", q)
+    out = np.empty((q.rows, q.cols), np.dtype(dtype))
     with _Context() as ctx:
         _call("mxb_dequantize", ctx, C.byref(desc), t, _ptr(out), None)
     return out
@@ -324,16 +494,21 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
     """
     if not isinstance(a, QuantizedTensor) or not isinstance(b, QuantizedTensor):
         raise TypeError("gemm takes two QuantizedTensor operands (quantize A [M,K] and B [N,K])")
+    ta, tb = a._desc(), b._desc()
     desc = _GemmDesc()
     load_library().mxb_gemm_desc_init(C.byref(desc))
-    desc.mode = {"exact": 0, "fast": 1}[mode]
-    desc.c_type = {np.dtype(np.float32): DTYPE_FP32, np.dtype(np.uint16): DTYPE_BF16}[np.dtype(out_dtype)]
-    desc.alpha, desc.beta = alpha, beta
+    desc.mode = _choice("mode", {"exact": 0, "fast": 1}, mode)
+    desc.c_type = _out_dtype("out_dtype", out_dtype, {np.dtype(np.float32): DTYPE_FP32,
+                                                      np.dtype(np.uint16): DTYPE_BF16})
+    desc.alpha, desc.beta = _f32("alpha", alpha), _f32("beta", beta)
+    shape, dt = (a.rows, b.rows), np.dtype(out_dtype)
     if c is None:
-        c = np.zeros((a.rows, b.rows), out_dtype)
-    elif c.shape != (a.rows, b.rows) or c.dtype != np.dtype(out_dtype) or not c.flags.c_contiguous:
-        raise ValueError(f"c must be a C-contiguous {np.dtype(out_dtype)} array of shape {(a.rows, b.rows)}")
-    ta, tb = a._desc(), b._desc()
+        c = np.zeros(shape, dt)
+    elif not isinstance(c, np.ndarray):
+        raise TypeError(f"c must be a numpy array, not {type(c).__name__}")
+    elif (c.shape != shape or c.dtype != dt or not c.flags.c_contiguous or not c.flags.aligned
+          or not c.flags.writeable):
+        raise ValueError(f"c must be a C-contiguous, aligned, writeable {dt} array of shape {shape}")
     ws = C.c_size_t()
     with _Context() as ctx:
         _call("mxb_gemm_workspace_size", ctx, C.byref(desc), C.byref(ta), C.byref(tb), C.byref(ws))
@@ -344,11 +519,22 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
 
 
 def error_stats(x, q):
-    """NUMERICS 8 statistics of q against x (float32, the tensor q was quantized from)."""
-    x = np.ascontiguousarray(np.asarray(x, np.float32).reshape(q.rows, q.cols))
+    """NUMERICS 8 statistics of q against x, the tensor q was quantized from (any dtype
+    quantize takes). For a tensor quantized with RHT the reference is RHT(x) with the same
+    signs: the statistics are taken in the transformed domain, where q's values live."""
+    desc = _check_tensor("q", q)
+    x, t = _plain(x)
+    if x.shape != q.shape:
+        raise ValueError(f"x has shape {x.shape}, q is [{q.rows}, {q.cols}]")
+    x = _as_fp32(x, t)
+    if desc.flags & TENSOR_RHT:
+        rht, xr = _rht_struct(q.rht_mask), np.empty_like(x)
+        with _Context() as ctx:
+            _call("mxb_rht", ctx, C.byref(rht), 0, 0, C.c_int64(q.rows), C.c_int64(q.cols), DTYPE_FP32,
+                  _ptr(x), DTYPE_FP32, _ptr(xr), None)
+        x = xr
     st = _ErrorStats()
     st.struct_size = C.sizeof(st)
-    desc = q._desc()
     _call("mxb_error_stats", x.ctypes.data_as(C.POINTER(C.c_float)), C.byref(desc), C.byref(st))
     out = {name: getattr(st, name) for name, _ in _ErrorStats._fields_
            if name not in ("struct_size", "scale_code_hist")}

@@ -167,6 +167,250 @@ class Quantize(unittest.TestCase):
         self.assertIn("K", cm.exception.detail.upper())
 
 
+class HostileInput(unittest.TestCase):
+    """Whatever a caller hands the binding is checked before it reaches the library:
+    TypeError for a wrong kind of object, ValueError for a wrong value or size."""
+
+    def mxfp8(self, rows=64, cols=1024):
+        return mxblas.quantize(np.ones((rows, cols), np.float32), "mxfp8_e4m3")
+
+    def test_replaced_data_plane_is_refused(self):
+        q = self.mxfp8()
+        q.data = np.zeros(1, np.uint8)
+        with self.assertRaisesRegex(ValueError, r"data has 1 bytes? .*needs 65536"):
+            mxblas.dequantize(q)
+
+    def test_changed_shape_is_refused(self):
+        q = self.mxfp8()
+        q.rows = 4096
+        with self.assertRaisesRegex(ValueError, r"data has 65536 bytes .*\[4096, 1024\] needs 4194304"):
+            mxblas.dequantize(q)
+
+    def test_shrunken_plane_passed_to_gemm_is_refused(self):
+        a, b = self.mxfp8(), self.mxfp8()
+        b.data = b.data[:1]
+        with self.assertRaisesRegex(ValueError, "data has 1024 bytes"):
+            mxblas.gemm(a, b)
+
+    def test_plane_of_the_wrong_dtype_is_refused(self):
+        q = self.mxfp8()
+        q.scales = q.scales.astype(np.float16)
+        with self.assertRaisesRegex(TypeError, "scales must be uint8, not float16"):
+            mxblas.dequantize(q)
+
+    def test_strided_plane_is_refused(self):
+        q = mxblas.quantize(np.ones((1, 16), np.float32), "mxfp8_e4m3")
+        q.data = np.zeros(64, np.uint8)[::4]  # 16 bytes, as many as the plane needs
+        with self.assertRaisesRegex(ValueError, "data must be C-contiguous"):
+            mxblas.dequantize(q)
+
+    def test_every_plane_is_checked(self):
+        def planes(fmt):
+            q = mxblas.quantize(sample(16, 256), fmt)
+            return {k: getattr(q, k) for k in ("data", "scales", "aux", "amax")}
+
+        nv, fp8, mx9, mor = planes("nvfp4"), planes("fp8_e4m3_1x128"), planes("mx9"), planes("mor")
+        misaligned = np.zeros(fp8["scales"].nbytes + 1, np.uint8)[1:].view(np.float32)
+        # MoR codes are 16-bit words: a uint8 plane one byte off would be read misaligned
+        odd_bytes = np.zeros(mor["data"].nbytes + 1, np.uint8)[1:]
+        bad = [("nvfp4", dict(nv, amax=None), ValueError, "amax is None but nvfp4"),
+               ("nvfp4", dict(nv, amax=nv["amax"].astype(np.float64)), TypeError, "amax must be float32"),
+               ("nvfp4", dict(nv, amax=np.zeros(2, np.float32)), ValueError, "amax has 8 bytes"),
+               ("nvfp4", dict(nv, aux=np.zeros(16, np.uint8)), ValueError,
+                r"nvfp4 \[16, 256\] has no aux plane"),
+               ("nvfp4", dict(nv, scales=list(nv["scales"])), TypeError, "scales must be a numpy array"),
+               ("fp8_e4m3_1x128", dict(fp8, scales=fp8["scales"].view(np.uint8)), TypeError,
+                "scales must be float32, not uint8"),
+               ("fp8_e4m3_1x128", dict(fp8, scales=misaligned), ValueError, "scales must be 4-byte aligned"),
+               ("mx9", dict(mx9, aux=mx9["aux"][:-1]), ValueError, "aux has 255 bytes .*needs 256"),
+               ("mx9", dict(mx9, data=None), ValueError, "data is None"),
+               ("mor", dict(mor, data=odd_bytes), ValueError, "data must be 2-byte aligned")]
+        for fmt, p, exc, msg in bad:
+            with self.subTest(fmt=fmt, msg=msg):
+                if all(v is not None for v in p.values()):  # None: the constructor allocates
+                    with self.assertRaisesRegex(exc, msg):
+                        mxblas.QuantizedTensor(fmt, 16, 256, **p)
+                q = mxblas.quantize(sample(16, 256), fmt)  # the same planes set one by one
+                for k, v in p.items():
+                    setattr(q, k, v)
+                with self.assertRaisesRegex(exc, msg):
+                    mxblas.dequantize(q)
+        for fmt, p in [("nvfp4", nv), ("fp8_e4m3_1x128", fp8), ("mx9", mx9), ("mor", mor)]:
+            q = mxblas.QuantizedTensor(fmt, 16, 256, **p)  # built by hand from valid planes
+            want = mxblas.dequantize(mxblas.quantize(sample(16, 256), fmt))
+            self.assertEqual(mxblas.dequantize(q).tobytes(), want.tobytes(), fmt)
+
+    def test_flags_format_and_shape_are_checked(self):
+        q = self.mxfp8()
+        for attr, value, exc, msg in [("flags", 1 << 7, ValueError, "flags 0x80 has bits"),
+                                      ("flags", 2**40, ValueError, "flags"),
+                                      ("format", None, TypeError, "format must be a format name"),
+                                      ("cols", 1024.0, TypeError, "cols must be an integer"),
+                                      ("rows", 2**70, ValueError, "rows .* does not fit"),
+                                      ("rht_mask", 2**40, ValueError, "rht_mask .* 16")]:
+            with self.subTest(attr=attr, value=value):
+                old = getattr(q, attr)
+                setattr(q, attr, value)
+                with self.assertRaisesRegex(exc, msg):
+                    mxblas.dequantize(q)
+                setattr(q, attr, old)
+
+    def test_misaligned_input_is_copied(self):
+        # the library loads 16/32-bit values through typed pointers: a view one byte off
+        # (valid numpy) is copied to aligned memory first (UBSan flags it otherwise)
+        x = sample(16, 64)
+        for dt in (np.float32, np.float16, np.uint16):
+            a = x.astype(dt)
+            off = np.zeros(a.nbytes + 1, np.uint8)[1:].view(dt).reshape(a.shape)
+            off[...] = a
+            self.assertFalse(off.flags.aligned)
+            with self.subTest(dtype=np.dtype(dt).name):
+                self.assertEqual(mxblas.quantize(off, "nvfp4").data.tobytes(),
+                                 mxblas.quantize(a, "nvfp4").data.tobytes())
+                q = mxblas.quantize(a, "mxfp8_e4m3")
+                self.assertEqual(mxblas.error_stats(off, q)["mse"], mxblas.error_stats(a, q)["mse"])
+
+    def test_none_input_is_refused(self):
+        with self.assertRaisesRegex(TypeError, "x must be an array"):
+            mxblas.quantize(None, "nvfp4")
+
+    def test_0d_and_empty_inputs_are_refused(self):
+        with self.assertRaisesRegex(ValueError, "0-d"):
+            mxblas.quantize(np.float32(1), "nvfp4")
+        with self.assertRaisesRegex(ValueError, "empty"):
+            mxblas.quantize(np.zeros((4, 0), np.float32), "nvfp4")
+
+    def test_format_none_is_refused(self):
+        with self.assertRaisesRegex(TypeError, "format must be a format name"):
+            mxblas.quantize(np.ones((2, 32), np.float32), None)
+
+    def test_bad_enums_are_refused(self):
+        x = np.ones((2, 32), np.float32)
+        q = mxblas.quantize(x, "mxfp8_e4m3")
+        calls = {"rounding": lambda: mxblas.quantize(x, "nvfp4", rounding="rn"),
+                 "scale_rule": lambda: mxblas.quantize(x, "mxfp8_e4m3", scale_rule=2),
+                 "nonfinite": lambda: mxblas.quantize(x, "nvfp4", nonfinite=None),
+                 "metric": lambda: mxblas.quantize(x, "mor", metric="l2"),
+                 "mode": lambda: mxblas.gemm(q, q, mode="fastest"),
+                 "out_dtype": lambda: mxblas.gemm(q, q, out_dtype=np.float16),
+                 "dtype": lambda: mxblas.dequantize(q, dtype=np.int8)}
+        for name, call in calls.items():
+            with self.subTest(name=name):
+                with self.assertRaisesRegex(ValueError, f"^{name} must be one of"):
+                    call()
+
+    def test_options_of_another_format_are_refused(self):
+        x = np.ones((2, 32), np.float32)
+        with self.assertRaisesRegex(TypeError, "tau and metric apply to MoR formats"):
+            mxblas.quantize(x, "nvfp4", tau=0.1)
+        with self.assertRaisesRegex(TypeError, "MoR formats take"):
+            mxblas.quantize(x, "mor", rounding="sr")
+
+    def test_amax_on_a_format_without_tensor_amax_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "amax= applies to formats with a tensor amax"):
+            mxblas.quantize(np.ones((2, 32), np.float32), "mxfp8_e4m3", amax=1.0)
+
+    def test_rows_beyond_int64_are_refused(self):
+        with self.assertRaisesRegex(ValueError, "rows .* does not fit"):
+            mxblas.QuantizedTensor("nvfp4", 2**70, 16)
+
+    def test_integers_that_do_not_fit_are_refused(self):
+        x = np.ones((2, 32), np.float32)
+        for opts in [{"seed": 2**64}, {"offset": -1}, {"rounding": "sr", "seed": 2**70}]:
+            with self.subTest(opts=opts):
+                with self.assertRaisesRegex(ValueError, "does not fit"):
+                    mxblas.quantize(x, "nvfp4", **opts)
+
+    def test_rht_mask_is_refused_not_truncated(self):
+        x = sample(4, 64)
+        for mask in (2**40, 1 << 16):
+            with self.assertRaisesRegex(ValueError, "rht_mask .* 16"):
+                mxblas.quantize(x, "nvfp4", rht=True, rht_mask=mask)
+        with self.assertRaisesRegex(ValueError, "rht_mask without rht=True"):
+            mxblas.quantize(x, "nvfp4", rht_mask=0x1234)
+        # a mask that fits is used as given: the default mask gives the default bits
+        self.assertEqual(mxblas.quantize(x, "nvfp4", rht=True, rht_mask=0xD7E8).data.tobytes(),
+                         mxblas.quantize(x, "nvfp4", rht=True).data.tobytes())
+        self.assertNotEqual(mxblas.quantize(x, "nvfp4", rht=True, rht_mask=0x1234).data.tobytes(),
+                            mxblas.quantize(x, "nvfp4", rht=True).data.tobytes())
+
+    def test_float64_beyond_fp32_is_refused(self):
+        x = np.ones((2, 32), np.float64)
+        x[1, 3] = -1e300
+        with self.assertRaisesRegex(ValueError, r"float64 .* 1 value .*\(1, 3\)"):
+            mxblas.quantize(x, "nvfp4")
+        with self.assertRaisesRegex(ValueError, "amax .* float32"):
+            mxblas.quantize(np.ones((2, 32), np.float32), "nvfp4", amax=1e39)
+        # what fits is rounded to float32 (RNE) and quantized as float32 would be,
+        # non-finite values included
+        x[1, 3], x[0, 0] = 3.4028235e38, np.inf
+        self.assertEqual(mxblas.quantize(x, "mxfp8_e4m3").data.tobytes(),
+                         mxblas.quantize(x.astype(np.float32), "mxfp8_e4m3").data.tobytes())
+
+    def test_gemm_output_array_is_checked(self):
+        q = mxblas.quantize(sample(8, 64), "mxfp8_e4m3")
+        ro = np.zeros((8, 8), np.float32)
+        ro.flags.writeable = False
+        with self.assertRaisesRegex(ValueError, "c must be .*writeable"):
+            mxblas.gemm(q, q, c=ro)
+        with self.assertRaisesRegex(TypeError, "c must be a numpy array"):
+            mxblas.gemm(q, q, c=[[0.0] * 8] * 8)
+        with self.assertRaisesRegex(ValueError, "alpha .* float32"):
+            mxblas.gemm(q, q, alpha=1e300)
+
+
+def rht_reference(x, mask=0xD7E8, d=16):
+    """RHT(x) along cols in binary64 (docs/TRANSFORMS.md): each chunk of d values times
+    the signs, then the Sylvester Hadamard matrix, then 1/sqrt(d)."""
+    i = np.arange(d)
+    h = np.where(np.vectorize(lambda v: bin(v).count("1") % 2)(i[:, None] & i[None, :]), -1.0, 1.0)
+    s = np.where((mask >> i) & 1, -1.0, 1.0)
+    chunks = x.astype(np.float64).reshape(x.shape[0], -1, d)
+    return ((chunks * s) @ h / np.sqrt(d)).reshape(x.shape)
+
+
+class ErrorStats(unittest.TestCase):
+    def test_bf16_input_is_decoded(self):
+        x = sample()
+        bits = (x.view(np.uint32) >> 16).astype(np.uint16)  # truncated: exact bf16 values
+        xb = (bits.astype(np.uint32) << 16).view(np.float32)
+        q = mxblas.quantize(bits, "nvfp4")
+        st = mxblas.error_stats(bits, q)
+        want = mxblas.error_stats(xb, q)
+        for k in ("count", "mse", "sqnr_db", "max_abs_err", "cosine", "frac_flushed", "frac_saturated"):
+            self.assertEqual(st[k], want[k], k)
+        self.assertGreater(st["sqnr_db"], 10.0)  # ~21 dB for NVFP4 on this data
+        h = x.astype(np.float16)
+        self.assertEqual(mxblas.error_stats(h, q)["count"], x.size)
+
+    def test_rht_tensor_is_compared_in_the_transformed_domain(self):
+        x = sample()
+        for mask in (0xD7E8, 0x1234):
+            q = mxblas.quantize(x, "nvfp4", rht=True, rht_mask=mask)
+            self.assertEqual(q.rht_mask, mask)
+            xr, y = rht_reference(x, mask), mxblas.dequantize(q).astype(np.float64)
+            sqnr = 10 * np.log10((xr ** 2).sum() / ((xr - y) ** 2).sum())
+            st = mxblas.error_stats(x, q)
+            # the library's reference is RHT(x) rounded to fp32: ~1e-7 relative per value,
+            # far below 1e-4 dB at a ~20 dB SQNR
+            self.assertAlmostEqual(st["sqnr_db"], sqnr, delta=1e-4)
+            self.assertGreater(st["sqnr_db"], 10.0)
+        # a tensor built by hand keeps the mask it is given (the library default otherwise)
+        planes = {k: getattr(q, k) for k in ("data", "scales", "amax")}
+        same = mxblas.QuantizedTensor("nvfp4", q.rows, q.cols, q.flags, rht_mask=0x1234, **planes)
+        a, b = mxblas.error_stats(x, same), mxblas.error_stats(x, q)
+        self.assertEqual(a["sqnr_db"], b["sqnr_db"])
+        self.assertEqual(a["scale_code_hist"].tolist(), b["scale_code_hist"].tolist())
+        other = mxblas.QuantizedTensor("nvfp4", q.rows, q.cols, q.flags, **planes)
+        self.assertEqual(other.rht_mask, 0xD7E8)
+        self.assertNotEqual(mxblas.error_stats(x, other)["sqnr_db"], b["sqnr_db"])
+
+    def test_reference_of_another_shape_is_refused(self):
+        q = mxblas.quantize(sample(), "nvfp4")
+        with self.assertRaisesRegex(ValueError, r"x has shape \(128, 64\), q is \[64, 128\]"):
+            mxblas.error_stats(sample(128, 64), q)
+
+
 E2M1 = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6], np.float64)
 
 
