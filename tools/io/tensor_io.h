@@ -75,12 +75,21 @@ typedef struct mxio_st_tensor {
   uint64_t begin, end; /* offsets in the data section */
 } mxio_st_tensor;
 
+typedef struct mxio_st_key {
+  const char *name;
+  int index;
+} mxio_st_key;
+
 typedef struct mxio_st {
   uint64_t data_start; /* 8 + header length */
   int ntensors;
-  mxio_st_tensor *tensors;
+  mxio_st_tensor *tensors; /* in file order */
   int nmeta;
-  char **meta_keys, **meta_values; /* __metadata__ (string values) */
+  char **meta_keys, **meta_values; /* __metadata__ (string values), in file order */
+  /* Internal: tensor names and metadata keys sorted (for lookups), and the
+   * storage of every decoded string (at most the header's length). */
+  mxio_st_key *tensor_index, *meta_index;
+  char *text;
 } mxio_st;
 
 int mxio_st_open(const mxio_src *s, mxio_st *st, char *err, size_t errlen);
