@@ -3,6 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "../tools/io/tensor_io.h"
@@ -348,4 +350,45 @@ Test(readers, missing_file) {
   cr_assert_neq(mxio_load(tmp_path("absent.npy"), NULL, &a, g_err, sizeof(g_err)), 0);
   cr_assert_not_null(strstr(g_err, "absent.npy"));
   cr_assert_not_null(strstr(g_err, "No such file"));
+}
+
+/* Writers replace their output atomically: a failed write (here: the file
+ * size limit) leaves the old file and no temporary file. */
+static int count_entries(const char *dir) {
+  char cmd[160];
+  snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
+  FILE *p = popen(cmd, "r");
+  int n = -1;
+  cr_assert_not_null(p);
+  cr_assert_eq(fscanf(p, "%d", &n), 1);
+  pclose(p);
+  return n;
+}
+
+Test(readers, failed_writes_leave_the_old_file) {
+  static float big[4096];
+  const int64_t shape[1] = {4096}, small_shape[1] = {4};
+  mxio_st_out t = {"w", MXIO_F32, 1, shape, big};
+  mxio_st_out small = {"w", MXIO_F32, 1, small_shape, big};
+  cr_assert_eq(mxio_npy_write(tmp_path("a.npy"), MXIO_F32, 1, small_shape, big, g_err, sizeof(g_err)), 0);
+  cr_assert_eq(mxio_st_write(tmp_path("a.st"), 1, &small, 0, NULL, NULL, g_err, sizeof(g_err)), 0);
+  size_t len_npy, len_st;
+  uint8_t *old_npy = slurp(tmp_path("a.npy"), &len_npy), *old_st = slurp(tmp_path("a.st"), &len_st);
+  signal(SIGXFSZ, SIG_IGN); /* writes past the limit fail with EFBIG */
+  struct rlimit lim = {8192, 8192};
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  cr_assert_neq(mxio_npy_write(tmp_path("a.npy"), MXIO_F32, 1, shape, big, g_err, sizeof(g_err)), 0);
+  cr_assert_not_null(strstr(g_err, "File too large"), "%s", g_err);
+  cr_assert_neq(mxio_st_write(tmp_path("a.st"), 1, &t, 0, NULL, NULL, g_err, sizeof(g_err)), 0);
+  cr_assert_not_null(strstr(g_err, "File too large"), "%s", g_err);
+  size_t n;
+  uint8_t *now = slurp(tmp_path("a.npy"), &n);
+  cr_assert(n == len_npy && memcmp(now, old_npy, n) == 0, "a.npy changed");
+  free(now);
+  now = slurp(tmp_path("a.st"), &n);
+  cr_assert(n == len_st && memcmp(now, old_st, n) == 0, "a.st changed");
+  free(now);
+  cr_assert_eq(count_entries(g_dir), 2, "a temporary file was left");
+  free(old_npy);
+  free(old_st);
 }

@@ -198,6 +198,39 @@ mentions "container message" "not an mxblas container"
 head -c 300 "$T/q_nvfp4.safetensors" > "$T/qt.safetensors"
 expect 3 "dequantize a truncated container" "$TOOL" dequantize "$T/qt.safetensors" -o "$T/o.npy"
 
+# Output files are replaced atomically. A write that fails (here: the file
+# size limit of 4 KiB, below every output's size) leaves the old file as it
+# was and no temporary file behind.
+mkdir "$T/w"
+cp "$T/q_nvfp4.safetensors" "$T/w/q.safetensors"
+cp "$T/d_nvfp4.npy" "$T/w/d.npy"
+cp "$T/c.npy" "$T/w/c.npy"
+chmod 640 "$T/w/q.safetensors"
+# failed_write NAME FILE CMD...: CMD (writing FILE) fails under the limit
+failed_write() {
+  local name=$1 file=$2; shift 2
+  cp "$file" "$T/before"
+  expect 3 "$name: write error is an error" bash -c 'ulimit -f 4; exec "$@"' _ "$@"
+  mentions "$name: message names the cause" "File too large"
+  cmp -s "$file" "$T/before" && ok "$name: old file unchanged" || bad "$name: old file changed"
+  [ "$(ls -A "$T/w" | wc -l)" = 3 ] && ok "$name: no temporary file left" || bad "$name: files left: $(ls -A "$T/w")"
+}
+failed_write "quantize -o" "$T/w/q.safetensors" "$TOOL" quantize "$T/x.npy" --format mxfp8_e4m3 -o "$T/w/q.safetensors"
+failed_write "dequantize -o" "$T/w/d.npy" "$TOOL" dequantize "$T/q_mxfp8_e4m3.safetensors" -o "$T/w/d.npy"
+failed_write "gemm -o" "$T/w/c.npy" "$TOOL" gemm "$T/a.npy" "$T/b.npy" --format nvfp4 -o "$T/w/c.npy"
+# a successful write replaces the file and keeps its permissions
+expect 0 "quantize over an existing file" "$TOOL" quantize "$T/x.npy" --format mxfp8_e4m3 -o "$T/w/q.safetensors"
+cmp -s "$T/w/q.safetensors" "$T/q_mxfp8_e4m3.safetensors" && ok "the new file replaced the old" || bad "replaced content"
+[ "$(stat -c %a "$T/w/q.safetensors")" = 640 ] && ok "permissions kept" || bad "permissions $(stat -c %a "$T/w/q.safetensors")"
+[ "$(ls -A "$T/w" | wc -l)" = 3 ] && ok "no temporary file after success" || bad "files left: $(ls -A "$T/w")"
+# a destination that is not a regular file (a pipe) is written in place
+mkfifo "$T/fifo"
+timeout 10 cat "$T/fifo" > "$T/from_fifo" &
+expect 0 "dequantize into a pipe" timeout 10 "$TOOL" dequantize "$T/q_nvfp4.safetensors" -o "$T/fifo"
+wait
+cmp -s "$T/from_fifo" "$T/d_nvfp4.npy" && ok "the pipe got the file" || bad "pipe content"
+[ -p "$T/fifo" ] && ok "the pipe is still a pipe" || bad "the pipe was replaced"
+
 # Large headers parse in O(n log n): a 1M-key __metadata__ (13 MB of header)
 # and 100k tensors each list in well under a second; a parser with a linear
 # duplicate search per key takes minutes (100k keys: 39 s, 100k tensors: 73 s).

@@ -1,5 +1,6 @@
 /* mxblas: look at tensors through block-scaled low-precision formats.
  * See docs/CLI.md. Exit codes: 0 ok, 1 mismatch, 2 usage, 3 I/O or library error. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,6 +130,9 @@ int main(int argc, char **argv) {
   } cmds[] = {{"info", cmd_info},         {"list", cmd_list},       {"analyze", cmd_analyze},
               {"quantize", cmd_quantize}, {"dequantize", cmd_dequantize},
               {"check", cmd_check},       {"gemm", cmd_gemm}};
+  /* A write past the file size limit fails (EFBIG) and is reported, instead
+   * of killing the tool halfway through an output file. */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     fputs(k_usage, stderr);
     return CLI_USAGE;

@@ -2,10 +2,13 @@
 #include "tensor_io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "scan.h"
 
@@ -125,6 +128,76 @@ int mxio_src_read(const mxio_src *s, uint64_t off, void *dst, size_t n, const ch
   if (fseeko(s->file, (off_t)off, SEEK_SET) != 0 || fread(dst, 1, n, s->file) != n)
     return mxio_fail(err, errlen, "read error: %s at offset %llu", what, (unsigned long long)off);
   return 0;
+}
+
+int mxio_out_open(mxio_out *o, const char *path, char *err, size_t errlen) {
+  memset(o, 0, sizeof(*o));
+  struct stat sb;
+  char *real = realpath(path, NULL); /* NULL: no such file yet */
+  int exists = real && stat(real, &sb) == 0;
+  if (exists && !S_ISREG(sb.st_mode)) {
+    free(real);
+    if (!(o->f = fopen(path, "wb"))) return mxio_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return 0;
+  }
+  o->dest = real ? real : strdup(path);
+  const char *slash = o->dest ? strrchr(o->dest, '/') : NULL;
+  int dl = slash ? (int)(slash - o->dest + 1) : 0;
+  size_t bl = o->dest ? strlen(o->dest + dl) : 0;
+  o->tmp = o->dest ? malloc((size_t)dl + (bl < 200 ? bl : 200) + 10) : NULL;
+  if (!o->tmp) {
+    free(o->dest);
+    return mxio_fail(err, errlen, "out of memory");
+  }
+  /* ".name.XXXXXX" next to the destination (the name cut to stay within NAME_MAX) */
+  sprintf(o->tmp, "%.*s.%.200s.XXXXXX", dl, o->dest, o->dest + dl);
+  int fd = mkstemp(o->tmp);
+  if (fd < 0) {
+    int e = errno;
+    free(o->tmp);
+    free(o->dest);
+    return mxio_fail(err, errlen, "%s: cannot create a file in its directory: %s", path, strerror(e));
+  }
+  /* The permissions of the file replaced, or those a new file would get. */
+  mode_t mode;
+  if (exists) {
+    mode = sb.st_mode & 07777;
+  } else {
+    mode_t mask = umask(0);
+    umask(mask);
+    mode = 0666 & ~mask;
+  }
+  if (fchmod(fd, mode) != 0 || !(o->f = fdopen(fd, "wb"))) {
+    int e = errno;
+    close(fd);
+    unlink(o->tmp);
+    free(o->tmp);
+    free(o->dest);
+    return mxio_fail(err, errlen, "%s: cannot create: %s", path, strerror(e));
+  }
+  return 0;
+}
+
+int mxio_out_close(mxio_out *o, const char *path, int ok, char *err, size_t errlen) {
+  int e = ok ? 0 : errno ? errno : EIO; /* the failed write's reason */
+  if (!e && fflush(o->f) != 0) e = errno;
+  if (!e && o->tmp && fsync(fileno(o->f)) != 0) e = errno;
+  if (fclose(o->f) != 0 && !e) e = errno;
+  if (!e && o->tmp && rename(o->tmp, o->dest) != 0) e = errno;
+  if (e && o->tmp) unlink(o->tmp);
+  if (!e && o->tmp) { /* make the rename itself durable (best effort) */
+    char *slash = strrchr(o->dest, '/');
+    if (slash) slash[1] = 0;
+    int dfd = open(slash ? o->dest : ".", O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+      fsync(dfd);
+      close(dfd);
+    }
+  }
+  free(o->tmp);
+  free(o->dest);
+  memset(o, 0, sizeof(*o));
+  return e ? mxio_fail(err, errlen, "%s: write failed: %s", path, strerror(e)) : 0;
 }
 
 /* 2-D view of an N-D shape: [prod(leading), last]. */

@@ -420,11 +420,12 @@ int mxio_st_write(const char *path, int n, const mxio_st_out *tensors, int nmeta
   fputc('}', h);
   while ((ftell(h) % 8) != 0) fputc(' ', h); /* data section 8-byte aligned */
   fclose(h);
-  FILE *f = fopen(path, "wb");
-  if (!f) {
+  mxio_out o;
+  if (mxio_out_open(&o, path, err, errlen) != 0) {
     free(hdr);
-    return mxio_fail(err, errlen, "%s: cannot create", path);
+    return -1;
   }
+  FILE *f = o.f;
   uint8_t pre[8];
   for (int i = 0; i < 8; i++) pre[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
   int ok = fwrite(pre, 1, 8, f) == 8 && fwrite(hdr, 1, hlen, f) == hlen;
@@ -435,6 +436,5 @@ int mxio_st_write(const char *path, int n, const mxio_st_out *tensors, int nmeta
     size_t bytes = (size_t)elems * mxio_dtype_size(tensors[i].dtype);
     ok = bytes == 0 || fwrite(tensors[i].data, 1, bytes, f) == bytes;
   }
-  ok = (fclose(f) == 0) && ok;
-  return ok ? 0 : mxio_fail(err, errlen, "%s: write failed", path);
+  return mxio_out_close(&o, path, ok, err, errlen);
 }

@@ -17,6 +17,20 @@ struct mxio_array;
 int mxio_read_body(const struct mxio_src *s, uint64_t off, uint64_t nbytes, struct mxio_array *out,
                    char *err, size_t errlen);
 
+/* An output file. A regular file (or a new one) is written to a temporary
+ * file in its directory and renamed over it once complete and synced, so a
+ * failed write leaves the old file untouched and nothing else behind. What
+ * is not a regular file (a pipe, /dev/null) is written in place. */
+typedef struct mxio_out {
+  FILE *f;
+  char *tmp;  /* the temporary file; NULL when writing in place */
+  char *dest; /* the destination, symbolic links resolved */
+} mxio_out;
+int mxio_out_open(mxio_out *o, const char *path, char *err, size_t errlen);
+/* ok: every write succeeded. Flushes, syncs and renames, or removes the
+ * temporary file; -1 with "path: write failed: reason" on any failure. */
+int mxio_out_close(mxio_out *o, const char *path, int ok, char *err, size_t errlen);
+
 typedef struct mxio_scan {
   const char *p, *end;
 } mxio_scan;
