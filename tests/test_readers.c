@@ -392,3 +392,60 @@ Test(readers, failed_writes_leave_the_old_file) {
   free(old_npy);
   free(old_st);
 }
+
+/* Text from files is printed escaped: terminal controls and invalid UTF-8
+ * never pass through, JSON output stays valid. */
+Test(readers, escaped_text) {
+  const struct {
+    const char *in, *text, *json;
+  } cases[] = {
+    {"plain.name_0", "plain.name_0", "plain.name_0"},
+    {"\x1b[31mred", "\\x1B[31mred", "\\u001b[31mred"},
+    {"a\rb\nc\td\x07", "a\\rb\\nc\\td\\x07", "a\\rb\\nc\\td\\u0007"},
+    {"q\"b\\s", "q\"b\\\\s", "q\\\"b\\\\s"},
+    {"del\x7f c1\xc2\x9b", "del\\x7F c1\\u009b", "del\\u007f c1\\u009b"},
+    {"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+     "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"},
+    /* invalid: a lone byte, an overlong '/', an encoded surrogate, a cut sequence, > U+10FFFF */
+    {"\xff.\xc0\xaf.\xed\xa0\x80.\xe2\x82.\xf4\x90\x80\x80", "\\xFF.\\xC0\\xAF.\\xED\\xA0\\x80.\\xE2\\x82.\\xF4\\x90\\x80\\x80",
+     "\\ufffd.\\ufffd\\ufffd.\\ufffd\\ufffd\\ufffd.\\ufffd\\ufffd.\\ufffd\\ufffd\\ufffd\\ufffd"},
+  };
+  char buf[256];
+  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    cr_assert_str_eq(mxio_escaped(cases[k].in, MXIO_ESC_TEXT, buf, sizeof(buf)), cases[k].text);
+    cr_assert_str_eq(mxio_escaped(cases[k].in, MXIO_ESC_JSON, buf, sizeof(buf)), cases[k].json);
+    char *mem = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&mem, &len);
+    size_t n = mxio_put_escaped(f, cases[k].in, MXIO_ESC_TEXT);
+    fclose(f);
+    cr_assert_eq(n, strlen(cases[k].text));
+    cr_assert_str_eq(mem, cases[k].text);
+    free(mem);
+  }
+  /* Cut to fit, at a character boundary, marked. */
+  cr_assert_str_eq(mxio_escaped("abcdefgh", MXIO_ESC_TEXT, buf, 8), "abcd...");
+  cr_assert_str_eq(mxio_escaped("ab\x1b" "cdefgh", MXIO_ESC_TEXT, buf, 9), "ab...");
+  cr_assert_str_eq(mxio_escaped("abcdefg", MXIO_ESC_TEXT, buf, 8), "abcdefg");
+}
+
+/* The header is UTF-8 (as the reference reader requires); the writer stores
+ * text that is not as U+FFFD, so its files always parse. */
+Test(readers, safetensors_names_are_utf8) {
+  static uint8_t buf[512];
+  size_t n = build_st(buf, "{\"w\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+  expect_fail(buf, n, NULL, "malformed");
+  n = build_st(buf, "{\"w\xc3\xa9\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+  mxio_src s;
+  mxio_array a;
+  mxio_src_mem(&s, buf, n);
+  cr_assert_eq(mxio_load_src(&s, "w\xc3\xa9", &a, g_err, sizeof(g_err)), 0, "%s", g_err);
+  mxio_array_free(&a);
+  const float v = 1;
+  const int64_t shape[1] = {1};
+  mxio_st_out t = {"w\xff\x1b", MXIO_F32, 1, shape, &v};
+  const char *key = "src", *val = "\xfe.npy";
+  cr_assert_eq(mxio_st_write(tmp_path("u.st"), 1, &t, 1, &key, &val, g_err, sizeof(g_err)), 0, "%s", g_err);
+  cr_assert_eq(mxio_load(tmp_path("u.st"), "w\xef\xbf\xbd\x1b", &a, g_err, sizeof(g_err)), 0, "%s", g_err);
+  mxio_array_free(&a);
+}

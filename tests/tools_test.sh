@@ -108,6 +108,53 @@ expect 3 "unreadable dtype" "$TOOL" analyze "$T/m.safetensors" --tensor ids
 expect 0 "list" "$TOOL" list "$T/m.safetensors"
 grep -q "ids" "$T/out" && ok "list shows every tensor" || bad "list content"
 
+# Names from a file are escaped when printed: no escape sequence, carriage
+# return or bell reaches the terminal, and --json stays valid JSON (with a
+# path that is not UTF-8 too).
+"$PY" - "$T" <<'EOF'
+import json, struct, sys, numpy as np
+d = sys.argv[1]
+v = np.arange(4, dtype=np.float32).tobytes()
+names = ["\x1b[31mred", "cr\rname", "bell\x07", "c1\u009b2J", "back\\slash", "ok_\u00e9"]
+h = json.dumps({"__metadata__": {"k\x1b]0;title\x07": "v\x1b[2J"}} |
+               {n: {"dtype": "F32", "shape": [4], "data_offsets": [16 * i, 16 * i + 16]}
+                for i, n in enumerate(names)}).encode()
+open(f"{d}/names.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + v * len(names))
+EOF
+# clean FILE...: only printable UTF-8 text, newlines and tabs
+clean() {
+  "$PY" - "$@" <<'EOF'
+import sys
+for p in sys.argv[1:]:
+    b = open(p, "rb").read()
+    t = b.decode("utf-8")  # raises on invalid UTF-8
+    bad = [c for c in t if (ord(c) < 0x20 and c not in "\n\t") or 0x7f <= ord(c) < 0xa0]
+    assert not bad, (p, bad, t[:300])
+EOF
+}
+expect 0 "list a file with hostile names" "$TOOL" list "$T/names.safetensors"
+clean "$T/out" >/dev/null 2>&1 && ok "list output is clean text" || bad "list output has raw control characters"
+grep -qF '\x1B[31mred' "$T/out" && grep -qF 'cr\rname' "$T/out" && grep -qF 'bell\x07' "$T/out" &&
+  grep -qF '\u009b2J' "$T/out" && grep -qF 'back\\slash' "$T/out" && grep -qF 'ok_é' "$T/out" &&
+  grep -qF 'meta k\x1B]0;title\x07 = v\x1B[2J' "$T/out" && ok "list shows the escaped names" || bad "list escapes"
+expect 3 "analyze with a missing tensor name" "$TOOL" analyze "$T/names.safetensors" --tensor $'nope\e[1m'
+clean "$T/err" >/dev/null 2>&1 && ok "error message is clean text" || bad "error message has raw control characters"
+mentions "error message escapes both names" "no tensor named 'nope\\\\x1B\[1m' (the file has: \\\\x1B\[31mred, cr\\\\rname"
+expect 0 "check prints the names escaped" "$TOOL" check "$T/names.safetensors" "$T/names.safetensors"
+clean "$T/out" >/dev/null 2>&1 && ok "check output is clean text" || bad "check output has raw control characters"
+cp "$T/x.npy" "$T/"$'\xff\e[0m'".npy"
+expect 0 "analyze --json with hostile tensor and path names" bash -c \
+  "'$TOOL' analyze '$T/names.safetensors' --tensor $'\e[31mred' --formats mxfp8_e4m3 --json > '$T/n1.json' &&
+   '$TOOL' analyze '$T/'$'\xff\e[0m''.npy' --formats mxfp8_e4m3 --json > '$T/n2.json'"
+"$PY" - "$T" <<'EOF' >"$T/out" 2>"$T/err" && ok "--json stays valid JSON" || bad "--json with hostile names"
+import json, sys
+d = sys.argv[1]
+a = json.loads(open(f"{d}/n1.json", "rb").read().decode("utf-8"))
+assert a["tensor"] == "\x1b[31mred", a["tensor"]
+b = json.loads(open(f"{d}/n2.json", "rb").read().decode("utf-8"))
+assert b["file"].endswith("/\ufffd\x1b[0m.npy"), b["file"]
+EOF
+
 # quantize -> dequantize round trip, for several formats and inputs
 for f in nvfp4 mxfp8_e4m3 mxfp4 mx6 mx9 fp8_e4m3 mxint8; do
   expect 0 "quantize $f" "$TOOL" quantize "$T/x.npy" --format "$f" -o "$T/q_$f.safetensors"

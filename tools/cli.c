@@ -14,8 +14,13 @@
 
 static int vmessage(int code, const char *fmt, va_list ap) {
   cli_progress_end();
+  char *msg = NULL;
+  if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
   fputs("mxblas: ", stderr);
-  vfprintf(stderr, fmt, ap);
+  /* Messages carry names and paths from files and arguments: escaped, so
+   * none of them can drive the terminal. */
+  mxio_put_escaped(stderr, msg ? msg : fmt, MXIO_ESC_TEXT);
+  free(msg);
   fputc('\n', stderr);
   if (code == CLI_USAGE) fputs("Run 'mxblas help' for usage.\n", stderr);
   return code;

@@ -192,6 +192,7 @@ static int check_files(const char *pa, const char *pb, const char *tensor, doubl
   int64_t bad = 0;
   for (int k = 0; k < n && rc == CLI_OK; k++) {
     const char *name = multi ? st.tensors[k].name : tensor;
+    char label[256];
     mxio_array a, b;
     if (mxio_load(pa, name, &a, err, sizeof(err)) != 0) {
       rc = cli_error("%s", err);
@@ -206,7 +207,8 @@ static int check_files(const char *pa, const char *pb, const char *tensor, doubl
         (mxio_array_to_f32(&a, err, sizeof(err)) != 0 || mxio_array_to_f32(&b, err, sizeof(err)) != 0))
       rc = cli_error("%s", err);
     else
-      bad += compare(name ? name : "array", &a, &b, tol, use_tol);
+      bad += compare(name ? mxio_escaped(name, MXIO_ESC_TEXT, label, sizeof(label)) : "array", &a, &b, tol,
+                     use_tol);
     mxio_array_free(&a);
     mxio_array_free(&b);
   }

@@ -87,11 +87,13 @@ int cmd_quantize(int argc, char **argv) {
       char src[600];
       snprintf(src, sizeof(src), "%s%s%s", in, o.tensor ? ":" : "", o.tensor ? o.tensor : "");
       rc = save_container(o.out, &q, &o, src);
-      if (rc == CLI_OK)
-        fprintf(stderr, "%s: %s [%lld, %lld], %zu bytes of planes (%s)\n", o.out, fmt,
+      if (rc == CLI_OK) {
+        mxio_put_escaped(stderr, o.out, MXIO_ESC_TEXT);
+        fprintf(stderr, ": %s [%lld, %lld], %zu bytes of planes (%s)\n", fmt,
                 (long long)a.rows, (long long)a.cols,
                 q.sizes.data_bytes + q.sizes.scale_bytes + q.sizes.aux_bytes + q.sizes.amax_bytes,
                 mxb_context_last_impl(ctx));
+      }
       cli_qtensor_free(&q);
     }
     mxb_context_destroy(ctx);

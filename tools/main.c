@@ -112,11 +112,20 @@ int cmd_list(int argc, char **argv) {
   } else {
     for (int i = 0; i < st.ntensors; i++) {
       const mxio_st_tensor *t = &st.tensors[i];
-      printf("%-40s %-5s [", t->name, (int)t->dtype < 0 ? "other" : mxio_dtype_name(t->dtype));
+      /* Names and metadata come from the file: printed escaped. */
+      size_t w = mxio_put_escaped(stdout, t->name, MXIO_ESC_TEXT);
+      printf("%*s %-5s [", w < 40 ? (int)(40 - w) : 0, "",
+             (int)t->dtype < 0 ? "other" : mxio_dtype_name(t->dtype));
       for (int d = 0; d < t->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
       printf("]\n");
     }
-    for (int i = 0; i < st.nmeta; i++) printf("  meta %s = %s\n", st.meta_keys[i], st.meta_values[i]);
+    for (int i = 0; i < st.nmeta; i++) {
+      fputs("  meta ", stdout);
+      mxio_put_escaped(stdout, st.meta_keys[i], MXIO_ESC_TEXT);
+      fputs(" = ", stdout);
+      mxio_put_escaped(stdout, st.meta_values[i], MXIO_ESC_TEXT);
+      putchar('\n');
+    }
     mxio_st_free(&st);
   }
   mxio_src_close(&s);

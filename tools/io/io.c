@@ -22,6 +22,79 @@ int mxio_fail(char *err, size_t errlen, const char *fmt, ...) {
   return -1;
 }
 
+int mxio_utf8_len(const unsigned char *p, uint32_t *cp) {
+  int n = p[0] < 0x80 ? 1 : p[0] < 0xC2 ? 0 : p[0] < 0xE0 ? 2 : p[0] < 0xF0 ? 3 : p[0] < 0xF5 ? 4 : 0;
+  if (n == 0) return 0;
+  uint32_t c = n == 1 ? p[0] : p[0] & (0x7Fu >> n);
+  for (int i = 1; i < n; i++) {
+    if ((p[i] & 0xC0) != 0x80) return 0; /* also stops at the terminating NUL */
+    c = c << 6 | (p[i] & 0x3Fu);
+  }
+  static const uint32_t k_min[5] = {0, 0, 0x80, 0x800, 0x10000};
+  if (c < k_min[n] || c > 0x10FFFF || (c >= 0xD800 && c < 0xE000)) return 0;
+  *cp = c;
+  return n;
+}
+
+/* The escaped form of the character at p into out (at most 12 bytes plus a
+ * NUL); returns the number of source bytes it stands for. */
+static size_t escape_one(const unsigned char *p, int mode, char *out) {
+  uint32_t c = 0;
+  int n = mxio_utf8_len(p, &c);
+  int json = mode == MXIO_ESC_JSON;
+  if (n == 0) { /* a byte of invalid UTF-8 */
+    if (json)
+      strcpy(out, "\\ufffd");
+    else
+      snprintf(out, 13, "\\x%02X", p[0]);
+    return 1;
+  }
+  if (c == '\\' || (json && c == '"')) {
+    snprintf(out, 13, "\\%c", (char)c);
+  } else if (c == '\n' || c == '\r' || c == '\t') {
+    snprintf(out, 13, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+  } else if (c < 0x20 || (c >= 0x7F && c < 0xA0)) {
+    snprintf(out, 13, json || c >= 0x80 ? "\\u%04x" : "\\x%02X", (unsigned)c);
+  } else {
+    memcpy(out, p, (size_t)n);
+    out[n] = 0;
+  }
+  return (size_t)n;
+}
+
+size_t mxio_put_escaped(FILE *f, const char *s, int mode) {
+  size_t total = 0;
+  char e[13];
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    p += escape_one(p, mode, e);
+    total += strlen(e);
+    fputs(e, f);
+  }
+  return total;
+}
+
+const char *mxio_escaped(const char *s, int mode, char *buf, size_t cap) {
+  size_t len = 0, cut = 0; /* cut: the longest output that leaves room for "..." */
+  char e[13];
+  if (cap == 0) return buf;
+  buf[0] = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    p += escape_one(p, mode, e);
+    size_t el = strlen(e);
+    if (len + el >= cap) { /* does not fit: back to the last cut point */
+      if (cap > 3)
+        memcpy(buf + cut, "...", 4);
+      else
+        buf[0] = 0;
+      return buf;
+    }
+    memcpy(buf + len, e, el + 1);
+    len += el;
+    if (len + 3 < cap) cut = len;
+  }
+  return buf;
+}
+
 static const struct {
   const char *name;
   size_t size;

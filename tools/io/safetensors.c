@@ -3,8 +3,9 @@
  * Layout: u64 little-endian N, N bytes of JSON header, then the data section.
  * The header maps tensor names to {"dtype", "shape", "data_offsets"} and may
  * hold "__metadata__" (string to string). The JSON parser is strict (RFC 8259
- * strings and non-negative integers only, no duplicate or unknown keys) and
- * never reads past the header. */
+ * strings in UTF-8 and non-negative integers only, no duplicate or unknown
+ * keys) and never reads past the header. Names are returned as decoded: the
+ * caller escapes them when printing (mxio_put_escaped). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,12 @@ static char *json_string(mxio_scan *c, char **w) {
   c->p++;
   *o = 0;
   if (memchr(out, 0, (size_t)(o - out))) goto bad; /* \u0000 inside a name */
+  uint32_t cp;
+  for (const unsigned char *u = (const unsigned char *)out; *u;) { /* JSON text is UTF-8 */
+    int n = mxio_utf8_len(u, &cp);
+    if (n == 0) goto bad;
+    u += n;
+  }
   *w = o + 1;
   return out;
 bad:
@@ -365,18 +372,10 @@ int mxio_st_read(const mxio_src *s, const mxio_st *st, const mxio_st_tensor *t, 
   return mxio_read_body(s, st->data_start + t->begin, t->end - t->begin, out, err, errlen);
 }
 
-/* JSON string with the escapes RFC 8259 requires. */
+/* A JSON string (RFC 8259); text that is not UTF-8 is stored as U+FFFD. */
 static void put_json_string(FILE *f, const char *s) {
   fputc('"', f);
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\')
-      fprintf(f, "\\%c", ch);
-    else if (ch < 0x20)
-      fprintf(f, "\\u%04x", ch);
-    else
-      fputc(ch, f);
-  }
+  mxio_put_escaped(f, s, MXIO_ESC_JSON);
   fputc('"', f);
 }
 

@@ -10,6 +10,11 @@ __attribute__((format(printf, 3, 4)))
 #endif
 int mxio_fail(char *err, size_t errlen, const char *fmt, ...); /* returns -1 */
 
+/* Length of the valid UTF-8 sequence at p (1..4; sets *cp), 0 if there is
+ * none (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+ * Reads no further than the first byte that is not a continuation byte. */
+int mxio_utf8_len(const unsigned char *p, uint32_t *cp);
+
 struct mxio_src;
 struct mxio_array;
 /* Allocate out->data and read nbytes at off (bounded by the source size and

@@ -111,6 +111,22 @@ int mxio_st_write(const char *path, int n, const mxio_st_out *tensors, int nmeta
                   const char *const *meta_keys, const char *const *meta_values, char *err,
                   size_t errlen);
 
+/* Text from a file (tensor names, metadata, header keys) made safe to print.
+ * Valid UTF-8 passes through, except what a terminal or a JSON parser would
+ * act on: backslash, control characters (C0, DEL and the C1 range
+ * U+0080..U+009F, which terminals honour as escape sequences) and every byte
+ * of an invalid UTF-8 sequence.
+ *   MXIO_ESC_TEXT: \\, \n, \r, \t, \xNN for other bytes, \uNNNN for C1.
+ *   MXIO_ESC_JSON: the body of a JSON string (RFC 8259): \", \\, \uNNNN for
+ *                  controls; an invalid byte, which JSON cannot carry, becomes
+ *                  U+FFFD (\ufffd). */
+enum { MXIO_ESC_TEXT = 0, MXIO_ESC_JSON = 1 };
+/* Write the escaped form of s to f; returns the number of bytes written. */
+size_t mxio_put_escaped(FILE *f, const char *s, int mode);
+/* The same into buf (always terminated); text that does not fit is cut at a
+ * character boundary and ends in "...". Returns buf. */
+const char *mxio_escaped(const char *s, int mode, char *buf, size_t cap);
+
 /* Open path, detect the format from its first bytes, read one tensor.
  * name selects a safetensors tensor; NULL takes the file's only tensor.
  * A .npy file refuses a name. */
