@@ -271,14 +271,23 @@ Test(readers, safetensors_strict_json) {
      "\"data_offsets\" : [ 0 , 4 ] } }  ",
      NULL, 4},
     {"{\"\\u00e9\\ud83d\\ude00\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", NULL, 4},
+    /* Tiled out of order, with empty tensors anywhere. */
+    {"{\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},"
+     "\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]},\"z\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[8,8]}}",
+     NULL, 8},
   };
   for (size_t k = 0; k < sizeof(ok) / sizeof(ok[0]); k++) {
     size_t n = build_st(buf, ok[k].json, ok[k].ndata);
     mxio_src s;
     mxio_array a;
     mxio_src_mem(&s, buf, n);
-    cr_assert_eq(mxio_load_src(&s, NULL, &a, g_err, sizeof(g_err)), 0, "%s: %s", ok[k].json, g_err);
-    mxio_array_free(&a);
+    mxio_st st;
+    cr_assert_eq(mxio_st_open(&s, &st, g_err, sizeof(g_err)), 0, "%s: %s", ok[k].json, g_err);
+    for (int i = 0; i < st.ntensors; i++) {
+      cr_assert_eq(mxio_st_read(&s, &st, &st.tensors[i], &a, g_err, sizeof(g_err)), 0, "%s", g_err);
+      mxio_array_free(&a);
+    }
+    mxio_st_free(&st);
   }
   /* The escaped name decodes to UTF-8. */
   size_t n = build_st(buf, ok[2].json, 4);
@@ -305,6 +314,18 @@ Test(readers, safetensors_strict_json) {
     {"{\"x\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}", "absurd", 4},
     {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
      "repeated tensor 'x'", 4},
+    /* The tensors tile the data section exactly, in some order. */
+    {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]}}",
+     "tensors 'x' and 'y' overlap (data_offsets [0, 4] and [2, 6])", 8},
+    {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+     "tensors 'x' and 'y' overlap", 4},
+    {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"z\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[2,2]}}",
+     "tensors 'x' and 'z' overlap", 4},
+    {"{\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]},\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+     "bytes [4, 8) of the data section belong to no tensor", 12},
+    {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", "bytes [0, 4) of the data section belong to no tensor", 8},
+    {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", "bytes [4, 6) of the data section belong to no tensor", 6},
+    {"{\"__metadata__\":{}}", "bytes [0, 1) of the data section belong to no tensor", 1},
     {"{\"__metadata__\":{\"a\":1}}", "values must be strings", 0},
     {"{\"__metadata__\":{},\"__metadata__\":{}}", "repeated __metadata__", 0},
     {"{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", "repeated __metadata__ key 'a'", 0},

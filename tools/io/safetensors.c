@@ -178,6 +178,45 @@ static mxio_st_key *index_names(const mxio_st *st, int n, const char *(*name_of)
   return k;
 }
 
+typedef struct span {
+  uint64_t begin, end;
+  int index;
+} span;
+
+static int cmp_span(const void *a, const void *b) {
+  const span *x = a, *y = b;
+  if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+  if (x->end != y->end) return x->end < y->end ? -1 : 1;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+/* The tensors must tile the data section exactly, in some order, as the
+ * reference reader requires: no byte belongs to two tensors or to none. */
+static int check_tiling(const mxio_st *st, uint64_t data_size, char *err, size_t errlen) {
+  span *sp = malloc(sizeof(*sp) * (size_t)(st->ntensors ? st->ntensors : 1));
+  if (!sp) return mxio_fail(err, errlen, "out of memory");
+  for (int i = 0; i < st->ntensors; i++) sp[i] = (span){st->tensors[i].begin, st->tensors[i].end, i};
+  qsort(sp, (size_t)st->ntensors, sizeof(*sp), cmp_span);
+  uint64_t at = 0; /* where the next tensor must begin */
+  int rc = 0;
+  for (int i = 0; i < st->ntensors && rc == 0; i++) {
+    const span *p = &sp[i], *q = i ? &sp[i - 1] : NULL;
+    if (p->begin < at) /* then q exists: at > 0 */
+      rc = mxio_fail(err, errlen, "tensors '%s' and '%s' overlap (data_offsets [%llu, %llu] and [%llu, %llu])",
+                     st->tensors[q->index].name, st->tensors[p->index].name, (unsigned long long)q->begin,
+                     (unsigned long long)q->end, (unsigned long long)p->begin, (unsigned long long)p->end);
+    else if (p->begin > at)
+      rc = mxio_fail(err, errlen, "bytes [%llu, %llu) of the data section belong to no tensor",
+                     (unsigned long long)at, (unsigned long long)p->begin);
+    at = p->end;
+  }
+  if (rc == 0 && at != data_size)
+    rc = mxio_fail(err, errlen, "bytes [%llu, %llu) of the data section belong to no tensor",
+                   (unsigned long long)at, (unsigned long long)data_size);
+  free(sp);
+  return rc;
+}
+
 static const mxio_st_key *lookup(const mxio_st_key *k, int n, const char *name) {
   size_t lo = 0, hi = (size_t)n; /* the first key >= name */
   while (lo < hi) {
@@ -332,7 +371,7 @@ int mxio_st_open(const mxio_src *s, mxio_st *st, char *err, size_t errlen) {
   st->tensor_index = index_names(st, st->ntensors, tensor_name, "tensor", err, errlen);
   if (!st->tensor_index) goto out;
   st->meta_index = index_names(st, st->nmeta, meta_key, "__metadata__ key", err, errlen);
-  if (!st->meta_index) goto out;
+  if (!st->meta_index || check_tiling(st, data_size, err, errlen) != 0) goto out;
   rc = 0;
 out:
   free(h);
