@@ -341,9 +341,16 @@ Test(readers, safetensors_strict_json) {
     n = build_st(buf, bad[k].json, bad[k].ndata);
     expect_fail(buf, n, bad[k].json[0] == '{' && strstr(bad[k].json, "I32") ? "x" : NULL, bad[k].want);
   }
-  /* Absurd header length: refused before any allocation. */
+  /* Absurd header length: refused before any allocation; without a JSON
+   * object after it, the file is not a safetensors file at all. */
   memset(buf, 0xFF, 16);
-  expect_fail(buf, 16, NULL, "exceeds");
+  buf[8] = '{';
+  expect_fail(buf, 16, NULL, "header length 18446744073709551615 exceeds");
+  buf[8] = 0xFF;
+  expect_fail(buf, 16, NULL, "not a .npy or safetensors file");
+  g_err[0] = 0;
+  expect_fail("hello, this is text\n", 20, NULL, "not a .npy or safetensors file");
+  cr_assert_null(strstr(g_err, "header length"), "%s", g_err);
   expect_fail(buf, 3, NULL, "not a .npy or safetensors file");
 }
 

@@ -308,6 +308,13 @@ int mxio_st_open(const mxio_src *s, mxio_st *st, char *err, size_t errlen) {
   if (mxio_src_read(s, 0, pre, 8, "the safetensors header length", err, errlen) != 0) return -1;
   uint64_t n = 0;
   for (int i = 7; i >= 0; i--) n = n << 8 | pre[i];
+  /* An implausible length: if no JSON object follows either, the file is
+   * just something else, and its first 8 bytes mean nothing. */
+  uint8_t lead = '{';
+  if ((n > MXIO_MAX_ST_HEADER || n > s->size - 8) && s->size > 8 &&
+      mxio_src_read(s, 8, &lead, 1, "the safetensors header", err, errlen) == 0 &&
+      !strchr("{ \t\r\n", lead))
+    return mxio_fail(err, errlen, "not a .npy or safetensors file");
   if (n > MXIO_MAX_ST_HEADER)
     return mxio_fail(err, errlen,
                      "not a .npy or safetensors file (header length %llu exceeds the %u-byte limit)",
