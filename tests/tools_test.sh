@@ -19,7 +19,7 @@ expect() {
   if [ "$got" = "$want" ]; then ok "$name"; else echo "     exit $got, want $want"; bad "$name"; fi
 }
 # the last command's stderr mentions TEXT
-mentions() { if grep -q -- "$2" "$T/err"; then ok "$1"; else bad "$1 (stderr lacks '$2')"; fi; }
+mentions() { if grep -qF -- "$2" "$T/err"; then ok "$1"; else bad "$1 (stderr lacks '$2')"; fi; }
 
 "$PY" - "$T" <<'EOF'
 import sys, json, struct, numpy as np
@@ -139,7 +139,7 @@ grep -qF '\x1B[31mred' "$T/out" && grep -qF 'cr\rname' "$T/out" && grep -qF 'bel
   grep -qF 'meta k\x1B]0;title\x07 = v\x1B[2J' "$T/out" && ok "list shows the escaped names" || bad "list escapes"
 expect 3 "analyze with a missing tensor name" "$TOOL" analyze "$T/names.safetensors" --tensor $'nope\e[1m'
 clean "$T/err" >/dev/null 2>&1 && ok "error message is clean text" || bad "error message has raw control characters"
-mentions "error message escapes both names" "no tensor named 'nope\\\\x1B\[1m' (the file has: \\\\x1B\[31mred, cr\\\\rname"
+mentions "error message escapes both names" "no tensor named 'nope\\x1B[1m' (the file has: \\x1B[31mred, cr\\rname"
 expect 0 "check prints the names escaped" "$TOOL" check "$T/names.safetensors" "$T/names.safetensors"
 clean "$T/out" >/dev/null 2>&1 && ok "check output is clean text" || bad "check output has raw control characters"
 cp "$T/x.npy" "$T/"$'\xff\e[0m'".npy"
@@ -245,6 +245,57 @@ mentions "container message" "not an mxblas container"
 head -c 300 "$T/q_nvfp4.safetensors" > "$T/qt.safetensors"
 expect 3 "dequantize a truncated container" "$TOOL" dequantize "$T/qt.safetensors" -o "$T/o.npy"
 
+# Forged containers: metadata and planes are checked against the format and
+# the file's real sizes before anything is allocated or decoded.
+expect 0 "quantize mor" "$TOOL" quantize "$T/x.npy" --format mor_1x128 -o "$T/q_mor.safetensors"
+expect 0 "dequantize mor" "$TOOL" dequantize "$T/q_mor.safetensors" -o "$T/d_mor.npy"
+# forge NAME SRC KEY=VALUE...: a copy of container SRC with metadata changed;
+# plane:NAME=DTYPE retypes a plane, aux[I]=B sets a byte of the aux plane
+forge() {
+  "$PY" - "$T" "$@" <<'EOF'
+import json, struct, sys
+d, name, src, *edits = sys.argv[1:]
+b = open(f"{d}/{src}", "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); data = bytearray(b[8 + n:])
+for e in edits:
+    k, v = e.split("=", 1)
+    if k.startswith("plane:"):
+        h[k[6:]]["dtype"] = v
+        h[k[6:]]["shape"] = [h[k[6:]]["data_offsets"][1] - h[k[6:]]["data_offsets"][0]]
+    elif k.startswith("aux["):
+        data[h["aux"]["data_offsets"][0] + int(k[4:-1])] = int(v)
+    else:
+        h["__metadata__"][k] = v
+h = json.dumps(h).encode()
+open(f"{d}/{name}", "wb").write(struct.pack("<Q", len(h)) + h + bytes(data))
+EOF
+}
+forged() { # forged NAME WANT_MESSAGE SRC EDITS...: dequantize refuses it, saying WANT
+  local name=$1 want=$2; shift 2
+  forge f.safetensors "$@"
+  expect 3 "dequantize refuses $name" "$TOOL" dequantize "$T/f.safetensors" -o "$T/o.npy"
+  mentions "$name: message" "$want"
+}
+forged "flags -1zz" "mxblas.flags '-1zz' is not" q_nvfp4.safetensors mxblas.flags=-1zz
+forged "an undefined flag" "mxblas.flags '4' is not" q_nvfp4.safetensors mxblas.flags=4
+forged "2D flag on mxfp8" "2D scales (flag 1) exist for nvfp4 only" q_mxfp8_e4m3.safetensors mxblas.flags=1
+forged "RHT flag on mor" "mor_1x128 is never stored transformed" q_mor.safetensors mxblas.flags=2
+forged "rows ' 64'" "mxblas.rows ' 64' is not" q_nvfp4.safetensors "mxblas.rows= 64"
+forged "rows larger than the planes" "plane 'data' has 8192 bytes, nvfp4 [128, 256] needs 16384" \
+  q_nvfp4.safetensors mxblas.rows=128
+forged "a 2^40-element shape over a few KiB" "plane 'data' has 8192 bytes, nvfp4 [1048576, 1048576] needs 549755813888" \
+  q_nvfp4.safetensors mxblas.rows=1048576 mxblas.cols=1048576
+if grep -q "allocation failed: *$" "$T/err"; then bad "an allocation failure without a detail"; else ok "no empty detail"; fi
+forged "a retyped plane" "plane 'amax' is U8, nvfp4 needs F32" q_nvfp4.safetensors plane:amax=U8
+forged "MoR decision byte 2" "aux byte 3 is 2 (MoR decisions are 0 or 1)" q_mor.safetensors "aux[3]=2"
+forge f.safetensors q_nvfp4.safetensors mxblas.flags=1
+expect 0 "2D flag on nvfp4 is accepted" "$TOOL" dequantize "$T/f.safetensors" -o "$T/o.npy"
+# a file that is neither format: no garbage header length in the message
+printf 'hello, this is a text file\n' > "$T/text.txt"
+expect 3 "a text file" "$TOOL" analyze "$T/text.txt"
+mentions "text file message" "not a .npy or safetensors file"
+if grep -q "header length" "$T/err"; then bad "text file: reports a header length"; else ok "text file: no header length"; fi
 # Output files are replaced atomically. A write that fails (here: the file
 # size limit of 4 KiB, below every output's size) leaves the old file as it
 # was and no temporary file behind.

@@ -186,7 +186,8 @@ int cmd_analyze(int argc, char **argv) {
     mxb_rht_t rht = o.cfg.rht;
     rht.enabled = 1;
     size_t bytes = (size_t)a.rows * (size_t)a.cols * sizeof(float);
-    mxb_status_t s = (xr = malloc(bytes)) ? mxb_context_create(MXB_BACKEND_CPU, 0, &cpu) : MXB_ERR_ALLOC;
+    mxb_status_t s = (xr = malloc(bytes)) ? mxb_context_create(MXB_BACKEND_CPU, 0, &cpu)
+                                           : cli_status(MXB_ERR_ALLOC, "out of memory for RHT(x), %zu bytes", bytes);
     if (s == MXB_SUCCESS) {
       s = mxb_rht(cpu, &rht, 0, MXB_AXIS_COLS, a.rows, a.cols, MXB_DTYPE_FP32, a.data, MXB_DTYPE_FP32, xr, NULL);
       mxb_context_destroy(cpu);

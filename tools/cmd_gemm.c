@@ -49,7 +49,7 @@ static mxb_status_t run_gemm(mxb_context_t *ctx, mxb_backend_t backend, const mx
   if (s != MXB_SUCCESS) return s;
   if (backend == MXB_BACKEND_CPU) {
     void *w = ws ? malloc(ws) : NULL;
-    if (ws && !w) return MXB_ERR_ALLOC;
+    if (ws && !w) return cli_status(MXB_ERR_ALLOC, "out of memory for a %zu-byte workspace", ws);
     double t0 = now_s();
     s = mxb_gemm(ctx, desc, &a->t, &b->t, c, w, ws, NULL);
     *secs = now_s() - t0;
@@ -62,15 +62,17 @@ static mxb_status_t run_gemm(mxb_context_t *ctx, mxb_backend_t backend, const mx
   s = cli_mirror(a, 1, &da);
   if (s == MXB_SUCCESS && (s = cli_mirror(b, 1, &db)) != MXB_SUCCESS) cli_mirror_free(&da);
   if (s != MXB_SUCCESS) return s;
-  if (cudaMalloc(&dc, cb) != cudaSuccess || (ws && cudaMalloc(&w, ws) != cudaSuccess)) s = MXB_ERR_CUDA;
+  if (cudaMalloc(&dc, cb) != cudaSuccess || (ws && cudaMalloc(&w, ws) != cudaSuccess))
+    s = cli_cuda_status("allocating C and the workspace");
   if (s == MXB_SUCCESS) {
     s = mxb_gemm(ctx, desc, &da, &db, dc, w, ws, NULL); /* warm-up */
     cudaDeviceSynchronize();
     double t0 = now_s();
     if (s == MXB_SUCCESS) s = mxb_gemm(ctx, desc, &da, &db, dc, w, ws, NULL);
-    if (cudaDeviceSynchronize() != cudaSuccess) s = MXB_ERR_CUDA;
+    if (cudaDeviceSynchronize() != cudaSuccess) s = cli_cuda_status("running the GEMM");
     *secs = now_s() - t0;
-    if (s == MXB_SUCCESS && cudaMemcpy(c, dc, cb, cudaMemcpyDeviceToHost) != cudaSuccess) s = MXB_ERR_CUDA;
+    if (s == MXB_SUCCESS && cudaMemcpy(c, dc, cb, cudaMemcpyDeviceToHost) != cudaSuccess)
+      s = cli_cuda_status("copying C back");
   }
   cudaFree(dc);
   cudaFree(w);
