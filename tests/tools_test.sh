@@ -228,6 +228,22 @@ assert c.shape == (32, 48)
 assert np.linalg.norm(c - ref) / np.linalg.norm(ref) < 0.05
 EOF
 expect 3 "gemm shapes that do not chain" "$TOOL" gemm "$T/a.npy" "$T/a.npy" --format nvfp4
+# gemm's memory is bounded by --max-memory (default 1 GiB), checked before
+# anything is allocated: two 64 KiB files, A [16384, 1] and B [1, 16384],
+# ask for a 1 GiB product (and took 3.1 GB and 17 s without the bound).
+"$PY" - "$T" <<'EOF'
+import sys, numpy as np
+d = sys.argv[1]
+np.save(f"{d}/tall.npy", np.ones((16384, 1), np.float32))
+np.save(f"{d}/wide.npy", np.ones((1, 16384), np.float32))
+EOF
+expect 3 "gemm over the default memory limit is refused" timeout 5 "$TOOL" gemm "$T/tall.npy" "$T/wide.npy" --format mxfp8_e4m3
+mentions "the refusal names the limit" "above the --max-memory limit of 1073741824 bytes"
+expect 3 "gemm over a given limit is refused" "$TOOL" gemm "$T/a.npy" "$T/b.npy" --format mxfp8_e4m3 --max-memory 16K
+mentions "the refusal gives the need" "gemm needs about"
+expect 0 "gemm within a given limit" "$TOOL" gemm "$T/a.npy" "$T/b.npy" --format mxfp8_e4m3 --max-memory 1M -o "$T/c1.npy"
+expect 0 "the same product" cmp "$T/c.npy" "$T/c1.npy"
+expect 2 "bad --max-memory" "$TOOL" gemm "$T/a.npy" "$T/b.npy" --format nvfp4 --max-memory 12Q
 
 # malformed and truncated files: exit 3 with a message
 expect 3 "truncated .npy" "$TOOL" analyze "$T/trunc.npy"
