@@ -368,6 +368,9 @@ list_within() {
 }
 list_within "1M metadata keys" "$T/meta1m.safetensors" '^  meta k[0-9]* = [0-9]' 1000000
 list_within "100k tensors" "$T/t100k.safetensors" '^t[0-9]' 100000
+# check reads each header once, not once per tensor
+expect 0 "check 100k tensors within 5 s" timeout 5 "$TOOL" check "$T/t100k.safetensors" "$T/t100k.safetensors"
+[ "$(grep -c 'bit-identical' "$T/out")" = 100000 ] && ok "check compares all 100k" || bad "check 100k count"
 
 echo "tools_test: $pass passed, $fail failed"
 [ "$fail" = 0 ]
