@@ -3,6 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "../tools/io/tensor_io.h"
@@ -269,14 +271,23 @@ Test(readers, safetensors_strict_json) {
      "\"data_offsets\" : [ 0 , 4 ] } }  ",
      NULL, 4},
     {"{\"\\u00e9\\ud83d\\ude00\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", NULL, 4},
+    /* Tiled out of order, with empty tensors anywhere. */
+    {"{\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},"
+     "\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]},\"z\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[8,8]}}",
+     NULL, 8},
   };
   for (size_t k = 0; k < sizeof(ok) / sizeof(ok[0]); k++) {
     size_t n = build_st(buf, ok[k].json, ok[k].ndata);
     mxio_src s;
     mxio_array a;
     mxio_src_mem(&s, buf, n);
-    cr_assert_eq(mxio_load_src(&s, NULL, &a, g_err, sizeof(g_err)), 0, "%s: %s", ok[k].json, g_err);
-    mxio_array_free(&a);
+    mxio_st st;
+    cr_assert_eq(mxio_st_open(&s, &st, g_err, sizeof(g_err)), 0, "%s: %s", ok[k].json, g_err);
+    for (int i = 0; i < st.ntensors; i++) {
+      cr_assert_eq(mxio_st_read(&s, &st, &st.tensors[i], &a, g_err, sizeof(g_err)), 0, "%s", g_err);
+      mxio_array_free(&a);
+    }
+    mxio_st_free(&st);
   }
   /* The escaped name decodes to UTF-8. */
   size_t n = build_st(buf, ok[2].json, 4);
@@ -301,7 +312,20 @@ Test(readers, safetensors_strict_json) {
     {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", "shape is not a list", 4},
     {"{\"x\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", "shape is not a list", 4},
     {"{\"x\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}", "absurd", 4},
-    {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"x\":{}}", "repeated tensor 'x'", 4},
+    {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+     "repeated tensor 'x'", 4},
+    /* The tensors tile the data section exactly, in some order. */
+    {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]}}",
+     "tensors 'x' and 'y' overlap (data_offsets [0, 4] and [2, 6])", 8},
+    {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+     "tensors 'x' and 'y' overlap", 4},
+    {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"z\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[2,2]}}",
+     "tensors 'x' and 'z' overlap", 4},
+    {"{\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]},\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+     "bytes [4, 8) of the data section belong to no tensor", 12},
+    {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", "bytes [0, 4) of the data section belong to no tensor", 8},
+    {"{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", "bytes [4, 6) of the data section belong to no tensor", 6},
+    {"{\"__metadata__\":{}}", "bytes [0, 1) of the data section belong to no tensor", 1},
     {"{\"__metadata__\":{\"a\":1}}", "values must be strings", 0},
     {"{\"__metadata__\":{},\"__metadata__\":{}}", "repeated __metadata__", 0},
     {"{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", "repeated __metadata__ key 'a'", 0},
@@ -317,9 +341,16 @@ Test(readers, safetensors_strict_json) {
     n = build_st(buf, bad[k].json, bad[k].ndata);
     expect_fail(buf, n, bad[k].json[0] == '{' && strstr(bad[k].json, "I32") ? "x" : NULL, bad[k].want);
   }
-  /* Absurd header length: refused before any allocation. */
+  /* Absurd header length: refused before any allocation; without a JSON
+   * object after it, the file is not a safetensors file at all. */
   memset(buf, 0xFF, 16);
-  expect_fail(buf, 16, NULL, "exceeds");
+  buf[8] = '{';
+  expect_fail(buf, 16, NULL, "header length 18446744073709551615 exceeds");
+  buf[8] = 0xFF;
+  expect_fail(buf, 16, NULL, "not a .npy or safetensors file");
+  g_err[0] = 0;
+  expect_fail("hello, this is text\n", 20, NULL, "not a .npy or safetensors file");
+  cr_assert_null(strstr(g_err, "header length"), "%s", g_err);
   expect_fail(buf, 3, NULL, "not a .npy or safetensors file");
 }
 
@@ -347,4 +378,102 @@ Test(readers, missing_file) {
   cr_assert_neq(mxio_load(tmp_path("absent.npy"), NULL, &a, g_err, sizeof(g_err)), 0);
   cr_assert_not_null(strstr(g_err, "absent.npy"));
   cr_assert_not_null(strstr(g_err, "No such file"));
+}
+
+/* Writers replace their output atomically: a failed write (here: the file
+ * size limit) leaves the old file and no temporary file. */
+static int count_entries(const char *dir) {
+  char cmd[160];
+  snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
+  FILE *p = popen(cmd, "r");
+  int n = -1;
+  cr_assert_not_null(p);
+  cr_assert_eq(fscanf(p, "%d", &n), 1);
+  pclose(p);
+  return n;
+}
+
+Test(readers, failed_writes_leave_the_old_file) {
+  static float big[4096];
+  const int64_t shape[1] = {4096}, small_shape[1] = {4};
+  mxio_st_out t = {"w", MXIO_F32, 1, shape, big};
+  mxio_st_out small = {"w", MXIO_F32, 1, small_shape, big};
+  cr_assert_eq(mxio_npy_write(tmp_path("a.npy"), MXIO_F32, 1, small_shape, big, g_err, sizeof(g_err)), 0);
+  cr_assert_eq(mxio_st_write(tmp_path("a.st"), 1, &small, 0, NULL, NULL, g_err, sizeof(g_err)), 0);
+  size_t len_npy, len_st;
+  uint8_t *old_npy = slurp(tmp_path("a.npy"), &len_npy), *old_st = slurp(tmp_path("a.st"), &len_st);
+  signal(SIGXFSZ, SIG_IGN); /* writes past the limit fail with EFBIG */
+  struct rlimit lim = {8192, 8192};
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  cr_assert_neq(mxio_npy_write(tmp_path("a.npy"), MXIO_F32, 1, shape, big, g_err, sizeof(g_err)), 0);
+  cr_assert_not_null(strstr(g_err, "File too large"), "%s", g_err);
+  cr_assert_neq(mxio_st_write(tmp_path("a.st"), 1, &t, 0, NULL, NULL, g_err, sizeof(g_err)), 0);
+  cr_assert_not_null(strstr(g_err, "File too large"), "%s", g_err);
+  size_t n;
+  uint8_t *now = slurp(tmp_path("a.npy"), &n);
+  cr_assert(n == len_npy && memcmp(now, old_npy, n) == 0, "a.npy changed");
+  free(now);
+  now = slurp(tmp_path("a.st"), &n);
+  cr_assert(n == len_st && memcmp(now, old_st, n) == 0, "a.st changed");
+  free(now);
+  cr_assert_eq(count_entries(g_dir), 2, "a temporary file was left");
+  free(old_npy);
+  free(old_st);
+}
+
+/* Text from files is printed escaped: terminal controls and invalid UTF-8
+ * never pass through, JSON output stays valid. */
+Test(readers, escaped_text) {
+  const struct {
+    const char *in, *text, *json;
+  } cases[] = {
+    {"plain.name_0", "plain.name_0", "plain.name_0"},
+    {"\x1b[31mred", "\\x1B[31mred", "\\u001b[31mred"},
+    {"a\rb\nc\td\x07", "a\\rb\\nc\\td\\x07", "a\\rb\\nc\\td\\u0007"},
+    {"q\"b\\s", "q\"b\\\\s", "q\\\"b\\\\s"},
+    {"del\x7f c1\xc2\x9b", "del\\x7F c1\\u009b", "del\\u007f c1\\u009b"},
+    {"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+     "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"},
+    /* invalid: a lone byte, an overlong '/', an encoded surrogate, a cut sequence, > U+10FFFF */
+    {"\xff.\xc0\xaf.\xed\xa0\x80.\xe2\x82.\xf4\x90\x80\x80", "\\xFF.\\xC0\\xAF.\\xED\\xA0\\x80.\\xE2\\x82.\\xF4\\x90\\x80\\x80",
+     "\\ufffd.\\ufffd\\ufffd.\\ufffd\\ufffd\\ufffd.\\ufffd\\ufffd.\\ufffd\\ufffd\\ufffd\\ufffd"},
+  };
+  char buf[256];
+  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    cr_assert_str_eq(mxio_escaped(cases[k].in, MXIO_ESC_TEXT, buf, sizeof(buf)), cases[k].text);
+    cr_assert_str_eq(mxio_escaped(cases[k].in, MXIO_ESC_JSON, buf, sizeof(buf)), cases[k].json);
+    char *mem = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&mem, &len);
+    size_t n = mxio_put_escaped(f, cases[k].in, MXIO_ESC_TEXT);
+    fclose(f);
+    cr_assert_eq(n, strlen(cases[k].text));
+    cr_assert_str_eq(mem, cases[k].text);
+    free(mem);
+  }
+  /* Cut to fit, at a character boundary, marked. */
+  cr_assert_str_eq(mxio_escaped("abcdefgh", MXIO_ESC_TEXT, buf, 8), "abcd...");
+  cr_assert_str_eq(mxio_escaped("ab\x1b" "cdefgh", MXIO_ESC_TEXT, buf, 9), "ab...");
+  cr_assert_str_eq(mxio_escaped("abcdefg", MXIO_ESC_TEXT, buf, 8), "abcdefg");
+}
+
+/* The header is UTF-8 (as the reference reader requires); the writer stores
+ * text that is not as U+FFFD, so its files always parse. */
+Test(readers, safetensors_names_are_utf8) {
+  static uint8_t buf[512];
+  size_t n = build_st(buf, "{\"w\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+  expect_fail(buf, n, NULL, "malformed");
+  n = build_st(buf, "{\"w\xc3\xa9\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+  mxio_src s;
+  mxio_array a;
+  mxio_src_mem(&s, buf, n);
+  cr_assert_eq(mxio_load_src(&s, "w\xc3\xa9", &a, g_err, sizeof(g_err)), 0, "%s", g_err);
+  mxio_array_free(&a);
+  const float v = 1;
+  const int64_t shape[1] = {1};
+  mxio_st_out t = {"w\xff\x1b", MXIO_F32, 1, shape, &v};
+  const char *key = "src", *val = "\xfe.npy";
+  cr_assert_eq(mxio_st_write(tmp_path("u.st"), 1, &t, 1, &key, &val, g_err, sizeof(g_err)), 0, "%s", g_err);
+  cr_assert_eq(mxio_load(tmp_path("u.st"), "w\xef\xbf\xbd\x1b", &a, g_err, sizeof(g_err)), 0, "%s", g_err);
+  mxio_array_free(&a);
 }

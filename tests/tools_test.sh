@@ -19,7 +19,7 @@ expect() {
   if [ "$got" = "$want" ]; then ok "$name"; else echo "     exit $got, want $want"; bad "$name"; fi
 }
 # the last command's stderr mentions TEXT
-mentions() { if grep -q -- "$2" "$T/err"; then ok "$1"; else bad "$1 (stderr lacks '$2')"; fi; }
+mentions() { if grep -qF -- "$2" "$T/err"; then ok "$1"; else bad "$1 (stderr lacks '$2')"; fi; }
 
 "$PY" - "$T" <<'EOF'
 import sys, json, struct, numpy as np
@@ -108,6 +108,53 @@ expect 3 "unreadable dtype" "$TOOL" analyze "$T/m.safetensors" --tensor ids
 expect 0 "list" "$TOOL" list "$T/m.safetensors"
 grep -q "ids" "$T/out" && ok "list shows every tensor" || bad "list content"
 
+# Names from a file are escaped when printed: no escape sequence, carriage
+# return or bell reaches the terminal, and --json stays valid JSON (with a
+# path that is not UTF-8 too).
+"$PY" - "$T" <<'EOF'
+import json, struct, sys, numpy as np
+d = sys.argv[1]
+v = np.arange(4, dtype=np.float32).tobytes()
+names = ["\x1b[31mred", "cr\rname", "bell\x07", "c1\u009b2J", "back\\slash", "ok_\u00e9"]
+h = json.dumps({"__metadata__": {"k\x1b]0;title\x07": "v\x1b[2J"}} |
+               {n: {"dtype": "F32", "shape": [4], "data_offsets": [16 * i, 16 * i + 16]}
+                for i, n in enumerate(names)}).encode()
+open(f"{d}/names.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + v * len(names))
+EOF
+# clean FILE...: only printable UTF-8 text, newlines and tabs
+clean() {
+  "$PY" - "$@" <<'EOF'
+import sys
+for p in sys.argv[1:]:
+    b = open(p, "rb").read()
+    t = b.decode("utf-8")  # raises on invalid UTF-8
+    bad = [c for c in t if (ord(c) < 0x20 and c not in "\n\t") or 0x7f <= ord(c) < 0xa0]
+    assert not bad, (p, bad, t[:300])
+EOF
+}
+expect 0 "list a file with hostile names" "$TOOL" list "$T/names.safetensors"
+clean "$T/out" >/dev/null 2>&1 && ok "list output is clean text" || bad "list output has raw control characters"
+grep -qF '\x1B[31mred' "$T/out" && grep -qF 'cr\rname' "$T/out" && grep -qF 'bell\x07' "$T/out" &&
+  grep -qF '\u009b2J' "$T/out" && grep -qF 'back\\slash' "$T/out" && grep -qF 'ok_é' "$T/out" &&
+  grep -qF 'meta k\x1B]0;title\x07 = v\x1B[2J' "$T/out" && ok "list shows the escaped names" || bad "list escapes"
+expect 3 "analyze with a missing tensor name" "$TOOL" analyze "$T/names.safetensors" --tensor $'nope\e[1m'
+clean "$T/err" >/dev/null 2>&1 && ok "error message is clean text" || bad "error message has raw control characters"
+mentions "error message escapes both names" "no tensor named 'nope\\x1B[1m' (the file has: \\x1B[31mred, cr\\rname"
+expect 0 "check prints the names escaped" "$TOOL" check "$T/names.safetensors" "$T/names.safetensors"
+clean "$T/out" >/dev/null 2>&1 && ok "check output is clean text" || bad "check output has raw control characters"
+cp "$T/x.npy" "$T/"$'\xff\e[0m'".npy"
+expect 0 "analyze --json with hostile tensor and path names" bash -c \
+  "'$TOOL' analyze '$T/names.safetensors' --tensor $'\e[31mred' --formats mxfp8_e4m3 --json > '$T/n1.json' &&
+   '$TOOL' analyze '$T/'$'\xff\e[0m''.npy' --formats mxfp8_e4m3 --json > '$T/n2.json'"
+"$PY" - "$T" <<'EOF' >"$T/out" 2>"$T/err" && ok "--json stays valid JSON" || bad "--json with hostile names"
+import json, sys
+d = sys.argv[1]
+a = json.loads(open(f"{d}/n1.json", "rb").read().decode("utf-8"))
+assert a["tensor"] == "\x1b[31mred", a["tensor"]
+b = json.loads(open(f"{d}/n2.json", "rb").read().decode("utf-8"))
+assert b["file"].endswith("/\ufffd\x1b[0m.npy"), b["file"]
+EOF
+
 # quantize -> dequantize round trip, for several formats and inputs
 for f in nvfp4 mxfp8_e4m3 mxfp4 mx6 mx9 fp8_e4m3 mxint8; do
   expect 0 "quantize $f" "$TOOL" quantize "$T/x.npy" --format "$f" -o "$T/q_$f.safetensors"
@@ -181,6 +228,22 @@ assert c.shape == (32, 48)
 assert np.linalg.norm(c - ref) / np.linalg.norm(ref) < 0.05
 EOF
 expect 3 "gemm shapes that do not chain" "$TOOL" gemm "$T/a.npy" "$T/a.npy" --format nvfp4
+# gemm's memory is bounded by --max-memory (default 1 GiB), checked before
+# anything is allocated: two 64 KiB files, A [16384, 1] and B [1, 16384],
+# ask for a 1 GiB product (and took 3.1 GB and 17 s without the bound).
+"$PY" - "$T" <<'EOF'
+import sys, numpy as np
+d = sys.argv[1]
+np.save(f"{d}/tall.npy", np.ones((16384, 1), np.float32))
+np.save(f"{d}/wide.npy", np.ones((1, 16384), np.float32))
+EOF
+expect 3 "gemm over the default memory limit is refused" timeout 5 "$TOOL" gemm "$T/tall.npy" "$T/wide.npy" --format mxfp8_e4m3
+mentions "the refusal names the limit" "above the --max-memory limit of 1073741824 bytes"
+expect 3 "gemm over a given limit is refused" "$TOOL" gemm "$T/a.npy" "$T/b.npy" --format mxfp8_e4m3 --max-memory 16K
+mentions "the refusal gives the need" "gemm needs about"
+expect 0 "gemm within a given limit" "$TOOL" gemm "$T/a.npy" "$T/b.npy" --format mxfp8_e4m3 --max-memory 1M -o "$T/c1.npy"
+expect 0 "the same product" cmp "$T/c.npy" "$T/c1.npy"
+expect 2 "bad --max-memory" "$TOOL" gemm "$T/a.npy" "$T/b.npy" --format nvfp4 --max-memory 12Q
 
 # malformed and truncated files: exit 3 with a message
 expect 3 "truncated .npy" "$TOOL" analyze "$T/trunc.npy"
@@ -197,6 +260,117 @@ expect 3 "dequantize a non-container" "$TOOL" dequantize "$T/m.safetensors" -o "
 mentions "container message" "not an mxblas container"
 head -c 300 "$T/q_nvfp4.safetensors" > "$T/qt.safetensors"
 expect 3 "dequantize a truncated container" "$TOOL" dequantize "$T/qt.safetensors" -o "$T/o.npy"
+
+# Forged containers: metadata and planes are checked against the format and
+# the file's real sizes before anything is allocated or decoded.
+expect 0 "quantize mor" "$TOOL" quantize "$T/x.npy" --format mor_1x128 -o "$T/q_mor.safetensors"
+expect 0 "dequantize mor" "$TOOL" dequantize "$T/q_mor.safetensors" -o "$T/d_mor.npy"
+# forge NAME SRC KEY=VALUE...: a copy of container SRC with metadata changed;
+# plane:NAME=DTYPE retypes a plane, aux[I]=B sets a byte of the aux plane
+forge() {
+  "$PY" - "$T" "$@" <<'EOF'
+import json, struct, sys
+d, name, src, *edits = sys.argv[1:]
+b = open(f"{d}/{src}", "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); data = bytearray(b[8 + n:])
+for e in edits:
+    k, v = e.split("=", 1)
+    if k.startswith("plane:"):
+        h[k[6:]]["dtype"] = v
+        h[k[6:]]["shape"] = [h[k[6:]]["data_offsets"][1] - h[k[6:]]["data_offsets"][0]]
+    elif k.startswith("aux["):
+        data[h["aux"]["data_offsets"][0] + int(k[4:-1])] = int(v)
+    else:
+        h["__metadata__"][k] = v
+h = json.dumps(h).encode()
+open(f"{d}/{name}", "wb").write(struct.pack("<Q", len(h)) + h + bytes(data))
+EOF
+}
+forged() { # forged NAME WANT_MESSAGE SRC EDITS...: dequantize refuses it, saying WANT
+  local name=$1 want=$2; shift 2
+  forge f.safetensors "$@"
+  expect 3 "dequantize refuses $name" "$TOOL" dequantize "$T/f.safetensors" -o "$T/o.npy"
+  mentions "$name: message" "$want"
+}
+forged "flags -1zz" "mxblas.flags '-1zz' is not" q_nvfp4.safetensors mxblas.flags=-1zz
+forged "an undefined flag" "mxblas.flags '4' is not" q_nvfp4.safetensors mxblas.flags=4
+forged "2D flag on mxfp8" "2D scales (flag 1) exist for nvfp4 only" q_mxfp8_e4m3.safetensors mxblas.flags=1
+forged "RHT flag on mor" "mor_1x128 is never stored transformed" q_mor.safetensors mxblas.flags=2
+forged "rows ' 64'" "mxblas.rows ' 64' is not" q_nvfp4.safetensors "mxblas.rows= 64"
+forged "rows larger than the planes" "plane 'data' has 8192 bytes, nvfp4 [128, 256] needs 16384" \
+  q_nvfp4.safetensors mxblas.rows=128
+forged "a 2^40-element shape over a few KiB" "plane 'data' has 8192 bytes, nvfp4 [1048576, 1048576] needs 549755813888" \
+  q_nvfp4.safetensors mxblas.rows=1048576 mxblas.cols=1048576
+if grep -q "allocation failed: *$" "$T/err"; then bad "an allocation failure without a detail"; else ok "no empty detail"; fi
+forged "a retyped plane" "plane 'amax' is U8, nvfp4 needs F32" q_nvfp4.safetensors plane:amax=U8
+forged "MoR decision byte 2" "aux byte 3 is 2 (MoR decisions are 0 or 1)" q_mor.safetensors "aux[3]=2"
+forge f.safetensors q_nvfp4.safetensors mxblas.flags=1
+expect 0 "2D flag on nvfp4 is accepted" "$TOOL" dequantize "$T/f.safetensors" -o "$T/o.npy"
+# a file that is neither format: no garbage header length in the message
+printf 'hello, this is a text file\n' > "$T/text.txt"
+expect 3 "a text file" "$TOOL" analyze "$T/text.txt"
+mentions "text file message" "not a .npy or safetensors file"
+if grep -q "header length" "$T/err"; then bad "text file: reports a header length"; else ok "text file: no header length"; fi
+# Output files are replaced atomically. A write that fails (here: the file
+# size limit of 4 KiB, below every output's size) leaves the old file as it
+# was and no temporary file behind.
+mkdir "$T/w"
+cp "$T/q_nvfp4.safetensors" "$T/w/q.safetensors"
+cp "$T/d_nvfp4.npy" "$T/w/d.npy"
+cp "$T/c.npy" "$T/w/c.npy"
+chmod 640 "$T/w/q.safetensors"
+# failed_write NAME FILE CMD...: CMD (writing FILE) fails under the limit
+failed_write() {
+  local name=$1 file=$2; shift 2
+  cp "$file" "$T/before"
+  expect 3 "$name: write error is an error" bash -c 'ulimit -f 4; exec "$@"' _ "$@"
+  mentions "$name: message names the cause" "File too large"
+  cmp -s "$file" "$T/before" && ok "$name: old file unchanged" || bad "$name: old file changed"
+  [ "$(ls -A "$T/w" | wc -l)" = 3 ] && ok "$name: no temporary file left" || bad "$name: files left: $(ls -A "$T/w")"
+}
+failed_write "quantize -o" "$T/w/q.safetensors" "$TOOL" quantize "$T/x.npy" --format mxfp8_e4m3 -o "$T/w/q.safetensors"
+failed_write "dequantize -o" "$T/w/d.npy" "$TOOL" dequantize "$T/q_mxfp8_e4m3.safetensors" -o "$T/w/d.npy"
+failed_write "gemm -o" "$T/w/c.npy" "$TOOL" gemm "$T/a.npy" "$T/b.npy" --format nvfp4 -o "$T/w/c.npy"
+# a successful write replaces the file and keeps its permissions
+expect 0 "quantize over an existing file" "$TOOL" quantize "$T/x.npy" --format mxfp8_e4m3 -o "$T/w/q.safetensors"
+cmp -s "$T/w/q.safetensors" "$T/q_mxfp8_e4m3.safetensors" && ok "the new file replaced the old" || bad "replaced content"
+[ "$(stat -c %a "$T/w/q.safetensors")" = 640 ] && ok "permissions kept" || bad "permissions $(stat -c %a "$T/w/q.safetensors")"
+[ "$(ls -A "$T/w" | wc -l)" = 3 ] && ok "no temporary file after success" || bad "files left: $(ls -A "$T/w")"
+# a destination that is not a regular file (a pipe) is written in place
+mkfifo "$T/fifo"
+timeout 10 cat "$T/fifo" > "$T/from_fifo" &
+expect 0 "dequantize into a pipe" timeout 10 "$TOOL" dequantize "$T/q_nvfp4.safetensors" -o "$T/fifo"
+wait
+cmp -s "$T/from_fifo" "$T/d_nvfp4.npy" && ok "the pipe got the file" || bad "pipe content"
+[ -p "$T/fifo" ] && ok "the pipe is still a pipe" || bad "the pipe was replaced"
+
+# Large headers parse in O(n log n): a 1M-key __metadata__ (13 MB of header)
+# and 100k tensors each list in well under a second; a parser with a linear
+# duplicate search per key takes minutes (100k keys: 39 s, 100k tensors: 73 s).
+"$PY" - "$T" <<'EOF'
+import json, struct, sys
+d = sys.argv[1]
+def st(path, hdr, data=b""):
+    h = json.dumps(hdr, separators=(",", ":")).encode()
+    open(path, "wb").write(struct.pack("<Q", len(h)) + h + data)
+st(f"{d}/meta1m.safetensors", {"__metadata__": {f"k{i}": str(i) for i in range(1000000)}})
+n = 100000
+st(f"{d}/t100k.safetensors",
+   {f"t{i}": {"dtype": "U8", "shape": [1], "data_offsets": [i, i + 1]} for i in range(n)}, bytes(n))
+EOF
+# list_within NAME FILE WANT_PATTERN WANT_COUNT: list under a 5 s limit, count the lines
+list_within() {
+  local t0; t0=$(date +%s.%N)
+  expect 0 "list $1 within 5 s" timeout 5 "$TOOL" list "$2"
+  echo "     ($(awk "BEGIN { printf \"%.2f\", $(date +%s.%N) - $t0 }") s)"
+  [ "$(grep -c -- "$3" "$T/out")" = "$4" ] && ok "list $1 shows all $4" || bad "list $1 count"
+}
+list_within "1M metadata keys" "$T/meta1m.safetensors" '^  meta k[0-9]* = [0-9]' 1000000
+list_within "100k tensors" "$T/t100k.safetensors" '^t[0-9]' 100000
+# check reads each header once, not once per tensor
+expect 0 "check 100k tensors within 5 s" timeout 5 "$TOOL" check "$T/t100k.safetensors" "$T/t100k.safetensors"
+[ "$(grep -c 'bit-identical' "$T/out")" = 100000 ] && ok "check compares all 100k" || bad "check 100k count"
 
 echo "tools_test: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -14,8 +14,13 @@
 
 static int vmessage(int code, const char *fmt, va_list ap) {
   cli_progress_end();
+  char *msg = NULL;
+  if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
   fputs("mxblas: ", stderr);
-  vfprintf(stderr, fmt, ap);
+  /* Messages carry names and paths from files and arguments: escaped, so
+   * none of them can drive the terminal. */
+  mxio_put_escaped(stderr, msg ? msg : fmt, MXIO_ESC_TEXT);
+  free(msg);
   fputc('\n', stderr);
   if (code == CLI_USAGE) fputs("Run 'mxblas help' for usage.\n", stderr);
   return code;
@@ -37,8 +42,28 @@ int cli_error(const char *fmt, ...) {
   return r;
 }
 
+static char g_detail[256]; /* of the last status the tool produced, until reported */
+
+mxb_status_t cli_status(mxb_status_t s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(g_detail, sizeof(g_detail), fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+#ifdef MXB_WITH_CUDA
+mxb_status_t cli_cuda_status(const char *what) {
+  return cli_status(MXB_ERR_CUDA, "%s: %s", what, cudaGetErrorString(cudaGetLastError()));
+}
+#endif
+
 int cli_lib_error(mxb_status_t s, const char *what) {
-  return cli_error("%s failed: %s: %s", what, mxb_status_string(s), mxb_last_error_detail());
+  const char *d = g_detail[0] ? g_detail : mxb_last_error_detail();
+  int r = d[0] ? cli_error("%s failed: %s: %s", what, mxb_status_string(s), d)
+               : cli_error("%s failed: %s", what, mxb_status_string(s));
+  g_detail[0] = 0;
+  return r;
 }
 
 static int g_progress_shown;
@@ -192,7 +217,9 @@ mxb_status_t cli_qtensor_alloc(cli_qtensor *q, mxb_format_t f, int64_t rows, int
   q->t.amax = q->sizes.amax_bytes ? &q->amax : NULL;
   if (!q->t.data || (q->sizes.scale_bytes && !q->t.scales) || (q->sizes.aux_bytes && !q->t.aux)) {
     cli_qtensor_free(q);
-    return MXB_ERR_ALLOC;
+    return cli_status(MXB_ERR_ALLOC, "out of memory for the %zu bytes of planes of [%lld, %lld]",
+                      q->sizes.data_bytes + q->sizes.scale_bytes + q->sizes.aux_bytes, (long long)rows,
+                      (long long)cols);
   }
   return MXB_SUCCESS;
 }
@@ -210,7 +237,7 @@ mxb_status_t cli_mirror(const cli_qtensor *q, int copy, mxb_tensor_t *dev) {
     if (cudaMalloc(dp[k], nb[k] ? nb[k] : 1) != cudaSuccess ||
         (copy && nb[k] && cudaMemcpy(*dp[k], hp[k], nb[k], cudaMemcpyHostToDevice) != cudaSuccess)) {
       cli_mirror_free(dev);
-      return MXB_ERR_CUDA;
+      return cli_cuda_status("copying the planes to the device");
     }
   }
   return MXB_SUCCESS;
@@ -249,10 +276,10 @@ static mxb_status_t quantize_here(mxb_context_t *ctx, const mxb_quant_config_t *
   if (ws) {
 #ifdef MXB_WITH_CUDA
     if (backend == MXB_BACKEND_CUDA) {
-      if (cudaMalloc(&w, ws) != cudaSuccess) return MXB_ERR_CUDA;
+      if (cudaMalloc(&w, ws) != cudaSuccess) return cli_cuda_status("allocating the workspace");
     } else
 #endif
-      if (!(w = malloc(ws))) return MXB_ERR_ALLOC;
+      if (!(w = malloc(ws))) return cli_status(MXB_ERR_ALLOC, "out of memory for a %zu-byte workspace", ws);
   }
   s = is_mor(t->format) ? mxb_mor_quantize(ctx, &mor, MXB_DTYPE_FP32, x, t, w, ws, NULL)
                         : mxb_quantize(ctx, cfg, MXB_DTYPE_FP32, x, t, w, ws, NULL);
@@ -286,14 +313,14 @@ mxb_status_t cli_quantize(mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb
   s = cli_mirror(q, 0, &dt);
   if (s == MXB_SUCCESS && (cudaMalloc(&dx, xb) != cudaSuccess ||
                            cudaMemcpy(dx, x, xb, cudaMemcpyHostToDevice) != cudaSuccess))
-    s = MXB_ERR_CUDA;
+    s = cli_cuda_status("copying the input to the device");
   if (s == MXB_SUCCESS) s = quantize_here(ctx, cfg, dx, &dt, backend);
   q->t.flags = dt.flags;
   void *hp[4] = {q->t.data, q->t.scales, q->t.aux, q->t.amax}, *dp[4] = {dt.data, dt.scales, dt.aux, dt.amax};
   size_t nb[4] = {q->sizes.data_bytes, q->sizes.scale_bytes, q->sizes.aux_bytes, q->sizes.amax_bytes};
   for (int k = 0; k < 4 && s == MXB_SUCCESS; k++)
     if (hp[k] && nb[k] && cudaMemcpy(hp[k], dp[k], nb[k], cudaMemcpyDeviceToHost) != cudaSuccess)
-      s = MXB_ERR_CUDA;
+      s = cli_cuda_status("copying the planes back");
   cli_mirror_free(&dt);
   cudaFree(dx);
   if (s != MXB_SUCCESS) cli_qtensor_free(q);

@@ -18,8 +18,14 @@ enum { CLI_OK = 0, CLI_MISMATCH = 1, CLI_USAGE = 2, CLI_ERROR = 3 };
 /* Print "mxblas: <message>" to stderr and return the exit code. */
 int cli_usage(const char *fmt, ...) CLI_PRINTF(1, 2);
 int cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
-/* A failed library call: status name and detail; returns CLI_ERROR. */
+/* A failed call: status name and detail; returns CLI_ERROR. The detail is
+ * the library's, or the tool's own for a status the tool produced. */
 int cli_lib_error(mxb_status_t s, const char *what);
+/* A status the tool itself produced (an allocation or a CUDA call failed),
+ * with the detail cli_lib_error will print. Returns s. */
+mxb_status_t cli_status(mxb_status_t s, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* MXB_ERR_CUDA with the CUDA runtime's last error (CUDA builds). */
+mxb_status_t cli_cuda_status(const char *what);
 
 /* Progress on a terminal (stderr is a tty), silent otherwise. */
 void cli_progress(const char *fmt, ...) CLI_PRINTF(1, 2);

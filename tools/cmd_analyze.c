@@ -28,26 +28,29 @@ static void jnum(const char *key, double v, int comma) {
     printf("\"%s\": null%s", key, comma ? ", " : "");
 }
 
+/* A JSON string of any text (paths and names need not be UTF-8). */
+static void jstr(const char *s) {
+  putchar('"');
+  mxio_put_escaped(stdout, s, MXIO_ESC_JSON);
+  putchar('"');
+}
+
 static void print_json(const char *path, const char *tensor, int64_t rows, int64_t cols,
                        const run *r, int n) {
-  printf("{\"file\": \"");
-  for (const char *p = path; *p; p++) printf((*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
-  printf("\", \"tensor\": ");
-  if (tensor) {
-    putchar('"');
-    for (const char *p = tensor; *p; p++) printf((*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
-    putchar('"');
-  } else {
+  printf("{\"file\": ");
+  jstr(path);
+  printf(", \"tensor\": ");
+  if (tensor)
+    jstr(tensor);
+  else
     printf("null");
-  }
   printf(", \"rows\": %lld, \"cols\": %lld, \"results\": [", (long long)rows, (long long)cols);
   for (int k = 0; k < n; k++) {
     const mxb_error_stats_t *s = &r[k].st;
     printf("%s\n  {\"format\": \"%s\", \"rht\": %s, ", k ? "," : "", r[k].name, r[k].rht ? "true" : "false");
     if (r[k].status != MXB_SUCCESS) {
       printf("\"error\": \"%s: ", mxb_status_string(r[k].status));
-      for (const char *p = r[k].detail; *p; p++)
-        printf((*p == '"' || *p == '\\') ? "\\%c" : ((unsigned char)*p < 0x20 ? " " : "%c"), *p);
+      mxio_put_escaped(stdout, r[k].detail, MXIO_ESC_JSON);
       printf("\"}");
       continue;
     }
@@ -84,15 +87,21 @@ static void print_json(const char *path, const char *tensor, int64_t rows, int64
  * both (and the rest) are in --json. */
 static void print_table(const char *path, const char *tensor, int64_t rows, int64_t cols,
                         const run *r, int n) {
-  printf("%s%s%s: [%lld, %lld], %lld values\n\n", path, tensor ? ":" : "", tensor ? tensor : "",
-         (long long)rows, (long long)cols, (long long)(rows * cols));
+  mxio_put_escaped(stdout, path, MXIO_ESC_TEXT);
+  if (tensor) {
+    putchar(':');
+    mxio_put_escaped(stdout, tensor, MXIO_ESC_TEXT);
+  }
+  printf(": [%lld, %lld], %lld values\n\n", (long long)rows, (long long)cols, (long long)(rows * cols));
   printf("%-16s %-3s %7s %7s %9s %9s %9s %8s %8s  %s\n", "format", "rht", "bits/el", "SQNR dB",
          "NMSE", "cosine", "max abs", "flushed", "clipped", "block scale min / median / max");
   for (int k = 0; k < n; k++) {
     const mxb_error_stats_t *s = &r[k].st;
     printf("%-16s %-3s ", r[k].name, r[k].rht ? "yes" : "no");
     if (r[k].status != MXB_SUCCESS) {
-      printf("error: %s: %s\n", mxb_status_string(r[k].status), r[k].detail);
+      printf("error: %s: ", mxb_status_string(r[k].status));
+      mxio_put_escaped(stdout, r[k].detail, MXIO_ESC_TEXT);
+      putchar('\n');
       continue;
     }
     printf("%7.3f %7.2f %9.3e %9.6f %9.3e %7.3f%% %7.3f%%  %.3e / %.3e / %.3e\n", r[k].bits,
@@ -177,7 +186,8 @@ int cmd_analyze(int argc, char **argv) {
     mxb_rht_t rht = o.cfg.rht;
     rht.enabled = 1;
     size_t bytes = (size_t)a.rows * (size_t)a.cols * sizeof(float);
-    mxb_status_t s = (xr = malloc(bytes)) ? mxb_context_create(MXB_BACKEND_CPU, 0, &cpu) : MXB_ERR_ALLOC;
+    mxb_status_t s = (xr = malloc(bytes)) ? mxb_context_create(MXB_BACKEND_CPU, 0, &cpu)
+                                           : cli_status(MXB_ERR_ALLOC, "out of memory for RHT(x), %zu bytes", bytes);
     if (s == MXB_SUCCESS) {
       s = mxb_rht(cpu, &rht, 0, MXB_AXIS_COLS, a.rows, a.cols, MXB_DTYPE_FP32, a.data, MXB_DTYPE_FP32, xr, NULL);
       mxb_context_destroy(cpu);

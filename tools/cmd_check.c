@@ -171,46 +171,59 @@ static int64_t compare(const char *label, const mxio_array *a, const mxio_array 
   return bad;
 }
 
-/* Names of the tensors to compare: the .npy array, --tensor, or every tensor of A. */
+/* One tensor of a safetensors file already open. */
+static int read_named(const mxio_src *s, const mxio_st *st, const char *path, const char *name, mxio_array *a) {
+  char err[512];
+  const mxio_st_tensor *t = mxio_st_find(st, name);
+  if (!t) return cli_error("%s: no tensor named '%s'", path, name);
+  if (mxio_st_read(s, st, t, a, err, sizeof(err)) != 0) return cli_error("%s: %s", path, err);
+  return CLI_OK;
+}
+
+/* Compare the .npy arrays, the --tensor tensors, or every tensor of A with
+ * its namesake in B (each header parsed once). */
 static int check_files(const char *pa, const char *pb, const char *tensor, double tol, int use_tol) {
   char err[512];
-  mxio_src s;
-  mxio_st st = {0};
-  int multi = 0;
-  if (mxio_src_file(&s, pa, err, sizeof(err)) != 0) return cli_error("%s", err);
+  const char *path[2] = {pa, pb};
+  mxio_src s[2] = {{0}};
+  mxio_st st[2] = {{0}};
+  int multi = 0, rc = CLI_OK;
+  if (mxio_src_file(&s[0], pa, err, sizeof(err)) != 0) return cli_error("%s", err);
   uint8_t magic[6] = {0};
-  if (!tensor && s.size >= 8 && mxio_src_read(&s, 0, magic, 6, "magic", err, sizeof(err)) == 0 &&
+  if (!tensor && s[0].size >= 8 && mxio_src_read(&s[0], 0, magic, 6, "magic", err, sizeof(err)) == 0 &&
       memcmp(magic, "\x93NUMPY", 6) != 0) {
-    if (mxio_st_open(&s, &st, err, sizeof(err)) != 0) {
-      mxio_src_close(&s);
-      return cli_error("%s: %s", pa, err);
-    }
     multi = 1;
+    for (int f = 0; f < 2 && rc == CLI_OK; f++) {
+      if (f == 1 && mxio_src_file(&s[1], pb, err, sizeof(err)) != 0)
+        rc = cli_error("%s", err);
+      else if (mxio_st_open(&s[f], &st[f], err, sizeof(err)) != 0)
+        rc = cli_error("%s: %s", path[f], err);
+    }
   }
-  mxio_src_close(&s);
-  int n = multi ? st.ntensors : 1, rc = CLI_OK;
+  int n = multi ? st[0].ntensors : 1;
   int64_t bad = 0;
   for (int k = 0; k < n && rc == CLI_OK; k++) {
-    const char *name = multi ? st.tensors[k].name : tensor;
-    mxio_array a, b;
-    if (mxio_load(pa, name, &a, err, sizeof(err)) != 0) {
+    const char *name = multi ? st[0].tensors[k].name : tensor;
+    char label[256];
+    mxio_array a = {0}, b = {0};
+    if (multi) {
+      if ((rc = read_named(&s[0], &st[0], pa, name, &a)) == CLI_OK) rc = read_named(&s[1], &st[1], pb, name, &b);
+    } else if (mxio_load(pa, name, &a, err, sizeof(err)) != 0 || mxio_load(pb, name, &b, err, sizeof(err)) != 0) {
       rc = cli_error("%s", err);
-      break;
     }
-    if (mxio_load(pb, name, &b, err, sizeof(err)) != 0) {
-      mxio_array_free(&a);
-      rc = cli_error("%s", err);
-      break;
-    }
-    if (use_tol && a.dtype != MXIO_U8 &&
+    if (rc == CLI_OK && use_tol && a.dtype != MXIO_U8 &&
         (mxio_array_to_f32(&a, err, sizeof(err)) != 0 || mxio_array_to_f32(&b, err, sizeof(err)) != 0))
       rc = cli_error("%s", err);
-    else
-      bad += compare(name ? name : "array", &a, &b, tol, use_tol);
+    else if (rc == CLI_OK)
+      bad += compare(name ? mxio_escaped(name, MXIO_ESC_TEXT, label, sizeof(label)) : "array", &a, &b, tol,
+                     use_tol);
     mxio_array_free(&a);
     mxio_array_free(&b);
   }
-  if (multi) mxio_st_free(&st);
+  for (int f = 0; f < 2; f++) {
+    mxio_st_free(&st[f]);
+    mxio_src_close(&s[f]);
+  }
   if (rc != CLI_OK) return rc;
   return bad ? CLI_MISMATCH : CLI_OK;
 }

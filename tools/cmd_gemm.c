@@ -13,26 +13,50 @@
 #include <cuda_runtime_api.h>
 #endif
 
-/* C [M, N] += X [M, K] * Y[N, K]^T in binary64. */
-static void ref_product(const float *x, const float *y, int64_t m, int64_t n, int64_t k, double *c) {
+/* The error of C [M, N] against the binary64 product X [M, K] * Y [N, K]^T,
+ * each reference element computed where it is compared (no M x N array). */
+static void report(const char *label, const float *c, const float *x, const float *y, int64_t m, int64_t n,
+                   int64_t k) {
+  double num = 0, den = 0, worst = 0;
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < n; j++) {
-      double s = 0;
-      for (int64_t l = 0; l < k; l++) s += (double)x[i * k + l] * (double)y[j * k + l];
-      c[i * n + j] = s;
+      double ref = 0;
+      for (int64_t l = 0; l < k; l++) ref += (double)x[i * k + l] * (double)y[j * k + l];
+      double d = (double)c[i * n + j] - ref;
+      num += d * d;
+      den += ref * ref;
+      if (fabs(d) > worst) worst = fabs(d);
     }
-}
-
-static void report(const char *label, const float *c, const double *ref, size_t n) {
-  double num = 0, den = 0, worst = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = (double)c[i] - ref[i];
-    num += d * d;
-    den += ref[i] * ref[i];
-    if (fabs(d) > worst) worst = fabs(d);
-  }
   printf("  vs %-36s rel. Frobenius error %.4e, max abs error %.4e\n", label,
          den > 0 ? sqrt(num / den) : sqrt(num), worst);
+}
+
+/* Byte counts that saturate instead of wrapping. */
+static uint64_t sat_mul(uint64_t a, uint64_t b) { return a && b > UINT64_MAX / a ? UINT64_MAX : a * b; }
+static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+/* SIZE: bytes, or a number with K, M, G or T (powers of 1024). */
+static int parse_size(const char *s, uint64_t *v) {
+  char *end;
+  if (*s < '0' || *s > '9') return -1;
+  unsigned long long x = strtoull(s, &end, 10);
+  const char *units = "KMGT", *u = *end ? strchr(units, *end & ~0x20) : NULL;
+  if (*end && (!u || end[1])) return -1;
+  uint64_t r = x;
+  for (const char *p = units; u && p <= u; p++) r = sat_mul(r, 1024);
+  if (r == UINT64_MAX) return -1;
+  *v = r;
+  return 0;
+}
+
+/* Refuse with a message when need exceeds the limit. */
+static int over_limit(uint64_t need, uint64_t limit, int64_t m, int64_t n) {
+  if (need <= limit) return 0;
+  cli_error("gemm needs about %llu bytes of memory (the product C [%lld, %lld] alone %llu), above the "
+            "--max-memory limit of %llu bytes; raise it with --max-memory SIZE (e.g. 4G)",
+            (unsigned long long)need, (long long)m, (long long)n,
+            (unsigned long long)sat_mul(sat_mul((uint64_t)m, (uint64_t)n), 4), (unsigned long long)limit);
+  return 1;
 }
 
 static double now_s(void) {
@@ -43,13 +67,12 @@ static double now_s(void) {
 
 /* Run the GEMM on the context's backend with host operands; C to host. */
 static mxb_status_t run_gemm(mxb_context_t *ctx, mxb_backend_t backend, const mxb_gemm_desc_t *desc,
-                             const cli_qtensor *a, const cli_qtensor *b, float *c, double *secs) {
-  size_t cb = (size_t)a->t.rows * (size_t)b->t.rows * sizeof(float), ws = 0;
-  mxb_status_t s = mxb_gemm_workspace_size(ctx, desc, &a->t, &b->t, &ws);
-  if (s != MXB_SUCCESS) return s;
+                             const cli_qtensor *a, const cli_qtensor *b, float *c, size_t ws, double *secs) {
+  size_t cb = (size_t)a->t.rows * (size_t)b->t.rows * sizeof(float);
+  mxb_status_t s = MXB_SUCCESS;
   if (backend == MXB_BACKEND_CPU) {
     void *w = ws ? malloc(ws) : NULL;
-    if (ws && !w) return MXB_ERR_ALLOC;
+    if (ws && !w) return cli_status(MXB_ERR_ALLOC, "out of memory for a %zu-byte workspace", ws);
     double t0 = now_s();
     s = mxb_gemm(ctx, desc, &a->t, &b->t, c, w, ws, NULL);
     *secs = now_s() - t0;
@@ -62,15 +85,17 @@ static mxb_status_t run_gemm(mxb_context_t *ctx, mxb_backend_t backend, const mx
   s = cli_mirror(a, 1, &da);
   if (s == MXB_SUCCESS && (s = cli_mirror(b, 1, &db)) != MXB_SUCCESS) cli_mirror_free(&da);
   if (s != MXB_SUCCESS) return s;
-  if (cudaMalloc(&dc, cb) != cudaSuccess || (ws && cudaMalloc(&w, ws) != cudaSuccess)) s = MXB_ERR_CUDA;
+  if (cudaMalloc(&dc, cb) != cudaSuccess || (ws && cudaMalloc(&w, ws) != cudaSuccess))
+    s = cli_cuda_status("allocating C and the workspace");
   if (s == MXB_SUCCESS) {
     s = mxb_gemm(ctx, desc, &da, &db, dc, w, ws, NULL); /* warm-up */
     cudaDeviceSynchronize();
     double t0 = now_s();
     if (s == MXB_SUCCESS) s = mxb_gemm(ctx, desc, &da, &db, dc, w, ws, NULL);
-    if (cudaDeviceSynchronize() != cudaSuccess) s = MXB_ERR_CUDA;
+    if (cudaDeviceSynchronize() != cudaSuccess) s = cli_cuda_status("running the GEMM");
     *secs = now_s() - t0;
-    if (s == MXB_SUCCESS && cudaMemcpy(c, dc, cb, cudaMemcpyDeviceToHost) != cudaSuccess) s = MXB_ERR_CUDA;
+    if (s == MXB_SUCCESS && cudaMemcpy(c, dc, cb, cudaMemcpyDeviceToHost) != cudaSuccess)
+      s = cli_cuda_status("copying C back");
   }
   cudaFree(dc);
   cudaFree(w);
@@ -90,6 +115,7 @@ int cmd_gemm(int argc, char **argv) {
   int nfiles = 0;
   mxb_gemm_desc_t desc;
   mxb_gemm_desc_init(&desc);
+  uint64_t limit = (uint64_t)1 << 30;
   for (int i = 1; i < argc; i++) {
     int r = cli_opt(&o, argc, argv, &i);
     if (r < 0) return CLI_USAGE;
@@ -103,6 +129,11 @@ int cmd_gemm(int argc, char **argv) {
       if (!v) return CLI_USAGE;
       if (strcmp(v, "exact") && strcmp(v, "fast")) return cli_usage("--mode: '%s' is not exact or fast", v);
       desc.mode = v[0] == 'e' ? MXB_GEMM_EXACT : MXB_GEMM_FAST;
+    } else if (!strcmp(argv[i], "--max-memory")) {
+      const char *v = cli_value(argc, argv, &i);
+      if (!v) return CLI_USAGE;
+      if (parse_size(v, &limit) != 0)
+        return cli_usage("--max-memory: '%s' is not a size (bytes, or a number with K, M, G or T)", v);
     } else if (argv[i][0] == '-' || nfiles == 2) {
       return cli_usage("gemm: unexpected argument '%s'", argv[i]);
     } else {
@@ -110,7 +141,8 @@ int cmd_gemm(int argc, char **argv) {
     }
   }
   if (nfiles != 2 || !fa)
-    return cli_usage("usage: mxblas gemm A.npy B.npy --format F [--format-b F] [--mode exact|fast] [-o C.npy]");
+    return cli_usage("usage: mxblas gemm A.npy B.npy --format F [--format-b F] [--mode exact|fast] "
+                     "[--max-memory SIZE] [-o C.npy]");
   mxb_format_t f_a, f_b;
   if (cli_format(fa, &f_a) != 0 || cli_format(fb ? fb : fa, &f_b) != 0) return CLI_USAGE;
   mxio_array A, B;
@@ -122,21 +154,38 @@ int cmd_gemm(int argc, char **argv) {
   }
   int64_t m = A.rows, k = A.cols, n = B.cols;
   float *bt = NULL, *c = NULL, *da = NULL, *db = NULL;
-  double *ref = NULL;
   mxb_context_t *ctx = NULL;
   cli_qtensor qa = {0}, qb = {0};
+  mxb_tensor_sizes_t sa = {.struct_size = sizeof(sa)}, sb = {.struct_size = sizeof(sb)};
+  mxb_status_t s;
   if (B.rows != k) {
     rc = cli_error("shapes do not chain: A is [%lld, %lld], B is [%lld, %lld]", (long long)m,
                    (long long)k, (long long)B.rows, (long long)n);
+    goto out;
+  }
+  if ((s = mxb_tensor_sizes(f_a, m, k, MXB_SCALE_LAYOUT_LINEAR, &sa)) != MXB_SUCCESS ||
+      (s = mxb_tensor_sizes(f_b, n, k, MXB_SCALE_LAYOUT_LINEAR, &sb)) != MXB_SUCCESS) {
+    rc = cli_lib_error(s, "quantize");
+    goto out;
+  }
+  /* Everything gemm holds at once, counted before any of it is allocated:
+   * A and B, B transposed, C [M, N], both operands quantized and dequantized
+   * (then the workspace). Inputs of a few KiB can ask for a huge C. */
+  uint64_t mn = sat_mul((uint64_t)m, (uint64_t)n), nk = sat_mul((uint64_t)n, (uint64_t)k);
+  uint64_t need = A.nbytes + B.nbytes;
+  need = sat_add(need, sat_mul(4, sat_add(sat_add(nk, nk), sat_add(mn, sat_mul((uint64_t)m, (uint64_t)k)))));
+  need = sat_add(need, sa.data_bytes + sa.scale_bytes + sa.aux_bytes + sa.amax_bytes);
+  need = sat_add(need, sb.data_bytes + sb.scale_bytes + sb.aux_bytes + sb.amax_bytes);
+  if (over_limit(need, limit, m, n)) {
+    rc = CLI_ERROR;
     goto out;
   }
   bt = malloc(sizeof(float) * (size_t)(n * k));
   c = malloc(sizeof(float) * (size_t)(m * n));
   da = malloc(sizeof(float) * (size_t)(m * k));
   db = malloc(sizeof(float) * (size_t)(n * k));
-  ref = malloc(sizeof(double) * (size_t)(m * n));
-  if (!bt || !c || !da || !db || !ref) {
-    rc = cli_error("out of memory");
+  if (!bt || !c || !da || !db) {
+    rc = cli_error("out of memory (gemm needs about %llu bytes)", (unsigned long long)need);
     goto out;
   }
   /* B is quantized along K: stored transposed, [N, K]. */
@@ -145,7 +194,7 @@ int cmd_gemm(int argc, char **argv) {
     for (int64_t j = 0; j < n; j++) bt[j * k + i] = bv[i * n + j];
   if ((rc = cli_context(o.backend, &ctx)) != CLI_OK) goto out;
   cli_progress("gemm: quantizing");
-  mxb_status_t s = cli_quantize(ctx, &o.cfg, f_a, A.data, m, k, &qa);
+  s = cli_quantize(ctx, &o.cfg, f_a, A.data, m, k, &qa);
   if (s == MXB_SUCCESS) s = cli_quantize(ctx, &o.cfg, f_b, bt, n, k, &qb);
   if (s != MXB_SUCCESS) {
     rc = cli_lib_error(s, "quantize");
@@ -156,7 +205,16 @@ int cmd_gemm(int argc, char **argv) {
                (long long)k, (long long)n);
   mxb_backend_t backend;
   mxb_context_backend(ctx, &backend);
-  if ((s = run_gemm(ctx, backend, &desc, &qa, &qb, c, &secs)) != MXB_SUCCESS) {
+  size_t ws = 0;
+  if ((s = mxb_gemm_workspace_size(ctx, &desc, &qa.t, &qb.t, &ws)) != MXB_SUCCESS) {
+    rc = cli_lib_error(s, "gemm");
+    goto out;
+  }
+  if (backend == MXB_BACKEND_CPU && over_limit(sat_add(need, ws), limit, m, n)) {
+    rc = CLI_ERROR;
+    goto out;
+  }
+  if ((s = run_gemm(ctx, backend, &desc, &qa, &qb, c, ws, &secs)) != MXB_SUCCESS) {
     rc = cli_lib_error(s, "gemm");
     goto out;
   }
@@ -172,10 +230,8 @@ int cmd_gemm(int argc, char **argv) {
          desc.mode == MXB_GEMM_EXACT ? "exact" : "fast");
   printf("  implementation: %s, %.3f ms (%.2f GFLOP/s)\n", impl, 1e3 * secs,
          secs > 0 ? 2.0 * (double)m * (double)n * (double)k / secs * 1e-9 : 0.0);
-  ref_product(A.data, bt, m, n, k, ref);
-  report("fp64 product of the inputs", c, ref, (size_t)(m * n));
-  ref_product(da, db, m, n, k, ref);
-  report("fp64 product of dequantized operands", c, ref, (size_t)(m * n));
+  report("fp64 product of the inputs", c, A.data, bt, m, n, k);
+  report("fp64 product of dequantized operands", c, da, db, m, n, k);
   if (o.out) {
     char err[512];
     int64_t shape[2] = {m, n};
@@ -189,7 +245,6 @@ out:
   free(c);
   free(da);
   free(db);
-  free(ref);
   mxio_array_free(&A);
   mxio_array_free(&B);
   return rc;

@@ -87,11 +87,13 @@ int cmd_quantize(int argc, char **argv) {
       char src[600];
       snprintf(src, sizeof(src), "%s%s%s", in, o.tensor ? ":" : "", o.tensor ? o.tensor : "");
       rc = save_container(o.out, &q, &o, src);
-      if (rc == CLI_OK)
-        fprintf(stderr, "%s: %s [%lld, %lld], %zu bytes of planes (%s)\n", o.out, fmt,
+      if (rc == CLI_OK) {
+        mxio_put_escaped(stderr, o.out, MXIO_ESC_TEXT);
+        fprintf(stderr, ": %s [%lld, %lld], %zu bytes of planes (%s)\n", fmt,
                 (long long)a.rows, (long long)a.cols,
                 q.sizes.data_bytes + q.sizes.scale_bytes + q.sizes.aux_bytes + q.sizes.amax_bytes,
                 mxb_context_last_impl(ctx));
+      }
       cli_qtensor_free(&q);
     }
     mxb_context_destroy(ctx);
@@ -100,33 +102,56 @@ int cmd_quantize(int argc, char **argv) {
   return rc;
 }
 
-/* Read one plane of a container into dst, checking its size. */
-static int load_plane(const mxio_src *s, const mxio_st *st, int k, void *dst, size_t bytes,
-                      const char *path) {
-  const mxio_st_tensor *t = mxio_st_find(st, k_planes[k]);
-  if (!dst) return t ? cli_error("%s: unexpected plane '%s' for this format", path, k_planes[k]) : CLI_OK;
-  if (!t) return cli_error("%s: missing plane '%s'", path, k_planes[k]);
-  char err[512];
-  mxio_array a;
-  if (mxio_st_read(s, st, t, &a, err, sizeof(err)) != 0) return cli_error("%s: %s", path, err);
-  int ok = a.nbytes == bytes;
-  if (ok) memcpy(dst, a.data, bytes);
-  mxio_array_free(&a);
-  return ok ? CLI_OK
-            : cli_error("%s: plane '%s' has %zu bytes, the format needs %zu", path, k_planes[k],
-                        a.nbytes, bytes);
-}
-
-static int parse_i64(const char *s, int64_t *v) {
-  char *end;
+/* A metadata value of plain decimal digits (no sign, blank or suffix), <= max. */
+static int parse_dec(const char *s, uint64_t max, uint64_t *v) {
+  uint64_t x = 0;
   if (!s || !*s) return -1;
-  long long x = strtoll(s, &end, 10);
-  if (*end || x <= 0) return -1;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || x > (max - (uint64_t)(*s - '0')) / 10) return -1;
+    x = x * 10 + (uint64_t)(*s - '0');
+  }
   *v = x;
   return 0;
 }
 
-/* Load an mxblas container written by quantize. */
+static int is_mor(mxb_format_t f) {
+  return f == MXB_FORMAT_MOR_TENSOR || f == MXB_FORMAT_MOR_128x128 || f == MXB_FORMAT_MOR_1x128;
+}
+
+/* The metadata of a container: format, shape and flags as quantize writes
+ * them, and flags the format can carry. */
+static int read_meta(const mxio_st *st, const char *path, mxb_format_t *f, int64_t *rows, int64_t *cols,
+                     uint32_t *flags) {
+  static const char *keys[3] = {"mxblas.rows", "mxblas.cols", "mxblas.flags"};
+  const char *fname = mxio_st_meta(st, "mxblas.format");
+  if (!fname || !mxio_st_meta(st, keys[0]) || !mxio_st_meta(st, keys[1]) || !mxio_st_meta(st, keys[2]))
+    return cli_error("%s: not an mxblas container (metadata mxblas.format/rows/cols/flags missing)", path);
+  if (mxb_format_from_name(fname, f) != MXB_SUCCESS)
+    return cli_error("%s: mxblas.format '%s' is not a format (see 'mxblas info')", path, fname);
+  uint64_t v[3];
+  for (int k = 0; k < 3; k++) {
+    const char *s = mxio_st_meta(st, keys[k]);
+    if (parse_dec(s, k < 2 ? (uint64_t)INT64_MAX : UINT32_MAX, &v[k]) != 0)
+      return cli_error("%s: %s '%s' is not a decimal number%s", path, keys[k], s,
+                       k < 2 ? "" : " (the MXB_TENSOR_* bits)");
+  }
+  *rows = (int64_t)v[0];
+  *cols = (int64_t)v[1];
+  *flags = (uint32_t)v[2];
+  if (*flags & ~(MXB_TENSOR_SCALED_2D | MXB_TENSOR_RHT))
+    return cli_error("%s: mxblas.flags '%s' is not a set of defined flags (1: 2D scales, 2: RHT)", path,
+                     mxio_st_meta(st, keys[2]));
+  if ((*flags & MXB_TENSOR_SCALED_2D) && *f != MXB_FORMAT_NVFP4)
+    return cli_error("%s: 2D scales (flag 1) exist for nvfp4 only, not %s", path, fname);
+  if (*flags && is_mor(*f))
+    return cli_error("%s: mxblas.flags is %s, but %s is never stored transformed or 2D-scaled", path,
+                     mxio_st_meta(st, keys[2]), fname);
+  return CLI_OK;
+}
+
+/* Load an mxblas container written by quantize. Every plane is checked
+ * against the format's sizes and the file before anything is allocated, so
+ * forged metadata cannot make the tool allocate more than the file holds. */
 static int load_container(const char *path, cli_qtensor *q) {
   char err[512];
   mxio_src s;
@@ -136,26 +161,49 @@ static int load_container(const char *path, cli_qtensor *q) {
     mxio_src_close(&s);
     return cli_error("%s: %s", path, err);
   }
-  int rc = CLI_OK;
-  int64_t rows, cols;
-  mxb_format_t f;
-  const char *fname = mxio_st_meta(&st, "mxblas.format");
-  const char *flags = mxio_st_meta(&st, "mxblas.flags");
-  if (!fname || mxb_format_from_name(fname, &f) != MXB_SUCCESS ||
-      parse_i64(mxio_st_meta(&st, "mxblas.rows"), &rows) != 0 ||
-      parse_i64(mxio_st_meta(&st, "mxblas.cols"), &cols) != 0 || !flags) {
-    rc = cli_error("%s: not an mxblas container (metadata mxblas.format/rows/cols/flags missing or bad)", path);
-  } else {
+  int64_t rows = 0, cols = 0;
+  uint32_t flags = 0;
+  mxb_format_t f = MXB_FORMAT_FP32;
+  mxb_format_info_t fi;
+  mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
+  const mxio_st_tensor *t[4] = {NULL};
+  int rc = read_meta(&st, path, &f, &rows, &cols, &flags);
+  if (rc == CLI_OK && (mxb_format_info(f, &fi) != MXB_SUCCESS ||
+                       mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &sz) != MXB_SUCCESS))
+    rc = cli_error("%s: %s", path, mxb_last_error_detail());
+  size_t need[4] = {sz.data_bytes, sz.scale_bytes, sz.aux_bytes, sz.amax_bytes};
+  for (int k = 0; k < 4 && rc == CLI_OK; k++) {
+    t[k] = mxio_st_find(&st, k_planes[k]);
+    mxio_dtype want = k == 3 || (k == 1 && fi.scale_type == MXB_SCALE_FP32) ? MXIO_F32 : MXIO_U8;
+    if (!need[k] && t[k])
+      rc = cli_error("%s: unexpected plane '%s' for %s", path, k_planes[k], fi.name);
+    else if (need[k] && !t[k])
+      rc = cli_error("%s: missing plane '%s' for %s", path, k_planes[k], fi.name);
+    else if (t[k] && t[k]->dtype != want)
+      rc = cli_error("%s: plane '%s' is %s, %s needs %s", path, k_planes[k],
+                     (int)t[k]->dtype < 0 ? "of another dtype" : mxio_dtype_name(t[k]->dtype), fi.name,
+                     mxio_dtype_name(want));
+    else if (t[k] && t[k]->end - t[k]->begin != need[k])
+      rc = cli_error("%s: plane '%s' has %llu bytes, %s [%lld, %lld] needs %zu", path, k_planes[k],
+                     (unsigned long long)(t[k]->end - t[k]->begin), fi.name, (long long)rows,
+                     (long long)cols, need[k]);
+  }
+  if (rc == CLI_OK) {
     mxb_status_t stt = cli_qtensor_alloc(q, f, rows, cols);
-    if (stt != MXB_SUCCESS) {
-      rc = cli_lib_error(stt, "reading the container");
-    } else {
-      q->t.flags = (uint32_t)strtoul(flags, NULL, 10);
-      void *ptr[4] = {q->t.data, q->t.scales, q->t.aux, q->t.amax};
-      size_t nb[4] = {q->sizes.data_bytes, q->sizes.scale_bytes, q->sizes.aux_bytes, q->sizes.amax_bytes};
-      for (int k = 0; k < 4 && rc == CLI_OK; k++) rc = load_plane(&s, &st, k, ptr[k], nb[k], path);
-      if (rc != CLI_OK) cli_qtensor_free(q);
-    }
+    if (stt != MXB_SUCCESS) rc = cli_lib_error(stt, "reading the container");
+  }
+  if (rc == CLI_OK) {
+    q->t.flags = flags;
+    void *ptr[4] = {q->t.data, q->t.scales, q->t.aux, q->t.amax};
+    for (int k = 0; k < 4 && rc == CLI_OK; k++)
+      if (t[k] && mxio_src_read(&s, st.data_start + t[k]->begin, ptr[k], need[k], k_planes[k], err,
+                                sizeof(err)) != 0)
+        rc = cli_error("%s: %s", path, err);
+    /* MoR: one decision byte per partition, 1 = FP8, 0 = BF16. */
+    const uint8_t *aux = q->t.aux;
+    for (size_t i = 0; rc == CLI_OK && is_mor(f) && i < need[2]; i++)
+      if (aux[i] > 1) rc = cli_error("%s: aux byte %zu is %d (MoR decisions are 0 or 1)", path, i, aux[i]);
+    if (rc != CLI_OK) cli_qtensor_free(q);
   }
   mxio_st_free(&st);
   mxio_src_close(&s);
@@ -184,7 +232,8 @@ int cmd_dequantize(int argc, char **argv) {
   if (rc != CLI_OK) return rc;
   size_t n = (size_t)q.t.rows * (size_t)q.t.cols;
   float *y = malloc(n * sizeof(float)), *z = NULL;
-  mxb_status_t s = y ? cli_dequantize(&q, y) : MXB_ERR_ALLOC;
+  mxb_status_t s = y ? cli_dequantize(&q, y)
+                     : cli_status(MXB_ERR_ALLOC, "out of memory for the %zu-byte output", n * sizeof(float));
   if (s == MXB_SUCCESS && (q.t.flags & MXB_TENSOR_RHT) && !keep_rht) {
     /* Back to the original domain with the default transform (d = 16, mask 0xD7E8). */
     mxb_context_t *cpu = NULL;
@@ -192,7 +241,8 @@ int cmd_dequantize(int argc, char **argv) {
     mxb_rht_init(&rht);
     rht.enabled = 1;
     z = malloc(n * sizeof(float));
-    s = z ? mxb_context_create(MXB_BACKEND_CPU, 0, &cpu) : MXB_ERR_ALLOC;
+    s = z ? mxb_context_create(MXB_BACKEND_CPU, 0, &cpu)
+          : cli_status(MXB_ERR_ALLOC, "out of memory for the inverse transform, %zu bytes", n * sizeof(float));
     if (s == MXB_SUCCESS)
       s = mxb_rht(cpu, &rht, 1, MXB_AXIS_COLS, q.t.rows, q.t.cols, MXB_DTYPE_FP32, y, MXB_DTYPE_FP32, z, NULL);
     if (cpu) mxb_context_destroy(cpu);

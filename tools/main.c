@@ -1,5 +1,6 @@
 /* mxblas: look at tensors through block-scaled low-precision formats.
  * See docs/CLI.md. Exit codes: 0 ok, 1 mismatch, 2 usage, 3 I/O or library error. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,8 +22,9 @@ static const char k_usage[] =
   "  dequantize IN -o OUT.npy          decode a container to fp32 .npy\n"
   "  check golden                      run the NUMERICS 9 vectors; exit 1 on mismatch\n"
   "  check A B [--max-abs X]           compare two files; exit 1 on mismatch\n"
-  "  gemm A.npy B.npy --format F [--format-b F] [--mode exact|fast] [-o C.npy]\n"
-  "                                    quantize A [M,K] and B [K,N], multiply, error vs fp64\n"
+  "  gemm A.npy B.npy --format F [--format-b F] [--mode exact|fast] [--max-memory SIZE]\n"
+  "       [-o C.npy]                   quantize A [M,K] and B [K,N], multiply, error vs fp64\n"
+  "                                    (refused above SIZE of host memory, default 1G)\n"
   "\n"
   "input files: .npy (<f4, <f2, <u2 = bf16 bits, <f8) or safetensors (F32, F16, BF16,\n"
   "F64; choose with --tensor NAME); N-D arrays are read as [prod(leading dims), last].\n"
@@ -111,11 +113,20 @@ int cmd_list(int argc, char **argv) {
   } else {
     for (int i = 0; i < st.ntensors; i++) {
       const mxio_st_tensor *t = &st.tensors[i];
-      printf("%-40s %-5s [", t->name, (int)t->dtype < 0 ? "other" : mxio_dtype_name(t->dtype));
+      /* Names and metadata come from the file: printed escaped. */
+      size_t w = mxio_put_escaped(stdout, t->name, MXIO_ESC_TEXT);
+      printf("%*s %-5s [", w < 40 ? (int)(40 - w) : 0, "",
+             (int)t->dtype < 0 ? "other" : mxio_dtype_name(t->dtype));
       for (int d = 0; d < t->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
       printf("]\n");
     }
-    for (int i = 0; i < st.nmeta; i++) printf("  meta %s = %s\n", st.meta_keys[i], st.meta_values[i]);
+    for (int i = 0; i < st.nmeta; i++) {
+      fputs("  meta ", stdout);
+      mxio_put_escaped(stdout, st.meta_keys[i], MXIO_ESC_TEXT);
+      fputs(" = ", stdout);
+      mxio_put_escaped(stdout, st.meta_values[i], MXIO_ESC_TEXT);
+      putchar('\n');
+    }
     mxio_st_free(&st);
   }
   mxio_src_close(&s);
@@ -129,6 +140,9 @@ int main(int argc, char **argv) {
   } cmds[] = {{"info", cmd_info},         {"list", cmd_list},       {"analyze", cmd_analyze},
               {"quantize", cmd_quantize}, {"dequantize", cmd_dequantize},
               {"check", cmd_check},       {"gemm", cmd_gemm}};
+  /* A write past the file size limit fails (EFBIG) and is reported, instead
+   * of killing the tool halfway through an output file. */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     fputs(k_usage, stderr);
     return CLI_USAGE;

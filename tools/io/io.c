@@ -2,10 +2,13 @@
 #include "tensor_io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "scan.h"
 
@@ -17,6 +20,79 @@ int mxio_fail(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
   }
   return -1;
+}
+
+int mxio_utf8_len(const unsigned char *p, uint32_t *cp) {
+  int n = p[0] < 0x80 ? 1 : p[0] < 0xC2 ? 0 : p[0] < 0xE0 ? 2 : p[0] < 0xF0 ? 3 : p[0] < 0xF5 ? 4 : 0;
+  if (n == 0) return 0;
+  uint32_t c = n == 1 ? p[0] : p[0] & (0x7Fu >> n);
+  for (int i = 1; i < n; i++) {
+    if ((p[i] & 0xC0) != 0x80) return 0; /* also stops at the terminating NUL */
+    c = c << 6 | (p[i] & 0x3Fu);
+  }
+  static const uint32_t k_min[5] = {0, 0, 0x80, 0x800, 0x10000};
+  if (c < k_min[n] || c > 0x10FFFF || (c >= 0xD800 && c < 0xE000)) return 0;
+  *cp = c;
+  return n;
+}
+
+/* The escaped form of the character at p into out (at most 12 bytes plus a
+ * NUL); returns the number of source bytes it stands for. */
+static size_t escape_one(const unsigned char *p, int mode, char *out) {
+  uint32_t c = 0;
+  int n = mxio_utf8_len(p, &c);
+  int json = mode == MXIO_ESC_JSON;
+  if (n == 0) { /* a byte of invalid UTF-8 */
+    if (json)
+      strcpy(out, "\\ufffd");
+    else
+      snprintf(out, 13, "\\x%02X", p[0]);
+    return 1;
+  }
+  if (c == '\\' || (json && c == '"')) {
+    snprintf(out, 13, "\\%c", (char)c);
+  } else if (c == '\n' || c == '\r' || c == '\t') {
+    snprintf(out, 13, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+  } else if (c < 0x20 || (c >= 0x7F && c < 0xA0)) {
+    snprintf(out, 13, json || c >= 0x80 ? "\\u%04x" : "\\x%02X", (unsigned)c);
+  } else {
+    memcpy(out, p, (size_t)n);
+    out[n] = 0;
+  }
+  return (size_t)n;
+}
+
+size_t mxio_put_escaped(FILE *f, const char *s, int mode) {
+  size_t total = 0;
+  char e[13];
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    p += escape_one(p, mode, e);
+    total += strlen(e);
+    fputs(e, f);
+  }
+  return total;
+}
+
+const char *mxio_escaped(const char *s, int mode, char *buf, size_t cap) {
+  size_t len = 0, cut = 0; /* cut: the longest output that leaves room for "..." */
+  char e[13];
+  if (cap == 0) return buf;
+  buf[0] = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    p += escape_one(p, mode, e);
+    size_t el = strlen(e);
+    if (len + el >= cap) { /* does not fit: back to the last cut point */
+      if (cap > 3)
+        memcpy(buf + cut, "...", 4);
+      else
+        buf[0] = 0;
+      return buf;
+    }
+    memcpy(buf + len, e, el + 1);
+    len += el;
+    if (len + 3 < cap) cut = len;
+  }
+  return buf;
 }
 
 static const struct {
@@ -125,6 +201,76 @@ int mxio_src_read(const mxio_src *s, uint64_t off, void *dst, size_t n, const ch
   if (fseeko(s->file, (off_t)off, SEEK_SET) != 0 || fread(dst, 1, n, s->file) != n)
     return mxio_fail(err, errlen, "read error: %s at offset %llu", what, (unsigned long long)off);
   return 0;
+}
+
+int mxio_out_open(mxio_out *o, const char *path, char *err, size_t errlen) {
+  memset(o, 0, sizeof(*o));
+  struct stat sb;
+  char *real = realpath(path, NULL); /* NULL: no such file yet */
+  int exists = real && stat(real, &sb) == 0;
+  if (exists && !S_ISREG(sb.st_mode)) {
+    free(real);
+    if (!(o->f = fopen(path, "wb"))) return mxio_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return 0;
+  }
+  o->dest = real ? real : strdup(path);
+  const char *slash = o->dest ? strrchr(o->dest, '/') : NULL;
+  int dl = slash ? (int)(slash - o->dest + 1) : 0;
+  size_t bl = o->dest ? strlen(o->dest + dl) : 0;
+  o->tmp = o->dest ? malloc((size_t)dl + (bl < 200 ? bl : 200) + 10) : NULL;
+  if (!o->tmp) {
+    free(o->dest);
+    return mxio_fail(err, errlen, "out of memory");
+  }
+  /* ".name.XXXXXX" next to the destination (the name cut to stay within NAME_MAX) */
+  sprintf(o->tmp, "%.*s.%.200s.XXXXXX", dl, o->dest, o->dest + dl);
+  int fd = mkstemp(o->tmp);
+  if (fd < 0) {
+    int e = errno;
+    free(o->tmp);
+    free(o->dest);
+    return mxio_fail(err, errlen, "%s: cannot create a file in its directory: %s", path, strerror(e));
+  }
+  /* The permissions of the file replaced, or those a new file would get. */
+  mode_t mode;
+  if (exists) {
+    mode = sb.st_mode & 07777;
+  } else {
+    mode_t mask = umask(0);
+    umask(mask);
+    mode = 0666 & ~mask;
+  }
+  if (fchmod(fd, mode) != 0 || !(o->f = fdopen(fd, "wb"))) {
+    int e = errno;
+    close(fd);
+    unlink(o->tmp);
+    free(o->tmp);
+    free(o->dest);
+    return mxio_fail(err, errlen, "%s: cannot create: %s", path, strerror(e));
+  }
+  return 0;
+}
+
+int mxio_out_close(mxio_out *o, const char *path, int ok, char *err, size_t errlen) {
+  int e = ok ? 0 : errno ? errno : EIO; /* the failed write's reason */
+  if (!e && fflush(o->f) != 0) e = errno;
+  if (!e && o->tmp && fsync(fileno(o->f)) != 0) e = errno;
+  if (fclose(o->f) != 0 && !e) e = errno;
+  if (!e && o->tmp && rename(o->tmp, o->dest) != 0) e = errno;
+  if (e && o->tmp) unlink(o->tmp);
+  if (!e && o->tmp) { /* make the rename itself durable (best effort) */
+    char *slash = strrchr(o->dest, '/');
+    if (slash) slash[1] = 0;
+    int dfd = open(slash ? o->dest : ".", O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+      fsync(dfd);
+      close(dfd);
+    }
+  }
+  free(o->tmp);
+  free(o->dest);
+  memset(o, 0, sizeof(*o));
+  return e ? mxio_fail(err, errlen, "%s: write failed: %s", path, strerror(e)) : 0;
 }
 
 /* 2-D view of an N-D shape: [prod(leading), last]. */

@@ -153,15 +153,14 @@ int mxio_npy_write(const char *path, mxio_dtype dtype, int ndim, const int64_t *
   /* Preamble + header padded with spaces to a multiple of 64, ending in '\n'. */
   size_t total = (size_t)(10 + n + 1 + 63) / 64 * 64;
   size_t hlen = total - 10;
-  FILE *f = fopen(path, "wb");
-  if (!f) return mxio_fail(err, errlen, "%s: cannot create", path);
+  mxio_out o;
+  if (mxio_out_open(&o, path, err, errlen) != 0) return -1;
+  FILE *f = o.f;
   uint8_t pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (uint8_t)(hlen & 0xFF), (uint8_t)(hlen >> 8)};
   int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)n, f) == (size_t)n;
   for (size_t i = 10 + (size_t)n; ok && i + 1 < total; i++) ok = fputc(' ', f) != EOF;
   ok = ok && fputc('\n', f) != EOF;
   size_t bytes = (size_t)elems * mxio_dtype_size(dtype);
   ok = ok && (bytes == 0 || fwrite(data, 1, bytes, f) == bytes);
-  ok = (fclose(f) == 0) && ok;
-  if (!ok) return mxio_fail(err, errlen, "%s: write failed", path);
-  return 0;
+  return mxio_out_close(&o, path, ok, err, errlen);
 }

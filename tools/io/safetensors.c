@@ -3,8 +3,10 @@
  * Layout: u64 little-endian N, N bytes of JSON header, then the data section.
  * The header maps tensor names to {"dtype", "shape", "data_offsets"} and may
  * hold "__metadata__" (string to string). The JSON parser is strict (RFC 8259
- * strings and non-negative integers only, no duplicate or unknown keys) and
- * never reads past the header. */
+ * strings in UTF-8 and non-negative integers only, no duplicate or unknown
+ * keys) and never reads past the header. Names are returned as decoded: the
+ * caller escapes them when printing (mxio_put_escaped). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,15 +46,15 @@ static int hex4(mxio_scan *c, uint32_t *v) {
   return 0;
 }
 
-/* A JSON string, decoded to UTF-8 in a malloc'ed buffer (NULL on error). */
-static char *json_string(mxio_scan *c) {
+/* A JSON string, decoded to UTF-8 at *w, which advances past its NUL (NULL
+ * on error). Decoded text is never longer than the source text without its
+ * quotes, so strings decoded from a header of n bytes fit in n bytes. */
+static char *json_string(mxio_scan *c, char **w) {
   if (!mxio_eat(c, '"')) return NULL;
-  /* Decoded text is never longer than the source text. */
   const char *q = c->p;
   while (q < c->end && *q != '"') q += (*q == '\\' && q + 1 < c->end) ? 2 : 1;
   if (q >= c->end) return NULL;
-  char *out = malloc((size_t)(q - c->p) + 1), *o = out;
-  if (!out) return NULL;
+  char *out = *w, *o = out;
   while (c->p < q) {
     unsigned char ch = (unsigned char)*c->p++;
     if (ch < 0x20) goto bad;
@@ -97,9 +99,15 @@ static char *json_string(mxio_scan *c) {
   c->p++;
   *o = 0;
   if (memchr(out, 0, (size_t)(o - out))) goto bad; /* \u0000 inside a name */
+  uint32_t cp;
+  for (const unsigned char *u = (const unsigned char *)out; *u;) { /* JSON text is UTF-8 */
+    int n = mxio_utf8_len(u, &cp);
+    if (n == 0) goto bad;
+    u += n;
+  }
+  *w = o + 1;
   return out;
 bad:
-  free(out);
   return NULL;
 }
 
@@ -116,8 +124,8 @@ static int json_uint_array(mxio_scan *c, uint64_t *v, int cap) {
 }
 
 /* An object's members one by one: call with *first = 1; returns 1 with the
- * key (malloc'ed) and the cursor on the value, 0 at the end, -1 on error. */
-static int json_member(mxio_scan *c, int *first, char **key) {
+ * key (decoded at *w) and the cursor on the value, 0 at the end, -1 on error. */
+static int json_member(mxio_scan *c, int *first, char **key, char **w) {
   if (*first) {
     if (!mxio_eat(c, '{')) return -1;
     *first = 0;
@@ -126,71 +134,138 @@ static int json_member(mxio_scan *c, int *first, char **key) {
     if (mxio_eat(c, '}')) return 0;
     if (!mxio_eat(c, ',')) return -1;
   }
-  *key = json_string(c);
-  if (!*key) return -1;
-  if (!mxio_eat(c, ':')) {
-    free(*key);
-    return -1;
-  }
-  return 1;
+  *key = json_string(c, w);
+  return *key && mxio_eat(c, ':') ? 1 : -1;
 }
 
-static int parse_meta(mxio_scan *c, mxio_st *st, char *err, size_t errlen) {
-  int first = 1, r;
+/* Room for element n of an array of capacity *cap, growing it geometrically
+ * (amortised O(1) per element). Returns the array, or NULL (arr unchanged)
+ * when memory runs out. */
+static void *grow(void *arr, int n, int *cap, size_t elem) {
+  if (n < *cap) return arr;
+  if (*cap > INT_MAX / 2) return NULL;
+  int nc = *cap ? 2 * *cap : 16;
+  void *p = realloc(arr, (size_t)nc * elem);
+  if (p) *cap = nc;
+  return p;
+}
+
+static int cmp_key(const void *a, const void *b) {
+  const mxio_st_key *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static const char *tensor_name(const mxio_st *st, int i) { return st->tensors[i].name; }
+static const char *meta_key(const mxio_st *st, int i) { return st->meta_keys[i]; }
+
+/* The n names sorted into a new index; a repeated name is refused. */
+static mxio_st_key *index_names(const mxio_st *st, int n, const char *(*name_of)(const mxio_st *, int),
+                                const char *what, char *err, size_t errlen) {
+  mxio_st_key *k = malloc(sizeof(*k) * (size_t)(n ? n : 1));
+  if (!k) {
+    mxio_fail(err, errlen, "out of memory");
+    return NULL;
+  }
+  for (int i = 0; i < n; i++) k[i] = (mxio_st_key){name_of(st, i), i};
+  qsort(k, (size_t)n, sizeof(*k), cmp_key);
+  for (int i = 1; i < n; i++)
+    if (strcmp(k[i - 1].name, k[i].name) == 0) {
+      mxio_fail(err, errlen, "malformed safetensors header: repeated %s '%s'", what, k[i].name);
+      free(k);
+      return NULL;
+    }
+  return k;
+}
+
+typedef struct span {
+  uint64_t begin, end;
+  int index;
+} span;
+
+static int cmp_span(const void *a, const void *b) {
+  const span *x = a, *y = b;
+  if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+  if (x->end != y->end) return x->end < y->end ? -1 : 1;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+/* The tensors must tile the data section exactly, in some order, as the
+ * reference reader requires: no byte belongs to two tensors or to none. */
+static int check_tiling(const mxio_st *st, uint64_t data_size, char *err, size_t errlen) {
+  span *sp = malloc(sizeof(*sp) * (size_t)(st->ntensors ? st->ntensors : 1));
+  if (!sp) return mxio_fail(err, errlen, "out of memory");
+  for (int i = 0; i < st->ntensors; i++) sp[i] = (span){st->tensors[i].begin, st->tensors[i].end, i};
+  qsort(sp, (size_t)st->ntensors, sizeof(*sp), cmp_span);
+  uint64_t at = 0; /* where the next tensor must begin */
+  int rc = 0;
+  for (int i = 0; i < st->ntensors && rc == 0; i++) {
+    const span *p = &sp[i], *q = i ? &sp[i - 1] : NULL;
+    if (p->begin < at) /* then q exists: at > 0 */
+      rc = mxio_fail(err, errlen, "tensors '%s' and '%s' overlap (data_offsets [%llu, %llu] and [%llu, %llu])",
+                     st->tensors[q->index].name, st->tensors[p->index].name, (unsigned long long)q->begin,
+                     (unsigned long long)q->end, (unsigned long long)p->begin, (unsigned long long)p->end);
+    else if (p->begin > at)
+      rc = mxio_fail(err, errlen, "bytes [%llu, %llu) of the data section belong to no tensor",
+                     (unsigned long long)at, (unsigned long long)p->begin);
+    at = p->end;
+  }
+  if (rc == 0 && at != data_size)
+    rc = mxio_fail(err, errlen, "bytes [%llu, %llu) of the data section belong to no tensor",
+                   (unsigned long long)at, (unsigned long long)data_size);
+  free(sp);
+  return rc;
+}
+
+static const mxio_st_key *lookup(const mxio_st_key *k, int n, const char *name) {
+  size_t lo = 0, hi = (size_t)n; /* the first key >= name */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(k[mid].name, name) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < (size_t)n && strcmp(k[lo].name, name) == 0 ? &k[lo] : NULL;
+}
+
+static int parse_meta(mxio_scan *c, mxio_st *st, char **w, char *err, size_t errlen) {
+  int first = 1, r, cap = 0;
   char *key;
-  while ((r = json_member(c, &first, &key)) == 1) {
-    char *val = json_string(c);
-    if (!val) {
-      free(key);
+  while ((r = json_member(c, &first, &key, w)) == 1) {
+    char *val = json_string(c, w);
+    if (!val)
       return mxio_fail(err, errlen, "malformed safetensors header: __metadata__ values must be strings");
-    }
-    if (mxio_st_meta(st, key)) {
-      mxio_fail(err, errlen, "malformed safetensors header: repeated __metadata__ key '%s'", key);
-      free(key);
-      free(val);
-      return -1;
-    }
-    char **k2 = realloc(st->meta_keys, sizeof(char *) * (size_t)(st->nmeta + 1));
+    int kcap = cap; /* both arrays grow to the same capacity */
+    char **k2 = grow(st->meta_keys, st->nmeta, &kcap, sizeof(char *));
     if (k2) st->meta_keys = k2;
-    char **v2 = k2 ? realloc(st->meta_values, sizeof(char *) * (size_t)(st->nmeta + 1)) : NULL;
-    if (v2) st->meta_values = v2;
-    if (!k2 || !v2) {
-      free(key);
-      free(val);
-      return mxio_fail(err, errlen, "out of memory");
-    }
+    char **v2 = k2 ? grow(st->meta_values, st->nmeta, &cap, sizeof(char *)) : NULL;
+    if (!v2) return mxio_fail(err, errlen, "out of memory");
+    st->meta_values = v2;
     st->meta_keys[st->nmeta] = key;
     st->meta_values[st->nmeta++] = val;
   }
   return r == 0 ? 0 : mxio_fail(err, errlen, "malformed safetensors header: bad __metadata__ object");
 }
 
-static int parse_tensor(mxio_scan *c, mxio_st_tensor *t, uint64_t data_size, char *err,
+static int parse_tensor(mxio_scan *c, mxio_st_tensor *t, uint64_t data_size, char **w, char *err,
                         size_t errlen) {
   int first = 1, r, have = 0;
   char *key;
   int size = 0;
-  while ((r = json_member(c, &first, &key)) == 1) {
+  while ((r = json_member(c, &first, &key, w)) == 1) {
     int bit = !strcmp(key, "dtype") ? 1 : !strcmp(key, "shape") ? 2 : !strcmp(key, "data_offsets") ? 4 : 0;
-    if (!bit || (have & bit)) {
-      mxio_fail(err, errlen, "tensor '%s': unexpected or repeated key '%s'", t->name, key);
-      free(key);
-      return -1;
-    }
-    free(key);
+    if (!bit || (have & bit))
+      return mxio_fail(err, errlen, "tensor '%s': unexpected or repeated key '%s'", t->name, key);
     have |= bit;
     if (bit == 1) {
-      char *d = json_string(c);
+      char *d = json_string(c, w);
       size_t i;
       for (i = 0; d && i < N_ST_DTYPES && strcmp(d, k_st_dtypes[i].name); i++) {
       }
-      if (!d || i == N_ST_DTYPES) {
-        mxio_fail(err, errlen, "tensor '%s': unknown dtype %s%s%s", t->name, d ? "'" : "",
-                  d ? d : "(not a string)", d ? "'" : "");
-        free(d);
-        return -1;
-      }
-      free(d);
+      if (!d || i == N_ST_DTYPES)
+        return mxio_fail(err, errlen, "tensor '%s': unknown dtype %s%s%s", t->name, d ? "'" : "",
+                         d ? d : "(not a string)", d ? "'" : "");
       t->dtype = (mxio_dtype)k_st_dtypes[i].dtype; /* -1 when unreadable */
       size = k_st_dtypes[i].size;
     } else if (bit == 2) {
@@ -233,6 +308,13 @@ int mxio_st_open(const mxio_src *s, mxio_st *st, char *err, size_t errlen) {
   if (mxio_src_read(s, 0, pre, 8, "the safetensors header length", err, errlen) != 0) return -1;
   uint64_t n = 0;
   for (int i = 7; i >= 0; i--) n = n << 8 | pre[i];
+  /* An implausible length: if no JSON object follows either, the file is
+   * just something else, and its first 8 bytes mean nothing. */
+  uint8_t lead = '{';
+  if ((n > MXIO_MAX_ST_HEADER || n > s->size - 8) && s->size > 8 &&
+      mxio_src_read(s, 8, &lead, 1, "the safetensors header", err, errlen) == 0 &&
+      !strchr("{ \t\r\n", lead))
+    return mxio_fail(err, errlen, "not a .npy or safetensors file");
   if (n > MXIO_MAX_ST_HEADER)
     return mxio_fail(err, errlen,
                      "not a .npy or safetensors file (header length %llu exceeds the %u-byte limit)",
@@ -241,39 +323,39 @@ int mxio_st_open(const mxio_src *s, mxio_st *st, char *err, size_t errlen) {
     return mxio_fail(err, errlen, "truncated: the safetensors header needs %llu bytes, file has %llu",
                      (unsigned long long)n, (unsigned long long)(s->size - 8));
   char *h = malloc(n ? (size_t)n : 1);
-  if (!h) return mxio_fail(err, errlen, "out of memory");
+  st->text = malloc((size_t)n + 1);
+  if (!h || !st->text) {
+    free(h);
+    free(st->text);
+    st->text = NULL;
+    return mxio_fail(err, errlen, "out of memory");
+  }
   if (mxio_src_read(s, 8, h, (size_t)n, "the safetensors header", err, errlen) != 0) {
     free(h);
+    mxio_st_free(st);
     return -1;
   }
   st->data_start = 8 + n;
   uint64_t data_size = s->size - st->data_start;
   mxio_scan c = {h, h + n};
-  int first = 1, r, rc = -1, seen_meta = 0;
+  char *w = st->text;
+  int first = 1, r, rc = -1, seen_meta = 0, cap = 0;
   char *key;
-  while ((r = json_member(&c, &first, &key)) == 1) {
+  while ((r = json_member(&c, &first, &key, &w)) == 1) {
     if (strcmp(key, "__metadata__") == 0) {
-      free(key);
       if (seen_meta++) {
         mxio_fail(err, errlen, "malformed safetensors header: repeated __metadata__");
         goto out;
       }
-      if (parse_meta(&c, st, err, errlen) != 0) goto out;
+      if (parse_meta(&c, st, &w, err, errlen) != 0) goto out;
       continue;
-    }
-    if (mxio_st_find(st, key)) {
-      mxio_fail(err, errlen, "malformed safetensors header: repeated tensor '%s'", key);
-      free(key);
-      goto out;
     }
     if (st->ntensors == MXIO_MAX_TENSORS) {
       mxio_fail(err, errlen, "more than %d tensors", MXIO_MAX_TENSORS);
-      free(key);
       goto out;
     }
-    mxio_st_tensor *t2 = realloc(st->tensors, sizeof(*t2) * (size_t)(st->ntensors + 1));
+    mxio_st_tensor *t2 = grow(st->tensors, st->ntensors, &cap, sizeof(*t2));
     if (!t2) {
-      free(key);
       mxio_fail(err, errlen, "out of memory");
       goto out;
     }
@@ -281,7 +363,7 @@ int mxio_st_open(const mxio_src *s, mxio_st *st, char *err, size_t errlen) {
     mxio_st_tensor *t = &st->tensors[st->ntensors++];
     memset(t, 0, sizeof(*t));
     t->name = key;
-    if (parse_tensor(&c, t, data_size, err, errlen) != 0) goto out;
+    if (parse_tensor(&c, t, data_size, &w, err, errlen) != 0) goto out;
   }
   if (r != 0) {
     mxio_fail(err, errlen, "malformed safetensors header (not a JSON object of tensors)");
@@ -292,6 +374,11 @@ int mxio_st_open(const mxio_src *s, mxio_st *st, char *err, size_t errlen) {
     mxio_fail(err, errlen, "malformed safetensors header: text after the JSON object");
     goto out;
   }
+  /* Repeated names: sorted, they are neighbours (O(n log n) in all). */
+  st->tensor_index = index_names(st, st->ntensors, tensor_name, "tensor", err, errlen);
+  if (!st->tensor_index) goto out;
+  st->meta_index = index_names(st, st->nmeta, meta_key, "__metadata__ key", err, errlen);
+  if (!st->meta_index || check_tiling(st, data_size, err, errlen) != 0) goto out;
   rc = 0;
 out:
   free(h);
@@ -300,27 +387,23 @@ out:
 }
 
 void mxio_st_free(mxio_st *st) {
-  for (int i = 0; i < st->ntensors; i++) free(st->tensors[i].name);
-  for (int i = 0; i < st->nmeta; i++) {
-    free(st->meta_keys[i]);
-    free(st->meta_values[i]);
-  }
   free(st->tensors);
   free(st->meta_keys);
   free(st->meta_values);
+  free(st->tensor_index);
+  free(st->meta_index);
+  free(st->text);
   memset(st, 0, sizeof(*st));
 }
 
 const mxio_st_tensor *mxio_st_find(const mxio_st *st, const char *name) {
-  for (int i = 0; i < st->ntensors; i++)
-    if (strcmp(st->tensors[i].name, name) == 0) return &st->tensors[i];
-  return NULL;
+  const mxio_st_key *k = lookup(st->tensor_index, st->ntensors, name);
+  return k ? &st->tensors[k->index] : NULL;
 }
 
 const char *mxio_st_meta(const mxio_st *st, const char *key) {
-  for (int i = 0; i < st->nmeta; i++)
-    if (strcmp(st->meta_keys[i], key) == 0) return st->meta_values[i];
-  return NULL;
+  const mxio_st_key *k = lookup(st->meta_index, st->nmeta, key);
+  return k ? st->meta_values[k->index] : NULL;
 }
 
 int mxio_st_read(const mxio_src *s, const mxio_st *st, const mxio_st_tensor *t, mxio_array *out,
@@ -335,18 +418,10 @@ int mxio_st_read(const mxio_src *s, const mxio_st *st, const mxio_st_tensor *t, 
   return mxio_read_body(s, st->data_start + t->begin, t->end - t->begin, out, err, errlen);
 }
 
-/* JSON string with the escapes RFC 8259 requires. */
+/* A JSON string (RFC 8259); text that is not UTF-8 is stored as U+FFFD. */
 static void put_json_string(FILE *f, const char *s) {
   fputc('"', f);
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\')
-      fprintf(f, "\\%c", ch);
-    else if (ch < 0x20)
-      fprintf(f, "\\u%04x", ch);
-    else
-      fputc(ch, f);
-  }
+  mxio_put_escaped(f, s, MXIO_ESC_JSON);
   fputc('"', f);
 }
 
@@ -390,11 +465,12 @@ int mxio_st_write(const char *path, int n, const mxio_st_out *tensors, int nmeta
   fputc('}', h);
   while ((ftell(h) % 8) != 0) fputc(' ', h); /* data section 8-byte aligned */
   fclose(h);
-  FILE *f = fopen(path, "wb");
-  if (!f) {
+  mxio_out o;
+  if (mxio_out_open(&o, path, err, errlen) != 0) {
     free(hdr);
-    return mxio_fail(err, errlen, "%s: cannot create", path);
+    return -1;
   }
+  FILE *f = o.f;
   uint8_t pre[8];
   for (int i = 0; i < 8; i++) pre[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
   int ok = fwrite(pre, 1, 8, f) == 8 && fwrite(hdr, 1, hlen, f) == hlen;
@@ -405,6 +481,5 @@ int mxio_st_write(const char *path, int n, const mxio_st_out *tensors, int nmeta
     size_t bytes = (size_t)elems * mxio_dtype_size(tensors[i].dtype);
     ok = bytes == 0 || fwrite(tensors[i].data, 1, bytes, f) == bytes;
   }
-  ok = (fclose(f) == 0) && ok;
-  return ok ? 0 : mxio_fail(err, errlen, "%s: write failed", path);
+  return mxio_out_close(&o, path, ok, err, errlen);
 }

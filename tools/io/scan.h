@@ -10,12 +10,31 @@ __attribute__((format(printf, 3, 4)))
 #endif
 int mxio_fail(char *err, size_t errlen, const char *fmt, ...); /* returns -1 */
 
+/* Length of the valid UTF-8 sequence at p (1..4; sets *cp), 0 if there is
+ * none (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+ * Reads no further than the first byte that is not a continuation byte. */
+int mxio_utf8_len(const unsigned char *p, uint32_t *cp);
+
 struct mxio_src;
 struct mxio_array;
 /* Allocate out->data and read nbytes at off (bounded by the source size and
  * MXIO_MAX_BYTES); sets the 2-D view from out->shape. */
 int mxio_read_body(const struct mxio_src *s, uint64_t off, uint64_t nbytes, struct mxio_array *out,
                    char *err, size_t errlen);
+
+/* An output file. A regular file (or a new one) is written to a temporary
+ * file in its directory and renamed over it once complete and synced, so a
+ * failed write leaves the old file untouched and nothing else behind. What
+ * is not a regular file (a pipe, /dev/null) is written in place. */
+typedef struct mxio_out {
+  FILE *f;
+  char *tmp;  /* the temporary file; NULL when writing in place */
+  char *dest; /* the destination, symbolic links resolved */
+} mxio_out;
+int mxio_out_open(mxio_out *o, const char *path, char *err, size_t errlen);
+/* ok: every write succeeded. Flushes, syncs and renames, or removes the
+ * temporary file; -1 with "path: write failed: reason" on any failure. */
+int mxio_out_close(mxio_out *o, const char *path, int ok, char *err, size_t errlen);
 
 typedef struct mxio_scan {
   const char *p, *end;

@@ -75,12 +75,21 @@ typedef struct mxio_st_tensor {
   uint64_t begin, end; /* offsets in the data section */
 } mxio_st_tensor;
 
+typedef struct mxio_st_key {
+  const char *name;
+  int index;
+} mxio_st_key;
+
 typedef struct mxio_st {
   uint64_t data_start; /* 8 + header length */
   int ntensors;
-  mxio_st_tensor *tensors;
+  mxio_st_tensor *tensors; /* in file order */
   int nmeta;
-  char **meta_keys, **meta_values; /* __metadata__ (string values) */
+  char **meta_keys, **meta_values; /* __metadata__ (string values), in file order */
+  /* Internal: tensor names and metadata keys sorted (for lookups), and the
+   * storage of every decoded string (at most the header's length). */
+  mxio_st_key *tensor_index, *meta_index;
+  char *text;
 } mxio_st;
 
 int mxio_st_open(const mxio_src *s, mxio_st *st, char *err, size_t errlen);
@@ -101,6 +110,22 @@ typedef struct mxio_st_out {
 int mxio_st_write(const char *path, int n, const mxio_st_out *tensors, int nmeta,
                   const char *const *meta_keys, const char *const *meta_values, char *err,
                   size_t errlen);
+
+/* Text from a file (tensor names, metadata, header keys) made safe to print.
+ * Valid UTF-8 passes through, except what a terminal or a JSON parser would
+ * act on: backslash, control characters (C0, DEL and the C1 range
+ * U+0080..U+009F, which terminals honour as escape sequences) and every byte
+ * of an invalid UTF-8 sequence.
+ *   MXIO_ESC_TEXT: \\, \n, \r, \t, \xNN for other bytes, \uNNNN for C1.
+ *   MXIO_ESC_JSON: the body of a JSON string (RFC 8259): \", \\, \uNNNN for
+ *                  controls; an invalid byte, which JSON cannot carry, becomes
+ *                  U+FFFD (\ufffd). */
+enum { MXIO_ESC_TEXT = 0, MXIO_ESC_JSON = 1 };
+/* Write the escaped form of s to f; returns the number of bytes written. */
+size_t mxio_put_escaped(FILE *f, const char *s, int mode);
+/* The same into buf (always terminated); text that does not fit is cut at a
+ * character boundary and ends in "...". Returns buf. */
+const char *mxio_escaped(const char *s, int mode, char *buf, size_t cap);
 
 /* Open path, detect the format from its first bytes, read one tensor.
  * name selects a safetensors tensor; NULL takes the file's only tensor.
