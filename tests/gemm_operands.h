@@ -17,7 +17,7 @@ static inline const char *mxbt_format_name(mxb_format_t f) {
   return mxb_format_info(f, &i) == MXB_SUCCESS ? i.name : "?";
 }
 
-enum { MXBT_IN_NORMAL = 0, MXBT_IN_WIDE = 1, MXBT_IN_CANCEL = 2, MXBT_IN_TINY = 3, MXBT_IN_SKEW = 4 };
+enum { MXBT_IN_NORMAL = 0, MXBT_IN_WIDE = 1, MXBT_IN_CANCEL = 2, MXBT_IN_TINY = 3, MXBT_IN_SKEW = 4, MXBT_IN_EDGE = 5 };
 
 /* Rows of magnitude 2^-4..2^4 (a random power of two per row) times normal
  * values. MXBT_IN_WIDE spreads every value over 2^-30..2^30; MXBT_IN_TINY
@@ -25,7 +25,9 @@ enum { MXBT_IN_NORMAL = 0, MXBT_IN_WIDE = 1, MXBT_IN_CANCEL = 2, MXBT_IN_TINY = 
  * second half of each row repeat the first (negated when negate), so exact
  * dot products vanish while sum |a b| stays large; MXBT_IN_SKEW puts values
  * near 2^66 (negate = 0) or 2^-80 (negate = 1), so products stay ordinary
- * while each operand alone is extreme. */
+ * while each operand alone is extreme. MXBT_IN_EDGE puts values near 2^124
+ * (negate = 0) or 2^-125 (negate = 1): NVFP4 amaxes beyond FLT_MAX / 448
+ * and below 7.9e-36. */
 static inline float *mxbt_gemm_input(int64_t rows, int64_t cols, uint64_t seed, int kind, int negate) {
   float *x = malloc((size_t)(rows * cols) * sizeof(float));
   uint64_t s = seed;
@@ -36,6 +38,7 @@ static inline float *mxbt_gemm_input(int64_t rows, int64_t cols, uint64_t seed, 
       float v = kind == MXBT_IN_WIDE ? mxbt_wide(&s, -30, 30) : scale * mxbt_normal(&s);
       if (kind == MXBT_IN_TINY) v = ldexpf(mxbt_normal(&s), -110);
       if (kind == MXBT_IN_SKEW) v = ldexpf(mxbt_normal(&s), negate ? -80 : 66);
+      if (kind == MXBT_IN_EDGE) v = ldexpf(mxbt_normal(&s), negate ? -125 : 124);
       xr[c] = v;
     }
     if (kind == MXBT_IN_CANCEL)

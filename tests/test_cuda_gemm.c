@@ -61,12 +61,14 @@ static void fill_c(const mxb_gemm_desc_t *d, void *C, int64_t M, int64_t N, uint
   }
 }
 
-/* Exact mode: the GPU's C bytes equal the CPU's. */
-static void check_exact(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
-                        const mxb_gemm_desc_t *d, int kind, int nan_fill, const char *want_impl) {
+/* Exact mode: the GPU's C bytes equal the CPU's. amax_a: an NVFP4 amax
+ * to give A in place of its own (NaN: none). */
+static void check_exact_amax(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
+                             const mxb_gemm_desc_t *d, int kind, int nan_fill, const char *want_impl, float amax_a) {
   float *xa = mxbt_gemm_input(M, K, 11 + (uint64_t)M, kind, 0), *xb = mxbt_gemm_input(N, K, 12 + (uint64_t)N, kind, 1);
   mxbt_operand A, B;
   mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  if (!isnan(amax_a)) A.amax = amax_a;
   mxbt_operand_upload(&A);
   mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
   mxbt_operand_upload(&B);
@@ -88,6 +90,10 @@ static void check_exact(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, in
   mxbt_operand_free(&B);
   free(xa);
   free(xb);
+}
+static void check_exact(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
+                        const mxb_gemm_desc_t *d, int kind, int nan_fill, const char *want_impl) {
+  check_exact_amax(ctx, fa, fb, M, N, K, d, kind, nan_fill, want_impl, NAN);
 }
 
 static mxb_gemm_desc_t desc_of(mxb_gemm_mode_t mode, mxb_dtype_t ct, float alpha, float beta, int64_t ldc) {
@@ -127,6 +133,24 @@ Test(cuda_gemm, exact_fp4_extreme_scales_fall_back_exactly) {
   mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   check_exact(ctx, MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 70, 40, 256, &d, MXBT_IN_TINY, 0, "cuda-exact-int8-mma");
   check_exact(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 70, 40, 256, &d, MXBT_IN_TINY, 0, "cuda-exact-int8-mma");
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* NVFP4 tensor scales at the ends of fp32: operands near 2^124 (amax
+ * beyond FLT_MAX / 448) times operands near 2^-125 (amax below 7.9e-36,
+ * used as 7.9e-36), also with A's amax replaced by +Inf (used as FLT_MAX),
+ * on the integer path and the generic one (B fp32). */
+Test(cuda_gemm, exact_nvfp4_amax_at_the_ends_of_fp32) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  for (int inf = 0; inf < 2; inf++) {
+    const float amax_a = inf ? INFINITY : NAN;
+    check_exact_amax(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 70, 40, 256, &d, MXBT_IN_EDGE, 0, NULL, amax_a);
+    check_exact_amax(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_FP32, 33, 20, 96, &d, MXBT_IN_EDGE, 0, NULL, amax_a);
+  }
   mxb_context_destroy(ctx);
 #endif
 }

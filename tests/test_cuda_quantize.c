@@ -4,6 +4,8 @@
 #include "cuda_compare.h"
 
 #ifdef MXB_WITH_CUDA
+#include "finite_cases.h"
+
 static const mxb_format_t k_quant_formats[] = {
   MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP6_E3M2,
   MXB_FORMAT_MXFP6_E2M3, MXB_FORMAT_MXFP4, MXB_FORMAT_MXINT8, MXB_FORMAT_MX9, MXB_FORMAT_MX6, MXB_FORMAT_MX4,
@@ -22,20 +24,20 @@ typedef struct qcase {
   float supplied_amax; /* used when cfg.amax_source == MXB_AMAX_FROM_TENSOR */
 } qcase;
 
-/* Quantize on both backends; compare status, every plane, flags; then
- * dequantize both results to fp32 and bf16 and compare those too. */
-static void quantize_both(cmp_ctx *c, const mxb_quant_config_t *cfg, const qcase *q) {
+/* Quantize x (q->rows x q->cols values, converted to q->dtype) on both
+ * backends; compare status, every plane, flags; then dequantize both
+ * results to fp32 and bf16 and compare those too. input: what x is. */
+static void quantize_both_x(cmp_ctx *c, const mxb_quant_config_t *cfg, const qcase *q, const float *x,
+                            const char *input) {
   size_t n = (size_t)(q->rows * q->cols);
   char what[256];
   mxb_format_info_t fi;
   mxb_format_info(q->format, &fi);
-  snprintf(what, sizeof(what), "%s %s %lldx%lld %s %s round=%d rule=%d nonfinite=%d amax_src=%d 2d=%d rht=%d/%d",
-           fi.name, k_dtype_name[q->dtype], (long long)q->rows, (long long)q->cols, cmp_input_name[q->kind],
+  snprintf(what, sizeof(what), "%s %s %lldx%lld %s %s round=%d rule=%d nonfinite=%d amax_src=%d/%a 2d=%d rht=%d/%d pow2=%d",
+           fi.name, k_dtype_name[q->dtype], (long long)q->rows, (long long)q->cols, input,
            q->layout ? "swizzled" : "linear", cfg->rounding, cfg->scale_rule, cfg->nonfinite, cfg->amax_source,
-           cfg->block_2d, cfg->rht.enabled, cfg->rht.size);
+           q->supplied_amax, cfg->block_2d, cfg->rht.enabled, cfg->rht.size, cfg->fp8_pow2_scale);
   uint64_t seed = 1000003u * (uint64_t)q->format + 7919u * (uint64_t)(q->rows * 31 + q->cols) + (uint64_t)q->kind;
-  float *x = malloc(n * sizeof(float));
-  cmp_fill(x, n, q->kind, seed);
   void *hsrc = cmp_convert(x, n, q->dtype, seed ^ 0x5555);
   size_t in_bytes = n * mxb_dtype_size(q->dtype);
   void *dsrc = mxbt_dev_from_host(hsrc, in_bytes);
@@ -82,6 +84,15 @@ static void quantize_both(cmp_ctx *c, const mxb_quant_config_t *cfg, const qcase
   mxbt_dev_free(ws);
   mxbt_dev_free(dsrc);
   free(hsrc);
+}
+
+/* quantize_both_x on values of q->kind. */
+static void quantize_both(cmp_ctx *c, const mxb_quant_config_t *cfg, const qcase *q) {
+  size_t n = (size_t)(q->rows * q->cols);
+  uint64_t seed = 1000003u * (uint64_t)q->format + 7919u * (uint64_t)(q->rows * 31 + q->cols) + (uint64_t)q->kind;
+  float *x = malloc(n * sizeof(float));
+  cmp_fill(x, n, q->kind, seed);
+  quantize_both_x(c, cfg, q, x, cmp_input_name[q->kind]);
   free(x);
 }
 
@@ -219,6 +230,61 @@ Test(cuda_quantize, large_tensor) {
       qcase q = {k_quant_formats[f], k_dtypes[d], 1000, 4100, CMP_NORMAL, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
       quantize_both(&c, &cfg, &q);
     }
+  cmp_close(&c);
+}
+
+/* The inputs of the finite suite (finite_cases.h): every format at the
+ * edges of fp32, amaxes at both ends of its range, +-Inf under the saturate
+ * policy and a supplied NVFP4 amax of +Inf, under the default, saturate,
+ * pow2-scale and SR configs; CUDA's bytes (planes, then fp32 and bf16
+ * dequantize) equal the CPU's. */
+Test(cuda_quantize, finite_edges_match_cpu) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  const int64_t rows = 17, cols = 130; /* 16x16 tiles, tails */
+  float *x = malloc(rows * cols * sizeof(float));
+  for (size_t f = 0; f < FINITE_NFORMATS; f++) {
+    const mxb_format_t fm = k_finite_formats[f];
+    mxb_format_info_t fi;
+    mxb_format_info(fm, &fi);
+    if (fi.elem == MXB_ELEM_MIXED) continue; /* MoR: cuda_transforms */
+    for (int k = 0; k < 5; k++) {
+      mxb_quant_config_t cfg;
+      mxb_quant_config_init(&cfg);
+      if (k == 1) cfg.nonfinite = MXB_NONFINITE_SATURATE;
+      if (k == 2) cfg.fp8_pow2_scale = 1;
+      if (k == 3) cfg.rounding = MXB_ROUND_SR, cfg.seed = 0x5EED;
+      if (k == 4) cfg.block_2d = 1, cfg.nonfinite = MXB_NONFINITE_SATURATE;
+      if (k == 3 && (fi.scale_type == MXB_SCALE_NONE || fi.scale_type == MXB_SCALE_BDR)) continue;
+      if (k == 4 && !fi.has_tensor_amax) continue;
+      qcase q = {fm, MXB_DTYPE_FP32, rows, cols, CMP_SPECIAL, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
+      char input[64];
+      for (size_t v = 0; v < FINITE_NVALUES; v++) {
+        for (int64_t i = 0; i < rows * cols; i++) x[i] = k_finite_values[v];
+        snprintf(input, sizeof(input), "all %a", k_finite_values[v]);
+        quantize_both_x(&c, &cfg, &q, x, input);
+      }
+      for (size_t a = 0; a < FINITE_NAMAXES; a++) {
+        finite_fill_pattern(x, rows * cols, k_finite_amaxes[a]);
+        snprintf(input, sizeof(input), "amax %a", k_finite_amaxes[a]);
+        quantize_both_x(&c, &cfg, &q, x, input);
+      }
+      if (cfg.nonfinite == MXB_NONFINITE_SATURATE) {
+        finite_fill_inf(x, rows * cols);
+        quantize_both_x(&c, &cfg, &q, x, "+-Inf");
+      }
+      if (fi.has_tensor_amax) {
+        cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+        const float supplied[] = {INFINITY, 0x1p-149f, 1e-37f, FLT_MAX};
+        for (int s = 0; s < 4; s++) {
+          q.supplied_amax = supplied[s];
+          finite_fill_pattern(x, rows * cols, 3.0f);
+          quantize_both_x(&c, &cfg, &q, x, "supplied amax");
+        }
+      }
+    }
+  }
+  free(x);
   cmp_close(&c);
 }
 

@@ -6,6 +6,7 @@
 
 #ifdef MXB_WITH_CUDA
 #include "cuda/cuda_ops.h"
+#include "finite_cases.h"
 
 static const mxb_dtype_t k_types[] = {MXB_DTYPE_FP32, MXB_DTYPE_BF16, MXB_DTYPE_FP16};
 static const int64_t k_shapes[][2] = {{1, 1}, {3, 17}, {16, 16}, {40, 130}, {129, 257}, {256, 384}};
@@ -154,10 +155,32 @@ Test(cuda_transforms, transpose_refuses_1d_input) {
 }
 
 /* ---- MoR ------------------------------------------------------------------ */
+/* MoR of one host input (and its device copy) on both backends: same planes. */
+static void mor_case(cmp_ctx *c, mxb_format_t f, int64_t rows, int64_t cols, mxb_dtype_t t, const mxb_mor_config_t *cfg,
+                     const input *in, const char *what) {
+  cmp_tensor q;
+  cmp_tensor_alloc(&q, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
+  size_t wh = 0, wg = 0;
+  cr_assert_eq(mxb_mor_workspace_size(c->cpu, cfg, t, &q.h, &wh), MXB_SUCCESS);
+  cr_assert_eq(mxb_mor_workspace_size(c->gpu, cfg, t, &q.d, &wg), MXB_SUCCESS);
+  void *hw = malloc(wh), *dw = mxbt_dev_alloc(wg);
+  cr_assert_eq(mxb_mor_quantize(c->cpu, cfg, t, in->h, &q.h, hw, wh, NULL), MXB_SUCCESS, "%s: %s", what,
+               mxb_last_error_detail());
+  cr_assert_eq(mxb_mor_quantize(c->gpu, cfg, t, in->d, &q.d, dw, wg, NULL), MXB_SUCCESS, "%s: %s", what,
+               mxb_last_error_detail());
+  mxbt_dev_sync();
+  cr_assert_str_eq(mxb_context_last_impl(c->gpu), "cuda-mor");
+  cmp_tensor_check(&q, what);
+  free(hw);
+  mxbt_dev_free(dw);
+  cmp_tensor_free(&q);
+}
+
+static const mxb_format_t k_mor_formats[] = {MXB_FORMAT_MOR_TENSOR, MXB_FORMAT_MOR_128x128, MXB_FORMAT_MOR_1x128};
+
 Test(cuda_transforms, mor_matches_cpu) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();
-  const mxb_format_t fmts[] = {MXB_FORMAT_MOR_TENSOR, MXB_FORMAT_MOR_128x128, MXB_FORMAT_MOR_1x128};
   const double taus[] = {0.0, 0.02, 0.0625, 1.0};
   for (size_t f = 0; f < 3; f++)
     for (size_t s = 0; s < NSHAPES; s++)
@@ -171,27 +194,41 @@ Test(cuda_transforms, mor_matches_cpu) {
           cfg.tau = taus[(s + (size_t)m) % 4];
           cfg.pow2_scale = k == 1;
           char what[160];
-          snprintf(what, sizeof(what), "mor format %d %lldx%lld type %d %s metric %d tau %g", (int)fmts[f],
+          snprintf(what, sizeof(what), "mor format %d %lldx%lld type %d %s metric %d tau %g", (int)k_mor_formats[f],
                    (long long)rows, (long long)cols, (int)t, cmp_input_name[k], m, cfg.tau);
           input in = make_input(rows, cols, (cmp_input)k, t, (uint64_t)(rows * 7 + cols + 1000 * f + (size_t)m));
-          cmp_tensor q;
-          cmp_tensor_alloc(&q, fmts[f], rows, cols, MXB_SCALE_LAYOUT_LINEAR);
-          size_t wh = 0, wg = 0;
-          cr_assert_eq(mxb_mor_workspace_size(c.cpu, &cfg, t, &q.h, &wh), MXB_SUCCESS);
-          cr_assert_eq(mxb_mor_workspace_size(c.gpu, &cfg, t, &q.d, &wg), MXB_SUCCESS);
-          void *hw = malloc(wh), *dw = mxbt_dev_alloc(wg);
-          cr_assert_eq(mxb_mor_quantize(c.cpu, &cfg, t, in.h, &q.h, hw, wh, NULL), MXB_SUCCESS, "%s: %s", what,
-                       mxb_last_error_detail());
-          cr_assert_eq(mxb_mor_quantize(c.gpu, &cfg, t, in.d, &q.d, dw, wg, NULL), MXB_SUCCESS, "%s: %s", what,
-                       mxb_last_error_detail());
-          mxbt_dev_sync();
-          cr_assert_str_eq(mxb_context_last_impl(c.gpu), "cuda-mor");
-          cmp_tensor_check(&q, what);
-          free(hw);
-          mxbt_dev_free(dw);
-          cmp_tensor_free(&q);
+          mor_case(&c, k_mor_formats[f], rows, cols, t, &cfg, &in, what);
           free_input(&in);
         }
+  cmp_close(&c);
+}
+
+/* The edge inputs of the finite suite (finite_cases.h): FP8 partitions
+ * saturating below 2^128, BF16 partitions saturating to 0x7F7F. */
+Test(cuda_transforms, mor_finite_edges_match_cpu) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  const int64_t rows = 130, cols = 130;
+  float *x = malloc(rows * cols * sizeof(float));
+  for (size_t f = 0; f < 3; f++)
+    for (int pow2 = 0; pow2 < 2; pow2++)
+      for (size_t v = 0; v < FINITE_NVALUES + FINITE_NAMAXES; v++) {
+        if (v < FINITE_NVALUES)
+          for (int64_t i = 0; i < rows * cols; i++) x[i] = k_finite_values[v];
+        else
+          finite_fill_pattern(x, rows * cols, k_finite_amaxes[v - FINITE_NVALUES]);
+        mxb_mor_config_t cfg;
+        mxb_mor_config_init(&cfg);
+        cfg.pow2_scale = pow2;
+        char what[160];
+        snprintf(what, sizeof(what), "mor format %d pow2 %d %s %a", (int)k_mor_formats[f], pow2,
+                 v < FINITE_NVALUES ? "all" : "amax",
+                 v < FINITE_NVALUES ? k_finite_values[v] : k_finite_amaxes[v - FINITE_NVALUES]);
+        input in = {x, mxbt_dev_from_host(x, (size_t)(rows * cols) * sizeof(float))};
+        mor_case(&c, k_mor_formats[f], rows, cols, MXB_DTYPE_FP32, &cfg, &in, what);
+        mxbt_dev_free(in.d);
+      }
+  free(x);
   cmp_close(&c);
 }
 

@@ -51,7 +51,10 @@ Test(golden, mx_nan_block_and_saturate) {
   float y[3] = {1, -INFINITY, 0.5f};
   b = mxb_mx_quantize_block(y, 3, &q, MXB_SCALE_RULE_RCEIL, MXB_NONFINITE_SATURATE, NULL, c);
   cr_assert_eq(b, 254); /* Inf counts in the amax, like the hardware scale conversion */
-  cr_assert_eq(c[1], 0xF);
+  /* -Inf saturates to the largest magnitude still finite at 2^127: 1.5
+   * (code 3; 2 * 2^127 would be 2^128), not -6, which decoded to -Inf */
+  cr_assert_eq(c[1], 0xB);
+  cr_assert_eq(mxb_mx_decode(&q, c[1], b), -0x1.8p127f);
 }
 
 Test(golden, bdr_block) {
@@ -104,17 +107,22 @@ Test(golden, nvfp4_zero_inf_underflow) {
   mxb_nvfp4_ts z = mxb_nvfp4_tensor_scales(0.0f);
   cr_assert_eq(z.S_enc, 1.0f);
   cr_assert_eq(z.S_dec, 1.0f);
+  /* A = Inf is used as FLT_MAX (it was S_enc = 1, which the decoder's
+   * s_b * Inf could not follow): S_enc = 2688 / FLT_MAX */
   mxb_nvfp4_ts inf = mxb_nvfp4_tensor_scales(INFINITY);
-  cr_assert_eq(inf.S_enc, 1.0f);
-  /* A = Inf with an Inf element (saturate policy): scale 448, Inf -> 6 */
+  cr_assert_eq(inf.S_enc, 2688.0f / FLT_MAX);
+  /* with an Inf element (saturate policy): scale 448, Inf -> 6, which
+   * decodes to about FLT_MAX; 448 and -224 are tiny next to it: +-0 */
   float x[4] = {INFINITY, 448, -224, 1};
   uint8_t c[4];
   uint8_t s = mxb_nvfp4_quantize_block(x, 4, MXB_F32_INF, 0, &inf, NULL, c);
   cr_assert_eq(s, 0x7E);
   cr_assert_eq(c[0], 7);
-  cr_assert_eq(c[1], 2);    /* 448/448 = 1 */
-  cr_assert_eq(c[2], 0x9);  /* -0.5 */
+  cr_assert_eq(c[1], 0);
+  cr_assert_eq(c[2], 0x8);
   cr_assert_eq(c[3], 0);
+  float big = mxb_nvfp4_decode(c[0], s, INFINITY);
+  cr_assert(isfinite(big) && big > 0.99f * FLT_MAX, "%a", big);
   /* underflowed block scale: A = 1e6, block amax 1e-3 -> s_b = 0, codes +-6 decode to 0 */
   mxb_nvfp4_ts t = mxb_nvfp4_tensor_scales(1e6f);
   float y[3] = {1e-3f, -5e-4f, 0};
@@ -140,11 +148,20 @@ Test(golden, fp8_scaled) {
   cr_assert_eq(mxb_fp8_scale(0, &p, 0), 1.0f);
   cr_assert_eq(mxb_fp8_scale(MXB_F32_INF, &p, 0), 1.0f);
   cr_assert_eq(mxb_fp8_scale(1, &p, 0), FLT_MAX); /* 448 / 2^-149 overflows: clamped */
-  cr_assert_eq(mxb_fp8_encode_scaled(&q, -INFINITY, 2.0f, -1), 0xFC);
-  cr_assert_eq(mxb_fp8_encode_scaled(&q, INFINITY, 2.0f, -1), 0x7C);
-  cr_assert_eq(mxb_fp8_encode_scaled(&p, INFINITY, 2.0f, -1), 0x7F);
-  cr_assert_eq(mxb_fp8_encode_scaled(&q, NAN, 2.0f, -1), 0x7F);
-  cr_assert_eq(mxb_fp8_encode_scaled(&p, 2.0f, 224.0f, -1), 0x7E);
+  uint32_t cq = mxb_fp8_cap(&q, 2.0f), cp = mxb_fp8_cap(&p, 2.0f);
+  cr_assert_eq(cq, q.maxcode);
+  cr_assert_eq(cp, p.maxcode);
+  cr_assert_eq(mxb_fp8_encode_scaled(&q, -INFINITY, 2.0f, cq, -1), 0xFC);
+  cr_assert_eq(mxb_fp8_encode_scaled(&q, INFINITY, 2.0f, cq, -1), 0x7C);
+  cr_assert_eq(mxb_fp8_encode_scaled(&p, INFINITY, 2.0f, cp, -1), 0x7F);
+  cr_assert_eq(mxb_fp8_encode_scaled(&q, NAN, 2.0f, cq, -1), 0x7F);
+  cr_assert_eq(mxb_fp8_encode_scaled(&p, 2.0f, 224.0f, mxb_fp8_cap(&p, 224.0f), -1), 0x7E);
+  /* pow2 scale of FLT_MAX: 2^-120, FLT_MAX * 2^-120 rounds to 256, 256 * 2^120
+   * overflows: the block's codes saturate at 240 (0x77), the largest finite */
+  float s = mxb_fp8_scale(mxbt_f2u(FLT_MAX), &p, 1);
+  cr_assert_eq(s, 0x1p-120f);
+  cr_assert_eq(mxb_fp8_cap(&p, s), 0x77);
+  cr_assert_eq(mxb_fp8_encode_scaled(&p, -FLT_MAX, s, mxb_fp8_cap(&p, s), -1), 0xF7);
 }
 
 Test(golden, rht_mask_d7e8) {

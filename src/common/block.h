@@ -37,17 +37,33 @@ MXB_HD uint32_t mxb_block_amax_bits(const float *x, int n, mxb_amax_mode mode, i
 }
 
 /* ---- NVFP4 (NUMERICS 4.1) ----------------------------------------------- */
+/* The smallest tensor amax A whose S_enc = 2688 / A is finite in fp32. */
+#define MXB_NVFP4_AMAX_MIN 0x1.500002p-117f
+
+/* The tensor amax the NVFP4 arithmetic uses, in the encoder, the decoder
+ * and the GEMM alike (docs/NUMERICS.md, Decisions): +Inf (supplied, or an
+ * Inf counted under NONFINITE_SATURATE) is FLT_MAX, so Inf saturates like
+ * the largest finite value; a positive A below MXB_NVFP4_AMAX_MIN is that
+ * minimum, where S_enc would otherwise be clamped and the decoder would use
+ * a different scale than the encoder. Every other A (0 included) is itself:
+ * the contract's results are unchanged there. */
+MXB_HD float mxb_nvfp4_amax_used(float A) {
+  if (A > MXB_FLT_MAX) return MXB_FLT_MAX;
+  if (A > 0.0f && A < MXB_NVFP4_AMAX_MIN) return MXB_NVFP4_AMAX_MIN;
+  return A;
+}
+
 typedef struct mxb_nvfp4_ts {
-  float A;     /* tensor amax */
+  float A;     /* the tensor amax used (mxb_nvfp4_amax_used) */
   float S_enc, S_dec;
   float m;     /* S_enc * (1/6) */
 } mxb_nvfp4_ts;
 
 MXB_HD mxb_nvfp4_ts mxb_nvfp4_tensor_scales(float A) {
   mxb_nvfp4_ts t;
-  t.A = A;
-  t.S_enc = fminf(2688.0f / A, MXB_FLT_MAX);
-  if (A == 0.0f || t.S_enc == 0.0f) t.S_enc = 1.0f;
+  t.A = mxb_nvfp4_amax_used(A);
+  t.S_enc = fminf(2688.0f / t.A, MXB_FLT_MAX); /* the clamp is idle for every amax used */
+  if (t.A == 0.0f || t.S_enc == 0.0f) t.S_enc = 1.0f;
   t.S_dec = 1.0f / t.S_enc;
   t.m = t.S_enc * (1.0f / 6.0f);
   return t;
@@ -65,19 +81,38 @@ MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bit
   }
   mxb_fp p = mxb_fp_make(2, 1, 1, 6.0f);
   uint8_t s = mxb_nvfp4_block_scale(mxb_u2f(amax_bits), t);
-  float enc = fminf(1.0f / (mxb_ue4m3_decode(s) * t->S_dec), MXB_FLT_MAX);
-  for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(&p, x[j] * enc, r ? r[j] : -1);
+  /* enc = 1 / (s_b * S_dec). Where s_b * S_dec is subnormal (a small amax:
+   * S_dec reaches 2^-128) 1 / (s_b * S_dec) may overflow although
+   * x * enc is at most about 6: there x * enc is taken as
+   * (x * 2^64) * (1 / (s_b * S_dec * 2^64)), exact scalings that give the
+   * same codes wherever the plain form does not overflow. An underflowed
+   * scale (s_b = 0) keeps enc = FLT_MAX: saturated codes that decode to 0. */
+  float d = mxb_ue4m3_decode(s) * t->S_dec;
+  float k = d > 0.0f && d < 0x1p-126f ? 0x1p64f : 1.0f;
+  float enc = fminf(1.0f / (d * k), MXB_FLT_MAX);
+  for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(&p, (x[j] * k) * enc, r ? r[j] : -1);
   return s;
 }
-/* The block's dequantization multiplier (s_b * A) * (1/2688), in fp32. */
+/* The block's dequantization multiplier (s_b * A) * (1/2688), in fp32, left
+ * to right, with the amax used. Its first product overflows for A above
+ * FLT_MAX / 448 although the result is at most about A / 6: there (A >= 2^64)
+ * the products are taken on A * 2^-64 and the result scaled back by 2^64.
+ * Both scalings are exact (every intermediate stays a normal number), so
+ * the bits are those of the formula without overflow, and below 2^64
+ * nothing changes. */
 MXB_HD float mxb_nvfp4_dequant_scale(uint8_t s_b, float A) {
-  return (mxb_ue4m3_decode(s_b) * A) * (1.0f / 2688.0f);
+  const float a = mxb_nvfp4_amax_used(A);
+  if (a >= 0x1p64f) return ((mxb_ue4m3_decode(s_b) * (a * 0x1p-64f)) * (1.0f / 2688.0f)) * 0x1p64f;
+  return (mxb_ue4m3_decode(s_b) * a) * (1.0f / 2688.0f);
 }
-/* Dequantized value, left to right in fp32. */
+/* Dequantized value, left to right in fp32; finite for every finite code,
+ * scale and amax (at most A used). */
 MXB_HD float mxb_nvfp4_decode(uint8_t code, uint8_t s_b, float A) {
   mxb_fp p = mxb_fp_make(2, 1, 1, 6.0f);
   return mxb_fp_decode(&p, code) * mxb_nvfp4_dequant_scale(s_b, A);
 }
+/* The GEMM's tensor scale (NUMERICS 7, step 3): the amax used * (1/2688). */
+MXB_HD float mxb_nvfp4_tensor_scale(float A) { return mxb_nvfp4_amax_used(A) * (1.0f / 2688.0f); }
 
 /* ---- MX (NUMERICS 4.2) -------------------------------------------------- */
 /* Returns the E8M0 scale byte (0xFF with zero codes for a NaN block). */
@@ -93,6 +128,10 @@ MXB_HD uint8_t mxb_mx_quantize_block(const float *x, int n, const mxb_fp *p, mxb
   uint8_t b = mxb_e8m0_scale(amax, rule, p);
   float mul = mxb_pow2f(127 - (int)b); /* exact: 127 - b is in [-127, 127] */
   for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(p, x[j] * mul, r ? r[j] : -1);
+  /* a block near FLT_MAX: codes that would decode to 2^128 or more saturate below it */
+  uint32_t cap = mxb_fp_finite_cap(p, mxb_e8m0_decode(b));
+  if (cap < p->maxcode)
+    for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_cap(p, codes[j], cap);
   return b;
 }
 MXB_HD float mxb_mx_decode(const mxb_fp *p, uint8_t code, uint8_t b) {
@@ -155,13 +194,16 @@ MXB_HD float mxb_fp8_scale(uint32_t amax_bits, const mxb_fp *p, int pow2) {
   if (pow2) s = mxb_u2f(mxb_f2u(s) & 0xFF800000u);
   return s;
 }
-/* Non-finite values are kept element by element: NaN -> NaN code, Inf ->
- * E5M2 +-Inf or E4M3 NaN. */
-MXB_HD uint8_t mxb_fp8_encode_scaled(const mxb_fp *p, float x, float scale, int r) {
+/* The largest magnitude code of a block with this scale: its codes times
+ * the stored scale_inv = 1 / scale stay finite (mxb_fp_finite_cap). */
+MXB_HD uint32_t mxb_fp8_cap(const mxb_fp *p, float scale) { return mxb_fp_finite_cap(p, 1.0f / scale); }
+/* cap: mxb_fp8_cap of the block. Non-finite values are kept element by
+ * element: NaN -> NaN code, Inf -> E5M2 +-Inf or E4M3 NaN. */
+MXB_HD uint8_t mxb_fp8_encode_scaled(const mxb_fp *p, float x, float scale, uint32_t cap, int r) {
   uint32_t u = mxb_f2u(x), a = u & MXB_F32_ABS;
   if (a == MXB_F32_INF && p->inf_code >= 0) return (uint8_t)mxb_fp_pack(p, (uint32_t)p->inf_code, u >> 31);
   if (a >= MXB_F32_INF) return (uint8_t)mxb_fp_nan(p);
-  return (uint8_t)mxb_fp_encode(p, x * scale, r);
+  return (uint8_t)mxb_fp_cap(p, mxb_fp_encode(p, x * scale, r), cap);
 }
 
 #endif

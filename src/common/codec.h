@@ -255,6 +255,29 @@ MXB_HD uint32_t mxb_fp_encode(const mxb_fp *p, float x, int r) {
   return r < 0 ? mxb_fp_encode_rne(p, x) : mxb_fp_encode_sr(p, x, (uint32_t)r);
 }
 
+/* ---- saturation below 2^128 --------------------------------------------- */
+/* The largest magnitude code whose value times mult (a block's or tensor's
+ * decode multiplier, > 0) is finite in fp32, as dequantize multiplies them:
+ * maxcode, except where mult is so large that the top of the element grid
+ * decodes to 2^128 or more. Finite input then decodes to finite values:
+ * what would round up past FLT_MAX saturates to the largest finite grid
+ * value instead (docs/NUMERICS.md, Decisions). */
+MXB_HD uint32_t mxb_fp_finite_cap(const mxb_fp *p, float mult) {
+  uint32_t c = p->maxcode;
+  while (c > 0 && mxb_fp_decode(p, c) * mult > MXB_FLT_MAX) c--;
+  return c;
+}
+/* code with its magnitude limited to cap; NaN and Inf codes (above
+ * maxcode) are kept. */
+MXB_HD uint32_t mxb_fp_cap(const mxb_fp *p, uint32_t code, uint32_t cap) {
+  if (p->twos) {
+    int q = (int8_t)(uint8_t)code, c = (int)cap;
+    return (uint32_t)(q > c ? c : q < -c ? -c : q) & 0xFFu;
+  }
+  uint32_t mag = code & (p->sign - 1u);
+  return mag > cap && mag <= p->maxcode ? (code & p->sign) | cap : code;
+}
+
 /* ---- UE4M3 (NVFP4 block scale) ------------------------------------------ */
 MXB_HD mxb_fp mxb_fp_e4m3(void) { return mxb_fp_make(4, 3, 7, 448.0f); }
 /* v >= 0 (or +Inf): RNE, satfinite at 448. */
@@ -304,6 +327,15 @@ MXB_HD uint16_t mxb_bf16_rne(float x) {
   uint32_t u = mxb_f2u(x);
   if ((u & MXB_F32_ABS) > MXB_F32_INF) return (uint16_t)((u >> 16) | 0x40u);
   return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+/* BF16 as a storage format (the BF16 format, MoR's BF16 partitions): RNE
+ * that saturates finite values beyond the largest bf16 to +-0x7F7F, as
+ * every element type does (NUMERICS 2.1); +-Inf and NaN as mxb_bf16_rne.
+ * Conversions to a bf16 output type (dequantize, GEMM, RHT) keep IEEE
+ * overflow to Inf. */
+MXB_HD uint16_t mxb_bf16_rne_satfinite(float x) {
+  uint16_t h = mxb_bf16_rne(x);
+  return (h & 0x7FFFu) == 0x7F80u && (mxb_f2u(x) & MXB_F32_ABS) < MXB_F32_INF ? (uint16_t)(h - 1u) : h;
 }
 MXB_HD float mxb_bf16_decode(uint16_t h) { return mxb_u2f((uint32_t)h << 16); }
 /* IEEE binary16 RNE from fp32 (overflow to Inf, NaN kept quiet with sign). */

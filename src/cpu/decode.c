@@ -55,7 +55,7 @@ int64_t mxb_cpu_scale_index(const mxb_tensor_t *t, int64_t i, int64_t j, int64_t
 
 double mxb_cpu_tensor_scale(const mxb_tensor_t *t) {
   const mxb_format_desc *d = mxb_format_desc_get(t->format);
-  if (d->has_amax) return (double)(*t->amax * (1.0f / 2688.0f));
+  if (d->has_amax) return (double)mxb_nvfp4_tensor_scale(*t->amax);
   if (d->scale_type == MXB_SCALE_FP32 && d->block_rows == 0 && d->elem != MXB_ELEM_MIXED)
     return (double)((const float *)t->scales)[0];
   return 1.0;

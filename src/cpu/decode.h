@@ -7,7 +7,7 @@
  * tensor scales, exact in binary64; NaN for the elements of NaN blocks.
  * out has t->cols entries. */
 void mxb_cpu_decode_row_f64(const mxb_tensor_t *t, int64_t row, double *out);
-/* The tensor scale of t: NVFP4 A * (1/2688f) in fp32; FP8 per-tensor its
+/* The tensor scale of t: NVFP4 mxb_nvfp4_tensor_scale(A) in fp32; FP8 per-tensor its
  * scale_inv; 1 otherwise. */
 double mxb_cpu_tensor_scale(const mxb_tensor_t *t);
 

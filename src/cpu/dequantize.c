@@ -30,7 +30,7 @@ mxb_status_t mxb_cpu_dequantize(const mxb_tensor_t *src, mxb_dtype_t dst_type, v
   for (int k = 0; k < 16; k++) e2m1[k] = mxb_fp_decode(&p, (uint32_t)k);
   for (int64_t row = 0; row < src->rows; row++) {
     if (d->has_amax) {
-      /* NVFP4: y = e2m1 * ((s_b * A) * (1/2688)), left to right in fp32 */
+      /* NVFP4: y = e2m1 * ((s_b * A) * (1/2688)), left to right in fp32, A the amax used */
       mxb_cpu_unpack((const uint8_t *)src->data + (size_t)row * sz.row_bytes, cols, 4, codes);
       for (int64_t j = 0; j < sz.scale_cols; j++) {
         uint8_t s = ((const uint8_t *)src->scales)[mxb_cpu_scale_index(src, row, j, sz.scale_cols)];

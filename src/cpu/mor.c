@@ -97,7 +97,7 @@ mxb_status_t mxb_cpu_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_
   for (int64_t r = 0; r < rows; r++) {
     mxb_cpu_load(src_type, src, r * cols, cols, x);
     for (int64_t c = 0; c < cols; c++)
-      out[r * cols + c] = fp8[partition_of(d, sc, r, c)] ? codes[r * cols + c] : mxb_bf16_rne(x[c]);
+      out[r * cols + c] = fp8[partition_of(d, sc, r, c)] ? codes[r * cols + c] : mxb_bf16_rne_satfinite(x[c]);
   }
   dst->flags = 0;
   return MXB_SUCCESS;

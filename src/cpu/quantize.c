@@ -31,6 +31,7 @@ typedef struct qctx {
   uint32_t *tamax;   /* per tile column: amax bits [scols] */
   uint8_t *tbad;     /* per tile column: has NaN/Inf [scols] */
   float *tscale;     /* FP8: per tile column: the scale [scols] */
+  uint32_t *tcap;    /* FP8: per tile column: the largest magnitude code (mxb_fp8_cap) [scols] */
 } qctx;
 
 /* Row `row` of the (transformed) input into q->x, and its SR bytes when
@@ -167,23 +168,25 @@ static void quantize_fp8(qctx *q) {
     for (int64_t j = 0; j < q->scols; j++) {
       float s = mxb_fp8_scale(q->tamax[j], &q->fp, q->cfg->fp8_pow2_scale);
       q->tscale[j] = s;
+      q->tcap[j] = mxb_fp8_cap(&q->fp, s);
       scale[band * q->scols + j] = 1.0f / s;
     }
     for (int64_t row = r0; row < r1; row++) {
       fetch_row(q, row, 1);
       for (int64_t j = 0; j < q->scols; j++)
         for (int64_t c = j * bc; c < q->cols && c < (j + 1) * bc; c++)
-          q->codes[c] = mxb_fp8_encode_scaled(&q->fp, q->x[c], q->tscale[j], q->r ? q->r[c] : -1);
+          q->codes[c] = mxb_fp8_encode_scaled(&q->fp, q->x[c], q->tscale[j], q->tcap[j], q->r ? q->r[c] : -1);
       put_row(q, row);
     }
   }
 }
 
-/* BF16 (NUMERICS 4.5). */
+/* BF16 (NUMERICS 4.5), saturating like every storage format. */
 static void quantize_bf16(qctx *q) {
+  uint16_t *out = (uint16_t *)q->dst->data;
   for (int64_t row = 0; row < q->rows; row++) {
     fetch_row(q, row, 1);
-    mxb_cpu_store(MXB_DTYPE_BF16, q->x, q->cols, q->dst->data, row * q->cols);
+    for (int64_t c = 0; c < q->cols; c++) out[row * q->cols + c] = mxb_bf16_rne_satfinite(q->x[c]);
   }
 }
 
@@ -213,11 +216,12 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
   q.tamax = malloc((size_t)q.scols * sizeof(uint32_t));
   q.tbad = malloc((size_t)q.scols);
   q.tscale = malloc((size_t)q.scols * sizeof(float));
+  q.tcap = malloc((size_t)q.scols * sizeof(uint32_t));
   if (cfg->rounding == MXB_ROUND_SR) q.r = malloc((size_t)q.cols);
   mxb_status_t st = MXB_SUCCESS;
-  if (!q.x || !q.codes || !q.tamax || !q.tbad || !q.tscale || (cfg->rounding == MXB_ROUND_SR && !q.r)) {
+  if (!q.x || !q.codes || !q.tamax || !q.tbad || !q.tscale || !q.tcap || (cfg->rounding == MXB_ROUND_SR && !q.r)) {
     st = mxb_fail(MXB_ERR_ALLOC, "cannot allocate the %zu-byte row buffers of the CPU quantizer",
-                  (size_t)q.cols * 5 + ncodes + (size_t)q.scols * 9);
+                  (size_t)q.cols * 5 + ncodes + (size_t)q.scols * 13);
   } else {
     memset(q.codes, 0, ncodes);
     if (dst->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED) memset(dst->scales, 0, sz->scale_bytes); /* padding */
@@ -234,6 +238,7 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
   free(q.tamax);
   free(q.tbad);
   free(q.tscale);
+  free(q.tcap);
   free(q.r);
   return st;
 }

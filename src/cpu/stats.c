@@ -35,7 +35,7 @@ static double scale_mult(const scale_view *v, int64_t k, int *code) {
   switch (v->d->scale_type) {
     case MXB_SCALE_UE4M3:
       *code = b[k];
-      return (double)((mxb_ue4m3_decode(b[k]) * *v->t->amax) * (1.0f / 2688.0f));
+      return (double)mxb_nvfp4_dequant_scale(b[k], *v->t->amax);
     case MXB_SCALE_E8M0: *code = b[k]; return (double)mxb_e8m0_decode(b[k]);
     case MXB_SCALE_BDR: *code = b[k]; return b[k] == 0xFF ? NAN : ldexp(1.0, (int)b[k] - 127);
     case MXB_SCALE_FP32: return (double)((const float *)v->t->scales)[k];
@@ -44,32 +44,36 @@ static double scale_mult(const scale_view *v, int64_t k, int *code) {
 }
 
 /* Clipping threshold of element (r, c): L = (max + half a step at max) *
- * multiplier, where round-to-nearest without saturation would leave max.
- * *tie_clips: a value exactly at L clips too, since ties go to the even
- * neighbour above max (every max code is odd except E4M3's 0x7E).
- * L = +Inf where nothing clips. */
+ * multiplier, where round-to-nearest without saturation would leave max,
+ * the block's largest code (below the element's where the top of its grid
+ * would decode past FLT_MAX; BF16 and MoR's BF16 partitions: the largest
+ * bf16, multiplier 1). *tie_clips: a value exactly at L clips too, since
+ * ties go to the even neighbour above max (every max code is odd except
+ * E4M3's 0x7E). */
 static double clip_limit(const scale_view *v, int64_t r, int64_t c, int *tie_clips) {
   const mxb_format_desc *d = v->d;
-  *tie_clips = 1;
-  if (d->scale_type == MXB_SCALE_NONE) return INFINITY;
-  int64_t i = d->block_rows ? r / d->block_rows : 0, j = d->block_cols ? c / d->block_cols : 0;
-  int64_t k = sidx(v, i, j);
-  int code;
-  double mult = scale_mult(v, k, &code);
-  if (d->scale_type == MXB_SCALE_BDR) {
-    uint8_t mu = ((const uint8_t *)v->t->aux)[k];
-    int pair = (int)(c % 16) / 2;
-    return (ldexp(1.0, d->bdr_m) - 0.5) * ldexp(mult, 1 - d->bdr_m - ((mu >> pair) & 1));
-  }
   const mxb_elem_desc *e = v->e;
-  if (d->elem == MXB_ELEM_MIXED) {
-    if (((const uint8_t *)v->t->aux)[k] == 0) return INFINITY; /* a BF16 partition */
-    e = mxb_elem_desc_get(MXB_ELEM_E4M3);
+  double mult = 1.0;
+  *tie_clips = 1;
+  if (d->scale_type != MXB_SCALE_NONE) {
+    int64_t i = d->block_rows ? r / d->block_rows : 0, j = d->block_cols ? c / d->block_cols : 0;
+    int64_t k = sidx(v, i, j);
+    int code;
+    mult = scale_mult(v, k, &code);
+    if (d->scale_type == MXB_SCALE_BDR) {
+      uint8_t mu = ((const uint8_t *)v->t->aux)[k];
+      int pair = (int)(c % 16) / 2;
+      return (ldexp(1.0, d->bdr_m) - 0.5) * ldexp(mult, 1 - d->bdr_m - ((mu >> pair) & 1));
+    }
+    if (d->elem == MXB_ELEM_MIXED) /* an FP8 E4M3 or a BF16 partition (scale_inv 1) */
+      e = mxb_elem_desc_get(((const uint8_t *)v->t->aux)[k] ? MXB_ELEM_E4M3 : MXB_ELEM_BF16);
   }
   mxb_fp p = mxb_fp_from_desc(e);
-  *tie_clips = (int)(p.maxcode & 1u);
-  double half = e->ebits ? ldexp(1.0, e->emax - e->mbits - 1) : ldexp(1.0, -e->mbits - 1);
-  return (e->max_value + half) * mult;
+  uint32_t top = d->scale_type == MXB_SCALE_UE4M3 ? p.maxcode : mxb_fp_finite_cap(&p, (float)mult);
+  float vmax = mxb_fp_decode(&p, top);
+  *tie_clips = (int)(top & 1u);
+  double half = 0.5 * (e->ebits ? (double)mxb_fp_step(&p, mxb_f2u(vmax)) : ldexp(1.0, -e->mbits));
+  return ((double)vmax + half) * mult;
 }
 
 static int cmp_double(const void *a, const void *b) {

@@ -163,7 +163,7 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
       }
       if (KIND == 0) {
         // mxb_nvfp4_decode's operations, in its order: e2m1 * ((s_b * A) * (1/2688))
-        const float sd = __fmul_rn(__fmul_rn(mxb_ue4m3_decode((uint8_t)cur.s), A), 1.0f / 2688.0f);
+        const float sd = mxb_nvfp4_dequant_scale((uint8_t)cur.s, A);
 #pragma unroll
         for (int k = 0; k < 16; k++) v[k] = __fmul_rn(lut[c[k]], sd);
       } else if (KIND == 1) {

@@ -72,9 +72,9 @@ static inline bool has_tensor_scale(const operand &o) {
   return o.format == MXB_FORMAT_NVFP4 || o.format == MXB_FORMAT_FP8_E4M3_TENSOR || o.format == MXB_FORMAT_FP8_E5M2_TENSOR;
 }
 
-// Tensor scale (NUMERICS 7 step 3): NVFP4 amax / 2688, FP8 per-tensor scale_inv.
+// Tensor scale (NUMERICS 7 step 3): NVFP4 amax used / 2688, FP8 per-tensor scale_inv.
 __device__ __forceinline__ float tensor_scale(const operand &o) {
-  if (o.format == MXB_FORMAT_NVFP4) return *o.amax * (1.0f / 2688.0f);
+  if (o.format == MXB_FORMAT_NVFP4) return mxb_nvfp4_tensor_scale(*o.amax);
   if (o.format == MXB_FORMAT_FP8_E4M3_TENSOR || o.format == MXB_FORMAT_FP8_E5M2_TENSOR)
     return *reinterpret_cast<const float *>(o.scales);
   return 1.0f;

@@ -52,7 +52,7 @@ __global__ void __launch_bounds__(256) mor_write_kernel(MorArgs a) {
   for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += stride) {
     const int64_t r = e / a.cols, c = e - r * a.cols;
     const int64_t k = (r / a.br) * a.scale_cols + c / a.bc;
-    a.out[e] = __ldg(a.fp8 + k) ? (uint16_t)__ldg(a.codes + e) : mxb_bf16_rne(load1<DT>(a.src, e));
+    a.out[e] = __ldg(a.fp8 + k) ? (uint16_t)__ldg(a.codes + e) : mxb_bf16_rne_satfinite(load1<DT>(a.src, e));
   }
 }
 

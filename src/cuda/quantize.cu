@@ -258,7 +258,7 @@ __global__ void __launch_bounds__(256) bf16_kernel(QArgs a) {
     }
     uint16_t h[16];
 #pragma unroll
-    for (int k = 0; k < 16; k++) h[k] = mxb_bf16_rne(v[k]);
+    for (int k = 0; k < 16; k++) h[k] = mxb_bf16_rne_satfinite(v[k]);
     uint16_t *dst = reinterpret_cast<uint16_t *>(a.data + r * a.row_bytes) + c0;
     if (a.vec_out && n == 16) {
       uint32_t w[8];
@@ -299,10 +299,11 @@ __global__ void __launch_bounds__(256) fp8_kernel(QArgs a) {
       continue;
     }
     const float scale = mxb_fp8_scale(__ldg(a.part_amax + part), &p, a.pow2);
+    const uint32_t cap = mxb_fp8_cap(&p, scale);
     uint8_t rb[16], codes[16] = {};
     if (SR) get_sr<16>(a, r, c0, rb);
 #pragma unroll
-    for (int k = 0; k < 16; k++) codes[k] = mxb_fp8_encode_scaled(&p, v[k], scale, SR ? rb[k] : -1);
+    for (int k = 0; k < 16; k++) codes[k] = mxb_fp8_encode_scaled(&p, v[k], scale, cap, SR ? rb[k] : -1);
     pack_store<16, 8>(a.data + r * a.row_bytes + c0, codes, n, a.vec_out && n == 16);
     const bool first = (a.br ? (r & (a.br - 1)) == 0 : r == 0) && (a.bc ? (c0 & (a.bc - 1)) == 0 : c0 == 0);
     if (first) reinterpret_cast<float *>(a.scales)[part] = 1.0f / scale;
