@@ -20,6 +20,13 @@
  *     size is given by the matching *_workspace_size query.
  *   - Option structs start with struct_size; fill them with the matching
  *     *_init() function so that fields added later get their defaults.
+ *   - Output structs (mxb_format_info_t, mxb_tensor_sizes_t,
+ *     mxb_error_stats_t) start with struct_size too: set it to the sizeof of
+ *     the struct before the call. The library writes only the bytes that
+ *     struct_size covers (a caller built against an older header gets the
+ *     fields it knows) and never changes struct_size; a struct_size smaller
+ *     than the struct's first release is refused with
+ *     MXB_ERR_INVALID_ARGUMENT and nothing written.
  */
 #ifndef MXBLAS_H
 #define MXBLAS_H
@@ -150,6 +157,7 @@ typedef struct mxb_format_info_t {
   double elem_max;        /* largest finite element value (before scaling) */
 } mxb_format_info_t;
 
+/* info->struct_size = sizeof(mxb_format_info_t) before the call. */
 MXB_API mxb_status_t mxb_format_info(mxb_format_t format, mxb_format_info_t *info);
 /* Look a format up by its name (as in mxb_format_info_t.name). */
 MXB_API mxb_status_t mxb_format_from_name(const char *name, mxb_format_t *format);
@@ -204,7 +212,8 @@ typedef struct mxb_tensor_sizes_t {
 } mxb_tensor_sizes_t;
 
 /* Bytes each plane needs. Swizzled scales are padded to [roundup(rows,128),
- * roundup(scale_cols,4)]. */
+ * roundup(scale_cols,4)]. sizes->struct_size = sizeof(mxb_tensor_sizes_t)
+ * before the call. */
 MXB_API mxb_status_t mxb_tensor_sizes(mxb_format_t format, int64_t rows, int64_t cols,
                                       mxb_scale_layout_t layout, mxb_tensor_sizes_t *sizes);
 /* Fill a descriptor with format and shape; pointers NULL, flags 0. */
@@ -397,7 +406,7 @@ typedef struct mxb_error_stats_t {
 /* Statistics of q (a quantized tensor in host memory) against x, the fp32
  * input it was quantized from (before any RHT: with MXB_TENSOR_RHT the
  * statistics are taken in the transformed domain unless the caller passes
- * RHT(x)). */
+ * RHT(x)). stats->struct_size = sizeof(mxb_error_stats_t) before the call. */
 MXB_API mxb_status_t mxb_error_stats(const float *x, const mxb_tensor_t *q,
                                      mxb_error_stats_t *stats);
 

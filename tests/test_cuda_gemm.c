@@ -242,7 +242,7 @@ static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int
   for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
   for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
   double at = fabs((double)d->alpha * mxb_cpu_tensor_scale(&A.h) * mxb_cpu_tensor_scale(&B.h));
-  mxb_format_info_t ia, ib;
+  mxb_format_info_t ia = {.struct_size = sizeof(ia)}, ib = {.struct_size = sizeof(ib)};
   mxb_format_info(fa, &ia);
   mxb_format_info(fb, &ib);
   int fp8 = (ia.scale_type == MXB_SCALE_FP32 && ia.elem != MXB_ELEM_MIXED) ||

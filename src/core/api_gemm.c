@@ -73,9 +73,7 @@ static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *
                                const mxb_tensor_t *B, int *L) {
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
   if (!desc) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
-  if (desc->struct_size < sizeof(mxb_gemm_desc_t))
-    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->struct_size is %zu, expected %zu (use mxb_gemm_desc_init)",
-                    desc->struct_size, sizeof(mxb_gemm_desc_t));
+  MXB_TRY(mxb_check_struct_size(desc->struct_size, MXB_MIN_SIZE_GEMM_DESC, "desc", "use mxb_gemm_desc_init"));
   if (desc->mode != MXB_GEMM_EXACT && desc->mode != MXB_GEMM_FAST)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->mode %d is not a valid mxb_gemm_mode_t", (int)desc->mode);
   if (desc->c_type != MXB_DTYPE_FP32 && desc->c_type != MXB_DTYPE_BF16) {

@@ -1,6 +1,8 @@
 /* Backend-neutral validation of tensor descriptors and option structs. */
 #ifndef MXB_CORE_TENSOR_H
 #define MXB_CORE_TENSOR_H
+#include <stddef.h>
+
 #include "core/formats.h"
 
 #ifdef __cplusplus
@@ -11,6 +13,37 @@ extern "C" {
  * index computation far from 64-bit overflow). */
 #define MXB_MAX_DIM ((int64_t)1 << 31)
 #define MXB_MAX_ELEMS ((int64_t)1 << 40)
+
+/* The end of field f of struct T: the struct_size of a layout whose last
+ * field is f. */
+#define MXB_FIELD_END(T, f) (offsetof(T, f) + sizeof(((T *)0)->f))
+
+/* The smallest struct_size of each public struct: the end of its last field
+ * in the first release (0.1). Later releases append fields and keep these,
+ * so callers built against an older header keep working: an input field
+ * beyond the caller's struct_size takes its default, an output field beyond
+ * it is not written. */
+#define MXB_MIN_SIZE_TENSOR MXB_FIELD_END(mxb_tensor_t, flags)
+#define MXB_MIN_SIZE_TENSOR_SIZES MXB_FIELD_END(mxb_tensor_sizes_t, scale_cols)
+#define MXB_MIN_SIZE_FORMAT_INFO MXB_FIELD_END(mxb_format_info_t, elem_max)
+#define MXB_MIN_SIZE_QUANT_CONFIG MXB_FIELD_END(mxb_quant_config_t, rht)
+#define MXB_MIN_SIZE_MOR_CONFIG MXB_FIELD_END(mxb_mor_config_t, pow2_scale)
+#define MXB_MIN_SIZE_GEMM_DESC MXB_FIELD_END(mxb_gemm_desc_t, ldc)
+#define MXB_MIN_SIZE_ERROR_STATS MXB_FIELD_END(mxb_error_stats_t, scale_code_hist)
+
+/* MXB_ERR_INVALID_ARGUMENT unless struct_size >= min_size; the message names
+ * name->struct_size and says how to set it (how). Used for input and output
+ * structs alike. */
+mxb_status_t mxb_check_struct_size(size_t struct_size, size_t min_size, const char *name, const char *how);
+/* Write the output struct src (src_size bytes, struct_size first) to dst,
+ * whose struct_size the caller set and mxb_check_struct_size accepted: only
+ * the bytes both sizes cover are written, dst->struct_size is kept. */
+void mxb_struct_out(void *dst, const void *src, size_t src_size);
+
+/* mxb_tensor_sizes without the caller's struct_size: validates the arguments
+ * and fills the whole of *s (the library's own callers). */
+mxb_status_t mxb_compute_sizes(mxb_format_t format, int64_t rows, int64_t cols, mxb_scale_layout_t layout,
+                               mxb_tensor_sizes_t *s);
 
 /* Validate t: non-NULL, struct_size, valid format and layout, shape within
  * limits, every plane the format needs non-NULL. name appears in messages

@@ -40,7 +40,7 @@ operand make_operand(const mxb_tensor_t *t) {
   memset(&o, 0, sizeof(o));
   const mxb_format_desc *d = mxb_format_desc_get(t->format);
   mxb_tensor_sizes_t s;
-  mxb_tensor_sizes(t->format, t->rows, t->cols, t->scale_layout, &s);
+  mxb_compute_sizes(t->format, t->rows, t->cols, t->scale_layout, &s);
   o.data = static_cast<const uint8_t *>(t->data);
   o.scales = static_cast<const uint8_t *>(t->scales);
   o.aux = static_cast<const uint8_t *>(t->aux);
