@@ -18,6 +18,10 @@
  *     CUDA operations are stream-ordered, allocate nothing and never
  *     synchronise; scratch memory comes from a caller-owned workspace whose
  *     size is given by the matching *_workspace_size query.
+ *   - Every workspace pointer is aligned to MXB_WORKSPACE_ALIGNMENT (16)
+ *     bytes, on every backend; malloc, aligned_alloc and cudaMalloc pointers
+ *     are. A misaligned workspace is refused with MXB_ERR_BAD_ALIGNMENT.
+ *     NULL is accepted where the query answered 0 bytes.
  *   - Option structs start with struct_size; fill them with the matching
  *     *_init() function so that fields added later get their defaults.
  *   - Output structs (mxb_format_info_t, mxb_tensor_sizes_t,
@@ -75,6 +79,9 @@ typedef enum mxb_status_t {
   MXB_ERR_ALLOC = 10,             /* host allocation failed (context creation only) */
   MXB_ERR_INTERNAL = 11
 } mxb_status_t;
+
+/* The alignment, in bytes, of every workspace pointer (see Conventions). */
+#define MXB_WORKSPACE_ALIGNMENT 16
 
 MXB_API const char *mxb_status_string(mxb_status_t s);
 /* Thread-local detail of the last failure on this thread ("" if none). */
@@ -303,7 +310,8 @@ MXB_API mxb_status_t mxb_cuda_device_count(int *count);
 /* ------------------------------------------------------------------------ */
 /* Quantize src [dst->rows, dst->cols] (dense row-major, src_type) into dst,
  * whose format, shape, layout and plane pointers the caller has set.
- * Sets dst->flags. */
+ * Sets dst->flags. The workspace (the query's bytes, MXB_WORKSPACE_ALIGNMENT
+ * aligned) may be NULL when the query says 0. */
 MXB_API mxb_status_t mxb_quantize_workspace_size(mxb_context_t *ctx, const mxb_quant_config_t *cfg,
                                                  mxb_dtype_t src_type, const mxb_tensor_t *dst,
                                                  size_t *bytes);
@@ -314,7 +322,8 @@ MXB_API mxb_status_t mxb_quantize(mxb_context_t *ctx, const mxb_quant_config_t *
 /* Row-wise and column-wise quantized copies of one tensor in one call (a
  * training step's need): rowwise is [rows, cols] quantized along cols,
  * colwise is [cols, rows] quantized from the transpose. Each copy has its
- * own config (independent SR offsets; RHT typically on colwise only). */
+ * own config (independent SR offsets; RHT typically on colwise only). The
+ * workspace holds the query's bytes and is MXB_WORKSPACE_ALIGNMENT aligned. */
 MXB_API mxb_status_t mxb_quantize_pair_workspace_size(mxb_context_t *ctx,
                                                       const mxb_quant_config_t *row_cfg,
                                                       const mxb_quant_config_t *col_cfg,
@@ -375,7 +384,8 @@ MXB_API void mxb_mor_config_init(mxb_mor_config_t *cfg);
 /* dst->format is one of MXB_FORMAT_MOR_*. Writes data (2 bytes per element:
  * FP8 partitions hold the E4M3 code in the low byte and 0 in the high byte,
  * BF16 partitions hold the bf16 bits), scales (fp32 scale_inv per partition,
- * 1.0 for BF16 partitions) and aux (decision per partition, 1 = FP8). */
+ * 1.0 for BF16 partitions) and aux (decision per partition, 1 = FP8). The
+ * workspace holds the query's bytes and is MXB_WORKSPACE_ALIGNMENT aligned. */
 MXB_API mxb_status_t mxb_mor_workspace_size(mxb_context_t *ctx, const mxb_mor_config_t *cfg,
                                             mxb_dtype_t src_type, const mxb_tensor_t *dst,
                                             size_t *bytes);
@@ -430,7 +440,8 @@ typedef struct mxb_gemm_desc_t {
 MXB_API void mxb_gemm_desc_init(mxb_gemm_desc_t *desc); /* exact, fp32, alpha 1, beta 0 */
 
 /* A is [M, K], B is stored [N, K] (both quantized along K); C is [M, N]
- * row-major with leading dimension ldc. */
+ * row-major with leading dimension ldc. The workspace holds the query's
+ * bytes and is MXB_WORKSPACE_ALIGNMENT aligned (NULL when the query says 0). */
 MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
                                              const mxb_tensor_t *A, const mxb_tensor_t *B,
                                              size_t *bytes);

@@ -105,6 +105,19 @@ static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *
   return MXB_SUCCESS;
 }
 
+/* Workspace bytes of a validated GEMM on ctx's backend. */
+static mxb_status_t gemm_workspace(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
+                                   const mxb_tensor_t *B, int L, size_t *bytes) {
+#ifdef MXB_WITH_CUDA
+  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_gemm_workspace_size(ctx, desc, A, B, bytes);
+#else
+  (void)ctx;
+  (void)desc;
+#endif
+  *bytes = mxb_cpu_gemm_workspace_size(B->rows, A->cols, L);
+  return MXB_SUCCESS;
+}
+
 MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
                                              const mxb_tensor_t *A, const mxb_tensor_t *B,
                                              size_t *bytes) {
@@ -112,11 +125,7 @@ MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_
   int L;
   MXB_TRY(check_gemm(ctx, desc, A, B, &L));
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
-#ifdef MXB_WITH_CUDA
-  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_gemm_workspace_size(ctx, desc, A, B, bytes);
-#endif
-  *bytes = mxb_cpu_gemm_workspace_size(B->rows, A->cols, L);
-  return MXB_SUCCESS;
+  return gemm_workspace(ctx, desc, A, B, L, bytes);
 }
 
 MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
@@ -130,6 +139,9 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, c
   if ((uintptr_t)C % esize != 0)
     return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "C (%p) is not aligned to its element size (%zu bytes)", C, esize);
   int64_t ldc = desc->ldc ? desc->ldc : B->rows;
+  size_t need;
+  MXB_TRY(gemm_workspace(ctx, desc, A, B, L, &need));
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, need, "mxb_gemm_workspace_size"));
 
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA)
@@ -137,11 +149,6 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, c
 #endif
   (void)stream;
 
-  size_t need = mxb_cpu_gemm_workspace_size(B->rows, A->cols, L);
-  if (workspace_bytes < need || (need && !workspace))
-    return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL,
-                    "workspace %s%zu bytes; mxb_gemm_workspace_size asks for %zu", workspace ? "has " : "is NULL with ",
-                    workspace_bytes, need);
   /* The CPU's fastest path is the exact one: both modes run it. */
   mxb_cpu_gemm(desc, A, B, C, ldc, L, workspace, 1);
   ctx->last_impl = "cpu-reference";

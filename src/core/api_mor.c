@@ -49,10 +49,7 @@ MXB_API mxb_status_t mxb_mor_quantize(mxb_context_t *ctx, const mxb_mor_config_t
   mxb_clear_error();
   MXB_TRY(check_mor(ctx, cfg, src_type, dst));
   MXB_TRY(mxb_check_plain(src, "src", src_type, dst->rows, dst->cols));
-  size_t need = mxb_cpu_mor_workspace(dst);
-  if (!workspace || workspace_bytes < need)
-    return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL, "workspace has %zu bytes%s, mxb_mor_quantize needs %zu",
-                    workspace ? workspace_bytes : 0, workspace ? "" : " (NULL)", need);
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, mxb_cpu_mor_workspace(dst), "mxb_mor_workspace_size"));
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
     return mxb_cuda_mor_quantize(ctx, cfg, src_type, src, dst, workspace, stream);

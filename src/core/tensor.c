@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 #include "core/error.h"
 
+#include <stdint.h>
 #include <string.h>
 
 mxb_status_t mxb_check_struct_size(size_t struct_size, size_t min_size, const char *name, const char *how) {
@@ -111,6 +112,18 @@ mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tenso
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->amax is NULL but %s carries a tensor amax", name, d->name);
   if (sizes) *sizes = s;
   if (desc) *desc = d;
+  return MXB_SUCCESS;
+}
+
+mxb_status_t mxb_check_workspace(const void *workspace, size_t workspace_bytes, size_t need, const char *query) {
+  if (workspace && (uintptr_t)workspace % MXB_WORKSPACE_ALIGNMENT != 0)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT,
+                    "workspace (%p) is not aligned to MXB_WORKSPACE_ALIGNMENT (%d bytes; malloc and cudaMalloc "
+                    "pointers are)",
+                    workspace, MXB_WORKSPACE_ALIGNMENT);
+  if (need && (!workspace || workspace_bytes < need))
+    return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL, "workspace %s%zu bytes; %s asks for %zu",
+                    workspace ? "has " : "is NULL with ", workspace_bytes, query, need);
   return MXB_SUCCESS;
 }
 

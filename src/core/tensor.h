@@ -50,6 +50,11 @@ mxb_status_t mxb_compute_sizes(mxb_format_t format, int64_t rows, int64_t cols, 
  * ("A", "dst"). On success fills *sizes (may be NULL) and *desc (may be NULL). */
 mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tensor_sizes_t *sizes,
                               const mxb_format_desc **desc);
+/* The workspace rule shared by every entry point that takes one: a non-NULL
+ * workspace is MXB_WORKSPACE_ALIGNMENT-aligned (else MXB_ERR_BAD_ALIGNMENT),
+ * and holds at least need bytes (else MXB_ERR_WORKSPACE_TOO_SMALL); NULL is
+ * fine when need is 0. query names the matching *_workspace_size. */
+mxb_status_t mxb_check_workspace(const void *workspace, size_t workspace_bytes, size_t need, const char *query);
 /* Validate a plain [rows, cols] buffer argument. */
 mxb_status_t mxb_check_plain(const void *p, const char *name, mxb_dtype_t type, int64_t rows,
                              int64_t cols);

@@ -16,7 +16,8 @@ extern "C" {
 mxb_status_t mxb_cuda_gemm_workspace_size(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
                                           const mxb_tensor_t *A, const mxb_tensor_t *B,
                                           size_t *bytes);
-/* C = alpha * A * B^T + beta * C; ldc resolved (>= N). */
+/* C = alpha * A * B^T + beta * C; ldc resolved (>= N); the workspace holds
+ * the query's bytes and is MXB_WORKSPACE_ALIGNMENT aligned (both checked). */
 mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
                            const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t ldc,
                            void *workspace, size_t workspace_bytes, void *stream);

@@ -415,10 +415,7 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   const mxb_format_desc *d = mxb_format_desc_get(dst->format);
   mxb_tensor_sizes_t s;
   MXB_TRY(mxb_compute_sizes(dst->format, dst->rows, dst->cols, dst->scale_layout, &s));
-  size_t need = mxb_cuda_quantize_workspace(cfg, src_type, dst);
-  if (workspace_bytes < need || (need && !workspace))
-    return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL, "workspace is %zu bytes, %s on the CUDA backend needs %zu",
-                    workspace_bytes, d->name, need);
+  (void)workspace_bytes;  // at least mxb_cuda_quantize_workspace: checked by the caller
   cudaStream_t st = as_stream(stream);
   QArgs a;
   memset(&a, 0, sizeof(a));
