@@ -53,6 +53,11 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 endif
+ifeq ($(SANITIZE),thread)
+CFLAGS   += -fsanitize=thread -fno-omit-frame-pointer
+CXXFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=thread
+endif
 
 ifeq ($(CUDA),1)
 CUDA_VERSION_STR := $(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
@@ -92,7 +97,7 @@ TOOLBIN := $(BUILD)/mxblas
 
 DEPFLAGS = -MMD -MP
 
-.PHONY: all lib test test-unit test-examples test-tools test-python test-sanitize bench demo fuzz \
+.PHONY: all lib test test-unit test-examples test-tools test-python test-sanitize test-tsan bench demo fuzz \
         install uninstall clean deps deps-bench check-gpu
 all: lib $(TESTBIN) $(BENCHBIN) $(EXAMPLES) $(if $(TOOL_C),$(TOOLBIN))
 lib: $(STATIC) $(SHARED)
@@ -185,6 +190,16 @@ test-sanitize: deps
 	$(MAKE) BUILD=$(BUILD)-asan CUDA=0 SANITIZE=1 OPT=-O1 $(BUILD)-asan/tests/mxblas_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)-asan/tests/mxblas_tests --jobs=2
 
+# One context shared by 8 threads (the work of tests/test_threads.c), CPU-only,
+# under ThreadSanitizer: any report fails it. A plain program, since the
+# Criterion runner does not start under TSan.
+$(BUILD)/tests/tsan_shared_context: tests/tsan/shared_context.c tests/threads_work.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+test-tsan:
+	$(MAKE) BUILD=$(BUILD)-tsan CUDA=0 SANITIZE=thread OPT=-O1 $(BUILD)-tsan/tests/tsan_shared_context
+	TSAN_OPTIONS=halt_on_error=1 $(BUILD)-tsan/tests/tsan_shared_context
+
 bench: deps $(BENCHBIN)
 	$(BENCHBIN)
 
@@ -221,4 +236,4 @@ uninstall:
 	      $(DESTDIR)$(BINDIR)/mxblas
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

@@ -22,6 +22,15 @@
  *     bytes, on every backend; malloc, aligned_alloc and cudaMalloc pointers
  *     are. A misaligned workspace is refused with MXB_ERR_BAD_ALIGNMENT.
  *     NULL is accepted where the query answered 0 bytes.
+ *   - Threads: every function may be called from any thread, and one
+ *     context may be shared by threads calling concurrently (it does not
+ *     change between mxb_context_create and mxb_context_destroy; destroy it
+ *     once no call on it is running). Concurrent calls may share inputs
+ *     (tensors, configs, descriptors passed as const) but not anything one
+ *     of them writes: output buffers and planes, workspaces, and a
+ *     descriptor passed as an output (mxb_quantize sets dst->flags).
+ *     mxb_last_error_detail and mxb_context_last_impl answer for the calling
+ *     thread. On CUDA, the stream passed orders the work as usual.
  *   - Option structs start with struct_size; fill them with the matching
  *     *_init() function so that fields added later get their defaults.
  *   - Output structs (mxb_format_info_t, mxb_tensor_sizes_t,
@@ -299,8 +308,10 @@ typedef struct mxb_context mxb_context_t;
 MXB_API mxb_status_t mxb_context_create(mxb_backend_t backend, int device, mxb_context_t **ctx);
 MXB_API mxb_status_t mxb_context_destroy(mxb_context_t *ctx);
 MXB_API mxb_status_t mxb_context_backend(const mxb_context_t *ctx, mxb_backend_t *backend);
-/* Which implementation served the last successful call on this context:
- * "cpu-reference", "cuda-...". Never NULL. */
+/* Which implementation served the calling thread's last successful call,
+ * when that call was on ctx: "cpu-reference", "cuda-...". "none" when the
+ * thread's last successful call was on another context, or when it made
+ * none; other threads' calls never show. Never NULL. */
 MXB_API const char *mxb_context_last_impl(const mxb_context_t *ctx);
 /* Number of usable CUDA devices (0 without CUDA or without a device). */
 MXB_API mxb_status_t mxb_cuda_device_count(int *count);

@@ -151,6 +151,6 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, c
 
   /* The CPU's fastest path is the exact one: both modes run it. */
   mxb_cpu_gemm(desc, A, B, C, ldc, L, workspace, 1);
-  ctx->last_impl = "cpu-reference";
+  mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }

@@ -58,7 +58,7 @@ MXB_API mxb_status_t mxb_mor_quantize(mxb_context_t *ctx, const mxb_mor_config_t
 #endif
   }
   MXB_TRY(mxb_cpu_mor_quantize(ctx, cfg, src_type, src, dst, workspace));
-  ctx->last_impl = "cpu-reference";
+  mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }
 

@@ -73,6 +73,6 @@ MXB_API mxb_status_t mxb_quantize_pair(mxb_context_t *ctx, const mxb_quant_confi
   /* check_pair ran both quantizations' validation, so neither fails here. */
   MXB_TRY(mxb_quantize(ctx, col_cfg, src_type, xt, colwise, q ? xt + t : NULL, q, stream));
   MXB_TRY(mxb_quantize(ctx, row_cfg, src_type, src, rowwise, q ? xt + t : NULL, q, stream));
-  ctx->last_impl = ctx->backend == MXB_BACKEND_CUDA ? "cuda-pair" : "cpu-reference";
+  mxb_set_last_impl(ctx, ctx->backend == MXB_BACKEND_CUDA ? "cuda-pair" : "cpu-reference");
   return MXB_SUCCESS;
 }

@@ -67,7 +67,7 @@ MXB_API mxb_status_t mxb_quantize(mxb_context_t *ctx, const mxb_quant_config_t *
   }
   MXB_TRY(mxb_cpu_quantize(cfg, src_type, src, dst, &sz));
   dst->flags = (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u);
-  ctx->last_impl = "cpu-reference";
+  mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }
 
@@ -89,7 +89,7 @@ MXB_API mxb_status_t mxb_dequantize(mxb_context_t *ctx, const mxb_tensor_t *src,
 #endif
   }
   MXB_TRY(mxb_cpu_dequantize(src, dst_type, dst));
-  ctx->last_impl = "cpu-reference";
+  mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }
 
@@ -111,6 +111,6 @@ MXB_API mxb_status_t mxb_amax(mxb_context_t *ctx, mxb_dtype_t type, const void *
 #endif
   }
   *amax = mxb_cpu_amax(type, x, n);
-  ctx->last_impl = "cpu-reference";
+  mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }

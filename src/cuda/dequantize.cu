@@ -252,6 +252,6 @@ extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_t
     default: launch_dq<4, MXB_ELEM_INT8, 16>(g, st, dst_type, a); break;
   }
   MXB_TRY(launch_status("dequant_kernel"));
-  ctx->last_impl = "cuda-dequantize";
+  mxb_set_last_impl(ctx, "cuda-dequantize");
   return MXB_SUCCESS;
 }

@@ -172,7 +172,7 @@ extern "C" mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_de
   const path_t path = choose(ctx, desc, A, B);
   problem p = make_problem(desc, A, B, C, ldc);
   if (p.M == 0 || p.N == 0) {
-    ctx->last_impl = path_name(path);
+    mxb_set_last_impl(ctx, path_name(path));
     return MXB_SUCCESS;
   }
   // The caller's workspace passed mxb_check_workspace against with_slack(need).
@@ -208,6 +208,6 @@ extern "C" mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_de
       break;
     default: s = run_generic(ctx, p, nullptr, st); break;
   }
-  if (s == MXB_SUCCESS) ctx->last_impl = path_name(ran);
+  if (s == MXB_SUCCESS) mxb_set_last_impl(ctx, path_name(ran));
   return s;
 }

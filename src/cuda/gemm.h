@@ -1,7 +1,7 @@
 /* Entry points of the CUDA GEMM (NUMERICS 7). Called from src/core/api_gemm.c
  * after the shared validation: descriptors, shapes, the pair and ldc are
  * already checked. Stream-ordered, no allocation, no synchronisation; safe to
- * capture in a CUDA graph. On success ctx->last_impl names the path that ran. */
+ * capture in a CUDA graph. On success mxb_set_last_impl names the path that ran. */
 #ifndef MXB_CUDA_GEMM_H
 #define MXB_CUDA_GEMM_H
 #include "core/context.h"

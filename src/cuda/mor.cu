@@ -116,6 +116,6 @@ extern "C" mxb_status_t mxb_cuda_mor_quantize(struct mxb_context *ctx, const mxb
   }
   MXB_TRY(launch_status("mor kernels"));
   dst->flags = 0;
-  ctx->last_impl = "cuda-mor";
+  mxb_set_last_impl(ctx, "cuda-mor");
   return MXB_SUCCESS;
 }

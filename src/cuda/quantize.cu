@@ -469,6 +469,6 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
     default: MXB_TRY(launch_kind<MXB_DTYPE_FP16>(ctx, d, cfg, a, st, &impl)); break;
   }
   dst->flags = (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u);
-  ctx->last_impl = impl;
+  mxb_set_last_impl(ctx, impl);
   return MXB_SUCCESS;
 }
