@@ -12,7 +12,9 @@
  *   - Pointers in tensors and buffers live in the memory of the context's
  *     backend: host memory for MXB_BACKEND_CPU, device memory for
  *     MXB_BACKEND_CUDA. Scalars passed by value (alpha, beta, configs) are
- *     host values.
+ *     host values. Each buffer and plane is aligned to the size of its
+ *     elements (2 bytes for bf16/fp16 values and MoR codes, 4 for fp32
+ *     values, scales and amax), else MXB_ERR_BAD_ALIGNMENT.
  *   - The last argument of every operation is the stream (a cudaStream_t
  *     cast to void*; ignored by the CPU backend; NULL = default stream).
  *     CUDA operations are stream-ordered, allocate nothing and never

@@ -103,6 +103,8 @@ MXB_API mxb_status_t mxb_amax(mxb_context_t *ctx, mxb_dtype_t type, const void *
   if (mxb_dtype_size(type) == 0) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "type %d is not a valid mxb_dtype_t", (int)type);
   if (n <= 0 || n > MXB_MAX_ELEMS)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "n (%lld) must be in [1, 2^40]", (long long)n);
+  MXB_TRY(mxb_check_aligned(x, mxb_dtype_size(type), "x"));
+  MXB_TRY(mxb_check_aligned(amax, sizeof(float), "amax"));
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
     return mxb_cuda_amax(ctx, type, x, n, amax, stream);

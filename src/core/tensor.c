@@ -2,6 +2,7 @@
 #include "core/error.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 mxb_status_t mxb_check_struct_size(size_t struct_size, size_t min_size, const char *name, const char *how) {
@@ -110,6 +111,14 @@ mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tenso
                     s.aux_bytes);
   if (s.amax_bytes && !t->amax)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->amax is NULL but %s carries a tensor amax", name, d->name);
+  /* planes hold 2-byte (bf16, MoR) or 4-byte (fp32) codes, fp32 scales, an fp32 amax */
+  char what[64];
+  snprintf(what, sizeof(what), "%s->data", name);
+  MXB_TRY(mxb_check_aligned(t->data, d->elem_bits >= 16 ? (size_t)d->elem_bits / 8 : 1, what));
+  snprintf(what, sizeof(what), "%s->scales", name);
+  MXB_TRY(mxb_check_aligned(t->scales, d->scale_type == MXB_SCALE_FP32 ? 4 : 1, what));
+  snprintf(what, sizeof(what), "%s->amax", name);
+  MXB_TRY(mxb_check_aligned(t->amax, 4, what));
   if (sizes) *sizes = s;
   if (desc) *desc = d;
   return MXB_SUCCESS;
@@ -127,6 +136,12 @@ mxb_status_t mxb_check_workspace(const void *workspace, size_t workspace_bytes, 
   return MXB_SUCCESS;
 }
 
+mxb_status_t mxb_check_aligned(const void *p, size_t align, const char *name) {
+  if ((uintptr_t)p % align != 0)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "%s (%p) is not aligned to its element size (%zu bytes)", name, p, align);
+  return MXB_SUCCESS;
+}
+
 mxb_status_t mxb_check_plain(const void *p, const char *name, mxb_dtype_t type, int64_t rows,
                              int64_t cols) {
   if (!p) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s is NULL", name);
@@ -135,7 +150,7 @@ mxb_status_t mxb_check_plain(const void *p, const char *name, mxb_dtype_t type, 
   if (rows <= 0 || cols <= 0 || rows > MXB_MAX_DIM || cols > MXB_MAX_DIM || rows * cols > MXB_MAX_ELEMS)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "%s shape [%lld, %lld] is empty or too large", name, (long long)rows,
                     (long long)cols);
-  return MXB_SUCCESS;
+  return mxb_check_aligned(p, mxb_dtype_size(type), name);
 }
 
 mxb_status_t mxb_check_rht(const mxb_rht_t *rht, int64_t len, const char *what) {

@@ -46,7 +46,7 @@ mxb_status_t mxb_compute_sizes(mxb_format_t format, int64_t rows, int64_t cols, 
                                mxb_tensor_sizes_t *s);
 
 /* Validate t: non-NULL, struct_size, valid format and layout, shape within
- * limits, every plane the format needs non-NULL. name appears in messages
+ * limits, every plane the format needs non-NULL and aligned to its elements. name appears in messages
  * ("A", "dst"). On success fills *sizes (may be NULL) and *desc (may be NULL). */
 mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tensor_sizes_t *sizes,
                               const mxb_format_desc **desc);
@@ -55,7 +55,11 @@ mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tenso
  * and holds at least need bytes (else MXB_ERR_WORKSPACE_TOO_SMALL); NULL is
  * fine when need is 0. query names the matching *_workspace_size. */
 mxb_status_t mxb_check_workspace(const void *workspace, size_t workspace_bytes, size_t need, const char *query);
-/* Validate a plain [rows, cols] buffer argument. */
+/* MXB_ERR_BAD_ALIGNMENT unless p (named name) is aligned to align bytes, the
+ * size of the elements it holds. */
+mxb_status_t mxb_check_aligned(const void *p, size_t align, const char *name);
+/* Validate a plain [rows, cols] buffer argument (non-NULL, valid type, shape
+ * within limits, aligned to its element size). */
 mxb_status_t mxb_check_plain(const void *p, const char *name, mxb_dtype_t type, int64_t rows,
                              int64_t cols);
 mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_format_desc *d,

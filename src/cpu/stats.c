@@ -92,6 +92,7 @@ MXB_API mxb_status_t mxb_error_stats(const float *x, const mxb_tensor_t *q, mxb_
   mxb_tensor_sizes_t sz;
   const mxb_format_desc *d;
   MXB_TRY(mxb_check_tensor(q, "q", &sz, &d));
+  MXB_TRY(mxb_check_aligned(x, sizeof(float), "x"));
   if (d->format == MXB_FORMAT_FP32)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "q is plain fp32: there is nothing quantized to compare");
   scale_view v = {q, d, mxb_elem_desc_get(d->elem), sz.scale_cols};
