@@ -97,7 +97,8 @@ TOOLBIN := $(BUILD)/mxblas
 
 DEPFLAGS = -MMD -MP
 
-.PHONY: all lib test test-unit test-examples test-tools test-python test-sanitize test-tsan bench demo fuzz \
+.PHONY: all lib test test-unit test-examples test-tools test-python test-sanitize test-tsan bench demo \
+        fuzz fuzz-readers fuzz-api \
         install uninstall clean deps deps-bench check-gpu
 all: lib $(TESTBIN) $(BENCHBIN) $(EXAMPLES) $(if $(TOOL_C),$(TOOLBIN))
 lib: $(STATIC) $(SHARED)
@@ -203,16 +204,34 @@ test-tsan:
 bench: deps $(BENCHBIN)
 	$(BENCHBIN)
 
-# libFuzzer target for the file readers (not part of `make test`):
-#   make fuzz FUZZ_TIME=60
+# libFuzzer targets (not part of `make test`), FUZZ_TIME seconds each:
+#   make fuzz FUZZ_TIME=60       both
+#   make fuzz-readers            the tool's file readers
+#   make fuzz-api                the public C API (CPU backend; the library's
+#                                sources compiled in). FUZZ_CHECK_FINITE=1 adds
+#                                the check that finite input decodes to finite
+#                                output.
 FUZZ_TIME ?= 60
+FUZZ_CHECK_FINITE ?= 0
+LIB_CPU_C := $(wildcard src/core/*.c src/cpu/*.c)
+FUZZ_API := $(BUILD)/fuzz/fuzz_api$(if $(filter 1,$(FUZZ_CHECK_FINITE)),_finite)
 $(BUILD)/fuzz/fuzz_readers: tests/fuzz/fuzz_readers.c $(TOOLIO_C) $(wildcard tools/io/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -g -O1 -D_GNU_SOURCE -Itools/io -fsanitize=fuzzer,address,undefined -o $@ \
 	  tests/fuzz/fuzz_readers.c $(TOOLIO_C)
-fuzz: $(BUILD)/fuzz/fuzz_readers
+# UBSan findings abort (-fno-sanitize-recover) so that libFuzzer keeps the input.
+$(FUZZ_API): tests/fuzz/fuzz_api.c $(LIB_CPU_C) $(wildcard src/*/*.h) include/mxblas.h
+	@mkdir -p $(dir $@)
+	clang -std=c11 -g -O1 -D_GNU_SOURCE $(WARN) $(FPFLAGS) -Iinclude -Isrc -DFUZZ_CHECK_FINITE=$(FUZZ_CHECK_FINITE) \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_api.c $(LIB_CPU_C) -lm
+fuzz-readers: $(BUILD)/fuzz/fuzz_readers
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_readers -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz/corpus tests/fuzz/seeds
+fuzz-api: $(FUZZ_API)
+	@mkdir -p $(BUILD)/fuzz/api-corpus
+	$(FUZZ_API) -max_total_time=$(FUZZ_TIME) -max_len=2048 -timeout=20 -artifact_prefix=$(BUILD)/fuzz/ \
+	  $(BUILD)/fuzz/api-corpus tests/fuzz/api-seeds
+fuzz: fuzz-readers fuzz-api
 
 demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
