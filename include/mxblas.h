@@ -32,7 +32,8 @@
  *     of them writes: output buffers and planes, workspaces, and a
  *     descriptor passed as an output (mxb_quantize sets dst->flags).
  *     mxb_last_error_detail and mxb_context_last_impl answer for the calling
- *     thread. On CUDA, the stream passed orders the work as usual.
+ *     thread. On CUDA, a calling thread's current device (cudaSetDevice)
+ *     is the context's device, and the stream passed orders the work.
  *   - Option structs start with struct_size; fill them with the matching
  *     *_init() function so that fields added later get their defaults.
  *   - Output structs (mxb_format_info_t, mxb_tensor_sizes_t,
