@@ -53,6 +53,11 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 endif
+ifeq ($(SANITIZE),thread)
+CFLAGS   += -fsanitize=thread -fno-omit-frame-pointer
+CXXFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=thread
+endif
 
 ifeq ($(CUDA),1)
 CUDA_VERSION_STR := $(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
@@ -92,7 +97,8 @@ TOOLBIN := $(BUILD)/mxblas
 
 DEPFLAGS = -MMD -MP
 
-.PHONY: all lib test test-unit test-examples test-tools test-python test-sanitize bench demo fuzz \
+.PHONY: all lib test test-unit test-examples test-tools test-python test-sanitize test-tsan bench demo \
+        fuzz fuzz-readers fuzz-api \
         install uninstall clean deps deps-bench check-gpu
 all: lib $(TESTBIN) $(BENCHBIN) $(EXAMPLES) $(if $(TOOL_C),$(TOOLBIN))
 lib: $(STATIC) $(SHARED)
@@ -186,19 +192,47 @@ test-sanitize: deps
 	$(MAKE) BUILD=$(BUILD)-asan CUDA=0 SANITIZE=1 OPT=-O1 $(BUILD)-asan/tests/mxblas_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)-asan/tests/mxblas_tests --jobs=2
 
+# One context shared by 8 threads (the work of tests/test_threads.c), CPU-only,
+# under ThreadSanitizer: any report fails it. A plain program, since the
+# Criterion runner does not start under TSan.
+$(BUILD)/tests/tsan_shared_context: tests/tsan/shared_context.c tests/threads_work.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+test-tsan:
+	$(MAKE) BUILD=$(BUILD)-tsan CUDA=0 SANITIZE=thread OPT=-O1 $(BUILD)-tsan/tests/tsan_shared_context
+	TSAN_OPTIONS=halt_on_error=1 $(BUILD)-tsan/tests/tsan_shared_context
+
 bench: deps $(BENCHBIN)
 	$(BENCHBIN)
 
-# libFuzzer target for the file readers (not part of `make test`):
-#   make fuzz FUZZ_TIME=60
+# libFuzzer targets (not part of `make test`), FUZZ_TIME seconds each:
+#   make fuzz FUZZ_TIME=60       both
+#   make fuzz-readers            the tool's file readers
+#   make fuzz-api                the public C API (CPU backend; the library's
+#                                sources compiled in). FUZZ_CHECK_FINITE=1 adds
+#                                the check that finite input decodes to finite
+#                                output.
 FUZZ_TIME ?= 60
+FUZZ_CHECK_FINITE ?= 0
+LIB_CPU_C := $(wildcard src/core/*.c src/cpu/*.c)
+FUZZ_API := $(BUILD)/fuzz/fuzz_api$(if $(filter 1,$(FUZZ_CHECK_FINITE)),_finite)
 $(BUILD)/fuzz/fuzz_readers: tests/fuzz/fuzz_readers.c $(TOOLIO_C) $(wildcard tools/io/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -g -O1 -D_GNU_SOURCE -Itools/io -fsanitize=fuzzer,address,undefined -o $@ \
 	  tests/fuzz/fuzz_readers.c $(TOOLIO_C)
-fuzz: $(BUILD)/fuzz/fuzz_readers
+# UBSan findings abort (-fno-sanitize-recover) so that libFuzzer keeps the input.
+$(FUZZ_API): tests/fuzz/fuzz_api.c $(LIB_CPU_C) $(wildcard src/*/*.h) include/mxblas.h
+	@mkdir -p $(dir $@)
+	clang -std=c11 -g -O1 -D_GNU_SOURCE $(WARN) $(FPFLAGS) -Iinclude -Isrc -DFUZZ_CHECK_FINITE=$(FUZZ_CHECK_FINITE) \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_api.c $(LIB_CPU_C) -lm
+fuzz-readers: $(BUILD)/fuzz/fuzz_readers
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_readers -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz/corpus tests/fuzz/seeds
+fuzz-api: $(FUZZ_API)
+	@mkdir -p $(BUILD)/fuzz/api-corpus
+	$(FUZZ_API) -max_total_time=$(FUZZ_TIME) -max_len=2048 -timeout=20 -artifact_prefix=$(BUILD)/fuzz/ \
+	  $(BUILD)/fuzz/api-corpus tests/fuzz/api-seeds
+fuzz: fuzz-readers fuzz-api
 
 demo: $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
@@ -222,4 +256,4 @@ uninstall:
 	      $(DESTDIR)$(BINDIR)/mxblas
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

@@ -18,7 +18,7 @@ static int make_operand(mxb_context_t *ctx, mxb_format_t f, uint64_t seed, opera
     s = s * 6364136223846793005ull + 1442695040888963407ull;
     x[i] = (float)((double)(s >> 11) * 0x1.0p-53 * 2.0 - 1.0);
   }
-  mxb_tensor_sizes_t sz;
+  mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
   mxb_tensor_init(&o->t, f, DIM, DIM, MXB_SCALE_LAYOUT_LINEAR);
   mxb_tensor_sizes(f, DIM, DIM, MXB_SCALE_LAYOUT_LINEAR, &sz);
   o->t.data = malloc(sz.data_bytes);

@@ -20,7 +20,7 @@ static void run(mxbb_state *s, void *arg) {
   const qcase *qc = arg;
   mxb_context_t *ctx = NULL;
   mxb_tensor_t t;
-  mxb_tensor_sizes_t sz;
+  mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
   float *x = malloc((size_t)ROWS * COLS * 4), *y = malloc((size_t)ROWS * COLS * 4), amax = 0;
   if (mxb_context_create(MXB_BACKEND_CPU, 0, &ctx) != MXB_SUCCESS || !x || !y ||
       mxb_tensor_init(&t, qc->format, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR) != MXB_SUCCESS ||
@@ -72,7 +72,7 @@ MXBB_CONSTRUCTOR static void reg(void) {
   size_t n = 0;
   for (size_t k = 0; k < NF; k++)
     for (int dq = 0; dq < 2; dq++) {
-      mxb_format_info_t in;
+      mxb_format_info_t in = {.struct_size = sizeof(in)};
       mxb_format_info(k_formats[k], &in);
       k_cases[n] = (qcase){k_formats[k], dq, 0};
       snprintf(k_names[n], sizeof(k_names[n]), "cpu/%s/%s", dq ? "dequantize" : "quantize", in.name);

@@ -18,6 +18,7 @@ typedef struct {
 } tensor;
 
 static int make(tensor *q, mxb_format_t f, int64_t rows, int64_t cols) {
+  q->s.struct_size = sizeof(q->s);
   if (mxb_tensor_init(&q->t, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR) != MXB_SUCCESS ||
       mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &q->s) != MXB_SUCCESS)
     return 0;
@@ -64,7 +65,7 @@ static void run(mxbb_state *s, void *arg) {
   mxb_status_t rc = f == MXB_FORMAT_NVFP4 ? mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &a.t, NULL, 0, NULL) : MXB_SUCCESS;
   mxb_rht_t r;
   mxb_rht_init(&r);
-  mxb_error_stats_t es;
+  mxb_error_stats_t es = {.struct_size = sizeof(es)};
   while (rc == MXB_SUCCESS && mxbb_keep_running(s)) {
     switch (op) {
       case OP_RHT_COLS:

@@ -58,7 +58,7 @@ static void *dev_random(size_t bytes, int masked, uint64_t seed) {
 /* Scale planes: UE4M3 bytes in [0x30, 0x3F], E8M0 bytes in [120, 134],
  * fp32 scale_inv 1.0. */
 static void *dev_scales(mxb_format_t f, size_t bytes, uint64_t seed) {
-  mxb_format_info_t info;
+  mxb_format_info_t info = {.struct_size = sizeof(info)};
   mxb_format_info(f, &info);
   unsigned char *h = malloc(bytes ? bytes : 1);
   void *d = NULL;
@@ -78,7 +78,7 @@ static void *dev_scales(mxb_format_t f, size_t bytes, uint64_t seed) {
 }
 
 static int make_operand(mxb_tensor_t *t, mxb_format_t f, int64_t rows, int64_t cols, uint64_t seed) {
-  mxb_tensor_sizes_t s;
+  mxb_tensor_sizes_t s = {.struct_size = sizeof(s)};
   if (mxb_tensor_init(t, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR) != MXB_SUCCESS ||
       mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &s) != MXB_SUCCESS)
     return -1;
@@ -171,7 +171,7 @@ static void run(mxbb_state *st, void *arg) {
   memset(B, 0, sizeof(B));
   mxb_format_t fa = c->kind == REF_BF16 ? MXB_FORMAT_BF16 : c->kind == REF_FP8 ? MXB_FORMAT_FP8_E4M3_TENSOR : c->fa;
   mxb_format_t fb = c->kind == REF_BF16 ? MXB_FORMAT_BF16 : c->kind == REF_FP8 ? MXB_FORMAT_FP8_E4M3_TENSOR : c->fb;
-  mxb_tensor_sizes_t sb;
+  mxb_tensor_sizes_t sb = {.struct_size = sizeof(sb)};
   mxb_tensor_sizes(fb, c->N, c->K, MXB_SCALE_LAYOUT_LINEAR, &sb);
   int copies = sb.data_bytes < ((size_t)64 << 20) ? NCOPY : 1;
   if (make_operand(&A, fa, c->M, c->K, 1) != 0) {

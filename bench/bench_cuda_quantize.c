@@ -106,7 +106,7 @@ static void run_case(mxbb_state *st, void *arg) {
   mxb_dtype_t in_type = c->op == OP_QUANT ? c->dtype : MXB_DTYPE_FP32;
   const void *src = device_input(in_type);
   mxb_tensor_t q;
-  mxb_tensor_sizes_t sz;
+  mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
   mxb_tensor_init(&q, c->format, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR);
   mxb_tensor_sizes(c->format, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR, &sz);
   void *planes[4] = {NULL, NULL, NULL, NULL}, *out = NULL, *ws = NULL;

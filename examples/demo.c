@@ -109,6 +109,7 @@ static void operand_free(const demo *d, operand *q) {
 static mxb_status_t operand_alloc(const demo *d, mxb_format_t f, int64_t rows, int64_t cols, operand *q) {
   memset(q, 0, sizeof(*q));
   mxb_status_t s = mxb_tensor_init(&q->host, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
+  q->sz.struct_size = sizeof(q->sz);
   if (s == MXB_SUCCESS) s = mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &q->sz);
   if (s != MXB_SUCCESS) return s;
   q->t = q->host;
@@ -242,7 +243,7 @@ static void print_stats(const char *what, const mxb_error_stats_t *s) {
 /* ------------------------------------------------ the demo */
 static int run_format(const demo *d, mxb_format_t f, const float *x, const float *w, const float *xd,
                       const float *wd, float *cd, float *c, const double *ref) {
-  mxb_format_info_t fi;
+  mxb_format_info_t fi = {.struct_size = sizeof(fi)};
   fi.struct_size = sizeof(fi);
   if (failed(mxb_format_info(f, &fi), "mxb_format_info")) return 1;
   operand qx, qw;
@@ -252,7 +253,7 @@ static int run_format(const demo *d, mxb_format_t f, const float *x, const float
   const char *impl_c = "";
   double *deq_ref = malloc(sizeof(double) * M * N);
   float *dx = malloc(sizeof(float) * M * K), *dw = malloc(sizeof(float) * N * K);
-  mxb_error_stats_t sx, sw;
+  mxb_error_stats_t sx = {.struct_size = sizeof(sx)}, sw = {.struct_size = sizeof(sw)};
   sx.struct_size = sw.struct_size = sizeof(sx);
   int bad = !deq_ref || !dx || !dw;
   if (bad) fprintf(stderr, "demo: out of memory\n");

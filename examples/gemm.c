@@ -19,7 +19,7 @@ enum { M = 128, N = 96, K = 512 };
 
 /* Quantize x [rows, K] to NVFP4 into t (planes allocated here). */
 static mxb_status_t quantize_nvfp4(mxb_context_t *ctx, const float *x, int64_t rows, mxb_tensor_t *t, float *amax) {
-  mxb_tensor_sizes_t sz;
+  mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
   mxb_status_t s = mxb_tensor_init(t, MXB_FORMAT_NVFP4, rows, K, MXB_SCALE_LAYOUT_LINEAR);
   if (s == MXB_SUCCESS) s = mxb_tensor_sizes(MXB_FORMAT_NVFP4, rows, K, MXB_SCALE_LAYOUT_LINEAR, &sz);
   if (s != MXB_SUCCESS) return s;

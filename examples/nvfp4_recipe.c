@@ -28,7 +28,7 @@
 /* An NVFP4 tensor [rows, cols] with its planes on the heap. */
 static mxb_tensor_t nvfp4(int64_t rows, int64_t cols) {
   mxb_tensor_t t;
-  mxb_tensor_sizes_t s;
+  mxb_tensor_sizes_t s = {.struct_size = sizeof(s)};
   CHECK(mxb_tensor_init(&t, MXB_FORMAT_NVFP4, rows, cols, MXB_SCALE_LAYOUT_LINEAR));
   CHECK(mxb_tensor_sizes(MXB_FORMAT_NVFP4, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &s));
   t.data = malloc(s.data_bytes);

@@ -12,14 +12,37 @@
  *   - Pointers in tensors and buffers live in the memory of the context's
  *     backend: host memory for MXB_BACKEND_CPU, device memory for
  *     MXB_BACKEND_CUDA. Scalars passed by value (alpha, beta, configs) are
- *     host values.
+ *     host values. Each buffer and plane is aligned to the size of its
+ *     elements (2 bytes for bf16/fp16 values and MoR codes, 4 for fp32
+ *     values, scales and amax), else MXB_ERR_BAD_ALIGNMENT.
  *   - The last argument of every operation is the stream (a cudaStream_t
  *     cast to void*; ignored by the CPU backend; NULL = default stream).
  *     CUDA operations are stream-ordered, allocate nothing and never
  *     synchronise; scratch memory comes from a caller-owned workspace whose
  *     size is given by the matching *_workspace_size query.
+ *   - Every workspace pointer is aligned to MXB_WORKSPACE_ALIGNMENT (16)
+ *     bytes, on every backend; malloc, aligned_alloc and cudaMalloc pointers
+ *     are. A misaligned workspace is refused with MXB_ERR_BAD_ALIGNMENT.
+ *     NULL is accepted where the query answered 0 bytes.
+ *   - Threads: every function may be called from any thread, and one
+ *     context may be shared by threads calling concurrently (it does not
+ *     change between mxb_context_create and mxb_context_destroy; destroy it
+ *     once no call on it is running). Concurrent calls may share inputs
+ *     (tensors, configs, descriptors passed as const) but not anything one
+ *     of them writes: output buffers and planes, workspaces, and a
+ *     descriptor passed as an output (mxb_quantize sets dst->flags).
+ *     mxb_last_error_detail and mxb_context_last_impl answer for the calling
+ *     thread. On CUDA, a calling thread's current device (cudaSetDevice)
+ *     is the context's device, and the stream passed orders the work.
  *   - Option structs start with struct_size; fill them with the matching
  *     *_init() function so that fields added later get their defaults.
+ *   - Output structs (mxb_format_info_t, mxb_tensor_sizes_t,
+ *     mxb_error_stats_t) start with struct_size too: set it to the sizeof of
+ *     the struct before the call. The library writes only the bytes that
+ *     struct_size covers (a caller built against an older header gets the
+ *     fields it knows) and never changes struct_size; a struct_size smaller
+ *     than the struct's first release is refused with
+ *     MXB_ERR_INVALID_ARGUMENT and nothing written.
  */
 #ifndef MXBLAS_H
 #define MXBLAS_H
@@ -68,6 +91,9 @@ typedef enum mxb_status_t {
   MXB_ERR_ALLOC = 10,             /* host allocation failed (context creation only) */
   MXB_ERR_INTERNAL = 11
 } mxb_status_t;
+
+/* The alignment, in bytes, of every workspace pointer (see Conventions). */
+#define MXB_WORKSPACE_ALIGNMENT 16
 
 MXB_API const char *mxb_status_string(mxb_status_t s);
 /* Thread-local detail of the last failure on this thread ("" if none). */
@@ -150,6 +176,7 @@ typedef struct mxb_format_info_t {
   double elem_max;        /* largest finite element value (before scaling) */
 } mxb_format_info_t;
 
+/* info->struct_size = sizeof(mxb_format_info_t) before the call. */
 MXB_API mxb_status_t mxb_format_info(mxb_format_t format, mxb_format_info_t *info);
 /* Look a format up by its name (as in mxb_format_info_t.name). */
 MXB_API mxb_status_t mxb_format_from_name(const char *name, mxb_format_t *format);
@@ -204,7 +231,8 @@ typedef struct mxb_tensor_sizes_t {
 } mxb_tensor_sizes_t;
 
 /* Bytes each plane needs. Swizzled scales are padded to [roundup(rows,128),
- * roundup(scale_cols,4)]. */
+ * roundup(scale_cols,4)]. sizes->struct_size = sizeof(mxb_tensor_sizes_t)
+ * before the call. */
 MXB_API mxb_status_t mxb_tensor_sizes(mxb_format_t format, int64_t rows, int64_t cols,
                                       mxb_scale_layout_t layout, mxb_tensor_sizes_t *sizes);
 /* Fill a descriptor with format and shape; pointers NULL, flags 0. */
@@ -283,8 +311,10 @@ typedef struct mxb_context mxb_context_t;
 MXB_API mxb_status_t mxb_context_create(mxb_backend_t backend, int device, mxb_context_t **ctx);
 MXB_API mxb_status_t mxb_context_destroy(mxb_context_t *ctx);
 MXB_API mxb_status_t mxb_context_backend(const mxb_context_t *ctx, mxb_backend_t *backend);
-/* Which implementation served the last successful call on this context:
- * "cpu-reference", "cuda-...". Never NULL. */
+/* Which implementation served the calling thread's last successful call,
+ * when that call was on ctx: "cpu-reference", "cuda-...". "none" when the
+ * thread's last successful call was on another context, or when it made
+ * none; other threads' calls never show. Never NULL. */
 MXB_API const char *mxb_context_last_impl(const mxb_context_t *ctx);
 /* Number of usable CUDA devices (0 without CUDA or without a device). */
 MXB_API mxb_status_t mxb_cuda_device_count(int *count);
@@ -294,7 +324,8 @@ MXB_API mxb_status_t mxb_cuda_device_count(int *count);
 /* ------------------------------------------------------------------------ */
 /* Quantize src [dst->rows, dst->cols] (dense row-major, src_type) into dst,
  * whose format, shape, layout and plane pointers the caller has set.
- * Sets dst->flags. */
+ * Sets dst->flags. The workspace (the query's bytes, MXB_WORKSPACE_ALIGNMENT
+ * aligned) may be NULL when the query says 0. */
 MXB_API mxb_status_t mxb_quantize_workspace_size(mxb_context_t *ctx, const mxb_quant_config_t *cfg,
                                                  mxb_dtype_t src_type, const mxb_tensor_t *dst,
                                                  size_t *bytes);
@@ -305,7 +336,8 @@ MXB_API mxb_status_t mxb_quantize(mxb_context_t *ctx, const mxb_quant_config_t *
 /* Row-wise and column-wise quantized copies of one tensor in one call (a
  * training step's need): rowwise is [rows, cols] quantized along cols,
  * colwise is [cols, rows] quantized from the transpose. Each copy has its
- * own config (independent SR offsets; RHT typically on colwise only). */
+ * own config (independent SR offsets; RHT typically on colwise only). The
+ * workspace holds the query's bytes and is MXB_WORKSPACE_ALIGNMENT aligned. */
 MXB_API mxb_status_t mxb_quantize_pair_workspace_size(mxb_context_t *ctx,
                                                       const mxb_quant_config_t *row_cfg,
                                                       const mxb_quant_config_t *col_cfg,
@@ -366,7 +398,8 @@ MXB_API void mxb_mor_config_init(mxb_mor_config_t *cfg);
 /* dst->format is one of MXB_FORMAT_MOR_*. Writes data (2 bytes per element:
  * FP8 partitions hold the E4M3 code in the low byte and 0 in the high byte,
  * BF16 partitions hold the bf16 bits), scales (fp32 scale_inv per partition,
- * 1.0 for BF16 partitions) and aux (decision per partition, 1 = FP8). */
+ * 1.0 for BF16 partitions) and aux (decision per partition, 1 = FP8). The
+ * workspace holds the query's bytes and is MXB_WORKSPACE_ALIGNMENT aligned. */
 MXB_API mxb_status_t mxb_mor_workspace_size(mxb_context_t *ctx, const mxb_mor_config_t *cfg,
                                             mxb_dtype_t src_type, const mxb_tensor_t *dst,
                                             size_t *bytes);
@@ -397,7 +430,7 @@ typedef struct mxb_error_stats_t {
 /* Statistics of q (a quantized tensor in host memory) against x, the fp32
  * input it was quantized from (before any RHT: with MXB_TENSOR_RHT the
  * statistics are taken in the transformed domain unless the caller passes
- * RHT(x)). */
+ * RHT(x)). stats->struct_size = sizeof(mxb_error_stats_t) before the call. */
 MXB_API mxb_status_t mxb_error_stats(const float *x, const mxb_tensor_t *q,
                                      mxb_error_stats_t *stats);
 
@@ -421,7 +454,8 @@ typedef struct mxb_gemm_desc_t {
 MXB_API void mxb_gemm_desc_init(mxb_gemm_desc_t *desc); /* exact, fp32, alpha 1, beta 0 */
 
 /* A is [M, K], B is stored [N, K] (both quantized along K); C is [M, N]
- * row-major with leading dimension ldc. */
+ * row-major with leading dimension ldc. The workspace holds the query's
+ * bytes and is MXB_WORKSPACE_ALIGNMENT aligned (NULL when the query says 0). */
 MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
                                              const mxb_tensor_t *A, const mxb_tensor_t *B,
                                              size_t *bytes);

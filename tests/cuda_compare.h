@@ -80,6 +80,7 @@ typedef struct cmp_tensor {
 
 static inline void cmp_tensor_alloc(cmp_tensor *t, mxb_format_t f, int64_t rows, int64_t cols, mxb_scale_layout_t layout) {
   cr_assert_eq(mxb_tensor_init(&t->h, f, rows, cols, layout), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  t->sz.struct_size = sizeof(t->sz);
   cr_assert_eq(mxb_tensor_sizes(f, rows, cols, layout, &t->sz), MXB_SUCCESS);
   t->d = t->h;
   size_t b[4] = {t->sz.data_bytes, t->sz.scale_bytes, t->sz.aux_bytes, t->sz.amax_bytes};

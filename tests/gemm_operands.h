@@ -13,7 +13,7 @@ typedef struct mxbt_operand {
 } mxbt_operand;
 
 static inline const char *mxbt_format_name(mxb_format_t f) {
-  mxb_format_info_t i;
+  mxb_format_info_t i = {.struct_size = sizeof(i)};
   return mxb_format_info(f, &i) == MXB_SUCCESS ? i.name : "?";
 }
 
@@ -53,6 +53,7 @@ static inline void mxbt_operand_make(mxbt_operand *q, mxb_format_t f, mxb_scale_
                                      int64_t cols, const float *x) {
   memset(q, 0, sizeof(*q));
   cr_assert_eq(mxb_tensor_init(&q->h, f, rows, cols, layout), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  q->s.struct_size = sizeof(q->s);
   cr_assert_eq(mxb_tensor_sizes(f, rows, cols, layout, &q->s), MXB_SUCCESS);
   q->h.data = calloc(1, q->s.data_bytes);
   q->h.scales = q->s.scale_bytes ? calloc(1, q->s.scale_bytes) : NULL;
@@ -60,7 +61,7 @@ static inline void mxbt_operand_make(mxbt_operand *q, mxb_format_t f, mxb_scale_
   q->h.amax = q->s.amax_bytes ? &q->amax : NULL;
   mxb_context_t *ctx;
   cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
-  mxb_format_info_t info;
+  mxb_format_info_t info = {.struct_size = sizeof(info)};
   mxb_format_info(f, &info);
   size_t ws = 0;
   void *w = NULL;

@@ -18,14 +18,14 @@ Test(core, status_strings_are_distinct) {
 
 Test(core, format_table_round_trips_names) {
   for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
-    mxb_format_info_t info;
+    mxb_format_info_t info = {.struct_size = sizeof(info)};
     cr_assert_eq(mxb_format_info((mxb_format_t)f, &info), MXB_SUCCESS);
     cr_assert_eq((int)info.format, f);
     mxb_format_t back;
     cr_assert_eq(mxb_format_from_name(info.name, &back), MXB_SUCCESS);
     cr_assert_eq((int)back, f);
   }
-  mxb_format_info_t info;
+  mxb_format_info_t info = {.struct_size = sizeof(info)};
   cr_assert_eq(mxb_format_info(MXB_FORMAT_COUNT, &info), MXB_ERR_INVALID_ARGUMENT);
   cr_assert_neq(strlen(mxb_last_error_detail()), 0);
   mxb_format_t f;
@@ -33,7 +33,7 @@ Test(core, format_table_round_trips_names) {
 }
 
 Test(core, sizes) {
-  mxb_tensor_sizes_t s;
+  mxb_tensor_sizes_t s = {.struct_size = sizeof(s)};
   cr_assert_eq(mxb_tensor_sizes(MXB_FORMAT_NVFP4, 3, 33, MXB_SCALE_LAYOUT_LINEAR, &s), MXB_SUCCESS);
   cr_assert_eq(s.row_bytes, 17);
   cr_assert_eq(s.data_bytes, 51);

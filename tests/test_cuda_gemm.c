@@ -269,7 +269,7 @@ static void check_fast_layout(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t 
   for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
   for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
   double at = fabs((double)d->alpha * mxb_cpu_tensor_scale(&A.h) * mxb_cpu_tensor_scale(&B.h));
-  mxb_format_info_t ia, ib;
+  mxb_format_info_t ia = {.struct_size = sizeof(ia)}, ib = {.struct_size = sizeof(ib)};
   mxb_format_info(fa, &ia);
   mxb_format_info(fb, &ib);
   int fp8 = (ia.scale_type == MXB_SCALE_FP32 && ia.elem != MXB_ELEM_MIXED) ||
@@ -560,6 +560,10 @@ Test(cuda_gemm, fast_cublaslt_native_within_bound) {
 }
 
 /* ------------------------------------------------------------ API rules */
+/* A workspace too small, NULL or misaligned (the GEMM's rule is
+ * MXB_WORKSPACE_ALIGNMENT, like every workspace's) is refused and C is
+ * untouched; one aligned to 16 bytes and not to 256 gives the bytes of a
+ * cudaMalloc pointer. */
 Test(cuda_gemm, workspace_too_small_changes_nothing) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
@@ -576,18 +580,31 @@ Test(cuda_gemm, workspace_too_small_changes_nothing) {
     size_t ws = 0;
     cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &A.d, &B.d, &ws), MXB_SUCCESS);
     cr_assert_gt(ws, 0);
-    void *w = mxbt_dev_alloc(ws), *C = mxbt_dev_alloc((size_t)(M * N) * 4);
-    mxbt_dev_poison(C, (size_t)(M * N) * 4);
+    const size_t cb = (size_t)(M * N) * 4;
+    char *w = mxbt_dev_alloc(ws + 256);
+    void *C = mxbt_dev_alloc(cb), *C16 = mxbt_dev_alloc(cb);
+    mxbt_dev_poison(C, cb);
     cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &B.d, C, w, ws - 1, NULL), MXB_ERR_WORKSPACE_TOO_SMALL);
     cr_assert(strstr(mxb_last_error_detail(), "workspace") != NULL, "%s", mxb_last_error_detail());
     cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &B.d, C, NULL, ws, NULL), MXB_ERR_WORKSPACE_TOO_SMALL);
+    cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &B.d, C, w + 8, ws, NULL), MXB_ERR_BAD_ALIGNMENT);
+    cr_assert(strstr(mxb_last_error_detail(), "workspace") != NULL, "%s", mxb_last_error_detail());
     mxbt_dev_sync();
-    unsigned char *h = malloc((size_t)(M * N) * 4);
-    mxbt_to_host(h, C, (size_t)(M * N) * 4);
-    for (int64_t i = 0; i < M * N * 4; i++) cr_assert_eq(h[i], 0xA5, "C byte %lld was written", (long long)i);
+    unsigned char *h = malloc(cb), *h16 = malloc(cb);
+    mxbt_to_host(h, C, cb);
+    for (size_t i = 0; i < cb; i++) cr_assert_eq(h[i], 0xA5, "C byte %zu was written", i);
+    cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &B.d, C, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &B.d, C16, w + MXB_WORKSPACE_ALIGNMENT, ws, NULL), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+    mxbt_dev_sync();
+    mxbt_to_host(h, C, cb);
+    mxbt_to_host(h16, C16, cb);
+    cr_assert_eq(memcmp(h, h16, cb), 0, "mode %d: a workspace aligned to 16 bytes, not 256, changed C", mode);
     free(h);
+    free(h16);
     mxbt_dev_free(w);
     mxbt_dev_free(C);
+    mxbt_dev_free(C16);
   }
   mxbt_operand_free(&A);
   mxbt_operand_free(&B);

@@ -31,7 +31,7 @@ static void quantize_both_x(cmp_ctx *c, const mxb_quant_config_t *cfg, const qca
                             const char *input) {
   size_t n = (size_t)(q->rows * q->cols);
   char what[256];
-  mxb_format_info_t fi;
+  mxb_format_info_t fi = {.struct_size = sizeof(fi)};
   mxb_format_info(q->format, &fi);
   snprintf(what, sizeof(what), "%s %s %lldx%lld %s %s round=%d rule=%d nonfinite=%d amax_src=%d/%a 2d=%d rht=%d/%d pow2=%d",
            fi.name, k_dtype_name[q->dtype], (long long)q->rows, (long long)q->cols, input,
@@ -103,7 +103,7 @@ static const int64_t k_shapes[][2] = {{1, 1}, {3, 17}, {2, 64}, {129, 257}, {33,
 static void sweep(const mxb_quant_config_t *cfg, int only_sr_formats) {
   cmp_ctx c = cmp_open();
   for (size_t f = 0; f < NFORMATS; f++) {
-    mxb_format_info_t fi;
+    mxb_format_info_t fi = {.struct_size = sizeof(fi)};
     mxb_format_info(k_quant_formats[f], &fi);
     if (only_sr_formats && (fi.scale_type == MXB_SCALE_NONE || fi.scale_type == MXB_SCALE_BDR)) continue;
     for (int layout = 0; layout < 2; layout++) {

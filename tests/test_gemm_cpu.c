@@ -39,7 +39,7 @@ static double *decoded(const mxb_tensor_t *t) {
 
 /* ------------------------------------------- NUMERICS 7, written literally */
 static int spec_L(mxb_format_t fa, mxb_format_t fb) {
-  mxb_format_info_t ia, ib;
+  mxb_format_info_t ia = {.struct_size = sizeof(ia)}, ib = {.struct_size = sizeof(ib)};
   mxb_format_info(fa, &ia);
   mxb_format_info(fb, &ib);
   int la = ia.scale_type == MXB_SCALE_NONE ? 0 : ia.block_cols;

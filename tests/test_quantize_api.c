@@ -16,6 +16,7 @@ typedef struct {
 
 static void qt_alloc(qt *q, mxb_format_t f, int64_t rows, int64_t cols, mxb_scale_layout_t layout) {
   cr_assert_eq(mxb_tensor_init(&q->t, f, rows, cols, layout), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  q->s.struct_size = sizeof(q->s);
   cr_assert_eq(mxb_tensor_sizes(f, rows, cols, layout, &q->s), MXB_SUCCESS);
   q->t.data = malloc(q->s.data_bytes);
   q->t.scales = q->s.scale_bytes ? malloc(q->s.scale_bytes) : NULL;
@@ -46,7 +47,7 @@ static void quant(mxb_context_t *c, const mxb_quant_config_t *cfg, const float *
 
 /* Error bound of one element: rel * |x| + abs * (amax of what shares its scale). */
 static void bound_of(mxb_format_t f, double *rel, double *abs_) {
-  mxb_format_info_t in;
+  mxb_format_info_t in = {.struct_size = sizeof(in)};
   mxb_format_info(f, &in);
   const mxb_elem_desc *e = mxb_elem_desc_get(in.elem);
   double half_sub = ldexp(1.0, (e->ebits ? 1 - e->bias : 0) - e->mbits - 1);
@@ -81,7 +82,7 @@ static void round_trip(mxb_format_t f, int64_t rows, int64_t cols, uint64_t seed
   quant(c, &cfg, x, &q);
   cr_assert_eq(q.t.flags, 0u);
   cr_assert_eq(mxb_dequantize(c, &q.t, MXB_DTYPE_FP32, y, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  mxb_format_info_t in;
+  mxb_format_info_t in = {.struct_size = sizeof(in)};
   mxb_format_info(f, &in);
   double rel, abs_;
   bound_of(f, &rel, &abs_);
@@ -644,7 +645,7 @@ Test(quantize, mx_scale_rules_every_format) {
       qt q;
       qt_alloc(&q, fs[k], R, C, MXB_SCALE_LAYOUT_LINEAR);
       quant(c, &cfg, x, &q);
-      mxb_format_info_t in;
+      mxb_format_info_t in = {.struct_size = sizeof(in)};
       mxb_format_info(fs[k], &in);
       const mxb_elem_desc *e = mxb_elem_desc_get(in.elem);
       for (int64_t r = 0; r < R; r++)

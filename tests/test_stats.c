@@ -13,6 +13,7 @@ static mxb_error_stats_t stats_of(mxb_format_t f, mxb_scale_rule_t rule, int64_t
   mxbt_quantize(ctx, &cfg, x, q);
   mxb_error_stats_t s;
   memset(&s, 0xA5, sizeof(s));
+  s.struct_size = sizeof(s);
   cr_assert_eq(mxb_error_stats(x, &q->t, &s), MXB_SUCCESS, "%s", mxb_last_error_detail());
   cr_assert_eq(s.struct_size, sizeof(s));
   cr_assert_eq(s.count, rows * cols);

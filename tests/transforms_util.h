@@ -19,6 +19,7 @@ typedef struct mxbt_qt {
 static inline mxbt_qt mxbt_qt_alloc(mxb_format_t f, int64_t rows, int64_t cols, mxb_scale_layout_t layout) {
   mxbt_qt q;
   cr_assert_eq(mxb_tensor_init(&q.t, f, rows, cols, layout), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  q.s.struct_size = sizeof(q.s);
   cr_assert_eq(mxb_tensor_sizes(f, rows, cols, layout, &q.s), MXB_SUCCESS);
   q.t.data = malloc(q.s.data_bytes);
   memset(q.t.data, 0xA5, q.s.data_bytes);

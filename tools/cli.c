@@ -208,6 +208,7 @@ void cli_qtensor_free(cli_qtensor *q) {
 
 mxb_status_t cli_qtensor_alloc(cli_qtensor *q, mxb_format_t f, int64_t rows, int64_t cols) {
   memset(q, 0, sizeof(*q));
+  q->sizes.struct_size = sizeof(q->sizes);
   mxb_status_t s = mxb_tensor_init(&q->t, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
   if (s == MXB_SUCCESS) s = mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &q->sizes);
   if (s != MXB_SUCCESS) return s;

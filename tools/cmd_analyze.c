@@ -168,7 +168,7 @@ int cmd_analyze(int argc, char **argv) {
     if (cli_format(tok, &f) != 0) return CLI_USAGE;
     for (int t = rht_mode == 2 ? 1 : 0; t <= (rht_mode ? 1 : 0); t++) {
       if (n == MAX_RUNS) return cli_usage("too many formats (at most %d runs)", MAX_RUNS);
-      mxb_format_info_t fi;
+      mxb_format_info_t fi = {.struct_size = sizeof(fi)};
       mxb_format_info(f, &fi);
       runs[n] = (run){.format = f, .name = fi.name, .rht = t};
       n++;

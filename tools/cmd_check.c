@@ -66,7 +66,7 @@ static int run_case(mxb_context_t *ctx, const char *what, mxb_format_t f, mxb_sc
   mxb_quant_config_t cfg;
   mxb_quant_config_init(&cfg);
   cfg.scale_rule = rule;
-  mxb_format_info_t fi;
+  mxb_format_info_t fi = {.struct_size = sizeof(fi)};
   mxb_format_info(f, &fi);
   int cols = fi.block_cols;
   cli_qtensor q;
@@ -113,7 +113,7 @@ static int check_golden(mxb_backend_t backend) {
     float want[16];
     for (int i = 0; i < 16; i++)
       want[i] = ldexpf((float)k_bdr[k].sm[i], 128 - 127 - k_bdr_mu[i / 2] + 1 - k_bdr[k].m);
-    mxb_format_info_t fi;
+    mxb_format_info_t fi = {.struct_size = sizeof(fi)};
     mxb_format_info(k_bdr[k].format, &fi);
     char what[64];
     snprintf(what, sizeof(what), "%s golden block", fi.name);

@@ -19,7 +19,7 @@ static const char *k_planes[4] = {"data", "scales", "aux", "amax"};
 
 static int save_container(const char *path, const cli_qtensor *q, const cli_opts *o,
                           const char *src) {
-  mxb_format_info_t fi;
+  mxb_format_info_t fi = {.struct_size = sizeof(fi)};
   mxb_format_info(q->t.format, &fi);
   int fp32_scales = fi.scale_type == MXB_SCALE_FP32;
   int64_t shapes[4][2] = {{q->t.rows, (int64_t)q->sizes.row_bytes},

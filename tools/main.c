@@ -53,7 +53,7 @@ int cmd_info(int argc, char **argv) {
            "amax", "elem max");
   }
   for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
-    mxb_format_info_t fi;
+    mxb_format_info_t fi = {.struct_size = sizeof(fi)};
     if (mxb_format_info((mxb_format_t)f, &fi) != MXB_SUCCESS) continue;
     char block[32];
     if (fi.scale_type == MXB_SCALE_NONE)

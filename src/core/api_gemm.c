@@ -73,9 +73,7 @@ static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *
                                const mxb_tensor_t *B, int *L) {
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
   if (!desc) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
-  if (desc->struct_size < sizeof(mxb_gemm_desc_t))
-    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->struct_size is %zu, expected %zu (use mxb_gemm_desc_init)",
-                    desc->struct_size, sizeof(mxb_gemm_desc_t));
+  MXB_TRY(mxb_check_struct_size(desc->struct_size, MXB_MIN_SIZE_GEMM_DESC, "desc", "use mxb_gemm_desc_init"));
   if (desc->mode != MXB_GEMM_EXACT && desc->mode != MXB_GEMM_FAST)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->mode %d is not a valid mxb_gemm_mode_t", (int)desc->mode);
   if (desc->c_type != MXB_DTYPE_FP32 && desc->c_type != MXB_DTYPE_BF16) {
@@ -107,6 +105,19 @@ static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *
   return MXB_SUCCESS;
 }
 
+/* Workspace bytes of a validated GEMM on ctx's backend. */
+static mxb_status_t gemm_workspace(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
+                                   const mxb_tensor_t *B, int L, size_t *bytes) {
+#ifdef MXB_WITH_CUDA
+  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_gemm_workspace_size(ctx, desc, A, B, bytes);
+#else
+  (void)ctx;
+  (void)desc;
+#endif
+  *bytes = mxb_cpu_gemm_workspace_size(B->rows, A->cols, L);
+  return MXB_SUCCESS;
+}
+
 MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
                                              const mxb_tensor_t *A, const mxb_tensor_t *B,
                                              size_t *bytes) {
@@ -114,11 +125,7 @@ MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_
   int L;
   MXB_TRY(check_gemm(ctx, desc, A, B, &L));
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
-#ifdef MXB_WITH_CUDA
-  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_gemm_workspace_size(ctx, desc, A, B, bytes);
-#endif
-  *bytes = mxb_cpu_gemm_workspace_size(B->rows, A->cols, L);
-  return MXB_SUCCESS;
+  return gemm_workspace(ctx, desc, A, B, L, bytes);
 }
 
 MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
@@ -132,6 +139,9 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, c
   if ((uintptr_t)C % esize != 0)
     return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "C (%p) is not aligned to its element size (%zu bytes)", C, esize);
   int64_t ldc = desc->ldc ? desc->ldc : B->rows;
+  size_t need;
+  MXB_TRY(gemm_workspace(ctx, desc, A, B, L, &need));
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, need, "mxb_gemm_workspace_size"));
 
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA)
@@ -139,13 +149,8 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, c
 #endif
   (void)stream;
 
-  size_t need = mxb_cpu_gemm_workspace_size(B->rows, A->cols, L);
-  if (workspace_bytes < need || (need && !workspace))
-    return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL,
-                    "workspace %s%zu bytes; mxb_gemm_workspace_size asks for %zu", workspace ? "has " : "is NULL with ",
-                    workspace_bytes, need);
   /* The CPU's fastest path is the exact one: both modes run it. */
   mxb_cpu_gemm(desc, A, B, C, ldc, L, workspace, 1);
-  ctx->last_impl = "cpu-reference";
+  mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }

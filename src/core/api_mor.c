@@ -20,9 +20,7 @@ static mxb_status_t check_mor(mxb_context_t *ctx, const mxb_mor_config_t *cfg, m
                               const mxb_tensor_t *dst) {
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
   if (!cfg) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg is NULL");
-  if (cfg->struct_size < sizeof(mxb_mor_config_t))
-    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->struct_size is %zu, expected %zu (use mxb_mor_config_init)",
-                    cfg->struct_size, sizeof(mxb_mor_config_t));
+  MXB_TRY(mxb_check_struct_size(cfg->struct_size, MXB_MIN_SIZE_MOR_CONFIG, "cfg", "use mxb_mor_config_init"));
   if (cfg->metric != MXB_MOR_METRIC_REL_L2 && cfg->metric != MXB_MOR_METRIC_MAX_REL &&
       cfg->metric != MXB_MOR_METRIC_MEAN_REL)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->metric %d is not a valid mxb_mor_metric_t", (int)cfg->metric);
@@ -51,10 +49,7 @@ MXB_API mxb_status_t mxb_mor_quantize(mxb_context_t *ctx, const mxb_mor_config_t
   mxb_clear_error();
   MXB_TRY(check_mor(ctx, cfg, src_type, dst));
   MXB_TRY(mxb_check_plain(src, "src", src_type, dst->rows, dst->cols));
-  size_t need = mxb_cpu_mor_workspace(dst);
-  if (!workspace || workspace_bytes < need)
-    return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL, "workspace has %zu bytes%s, mxb_mor_quantize needs %zu",
-                    workspace ? workspace_bytes : 0, workspace ? "" : " (NULL)", need);
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, mxb_cpu_mor_workspace(dst), "mxb_mor_workspace_size"));
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
     return mxb_cuda_mor_quantize(ctx, cfg, src_type, src, dst, workspace, stream);
@@ -63,7 +58,7 @@ MXB_API mxb_status_t mxb_mor_quantize(mxb_context_t *ctx, const mxb_mor_config_t
 #endif
   }
   MXB_TRY(mxb_cpu_mor_quantize(ctx, cfg, src_type, src, dst, workspace));
-  ctx->last_impl = "cpu-reference";
+  mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }
 
@@ -72,7 +67,7 @@ MXB_API mxb_status_t mxb_mor_fp8_fraction(const mxb_tensor_t *mor_host, double *
   if (!fraction) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "fraction is NULL");
   mxb_tensor_sizes_t s;
   MXB_TRY(check_mor_tensor(mor_host, "mor_host", NULL));
-  mxb_tensor_sizes(mor_host->format, mor_host->rows, mor_host->cols, mor_host->scale_layout, &s);
+  mxb_compute_sizes(mor_host->format, mor_host->rows, mor_host->cols, mor_host->scale_layout, &s);
   const uint8_t *aux = (const uint8_t *)mor_host->aux;
   for (size_t k = 0; k < s.aux_bytes; k++)
     if (aux[k] > 1)

@@ -59,11 +59,7 @@ MXB_API mxb_status_t mxb_quantize_pair(mxb_context_t *ctx, const mxb_quant_confi
   size_t t = 0, q = 0;
   MXB_TRY(check_pair(ctx, row_cfg, col_cfg, src_type, rowwise, colwise, &t, &q));
   MXB_TRY(mxb_check_plain(src, "src", src_type, rowwise->rows, rowwise->cols));
-  if (!workspace && workspace_bytes)
-    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "workspace is NULL but workspace_bytes is %zu", workspace_bytes);
-  if (!workspace || workspace_bytes < t + q)
-    return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL, "workspace has %zu bytes, mxb_quantize_pair needs %zu",
-                    workspace_bytes, t + q);
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, t + q, "mxb_quantize_pair_workspace_size"));
   char *xt = (char *)workspace;
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
@@ -77,6 +73,6 @@ MXB_API mxb_status_t mxb_quantize_pair(mxb_context_t *ctx, const mxb_quant_confi
   /* check_pair ran both quantizations' validation, so neither fails here. */
   MXB_TRY(mxb_quantize(ctx, col_cfg, src_type, xt, colwise, q ? xt + t : NULL, q, stream));
   MXB_TRY(mxb_quantize(ctx, row_cfg, src_type, src, rowwise, q ? xt + t : NULL, q, stream));
-  ctx->last_impl = ctx->backend == MXB_BACKEND_CUDA ? "cuda-pair" : "cpu-reference";
+  mxb_set_last_impl(ctx, ctx->backend == MXB_BACKEND_CUDA ? "cuda-pair" : "cpu-reference");
   return MXB_SUCCESS;
 }

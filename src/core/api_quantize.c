@@ -24,29 +24,40 @@ static mxb_status_t check_quantize(mxb_context_t *ctx, const mxb_quant_config_t 
   return MXB_SUCCESS;
 }
 
+/* Workspace bytes of a validated quantization on ctx's backend. */
+static size_t quantize_workspace(const mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
+                                 const mxb_tensor_t *dst) {
+#ifdef MXB_WITH_CUDA
+  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_quantize_workspace(cfg, src_type, dst);
+#else
+  (void)ctx;
+  (void)cfg;
+  (void)src_type;
+  (void)dst;
+#endif
+  return 0; /* the CPU reference keeps its row buffers to itself */
+}
+
 MXB_API mxb_status_t mxb_quantize_workspace_size(mxb_context_t *ctx, const mxb_quant_config_t *cfg,
                                                  mxb_dtype_t src_type, const mxb_tensor_t *dst, size_t *bytes) {
   mxb_clear_error();
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes is NULL");
   mxb_tensor_sizes_t sz;
   MXB_TRY(check_quantize(ctx, cfg, src_type, dst, &sz));
-  *bytes = 0; /* the CPU reference keeps its row buffers to itself */
-#ifdef MXB_WITH_CUDA
-  if (ctx->backend == MXB_BACKEND_CUDA) *bytes = mxb_cuda_quantize_workspace(cfg, src_type, dst);
-#endif
+  *bytes = quantize_workspace(ctx, cfg, src_type, dst);
   return MXB_SUCCESS;
 }
 
 MXB_API mxb_status_t mxb_quantize(mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
                                   const void *src, mxb_tensor_t *dst, void *workspace, size_t workspace_bytes,
                                   void *stream) {
-  (void)workspace;
-  (void)workspace_bytes;
   (void)stream;
   mxb_clear_error();
   mxb_tensor_sizes_t sz;
   MXB_TRY(check_quantize(ctx, cfg, src_type, dst, &sz));
   MXB_TRY(mxb_check_plain(src, "src", src_type, dst->rows, dst->cols));
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, quantize_workspace(ctx, cfg, src_type, dst),
+                              "mxb_quantize_workspace_size"));
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
     return mxb_cuda_quantize(ctx, cfg, src_type, src, dst, workspace, workspace_bytes, stream);
@@ -56,7 +67,7 @@ MXB_API mxb_status_t mxb_quantize(mxb_context_t *ctx, const mxb_quant_config_t *
   }
   MXB_TRY(mxb_cpu_quantize(cfg, src_type, src, dst, &sz));
   dst->flags = (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u);
-  ctx->last_impl = "cpu-reference";
+  mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }
 
@@ -78,7 +89,7 @@ MXB_API mxb_status_t mxb_dequantize(mxb_context_t *ctx, const mxb_tensor_t *src,
 #endif
   }
   MXB_TRY(mxb_cpu_dequantize(src, dst_type, dst));
-  ctx->last_impl = "cpu-reference";
+  mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }
 
@@ -92,6 +103,8 @@ MXB_API mxb_status_t mxb_amax(mxb_context_t *ctx, mxb_dtype_t type, const void *
   if (mxb_dtype_size(type) == 0) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "type %d is not a valid mxb_dtype_t", (int)type);
   if (n <= 0 || n > MXB_MAX_ELEMS)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "n (%lld) must be in [1, 2^40]", (long long)n);
+  MXB_TRY(mxb_check_aligned(x, mxb_dtype_size(type), "x"));
+  MXB_TRY(mxb_check_aligned(amax, sizeof(float), "amax"));
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
     return mxb_cuda_amax(ctx, type, x, n, amax, stream);
@@ -100,6 +113,6 @@ MXB_API mxb_status_t mxb_amax(mxb_context_t *ctx, mxb_dtype_t type, const void *
 #endif
   }
   *amax = mxb_cpu_amax(type, x, n);
-  ctx->last_impl = "cpu-reference";
+  mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }

@@ -38,6 +38,6 @@ MXB_API mxb_status_t mxb_rht(mxb_context_t *ctx, const mxb_rht_t *rht, int inver
 #endif
   }
   MXB_TRY(mxb_cpu_rht(rht, inverse, axis, rows, cols, in_type, in, out_type, out));
-  ctx->last_impl = "cpu-reference";
+  mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }

@@ -37,6 +37,6 @@ MXB_API mxb_status_t mxb_transpose_quantized(mxb_context_t *ctx, const mxb_tenso
 #endif
   }
   MXB_TRY(mxb_cpu_transpose_nvfp4_2d(in, out));
-  ctx->last_impl = "cpu-reference";
+  mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }

@@ -1,7 +1,20 @@
 #include "core/context.h"
 #include "core/error.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
+
+/* Context ids start at 1; 0 marks a thread that has made no successful call.
+ * An id (not the address) keys the record, so a context created where a
+ * destroyed one lived does not inherit its answer. */
+static atomic_uint_least64_t g_next_id = 1;
+static _Thread_local uint64_t t_last_ctx;
+static _Thread_local const char *t_last_impl;
+
+void mxb_set_last_impl(const struct mxb_context *ctx, const char *impl) {
+  t_last_ctx = ctx->id;
+  t_last_impl = impl;
+}
 
 MXB_API mxb_status_t mxb_context_create(mxb_backend_t backend, int device, mxb_context_t **ctx) {
   mxb_clear_error();
@@ -16,7 +29,7 @@ MXB_API mxb_status_t mxb_context_create(mxb_backend_t backend, int device, mxb_c
   if (!c) return mxb_fail(MXB_ERR_ALLOC, "could not allocate the context");
   c->backend = backend;
   c->device = device;
-  c->last_impl = "none";
+  c->id = atomic_fetch_add(&g_next_id, 1);
 #ifdef MXB_WITH_CUDA
   if (backend == MXB_BACKEND_CUDA) {
     mxb_status_t s = mxb_cuda_context_init(c);
@@ -48,7 +61,7 @@ MXB_API mxb_status_t mxb_context_backend(const mxb_context_t *ctx, mxb_backend_t
 }
 
 MXB_API const char *mxb_context_last_impl(const mxb_context_t *ctx) {
-  return (ctx && ctx->last_impl) ? ctx->last_impl : "none";
+  return ctx && t_last_ctx == ctx->id ? t_last_impl : "none";
 }
 
 MXB_API mxb_status_t mxb_cuda_device_count(int *count) {

@@ -1,4 +1,8 @@
-/* The context: which backend serves calls, plus that backend's state. */
+/* The context: which backend serves calls, plus that backend's state. After
+ * mxb_context_create nothing in it changes until mxb_context_destroy, so
+ * threads may share it: what changes per call lives in the calling thread
+ * (the last implementation, mxb_set_last_impl) or behind a lock (the CUDA
+ * GEMM's cuBLASLt plan cache in cuda_state). */
 #ifndef MXB_CORE_CONTEXT_H
 #define MXB_CORE_CONTEXT_H
 #include "mxblas.h"
@@ -10,7 +14,7 @@ extern "C" {
 struct mxb_context {
   mxb_backend_t backend;
   int device;
-  const char *last_impl;   /* static string naming the implementation that ran */
+  uint64_t id;             /* unique over the process's lifetime: keys mxb_set_last_impl */
   /* CUDA backend only (filled by mxb_cuda_context_init) */
   int sm_count;
   int cc_major, cc_minor;
@@ -18,6 +22,10 @@ struct mxb_context {
   size_t smem_optin;       /* max dynamic shared memory per block */
   void *cuda_state;        /* owned by src/cuda (cuBLASLt handle, ...) */
 };
+
+/* Record impl (a static string) as the implementation that served the
+ * calling thread's last successful call, made on ctx. */
+void mxb_set_last_impl(const struct mxb_context *ctx, const char *impl);
 
 #ifdef MXB_WITH_CUDA
 /* Implemented in src/cuda/context.cu. */

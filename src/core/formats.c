@@ -1,5 +1,6 @@
 #include "core/formats.h"
 #include "core/error.h"
+#include "core/tensor.h"
 
 #include <string.h>
 
@@ -67,24 +68,30 @@ int64_t mxb_scale_cols(const mxb_format_desc *d, int64_t cols) {
 }
 
 MXB_API mxb_status_t mxb_format_info(mxb_format_t format, mxb_format_info_t *info) {
+  mxb_clear_error();
   const mxb_format_desc *d = mxb_format_desc_get(format);
   if (!info) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "info is NULL");
+  MXB_TRY(mxb_check_struct_size(info->struct_size, MXB_MIN_SIZE_FORMAT_INFO, "info",
+                                "set it to sizeof(mxb_format_info_t)"));
   if (!d) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "format %d is not a valid mxb_format_t", (int)format);
-  memset(info, 0, sizeof(*info));
-  info->struct_size = sizeof(*info);
-  info->format = format;
-  info->name = d->name;
-  info->elem = d->elem;
-  info->elem_bits = d->elem_bits;
-  info->block_rows = d->block_rows;
-  info->block_cols = d->block_cols;
-  info->scale_type = d->scale_type;
-  info->has_tensor_amax = d->has_amax;
-  info->elem_max = mxb_elem_desc_get(d->elem)->max_value;
+  mxb_format_info_t i;
+  memset(&i, 0, sizeof(i));
+  i.struct_size = sizeof(i);
+  i.format = format;
+  i.name = d->name;
+  i.elem = d->elem;
+  i.elem_bits = d->elem_bits;
+  i.block_rows = d->block_rows;
+  i.block_cols = d->block_cols;
+  i.scale_type = d->scale_type;
+  i.has_tensor_amax = d->has_amax;
+  i.elem_max = mxb_elem_desc_get(d->elem)->max_value;
+  mxb_struct_out(info, &i, sizeof(i));
   return MXB_SUCCESS;
 }
 
 MXB_API mxb_status_t mxb_format_from_name(const char *name, mxb_format_t *format) {
+  mxb_clear_error();
   if (!name || !format) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "name or format is NULL");
   for (int i = 0; i < MXB_FORMAT_COUNT; i++) {
     if (strcmp(k_formats[i].name, name) == 0) {

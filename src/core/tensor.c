@@ -1,12 +1,39 @@
 #include "core/tensor.h"
 #include "core/error.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+
+mxb_status_t mxb_check_struct_size(size_t struct_size, size_t min_size, const char *name, const char *how) {
+  if (struct_size < min_size)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->struct_size is %zu, expected at least %zu (%s)", name, struct_size,
+                    min_size, how);
+  return MXB_SUCCESS;
+}
+
+void mxb_struct_out(void *dst, const void *src, size_t src_size) {
+  size_t caller;
+  memcpy(&caller, dst, sizeof(caller));
+  size_t n = caller < src_size ? caller : src_size;
+  memcpy((char *)dst + sizeof(size_t), (const char *)src + sizeof(size_t), n - sizeof(size_t));
+}
 
 MXB_API mxb_status_t mxb_tensor_sizes(mxb_format_t format, int64_t rows, int64_t cols,
                                       mxb_scale_layout_t layout, mxb_tensor_sizes_t *sizes) {
-  const mxb_format_desc *d = mxb_format_desc_get(format);
+  mxb_clear_error();
   if (!sizes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "sizes is NULL");
+  MXB_TRY(mxb_check_struct_size(sizes->struct_size, MXB_MIN_SIZE_TENSOR_SIZES, "sizes",
+                                "set it to sizeof(mxb_tensor_sizes_t)"));
+  mxb_tensor_sizes_t s;
+  MXB_TRY(mxb_compute_sizes(format, rows, cols, layout, &s));
+  mxb_struct_out(sizes, &s, sizeof(s));
+  return MXB_SUCCESS;
+}
+
+mxb_status_t mxb_compute_sizes(mxb_format_t format, int64_t rows, int64_t cols, mxb_scale_layout_t layout,
+                               mxb_tensor_sizes_t *sizes) {
+  const mxb_format_desc *d = mxb_format_desc_get(format);
   if (!d) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "format %d is not a valid mxb_format_t", (int)format);
   if (rows <= 0 || cols <= 0 || rows > MXB_MAX_DIM || cols > MXB_MAX_DIM || rows * cols > MXB_MAX_ELEMS)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "shape [%lld, %lld] is empty or too large (each dimension <= 2^31, elements <= 2^40)",
@@ -51,7 +78,7 @@ MXB_API mxb_status_t mxb_tensor_init(mxb_tensor_t *t, mxb_format_t format, int64
   mxb_clear_error();
   if (!t) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "t is NULL");
   mxb_tensor_sizes_t s;
-  MXB_TRY(mxb_tensor_sizes(format, rows, cols, layout, &s));
+  MXB_TRY(mxb_compute_sizes(format, rows, cols, layout, &s));
   memset(t, 0, sizeof(*t));
   t->struct_size = sizeof(*t);
   t->format = format;
@@ -64,13 +91,11 @@ MXB_API mxb_status_t mxb_tensor_init(mxb_tensor_t *t, mxb_format_t format, int64
 mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tensor_sizes_t *sizes,
                               const mxb_format_desc **desc) {
   if (!t) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s is NULL", name);
-  if (t->struct_size < sizeof(mxb_tensor_t))
-    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->struct_size is %zu, expected %zu (use mxb_tensor_init)", name,
-                    t->struct_size, sizeof(mxb_tensor_t));
+  MXB_TRY(mxb_check_struct_size(t->struct_size, MXB_MIN_SIZE_TENSOR, name, "use mxb_tensor_init"));
   const mxb_format_desc *d = mxb_format_desc_get(t->format);
   if (!d) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->format %d is not a valid mxb_format_t", name, (int)t->format);
   mxb_tensor_sizes_t s;
-  mxb_status_t st = mxb_tensor_sizes(t->format, t->rows, t->cols, t->scale_layout, &s);
+  mxb_status_t st = mxb_compute_sizes(t->format, t->rows, t->cols, t->scale_layout, &s);
   if (st != MXB_SUCCESS) {
     char inner[400];
     strncpy(inner, mxb_last_error_detail(), sizeof(inner) - 1);
@@ -86,8 +111,34 @@ mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tenso
                     s.aux_bytes);
   if (s.amax_bytes && !t->amax)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->amax is NULL but %s carries a tensor amax", name, d->name);
+  /* planes hold 2-byte (bf16, MoR) or 4-byte (fp32) codes, fp32 scales, an fp32 amax */
+  char what[64];
+  snprintf(what, sizeof(what), "%s->data", name);
+  MXB_TRY(mxb_check_aligned(t->data, d->elem_bits >= 16 ? (size_t)d->elem_bits / 8 : 1, what));
+  snprintf(what, sizeof(what), "%s->scales", name);
+  MXB_TRY(mxb_check_aligned(t->scales, d->scale_type == MXB_SCALE_FP32 ? 4 : 1, what));
+  snprintf(what, sizeof(what), "%s->amax", name);
+  MXB_TRY(mxb_check_aligned(t->amax, 4, what));
   if (sizes) *sizes = s;
   if (desc) *desc = d;
+  return MXB_SUCCESS;
+}
+
+mxb_status_t mxb_check_workspace(const void *workspace, size_t workspace_bytes, size_t need, const char *query) {
+  if (workspace && (uintptr_t)workspace % MXB_WORKSPACE_ALIGNMENT != 0)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT,
+                    "workspace (%p) is not aligned to MXB_WORKSPACE_ALIGNMENT (%d bytes; malloc and cudaMalloc "
+                    "pointers are)",
+                    workspace, MXB_WORKSPACE_ALIGNMENT);
+  if (need && (!workspace || workspace_bytes < need))
+    return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL, "workspace %s%zu bytes; %s asks for %zu",
+                    workspace ? "has " : "is NULL with ", workspace_bytes, query, need);
+  return MXB_SUCCESS;
+}
+
+mxb_status_t mxb_check_aligned(const void *p, size_t align, const char *name) {
+  if ((uintptr_t)p % align != 0)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "%s (%p) is not aligned to its element size (%zu bytes)", name, p, align);
   return MXB_SUCCESS;
 }
 
@@ -99,7 +150,7 @@ mxb_status_t mxb_check_plain(const void *p, const char *name, mxb_dtype_t type, 
   if (rows <= 0 || cols <= 0 || rows > MXB_MAX_DIM || cols > MXB_MAX_DIM || rows * cols > MXB_MAX_ELEMS)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "%s shape [%lld, %lld] is empty or too large", name, (long long)rows,
                     (long long)cols);
-  return MXB_SUCCESS;
+  return mxb_check_aligned(p, mxb_dtype_size(type), name);
 }
 
 mxb_status_t mxb_check_rht(const mxb_rht_t *rht, int64_t len, const char *what) {
@@ -115,9 +166,7 @@ mxb_status_t mxb_check_rht(const mxb_rht_t *rht, int64_t len, const char *what) 
 
 mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_format_desc *d, int64_t cols) {
   if (!cfg) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg is NULL");
-  if (cfg->struct_size < sizeof(mxb_quant_config_t))
-    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->struct_size is %zu, expected %zu (use mxb_quant_config_init)",
-                    cfg->struct_size, sizeof(mxb_quant_config_t));
+  MXB_TRY(mxb_check_struct_size(cfg->struct_size, MXB_MIN_SIZE_QUANT_CONFIG, "cfg", "use mxb_quant_config_init"));
   if (cfg->rounding != MXB_ROUND_RNE && cfg->rounding != MXB_ROUND_SR)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->rounding %d is not valid", (int)cfg->rounding);
   if ((int)cfg->scale_rule < 0 || (int)cfg->scale_rule > MXB_SCALE_RULE_EVEN)

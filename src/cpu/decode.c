@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "common/block.h"
+#include "core/tensor.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/decode.h"
 #include "cpu/transforms.h"
@@ -75,7 +76,7 @@ void mxb_cpu_decode_row_f64(const mxb_tensor_t *t, int64_t row, double *out) {
     return;
   }
   mxb_tensor_sizes_t sz;
-  mxb_tensor_sizes(t->format, t->rows, t->cols, t->scale_layout, &sz);
+  mxb_compute_sizes(t->format, t->rows, t->cols, t->scale_layout, &sz);
   int64_t scols = sz.scale_cols, bc = d->block_cols ? d->block_cols : cols;
   int64_t n = d->scale_type == MXB_SCALE_BDR ? scols * 16 : cols;
   uint8_t stackbuf[4096], *codes = n <= 4096 ? stackbuf : malloc((size_t)n);

@@ -4,6 +4,7 @@
 
 #include "common/block.h"
 #include "core/error.h"
+#include "core/tensor.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/decode.h"
 
@@ -21,7 +22,7 @@ mxb_status_t mxb_cpu_dequantize(const mxb_tensor_t *src, mxb_dtype_t dst_type, v
                     (size_t)cols * 13);
   }
   mxb_tensor_sizes_t sz;
-  mxb_tensor_sizes(src->format, src->rows, cols, src->scale_layout, &sz);
+  mxb_compute_sizes(src->format, src->rows, cols, src->scale_layout, &sz);
   float ts = d->scale_type == MXB_SCALE_FP32 && d->block_rows == 0 && d->block_cols == 0 && d->elem != MXB_ELEM_MIXED
                  ? ((const float *)src->scales)[0]
                  : 1.0f;

@@ -38,8 +38,8 @@ static mor_layout layout_of(const mxb_tensor_t *dst) {
   mor_layout l;
   const mxb_format_desc *d = mxb_format_desc_get(dst->format);
   l.fp8_format = mxb_mor_fp8_format(d);
-  mxb_tensor_sizes(dst->format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &l.mor);
-  mxb_tensor_sizes(l.fp8_format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &l.fp8);
+  mxb_compute_sizes(dst->format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &l.mor);
+  mxb_compute_sizes(l.fp8_format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &l.fp8);
   l.scales_at = align_up(l.fp8.data_bytes);
   l.acc_at = l.scales_at + align_up(l.fp8.scale_bytes);
   l.row_at = l.acc_at + align_up((size_t)(l.mor.scale_rows * l.mor.scale_cols) * 3 * sizeof(double));

@@ -1,6 +1,7 @@
 /* Exact transpose of a 2D-scaled NVFP4 tensor (NUMERICS 4.1): a 16x16 tile's
  * scale and codes do not depend on the orientation, so the transpose moves
  * nibbles and scale bytes and requantizes nothing. */
+#include "core/tensor.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/transforms.h"
 
@@ -12,8 +13,8 @@ static uint8_t nibble(const uint8_t *row, int64_t c) {
 
 mxb_status_t mxb_cpu_transpose_nvfp4_2d(const mxb_tensor_t *in, mxb_tensor_t *out) {
   mxb_tensor_sizes_t si, so;
-  mxb_tensor_sizes(in->format, in->rows, in->cols, in->scale_layout, &si);
-  mxb_tensor_sizes(out->format, out->rows, out->cols, out->scale_layout, &so);
+  mxb_compute_sizes(in->format, in->rows, in->cols, in->scale_layout, &si);
+  mxb_compute_sizes(out->format, out->rows, out->cols, out->scale_layout, &so);
   const uint8_t *ic = (const uint8_t *)in->data;
   uint8_t *oc = (uint8_t *)out->data;
   memset(oc, 0, so.data_bytes); /* padding nibbles are zero */

@@ -73,6 +73,6 @@ extern "C" mxb_status_t mxb_cuda_amax(struct mxb_context *ctx, mxb_dtype_t type,
     case MXB_DTYPE_FP16: amax_kernel<MXB_DTYPE_FP16><<<grid, threads, 0, s>>>(x, n, vec, out); break;
   }
   MXB_TRY(launch_status("amax_kernel"));
-  ctx->last_impl = "cuda-amax";
+  mxb_set_last_impl(ctx, "cuda-amax");
   return MXB_SUCCESS;
 }

@@ -2,7 +2,7 @@
  * transpose and MoR. Called from src/core/api_*.c after the shared
  * validation: arguments here are already checked. Every function is
  * stream-ordered, allocates nothing, never synchronises, and sets
- * ctx->last_impl on success. */
+ * the last implementation (mxb_set_last_impl) on success. */
 #ifndef MXB_CUDA_OPS_H
 #define MXB_CUDA_OPS_H
 #include "core/context.h"

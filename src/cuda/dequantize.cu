@@ -6,6 +6,7 @@
 // element). Where a warp's 32 blocks are one contiguous run of a row, its
 // output is staged in shared memory and stored as whole coalesced lines.
 #include "common/block.h"
+#include "core/tensor.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
 #include "cuda/qcommon.cuh"
@@ -200,7 +201,7 @@ extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_t
                                             void *dst, void *stream) {
   const mxb_format_desc *d = mxb_format_desc_get(src->format);
   mxb_tensor_sizes_t s;
-  MXB_TRY(mxb_tensor_sizes(src->format, src->rows, src->cols, src->scale_layout, &s));
+  MXB_TRY(mxb_compute_sizes(src->format, src->rows, src->cols, src->scale_layout, &s));
   DArgs a;
   memset(&a, 0, sizeof(a));
   a.data = static_cast<const uint8_t *>(src->data);
@@ -251,6 +252,6 @@ extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_t
     default: launch_dq<4, MXB_ELEM_INT8, 16>(g, st, dst_type, a); break;
   }
   MXB_TRY(launch_status("dequant_kernel"));
-  ctx->last_impl = "cuda-dequantize";
+  mxb_set_last_impl(ctx, "cuda-dequantize");
   return MXB_SUCCESS;
 }

@@ -1,7 +1,7 @@
 /* Entry points of the CUDA GEMM (NUMERICS 7). Called from src/core/api_gemm.c
  * after the shared validation: descriptors, shapes, the pair and ldc are
  * already checked. Stream-ordered, no allocation, no synchronisation; safe to
- * capture in a CUDA graph. On success ctx->last_impl names the path that ran. */
+ * capture in a CUDA graph. On success mxb_set_last_impl names the path that ran. */
 #ifndef MXB_CUDA_GEMM_H
 #define MXB_CUDA_GEMM_H
 #include "core/context.h"
@@ -16,7 +16,8 @@ extern "C" {
 mxb_status_t mxb_cuda_gemm_workspace_size(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
                                           const mxb_tensor_t *A, const mxb_tensor_t *B,
                                           size_t *bytes);
-/* C = alpha * A * B^T + beta * C; ldc resolved (>= N). */
+/* C = alpha * A * B^T + beta * C; ldc resolved (>= N); the workspace holds
+ * the query's bytes and is MXB_WORKSPACE_ALIGNMENT aligned (both checked). */
 mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
                            const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t ldc,
                            void *workspace, size_t workspace_bytes, void *stream);

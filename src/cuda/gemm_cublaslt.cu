@@ -4,6 +4,7 @@
 #include <cublasLt.h>
 #include <string.h>
 
+#include <mutex>
 #include <new>
 
 #include "cuda/gemm.h"
@@ -30,8 +31,12 @@ struct lt_plan {
 };
 
 constexpr int PLAN_CACHE = 16;
+// Threads may share a context: the plan cache, and the scale pointers each
+// call sets on a cached plan's descriptor, are used under the lock until
+// cublasLtMatmul has taken them (it enqueues and returns).
 struct lt_state {
   cublasLtHandle_t h;
+  std::mutex lock;
   lt_plan plans[PLAN_CACHE];
   int next;
 };
@@ -147,6 +152,7 @@ static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt
                             : CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST;
   k.align_a = ptr_align(a.ptr); k.align_b = ptr_align(b.ptr); k.align_c = ptr_align(pr.out.c);
   k.ws = ws_bytes;
+  std::lock_guard<std::mutex> guard(s->lock);
   lt_plan *p = nullptr;
   for (int i = 0; i < PLAN_CACHE; i++)
     if ((s->plans[i].used || s->plans[i].refused) && memcmp(&s->plans[i].key, &k, sizeof(k)) == 0) p = &s->plans[i];

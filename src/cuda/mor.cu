@@ -7,6 +7,7 @@
 extern "C" {
 #include "cpu/transforms.h"  // mxb_mor_fp8_format (a C header without guards)
 }
+#include "core/tensor.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
 #include "cuda/load.cuh"
@@ -74,9 +75,9 @@ extern "C" mxb_status_t mxb_cuda_mor_quantize(struct mxb_context *ctx, const mxb
                                               void *workspace, void *stream) {
   const mxb_format_desc *d = mxb_format_desc_get(dst->format);
   mxb_tensor_sizes_t sm, s8;
-  MXB_TRY(mxb_tensor_sizes(dst->format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &sm));
+  MXB_TRY(mxb_compute_sizes(dst->format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &sm));
   const mxb_format_t f8 = mxb_mor_fp8_format(d);
-  MXB_TRY(mxb_tensor_sizes(f8, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &s8));
+  MXB_TRY(mxb_compute_sizes(f8, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &s8));
   // Workspace: FP8 codes, FP8 scale_inv, then the quantizer's partition
   // amaxes; this fits in the size mxb_mor_workspace_size reports.
   char *ws = static_cast<char *>(workspace);
@@ -115,6 +116,6 @@ extern "C" mxb_status_t mxb_cuda_mor_quantize(struct mxb_context *ctx, const mxb
   }
   MXB_TRY(launch_status("mor kernels"));
   dst->flags = 0;
-  ctx->last_impl = "cuda-mor";
+  mxb_set_last_impl(ctx, "cuda-mor");
   return MXB_SUCCESS;
 }

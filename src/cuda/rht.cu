@@ -102,6 +102,6 @@ extern "C" mxb_status_t mxb_cuda_rht(struct mxb_context *ctx, const mxb_rht_t *r
   else memcpy(signs, rht->sign_mask, sizeof(signs));
   MXB_TRY(mxb_cuda_rht_apply(ctx, signs, rht->size, inverse, axis, rows, cols, in_type, in, out_type,
                              rht->bf16_output, out, stream));
-  ctx->last_impl = "cuda-rht";
+  mxb_set_last_impl(ctx, "cuda-rht");
   return MXB_SUCCESS;
 }

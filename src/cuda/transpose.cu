@@ -1,6 +1,7 @@
 // CUDA transposes: the dense transpose of a plain input (for the row-wise /
 // column-wise pair) and the exact transpose of a 2D-scaled NVFP4 tensor
 // (nibbles and scale bytes move; nothing is requantized, NUMERICS 4.1).
+#include "core/tensor.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
 #include "cuda/qcommon.cuh"
@@ -84,8 +85,8 @@ extern "C" mxb_status_t mxb_cuda_transpose_plain(struct mxb_context *ctx, mxb_dt
 extern "C" mxb_status_t mxb_cuda_transpose_nvfp4_2d(struct mxb_context *ctx, const mxb_tensor_t *in,
                                                     mxb_tensor_t *out, void *stream) {
   mxb_tensor_sizes_t si, so;
-  MXB_TRY(mxb_tensor_sizes(in->format, in->rows, in->cols, in->scale_layout, &si));
-  MXB_TRY(mxb_tensor_sizes(out->format, out->rows, out->cols, out->scale_layout, &so));
+  MXB_TRY(mxb_compute_sizes(in->format, in->rows, in->cols, in->scale_layout, &si));
+  MXB_TRY(mxb_compute_sizes(out->format, out->rows, out->cols, out->scale_layout, &so));
   TArgs a;
   a.in_data = static_cast<const uint8_t *>(in->data);
   a.in_scales = static_cast<const uint8_t *>(in->scales);
@@ -111,6 +112,6 @@ extern "C" mxb_status_t mxb_cuda_transpose_nvfp4_2d(struct mxb_context *ctx, con
   MXB_TRY(cuda_status(cudaMemcpyAsync(out->amax, in->amax, sizeof(float), cudaMemcpyDeviceToDevice, st),
                       "cudaMemcpyAsync(out->amax)"));
   out->flags = in->flags;
-  ctx->last_impl = "cuda-transpose-nvfp4-2d";
+  mxb_set_last_impl(ctx, "cuda-transpose-nvfp4-2d");
   return MXB_SUCCESS;
 }
