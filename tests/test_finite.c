@@ -66,7 +66,7 @@ static void bound_of(mxb_format_t f, double *tol, double *floor_) {
 static float roundtrip(mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb_format_t f, int64_t rows, int64_t cols,
                        const float *x, float supplied, float *y) {
   mxb_tensor_t t;
-  mxb_tensor_sizes_t s;
+  mxb_tensor_sizes_t s = {.struct_size = sizeof(mxb_tensor_sizes_t)};
   cr_assert_eq(mxb_tensor_init(&t, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
   cr_assert_eq(mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &s), MXB_SUCCESS);
   float amax = supplied;
@@ -323,7 +323,7 @@ Test(finite, gemm_nvfp4_tensor_scale_matches_decode) {
     if (isinf(amaxes[a])) finite_fill_inf(x, M * K);
     else finite_fill_pattern(x, M * K, amaxes[a]);
     mxb_tensor_t A;
-    mxb_tensor_sizes_t s;
+    mxb_tensor_sizes_t s = {.struct_size = sizeof(mxb_tensor_sizes_t)};
     float amax = 0;
     mxb_tensor_init(&A, MXB_FORMAT_NVFP4, M, K, MXB_SCALE_LAYOUT_LINEAR);
     mxb_tensor_sizes(MXB_FORMAT_NVFP4, M, K, MXB_SCALE_LAYOUT_LINEAR, &s);

@@ -1,18 +1,7 @@
-// CUDA GEMM dispatch: picks the path from the formats, the shape, the mode
-// and the device (never from data), sizes its workspace and runs it.
-//
-//   exact mode  NVFP4 x NVFP4, MXFP4 x MXFP4     cuda-exact-int8-mma
-//               every other pair                 cuda-exact-generic
-//   fast mode   NVFP4 x NVFP4, swizzled, cc 10.x cuda-fast-cublaslt-nvfp4-sm100
-//               MXFP8 x MXFP8, swizzled, cc 10.x cuda-fast-cublaslt-mxfp8-sm100
-//               MXFP8 x MXFP8, cc 9.0, K % 16,   cuda-fast-sm90-mx-fp8-wgmma
-//                 M or N <= 128
-//               BF16 x BF16                      cuda-fast-cublaslt-bf16
-//               FP8 per tensor (not E5M2 x E5M2) cuda-fast-cublaslt-fp8
-//               FP8 E4M3 1x128 / 128x128 blocks  cuda-fast-cublaslt-fp8
-//               BF16 x 4-bit weights, M <= 16    cuda-fast-decode-m16 (K % 64 == 0)
-//               NVFP4, MX, BDR, BF16, other FP8  cuda-fast-dequant-cublaslt-bf16
-//               the rest (FP32, MoR)             cuda-exact-generic
+// CUDA GEMM dispatch: a registry of paths. Each row says when it applies
+// (formats, shape, mode and device; never data), the workspace it needs and
+// how it runs; the first row that applies serves the call, and the exact
+// generic path closes the table. Adding a path is one file and one row.
 #include "core/gemm.h"
 #include "core/tensor.h"
 #include "cuda/gemm.h"
@@ -20,23 +9,6 @@
 
 namespace mxb {
 namespace gemm {
-
-enum path_t { P_NONE, P_GENERIC, P_INT8, P_DEQUANT, P_DECODE, P_LT_BF16, P_LT_FP8, P_LT_NVFP4, P_LT_MXFP8, P_SM90_MX };
-
-static const char *path_name(path_t p) {
-  switch (p) {
-    case P_GENERIC: return "cuda-exact-generic";
-    case P_INT8: return "cuda-exact-int8-mma";
-    case P_DEQUANT: return "cuda-fast-dequant-cublaslt-bf16";
-    case P_DECODE: return "cuda-fast-decode-m16";
-    case P_LT_BF16: return "cuda-fast-cublaslt-bf16";
-    case P_LT_FP8: return "cuda-fast-cublaslt-fp8";
-    case P_LT_NVFP4: return "cuda-fast-cublaslt-nvfp4-sm100";
-    case P_LT_MXFP8: return "cuda-fast-cublaslt-mxfp8-sm100";
-    case P_SM90_MX: return "cuda-fast-sm90-mx-fp8-wgmma";
-    default: return "cuda-none";
-  }
-}
 
 operand make_operand(const mxb_tensor_t *t) {
   operand o;
@@ -82,31 +54,6 @@ static bool bf16_dequant(int f) {
 }
 
 static problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
-                            int64_t ldc);
-
-static path_t choose(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
-                     const mxb_tensor_t *B) {
-  const int fa = A->format, fb = B->format;
-  const int64_t M = A->rows, K = A->cols;
-  if (K == 0) return P_GENERIC;
-  if (desc->mode == MXB_GEMM_EXACT) return (fa == fb && is_fp4(fa)) ? P_INT8 : P_GENERIC;
-  if (blockscaled_ok(ctx, A, B)) return fa == MXB_FORMAT_NVFP4 ? P_LT_NVFP4 : P_LT_MXFP8;
-  if (sm90_mx_fp8_applies(ctx, make_problem(desc, A, B, nullptr, 0))) return P_SM90_MX;
-  if (fa == MXB_FORMAT_BF16 && fb == MXB_FORMAT_BF16) return P_LT_BF16;
-  if (is_fp8_tensor(fa) && is_fp8_tensor(fb) && K % 16 == 0 &&
-      !(fa == MXB_FORMAT_FP8_E5M2_TENSOR && fb == MXB_FORMAT_FP8_E5M2_TENSOR) && ctx->cc_major >= 9)
-    return P_LT_FP8;
-  if (lt_fp8_blocks(fa, fb) && K % 16 == 0 && ctx->cc_major == 9) return P_LT_FP8;
-  // Decode kernel: 16-byte loads of A and B rows, 2-byte loads of NVFP4 scales.
-  if (M <= 16 && fa == MXB_FORMAT_BF16 && is_fp4(fb) && K % 64 == 0 && aligned16(B->data) &&
-      aligned16(A->data) && (fb == MXB_FORMAT_MXFP4 || ((uintptr_t)B->scales & 1u) == 0) &&
-      B->scale_layout == MXB_SCALE_LAYOUT_LINEAR)
-    return P_DECODE;
-  if (bf16_dequant(fa) && bf16_dequant(fb)) return P_DEQUANT;
-  return P_GENERIC;
-}
-
-static problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
                             int64_t ldc) {
   problem p;
   p.a = make_operand(A);
@@ -124,21 +71,136 @@ static problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, 
   return p;
 }
 
-static size_t workspace_for(const mxb_context *ctx, path_t path, const problem &p) {
-  switch (path) {
-    case P_INT8: return int8_workspace(p);
-    case P_DEQUANT: return dequant_workspace(p);
-    case P_DECODE: return decode_workspace(ctx, p);
-    case P_LT_BF16: return lt_native_workspace(p);
-    case P_LT_FP8:
-    case P_LT_NVFP4:
-    case P_LT_MXFP8: {  // block-scaled operands fall back to the dequantize path where cuBLASLt has no algorithm
-      const size_t lt = path == P_LT_FP8 ? lt_native_workspace(p) : blockscaled_workspace(p);
-      const size_t dq = p.a.block_cols ? dequant_workspace(p) : 0;
-      return lt > dq ? lt : dq;
-    }
-    default: return 0;
+// One validated call as the paths see it.
+struct call {
+  mxb_context *ctx;
+  const mxb_gemm_desc_t *desc;
+  const mxb_tensor_t *A, *B;
+  problem p;
+  void *ws;
+  size_t ws_bytes;
+  cudaStream_t st;
+};
+
+struct path {
+  const char *name;
+  bool (*applies)(const mxb_context *ctx, const call &c);
+  size_t (*workspace)(const mxb_context *ctx, const problem &p);
+  // Runs the call; may hand it to a fallback path, named in *ran.
+  mxb_status_t (*run)(const call &c, const char **ran);
+};
+
+static bool fast(const call &c) { return c.desc->mode != MXB_GEMM_EXACT; }
+static int fa(const call &c) { return c.A->format; }
+static int fb(const call &c) { return c.B->format; }
+
+static size_t no_workspace(const mxb_context *, const problem &) { return 0; }
+static size_t ws_int8(const mxb_context *, const problem &p) { return int8_workspace(p); }
+static size_t ws_dequant(const mxb_context *, const problem &p) { return dequant_workspace(p); }
+static size_t ws_lt(const mxb_context *, const problem &p) { return lt_native_workspace(p); }
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+// cuBLASLt paths with block-scaled operands fall back to the dequantize path
+// where cuBLASLt has no algorithm, so they reserve its workspace too.
+static size_t ws_lt_or_dequant(const mxb_context *, const problem &p) {
+  return max_sz(lt_native_workspace(p), p.a.block_cols ? dequant_workspace(p) : 0);
+}
+static size_t ws_blockscaled(const mxb_context *, const problem &p) {
+  return max_sz(blockscaled_workspace(p), dequant_workspace(p));
+}
+
+static mxb_status_t run_generic_path(const call &c, const char **) { return run_generic(c.ctx, c.p, nullptr, c.st); }
+static mxb_status_t run_int8_path(const call &c, const char **) { return run_int8(c.ctx, c.p, c.ws, c.st); }
+static mxb_status_t run_dequant_path(const call &c, const char **) {
+  return run_dequant(c.ctx, c.p, c.ws, c.ws_bytes, c.st);
+}
+static mxb_status_t run_decode_path(const call &c, const char **) { return run_decode(c.ctx, c.p, c.ws, c.st); }
+static mxb_status_t run_sm90_mx_path(const call &c, const char **) { return run_sm90_mx_fp8(c.ctx, c.p, c.st); }
+// Where cuBLASLt has no algorithm for the shape or pair: block-scaled
+// operands take the dequantize path, the others the exact path.
+static mxb_status_t lt_fallback(const call &c, mxb_status_t s, const char **ran) {
+  if (s != MXB_ERR_UNSUPPORTED) return s;
+  mxb_clear_error();
+  if (c.p.a.block_cols) {
+    *ran = "cuda-fast-dequant-cublaslt-bf16";
+    return run_dequant(c.ctx, c.p, c.ws, c.ws_bytes, c.st);
   }
+  *ran = "cuda-exact-generic";
+  return run_generic(c.ctx, c.p, nullptr, c.st);
+}
+static mxb_status_t run_lt_path(const call &c, const char **ran) {
+  return lt_fallback(c, run_lt_native(c.ctx, c.p, c.A, c.B, c.ws, c.ws_bytes, c.st), ran);
+}
+static mxb_status_t run_blockscaled_path(const call &c, const char **ran) {
+  return lt_fallback(c, run_blockscaled(c.ctx, c.p, c.A, c.B, c.ws, c.st), ran);
+}
+
+static bool k_empty(const mxb_context *, const call &c) { return c.p.K == 0; }
+static bool exact_fp4(const mxb_context *, const call &c) {
+  return !fast(c) && fa(c) == fb(c) && is_fp4(fa(c));
+}
+static bool exact_any(const mxb_context *, const call &c) { return !fast(c); }
+static bool lt_nvfp4_sm100(const mxb_context *ctx, const call &c) {
+  return fast(c) && blockscaled_ok(ctx, c.A, c.B) && fa(c) == MXB_FORMAT_NVFP4;
+}
+static bool lt_mxfp8_sm100(const mxb_context *ctx, const call &c) {
+  return fast(c) && blockscaled_ok(ctx, c.A, c.B) && fa(c) != MXB_FORMAT_NVFP4;
+}
+static bool sm90_mx(const mxb_context *ctx, const call &c) { return fast(c) && sm90_mx_fp8_applies(ctx, c.p); }
+static bool lt_bf16(const mxb_context *, const call &c) {
+  return fast(c) && fa(c) == MXB_FORMAT_BF16 && fb(c) == MXB_FORMAT_BF16;
+}
+static bool lt_fp8(const mxb_context *ctx, const call &c) {
+  const bool tensor = is_fp8_tensor(fa(c)) && is_fp8_tensor(fb(c)) &&
+                      !(fa(c) == MXB_FORMAT_FP8_E5M2_TENSOR && fb(c) == MXB_FORMAT_FP8_E5M2_TENSOR) &&
+                      ctx->cc_major >= 9;
+  const bool blocks = lt_fp8_blocks(fa(c), fb(c)) && ctx->cc_major == 9;
+  return fast(c) && c.p.K % 16 == 0 && (tensor || blocks);
+}
+// Decode kernel: 16-byte loads of A and B rows, 2-byte loads of NVFP4 scales.
+static bool decode_m16(const mxb_context *, const call &c) {
+  const mxb_tensor_t *A = c.A, *B = c.B;
+  return fast(c) && c.p.M <= 16 && fa(c) == MXB_FORMAT_BF16 && is_fp4(fb(c)) && c.p.K % 64 == 0 &&
+         aligned16(B->data) && aligned16(A->data) && (fb(c) == MXB_FORMAT_MXFP4 || ((uintptr_t)B->scales & 1u) == 0) &&
+         B->scale_layout == MXB_SCALE_LAYOUT_LINEAR;
+}
+static bool dequant(const mxb_context *, const call &c) {
+  return fast(c) && bf16_dequant(fa(c)) && bf16_dequant(fb(c));
+}
+static bool always(const mxb_context *, const call &) { return true; }
+
+// Order matters: the first row that applies serves the call.
+static const path k_paths[] = {
+    {"cuda-exact-generic", k_empty, no_workspace, run_generic_path},  // K = 0: C = beta C
+    {"cuda-exact-int8-mma", exact_fp4, ws_int8, run_int8_path},
+    {"cuda-exact-generic", exact_any, no_workspace, run_generic_path},
+    {"cuda-fast-cublaslt-nvfp4-sm100", lt_nvfp4_sm100, ws_blockscaled, run_blockscaled_path},
+    {"cuda-fast-cublaslt-mxfp8-sm100", lt_mxfp8_sm100, ws_blockscaled, run_blockscaled_path},
+    {"cuda-fast-sm90-mx-fp8-wgmma", sm90_mx, no_workspace, run_sm90_mx_path},
+    {"cuda-fast-cublaslt-bf16", lt_bf16, ws_lt, run_lt_path},
+    {"cuda-fast-cublaslt-fp8", lt_fp8, ws_lt_or_dequant, run_lt_path},
+    {"cuda-fast-decode-m16", decode_m16, decode_workspace, run_decode_path},
+    {"cuda-fast-dequant-cublaslt-bf16", dequant, ws_dequant, run_dequant_path},
+    {"cuda-exact-generic", always, no_workspace, run_generic_path},
+};
+
+static const path &choose(const mxb_context *ctx, const call &c) {
+  for (const path &r : k_paths)
+    if (r.applies(ctx, c)) return r;
+  return k_paths[sizeof(k_paths) / sizeof(k_paths[0]) - 1];
+}
+
+static call make_call(mxb_context *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B,
+                      void *C, int64_t ldc) {
+  call c;
+  c.ctx = ctx;
+  c.desc = desc;
+  c.A = A;
+  c.B = B;
+  c.p = make_problem(desc, A, B, C, ldc);
+  c.ws = nullptr;
+  c.ws_bytes = 0;
+  c.st = nullptr;
+  return c;
 }
 
 static mxb_status_t check_arch(const mxb_context *ctx) {
@@ -166,9 +228,8 @@ static size_t with_slack(size_t need) { return need ? need + WS_ALIGN - MXB_WORK
 extern "C" mxb_status_t mxb_cuda_gemm_workspace_size(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
                                                      const mxb_tensor_t *A, const mxb_tensor_t *B, size_t *bytes) {
   MXB_TRY(check_arch(ctx));
-  const int64_t ldc = desc->ldc ? desc->ldc : B->rows;
-  const problem p = make_problem(desc, A, B, nullptr, ldc);
-  *bytes = (p.M == 0 || p.N == 0) ? 0 : with_slack(workspace_for(ctx, choose(ctx, desc, A, B), p));
+  const call c = make_call(ctx, desc, A, B, nullptr, desc->ldc ? desc->ldc : B->rows);
+  *bytes = (c.p.M == 0 || c.p.N == 0) ? 0 : with_slack(choose(ctx, c).workspace(ctx, c.p));
   return MXB_SUCCESS;
 }
 
@@ -176,46 +237,21 @@ extern "C" mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_de
                                       const mxb_tensor_t *B, void *C, int64_t ldc, void *workspace,
                                       size_t workspace_bytes, void *stream) {
   MXB_TRY(check_arch(ctx));
-  const path_t path = choose(ctx, desc, A, B);
-  problem p = make_problem(desc, A, B, C, ldc);
-  if (p.M == 0 || p.N == 0) {
-    mxb_set_last_impl(ctx, path_name(path));
+  call c = make_call(ctx, desc, A, B, C, ldc);
+  const path &r = choose(ctx, c);
+  if (c.p.M == 0 || c.p.N == 0) {
+    mxb_set_last_impl(ctx, r.name);
     return MXB_SUCCESS;
   }
   // The caller's workspace passed mxb_check_workspace against with_slack(need).
-  const size_t need = workspace_for(ctx, path, p);
-  if (need > 0) {
+  if (r.workspace(ctx, c.p) > 0) {
     const size_t skip = (WS_ALIGN - (uintptr_t)workspace % WS_ALIGN) % WS_ALIGN;
-    workspace = static_cast<char *>(workspace) + skip;
-    workspace_bytes -= skip;
+    c.ws = static_cast<char *>(workspace) + skip;
+    c.ws_bytes = workspace_bytes - skip;
   }
-  const cudaStream_t st = as_stream(stream);
-  mxb_status_t s;
-  path_t ran = path;
-  switch (path) {
-    case P_INT8: s = run_int8(ctx, p, workspace, st); break;
-    case P_DEQUANT: s = run_dequant(ctx, p, workspace, workspace_bytes, st); break;
-    case P_DECODE: s = run_decode(ctx, p, workspace, st); break;
-    case P_SM90_MX: s = run_sm90_mx_fp8(ctx, p, st); break;
-    case P_LT_BF16:
-    case P_LT_FP8:
-    case P_LT_NVFP4:
-    case P_LT_MXFP8:
-      s = path == P_LT_NVFP4 || path == P_LT_MXFP8 ? run_blockscaled(ctx, p, A, B, workspace, st)
-                                                   : run_lt_native(ctx, p, A, B, workspace, workspace_bytes, st);
-      if (s == MXB_ERR_UNSUPPORTED) {  // no cuBLASLt algorithm for this shape or pair
-        mxb_clear_error();
-        if (p.a.block_cols) {
-          ran = P_DEQUANT;
-          s = run_dequant(ctx, p, workspace, workspace_bytes, st);
-        } else {
-          ran = P_GENERIC;
-          s = run_generic(ctx, p, nullptr, st);
-        }
-      }
-      break;
-    default: s = run_generic(ctx, p, nullptr, st); break;
-  }
-  if (s == MXB_SUCCESS) mxb_set_last_impl(ctx, path_name(ran));
+  c.st = as_stream(stream);
+  const char *ran = r.name;
+  const mxb_status_t s = r.run(c, &ran);
+  if (s == MXB_SUCCESS) mxb_set_last_impl(ctx, ran);
   return s;
 }
