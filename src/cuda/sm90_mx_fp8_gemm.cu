@@ -216,7 +216,7 @@ __device__ __forceinline__ void issue(float (&d)[BN / 2], const uint8_t *smem, i
 // warpgroup's wgmma runs while this one promotes.
 template <int TA, int TB, int BN, int KB>
 __device__ __forceinline__ void step(float (&acc)[BN / 2], float (&tmp)[BN / 2], uint8_t *smem, int s, int wg,
-                                     int r, int q, int lane) {
+                                     int r, int q) {
   using L = layout<BN>;
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + STAGES;
   if (KB == 0) ptx::mbar_wait(&full[s % STAGES], (s / STAGES) & 1);
@@ -225,10 +225,9 @@ __device__ __forceinline__ void step(float (&acc)[BN / 2], float (&tmp)[BN / 2],
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) ptx::fence_reg(tmp[i]);
   promote<BN>(acc, tmp, smem, s % STAGES, KB, r, q);
-  if (KB + 1 == KB_STAGE) {  // this warp is done with the stage: tiles and scales
-    __syncwarp();
-    if (lane == 0) ptx::mbar_arrive(&empty[s % STAGES]);
-  }
+  // This thread is done with the stage (tiles and scales): each math thread
+  // arrives, so each releases its own shared-memory reads to the producer.
+  if (KB + 1 == KB_STAGE) ptx::mbar_arrive(&empty[s % STAGES]);
 }
 #endif  // MXB_SM90A
 
@@ -249,7 +248,7 @@ __global__ void __launch_bounds__(THREADS, 1)
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
       ptx::mbar_init(&full[s], 64);  // the two producer warps' lanes (plus the TMA bytes)
-      ptx::mbar_init(&empty[s], 8);  // one lane of each math warp
+      ptx::mbar_init(&empty[s], 256);  // every math thread
     }
     ptx::mbar_init_fence();
     ptx::tma_prefetch_desc(&ta);
@@ -268,10 +267,10 @@ __global__ void __launch_bounds__(THREADS, 1)
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
   for (int s = 0; s < p.ksteps; ++s) {
-    step<TA, TB, BN, 0>(acc, tmp, smem, s, wg, r, q, lane);
-    step<TA, TB, BN, 1>(acc, tmp, smem, s, wg, r, q, lane);
-    step<TA, TB, BN, 2>(acc, tmp, smem, s, wg, r, q, lane);
-    step<TA, TB, BN, 3>(acc, tmp, smem, s, wg, r, q, lane);
+    step<TA, TB, BN, 0>(acc, tmp, smem, s, wg, r, q);
+    step<TA, TB, BN, 1>(acc, tmp, smem, s, wg, r, q);
+    step<TA, TB, BN, 2>(acc, tmp, smem, s, wg, r, q);
+    step<TA, TB, BN, 3>(acc, tmp, smem, s, wg, r, q);
   }
   const float at = mxb_gemm_alpha_t(p.out.alpha, 1.0f, 1.0f);
 #pragma unroll
