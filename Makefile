@@ -209,13 +209,13 @@ bench: deps $(BENCHBIN)
 #   make fuzz FUZZ_TIME=60       both
 #   make fuzz-readers            the tool's file readers
 #   make fuzz-api                the public C API (CPU backend; the library's
-#                                sources compiled in). FUZZ_CHECK_FINITE=1 adds
-#                                the check that finite input decodes to finite
-#                                output.
+#                                sources compiled in), including the check that
+#                                finite input decodes to finite output
+#                                (FUZZ_CHECK_FINITE=0 leaves it out).
 FUZZ_TIME ?= 60
-FUZZ_CHECK_FINITE ?= 0
+FUZZ_CHECK_FINITE ?= 1
 LIB_CPU_C := $(wildcard src/core/*.c src/cpu/*.c)
-FUZZ_API := $(BUILD)/fuzz/fuzz_api$(if $(filter 1,$(FUZZ_CHECK_FINITE)),_finite)
+FUZZ_API := $(BUILD)/fuzz/fuzz_api$(if $(filter 0,$(FUZZ_CHECK_FINITE)),_nofinite)
 $(BUILD)/fuzz/fuzz_readers: tests/fuzz/fuzz_readers.c $(TOOLIO_C) $(wildcard tools/io/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -g -O1 -D_GNU_SOURCE -Itools/io -fsanitize=fuzzer,address,undefined -o $@ \
