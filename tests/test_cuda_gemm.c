@@ -325,6 +325,32 @@ static const char *mx_fp8_path(void) {
   if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) return NULL;
   return p.major == 9 && p.minor == 0 ? MX_FP8_PATH : NULL;
 }
+
+/* Two fast-mode runs of A [M, K] (cancelling) x B [N, K] (wide range) give
+ * the same bytes; want: the path that must run (NULL: any). */
+static void check_twice_same(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
+                             uint64_t seed, const char *want) {
+  float *xa = mxbt_gemm_input(M, K, seed, MXBT_IN_CANCEL, 0), *xb = mxbt_gemm_input(N, K, seed + 1, MXBT_IN_WIDE, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_upload(&A);
+  mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_upload(&B);
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  size_t cb = c_bytes(&d, M, N);
+  unsigned char *c1 = calloc(1, cb), *c2 = calloc(1, cb);
+  const char *i1 = gpu_gemm(ctx, &d, &A, &B, c1);
+  if (want) cr_assert_str_eq(i1, want);
+  const char *i2 = gpu_gemm(ctx, &d, &A, &B, c2);
+  if (want) cr_assert_str_eq(i2, want);
+  cr_assert_eq(memcmp(c1, c2, cb), 0, "%s x %s: two runs differ", mxbt_format_name(fa), mxbt_format_name(fb));
+  free(c1);
+  free(c2);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
+  free(xa);
+  free(xb);
+}
 #endif
 
 /* MXFP8 x MXFP8 on FP8 tensor cores (the path serves shapes with M or N at
@@ -364,27 +390,7 @@ Test(cuda_gemm, fast_sm90_mx_fp8_is_deterministic) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
-  const char *want = mx_fp8_path();
-  const int64_t M = 128, N = 520, K = 4096;
-  float *xa = mxbt_gemm_input(M, K, 41, MXBT_IN_CANCEL, 0), *xb = mxbt_gemm_input(N, K, 42, MXBT_IN_WIDE, 1);
-  mxbt_operand A, B;
-  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-  mxbt_operand_upload(&A);
-  mxbt_operand_make(&B, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
-  mxbt_operand_upload(&B);
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
-  size_t cb = c_bytes(&d, M, N);
-  unsigned char *c1 = calloc(1, cb), *c2 = calloc(1, cb);
-  const char *i1 = gpu_gemm(ctx, &d, &A, &B, c1);
-  if (want) cr_expect_str_eq(i1, want);
-  gpu_gemm(ctx, &d, &A, &B, c2);
-  cr_assert_eq(memcmp(c1, c2, cb), 0, "two runs differ");
-  free(c1);
-  free(c2);
-  mxbt_operand_free(&A);
-  mxbt_operand_free(&B);
-  free(xa);
-  free(xb);
+  check_twice_same(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 128, 520, 4096, 41, mx_fp8_path());
   mxb_context_destroy(ctx);
 #endif
 }
@@ -497,28 +503,8 @@ Test(cuda_gemm, fast_decode_m16_is_deterministic) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
-  const int64_t M = 16, N = 700, K = 8192;
-  const mxb_format_t fs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP4};
-  for (int f = 0; f < 2; f++) {
-    float *xa = mxbt_gemm_input(M, K, 31, MXBT_IN_CANCEL, 0), *xb = mxbt_gemm_input(N, K, 32, MXBT_IN_WIDE, 1);
-    mxbt_operand A, B;
-    mxbt_operand_make(&A, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-    mxbt_operand_upload(&A);
-    mxbt_operand_make(&B, fs[f], MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
-    mxbt_operand_upload(&B);
-    mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
-    size_t cb = c_bytes(&d, M, N);
-    unsigned char *c1 = calloc(1, cb), *c2 = calloc(1, cb);
-    cr_assert_str_eq(gpu_gemm(ctx, &d, &A, &B, c1), "cuda-fast-decode-m16");
-    cr_assert_str_eq(gpu_gemm(ctx, &d, &A, &B, c2), "cuda-fast-decode-m16");
-    cr_assert_eq(memcmp(c1, c2, cb), 0, "%s: two runs differ", mxbt_format_name(fs[f]));
-    free(c1);
-    free(c2);
-    mxbt_operand_free(&A);
-    mxbt_operand_free(&B);
-    free(xa);
-    free(xb);
-  }
+  check_twice_same(ctx, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 16, 700, 8192, 31, "cuda-fast-decode-m16");
+  check_twice_same(ctx, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, 16, 700, 8192, 31, "cuda-fast-decode-m16");
   mxb_context_destroy(ctx);
 #endif
 }

@@ -89,22 +89,6 @@ __device__ __forceinline__ void wgmma_wait() {
 __device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
 
 // TA, TB: 0 = E4M3, 1 = E5M2.
-// D[64 x 64] (+)= A[64 x 32] * B[64 x 32]^T, both fp8 K-major in shared memory.
-template <int TA, int TB>
-__device__ __forceinline__ void wgmma_m64n64k32(float (&d)[32], uint64_t desc_a, uint64_t desc_b, int accumulate) {
-#define MXB_WGMMA_N64(ta, tb)                                                              \
-  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                   \
-               "wgmma.mma_async.sync.aligned.m64n64k32.f32." ta "." tb " "                   \
-               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1;\n}\n"                                \
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])                                                                       \
-               : "l"(desc_a), "l"(desc_b), "r"(accumulate))
-  if (TA == 0 && TB == 0) MXB_WGMMA_N64("e4m3", "e4m3");
-  else if (TA == 0 && TB == 1) MXB_WGMMA_N64("e4m3", "e5m2");
-  else if (TA == 1 && TB == 0) MXB_WGMMA_N64("e5m2", "e4m3");
-  else MXB_WGMMA_N64("e5m2", "e5m2");
-#undef MXB_WGMMA_N64
-}
-
 // D[64 x 128] (+)= A[64 x 32] * B[128 x 32]^T, both fp8 K-major in shared memory.
 template <int TA, int TB>
 __device__ __forceinline__ void wgmma_m64n128k32(float (&d)[64], uint64_t desc_a, uint64_t desc_b, int accumulate) {

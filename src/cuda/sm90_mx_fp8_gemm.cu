@@ -39,7 +39,7 @@ struct layout {
   // padded so the four quads of a warp read different banks.
   static constexpr int FB_STRIDE = BN / 4 + 4;
   static constexpr int SFA = KB_STAGE * BM, SFB = KB_STAGE * 4 * FB_STRIDE;  // floats a stage
-  static constexpr int A_OFF = 0, B_OFF = STAGES * A_BYTES;
+  static constexpr int B_OFF = STAGES * A_BYTES;  // A tiles from offset 0
   static constexpr int SFA_OFF = B_OFF + STAGES * B_BYTES;
   static constexpr int SFB_OFF = SFA_OFF + STAGES * SFA * 4;
   static constexpr int FLAG_OFF = SFB_OFF + STAGES * SFB * 4;
@@ -55,6 +55,7 @@ struct mx_params {
   out_view out;
 };
 
+#if MXB_SM90A
 // Tiles in groups of 8 tile rows, column by column inside a group, so the
 // CTAs in flight share A and B tiles in L2.
 __device__ __forceinline__ void tile_of(int id, int tiles_m, int tiles_n, int &tm, int &tn) {
@@ -64,7 +65,6 @@ __device__ __forceinline__ void tile_of(int id, int tiles_m, int tiles_n, int &t
   tn = in / rows;
 }
 
-#if MXB_SM90A
 // The E8M0 scales of K-blocks kg0 .. kg0 + 3 of row r as one little-endian
 // word: 4 consecutive bytes in both layouts (swizzled planes are padded to
 // whole 128 x 4 tiles). vec: one aligned 4-byte load (the bytes are in the
@@ -133,7 +133,7 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
     ptx::mbar_wait(&empty[st], ((s / STAGES) & 1) ^ 1);
     if (is_a && lane == 0) {
       ptx::mbar_expect_tx(&full[st], L::A_BYTES + L::B_BYTES);
-      ptx::tma_load_2d(smem + L::A_OFF + st * L::A_BYTES, ta, &full[st], s * BK, m0);
+      ptx::tma_load_2d(smem + st * L::A_BYTES, ta, &full[st], s * BK, m0);
       ptx::tma_load_2d(smem + L::B_OFF + st * L::B_BYTES, tb, &full[st], s * BK, n0);
     }
     int *flag = reinterpret_cast<int *>(smem + L::FLAG_OFF) + (st * KB_STAGE) * 2 + (is_a ? 0 : KB_STAGE);
@@ -200,13 +200,13 @@ template <int TA, int TB, int BN>
 __device__ __forceinline__ void issue(float (&d)[BN / 2], const uint8_t *smem, int s, int kb, int wg) {
   using L = layout<BN>;
   const int st = s % STAGES;
-  const uint64_t da = ptx::wgmma_desc_sw128(smem + L::A_OFF + st * L::A_BYTES + wg * 64 * BK) + kb * 2;
+  const uint64_t da = ptx::wgmma_desc_sw128(smem + st * L::A_BYTES + wg * 64 * BK) + kb * 2;
   const uint64_t db = ptx::wgmma_desc_sw128(smem + L::B_OFF + st * L::B_BYTES) + kb * 2;
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) ptx::fence_reg(d[i]);
   ptx::wgmma_fence();
-  if constexpr (BN == 128) ptx::wgmma_m64n128k32<TA, TB>(d, da, db, 0);
-  else ptx::wgmma_m64n64k32<TA, TB>(d, da, db, 0);
+  static_assert(BN == 128, "one wgmma shape (m64n128k32) is instantiated");
+  ptx::wgmma_m64n128k32<TA, TB>(d, da, db, 0);
   ptx::wgmma_commit();
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) ptx::fence_reg(d[i]);
