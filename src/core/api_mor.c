@@ -57,7 +57,7 @@ MXB_API mxb_status_t mxb_mor_quantize(mxb_context_t *ctx, const mxb_mor_config_t
     return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
 #endif
   }
-  MXB_TRY(mxb_cpu_mor_quantize(ctx, cfg, src_type, src, dst, workspace));
+  MXB_TRY(mxb_cpu_mor_quantize(cfg, src_type, src, dst, workspace));
   mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }

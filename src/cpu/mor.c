@@ -54,7 +54,7 @@ static int64_t partition_of(const mxb_format_desc *d, int64_t scale_cols, int64_
   return i * scale_cols + j;
 }
 
-mxb_status_t mxb_cpu_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_t *cfg, mxb_dtype_t src_type,
+mxb_status_t mxb_cpu_mor_quantize(const mxb_mor_config_t *cfg, mxb_dtype_t src_type,
                                   const void *src, mxb_tensor_t *dst, void *workspace) {
   const mxb_format_desc *d = mxb_format_desc_get(dst->format);
   mor_layout l = layout_of(dst);
@@ -66,8 +66,11 @@ mxb_status_t mxb_cpu_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_
   mxb_quant_config_t qc;
   mxb_quant_config_init(&qc);
   qc.fp8_pow2_scale = cfg->pow2_scale;
-  mxb_status_t s = mxb_quantize(ctx, &qc, src_type, src, &t8, NULL, 0, NULL);
-  if (s != MXB_SUCCESS) return s;
+  /* The FP8 candidate through the CPU quantizer itself: the MoR call is
+   * validated already, and the internal tensor lives in the workspace. */
+  mxb_tensor_sizes_t sz8;
+  MXB_TRY(mxb_compute_sizes(l.fp8_format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &sz8));
+  MXB_TRY(mxb_cpu_quantize(&qc, src_type, src, &t8, &sz8));
 
   int64_t rows = dst->rows, cols = dst->cols, sc = l.mor.scale_cols;
   int64_t nparts = l.mor.scale_rows * sc;

@@ -21,7 +21,7 @@ void mxb_cpu_transpose_plain(mxb_dtype_t type, int64_t rows, int64_t cols, const
 /* Workspace of mxb_cpu_mor_quantize: a per-partition FP8 E4M3 tensor of the
  * same shape (codes, then fp32 scales). */
 size_t mxb_cpu_mor_workspace(const mxb_tensor_t *dst);
-mxb_status_t mxb_cpu_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_t *cfg,
+mxb_status_t mxb_cpu_mor_quantize(const mxb_mor_config_t *cfg,
                                   mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
                                   void *workspace);
 /* The FP8 E4M3 fp32-scale format whose blocks are the partitions of a MoR
