@@ -164,7 +164,7 @@ static int load_container(const char *path, cli_qtensor *q) {
   int64_t rows = 0, cols = 0;
   uint32_t flags = 0;
   mxb_format_t f = MXB_FORMAT_FP32;
-  mxb_format_info_t fi;
+  mxb_format_info_t fi = {.struct_size = sizeof(fi)};
   mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
   const mxio_st_tensor *t[4] = {NULL};
   int rc = read_meta(&st, path, &f, &rows, &cols, &flags);
