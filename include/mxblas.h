@@ -64,7 +64,7 @@ extern "C" {
 /* Version                                                                  */
 /* ------------------------------------------------------------------------ */
 #define MXB_VERSION_MAJOR 0
-#define MXB_VERSION_MINOR 1
+#define MXB_VERSION_MINOR 2
 #define MXB_VERSION_PATCH 0
 #define MXB_VERSION_NUMBER \
   (MXB_VERSION_MAJOR * 10000 + MXB_VERSION_MINOR * 100 + MXB_VERSION_PATCH)
@@ -174,6 +174,9 @@ typedef struct mxb_format_info_t {
   mxb_scale_type_t scale_type;
   int has_tensor_amax;    /* NVFP4: an fp32 tensor amax travels with the tensor */
   double elem_max;        /* largest finite element value (before scaling) */
+  /* Added in 0.2; written when struct_size covers them. */
+  const char *elem_name;  /* "e2m1", "e4m3", "int8", "sm8", "bf16", "e4m3|bf16" (MoR), ... */
+  const char *scale_name; /* "none", "ue4m3", "e8m0", "bdr", "fp32" */
 } mxb_format_info_t;
 
 /* info->struct_size = sizeof(mxb_format_info_t) before the call. */

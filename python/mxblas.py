@@ -26,16 +26,10 @@ __all__ = ["MxblasError", "QuantizedTensor", "quantize", "dequantize", "gemm", "
            "format_info", "formats", "version", "build_info", "load_library"]
 
 # ---------------------------------------------------------------- enums
-FORMATS = ["fp32", "bf16", "nvfp4", "mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp6_e2m3",
-           "mxfp4", "mxint8", "mx9", "mx6", "mx4", "fp8_e4m3", "fp8_e5m2", "fp8_e4m3_1x128",
-           "fp8_e5m2_1x128", "fp8_e4m3_128x128", "fp8_e5m2_128x128", "mor", "mor_128x128",
-           "mor_1x128"]
-_MOR = {"mor", "mor_128x128", "mor_1x128"}
 _RULES = {"rceil": 0, "floor": 1, "ceil": 2, "even": 3}
 _ROUNDING = {"rne": 0, "sr": 1}
 _NONFINITE = {"nan_block": 0, "nan-block": 0, "saturate": 1}
 _MOR_METRICS = {"rel_l2": 0, "max_rel": 1, "mean_rel": 2}
-_SCALE_TYPES = ["none", "ue4m3", "e8m0", "bdr", "fp32"]
 DTYPE_FP32, DTYPE_BF16, DTYPE_FP16 = 0, 1, 2
 TENSOR_SCALED_2D, TENSOR_RHT = 0x1, 0x2
 
@@ -45,7 +39,7 @@ class _FormatInfo(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("format", C.c_int), ("name", C.c_char_p),
                 ("elem", C.c_int), ("elem_bits", C.c_int), ("block_rows", C.c_int),
                 ("block_cols", C.c_int), ("scale_type", C.c_int), ("has_tensor_amax", C.c_int),
-                ("elem_max", C.c_double)]
+                ("elem_max", C.c_double), ("elem_name", C.c_char_p), ("scale_name", C.c_char_p)]
 
 
 class _Tensor(C.Structure):
@@ -109,7 +103,7 @@ _lib = None
 
 def load_library(path=None):
     """Load libmxblas.so (path, $MXBLAS_LIB, next to this file, ../build, system)."""
-    global _lib
+    global _lib, _FORMATS
     if _lib is not None and path is None:
         return _lib
     here = os.path.dirname(os.path.abspath(__file__))
@@ -133,6 +127,7 @@ def load_library(path=None):
     lib.mxb_context_last_impl.restype = C.c_char_p
     lib.mxb_context_last_impl.argtypes = [C.c_void_p]
     _lib = lib
+    _FORMATS = None
     return lib
 
 
@@ -235,14 +230,35 @@ def format_info(fmt):
     info = _FormatInfo()
     info.struct_size = C.sizeof(info)
     _call("mxb_format_info", _format_id(fmt), C.byref(info))
-    return {"format": info.format, "name": info.name.decode(), "elem_bits": info.elem_bits,
-            "block_rows": info.block_rows, "block_cols": info.block_cols,
-            "scale_type": _SCALE_TYPES[info.scale_type] if 0 <= info.scale_type < 5 else "?",
-            "has_tensor_amax": bool(info.has_tensor_amax), "elem_max": info.elem_max}
+    return {"format": info.format, "name": info.name.decode(), "element": info.elem_name.decode(),
+            "elem_bits": info.elem_bits, "block_rows": info.block_rows, "block_cols": info.block_cols,
+            "scale_type": info.scale_name.decode(), "has_tensor_amax": bool(info.has_tensor_amax),
+            "elem_max": info.elem_max}
 
 
 def formats():
-    return [format_info(i)["name"] for i in range(len(FORMATS))]
+    """Every format name the library knows, in mxb_format_t order (asked of the library)."""
+    global _FORMATS
+    if _FORMATS is None:
+        names, info = [], _FormatInfo()
+        info.struct_size = C.sizeof(info)
+        while load_library().mxb_format_info(len(names), C.byref(info)) == 0:
+            names.append(info.name.decode())
+        _FORMATS = names
+    return list(_FORMATS)
+
+
+_FORMATS = None
+
+
+def _is_mor(fmt):
+    return format_info(fmt)["element"] == "e4m3|bf16"
+
+
+def __getattr__(name):  # mxblas.FORMATS: the library's list, read on first use
+    if name == "FORMATS":
+        return formats()
+    raise AttributeError(f"module 'mxblas' has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------- tensors
@@ -445,7 +461,7 @@ def quantize(x, format, tau=None, metric=None, **opts):
     x, t = _plain(x)
     q = QuantizedTensor(info["name"], x.shape[0], x.shape[1])
     ws = C.c_size_t()
-    if q.format in _MOR:
+    if _is_mor(q.format):
         if set(opts) - {"pow2_scale"}:
             raise TypeError(f"MoR formats take tau, metric and pow2_scale, not {', '.join(sorted(opts))}")
         cfg = _MorConfig()

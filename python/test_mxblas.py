@@ -41,10 +41,16 @@ def sample(rows=64, cols=128, seed=1):
 
 class FormatTable(unittest.TestCase):
     def test_names_round_trip(self):
-        names = mxblas.formats()
+        names = mxblas.formats()  # asked of the library: every id in order, each name resolves to its id
         self.assertEqual(names, mxblas.FORMATS)
+        self.assertGreaterEqual(len(names), 21)
+        self.assertEqual(names[:3], ["fp32", "bf16", "nvfp4"])
+        for i, n in enumerate(names):
+            self.assertEqual(mxblas.format_info(n)["format"], i)
         nv = mxblas.format_info("nvfp4")
-        self.assertEqual((nv["elem_bits"], nv["block_cols"], nv["scale_type"]), (4, 16, "ue4m3"))
+        self.assertEqual((nv["elem_bits"], nv["block_cols"], nv["scale_type"], nv["element"]), (4, 16, "ue4m3", "e2m1"))
+        self.assertEqual(mxblas.format_info("mor_1x128")["element"], "e4m3|bf16")
+        self.assertEqual(mxblas.format_info("bf16")["scale_type"], "none")
         self.assertTrue(nv["has_tensor_amax"])
         self.assertEqual(mxblas.format_info("mxfp8_e4m3")["elem_max"], 448.0)
 

@@ -6,7 +6,7 @@
 
 Test(core, version) {
   cr_assert_eq(mxb_version_number(), MXB_VERSION_NUMBER);
-  cr_assert_str_eq(mxb_version_string(), "0.1.0");
+  cr_assert_str_eq(mxb_version_string(), "0.2.0");
   cr_assert_not_null(strstr(mxb_build_info(), "cuda="));
 }
 
@@ -26,6 +26,17 @@ Test(core, format_table_round_trips_names) {
     cr_assert_eq((int)back, f);
   }
   mxb_format_info_t info = {.struct_size = sizeof(info)};
+  /* Element and scale names come from the library's own tables. */
+  cr_assert_eq(mxb_format_info(MXB_FORMAT_NVFP4, &info), MXB_SUCCESS);
+  cr_assert_str_eq(info.elem_name, "e2m1");
+  cr_assert_str_eq(info.scale_name, "ue4m3");
+  cr_assert_eq(mxb_format_info(MXB_FORMAT_MX6, &info), MXB_SUCCESS);
+  cr_assert_str_eq(info.elem_name, "sm5");
+  cr_assert_str_eq(info.scale_name, "bdr");
+  cr_assert_eq(mxb_format_info(MXB_FORMAT_BF16, &info), MXB_SUCCESS);
+  cr_assert_str_eq(info.scale_name, "none");
+  cr_assert_eq(mxb_format_info(MXB_FORMAT_MOR_1x128, &info), MXB_SUCCESS);
+  cr_assert_str_eq(info.elem_name, "e4m3|bf16");
   cr_assert_eq(mxb_format_info(MXB_FORMAT_COUNT, &info), MXB_ERR_INVALID_ARGUMENT);
   cr_assert_neq(strlen(mxb_last_error_detail()), 0);
   mxb_format_t f;

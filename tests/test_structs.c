@@ -44,8 +44,9 @@ static mxb_status_t fill_stats(void *out, void *arg) {
 }
 
 /* A caller built against a newer header (struct_size larger than the
- * library's struct), the exact size, and sizes below the first release. */
-static void check_output_struct(fill_fn fill, void *arg, size_t size, const char *what) {
+ * library's struct), the exact size, a caller of the first release (size
+ * `first`: only its prefix is written), and sizes below the first release. */
+static void check_output_struct(fill_fn fill, void *arg, size_t size, size_t first, const char *what) {
   unsigned char *ref = malloc(size), *buf = malloc(size + EXTRA);
   memset(ref, 0, size);
   set_size(ref, size);
@@ -60,7 +61,14 @@ static void check_output_struct(fill_fn fill, void *arg, size_t size, const char
                what);
   cr_assert(all_canary(buf + size, EXTRA), "%s: bytes past the library's struct were written", what);
 
-  size_t small[] = {0, sizeof(size_t), size - 1};
+  memset(buf, CANARY, size + EXTRA);
+  set_size(buf, first);
+  cr_assert_eq(fill(buf, arg), MXB_SUCCESS, "%s (first release's size): %s", what, mxb_last_error_detail());
+  cr_assert_eq(get_size(buf), first, "%s: struct_size rewritten", what);
+  cr_assert_eq(memcmp(buf + sizeof(size_t), ref + sizeof(size_t), first - sizeof(size_t)), 0, "%s: prefix differs", what);
+  cr_assert(all_canary(buf + first, size + EXTRA - first), "%s: bytes past the older caller's struct written", what);
+
+  size_t small[] = {0, sizeof(size_t), first - 1};
   for (int k = 0; k < 3; k++) {
     memset(buf, CANARY, size + EXTRA);
     set_size(buf, small[k]);
@@ -75,8 +83,11 @@ static void check_output_struct(fill_fn fill, void *arg, size_t size, const char
 }
 
 Test(structs, output_structs_honour_struct_size) {
-  check_output_struct(fill_sizes, NULL, sizeof(mxb_tensor_sizes_t), "mxb_tensor_sizes");
-  check_output_struct(fill_info, NULL, sizeof(mxb_format_info_t), "mxb_format_info");
+  check_output_struct(fill_sizes, NULL, sizeof(mxb_tensor_sizes_t), MXB_MIN_SIZE_TENSOR_SIZES, "mxb_tensor_sizes");
+  /* mxb_format_info_t grew in 0.2 (elem_name, scale_name): a 0.1 caller
+   * still works and gets the fields it knows. */
+  check_output_struct(fill_info, NULL, sizeof(mxb_format_info_t), MXB_MIN_SIZE_FORMAT_INFO, "mxb_format_info");
+  cr_assert_lt(MXB_MIN_SIZE_FORMAT_INFO, sizeof(mxb_format_info_t));
 
   stats_arg a;
   for (int i = 0; i < 64; i++) a.x[i] = (float)(i - 20) * 0.37f;
@@ -85,7 +96,7 @@ Test(structs, output_structs_honour_struct_size) {
   mxb_quant_config_init(&cfg);
   a.q = mxbt_qt_alloc(MXB_FORMAT_MXFP4, 2, 32, MXB_SCALE_LAYOUT_LINEAR);
   mxbt_quantize(ctx, &cfg, a.x, &a.q);
-  check_output_struct(fill_stats, &a, sizeof(mxb_error_stats_t), "mxb_error_stats");
+  check_output_struct(fill_stats, &a, sizeof(mxb_error_stats_t), MXB_MIN_SIZE_ERROR_STATS, "mxb_error_stats");
   mxbt_qt_free(&a.q);
   mxb_context_destroy(ctx);
 }

@@ -35,10 +35,6 @@ static const char k_usage[] =
   "\n"
   "exit codes: 0 ok, 1 check mismatch, 2 usage error, 3 I/O or library error\n";
 
-static const char *k_scale_names[] = {"-", "ue4m3", "e8m0", "bdr", "fp32"};
-static const char *k_elem_names[MXB_ELEM_COUNT] = {"e2m1", "e2m3", "e3m2", "e4m3", "e5m2", "int8",
-                                                   "sm8",  "sm5",  "sm3",  "bf16", "fp32", "e4m3|bf16"};
-
 int cmd_info(int argc, char **argv) {
   int json = argc > 1 && strcmp(argv[1], "--json") == 0;
   if (argc > 1 + json) return cli_usage("info takes no arguments besides --json");
@@ -62,15 +58,15 @@ int cmd_info(int argc, char **argv) {
       snprintf(block, sizeof(block), "tensor");
     else
       snprintf(block, sizeof(block), "%dx%d", fi.block_rows, fi.block_cols);
-    const char *scale = (unsigned)fi.scale_type < 5 ? k_scale_names[fi.scale_type] : "?";
+    const char *scale = strcmp(fi.scale_name, "none") ? fi.scale_name : "-";
     if (json)
       printf("%s{\"name\": \"%s\", \"element\": \"%s\", \"elem_bits\": %d, \"block\": \"%s\", \"scale\": \"%s\", "
              "\"tensor_amax\": %s, \"elem_max\": %.17g}",
-             f ? ", " : "", fi.name, (unsigned)fi.elem < MXB_ELEM_COUNT ? k_elem_names[fi.elem] : "?", fi.elem_bits, block, scale, fi.has_tensor_amax ? "true" : "false",
+             f ? ", " : "", fi.name, fi.elem_name, fi.elem_bits, block, scale, fi.has_tensor_amax ? "true" : "false",
              fi.elem_max);
     else
       printf("%-18s %-9s %4d %9s %-6s %5s %12g\n", fi.name,
-             (unsigned)fi.elem < MXB_ELEM_COUNT ? k_elem_names[fi.elem] : "?", fi.elem_bits, block, scale,
+             fi.elem_name, fi.elem_bits, block, scale,
              fi.has_tensor_amax ? "yes" : "", fi.elem_max);
   }
   if (json) {

@@ -47,6 +47,9 @@ static const mxb_format_desc k_formats[MXB_FORMAT_COUNT] = {
   {MXB_FORMAT_MOR_1x128,       "mor_1x128",       MXB_ELEM_MIXED, 16, 1, 128, MXB_SCALE_FP32,  0, 0, 0},
 };
 
+/* Names of mxb_scale_type_t, in enum order. */
+static const char *const k_scale_names[] = {"none", "ue4m3", "e8m0", "bdr", "fp32"};
+
 const mxb_format_desc *mxb_format_desc_get(mxb_format_t f) {
   if ((int)f < 0 || (int)f >= MXB_FORMAT_COUNT) return NULL;
   return &k_formats[f];
@@ -86,6 +89,8 @@ MXB_API mxb_status_t mxb_format_info(mxb_format_t format, mxb_format_info_t *inf
   i.scale_type = d->scale_type;
   i.has_tensor_amax = d->has_amax;
   i.elem_max = mxb_elem_desc_get(d->elem)->max_value;
+  i.elem_name = mxb_elem_desc_get(d->elem)->name;
+  i.scale_name = k_scale_names[d->scale_type];
   mxb_struct_out(info, &i, sizeof(i));
   return MXB_SUCCESS;
 }
