@@ -385,6 +385,24 @@ Test(cuda_gemm, fast_sm90_mx_fp8_within_bound) {
 #endif
 }
 
+/* More tiles than SMs, so CTAs of the persistent grid walk several tiles:
+ * 128-column tiles (a large C, the path taken through MXB_CUDA_GEMM_PATH
+ * where the registry would pick another) and 64-column tiles (M = 128, where
+ * 128 columns would leave SMs idle). */
+Test(cuda_gemm, fast_sm90_mx_fp8_persistent_tiles) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  const char *want = mx_fp8_path();
+  if (!want) cr_skip_test("the sm_90a MX kernel needs compute capability 9.0");
+  setenv("MXB_CUDA_GEMM_PATH", MX_FP8_PATH, 1);
+  mxb_context_t *ctx = gpu_ctx();
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  check_fast(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 1100, 2000, 64, &d, MXBT_IN_NORMAL, want);
+  check_fast(ctx, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3, 128, 9000, 96, &d, MXBT_IN_WIDE, want);
+  mxb_context_destroy(ctx);
+#endif
+}
+
 /* The same bytes on every run (no order-dependent reduction). */
 Test(cuda_gemm, fast_sm90_mx_fp8_is_deterministic) {
   MXBT_REQUIRE_GPU();

@@ -21,6 +21,10 @@ struct mxb_context {
   size_t l2_bytes;
   size_t smem_optin;       /* max dynamic shared memory per block */
   void *cuda_state;        /* owned by src/cuda (cuBLASLt handle, ...) */
+  /* MXB_CUDA_GEMM_PATH at creation: a GEMM path to take wherever it can
+   * serve the call, even where the registry would prefer another (for
+   * benchmarks and tests; empty: the registry's choice). */
+  char gemm_path[64];
 };
 
 /* Record impl (a static string) as the implementation that served the

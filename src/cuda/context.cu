@@ -1,5 +1,7 @@
 // CUDA backend state: device properties read once at context creation.
 #include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "core/context.h"
 #include "core/error.h"
@@ -31,6 +33,8 @@ extern "C" mxb_status_t mxb_cuda_context_init(struct mxb_context *ctx) {
   ctx->l2_bytes = (size_t)p.l2CacheSize;
   ctx->smem_optin = (size_t)p.sharedMemPerBlockOptin;
   ctx->cuda_state = nullptr;
+  const char *path = getenv("MXB_CUDA_GEMM_PATH");
+  snprintf(ctx->gemm_path, sizeof(ctx->gemm_path), "%s", path ? path : "");
   // The GEMM's cuBLASLt handle is made here, never in the hot path.
   mxb_status_t s = mxb_cuda_gemm_state_init(ctx);
   if (s != MXB_SUCCESS) mxb_cuda_gemm_state_fini(ctx);

@@ -84,7 +84,12 @@ struct call {
 
 struct path {
   const char *name;
+  // Whether the path can serve the call (formats, shape limits, alignment,
+  // device) ...
   bool (*applies)(const mxb_context *ctx, const call &c);
+  // ... and whether it is the one to take by shape, as measured (NULL:
+  // always); MXB_CUDA_GEMM_PATH (ctx->gemm_path) overrides this preference.
+  bool (*prefers)(const mxb_context *ctx, const call &c);
   size_t (*workspace)(const mxb_context *ctx, const problem &p);
   // Runs the call; may hand it to a fallback path, named in *ran.
   mxb_status_t (*run)(const call &c, const char **ran);
@@ -146,6 +151,7 @@ static bool lt_mxfp8_sm100(const mxb_context *ctx, const call &c) {
   return fast(c) && blockscaled_ok(ctx, c.A, c.B) && fa(c) != MXB_FORMAT_NVFP4;
 }
 static bool sm90_mx(const mxb_context *ctx, const call &c) { return fast(c) && sm90_mx_fp8_applies(ctx, c.p); }
+static bool sm90_mx_shape(const mxb_context *ctx, const call &c) { return sm90_mx_fp8_preferred(ctx, c.p); }
 static bool lt_bf16(const mxb_context *, const call &c) {
   return fast(c) && fa(c) == MXB_FORMAT_BF16 && fb(c) == MXB_FORMAT_BF16;
 }
@@ -170,22 +176,22 @@ static bool always(const mxb_context *, const call &) { return true; }
 
 // Order matters: the first row that applies serves the call.
 static const path k_paths[] = {
-    {"cuda-exact-generic", k_empty, no_workspace, run_generic_path},  // K = 0: C = beta C
-    {"cuda-exact-int8-mma", exact_fp4, ws_int8, run_int8_path},
-    {"cuda-exact-generic", exact_any, no_workspace, run_generic_path},
-    {"cuda-fast-cublaslt-nvfp4-sm100", lt_nvfp4_sm100, ws_blockscaled, run_blockscaled_path},
-    {"cuda-fast-cublaslt-mxfp8-sm100", lt_mxfp8_sm100, ws_blockscaled, run_blockscaled_path},
-    {"cuda-fast-sm90-mx-fp8-wgmma", sm90_mx, no_workspace, run_sm90_mx_path},
-    {"cuda-fast-cublaslt-bf16", lt_bf16, ws_lt, run_lt_path},
-    {"cuda-fast-cublaslt-fp8", lt_fp8, ws_lt_or_dequant, run_lt_path},
-    {"cuda-fast-decode-m16", decode_m16, decode_workspace, run_decode_path},
-    {"cuda-fast-dequant-cublaslt-bf16", dequant, ws_dequant, run_dequant_path},
-    {"cuda-exact-generic", always, no_workspace, run_generic_path},
+    {"cuda-exact-generic", k_empty, nullptr, no_workspace, run_generic_path},  // K = 0: C = beta C
+    {"cuda-exact-int8-mma", exact_fp4, nullptr, ws_int8, run_int8_path},
+    {"cuda-exact-generic", exact_any, nullptr, no_workspace, run_generic_path},
+    {"cuda-fast-cublaslt-nvfp4-sm100", lt_nvfp4_sm100, nullptr, ws_blockscaled, run_blockscaled_path},
+    {"cuda-fast-cublaslt-mxfp8-sm100", lt_mxfp8_sm100, nullptr, ws_blockscaled, run_blockscaled_path},
+    {"cuda-fast-sm90-mx-fp8-wgmma", sm90_mx, sm90_mx_shape, no_workspace, run_sm90_mx_path},
+    {"cuda-fast-cublaslt-bf16", lt_bf16, nullptr, ws_lt, run_lt_path},
+    {"cuda-fast-cublaslt-fp8", lt_fp8, nullptr, ws_lt_or_dequant, run_lt_path},
+    {"cuda-fast-decode-m16", decode_m16, nullptr, decode_workspace, run_decode_path},
+    {"cuda-fast-dequant-cublaslt-bf16", dequant, nullptr, ws_dequant, run_dequant_path},
+    {"cuda-exact-generic", always, nullptr, no_workspace, run_generic_path},
 };
 
 static const path &choose(const mxb_context *ctx, const call &c) {
   for (const path &r : k_paths)
-    if (r.applies(ctx, c)) return r;
+    if (r.applies(ctx, c) && (!r.prefers || r.prefers(ctx, c) || strcmp(r.name, ctx->gemm_path) == 0)) return r;
   return k_paths[sizeof(k_paths) / sizeof(k_paths[0]) - 1];
 }
 

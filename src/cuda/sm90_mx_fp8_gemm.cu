@@ -1,16 +1,19 @@
 // Fast MX GEMM on Hopper's FP8 tensor cores (sm_90a): MXFP8 x MXFP8, E4M3 and
 // E5M2 in every combination, C = alpha * A * B^T + beta * C.
 //
-// One CTA per 128 x BN tile of C: two producer warps bring A and B tiles
+// A persistent grid (one CTA per SM) walks 128 x BN tiles of C (BN = 128, or
+// 64 where 128 would leave SMs idle). Two producer warps bring A and B tiles
 // (128 K-bytes a stage) into a 5-stage shared-memory ring with TMA and
 // decode their E8M0 block scales to fp32 next to them; two math warpgroups
 // each own 64 rows. The MX block of 32 is one wgmma K step: every K-block is
 // multiplied into a zeroed temporary (FP8 products exact, accumulated by the
 // tensor core) and promoted with one rounding,
 //     acc = fma(tmp, 2^(ea + eb), acc),
-// in K order; one warpgroup's wgmma runs while the other promotes. The factor 2^(ea + eb) is an exact product of two
-// decoded scales while ea + eb stays inside fp32 (2^-149 .. 2^127); the
-// producers flag K-blocks of a tile with a scale outside 2^-74 .. 2^63, and
+// in K order. Two temporaries alternate, so K-block kb + 1 is on the tensor
+// cores while K-block kb is promoted. The factor 2^(ea + eb) is an exact
+// product of two decoded scales while ea + eb stays inside fp32 (2^-149 ..
+// 2^127); the producers flag K-blocks of a tile with a scale outside
+// 2^-74 .. 2^63, and
 // those are promoted in binary64 instead (same order). A NaN
 // scale (0xFF) decodes to NaN and makes its row or column NaN, as in the
 // reference.
@@ -29,7 +32,8 @@ constexpr int THREADS = 384;  // two math warpgroups, one producer warpgroup
 // Registers per thread after setmaxnreg. The CTA starts with 168 a thread
 // (the launch bound); reallocation moves registers inside that allocation, so
 // the total must stay within it or setmaxnreg.inc waits forever.
-constexpr int PRODUCER_REGS = 120, MATH_REGS = 192;
+constexpr int PRODUCER_REGS = 56, MATH_REGS = 224;
+static_assert(KB_STAGE == 4, "the math loop walks four K-blocks a stage");
 static_assert(128 * PRODUCER_REGS + 256 * MATH_REGS <= (65536 / THREADS / 8 * 8) * THREADS, "register budget");
 
 template <int BN>
@@ -116,7 +120,7 @@ __device__ __forceinline__ bool decode_scales(const scale_words<ROWS> &sw, int k
 // stage's scale words are loaded before waiting for its slot.
 template <int BN, int ROWS>
 __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, const CUtensorMap *tb,
-                                        const mx_params &p, int m0, int n0, int lane, bool is_a) {
+                                        const mx_params &p, int m0, int n0, int lane, bool is_a, uint32_t g0) {
   using L = layout<BN>;
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + STAGES;
   const uint8_t *plane = is_a ? p.sa : p.sb;
@@ -127,10 +131,11 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
   nw.load(plane, r0, nrows, 0, cols, swz, vec, lane);
 #pragma unroll 1
   for (int s = 0; s < p.ksteps; ++s) {
-    const int st = s % STAGES;
+    const uint32_t g = g0 + s;
+    const int st = g % STAGES;
     w = nw;
     if (s + 1 < p.ksteps) nw.load(plane, r0, nrows, (s + 1) * KB_STAGE, cols, swz, vec, lane);
-    ptx::mbar_wait(&empty[st], ((s / STAGES) & 1) ^ 1);
+    ptx::mbar_wait(&empty[st], ((g / STAGES) & 1) ^ 1);
     if (is_a && lane == 0) {
       ptx::mbar_expect_tx(&full[st], L::A_BYTES + L::B_BYTES);
       ptx::tma_load_2d(smem + st * L::A_BYTES, ta, &full[st], s * BK, m0);
@@ -156,8 +161,9 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
 }
 
 // acc += tmp * 2^(ea + eb) for this thread's accumulators: rows r and r + 8,
-// columns 8j + 2q + h.
-template <int BN>
+// columns 8j + 2q + h. WIDE: the stage has a K-block with scales outside
+// 2^-74 .. 2^63; flagged K-blocks are promoted in binary64.
+template <int BN, bool WIDE>
 __device__ __forceinline__ void promote(float (&acc)[BN / 2], const float (&tmp)[BN / 2], const uint8_t *smem,
                                         int st, int kb, int r, int q) {
   using L = layout<BN>;
@@ -166,7 +172,7 @@ __device__ __forceinline__ void promote(float (&acc)[BN / 2], const float (&tmp)
       reinterpret_cast<const float4 *>(reinterpret_cast<const float *>(smem + L::SFB_OFF) + st * L::SFB +
                                        (kb * 4 + q) * L::FB_STRIDE);
   const int *flag = reinterpret_cast<const int *>(smem + L::FLAG_OFF) + st * KB_STAGE * 2;
-  const int slow = flag[kb] | flag[KB_STAGE + kb];
+  const int slow = WIDE && (flag[kb] | flag[KB_STAGE + kb]);
   const float fa0 = sfa[r], fa1 = sfa[r + 8];
   if (!slow) {
 #pragma unroll
@@ -196,55 +202,86 @@ __device__ __forceinline__ void promote(float (&acc)[BN / 2], const float (&tmp)
   }
 }
 
-template <int TA, int TB, int BN>
-__device__ __forceinline__ void issue(float (&d)[BN / 2], const uint8_t *smem, int s, int kb, int wg) {
+// Multiplies K-block kb of stage st into d (zeroed first) without waiting.
+template <int BN, int KIND>
+__device__ __forceinline__ void issue(float (&d)[BN / 2], const uint8_t *smem, int st, int kb, int wg) {
   using L = layout<BN>;
-  const int st = s % STAGES;
   const uint64_t da = ptx::wgmma_desc_sw128(smem + st * L::A_BYTES + wg * 64 * BK) + kb * 2;
   const uint64_t db = ptx::wgmma_desc_sw128(smem + L::B_OFF + st * L::B_BYTES) + kb * 2;
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) ptx::fence_reg(d[i]);
   ptx::wgmma_fence();
-  static_assert(BN == 128, "one wgmma shape (m64n128k32) is instantiated");
-  ptx::wgmma_m64n128k32<TA, TB>(d, da, db, 0);
+  ptx::wgmma_m64k32_fp8<BN, KIND>(d, da, db, 0);
   ptx::wgmma_commit();
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) ptx::fence_reg(d[i]);
 }
 
-// One K-block: multiply it into tmp, wait, promote. The other math
-// warpgroup's wgmma runs while this one promotes.
-template <int TA, int TB, int BN, int KB>
-__device__ __forceinline__ void step(float (&acc)[BN / 2], float (&tmp)[BN / 2], uint8_t *smem, int s, int wg,
-                                     int r, int q) {
-  using L = layout<BN>;
-  uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + STAGES;
-  if (KB == 0) ptx::mbar_wait(&full[s % STAGES], (s / STAGES) & 1);
-  issue<TA, TB, BN>(tmp, smem, s, KB, wg);
-  ptx::wgmma_wait<0>();
+// Waits for all but the newest wgmma group, then promotes d (K-block kb of
+// stage st), whose group is then complete.
+template <int BN, bool WIDE>
+__device__ __forceinline__ void settle(float (&acc)[BN / 2], float (&d)[BN / 2], const uint8_t *smem, int st, int kb,
+                                       int r, int q, bool last) {
+  if (last) ptx::wgmma_wait<0>();
+  else ptx::wgmma_wait<1>();
 #pragma unroll
-  for (int i = 0; i < BN / 2; ++i) ptx::fence_reg(tmp[i]);
-  promote<BN>(acc, tmp, smem, s % STAGES, KB, r, q);
-  // This thread is done with the stage (tiles and scales): each math thread
-  // arrives, so each releases its own shared-memory reads to the producer.
-  if (KB + 1 == KB_STAGE) ptx::mbar_arrive(&empty[s % STAGES]);
+  for (int i = 0; i < BN / 2; ++i) ptx::fence_reg(d[i]);
+  promote<BN, WIDE>(acc, d, smem, st, kb, r, q);
+}
+// The four K-blocks of stage st: K-block kb + 1 is on the tensor cores while
+// K-block kb is promoted. No wgmma is in flight when the stage ends: the
+// compiler serializes every wgmma of a loop that carries one across its
+// back edge.
+template <int BN, int KIND>
+__device__ __forceinline__ void stage(float (&acc)[BN / 2], float (&t0)[BN / 2], float (&t1)[BN / 2], uint8_t *smem,
+                                      int st, int wg, int r, int q) {
+  issue<BN, KIND>(t0, smem, st, 0, wg);
+  issue<BN, KIND>(t1, smem, st, 1, wg);
+  settle<BN, false>(acc, t0, smem, st, 0, r, q, false);
+  issue<BN, KIND>(t0, smem, st, 2, wg);
+  settle<BN, false>(acc, t1, smem, st, 1, r, q, false);
+  issue<BN, KIND>(t1, smem, st, 3, wg);
+  settle<BN, false>(acc, t0, smem, st, 2, r, q, false);
+  settle<BN, false>(acc, t1, smem, st, 3, r, q, true);
+}
+
+// A stage with wide-range scales, one K-block at a time: the binary64
+// promotion needs the registers of the second temporary.
+template <int BN, int KIND>
+__device__ __forceinline__ void stage_wide(float (&acc)[BN / 2], float (&t0)[BN / 2], uint8_t *smem, int st, int wg,
+                                           int r, int q) {
+#pragma unroll
+  for (int kb = 0; kb < KB_STAGE; ++kb) {
+    issue<BN, KIND>(t0, smem, st, kb, wg);
+    settle<BN, true>(acc, t0, smem, st, kb, r, q, true);
+  }
+}
+
+// Whether some K-block of stage st has scales outside 2^-74 .. 2^63.
+template <int BN>
+__device__ __forceinline__ bool wide_stage(const uint8_t *smem, int st) {
+  const int4 *f = reinterpret_cast<const int4 *>(smem + layout<BN>::FLAG_OFF) + st * 2;
+  const int4 a = f[0], b = f[1];
+  return (a.x | a.y | a.z | a.w | b.x | b.y | b.z | b.w) != 0;
 }
 #endif  // MXB_SM90A
 
-template <int TA, int TB, int BN>
+// Persistent: CTA b computes tiles b, b + gridDim.x, ... Stage g (counted
+// across this CTA's tiles) lives in slot g % STAGES with phase
+// (g / STAGES) & 1, for producer and consumers alike.
+template <int BN, int KIND>
 __global__ void __launch_bounds__(THREADS, 1)
     sm90_mx_fp8_kernel(const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb,
                        const mx_params p) {
 #if MXB_SM90A
   using L = layout<BN>;
   extern __shared__ uint8_t smem_raw[];
-  uint8_t *smem = reinterpret_cast<uint8_t *>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+  // Aligned by pointer arithmetic on the shared array, so the compiler keeps
+  // shared-memory loads (not generic ones) for the scales.
+  uint8_t *smem = smem_raw + ((1024 - (ptx::smem_addr(smem_raw) & 1023)) & 1023);
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + STAGES;
-  (void)empty;
   const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
-  int tm, tn;
-  tile_of(blockIdx.x, p.tiles_m, p.tiles_n, tm, tn);
-  const int m0 = tm * BM, n0 = tn * BN;
+  const int tiles = p.tiles_m * p.tiles_n;
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
       ptx::mbar_init(&full[s], 64);  // the two producer warps' lanes (plus the TMA bytes)
@@ -257,29 +294,47 @@ __global__ void __launch_bounds__(THREADS, 1)
   __syncthreads();
   if (wg == 2) {
     ptx::setmaxnreg_dec<PRODUCER_REGS>();
-    if (tid / 32 == 8) produce<BN, BM>(smem, &ta, &tb, p, m0, n0, lane, true);
-    if (tid / 32 == 9) produce<BN, BN>(smem, &ta, &tb, p, m0, n0, lane, false);
+    const int w = tid / 32;
+    if (w != 8 && w != 9) return;
+    uint32_t g = 0;
+    for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+      int tm, tn;
+      tile_of(t, p.tiles_m, p.tiles_n, tm, tn);
+      if (w == 8) produce<BN, BM>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, true, g);
+      else produce<BN, BN>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, false, g);
+      g += p.ksteps;
+    }
     return;
   }
   ptx::setmaxnreg_inc<MATH_REGS>();
   const int r = wg * 64 + (tid % 128) / 32 * 16 + lane / 4, q = lane % 4;
-  float acc[BN / 2], tmp[BN / 2];
-#pragma unroll
-  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
-  for (int s = 0; s < p.ksteps; ++s) {
-    step<TA, TB, BN, 0>(acc, tmp, smem, s, wg, r, q);
-    step<TA, TB, BN, 1>(acc, tmp, smem, s, wg, r, q);
-    step<TA, TB, BN, 2>(acc, tmp, smem, s, wg, r, q);
-    step<TA, TB, BN, 3>(acc, tmp, smem, s, wg, r, q);
-  }
   const float at = mxb_gemm_alpha_t(p.out.alpha, 1.0f, 1.0f);
+  float acc[BN / 2], t0[BN / 2], t1[BN / 2];
+  uint32_t g = 0;
+  for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+    int tm, tn;
+    tile_of(t, p.tiles_m, p.tiles_n, tm, tn);
+    const int m0 = tm * BM, n0 = tn * BN;
 #pragma unroll
-  for (int j = 0; j < BN / 8; ++j)
-#pragma unroll
-    for (int h = 0; h < 4; ++h) {
-      const int64_t m = m0 + r + (h / 2) * 8, n = n0 + 8 * j + 2 * q + h % 2;
-      if (m < p.M && n < p.N) store(p.out, at, m, n, acc[4 * j + h]);
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+#pragma unroll 1
+    for (int s = 0; s < p.ksteps; ++s, ++g) {
+      const int st = g % STAGES;
+      ptx::mbar_wait(&full[st], (g / STAGES) & 1);
+      if (wide_stage<BN>(smem, st)) stage_wide<BN, KIND>(acc, t0, smem, st, wg, r, q);
+      else stage<BN, KIND>(acc, t0, t1, smem, st, wg, r, q);
+      // This thread is done with the stage (tiles and scales): each math
+      // thread arrives, so each releases its own shared-memory reads.
+      ptx::mbar_arrive(&empty[st]);
     }
+#pragma unroll
+    for (int j = 0; j < BN / 8; ++j)
+#pragma unroll
+      for (int h = 0; h < 4; ++h) {
+        const int64_t m = m0 + r + (h / 2) * 8, n = n0 + 8 * j + 2 * q + h % 2;
+        if (m < p.M && n < p.N) store(p.out, at, m, n, acc[4 * j + h]);
+      }
+  }
 #endif
 }
 
@@ -312,8 +367,8 @@ mxb_status_t tensor_map(CUtensorMap *m, const operand &o, int box_rows) {
   return MXB_SUCCESS;
 }
 
-template <int TA, int TB, int BN>
-mxb_status_t launch(const problem &p, cudaStream_t st) {
+template <int BN, int KIND>
+mxb_status_t launch(const mxb_context *ctx, const problem &p, cudaStream_t st) {
   CUtensorMap ta, tb;
   MXB_TRY(tensor_map(&ta, p.a, BM));
   MXB_TRY(tensor_map(&tb, p.b, BN));
@@ -333,10 +388,11 @@ mxb_status_t launch(const problem &p, cudaStream_t st) {
   k.tiles_m = (int)((p.M + BM - 1) / BM);
   k.tiles_n = (int)((p.N + BN - 1) / BN);
   k.out = p.out;
-  auto kernel = sm90_mx_fp8_kernel<TA, TB, BN>;
+  auto kernel = sm90_mx_fp8_kernel<BN, KIND>;
   MXB_TRY(cuda_status(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, layout<BN>::BYTES),
                       "cudaFuncSetAttribute(sm90_mx_fp8_kernel)"));
-  kernel<<<k.tiles_m * k.tiles_n, THREADS, layout<BN>::BYTES, st>>>(ta, tb, k);
+  const int tiles = k.tiles_m * k.tiles_n, sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
+  kernel<<<tiles < sms ? tiles : sms, THREADS, layout<BN>::BYTES, st>>>(ta, tb, k);
   return launch_status("sm90_mx_fp8_kernel");
 }
 
@@ -345,7 +401,7 @@ mxb_status_t launch(const problem &p, cudaStream_t st) {
 bool built_for_sm90a() {
   static const bool ok = [] {
     cudaFuncAttributes a;
-    return cudaFuncGetAttributes(&a, sm90_mx_fp8_kernel<0, 0, 128>) == cudaSuccess && a.binaryVersion == 90 &&
+    return cudaFuncGetAttributes(&a, sm90_mx_fp8_kernel<128, 0>) == cudaSuccess && a.binaryVersion == 90 &&
            a.ptxVersion >= 90;
   }();
   return ok;
@@ -355,22 +411,31 @@ bool is_mxfp8(int f) { return f == MXB_FORMAT_MXFP8_E4M3 || f == MXB_FORMAT_MXFP
 
 }  // namespace
 
-// Chosen by shape: measured on an H200, the kernel beats dequantizing to BF16
-// plus cuBLASLt only where one side of C is small (M = 16 and 128 with
-// N = K = 8192: 0.33 / 0.34 of cuBLASLt BF16 against 0.23 / 0.24); at large
-// shapes the dequantize path is faster (0.88 against 0.42 at 8192^3).
 bool sm90_mx_fp8_applies(const mxb_context *ctx, const problem &p) {
-  return (p.M <= 128 || p.N <= 128) && ctx->cc_major == 9 && ctx->cc_minor == 0 && is_mxfp8(p.a.format) && is_mxfp8(p.b.format) &&
-         p.K % 16 == 0 && p.M < (1 << 30) && p.N < (1 << 30) && aligned16(p.a.data) && aligned16(p.b.data) &&
-         built_for_sm90a();
+  return ctx->cc_major == 9 && ctx->cc_minor == 0 && is_mxfp8(p.a.format) && is_mxfp8(p.b.format) && p.K % 16 == 0 &&
+         p.M < (1 << 30) && p.N < (1 << 30) && aligned16(p.a.data) && aligned16(p.b.data) && built_for_sm90a();
 }
 
-mxb_status_t run_sm90_mx_fp8(const mxb_context *, const problem &p, cudaStream_t st) {
-  const int ta = p.a.format == MXB_FORMAT_MXFP8_E5M2, tb = p.b.format == MXB_FORMAT_MXFP8_E5M2;
-  if (!ta && !tb) return launch<0, 0, 128>(p, st);
-  if (!ta && tb) return launch<0, 1, 128>(p, st);
-  if (ta && !tb) return launch<1, 0, 128>(p, st);
-  return launch<1, 1, 128>(p, st);
+// Measured on an H200 (docs/PERFORMANCE.md): the kernel beats dequantizing
+// to BF16 plus cuBLASLt where one side of C is small.
+bool sm90_mx_fp8_preferred(const mxb_context *, const problem &p) { return p.M <= 128 || p.N <= 128; }
+
+template <int BN>
+mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, cudaStream_t st) {
+  const int kind = (p.a.format == MXB_FORMAT_MXFP8_E5M2) | (p.b.format == MXB_FORMAT_MXFP8_E5M2) << 1;
+  switch (kind) {
+    case 0: return launch<BN, 0>(ctx, p, st);
+    case 1: return launch<BN, 1>(ctx, p, st);
+    case 2: return launch<BN, 2>(ctx, p, st);
+    default: return launch<BN, 3>(ctx, p, st);
+  }
+}
+
+mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, cudaStream_t st) {
+  // 128-column tiles unless they leave SMs idle (small M or N): then 64.
+  const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
+  if ((p.M + BM - 1) / BM * ((p.N + 127) / 128) < sms) return launch_kind<64>(ctx, p, st);
+  return launch_kind<128>(ctx, p, st);
 }
 
 }  // namespace gemm
