@@ -19,6 +19,7 @@ enum {
   C_CHECK = 1 << 5,
   C_GEMM = 1 << 6,
   C_CORPUS = 1 << 7,
+  C_DEMO = 1 << 8,
   C_QUANT = C_ANALYZE | C_QUANTIZE | C_GEMM, /* the quantization options */
 };
 
@@ -50,6 +51,8 @@ static const cli_cmddef k_cmds[] = {
    "check A B             two files bit for bit (or within --max-abs)",
    cmd_check},
   {"gemm", C_GEMM, "A B", 2, 2, "quantize A [M,K] and B, multiply, error against fp64", NULL, cmd_gemm},
+  {"demo", C_DEMO, "", 0, 0, "every recipe on one activation and weight, BF16 first (make demo)", NULL,
+   cmd_demo},
   {"corpus", C_CORPUS, "DIR", 1, 1, "write the conformance corpus with the CPU reference",
    "Writes the golden vector files and DIR/manifest.json (see docs/CLI.md).", cmd_corpus},
 };

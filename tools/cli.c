@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef MXB_WITH_CUDA
@@ -251,4 +252,54 @@ mxb_status_t cli_dequantize(const cli_qtensor *q, float *out) {
   s = mxb_dequantize(cpu, &q->t, MXB_DTYPE_FP32, out, NULL);
   mxb_context_destroy(cpu);
   return s;
+}
+
+double cli_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+mxb_status_t cli_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const cli_qtensor *a,
+                      const cli_qtensor *b, float *c, size_t ws, double *secs) {
+  size_t cb = (size_t)a->t.rows * (size_t)b->t.rows * sizeof(float);
+  mxb_backend_t backend;
+  mxb_status_t s = mxb_context_backend(ctx, &backend);
+  if (s != MXB_SUCCESS) return s;
+  if (backend == MXB_BACKEND_CPU) {
+    void *w = ws ? malloc(ws) : NULL;
+    if (ws && !w) return cli_status(MXB_ERR_ALLOC, "out of memory for a %zu-byte workspace", ws);
+    double t0 = cli_now();
+    s = mxb_gemm(ctx, desc, &a->t, &b->t, c, w, ws, NULL);
+    *secs = cli_now() - t0;
+    free(w);
+    return s;
+  }
+#ifdef MXB_WITH_CUDA
+  mxb_tensor_t da, db;
+  void *dc = NULL, *w = NULL;
+  s = cli_mirror(a, 1, &da);
+  if (s == MXB_SUCCESS && (s = cli_mirror(b, 1, &db)) != MXB_SUCCESS) cli_mirror_free(&da);
+  if (s != MXB_SUCCESS) return s;
+  if (cudaMalloc(&dc, cb) != cudaSuccess || (ws && cudaMalloc(&w, ws) != cudaSuccess))
+    s = cli_cuda_status("allocating C and the workspace");
+  if (s == MXB_SUCCESS) {
+    s = mxb_gemm(ctx, desc, &da, &db, dc, w, ws, NULL); /* warm-up */
+    cudaDeviceSynchronize();
+    double t0 = cli_now();
+    if (s == MXB_SUCCESS) s = mxb_gemm(ctx, desc, &da, &db, dc, w, ws, NULL);
+    if (cudaDeviceSynchronize() != cudaSuccess) s = cli_cuda_status("running the GEMM");
+    *secs = cli_now() - t0;
+    if (s == MXB_SUCCESS && cudaMemcpy(c, dc, cb, cudaMemcpyDeviceToHost) != cudaSuccess)
+      s = cli_cuda_status("copying C back");
+  }
+  cudaFree(dc);
+  cudaFree(w);
+  cli_mirror_free(&da);
+  cli_mirror_free(&db);
+  return s;
+#else
+  (void)cb;
+  return MXB_ERR_NOT_BUILT_WITH_CUDA;
+#endif
 }

@@ -84,6 +84,12 @@ mxb_status_t cli_quantize(mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb
 mxb_status_t cli_qtensor_alloc(cli_qtensor *q, mxb_format_t f, int64_t rows, int64_t cols);
 mxb_status_t cli_dequantize(const cli_qtensor *q, float *out);
 void cli_qtensor_free(cli_qtensor *q);
+/* C [a.rows, b.rows] (host) = A * B^T with host operands, on the context's
+ * backend (CUDA: copied to the device; timed after a warm-up call); ws: the
+ * workspace bytes. secs: the time of the call. */
+mxb_status_t cli_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const cli_qtensor *a,
+                      const cli_qtensor *b, float *c, size_t ws, double *secs);
+double cli_now(void); /* seconds, monotonic */
 /* Device copies of q's planes (CUDA builds; copy = 0 allocates only). */
 mxb_status_t cli_mirror(const cli_qtensor *q, int copy, mxb_tensor_t *dev);
 void cli_mirror_free(mxb_tensor_t *dev);
@@ -116,6 +122,7 @@ int cmd_analyze(cli_opts *o, int nargs, char **args);
 int cmd_check(cli_opts *o, int nargs, char **args);
 int cmd_gemm(cli_opts *o, int nargs, char **args);
 int cmd_corpus(cli_opts *o, int nargs, char **args);
+int cmd_demo(cli_opts *o, int nargs, char **args);
 /* check corpus DIR (corpus.c) */
 int check_corpus(const cli_opts *o, const char *dir);
 #endif

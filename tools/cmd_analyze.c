@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "analyze.h"
 
@@ -298,19 +297,13 @@ static void measure(mxb_context_t *ctx, const cli_opts *o, const an_run *run, co
   if (r->status != MXB_SUCCESS) snprintf(r->detail, sizeof(r->detail), "%s", mxb_last_error_detail());
 }
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* [=====>    ] 37%  12/104 name  ETA 0:42 (on a terminal only). */
 static void progress(double done, double total, int k, int n, const char *name, double t0) {
   char bar[31];
   int w = total > 0 ? (int)(30 * done / total) : 0;
   for (int i = 0; i < 30; i++) bar[i] = i < w ? '=' : i == w ? '>' : ' ';
   bar[30] = 0;
-  double el = now_s() - t0, eta = done > 0 ? el * (total - done) / done : 0;
+  double el = cli_now() - t0, eta = done > 0 ? el * (total - done) / done : 0;
   char nm[48];
   mxio_escaped(name, MXIO_ESC_TEXT, nm, sizeof(nm));
   if (done > 0)
@@ -600,7 +593,7 @@ int cmd_analyze(cli_opts *o, int nargs, char **args) {
     goto out;
   }
   if ((rc = cli_context(o->backend, &ctx)) != CLI_OK || (rc = cli_context(MXB_BACKEND_CPU, &cpu)) != CLI_OK) goto out;
-  double total = 0, done = 0, t0 = now_s();
+  double total = 0, done = 0, t0 = cli_now();
   for (int t = 0; t < d.ntensors; t++) total += (double)(d.tensors[t].rows * d.tensors[t].cols) * d.nruns;
   int failed = 0;
   for (int t = 0; t < d.ntensors && rc == CLI_OK; t++) {

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 
@@ -43,55 +42,6 @@ static int over_limit(uint64_t need, uint64_t limit, int64_t m, int64_t n) {
             (unsigned long long)need, (long long)m, (long long)n,
             (unsigned long long)sat_mul(sat_mul((uint64_t)m, (uint64_t)n), 4), (unsigned long long)limit);
   return 1;
-}
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* Run the GEMM on the context's backend with host operands; C to host. */
-static mxb_status_t run_gemm(mxb_context_t *ctx, mxb_backend_t backend, const mxb_gemm_desc_t *desc,
-                             const cli_qtensor *a, const cli_qtensor *b, float *c, size_t ws, double *secs) {
-  size_t cb = (size_t)a->t.rows * (size_t)b->t.rows * sizeof(float);
-  mxb_status_t s = MXB_SUCCESS;
-  if (backend == MXB_BACKEND_CPU) {
-    void *w = ws ? malloc(ws) : NULL;
-    if (ws && !w) return cli_status(MXB_ERR_ALLOC, "out of memory for a %zu-byte workspace", ws);
-    double t0 = now_s();
-    s = mxb_gemm(ctx, desc, &a->t, &b->t, c, w, ws, NULL);
-    *secs = now_s() - t0;
-    free(w);
-    return s;
-  }
-#ifdef MXB_WITH_CUDA
-  mxb_tensor_t da, db;
-  void *dc = NULL, *w = NULL;
-  s = cli_mirror(a, 1, &da);
-  if (s == MXB_SUCCESS && (s = cli_mirror(b, 1, &db)) != MXB_SUCCESS) cli_mirror_free(&da);
-  if (s != MXB_SUCCESS) return s;
-  if (cudaMalloc(&dc, cb) != cudaSuccess || (ws && cudaMalloc(&w, ws) != cudaSuccess))
-    s = cli_cuda_status("allocating C and the workspace");
-  if (s == MXB_SUCCESS) {
-    s = mxb_gemm(ctx, desc, &da, &db, dc, w, ws, NULL); /* warm-up */
-    cudaDeviceSynchronize();
-    double t0 = now_s();
-    if (s == MXB_SUCCESS) s = mxb_gemm(ctx, desc, &da, &db, dc, w, ws, NULL);
-    if (cudaDeviceSynchronize() != cudaSuccess) s = cli_cuda_status("running the GEMM");
-    *secs = now_s() - t0;
-    if (s == MXB_SUCCESS && cudaMemcpy(c, dc, cb, cudaMemcpyDeviceToHost) != cudaSuccess)
-      s = cli_cuda_status("copying C back");
-  }
-  cudaFree(dc);
-  cudaFree(w);
-  cli_mirror_free(&da);
-  cli_mirror_free(&db);
-  return s;
-#else
-  (void)cb;
-  return MXB_ERR_NOT_BUILT_WITH_CUDA;
-#endif
 }
 
 int cmd_gemm(cli_opts *op, int nargs, char **files) {
@@ -177,7 +127,7 @@ int cmd_gemm(cli_opts *op, int nargs, char **files) {
     rc = CLI_ERROR;
     goto out;
   }
-  if ((s = run_gemm(ctx, backend, &desc, &qa, &qb, c, ws, &secs)) != MXB_SUCCESS) {
+  if ((s = cli_gemm(ctx, &desc, &qa, &qb, c, ws, &secs)) != MXB_SUCCESS) {
     rc = cli_lib_error(s, "gemm");
     goto out;
   }
