@@ -531,5 +531,70 @@ done
 grep -q "The NVFP4 error is expected" "$T/out" && grep -q "X flushed  non-zero values" "$T/out" &&
   grep -q "mxblas analyze your.safetensors" "$T/out" && ok "demo explains its columns and points to analyze" || bad "demo text"
 
+# The conformance corpus: the committed files are what the CPU reference
+# writes now; check corpus passes on this build, compares another
+# implementation's files, reports per case, and writes JSON and JUnit XML.
+CORPUS=$(dirname "$0")/../corpus
+expect 0 "corpus regenerates" "$TOOL" corpus "$T/corpus"
+expect 0 "the committed corpus is the CPU reference's" diff -r "$CORPUS" "$T/corpus" -x regenerate.sh -x README.md
+expect 0 "check corpus (this build)" "$TOOL" check corpus "$CORPUS"
+grep -q "^88 of 88 corpus checks passed" "$T/out" && ok "check corpus: every case passes" || bad "check corpus summary"
+ncases=$(ls "$CORPUS/cases" | wc -l)
+"$PY" - "$CORPUS" "$ncases" <<'EOF' >"$T/out" 2>"$T/err" && ok "the manifest lists every case file" || bad "manifest"
+import json, os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+m = json.load(open(f"{d}/manifest.json"))
+assert len(m["cases"]) == n and all(os.path.exists(f"{d}/{c['file']}") for c in m["cases"])
+need = {"rounding": {"rne", "sr"}, "scale_rule": {"rceil", "floor", "ceil", "even"}, "rht": {"0", "1"},
+        "block_2d": {"0", "1"}, "pow2_scale": {"0", "1"}, "nonfinite": {"nan-block", "saturate"}}
+for k, v in need.items():
+    assert {c[k] for c in m["cases"] if k in c} == v, k
+fmts = {c["format"] for c in m["cases"] if c["op"] == "quantize"}
+assert len(fmts) == 20 and {"mor_1x128", "fp8_e4m3_128x128", "mx4"} <= fmts, fmts
+assert sum(c["op"] == "gemm" for c in m["cases"]) >= 8
+assert sum(os.path.getsize(f"{d}/{c['file']}") for c in m["cases"]) < 2_000_000
+EOF
+# another implementation's results: the golden files themselves pass; one
+# changed byte and one missing file fail, each named
+mkdir -p "$T/res"
+cp "$CORPUS"/cases/*.safetensors "$T/res/"
+expect 0 "check corpus --results (identical)" "$TOOL" check corpus "$CORPUS" --results "$T/res"
+"$PY" - "$T/res" <<'EOF'
+import json, struct, sys
+d = sys.argv[1]
+p = f"{d}/nvfp4_rne.safetensors"
+b = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+b[8 + n + h["data"]["data_offsets"][0] + 3] ^= 0x10
+open(p, "wb").write(b)
+EOF
+rm "$T/res/gemm_mx9_x_mx9.safetensors"
+expect 1 "check corpus --results with a wrong byte and a missing file" "$TOOL" check corpus "$CORPUS" --results "$T/res" \
+  --json --junit "$T/junit.xml"
+cp "$T/out" "$T/res.json"
+"$PY" - "$T/res.json" "$T/junit.xml" "$ncases" <<'EOF' >"$T/out" 2>"$T/err" && ok "per-case JSON and JUnit XML" || bad "check corpus JSON/JUnit"
+import json, sys, xml.etree.ElementTree as ET
+r, n = json.load(open(sys.argv[1])), int(sys.argv[3])
+bad = {c["name"]: c["message"] for c in r["cases"] if c["status"] != "pass"}
+assert set(bad) == {"nvfp4_rne", "gemm_mx9_x_mx9"}, bad
+assert bad["nvfp4_rne"].startswith("data: 1 of 512 bytes differ, first at 3"), bad
+assert "no result file" in bad["gemm_mx9_x_mx9"]
+assert (r["total"], r["passed"], r["failed"]) == (n, n - 2, 2)
+s = ET.parse(sys.argv[2]).getroot().find("testsuite")
+assert s.get("tests") == str(n) and s.get("failures") == "2"
+f = [t.get("name") for t in s.findall("testcase") if t.find("failure") is not None]
+assert sorted(f) == ["gemm_mx9_x_mx9", "nvfp4_rne"], f
+EOF
+# a corpus this build disagrees with: exit 1, the case named
+cp -r "$CORPUS" "$T/corpus2"
+cp "$T/res/nvfp4_rne.safetensors" "$T/corpus2/cases/"
+expect 1 "check corpus on a changed golden file" "$TOOL" check corpus "$T/corpus2"
+grep -q "^FAIL nvfp4_rne: data: 1 of 512 bytes differ" "$T/out" && ok "the failing case is named" || bad "check corpus failure line"
+expect 3 "check corpus on a folder without cases" "$TOOL" check corpus "$T/w"
+expect 0 "check golden --junit" "$TOOL" check golden --junit "$T/g.xml"
+"$PY" -c "import sys, xml.etree.ElementTree as E; s = E.parse(sys.argv[1]).getroot()[0]; assert s.get('tests') == '10' and s.get('failures') == '0'" "$T/g.xml" \
+  && ok "golden JUnit XML" || bad "golden JUnit XML"
+
 echo "tools_test: $pass passed, $fail failed"
 [ "$fail" = 0 ]
