@@ -596,5 +596,32 @@ expect 0 "check golden --junit" "$TOOL" check golden --junit "$T/g.xml"
 "$PY" -c "import sys, xml.etree.ElementTree as E; s = E.parse(sys.argv[1]).getroot()[0]; assert s.get('tests') == '10' and s.get('failures') == '0'" "$T/g.xml" \
   && ok "golden JUnit XML" || bad "golden JUnit XML"
 
+# --plots: four SVG files and an HTML report, valid XML, one series per run
+expect 0 "analyze --plots" "$TOOL" analyze "$T/ckpt" --formats nvfp4,mxfp4,mx6 --rht --plots "$T/plots"
+expect 0 "analyze --plots on hostile names" "$TOOL" analyze "$T/names.safetensors" --all-tensors --formats mxfp8_e4m3 --plots "$T/plots2"
+"$PY" - "$T" <<'EOF' >"$T/out" 2>"$T/err" && ok "the plots are SVG with the data drawn" || bad "plots"
+import sys, xml.etree.ElementTree as ET
+d, ns = sys.argv[1], "{http://www.w3.org/2000/svg}"
+for p in ["plots", "plots2"]:
+    for f in ["sqnr", "heatmap", "scale_codes", "error_magnitude"]:
+        root = ET.parse(f"{d}/{p}/{f}.svg").getroot()
+        assert root.tag == ns + "svg", root.tag
+    html = open(f"{d}/{p}/report.html", encoding="utf-8").read()
+    assert html.count("<svg") == 4 and "\x1b" not in html
+sq = ET.parse(f"{d}/plots/sqnr.svg").getroot()
+assert len(sq.findall(f"{ns}polyline")) == 6  # 3 formats, with and without RHT
+assert len(sq.findall(f"{ns}circle")) == 6 * 4  # one point per tensor
+hm = ET.parse(f"{d}/plots/heatmap.svg").getroot()
+labels = [t.text for t in hm.iter(f"{ns}text")]
+assert "layer 0" in labels and "layer 1" in labels, labels
+cells = [t.text for t in hm.iter(f"{ns}text") if t.text and t.text.replace(".", "").isdigit()]
+assert len(cells) == 2 * 6, cells  # two layers x six runs
+sc = ET.parse(f"{d}/plots/scale_codes.svg").getroot()
+titles = [t.text for t in sc.iter(f"{ns}text") if t.text and "(" in t.text]
+assert any(t.startswith("nvfp4 (UE4M3)") for t in titles) and any(t.startswith("mx6 (BDR") for t in titles), titles
+em = ET.parse(f"{d}/plots/error_magnitude.svg").getroot()
+assert len(em.findall(f"{ns}polyline")) == 6
+EOF
+
 echo "tools_test: $pass passed, $fail failed"
 [ "$fail" = 0 ]
