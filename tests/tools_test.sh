@@ -396,7 +396,7 @@ expect 2 "gemm has no --tensor (it has --tensor-a and --tensor-b)" "$TOOL" gemm 
 expect 2 "--json and --csv together" "$TOOL" analyze "$T/x.npy" --json --csv
 expect 0 "mxblas help" "$TOOL" help
 cp "$T/out" "$T/help_all"
-for c in info list analyze quantize dequantize check gemm corpus; do
+for c in info list analyze quantize dequantize check gemm demo corpus; do
   expect 0 "$c --help" "$TOOL" "$c" --help
   "$TOOL" help "$c" > "$T/help2"
   cmp -s "$T/out" "$T/help2" && ok "help $c is $c --help" || bad "help $c differs from $c --help"
@@ -408,7 +408,7 @@ DOCS=$(dirname "$0")/../docs/CLI.md
 "$PY" - "$DOCS" "$T" <<'EOF' >"$T/out" 2>"$T/err" && ok "docs/CLI.md reference matches the help" || bad "docs/CLI.md reference differs from the help (run tools/update_cli_docs.py)"
 import re, sys
 doc, d = open(sys.argv[1]).read(), sys.argv[2]
-for c in ["all", "info", "list", "analyze", "quantize", "dequantize", "check", "gemm", "corpus"]:
+for c in ["all", "info", "list", "analyze", "quantize", "dequantize", "check", "gemm", "demo", "corpus"]:
     m = re.search(r"<!-- mxblas help %s -->\n```\n(.*?)```\n" % c, doc, re.S)
     assert m, f"no help block for {c}"
     assert m.group(1) == open(f"{d}/help_{c}").read(), f"help block for {c} differs"

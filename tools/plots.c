@@ -206,7 +206,7 @@ static void plot_heatmap(FILE *f, const an_data *d) {
       v[r * d->nruns + k] = s;
       if (isfinite(s)) lo = fmin(lo, s), hi = fmax(hi, s);
     }
-  int cw = 86, ch = rows > 60 ? 8 : rows > 30 ? 12 : 20, lw = by_layer ? 70 : 260;
+  int cw = 100, ch = rows > 60 ? 8 : rows > 30 ? 12 : 20, lw = by_layer ? 70 : 260;
   int w = lw + cw * d->nruns + 40, h = 90 + ch * rows + 50;
   svg_open(f, w < 420 ? 420 : w, h, by_layer ? "SQNR (dB) per layer and format" : "SQNR (dB) per tensor and format");
   for (int k = 0; k < d->nruns; k++) {
