@@ -167,7 +167,7 @@ static void print_cmd_help(FILE *f, const cli_cmddef *c) {
   fputs("\noptions:\n", f);
   for (size_t k = 0; k < NOPTS; k++) {
     if (!(k_opts[k].cmds & c->bit)) continue;
-    char label[80];
+    char label[160];
     opt_label(&k_opts[k], label, sizeof(label));
     if (strlen(label) > 26)
       fprintf(f, "  %s\n  %-26s %s\n", label, "", k_opts[k].help);
