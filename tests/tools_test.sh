@@ -514,6 +514,12 @@ EOF
 expect 3 "an index that maps a tensor to the wrong shard" "$TOOL" analyze "$T/ckpt/bad.index.json"
 mentions "the wrong shard is named" "maps 'model.layers.0.mlp.up_proj.weight' to model-00002-of-00002.safetensors"
 expect 3 "an index naming a shard outside its directory" "$TOOL" analyze "$T/ckpt/evil.index.json"
+printf '{"metadata": {"total_size": 1}, "weight_map": {"a": "b.safetensors", ' > "$T/ckpt/trunc.index.json"
+expect 3 "a truncated index" "$TOOL" analyze "$T/ckpt/trunc.index.json"
+mentions "truncated index message" "not a safetensors index"
+printf '{"metadata": [1, {"x": [true, null, -2.5e3]}], "weight_map": {}}' > "$T/ckpt/empty.index.json"
+expect 3 "an index of no tensors" "$TOOL" analyze "$T/ckpt/empty.index.json"
+mentions "empty index message" "no tensor to analyze"
 # progress: nothing on stderr when it is not a terminal; a bar with an ETA on one
 expect 0 "no progress when stderr is not a terminal" "$TOOL" analyze "$T/ckpt" --formats nvfp4
 [ ! -s "$T/err" ] && ok "stderr is empty" || bad "progress printed without a terminal"
