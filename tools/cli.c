@@ -2,6 +2,7 @@
  * on either backend into host memory. */
 #include "cli.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,4 +303,17 @@ mxb_status_t cli_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const cli
   (void)cb;
   return MXB_ERR_NOT_BUILT_WITH_CUDA;
 #endif
+}
+
+uint64_t cli_splitmix(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+double cli_gauss(uint64_t *s) {
+  double u = ((double)(cli_splitmix(s) >> 11) + 0.5) * 0x1.0p-53;
+  double v = ((double)(cli_splitmix(s) >> 11) + 0.5) * 0x1.0p-53;
+  return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }

@@ -90,6 +90,10 @@ void cli_qtensor_free(cli_qtensor *q);
 mxb_status_t cli_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const cli_qtensor *a,
                       const cli_qtensor *b, float *c, size_t ws, double *secs);
 double cli_now(void); /* seconds, monotonic */
+/* Reproducible inputs (demo, corpus): splitmix64, and a normal deviate from
+ * two of its draws (Box-Muller). */
+uint64_t cli_splitmix(uint64_t *s);
+double cli_gauss(uint64_t *s);
 /* Device copies of q's planes (CUDA builds; copy = 0 allocates only). */
 mxb_status_t cli_mirror(const cli_qtensor *q, int copy, mxb_tensor_t *dev);
 void cli_mirror_free(mxb_tensor_t *dev);

@@ -314,6 +314,19 @@ static void progress(double done, double total, int k, int n, const char *name, 
 }
 
 /* ------------------------------------------------------------ output */
+/* The per-tensor statistics, in the order of the NDJSON keys and CSV columns. */
+static const char *k_fields[] = {"bits_per_element", "count", "mse", "rmse", "nmse", "sqnr_db", "max_abs_err",
+                                 "max_rel_err", "cosine", "frac_flushed", "frac_saturated", "nonfinite", "blocks",
+                                 "scale_min", "scale_p01", "scale_p50", "scale_p99", "scale_max"};
+#define NFIELDS (sizeof(k_fields) / sizeof(k_fields[0]))
+
+static void field_values(const an_result *r, double *v) {
+  const mxb_error_stats_t *s = &r->st;
+  double x[NFIELDS] = {r->bits, (double)s->count, s->mse, s->rmse, s->nmse, s->sqnr_db, s->max_abs_err,
+                       s->max_rel_err, s->cosine, s->frac_flushed, s->frac_saturated, (double)s->nonfinite,
+                       (double)s->blocks, s->scale_min, s->scale_p01, s->scale_p50, s->scale_p99, s->scale_max};
+  memcpy(v, x, sizeof(x));
+}
 /* JSON has no NaN/Inf: write null. */
 static void jnum(FILE *f, const char *key, double v) {
   if (isfinite(v))
@@ -346,23 +359,9 @@ static void print_ndjson(const an_data *d, const int *order) {
       printf("\"}\n");
       continue;
     }
-    jnum(stdout, "bits_per_element", r->bits);
-    printf(", \"count\": %lld", (long long)s->count);
-    jnum(stdout, "mse", s->mse);
-    jnum(stdout, "rmse", s->rmse);
-    jnum(stdout, "nmse", s->nmse);
-    jnum(stdout, "sqnr_db", s->sqnr_db);
-    jnum(stdout, "max_abs_err", s->max_abs_err);
-    jnum(stdout, "max_rel_err", s->max_rel_err);
-    jnum(stdout, "cosine", s->cosine);
-    jnum(stdout, "frac_flushed", s->frac_flushed);
-    jnum(stdout, "frac_saturated", s->frac_saturated);
-    printf(", \"nonfinite\": %lld, \"blocks\": %lld", (long long)s->nonfinite, (long long)s->blocks);
-    jnum(stdout, "scale_min", s->scale_min);
-    jnum(stdout, "scale_p01", s->scale_p01);
-    jnum(stdout, "scale_p50", s->scale_p50);
-    jnum(stdout, "scale_p99", s->scale_p99);
-    jnum(stdout, "scale_max", s->scale_max);
+    double v[NFIELDS];
+    field_values(r, v);
+    for (size_t i = 0; i < NFIELDS; i++) jnum(stdout, k_fields[i], v[i]);
     printf(", \"scale_code_hist\": {");
     for (int c = 0, first = 1; c < 256; c++)
       if (s->scale_code_hist[c]) {
@@ -409,39 +408,34 @@ static void csv_str(const char *s) {
 
 static void cnum(double v) {
   if (isfinite(v))
-    printf(",%.9g", v);
+    printf(",%.17g", v);
   else
     printf(",");
 }
 
 static void print_csv(const an_data *d, const int *order) {
-  printf("file,tensor,rows,cols,format,rht,bits_per_element,count,mse,rmse,nmse,sqnr_db,max_abs_err,max_rel_err,"
-         "cosine,frac_flushed,frac_saturated,nonfinite,blocks,scale_min,scale_p01,scale_p50,scale_p99,scale_max,"
-         "error\n");
+  printf("file,tensor,rows,cols,format,rht");
+  for (size_t i = 0; i < NFIELDS; i++) printf(",%s", k_fields[i]);
+  printf(",error\n");
   for (int k = 0; k < d->nresults; k++) {
     const an_result *r = &d->results[order[k]];
     const an_tensor *t = &d->tensors[r->tensor];
-    const mxb_error_stats_t *s = &r->st;
     csv_str(t->file);
     putchar(',');
     csv_str(t->name);
     printf(",%lld,%lld,%s,%d", (long long)t->rows, (long long)t->cols, d->runs[r->run].name, d->runs[r->run].rht);
     if (r->status != MXB_SUCCESS) {
-      printf(",,,,,,,,,,,,,,,,,,,");
+      for (size_t i = 0; i < NFIELDS; i++) putchar(',');
+      putchar(',');
       char e[400];
       snprintf(e, sizeof(e), "%s: %s", mxb_status_string(r->status), r->detail);
       csv_str(e);
       putchar('\n');
       continue;
     }
-    cnum(r->bits);
-    printf(",%lld", (long long)s->count);
-    double v[] = {s->mse, s->rmse, s->nmse, s->sqnr_db, s->max_abs_err, s->max_rel_err, s->cosine,
-                  s->frac_flushed, s->frac_saturated};
-    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) cnum(v[i]);
-    printf(",%lld,%lld", (long long)s->nonfinite, (long long)s->blocks);
-    double w[] = {s->scale_min, s->scale_p01, s->scale_p50, s->scale_p99, s->scale_max};
-    for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) cnum(w[i]);
+    double v[NFIELDS];
+    field_values(r, v);
+    for (size_t i = 0; i < NFIELDS; i++) cnum(v[i]);
     printf(",\n");
   }
 }

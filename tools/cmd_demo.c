@@ -35,18 +35,6 @@ static const recipe k_recipes[] = {
 };
 #define NRECIPES (sizeof(k_recipes) / sizeof(k_recipes[0]))
 
-/* Reproducible inputs: splitmix64 -> Box-Muller. */
-static double gauss(uint64_t *s) {
-  double u[2];
-  for (int k = 0; k < 2; k++) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    u[k] = ((double)((z ^ (z >> 31)) >> 11) + 0.5) * 0x1.0p-53;
-  }
-  return sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]);
-}
-
 typedef struct row {
   double bits, sqnr_x, sqnr_w, gemm_err, flushed_x;
   char impl[64];
@@ -156,8 +144,8 @@ int cmd_demo(cli_opts *o, int nargs, char **args) {
    * activations have); weight [N, K] (stored along K), std 1/sqrt(K). */
   uint64_t seed = 42;
   for (int i = 0; i < M; i++)
-    for (int k = 0; k < K; k++) x[i * K + k] = (float)(gauss(&seed) * ((k % 128 == 3) ? 30.0 : 1.0));
-  for (int i = 0; i < N * K; i++) w[i] = (float)(gauss(&seed) / 32.0);
+    for (int k = 0; k < K; k++) x[i * K + k] = (float)(cli_gauss(&seed) * ((k % 128 == 3) ? 30.0 : 1.0));
+  for (int i = 0; i < N * K; i++) w[i] = (float)(cli_gauss(&seed) / 32.0);
   for (int i = 0; i < M; i++)
     for (int j = 0; j < N; j++) {
       double s = 0;

@@ -136,18 +136,6 @@ static int build_cases(ccase *c) {
 #define MAX_CASES 160
 
 /* ------------------------------------------------------------ inputs */
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-static double gauss(uint64_t *s) {
-  double u = ((double)(splitmix(s) >> 11) + 0.5) * 0x1.0p-53, v = ((double)(splitmix(s) >> 11) + 0.5) * 0x1.0p-53;
-  return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
 /* Gaussian values with an outlier channel, exact zeros, -0.0, tiny and huge
  * values (flushing and saturation), and NaN/Inf for the nonfinite cases. The
  * seed comes from the name, so one case's input never depends on another. */
@@ -156,8 +144,8 @@ static void make_input(const char *name, int kind, int64_t rows, int64_t cols, f
   for (const char *p = name; *p; p++) s = (s ^ (uint8_t)*p) * 1099511628211ull;
   for (int64_t i = 0; i < rows * cols; i++) {
     int64_t col = i % cols;
-    double v = gauss(&s) * (col % 37 == 5 ? 40.0 : 1.0);
-    uint64_t r = splitmix(&s) % 64;
+    double v = cli_gauss(&s) * (col % 37 == 5 ? 40.0 : 1.0);
+    uint64_t r = cli_splitmix(&s) % 64;
     x[i] = r == 0 ? 0.0f : r == 1 ? -0.0f : r == 2 ? (float)(v * 1e-30) : r == 3 ? (float)(v * 1e4) : (float)v;
   }
   if (kind == IN_NONFINITE) {
