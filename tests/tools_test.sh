@@ -598,6 +598,8 @@ cp "$T/res/nvfp4_rne.safetensors" "$T/corpus2/cases/"
 expect 1 "check corpus on a changed golden file" "$TOOL" check corpus "$T/corpus2"
 grep -q "^FAIL nvfp4_rne: data: 1 of 512 bytes differ" "$T/out" && ok "the failing case is named" || bad "check corpus failure line"
 expect 3 "check corpus on a folder without cases" "$TOOL" check corpus "$T/w"
+expect 2 "check corpus --results refuses --backend" "$TOOL" check corpus "$CORPUS" --results "$T/res" --backend cuda
+expect 2 "check golden refuses --results" "$TOOL" check golden --results "$T/res"
 expect 0 "check golden --junit" "$TOOL" check golden --junit "$T/g.xml"
 "$PY" -c "import sys, xml.etree.ElementTree as E; s = E.parse(sys.argv[1]).getroot()[0]; assert s.get('tests') == '10' and s.get('failures') == '0'" "$T/g.xml" \
   && ok "golden JUnit XML" || bad "golden JUnit XML"

@@ -231,6 +231,8 @@ int cmd_check(cli_opts *o, int nargs, char **args) {
   if (!golden && !corpus && (o->json || o->junit || o->backend != MXB_BACKEND_CPU || o->results))
     return cli_usage("check A B: --json, --junit, --backend and --results apply to check golden and check corpus");
   if (golden && o->results) return cli_usage("check golden: --results applies to check corpus");
+  if (corpus && o->results && o->backend != MXB_BACKEND_CPU)
+    return cli_usage("check corpus --results compares files; --backend applies to a run of this build");
   if (golden) return check_golden(o);
   if (corpus) return check_corpus(o, args[1]);
   return check_files(args[0], args[1], o->tensor, o->max_abs, o->use_max_abs);
