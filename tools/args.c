@@ -153,7 +153,10 @@ void cli_print_usage(FILE *f) {
   for (size_t c = 0; c < NCMDS; c++) {
     char syn[64];
     snprintf(syn, sizeof(syn), "%s %s", k_cmds[c].name, k_cmds[c].args);
-    fprintf(f, "  %-30s %s\n", syn, k_cmds[c].summary);
+    if (strlen(syn) > 30)
+      fprintf(f, "  %s\n  %-30s %s\n", syn, "", k_cmds[c].summary);
+    else
+      fprintf(f, "  %-30s %s\n", syn, k_cmds[c].summary);
   }
   fputs("\ninput files: .npy (<f4, <f2, <u2 = bf16 bits, <f8) or safetensors (F32, F16, BF16,\n"
         "F64); N-D arrays are read as [prod(leading dims), last].\n"
