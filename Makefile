@@ -234,8 +234,19 @@ fuzz-api: $(FUZZ_API)
 	  $(BUILD)/fuzz/api-corpus tests/fuzz/api-seeds
 fuzz: fuzz-readers fuzz-api
 
-demo: $(BUILD)/examples/demo
-	$(BUILD)/examples/demo
+# make demo: `mxblas demo`, the table of recipes. A GPU counts as present when
+# `nvidia-smi -L` lists one; with a GPU and nvcc the CUDA build runs it there.
+# Otherwise (no GPU, no nvcc, or CUDA=0) only the CPU library and the tool are
+# built, in parallel, in $(BUILD)-cpu ($(BUILD) when CUDA=0 is given), so
+# no GPU kernel is compiled for a machine that cannot run it. CUDA=1 on the
+# command line forces the CUDA build.
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
+DEMO_GPU := $(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU' && echo 1)
+DEMO_CUDA := $(if $(filter command line,$(origin CUDA)),$(CUDA),$(if $(DEMO_GPU),$(CUDA),0))
+DEMO_BUILD := $(if $(filter 1,$(DEMO_CUDA)),$(BUILD),$(if $(filter 1,$(CUDA)),$(BUILD)-cpu,$(BUILD)))
+demo:
+	@$(MAKE) --no-print-directory CUDA=$(DEMO_CUDA) BUILD=$(DEMO_BUILD) -j$(NPROC) $(DEMO_BUILD)/mxblas
+	$(DEMO_BUILD)/mxblas demo
 
 # ---------------------------------------------------------------- install
 install: lib $(TOOLBIN)
@@ -256,4 +267,4 @@ uninstall:
 	      $(DESTDIR)$(BINDIR)/mxblas
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-cpu

@@ -66,21 +66,23 @@ expect 2 "unknown format" "$TOOL" analyze "$T/x.npy" --formats nvfp5
 mentions "unknown format named" "nvfp5"
 expect 2 "bad --round value" "$TOOL" quantize "$T/x.npy" --format nvfp4 --round up -o "$T/q"
 
-# analyze: the table and --json
+# analyze: the table and --json (NDJSON)
 expect 0 "analyze default table" "$TOOL" analyze "$T/x.npy"
 cp "$T/out" "$T/table"
 missing=""
 for f in nvfp4 mxfp8_e4m3 mxfp4 mx6 mx9 fp8_e4m3; do
-  grep -q "^$f  *no  " "$T/out" || missing="$missing $f"
+  grep -q "^x.npy  *64x256  *$f  *no  " "$T/out" || missing="$missing $f"
 done
 [ -z "$missing" ] && ok "analyze table has the six default formats" || bad "analyze table lacks$missing"
 expect 0 "analyze --json without RHT" bash -c "'$TOOL' analyze '$T/x.npy' --json > '$T/a0.json'"
 "$PY" - "$T/a0.json" "$T/table" <<'EOF2' >"$T/out" 2>"$T/err" && ok "analyze table shows the json's numbers" || bad "analyze table vs json"
 import json, sys
 # the printed table against --json
-rows = {l.split()[0]: l.split() for l in open(sys.argv[2]) if l.split()[1:2] == ["no"]}
-for r in json.load(open(sys.argv[1]))["results"]:
-    t = rows[r["format"]]
+rows = {l.split()[2]: l.split() for l in open(sys.argv[2]) if l.split()[3:4] == ["no"]}
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert [l["kind"] for l in lines] == ["tensor"] * 6 + ["summary"] * 6, lines
+for r in lines[:6]:
+    t = rows[r["format"]][2:]
     assert float(t[2]) == round(r["bits_per_element"], 3), (t, r)
     assert abs(float(t[3]) - r["sqnr_db"]) <= 0.005 + 1e-9, (t, r)
     assert abs(float(t[5]) - r["cosine"]) <= 5e-7 + 1e-12, (t, r)
@@ -89,22 +91,23 @@ EOF2
 expect 0 "analyze --rht --json parses" bash -c "'$TOOL' analyze '$T/x.npy' --rht --json > '$T/a.json'"
 "$PY" - "$T/a.json" <<'EOF' >"$T/out" 2>"$T/err" && ok "analyze json content" || bad "analyze json content"
 import json, sys
-d = json.load(open(sys.argv[1]))
-r = d["results"]
-assert (d["rows"], d["cols"]) == (64, 256)
+r = [json.loads(l) for l in open(sys.argv[1])]
+r = [x for x in r if x["kind"] == "tensor"]
 assert len(r) == 12 and sum(x["rht"] for x in r) == 6, r
 by = {(x["format"], x["rht"]): x for x in r}
 # more bits, less error: MXFP8 beats NVFP4 beats MXFP4; MX9 beats MX6
 assert by["mxfp8_e4m3", False]["sqnr_db"] > by["nvfp4", False]["sqnr_db"] > by["mxfp4", False]["sqnr_db"]
 assert by["mx9", False]["sqnr_db"] > by["mx6", False]["sqnr_db"]
 for x in r:
+    assert (x["rows"], x["cols"]) == (64, 256)
     assert 0.9 < x["cosine"] <= 1.0 and x["count"] == 64 * 256, x
 assert abs(by["nvfp4", False]["bits_per_element"] - (4 + 8 / 16 + 32 / (64 * 256))) < 1e-9
 EOF
 expect 0 "analyze safetensors --tensor" "$TOOL" analyze "$T/m.safetensors" --tensor w --formats nvfp4
-expect 3 "analyze safetensors without --tensor" "$TOOL" analyze "$T/m.safetensors"
-mentions "names the choice" "--tensor"
+expect 0 "analyze safetensors: every 2-D float tensor" "$TOOL" analyze "$T/m.safetensors" --formats nvfp4
+grep -q "^w  *64x256  *nvfp4" "$T/out" && ! grep -q "^ids" "$T/out" && ok "the I64 tensor is left out" || bad "analyze m.safetensors rows"
 expect 3 "unreadable dtype" "$TOOL" analyze "$T/m.safetensors" --tensor ids
+mentions "names the reason" "1 not floating-point"
 expect 0 "list" "$TOOL" list "$T/m.safetensors"
 grep -q "ids" "$T/out" && ok "list shows every tensor" || bad "list content"
 
@@ -139,19 +142,19 @@ grep -qF '\x1B[31mred' "$T/out" && grep -qF 'cr\rname' "$T/out" && grep -qF 'bel
   grep -qF 'meta k\x1B]0;title\x07 = v\x1B[2J' "$T/out" && ok "list shows the escaped names" || bad "list escapes"
 expect 3 "analyze with a missing tensor name" "$TOOL" analyze "$T/names.safetensors" --tensor $'nope\e[1m'
 clean "$T/err" >/dev/null 2>&1 && ok "error message is clean text" || bad "error message has raw control characters"
-mentions "error message escapes both names" "no tensor named 'nope\\x1B[1m' (the file has: \\x1B[31mred, cr\\rname"
+mentions "error message escapes both names" "not matching --tensor 'nope\\x1B[1m': \\x1B[31mred, cr\\rname"
 expect 0 "check prints the names escaped" "$TOOL" check "$T/names.safetensors" "$T/names.safetensors"
 clean "$T/out" >/dev/null 2>&1 && ok "check output is clean text" || bad "check output has raw control characters"
 cp "$T/x.npy" "$T/"$'\xff\e[0m'".npy"
 expect 0 "analyze --json with hostile tensor and path names" bash -c \
-  "'$TOOL' analyze '$T/names.safetensors' --tensor $'\e[31mred' --formats mxfp8_e4m3 --json > '$T/n1.json' &&
+  "'$TOOL' analyze '$T/names.safetensors' --tensor $'\e[31mred' --all-tensors --formats mxfp8_e4m3 --json > '$T/n1.json' &&
    '$TOOL' analyze '$T/'$'\xff\e[0m''.npy' --formats mxfp8_e4m3 --json > '$T/n2.json'"
 "$PY" - "$T" <<'EOF' >"$T/out" 2>"$T/err" && ok "--json stays valid JSON" || bad "--json with hostile names"
 import json, sys
 d = sys.argv[1]
-a = json.loads(open(f"{d}/n1.json", "rb").read().decode("utf-8"))
+a = json.loads(open(f"{d}/n1.json", "rb").read().decode("utf-8").splitlines()[0])
 assert a["tensor"] == "\x1b[31mred", a["tensor"]
-b = json.loads(open(f"{d}/n2.json", "rb").read().decode("utf-8"))
+b = json.loads(open(f"{d}/n2.json", "rb").read().decode("utf-8").splitlines()[0])
 assert b["file"].endswith("/\ufffd\x1b[0m.npy"), b["file"]
 EOF
 
@@ -186,7 +189,7 @@ x = np.load(f"{d}/x.npy").astype(np.float64); y = np.load(f"{d}/r.npy").astype(n
 # H is orthogonal: ||x - H^T q|| = ||Hx - q||, the error analyze measures against RHT(x),
 # up to fp32 rounding of the two transforms (~1e-7 relative, far below 1e-3 dB here).
 sqnr = 10 * np.log10((x ** 2).sum() / ((x - y) ** 2).sum())
-want = [r for r in json.load(open(f"{d}/a.json"))["results"] if r["format"] == "nvfp4" and r["rht"]][0]
+want = [r for r in map(json.loads, open(f"{d}/a.json")) if r["kind"] == "tensor" and r["format"] == "nvfp4" and r["rht"]][0]
 assert abs(sqnr - want["sqnr_db"]) < 1e-3, (sqnr, want["sqnr_db"])
 EOF
 expect 0 "dequantize --keep-rht" "$TOOL" dequantize "$T/r.safetensors" -o "$T/rk.npy" --keep-rht
@@ -371,6 +374,262 @@ list_within "100k tensors" "$T/t100k.safetensors" '^t[0-9]' 100000
 # check reads each header once, not once per tensor
 expect 0 "check 100k tensors within 5 s" timeout 5 "$TOOL" check "$T/t100k.safetensors" "$T/t100k.safetensors"
 [ "$(grep -c 'bit-identical' "$T/out")" = 100000 ] && ok "check compares all 100k" || bad "check 100k count"
+
+# The argument parser: --opt=value, per-command --help, options that do not
+# apply to a command are refused, and the help text is the reference in
+# docs/CLI.md.
+expect 0 "--opt=value" "$TOOL" analyze "$T/x.npy" --formats=nvfp4 --round=rne
+expect 0 "--opt value" "$TOOL" analyze "$T/x.npy" --formats nvfp4
+expect 2 "an option of another command" "$TOOL" analyze "$T/x.npy" --max-abs 1
+mentions "refusal names it" "option --max-abs does not apply to analyze"
+expect 2 "check golden refuses quantization options" "$TOOL" check golden --json --rht --2d --round sr
+mentions "check golden refusal" "option --rht does not apply to check"
+expect 2 "check golden refuses --max-abs" "$TOOL" check golden --max-abs 1
+expect 2 "check A B refuses --json" "$TOOL" check "$T/x.npy" "$T/x.npy" --json
+expect 2 "a flag given a value" "$TOOL" analyze "$T/x.npy" --json=yes
+mentions "flag refusal" "option --json takes no value"
+expect 2 "a missing value" "$TOOL" quantize "$T/x.npy" -o "$T/q.safetensors" --format
+mentions "missing value" "option --format needs a value"
+expect 2 "an unknown option" "$TOOL" list "$T/x.npy" --frobnicate
+expect 2 "too many arguments" "$TOOL" list "$T/x.npy" "$T/x.npy"
+expect 2 "gemm has no --tensor (it has --tensor-a and --tensor-b)" "$TOOL" gemm "$T/a.npy" "$T/b.npy" --format nvfp4 --tensor w
+expect 2 "--json and --csv together" "$TOOL" analyze "$T/x.npy" --json --csv
+expect 0 "mxblas help" "$TOOL" help
+cp "$T/out" "$T/help_all"
+for c in info list analyze quantize dequantize check gemm demo corpus; do
+  expect 0 "$c --help" "$TOOL" "$c" --help
+  "$TOOL" help "$c" > "$T/help2"
+  cmp -s "$T/out" "$T/help2" && ok "help $c is $c --help" || bad "help $c differs from $c --help"
+  cp "$T/out" "$T/help_$c"
+done
+grep -q -- "--all-tensors" "$T/help_analyze" && ! grep -q -- "--max-abs" "$T/help_analyze" && ok "analyze --help lists its options only" || bad "analyze --help content"
+# docs/CLI.md holds every help text verbatim, under "<!-- mxblas help CMD -->"
+DOCS=$(dirname "$0")/../docs/CLI.md
+"$PY" - "$DOCS" "$T" <<'EOF' >"$T/out" 2>"$T/err" && ok "docs/CLI.md reference matches the help" || bad "docs/CLI.md reference differs from the help (run tools/update_cli_docs.py)"
+import re, sys
+doc, d = open(sys.argv[1]).read(), sys.argv[2]
+for c in ["all", "info", "list", "analyze", "quantize", "dequantize", "check", "gemm", "demo", "corpus"]:
+    m = re.search(r"<!-- mxblas help %s -->\n```\n(.*?)```\n" % c, doc, re.S)
+    assert m, f"no help block for {c}"
+    assert m.group(1) == open(f"{d}/help_{c}").read(), f"help block for {c} differs"
+EOF
+
+# gemm: tensors of A and B by name, and B as [N, K] (a PyTorch Linear weight)
+"$PY" - "$T" <<'EOF'
+import sys, json, struct, numpy as np
+d = sys.argv[1]
+a, b = np.load(f"{d}/a.npy"), np.load(f"{d}/b.npy")
+np.save(f"{d}/bt.npy", np.ascontiguousarray(b.T))
+def st(path, tensors):
+    h, off, data = {}, 0, b""
+    for k, v in tensors.items():
+        h[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [off, off + v.nbytes]}
+        off += v.nbytes; data += v.tobytes()
+    hb = json.dumps(h).encode()
+    open(path, "wb").write(struct.pack("<Q", len(hb)) + hb + data)
+st(f"{d}/ab.safetensors", {"act": a, "proj.weight": np.ascontiguousarray(b.T)})
+EOF
+expect 0 "gemm --b-layout nk" "$TOOL" gemm "$T/a.npy" "$T/bt.npy" --format mxfp8_e4m3 --b-layout=nk -o "$T/c_nk.npy"
+expect 0 "--b-layout nk: the same product as B [K, N]" cmp "$T/c.npy" "$T/c_nk.npy"
+expect 0 "gemm --tensor-a --tensor-b" "$TOOL" gemm "$T/ab.safetensors" "$T/ab.safetensors" --tensor-a act \
+  --tensor-b proj.weight --b-layout nk --format mxfp8_e4m3 -o "$T/c_st.npy"
+expect 0 "tensors by name: the same product" cmp "$T/c.npy" "$T/c_st.npy"
+expect 3 "gemm --b-layout nk with B [K, N] does not chain" "$TOOL" gemm "$T/a.npy" "$T/b.npy" --format nvfp4 --b-layout nk
+mentions "the layout is named" "--b-layout nk: B is [N, K]"
+
+# analyze on checkpoints: a file of many tensors, a sharded index, a directory
+mkdir -p "$T/ckpt"
+"$PY" - "$T/ckpt" <<'EOF'
+import sys, json, struct, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(1)
+def st(path, tensors):
+    h, off, data = {"__metadata__": {"format": "pt"}}, 0, b""
+    for k, v in tensors.items():
+        dt = {"float32": "F32", "float16": "F16", "int64": "I64"}[str(v.dtype)]
+        h[k] = {"dtype": dt, "shape": list(v.shape), "data_offsets": [off, off + v.nbytes]}
+        off += v.nbytes; data += v.tobytes()
+    hb = json.dumps(h).encode()
+    open(f"{d}/{path}", "wb").write(struct.pack("<Q", len(hb)) + hb + data)
+    return {k: path for k in tensors}
+w = lambda r, c, s: (rng.standard_normal((r, c)) * s).astype(np.float32)
+m1 = st("model-00001-of-00002.safetensors", {
+    "model.layers.0.self_attn.q_proj.weight": w(32, 128, 0.02),
+    "model.layers.0.mlp.up_proj.weight": w(64, 128, 0.02).astype(np.float16),
+    "model.layers.0.input_layernorm.weight": np.ones(128, np.float32),
+    "model.position_ids": np.arange(8)})
+out = w(16, 128, 0.02); out[:, 5] *= 100  # an outlier channel: the worst tensor
+m2 = st("model-00002-of-00002.safetensors", {
+    "model.layers.1.self_attn.q_proj.weight": w(32, 128, 0.05),
+    "model.layers.1.mlp.down_proj.weight": out})
+json.dump({"metadata": {"total_size": 0}, "weight_map": m1 | m2}, open(f"{d}/model.safetensors.index.json", "w"))
+EOF
+expect 0 "analyze a sharded index" "$TOOL" analyze "$T/ckpt/model.safetensors.index.json" --formats nvfp4,mxfp8_e4m3
+[ "$(grep -c '_proj.weight ' "$T/out")" = 8 ] && ok "every 2-D weight of both shards, each format" || bad "index rows"
+grep -q "layernorm\|position_ids" "$T/out" && bad "1-D and integer tensors are left out" || ok "1-D and integer tensors are left out"
+grep -q "^summary over 4 tensors" "$T/out" && grep -q "^mxfp8_e4m3  .*model.layers.1.mlp.down_proj.weight$" "$T/out" &&
+  ok "the summary names the worst tensor" || bad "analyze summary"
+cp "$T/out" "$T/index_table"
+expect 0 "analyze a directory reads its index" "$TOOL" analyze "$T/ckpt" --formats nvfp4,mxfp8_e4m3
+tail -n +2 "$T/out" > "$T/dir_table"; tail -n +2 "$T/index_table" > "$T/idx_table2"
+cmp -s "$T/dir_table" "$T/idx_table2" && ok "directory and index give the same rows" || bad "directory vs index"
+expect 0 "analyze --all-tensors" "$TOOL" analyze "$T/ckpt" --formats nvfp4 --all-tensors
+grep -q "input_layernorm.weight  *1x128 " "$T/out" && ok "--all-tensors takes the 1-D tensor" || bad "--all-tensors"
+expect 0 "analyze --tensor globs" "$TOOL" analyze "$T/ckpt" --formats nvfp4 --tensor '*.q_proj.*' --tensor '*down*'
+[ "$(grep -c '_proj.weight ' "$T/out")" = 3 ] && ! grep -q up_proj "$T/out" && ok "globs select 3 tensors" || bad "globs"
+expect 0 "analyze --sort=sqnr" "$TOOL" analyze "$T/ckpt" --formats nvfp4,mxfp8_e4m3 --sort=sqnr
+awk '/^model/ { print $6 }' "$T/out" > "$T/sq"
+sort -g -c "$T/sq" && [ "$(wc -l < "$T/sq")" = 8 ] && ok "rows sorted worst SQNR first" || bad "--sort=sqnr order"
+expect 0 "analyze --json (NDJSON)" bash -c "'$TOOL' analyze '$T/ckpt' --formats nvfp4,mxfp8_e4m3 --json > '$T/ck.ndjson'"
+expect 0 "analyze --csv" bash -c "'$TOOL' analyze '$T/ckpt' --formats nvfp4,mxfp8_e4m3 --csv > '$T/ck.csv'"
+"$PY" - "$T" <<'EOF' >"$T/out" 2>"$T/err" && ok "NDJSON and CSV agree, summaries are right" || bad "NDJSON/CSV content"
+import csv, json, math, sys
+d = sys.argv[1]
+lines = [json.loads(l) for l in open(f"{d}/ck.ndjson")]
+rows = [l for l in lines if l["kind"] == "tensor"]
+sums = {l["format"]: l for l in lines if l["kind"] == "summary"}
+assert len(rows) == 8 and len(sums) == 2
+c = list(csv.DictReader(open(f"{d}/ck.csv")))
+assert len(c) == 8
+for j, r in zip(rows, c):
+    assert (j["tensor"], j["format"]) == (r["tensor"], r["format"])
+    assert abs(float(r["sqnr_db"]) - j["sqnr_db"]) <= 1e-6 * abs(j["sqnr_db"])
+for f, s in sums.items():
+    mine = [r for r in rows if r["format"] == f]
+    err = sum(r["mse"] * r["count"] for r in mine)
+    sig = sum(r["mse"] * r["count"] / r["nmse"] for r in mine)
+    assert abs(s["sqnr_db"] - 10 * math.log10(sig / err)) < 1e-6, (s, sig, err)
+    worst = min(mine, key=lambda r: r["sqnr_db"])
+    assert s["worst_tensor"] == worst["tensor"] and s["min_sqnr_db"] == worst["sqnr_db"]
+    assert s["tensors"] == 4 and s["values"] == 32 * 128 * 2 + 64 * 128 + 16 * 128
+EOF
+"$PY" - "$T/ckpt" <<'EOF'
+import json, sys
+d = sys.argv[1]
+ix = json.load(open(f"{d}/model.safetensors.index.json"))
+ix["weight_map"]["model.layers.0.mlp.up_proj.weight"] = "model-00002-of-00002.safetensors"
+json.dump(ix, open(f"{d}/bad.index.json", "w"))
+json.dump({"weight_map": {"x": "../x.safetensors"}}, open(f"{d}/evil.index.json", "w"))
+EOF
+expect 3 "an index that maps a tensor to the wrong shard" "$TOOL" analyze "$T/ckpt/bad.index.json"
+mentions "the wrong shard is named" "maps 'model.layers.0.mlp.up_proj.weight' to model-00002-of-00002.safetensors"
+expect 3 "an index naming a shard outside its directory" "$TOOL" analyze "$T/ckpt/evil.index.json"
+printf '{"metadata": {"total_size": 1}, "weight_map": {"a": "b.safetensors", ' > "$T/ckpt/trunc.index.json"
+expect 3 "a truncated index" "$TOOL" analyze "$T/ckpt/trunc.index.json"
+mentions "truncated index message" "not a safetensors index"
+printf '{"metadata": [1, {"x": [true, null, -2.5e3]}], "weight_map": {}}' > "$T/ckpt/empty.index.json"
+expect 3 "an index of no tensors" "$TOOL" analyze "$T/ckpt/empty.index.json"
+mentions "empty index message" "no tensor to analyze"
+# progress: nothing on stderr when it is not a terminal; a bar with an ETA on one
+expect 0 "no progress when stderr is not a terminal" "$TOOL" analyze "$T/ckpt" --formats nvfp4
+[ ! -s "$T/err" ] && ok "stderr is empty" || bad "progress printed without a terminal"
+if command -v script >/dev/null; then
+  script -qec "'$TOOL' analyze '$T/ckpt' --formats nvfp4 >/dev/null" /dev/null > "$T/tty" 2>&1
+  grep -q "ETA" "$T/tty" && grep -q "4/4" "$T/tty" && ok "a progress bar with ETA on a terminal" || bad "no progress bar on a terminal"
+fi
+
+# make demo's table: BF16 first, then the recipes, explained
+expect 0 "demo" "$TOOL" demo
+awk '/^recipe/ { getline; print $1; exit }' "$T/out" | grep -qx bf16 && ok "demo: BF16 is the first row" || bad "demo: first row"
+for r in "mxfp4 + RHT" "nvfp4 + RHT" "nvfp4, W 2D" "nvfp4 + SR" "mor_1x128" "fp8 1x128/128x128"; do
+  grep -q "^$r  .*%" "$T/out" || { bad "demo lacks the row '$r'"; continue; }; ok "demo row $r"
+done
+grep -q "The NVFP4 error is expected" "$T/out" && grep -q "X flushed  non-zero values" "$T/out" &&
+  grep -q "mxblas analyze your.safetensors" "$T/out" && ok "demo explains its columns and points to analyze" || bad "demo text"
+
+# The conformance corpus: the committed files are what the CPU reference
+# writes now; check corpus passes on this build, compares another
+# implementation's files, reports per case, and writes JSON and JUnit XML.
+CORPUS=$(dirname "$0")/../corpus
+expect 0 "corpus regenerates" "$TOOL" corpus "$T/corpus"
+expect 0 "the committed corpus is the CPU reference's" diff -r "$CORPUS" "$T/corpus" -x regenerate.sh -x README.md
+expect 0 "check corpus (this build)" "$TOOL" check corpus "$CORPUS"
+grep -q "^88 of 88 corpus checks passed" "$T/out" && ok "check corpus: every case passes" || bad "check corpus summary"
+ncases=$(ls "$CORPUS/cases" | wc -l)
+"$PY" - "$CORPUS" "$ncases" <<'EOF' >"$T/out" 2>"$T/err" && ok "the manifest lists every case file" || bad "manifest"
+import json, os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+m = json.load(open(f"{d}/manifest.json"))
+assert len(m["cases"]) == n and all(os.path.exists(f"{d}/{c['file']}") for c in m["cases"])
+need = {"rounding": {"rne", "sr"}, "scale_rule": {"rceil", "floor", "ceil", "even"}, "rht": {"0", "1"},
+        "block_2d": {"0", "1"}, "pow2_scale": {"0", "1"}, "nonfinite": {"nan-block", "saturate"}}
+for k, v in need.items():
+    assert {c[k] for c in m["cases"] if k in c} == v, k
+fmts = {c["format"] for c in m["cases"] if c["op"] == "quantize"}
+assert len(fmts) == 20 and {"mor_1x128", "fp8_e4m3_128x128", "mx4"} <= fmts, fmts
+assert sum(c["op"] == "gemm" for c in m["cases"]) >= 8
+assert sum(os.path.getsize(f"{d}/{c['file']}") for c in m["cases"]) < 2_000_000
+EOF
+# another implementation's results: the golden files themselves pass; one
+# changed byte and one missing file fail, each named
+mkdir -p "$T/res"
+cp "$CORPUS"/cases/*.safetensors "$T/res/"
+expect 0 "check corpus --results (identical)" "$TOOL" check corpus "$CORPUS" --results "$T/res"
+"$PY" - "$T/res" <<'EOF'
+import json, struct, sys
+d = sys.argv[1]
+p = f"{d}/nvfp4_rne.safetensors"
+b = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+b[8 + n + h["data"]["data_offsets"][0] + 3] ^= 0x10
+open(p, "wb").write(b)
+EOF
+rm "$T/res/gemm_mx9_x_mx9.safetensors"
+expect 1 "check corpus --results with a wrong byte and a missing file" "$TOOL" check corpus "$CORPUS" --results "$T/res" \
+  --json --junit "$T/junit.xml"
+cp "$T/out" "$T/res.json"
+"$PY" - "$T/res.json" "$T/junit.xml" "$ncases" <<'EOF' >"$T/out" 2>"$T/err" && ok "per-case JSON and JUnit XML" || bad "check corpus JSON/JUnit"
+import json, sys, xml.etree.ElementTree as ET
+r, n = json.load(open(sys.argv[1])), int(sys.argv[3])
+bad = {c["name"]: c["message"] for c in r["cases"] if c["status"] != "pass"}
+assert set(bad) == {"nvfp4_rne", "gemm_mx9_x_mx9"}, bad
+assert bad["nvfp4_rne"].startswith("data: 1 of 512 bytes differ, first at 3"), bad
+assert "no result file" in bad["gemm_mx9_x_mx9"]
+assert (r["total"], r["passed"], r["failed"]) == (n, n - 2, 2)
+s = ET.parse(sys.argv[2]).getroot().find("testsuite")
+assert s.get("tests") == str(n) and s.get("failures") == "2"
+f = [t.get("name") for t in s.findall("testcase") if t.find("failure") is not None]
+assert sorted(f) == ["gemm_mx9_x_mx9", "nvfp4_rne"], f
+EOF
+# a corpus this build disagrees with: exit 1, the case named
+cp -r "$CORPUS" "$T/corpus2"
+cp "$T/res/nvfp4_rne.safetensors" "$T/corpus2/cases/"
+expect 1 "check corpus on a changed golden file" "$TOOL" check corpus "$T/corpus2"
+grep -q "^FAIL nvfp4_rne: data: 1 of 512 bytes differ" "$T/out" && ok "the failing case is named" || bad "check corpus failure line"
+expect 3 "check corpus on a folder without cases" "$TOOL" check corpus "$T/w"
+expect 2 "check corpus --results refuses --backend" "$TOOL" check corpus "$CORPUS" --results "$T/res" --backend cuda
+expect 2 "check golden refuses --results" "$TOOL" check golden --results "$T/res"
+expect 0 "check golden --junit" "$TOOL" check golden --junit "$T/g.xml"
+"$PY" -c "import sys, xml.etree.ElementTree as E; s = E.parse(sys.argv[1]).getroot()[0]; assert s.get('tests') == '10' and s.get('failures') == '0'" "$T/g.xml" \
+  && ok "golden JUnit XML" || bad "golden JUnit XML"
+
+# --plots: four SVG files and an HTML report, valid XML, one series per run
+expect 0 "analyze --plots" "$TOOL" analyze "$T/ckpt" --formats nvfp4,mxfp4,mx6 --rht --plots "$T/plots"
+expect 0 "analyze --plots on hostile names" "$TOOL" analyze "$T/names.safetensors" --all-tensors --formats mxfp8_e4m3 --plots "$T/plots2"
+"$PY" - "$T" <<'EOF' >"$T/out" 2>"$T/err" && ok "the plots are SVG with the data drawn" || bad "plots"
+import sys, xml.etree.ElementTree as ET
+d, ns = sys.argv[1], "{http://www.w3.org/2000/svg}"
+for p in ["plots", "plots2"]:
+    for f in ["sqnr", "heatmap", "scale_codes", "error_magnitude"]:
+        root = ET.parse(f"{d}/{p}/{f}.svg").getroot()
+        assert root.tag == ns + "svg", root.tag
+    html = open(f"{d}/{p}/report.html", encoding="utf-8").read()
+    assert html.count("<svg") == 4 and "\x1b" not in html
+sq = ET.parse(f"{d}/plots/sqnr.svg").getroot()
+assert len(sq.findall(f"{ns}polyline")) == 6  # 3 formats, with and without RHT
+assert len(sq.findall(f"{ns}circle")) == 6 * 4  # one point per tensor
+hm = ET.parse(f"{d}/plots/heatmap.svg").getroot()
+labels = [t.text for t in hm.iter(f"{ns}text")]
+assert "layer 0" in labels and "layer 1" in labels, labels
+cells = [t.text for t in hm.iter(f"{ns}text") if t.text and t.text.replace(".", "").isdigit()]
+assert len(cells) == 2 * 6, cells  # two layers x six runs
+sc = ET.parse(f"{d}/plots/scale_codes.svg").getroot()
+titles = [t.text for t in sc.iter(f"{ns}text") if t.text and "(" in t.text]
+assert any(t.startswith("nvfp4 (UE4M3)") for t in titles) and any(t.startswith("mx6 (BDR") for t in titles), titles
+em = ET.parse(f"{d}/plots/error_magnitude.svg").getroot()
+assert len(em.findall(f"{ns}polyline")) == 6
+EOF
 
 echo "tools_test: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -2,10 +2,12 @@
  * on either backend into host memory. */
 #include "cli.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef MXB_WITH_CUDA
@@ -84,94 +86,6 @@ void cli_progress_end(void) {
   if (!g_progress_shown) return;
   fputs("\r\033[K", stderr);
   g_progress_shown = 0;
-}
-
-void cli_opts_init(cli_opts *o) {
-  memset(o, 0, sizeof(*o));
-  o->backend = MXB_BACKEND_CPU;
-  mxb_quant_config_init(&o->cfg);
-  mxb_rht_init(&o->cfg.rht);
-}
-
-const char *cli_value(int argc, char **argv, int *i) {
-  if (*i + 1 >= argc) {
-    cli_usage("option %s needs a value", argv[*i]);
-    return NULL;
-  }
-  return argv[++*i];
-}
-
-static int parse_u64(const char *opt, const char *s, uint64_t *v) {
-  char *end;
-  unsigned long long x = strtoull(s, &end, 0);
-  if (!*s || *end || *s == '-') {
-    cli_usage("%s: '%s' is not a non-negative integer", opt, s);
-    return -1;
-  }
-  *v = x;
-  return 0;
-}
-
-/* name=value tables for the enum options */
-typedef struct {
-  const char *name;
-  int value;
-} cli_enum;
-static const cli_enum k_rules[] = {{"rceil", MXB_SCALE_RULE_RCEIL}, {"floor", MXB_SCALE_RULE_FLOOR},
-                                   {"ceil", MXB_SCALE_RULE_CEIL},   {"even", MXB_SCALE_RULE_EVEN},
-                                   {NULL, 0}};
-static const cli_enum k_rounds[] = {{"rne", MXB_ROUND_RNE}, {"sr", MXB_ROUND_SR}, {NULL, 0}};
-static const cli_enum k_backends[] = {{"cpu", MXB_BACKEND_CPU}, {"cuda", MXB_BACKEND_CUDA}, {NULL, 0}};
-static const cli_enum k_nonfinite[] = {{"nan-block", MXB_NONFINITE_NAN_BLOCK},
-                                       {"saturate", MXB_NONFINITE_SATURATE}, {NULL, 0}};
-
-static int parse_enum(const char *opt, const char *s, const cli_enum *t, int *v) {
-  char names[128] = "";
-  for (int k = 0; t[k].name; k++) {
-    if (strcmp(s, t[k].name) == 0) {
-      *v = t[k].value;
-      return 0;
-    }
-    strcat(names, k ? ", " : "");
-    strcat(names, t[k].name);
-  }
-  cli_usage("%s: unknown value '%s' (one of: %s)", opt, s, names);
-  return -1;
-}
-
-int cli_opt(cli_opts *o, int argc, char **argv, int *i) {
-  const char *a = argv[*i], *v;
-  int e;
-  static const struct {
-    const char *name;
-    const cli_enum *table;
-  } enums[] = {{"--rule", k_rules}, {"--round", k_rounds}, {"--backend", k_backends},
-               {"--nonfinite", k_nonfinite}};
-  for (size_t k = 0; k < sizeof(enums) / sizeof(enums[0]); k++) {
-    if (strcmp(a, enums[k].name) != 0) continue;
-    if (!(v = cli_value(argc, argv, i)) || parse_enum(a, v, enums[k].table, &e) != 0) return -1;
-    if (k == 0) o->cfg.scale_rule = (mxb_scale_rule_t)e;
-    if (k == 1) o->cfg.rounding = (mxb_rounding_t)e;
-    if (k == 2) o->backend = (mxb_backend_t)e;
-    if (k == 3) o->cfg.nonfinite = (mxb_nonfinite_t)e;
-    return 1;
-  }
-  if (!strcmp(a, "--seed") || !strcmp(a, "--offset")) {
-    uint64_t x;
-    if (!(v = cli_value(argc, argv, i)) || parse_u64(a, v, &x) != 0) return -1;
-    *(a[2] == 's' ? &o->cfg.seed : &o->cfg.offset) = x;
-    return 1;
-  }
-  if (!strcmp(a, "--tensor") || !strcmp(a, "-o")) {
-    if (!(v = cli_value(argc, argv, i))) return -1;
-    *(a[1] == 'o' ? &o->out : &o->tensor) = v;
-    return 1;
-  }
-  if (!strcmp(a, "--rht")) return o->cfg.rht.enabled = 1;
-  if (!strcmp(a, "--2d")) return o->cfg.block_2d = 1;
-  if (!strcmp(a, "--pow2-scale")) return o->cfg.fp8_pow2_scale = 1;
-  if (!strcmp(a, "--json")) return o->json = 1;
-  return 0;
 }
 
 int cli_format(const char *name, mxb_format_t *f) {
@@ -339,4 +253,67 @@ mxb_status_t cli_dequantize(const cli_qtensor *q, float *out) {
   s = mxb_dequantize(cpu, &q->t, MXB_DTYPE_FP32, out, NULL);
   mxb_context_destroy(cpu);
   return s;
+}
+
+double cli_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+mxb_status_t cli_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const cli_qtensor *a,
+                      const cli_qtensor *b, float *c, size_t ws, double *secs) {
+  size_t cb = (size_t)a->t.rows * (size_t)b->t.rows * sizeof(float);
+  mxb_backend_t backend;
+  mxb_status_t s = mxb_context_backend(ctx, &backend);
+  if (s != MXB_SUCCESS) return s;
+  if (backend == MXB_BACKEND_CPU) {
+    void *w = ws ? malloc(ws) : NULL;
+    if (ws && !w) return cli_status(MXB_ERR_ALLOC, "out of memory for a %zu-byte workspace", ws);
+    double t0 = cli_now();
+    s = mxb_gemm(ctx, desc, &a->t, &b->t, c, w, ws, NULL);
+    *secs = cli_now() - t0;
+    free(w);
+    return s;
+  }
+#ifdef MXB_WITH_CUDA
+  mxb_tensor_t da, db;
+  void *dc = NULL, *w = NULL;
+  s = cli_mirror(a, 1, &da);
+  if (s == MXB_SUCCESS && (s = cli_mirror(b, 1, &db)) != MXB_SUCCESS) cli_mirror_free(&da);
+  if (s != MXB_SUCCESS) return s;
+  if (cudaMalloc(&dc, cb) != cudaSuccess || (ws && cudaMalloc(&w, ws) != cudaSuccess))
+    s = cli_cuda_status("allocating C and the workspace");
+  if (s == MXB_SUCCESS) {
+    s = mxb_gemm(ctx, desc, &da, &db, dc, w, ws, NULL); /* warm-up */
+    cudaDeviceSynchronize();
+    double t0 = cli_now();
+    if (s == MXB_SUCCESS) s = mxb_gemm(ctx, desc, &da, &db, dc, w, ws, NULL);
+    if (cudaDeviceSynchronize() != cudaSuccess) s = cli_cuda_status("running the GEMM");
+    *secs = cli_now() - t0;
+    if (s == MXB_SUCCESS && cudaMemcpy(c, dc, cb, cudaMemcpyDeviceToHost) != cudaSuccess)
+      s = cli_cuda_status("copying C back");
+  }
+  cudaFree(dc);
+  cudaFree(w);
+  cli_mirror_free(&da);
+  cli_mirror_free(&db);
+  return s;
+#else
+  (void)cb;
+  return MXB_ERR_NOT_BUILT_WITH_CUDA;
+#endif
+}
+
+uint64_t cli_splitmix(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+double cli_gauss(uint64_t *s) {
+  double u = ((double)(cli_splitmix(s) >> 11) + 0.5) * 0x1.0p-53;
+  double v = ((double)(cli_splitmix(s) >> 11) + 0.5) * 0x1.0p-53;
+  return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }

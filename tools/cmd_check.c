@@ -58,8 +58,9 @@ static const struct {
 
 static int same_bits(float a, float b) { return memcmp(&a, &b, 4) == 0; }
 
-/* Quantize in[0..n) padded with zeros to one block row; compare decoded values. */
-static int run_case(mxb_context_t *ctx, const char *what, mxb_format_t f, mxb_scale_rule_t rule,
+/* Quantize in[0..n) padded with zeros to one block row; compare decoded
+ * values, the scale byte and the microexponent byte. */
+static int run_case(cli_report *rep, mxb_context_t *ctx, const char *what, mxb_format_t f, mxb_scale_rule_t rule,
                     const float *in, const float *want, int n, int scale, int mu_byte) {
   float x[32] = {0}, y[32];
   memcpy(x, in, sizeof(float) * (size_t)n);
@@ -71,45 +72,37 @@ static int run_case(mxb_context_t *ctx, const char *what, mxb_format_t f, mxb_sc
   int cols = fi.block_cols;
   cli_qtensor q;
   mxb_status_t s = cli_quantize(ctx, &cfg, f, x, 1, cols, &q);
+  rep->impl = mxb_context_last_impl(ctx);
   if (s == MXB_SUCCESS) s = cli_dequantize(&q, y);
   if (s != MXB_SUCCESS) {
-    printf("FAIL %-28s %s: %s\n", what, mxb_status_string(s), mxb_last_error_detail());
+    int st = s == MXB_ERR_UNSUPPORTED || s == MXB_ERR_ARCH_UNSUPPORTED ? CLI_CASE_SKIPPED : CLI_CASE_ERROR;
     if (q.t.data) cli_qtensor_free(&q);
-    return 1;
+    return cli_report_add(rep, what, st, "%s: %s", mxb_status_string(s), mxb_last_error_detail());
   }
-  int bad = 0;
-  for (int i = 0; i < n; i++)
-    if (!same_bits(y[i], want[i])) {
-      if (!bad) printf("FAIL %-28s element %d: got %a, want %a\n", what, i, y[i], want[i]);
-      bad++;
-    }
-  const uint8_t *sc = q.t.scales;
-  if (scale >= 0 && sc && sc[0] != scale) {
-    printf("FAIL %-28s scale byte %d, want %d\n", what, sc[0], scale);
-    bad++;
-  }
-  const uint8_t *aux = q.t.aux;
-  if (mu_byte >= 0 && (!aux || aux[0] != mu_byte)) {
-    printf("FAIL %-28s microexponent byte 0x%02x, want 0x%02x\n", what, aux ? aux[0] : 0, mu_byte);
-    bad++;
-  }
-  if (!bad) printf("ok   %s\n", what);
+  char msg[256] = "";
+  for (int i = 0; i < n && !msg[0]; i++)
+    if (!same_bits(y[i], want[i])) snprintf(msg, sizeof(msg), "element %d: got %a, want %a", i, y[i], want[i]);
+  const uint8_t *sc = q.t.scales, *aux = q.t.aux;
+  if (!msg[0] && scale >= 0 && sc && sc[0] != scale)
+    snprintf(msg, sizeof(msg), "scale byte %d, want %d", sc[0], scale);
+  if (!msg[0] && mu_byte >= 0 && (!aux || aux[0] != mu_byte))
+    snprintf(msg, sizeof(msg), "microexponent byte 0x%02x, want 0x%02x", aux ? aux[0] : 0, mu_byte);
   cli_qtensor_free(&q);
-  return bad != 0;
+  return cli_report_add(rep, what, msg[0] ? CLI_CASE_FAIL : CLI_CASE_PASS, "%s", msg);
 }
 
-static int check_golden(mxb_backend_t backend) {
+static int check_golden(const cli_opts *o) {
   mxb_context_t *ctx;
-  int rc = cli_context(backend, &ctx);
+  int rc = cli_context(o->backend, &ctx);
   if (rc != CLI_OK) return rc;
-  int fails = 0, total = 0;
-  for (size_t k = 0; k < sizeof(k_golden) / sizeof(k_golden[0]); k++, total++) {
+  cli_report rep = {.suite = "golden"};
+  for (size_t k = 0; k < sizeof(k_golden) / sizeof(k_golden[0]) && rc == CLI_OK; k++) {
     const golden *g = &k_golden[k];
-    fails += run_case(ctx, g->what, g->format, g->rule, g->in, g->want, g->n, g->scale, -1);
+    rc = run_case(&rep, ctx, g->what, g->format, g->rule, g->in, g->want, g->n, g->scale, -1);
   }
   int mu_byte = 0;
   for (int j = 0; j < 8; j++) mu_byte |= k_bdr_mu[j] << j;
-  for (size_t k = 0; k < sizeof(k_bdr) / sizeof(k_bdr[0]); k++, total++) {
+  for (size_t k = 0; k < sizeof(k_bdr) / sizeof(k_bdr[0]) && rc == CLI_OK; k++) {
     float want[16];
     for (int i = 0; i < 16; i++)
       want[i] = ldexpf((float)k_bdr[k].sm[i], 128 - 127 - k_bdr_mu[i / 2] + 1 - k_bdr[k].m);
@@ -117,11 +110,12 @@ static int check_golden(mxb_backend_t backend) {
     mxb_format_info(k_bdr[k].format, &fi);
     char what[64];
     snprintf(what, sizeof(what), "%s golden block", fi.name);
-    fails += run_case(ctx, what, k_bdr[k].format, MXB_SCALE_RULE_RCEIL, k_bdr_in, want, 16, 128, mu_byte);
+    rc = run_case(&rep, ctx, what, k_bdr[k].format, MXB_SCALE_RULE_RCEIL, k_bdr_in, want, 16, 128, mu_byte);
   }
-  printf("%d of %d golden checks passed (%s)\n", total - fails, total, mxb_context_last_impl(ctx));
+  if (rc == CLI_OK) rc = cli_report_finish(&rep, o);
+  cli_report_free(&rep);
   mxb_context_destroy(ctx);
-  return fails ? CLI_MISMATCH : CLI_OK;
+  return rc;
 }
 
 /* Compare two arrays; returns the number of mismatches. */
@@ -228,30 +222,18 @@ static int check_files(const char *pa, const char *pb, const char *tensor, doubl
   return bad ? CLI_MISMATCH : CLI_OK;
 }
 
-int cmd_check(int argc, char **argv) {
-  cli_opts o;
-  cli_opts_init(&o);
-  const char *files[2] = {NULL, NULL};
-  int nfiles = 0, use_tol = 0;
-  double tol = 0;
-  for (int i = 1; i < argc; i++) {
-    int r = cli_opt(&o, argc, argv, &i);
-    if (r < 0) return CLI_USAGE;
-    if (r > 0) continue;
-    if (!strcmp(argv[i], "--max-abs")) {
-      const char *v = cli_value(argc, argv, &i);
-      char *end;
-      if (!v) return CLI_USAGE;
-      tol = strtod(v, &end);
-      if (*end || !(tol >= 0)) return cli_usage("--max-abs: '%s' is not a non-negative number", v);
-      use_tol = 1;
-    } else if (argv[i][0] == '-' || nfiles == 2) {
-      return cli_usage("check: unexpected argument '%s'", argv[i]);
-    } else {
-      files[nfiles++] = argv[i];
-    }
-  }
-  if (nfiles == 1 && !strcmp(files[0], "golden")) return check_golden(o.backend);
-  if (nfiles != 2) return cli_usage("usage: mxblas check golden | mxblas check A B [--max-abs X] [--tensor NAME]");
-  return check_files(files[0], files[1], o.tensor, tol, use_tol);
+int cmd_check(cli_opts *o, int nargs, char **args) {
+  int golden = nargs == 1 && !strcmp(args[0], "golden"), corpus = nargs == 2 && !strcmp(args[0], "corpus");
+  if (nargs == 1 && !golden) return cli_usage("check: '%s' is not 'golden' (or give two files A B)", args[0]);
+  /* Options for one form of check are refused by the others. */
+  if ((golden || corpus) && (o->use_max_abs || o->tensor))
+    return cli_usage("check %s: --max-abs and --tensor apply to check A B", args[0]);
+  if (!golden && !corpus && (o->json || o->junit || o->backend != MXB_BACKEND_CPU || o->results))
+    return cli_usage("check A B: --json, --junit, --backend and --results apply to check golden and check corpus");
+  if (golden && o->results) return cli_usage("check golden: --results applies to check corpus");
+  if (corpus && o->results && o->backend != MXB_BACKEND_CPU)
+    return cli_usage("check corpus --results compares files; --backend applies to a run of this build");
+  if (golden) return check_golden(o);
+  if (corpus) return check_corpus(o, args[1]);
+  return check_files(args[0], args[1], o->tensor, o->max_abs, o->use_max_abs);
 }

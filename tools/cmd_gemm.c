@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 
@@ -35,20 +34,6 @@ static void report(const char *label, const float *c, const float *x, const floa
 static uint64_t sat_mul(uint64_t a, uint64_t b) { return a && b > UINT64_MAX / a ? UINT64_MAX : a * b; }
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
-/* SIZE: bytes, or a number with K, M, G or T (powers of 1024). */
-static int parse_size(const char *s, uint64_t *v) {
-  char *end;
-  if (*s < '0' || *s > '9') return -1;
-  unsigned long long x = strtoull(s, &end, 10);
-  const char *units = "KMGT", *u = *end ? strchr(units, *end & ~0x20) : NULL;
-  if (*end && (!u || end[1])) return -1;
-  uint64_t r = x;
-  for (const char *p = units; u && p <= u; p++) r = sat_mul(r, 1024);
-  if (r == UINT64_MAX) return -1;
-  *v = r;
-  return 0;
-}
-
 /* Refuse with a message when need exceeds the limit. */
 static int over_limit(uint64_t need, uint64_t limit, int64_t m, int64_t n) {
   if (need <= limit) return 0;
@@ -59,108 +44,33 @@ static int over_limit(uint64_t need, uint64_t limit, int64_t m, int64_t n) {
   return 1;
 }
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* Run the GEMM on the context's backend with host operands; C to host. */
-static mxb_status_t run_gemm(mxb_context_t *ctx, mxb_backend_t backend, const mxb_gemm_desc_t *desc,
-                             const cli_qtensor *a, const cli_qtensor *b, float *c, size_t ws, double *secs) {
-  size_t cb = (size_t)a->t.rows * (size_t)b->t.rows * sizeof(float);
-  mxb_status_t s = MXB_SUCCESS;
-  if (backend == MXB_BACKEND_CPU) {
-    void *w = ws ? malloc(ws) : NULL;
-    if (ws && !w) return cli_status(MXB_ERR_ALLOC, "out of memory for a %zu-byte workspace", ws);
-    double t0 = now_s();
-    s = mxb_gemm(ctx, desc, &a->t, &b->t, c, w, ws, NULL);
-    *secs = now_s() - t0;
-    free(w);
-    return s;
-  }
-#ifdef MXB_WITH_CUDA
-  mxb_tensor_t da, db;
-  void *dc = NULL, *w = NULL;
-  s = cli_mirror(a, 1, &da);
-  if (s == MXB_SUCCESS && (s = cli_mirror(b, 1, &db)) != MXB_SUCCESS) cli_mirror_free(&da);
-  if (s != MXB_SUCCESS) return s;
-  if (cudaMalloc(&dc, cb) != cudaSuccess || (ws && cudaMalloc(&w, ws) != cudaSuccess))
-    s = cli_cuda_status("allocating C and the workspace");
-  if (s == MXB_SUCCESS) {
-    s = mxb_gemm(ctx, desc, &da, &db, dc, w, ws, NULL); /* warm-up */
-    cudaDeviceSynchronize();
-    double t0 = now_s();
-    if (s == MXB_SUCCESS) s = mxb_gemm(ctx, desc, &da, &db, dc, w, ws, NULL);
-    if (cudaDeviceSynchronize() != cudaSuccess) s = cli_cuda_status("running the GEMM");
-    *secs = now_s() - t0;
-    if (s == MXB_SUCCESS && cudaMemcpy(c, dc, cb, cudaMemcpyDeviceToHost) != cudaSuccess)
-      s = cli_cuda_status("copying C back");
-  }
-  cudaFree(dc);
-  cudaFree(w);
-  cli_mirror_free(&da);
-  cli_mirror_free(&db);
-  return s;
-#else
-  (void)cb;
-  return MXB_ERR_NOT_BUILT_WITH_CUDA;
-#endif
-}
-
-int cmd_gemm(int argc, char **argv) {
-  cli_opts o;
-  cli_opts_init(&o);
-  const char *files[2] = {NULL, NULL}, *fa = NULL, *fb = NULL;
-  int nfiles = 0;
-  mxb_gemm_desc_t desc;
-  mxb_gemm_desc_init(&desc);
-  uint64_t limit = (uint64_t)1 << 30;
-  for (int i = 1; i < argc; i++) {
-    int r = cli_opt(&o, argc, argv, &i);
-    if (r < 0) return CLI_USAGE;
-    if (r > 0) continue;
-    if (!strcmp(argv[i], "--format")) {
-      if (!(fa = cli_value(argc, argv, &i))) return CLI_USAGE;
-    } else if (!strcmp(argv[i], "--format-b")) {
-      if (!(fb = cli_value(argc, argv, &i))) return CLI_USAGE;
-    } else if (!strcmp(argv[i], "--mode")) {
-      const char *v = cli_value(argc, argv, &i);
-      if (!v) return CLI_USAGE;
-      if (strcmp(v, "exact") && strcmp(v, "fast")) return cli_usage("--mode: '%s' is not exact or fast", v);
-      desc.mode = v[0] == 'e' ? MXB_GEMM_EXACT : MXB_GEMM_FAST;
-    } else if (!strcmp(argv[i], "--max-memory")) {
-      const char *v = cli_value(argc, argv, &i);
-      if (!v) return CLI_USAGE;
-      if (parse_size(v, &limit) != 0)
-        return cli_usage("--max-memory: '%s' is not a size (bytes, or a number with K, M, G or T)", v);
-    } else if (argv[i][0] == '-' || nfiles == 2) {
-      return cli_usage("gemm: unexpected argument '%s'", argv[i]);
-    } else {
-      files[nfiles++] = argv[i];
-    }
-  }
-  if (nfiles != 2 || !fa)
-    return cli_usage("usage: mxblas gemm A.npy B.npy --format F [--format-b F] [--mode exact|fast] "
-                     "[--max-memory SIZE] [-o C.npy]");
+int cmd_gemm(cli_opts *op, int nargs, char **files) {
+  (void)nargs;
+  cli_opts o = *op;
+  const char *fa = o.format, *fb = o.format_b;
+  mxb_gemm_desc_t desc = o.gemm;
+  uint64_t limit = o.max_memory;
+  if (!fa) return cli_usage("gemm needs --format F (mxblas gemm --help)");
   mxb_format_t f_a, f_b;
   if (cli_format(fa, &f_a) != 0 || cli_format(fb ? fb : fa, &f_b) != 0) return CLI_USAGE;
   mxio_array A, B;
-  int rc = cli_load_f32(files[0], o.tensor, &A);
+  int rc = cli_load_f32(files[0], o.tensor_a, &A);
   if (rc != CLI_OK) return rc;
-  if ((rc = cli_load_f32(files[1], o.tensor, &B)) != CLI_OK) {
+  if ((rc = cli_load_f32(files[1], o.tensor_b, &B)) != CLI_OK) {
     mxio_array_free(&A);
     return rc;
   }
-  int64_t m = A.rows, k = A.cols, n = B.cols;
+  /* B is [K, N], or [N, K] with --b-layout nk (a PyTorch Linear weight). */
+  int64_t m = A.rows, k = A.cols, n = o.b_nk ? B.rows : B.cols, bk = o.b_nk ? B.cols : B.rows;
   float *bt = NULL, *c = NULL, *da = NULL, *db = NULL;
   mxb_context_t *ctx = NULL;
   cli_qtensor qa = {0}, qb = {0};
   mxb_tensor_sizes_t sa = {.struct_size = sizeof(sa)}, sb = {.struct_size = sizeof(sb)};
   mxb_status_t s;
-  if (B.rows != k) {
-    rc = cli_error("shapes do not chain: A is [%lld, %lld], B is [%lld, %lld]", (long long)m,
-                   (long long)k, (long long)B.rows, (long long)n);
+  if (bk != k) {
+    rc = cli_error("shapes do not chain: A is [%lld, %lld], B is [%lld, %lld] (--b-layout %s: B is %s)",
+                   (long long)m, (long long)k, (long long)B.rows, (long long)B.cols, o.b_nk ? "nk" : "kn",
+                   o.b_nk ? "[N, K]" : "[K, N]");
     goto out;
   }
   if ((s = mxb_tensor_sizes(f_a, m, k, MXB_SCALE_LAYOUT_LINEAR, &sa)) != MXB_SUCCESS ||
@@ -188,10 +98,13 @@ int cmd_gemm(int argc, char **argv) {
     rc = cli_error("out of memory (gemm needs about %llu bytes)", (unsigned long long)need);
     goto out;
   }
-  /* B is quantized along K: stored transposed, [N, K]. */
+  /* B is quantized along K: stored [N, K], transposed from [K, N]. */
   const float *bv = B.data;
-  for (int64_t i = 0; i < k; i++)
-    for (int64_t j = 0; j < n; j++) bt[j * k + i] = bv[i * n + j];
+  if (o.b_nk)
+    memcpy(bt, bv, sizeof(float) * (size_t)(n * k));
+  else
+    for (int64_t i = 0; i < k; i++)
+      for (int64_t j = 0; j < n; j++) bt[j * k + i] = bv[i * n + j];
   if ((rc = cli_context(o.backend, &ctx)) != CLI_OK) goto out;
   cli_progress("gemm: quantizing");
   s = cli_quantize(ctx, &o.cfg, f_a, A.data, m, k, &qa);
@@ -214,7 +127,7 @@ int cmd_gemm(int argc, char **argv) {
     rc = CLI_ERROR;
     goto out;
   }
-  if ((s = run_gemm(ctx, backend, &desc, &qa, &qb, c, ws, &secs)) != MXB_SUCCESS) {
+  if ((s = cli_gemm(ctx, &desc, &qa, &qb, c, ws, &secs)) != MXB_SUCCESS) {
     rc = cli_lib_error(s, "gemm");
     goto out;
   }
@@ -225,9 +138,9 @@ int cmd_gemm(int argc, char **argv) {
     goto out;
   }
   cli_progress_end();
-  printf("C [%lld, %lld] = A [%lld, %lld] (%s) x B [%lld, %lld] (%s), %s mode\n", (long long)m,
-         (long long)n, (long long)m, (long long)k, fa, (long long)k, (long long)n, fb ? fb : fa,
-         desc.mode == MXB_GEMM_EXACT ? "exact" : "fast");
+  printf("C [%lld, %lld] = A [%lld, %lld] (%s) x B%s [%lld, %lld] (%s), %s mode\n", (long long)m,
+         (long long)n, (long long)m, (long long)k, fa, o.b_nk ? "^T" : "", (long long)B.rows, (long long)B.cols,
+         fb ? fb : fa, desc.mode == MXB_GEMM_EXACT ? "exact" : "fast");
   printf("  implementation: %s, %.3f ms (%.2f GFLOP/s)\n", impl, 1e3 * secs,
          secs > 0 ? 2.0 * (double)m * (double)n * (double)k / secs * 1e-9 : 0.0);
   report("fp64 product of the inputs", c, A.data, bt, m, n, k);

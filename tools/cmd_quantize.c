@@ -53,23 +53,11 @@ static int save_container(const char *path, const cli_qtensor *q, const cli_opts
   return CLI_OK;
 }
 
-int cmd_quantize(int argc, char **argv) {
-  cli_opts o;
-  cli_opts_init(&o);
-  const char *in = NULL, *fmt = NULL;
-  for (int i = 1; i < argc; i++) {
-    int r = cli_opt(&o, argc, argv, &i);
-    if (r < 0) return CLI_USAGE;
-    if (r > 0) continue;
-    if (!strcmp(argv[i], "--format")) {
-      if (!(fmt = cli_value(argc, argv, &i))) return CLI_USAGE;
-    } else if (argv[i][0] == '-' || in) {
-      return cli_usage("quantize: unexpected argument '%s'", argv[i]);
-    } else {
-      in = argv[i];
-    }
-  }
-  if (!in || !fmt || !o.out) return cli_usage("usage: mxblas quantize IN --format F [options] -o OUT");
+int cmd_quantize(cli_opts *op, int nargs, char **args) {
+  (void)nargs;
+  cli_opts o = *op;
+  const char *in = args[0], *fmt = o.format;
+  if (!fmt || !o.out) return cli_usage("quantize needs --format F and -o OUT (mxblas quantize --help)");
   mxb_format_t f;
   if (cli_format(fmt, &f) != 0) return CLI_USAGE;
   mxio_array a;
@@ -210,23 +198,12 @@ static int load_container(const char *path, cli_qtensor *q) {
   return rc;
 }
 
-int cmd_dequantize(int argc, char **argv) {
-  cli_opts o;
-  cli_opts_init(&o);
-  const char *in = NULL;
-  int keep_rht = 0;
-  for (int i = 1; i < argc; i++) {
-    int r = cli_opt(&o, argc, argv, &i);
-    if (r < 0) return CLI_USAGE;
-    if (r > 0) continue;
-    if (!strcmp(argv[i], "--keep-rht"))
-      keep_rht = 1;
-    else if (argv[i][0] == '-' || in)
-      return cli_usage("dequantize: unexpected argument '%s'", argv[i]);
-    else
-      in = argv[i];
-  }
-  if (!in || !o.out) return cli_usage("usage: mxblas dequantize IN -o OUT.npy [--keep-rht]");
+int cmd_dequantize(cli_opts *op, int nargs, char **args) {
+  (void)nargs;
+  cli_opts o = *op;
+  const char *in = args[0];
+  int keep_rht = o.keep_rht;
+  if (!o.out) return cli_usage("dequantize needs -o OUT.npy (mxblas dequantize --help)");
   cli_qtensor q;
   int rc = load_container(in, &q);
   if (rc != CLI_OK) return rc;

@@ -10,34 +10,10 @@
 #include <cuda_runtime_api.h>
 #endif
 
-static const char k_usage[] =
-  "usage: mxblas <command> [options]\n"
-  "\n"
-  "commands:\n"
-  "  info                              version, build, formats, CUDA devices\n"
-  "  list FILE                         tensors of a safetensors file\n"
-  "  analyze IN [--formats a,b,..] [--rht | --rht both] [--json]\n"
-  "                                    error statistics of IN in several formats\n"
-  "  quantize IN --format F -o OUT     quantize into an mxblas container (.safetensors)\n"
-  "  dequantize IN -o OUT.npy          decode a container to fp32 .npy\n"
-  "  check golden                      run the NUMERICS 9 vectors; exit 1 on mismatch\n"
-  "  check A B [--max-abs X]           compare two files; exit 1 on mismatch\n"
-  "  gemm A.npy B.npy --format F [--format-b F] [--mode exact|fast] [--max-memory SIZE]\n"
-  "       [-o C.npy]                   quantize A [M,K] and B [K,N], multiply, error vs fp64\n"
-  "                                    (refused above SIZE of host memory, default 1G)\n"
-  "\n"
-  "input files: .npy (<f4, <f2, <u2 = bf16 bits, <f8) or safetensors (F32, F16, BF16,\n"
-  "F64; choose with --tensor NAME); N-D arrays are read as [prod(leading dims), last].\n"
-  "\n"
-  "quantization options: --rule rceil|floor|ceil|even  --round rne|sr  --seed S\n"
-  "  --offset O  --rht  --2d  --nonfinite nan-block|saturate  --pow2-scale\n"
-  "  --backend cpu|cuda  --tensor NAME\n"
-  "\n"
-  "exit codes: 0 ok, 1 check mismatch, 2 usage error, 3 I/O or library error\n";
-
-int cmd_info(int argc, char **argv) {
-  int json = argc > 1 && strcmp(argv[1], "--json") == 0;
-  if (argc > 1 + json) return cli_usage("info takes no arguments besides --json");
+int cmd_info(cli_opts *o, int nargs, char **args) {
+  (void)nargs;
+  (void)args;
+  int json = o->json;
   int ndev = 0;
   mxb_cuda_device_count(&ndev);
   if (json) {
@@ -85,8 +61,10 @@ int cmd_info(int argc, char **argv) {
   return CLI_OK;
 }
 
-int cmd_list(int argc, char **argv) {
-  if (argc != 2) return cli_usage("usage: mxblas list FILE");
+int cmd_list(cli_opts *o, int nargs, char **argv) {
+  (void)o;
+  (void)nargs;
+  argv--; /* argv[1] is the file */
   char err[512];
   mxio_src s;
   if (mxio_src_file(&s, argv[1], err, sizeof(err)) != 0) return cli_error("%s", err);
@@ -130,28 +108,8 @@ int cmd_list(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  static const struct {
-    const char *name;
-    int (*fn)(int, char **);
-  } cmds[] = {{"info", cmd_info},         {"list", cmd_list},       {"analyze", cmd_analyze},
-              {"quantize", cmd_quantize}, {"dequantize", cmd_dequantize},
-              {"check", cmd_check},       {"gemm", cmd_gemm}};
   /* A write past the file size limit fails (EFBIG) and is reported, instead
    * of killing the tool halfway through an output file. */
   signal(SIGXFSZ, SIG_IGN);
-  if (argc < 2) {
-    fputs(k_usage, stderr);
-    return CLI_USAGE;
-  }
-  if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-    fputs(k_usage, stdout);
-    return CLI_OK;
-  }
-  if (!strcmp(argv[1], "--version")) {
-    printf("mxblas %s\n", mxb_version_string());
-    return CLI_OK;
-  }
-  for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
-    if (!strcmp(argv[1], cmds[k].name)) return cmds[k].fn(argc - 1, argv + 1);
-  return cli_usage("unknown command '%s'", argv[1]);
+  return cli_main(argc, argv);
 }

@@ -483,3 +483,96 @@ int mxio_st_write(const char *path, int n, const mxio_st_out *tensors, int nmeta
   }
   return mxio_out_close(&o, path, ok, err, errlen);
 }
+
+/* Skip one JSON value (at most 64 levels deep). */
+static int json_skip(mxio_scan *c, char **w, int depth) {
+  int ch = mxio_peek(c);
+  if (depth > 64 || ch < 0) return -1;
+  if (ch == '"') {
+    char *mark = *w; /* decoded only to validate; the room is reused */
+    int ok = json_string(c, w) != NULL;
+    *w = mark;
+    return ok ? 0 : -1;
+  }
+  if (ch == '{' || ch == '[') {
+    char close = ch == '{' ? '}' : ']';
+    c->p++;
+    if (mxio_eat(c, close)) return 0;
+    do {
+      if (ch == '{') {
+        char *mark = *w;
+        int ok = json_string(c, w) && mxio_eat(c, ':');
+        *w = mark;
+        if (!ok) return -1;
+      }
+      if (json_skip(c, w, depth + 1) != 0) return -1;
+    } while (mxio_eat(c, ','));
+    return mxio_eat(c, close) ? 0 : -1;
+  }
+  /* a number, true, false or null */
+  const char *q = c->p;
+  while (c->p < c->end && strchr("0123456789+-.eEtrufalsn", *c->p)) c->p++;
+  return c->p > q ? 0 : -1;
+}
+
+void mxio_index_free(mxio_index *ix) {
+  free(ix->names);
+  free(ix->files);
+  free(ix->text);
+  memset(ix, 0, sizeof(*ix));
+}
+
+int mxio_index_read(const mxio_src *s, mxio_index *ix, char *err, size_t errlen) {
+  memset(ix, 0, sizeof(*ix));
+  if (s->size > MXIO_MAX_ST_HEADER)
+    return mxio_fail(err, errlen, "the index is larger than %u bytes", MXIO_MAX_ST_HEADER);
+  size_t n = (size_t)s->size;
+  char *h = malloc(n ? n : 1);
+  ix->text = malloc(n + 1);
+  if (!h || !ix->text) {
+    free(h);
+    mxio_index_free(ix);
+    return mxio_fail(err, errlen, "out of memory");
+  }
+  if (mxio_src_read(s, 0, h, n, "the index", err, errlen) != 0) {
+    free(h);
+    mxio_index_free(ix);
+    return -1;
+  }
+  mxio_scan c = {h, h + n};
+  char *w = ix->text, *key;
+  int first = 1, r, cap = 0, cap2 = 0, seen = 0;
+  while ((r = json_member(&c, &first, &key, &w)) == 1) {
+    if (strcmp(key, "weight_map") != 0) {
+      if (json_skip(&c, &w, 0) != 0) break;
+      continue;
+    }
+    seen = 1;
+    int first2 = 1, r2;
+    char *name;
+    while ((r2 = json_member(&c, &first2, &name, &w)) == 1) {
+      char *file = json_string(&c, &w);
+      char **a = grow(ix->names, ix->n, &cap, sizeof(char *)), **b = a ? grow(ix->files, ix->n, &cap2, sizeof(char *)) : NULL;
+      if (a) ix->names = a;
+      if (b) ix->files = b;
+      if (!file || !a || !b || ix->n == MXIO_MAX_TENSORS) {
+        r2 = -1;
+        break;
+      }
+      ix->names[ix->n] = name;
+      ix->files[ix->n++] = file;
+    }
+    if (r2 != 0) {
+      r = -1;
+      break;
+    }
+  }
+  mxio_ws(&c);
+  free(h);
+  if (r != 0 || c.p != c.end || !seen) {
+    mxio_index_free(ix);
+    return mxio_fail(err, errlen, "not a safetensors index (a JSON object with a \"weight_map\" of tensor names "
+                                  "to shard files)");
+  }
+  return 0;
+}

@@ -111,6 +111,17 @@ int mxio_st_write(const char *path, int n, const mxio_st_out *tensors, int nmeta
                   const char *const *meta_keys, const char *const *meta_values, char *err,
                   size_t errlen);
 
+/* A sharded checkpoint's index (model.safetensors.index.json): the
+ * "weight_map" object, tensor name -> shard file name, in file order. Other
+ * members ("metadata") are skipped. */
+typedef struct mxio_index {
+  int n;
+  char **names, **files;
+  char *text; /* storage of the decoded strings */
+} mxio_index;
+int mxio_index_read(const mxio_src *s, mxio_index *ix, char *err, size_t errlen);
+void mxio_index_free(mxio_index *ix);
+
 /* Text from a file (tensor names, metadata, header keys) made safe to print.
  * Valid UTF-8 passes through, except what a terminal or a JSON parser would
  * act on: backslash, control characters (C0, DEL and the C1 range
