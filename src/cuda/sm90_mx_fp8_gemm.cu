@@ -5,18 +5,20 @@
 // 64 where 128 would leave SMs idle). Two producer warps bring A and B tiles
 // (128 K-bytes a stage) into a 5-stage shared-memory ring with TMA and
 // decode their E8M0 block scales to fp32 next to them; two math warpgroups
-// each own 64 rows. The MX block of 32 is one wgmma K step: every K-block is
+// each own half of the tile's columns and all its rows, as two 64-row
+// subtiles. The MX block of 32 is one wgmma K step: every K-block is
 // multiplied into a zeroed temporary (FP8 products exact, accumulated by the
 // tensor core) and promoted with one rounding,
 //     acc = fma(tmp, 2^(ea + eb), acc),
-// in K order. Two temporaries alternate, so K-block kb + 1 is on the tensor
-// cores while K-block kb is promoted. The factor 2^(ea + eb) is an exact
-// product of two decoded scales while ea + eb stays inside fp32 (2^-149 ..
-// 2^127); the producers flag K-blocks of a tile with a scale outside
-// 2^-74 .. 2^63, and
-// those are promoted in binary64 instead (same order). A NaN
-// scale (0xFF) decodes to NaN and makes its row or column NaN, as in the
-// reference.
+// in K order; one subtile is promoted while the other is on the tensor cores.
+// The promotion is one FMUL and one FFMA per accumulator and K-block: two
+// warp instructions per 32 x 32 products, so instruction issue (4 a cycle)
+// caps the kernel at half the FP8 tensor rate, the BF16 peak (docs/GEMM.md).
+// The factor 2^(ea + eb) is an exact product of two decoded scales while
+// ea + eb stays inside fp32 (2^-149 .. 2^127); the producers flag K-blocks
+// of a tile with a scale outside 2^-74 .. 2^63, and those stages are promoted
+// in binary64 instead (same order). A NaN scale (0xFF) decodes to NaN and
+// makes its row or column NaN, as in the reference.
 #include <cuda.h>
 
 #include "core/formats.h"
@@ -32,7 +34,7 @@ constexpr int THREADS = 384;  // two math warpgroups, one producer warpgroup
 // Registers per thread after setmaxnreg. The CTA starts with 168 a thread
 // (the launch bound); reallocation moves registers inside that allocation, so
 // the total must stay within it or setmaxnreg.inc waits forever.
-constexpr int PRODUCER_REGS = 56, MATH_REGS = 224;
+constexpr int PRODUCER_REGS = 120, MATH_REGS = 192;
 static_assert(KB_STAGE == 4, "the math loop walks four K-blocks a stage");
 static_assert(128 * PRODUCER_REGS + 256 * MATH_REGS <= (65536 / THREADS / 8 * 8) * THREADS, "register budget");
 
@@ -160,100 +162,142 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
   }
 }
 
-// acc += tmp * 2^(ea + eb) for this thread's accumulators: rows r and r + 8,
-// columns 8j + 2q + h. WIDE: the stage has a K-block with scales outside
-// 2^-74 .. 2^63; flagged K-blocks are promoted in binary64.
-template <int BN, bool WIDE>
-__device__ __forceinline__ void promote(float (&acc)[BN / 2], const float (&tmp)[BN / 2], const uint8_t *smem,
-                                        int st, int kb, int r, int q) {
+// Warpgroup w owns columns [w * WN, (w + 1) * WN) of the tile and all its
+// 128 rows, as two 64-row subtiles (U = 0, 1): a B scale it loads serves four
+// rows, and its two temporaries (one per subtile) fit beside the
+// accumulators without spilling.
+template <int BN>
+struct kscales {  // one K-block's scales of this thread
+  float fa[4];       // rows r, r + 8, r + 64, r + 72
+  float fb[BN / 8];  // columns 8j + 2q + h of the warpgroup's WN = BN / 2
+};
+
+template <int BN>
+__device__ __forceinline__ void load_scales(kscales<BN> &s, const uint8_t *smem, int st, int kb, int r, int q,
+                                            int wg) {
   using L = layout<BN>;
   const float *sfa = reinterpret_cast<const float *>(smem + L::SFA_OFF) + st * L::SFA + kb * BM;
-  const float4 *sfb =
-      reinterpret_cast<const float4 *>(reinterpret_cast<const float *>(smem + L::SFB_OFF) + st * L::SFB +
-                                       (kb * 4 + q) * L::FB_STRIDE);
-  const int *flag = reinterpret_cast<const int *>(smem + L::FLAG_OFF) + st * KB_STAGE * 2;
-  const int slow = WIDE && (flag[kb] | flag[KB_STAGE + kb]);
-  const float fa0 = sfa[r], fa1 = sfa[r + 8];
-  if (!slow) {
+  s.fa[0] = sfa[r];
+  s.fa[1] = sfa[r + 8];
+  s.fa[2] = sfa[r + 64];
+  s.fa[3] = sfa[r + 72];
+  const float4 *sfb = reinterpret_cast<const float4 *>(reinterpret_cast<const float *>(smem + L::SFB_OFF) +
+                                                       st * L::SFB + (kb * 4 + q) * L::FB_STRIDE + wg * (BN / 8));
 #pragma unroll
-    for (int v = 0; v < BN / 16; ++v) {
-      const float4 f = sfb[v];
-      const float fb[4] = {f.x, f.y, f.z, f.w};
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {  // column pair j = 2v + e / 2, h = e % 2
-        const int i = 4 * (2 * v + e / 2) + e % 2;
-        acc[i] = __fmaf_rn(tmp[i], __fmul_rn(fa0, fb[e]), acc[i]);
-        acc[i + 2] = __fmaf_rn(tmp[i + 2], __fmul_rn(fa1, fb[e]), acc[i + 2]);
-      }
-    }
-  } else {  // ea + eb outside fp32 for some pair of this tile: binary64
-#pragma unroll
-    for (int v = 0; v < BN / 16; ++v) {
-      const float4 f = sfb[v];
-      const float fb[4] = {f.x, f.y, f.z, f.w};
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int i = 4 * (2 * v + e / 2) + e % 2;
-        acc[i] = __double2float_rn(__fma_rn((double)tmp[i], (double)fa0 * (double)fb[e], (double)acc[i]));
-        acc[i + 2] =
-            __double2float_rn(__fma_rn((double)tmp[i + 2], (double)fa1 * (double)fb[e], (double)acc[i + 2]));
-      }
-    }
+  for (int v = 0; v < BN / 32; ++v) {
+    const float4 f = sfb[v];
+    s.fb[4 * v] = f.x;
+    s.fb[4 * v + 1] = f.y;
+    s.fb[4 * v + 2] = f.z;
+    s.fb[4 * v + 3] = f.w;
   }
 }
 
-// Multiplies K-block kb of stage st into d (zeroed first) without waiting.
-template <int BN, int KIND>
-__device__ __forceinline__ void issue(float (&d)[BN / 2], const uint8_t *smem, int st, int kb, int wg) {
+// acc(subtile U) += tmp * 2^(ea + eb): the thread's elements 4j + h are row
+// r + 64U + (h / 2) * 8, column 8j + 2q + h % 2. WIDE: the stage has a
+// K-block with scales outside 2^-74 .. 2^63; flagged K-blocks are promoted in
+// binary64.
+template <int BN, int U, bool WIDE>
+__device__ __forceinline__ void promote(float (&acc)[BN / 2], const float (&tmp)[BN / 4], const kscales<BN> &s,
+                                        const uint8_t *smem, int st, int kb) {
   using L = layout<BN>;
-  const uint64_t da = ptx::wgmma_desc_sw128(smem + st * L::A_BYTES + wg * 64 * BK) + kb * 2;
-  const uint64_t db = ptx::wgmma_desc_sw128(smem + L::B_OFF + st * L::B_BYTES) + kb * 2;
+  constexpr int OFF = U * BN / 4;
+  const float fa0 = s.fa[2 * U], fa1 = s.fa[2 * U + 1];
+  bool slow = false;
+  if (WIDE) {
+    const int *flag = reinterpret_cast<const int *>(smem + L::FLAG_OFF) + st * KB_STAGE * 2;
+    slow = flag[kb] | flag[KB_STAGE + kb];
+  }
+  if (!slow) {
 #pragma unroll
-  for (int i = 0; i < BN / 2; ++i) ptx::fence_reg(d[i]);
+    for (int j = 0; j < BN / 16; ++j)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int i = 4 * j + h;
+        const float fb = s.fb[2 * j + h];
+        acc[OFF + i] = __fmaf_rn(tmp[i], __fmul_rn(fa0, fb), acc[OFF + i]);
+        acc[OFF + i + 2] = __fmaf_rn(tmp[i + 2], __fmul_rn(fa1, fb), acc[OFF + i + 2]);
+      }
+  } else {  // ea + eb outside fp32 for some pair of this tile: binary64
+#pragma unroll
+    for (int j = 0; j < BN / 16; ++j)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int i = 4 * j + h;
+        const double fb = s.fb[2 * j + h];
+        acc[OFF + i] = __double2float_rn(__fma_rn((double)tmp[i], (double)fa0 * fb, (double)acc[OFF + i]));
+        acc[OFF + i + 2] =
+            __double2float_rn(__fma_rn((double)tmp[i + 2], (double)fa1 * fb, (double)acc[OFF + i + 2]));
+      }
+  }
+}
+
+// Multiplies K-block kb of stage st, subtile U, into d (zeroed first) without
+// waiting.
+template <int BN, int KIND, int U>
+__device__ __forceinline__ void issue(float (&d)[BN / 4], const uint8_t *smem, int st, int kb, int wg) {
+  using L = layout<BN>;
+  const uint64_t da = ptx::wgmma_desc_sw128(smem + st * L::A_BYTES + U * 64 * BK) + kb * 2;
+  const uint64_t db = ptx::wgmma_desc_sw128(smem + L::B_OFF + st * L::B_BYTES + wg * (BN / 2) * BK) + kb * 2;
+#pragma unroll
+  for (int i = 0; i < BN / 4; ++i) ptx::fence_reg(d[i]);
   ptx::wgmma_fence();
-  ptx::wgmma_m64k32_fp8<BN, KIND>(d, da, db, 0);
+  ptx::wgmma_m64k32_fp8<BN / 2, KIND>(d, da, db, 0);
   ptx::wgmma_commit();
 #pragma unroll
-  for (int i = 0; i < BN / 2; ++i) ptx::fence_reg(d[i]);
+  for (int i = 0; i < BN / 4; ++i) ptx::fence_reg(d[i]);
 }
 
-// Waits for all but the newest wgmma group, then promotes d (K-block kb of
-// stage st), whose group is then complete.
-template <int BN, bool WIDE>
-__device__ __forceinline__ void settle(float (&acc)[BN / 2], float (&d)[BN / 2], const uint8_t *smem, int st, int kb,
-                                       int r, int q, bool last) {
-  if (last) ptx::wgmma_wait<0>();
-  else ptx::wgmma_wait<1>();
+template <int BN>
+__device__ __forceinline__ void fence_all(float (&d)[BN / 4]) {
 #pragma unroll
-  for (int i = 0; i < BN / 2; ++i) ptx::fence_reg(d[i]);
-  promote<BN, WIDE>(acc, d, smem, st, kb, r, q);
-}
-// The four K-blocks of stage st: K-block kb + 1 is on the tensor cores while
-// K-block kb is promoted. No wgmma is in flight when the stage ends: the
-// compiler serializes every wgmma of a loop that carries one across its
-// back edge.
-template <int BN, int KIND>
-__device__ __forceinline__ void stage(float (&acc)[BN / 2], float (&t0)[BN / 2], float (&t1)[BN / 2], uint8_t *smem,
-                                      int st, int wg, int r, int q) {
-  issue<BN, KIND>(t0, smem, st, 0, wg);
-  issue<BN, KIND>(t1, smem, st, 1, wg);
-  settle<BN, false>(acc, t0, smem, st, 0, r, q, false);
-  issue<BN, KIND>(t0, smem, st, 2, wg);
-  settle<BN, false>(acc, t1, smem, st, 1, r, q, false);
-  issue<BN, KIND>(t1, smem, st, 3, wg);
-  settle<BN, false>(acc, t0, smem, st, 2, r, q, false);
-  settle<BN, false>(acc, t1, smem, st, 3, r, q, true);
+  for (int i = 0; i < BN / 4; ++i) ptx::fence_reg(d[i]);
 }
 
-// A stage with wide-range scales, one K-block at a time: the binary64
-// promotion needs the registers of the second temporary.
+// The four K-blocks of stage st. Subtile 0 of K-block kb is promoted while
+// subtile 1 is on the tensor cores, then subtile 1 while subtile 0 of K-block
+// kb + 1 is. No wgmma is in flight when the stage ends: the compiler
+// serializes every wgmma of a loop that carries one across its back edge.
 template <int BN, int KIND>
-__device__ __forceinline__ void stage_wide(float (&acc)[BN / 2], float (&t0)[BN / 2], uint8_t *smem, int st, int wg,
+__device__ __forceinline__ void stage(float (&acc)[BN / 2], float (&ta)[BN / 4], float (&tb)[BN / 4], uint8_t *smem,
+                                      int st, int wg, int r, int q) {
+  issue<BN, KIND, 0>(ta, smem, st, 0, wg);
+  issue<BN, KIND, 1>(tb, smem, st, 0, wg);
+#pragma unroll
+  for (int kb = 0; kb < KB_STAGE; ++kb) {
+    kscales<BN> s;
+    load_scales<BN>(s, smem, st, kb, r, q, wg);
+    ptx::wgmma_wait<1>();
+    fence_all<BN>(ta);
+    promote<BN, 0, false>(acc, ta, s, smem, st, kb);
+    if (kb + 1 < KB_STAGE) {
+      issue<BN, KIND, 0>(ta, smem, st, kb + 1, wg);
+      ptx::wgmma_wait<1>();
+    } else {
+      ptx::wgmma_wait<0>();
+    }
+    fence_all<BN>(tb);
+    promote<BN, 1, false>(acc, tb, s, smem, st, kb);
+    if (kb + 1 < KB_STAGE) issue<BN, KIND, 1>(tb, smem, st, kb + 1, wg);
+  }
+}
+
+// A stage with wide-range scales, one wgmma at a time.
+template <int BN, int KIND>
+__device__ __forceinline__ void stage_wide(float (&acc)[BN / 2], float (&ta)[BN / 4], uint8_t *smem, int st, int wg,
                                            int r, int q) {
 #pragma unroll
   for (int kb = 0; kb < KB_STAGE; ++kb) {
-    issue<BN, KIND>(t0, smem, st, kb, wg);
-    settle<BN, true>(acc, t0, smem, st, kb, r, q, true);
+    kscales<BN> s;
+    load_scales<BN>(s, smem, st, kb, r, q, wg);
+    issue<BN, KIND, 0>(ta, smem, st, kb, wg);
+    ptx::wgmma_wait<0>();
+    fence_all<BN>(ta);
+    promote<BN, 0, true>(acc, ta, s, smem, st, kb);
+    issue<BN, KIND, 1>(ta, smem, st, kb, wg);
+    ptx::wgmma_wait<0>();
+    fence_all<BN>(ta);
+    promote<BN, 1, true>(acc, ta, s, smem, st, kb);
   }
 }
 
@@ -307,9 +351,9 @@ __global__ void __launch_bounds__(THREADS, 1)
     return;
   }
   ptx::setmaxnreg_inc<MATH_REGS>();
-  const int r = wg * 64 + (tid % 128) / 32 * 16 + lane / 4, q = lane % 4;
+  const int r = (tid % 128) / 32 * 16 + lane / 4, q = lane % 4;
   const float at = mxb_gemm_alpha_t(p.out.alpha, 1.0f, 1.0f);
-  float acc[BN / 2], t0[BN / 2], t1[BN / 2];
+  float acc[BN / 2], t0[BN / 4], t1[BN / 4];
   uint32_t g = 0;
   for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
     int tm, tn;
@@ -328,12 +372,14 @@ __global__ void __launch_bounds__(THREADS, 1)
       ptx::mbar_arrive(&empty[st]);
     }
 #pragma unroll
-    for (int j = 0; j < BN / 8; ++j)
+    for (int u = 0; u < 2; ++u)
 #pragma unroll
-      for (int h = 0; h < 4; ++h) {
-        const int64_t m = m0 + r + (h / 2) * 8, n = n0 + 8 * j + 2 * q + h % 2;
-        if (m < p.M && n < p.N) store(p.out, at, m, n, acc[4 * j + h]);
-      }
+      for (int j = 0; j < BN / 16; ++j)
+#pragma unroll
+        for (int h = 0; h < 4; ++h) {
+          const int64_t m = m0 + 64 * u + r + (h / 2) * 8, n = n0 + wg * (BN / 2) + 8 * j + 2 * q + h % 2;
+          if (m < p.M && n < p.N) store(p.out, at, m, n, acc[u * (BN / 4) + 4 * j + h]);
+        }
   }
 #endif
 }
