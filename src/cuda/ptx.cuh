@@ -34,13 +34,15 @@ __device__ __forceinline__ void mbar_expect_tx(uint64_t *bar, uint32_t bytes) {
 __device__ __forceinline__ void mbar_arrive(uint64_t *bar) {
   asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}" ::"r"(smem_addr(bar)) : "memory");
 }
-// Waits until the phase with the given parity has completed (acquire).
+// Waits until the phase with the given parity has completed (acquire). The
+// time hint lets the thread sleep in try_wait until the phase completes
+// rather than spin, which would take issue slots from the math warps.
 __device__ __forceinline__ void mbar_wait(uint64_t *bar, uint32_t parity) {
   asm volatile(
       "{\n.reg .pred p;\nLAB_WAIT_%=:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1, %2;\n"
       "@p bra.uni DONE_%=;\nbra.uni LAB_WAIT_%=;\nDONE_%=:\n}" ::"r"(smem_addr(bar)),
-      "r"(parity)
+      "r"(parity), "r"(1000000)
       : "memory");
 }
 
@@ -85,8 +87,9 @@ __device__ __forceinline__ void wgmma_wait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
 }
 // Keeps the compiler from moving accesses of an accumulator register across
-// the asynchronous wgmma that writes it.
-__device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
+// the asynchronous wgmma that writes it (registers only: shared-memory loads
+// may still move across it, the wgmma fence, commit and wait order those).
+__device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)); }
 
 // D[64 x N] (+)= A[64 x 32] * B[N x 32]^T, both fp8 K-major in shared memory;
 // KIND = TA | TB << 1 with 0 = E4M3, 1 = E5M2.

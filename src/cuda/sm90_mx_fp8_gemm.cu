@@ -34,7 +34,7 @@ constexpr int THREADS = 384;  // two math warpgroups, one producer warpgroup
 // Registers per thread after setmaxnreg. The CTA starts with 168 a thread
 // (the launch bound); reallocation moves registers inside that allocation, so
 // the total must stay within it or setmaxnreg.inc waits forever.
-constexpr int PRODUCER_REGS = 120, MATH_REGS = 192;
+constexpr int PRODUCER_REGS = 88, MATH_REGS = 208;
 static_assert(KB_STAGE == 4, "the math loop walks four K-blocks a stage");
 static_assert(128 * PRODUCER_REGS + 256 * MATH_REGS <= (65536 / THREADS / 8 * 8) * THREADS, "register budget");
 
@@ -248,37 +248,58 @@ __device__ __forceinline__ void issue(float (&d)[BN / 4], const uint8_t *smem, i
   for (int i = 0; i < BN / 4; ++i) ptx::fence_reg(d[i]);
 }
 
+
 template <int BN>
 __device__ __forceinline__ void fence_all(float (&d)[BN / 4]) {
 #pragma unroll
   for (int i = 0; i < BN / 4; ++i) ptx::fence_reg(d[i]);
 }
 
-// The four K-blocks of stage st. Subtile 0 of K-block kb is promoted while
-// subtile 1 is on the tensor cores, then subtile 1 while subtile 0 of K-block
-// kb + 1 is. No wgmma is in flight when the stage ends: the compiler
-// serializes every wgmma of a loop that carries one across its back edge.
+// wgmma groups in flight per math warpgroup: as many temporaries as fit
+// beside the accumulators (small tiles need more in flight to cover the
+// wgmma latency).
+template <int BN>
+struct depth {
+  static constexpr int NB = BN == 128 ? 2 : 4;
+};
+
+// The eight wgmmas of stage st, i = 2 kb + U (K-block kb, subtile U), each
+// into temporary i % NB; NB are in flight while the oldest is promoted, in K
+// order. No wgmma is in flight when the stage ends: the compiler serializes
+// every wgmma of a loop that carries one across its back edge.
 template <int BN, int KIND>
-__device__ __forceinline__ void stage(float (&acc)[BN / 2], float (&ta)[BN / 4], float (&tb)[BN / 4], uint8_t *smem,
-                                      int st, int wg, int r, int q) {
-  issue<BN, KIND, 0>(ta, smem, st, 0, wg);
-  issue<BN, KIND, 1>(tb, smem, st, 0, wg);
+__device__ __forceinline__ void issue_i(float (&d)[BN / 4], const uint8_t *smem, int st, int i, int wg) {
+  if (i % 2 == 0) issue<BN, KIND, 0>(d, smem, st, i / 2, wg);
+  else issue<BN, KIND, 1>(d, smem, st, i / 2, wg);
+}
+__device__ __forceinline__ void wgmma_wait_n(int n) {  // n: a constant once unrolled
+  switch (n) {
+    case 0: ptx::wgmma_wait<0>(); break;
+    case 1: ptx::wgmma_wait<1>(); break;
+    case 2: ptx::wgmma_wait<2>(); break;
+    default: ptx::wgmma_wait<3>(); break;
+  }
+}
+template <int BN, int KIND>
+__device__ __forceinline__ void stage(float (&acc)[BN / 2], float (&t)[depth<BN>::NB][BN / 4], uint8_t *smem, int st,
+                                      int wg, int r, int q) {
+  constexpr int NB = depth<BN>::NB, W = 2 * KB_STAGE;
+  static_assert(NB <= 4, "wgmma_wait_n waits for at most 3 pending groups");
+  // Scales of K-block kb + 1 are loaded before waiting for K-block kb (the
+  // waits order shared-memory accesses), so their latency is hidden.
+  kscales<BN> s[2];
+  load_scales<BN>(s[0], smem, st, 0, r, q, wg);
 #pragma unroll
-  for (int kb = 0; kb < KB_STAGE; ++kb) {
-    kscales<BN> s;
-    load_scales<BN>(s, smem, st, kb, r, q, wg);
-    ptx::wgmma_wait<1>();
-    fence_all<BN>(ta);
-    promote<BN, 0, false>(acc, ta, s, smem, st, kb);
-    if (kb + 1 < KB_STAGE) {
-      issue<BN, KIND, 0>(ta, smem, st, kb + 1, wg);
-      ptx::wgmma_wait<1>();
-    } else {
-      ptx::wgmma_wait<0>();
-    }
-    fence_all<BN>(tb);
-    promote<BN, 1, false>(acc, tb, s, smem, st, kb);
-    if (kb + 1 < KB_STAGE) issue<BN, KIND, 1>(tb, smem, st, kb + 1, wg);
+  for (int i = 0; i < NB; ++i) issue_i<BN, KIND>(t[i], smem, st, i, wg);
+#pragma unroll
+  for (int i = 0; i < W; ++i) {
+    const int kb = i / 2;
+    if (i % 2 == 0 && kb + 1 < KB_STAGE) load_scales<BN>(s[(kb + 1) % 2], smem, st, kb + 1, r, q, wg);
+    wgmma_wait_n(NB - 1 < W - 1 - i ? NB - 1 : W - 1 - i);  // wgmma i is complete
+    fence_all<BN>(t[i % NB]);
+    if (i % 2 == 0) promote<BN, 0, false>(acc, t[i % NB], s[kb % 2], smem, st, kb);
+    else promote<BN, 1, false>(acc, t[i % NB], s[kb % 2], smem, st, kb);
+    if (i + NB < W) issue_i<BN, KIND>(t[i % NB], smem, st, i + NB, wg);
   }
 }
 
@@ -353,7 +374,7 @@ __global__ void __launch_bounds__(THREADS, 1)
   ptx::setmaxnreg_inc<MATH_REGS>();
   const int r = (tid % 128) / 32 * 16 + lane / 4, q = lane % 4;
   const float at = mxb_gemm_alpha_t(p.out.alpha, 1.0f, 1.0f);
-  float acc[BN / 2], t0[BN / 4], t1[BN / 4];
+  float acc[BN / 2], tmp[depth<BN>::NB][BN / 4];
   uint32_t g = 0;
   for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
     int tm, tn;
@@ -365,8 +386,8 @@ __global__ void __launch_bounds__(THREADS, 1)
     for (int s = 0; s < p.ksteps; ++s, ++g) {
       const int st = g % STAGES;
       ptx::mbar_wait(&full[st], (g / STAGES) & 1);
-      if (wide_stage<BN>(smem, st)) stage_wide<BN, KIND>(acc, t0, smem, st, wg, r, q);
-      else stage<BN, KIND>(acc, t0, t1, smem, st, wg, r, q);
+      if (wide_stage<BN>(smem, st)) stage_wide<BN, KIND>(acc, tmp[0], smem, st, wg, r, q);
+      else stage<BN, KIND>(acc, tmp, smem, st, wg, r, q);
       // This thread is done with the stage (tiles and scales): each math
       // thread arrives, so each releases its own shared-memory reads.
       ptx::mbar_arrive(&empty[st]);
