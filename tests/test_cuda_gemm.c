@@ -353,8 +353,8 @@ static void check_twice_same(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t f
 }
 #endif
 
-/* MXFP8 x MXFP8 on FP8 tensor cores (the path serves shapes with M or N at
- * most 128): every element-type pair, both scale layouts, several tiles in M
+/* MXFP8 x MXFP8 and MXFP4 x MXFP8 on FP8 tensor cores (the path serves
+ * shapes with M or N at most 128): every element-type pair, W4A8 on either side, both scale layouts, several tiles in M
  * (N <= 128) and in N (M <= 128), tails in M, N and K (K = 208: a partial last K-block and a
  * partial 128-byte stage), alpha/beta/ldc/bf16, wide-range, cancelling and
  * skewed inputs (A near 2^66, B near 2^-80), and tiny values whose scale
@@ -364,11 +364,12 @@ Test(cuda_gemm, fast_sm90_mx_fp8_within_bound) {
 #ifdef MXB_WITH_CUDA
   static const mxb_format_t pairs[][2] = {
     {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3}, {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2},
-    {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3}, {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E5M2}};
+    {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3}, {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E5M2},
+    {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4}, {MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP8_E5M2}}; /* W4A8, either side */
   static const int64_t shapes[][3] = {{128, 520, 512}, {77, 45, 208}, {1, 300, 64}, {300, 120, 1024}, {100, 700, 2048}};
   mxb_context_t *ctx = gpu_ctx();
   const char *want = mx_fp8_path();
-  for (int p = 0; p < 4; p++)
+  for (int p = 0; p < 6; p++)
     for (int s = 0; s < 5; s++)
       for (int kind = 0; kind < 3; kind++) {
         mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, s == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, kind == 2 ? -0.75f : 1.0f,
@@ -377,7 +378,8 @@ Test(cuda_gemm, fast_sm90_mx_fp8_within_bound) {
                           (s + p) % 2 ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR);
       }
   mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
-  for (int p = 0; p < 4; p += 3) {
+  for (int i = 0; i < 3; i++) {
+    const int p = (int[]){0, 3, 4}[i];
     check_fast(ctx, pairs[p][0], pairs[p][1], 100, 150, 256, &d, MXBT_IN_SKEW, want);
     check_fast(ctx, pairs[p][0], pairs[p][1], 260, 90, 256, &d, MXBT_IN_TINY, want);
   }
@@ -409,6 +411,7 @@ Test(cuda_gemm, fast_sm90_mx_fp8_is_deterministic) {
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
   check_twice_same(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 128, 520, 4096, 41, mx_fp8_path());
+  check_twice_same(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 16, 700, 2048, 43, mx_fp8_path());
   mxb_context_destroy(ctx);
 #endif
 }

@@ -102,6 +102,7 @@ static int fb(const call &c) { return c.B->format; }
 static size_t no_workspace(const mxb_context *, const problem &) { return 0; }
 static size_t ws_int8(const mxb_context *, const problem &p) { return int8_workspace(p); }
 static size_t ws_dequant(const mxb_context *, const problem &p) { return dequant_workspace(p); }
+static size_t ws_sm90_mx(const mxb_context *, const problem &p) { return sm90_mx_fp8_workspace(p); }
 static size_t ws_lt(const mxb_context *, const problem &p) { return lt_native_workspace(p); }
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 // cuBLASLt paths with block-scaled operands fall back to the dequantize path
@@ -119,7 +120,7 @@ static mxb_status_t run_dequant_path(const call &c, const char **) {
   return run_dequant(c.ctx, c.p, c.ws, c.ws_bytes, c.st);
 }
 static mxb_status_t run_decode_path(const call &c, const char **) { return run_decode(c.ctx, c.p, c.ws, c.st); }
-static mxb_status_t run_sm90_mx_path(const call &c, const char **) { return run_sm90_mx_fp8(c.ctx, c.p, c.st); }
+static mxb_status_t run_sm90_mx_path(const call &c, const char **) { return run_sm90_mx_fp8(c.ctx, c.p, c.ws, c.st); }
 // Where cuBLASLt has no algorithm for the shape or pair: block-scaled
 // operands take the dequantize path, the others the exact path.
 static mxb_status_t lt_fallback(const call &c, mxb_status_t s, const char **ran) {
@@ -181,7 +182,7 @@ static const path k_paths[] = {
     {"cuda-exact-generic", exact_any, nullptr, no_workspace, run_generic_path},
     {"cuda-fast-cublaslt-nvfp4-sm100", lt_nvfp4_sm100, nullptr, ws_blockscaled, run_blockscaled_path},
     {"cuda-fast-cublaslt-mxfp8-sm100", lt_mxfp8_sm100, nullptr, ws_blockscaled, run_blockscaled_path},
-    {"cuda-fast-sm90-mx-fp8-wgmma", sm90_mx, sm90_mx_shape, no_workspace, run_sm90_mx_path},
+    {"cuda-fast-sm90-mx-fp8-wgmma", sm90_mx, sm90_mx_shape, ws_sm90_mx, run_sm90_mx_path},
     {"cuda-fast-cublaslt-bf16", lt_bf16, nullptr, ws_lt, run_lt_path},
     {"cuda-fast-cublaslt-fp8", lt_fp8, nullptr, ws_lt_or_dequant, run_lt_path},
     {"cuda-fast-decode-m16", decode_m16, nullptr, decode_workspace, run_decode_path},

@@ -128,10 +128,11 @@ size_t blockscaled_workspace(const problem &p);
 mxb_status_t run_blockscaled(mxb_context *ctx, const problem &p, const mxb_tensor_t *A,
                              const mxb_tensor_t *B, void *ws, cudaStream_t st);
 
-// Fast, sm_90a: MXFP8 x MXFP8 on FP8 wgmma with per-32 promotion (sm90_mx_fp8_gemm.cu).
+// Fast, sm_90a: MXFP8 x MXFP8 and MXFP4 x MXFP8 on FP8 wgmma with per-32 promotion (sm90_mx_fp8_gemm.cu).
 bool sm90_mx_fp8_applies(const mxb_context *ctx, const problem &p);
 bool sm90_mx_fp8_preferred(const mxb_context *ctx, const problem &p);
-mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, cudaStream_t st);
+size_t sm90_mx_fp8_workspace(const problem &p);
+mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
 
 // cuBLASLt: C^T[N, M] = B[N, K] * A[M, K]^T in column-major terms ("TN").
 // a/b: row-major [rows, K] with leading dimension ld (elements).

@@ -1,5 +1,7 @@
 // Fast MX GEMM on Hopper's FP8 tensor cores (sm_90a): MXFP8 x MXFP8, E4M3 and
-// E5M2 in every combination, C = alpha * A * B^T + beta * C.
+// E5M2 in every combination, and MXFP4 x MXFP8 (W4A8, either side; the
+// MXFP4 operand is rewritten as E4M3 codes, exactly, into the workspace),
+// C = alpha * A * B^T + beta * C.
 //
 // A persistent grid (one CTA per SM) walks 128 x BN tiles of C (BN = 128, or
 // 64 where 128 would leave SMs idle). Two producer warps bring A and B tiles
@@ -476,12 +478,61 @@ bool built_for_sm90a() {
 
 bool is_mxfp8(int f) { return f == MXB_FORMAT_MXFP8_E4M3 || f == MXB_FORMAT_MXFP8_E5M2; }
 
+// MXFP4 operands (E2M1 codes, the same E8M0 scales per 32) are rewritten as
+// E4M3 codes first: every E2M1 value is an E4M3 value, so the kernel sees
+// the same numbers. One thread turns 16 codes (8 bytes, low nibble first)
+// into 16 bytes: a byte permute looks the magnitude up in an 8-entry table
+// (0, 0.5, 1, 1.5, 2, 3, 4, 6 as E4M3) and a second one places the sign.
+__device__ __forceinline__ uint32_t e2m1x4_to_e4m3x4(uint32_t nibbles) {
+  const uint32_t mag = __byte_perm(0x3C383000u, 0x4C484440u, nibbles & 0x7777u);
+  const uint32_t sign = __byte_perm(0x00008000u, 0u, (nibbles >> 3) & 0x1111u);
+  return mag | sign;
+}
+__global__ void e2m1_to_e4m3_kernel(const uint8_t *src, int64_t src_row_bytes, uint8_t *dst, int64_t rows, int64_t K) {
+  const int64_t per_row = K / 16, n = rows * per_row;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t r = i / per_row, c = i % per_row;
+    const uint2 in = *reinterpret_cast<const uint2 *>(src + r * src_row_bytes + c * 8);
+    uint4 out;
+    out.x = e2m1x4_to_e4m3x4(in.x);
+    out.y = e2m1x4_to_e4m3x4(in.x >> 16);
+    out.z = e2m1x4_to_e4m3x4(in.y);
+    out.w = e2m1x4_to_e4m3x4(in.y >> 16);
+    *reinterpret_cast<uint4 *>(dst + r * K + c * 16) = out;
+  }
+}
+
+bool is_fp4_operand(const operand &o) { return o.format == MXB_FORMAT_MXFP4; }
+size_t e4m3_bytes(const operand &o, int64_t K) {  // the E4M3 copy of an MXFP4 operand, 256-byte rounded
+  return is_fp4_operand(o) ? ((size_t)o.rows * (size_t)K + 255) / 256 * 256 : 0;
+}
+// The operand as the kernel reads it: an MXFP4 one from its E4M3 copy at dst.
+mxb_status_t as_e4m3(const operand &o, int64_t K, uint8_t *dst, cudaStream_t st, operand *out) {
+  *out = o;
+  if (!is_fp4_operand(o)) return MXB_SUCCESS;
+  const int64_t n = o.rows * (K / 16);
+  const int blocks = (int)(n / 256 + 1 < 4096 ? n / 256 + 1 : 4096);
+  e2m1_to_e4m3_kernel<<<blocks, 256, 0, st>>>(o.data, o.row_bytes, dst, o.rows, K);
+  MXB_TRY(launch_status("e2m1_to_e4m3_kernel"));
+  out->data = dst;
+  out->row_bytes = K;
+  out->cols = K;
+  out->format = MXB_FORMAT_MXFP8_E4M3;
+  return MXB_SUCCESS;
+}
+
 }  // namespace
 
+// MXFP8 x MXFP8 in any element mix, and MXFP4 weights x MXFP8 activations
+// (either side; MXFP4 x MXFP4 takes the BF16 paths).
 bool sm90_mx_fp8_applies(const mxb_context *ctx, const problem &p) {
-  return ctx->cc_major == 9 && ctx->cc_minor == 0 && is_mxfp8(p.a.format) && is_mxfp8(p.b.format) && p.K % 16 == 0 &&
-         p.M < (1 << 30) && p.N < (1 << 30) && aligned16(p.a.data) && aligned16(p.b.data) && built_for_sm90a();
+  const bool fa8 = is_mxfp8(p.a.format), fb8 = is_mxfp8(p.b.format);
+  const bool pair = (fa8 && fb8) || (fa8 && is_fp4_operand(p.b)) || (is_fp4_operand(p.a) && fb8);
+  return ctx->cc_major == 9 && ctx->cc_minor == 0 && pair && p.K % 16 == 0 && p.M < (1 << 30) && p.N < (1 << 30) &&
+         aligned16(p.a.data) && aligned16(p.b.data) && built_for_sm90a();
 }
+
+size_t sm90_mx_fp8_workspace(const problem &p) { return e4m3_bytes(p.a, p.K) + e4m3_bytes(p.b, p.K); }
 
 // Measured on an H200 (docs/PERFORMANCE.md): the kernel beats dequantizing
 // to BF16 plus cuBLASLt where one side of C is small.
@@ -498,11 +549,15 @@ mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, cudaStream_t 
   }
 }
 
-mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, cudaStream_t st) {
+mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
+  problem q = p;
+  uint8_t *w = static_cast<uint8_t *>(ws);
+  MXB_TRY(as_e4m3(p.a, p.K, w, st, &q.a));
+  MXB_TRY(as_e4m3(p.b, p.K, w + e4m3_bytes(p.a, p.K), st, &q.b));
   // 128-column tiles unless they leave SMs idle (small M or N): then 64.
   const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
-  if ((p.M + BM - 1) / BM * ((p.N + 127) / 128) < sms) return launch_kind<64>(ctx, p, st);
-  return launch_kind<128>(ctx, p, st);
+  if ((q.M + BM - 1) / BM * ((q.N + 127) / 128) < sms) return launch_kind<64>(ctx, q, st);
+  return launch_kind<128>(ctx, q, st);
 }
 
 }  // namespace gemm
