@@ -93,6 +93,12 @@ __device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r))
 
 // D[64 x N] (+)= A[64 x 32] * B[N x 32]^T, both fp8 K-major in shared memory;
 // KIND = TA | TB << 1 with 0 = E4M3, 1 = E5M2.
+#define MXB_WGMMA_N16(ta, tb)                                                            \
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\n"                                 \
+               "wgmma.mma_async.sync.aligned.m64n16k32.f32." ta "." tb " "                 \
+               "{%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, p, 1, 1;\n}\n"                                 \
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]) \
+               : "l"(desc_a), "l"(desc_b), "r"(accumulate))
 #define MXB_WGMMA_N32(ta, tb)                                                            \
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"                                 \
                "wgmma.mma_async.sync.aligned.m64n32k32.f32." ta "." tb " "                 \
@@ -107,19 +113,22 @@ __device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r))
                : "l"(desc_a), "l"(desc_b), "r"(accumulate))
 template <int N, int KIND>
 __device__ __forceinline__ void wgmma_m64k32_fp8(float (&d)[N / 2], uint64_t desc_a, uint64_t desc_b, int accumulate) {
-  static_assert(N == 32 || N == 64, "m64n32k32 and m64n64k32 are instantiated");
+  static_assert(N == 16 || N == 32 || N == 64, "m64n16k32, m64n32k32 and m64n64k32 are instantiated");
 #define MXB_WGMMA_KINDS(M)                                      \
   if constexpr (KIND == 0) M("e4m3", "e4m3");                   \
   else if constexpr (KIND == 1) M("e5m2", "e4m3");              \
   else if constexpr (KIND == 2) M("e4m3", "e5m2");              \
   else M("e5m2", "e5m2");
-  if constexpr (N == 32) {
+  if constexpr (N == 16) {
+    MXB_WGMMA_KINDS(MXB_WGMMA_N16)
+  } else if constexpr (N == 32) {
     MXB_WGMMA_KINDS(MXB_WGMMA_N32)
   } else {
     MXB_WGMMA_KINDS(MXB_WGMMA_N64)
   }
 #undef MXB_WGMMA_KINDS
 }
+#undef MXB_WGMMA_N16
 #undef MXB_WGMMA_N32
 #undef MXB_WGMMA_N64
 

@@ -23,6 +23,8 @@
 // makes its row or column NaN, as in the reference.
 #include <cuda.h>
 
+#include <utility>
+
 #include "core/formats.h"
 #include "cuda/gemm_common.cuh"
 #include "cuda/ptx.cuh"
@@ -60,6 +62,7 @@ struct mx_params {
   int64_t sa_cols, sb_cols;
   int sa_swz, sb_swz, sa_vec, sb_vec;  // vec: linear rows of whole 4-byte words
   int M, N, nkb, ksteps, tiles_m, tiles_n;
+  int swap;  // the kernel computes C^T = B A^T (A and B exchanged): store transposed
   out_view out;
 };
 
@@ -401,7 +404,7 @@ __global__ void __launch_bounds__(THREADS, 1)
 #pragma unroll
         for (int h = 0; h < 4; ++h) {
           const int64_t m = m0 + 64 * u + r + (h / 2) * 8, n = n0 + wg * (BN / 2) + 8 * j + 2 * q + h % 2;
-          if (m < p.M && n < p.N) store(p.out, at, m, n, acc[u * (BN / 4) + 4 * j + h]);
+          if (m < p.M && n < p.N) store(p.out, at, p.swap ? n : m, p.swap ? m : n, acc[u * (BN / 4) + 4 * j + h]);
         }
   }
 #endif
@@ -437,7 +440,7 @@ mxb_status_t tensor_map(CUtensorMap *m, const operand &o, int box_rows) {
 }
 
 template <int BN, int KIND>
-mxb_status_t launch(const mxb_context *ctx, const problem &p, cudaStream_t st) {
+mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, cudaStream_t st) {
   CUtensorMap ta, tb;
   MXB_TRY(tensor_map(&ta, p.a, BM));
   MXB_TRY(tensor_map(&tb, p.b, BN));
@@ -456,6 +459,7 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, cudaStream_t st) {
   k.ksteps = (int)((p.K + BK - 1) / BK);
   k.tiles_m = (int)((p.M + BM - 1) / BM);
   k.tiles_n = (int)((p.N + BN - 1) / BN);
+  k.swap = swap;
   k.out = p.out;
   auto kernel = sm90_mx_fp8_kernel<BN, KIND>;
   MXB_TRY(cuda_status(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, layout<BN>::BYTES),
@@ -539,13 +543,13 @@ size_t sm90_mx_fp8_workspace(const problem &p) { return e4m3_bytes(p.a, p.K) + e
 bool sm90_mx_fp8_preferred(const mxb_context *, const problem &p) { return p.M <= 128 || p.N <= 128; }
 
 template <int BN>
-mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, cudaStream_t st) {
+mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, int swap, cudaStream_t st) {
   const int kind = (p.a.format == MXB_FORMAT_MXFP8_E5M2) | (p.b.format == MXB_FORMAT_MXFP8_E5M2) << 1;
   switch (kind) {
-    case 0: return launch<BN, 0>(ctx, p, st);
-    case 1: return launch<BN, 1>(ctx, p, st);
-    case 2: return launch<BN, 2>(ctx, p, st);
-    default: return launch<BN, 3>(ctx, p, st);
+    case 0: return launch<BN, 0>(ctx, p, swap, st);
+    case 1: return launch<BN, 1>(ctx, p, swap, st);
+    case 2: return launch<BN, 2>(ctx, p, swap, st);
+    default: return launch<BN, 3>(ctx, p, swap, st);
   }
 }
 
@@ -554,10 +558,20 @@ mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws,
   uint8_t *w = static_cast<uint8_t *>(ws);
   MXB_TRY(as_e4m3(p.a, p.K, w, st, &q.a));
   MXB_TRY(as_e4m3(p.b, p.K, w + e4m3_bytes(p.a, p.K), st, &q.b));
+  // A few rows of A (activations at decode time): exchange the operands, so
+  // the 128-row side of a tile runs over B's rows and the promotion does not
+  // spend itself on rows past M; the tile is then 128 x 32.
+  int swap = 0;
+  if (q.M <= 32 && q.N > q.M) {
+    std::swap(q.a, q.b);
+    std::swap(q.M, q.N);
+    swap = 1;
+  }
+  if (q.N <= 32) return launch_kind<32>(ctx, q, swap, st);
   // 128-column tiles unless they leave SMs idle (small M or N): then 64.
   const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
-  if ((q.M + BM - 1) / BM * ((q.N + 127) / 128) < sms) return launch_kind<64>(ctx, q, st);
-  return launch_kind<128>(ctx, q, st);
+  if ((q.M + BM - 1) / BM * ((q.N + 127) / 128) < sms) return launch_kind<64>(ctx, q, swap, st);
+  return launch_kind<128>(ctx, q, swap, st);
 }
 
 }  // namespace gemm
