@@ -50,8 +50,7 @@ static mor_layout layout_of(const mxb_tensor_t *dst) {
 size_t mxb_cpu_mor_workspace(const mxb_tensor_t *dst) { return layout_of(dst).total; }
 
 static int64_t partition_of(const mxb_format_desc *d, int64_t scale_cols, int64_t r, int64_t c) {
-  int64_t i = d->block_rows ? r / d->block_rows : 0, j = d->block_cols ? c / d->block_cols : 0;
-  return i * scale_cols + j;
+  return mxb_block_index(r, c, mxb_block_shift(d->block_rows), mxb_block_shift(d->block_cols), scale_cols);
 }
 
 mxb_status_t mxb_cpu_mor_quantize(const mxb_mor_config_t *cfg, mxb_dtype_t src_type,

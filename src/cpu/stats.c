@@ -56,13 +56,12 @@ static double clip_limit(const scale_view *v, int64_t r, int64_t c, int *tie_cli
   double mult = 1.0;
   *tie_clips = 1;
   if (d->scale_type != MXB_SCALE_NONE) {
-    int64_t i = d->block_rows ? r / d->block_rows : 0, j = d->block_cols ? c / d->block_cols : 0;
-    int64_t k = sidx(v, i, j);
+    int64_t k = sidx(v, r >> mxb_block_shift(d->block_rows), c >> mxb_block_shift(d->block_cols));
     int code;
     mult = scale_mult(v, k, &code);
     if (d->scale_type == MXB_SCALE_BDR) {
       uint8_t mu = ((const uint8_t *)v->t->aux)[k];
-      int pair = (int)(c % 16) / 2;
+      int pair = (int)(c % d->block_cols) / 2;
       return (ldexp(1.0, d->bdr_m) - 0.5) * ldexp(mult, 1 - d->bdr_m - ((mu >> pair) & 1));
     }
     if (d->elem == MXB_ELEM_MIXED) /* an FP8 E4M3 or a BF16 partition (scale_inv 1) */
