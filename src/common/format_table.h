@@ -133,12 +133,17 @@ typedef enum mxb_tensor_scale_kind {
   MXB_TSCALE_AMAX = 1,  /* *amax, through mxb_nvfp4_tensor_scale */
   MXB_TSCALE_PLANE = 2  /* ((float *)scales)[0] */
 } mxb_tensor_scale_kind;
-MXB_HDC int mxb_fmt_tensor_scale(int f) {
-  return mxb_fmt_has_amax(f) ? MXB_TSCALE_AMAX
-         : mxb_fmt_scale_type(f) == MXB_SCALE_FP32 && mxb_fmt_block_rows(f) == 0 && mxb_fmt_block_cols(f) == 0 &&
-                 mxb_fmt_elem(f) != MXB_ELEM_MIXED
+/* The rule on a format's columns (for code that holds them at run time)... */
+MXB_HDC int mxb_tensor_scale_rule(int scale_type, int has_amax, int block_rows, int block_cols, int elem) {
+  return has_amax ? MXB_TSCALE_AMAX
+         : scale_type == MXB_SCALE_FP32 && block_rows == 0 && block_cols == 0 && elem != MXB_ELEM_MIXED
              ? MXB_TSCALE_PLANE
              : MXB_TSCALE_NONE;
+}
+/* ... and on the format itself. */
+MXB_HDC int mxb_fmt_tensor_scale(int f) {
+  return mxb_tensor_scale_rule(mxb_fmt_scale_type(f), mxb_fmt_has_amax(f), mxb_fmt_block_rows(f),
+                               mxb_fmt_block_cols(f), mxb_fmt_elem(f));
 }
 
 /* Element codes stored per row of cols elements: BDR rows hold whole blocks
@@ -148,6 +153,11 @@ MXB_HDC int64_t mxb_fmt_row_codes(int f, int64_t cols) {
   return mxb_fmt_scale_type(f) == MXB_SCALE_BDR
              ? (cols + mxb_fmt_block_cols(f) - 1) / mxb_fmt_block_cols(f) * mxb_fmt_block_cols(f)
              : cols;
+}
+
+/* Bytes of one element of a plain buffer type (0: not an mxb_dtype_t). */
+MXB_HDC int mxb_dtype_bytes(int t) {
+  return t == MXB_DTYPE_FP32 ? 4 : t == MXB_DTYPE_BF16 || t == MXB_DTYPE_FP16 ? 2 : 0;
 }
 
 /* ---- block indexing ------------------------------------------------------ */

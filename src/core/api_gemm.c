@@ -77,7 +77,7 @@ static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *
   if (desc->mode != MXB_GEMM_EXACT && desc->mode != MXB_GEMM_FAST)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->mode %d is not a valid mxb_gemm_mode_t", (int)desc->mode);
   if (desc->c_type != MXB_DTYPE_FP32 && desc->c_type != MXB_DTYPE_BF16) {
-    if (mxb_dtype_size(desc->c_type) == 0)
+    if (mxb_dtype_bytes(desc->c_type) == 0)
       return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->c_type %d is not a valid mxb_dtype_t", (int)desc->c_type);
     return mxb_fail(MXB_ERR_UNSUPPORTED, "desc->c_type %d: GEMM output is fp32 or bf16", (int)desc->c_type);
   }
@@ -135,7 +135,7 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, c
   int L;
   MXB_TRY(check_gemm(ctx, desc, A, B, &L));
   if (!C) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "C is NULL");
-  size_t esize = mxb_dtype_size(desc->c_type);
+  size_t esize = (size_t)mxb_dtype_bytes(desc->c_type);
   if ((uintptr_t)C % esize != 0)
     return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "C (%p) is not aligned to its element size (%zu bytes)", C, esize);
   int64_t ldc = desc->ldc ? desc->ldc : B->rows;

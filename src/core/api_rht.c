@@ -26,8 +26,8 @@ MXB_API mxb_status_t mxb_rht(mxb_context_t *ctx, const mxb_rht_t *rht, int inver
   /* In place is fine (each chunk is read whole before it is written); any
    * other overlap would read values already transformed. */
   uintptr_t ib = (uintptr_t)in, ob = (uintptr_t)out;
-  uintptr_t ie = ib + (uintptr_t)(rows * cols) * mxb_dtype_size(in_type);
-  uintptr_t oe = ob + (uintptr_t)(rows * cols) * mxb_dtype_size(out_type);
+  uintptr_t ie = ib + (uintptr_t)(rows * cols) * (size_t)mxb_dtype_bytes(in_type);
+  uintptr_t oe = ob + (uintptr_t)(rows * cols) * (size_t)mxb_dtype_bytes(out_type);
   if (ib < oe && ob < ie && !(ib == ob && in_type == out_type))
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "in and out overlap (only in == out with equal types is allowed)");
   if (ctx->backend == MXB_BACKEND_CUDA) {

@@ -1,3 +1,5 @@
+/* The format table as descriptors (expanded from src/common/format_table.h)
+ * and the format entry points: info, lookup by name, dtype sizes. */
 #include "core/formats.h"
 #include "core/error.h"
 #include "core/tensor.h"
@@ -75,11 +77,4 @@ MXB_API mxb_status_t mxb_format_from_name(const char *name, mxb_format_t *format
   return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "unknown format name '%s'", name);
 }
 
-MXB_API size_t mxb_dtype_size(mxb_dtype_t t) {
-  switch (t) {
-    case MXB_DTYPE_FP32: return 4;
-    case MXB_DTYPE_BF16: return 2;
-    case MXB_DTYPE_FP16: return 2;
-  }
-  return 0;
-}
+MXB_API size_t mxb_dtype_size(mxb_dtype_t t) { return (size_t)mxb_dtype_bytes(t); }

@@ -1,3 +1,5 @@
+/* Tensor geometry (plane sizes) and the shared validation of descriptors,
+ * option structs, workspaces and plain buffers. */
 #include "core/tensor.h"
 #include "core/error.h"
 
@@ -67,13 +69,17 @@ MXB_API mxb_status_t mxb_tensor_init(mxb_tensor_t *t, mxb_format_t format, int64
   if (!t) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "t is NULL");
   mxb_tensor_sizes_t s;
   MXB_TRY(mxb_compute_sizes(format, rows, cols, layout, &s));
+  mxb_tensor_set(t, format, rows, cols, layout);
+  return MXB_SUCCESS;
+}
+
+void mxb_tensor_set(mxb_tensor_t *t, mxb_format_t format, int64_t rows, int64_t cols, mxb_scale_layout_t layout) {
   memset(t, 0, sizeof(*t));
   t->struct_size = sizeof(*t);
   t->format = format;
   t->rows = rows;
   t->cols = cols;
   t->scale_layout = layout;
-  return MXB_SUCCESS;
 }
 
 mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tensor_sizes_t *sizes,
@@ -133,12 +139,12 @@ mxb_status_t mxb_check_aligned(const void *p, size_t align, const char *name) {
 mxb_status_t mxb_check_plain(const void *p, const char *name, mxb_dtype_t type, int64_t rows,
                              int64_t cols) {
   if (!p) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s is NULL", name);
-  if (mxb_dtype_size(type) == 0)
+  if (mxb_dtype_bytes(type) == 0)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s type %d is not a valid mxb_dtype_t", name, (int)type);
   if (rows <= 0 || cols <= 0 || rows > MXB_MAX_DIM || cols > MXB_MAX_DIM || rows * cols > MXB_MAX_ELEMS)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "%s shape [%lld, %lld] is empty or too large", name, (long long)rows,
                     (long long)cols);
-  return mxb_check_aligned(p, mxb_dtype_size(type), name);
+  return mxb_check_aligned(p, (size_t)mxb_dtype_bytes(type), name);
 }
 
 mxb_status_t mxb_check_rht(const mxb_rht_t *rht, int64_t len, const char *what) {

@@ -36,7 +36,7 @@ mxb_status_t mxb_cpu_transpose_nvfp4_2d(const mxb_tensor_t *in, mxb_tensor_t *ou
 }
 
 void mxb_cpu_transpose_plain(mxb_dtype_t type, int64_t rows, int64_t cols, const void *src, void *dst) {
-  size_t es = mxb_dtype_size(type);
+  size_t es = (size_t)mxb_dtype_bytes(type);
   const char *s = (const char *)src;
   char *d = (char *)dst;
   /* 32x32 tiles keep both sides in cache */

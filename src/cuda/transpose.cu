@@ -55,8 +55,8 @@ __global__ void __launch_bounds__(256) transpose_nvfp4_scales(TArgs a) {
   const int64_t total = a.out_scale_rows * a.out_scale_cols, stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
     const int64_t r = t / a.out_scale_cols, j = t - r * a.out_scale_cols;
-    a.out_scales[scale_at(r, j, a.out_scale_cols, a.out_swz)] =
-        __ldg(a.in_scales + scale_at(16 * j, r / 16, a.in_scale_cols, a.in_swz));
+    a.out_scales[mxb_scale_index(r, j, a.out_scale_cols, a.out_swz)] =
+        __ldg(a.in_scales + mxb_scale_index(16 * j, r / 16, a.in_scale_cols, a.in_swz));
   }
 }
 
@@ -73,7 +73,7 @@ extern "C" mxb_status_t mxb_cuda_transpose_plain(struct mxb_context *ctx, mxb_dt
                     (long long)rows);
   dim3 grid((unsigned)((cols + 31) / 32), (unsigned)((rows + 31) / 32)), block(32, 8);
   cudaStream_t st = as_stream(stream);
-  if (mxb_dtype_size(type) == 4)
+  if (mxb_dtype_bytes(type) == 4)
     transpose_plain_kernel<uint32_t><<<grid, block, 0, st>>>(static_cast<const uint32_t *>(src),
                                                               static_cast<uint32_t *>(dst), rows, cols);
   else
