@@ -170,7 +170,9 @@ MXB_API mxb_status_t mxb_amax(mxb_context_t *ctx, mxb_dtype_t type, const void *
   MXB_TRY(mxb_check_aligned(amax, sizeof(float), "amax"));
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
-    return mxb_cuda_amax(ctx, type, x, n, amax, stream);
+    MXB_TRY(mxb_cuda_amax(ctx, type, x, n, amax, stream));
+    mxb_set_last_impl(ctx, "cuda-amax");
+    return MXB_SUCCESS;
 #else
     return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
 #endif

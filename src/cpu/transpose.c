@@ -31,7 +31,6 @@ mxb_status_t mxb_cpu_transpose_nvfp4_2d(const mxb_tensor_t *in, mxb_tensor_t *ou
     for (int64_t j = 0; j < so.scale_cols; j++)
       os[mxb_cpu_scale_index(out, r, j, so.scale_cols)] = is[mxb_cpu_scale_index(in, 16 * j, r / 16, si.scale_cols)];
   *out->amax = *in->amax;
-  out->flags = in->flags;
   return MXB_SUCCESS;
 }
 

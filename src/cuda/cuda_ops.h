@@ -1,10 +1,8 @@
 /* Entry points of the CUDA backend for quantize, dequantize, amax, RHT,
  * transpose and MoR. Called from src/core/api_*.c after the shared
  * validation: arguments here are already checked. Every function is
- * stream-ordered, allocates nothing and never synchronises. Quantize,
- * dequantize and MoR leave dst->flags and the last implementation to the
- * API layer; amax, RHT and transpose still set the last implementation
- * (mxb_set_last_impl) on success. */
+ * stream-ordered, allocates nothing and never synchronises; the API layer
+ * sets the output's flags and the last implementation (mxb_set_last_impl). */
 #ifndef MXB_CUDA_OPS_H
 #define MXB_CUDA_OPS_H
 #include "core/context.h"

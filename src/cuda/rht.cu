@@ -100,8 +100,6 @@ extern "C" mxb_status_t mxb_cuda_rht(struct mxb_context *ctx, const mxb_rht_t *r
   uint32_t signs[8];
   if (rht->sign_source == MXB_SIGNS_SEED) mxb_rht_signs_from_seed(rht->sign_seed, rht->size, signs);
   else memcpy(signs, rht->sign_mask, sizeof(signs));
-  MXB_TRY(mxb_cuda_rht_apply(ctx, signs, rht->size, inverse, axis, rows, cols, in_type, in, out_type,
-                             rht->bf16_output, out, stream));
-  mxb_set_last_impl(ctx, "cuda-rht");
-  return MXB_SUCCESS;
+  return mxb_cuda_rht_apply(ctx, signs, rht->size, inverse, axis, rows, cols, in_type, in, out_type,
+                            rht->bf16_output, out, stream);
 }

@@ -111,7 +111,5 @@ extern "C" mxb_status_t mxb_cuda_transpose_nvfp4_2d(struct mxb_context *ctx, con
   MXB_TRY(launch_status("transpose_nvfp4_scales"));
   MXB_TRY(cuda_status(cudaMemcpyAsync(out->amax, in->amax, sizeof(float), cudaMemcpyDeviceToDevice, st),
                       "cudaMemcpyAsync(out->amax)"));
-  out->flags = in->flags;
-  mxb_set_last_impl(ctx, "cuda-transpose-nvfp4-2d");
   return MXB_SUCCESS;
 }
