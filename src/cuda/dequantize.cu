@@ -18,7 +18,7 @@ struct DArgs {
   const float *amax;
   void *out;
   int64_t rows, cols, row_bytes, scale_cols;
-  int swizzled, bits, bdr_m, vec_in, vec_out;
+  int swizzled, vec_in, vec_out;
   int coal;  // every warp's 32 blocks are contiguous and whole: stage and store coalesced
   int brs, bcs;  // FP8: mxb_block_shift of the partition shape
 };

@@ -24,7 +24,7 @@ struct QArgs {
   int swizzled;
   int sr;
   uint64_t seed, offset;
-  int rule, policy, pow2, bdr_m;
+  int rule, policy, pow2;
   int br, bc;  // FP8 partition shape (0 = whole dimension)
   int brs, bcs;  // their mxb_block_shift
   int rht, rht_bf16;
@@ -389,7 +389,6 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   a.rule = cfg->scale_rule;
   a.policy = cfg->nonfinite;
   a.pow2 = cfg->fp8_pow2_scale;
-  a.bdr_m = d->bdr_m;
   a.br = d->block_rows;
   a.bc = d->block_cols;
   a.brs = mxb_block_shift(a.br);

@@ -49,14 +49,15 @@ __global__ void __launch_bounds__(256) transpose_nvfp4_codes(TArgs a) {
   }
 }
 
-// Out scale (r, j) serves out rows r, cols 16j..16j+15: the tile that in
-// stores at its row 16j, scale column r/16.
+// Out scale (r, j) serves out rows r, cols B*j..B*j+B-1: the tile that in
+// stores at its row B*j, scale column r/B (B x B tiles, B = NVFP4's block).
 __global__ void __launch_bounds__(256) transpose_nvfp4_scales(TArgs a) {
+  constexpr int B = mxb_fmt_block_cols(MXB_FORMAT_NVFP4);
   const int64_t total = a.out_scale_rows * a.out_scale_cols, stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
     const int64_t r = t / a.out_scale_cols, j = t - r * a.out_scale_cols;
     a.out_scales[mxb_scale_index(r, j, a.out_scale_cols, a.out_swz)] =
-        __ldg(a.in_scales + mxb_scale_index(16 * j, r / 16, a.in_scale_cols, a.in_swz));
+        __ldg(a.in_scales + mxb_scale_index(B * j, r / B, a.in_scale_cols, a.in_swz));
   }
 }
 
