@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/codec.h"
+#include "core/formats.h"
 #include "mxblas.h"
 
 Test(core, version) {

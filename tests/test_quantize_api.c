@@ -4,6 +4,7 @@
 #include <float.h>
 
 #include "common/block.h"
+#include "core/formats.h"
 #include "common/rht.h"
 #include "cpu/decode.h"
 #include "testutil.h"

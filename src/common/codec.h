@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/format_table.h"
 #include "common/hd.h"
-#include "core/formats.h"
 
 #define MXB_F32_ABS 0x7FFFFFFFu
 #define MXB_F32_INF 0x7F800000u
@@ -128,7 +128,6 @@ MXB_HD mxb_fp mxb_elem_fp(int e) {
   }
 }
 #undef MXB_ELEM_FP_
-MXB_HD mxb_fp mxb_fp_from_desc(const mxb_elem_desc *d) { return mxb_elem_fp(d->elem); }
 MXB_HD mxb_fp mxb_fp_fp16(void) { return mxb_fp_make(5, 10, 15, 65504.0f); }
 
 /* ---- decode ------------------------------------------------------------- */

@@ -2,8 +2,9 @@
  * src/common/format_table.h (shared by all backends). */
 #ifndef MXB_CORE_FORMATS_H
 #define MXB_CORE_FORMATS_H
-#include "mxblas.h"
+#include "common/codec.h"
 #include "common/format_table.h"
+#include "mxblas.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +35,8 @@ typedef struct mxb_elem_desc {
   double max_value;
 } mxb_elem_desc;
 const mxb_elem_desc *mxb_elem_desc_get(mxb_elem_t e);
+/* The codec parameters of an element descriptor (mxb_elem_fp). */
+MXB_HD mxb_fp mxb_fp_from_desc(const mxb_elem_desc *d) { return mxb_elem_fp(d->elem); }
 
 /* Block counts along each dimension (a block dimension of 0 spans it). */
 int64_t mxb_scale_rows(const mxb_format_desc *d, int64_t rows);

@@ -7,6 +7,7 @@
 
 #include "common/block.h"
 #include "common/gemm_epilogue.h"
+#include "core/formats.h"
 #include "cuda/launch.cuh"
 
 namespace mxb {
