@@ -97,7 +97,7 @@ TOOLBIN := $(BUILD)/mxblas
 
 DEPFLAGS = -MMD -MP
 
-.PHONY: all lib test test-unit test-examples test-tools test-python test-sanitize test-tsan bench demo \
+.PHONY: all lib test test-unit test-layers test-examples test-tools test-python test-sanitize test-tsan bench demo \
         fuzz fuzz-readers fuzz-api \
         install uninstall clean deps deps-bench check-gpu
 all: lib $(TESTBIN) $(BENCHBIN) $(EXAMPLES) $(if $(TOOL_C),$(TOOLBIN))
@@ -172,10 +172,14 @@ deps:
 # ---------------------------------------------------------------- test
 test: deps
 	$(MAKE) all
-	$(MAKE) test-unit test-examples test-tools test-python
+	$(MAKE) test-unit test-examples test-tools test-python test-layers
 
 test-unit: $(TESTBIN)
 	$(TESTBIN) --jobs=2
+
+# One-way layers: nothing under src/cpu or src/cuda calls a public entry point.
+test-layers:
+	bash tests/check_layers.sh
 
 test-examples: $(EXAMPLES)
 	@set -e; for e in $(EXAMPLES); do echo "== $$e"; $$e; done

@@ -358,6 +358,15 @@ MXB_API mxb_status_t mxb_quantize_pair(mxb_context_t *ctx, const mxb_quant_confi
 MXB_API mxb_status_t mxb_dequantize(mxb_context_t *ctx, const mxb_tensor_t *src,
                                     mxb_dtype_t dst_type, void *dst, void *stream);
 
+/* Capability queries (added in 0.2): *supported = 1 when ctx's backend
+ * offers the operation for format (with cfg's options; cfg NULL: the
+ * defaults of mxb_quant_config_init), else 0. Shapes aside, a supported
+ * call fails only for its arguments, never with MXB_ERR_UNSUPPORTED. An
+ * invalid ctx, cfg or format is MXB_ERR_INVALID_ARGUMENT. */
+MXB_API mxb_status_t mxb_quantize_supported(mxb_context_t *ctx, const mxb_quant_config_t *cfg,
+                                            mxb_format_t format, int *supported);
+MXB_API mxb_status_t mxb_dequantize_supported(mxb_context_t *ctx, mxb_format_t format, int *supported);
+
 /* max |x| over n values, NaN if any is NaN (written to *amax in backend memory). */
 MXB_API mxb_status_t mxb_amax(mxb_context_t *ctx, mxb_dtype_t type, const void *x, int64_t n,
                               float *amax, void *stream);

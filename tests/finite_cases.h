@@ -7,14 +7,7 @@
 
 #include "testutil.h"
 
-/* Every format mxb_quantize writes (MoR formats through mxb_mor_quantize). */
-static const mxb_format_t k_finite_formats[] = {
-  MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP6_E3M2,
-  MXB_FORMAT_MXFP6_E2M3, MXB_FORMAT_MXFP4, MXB_FORMAT_MXINT8, MXB_FORMAT_MX9, MXB_FORMAT_MX6, MXB_FORMAT_MX4,
-  MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E5M2_TENSOR, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E5M2_1x128,
-  MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E5M2_128x128, MXB_FORMAT_MOR_TENSOR, MXB_FORMAT_MOR_128x128,
-  MXB_FORMAT_MOR_1x128};
-#define FINITE_NFORMATS (sizeof(k_finite_formats) / sizeof(k_finite_formats[0]))
+/* The formats: every format that holds quantized data (mxbt_stored_formats). */
 
 /* Values a whole tensor is filled with: zeros, the smallest subnormal, the
  * smallest normal, the ends of the NVFP4 tensor-scale range (1e-37 and 1e-38

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "common/codec.h"
+#include "core/formats.h"
 #include "data/mldtypes_vectors.h"
 #include "testutil.h"
 

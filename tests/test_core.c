@@ -2,6 +2,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "common/codec.h"
+#include "core/formats.h"
 #include "mxblas.h"
 
 Test(core, version) {
@@ -41,6 +43,37 @@ Test(core, format_table_round_trips_names) {
   cr_assert_neq(strlen(mxb_last_error_detail()), 0);
   mxb_format_t f;
   cr_assert_eq(mxb_format_from_name("nvfp5", &f), MXB_ERR_INVALID_ARGUMENT);
+}
+
+/* The compile-time traits are the table's rows, and the block indexing they
+ * feed (shifts) agrees with division: every block dimension is a power of
+ * two or spans its dimension. */
+Test(core, format_traits_follow_the_table) {
+  for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
+    const mxb_format_desc *d = mxb_format_desc_get((mxb_format_t)f);
+    cr_assert_eq(mxb_fmt_elem(f), (int)d->elem);
+    cr_assert_eq(mxb_fmt_elem_bits(f), d->elem_bits);
+    cr_assert_eq(mxb_fmt_scale_type(f), (int)d->scale_type);
+    cr_assert_eq(mxb_fmt_has_amax(f), d->has_amax);
+    const int dims[2] = {d->block_rows, d->block_cols};
+    for (int k = 0; k < 2; k++) {
+      const int b = dims[k];
+      cr_assert(b >= 0 && (b & (b - 1)) == 0, "%s: block dimension %d is not a power of two", d->name, b);
+      for (int64_t x = 0; x < 300; x += 7)
+        cr_assert_eq(x >> mxb_block_shift(b), b ? x / b : 0, "%s: block of %lld", d->name, (long long)x);
+      cr_assert_eq((int64_t)((int64_t)1 << 31) >> mxb_block_shift(b), b ? ((int64_t)1 << 31) / b : 0);
+    }
+    if (d->scale_type != MXB_SCALE_BDR) cr_assert_eq(mxb_fmt_row_codes(f, 75), 75);
+  }
+  cr_assert_eq(mxb_fmt_row_codes(MXB_FORMAT_MX6, 75), 80); /* whole 16-element blocks */
+  cr_assert_eq(mxb_fmt_tensor_scale(MXB_FORMAT_NVFP4), MXB_TSCALE_AMAX);
+  cr_assert_eq(mxb_fmt_tensor_scale(MXB_FORMAT_FP8_E5M2_TENSOR), MXB_TSCALE_PLANE);
+  cr_assert_eq(mxb_fmt_tensor_scale(MXB_FORMAT_FP8_E4M3_1x128), MXB_TSCALE_NONE);
+  cr_assert_eq(mxb_fmt_tensor_scale(MXB_FORMAT_MOR_TENSOR), MXB_TSCALE_NONE);
+  cr_assert_eq(mxb_fmt_tensor_scale(MXB_FORMAT_MXFP8_E4M3), MXB_TSCALE_NONE);
+  mxb_fp e4m3 = mxb_elem_fp(MXB_ELEM_E4M3);
+  cr_assert_eq(e4m3.maxval, 448.0f);
+  cr_assert_eq(e4m3.maxcode, 0x7Eu);
 }
 
 Test(core, sizes) {

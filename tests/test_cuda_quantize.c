@@ -6,12 +6,6 @@
 #ifdef MXB_WITH_CUDA
 #include "finite_cases.h"
 
-static const mxb_format_t k_quant_formats[] = {
-  MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP6_E3M2,
-  MXB_FORMAT_MXFP6_E2M3, MXB_FORMAT_MXFP4, MXB_FORMAT_MXINT8, MXB_FORMAT_MX9, MXB_FORMAT_MX6, MXB_FORMAT_MX4,
-  MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E5M2_TENSOR, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E5M2_1x128,
-  MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E5M2_128x128};
-#define NFORMATS (sizeof(k_quant_formats) / sizeof(k_quant_formats[0]))
 static const mxb_dtype_t k_dtypes[] = {MXB_DTYPE_FP32, MXB_DTYPE_BF16, MXB_DTYPE_FP16};
 static const char *const k_dtype_name[] = {"fp32", "bf16", "fp16"};
 
@@ -102,16 +96,18 @@ static const int64_t k_shapes[][2] = {{1, 1}, {3, 17}, {2, 64}, {129, 257}, {33,
 /* Every format x input type x shape x input kind x scale layout, defaults. */
 static void sweep(const mxb_quant_config_t *cfg, int only_sr_formats) {
   cmp_ctx c = cmp_open();
-  for (size_t f = 0; f < NFORMATS; f++) {
+  mxb_format_t formats[MXB_FORMAT_COUNT];
+  const size_t nformats = mxbt_quant_formats(formats);
+  for (size_t f = 0; f < nformats; f++) {
     mxb_format_info_t fi = {.struct_size = sizeof(fi)};
-    mxb_format_info(k_quant_formats[f], &fi);
+    mxb_format_info(formats[f], &fi);
     if (only_sr_formats && (fi.scale_type == MXB_SCALE_NONE || fi.scale_type == MXB_SCALE_BDR)) continue;
     for (int layout = 0; layout < 2; layout++) {
       if (layout && fi.scale_type != MXB_SCALE_UE4M3 && fi.scale_type != MXB_SCALE_E8M0) continue;
       for (size_t d = 0; d < 3; d++)
         for (size_t s = 0; s < NSHAPES; s++)
           for (int k = 0; k < CMP_KINDS; k++) {
-            qcase q = {k_quant_formats[f], k_dtypes[d], k_shapes[s][0], k_shapes[s][1], (cmp_input)k,
+            qcase q = {formats[f], k_dtypes[d], k_shapes[s][0], k_shapes[s][1], (cmp_input)k,
                        (mxb_scale_layout_t)layout, 1.0f};
             quantize_both(&c, cfg, &q);
           }
@@ -223,11 +219,13 @@ Test(cuda_quantize, rht_fused) {
 Test(cuda_quantize, large_tensor) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();
-  for (size_t f = 0; f < NFORMATS; f++)
+  mxb_format_t formats[MXB_FORMAT_COUNT];
+  const size_t nformats = mxbt_quant_formats(formats);
+  for (size_t f = 0; f < nformats; f++)
     for (int d = 0; d < 2; d++) {
       mxb_quant_config_t cfg;
       mxb_quant_config_init(&cfg);
-      qcase q = {k_quant_formats[f], k_dtypes[d], 1000, 4100, CMP_NORMAL, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
+      qcase q = {formats[f], k_dtypes[d], 1000, 4100, CMP_NORMAL, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
       quantize_both(&c, &cfg, &q);
     }
   cmp_close(&c);
@@ -243,8 +241,10 @@ Test(cuda_quantize, finite_edges_match_cpu) {
   cmp_ctx c = cmp_open();
   const int64_t rows = 17, cols = 130; /* 16x16 tiles, tails */
   float *x = malloc(rows * cols * sizeof(float));
-  for (size_t f = 0; f < FINITE_NFORMATS; f++) {
-    const mxb_format_t fm = k_finite_formats[f];
+  mxb_format_t formats[MXB_FORMAT_COUNT];
+  const size_t nformats = mxbt_stored_formats(formats);
+  for (size_t f = 0; f < nformats; f++) {
+    const mxb_format_t fm = formats[f];
     mxb_format_info_t fi;
     mxb_format_info(fm, &fi);
     if (fi.elem == MXB_ELEM_MIXED) continue; /* MoR: cuda_transforms */
@@ -349,4 +349,54 @@ Test(cuda_quantize, grid_stride_large) {
   }
   cmp_close(&c);
 }
+/* The capability queries answer as the CUDA calls do: mxb_quantize (and
+ * its workspace query) where mxb_quantize_supported says 1, else
+ * MXB_ERR_UNSUPPORTED; mxb_dequantize likewise, where MoR is not offered. */
+Test(cuda_quantize, capability_queries_agree_with_the_calls) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  enum { R = 16, C = 64 };
+  float x[R * C];
+  mxbt_fill_normal(x, R * C, 12, 1.0f);
+  void *dx = mxbt_dev_from_host(x, sizeof(x)), *dy = mxbt_dev_alloc(sizeof(x));
+  for (int opt = 0; opt < 3; opt++) {
+    mxb_quant_config_t cfg;
+    mxb_quant_config_init(&cfg);
+    if (opt == 1) cfg.rounding = MXB_ROUND_SR;
+    if (opt == 2) cfg.block_2d = 1;
+    for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
+      int ok = -1;
+      cr_assert_eq(mxb_quantize_supported(c.gpu, &cfg, (mxb_format_t)f, &ok), MXB_SUCCESS);
+      cmp_tensor t;
+      cmp_tensor_alloc(&t, (mxb_format_t)f, R, C, MXB_SCALE_LAYOUT_LINEAR);
+      size_t ws_bytes = 0;
+      mxb_status_t st = mxb_quantize_workspace_size(c.gpu, &cfg, MXB_DTYPE_FP32, &t.d, &ws_bytes);
+      cr_assert_eq(st, ok ? MXB_SUCCESS : MXB_ERR_UNSUPPORTED, "format %d options %d", f, opt);
+      void *ws = ws_bytes ? mxbt_dev_alloc(ws_bytes) : NULL;
+      st = mxb_quantize(c.gpu, &cfg, MXB_DTYPE_FP32, dx, &t.d, ws, ws_bytes, NULL);
+      cr_assert_eq(st, ok ? MXB_SUCCESS : MXB_ERR_UNSUPPORTED, "format %d options %d: supported %d, status %d (%s)", f,
+                   opt, ok, (int)st, mxb_last_error_detail());
+      mxbt_dev_sync();
+      mxbt_dev_free(ws);
+      cmp_tensor_free(&t);
+    }
+  }
+  for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
+    int ok = -1;
+    cr_assert_eq(mxb_dequantize_supported(c.gpu, (mxb_format_t)f, &ok), MXB_SUCCESS);
+    mxb_format_info_t fi = {.struct_size = sizeof(fi)};
+    mxb_format_info((mxb_format_t)f, &fi);
+    cr_assert_eq(ok, f != MXB_FORMAT_FP32 && fi.elem != MXB_ELEM_MIXED, "format %d", f);
+    cmp_tensor t;
+    cmp_tensor_alloc(&t, (mxb_format_t)f, R, C, MXB_SCALE_LAYOUT_LINEAR);
+    mxb_status_t st = mxb_dequantize(c.gpu, &t.d, MXB_DTYPE_FP32, dy, NULL);
+    cr_assert_eq(st, ok ? MXB_SUCCESS : MXB_ERR_UNSUPPORTED, "format %d: supported %d, status %d", f, ok, (int)st);
+    mxbt_dev_sync();
+    cmp_tensor_free(&t);
+  }
+  mxbt_dev_free(dx);
+  mxbt_dev_free(dy);
+  cmp_close(&c);
+}
+
 #endif

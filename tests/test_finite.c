@@ -141,16 +141,18 @@ Test(finite, every_format_at_the_edges_of_fp32) {
   mxb_context_t *ctx = cpu();
   const int64_t rows = 3, cols = 130; /* tails along cols, a partial 128-row partition */
   float *x = malloc(rows * cols * sizeof(float)), *y = malloc(rows * cols * sizeof(float));
-  for (size_t f = 0; f < FINITE_NFORMATS; f++)
+  mxb_format_t formats[MXB_FORMAT_COUNT];
+  const size_t nformats = mxbt_stored_formats(formats);
+  for (size_t f = 0; f < nformats; f++)
     for (int k = 0; k < CFG_COUNT; k++) {
-      if (!cfg_applies(k, k_finite_formats[f])) continue;
+      if (!cfg_applies(k, formats[f])) continue;
       mxb_quant_config_t cfg = cfg_of(k);
       for (size_t v = 0; v < FINITE_NVALUES; v++) {
         for (int64_t i = 0; i < rows * cols; i++) x[i] = k_finite_values[v];
-        roundtrip(ctx, &cfg, k_finite_formats[f], rows, cols, x, 0.0f, y);
+        roundtrip(ctx, &cfg, formats[f], rows, cols, x, 0.0f, y);
         char what[64];
         snprintf(what, sizeof(what), "%s, all %a", k_cfg_name[k], k_finite_values[v]);
-        check_close(k_finite_formats[f], x, y, rows * cols, k == CFG_SR ? 2.0 : 1.0, what);
+        check_close(formats[f], x, y, rows * cols, k == CFG_SR ? 2.0 : 1.0, what);
       }
     }
   free(x);
@@ -164,18 +166,20 @@ Test(finite, tensor_amax_at_both_ends) {
   mxb_context_t *ctx = cpu();
   const int64_t rows = 2, cols = 256;
   float x[2 * 256], y[2 * 256];
-  for (size_t f = 0; f < FINITE_NFORMATS; f++)
+  mxb_format_t formats[MXB_FORMAT_COUNT];
+  const size_t nformats = mxbt_stored_formats(formats);
+  for (size_t f = 0; f < nformats; f++)
     for (size_t a = 0; a < FINITE_NAMAXES; a++)
       for (int k = 0; k < CFG_COUNT; k++) {
-        if (!cfg_applies(k, k_finite_formats[f])) continue;
+        if (!cfg_applies(k, formats[f])) continue;
         mxb_quant_config_t cfg = cfg_of(k);
         finite_fill_pattern(x, rows * cols, k_finite_amaxes[a]);
-        float A = roundtrip(ctx, &cfg, k_finite_formats[f], rows, cols, x, 0.0f, y);
-        if (mxb_format_desc_get(k_finite_formats[f])->has_amax)
+        float A = roundtrip(ctx, &cfg, formats[f], rows, cols, x, 0.0f, y);
+        if (mxb_format_desc_get(formats[f])->has_amax)
           cr_assert_eq(A, k_finite_amaxes[a], "the stored NVFP4 amax is the tensor's");
         char what[64];
         snprintf(what, sizeof(what), "%s, amax %a", k_cfg_name[k], k_finite_amaxes[a]);
-        check_close(k_finite_formats[f], x, y, rows * cols, 2.0, what);
+        check_close(formats[f], x, y, rows * cols, 2.0, what);
       }
   mxb_context_destroy(ctx);
 }
@@ -209,8 +213,10 @@ Test(finite, saturate_policy_with_inf) {
   const int64_t rows = 16, cols = 64;
   float x[16 * 64], y[16 * 64];
   finite_fill_inf(x, rows * cols);
-  for (size_t f = 0; f < FINITE_NFORMATS; f++) {
-    mxb_format_t fm = k_finite_formats[f];
+  mxb_format_t formats[MXB_FORMAT_COUNT];
+  const size_t nformats = mxbt_stored_formats(formats);
+  for (size_t f = 0; f < nformats; f++) {
+    mxb_format_t fm = formats[f];
     const mxb_format_desc *d = mxb_format_desc_get(fm);
     if (d->scale_type != MXB_SCALE_UE4M3 && d->scale_type != MXB_SCALE_E8M0 && d->scale_type != MXB_SCALE_BDR)
       continue; /* FP8 with fp32 scales, BF16 and MoR keep Inf element by element */

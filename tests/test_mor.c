@@ -2,6 +2,7 @@
  * the threshold, payload and scales, decoding, the FP8 fraction, bad input. */
 #include "transforms_util.h"
 #include "common/codec.h"
+#include "core/formats.h"
 
 /* A MoR tensor (planes poisoned) with typed views of its planes. */
 typedef struct mor_buf {

@@ -4,6 +4,7 @@
 #include <float.h>
 
 #include "common/block.h"
+#include "core/formats.h"
 #include "common/rht.h"
 #include "cpu/decode.h"
 #include "testutil.h"
@@ -61,13 +62,6 @@ static void bound_of(mxb_format_t f, double *rel, double *abs_) {
   if (in.elem == MXB_ELEM_INT8) *rel = 0;
 }
 
-static const mxb_format_t k_quant_formats[] = {
-    MXB_FORMAT_BF16,           MXB_FORMAT_NVFP4,           MXB_FORMAT_MXFP8_E4M3,     MXB_FORMAT_MXFP8_E5M2,
-    MXB_FORMAT_MXFP6_E3M2,     MXB_FORMAT_MXFP6_E2M3,      MXB_FORMAT_MXFP4,          MXB_FORMAT_MXINT8,
-    MXB_FORMAT_MX9,            MXB_FORMAT_MX6,             MXB_FORMAT_MX4,            MXB_FORMAT_FP8_E4M3_TENSOR,
-    MXB_FORMAT_FP8_E5M2_TENSOR, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E5M2_1x128, MXB_FORMAT_FP8_E4M3_128x128,
-    MXB_FORMAT_FP8_E5M2_128x128};
-#define NFMT (sizeof(k_quant_formats) / sizeof(k_quant_formats[0]))
 
 static void round_trip(mxb_format_t f, int64_t rows, int64_t cols, uint64_t seed) {
   mxb_context_t *c = cpu();
@@ -122,11 +116,14 @@ static void round_trip(mxb_format_t f, int64_t rows, int64_t cols, uint64_t seed
 }
 
 Test(quantize, round_trip_every_format_with_tails) {
-  for (size_t k = 0; k < NFMT; k++) {
-    round_trip(k_quant_formats[k], 3, 64, 1 + k);
-    round_trip(k_quant_formats[k], 7, 75, 100 + k);   /* tails of every block length */
-    round_trip(k_quant_formats[k], 130, 260, 200 + k); /* 128-row tails */
-    round_trip(k_quant_formats[k], 1, 1, 300 + k);
+  mxb_format_t formats[MXB_FORMAT_COUNT];
+  const size_t nformats = mxbt_quant_formats(formats);
+  cr_assert_eq(nformats, 17); /* every format but fp32 and the three MoR formats */
+  for (size_t k = 0; k < nformats; k++) {
+    round_trip(formats[k], 3, 64, 1 + k);
+    round_trip(formats[k], 7, 75, 100 + k);   /* tails of every block length */
+    round_trip(formats[k], 130, 260, 200 + k); /* 128-row tails */
+    round_trip(formats[k], 1, 1, 300 + k);
   }
 }
 
@@ -145,10 +142,12 @@ Test(quantize, bf16_and_fp16_inputs) {
     h[i] = mxb_fp16_rne(x[i]);
     xh[i] = mxb_fp16_decode(h[i]);
   }
-  for (size_t k = 0; k < NFMT; k++) {
+  mxb_format_t formats[MXB_FORMAT_COUNT];
+  const size_t nformats = mxbt_quant_formats(formats);
+  for (size_t k = 0; k < nformats; k++) {
     qt q1, q2;
-    qt_alloc(&q1, k_quant_formats[k], R, C, MXB_SCALE_LAYOUT_LINEAR);
-    qt_alloc(&q2, k_quant_formats[k], R, C, MXB_SCALE_LAYOUT_LINEAR);
+    qt_alloc(&q1, formats[k], R, C, MXB_SCALE_LAYOUT_LINEAR);
+    qt_alloc(&q2, formats[k], R, C, MXB_SCALE_LAYOUT_LINEAR);
     for (int t = 0; t < 2; t++) {
       quant(c, &cfg, t ? xh : xb, &q1);
       cr_assert_eq(mxb_quantize(c, &cfg, t ? MXB_DTYPE_FP16 : MXB_DTYPE_BF16, t ? (void *)h : (void *)b, &q2.t, NULL,
@@ -693,5 +692,67 @@ Test(quantize, nvfp4_2d_nan_tile_and_decode_row) {
   }
   cr_assert_eq(mxb_cpu_tensor_scale(&q.t), (double)(A * (1.0f / 2688.0f)));
   qt_free(&q);
+  mxb_context_destroy(c);
+}
+
+/* The capability queries answer as the calls do: for every format and a few
+ * option sets, mxb_quantize succeeds where mxb_quantize_supported says 1
+ * and fails with MXB_ERR_UNSUPPORTED where it says 0; likewise
+ * mxb_dequantize and mxb_dequantize_supported. */
+Test(quantize, capability_queries_agree_with_the_calls) {
+  mxb_context_t *c = cpu();
+  enum { R = 16, C = 64 };
+  float x[R * C], y[R * C];
+  mxbt_fill_normal(x, R * C, 11, 1.0f);
+  for (int opt = 0; opt < 4; opt++) {
+    mxb_quant_config_t cfg;
+    mxb_quant_config_init(&cfg);
+    if (opt == 1) cfg.rounding = MXB_ROUND_SR;
+    if (opt == 2) cfg.block_2d = 1;
+    if (opt == 3) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+    for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
+      int ok = -1;
+      cr_assert_eq(mxb_quantize_supported(c, &cfg, (mxb_format_t)f, &ok), MXB_SUCCESS, "%s", mxb_last_error_detail());
+      cr_assert(ok == 0 || ok == 1);
+      qt q;
+      qt_alloc(&q, (mxb_format_t)f, R, C, MXB_SCALE_LAYOUT_LINEAR);
+      mxb_status_t st = mxb_quantize(c, &cfg, MXB_DTYPE_FP32, x, &q.t, NULL, 0, NULL);
+      cr_assert_eq(st, ok ? MXB_SUCCESS : MXB_ERR_UNSUPPORTED, "format %d options %d: supported %d, status %d (%s)", f,
+                   opt, ok, (int)st, mxb_last_error_detail());
+      qt_free(&q);
+    }
+  }
+  for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
+    int ok = -1;
+    cr_assert_eq(mxb_dequantize_supported(c, (mxb_format_t)f, &ok), MXB_SUCCESS);
+    qt q;
+    qt_alloc(&q, (mxb_format_t)f, R, C, MXB_SCALE_LAYOUT_LINEAR);
+    if (q.t.aux) memset(q.t.aux, 1, q.s.aux_bytes); /* MoR decisions are 0 or 1 */
+    mxb_status_t st = mxb_dequantize(c, &q.t, MXB_DTYPE_FP32, y, NULL);
+    cr_assert_eq(st, ok ? MXB_SUCCESS : MXB_ERR_UNSUPPORTED, "format %d: supported %d, status %d", f, ok, (int)st);
+    qt_free(&q);
+  }
+  int ok = -1;
+  mxb_quant_config_t sr;
+  mxb_quant_config_init(&sr);
+  sr.rounding = MXB_ROUND_SR;
+  cr_assert_eq(mxb_quantize_supported(c, NULL, MXB_FORMAT_NVFP4, &ok), MXB_SUCCESS);
+  cr_assert_eq(ok, 1);
+  cr_assert_eq(mxb_quantize_supported(c, &sr, MXB_FORMAT_MX9, &ok), MXB_SUCCESS);
+  cr_assert_eq(ok, 0);
+  cr_assert_eq(mxb_quantize_supported(c, NULL, MXB_FORMAT_MOR_1x128, &ok), MXB_SUCCESS);
+  cr_assert_eq(ok, 0);
+  cr_assert_eq(mxb_dequantize_supported(c, MXB_FORMAT_FP32, &ok), MXB_SUCCESS);
+  cr_assert_eq(ok, 0);
+  /* bad arguments are statuses, and *supported is left alone */
+  ok = 7;
+  cr_assert_eq(mxb_quantize_supported(c, NULL, MXB_FORMAT_COUNT, &ok), MXB_ERR_INVALID_ARGUMENT);
+  cr_assert_eq(mxb_dequantize_supported(c, (mxb_format_t)-1, &ok), MXB_ERR_INVALID_ARGUMENT);
+  cr_assert_eq(mxb_quantize_supported(NULL, NULL, MXB_FORMAT_NVFP4, &ok), MXB_ERR_INVALID_ARGUMENT);
+  cr_assert_eq(mxb_dequantize_supported(c, MXB_FORMAT_NVFP4, NULL), MXB_ERR_INVALID_ARGUMENT);
+  sr.rht.enabled = 1;
+  sr.rht.size = 17;
+  cr_assert_eq(mxb_quantize_supported(c, &sr, MXB_FORMAT_MX9, &ok), MXB_ERR_INVALID_ARGUMENT);
+  cr_assert_eq(ok, 7);
   mxb_context_destroy(c);
 }

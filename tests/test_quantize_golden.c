@@ -2,6 +2,7 @@
 #include <float.h>
 
 #include "common/block.h"
+#include "core/formats.h"
 #include "common/rht.h"
 #include "testutil.h"
 

@@ -43,6 +43,33 @@ static inline void mxbt_fill_normal(float *x, size_t n, uint64_t seed, float sig
   for (size_t i = 0; i < n; i++) x[i] = sigma * mxbt_normal(&s);
 }
 
+/* The formats mxb_quantize writes with its default options, enumerated from
+ * the library (mxb_quantize_supported on a CPU context) in enum order;
+ * returns their count. */
+static inline size_t mxbt_quant_formats(mxb_format_t out[MXB_FORMAT_COUNT]) {
+  mxb_context_t *ctx = NULL;
+  size_t n = 0;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
+    int ok = 0;
+    cr_assert_eq(mxb_quantize_supported(ctx, NULL, (mxb_format_t)f, &ok), MXB_SUCCESS);
+    if (ok) out[n++] = (mxb_format_t)f;
+  }
+  mxb_context_destroy(ctx);
+  return n;
+}
+/* Those, then the MoR formats (written by mxb_mor_quantize): every format
+ * that holds quantized data. */
+static inline size_t mxbt_stored_formats(mxb_format_t out[MXB_FORMAT_COUNT]) {
+  size_t n = mxbt_quant_formats(out);
+  for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
+    mxb_format_info_t fi = {.struct_size = sizeof(fi)};
+    cr_assert_eq(mxb_format_info((mxb_format_t)f, &fi), MXB_SUCCESS);
+    if (fi.elem == MXB_ELEM_MIXED) out[n++] = (mxb_format_t)f;
+  }
+  return n;
+}
+
 static inline uint32_t mxbt_f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static inline float mxbt_u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 

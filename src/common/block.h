@@ -79,7 +79,7 @@ MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bit
     for (int j = 0; j < n; j++) codes[j] = 0;
     return 0x7F;
   }
-  mxb_fp p = mxb_fp_make(2, 1, 1, 6.0f);
+  mxb_fp p = mxb_elem_fp(MXB_ELEM_E2M1);
   uint8_t s = mxb_nvfp4_block_scale(mxb_u2f(amax_bits), t);
   /* enc = 1 / (s_b * S_dec). Where s_b * S_dec is subnormal (a small amax:
    * S_dec reaches 2^-128) 1 / (s_b * S_dec) may overflow although
@@ -108,7 +108,7 @@ MXB_HD float mxb_nvfp4_dequant_scale(uint8_t s_b, float A) {
 /* Dequantized value, left to right in fp32; finite for every finite code,
  * scale and amax (at most A used). */
 MXB_HD float mxb_nvfp4_decode(uint8_t code, uint8_t s_b, float A) {
-  mxb_fp p = mxb_fp_make(2, 1, 1, 6.0f);
+  mxb_fp p = mxb_elem_fp(MXB_ELEM_E2M1);
   return mxb_fp_decode(&p, code) * mxb_nvfp4_dequant_scale(s_b, A);
 }
 /* The GEMM's tensor scale (NUMERICS 7, step 3): the amax used * (1/2688). */

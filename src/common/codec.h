@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/format_table.h"
 #include "common/hd.h"
-#include "core/formats.h"
 
 #define MXB_F32_ABS 0x7FFFFFFFu
 #define MXB_F32_INF 0x7F800000u
@@ -116,9 +116,18 @@ MXB_HD mxb_fp mxb_fp_make(int ebits, int mbits, int bias, float maxval) {
   }
   return p;
 }
-MXB_HD mxb_fp mxb_fp_from_desc(const mxb_elem_desc *d) {
-  return mxb_fp_make(d->ebits, d->mbits, d->bias, (float)d->max_value);
+/* The parameters of element encoding e, from the row of the element table
+ * (src/common/format_table.h); constant-folded where e is a constant.
+ * MXB_ELEM_MIXED is no encoding of its own: MoR's FP8 partitions are E4M3. */
+#define MXB_ELEM_FP_(id, name, bits, eb, mb, bias, emax, max) \
+  case MXB_ELEM_##id: return mxb_fp_make(eb, mb, bias, (float)(max));
+MXB_HD mxb_fp mxb_elem_fp(int e) {
+  switch (e == MXB_ELEM_MIXED ? MXB_ELEM_E4M3 : e) {
+    MXB_ELEM_TABLE(MXB_ELEM_FP_)
+    default: return mxb_fp_make(8, 23, 127, MXB_FLT_MAX);
+  }
 }
+#undef MXB_ELEM_FP_
 MXB_HD mxb_fp mxb_fp_fp16(void) { return mxb_fp_make(5, 10, 15, 65504.0f); }
 
 /* ---- decode ------------------------------------------------------------- */
@@ -226,7 +235,7 @@ MXB_HD uint32_t mxb_e4m3_encode_rne(float x) {
   asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(x));
   return (uint32_t)(h & 0xFFu);
 #else
-  mxb_fp p = mxb_fp_make(4, 3, 7, 448.0f);
+  mxb_fp p = mxb_elem_fp(MXB_ELEM_E4M3);
   return mxb_fp_encode_rne_generic(&p, x);
 #endif
 }
@@ -279,7 +288,7 @@ MXB_HD uint32_t mxb_fp_cap(const mxb_fp *p, uint32_t code, uint32_t cap) {
 }
 
 /* ---- UE4M3 (NVFP4 block scale) ------------------------------------------ */
-MXB_HD mxb_fp mxb_fp_e4m3(void) { return mxb_fp_make(4, 3, 7, 448.0f); }
+MXB_HD mxb_fp mxb_fp_e4m3(void) { return mxb_elem_fp(MXB_ELEM_E4M3); }
 /* v >= 0 (or +Inf): RNE, satfinite at 448. */
 MXB_HD uint8_t mxb_ue4m3_encode(float v) {
   mxb_fp p = mxb_fp_e4m3();

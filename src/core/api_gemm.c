@@ -1,5 +1,5 @@
-/* GEMM entry points: backend-neutral validation, the supported-pair rule,
- * and dispatch to the backend (NUMERICS 7, docs/GEMM.md). */
+/* GEMM entry points: backend-neutral validation and dispatch to the backend
+ * (NUMERICS 7, docs/GEMM.md); the pair and K-block rules are in gemm_rules.c. */
 #include "core/context.h"
 #include "core/error.h"
 #include "core/gemm.h"
@@ -10,48 +10,6 @@
 #endif
 
 #include <stdint.h>
-
-/* Scaling families, derived from the format table. Operands of one family
- * combine freely (e.g. MXFP8 x MXFP4, E4M3 x E5M2); plain operands (fp32,
- * bf16) combine with every format; other cross-family pairs are refused. */
-typedef enum { FAM_PLAIN, FAM_NVFP4, FAM_MX, FAM_BDR, FAM_FP8_TENSOR, FAM_FP8_BLOCK, FAM_MOR } gemm_family;
-
-static const char *const k_family_names[] = {
-  "plain", "NVFP4", "MX (E8M0, 1x32)", "shared-microexponent (MX9/MX6/MX4)",
-  "FP8 per-tensor", "FP8 block-scaled (1x128/128x128)", "MoR",
-};
-
-static gemm_family family_of(const mxb_format_desc *d) {
-  switch (d->scale_type) {
-    case MXB_SCALE_NONE: return FAM_PLAIN;
-    case MXB_SCALE_UE4M3: return FAM_NVFP4;
-    case MXB_SCALE_E8M0: return FAM_MX;
-    case MXB_SCALE_BDR: return FAM_BDR;
-    case MXB_SCALE_FP32: break;
-  }
-  if (d->elem == MXB_ELEM_MIXED) return FAM_MOR;
-  return d->block_cols == 0 ? FAM_FP8_TENSOR : FAM_FP8_BLOCK;
-}
-
-/* Block length along K, or 0 when the operand has no blocks along K. */
-static int k_block_of(const mxb_format_desc *d) {
-  return d->scale_type == MXB_SCALE_NONE ? 0 : d->block_cols;
-}
-
-int mxb_gemm_k_block(const mxb_format_desc *a, const mxb_format_desc *b) {
-  int la = k_block_of(a), lb = k_block_of(b);
-  int l = la > lb ? la : lb;
-  return l ? l : 32;
-}
-
-mxb_status_t mxb_gemm_check_pair(const mxb_format_desc *a, const mxb_format_desc *b) {
-  gemm_family fa = family_of(a), fb = family_of(b);
-  if (fa == fb || fa == FAM_PLAIN || fb == FAM_PLAIN) return MXB_SUCCESS;
-  return mxb_fail(MXB_ERR_UNSUPPORTED,
-                  "the pair A = %s, B = %s is not supported: %s and %s operands do not mix "
-                  "(pair formats of one family, or use a bf16/fp32 operand; see docs/GEMM.md)",
-                  a->name, b->name, k_family_names[fa], k_family_names[fb]);
-}
 
 MXB_API mxb_status_t mxb_gemm_pair_supported(mxb_format_t a, mxb_format_t b, mxb_gemm_mode_t mode,
                                              int *supported) {
@@ -77,7 +35,7 @@ static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *
   if (desc->mode != MXB_GEMM_EXACT && desc->mode != MXB_GEMM_FAST)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->mode %d is not a valid mxb_gemm_mode_t", (int)desc->mode);
   if (desc->c_type != MXB_DTYPE_FP32 && desc->c_type != MXB_DTYPE_BF16) {
-    if (mxb_dtype_size(desc->c_type) == 0)
+    if (mxb_dtype_bytes(desc->c_type) == 0)
       return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->c_type %d is not a valid mxb_dtype_t", (int)desc->c_type);
     return mxb_fail(MXB_ERR_UNSUPPORTED, "desc->c_type %d: GEMM output is fp32 or bf16", (int)desc->c_type);
   }
@@ -135,7 +93,7 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, c
   int L;
   MXB_TRY(check_gemm(ctx, desc, A, B, &L));
   if (!C) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "C is NULL");
-  size_t esize = mxb_dtype_size(desc->c_type);
+  size_t esize = (size_t)mxb_dtype_bytes(desc->c_type);
   if ((uintptr_t)C % esize != 0)
     return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "C (%p) is not aligned to its element size (%zu bytes)", C, esize);
   int64_t ldc = desc->ldc ? desc->ldc : B->rows;

@@ -1,6 +1,7 @@
 /* MoR entry points: validation and dispatch (NUMERICS 6). */
 #include "core/context.h"
 #include "core/error.h"
+#include "core/mor_layout.h"
 #include "core/tensor.h"
 #include "cuda/cuda_ops.h"
 #include "cpu/transforms.h"
@@ -28,7 +29,7 @@ static mxb_status_t check_mor(mxb_context_t *ctx, const mxb_mor_config_t *cfg, m
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->tau (%g) must be finite and >= 0", cfg->tau);
   if (cfg->pow2_scale != 0 && cfg->pow2_scale != 1)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->pow2_scale is %d, expected 0 or 1", cfg->pow2_scale);
-  if (mxb_dtype_size(src_type) == 0)
+  if (mxb_dtype_bytes(src_type) == 0)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "src type %d is not a valid mxb_dtype_t", (int)src_type);
   return check_mor_tensor(dst, "dst", NULL);
 }
@@ -38,7 +39,7 @@ MXB_API mxb_status_t mxb_mor_workspace_size(mxb_context_t *ctx, const mxb_mor_co
   mxb_clear_error();
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes is NULL");
   MXB_TRY(check_mor(ctx, cfg, src_type, dst));
-  *bytes = mxb_cpu_mor_workspace(dst);
+  *bytes = mxb_mor_layout_of(dst).total;
   return MXB_SUCCESS;
 }
 
@@ -49,16 +50,20 @@ MXB_API mxb_status_t mxb_mor_quantize(mxb_context_t *ctx, const mxb_mor_config_t
   mxb_clear_error();
   MXB_TRY(check_mor(ctx, cfg, src_type, dst));
   MXB_TRY(mxb_check_plain(src, "src", src_type, dst->rows, dst->cols));
-  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, mxb_cpu_mor_workspace(dst), "mxb_mor_workspace_size"));
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, mxb_mor_layout_of(dst).total, "mxb_mor_workspace_size"));
+  const char *impl = "cpu-reference";
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
-    return mxb_cuda_mor_quantize(ctx, cfg, src_type, src, dst, workspace, stream);
+    MXB_TRY(mxb_cuda_mor_quantize(ctx, cfg, src_type, src, dst, workspace, stream));
+    impl = "cuda-mor";
 #else
     return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
 #endif
+  } else {
+    MXB_TRY(mxb_cpu_mor_quantize(cfg, src_type, src, dst, workspace));
   }
-  MXB_TRY(mxb_cpu_mor_quantize(cfg, src_type, src, dst, workspace));
-  mxb_set_last_impl(ctx, "cpu-reference");
+  dst->flags = 0;
+  mxb_set_last_impl(ctx, impl);
   return MXB_SUCCESS;
 }
 

@@ -3,6 +3,7 @@
  * followed by the scratch of the larger of the two quantizations. */
 #include "core/context.h"
 #include "core/error.h"
+#include "core/quantize.h"
 #include "core/tensor.h"
 #include "cuda/cuda_ops.h"
 #include "cpu/transforms.h"
@@ -11,10 +12,16 @@
 
 static size_t round_up(size_t n) { return (n + PAIR_ALIGN - 1) / PAIR_ALIGN * PAIR_ALIGN; }
 
+/* One side of the pair, validated once: its format and sizes. */
+typedef struct side {
+  const mxb_format_desc *d;
+  mxb_tensor_sizes_t sz;
+} side;
+
 /* Everything both quantizations need, checked before anything is written. */
 static mxb_status_t check_pair(mxb_context_t *ctx, const mxb_quant_config_t *row_cfg,
                                const mxb_quant_config_t *col_cfg, mxb_dtype_t src_type,
-                               const mxb_tensor_t *rowwise, const mxb_tensor_t *colwise,
+                               const mxb_tensor_t *rowwise, const mxb_tensor_t *colwise, side *row, side *col,
                                size_t *transposed_bytes, size_t *scratch_bytes) {
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
   if (!row_cfg) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "row_cfg is NULL");
@@ -27,14 +34,13 @@ static mxb_status_t check_pair(mxb_context_t *ctx, const mxb_quant_config_t *row
                     (long long)rowwise->rows);
   if (rowwise->data == colwise->data)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "rowwise and colwise share their data plane");
-  if (mxb_dtype_size(src_type) == 0)
+  if (mxb_dtype_bytes(src_type) == 0)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "src type %d is not a valid mxb_dtype_t", (int)src_type);
-  size_t row_ws = 0, col_ws = 0;
-  mxb_status_t s = mxb_quantize_workspace_size(ctx, row_cfg, src_type, rowwise, &row_ws);
-  if (s != MXB_SUCCESS) return s;
-  s = mxb_quantize_workspace_size(ctx, col_cfg, src_type, colwise, &col_ws);
-  if (s != MXB_SUCCESS) return s;
-  *transposed_bytes = round_up((size_t)(rowwise->rows * rowwise->cols) * mxb_dtype_size(src_type));
+  MXB_TRY(mxb_check_quantize(ctx, row_cfg, src_type, rowwise, &row->sz, &row->d));
+  MXB_TRY(mxb_check_quantize(ctx, col_cfg, src_type, colwise, &col->sz, &col->d));
+  size_t row_ws = mxb_quantize_workspace(ctx, row_cfg, row->d, rowwise, &row->sz);
+  size_t col_ws = mxb_quantize_workspace(ctx, col_cfg, col->d, colwise, &col->sz);
+  *transposed_bytes = round_up((size_t)(rowwise->rows * rowwise->cols) * (size_t)mxb_dtype_bytes(src_type));
   *scratch_bytes = row_ws > col_ws ? row_ws : col_ws;
   return MXB_SUCCESS;
 }
@@ -46,7 +52,8 @@ MXB_API mxb_status_t mxb_quantize_pair_workspace_size(mxb_context_t *ctx, const 
   mxb_clear_error();
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes is NULL");
   size_t t = 0, q = 0;
-  MXB_TRY(check_pair(ctx, row_cfg, col_cfg, src_type, rowwise, colwise, &t, &q));
+  side row, col;
+  MXB_TRY(check_pair(ctx, row_cfg, col_cfg, src_type, rowwise, colwise, &row, &col, &t, &q));
   *bytes = t + q;
   return MXB_SUCCESS;
 }
@@ -57,7 +64,8 @@ MXB_API mxb_status_t mxb_quantize_pair(mxb_context_t *ctx, const mxb_quant_confi
                                        void *workspace, size_t workspace_bytes, void *stream) {
   mxb_clear_error();
   size_t t = 0, q = 0;
-  MXB_TRY(check_pair(ctx, row_cfg, col_cfg, src_type, rowwise, colwise, &t, &q));
+  side row, col;
+  MXB_TRY(check_pair(ctx, row_cfg, col_cfg, src_type, rowwise, colwise, &row, &col, &t, &q));
   MXB_TRY(mxb_check_plain(src, "src", src_type, rowwise->rows, rowwise->cols));
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, t + q, "mxb_quantize_pair_workspace_size"));
   char *xt = (char *)workspace;
@@ -70,9 +78,9 @@ MXB_API mxb_status_t mxb_quantize_pair(mxb_context_t *ctx, const mxb_quant_confi
   } else {
     mxb_cpu_transpose_plain(src_type, rowwise->rows, rowwise->cols, src, xt);
   }
-  /* check_pair ran both quantizations' validation, so neither fails here. */
-  MXB_TRY(mxb_quantize(ctx, col_cfg, src_type, xt, colwise, q ? xt + t : NULL, q, stream));
-  MXB_TRY(mxb_quantize(ctx, row_cfg, src_type, src, rowwise, q ? xt + t : NULL, q, stream));
+  /* check_pair validated both quantizations; x^T is valid like src. */
+  MXB_TRY(mxb_quantize_checked(ctx, col_cfg, col.d, &col.sz, src_type, xt, colwise, q ? xt + t : NULL, stream));
+  MXB_TRY(mxb_quantize_checked(ctx, row_cfg, row.d, &row.sz, src_type, src, rowwise, q ? xt + t : NULL, stream));
   mxb_set_last_impl(ctx, ctx->backend == MXB_BACKEND_CUDA ? "cuda-pair" : "cpu-reference");
   return MXB_SUCCESS;
 }

@@ -2,17 +2,18 @@
  * backend-neutral validation, then dispatch to the backend. */
 #include "core/context.h"
 #include "core/error.h"
+#include "core/quantize.h"
 #include "core/tensor.h"
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_ops.h"
 
 /* Everything mxb_quantize checks except src, before anything is written. */
-static mxb_status_t check_quantize(mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
-                                   const mxb_tensor_t *dst, mxb_tensor_sizes_t *sz) {
+mxb_status_t mxb_check_quantize(const mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
+                                const mxb_tensor_t *dst, mxb_tensor_sizes_t *sz, const mxb_format_desc **desc) {
   const mxb_format_desc *d = NULL;
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
   if (!cfg) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg is NULL");
-  if (mxb_dtype_size(src_type) == 0)
+  if (mxb_dtype_bytes(src_type) == 0)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "src_type %d is not a valid mxb_dtype_t", (int)src_type);
   MXB_TRY(mxb_check_tensor(dst, "dst", sz, &d));
   MXB_TRY(mxb_check_quant_config(cfg, d, dst->cols));
@@ -21,21 +22,43 @@ static mxb_status_t check_quantize(mxb_context_t *ctx, const mxb_quant_config_t 
       !(*dst->amax >= 0.0f))
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "*dst->amax (%g) must be a non-negative number (or +Inf)",
                     (double)*dst->amax);
+  if (desc) *desc = d;
   return MXB_SUCCESS;
 }
 
-/* Workspace bytes of a validated quantization on ctx's backend. */
-static size_t quantize_workspace(const mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
-                                 const mxb_tensor_t *dst) {
+size_t mxb_quantize_workspace(const mxb_context_t *ctx, const mxb_quant_config_t *cfg, const mxb_format_desc *d,
+                              const mxb_tensor_t *dst, const mxb_tensor_sizes_t *sz) {
 #ifdef MXB_WITH_CUDA
-  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_quantize_workspace(cfg, src_type, dst);
+  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_quantize_workspace(cfg, d, dst, sz);
 #else
   (void)ctx;
   (void)cfg;
-  (void)src_type;
+  (void)d;
   (void)dst;
+  (void)sz;
 #endif
   return 0; /* the CPU reference keeps its row buffers to itself */
+}
+
+mxb_status_t mxb_quantize_checked(mxb_context_t *ctx, const mxb_quant_config_t *cfg, const mxb_format_desc *d,
+                                  const mxb_tensor_sizes_t *sz, mxb_dtype_t src_type, const void *src,
+                                  mxb_tensor_t *dst, void *workspace, void *stream) {
+  const char *impl = "cpu-reference";
+  if (ctx->backend == MXB_BACKEND_CUDA) {
+#ifdef MXB_WITH_CUDA
+    MXB_TRY(mxb_cuda_quantize(ctx, cfg, d, sz, src_type, src, dst, workspace, stream, &impl));
+#else
+    (void)d;
+    (void)workspace;
+    (void)stream;
+    return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
+#endif
+  } else {
+    MXB_TRY(mxb_cpu_quantize(cfg, src_type, src, dst, sz));
+  }
+  dst->flags = (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u);
+  mxb_set_last_impl(ctx, impl);
+  return MXB_SUCCESS;
 }
 
 MXB_API mxb_status_t mxb_quantize_workspace_size(mxb_context_t *ctx, const mxb_quant_config_t *cfg,
@@ -43,31 +66,65 @@ MXB_API mxb_status_t mxb_quantize_workspace_size(mxb_context_t *ctx, const mxb_q
   mxb_clear_error();
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes is NULL");
   mxb_tensor_sizes_t sz;
-  MXB_TRY(check_quantize(ctx, cfg, src_type, dst, &sz));
-  *bytes = quantize_workspace(ctx, cfg, src_type, dst);
+  const mxb_format_desc *d;
+  MXB_TRY(mxb_check_quantize(ctx, cfg, src_type, dst, &sz, &d));
+  *bytes = mxb_quantize_workspace(ctx, cfg, d, dst, &sz);
   return MXB_SUCCESS;
 }
 
 MXB_API mxb_status_t mxb_quantize(mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
                                   const void *src, mxb_tensor_t *dst, void *workspace, size_t workspace_bytes,
                                   void *stream) {
-  (void)stream;
   mxb_clear_error();
   mxb_tensor_sizes_t sz;
-  MXB_TRY(check_quantize(ctx, cfg, src_type, dst, &sz));
+  const mxb_format_desc *d;
+  MXB_TRY(mxb_check_quantize(ctx, cfg, src_type, dst, &sz, &d));
   MXB_TRY(mxb_check_plain(src, "src", src_type, dst->rows, dst->cols));
-  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, quantize_workspace(ctx, cfg, src_type, dst),
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, mxb_quantize_workspace(ctx, cfg, d, dst, &sz),
                               "mxb_quantize_workspace_size"));
-  if (ctx->backend == MXB_BACKEND_CUDA) {
+  return mxb_quantize_checked(ctx, cfg, d, &sz, src_type, src, dst, workspace, stream);
+}
+
+/* Whether ctx's backend dequantizes format f (a valid format). */
+static int dequantize_offered(const mxb_context_t *ctx, mxb_format_t f) {
+  if (f == MXB_FORMAT_FP32) return 0; /* a plain GEMM operand: nothing to dequantize */
 #ifdef MXB_WITH_CUDA
-    return mxb_cuda_quantize(ctx, cfg, src_type, src, dst, workspace, workspace_bytes, stream);
+  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_dequantize_supported(f);
 #else
-    return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
+  (void)ctx;
 #endif
+  return 1;
+}
+
+MXB_API mxb_status_t mxb_quantize_supported(mxb_context_t *ctx, const mxb_quant_config_t *cfg,
+                                            mxb_format_t format, int *supported) {
+  mxb_clear_error();
+  if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
+  if (!supported) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "supported is NULL");
+  const mxb_format_desc *d = mxb_format_desc_get(format);
+  if (!d) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "format %d is not a valid mxb_format_t", (int)format);
+  mxb_quant_config_t defaults;
+  if (!cfg) {
+    mxb_quant_config_defaults(&defaults);
+    cfg = &defaults;
   }
-  MXB_TRY(mxb_cpu_quantize(cfg, src_type, src, dst, &sz));
-  dst->flags = (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u);
-  mxb_set_last_impl(ctx, "cpu-reference");
+  /* The options' own checks (no shape: 0 columns are a multiple of every
+   * RHT size); what remains is whether the format offers them. */
+  mxb_status_t st = mxb_check_quant_config(cfg, d, 0);
+  if (st == MXB_ERR_UNSUPPORTED && cfg->rht.enabled) MXB_TRY(mxb_check_rht(&cfg->rht, 0, "cols"));
+  if (st != MXB_SUCCESS && st != MXB_ERR_UNSUPPORTED) return st;
+  *supported = st == MXB_SUCCESS;
+  mxb_clear_error();
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_dequantize_supported(mxb_context_t *ctx, mxb_format_t format, int *supported) {
+  mxb_clear_error();
+  if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
+  if (!supported) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "supported is NULL");
+  if (!mxb_format_desc_get(format))
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "format %d is not a valid mxb_format_t", (int)format);
+  *supported = dequantize_offered(ctx, format);
   return MXB_SUCCESS;
 }
 
@@ -77,13 +134,19 @@ MXB_API mxb_status_t mxb_dequantize(mxb_context_t *ctx, const mxb_tensor_t *src,
   mxb_clear_error();
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
   const mxb_format_desc *d = NULL;
-  MXB_TRY(mxb_check_tensor(src, "src", NULL, &d));
+  mxb_tensor_sizes_t sz;
+  MXB_TRY(mxb_check_tensor(src, "src", &sz, &d));
   if (d->format == MXB_FORMAT_FP32)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "fp32 is a plain GEMM operand, there is nothing to dequantize");
   MXB_TRY(mxb_check_plain(dst, "dst", dst_type, src->rows, src->cols));
+  if (!dequantize_offered(ctx, d->format))
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "dequantize of %s is not offered on the %s backend", d->name,
+                    ctx->backend == MXB_BACKEND_CUDA ? "CUDA" : "CPU");
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
-    return mxb_cuda_dequantize(ctx, src, dst_type, dst, stream);
+    MXB_TRY(mxb_cuda_dequantize(ctx, src, d, &sz, dst_type, dst, stream));
+    mxb_set_last_impl(ctx, "cuda-dequantize");
+    return MXB_SUCCESS;
 #else
     return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
 #endif
@@ -100,14 +163,16 @@ MXB_API mxb_status_t mxb_amax(mxb_context_t *ctx, mxb_dtype_t type, const void *
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
   if (!amax) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "amax is NULL");
   if (!x) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "x is NULL");
-  if (mxb_dtype_size(type) == 0) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "type %d is not a valid mxb_dtype_t", (int)type);
+  if (mxb_dtype_bytes(type) == 0) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "type %d is not a valid mxb_dtype_t", (int)type);
   if (n <= 0 || n > MXB_MAX_ELEMS)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "n (%lld) must be in [1, 2^40]", (long long)n);
-  MXB_TRY(mxb_check_aligned(x, mxb_dtype_size(type), "x"));
+  MXB_TRY(mxb_check_aligned(x, (size_t)mxb_dtype_bytes(type), "x"));
   MXB_TRY(mxb_check_aligned(amax, sizeof(float), "amax"));
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
-    return mxb_cuda_amax(ctx, type, x, n, amax, stream);
+    MXB_TRY(mxb_cuda_amax(ctx, type, x, n, amax, stream));
+    mxb_set_last_impl(ctx, "cuda-amax");
+    return MXB_SUCCESS;
 #else
     return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
 #endif

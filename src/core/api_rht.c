@@ -26,18 +26,21 @@ MXB_API mxb_status_t mxb_rht(mxb_context_t *ctx, const mxb_rht_t *rht, int inver
   /* In place is fine (each chunk is read whole before it is written); any
    * other overlap would read values already transformed. */
   uintptr_t ib = (uintptr_t)in, ob = (uintptr_t)out;
-  uintptr_t ie = ib + (uintptr_t)(rows * cols) * mxb_dtype_size(in_type);
-  uintptr_t oe = ob + (uintptr_t)(rows * cols) * mxb_dtype_size(out_type);
+  uintptr_t ie = ib + (uintptr_t)(rows * cols) * (size_t)mxb_dtype_bytes(in_type);
+  uintptr_t oe = ob + (uintptr_t)(rows * cols) * (size_t)mxb_dtype_bytes(out_type);
   if (ib < oe && ob < ie && !(ib == ob && in_type == out_type))
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "in and out overlap (only in == out with equal types is allowed)");
+  const char *impl = "cpu-reference";
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
-    return mxb_cuda_rht(ctx, rht, inverse, axis, rows, cols, in_type, in, out_type, out, stream);
+    MXB_TRY(mxb_cuda_rht(ctx, rht, inverse, axis, rows, cols, in_type, in, out_type, out, stream));
+    impl = "cuda-rht";
 #else
     return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
 #endif
+  } else {
+    MXB_TRY(mxb_cpu_rht(rht, inverse, axis, rows, cols, in_type, in, out_type, out));
   }
-  MXB_TRY(mxb_cpu_rht(rht, inverse, axis, rows, cols, in_type, in, out_type, out));
-  mxb_set_last_impl(ctx, "cpu-reference");
+  mxb_set_last_impl(ctx, impl);
   return MXB_SUCCESS;
 }

@@ -29,14 +29,18 @@ MXB_API mxb_status_t mxb_transpose_quantized(mxb_context_t *ctx, const mxb_tenso
                     (long long)out->rows, (long long)out->cols, (long long)in->cols, (long long)in->rows);
   if (out->data == in->data || out->scales == in->scales)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "out shares a plane with in (the transpose is not in place)");
+  const char *impl = "cpu-reference";
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
-    return mxb_cuda_transpose_nvfp4_2d(ctx, in, out, stream);
+    MXB_TRY(mxb_cuda_transpose_nvfp4_2d(ctx, in, out, stream));
+    impl = "cuda-transpose-nvfp4-2d";
 #else
     return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
 #endif
+  } else {
+    MXB_TRY(mxb_cpu_transpose_nvfp4_2d(in, out));
   }
-  MXB_TRY(mxb_cpu_transpose_nvfp4_2d(in, out));
-  mxb_set_last_impl(ctx, "cpu-reference");
+  out->flags = in->flags;
+  mxb_set_last_impl(ctx, impl);
   return MXB_SUCCESS;
 }

@@ -1,24 +1,31 @@
-#include "mxblas.h"
+/* Defaults of the option structs (the *_init entry points). */
+#include "core/tensor.h"
 
 #include <string.h>
 
-MXB_API void mxb_rht_init(mxb_rht_t *rht) {
-  if (!rht) return;
+static void rht_defaults(mxb_rht_t *rht) {
   memset(rht, 0, sizeof(*rht));
   rht->size = 16;
   rht->sign_source = MXB_SIGNS_MASK;
   rht->sign_mask[0] = 0xD7E8u; /* the vector of the NVFP4 recipe and TE */
 }
 
-MXB_API void mxb_quant_config_init(mxb_quant_config_t *cfg) {
-  if (!cfg) return;
+MXB_API void mxb_rht_init(mxb_rht_t *rht) {
+  if (rht) rht_defaults(rht);
+}
+
+void mxb_quant_config_defaults(mxb_quant_config_t *cfg) {
   memset(cfg, 0, sizeof(*cfg));
   cfg->struct_size = sizeof(*cfg);
   cfg->rounding = MXB_ROUND_RNE;
   cfg->scale_rule = MXB_SCALE_RULE_RCEIL;
   cfg->nonfinite = MXB_NONFINITE_NAN_BLOCK;
   cfg->amax_source = MXB_AMAX_COMPUTE;
-  mxb_rht_init(&cfg->rht);
+  rht_defaults(&cfg->rht);
+}
+
+MXB_API void mxb_quant_config_init(mxb_quant_config_t *cfg) {
+  if (cfg) mxb_quant_config_defaults(cfg);
 }
 
 MXB_API void mxb_mor_config_init(mxb_mor_config_t *cfg) {

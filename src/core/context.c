@@ -1,3 +1,5 @@
+/* Context entry points (create, destroy, backend, last implementation) and
+ * the per-thread record of the implementation that served the last call. */
 #include "core/context.h"
 #include "core/error.h"
 

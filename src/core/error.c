@@ -1,3 +1,4 @@
+/* Status strings and the per-thread detail message of the last failure. */
 #include "core/error.h"
 
 #include <stdarg.h>

@@ -1,8 +1,10 @@
-/* The one table that describes every format (shared by all backends). */
+/* The format and element descriptors, expanded from the table of
+ * src/common/format_table.h (shared by all backends). */
 #ifndef MXB_CORE_FORMATS_H
 #define MXB_CORE_FORMATS_H
+#include "common/codec.h"
+#include "common/format_table.h"
 #include "mxblas.h"
-#include "common/hd.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,19 +35,12 @@ typedef struct mxb_elem_desc {
   double max_value;
 } mxb_elem_desc;
 const mxb_elem_desc *mxb_elem_desc_get(mxb_elem_t e);
+/* The codec parameters of an element descriptor (mxb_elem_fp). */
+MXB_HD mxb_fp mxb_fp_from_desc(const mxb_elem_desc *d) { return mxb_elem_fp(d->elem); }
 
 /* Block counts along each dimension (a block dimension of 0 spans it). */
 int64_t mxb_scale_rows(const mxb_format_desc *d, int64_t rows);
 int64_t mxb_scale_cols(const mxb_format_desc *d, int64_t cols);
-
-/* Index of scale (i, j) in the 128x4-tile swizzled layout (NUMERICS 4.1),
- * for a logical scale grid with scale_cols columns. Shared with the CUDA
- * kernels, hence MXB_HD. */
-MXB_HD int64_t mxb_swizzle_index(int64_t i, int64_t j, int64_t scale_cols) {
-  int64_t padded_cols = (scale_cols + 3) / 4 * 4;
-  int64_t tile = (i / 128) * (padded_cols / 4) + j / 4;
-  return tile * 512 + (i % 32) * 16 + ((i % 128) / 32) * 4 + (j % 4);
-}
 
 #ifdef __cplusplus
 }

@@ -1,3 +1,5 @@
+/* Tensor geometry (plane sizes) and the shared validation of descriptors,
+ * option structs, workspaces and plain buffers. */
 #include "core/tensor.h"
 #include "core/error.h"
 
@@ -48,26 +50,14 @@ mxb_status_t mxb_compute_sizes(mxb_format_t format, int64_t rows, int64_t cols, 
   s.struct_size = sizeof(s);
   s.scale_rows = mxb_scale_rows(d, rows);
   s.scale_cols = mxb_scale_cols(d, cols);
-  if (d->scale_type == MXB_SCALE_BDR) {
-    /* per 16-element block: 16 codes of (1+m) bits */
-    s.row_bytes = (size_t)s.scale_cols * (size_t)(16 * (1 + d->bdr_m) / 8);
-  } else {
-    s.row_bytes = (size_t)((cols * d->elem_bits + 7) / 8);
-  }
+  s.row_bytes = (size_t)((mxb_fmt_row_codes(d->format, cols) * d->elem_bits + 7) / 8);
   s.data_bytes = s.row_bytes * (size_t)rows;
   size_t nscales = (size_t)(s.scale_rows * s.scale_cols);
   if (layout == MXB_SCALE_LAYOUT_SWIZZLED)
     nscales = (size_t)((s.scale_rows + 127) / 128 * 128) * (size_t)((s.scale_cols + 3) / 4 * 4);
-  switch (d->scale_type) {
-    case MXB_SCALE_NONE: break;
-    case MXB_SCALE_UE4M3:
-    case MXB_SCALE_E8M0: s.scale_bytes = nscales; break;
-    case MXB_SCALE_BDR: s.scale_bytes = nscales; s.aux_bytes = nscales; break;
-    case MXB_SCALE_FP32:
-      s.scale_bytes = nscales * 4;
-      if (d->elem == MXB_ELEM_MIXED) s.aux_bytes = nscales;
-      break;
-  }
+  s.scale_bytes = nscales * (size_t)mxb_scale_entry_bytes(d->scale_type);
+  /* aux: the BDR microexponents, or MoR's per-partition decisions */
+  s.aux_bytes = nscales * (size_t)(mxb_scale_aux_bytes(d->scale_type) || d->elem == MXB_ELEM_MIXED);
   s.amax_bytes = d->has_amax ? 4 : 0;
   *sizes = s;
   return MXB_SUCCESS;
@@ -79,13 +69,17 @@ MXB_API mxb_status_t mxb_tensor_init(mxb_tensor_t *t, mxb_format_t format, int64
   if (!t) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "t is NULL");
   mxb_tensor_sizes_t s;
   MXB_TRY(mxb_compute_sizes(format, rows, cols, layout, &s));
+  mxb_tensor_set(t, format, rows, cols, layout);
+  return MXB_SUCCESS;
+}
+
+void mxb_tensor_set(mxb_tensor_t *t, mxb_format_t format, int64_t rows, int64_t cols, mxb_scale_layout_t layout) {
   memset(t, 0, sizeof(*t));
   t->struct_size = sizeof(*t);
   t->format = format;
   t->rows = rows;
   t->cols = cols;
   t->scale_layout = layout;
-  return MXB_SUCCESS;
 }
 
 mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tensor_sizes_t *sizes,
@@ -116,7 +110,7 @@ mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tenso
   snprintf(what, sizeof(what), "%s->data", name);
   MXB_TRY(mxb_check_aligned(t->data, d->elem_bits >= 16 ? (size_t)d->elem_bits / 8 : 1, what));
   snprintf(what, sizeof(what), "%s->scales", name);
-  MXB_TRY(mxb_check_aligned(t->scales, d->scale_type == MXB_SCALE_FP32 ? 4 : 1, what));
+  MXB_TRY(mxb_check_aligned(t->scales, d->scale_type == MXB_SCALE_NONE ? 1 : (size_t)mxb_scale_entry_bytes(d->scale_type), what));
   snprintf(what, sizeof(what), "%s->amax", name);
   MXB_TRY(mxb_check_aligned(t->amax, 4, what));
   if (sizes) *sizes = s;
@@ -145,12 +139,12 @@ mxb_status_t mxb_check_aligned(const void *p, size_t align, const char *name) {
 mxb_status_t mxb_check_plain(const void *p, const char *name, mxb_dtype_t type, int64_t rows,
                              int64_t cols) {
   if (!p) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s is NULL", name);
-  if (mxb_dtype_size(type) == 0)
+  if (mxb_dtype_bytes(type) == 0)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s type %d is not a valid mxb_dtype_t", name, (int)type);
   if (rows <= 0 || cols <= 0 || rows > MXB_MAX_DIM || cols > MXB_MAX_DIM || rows * cols > MXB_MAX_ELEMS)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "%s shape [%lld, %lld] is empty or too large", name, (long long)rows,
                     (long long)cols);
-  return mxb_check_aligned(p, mxb_dtype_size(type), name);
+  return mxb_check_aligned(p, (size_t)mxb_dtype_bytes(type), name);
 }
 
 mxb_status_t mxb_check_rht(const mxb_rht_t *rht, int64_t len, const char *what) {

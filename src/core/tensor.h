@@ -45,6 +45,12 @@ void mxb_struct_out(void *dst, const void *src, size_t src_size);
 mxb_status_t mxb_compute_sizes(mxb_format_t format, int64_t rows, int64_t cols, mxb_scale_layout_t layout,
                                mxb_tensor_sizes_t *s);
 
+/* *t = a descriptor of the given shape with no planes (mxb_tensor_init
+ * without validation: the library's own, already valid, tensors). */
+void mxb_tensor_set(mxb_tensor_t *t, mxb_format_t format, int64_t rows, int64_t cols, mxb_scale_layout_t layout);
+/* *cfg = the defaults of mxb_quant_config_init. */
+void mxb_quant_config_defaults(mxb_quant_config_t *cfg);
+
 /* Validate t: non-NULL, struct_size, valid format and layout, shape within
  * limits, every plane the format needs non-NULL and aligned to its elements. name appears in messages
  * ("A", "dst"). On success fills *sizes (may be NULL) and *desc (may be NULL). */

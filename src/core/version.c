@@ -1,3 +1,4 @@
+/* Version and build information entry points. */
 #include "mxblas.h"
 
 #define MXB_STR2(x) #x

@@ -51,15 +51,15 @@ void mxb_cpu_unpack(const uint8_t *in, int64_t n, int bits, uint8_t *codes) {
 }
 
 int64_t mxb_cpu_scale_index(const mxb_tensor_t *t, int64_t i, int64_t j, int64_t scale_cols) {
-  return t->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED ? mxb_swizzle_index(i, j, scale_cols) : i * scale_cols + j;
+  return mxb_scale_index(i, j, scale_cols, t->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED);
 }
 
 double mxb_cpu_tensor_scale(const mxb_tensor_t *t) {
-  const mxb_format_desc *d = mxb_format_desc_get(t->format);
-  if (d->has_amax) return (double)mxb_nvfp4_tensor_scale(*t->amax);
-  if (d->scale_type == MXB_SCALE_FP32 && d->block_rows == 0 && d->elem != MXB_ELEM_MIXED)
-    return (double)((const float *)t->scales)[0];
-  return 1.0;
+  switch (mxb_fmt_tensor_scale(t->format)) {
+    case MXB_TSCALE_AMAX: return (double)mxb_nvfp4_tensor_scale(*t->amax);
+    case MXB_TSCALE_PLANE: return (double)((const float *)t->scales)[0];
+    default: return 1.0;
+  }
 }
 
 void mxb_cpu_decode_row_f64(const mxb_tensor_t *t, int64_t row, double *out) {
@@ -78,14 +78,17 @@ void mxb_cpu_decode_row_f64(const mxb_tensor_t *t, int64_t row, double *out) {
   mxb_tensor_sizes_t sz;
   mxb_compute_sizes(t->format, t->rows, t->cols, t->scale_layout, &sz);
   int64_t scols = sz.scale_cols, bc = d->block_cols ? d->block_cols : cols;
-  int64_t n = d->scale_type == MXB_SCALE_BDR ? scols * 16 : cols;
+  int64_t n = mxb_fmt_row_codes(t->format, cols);
   uint8_t stackbuf[4096], *codes = n <= 4096 ? stackbuf : malloc((size_t)n);
   if (!codes) { /* cannot happen for any tensor a caller could allocate; stay defined */
     for (int64_t c = 0; c < cols; c++) out[c] = (double)mxb_u2f(MXB_F32_QNAN);
     return;
   }
   mxb_cpu_unpack((const uint8_t *)t->data + (size_t)row * sz.row_bytes, n, d->elem_bits, codes);
-  mxb_fp p = mxb_fp_from_desc(mxb_elem_desc_get(d->elem));
+  mxb_fp p = mxb_elem_fp(d->elem);
+  /* a per-tensor scale is the tensor scale, applied by the caller */
+  int plane = mxb_fmt_tensor_scale(t->format) == MXB_TSCALE_PLANE;
+  int rs = mxb_block_shift(d->block_rows), cs = mxb_block_shift(d->block_cols);
   double lut[256];
   if (d->scale_type != MXB_SCALE_BDR)
     for (int k = 0; k < (1 << d->elem_bits); k++) lut[k] = (double)mxb_fp_decode(&p, (uint32_t)k);
@@ -96,15 +99,14 @@ void mxb_cpu_decode_row_f64(const mxb_tensor_t *t, int64_t row, double *out) {
     switch (d->scale_type) {
       case MXB_SCALE_UE4M3: s = (double)mxb_ue4m3_decode(s8[mxb_cpu_scale_index(t, row, j, scols)]); break;
       case MXB_SCALE_E8M0: s = (double)mxb_e8m0_decode(s8[mxb_cpu_scale_index(t, row, j, scols)]); break;
-      case MXB_SCALE_FP32: {
-        int64_t band = d->block_rows ? row / d->block_rows : 0;
-        s = d->block_rows || d->block_cols ? (double)((const float *)t->scales)[band * scols + j] : 1.0;
+      case MXB_SCALE_FP32:
+        s = plane ? 1.0 : (double)((const float *)t->scales)[mxb_block_index(row, c0, rs, cs, scols)];
         break;
-      }
       default: break;
     }
     if (d->scale_type == MXB_SCALE_BDR) {
-      uint8_t E = s8[row * scols + j], mu = ((const uint8_t *)t->aux)[row * scols + j];
+      int64_t k = mxb_cpu_scale_index(t, row, j, scols);
+      uint8_t E = s8[k], mu = ((const uint8_t *)t->aux)[k];
       for (int64_t c = c0; c < c1; c++) out[c] = mxb_bdr_decode(codes[c], (int)(c - c0), d->bdr_m, E, mu);
     } else {
       for (int64_t c = c0; c < c1; c++) out[c] = lut[codes[c]] * s;

@@ -3,6 +3,10 @@
 #define MXB_CPU_DECODE_H
 #include "core/formats.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Row `row` of t as decoded element values times their block scale, without
  * tensor scales, exact in binary64; NaN for the elements of NaN blocks.
  * out has t->cols entries. */
@@ -11,4 +15,7 @@ void mxb_cpu_decode_row_f64(const mxb_tensor_t *t, int64_t row, double *out);
  * scale_inv; 1 otherwise. */
 double mxb_cpu_tensor_scale(const mxb_tensor_t *t);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

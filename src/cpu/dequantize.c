@@ -23,20 +23,20 @@ mxb_status_t mxb_cpu_dequantize(const mxb_tensor_t *src, mxb_dtype_t dst_type, v
   }
   mxb_tensor_sizes_t sz;
   mxb_compute_sizes(src->format, src->rows, cols, src->scale_layout, &sz);
-  float ts = d->scale_type == MXB_SCALE_FP32 && d->block_rows == 0 && d->block_cols == 0 && d->elem != MXB_ELEM_MIXED
-                 ? ((const float *)src->scales)[0]
-                 : 1.0f;
-  mxb_fp p = mxb_fp_make(2, 1, 1, 6.0f);
-  float e2m1[16];
-  for (int k = 0; k < 16; k++) e2m1[k] = mxb_fp_decode(&p, (uint32_t)k);
+  const int tscale = mxb_fmt_tensor_scale(src->format);
+  float ts = tscale == MXB_TSCALE_PLANE ? ((const float *)src->scales)[0] : 1.0f;
+  mxb_fp p = mxb_elem_fp(d->elem);
+  float lut[256]; /* element values (codes of up to 8 bits) */
+  for (int k = 0; d->elem_bits <= 8 && k < (1 << d->elem_bits); k++) lut[k] = mxb_fp_decode(&p, (uint32_t)k);
+  int64_t bc = d->block_cols;
   for (int64_t row = 0; row < src->rows; row++) {
-    if (d->has_amax) {
+    if (tscale == MXB_TSCALE_AMAX) {
       /* NVFP4: y = e2m1 * ((s_b * A) * (1/2688)), left to right in fp32, A the amax used */
-      mxb_cpu_unpack((const uint8_t *)src->data + (size_t)row * sz.row_bytes, cols, 4, codes);
+      mxb_cpu_unpack((const uint8_t *)src->data + (size_t)row * sz.row_bytes, cols, d->elem_bits, codes);
       for (int64_t j = 0; j < sz.scale_cols; j++) {
         uint8_t s = ((const uint8_t *)src->scales)[mxb_cpu_scale_index(src, row, j, sz.scale_cols)];
         float m = mxb_nvfp4_dequant_scale(s, *src->amax);
-        for (int64_t c = j * 16; c < cols && c < j * 16 + 16; c++) y[c] = e2m1[codes[c]] * m;
+        for (int64_t c = j * bc; c < cols && c < (j + 1) * bc; c++) y[c] = lut[codes[c]] * m;
       }
     } else {
       /* exact in binary64, so one rounding to fp32 equals the fp32 product */

@@ -7,6 +7,7 @@
 #include "common/codec.h"
 #include "common/mor.h"
 #include "core/error.h"
+#include "core/mor_layout.h"
 #include "core/tensor.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/transforms.h"
@@ -14,67 +15,25 @@
 #include <math.h>
 #include <string.h>
 
-#define MOR_ALIGN 256
-static size_t align_up(size_t n) { return (n + MOR_ALIGN - 1) / MOR_ALIGN * MOR_ALIGN; }
-
-/* The FP8 E4M3 format whose fp32-scale blocks are the MoR partitions. */
-mxb_format_t mxb_mor_fp8_format(const mxb_format_desc *mor) {
-  for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
-    const mxb_format_desc *d = mxb_format_desc_get((mxb_format_t)f);
-    if (d->elem == MXB_ELEM_E4M3 && d->scale_type == MXB_SCALE_FP32 && d->block_rows == mor->block_rows &&
-        d->block_cols == mor->block_cols)
-      return d->format;
-  }
-  return MXB_FORMAT_COUNT;
-}
-
-typedef struct mor_layout {
-  mxb_tensor_sizes_t mor, fp8;
-  mxb_format_t fp8_format;
-  size_t scales_at, acc_at, row_at, total;
-} mor_layout;
-
-static mor_layout layout_of(const mxb_tensor_t *dst) {
-  mor_layout l;
-  const mxb_format_desc *d = mxb_format_desc_get(dst->format);
-  l.fp8_format = mxb_mor_fp8_format(d);
-  mxb_compute_sizes(dst->format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &l.mor);
-  mxb_compute_sizes(l.fp8_format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &l.fp8);
-  l.scales_at = align_up(l.fp8.data_bytes);
-  l.acc_at = l.scales_at + align_up(l.fp8.scale_bytes);
-  l.row_at = l.acc_at + align_up((size_t)(l.mor.scale_rows * l.mor.scale_cols) * 3 * sizeof(double));
-  l.total = l.row_at + (size_t)dst->cols * sizeof(float);
-  return l;
-}
-
-size_t mxb_cpu_mor_workspace(const mxb_tensor_t *dst) { return layout_of(dst).total; }
-
 static int64_t partition_of(const mxb_format_desc *d, int64_t scale_cols, int64_t r, int64_t c) {
-  int64_t i = d->block_rows ? r / d->block_rows : 0, j = d->block_cols ? c / d->block_cols : 0;
-  return i * scale_cols + j;
+  return mxb_block_index(r, c, mxb_block_shift(d->block_rows), mxb_block_shift(d->block_cols), scale_cols);
 }
 
 mxb_status_t mxb_cpu_mor_quantize(const mxb_mor_config_t *cfg, mxb_dtype_t src_type,
                                   const void *src, mxb_tensor_t *dst, void *workspace) {
   const mxb_format_desc *d = mxb_format_desc_get(dst->format);
-  mor_layout l = layout_of(dst);
+  mxb_mor_layout l = mxb_mor_layout_of(dst);
   char *ws = (char *)workspace;
   mxb_tensor_t t8;
-  mxb_tensor_init(&t8, l.fp8_format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR);
-  t8.data = ws;
-  t8.scales = ws + l.scales_at;
   mxb_quant_config_t qc;
-  mxb_quant_config_init(&qc);
-  qc.fp8_pow2_scale = cfg->pow2_scale;
   /* The FP8 candidate through the CPU quantizer itself: the MoR call is
    * validated already, and the internal tensor lives in the workspace. */
-  mxb_tensor_sizes_t sz8;
-  MXB_TRY(mxb_compute_sizes(l.fp8_format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &sz8));
-  MXB_TRY(mxb_cpu_quantize(&qc, src_type, src, &t8, &sz8));
+  mxb_mor_candidate(&l, dst, cfg, workspace, &t8, &qc);
+  MXB_TRY(mxb_cpu_quantize(&qc, src_type, src, &t8, &l.fp8));
 
   int64_t rows = dst->rows, cols = dst->cols, sc = l.mor.scale_cols;
   int64_t nparts = l.mor.scale_rows * sc;
-  double *acc = (double *)(ws + l.acc_at);
+  double *acc = (double *)(ws + l.scratch_at);
   memset(acc, 0, (size_t)nparts * 3 * sizeof(double));
   const uint8_t *codes = (const uint8_t *)t8.data;
   const float *sinv = (const float *)t8.scales;
@@ -102,7 +61,6 @@ mxb_status_t mxb_cpu_mor_quantize(const mxb_mor_config_t *cfg, mxb_dtype_t src_t
     for (int64_t c = 0; c < cols; c++)
       out[r * cols + c] = fp8[partition_of(d, sc, r, c)] ? codes[r * cols + c] : mxb_bf16_rne_satfinite(x[c]);
   }
-  dst->flags = 0;
   return MXB_SUCCESS;
 }
 

@@ -60,7 +60,7 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 /* Block widths along cols and rows, "whole dimension" resolved. */
 static int64_t bcols(const qctx *q) { return q->d->block_cols ? q->d->block_cols : q->cols; }
 static int64_t brows(const qctx *q) {
-  if (q->d->scale_type == MXB_SCALE_UE4M3) return q->cfg->block_2d ? 16 : 1;
+  if (q->cfg->block_2d) return q->d->block_cols; /* 2D scaling: square tiles (NVFP4 16x16) */
   return q->d->block_rows ? q->d->block_rows : q->rows;
 }
 
@@ -82,7 +82,7 @@ static void tile_stats(qctx *q, int64_t r0, int64_t r1, mxb_amax_mode mode) {
 }
 
 static void put_row(qctx *q, int64_t row) {
-  mxb_cpu_pack(q->codes, q->d->scale_type == MXB_SCALE_BDR ? q->scols * 16 : q->cols, q->d->elem_bits,
+  mxb_cpu_pack(q->codes, mxb_fmt_row_codes(q->d->format, q->cols), q->d->elem_bits,
                (uint8_t *)q->dst->data + (size_t)row * q->sz->row_bytes);
 }
 static void put_scale8(qctx *q, int64_t i, int64_t j, uint8_t s) {
@@ -94,7 +94,7 @@ static void put_scale8(qctx *q, int64_t i, int64_t j, uint8_t s) {
 static void quantize_nvfp4(qctx *q) {
   int nanb = q->cfg->nonfinite == MXB_NONFINITE_NAN_BLOCK;
   mxb_amax_mode mode = nanb ? MXB_AMAX_NAN_BLOCK : MXB_AMAX_SKIP_NAN;
-  int64_t br = brows(q);
+  int64_t br = brows(q), bc = bcols(q);
   float A;
   if (q->cfg->amax_source == MXB_AMAX_FROM_TENSOR) {
     A = *q->dst->amax;
@@ -115,8 +115,8 @@ static void quantize_nvfp4(qctx *q) {
     for (int64_t row = r0; row < r1; row++) {
       fetch_row(q, row, 1);
       for (int64_t j = 0; j < q->scols; j++) {
-        int64_t c0 = j * 16;
-        int n = (int)min64(16, q->cols - c0), bad = 0;
+        int64_t c0 = j * bc;
+        int n = (int)min64(bc, q->cols - c0), bad = 0;
         uint32_t a = br > 1 ? q->tamax[j] : mxb_block_amax_bits(q->x + c0, n, mode, &bad);
         if (br > 1) bad = q->tbad[j];
         uint8_t s = mxb_nvfp4_quantize_block(q->x + c0, n, a, nanb && bad, &ts, q->r ? q->r + c0 : NULL,
@@ -128,13 +128,14 @@ static void quantize_nvfp4(qctx *q) {
   }
 }
 
-/* MX (NUMERICS 4.2): 1x32 blocks with E8M0 scales. */
+/* MX (NUMERICS 4.2): 1 x block_cols blocks with E8M0 scales. */
 static void quantize_mx(qctx *q) {
+  int64_t bc = bcols(q);
   for (int64_t row = 0; row < q->rows; row++) {
     fetch_row(q, row, 1);
     for (int64_t j = 0; j < q->scols; j++) {
-      int64_t c0 = j * 32;
-      uint8_t b = mxb_mx_quantize_block(q->x + c0, (int)min64(32, q->cols - c0), &q->fp, q->cfg->scale_rule,
+      int64_t c0 = j * bc;
+      uint8_t b = mxb_mx_quantize_block(q->x + c0, (int)min64(bc, q->cols - c0), &q->fp, q->cfg->scale_rule,
                                         q->cfg->nonfinite, q->r ? q->r + c0 : NULL, q->codes + c0);
       put_scale8(q, row, j, b);
     }
@@ -144,15 +145,16 @@ static void quantize_mx(qctx *q) {
 
 /* MX9/MX6/MX4 (NUMERICS 4.3): the row's codes are padded to whole blocks. */
 static void quantize_bdr(qctx *q) {
+  int64_t bc = bcols(q);
   for (int64_t row = 0; row < q->rows; row++) {
     fetch_row(q, row, 1);
-    memset(q->codes, 0, (size_t)q->scols * 16);
+    memset(q->codes, 0, (size_t)mxb_fmt_row_codes(q->d->format, q->cols));
     for (int64_t j = 0; j < q->scols; j++) {
-      int64_t c0 = j * 16, k = row * q->scols + j;
+      int64_t c0 = j * bc;
       uint8_t mu = 0;
-      ((uint8_t *)q->dst->scales)[k] = mxb_bdr_quantize_block(q->x + c0, (int)min64(16, q->cols - c0),
-                                                              q->d->bdr_m, q->cfg->nonfinite, &mu, q->codes + c0);
-      ((uint8_t *)q->dst->aux)[k] = mu;
+      put_scale8(q, row, j, mxb_bdr_quantize_block(q->x + c0, (int)min64(bc, q->cols - c0), q->d->bdr_m,
+                                                   q->cfg->nonfinite, &mu, q->codes + c0));
+      ((uint8_t *)q->dst->aux)[mxb_cpu_scale_index(q->dst, row, j, q->scols)] = mu;
     }
     put_row(q, row);
   }
@@ -210,7 +212,7 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
     else
       memcpy(q.signs, cfg->rht.sign_mask, sizeof(q.signs));
   }
-  size_t ncodes = (size_t)(q.cols > q.scols * 16 ? q.cols : q.scols * 16);
+  size_t ncodes = (size_t)mxb_fmt_row_codes(dst->format, q.cols);
   q.x = malloc((size_t)q.cols * sizeof(float));
   q.codes = malloc(ncodes);
   q.tamax = malloc((size_t)q.scols * sizeof(uint32_t));

@@ -10,7 +10,6 @@
  *   - per-block scale statistics over the decoded scale multipliers. */
 #include "common/block.h"
 #include "core/error.h"
-#include "core/tensor.h"
 #include "cpu/cpu_ops.h"
 
 #include <math.h>
@@ -56,13 +55,12 @@ static double clip_limit(const scale_view *v, int64_t r, int64_t c, int *tie_cli
   double mult = 1.0;
   *tie_clips = 1;
   if (d->scale_type != MXB_SCALE_NONE) {
-    int64_t i = d->block_rows ? r / d->block_rows : 0, j = d->block_cols ? c / d->block_cols : 0;
-    int64_t k = sidx(v, i, j);
+    int64_t k = sidx(v, r >> mxb_block_shift(d->block_rows), c >> mxb_block_shift(d->block_cols));
     int code;
     mult = scale_mult(v, k, &code);
     if (d->scale_type == MXB_SCALE_BDR) {
       uint8_t mu = ((const uint8_t *)v->t->aux)[k];
-      int pair = (int)(c % 16) / 2;
+      int pair = (int)(c % d->block_cols) / 2;
       return (ldexp(1.0, d->bdr_m) - 0.5) * ldexp(mult, 1 - d->bdr_m - ((mu >> pair) & 1));
     }
     if (d->elem == MXB_ELEM_MIXED) /* an FP8 E4M3 or a BF16 partition (scale_inv 1) */
@@ -87,18 +85,9 @@ static double percentile(const double *s, int64_t n, double p) {
   return s[k < 1 ? 0 : k - 1];
 }
 
-MXB_API mxb_status_t mxb_error_stats(const float *x, const mxb_tensor_t *q, mxb_error_stats_t *stats) {
-  mxb_clear_error();
-  if (!x) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "x is NULL");
-  if (!stats) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "stats is NULL");
-  MXB_TRY(mxb_check_struct_size(stats->struct_size, MXB_MIN_SIZE_ERROR_STATS, "stats",
-                                "set it to sizeof(mxb_error_stats_t)"));
-  mxb_tensor_sizes_t sz;
-  const mxb_format_desc *d;
-  MXB_TRY(mxb_check_tensor(q, "q", &sz, &d));
-  MXB_TRY(mxb_check_aligned(x, sizeof(float), "x"));
-  if (d->format == MXB_FORMAT_FP32)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "q is plain fp32: there is nothing quantized to compare");
+mxb_status_t mxb_cpu_error_stats(const float *x, const mxb_tensor_t *q, const mxb_format_desc *d,
+                                  const mxb_tensor_sizes_t *szp, mxb_error_stats_t *out) {
+  const mxb_tensor_sizes_t sz = *szp;
   scale_view v = {q, d, mxb_elem_desc_get(d->elem), sz.scale_cols};
   int64_t rows = q->rows, cols = q->cols, nblocks = sz.scale_rows * sz.scale_cols;
   float *y = malloc((size_t)(rows * cols) * sizeof(float));
@@ -178,6 +167,6 @@ MXB_API mxb_status_t mxb_error_stats(const float *x, const mxb_tensor_t *q, mxb_
   }
   free(y);
   free(mults);
-  mxb_struct_out(stats, &s, sizeof(s));
+  *out = s;
   return MXB_SUCCESS;
 }

@@ -6,6 +6,10 @@
 #include "core/context.h"
 #include "core/formats.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Standalone RHT of a dense [rows, cols] buffer (NUMERICS 5). in and out may
  * be the same buffer when in_type == out_type. */
 mxb_status_t mxb_cpu_rht(const mxb_rht_t *rht, int inverse, mxb_axis_t axis, int64_t rows,
@@ -18,18 +22,16 @@ mxb_status_t mxb_cpu_transpose_nvfp4_2d(const mxb_tensor_t *in, mxb_tensor_t *ou
 /* Dense transpose of a [rows, cols] plain buffer into dst [cols, rows]. */
 void mxb_cpu_transpose_plain(mxb_dtype_t type, int64_t rows, int64_t cols, const void *src, void *dst);
 
-/* Workspace of mxb_cpu_mor_quantize: a per-partition FP8 E4M3 tensor of the
- * same shape (codes, then fp32 scales). */
-size_t mxb_cpu_mor_workspace(const mxb_tensor_t *dst);
+/* MoR (dst's planes, not its flags); workspace laid out as mxb_mor_layout_of(dst). */
 mxb_status_t mxb_cpu_mor_quantize(const mxb_mor_config_t *cfg,
                                   mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
                                   void *workspace);
-/* The FP8 E4M3 fp32-scale format whose blocks are the partitions of a MoR
- * format (shared with the CUDA backend). */
-mxb_format_t mxb_mor_fp8_format(const mxb_format_desc *mor);
 /* Decode row r of a MoR tensor into out[cols] (binary64, exact values). */
 void mxb_cpu_mor_decode_row_f64(const mxb_tensor_t *t, int64_t r, double *out);
 /* Fraction of the elements that lie in FP8 partitions (aux already checked). */
 double mxb_cpu_mor_fp8_fraction(const mxb_tensor_t *t);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

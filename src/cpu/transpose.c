@@ -22,21 +22,21 @@ mxb_status_t mxb_cpu_transpose_nvfp4_2d(const mxb_tensor_t *in, mxb_tensor_t *ou
     for (int64_t c = 0; c < out->cols; c++)
       oc[r * (int64_t)so.row_bytes + c / 2] |= (uint8_t)(nibble(ic + c * (int64_t)si.row_bytes, r) << (4 * (c % 2)));
 
-  /* Scale (r, j) of out serves out rows r, cols 16j..16j+15: the tile that
-   * in stores at its row 16j, scale column r/16. */
+  /* Scale (r, j) of out serves out rows r, cols tj..tj+t-1: the tile that
+   * in stores at its row tj, scale column r/t (t x t tiles, t = NVFP4's block). */
+  const int64_t t = mxb_fmt_block_cols(MXB_FORMAT_NVFP4);
   const uint8_t *is = (const uint8_t *)in->scales;
   uint8_t *os = (uint8_t *)out->scales;
   memset(os, 0, so.scale_bytes); /* swizzle padding is zero */
   for (int64_t r = 0; r < so.scale_rows; r++)
     for (int64_t j = 0; j < so.scale_cols; j++)
-      os[mxb_cpu_scale_index(out, r, j, so.scale_cols)] = is[mxb_cpu_scale_index(in, 16 * j, r / 16, si.scale_cols)];
+      os[mxb_cpu_scale_index(out, r, j, so.scale_cols)] = is[mxb_cpu_scale_index(in, t * j, r / t, si.scale_cols)];
   *out->amax = *in->amax;
-  out->flags = in->flags;
   return MXB_SUCCESS;
 }
 
 void mxb_cpu_transpose_plain(mxb_dtype_t type, int64_t rows, int64_t cols, const void *src, void *dst) {
-  size_t es = mxb_dtype_size(type);
+  size_t es = (size_t)mxb_dtype_bytes(type);
   const char *s = (const char *)src;
   char *d = (char *)dst;
   /* 32x32 tiles keep both sides in cache */

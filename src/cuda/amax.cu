@@ -67,12 +67,6 @@ extern "C" mxb_status_t mxb_cuda_amax(struct mxb_context *ctx, mxb_dtype_t type,
   int64_t per_thread = vec ? 64 : 1;  // elements a thread handles per pass
   unsigned grid = grid_for(ctx, (n + per_thread - 1) / per_thread, threads);
   uint32_t *out = reinterpret_cast<uint32_t *>(amax);
-  switch (type) {
-    case MXB_DTYPE_FP32: amax_kernel<MXB_DTYPE_FP32><<<grid, threads, 0, s>>>(x, n, vec, out); break;
-    case MXB_DTYPE_BF16: amax_kernel<MXB_DTYPE_BF16><<<grid, threads, 0, s>>>(x, n, vec, out); break;
-    case MXB_DTYPE_FP16: amax_kernel<MXB_DTYPE_FP16><<<grid, threads, 0, s>>>(x, n, vec, out); break;
-  }
-  MXB_TRY(launch_status("amax_kernel"));
-  mxb_set_last_impl(ctx, "cuda-amax");
-  return MXB_SUCCESS;
+  MXB_DTYPE_SWITCH(type, DT, [&] { amax_kernel<DT><<<grid, threads, 0, s>>>(x, n, vec, out); });
+  return launch_status("amax_kernel");
 }

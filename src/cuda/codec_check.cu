@@ -15,7 +15,7 @@ __device__ __forceinline__ uint32_t sr_pattern(uint32_t i) {
 }
 
 __global__ void codec_check_kernel(int which, unsigned long long *count, unsigned long long *first) {
-  const mxb_fp e2m1 = mxb_fp_make(2, 1, 1, 6.0f), e4m3 = mxb_fp_make(4, 3, 7, 448.0f);
+  const mxb_fp e2m1 = mxb_elem_fp(MXB_ELEM_E2M1), e4m3 = mxb_elem_fp(MXB_ELEM_E4M3);
   const uint64_t total = 1ull << 32, stride = (uint64_t)gridDim.x * blockDim.x;
   unsigned long long bad = 0, lo = ~0ull;
   for (uint64_t t = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {

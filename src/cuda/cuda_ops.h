@@ -1,8 +1,8 @@
 /* Entry points of the CUDA backend for quantize, dequantize, amax, RHT,
  * transpose and MoR. Called from src/core/api_*.c after the shared
  * validation: arguments here are already checked. Every function is
- * stream-ordered, allocates nothing, never synchronises, and sets
- * the last implementation (mxb_set_last_impl) on success. */
+ * stream-ordered, allocates nothing and never synchronises; the API layer
+ * sets the output's flags and the last implementation (mxb_set_last_impl). */
 #ifndef MXB_CUDA_OPS_H
 #define MXB_CUDA_OPS_H
 #include "core/context.h"
@@ -17,13 +17,16 @@ extern "C" {
 mxb_status_t mxb_cuda_amax(struct mxb_context *ctx, mxb_dtype_t type, const void *x, int64_t n,
                            float *amax, void *stream);
 
-/* Scratch bytes mxb_cuda_quantize needs (0 for every format today: the
- * NVFP4 tensor amax is accumulated in dst->amax itself). */
-size_t mxb_cuda_quantize_workspace(const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
-                                   const mxb_tensor_t *dst);
+/* Scratch bytes mxb_cuda_quantize needs for dst (format d, sizes s): the
+ * FP8 partition amaxes and the staged RHT input. */
+size_t mxb_cuda_quantize_workspace(const mxb_quant_config_t *cfg, const mxb_format_desc *d,
+                                   const mxb_tensor_t *dst, const mxb_tensor_sizes_t *s);
+/* Writes dst's planes (not its flags); *impl: the kernel family that ran.
+ * workspace holds mxb_cuda_quantize_workspace bytes. */
 mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg,
+                               const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
                                mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
-                               void *workspace, size_t workspace_bytes, void *stream);
+                               void *workspace, void *stream, const char **impl);
 /* Standalone RHT (mxb_rht), and the transform itself with explicit sign
  * words (round_bf16: round the fp32 results to bf16 values). */
 mxb_status_t mxb_cuda_rht(struct mxb_context *ctx, const mxb_rht_t *rht, int inverse, mxb_axis_t axis,
@@ -33,15 +36,17 @@ mxb_status_t mxb_cuda_rht_apply(struct mxb_context *ctx, const uint32_t signs[8]
                                 mxb_axis_t axis, int64_t rows, int64_t cols, mxb_dtype_t in_type,
                                 const void *in, mxb_dtype_t out_type, int round_bf16, void *out,
                                 void *stream);
-mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_tensor_t *src,
-                                 mxb_dtype_t dst_type, void *dst, void *stream);
+/* Whether mxb_cuda_dequantize offers format f (every format but fp32 and MoR). */
+int mxb_cuda_dequantize_supported(mxb_format_t f);
+mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_tensor_t *src, const mxb_format_desc *d,
+                                 const mxb_tensor_sizes_t *s, mxb_dtype_t dst_type, void *dst, void *stream);
 /* dst [cols, rows] = transpose of the plain buffer src [rows, cols]. */
 mxb_status_t mxb_cuda_transpose_plain(struct mxb_context *ctx, mxb_dtype_t type, int64_t rows, int64_t cols,
                                       const void *src, void *dst, void *stream);
 /* out = transpose of the 2D-scaled NVFP4 tensor in (codes, scales, amax). */
 mxb_status_t mxb_cuda_transpose_nvfp4_2d(struct mxb_context *ctx, const mxb_tensor_t *in, mxb_tensor_t *out,
                                          void *stream);
-/* MoR quantize; workspace of the size mxb_cpu_mor_workspace(dst) reports. */
+/* MoR quantize; workspace of the size mxb_mor_workspace(dst) reports. */
 mxb_status_t mxb_cuda_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_t *cfg, mxb_dtype_t src_type,
                                    const void *src, mxb_tensor_t *dst, void *workspace, void *stream);
 /* Proof of the specialised element encoders of common/codec.h against the

@@ -17,11 +17,21 @@ struct DArgs {
   const uint8_t *data, *scales, *aux;
   const float *amax;
   void *out;
-  int64_t rows, cols, row_bytes, scale_cols, bc;
-  int swizzled, bits, bdr_m, vec_in, vec_out;
+  int64_t rows, cols, row_bytes, scale_cols;
+  int swizzled, vec_in, vec_out;
   int coal;  // every warp's 32 blocks are contiguous and whole: stage and store coalesced
-  int br, brs, bcs;  // FP8 partition rows; log2 of the partition shape
+  int brs, bcs;  // FP8: mxb_block_shift of the partition shape
 };
+
+// The kernel family of a scale type.
+enum Kind { K_NVFP4, K_MX, K_BDR, K_FP8, K_BF16 };
+constexpr int kind_of(int scale) {
+  return scale == MXB_SCALE_UE4M3 ? K_NVFP4 : scale == MXB_SCALE_E8M0 ? K_MX : scale == MXB_SCALE_BDR ? K_BDR
+         : scale == MXB_SCALE_FP32 ? K_FP8 : K_BF16;
+}
+// The formats dequantized here: every stored format but MoR (whose decisions
+// the CPU reference decodes) and plain fp32 (nothing to dequantize).
+constexpr bool dequant_offered(int f) { return mxb_fmt_elem(f) != MXB_ELEM_MIXED && mxb_fmt_elem(f) != MXB_ELEM_FP32; }
 
 // NaN results are canonicalised on store (mxb_canon_nan), as on the CPU, so
 // the GPU's own NaN bits never reach the output. W: 16-byte words of output
@@ -78,7 +88,8 @@ __device__ __forceinline__ uint32_t raw_byte(const DRaw &d, int k) {
   return (word_of(d.q[k >> 4], (k >> 2) & 3) >> (8 * (k & 3))) & 0xFFu;
 }
 
-template <int KIND, int BITS>
+// BC: the block length (NVFP4, MX, BDR), a multiple of the 16-element item.
+template <int KIND, int BITS, int BC>
 __device__ __forceinline__ DRaw fetch(const DArgs &a, int64_t r, int64_t j) {
   DRaw d;
   d.q[0] = d.q[1] = make_uint4(0, 0, 0, 0);
@@ -86,8 +97,8 @@ __device__ __forceinline__ DRaw fetch(const DArgs &a, int64_t r, int64_t j) {
   constexpr int NB = 2 * BITS;  // bytes of 16 codes
   const int64_t c0 = j * 16;
   const int n = (int)min((int64_t)16, a.cols - c0);
-  const uint8_t *p = a.data + r * a.row_bytes + (KIND == 2 ? j * NB : c0 * BITS / 8);
-  const int nbytes = KIND == 2 ? NB : (n * BITS + 7) / 8;
+  const uint8_t *p = a.data + r * a.row_bytes + c0 * BITS / 8;
+  const int nbytes = KIND == K_BDR ? NB : (n * BITS + 7) / 8;  // BDR rows hold whole blocks
   if (a.vec_in && n == 16 && NB == 8) {
     const uint2 u = __ldg(reinterpret_cast<const uint2 *>(p));
     d.q[0].x = u.x;
@@ -103,36 +114,31 @@ __device__ __forceinline__ DRaw fetch(const DArgs &a, int64_t r, int64_t j) {
     d.q[0] = make_uint4(w[0], w[1], w[2], w[3]);
     d.q[1] = make_uint4(w[4], w[5], w[6], w[7]);
   }
-  if (KIND == 0) {
-    d.s = __ldg(a.scales + scale_at(r, j, a.scale_cols, a.swizzled));
-  } else if (KIND == 1) {
-    d.s = __ldg(a.scales + scale_at(r, c0 / 32, a.scale_cols, a.swizzled));
-  } else if (KIND == 2) {
-    d.s = __ldg(a.scales + r * a.scale_cols + j);
-    d.x = __ldg(a.aux + r * a.scale_cols + j);
-  } else if (KIND == 3) {
-    const int64_t part = (a.br ? r >> a.brs : 0) * a.scale_cols + (a.bc ? c0 >> a.bcs : 0);
+  if constexpr (KIND == K_NVFP4 || KIND == K_MX) {
+    d.s = __ldg(a.scales + mxb_scale_index(r, c0 / BC, a.scale_cols, a.swizzled));
+  } else if constexpr (KIND == K_BDR) {
+    const int64_t k = mxb_scale_index(r, c0 / BC, a.scale_cols, false);
+    d.s = __ldg(a.scales + k);
+    d.x = __ldg(a.aux + k);
+  } else if constexpr (KIND == K_FP8) {
+    const int64_t part = mxb_block_index(r, c0, a.brs, a.bcs, a.scale_cols);
     d.s = __float_as_uint(__ldg(reinterpret_cast<const float *>(a.scales) + part));
   }
   return d;
 }
 
-// KIND: 0 NVFP4, 1 MX, 2 BDR, 3 FP8 (fp32 scales), 4 BF16.
-template <int KIND, int ELEM, int BITS, int OT>
+// SCALE, ELEM: the format's scale type and element encoding; BC its block
+// length (0 for FP8, whose partition shape is a run-time argument, and BF16).
+template <int SCALE, int ELEM, int BC, int OT>
 __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
+  constexpr int KIND = kind_of(SCALE), BITS = mxb_elem_bits(ELEM);
+  static_assert(BC % 16 == 0 && (KIND != K_BDR || BC == 16), "16-element items tile the blocks");
   const int64_t nb = (a.cols + 15) / 16;
   const int64_t total = a.rows * nb;
-  const mxb_fp p = mxb_fp_make(ELEM == MXB_ELEM_E2M1 ? 2 : ELEM == MXB_ELEM_E2M3 ? 2 : ELEM == MXB_ELEM_E3M2 ? 3
-                               : ELEM == MXB_ELEM_E4M3 ? 4 : ELEM == MXB_ELEM_E5M2 ? 5 : 0,
-                               ELEM == MXB_ELEM_E2M1 ? 1 : ELEM == MXB_ELEM_E2M3 ? 3 : ELEM == MXB_ELEM_E3M2 ? 2
-                               : ELEM == MXB_ELEM_E4M3 ? 3 : ELEM == MXB_ELEM_E5M2 ? 2 : 6,
-                               ELEM == MXB_ELEM_E2M1 ? 1 : ELEM == MXB_ELEM_E2M3 ? 1 : ELEM == MXB_ELEM_E3M2 ? 3
-                               : ELEM == MXB_ELEM_E4M3 ? 7 : ELEM == MXB_ELEM_E5M2 ? 15 : 0,
-                               ELEM == MXB_ELEM_E2M1 ? 6.0f : ELEM == MXB_ELEM_E2M3 ? 7.5f : ELEM == MXB_ELEM_E3M2 ? 28.0f
-                               : ELEM == MXB_ELEM_E4M3 ? 448.0f : ELEM == MXB_ELEM_E5M2 ? 57344.0f : 127.0f / 64.0f);
-  const float A = KIND == 0 ? *a.amax : 0.0f;
+  const mxb_fp p = mxb_elem_fp(ELEM);
+  const float A = KIND == K_NVFP4 ? *a.amax : 0.0f;
   // The element decode table (codes of up to 8 bits).
-  constexpr bool LUT = KIND == 0 || KIND == 1 || KIND == 3;
+  constexpr bool LUT = KIND == K_NVFP4 || KIND == K_MX || KIND == K_FP8;
   __shared__ float lut[LUT ? 1 << BITS : 1];
   if (LUT) {
     for (int c = threadIdx.x; c < (1 << BITS); c += blockDim.x) lut[c] = mxb_fp_decode(&p, (uint32_t)c);
@@ -143,15 +149,15 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
   uint4 *stage = stage_all + (threadIdx.x & ~31) * W;
   ItemWalk w(total, nb);
   DRaw nxt;
-  if (w.more()) nxt = fetch<KIND, BITS>(a, w.r, w.j);
+  if (w.more()) nxt = fetch<KIND, BITS, BC>(a, w.r, w.j);
   while (w.more()) {
     const int64_t r = w.r, j = w.j, c0 = j * 16;
     const int n = (int)min((int64_t)16, a.cols - c0);
     const DRaw cur = nxt;
     w.next();
-    if (w.more()) nxt = fetch<KIND, BITS>(a, w.r, w.j);
+    if (w.more()) nxt = fetch<KIND, BITS, BC>(a, w.r, w.j);
     float v[16];
-    if (KIND == 4) {
+    if (KIND == K_BF16) {
 #pragma unroll
       for (int k = 0; k < 16; k++) v[k] = mxb_bf16_decode((uint16_t)(raw_byte(cur, 2 * k) | raw_byte(cur, 2 * k + 1) << 8));
     } else {
@@ -162,16 +168,16 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
         const uint32_t u = raw_byte(cur, bit / 8) | (bit / 8 + 1 < 2 * BITS ? raw_byte(cur, bit / 8 + 1) << 8 : 0u);
         c[k] = (uint8_t)((u >> (bit % 8)) & ((1u << BITS) - 1u));
       }
-      if (KIND == 0) {
+      if (KIND == K_NVFP4) {
         // mxb_nvfp4_decode's operations, in its order: e2m1 * ((s_b * A) * (1/2688))
         const float sd = mxb_nvfp4_dequant_scale((uint8_t)cur.s, A);
 #pragma unroll
         for (int k = 0; k < 16; k++) v[k] = __fmul_rn(lut[c[k]], sd);
-      } else if (KIND == 1) {
+      } else if (KIND == K_MX) {
         const float sb = mxb_e8m0_decode((uint8_t)cur.s);
 #pragma unroll
         for (int k = 0; k < 16; k++) v[k] = __fmul_rn(lut[c[k]], sb);
-      } else if (KIND == 2) {
+      } else if (KIND == K_BDR) {
         const uint8_t E = (uint8_t)cur.s, mu = (uint8_t)cur.x;
 #pragma unroll
         for (int k = 0; k < 16; k++)
@@ -186,22 +192,17 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
   }
 }
 
-template <int KIND, int ELEM, int BITS>
-void launch_dq(unsigned g, cudaStream_t st, mxb_dtype_t ot, const DArgs &a) {
-  if (ot == MXB_DTYPE_FP32) dequant_kernel<KIND, ELEM, BITS, MXB_DTYPE_FP32><<<g, 256, 0, st>>>(a);
-  else if (ot == MXB_DTYPE_BF16) dequant_kernel<KIND, ELEM, BITS, MXB_DTYPE_BF16><<<g, 256, 0, st>>>(a);
-  else dequant_kernel<KIND, ELEM, BITS, MXB_DTYPE_FP16><<<g, 256, 0, st>>>(a);
-}
-
 }  // namespace mxb
 
 using namespace mxb;
 
-extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_tensor_t *src, mxb_dtype_t dst_type,
-                                            void *dst, void *stream) {
-  const mxb_format_desc *d = mxb_format_desc_get(src->format);
-  mxb_tensor_sizes_t s;
-  MXB_TRY(mxb_compute_sizes(src->format, src->rows, src->cols, src->scale_layout, &s));
+extern "C" int mxb_cuda_dequantize_supported(mxb_format_t f) {
+  return MXB_FORMAT_SWITCH(f, F, [&] { return F < MXB_FORMAT_COUNT && dequant_offered(F); });
+}
+
+extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_tensor_t *src, const mxb_format_desc *d,
+                                            const mxb_tensor_sizes_t *s, mxb_dtype_t dst_type, void *dst,
+                                            void *stream) {
   DArgs a;
   memset(&a, 0, sizeof(a));
   a.data = static_cast<const uint8_t *>(src->data);
@@ -211,47 +212,28 @@ extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_t
   a.out = dst;
   a.rows = src->rows;
   a.cols = src->cols;
-  a.row_bytes = (int64_t)s.row_bytes;
-  a.scale_cols = s.scale_cols;
+  a.row_bytes = (int64_t)s->row_bytes;
+  a.scale_cols = s->scale_cols;
   a.swizzled = src->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED;
-  a.br = d->block_rows;
-  a.bc = d->block_cols;
-  if ((a.br & (a.br - 1)) || (a.bc & (a.bc - 1)))
-    return mxb_fail(MXB_ERR_INTERNAL, "%s: partition %dx%d is not a power of two", d->name, (int)a.br, (int)a.bc);
-  a.brs = a.br ? __builtin_ctz((unsigned)a.br) : 0;
-  a.bcs = a.bc ? __builtin_ctz((unsigned)a.bc) : 0;
-  a.vec_in = aligned16(src->data) && s.row_bytes % 16 == 0;
-  a.vec_out = aligned16(dst) && (src->cols * (int64_t)mxb_dtype_size(dst_type)) % 16 == 0;
+  a.brs = mxb_block_shift(d->block_rows);
+  a.bcs = mxb_block_shift(d->block_cols);
+  a.vec_in = aligned16(src->data) && s->row_bytes % 16 == 0;
+  a.vec_out = aligned16(dst) && (src->cols * (int64_t)mxb_dtype_bytes(dst_type)) % 16 == 0;
   // Warp runs: t and the stride are multiples of 32, so with 32 | blocks per
   // row every warp's blocks are 32 whole, consecutive blocks of one row.
   a.coal = a.vec_out && src->cols % (32 * 16) == 0;
-  unsigned g = grid_for(ctx, src->rows * ((src->cols + 15) / 16), 256);
+  const unsigned g = grid_for(ctx, src->rows * ((src->cols + 15) / 16), 256);
   cudaStream_t st = as_stream(stream);
-  switch (d->scale_type) {
-    case MXB_SCALE_UE4M3: launch_dq<0, MXB_ELEM_E2M1, 4>(g, st, dst_type, a); break;
-    case MXB_SCALE_E8M0:
-      switch (d->elem) {
-        case MXB_ELEM_E4M3: launch_dq<1, MXB_ELEM_E4M3, 8>(g, st, dst_type, a); break;
-        case MXB_ELEM_E5M2: launch_dq<1, MXB_ELEM_E5M2, 8>(g, st, dst_type, a); break;
-        case MXB_ELEM_E3M2: launch_dq<1, MXB_ELEM_E3M2, 6>(g, st, dst_type, a); break;
-        case MXB_ELEM_E2M3: launch_dq<1, MXB_ELEM_E2M3, 6>(g, st, dst_type, a); break;
-        case MXB_ELEM_E2M1: launch_dq<1, MXB_ELEM_E2M1, 4>(g, st, dst_type, a); break;
-        default: launch_dq<1, MXB_ELEM_INT8, 8>(g, st, dst_type, a); break;
-      }
-      break;
-    case MXB_SCALE_BDR:
-      if (d->bdr_m == 7) launch_dq<2, MXB_ELEM_INT8, 8>(g, st, dst_type, a);
-      else if (d->bdr_m == 4) launch_dq<2, MXB_ELEM_INT8, 5>(g, st, dst_type, a);
-      else launch_dq<2, MXB_ELEM_INT8, 3>(g, st, dst_type, a);
-      break;
-    case MXB_SCALE_FP32:
-      if (d->elem == MXB_ELEM_E4M3) launch_dq<3, MXB_ELEM_E4M3, 8>(g, st, dst_type, a);
-      else if (d->elem == MXB_ELEM_E5M2) launch_dq<3, MXB_ELEM_E5M2, 8>(g, st, dst_type, a);
-      else return mxb_fail(MXB_ERR_UNSUPPORTED, "dequantize of %s is not offered on the CUDA backend", d->name);
-      break;
-    default: launch_dq<4, MXB_ELEM_INT8, 16>(g, st, dst_type, a); break;
-  }
-  MXB_TRY(launch_status("dequant_kernel"));
-  mxb_set_last_impl(ctx, "cuda-dequantize");
-  return MXB_SUCCESS;
+  return MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
+    constexpr int SCALE = mxb_fmt_scale_type(F), ELEM = mxb_fmt_elem(F);
+    // FP8 partitions and BF16 are read without a compile-time block length,
+    // so the formats that share an element share one instance.
+    constexpr int BC = SCALE == MXB_SCALE_FP32 || SCALE == MXB_SCALE_NONE ? 0 : mxb_fmt_block_cols(F);
+    if constexpr (dequant_offered(F) && F < MXB_FORMAT_COUNT) {
+      MXB_DTYPE_SWITCH(dst_type, OT, [&] { dequant_kernel<SCALE, ELEM, BC, OT><<<g, 256, 0, st>>>(a); });
+      return launch_status("dequant_kernel");
+    } else {
+      return mxb_fail(MXB_ERR_UNSUPPORTED, "dequantize of %s is not offered on the CUDA backend", d->name);
+    }
+  });
 }

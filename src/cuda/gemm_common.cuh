@@ -7,6 +7,7 @@
 
 #include "common/block.h"
 #include "common/gemm_epilogue.h"
+#include "core/formats.h"
 #include "cuda/launch.cuh"
 
 namespace mxb {
@@ -27,7 +28,7 @@ operand make_operand(const mxb_tensor_t *t);
 // Index of the scale of element (r, k) in the scale plane.
 __device__ __forceinline__ int64_t scale_index(const operand &o, int64_t r, int64_t k) {
   int64_t i = o.block_rows ? r / o.block_rows : 0, j = o.block_cols ? k / o.block_cols : 0;
-  return o.swizzled ? mxb_swizzle_index(i, j, o.scale_cols) : i * o.scale_cols + j;
+  return mxb_scale_index(i, j, o.scale_cols, o.swizzled);
 }
 
 // The element code at (r, k): a little-endian bit stream of elem_bits per
@@ -56,28 +57,31 @@ __device__ __forceinline__ double decoded(const operand &o, int64_t r, int64_t k
       return (double)mxb_fp_decode(&o.fp, c) * (double)mxb_e8m0_decode(o.scales[scale_index(o, r, k)]);
     case MXB_SCALE_BDR: {
       int64_t s = scale_index(o, r, k);
-      return mxb_bdr_decode((uint8_t)c, (int)(k % 16), o.bdr_m, o.scales[s], o.aux[s]);
+      const int i = (int)(k & (o.block_cols - 1));  // position in the block (a power of two long)
+      return mxb_bdr_decode((uint8_t)c, i, o.bdr_m, o.scales[s], o.aux[s]);
     }
     default: {  // fp32 scale_inv: FP8 (per tensor: a tensor scale) and MoR
       int64_t s = scale_index(o, r, k);
       bool fp8 = o.elem != MXB_ELEM_MIXED || o.aux[s];
       float v = fp8 ? mxb_fp_decode(&o.fp, c & 0xFFu) : mxb_bf16_decode((uint16_t)c);
-      if (o.block_rows == 0 && o.elem != MXB_ELEM_MIXED) return (double)v;
+      // a per-tensor scale_inv is applied as the tensor scale
+      if (mxb_tensor_scale_rule(MXB_SCALE_FP32, 0, o.block_rows, o.block_cols, o.elem) == MXB_TSCALE_PLANE)
+        return (double)v;
       return (double)v * (double)reinterpret_cast<const float *>(o.scales)[s];
     }
   }
 }
 
-static inline bool has_tensor_scale(const operand &o) {
-  return o.format == MXB_FORMAT_NVFP4 || o.format == MXB_FORMAT_FP8_E4M3_TENSOR || o.format == MXB_FORMAT_FP8_E5M2_TENSOR;
-}
+static inline bool has_tensor_scale(const operand &o) { return mxb_fmt_tensor_scale(o.format) != MXB_TSCALE_NONE; }
 
-// Tensor scale (NUMERICS 7 step 3): NVFP4 amax used / 2688, FP8 per-tensor scale_inv.
+// Tensor scale (NUMERICS 7 step 3), by the table's rule: NVFP4 amax used / 2688,
+// FP8 per-tensor scale_inv.
 __device__ __forceinline__ float tensor_scale(const operand &o) {
-  if (o.format == MXB_FORMAT_NVFP4) return mxb_nvfp4_tensor_scale(*o.amax);
-  if (o.format == MXB_FORMAT_FP8_E4M3_TENSOR || o.format == MXB_FORMAT_FP8_E5M2_TENSOR)
-    return *reinterpret_cast<const float *>(o.scales);
-  return 1.0f;
+  switch (mxb_fmt_tensor_scale(o.format)) {
+    case MXB_TSCALE_AMAX: return mxb_nvfp4_tensor_scale(*o.amax);
+    case MXB_TSCALE_PLANE: return *reinterpret_cast<const float *>(o.scales);
+    default: return 1.0f;
+  }
 }
 
 // Output element (m, n): the shared epilogue, fp32 or bf16 C.

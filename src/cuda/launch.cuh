@@ -1,10 +1,14 @@
 // Plumbing shared by the CUDA kernels: status from CUDA errors, the stream
-// argument, grid sizing, and typed loads of the plain input types.
+// argument, grid sizing, and the switches that turn run-time choices (a
+// flag, a format, an input type) into template arguments.
 #ifndef MXB_CUDA_LAUNCH_CUH
 #define MXB_CUDA_LAUNCH_CUH
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include <type_traits>
+
+#include "common/format_table.h"
 #include "core/context.h"
 #include "core/error.h"
 
@@ -34,6 +38,55 @@ static inline unsigned grid_for(const struct mxb_context *ctx, int64_t items, in
 }
 
 static inline bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+// Run-time value to compile-time constant: the lambda (the last argument)
+// runs with NAME a constexpr of that value, e.g.
+//   MXB_BOOL_SWITCH(a.sr, SR, [&] { kernel<SR><<<g, t>>>(a); });
+// Template instances exist only for the values a body is reached with.
+#define MXB_BOOL_SWITCH(COND, NAME, ...)     \
+  [&] {                                      \
+    if (COND) {                              \
+      static constexpr bool NAME = true;     \
+      return __VA_ARGS__();                  \
+    } else {                                 \
+      static constexpr bool NAME = false;    \
+      return __VA_ARGS__();                  \
+    }                                        \
+  }()
+
+// The plain input types (mxb_dtype_t): FP32, BF16, and FP16 for any other value.
+#define MXB_DTYPE_SWITCH(TYPE, NAME, ...)                 \
+  [&] {                                                   \
+    if ((TYPE) == MXB_DTYPE_FP32) {                       \
+      static constexpr int NAME = MXB_DTYPE_FP32;         \
+      return __VA_ARGS__();                               \
+    } else if ((TYPE) == MXB_DTYPE_BF16) {                \
+      static constexpr int NAME = MXB_DTYPE_BF16;         \
+      return __VA_ARGS__();                               \
+    } else {                                              \
+      static constexpr int NAME = MXB_DTYPE_FP16;         \
+      return __VA_ARGS__();                               \
+    }                                                     \
+  }()
+
+// Every row of the format table (common/format_table.h); the body reads
+// the format's traits from NAME with if constexpr. A value outside the
+// table runs the body with MXB_FORMAT_COUNT, whose traits are the defaults.
+template <class Fn>
+static inline auto format_switch(int f, Fn &&fn) {
+  switch (f) {
+#define MXB_FORMAT_CASE_(id, ...) \
+  case MXB_FORMAT_##id: return fn(std::integral_constant<int, MXB_FORMAT_##id>());
+    MXB_FORMAT_TABLE(MXB_FORMAT_CASE_)
+#undef MXB_FORMAT_CASE_
+    default: return fn(std::integral_constant<int, MXB_FORMAT_COUNT>());
+  }
+}
+#define MXB_FORMAT_SWITCH(FORMAT, NAME, ...)                  \
+  ::mxb::format_switch((FORMAT), [&](auto NAME##_constant) {  \
+    static constexpr int NAME = decltype(NAME##_constant)::value; \
+    return __VA_ARGS__();                                     \
+  })
 
 }  // namespace mxb
 #endif

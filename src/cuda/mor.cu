@@ -4,9 +4,7 @@
 // accumulator of common/mor.h, so every decision matches the CPU bit for
 // bit; a last pass writes each element as its FP8 code or its BF16 value.
 #include "common/mor.h"
-extern "C" {
-#include "cpu/transforms.h"  // mxb_mor_fp8_format (a C header without guards)
-}
+#include "core/mor_layout.h"
 #include "core/tensor.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
@@ -21,7 +19,8 @@ struct MorArgs {
   uint8_t *fp8;          // dst->aux: 1 = FP8, 0 = BF16
   float *scales;         // dst->scales
   uint16_t *out;         // dst->data
-  int64_t rows, cols, br, bc, scale_rows, scale_cols;
+  int64_t rows, cols, br, bc, scale_rows, scale_cols;  // br, bc: the partition, "whole" resolved
+  int brs, bcs;  // mxb_block_shift of the table's partition shape
   int metric;
   double tau;
 };
@@ -52,7 +51,7 @@ __global__ void __launch_bounds__(256) mor_write_kernel(MorArgs a) {
   const int64_t total = a.rows * a.cols, stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += stride) {
     const int64_t r = e / a.cols, c = e - r * a.cols;
-    const int64_t k = (r / a.br) * a.scale_cols + c / a.bc;
+    const int64_t k = mxb_block_index(r, c, a.brs, a.bcs, a.scale_cols);
     a.out[e] = __ldg(a.fp8 + k) ? (uint16_t)__ldg(a.codes + e) : mxb_bf16_rne_satfinite(load1<DT>(a.src, e));
   }
 }
@@ -68,29 +67,20 @@ void launch_mor(const struct mxb_context *ctx, const MorArgs &a, cudaStream_t st
 
 using namespace mxb;
 
-static size_t round256(size_t b) { return (b + 255) / 256 * 256; }
-
 extern "C" mxb_status_t mxb_cuda_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_t *cfg,
                                               mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
                                               void *workspace, void *stream) {
   const mxb_format_desc *d = mxb_format_desc_get(dst->format);
-  mxb_tensor_sizes_t sm, s8;
-  MXB_TRY(mxb_compute_sizes(dst->format, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &sm));
-  const mxb_format_t f8 = mxb_mor_fp8_format(d);
-  MXB_TRY(mxb_compute_sizes(f8, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR, &s8));
-  // Workspace: FP8 codes, FP8 scale_inv, then the quantizer's partition
-  // amaxes; this fits in the size mxb_mor_workspace_size reports.
-  char *ws = static_cast<char *>(workspace);
-  const size_t scales_at = round256(s8.data_bytes), qws_at = scales_at + round256(s8.scale_bytes);
+  // Workspace (mxb_mor_layout): FP8 codes, FP8 scale_inv, then the
+  // quantizer's partition amaxes in the scratch.
+  const mxb_mor_layout l = mxb_mor_layout_of(dst);
+  const mxb_tensor_sizes_t &sm = l.mor;
   mxb_tensor_t t8;
-  mxb_tensor_init(&t8, f8, dst->rows, dst->cols, MXB_SCALE_LAYOUT_LINEAR);
-  t8.data = ws;
-  t8.scales = ws + scales_at;
   mxb_quant_config_t qc;
-  mxb_quant_config_init(&qc);
-  qc.fp8_pow2_scale = cfg->pow2_scale;
-  const size_t qws = mxb_cuda_quantize_workspace(&qc, src_type, &t8);
-  MXB_TRY(mxb_cuda_quantize(ctx, &qc, src_type, src, &t8, ws + qws_at, qws, stream));
+  mxb_mor_candidate(&l, dst, cfg, workspace, &t8, &qc);
+  const char *qimpl;
+  MXB_TRY(mxb_cuda_quantize(ctx, &qc, mxb_format_desc_get(l.fp8_format), &l.fp8, src_type, src, &t8,
+                            static_cast<char *>(workspace) + l.scratch_at, stream, &qimpl));
 
   MorArgs a;
   a.src = src;
@@ -103,19 +93,14 @@ extern "C" mxb_status_t mxb_cuda_mor_quantize(struct mxb_context *ctx, const mxb
   a.cols = dst->cols;
   a.br = d->block_rows ? d->block_rows : dst->rows;
   a.bc = d->block_cols ? d->block_cols : dst->cols;
+  a.brs = mxb_block_shift(d->block_rows);
+  a.bcs = mxb_block_shift(d->block_cols);
   a.scale_rows = sm.scale_rows;
   a.scale_cols = sm.scale_cols;
   a.metric = cfg->metric;
   a.tau = cfg->tau;
   if (a.rows * a.cols == 0) return MXB_SUCCESS;
   cudaStream_t st = as_stream(stream);
-  switch (src_type) {
-    case MXB_DTYPE_FP32: launch_mor<MXB_DTYPE_FP32>(ctx, a, st); break;
-    case MXB_DTYPE_BF16: launch_mor<MXB_DTYPE_BF16>(ctx, a, st); break;
-    default: launch_mor<MXB_DTYPE_FP16>(ctx, a, st); break;
-  }
-  MXB_TRY(launch_status("mor kernels"));
-  dst->flags = 0;
-  mxb_set_last_impl(ctx, "cuda-mor");
-  return MXB_SUCCESS;
+  MXB_DTYPE_SWITCH(src_type, DT, [&] { launch_mor<DT>(ctx, a, st); });
+  return launch_status("mor kernels");
 }

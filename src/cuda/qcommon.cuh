@@ -1,6 +1,6 @@
 // Pieces shared by the quantize kernels: the device Philox (cuRAND's own
 // function, which common/philox.h reproduces on the host), the SR bytes of
-// a run of elements, code packing, and scale placement.
+// a run of elements, code packing, and the grid-stride item walk.
 #ifndef MXB_CUDA_QCOMMON_CUH
 #define MXB_CUDA_QCOMMON_CUH
 #include <curand_philox4x32_x.h>
@@ -129,11 +129,6 @@ struct ItemWalk {
     }
   }
 };
-
-// Where scale (i, j) of a [scale_rows, scale_cols] grid lives.
-__device__ __forceinline__ int64_t scale_at(int64_t i, int64_t j, int64_t scale_cols, bool swizzled) {
-  return swizzled ? mxb_swizzle_index(i, j, scale_cols) : i * scale_cols + j;
-}
 
 }  // namespace mxb
 #endif

@@ -1,4 +1,4 @@
-// CUDA quantize: one thread per scale block (16 or 32 elements along a row),
+// CUDA quantize: one thread per scale block (its length from the format table),
 // the shared per-block code of common/block.h inlined, so every byte matches
 // the CPU reference. Loads and stores are 16-byte vectors where the row
 // layout allows; tails and odd shapes take a scalar path through the same
@@ -14,8 +14,6 @@
 
 namespace mxb {
 
-enum Kind { K_NVFP4, K_MX, K_BDR, K_BF16, K_FP8 };
-
 struct QArgs {
   const void *src;
   int64_t rows, cols;
@@ -26,32 +24,14 @@ struct QArgs {
   int swizzled;
   int sr;
   uint64_t seed, offset;
-  int rule, policy, pow2, bdr_m;
+  int rule, policy, pow2;
   int br, bc;  // FP8 partition shape (0 = whole dimension)
-  int brs, bcs;  // their log2 (the table's partitions are powers of two)
+  int brs, bcs;  // their mxb_block_shift
   int rht, rht_bf16;
   uint32_t signs[8];
   int vec_in;  // 16-byte loads: src aligned and every row starts aligned
   int vec_out; // whole-word code stores: data aligned and row_bytes a multiple of the block's bytes
 };
-
-// Element parameters per format, fixed at compile time so the shared
-// encoder's shifts and limits fold to constants.
-template <int ELEM>
-__device__ __forceinline__ mxb_fp elem_fp() {
-  switch (ELEM) {
-    case MXB_ELEM_E2M1: return mxb_fp_make(2, 1, 1, 6.0f);
-    case MXB_ELEM_E2M3: return mxb_fp_make(2, 3, 1, 7.5f);
-    case MXB_ELEM_E3M2: return mxb_fp_make(3, 2, 3, 28.0f);
-    case MXB_ELEM_E4M3: return mxb_fp_make(4, 3, 7, 448.0f);
-    case MXB_ELEM_E5M2: return mxb_fp_make(5, 2, 15, 57344.0f);
-    default: return mxb_fp_make(0, 6, 0, 127.0f / 64.0f);  // MXINT8
-  }
-}
-template <int ELEM>
-constexpr int elem_bits() {
-  return ELEM == MXB_ELEM_E2M1 ? 4 : (ELEM == MXB_ELEM_E2M3 || ELEM == MXB_ELEM_E3M2) ? 6 : 8;
-}
 
 // The forward RHT of NUMERICS 5 (d = 16) for the quantizers: signs as a
 // sign-bit XOR with masks made once per thread (sign_masks), then the shared
@@ -118,13 +98,15 @@ __device__ __forceinline__ mxb_amax_mode policy_mode(int policy) {
 // kernels are held to 3 blocks of 256 per SM (80 registers).
 template <int DT, bool TWO_D, bool AMAX_ONLY, bool SR>
 __global__ void __launch_bounds__(256, SR ? 3 : 1) nvfp4_kernel(QArgs a) {
-  const int64_t nb = (a.cols + 15) / 16;
+  constexpr int B = mxb_fmt_block_cols(MXB_FORMAT_NVFP4);
+  static_assert(B == 16, "a 2D tile is B rows of B: one half-warp, lane l its row l");
+  const int64_t nb = (a.cols + B - 1) / B;
   // 2D: whole warps stay in the loop together (the tile shuffles need every
   // lane); lanes past the last tile see rows >= a.rows and idle.
-  const int64_t total = TWO_D ? ((a.rows + 15) / 16 * nb * 16 + 31) / 32 * 32 : a.rows * nb;
+  const int64_t total = TWO_D ? ((a.rows + B - 1) / B * nb * B + 31) / 32 * 32 : a.rows * nb;
   // 2D: the walk is over tiles; a lane's row in its tile never changes (the
-  // stride is a multiple of 16).
-  ItemWalk w = TWO_D ? ItemWalk(total / 16, nb, 16) : ItemWalk(total, nb);
+  // stride is a multiple of B).
+  ItemWalk w = TWO_D ? ItemWalk(total / B, nb, B) : ItemWalk(total, nb);
   const RhtMasks sm = sign_masks(a);
   mxb_nvfp4_ts ts;
   if (!AMAX_ONLY) ts = mxb_nvfp4_tensor_scales(*a.amax);
@@ -134,14 +116,14 @@ __global__ void __launch_bounds__(256, SR ? 3 : 1) nvfp4_kernel(QArgs a) {
   // (fp32 blocks already bring twice the bytes per thread; their registers
   // are better spent on occupancy).
   constexpr bool PF = in_t<DT>::size == 2;
-  RawBlock<DT, 16> nxt;
+  RawBlock<DT, B> nxt;
   int64_t nr = 0, nj = 0;  // the next item's row and block (r >= a.rows: an idle 2D lane)
   auto prefetch = [&]() {  // the item at the walk's position
     if (!w.more()) return false;
-    nr = TWO_D ? w.r * 16 + (threadIdx.x & 15) : w.r;
+    nr = TWO_D ? w.r * B + (threadIdx.x & (B - 1)) : w.r;
     nj = w.j;
-    const bool vec = PF && a.vec_in && nr < a.rows && a.cols - nj * 16 >= 16;
-    if (vec) raw_load<DT, 16>(a.src, nr * a.cols + nj * 16, nxt);
+    const bool vec = PF && a.vec_in && nr < a.rows && a.cols - nj * B >= B;
+    if (vec) raw_load<DT, B>(a.src, nr * a.cols + nj * B, nxt);
     return vec;
   };
   bool nvec = prefetch();
@@ -149,29 +131,29 @@ __global__ void __launch_bounds__(256, SR ? 3 : 1) nvfp4_kernel(QArgs a) {
     const int64_t r = nr, j = nj;
     w.next();
     const bool live = r < a.rows;
-    const int64_t c0 = j * 16;
-    const int n = live ? (int)min((int64_t)16, a.cols - c0) : 0;
-    float v[16];
+    const int64_t c0 = j * B;
+    const int n = live ? (int)min((int64_t)B, a.cols - c0) : 0;
+    float v[B];
     if (nvec) {
-      const RawBlock<DT, 16> cur = nxt;
+      const RawBlock<DT, B> cur = nxt;
       nvec = prefetch();
-      raw_unpack<DT, 16>(cur, v);
+      raw_unpack<DT, B>(cur, v);
     } else {
       nvec = prefetch();
-      load_n<DT, 16>(a.src, (live ? r : 0) * a.cols + c0, n, !PF && a.vec_in && n == 16, v);
+      load_n<DT, B>(a.src, (live ? r : 0) * a.cols + c0, n, !PF && a.vec_in && n == B, v);
     }
     transform_block(a, sm, v);
-    uint8_t rb[16];  // SR bytes: Philox runs while the loads are in flight
-    if (SR) get_sr<16>(a, r, c0, rb);
+    uint8_t rb[B];  // SR bytes: Philox runs while the loads are in flight
+    if (SR) get_sr<B>(a, r, c0, rb);
     int bad = 0;
     // Every block, tails included, passes the compile-time length: the
     // shared loops unroll and the block stays in registers (a run-time
     // length puts it on the stack). A tail's missing elements load as +0,
     // which changes no amax and encodes to the zero padding codes.
-    uint32_t ab = mxb_block_amax_bits(v, 16, policy_mode(a.policy), &bad);
-    if (TWO_D) {  // tile amax and NaN flag over the 16 lanes of this half-warp
+    uint32_t ab = mxb_block_amax_bits(v, B, policy_mode(a.policy), &bad);
+    if (TWO_D) {  // tile amax and NaN flag over the B lanes of this half-warp
 #pragma unroll
-      for (int o = 8; o > 0; o >>= 1) {
+      for (int o = B / 2; o > 0; o >>= 1) {
         ab = max(ab, __shfl_xor_sync(0xFFFFFFFFu, ab, o));
         bad |= __shfl_xor_sync(0xFFFFFFFFu, bad, o);
       }
@@ -182,10 +164,11 @@ __global__ void __launch_bounds__(256, SR ? 3 : 1) nvfp4_kernel(QArgs a) {
       continue;
     }
     if (!live) continue;
-    uint8_t codes[16] = {};
-    uint8_t s = mxb_nvfp4_quantize_block(v, 16, ab, nan_block, &ts, SR ? rb : nullptr, codes);
-    pack_store<16, 4>(a.data + r * a.row_bytes + j * 8, codes, (n + 1) / 2, a.vec_out && n == 16);
-    a.scales[scale_at(r, j, a.scale_cols, a.swizzled)] = s;
+    constexpr int BITS = mxb_fmt_elem_bits(MXB_FORMAT_NVFP4);
+    uint8_t codes[B] = {};
+    uint8_t s = mxb_nvfp4_quantize_block(v, B, ab, nan_block, &ts, SR ? rb : nullptr, codes);
+    pack_store<B, BITS>(a.data + r * a.row_bytes + j * (B * BITS / 8), codes, (n * BITS + 7) / 8, a.vec_out && n == B);
+    a.scales[mxb_scale_index(r, j, a.scale_cols, a.swizzled)] = s;
   }
   if (AMAX_ONLY) {
     fold = __reduce_max_sync(0xFFFFFFFFu, fold);
@@ -193,51 +176,52 @@ __global__ void __launch_bounds__(256, SR ? 3 : 1) nvfp4_kernel(QArgs a) {
   }
 }
 
-// ---- MX (32-element blocks, E8M0 scales) --------------------------------------
-template <int DT, int ELEM, bool SR>
+// ---- MX (1 x BC blocks, E8M0 scales) ---------------------------------------------
+template <int DT, int ELEM, int BC, bool SR>
 __global__ void __launch_bounds__(256) mx_kernel(QArgs a) {
-  const int64_t nb = (a.cols + 31) / 32;
+  const int64_t nb = (a.cols + BC - 1) / BC;
   const int64_t total = a.rows * nb;
   const RhtMasks sm = sign_masks(a);
-  const mxb_fp p = elem_fp<ELEM>();
-  constexpr int BITS = elem_bits<ELEM>();
+  const mxb_fp p = mxb_elem_fp(ELEM);
+  constexpr int BITS = mxb_elem_bits(ELEM);
   for (ItemWalk w(total, nb); w.more(); w.next()) {
     const int64_t r = w.r, j = w.j;
-    const int64_t c0 = j * 32;
-    const int n = (int)min((int64_t)32, a.cols - c0);
-    float v[32];
-    load_block<DT, 32>(a, sm, r, c0, n, v);
-    uint8_t rb[32], codes[32] = {};
-    if (SR) get_sr<32>(a, r, c0, rb);
+    const int64_t c0 = j * BC;
+    const int n = (int)min((int64_t)BC, a.cols - c0);
+    float v[BC];
+    load_block<DT, BC>(a, sm, r, c0, n, v);
+    uint8_t rb[BC], codes[BC] = {};
+    if (SR) get_sr<BC>(a, r, c0, rb);
     // compile-time length for tails too (missing elements are +0, see nvfp4_kernel)
-    uint8_t s = mxb_mx_quantize_block(v, 32, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy,
+    uint8_t s = mxb_mx_quantize_block(v, BC, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy,
                                       SR ? rb : nullptr, codes);
-    pack_store<32, BITS>(a.data + r * a.row_bytes + j * (32 * BITS / 8), codes, (n * BITS + 7) / 8,
-                         a.vec_out && n == 32);
-    a.scales[scale_at(r, j, a.scale_cols, a.swizzled)] = s;
+    pack_store<BC, BITS>(a.data + r * a.row_bytes + j * (BC * BITS / 8), codes, (n * BITS + 7) / 8,
+                         a.vec_out && n == BC);
+    a.scales[mxb_scale_index(r, j, a.scale_cols, a.swizzled)] = s;
   }
 }
 
-// ---- MX9 / MX6 / MX4 (16-element blocks, shared exponent + microexponents) ---
-template <int DT, int M>
+// ---- MX9 / MX6 / MX4 (1 x BC blocks, shared exponent + microexponents) -------
+template <int DT, int ELEM, int BC>
 __global__ void __launch_bounds__(256) bdr_kernel(QArgs a) {
-  const int64_t nb = (a.cols + 15) / 16;
+  constexpr int BITS = mxb_elem_bits(ELEM), M = BITS - 1;  // sign-magnitude codes
+  const int64_t nb = (a.cols + BC - 1) / BC;
   const int64_t total = a.rows * nb;
   const RhtMasks sm = sign_masks(a);
   for (ItemWalk w(total, nb); w.more(); w.next()) {
     const int64_t r = w.r, j = w.j;
-    const int64_t c0 = j * 16;
-    const int n = (int)min((int64_t)16, a.cols - c0);
-    float v[16];
-    load_block<DT, 16>(a, sm, r, c0, n, v);
-    uint8_t codes[16], mu;
+    const int64_t c0 = j * BC;
+    const int n = (int)min((int64_t)BC, a.cols - c0);
+    float v[BC];
+    load_block<DT, BC>(a, sm, r, c0, n, v);
+    uint8_t codes[BC], mu;
 #pragma unroll
-    for (int k = 0; k < 16; k++) codes[k] = 0;  // a tail block's padding codes are zero
-    uint8_t E = mxb_bdr_quantize_block(v, 16, M, (mxb_nonfinite_t)a.policy, &mu, codes);  // tails: +0 padding
+    for (int k = 0; k < BC; k++) codes[k] = 0;  // a tail block's padding codes are zero
+    uint8_t E = mxb_bdr_quantize_block(v, BC, M, (mxb_nonfinite_t)a.policy, &mu, codes);  // tails: +0 padding
     // every block's code bytes are stored whole (the row holds whole blocks)
-    pack_store<16, M + 1>(a.data + r * a.row_bytes + j * (2 * (M + 1)), codes, 2 * (M + 1), a.vec_out);
-    a.scales[r * a.scale_cols + j] = E;
-    a.aux[r * a.scale_cols + j] = mu;
+    pack_store<BC, BITS>(a.data + r * a.row_bytes + j * (BC * BITS / 8), codes, BC * BITS / 8, a.vec_out);
+    a.scales[mxb_scale_index(r, j, a.scale_cols, false)] = E;
+    a.aux[mxb_scale_index(r, j, a.scale_cols, false)] = mu;
   }
 }
 
@@ -284,13 +268,12 @@ __global__ void __launch_bounds__(256) fp8_kernel(QArgs a) {
   const int64_t nb = (a.cols + 15) / 16;
   const int64_t total = a.rows * nb;
   const RhtMasks sm = sign_masks(a);
-  const mxb_fp p = elem_fp<ELEM>();
+  const mxb_fp p = mxb_elem_fp(ELEM);
   for (ItemWalk w(total, nb); w.more(); w.next()) {
     const int64_t r = w.r, j = w.j;
     const int64_t c0 = j * 16;
     const int n = (int)min((int64_t)16, a.cols - c0);
-    const int64_t pr = a.br ? r >> a.brs : 0, pc = a.bc ? c0 >> a.bcs : 0;
-    const int64_t part = pr * a.scale_cols + pc;
+    const int64_t part = mxb_block_index(r, c0, a.brs, a.bcs, a.scale_cols);
     float v[16];
     load_block<DT, 16>(a, sm, r, c0, n, v);
     if (AMAX_ONLY) {
@@ -320,103 +303,73 @@ namespace {
 size_t round256(size_t b) { return (b + 255) / 256 * 256; }
 
 // Workspace layout: [FP8 partition amaxes][RHT staging buffer, fp32].
-size_t fp8_part_bytes(const mxb_format_desc *d, const mxb_tensor_sizes_t &s) {
-  return d->scale_type == MXB_SCALE_FP32 ? round256((size_t)(s.scale_rows * s.scale_cols) * 4) : 0;
+size_t fp8_part_bytes(const mxb_format_desc *d, const mxb_tensor_sizes_t *s) {
+  return d->scale_type == MXB_SCALE_FP32 ? round256((size_t)(s->scale_rows * s->scale_cols) * 4) : 0;
 }
 // The RHT is fused (in registers) for d = 16; larger chunks are transformed
 // into the workspace first.
 bool rht_staged(const mxb_quant_config_t *cfg) { return cfg->rht.enabled && cfg->rht.size != 16; }
 
-template <int DT, bool SR>
-void launch_mx(int elem, unsigned g, int T, cudaStream_t st, const QArgs &a) {
-  switch (elem) {
-    case MXB_ELEM_E4M3: mx_kernel<DT, MXB_ELEM_E4M3, SR><<<g, T, 0, st>>>(a); break;
-    case MXB_ELEM_E5M2: mx_kernel<DT, MXB_ELEM_E5M2, SR><<<g, T, 0, st>>>(a); break;
-    case MXB_ELEM_E3M2: mx_kernel<DT, MXB_ELEM_E3M2, SR><<<g, T, 0, st>>>(a); break;
-    case MXB_ELEM_E2M3: mx_kernel<DT, MXB_ELEM_E2M3, SR><<<g, T, 0, st>>>(a); break;
-    case MXB_ELEM_E2M1: mx_kernel<DT, MXB_ELEM_E2M1, SR><<<g, T, 0, st>>>(a); break;
-    default: mx_kernel<DT, MXB_ELEM_INT8, SR><<<g, T, 0, st>>>(a); break;
-  }
-}
-
+// One kernel family per scale type; element, block length and the other
+// template arguments come from the format's row of the table, so formats
+// that share them share one instance.
 template <int DT>
-mxb_status_t launch_kind(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
-                         QArgs &a, cudaStream_t st, const char **impl) {
+mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
+                           QArgs &a, cudaStream_t st, const char **impl) {
   const int T = 256;
-  const int64_t nb16 = a.rows * ((a.cols + 15) / 16);
-  const unsigned g16 = grid_for(ctx, nb16, T), g32 = grid_for(ctx, a.rows * ((a.cols + 31) / 32), T);
-  switch (d->scale_type) {
-    case MXB_SCALE_UE4M3: {
+  return MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
+    constexpr int SCALE = mxb_fmt_scale_type(F), ELEM = mxb_fmt_elem(F), BC = mxb_fmt_block_cols(F);
+    const int64_t nb16 = a.rows * ((a.cols + 15) / 16);  // 16-element items (FP8, BF16)
+    if constexpr (SCALE == MXB_SCALE_UE4M3) {
       const bool two_d = cfg->block_2d != 0;
-      const int64_t items = two_d ? (a.rows + 15) / 16 * ((a.cols + 15) / 16) * 16 : nb16;
+      const int64_t items = two_d ? (a.rows + BC - 1) / BC * ((a.cols + BC - 1) / BC) * BC : a.rows * ((a.cols + BC - 1) / BC);
       const unsigned g = grid_for(ctx, items, T);
       if (cfg->amax_source == MXB_AMAX_COMPUTE) {
         MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, sizeof(float), st), "cudaMemsetAsync(dst->amax)"));
-        if (two_d) nvfp4_kernel<DT, true, true, false><<<g, T, 0, st>>>(a);
-        else nvfp4_kernel<DT, false, true, false><<<g, T, 0, st>>>(a);
+        MXB_BOOL_SWITCH(two_d, TWO_D, [&] { nvfp4_kernel<DT, TWO_D, true, false><<<g, T, 0, st>>>(a); });
         MXB_TRY(launch_status("nvfp4 amax pass"));
       }
-      if (two_d && a.sr) nvfp4_kernel<DT, true, false, true><<<g, T, 0, st>>>(a);
-      else if (two_d) nvfp4_kernel<DT, true, false, false><<<g, T, 0, st>>>(a);
-      else if (a.sr) nvfp4_kernel<DT, false, false, true><<<g, T, 0, st>>>(a);
-      else nvfp4_kernel<DT, false, false, false><<<g, T, 0, st>>>(a);
+      MXB_BOOL_SWITCH(two_d, TWO_D, [&] {
+        MXB_BOOL_SWITCH(a.sr, SR, [&] { nvfp4_kernel<DT, TWO_D, false, SR><<<g, T, 0, st>>>(a); });
+      });
       *impl = two_d ? "cuda-nvfp4-2d-quantize" : "cuda-nvfp4-quantize";
-      break;
-    }
-    case MXB_SCALE_E8M0:
-      if (a.sr) launch_mx<DT, true>(d->elem, g32, T, st, a);
-      else launch_mx<DT, false>(d->elem, g32, T, st, a);
+    } else if constexpr (SCALE == MXB_SCALE_E8M0) {
+      const unsigned g = grid_for(ctx, a.rows * ((a.cols + BC - 1) / BC), T);
+      MXB_BOOL_SWITCH(a.sr, SR, [&] { mx_kernel<DT, ELEM, BC, SR><<<g, T, 0, st>>>(a); });
       *impl = "cuda-mx-quantize";
-      break;
-    case MXB_SCALE_BDR:
-      if (d->bdr_m == 7) bdr_kernel<DT, 7><<<g16, T, 0, st>>>(a);
-      else if (d->bdr_m == 4) bdr_kernel<DT, 4><<<g16, T, 0, st>>>(a);
-      else bdr_kernel<DT, 2><<<g16, T, 0, st>>>(a);
+    } else if constexpr (SCALE == MXB_SCALE_BDR) {
+      bdr_kernel<DT, ELEM, BC><<<grid_for(ctx, a.rows * ((a.cols + BC - 1) / BC), T), T, 0, st>>>(a);
       *impl = "cuda-bdr-quantize";
-      break;
-    case MXB_SCALE_FP32: {
-      size_t nparts = (size_t)(mxb_scale_rows(d, a.rows) * mxb_scale_cols(d, a.cols));
+    } else if constexpr (SCALE == MXB_SCALE_FP32 && ELEM != MXB_ELEM_MIXED) {
+      const unsigned g = grid_for(ctx, nb16, T);
+      const size_t nparts = (size_t)(mxb_scale_rows(d, a.rows) * mxb_scale_cols(d, a.cols));
       MXB_TRY(cuda_status(cudaMemsetAsync(a.part_amax, 0, nparts * 4, st), "cudaMemsetAsync(workspace)"));
-      if (d->elem == MXB_ELEM_E4M3) {
-        fp8_kernel<DT, MXB_ELEM_E4M3, true, false><<<g16, T, 0, st>>>(a);
-        if (a.sr) fp8_kernel<DT, MXB_ELEM_E4M3, false, true><<<g16, T, 0, st>>>(a);
-        else fp8_kernel<DT, MXB_ELEM_E4M3, false, false><<<g16, T, 0, st>>>(a);
-      } else {
-        fp8_kernel<DT, MXB_ELEM_E5M2, true, false><<<g16, T, 0, st>>>(a);
-        if (a.sr) fp8_kernel<DT, MXB_ELEM_E5M2, false, true><<<g16, T, 0, st>>>(a);
-        else fp8_kernel<DT, MXB_ELEM_E5M2, false, false><<<g16, T, 0, st>>>(a);
-      }
+      fp8_kernel<DT, ELEM, true, false><<<g, T, 0, st>>>(a);
+      MXB_BOOL_SWITCH(a.sr, SR, [&] { fp8_kernel<DT, ELEM, false, SR><<<g, T, 0, st>>>(a); });
       *impl = "cuda-fp8-quantize";
-      break;
-    }
-    default:
-      bf16_kernel<DT><<<g16, T, 0, st>>>(a);
+    } else if constexpr (ELEM == MXB_ELEM_BF16) {
+      bf16_kernel<DT><<<grid_for(ctx, nb16, T), T, 0, st>>>(a);
       *impl = "cuda-bf16-quantize";
-      break;
-  }
-  return launch_status(*impl);
+    } else {  // fp32 and MoR: refused by the API layer before this point
+      return mxb_fail(MXB_ERR_INTERNAL, "%s is not produced by the CUDA quantizer", d->name);
+    }
+    return launch_status(*impl);
+  });
 }
 
 }  // namespace
 
-extern "C" size_t mxb_cuda_quantize_workspace(const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
-                                              const mxb_tensor_t *dst) {
-  (void)src_type;
-  const mxb_format_desc *d = mxb_format_desc_get(dst->format);
-  mxb_tensor_sizes_t s;
-  if (!d || mxb_compute_sizes(dst->format, dst->rows, dst->cols, dst->scale_layout, &s) != MXB_SUCCESS) return 0;
+extern "C" size_t mxb_cuda_quantize_workspace(const mxb_quant_config_t *cfg, const mxb_format_desc *d,
+                                              const mxb_tensor_t *dst, const mxb_tensor_sizes_t *s) {
   size_t ws = fp8_part_bytes(d, s);
   if (rht_staged(cfg)) ws += round256((size_t)(dst->rows * dst->cols) * 4);
   return ws;
 }
 
 extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg,
+                                          const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
                                           mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
-                                          void *workspace, size_t workspace_bytes, void *stream) {
-  const mxb_format_desc *d = mxb_format_desc_get(dst->format);
-  mxb_tensor_sizes_t s;
-  MXB_TRY(mxb_compute_sizes(dst->format, dst->rows, dst->cols, dst->scale_layout, &s));
-  (void)workspace_bytes;  // at least mxb_cuda_quantize_workspace: checked by the caller
+                                          void *workspace, void *stream, const char **impl) {
   cudaStream_t st = as_stream(stream);
   QArgs a;
   memset(&a, 0, sizeof(a));
@@ -427,8 +380,8 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   a.aux = static_cast<uint8_t *>(dst->aux);
   a.amax = dst->amax;
   a.part_amax = static_cast<uint32_t *>(workspace);
-  a.row_bytes = (int64_t)s.row_bytes;
-  a.scale_cols = s.scale_cols;
+  a.row_bytes = (int64_t)s->row_bytes;
+  a.scale_cols = s->scale_cols;
   a.swizzled = dst->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED;
   a.sr = cfg->rounding == MXB_ROUND_SR;
   a.seed = cfg->seed;
@@ -436,13 +389,10 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   a.rule = cfg->scale_rule;
   a.policy = cfg->nonfinite;
   a.pow2 = cfg->fp8_pow2_scale;
-  a.bdr_m = d->bdr_m;
   a.br = d->block_rows;
   a.bc = d->block_cols;
-  if ((a.br & (a.br - 1)) || (a.bc & (a.bc - 1)))
-    return mxb_fail(MXB_ERR_INTERNAL, "%s: partition %dx%d is not a power of two", d->name, a.br, a.bc);
-  a.brs = a.br ? __builtin_ctz((unsigned)a.br) : 0;
-  a.bcs = a.bc ? __builtin_ctz((unsigned)a.bc) : 0;
+  a.brs = mxb_block_shift(a.br);
+  a.bcs = mxb_block_shift(a.bc);
   if (cfg->rht.enabled) {
     if (cfg->rht.sign_source == MXB_SIGNS_SEED) mxb_rht_signs_from_seed(cfg->rht.sign_seed, cfg->rht.size, a.signs);
     else memcpy(a.signs, cfg->rht.sign_mask, sizeof(a.signs));
@@ -459,17 +409,9 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   } else {
     a.rht = cfg->rht.enabled;
   }
-  a.vec_in = aligned16(a.src) && (a.cols * (int64_t)mxb_dtype_size(dt)) % 16 == 0;
+  a.vec_in = aligned16(a.src) && (a.cols * (int64_t)mxb_dtype_bytes(dt)) % 16 == 0;
   a.vec_out = aligned16(a.data) && a.row_bytes % 16 == 0;
   // The padding of a swizzled scale grid is zero, as on the CPU.
-  if (a.swizzled) MXB_TRY(cuda_status(cudaMemsetAsync(a.scales, 0, s.scale_bytes, st), "cudaMemsetAsync(scales)"));
-  const char *impl = "cuda";
-  switch (dt) {
-    case MXB_DTYPE_FP32: MXB_TRY(launch_kind<MXB_DTYPE_FP32>(ctx, d, cfg, a, st, &impl)); break;
-    case MXB_DTYPE_BF16: MXB_TRY(launch_kind<MXB_DTYPE_BF16>(ctx, d, cfg, a, st, &impl)); break;
-    default: MXB_TRY(launch_kind<MXB_DTYPE_FP16>(ctx, d, cfg, a, st, &impl)); break;
-  }
-  dst->flags = (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u);
-  mxb_set_last_impl(ctx, impl);
-  return MXB_SUCCESS;
+  if (a.swizzled) MXB_TRY(cuda_status(cudaMemsetAsync(a.scales, 0, s->scale_bytes, st), "cudaMemsetAsync(scales)"));
+  return MXB_DTYPE_SWITCH(dt, DT, [&] { return launch_format<DT>(ctx, d, cfg, a, st, impl); });
 }

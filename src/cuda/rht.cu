@@ -82,7 +82,7 @@ extern "C" mxb_status_t mxb_cuda_rht_apply(struct mxb_context *ctx, const uint32
   a.inverse = inverse;
   a.out_bf16 = out_type == MXB_DTYPE_BF16;
   a.round_bf16 = round_bf16 || a.out_bf16;
-  a.vec = aligned16(in) && (cols * (int64_t)mxb_dtype_size(in_type)) % 16 == 0;
+  a.vec = aligned16(in) && (cols * (int64_t)mxb_dtype_bytes(in_type)) % 16 == 0;
   memcpy(a.signs, signs, sizeof(a.signs));
   unsigned g = grid_for(ctx, rows * cols / d, 256);
   cudaStream_t st = as_stream(stream);
@@ -100,8 +100,6 @@ extern "C" mxb_status_t mxb_cuda_rht(struct mxb_context *ctx, const mxb_rht_t *r
   uint32_t signs[8];
   if (rht->sign_source == MXB_SIGNS_SEED) mxb_rht_signs_from_seed(rht->sign_seed, rht->size, signs);
   else memcpy(signs, rht->sign_mask, sizeof(signs));
-  MXB_TRY(mxb_cuda_rht_apply(ctx, signs, rht->size, inverse, axis, rows, cols, in_type, in, out_type,
-                             rht->bf16_output, out, stream));
-  mxb_set_last_impl(ctx, "cuda-rht");
-  return MXB_SUCCESS;
+  return mxb_cuda_rht_apply(ctx, signs, rht->size, inverse, axis, rows, cols, in_type, in, out_type,
+                            rht->bf16_output, out, stream);
 }

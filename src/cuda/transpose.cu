@@ -49,14 +49,15 @@ __global__ void __launch_bounds__(256) transpose_nvfp4_codes(TArgs a) {
   }
 }
 
-// Out scale (r, j) serves out rows r, cols 16j..16j+15: the tile that in
-// stores at its row 16j, scale column r/16.
+// Out scale (r, j) serves out rows r, cols B*j..B*j+B-1: the tile that in
+// stores at its row B*j, scale column r/B (B x B tiles, B = NVFP4's block).
 __global__ void __launch_bounds__(256) transpose_nvfp4_scales(TArgs a) {
+  constexpr int B = mxb_fmt_block_cols(MXB_FORMAT_NVFP4);
   const int64_t total = a.out_scale_rows * a.out_scale_cols, stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
     const int64_t r = t / a.out_scale_cols, j = t - r * a.out_scale_cols;
-    a.out_scales[scale_at(r, j, a.out_scale_cols, a.out_swz)] =
-        __ldg(a.in_scales + scale_at(16 * j, r / 16, a.in_scale_cols, a.in_swz));
+    a.out_scales[mxb_scale_index(r, j, a.out_scale_cols, a.out_swz)] =
+        __ldg(a.in_scales + mxb_scale_index(B * j, r / B, a.in_scale_cols, a.in_swz));
   }
 }
 
@@ -73,7 +74,7 @@ extern "C" mxb_status_t mxb_cuda_transpose_plain(struct mxb_context *ctx, mxb_dt
                     (long long)rows);
   dim3 grid((unsigned)((cols + 31) / 32), (unsigned)((rows + 31) / 32)), block(32, 8);
   cudaStream_t st = as_stream(stream);
-  if (mxb_dtype_size(type) == 4)
+  if (mxb_dtype_bytes(type) == 4)
     transpose_plain_kernel<uint32_t><<<grid, block, 0, st>>>(static_cast<const uint32_t *>(src),
                                                               static_cast<uint32_t *>(dst), rows, cols);
   else
@@ -111,7 +112,5 @@ extern "C" mxb_status_t mxb_cuda_transpose_nvfp4_2d(struct mxb_context *ctx, con
   MXB_TRY(launch_status("transpose_nvfp4_scales"));
   MXB_TRY(cuda_status(cudaMemcpyAsync(out->amax, in->amax, sizeof(float), cudaMemcpyDeviceToDevice, st),
                       "cudaMemcpyAsync(out->amax)"));
-  out->flags = in->flags;
-  mxb_set_last_impl(ctx, "cuda-transpose-nvfp4-2d");
   return MXB_SUCCESS;
 }

@@ -1,0 +1,46 @@
+/* GEMM rules shared by the API layer and every backend (core/gemm.h): the
+ * supported pairs and the K-block length of NUMERICS 7, from the format table. */
+#include "core/error.h"
+#include "core/gemm.h"
+
+/* Scaling families, derived from the format table. Operands of one family
+ * combine freely (e.g. MXFP8 x MXFP4, E4M3 x E5M2); plain operands (fp32,
+ * bf16) combine with every format; other cross-family pairs are refused. */
+typedef enum { FAM_PLAIN, FAM_NVFP4, FAM_MX, FAM_BDR, FAM_FP8_TENSOR, FAM_FP8_BLOCK, FAM_MOR } gemm_family;
+
+static const char *const k_family_names[] = {
+  "plain", "NVFP4", "MX (E8M0, 1x32)", "shared-microexponent (MX9/MX6/MX4)",
+  "FP8 per-tensor", "FP8 block-scaled (1x128/128x128)", "MoR",
+};
+
+static gemm_family family_of(const mxb_format_desc *d) {
+  switch (d->scale_type) {
+    case MXB_SCALE_NONE: return FAM_PLAIN;
+    case MXB_SCALE_UE4M3: return FAM_NVFP4;
+    case MXB_SCALE_E8M0: return FAM_MX;
+    case MXB_SCALE_BDR: return FAM_BDR;
+    case MXB_SCALE_FP32: break;
+  }
+  if (d->elem == MXB_ELEM_MIXED) return FAM_MOR;
+  return d->block_cols == 0 ? FAM_FP8_TENSOR : FAM_FP8_BLOCK;
+}
+
+/* Block length along K, or 0 when the operand has no blocks along K. */
+static int k_block_of(const mxb_format_desc *d) {
+  return d->scale_type == MXB_SCALE_NONE ? 0 : d->block_cols;
+}
+
+int mxb_gemm_k_block(const mxb_format_desc *a, const mxb_format_desc *b) {
+  int la = k_block_of(a), lb = k_block_of(b);
+  int l = la > lb ? la : lb;
+  return l ? l : 32;
+}
+
+mxb_status_t mxb_gemm_check_pair(const mxb_format_desc *a, const mxb_format_desc *b) {
+  gemm_family fa = family_of(a), fb = family_of(b);
+  if (fa == fb || fa == FAM_PLAIN || fb == FAM_PLAIN) return MXB_SUCCESS;
+  return mxb_fail(MXB_ERR_UNSUPPORTED,
+                  "the pair A = %s, B = %s is not supported: %s and %s operands do not mix "
+                  "(pair formats of one family, or use a bf16/fp32 operand; see docs/GEMM.md)",
+                  a->name, b->name, k_family_names[fa], k_family_names[fb]);
+}
