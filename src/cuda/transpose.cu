@@ -107,7 +107,7 @@ extern "C" mxb_status_t mxb_cuda_transpose_nvfp4_2d(struct mxb_context *ctx, con
   if (a.out_swz) MXB_TRY(cuda_status(cudaMemsetAsync(out->scales, 0, so.scale_bytes, st), "cudaMemsetAsync(out->scales)"));
   if (so.data_bytes) transpose_nvfp4_codes<<<grid_for(ctx, (int64_t)so.data_bytes, 256), 256, 0, st>>>(a);
   MXB_TRY(launch_status("transpose_nvfp4_codes"));
-  if (so.scale_rows * so.scale_cols)
+  if (so.scale_rows * so.scale_cols != 0)
     transpose_nvfp4_scales<<<grid_for(ctx, so.scale_rows * so.scale_cols, 256), 256, 0, st>>>(a);
   MXB_TRY(launch_status("transpose_nvfp4_scales"));
   MXB_TRY(cuda_status(cudaMemcpyAsync(out->amax, in->amax, sizeof(float), cudaMemcpyDeviceToDevice, st),
