@@ -1,8 +1,11 @@
 """mxblas: block-scaled low-precision numerics (NVFP4, OCP MX, MX9/6/4, FP8, MoR).
 
-A single-file ctypes binding over libmxblas.so; numpy arrays in and out, CPU
-backend, host memory. The library is found through $MXBLAS_LIB, then next to
-this file (and ../build/), then the system's library path.
+A ctypes binding over libmxblas.so. Arrays of numpy, PyTorch, or any object
+exporting DLPack or __cuda_array_interface__ are read in place: host memory on
+the CPU backend, device memory on the CUDA backend on the caller's stream; the
+results come back in the caller's framework. The library is the one bundled in
+the package (pip install .), else $MXBLAS_LIBRARY, the repository's build, then
+the system's library path.
 
     import numpy as np, mxblas
     x = np.random.randn(128, 256).astype(np.float32)
@@ -15,15 +18,19 @@ object, ValueError for a wrong value or size); failures of the library itself
 raise MxblasError(status, detail) with its detail string.
 See docs/PYTHON.md.
 """
+import atexit
 import ctypes as C
 import math
 import numbers
 import os
+import threading
 
 import numpy as np
 
+from . import _arrays as _A
+
 __all__ = ["MxblasError", "QuantizedTensor", "quantize", "dequantize", "gemm", "error_stats",
-           "format_info", "formats", "version", "build_info", "load_library"]
+           "format_info", "formats", "version", "build_info", "load_library", "library_path"]
 
 # ---------------------------------------------------------------- enums
 _RULES = {"rceil": 0, "floor": 1, "ceil": 2, "even": 3}
@@ -99,19 +106,25 @@ class MxblasError(RuntimeError):
 
 
 _lib = None
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_ROOT = os.path.dirname(os.path.dirname(_HERE))  # the repository, when run from a checkout
+
+
+def _library_candidates(path):
+    env = [os.environ.get("MXBLAS_LIBRARY"), os.environ.get("MXBLAS_LIB")]
+    repo = [os.path.join(_ROOT, b, "libmxblas.so") for b in ("build", "build-nocuda")]
+    return [path, os.path.join(_HERE, "libmxblas.so")] + env + repo + ["libmxblas.so.0", "libmxblas.so"]
 
 
 def load_library(path=None):
-    """Load libmxblas.so (path, $MXBLAS_LIB, next to this file, ../build, system)."""
+    """Load libmxblas.so: path, else the one bundled in the package, $MXBLAS_LIBRARY (or
+    $MXBLAS_LIB), the repository's build/ or build-nocuda/, then the system's library path."""
     global _lib, _FORMATS
     if _lib is not None and path is None:
         return _lib
-    here = os.path.dirname(os.path.abspath(__file__))
-    candidates = [path, os.environ.get("MXBLAS_LIB"), os.path.join(here, "libmxblas.so"),
-                  os.path.join(here, "..", "build", "libmxblas.so"), "libmxblas.so.0", "libmxblas.so"]
     errors = []
-    for c in candidates:
-        if not c:
+    for c in _library_candidates(path):
+        if not c or (os.sep in c and not os.path.exists(c)):
             continue
         try:
             lib = C.CDLL(c)
@@ -119,16 +132,25 @@ def load_library(path=None):
         except OSError as e:
             errors.append(str(e))
     else:
-        raise OSError("libmxblas.so not found; set MXBLAS_LIB. Tried: " + "; ".join(errors))
+        raise OSError("libmxblas.so not found; install the package (pip install .) or set MXBLAS_LIBRARY. "
+                      "Tried: " + "; ".join(errors or [c for c in _library_candidates(path) if c]))
     lib.mxb_status_string.restype = C.c_char_p
     lib.mxb_last_error_detail.restype = C.c_char_p
     lib.mxb_version_string.restype = C.c_char_p
     lib.mxb_build_info.restype = C.c_char_p
     lib.mxb_context_last_impl.restype = C.c_char_p
     lib.mxb_context_last_impl.argtypes = [C.c_void_p]
+    _release_contexts()
     _lib = lib
+    _INFO.clear()
+    _SIZES.clear()
     _FORMATS = None
     return lib
+
+
+def library_path():
+    """The file of the loaded library."""
+    return load_library()._name
 
 
 def _call(name, *args):
@@ -139,16 +161,35 @@ def _call(name, *args):
         raise MxblasError(status, lib.mxb_last_error_detail().decode(), name)
 
 
-class _Context:
-    """A CPU context for the duration of a call."""
+# One context per backend and device, made on first use and kept: the library lets
+# threads share a context, and creating one per call would cost more than a small call.
+_contexts = {}
+_contexts_lock = threading.Lock()
 
-    def __enter__(self):
-        self.ptr = C.c_void_p()
-        _call("mxb_context_create", 0, 0, C.byref(self.ptr))
-        return self.ptr
 
-    def __exit__(self, *exc):
-        load_library().mxb_context_destroy(self.ptr)
+def _context(device):
+    """The context for device (None: the CPU backend; an int: that CUDA device)."""
+    ctx = _contexts.get(device)
+    if ctx is None:
+        with _contexts_lock:
+            ctx = _contexts.get(device)
+            if ctx is None:
+                ctx = C.c_void_p()
+                if device is None:
+                    _call("mxb_context_create", 0, 0, C.byref(ctx))
+                else:
+                    with _A.DeviceGuard(device):
+                        _call("mxb_context_create", 1, device, C.byref(ctx))
+                _contexts[device] = ctx
+    return ctx
+
+
+@atexit.register
+def _release_contexts():
+    with _contexts_lock:
+        for ctx in _contexts.values():
+            _lib.mxb_context_destroy(ctx)
+        _contexts.clear()
 
 
 def version():
@@ -227,13 +268,26 @@ def _format_id(fmt):
 
 def format_info(fmt):
     """Description of a format (name or id) as a dict, from the library's table."""
-    info = _FormatInfo()
-    info.struct_size = C.sizeof(info)
-    _call("mxb_format_info", _format_id(fmt), C.byref(info))
-    return {"format": info.format, "name": info.name.decode(), "element": info.elem_name.decode(),
-            "elem_bits": info.elem_bits, "block_rows": info.block_rows, "block_cols": info.block_cols,
-            "scale_type": info.scale_name.decode(), "has_tensor_amax": bool(info.has_tensor_amax),
-            "elem_max": info.elem_max}
+    return dict(_info(fmt))
+
+
+def _info(fmt):
+    """format_info's dict, shared: asked of the library once per name or id."""
+    d = _INFO.get(fmt) if type(fmt) in (str, int) else None
+    if d is None:
+        info = _FormatInfo()
+        info.struct_size = C.sizeof(info)
+        _call("mxb_format_info", _format_id(fmt), C.byref(info))
+        d = {"format": info.format, "name": info.name.decode(), "element": info.elem_name.decode(),
+             "elem_bits": info.elem_bits, "block_rows": info.block_rows, "block_cols": info.block_cols,
+             "scale_type": info.scale_name.decode(), "has_tensor_amax": bool(info.has_tensor_amax),
+             "elem_max": info.elem_max}
+        if type(fmt) in (str, int):
+            _INFO[fmt] = d
+    return d
+
+
+_INFO = {}
 
 
 def formats():
@@ -251,32 +305,43 @@ def formats():
 _FORMATS = None
 
 
-def _is_mor(fmt):
-    return format_info(fmt)["element"] == "e4m3|bf16"
-
-
 def __getattr__(name):  # mxblas.FORMATS: the library's list, read on first use
     if name == "FORMATS":
         return formats()
     raise AttributeError(f"module 'mxblas' has no attribute {name!r}")
 
 
-# ---------------------------------------------------------------- tensors
+# ---------------------------------------------------------------- arrays
 _DTYPES = {np.dtype(np.float32): DTYPE_FP32, np.dtype(np.float16): DTYPE_FP16,
            np.dtype(np.uint16): DTYPE_BF16}
+_ARRAY_KINDS = "a numpy array (or a PyTorch tensor, or an object exporting DLPack or __cuda_array_interface__)"
+
+
+def _view(name, a):
+    """The _arrays._View of argument a, or TypeError naming it."""
+    v = _A.view(a, name)
+    if v is None:
+        raise TypeError(f"{name} must be {_ARRAY_KINDS}, not {type(a).__name__}")
+    return v
 
 
 def _plain(x):
-    """(contiguous 2-D array, mxb dtype) for fp32/fp16 arrays and bf16 given as uint16 bits;
-    float64 is rounded to fp32, and refused where a finite value would become Inf."""
+    """(_View of a dense 2-D array, mxb dtype) for fp32/fp16 values and bf16 (torch.bfloat16,
+    ml_dtypes.bfloat16 or uint16 bits). Host arrays: float64 is rounded to fp32, and refused
+    where a finite value would become Inf; strided or misaligned arrays are copied."""
     if x is None:
         raise TypeError("x must be an array of numbers, not None")
-    x = np.asarray(x)
-    if x.ndim == 0:
+    v = _A.view(x, "x")
+    if v is None:
+        v = _A.view(np.asarray(x), "x")  # lists, scalars, buffers
+    shape = v.shape
+    if len(shape) == 0:
         raise ValueError("x is 0-d (a scalar): pass an array with at least one dimension")
-    if x.size == 0:
-        raise ValueError(f"x is empty (shape {x.shape})")
-    x = x.reshape(-1, x.shape[-1])
+    if 0 in shape:
+        raise ValueError(f"x is empty (shape {tuple(shape)})")
+    if v.device is not None:
+        return _plain_device(v)
+    x = v.host.reshape(-1, shape[-1])
     if x.dtype == np.float64:
         with np.errstate(over="ignore"):
             x32 = x.astype(np.float32)
@@ -288,56 +353,136 @@ def _plain(x):
                              "2-D view; scale it or convert it yourself")
         x = x32
     if x.dtype not in _DTYPES:
-        raise TypeError(f"unsupported dtype {x.dtype} (float32, float16, uint16 = bf16 bits, float64)")
+        raise TypeError(f"unsupported dtype {x.dtype} (float32, float16, bfloat16 or uint16 = bf16 bits, "
+                        "float64)")
     # the library loads the values through typed pointers: dense and aligned (copied if not)
-    return np.require(x, requirements=["C", "A"]), _DTYPES[x.dtype]
+    v2 = _A._View(v.fw, host=np.require(x, requirements=["C", "A"]), bf16=v.bf16, keep=v.keep)
+    return v2, _DTYPES[x.dtype]
+
+
+def _plain_device(v):
+    """_plain for device memory: read in place, so it must be dense and of a dtype the library takes."""
+    if v.dtype not in _DTYPES:
+        raise TypeError(f"unsupported dtype {v.dtype} on the device (float32, float16, bfloat16)")
+    if not v.contiguous:
+        raise ValueError("x on the device must be C-contiguous (it is read in place); "
+                         "make it contiguous first")
+    if v.ptr % v.dtype.itemsize:
+        raise ValueError(f"x must be {v.dtype.itemsize}-byte aligned")
+    rows = int(np.prod(v.shape[:-1], dtype=np.int64)) if len(v.shape) > 1 else 1
+    v.shape, v.strides = (rows, v.shape[-1]), None
+    return v, _DTYPES[v.dtype]
 
 
 def _as_fp32(x, t):
-    """The values of a _plain array as float32 (exact for every dtype _plain returns)."""
+    """The values of a _plain host array as float32 (exact for every dtype _plain returns)."""
     if t == DTYPE_BF16:
         return (x.astype(np.uint32) << 16).view(np.float32)
     return np.ascontiguousarray(x, np.float32)
 
 
-def _ptr(a):
-    return None if a is None else a.ctypes.data_as(C.c_void_p)
+def _ptr(v):
+    return None if v is None else C.c_void_p(v.ptr)
+
+
+def _result_dtype(name, v, table, fw):
+    """(mxb dtype, numpy dtype, as_bf16) of a requested result dtype: a numpy dtype in table
+    (uint16 = bf16 bits), ml_dtypes.bfloat16, or torch.float32/float16/bfloat16."""
+    t = _A._torch()
+    if t is not None and isinstance(v, t.dtype):
+        try:
+            dt, is_bf16 = _A._torch_np_dtype(v)
+        except TypeError:
+            dt, is_bf16 = None, False
+        if dt in table:
+            return table[dt], dt, is_bf16
+        raise ValueError(f"{name} must be one of {', '.join(d.name for d in table)} "
+                         f"(or torch.bfloat16), not {v}")
+    if v is not None and getattr(v, "__name__", getattr(v, "name", "")) == "bfloat16" and \
+            np.dtype(np.uint16) in table:  # ml_dtypes.bfloat16
+        return table[np.dtype(np.uint16)], np.dtype(np.uint16), True
+    mxb = _out_dtype(name, v, table)
+    # uint16 asked of a torch tensor is bf16: torch.bfloat16 is how torch holds bf16
+    return mxb, np.dtype(v), fw == "torch" and mxb == DTYPE_BF16
+
+
+def _format_scale_dtype(info):
+    return np.float32 if info["scale_type"] == "fp32" else np.uint8
 
 
 def _sizes(fmt, rows, cols):
-    sz = _Sizes()
-    sz.struct_size = C.sizeof(sz)
-    _call("mxb_tensor_sizes", fmt, C.c_int64(rows), C.c_int64(cols), 0, C.byref(sz))
+    key = (fmt, rows, cols)
+    sz = _SIZES.get(key)
+    if sz is None:
+        sz = _Sizes()
+        sz.struct_size = C.sizeof(sz)
+        _call("mxb_tensor_sizes", fmt, C.c_int64(rows), C.c_int64(cols), 0, C.byref(sz))
+        if len(_SIZES) > 4096:
+            _SIZES.clear()
+        _SIZES[key] = sz
     return sz
 
 
+_SIZES = {}
+
+
 def _check_plane(name, a, dtype, nbytes, what, align=1):
-    """A plane the library will read nbytes from: None where the tensor (described by what)
-    has none, else a C-contiguous numpy array of dtype holding exactly nbytes, aligned for
-    dtype and to align bytes."""
+    """The _View of a plane the library will read nbytes from: None where the tensor
+    (described by what) has none, else a C-contiguous array of dtype holding exactly
+    nbytes, aligned for dtype and to align bytes."""
     if nbytes == 0:
         if a is not None:
             raise ValueError(f"{what} has no {name} plane: {name} must be None")
-        return
+        return None
     if a is None:
         raise ValueError(f"{name} is None but {what} needs {nbytes} bytes")
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, not {type(a).__name__}")
-    if a.dtype != dtype:
-        raise TypeError(f"{name} must be {np.dtype(dtype)}, not {a.dtype}")
-    if not a.flags.c_contiguous:
+    v = _A.view(a, name) if not isinstance(a, (list, tuple)) else None
+    if v is None:
+        raise TypeError(f"{name} must be {_ARRAY_KINDS}, not {type(a).__name__}")
+    if v.dtype != dtype or v.bf16:
+        raise TypeError(f"{name} must be {np.dtype(dtype)}, not {'bfloat16' if v.bf16 else v.dtype}")
+    if not v.contiguous:
         raise ValueError(f"{name} must be C-contiguous (the library reads it as dense bytes); "
                          "use np.ascontiguousarray")
-    align = max(align, a.dtype.alignment)
-    if a.ctypes.data % align:
+    align = max(align, v.dtype.alignment)
+    if v.ptr % align:
         raise ValueError(f"{name} must be {align}-byte aligned (the library reads it in "
                          f"{align}-byte words); copy it with np.array")
-    if a.nbytes != nbytes:
-        raise ValueError(f"{name} has {a.nbytes} byte{'s' * (a.nbytes != 1)} but {what} needs {nbytes}")
+    if v.nbytes != nbytes:
+        raise ValueError(f"{name} has {v.nbytes} byte{'s' * (v.nbytes != 1)} but {what} needs {nbytes}")
+    return v
 
 
+def _same_device(views):
+    """The one device of views (None: host memory), or ValueError where they differ."""
+    devices = {v.device for v in views if v is not None}
+    if len(devices) > 1:
+        where = ", ".join("host" if d is None else f"cuda:{d}" for d in sorted(devices, key=str))
+        raise ValueError(f"arguments live on different devices ({where}): pass them all on one")
+    return devices.pop() if devices else None
+
+
+def _stream(views):
+    """The stream of the first device argument (its framework's current stream)."""
+    for v in views:
+        if v is not None and v.device is not None:
+            return C.c_void_p(v.stream or None)
+    return None
+
+
+class _Bound:
+    """A QuantizedTensor checked for one call: the C descriptor and the planes' views."""
+
+    __slots__ = ("desc", "views", "device")
+
+    def __init__(self, desc, views):
+        self.desc, self.views, self.device = desc, views, _same_device(views)
+
+
+# ---------------------------------------------------------------- tensors
 class QuantizedTensor:
-    """A quantized [rows, cols] tensor: the planes as numpy arrays (linear scale layout).
+    """A quantized [rows, cols] tensor: the planes as arrays (linear scale layout), numpy
+    arrays or tensors of the caller's framework on the caller's device (see quantize).
 
     data   uint8 [rows, row_bytes]  element codes
     scales uint8 block scales, or float32 scale_inv (FP8 / MoR formats)
@@ -346,68 +491,83 @@ class QuantizedTensor:
     flags  MXB_TENSOR_* bits set by quantize
     rht_mask  the RHT signs (bit i set: s_i = -1) the MXB_TENSOR_RHT flag refers to
 
-    Planes not given are allocated as zeros. Every attribute may be replaced; each call
-    checks them all against mxb_tensor_sizes (dtype, C-contiguity, exact size) and raises
-    TypeError or ValueError before anything reaches the library.
+    Planes not given are allocated as numpy zeros. Every attribute may be replaced; each
+    call checks them all against mxb_tensor_sizes (dtype, C-contiguity, exact size, one
+    device) and raises TypeError or ValueError before anything reaches the library.
     """
 
     def __init__(self, fmt, rows, cols, flags=0, *, data=None, scales=None, aux=None, amax=None,
-                 rht_mask=None):
-        self.format = format_info(fmt)["name"]
+                 rht_mask=None, _like=None):
+        info = _info(fmt)
+        self.format = info["name"]
         self.rows, self.cols, self.flags = rows, cols, flags
-        sz = _sizes(_format_id(self.format), _int64("rows", rows), _int64("cols", cols))
-        fp32 = format_info(self.format)["scale_type"] == "fp32"
+        sz = _sizes(info["format"], _int64("rows", rows), _int64("cols", cols))
+
+        def zeros(shape, dtype):
+            return _A.alloc(_like, shape, dtype, zero=True)[0]
         if data is None:
-            data = np.zeros((rows, sz.row_bytes), np.uint8)
+            data = zeros((rows, sz.row_bytes), np.uint8)
+        scale_dtype = _format_scale_dtype(info)
         if scales is None and sz.scale_bytes:
-            scales = np.zeros(sz.scale_bytes // 4, np.float32) if fp32 else np.zeros(sz.scale_bytes, np.uint8)
+            scales = zeros(sz.scale_bytes // np.dtype(scale_dtype).itemsize, scale_dtype)
         if aux is None and sz.aux_bytes:
-            aux = np.zeros(sz.aux_bytes, np.uint8)
+            aux = zeros(sz.aux_bytes, np.uint8)
         if amax is None and sz.amax_bytes:
-            amax = np.zeros(1, np.float32)
+            amax = zeros(1, np.float32)
         self.data, self.scales, self.aux, self.amax = data, scales, aux, amax
         self.rht_mask = _rht_struct().sign_mask[0] if rht_mask is None else rht_mask
         self.impl = None
-        self._desc()
+        if _like is None:  # planes of the caller's: checked now
+            self._bind()
 
     @property
     def shape(self):
         return (self.rows, self.cols)
 
+    @property
+    def device(self):
+        """None for host memory, else the CUDA device of the planes."""
+        return self._bind().device
+
     def _desc(self):
         """The C descriptor, after checking every field and plane (see the class doc)."""
-        fmt = _format_id(self.format)
+        return self._bind().desc
+
+    def _bind(self):
+        """Every field and plane checked (see the class doc): a _Bound."""
+        info = _info(self.format)
+        fmt = info["format"]
         rows, cols = _int64("rows", self.rows), _int64("cols", self.cols)
         flags = _int("flags", self.flags, 0, 2**32, "an unsigned 32-bit integer")
         if flags & ~(TENSOR_SCALED_2D | TENSOR_RHT):
             raise ValueError(f"flags {flags:#x} has bits other than MXB_TENSOR_SCALED_2D (0x1) "
                              "and MXB_TENSOR_RHT (0x2)")
-        _rht_struct(self.rht_mask)  # not passed here, but checked with the rest
+        if type(self.rht_mask) is not int or self.rht_mask != _RHT_DEFAULT_MASK:
+            _rht_struct(self.rht_mask)  # not passed here, but checked with the rest
         sz = _sizes(fmt, rows, cols)
-        info = format_info(fmt)
         what = f"{info['name']} [{rows}, {cols}]"
-        scale_dtype = np.float32 if info["scale_type"] == "fp32" else np.uint8
         # codes of 16 or 32 bits (BF16, FP32, MoR) are read as words of that size
-        _check_plane("data", self.data, np.uint8, sz.data_bytes, what, max(1, info["elem_bits"] // 8))
-        for name, dtype, nbytes in [("scales", scale_dtype, sz.scale_bytes),
+        views = [_check_plane("data", self.data, np.uint8, sz.data_bytes, what, max(1, info["elem_bits"] // 8))]
+        for name, dtype, nbytes in [("scales", _format_scale_dtype(info), sz.scale_bytes),
                                     ("aux", np.uint8, sz.aux_bytes),
                                     ("amax", np.float32, sz.amax_bytes)]:
-            _check_plane(name, getattr(self, name), dtype, nbytes, what)
+            views.append(_check_plane(name, getattr(self, name), dtype, nbytes, what))
         t = _Tensor()
         _call("mxb_tensor_init", C.byref(t), fmt, C.c_int64(rows), C.c_int64(cols), 0)
-        t.data, t.scales, t.aux = _ptr(self.data), _ptr(self.scales), _ptr(self.aux)
-        t.amax = None if self.amax is None else self.amax.ctypes.data_as(C.POINTER(C.c_float))
+        t.data, t.scales, t.aux = (_ptr(v) for v in views[:3])
+        t.amax = None if views[3] is None else C.cast(views[3].ptr, C.POINTER(C.c_float))
         t.flags = flags
-        return t
+        return _Bound(t, views)
 
     def __repr__(self):
-        return f"QuantizedTensor({self.format!r}, shape={self.shape}, flags={self.flags})"
+        dev = "" if self.device is None else f", device='cuda:{self.device}'"
+        return f"QuantizedTensor({self.format!r}, shape={self.shape}, flags={self.flags}{dev})"
 
 
 def _check_tensor(name, q):
     if not isinstance(q, QuantizedTensor):
         raise TypeError(f"{name} must be a QuantizedTensor (from mxblas.quantize), not {type(q).__name__}")
-    return q._desc()
+    return q._bind()
 
 
 # The binding applies the RHT with d = 16, whose 16 signs are bits 0-15 of the mask.
@@ -426,6 +586,9 @@ def _rht_struct(mask=None):
     return rht
 
 
+_RHT_DEFAULT_MASK = 0xD7E8  # mxb_rht_init's; a plain int, so comparing with it checks nothing
+
+
 def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil",
                   nonfinite="nan_block", block_2d=False, pow2_scale=False, rht=False, rht_mask=None,
                   amax=None):
@@ -439,7 +602,8 @@ def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil"
     cfg.fp8_pow2_scale = int(bool(pow2_scale))
     if rht_mask is not None and not rht:
         raise ValueError("rht_mask without rht=True: the mask would be ignored")
-    cfg.rht = _rht_struct(rht_mask)
+    if rht_mask is not None:
+        cfg.rht = _rht_struct(rht_mask)
     cfg.rht.enabled = int(bool(rht))
     if amax is not None:
         if not has_amax:
@@ -452,16 +616,19 @@ def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil"
 def quantize(x, format, tau=None, metric=None, **opts):
     """Quantize x (2-D; 1-D and N-D are viewed as [prod(leading), last]).
 
-    opts: rounding='rne'|'sr', seed, offset, scale_rule='rceil'|'floor'|'ceil'|'even',
-    nonfinite='nan_block'|'saturate', block_2d, pow2_scale, rht, rht_mask (16 bits), amax
-    (NVFP4: use this tensor amax instead of computing it). MoR formats take tau,
-    metric='rel_l2'|'max_rel'|'mean_rel' and pow2_scale.
+    x: a numpy array, a PyTorch tensor, or any object exporting DLPack or
+    __cuda_array_interface__; host memory runs on the CPU backend, device memory on the
+    CUDA backend on the caller's stream, and the planes come back in x's framework on
+    x's device. opts: rounding='rne'|'sr', seed, offset,
+    scale_rule='rceil'|'floor'|'ceil'|'even', nonfinite='nan_block'|'saturate',
+    block_2d, pow2_scale, rht, rht_mask (16 bits), amax (NVFP4: use this tensor amax
+    instead of computing it). MoR formats take tau, metric='rel_l2'|'max_rel'|'mean_rel'
+    and pow2_scale.
     """
-    info = format_info(format)
-    x, t = _plain(x)
-    q = QuantizedTensor(info["name"], x.shape[0], x.shape[1])
-    ws = C.c_size_t()
-    if _is_mor(q.format):
+    info = _info(format)
+    xv, t = _plain(x)
+    mor = info["element"] == "e4m3|bf16"
+    if mor:
         if set(opts) - {"pow2_scale"}:
             raise TypeError(f"MoR formats take tau, metric and pow2_scale, not {', '.join(sorted(opts))}")
         cfg = _MorConfig()
@@ -476,78 +643,114 @@ def quantize(x, format, tau=None, metric=None, **opts):
         size_fn, run_fn = "mxb_mor_workspace_size", "mxb_mor_quantize"
     else:
         if tau is not None or metric is not None:
-            raise TypeError(f"tau and metric apply to MoR formats only, not {q.format}")
+            raise TypeError(f"tau and metric apply to MoR formats only, not {info['name']}")
         cfg, amax = _quant_config(info["has_tensor_amax"], **opts)
+        size_fn, run_fn = "mxb_quantize_workspace_size", "mxb_quantize"
+    q = QuantizedTensor(info["name"], xv.shape[0], xv.shape[1], _like=xv)
+    if not mor:
         if amax is not None:
-            q.amax[0] = amax
+            q.amax[0] = float(amax)
         if cfg.rht.enabled:
             q.rht_mask = cfg.rht.sign_mask[0]
-        size_fn, run_fn = "mxb_quantize_workspace_size", "mxb_quantize"
-    desc = q._desc()
-    with _Context() as ctx:
-        _call(size_fn, ctx, C.byref(cfg), t, C.byref(desc), C.byref(ws))
-        w = np.zeros(max(ws.value, 1), np.uint8)
-        _call(run_fn, ctx, C.byref(cfg), t, _ptr(x), C.byref(desc), _ptr(w), C.c_size_t(ws.value), None)
-        q.impl = load_library().mxb_context_last_impl(ctx).decode()
-    q.flags = desc.flags
+    b = q._bind()
+    device = _same_device([xv] + b.views)
+    ctx, stream = _context(device), _stream([xv])
+    with _A.DeviceGuard(device):
+        _quantize_call(size_fn, run_fn, ctx, cfg, t, xv, b.desc, device, stream)
+        q.impl = _lib.mxb_context_last_impl(ctx).decode()
+    q.flags = b.desc.flags
     return q
 
 
+def _quantize_call(size_fn, run_fn, ctx, cfg, t, xv, desc, device, stream):
+    ws = C.c_size_t()
+    _call(size_fn, ctx, C.byref(cfg), t, C.byref(desc), C.byref(ws))
+    w = _A.alloc(xv if device is not None else None, (max(ws.value, 1),), np.uint8)[1]
+    _call(run_fn, ctx, C.byref(cfg), t, _ptr(xv), C.byref(desc), _ptr(w), C.c_size_t(ws.value), stream)
+
+
 def dequantize(q, dtype=np.float32):
-    """Decode q to float32 (or np.uint16 bf16 bits / float16). RHT is not undone."""
-    t = _out_dtype("dtype", dtype, _DTYPES)
-    desc = _check_tensor("q", q)
-    out = np.empty((q.rows, q.cols), np.dtype(dtype))
-    with _Context() as ctx:
-        _call("mxb_dequantize", ctx, C.byref(desc), t, _ptr(out), None)
+    """Decode q to float32 (or float16, or bf16: np.uint16 bits, ml_dtypes.bfloat16,
+    torch.bfloat16), in the framework and on the device of q's planes. RHT is not undone."""
+    b = _check_tensor("q", q)
+    like = b.views[0]
+    t, npdt, as_bf16 = _result_dtype("dtype", dtype, _DTYPES, like.fw)
+    out, ov = _A.alloc(like, (q.rows, q.cols), npdt, bf16=as_bf16)
+    ctx = _context(b.device)
+    with _A.DeviceGuard(b.device):
+        _call("mxb_dequantize", ctx, C.byref(b.desc), t, _ptr(ov), _stream(b.views))
     return out
 
 
 def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
     """C = alpha * A @ B^T + beta * C, with A [M, K] and B [N, K] quantized along K.
 
-    To multiply by a [K, N] matrix W, quantize W.T (its rows run along K).
+    To multiply by a [K, N] matrix W, quantize W.T (its rows run along K). C comes back
+    in the framework and on the device of A's planes (c, if given, is written in place).
     """
     if not isinstance(a, QuantizedTensor) or not isinstance(b, QuantizedTensor):
         raise TypeError("gemm takes two QuantizedTensor operands (quantize A [M,K] and B [N,K])")
-    ta, tb = a._desc(), b._desc()
+    ba, bb = a._bind(), b._bind()
     desc = _GemmDesc()
     load_library().mxb_gemm_desc_init(C.byref(desc))
     desc.mode = _choice("mode", {"exact": 0, "fast": 1}, mode)
-    desc.c_type = _out_dtype("out_dtype", out_dtype, {np.dtype(np.float32): DTYPE_FP32,
-                                                      np.dtype(np.uint16): DTYPE_BF16})
+    like = ba.views[0]
+    desc.c_type, dt, as_bf16 = _result_dtype("out_dtype", out_dtype, {np.dtype(np.float32): DTYPE_FP32,
+                                                                      np.dtype(np.uint16): DTYPE_BF16}, like.fw)
     desc.alpha, desc.beta = _f32("alpha", alpha), _f32("beta", beta)
-    shape, dt = (a.rows, b.rows), np.dtype(out_dtype)
+    shape = (a.rows, b.rows)
     if c is None:
-        c = np.zeros(shape, dt)
-    elif not isinstance(c, np.ndarray):
-        raise TypeError(f"c must be a numpy array, not {type(c).__name__}")
-    elif (c.shape != shape or c.dtype != dt or not c.flags.c_contiguous or not c.flags.aligned
-          or not c.flags.writeable):
-        raise ValueError(f"c must be a C-contiguous, aligned, writeable {dt} array of shape {shape}")
+        c, cv = _A.alloc(like, shape, dt, bf16=as_bf16, zero=True)
+    else:
+        cv = _A.view(c, "c")
+        if cv is None:
+            raise TypeError(f"c must be {_ARRAY_KINDS}, not {type(c).__name__}")
+        if (cv.shape != shape or cv.dtype != dt or not cv.contiguous or cv.ptr % dt.alignment
+                or (cv.host is not None and not cv.host.flags.writeable)):
+            raise ValueError(f"c must be a C-contiguous, aligned, writeable {dt} array of shape {shape}")
+    device = _same_device(ba.views + bb.views + [cv])
+    ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
     ws = C.c_size_t()
-    with _Context() as ctx:
-        _call("mxb_gemm_workspace_size", ctx, C.byref(desc), C.byref(ta), C.byref(tb), C.byref(ws))
-        w = np.zeros(max(ws.value, 1), np.uint8)
-        _call("mxb_gemm", ctx, C.byref(desc), C.byref(ta), C.byref(tb), _ptr(c), _ptr(w),
-              C.c_size_t(ws.value), None)
+    with _A.DeviceGuard(device):
+        _call("mxb_gemm_workspace_size", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc), C.byref(ws))
+        w = _A.alloc(like if device is not None else None, (max(ws.value, 1),), np.uint8)[1]
+        _call("mxb_gemm", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc), _ptr(cv), _ptr(w),
+              C.c_size_t(ws.value), stream)
     return c
+
+
+def _to_host(a):
+    """A host copy of a device array (PyTorch or CuPy), or a itself."""
+    if a is None:
+        return None
+    v = _A.view(a, "array")
+    if v is None or v.device is None:
+        return a
+    if _A._is_torch(a):
+        return a.detach().cpu()
+    if _A._is_cupy(a):
+        return a.get()
+    raise TypeError("error_stats reads device arrays through PyTorch or CuPy only")
 
 
 def error_stats(x, q):
     """NUMERICS 8 statistics of q against x, the tensor q was quantized from (any dtype
     quantize takes). For a tensor quantized with RHT the reference is RHT(x) with the same
-    signs: the statistics are taken in the transformed domain, where q's values live."""
-    desc = _check_tensor("q", q)
-    x, t = _plain(x)
-    if x.shape != q.shape:
-        raise ValueError(f"x has shape {x.shape}, q is [{q.rows}, {q.cols}]")
-    x = _as_fp32(x, t)
+    signs: the statistics are taken in the transformed domain, where q's values live.
+    The statistics are computed on the host: device arguments are copied there first."""
+    if isinstance(q, QuantizedTensor) and q.device is not None:
+        q = QuantizedTensor(q.format, q.rows, q.cols, q.flags, rht_mask=q.rht_mask,
+                            **{n: _to_host(getattr(q, n)) for n in ("data", "scales", "aux", "amax")})
+        x = _to_host(x)
+    desc = _check_tensor("q", q).desc
+    xv, t = _plain(_to_host(x))
+    if xv.shape != q.shape:
+        raise ValueError(f"x has shape {xv.shape}, q is [{q.rows}, {q.cols}]")
+    x = _as_fp32(xv.host, t)
     if desc.flags & TENSOR_RHT:
         rht, xr = _rht_struct(q.rht_mask), np.empty_like(x)
-        with _Context() as ctx:
-            _call("mxb_rht", ctx, C.byref(rht), 0, 0, C.c_int64(q.rows), C.c_int64(q.cols), DTYPE_FP32,
-                  _ptr(x), DTYPE_FP32, _ptr(xr), None)
+        _call("mxb_rht", _context(None), C.byref(rht), 0, 0, C.c_int64(q.rows), C.c_int64(q.cols), DTYPE_FP32,
+              x.ctypes.data_as(C.c_void_p), DTYPE_FP32, xr.ctypes.data_as(C.c_void_p), None)
         x = xr
     st = _ErrorStats()
     st.struct_size = C.sizeof(st)
