@@ -369,7 +369,7 @@ def _plain_device(v):
                          "make it contiguous first")
     if v.ptr % v.dtype.itemsize:
         raise ValueError(f"x must be {v.dtype.itemsize}-byte aligned")
-    rows = int(np.prod(v.shape[:-1], dtype=np.int64)) if len(v.shape) > 1 else 1
+    rows = math.prod(v.shape[:-1])
     v.shape, v.strides = (rows, v.shape[-1]), None
     return v, _DTYPES[v.dtype]
 

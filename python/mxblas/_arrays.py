@@ -11,6 +11,7 @@ bf16 has no numpy dtype: it is np.uint16 (the bit patterns) inside the binding, 
 torch.bfloat16 / ml_dtypes.bfloat16 at the edges.
 """
 import ctypes as C
+import math
 import sys
 
 import numpy as np
@@ -32,18 +33,11 @@ def _is_cupy(x):
     return cp is not None and isinstance(x, cp.ndarray)
 
 
-_ML_BF16 = []
-
-
 def _ml_bf16():
-    """ml_dtypes.bfloat16 as a numpy dtype, or None without ml_dtypes (asked once)."""
-    if not _ML_BF16:
-        try:
-            import ml_dtypes  # optional: numpy arrays of dtype bfloat16
-            _ML_BF16.append(np.dtype(ml_dtypes.bfloat16))
-        except ImportError:
-            _ML_BF16.append(None)
-    return _ML_BF16[0]
+    """ml_dtypes.bfloat16 as a numpy dtype, or None. A caller holding such an array or dtype
+    has imported ml_dtypes already, so it is never imported here."""
+    ml = sys.modules.get("ml_dtypes")
+    return None if ml is None else np.dtype(ml.bfloat16)
 
 
 def _torch_np_dtype(dt):
@@ -56,6 +50,15 @@ def _torch_np_dtype(dt):
     return table[dt], dt == t.bfloat16
 
 
+def _host_ptr(a):
+    """The address of a numpy array's data (through ctypes where the buffer allows: several
+    times faster than __array_interface__, which a small call would notice)."""
+    try:
+        return C.addressof(C.c_char.from_buffer(a))
+    except (TypeError, ValueError, BufferError):  # read-only, strided or empty
+        return a.__array_interface__["data"][0]
+
+
 class _View:
     """host: a numpy array over the caller's memory (None on a device). On a device:
     ptr, shape, strides (in elements), dtype (np; bf16 as uint16), device, stream."""
@@ -65,16 +68,16 @@ class _View:
     def __init__(self, fw, host=None, ptr=0, shape=(), strides=None, dtype=None, bf16=False, device=None,
                  stream=0, keep=None):
         self.fw, self.host, self.bf16, self.keep = fw, host, bf16, keep
-        if host is not None:
-            self.ptr, self.shape, self.dtype, self.device = host.ctypes.data, host.shape, host.dtype, None
-            self.strides = tuple(s // host.itemsize for s in host.strides) if host.itemsize else None
+        if host is not None:  # (strides are asked of host.flags where needed)
+            self.ptr, self.shape, self.dtype = _host_ptr(host), host.shape, host.dtype
+            self.strides, self.device = None, None
         else:
             self.ptr, self.shape, self.strides, self.dtype = ptr, tuple(shape), strides, np.dtype(dtype)
             self.device, self.stream = device, stream
 
     @property
     def nbytes(self):
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        return math.prod(self.shape) * self.dtype.itemsize
 
     @property
     def contiguous(self):
@@ -170,7 +173,8 @@ def _torch_view(x):
 def view(x, name):
     """The _View of argument x (see the module doc); TypeError for an object that is not an array."""
     if isinstance(x, np.ndarray):
-        if x.dtype.name == "bfloat16":  # ml_dtypes
+        bf = _ml_bf16()
+        if bf is not None and x.dtype == bf:
             return _View("numpy", host=x.view(np.uint16), bf16=True)
         return _View("numpy", host=x)
     if _is_torch(x):
