@@ -3,7 +3,8 @@ and the .so is copied into the mxblas package.
 
 MXBLAS_CUDA=0|1|auto (default auto) chooses the build: auto builds the CUDA
 backend only when nvcc is found AND `nvidia-smi -L` lists a GPU, so a machine
-without a GPU builds the CPU library quickly.
+without a GPU builds the CPU library quickly. The library is built in
+build-pip-cuda0/ (or -cuda1/) of the repository, or in $MXBLAS_BUILD_DIR.
 """
 import os
 import re
@@ -44,14 +45,20 @@ def cuda_choice():
     return "1" if _has_nvcc() and _has_gpu() else "0"
 
 
+def build_dir(cuda):
+    """Where make builds the library: a folder of its own, so that it never mixes with a
+    `make` build of other settings; MXBLAS_BUILD_DIR names one (`make test-python-installed`
+    passes its own build)."""
+    return os.path.abspath(os.environ.get("MXBLAS_BUILD_DIR") or os.path.join(ROOT, f"build-pip-cuda{cuda}"))
+
+
 class BuildWithLibrary(build_py):
     """build_py, then `make` the shared library and put it inside the package."""
 
     def run(self):
         super().run()
         cuda = cuda_choice()
-        # a folder of its own, so that it never mixes with a `make` build
-        build = os.path.join(ROOT, f"build-pip-cuda{cuda}")
+        build = build_dir(cuda)
         jobs = str(os.cpu_count() or 2)
         print(f"mxblas: building libmxblas.so (CUDA={cuda}) in {build}")
         subprocess.run(["make", "-C", ROOT, f"CUDA={cuda}", f"BUILD={build}", f"-j{jobs}",
@@ -69,4 +76,6 @@ class BinaryDistribution(Distribution):
         return True
 
 
-setup(version=_version(), cmdclass={"build_py": BuildWithLibrary}, distclass=BinaryDistribution)
+# setuptools' own staging goes next to the library, not into the repository's build/
+setup(version=_version(), cmdclass={"build_py": BuildWithLibrary}, distclass=BinaryDistribution,
+      options={"build": {"build_base": os.path.join(build_dir(cuda_choice()), "python")}})

@@ -142,6 +142,8 @@ def load_library(path=None):
     lib.mxb_context_last_impl.argtypes = [C.c_void_p]
     _release_contexts()
     _lib = lib
+    cuda = b"cuda=yes" in lib.mxb_build_info()
+    _A.cuda_built = lambda: cuda
     _INFO.clear()
     _SIZES.clear()
     _FORMATS = None
@@ -175,11 +177,8 @@ def _context(device):
             ctx = _contexts.get(device)
             if ctx is None:
                 ctx = C.c_void_p()
-                if device is None:
-                    _call("mxb_context_create", 0, 0, C.byref(ctx))
-                else:
-                    with _A.DeviceGuard(device):
-                        _call("mxb_context_create", 1, device, C.byref(ctx))
+                # a CPU-only library refuses the CUDA backend with its own status and detail
+                _call("mxb_context_create", 0 if device is None else 1, device or 0, C.byref(ctx))
                 _contexts[device] = ctx
     return ctx
 

@@ -115,9 +115,21 @@ _DL_DTYPES = {(0, 8): np.int8, (0, 16): np.int16, (0, 32): np.int32, (0, 64): np
 _DL_BF16 = (4, 16)
 
 
+def cuda_built():
+    """Whether the loaded libmxblas has the CUDA backend (the package sets this)."""
+    return False
+
+
+def _require_cuda():
+    if not cuda_built():
+        raise OSError("device arrays need libmxblas built with CUDA; this one is CPU-only "
+                      "(pip install . on a machine with nvcc and a GPU, or MXBLAS_CUDA=1)")
+
+
 def _dlpack_cuda(x):
     """A CUDA DLPack producer, read through its capsule without consuming it: the capsule
     (kept alive by the _View) still owns the tensor and frees it when dropped."""
+    _require_cuda()
     stream = 1  # we run on the legacy default stream; the producer orders its work before it
     try:
         cap = x.__dlpack__(stream=stream)
@@ -139,6 +151,7 @@ def _dlpack_cuda(x):
 
 def _cai(x):
     """An object with __cuda_array_interface__ (CuPy, Numba, JAX on one GPU)."""
+    _require_cuda()
     a = x.__cuda_array_interface__
     dt = np.dtype(a["typestr"])
     strides = a.get("strides")
@@ -165,6 +178,7 @@ def _torch_view(x):
         return _View("torch", host=h, bf16=bf16, keep=x)
     if x.device.type != "cuda":
         raise TypeError(f"tensors on {x.device} are not supported (CPU and CUDA are)")
+    _require_cuda()
     dev = x.device.index if x.device.index is not None else t.cuda.current_device()
     return _View("torch", ptr=x.data_ptr(), shape=tuple(x.shape), strides=tuple(x.stride()), dtype=dt, bf16=bf16,
                  device=dev, stream=t.cuda.current_stream(dev).cuda_stream, keep=x)
@@ -258,7 +272,9 @@ def _cudart():
                 path = next((ln.split()[-1] for ln in f if "libcudart.so" in ln), None)
         except OSError:
             pass
-        _cudart_lib = C.CDLL(path or "libcudart.so")
+        if path is None:
+            raise OSError("no CUDA runtime is loaded")
+        _cudart_lib = C.CDLL(path)
     return _cudart_lib
 
 
