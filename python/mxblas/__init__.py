@@ -142,8 +142,7 @@ def load_library(path=None):
     lib.mxb_context_last_impl.argtypes = [C.c_void_p]
     _release_contexts()
     _lib = lib
-    cuda = b"cuda=yes" in lib.mxb_build_info()
-    _A.cuda_built = lambda: cuda
+    _A.set_library(lib, b"cuda=yes" in lib.mxb_build_info())
     _INFO.clear()
     _SIZES.clear()
     _FORMATS = None
@@ -177,8 +176,8 @@ def _context(device):
             ctx = _contexts.get(device)
             if ctx is None:
                 ctx = C.c_void_p()
-                # a CPU-only library refuses the CUDA backend with its own status and detail
-                _call("mxb_context_create", 0 if device is None else 1, device or 0, C.byref(ctx))
+                with _A.DeviceGuard(device):
+                    _call("mxb_context_create", 0 if device is None else 1, device or 0, C.byref(ctx))
                 _contexts[device] = ctx
     return ctx
 
@@ -363,6 +362,8 @@ def _plain_device(v):
     """_plain for device memory: read in place, so it must be dense and of a dtype the library takes."""
     if v.dtype not in _DTYPES:
         raise TypeError(f"unsupported dtype {v.dtype} on the device (float32, float16, bfloat16)")
+    if not v.contiguous and _A._is_torch(v.keep):
+        v = _A._torch_view(v.keep.contiguous())  # a copy, on the caller's stream, as for strided host arrays
     if not v.contiguous:
         raise ValueError("x on the device must be C-contiguous (it is read in place); "
                          "make it contiguous first")
@@ -704,8 +705,7 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
         cv = _A.view(c, "c")
         if cv is None:
             raise TypeError(f"c must be {_ARRAY_KINDS}, not {type(c).__name__}")
-        if (cv.shape != shape or cv.dtype != dt or not cv.contiguous or cv.ptr % dt.alignment
-                or (cv.host is not None and not cv.host.flags.writeable)):
+        if cv.shape != shape or cv.dtype != dt or not cv.contiguous or cv.ptr % dt.alignment or cv.readonly:
             raise ValueError(f"c must be a C-contiguous, aligned, writeable {dt} array of shape {shape}")
     device = _same_device(ba.views + bb.views + [cv])
     ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])

@@ -63,14 +63,15 @@ class _View:
     """host: a numpy array over the caller's memory (None on a device). On a device:
     ptr, shape, strides (in elements), dtype (np; bf16 as uint16), device, stream."""
 
-    __slots__ = ("host", "ptr", "shape", "strides", "dtype", "bf16", "device", "stream", "fw", "keep")
+    __slots__ = ("host", "ptr", "shape", "strides", "dtype", "bf16", "device", "stream", "fw", "keep",
+                 "readonly")
 
     def __init__(self, fw, host=None, ptr=0, shape=(), strides=None, dtype=None, bf16=False, device=None,
-                 stream=0, keep=None):
-        self.fw, self.host, self.bf16, self.keep = fw, host, bf16, keep
+                 stream=0, keep=None, readonly=False):
+        self.fw, self.host, self.bf16, self.keep, self.readonly = fw, host, bf16, keep, readonly
         if host is not None:  # (strides are asked of host.flags where needed)
             self.ptr, self.shape, self.dtype = _host_ptr(host), host.shape, host.dtype
-            self.strides, self.device = None, None
+            self.strides, self.device, self.readonly = None, None, not host.flags.writeable
         else:
             self.ptr, self.shape, self.strides, self.dtype = ptr, tuple(shape), strides, np.dtype(dtype)
             self.device, self.stream = device, stream
@@ -115,13 +116,17 @@ _DL_DTYPES = {(0, 8): np.int8, (0, 16): np.int16, (0, 32): np.int32, (0, 64): np
 _DL_BF16 = (4, 16)
 
 
-def cuda_built():
-    """Whether the loaded libmxblas has the CUDA backend (the package sets this)."""
-    return False
+_LIB, _CUDA = None, False
+
+
+def set_library(lib, cuda):
+    """The loaded libmxblas, and whether it has the CUDA backend (the package calls this)."""
+    global _LIB, _CUDA
+    _LIB, _CUDA = lib, cuda
 
 
 def _require_cuda():
-    if not cuda_built():
+    if not _CUDA:
         raise OSError("device arrays need libmxblas built with CUDA; this one is CPU-only "
                       "(pip install . on a machine with nvcc and a GPU, or MXBLAS_CUDA=1)")
 
@@ -163,10 +168,8 @@ def _cai(x):
         device, stream = x.device.id, sys.modules["cupy"].cuda.get_current_stream().ptr
     else:
         device, stream = _pointer_device(a["data"][0]), a.get("stream") or 0
-    if dt.str.lstrip("<>|=") == "V2" and a.get("descr", [("", "")])[0][0] == "bfloat16":
-        dt = BF16
     return _View("cupy" if _is_cupy(x) else "cai", ptr=a["data"][0], shape=a["shape"], strides=strides,
-                 dtype=dt, device=device, stream=stream, keep=x)
+                 dtype=dt, device=device, stream=stream, keep=x, readonly=bool(a["data"][1]))
 
 
 def _torch_view(x):
@@ -241,41 +244,36 @@ def alloc(like, shape, dtype, bf16=False, zero=False):
         if bf16 and _ml_bf16() is not None:
             return a.view(_ml_bf16()), _View("numpy", host=a, bf16=True)
         return a, _View("numpy", host=a, bf16=bf16)
+    # Made on the stream the call runs on (the framework's current stream for its own
+    # arrays, else the producer's): the zero fill is ordered before the call, and the
+    # framework's allocator reuses the memory only after the work on that stream.
     fw = _framework_for_device(fw)
+    own = like.fw == fw or not like.stream
     if fw == "torch":
         t = _torch()
         tdt = t.bfloat16 if bf16 else getattr(t, np.dtype(dtype).name)
-        out = (t.zeros if zero else t.empty)(shape, dtype=tdt, device=f"cuda:{like.device}")
-        if like.fw != "torch" and like.stream not in (0, None):
-            out.record_stream(t.cuda.ExternalStream(like.stream))  # used on a stream torch does not know
+        dev = f"cuda:{like.device}"
+        with t.cuda.stream(None if own else t.cuda.ExternalStream(like.stream, device=dev)):
+            out = (t.zeros if zero else t.empty)(shape, dtype=tdt, device=dev)
         v = _torch_view(out)
     else:
         cp = sys.modules["cupy"]
         with cp.cuda.Device(like.device):
-            out = (cp.zeros if zero else cp.empty)(shape, np.uint16 if bf16 else dtype)
+            stream = cp.cuda.get_current_stream() if own else cp.cuda.ExternalStream(like.stream)
+            with stream:
+                out = (cp.zeros if zero else cp.empty)(shape, np.uint16 if bf16 else dtype)
         v = _cai(out)
     v.stream, v.bf16 = like.stream, bf16  # results are ordered on the caller's stream
     return out, v
 
 
 # ---------------------------------------------------------------- CUDA device and contexts
-_cudart_lib = None
-
-
 def _cudart():
-    """The CUDA runtime libmxblas is linked against (found among the loaded libraries)."""
-    global _cudart_lib
-    if _cudart_lib is None:
-        path = None
-        try:
-            with open("/proc/self/maps") as f:
-                path = next((ln.split()[-1] for ln in f if "libcudart.so" in ln), None)
-        except OSError:
-            pass
-        if path is None:
-            raise OSError("no CUDA runtime is loaded")
-        _cudart_lib = C.CDLL(path)
-    return _cudart_lib
+    """The CUDA runtime libmxblas is linked against: its functions are looked up through
+    the library's handle, whose search covers its dependencies, so a second runtime loaded
+    by a framework (another CUDA version) is never the one asked or set."""
+    _require_cuda()
+    return _LIB
 
 
 def _pointer_device(ptr):
