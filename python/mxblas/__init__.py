@@ -502,9 +502,12 @@ class QuantizedTensor:
         self.format = info["name"]
         self.rows, self.cols, self.flags = rows, cols, flags
         sz = _sizes(info["format"], _int64("rows", rows), _int64("cols", cols))
+        made = {}
 
         def zeros(shape, dtype):
-            return _A.alloc(_like, shape, dtype, zero=True)[0]
+            a, v = _A.alloc(_like, shape, dtype, zero=True)
+            made[id(a)] = v
+            return a
         if data is None:
             data = zeros((rows, sz.row_bytes), np.uint8)
         scale_dtype = _format_scale_dtype(info)
@@ -515,9 +518,11 @@ class QuantizedTensor:
         if amax is None and sz.amax_bytes:
             amax = zeros(1, np.float32)
         self.data, self.scales, self.aux, self.amax = data, scales, aux, amax
-        self.rht_mask = _rht_struct().sign_mask[0] if rht_mask is None else rht_mask
+        self.rht_mask = _default_rht_mask() if rht_mask is None else rht_mask
         self.impl = None
-        if _like is None:  # planes of the caller's: checked now
+        # planes of the caller's are checked now; those made here come with their views
+        self._made = made if _like is not None else None
+        if _like is None:
             self._bind()
 
     @property
@@ -542,16 +547,21 @@ class QuantizedTensor:
         if flags & ~(TENSOR_SCALED_2D | TENSOR_RHT):
             raise ValueError(f"flags {flags:#x} has bits other than MXB_TENSOR_SCALED_2D (0x1) "
                              "and MXB_TENSOR_RHT (0x2)")
-        if type(self.rht_mask) is not int or self.rht_mask != _RHT_DEFAULT_MASK:
+        if type(self.rht_mask) is not int or self.rht_mask != _default_rht_mask():
             _rht_struct(self.rht_mask)  # not passed here, but checked with the rest
         sz = _sizes(fmt, rows, cols)
         what = f"{info['name']} [{rows}, {cols}]"
         # codes of 16 or 32 bits (BF16, FP32, MoR) are read as words of that size
-        views = [_check_plane("data", self.data, np.uint8, sz.data_bytes, what, max(1, info["elem_bits"] // 8))]
-        for name, dtype, nbytes in [("scales", _format_scale_dtype(info), sz.scale_bytes),
-                                    ("aux", np.uint8, sz.aux_bytes),
-                                    ("amax", np.float32, sz.amax_bytes)]:
-            views.append(_check_plane(name, getattr(self, name), dtype, nbytes, what))
+        made, self._made = self._made, None  # the first call after quantize made the planes only
+        if made is not None:
+            views = [None if a is None else made[id(a)] for a in (self.data, self.scales, self.aux, self.amax)]
+        else:
+            views = [_check_plane("data", self.data, np.uint8, sz.data_bytes, what,
+                                  max(1, info["elem_bits"] // 8))]
+            for name, dtype, nbytes in [("scales", _format_scale_dtype(info), sz.scale_bytes),
+                                        ("aux", np.uint8, sz.aux_bytes),
+                                        ("amax", np.float32, sz.amax_bytes)]:
+                views.append(_check_plane(name, getattr(self, name), dtype, nbytes, what))
         t = _Tensor()
         _call("mxb_tensor_init", C.byref(t), fmt, C.c_int64(rows), C.c_int64(cols), 0)
         t.data, t.scales, t.aux = (_ptr(v) for v in views[:3])
@@ -586,7 +596,12 @@ def _rht_struct(mask=None):
     return rht
 
 
-_RHT_DEFAULT_MASK = 0xD7E8  # mxb_rht_init's; a plain int, so comparing with it checks nothing
+def _default_rht_mask():
+    """mxb_rht_init's sign mask (a plain int: a mask equal to it needs no check)."""
+    m = _INFO.get("_rht_mask")
+    if m is None:
+        m = _INFO["_rht_mask"] = _rht_struct().sign_mask[0]
+    return m
 
 
 def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil",
@@ -665,7 +680,7 @@ def quantize(x, format, tau=None, metric=None, **opts):
 def _quantize_call(size_fn, run_fn, ctx, cfg, t, xv, desc, device, stream):
     ws = C.c_size_t()
     _call(size_fn, ctx, C.byref(cfg), t, C.byref(desc), C.byref(ws))
-    w = _A.alloc(xv if device is not None else None, (max(ws.value, 1),), np.uint8)[1]
+    w = _A.alloc(xv if device is not None else None, (ws.value,), np.uint8)[1] if ws.value else None
     _call(run_fn, ctx, C.byref(cfg), t, _ptr(xv), C.byref(desc), _ptr(w), C.c_size_t(ws.value), stream)
 
 
@@ -712,7 +727,7 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
     ws = C.c_size_t()
     with _A.DeviceGuard(device):
         _call("mxb_gemm_workspace_size", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc), C.byref(ws))
-        w = _A.alloc(like if device is not None else None, (max(ws.value, 1),), np.uint8)[1]
+        w = _A.alloc(like if device is not None else None, (ws.value,), np.uint8)[1] if ws.value else None
         _call("mxb_gemm", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc), _ptr(cv), _ptr(w),
               C.c_size_t(ws.value), stream)
     return c
