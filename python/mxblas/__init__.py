@@ -436,7 +436,7 @@ def _check_plane(name, a, dtype, nbytes, what, align=1):
         return None
     if a is None:
         raise ValueError(f"{name} is None but {what} needs {nbytes} bytes")
-    v = _A.view(a, name) if not isinstance(a, (list, tuple)) else None
+    v = _A.view(a, name)
     if v is None:
         raise TypeError(f"{name} must be {_ARRAY_KINDS}, not {type(a).__name__}")
     if v.dtype != dtype or v.bf16:
@@ -570,7 +570,11 @@ class QuantizedTensor:
         return _Bound(t, views)
 
     def __repr__(self):
-        dev = "" if self.device is None else f", device='cuda:{self.device}'"
+        try:
+            device = self.device
+        except (TypeError, ValueError, OSError, MxblasError):  # fields replaced by something a call would refuse
+            device = None
+        dev = "" if device is None else f", device='cuda:{device}'"
         return f"QuantizedTensor({self.format!r}, shape={self.shape}, flags={self.flags}{dev})"
 
 

@@ -40,14 +40,22 @@ def _ml_bf16():
     return None if ml is None else np.dtype(ml.bfloat16)
 
 
+_TORCH_DTYPES = {}
+
+
 def _torch_np_dtype(dt):
-    t = _torch()
-    table = {t.float32: np.dtype(np.float32), t.float16: np.dtype(np.float16), t.bfloat16: BF16,
-             t.float64: np.dtype(np.float64), t.uint8: np.dtype(np.uint8), t.int16: np.dtype(np.int16),
-             t.int32: np.dtype(np.int32), t.int64: np.dtype(np.int64), t.int8: np.dtype(np.int8)}
-    if dt not in table:
-        raise TypeError(f"unsupported dtype {dt}")
-    return table[dt], dt == t.bfloat16
+    """(numpy dtype, is bf16) of a torch dtype (bf16 as uint16 bits); TypeError if unsupported."""
+    if not _TORCH_DTYPES:
+        t = _torch()
+        _TORCH_DTYPES.update({t.float32: (np.dtype(np.float32), False), t.float16: (np.dtype(np.float16), False),
+                              t.bfloat16: (BF16, True), t.float64: (np.dtype(np.float64), False),
+                              t.uint8: (np.dtype(np.uint8), False), t.int8: (np.dtype(np.int8), False),
+                              t.int16: (np.dtype(np.int16), False), t.int32: (np.dtype(np.int32), False),
+                              t.int64: (np.dtype(np.int64), False)})
+    try:
+        return _TORCH_DTYPES[dt]
+    except KeyError:
+        raise TypeError(f"unsupported dtype {dt}") from None
 
 
 def _host_ptr(a):
