@@ -97,7 +97,7 @@ TOOLBIN := $(BUILD)/mxblas
 
 DEPFLAGS = -MMD -MP
 
-.PHONY: all lib test test-unit test-layers test-examples test-tools test-python test-sanitize test-tsan bench demo \
+.PHONY: all lib test test-unit test-layers test-examples test-tools test-python test-python-installed test-sanitize test-tsan bench demo \
         fuzz fuzz-readers fuzz-api \
         install uninstall clean deps deps-bench check-gpu
 all: lib $(TESTBIN) $(BENCHBIN) $(EXAMPLES) $(if $(TOOL_C),$(TOOLBIN))
@@ -172,7 +172,7 @@ deps:
 # ---------------------------------------------------------------- test
 test: deps
 	$(MAKE) all
-	$(MAKE) test-unit test-examples test-tools test-python test-layers
+	$(MAKE) test-unit test-examples test-tools test-python test-python-installed test-layers
 
 test-unit: $(TESTBIN)
 	$(TESTBIN) --jobs=2
@@ -187,9 +187,33 @@ test-examples: $(EXAMPLES)
 test-tools: $(TOOLBIN)
 	@if [ -f tests/tools_test.sh ]; then bash tests/tools_test.sh $(TOOLBIN); fi
 
+PY_TESTS := $(wildcard python/test_*.py)
 test-python: $(SHARED)
-	@if [ -f python/test_mxblas.py ]; then MXBLAS_LIB=$(abspath $(SHARED)) MXBLAS_TOOL=$(abspath $(TOOLBIN)) \
-	  PYTHONPATH=python python3 python/test_mxblas.py; fi
+	@set -e; for t in $(PY_TESTS); do MXBLAS_LIB=$(abspath $(SHARED)) MXBLAS_TOOL=$(abspath $(TOOLBIN)) \
+	  PYTHONPATH=python python3 $$t; done
+
+# The same tests against the package as `pip install .` installs it: a venv in
+# $(BUILD)/python-venv (with the system's site packages, for numpy and the
+# build backend), the package built there by setup.py's `make` in $(BUILD) (up
+# to date: nothing is compiled twice), and the tests run from a copy outside the
+# source tree, so that `import mxblas` is the installed module with its bundled
+# library. Without setuptools >= 61 (and wheel, before setuptools 70.1), pip
+# fetches them (build isolation).
+PYVENV := $(BUILD)/python-venv
+PY_BACKEND_OK := import setuptools, importlib.util as u; assert int(setuptools.__version__.split(".")[0]) >= 61; \
+  assert u.find_spec("setuptools.command.bdist_wheel") or u.find_spec("wheel")
+test-python-installed: $(SHARED) $(TOOLBIN)
+	@if ! python3 -c 'import numpy' 2>/dev/null; then echo "numpy unavailable: skipping the installed-package tests"; \
+	else set -e; rm -rf $(PYVENV); python3 -m venv --system-site-packages --without-pip $(PYVENV); \
+	  iso=$$($(PYVENV)/bin/python -c '$(PY_BACKEND_OK)' 2>/dev/null && echo --no-build-isolation); \
+	  MXBLAS_CUDA=$(CUDA) MXBLAS_BUILD_DIR=$(abspath $(BUILD)) python3 -m pip --python $(PYVENV)/bin/python \
+	    install -q --no-deps $$iso .; \
+	  mkdir -p $(PYVENV)/tests; cp $(PY_TESTS) $(PYVENV)/tests/; cd $(PYVENV)/tests; \
+	  env -u MXBLAS_LIB -u MXBLAS_LIBRARY ../bin/python -c 'import mxblas, os; \
+	    assert mxblas.library_path() == os.path.join(os.path.dirname(mxblas.__file__), "libmxblas.so"), \
+	    mxblas.library_path(); print("installed:", mxblas.__file__, "with", mxblas.library_path())'; \
+	  for t in $(notdir $(PY_TESTS)); do env -u MXBLAS_LIB -u MXBLAS_LIBRARY MXBLAS_TOOL=$(abspath $(TOOLBIN)) \
+	    ../bin/python $$t; done; fi
 
 # CPU-only build under AddressSanitizer and UBSan, in its own folder.
 test-sanitize: deps

@@ -1,0 +1,779 @@
+"""mxblas: block-scaled low-precision numerics (NVFP4, OCP MX, MX9/6/4, FP8, MoR).
+
+A ctypes binding over libmxblas.so. Arrays of numpy, PyTorch, or any object
+exporting DLPack or __cuda_array_interface__ are read in place: host memory on
+the CPU backend, device memory on the CUDA backend on the caller's stream; the
+results come back in the caller's framework. The library is the one bundled in
+the package (pip install .), else $MXBLAS_LIBRARY, the repository's build, then
+the system's library path.
+
+    import numpy as np, mxblas
+    x = np.random.randn(128, 256).astype(np.float32)
+    q = mxblas.quantize(x, "nvfp4")
+    y = mxblas.dequantize(q)
+    print(mxblas.error_stats(x, q)["sqnr_db"])
+
+Arguments are checked before any library call (TypeError for a wrong kind of
+object, ValueError for a wrong value or size); failures of the library itself
+raise MxblasError(status, detail) with its detail string.
+See docs/PYTHON.md.
+"""
+import atexit
+import ctypes as C
+import math
+import numbers
+import os
+import threading
+
+import numpy as np
+
+from . import _arrays as _A
+
+__all__ = ["MxblasError", "QuantizedTensor", "quantize", "dequantize", "gemm", "error_stats",
+           "format_info", "formats", "version", "build_info", "load_library", "library_path"]
+
+# ---------------------------------------------------------------- enums
+_RULES = {"rceil": 0, "floor": 1, "ceil": 2, "even": 3}
+_ROUNDING = {"rne": 0, "sr": 1}
+_NONFINITE = {"nan_block": 0, "nan-block": 0, "saturate": 1}
+_MOR_METRICS = {"rel_l2": 0, "max_rel": 1, "mean_rel": 2}
+DTYPE_FP32, DTYPE_BF16, DTYPE_FP16 = 0, 1, 2
+TENSOR_SCALED_2D, TENSOR_RHT = 0x1, 0x2
+
+
+# ---------------------------------------------------------------- structs (mirror include/mxblas.h)
+class _FormatInfo(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("format", C.c_int), ("name", C.c_char_p),
+                ("elem", C.c_int), ("elem_bits", C.c_int), ("block_rows", C.c_int),
+                ("block_cols", C.c_int), ("scale_type", C.c_int), ("has_tensor_amax", C.c_int),
+                ("elem_max", C.c_double), ("elem_name", C.c_char_p), ("scale_name", C.c_char_p)]
+
+
+class _Tensor(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("format", C.c_int), ("rows", C.c_int64),
+                ("cols", C.c_int64), ("data", C.c_void_p), ("scales", C.c_void_p),
+                ("aux", C.c_void_p), ("amax", C.POINTER(C.c_float)), ("scale_layout", C.c_int),
+                ("flags", C.c_uint32)]
+
+
+class _Sizes(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("data_bytes", C.c_size_t),
+                ("scale_bytes", C.c_size_t), ("aux_bytes", C.c_size_t),
+                ("amax_bytes", C.c_size_t), ("row_bytes", C.c_size_t),
+                ("scale_rows", C.c_int64), ("scale_cols", C.c_int64)]
+
+
+class _Rht(C.Structure):
+    _fields_ = [("enabled", C.c_int), ("size", C.c_int), ("sign_source", C.c_int),
+                ("sign_mask", C.c_uint32 * 8), ("sign_seed", C.c_uint64), ("bf16_output", C.c_int)]
+
+
+class _QuantConfig(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("rounding", C.c_int), ("seed", C.c_uint64),
+                ("offset", C.c_uint64), ("scale_rule", C.c_int), ("nonfinite", C.c_int),
+                ("amax_source", C.c_int), ("block_2d", C.c_int), ("fp8_pow2_scale", C.c_int),
+                ("rht", _Rht)]
+
+
+class _MorConfig(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("metric", C.c_int), ("tau", C.c_double),
+                ("pow2_scale", C.c_int)]
+
+
+class _ErrorStats(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("count", C.c_int64), ("mse", C.c_double),
+                ("rmse", C.c_double), ("nmse", C.c_double), ("sqnr_db", C.c_double),
+                ("max_abs_err", C.c_double), ("max_rel_err", C.c_double), ("cosine", C.c_double),
+                ("frac_flushed", C.c_double), ("frac_saturated", C.c_double),
+                ("nonfinite", C.c_int64), ("blocks", C.c_int64), ("scale_min", C.c_double),
+                ("scale_max", C.c_double), ("scale_p01", C.c_double), ("scale_p50", C.c_double),
+                ("scale_p99", C.c_double), ("scale_code_hist", C.c_uint64 * 256)]
+
+
+class _GemmDesc(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("mode", C.c_int), ("c_type", C.c_int),
+                ("alpha", C.c_float), ("beta", C.c_float), ("ldc", C.c_int64)]
+
+
+# ---------------------------------------------------------------- library
+class MxblasError(RuntimeError):
+    """A library call failed: .status (e.g. 'MXB_ERR_BAD_SHAPE'-like name) and .detail."""
+
+    def __init__(self, status, detail, call=""):
+        self.status = status
+        self.detail = detail
+        super().__init__(f"{call}: {status}: {detail}" if call else f"{status}: {detail}")
+
+
+_lib = None
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_ROOT = os.path.dirname(os.path.dirname(_HERE))  # the repository, when run from a checkout
+
+
+def _library_candidates(path):
+    env = [os.environ.get("MXBLAS_LIBRARY"), os.environ.get("MXBLAS_LIB")]
+    repo = [os.path.join(_ROOT, b, "libmxblas.so") for b in ("build", "build-nocuda")]
+    return [path, os.path.join(_HERE, "libmxblas.so")] + env + repo + ["libmxblas.so.0", "libmxblas.so"]
+
+
+def load_library(path=None):
+    """Load libmxblas.so: path, else the one bundled in the package, $MXBLAS_LIBRARY (or
+    $MXBLAS_LIB), the repository's build/ or build-nocuda/, then the system's library path."""
+    global _lib, _FORMATS
+    if _lib is not None and path is None:
+        return _lib
+    errors = []
+    for c in _library_candidates(path):
+        if not c or (os.sep in c and not os.path.exists(c)):
+            continue
+        try:
+            lib = C.CDLL(c)
+            break
+        except OSError as e:
+            errors.append(str(e))
+    else:
+        raise OSError("libmxblas.so not found; install the package (pip install .) or set MXBLAS_LIBRARY. "
+                      "Tried: " + "; ".join(errors or [c for c in _library_candidates(path) if c]))
+    lib.mxb_status_string.restype = C.c_char_p
+    lib.mxb_last_error_detail.restype = C.c_char_p
+    lib.mxb_version_string.restype = C.c_char_p
+    lib.mxb_build_info.restype = C.c_char_p
+    lib.mxb_context_last_impl.restype = C.c_char_p
+    lib.mxb_context_last_impl.argtypes = [C.c_void_p]
+    _release_contexts()
+    _lib = lib
+    _A.set_library(lib, b"cuda=yes" in lib.mxb_build_info())
+    _INFO.clear()
+    _SIZES.clear()
+    _FORMATS = None
+    return lib
+
+
+def library_path():
+    """The file of the loaded library."""
+    return load_library()._name
+
+
+def _call(name, *args):
+    lib = load_library()
+    s = getattr(lib, name)(*args)
+    if s != 0:
+        status = lib.mxb_status_string(s).decode()
+        raise MxblasError(status, lib.mxb_last_error_detail().decode(), name)
+
+
+# One context per backend and device, made on first use and kept: the library lets
+# threads share a context, and creating one per call would cost more than a small call.
+_contexts = {}
+_contexts_lock = threading.Lock()
+
+
+def _context(device):
+    """The context for device (None: the CPU backend; an int: that CUDA device)."""
+    ctx = _contexts.get(device)
+    if ctx is None:
+        with _contexts_lock:
+            ctx = _contexts.get(device)
+            if ctx is None:
+                ctx = C.c_void_p()
+                with _A.DeviceGuard(device):
+                    _call("mxb_context_create", 0 if device is None else 1, device or 0, C.byref(ctx))
+                _contexts[device] = ctx
+    return ctx
+
+
+@atexit.register
+def _release_contexts():
+    with _contexts_lock:
+        for ctx in _contexts.values():
+            _lib.mxb_context_destroy(ctx)
+        _contexts.clear()
+
+
+def version():
+    return load_library().mxb_version_string().decode()
+
+
+def build_info():
+    return load_library().mxb_build_info().decode()
+
+
+# ---------------------------------------------------------------- argument checks
+# ctypes converts silently (2**70 into an int64 field becomes 0, 1e300 into a
+# float becomes Inf), so every value is checked here before it is converted.
+def _int(name, v, lo, hi, what):
+    """v as a Python int in [lo, hi), else TypeError/ValueError naming it."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, not {type(v).__name__}")
+    v = int(v)
+    if not lo <= v < hi:
+        raise ValueError(f"{name} ({v}) does not fit in {what}")
+    return v
+
+
+def _uint64(name, v):
+    return _int(name, v, 0, 2**64, "an unsigned 64-bit integer")
+
+
+def _int64(name, v):
+    return _int(name, v, -2**63, 2**63, "a signed 64-bit integer")
+
+
+def _f32(name, v):
+    """A real number as float32; finite values beyond the float32 range are refused."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, not {type(v).__name__}")
+    with np.errstate(over="ignore"):
+        f = np.float32(v)
+    if np.isinf(f) and math.isfinite(v):
+        raise ValueError(f"{name} ({v!r}) is beyond the float32 range (|x| <= 3.4028235e38)")
+    return f
+
+
+def _choice(name, table, v):
+    """table[v] for a known key, else ValueError listing the choices."""
+    try:
+        return table[v]
+    except (KeyError, TypeError):
+        keys = ", ".join(repr(k) for k in table)
+        raise ValueError(f"{name} must be one of {keys}, not {v!r}") from None
+
+
+def _out_dtype(name, v, table):
+    """The mxb dtype of numpy dtype v, if table (numpy dtype -> mxb dtype) allows it."""
+    try:
+        dt = None if v is None else np.dtype(v)  # np.dtype(None) would be float64
+    except TypeError:
+        dt = None
+    if dt not in table:
+        raise ValueError(f"{name} must be one of {', '.join(d.name for d in table)}, "
+                         f"not {dt.name if dt is not None else repr(v)}")
+    return table[dt]
+
+
+def _format_id(fmt):
+    if isinstance(fmt, str):
+        if "\0" in fmt:
+            raise ValueError(f"format {fmt!r} contains a NUL character")
+        f = C.c_int()
+        _call("mxb_format_from_name", fmt.encode(), C.byref(f))
+        return f.value
+    if isinstance(fmt, (bool, np.bool_)) or not isinstance(fmt, (int, np.integer)):
+        raise TypeError(f"format must be a format name such as 'nvfp4' (or an mxb_format_t number), "
+                        f"not {type(fmt).__name__}")
+    return _int("format", fmt, -2**31, 2**31, "a C int")
+
+
+def format_info(fmt):
+    """Description of a format (name or id) as a dict, from the library's table."""
+    return dict(_info(fmt))
+
+
+def _info(fmt):
+    """format_info's dict, shared: asked of the library once per name or id."""
+    d = _INFO.get(fmt) if type(fmt) in (str, int) else None
+    if d is None:
+        info = _FormatInfo()
+        info.struct_size = C.sizeof(info)
+        _call("mxb_format_info", _format_id(fmt), C.byref(info))
+        d = {"format": info.format, "name": info.name.decode(), "element": info.elem_name.decode(),
+             "elem_bits": info.elem_bits, "block_rows": info.block_rows, "block_cols": info.block_cols,
+             "scale_type": info.scale_name.decode(), "has_tensor_amax": bool(info.has_tensor_amax),
+             "elem_max": info.elem_max}
+        if type(fmt) in (str, int):
+            _INFO[fmt] = d
+    return d
+
+
+_INFO = {}
+
+
+def formats():
+    """Every format name the library knows, in mxb_format_t order (asked of the library)."""
+    global _FORMATS
+    if _FORMATS is None:
+        names, info = [], _FormatInfo()
+        info.struct_size = C.sizeof(info)
+        while load_library().mxb_format_info(len(names), C.byref(info)) == 0:
+            names.append(info.name.decode())
+        _FORMATS = names
+    return list(_FORMATS)
+
+
+_FORMATS = None
+
+
+def __getattr__(name):  # mxblas.FORMATS: the library's list, read on first use
+    if name == "FORMATS":
+        return formats()
+    raise AttributeError(f"module 'mxblas' has no attribute {name!r}")
+
+
+# ---------------------------------------------------------------- arrays
+_DTYPES = {np.dtype(np.float32): DTYPE_FP32, np.dtype(np.float16): DTYPE_FP16,
+           np.dtype(np.uint16): DTYPE_BF16}
+_ARRAY_KINDS = "a numpy array (or a PyTorch tensor, or an object exporting DLPack or __cuda_array_interface__)"
+
+
+def _view(name, a):
+    """The _arrays._View of argument a, or TypeError naming it."""
+    v = _A.view(a, name)
+    if v is None:
+        raise TypeError(f"{name} must be {_ARRAY_KINDS}, not {type(a).__name__}")
+    return v
+
+
+def _plain(x):
+    """(_View of a dense 2-D array, mxb dtype) for fp32/fp16 values and bf16 (torch.bfloat16,
+    ml_dtypes.bfloat16 or uint16 bits). Host arrays: float64 is rounded to fp32, and refused
+    where a finite value would become Inf; strided or misaligned arrays are copied."""
+    if x is None:
+        raise TypeError("x must be an array of numbers, not None")
+    v = _A.view(x, "x")
+    if v is None:
+        v = _A.view(np.asarray(x), "x")  # lists, scalars, buffers
+    shape = v.shape
+    if len(shape) == 0:
+        raise ValueError("x is 0-d (a scalar): pass an array with at least one dimension")
+    if 0 in shape:
+        raise ValueError(f"x is empty (shape {tuple(shape)})")
+    if v.device is not None:
+        return _plain_device(v)
+    x = v.host.reshape(-1, shape[-1])
+    if x.dtype == np.float64:
+        with np.errstate(over="ignore"):
+            x32 = x.astype(np.float32)
+        lost = np.isinf(x32) & np.isfinite(x)
+        if lost.any():
+            at, n = tuple(int(i) for i in np.argwhere(lost)[0]), int(lost.sum())
+            raise ValueError(f"float64 input has {n} value{'s' * (n > 1)} beyond the float32 range "
+                             f"(|x| <= 3.4028235e38), the first {float(x[at])!r} at {at} of the "
+                             "2-D view; scale it or convert it yourself")
+        x = x32
+    if x.dtype not in _DTYPES:
+        raise TypeError(f"unsupported dtype {x.dtype} (float32, float16, bfloat16 or uint16 = bf16 bits, "
+                        "float64)")
+    # the library loads the values through typed pointers: dense and aligned (copied if not)
+    v2 = _A._View(v.fw, host=np.require(x, requirements=["C", "A"]), bf16=v.bf16, keep=v.keep)
+    return v2, _DTYPES[x.dtype]
+
+
+def _plain_device(v):
+    """_plain for device memory: read in place, so it must be dense and of a dtype the library takes."""
+    if v.dtype not in _DTYPES:
+        raise TypeError(f"unsupported dtype {v.dtype} on the device (float32, float16, bfloat16)")
+    if not v.contiguous and _A._is_torch(v.keep):
+        v = _A._torch_view(v.keep.contiguous())  # a copy, on the caller's stream, as for strided host arrays
+    if not v.contiguous:
+        raise ValueError("x on the device must be C-contiguous (it is read in place); "
+                         "make it contiguous first")
+    if v.ptr % v.dtype.itemsize:
+        raise ValueError(f"x must be {v.dtype.itemsize}-byte aligned")
+    rows = math.prod(v.shape[:-1])
+    v.shape, v.strides = (rows, v.shape[-1]), None
+    return v, _DTYPES[v.dtype]
+
+
+def _as_fp32(x, t):
+    """The values of a _plain host array as float32 (exact for every dtype _plain returns)."""
+    if t == DTYPE_BF16:
+        return (x.astype(np.uint32) << 16).view(np.float32)
+    return np.ascontiguousarray(x, np.float32)
+
+
+def _ptr(v):
+    return None if v is None else C.c_void_p(v.ptr)
+
+
+def _result_dtype(name, v, table, fw):
+    """(mxb dtype, numpy dtype, as_bf16) of a requested result dtype: a numpy dtype in table
+    (uint16 = bf16 bits), ml_dtypes.bfloat16, or torch.float32/float16/bfloat16."""
+    t = _A._torch()
+    if t is not None and isinstance(v, t.dtype):
+        try:
+            dt, is_bf16 = _A._torch_np_dtype(v)
+        except TypeError:
+            dt, is_bf16 = None, False
+        if dt in table:
+            return table[dt], dt, is_bf16
+        raise ValueError(f"{name} must be one of {', '.join(d.name for d in table)} "
+                         f"(or torch.bfloat16), not {v}")
+    if v is not None and getattr(v, "__name__", getattr(v, "name", "")) == "bfloat16" and \
+            np.dtype(np.uint16) in table:  # ml_dtypes.bfloat16
+        return table[np.dtype(np.uint16)], np.dtype(np.uint16), True
+    mxb = _out_dtype(name, v, table)
+    # uint16 asked of a torch tensor is bf16: torch.bfloat16 is how torch holds bf16
+    return mxb, np.dtype(v), fw == "torch" and mxb == DTYPE_BF16
+
+
+def _format_scale_dtype(info):
+    return np.float32 if info["scale_type"] == "fp32" else np.uint8
+
+
+def _sizes(fmt, rows, cols):
+    key = (fmt, rows, cols)
+    sz = _SIZES.get(key)
+    if sz is None:
+        sz = _Sizes()
+        sz.struct_size = C.sizeof(sz)
+        _call("mxb_tensor_sizes", fmt, C.c_int64(rows), C.c_int64(cols), 0, C.byref(sz))
+        if len(_SIZES) > 4096:
+            _SIZES.clear()
+        _SIZES[key] = sz
+    return sz
+
+
+_SIZES = {}
+
+
+def _check_plane(name, a, dtype, nbytes, what, align=1):
+    """The _View of a plane the library will read nbytes from: None where the tensor
+    (described by what) has none, else a C-contiguous array of dtype holding exactly
+    nbytes, aligned for dtype and to align bytes."""
+    if nbytes == 0:
+        if a is not None:
+            raise ValueError(f"{what} has no {name} plane: {name} must be None")
+        return None
+    if a is None:
+        raise ValueError(f"{name} is None but {what} needs {nbytes} bytes")
+    v = _A.view(a, name)
+    if v is None:
+        raise TypeError(f"{name} must be {_ARRAY_KINDS}, not {type(a).__name__}")
+    if v.dtype != dtype or v.bf16:
+        raise TypeError(f"{name} must be {np.dtype(dtype)}, not {'bfloat16' if v.bf16 else v.dtype}")
+    if not v.contiguous:
+        raise ValueError(f"{name} must be C-contiguous (the library reads it as dense bytes); "
+                         "use np.ascontiguousarray")
+    align = max(align, v.dtype.alignment)
+    if v.ptr % align:
+        raise ValueError(f"{name} must be {align}-byte aligned (the library reads it in "
+                         f"{align}-byte words); copy it with np.array")
+    if v.nbytes != nbytes:
+        raise ValueError(f"{name} has {v.nbytes} byte{'s' * (v.nbytes != 1)} but {what} needs {nbytes}")
+    return v
+
+
+def _same_device(views):
+    """The one device of views (None: host memory), or ValueError where they differ."""
+    devices = {v.device for v in views if v is not None}
+    if len(devices) > 1:
+        where = ", ".join("host" if d is None else f"cuda:{d}" for d in sorted(devices, key=str))
+        raise ValueError(f"arguments live on different devices ({where}): pass them all on one")
+    return devices.pop() if devices else None
+
+
+def _stream(views):
+    """The stream of the first device argument (its framework's current stream)."""
+    for v in views:
+        if v is not None and v.device is not None:
+            return C.c_void_p(v.stream or None)
+    return None
+
+
+class _Bound:
+    """A QuantizedTensor checked for one call: the C descriptor and the planes' views."""
+
+    __slots__ = ("desc", "views", "device")
+
+    def __init__(self, desc, views):
+        self.desc, self.views, self.device = desc, views, _same_device(views)
+
+
+# ---------------------------------------------------------------- tensors
+class QuantizedTensor:
+    """A quantized [rows, cols] tensor: the planes as arrays (linear scale layout), numpy
+    arrays or tensors of the caller's framework on the caller's device (see quantize).
+
+    data   uint8 [rows, row_bytes]  element codes
+    scales uint8 block scales, or float32 scale_inv (FP8 / MoR formats)
+    aux    uint8 BDR microexponents / MoR decisions, or None
+    amax   float32 [1] NVFP4 tensor amax, or None
+    flags  MXB_TENSOR_* bits set by quantize
+    rht_mask  the RHT signs (bit i set: s_i = -1) the MXB_TENSOR_RHT flag refers to
+
+    Planes not given are allocated as numpy zeros. Every attribute may be replaced; each
+    call checks them all against mxb_tensor_sizes (dtype, C-contiguity, exact size, one
+    device) and raises TypeError or ValueError before anything reaches the library.
+    """
+
+    def __init__(self, fmt, rows, cols, flags=0, *, data=None, scales=None, aux=None, amax=None,
+                 rht_mask=None, _like=None):
+        info = _info(fmt)
+        self.format = info["name"]
+        self.rows, self.cols, self.flags = rows, cols, flags
+        sz = _sizes(info["format"], _int64("rows", rows), _int64("cols", cols))
+        made = {}
+
+        def zeros(shape, dtype):
+            a, v = _A.alloc(_like, shape, dtype, zero=True)
+            made[id(a)] = v
+            return a
+        if data is None:
+            data = zeros((rows, sz.row_bytes), np.uint8)
+        scale_dtype = _format_scale_dtype(info)
+        if scales is None and sz.scale_bytes:
+            scales = zeros(sz.scale_bytes // np.dtype(scale_dtype).itemsize, scale_dtype)
+        if aux is None and sz.aux_bytes:
+            aux = zeros(sz.aux_bytes, np.uint8)
+        if amax is None and sz.amax_bytes:
+            amax = zeros(1, np.float32)
+        self.data, self.scales, self.aux, self.amax = data, scales, aux, amax
+        self.rht_mask = _default_rht_mask() if rht_mask is None else rht_mask
+        self.impl = None
+        # planes of the caller's are checked now; those made here come with their views
+        self._made = made if _like is not None else None
+        if _like is None:
+            self._bind()
+
+    @property
+    def shape(self):
+        return (self.rows, self.cols)
+
+    @property
+    def device(self):
+        """None for host memory, else the CUDA device of the planes."""
+        return self._bind().device
+
+    def _desc(self):
+        """The C descriptor, after checking every field and plane (see the class doc)."""
+        return self._bind().desc
+
+    def _bind(self):
+        """Every field and plane checked (see the class doc): a _Bound."""
+        info = _info(self.format)
+        fmt = info["format"]
+        rows, cols = _int64("rows", self.rows), _int64("cols", self.cols)
+        flags = _int("flags", self.flags, 0, 2**32, "an unsigned 32-bit integer")
+        if flags & ~(TENSOR_SCALED_2D | TENSOR_RHT):
+            raise ValueError(f"flags {flags:#x} has bits other than MXB_TENSOR_SCALED_2D (0x1) "
+                             "and MXB_TENSOR_RHT (0x2)")
+        if type(self.rht_mask) is not int or self.rht_mask != _default_rht_mask():
+            _rht_struct(self.rht_mask)  # not passed here, but checked with the rest
+        sz = _sizes(fmt, rows, cols)
+        what = f"{info['name']} [{rows}, {cols}]"
+        # codes of 16 or 32 bits (BF16, FP32, MoR) are read as words of that size
+        made, self._made = self._made, None  # the first call after quantize made the planes only
+        if made is not None:
+            views = [None if a is None else made[id(a)] for a in (self.data, self.scales, self.aux, self.amax)]
+        else:
+            views = [_check_plane("data", self.data, np.uint8, sz.data_bytes, what,
+                                  max(1, info["elem_bits"] // 8))]
+            for name, dtype, nbytes in [("scales", _format_scale_dtype(info), sz.scale_bytes),
+                                        ("aux", np.uint8, sz.aux_bytes),
+                                        ("amax", np.float32, sz.amax_bytes)]:
+                views.append(_check_plane(name, getattr(self, name), dtype, nbytes, what))
+        t = _Tensor()
+        _call("mxb_tensor_init", C.byref(t), fmt, C.c_int64(rows), C.c_int64(cols), 0)
+        t.data, t.scales, t.aux = (_ptr(v) for v in views[:3])
+        t.amax = None if views[3] is None else C.cast(views[3].ptr, C.POINTER(C.c_float))
+        t.flags = flags
+        return _Bound(t, views)
+
+    def __repr__(self):
+        try:
+            device = self.device
+        except (TypeError, ValueError, OSError, MxblasError):  # fields replaced by something a call would refuse
+            device = None
+        dev = "" if device is None else f", device='cuda:{device}'"
+        return f"QuantizedTensor({self.format!r}, shape={self.shape}, flags={self.flags}{dev})"
+
+
+def _check_tensor(name, q):
+    if not isinstance(q, QuantizedTensor):
+        raise TypeError(f"{name} must be a QuantizedTensor (from mxblas.quantize), not {type(q).__name__}")
+    return q._bind()
+
+
+# The binding applies the RHT with d = 16, whose 16 signs are bits 0-15 of the mask.
+_RHT_SIZE = 16
+
+
+def _rht_struct(mask=None):
+    """The library's default RHT (d = 16, disabled), with the given sign mask if any."""
+    rht = _Rht()
+    load_library().mxb_rht_init(C.byref(rht))
+    if mask is None:
+        return rht
+    # bits beyond d would be ignored by the library: refused rather than dropped
+    rht.sign_mask[0] = _int("rht_mask", mask, 0, 2**_RHT_SIZE,
+                            f"the {_RHT_SIZE} signs of the {_RHT_SIZE}-point transform")
+    return rht
+
+
+def _default_rht_mask():
+    """mxb_rht_init's sign mask (a plain int: a mask equal to it needs no check)."""
+    m = _INFO.get("_rht_mask")
+    if m is None:
+        m = _INFO["_rht_mask"] = _rht_struct().sign_mask[0]
+    return m
+
+
+def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil",
+                  nonfinite="nan_block", block_2d=False, pow2_scale=False, rht=False, rht_mask=None,
+                  amax=None):
+    cfg = _QuantConfig()
+    load_library().mxb_quant_config_init(C.byref(cfg))
+    cfg.rounding = _choice("rounding", _ROUNDING, rounding)
+    cfg.seed, cfg.offset = _uint64("seed", seed), _uint64("offset", offset)
+    cfg.scale_rule = _choice("scale_rule", _RULES, scale_rule)
+    cfg.nonfinite = _choice("nonfinite", _NONFINITE, nonfinite)
+    cfg.block_2d = int(bool(block_2d))
+    cfg.fp8_pow2_scale = int(bool(pow2_scale))
+    if rht_mask is not None and not rht:
+        raise ValueError("rht_mask without rht=True: the mask would be ignored")
+    if rht_mask is not None:
+        cfg.rht = _rht_struct(rht_mask)
+    cfg.rht.enabled = int(bool(rht))
+    if amax is not None:
+        if not has_amax:
+            raise ValueError("amax= applies to formats with a tensor amax (NVFP4) only")
+        amax = _f32("amax", amax)
+    cfg.amax_source = 0 if amax is None else 1
+    return cfg, amax
+
+
+def quantize(x, format, tau=None, metric=None, **opts):
+    """Quantize x (2-D; 1-D and N-D are viewed as [prod(leading), last]).
+
+    x: a numpy array, a PyTorch tensor, or any object exporting DLPack or
+    __cuda_array_interface__; host memory runs on the CPU backend, device memory on the
+    CUDA backend on the caller's stream, and the planes come back in x's framework on
+    x's device. opts: rounding='rne'|'sr', seed, offset,
+    scale_rule='rceil'|'floor'|'ceil'|'even', nonfinite='nan_block'|'saturate',
+    block_2d, pow2_scale, rht, rht_mask (16 bits), amax (NVFP4: use this tensor amax
+    instead of computing it). MoR formats take tau, metric='rel_l2'|'max_rel'|'mean_rel'
+    and pow2_scale.
+    """
+    info = _info(format)
+    xv, t = _plain(x)
+    mor = info["element"] == "e4m3|bf16"
+    if mor:
+        if set(opts) - {"pow2_scale"}:
+            raise TypeError(f"MoR formats take tau, metric and pow2_scale, not {', '.join(sorted(opts))}")
+        cfg = _MorConfig()
+        load_library().mxb_mor_config_init(C.byref(cfg))
+        if metric is not None:
+            cfg.metric = _choice("metric", _MOR_METRICS, metric)
+        if tau is not None:
+            if isinstance(tau, (bool, np.bool_)) or not isinstance(tau, numbers.Real):
+                raise TypeError(f"tau must be a real number, not {type(tau).__name__}")
+            cfg.tau = float(tau)
+        cfg.pow2_scale = int(bool(opts.get("pow2_scale")))
+        size_fn, run_fn = "mxb_mor_workspace_size", "mxb_mor_quantize"
+    else:
+        if tau is not None or metric is not None:
+            raise TypeError(f"tau and metric apply to MoR formats only, not {info['name']}")
+        cfg, amax = _quant_config(info["has_tensor_amax"], **opts)
+        size_fn, run_fn = "mxb_quantize_workspace_size", "mxb_quantize"
+    q = QuantizedTensor(info["name"], xv.shape[0], xv.shape[1], _like=xv)
+    if not mor:
+        if amax is not None:
+            q.amax[0] = float(amax)
+        if cfg.rht.enabled:
+            q.rht_mask = cfg.rht.sign_mask[0]
+    b = q._bind()
+    device = _same_device([xv] + b.views)
+    ctx, stream = _context(device), _stream([xv])
+    with _A.DeviceGuard(device):
+        _quantize_call(size_fn, run_fn, ctx, cfg, t, xv, b.desc, device, stream)
+        q.impl = _lib.mxb_context_last_impl(ctx).decode()
+    q.flags = b.desc.flags
+    return q
+
+
+def _quantize_call(size_fn, run_fn, ctx, cfg, t, xv, desc, device, stream):
+    ws = C.c_size_t()
+    _call(size_fn, ctx, C.byref(cfg), t, C.byref(desc), C.byref(ws))
+    w = _A.alloc(xv if device is not None else None, (ws.value,), np.uint8)[1] if ws.value else None
+    _call(run_fn, ctx, C.byref(cfg), t, _ptr(xv), C.byref(desc), _ptr(w), C.c_size_t(ws.value), stream)
+
+
+def dequantize(q, dtype=np.float32):
+    """Decode q to float32 (or float16, or bf16: np.uint16 bits, ml_dtypes.bfloat16,
+    torch.bfloat16), in the framework and on the device of q's planes. RHT is not undone."""
+    b = _check_tensor("q", q)
+    like = b.views[0]
+    t, npdt, as_bf16 = _result_dtype("dtype", dtype, _DTYPES, like.fw)
+    out, ov = _A.alloc(like, (q.rows, q.cols), npdt, bf16=as_bf16)
+    ctx = _context(b.device)
+    with _A.DeviceGuard(b.device):
+        _call("mxb_dequantize", ctx, C.byref(b.desc), t, _ptr(ov), _stream(b.views))
+    return out
+
+
+def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
+    """C = alpha * A @ B^T + beta * C, with A [M, K] and B [N, K] quantized along K.
+
+    To multiply by a [K, N] matrix W, quantize W.T (its rows run along K). C comes back
+    in the framework and on the device of A's planes (c, if given, is written in place).
+    """
+    if not isinstance(a, QuantizedTensor) or not isinstance(b, QuantizedTensor):
+        raise TypeError("gemm takes two QuantizedTensor operands (quantize A [M,K] and B [N,K])")
+    ba, bb = a._bind(), b._bind()
+    desc = _GemmDesc()
+    load_library().mxb_gemm_desc_init(C.byref(desc))
+    desc.mode = _choice("mode", {"exact": 0, "fast": 1}, mode)
+    like = ba.views[0]
+    desc.c_type, dt, as_bf16 = _result_dtype("out_dtype", out_dtype, {np.dtype(np.float32): DTYPE_FP32,
+                                                                      np.dtype(np.uint16): DTYPE_BF16}, like.fw)
+    desc.alpha, desc.beta = _f32("alpha", alpha), _f32("beta", beta)
+    shape = (a.rows, b.rows)
+    if c is None:
+        c, cv = _A.alloc(like, shape, dt, bf16=as_bf16, zero=True)
+    else:
+        cv = _A.view(c, "c")
+        if cv is None:
+            raise TypeError(f"c must be {_ARRAY_KINDS}, not {type(c).__name__}")
+        if cv.shape != shape or cv.dtype != dt or not cv.contiguous or cv.ptr % dt.alignment or cv.readonly:
+            raise ValueError(f"c must be a C-contiguous, aligned, writeable {dt} array of shape {shape}")
+    device = _same_device(ba.views + bb.views + [cv])
+    ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
+    ws = C.c_size_t()
+    with _A.DeviceGuard(device):
+        _call("mxb_gemm_workspace_size", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc), C.byref(ws))
+        w = _A.alloc(like if device is not None else None, (ws.value,), np.uint8)[1] if ws.value else None
+        _call("mxb_gemm", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc), _ptr(cv), _ptr(w),
+              C.c_size_t(ws.value), stream)
+    return c
+
+
+def _to_host(a):
+    """A host copy of a device array (PyTorch or CuPy), or a itself."""
+    if a is None:
+        return None
+    v = _A.view(a, "array")
+    if v is None or v.device is None:
+        return a
+    if _A._is_torch(a):
+        return a.detach().cpu()
+    if _A._is_cupy(a):
+        return a.get()
+    raise TypeError("error_stats reads device arrays through PyTorch or CuPy only")
+
+
+def error_stats(x, q):
+    """NUMERICS 8 statistics of q against x, the tensor q was quantized from (any dtype
+    quantize takes). For a tensor quantized with RHT the reference is RHT(x) with the same
+    signs: the statistics are taken in the transformed domain, where q's values live.
+    The statistics are computed on the host: device arguments are copied there first."""
+    if isinstance(q, QuantizedTensor) and q.device is not None:
+        q = QuantizedTensor(q.format, q.rows, q.cols, q.flags, rht_mask=q.rht_mask,
+                            **{n: _to_host(getattr(q, n)) for n in ("data", "scales", "aux", "amax")})
+        x = _to_host(x)
+    desc = _check_tensor("q", q).desc
+    xv, t = _plain(_to_host(x))
+    if xv.shape != q.shape:
+        raise ValueError(f"x has shape {xv.shape}, q is [{q.rows}, {q.cols}]")
+    x = _as_fp32(xv.host, t)
+    if desc.flags & TENSOR_RHT:
+        rht, xr = _rht_struct(q.rht_mask), np.empty_like(x)
+        _call("mxb_rht", _context(None), C.byref(rht), 0, 0, C.c_int64(q.rows), C.c_int64(q.cols), DTYPE_FP32,
+              x.ctypes.data_as(C.c_void_p), DTYPE_FP32, xr.ctypes.data_as(C.c_void_p), None)
+        x = xr
+    st = _ErrorStats()
+    st.struct_size = C.sizeof(st)
+    _call("mxb_error_stats", x.ctypes.data_as(C.POINTER(C.c_float)), C.byref(desc), C.byref(st))
+    out = {name: getattr(st, name) for name, _ in _ErrorStats._fields_
+           if name not in ("struct_size", "scale_code_hist")}
+    out["scale_code_hist"] = np.ctypeslib.as_array(st.scale_code_hist).copy()
+    return out
