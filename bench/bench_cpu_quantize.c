@@ -1,11 +1,13 @@
 /* CPU reference quantize and dequantize per format on a 1024x4096 fp32
  * input; bytes/s counts the fp32 input (quantize) or fp32 output
- * (dequantize) bytes. Single-threaded. */
+ * (dequantize) bytes. Single-threaded (the thread pool is set to one thread;
+ * bench_cpu_threads.c measures the scaling). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
+#include "cpu/pool.h"
 #include "mxblas.h"
 
 enum { ROWS = 1024, COLS = 4096 };
@@ -18,6 +20,7 @@ typedef struct {
 
 static void run(mxbb_state *s, void *arg) {
   const qcase *qc = arg;
+  mxb_cpu_set_threads(1);
   mxb_context_t *ctx = NULL;
   mxb_tensor_t t;
   mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
@@ -57,6 +60,7 @@ static void run(mxbb_state *s, void *arg) {
   free(x);
   free(y);
   mxb_context_destroy(ctx);
+  mxb_cpu_set_threads(0);
 }
 
 static const mxb_format_t k_formats[] = {
