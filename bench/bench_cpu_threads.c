@@ -1,18 +1,18 @@
 /* The CPU backend on 1 thread and on all threads (MXBLAS_NUM_THREADS, or the
- * online CPUs): the element encoders (fp32 -> code, RNE, over 4 Mi values,
- * chunks of 64 Ki spread on the thread pool) and mxb_quantize on a 1024x4096
- * fp32 input. Bytes/s counts the fp32 input, over wall time (the pool's
- * threads do the work, so CPU time of the calling thread would not do);
- * the "threads" counter says how many ran, "per_thread_B/s" the rate per
- * thread.
- * Scaling: the tN rate over the t1 rate. */
+ * online CPUs): the element encoders (fp32 -> code, RNE, the loop the block
+ * quantizers run, over 4 Mi values in chunks of 64 Ki on the thread pool),
+ * mxb_quantize of a 1024x4096 fp32 input, and a 512^3 NVFP4 GEMM. Bytes/s
+ * counts the fp32 input, over wall time (the pool's threads do the work, so
+ * the calling thread's CPU time would not do); the "threads" counter says
+ * how many ran, "per_thread_B/s" the rate per thread. Scaling: the "all"
+ * rate over the "1" rate. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "bench.h"
-#include "common/codec.h"
+#include "common/block.h"
 #include "cpu/pool.h"
 #include "mxblas.h"
 
@@ -50,14 +50,7 @@ typedef struct {
 static void encode_chunk(void *arg, int64_t task, int slot) {
   (void)slot;
   const ejob *j = arg;
-  for (int64_t i = task * ENC_CHUNK; i < (task + 1) * ENC_CHUNK; i++)
-    j->out[i] = (uint8_t)mxb_fp_encode_rne(&j->p, j->x[i]);
-}
-
-static void set_threads(mxbb_state *s, int all) {
-  int t = all ? mxb_cpu_threads() : 1;
-  mxb_cpu_set_threads(t);
-  mxbb_counter(s, "threads", t, 0);
+  mxb_encode_rne_host(&j->p, j->x + task * ENC_CHUNK, ENC_CHUNK, 1.0f, 1.0f, j->out + task * ENC_CHUNK);
 }
 
 static void run_encode(mxbb_state *s, void *arg) {
@@ -88,8 +81,9 @@ typedef struct {
 static void run_quantize(mxbb_state *s, void *arg) {
   const qcase *qc = arg;
   mxb_cpu_set_threads(0);
-  set_threads(s, qc->all);
   int t = qc->all ? mxb_cpu_threads() : 1;
+  mxb_cpu_set_threads(t);
+  mxbb_counter(s, "threads", t, 0);
   mxb_context_t *ctx = NULL;
   mxb_tensor_t q;
   mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
@@ -129,6 +123,52 @@ static void run_quantize(mxbb_state *s, void *arg) {
   mxb_cpu_set_threads(0);
 }
 
+/* GEMM: NVFP4 x NVFP4, GDIM^3, both operands from the same input. */
+enum { GDIM = 512 };
+static void run_gemm(mxbb_state *s, void *arg) {
+  const int all = (int)(intptr_t)arg;
+  mxb_cpu_set_threads(0);
+  int t = all ? mxb_cpu_threads() : 1;
+  mxb_cpu_set_threads(t);
+  mxb_context_t *ctx = NULL;
+  mxb_tensor_t q;
+  mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
+  float *x = input((size_t)GDIM * GDIM), amax = 0, *c = malloc(sizeof(float) * GDIM * GDIM);
+  mxb_context_create(MXB_BACKEND_CPU, 0, &ctx);
+  mxb_tensor_init(&q, MXB_FORMAT_NVFP4, GDIM, GDIM, MXB_SCALE_LAYOUT_LINEAR);
+  mxb_tensor_sizes(MXB_FORMAT_NVFP4, GDIM, GDIM, MXB_SCALE_LAYOUT_LINEAR, &sz);
+  q.data = malloc(sz.data_bytes);
+  q.scales = malloc(sz.scale_bytes);
+  q.amax = &amax;
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  size_t ws = 0;
+  void *w = NULL;
+  if (mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &q, NULL, 0, NULL) != MXB_SUCCESS ||
+      mxb_gemm_workspace_size(ctx, &d, &q, &q, &ws) != MXB_SUCCESS || !(w = malloc(ws))) {
+    mxbb_skip(s, mxb_last_error_detail());
+  } else {
+    while (mxbb_keep_running(s)) {
+      double t0 = now();
+      if (mxb_gemm(ctx, &d, &q, &q, c, w, ws, NULL) != MXB_SUCCESS) {
+        mxbb_skip(s, mxb_last_error_detail());
+        break;
+      }
+      mxbb_set_iteration_time(s, now() - t0);
+    }
+    mxbb_counter(s, "threads", t, 0);
+  }
+  free(w);
+  free(q.data);
+  free(q.scales);
+  free(x);
+  free(c);
+  mxb_context_destroy(ctx);
+  mxb_cpu_set_threads(0);
+}
+
 static const int k_elems[] = {MXB_ELEM_E2M1, MXB_ELEM_E2M3, MXB_ELEM_E3M2, MXB_ELEM_E4M3, MXB_ELEM_E5M2};
 static const char *k_elem_names[] = {"e2m1", "e2m3", "e3m2", "e4m3", "e5m2"};
 static const mxb_format_t k_formats[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4,
@@ -155,4 +195,6 @@ MXBB_CONSTRUCTOR static void reg(void) {
       snprintf(k_names[n], sizeof(k_names[n]), "cpu/threads/quantize/%s/%s", in.name, all ? "all" : "1");
       mxbb_register(k_names[n++], run_quantize, &k_qcases[all * NF + k], 1);
     }
+  mxbb_register("cpu/threads/gemm/nvfp4/512/1", run_gemm, (void *)(intptr_t)0, 1);
+  mxbb_register("cpu/threads/gemm/nvfp4/512/all", run_gemm, (void *)(intptr_t)1, 1);
 }
