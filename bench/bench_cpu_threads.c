@@ -86,20 +86,14 @@ static void run_quantize(mxbb_state *s, void *arg) {
   mxbb_counter(s, "threads", t, 0);
   mxb_context_t *ctx = NULL;
   mxb_tensor_t q;
-  mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
   float *x = input((size_t)ROWS * COLS), amax = 0;
   if (mxb_context_create(MXB_BACKEND_CPU, 0, &ctx) != MXB_SUCCESS || !x ||
-      mxb_tensor_init(&q, qc->format, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR) != MXB_SUCCESS ||
-      mxb_tensor_sizes(qc->format, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR, &sz) != MXB_SUCCESS) {
+      !mxbb_host_tensor(qc->format, ROWS, COLS, &q, &amax)) {
     mxbb_skip(s, mxb_last_error_detail());
     free(x);
     mxb_cpu_set_threads(0);
     return;
   }
-  q.data = malloc(sz.data_bytes);
-  q.scales = sz.scale_bytes ? malloc(sz.scale_bytes) : NULL;
-  q.aux = sz.aux_bytes ? malloc(sz.aux_bytes) : NULL;
-  q.amax = sz.amax_bytes ? &amax : NULL;
   mxb_quant_config_t cfg;
   mxb_quant_config_init(&cfg);
   double total = 0;
@@ -115,9 +109,7 @@ static void run_quantize(mxbb_state *s, void *arg) {
   }
   mxbb_set_bytes_processed(s, mxbb_iterations(s) * (int64_t)ROWS * COLS * 4);
   mxbb_counter(s, "per_thread_B/s", (double)mxbb_iterations(s) * ROWS * COLS * 4 / t / total, 0);
-  free(q.data);
-  free(q.scales);
-  free(q.aux);
+  mxbb_host_tensor_free(&q);
   free(x);
   mxb_context_destroy(ctx);
   mxb_cpu_set_threads(0);
@@ -131,22 +123,17 @@ static void run_gemm(mxbb_state *s, void *arg) {
   int t = all ? mxb_cpu_threads() : 1;
   mxb_cpu_set_threads(t);
   mxb_context_t *ctx = NULL;
-  mxb_tensor_t q;
-  mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
+  mxb_tensor_t q = {0};
   float *x = input((size_t)GDIM * GDIM), amax = 0, *c = malloc(sizeof(float) * GDIM * GDIM);
-  mxb_context_create(MXB_BACKEND_CPU, 0, &ctx);
-  mxb_tensor_init(&q, MXB_FORMAT_NVFP4, GDIM, GDIM, MXB_SCALE_LAYOUT_LINEAR);
-  mxb_tensor_sizes(MXB_FORMAT_NVFP4, GDIM, GDIM, MXB_SCALE_LAYOUT_LINEAR, &sz);
-  q.data = malloc(sz.data_bytes);
-  q.scales = malloc(sz.scale_bytes);
-  q.amax = &amax;
+  int ok = mxb_context_create(MXB_BACKEND_CPU, 0, &ctx) == MXB_SUCCESS && x && c &&
+           mxbb_host_tensor(MXB_FORMAT_NVFP4, GDIM, GDIM, &q, &amax);
   mxb_quant_config_t cfg;
   mxb_quant_config_init(&cfg);
   mxb_gemm_desc_t d;
   mxb_gemm_desc_init(&d);
   size_t ws = 0;
   void *w = NULL;
-  if (mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &q, NULL, 0, NULL) != MXB_SUCCESS ||
+  if (!ok || mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &q, NULL, 0, NULL) != MXB_SUCCESS ||
       mxb_gemm_workspace_size(ctx, &d, &q, &q, &ws) != MXB_SUCCESS || !(w = malloc(ws))) {
     mxbb_skip(s, mxb_last_error_detail());
   } else {
@@ -161,8 +148,7 @@ static void run_gemm(mxbb_state *s, void *arg) {
     mxbb_counter(s, "threads", t, 0);
   }
   free(w);
-  free(q.data);
-  free(q.scales);
+  mxbb_host_tensor_free(&q);
   free(x);
   free(c);
   mxb_context_destroy(ctx);
