@@ -72,7 +72,7 @@ MXB_HD uint8_t mxb_nvfp4_block_scale(float a_b, const mxb_nvfp4_ts *t) {
   return mxb_ue4m3_encode(fminf(a_b * t->m, MXB_FLT_MAX));
 }
 /* Host RNE over a minifloat: codes[j] = the encoding of (x[j] * k) * mul
- * by the branch-free encoder alone, a loop the compiler vectorizes; returns
+ * by the branch-free encoder alone, without the per-element dispatch; returns
  * 0 without doing anything where the caller's own loop runs (MXINT8, and
  * on the device, whose code stays as it was). */
 MXB_HD int mxb_encode_rne_host(const mxb_fp *p, const float *x, int n, float k, float mul, uint8_t *codes) {

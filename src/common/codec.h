@@ -224,8 +224,8 @@ MXB_HD uint32_t mxb_e2m1_encode_sr(float x, uint32_t r) {
   return ax > MXB_F32_INF ? 0x7u : (uint32_t)c | ((u >> 28) & 0x8u);
 }
 /* RNE satfinite for every minifloat (ebits > 0; not MXINT8), the ladder of
- * mxb_e2m1_encode_rne in general and without a branch, so that loops over
- * it vectorize: a = min(|x|, max) taken on the bits (their order is the
+ * mxb_e2m1_encode_rne in general and without a branch (integer min/max
+ * and one fp32 add): a = min(|x|, max) taken on the bits (their order is the
  * order of the non-negative floats), e = its binade clamped to >= emin, and
  * M = 2^(e + 23 - mbits), whose ulp is the element step there; a + M rounds
  * a to the grid (ties to the even step count, whose parity is the code's)
