@@ -4,9 +4,14 @@
  * are encoded, and the codes are packed into the row's bytes.
  *
  * Formats whose scale depends on more than one row (NVFP4 16x16 tiles, FP8
- * per-tensor and 128x128) work on bands of block_rows rows: one pass over the
- * band gathers each tile's amax, a second encodes it. The NVFP4 tensor amax
- * takes one more pass over the whole input first. */
+ * per-tensor and 128x128) work on bands of block_rows rows: one pass gathers
+ * each tile's amax, a second encodes. The NVFP4 tensor amax comes from a
+ * first pass over the whole input too.
+ *
+ * Both passes run on the thread pool over chunks of at most 64 rows that
+ * never straddle a band; chunk boundaries do not depend on the thread count,
+ * each chunk writes its own rows (and one chunk per band its scales), and
+ * amaxes combine by max, so every thread count gives the same bytes. */
 #include <stdlib.h>
 
 #include "common/block.h"
@@ -101,17 +106,23 @@ static void tile_stats(const qctx *q, qslot *s, int64_t r0, int64_t r1, uint32_t
   }
 }
 
-/* Tile stats of band b (br > 1) into s: its chunks' stats combined (max and
- * or, so in any order). */
+/* After pass 1 (br > 1): each band's tile stats, its chunks' combined (max
+ * and or, so in any order), into the band's first chunk. Linear in the
+ * number of chunks, once, on the calling thread. */
+static void combine_bands(qctx *q) {
+  for (int64_t k0 = 0; k0 < q->nchunks; k0 += q->cpb)
+    for (int64_t k = k0 + 1; k < k0 + q->cpb; k++)
+      for (int64_t j = 0; j < q->scols; j++) {
+        uint32_t a = q->pamax[k * q->scols + j], *m = &q->pamax[k0 * q->scols + j];
+        *m = a > *m ? a : *m;
+        q->pbad[k0 * q->scols + j] |= q->pbad[k * q->scols + j];
+      }
+}
+
+/* Tile stats of band b (br > 1, after combine_bands) into s. */
 static void band_stats(const qctx *q, qslot *s, int64_t b) {
-  memset(s->tamax, 0, (size_t)q->scols * sizeof(uint32_t));
-  memset(s->tbad, 0, (size_t)q->scols);
-  for (int64_t k = b * q->cpb; k < (b + 1) * q->cpb; k++)
-    for (int64_t j = 0; j < q->scols; j++) {
-      uint32_t a = q->pamax[k * q->scols + j];
-      s->tamax[j] = a > s->tamax[j] ? a : s->tamax[j];
-      s->tbad[j] |= q->pbad[k * q->scols + j];
-    }
+  memcpy(s->tamax, q->pamax + b * q->cpb * q->scols, (size_t)q->scols * sizeof(uint32_t));
+  memcpy(s->tbad, q->pbad + b * q->cpb * q->scols, (size_t)q->scols);
 }
 
 static int nan_blocks(const qctx *q) { return q->cfg->nonfinite == MXB_NONFINITE_NAN_BLOCK; }
@@ -324,6 +335,7 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
   } else {
     if (dst->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED) memset(dst->scales, 0, sz->scale_bytes); /* padding */
     if (pass1) mxb_cpu_run(nt, q.nchunks, stats_task, &q);
+    if (q.br > 1) combine_bands(&q);
     if (nvfp4) {
       float A = tensor_amax ? nvfp4_tensor_amax(&q) : *dst->amax;
       if (tensor_amax) *dst->amax = A;
