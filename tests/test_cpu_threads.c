@@ -55,3 +55,39 @@ Test(cpu_threads, small_work_stays_serial) {
   cr_assert_eq(mxb_cpu_plan(100, 1e9), 1);
   mxb_cpu_set_threads(0);
 }
+
+static int task_count(void) {
+  int n = 0;
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  while (f && fgets(line, sizeof(line), f))
+    if (sscanf(line, "Threads: %d", &n) == 1) break;
+  if (f) fclose(f);
+  return n;
+}
+
+/* A tiny call starts no thread; the first large one starts the workers
+ * (threads - 1, the caller being the first), and later calls reuse them.
+ * Each test runs in a fresh process, so the pool starts empty here. */
+Test(cpu_threads, threads_start_only_for_large_work) {
+  if (task_count() == 0) cr_skip_test("no /proc/self/status");
+  mxb_cpu_set_threads(4);
+  mxb_context_t *ctx = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  mxbt_operand small, large;
+  float *xs = mxbt_gemm_input(8, 64, 1, MXBT_IN_NORMAL, 0), *xl = mxbt_gemm_input(512, 512, 2, MXBT_IN_NORMAL, 0);
+  int before = task_count();
+  mxbt_operand_make(&small, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 8, 64, xs);
+  cr_assert_eq(task_count(), before, "a quantize of 512 values started a thread");
+  mxbt_operand_make(&large, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 512, 512, xl);
+  cr_assert_eq(task_count(), before + 3, "4 threads: the pool should hold 3 workers");
+  mxbt_operand_free(&large);
+  mxbt_operand_make(&large, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 512, 512, xl);
+  cr_assert_eq(task_count(), before + 3, "a second call started more workers");
+  mxbt_operand_free(&small);
+  mxbt_operand_free(&large);
+  free(xs);
+  free(xl);
+  mxb_context_destroy(ctx);
+  mxb_cpu_set_threads(0);
+}
