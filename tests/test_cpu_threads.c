@@ -75,10 +75,10 @@ Test(cpu_threads, threads_start_only_for_large_work) {
   mxb_context_t *ctx = NULL;
   cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
   mxbt_operand small, large;
-  float *xs = mxbt_gemm_input(8, 64, 1, MXBT_IN_NORMAL, 0), *xl = mxbt_gemm_input(512, 512, 2, MXBT_IN_NORMAL, 0);
+  float *xs = mxbt_gemm_input(256, 8, 1, MXBT_IN_NORMAL, 0), *xl = mxbt_gemm_input(512, 512, 2, MXBT_IN_NORMAL, 0);
   int before = task_count();
-  mxbt_operand_make(&small, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 8, 64, xs);
-  cr_assert_eq(task_count(), before, "a quantize of 512 values started a thread");
+  mxbt_operand_make(&small, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 256, 8, xs); /* 4 chunks */
+  cr_assert_eq(task_count(), before, "a quantize of 2048 values started a thread");
   mxbt_operand_make(&large, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 512, 512, xl);
   cr_assert_eq(task_count(), before + 3, "4 threads: the pool should hold 3 workers");
   mxbt_operand_free(&large);
