@@ -220,10 +220,11 @@ test-sanitize: deps
 	$(MAKE) BUILD=$(BUILD)-asan CUDA=0 SANITIZE=1 OPT=-O1 $(BUILD)-asan/tests/mxblas_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)-asan/tests/mxblas_tests --jobs=2
 
-# One context shared by 8 threads (the work of tests/test_threads.c), CPU-only,
+# One context shared by 8 threads (the work of tests/test_threads.c) and 4
+# callers of the CPU thread pool at once (tests/pool_work.h), CPU-only,
 # under ThreadSanitizer: any report fails it. A plain program, since the
 # Criterion runner does not start under TSan.
-$(BUILD)/tests/tsan_shared_context: tests/tsan/shared_context.c tests/threads_work.h $(STATIC)
+$(BUILD)/tests/tsan_shared_context: tests/tsan/shared_context.c tests/threads_work.h tests/pool_work.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 test-tsan:

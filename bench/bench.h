@@ -11,6 +11,8 @@
 #define MXB_BENCH_H
 #include <stdint.h>
 
+#include "mxblas.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -36,6 +38,12 @@ void mxbb_pause(mxbb_state *s);
 void mxbb_resume(mxbb_state *s);
 /* Key/value written to the JSON "context" (device, commit, ...). */
 void mxbb_add_context(const char *key, const char *value);
+
+/* A host tensor of format f, rows x cols, linear scale layout, its planes
+ * from malloc and its amax (where it has one) at *amax: 1, or 0 with nothing
+ * left allocated. */
+int mxbb_host_tensor(mxb_format_t f, int64_t rows, int64_t cols, mxb_tensor_t *t, float *amax);
+void mxbb_host_tensor_free(mxb_tensor_t *t);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,9 @@
-/* CPU reference GEMM, 1024^3, one core: NVFP4 x NVFP4 and MXFP8 x MXFP8. */
+/* CPU reference GEMM, 1024^3, one core (the thread pool set to one thread):
+ * NVFP4 x NVFP4 and MXFP8 x MXFP8. */
 #include <stdlib.h>
 
 #include "bench.h"
+#include "cpu/pool.h"
 #include "mxblas.h"
 
 enum { DIM = 1024 };
@@ -37,6 +39,7 @@ static int make_operand(mxb_context_t *ctx, mxb_format_t f, uint64_t seed, opera
 
 static void run(mxbb_state *s, void *arg) {
   mxb_format_t f = (mxb_format_t)(intptr_t)arg;
+  mxb_cpu_set_threads(1);
   mxb_context_t *ctx = NULL;
   operand a, b;
   if (mxb_context_create(MXB_BACKEND_CPU, 0, &ctx) != MXB_SUCCESS || !make_operand(ctx, f, 1, &a) ||
@@ -64,6 +67,7 @@ static void run(mxbb_state *s, void *arg) {
   free(b.t.data);
   free(b.t.scales);
   mxb_context_destroy(ctx);
+  mxb_cpu_set_threads(0);
 }
 
 MXBB_CONSTRUCTOR static void reg(void) {

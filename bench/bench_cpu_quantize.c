@@ -1,11 +1,13 @@
 /* CPU reference quantize and dequantize per format on a 1024x4096 fp32
  * input; bytes/s counts the fp32 input (quantize) or fp32 output
- * (dequantize) bytes. Single-threaded. */
+ * (dequantize) bytes. Single-threaded (the thread pool is set to one thread;
+ * bench_cpu_threads.c measures the scaling). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
+#include "cpu/pool.h"
 #include "mxblas.h"
 
 enum { ROWS = 1024, COLS = 4096 };
@@ -18,16 +20,16 @@ typedef struct {
 
 static void run(mxbb_state *s, void *arg) {
   const qcase *qc = arg;
+  mxb_cpu_set_threads(1);
   mxb_context_t *ctx = NULL;
   mxb_tensor_t t;
-  mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
   float *x = malloc((size_t)ROWS * COLS * 4), *y = malloc((size_t)ROWS * COLS * 4), amax = 0;
   if (mxb_context_create(MXB_BACKEND_CPU, 0, &ctx) != MXB_SUCCESS || !x || !y ||
-      mxb_tensor_init(&t, qc->format, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR) != MXB_SUCCESS ||
-      mxb_tensor_sizes(qc->format, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR, &sz) != MXB_SUCCESS) {
+      !mxbb_host_tensor(qc->format, ROWS, COLS, &t, &amax)) {
     mxbb_skip(s, mxb_last_error_detail());
     free(x);
     free(y);
+    mxb_cpu_set_threads(0);
     return;
   }
   uint64_t st = 1;
@@ -35,10 +37,6 @@ static void run(mxbb_state *s, void *arg) {
     st = st * 6364136223846793005ull + 1442695040888963407ull;
     x[i] = ((float)(int32_t)(st >> 32) / 2147483648.0f) * ((st >> 20) & 1 ? 3.0f : 0.25f);
   }
-  t.data = malloc(sz.data_bytes);
-  t.scales = sz.scale_bytes ? malloc(sz.scale_bytes) : NULL;
-  t.aux = sz.aux_bytes ? malloc(sz.aux_bytes) : NULL;
-  t.amax = sz.amax_bytes ? &amax : NULL;
   mxb_quant_config_t cfg;
   mxb_quant_config_init(&cfg);
   if (qc->sr) cfg.rounding = MXB_ROUND_SR;
@@ -51,12 +49,11 @@ static void run(mxbb_state *s, void *arg) {
   }
   if (rc != MXB_SUCCESS) mxbb_skip(s, mxb_last_error_detail());
   else mxbb_set_bytes_processed(s, mxbb_iterations(s) * (int64_t)ROWS * COLS * 4);
-  free(t.data);
-  free(t.scales);
-  free(t.aux);
+  mxbb_host_tensor_free(&t);
   free(x);
   free(y);
   mxb_context_destroy(ctx);
+  mxb_cpu_set_threads(0);
 }
 
 static const mxb_format_t k_formats[] = {

@@ -235,7 +235,7 @@ Test(gemm_cpu, integer_block_sums_equal_binary64_sums) {
     mxb_gemm_desc_t d;
     mxb_gemm_desc_init(&d);
     int L = spec_L(fs[f], fs[f]);
-    size_t wsz = mxb_cpu_gemm_workspace_size(TN, TK, L);
+    size_t wsz = mxb_cpu_gemm_workspace_size(TM, TN, TK, L);
     void *w = malloc(wsz);
     float *C1 = malloc(sizeof(float) * TM * TN), *C0 = malloc(sizeof(float) * TM * TN);
     mxb_cpu_gemm(&d, &fx.A.h, &fx.B.h, C1, TN, L, w, 1);

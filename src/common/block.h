@@ -71,6 +71,21 @@ MXB_HD mxb_nvfp4_ts mxb_nvfp4_tensor_scales(float A) {
 MXB_HD uint8_t mxb_nvfp4_block_scale(float a_b, const mxb_nvfp4_ts *t) {
   return mxb_ue4m3_encode(fminf(a_b * t->m, MXB_FLT_MAX));
 }
+/* Host RNE over a minifloat: codes[j] = the encoding of (x[j] * k) * mul
+ * by the branch-free encoder alone, without the per-element dispatch; returns
+ * 0 without doing anything where the caller's own loop runs (MXINT8, and
+ * on the device, whose code stays as it was). */
+MXB_HD int mxb_encode_rne_host(const mxb_fp *p, const float *x, int n, float k, float mul, uint8_t *codes) {
+#ifndef __CUDA_ARCH__
+  if (p->ebits && !p->twos) {
+    for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode_rne_minifloat(p, (x[j] * k) * mul);
+    return 1;
+  }
+#else
+  (void)p, (void)x, (void)n, (void)k, (void)mul, (void)codes;
+#endif
+  return 0;
+}
 /* One NVFP4 block given its amax (the 1x16 block's, or the 16x16 tile's for
  * 2D scaling) and whether that block/tile is a NaN block. Returns s_b. */
 MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bits, int nan_block,
@@ -90,7 +105,8 @@ MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bit
   float d = mxb_ue4m3_decode(s) * t->S_dec;
   float k = d > 0.0f && d < 0x1p-126f ? 0x1p64f : 1.0f;
   float enc = fminf(1.0f / (d * k), MXB_FLT_MAX);
-  for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(&p, (x[j] * k) * enc, r ? r[j] : -1);
+  if (r || !mxb_encode_rne_host(&p, x, n, k, enc, codes))
+    for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(&p, (x[j] * k) * enc, r ? r[j] : -1);
   return s;
 }
 /* The block's dequantization multiplier (s_b * A) * (1/2688), in fp32, left
@@ -127,7 +143,8 @@ MXB_HD uint8_t mxb_mx_quantize_block(const float *x, int n, const mxb_fp *p, mxb
   }
   uint8_t b = mxb_e8m0_scale(amax, rule, p);
   float mul = mxb_pow2f(127 - (int)b); /* exact: 127 - b is in [-127, 127] */
-  for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(p, x[j] * mul, r ? r[j] : -1);
+  if (r || !mxb_encode_rne_host(p, x, n, 1.0f, mul, codes)) /* x * 1 is x */
+    for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(p, x[j] * mul, r ? r[j] : -1);
   /* a block near FLT_MAX: codes that would decode to 2^128 or more saturate below it */
   uint32_t cap = mxb_fp_finite_cap(p, mxb_e8m0_decode(b));
   if (cap < p->maxcode)

@@ -223,11 +223,29 @@ MXB_HD uint32_t mxb_e2m1_encode_sr(float x, uint32_t r) {
   c = c > lo ? c : lo;
   return ax > MXB_F32_INF ? 0x7u : (uint32_t)c | ((u >> 28) & 0x8u);
 }
+/* RNE satfinite for every minifloat (ebits > 0; not MXINT8), the ladder of
+ * mxb_e2m1_encode_rne in general and without a branch (integer min/max
+ * and one fp32 add): a = min(|x|, max) taken on the bits (their order is the
+ * order of the non-negative floats), e = its binade clamped to >= emin, and
+ * M = 2^(e + 23 - mbits), whose ulp is the element step there; a + M rounds
+ * a to the grid (ties to the even step count, whose parity is the code's)
+ * and its bits count the steps above M, plus 2^mbits per binade above emin.
+ * NaN gives the NaN code (+max where the format has none). Same bits as the
+ * generic encoder (tests/test_codec_special.c). */
+MXB_HD uint32_t mxb_fp_encode_rne_minifloat(const mxb_fp *p, float x) {
+  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS, mb = mxb_f2u(p->maxval);
+  uint32_t ab = ax < mb ? ax : mb;
+  uint32_t e0 = (uint32_t)(127 + p->emin) << 23, e = ab & MXB_F32_INF;
+  e = e > e0 ? e : e0;
+  uint32_t m = e + ((uint32_t)(23 - p->mbits) << 23);
+  uint32_t c = mxb_f2u(mxb_u2f(ab) + mxb_u2f(m)) - m + ((e - e0) >> (23 - p->mbits));
+  return ax > MXB_F32_INF ? mxb_fp_nan(p) : c | (p->sign & (0u - (u >> 31)));
+}
 /* E4M3 RNE satfinite. On the device the hardware conversion: it saturates
  * (Inf too) to +-448 and keeps the sign of zero, the generic encoder's bits
  * exactly (proven over all 2^32 inputs by the GPU suite); NaN of either
- * sign is mapped to 0x7F before it. The host and pre-sm_89 devices keep the
- * generic integer path. */
+ * sign is mapped to 0x7F before it. Pre-sm_89 devices keep the generic
+ * integer path, the host the branch-free minifloat encoder. */
 MXB_HD uint32_t mxb_e4m3_encode_rne(float x) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
   if ((mxb_f2u(x) & MXB_F32_ABS) > MXB_F32_INF) return 0x7Fu; /* NaN of either sign */
@@ -236,7 +254,11 @@ MXB_HD uint32_t mxb_e4m3_encode_rne(float x) {
   return (uint32_t)(h & 0xFFu);
 #else
   mxb_fp p = mxb_elem_fp(MXB_ELEM_E4M3);
+#ifdef __CUDA_ARCH__
   return mxb_fp_encode_rne_generic(&p, x);
+#else
+  return mxb_fp_encode_rne_minifloat(&p, x);
+#endif
 #endif
 }
 /* Which specialised encoder serves p (0: the generic one). Constant-folded
@@ -252,7 +274,11 @@ MXB_HD uint32_t mxb_fp_encode_rne(const mxb_fp *p, float x) {
   switch (mxb_fp_special(p)) {
     case MXB_SPEC_E2M1: return mxb_e2m1_encode_rne(x);
     case MXB_SPEC_E4M3: return mxb_e4m3_encode_rne(x);
-    default: return mxb_fp_encode_rne_generic(p, x);
+    default:
+#ifndef __CUDA_ARCH__
+      if (p->ebits && !p->twos) return mxb_fp_encode_rne_minifloat(p, x);
+#endif
+      return mxb_fp_encode_rne_generic(p, x);
   }
 }
 MXB_HD uint32_t mxb_fp_encode_sr(const mxb_fp *p, float x, uint32_t r) {

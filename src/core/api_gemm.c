@@ -72,7 +72,7 @@ static mxb_status_t gemm_workspace(mxb_context_t *ctx, const mxb_gemm_desc_t *de
   (void)ctx;
   (void)desc;
 #endif
-  *bytes = mxb_cpu_gemm_workspace_size(B->rows, A->cols, L);
+  *bytes = mxb_cpu_gemm_workspace_size(A->rows, B->rows, A->cols, L);
   return MXB_SUCCESS;
 }
 

@@ -23,6 +23,7 @@
 #include "common/gemm_epilogue.h"
 #include "core/gemm.h"
 #include "cpu/decode.h"
+#include "cpu/pool.h"
 
 enum {
   MR = 4,          /* output tile: rows of A */
@@ -45,8 +46,7 @@ typedef struct {
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* Workspace: values of NB rows of B (interleaved) and MR rows of A, one row
- * of decode scratch, then per row the K-block scales and integer images. */
+/* Per row: the K-block scales and integer images. */
 static size_t image_bytes(int64_t K, int L) {
   size_t nkb = (size_t)((K + L - 1) / L);
   return align64(nkb * 8) + align64((size_t)K * 2);
@@ -54,9 +54,21 @@ static size_t image_bytes(int64_t K, int L) {
 
 static int64_t b_slots(int64_t N) { return ((N < NB ? N : NB) + NR - 1) / NR * NR; }
 
-size_t mxb_cpu_gemm_workspace_size(int64_t N, int64_t K, int L) {
-  size_t rows = (size_t)(b_slots(N) + MR);
-  return (rows + 1) * align64((size_t)K * 8) + rows * image_bytes(K, L) + 64;
+/* Threads for an M x N x K product: row groups of MR rows of A are the
+ * tasks (the same for any thread count). */
+static int gemm_threads(int64_t M, int64_t N, int64_t K) {
+  return mxb_cpu_plan((M + MR - 1) / MR, (double)M * (double)N * (double)K);
+}
+
+/* Workspace: values and images of NB rows of B (interleaved), shared; then
+ * per thread MR rows of A, one row of decode scratch and their images. */
+static size_t shared_bytes(int64_t N, int64_t K, int L) {
+  return (size_t)b_slots(N) * (align64((size_t)K * 8) + image_bytes(K, L));
+}
+static size_t thread_bytes(int64_t K, int L) { return (MR + 1) * align64((size_t)K * 8) + MR * image_bytes(K, L); }
+
+size_t mxb_cpu_gemm_workspace_size(int64_t M, int64_t N, int64_t K, int L) {
+  return shared_bytes(N, K, L) + (size_t)gemm_threads(M, N, K) * thread_bytes(K, L) + 64;
 }
 
 /* Exponent of the lowest set bit of a finite non-zero binary64 (x = odd * 2^e). */
@@ -163,6 +175,65 @@ static void store(const mxb_gemm_desc_t *desc, float alpha_t, float acc, void *C
   }
 }
 
+typedef struct gctx {
+  const mxb_gemm_desc_t *desc;
+  const mxb_tensor_t *A, *B;
+  void *C;
+  int64_t ldc, M, K, j0, nb;
+  int L, int_sums;
+  float alpha_t;
+  row_image *bp;        /* [b_slots(N)] */
+  const double *bvals;  /* B panel values, interleaved */
+  unsigned char *slots; /* per thread: thread_bytes(K, L) */
+} gctx;
+
+typedef struct tslot {
+  row_image ap[MR];
+  double *scratch;
+} tslot;
+
+static tslot slot_of(const gctx *g, int slot) {
+  const size_t vb = align64((size_t)g->K * 8), ib = image_bytes(g->K, g->L), nkb = (size_t)((g->K + g->L - 1) / g->L);
+  unsigned char *base = g->slots + (size_t)slot * thread_bytes(g->K, g->L), *images = base + (MR + 1) * vb;
+  tslot t;
+  for (int i = 0; i < MR; i++) {
+    t.ap[i].v = (double *)(base + (size_t)i * vb);
+    t.ap[i].s = (double *)(images + (size_t)i * ib);
+    t.ap[i].m = (int16_t *)(images + (size_t)i * ib + align64(nkb * 8));
+  }
+  t.scratch = (double *)(base + MR * vb);
+  return t;
+}
+
+/* Task: decode the NR rows of group `task` of the current B panel; the last
+ * group is padded by repeating its first row (computed, never stored). */
+static void decode_b_group(void *arg, int64_t task, int slot) {
+  const gctx *g = arg;
+  tslot t = slot_of(g, slot);
+  for (int64_t j = task * NR; j < (task + 1) * NR; j++)
+    decode_image(g->B, g->j0 + (j < g->nb ? j : j / NR * NR), &g->bp[j], NR, t.scratch, g->K, g->L);
+}
+
+/* Task: rows [task * MR, +MR) of C over the current B panel. */
+static void row_group(void *arg, int64_t task, int slot) {
+  const gctx *g = arg;
+  tslot t = slot_of(g, slot);
+  const int64_t i0 = task * MR, mr = g->M - i0 < MR ? g->M - i0 : MR;
+  for (int64_t i = 0; i < mr; i++) decode_image(g->A, i0 + i, &t.ap[i], 1, t.scratch, g->K, g->L);
+  const row_image *a[MR];
+  for (int r = 0; r < MR; r++) a[r] = &t.ap[r < mr ? r : 0]; /* edge rows repeat row 0, not stored */
+  for (int64_t jt = 0; jt < g->nb; jt += NR) {
+    int64_t nr = g->nb - jt < NR ? g->nb - jt : NR;
+    const row_image *b[NR];
+    for (int c = 0; c < NR; c++) b[c] = &g->bp[jt + c];
+    float acc[MR][NR];
+    tile(a, b, g->bvals + jt * g->K, g->K, g->L, g->int_sums, acc);
+    for (int64_t r = 0; r < mr; r++)
+      for (int64_t c = 0; c < nr; c++)
+        store(g->desc, g->alpha_t, acc[r][c], g->C, (i0 + r) * g->ldc + g->j0 + jt + c);
+  }
+}
+
 void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
                   int64_t ldc, int L, void *workspace, int int_sums) {
   const int64_t M = A->rows, N = B->rows, K = A->cols;
@@ -170,38 +241,23 @@ void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_
   unsigned char *ws = (unsigned char *)workspace;
   ws += (64 - (uintptr_t)ws % 64) % 64;
   const int64_t nbs = b_slots(N);
-  row_image bp[NB], ap[MR];
-  double *bvals = (double *)ws, *scratch = (double *)(ws + (size_t)(nbs + MR) * vb);
-  unsigned char *images = ws + (size_t)(nbs + MR + 1) * vb;
-  for (int64_t i = 0; i < nbs + MR; i++) {
-    row_image *r = i < nbs ? &bp[i] : &ap[i - nbs];
-    r->v = i < nbs ? bvals + (i / NR) * NR * K + i % NR : (double *)(ws + (size_t)i * vb);
-    r->s = (double *)(images + (size_t)i * ib);
-    r->m = (int16_t *)(images + (size_t)i * ib + align64(nkb * 8));
+  const int nt = gemm_threads(M, N, K);
+  row_image bp[NB];
+  double *bvals = (double *)ws;
+  unsigned char *images = ws + (size_t)nbs * vb;
+  for (int64_t i = 0; i < nbs; i++) {
+    bp[i].v = bvals + (i / NR) * NR * K + i % NR;
+    bp[i].s = (double *)(images + (size_t)i * ib);
+    bp[i].m = (int16_t *)(images + (size_t)i * ib + align64(nkb * 8));
   }
-  int_sums = int_sums && L <= MXB_GEMM_MAX_K_BLOCK;
-  const float alpha_t =
-      mxb_gemm_alpha_t(desc->alpha, (float)mxb_cpu_tensor_scale(A), (float)mxb_cpu_tensor_scale(B));
-
+  gctx g = {desc, A, B, C, ldc, M, K, 0, 0, L, int_sums && L <= MXB_GEMM_MAX_K_BLOCK,
+            mxb_gemm_alpha_t(desc->alpha, (float)mxb_cpu_tensor_scale(A), (float)mxb_cpu_tensor_scale(B)),
+            bp, bvals, ws + shared_bytes(N, K, L)};
   for (int64_t j0 = 0; j0 < N; j0 += NB) {
-    int64_t nb = N - j0 < NB ? N - j0 : NB;
-    /* Pad the last group by repeating its first row (computed, never stored). */
-    for (int64_t j = 0; j < (nb + NR - 1) / NR * NR; j++)
-      decode_image(B, j0 + (j < nb ? j : j / NR * NR), &bp[j], NR, scratch, K, L);
-    for (int64_t i0 = 0; i0 < M; i0 += MR) {
-      int64_t mr = M - i0 < MR ? M - i0 : MR;
-      for (int64_t i = 0; i < mr; i++) decode_image(A, i0 + i, &ap[i], 1, scratch, K, L);
-      const row_image *a[MR];
-      for (int r = 0; r < MR; r++) a[r] = &ap[r < mr ? r : 0]; /* edge rows repeat row 0, not stored */
-      for (int64_t jt = 0; jt < nb; jt += NR) {
-        int64_t nr = nb - jt < NR ? nb - jt : NR;
-        const row_image *b[NR];
-        for (int c = 0; c < NR; c++) b[c] = &bp[jt + c];
-        float acc[MR][NR];
-        tile(a, b, bvals + jt * K, K, L, int_sums, acc);
-        for (int64_t r = 0; r < mr; r++)
-          for (int64_t c = 0; c < nr; c++) store(desc, alpha_t, acc[r][c], C, (i0 + r) * ldc + j0 + jt + c);
-      }
-    }
+    g.j0 = j0;
+    g.nb = N - j0 < NB ? N - j0 : NB;
+    /* every output is written by one task, in the order of the serial loop */
+    mxb_cpu_run(nt, (g.nb + NR - 1) / NR, decode_b_group, &g);
+    mxb_cpu_run(nt, (M + MR - 1) / MR, row_group, &g);
   }
 }

@@ -10,8 +10,9 @@
 extern "C" {
 #endif
 
-/* Workspace bytes for N output columns, K and the K-block length L. */
-size_t mxb_cpu_gemm_workspace_size(int64_t N, int64_t K, int L);
+/* Workspace bytes for an M x N x K product with K-block length L, for the
+ * thread count at the time of the call (the GEMM must see the same count). */
+size_t mxb_cpu_gemm_workspace_size(int64_t M, int64_t N, int64_t K, int L);
 
 /* C = alpha * A * B^T + beta * C on validated arguments (ldc resolved, L from
  * mxb_gemm_k_block, workspace at least mxb_cpu_gemm_workspace_size bytes).

@@ -1,12 +1,17 @@
 /* CPU reference quantizer: plain loops over rows that call the shared block
- * code of src/common/block.h. One row at a time is loaded (converted to fp32,
+ * code of src/common/block.h. Each row is loaded (converted to fp32,
  * RHT-transformed and optionally bf16-rounded when cfg->rht asks), its blocks
  * are encoded, and the codes are packed into the row's bytes.
  *
  * Formats whose scale depends on more than one row (NVFP4 16x16 tiles, FP8
- * per-tensor and 128x128) work on bands of block_rows rows: one pass over the
- * band gathers each tile's amax, a second encodes it. The NVFP4 tensor amax
- * takes one more pass over the whole input first. */
+ * per-tensor and 128x128) work on bands of block_rows rows: one pass gathers
+ * each tile's amax, a second encodes. The NVFP4 tensor amax comes from a
+ * first pass over the whole input too.
+ *
+ * Both passes run on the thread pool over chunks of at most 64 rows that
+ * never straddle a band; chunk boundaries do not depend on the thread count,
+ * each chunk writes its own rows (and one chunk per band its scales), and
+ * amaxes combine by max, so every thread count gives the same bytes. */
 #include <stdlib.h>
 
 #include "common/block.h"
@@ -14,6 +19,22 @@
 #include "common/rht.h"
 #include "core/error.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/pool.h"
+
+/* One thread's row buffers. */
+typedef struct qslot {
+  float *x;          /* current row, fp32 [cols] */
+  uint8_t *r;        /* SR bytes of the current row [cols], NULL for RNE */
+  uint8_t *codes;    /* unpacked codes [scols * block_cols] */
+  uint32_t *tamax;   /* per tile column: amax bits [scols] */
+  uint8_t *tbad;     /* per tile column: has NaN/Inf [scols] */
+  float *tscale;     /* FP8: per tile column: the scale [scols] */
+  uint32_t *tcap;    /* FP8: per tile column: the largest magnitude code (mxb_fp8_cap) [scols] */
+} qslot;
+
+/* Work is cut into chunks of at most CHUNK_ROWS rows that never straddle a
+ * band of br rows (br > 1), whatever the thread count. */
+enum { CHUNK_ROWS = 64 };
 
 typedef struct qctx {
   const mxb_quant_config_t *cfg;
@@ -25,171 +46,232 @@ typedef struct qctx {
   int64_t rows, cols, scols;
   mxb_fp fp;
   uint32_t signs[8];
-  float *x;          /* current row, fp32 [cols] */
-  uint8_t *r;        /* SR bytes of the current row [cols], NULL for RNE */
-  uint8_t *codes;    /* unpacked codes [scols * block_cols] */
-  uint32_t *tamax;   /* per tile column: amax bits [scols] */
-  uint8_t *tbad;     /* per tile column: has NaN/Inf [scols] */
-  float *tscale;     /* FP8: per tile column: the scale [scols] */
-  uint32_t *tcap;    /* FP8: per tile column: the largest magnitude code (mxb_fp8_cap) [scols] */
+  mxb_amax_mode mode; /* of the tile amax */
+  int64_t br;         /* rows sharing a scale (1: each row its own) */
+  int64_t unit, cr, cpb, nchunks; /* band (br, or CHUNK_ROWS when br = 1), chunk rows, chunks per band */
+  uint32_t *pamax;    /* br > 1: per chunk and tile column: amax bits [nchunks * scols] */
+  uint8_t *pbad;      /* br > 1: per chunk and tile column: has NaN/Inf */
+  uint32_t *pnv;      /* NVFP4 1x16 tensor amax: per chunk, over its blocks [nchunks] */
+  mxb_nvfp4_ts ts;
+  qslot *slots;
 } qctx;
 
-/* Row `row` of the (transformed) input into q->x, and its SR bytes when
+/* Row `row` of the (transformed) input into s->x, and its SR bytes when
  * the row is about to be encoded (with_r). */
-static void fetch_row(qctx *q, int64_t row, int with_r) {
-  mxb_cpu_load(q->src_type, q->src, row * q->cols, q->cols, q->x);
+static void fetch_row(const qctx *q, qslot *s, int64_t row, int with_r) {
+  mxb_cpu_load(q->src_type, q->src, row * q->cols, q->cols, s->x);
   const mxb_rht_t *rht = &q->cfg->rht;
   if (rht->enabled) {
-    for (int64_t c = 0; c < q->cols; c += rht->size) mxb_rht_chunk(q->x + c, rht->size, q->signs, 0);
+    for (int64_t c = 0; c < q->cols; c += rht->size) mxb_rht_chunk(s->x + c, rht->size, q->signs, 0);
     if (rht->bf16_output)
-      for (int64_t c = 0; c < q->cols; c++) q->x[c] = mxb_bf16_decode(mxb_bf16_rne(q->x[c]));
+      for (int64_t c = 0; c < q->cols; c++) s->x[c] = mxb_bf16_decode(mxb_bf16_rne(s->x[c]));
   }
-  if (q->r && with_r) {
+  if (s->r && with_r) {
     uint64_t i0 = (uint64_t)(row * q->cols);
     mxb_u32x4 w = mxb_philox_group(q->cfg->seed, q->cfg->offset, i0 >> 4);
     for (int64_t c = 0; c < q->cols; c++) {
       uint64_t i = i0 + (uint64_t)c;
       if (c && !(i & 15u)) w = mxb_philox_group(q->cfg->seed, q->cfg->offset, i >> 4);
-      q->r[c] = (uint8_t)mxb_philox_byte(&w, (int)(i & 15u));
+      s->r[c] = (uint8_t)mxb_philox_byte(&w, (int)(i & 15u));
     }
   }
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* Block widths along cols and rows, "whole dimension" resolved. */
+/* Block width along cols, "whole dimension" resolved. */
 static int64_t bcols(const qctx *q) { return q->d->block_cols ? q->d->block_cols : q->cols; }
-static int64_t brows(const qctx *q) {
-  if (q->cfg->block_2d) return q->d->block_cols; /* 2D scaling: square tiles (NVFP4 16x16) */
-  return q->d->block_rows ? q->d->block_rows : q->rows;
+
+/* Rows [r0, r1) of chunk k (empty past the last row). */
+static void chunk_rows(const qctx *q, int64_t k, int64_t *r0, int64_t *r1) {
+  int64_t b0 = k / q->cpb * q->unit;
+  *r0 = b0 + k % q->cpb * q->cr;
+  *r1 = min64(min64(*r0 + q->cr, b0 + q->unit), q->rows);
 }
 
 /* Tile amax and NaN/Inf flags over rows [r0, r1) (one entry per tile column). */
-static void tile_stats(qctx *q, int64_t r0, int64_t r1, mxb_amax_mode mode) {
+static void tile_stats(const qctx *q, qslot *s, int64_t r0, int64_t r1, uint32_t *tamax, uint8_t *tbad) {
   int64_t bc = bcols(q);
-  memset(q->tamax, 0, (size_t)q->scols * sizeof(uint32_t));
-  memset(q->tbad, 0, (size_t)q->scols);
+  memset(tamax, 0, (size_t)q->scols * sizeof(uint32_t));
+  memset(tbad, 0, (size_t)q->scols);
   for (int64_t row = r0; row < r1; row++) {
-    fetch_row(q, row, 0);
+    fetch_row(q, s, row, 0);
     for (int64_t j = 0; j < q->scols; j++) {
       int bad = 0;
       int64_t c0 = j * bc;
-      uint32_t a = mxb_block_amax_bits(q->x + c0, (int)min64(bc, q->cols - c0), mode, &bad);
-      q->tamax[j] = a > q->tamax[j] ? a : q->tamax[j];
-      q->tbad[j] |= (uint8_t)bad;
+      uint32_t a = mxb_block_amax_bits(s->x + c0, (int)min64(bc, q->cols - c0), q->mode, &bad);
+      tamax[j] = a > tamax[j] ? a : tamax[j];
+      tbad[j] |= (uint8_t)bad;
     }
   }
 }
 
-static void put_row(qctx *q, int64_t row) {
-  mxb_cpu_pack(q->codes, mxb_fmt_row_codes(q->d->format, q->cols), q->d->elem_bits,
+/* After pass 1 (br > 1): each band's tile stats, its chunks' combined (max
+ * and or, so in any order), into the band's first chunk. Linear in the
+ * number of chunks, once, on the calling thread. */
+static void combine_bands(qctx *q) {
+  for (int64_t k0 = 0; k0 < q->nchunks; k0 += q->cpb)
+    for (int64_t k = k0 + 1; k < k0 + q->cpb; k++)
+      for (int64_t j = 0; j < q->scols; j++) {
+        uint32_t a = q->pamax[k * q->scols + j], *m = &q->pamax[k0 * q->scols + j];
+        *m = a > *m ? a : *m;
+        q->pbad[k0 * q->scols + j] |= q->pbad[k * q->scols + j];
+      }
+}
+
+/* Tile stats of band b (br > 1, after combine_bands) into s. */
+static void band_stats(const qctx *q, qslot *s, int64_t b) {
+  memcpy(s->tamax, q->pamax + b * q->cpb * q->scols, (size_t)q->scols * sizeof(uint32_t));
+  memcpy(s->tbad, q->pbad + b * q->cpb * q->scols, (size_t)q->scols);
+}
+
+static int nan_blocks(const qctx *q) { return q->cfg->nonfinite == MXB_NONFINITE_NAN_BLOCK; }
+
+/* Pass 1, chunk k: its tile stats (br > 1) or, for NVFP4 1x16 blocks, the
+ * largest amax of its blocks (NaN blocks do not enter the tensor amax). */
+static void stats_task(void *arg, int64_t k, int slot) {
+  const qctx *q = arg;
+  qslot *s = &q->slots[slot];
+  int64_t r0, r1;
+  chunk_rows(q, k, &r0, &r1);
+  if (q->br > 1) {
+    tile_stats(q, s, r0, r1, q->pamax + k * q->scols, q->pbad + k * q->scols);
+    return;
+  }
+  uint32_t m = 0;
+  for (int64_t row = r0; row < r1; row++) {
+    tile_stats(q, s, row, row + 1, s->tamax, s->tbad);
+    for (int64_t j = 0; j < q->scols; j++)
+      if (!(nan_blocks(q) && s->tbad[j])) m = s->tamax[j] > m ? s->tamax[j] : m;
+  }
+  q->pnv[k] = m;
+}
+
+static void put_row(const qctx *q, const qslot *s, int64_t row) {
+  mxb_cpu_pack(s->codes, mxb_fmt_row_codes(q->d->format, q->cols), q->d->elem_bits,
                (uint8_t *)q->dst->data + (size_t)row * q->sz->row_bytes);
 }
-static void put_scale8(qctx *q, int64_t i, int64_t j, uint8_t s) {
+static void put_scale8(const qctx *q, int64_t i, int64_t j, uint8_t s) {
   ((uint8_t *)q->dst->scales)[mxb_cpu_scale_index(q->dst, i, j, q->scols)] = s;
 }
 
-/* NVFP4 (NUMERICS 4.1): 1x16 blocks, or 16x16 tiles whose scale is stored
- * on each of the tile's rows. */
-static void quantize_nvfp4(qctx *q) {
-  int nanb = q->cfg->nonfinite == MXB_NONFINITE_NAN_BLOCK;
-  mxb_amax_mode mode = nanb ? MXB_AMAX_NAN_BLOCK : MXB_AMAX_SKIP_NAN;
-  int64_t br = brows(q), bc = bcols(q);
-  float A;
-  if (q->cfg->amax_source == MXB_AMAX_FROM_TENSOR) {
-    A = *q->dst->amax;
-  } else {
-    uint32_t m = 0; /* NaN blocks do not enter the tensor amax */
-    for (int64_t r0 = 0; r0 < q->rows; r0 += br) {
-      tile_stats(q, r0, min64(r0 + br, q->rows), mode);
-      for (int64_t j = 0; j < q->scols; j++)
-        if (!(nanb && q->tbad[j])) m = q->tamax[j] > m ? q->tamax[j] : m;
-    }
-    A = mxb_u2f(m);
-    *q->dst->amax = A;
-  }
-  mxb_nvfp4_ts ts = mxb_nvfp4_tensor_scales(A);
-  for (int64_t r0 = 0; r0 < q->rows; r0 += br) {
-    int64_t r1 = min64(r0 + br, q->rows);
-    if (br > 1) tile_stats(q, r0, r1, mode);
-    for (int64_t row = r0; row < r1; row++) {
-      fetch_row(q, row, 1);
-      for (int64_t j = 0; j < q->scols; j++) {
-        int64_t c0 = j * bc;
-        int n = (int)min64(bc, q->cols - c0), bad = 0;
-        uint32_t a = br > 1 ? q->tamax[j] : mxb_block_amax_bits(q->x + c0, n, mode, &bad);
-        if (br > 1) bad = q->tbad[j];
-        uint8_t s = mxb_nvfp4_quantize_block(q->x + c0, n, a, nanb && bad, &ts, q->r ? q->r + c0 : NULL,
-                                             q->codes + c0);
-        put_scale8(q, row, j, s);
-      }
-      put_row(q, row);
-    }
+/* NVFP4 (NUMERICS 4.1): 1x16 blocks, or 16x16 tiles (tile stats in s) whose
+ * scale is stored on each of the tile's rows. */
+static void encode_nvfp4(const qctx *q, qslot *s, int64_t row) {
+  int64_t bc = bcols(q);
+  for (int64_t j = 0; j < q->scols; j++) {
+    int64_t c0 = j * bc;
+    int n = (int)min64(bc, q->cols - c0), bad = 0;
+    uint32_t a = q->br > 1 ? s->tamax[j] : mxb_block_amax_bits(s->x + c0, n, q->mode, &bad);
+    if (q->br > 1) bad = s->tbad[j];
+    uint8_t sc = mxb_nvfp4_quantize_block(s->x + c0, n, a, nan_blocks(q) && bad, &q->ts, s->r ? s->r + c0 : NULL,
+                                          s->codes + c0);
+    put_scale8(q, row, j, sc);
   }
 }
 
 /* MX (NUMERICS 4.2): 1 x block_cols blocks with E8M0 scales. */
-static void quantize_mx(qctx *q) {
+static void encode_mx(const qctx *q, qslot *s, int64_t row) {
   int64_t bc = bcols(q);
-  for (int64_t row = 0; row < q->rows; row++) {
-    fetch_row(q, row, 1);
-    for (int64_t j = 0; j < q->scols; j++) {
-      int64_t c0 = j * bc;
-      uint8_t b = mxb_mx_quantize_block(q->x + c0, (int)min64(bc, q->cols - c0), &q->fp, q->cfg->scale_rule,
-                                        q->cfg->nonfinite, q->r ? q->r + c0 : NULL, q->codes + c0);
-      put_scale8(q, row, j, b);
-    }
-    put_row(q, row);
+  for (int64_t j = 0; j < q->scols; j++) {
+    int64_t c0 = j * bc;
+    uint8_t b = mxb_mx_quantize_block(s->x + c0, (int)min64(bc, q->cols - c0), &q->fp, q->cfg->scale_rule,
+                                      q->cfg->nonfinite, s->r ? s->r + c0 : NULL, s->codes + c0);
+    put_scale8(q, row, j, b);
   }
 }
 
 /* MX9/MX6/MX4 (NUMERICS 4.3): the row's codes are padded to whole blocks. */
-static void quantize_bdr(qctx *q) {
+static void encode_bdr(const qctx *q, qslot *s, int64_t row) {
   int64_t bc = bcols(q);
-  for (int64_t row = 0; row < q->rows; row++) {
-    fetch_row(q, row, 1);
-    memset(q->codes, 0, (size_t)mxb_fmt_row_codes(q->d->format, q->cols));
-    for (int64_t j = 0; j < q->scols; j++) {
-      int64_t c0 = j * bc;
-      uint8_t mu = 0;
-      put_scale8(q, row, j, mxb_bdr_quantize_block(q->x + c0, (int)min64(bc, q->cols - c0), q->d->bdr_m,
-                                                   q->cfg->nonfinite, &mu, q->codes + c0));
-      ((uint8_t *)q->dst->aux)[mxb_cpu_scale_index(q->dst, row, j, q->scols)] = mu;
-    }
-    put_row(q, row);
+  memset(s->codes, 0, (size_t)mxb_fmt_row_codes(q->d->format, q->cols));
+  for (int64_t j = 0; j < q->scols; j++) {
+    int64_t c0 = j * bc;
+    uint8_t mu = 0;
+    put_scale8(q, row, j, mxb_bdr_quantize_block(s->x + c0, (int)min64(bc, q->cols - c0), q->d->bdr_m,
+                                                 q->cfg->nonfinite, &mu, s->codes + c0));
+    ((uint8_t *)q->dst->aux)[mxb_cpu_scale_index(q->dst, row, j, q->scols)] = mu;
   }
 }
 
-/* FP8 with fp32 scales (NUMERICS 4.4): per tensor, 1x128 or 128x128. */
-static void quantize_fp8(qctx *q) {
-  int64_t br = brows(q), bc = bcols(q);
-  float *scale = (float *)q->dst->scales;
-  for (int64_t r0 = 0; r0 < q->rows; r0 += br) {
-    int64_t r1 = min64(r0 + br, q->rows), band = r0 / br;
-    tile_stats(q, r0, r1, MXB_AMAX_FINITE);
-    for (int64_t j = 0; j < q->scols; j++) {
-      float s = mxb_fp8_scale(q->tamax[j], &q->fp, q->cfg->fp8_pow2_scale);
-      q->tscale[j] = s;
-      q->tcap[j] = mxb_fp8_cap(&q->fp, s);
-      scale[band * q->scols + j] = 1.0f / s;
+/* FP8 with fp32 scales (NUMERICS 4.4): the scales of band b from the tile
+ * stats in s, stored when `store`. */
+static void fp8_scales(const qctx *q, qslot *s, int64_t b, int store) {
+  for (int64_t j = 0; j < q->scols; j++) {
+    float sc = mxb_fp8_scale(s->tamax[j], &q->fp, q->cfg->fp8_pow2_scale);
+    s->tscale[j] = sc;
+    s->tcap[j] = mxb_fp8_cap(&q->fp, sc);
+    if (store) ((float *)q->dst->scales)[b * q->scols + j] = 1.0f / sc;
+  }
+}
+
+static void encode_fp8(const qctx *q, qslot *s) {
+  int64_t bc = bcols(q);
+  for (int64_t j = 0; j < q->scols; j++)
+    for (int64_t c = j * bc; c < q->cols && c < (j + 1) * bc; c++)
+      s->codes[c] = mxb_fp8_encode_scaled(&q->fp, s->x[c], s->tscale[j], s->tcap[j], s->r ? s->r[c] : -1);
+}
+
+/* Pass 2, chunk k: encode its rows. */
+static void encode_task(void *arg, int64_t k, int slot) {
+  const qctx *q = arg;
+  qslot *s = &q->slots[slot];
+  int64_t r0, r1;
+  chunk_rows(q, k, &r0, &r1);
+  if (r0 >= r1) return;
+  const mxb_scale_type_t st = q->d->scale_type;
+  if (q->br > 1) {
+    band_stats(q, s, k / q->cpb);
+    /* one chunk of the band stores its scales */
+    if (st == MXB_SCALE_FP32) fp8_scales(q, s, k / q->cpb, k % q->cpb == 0);
+  }
+  for (int64_t row = r0; row < r1; row++) {
+    if (st == MXB_SCALE_FP32 && q->br == 1) {
+      tile_stats(q, s, row, row + 1, s->tamax, s->tbad);
+      fp8_scales(q, s, row, 1);
     }
-    for (int64_t row = r0; row < r1; row++) {
-      fetch_row(q, row, 1);
+    fetch_row(q, s, row, 1);
+    switch (st) {
+      case MXB_SCALE_UE4M3: encode_nvfp4(q, s, row); break;
+      case MXB_SCALE_E8M0: encode_mx(q, s, row); break;
+      case MXB_SCALE_BDR: encode_bdr(q, s, row); break;
+      case MXB_SCALE_FP32: encode_fp8(q, s); break;
+      case MXB_SCALE_NONE: /* BF16 (NUMERICS 4.5), saturating like every storage format */
+        for (int64_t c = 0; c < q->cols; c++)
+          ((uint16_t *)q->dst->data)[row * q->cols + c] = mxb_bf16_rne_satfinite(s->x[c]);
+        continue;
+    }
+    put_row(q, s, row);
+  }
+}
+
+/* NVFP4 tensor amax from pass 1 (max, so in any order). */
+static float nvfp4_tensor_amax(const qctx *q) {
+  uint32_t m = 0;
+  if (q->br == 1) {
+    for (int64_t k = 0; k < q->nchunks; k++) m = q->pnv[k] > m ? q->pnv[k] : m;
+  } else {
+    qslot *s = &q->slots[0];
+    for (int64_t b = 0; b < q->nchunks / q->cpb; b++) {
+      band_stats(q, s, b);
       for (int64_t j = 0; j < q->scols; j++)
-        for (int64_t c = j * bc; c < q->cols && c < (j + 1) * bc; c++)
-          q->codes[c] = mxb_fp8_encode_scaled(&q->fp, q->x[c], q->tscale[j], q->tcap[j], q->r ? q->r[c] : -1);
-      put_row(q, row);
+        if (!(nan_blocks(q) && s->tbad[j])) m = s->tamax[j] > m ? s->tamax[j] : m;
     }
   }
+  return mxb_u2f(m);
 }
 
-/* BF16 (NUMERICS 4.5), saturating like every storage format. */
-static void quantize_bf16(qctx *q) {
-  uint16_t *out = (uint16_t *)q->dst->data;
-  for (int64_t row = 0; row < q->rows; row++) {
-    fetch_row(q, row, 1);
-    for (int64_t c = 0; c < q->cols; c++) out[row * q->cols + c] = mxb_bf16_rne_satfinite(q->x[c]);
+static void free_slots(qslot *slots, int n) {
+  for (int i = 0; slots && i < n; i++) {
+    free(slots[i].x);
+    free(slots[i].r);
+    free(slots[i].codes);
+    free(slots[i].tamax);
+    free(slots[i].tbad);
+    free(slots[i].tscale);
+    free(slots[i].tcap);
   }
+  free(slots);
 }
 
 mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_type, const void *src,
@@ -212,35 +294,58 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
     else
       memcpy(q.signs, cfg->rht.sign_mask, sizeof(q.signs));
   }
+  const int nvfp4 = q.d->scale_type == MXB_SCALE_UE4M3, fp8 = q.d->scale_type == MXB_SCALE_FP32;
+  q.mode = fp8 ? MXB_AMAX_FINITE : nan_blocks(&q) ? MXB_AMAX_NAN_BLOCK : MXB_AMAX_SKIP_NAN;
+  q.br = cfg->block_2d ? q.d->block_cols /* 2D scaling: square tiles (NVFP4 16x16) */
+         : q.d->block_rows ? q.d->block_rows : q.rows;
+  if (q.br < 1) q.br = 1;
+  q.unit = q.br > 1 ? q.br : CHUNK_ROWS;
+  q.cr = min64(q.unit, CHUNK_ROWS);
+  q.cpb = (q.unit + q.cr - 1) / q.cr;
+  q.nchunks = (q.rows + q.unit - 1) / q.unit * q.cpb;
+  const int tensor_amax = nvfp4 && cfg->amax_source != MXB_AMAX_FROM_TENSOR;
+  const int pass1 = q.br > 1 || tensor_amax;
+
   size_t ncodes = (size_t)mxb_fmt_row_codes(dst->format, q.cols);
-  q.x = malloc((size_t)q.cols * sizeof(float));
-  q.codes = malloc(ncodes);
-  q.tamax = malloc((size_t)q.scols * sizeof(uint32_t));
-  q.tbad = malloc((size_t)q.scols);
-  q.tscale = malloc((size_t)q.scols * sizeof(float));
-  q.tcap = malloc((size_t)q.scols * sizeof(uint32_t));
-  if (cfg->rounding == MXB_ROUND_SR) q.r = malloc((size_t)q.cols);
-  mxb_status_t st = MXB_SUCCESS;
-  if (!q.x || !q.codes || !q.tamax || !q.tbad || !q.tscale || !q.tcap || (cfg->rounding == MXB_ROUND_SR && !q.r)) {
-    st = mxb_fail(MXB_ERR_ALLOC, "cannot allocate the %zu-byte row buffers of the CPU quantizer",
-                  (size_t)q.cols * 5 + ncodes + (size_t)q.scols * 13);
-  } else {
-    memset(q.codes, 0, ncodes);
-    if (dst->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED) memset(dst->scales, 0, sz->scale_bytes); /* padding */
-    switch (q.d->scale_type) {
-      case MXB_SCALE_UE4M3: quantize_nvfp4(&q); break;
-      case MXB_SCALE_E8M0: quantize_mx(&q); break;
-      case MXB_SCALE_BDR: quantize_bdr(&q); break;
-      case MXB_SCALE_FP32: quantize_fp8(&q); break;
-      case MXB_SCALE_NONE: quantize_bf16(&q); break;
-    }
+  int nt = mxb_cpu_plan(q.nchunks, (double)q.rows * (double)q.cols * (pass1 ? 2 : 1));
+  int ok = 1;
+  q.slots = calloc((size_t)nt, sizeof(qslot));
+  ok = q.slots != NULL;
+  for (int i = 0; ok && i < nt; i++) {
+    qslot *s = &q.slots[i];
+    s->x = malloc((size_t)q.cols * sizeof(float));
+    s->codes = calloc(ncodes ? ncodes : 1, 1); /* padding codes stay 0 */
+    s->tamax = malloc((size_t)q.scols * sizeof(uint32_t));
+    s->tbad = malloc((size_t)q.scols);
+    s->tscale = malloc((size_t)q.scols * sizeof(float));
+    s->tcap = malloc((size_t)q.scols * sizeof(uint32_t));
+    if (cfg->rounding == MXB_ROUND_SR) s->r = malloc((size_t)q.cols);
+    ok = s->x && s->codes && s->tamax && s->tbad && s->tscale && s->tcap && (cfg->rounding != MXB_ROUND_SR || s->r);
   }
-  free(q.x);
-  free(q.codes);
-  free(q.tamax);
-  free(q.tbad);
-  free(q.tscale);
-  free(q.tcap);
-  free(q.r);
+  if (ok && q.br > 1) {
+    q.pamax = malloc((size_t)(q.nchunks * q.scols) * sizeof(uint32_t));
+    q.pbad = malloc((size_t)(q.nchunks * q.scols));
+    ok = q.pamax && q.pbad;
+  }
+  if (ok && tensor_amax && q.br == 1) ok = (q.pnv = malloc((size_t)q.nchunks * sizeof(uint32_t))) != NULL;
+  mxb_status_t st = MXB_SUCCESS;
+  if (!ok) {
+    st = mxb_fail(MXB_ERR_ALLOC, "cannot allocate the row buffers of the CPU quantizer (%d threads, %lld columns)",
+                  nt, (long long)q.cols);
+  } else {
+    if (dst->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED) memset(dst->scales, 0, sz->scale_bytes); /* padding */
+    if (pass1) mxb_cpu_run(nt, q.nchunks, stats_task, &q);
+    if (q.br > 1) combine_bands(&q);
+    if (nvfp4) {
+      float A = tensor_amax ? nvfp4_tensor_amax(&q) : *dst->amax;
+      if (tensor_amax) *dst->amax = A;
+      q.ts = mxb_nvfp4_tensor_scales(A);
+    }
+    mxb_cpu_run(nt, q.nchunks, encode_task, &q);
+  }
+  free_slots(q.slots, nt);
+  free(q.pamax);
+  free(q.pbad);
+  free(q.pnv);
   return st;
 }

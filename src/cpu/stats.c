@@ -11,6 +11,7 @@
 #include "common/block.h"
 #include "core/error.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/pool.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -74,6 +75,54 @@ static double clip_limit(const scale_view *v, int64_t r, int64_t c, int *tie_cli
   return ((double)vmax + half) * mult;
 }
 
+/* Partial sums of one chunk of rows. */
+typedef struct spart {
+  double sxx, syy, sxy, see, max_abs, max_rel;
+  int64_t n, nonzero, flushed, saturated, nonfinite;
+} spart;
+
+typedef struct sctx {
+  const float *x, *y;
+  const scale_view *v;
+  int64_t cols, rows;
+  int64_t span;  /* the clipping threshold is constant over a block (over a pair for BDR) */
+  int64_t chunk; /* rows per task */
+  spart *parts;  /* one per task */
+} sctx;
+
+static void stats_rows(void *arg, int64_t task, int slot) {
+  (void)slot;
+  const sctx *q = arg;
+  spart p = {0};
+  const int64_t cols = q->cols, r1 = (task + 1) * q->chunk < q->rows ? (task + 1) * q->chunk : q->rows;
+  for (int64_t r = task * q->chunk; r < r1; r++) {
+    int tie = 1;
+    double lim = INFINITY;
+    for (int64_t c = 0; c < cols; c++) {
+      if (c % q->span == 0) lim = clip_limit(q->v, r, c, &tie);
+      double xi = (double)q->x[r * cols + c], yi = (double)q->y[r * cols + c];
+      if (!isfinite(xi) || !isfinite(yi)) {
+        p.nonfinite++;
+        continue;
+      }
+      double e = xi - yi, ax = fabs(xi);
+      p.n++;
+      p.sxx += xi * xi;
+      p.syy += yi * yi;
+      p.sxy += xi * yi;
+      p.see += e * e;
+      if (fabs(e) > p.max_abs) p.max_abs = fabs(e);
+      if (ax > 1e-30 && fabs(e) / ax > p.max_rel) p.max_rel = fabs(e) / ax;
+      if (xi != 0) {
+        p.nonzero++;
+        p.flushed += yi == 0;
+      }
+      p.saturated += ax > lim || (tie && ax == lim);
+    }
+  }
+  q->parts[task] = p;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -104,39 +153,39 @@ mxb_status_t mxb_cpu_error_stats(const float *x, const mxb_tensor_t *q, const mx
     return st;
   }
 
+  /* Sums over fixed chunks of rows, each in element order, then added in
+   * chunk order: the same bits for any thread count. */
+  sctx c = {x, y, &v, cols, rows, d->scale_type == MXB_SCALE_BDR ? 2 : d->block_cols ? d->block_cols : cols,
+            cols < 16384 ? 16384 / cols : 1, NULL};
+  int64_t ntasks = (rows + c.chunk - 1) / c.chunk;
+  if (!(c.parts = calloc((size_t)ntasks, sizeof(spart)))) {
+    free(y);
+    free(mults);
+    return mxb_fail(MXB_ERR_ALLOC, "could not allocate %lld partial sums", (long long)ntasks);
+  }
+  mxb_cpu_run(mxb_cpu_plan(ntasks, (double)(rows * cols) * 4), ntasks, stats_rows, &c);
+
   mxb_error_stats_t s;
   memset(&s, 0, sizeof(s));
   s.struct_size = sizeof(s);
   s.count = rows * cols;
   double sxx = 0, syy = 0, sxy = 0, see = 0;
   int64_t n = 0, nonzero = 0, flushed = 0, saturated = 0;
-  /* the clipping threshold is constant over a block (over a pair for BDR) */
-  int64_t span = d->scale_type == MXB_SCALE_BDR ? 2 : d->block_cols ? d->block_cols : cols;
-  for (int64_t r = 0; r < rows; r++) {
-    int tie = 1;
-    double lim = INFINITY;
-    for (int64_t c = 0; c < cols; c++) {
-      if (c % span == 0) lim = clip_limit(&v, r, c, &tie);
-      double xi = (double)x[r * cols + c], yi = (double)y[r * cols + c];
-      if (!isfinite(xi) || !isfinite(yi)) {
-        s.nonfinite++;
-        continue;
-      }
-      double e = xi - yi, ax = fabs(xi);
-      n++;
-      sxx += xi * xi;
-      syy += yi * yi;
-      sxy += xi * yi;
-      see += e * e;
-      if (fabs(e) > s.max_abs_err) s.max_abs_err = fabs(e);
-      if (ax > 1e-30 && fabs(e) / ax > s.max_rel_err) s.max_rel_err = fabs(e) / ax;
-      if (xi != 0) {
-        nonzero++;
-        flushed += yi == 0;
-      }
-      saturated += ax > lim || (tie && ax == lim);
-    }
+  for (int64_t t = 0; t < ntasks; t++) {
+    const spart *p = &c.parts[t];
+    sxx += p->sxx;
+    syy += p->syy;
+    sxy += p->sxy;
+    see += p->see;
+    n += p->n;
+    nonzero += p->nonzero;
+    flushed += p->flushed;
+    saturated += p->saturated;
+    s.nonfinite += p->nonfinite;
+    if (p->max_abs > s.max_abs_err) s.max_abs_err = p->max_abs;
+    if (p->max_rel > s.max_rel_err) s.max_rel_err = p->max_rel;
   }
+  free(c.parts);
   if (n) {
     s.mse = see / (double)n;
     s.rmse = sqrt(s.mse);
