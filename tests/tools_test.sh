@@ -43,6 +43,10 @@ raw = open(f"{d}/x.npy", "rb").read()
 open(f"{d}/trunc.npy", "wb").write(raw[:len(raw) - 100])
 open(f"{d}/garbage.npy", "wb").write(b"\x93NUMPY\x01\x00\x20\x00{'descr': '<f4', oops}          \n")
 open(f"{d}/junk.bin", "wb").write(b"hello")
+big = x.astype(np.float64); big[5, 9] = 1e300
+np.save(f"{d}/big64.npy", big)
+edge = x.astype(np.float64); edge[0, 0] = float(np.finfo(np.float32).max)
+np.save(f"{d}/edge64.npy", edge)
 EOF
 
 # info and usage
@@ -253,6 +257,9 @@ expect 3 "truncated .npy" "$TOOL" analyze "$T/trunc.npy"
 mentions "truncated message" "truncated"
 expect 3 "malformed .npy header" "$TOOL" analyze "$T/garbage.npy"
 mentions "malformed message" "malformed"
+expect 3 "an f8 value beyond fp32 is refused, not read as Inf" "$TOOL" analyze "$T/big64.npy"
+mentions "the refusal names the element" "element 1289"
+expect 0 "an f8 value of FLT_MAX is read" "$TOOL" analyze "$T/edge64.npy"
 expect 3 "Fortran order" "$TOOL" analyze "$T/xf.npy"
 mentions "Fortran message" "Fortran"
 expect 3 "not a tensor file" "$TOOL" analyze "$T/junk.bin"

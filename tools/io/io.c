@@ -146,6 +146,12 @@ int mxio_array_to_f32(mxio_array *a, char *err, size_t errlen) {
     if (a->dtype == MXIO_F64) {
       double d;
       memcpy(&d, src + 8 * i, 8);
+      /* A finite value that rounds to infinity in fp32 (|d| at or above
+       * FLT_MAX plus half an ulp) would turn into Inf silently: refuse. */
+      if (isfinite(d) && fabs(d) >= 0x1.ffffffp+127) {
+        free(f);
+        return mxio_fail(err, errlen, "f64 element %zu (%g) is outside the fp32 range the tool works in", i, d);
+      }
       f[i] = (float)d;
     } else {
       uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
