@@ -70,10 +70,10 @@ Test(readers, npy_round_trip_every_dtype) {
   const float f[6] = {1.0f, -2.5f, 0.0f, INFINITY, 3.0e-5f, -0.0f};
   const uint16_t h[6] = {0x3C00, 0x0001, 0x7BFF, 0x8000, 0xFC00, 0x3555};      /* f16 */
   const uint16_t b[6] = {0x3F80, 0xC0A0, 0x0001, 0x7F80, 0x8000, 0x4049};      /* bf16 */
-  const double d[6] = {0.1, -1e300, 1e-50, 2.0, -3.5, 65504.0};
+  const double d[6] = {0.1, -0x1.fffffefffffffp+127, 1e-50, 2.0, -3.5, 65504.0}; /* [1]: just below the overflow midpoint */
   const float h_want[6] = {1.0f, 0x1p-24f, 65504.0f, -0.0f, -INFINITY, 0.333251953125f};
   const float b_want[6] = {1.0f, -5.0f, 0x1p-133f, INFINITY, -0.0f, 3.140625f};
-  const float d_want[6] = {(float)0.1, -INFINITY, 0.0f, 2.0f, -3.5f, 65504.0f};
+  const float d_want[6] = {(float)0.1, -0x1.fffffep+127f, 0.0f, 2.0f, -3.5f, 65504.0f};
   const struct {
     mxio_dtype t;
     const void *data;
@@ -100,6 +100,25 @@ Test(readers, npy_round_trip_every_dtype) {
       cr_assert_eq(x, y, "dtype %s element %d: %a, want %a", mxio_dtype_name(cases[k].t), i, v[i],
                    cases[k].want[i]);
     }
+    mxio_array_free(&a);
+  }
+}
+
+/* A finite f64 value that rounds to infinity in fp32 (here the overflow
+ * midpoint FLT_MAX + ulp/2, and 1e300) is refused, naming the element, and
+ * the array is left as it was. */
+Test(readers, f64_beyond_fp32_is_refused) {
+  const double vals[2] = {-0x1.ffffffp+127, 1e300};
+  for (int k = 0; k < 2; k++) {
+    const double d[3] = {1.0, vals[k], 2.0};
+    const int64_t shape[2] = {1, 3};
+    cr_assert_eq(mxio_npy_write(tmp_path("big.npy"), MXIO_F64, 2, shape, d, g_err, sizeof(g_err)), 0, "%s", g_err);
+    mxio_array a;
+    cr_assert_eq(mxio_load(tmp_path("big.npy"), NULL, &a, g_err, sizeof(g_err)), 0, "%s", g_err);
+    cr_assert_neq(mxio_array_to_f32(&a, g_err, sizeof(g_err)), 0, "%a was read as fp32", vals[k]);
+    cr_assert(strstr(g_err, "element 1") != NULL, "%s", g_err);
+    cr_assert_eq(a.dtype, MXIO_F64);
+    cr_assert_eq(memcmp(a.data, d, sizeof(d)), 0);
     mxio_array_free(&a);
   }
 }
