@@ -286,9 +286,9 @@ def _cudart():
 
 def _pointer_device(ptr):
     """The CUDA device of a device pointer (cudaPointerGetAttributes)."""
-    class Attr(C.Structure):
+    class Attr(C.Structure):  # cudaPointerAttributes, its reserved tail included (it is written)
         _fields_ = [("type", C.c_int), ("device", C.c_int), ("devicePointer", C.c_void_p),
-                    ("hostPointer", C.c_void_p)]
+                    ("hostPointer", C.c_void_p), ("reserved", C.c_long * 8)]
     a = Attr()
     if _cudart().cudaPointerGetAttributes(C.byref(a), C.c_void_p(ptr)) != 0:
         raise ValueError("cannot tell the CUDA device of a __cuda_array_interface__ pointer")
