@@ -59,7 +59,7 @@ class Case(unittest.TestCase):
     def assertSameTensor(self, q, ref, what=""):
         self.assertEqual((q.format, q.shape, q.flags), (ref.format, ref.shape, ref.flags), what)
         for name in PLANES:
-            mine, theirs = as_numpy(getattr(q, name)), getattr(ref, name)
+            mine, theirs = as_numpy(getattr(q, name)), as_numpy(getattr(ref, name))
             if theirs is None:
                 self.assertIsNone(mine, f"{what} {name}")
             else:
