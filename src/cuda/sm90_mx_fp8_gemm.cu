@@ -4,7 +4,7 @@
 // C = alpha * A * B^T + beta * C.
 //
 // A persistent grid (one CTA per SM) walks 128 x BN tiles of C (BN = 128, or
-// 64 where 128 would leave SMs idle). Two producer warps bring A and B tiles
+// 64 where 128 would leave SMs idle). A producer warpgroup brings A and B tiles
 // (128 K-bytes a stage) into a 5-stage shared-memory ring with TMA and
 // decode their E8M0 block scales to fp32 next to them; two math warpgroups
 // each own half of the tile's columns and all its rows, as two 64-row
@@ -52,8 +52,13 @@ struct layout {
   static constexpr int B_OFF = STAGES * A_BYTES;  // A tiles from offset 0
   static constexpr int SFA_OFF = B_OFF + STAGES * B_BYTES;
   static constexpr int SFB_OFF = SFA_OFF + STAGES * SFA * 4;
-  static constexpr int FLAG_OFF = SFB_OFF + STAGES * SFB * 4;
-  static constexpr int BAR_OFF = FLAG_OFF + STAGES * KB_STAGE * 2 * 4;  // A and B flags
+  // Raw scale words (4 K-blocks of a row or column) of each stage, fetched
+  // PF stages ahead by cp.async: A's rows, then B's columns.
+  static constexpr int RAW_OFF = SFB_OFF + STAGES * SFB * 4;
+  static constexpr int FLAG_OFF = RAW_OFF + STAGES * (BM + BN) * 4;
+  // Wide-range flags: one word a stage and producer warp, bit kb set where a
+  // scale of K-block kb lies outside [2^-74, 2^63].
+  static constexpr int BAR_OFF = FLAG_OFF + STAGES * 4 * 4;
   static constexpr int BYTES = BAR_OFF + 2 * STAGES * 8 + 1024;  // + alignment slack
 };
 
@@ -77,92 +82,114 @@ __device__ __forceinline__ void tile_of(int id, int tiles_m, int tiles_n, int &t
 }
 
 // The E8M0 scales of K-blocks kg0 .. kg0 + 3 of row r as one little-endian
-// word: 4 consecutive bytes in both layouts (swizzled planes are padded to
-// whole 128 x 4 tiles). vec: one aligned 4-byte load (the bytes are in the
-// plane); else byte loads that stay inside a linear row.
-__device__ __forceinline__ uint32_t scale_word(const uint8_t *plane, int64_t r, int kg0, int64_t cols, int swz,
-                                               int vec) {
-  const uint8_t *q = plane + (swz ? mxb_swizzle_index(r, kg0, cols) : r * cols + kg0);
-  if (vec) return *reinterpret_cast<const uint32_t *>(q);
+// word, from byte loads that stay inside a linear row (the path for planes
+// whose rows are not whole aligned words).
+__device__ __forceinline__ uint32_t scale_word_bytes(const uint8_t *plane, int64_t r, int kg0, int64_t cols) {
+  const uint8_t *q = plane + r * cols + kg0;
   uint32_t w = 0;
 #pragma unroll
   for (int j = 0; j < 4; ++j)
-    if (swz || kg0 + j < cols) w |= (uint32_t)q[j] << (8 * j);
+    if (kg0 + j < cols) w |= (uint32_t)q[j] << (8 * j);
   return w;
 }
 
+// Producer warps 8 .. 11: warp 8 issues the TMA loads of both tiles; warps
+// 8 and 9 decode the two halves of A's rows, 10 and 11 of B's. Scale words
+// (4 K-blocks of a row: 4 consecutive bytes in both layouts, swizzled planes
+// padded to whole 128 x 4 tiles) are fetched PF stages ahead into a
+// shared-memory ring by cp.async: a global load takes about a microsecond
+// under full HBM load. The per-stage work is kept short (row pointers fixed
+// per tile, a branch-free decode): the producers' instruction latency, not
+// the memory, set the pace at small M.
+constexpr int PF = STAGES - 1;
+constexpr uint32_t F32_QNAN_BITS = 0x7FC00000u;
+
 template <int ROWS>
-struct scale_words {
-  uint32_t w[ROWS / 32];
-  __device__ __forceinline__ void load(const uint8_t *plane, int r0, int nrows, int kg0, int64_t cols, int swz,
-                                       int vec, int lane) {
-#pragma unroll
-    for (int i = 0; i < ROWS / 32; ++i) {
-      const int r = lane + 32 * i;
-      w[i] = r0 + r < nrows ? scale_word(plane, r0 + r, kg0, cols, swz, vec) : 0u;
-    }
-  }
+struct scale_rows {  // this lane's rows of the warp's half of a tile
+  static constexpr int HALF = ROWS / 2, PER = (HALF + 31) / 32;
+  const uint8_t *ptr[PER];  // the row's word for K-blocks 0 .. 3 (vec planes)
+  bool ok[PER];             // the row exists (and the lane has one)
+  int row[PER];             // row inside the tile
 };
 
-// Decodes one K-block of a tile's scales into shared memory (slot(i): where
-// row or column i goes). Returns whether some finite scale of the tile lies
-// outside [2^-74, 2^63]: only then can 2^(ea + eb) leave [2^-149, 2^127].
-template <int ROWS, typename Slot>
-__device__ __forceinline__ bool decode_scales(const scale_words<ROWS> &sw, int kb, bool kvalid, int r0, int nrows,
-                                              int lane, float *dst, Slot slot) {
-  bool wide = false;
+template <int ROWS>
+__device__ __forceinline__ void fetch_scales(uint32_t *slot, const scale_rows<ROWS> &R, const uint8_t *plane,
+                                             int64_t step, int r0, int kg0, int64_t cols, int vec, int s,
+                                             int lane) {
 #pragma unroll
-  for (int i = 0; i < ROWS / 32; ++i) {
-    const int r = lane + 32 * i, b = (sw.w[i] >> (8 * kb)) & 0xFF;
-    const bool ok = kvalid && r0 + r < nrows;
-    dst[slot(r)] = ok ? mxb_e8m0_decode((uint8_t)b) : 0.0f;
-    wide |= ok && b != 255 && (b < 127 - 74 || b > 127 + 63);
+  for (int i = 0; i < scale_rows<ROWS>::PER; ++i) {
+    if (lane + 32 * i >= scale_rows<ROWS>::HALF) break;
+    uint32_t *dst = slot + R.row[i];
+    if (vec) ptx::cp_async4(dst, R.ok[i] ? R.ptr[i] + s * step : plane, R.ok[i] ? 4u : 0u);
+    else *dst = R.ok[i] ? scale_word_bytes(plane, r0 + R.row[i], kg0, cols) : 0u;
   }
-  return __any_sync(~0u, wide);
+  ptx::cp_async_commit();  // one group a stage, also when empty, so the count stays uniform
 }
 
-// Producer warps: warp 0 issues the TMA loads of both tiles and decodes A's
-// scales, warp 1 decodes B's; each raises the stage's flag for a K-block with
-// scales outside [2^-74, 2^63] and arrives on the full barrier. The next
-// stage's scale words are loaded before waiting for its slot.
 template <int BN, int ROWS>
 __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, const CUtensorMap *tb,
-                                        const mx_params &p, int m0, int n0, int lane, bool is_a, uint32_t g0) {
+                                        const mx_params &p, int m0, int n0, int lane, bool is_a, int half,
+                                        uint32_t g0) {
   using L = layout<BN>;
+  using SR = scale_rows<ROWS>;
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + STAGES;
   const uint8_t *plane = is_a ? p.sa : p.sb;
   const int r0 = is_a ? m0 : n0, nrows = is_a ? p.M : p.N, swz = is_a ? p.sa_swz : p.sb_swz;
   const int vec = is_a ? p.sa_vec : p.sb_vec;
-  const int64_t cols = is_a ? p.sa_cols : p.sb_cols;
-  scale_words<ROWS> w, nw;
-  nw.load(plane, r0, nrows, 0, cols, swz, vec, lane);
+  const int64_t cols = is_a ? p.sa_cols : p.sb_cols, step = swz ? 512 : 4;  // bytes a stage further on
+  uint32_t *raw = reinterpret_cast<uint32_t *>(smem + L::RAW_OFF) + (is_a ? 0 : STAGES * BM);
+  SR R;
+#pragma unroll
+  for (int i = 0; i < SR::PER; ++i) {
+    R.row[i] = half * SR::HALF + lane + 32 * i;
+    R.ok[i] = lane + 32 * i < SR::HALF && r0 + R.row[i] < nrows;
+    R.ptr[i] = plane + (R.ok[i] && vec ? mxb_scale_index(r0 + R.row[i], 0, cols, swz) : 0);
+  }
+#pragma unroll 1
+  for (int j = 0; j < PF; ++j) {
+    if (j < p.ksteps) fetch_scales<ROWS>(raw + j * ROWS, R, plane, step, r0, j * KB_STAGE, cols, vec, j, lane);
+    else ptx::cp_async_commit();
+  }
+  float *sf = reinterpret_cast<float *>(smem + (is_a ? L::SFA_OFF : L::SFB_OFF));
+  int *flag = reinterpret_cast<int *>(smem + L::FLAG_OFF) + (is_a ? half : 2 + half);
 #pragma unroll 1
   for (int s = 0; s < p.ksteps; ++s) {
+    // Slot (s + PF) % STAGES held stage s - 1, which this lane has read.
+    if (s + PF < p.ksteps)
+      fetch_scales<ROWS>(raw + (s + PF) % STAGES * ROWS, R, plane, step, r0, (s + PF) * KB_STAGE, cols, vec,
+                         s + PF, lane);
+    else
+      ptx::cp_async_commit();
     const uint32_t g = g0 + s;
     const int st = g % STAGES;
-    w = nw;
-    if (s + 1 < p.ksteps) nw.load(plane, r0, nrows, (s + 1) * KB_STAGE, cols, swz, vec, lane);
     ptx::mbar_wait(&empty[st], ((g / STAGES) & 1) ^ 1);
-    if (is_a && lane == 0) {
+    if (is_a && half == 0 && lane == 0) {
       ptx::mbar_expect_tx(&full[st], L::A_BYTES + L::B_BYTES);
       ptx::tma_load_2d(smem + st * L::A_BYTES, ta, &full[st], s * BK, m0);
       ptx::tma_load_2d(smem + L::B_OFF + st * L::B_BYTES, tb, &full[st], s * BK, n0);
     }
-    int *flag = reinterpret_cast<int *>(smem + L::FLAG_OFF) + (st * KB_STAGE) * 2 + (is_a ? 0 : KB_STAGE);
+    ptx::cp_async_wait<PF>();  // stage s's words are here
+    const int nvalid = p.nkb - s * KB_STAGE;  // K-blocks of this stage inside K
+    uint32_t wide = 0;                        // bit kb: a scale of K-block kb outside [2^-74, 2^63]
+    float *dst = sf + st * (is_a ? L::SFA : L::SFB);
 #pragma unroll
-    for (int kb = 0; kb < KB_STAGE; ++kb) {
-      const bool kvalid = s * KB_STAGE + kb < p.nkb;
-      bool wide;
-      if (is_a)
-        wide = decode_scales(w, kb, kvalid, r0, nrows, lane,
-                             reinterpret_cast<float *>(smem + L::SFA_OFF) + st * L::SFA + kb * BM,
-                             [](int r) { return r; });
-      else
-        wide = decode_scales(w, kb, kvalid, r0, nrows, lane,
-                             reinterpret_cast<float *>(smem + L::SFB_OFF) + st * L::SFB + kb * 4 * L::FB_STRIDE,
-                             [](int c) { return ((c % 8) / 2) * L::FB_STRIDE + (c / 8) * 2 + c % 2; });
-      if (lane == 0) flag[kb] = wide;
+    for (int i = 0; i < SR::PER; ++i) {
+      if (lane + 32 * i >= SR::HALF) break;
+      const int r = R.row[i];
+      const uint32_t w = raw[s % STAGES * ROWS + r];
+      const int at = is_a ? r : ((r % 8) / 2) * L::FB_STRIDE + (r / 8) * 2 + r % 2;
+#pragma unroll
+      for (int kb = 0; kb < KB_STAGE; ++kb) {
+        const uint32_t b = (w >> (8 * kb)) & 0xFFu;
+        const bool ok = R.ok[i] && kb < nvalid;
+        uint32_t bits = b ? b << 23 : 0x00400000u;  // E8M0 decode: 2^(b - 127); 0xFF is NaN
+        bits = b == 255 ? F32_QNAN_BITS : bits;
+        dst[kb * (is_a ? BM : 4 * L::FB_STRIDE) + at] = __uint_as_float(ok ? bits : 0u);
+        wide |= (uint32_t)(ok && b != 255 && (b < 127 - 74 || b > 127 + 63)) << kb;
+      }
     }
+    wide = __reduce_or_sync(~0u, wide);
+    if (lane == 0) flag[st * 4] = (int)wide;
     ptx::mbar_arrive(&full[st]);  // every lane: its scale stores are released
   }
 }
@@ -210,8 +237,8 @@ __device__ __forceinline__ void promote(float (&acc)[BN / 2], const float (&tmp)
   const float fa0 = s.fa[2 * U], fa1 = s.fa[2 * U + 1];
   bool slow = false;
   if (WIDE) {
-    const int *flag = reinterpret_cast<const int *>(smem + L::FLAG_OFF) + st * KB_STAGE * 2;
-    slow = flag[kb] | flag[KB_STAGE + kb];
+    const int4 f = reinterpret_cast<const int4 *>(smem + L::FLAG_OFF)[st];
+    slow = ((f.x | f.y | f.z | f.w) >> kb) & 1;
   }
   if (!slow) {
 #pragma unroll
@@ -330,9 +357,8 @@ __device__ __forceinline__ void stage_wide(float (&acc)[BN / 2], float (&ta)[BN 
 // Whether some K-block of stage st has scales outside 2^-74 .. 2^63.
 template <int BN>
 __device__ __forceinline__ bool wide_stage(const uint8_t *smem, int st) {
-  const int4 *f = reinterpret_cast<const int4 *>(smem + layout<BN>::FLAG_OFF) + st * 2;
-  const int4 a = f[0], b = f[1];
-  return (a.x | a.y | a.z | a.w | b.x | b.y | b.z | b.w) != 0;
+  const int4 f = reinterpret_cast<const int4 *>(smem + layout<BN>::FLAG_OFF)[st];
+  return (f.x | f.y | f.z | f.w) != 0;
 }
 #endif  // MXB_SM90A
 
@@ -354,7 +380,7 @@ __global__ void __launch_bounds__(THREADS, 1)
   const int tiles = p.tiles_m * p.tiles_n;
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
-      ptx::mbar_init(&full[s], 64);  // the two producer warps' lanes (plus the TMA bytes)
+      ptx::mbar_init(&full[s], 128);  // the producer warps' lanes (plus the TMA bytes)
       ptx::mbar_init(&empty[s], 256);  // every math thread
     }
     ptx::mbar_init_fence();
@@ -364,14 +390,13 @@ __global__ void __launch_bounds__(THREADS, 1)
   __syncthreads();
   if (wg == 2) {
     ptx::setmaxnreg_dec<PRODUCER_REGS>();
-    const int w = tid / 32;
-    if (w != 8 && w != 9) return;
+    const int w = tid / 32 - 8;  // producer warp 0 .. 3
     uint32_t g = 0;
     for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
       int tm, tn;
       tile_of(t, p.tiles_m, p.tiles_n, tm, tn);
-      if (w == 8) produce<BN, BM>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, true, g);
-      else produce<BN, BN>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, false, g);
+      if (w < 2) produce<BN, BM>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, true, w, g);
+      else produce<BN, BN>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, false, w - 2, g);
       g += p.ksteps;
     }
     return;
