@@ -369,11 +369,12 @@ Test(cuda_gemm, fast_sm90_mx_fp8_within_bound) {
   /* Tiles of 128 x 128, 128 x 64 and 128 x 32 columns; M <= 32 runs with A
    * and B exchanged (C^T = B A^T, stored transposed). */
   static const int64_t shapes[][3] = {{128, 520, 512}, {77, 45, 208}, {1, 300, 64}, {300, 120, 1024},
-                                      {100, 700, 2048}, {20, 700, 256}, {300, 24, 128}};
+                                      {100, 700, 2048}, {20, 700, 256}, {300, 24, 128},
+                                      {16, 200, 4112}}; /* split-K: 2 ranges at 100x700, 4 uneven at 16x200 */
   mxb_context_t *ctx = gpu_ctx();
   const char *want = mx_fp8_path();
   for (int p = 0; p < 6; p++)
-    for (int s = 0; s < 7; s++)
+    for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)
       for (int kind = 0; kind < 3; kind++) {
         mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, s == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, kind == 2 ? -0.75f : 1.0f,
                                     kind == 1 ? 0.5f : 0.0f, s == 3 ? 150 : 0);

@@ -102,7 +102,7 @@ static int fb(const call &c) { return c.B->format; }
 static size_t no_workspace(const mxb_context *, const problem &) { return 0; }
 static size_t ws_int8(const mxb_context *, const problem &p) { return int8_workspace(p); }
 static size_t ws_dequant(const mxb_context *, const problem &p) { return dequant_workspace(p); }
-static size_t ws_sm90_mx(const mxb_context *, const problem &p) { return sm90_mx_fp8_workspace(p); }
+static size_t ws_sm90_mx(const mxb_context *ctx, const problem &p) { return sm90_mx_fp8_workspace(ctx, p); }
 static size_t ws_lt(const mxb_context *, const problem &p) { return lt_native_workspace(p); }
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 // cuBLASLt paths with block-scaled operands fall back to the dequantize path

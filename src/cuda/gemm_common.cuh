@@ -135,7 +135,7 @@ mxb_status_t run_blockscaled(mxb_context *ctx, const problem &p, const mxb_tenso
 // Fast, sm_90a: MXFP8 x MXFP8 and MXFP4 x MXFP8 on FP8 wgmma with per-32 promotion (sm90_mx_fp8_gemm.cu).
 bool sm90_mx_fp8_applies(const mxb_context *ctx, const problem &p);
 bool sm90_mx_fp8_preferred(const mxb_context *ctx, const problem &p);
-size_t sm90_mx_fp8_workspace(const problem &p);
+size_t sm90_mx_fp8_workspace(const mxb_context *ctx, const problem &p);
 mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
 
 // cuBLASLt: C^T[N, M] = B[N, K] * A[M, K]^T in column-major terms ("TN").

@@ -67,6 +67,8 @@ struct mx_params {
   int64_t sa_cols, sb_cols;
   int sa_swz, sb_swz, sa_vec, sb_vec;  // vec: linear rows of whole 4-byte words
   int M, N, nkb, ksteps, tiles_m, tiles_n;
+  int splits, kper;  // K split in `splits` ranges of kper stages (the last may be shorter)
+  float *part;       // splits > 1: the ranges' fp32 partial tiles, [split][M][N]
   int swap;  // the kernel computes C^T = B A^T (A and B exchanged): store transposed
   out_view out;
 };
@@ -129,7 +131,7 @@ __device__ __forceinline__ void fetch_scales(uint32_t *slot, const scale_rows<RO
 template <int BN, int ROWS>
 __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, const CUtensorMap *tb,
                                         const mx_params &p, int m0, int n0, int lane, bool is_a, int half,
-                                        uint32_t g0) {
+                                        int s0, int s1, uint32_t g0) {
   using L = layout<BN>;
   using SR = scale_rows<ROWS>;
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + STAGES;
@@ -147,20 +149,23 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
   }
 #pragma unroll 1
   for (int j = 0; j < PF; ++j) {
-    if (j < p.ksteps) fetch_scales<ROWS>(raw + j * ROWS, R, plane, step, r0, j * KB_STAGE, cols, vec, j, lane);
+    const int s = s0 + j;
+    if (s < s1) fetch_scales<ROWS>(raw + j * ROWS, R, plane, step, r0, s * KB_STAGE, cols, vec, s, lane);
     else ptx::cp_async_commit();
   }
   float *sf = reinterpret_cast<float *>(smem + (is_a ? L::SFA_OFF : L::SFB_OFF));
   int *flag = reinterpret_cast<int *>(smem + L::FLAG_OFF) + (is_a ? half : 2 + half);
 #pragma unroll 1
-  for (int s = 0; s < p.ksteps; ++s) {
-    // Slot (s + PF) % STAGES held stage s - 1, which this lane has read.
-    if (s + PF < p.ksteps)
-      fetch_scales<ROWS>(raw + (s + PF) % STAGES * ROWS, R, plane, step, r0, (s + PF) * KB_STAGE, cols, vec,
+  for (int s = s0; s < s1; ++s) {
+    // Ring slot (s - s0) % STAGES; slot (s - s0 + PF) % STAGES held stage
+    // s - 1, which this lane has read.
+    const int slot = (s - s0) % STAGES;
+    if (s + PF < s1)
+      fetch_scales<ROWS>(raw + (s - s0 + PF) % STAGES * ROWS, R, plane, step, r0, (s + PF) * KB_STAGE, cols, vec,
                          s + PF, lane);
     else
       ptx::cp_async_commit();
-    const uint32_t g = g0 + s;
+    const uint32_t g = g0 + (s - s0);
     const int st = g % STAGES;
     ptx::mbar_wait(&empty[st], ((g / STAGES) & 1) ^ 1);
     if (is_a && half == 0 && lane == 0) {
@@ -176,7 +181,7 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
     for (int i = 0; i < SR::PER; ++i) {
       if (lane + 32 * i >= SR::HALF) break;
       const int r = R.row[i];
-      const uint32_t w = raw[s % STAGES * ROWS + r];
+      const uint32_t w = raw[slot * ROWS + r];
       const int at = is_a ? r : ((r % 8) / 2) * L::FB_STRIDE + (r / 8) * 2 + r % 2;
 #pragma unroll
       for (int kb = 0; kb < KB_STAGE; ++kb) {
@@ -362,8 +367,11 @@ __device__ __forceinline__ bool wide_stage(const uint8_t *smem, int st) {
 }
 #endif  // MXB_SM90A
 
-// Persistent: CTA b computes tiles b, b + gridDim.x, ... Stage g (counted
-// across this CTA's tiles) lives in slot g % STAGES with phase
+// Persistent: CTA b computes work units b, b + gridDim.x, ...; a unit is a
+// tile and one of p.splits K ranges (split-K where tiles alone would leave
+// SMs idle: the ranges' partial tiles go to p.part and reduce_splits sums
+// them in range order, so the bits never depend on timing). Stage g (counted
+// across this CTA's units) lives in slot g % STAGES with phase
 // (g / STAGES) & 1, for producer and consumers alike.
 template <int BN, int KIND>
 __global__ void __launch_bounds__(THREADS, 1)
@@ -377,7 +385,7 @@ __global__ void __launch_bounds__(THREADS, 1)
   uint8_t *smem = smem_raw + ((1024 - (ptx::smem_addr(smem_raw) & 1023)) & 1023);
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + STAGES;
   const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
-  const int tiles = p.tiles_m * p.tiles_n;
+  const int units = p.tiles_m * p.tiles_n * p.splits;  // (tile, K range) pairs
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
       ptx::mbar_init(&full[s], 128);  // the producer warps' lanes (plus the TMA bytes)
@@ -392,12 +400,13 @@ __global__ void __launch_bounds__(THREADS, 1)
     ptx::setmaxnreg_dec<PRODUCER_REGS>();
     const int w = tid / 32 - 8;  // producer warp 0 .. 3
     uint32_t g = 0;
-    for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+    for (int u = blockIdx.x; u < units; u += gridDim.x) {
       int tm, tn;
-      tile_of(t, p.tiles_m, p.tiles_n, tm, tn);
-      if (w < 2) produce<BN, BM>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, true, w, g);
-      else produce<BN, BN>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, false, w - 2, g);
-      g += p.ksteps;
+      tile_of(u / p.splits, p.tiles_m, p.tiles_n, tm, tn);
+      const int s0 = u % p.splits * p.kper, s1 = min(s0 + p.kper, p.ksteps);
+      if (w < 2) produce<BN, BM>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, true, w, s0, s1, g);
+      else produce<BN, BN>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, false, w - 2, s0, s1, g);
+      g += max(s1 - s0, 0);
     }
     return;
   }
@@ -406,14 +415,15 @@ __global__ void __launch_bounds__(THREADS, 1)
   const float at = mxb_gemm_alpha_t(p.out.alpha, 1.0f, 1.0f);
   float acc[BN / 2], tmp[depth<BN>::NB][BN / 4];
   uint32_t g = 0;
-  for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+  for (int u = blockIdx.x; u < units; u += gridDim.x) {
     int tm, tn;
-    tile_of(t, p.tiles_m, p.tiles_n, tm, tn);
-    const int m0 = tm * BM, n0 = tn * BN;
+    tile_of(u / p.splits, p.tiles_m, p.tiles_n, tm, tn);
+    const int m0 = tm * BM, n0 = tn * BN, sp = u % p.splits;
+    const int s0 = sp * p.kper, s1 = min(s0 + p.kper, p.ksteps);
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
 #pragma unroll 1
-    for (int s = 0; s < p.ksteps; ++s, ++g) {
+    for (int s = s0; s < s1; ++s, ++g) {
       const int st = g % STAGES;
       ptx::mbar_wait(&full[st], (g / STAGES) & 1);
       if (wide_stage<BN>(smem, st)) stage_wide<BN, KIND>(acc, tmp[0], smem, st, wg, r, q);
@@ -423,16 +433,32 @@ __global__ void __launch_bounds__(THREADS, 1)
       ptx::mbar_arrive(&empty[st]);
     }
 #pragma unroll
-    for (int u = 0; u < 2; ++u)
+    for (int sub = 0; sub < 2; ++sub)
 #pragma unroll
       for (int j = 0; j < BN / 16; ++j)
 #pragma unroll
         for (int h = 0; h < 4; ++h) {
-          const int64_t m = m0 + 64 * u + r + (h / 2) * 8, n = n0 + wg * (BN / 2) + 8 * j + 2 * q + h % 2;
-          if (m < p.M && n < p.N) store(p.out, at, p.swap ? n : m, p.swap ? m : n, acc[u * (BN / 4) + 4 * j + h]);
+          const int64_t m = m0 + 64 * sub + r + (h / 2) * 8, n = n0 + wg * (BN / 2) + 8 * j + 2 * q + h % 2;
+          if (m >= p.M || n >= p.N) continue;
+          const float v = acc[sub * (BN / 4) + 4 * j + h];
+          if (p.splits > 1) p.part[((int64_t)sp * p.M + m) * p.N + n] = v;
+          else store(p.out, at, p.swap ? n : m, p.swap ? m : n, v);
         }
   }
 #endif
+}
+
+// C from the split partials: sum in range order, then alpha, beta and the
+// output type as the single-range epilogue applies them.
+__global__ void reduce_splits(const mx_params p) {
+  const float at = mxb_gemm_alpha_t(p.out.alpha, 1.0f, 1.0f);
+  const int64_t n = (int64_t)p.M * p.N;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    float v = p.part[i];
+    for (int sp = 1; sp < p.splits; ++sp) v = __fadd_rn(v, p.part[sp * n + i]);
+    const int64_t m = i / p.N, c = i % p.N;
+    store(p.out, at, p.swap ? c : m, p.swap ? m : c, v);
+  }
 }
 
 typedef CUresult (*encode_fn)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *,
@@ -465,7 +491,7 @@ mxb_status_t tensor_map(CUtensorMap *m, const operand &o, int box_rows) {
 }
 
 template <int BN, int KIND>
-mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, cudaStream_t st) {
+mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, int splits, float *part, cudaStream_t st) {
   CUtensorMap ta, tb;
   MXB_TRY(tensor_map(&ta, p.a, BM));
   MXB_TRY(tensor_map(&tb, p.b, BN));
@@ -485,13 +511,20 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, cudaStre
   k.tiles_m = (int)((p.M + BM - 1) / BM);
   k.tiles_n = (int)((p.N + BN - 1) / BN);
   k.swap = swap;
+  k.splits = splits;
+  k.kper = (k.ksteps + splits - 1) / splits;
+  k.part = part;
   k.out = p.out;
   auto kernel = sm90_mx_fp8_kernel<BN, KIND>;
   MXB_TRY(cuda_status(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, layout<BN>::BYTES),
                       "cudaFuncSetAttribute(sm90_mx_fp8_kernel)"));
-  const int tiles = k.tiles_m * k.tiles_n, sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
-  kernel<<<tiles < sms ? tiles : sms, THREADS, layout<BN>::BYTES, st>>>(ta, tb, k);
-  return launch_status("sm90_mx_fp8_kernel");
+  const int units = k.tiles_m * k.tiles_n * splits, sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
+  kernel<<<units < sms ? units : sms, THREADS, layout<BN>::BYTES, st>>>(ta, tb, k);
+  MXB_TRY(launch_status("sm90_mx_fp8_kernel"));
+  if (splits == 1) return MXB_SUCCESS;
+  const int64_t n = p.M * p.N;
+  reduce_splits<<<(int)(n / 256 + 1 < 1024 ? n / 256 + 1 : 1024), 256, 0, st>>>(k);
+  return launch_status("reduce_splits");
 }
 
 // Whether the kernels were built for sm_90a (not JIT-compiled from the
@@ -550,6 +583,36 @@ mxb_status_t as_e4m3(const operand &o, int64_t K, uint8_t *dst, cudaStream_t st,
   return MXB_SUCCESS;
 }
 
+// The kernel's view of a call, from its shape only (never its data):
+// operands exchanged or not, tile width, K ranges.
+struct plan {
+  int swap, bn, splits;
+  int64_t M, N;  // C as the kernel computes it (C^T where swap)
+};
+plan plan_of(const mxb_context *ctx, const problem &p) {
+  plan pl;
+  // A few rows of A (activations at decode time): exchange the operands, so
+  // the 128-row side of a tile runs over B's rows and the promotion does not
+  // spend itself on rows past M; the tile is then 128 x 32.
+  pl.swap = p.M <= 32 && p.N > p.M;
+  pl.M = pl.swap ? p.N : p.M;
+  pl.N = pl.swap ? p.M : p.N;
+  // 128-column tiles unless they leave SMs idle (small M or N): then 64.
+  const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132, tiles_m = (pl.M + BM - 1) / BM;
+  pl.bn = pl.N <= 32 ? 32 : tiles_m * ((pl.N + 127) / 128) < sms ? 64 : 128;
+  // Split-K where the tiles fill at most half the SMs: at M = 16, N = 8192
+  // the 64 tiles would leave 68 SMs idle and the rest short of bytes in
+  // flight. Each range keeps at least 8 stages (1024 of K).
+  const int64_t tiles = tiles_m * ((pl.N + pl.bn - 1) / pl.bn), ksteps = (p.K + BK - 1) / BK;
+  int64_t sp = tiles * 2 <= sms ? sms / tiles : 1;
+  sp = sp < 4 ? sp : 4;
+  sp = sp < ksteps / 8 ? sp : ksteps / 8;
+  pl.splits = sp > 1 ? (int)sp : 1;
+  return pl;
+}
+size_t part_bytes(const plan &pl) {
+  return pl.splits > 1 ? ((size_t)pl.splits * (size_t)pl.M * (size_t)pl.N * 4 + 255) / 256 * 256 : 0;
+}
 }  // namespace
 
 // MXFP8 x MXFP8 in any element mix, and MXFP4 weights x MXFP8 activations
@@ -561,42 +624,40 @@ bool sm90_mx_fp8_applies(const mxb_context *ctx, const problem &p) {
          aligned16(p.a.data) && aligned16(p.b.data) && built_for_sm90a();
 }
 
-size_t sm90_mx_fp8_workspace(const problem &p) { return e4m3_bytes(p.a, p.K) + e4m3_bytes(p.b, p.K); }
+// MXFP4 operands' E4M3 copies, then the split partials.
+size_t sm90_mx_fp8_workspace(const mxb_context *ctx, const problem &p) {
+  return e4m3_bytes(p.a, p.K) + e4m3_bytes(p.b, p.K) + part_bytes(plan_of(ctx, p));
+}
 
 // Measured on an H200 (docs/PERFORMANCE.md): the kernel beats dequantizing
 // to BF16 plus cuBLASLt where one side of C is small.
 bool sm90_mx_fp8_preferred(const mxb_context *, const problem &p) { return p.M <= 128 || p.N <= 128; }
 
 template <int BN>
-mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, int swap, cudaStream_t st) {
+mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, const plan &pl, float *part, cudaStream_t st) {
   const int kind = (p.a.format == MXB_FORMAT_MXFP8_E5M2) | (p.b.format == MXB_FORMAT_MXFP8_E5M2) << 1;
   switch (kind) {
-    case 0: return launch<BN, 0>(ctx, p, swap, st);
-    case 1: return launch<BN, 1>(ctx, p, swap, st);
-    case 2: return launch<BN, 2>(ctx, p, swap, st);
-    default: return launch<BN, 3>(ctx, p, swap, st);
+    case 0: return launch<BN, 0>(ctx, p, pl.swap, pl.splits, part, st);
+    case 1: return launch<BN, 1>(ctx, p, pl.swap, pl.splits, part, st);
+    case 2: return launch<BN, 2>(ctx, p, pl.swap, pl.splits, part, st);
+    default: return launch<BN, 3>(ctx, p, pl.swap, pl.splits, part, st);
   }
 }
 
 mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
+  const plan pl = plan_of(ctx, p);
   problem q = p;
   uint8_t *w = static_cast<uint8_t *>(ws);
   MXB_TRY(as_e4m3(p.a, p.K, w, st, &q.a));
   MXB_TRY(as_e4m3(p.b, p.K, w + e4m3_bytes(p.a, p.K), st, &q.b));
-  // A few rows of A (activations at decode time): exchange the operands, so
-  // the 128-row side of a tile runs over B's rows and the promotion does not
-  // spend itself on rows past M; the tile is then 128 x 32.
-  int swap = 0;
-  if (q.M <= 32 && q.N > q.M) {
+  float *part = reinterpret_cast<float *>(w + e4m3_bytes(p.a, p.K) + e4m3_bytes(p.b, p.K));
+  if (pl.swap) {
     std::swap(q.a, q.b);
     std::swap(q.M, q.N);
-    swap = 1;
   }
-  if (q.N <= 32) return launch_kind<32>(ctx, q, swap, st);
-  // 128-column tiles unless they leave SMs idle (small M or N): then 64.
-  const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
-  if ((q.M + BM - 1) / BM * ((q.N + 127) / 128) < sms) return launch_kind<64>(ctx, q, swap, st);
-  return launch_kind<128>(ctx, q, swap, st);
+  if (pl.bn == 32) return launch_kind<32>(ctx, q, pl, part, st);
+  if (pl.bn == 64) return launch_kind<64>(ctx, q, pl, part, st);
+  return launch_kind<128>(ctx, q, pl, part, st);
 }
 
 }  // namespace gemm
