@@ -57,6 +57,13 @@ __device__ __forceinline__ void tma_load_2d(void *dst, const void *tmap, uint64_
       "l"(tmap), "r"(smem_addr(bar)), "r"(c0), "r"(c1)
       : "memory");
 }
+// Generic-proxy shared-memory writes made visible to the async proxy (wgmma,
+// TMA) that reads them next.
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
+// Named barrier `id` among `threads` threads (whole warps).
+__device__ __forceinline__ void bar_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
 // Four bytes from global to shared memory, asynchronously (LDGSTS); with
 // src_bytes = 0 the destination is zero-filled and nothing is read.
 __device__ __forceinline__ void cp_async4(void *dst, const void *src, uint32_t src_bytes) {

@@ -59,7 +59,7 @@ struct layout {
   // Wide-range flags: one word a stage and producer warp, bit kb set where a
   // scale of K-block kb lies outside [2^-74, 2^63].
   static constexpr int BAR_OFF = FLAG_OFF + STAGES * 4 * 4;
-  static constexpr int BYTES = BAR_OFF + 2 * STAGES * 8 + 1024;  // + alignment slack
+  static constexpr int BYTES = BAR_OFF + 3 * STAGES * 8 + 1024;  // full, empty, loaded; + alignment slack
 };
 
 struct mx_params {
@@ -73,6 +73,16 @@ struct mx_params {
   out_view out;
 };
 
+// MXFP4 operands (E2M1 codes, the same E8M0 scales per 32) are rewritten as
+// E4M3 codes first: every E2M1 value is an E4M3 value, so the kernel sees
+// the same numbers. One thread turns 16 codes (8 bytes, low nibble first)
+// into 16 bytes: a byte permute looks the magnitude up in an 8-entry table
+// (0, 0.5, 1, 1.5, 2, 3, 4, 6 as E4M3) and a second one places the sign.
+__device__ __forceinline__ uint32_t e2m1x4_to_e4m3x4(uint32_t nibbles) {
+  const uint32_t mag = __byte_perm(0x3C383000u, 0x4C484440u, nibbles & 0x7777u);
+  const uint32_t sign = __byte_perm(0x00008000u, 0u, (nibbles >> 3) & 0x1111u);
+  return mag | sign;
+}
 #if MXB_SM90A
 // Tiles in groups of 8 tile rows, column by column inside a group, so the
 // CTAs in flight share A and B tiles in L2.
@@ -93,6 +103,43 @@ __device__ __forceinline__ uint32_t scale_word_bytes(const uint8_t *plane, int64
   for (int j = 0; j < 4; ++j)
     if (kg0 + j < cols) w |= (uint32_t)q[j] << (8 * j);
   return w;
+}
+
+// FP4: the kernel's A operand is MXFP4 (weights at decode shapes, A and B
+// exchanged), brought in packed by TMA (64 bytes a row and stage) into the
+// upper half of its tile slot and
+// widened in place by the four producer warps into the E4M3 layout the
+// tensor map's 128-byte swizzle would have written: 16-byte chunk c of row r
+// at chunk c ^ (r % 8). One input chunk (32 codes, one K-block) becomes the
+// output chunks 2c and 2c + 1. All 128 threads read their chunks, meet at a
+// named barrier, then write (the slot is overwritten in place).
+template <int ROWS>
+__device__ __forceinline__ void widen_fp4(uint8_t *tile, int pt) {
+  constexpr int UNITS = ROWS * 4 / 128;  // input chunks a thread
+  uint4 in[UNITS];
+#pragma unroll
+  for (int j = 0; j < UNITS; ++j) {
+    const int u = pt + 128 * j;
+    in[j] = reinterpret_cast<const uint4 *>(tile + ROWS * 64)[u];  // row u / 4, chunk u % 4
+  }
+  ptx::bar_sync(1, 128);
+#pragma unroll
+  for (int j = 0; j < UNITS; ++j) {
+    const int u = pt + 128 * j, r = u / 4, c = u % 4;
+    uint4 lo, hi;
+    lo.x = e2m1x4_to_e4m3x4(in[j].x);
+    lo.y = e2m1x4_to_e4m3x4(in[j].x >> 16);
+    lo.z = e2m1x4_to_e4m3x4(in[j].y);
+    lo.w = e2m1x4_to_e4m3x4(in[j].y >> 16);
+    hi.x = e2m1x4_to_e4m3x4(in[j].z);
+    hi.y = e2m1x4_to_e4m3x4(in[j].z >> 16);
+    hi.z = e2m1x4_to_e4m3x4(in[j].w);
+    hi.w = e2m1x4_to_e4m3x4(in[j].w >> 16);
+    uint4 *row = reinterpret_cast<uint4 *>(tile + r * 128);
+    row[(2 * c) ^ (r % 8)] = lo;
+    row[(2 * c + 1) ^ (r % 8)] = hi;
+  }
+  ptx::fence_proxy_async();  // the wgmmas read these bytes through the async proxy
 }
 
 // Producer warps 8 .. 11: warp 8 issues the TMA loads of both tiles; warps
@@ -128,13 +175,13 @@ __device__ __forceinline__ void fetch_scales(uint32_t *slot, const scale_rows<RO
   ptx::cp_async_commit();  // one group a stage, also when empty, so the count stays uniform
 }
 
-template <int BN, int ROWS>
+template <int BN, int ROWS, bool FP4>
 __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, const CUtensorMap *tb,
                                         const mx_params &p, int m0, int n0, int lane, bool is_a, int half,
                                         int s0, int s1, uint32_t g0) {
   using L = layout<BN>;
   using SR = scale_rows<ROWS>;
-  uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + STAGES;
+  uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + STAGES, *loaded = empty + STAGES;
   const uint8_t *plane = is_a ? p.sa : p.sb;
   const int r0 = is_a ? m0 : n0, nrows = is_a ? p.M : p.N, swz = is_a ? p.sa_swz : p.sb_swz;
   const int vec = is_a ? p.sa_vec : p.sb_vec;
@@ -169,9 +216,13 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
     const int st = g % STAGES;
     ptx::mbar_wait(&empty[st], ((g / STAGES) & 1) ^ 1);
     if (is_a && half == 0 && lane == 0) {
-      ptx::mbar_expect_tx(&full[st], L::A_BYTES + L::B_BYTES);
-      ptx::tma_load_2d(smem + st * L::A_BYTES, ta, &full[st], s * BK, m0);
-      ptx::tma_load_2d(smem + L::B_OFF + st * L::B_BYTES, tb, &full[st], s * BK, n0);
+      // FP4: the tiles land on `loaded` (the producers widen A first), A
+      // packed in the upper half of its slot.
+      uint64_t *bar = FP4 ? &loaded[st] : &full[st];
+      ptx::mbar_expect_tx(bar, (FP4 ? L::A_BYTES / 2 : L::A_BYTES) + L::B_BYTES);
+      ptx::tma_load_2d(smem + st * L::A_BYTES + (FP4 ? L::A_BYTES / 2 : 0), ta, bar, s * (FP4 ? BK / 2 : BK), m0);
+      ptx::tma_load_2d(smem + L::B_OFF + st * L::B_BYTES, tb, bar, s * BK, n0);
+      if (FP4) ptx::mbar_arrive(bar);
     }
     ptx::cp_async_wait<PF>();  // stage s's words are here
     const int nvalid = p.nkb - s * KB_STAGE;  // K-blocks of this stage inside K
@@ -195,7 +246,12 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
     }
     wide = __reduce_or_sync(~0u, wide);
     if (lane == 0) flag[st * 4] = (int)wide;
-    ptx::mbar_arrive(&full[st]);  // every lane: its scale stores are released
+    if (FP4) {
+      ptx::mbar_wait(&loaded[st], (g / STAGES) & 1);
+      const int pt = (is_a ? half : 2 + half) * 32 + lane;
+      widen_fp4<BM>(smem + st * L::A_BYTES, pt);
+    }
+    ptx::mbar_arrive(&full[st]);  // every lane: its scale stores (and widened codes) are released
   }
 }
 
@@ -373,7 +429,7 @@ __device__ __forceinline__ bool wide_stage(const uint8_t *smem, int st) {
 // them in range order, so the bits never depend on timing). Stage g (counted
 // across this CTA's units) lives in slot g % STAGES with phase
 // (g / STAGES) & 1, for producer and consumers alike.
-template <int BN, int KIND>
+template <int BN, int KIND, bool FP4>
 __global__ void __launch_bounds__(THREADS, 1)
     sm90_mx_fp8_kernel(const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb,
                        const mx_params p) {
@@ -390,6 +446,7 @@ __global__ void __launch_bounds__(THREADS, 1)
     for (int s = 0; s < STAGES; ++s) {
       ptx::mbar_init(&full[s], 128);  // the producer warps' lanes (plus the TMA bytes)
       ptx::mbar_init(&empty[s], 256);  // every math thread
+      ptx::mbar_init(&empty[STAGES + s], 1);  // `loaded` (FP4): the TMA issuer (plus the bytes)
     }
     ptx::mbar_init_fence();
     ptx::tma_prefetch_desc(&ta);
@@ -404,8 +461,8 @@ __global__ void __launch_bounds__(THREADS, 1)
       int tm, tn;
       tile_of(u / p.splits, p.tiles_m, p.tiles_n, tm, tn);
       const int s0 = u % p.splits * p.kper, s1 = min(s0 + p.kper, p.ksteps);
-      if (w < 2) produce<BN, BM>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, true, w, s0, s1, g);
-      else produce<BN, BN>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, false, w - 2, s0, s1, g);
+      if (w < 2) produce<BN, BM, FP4>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, true, w, s0, s1, g);
+      else produce<BN, BN, FP4>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, false, w - 2, s0, s1, g);
       g += max(s1 - s0, 0);
     }
     return;
@@ -477,20 +534,24 @@ encode_fn tensor_map_encoder() {
   return fn;
 }
 
-// Row-major [rows, K] bytes, boxes of box_rows x 128 bytes, 128-byte swizzle.
+// Row-major [rows, K] bytes, boxes of box_rows x 128 bytes, 128-byte swizzle;
+// an MXFP4 operand (packed, K / 2 bytes a row): boxes of box_rows x 64 bytes
+// as they are (widened in shared memory).
 mxb_status_t tensor_map(CUtensorMap *m, const operand &o, int box_rows) {
   encode_fn enc = tensor_map_encoder();
   if (!enc) return mxb_fail(MXB_ERR_CUDA, "the driver has no cuTensorMapEncodeTiled");
-  const cuuint64_t dims[2] = {(cuuint64_t)o.cols, (cuuint64_t)o.rows}, strides[1] = {(cuuint64_t)o.row_bytes};
-  const cuuint32_t box[2] = {BK, (cuuint32_t)box_rows}, step[2] = {1, 1};
+  const bool fp4 = o.format == MXB_FORMAT_MXFP4;
+  const cuuint64_t dims[2] = {(cuuint64_t)(fp4 ? (o.cols + 1) / 2 : o.cols), (cuuint64_t)o.rows},
+                   strides[1] = {(cuuint64_t)o.row_bytes};
+  const cuuint32_t box[2] = {fp4 ? BK / 2u : BK, (cuuint32_t)box_rows}, step[2] = {1, 1};
   const CUresult r = enc(m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<uint8_t *>(o.data), dims, strides, box, step,
-                         CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                         CU_TENSOR_MAP_INTERLEAVE_NONE, fp4 ? CU_TENSOR_MAP_SWIZZLE_NONE : CU_TENSOR_MAP_SWIZZLE_128B,
                          CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS) return mxb_fail(MXB_ERR_CUDA, "cuTensorMapEncodeTiled failed (%d)", (int)r);
   return MXB_SUCCESS;
 }
 
-template <int BN, int KIND>
+template <int BN, int KIND, bool FP4>
 mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, int splits, float *part, cudaStream_t st) {
   CUtensorMap ta, tb;
   MXB_TRY(tensor_map(&ta, p.a, BM));
@@ -515,7 +576,7 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, int spli
   k.kper = (k.ksteps + splits - 1) / splits;
   k.part = part;
   k.out = p.out;
-  auto kernel = sm90_mx_fp8_kernel<BN, KIND>;
+  auto kernel = sm90_mx_fp8_kernel<BN, KIND, FP4>;
   MXB_TRY(cuda_status(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, layout<BN>::BYTES),
                       "cudaFuncSetAttribute(sm90_mx_fp8_kernel)"));
   const int units = k.tiles_m * k.tiles_n * splits, sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
@@ -532,7 +593,7 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, int spli
 bool built_for_sm90a() {
   static const bool ok = [] {
     cudaFuncAttributes a;
-    return cudaFuncGetAttributes(&a, sm90_mx_fp8_kernel<128, 0>) == cudaSuccess && a.binaryVersion == 90 &&
+    return cudaFuncGetAttributes(&a, sm90_mx_fp8_kernel<128, 0, false>) == cudaSuccess && a.binaryVersion == 90 &&
            a.ptxVersion >= 90;
   }();
   return ok;
@@ -540,16 +601,6 @@ bool built_for_sm90a() {
 
 bool is_mxfp8(int f) { return f == MXB_FORMAT_MXFP8_E4M3 || f == MXB_FORMAT_MXFP8_E5M2; }
 
-// MXFP4 operands (E2M1 codes, the same E8M0 scales per 32) are rewritten as
-// E4M3 codes first: every E2M1 value is an E4M3 value, so the kernel sees
-// the same numbers. One thread turns 16 codes (8 bytes, low nibble first)
-// into 16 bytes: a byte permute looks the magnitude up in an 8-entry table
-// (0, 0.5, 1, 1.5, 2, 3, 4, 6 as E4M3) and a second one places the sign.
-__device__ __forceinline__ uint32_t e2m1x4_to_e4m3x4(uint32_t nibbles) {
-  const uint32_t mag = __byte_perm(0x3C383000u, 0x4C484440u, nibbles & 0x7777u);
-  const uint32_t sign = __byte_perm(0x00008000u, 0u, (nibbles >> 3) & 0x1111u);
-  return mag | sign;
-}
 __global__ void e2m1_to_e4m3_kernel(const uint8_t *src, int64_t src_row_bytes, uint8_t *dst, int64_t rows, int64_t K) {
   const int64_t per_row = K / 16, n = rows * per_row;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -583,10 +634,11 @@ mxb_status_t as_e4m3(const operand &o, int64_t K, uint8_t *dst, cudaStream_t st,
   return MXB_SUCCESS;
 }
 
-// The kernel's view of a call, from its shape only (never its data):
+// The kernel's view of a call, from its shape and formats (never its data):
 // operands exchanged or not, tile width, K ranges.
 struct plan {
   int swap, bn, splits;
+  int fused;  // an MXFP4 operand widened in shared memory (no E4M3 copy)
   int64_t M, N;  // C as the kernel computes it (C^T where swap)
 };
 plan plan_of(const mxb_context *ctx, const problem &p) {
@@ -608,6 +660,14 @@ plan plan_of(const mxb_context *ctx, const problem &p) {
   sp = sp < 4 ? sp : 4;
   sp = sp < ksteps / 8 ? sp : ksteps / 8;
   pl.splits = sp > 1 ? (int)sp : 1;
+  // MXFP4 weights x MXFP8 E4M3 activations at decode shapes (32-column
+  // tiles, the weights on the kernel's A side), packed rows of whole 16-byte
+  // units (TMA strides): the weights are widened inside the kernel.
+  // Elsewhere they are rewritten as E4M3 codes in the workspace first: the
+  // widening then costs the producers more than the extra pass (measured on
+  // an H200: 0.42 against 0.54 of BF16 at 8192^3, even at M = 128).
+  const operand &ka = pl.swap ? p.b : p.a, &kb = pl.swap ? p.a : p.b;
+  pl.fused = pl.bn == 32 && is_fp4_operand(ka) && kb.format == MXB_FORMAT_MXFP8_E4M3 && ka.row_bytes % 16 == 0;
   return pl;
 }
 size_t part_bytes(const plan &pl) {
@@ -626,7 +686,8 @@ bool sm90_mx_fp8_applies(const mxb_context *ctx, const problem &p) {
 
 // MXFP4 operands' E4M3 copies, then the split partials.
 size_t sm90_mx_fp8_workspace(const mxb_context *ctx, const problem &p) {
-  return e4m3_bytes(p.a, p.K) + e4m3_bytes(p.b, p.K) + part_bytes(plan_of(ctx, p));
+  const plan pl = plan_of(ctx, p);
+  return (pl.fused ? 0 : e4m3_bytes(p.a, p.K) + e4m3_bytes(p.b, p.K)) + part_bytes(pl);
 }
 
 // Measured on an H200 (docs/PERFORMANCE.md): the kernel beats dequantizing
@@ -637,10 +698,10 @@ template <int BN>
 mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, const plan &pl, float *part, cudaStream_t st) {
   const int kind = (p.a.format == MXB_FORMAT_MXFP8_E5M2) | (p.b.format == MXB_FORMAT_MXFP8_E5M2) << 1;
   switch (kind) {
-    case 0: return launch<BN, 0>(ctx, p, pl.swap, pl.splits, part, st);
-    case 1: return launch<BN, 1>(ctx, p, pl.swap, pl.splits, part, st);
-    case 2: return launch<BN, 2>(ctx, p, pl.swap, pl.splits, part, st);
-    default: return launch<BN, 3>(ctx, p, pl.swap, pl.splits, part, st);
+    case 0: return launch<BN, 0, false>(ctx, p, pl.swap, pl.splits, part, st);
+    case 1: return launch<BN, 1, false>(ctx, p, pl.swap, pl.splits, part, st);
+    case 2: return launch<BN, 2, false>(ctx, p, pl.swap, pl.splits, part, st);
+    default: return launch<BN, 3, false>(ctx, p, pl.swap, pl.splits, part, st);
   }
 }
 
@@ -648,13 +709,17 @@ mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws,
   const plan pl = plan_of(ctx, p);
   problem q = p;
   uint8_t *w = static_cast<uint8_t *>(ws);
-  MXB_TRY(as_e4m3(p.a, p.K, w, st, &q.a));
-  MXB_TRY(as_e4m3(p.b, p.K, w + e4m3_bytes(p.a, p.K), st, &q.b));
-  float *part = reinterpret_cast<float *>(w + e4m3_bytes(p.a, p.K) + e4m3_bytes(p.b, p.K));
+  if (!pl.fused) {
+    MXB_TRY(as_e4m3(p.a, p.K, w, st, &q.a));
+    MXB_TRY(as_e4m3(p.b, p.K, w + e4m3_bytes(p.a, p.K), st, &q.b));
+    w += e4m3_bytes(p.a, p.K) + e4m3_bytes(p.b, p.K);
+  }
+  float *part = reinterpret_cast<float *>(w);
   if (pl.swap) {
     std::swap(q.a, q.b);
     std::swap(q.M, q.N);
   }
+  if (pl.fused) return launch<32, 0, true>(ctx, q, pl.swap, pl.splits, part, st);
   if (pl.bn == 32) return launch_kind<32>(ctx, q, pl, part, st);
   if (pl.bn == 64) return launch_kind<64>(ctx, q, pl, part, st);
   return launch_kind<128>(ctx, q, pl, part, st);
