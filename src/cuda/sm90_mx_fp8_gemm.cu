@@ -1,10 +1,12 @@
 // Fast MX GEMM on Hopper's FP8 tensor cores (sm_90a): MXFP8 x MXFP8, E4M3 and
 // E5M2 in every combination, and MXFP4 x MXFP8 (W4A8, either side; the
-// MXFP4 operand is rewritten as E4M3 codes, exactly, into the workspace),
+// MXFP4 operand is widened to E4M3 codes, exactly, in shared memory at
+// decode shapes and into the workspace elsewhere),
 // C = alpha * A * B^T + beta * C.
 //
 // A persistent grid (one CTA per SM) walks 128 x BN tiles of C (BN = 128, or
-// 64 where 128 would leave SMs idle). A producer warpgroup brings A and B tiles
+// 64 where 128 would leave SMs idle; split-K where tiles fill at most half the
+// SMs). A producer warpgroup brings A and B tiles
 // (128 K-bytes a stage) into a 5-stage shared-memory ring with TMA and
 // decode their E8M0 block scales to fp32 next to them; two math warpgroups
 // each own half of the tile's columns and all its rows, as two 64-row
