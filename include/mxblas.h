@@ -478,6 +478,50 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
 MXB_API mxb_status_t mxb_gemm_pair_supported(mxb_format_t a, mxb_format_t b,
                                              mxb_gemm_mode_t mode, int *supported);
 
+/* ------------------------------------------------------------------------ */
+/* Grouped GEMM for Mixture-of-Experts (docs/GEMM.md "Grouped GEMM")         */
+/* ------------------------------------------------------------------------ */
+typedef enum mxb_grouped_layout_t {
+  /* A is [M, K] with the rows of group e at [offsets[e], offsets[e + 1]);
+   * index holds E + 1 offsets. Rows outside every group are not written. */
+  MXB_GROUPED_M_CONTIGUOUS = 0,
+  /* A is [E * max_m, K]: group e owns rows [e * max_m, e * max_m + counts[e]);
+   * index holds E counts. Rows at or beyond a count are not read into any
+   * result and not written. */
+  MXB_GROUPED_M_MASKED = 1
+} mxb_grouped_layout_t;
+
+#define MXB_MAX_GROUPS 65536
+
+typedef struct mxb_grouped_gemm_desc_t {
+  size_t struct_size;
+  const mxb_gemm_desc_t *gemm; /* mode, c_type, alpha, beta, ldc: as for mxb_gemm
+                                  (NULL: mxb_gemm_desc_init's defaults) */
+  mxb_grouped_layout_t layout;
+  int64_t groups;              /* E, 1 .. MXB_MAX_GROUPS */
+  int index_bits;              /* 32 or 64: the integer type of index */
+  const void *index;           /* offsets or counts (see the layout), in the backend's
+                                  memory: device memory on CUDA, read there (no sync) */
+  int32_t *status;             /* optional, same memory: set to 0, or to 1 + the first
+                                  group whose offsets or count are out of range (that
+                                  group's rows are not written; the others are) */
+} mxb_grouped_gemm_desc_t;
+
+MXB_API void mxb_grouped_gemm_desc_init(mxb_grouped_gemm_desc_t *desc); /* contiguous, int32, 1 group, default GEMM */
+
+/* C[r, :] = alpha * A[r, :] * B_e^T + beta * C[r, :] for every row r of group e,
+ * where B is the experts stacked [E * N, K] (expert e is rows [e * N, (e + 1) * N))
+ * and C has A's rows and ldc (0: N). Tensor scales are per expert: NVFP4's
+ * B.amax points to E amax values, an FP8 per-tensor B's scale plane to E
+ * scales; A's are for all of A. Exact mode gives, group by group, the bits of
+ * mxb_gemm on that group's rows; fast mode the dense fast-mode bound. */
+MXB_API mxb_status_t mxb_grouped_gemm_workspace_size(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc,
+                                                     const mxb_tensor_t *A, const mxb_tensor_t *B,
+                                                     size_t *bytes);
+MXB_API mxb_status_t mxb_grouped_gemm(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc,
+                                      const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
+                                      void *workspace, size_t workspace_bytes, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,3 +47,12 @@ MXB_API void mxb_gemm_desc_init(mxb_gemm_desc_t *desc) {
   desc->beta = 0.0f;
   desc->ldc = 0;
 }
+
+MXB_API void mxb_grouped_gemm_desc_init(mxb_grouped_gemm_desc_t *desc) {
+  if (!desc) return;
+  memset(desc, 0, sizeof(*desc));
+  desc->struct_size = sizeof(*desc);
+  desc->layout = MXB_GROUPED_M_CONTIGUOUS;
+  desc->groups = 1;
+  desc->index_bits = 32;
+}

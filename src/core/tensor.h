@@ -29,6 +29,7 @@ extern "C" {
 #define MXB_MIN_SIZE_QUANT_CONFIG MXB_FIELD_END(mxb_quant_config_t, rht)
 #define MXB_MIN_SIZE_MOR_CONFIG MXB_FIELD_END(mxb_mor_config_t, pow2_scale)
 #define MXB_MIN_SIZE_GEMM_DESC MXB_FIELD_END(mxb_gemm_desc_t, ldc)
+#define MXB_MIN_SIZE_GROUPED_GEMM_DESC MXB_FIELD_END(mxb_grouped_gemm_desc_t, status)
 #define MXB_MIN_SIZE_ERROR_STATS MXB_FIELD_END(mxb_error_stats_t, scale_code_hist)
 
 /* MXB_ERR_INVALID_ARGUMENT unless struct_size >= min_size; the message names

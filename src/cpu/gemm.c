@@ -180,6 +180,7 @@ typedef struct gctx {
   const mxb_tensor_t *A, *B;
   void *C;
   int64_t ldc, M, K, j0, nb;
+  int64_t a0, b0;  /* first row of A and of B the product reads */
   int L, int_sums;
   float alpha_t;
   row_image *bp;        /* [b_slots(N)] */
@@ -211,7 +212,7 @@ static void decode_b_group(void *arg, int64_t task, int slot) {
   const gctx *g = arg;
   tslot t = slot_of(g, slot);
   for (int64_t j = task * NR; j < (task + 1) * NR; j++)
-    decode_image(g->B, g->j0 + (j < g->nb ? j : j / NR * NR), &g->bp[j], NR, t.scratch, g->K, g->L);
+    decode_image(g->B, g->b0 + g->j0 + (j < g->nb ? j : j / NR * NR), &g->bp[j], NR, t.scratch, g->K, g->L);
 }
 
 /* Task: rows [task * MR, +MR) of C over the current B panel. */
@@ -219,7 +220,7 @@ static void row_group(void *arg, int64_t task, int slot) {
   const gctx *g = arg;
   tslot t = slot_of(g, slot);
   const int64_t i0 = task * MR, mr = g->M - i0 < MR ? g->M - i0 : MR;
-  for (int64_t i = 0; i < mr; i++) decode_image(g->A, i0 + i, &t.ap[i], 1, t.scratch, g->K, g->L);
+  for (int64_t i = 0; i < mr; i++) decode_image(g->A, g->a0 + i0 + i, &t.ap[i], 1, t.scratch, g->K, g->L);
   const row_image *a[MR];
   for (int r = 0; r < MR; r++) a[r] = &t.ap[r < mr ? r : 0]; /* edge rows repeat row 0, not stored */
   for (int64_t jt = 0; jt < g->nb; jt += NR) {
@@ -234,9 +235,11 @@ static void row_group(void *arg, int64_t task, int slot) {
   }
 }
 
-void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
-                  int64_t ldc, int L, void *workspace, int int_sums) {
-  const int64_t M = A->rows, N = B->rows, K = A->cols;
+void mxb_cpu_gemm_rows(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int64_t a0, int64_t M,
+                       const mxb_tensor_t *B, int64_t b0, int64_t N, void *C, int64_t ldc, int L, void *workspace,
+                       int int_sums) {
+  const int64_t K = A->cols;
+  if (M <= 0 || N <= 0) return;
   const size_t vb = align64((size_t)K * 8), ib = image_bytes(K, L), nkb = (size_t)((K + L - 1) / L);
   unsigned char *ws = (unsigned char *)workspace;
   ws += (64 - (uintptr_t)ws % 64) % 64;
@@ -250,7 +253,7 @@ void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_
     bp[i].s = (double *)(images + (size_t)i * ib);
     bp[i].m = (int16_t *)(images + (size_t)i * ib + align64(nkb * 8));
   }
-  gctx g = {desc, A, B, C, ldc, M, K, 0, 0, L, int_sums && L <= MXB_GEMM_MAX_K_BLOCK,
+  gctx g = {desc, A, B, C, ldc, M, K, 0, 0, a0, b0, L, int_sums && L <= MXB_GEMM_MAX_K_BLOCK,
             mxb_gemm_alpha_t(desc->alpha, (float)mxb_cpu_tensor_scale(A), (float)mxb_cpu_tensor_scale(B)),
             bp, bvals, ws + shared_bytes(N, K, L)};
   for (int64_t j0 = 0; j0 < N; j0 += NB) {
@@ -260,4 +263,9 @@ void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_
     mxb_cpu_run(nt, (g.nb + NR - 1) / NR, decode_b_group, &g);
     mxb_cpu_run(nt, (M + MR - 1) / MR, row_group, &g);
   }
+}
+
+void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
+                  int64_t ldc, int L, void *workspace, int int_sums) {
+  mxb_cpu_gemm_rows(desc, A, 0, A->rows, B, 0, B->rows, C, ldc, L, workspace, int_sums);
 }

@@ -21,6 +21,13 @@ size_t mxb_cpu_gemm_workspace_size(int64_t M, int64_t N, int64_t K, int L);
 void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
                   int64_t ldc, int L, void *workspace, int int_sums);
 
+/* The same for rows [a0, a0 + M) of A and [b0, b0 + N) of B: C points at
+ * the output of A's row a0 (so C's row i is A's row a0 + i). The workspace
+ * is mxb_cpu_gemm_workspace_size of at least this M, N and K. */
+void mxb_cpu_gemm_rows(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int64_t a0, int64_t M,
+                       const mxb_tensor_t *B, int64_t b0, int64_t N, void *C, int64_t ldc, int L, void *workspace,
+                       int int_sums);
+
 #ifdef __cplusplus
 }
 #endif

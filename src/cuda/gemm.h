@@ -22,6 +22,15 @@ mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
                            const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t ldc,
                            void *workspace, size_t workspace_bytes, void *stream);
 
+/* Grouped GEMM (src/core/api_grouped.c validated everything; desc is the
+ * GEMM descriptor in force, N per expert, ldc resolved). The index and
+ * status live in device memory and are read there. */
+size_t mxb_cuda_grouped_gemm_workspace_size(int64_t groups);
+mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
+                                   int64_t groups, int index_bits, const void *index, int32_t *status,
+                                   const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t N,
+                                   int64_t max_rows, int64_t ldc, void *workspace, void *stream);
+
 /* cuBLASLt handle kept in ctx->cuda_state (created with the context). */
 mxb_status_t mxb_cuda_gemm_state_init(struct mxb_context *ctx);
 void mxb_cuda_gemm_state_fini(struct mxb_context *ctx);

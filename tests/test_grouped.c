@@ -1,0 +1,513 @@
+/* Grouped GEMM (docs/GEMM.md "Grouped GEMM"): each group's rows equal, bit
+ * for bit, the dense exact GEMM of A with that group's expert; rows outside
+ * every group (and beyond a masked count) are neither read into results nor
+ * written; per-expert tensor scales; empty and one-row groups; bad offsets
+ * reported through the status word; refusals. The CUDA cases give the CPU's
+ * bits with the index and status word in device memory. */
+#include <math.h>
+#include <stdio.h>
+
+#include "gemm_operands.h"
+
+/* E experts [N, K] quantized one by one, stacked into one [E * N, K] tensor
+ * (linear scales: the planes concatenate; per-tensor scales and NVFP4 amaxes
+ * become one value per expert). */
+typedef struct stack {
+  mxb_tensor_t h;
+  float amax[64];
+  size_t data_bytes, scale_bytes, aux_bytes;
+  mxbt_operand ex[8];
+} stack;
+
+static void stack_make(stack *s, mxb_format_t f, int E, int64_t N, int64_t K, uint64_t seed) {
+  memset(s, 0, sizeof(*s));
+  cr_assert(E <= 8);
+  for (int e = 0; e < E; e++) {
+    float *x = mxbt_gemm_input(N, K, seed + 7 * (uint64_t)e, MXBT_IN_NORMAL, 0);
+    mxbt_operand_make(&s->ex[e], f, MXB_SCALE_LAYOUT_LINEAR, N, K, x);
+    free(x);
+  }
+  const mxb_tensor_sizes_t *z = &s->ex[0].s;
+  s->data_bytes = z->data_bytes * E;
+  s->scale_bytes = z->scale_bytes * E;
+  s->aux_bytes = z->aux_bytes * E;
+  cr_assert_eq(mxb_tensor_init(&s->h, f, E * N, K, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+  s->h.data = malloc(s->data_bytes);
+  s->h.scales = s->scale_bytes ? malloc(s->scale_bytes) : NULL;
+  s->h.aux = s->aux_bytes ? malloc(s->aux_bytes) : NULL;
+  s->h.amax = z->amax_bytes ? s->amax : NULL;
+  for (int e = 0; e < E; e++) {
+    memcpy((char *)s->h.data + e * z->data_bytes, s->ex[e].h.data, z->data_bytes);
+    if (z->scale_bytes) memcpy((char *)s->h.scales + e * z->scale_bytes, s->ex[e].h.scales, z->scale_bytes);
+    if (z->aux_bytes) memcpy((char *)s->h.aux + e * z->aux_bytes, s->ex[e].h.aux, z->aux_bytes);
+    s->amax[e] = s->ex[e].amax;
+  }
+}
+
+static void stack_free(stack *s, int E) {
+  free(s->h.data);
+  free(s->h.scales);
+  free(s->h.aux);
+  for (int e = 0; e < E; e++) mxbt_operand_free(&s->ex[e]);
+}
+
+static mxb_status_t run_dense(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const mxb_tensor_t *A,
+                              const mxb_tensor_t *B, void *C) {
+  size_t ws = 0;
+  mxb_status_t st = mxb_gemm_workspace_size(ctx, d, A, B, &ws);
+  if (st != MXB_SUCCESS) return st;
+  void *w = malloc(ws ? ws : 1);
+  st = mxb_gemm(ctx, d, A, B, C, w, ws, NULL);
+  free(w);
+  return st;
+}
+
+static mxb_status_t run_grouped(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *g, const mxb_tensor_t *A,
+                                const mxb_tensor_t *B, void *C) {
+  size_t ws = 0;
+  mxb_status_t st = mxb_grouped_gemm_workspace_size(ctx, g, A, B, &ws);
+  if (st != MXB_SUCCESS) return st;
+  void *w = malloc(ws ? ws : 1);
+  st = mxb_grouped_gemm(ctx, g, A, B, C, w, ws, NULL);
+  free(w);
+  return st;
+}
+
+static const float SENTINEL = -12345.0f;
+
+/* Rows of group e: [start[e], start[e] + rows[e]) of A and C. */
+static void check_groups(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const mxbt_operand *A, stack *B, int E,
+                         int64_t N, const int64_t *start, const int64_t *rows, const float *C, const char *what) {
+  const int64_t M = A->h.rows, ldc = d->ldc ? d->ldc : N;
+  float *ref = malloc((size_t)(M * ldc) * sizeof(float));
+  char *covered = calloc((size_t)M, 1);
+  for (int e = 0; e < E; e++) {
+    for (int64_t i = 0; i < M * ldc; i++) ref[i] = SENTINEL;
+    for (int64_t r = start[e]; r < start[e] + rows[e]; r++)
+      for (int64_t n = 0; n < N; n++) ref[r * ldc + n] = (float)(r % 7) - 3.0f;  /* C's input for beta */
+    cr_assert_eq(run_dense(ctx, d, &A->h, &B->ex[e].h, ref), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    for (int64_t r = start[e]; r < start[e] + rows[e]; r++) {
+      covered[r] = 1;
+      for (int64_t n = 0; n < N; n++)
+        cr_assert_eq(mxbt_f2u(C[r * ldc + n]), mxbt_f2u(ref[r * ldc + n]),
+                     "%s: group %d row %lld col %lld: %a, dense %a", what, e, (long long)r, (long long)n,
+                     C[r * ldc + n], ref[r * ldc + n]);
+    }
+  }
+  for (int64_t r = 0; r < M; r++)
+    for (int64_t n = 0; n < ldc; n++)
+      if (!covered[r] || n >= N)
+        cr_assert_eq(mxbt_f2u(C[r * ldc + n]), mxbt_f2u(r < M && n < N && covered[r] ? 0 : SENTINEL),
+                     "%s: row %lld col %lld outside every group was written", what, (long long)r, (long long)n);
+  free(ref);
+  free(covered);
+}
+
+/* C's starting values: SENTINEL everywhere, the beta input inside groups. */
+static float *c_init(int64_t M, int64_t ldc, int64_t N, const int64_t *start, const int64_t *rows, int E) {
+  float *C = malloc((size_t)(M * ldc) * sizeof(float));
+  for (int64_t i = 0; i < M * ldc; i++) C[i] = SENTINEL;
+  for (int e = 0; e < E; e++)
+    for (int64_t r = start[e]; r < start[e] + rows[e]; r++)
+      for (int64_t n = 0; n < N; n++) C[r * ldc + n] = (float)(r % 7) - 3.0f;
+  return C;
+}
+
+typedef struct gcase {
+  mxb_format_t fa, fb;
+  int E;
+  int64_t N, K;
+  int64_t sizes[8];  /* rows per group (contiguous) or counts (masked) */
+} gcase;
+
+/* Contiguous groups after `lead` rows no group owns, `tail` more at the end. */
+static void run_contiguous(mxb_context_t *ctx, const gcase *c, float beta, int64_t ldc_pad, int bits) {
+  const int64_t lead = 3, tail = 5;
+  int64_t start[8], M = lead, off32[9];
+  for (int e = 0; e < c->E; e++) {
+    start[e] = M;
+    M += c->sizes[e];
+  }
+  M += tail;
+  for (int e = 0; e <= c->E; e++) off32[e] = e < c->E ? start[e] : start[c->E - 1] + c->sizes[c->E - 1];
+  float *x = mxbt_gemm_input(M, c->K, 11, MXBT_IN_NORMAL, 0);
+  for (int64_t k = 0; k < c->K; k++) x[k] = NAN; /* row 0 belongs to no group */
+  mxbt_operand A;
+  mxbt_operand_make(&A, c->fa, MXB_SCALE_LAYOUT_LINEAR, M, c->K, x);
+  free(x);
+  stack B;
+  stack_make(&B, c->fb, c->E, c->N, c->K, 101);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.beta = beta;
+  d.ldc = ldc_pad ? c->N + ldc_pad : 0;
+  int32_t i32[9];
+  for (int e = 0; e <= c->E; e++) i32[e] = (int32_t)off32[e];
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.gemm = &d;
+  g.groups = c->E;
+  g.index_bits = bits;
+  g.index = bits == 64 ? (const void *)off32 : (const void *)i32;
+  int32_t status = -1;
+  g.status = &status;
+  const int64_t ldc = d.ldc ? d.ldc : c->N;
+  float *C = c_init(M, ldc, c->N, start, c->sizes, c->E);
+  cr_assert_eq(run_grouped(ctx, &g, &A.h, &B.h, C), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(status, 0);
+  char what[160];
+  snprintf(what, sizeof what, "%s x %s contiguous E=%d beta=%g", mxbt_format_name(c->fa), mxbt_format_name(c->fb),
+           c->E, beta);
+  check_groups(ctx, &d, &A, &B, c->E, c->N, start, c->sizes, C, what);
+  free(C);
+  stack_free(&B, c->E);
+  mxbt_operand_free(&A);
+}
+
+static const gcase k_cases[] = {
+    {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 4, 48, 96, {17, 0, 1, 40}},          /* per-expert amax, an empty group */
+    {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 3, 40, 64, {5, 33, 16}},
+    {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 2, 24, 64, {1, 20}},             /* W4A8 */
+    {MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, 3, 16, 48, {9, 9, 2}}, /* per-expert FP8 scales */
+    {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 2, 128, 256, {70, 3}}, /* 2-D weight blocks */
+    {MXB_FORMAT_BF16, MXB_FORMAT_BF16, 2, 20, 40, {0, 30}},
+};
+
+Test(grouped_gemm, contiguous_groups_equal_the_dense_gemm_of_each_expert) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++) {
+    run_contiguous(ctx, &k_cases[i], 0.0f, 0, 32);
+    run_contiguous(ctx, &k_cases[i], 0.5f, 3, 64);
+  }
+  mxb_context_destroy(ctx);
+}
+
+/* Masked: group e owns rows [e * max_m, e * max_m + count); NaN rows beyond
+ * the counts never reach a result and are not written. */
+Test(grouped_gemm, masked_counts_leave_padding_rows_alone) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  const int E = 4;
+  const int64_t max_m = 6, N = 32, K = 64, M = E * max_m;
+  const int64_t counts[4] = {6, 0, 1, 4};
+  int64_t start[4];
+  float *x = mxbt_gemm_input(M, K, 5, MXBT_IN_NORMAL, 0);
+  for (int e = 0; e < E; e++) {
+    start[e] = e * max_m;
+    for (int64_t r = start[e] + counts[e]; r < start[e] + max_m; r++)
+      for (int64_t k = 0; k < K; k++) x[r * K + k] = NAN;
+  }
+  mxbt_operand A;
+  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, x);
+  free(x);
+  stack B;
+  stack_make(&B, MXB_FORMAT_MXFP8_E4M3, E, N, K, 9);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  const int32_t idx[4] = {6, 0, 1, 4};
+  int32_t status = -1;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.gemm = &d;
+  g.layout = MXB_GROUPED_M_MASKED;
+  g.groups = E;
+  g.index = idx;
+  g.status = &status;
+  float *C = c_init(M, N, N, start, counts, E);
+  cr_assert_eq(run_grouped(ctx, &g, &A.h, &B.h, C), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(status, 0);
+  check_groups(ctx, &d, &A, &B, E, N, start, counts, C, "masked");
+  free(C);
+  stack_free(&B, E);
+  mxbt_operand_free(&A);
+  mxb_context_destroy(ctx);
+}
+
+/* A group is valid when it starts at or after the end of every earlier valid
+ * group and ends within A: offsets that run backwards, overlap or pass M are
+ * reported (the status word names the first bad group), those groups' rows
+ * stay untouched and the other groups are computed. */
+Test(grouped_gemm, bad_offsets_are_reported_and_skipped) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  const int E = 3;
+  const int64_t M = 20, N = 16, K = 32;
+  float *x = mxbt_gemm_input(M, K, 3, MXBT_IN_NORMAL, 0);
+  mxbt_operand A;
+  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, x);
+  free(x);
+  stack B;
+  stack_make(&B, MXB_FORMAT_MXFP8_E4M3, E, N, K, 4);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  const struct { int32_t off[4]; int32_t want; } cases[] = {
+      {{0, 8, 4, 20}, 2},   /* group 1 runs backwards, group 2 overlaps group 0 */
+      {{0, 8, 8, 20}, 0},   /* an empty group is fine */
+      {{0, 8, 12, 21}, 3},  /* group 2 ends past M */
+      {{-1, 8, 12, 20}, 1}, /* group 0 starts before row 0 */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int32_t status = -1;
+    mxb_grouped_gemm_desc_t g;
+    mxb_grouped_gemm_desc_init(&g);
+    g.gemm = &d;
+    g.groups = E;
+    g.index = cases[i].off;
+    g.status = &status;
+    float *C = malloc((size_t)(M * N) * sizeof(float));
+    for (int64_t j = 0; j < M * N; j++) C[j] = SENTINEL;
+    cr_assert_eq(run_grouped(ctx, &g, &A.h, &B.h, C), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    cr_assert_eq(status, cases[i].want, "case %zu: status %d", i, status);
+    /* the valid groups, each against its expert */
+    int64_t start[3], rows[3], end = 0;
+    int ok = 0;
+    stack B2 = B;
+    for (int e = 0; e < E; e++) {
+      const int64_t s0 = cases[i].off[e], n = cases[i].off[e + 1] - s0;
+      if (s0 < end || n < 0 || s0 + n > M) continue;
+      end = s0 + n;
+      start[ok] = s0;
+      rows[ok] = n;
+      B2.ex[ok++] = B.ex[e];
+    }
+    /* rows of the bad group that no valid group covers stay SENTINEL (checked by check_groups) */
+    check_groups(ctx, &d, &A, &B2, ok, N, start, rows, C, "bad offsets");
+    free(C);
+  }
+  stack_free(&B, E);
+  mxbt_operand_free(&A);
+  mxb_context_destroy(ctx);
+}
+
+Test(grouped_gemm, bad_arguments_are_refused) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  float *x = mxbt_gemm_input(8, 32, 1, MXBT_IN_NORMAL, 0);
+  mxbt_operand A;
+  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 8, 32, x);
+  free(x);
+  stack B;
+  stack_make(&B, MXB_FORMAT_MXFP8_E4M3, 2, 16, 32, 2);
+  const int32_t off[3] = {0, 4, 8};
+  size_t ws;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.groups = 2;
+  g.index = off;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &g, &A.h, &B.h, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  mxb_grouped_gemm_desc_t bad = g;
+  bad.groups = 0;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &bad, &A.h, &B.h, &ws), MXB_ERR_INVALID_ARGUMENT);
+  bad = g;
+  bad.groups = 3; /* 32 rows of B are not 3 experts */
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &bad, &A.h, &B.h, &ws), MXB_ERR_BAD_SHAPE);
+  bad = g;
+  bad.index = NULL;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &bad, &A.h, &B.h, &ws), MXB_ERR_INVALID_ARGUMENT);
+  bad = g;
+  bad.index_bits = 16;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &bad, &A.h, &B.h, &ws), MXB_ERR_INVALID_ARGUMENT);
+  bad = g;
+  bad.index = (const char *)off + 2;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &bad, &A.h, &B.h, &ws), MXB_ERR_BAD_ALIGNMENT);
+  bad = g;
+  bad.layout = (mxb_grouped_layout_t)7;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &bad, &A.h, &B.h, &ws), MXB_ERR_INVALID_ARGUMENT);
+  bad = g;
+  bad.layout = MXB_GROUPED_M_MASKED;
+  bad.groups = 2;
+  mxb_tensor_t A7 = A.h;
+  A7.rows = 7; /* not E * max_m */
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &bad, &A7, &B.h, &ws), MXB_ERR_BAD_SHAPE);
+  bad = g;
+  bad.struct_size = 8;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &bad, &A.h, &B.h, &ws), MXB_ERR_INVALID_ARGUMENT);
+  /* nothing written on a refusal */
+  float C[8 * 16];
+  for (int i = 0; i < 8 * 16; i++) C[i] = SENTINEL;
+  void *w = malloc(ws);
+  bad = g;
+  bad.groups = 3;
+  cr_assert_neq(mxb_grouped_gemm(ctx, &bad, &A.h, &B.h, C, w, ws, NULL), MXB_SUCCESS);
+  cr_assert_neq(mxb_grouped_gemm(ctx, &g, &A.h, &B.h, C, w, 0, NULL), MXB_SUCCESS); /* short workspace */
+  for (int i = 0; i < 8 * 16; i++) cr_assert_eq(mxbt_f2u(C[i]), mxbt_f2u(SENTINEL));
+  free(w);
+  stack_free(&B, 2);
+  mxbt_operand_free(&A);
+  mxb_context_destroy(ctx);
+}
+
+/* ------------------------------------------------------------------ CUDA */
+#ifdef MXB_WITH_CUDA
+/* The stack's planes on the device. */
+static mxb_tensor_t stack_upload(const stack *s, int E) {
+  mxb_tensor_t d = s->h;
+  d.data = mxbt_dev_from_host(s->h.data, s->data_bytes);
+  d.scales = s->scale_bytes ? mxbt_dev_from_host(s->h.scales, s->scale_bytes) : NULL;
+  d.aux = s->aux_bytes ? mxbt_dev_from_host(s->h.aux, s->aux_bytes) : NULL;
+  d.amax = s->h.amax ? (float *)mxbt_dev_from_host(s->amax, (size_t)E * 4) : NULL;
+  return d;
+}
+static void stack_dev_free(mxb_tensor_t *d) {
+  mxbt_dev_free(d->data);
+  if (d->scales) mxbt_dev_free(d->scales);
+  if (d->aux) mxbt_dev_free(d->aux);
+  if (d->amax) mxbt_dev_free(d->amax);
+}
+
+/* Grouped on the CPU and on the GPU (index and status word in device memory):
+ * the same bits, the same status, in both modes. */
+static void cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, mxb_grouped_layout_t layout,
+                        mxb_gemm_mode_t mode, const int32_t *index, int64_t M, int32_t want_status) {
+  float *x = mxbt_gemm_input(M, c->K, 21, MXBT_IN_NORMAL, 0);
+  for (int64_t k = 0; k < c->K; k++) x[(M - 1) * c->K + k] = NAN;  /* the last row: padding in every case here */
+  mxbt_operand A;
+  mxbt_operand_make(&A, c->fa, MXB_SCALE_LAYOUT_LINEAR, M, c->K, x);
+  mxbt_operand_upload(&A);
+  free(x);
+  stack B;
+  stack_make(&B, c->fb, c->E, c->N, c->K, 33);
+  mxb_tensor_t Bd = stack_upload(&B, c->E);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = mode;
+  d.beta = 0.25f;
+  const int nidx = layout == MXB_GROUPED_M_MASKED ? c->E : c->E + 1;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.gemm = &d;
+  g.layout = layout;
+  g.groups = c->E;
+  g.index = index;
+  int32_t hstatus = -1;
+  g.status = &hstatus;
+  const size_t cb = (size_t)(M * c->N) * 4;
+  float *Ch = malloc(cb), *Cg = malloc(cb);
+  for (int64_t i = 0; i < M * c->N; i++) Ch[i] = (float)(i % 5) - 2.0f;
+  cr_assert_eq(run_grouped(cpu, &g, &A.h, &B.h, Ch), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(hstatus, want_status);
+  for (int64_t i = 0; i < M * c->N; i++) Cg[i] = (float)(i % 5) - 2.0f;
+  void *Cd = mxbt_dev_from_host(Cg, cb);
+  int32_t *idx_d = mxbt_dev_from_host(index, (size_t)nidx * 4), *st_d = mxbt_dev_alloc(4);
+  cr_assert_eq(cudaMemset(st_d, 0xFF, 4), cudaSuccess);
+  g.index = idx_d;
+  g.status = st_d;
+  size_t ws = 0;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &g, &A.d, &Bd, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *w = mxbt_dev_alloc(ws);
+  cr_assert_eq(mxb_grouped_gemm(gpu, &g, &A.d, &Bd, Cd, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  mxbt_dev_sync();
+  int32_t dstatus;
+  mxbt_to_host(&dstatus, st_d, 4);
+  mxbt_to_host(Cg, Cd, cb);
+  cr_assert_eq(dstatus, want_status);
+  for (int64_t i = 0; i < M * c->N; i++)
+    cr_assert_eq(mxbt_f2u(Cg[i]), mxbt_f2u(Ch[i]), "%s x %s layout %d mode %d: C[%lld] GPU %a CPU %a",
+                 mxbt_format_name(c->fa), mxbt_format_name(c->fb), (int)layout, (int)mode, (long long)i, Cg[i],
+                 Ch[i]);
+  mxbt_dev_free(w);
+  mxbt_dev_free(Cd);
+  mxbt_dev_free(idx_d);
+  mxbt_dev_free(st_d);
+  free(Ch);
+  free(Cg);
+  stack_dev_free(&Bd);
+  stack_free(&B, c->E);
+  mxbt_operand_free(&A);
+}
+#endif
+
+Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *gpu, *cpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++) {
+    const gcase *c = &k_cases[i];
+    int32_t off[9] = {2};
+    for (int e = 0; e < c->E; e++) off[e + 1] = off[e] + (int32_t)c->sizes[e];
+    const int64_t M = off[c->E] + 3;
+    for (int mode = 0; mode < 2; mode++)
+      cuda_vs_cpu(gpu, cpu, c, MXB_GROUPED_M_CONTIGUOUS, (mxb_gemm_mode_t)mode, off, M, 0);
+  }
+  /* masked, and bad offsets */
+  const gcase m = {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 3, 32, 64, {0}};
+  const int32_t counts[3] = {7, 0, 3};
+  cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, counts, 3 * 8, 0);
+  const int32_t bad_counts[3] = {7, 9, 3};
+  cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, bad_counts, 3 * 8, 2);
+  const int32_t bad_off[4] = {0, 10, 4, 30};
+  cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, bad_off, 31, 2);
+  mxb_context_destroy(cpu);
+  mxb_context_destroy(gpu);
+#endif
+}
+
+/* Captured once in a CUDA graph, replayed after the device-side offsets
+ * change: each replay follows the offsets in memory (no host sync, nothing
+ * read on the host at capture time). */
+Test(grouped_gemm_cuda, graph_replay_follows_device_offsets) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *gpu, *cpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  const int E = 3;
+  const int64_t M = 40, N = 32, K = 64;
+  float *x = mxbt_gemm_input(M, K, 8, MXBT_IN_NORMAL, 0);
+  mxbt_operand A;
+  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, x);
+  mxbt_operand_upload(&A);
+  free(x);
+  stack B;
+  stack_make(&B, MXB_FORMAT_MXFP8_E4M3, E, N, K, 12);
+  mxb_tensor_t Bd = stack_upload(&B, E);
+  const int32_t offs[2][4] = {{0, 10, 10, 40}, {5, 6, 30, 31}};
+  int32_t *idx_d = mxbt_dev_from_host(offs[0], 16);
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.groups = E;
+  g.index = idx_d;
+  const size_t cb = (size_t)(M * N) * 4;
+  size_t ws = 0;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &g, &A.d, &Bd, &ws), MXB_SUCCESS);
+  void *w = mxbt_dev_alloc(ws), *Cd = mxbt_dev_alloc(cb);
+  cudaStream_t st;
+  cr_assert_eq(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking), cudaSuccess);
+  cudaGraph_t graph;
+  cudaGraphExec_t ge;
+  cr_assert_eq(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  mxb_status_t s = mxb_grouped_gemm(gpu, &g, &A.d, &Bd, Cd, w, ws, st);
+  cr_assert_eq(cudaStreamEndCapture(st, &graph), cudaSuccess);
+  cr_assert_eq(s, MXB_SUCCESS, "captured call: %s", mxb_last_error_detail());
+  cr_assert_eq(cudaGraphInstantiate(&ge, graph, 0), cudaSuccess);
+  float *Cg = malloc(cb), *Ch = malloc(cb);
+  for (int r = 0; r < 2; r++) {
+    cr_assert_eq(cudaMemcpyAsync(idx_d, offs[r], 16, cudaMemcpyHostToDevice, st), cudaSuccess);
+    cr_assert_eq(cudaMemsetAsync(Cd, 0, cb, st), cudaSuccess);
+    cr_assert_eq(cudaGraphLaunch(ge, st), cudaSuccess);
+    cr_assert_eq(cudaStreamSynchronize(st), cudaSuccess);
+    mxbt_to_host(Cg, Cd, cb);
+    memset(Ch, 0, cb);
+    mxb_grouped_gemm_desc_t h = g;
+    h.index = offs[r];
+    cr_assert_eq(run_grouped(cpu, &h, &A.h, &B.h, Ch), MXB_SUCCESS);
+    cr_assert_eq(memcmp(Cg, Ch, cb), 0, "replay %d differs from the CPU with the same offsets", r);
+  }
+  free(Cg);
+  free(Ch);
+  cudaGraphExecDestroy(ge);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(st);
+  mxbt_dev_free(w);
+  mxbt_dev_free(Cd);
+  mxbt_dev_free(idx_d);
+  stack_dev_free(&Bd);
+  stack_free(&B, E);
+  mxbt_operand_free(&A);
+  mxb_context_destroy(cpu);
+  mxb_context_destroy(gpu);
+#endif
+}
