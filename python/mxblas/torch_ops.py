@@ -93,8 +93,7 @@ def _planes_like(like, fmt, rows, cols):
 
 
 @_quantize_op.register_fake
-def _(x, format, rounding=None, seed=None, offset=None, scale_rule=None, nonfinite=None, block_2d=None,
-      pow2_scale=None, rht=None, rht_mask=None, amax=None, tau=None, metric=None):
+def _(x, format, *options, **kw_options):  # the options do not change the planes' sizes
     return _planes_like(x, format, *_shape2d(x))
 
 
@@ -166,11 +165,18 @@ def _planes(name, q):
         _check_torch(f"{name}.{p}", getattr(q, p), optional=True) for p in ("scales", "aux", "amax"))
 
 
+_QUANTIZE_OPTIONS = frozenset(a.name for a in torch.ops.mxblas.quantize.default._schema.arguments[2:])
+
+
 def quantize(x, format, **opts):
     """mxblas.quantize through the mxblas::quantize op: the same options, a QuantizedTensor
     of torch planes on x's device. x must be a torch.Tensor; seed and offset must fit a
     signed 64-bit integer (the op's int)."""
     _check_torch("x", x)
+    unknown = set(opts) - _QUANTIZE_OPTIONS
+    if unknown:
+        raise TypeError(f"quantize got unknown options {', '.join(sorted(unknown))} "
+                        f"(it takes {', '.join(sorted(_QUANTIZE_OPTIONS))})")
     name = _format_name(format)
     data, scales, aux, amax = torch.ops.mxblas.quantize(x, name, **opts)
     rows, cols = data.shape[0], x.shape[-1]
