@@ -162,6 +162,26 @@ class OpCheck(Case):
                 self.check(torch.ops.mxblas.quantize.default, (x, fmt), opts)
         self.check(torch.ops.mxblas.quantize.default, (x.reshape(2, 16, 128).to(torch.bfloat16), "nvfp4"))
 
+    def test_meta_tensors_get_the_real_shapes(self):
+        """The fake implementations (which also serve meta tensors) size every plane and
+        result as the real call does, for every format the library quantizes to."""
+        for shape in ((32, 128), (3, 100), (70,), (2, 5, 33)):
+            x = torch.randn(shape).to(self.device)
+            for fmt in mxblas.formats():
+                try:
+                    real = mxt.quantize(x, fmt)
+                except mxblas.MxblasError:  # formats mxb_quantize does not produce
+                    continue
+                meta = mxt.quantize(x.to("meta"), fmt)
+                for p in PLANES:
+                    a, b = getattr(meta, p), getattr(real, p)
+                    self.assertEqual(None if a is None else (a.shape, a.dtype), None if b is None else (b.shape, b.dtype),
+                                     f"{fmt} {shape} {p}")
+                got, want = mxt.dequantize(meta, torch.bfloat16), mxt.dequantize(real, torch.bfloat16)
+                self.assertEqual((got.shape, got.dtype), (want.shape, want.dtype), f"{fmt} {shape}")
+        with self.assertRaisesRegex(mxblas.MxblasError, "unknown format name"):
+            torch.ops.mxblas.quantize(torch.empty(4, 32, device="meta"), "nvfp5")
+
     def test_dequantize(self):
         x = sample(device=self.device)
         for fmt in FORMATS:

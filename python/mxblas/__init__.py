@@ -326,6 +326,15 @@ def _view(name, a):
     return v
 
 
+def _rows_cols(shape):
+    """(rows, cols) of the 2-D view quantize takes of an x of shape: [prod(leading), last]."""
+    if len(shape) == 0:
+        raise ValueError("x is 0-d (a scalar): pass an array with at least one dimension")
+    if 0 in shape:
+        raise ValueError(f"x is empty (shape {tuple(shape)})")
+    return math.prod(shape[:-1]), shape[-1]
+
+
 def _plain(x):
     """(_View of a dense 2-D array, mxb dtype) for fp32/fp16 values and bf16 (torch.bfloat16,
     ml_dtypes.bfloat16 or uint16 bits). Host arrays: float64 is rounded to fp32, and refused
@@ -336,10 +345,7 @@ def _plain(x):
     if v is None:
         v = _A.view(np.asarray(x), "x")  # lists, scalars, buffers
     shape = v.shape
-    if len(shape) == 0:
-        raise ValueError("x is 0-d (a scalar): pass an array with at least one dimension")
-    if 0 in shape:
-        raise ValueError(f"x is empty (shape {tuple(shape)})")
+    _rows_cols(shape)
     if v.device is not None:
         return _plain_device(v)
     x = v.host.reshape(-1, shape[-1])

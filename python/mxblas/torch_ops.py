@@ -22,7 +22,6 @@ so that planes travel in a QuantizedTensor:
 
 Importing this module needs PyTorch; ``import mxblas`` does not. See docs/PYTHON.md.
 """
-import math
 from typing import Optional, Tuple
 
 import numpy as np
@@ -70,16 +69,6 @@ def _quantize_op(x: Tensor, format: str, rounding: Optional[str] = None, seed: O
     return tuple(_empty(q.data) if p is None else p for p in (q.data, q.scales, q.aux, q.amax))
 
 
-def _shape2d(x):
-    """(rows, cols) of the 2-D view quantize takes of x, as the package forms it."""
-    if x.dim() == 0:
-        raise ValueError("x is 0-d (a scalar): pass an array with at least one dimension")
-    if x.numel() == 0:
-        raise ValueError(f"x is empty (shape {tuple(x.shape)})")
-    # the planes' sizes are not linear in the shape (blocks round up): specialize on it
-    return int(math.prod(x.shape[:-1])), int(x.shape[-1])
-
-
 def _planes_like(like, fmt, rows, cols):
     """Empty planes of fmt [rows, cols] on like's device, sized by mxb_tensor_sizes."""
     info = _mx._info(fmt)
@@ -94,7 +83,9 @@ def _planes_like(like, fmt, rows, cols):
 
 @_quantize_op.register_fake
 def _(x, format, *options, **kw_options):  # the options do not change the planes' sizes
-    return _planes_like(x, format, *_shape2d(x))
+    # the planes' sizes are not linear in the shape (blocks round up): specialized on it
+    rows, cols = _mx._rows_cols(tuple(x.shape))
+    return _planes_like(x, format, int(rows), int(cols))
 
 
 # ---------------------------------------------------------------- dequantize
