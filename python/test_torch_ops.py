@@ -93,6 +93,8 @@ class Ops(Case):
         x = sample(device=self.device)
         for fmt, opts in self.cases():
             self.assertSameTensor(mxt.quantize(x, fmt, **opts), mxblas.quantize(x, fmt, **opts), f"{fmt} {opts}")
+        fid = mxblas.format_info("nvfp4")["format"]  # a format given by its mxb_format_t number
+        self.assertSameTensor(mxt.quantize(x, fid), mxblas.quantize(x, "nvfp4"), "by number")
 
     def test_quantize_views_nd_and_bf16_input_as_the_plain_call(self):
         x = sample(device=self.device).reshape(4, 8, 128)
