@@ -306,6 +306,9 @@ _FORMATS = None
 def __getattr__(name):  # mxblas.FORMATS: the library's list, read on first use
     if name == "FORMATS":
         return formats()
+    if name == "torch_ops":  # imported on first use: PyTorch is needed only there
+        import importlib
+        return importlib.import_module(".torch_ops", __name__)
     raise AttributeError(f"module 'mxblas' has no attribute {name!r}")
 
 
@@ -323,6 +326,15 @@ def _view(name, a):
     return v
 
 
+def _rows_cols(shape):
+    """(rows, cols) of the 2-D view quantize takes of an x of shape: [prod(leading), last]."""
+    if len(shape) == 0:
+        raise ValueError("x is 0-d (a scalar): pass an array with at least one dimension")
+    if 0 in shape:
+        raise ValueError(f"x is empty (shape {tuple(shape)})")
+    return math.prod(shape[:-1]), shape[-1]
+
+
 def _plain(x):
     """(_View of a dense 2-D array, mxb dtype) for fp32/fp16 values and bf16 (torch.bfloat16,
     ml_dtypes.bfloat16 or uint16 bits). Host arrays: float64 is rounded to fp32, and refused
@@ -333,10 +345,7 @@ def _plain(x):
     if v is None:
         v = _A.view(np.asarray(x), "x")  # lists, scalars, buffers
     shape = v.shape
-    if len(shape) == 0:
-        raise ValueError("x is 0-d (a scalar): pass an array with at least one dimension")
-    if 0 in shape:
-        raise ValueError(f"x is empty (shape {tuple(shape)})")
+    _rows_cols(shape)
     if v.device is not None:
         return _plain_device(v)
     x = v.host.reshape(-1, shape[-1])
@@ -525,6 +534,16 @@ class QuantizedTensor:
         if _like is None:
             self._bind()
 
+    @classmethod
+    def _of_planes(cls, fmt, rows, cols, flags, data, scales, aux, amax, rht_mask):
+        """A QuantizedTensor over the given planes, checked at its first call (as replaced
+        attributes are) rather than here, so that torch.compile can trace it (torch_ops)."""
+        q = object.__new__(cls)
+        q.format, q.rows, q.cols, q.flags, q.rht_mask = fmt, rows, cols, flags, rht_mask
+        q.data, q.scales, q.aux, q.amax = data, scales, aux, amax
+        q.impl, q._made = None, None
+        return q
+
     @property
     def shape(self):
         return (self.rows, self.cols)
@@ -701,6 +720,9 @@ def dequantize(q, dtype=np.float32):
     return out
 
 
+_GEMM_OUT_DTYPES = {np.dtype(np.float32): DTYPE_FP32, np.dtype(np.uint16): DTYPE_BF16}
+
+
 def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
     """C = alpha * A @ B^T + beta * C, with A [M, K] and B [N, K] quantized along K.
 
@@ -714,8 +736,7 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
     load_library().mxb_gemm_desc_init(C.byref(desc))
     desc.mode = _choice("mode", {"exact": 0, "fast": 1}, mode)
     like = ba.views[0]
-    desc.c_type, dt, as_bf16 = _result_dtype("out_dtype", out_dtype, {np.dtype(np.float32): DTYPE_FP32,
-                                                                      np.dtype(np.uint16): DTYPE_BF16}, like.fw)
+    desc.c_type, dt, as_bf16 = _result_dtype("out_dtype", out_dtype, _GEMM_OUT_DTYPES, like.fw)
     desc.alpha, desc.beta = _f32("alpha", alpha), _f32("beta", beta)
     shape = (a.rows, b.rows)
     if c is None:

@@ -1,0 +1,193 @@
+"""mxblas as PyTorch operators: torch.compile and CUDA graphs see each call as one opaque op.
+
+Registered in the ``mxblas`` namespace with torch.library.custom_op (nothing passed in
+is modified), each op runs the package's own function on its tensors (CPU tensors on
+the CPU backend, CUDA tensors on the CUDA backend on the current stream), and each has
+a fake implementation that sizes its results with the library's size queries, without
+running anything, for tracing:
+
+    torch.ops.mxblas.quantize(x, format, *, rounding, seed, offset, scale_rule, nonfinite,
+        block_2d, pow2_scale, rht, rht_mask, amax, tau, metric) -> (data, scales, aux, amax)
+    torch.ops.mxblas.dequantize(data, scales, aux, amax, format, rows, cols, flags, dtype)
+    torch.ops.mxblas.gemm(a planes, a_format, a_rows, a_cols, a_flags, b planes, ...,
+        mode, alpha, beta, c, out_dtype) -> C
+
+A plane the format does not have comes back from quantize as an empty uint8 tensor; the
+other ops take None or an empty tensor there. The functions of this module wrap the ops
+so that planes travel in a QuantizedTensor:
+
+    import torch, mxblas.torch_ops as mxt
+    q = mxt.quantize(torch.randn(128, 256), "nvfp4")      # QuantizedTensor, torch planes
+    y = mxt.dequantize(q)                                  # float32 [128, 256]
+
+Importing this module needs PyTorch; ``import mxblas`` does not. See docs/PYTHON.md.
+"""
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+import mxblas as _mx
+
+__all__ = ["quantize", "dequantize", "gemm"]
+
+
+def _plane(p):
+    """An op's plane argument as the package takes it: None or empty means absent."""
+    return None if p is None or p.numel() == 0 else p
+
+
+def _tensor(fmt, rows, cols, flags, data, scales, aux, amax):
+    """A QuantizedTensor over an op's planes; the package's call checks every one of them
+    (a plane missing where the format has one is refused, not made up as zeros)."""
+    return _mx.QuantizedTensor._of_planes(fmt, rows, cols, flags, data, _plane(scales), _plane(aux),
+                                          _plane(amax), _mx._default_rht_mask())
+
+
+def _empty(like):
+    return like.new_empty((0,), dtype=torch.uint8)
+
+
+def _torch_dtype(npdt, bf16):
+    return torch.bfloat16 if bf16 else getattr(torch, npdt.name)
+
+
+# ---------------------------------------------------------------- quantize
+@torch.library.custom_op("mxblas::quantize", mutates_args=())
+def _quantize_op(x: Tensor, format: str, rounding: Optional[str] = None, seed: Optional[int] = None,
+                 offset: Optional[int] = None, scale_rule: Optional[str] = None,
+                 nonfinite: Optional[str] = None, block_2d: Optional[bool] = None,
+                 pow2_scale: Optional[bool] = None, rht: Optional[bool] = None,
+                 rht_mask: Optional[int] = None, amax: Optional[float] = None,
+                 tau: Optional[float] = None, metric: Optional[str] = None
+                 ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    opts = dict(rounding=rounding, seed=seed, offset=offset, scale_rule=scale_rule, nonfinite=nonfinite,
+                block_2d=block_2d, pow2_scale=pow2_scale, rht=rht, rht_mask=rht_mask, amax=amax)
+    # options left out are the package's defaults (a MoR format refuses the others outright)
+    q = _mx.quantize(x, format, tau=tau, metric=metric, **{k: v for k, v in opts.items() if v is not None})
+    return tuple(_empty(q.data) if p is None else p for p in (q.data, q.scales, q.aux, q.amax))
+
+
+def _planes_like(like, fmt, rows, cols):
+    """Empty planes of fmt [rows, cols] on like's device, sized by mxb_tensor_sizes."""
+    info = _mx._info(fmt)
+    sz = _mx._sizes(info["format"], rows, cols)
+    scale_dt = torch.float32 if _mx._format_scale_dtype(info) == np.float32 else torch.uint8
+    data = like.new_empty((rows, sz.row_bytes), dtype=torch.uint8)
+    scales = like.new_empty((sz.scale_bytes // scale_dt.itemsize,), dtype=scale_dt) if sz.scale_bytes else _empty(like)
+    aux = like.new_empty((sz.aux_bytes,), dtype=torch.uint8) if sz.aux_bytes else _empty(like)
+    amax = like.new_empty((sz.amax_bytes // 4,), dtype=torch.float32) if sz.amax_bytes else _empty(like)
+    return data, scales, aux, amax
+
+
+@_quantize_op.register_fake
+def _(x, format, *options, **kw_options):  # the options do not change the planes' sizes
+    # the planes' sizes are not linear in the shape (blocks round up): specialized on it
+    rows, cols = _mx._rows_cols(tuple(x.shape))
+    return _planes_like(x, format, int(rows), int(cols))
+
+
+# ---------------------------------------------------------------- dequantize
+@torch.library.custom_op("mxblas::dequantize", mutates_args=())
+def _dequantize_op(data: Tensor, scales: Optional[Tensor], aux: Optional[Tensor], amax: Optional[Tensor],
+                   format: str, rows: int, cols: int, flags: int = 0,
+                   dtype: torch.dtype = torch.float32) -> Tensor:
+    return _mx.dequantize(_tensor(format, rows, cols, flags, data, scales, aux, amax), dtype)
+
+
+@_dequantize_op.register_fake
+def _(data, scales, aux, amax, format, rows, cols, flags=0, dtype=torch.float32):
+    _mx._info(format)
+    _, npdt, bf16 = _mx._result_dtype("dtype", dtype, _mx._DTYPES, "torch")
+    return data.new_empty((rows, cols), dtype=_torch_dtype(npdt, bf16))
+
+
+# ---------------------------------------------------------------- gemm
+@torch.library.custom_op("mxblas::gemm", mutates_args=())
+def _gemm_op(a_data: Tensor, a_scales: Optional[Tensor], a_aux: Optional[Tensor], a_amax: Optional[Tensor],
+             a_format: str, a_rows: int, a_cols: int, a_flags: int,
+             b_data: Tensor, b_scales: Optional[Tensor], b_aux: Optional[Tensor], b_amax: Optional[Tensor],
+             b_format: str, b_rows: int, b_cols: int, b_flags: int,
+             mode: str = "exact", alpha: float = 1.0, beta: float = 0.0, c: Optional[Tensor] = None,
+             out_dtype: torch.dtype = torch.float32) -> Tensor:
+    a = _tensor(a_format, a_rows, a_cols, a_flags, a_data, a_scales, a_aux, a_amax)
+    b = _tensor(b_format, b_rows, b_cols, b_flags, b_data, b_scales, b_aux, b_amax)
+    # the package writes C into c: a copy keeps the caller's c as it was (no mutated args)
+    return _mx.gemm(a, b, mode, alpha, beta, None if c is None else c.clone(), out_dtype)
+
+
+@_gemm_op.register_fake
+def _(a_data, a_scales, a_aux, a_amax, a_format, a_rows, a_cols, a_flags,
+      b_data, b_scales, b_aux, b_amax, b_format, b_rows, b_cols, b_flags,
+      mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=torch.float32):
+    _mx._info(a_format), _mx._info(b_format)
+    _, npdt, bf16 = _mx._result_dtype("out_dtype", out_dtype, _mx._GEMM_OUT_DTYPES, "torch")
+    if c is not None:
+        return torch.empty_like(c)
+    return a_data.new_empty((a_rows, b_rows), dtype=_torch_dtype(npdt, bf16))
+
+
+# ---------------------------------------------------------------- QuantizedTensor wrappers
+# Library queries whose answers depend only on their arguments: torch.compile calls them
+# while tracing and keeps the result, instead of tracing into ctypes.
+@torch.compiler.assume_constant_result
+def _format_name(fmt):
+    return _mx._info(fmt)["name"]
+
+
+@torch.compiler.assume_constant_result
+def _default_rht_mask():
+    return _mx._default_rht_mask()
+
+
+def _check_torch(name, a, optional=False):
+    if (a is None and optional) or isinstance(a, Tensor):
+        return a
+    raise TypeError(f"{name} must be a torch.Tensor, not {type(a).__name__} "
+                    "(mxblas.quantize, dequantize and gemm take other arrays)")
+
+
+def _planes(name, q):
+    if not isinstance(q, _mx.QuantizedTensor):
+        raise TypeError(f"{name} must be a QuantizedTensor (from mxblas.torch_ops.quantize), "
+                        f"not {type(q).__name__}")
+    return (_check_torch(f"{name}.data", q.data),) + tuple(
+        _check_torch(f"{name}.{p}", getattr(q, p), optional=True) for p in ("scales", "aux", "amax"))
+
+
+_QUANTIZE_OPTIONS = frozenset(a.name for a in torch.ops.mxblas.quantize.default._schema.arguments[2:])
+
+
+def quantize(x, format, **opts):
+    """mxblas.quantize through the mxblas::quantize op: the same options, a QuantizedTensor
+    of torch planes on x's device. x must be a torch.Tensor; seed and offset must fit a
+    signed 64-bit integer (the op's int)."""
+    _check_torch("x", x)
+    unknown = set(opts) - _QUANTIZE_OPTIONS
+    if unknown:
+        raise TypeError(f"quantize got unknown options {', '.join(sorted(unknown))} "
+                        f"(it takes {', '.join(sorted(_QUANTIZE_OPTIONS))})")
+    name = _format_name(format)
+    data, scales, aux, amax = torch.ops.mxblas.quantize(x, name, **opts)
+    rows, cols = data.shape[0], x.shape[-1]
+    # as mxb_quantize sets them (MoR formats take neither option and get 0)
+    flags = (_mx.TENSOR_SCALED_2D if opts.get("block_2d") else 0) | (_mx.TENSOR_RHT if opts.get("rht") else 0)
+    mask = opts.get("rht_mask")
+    return _mx.QuantizedTensor._of_planes(name, rows, cols, flags, data, _plane(scales), _plane(aux),
+                                          _plane(amax), _default_rht_mask() if mask is None else mask)
+
+
+def dequantize(q, dtype=torch.float32):
+    """mxblas.dequantize through the mxblas::dequantize op (q's planes torch tensors; dtype
+    torch.float32, float16 or bfloat16)."""
+    return torch.ops.mxblas.dequantize(*_planes("q", q), q.format, q.rows, q.cols, q.flags, dtype)
+
+
+def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=torch.float32):
+    """mxblas.gemm through the mxblas::gemm op: C = alpha * A @ B^T + beta * c, a new
+    tensor (c, if given, is read, not written); out_dtype torch.float32 or bfloat16."""
+    pa, pb = _planes("a", a), _planes("b", b)
+    _check_torch("c", c, optional=True)
+    return torch.ops.mxblas.gemm(*pa, a.format, a.rows, a.cols, a.flags, *pb, b.format, b.rows, b.cols, b.flags,
+                                 mode, alpha, beta, c, out_dtype)
