@@ -47,3 +47,11 @@ MXB_API void mxb_gemm_desc_init(mxb_gemm_desc_t *desc) {
   desc->beta = 0.0f;
   desc->ldc = 0;
 }
+
+MXB_API void mxb_gemm_plan_prefs_init(mxb_gemm_plan_prefs_t *prefs) {
+  if (!prefs) return;
+  memset(prefs, 0, sizeof(*prefs));
+  prefs->struct_size = sizeof(*prefs);
+  prefs->alignment = MXB_WORKSPACE_ALIGNMENT;
+  prefs->max_workspace = 0;
+}
