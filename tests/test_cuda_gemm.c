@@ -689,3 +689,200 @@ Test(cuda_gemm, graph_capture_and_replay) {
   mxb_context_destroy(ctx);
 #endif
 }
+
+/* ------------------------------------------------------------ plans */
+#ifdef MXB_WITH_CUDA
+/* A descriptor with t's format, shape, layout and flags and no pointers. */
+static mxb_tensor_t bare_of(const mxb_tensor_t *t) {
+  mxb_tensor_t b;
+  cr_assert_eq(mxb_tensor_init(&b, t->format, t->rows, t->cols, t->scale_layout), MXB_SUCCESS);
+  b.flags = t->flags;
+  return b;
+}
+
+/* Executes plan p on device operands A, B with host C in and out; returns
+ * the status (C copied back only on success). */
+static mxb_status_t plan_run(const mxb_gemm_plan_t *p, const mxb_gemm_desc_t *d, const mxb_tensor_t *A,
+                             const mxb_tensor_t *B, void *C) {
+  size_t cb = c_bytes(d, A->rows, B->rows), ws = 0;
+  cr_assert_eq(mxb_gemm_plan_workspace_size(p, &ws), MXB_SUCCESS);
+  void *dc = mxbt_dev_from_host(C, cb);
+  void *w = ws ? mxbt_dev_alloc(ws) : NULL;
+  if (w) mxbt_dev_poison(w, ws);
+  mxb_status_t s = mxb_gemm_plan_execute(p, A, B, dc, w, ws, NULL);
+  if (s == MXB_SUCCESS) {
+    mxbt_dev_sync();
+    mxbt_to_host(C, dc, cb);
+  }
+  mxbt_dev_free(w);
+  mxbt_dev_free(dc);
+  return s;
+}
+
+/* A plan made from pointer-less descriptors (default alignment) takes the
+ * path mxb_gemm takes on the same device operands, and gives its bytes. */
+static void check_plan_like_gemm(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, mxb_scale_layout_t lb,
+                                 int64_t M, int64_t N, int64_t K, const mxb_gemm_desc_t *d) {
+  float *xa = mxbt_gemm_input(M, K, 51 + (uint64_t)M, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 52, MXBT_IN_NORMAL, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_upload(&A);
+  mxbt_operand_make(&B, fb, lb, N, K, xb);
+  mxbt_operand_upload(&B);
+  mxb_tensor_t a = bare_of(&A.d), b = bare_of(&B.d);
+  mxb_gemm_plan_t *p = NULL;
+  cr_assert_eq(mxb_gemm_plan_create(ctx, d, &a, &b, NULL, &p), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  size_t pws = 0, ws = 0;
+  cr_assert_eq(mxb_gemm_plan_workspace_size(p, &pws), MXB_SUCCESS);
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, d, &A.d, &B.d, &ws), MXB_SUCCESS);
+  cr_assert_eq(pws, ws, "%s x %s: plan workspace %zu, mxb_gemm's %zu", mxbt_format_name(fa), mxbt_format_name(fb), pws, ws);
+
+  size_t cb = c_bytes(d, M, N);
+  unsigned char *C0 = malloc(cb), *C1 = malloc(cb);
+  fill_c(d, C0, M, N, 7, 0);
+  memcpy(C1, C0, cb);
+  char ran[64];
+  snprintf(ran, sizeof(ran), "%s", gpu_gemm(ctx, d, &A, &B, C0));
+  cr_assert_str_eq(mxb_gemm_plan_path(p), ran, "%s x %s: the plan takes %s, mxb_gemm ran %s", mxbt_format_name(fa),
+                   mxbt_format_name(fb), mxb_gemm_plan_path(p), ran);
+  cr_assert_eq(plan_run(p, d, &A.d, &B.d, C1), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_str_eq(mxb_context_last_impl(ctx), ran);
+  cr_assert(memcmp(C0, C1, cb) == 0, "%s x %s (%s): plan and mxb_gemm bytes differ", mxbt_format_name(fa),
+            mxbt_format_name(fb), ran);
+  mxb_gemm_plan_destroy(p);
+  free(C0);
+  free(C1);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
+  free(xa);
+  free(xb);
+}
+#endif
+
+Test(cuda_gemm, plan_takes_the_path_mxb_gemm_takes) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  mxb_gemm_desc_t ex = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.5f, 0);
+  mxb_gemm_desc_t fa = desc_of(MXB_GEMM_FAST, MXB_DTYPE_BF16, 1.0f, 0.0f, 0);
+  check_plan_like_gemm(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, 64, 96, 256, &ex);
+  check_plan_like_gemm(ctx, MXB_FORMAT_MX9, MXB_FORMAT_MX6, MXB_SCALE_LAYOUT_LINEAR, 33, 40, 128, &ex);
+  check_plan_like_gemm(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 16, 512, 1024, &fa);
+  check_plan_like_gemm(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, MXB_SCALE_LAYOUT_SWIZZLED, 16, 256, 512, &fa);
+  check_plan_like_gemm(ctx, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, 8, 256, 512, &fa);
+  check_plan_like_gemm(ctx, MXB_FORMAT_MXFP6_E3M2, MXB_FORMAT_MXFP4, MXB_SCALE_LAYOUT_LINEAR, 200, 256, 256, &fa);
+  check_plan_like_gemm(ctx, MXB_FORMAT_BF16, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, 128, 128, 256, &fa);
+  check_plan_like_gemm(ctx, MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, MXB_SCALE_LAYOUT_LINEAR, 64, 128,
+                       256, &fa);
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* The path follows the declared alignment, not the pointers: with MXFP8
+ * codes one byte past cudaMalloc's alignment, mxb_gemm avoids the paths that
+ * need 16-byte rows, and so does a plan that declares 1 byte; a plan that
+ * declares 16 refuses those pointers and writes nothing. */
+Test(cuda_gemm, plan_follows_the_declared_alignment) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  const int64_t M = 16, N = 256, K = 512;
+  mxb_context_t *ctx = gpu_ctx();
+  float *xa = mxbt_gemm_input(M, K, 61, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 62, MXBT_IN_NORMAL, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_upload(&A);
+  mxbt_operand_make(&B, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_upload(&B);
+  unsigned char *da = mxbt_dev_alloc(A.s.data_bytes + 16), *db = mxbt_dev_alloc(B.s.data_bytes + 16);
+  cr_assert_eq(cudaMemcpy(da + 1, A.h.data, A.s.data_bytes, cudaMemcpyHostToDevice), cudaSuccess);
+  cr_assert_eq(cudaMemcpy(db + 1, B.h.data, B.s.data_bytes, cudaMemcpyHostToDevice), cudaSuccess);
+  mxbt_operand A1 = A, B1 = B;
+  A1.d.data = da + 1;
+  B1.d.data = db + 1;
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  size_t cb = c_bytes(&d, M, N);
+  float *C0 = malloc(cb), *C1 = malloc(cb), *C2 = malloc(cb);
+  fill_c(&d, C0, M, N, 3, 0);
+  memcpy(C1, C0, cb);
+  memcpy(C2, C0, cb);
+  char ran[64];
+  snprintf(ran, sizeof(ran), "%s", gpu_gemm(ctx, &d, &A1, &B1, C0));
+  cr_assert_str_neq(ran, MX_FP8_PATH, "the sm_90a kernel ran on rows that are not 16-byte aligned");
+
+  mxb_tensor_t a = bare_of(&A.d), b = bare_of(&B.d);
+  mxb_gemm_plan_prefs_t prefs;
+  mxb_gemm_plan_prefs_init(&prefs);
+  prefs.alignment = 1;
+  mxb_gemm_plan_t *p1 = NULL, *p16 = NULL;
+  cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &a, &b, &prefs, &p1), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_str_eq(mxb_gemm_plan_path(p1), ran);
+  cr_assert_eq(plan_run(p1, &d, &A1.d, &B1.d, C1), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert(memcmp(C0, C1, cb) == 0, "plan (alignment 1) and mxb_gemm differ on %s", ran);
+
+  cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &a, &b, NULL, &p16), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  if (mx_fp8_path()) cr_assert_str_eq(mxb_gemm_plan_path(p16), MX_FP8_PATH);
+  cr_assert_eq(plan_run(p16, &d, &A1.d, &B1.d, C2), MXB_ERR_BAD_ALIGNMENT);
+  cr_assert_neq(mxb_last_error_detail()[0], '\0');
+  mxb_gemm_plan_destroy(p1);
+  mxb_gemm_plan_destroy(p16);
+  free(C0);
+  free(C1);
+  free(C2);
+  mxbt_dev_free(da);
+  mxbt_dev_free(db);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
+  free(xa);
+  free(xb);
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* A workspace limit below the preferred path's need: the plan takes the
+ * next path that fits (at worst the exact generic path, which needs none)
+ * and runs it; the exact-mode answer is still the CPU's. */
+Test(cuda_gemm, plan_max_workspace_falls_back) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  const int64_t M = 64, N = 128, K = 256;
+  mxb_context_t *ctx = gpu_ctx();
+  float *xa = mxbt_gemm_input(M, K, 71, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 72, MXBT_IN_NORMAL, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_upload(&A);
+  mxbt_operand_make(&B, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_upload(&B);
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_tensor_t a = bare_of(&A.d), b = bare_of(&B.d);
+  mxb_gemm_plan_t *full = NULL, *lim = NULL;
+  cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &a, &b, NULL, &full), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  size_t ws_full = 0, ws_lim = 0;
+  mxb_gemm_plan_workspace_size(full, &ws_full);
+  cr_assert_str_eq(mxb_gemm_plan_path(full), "cuda-exact-int8-mma");
+  cr_assert_gt(ws_full, 0);
+  mxb_gemm_plan_prefs_t prefs;
+  mxb_gemm_plan_prefs_init(&prefs);
+  prefs.max_workspace = ws_full - 1;
+  cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &a, &b, &prefs, &lim), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  mxb_gemm_plan_workspace_size(lim, &ws_lim);
+  cr_assert_leq(ws_lim, prefs.max_workspace);
+  cr_assert_str_eq(mxb_gemm_plan_path(lim), "cuda-exact-generic");
+  size_t cb = c_bytes(&d, M, N);
+  float *Cc = malloc(cb), *Cg = malloc(cb);
+  fill_c(&d, Cc, M, N, 5, 0);
+  memcpy(Cg, Cc, cb);
+  cpu_gemm(&d, &A, &B, Cc);
+  cr_assert_eq(plan_run(lim, &d, &A.d, &B.d, Cg), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_str_eq(mxb_context_last_impl(ctx), "cuda-exact-generic");
+  cr_assert(memcmp(Cc, Cg, cb) == 0, "the generic path's bytes differ from the CPU's");
+  mxb_gemm_plan_destroy(full);
+  mxb_gemm_plan_destroy(lim);
+  free(Cc);
+  free(Cg);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
+  free(xa);
+  free(xb);
+  mxb_context_destroy(ctx);
+#endif
+}
