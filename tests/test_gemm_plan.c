@@ -14,16 +14,6 @@ static mxb_context_t *cpu_ctx(void) {
   return ctx;
 }
 
-static mxb_gemm_desc_t desc_of(mxb_gemm_mode_t mode, mxb_dtype_t ct, float alpha, float beta, int64_t ldc) {
-  mxb_gemm_desc_t d;
-  mxb_gemm_desc_init(&d);
-  d.mode = mode;
-  d.c_type = ct;
-  d.alpha = alpha;
-  d.beta = beta;
-  d.ldc = ldc;
-  return d;
-}
 
 /* A descriptor with t's format, shape and layout and no pointers. */
 static mxb_tensor_t bare(const mxb_tensor_t *t) {
@@ -54,11 +44,9 @@ static mxb_gemm_plan_t *make_plan(mxb_context_t *ctx, const mxb_gemm_desc_t *d, 
 /* mxb_gemm and the plan on the same operands and the same C: same bytes. */
 static void check_same_bits(mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
                             const mxb_gemm_desc_t *d) {
-  float *xa = mxbt_gemm_input(M, K, 21 + (uint64_t)M, MXBT_IN_NORMAL, 0);
-  float *xb = mxbt_gemm_input(N, K, 22 + (uint64_t)N, MXBT_IN_NORMAL, 1);
-  mxbt_operand A, B;
-  mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-  mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_pair P;
+  mxbt_pair_make(&P, fa, fb, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 21 + (uint64_t)M, 0);
+  const mxbt_operand A = P.A, B = P.B;
   mxb_context_t *ctx = cpu_ctx();
   const size_t cb = c_bytes(d, M, N);
   unsigned char *C0 = malloc(cb), *C1 = malloc(cb);
@@ -95,10 +83,7 @@ static void check_same_bits(mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t
   free(C0);
   free(C1);
   mxb_context_destroy(ctx);
-  mxbt_operand_free(&A);
-  mxbt_operand_free(&B);
-  free(xa);
-  free(xb);
+  mxbt_pair_free(&P);
 }
 
 Test(gemm_plan, same_bits_as_mxb_gemm) {
@@ -108,9 +93,9 @@ Test(gemm_plan, same_bits_as_mxb_gemm) {
     {MXB_FORMAT_MX6, MXB_FORMAT_MX9},              {MXB_FORMAT_MOR_1x128, MXB_FORMAT_FP32},
   };
   const mxb_gemm_desc_t descs[] = {
-    desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0),
-    desc_of(MXB_GEMM_FAST, MXB_DTYPE_BF16, 0.5f, -2.0f, 0),
-    desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.5f, 0.25f, 77),
+    mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0),
+    mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_BF16, 0.5f, -2.0f, 0),
+    mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.5f, 0.25f, 77),
   };
   for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
     for (size_t j = 0; j < sizeof(descs) / sizeof(descs[0]); j++)
@@ -123,7 +108,7 @@ Test(gemm_plan, path_and_workspace_known_before_execution) {
   mxb_tensor_t a, b;
   cr_assert_eq(mxb_tensor_init(&a, MXB_FORMAT_MXFP8_E4M3, 64, 512, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
   cr_assert_eq(mxb_tensor_init(&b, MXB_FORMAT_MXFP4, 96, 512, MXB_SCALE_LAYOUT_SWIZZLED), MXB_SUCCESS);
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   mxb_gemm_plan_t *p = NULL;
   cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &a, &b, NULL, &p), MXB_SUCCESS, "%s", mxb_last_error_detail());
   cr_assert_str_eq(mxb_gemm_plan_path(p), "cpu-reference");
@@ -172,7 +157,7 @@ Test(gemm_plan, refusals_write_nothing) {
   mxbt_operand_make(&A_fmt, MXB_FORMAT_MXFP4, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
   mxbt_operand_make(&A_swz, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_SWIZZLED, M, K, xa);
   mxb_context_t *ctx = cpu_ctx();
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 1.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 1.0f, 0);
   mxb_gemm_plan_prefs_t prefs;
   mxb_gemm_plan_prefs_init(&prefs);
   cr_assert_eq(prefs.alignment, 16);
@@ -264,7 +249,7 @@ Test(gemm_plan, create_refuses_bad_arguments) {
   mxb_tensor_init(&b_short, MXB_FORMAT_MXFP8_E4M3, 4, 32, MXB_SCALE_LAYOUT_LINEAR);
   mxb_tensor_t nv;
   mxb_tensor_init(&nv, MXB_FORMAT_NVFP4, 4, 64, MXB_SCALE_LAYOUT_LINEAR);
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   mxb_gemm_plan_prefs_t odd, zero, small;
   mxb_gemm_plan_prefs_init(&odd);
   odd.alignment = 24;
@@ -293,12 +278,11 @@ Test(gemm_plan, create_refuses_bad_arguments) {
 Test(gemm_plan, max_workspace_falls_back_to_a_path_that_fits) {
   mxb_cpu_set_threads(4);
   const int64_t M = 64, N = 64, K = 512;
-  float *xa = mxbt_gemm_input(M, K, 31, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 32, MXBT_IN_NORMAL, 1);
-  mxbt_operand A, B;
-  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-  mxbt_operand_make(&B, MXB_FORMAT_MXFP6_E2M3, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_pair P;
+  mxbt_pair_make(&P, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP6_E2M3, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 31, 0);
+  const mxbt_operand A = P.A, B = P.B;
   mxb_context_t *ctx = cpu_ctx();
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   mxb_gemm_plan_t *full = make_plan(ctx, &d, &A.h, &B.h, NULL);
   size_t ws_full = 0, ws_one = mxb_cpu_gemm_workspace_for(N, K, 32, 1);
   mxb_gemm_plan_workspace_size(full, &ws_full);
@@ -343,10 +327,7 @@ Test(gemm_plan, max_workspace_falls_back_to_a_path_that_fits) {
   free(C0);
   free(C1);
   mxb_context_destroy(ctx);
-  mxbt_operand_free(&A);
-  mxbt_operand_free(&B);
-  free(xa);
-  free(xb);
+  mxbt_pair_free(&P);
 }
 
 /* One plan executed by four threads at once, each with its own C and
@@ -371,12 +352,11 @@ static void *run_job(void *arg) {
 
 Test(gemm_plan, one_plan_shared_by_threads) {
   const int64_t M = 16, N = 40, K = 256;
-  float *xa = mxbt_gemm_input(M, K, 41, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 42, MXBT_IN_NORMAL, 1);
-  mxbt_operand A, B;
-  mxbt_operand_make(&A, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-  mxbt_operand_make(&B, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_SWIZZLED, N, K, xb);
+  mxbt_pair P;
+  mxbt_pair_make(&P, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_SWIZZLED, M, N, K, 41, 0);
+  const mxbt_operand A = P.A, B = P.B;
   mxb_context_t *ctx = cpu_ctx();
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   mxb_gemm_plan_t *p = make_plan(ctx, &d, &A.h, &B.h, NULL);
   size_t ws = 0;
   mxb_gemm_plan_workspace_size(p, &ws);
@@ -400,8 +380,5 @@ Test(gemm_plan, one_plan_shared_by_threads) {
   free(w);
   free(ref);
   mxb_context_destroy(ctx);
-  mxbt_operand_free(&A);
-  mxbt_operand_free(&B);
-  free(xa);
-  free(xb);
+  mxbt_pair_free(&P);
 }
