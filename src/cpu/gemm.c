@@ -67,8 +67,6 @@ static size_t shared_bytes(int64_t N, int64_t K, int L) {
 }
 static size_t thread_bytes(int64_t K, int L) { return (MR + 1) * align64((size_t)K * 8) + MR * image_bytes(K, L); }
 
-int mxb_cpu_gemm_threads(int64_t M, int64_t N, int64_t K) { return gemm_threads(M, N, K); }
-
 size_t mxb_cpu_gemm_workspace_for(int64_t N, int64_t K, int L, int threads) {
   return shared_bytes(N, K, L) + (size_t)threads * thread_bytes(K, L) + 64;
 }

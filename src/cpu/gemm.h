@@ -10,13 +10,11 @@
 extern "C" {
 #endif
 
-/* Threads an M x N x K product runs on by default (the count at the time of
- * the call: MXBLAS_NUM_THREADS and the size of the work). */
-int mxb_cpu_gemm_threads(int64_t M, int64_t N, int64_t K);
 /* Workspace bytes for an M x N x K product with K-block length L on
  * `threads` threads (N x K: B's shape) ... */
 size_t mxb_cpu_gemm_workspace_for(int64_t N, int64_t K, int L, int threads);
-/* ... and on the default count (the GEMM must then see the same count). */
+/* ... and on the default count: MXBLAS_NUM_THREADS and the size of the
+ * work, at the time of the call (the GEMM must then see the same count). */
 size_t mxb_cpu_gemm_workspace_size(int64_t M, int64_t N, int64_t K, int L);
 /* The most threads, at most the default count, whose workspace fits
  * max_bytes (0: no limit); 0 when not even one thread's does. */
