@@ -179,6 +179,10 @@ Test(gemm_plan, refusals_write_nothing) {
   unsigned char *b16 = aligned_copy(B.h.data, B.s.data_bytes, 16);
   B16.data = b16 + 16;
   B16.scales = Bg.scales;
+  /* and A with its scales 16 bytes past a 64-byte boundary */
+  mxb_tensor_t A16 = Ag;
+  unsigned char *a16 = aligned_copy(A.h.scales, A.s.scale_bytes, 16);
+  A16.scales = a16 + 16;
   mxb_tensor_t A_rht = Ag, B_rht = Bg;
   A_rht.flags |= MXB_TENSOR_RHT;
   B_rht.flags |= MXB_TENSOR_RHT;
@@ -200,7 +204,7 @@ Test(gemm_plan, refusals_write_nothing) {
     {p, &A_swz.h, &B.h, w, ws, MXB_ERR_INVALID_ARGUMENT, "A with another scale layout"},
     {p, &A_rht, &B_rht, w, ws, MXB_ERR_INVALID_ARGUMENT, "A and B with a Hadamard flag the plan lacks"},
     {p, &Ag, &B16, w, ws, MXB_ERR_BAD_ALIGNMENT, "B->data 16 bytes off the declared 64"},
-    {p, &A.h, &Bg, w, ws, MXB_ERR_BAD_ALIGNMENT, "A's planes where malloc put them (16-byte aligned)"},
+    {p, &A16, &Bg, w, ws, MXB_ERR_BAD_ALIGNMENT, "A->scales 16 bytes off the declared 64"},
     {p, &Ag, &Bg, w, ws - 1, MXB_ERR_WORKSPACE_TOO_SMALL, "a workspace one byte short"},
     {p, &Ag, &Bg, NULL, 0, MXB_ERR_WORKSPACE_TOO_SMALL, "no workspace"},
     {NULL, &Ag, &Bg, w, ws, MXB_ERR_INVALID_ARGUMENT, "a NULL plan"},
@@ -218,7 +222,7 @@ Test(gemm_plan, refusals_write_nothing) {
   cr_assert_eq(mxb_gemm_plan_execute(p, &Ag, &Bg, C, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
   mxb_gemm_plan_t *p16 = make_plan(ctx, &d, &A.h, &B.h, NULL);
   memcpy(C, C0, cb);
-  cr_assert_eq(mxb_gemm_plan_execute(p16, &A.h, &B16, C, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxb_gemm_plan_execute(p16, &A16, &B16, C, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
   mxb_gemm_plan_destroy(p16);
   mxb_gemm_plan_destroy(p);
   free(Ag.data);
@@ -226,6 +230,7 @@ Test(gemm_plan, refusals_write_nothing) {
   free(Bg.data);
   free(Bg.scales);
   free(b16);
+  free(a16);
   free(w);
   free(C);
   free(C0);
