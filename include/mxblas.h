@@ -88,7 +88,7 @@ typedef enum mxb_status_t {
   MXB_ERR_NO_DEVICE = 7,          /* no CUDA device, or the device index is out of range */
   MXB_ERR_WORKSPACE_TOO_SMALL = 8,
   MXB_ERR_CUDA = 9,               /* a CUDA runtime/library call failed */
-  MXB_ERR_ALLOC = 10,             /* host allocation failed (context creation only) */
+  MXB_ERR_ALLOC = 10,             /* host allocation failed (context or plan creation only) */
   MXB_ERR_INTERNAL = 11
 } mxb_status_t;
 
@@ -474,6 +474,58 @@ MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_
 MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
                               const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
                               void *workspace, size_t workspace_bytes, void *stream);
+
+/* Plans (added in 0.2): the GEMM described once, its path chosen once.
+ * mxb_gemm chooses a path on every call, from the formats, shapes, layouts,
+ * mode, device and the alignment its pointers happen to have. A plan makes
+ * that choice at creation, from tensor descriptors whose pointers may be
+ * NULL and from the alignment the caller declares, so the path's name and
+ * workspace are known before any data exists, and every execution takes
+ * that path. A plan is immutable: one plan may be executed from several
+ * threads at once (with their own C and workspace). Destroy it before its
+ * context. */
+typedef struct mxb_gemm_plan mxb_gemm_plan_t;
+
+typedef struct mxb_gemm_plan_prefs_t {
+  size_t struct_size;
+  /* Bytes every data and scales pointer of A and B will be aligned to at
+   * execution (a power of two; default MXB_WORKSPACE_ALIGNMENT, which
+   * malloc and cudaMalloc pointers meet). Paths that need more are not
+   * chosen; execution refuses pointers that break the promise. */
+  size_t alignment;
+  /* Most workspace bytes the caller will provide (0, the default: no
+   * limit). Where the preferred path needs more, the next path that applies
+   * and fits is chosen (on CUDA the exact generic path needs none; on the
+   * CPU fewer threads need less); MXB_ERR_WORKSPACE_TOO_SMALL if none fits. */
+  size_t max_workspace;
+} mxb_gemm_plan_prefs_t;
+
+MXB_API void mxb_gemm_plan_prefs_init(mxb_gemm_plan_prefs_t *prefs); /* alignment 16, no workspace limit */
+
+/* Plan C = alpha * A * B + beta * C on ctx with desc's mode, c_type, alpha,
+ * beta and ldc, for A and B of these formats, shapes, layouts and Hadamard
+ * flags (their pointers are not read and may be NULL). prefs NULL: the
+ * defaults of mxb_gemm_plan_prefs_init. *plan is set on success only. */
+MXB_API mxb_status_t mxb_gemm_plan_create(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
+                                          const mxb_tensor_t *A, const mxb_tensor_t *B,
+                                          const mxb_gemm_plan_prefs_t *prefs, mxb_gemm_plan_t **plan);
+/* The name of the path the plan takes, as mxb_context_last_impl names it
+ * after an execution ("cpu-reference", "cuda-..."); "none" for NULL. Never
+ * NULL. */
+MXB_API const char *mxb_gemm_plan_path(const mxb_gemm_plan_t *plan);
+/* Workspace bytes every execution of the plan needs (0: none). */
+MXB_API mxb_status_t mxb_gemm_plan_workspace_size(const mxb_gemm_plan_t *plan, size_t *bytes);
+/* Run the plan on A and B, whose formats, shapes, layouts and Hadamard flags
+ * equal the plan's (else MXB_ERR_BAD_SHAPE for shapes, MXB_ERR_INVALID_ARGUMENT
+ * otherwise) and whose data and scales pointers meet the declared alignment
+ * (else MXB_ERR_BAD_ALIGNMENT); the workspace as for mxb_gemm, with the
+ * plan's size. Nothing is written on failure. Same bits as mxb_gemm on the
+ * same path. */
+MXB_API mxb_status_t mxb_gemm_plan_execute(const mxb_gemm_plan_t *plan, const mxb_tensor_t *A,
+                                           const mxb_tensor_t *B, void *C, void *workspace,
+                                           size_t workspace_bytes, void *stream);
+MXB_API mxb_status_t mxb_gemm_plan_destroy(mxb_gemm_plan_t *plan); /* NULL: nothing to do */
+
 /* Whether (A format, B format) is a supported pair for the given mode. */
 MXB_API mxb_status_t mxb_gemm_pair_supported(mxb_format_t a, mxb_format_t b,
                                              mxb_gemm_mode_t mode, int *supported);

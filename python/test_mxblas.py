@@ -486,6 +486,36 @@ class Gemm(unittest.TestCase):
         qa, qb = self.operands("nvfp4")
         self.assertEqual(mxblas.gemm(qa, qb, mode="fast").tobytes(), mxblas.gemm(qa, qb).tobytes())
 
+    def test_plan_gives_the_bits_of_gemm(self):
+        c_in = sample(self.M, self.N, 4)
+        for fmt, mode in [("mxfp8_e4m3", "exact"), ("nvfp4", "fast"), ("mx6", "exact")]:
+            qa, qb = self.operands(fmt)
+            plan = mxblas.GemmPlan(qa, qb, mode=mode, alpha=0.5, beta=2.0)
+            self.assertEqual(plan.path, "cpu-reference")
+            self.assertGreater(plan.workspace_size, 0)
+            for a in (qa, mxblas.quantize(sample(self.M, self.K, 7), fmt)):  # any operands of that kind
+                want = mxblas.gemm(a, qb, mode=mode, alpha=0.5, beta=2.0, c=c_in.copy())
+                self.assertEqual(plan(a, qb, c=c_in.copy()).tobytes(), want.tobytes(), fmt)
+            plan.close()
+            with self.assertRaises(ValueError):
+                plan(qa, qb)
+
+    def test_plan_refuses_other_operands_and_writes_nothing(self):
+        qa, qb = self.operands("mxfp8_e4m3")
+        plan = mxblas.GemmPlan(qa, qb)
+        c = np.full((self.M, self.N), 7, np.float32)
+        others = [mxblas.quantize(sample(self.M, self.K + 32, 5), "mxfp8_e4m3"),
+                  mxblas.quantize(sample(self.M, self.K, 5), "mxfp8_e5m2")]
+        for other in others:
+            with self.assertRaises(mxblas.MxblasError) as e:
+                plan(other, qb, c=c)
+            self.assertIn("plan", e.exception.detail)
+            self.assertTrue((c == 7).all())
+        with self.assertRaises(mxblas.MxblasError):
+            mxblas.GemmPlan(qa, qb, alignment=24)
+        with self.assertRaises(mxblas.MxblasError):
+            mxblas.GemmPlan(qa, qb, max_workspace=1)  # the CPU path needs more than one byte
+
 
 if __name__ == "__main__":
     try:

@@ -111,4 +111,45 @@ static inline void mxbt_operand_free(mxbt_operand *q) {
 #endif
   memset(q, 0, sizeof(*q));
 }
+
+/* A [M, K] and B [N, K] quantized from normal inputs (seeds seed, seed + 1),
+ * copied to the device when upload (CUDA builds). */
+typedef struct mxbt_pair {
+  mxbt_operand A, B;
+  float *xa, *xb;
+} mxbt_pair;
+static inline void mxbt_pair_make(mxbt_pair *p, mxb_format_t fa, mxb_format_t fb, mxb_scale_layout_t lb, int64_t M,
+                                  int64_t N, int64_t K, uint64_t seed, int upload) {
+  p->xa = mxbt_gemm_input(M, K, seed, MXBT_IN_NORMAL, 0);
+  p->xb = mxbt_gemm_input(N, K, seed + 1, MXBT_IN_NORMAL, 1);
+  mxbt_operand_make(&p->A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, p->xa);
+  mxbt_operand_make(&p->B, fb, lb, N, K, p->xb);
+#ifdef MXB_WITH_CUDA
+  if (upload) {
+    mxbt_operand_upload(&p->A);
+    mxbt_operand_upload(&p->B);
+  }
+#else
+  (void)upload;
+#endif
+}
+static inline void mxbt_pair_free(mxbt_pair *p) {
+  mxbt_operand_free(&p->A);
+  mxbt_operand_free(&p->B);
+  free(p->xa);
+  free(p->xb);
+}
+
+static inline mxb_gemm_desc_t mxbt_gemm_desc(mxb_gemm_mode_t mode, mxb_dtype_t ct, float alpha, float beta,
+                                             int64_t ldc) {
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = mode;
+  d.c_type = ct;
+  d.alpha = alpha;
+  d.beta = beta;
+  d.ldc = ldc;
+  return d;
+}
+
 #endif

@@ -141,12 +141,12 @@ static inline int mxbt_pw_run(mxb_format_t f, int o, const float *x, mxbt_pw_byt
     for (int int_sums = 0; int_sums < 2; int_sums++) {
       gd.c_type = MXB_DTYPE_FP32;
       gd.beta = 0.0f;
-      mxb_cpu_gemm(&gd, &a, &b, c, MXBT_PW_N, L, w, int_sums);
+      mxb_cpu_gemm(&gd, &a, &b, c, MXBT_PW_N, L, 0, w, int_sums);
       mxbt_pw_put(out, c, sizeof(float) * MXBT_PW_M * MXBT_PW_N);
       for (int i = 0; i < MXBT_PW_M * MXBT_PW_N; i++) cb[i] = (uint16_t)(0x3F80 + i % 7);
       gd.c_type = MXB_DTYPE_BF16;
       gd.beta = 0.5f;
-      mxb_cpu_gemm(&gd, &a, &b, cb, MXBT_PW_N, L, w, int_sums);
+      mxb_cpu_gemm(&gd, &a, &b, cb, MXBT_PW_N, L, 0, w, int_sums);
       mxbt_pw_put(out, cb, 2 * MXBT_PW_M * MXBT_PW_N);
     }
   }

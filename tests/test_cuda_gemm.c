@@ -96,16 +96,6 @@ static void check_exact(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, in
   check_exact_amax(ctx, fa, fb, M, N, K, d, kind, nan_fill, want_impl, NAN);
 }
 
-static mxb_gemm_desc_t desc_of(mxb_gemm_mode_t mode, mxb_dtype_t ct, float alpha, float beta, int64_t ldc) {
-  mxb_gemm_desc_t d;
-  mxb_gemm_desc_init(&d);
-  d.mode = mode;
-  d.c_type = ct;
-  d.alpha = alpha;
-  d.beta = beta;
-  d.ldc = ldc;
-  return d;
-}
 #endif
 
 /* ------------------------------------------------------------ exact mode */
@@ -113,7 +103,7 @@ Test(cuda_gemm, exact_fp4_integer_path_is_byte_identical) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   const mxb_format_t fs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP4};
   const int64_t shapes[][3] = {{128, 128, 256}, {77, 45, 208}, {1, 300, 64}, {257, 131, 1000}, {16, 16, 16}};
   for (int f = 0; f < 2; f++)
@@ -130,7 +120,7 @@ Test(cuda_gemm, exact_fp4_extreme_scales_fall_back_exactly) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   check_exact(ctx, MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 70, 40, 256, &d, MXBT_IN_TINY, 0, "cuda-exact-int8-mma");
   check_exact(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 70, 40, 256, &d, MXBT_IN_TINY, 0, "cuda-exact-int8-mma");
   mxb_context_destroy(ctx);
@@ -145,7 +135,7 @@ Test(cuda_gemm, exact_nvfp4_amax_at_the_ends_of_fp32) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   for (int inf = 0; inf < 2; inf++) {
     const float amax_a = inf ? INFINITY : NAN;
     check_exact_amax(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 70, 40, 256, &d, MXBT_IN_EDGE, 0, NULL, amax_a);
@@ -168,7 +158,7 @@ Test(cuda_gemm, exact_every_pair_is_byte_identical) {
     {MXB_FORMAT_MOR_TENSOR, MXB_FORMAT_BF16}, {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4}, {MXB_FORMAT_FP32, MXB_FORMAT_MXFP8_E5M2},
   };
   mxb_context_t *ctx = gpu_ctx();
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 0.75f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 0.75f, 0.0f, 0);
   for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++) {
     check_exact(ctx, pairs[p][0], pairs[p][1], 37, 133, 200, &d, MXBT_IN_NORMAL, 0, "cuda-exact-generic");
     check_exact(ctx, pairs[p][0], pairs[p][1], 19, 21, 300, &d, MXBT_IN_WIDE, 0, "cuda-exact-generic");
@@ -187,9 +177,9 @@ Test(cuda_gemm, exact_epilogue_rules) {
   for (int f = 0; f < 2; f++)
     for (int bf = 0; bf < 2; bf++) {
       mxb_dtype_t ct = bf ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32;
-      mxb_gemm_desc_t d1 = desc_of(MXB_GEMM_EXACT, ct, -0.75f, 1.5f, 0);
-      mxb_gemm_desc_t d2 = desc_of(MXB_GEMM_EXACT, ct, 2.0f, 0.0f, 141);
-      mxb_gemm_desc_t d3 = desc_of(MXB_GEMM_EXACT, ct, 0.5f, -1.0f, 150);
+      mxb_gemm_desc_t d1 = mxbt_gemm_desc(MXB_GEMM_EXACT, ct, -0.75f, 1.5f, 0);
+      mxb_gemm_desc_t d2 = mxbt_gemm_desc(MXB_GEMM_EXACT, ct, 2.0f, 0.0f, 141);
+      mxb_gemm_desc_t d3 = mxbt_gemm_desc(MXB_GEMM_EXACT, ct, 0.5f, -1.0f, 150);
       check_exact(ctx, fs[f], fs[f], 50, 130, 160, &d1, MXBT_IN_NORMAL, 0, NULL);
       check_exact(ctx, fs[f], fs[f], 50, 130, 160, &d2, MXBT_IN_NORMAL, 1, NULL); /* beta = 0: NaN in C ignored */
       check_exact(ctx, fs[f], fs[f], 50, 130, 160, &d3, MXBT_IN_WIDE, 0, NULL);
@@ -216,7 +206,7 @@ Test(cuda_gemm, exact_nan_blocks) {
       mxbt_operand_upload(&A);
       mxbt_operand_make(&B, fs[f], MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
       mxbt_operand_upload(&B);
-      mxb_gemm_desc_t d = desc_of(mode ? MXB_GEMM_FAST : MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+      mxb_gemm_desc_t d = mxbt_gemm_desc(mode ? MXB_GEMM_FAST : MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
       float *Cc = calloc((size_t)(M * N), 4), *Cg = calloc((size_t)(M * N), 4);
       cpu_gemm(&d, &A, &B, Cc);
       gpu_gemm(ctx, &d, &A, &B, Cg);
@@ -336,7 +326,7 @@ static void check_twice_same(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t f
   mxbt_operand_upload(&A);
   mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
   mxbt_operand_upload(&B);
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   size_t cb = c_bytes(&d, M, N);
   unsigned char *c1 = calloc(1, cb), *c2 = calloc(1, cb);
   const char *i1 = gpu_gemm(ctx, &d, &A, &B, c1);
@@ -376,12 +366,12 @@ Test(cuda_gemm, fast_sm90_mx_fp8_within_bound) {
   for (int p = 0; p < 6; p++)
     for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)
       for (int kind = 0; kind < 3; kind++) {
-        mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, s == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, kind == 2 ? -0.75f : 1.0f,
+        mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, s == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, kind == 2 ? -0.75f : 1.0f,
                                     kind == 1 ? 0.5f : 0.0f, s == 3 ? 150 : 0);
         check_fast_layout(ctx, pairs[p][0], pairs[p][1], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind, want,
                           (s + p) % 2 ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR);
       }
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   for (int i = 0; i < 3; i++) {
     const int p = (int[]){0, 3, 4}[i];
     check_fast(ctx, pairs[p][0], pairs[p][1], 100, 150, 256, &d, MXBT_IN_SKEW, want);
@@ -402,7 +392,7 @@ Test(cuda_gemm, fast_sm90_mx_fp8_persistent_tiles) {
   if (!want) cr_skip_test("the sm_90a MX kernel needs compute capability 9.0");
   setenv("MXB_CUDA_GEMM_PATH", MX_FP8_PATH, 1);
   mxb_context_t *ctx = gpu_ctx();
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   check_fast(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 1100, 2000, 64, &d, MXBT_IN_NORMAL, want);
   check_fast(ctx, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3, 128, 9000, 96, &d, MXBT_IN_WIDE, want);
   mxb_context_destroy(ctx);
@@ -442,7 +432,7 @@ Test(cuda_gemm, fast_sm90_mx_fp8_accumulator_precision) {
     mxbt_operand_upload(&A);
     mxbt_operand_make(&B, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
     mxbt_operand_upload(&B);
-    mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+    mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
     float c = 0;
     cr_assert_str_eq(gpu_gemm(ctx, &d, &A, &B, &c), want);
     const float exact = 1.0f + ldexpf(1.0f, -e);
@@ -470,17 +460,17 @@ Test(cuda_gemm, fast_dequant_cublaslt_within_bound) {
   mxb_context_t *ctx = gpu_ctx();
   for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++)
     for (int kind = 0; kind < 3; kind++) {
-      mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.25f, kind == 1 ? 0.5f : 0.0f, kind == 2 ? 300 : 0);
+      mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.25f, kind == 1 ? 0.5f : 0.0f, kind == 2 ? 300 : 0);
       /* MXFP8 x MXFP8 runs the sm_90a kernel on compute capability 9.0. */
       const int mx8 = pairs[p][0] <= MXB_FORMAT_MXFP8_E5M2 && pairs[p][0] >= MXB_FORMAT_MXFP8_E4M3 &&
                       pairs[p][1] <= MXB_FORMAT_MXFP8_E5M2 && pairs[p][1] >= MXB_FORMAT_MXFP8_E4M3;
       check_fast(ctx, pairs[p][0], pairs[p][1], 96, 288, 512, &d, kind, mx8 ? NULL : "cuda-fast-dequant-cublaslt-bf16");
     }
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_BF16, 1.0f, -1.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_BF16, 1.0f, -1.0f, 0);
   check_fast(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 33, 70, 200, &d, MXBT_IN_NORMAL, "cuda-fast-dequant-cublaslt-bf16");
   /* Extreme MX scales: the dequantization is no longer exact, the exact
    * path serves the call (same bound). */
-  mxb_gemm_desc_t d2 = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 2.0f, 0);
+  mxb_gemm_desc_t d2 = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 2.0f, 0);
   check_fast(ctx, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E5M2, 40, 50, 128, &d2, MXBT_IN_TINY, NULL);
   mxb_context_destroy(ctx);
 #endif
@@ -497,7 +487,7 @@ Test(cuda_gemm, fast_decode_m16_within_bound) {
   for (int f = 0; f < 2; f++)
     for (int m = 0; m < 3; m++)
       for (int kind = 0; kind < 3; kind++) {
-        mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, m == 1 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, 0.5f,
+        mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, m == 1 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, 0.5f,
                                     kind == 1 ? 1.0f : 0.0f, kind == 2 ? 211 : 0);
         check_fast(ctx, MXB_FORMAT_BF16, fs[f], Ms[m], 201, 1152, &d, kind, "cuda-fast-decode-m16");
       }
@@ -507,7 +497,7 @@ Test(cuda_gemm, fast_decode_m16_within_bound) {
   static const int64_t shapes[][3] = {{16, 300, 192}, {3, 77, 64}, {16, 201, 1216}, {7, 600, 4096}};
   for (int f = 0; f < 2; f++)
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
-      mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, i % 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, -1.5f, i == 2 ? 0.25f : 0.0f, 0);
+      mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, i % 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, -1.5f, i == 2 ? 0.25f : 0.0f, 0);
       check_fast(ctx, MXB_FORMAT_BF16, fs[f], shapes[i][0], shapes[i][1], shapes[i][2], &d, (int)(i % 3),
                  "cuda-fast-decode-m16");
     }
@@ -515,7 +505,7 @@ Test(cuda_gemm, fast_decode_m16_within_bound) {
    * holds exactly: those outputs are computed in exact mode, same bound. */
   for (int f = 0; f < 2; f++)
     for (int split = 0; split < 2; split++) {
-      mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+      mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
       check_fast(ctx, MXB_FORMAT_BF16, fs[f], 4, 40, split ? 1024 : 128, &d, MXBT_IN_SKEW, "cuda-fast-decode-m16");
     }
   mxb_context_destroy(ctx);
@@ -539,7 +529,7 @@ Test(cuda_gemm, fast_cublaslt_native_within_bound) {
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
   for (int kind = 0; kind < 3; kind++) {
-    mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.5f, kind == 1 ? -0.5f : 0.0f, 0);
+    mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.5f, kind == 1 ? -0.5f : 0.0f, 0);
     check_fast(ctx, MXB_FORMAT_BF16, MXB_FORMAT_BF16, 64, 96, 256, &d, kind, "cuda-fast-cublaslt-bf16");
     check_fast(ctx, MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, 64, 96, 256, &d, kind,
                "cuda-fast-cublaslt-fp8");
@@ -553,13 +543,13 @@ Test(cuda_gemm, fast_cublaslt_native_within_bound) {
     {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_1x128}};
   for (int b = 0; b < 3; b++)
     for (int kind = 0; kind < 3; kind++) {
-      mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, kind == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, 0.5f,
+      mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, kind == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, 0.5f,
                                   kind == 1 ? 1.0f : 0.0f, 0);
       check_fast(ctx, blk[b][0], blk[b][1], 256, 384, 640, &d, kind, NULL);
       check_fast(ctx, blk[b][0], blk[b][1], 40, 200, 300, &d, kind, NULL);
     }
   /* Pairs without a fast kernel run the exact path. */
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   check_fast(ctx, MXB_FORMAT_FP8_E5M2_1x128, MXB_FORMAT_FP8_E4M3_128x128, 20, 30, 256, &d, MXBT_IN_NORMAL,
              "cuda-fast-dequant-cublaslt-bf16");
   check_fast(ctx, MXB_FORMAT_FP8_E5M2_TENSOR, MXB_FORMAT_FP8_E5M2_TENSOR, 20, 30, 256, &d, MXBT_IN_WIDE,
@@ -587,7 +577,7 @@ Test(cuda_gemm, workspace_too_small_changes_nothing) {
   mxbt_operand_make(&B, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
   mxbt_operand_upload(&B);
   for (int mode = 0; mode < 2; mode++) {
-    mxb_gemm_desc_t d = desc_of(mode ? MXB_GEMM_FAST : MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+    mxb_gemm_desc_t d = mxbt_gemm_desc(mode ? MXB_GEMM_FAST : MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
     size_t ws = 0;
     cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &A.d, &B.d, &ws), MXB_SUCCESS);
     cr_assert_gt(ws, 0);
@@ -645,7 +635,7 @@ Test(cuda_gemm, graph_capture_and_replay) {
     mxbt_operand_upload(&A);
     mxbt_operand_make(&B, cases[c].fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
     mxbt_operand_upload(&B);
-    mxb_gemm_desc_t d = desc_of(cases[c].mode, MXB_DTYPE_FP32, 1.0f, 1.0f, 0);
+    mxb_gemm_desc_t d = mxbt_gemm_desc(cases[c].mode, MXB_DTYPE_FP32, 1.0f, 1.0f, 0);
     size_t ws = 0, cb = (size_t)(M * N) * 4;
     cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &A.d, &B.d, &ws), MXB_SUCCESS);
     void *w = mxbt_dev_alloc(ws), *C1 = mxbt_dev_alloc(cb), *C2 = mxbt_dev_alloc(cb);
@@ -686,6 +676,185 @@ Test(cuda_gemm, graph_capture_and_replay) {
     free(xa);
     free(xb);
   }
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* ------------------------------------------------------------ plans */
+#ifdef MXB_WITH_CUDA
+/* A descriptor with t's format, shape, layout and flags and no pointers. */
+static mxb_tensor_t bare_of(const mxb_tensor_t *t) {
+  mxb_tensor_t b;
+  cr_assert_eq(mxb_tensor_init(&b, t->format, t->rows, t->cols, t->scale_layout), MXB_SUCCESS);
+  b.flags = t->flags;
+  return b;
+}
+
+/* Executes plan p on device operands A, B with host C in and out; returns
+ * the status (C copied back only on success). */
+static mxb_status_t plan_run(const mxb_gemm_plan_t *p, const mxb_gemm_desc_t *d, const mxb_tensor_t *A,
+                             const mxb_tensor_t *B, void *C) {
+  size_t cb = c_bytes(d, A->rows, B->rows), ws = 0;
+  cr_assert_eq(mxb_gemm_plan_workspace_size(p, &ws), MXB_SUCCESS);
+  void *dc = mxbt_dev_from_host(C, cb);
+  void *w = ws ? mxbt_dev_alloc(ws) : NULL;
+  if (w) mxbt_dev_poison(w, ws);
+  mxb_status_t s = mxb_gemm_plan_execute(p, A, B, dc, w, ws, NULL);
+  if (s == MXB_SUCCESS) {
+    mxbt_dev_sync();
+    mxbt_to_host(C, dc, cb);
+  }
+  mxbt_dev_free(w);
+  mxbt_dev_free(dc);
+  return s;
+}
+
+/* A plan made from pointer-less descriptors (default alignment) takes the
+ * path mxb_gemm takes on the same device operands, and gives its bytes. */
+static void check_plan_like_gemm(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, mxb_scale_layout_t lb,
+                                 int64_t M, int64_t N, int64_t K, const mxb_gemm_desc_t *d) {
+  mxbt_pair P;
+  mxbt_pair_make(&P, fa, fb, lb, M, N, K, 51 + (uint64_t)M, 1);
+  const mxbt_operand A = P.A, B = P.B;
+  mxb_tensor_t a = bare_of(&A.d), b = bare_of(&B.d);
+  mxb_gemm_plan_t *p = NULL;
+  cr_assert_eq(mxb_gemm_plan_create(ctx, d, &a, &b, NULL, &p), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  size_t pws = 0, ws = 0;
+  cr_assert_eq(mxb_gemm_plan_workspace_size(p, &pws), MXB_SUCCESS);
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, d, &A.d, &B.d, &ws), MXB_SUCCESS);
+  cr_assert_eq(pws, ws, "%s x %s: plan workspace %zu, mxb_gemm's %zu", mxbt_format_name(fa), mxbt_format_name(fb), pws, ws);
+
+  size_t cb = c_bytes(d, M, N);
+  unsigned char *C0 = malloc(cb), *C1 = malloc(cb);
+  fill_c(d, C0, M, N, 7, 0);
+  memcpy(C1, C0, cb);
+  char ran[64];
+  snprintf(ran, sizeof(ran), "%s", gpu_gemm(ctx, d, &A, &B, C0));
+  cr_assert_str_eq(mxb_gemm_plan_path(p), ran, "%s x %s: the plan takes %s, mxb_gemm ran %s", mxbt_format_name(fa),
+                   mxbt_format_name(fb), mxb_gemm_plan_path(p), ran);
+  cr_assert_eq(plan_run(p, d, &A.d, &B.d, C1), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_str_eq(mxb_context_last_impl(ctx), ran);
+  cr_assert(memcmp(C0, C1, cb) == 0, "%s x %s (%s): plan and mxb_gemm bytes differ", mxbt_format_name(fa),
+            mxbt_format_name(fb), ran);
+  mxb_gemm_plan_destroy(p);
+  free(C0);
+  free(C1);
+  mxbt_pair_free(&P);
+}
+#endif
+
+Test(cuda_gemm, plan_takes_the_path_mxb_gemm_takes) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  mxb_gemm_desc_t ex = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.5f, 0);
+  mxb_gemm_desc_t fa = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_BF16, 1.0f, 0.0f, 0);
+  check_plan_like_gemm(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, 64, 96, 256, &ex);
+  check_plan_like_gemm(ctx, MXB_FORMAT_MX9, MXB_FORMAT_MX6, MXB_SCALE_LAYOUT_LINEAR, 33, 40, 128, &ex);
+  check_plan_like_gemm(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 16, 512, 1024, &fa);
+  check_plan_like_gemm(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, MXB_SCALE_LAYOUT_SWIZZLED, 16, 256, 512, &fa);
+  check_plan_like_gemm(ctx, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, 8, 256, 512, &fa);
+  check_plan_like_gemm(ctx, MXB_FORMAT_MXFP6_E3M2, MXB_FORMAT_MXFP4, MXB_SCALE_LAYOUT_LINEAR, 200, 256, 256, &fa);
+  check_plan_like_gemm(ctx, MXB_FORMAT_BF16, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, 128, 128, 256, &fa);
+  check_plan_like_gemm(ctx, MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, MXB_SCALE_LAYOUT_LINEAR, 64, 128,
+                       256, &fa);
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* The path follows the declared alignment, not the pointers: with MXFP8
+ * codes one byte past cudaMalloc's alignment, mxb_gemm avoids the paths that
+ * need 16-byte rows, and so does a plan that declares 1 byte; a plan that
+ * declares 16 refuses those pointers and writes nothing. */
+Test(cuda_gemm, plan_follows_the_declared_alignment) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  const int64_t M = 16, N = 256, K = 512;
+  mxb_context_t *ctx = gpu_ctx();
+  mxbt_pair P;
+  mxbt_pair_make(&P, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 61, 1);
+  const mxbt_operand A = P.A, B = P.B;
+  unsigned char *da = mxbt_dev_alloc(A.s.data_bytes + 16), *db = mxbt_dev_alloc(B.s.data_bytes + 16);
+  cr_assert_eq(cudaMemcpy(da + 1, A.h.data, A.s.data_bytes, cudaMemcpyHostToDevice), cudaSuccess);
+  cr_assert_eq(cudaMemcpy(db + 1, B.h.data, B.s.data_bytes, cudaMemcpyHostToDevice), cudaSuccess);
+  mxbt_operand A1 = A, B1 = B;
+  A1.d.data = da + 1;
+  B1.d.data = db + 1;
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  size_t cb = c_bytes(&d, M, N);
+  float *C0 = malloc(cb), *C1 = malloc(cb), *C2 = malloc(cb);
+  fill_c(&d, C0, M, N, 3, 0);
+  memcpy(C1, C0, cb);
+  memcpy(C2, C0, cb);
+  char ran[64];
+  snprintf(ran, sizeof(ran), "%s", gpu_gemm(ctx, &d, &A1, &B1, C0));
+  cr_assert_str_neq(ran, MX_FP8_PATH, "the sm_90a kernel ran on rows that are not 16-byte aligned");
+
+  mxb_tensor_t a = bare_of(&A.d), b = bare_of(&B.d);
+  mxb_gemm_plan_prefs_t prefs;
+  mxb_gemm_plan_prefs_init(&prefs);
+  prefs.alignment = 1;
+  mxb_gemm_plan_t *p1 = NULL, *p16 = NULL;
+  cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &a, &b, &prefs, &p1), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_str_eq(mxb_gemm_plan_path(p1), ran);
+  cr_assert_eq(plan_run(p1, &d, &A1.d, &B1.d, C1), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert(memcmp(C0, C1, cb) == 0, "plan (alignment 1) and mxb_gemm differ on %s", ran);
+
+  cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &a, &b, NULL, &p16), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  if (mx_fp8_path()) cr_assert_str_eq(mxb_gemm_plan_path(p16), MX_FP8_PATH);
+  cr_assert_eq(plan_run(p16, &d, &A1.d, &B1.d, C2), MXB_ERR_BAD_ALIGNMENT);
+  cr_assert_neq(mxb_last_error_detail()[0], '\0');
+  mxb_gemm_plan_destroy(p1);
+  mxb_gemm_plan_destroy(p16);
+  free(C0);
+  free(C1);
+  free(C2);
+  mxbt_dev_free(da);
+  mxbt_dev_free(db);
+  mxbt_pair_free(&P);
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* A workspace limit below the preferred path's need: the plan takes the
+ * next path that fits (at worst the exact generic path, which needs none)
+ * and runs it; the exact-mode answer is still the CPU's. */
+Test(cuda_gemm, plan_max_workspace_falls_back) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  const int64_t M = 64, N = 128, K = 256;
+  mxb_context_t *ctx = gpu_ctx();
+  mxbt_pair P;
+  mxbt_pair_make(&P, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 71, 1);
+  const mxbt_operand A = P.A, B = P.B;
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_tensor_t a = bare_of(&A.d), b = bare_of(&B.d);
+  mxb_gemm_plan_t *full = NULL, *lim = NULL;
+  cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &a, &b, NULL, &full), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  size_t ws_full = 0, ws_lim = 0;
+  mxb_gemm_plan_workspace_size(full, &ws_full);
+  cr_assert_str_eq(mxb_gemm_plan_path(full), "cuda-exact-int8-mma");
+  cr_assert_gt(ws_full, 0);
+  mxb_gemm_plan_prefs_t prefs;
+  mxb_gemm_plan_prefs_init(&prefs);
+  prefs.max_workspace = ws_full - 1;
+  cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &a, &b, &prefs, &lim), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  mxb_gemm_plan_workspace_size(lim, &ws_lim);
+  cr_assert_leq(ws_lim, prefs.max_workspace);
+  cr_assert_str_eq(mxb_gemm_plan_path(lim), "cuda-exact-generic");
+  size_t cb = c_bytes(&d, M, N);
+  float *Cc = malloc(cb), *Cg = malloc(cb);
+  fill_c(&d, Cc, M, N, 5, 0);
+  memcpy(Cg, Cc, cb);
+  cpu_gemm(&d, &A, &B, Cc);
+  cr_assert_eq(plan_run(lim, &d, &A.d, &B.d, Cg), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_str_eq(mxb_context_last_impl(ctx), "cuda-exact-generic");
+  cr_assert(memcmp(Cc, Cg, cb) == 0, "the generic path's bytes differ from the CPU's");
+  mxb_gemm_plan_destroy(full);
+  mxb_gemm_plan_destroy(lim);
+  free(Cc);
+  free(Cg);
+  mxbt_pair_free(&P);
   mxb_context_destroy(ctx);
 #endif
 }

@@ -136,14 +136,7 @@ static const char *bs_run(mxb_context_t *ctx, const bs_case *c, const mxb_gemm_d
 }
 
 static mxb_gemm_desc_t bs_desc(mxb_dtype_t ct, float alpha, float beta, int64_t ldc) {
-  mxb_gemm_desc_t d;
-  mxb_gemm_desc_init(&d);
-  d.mode = MXB_GEMM_FAST;
-  d.c_type = ct;
-  d.alpha = alpha;
-  d.beta = beta;
-  d.ldc = ldc;
-  return d;
+  return mxbt_gemm_desc(MXB_GEMM_FAST, ct, alpha, beta, ldc);
 }
 
 static mxb_context_t *bs_gpu(void) {

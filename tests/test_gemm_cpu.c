@@ -238,8 +238,8 @@ Test(gemm_cpu, integer_block_sums_equal_binary64_sums) {
     size_t wsz = mxb_cpu_gemm_workspace_size(TM, TN, TK, L);
     void *w = malloc(wsz);
     float *C1 = malloc(sizeof(float) * TM * TN), *C0 = malloc(sizeof(float) * TM * TN);
-    mxb_cpu_gemm(&d, &fx.A.h, &fx.B.h, C1, TN, L, w, 1);
-    mxb_cpu_gemm(&d, &fx.A.h, &fx.B.h, C0, TN, L, w, 0);
+    mxb_cpu_gemm(&d, &fx.A.h, &fx.B.h, C1, TN, L, 0, w, 1);
+    mxb_cpu_gemm(&d, &fx.A.h, &fx.B.h, C0, TN, L, 0, w, 0);
     cr_assert_eq(memcmp(C0, C1, sizeof(float) * TM * TN), 0, "%s: integer and binary64 block sums differ",
                  mxbt_format_name(fs[f]));
     free(w);

@@ -78,11 +78,31 @@ static mxb_status_t gemm_run(mxb_context_t *ctx, mxbt_qt *o, void *ws, size_t by
   return mxb_gemm(ctx, &d, &g_a.t, &g_a.t, g_c, ws, bytes, NULL);
 }
 
+/* The same GEMM through a plan, made by the query (which runs first). */
+static mxb_gemm_plan_t *g_plan;
+static size_t plan_query(mxb_context_t *ctx, mxbt_qt *o) {
+  (void)o;
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  mxb_gemm_plan_destroy(g_plan);
+  cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &g_a.t, &g_a.t, NULL, &g_plan), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  size_t n = 0;
+  cr_assert_eq(mxb_gemm_plan_workspace_size(g_plan, &n), MXB_SUCCESS);
+  return n;
+}
+static mxb_status_t plan_run(mxb_context_t *ctx, mxbt_qt *o, void *ws, size_t bytes) {
+  (void)ctx;
+  (void)o;
+  return mxb_gemm_plan_execute(g_plan, &g_a.t, &g_a.t, g_c, ws, bytes, NULL);
+}
+
 static const op k_ops[] = {
   {"mxb_quantize", q_query, q_run, {MXB_FORMAT_MXFP8_E4M3}, 1},
   {"mxb_quantize_pair", pair_query, pair_run, {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4}, 2},
   {"mxb_mor_quantize", mor_query, mor_run, {MXB_FORMAT_MOR_1x128}, 1},
   {"mxb_gemm", gemm_query, gemm_run, {MXB_FORMAT_COUNT}, 0},
+  {"mxb_gemm_plan_execute", plan_query, plan_run, {MXB_FORMAT_COUNT}, 0},
 };
 
 static void alloc_outs(const op *p, mxbt_qt *o) {
@@ -140,6 +160,7 @@ Test(workspace, one_alignment_rule_for_every_entry_point) {
     cr_assert_eq(memcmp(g_c, c_ref, sizeof(c_ref)), 0, "%s: C differs", p->name);
     free(base);
   }
+  mxb_gemm_plan_destroy(g_plan);
   mxbt_qt_free(&g_a);
   mxb_context_destroy(ctx);
 }

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _arrays as _A
 
-__all__ = ["MxblasError", "QuantizedTensor", "quantize", "dequantize", "gemm", "error_stats",
+__all__ = ["MxblasError", "QuantizedTensor", "quantize", "dequantize", "gemm", "GemmPlan", "error_stats",
            "format_info", "formats", "version", "build_info", "load_library", "library_path"]
 
 # ---------------------------------------------------------------- enums
@@ -95,6 +95,10 @@ class _GemmDesc(C.Structure):
                 ("alpha", C.c_float), ("beta", C.c_float), ("ldc", C.c_int64)]
 
 
+class _GemmPlanPrefs(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("alignment", C.c_size_t), ("max_workspace", C.c_size_t)]
+
+
 # ---------------------------------------------------------------- library
 class MxblasError(RuntimeError):
     """A library call failed: .status (e.g. 'MXB_ERR_BAD_SHAPE'-like name) and .detail."""
@@ -140,6 +144,8 @@ def load_library(path=None):
     lib.mxb_build_info.restype = C.c_char_p
     lib.mxb_context_last_impl.restype = C.c_char_p
     lib.mxb_context_last_impl.argtypes = [C.c_void_p]
+    lib.mxb_gemm_plan_path.restype = C.c_char_p
+    lib.mxb_gemm_plan_path.argtypes = [C.c_void_p]
     _release_contexts()
     _lib = lib
     _A.set_library(lib, b"cuda=yes" in lib.mxb_build_info())
@@ -723,30 +729,40 @@ def dequantize(q, dtype=np.float32):
 _GEMM_OUT_DTYPES = {np.dtype(np.float32): DTYPE_FP32, np.dtype(np.uint16): DTYPE_BF16}
 
 
-def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
-    """C = alpha * A @ B^T + beta * C, with A [M, K] and B [N, K] quantized along K.
-
-    To multiply by a [K, N] matrix W, quantize W.T (its rows run along K). C comes back
-    in the framework and on the device of A's planes (c, if given, is written in place).
-    """
+def _gemm_desc(a, b, mode, alpha, beta, out_dtype):
+    """(bound a, bound b, descriptor, C's numpy dtype, C as bf16) of a GEMM's arguments."""
     if not isinstance(a, QuantizedTensor) or not isinstance(b, QuantizedTensor):
         raise TypeError("gemm takes two QuantizedTensor operands (quantize A [M,K] and B [N,K])")
     ba, bb = a._bind(), b._bind()
     desc = _GemmDesc()
     load_library().mxb_gemm_desc_init(C.byref(desc))
     desc.mode = _choice("mode", {"exact": 0, "fast": 1}, mode)
-    like = ba.views[0]
-    desc.c_type, dt, as_bf16 = _result_dtype("out_dtype", out_dtype, _GEMM_OUT_DTYPES, like.fw)
+    desc.c_type, dt, as_bf16 = _result_dtype("out_dtype", out_dtype, _GEMM_OUT_DTYPES, ba.views[0].fw)
     desc.alpha, desc.beta = _f32("alpha", alpha), _f32("beta", beta)
-    shape = (a.rows, b.rows)
+    return ba, bb, desc, dt, as_bf16
+
+
+def _gemm_out(c, like, shape, dt, as_bf16):
+    """(c, its view): a new zero C like A's planes, or the caller's c after checking it."""
     if c is None:
-        c, cv = _A.alloc(like, shape, dt, bf16=as_bf16, zero=True)
-    else:
-        cv = _A.view(c, "c")
-        if cv is None:
-            raise TypeError(f"c must be {_ARRAY_KINDS}, not {type(c).__name__}")
-        if cv.shape != shape or cv.dtype != dt or not cv.contiguous or cv.ptr % dt.alignment or cv.readonly:
-            raise ValueError(f"c must be a C-contiguous, aligned, writeable {dt} array of shape {shape}")
+        return _A.alloc(like, shape, dt, bf16=as_bf16, zero=True)
+    cv = _A.view(c, "c")
+    if cv is None:
+        raise TypeError(f"c must be {_ARRAY_KINDS}, not {type(c).__name__}")
+    if cv.shape != shape or cv.dtype != dt or not cv.contiguous or cv.ptr % dt.alignment or cv.readonly:
+        raise ValueError(f"c must be a C-contiguous, aligned, writeable {dt} array of shape {shape}")
+    return c, cv
+
+
+def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
+    """C = alpha * A @ B^T + beta * C, with A [M, K] and B [N, K] quantized along K.
+
+    To multiply by a [K, N] matrix W, quantize W.T (its rows run along K). C comes back
+    in the framework and on the device of A's planes (c, if given, is written in place).
+    """
+    ba, bb, desc, dt, as_bf16 = _gemm_desc(a, b, mode, alpha, beta, out_dtype)
+    like = ba.views[0]
+    c, cv = _gemm_out(c, like, (a.rows, b.rows), dt, as_bf16)
     device = _same_device(ba.views + bb.views + [cv])
     ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
     ws = C.c_size_t()
@@ -756,6 +772,66 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
         _call("mxb_gemm", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc), _ptr(cv), _ptr(w),
               C.c_size_t(ws.value), stream)
     return c
+
+
+class GemmPlan:
+    """A GEMM planned once (mxb_gemm_plan_create, docs/GEMM.md "Plans") for operands with
+    the formats, shapes and flags of a and b, on their device: .path names the path every
+    call takes and .workspace_size its workspace, before any call. Call the plan with such
+    operands (plan(a, b, c=None)) as often as needed; the mode, alpha, beta and out_dtype
+    are the plan's. alignment: the bytes every plane of A and B will be aligned to;
+    max_workspace: the most workspace bytes a call may use (0: no limit)."""
+
+    def __init__(self, a, b, mode="exact", alpha=1.0, beta=0.0, out_dtype=np.float32, alignment=16,
+                 max_workspace=0):
+        self._plan = None
+        ba, bb, self._desc, self._dt, self._bf16 = _gemm_desc(a, b, mode, alpha, beta, out_dtype)
+        self.device = _same_device(ba.views + bb.views)
+        prefs = _GemmPlanPrefs()
+        lib = load_library()
+        lib.mxb_gemm_plan_prefs_init(C.byref(prefs))
+        prefs.alignment = _int("alignment", alignment, 1, 2**63, "a size_t")
+        prefs.max_workspace = _int("max_workspace", max_workspace, 0, 2**63, "a size_t")
+        plan = C.c_void_p()
+        with _A.DeviceGuard(self.device):
+            _call("mxb_gemm_plan_create", _context(self.device), C.byref(self._desc), C.byref(ba.desc),
+                  C.byref(bb.desc), C.byref(prefs), C.byref(plan))
+        self._plan, self._lib = plan, lib
+        self.shape = (a.rows, b.rows)
+        self.path = lib.mxb_gemm_plan_path(plan).decode()
+        ws = C.c_size_t()
+        _call("mxb_gemm_plan_workspace_size", plan, C.byref(ws))
+        self.workspace_size = ws.value
+
+    def __call__(self, a, b, c=None):
+        if self._plan is None:
+            raise ValueError("the plan was closed")
+        ba, bb = _check_tensor("a", a), _check_tensor("b", b)
+        like = ba.views[0]
+        c, cv = _gemm_out(c, like, (a.rows, b.rows), self._dt, self._bf16)
+        views = ba.views + bb.views + [cv]
+        device = _same_device(views)
+        if device != self.device:
+            raise ValueError(f"the plan was made for {'the host' if self.device is None else f'cuda:{self.device}'}"
+                             f", the operands are on {'the host' if device is None else f'cuda:{device}'}")
+        n = self.workspace_size
+        with _A.DeviceGuard(device):
+            w = _A.alloc(like if device is not None else None, (n,), np.uint8)[1] if n else None
+            _call("mxb_gemm_plan_execute", self._plan, C.byref(ba.desc), C.byref(bb.desc), _ptr(cv), _ptr(w),
+                  C.c_size_t(n), _stream(views))
+        return c
+
+    def close(self):
+        """Release the plan (also done when it is garbage-collected)."""
+        if self._plan is not None:
+            self._lib.mxb_gemm_plan_destroy(self._plan)
+            self._plan = None
+
+    def __del__(self):
+        self.close()
+
+    def __repr__(self):
+        return f"GemmPlan(path={self.path!r}, workspace_size={self.workspace_size})"
 
 
 def _to_host(a):

@@ -10,6 +10,8 @@
 #endif
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 MXB_API mxb_status_t mxb_gemm_pair_supported(mxb_format_t a, mxb_format_t b, mxb_gemm_mode_t mode,
                                              int *supported) {
@@ -25,10 +27,13 @@ MXB_API mxb_status_t mxb_gemm_pair_supported(mxb_format_t a, mxb_format_t b, mxb
   return MXB_SUCCESS;
 }
 
-/* Everything mxb_gemm and its workspace query have in common. On success L
- * holds the K-block length. */
+/* Everything mxb_gemm, its workspace query and plan creation have in
+ * common; check(t, name, sizes, desc) validates one operand (with or without
+ * its pointers). On success L holds the K-block length. */
+typedef mxb_status_t (*tensor_check)(const mxb_tensor_t *, const char *, mxb_tensor_sizes_t *,
+                                     const mxb_format_desc **);
 static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
-                               const mxb_tensor_t *B, int *L) {
+                               const mxb_tensor_t *B, tensor_check check, int *L) {
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
   if (!desc) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
   MXB_TRY(mxb_check_struct_size(desc->struct_size, MXB_MIN_SIZE_GEMM_DESC, "desc", "use mxb_gemm_desc_init"));
@@ -40,8 +45,8 @@ static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *
     return mxb_fail(MXB_ERR_UNSUPPORTED, "desc->c_type %d: GEMM output is fp32 or bf16", (int)desc->c_type);
   }
   const mxb_format_desc *da, *db;
-  MXB_TRY(mxb_check_tensor(A, "A", NULL, &da));
-  MXB_TRY(mxb_check_tensor(B, "B", NULL, &db));
+  MXB_TRY(check(A, "A", NULL, &da));
+  MXB_TRY(check(B, "B", NULL, &db));
   if (A->cols != B->cols)
     return mxb_fail(MXB_ERR_BAD_SHAPE,
                     "A.cols (%lld) != B.cols (%lld): A is [M, K] and B is stored [N, K], both along K",
@@ -63,16 +68,74 @@ static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *
   return MXB_SUCCESS;
 }
 
-/* Workspace bytes of a validated GEMM on ctx's backend. */
-static mxb_status_t gemm_workspace(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
-                                   const mxb_tensor_t *B, int L, size_t *bytes) {
+/* The largest power of two, at most MXB_GEMM_MAX_ALIGN, that divides p. */
+static size_t align_of(const void *p) {
+  size_t a = MXB_GEMM_MAX_ALIGN;
+  while (a > 1 && (uintptr_t)p % a) a >>= 1;
+  return a;
+}
+
+/* Whether t's format has a scales plane (its scales pointer matters). */
+static int has_scales(const mxb_tensor_t *t) { return mxb_format_desc_get(t->format)->scale_type != MXB_SCALE_NONE; }
+
+/* The alignment A's and B's pointers have (mxb_gemm and its query). */
+static mxb_gemm_align pointer_align(const mxb_tensor_t *A, const mxb_tensor_t *B) {
+  mxb_gemm_align al = {align_of(A->data), MXB_GEMM_MAX_ALIGN};
+  if (align_of(B->data) < al.data) al.data = align_of(B->data);
+  if (has_scales(A) && align_of(A->scales) < al.scales) al.scales = align_of(A->scales);
+  if (has_scales(B) && align_of(B->scales) < al.scales) al.scales = align_of(B->scales);
+  return al;
+}
+
+/* The one choice of a path, for mxb_gemm (the pointers' alignment, no
+ * workspace limit) and for plans (the declared alignment and limit). */
+static mxb_status_t choose(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
+                           const mxb_tensor_t *B, int L, mxb_gemm_align align, size_t max_workspace,
+                           mxb_gemm_choice *out) {
 #ifdef MXB_WITH_CUDA
-  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_gemm_workspace_size(ctx, desc, A, B, bytes);
+  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_gemm_choose(ctx, desc, A, B, align, max_workspace, out);
 #else
   (void)ctx;
   (void)desc;
+  (void)align;
 #endif
-  *bytes = mxb_cpu_gemm_workspace_size(A->rows, B->rows, A->cols, L);
+  /* One CPU path: the exact one, on as many threads as the limit allows. */
+  const int64_t M = A->rows, N = B->rows, K = A->cols;
+  int threads = mxb_cpu_gemm_threads_within(M, N, K, L, max_workspace);
+  if (!threads)
+    return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL,
+                    "no CPU GEMM path fits max_workspace (%zu bytes): one thread needs %zu", max_workspace,
+                    mxb_cpu_gemm_workspace_for(N, K, L, 1));
+  out->name = "cpu-reference";
+  out->path = 0;
+  out->threads = threads;
+  out->workspace = mxb_cpu_gemm_workspace_for(N, K, L, threads);
+  return MXB_SUCCESS;
+}
+
+/* Runs a validated GEMM on the chosen path; the pointers meet the choice's
+ * alignment and the workspace its size. */
+static mxb_status_t run(mxb_context_t *ctx, const mxb_gemm_choice *ch, const mxb_gemm_desc_t *desc,
+                        const mxb_tensor_t *A, const mxb_tensor_t *B, int L, void *C, void *workspace,
+                        size_t workspace_bytes, void *stream) {
+  int64_t ldc = desc->ldc ? desc->ldc : B->rows;
+#ifdef MXB_WITH_CUDA
+  if (ctx->backend == MXB_BACKEND_CUDA)
+    return mxb_cuda_gemm(ctx, ch, desc, A, B, C, ldc, workspace, workspace_bytes, stream);
+#endif
+  (void)stream;
+  (void)workspace_bytes;
+  /* The CPU's fastest path is the exact one: both modes run it. */
+  mxb_cpu_gemm(desc, A, B, C, ldc, L, ch->threads, workspace, 1);
+  mxb_set_last_impl(ctx, ch->name);
+  return MXB_SUCCESS;
+}
+
+static mxb_status_t check_c(const mxb_gemm_desc_t *desc, const void *C) {
+  if (!C) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "C is NULL");
+  size_t esize = (size_t)mxb_dtype_bytes(desc->c_type);
+  if ((uintptr_t)C % esize != 0)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "C (%p) is not aligned to its element size (%zu bytes)", C, esize);
   return MXB_SUCCESS;
 }
 
@@ -81,9 +144,12 @@ MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_
                                              size_t *bytes) {
   mxb_clear_error();
   int L;
-  MXB_TRY(check_gemm(ctx, desc, A, B, &L));
+  MXB_TRY(check_gemm(ctx, desc, A, B, mxb_check_tensor, &L));
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
-  return gemm_workspace(ctx, desc, A, B, L, bytes);
+  mxb_gemm_choice ch;
+  MXB_TRY(choose(ctx, desc, A, B, L, pointer_align(A, B), 0, &ch));
+  *bytes = ch.workspace;
+  return MXB_SUCCESS;
 }
 
 MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
@@ -91,24 +157,113 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, c
                               void *stream) {
   mxb_clear_error();
   int L;
-  MXB_TRY(check_gemm(ctx, desc, A, B, &L));
-  if (!C) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "C is NULL");
-  size_t esize = (size_t)mxb_dtype_bytes(desc->c_type);
-  if ((uintptr_t)C % esize != 0)
-    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "C (%p) is not aligned to its element size (%zu bytes)", C, esize);
-  int64_t ldc = desc->ldc ? desc->ldc : B->rows;
-  size_t need;
-  MXB_TRY(gemm_workspace(ctx, desc, A, B, L, &need));
-  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, need, "mxb_gemm_workspace_size"));
+  MXB_TRY(check_gemm(ctx, desc, A, B, mxb_check_tensor, &L));
+  MXB_TRY(check_c(desc, C));
+  mxb_gemm_choice ch;
+  MXB_TRY(choose(ctx, desc, A, B, L, pointer_align(A, B), 0, &ch));
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, ch.workspace, "mxb_gemm_workspace_size"));
+  return run(ctx, &ch, desc, A, B, L, C, workspace, workspace_bytes, stream);
+}
 
-#ifdef MXB_WITH_CUDA
-  if (ctx->backend == MXB_BACKEND_CUDA)
-    return mxb_cuda_gemm(ctx, desc, A, B, C, ldc, workspace, workspace_bytes, stream);
-#endif
-  (void)stream;
+/* ------------------------------------------------------------------ plans */
+struct mxb_gemm_plan {
+  mxb_context_t *ctx;
+  mxb_gemm_desc_t desc;
+  mxb_tensor_t A, B; /* formats, shapes, layouts and flags; no pointers */
+  size_t alignment;  /* declared by the caller */
+  int L;
+  mxb_gemm_choice choice;
+};
 
-  /* The CPU's fastest path is the exact one: both modes run it. */
-  mxb_cpu_gemm(desc, A, B, C, ldc, L, workspace, 1);
-  mxb_set_last_impl(ctx, "cpu-reference");
+/* The operand as the plan keeps it: what the path depends on, no pointers. */
+static mxb_tensor_t shape_of(const mxb_tensor_t *t) {
+  mxb_tensor_t s;
+  mxb_tensor_set(&s, t->format, t->rows, t->cols, t->scale_layout);
+  s.flags = t->flags & MXB_TENSOR_RHT;
+  return s;
+}
+
+MXB_API mxb_status_t mxb_gemm_plan_create(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
+                                          const mxb_tensor_t *B, const mxb_gemm_plan_prefs_t *prefs,
+                                          mxb_gemm_plan_t **plan) {
+  mxb_clear_error();
+  int L;
+  MXB_TRY(check_gemm(ctx, desc, A, B, mxb_check_tensor_shape, &L));
+  /* Fields beyond the caller's struct_size keep their defaults. */
+  mxb_gemm_plan_prefs_t pr;
+  mxb_gemm_plan_prefs_init(&pr);
+  if (prefs) {
+    MXB_TRY(mxb_check_struct_size(prefs->struct_size, MXB_MIN_SIZE_GEMM_PLAN_PREFS, "prefs",
+                                  "use mxb_gemm_plan_prefs_init"));
+    memcpy(&pr, prefs, prefs->struct_size < sizeof(pr) ? prefs->struct_size : sizeof(pr));
+  }
+  struct mxb_gemm_plan p = {ctx, {0}, shape_of(A), shape_of(B), pr.alignment, L, {0}};
+  mxb_gemm_desc_init(&p.desc);
+  memcpy(&p.desc, desc, desc->struct_size < sizeof(p.desc) ? desc->struct_size : sizeof(p.desc));
+  p.desc.struct_size = sizeof(p.desc);
+  if (pr.alignment == 0 || (pr.alignment & (pr.alignment - 1)))
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "prefs->alignment (%zu) is not a power of two", pr.alignment);
+  if (!plan) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "plan (the output pointer) is NULL");
+  /* Paths need at most MXB_GEMM_MAX_ALIGN; a larger promise says no more. */
+  const size_t al = pr.alignment < MXB_GEMM_MAX_ALIGN ? pr.alignment : MXB_GEMM_MAX_ALIGN;
+  MXB_TRY(choose(ctx, &p.desc, &p.A, &p.B, L, (mxb_gemm_align){al, al}, pr.max_workspace, &p.choice));
+  struct mxb_gemm_plan *out = malloc(sizeof(*out));
+  if (!out) return mxb_fail(MXB_ERR_ALLOC, "could not allocate the plan");
+  *out = p;
+  *plan = out;
+  return MXB_SUCCESS;
+}
+
+MXB_API const char *mxb_gemm_plan_path(const mxb_gemm_plan_t *plan) { return plan ? plan->choice.name : "none"; }
+
+MXB_API mxb_status_t mxb_gemm_plan_workspace_size(const mxb_gemm_plan_t *plan, size_t *bytes) {
+  mxb_clear_error();
+  if (!plan) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "plan is NULL");
+  if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
+  *bytes = plan->choice.workspace;
+  return MXB_SUCCESS;
+}
+
+/* t (validated, pointers included) against the plan's operand `want`. */
+static mxb_status_t check_planned(const mxb_tensor_t *t, const mxb_tensor_t *want, size_t alignment,
+                                  const char *name) {
+  if (t->format != want->format)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->format is %s; the plan was made for %s", name,
+                    mxb_format_desc_get(t->format)->name, mxb_format_desc_get(want->format)->name);
+  if (t->rows != want->rows || t->cols != want->cols)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "%s is [%lld, %lld]; the plan was made for [%lld, %lld]", name,
+                    (long long)t->rows, (long long)t->cols, (long long)want->rows, (long long)want->cols);
+  if (t->scale_layout != want->scale_layout)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->scale_layout (%d) differs from the plan's (%d)", name,
+                    (int)t->scale_layout, (int)want->scale_layout);
+  if ((t->flags & MXB_TENSOR_RHT) != want->flags)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s %s a Hadamard transform; the plan was made for one that %s", name,
+                    (t->flags & MXB_TENSOR_RHT) ? "carries" : "lacks", want->flags ? "does" : "does not");
+  if ((uintptr_t)t->data % alignment)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "%s->data (%p) is not aligned to the plan's declared %zu bytes", name,
+                    t->data, alignment);
+  if (has_scales(t) && (uintptr_t)t->scales % alignment)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "%s->scales (%p) is not aligned to the plan's declared %zu bytes", name,
+                    t->scales, alignment);
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_gemm_plan_execute(const mxb_gemm_plan_t *plan, const mxb_tensor_t *A,
+                                           const mxb_tensor_t *B, void *C, void *workspace,
+                                           size_t workspace_bytes, void *stream) {
+  mxb_clear_error();
+  if (!plan) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "plan is NULL");
+  MXB_TRY(mxb_check_tensor(A, "A", NULL, NULL));
+  MXB_TRY(mxb_check_tensor(B, "B", NULL, NULL));
+  MXB_TRY(check_planned(A, &plan->A, plan->alignment, "A"));
+  MXB_TRY(check_planned(B, &plan->B, plan->alignment, "B"));
+  MXB_TRY(check_c(&plan->desc, C));
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, plan->choice.workspace, "mxb_gemm_plan_workspace_size"));
+  return run(plan->ctx, &plan->choice, &plan->desc, A, B, plan->L, C, workspace, workspace_bytes, stream);
+}
+
+MXB_API mxb_status_t mxb_gemm_plan_destroy(mxb_gemm_plan_t *plan) {
+  mxb_clear_error();
+  free(plan);
   return MXB_SUCCESS;
 }

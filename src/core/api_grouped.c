@@ -153,7 +153,7 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
     }
     const mxb_tensor_t Be = expert(B, e);
     mxb_cpu_gemm_rows(&g->gemm, A, start, rows, &Be, e * g->N, g->N, (char *)C + (size_t)(start * g->ldc) * esize,
-                      g->ldc, g->L, workspace, 1);
+                      g->ldc, g->L, 0, workspace, 1);
   }
   if (desc->status) *desc->status = bad;
 }

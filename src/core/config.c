@@ -48,6 +48,14 @@ MXB_API void mxb_gemm_desc_init(mxb_gemm_desc_t *desc) {
   desc->ldc = 0;
 }
 
+MXB_API void mxb_gemm_plan_prefs_init(mxb_gemm_plan_prefs_t *prefs) {
+  if (!prefs) return;
+  memset(prefs, 0, sizeof(*prefs));
+  prefs->struct_size = sizeof(*prefs);
+  prefs->alignment = MXB_WORKSPACE_ALIGNMENT;
+  prefs->max_workspace = 0;
+}
+
 MXB_API void mxb_grouped_gemm_desc_init(mxb_grouped_gemm_desc_t *desc) {
   if (!desc) return;
   memset(desc, 0, sizeof(*desc));

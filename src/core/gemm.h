@@ -11,6 +11,25 @@ extern "C" {
 /* Largest K-block length the rule can produce (FP8/MoR 1x128 blocks). */
 #define MXB_GEMM_MAX_K_BLOCK 128
 
+/* What is known of A's and B's pointers when a path is chosen: each data
+ * pointer is aligned to `data` bytes, each scales pointer (of a format with
+ * scales) to `scales` bytes; powers of two, at most MXB_GEMM_MAX_ALIGN. A
+ * plan takes both from the caller's declared alignment; mxb_gemm from the
+ * pointers themselves. Paths read the alignment here, never the pointers. */
+#define MXB_GEMM_MAX_ALIGN 256
+typedef struct mxb_gemm_align {
+  size_t data, scales;
+} mxb_gemm_align;
+
+/* The path a backend chose for a GEMM (from formats, shapes, layouts, mode,
+ * alignment, device and a workspace limit; never from data). */
+typedef struct mxb_gemm_choice {
+  const char *name;  /* as mxb_context_last_impl names it */
+  size_t workspace;  /* bytes the caller provides (MXB_WORKSPACE_ALIGNMENT aligned) */
+  int path;          /* CUDA: the registry row */
+  int threads;       /* CPU: threads the call runs on */
+} mxb_gemm_choice;
+
 /* K-block length L for the pair: the larger of the two block lengths along
  * K (16, 32 or 128); 32 when neither operand is block-scaled along K. */
 int mxb_gemm_k_block(const mxb_format_desc *a, const mxb_format_desc *b);

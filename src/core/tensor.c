@@ -82,8 +82,8 @@ void mxb_tensor_set(mxb_tensor_t *t, mxb_format_t format, int64_t rows, int64_t 
   t->scale_layout = layout;
 }
 
-mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tensor_sizes_t *sizes,
-                              const mxb_format_desc **desc) {
+mxb_status_t mxb_check_tensor_shape(const mxb_tensor_t *t, const char *name, mxb_tensor_sizes_t *sizes,
+                                    const mxb_format_desc **desc) {
   if (!t) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s is NULL", name);
   MXB_TRY(mxb_check_struct_size(t->struct_size, MXB_MIN_SIZE_TENSOR, name, "use mxb_tensor_init"));
   const mxb_format_desc *d = mxb_format_desc_get(t->format);
@@ -96,6 +96,16 @@ mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tenso
     inner[sizeof(inner) - 1] = '\0';
     return mxb_fail(st, "%s: %s", name, inner);
   }
+  if (sizes) *sizes = s;
+  if (desc) *desc = d;
+  return MXB_SUCCESS;
+}
+
+mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tensor_sizes_t *sizes,
+                              const mxb_format_desc **desc) {
+  const mxb_format_desc *d;
+  mxb_tensor_sizes_t s;
+  MXB_TRY(mxb_check_tensor_shape(t, name, &s, &d));
   if (!t->data) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->data is NULL", name);
   if (s.scale_bytes && !t->scales)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->scales is NULL but %s needs %zu bytes of scales", name, d->name,

@@ -30,6 +30,7 @@ extern "C" {
 #define MXB_MIN_SIZE_MOR_CONFIG MXB_FIELD_END(mxb_mor_config_t, pow2_scale)
 #define MXB_MIN_SIZE_GEMM_DESC MXB_FIELD_END(mxb_gemm_desc_t, ldc)
 #define MXB_MIN_SIZE_GROUPED_GEMM_DESC MXB_FIELD_END(mxb_grouped_gemm_desc_t, status)
+#define MXB_MIN_SIZE_GEMM_PLAN_PREFS MXB_FIELD_END(mxb_gemm_plan_prefs_t, max_workspace)
 #define MXB_MIN_SIZE_ERROR_STATS MXB_FIELD_END(mxb_error_stats_t, scale_code_hist)
 
 /* MXB_ERR_INVALID_ARGUMENT unless struct_size >= min_size; the message names
@@ -52,6 +53,10 @@ void mxb_tensor_set(mxb_tensor_t *t, mxb_format_t format, int64_t rows, int64_t 
 /* *cfg = the defaults of mxb_quant_config_init. */
 void mxb_quant_config_defaults(mxb_quant_config_t *cfg);
 
+/* The first half of mxb_check_tensor: t non-NULL, struct_size, format,
+ * layout and shape; the pointers are not looked at (GEMM plans). */
+mxb_status_t mxb_check_tensor_shape(const mxb_tensor_t *t, const char *name, mxb_tensor_sizes_t *sizes,
+                                    const mxb_format_desc **desc);
 /* Validate t: non-NULL, struct_size, valid format and layout, shape within
  * limits, every plane the format needs non-NULL and aligned to its elements. name appears in messages
  * ("A", "dst"). On success fills *sizes (may be NULL) and *desc (may be NULL). */

@@ -67,8 +67,21 @@ static size_t shared_bytes(int64_t N, int64_t K, int L) {
 }
 static size_t thread_bytes(int64_t K, int L) { return (MR + 1) * align64((size_t)K * 8) + MR * image_bytes(K, L); }
 
+size_t mxb_cpu_gemm_workspace_for(int64_t N, int64_t K, int L, int threads) {
+  return shared_bytes(N, K, L) + (size_t)threads * thread_bytes(K, L) + 64;
+}
+
 size_t mxb_cpu_gemm_workspace_size(int64_t M, int64_t N, int64_t K, int L) {
-  return shared_bytes(N, K, L) + (size_t)gemm_threads(M, N, K) * thread_bytes(K, L) + 64;
+  return mxb_cpu_gemm_workspace_for(N, K, L, gemm_threads(M, N, K));
+}
+
+/* The most threads (at most the count the shape would take) whose scratch
+ * fits max_bytes (0: no limit); 0 when not even one thread's does. Every
+ * count gives the same bits (tasks do not depend on it). */
+int mxb_cpu_gemm_threads_within(int64_t M, int64_t N, int64_t K, int L, size_t max_bytes) {
+  int t = gemm_threads(M, N, K);
+  while (t > 0 && max_bytes && mxb_cpu_gemm_workspace_for(N, K, L, t) > max_bytes) t--;
+  return t;
 }
 
 /* Exponent of the lowest set bit of a finite non-zero binary64 (x = odd * 2^e). */
@@ -236,15 +249,15 @@ static void row_group(void *arg, int64_t task, int slot) {
 }
 
 void mxb_cpu_gemm_rows(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int64_t a0, int64_t M,
-                       const mxb_tensor_t *B, int64_t b0, int64_t N, void *C, int64_t ldc, int L, void *workspace,
-                       int int_sums) {
+                       const mxb_tensor_t *B, int64_t b0, int64_t N, void *C, int64_t ldc, int L, int threads,
+                       void *workspace, int int_sums) {
   const int64_t K = A->cols;
   if (M <= 0 || N <= 0) return;
   const size_t vb = align64((size_t)K * 8), ib = image_bytes(K, L), nkb = (size_t)((K + L - 1) / L);
   unsigned char *ws = (unsigned char *)workspace;
   ws += (64 - (uintptr_t)ws % 64) % 64;
   const int64_t nbs = b_slots(N);
-  const int nt = gemm_threads(M, N, K);
+  const int nt = threads > 0 ? threads : gemm_threads(M, N, K);
   row_image bp[NB];
   double *bvals = (double *)ws;
   unsigned char *images = ws + (size_t)nbs * vb;
@@ -266,6 +279,6 @@ void mxb_cpu_gemm_rows(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int64
 }
 
 void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
-                  int64_t ldc, int L, void *workspace, int int_sums) {
-  mxb_cpu_gemm_rows(desc, A, 0, A->rows, B, 0, B->rows, C, ldc, L, workspace, int_sums);
+                  int64_t ldc, int L, int threads, void *workspace, int int_sums) {
+  mxb_cpu_gemm_rows(desc, A, 0, A->rows, B, 0, B->rows, C, ldc, L, threads, workspace, int_sums);
 }

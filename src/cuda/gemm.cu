@@ -1,7 +1,9 @@
 // CUDA GEMM dispatch: a registry of paths. Each row says when it applies
-// (formats, shape, mode and device; never data), the workspace it needs and
-// how it runs; the first row that applies serves the call, and the exact
-// generic path closes the table. Adding a path is one file and one row.
+// (formats, shape, layouts, mode, the alignment known of the pointers and
+// the device; never data or pointer values), the workspace it needs and how
+// it runs; the first row that applies (and fits a workspace limit) serves
+// the call, and the exact generic path, which needs no workspace, closes the
+// table. Adding a path is one file and one row.
 #include "core/gemm.h"
 #include "core/tensor.h"
 #include "cuda/gemm.h"
@@ -54,7 +56,7 @@ static bool bf16_dequant(int f) {
 }
 
 static problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
-                            int64_t ldc) {
+                            int64_t ldc, mxb_gemm_align align) {
   problem p;
   p.a = make_operand(A);
   p.b = make_operand(B);
@@ -68,6 +70,7 @@ static problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, 
   p.out.bf16 = desc->c_type == MXB_DTYPE_BF16;
   p.out.alpha = desc->alpha;
   p.out.beta = desc->beta;
+  p.align = align;
   return p;
 }
 
@@ -84,7 +87,7 @@ struct call {
 
 struct path {
   const char *name;
-  // Whether the path can serve the call (formats, shape limits, alignment,
+  // Whether the path can serve the call (formats, shape limits, c.p.align,
   // device) ...
   bool (*applies)(const mxb_context *ctx, const call &c);
   // ... and whether it is the one to take by shape, as measured (NULL:
@@ -146,10 +149,10 @@ static bool exact_fp4(const mxb_context *, const call &c) {
 }
 static bool exact_any(const mxb_context *, const call &c) { return !fast(c); }
 static bool lt_nvfp4_sm100(const mxb_context *ctx, const call &c) {
-  return fast(c) && blockscaled_ok(ctx, c.A, c.B) && fa(c) == MXB_FORMAT_NVFP4;
+  return fast(c) && blockscaled_ok(ctx, c.p) && fa(c) == MXB_FORMAT_NVFP4;
 }
 static bool lt_mxfp8_sm100(const mxb_context *ctx, const call &c) {
-  return fast(c) && blockscaled_ok(ctx, c.A, c.B) && fa(c) != MXB_FORMAT_NVFP4;
+  return fast(c) && blockscaled_ok(ctx, c.p) && fa(c) != MXB_FORMAT_NVFP4;
 }
 static bool sm90_mx(const mxb_context *ctx, const call &c) { return fast(c) && sm90_mx_fp8_applies(ctx, c.p); }
 static bool sm90_mx_shape(const mxb_context *ctx, const call &c) { return sm90_mx_fp8_preferred(ctx, c.p); }
@@ -165,10 +168,9 @@ static bool lt_fp8(const mxb_context *ctx, const call &c) {
 }
 // Decode kernel: 16-byte loads of A and B rows, 2-byte loads of NVFP4 scales.
 static bool decode_m16(const mxb_context *, const call &c) {
-  const mxb_tensor_t *A = c.A, *B = c.B;
   return fast(c) && c.p.M <= 16 && fa(c) == MXB_FORMAT_BF16 && is_fp4(fb(c)) && c.p.K % 64 == 0 &&
-         aligned16(B->data) && aligned16(A->data) && (fb(c) == MXB_FORMAT_MXFP4 || ((uintptr_t)B->scales & 1u) == 0) &&
-         B->scale_layout == MXB_SCALE_LAYOUT_LINEAR;
+         c.p.align.data >= 16 && (fb(c) == MXB_FORMAT_MXFP4 || c.p.align.scales >= 2) &&
+         c.B->scale_layout == MXB_SCALE_LAYOUT_LINEAR;
 }
 static bool dequant(const mxb_context *, const call &c) {
   return fast(c) && bf16_dequant(fa(c)) && bf16_dequant(fb(c));
@@ -190,20 +192,16 @@ static const path k_paths[] = {
     {"cuda-exact-generic", always, nullptr, no_workspace, run_generic_path},
 };
 
-static const path &choose(const mxb_context *ctx, const call &c) {
-  for (const path &r : k_paths)
-    if (r.applies(ctx, c) && (!r.prefers || r.prefers(ctx, c) || strcmp(r.name, ctx->gemm_path) == 0)) return r;
-  return k_paths[sizeof(k_paths) / sizeof(k_paths[0]) - 1];
-}
+static constexpr int k_npaths = (int)(sizeof(k_paths) / sizeof(k_paths[0]));
 
 static call make_call(mxb_context *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B,
-                      void *C, int64_t ldc) {
+                      void *C, int64_t ldc, mxb_gemm_align align) {
   call c;
   c.ctx = ctx;
   c.desc = desc;
   c.A = A;
   c.B = B;
-  c.p = make_problem(desc, A, B, C, ldc);
+  c.p = make_problem(desc, A, B, C, ldc, align);
   c.ws = nullptr;
   c.ws_bytes = 0;
   c.st = nullptr;
@@ -232,26 +230,43 @@ using namespace mxb::gemm;
 constexpr size_t WS_ALIGN = 256;
 static size_t with_slack(size_t need) { return need ? need + WS_ALIGN - MXB_WORKSPACE_ALIGNMENT : 0; }
 
-extern "C" mxb_status_t mxb_cuda_gemm_workspace_size(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
-                                                     const mxb_tensor_t *A, const mxb_tensor_t *B, size_t *bytes) {
+// The first row that applies, is preferred (or named by MXB_CUDA_GEMM_PATH)
+// and whose workspace fits max_ws (0: no limit). The closing row needs none.
+static int choose(const mxb_context *ctx, const call &c, size_t max_ws) {
+  for (int i = 0; i < k_npaths; i++) {
+    const path &r = k_paths[i];
+    if (!r.applies(ctx, c) || (r.prefers && !r.prefers(ctx, c) && strcmp(r.name, ctx->gemm_path) != 0)) continue;
+    if (max_ws && with_slack(r.workspace(ctx, c.p)) > max_ws) continue;
+    return i;
+  }
+  return k_npaths - 1;
+}
+
+extern "C" mxb_status_t mxb_cuda_gemm_choose(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
+                                             const mxb_tensor_t *A, const mxb_tensor_t *B, mxb_gemm_align align,
+                                             size_t max_workspace, mxb_gemm_choice *out) {
   MXB_TRY(check_arch(ctx));
-  const call c = make_call(ctx, desc, A, B, nullptr, desc->ldc ? desc->ldc : B->rows);
-  *bytes = (c.p.M == 0 || c.p.N == 0) ? 0 : with_slack(choose(ctx, c).workspace(ctx, c.p));
+  const call c = make_call(ctx, desc, A, B, nullptr, desc->ldc ? desc->ldc : B->rows, align);
+  const int i = choose(ctx, c, max_workspace);
+  out->path = i;
+  out->name = k_paths[i].name;
+  out->threads = 0;
+  out->workspace = (c.p.M == 0 || c.p.N == 0) ? 0 : with_slack(k_paths[i].workspace(ctx, c.p));
   return MXB_SUCCESS;
 }
 
-extern "C" mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
-                                      const mxb_tensor_t *B, void *C, int64_t ldc, void *workspace,
-                                      size_t workspace_bytes, void *stream) {
-  MXB_TRY(check_arch(ctx));
-  call c = make_call(ctx, desc, A, B, C, ldc);
-  const path &r = choose(ctx, c);
+extern "C" mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_choice *choice,
+                                      const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B,
+                                      void *C, int64_t ldc, void *workspace, size_t workspace_bytes, void *stream) {
+  const path &r = k_paths[choice->path];
+  // The pointers meet the alignment the choice assumed (checked by the caller).
+  call c = make_call(ctx, desc, A, B, C, ldc, mxb_gemm_align{1, 1});
   if (c.p.M == 0 || c.p.N == 0) {
     mxb_set_last_impl(ctx, r.name);
     return MXB_SUCCESS;
   }
-  // The caller's workspace passed mxb_check_workspace against with_slack(need).
-  if (r.workspace(ctx, c.p) > 0) {
+  // The caller's workspace passed mxb_check_workspace against choice->workspace.
+  if (choice->workspace > 0) {
     const size_t skip = (WS_ALIGN - (uintptr_t)workspace % WS_ALIGN) % WS_ALIGN;
     c.ws = static_cast<char *>(workspace) + skip;
     c.ws_bytes = workspace_bytes - skip;

@@ -5,20 +5,25 @@
 #ifndef MXB_CUDA_GEMM_H
 #define MXB_CUDA_GEMM_H
 #include "core/context.h"
+#include "core/gemm.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #ifdef MXB_WITH_CUDA
-/* Workspace bytes the call with these arguments needs (the path is chosen
- * from the formats, shapes, mode, beta and the device, never from data). */
-mxb_status_t mxb_cuda_gemm_workspace_size(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
-                                          const mxb_tensor_t *A, const mxb_tensor_t *B,
-                                          size_t *bytes);
-/* C = alpha * A * B^T + beta * C; ldc resolved (>= N); the workspace holds
- * the query's bytes and is MXB_WORKSPACE_ALIGNMENT aligned (both checked). */
-mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
+/* The path for these arguments (A's and B's pointers are not read: align
+ * says what the call will have), and its workspace with the slack the call
+ * needs to reach a 256-byte boundary. max_workspace: skip paths needing more
+ * (0: no limit); the closing exact path needs none. */
+mxb_status_t mxb_cuda_gemm_choose(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
+                                  const mxb_tensor_t *A, const mxb_tensor_t *B, mxb_gemm_align align,
+                                  size_t max_workspace, mxb_gemm_choice *out);
+/* C = alpha * A * B^T + beta * C on the chosen path; ldc resolved (>= N);
+ * the pointers meet the choice's alignment, the workspace holds
+ * choice->workspace bytes and is MXB_WORKSPACE_ALIGNMENT aligned (all
+ * checked by the caller). */
+mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_choice *choice, const mxb_gemm_desc_t *desc,
                            const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t ldc,
                            void *workspace, size_t workspace_bytes, void *stream);
 

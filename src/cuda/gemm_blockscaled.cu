@@ -18,19 +18,19 @@ namespace gemm {
 
 static bool is_mxfp8(int f) { return f == MXB_FORMAT_MXFP8_E4M3 || f == MXB_FORMAT_MXFP8_E5M2; }
 
-bool blockscaled_ok(const mxb_context *ctx, const mxb_tensor_t *A, const mxb_tensor_t *B) {
+bool blockscaled_ok(const mxb_context *ctx, const problem &p) {
   if (ctx->cc_major != 10) return false;
-  const int fa = A->format, fb = B->format;
+  const int fa = p.a.format, fb = p.b.format;
   const bool nv = fa == MXB_FORMAT_NVFP4 && fb == MXB_FORMAT_NVFP4;
   // E5M2 x E5M2 is the one FP8 pair cuBLASLt has no kernel for.
   const bool mx = is_mxfp8(fa) && is_mxfp8(fb) && !(fa == MXB_FORMAT_MXFP8_E5M2 && fb == MXB_FORMAT_MXFP8_E5M2);
   if (!nv && !mx) return false;
-  if (A->scale_layout != MXB_SCALE_LAYOUT_SWIZZLED || B->scale_layout != MXB_SCALE_LAYOUT_SWIZZLED) return false;
+  if (!p.a.swizzled || !p.b.swizzled) return false;
   // K a whole number of 128x4 scale tiles (64 NVFP4 / 128 MXFP8 elements):
   // cuBLASLt then never reads the tiles' padding columns, and every row
   // starts 16-byte aligned, as its FP4/FP8 kernels require.
-  if (A->cols % (nv ? 64 : 128)) return false;
-  return aligned16(A->data) && aligned16(B->data) && aligned16(A->scales) && aligned16(B->scales);
+  if (p.K % (nv ? 64 : 128)) return false;
+  return p.align.data >= 16 && p.align.scales >= 16;
 }
 
 // alpha * (tsA * tsB) and beta as the two device scalars cuBLASLt reads

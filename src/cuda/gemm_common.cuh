@@ -8,6 +8,7 @@
 #include "common/block.h"
 #include "common/gemm_epilogue.h"
 #include "core/formats.h"
+#include "core/gemm.h"
 #include "cuda/launch.cuh"
 
 namespace mxb {
@@ -107,6 +108,10 @@ struct problem {
   int64_t M, N, K;
   int L;  // K-block length
   out_view out;
+  // Alignment of a's and b's data and scales pointers, as the path may
+  // assume it (a plan's declared alignment, or the pointers' own): paths
+  // test this, never the pointer values, so a plan fixes the path.
+  mxb_gemm_align align;
 };
 
 // Paths (each in its own file).
@@ -127,7 +132,7 @@ mxb_status_t run_lt_native(mxb_context *ctx, const problem &p, const mxb_tensor_
                            const mxb_tensor_t *B, void *ws, size_t ws_bytes, cudaStream_t st);
 // Fast, compute capability 10.x: NVFP4 x NVFP4 and MXFP8 x MXFP8 with
 // swizzled scales through cuBLASLt's block-scaled modes (gemm_blockscaled.cu).
-bool blockscaled_ok(const mxb_context *ctx, const mxb_tensor_t *A, const mxb_tensor_t *B);
+bool blockscaled_ok(const mxb_context *ctx, const problem &p);
 size_t blockscaled_workspace(const problem &p);
 mxb_status_t run_blockscaled(mxb_context *ctx, const problem &p, const mxb_tensor_t *A,
                              const mxb_tensor_t *B, void *ws, cudaStream_t st);

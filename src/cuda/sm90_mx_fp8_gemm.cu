@@ -683,7 +683,7 @@ bool sm90_mx_fp8_applies(const mxb_context *ctx, const problem &p) {
   const bool fa8 = is_mxfp8(p.a.format), fb8 = is_mxfp8(p.b.format);
   const bool pair = (fa8 && fb8) || (fa8 && is_fp4_operand(p.b)) || (is_fp4_operand(p.a) && fb8);
   return ctx->cc_major == 9 && ctx->cc_minor == 0 && pair && p.K % 16 == 0 && p.M < (1 << 30) && p.N < (1 << 30) &&
-         aligned16(p.a.data) && aligned16(p.b.data) && built_for_sm90a();
+         p.align.data >= 16 && built_for_sm90a();
 }
 
 // MXFP4 operands' E4M3 copies, then the split partials.
