@@ -92,7 +92,11 @@ class _ErrorStats(C.Structure):
 
 class _GemmDesc(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("mode", C.c_int), ("c_type", C.c_int),
-                ("alpha", C.c_float), ("beta", C.c_float), ("ldc", C.c_int64)]
+                ("alpha", C.c_float), ("beta", C.c_float), ("ldc", C.c_int64),
+                ("bias", C.c_void_p), ("bias_type", C.c_int), ("activation", C.c_int)]
+
+
+_ACTIVATIONS = {"none": 0, "relu": 1, "relu2": 2, "gelu_erf": 3, "gelu_tanh": 4, "silu": 5}
 
 
 # ---------------------------------------------------------------- library
@@ -701,11 +705,14 @@ def dequantize(q, dtype=np.float32):
     return out
 
 
-def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
-    """C = alpha * A @ B^T + beta * C, with A [M, K] and B [N, K] quantized along K.
+def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32, bias=None, activation="none"):
+    """C = act(alpha * A @ B^T + beta * C + bias), with A [M, K] and B [N, K] quantized along K.
 
     To multiply by a [K, N] matrix W, quantize W.T (its rows run along K). C comes back
     in the framework and on the device of A's planes (c, if given, is written in place).
+    bias: N values (float32, float16 or bfloat16) on the same device, added to every row;
+    activation: "none", "relu", "relu2" (squared ReLU), "gelu_erf", "gelu_tanh" or "silu"
+    (docs/GEMM.md, "Epilogue"). out_dtype: float32, float16 or bfloat16.
     """
     if not isinstance(a, QuantizedTensor) or not isinstance(b, QuantizedTensor):
         raise TypeError("gemm takes two QuantizedTensor operands (quantize A [M,K] and B [N,K])")
@@ -715,8 +722,16 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
     desc.mode = _choice("mode", {"exact": 0, "fast": 1}, mode)
     like = ba.views[0]
     desc.c_type, dt, as_bf16 = _result_dtype("out_dtype", out_dtype, {np.dtype(np.float32): DTYPE_FP32,
+                                                                      np.dtype(np.float16): DTYPE_FP16,
                                                                       np.dtype(np.uint16): DTYPE_BF16}, like.fw)
     desc.alpha, desc.beta = _f32("alpha", alpha), _f32("beta", beta)
+    desc.activation = _choice("activation", _ACTIVATIONS, activation)
+    bv = None
+    if bias is not None:
+        bv, desc.bias_type = _plain(bias)
+        if bv.shape != (1, b.rows):
+            raise ValueError(f"bias must hold N = {b.rows} values (one per row of B), not shape {tuple(bv.shape)}")
+        desc.bias = bv.ptr
     shape = (a.rows, b.rows)
     if c is None:
         c, cv = _A.alloc(like, shape, dt, bf16=as_bf16, zero=True)
@@ -726,7 +741,7 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
             raise TypeError(f"c must be {_ARRAY_KINDS}, not {type(c).__name__}")
         if cv.shape != shape or cv.dtype != dt or not cv.contiguous or cv.ptr % dt.alignment or cv.readonly:
             raise ValueError(f"c must be a C-contiguous, aligned, writeable {dt} array of shape {shape}")
-    device = _same_device(ba.views + bb.views + [cv])
+    device = _same_device(ba.views + bb.views + [cv, bv])
     ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
     ws = C.c_size_t()
     with _A.DeviceGuard(device):
