@@ -53,8 +53,9 @@ static double max_ulp(int act, float lo, float hi, float *where) {
   return worst;
 }
 
-/* The documented accuracy (docs/GEMM.md, "Activations"), in ulps of the
- * real function's value. */
+/* The documented accuracy (docs/GEMM.md, "Epilogue"), in ulps of the real
+ * function's value: the maxima over every fp32 x of each range (|x| >= 2^-12)
+ * are 0.99, 4.60, 3.39, 24.6 and 217; this sweep samples the ranges. */
 Test(gemm_epilogue, activation_accuracy_against_binary64) {
   const struct {
     int act;
@@ -65,7 +66,7 @@ Test(gemm_epilogue, activation_accuracy_against_binary64) {
       {-1, "exp", -103.0f, 88.7f, 1.0},
       {MXB_ACT_GELU_ERF, "gelu_erf", -20.0f, 20.0f, 5.0},
       {MXB_ACT_SILU, "silu", -120.0f, 100.0f, 4.0},
-      {MXB_ACT_GELU_TANH, "gelu_tanh", -4.0f, 100.0f, 24.0},
+      {MXB_ACT_GELU_TANH, "gelu_tanh", -4.0f, 100.0f, 25.0},
       {MXB_ACT_GELU_TANH, "gelu_tanh (tail)", -20.0f, -4.0f, 256.0},
   };
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
