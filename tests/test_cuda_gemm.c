@@ -721,14 +721,6 @@ static void *make_bias(mxb_dtype_t t, int64_t N, uint64_t seed) {
   return b;
 }
 
-static double ulp32(double r) {
-  double a = fabs(r);
-  if (a < 0x1p-126) return 0x1p-149;
-  int e;
-  frexp(a, &e);
-  return ldexp(1.0, e - 24);
-}
-
 /* The GEMM of d with its epilogue (bias of bias_type, d's activation) on
  * the CPU and on the GPU, C of d's type.
  *   exact mode: the bytes are equal;
@@ -809,7 +801,7 @@ static void check_epilogue(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb,
         double lip = 1.13, eact = e_act;
         if (d.activation == MXB_ACT_NONE || d.activation == MXB_ACT_RELU) lip = 1.0, eact = 0;
         if (d.activation == MXB_ACT_RELU2) lip = 2 * (fabs(x) + bx) + bx, eact = 1;
-        const double bnd = lip * bx + 2 * eact * ulp32(fabs(ref) + lip * bx) + 2 * uo * fabs(ref) + 0x1p-130;
+        const double bnd = lip * bx + 2 * eact * mxbt_ulp32(fabs(ref) + lip * bx) + 2 * uo * fabs(ref) + 0x1p-130;
         cr_assert(fabs(got - ref) <= bnd, "%s x %s (%s) act %d C %d: C[%lld][%lld] gpu %.9g cpu %.9g, |diff| %.3g > %.3g",
                   mxbt_format_name(fa), mxbt_format_name(fb), impl, (int)d.activation, (int)d.c_type, (long long)i,
                   (long long)j, got, ref, fabs(got - ref), bnd);

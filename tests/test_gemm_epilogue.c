@@ -24,15 +24,6 @@ static double ref_act(int act, double x) {
   }
 }
 
-/* One fp32 ulp at |r| (subnormal spacing below FLT_MIN). */
-static double ulp_at(double r) {
-  double a = fabs(r);
-  if (a < 0x1p-126) return 0x1p-149;
-  int e;
-  frexp(a, &e);
-  return ldexp(1.0, e - 24);
-}
-
 /* Largest error in ulps of f(x) over 2^21 evenly spaced fp32 x in [lo, hi]
  * (act < 0: e^x). */
 static double max_ulp(int act, float lo, float hi, float *where) {
@@ -44,7 +35,7 @@ static double max_ulp(int act, float lo, float hi, float *where) {
     const float y = act < 0 ? mxb_act_exp(x) : mxb_activation(act, x);
     const double r = act < 0 ? exp((double)x) : ref_act(act, x);
     if (isinf(r) && isinf(y)) continue;
-    const double e = fabs((double)y - r) / ulp_at(r);
+    const double e = fabs((double)y - r) / mxbt_ulp32(r);
     if (!(e <= worst)) {
       worst = e;
       *where = x;
@@ -203,7 +194,7 @@ Test(gemm_epilogue, every_activation_and_bias_type) {
             cr_assert_eq(mxbt_f2u(got), mxbt_f2u(want), "act %d bias %d [%d][%d]: %.9g, want %.9g", act, bt, m, n,
                          got, want);
           } else {
-            const double r = ref_act(act, x), tol = (act == MXB_ACT_GELU_TANH ? 256 : 5) * ulp_at(r);
+            const double r = ref_act(act, x), tol = (act == MXB_ACT_GELU_TANH ? 256 : 5) * mxbt_ulp32(r);
             cr_assert(fabs(got - r) <= tol, "act %d bias %d [%d][%d] x = %.9g: %.9g, real %.9g", act, bt, m, n, x,
                       got, r);
           }
