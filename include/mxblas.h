@@ -447,23 +447,40 @@ MXB_API mxb_status_t mxb_error_stats(const float *x, const mxb_tensor_t *q,
                                      mxb_error_stats_t *stats);
 
 /* ------------------------------------------------------------------------ */
-/* GEMM: C = alpha * A * B + beta * C (NUMERICS 7)                           */
+/* GEMM: C = act(alpha * A * B + beta * C + bias) (NUMERICS 7)             */
 /* ------------------------------------------------------------------------ */
 typedef enum mxb_gemm_mode_t {
   MXB_GEMM_EXACT = 0, /* reference semantics, bit-identical on every backend */
   MXB_GEMM_FAST = 1   /* fastest path within the bound documented in docs/GEMM.md */
 } mxb_gemm_mode_t;
 
+/* Activation of the GEMM epilogue, applied after the bias (docs/GEMM.md). */
+typedef enum mxb_activation_t {
+  MXB_ACT_NONE = 0,
+  MXB_ACT_RELU = 1,       /* max(x, 0) */
+  MXB_ACT_RELU2 = 2,      /* squared ReLU: max(x, 0)^2 */
+  MXB_ACT_GELU_ERF = 3,   /* x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2 */
+  MXB_ACT_GELU_TANH = 4,  /* x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 */
+  MXB_ACT_SILU = 5        /* x / (1 + exp(-x)) */
+} mxb_activation_t;
+
 typedef struct mxb_gemm_desc_t {
   size_t struct_size;
   mxb_gemm_mode_t mode;
-  mxb_dtype_t c_type;  /* MXB_DTYPE_FP32 or MXB_DTYPE_BF16 */
+  mxb_dtype_t c_type;  /* MXB_DTYPE_FP32, MXB_DTYPE_BF16 or MXB_DTYPE_FP16 (0.2) */
   float alpha;
   float beta;          /* 0: C is not read (NaN in C ignored) */
   int64_t ldc;         /* elements between rows of C; 0 means N */
+  /* Added in 0.2 (a desc whose struct_size ends before them gets the
+   * defaults: no bias, no activation). Per element of C:
+   * C = act(alpha * A * B^T + beta * C + bias[n]), rounded to c_type last. */
+  const void *bias;    /* [N] in the backend's memory, aligned to its element; NULL: none */
+  mxb_dtype_t bias_type;         /* fp32 (default), bf16 or fp16 */
+  mxb_activation_t activation;   /* MXB_ACT_NONE (default) */
 } mxb_gemm_desc_t;
 
-MXB_API void mxb_gemm_desc_init(mxb_gemm_desc_t *desc); /* exact, fp32, alpha 1, beta 0 */
+/* exact, fp32, alpha 1, beta 0, no bias, no activation */
+MXB_API void mxb_gemm_desc_init(mxb_gemm_desc_t *desc);
 
 /* A is [M, K], B is stored [N, K] (both quantized along K); C is [M, N]
  * row-major with leading dimension ldc. The workspace holds the query's

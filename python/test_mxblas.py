@@ -298,7 +298,8 @@ class HostileInput(unittest.TestCase):
                  "nonfinite": lambda: mxblas.quantize(x, "nvfp4", nonfinite=None),
                  "metric": lambda: mxblas.quantize(x, "mor", metric="l2"),
                  "mode": lambda: mxblas.gemm(q, q, mode="fastest"),
-                 "out_dtype": lambda: mxblas.gemm(q, q, out_dtype=np.float16),
+                 "out_dtype": lambda: mxblas.gemm(q, q, out_dtype=np.int32),
+                 "activation": lambda: mxblas.gemm(q, q, activation="gelu"),
                  "dtype": lambda: mxblas.dequantize(q, dtype=np.int8)}
         for name, call in calls.items():
             with self.subTest(name=name):
@@ -480,6 +481,23 @@ class Gemm(unittest.TestCase):
         mult = (nvfp4_block_scales(qa).astype(np.float32) * qa.amax[0]) * np.float32(1 / 2688)
         want = nvfp4_elements(qa).astype(np.float32) * mult
         self.assertEqual(mxblas.dequantize(qa).tobytes(), want.tobytes())
+
+    def test_gemm_epilogue_bias_relu_and_fp16(self):
+        # docs/GEMM.md: t = alpha A B^T + beta C, then t + bias (fp32), then the activation,
+        # then the one rounding to C's type
+        qa, qb = self.operands("mxfp8_e4m3")
+        c_in = sample(self.M, self.N, 4)
+        bias = sample(1, self.N, 5)[0]
+        t = mxblas.gemm(qa, qb, alpha=0.75, beta=-0.5, c=c_in.copy())
+        y = mxblas.gemm(qa, qb, alpha=0.75, beta=-0.5, c=c_in.copy(), bias=bias, activation="relu")
+        self.assertEqual(y.tobytes(), np.maximum(t + bias, np.float32(0)).tobytes())
+        for bt in (np.float16, np.float32):
+            g = mxblas.gemm(qa, qb, bias=bias.astype(bt), activation="gelu_erf")
+            h = mxblas.gemm(qa, qb, bias=bias.astype(bt), activation="gelu_erf", out_dtype=np.float16)
+            self.assertEqual(h.dtype, np.float16)
+            self.assertEqual(h.tobytes(), g.astype(np.float16).tobytes(), bt)
+        with self.assertRaisesRegex(ValueError, "bias must hold N = 40 values"):
+            mxblas.gemm(qa, qb, bias=bias[:5])
 
     def test_fast_mode_on_the_cpu_is_exact(self):
         # docs/GEMM.md: on the CPU both modes run the exact reference.

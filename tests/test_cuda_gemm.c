@@ -1,8 +1,8 @@
 /* CUDA GEMM on the GPU (skipped without one): exact mode byte-identical with
  * the CPU reference (integer tensor-core path for NVFP4 / MXFP4, the generic
  * path for every other pair), fast mode within the bound of docs/GEMM.md on
- * random and adversarial inputs, alpha/beta/ldc/bf16 rules, workspace errors,
- * CUDA graph capture. */
+ * random and adversarial inputs, alpha/beta/ldc/bf16 rules, the epilogue
+ * (bias, activations, fp16 C), workspace errors, CUDA graph capture. */
 #include <float.h>
 #include <stdio.h>
 
@@ -57,7 +57,10 @@ static void fill_c(const mxb_gemm_desc_t *d, void *C, int64_t M, int64_t N, uint
   for (int64_t i = 0; i < M * ldc; i++) {
     float v = nan_fill ? NAN : mxbt_normal(&s);
     if (d->c_type == MXB_DTYPE_BF16) ((uint16_t *)C)[i] = (uint16_t)(mxbt_f2u(v) >> 16);
-    else ((float *)C)[i] = v;
+    else if (d->c_type == MXB_DTYPE_FP16) {
+      _Float16 h = (_Float16)v;
+      memcpy((uint16_t *)C + i, &h, 2);
+    } else ((float *)C)[i] = v;
   }
 }
 
@@ -855,6 +858,242 @@ Test(cuda_gemm, plan_max_workspace_falls_back) {
   free(Cc);
   free(Cg);
   mxbt_pair_free(&P);
+
+/* ------------------------------------------------------------ epilogue */
+#ifdef MXB_WITH_CUDA
+/* C element idx of type t widened to fp32. */
+static float c_at(mxb_dtype_t t, const void *C, int64_t idx) {
+  if (t == MXB_DTYPE_FP32) return ((const float *)C)[idx];
+  uint16_t h = ((const uint16_t *)C)[idx];
+  if (t == MXB_DTYPE_BF16) return mxbt_u2f((uint32_t)h << 16);
+  _Float16 v;
+  memcpy(&v, &h, 2);
+  return (float)v;
+}
+
+/* Random bias [N] of type t on the host (values of magnitude about 4). */
+static void *make_bias(mxb_dtype_t t, int64_t N, uint64_t seed) {
+  void *b = malloc((size_t)N * 4);
+  uint64_t s = seed;
+  for (int64_t n = 0; n < N; n++) {
+    float v = 4.0f * mxbt_normal(&s);
+    if (t == MXB_DTYPE_FP32) ((float *)b)[n] = v;
+    else if (t == MXB_DTYPE_BF16) ((uint16_t *)b)[n] = (uint16_t)(mxbt_f2u(v) >> 16);
+    else {
+      _Float16 h = (_Float16)v;
+      memcpy((uint16_t *)b + n, &h, 2);
+    }
+  }
+  return b;
+}
+
+/* The GEMM of d with its epilogue (bias of bias_type, d's activation) on
+ * the CPU and on the GPU, C of d's type.
+ *   exact mode: the bytes are equal;
+ *   fast mode: with t the fp32 GEMM without epilogue (CPU, exact) and
+ *   x = t + bias, |y_gpu - y_cpu| <= lip * bx + 2 e_act ulp(y) + 2 u_out |y|,
+ *   bx = the fast-mode bound of t (check_fast_layout's, fp32) + 2u |x|,
+ *   lip = the activation's Lipschitz constant near x (1.13 for GELU and
+ *   SiLU, 2 (|x| + bx) for squared ReLU), e_act its documented error in ulps
+ *   (docs/GEMM.md: 5, 256 for the tanh form). */
+static void check_epilogue(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
+                           mxb_gemm_desc_t d, mxb_dtype_t bias_type, const char *want_impl) {
+  float *xa = mxbt_gemm_input(M, K, 31 + (uint64_t)K, MXBT_IN_NORMAL, 0);
+  float *xb = mxbt_gemm_input(N, K, 32 + (uint64_t)N, MXBT_IN_NORMAL, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_upload(&A);
+  mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_upload(&B);
+  void *hb = make_bias(bias_type, N, 40 + (uint64_t)N), *db = mxbt_dev_from_host(hb, (size_t)N * mxb_dtype_size(bias_type));
+  const int64_t ldc = d.ldc ? d.ldc : N;
+  const size_t cb = c_bytes(&d, M, N), es = mxb_dtype_size(d.c_type);
+  unsigned char *Cc = malloc(cb), *Cg = malloc(cb), *Cin = malloc(cb);
+  fill_c(&d, Cin, M, N, 9, d.beta == 0.0f);
+  memcpy(Cc, Cin, cb);
+  memcpy(Cg, Cin, cb);
+  mxb_gemm_desc_t dh = d, dd = d;
+  dh.mode = MXB_GEMM_EXACT;
+  dh.bias = hb;
+  dd.bias = db;
+  dh.bias_type = dd.bias_type = bias_type;
+  cpu_gemm(&dh, &A, &B, Cc);
+  const char *impl = gpu_gemm(ctx, &dd, &A, &B, Cg);
+  if (want_impl) cr_expect_str_eq(impl, want_impl, "%s x %s ran %s", mxbt_format_name(fa), mxbt_format_name(fb), impl);
+  if (d.mode == MXB_GEMM_EXACT) {
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < ldc; j++) {
+        const size_t off = (size_t)(i * ldc + j) * es;
+        cr_assert(memcmp(Cc + off, Cg + off, es) == 0, "%s x %s (%s) act %d bias %d C %d: C[%lld][%lld] gpu %.9g cpu %.9g",
+                  mxbt_format_name(fa), mxbt_format_name(fb), impl,
+                  (int)d.activation, (int)bias_type, (int)d.c_type, (long long)i, (long long)j,
+                  c_at(d.c_type, Cg, i * ldc + j), c_at(d.c_type, Cc, i * ldc + j));
+      }
+  } else {
+    /* t: the exact fp32 GEMM without epilogue, from C_in widened to fp32. */
+    mxb_gemm_desc_t dt = dh;
+    dt.c_type = MXB_DTYPE_FP32;
+    dt.bias = NULL;
+    dt.activation = MXB_ACT_NONE;
+    float *t = malloc((size_t)(M * ldc) * 4);
+    for (int64_t i = 0; i < M * ldc; i++) t[i] = d.beta != 0.0f ? c_at(d.c_type, Cin, i) : NAN;
+    cpu_gemm(&dt, &A, &B, t);
+    double *a = malloc((size_t)(M * K) * 8), *b = malloc((size_t)(N * K) * 8);
+    for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
+    for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
+    const double at = fabs((double)d.alpha * mxb_cpu_tensor_scale(&A.h) * mxb_cpu_tensor_scale(&B.h));
+    mxb_format_info_t ia = {.struct_size = sizeof(ia)}, ib = {.struct_size = sizeof(ib)};
+    mxb_format_info(fa, &ia);
+    mxb_format_info(fb, &ib);
+    const int fp8 = (ia.scale_type == MXB_SCALE_FP32 && ia.elem != MXB_ELEM_MIXED) ||
+                    (ib.scale_type == MXB_SCALE_FP32 && ib.elem != MXB_ELEM_MIXED);
+    int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
+    if (L <= 1) L = 32;
+    const double nb = (double)((K + L - 1) / L);
+    const double g = ((double)K + nb + 4) * 0x1p-23 + (fp8 ? 128 * 0x1p-13 : strcmp(impl, MX_FP8_PATH) == 0 ? 32 * 0x1p-13 : 0.0);
+    const double uo = d.c_type == MXB_DTYPE_FP32 ? 0x1p-24 : d.c_type == MXB_DTYPE_BF16 ? 0x1p-8 : 0x1p-11;
+    const double e_act = d.activation == MXB_ACT_GELU_TANH ? 256 : 5;
+    double worst = 0;
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) {
+        double S = 0;
+        for (int64_t k = 0; k < K; k++) S += fabs(a[i * K + k] * b[j * K + k]);
+        const int64_t idx = i * ldc + j;
+        const double cin = d.beta != 0.0f ? c_at(d.c_type, Cin, idx) : 0.0;
+        const double bt = at * g * S + 2 * 0x1p-24 * (fabs(t[idx]) + fabs((double)d.beta * cin)) + 0x1p-130;
+        const float x = t[idx] + c_at(bias_type, hb, j);
+        const double bx = bt + 2 * 0x1p-24 * fabs(x);
+        const double ref = c_at(d.c_type, Cc, idx), got = c_at(d.c_type, Cg, idx);
+        double lip = 1.13, eact = e_act;
+        if (d.activation == MXB_ACT_NONE || d.activation == MXB_ACT_RELU) lip = 1.0, eact = 0;
+        if (d.activation == MXB_ACT_RELU2) lip = 2 * (fabs(x) + bx) + bx, eact = 1;
+        const double bnd = lip * bx + 2 * eact * mxbt_ulp32(fabs(ref) + lip * bx) + 2 * uo * fabs(ref) + 0x1p-130;
+        cr_assert(fabs(got - ref) <= bnd, "%s x %s (%s) act %d C %d: C[%lld][%lld] gpu %.9g cpu %.9g, |diff| %.3g > %.3g",
+                  mxbt_format_name(fa), mxbt_format_name(fb), impl, (int)d.activation, (int)d.c_type, (long long)i,
+                  (long long)j, got, ref, fabs(got - ref), bnd);
+        if (fabs(got - ref) / bnd > worst) worst = fabs(got - ref) / bnd;
+      }
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = N; j < ldc; j++) {
+        const size_t off = (size_t)(i * ldc + j) * es;
+        cr_assert(memcmp(Cg + off, Cin + off, es) == 0, "C padding [%lld][%lld] was written", (long long)i, (long long)j);
+      }
+    cr_log_info("epilogue fast %s x %s (%s) act %d C %d: worst |diff| / bound = %.3g", mxbt_format_name(fa),
+                mxbt_format_name(fb), impl, (int)d.activation, (int)d.c_type, worst);
+    free(t);
+    free(a);
+    free(b);
+  }
+  free(Cc);
+  free(Cg);
+  free(Cin);
+  free(hb);
+  mxbt_dev_free(db);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
+  free(xa);
+  free(xb);
+}
+#endif
+
+/* Exact mode: every activation, bias type and C type, byte-identical with
+ * the CPU reference, on the integer path (NVFP4) and the generic path. */
+Test(cuda_gemm, exact_epilogue_every_activation_is_byte_identical) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  static const struct {
+    mxb_format_t a, b;
+    const char *impl;
+  } pairs[] = {
+      {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, "cuda-exact-int8-mma"},
+      {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, "cuda-exact-generic"},
+      {MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, "cuda-exact-generic"},
+  };
+  for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++)
+    for (int act = MXB_ACT_NONE; act <= MXB_ACT_SILU; act++)
+      for (int ct = MXB_DTYPE_FP32; ct <= MXB_DTYPE_FP16; ct++) {
+        mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, (mxb_dtype_t)ct, 0.75f, act % 2 ? -0.5f : 0.0f, act == 3 ? 70 : 0);
+        d.activation = (mxb_activation_t)act;
+        check_epilogue(ctx, pairs[p].a, pairs[p].b, 37, 67, 128, d, (mxb_dtype_t)((act + ct) % 3), pairs[p].impl);
+      }
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* Fast mode: the custom kernels (sm_90a MX kernel, M <= 16 decode kernel)
+ * apply the epilogue in their store, the cuBLASLt paths in a kernel after
+ * the GEMM (in place for fp32 C, from an fp32 intermediate for bf16 and
+ * fp16 C); all within the bound of check_epilogue. */
+Test(cuda_gemm, fast_epilogue_within_bound) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  int dev = 0;
+  struct cudaDeviceProp prop;
+  cr_assert_eq(cudaGetDevice(&dev), cudaSuccess);
+  cr_assert_eq(cudaGetDeviceProperties(&prop, dev), cudaSuccess);
+  static const struct {
+    mxb_format_t a, b;
+    int64_t M;
+    const char *impl; /* NULL: depends on the device and the shape */
+  } pairs[] = {
+      {MXB_FORMAT_BF16, MXB_FORMAT_BF16, 64, "cuda-fast-cublaslt-bf16"},
+      {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 64, NULL},
+      {MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, 64, "cuda-fast-cublaslt-fp8"},
+      {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 64, NULL},
+      {MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, 5, "cuda-fast-decode-m16"},
+      {MXB_FORMAT_MX9, MXB_FORMAT_MX6, 64, "cuda-fast-dequant-cublaslt-bf16"},
+  };
+  for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++)
+    for (int act = MXB_ACT_NONE; act <= MXB_ACT_SILU; act++)
+      for (int ct = MXB_DTYPE_FP32; ct <= MXB_DTYPE_FP16; ct++) {
+        mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, (mxb_dtype_t)ct, 1.25f, act % 2 ? 0.5f : 0.0f, act == 4 ? 200 : 0);
+        d.activation = (mxb_activation_t)act;
+        const char *want = pairs[p].impl;
+        if (!want && pairs[p].a == MXB_FORMAT_NVFP4 && prop.major != 10) want = "cuda-fast-dequant-cublaslt-bf16";
+        check_epilogue(ctx, pairs[p].a, pairs[p].b, pairs[p].M, 144, 256, d, (mxb_dtype_t)((act + ct) % 3), want);
+      }
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* The epilogue's refusals on the CUDA backend (validation is shared):
+ * nothing is written to C. */
+Test(cuda_gemm, epilogue_refusals_write_nothing) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  float *xa = mxbt_gemm_input(8, 64, 1, MXBT_IN_NORMAL, 0);
+  mxbt_operand A;
+  mxbt_operand_make(&A, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, 8, 64, xa);
+  mxbt_operand_upload(&A);
+  float host[64];
+  for (int i = 0; i < 64; i++) host[i] = 3.0f;
+  float *dc = mxbt_dev_from_host(host, sizeof(host));
+  char *db = mxbt_dev_alloc(64);
+  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  size_t ws = 0;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &A.d, &A.d, &ws), MXB_SUCCESS);
+  void *w = ws ? mxbt_dev_alloc(ws) : NULL;
+  d.activation = (mxb_activation_t)6;
+  cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(mxb_last_error_detail(), "activation"), "%s", mxb_last_error_detail());
+  d.activation = MXB_ACT_RELU;
+  d.bias = db + 2;
+  cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_BAD_ALIGNMENT);
+  d.bias = db;
+  d.bias_type = (mxb_dtype_t)5;
+  cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_INVALID_ARGUMENT);
+  mxbt_dev_sync();
+  float back[64];
+  mxbt_to_host(back, dc, sizeof(back));
+  for (int i = 0; i < 64; i++) cr_assert_eq(back[i], 3.0f, "C written on failure");
+  mxbt_dev_free(w);
+  mxbt_dev_free(db);
+  mxbt_dev_free(dc);
+  mxbt_operand_free(&A);
+  free(xa);
   mxb_context_destroy(ctx);
 #endif
 }

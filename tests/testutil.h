@@ -72,6 +72,14 @@ static inline size_t mxbt_stored_formats(mxb_format_t out[MXB_FORMAT_COUNT]) {
 
 static inline uint32_t mxbt_f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static inline float mxbt_u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+/* One fp32 ulp at |r| (the subnormal spacing below FLT_MIN). */
+static inline double mxbt_ulp32(double r) {
+  double a = fabs(r);
+  if (a < 0x1p-126) return 0x1p-149;
+  int e;
+  frexp(a, &e);
+  return ldexp(1.0, e - 24);
+}
 
 /* 1 when a CUDA device is usable (library built with CUDA and a GPU present). */
 static inline int mxbt_have_gpu(void) {

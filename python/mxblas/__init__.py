@@ -92,7 +92,11 @@ class _ErrorStats(C.Structure):
 
 class _GemmDesc(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("mode", C.c_int), ("c_type", C.c_int),
-                ("alpha", C.c_float), ("beta", C.c_float), ("ldc", C.c_int64)]
+                ("alpha", C.c_float), ("beta", C.c_float), ("ldc", C.c_int64),
+                ("bias", C.c_void_p), ("bias_type", C.c_int), ("activation", C.c_int)]
+
+
+_ACTIVATIONS = {"none": 0, "relu": 1, "relu2": 2, "gelu_erf": 3, "gelu_tanh": 4, "silu": 5}
 
 
 class _GemmPlanPrefs(C.Structure):
@@ -726,11 +730,13 @@ def dequantize(q, dtype=np.float32):
     return out
 
 
-_GEMM_OUT_DTYPES = {np.dtype(np.float32): DTYPE_FP32, np.dtype(np.uint16): DTYPE_BF16}
+_GEMM_OUT_DTYPES = {np.dtype(np.float32): DTYPE_FP32, np.dtype(np.float16): DTYPE_FP16,
+                    np.dtype(np.uint16): DTYPE_BF16}
 
 
-def _gemm_desc(a, b, mode, alpha, beta, out_dtype):
-    """(bound a, bound b, descriptor, C's numpy dtype, C as bf16) of a GEMM's arguments."""
+def _gemm_desc(a, b, mode, alpha, beta, out_dtype, bias=None, activation="none"):
+    """(bound a, bound b, descriptor, C's numpy dtype, C as bf16, the bias's view or None)
+    of a GEMM's arguments."""
     if not isinstance(a, QuantizedTensor) or not isinstance(b, QuantizedTensor):
         raise TypeError("gemm takes two QuantizedTensor operands (quantize A [M,K] and B [N,K])")
     ba, bb = a._bind(), b._bind()
@@ -739,7 +745,14 @@ def _gemm_desc(a, b, mode, alpha, beta, out_dtype):
     desc.mode = _choice("mode", {"exact": 0, "fast": 1}, mode)
     desc.c_type, dt, as_bf16 = _result_dtype("out_dtype", out_dtype, _GEMM_OUT_DTYPES, ba.views[0].fw)
     desc.alpha, desc.beta = _f32("alpha", alpha), _f32("beta", beta)
-    return ba, bb, desc, dt, as_bf16
+    desc.activation = _choice("activation", _ACTIVATIONS, activation)
+    bv = None
+    if bias is not None:
+        bv, desc.bias_type = _plain(bias)
+        if bv.shape != (1, b.rows):
+            raise ValueError(f"bias must hold N = {b.rows} values (one per row of B), not shape {tuple(bv.shape)}")
+        desc.bias = bv.ptr
+    return ba, bb, desc, dt, as_bf16, bv
 
 
 def _gemm_out(c, like, shape, dt, as_bf16):
@@ -754,16 +767,19 @@ def _gemm_out(c, like, shape, dt, as_bf16):
     return c, cv
 
 
-def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32):
-    """C = alpha * A @ B^T + beta * C, with A [M, K] and B [N, K] quantized along K.
+def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32, bias=None, activation="none"):
+    """C = act(alpha * A @ B^T + beta * C + bias), with A [M, K] and B [N, K] quantized along K.
 
     To multiply by a [K, N] matrix W, quantize W.T (its rows run along K). C comes back
     in the framework and on the device of A's planes (c, if given, is written in place).
+    bias: N values (float32, float16 or bfloat16) on the same device, added to every row;
+    activation: "none", "relu", "relu2" (squared ReLU), "gelu_erf", "gelu_tanh" or "silu"
+    (docs/GEMM.md, "Epilogue"). out_dtype: float32, float16 or bfloat16.
     """
-    ba, bb, desc, dt, as_bf16 = _gemm_desc(a, b, mode, alpha, beta, out_dtype)
+    ba, bb, desc, dt, as_bf16, bv = _gemm_desc(a, b, mode, alpha, beta, out_dtype, bias, activation)
     like = ba.views[0]
     c, cv = _gemm_out(c, like, (a.rows, b.rows), dt, as_bf16)
-    device = _same_device(ba.views + bb.views + [cv])
+    device = _same_device(ba.views + bb.views + [cv, bv])
     ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
     ws = C.c_size_t()
     with _A.DeviceGuard(device):
@@ -785,7 +801,7 @@ class GemmPlan:
     def __init__(self, a, b, mode="exact", alpha=1.0, beta=0.0, out_dtype=np.float32, alignment=16,
                  max_workspace=0):
         self._plan = None
-        ba, bb, self._desc, self._dt, self._bf16 = _gemm_desc(a, b, mode, alpha, beta, out_dtype)
+        ba, bb, self._desc, self._dt, self._bf16, _ = _gemm_desc(a, b, mode, alpha, beta, out_dtype)
         self.device = _same_device(ba.views + bb.views)
         prefs = _GemmPlanPrefs()
         lib = load_library()

@@ -27,23 +27,38 @@ MXB_API mxb_status_t mxb_gemm_pair_supported(mxb_format_t a, mxb_format_t b, mxb
   return MXB_SUCCESS;
 }
 
+/* The caller's desc with the fields its struct_size does not cover set to
+ * their defaults, so that the backends read every field. */
+static mxb_status_t full_desc(const mxb_gemm_desc_t *in, mxb_gemm_desc_t *out) {
+  if (!in) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
+  MXB_TRY(mxb_check_struct_size(in->struct_size, MXB_MIN_SIZE_GEMM_DESC, "desc", "use mxb_gemm_desc_init"));
+  mxb_gemm_desc_init(out);
+  memcpy(out, in, in->struct_size < sizeof(*out) ? in->struct_size : sizeof(*out));
+  out->struct_size = sizeof(*out);
+  return MXB_SUCCESS;
+}
+
 /* Everything mxb_gemm, its workspace query and plan creation have in
- * common; check(t, name, sizes, desc) validates one operand (with or without
- * its pointers). On success L holds the K-block length. */
+ * common, on the full desc; check(t, name, sizes, desc) validates one
+ * operand (with or without its pointers). On success L holds the K-block
+ * length. */
 typedef mxb_status_t (*tensor_check)(const mxb_tensor_t *, const char *, mxb_tensor_sizes_t *,
                                      const mxb_format_desc **);
 static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
                                const mxb_tensor_t *B, tensor_check check, int *L) {
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
-  if (!desc) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
-  MXB_TRY(mxb_check_struct_size(desc->struct_size, MXB_MIN_SIZE_GEMM_DESC, "desc", "use mxb_gemm_desc_init"));
   if (desc->mode != MXB_GEMM_EXACT && desc->mode != MXB_GEMM_FAST)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->mode %d is not a valid mxb_gemm_mode_t", (int)desc->mode);
-  if (desc->c_type != MXB_DTYPE_FP32 && desc->c_type != MXB_DTYPE_BF16) {
-    if (mxb_dtype_bytes(desc->c_type) == 0)
-      return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->c_type %d is not a valid mxb_dtype_t", (int)desc->c_type);
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "desc->c_type %d: GEMM output is fp32 or bf16", (int)desc->c_type);
-  }
+  if (mxb_dtype_bytes(desc->c_type) == 0)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->c_type %d is not a valid mxb_dtype_t", (int)desc->c_type);
+  if (mxb_dtype_bytes(desc->bias_type) == 0)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->bias_type %d is not a valid mxb_dtype_t", (int)desc->bias_type);
+  if (desc->activation < MXB_ACT_NONE || desc->activation > MXB_ACT_SILU)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->activation %d is not a valid mxb_activation_t",
+                    (int)desc->activation);
+  if ((uintptr_t)desc->bias % (uintptr_t)mxb_dtype_bytes(desc->bias_type) != 0)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "desc->bias (%p) is not aligned to its element size (%d bytes)",
+                    desc->bias, mxb_dtype_bytes(desc->bias_type));
   const mxb_format_desc *da, *db;
   MXB_TRY(check(A, "A", NULL, &da));
   MXB_TRY(check(B, "B", NULL, &db));
@@ -139,11 +154,13 @@ static mxb_status_t check_c(const mxb_gemm_desc_t *desc, const void *C) {
   return MXB_SUCCESS;
 }
 
-MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
+MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_desc_t *user_desc,
                                              const mxb_tensor_t *A, const mxb_tensor_t *B,
                                              size_t *bytes) {
   mxb_clear_error();
   int L;
+  mxb_gemm_desc_t full, *desc = &full;
+  MXB_TRY(full_desc(user_desc, desc));
   MXB_TRY(check_gemm(ctx, desc, A, B, mxb_check_tensor, &L));
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
   mxb_gemm_choice ch;
@@ -152,11 +169,13 @@ MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_
   return MXB_SUCCESS;
 }
 
-MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
+MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_desc, const mxb_tensor_t *A,
                               const mxb_tensor_t *B, void *C, void *workspace, size_t workspace_bytes,
                               void *stream) {
   mxb_clear_error();
   int L;
+  mxb_gemm_desc_t full, *desc = &full;
+  MXB_TRY(full_desc(user_desc, desc));
   MXB_TRY(check_gemm(ctx, desc, A, B, mxb_check_tensor, &L));
   MXB_TRY(check_c(desc, C));
   mxb_gemm_choice ch;
@@ -183,11 +202,13 @@ static mxb_tensor_t shape_of(const mxb_tensor_t *t) {
   return s;
 }
 
-MXB_API mxb_status_t mxb_gemm_plan_create(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
+MXB_API mxb_status_t mxb_gemm_plan_create(mxb_context_t *ctx, const mxb_gemm_desc_t *user_desc, const mxb_tensor_t *A,
                                           const mxb_tensor_t *B, const mxb_gemm_plan_prefs_t *prefs,
                                           mxb_gemm_plan_t **plan) {
   mxb_clear_error();
   int L;
+  mxb_gemm_desc_t full, *desc = &full;
+  MXB_TRY(full_desc(user_desc, desc));
   MXB_TRY(check_gemm(ctx, desc, A, B, mxb_check_tensor_shape, &L));
   /* Fields beyond the caller's struct_size keep their defaults. */
   mxb_gemm_plan_prefs_t pr;
@@ -198,9 +219,7 @@ MXB_API mxb_status_t mxb_gemm_plan_create(mxb_context_t *ctx, const mxb_gemm_des
     memcpy(&pr, prefs, prefs->struct_size < sizeof(pr) ? prefs->struct_size : sizeof(pr));
   }
   struct mxb_gemm_plan p = {ctx, {0}, shape_of(A), shape_of(B), pr.alignment, L, {0}};
-  mxb_gemm_desc_init(&p.desc);
-  memcpy(&p.desc, desc, desc->struct_size < sizeof(p.desc) ? desc->struct_size : sizeof(p.desc));
-  p.desc.struct_size = sizeof(p.desc);
+  p.desc = full; /* bias pointer and activation included: every execution uses them */
   if (pr.alignment == 0 || (pr.alignment & (pr.alignment - 1)))
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "prefs->alignment (%zu) is not a power of two", pr.alignment);
   if (!plan) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "plan (the output pointer) is NULL");

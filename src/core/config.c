@@ -46,6 +46,9 @@ MXB_API void mxb_gemm_desc_init(mxb_gemm_desc_t *desc) {
   desc->alpha = 1.0f;
   desc->beta = 0.0f;
   desc->ldc = 0;
+  desc->bias = NULL;
+  desc->bias_type = MXB_DTYPE_FP32;
+  desc->activation = MXB_ACT_NONE;
 }
 
 MXB_API void mxb_gemm_plan_prefs_init(mxb_gemm_plan_prefs_t *prefs) {

@@ -175,17 +175,22 @@ static void tile(const row_image *a[MR], const row_image *b[NR], const double *b
   }
 }
 
-static void store(const mxb_gemm_desc_t *desc, float alpha_t, float acc, void *C, int64_t idx) {
-  if (desc->c_type == MXB_DTYPE_BF16) {
-    uint16_t *c = (uint16_t *)C + idx;
-    float c_in = desc->beta != 0.0f ? mxb_bf16_decode(*c) : 0.0f;
-    *c = mxb_gemm_out_bf16(mxb_gemm_combine(alpha_t, acc, desc->beta, c_in));
-  } else {
+/* Output element idx (column n): the combine, bias, activation, rounding. */
+static void store(const mxb_gemm_desc_t *desc, float alpha_t, float acc, void *C, int64_t idx, int64_t n) {
+  if (desc->c_type == MXB_DTYPE_FP32) {
     float *c = (float *)C + idx;
     float c_in = desc->beta != 0.0f ? *c : 0.0f;
-    uint32_t u = mxb_gemm_out_f32(mxb_gemm_combine(alpha_t, acc, desc->beta, c_in));
+    float t = mxb_gemm_combine(alpha_t, acc, desc->beta, c_in);
+    uint32_t u = mxb_gemm_out_f32(mxb_gemm_finish(t, desc->bias, desc->bias_type, desc->activation, n));
     memcpy(c, &u, 4);
+    return;
   }
+  uint16_t *c = (uint16_t *)C + idx;
+  const int bf16 = desc->c_type == MXB_DTYPE_BF16;
+  float c_in = desc->beta == 0.0f ? 0.0f : bf16 ? mxb_bf16_decode(*c) : mxb_fp16_decode(*c);
+  float t = mxb_gemm_combine(alpha_t, acc, desc->beta, c_in);
+  t = mxb_gemm_finish(t, desc->bias, desc->bias_type, desc->activation, n);
+  *c = bf16 ? mxb_gemm_out_bf16(t) : mxb_gemm_out_fp16(t);
 }
 
 typedef struct gctx {
@@ -244,7 +249,7 @@ static void row_group(void *arg, int64_t task, int slot) {
     tile(a, b, g->bvals + jt * g->K, g->K, g->L, g->int_sums, acc);
     for (int64_t r = 0; r < mr; r++)
       for (int64_t c = 0; c < nr; c++)
-        store(g->desc, g->alpha_t, acc[r][c], g->C, (i0 + r) * g->ldc + g->j0 + jt + c);
+        store(g->desc, g->alpha_t, acc[r][c], g->C, (i0 + r) * g->ldc + g->j0 + jt + c, g->j0 + jt + c);
   }
 }
 

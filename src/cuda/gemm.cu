@@ -67,10 +67,13 @@ static problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, 
   p.out.c = C;
   p.out.c_in = C;
   p.out.ldc = ldc;
-  p.out.bf16 = desc->c_type == MXB_DTYPE_BF16;
+  p.out.dtype = desc->c_type;
   p.out.alpha = desc->alpha;
   p.out.beta = desc->beta;
   p.align = align;
+  p.out.bias = desc->bias;
+  p.out.bias_type = desc->bias_type;
+  p.out.act = desc->activation;
   return p;
 }
 
@@ -193,6 +196,18 @@ static const path k_paths[] = {
 };
 
 static constexpr int k_npaths = (int)(sizeof(k_paths) / sizeof(k_paths[0]));
+// The rows whose C cuBLASLt writes: they apply the epilogue as a second step.
+static bool lt_writes_c(const path &r) {
+  return r.run == run_lt_path || r.run == run_blockscaled_path || r.run == run_dequant_path;
+}
+static bool split_epilogue(const path &r, const problem &p) { return lt_writes_c(r) && has_epilogue(p.out); }
+// Workspace of row r for p: with the epilogue split off, the intermediate
+// first, then what the row needs for the problem it runs.
+static size_t need_of(const mxb_context *ctx, const path &r, const problem &p) {
+  if (!split_epilogue(r, p)) return r.workspace(ctx, p);
+  return lt_epilogue_bytes(p) + r.workspace(ctx, lt_epilogue_problem(p, nullptr));
+}
+
 
 static call make_call(mxb_context *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B,
                       void *C, int64_t ldc, mxb_gemm_align align) {
@@ -236,7 +251,7 @@ static int choose(const mxb_context *ctx, const call &c, size_t max_ws) {
   for (int i = 0; i < k_npaths; i++) {
     const path &r = k_paths[i];
     if (!r.applies(ctx, c) || (r.prefers && !r.prefers(ctx, c) && strcmp(r.name, ctx->gemm_path) != 0)) continue;
-    if (max_ws && with_slack(r.workspace(ctx, c.p)) > max_ws) continue;
+    if (max_ws && with_slack(need_of(ctx, r, c.p)) > max_ws) continue;
     return i;
   }
   return k_npaths - 1;
@@ -251,7 +266,7 @@ extern "C" mxb_status_t mxb_cuda_gemm_choose(struct mxb_context *ctx, const mxb_
   out->path = i;
   out->name = k_paths[i].name;
   out->threads = 0;
-  out->workspace = (c.p.M == 0 || c.p.N == 0) ? 0 : with_slack(k_paths[i].workspace(ctx, c.p));
+  out->workspace = (c.p.M == 0 || c.p.N == 0) ? 0 : with_slack(need_of(ctx, k_paths[i], c.p));
   return MXB_SUCCESS;
 }
 
@@ -265,15 +280,24 @@ extern "C" mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_ch
     mxb_set_last_impl(ctx, r.name);
     return MXB_SUCCESS;
   }
-  // The caller's workspace passed mxb_check_workspace against choice->workspace.
-  if (choice->workspace > 0) {
+  // With the epilogue as a second step, the path runs a problem of its own
+  // (lt_epilogue_problem) after the intermediate at the workspace's start.
+  const problem user = c.p;
+  const bool split = split_epilogue(r, user);
+  const size_t inter = split ? lt_epilogue_bytes(user) : 0;
+  if (split) c.p = lt_epilogue_problem(user, nullptr);
+  // The caller's workspace passed mxb_check_workspace against with_slack(need_of).
+  if (need_of(ctx, r, user) > 0) {
     const size_t skip = (WS_ALIGN - (uintptr_t)workspace % WS_ALIGN) % WS_ALIGN;
-    c.ws = static_cast<char *>(workspace) + skip;
-    c.ws_bytes = workspace_bytes - skip;
+    char *base = static_cast<char *>(workspace) + skip;
+    if (inter) c.p = lt_epilogue_problem(user, base);
+    c.ws = base + inter;
+    c.ws_bytes = workspace_bytes - skip - inter;
   }
   c.st = as_stream(stream);
   const char *ran = r.name;
-  const mxb_status_t s = r.run(c, &ran);
+  mxb_status_t s = r.run(c, &ran);
+  if (s == MXB_SUCCESS && split) s = run_lt_epilogue(ctx, user, c.p, c.st);
   if (s == MXB_SUCCESS) mxb_set_last_impl(ctx, ran);
   return s;
 }

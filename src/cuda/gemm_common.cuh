@@ -85,22 +85,33 @@ __device__ __forceinline__ float tensor_scale(const operand &o) {
   }
 }
 
-// Output element (m, n): the shared epilogue, fp32 or bf16 C.
+// Output element (m, n): the shared epilogue (combine, bias, activation),
+// fp32, bf16 or fp16 C.
 struct out_view {
   void *c;
   int64_t ldc;
-  int bf16;
+  int dtype;  // mxb_dtype_t of C
   float alpha, beta;
   const void *c_in;  // where C's previous values are read (C itself, or a copy)
+  const void *bias;  // [N] or NULL
+  int bias_type, act;
 };
 __device__ __forceinline__ void store(const out_view &o, float alpha_t, int64_t m, int64_t n, float acc) {
   int64_t i = m * o.ldc + n;
   float cin = 0.0f;
-  if (o.beta != 0.0f)
-    cin = o.bf16 ? mxb_bf16_decode(static_cast<const uint16_t *>(o.c_in)[i]) : static_cast<const float *>(o.c_in)[i];
+  if (o.beta != 0.0f) {
+    const uint16_t *h = static_cast<const uint16_t *>(o.c_in);
+    cin = o.dtype == MXB_DTYPE_FP32 ? static_cast<const float *>(o.c_in)[i]
+          : o.dtype == MXB_DTYPE_BF16 ? mxb_bf16_decode(h[i])
+                                      : mxb_fp16_decode(h[i]);
+  }
   float c = mxb_gemm_combine(alpha_t, acc, o.beta, cin);
-  if (o.bf16) static_cast<uint16_t *>(o.c)[i] = mxb_gemm_out_bf16(c);
-  else static_cast<uint32_t *>(o.c)[i] = mxb_gemm_out_f32(c);
+  c = mxb_gemm_finish(c, o.bias, o.bias_type, o.act, n);
+  if (o.dtype == MXB_DTYPE_FP32) static_cast<uint32_t *>(o.c)[i] = mxb_gemm_out_f32(c);
+  else static_cast<uint16_t *>(o.c)[i] = o.dtype == MXB_DTYPE_BF16 ? mxb_gemm_out_bf16(c) : mxb_gemm_out_fp16(c);
+}
+static inline bool has_epilogue(const out_view &o) {
+  return o.bias || o.act != MXB_ACT_NONE || o.dtype == MXB_DTYPE_FP16;
 }
 
 struct problem {
@@ -142,6 +153,17 @@ bool sm90_mx_fp8_applies(const mxb_context *ctx, const problem &p);
 bool sm90_mx_fp8_preferred(const mxb_context *ctx, const problem &p);
 size_t sm90_mx_fp8_workspace(const mxb_context *ctx, const problem &p);
 mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
+
+// Paths whose C is written by cuBLASLt apply a bias, an activation or fp16
+// output as a second step (gemm_epilogue.cu): cuBLASLt writes
+// t = alpha A B^T + beta C to fp32 C in place, or alpha A B^T to an fp32
+// intermediate at the start of the workspace (bf16 / fp16 C), and one kernel
+// finishes each element as store() does.
+size_t lt_epilogue_bytes(const problem &p);
+// The problem the cuBLASLt path runs: out redirected to the intermediate
+// `inter` (NULL for the in-place fp32 case), without bias and activation.
+problem lt_epilogue_problem(const problem &p, void *inter);
+mxb_status_t run_lt_epilogue(const mxb_context *ctx, const problem &p, const problem &ran, cudaStream_t st);
 
 // cuBLASLt: C^T[N, M] = B[N, K] * A[M, K]^T in column-major terms ("TN").
 // a/b: row-major [rows, K] with leading dimension ld (elements).

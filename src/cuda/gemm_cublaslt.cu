@@ -145,7 +145,7 @@ static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt
   lt_key k;
   memset(&k, 0, sizeof(k));
   k.M = pr.M; k.N = pr.N; k.K = pr.K; k.lda = a.ld; k.ldb = b.ld; k.ldc = pr.out.ldc;
-  k.ta = a.dtype; k.tb = b.dtype; k.tc = pr.out.bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  k.ta = a.dtype; k.tb = b.dtype; k.tc = pr.out.dtype == MXB_DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_32F;  // fp16 C: gemm_epilogue.cu
   k.sma = a.scale_mode; k.smb = b.scale_mode;
   k.ptr_mode = !alpha_vec   ? CUBLASLT_POINTER_MODE_HOST
                : scalar_dev ? CUBLASLT_POINTER_MODE_DEVICE

@@ -29,7 +29,7 @@ static dq_layout dq_plan(const problem &p) {
   l.a_off = l.alpha_off + align256((size_t)(p.N + 1) * 4);
   l.b_off = l.a_off + align256((size_t)(p.M * l.Kld) * 2);
   l.c_off = l.b_off + align256((size_t)(p.N * l.Kld) * 2);
-  size_t c_bytes = p.out.beta != 0.0f ? (size_t)((p.M - 1) * p.out.ldc + p.N) * (p.out.bf16 ? 2 : 4) : 0;
+  size_t c_bytes = p.out.beta != 0.0f ? (size_t)((p.M - 1) * p.out.ldc + p.N) * (size_t)mxb_dtype_bytes(p.out.dtype) : 0;
   l.lt_off = l.c_off + align256(c_bytes);
   l.total = l.lt_off + lt_workspace_bytes();
   return l;
@@ -179,7 +179,7 @@ mxb_status_t run_dequant(mxb_context *ctx, const problem &p, void *ws, size_t ws
   }
   problem fb = p;
   if (p.out.beta != 0.0f) {
-    const size_t bytes = (size_t)((p.M - 1) * p.out.ldc + p.N) * (p.out.bf16 ? 2 : 4);
+    const size_t bytes = (size_t)((p.M - 1) * p.out.ldc + p.N) * (size_t)mxb_dtype_bytes(p.out.dtype);
     save_c_kernel<<<grid_for(ctx, (int64_t)bytes, 256), 256, 0, st>>>(flag, static_cast<const uint8_t *>(p.out.c),
                                                                        reinterpret_cast<uint8_t *>(w + l.c_off), bytes);
     MXB_TRY(launch_status("gemm save-C kernel"));

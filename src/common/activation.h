@@ -1,0 +1,191 @@
+/* GEMM epilogue activations in plain fp32 arithmetic, shared verbatim by the
+ * CPU reference and the CUDA kernels. Only IEEE +, -, *, / (each rounded to
+ * nearest, no contraction: the build uses -ffp-contract=off and -fmad=false)
+ * and bit manipulation, in a fixed order: no libm, so every backend returns
+ * the same bits. Accuracy against the real functions: docs/GEMM.md. */
+#ifndef MXB_COMMON_ACTIVATION_H
+#define MXB_COMMON_ACTIVATION_H
+#include "common/codec.h"
+
+/* 2^n as fp32, n in [-126, 127]. */
+MXB_HD float mxb_act_pow2(int n) { return mxb_u2f((uint32_t)(n + 127) << 23); }
+
+/* v * 2^k for k in [-226, 128], rounded once (in two steps where the result
+ * may be subnormal: the first product is exact). */
+MXB_HD float mxb_act_scale2(float v, int k) {
+  if (k > 127) return (v * mxb_act_pow2(127)) * mxb_act_pow2(k - 127);
+  if (k < -126) return (v * mxb_act_pow2(k + 100)) * mxb_act_pow2(-100);
+  return v * mxb_act_pow2(k);
+}
+
+/* e^x as y * 2^k, y in about [0.7, 1.42], for finite x in [-200, 89]:
+ * x = k ln2 + r with k the nearest integer to x log2(e) and ln2 split in two
+ * (k * LN2_HI is exact for |k| <= 512), e^r by a degree-7 polynomial on
+ * |r| <= ln2 / 2. Callers scale after their own products, so that a tiny
+ * result is rounded only once. */
+MXB_HD float mxb_act_exp_parts(float x, int *k) {
+  const float MAGIC = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+  float kf = x * 1.44269502e+00f;
+  kf = kf + MAGIC;
+  kf = kf - MAGIC;
+  *k = (int)kf;
+  float r = x - kf * 6.93359375e-01f;
+  r = r - kf * -2.12194440e-04f;
+  float p = 1.98756915e-04f;
+  p = p * r + 1.39819995e-03f;
+  p = p * r + 8.33345190e-03f;
+  p = p * r + 4.16657959e-02f;
+  p = p * r + 1.66666655e-01f;
+  p = p * r + 5.00000012e-01f;
+  float y = p * (r * r);
+  y = y + r;
+  return y + 1.0f;
+}
+
+/* e^x. */
+MXB_HD float mxb_act_exp(float x) {
+  if (x != x) return x;
+  if (x > 89.0f) return mxb_u2f(MXB_F32_INF);
+  if (x < -104.0f) return 0.0f; /* below half the smallest subnormal */
+  int k;
+  const float y = mxb_act_exp_parts(x, &k);
+  return mxb_act_scale2(y, k);
+}
+
+/* x * sigmoid(z) = x / (1 + e^-z), for the activations below, where z < 0
+ * only with x < 0 and |x| <= max(15, -z). For z < 0 it is x e^z / (1 + e^z),
+ * so that e^-z never overflows while the result is still representable;
+ * below z = -80, 1 + e^z is 1 in fp32 and x e^z is scaled by 2^k last, so
+ * that no subnormal intermediate loses bits. */
+MXB_HD float mxb_act_x_sigmoid(float x, float z) {
+  if (z >= 0.0f) {
+    float d = 1.0f + mxb_act_exp(-z);
+    return x / d;
+  }
+  if (z < -80.0f) {
+    if (z < -128.0f) return -0.0f; /* |x| e^z < 2^-151 */
+    int k;
+    const float n = x * mxb_act_exp_parts(z, &k);
+    return mxb_act_scale2(n, k);
+  }
+  const float e = mxb_act_exp(z);
+  float n = x * e, d = 1.0f + e;
+  return n / d;
+}
+
+/* Phi(-t) e^(t^2/2) * t for t >= 1, as a polynomial in s = 1/t about the
+ * middle of each range (fitted to the real function; relative error below
+ * 1e-7 in fp32 evaluation). */
+MXB_HD float mxb_act_mills(float t) {
+  const float s = 1.0f / t;
+  if (t < 3.0f) {
+    const float v = s - 6.66666687e-01f;
+    float p = 9.856779128e-02f;
+    p = p * v + -5.388277397e-02f;
+    p = p * v + -1.557573210e-02f;
+    p = p * v + 4.624790698e-02f;
+    p = p * v + -6.822802126e-02f;
+    p = p * v + 7.840485126e-02f;
+    p = p * v + -6.626914442e-02f;
+    p = p * v + 2.585187182e-02f;
+    p = p * v + 4.771352559e-02f;
+    p = p * v + -1.583409458e-01f;
+    p = p * v + 3.086709976e-01f;
+    return p;
+  }
+  const float v = s - 2.00000003e-01f;
+  float p = -9.361301661e-01f;
+  p = p * v + 1.959946513e+00f;
+  p = p * v + -7.965193391e-01f;
+  p = p * v + -1.863425523e-01f;
+  p = p * v + 4.264343083e-01f;
+  p = p * v + -2.070869058e-01f;
+  p = p * v + -1.297633499e-01f;
+  p = p * v + 3.845965266e-01f;
+  return p;
+}
+
+/* Phi(-t) = mills(t) / t * e^(-t^2/2) for 1 <= t < 15, as v * 2^k (so that a
+ * caller's product with a tiny tail is rounded once). t^2/2 is split so that
+ * its large part is exact: th keeps 12 significant bits (th^2 is exact), and
+ * e^(-t^2/2) = e^(-th^2/2) * e^(-(t - th)(t + th)/2). */
+MXB_HD float mxb_act_phi_tail(float t, int *k) {
+  const float th = mxb_u2f(mxb_f2u(t) & 0xFFFFF000u);
+  const float big = th * th * -0.5f;
+  float d = t - th, sm = t + th;
+  float small = d * sm;
+  small = small * -0.5f;
+  float m = mxb_act_mills(t) / t;
+  m = m * mxb_act_exp(small);
+  return m * mxb_act_exp_parts(big, k);
+}
+
+/* GELU, erf form: x Phi(x) = x (1 + erf(x / sqrt 2)) / 2. Phi by an odd
+ * polynomial near 0 and by the tail Phi(-|x|) beyond |x| = 1 (1 - tail for
+ * x > 0), never by 1 + erf, which cancels for negative x. */
+MXB_HD float mxb_act_gelu_erf(float x) {
+  if (x != x) return x;
+  if (x >= 15.0f) return x;        /* Phi(x) = 1 in fp32 */
+  if (x <= -15.0f) return -0.0f;   /* x Phi(x) underflows (the limit at -Inf) */
+  const float t = x < 0.0f ? -x : x;
+  float phi;
+  if (t <= 1.0f) {
+    const float y = x * x;
+    float p = 5.373182148e-07f;
+    p = p * y + -9.273461728e-06f;
+    p = p * y + 1.153181729e-04f;
+    p = p * y + -1.187286340e-03f;
+    p = p * y + 9.973549284e-03f;
+    p = p * y + -6.649038196e-02f;
+    p = p * y + 3.989422917e-01f;
+    phi = x * p;
+    phi = phi + 0.5f;
+  } else {
+    int k;
+    const float tail = mxb_act_phi_tail(t, &k);
+    if (x < 0.0f) return mxb_act_scale2(x * tail, k);
+    phi = 1.0f - mxb_act_scale2(tail, k);
+  }
+  return x * phi;
+}
+
+/* GELU, tanh form: x (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3),
+ * evaluated as x sigmoid(2u) (the same function, without the cancellation of
+ * 1 + tanh for negative x). */
+MXB_HD float mxb_act_gelu_tanh(float x) {
+  if (x != x) return x;
+  if (x >= 15.0f) return x;
+  if (x <= -15.0f) return -0.0f;
+  float x3 = x * x;
+  x3 = x3 * x;
+  float w = 4.471499845e-02f * x3;
+  w = x + w;
+  const float z = 1.595769122e+00f * w; /* 2 sqrt(2/pi) */
+  return mxb_act_x_sigmoid(x, z);
+}
+
+/* SiLU: x sigmoid(x). */
+MXB_HD float mxb_act_silu(float x) {
+  if (x != x) return x;
+  return mxb_act_x_sigmoid(x, x);
+}
+
+/* ReLU: max(x, 0), with ReLU(-0) = +0 and NaN kept. */
+MXB_HD float mxb_act_relu(float x) { return x > 0.0f || x != x ? x : 0.0f; }
+
+/* Activation `act` (an mxb_activation_t) of x. */
+MXB_HD float mxb_activation(int act, float x) {
+  switch (act) {
+    case MXB_ACT_RELU: return mxb_act_relu(x);
+    case MXB_ACT_RELU2: {
+      const float r = mxb_act_relu(x);
+      return r * r;
+    }
+    case MXB_ACT_GELU_ERF: return mxb_act_gelu_erf(x);
+    case MXB_ACT_GELU_TANH: return mxb_act_gelu_tanh(x);
+    case MXB_ACT_SILU: return mxb_act_silu(x);
+    default: return x;
+  }
+}
+
+#endif

@@ -1,0 +1,351 @@
+/* GEMM epilogue on the CPU reference: bias (fp32, bf16, fp16), activations,
+ * fp16 output, the order t = alpha A B^T + beta C, t + bias, activation,
+ * rounding; descs of the first release; refusals. The activations are
+ * checked against binary64 evaluations of the real functions. */
+#include <float.h>
+#include <stdio.h>
+
+#include "common/activation.h"
+#include "gemm_operands.h"
+
+/* ------------------------------------------------------------ references */
+static double ref_act(int act, double x) {
+  switch (act) {
+    case MXB_ACT_RELU: return x > 0 ? x : 0.0;
+    case MXB_ACT_RELU2: return x > 0 ? x * x : 0.0;
+    case MXB_ACT_GELU_ERF: return 0.5 * x * erfc(-x / sqrt(2.0));
+    case MXB_ACT_GELU_TANH: {
+      /* 0.5 x (1 + tanh(u)) = x / (1 + e^(-2u)), the form without cancellation */
+      double u = sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x);
+      return x / (1.0 + exp(-2.0 * u));
+    }
+    case MXB_ACT_SILU: return x / (1.0 + exp(-x));
+    default: return x;
+  }
+}
+
+/* Largest error in ulps of f(x) over 2^21 evenly spaced fp32 x in [lo, hi]
+ * (act < 0: e^x). */
+static double max_ulp(int act, float lo, float hi, float *where) {
+  const int n = 1 << 21;
+  double worst = 0;
+  *where = 0;
+  for (int i = 0; i <= n; i++) {
+    const float x = (float)(lo + ((double)hi - lo) * i / n);
+    const float y = act < 0 ? mxb_act_exp(x) : mxb_activation(act, x);
+    const double r = act < 0 ? exp((double)x) : ref_act(act, x);
+    if (isinf(r) && isinf(y)) continue;
+    const double e = fabs((double)y - r) / mxbt_ulp32(r);
+    if (!(e <= worst)) {
+      worst = e;
+      *where = x;
+    }
+  }
+  return worst;
+}
+
+/* The documented accuracy (docs/GEMM.md, "Epilogue"), in ulps of the real
+ * function's value: the maxima over every fp32 x of each range (|x| >= 2^-12)
+ * are 0.99, 4.60, 3.39, 24.6 and 217; this sweep samples the ranges. */
+Test(gemm_epilogue, activation_accuracy_against_binary64) {
+  const struct {
+    int act;
+    const char *name;
+    float lo, hi;
+    double bound;
+  } rows[] = {
+      {-1, "exp", -103.0f, 88.7f, 1.0},
+      {MXB_ACT_GELU_ERF, "gelu_erf", -20.0f, 20.0f, 5.0},
+      {MXB_ACT_SILU, "silu", -120.0f, 100.0f, 4.0},
+      {MXB_ACT_GELU_TANH, "gelu_tanh", -4.0f, 100.0f, 25.0},
+      {MXB_ACT_GELU_TANH, "gelu_tanh (tail)", -20.0f, -4.0f, 256.0},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    float at;
+    double e = max_ulp(rows[i].act, rows[i].lo, rows[i].hi, &at);
+    cr_log_info("%s on [%g, %g]: max error %.3f ulp at x = %.9g", rows[i].name, rows[i].lo, rows[i].hi, e, at);
+    fprintf(stderr, "activation accuracy: %s on [%g, %g]: %.3f ulp at x = %.9g\n", rows[i].name, rows[i].lo,
+            rows[i].hi, e, at);
+    cr_expect(e <= rows[i].bound, "%s: %.3f ulp at x = %.9g > %.0f", rows[i].name, e, at, rows[i].bound);
+  }
+}
+
+Test(gemm_epilogue, activation_special_values) {
+  const float inf = INFINITY;
+  for (int act = MXB_ACT_RELU; act <= MXB_ACT_SILU; act++) {
+    cr_expect(isnan(mxb_activation(act, NAN)), "act %d: NaN", act);
+    cr_expect_eq(mxb_activation(act, inf), inf, "act %d: +Inf", act);
+    float m = mxb_activation(act, -inf);
+    cr_expect(m == 0.0f, "act %d: -Inf gives %g, the limit is 0", act, m);
+    float z = mxb_activation(act, -0.0f);
+    cr_expect(z == 0.0f, "act %d: -0 gives %g", act, z);
+  }
+  cr_expect_eq(mxbt_f2u(mxb_activation(MXB_ACT_RELU, -0.0f)), 0u, "ReLU(-0) is +0");
+  cr_expect_eq(mxb_act_exp(0.0f), 1.0f);
+  cr_expect_eq(mxb_act_exp(-200.0f), 0.0f);
+  cr_expect(isinf(mxb_act_exp(100.0f)));
+  cr_expect_eq(mxb_act_exp(-103.0f) > 0.0f, 1, "e^-103 is a subnormal, not 0");
+}
+
+/* ------------------------------------------------------------ GEMM level */
+static float *cpu_gemm(const mxb_gemm_desc_t *d, const mxbt_operand *A, const mxbt_operand *B, const void *Cin,
+                       size_t cb) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  size_t ws = 0;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, d, &A->h, &B->h, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *w = malloc(ws ? ws : 1), *C = malloc(cb);
+  memcpy(C, Cin, cb);
+  cr_assert_eq(mxb_gemm(ctx, d, &A->h, &B->h, C, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  free(w);
+  mxb_context_destroy(ctx);
+  return C;
+}
+
+/* Independent roundings of the test: bf16 and fp16 RNE from fp32. */
+static uint16_t t_bf16(float f) {
+  uint32_t u = mxbt_f2u(f);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0;
+  uint32_t r = u + 0x7FFFu + ((u >> 16) & 1u);
+  return (uint16_t)(r >> 16);
+}
+static uint16_t t_fp16(float f) {
+  if (isnan(f)) return 0x7E00;
+  _Float16 h = (_Float16)f; /* IEEE conversion, round to nearest even */
+  uint16_t u;
+  memcpy(&u, &h, 2);
+  return u;
+}
+static float t_bias(const void *bias, mxb_dtype_t type, int64_t n) {
+  uint16_t h;
+  switch (type) {
+    case MXB_DTYPE_BF16: h = ((const uint16_t *)bias)[n]; return mxbt_u2f((uint32_t)h << 16);
+    case MXB_DTYPE_FP16: {
+      _Float16 v;
+      memcpy(&v, (const uint16_t *)bias + n, 2);
+      return (float)v;
+    }
+    default: return ((const float *)bias)[n];
+  }
+}
+
+enum { EM = 19, EN = 37, EK = 96 };
+
+typedef struct {
+  mxbt_operand A, B;
+  float cin[EM * EN];
+  float bias32[EN];
+  uint16_t bias16[EN];
+} efix;
+
+static void efix_make(efix *f, mxb_dtype_t bias_type) {
+  float *xa = mxbt_gemm_input(EM, EK, 5, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(EN, EK, 6, MXBT_IN_NORMAL, 1);
+  mxbt_operand_make(&f->A, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, EM, EK, xa);
+  mxbt_operand_make(&f->B, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, EN, EK, xb);
+  free(xa);
+  free(xb);
+  uint64_t s = 17;
+  for (int i = 0; i < EM * EN; i++) f->cin[i] = 4.0f * mxbt_normal(&s);
+  for (int n = 0; n < EN; n++) {
+    float b = 8.0f * mxbt_normal(&s);
+    if (bias_type == MXB_DTYPE_FP16) {
+      _Float16 h = (_Float16)b;
+      memcpy(&f->bias16[n], &h, 2);
+    } else {
+      f->bias16[n] = t_bf16(b);
+    }
+    f->bias32[n] = b;
+  }
+}
+static void efix_free(efix *f) {
+  mxbt_operand_free(&f->A);
+  mxbt_operand_free(&f->B);
+}
+
+/* Every activation and bias type with fp32 C: the test's own fp32 bias add
+ * (exact) on the GEMM without epilogue (same alpha, beta, C), then the
+ * binary64 activation: ReLU and squared ReLU exactly, the others within the
+ * documented accuracy. */
+Test(gemm_epilogue, every_activation_and_bias_type) {
+  const mxb_dtype_t bts[] = {MXB_DTYPE_FP32, MXB_DTYPE_BF16, MXB_DTYPE_FP16};
+  for (int bt = 0; bt < 3; bt++) {
+    efix f;
+    efix_make(&f, bts[bt]);
+    const void *bias = bts[bt] == MXB_DTYPE_FP32 ? (const void *)f.bias32 : (const void *)f.bias16;
+    mxb_gemm_desc_t d;
+    mxb_gemm_desc_init(&d);
+    d.alpha = 0.75f;
+    d.beta = -0.5f;
+    float *t = cpu_gemm(&d, &f.A, &f.B, f.cin, sizeof(f.cin));
+    d.bias = bias;
+    d.bias_type = bts[bt];
+    for (int act = MXB_ACT_NONE; act <= MXB_ACT_SILU; act++) {
+      d.activation = (mxb_activation_t)act;
+      float *c = cpu_gemm(&d, &f.A, &f.B, f.cin, sizeof(f.cin));
+      int below = 0, above = 0;
+      for (int m = 0; m < EM; m++)
+        for (int n = 0; n < EN; n++) {
+          const float x = t[m * EN + n] + t_bias(bias, bts[bt], n); /* fp32 add */
+          const float got = c[m * EN + n];
+          below += x < 0, above += x > 0;
+          if (act == MXB_ACT_NONE || act == MXB_ACT_RELU || act == MXB_ACT_RELU2) {
+            float want = act == MXB_ACT_NONE ? x : x > 0 ? x : 0.0f;
+            if (act == MXB_ACT_RELU2) want = want * want;
+            cr_assert_eq(mxbt_f2u(got), mxbt_f2u(want), "act %d bias %d [%d][%d]: %.9g, want %.9g", act, bt, m, n,
+                         got, want);
+          } else {
+            const double r = ref_act(act, x), tol = (act == MXB_ACT_GELU_TANH ? 256 : 5) * mxbt_ulp32(r);
+            cr_assert(fabs(got - r) <= tol, "act %d bias %d [%d][%d] x = %.9g: %.9g, real %.9g", act, bt, m, n, x,
+                      got, r);
+          }
+        }
+      cr_assert(below > 20 && above > 20, "the inputs reach both signs (%d, %d)", below, above);
+      free(c);
+    }
+    free(t);
+    efix_free(&f);
+  }
+}
+
+/* The order: beta C before the bias, the bias before the activation, the
+ * rounding to bf16 / fp16 last (the fp32 result of the same epilogue,
+ * rounded once), and a NaN from the bias written as the one quiet NaN. */
+Test(gemm_epilogue, order_and_output_types) {
+  efix f;
+  efix_make(&f, MXB_DTYPE_FP32);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.bias = f.bias32;
+  d.activation = MXB_ACT_RELU;
+  d.beta = 0.0f;
+  f.bias32[3] = NAN;
+  float *y32 = cpu_gemm(&d, &f.A, &f.B, f.cin, sizeof(f.cin));
+  /* ReLU after the bias: a negative bias shows where the order is wrong. */
+  d.bias = NULL;
+  d.activation = MXB_ACT_NONE;
+  float *t = cpu_gemm(&d, &f.A, &f.B, f.cin, sizeof(f.cin));
+  int differ = 0;
+  for (int i = 0; i < EM * EN; i++) {
+    const int n = i % EN;
+    const float x = t[i] + f.bias32[n], relu_then_bias = (t[i] > 0 ? t[i] : 0.0f) + f.bias32[n];
+    if (n == 3) {
+      cr_assert_eq(mxbt_f2u(y32[i]), 0x7FC00000u, "NaN bias: canonical NaN");
+      continue;
+    }
+    cr_assert_eq(y32[i], x > 0 ? x : 0.0f);
+    differ += y32[i] != relu_then_bias;
+  }
+  cr_assert(differ > 0, "the inputs do not tell the orders apart");
+  /* bf16 and fp16 C: the same epilogue, rounded once at the end. */
+  d.bias = f.bias32;
+  d.activation = MXB_ACT_GELU_ERF;
+  float *g32 = cpu_gemm(&d, &f.A, &f.B, f.cin, sizeof(f.cin));
+  for (int ct = MXB_DTYPE_BF16; ct <= MXB_DTYPE_FP16; ct++) {
+    d.c_type = (mxb_dtype_t)ct;
+    uint16_t c0[EM * EN];
+    memset(c0, 0xFF, sizeof(c0));
+    uint16_t *c = (uint16_t *)cpu_gemm(&d, &f.A, &f.B, c0, sizeof(c0));
+    for (int i = 0; i < EM * EN; i++) {
+      uint16_t want = ct == MXB_DTYPE_BF16 ? t_bf16(g32[i]) : t_fp16(g32[i]);
+      cr_assert_eq(c[i], want, "type %d element %d: %04x, want %04x (fp32 %.9g)", ct, i, c[i], want, g32[i]);
+    }
+    free(c);
+  }
+  free(g32);
+  free(y32);
+  free(t);
+  efix_free(&f);
+}
+
+/* beta C read as fp16 when C is fp16. */
+Test(gemm_epilogue, fp16_output_with_beta) {
+  efix f;
+  efix_make(&f, MXB_DTYPE_FP32);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.beta = 2.0f;
+  uint16_t c16[EM * EN];
+  float c32[EM * EN];
+  for (int i = 0; i < EM * EN; i++) {
+    c16[i] = t_fp16(f.cin[i]);
+    _Float16 h;
+    memcpy(&h, &c16[i], 2);
+    c32[i] = (float)h;
+  }
+  float *t = cpu_gemm(&d, &f.A, &f.B, c32, sizeof(c32));
+  d.c_type = MXB_DTYPE_FP16;
+  uint16_t *c = (uint16_t *)cpu_gemm(&d, &f.A, &f.B, c16, sizeof(c16));
+  for (int i = 0; i < EM * EN; i++) cr_assert_eq(c[i], t_fp16(t[i]), "element %d", i);
+  free(c);
+  free(t);
+  efix_free(&f);
+}
+
+/* A desc of the first release (struct_size ending at ldc) gets no bias and
+ * no activation, whatever follows it in memory. */
+Test(gemm_epilogue, first_release_desc_gets_the_defaults) {
+  efix f;
+  efix_make(&f, MXB_DTYPE_FP32);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.alpha = 1.5f;
+  float *want = cpu_gemm(&d, &f.A, &f.B, f.cin, sizeof(f.cin));
+  d.struct_size = offsetof(mxb_gemm_desc_t, ldc) + sizeof(d.ldc);
+  d.bias = (const void *)(uintptr_t)1; /* neither read nor validated */
+  d.bias_type = (mxb_dtype_t)77;
+  d.activation = (mxb_activation_t)99;
+  float *got = cpu_gemm(&d, &f.A, &f.B, f.cin, sizeof(f.cin));
+  cr_assert(memcmp(want, got, sizeof(f.cin)) == 0);
+  free(want);
+  free(got);
+  efix_free(&f);
+}
+
+Test(gemm_epilogue, refusals_write_nothing) {
+  efix f;
+  efix_make(&f, MXB_DTYPE_FP32);
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  mxb_gemm_desc_t d0, d;
+  mxb_gemm_desc_init(&d0);
+  size_t ws = 0;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d0, &f.A.h, &f.B.h, &ws), MXB_SUCCESS);
+  void *w = malloc(ws);
+  static float C[EM * EN];
+  static char raw[4 * EN + 4];
+  const struct {
+    int what;
+    mxb_status_t st;
+    const char *detail;
+  } cases[] = {
+      {0, MXB_ERR_INVALID_ARGUMENT, "desc->activation 6"},
+      {1, MXB_ERR_INVALID_ARGUMENT, "desc->activation -1"},
+      {2, MXB_ERR_INVALID_ARGUMENT, "desc->bias_type 9"},
+      {3, MXB_ERR_BAD_ALIGNMENT, "desc->bias"},
+      {4, MXB_ERR_BAD_ALIGNMENT, "desc->bias"},
+      {5, MXB_ERR_INVALID_ARGUMENT, "desc->c_type 3"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    d = d0;
+    d.bias = f.bias32;
+    switch (cases[i].what) {
+      case 0: d.activation = (mxb_activation_t)6; break;
+      case 1: d.activation = (mxb_activation_t)-1; break;
+      case 2: d.bias_type = (mxb_dtype_t)9; break;
+      case 3: d.bias = raw + 2; break; /* fp32 bias on 2 bytes */
+      case 4: d.bias = raw + 1; d.bias_type = MXB_DTYPE_BF16; break;
+      case 5: d.c_type = (mxb_dtype_t)3; break;
+    }
+    for (int k = 0; k < EM * EN; k++) C[k] = 7.0f;
+    mxb_status_t st = mxb_gemm(ctx, &d, &f.A.h, &f.B.h, C, w, ws, NULL);
+    cr_assert_eq(st, cases[i].st, "case %zu: %s", i, mxb_last_error_detail());
+    cr_assert(strstr(mxb_last_error_detail(), cases[i].detail), "case %zu: %s", i, mxb_last_error_detail());
+    for (int k = 0; k < EM * EN; k++) cr_assert_eq(C[k], 7.0f, "case %zu: C written", i);
+    size_t q = 12345;
+    cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &f.A.h, &f.B.h, &q), cases[i].st, "case %zu (query)", i);
+    cr_assert_eq(q, 12345, "case %zu: query wrote its output", i);
+  }
+  free(w);
+  mxb_context_destroy(ctx);
+  efix_free(&f);
+}
