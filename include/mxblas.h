@@ -580,7 +580,8 @@ MXB_API void mxb_grouped_gemm_desc_init(mxb_grouped_gemm_desc_t *desc); /* conti
 
 /* C[r, :] = alpha * A[r, :] * B_e^T + beta * C[r, :] for every row r of group e,
  * where B is the experts stacked [E * N, K] (expert e is rows [e * N, (e + 1) * N))
- * and C has A's rows and ldc (0: N). Tensor scales are per expert: NVFP4's
+ * and C has A's rows and ldc (0: N). A bias in the GEMM descriptor holds
+ * E x N values (expert e's at bias + e * N). Tensor scales are per expert: NVFP4's
  * B.amax points to E amax values, an FP8 per-tensor B's scale plane to E
  * scales; A's are for all of A. Exact mode gives, group by group, the bits of
  * mxb_gemm on that group's rows; fast mode the dense fast-mode bound. */

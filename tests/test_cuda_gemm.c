@@ -858,6 +858,9 @@ Test(cuda_gemm, plan_max_workspace_falls_back) {
   free(Cc);
   free(Cg);
   mxbt_pair_free(&P);
+  mxb_context_destroy(ctx);
+#endif
+}
 
 /* ------------------------------------------------------------ epilogue */
 #ifdef MXB_WITH_CUDA

@@ -183,6 +183,48 @@ Test(grouped_gemm, contiguous_groups_equal_the_dense_gemm_of_each_expert) {
   mxb_context_destroy(ctx);
 }
 
+/* The descriptor's epilogue applies to every group, with expert e's bias
+ * at bias + e * N: each group equals the dense GEMM of its expert with that
+ * bias and the same activation. */
+Test(grouped_gemm, epilogue_takes_each_experts_bias) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  const int E = 3;
+  const int64_t N = 24, K = 64, M = 30;
+  const int32_t off[4] = {0, 11, 11, 30};
+  float *x = mxbt_gemm_input(M, K, 77, MXBT_IN_NORMAL, 0);
+  mxbt_operand A;
+  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, x);
+  free(x);
+  stack B;
+  stack_make(&B, MXB_FORMAT_MXFP8_E4M3, E, N, K, 78);
+  float bias[3 * 24];
+  for (int i = 0; i < E * N; i++) bias[i] = (float)(i % 13) - 6.0f;
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.bias = bias;
+  d.activation = MXB_ACT_SILU;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.gemm = &d;
+  g.groups = E;
+  g.index = off;
+  float C[30 * 24], R[30 * 24];
+  cr_assert_eq(run_grouped(ctx, &g, &A.h, &B.h, C), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  for (int e = 0; e < E; e++) {
+    mxb_gemm_desc_t de = d;
+    de.bias = bias + e * N;
+    cr_assert_eq(run_dense(ctx, &de, &A.h, &B.ex[e].h, R), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    for (int64_t r = off[e]; r < off[e + 1]; r++)
+      for (int64_t n = 0; n < N; n++)
+        cr_assert_eq(mxbt_f2u(C[r * N + n]), mxbt_f2u(R[r * N + n]), "group %d row %lld col %lld", e, (long long)r,
+                     (long long)n);
+  }
+  stack_free(&B, E);
+  mxbt_operand_free(&A);
+  mxb_context_destroy(ctx);
+}
+
 /* Masked: group e owns rows [e * max_m, e * max_m + count); NaN rows beyond
  * the counts never reach a result and are not written. */
 Test(grouped_gemm, masked_counts_leave_padding_rows_alone) {

@@ -27,17 +27,6 @@ MXB_API mxb_status_t mxb_gemm_pair_supported(mxb_format_t a, mxb_format_t b, mxb
   return MXB_SUCCESS;
 }
 
-/* The caller's desc with the fields its struct_size does not cover set to
- * their defaults, so that the backends read every field. */
-static mxb_status_t full_desc(const mxb_gemm_desc_t *in, mxb_gemm_desc_t *out) {
-  if (!in) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
-  MXB_TRY(mxb_check_struct_size(in->struct_size, MXB_MIN_SIZE_GEMM_DESC, "desc", "use mxb_gemm_desc_init"));
-  mxb_gemm_desc_init(out);
-  memcpy(out, in, in->struct_size < sizeof(*out) ? in->struct_size : sizeof(*out));
-  out->struct_size = sizeof(*out);
-  return MXB_SUCCESS;
-}
-
 /* Everything mxb_gemm, its workspace query and plan creation have in
  * common, on the full desc; check(t, name, sizes, desc) validates one
  * operand (with or without its pointers). On success L holds the K-block
@@ -47,18 +36,7 @@ typedef mxb_status_t (*tensor_check)(const mxb_tensor_t *, const char *, mxb_ten
 static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
                                const mxb_tensor_t *B, tensor_check check, int *L) {
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
-  if (desc->mode != MXB_GEMM_EXACT && desc->mode != MXB_GEMM_FAST)
-    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->mode %d is not a valid mxb_gemm_mode_t", (int)desc->mode);
-  if (mxb_dtype_bytes(desc->c_type) == 0)
-    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->c_type %d is not a valid mxb_dtype_t", (int)desc->c_type);
-  if (mxb_dtype_bytes(desc->bias_type) == 0)
-    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->bias_type %d is not a valid mxb_dtype_t", (int)desc->bias_type);
-  if (desc->activation < MXB_ACT_NONE || desc->activation > MXB_ACT_SILU)
-    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->activation %d is not a valid mxb_activation_t",
-                    (int)desc->activation);
-  if ((uintptr_t)desc->bias % (uintptr_t)mxb_dtype_bytes(desc->bias_type) != 0)
-    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "desc->bias (%p) is not aligned to its element size (%d bytes)",
-                    desc->bias, mxb_dtype_bytes(desc->bias_type));
+  MXB_TRY(mxb_gemm_check_desc(desc));
   const mxb_format_desc *da, *db;
   MXB_TRY(check(A, "A", NULL, &da));
   MXB_TRY(check(B, "B", NULL, &db));
@@ -160,7 +138,7 @@ MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_
   mxb_clear_error();
   int L;
   mxb_gemm_desc_t full, *desc = &full;
-  MXB_TRY(full_desc(user_desc, desc));
+  MXB_TRY(mxb_gemm_full_desc(user_desc, desc));
   MXB_TRY(check_gemm(ctx, desc, A, B, mxb_check_tensor, &L));
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
   mxb_gemm_choice ch;
@@ -175,7 +153,7 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_de
   mxb_clear_error();
   int L;
   mxb_gemm_desc_t full, *desc = &full;
-  MXB_TRY(full_desc(user_desc, desc));
+  MXB_TRY(mxb_gemm_full_desc(user_desc, desc));
   MXB_TRY(check_gemm(ctx, desc, A, B, mxb_check_tensor, &L));
   MXB_TRY(check_c(desc, C));
   mxb_gemm_choice ch;
@@ -208,7 +186,7 @@ MXB_API mxb_status_t mxb_gemm_plan_create(mxb_context_t *ctx, const mxb_gemm_des
   mxb_clear_error();
   int L;
   mxb_gemm_desc_t full, *desc = &full;
-  MXB_TRY(full_desc(user_desc, desc));
+  MXB_TRY(mxb_gemm_full_desc(user_desc, desc));
   MXB_TRY(check_gemm(ctx, desc, A, B, mxb_check_tensor_shape, &L));
   /* Fields beyond the caller's struct_size keep their defaults. */
   mxb_gemm_plan_prefs_t pr;

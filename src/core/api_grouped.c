@@ -27,19 +27,9 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
   if (!desc) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
   MXB_TRY(mxb_check_struct_size(desc->struct_size, MXB_MIN_SIZE_GROUPED_GEMM_DESC, "desc",
                                 "use mxb_grouped_gemm_desc_init"));
-  mxb_gemm_desc_init(&g->gemm);
-  if (desc->gemm) {
-    MXB_TRY(mxb_check_struct_size(desc->gemm->struct_size, MXB_MIN_SIZE_GEMM_DESC, "desc->gemm",
-                                  "use mxb_gemm_desc_init"));
-    memcpy(&g->gemm, desc->gemm, desc->gemm->struct_size < sizeof(g->gemm) ? desc->gemm->struct_size : sizeof(g->gemm));
-    g->gemm.struct_size = sizeof(g->gemm);
-  }
-  const mxb_gemm_desc_t *d = &g->gemm;
-  if (d->mode != MXB_GEMM_EXACT && d->mode != MXB_GEMM_FAST)
-    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->gemm->mode %d is not a valid mxb_gemm_mode_t", (int)d->mode);
-  if (d->c_type != MXB_DTYPE_FP32 && d->c_type != MXB_DTYPE_BF16)
-    return mxb_fail(mxb_dtype_bytes(d->c_type) ? MXB_ERR_UNSUPPORTED : MXB_ERR_INVALID_ARGUMENT,
-                    "desc->gemm->c_type %d: GEMM output is fp32 or bf16", (int)d->c_type);
+  if (desc->gemm) MXB_TRY(mxb_gemm_full_desc(desc->gemm, &g->gemm));
+  else mxb_gemm_desc_init(&g->gemm);
+  MXB_TRY(mxb_gemm_check_desc(&g->gemm));
   if (desc->layout != MXB_GROUPED_M_CONTIGUOUS && desc->layout != MXB_GROUPED_M_MASKED)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->layout %d is not a valid mxb_grouped_layout_t",
                     (int)desc->layout);
@@ -77,9 +67,9 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
     return mxb_fail(MXB_ERR_BAD_SHAPE, "A.rows (%lld) is not groups (%lld) times max_m: the masked layout is "
                                        "[E * max_m, K]", (long long)A->rows, (long long)E);
   g->max_rows = desc->layout == MXB_GROUPED_M_MASKED ? A->rows / E : A->rows;
-  g->ldc = d->ldc ? d->ldc : g->N;
+  g->ldc = g->gemm.ldc ? g->gemm.ldc : g->N;
   if (g->ldc < g->N)
-    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->gemm->ldc (%lld) is smaller than N (%lld)", (long long)d->ldc,
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->gemm->ldc (%lld) is smaller than N (%lld)", (long long)g->gemm.ldc,
                     (long long)g->N);
   if (g->ldc > MXB_MAX_ELEMS / A->rows)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "C of %lld rows with ldc %lld exceeds 2^40 elements", (long long)A->rows,
@@ -152,7 +142,9 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
       continue;
     }
     const mxb_tensor_t Be = expert(B, e);
-    mxb_cpu_gemm_rows(&g->gemm, A, start, rows, &Be, e * g->N, g->N, (char *)C + (size_t)(start * g->ldc) * esize,
+    mxb_gemm_desc_t d = g->gemm; /* the expert's bias: N values of the E x N */
+    if (d.bias) d.bias = (const char *)d.bias + (size_t)(e * g->N) * (size_t)mxb_dtype_bytes(d.bias_type);
+    mxb_cpu_gemm_rows(&d, A, start, rows, &Be, e * g->N, g->N, (char *)C + (size_t)(start * g->ldc) * esize,
                       g->ldc, g->L, 0, workspace, 1);
   }
   if (desc->status) *desc->status = bad;

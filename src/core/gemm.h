@@ -38,6 +38,12 @@ int mxb_gemm_k_block(const mxb_format_desc *a, const mxb_format_desc *b);
  * both format names in the detail message. */
 mxb_status_t mxb_gemm_check_pair(const mxb_format_desc *a, const mxb_format_desc *b);
 
+/* in with the fields its struct_size does not cover set to their defaults
+ * (mxb_gemm_desc_init), so that the backends read every field. */
+mxb_status_t mxb_gemm_full_desc(const mxb_gemm_desc_t *in, mxb_gemm_desc_t *out);
+/* Mode, C type, bias type and alignment, activation of a full desc. */
+mxb_status_t mxb_gemm_check_desc(const mxb_gemm_desc_t *desc);
+
 #ifdef __cplusplus
 }
 #endif

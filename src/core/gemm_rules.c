@@ -2,6 +2,10 @@
  * supported pairs and the K-block length of NUMERICS 7, from the format table. */
 #include "core/error.h"
 #include "core/gemm.h"
+#include "core/tensor.h"
+
+#include <stdint.h>
+#include <string.h>
 
 /* Scaling families, derived from the format table. Operands of one family
  * combine freely (e.g. MXFP8 x MXFP4, E4M3 x E5M2); plain operands (fp32,
@@ -43,4 +47,29 @@ mxb_status_t mxb_gemm_check_pair(const mxb_format_desc *a, const mxb_format_desc
                   "the pair A = %s, B = %s is not supported: %s and %s operands do not mix "
                   "(pair formats of one family, or use a bf16/fp32 operand; see docs/GEMM.md)",
                   a->name, b->name, k_family_names[fa], k_family_names[fb]);
+}
+
+mxb_status_t mxb_gemm_full_desc(const mxb_gemm_desc_t *in, mxb_gemm_desc_t *out) {
+  if (!in) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
+  MXB_TRY(mxb_check_struct_size(in->struct_size, MXB_MIN_SIZE_GEMM_DESC, "desc", "use mxb_gemm_desc_init"));
+  mxb_gemm_desc_init(out);
+  memcpy(out, in, in->struct_size < sizeof(*out) ? in->struct_size : sizeof(*out));
+  out->struct_size = sizeof(*out);
+  return MXB_SUCCESS;
+}
+
+mxb_status_t mxb_gemm_check_desc(const mxb_gemm_desc_t *desc) {
+  if (desc->mode != MXB_GEMM_EXACT && desc->mode != MXB_GEMM_FAST)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->mode %d is not a valid mxb_gemm_mode_t", (int)desc->mode);
+  if (mxb_dtype_bytes(desc->c_type) == 0)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->c_type %d is not a valid mxb_dtype_t", (int)desc->c_type);
+  if (mxb_dtype_bytes(desc->bias_type) == 0)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->bias_type %d is not a valid mxb_dtype_t", (int)desc->bias_type);
+  if (desc->activation < MXB_ACT_NONE || desc->activation > MXB_ACT_SILU)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->activation %d is not a valid mxb_activation_t",
+                    (int)desc->activation);
+  if ((uintptr_t)desc->bias % (uintptr_t)mxb_dtype_bytes(desc->bias_type) != 0)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "desc->bias (%p) is not aligned to its element size (%d bytes)",
+                    desc->bias, mxb_dtype_bytes(desc->bias_type));
+  return MXB_SUCCESS;
 }

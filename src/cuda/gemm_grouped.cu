@@ -79,6 +79,8 @@ __global__ void __launch_bounds__(256) grouped_generic(problem p, int64_t N, int
     if (mxb_fmt_tensor_scale(b.format) == MXB_TSCALE_AMAX) b.amax += e;
     if (mxb_fmt_tensor_scale(b.format) == MXB_TSCALE_PLANE) b.scales += 4 * e;
     const float alpha_t = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(b));
+    out_view out = p.out;  // the expert's bias: N values of the E x N
+    if (out.bias) out.bias = static_cast<const char *>(out.bias) + e * N * mxb_dtype_bytes(out.bias_type);
     const int64_t b0 = e * N;
     float acc = 0.0f;
     for (int64_t k0 = 0; k0 < p.K; k0 += p.L) {
@@ -94,7 +96,7 @@ __global__ void __launch_bounds__(256) grouped_generic(problem p, int64_t N, int
       for (int k = 0; k < len; k++) s = __dadd_rn(s, __dmul_rn(sa[ty][k], sb[tx][k]));
       acc = __fadd_rn(acc, __double2float_rn(s));
     }
-    if (m0 + ty < m_end && n0 + tx < N) store(p.out, alpha_t, m0 + ty, n0 + tx, acc);
+    if (m0 + ty < m_end && n0 + tx < N) store(out, alpha_t, m0 + ty, n0 + tx, acc);
   }
 }
 
@@ -131,9 +133,12 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
   p.out.c = C;
   p.out.c_in = C;
   p.out.ldc = ldc;
-  p.out.bf16 = desc->c_type == MXB_DTYPE_BF16;
+  p.out.dtype = desc->c_type;
   p.out.alpha = desc->alpha;
   p.out.beta = desc->beta;
+  p.out.bias = desc->bias;
+  p.out.bias_type = desc->bias_type;
+  p.out.act = desc->activation;
   mxb_set_last_impl(ctx, "cuda-exact-grouped-generic");
   if (N == 0 || A->rows == 0) return MXB_SUCCESS;
   // At most ceil(rows / 16) + E tiles of 16 rows (contiguous) or E * ceil(max_m / 16) (masked).
