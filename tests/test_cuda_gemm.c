@@ -1016,7 +1016,7 @@ Test(cuda_gemm, exact_epilogue_every_activation_is_byte_identical) {
   for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++)
     for (int act = MXB_ACT_NONE; act <= MXB_ACT_SILU; act++)
       for (int ct = MXB_DTYPE_FP32; ct <= MXB_DTYPE_FP16; ct++) {
-        mxb_gemm_desc_t d = desc_of(MXB_GEMM_EXACT, (mxb_dtype_t)ct, 0.75f, act % 2 ? -0.5f : 0.0f, act == 3 ? 70 : 0);
+        mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, (mxb_dtype_t)ct, 0.75f, act % 2 ? -0.5f : 0.0f, act == 3 ? 70 : 0);
         d.activation = (mxb_activation_t)act;
         check_epilogue(ctx, pairs[p].a, pairs[p].b, 37, 67, 128, d, (mxb_dtype_t)((act + ct) % 3), pairs[p].impl);
       }
@@ -1051,7 +1051,7 @@ Test(cuda_gemm, fast_epilogue_within_bound) {
   for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++)
     for (int act = MXB_ACT_NONE; act <= MXB_ACT_SILU; act++)
       for (int ct = MXB_DTYPE_FP32; ct <= MXB_DTYPE_FP16; ct++) {
-        mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, (mxb_dtype_t)ct, 1.25f, act % 2 ? 0.5f : 0.0f, act == 4 ? 200 : 0);
+        mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, (mxb_dtype_t)ct, 1.25f, act % 2 ? 0.5f : 0.0f, act == 4 ? 200 : 0);
         d.activation = (mxb_activation_t)act;
         const char *want = pairs[p].impl;
         if (!want && pairs[p].a == MXB_FORMAT_NVFP4 && prop.major != 10) want = "cuda-fast-dequant-cublaslt-bf16";
@@ -1075,7 +1075,7 @@ Test(cuda_gemm, epilogue_refusals_write_nothing) {
   for (int i = 0; i < 64; i++) host[i] = 3.0f;
   float *dc = mxbt_dev_from_host(host, sizeof(host));
   char *db = mxbt_dev_alloc(64);
-  mxb_gemm_desc_t d = desc_of(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   size_t ws = 0;
   cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &A.d, &A.d, &ws), MXB_SUCCESS);
   void *w = ws ? mxbt_dev_alloc(ws) : NULL;
