@@ -295,6 +295,14 @@ class TorchCuda(Case):
             torch.cuda.synchronize()
             self.assertSameTensor(q, ref, type(producer).__name__)
 
+    def test_dequantize_supported_answers_for_the_device(self):
+        """The CUDA backend does not dequantize MoR; the query says so, and the call refuses."""
+        self.assertTrue(mxblas.dequantize_supported("nvfp4", 0))
+        self.assertFalse(mxblas.dequantize_supported("mor_1x128", 0))
+        q = mxblas.quantize(torch.from_numpy(sample()).cuda(), "mor_1x128")
+        with self.assertRaisesRegex(mxblas.MxblasError, "not offered on the CUDA backend"):
+            mxblas.dequantize(q)
+
     def test_host_and_device_planes_are_refused_together(self):
         q = mxblas.quantize(torch.from_numpy(sample()).cuda(), "nvfp4")
         q.scales = q.scales.cpu()

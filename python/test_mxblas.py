@@ -61,6 +61,22 @@ class FormatTable(unittest.TestCase):
         self.assertIn("nvfp5", cm.exception.detail)
 
 
+class Capabilities(unittest.TestCase):
+    def test_the_cpu_dequantizes_every_format_it_quantizes(self):
+        x = np.random.default_rng(3).standard_normal((4, 128)).astype(np.float32)
+        for fmt in mxblas.formats():
+            try:
+                q = mxblas.quantize(x, fmt)
+            except mxblas.MxblasError:  # formats mxb_quantize does not produce
+                continue
+            self.assertTrue(mxblas.dequantize_supported(fmt), fmt)
+            mxblas.dequantize(q)
+
+    def test_unknown_format_is_refused(self):
+        with self.assertRaises(mxblas.MxblasError):
+            mxblas.dequantize_supported("nvfp5")
+
+
 class Quantize(unittest.TestCase):
     FORMATS = ["nvfp4", "mxfp8_e4m3", "mxfp4", "mx6", "mx9", "fp8_e4m3", "mxint8"]
 

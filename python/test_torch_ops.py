@@ -78,6 +78,12 @@ class Case(unittest.TestCase):
         self.assertTrue(torch.equal(bits(a), bits(b)), what)
 
 
+def dequantizable(fmt, device):
+    """Whether the backend of device (a torch device string) dequantizes fmt."""
+    d = torch.device(device)
+    return mxblas.dequantize_supported(fmt, None if d.type == "cpu" else (d.index or 0))
+
+
 class Ops(Case):
     """Each op (through its wrapper) gives the plain call's bits, on CPU tensors here and
     CUDA tensors in OpsCuda."""
@@ -107,6 +113,8 @@ class Ops(Case):
     def test_dequantize_matches_the_plain_call(self):
         x = sample(device=self.device)
         for fmt, opts in self.cases():
+            if not dequantizable(fmt, self.device):  # MoR on CUDA: the backend refuses it
+                continue
             ref = mxblas.quantize(x, fmt, **opts)
             for dt in (torch.float32, torch.float16, torch.bfloat16):
                 self.assertSameBits(mxt.dequantize(ref, dt), mxblas.dequantize(ref, dt), f"{fmt} {opts} {dt}")
@@ -179,6 +187,8 @@ class OpCheck(Case):
                     a, b = getattr(meta, p), getattr(real, p)
                     self.assertEqual(None if a is None else (a.shape, a.dtype), None if b is None else (b.shape, b.dtype),
                                      f"{fmt} {shape} {p}")
+                if not dequantizable(fmt, self.device):
+                    continue
                 got, want = mxt.dequantize(meta, torch.bfloat16), mxt.dequantize(real, torch.bfloat16)
                 self.assertEqual((got.shape, got.dtype), (want.shape, want.dtype), f"{fmt} {shape}")
         with self.assertRaisesRegex(mxblas.MxblasError, "unknown format name"):
@@ -186,7 +196,7 @@ class OpCheck(Case):
 
     def test_dequantize(self):
         x = sample(device=self.device)
-        for fmt in FORMATS:
+        for fmt in filter(lambda f: dequantizable(f, self.device), FORMATS):
             q = mxblas.quantize(x, fmt)
             for dt in (torch.float32, torch.bfloat16):
                 with self.subTest(fmt=fmt, dtype=dt):
@@ -315,7 +325,7 @@ class BadInput(Case):
         with self.assertRaisesRegex(ValueError, "mode must be one of"):
             mxt.gemm(a, a, mode="fastest")
         with self.assertRaisesRegex(ValueError, "out_dtype must be one of"):
-            mxt.gemm(a, a, out_dtype=torch.float16)
+            mxt.gemm(a, a, out_dtype=torch.float64)
         with self.assertRaisesRegex(ValueError, "c must be"):
             mxt.gemm(a, a, beta=1.0, c=torch.zeros(4, 4, device=self.device))
         with self.assertRaisesRegex(ValueError, "dtype must be one of"):

@@ -717,6 +717,16 @@ def _quantize_call(size_fn, run_fn, ctx, cfg, t, xv, desc, device, stream):
     _call(run_fn, ctx, C.byref(cfg), t, _ptr(xv), C.byref(desc), _ptr(w), C.c_size_t(ws.value), stream)
 
 
+def dequantize_supported(format, device=None):
+    """Whether dequantize of format runs on device's backend (None: the CPU backend; an
+    int: that CUDA device). The CUDA backend does not dequantize every format (MoR)."""
+    info = _info(format)
+    s = C.c_int()
+    with _A.DeviceGuard(device):
+        _call("mxb_dequantize_supported", _context(device), info["format"], C.byref(s))
+    return bool(s.value)
+
+
 def dequantize(q, dtype=np.float32):
     """Decode q to float32 (or float16, or bf16: np.uint16 bits, ml_dtypes.bfloat16,
     torch.bfloat16), in the framework and on the device of q's planes. RHT is not undone."""
