@@ -301,6 +301,27 @@ Test(gemm_epilogue, first_release_desc_gets_the_defaults) {
   efix_free(&f);
 }
 
+/* A struct_size that ends inside a field: that field keeps its default (only
+ * whole fields are read), so a size cutting the activation in two gives no
+ * activation rather than whatever its first bytes would make. */
+Test(gemm_epilogue, a_field_cut_by_struct_size_keeps_its_default) {
+  efix f;
+  efix_make(&f, MXB_DTYPE_FP32);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  float *want = cpu_gemm(&d, &f.A, &f.B, f.cin, sizeof(f.cin));
+  d.activation = MXB_ACT_RELU;
+  float *relu = cpu_gemm(&d, &f.A, &f.B, f.cin, sizeof(f.cin));
+  cr_assert(memcmp(want, relu, sizeof(f.cin)) != 0, "the fixture needs negative outputs");
+  d.struct_size = offsetof(mxb_gemm_desc_t, activation) + 1;
+  float *got = cpu_gemm(&d, &f.A, &f.B, f.cin, sizeof(f.cin));
+  cr_assert(memcmp(want, got, sizeof(f.cin)) == 0);
+  free(want);
+  free(relu);
+  free(got);
+  efix_free(&f);
+}
+
 Test(gemm_epilogue, refusals_write_nothing) {
   efix f;
   efix_make(&f, MXB_DTYPE_FP32);
