@@ -55,8 +55,8 @@ static bool bf16_dequant(int f) {
          d->scale_type == MXB_SCALE_BDR || (d->scale_type == MXB_SCALE_FP32 && d->elem != MXB_ELEM_MIXED);
 }
 
-problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t ldc,
-                     mxb_gemm_align align) {
+static problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
+                            int64_t ldc, mxb_gemm_align align) {
   problem p;
   p.a = make_operand(A);
   p.b = make_operand(B);

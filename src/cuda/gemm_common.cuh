@@ -132,11 +132,6 @@ struct problem {
   mxb_gemm_align align;
 };
 
-// The problem of a validated call: operands, sizes (N = B's rows), K-block,
-// the desc's epilogue and C (gemm.cu).
-problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t ldc,
-                     mxb_gemm_align align);
-
 // Paths (each in its own file).
 // Generic exact path: any pair. guard: run only when *guard != 0 (NULL: always).
 mxb_status_t run_generic(const mxb_context *ctx, const problem &p, const int *guard, cudaStream_t st);

@@ -123,8 +123,22 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
   const int masked = layout == MXB_GROUPED_M_MASKED;
   grouped_prep<<<1, 32, 0, st>>>(index, index_bits, masked, groups, A->rows, max_rows, t, status);
   MXB_TRY(launch_status("grouped GEMM prep kernel"));
-  problem p = make_problem(desc, A, B, C, ldc, mxb_gemm_align{1, 1});
-  p.N = N;  // one expert's rows
+  problem p;
+  p.a = make_operand(A);
+  p.b = make_operand(B);
+  p.M = A->rows;
+  p.N = N;
+  p.K = A->cols;
+  p.L = mxb_gemm_k_block(mxb_format_desc_get(A->format), mxb_format_desc_get(B->format));
+  p.out.c = C;
+  p.out.c_in = C;
+  p.out.ldc = ldc;
+  p.out.dtype = desc->c_type;
+  p.out.alpha = desc->alpha;
+  p.out.beta = desc->beta;
+  p.out.bias = desc->bias;
+  p.out.bias_type = desc->bias_type;
+  p.out.act = desc->activation;
   mxb_set_last_impl(ctx, "cuda-exact-grouped-generic");
   if (N == 0 || A->rows == 0) return MXB_SUCCESS;
   // At most ceil(rows / 16) + E tiles of 16 rows (contiguous) or E * ceil(max_m / 16) (masked).
