@@ -124,13 +124,6 @@ static mxb_status_t run(mxb_context_t *ctx, const mxb_gemm_choice *ch, const mxb
   return MXB_SUCCESS;
 }
 
-static mxb_status_t check_c(const mxb_gemm_desc_t *desc, const void *C) {
-  if (!C) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "C is NULL");
-  size_t esize = (size_t)mxb_dtype_bytes(desc->c_type);
-  if ((uintptr_t)C % esize != 0)
-    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "C (%p) is not aligned to its element size (%zu bytes)", C, esize);
-  return MXB_SUCCESS;
-}
 
 MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_desc_t *user_desc,
                                              const mxb_tensor_t *A, const mxb_tensor_t *B,
@@ -155,7 +148,7 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_de
   mxb_gemm_desc_t full, *desc = &full;
   MXB_TRY(mxb_gemm_full_desc(user_desc, desc));
   MXB_TRY(check_gemm(ctx, desc, A, B, mxb_check_tensor, &L));
-  MXB_TRY(check_c(desc, C));
+  MXB_TRY(mxb_gemm_check_c(desc, C));
   mxb_gemm_choice ch;
   MXB_TRY(choose(ctx, desc, A, B, L, pointer_align(A, B), 0, &ch));
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, ch.workspace, "mxb_gemm_workspace_size"));
@@ -254,7 +247,7 @@ MXB_API mxb_status_t mxb_gemm_plan_execute(const mxb_gemm_plan_t *plan, const mx
   MXB_TRY(mxb_check_tensor(B, "B", NULL, NULL));
   MXB_TRY(check_planned(A, &plan->A, plan->alignment, "A"));
   MXB_TRY(check_planned(B, &plan->B, plan->alignment, "B"));
-  MXB_TRY(check_c(&plan->desc, C));
+  MXB_TRY(mxb_gemm_check_c(&plan->desc, C));
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, plan->choice.workspace, "mxb_gemm_plan_workspace_size"));
   return run(plan->ctx, &plan->choice, &plan->desc, A, B, plan->L, C, workspace, workspace_bytes, stream);
 }

@@ -156,10 +156,7 @@ MXB_API mxb_status_t mxb_grouped_gemm(mxb_context_t *ctx, const mxb_grouped_gemm
   mxb_clear_error();
   grouped_shape g;
   MXB_TRY(check_grouped(ctx, desc, A, B, &g));
-  if (!C) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "C is NULL");
-  const size_t esize = (size_t)mxb_dtype_bytes(g.gemm.c_type);
-  if ((uintptr_t)C % esize != 0)
-    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "C (%p) is not aligned to its element size (%zu bytes)", C, esize);
+  MXB_TRY(mxb_gemm_check_c(&g.gemm, C));
   size_t need;
   MXB_TRY(grouped_workspace(ctx, desc, A, &g, &need));
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, need, "mxb_grouped_gemm_workspace_size"));

@@ -41,6 +41,8 @@ mxb_status_t mxb_gemm_check_pair(const mxb_format_desc *a, const mxb_format_desc
 /* in with the fields its struct_size does not cover set to their defaults
  * (mxb_gemm_desc_init), so that the backends read every field. */
 mxb_status_t mxb_gemm_full_desc(const mxb_gemm_desc_t *in, mxb_gemm_desc_t *out);
+/* C non-NULL and aligned to its element type. */
+mxb_status_t mxb_gemm_check_c(const mxb_gemm_desc_t *desc, const void *C);
 /* Mode, C type, bias type and alignment, activation of a full desc. */
 mxb_status_t mxb_gemm_check_desc(const mxb_gemm_desc_t *desc);
 

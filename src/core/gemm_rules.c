@@ -80,3 +80,11 @@ mxb_status_t mxb_gemm_check_desc(const mxb_gemm_desc_t *desc) {
                     desc->bias, mxb_dtype_bytes(desc->bias_type));
   return MXB_SUCCESS;
 }
+
+mxb_status_t mxb_gemm_check_c(const mxb_gemm_desc_t *desc, const void *C) {
+  if (!C) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "C is NULL");
+  size_t esize = (size_t)mxb_dtype_bytes(desc->c_type);
+  if ((uintptr_t)C % esize != 0)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "C (%p) is not aligned to its element size (%zu bytes)", C, esize);
+  return MXB_SUCCESS;
+}
