@@ -196,11 +196,14 @@ static const path k_paths[] = {
 };
 
 static constexpr int k_npaths = (int)(sizeof(k_paths) / sizeof(k_paths[0]));
-// The rows whose C cuBLASLt writes: they apply the epilogue as a second step.
-static bool lt_writes_c(const path &r) {
-  return r.run == run_lt_path || r.run == run_blockscaled_path || r.run == run_dequant_path;
+// The rows that apply the epilogue (bias, activation, fp16 C) as a second
+// step: those whose C cuBLASLt writes, and the sm_90a MX kernel (its store
+// has no bias or activation: see store_plain).
+static bool epilogue_after(const path &r) {
+  return r.run == run_lt_path || r.run == run_blockscaled_path || r.run == run_dequant_path ||
+         r.run == run_sm90_mx_path;
 }
-static bool split_epilogue(const path &r, const problem &p) { return lt_writes_c(r) && has_epilogue(p.out); }
+static bool split_epilogue(const path &r, const problem &p) { return epilogue_after(r) && has_epilogue(p.out); }
 // Workspace of row r for p: with the epilogue split off, the intermediate
 // first, then what the row needs for the problem it runs.
 static size_t need_of(const mxb_context *ctx, const path &r, const problem &p) {

@@ -103,8 +103,7 @@ static __device__ __noinline__ float finish_out_of_line(float c, const void *bia
                                                         int64_t n) {
   return mxb_gemm_finish(c, bias, bias_type, act, n);
 }
-__device__ __forceinline__ void store(const out_view &o, float alpha_t, int64_t m, int64_t n, float acc) {
-  int64_t i = m * o.ldc + n;
+__device__ __forceinline__ float combine_at(const out_view &o, float alpha_t, int64_t i, float acc) {
   float cin = 0.0f;
   if (o.beta != 0.0f) {
     const uint16_t *h = static_cast<const uint16_t *>(o.c_in);
@@ -112,10 +111,32 @@ __device__ __forceinline__ void store(const out_view &o, float alpha_t, int64_t 
           : o.dtype == MXB_DTYPE_BF16 ? mxb_bf16_decode(h[i])
                                       : mxb_fp16_decode(h[i]);
   }
-  float c = mxb_gemm_combine(alpha_t, acc, o.beta, cin);
-  if (o.bias || o.act != MXB_ACT_NONE) c = finish_out_of_line(c, o.bias, o.bias_type, o.act, n);
+  return mxb_gemm_combine(alpha_t, acc, o.beta, cin);
+}
+__device__ __forceinline__ void write_at(const out_view &o, int64_t i, float c) {
   if (o.dtype == MXB_DTYPE_FP32) static_cast<uint32_t *>(o.c)[i] = mxb_gemm_out_f32(c);
   else static_cast<uint16_t *>(o.c)[i] = o.dtype == MXB_DTYPE_BF16 ? mxb_gemm_out_bf16(c) : mxb_gemm_out_fp16(c);
+}
+__device__ __forceinline__ void store(const out_view &o, float alpha_t, int64_t m, int64_t n, float acc) {
+  const int64_t i = m * o.ldc + n;
+  float c = combine_at(o, alpha_t, i, acc);
+  if (o.bias || o.act != MXB_ACT_NONE) c = finish_out_of_line(c, o.bias, o.bias_type, o.act, n);
+  write_at(o, i, c);
+}
+// store() for fp32 and bf16 C without bias and activation, for kernels
+// whose epilogue (bias, activation, fp16 C) runs as a second step (gemm.cu):
+// compiled into the sm_90a MX kernel, the full store (a call, three C types
+// in 64 unrolled stores) cost it a stack frame, instruction-cache misses and
+// a third of its speed.
+__device__ __forceinline__ void store_plain(const out_view &o, float alpha_t, int64_t m, int64_t n, float acc) {
+  const int64_t i = m * o.ldc + n;
+  const bool f32 = o.dtype == MXB_DTYPE_FP32;
+  float cin = 0.0f;
+  if (o.beta != 0.0f)
+    cin = f32 ? static_cast<const float *>(o.c_in)[i] : mxb_bf16_decode(static_cast<const uint16_t *>(o.c_in)[i]);
+  const float c = mxb_gemm_combine(alpha_t, acc, o.beta, cin);
+  if (f32) static_cast<uint32_t *>(o.c)[i] = mxb_gemm_out_f32(c);
+  else static_cast<uint16_t *>(o.c)[i] = mxb_gemm_out_bf16(c);
 }
 static inline bool has_epilogue(const out_view &o) {
   return o.bias || o.act != MXB_ACT_NONE || o.dtype == MXB_DTYPE_FP16;

@@ -7,7 +7,7 @@
 // A persistent grid (one CTA per SM) walks 128 x BN tiles of C (BN = 128, or
 // 64 where 128 would leave SMs idle; split-K where tiles fill at most half the
 // SMs). A producer warpgroup brings A and B tiles
-// (128 K-bytes a stage) into a 5-stage shared-memory ring with TMA and
+// (128 K-bytes a stage) into a 5-stage (8 at decode shapes) shared-memory ring with TMA and
 // decode their E8M0 block scales to fp32 next to them; two math warpgroups
 // each own half of the tile's columns and all its rows, as two 64-row
 // subtiles. The MX block of 32 is one wgmma K step: every K-block is
@@ -25,6 +25,8 @@
 // makes its row or column NaN, as in the reference.
 #include <cuda.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "core/formats.h"
@@ -35,7 +37,7 @@ namespace mxb {
 namespace gemm {
 namespace {
 
-constexpr int BM = 128, BK = 128, KB_STAGE = BK / 32, STAGES = 5;
+constexpr int BM = 128, BK = 128, KB_STAGE = BK / 32;
 constexpr int THREADS = 384;  // two math warpgroups, one producer warpgroup
 // Registers per thread after setmaxnreg. The CTA starts with 168 a thread
 // (the launch bound); reallocation moves registers inside that allocation, so
@@ -46,6 +48,10 @@ static_assert(128 * PRODUCER_REGS + 256 * MATH_REGS <= (65536 / THREADS / 8 * 8)
 
 template <int BN>
 struct layout {
+  // Ring depth: 8 stages for 32-column tiles (decode shapes, memory-bound;
+  // W4A8's loads run 6 stages ahead of the widening), else 5 (measured on an
+  // H200: 7 stages of 128 x 64 tiles were no faster at M = 128).
+  static constexpr int STAGES = BN == 32 ? 8 : 5;
   static constexpr int A_BYTES = BM * BK, B_BYTES = BN * BK;
   // B scales are stored per lane quad (lane % 4 picks columns 8j + 2q + h),
   // padded so the four quads of a warp read different banks.
@@ -62,6 +68,7 @@ struct layout {
   // scale of K-block kb lies outside [2^-74, 2^63].
   static constexpr int BAR_OFF = FLAG_OFF + STAGES * 4 * 4;
   static constexpr int BYTES = BAR_OFF + 3 * STAGES * 8 + 1024;  // full, empty, loaded; + alignment slack
+  static_assert(BYTES <= 227 * 1024, "shared memory per block on sm_90");
 };
 
 struct mx_params {
@@ -152,7 +159,6 @@ __device__ __forceinline__ void widen_fp4(uint8_t *tile, int pt) {
 // under full HBM load. The per-stage work is kept short (row pointers fixed
 // per tile, a branch-free decode): the producers' instruction latency, not
 // the memory, set the pace at small M.
-constexpr int PF = STAGES - 1;
 constexpr uint32_t F32_QNAN_BITS = 0x7FC00000u;
 
 template <int ROWS>
@@ -183,12 +189,35 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
                                         int s0, int s1, uint32_t g0) {
   using L = layout<BN>;
   using SR = scale_rows<ROWS>;
+  constexpr int STAGES = L::STAGES, PF = STAGES - 1;
+  // FP4: the producers wait for each stage's packed tile before widening
+  // it, so the TMA loads run AHEAD stages in front of them (else one stage
+  // would be in flight at a time). AHEAD leaves one slot of slack: the load
+  // of stage s + AHEAD waits for the math warps to release stage s - 2, not
+  // s - 1, so widening stage s overlaps the math on stage s - 1. Otherwise
+  // the producers never wait for the bytes, and each stage's load is issued
+  // in its own iteration.
+  constexpr int AHEAD = FP4 ? STAGES - 2 : 0;
+  static_assert(!FP4 || AHEAD >= 1, "FP4 needs a ring of three or more stages");
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + STAGES, *loaded = empty + STAGES;
   const uint8_t *plane = is_a ? p.sa : p.sb;
   const int r0 = is_a ? m0 : n0, nrows = is_a ? p.M : p.N, swz = is_a ? p.sa_swz : p.sb_swz;
   const int vec = is_a ? p.sa_vec : p.sb_vec;
   const int64_t cols = is_a ? p.sa_cols : p.sb_cols, step = swz ? 512 : 4;  // bytes a stage further on
   uint32_t *raw = reinterpret_cast<uint32_t *>(smem + L::RAW_OFF) + (is_a ? 0 : STAGES * BM);
+  const bool issuer = is_a && half == 0 && lane == 0;
+  // The TMA loads of stage s (the issuer lane), into a slot the math warps
+  // have released. FP4: they land on `loaded` (the producers widen A first),
+  // A packed in the upper half of its slot.
+  auto load = [&](int s) {
+    const uint32_t g = g0 + (s - s0);
+    const int st = g % STAGES;
+    uint64_t *bar = FP4 ? &loaded[st] : &full[st];
+    ptx::mbar_expect_tx(bar, (FP4 ? L::A_BYTES / 2 : L::A_BYTES) + L::B_BYTES);
+    ptx::tma_load_2d(smem + st * L::A_BYTES + (FP4 ? L::A_BYTES / 2 : 0), ta, bar, s * (FP4 ? BK / 2 : BK), m0);
+    ptx::tma_load_2d(smem + L::B_OFF + st * L::B_BYTES, tb, bar, s * BK, n0);
+    if (FP4) ptx::mbar_arrive(bar);
+  };
   SR R;
 #pragma unroll
   for (int i = 0; i < SR::PER; ++i) {
@@ -202,6 +231,7 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
     if (s < s1) fetch_scales<ROWS>(raw + j * ROWS, R, plane, step, r0, s * KB_STAGE, cols, vec, s, lane);
     else ptx::cp_async_commit();
   }
+  int next = s0;  // the issuer's next stage to load
   float *sf = reinterpret_cast<float *>(smem + (is_a ? L::SFA_OFF : L::SFB_OFF));
   int *flag = reinterpret_cast<int *>(smem + L::FLAG_OFF) + (is_a ? half : 2 + half);
 #pragma unroll 1
@@ -216,16 +246,18 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
       ptx::cp_async_commit();
     const uint32_t g = g0 + (s - s0);
     const int st = g % STAGES;
+    if (FP4 && issuer)  // the loads run ahead, each into a released slot
+#pragma unroll 1
+      for (; next <= s + AHEAD && next < s1; ++next) {
+        const uint32_t gn = g0 + (next - s0);
+        ptx::mbar_wait(&empty[gn % STAGES], ((gn / STAGES) & 1) ^ 1);
+        load(next);
+      }
     ptx::mbar_wait(&empty[st], ((g / STAGES) & 1) ^ 1);
-    if (is_a && half == 0 && lane == 0) {
-      // FP4: the tiles land on `loaded` (the producers widen A first), A
-      // packed in the upper half of its slot.
-      uint64_t *bar = FP4 ? &loaded[st] : &full[st];
-      ptx::mbar_expect_tx(bar, (FP4 ? L::A_BYTES / 2 : L::A_BYTES) + L::B_BYTES);
-      ptx::tma_load_2d(smem + st * L::A_BYTES + (FP4 ? L::A_BYTES / 2 : 0), ta, bar, s * (FP4 ? BK / 2 : BK), m0);
-      ptx::tma_load_2d(smem + L::B_OFF + st * L::B_BYTES, tb, bar, s * BK, n0);
-      if (FP4) ptx::mbar_arrive(bar);
-    }
+    // Otherwise this stage's loads, after the whole warp has seen its slot
+    // released (measured on an H200: issuing them from lane 0 before the
+    // warp's wait made the kernel 12-27% slower at large shapes).
+    if (!FP4 && issuer) load(s);
     ptx::cp_async_wait<PF>();  // stage s's words are here
     const int nvalid = p.nkb - s * KB_STAGE;  // K-blocks of this stage inside K
     uint32_t wide = 0;                        // bit kb: a scale of K-block kb outside [2^-74, 2^63]
@@ -429,8 +461,8 @@ __device__ __forceinline__ bool wide_stage(const uint8_t *smem, int st) {
 // tile and one of p.splits K ranges (split-K where tiles alone would leave
 // SMs idle: the ranges' partial tiles go to p.part and reduce_splits sums
 // them in range order, so the bits never depend on timing). Stage g (counted
-// across this CTA's units) lives in slot g % STAGES with phase
-// (g / STAGES) & 1, for producer and consumers alike.
+// across this CTA's units) lives in slot g % L::STAGES with phase
+// (g / L::STAGES) & 1, for producer and consumers alike.
 template <int BN, int KIND, bool FP4>
 __global__ void __launch_bounds__(THREADS, 1)
     sm90_mx_fp8_kernel(const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb,
@@ -441,14 +473,14 @@ __global__ void __launch_bounds__(THREADS, 1)
   // Aligned by pointer arithmetic on the shared array, so the compiler keeps
   // shared-memory loads (not generic ones) for the scales.
   uint8_t *smem = smem_raw + ((1024 - (ptx::smem_addr(smem_raw) & 1023)) & 1023);
-  uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + STAGES;
+  uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
   const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
   const int units = p.tiles_m * p.tiles_n * p.splits;  // (tile, K range) pairs
   if (tid == 0) {
-    for (int s = 0; s < STAGES; ++s) {
+    for (int s = 0; s < L::STAGES; ++s) {
       ptx::mbar_init(&full[s], 128);  // the producer warps' lanes (plus the TMA bytes)
       ptx::mbar_init(&empty[s], 256);  // every math thread
-      ptx::mbar_init(&empty[STAGES + s], 1);  // `loaded` (FP4): the TMA issuer (plus the bytes)
+      ptx::mbar_init(&empty[L::STAGES + s], 1);  // `loaded` (FP4): the TMA issuer (plus the bytes)
     }
     ptx::mbar_init_fence();
     ptx::tma_prefetch_desc(&ta);
@@ -483,8 +515,8 @@ __global__ void __launch_bounds__(THREADS, 1)
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
 #pragma unroll 1
     for (int s = s0; s < s1; ++s, ++g) {
-      const int st = g % STAGES;
-      ptx::mbar_wait(&full[st], (g / STAGES) & 1);
+      const int st = g % L::STAGES;
+      ptx::mbar_wait(&full[st], (g / L::STAGES) & 1);
       if (wide_stage<BN>(smem, st)) stage_wide<BN, KIND>(acc, tmp[0], smem, st, wg, r, q);
       else stage<BN, KIND>(acc, tmp, smem, st, wg, r, q);
       // This thread is done with the stage (tiles and scales): each math
@@ -501,7 +533,7 @@ __global__ void __launch_bounds__(THREADS, 1)
           if (m >= p.M || n >= p.N) continue;
           const float v = acc[sub * (BN / 4) + 4 * j + h];
           if (p.splits > 1) p.part[((int64_t)sp * p.M + m) * p.N + n] = v;
-          else store(p.out, at, p.swap ? n : m, p.swap ? m : n, v);
+          else store_plain(p.out, at, p.swap ? n : m, p.swap ? m : n, v);
         }
   }
 #endif
@@ -516,7 +548,7 @@ __global__ void reduce_splits(const mx_params p) {
     float v = p.part[i];
     for (int sp = 1; sp < p.splits; ++sp) v = __fadd_rn(v, p.part[sp * n + i]);
     const int64_t m = i / p.N, c = i % p.N;
-    store(p.out, at, p.swap ? c : m, p.swap ? m : c, v);
+    store_plain(p.out, at, p.swap ? c : m, p.swap ? m : c, v);
   }
 }
 
@@ -643,17 +675,35 @@ struct plan {
   int fused;  // an MXFP4 operand widened in shared memory (no E4M3 copy)
   int64_t M, N;  // C as the kernel computes it (C^T where swap)
 };
+// MXB_SM90_MX_PLAN="swap,bn,splits,fused" (each -1 for the default) replaces
+// the plan's choices for benchmarking; values the kernel cannot run are
+// ignored. Read once, so workspace queries and calls agree.
+const int *plan_override() {
+  static int v[4] = {-1, -1, -1, -1};
+  static const bool once = [] {
+    const char *e = getenv("MXB_SM90_MX_PLAN");
+    if (e) sscanf(e, "%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3]);
+    return true;
+  }();
+  (void)once;
+  return v;
+}
 plan plan_of(const mxb_context *ctx, const problem &p) {
+  const int *ov = plan_override();
   plan pl;
   // A few rows of A (activations at decode time): exchange the operands, so
   // the 128-row side of a tile runs over B's rows and the promotion does not
   // spend itself on rows past M; the tile is then 128 x 32.
-  pl.swap = p.M <= 32 && p.N > p.M;
+  pl.swap = ov[0] == 0 || ov[0] == 1 ? ov[0] : p.M <= 32 && p.N > p.M;
   pl.M = pl.swap ? p.N : p.M;
   pl.N = pl.swap ? p.M : p.N;
   // 128-column tiles unless they leave SMs idle (small M or N): then 64.
+  // Measured on an H200 at M = 128, N = K = 8192: 128 x 64 tiles 84 us,
+  // 128 x 128 tiles split in two K ranges 92 us (the same with A and B
+  // exchanged: 106 us), unsplit 163 us.
   const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132, tiles_m = (pl.M + BM - 1) / BM;
   pl.bn = pl.N <= 32 ? 32 : tiles_m * ((pl.N + 127) / 128) < sms ? 64 : 128;
+  if (ov[1] == 32 || ov[1] == 64 || ov[1] == 128) pl.bn = ov[1];
   // Split-K where the tiles fill at most half the SMs: at M = 16, N = 8192
   // the 64 tiles would leave 68 SMs idle and the rest short of bytes in
   // flight. Each range keeps at least 8 stages (1024 of K).
@@ -661,15 +711,18 @@ plan plan_of(const mxb_context *ctx, const problem &p) {
   int64_t sp = tiles * 2 <= sms ? sms / tiles : 1;
   sp = sp < 4 ? sp : 4;
   sp = sp < ksteps / 8 ? sp : ksteps / 8;
+  if (ov[2] >= 1 && ov[2] <= 4 && ov[2] <= ksteps) sp = ov[2];
   pl.splits = sp > 1 ? (int)sp : 1;
   // MXFP4 weights x MXFP8 E4M3 activations at decode shapes (32-column
   // tiles, the weights on the kernel's A side), packed rows of whole 16-byte
   // units (TMA strides): the weights are widened inside the kernel.
   // Elsewhere they are rewritten as E4M3 codes in the workspace first: the
   // widening then costs the producers more than the extra pass (measured on
-  // an H200: 0.42 against 0.54 of BF16 at 8192^3, even at M = 128).
+  // an H200: 0.42 against 0.54 of BF16 at 8192^3; at M = 128 with A and B
+  // exchanged, 128 x 128 tiles in two K ranges, 123 us against 110 us).
   const operand &ka = pl.swap ? p.b : p.a, &kb = pl.swap ? p.a : p.b;
-  pl.fused = pl.bn == 32 && is_fp4_operand(ka) && kb.format == MXB_FORMAT_MXFP8_E4M3 && ka.row_bytes % 16 == 0;
+  const bool can_fuse = is_fp4_operand(ka) && kb.format == MXB_FORMAT_MXFP8_E4M3 && ka.row_bytes % 16 == 0;
+  pl.fused = can_fuse && pl.bn == 32 && ov[3] != 0;
   return pl;
 }
 size_t part_bytes(const plan &pl) {
