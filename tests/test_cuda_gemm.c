@@ -402,6 +402,43 @@ Test(cuda_gemm, fast_sm90_mx_fp8_persistent_tiles) {
 #endif
 }
 
+/* FP8 E4M3 with fp32 1x128 / 128x128 block scales on the sm_90a kernel (the
+ * registry's choice at decode shapes, forced here elsewhere): every pair of
+ * block shapes, tails in M, N and K (K = 208, 4112: a partial last block),
+ * A and B exchanged (M <= 32), split-K, several tiles, alpha/beta/bf16 C,
+ * wide-range and cancelling inputs, and tiny values whose scale products
+ * leave the fp32 normal range (the binary64 promotion). The bound is the
+ * FP8 row's (128 products a promotion). */
+Test(cuda_gemm, fast_sm90_fp8_block_within_bound) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  const char *want = mx_fp8_path();
+  if (!want) cr_skip_test("the sm_90a MX kernel needs compute capability 9.0");
+  static const mxb_format_t blk[][2] = {
+    {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128}, {MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E4M3_1x128},
+    {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_1x128}, {MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E4M3_128x128}};
+  mxb_context_t *ctx = gpu_ctx();
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  for (int b = 0; b < 4; b++) /* the registry's own choice at M = 16 */
+    check_fast(ctx, blk[b][0], blk[b][1], 16, 200, 4112, &d, MXBT_IN_NORMAL, want);
+  setenv("MXB_CUDA_GEMM_PATH", MX_FP8_PATH, 1);
+  mxb_context_destroy(ctx);
+  ctx = gpu_ctx();
+  static const int64_t shapes[][3] = {{128, 520, 512}, {77, 45, 208}, {1, 300, 128}, {300, 120, 1024},
+                                      {100, 700, 2048}, {20, 700, 256}, {300, 24, 128}, {260, 1100, 384}};
+  for (int b = 0; b < 4; b++)
+    for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)
+      for (int kind = 0; kind < 3; kind++) {
+        mxb_gemm_desc_t e = mxbt_gemm_desc(MXB_GEMM_FAST, s == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, kind == 2 ? -0.75f : 1.0f,
+                                    kind == 1 ? 0.5f : 0.0f, s == 3 ? 150 : 0);
+        check_fast(ctx, blk[b][0], blk[b][1], shapes[s][0], shapes[s][1], shapes[s][2], &e, kind, want);
+      }
+  check_fast(ctx, blk[0][0], blk[0][1], 260, 90, 256, &d, MXBT_IN_TINY, want);
+  check_fast(ctx, blk[3][0], blk[3][1], 100, 150, 256, &d, MXBT_IN_SKEW, want);
+  mxb_context_destroy(ctx);
+#endif
+}
+
 /* The same bytes on every run (no order-dependent reduction). */
 Test(cuda_gemm, fast_sm90_mx_fp8_is_deterministic) {
   MXBT_REQUIRE_GPU();
@@ -409,6 +446,7 @@ Test(cuda_gemm, fast_sm90_mx_fp8_is_deterministic) {
   mxb_context_t *ctx = gpu_ctx();
   check_twice_same(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 128, 520, 4096, 41, mx_fp8_path());
   check_twice_same(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 16, 700, 2048, 43, mx_fp8_path());
+  check_twice_same(ctx, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 16, 700, 4096, 47, mx_fp8_path());
   mxb_context_destroy(ctx);
 #endif
 }

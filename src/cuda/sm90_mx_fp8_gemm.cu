@@ -75,6 +75,7 @@ struct mx_params {
   const uint8_t *sa, *sb;  // E8M0 scale planes
   int64_t sa_cols, sb_cols;
   int sa_swz, sb_swz, sa_vec, sb_vec;  // vec: linear rows of whole 4-byte words
+  int sa_brows, sb_brows;  // B128: rows a scale covers (1 or 128)
   int M, N, nkb, ksteps, tiles_m, tiles_n;
   int splits, kper;  // K split in `splits` ranges of kper stages (the last may be shorter)
   float *part;       // splits > 1: the ranges' fp32 partial tiles, [split][M][N]
@@ -183,7 +184,11 @@ __device__ __forceinline__ void fetch_scales(uint32_t *slot, const scale_rows<RO
   ptx::cp_async_commit();  // one group a stage, also when empty, so the count stays uniform
 }
 
-template <int BN, int ROWS, bool FP4>
+// B128 (FP8 with fp32 scales per 1 x 128 or 128 x 128 block): one fp32
+// scale a row and stage, stored as K-block 0's (the math promotes once a
+// stage); flagged where it lies outside [2^-63, 2^63), so that the product
+// of two scales is a normal fp32 number or the stage is promoted in binary64.
+template <int BN, int ROWS, bool FP4, bool B128>
 __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, const CUtensorMap *tb,
                                         const mx_params &p, int m0, int n0, int lane, bool is_a, int half,
                                         int s0, int s1, uint32_t g0) {
@@ -223,7 +228,11 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
   for (int i = 0; i < SR::PER; ++i) {
     R.row[i] = half * SR::HALF + lane + 32 * i;
     R.ok[i] = lane + 32 * i < SR::HALF && r0 + R.row[i] < nrows;
-    R.ptr[i] = plane + (R.ok[i] && vec ? mxb_scale_index(r0 + R.row[i], 0, cols, swz) : 0);
+    const int64_t row = r0 + R.row[i];
+    R.ptr[i] = plane + (!R.ok[i] ? 0
+                        : B128  ? 4 * (row / (is_a ? p.sa_brows : p.sb_brows) * cols)
+                        : vec   ? mxb_scale_index(row, 0, cols, swz)
+                                : 0);
   }
 #pragma unroll 1
   for (int j = 0; j < PF; ++j) {
@@ -268,14 +277,20 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
       const int r = R.row[i];
       const uint32_t w = raw[slot * ROWS + r];
       const int at = is_a ? r : ((r % 8) / 2) * L::FB_STRIDE + (r / 8) * 2 + r % 2;
+      if (B128) {
+        const uint32_t e = (w >> 23) & 0xFFu;  // 0xFF: Inf or NaN, which propagate as in the reference
+        dst[at] = __uint_as_float(R.ok[i] ? w : 0u);
+        wide |= (uint32_t)(R.ok[i] && e != 255 && (e < 127 - 63 || e > 127 + 62));
+      } else {
 #pragma unroll
-      for (int kb = 0; kb < KB_STAGE; ++kb) {
-        const uint32_t b = (w >> (8 * kb)) & 0xFFu;
-        const bool ok = R.ok[i] && kb < nvalid;
-        uint32_t bits = b ? b << 23 : 0x00400000u;  // E8M0 decode: 2^(b - 127); 0xFF is NaN
-        bits = b == 255 ? F32_QNAN_BITS : bits;
-        dst[kb * (is_a ? BM : 4 * L::FB_STRIDE) + at] = __uint_as_float(ok ? bits : 0u);
-        wide |= (uint32_t)(ok && b != 255 && (b < 127 - 74 || b > 127 + 63)) << kb;
+        for (int kb = 0; kb < KB_STAGE; ++kb) {
+          const uint32_t b = (w >> (8 * kb)) & 0xFFu;
+          const bool ok = R.ok[i] && kb < nvalid;
+          uint32_t bits = b ? b << 23 : 0x00400000u;  // E8M0 decode: 2^(b - 127); 0xFF is NaN
+          bits = b == 255 ? F32_QNAN_BITS : bits;
+          dst[kb * (is_a ? BM : 4 * L::FB_STRIDE) + at] = __uint_as_float(ok ? bits : 0u);
+          wide |= (uint32_t)(ok && b != 255 && (b < 127 - 74 || b > 127 + 63)) << kb;
+        }
       }
     }
     wide = __reduce_or_sync(~0u, wide);
@@ -362,14 +377,15 @@ __device__ __forceinline__ void promote(float (&acc)[BN / 2], const float (&tmp)
 // Multiplies K-block kb of stage st, subtile U, into d (zeroed first) without
 // waiting.
 template <int BN, int KIND, int U>
-__device__ __forceinline__ void issue(float (&d)[BN / 4], const uint8_t *smem, int st, int kb, int wg) {
+__device__ __forceinline__ void issue(float (&d)[BN / 4], const uint8_t *smem, int st, int kb, int wg,
+                                      int accumulate = 0) {
   using L = layout<BN>;
   const uint64_t da = ptx::wgmma_desc_sw128(smem + st * L::A_BYTES + U * 64 * BK) + kb * 2;
   const uint64_t db = ptx::wgmma_desc_sw128(smem + L::B_OFF + st * L::B_BYTES + wg * (BN / 2) * BK) + kb * 2;
 #pragma unroll
   for (int i = 0; i < BN / 4; ++i) ptx::fence_reg(d[i]);
   ptx::wgmma_fence();
-  ptx::wgmma_m64k32_fp8<BN / 2, KIND>(d, da, db, 0);
+  ptx::wgmma_m64k32_fp8<BN / 2, KIND>(d, da, db, accumulate);
   ptx::wgmma_commit();
 #pragma unroll
   for (int i = 0; i < BN / 4; ++i) ptx::fence_reg(d[i]);
@@ -449,6 +465,34 @@ __device__ __forceinline__ void stage_wide(float (&acc)[BN / 2], float (&ta)[BN 
   }
 }
 
+// B128: a stage is one scale block in K, so each subtile's four K-steps
+// accumulate in the tensor core (128 products, as DeepSeek-V3's recipe and
+// cuBLASLt's block scaling) and are promoted once,
+//     acc = fma(tmp, sa * sb, acc),
+// the scale product rounded to fp32 (the FP8 row of docs/GEMM.md's bounds);
+// WIDE: stages flagged by the producers are promoted in binary64.
+template <int BN, int KIND, int U>
+__device__ __forceinline__ void issue_block(float (&d)[BN / 4], const uint8_t *smem, int st, int wg) {
+#pragma unroll
+  for (int kb = 0; kb < KB_STAGE; ++kb) issue<BN, KIND, U>(d, smem, st, kb, wg, kb > 0);
+}
+template <int BN, int KIND, bool WIDE>
+__device__ __forceinline__ void stage_block(float (&acc)[BN / 2], float (&t)[depth<BN>::NB][BN / 4], uint8_t *smem,
+                                            int st, int wg, int r, int q) {
+  kscales<BN> s;
+  load_scales<BN>(s, smem, st, 0, r, q, wg);
+  issue_block<BN, KIND, 0>(t[0], smem, st, wg);
+  if (!WIDE) issue_block<BN, KIND, 1>(t[1], smem, st, wg);
+  if (WIDE) ptx::wgmma_wait<0>();
+  else ptx::wgmma_wait<KB_STAGE>();  // subtile 0's four groups are complete
+  fence_all<BN>(t[0]);
+  promote<BN, 0, WIDE>(acc, t[0], s, smem, st, 0);
+  if (WIDE) issue_block<BN, KIND, 1>(t[1], smem, st, wg);
+  ptx::wgmma_wait<0>();
+  fence_all<BN>(t[1]);
+  promote<BN, 1, WIDE>(acc, t[1], s, smem, st, 0);
+}
+
 // Whether some K-block of stage st has scales outside 2^-74 .. 2^63.
 template <int BN>
 __device__ __forceinline__ bool wide_stage(const uint8_t *smem, int st) {
@@ -463,7 +507,7 @@ __device__ __forceinline__ bool wide_stage(const uint8_t *smem, int st) {
 // them in range order, so the bits never depend on timing). Stage g (counted
 // across this CTA's units) lives in slot g % L::STAGES with phase
 // (g / L::STAGES) & 1, for producer and consumers alike.
-template <int BN, int KIND, bool FP4>
+template <int BN, int KIND, bool FP4, bool B128>
 __global__ void __launch_bounds__(THREADS, 1)
     sm90_mx_fp8_kernel(const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb,
                        const mx_params p) {
@@ -495,8 +539,8 @@ __global__ void __launch_bounds__(THREADS, 1)
       int tm, tn;
       tile_of(u / p.splits, p.tiles_m, p.tiles_n, tm, tn);
       const int s0 = u % p.splits * p.kper, s1 = min(s0 + p.kper, p.ksteps);
-      if (w < 2) produce<BN, BM, FP4>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, true, w, s0, s1, g);
-      else produce<BN, BN, FP4>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, false, w - 2, s0, s1, g);
+      if (w < 2) produce<BN, BM, FP4, B128>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, true, w, s0, s1, g);
+      else produce<BN, BN, FP4, B128>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, false, w - 2, s0, s1, g);
       g += max(s1 - s0, 0);
     }
     return;
@@ -517,8 +561,14 @@ __global__ void __launch_bounds__(THREADS, 1)
     for (int s = s0; s < s1; ++s, ++g) {
       const int st = g % L::STAGES;
       ptx::mbar_wait(&full[st], (g / L::STAGES) & 1);
-      if (wide_stage<BN>(smem, st)) stage_wide<BN, KIND>(acc, tmp[0], smem, st, wg, r, q);
-      else stage<BN, KIND>(acc, tmp, smem, st, wg, r, q);
+      if (B128) {
+        if (wide_stage<BN>(smem, st)) stage_block<BN, KIND, true>(acc, tmp, smem, st, wg, r, q);
+        else stage_block<BN, KIND, false>(acc, tmp, smem, st, wg, r, q);
+      } else if (wide_stage<BN>(smem, st)) {
+        stage_wide<BN, KIND>(acc, tmp[0], smem, st, wg, r, q);
+      } else {
+        stage<BN, KIND>(acc, tmp, smem, st, wg, r, q);
+      }
       // This thread is done with the stage (tiles and scales): each math
       // thread arrives, so each releases its own shared-memory reads.
       ptx::mbar_arrive(&empty[st]);
@@ -585,7 +635,7 @@ mxb_status_t tensor_map(CUtensorMap *m, const operand &o, int box_rows) {
   return MXB_SUCCESS;
 }
 
-template <int BN, int KIND, bool FP4>
+template <int BN, int KIND, bool FP4, bool B128 = false>
 mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, int splits, float *part, cudaStream_t st) {
   CUtensorMap ta, tb;
   MXB_TRY(tensor_map(&ta, p.a, BM));
@@ -597,8 +647,11 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, int spli
   k.sb_cols = p.b.scale_cols;
   k.sa_swz = p.a.swizzled;
   k.sb_swz = p.b.swizzled;
-  k.sa_vec = (p.a.swizzled || p.a.scale_cols % 4 == 0) && ((uintptr_t)p.a.scales & 3u) == 0;
-  k.sb_vec = (p.b.swizzled || p.b.scale_cols % 4 == 0) && ((uintptr_t)p.b.scales & 3u) == 0;
+  // B128: one fp32 word a row and stage (fp32-aligned planes, applies()).
+  k.sa_vec = B128 || ((p.a.swizzled || p.a.scale_cols % 4 == 0) && ((uintptr_t)p.a.scales & 3u) == 0);
+  k.sb_vec = B128 || ((p.b.swizzled || p.b.scale_cols % 4 == 0) && ((uintptr_t)p.b.scales & 3u) == 0);
+  k.sa_brows = p.a.block_rows;
+  k.sb_brows = p.b.block_rows;
   k.M = (int)p.M;
   k.N = (int)p.N;
   k.nkb = (int)((p.K + 31) / 32);
@@ -610,7 +663,7 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, int spli
   k.kper = (k.ksteps + splits - 1) / splits;
   k.part = part;
   k.out = p.out;
-  auto kernel = sm90_mx_fp8_kernel<BN, KIND, FP4>;
+  auto kernel = sm90_mx_fp8_kernel<BN, KIND, FP4, B128>;
   MXB_TRY(cuda_status(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, layout<BN>::BYTES),
                       "cudaFuncSetAttribute(sm90_mx_fp8_kernel)"));
   const int units = k.tiles_m * k.tiles_n * splits, sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
@@ -627,13 +680,15 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, int spli
 bool built_for_sm90a() {
   static const bool ok = [] {
     cudaFuncAttributes a;
-    return cudaFuncGetAttributes(&a, sm90_mx_fp8_kernel<128, 0, false>) == cudaSuccess && a.binaryVersion == 90 &&
+    return cudaFuncGetAttributes(&a, sm90_mx_fp8_kernel<128, 0, false, false>) == cudaSuccess && a.binaryVersion == 90 &&
            a.ptxVersion >= 90;
   }();
   return ok;
 }
 
 bool is_mxfp8(int f) { return f == MXB_FORMAT_MXFP8_E4M3 || f == MXB_FORMAT_MXFP8_E5M2; }
+// FP8 E4M3 with one fp32 scale per 1 x 128 or 128 x 128 block.
+bool is_fp8_block(int f) { return f == MXB_FORMAT_FP8_E4M3_1x128 || f == MXB_FORMAT_FP8_E4M3_128x128; }
 
 __global__ void e2m1_to_e4m3_kernel(const uint8_t *src, int64_t src_row_bytes, uint8_t *dst, int64_t rows, int64_t K) {
   const int64_t per_row = K / 16, n = rows * per_row;
@@ -730,11 +785,13 @@ size_t part_bytes(const plan &pl) {
 }
 }  // namespace
 
-// MXFP8 x MXFP8 in any element mix, and MXFP4 weights x MXFP8 activations
-// (either side; MXFP4 x MXFP4 takes the BF16 paths).
+// MXFP8 x MXFP8 in any element mix, MXFP4 weights x MXFP8 activations
+// (either side; MXFP4 x MXFP4 takes the BF16 paths), and FP8 E4M3 with
+// 1 x 128 or 128 x 128 fp32 block scales on each side (fp32-aligned planes).
 bool sm90_mx_fp8_applies(const mxb_context *ctx, const problem &p) {
   const bool fa8 = is_mxfp8(p.a.format), fb8 = is_mxfp8(p.b.format);
-  const bool pair = (fa8 && fb8) || (fa8 && is_fp4_operand(p.b)) || (is_fp4_operand(p.a) && fb8);
+  const bool blocks = is_fp8_block(p.a.format) && is_fp8_block(p.b.format) && p.align.scales >= 4;
+  const bool pair = (fa8 && fb8) || (fa8 && is_fp4_operand(p.b)) || (is_fp4_operand(p.a) && fb8) || blocks;
   return ctx->cc_major == 9 && ctx->cc_minor == 0 && pair && p.K % 16 == 0 && p.M < (1 << 30) && p.N < (1 << 30) &&
          p.align.data >= 16 && built_for_sm90a();
 }
@@ -746,8 +803,12 @@ size_t sm90_mx_fp8_workspace(const mxb_context *ctx, const problem &p) {
 }
 
 // Measured on an H200 (docs/PERFORMANCE.md): the kernel beats dequantizing
-// to BF16 plus cuBLASLt where one side of C is small.
-bool sm90_mx_fp8_preferred(const mxb_context *, const problem &p) { return p.M <= 128 || p.N <= 128; }
+// to BF16 plus cuBLASLt where one side of C is small; with FP8 block scales
+// it beats cuBLASLt's block scaling at decode shapes.
+bool sm90_mx_fp8_preferred(const mxb_context *, const problem &p) {
+  if (is_fp8_block(p.a.format)) return p.M <= 32 || p.N <= 32;
+  return p.M <= 128 || p.N <= 128;
+}
 
 template <int BN>
 mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, const plan &pl, float *part, cudaStream_t st) {
@@ -775,6 +836,11 @@ mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws,
     std::swap(q.M, q.N);
   }
   if (pl.fused) return launch<32, 0, true>(ctx, q, pl.swap, pl.splits, part, st);
+  if (is_fp8_block(q.a.format)) {
+    if (pl.bn == 32) return launch<32, 0, false, true>(ctx, q, pl.swap, pl.splits, part, st);
+    if (pl.bn == 64) return launch<64, 0, false, true>(ctx, q, pl.swap, pl.splits, part, st);
+    return launch<128, 0, false, true>(ctx, q, pl.swap, pl.splits, part, st);
+  }
   if (pl.bn == 32) return launch_kind<32>(ctx, q, pl, part, st);
   if (pl.bn == 64) return launch_kind<64>(ctx, q, pl, part, st);
   return launch_kind<128>(ctx, q, pl, part, st);
