@@ -551,6 +551,79 @@ class Gemm(unittest.TestCase):
             mxblas.GemmPlan(qa, qb, max_workspace=1)  # the CPU path needs more than one byte
 
 
+
+class GroupedGemm(unittest.TestCase):
+    """mxblas.grouped_gemm against gemm() group by group (exact mode: the same bits)."""
+    K, N = 96, 24
+
+    def expert_weights(self, experts, fmt):
+        w = sample(experts * self.N, self.K, 11)
+        return w, mxblas.quantize(w, fmt)
+
+    def per_group(self, x, w, rows, fmt, **kw):
+        e, r0, r1 = rows
+        return mxblas.gemm(mxblas.quantize(x[r0:r1], fmt), mxblas.quantize(w[e * self.N:(e + 1) * self.N], fmt), **kw)
+
+    def test_contiguous_groups_give_the_bits_of_gemm(self):
+        offsets = [0, 5, 5, 17, 24]  # an empty group
+        x = sample(30, self.K, 12)  # rows 24 .. 29 belong to no group
+        for fmt in ("mxfp8_e4m3", "mx9"):
+            w, qb = self.expert_weights(4, fmt)
+            qa = mxblas.quantize(x, fmt)
+            c_in = sample(30, self.N, 13)
+            bias = sample(1, 4 * self.N, 14)[0]
+            for idx_dt in (np.int32, np.int64):
+                c = mxblas.grouped_gemm(qa, qb, np.array(offsets, idx_dt), alpha=0.5, beta=2.0, c=c_in.copy(),
+                                        bias=bias, activation="silu")
+                for e in range(4):
+                    r0, r1 = offsets[e], offsets[e + 1]
+                    if r0 == r1:
+                        continue
+                    want = self.per_group(x, w, (e, r0, r1), fmt, alpha=0.5, beta=2.0, c=c_in[r0:r1].copy(),
+                                          bias=bias[e * self.N:(e + 1) * self.N], activation="silu")
+                    self.assertEqual(c[r0:r1].tobytes(), want.tobytes(), (fmt, e, idx_dt))
+                self.assertEqual(c[24:].tobytes(), c_in[24:].tobytes(), "rows outside every group are untouched")
+
+    def test_masked_groups_give_the_bits_of_gemm(self):
+        counts, max_m = [3, 0, 6, 2], 6
+        x = sample(4 * max_m, self.K, 15)
+        w, qb = self.expert_weights(4, "mxfp8_e4m3")
+        c = mxblas.grouped_gemm(mxblas.quantize(x, "mxfp8_e4m3"), qb, np.array(counts, np.int32), layout="masked")
+        for e, n in enumerate(counts):
+            r0 = e * max_m
+            if n:
+                want = self.per_group(x, w, (e, r0, r0 + n), "mxfp8_e4m3")
+                self.assertEqual(c[r0:r0 + n].tobytes(), want.tobytes(), e)
+            self.assertFalse(c[r0 + n:r0 + max_m].any(), "rows past a count are not written")
+
+    def test_status_names_the_first_bad_group_and_its_rows_stay(self):
+        x = sample(20, self.K, 16)
+        w, qb = self.expert_weights(3, "mxfp8_e4m3")
+        qa = mxblas.quantize(x, "mxfp8_e4m3")
+        st = np.full(1, -7, np.int32)
+        c = mxblas.grouped_gemm(qa, qb, np.array([0, 8, 4, 20], np.int32), status=st)  # group 1 runs backwards
+        self.assertEqual(st[0], 2)
+        self.assertEqual(c[0:8].tobytes(), self.per_group(x, w, (0, 0, 8), "mxfp8_e4m3").tobytes())
+        self.assertFalse(c[8:].any(), "group 2 overlaps group 0: its rows are not written either")
+        ok = mxblas.grouped_gemm(qa, qb, np.array([0, 8, 12, 20], np.int32), status=st)
+        self.assertEqual(st[0], 0)
+        self.assertEqual(ok[12:20].tobytes(), self.per_group(x, w, (2, 12, 20), "mxfp8_e4m3").tobytes())
+
+    def test_bad_arguments_are_refused(self):
+        qa = mxblas.quantize(sample(8, self.K, 17), "mxfp8_e4m3")
+        _, qb = self.expert_weights(3, "mxfp8_e4m3")
+        with self.assertRaisesRegex(ValueError, "int32 or int64"):
+            mxblas.grouped_gemm(qa, qb, np.array([0, 4, 8, 8], np.float32))
+        with self.assertRaisesRegex(ValueError, "whole number of rows"):
+            mxblas.grouped_gemm(qa, qb, np.array([0, 1, 2, 3, 4, 8], np.int32))  # 5 groups, 72 rows of B
+        with self.assertRaisesRegex(ValueError, "layout"):
+            mxblas.grouped_gemm(qa, qb, np.array([0, 4, 8, 8], np.int32), layout="ragged")
+        with self.assertRaisesRegex(ValueError, "status"):
+            mxblas.grouped_gemm(qa, qb, np.array([0, 4, 8, 8], np.int32), status=np.zeros(2, np.int64))
+        with self.assertRaisesRegex(ValueError, "at least one group"):
+            mxblas.grouped_gemm(qa, qb, np.array([0], np.int32))
+
+
 if __name__ == "__main__":
     try:
         import numpy  # noqa: F401

@@ -29,8 +29,8 @@ import numpy as np
 
 from . import _arrays as _A
 
-__all__ = ["MxblasError", "QuantizedTensor", "quantize", "dequantize", "gemm", "GemmPlan", "error_stats",
-           "format_info", "formats", "version", "build_info", "load_library", "library_path"]
+__all__ = ["MxblasError", "QuantizedTensor", "quantize", "dequantize", "gemm", "grouped_gemm", "GemmPlan",
+           "error_stats", "format_info", "formats", "version", "build_info", "load_library", "library_path"]
 
 # ---------------------------------------------------------------- enums
 _RULES = {"rceil": 0, "floor": 1, "ceil": 2, "even": 3}
@@ -101,6 +101,14 @@ _ACTIVATIONS = {"none": 0, "relu": 1, "relu2": 2, "gelu_erf": 3, "gelu_tanh": 4,
 
 class _GemmPlanPrefs(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("alignment", C.c_size_t), ("max_workspace", C.c_size_t)]
+
+
+class _GroupedDesc(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("gemm", C.POINTER(_GemmDesc)), ("layout", C.c_int),
+                ("groups", C.c_int64), ("index_bits", C.c_int), ("index", C.c_void_p), ("status", C.c_void_p)]
+
+
+_GROUPED_LAYOUTS = {"contiguous": 0, "masked": 1}
 
 
 # ---------------------------------------------------------------- library
@@ -858,6 +866,67 @@ class GemmPlan:
 
     def __repr__(self):
         return f"GemmPlan(path={self.path!r}, workspace_size={self.workspace_size})"
+
+
+def _index_view(name, a, what):
+    """The view of a 1-D C-contiguous int32/int64 array (or None for None)."""
+    if a is None:
+        return None
+    v = _A.view(a, name)
+    if v is None:
+        raise TypeError(f"{name} must be {_ARRAY_KINDS}, not {type(a).__name__}")
+    if v.dtype not in (np.dtype(np.int32), np.dtype(np.int64)) or len(v.shape) != 1 or not v.contiguous:
+        raise ValueError(f"{name} must be a 1-D contiguous int32 or int64 array ({what})")
+    return v
+
+
+def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta=0.0, c=None,
+                 out_dtype=np.float32, bias=None, activation="none", status=None):
+    """Mixture-of-experts GEMM (mxb_grouped_gemm, docs/GEMM.md "Grouped GEMM"): for every
+    row r of group e, C[r] = act(alpha * A[r] @ B_e^T + beta * C[r] + bias_e).
+
+    b holds the E experts stacked, [E * N, K] (expert e is rows e*N .. (e+1)*N - 1).
+    index (int32 or int64, on A's device, read there without a sync) places the groups:
+    layout "contiguous": E + 1 offsets, group e is A's rows offsets[e] .. offsets[e+1] - 1;
+    "masked": E counts, A is [E * max_m, K] and group e is rows e*max_m .. e*max_m + counts[e] - 1.
+    C is [M, N]; rows outside every group are left as they were (zeros in a new C).
+    bias: E * N values (expert e's at e*N). status: an optional int32 array of one element on
+    the same device, set to 0, or to 1 + the first group whose offsets or count are out of
+    range (its rows are not written). Exact mode gives, group by group, the bits of gemm().
+    """
+    lay = _choice("layout", _GROUPED_LAYOUTS, layout)
+    iv = _index_view("index", index, "E + 1 offsets" if lay == 0 else "E counts")
+    groups = iv.shape[0] - 1 if lay == 0 else iv.shape[0]
+    if groups < 1:
+        raise ValueError("index must describe at least one group")
+    ba, bb, gd, dt, as_bf16, bv = _gemm_desc(a, b, mode, alpha, beta, out_dtype, bias, activation)
+    if b.rows % groups:
+        raise ValueError(f"b has {b.rows} rows, not a whole number of rows for each of {groups} experts")
+    n = b.rows // groups
+    sv = None
+    if status is not None:
+        sv = _A.view(status, "status")
+        if sv is None or sv.dtype != np.dtype(np.int32) or sv.shape not in ((1,), (1, 1)) or sv.readonly:
+            raise ValueError("status must be a writeable int32 array of one element")
+    desc = _GroupedDesc()
+    lib = load_library()
+    lib.mxb_grouped_gemm_desc_init(C.byref(desc))
+    desc.gemm = C.pointer(gd)
+    desc.layout, desc.groups = lay, groups
+    desc.index_bits = 32 if iv.dtype == np.dtype(np.int32) else 64
+    desc.index, desc.status = iv.ptr, (sv.ptr if sv is not None else None)
+    like = ba.views[0]
+    c, cv = _gemm_out(c, like, (a.rows, n), dt, as_bf16)
+    device = _same_device(ba.views + bb.views + [cv, bv, iv, sv])
+    ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
+    ws = C.c_size_t()
+    with _A.DeviceGuard(device):
+        _call("mxb_grouped_gemm_workspace_size", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc),
+              C.byref(ws))
+        w = _A.alloc(like if device is not None else None, (ws.value,), np.uint8)[1] if ws.value else None
+        _call("mxb_grouped_gemm", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc), _ptr(cv), _ptr(w),
+              C.c_size_t(ws.value), stream)
+    return c
 
 
 def _to_host(a):
