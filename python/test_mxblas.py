@@ -609,6 +609,28 @@ class GroupedGemm(unittest.TestCase):
         self.assertEqual(st[0], 0)
         self.assertEqual(ok[12:20].tobytes(), self.per_group(x, w, (2, 12, 20), "mxfp8_e4m3").tobytes())
 
+    def test_per_expert_tensor_scales(self):
+        # NVFP4 experts quantized one by one (each its own amax), stacked; expert_scales holds the amaxes
+        x = sample(14, self.K, 18)
+        w = sample(3 * self.N, self.K, 19)
+        qe = [mxblas.quantize(w[e * self.N:(e + 1) * self.N], "nvfp4") for e in range(3)]
+        qb = mxblas.QuantizedTensor._of_planes("nvfp4", 3 * self.N, self.K, 0,
+                                               np.concatenate([q.data for q in qe]),
+                                               np.concatenate([q.scales for q in qe]), None, qe[0].amax.copy(),
+                                               qe[0].rht_mask)
+        amax = np.concatenate([q.amax for q in qe]).astype(np.float32)
+        qa = mxblas.quantize(x, "nvfp4")
+        offsets = np.array([0, 4, 9, 14], np.int32)
+        c = mxblas.grouped_gemm(qa, qb, offsets, expert_scales=amax)
+        for e in range(3):
+            r0, r1 = offsets[e], offsets[e + 1]
+            want = mxblas.gemm(mxblas.quantize(x[r0:r1], "nvfp4", amax=float(qa.amax[0])), qe[e])
+            self.assertEqual(c[r0:r1].tobytes(), want.tobytes(), e)
+        with self.assertRaisesRegex(ValueError, "one per expert: pass expert_scales"):
+            mxblas.grouped_gemm(qa, qb, offsets)
+        with self.assertRaisesRegex(ValueError, "expert_scales must be"):
+            mxblas.grouped_gemm(qa, qb, offsets, expert_scales=amax[:2])
+
     def test_bad_arguments_are_refused(self):
         qa = mxblas.quantize(sample(8, self.K, 17), "mxfp8_e4m3")
         _, qb = self.expert_weights(3, "mxfp8_e4m3")

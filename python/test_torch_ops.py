@@ -157,6 +157,24 @@ class Ops(Case):
         self.assertSameBits(torch.ops.mxblas.gemm(*plane_args(ref), *plane_args(ref)), mxblas.gemm(ref, ref))
 
 
+    def test_grouped_gemm_matches_the_plain_call(self):
+        x, w = sample(20, 256, 1, self.device), sample(3 * 8, 256, 2, self.device)
+        offsets = torch.tensor([0, 6, 6, 17], dtype=torch.int32, device=self.device)
+        for fmt in ("mxfp8_e4m3", "mx9"):  # block scales only (per-tensor ones need expert_scales)
+            a, b = mxblas.quantize(x, fmt), mxblas.quantize(w, fmt)
+            for mode in ("exact", "fast"):
+                self.assertSameBits(mxt.grouped_gemm(a, b, offsets, mode=mode),
+                                    mxblas.grouped_gemm(a, b, offsets, mode=mode), f"{fmt} {mode}")
+        counts = torch.tensor([4, 0, 5], dtype=torch.int64, device=self.device)
+        a, b = mxblas.quantize(sample(3 * 6, 256, 3, self.device), "mxfp8_e4m3"), mxblas.quantize(w, "mxfp8_e4m3")
+        c = sample(18, 8, 5, self.device)
+        c0 = c.clone()
+        got = mxt.grouped_gemm(a, b, counts, layout="masked", alpha=0.5, beta=-2.0, c=c)
+        self.assertTrue(torch.equal(c, c0), "c was modified")
+        self.assertSameBits(got, mxblas.grouped_gemm(a, b, counts, layout="masked", alpha=0.5, beta=-2.0,
+                                                     c=c0.clone()), "masked, alpha, beta, c")
+
+
 class OpCheck(Case):
     """torch.library.opcheck: schema, fake implementation against the real one (shapes,
     dtypes, strides), autograd registration and AOT dispatch with dynamic shapes."""
@@ -212,6 +230,17 @@ class OpCheck(Case):
                            dict(mode="fast", alpha=2.0, beta=1.0, c=sample(16, 24, 4, self.device)))
                 self.check(torch.ops.mxblas.gemm.default, plane_args(a) + plane_args(b),
                            dict(out_dtype=torch.bfloat16))
+
+
+    def test_grouped_gemm(self):
+        x, w = sample(20, 256, 1, self.device), sample(3 * 8, 256, 2, self.device)
+        offsets = torch.tensor([0, 6, 6, 17], dtype=torch.int32, device=self.device)
+        a, b = mxblas.quantize(x, "mxfp8_e4m3"), mxblas.quantize(w, "mxfp8_e4m3")
+        self.check(torch.ops.mxblas.grouped_gemm.default, plane_args(a) + plane_args(b) + (offsets,))
+        self.check(torch.ops.mxblas.grouped_gemm.default, plane_args(a) + plane_args(b) + (offsets,),
+                   dict(mode="fast", alpha=2.0, beta=1.0, c=sample(20, 8, 4, self.device)))
+        self.check(torch.ops.mxblas.grouped_gemm.default, plane_args(a) + plane_args(b) + (offsets,),
+                   dict(layout="contiguous", out_dtype=torch.bfloat16))
 
 
 def qgemm(x, w, fmt="nvfp4"):

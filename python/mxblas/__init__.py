@@ -881,7 +881,7 @@ def _index_view(name, a, what):
 
 
 def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta=0.0, c=None,
-                 out_dtype=np.float32, bias=None, activation="none", status=None):
+                 out_dtype=np.float32, bias=None, activation="none", status=None, expert_scales=None):
     """Mixture-of-experts GEMM (mxb_grouped_gemm, docs/GEMM.md "Grouped GEMM"): for every
     row r of group e, C[r] = act(alpha * A[r] @ B_e^T + beta * C[r] + bias_e).
 
@@ -893,6 +893,9 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     bias: E * N values (expert e's at e*N). status: an optional int32 array of one element on
     the same device, set to 0, or to 1 + the first group whose offsets or count are out of
     range (its rows are not written). Exact mode gives, group by group, the bits of gemm().
+    expert_scales: where b's format has one tensor value (NVFP4's amax, FP8's per-tensor
+    scale_inv), the experts' E values (float32, on the device), used instead of b's own;
+    required when E > 1.
     """
     lay = _choice("layout", _GROUPED_LAYOUTS, layout)
     iv = _index_view("index", index, "E + 1 offsets" if lay == 0 else "E counts")
@@ -903,6 +906,23 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     if b.rows % groups:
         raise ValueError(f"b has {b.rows} rows, not a whole number of rows for each of {groups} experts")
     n = b.rows // groups
+    info = _info(b.format)
+    per_tensor = info["has_tensor_amax"] or (info["scale_type"] == "fp32" and not info["block_rows"]
+                                             and not info["block_cols"])
+    ev = None
+    if expert_scales is not None:
+        if not per_tensor:
+            raise ValueError(f"expert_scales: {info['name']} has no tensor scale (its block scales are per expert)")
+        ev = _A.view(expert_scales, "expert_scales")
+        if ev is None or ev.dtype != np.dtype(np.float32) or ev.bf16 or ev.shape != (groups,) or not ev.contiguous:
+            raise ValueError(f"expert_scales must be a contiguous float32 array of the {groups} experts' values")
+        if info["has_tensor_amax"]:
+            bb.desc.amax = C.cast(ev.ptr, C.POINTER(C.c_float))
+        else:
+            bb.desc.scales = ev.ptr
+    elif per_tensor and groups > 1:
+        raise ValueError(f"b ({info['name']}) has one tensor scale, the grouped GEMM one per expert: "
+                         f"pass expert_scales with the {groups} experts' values")
     sv = None
     if status is not None:
         sv = _A.view(status, "status")
@@ -917,7 +937,7 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     desc.index, desc.status = iv.ptr, (sv.ptr if sv is not None else None)
     like = ba.views[0]
     c, cv = _gemm_out(c, like, (a.rows, n), dt, as_bf16)
-    device = _same_device(ba.views + bb.views + [cv, bv, iv, sv])
+    device = _same_device(ba.views + bb.views + [cv, bv, iv, sv, ev])
     ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
     ws = C.c_size_t()
     with _A.DeviceGuard(device):

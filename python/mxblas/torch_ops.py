@@ -128,6 +128,30 @@ def _(a_data, a_scales, a_aux, a_amax, a_format, a_rows, a_cols, a_flags,
     return a_data.new_empty((a_rows, b_rows), dtype=_torch_dtype(npdt, bf16))
 
 
+@torch.library.custom_op("mxblas::grouped_gemm", mutates_args=())
+def _grouped_gemm_op(a_data: Tensor, a_scales: Optional[Tensor], a_aux: Optional[Tensor], a_amax: Optional[Tensor],
+                     a_format: str, a_rows: int, a_cols: int, a_flags: int,
+                     b_data: Tensor, b_scales: Optional[Tensor], b_aux: Optional[Tensor], b_amax: Optional[Tensor],
+                     b_format: str, b_rows: int, b_cols: int, b_flags: int, index: Tensor,
+                     layout: str = "contiguous", mode: str = "exact", alpha: float = 1.0, beta: float = 0.0,
+                     c: Optional[Tensor] = None, out_dtype: torch.dtype = torch.float32) -> Tensor:
+    a = _tensor(a_format, a_rows, a_cols, a_flags, a_data, a_scales, a_aux, a_amax)
+    b = _tensor(b_format, b_rows, b_cols, b_flags, b_data, b_scales, b_aux, b_amax)
+    return _mx.grouped_gemm(a, b, index, layout, mode, alpha, beta, None if c is None else c.clone(), out_dtype)
+
+
+@_grouped_gemm_op.register_fake
+def _(a_data, a_scales, a_aux, a_amax, a_format, a_rows, a_cols, a_flags,
+      b_data, b_scales, b_aux, b_amax, b_format, b_rows, b_cols, b_flags, index,
+      layout="contiguous", mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=torch.float32):
+    _mx._info(a_format), _mx._info(b_format)
+    _, npdt, bf16 = _mx._result_dtype("out_dtype", out_dtype, _mx._GEMM_OUT_DTYPES, "torch")
+    if c is not None:
+        return torch.empty_like(c)
+    groups = index.shape[0] - (1 if layout == "contiguous" else 0)
+    return a_data.new_empty((a_rows, b_rows // groups), dtype=_torch_dtype(npdt, bf16))
+
+
 # ---------------------------------------------------------------- QuantizedTensor wrappers
 # Library queries whose answers depend only on their arguments: torch.compile calls them
 # while tracing and keeps the result, instead of tracing into ctypes.
@@ -191,3 +215,14 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=torch.float3
     _check_torch("c", c, optional=True)
     return torch.ops.mxblas.gemm(*pa, a.format, a.rows, a.cols, a.flags, *pb, b.format, b.rows, b.cols, b.flags,
                                  mode, alpha, beta, c, out_dtype)
+
+
+def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta=0.0, c=None,
+                 out_dtype=torch.float32):
+    """mxblas.grouped_gemm through the mxblas::grouped_gemm op: a new tensor (c, if given,
+    is read, not written; rows outside every group keep c's values, or zeros)."""
+    pa, pb = _planes("a", a), _planes("b", b)
+    _check_torch("index", index)
+    _check_torch("c", c, optional=True)
+    return torch.ops.mxblas.grouped_gemm(*pa, a.format, a.rows, a.cols, a.flags, *pb, b.format, b.rows, b.cols,
+                                         b.flags, index, layout, mode, alpha, beta, c, out_dtype)
