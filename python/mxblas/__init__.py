@@ -324,9 +324,9 @@ _FORMATS = None
 def __getattr__(name):  # mxblas.FORMATS: the library's list, read on first use
     if name == "FORMATS":
         return formats()
-    if name == "torch_ops":  # imported on first use: PyTorch is needed only there
+    if name in ("torch_ops", "torch"):  # imported on first use: PyTorch is needed only there
         import importlib
-        return importlib.import_module(".torch_ops", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'mxblas' has no attribute {name!r}")
 
 

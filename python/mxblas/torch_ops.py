@@ -11,6 +11,8 @@ running anything, for tracing:
     torch.ops.mxblas.dequantize(data, scales, aux, amax, format, rows, cols, flags, dtype)
     torch.ops.mxblas.gemm(a planes, a_format, a_rows, a_cols, a_flags, b planes, ...,
         mode, alpha, beta, c, out_dtype) -> C
+    torch.ops.mxblas.grouped_gemm(a planes ..., b planes ..., index, layout, mode, alpha,
+        beta, c, out_dtype) -> C
 
 A plane the format does not have comes back from quantize as an empty uint8 tensor; the
 other ops take None or an empty tensor there. The functions of this module wrap the ops
@@ -30,7 +32,7 @@ from torch import Tensor
 
 import mxblas as _mx
 
-__all__ = ["quantize", "dequantize", "gemm"]
+__all__ = ["quantize", "dequantize", "gemm", "grouped_gemm"]
 
 
 def _plane(p):
