@@ -552,6 +552,58 @@ class Gemm(unittest.TestCase):
 
 
 
+def same_planes(test, q, r, what=""):
+    test.assertEqual((q.format, q.shape, q.flags, q.rht_mask), (r.format, r.shape, r.flags, r.rht_mask), what)
+    for p in ("data", "scales", "aux", "amax"):
+        a, b = getattr(q, p), getattr(r, p)
+        test.assertEqual(a is None, b is None, f"{what} {p}")
+        if a is not None:
+            test.assertEqual(np.asarray(a).tobytes(), np.asarray(b).tobytes(), f"{what} {p}")
+
+
+class PairTransposeRht(unittest.TestCase):
+    def test_quantize_pair_is_two_quantizes(self):
+        x = sample(48, 96, 21)  # RHT along either side needs multiples of 16
+        for fmt, row, col in [("nvfp4", {}, dict(rht=True, rounding="sr", seed=9)),
+                              ("mxfp8_e4m3", dict(rounding="sr", seed=4, offset=2), {}),
+                              ("fp8_e4m3_1x128", {}, {}), ("nvfp4", dict(block_2d=True), dict(block_2d=True))]:
+            qr, qc = mxblas.quantize_pair(x, fmt, row, col)
+            same_planes(self, qr, mxblas.quantize(x, fmt, **row), f"{fmt} rowwise")
+            same_planes(self, qc, mxblas.quantize(np.ascontiguousarray(x.T), fmt, **col), f"{fmt} colwise")
+        with self.assertRaises(TypeError):
+            mxblas.quantize_pair(x, "mor")
+
+    def test_transpose_quantized_is_quantizing_the_transpose(self):
+        x = sample(48, 80, 22)
+        q = mxblas.quantize(x, "nvfp4", block_2d=True)
+        same_planes(self, mxblas.transpose_quantized(q), mxblas.quantize(np.ascontiguousarray(x.T), "nvfp4",
+                                                                          block_2d=True))
+        with self.assertRaises(mxblas.MxblasError):  # 1x16 blocks have no exact transpose
+            mxblas.transpose_quantized(mxblas.quantize(x, "nvfp4"))
+
+    def test_rht_is_what_quantize_applies_and_inverts(self):
+        x = sample(32, 64, 23)
+        for mask in (None, 0x1234):
+            h = mxblas.rht(x, mask=mask)
+            opts = dict(rht=True) if mask is None else dict(rht=True, rht_mask=mask)
+            self.assertEqual(mxblas.dequantize(mxblas.quantize(x, "mxfp8_e4m3", **opts)).tobytes(),
+                             mxblas.dequantize(mxblas.quantize(h, "mxfp8_e4m3")).tobytes(), mask)
+            back = mxblas.rht(h, inverse=True, mask=mask)
+            self.assertLess(np.abs(back - x).max(), 1e-5 * np.abs(x).max())
+            self.assertFalse(np.array_equal(h, x))
+        # along rows: the transform of the transpose, transposed
+        self.assertEqual(mxblas.rht(x, axis="rows").tobytes(),
+                         np.ascontiguousarray(mxblas.rht(np.ascontiguousarray(x.T)).T).tobytes())
+        h = mxblas.rht(x)
+        b = np.asarray(mxblas.rht(x, dtype=np.uint16)).view(np.uint16)  # bf16: RNE of the fp32 values
+        u = h.view(np.uint32).astype(np.uint64)
+        self.assertEqual(b.tobytes(), ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16).tobytes())
+        with self.assertRaises(mxblas.MxblasError):
+            mxblas.rht(x, dtype=np.float16)  # fp32 or bf16 output
+        with self.assertRaises(ValueError):
+            mxblas.rht(x, axis="diagonal")
+
+
 class GroupedGemm(unittest.TestCase):
     """mxblas.grouped_gemm against gemm() group by group (exact mode: the same bits)."""
     K, N = 96, 24

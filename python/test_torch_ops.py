@@ -175,6 +175,22 @@ class Ops(Case):
                                                      c=c0.clone()), "masked, alpha, beta, c")
 
 
+    def test_pair_transpose_and_rht_match_the_plain_calls(self):
+        x = sample(48, 96, 6, self.device)
+        for fmt, row, col in [("nvfp4", {}, dict(rht=True, rounding="sr", seed=9)),
+                              ("mxfp8_e4m3", dict(rounding="sr", seed=4, offset=2), {}),
+                              ("nvfp4", dict(block_2d=True), dict(block_2d=True, rht=True, rht_mask=0x0F0F))]:
+            got, want = mxt.quantize_pair(x, fmt, row, col), mxblas.quantize_pair(x, fmt, row, col)
+            self.assertSameTensor(got[0], want[0], f"{fmt} rowwise")
+            self.assertSameTensor(got[1], want[1], f"{fmt} colwise")
+        with self.assertRaisesRegex(ValueError, "differs between the copies"):
+            mxt.quantize_pair(x, "nvfp4", dict(block_2d=True), {})
+        q = mxt.quantize(x, "nvfp4", block_2d=True)
+        self.assertSameTensor(mxt.transpose_quantized(q), mxblas.transpose_quantized(q), "transpose")
+        for kw in ({}, dict(inverse=True, axis="rows", mask=0x1234), dict(dtype=torch.bfloat16)):
+            self.assertSameBits(mxt.rht(x, **kw), mxblas.rht(x, **kw), f"rht {kw}")
+
+
 class OpCheck(Case):
     """torch.library.opcheck: schema, fake implementation against the real one (shapes,
     dtypes, strides), autograd registration and AOT dispatch with dynamic shapes."""
@@ -241,6 +257,16 @@ class OpCheck(Case):
                    dict(mode="fast", alpha=2.0, beta=1.0, c=sample(20, 8, 4, self.device)))
         self.check(torch.ops.mxblas.grouped_gemm.default, plane_args(a) + plane_args(b) + (offsets,),
                    dict(layout="contiguous", out_dtype=torch.bfloat16))
+
+
+    def test_pair_transpose_and_rht(self):
+        x = sample(48, 96, 6, self.device)
+        self.check(torch.ops.mxblas.quantize_pair.default, (x, "nvfp4"), dict(col_rht=True, col_rounding="sr",
+                                                                             col_seed=5))
+        self.check(torch.ops.mxblas.quantize_pair.default, (x, "mxfp8_e4m3"), dict(block_2d=False))
+        q = mxblas.quantize(x, "nvfp4", block_2d=True)
+        self.check(torch.ops.mxblas.transpose_quantized.default, plane_args(q))
+        self.check(torch.ops.mxblas.rht.default, (x,), dict(inverse=True, dtype=torch.bfloat16))
 
 
 def qgemm(x, w, fmt="nvfp4"):

@@ -29,8 +29,9 @@ import numpy as np
 
 from . import _arrays as _A
 
-__all__ = ["MxblasError", "QuantizedTensor", "quantize", "dequantize", "gemm", "grouped_gemm", "GemmPlan",
-           "error_stats", "format_info", "formats", "version", "build_info", "load_library", "library_path"]
+__all__ = ["MxblasError", "QuantizedTensor", "quantize", "quantize_pair", "transpose_quantized", "rht",
+           "dequantize", "gemm", "grouped_gemm", "GemmPlan", "error_stats", "format_info", "formats", "version",
+           "build_info", "load_library", "library_path"]
 
 # ---------------------------------------------------------------- enums
 _RULES = {"rceil": 0, "floor": 1, "ceil": 2, "even": 3}
@@ -716,6 +717,80 @@ def quantize(x, format, tau=None, metric=None, **opts):
         q.impl = _lib.mxb_context_last_impl(ctx).decode()
     q.flags = b.desc.flags
     return q
+
+
+def _new_quantized(info, rows, cols, cfg, amax, like):
+    """An empty QuantizedTensor of info's format on like's device, with the amax and RHT
+    mask of a quantize config."""
+    q = QuantizedTensor(info["name"], rows, cols, _like=like)
+    if amax is not None:
+        q.amax[0] = float(amax)
+    if cfg.rht.enabled:
+        q.rht_mask = cfg.rht.sign_mask[0]
+    return q
+
+
+def quantize_pair(x, format, rowwise=None, colwise=None):
+    """(rowwise, colwise) copies of x [R, C] in one call (mxb_quantize_pair): rowwise is
+    quantize(x, format, **rowwise) and colwise is quantize(x.T, format, **colwise), the
+    [C, R] transpose quantized along x's columns (what a training step's wgrad needs).
+    rowwise and colwise are dicts of quantize options (not MoR formats)."""
+    info = _info(format)
+    if info["element"] == "e4m3|bf16":
+        raise TypeError("quantize_pair does not take MoR formats (quantize each copy)")
+    xv, t = _plain(x)
+    rows, cols = xv.shape
+    cfgs = [_quant_config(info["has_tensor_amax"], **(o or {})) for o in (rowwise, colwise)]
+    qr = _new_quantized(info, rows, cols, *cfgs[0], xv)
+    qc = _new_quantized(info, cols, rows, *cfgs[1], xv)
+    br, bc = qr._bind(), qc._bind()
+    device = _same_device([xv] + br.views + bc.views)
+    ctx, stream = _context(device), _stream([xv])
+    ws = C.c_size_t()
+    with _A.DeviceGuard(device):
+        _call("mxb_quantize_pair_workspace_size", ctx, C.byref(cfgs[0][0]), C.byref(cfgs[1][0]), t,
+              C.byref(br.desc), C.byref(bc.desc), C.byref(ws))
+        w = _A.alloc(xv if device is not None else None, (ws.value,), np.uint8)[1] if ws.value else None
+        _call("mxb_quantize_pair", ctx, C.byref(cfgs[0][0]), C.byref(cfgs[1][0]), t, _ptr(xv), C.byref(br.desc),
+              C.byref(bc.desc), _ptr(w), C.c_size_t(ws.value), stream)
+        impl = _lib.mxb_context_last_impl(ctx).decode()
+    qr.flags, qc.flags, qr.impl, qc.impl = br.desc.flags, bc.desc.flags, impl, impl
+    return qr, qc
+
+
+def transpose_quantized(q):
+    """The exact transpose of an NVFP4 tensor quantized with block_2d=True
+    (mxb_transpose_quantized): [cols, rows], the same bytes as quantizing x.T with
+    block_2d=True, on q's device."""
+    b = _check_tensor("q", q)
+    out = QuantizedTensor(q.format, q.cols, q.rows, q.flags, rht_mask=q.rht_mask, _like=b.views[0])
+    bo = out._bind()
+    with _A.DeviceGuard(b.device):
+        _call("mxb_transpose_quantized", _context(b.device), C.byref(b.desc), C.byref(bo.desc), _stream(b.views))
+    out.flags = bo.desc.flags
+    return out
+
+
+_AXES = {"cols": 0, "rows": 1}
+
+
+def rht(x, inverse=False, axis="cols", mask=None, dtype=np.float32):
+    """The random Hadamard transform (mxb_rht, docs/TRANSFORMS.md) of x (2-D): the default
+    16-point transform (sign mask mask, 16 bits; None: the library's default) on aligned
+    chunks of 16 along axis ("cols": within each row, as quantize(rht=True) applies it;
+    "rows": down each column); inverse=True undoes it. dtype: float32 or bf16 (rounded
+    to nearest even from the fp32 result).
+    Returns a new array in x's framework and on its device."""
+    xv, t = _plain(x)
+    r = _rht_struct(mask)
+    r.enabled = 1
+    ot, npdt, as_bf16 = _result_dtype("dtype", dtype, _DTYPES, xv.fw)
+    out, ov = _A.alloc(xv, xv.shape, npdt, bf16=as_bf16)
+    device = _same_device([xv, ov])
+    with _A.DeviceGuard(device):
+        _call("mxb_rht", _context(device), C.byref(r), int(bool(inverse)), _choice("axis", _AXES, axis),
+              C.c_int64(xv.shape[0]), C.c_int64(xv.shape[1]), t, _ptr(xv), ot, _ptr(ov), _stream([xv]))
+    return out
 
 
 def _quantize_call(size_fn, run_fn, ctx, cfg, t, xv, desc, device, stream):

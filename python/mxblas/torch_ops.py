@@ -13,6 +13,10 @@ running anything, for tracing:
         mode, alpha, beta, c, out_dtype) -> C
     torch.ops.mxblas.grouped_gemm(a planes ..., b planes ..., index, layout, mode, alpha,
         beta, c, out_dtype) -> C
+    torch.ops.mxblas.quantize_pair(x, format, *, row_/col_ rounding, seed, offset, rht,
+        rht_mask, block_2d, scale_rule, nonfinite, pow2_scale, amax) -> 4 + 4 planes
+    torch.ops.mxblas.transpose_quantized(planes, format, rows, cols, flags) -> 4 planes
+    torch.ops.mxblas.rht(x, inverse, axis, mask, dtype) -> Tensor
 
 A plane the format does not have comes back from quantize as an empty uint8 tensor; the
 other ops take None or an empty tensor there. The functions of this module wrap the ops
@@ -32,7 +36,8 @@ from torch import Tensor
 
 import mxblas as _mx
 
-__all__ = ["quantize", "dequantize", "gemm", "grouped_gemm"]
+__all__ = ["quantize", "quantize_pair", "transpose_quantized", "rht", "dequantize", "gemm",
+           "grouped_gemm"]
 
 
 def _plane(p):
@@ -88,6 +93,60 @@ def _(x, format, *options, **kw_options):  # the options do not change the plane
     # the planes' sizes are not linear in the shape (blocks round up): specialized on it
     rows, cols = _mx._rows_cols(tuple(x.shape))
     return _planes_like(x, format, int(rows), int(cols))
+
+
+def _planes_of(q):
+    return tuple(_empty(q.data) if p is None else p for p in (q.data, q.scales, q.aux, q.amax))
+
+
+# ---------------------------------------------------------------- quantize_pair, transpose, rht
+@torch.library.custom_op("mxblas::quantize_pair", mutates_args=())
+def _quantize_pair_op(x: Tensor, format: str, row_rounding: Optional[str] = None, row_seed: Optional[int] = None,
+                      row_offset: Optional[int] = None, row_rht: Optional[bool] = None,
+                      col_rounding: Optional[str] = None, col_seed: Optional[int] = None,
+                      col_offset: Optional[int] = None, col_rht: Optional[bool] = None,
+                      rht_mask: Optional[int] = None, block_2d: Optional[bool] = None,
+                      scale_rule: Optional[str] = None, nonfinite: Optional[str] = None,
+                      pow2_scale: Optional[bool] = None, amax: Optional[float] = None
+                      ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    shared = dict(block_2d=block_2d, scale_rule=scale_rule, nonfinite=nonfinite, pow2_scale=pow2_scale, amax=amax)
+
+    def opts(rounding, seed, offset, rht):
+        o = dict(shared, rounding=rounding, seed=seed, offset=offset, rht=rht, rht_mask=rht_mask if rht else None)
+        return {k: v for k, v in o.items() if v is not None}
+    qr, qc = _mx.quantize_pair(x, format, opts(row_rounding, row_seed, row_offset, row_rht),
+                               opts(col_rounding, col_seed, col_offset, col_rht))
+    return _planes_of(qr) + _planes_of(qc)
+
+
+@_quantize_pair_op.register_fake
+def _(x, format, *options, **kw_options):
+    rows, cols = _mx._rows_cols(tuple(x.shape))
+    return _planes_like(x, format, int(rows), int(cols)) + _planes_like(x, format, int(cols), int(rows))
+
+
+@torch.library.custom_op("mxblas::transpose_quantized", mutates_args=())
+def _transpose_op(data: Tensor, scales: Optional[Tensor], aux: Optional[Tensor], amax: Optional[Tensor],
+                  format: str, rows: int, cols: int, flags: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    return _planes_of(_mx.transpose_quantized(_tensor(format, rows, cols, flags, data, scales, aux, amax)))
+
+
+@_transpose_op.register_fake
+def _(data, scales, aux, amax, format, rows, cols, flags):
+    return _planes_like(data, format, cols, rows)
+
+
+@torch.library.custom_op("mxblas::rht", mutates_args=())
+def _rht_op(x: Tensor, inverse: bool = False, axis: str = "cols", mask: Optional[int] = None,
+            dtype: torch.dtype = torch.float32) -> Tensor:
+    return _mx.rht(x, inverse, axis, mask, dtype)
+
+
+@_rht_op.register_fake
+def _(x, inverse=False, axis="cols", mask=None, dtype=torch.float32):
+    _, npdt, bf16 = _mx._result_dtype("dtype", dtype, _mx._DTYPES, "torch")
+    rows, cols = _mx._rows_cols(tuple(x.shape))
+    return x.new_empty((int(rows), int(cols)), dtype=_torch_dtype(npdt, bf16))
 
 
 # ---------------------------------------------------------------- dequantize
@@ -228,3 +287,56 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     _check_torch("c", c, optional=True)
     return torch.ops.mxblas.grouped_gemm(*pa, a.format, a.rows, a.cols, a.flags, *pb, b.format, b.rows, b.cols,
                                          b.flags, index, layout, mode, alpha, beta, c, out_dtype)
+
+
+_PAIR_OPTIONS = frozenset(("rounding", "seed", "offset", "rht"))
+_PAIR_SHARED = frozenset(("rht_mask", "block_2d", "scale_rule", "nonfinite", "pow2_scale", "amax"))
+
+
+def quantize_pair(x, format, rowwise=None, colwise=None):
+    """mxblas.quantize_pair through the mxblas::quantize_pair op: (rowwise, colwise)
+    QuantizedTensors of torch planes. Per copy: rounding, seed, offset, rht; the other
+    options (rht_mask, block_2d, scale_rule, nonfinite, pow2_scale, amax) must be the same
+    in both (the op takes them once)."""
+    _check_torch("x", x)
+    rowwise, colwise = dict(rowwise or {}), dict(colwise or {})
+    for o in (rowwise, colwise):
+        unknown = set(o) - _PAIR_OPTIONS - _PAIR_SHARED
+        if unknown:
+            raise TypeError(f"quantize_pair got unknown options {', '.join(sorted(unknown))}")
+    shared = {}
+    for k in _PAIR_SHARED:
+        if k == "rht_mask":
+            vals = {o[k] for o in (rowwise, colwise) if k in o}
+        else:
+            vals = {o.get(k) for o in (rowwise, colwise)}
+        if len(vals) > 1:
+            raise ValueError(f"quantize_pair: {k} differs between the copies (the op takes it once)")
+        v = vals.pop() if vals else None
+        if v is not None:
+            shared[k] = v
+    per = {f"{side}_{k}": o[k] for side, o in (("row", rowwise), ("col", colwise)) for k in _PAIR_OPTIONS if k in o}
+    name = _format_name(format)
+    planes = torch.ops.mxblas.quantize_pair(x, name, **per, **shared)
+    rows, cols = _mx._rows_cols(tuple(x.shape))
+    mask = shared.get("rht_mask")
+    out = []
+    for i, (r, c, o) in enumerate(((rows, cols, rowwise), (cols, rows, colwise))):
+        flags = (_mx.TENSOR_SCALED_2D if shared.get("block_2d") else 0) | (_mx.TENSOR_RHT if o.get("rht") else 0)
+        d, s, a, m = planes[4 * i:4 * i + 4]
+        out.append(_mx.QuantizedTensor._of_planes(name, int(r), int(c), flags, d, _plane(s), _plane(a), _plane(m),
+                                                  _default_rht_mask() if mask is None or not o.get("rht") else mask))
+    return tuple(out)
+
+
+def transpose_quantized(q):
+    """mxblas.transpose_quantized through the mxblas::transpose_quantized op."""
+    d, s, a, m = torch.ops.mxblas.transpose_quantized(*_planes("q", q), q.format, q.rows, q.cols, q.flags)
+    return _mx.QuantizedTensor._of_planes(q.format, q.cols, q.rows, q.flags, d, _plane(s), _plane(a), _plane(m),
+                                          q.rht_mask)
+
+
+def rht(x, inverse=False, axis="cols", mask=None, dtype=torch.float32):
+    """mxblas.rht through the mxblas::rht op (dtype torch.float32 or bfloat16)."""
+    _check_torch("x", x)
+    return torch.ops.mxblas.rht(x, inverse, axis, mask, dtype)
