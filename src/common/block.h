@@ -78,7 +78,10 @@ MXB_HD uint8_t mxb_nvfp4_block_scale(float a_b, const mxb_nvfp4_ts *t) {
 MXB_HD int mxb_encode_rne_host(const mxb_fp *p, const float *x, int n, float k, float mul, uint8_t *codes) {
 #ifndef __CUDA_ARCH__
   if (p->ebits && !p->twos) {
-    for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode_rne_minifloat(p, (x[j] * k) * mul);
+    /* a local copy of *p: the byte stores to codes may alias it, which would
+     * reload its fields for every element */
+    const mxb_fp f = *p;
+    for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode_rne_minifloat(&f, (x[j] * k) * mul);
     return 1;
   }
 #else
