@@ -682,6 +682,22 @@ class GroupedGemm(unittest.TestCase):
             mxblas.grouped_gemm(qa, qb, offsets)
         with self.assertRaisesRegex(ValueError, "expert_scales must be"):
             mxblas.grouped_gemm(qa, qb, offsets, expert_scales=amax[:2])
+        # FP8 per tensor: one scale_inv per expert replaces B's plane; MoR's per-tensor plane
+        # is no tensor scale (the library's rule), so it takes none
+        xb = [mxblas.quantize(w[e * self.N:(e + 1) * self.N], "fp8_e4m3") for e in range(3)]
+        fb = mxblas.QuantizedTensor._of_planes("fp8_e4m3", 3 * self.N, self.K, 0,
+                                               np.concatenate([q.data for q in xb]), xb[0].scales.copy(), None,
+                                               None, xb[0].rht_mask)
+        qa8 = mxblas.quantize(x, "fp8_e4m3")
+        c8 = mxblas.grouped_gemm(qa8, fb, offsets, expert_scales=np.concatenate([q.scales for q in xb]))
+        for e in range(3):
+            r0, r1 = offsets[e], offsets[e + 1]
+            rows = mxblas.QuantizedTensor._of_planes("fp8_e4m3", r1 - r0, self.K, 0, qa8.data[r0:r1],
+                                                     qa8.scales, None, None, qa8.rht_mask)  # A's scale for all
+            self.assertEqual(c8[r0:r1].tobytes(), mxblas.gemm(rows, xb[e]).tobytes(), e)
+        qm = mxblas.quantize(w, "mor")
+        with self.assertRaisesRegex(ValueError, "has no tensor scale"):
+            mxblas.grouped_gemm(mxblas.quantize(x, "mor"), qm, offsets, expert_scales=amax)
 
     def test_bad_arguments_are_refused(self):
         qa = mxblas.quantize(sample(8, self.K, 17), "mxfp8_e4m3")

@@ -307,6 +307,19 @@ def _info(fmt):
 _INFO = {}
 
 
+def _is_mor(info):
+    return info["element"] == "e4m3|bf16"
+
+
+def _tensor_scale(info):
+    """The library's tensor-scale rule (mxb_tensor_scale_rule): "amax" (NVFP4), "plane"
+    (FP8 with one fp32 scale for the whole tensor; not MoR) or None."""
+    if info["has_tensor_amax"]:
+        return "amax"
+    whole = info["scale_type"] == "fp32" and not info["block_rows"] and not info["block_cols"]
+    return "plane" if whole and not _is_mor(info) else None
+
+
 def formats():
     """Every format name the library knows, in mxb_format_t order (asked of the library)."""
     global _FORMATS
@@ -684,7 +697,7 @@ def quantize(x, format, tau=None, metric=None, **opts):
     """
     info = _info(format)
     xv, t = _plain(x)
-    mor = info["element"] == "e4m3|bf16"
+    mor = _is_mor(info)
     if mor:
         if set(opts) - {"pow2_scale"}:
             raise TypeError(f"MoR formats take tau, metric and pow2_scale, not {', '.join(sorted(opts))}")
@@ -736,7 +749,7 @@ def quantize_pair(x, format, rowwise=None, colwise=None):
     [C, R] transpose quantized along x's columns (what a training step's wgrad needs).
     rowwise and colwise are dicts of quantize options (not MoR formats)."""
     info = _info(format)
-    if info["element"] == "e4m3|bf16":
+    if _is_mor(info):
         raise TypeError("quantize_pair does not take MoR formats (quantize each copy)")
     xv, t = _plain(x)
     rows, cols = xv.shape
@@ -982,8 +995,7 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
         raise ValueError(f"b has {b.rows} rows, not a whole number of rows for each of {groups} experts")
     n = b.rows // groups
     info = _info(b.format)
-    per_tensor = info["has_tensor_amax"] or (info["scale_type"] == "fp32" and not info["block_rows"]
-                                             and not info["block_cols"])
+    per_tensor = _tensor_scale(info)
     ev = None
     if expert_scales is not None:
         if not per_tensor:
@@ -991,7 +1003,7 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
         ev = _A.view(expert_scales, "expert_scales")
         if ev is None or ev.dtype != np.dtype(np.float32) or ev.bf16 or ev.shape != (groups,) or not ev.contiguous:
             raise ValueError(f"expert_scales must be a contiguous float32 array of the {groups} experts' values")
-        if info["has_tensor_amax"]:
+        if per_tensor == "amax":
             bb.desc.amax = C.cast(ev.ptr, C.POINTER(C.c_float))
         else:
             bb.desc.scales = ev.ptr
