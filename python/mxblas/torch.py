@@ -34,10 +34,8 @@ Needs PyTorch; imported on first use as ``mxblas.torch`` (``import mxblas`` does
 See docs/PYTHON.md, "Training recipes".
 """
 import itertools
-import math
 
 import torch
-import torch.nn.functional as F
 
 from . import torch_ops as _mxt
 
@@ -129,27 +127,18 @@ class _LinearFn(torch.autograd.Function):
         return dx, dw, None
 
 
-class Linear(torch.nn.Module):
+class Linear(torch.nn.Linear):
     """torch.nn.Linear whose GEMMs (forward, dgrad, wgrad) follow a Recipe; recipe=None
     is a plain linear layer. The weight and bias stay in their own dtype (the master
     copy); the bias is added after the GEMM, in the output's dtype."""
 
     def __init__(self, in_features, out_features, bias=True, recipe=None, device=None, dtype=None):
-        super().__init__()
-        self.in_features, self.out_features, self.recipe = in_features, out_features, recipe
-        self.weight = torch.nn.Parameter(torch.empty(out_features, in_features, device=device, dtype=dtype))
-        self.bias = torch.nn.Parameter(torch.empty(out_features, device=device, dtype=dtype)) if bias else None
-        self.reset_parameters()
-
-    def reset_parameters(self):  # as torch.nn.Linear
-        torch.nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            torch.nn.init.uniform_(self.bias, -bound, bound)
+        super().__init__(in_features, out_features, bias, device=device, dtype=dtype)
+        self.recipe = recipe
 
     def forward(self, x):
         if self.recipe is None:
-            return F.linear(x, self.weight, self.bias)
+            return super().forward(x)
         lead = x.shape[:-1]
         y = _LinearFn.apply(x.reshape(-1, self.in_features), self.weight, self.recipe)
         if self.bias is not None:
@@ -157,8 +146,7 @@ class Linear(torch.nn.Module):
         return y.reshape(*lead, self.out_features)
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}, recipe={self.recipe!r}")
+        return f"{super().extra_repr()}, recipe={self.recipe!r}"
 
 
 def swap_linears(module, recipe, keep=()):
@@ -173,8 +161,10 @@ def swap_linears(module, recipe, keep=()):
                 continue
             full = f"{name}.{cname}" if name else cname
             kept = any(fnmatch.fnmatchcase(full, k) for k in keep)
+            # made on the meta device (no memory, no draw from the global RNG), then
+            # given c's parameters
             new = Linear(c.in_features, c.out_features, c.bias is not None, None if kept else recipe,
-                         device=c.weight.device, dtype=c.weight.dtype)
+                         device="meta", dtype=c.weight.dtype)
             new.weight, new.bias = c.weight, c.bias
             setattr(child, cname, new)
     return module
