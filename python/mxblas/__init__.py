@@ -716,12 +716,10 @@ def quantize(x, format, tau=None, metric=None, **opts):
             raise TypeError(f"tau and metric apply to MoR formats only, not {info['name']}")
         cfg, amax = _quant_config(info["has_tensor_amax"], **opts)
         size_fn, run_fn = "mxb_quantize_workspace_size", "mxb_quantize"
-    q = QuantizedTensor(info["name"], xv.shape[0], xv.shape[1], _like=xv)
-    if not mor:
-        if amax is not None:
-            q.amax[0] = float(amax)
-        if cfg.rht.enabled:
-            q.rht_mask = cfg.rht.sign_mask[0]
+    if mor:
+        q = QuantizedTensor(info["name"], xv.shape[0], xv.shape[1], _like=xv)
+    else:
+        q = _new_quantized(info, xv.shape[0], xv.shape[1], cfg, amax, xv)
     b = q._bind()
     device = _same_device([xv] + b.views)
     ctx, stream = _context(device), _stream([xv])
