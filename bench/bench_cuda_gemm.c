@@ -26,9 +26,9 @@ typedef struct gemm_case {
   int64_t M, N, K;
 } gemm_case;
 
-#define NSHAPES 5
+#define NSHAPES 6
 static const int64_t k_shapes[NSHAPES][3] = {
-  {8192, 8192, 8192}, {4096, 4096, 4096}, {2048, 8192, 8192}, {128, 8192, 8192}, {16, 8192, 8192}};
+  {8192, 8192, 8192}, {4096, 4096, 4096}, {2048, 8192, 8192}, {128, 8192, 8192}, {16, 8192, 8192}, {1, 8192, 8192}};
 static double g_bf16_time[NSHAPES]; /* seconds per call, from the reference case */
 
 static uint64_t splitmix(uint64_t *s) {
@@ -234,6 +234,9 @@ static void run(mxbb_state *st, void *arg) {
     mxbb_counter(st, "TFLOPS", flops * 1e-12 * (double)it, 1);
     if (g_bf16_time[shape_index(c)] > 0) mxbb_counter(st, "ratio_to_bf16", g_bf16_time[shape_index(c)] / per, 0);
     mxbb_counter(st, "us", per * 1e6, 0);
+    /* Small M is bound by streaming the weights: their bytes (codes and
+     * scales) per second. */
+    if (c->M <= 128) mxbb_counter(st, "weight_TBps", (double)(sb.data_bytes + sb.scale_bytes) * 1e-12 / per, 0);
   }
   cudaEventDestroy(e0);
   cudaEventDestroy(e1);
@@ -273,6 +276,8 @@ MXBB_CONSTRUCTOR static void reg(void) {
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]) && n < MAXCASES; i++) {
       /* 4-bit weights x BF16 only at decode and small-batch shapes. */
       if (list[i].fa == MXB_FORMAT_BF16 && list[i].fb != MXB_FORMAT_BF16 && M > 128) continue;
+      /* M = 1 (single-token decode): BF16 and 4-bit weights only. */
+      if (M == 1 && list[i].fa != MXB_FORMAT_BF16) continue;
       g_cases[n] = list[i];
       snprintf(g_names[n], sizeof(g_names[n]), "cuda_gemm/%s/%lldx%lldx%lld", list[i].name, (long long)M,
                (long long)N, (long long)K);
