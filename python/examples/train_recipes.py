@@ -161,7 +161,15 @@ def main():
     args = p.parse_args()
     train, val = corpus(args.data, args.glob, args.limit)
     print(f"corpus: {len(train)} training and {len(val)} validation bytes from {args.data}/**/{args.glob}")
-    results = [run(name, args, train, val) for name in args.recipes.split(",")]
+    results = []
+    for name in args.recipes.split(","):
+        results.append(run(name, args, train, val))
+        r = results[-1]
+        print(f"{name}: train loss {r['train_loss']:.4f}, val loss {r['val_loss']:.4f}, "
+              f"{r['tokens_per_s']:.0f} tokens/s", flush=True)
+        if args.out:  # after every recipe, so a run cut short keeps what finished
+            with open(args.out, "w") as f:
+                json.dump({"args": vars(args), "results": results}, f, indent=1)
     base = next((r for r in results if r["recipe"] == "bf16"), None)
     print(f"\n{results[0]['params'] / 1e6:.1f}M parameters, {args.steps} steps of {args.batch} x {args.seq} tokens, "
           f"{args.device}")
@@ -170,9 +178,6 @@ def main():
     for r in results:
         gap = f"{100 * (r['val_loss'] / base['val_loss'] - 1):+.2f}%" if base else "-"
         print(f"| {r['recipe']} | {r['train_loss']:.4f} | {r['val_loss']:.4f} | {gap} | {r['tokens_per_s']:.0f} |")
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"args": vars(args), "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":
