@@ -281,11 +281,13 @@ __global__ void __launch_bounds__(DTHREADS, 2) decode_kernel(problem p, int64_t 
     return;
   }
   each_output([&](int64_t m, int64_t n, float v) { part[((int64_t)blockIdx.y * p.M + m) * part_ld(p.N) + n] = v; });
-  __threadfence();
+  // The barrier orders the block's partial sums before thread 0's fence,
+  // which (cumulative) publishes them before the count: one fence a block.
   int *count = sync + 2 * blockIdx.x, *flag = count + 1;
-  if (__syncthreads_or(bad) && threadIdx.x == 0) atomicOr(flag, 1);
+  const bool any_bad = __syncthreads_or(bad);
   if (threadIdx.x == 0) {
     __threadfence();
+    if (any_bad) atomicOr(flag, 1);
     s_last = atomicAdd(count, 1) == (int)gridDim.y - 1;
   }
   __syncthreads();

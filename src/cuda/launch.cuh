@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include <atomic>
 #include <type_traits>
 
 #include "common/format_table.h"
@@ -25,6 +26,21 @@ static inline mxb_status_t cuda_status(cudaError_t e, const char *what) {
 // After a launch: configuration errors show up here, without synchronising.
 static inline mxb_status_t launch_status(const char *kernel) {
   return cuda_status(cudaGetLastError(), kernel);
+}
+
+// Dynamic shared memory above 48 KB is opted into per kernel and device
+// (cudaFuncSetAttribute), a host call of microseconds: each kernel pays it
+// once per device (0..63; others every launch), not on every launch, which
+// at decode-size shapes is a tenth of the call.
+template <auto Kernel>
+mxb_status_t allow_dynamic_smem(int device, int bytes) {
+  static std::atomic<uint64_t> done{0};
+  const uint64_t bit = device >= 0 && device < 64 ? 1ull << device : 0;
+  if (bit && (done.load(std::memory_order_relaxed) & bit)) return MXB_SUCCESS;
+  MXB_TRY(cuda_status(cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes),
+                      "cudaFuncSetAttribute(dynamic shared memory)"));
+  done.fetch_or(bit, std::memory_order_relaxed);  // idempotent: racing threads both set it
+  return MXB_SUCCESS;
 }
 
 // Blocks for a grid-stride kernel over `items` work items: enough to fill

@@ -664,8 +664,7 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, int spli
   k.part = part;
   k.out = p.out;
   auto kernel = sm90_mx_fp8_kernel<BN, KIND, FP4, B128>;
-  MXB_TRY(cuda_status(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, layout<BN>::BYTES),
-                      "cudaFuncSetAttribute(sm90_mx_fp8_kernel)"));
+  MXB_TRY((allow_dynamic_smem<sm90_mx_fp8_kernel<BN, KIND, FP4, B128>>(ctx->device, layout<BN>::BYTES)));
   const int units = k.tiles_m * k.tiles_n * splits, sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
   kernel<<<units < sms ? units : sms, THREADS, layout<BN>::BYTES, st>>>(ta, tb, k);
   MXB_TRY(launch_status("sm90_mx_fp8_kernel"));
