@@ -99,6 +99,9 @@ struct path {
   size_t (*workspace)(const mxb_context *ctx, const problem &p);
   // Runs the call; may hand it to a fallback path, named in *ran.
   mxb_status_t (*run)(const call &c, const char **ran);
+  // Whether the path writes plain C only (alpha, beta, fp32 or bf16), so
+  // bias, activation and fp16 C run as a second step (run_lt_epilogue).
+  bool plain_c;
 };
 
 static bool fast(const call &c) { return c.desc->mode != MXB_GEMM_EXACT; }
@@ -182,28 +185,23 @@ static bool always(const mxb_context *, const call &) { return true; }
 
 // Order matters: the first row that applies serves the call.
 static const path k_paths[] = {
-    {"cuda-exact-generic", k_empty, nullptr, no_workspace, run_generic_path},  // K = 0: C = beta C
-    {"cuda-exact-int8-mma", exact_fp4, nullptr, ws_int8, run_int8_path},
-    {"cuda-exact-generic", exact_any, nullptr, no_workspace, run_generic_path},
-    {"cuda-fast-cublaslt-nvfp4-sm100", lt_nvfp4_sm100, nullptr, ws_blockscaled, run_blockscaled_path},
-    {"cuda-fast-cublaslt-mxfp8-sm100", lt_mxfp8_sm100, nullptr, ws_blockscaled, run_blockscaled_path},
-    {"cuda-fast-sm90-mx-fp8-wgmma", sm90_mx, sm90_mx_shape, ws_sm90_mx, run_sm90_mx_path},
-    {"cuda-fast-cublaslt-bf16", lt_bf16, nullptr, ws_lt, run_lt_path},
-    {"cuda-fast-cublaslt-fp8", lt_fp8, nullptr, ws_lt_or_dequant, run_lt_path},
-    {"cuda-fast-decode-m16", decode_m16, nullptr, decode_workspace, run_decode_path},
-    {"cuda-fast-dequant-cublaslt-bf16", dequant, nullptr, ws_dequant, run_dequant_path},
-    {"cuda-exact-generic", always, nullptr, no_workspace, run_generic_path},
+    {"cuda-exact-generic", k_empty, nullptr, no_workspace, run_generic_path, false},  // K = 0: C = beta C
+    {"cuda-exact-int8-mma", exact_fp4, nullptr, ws_int8, run_int8_path, false},
+    {"cuda-exact-generic", exact_any, nullptr, no_workspace, run_generic_path, false},
+    // cuBLASLt writes these rows' C; the sm_90a MX kernel's store has no
+    // bias or activation (see store_plain).
+    {"cuda-fast-cublaslt-nvfp4-sm100", lt_nvfp4_sm100, nullptr, ws_blockscaled, run_blockscaled_path, true},
+    {"cuda-fast-cublaslt-mxfp8-sm100", lt_mxfp8_sm100, nullptr, ws_blockscaled, run_blockscaled_path, true},
+    {"cuda-fast-sm90-mx-fp8-wgmma", sm90_mx, sm90_mx_shape, ws_sm90_mx, run_sm90_mx_path, true},
+    {"cuda-fast-cublaslt-bf16", lt_bf16, nullptr, ws_lt, run_lt_path, true},
+    {"cuda-fast-cublaslt-fp8", lt_fp8, nullptr, ws_lt_or_dequant, run_lt_path, true},
+    {"cuda-fast-decode-m16", decode_m16, nullptr, decode_workspace, run_decode_path, false},
+    {"cuda-fast-dequant-cublaslt-bf16", dequant, nullptr, ws_dequant, run_dequant_path, true},
+    {"cuda-exact-generic", always, nullptr, no_workspace, run_generic_path, false},
 };
 
 static constexpr int k_npaths = (int)(sizeof(k_paths) / sizeof(k_paths[0]));
-// The rows that apply the epilogue (bias, activation, fp16 C) as a second
-// step: those whose C cuBLASLt writes, and the sm_90a MX kernel (its store
-// has no bias or activation: see store_plain).
-static bool epilogue_after(const path &r) {
-  return r.run == run_lt_path || r.run == run_blockscaled_path || r.run == run_dequant_path ||
-         r.run == run_sm90_mx_path;
-}
-static bool split_epilogue(const path &r, const problem &p) { return epilogue_after(r) && has_epilogue(p.out); }
+static bool split_epilogue(const path &r, const problem &p) { return r.plain_c && has_epilogue(p.out); }
 // Workspace of row r for p: with the epilogue split off, the intermediate
 // first, then what the row needs for the problem it runs.
 static size_t need_of(const mxb_context *ctx, const path &r, const problem &p) {
