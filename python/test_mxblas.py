@@ -561,12 +561,38 @@ def same_planes(test, q, r, what=""):
             test.assertEqual(np.asarray(a).tobytes(), np.asarray(b).tobytes(), f"{what} {p}")
 
 
+class FourOverSix(unittest.TestCase):
+    def test_blocks_scaled_to_four_where_that_errs_less(self):
+        x = sample(64, 160, 31)
+        std = mxblas.quantize(x, "nvfp4")
+        v6 = mxblas.dequantize(std).astype(np.float64)
+        for metric, err in (("mse", lambda d: (d * d).sum(-1)), ("mae", lambda d: np.abs(d).sum(-1))):
+            q = mxblas.quantize(x, "nvfp4", four_over_six=metric)
+            v = mxblas.dequantize(q).astype(np.float64)
+            e6, e = (err((w - x).reshape(64, 10, 16)) for w in (v6, v))
+            changed = q.scales.reshape(64, 10) != std.scales.reshape(64, 10)
+            self.assertTrue(changed.any() and not changed.all(), metric)
+            self.assertTrue((e[changed] < e6[changed]).all(), metric)   # 4 taken only where it errs less
+            self.assertTrue((e[~changed] == e6[~changed]).all(), metric)  # elsewhere the standard block
+            self.assertEqual(q.amax.tobytes(), std.amax.tobytes())
+
+    def test_refusals(self):
+        x = sample(16, 32, 32)
+        with self.assertRaises(ValueError):
+            mxblas.quantize(x, "nvfp4", four_over_six="rmse")
+        for fmt, opts in (("mxfp4", {}), ("nvfp4", dict(block_2d=True))):
+            with self.assertRaises(mxblas.MxblasError) as e:
+                mxblas.quantize(x, fmt, four_over_six="mse", **opts)
+            self.assertEqual(e.exception.status, mxblas.load_library().mxb_status_string(4).decode())  # MXB_ERR_UNSUPPORTED
+
+
 class PairTransposeRht(unittest.TestCase):
     def test_quantize_pair_is_two_quantizes(self):
         x = sample(48, 96, 21)  # RHT along either side needs multiples of 16
         for fmt, row, col in [("nvfp4", {}, dict(rht=True, rounding="sr", seed=9)),
                               ("mxfp8_e4m3", dict(rounding="sr", seed=4, offset=2), {}),
-                              ("fp8_e4m3_1x128", {}, {}), ("nvfp4", dict(block_2d=True), dict(block_2d=True))]:
+                              ("fp8_e4m3_1x128", {}, {}), ("nvfp4", dict(block_2d=True), dict(block_2d=True)),
+                              ("nvfp4", dict(four_over_six="mse"), dict(four_over_six="mae", rht=True))]:
             qr, qc = mxblas.quantize_pair(x, fmt, row, col)
             same_planes(self, qr, mxblas.quantize(x, fmt, **row), f"{fmt} rowwise")
             same_planes(self, qc, mxblas.quantize(np.ascontiguousarray(x.T), fmt, **col), f"{fmt} colwise")

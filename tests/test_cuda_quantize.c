@@ -27,10 +27,11 @@ static void quantize_both_x(cmp_ctx *c, const mxb_quant_config_t *cfg, const qca
   char what[256];
   mxb_format_info_t fi = {.struct_size = sizeof(fi)};
   mxb_format_info(q->format, &fi);
-  snprintf(what, sizeof(what), "%s %s %lldx%lld %s %s round=%d rule=%d nonfinite=%d amax_src=%d/%a 2d=%d rht=%d/%d pow2=%d",
+  snprintf(what, sizeof(what), "%s %s %lldx%lld %s %s round=%d rule=%d nonfinite=%d amax_src=%d/%a 2d=%d rht=%d/%d pow2=%d 4/6=%d",
            fi.name, k_dtype_name[q->dtype], (long long)q->rows, (long long)q->cols, input,
            q->layout ? "swizzled" : "linear", cfg->rounding, cfg->scale_rule, cfg->nonfinite, cfg->amax_source,
-           q->supplied_amax, cfg->block_2d, cfg->rht.enabled, cfg->rht.size, cfg->fp8_pow2_scale);
+           q->supplied_amax, cfg->block_2d, cfg->rht.enabled, cfg->rht.size, cfg->fp8_pow2_scale,
+           (int)cfg->four_over_six);
   uint64_t seed = 1000003u * (uint64_t)q->format + 7919u * (uint64_t)(q->rows * 31 + q->cols) + (uint64_t)q->kind;
   void *hsrc = cmp_convert(x, n, q->dtype, seed ^ 0x5555);
   size_t in_bytes = n * mxb_dtype_size(q->dtype);
@@ -188,6 +189,25 @@ Test(cuda_quantize, nvfp4_2d) {
         cfg.nonfinite = (opt & 2) ? MXB_NONFINITE_SATURATE : MXB_NONFINITE_NAN_BLOCK;
         qcase q = {MXB_FORMAT_NVFP4, k_dtypes[(s + k) % 3], k_shapes[s][0], k_shapes[s][1], (cmp_input)k,
                    (mxb_scale_layout_t)(opt >> 1), 1.0f};
+        quantize_both(&c, &cfg, &q);
+      }
+  cmp_close(&c);
+}
+
+Test(cuda_quantize, nvfp4_four_over_six) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  for (size_t s = 0; s < NSHAPES; s++)
+    for (int k = 0; k < CMP_KINDS; k++)
+      for (int opt = 0; opt < 8; opt++) {
+        mxb_quant_config_t cfg;
+        mxb_quant_config_init(&cfg);
+        cfg.four_over_six = (opt & 1) ? MXB_FOUR_OVER_SIX_MAE : MXB_FOUR_OVER_SIX_MSE;
+        cfg.rounding = (opt & 2) ? MXB_ROUND_SR : MXB_ROUND_RNE;
+        cfg.nonfinite = (opt & 4) ? MXB_NONFINITE_SATURATE : MXB_NONFINITE_NAN_BLOCK;
+        cfg.rht.enabled = k_shapes[s][1] % 16 == 0 && (opt & 2);
+        qcase q = {MXB_FORMAT_NVFP4, k_dtypes[(s + k) % 3], k_shapes[s][0], k_shapes[s][1], (cmp_input)k,
+                   (mxb_scale_layout_t)(opt >> 2), 1.0f};
         quantize_both(&c, &cfg, &q);
       }
   cmp_close(&c);

@@ -37,6 +37,7 @@ __all__ = ["MxblasError", "QuantizedTensor", "quantize", "quantize_pair", "trans
 _RULES = {"rceil": 0, "floor": 1, "ceil": 2, "even": 3}
 _ROUNDING = {"rne": 0, "sr": 1}
 _NONFINITE = {"nan_block": 0, "nan-block": 0, "saturate": 1}
+_FOUR_OVER_SIX = {None: 0, "mse": 1, "mae": 2}
 _MOR_METRICS = {"rel_l2": 0, "max_rel": 1, "mean_rel": 2}
 DTYPE_FP32, DTYPE_BF16, DTYPE_FP16 = 0, 1, 2
 TENSOR_SCALED_2D, TENSOR_RHT = 0x1, 0x2
@@ -73,7 +74,7 @@ class _QuantConfig(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("rounding", C.c_int), ("seed", C.c_uint64),
                 ("offset", C.c_uint64), ("scale_rule", C.c_int), ("nonfinite", C.c_int),
                 ("amax_source", C.c_int), ("block_2d", C.c_int), ("fp8_pow2_scale", C.c_int),
-                ("rht", _Rht)]
+                ("rht", _Rht), ("four_over_six", C.c_int)]
 
 
 class _MorConfig(C.Structure):
@@ -661,7 +662,7 @@ def _default_rht_mask():
 
 def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil",
                   nonfinite="nan_block", block_2d=False, pow2_scale=False, rht=False, rht_mask=None,
-                  amax=None):
+                  amax=None, four_over_six=None):
     cfg = _QuantConfig()
     load_library().mxb_quant_config_init(C.byref(cfg))
     cfg.rounding = _choice("rounding", _ROUNDING, rounding)
@@ -670,6 +671,7 @@ def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil"
     cfg.nonfinite = _choice("nonfinite", _NONFINITE, nonfinite)
     cfg.block_2d = int(bool(block_2d))
     cfg.fp8_pow2_scale = int(bool(pow2_scale))
+    cfg.four_over_six = _choice("four_over_six", _FOUR_OVER_SIX, four_over_six)
     if rht_mask is not None and not rht:
         raise ValueError("rht_mask without rht=True: the mask would be ignored")
     if rht_mask is not None:
@@ -692,7 +694,8 @@ def quantize(x, format, tau=None, metric=None, **opts):
     x's device. opts: rounding='rne'|'sr', seed, offset,
     scale_rule='rceil'|'floor'|'ceil'|'even', nonfinite='nan_block'|'saturate',
     block_2d, pow2_scale, rht, rht_mask (16 bits), amax (NVFP4: use this tensor amax
-    instead of computing it). MoR formats take tau, metric='rel_l2'|'max_rel'|'mean_rel'
+    instead of computing it), four_over_six=None|'mse'|'mae' (NVFP4 1x16 blocks: each
+    block scaled to 4 or 6, whichever errs less by that metric; docs/NUMERICS.md 4.1.1). MoR formats take tau, metric='rel_l2'|'max_rel'|'mean_rel'
     and pow2_scale.
     """
     info = _info(format)

@@ -7,14 +7,16 @@ a fake implementation that sizes its results with the library's size queries, wi
 running anything, for tracing:
 
     torch.ops.mxblas.quantize(x, format, *, rounding, seed, offset, scale_rule, nonfinite,
-        block_2d, pow2_scale, rht, rht_mask, amax, tau, metric) -> (data, scales, aux, amax)
+        block_2d, pow2_scale, rht, rht_mask, amax, tau, metric, four_over_six)
+        -> (data, scales, aux, amax)
     torch.ops.mxblas.dequantize(data, scales, aux, amax, format, rows, cols, flags, dtype)
     torch.ops.mxblas.gemm(a planes, a_format, a_rows, a_cols, a_flags, b planes, ...,
         mode, alpha, beta, c, out_dtype) -> C
     torch.ops.mxblas.grouped_gemm(a planes ..., b planes ..., index, layout, mode, alpha,
         beta, c, out_dtype) -> C
     torch.ops.mxblas.quantize_pair(x, format, *, row_/col_ rounding, seed, offset, rht,
-        rht_mask, block_2d, scale_rule, nonfinite, pow2_scale, amax) -> 4 + 4 planes
+        rht_mask, block_2d, scale_rule, nonfinite, pow2_scale, amax, row_/col_four_over_six)
+        -> 4 + 4 planes
     torch.ops.mxblas.transpose_quantized(planes, format, rows, cols, flags) -> 4 planes
     torch.ops.mxblas.rht(x, inverse, axis, mask, dtype) -> Tensor
 
@@ -67,10 +69,12 @@ def _quantize_op(x: Tensor, format: str, rounding: Optional[str] = None, seed: O
                  nonfinite: Optional[str] = None, block_2d: Optional[bool] = None,
                  pow2_scale: Optional[bool] = None, rht: Optional[bool] = None,
                  rht_mask: Optional[int] = None, amax: Optional[float] = None,
-                 tau: Optional[float] = None, metric: Optional[str] = None
+                 tau: Optional[float] = None, metric: Optional[str] = None,
+                 four_over_six: Optional[str] = None
                  ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     opts = dict(rounding=rounding, seed=seed, offset=offset, scale_rule=scale_rule, nonfinite=nonfinite,
-                block_2d=block_2d, pow2_scale=pow2_scale, rht=rht, rht_mask=rht_mask, amax=amax)
+                block_2d=block_2d, pow2_scale=pow2_scale, rht=rht, rht_mask=rht_mask, amax=amax,
+                four_over_six=four_over_six)
     # options left out are the package's defaults (a MoR format refuses the others outright)
     q = _mx.quantize(x, format, tau=tau, metric=metric, **{k: v for k, v in opts.items() if v is not None})
     return tuple(_empty(q.data) if p is None else p for p in (q.data, q.scales, q.aux, q.amax))
@@ -107,15 +111,17 @@ def _quantize_pair_op(x: Tensor, format: str, row_rounding: Optional[str] = None
                       col_offset: Optional[int] = None, col_rht: Optional[bool] = None,
                       rht_mask: Optional[int] = None, block_2d: Optional[bool] = None,
                       scale_rule: Optional[str] = None, nonfinite: Optional[str] = None,
-                      pow2_scale: Optional[bool] = None, amax: Optional[float] = None
+                      pow2_scale: Optional[bool] = None, amax: Optional[float] = None,
+                      row_four_over_six: Optional[str] = None, col_four_over_six: Optional[str] = None
                       ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     shared = dict(block_2d=block_2d, scale_rule=scale_rule, nonfinite=nonfinite, pow2_scale=pow2_scale, amax=amax)
 
-    def opts(rounding, seed, offset, rht):
-        o = dict(shared, rounding=rounding, seed=seed, offset=offset, rht=rht, rht_mask=rht_mask if rht else None)
+    def opts(rounding, seed, offset, rht, four_over_six):
+        o = dict(shared, rounding=rounding, seed=seed, offset=offset, rht=rht, rht_mask=rht_mask if rht else None,
+                 four_over_six=four_over_six)
         return {k: v for k, v in o.items() if v is not None}
-    qr, qc = _mx.quantize_pair(x, format, opts(row_rounding, row_seed, row_offset, row_rht),
-                               opts(col_rounding, col_seed, col_offset, col_rht))
+    qr, qc = _mx.quantize_pair(x, format, opts(row_rounding, row_seed, row_offset, row_rht, row_four_over_six),
+                               opts(col_rounding, col_seed, col_offset, col_rht, col_four_over_six))
     return _planes_of(qr) + _planes_of(qc)
 
 
@@ -289,13 +295,13 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
                                          b.flags, index, layout, mode, alpha, beta, c, out_dtype)
 
 
-_PAIR_OPTIONS = frozenset(("rounding", "seed", "offset", "rht"))
+_PAIR_OPTIONS = frozenset(("rounding", "seed", "offset", "rht", "four_over_six"))
 _PAIR_SHARED = frozenset(("rht_mask", "block_2d", "scale_rule", "nonfinite", "pow2_scale", "amax"))
 
 
 def quantize_pair(x, format, rowwise=None, colwise=None):
     """mxblas.quantize_pair through the mxblas::quantize_pair op: (rowwise, colwise)
-    QuantizedTensors of torch planes. Per copy: rounding, seed, offset, rht; the other
+    QuantizedTensors of torch planes. Per copy: rounding, seed, offset, rht, four_over_six; the other
     options (rht_mask, block_2d, scale_rule, nonfinite, pow2_scale, amax) must be the same
     in both (the op takes them once)."""
     _check_torch("x", x)

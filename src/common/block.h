@@ -57,6 +57,7 @@ typedef struct mxb_nvfp4_ts {
   float A;     /* the tensor amax used (mxb_nvfp4_amax_used) */
   float S_enc, S_dec;
   float m;     /* S_enc * (1/6) */
+  int four_six; /* mxb_four_over_six_t of the quantize config (0: off) */
 } mxb_nvfp4_ts;
 
 MXB_HD mxb_nvfp4_ts mxb_nvfp4_tensor_scales(float A) {
@@ -66,6 +67,7 @@ MXB_HD mxb_nvfp4_ts mxb_nvfp4_tensor_scales(float A) {
   if (t.A == 0.0f || t.S_enc == 0.0f) t.S_enc = 1.0f;
   t.S_dec = 1.0f / t.S_enc;
   t.m = t.S_enc * (1.0f / 6.0f);
+  t.four_six = 0;
   return t;
 }
 MXB_HD uint8_t mxb_nvfp4_block_scale(float a_b, const mxb_nvfp4_ts *t) {
@@ -89,16 +91,11 @@ MXB_HD int mxb_encode_rne_host(const mxb_fp *p, const float *x, int n, float k, 
 #endif
   return 0;
 }
-/* One NVFP4 block given its amax (the 1x16 block's, or the 16x16 tile's for
- * 2D scaling) and whether that block/tile is a NaN block. Returns s_b. */
-MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bits, int nan_block,
-                                        const mxb_nvfp4_ts *t, const uint8_t *r, uint8_t *codes) {
-  if (nan_block) {
-    for (int j = 0; j < n; j++) codes[j] = 0;
-    return 0x7F;
-  }
+/* The codes of an NVFP4 block (n <= 16 elements, or a 16x16 tile's row)
+ * with block scale s. */
+MXB_HD void mxb_nvfp4_encode_block(const float *x, int n, uint8_t s, const mxb_nvfp4_ts *t, const uint8_t *r,
+                                   uint8_t *codes) {
   mxb_fp p = mxb_elem_fp(MXB_ELEM_E2M1);
-  uint8_t s = mxb_nvfp4_block_scale(mxb_u2f(amax_bits), t);
   /* enc = 1 / (s_b * S_dec). Where s_b * S_dec is subnormal (a small amax:
    * S_dec reaches 2^-128) 1 / (s_b * S_dec) may overflow although
    * x * enc is at most about 6: there x * enc is taken as
@@ -110,7 +107,6 @@ MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bit
   float enc = fminf(1.0f / (d * k), MXB_FLT_MAX);
   if (r || !mxb_encode_rne_host(&p, x, n, k, enc, codes))
     for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(&p, (x[j] * k) * enc, r ? r[j] : -1);
-  return s;
 }
 /* The block's dequantization multiplier (s_b * A) * (1/2688), in fp32, left
  * to right, with the amax used. Its first product overflows for A above
@@ -129,6 +125,41 @@ MXB_HD float mxb_nvfp4_dequant_scale(uint8_t s_b, float A) {
 MXB_HD float mxb_nvfp4_decode(uint8_t code, uint8_t s_b, float A) {
   mxb_fp p = mxb_elem_fp(MXB_ELEM_E2M1);
   return mxb_fp_decode(&p, code) * mxb_nvfp4_dequant_scale(s_b, A);
+}
+/* Four Over Six's error of a block's codes (NUMERICS 4.1.1): the sum over
+ * j ascending, in binary64 from +0, of (v_j - x_j)^2 (MSE) or |v_j - x_j|
+ * (MAE), v_j the dequantized value in fp32 (mxb_nvfp4_decode). */
+MXB_HD double mxb_nvfp4_block_error(const float *x, int n, const uint8_t *codes, uint8_t s, const mxb_nvfp4_ts *t) {
+  double e = 0.0;
+  for (int j = 0; j < n; j++) {
+    const double d = (double)mxb_nvfp4_decode(codes[j], s, t->A) - (double)x[j];
+    e += t->four_six == MXB_FOUR_OVER_SIX_MSE ? d * d : fabs(d);
+  }
+  return e;
+}
+/* One NVFP4 block given its amax (the 1x16 block's, or the 16x16 tile's for
+ * 2D scaling) and whether that block/tile is a NaN block. Returns s_b. With
+ * Four Over Six (t->four_six, 1x16 blocks only) the block also tries the
+ * scale that maps its amax to 4 and keeps it where its error is smaller
+ * (ties keep 6; SR uses the same bits r for both). */
+MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bits, int nan_block,
+                                        const mxb_nvfp4_ts *t, const uint8_t *r, uint8_t *codes) {
+  if (nan_block) {
+    for (int j = 0; j < n; j++) codes[j] = 0;
+    return 0x7F;
+  }
+  const float a_b = mxb_u2f(amax_bits);
+  const uint8_t s = mxb_nvfp4_block_scale(a_b, t);
+  mxb_nvfp4_encode_block(x, n, s, t, r, codes);
+  if (!t->four_six) return s;
+  /* S_enc / 4: an exact scaling (S_enc >= 2688 / FLT_MAX stays normal) */
+  const uint8_t s4 = mxb_ue4m3_encode(fminf(a_b * (t->S_enc * 0.25f), MXB_FLT_MAX));
+  if (s4 == s) return s;
+  uint8_t c4[16];
+  mxb_nvfp4_encode_block(x, n, s4, t, r, c4);
+  if (!(mxb_nvfp4_block_error(x, n, c4, s4, t) < mxb_nvfp4_block_error(x, n, codes, s, t))) return s;
+  for (int j = 0; j < n; j++) codes[j] = c4[j];
+  return s4;
 }
 /* The GEMM's tensor scale (NUMERICS 7, step 3): the amax used * (1/2688). */
 MXB_HD float mxb_nvfp4_tensor_scale(float A) { return mxb_nvfp4_amax_used(A) * (1.0f / 2688.0f); }

@@ -24,8 +24,6 @@ static mxb_status_t check_pair(mxb_context_t *ctx, const mxb_quant_config_t *row
                                const mxb_tensor_t *rowwise, const mxb_tensor_t *colwise, side *row, side *col,
                                size_t *transposed_bytes, size_t *scratch_bytes) {
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
-  if (!row_cfg) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "row_cfg is NULL");
-  if (!col_cfg) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "col_cfg is NULL");
   MXB_TRY(mxb_check_tensor(rowwise, "rowwise", NULL, NULL));
   MXB_TRY(mxb_check_tensor(colwise, "colwise", NULL, NULL));
   if (colwise->rows != rowwise->cols || colwise->cols != rowwise->rows)
@@ -53,7 +51,10 @@ MXB_API mxb_status_t mxb_quantize_pair_workspace_size(mxb_context_t *ctx, const 
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes is NULL");
   size_t t = 0, q = 0;
   side row, col;
-  MXB_TRY(check_pair(ctx, row_cfg, col_cfg, src_type, rowwise, colwise, &row, &col, &t, &q));
+  mxb_quant_config_t rc, cc;
+  MXB_TRY(mxb_quant_full_config(row_cfg, "row_cfg", &rc));
+  MXB_TRY(mxb_quant_full_config(col_cfg, "col_cfg", &cc));
+  MXB_TRY(check_pair(ctx, &rc, &cc, src_type, rowwise, colwise, &row, &col, &t, &q));
   *bytes = t + q;
   return MXB_SUCCESS;
 }
@@ -65,6 +66,11 @@ MXB_API mxb_status_t mxb_quantize_pair(mxb_context_t *ctx, const mxb_quant_confi
   mxb_clear_error();
   size_t t = 0, q = 0;
   side row, col;
+  mxb_quant_config_t rc, cc;
+  MXB_TRY(mxb_quant_full_config(row_cfg, "row_cfg", &rc));
+  MXB_TRY(mxb_quant_full_config(col_cfg, "col_cfg", &cc));
+  row_cfg = &rc;
+  col_cfg = &cc;
   MXB_TRY(check_pair(ctx, row_cfg, col_cfg, src_type, rowwise, colwise, &row, &col, &t, &q));
   MXB_TRY(mxb_check_plain(src, "src", src_type, rowwise->rows, rowwise->cols));
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, t + q, "mxb_quantize_pair_workspace_size"));

@@ -67,8 +67,10 @@ MXB_API mxb_status_t mxb_quantize_workspace_size(mxb_context_t *ctx, const mxb_q
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes is NULL");
   mxb_tensor_sizes_t sz;
   const mxb_format_desc *d;
-  MXB_TRY(mxb_check_quantize(ctx, cfg, src_type, dst, &sz, &d));
-  *bytes = mxb_quantize_workspace(ctx, cfg, d, dst, &sz);
+  mxb_quant_config_t full;
+  MXB_TRY(mxb_quant_full_config(cfg, "cfg", &full));
+  MXB_TRY(mxb_check_quantize(ctx, &full, src_type, dst, &sz, &d));
+  *bytes = mxb_quantize_workspace(ctx, &full, d, dst, &sz);
   return MXB_SUCCESS;
 }
 
@@ -78,6 +80,9 @@ MXB_API mxb_status_t mxb_quantize(mxb_context_t *ctx, const mxb_quant_config_t *
   mxb_clear_error();
   mxb_tensor_sizes_t sz;
   const mxb_format_desc *d;
+  mxb_quant_config_t full;
+  MXB_TRY(mxb_quant_full_config(cfg, "cfg", &full));
+  cfg = &full;
   MXB_TRY(mxb_check_quantize(ctx, cfg, src_type, dst, &sz, &d));
   MXB_TRY(mxb_check_plain(src, "src", src_type, dst->rows, dst->cols));
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, mxb_quantize_workspace(ctx, cfg, d, dst, &sz),
@@ -103,11 +108,10 @@ MXB_API mxb_status_t mxb_quantize_supported(mxb_context_t *ctx, const mxb_quant_
   if (!supported) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "supported is NULL");
   const mxb_format_desc *d = mxb_format_desc_get(format);
   if (!d) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "format %d is not a valid mxb_format_t", (int)format);
-  mxb_quant_config_t defaults;
-  if (!cfg) {
-    mxb_quant_config_defaults(&defaults);
-    cfg = &defaults;
-  }
+  mxb_quant_config_t full;
+  if (cfg) MXB_TRY(mxb_quant_full_config(cfg, "cfg", &full));
+  else mxb_quant_config_defaults(&full);
+  cfg = &full;
   /* The options' own checks (no shape: 0 columns are a multiple of every
    * RHT size); what remains is whether the format offers them. */
   mxb_status_t st = mxb_check_quant_config(cfg, d, 0);

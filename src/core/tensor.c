@@ -168,9 +168,24 @@ mxb_status_t mxb_check_rht(const mxb_rht_t *rht, int64_t len, const char *what) 
   return MXB_SUCCESS;
 }
 
+mxb_status_t mxb_quant_full_config(const mxb_quant_config_t *in, const char *name, mxb_quant_config_t *out) {
+  if (!in) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s is NULL", name);
+  MXB_TRY(mxb_check_struct_size(in->struct_size, MXB_MIN_SIZE_QUANT_CONFIG, name, "use mxb_quant_config_init"));
+  /* Whole fields only: a struct_size that ends inside a field leaves that
+   * field at its default. */
+  static const size_t ends[] = {MXB_MIN_SIZE_QUANT_CONFIG, MXB_FIELD_END(mxb_quant_config_t, four_over_six)};
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+    if (in->struct_size >= ends[i]) n = ends[i];
+  mxb_quant_config_defaults(out);
+  memcpy(out, in, n);
+  out->struct_size = sizeof(*out);
+  return MXB_SUCCESS;
+}
+
 mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_format_desc *d, int64_t cols) {
   if (!cfg) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg is NULL");
-  MXB_TRY(mxb_check_struct_size(cfg->struct_size, MXB_MIN_SIZE_QUANT_CONFIG, "cfg", "use mxb_quant_config_init"));
+  MXB_TRY(mxb_check_struct_size(cfg->struct_size, sizeof(*cfg), "cfg", "pass it through mxb_quant_full_config"));
   if (cfg->rounding != MXB_ROUND_RNE && cfg->rounding != MXB_ROUND_SR)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->rounding %d is not valid", (int)cfg->rounding);
   if ((int)cfg->scale_rule < 0 || (int)cfg->scale_rule > MXB_SCALE_RULE_EVEN)
@@ -181,6 +196,13 @@ mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_for
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->amax_source %d is not valid", (int)cfg->amax_source);
   if (cfg->block_2d && d->format != MXB_FORMAT_NVFP4)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "2D (16x16) scaling exists for NVFP4 only, not %s", d->name);
+  if ((int)cfg->four_over_six < MXB_FOUR_OVER_SIX_OFF || (int)cfg->four_over_six > MXB_FOUR_OVER_SIX_MAE)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->four_over_six %d is not valid", (int)cfg->four_over_six);
+  if (cfg->four_over_six && d->format != MXB_FORMAT_NVFP4)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "Four Over Six block scales exist for NVFP4 only, not %s", d->name);
+  if (cfg->four_over_six && cfg->block_2d)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "Four Over Six is offered for 1x16 blocks; with 2D (16x16) tiles it is not "
+                                         "implemented yet");
   if (cfg->amax_source == MXB_AMAX_FROM_TENSOR && !d->has_amax)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "a supplied tensor amax applies to NVFP4 only, not %s", d->name);
   if (cfg->rounding == MXB_ROUND_SR &&

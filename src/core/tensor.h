@@ -52,6 +52,10 @@ mxb_status_t mxb_compute_sizes(mxb_format_t format, int64_t rows, int64_t cols, 
 void mxb_tensor_set(mxb_tensor_t *t, mxb_format_t format, int64_t rows, int64_t cols, mxb_scale_layout_t layout);
 /* *cfg = the defaults of mxb_quant_config_init. */
 void mxb_quant_config_defaults(mxb_quant_config_t *cfg);
+/* *out = the caller's config *in with every field beyond in->struct_size at
+ * its default (the API entry points pass this full copy on, so the library
+ * never reads past the caller's struct). */
+mxb_status_t mxb_quant_full_config(const mxb_quant_config_t *in, const char *name, mxb_quant_config_t *out);
 
 /* The first half of mxb_check_tensor: t non-NULL, struct_size, format,
  * layout and shape; the pointers are not looked at (GEMM plans). */

@@ -340,6 +340,7 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
       float A = tensor_amax ? nvfp4_tensor_amax(&q) : *dst->amax;
       if (tensor_amax) *dst->amax = A;
       q.ts = mxb_nvfp4_tensor_scales(A);
+      q.ts.four_six = (int)cfg->four_over_six;
     }
     mxb_cpu_run(nt, q.nchunks, encode_task, &q);
   }

@@ -25,6 +25,7 @@ struct QArgs {
   int sr;
   uint64_t seed, offset;
   int rule, policy, pow2;
+  int four_six;  // NVFP4 Four Over Six metric (0: off)
   int br, bc;  // FP8 partition shape (0 = whole dimension)
   int brs, bcs;  // their mxb_block_shift
   int rht, rht_bf16;
@@ -109,7 +110,10 @@ __global__ void __launch_bounds__(256, SR ? 3 : 1) nvfp4_kernel(QArgs a) {
   ItemWalk w = TWO_D ? ItemWalk(total / B, nb, B) : ItemWalk(total, nb);
   const RhtMasks sm = sign_masks(a);
   mxb_nvfp4_ts ts;
-  if (!AMAX_ONLY) ts = mxb_nvfp4_tensor_scales(*a.amax);
+  if (!AMAX_ONLY) {
+    ts = mxb_nvfp4_tensor_scales(*a.amax);
+    ts.four_six = a.four_six;
+  }
   uint32_t fold = 0;
   // 16-bit inputs: the next item's loads are issued before the current
   // item's work, so every thread keeps its loads in flight while it computes
@@ -389,6 +393,7 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   a.rule = cfg->scale_rule;
   a.policy = cfg->nonfinite;
   a.pow2 = cfg->fp8_pow2_scale;
+  a.four_six = (int)cfg->four_over_six;
   a.br = d->block_rows;
   a.bc = d->block_cols;
   a.brs = mxb_block_shift(a.br);
