@@ -52,15 +52,10 @@ mxb_status_t mxb_gemm_check_pair(const mxb_format_desc *a, const mxb_format_desc
 mxb_status_t mxb_gemm_full_desc(const mxb_gemm_desc_t *in, mxb_gemm_desc_t *out) {
   if (!in) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
   MXB_TRY(mxb_check_struct_size(in->struct_size, MXB_MIN_SIZE_GEMM_DESC, "desc", "use mxb_gemm_desc_init"));
-  /* Whole fields only: a struct_size that ends inside a field leaves that
-   * field at its default. */
   static const size_t ends[] = {MXB_FIELD_END(mxb_gemm_desc_t, ldc), MXB_FIELD_END(mxb_gemm_desc_t, bias),
                                 MXB_FIELD_END(mxb_gemm_desc_t, bias_type), MXB_FIELD_END(mxb_gemm_desc_t, activation)};
-  size_t n = 0;
-  for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
-    if (in->struct_size >= ends[i]) n = ends[i];
   mxb_gemm_desc_init(out);
-  memcpy(out, in, n);
+  memcpy(out, in, mxb_whole_fields(in->struct_size, ends, sizeof(ends) / sizeof(ends[0])));
   out->struct_size = sizeof(*out);
   return MXB_SUCCESS;
 }

@@ -168,17 +168,19 @@ mxb_status_t mxb_check_rht(const mxb_rht_t *rht, int64_t len, const char *what) 
   return MXB_SUCCESS;
 }
 
+size_t mxb_whole_fields(size_t struct_size, const size_t *ends, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (struct_size >= ends[i]) k = ends[i];
+  return k;
+}
+
 mxb_status_t mxb_quant_full_config(const mxb_quant_config_t *in, const char *name, mxb_quant_config_t *out) {
   if (!in) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s is NULL", name);
   MXB_TRY(mxb_check_struct_size(in->struct_size, MXB_MIN_SIZE_QUANT_CONFIG, name, "use mxb_quant_config_init"));
-  /* Whole fields only: a struct_size that ends inside a field leaves that
-   * field at its default. */
   static const size_t ends[] = {MXB_MIN_SIZE_QUANT_CONFIG, MXB_FIELD_END(mxb_quant_config_t, four_over_six)};
-  size_t n = 0;
-  for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
-    if (in->struct_size >= ends[i]) n = ends[i];
   mxb_quant_config_defaults(out);
-  memcpy(out, in, n);
+  memcpy(out, in, mxb_whole_fields(in->struct_size, ends, sizeof(ends) / sizeof(ends[0])));
   out->struct_size = sizeof(*out);
   return MXB_SUCCESS;
 }

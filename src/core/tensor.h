@@ -52,6 +52,11 @@ mxb_status_t mxb_compute_sizes(mxb_format_t format, int64_t rows, int64_t cols, 
 void mxb_tensor_set(mxb_tensor_t *t, mxb_format_t format, int64_t rows, int64_t cols, mxb_scale_layout_t layout);
 /* *cfg = the defaults of mxb_quant_config_init. */
 void mxb_quant_config_defaults(mxb_quant_config_t *cfg);
+/* The bytes of a caller's struct of struct_size that hold whole fields: the
+ * largest of ends[0..n) (the ends of its fields, ascending) within
+ * struct_size. A struct_size that ends inside a field leaves that field to
+ * its default. */
+size_t mxb_whole_fields(size_t struct_size, const size_t *ends, size_t n);
 /* *out = the caller's config *in with every field beyond in->struct_size at
  * its default (the API entry points pass this full copy on, so the library
  * never reads past the caller's struct). */
