@@ -71,15 +71,18 @@ class Recipes(unittest.TestCase):
     def test_the_gemms_are_the_recipes(self):
         # each GEMM rebuilt from plain mxblas calls (no SR, so the bits are fixed)
         q, gm = mxblas.quantize, mxblas.gemm
-        for recipe, fx, fw, opts_w, opts_wg in [
-                (mxr.Recipe.nvfp4(sr=False), "nvfp4", "nvfp4", dict(block_2d=True), dict(rht=True)),
-                (mxr.Recipe.mxfp8(), "mxfp8_e4m3", "mxfp8_e4m3", {}, {}),
-                (mxr.Recipe.fp8_blockwise(), "fp8_e4m3_1x128", "fp8_e4m3_128x128", {}, {})]:
+        s46 = dict(four_over_six="mse")
+        for recipe, fx, fw, opts_x, opts_w, opts_wg in [
+                (mxr.Recipe.nvfp4(sr=False), "nvfp4", "nvfp4", {}, dict(block_2d=True), dict(rht=True)),
+                (mxr.Recipe.nvfp4(sr=False, four_over_six="mse"), "nvfp4", "nvfp4", s46, dict(block_2d=True),
+                 dict(s46, rht=True)),
+                (mxr.Recipe.mxfp8(), "mxfp8_e4m3", "mxfp8_e4m3", {}, {}, {}),
+                (mxr.Recipe.fp8_blockwise(), "fp8_e4m3_1x128", "fp8_e4m3_128x128", {}, {}, {})]:
             got, _, (x, g, lin) = self.run_both(recipe)
             w = lin.weight.detach()
             t = lambda a: a.t().contiguous()
-            y = gm(q(x, fx), q(w, fw, **opts_w), mode="fast") + lin.bias.detach()
-            dx = gm(q(g, fx), q(t(w), fw, **opts_w), mode="fast")
+            y = gm(q(x, fx, **opts_x), q(w, fw, **opts_w), mode="fast") + lin.bias.detach()
+            dx = gm(q(g, fx, **opts_x), q(t(w), fw, **opts_w), mode="fast")
             dw = gm(q(t(g), fx, **opts_wg), q(t(x), fx, **opts_wg), mode="fast")
             for name, a, b in (("y", got[0], y), ("dx", got[1], dx), ("dw", got[2], dw)):
                 self.assertTrue(torch.equal(a, b), f"{recipe.name} {name}")

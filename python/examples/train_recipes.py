@@ -29,6 +29,7 @@ RECIPES = {
     "nvfp4-no-rht": lambda seed: mxr.Recipe.nvfp4(rht=False, seed=seed),
     "nvfp4-no-sr": lambda seed: mxr.Recipe.nvfp4(sr=False, seed=seed),
     "nvfp4-no-2d": lambda seed: mxr.Recipe.nvfp4(block_2d=False, seed=seed),
+    "nvfp4-4over6": lambda seed: mxr.Recipe.nvfp4(four_over_six="mse", seed=seed),
     "mxfp8": lambda seed: mxr.Recipe.mxfp8(seed=seed),
     "fp8_blockwise": lambda seed: mxr.Recipe.fp8_blockwise(seed=seed),
 }

@@ -68,12 +68,17 @@ class Recipe:
         self._calls = itertools.count()
 
     @classmethod
-    def nvfp4(cls, rht=True, sr=True, block_2d=True, **kw):
-        """NVFP4 training (NVIDIA 2025): 16x16 weights, SR gradients, RHT on wgrad."""
+    def nvfp4(cls, rht=True, sr=True, block_2d=True, four_over_six=None, **kw):
+        """NVFP4 training (NVIDIA 2025): 16x16 weights, SR gradients, RHT on wgrad.
+        four_over_six="mse"|"mae": Four Over Six block scales on the 1x16 operands (the
+        activations and gradients; the weights too with block_2d=False)."""
         act = {"format": "nvfp4"}
+        if four_over_six is not None:
+            act["four_over_six"] = four_over_six
         grad = dict(act, rounding="sr") if sr else dict(act)
-        weight = dict(act, block_2d=True) if block_2d else dict(act)
+        weight = {"format": "nvfp4", "block_2d": True} if block_2d else dict(act)
         name = "nvfp4" + "".join(f"-no-{p}" for p, on in (("rht", rht), ("sr", sr), ("2d", block_2d)) if not on)
+        name += f"-4over6-{four_over_six}" if four_over_six is not None else ""
         return cls(name, {"fprop_x": act, "fprop_w": weight, "dgrad_dy": grad, "dgrad_w": weight,
                           "wgrad_dy": dict(grad, rht=True) if rht else grad,
                           "wgrad_x": dict(act, rht=True) if rht else act}, **kw)
