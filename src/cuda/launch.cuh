@@ -29,9 +29,9 @@ static inline mxb_status_t launch_status(const char *kernel) {
 }
 
 // Dynamic shared memory above 48 KB is opted into per kernel and device
-// (cudaFuncSetAttribute), a host call of microseconds: each kernel pays it
-// once per device (0..63; others every launch), not on every launch, which
-// at decode-size shapes is a tenth of the call.
+// (cudaFuncSetAttribute): made once per kernel and device (0..63; others on
+// every launch) rather than on every launch, which keeps a host call off the
+// path of small, latency-bound GEMMs.
 template <auto Kernel>
 mxb_status_t allow_dynamic_smem(int device, int bytes) {
   static std::atomic<uint64_t> done{0};
