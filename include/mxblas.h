@@ -285,8 +285,9 @@ typedef struct mxb_rht_t {
 MXB_API void mxb_rht_init(mxb_rht_t *rht); /* d=16, mask 0xD7E8, fp32 output, disabled */
 
 /* NVFP4 "Four Over Six" block scales (docs/NUMERICS.md 4.1.1): each 1x16
- * block takes the scale that maps its amax to 6 (the standard) or to 4,
- * whichever reconstructs the block with the smaller error by this metric. */
+ * block (or 16x16 tile) takes the scale that maps its amax to 6 (the
+ * standard) or to 4, whichever reconstructs it with the smaller error by
+ * this metric. */
 typedef enum mxb_four_over_six_t {
   MXB_FOUR_OVER_SIX_OFF = 0,
   MXB_FOUR_OVER_SIX_MSE = 1, /* the sum of squared errors */
@@ -304,7 +305,7 @@ typedef struct mxb_quant_config_t {
   int block_2d;                /* NVFP4: 16x16 tile scales (weights) */
   int fp8_pow2_scale;          /* FP8 fp32 scales: round scale down to a power of two */
   mxb_rht_t rht;               /* transform along cols before quantizing */
-  mxb_four_over_six_t four_over_six; /* NVFP4 1x16 blocks: 4/6 block scales (default off) */
+  mxb_four_over_six_t four_over_six; /* NVFP4: 4/6 block scales (default off; 2D tiles: CPU only) */
 } mxb_quant_config_t;
 
 MXB_API void mxb_quant_config_init(mxb_quant_config_t *cfg);

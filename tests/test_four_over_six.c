@@ -156,6 +156,75 @@ Test(four_over_six, each_block_takes_the_smaller_error) {
   free(v);
 }
 
+/* 2D tiles (the CPU reference): every tile keeps one scale on its 16 rows,
+ * either the standard one (and then the standard codes) or its amax mapped
+ * to 4 with a strictly smaller tile error (rows' errors summed in the
+ * butterfly order), and a rejected 4 candidate is not better. */
+Test(four_over_six, tiles_choose_over_their_rows) {
+  const int64_t rows = 93, cols = 256;  // a last band of 13 rows
+  float *x = malloc(sizeof(float) * rows * cols), *v6 = malloc(sizeof(float) * rows * cols),
+        *v = malloc(sizeof(float) * rows * cols);
+  mxbt_fill_normal(x, (size_t)(rows * cols), 17, 1.0f);
+  for (int64_t r = 0; r < rows; r++) x[r * cols + 3] *= 25.0f, x[r * cols + 50] *= 6.0f;
+  int taken4 = 0, kept = 0;
+  for (int opt = 0; opt < 4; opt++) {
+    const int mse = opt & 1;
+    mxb_quant_config_t std_cfg, cfg;
+    mxb_quant_config_init(&std_cfg);
+    std_cfg.block_2d = 1;
+    std_cfg.rounding = (opt & 2) ? MXB_ROUND_SR : MXB_ROUND_RNE;
+    std_cfg.seed = 5;
+    cfg = std_cfg;
+    cfg.four_over_six = mse ? MXB_FOUR_OVER_SIX_MSE : MXB_FOUR_OVER_SIX_MAE;
+    q4 qs, q;
+    cr_assert_eq(quantize_cpu(x, rows, cols, &std_cfg, &qs), MXB_SUCCESS);
+    cr_assert_eq(quantize_cpu(x, rows, cols, &cfg, &q), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    dequantize_cpu(&qs, rows, cols, v6);
+    dequantize_cpu(&q, rows, cols, v);
+    mxb_nvfp4_ts ts = mxb_nvfp4_tensor_scales(q.amax);
+    ts.four_six = cfg.four_over_six;
+    const int64_t nb = cols / 16;
+    for (int64_t b = 0; b * 16 < rows; b++)
+      for (int64_t j = 0; j < nb; j++) {
+        double e6[16] = {0}, e[16] = {0}, e4[16] = {0};
+        float a_b = 0.0f;
+        int64_t r1 = b * 16 + 16 < rows ? b * 16 + 16 : rows;
+        for (int64_t r = b * 16; r < r1; r++) {
+          for (int64_t c = j * 16; c < j * 16 + 16; c++) a_b = fmaxf(a_b, fabsf(x[r * cols + c]));
+          e6[r - b * 16] = block_error(x, v6, cols, r, j, mse);
+          e[r - b * 16] = block_error(x, v, cols, r, j, mse);
+          cr_assert_eq(q.scales[r * nb + j], q.scales[b * 16 * nb + j], "one scale on the tile's rows");
+        }
+        const uint8_t s6 = qs.scales[b * 16 * nb + j], s = q.scales[b * 16 * nb + j];
+        const uint8_t s4 = mxb_nvfp4_block_scale4(a_b, &ts);
+        if (s != s6) {
+          cr_assert_eq(s, s4);
+          cr_assert(mxb_nvfp4_tile_error(e) < mxb_nvfp4_tile_error(e6), "opt %d tile %lld,%lld", opt, (long long)b,
+                    (long long)j);
+          taken4++;
+          continue;
+        }
+        for (int64_t r = b * 16; r < r1; r++)
+          for (int64_t c = j * 16; c < j * 16 + 16; c++) cr_assert_eq(code_at(&q, cols, r, c), code_at(&qs, cols, r, c));
+        if (s4 == s6 || std_cfg.rounding == MXB_ROUND_SR) continue;
+        for (int64_t r = b * 16; r < r1; r++) {
+          uint8_t c4[16];
+          mxb_nvfp4_encode_block(x + r * cols + j * 16, 16, s4, &ts, NULL, c4);
+          e4[r - b * 16] = mxb_nvfp4_block_error(x + r * cols + j * 16, 16, c4, s4, &ts);
+        }
+        cr_assert(!(mxb_nvfp4_tile_error(e4) < mxb_nvfp4_tile_error(e6)), "opt %d tile %lld,%lld: a better 4 rejected",
+                  opt, (long long)b, (long long)j);
+        kept++;
+      }
+    q4_free(&qs);
+    q4_free(&q);
+  }
+  cr_assert(taken4 > 10 && kept > 10, "both choices exercised (4: %d, 6 over a distinct 4: %d)", taken4, kept);
+  free(x);
+  free(v6);
+  free(v);
+}
+
 /* With the RHT the blocks choose on the transformed values: quantize with
  * rht is quantize (rht off) of mxb_rht's output, 4/6 included. */
 Test(four_over_six, composes_with_the_rht) {
@@ -235,10 +304,20 @@ Test(four_over_six, refusals_and_old_struct_sizes) {
   config(&cfg, (mxb_four_over_six_t)3);
   cr_assert_eq(quantize_cpu(x, 2, 32, &cfg, &q), MXB_ERR_INVALID_ARGUMENT);
   q4_free(&q);
+  // 2D tiles: the CPU reference only, so far
   config(&cfg, MXB_FOUR_OVER_SIX_MSE);
   cfg.block_2d = 1;
-  cr_assert_eq(quantize_cpu(x, 2, 32, &cfg, &q), MXB_ERR_UNSUPPORTED);
+  cr_assert_eq(quantize_cpu(x, 2, 32, &cfg, &q), MXB_SUCCESS, "%s", mxb_last_error_detail());
   q4_free(&q);
+  int ncuda = 0;
+  if (mxb_cuda_device_count(&ncuda) == MXB_SUCCESS && ncuda > 0) {
+    mxb_context_t *cctx = NULL;
+    cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &cctx), MXB_SUCCESS);
+    int ok = -1;
+    cr_assert_eq(mxb_quantize_supported(cctx, &cfg, MXB_FORMAT_NVFP4, &ok), MXB_SUCCESS);
+    cr_assert_eq(ok, 0, "CUDA offers Four Over Six on 2D tiles, which it does not implement");
+    mxb_context_destroy(cctx);
+  }
   // another format: refused with a reason
   {
     mxb_context_t *ctx = NULL;

@@ -694,9 +694,10 @@ def quantize(x, format, tau=None, metric=None, **opts):
     x's device. opts: rounding='rne'|'sr', seed, offset,
     scale_rule='rceil'|'floor'|'ceil'|'even', nonfinite='nan_block'|'saturate',
     block_2d, pow2_scale, rht, rht_mask (16 bits), amax (NVFP4: use this tensor amax
-    instead of computing it), four_over_six=None|'mse'|'mae' (NVFP4 1x16 blocks: each
-    block scaled to 4 or 6, whichever errs less by that metric; docs/NUMERICS.md 4.1.1). MoR formats take tau, metric='rel_l2'|'max_rel'|'mean_rel'
-    and pow2_scale.
+    instead of computing it), four_over_six=None|'mse'|'mae' (NVFP4: each block, or
+    16x16 tile with block_2d on the CPU backend, scaled to 4 or 6, whichever errs less
+    by that metric; docs/NUMERICS.md 4.1.1). MoR formats take tau,
+    metric='rel_l2'|'max_rel'|'mean_rel' and pow2_scale.
     """
     info = _info(format)
     xv, t = _plain(x)

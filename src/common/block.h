@@ -137,11 +137,28 @@ MXB_HD double mxb_nvfp4_block_error(const float *x, int n, const uint8_t *codes,
   }
   return e;
 }
+/* Four Over Six's second candidate: the scale that maps amax a_b to 4
+ * (S_enc / 4 is an exact scaling: S_enc >= 2688 / FLT_MAX stays normal). */
+MXB_HD uint8_t mxb_nvfp4_block_scale4(float a_b, const mxb_nvfp4_ts *t) {
+  return mxb_ue4m3_encode(fminf(a_b * (t->S_enc * 0.25f), MXB_FLT_MAX));
+}
+/* A 16x16 tile's Four Over Six error: its 16 rows' errors e[r] (0 for rows
+ * past the tensor) summed pairwise, e[r] + e[r + 8], then + 4, + 2, + 1 apart
+ * (the order of a butterfly over the tile's 16 lanes, which every lane
+ * computes alike). */
+MXB_HD double mxb_nvfp4_tile_error(const double *e) {
+  double a[8], b[4], c[2];
+  for (int r = 0; r < 8; r++) a[r] = e[r] + e[r + 8];
+  for (int r = 0; r < 4; r++) b[r] = a[r] + a[r + 4];
+  for (int r = 0; r < 2; r++) c[r] = b[r] + b[r + 2];
+  return c[0] + c[1];
+}
 /* One NVFP4 block given its amax (the 1x16 block's, or the 16x16 tile's for
  * 2D scaling) and whether that block/tile is a NaN block. Returns s_b. With
- * Four Over Six (t->four_six, 1x16 blocks only) the block also tries the
- * scale that maps its amax to 4 and keeps it where its error is smaller
- * (ties keep 6; SR uses the same bits r for both). */
+ * Four Over Six (t->four_six) a 1x16 block also tries the scale that maps
+ * its amax to 4 and keeps it where its error is smaller (ties keep 6; SR
+ * uses the same bits r for both); 2D tiles choose over their 16 rows before
+ * (mxb_nvfp4_tile_error) and pass t->four_six = 0 here. */
 MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bits, int nan_block,
                                         const mxb_nvfp4_ts *t, const uint8_t *r, uint8_t *codes) {
   if (nan_block) {
@@ -152,8 +169,7 @@ MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bit
   const uint8_t s = mxb_nvfp4_block_scale(a_b, t);
   mxb_nvfp4_encode_block(x, n, s, t, r, codes);
   if (!t->four_six) return s;
-  /* S_enc / 4: an exact scaling (S_enc >= 2688 / FLT_MAX stays normal) */
-  const uint8_t s4 = mxb_ue4m3_encode(fminf(a_b * (t->S_enc * 0.25f), MXB_FLT_MAX));
+  const uint8_t s4 = mxb_nvfp4_block_scale4(a_b, t);
   if (s4 == s) return s;
   uint8_t c4[16];
   mxb_nvfp4_encode_block(x, n, s4, t, r, c4);

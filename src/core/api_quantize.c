@@ -7,6 +7,14 @@
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_ops.h"
 
+/* What the backend adds to mxb_check_quant_config: Four Over Six on 2D tiles
+ * exists in the CPU reference only, so far. */
+static mxb_status_t backend_offers(const mxb_context_t *ctx, const mxb_quant_config_t *cfg) {
+  if (ctx->backend == MXB_BACKEND_CUDA && cfg->four_over_six && cfg->block_2d)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "Four Over Six on 2D (16x16) tiles runs on the CPU backend only, so far");
+  return MXB_SUCCESS;
+}
+
 /* Everything mxb_quantize checks except src, before anything is written. */
 mxb_status_t mxb_check_quantize(const mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
                                 const mxb_tensor_t *dst, mxb_tensor_sizes_t *sz, const mxb_format_desc **desc) {
@@ -17,6 +25,7 @@ mxb_status_t mxb_check_quantize(const mxb_context_t *ctx, const mxb_quant_config
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "src_type %d is not a valid mxb_dtype_t", (int)src_type);
   MXB_TRY(mxb_check_tensor(dst, "dst", sz, &d));
   MXB_TRY(mxb_check_quant_config(cfg, d, dst->cols));
+  MXB_TRY(backend_offers(ctx, cfg));
   /* The caller's amax is host memory only on the CPU backend. */
   if (ctx->backend == MXB_BACKEND_CPU && d->has_amax && cfg->amax_source == MXB_AMAX_FROM_TENSOR &&
       !(*dst->amax >= 0.0f))
@@ -115,6 +124,7 @@ MXB_API mxb_status_t mxb_quantize_supported(mxb_context_t *ctx, const mxb_quant_
   /* The options' own checks (no shape: 0 columns are a multiple of every
    * RHT size); what remains is whether the format offers them. */
   mxb_status_t st = mxb_check_quant_config(cfg, d, 0);
+  if (st == MXB_SUCCESS) st = backend_offers(ctx, cfg);
   if (st == MXB_ERR_UNSUPPORTED && cfg->rht.enabled) MXB_TRY(mxb_check_rht(&cfg->rht, 0, "cols"));
   if (st != MXB_SUCCESS && st != MXB_ERR_UNSUPPORTED) return st;
   *supported = st == MXB_SUCCESS;

@@ -202,9 +202,6 @@ mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_for
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->four_over_six %d is not valid", (int)cfg->four_over_six);
   if (cfg->four_over_six && d->format != MXB_FORMAT_NVFP4)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "Four Over Six block scales exist for NVFP4 only, not %s", d->name);
-  if (cfg->four_over_six && cfg->block_2d)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "Four Over Six is offered for 1x16 blocks; with 2D (16x16) tiles it is not "
-                                         "implemented yet");
   if (cfg->amax_source == MXB_AMAX_FROM_TENSOR && !d->has_amax)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "a supplied tensor amax applies to NVFP4 only, not %s", d->name);
   if (cfg->rounding == MXB_ROUND_SR &&

@@ -30,6 +30,8 @@ typedef struct qslot {
   uint8_t *tbad;     /* per tile column: has NaN/Inf [scols] */
   float *tscale;     /* FP8: per tile column: the scale [scols] */
   uint32_t *tcap;    /* FP8: per tile column: the largest magnitude code (mxb_fp8_cap) [scols] */
+  uint8_t *t46;      /* NVFP4 2D Four Over Six: per tile column: 1 where the tile takes the 4 scale [scols] */
+  double *te;        /* the same: the tile rows' errors, 6 then 4 candidate [2 * 16 * scols] */
 } qslot;
 
 /* Work is cut into chunks of at most CHUNK_ROWS rows that never straddle a
@@ -52,7 +54,8 @@ typedef struct qctx {
   uint32_t *pamax;    /* br > 1: per chunk and tile column: amax bits [nchunks * scols] */
   uint8_t *pbad;      /* br > 1: per chunk and tile column: has NaN/Inf */
   uint32_t *pnv;      /* NVFP4 1x16 tensor amax: per chunk, over its blocks [nchunks] */
-  mxb_nvfp4_ts ts;
+  mxb_nvfp4_ts ts;    /* ts.four_six: 1x16 blocks' Four Over Six (0 for 2D tiles) */
+  int four_six_2d;    /* 2D tiles' Four Over Six metric (0: off) */
   qslot *slots;
 } qctx;
 
@@ -156,7 +159,8 @@ static void put_scale8(const qctx *q, int64_t i, int64_t j, uint8_t s) {
 }
 
 /* NVFP4 (NUMERICS 4.1): 1x16 blocks, or 16x16 tiles (tile stats in s) whose
- * scale is stored on each of the tile's rows. */
+ * scale is stored on each of the tile's rows; with Four Over Six on tiles,
+ * those s->t46 marks take the scale of their amax mapped to 4. */
 static void encode_nvfp4(const qctx *q, qslot *s, int64_t row) {
   int64_t bc = bcols(q);
   for (int64_t j = 0; j < q->scols; j++) {
@@ -164,9 +168,50 @@ static void encode_nvfp4(const qctx *q, qslot *s, int64_t row) {
     int n = (int)min64(bc, q->cols - c0), bad = 0;
     uint32_t a = q->br > 1 ? s->tamax[j] : mxb_block_amax_bits(s->x + c0, n, q->mode, &bad);
     if (q->br > 1) bad = s->tbad[j];
-    uint8_t sc = mxb_nvfp4_quantize_block(s->x + c0, n, a, nan_blocks(q) && bad, &q->ts, s->r ? s->r + c0 : NULL,
-                                          s->codes + c0);
+    const uint8_t *r = s->r ? s->r + c0 : NULL;
+    uint8_t sc;
+    if (q->four_six_2d && s->t46[j]) {
+      sc = mxb_nvfp4_block_scale4(mxb_u2f(a), &q->ts);
+      mxb_nvfp4_encode_block(s->x + c0, n, sc, &q->ts, r, s->codes + c0);
+    } else {
+      sc = mxb_nvfp4_quantize_block(s->x + c0, n, a, nan_blocks(q) && bad, &q->ts, r, s->codes + c0);
+    }
     put_scale8(q, row, j, sc);
+  }
+}
+
+/* Four Over Six on the 16x16 tiles of band rows [r0, r1) (NUMERICS 4.1.1):
+ * each row's error under both candidates, per tile, then the tile's sums
+ * (mxb_nvfp4_tile_error) decide s->t46. NaN tiles stay NaN tiles. */
+static void nvfp4_tile_choice(const qctx *q, qslot *s, int64_t r0, int64_t r1) {
+  const int64_t bc = bcols(q), nt = q->scols;
+  mxb_nvfp4_ts t = q->ts;
+  t.four_six = q->four_six_2d;
+  double *e6 = s->te, *e4 = s->te + 16 * nt;
+  memset(s->te, 0, (size_t)(2 * 16 * nt) * sizeof(double));
+  uint8_t c6[16], c4[16];
+  for (int64_t row = r0; row < r1; row++) {
+    fetch_row(q, s, row, 1);
+    for (int64_t j = 0; j < nt; j++) {
+      if (nan_blocks(q) && s->tbad[j]) continue;
+      const int64_t c0 = j * bc;
+      const int n = (int)min64(bc, q->cols - c0);
+      const float a_b = mxb_u2f(s->tamax[j]);
+      const uint8_t s6 = mxb_nvfp4_block_scale(a_b, &t), s4 = mxb_nvfp4_block_scale4(a_b, &t);
+      if (s4 == s6) continue;
+      const uint8_t *r = s->r ? s->r + c0 : NULL;
+      mxb_nvfp4_encode_block(s->x + c0, n, s6, &t, r, c6);
+      mxb_nvfp4_encode_block(s->x + c0, n, s4, &t, r, c4);
+      e6[(row - r0) * nt + j] = mxb_nvfp4_block_error(s->x + c0, n, c6, s6, &t);
+      e4[(row - r0) * nt + j] = mxb_nvfp4_block_error(s->x + c0, n, c4, s4, &t);
+    }
+  }
+  for (int64_t j = 0; j < nt; j++) {
+    double a6[16], a4[16];
+    for (int k = 0; k < 16; k++) a6[k] = e6[k * nt + j], a4[k] = e4[k * nt + j];
+    const float a_b = mxb_u2f(s->tamax[j]);
+    s->t46[j] = !(nan_blocks(q) && s->tbad[j]) && mxb_nvfp4_block_scale4(a_b, &t) != mxb_nvfp4_block_scale(a_b, &t) &&
+                mxb_nvfp4_tile_error(a4) < mxb_nvfp4_tile_error(a6);
   }
 }
 
@@ -224,6 +269,8 @@ static void encode_task(void *arg, int64_t k, int slot) {
     band_stats(q, s, k / q->cpb);
     /* one chunk of the band stores its scales */
     if (st == MXB_SCALE_FP32) fp8_scales(q, s, k / q->cpb, k % q->cpb == 0);
+    /* a 2D NVFP4 band is one chunk (16 <= CHUNK_ROWS): its tiles choose here */
+    if (q->four_six_2d) nvfp4_tile_choice(q, s, r0, r1);
   }
   for (int64_t row = r0; row < r1; row++) {
     if (st == MXB_SCALE_FP32 && q->br == 1) {
@@ -270,6 +317,8 @@ static void free_slots(qslot *slots, int n) {
     free(slots[i].tbad);
     free(slots[i].tscale);
     free(slots[i].tcap);
+    free(slots[i].t46);
+    free(slots[i].te);
   }
   free(slots);
 }
@@ -299,6 +348,7 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
   q.br = cfg->block_2d ? q.d->block_cols /* 2D scaling: square tiles (NVFP4 16x16) */
          : q.d->block_rows ? q.d->block_rows : q.rows;
   if (q.br < 1) q.br = 1;
+  q.four_six_2d = nvfp4 && q.br > 1 ? (int)cfg->four_over_six : 0;
   q.unit = q.br > 1 ? q.br : CHUNK_ROWS;
   q.cr = min64(q.unit, CHUNK_ROWS);
   q.cpb = (q.unit + q.cr - 1) / q.cr;
@@ -321,6 +371,11 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
     s->tcap = malloc((size_t)q.scols * sizeof(uint32_t));
     if (cfg->rounding == MXB_ROUND_SR) s->r = malloc((size_t)q.cols);
     ok = s->x && s->codes && s->tamax && s->tbad && s->tscale && s->tcap && (cfg->rounding != MXB_ROUND_SR || s->r);
+    if (ok && q.four_six_2d) {
+      s->t46 = malloc((size_t)q.scols);
+      s->te = malloc((size_t)(2 * 16 * q.scols) * sizeof(double));
+      ok = s->t46 && s->te;
+    }
   }
   if (ok && q.br > 1) {
     q.pamax = malloc((size_t)(q.nchunks * q.scols) * sizeof(uint32_t));
@@ -340,7 +395,7 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
       float A = tensor_amax ? nvfp4_tensor_amax(&q) : *dst->amax;
       if (tensor_amax) *dst->amax = A;
       q.ts = mxb_nvfp4_tensor_scales(A);
-      q.ts.four_six = (int)cfg->four_over_six;
+      q.ts.four_six = q.br > 1 ? 0 : (int)cfg->four_over_six;
     }
     mxb_cpu_run(nt, q.nchunks, encode_task, &q);
   }
