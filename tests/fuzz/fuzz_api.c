@@ -403,13 +403,19 @@ static void pick_quant_config(in_t *in, mxb_quant_config_t *c) {
     for (int k = 0; k < 8; k++) c->rht.sign_mask[k] = u32(in);
   if (which & 8192) c->rht.sign_seed = u64(in);
   if (which & 16384) c->rht.bf16_output = pick_flag(in);
+  if (which & 32768) c->four_over_six = (mxb_four_over_six_t)pick(in, 4);
 }
 
 /* Whether a quantize config is one the documentation accepts for the
  * destination (enums, flags in range; NVFP4-only options; shape vs RHT). */
 static int quant_config_valid(const mxb_quant_config_t *c) {
-  return c->struct_size >= sizeof(*c) && (c->rounding == 0 || c->rounding == 1) && (unsigned)c->scale_rule <= 3 &&
-         (c->nonfinite == 0 || c->nonfinite == 1) && (c->amax_source == 0 || c->amax_source == 1);
+  /* a caller built before four_over_six passes the prefix up to rht; the
+   * field is read only where struct_size covers it */
+  const size_t old = offsetof(mxb_quant_config_t, rht) + sizeof(c->rht),
+               f46 = offsetof(mxb_quant_config_t, four_over_six) + sizeof(c->four_over_six);
+  return c->struct_size >= old && (c->rounding == 0 || c->rounding == 1) && (unsigned)c->scale_rule <= 3 &&
+         (c->nonfinite == 0 || c->nonfinite == 1) && (c->amax_source == 0 || c->amax_source == 1) &&
+         (c->struct_size < f46 || (unsigned)c->four_over_six <= 2);
 }
 
 /* Values actually quantized: x, or RHT(x) (fp32, bf16-rounded when asked)
