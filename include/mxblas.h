@@ -448,6 +448,10 @@ typedef struct mxb_error_stats_t {
   int64_t blocks;
   double scale_min, scale_max, scale_p01, scale_p50, scale_p99;
   uint64_t scale_code_hist[256];     /* UE4M3 / E8M0 / BDR exponent byte histogram */
+  /* NVFP4: of the blocks (tiles with 2D scales) of finite input whose scales
+   * at 6 and at 4 differ, the fraction stored at 4 (Four Over Six; 0 without
+   * it); NaN for other formats */
+  double frac_scaled_to_4;
 } mxb_error_stats_t;
 
 /* Statistics of q (a quantized tensor in host memory) against x, the fp32

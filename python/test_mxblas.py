@@ -3,6 +3,7 @@
 Run: make test-python (or MXBLAS_LIB=build/libmxblas.so PYTHONPATH=python python3 python/test_mxblas.py)
 """
 import json
+import math
 import os
 import struct
 import subprocess
@@ -575,6 +576,10 @@ class FourOverSix(unittest.TestCase):
             self.assertTrue((e[changed] < e6[changed]).all(), metric)   # 4 taken only where it errs less
             self.assertTrue((e[~changed] == e6[~changed]).all(), metric)  # elsewhere the standard block
             self.assertEqual(q.amax.tobytes(), std.amax.tobytes())
+            frac = mxblas.error_stats(x, q)["frac_scaled_to_4"]
+            self.assertTrue(0.0 < frac < 1.0, frac)
+        self.assertEqual(mxblas.error_stats(x, std)["frac_scaled_to_4"], 0.0)
+        self.assertTrue(math.isnan(mxblas.error_stats(x, mxblas.quantize(x, "mxfp4"))["frac_scaled_to_4"]))
 
     def test_refusals(self):
         x = sample(16, 32, 32)

@@ -62,6 +62,13 @@ Test(four_over_six, a_worked_block) {
     cr_assert_eq(q.scales[0], want_s, "metric %d: scale %#x", m, q.scales[0]);
     for (int j = 0; j < 4; j++) cr_assert_eq(code_at(&q, 32, 0, j), want_c[j], "metric %d, element %d", m, j);
     cr_assert_eq(q.scales[1], 0x7E, "metric %d: block 1 keeps 448", m);
+    // the statistic: of the blocks whose two scales differ (block 0 only), the fraction at 4
+    mxb_tensor_t t;
+    mxb_tensor_init(&t, MXB_FORMAT_NVFP4, 1, 32, MXB_SCALE_LAYOUT_LINEAR);
+    t.data = q.data, t.scales = q.scales, t.amax = &q.amax;
+    mxb_error_stats_t st = {.struct_size = sizeof(st)};
+    cr_assert_eq(mxb_error_stats(x, &t, &st), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    cr_assert_eq(st.frac_scaled_to_4, m ? 1.0 : 0.0, "metric %d: frac_scaled_to_4 %g", m, st.frac_scaled_to_4);
     q4_free(&q);
   }
 }

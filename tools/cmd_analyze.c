@@ -317,14 +317,16 @@ static void progress(double done, double total, int k, int n, const char *name, 
 /* The per-tensor statistics, in the order of the NDJSON keys and CSV columns. */
 static const char *k_fields[] = {"bits_per_element", "count", "mse", "rmse", "nmse", "sqnr_db", "max_abs_err",
                                  "max_rel_err", "cosine", "frac_flushed", "frac_saturated", "nonfinite", "blocks",
-                                 "scale_min", "scale_p01", "scale_p50", "scale_p99", "scale_max"};
+                                 "scale_min", "scale_p01", "scale_p50", "scale_p99", "scale_max",
+                                 "frac_scaled_to_4"};
 #define NFIELDS (sizeof(k_fields) / sizeof(k_fields[0]))
 
 static void field_values(const an_result *r, double *v) {
   const mxb_error_stats_t *s = &r->st;
   double x[NFIELDS] = {r->bits, (double)s->count, s->mse, s->rmse, s->nmse, s->sqnr_db, s->max_abs_err,
                        s->max_rel_err, s->cosine, s->frac_flushed, s->frac_saturated, (double)s->nonfinite,
-                       (double)s->blocks, s->scale_min, s->scale_p01, s->scale_p50, s->scale_p99, s->scale_max};
+                       (double)s->blocks, s->scale_min, s->scale_p01, s->scale_p50, s->scale_p99, s->scale_max,
+                       s->frac_scaled_to_4};
   memcpy(v, x, sizeof(x));
 }
 /* JSON has no NaN/Inf: write null. */

@@ -89,7 +89,8 @@ class _ErrorStats(C.Structure):
                 ("frac_flushed", C.c_double), ("frac_saturated", C.c_double),
                 ("nonfinite", C.c_int64), ("blocks", C.c_int64), ("scale_min", C.c_double),
                 ("scale_max", C.c_double), ("scale_p01", C.c_double), ("scale_p50", C.c_double),
-                ("scale_p99", C.c_double), ("scale_code_hist", C.c_uint64 * 256)]
+                ("scale_p99", C.c_double), ("scale_code_hist", C.c_uint64 * 256),
+                ("frac_scaled_to_4", C.c_double)]
 
 
 class _GemmDesc(C.Structure):

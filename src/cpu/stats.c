@@ -134,6 +134,32 @@ static double percentile(const double *s, int64_t n, double p) {
   return s[k < 1 ? 0 : k - 1];
 }
 
+/* NVFP4: of the blocks (2D: tiles) whose input is finite and not all zero
+ * scale-wise (s6 != s4), the fraction stored with the scale of their amax
+ * mapped to 4 (NUMERICS 4.1.1) instead of 6. */
+static double frac_scaled_to_4(const float *x, const scale_view *v, const mxb_tensor_sizes_t *sz) {
+  const mxb_tensor_t *q = v->t;
+  const int64_t br = (q->flags & MXB_TENSOR_SCALED_2D) ? 16 : 1, rows = q->rows, cols = q->cols;
+  const mxb_nvfp4_ts ts = mxb_nvfp4_tensor_scales(*q->amax);
+  int64_t n = 0, four = 0;
+  for (int64_t i = 0; i * br < rows; i++)
+    for (int64_t j = 0; j < sz->scale_cols && j * 16 < cols; j++) {
+      float a = 0.0f;
+      int finite = 1;
+      for (int64_t r = i * br; r < rows && r < (i + 1) * br; r++)
+        for (int64_t c = j * 16; c < cols && c < (j + 1) * 16; c++) {
+          const float e = x[r * cols + c];
+          finite &= isfinite(e) != 0;
+          a = fmaxf(a, fabsf(e));
+        }
+      const uint8_t s6 = mxb_nvfp4_block_scale(a, &ts), s4 = mxb_nvfp4_block_scale4(a, &ts);
+      if (!finite || s6 == s4) continue;
+      n++;
+      four += ((const uint8_t *)q->scales)[sidx(v, i * br, j)] == s4;
+    }
+  return n ? (double)four / (double)n : 0.0;
+}
+
 mxb_status_t mxb_cpu_error_stats(const float *x, const mxb_tensor_t *q, const mxb_format_desc *d,
                                   const mxb_tensor_sizes_t *szp, mxb_error_stats_t *out) {
   const mxb_tensor_sizes_t sz = *szp;
@@ -214,6 +240,7 @@ mxb_status_t mxb_cpu_error_stats(const float *x, const mxb_tensor_t *q, const mx
     s.scale_p50 = percentile(mults, nm, 0.50);
     s.scale_p99 = percentile(mults, nm, 0.99);
   }
+  s.frac_scaled_to_4 = d->scale_type == MXB_SCALE_UE4M3 ? frac_scaled_to_4(x, &v, &sz) : NAN;
   free(y);
   free(mults);
   *out = s;
