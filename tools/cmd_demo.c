@@ -16,22 +16,24 @@ typedef struct recipe {
   const char *label;
   mxb_format_t fx, fw;
   int rht, w2d, sr;
+  mxb_four_over_six_t four_six;
 } recipe;
 
 static const recipe k_recipes[] = {
-  {"bf16 (baseline)", MXB_FORMAT_BF16, MXB_FORMAT_BF16, 0, 0, 0},
-  {"mor_1x128", MXB_FORMAT_MOR_1x128, MXB_FORMAT_MOR_1x128, 0, 0, 0},
-  {"fp8_e4m3 (tensor)", MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, 0, 0, 0},
-  {"fp8 1x128/128x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 0, 0, 0},
-  {"mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 0, 0, 0},
-  {"mx9", MXB_FORMAT_MX9, MXB_FORMAT_MX9, 0, 0, 0},
-  {"mx6", MXB_FORMAT_MX6, MXB_FORMAT_MX6, 0, 0, 0},
-  {"mxfp4", MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 0, 0, 0},
-  {"mxfp4 + RHT", MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 1, 0, 0},
-  {"nvfp4", MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 0, 0, 0},
-  {"nvfp4 + RHT", MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 1, 0, 0},
-  {"nvfp4, W 2D", MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 0, 1, 0},
-  {"nvfp4 + SR", MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 0, 0, 1},
+  {"bf16 (baseline)", MXB_FORMAT_BF16, MXB_FORMAT_BF16, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"mor_1x128", MXB_FORMAT_MOR_1x128, MXB_FORMAT_MOR_1x128, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"fp8_e4m3 (tensor)", MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"fp8 1x128/128x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"mx9", MXB_FORMAT_MX9, MXB_FORMAT_MX9, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"mx6", MXB_FORMAT_MX6, MXB_FORMAT_MX6, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"mxfp4", MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"mxfp4 + RHT", MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 1, 0, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"nvfp4", MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"nvfp4 + RHT", MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 1, 0, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"nvfp4, W 2D", MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 0, 1, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"nvfp4 + SR", MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 0, 0, 1, MXB_FOUR_OVER_SIX_OFF},
+  {"nvfp4, 4/6 (mse)", MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 0, 0, 0, MXB_FOUR_OVER_SIX_MSE},
 };
 #define NRECIPES (sizeof(k_recipes) / sizeof(k_recipes[0]))
 
@@ -71,6 +73,7 @@ static void run(mxb_context_t *ctx, mxb_context_t *cpu, const recipe *rc, const 
   cx.rht.enabled = rc->rht;
   cx.rounding = rc->sr ? MXB_ROUND_SR : MXB_ROUND_RNE;
   cx.seed = 2024;
+  cx.four_over_six = rc->four_six;
   cw = cx;
   cw.offset = 1; /* another Philox stream for W */
   cw.block_2d = rc->w2d;
@@ -190,8 +193,9 @@ int cmd_demo(cli_opts *o, int nargs, char **args) {
          "X flushed  non-zero values of X that decode to 0: small values in a block whose scale an\n"
          "           outlier set (the outlier channels here)\n"
          "RHT: random Hadamard transform along K (d = 16); 2D: 16x16 block scales for W; SR:\n"
-         "stochastic rounding (unbiased, noisier); mor: FP8 or BF16 chosen per 1x128 block, each\n"
-         "element in a 16-bit slot.\n");
+         "stochastic rounding (unbiased, noisier); 4/6: Four Over Six, each block's amax mapped to 4\n"
+         "or 6, whichever errs less; mor: FP8 or BF16 chosen per 1x128 block, each element in a\n"
+         "16-bit slot.\n");
   if (nv->status == MXB_SUCCESS && bf->status == MXB_SUCCESS) {
     /* SQNR s dB is a relative error of 10^(-s/20); independent errors of X
      * and W add in quadrature in the product. */
