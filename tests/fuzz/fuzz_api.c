@@ -870,13 +870,18 @@ static void op_stats(in_t *in) {
   if (s != MXB_SUCCESS) {
     expect_failure_detail(s, "mxb_error_stats");
   } else {
-    CHECK(q.real && x && ss >= sizeof(mxb_error_stats_t) && ft_aligned(&q) && plain_aligned(x, MXB_DTYPE_FP32),
+    /* a caller built before frac_scaled_to_4 passes the prefix up to scale_code_hist */
+    const size_t old = offsetof(mxb_error_stats_t, scale_code_hist) + sizeof(((mxb_error_stats_t *)0)->scale_code_hist);
+    CHECK(q.real && x && ss >= old && ft_aligned(&q) && plain_aligned(x, MXB_DTYPE_FP32),
           "mxb_error_stats accepted invalid arguments");
     mxb_error_stats_t st;
     memcpy(&st, buf, sizeof(st));
     CHECK(st.count == rows * cols && st.nonfinite >= 0 && st.nonfinite <= st.count, "counts");
     CHECK(st.frac_flushed >= 0 && st.frac_flushed <= 1 && st.frac_saturated >= 0 && st.frac_saturated <= 1,
           "fractions %g %g", st.frac_flushed, st.frac_saturated);
+    if (ss >= sizeof(st))
+      CHECK(isnan(st.frac_scaled_to_4) || (st.frac_scaled_to_4 >= 0 && st.frac_scaled_to_4 <= 1), "frac_scaled_to_4 %g",
+            st.frac_scaled_to_4);
   }
   free(buf);
   plain_free(x);
