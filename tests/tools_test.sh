@@ -212,6 +212,19 @@ expect 3 "stochastic rounding refused for mx6" "$TOOL" quantize "$T/x.npy" --for
 mentions "SR refusal names the format" "stochastic rounding is not offered for mx6"
 expect 3 "--2d refused for mxfp8" "$TOOL" quantize "$T/x.npy" --format mxfp8_e4m3 --2d -o "$T/o.safetensors"
 mentions "2D refusal names the format" "NVFP4 only"
+expect 3 "--four-over-six refused for mxfp4" "$TOOL" quantize "$T/x.npy" --format mxfp4 --four-over-six=mse -o "$T/o.safetensors"
+mentions "4/6 refusal names the format" "NVFP4 only"
+expect 2 "--four-over-six takes mse or mae" "$TOOL" quantize "$T/x.npy" --format nvfp4 --four-over-six=rmse -o "$T/o.safetensors"
+expect 2 "--four-over-six does not apply to dequantize" "$TOOL" dequantize "$T/o.safetensors" --four-over-six=mse -o "$T/o.npy"
+# Four Over Six: blocks scaled to 4 (frac_scaled_to_4 > 0), a higher SQNR than plain NVFP4
+expect 0 "analyze --four-over-six" bash -c "'$TOOL' analyze '$T/x.npy' --formats=nvfp4 --json > '$T/a6.json' && '$TOOL' analyze '$T/x.npy' --formats=nvfp4 --four-over-six=mse --json > '$T/a46.json'"
+"$PY" - "$T" <<'EOF2' >"$T/out" 2>"$T/err" && ok "analyze --four-over-six: blocks at 4, SQNR up" || bad "analyze --four-over-six"
+import json, sys
+d = sys.argv[1]
+a6, a46 = (json.loads(open(f"{d}/{n}.json").readline()) for n in ("a6", "a46"))
+assert a6["frac_scaled_to_4"] == 0 and 0 < a46["frac_scaled_to_4"] < 1, (a6["frac_scaled_to_4"], a46["frac_scaled_to_4"])
+assert a46["sqnr_db"] > a6["sqnr_db"], (a46["sqnr_db"], a6["sqnr_db"])
+EOF2
 
 # check
 expect 0 "check golden" "$TOOL" check golden
