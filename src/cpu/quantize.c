@@ -181,24 +181,28 @@ static void encode_nvfp4(const qctx *q, qslot *s, int64_t row) {
 }
 
 /* Four Over Six on the 16x16 tiles of band rows [r0, r1) (NUMERICS 4.1.1):
- * each row's error under both candidates, per tile, then the tile's sums
- * (mxb_nvfp4_tile_error) decide s->t46. NaN tiles stay NaN tiles. */
+ * s->t46 first marks the tiles with two candidates (not NaN tiles, scales at
+ * 6 and 4 distinct), then keeps those whose rows' errors at 4 sum
+ * (mxb_nvfp4_tile_error) below those at 6. */
 static void nvfp4_tile_choice(const qctx *q, qslot *s, int64_t r0, int64_t r1) {
   const int64_t bc = bcols(q), nt = q->scols;
   mxb_nvfp4_ts t = q->ts;
   t.four_six = q->four_six_2d;
   double *e6 = s->te, *e4 = s->te + 16 * nt;
   memset(s->te, 0, (size_t)(2 * 16 * nt) * sizeof(double));
+  for (int64_t j = 0; j < nt; j++) {
+    const float a_b = mxb_u2f(s->tamax[j]);
+    s->t46[j] = !(nan_blocks(q) && s->tbad[j]) && mxb_nvfp4_block_scale4(a_b, &t) != mxb_nvfp4_block_scale(a_b, &t);
+  }
   uint8_t c6[16], c4[16];
   for (int64_t row = r0; row < r1; row++) {
     fetch_row(q, s, row, 1);
     for (int64_t j = 0; j < nt; j++) {
-      if (nan_blocks(q) && s->tbad[j]) continue;
+      if (!s->t46[j]) continue;
       const int64_t c0 = j * bc;
       const int n = (int)min64(bc, q->cols - c0);
       const float a_b = mxb_u2f(s->tamax[j]);
       const uint8_t s6 = mxb_nvfp4_block_scale(a_b, &t), s4 = mxb_nvfp4_block_scale4(a_b, &t);
-      if (s4 == s6) continue;
       const uint8_t *r = s->r ? s->r + c0 : NULL;
       mxb_nvfp4_encode_block(s->x + c0, n, s6, &t, r, c6);
       mxb_nvfp4_encode_block(s->x + c0, n, s4, &t, r, c4);
@@ -207,11 +211,10 @@ static void nvfp4_tile_choice(const qctx *q, qslot *s, int64_t r0, int64_t r1) {
     }
   }
   for (int64_t j = 0; j < nt; j++) {
+    if (!s->t46[j]) continue;
     double a6[16], a4[16];
     for (int k = 0; k < 16; k++) a6[k] = e6[k * nt + j], a4[k] = e4[k * nt + j];
-    const float a_b = mxb_u2f(s->tamax[j]);
-    s->t46[j] = !(nan_blocks(q) && s->tbad[j]) && mxb_nvfp4_block_scale4(a_b, &t) != mxb_nvfp4_block_scale(a_b, &t) &&
-                mxb_nvfp4_tile_error(a4) < mxb_nvfp4_tile_error(a6);
+    s->t46[j] = mxb_nvfp4_tile_error(a4) < mxb_nvfp4_tile_error(a6);
   }
 }
 

@@ -134,20 +134,20 @@ static double percentile(const double *s, int64_t n, double p) {
   return s[k < 1 ? 0 : k - 1];
 }
 
-/* NVFP4: of the blocks (2D: tiles) whose input is finite and not all zero
- * scale-wise (s6 != s4), the fraction stored with the scale of their amax
- * mapped to 4 (NUMERICS 4.1.1) instead of 6. */
+/* NVFP4: of the blocks (2D: square tiles) of finite input whose scales at 6
+ * and at 4 differ, the fraction stored at 4 (NUMERICS 4.1.1). */
 static double frac_scaled_to_4(const float *x, const scale_view *v, const mxb_tensor_sizes_t *sz) {
   const mxb_tensor_t *q = v->t;
-  const int64_t br = (q->flags & MXB_TENSOR_SCALED_2D) ? 16 : 1, rows = q->rows, cols = q->cols;
+  const int64_t bc = v->d->block_cols, br = (q->flags & MXB_TENSOR_SCALED_2D) ? bc : 1, rows = q->rows,
+                cols = q->cols;
   const mxb_nvfp4_ts ts = mxb_nvfp4_tensor_scales(*q->amax);
   int64_t n = 0, four = 0;
   for (int64_t i = 0; i * br < rows; i++)
-    for (int64_t j = 0; j < sz->scale_cols && j * 16 < cols; j++) {
+    for (int64_t j = 0; j < sz->scale_cols && j * bc < cols; j++) {
       float a = 0.0f;
       int finite = 1;
       for (int64_t r = i * br; r < rows && r < (i + 1) * br; r++)
-        for (int64_t c = j * 16; c < cols && c < (j + 1) * 16; c++) {
+        for (int64_t c = j * bc; c < cols && c < (j + 1) * bc; c++) {
           const float e = x[r * cols + c];
           finite &= isfinite(e) != 0;
           a = fmaxf(a, fabsf(e));
