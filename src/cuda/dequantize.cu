@@ -10,15 +10,14 @@
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
 #include "cuda/qcommon.cuh"
+#include "cuda/tensor_view.cuh"
 
 namespace mxb {
 
-struct DArgs {
-  const uint8_t *data, *scales, *aux;
-  const float *amax;
+// The input tensor (read only) and where and how the output is stored.
+struct DArgs : tensor_view {
   void *out;
-  int64_t rows, cols, row_bytes, scale_cols;
-  int swizzled, vec_in, vec_out;
+  int vec_in, vec_out;
   int coal;  // every warp's 32 blocks are contiguous and whole: stage and store coalesced
   int brs, bcs;  // FP8: mxb_block_shift of the partition shape
 };
@@ -205,16 +204,8 @@ extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_t
                                             void *stream) {
   DArgs a;
   memset(&a, 0, sizeof(a));
-  a.data = static_cast<const uint8_t *>(src->data);
-  a.scales = static_cast<const uint8_t *>(src->scales);
-  a.aux = static_cast<const uint8_t *>(src->aux);
-  a.amax = src->amax;
+  static_cast<tensor_view &>(a) = make_view(src, *s);
   a.out = dst;
-  a.rows = src->rows;
-  a.cols = src->cols;
-  a.row_bytes = (int64_t)s->row_bytes;
-  a.scale_cols = s->scale_cols;
-  a.swizzled = src->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED;
   a.brs = mxb_block_shift(d->block_rows);
   a.bcs = mxb_block_shift(d->block_cols);
   a.vec_in = aligned16(src->data) && s->row_bytes % 16 == 0;

@@ -10,17 +10,16 @@
 #include "core/formats.h"
 #include "core/gemm.h"
 #include "cuda/launch.cuh"
+#include "cuda/tensor_view.cuh"
 
 namespace mxb {
 namespace gemm {
 
-// One operand [rows, cols = K] as the kernels see it. Built on the host from
-// the tensor descriptor and the format table, passed by value.
-struct operand {
-  const uint8_t *data, *scales, *aux;
-  const float *amax;        // NVFP4 tensor amax (device)
-  int64_t rows, cols, row_bytes, scale_cols;
-  int elem, elem_bits, block_rows, block_cols, scale_type, bdr_m, swizzled, format;
+// One operand [rows, cols = K] as the kernels see it: the tensor's view and
+// its format's facts. Built on the host from the tensor descriptor and the
+// format table, passed by value; the kernels only read it.
+struct operand : tensor_view {
+  int elem, elem_bits, block_rows, block_cols, scale_type, bdr_m, format;
   mxb_fp fp;                // minifloat / MXINT8 parameters of the element
 };
 

@@ -69,7 +69,8 @@ __global__ void dequant_fast_kernel(operand o, int64_t Kld, uint16_t *out, int *
     for (int i = threadIdx.x; i < (1 << BITS); i += blockDim.x) lut[i] = mxb_fp_decode(&o.fp, (uint32_t)i);
   __syncthreads();
   const int64_t groups = Kld / 16;
-  const int shift = o.block_cols == 16 ? 4 : o.block_cols == 32 ? 5 : 7;
+  const int shift = mxb_block_shift(o.block_cols);  // 63 for FP8 per tensor, which reads no block scale
+  const int rshift = mxb_block_shift(o.block_rows);
   // FP8 with fp32 block scales: q * scale needs up to 28 bits and is rounded
   // to BF16 (within the FP8 bound of docs/GEMM.md); everything else must be exact.
   const bool round_ok = o.scale_type == MXB_SCALE_FP32 && o.block_cols != 0;
@@ -88,7 +89,7 @@ __global__ void dequant_fast_kernel(operand o, int64_t Kld, uint16_t *out, int *
           float sc = 1.0f;  // FP8 per tensor: the scale is a tensor scale (alpha)
           if (o.scale_type == MXB_SCALE_FP32) {
             if (o.block_cols)
-              sc = reinterpret_cast<const float *>(o.scales)[(o.block_rows == 1 ? r : r / 128) * o.scale_cols + (k0 >> shift)];
+              sc = reinterpret_cast<const float *>(o.scales)[mxb_block_index(r, k0, rshift, shift, o.scale_cols)];
           } else {
             const uint8_t sb = o.scales[r * o.scale_cols + (k0 >> shift)];
             sc = o.scale_type == MXB_SCALE_UE4M3 ? mxb_ue4m3_decode(sb) : mxb_e8m0_decode(sb);

@@ -11,17 +11,15 @@
 #include "cuda/launch.cuh"
 #include "cuda/load.cuh"
 #include "cuda/qcommon.cuh"
+#include "cuda/tensor_view.cuh"
 
 namespace mxb {
 
-struct QArgs {
+// The output tensor (its NVFP4 amax written by the amax pass when computed)
+// and the quantizer's options.
+struct QArgs : tensor_view {
   const void *src;
-  int64_t rows, cols;
-  uint8_t *data, *scales, *aux;
-  float *amax;          // NVFP4 tensor amax (device); written by the amax pass
   uint32_t *part_amax;  // FP8: amax bits per scale partition (workspace)
-  int64_t row_bytes, scale_cols;
-  int swizzled;
   int sr;
   uint64_t seed, offset;
   int rule, policy, pow2;
@@ -377,16 +375,8 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   cudaStream_t st = as_stream(stream);
   QArgs a;
   memset(&a, 0, sizeof(a));
-  a.rows = dst->rows;
-  a.cols = dst->cols;
-  a.data = static_cast<uint8_t *>(dst->data);
-  a.scales = static_cast<uint8_t *>(dst->scales);
-  a.aux = static_cast<uint8_t *>(dst->aux);
-  a.amax = dst->amax;
+  static_cast<tensor_view &>(a) = make_view(dst, *s);
   a.part_amax = static_cast<uint32_t *>(workspace);
-  a.row_bytes = (int64_t)s->row_bytes;
-  a.scale_cols = s->scale_cols;
-  a.swizzled = dst->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED;
   a.sr = cfg->rounding == MXB_ROUND_SR;
   a.seed = cfg->seed;
   a.offset = cfg->offset;

@@ -628,7 +628,7 @@ mxb_status_t tensor_map(CUtensorMap *m, const operand &o, int box_rows) {
   const cuuint64_t dims[2] = {(cuuint64_t)(fp4 ? (o.cols + 1) / 2 : o.cols), (cuuint64_t)o.rows},
                    strides[1] = {(cuuint64_t)o.row_bytes};
   const cuuint32_t box[2] = {fp4 ? BK / 2u : BK, (cuuint32_t)box_rows}, step[2] = {1, 1};
-  const CUresult r = enc(m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<uint8_t *>(o.data), dims, strides, box, step,
+  const CUresult r = enc(m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, o.data, dims, strides, box, step,
                          CU_TENSOR_MAP_INTERLEAVE_NONE, fp4 ? CU_TENSOR_MAP_SWIZZLE_NONE : CU_TENSOR_MAP_SWIZZLE_128B,
                          CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS) return mxb_fail(MXB_ERR_CUDA, "cuTensorMapEncodeTiled failed (%d)", (int)r);
