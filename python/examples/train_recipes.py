@@ -116,6 +116,13 @@ def run(name, args, train, val):
         return torch.autocast(device_type=args.device.split(":")[0], dtype=torch.bfloat16,
                               enabled=args.device.startswith("cuda"))
 
+    prof = None
+    if args.profile:  # where a step's time goes: the top operators by host and by device time
+        acts = [torch.profiler.ProfilerActivity.CPU] + (
+            [torch.profiler.ProfilerActivity.CUDA] if args.device.startswith("cuda") else [])
+        prof = torch.profiler.profile(activities=acts, schedule=torch.profiler.schedule(
+            wait=0, warmup=args.profile, active=args.profile, repeat=1))
+        prof.start()
     t0, tokens, last = time.perf_counter(), 0, []
     for step, (x, y) in enumerate(batches(train, args.steps, args.batch, args.seq, args.seed)):
         x, y = x.to(args.device), y.to(args.device)
@@ -131,6 +138,14 @@ def run(name, args, train, val):
         last = last[-args.average:]
         if args.log and step % args.log == 0:
             print(f"{name} step {step} loss {loss.item():.4f}", flush=True)
+        if prof is not None:
+            prof.step()
+            if step + 1 == 2 * args.profile:
+                prof.stop()
+                for key in ["self_cpu_time_total"] + (["self_device_time_total"] if len(acts) > 1 else []):
+                    print(f"{name}: the top operators by {key}, {args.profile} steps")
+                    print(prof.key_averages().table(sort_by=key, row_limit=25), flush=True)
+                prof = None
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
     dt = time.perf_counter() - t0
@@ -158,6 +173,8 @@ def main():
     p.add_argument("--average", type=int, default=50, help="training loss: mean of the last N steps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log", type=int, default=0)
+    p.add_argument("--profile", type=int, default=0,
+                   help="profile N steps after N warm-up steps and print the top operators")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     args = p.parse_args()
     train, val = corpus(args.data, args.glob, args.limit)

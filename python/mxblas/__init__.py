@@ -540,7 +540,7 @@ class QuantizedTensor:
     """
 
     def __init__(self, fmt, rows, cols, flags=0, *, data=None, scales=None, aux=None, amax=None,
-                 rht_mask=None, _like=None):
+                 rht_mask=None, _like=None, _zero=True):
         info = _info(fmt)
         self.format = info["name"]
         self.rows, self.cols, self.flags = rows, cols, flags
@@ -548,7 +548,7 @@ class QuantizedTensor:
         made = {}
 
         def zeros(shape, dtype):
-            a, v = _A.alloc(_like, shape, dtype, zero=True)
+            a, v = _A.alloc(_like, shape, dtype, zero=_zero)
             made[id(a)] = v
             return a
         if data is None:
@@ -736,9 +736,10 @@ def quantize(x, format, tau=None, metric=None, **opts):
 
 
 def _new_quantized(info, rows, cols, cfg, amax, like):
-    """An empty QuantizedTensor of info's format on like's device, with the amax and RHT
-    mask of a quantize config."""
-    q = QuantizedTensor(info["name"], rows, cols, _like=like)
+    """A QuantizedTensor of info's format on like's device, with the amax and RHT mask of
+    a quantize config, for a quantization to fill: its planes are left unset (quantize
+    writes every byte of them, padding included: docs/FORMATS.md)."""
+    q = QuantizedTensor(info["name"], rows, cols, _like=like, _zero=False)
     if amax is not None:
         q.amax[0] = float(amax)
     if cfg.rht.enabled:

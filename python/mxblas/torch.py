@@ -97,40 +97,69 @@ class Recipe:
         return cls("fp8_blockwise", {"fprop_x": act, "fprop_w": weight, "dgrad_dy": act, "dgrad_w": weight,
                                      "wgrad_dy": act, "wgrad_x": act}, **kw)
 
-    def quantize(self, role, x):
-        """x (2-D, its rows along the GEMM's K) quantized as the recipe says for role."""
+    def _options(self, role):
+        """(format, options) of role, with a fresh seed where it rounds stochastically."""
         opts = dict(self.roles[role])
         fmt = opts.pop("format")
         if opts.get("rounding") == "sr":
             # a distinct, reproducible stream per call: (seed, call number) hashed to 63 bits
             n = next(self._calls)
             opts["seed"] = (self.seed * 0x9E3779B97F4A7C15 + n * 0xBF58476D1CE4E5B9 + 1) % (1 << 63)
+        return fmt, opts
+
+    def quantize(self, role, x):
+        """x (2-D, its rows along the GEMM's K) quantized as the recipe says for role."""
+        fmt, opts = self._options(role)
         return _mxt.quantize(x.contiguous(), fmt, **opts)
+
+    def quantize_pair(self, row_role, col_role, x):
+        """(x quantized for row_role, x^T quantized for col_role): the same bytes as
+        quantize(row_role, x) and quantize(col_role, x.t()), in one mxblas::quantize_pair
+        call where the two roles share the format and the options the pair takes once
+        (no transposed copy of x is made here). Seeds are drawn row role first."""
+        (fr, row), (fc, col) = self._options(row_role), self._options(col_role)
+        if fr == fc and all(row.get(k) == col.get(k) for k in _mxt._PAIR_SHARED):
+            return _mxt.quantize_pair(x.contiguous(), fr, row, col)
+        return _mxt.quantize(x.contiguous(), fr, **row), _mxt.quantize(x.t().contiguous(), fc, **col)
 
     def __repr__(self):
         return f"Recipe({self.name!r}, mode={self.mode!r}, seed={self.seed})"
 
 
 class _LinearFn(torch.autograd.Function):
-    """y = x @ w^T with the recipe's quantized GEMMs forward and backward (x is 2-D)."""
+    """y = x @ w^T with the recipe's quantized GEMMs forward and backward (x is 2-D).
+    Each of x, w and dy is quantized once for both its GEMMs (quantize_pair: the
+    row-wise copy and the copy of the transpose); the forward pass keeps the copies of
+    x^T and w^T that the backward GEMMs need instead of x and w."""
 
     @staticmethod
     def forward(ctx, x, w, recipe):
-        y = _mxt.gemm(recipe.quantize("fprop_x", x), recipe.quantize("fprop_w", w), mode=recipe.mode)
-        ctx.save_for_backward(x, w)
-        ctx.recipe = recipe
-        return y.to(x.dtype)
+        need_dx, need_dw = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        qx, ctx.qxt = recipe.quantize_pair("fprop_x", "wgrad_x", x) if need_dw else (recipe.quantize("fprop_x", x), None)
+        qw, ctx.qwt = recipe.quantize_pair("fprop_w", "dgrad_w", w) if need_dx else (recipe.quantize("fprop_w", w), None)
+        ctx.recipe, ctx.dtypes = recipe, (x.dtype, w.dtype)
+        return _gemm(qx, qw, recipe.mode, x.dtype)
 
     @staticmethod
     def backward(ctx, dy):
-        x, w = ctx.saved_tensors
-        r = ctx.recipe
-        dx = dw = None
-        if ctx.needs_input_grad[0]:
-            dx = _mxt.gemm(r.quantize("dgrad_dy", dy), r.quantize("dgrad_w", w.t()), mode=r.mode).to(x.dtype)
-        if ctx.needs_input_grad[1]:
-            dw = _mxt.gemm(r.quantize("wgrad_dy", dy.t()), r.quantize("wgrad_x", x.t()), mode=r.mode).to(w.dtype)
+        r, (xdt, wdt) = ctx.recipe, ctx.dtypes
+        need_dx, need_dw = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        if need_dx and need_dw:
+            qdy, qdyt = r.quantize_pair("dgrad_dy", "wgrad_dy", dy)
+        else:
+            qdy = r.quantize("dgrad_dy", dy) if need_dx else None
+            qdyt = r.quantize("wgrad_dy", dy.t()) if need_dw else None
+        dx = _gemm(qdy, ctx.qwt, r.mode, xdt) if need_dx else None
+        dw = _gemm(qdyt, ctx.qxt, r.mode, wdt) if need_dw else None
         return dx, dw, None
+
+
+def _gemm(a, b, mode, dtype):
+    """A @ B^T in dtype: written in it by the GEMM where it is one the GEMM writes (one
+    rounding from the accumulator), else converted."""
+    if dtype in (torch.float32, torch.bfloat16, torch.float16):
+        return _mxt.gemm(a, b, mode=mode, out_dtype=dtype)
+    return _mxt.gemm(a, b, mode=mode).to(dtype)
 
 
 class Linear(torch.nn.Linear):
