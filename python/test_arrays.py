@@ -7,6 +7,7 @@ skip (and say so) where they are absent.
 
 Run: make test-python (or MXBLAS_LIB=build/libmxblas.so PYTHONPATH=python python3 python/test_arrays.py)
 """
+import os
 import sys
 import unittest
 
@@ -317,6 +318,29 @@ class TorchCuda(Case):
         self.assertSameTensor(q, mxblas.quantize(x, "nvfp4"))
         y = mxblas.dequantize(q)
         self.assertIsInstance(y, cupy.ndarray)
+
+    @unittest.skipIf(cupy is None, "cupy not installed")
+    def test_cupy_gemm_is_the_host_gemm(self):
+        a, b = sample(16, 128, 5), sample(24, 128, 6)
+        for fmt in ("mxfp8_e4m3", "nvfp4"):
+            c = mxblas.gemm(mxblas.quantize(cupy.asarray(a), fmt), mxblas.quantize(cupy.asarray(b), fmt))
+            self.assertIsInstance(c, cupy.ndarray)
+            ref = mxblas.gemm(mxblas.quantize(a, fmt), mxblas.quantize(b, fmt))  # exact mode: the same bits
+            self.assertEqual(as_numpy(c).tobytes(), ref.tobytes(), fmt)
+
+    def test_jax_gpu_array_runs_on_the_cuda_backend(self):
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # leave the GPU's memory to the rest
+        try:
+            import jax
+        except ImportError:
+            self.skipTest("jax not installed")
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if not gpus:
+            self.skipTest("jax has no GPU")
+        x = sample()
+        q = mxblas.quantize(jax.device_put(x, gpus[0]), "nvfp4")  # read through DLPack / the CUDA interface
+        self.assertTrue(q.impl.startswith("cuda"), q.impl)
+        self.assertSameTensor(q, mxblas.quantize(x, "nvfp4"))
 
 
 if __name__ == "__main__":
