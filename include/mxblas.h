@@ -306,6 +306,15 @@ typedef struct mxb_quant_config_t {
   int fp8_pow2_scale;          /* FP8 fp32 scales: round scale down to a power of two */
   mxb_rht_t rht;               /* transform along cols before quantizing */
   mxb_four_over_six_t four_over_six; /* NVFP4: 4/6 block scales (default off; 2D tiles: CPU only) */
+  /* SR state in the backend's memory (since 0.2; default NULL: seed and
+   * offset above). When set, the call reads {seed, offset} = rng_state[0..1]
+   * when it runs (on the GPU: in stream order, so a captured CUDA graph reads
+   * them at each replay) instead of the two fields above, and adds 1 to
+   * rng_state[1] once it has drawn its bits. Same bits as seed/offset set to
+   * those values. 8-byte aligned; SR only; quantize_pair quantizes the
+   * row-wise copy first, so two configs sharing one state give the rowwise
+   * copy offset o and the colwise copy o + 1. */
+  uint64_t *rng_state;
 } mxb_quant_config_t;
 
 MXB_API void mxb_quant_config_init(mxb_quant_config_t *cfg);

@@ -310,6 +310,16 @@ class TorchCuda(Case):
         with self.assertRaisesRegex(ValueError, "different devices"):
             mxblas.dequantize(q)
 
+    def test_rng_state_on_the_device(self):
+        x = sample()
+        state = torch.tensor([99, 3], dtype=torch.int64, device="cuda")
+        for call in range(2):
+            q = mxblas.quantize(torch.from_numpy(x).cuda(), "nvfp4", rounding="sr", rng_state=state)
+            self.assertSameTensor(q, mxblas.quantize(x, "nvfp4", rounding="sr", seed=99, offset=3 + call), f"call {call}")
+        self.assertEqual(state.tolist(), [99, 5])
+        with self.assertRaisesRegex(ValueError, "different devices"):
+            mxblas.quantize(torch.from_numpy(x).cuda(), "nvfp4", rounding="sr", rng_state=state.cpu())
+
     @unittest.skipIf(cupy is None, "cupy not installed")
     def test_cupy_in_cupy_out(self):
         x = sample()

@@ -141,6 +141,33 @@ class Quantize(unittest.TestCase):
             self.assertEqual(r.returncode, 3)
             self.assertIn(cm.exception.detail, r.stderr)
 
+    def test_rng_state_gives_the_bits_of_seed_and_offset(self):
+        # the state is read when the call runs and its offset advanced by one, as in C
+        x = self.x
+        state = np.array([1234, 7], dtype=np.uint64)
+        for call in range(3):
+            q = mxblas.quantize(x, "nvfp4", rounding="sr", rng_state=state)
+            ref = mxblas.quantize(x, "nvfp4", rounding="sr", seed=1234, offset=7 + call)
+            self.assertEqual(q.data.tobytes(), ref.data.tobytes(), f"call {call}")
+        self.assertEqual(state.tolist(), [1234, 10])
+        rq, cq = mxblas.quantize_pair(x, "nvfp4", dict(rounding="sr", rng_state=state),
+                                      dict(rounding="sr", rng_state=state))
+        self.assertEqual(rq.data.tobytes(), mxblas.quantize(x, "nvfp4", rounding="sr", seed=1234, offset=10).data.tobytes())
+        self.assertEqual(cq.data.tobytes(),
+                         mxblas.quantize(np.ascontiguousarray(x.T), "nvfp4", rounding="sr", seed=1234, offset=11).data.tobytes())
+        self.assertEqual(state.tolist(), [1234, 12])
+        with self.assertRaises(mxblas.MxblasError):  # no SR: the state would be ignored
+            mxblas.quantize(x, "nvfp4", rng_state=state)
+        for bad, err in [(np.zeros(3, np.uint64), ValueError), (np.zeros(2, np.float64), TypeError),
+                         (np.zeros(2, np.uint64)[::-1], ValueError)]:
+            with self.assertRaises(err):
+                mxblas.quantize(x, "nvfp4", rounding="sr", rng_state=bad)
+        ro = np.zeros(2, np.uint64)
+        ro.flags.writeable = False
+        with self.assertRaises(ValueError):
+            mxblas.quantize(x, "nvfp4", rounding="sr", rng_state=ro)
+        self.assertEqual(state.tolist(), [1234, 12], "refused calls leave the state alone")
+
     def test_mxfp8_round_trip_within_half_a_step(self):
         # RNE into E4M3 (3 mantissa bits, subnormal step 2^-9) of x * 2^(127-b): each value
         # is off by at most half a step of its binade, 2^-4 |x|, or half the subnormal step

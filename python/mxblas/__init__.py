@@ -74,7 +74,7 @@ class _QuantConfig(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("rounding", C.c_int), ("seed", C.c_uint64),
                 ("offset", C.c_uint64), ("scale_rule", C.c_int), ("nonfinite", C.c_int),
                 ("amax_source", C.c_int), ("block_2d", C.c_int), ("fp8_pow2_scale", C.c_int),
-                ("rht", _Rht), ("four_over_six", C.c_int)]
+                ("rht", _Rht), ("four_over_six", C.c_int), ("rng_state", C.c_void_p)]
 
 
 class _MorConfig(C.Structure):
@@ -661,9 +661,24 @@ def _default_rht_mask():
     return m
 
 
+def _rng_state_view(state):
+    """The _View of an rng_state: two 64-bit integers {seed, offset}, writable (the call
+    advances the offset), on the device the call runs on."""
+    v = _A.view(state, "rng_state")
+    if v is None:
+        raise TypeError(f"rng_state must be {_ARRAY_KINDS}, not {type(state).__name__}")
+    if v.bf16 or v.dtype not in (np.dtype(np.uint64), np.dtype(np.int64)):
+        raise TypeError(f"rng_state must be uint64 or int64, not {'bfloat16' if v.bf16 else v.dtype}")
+    if not v.contiguous or v.nbytes != 16 or v.ptr % 8:
+        raise ValueError("rng_state must be two contiguous, 8-byte aligned 64-bit values {seed, offset}")
+    if getattr(v, "readonly", False):
+        raise ValueError("rng_state must be writable: the call advances its offset")
+    return v
+
+
 def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil",
                   nonfinite="nan_block", block_2d=False, pow2_scale=False, rht=False, rht_mask=None,
-                  amax=None, four_over_six=None):
+                  amax=None, four_over_six=None, rng_state=None):
     cfg = _QuantConfig()
     load_library().mxb_quant_config_init(C.byref(cfg))
     cfg.rounding = _choice("rounding", _ROUNDING, rounding)
@@ -683,7 +698,15 @@ def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil"
             raise ValueError("amax= applies to formats with a tensor amax (NVFP4) only")
         amax = _f32("amax", amax)
     cfg.amax_source = 0 if amax is None else 1
+    if rng_state is not None:
+        cfg._state = _rng_state_view(rng_state)  # kept alive with the config
+        cfg.rng_state = cfg._state.ptr
     return cfg, amax
+
+
+def _state_views(*cfgs):
+    """The rng_state views of quantize configs (their device is the call's)."""
+    return [c._state for c in cfgs if getattr(c, "_state", None) is not None]
 
 
 def quantize(x, format, tau=None, metric=None, **opts):
@@ -695,7 +718,9 @@ def quantize(x, format, tau=None, metric=None, **opts):
     x's device. opts: rounding='rne'|'sr', seed, offset,
     scale_rule='rceil'|'floor'|'ceil'|'even', nonfinite='nan_block'|'saturate',
     block_2d, pow2_scale, rht, rht_mask (16 bits), amax (NVFP4: use this tensor amax
-    instead of computing it), four_over_six=None|'mse'|'mae' (NVFP4: each block, or
+    instead of computing it), rng_state (with rounding='sr': an array of two 64-bit
+    integers {seed, offset} on x's device, read when the call runs instead of seed and
+    offset, its offset advanced by one after; CUDA graph replays draw fresh bits), four_over_six=None|'mse'|'mae' (NVFP4: each block, or
     16x16 tile with block_2d on the CPU backend, scaled to 4 or 6, whichever errs less
     by that metric; docs/NUMERICS.md 4.1.1). MoR formats take tau,
     metric='rel_l2'|'max_rel'|'mean_rel' and pow2_scale.
@@ -726,7 +751,7 @@ def quantize(x, format, tau=None, metric=None, **opts):
     else:
         q = _new_quantized(info, xv.shape[0], xv.shape[1], cfg, amax, xv)
     b = q._bind()
-    device = _same_device([xv] + b.views)
+    device = _same_device([xv] + b.views + _state_views(cfg))
     ctx, stream = _context(device), _stream([xv])
     with _A.DeviceGuard(device):
         _quantize_call(size_fn, run_fn, ctx, cfg, t, xv, b.desc, device, stream)
@@ -761,7 +786,7 @@ def quantize_pair(x, format, rowwise=None, colwise=None):
     qr = _new_quantized(info, rows, cols, *cfgs[0], xv)
     qc = _new_quantized(info, cols, rows, *cfgs[1], xv)
     br, bc = qr._bind(), qc._bind()
-    device = _same_device([xv] + br.views + bc.views)
+    device = _same_device([xv] + br.views + bc.views + _state_views(cfgs[0][0], cfgs[1][0]))
     ctx, stream = _context(device), _stream([xv])
     ws = C.c_size_t()
     with _A.DeviceGuard(device):

@@ -84,9 +84,11 @@ MXB_API mxb_status_t mxb_quantize_pair(mxb_context_t *ctx, const mxb_quant_confi
   } else {
     mxb_cpu_transpose_plain(src_type, rowwise->rows, rowwise->cols, src, xt);
   }
-  /* check_pair validated both quantizations; x^T is valid like src. */
-  MXB_TRY(mxb_quantize_checked(ctx, col_cfg, col.d, &col.sz, src_type, xt, colwise, q ? xt + t : NULL, stream));
+  /* check_pair validated both quantizations; x^T is valid like src. The
+   * row-wise copy first: two configs sharing one rng_state give it offset o
+   * and the column-wise copy o + 1 (mxblas.h). */
   MXB_TRY(mxb_quantize_checked(ctx, row_cfg, row.d, &row.sz, src_type, src, rowwise, q ? xt + t : NULL, stream));
+  MXB_TRY(mxb_quantize_checked(ctx, col_cfg, col.d, &col.sz, src_type, xt, colwise, q ? xt + t : NULL, stream));
   mxb_set_last_impl(ctx, ctx->backend == MXB_BACKEND_CUDA ? "cuda-pair" : "cpu-reference");
   return MXB_SUCCESS;
 }

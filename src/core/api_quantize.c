@@ -62,6 +62,12 @@ mxb_status_t mxb_quantize_checked(mxb_context_t *ctx, const mxb_quant_config_t *
     (void)stream;
     return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
 #endif
+  } else if (cfg->rng_state) {  /* host memory here: read the state, draw, advance it */
+    mxb_quant_config_t c = *cfg;
+    c.seed = cfg->rng_state[0];
+    c.offset = cfg->rng_state[1];
+    MXB_TRY(mxb_cpu_quantize(&c, src_type, src, dst, sz));
+    cfg->rng_state[1]++;
   } else {
     MXB_TRY(mxb_cpu_quantize(cfg, src_type, src, dst, sz));
   }

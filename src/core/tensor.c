@@ -178,7 +178,8 @@ size_t mxb_whole_fields(size_t struct_size, const size_t *ends, size_t n) {
 mxb_status_t mxb_quant_full_config(const mxb_quant_config_t *in, const char *name, mxb_quant_config_t *out) {
   if (!in) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s is NULL", name);
   MXB_TRY(mxb_check_struct_size(in->struct_size, MXB_MIN_SIZE_QUANT_CONFIG, name, "use mxb_quant_config_init"));
-  static const size_t ends[] = {MXB_MIN_SIZE_QUANT_CONFIG, MXB_FIELD_END(mxb_quant_config_t, four_over_six)};
+  static const size_t ends[] = {MXB_MIN_SIZE_QUANT_CONFIG, MXB_FIELD_END(mxb_quant_config_t, four_over_six),
+                                MXB_FIELD_END(mxb_quant_config_t, rng_state)};
   mxb_quant_config_defaults(out);
   memcpy(out, in, mxb_whole_fields(in->struct_size, ends, sizeof(ends) / sizeof(ends[0])));
   out->struct_size = sizeof(*out);
@@ -202,6 +203,10 @@ mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_for
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->four_over_six %d is not valid", (int)cfg->four_over_six);
   if (cfg->four_over_six && d->format != MXB_FORMAT_NVFP4)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "Four Over Six block scales exist for NVFP4 only, not %s", d->name);
+  if (cfg->rng_state && cfg->rounding != MXB_ROUND_SR)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->rng_state is set but cfg->rounding is not stochastic rounding");
+  if ((uintptr_t)cfg->rng_state % 8)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->rng_state %p is not 8-byte aligned", (void *)cfg->rng_state);
   if (cfg->amax_source == MXB_AMAX_FROM_TENSOR && !d->has_amax)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "a supplied tensor amax applies to NVFP4 only, not %s", d->name);
   if (cfg->rounding == MXB_ROUND_SR &&

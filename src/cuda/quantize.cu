@@ -22,6 +22,7 @@ struct QArgs : tensor_view {
   uint32_t *part_amax;  // FP8: amax bits per scale partition (workspace)
   int sr;
   uint64_t seed, offset;
+  const uint64_t *rng;  // SR state {seed, offset} in device memory, read when the kernel runs (or NULL)
   int rule, policy, pow2;
   int four_six;  // NVFP4 Four Over Six metric (0: off)
   int br, bc;  // FP8 partition shape (0 = whole dimension)
@@ -80,7 +81,8 @@ __device__ __forceinline__ void load_block(const QArgs &a, const RhtMasks &sm, i
 
 template <int N>
 __device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[N]) {
-  sr_bytes<N>(a.seed, a.offset, (uint64_t)(r * a.cols + c0), rb);
+  const uint64_t seed = a.rng ? __ldg(a.rng) : a.seed, offset = a.rng ? __ldg(a.rng + 1) : a.offset;
+  sr_bytes<N>(seed, offset, (uint64_t)(r * a.cols + c0), rb);
 }
 
 // The block amax mode of the NVFP4 and MX non-finite policies.
@@ -315,6 +317,9 @@ bool rht_staged(const mxb_quant_config_t *cfg) { return cfg->rht.enabled && cfg-
 // One kernel family per scale type; element, block length and the other
 // template arguments come from the format's row of the table, so formats
 // that share them share one instance.
+// The SR state's offset moves on once the call has drawn its bits.
+__global__ void advance_rng(uint64_t *state) { state[1] += 1; }
+
 template <int DT>
 mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
                            QArgs &a, cudaStream_t st, const char **impl) {
@@ -380,6 +385,7 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   a.sr = cfg->rounding == MXB_ROUND_SR;
   a.seed = cfg->seed;
   a.offset = cfg->offset;
+  a.rng = cfg->rng_state;
   a.rule = cfg->scale_rule;
   a.policy = cfg->nonfinite;
   a.pow2 = cfg->fp8_pow2_scale;
@@ -408,5 +414,10 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   a.vec_out = aligned16(a.data) && a.row_bytes % 16 == 0;
   // The padding of a swizzled scale grid is zero, as on the CPU.
   if (a.swizzled) MXB_TRY(cuda_status(cudaMemsetAsync(a.scales, 0, s->scale_bytes, st), "cudaMemsetAsync(scales)"));
-  return MXB_DTYPE_SWITCH(dt, DT, [&] { return launch_format<DT>(ctx, d, cfg, a, st, impl); });
+  MXB_TRY(MXB_DTYPE_SWITCH(dt, DT, [&] { return launch_format<DT>(ctx, d, cfg, a, st, impl); }));
+  if (cfg->rng_state) {  // after the kernels that read it, in stream order (graph-safe)
+    advance_rng<<<1, 1, 0, st>>>(cfg->rng_state);
+    MXB_TRY(launch_status("SR state advance"));
+  }
+  return MXB_SUCCESS;
 }
