@@ -264,7 +264,9 @@ typedef enum mxb_nonfinite_t {
 
 typedef enum mxb_amax_source_t {
   MXB_AMAX_COMPUTE = 0,     /* NVFP4: compute the tensor amax and store it in dst->amax */
-  MXB_AMAX_FROM_TENSOR = 1  /* NVFP4: read the caller's amax from *dst->amax (sharded tensors) */
+  MXB_AMAX_FROM_TENSOR = 1  /* read the caller's amax from *dst->amax: NVFP4 (sharded tensors), FP8 per
+                               tensor (delayed scaling: dst->amax points at it though the format
+                               keeps no amax plane; the scale comes from it, larger values saturate) */
 } mxb_amax_source_t;
 
 typedef enum mxb_sign_source_t {

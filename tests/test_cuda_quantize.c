@@ -265,8 +265,8 @@ Test(cuda_quantize, finite_edges_match_cpu) {
   const size_t nformats = mxbt_stored_formats(formats);
   for (size_t f = 0; f < nformats; f++) {
     const mxb_format_t fm = formats[f];
-    mxb_format_info_t fi;
-    mxb_format_info(fm, &fi);
+    mxb_format_info_t fi = {.struct_size = sizeof(fi)};
+    cr_assert_eq(mxb_format_info(fm, &fi), MXB_SUCCESS);
     if (fi.elem == MXB_ELEM_MIXED) continue; /* MoR: cuda_transforms */
     for (int k = 0; k < 5; k++) {
       mxb_quant_config_t cfg;

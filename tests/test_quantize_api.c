@@ -716,6 +716,7 @@ Test(quantize, capability_queries_agree_with_the_calls) {
       cr_assert(ok == 0 || ok == 1);
       qt q;
       qt_alloc(&q, (mxb_format_t)f, R, C, MXB_SCALE_LAYOUT_LINEAR);
+      if (opt == 3) q.t.amax = &q.amax_store; /* where a supplied amax is read, with or without an amax plane */
       mxb_status_t st = mxb_quantize(c, &cfg, MXB_DTYPE_FP32, x, &q.t, NULL, 0, NULL);
       cr_assert_eq(st, ok ? MXB_SUCCESS : MXB_ERR_UNSUPPORTED, "format %d options %d: supported %d, status %d (%s)", f,
                    opt, ok, (int)st, mxb_last_error_detail());

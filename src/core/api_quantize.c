@@ -26,9 +26,15 @@ mxb_status_t mxb_check_quantize(const mxb_context_t *ctx, const mxb_quant_config
   MXB_TRY(mxb_check_tensor(dst, "dst", sz, &d));
   MXB_TRY(mxb_check_quant_config(cfg, d, dst->cols));
   MXB_TRY(backend_offers(ctx, cfg));
+  /* FP8 per tensor keeps no amax plane: a supplied amax (delayed scaling)
+   * is read from dst->amax all the same. */
+  if (cfg->amax_source == MXB_AMAX_FROM_TENSOR && !d->has_amax) {
+    if (!dst->amax)
+      return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "dst->amax is NULL but cfg->amax_source says to read the amax from it");
+    MXB_TRY(mxb_check_aligned(dst->amax, 4, "dst->amax"));
+  }
   /* The caller's amax is host memory only on the CPU backend. */
-  if (ctx->backend == MXB_BACKEND_CPU && d->has_amax && cfg->amax_source == MXB_AMAX_FROM_TENSOR &&
-      !(*dst->amax >= 0.0f))
+  if (ctx->backend == MXB_BACKEND_CPU && cfg->amax_source == MXB_AMAX_FROM_TENSOR && !(*dst->amax >= 0.0f))
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "*dst->amax (%g) must be a non-negative number (or +Inf)",
                     (double)*dst->amax);
   if (desc) *desc = d;

@@ -207,8 +207,9 @@ mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_for
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->rng_state is set but cfg->rounding is not stochastic rounding");
   if ((uintptr_t)cfg->rng_state % 8)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->rng_state %p is not 8-byte aligned", (void *)cfg->rng_state);
-  if (cfg->amax_source == MXB_AMAX_FROM_TENSOR && !d->has_amax)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "a supplied tensor amax applies to NVFP4 only, not %s", d->name);
+  if (cfg->amax_source == MXB_AMAX_FROM_TENSOR && !d->has_amax && mxb_fmt_tensor_scale(d->format) != MXB_TSCALE_PLANE)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "a supplied tensor amax applies to NVFP4 and FP8 per-tensor formats only, not %s",
+                    d->name);
   if (cfg->rounding == MXB_ROUND_SR &&
       (d->scale_type == MXB_SCALE_NONE || d->scale_type == MXB_SCALE_BDR || d->elem == MXB_ELEM_MIXED))
     return mxb_fail(MXB_ERR_UNSUPPORTED, "stochastic rounding is not offered for %s", d->name);

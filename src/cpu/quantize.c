@@ -49,6 +49,8 @@ typedef struct qctx {
   mxb_fp fp;
   uint32_t signs[8];
   mxb_amax_mode mode; /* of the tile amax */
+  int fp8_amax_given; /* FP8 per tensor: the scale comes from fp8_amax, the supplied amax's bits */
+  uint32_t fp8_amax;
   int64_t br;         /* rows sharing a scale (1: each row its own) */
   int64_t unit, cr, cpb, nchunks; /* band (br, or CHUNK_ROWS when br = 1), chunk rows, chunks per band */
   uint32_t *pamax;    /* br > 1: per chunk and tile column: amax bits [nchunks * scols] */
@@ -246,7 +248,7 @@ static void encode_bdr(const qctx *q, qslot *s, int64_t row) {
  * stats in s, stored when `store`. */
 static void fp8_scales(const qctx *q, qslot *s, int64_t b, int store) {
   for (int64_t j = 0; j < q->scols; j++) {
-    float sc = mxb_fp8_scale(s->tamax[j], &q->fp, q->cfg->fp8_pow2_scale);
+    float sc = mxb_fp8_scale(q->fp8_amax_given ? q->fp8_amax : s->tamax[j], &q->fp, q->cfg->fp8_pow2_scale);
     s->tscale[j] = sc;
     s->tcap[j] = mxb_fp8_cap(&q->fp, sc);
     if (store) ((float *)q->dst->scales)[b * q->scols + j] = 1.0f / sc;
@@ -357,6 +359,10 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
   q.cpb = (q.unit + q.cr - 1) / q.cr;
   q.nchunks = (q.rows + q.unit - 1) / q.unit * q.cpb;
   const int tensor_amax = nvfp4 && cfg->amax_source != MXB_AMAX_FROM_TENSOR;
+  /* FP8 per tensor with a supplied amax (delayed scaling): its magnitude
+   * sets the scale, as the GPU reads it (NUMERICS 4.4) */
+  q.fp8_amax_given = fp8 && cfg->amax_source == MXB_AMAX_FROM_TENSOR;
+  if (q.fp8_amax_given) q.fp8_amax = mxb_f2u(*dst->amax) & MXB_F32_ABS;
   const int pass1 = q.br > 1 || tensor_amax;
 
   size_t ncodes = (size_t)mxb_fmt_row_codes(dst->format, q.cols);

@@ -317,6 +317,12 @@ bool rht_staged(const mxb_quant_config_t *cfg) { return cfg->rht.enabled && cfg-
 // One kernel family per scale type; element, block length and the other
 // template arguments come from the format's row of the table, so formats
 // that share them share one instance.
+// FP8 per tensor, supplied amax: the one partition's amax bits are its
+// magnitude's, read in stream order (the CPU reference does the same).
+__global__ void fp8_supplied_amax(uint32_t *part_amax, const float *amax) {
+  part_amax[0] = __float_as_uint(*amax) & MXB_F32_ABS;
+}
+
 // The SR state's offset moves on once the call has drawn its bits.
 __global__ void advance_rng(uint64_t *state) { state[1] += 1; }
 
@@ -350,8 +356,12 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
     } else if constexpr (SCALE == MXB_SCALE_FP32 && ELEM != MXB_ELEM_MIXED) {
       const unsigned g = grid_for(ctx, nb16, T);
       const size_t nparts = (size_t)(mxb_scale_rows(d, a.rows) * mxb_scale_cols(d, a.cols));
-      MXB_TRY(cuda_status(cudaMemsetAsync(a.part_amax, 0, nparts * 4, st), "cudaMemsetAsync(workspace)"));
-      fp8_kernel<DT, ELEM, true, false><<<g, T, 0, st>>>(a);
+      if (cfg->amax_source == MXB_AMAX_FROM_TENSOR) {  // per tensor, delayed scaling: the caller's amax
+        fp8_supplied_amax<<<1, 1, 0, st>>>(a.part_amax, a.amax);
+      } else {
+        MXB_TRY(cuda_status(cudaMemsetAsync(a.part_amax, 0, nparts * 4, st), "cudaMemsetAsync(workspace)"));
+        fp8_kernel<DT, ELEM, true, false><<<g, T, 0, st>>>(a);
+      }
       MXB_BOOL_SWITCH(a.sr, SR, [&] { fp8_kernel<DT, ELEM, false, SR><<<g, T, 0, st>>>(a); });
       *impl = "cuda-fp8-quantize";
     } else if constexpr (ELEM == MXB_ELEM_BF16) {

@@ -281,7 +281,9 @@ static void ft_make(ftensor *f, in_t *in, int format, int64_t rows, int64_t cols
     nb[0] = f->s.data_bytes;
     nb[1] = f->s.scale_bytes;
     nb[2] = f->s.aux_bytes;
-    nb[3] = f->s.amax_bytes;
+    /* FP8 per tensor has no amax plane but reads a supplied amax there */
+    const int fp8_tensor = format == MXB_FORMAT_FP8_E4M3_TENSOR || format == MXB_FORMAT_FP8_E5M2_TENSOR;
+    nb[3] = f->s.amax_bytes ? f->s.amax_bytes : fp8_tensor ? 4 : 0;
   }
   uint8_t mis = u8(in);
   for (int k = 0; k < 4; k++) {

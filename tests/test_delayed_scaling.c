@@ -1,0 +1,151 @@
+/* FP8 per-tensor scaling from a supplied amax (delayed scaling, NUMERICS
+ * 4.4): the scale is maxnormal / amax as if the tensor's amax were the
+ * supplied one, elements beyond it saturate, refusals change nothing, and
+ * the CUDA backend gives the CPU's bytes (the amax read in device memory). */
+#include <math.h>
+
+#include "testutil.h"
+
+enum { R = 20, C = 72 };
+
+static const mxb_format_t k_fp8[] = {MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E5M2_TENSOR};
+
+typedef struct out8 {
+  uint8_t data[R * C];
+  float scale_inv;
+} out8;
+
+/* x quantized on ctx (CPU: host pointers) with the amax computed (amax NULL)
+ * or supplied. */
+static mxb_status_t quantize_cpu(mxb_format_t f, const float *x, const float *amax, out8 *o) {
+  mxb_context_t *ctx = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  float a = amax ? *amax : 0.0f;
+  cfg.amax_source = amax ? MXB_AMAX_FROM_TENSOR : MXB_AMAX_COMPUTE;
+  mxb_tensor_t t;
+  cr_assert_eq(mxb_tensor_init(&t, f, R, C, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+  memset(o, 0xA5, sizeof(*o));
+  t.data = o->data;
+  t.scales = &o->scale_inv;
+  t.amax = amax ? &a : NULL;
+  mxb_status_t s = mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &t, NULL, 0, NULL);
+  if (amax) cr_assert(a == *amax || (isnan(a) && isnan(*amax)), "the supplied amax was modified");
+  mxb_context_destroy(ctx);
+  return s;
+}
+
+static void sample(float *x, uint64_t seed) {
+  mxbt_fill_normal(x, R * C, seed, 3.0f);
+  x[5] = 40.0f; /* the amax */
+}
+
+Test(delayed_scaling, supplied_amax_sets_the_scale) {
+  float x[R * C];
+  sample(x, 3);
+  for (size_t k = 0; k < 2; k++) {
+    const mxb_format_t f = k_fp8[k];
+    out8 computed, given;
+    cr_assert_eq(quantize_cpu(f, x, NULL, &computed), MXB_SUCCESS);
+    const float amax = 40.0f; /* the tensor's own amax: the same bytes */
+    cr_assert_eq(quantize_cpu(f, x, &amax, &given), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    cr_assert(!memcmp(&computed, &given, sizeof(given)), "format %d: the tensor's own amax", (int)f);
+    /* a stale, smaller amax: scale_inv = amax / maxnormal, the largest values saturate */
+    const float small = 10.0f, maxnormal = f == MXB_FORMAT_FP8_E4M3_TENSOR ? 448.0f : 57344.0f;
+    cr_assert_eq(quantize_cpu(f, x, &small, &given), MXB_SUCCESS);
+    cr_assert_eq(given.scale_inv, 1.0f / (maxnormal / small));
+    const uint8_t top = f == MXB_FORMAT_FP8_E4M3_TENSOR ? 0x7E : 0x7B;
+    cr_assert_eq(given.data[5], top, "format %d: 40 saturates to the largest code with amax 10", (int)f);
+    /* zero and +Inf give scale 1 (NUMERICS 4.4) */
+    const float zero = 0.0f, inf = INFINITY;
+    cr_assert_eq(quantize_cpu(f, x, &zero, &given), MXB_SUCCESS);
+    cr_assert_eq(given.scale_inv, 1.0f);
+    cr_assert_eq(quantize_cpu(f, x, &inf, &given), MXB_SUCCESS);
+    cr_assert_eq(given.scale_inv, 1.0f);
+  }
+}
+
+Test(delayed_scaling, refusals_change_nothing) {
+  float x[R * C];
+  sample(x, 4);
+  const float nan_amax = NAN, neg = -2.0f;
+  out8 o;
+  cr_assert_eq(quantize_cpu(MXB_FORMAT_FP8_E4M3_TENSOR, x, &nan_amax, &o), MXB_ERR_INVALID_ARGUMENT);
+  for (size_t i = 0; i < sizeof(o.data); i++) cr_assert_eq(o.data[i], 0xA5);
+  cr_assert_eq(quantize_cpu(MXB_FORMAT_FP8_E4M3_TENSOR, x, &neg, &o), MXB_ERR_INVALID_ARGUMENT);
+  for (size_t i = 0; i < sizeof(o.data); i++) cr_assert_eq(o.data[i], 0xA5);
+  /* no place to read it from */
+  mxb_context_t *ctx = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+  mxb_tensor_t t;
+  cr_assert_eq(mxb_tensor_init(&t, MXB_FORMAT_FP8_E4M3_TENSOR, R, C, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+  t.data = o.data;
+  t.scales = &o.scale_inv;
+  cr_assert_eq(mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &t, NULL, 0, NULL), MXB_ERR_INVALID_ARGUMENT);
+  /* FP8 blocks have one scale per block: no single amax to supply */
+  mxb_tensor_t b;
+  uint8_t data[R * C];
+  float scales[R * 1];
+  float a = 1.0f;
+  cr_assert_eq(mxb_tensor_init(&b, MXB_FORMAT_FP8_E4M3_1x128, R, C, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+  b.data = data;
+  b.scales = scales;
+  b.amax = &a;
+  cr_assert_eq(mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &b, NULL, 0, NULL), MXB_ERR_UNSUPPORTED);
+  mxb_context_destroy(ctx);
+}
+
+Test(delayed_scaling, cuda_gives_the_cpu_bytes) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  float x[R * C];
+  sample(x, 5);
+  x[7] = NAN; /* non-finite values are kept element by element */
+  x[9] = -INFINITY;
+  float *dx = mxbt_dev_from_host(x, sizeof(x));
+  mxb_context_t *ctx = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx), MXB_SUCCESS);
+  const float amaxes[] = {40.0f, 10.0f, 0.0f, INFINITY, 1e-30f, 3e38f};
+  for (size_t k = 0; k < 2; k++)
+    for (size_t i = 0; i < sizeof(amaxes) / sizeof(amaxes[0]); i++) {
+      const mxb_format_t f = k_fp8[k];
+      out8 want, got;
+      cr_assert_eq(quantize_cpu(f, x, &amaxes[i], &want), MXB_SUCCESS);
+      float *da = mxbt_dev_from_host(&amaxes[i], 4);
+      uint8_t *dd = mxbt_dev_alloc(R * C);
+      float *ds = mxbt_dev_alloc(4);
+      mxbt_dev_poison(dd, R * C);
+      mxb_tensor_t t;
+      cr_assert_eq(mxb_tensor_init(&t, f, R, C, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+      t.data = dd;
+      t.scales = ds;
+      t.amax = da;
+      mxb_quant_config_t cfg;
+      mxb_quant_config_init(&cfg);
+      cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+      size_t ws = 0;
+      cr_assert_eq(mxb_quantize_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &t, &ws), MXB_SUCCESS);
+      void *w = mxbt_dev_alloc(ws);
+      cr_assert_eq(mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, dx, &t, w, ws, NULL), MXB_SUCCESS, "%s",
+                   mxb_last_error_detail());
+      mxbt_to_host(got.data, dd, R * C);
+      mxbt_to_host(&got.scale_inv, ds, 4);
+      cr_assert(!memcmp(got.data, want.data, R * C), "format %d amax %g: codes", (int)f, (double)amaxes[i]);
+      cr_assert_eq(mxbt_f2u(got.scale_inv), mxbt_f2u(want.scale_inv), "format %d amax %g: scale_inv", (int)f,
+                   (double)amaxes[i]);
+      float back;
+      mxbt_to_host(&back, da, 4);
+      cr_assert_eq(mxbt_f2u(back), mxbt_f2u(amaxes[i]), "the supplied amax was modified");
+      mxbt_dev_free(w);
+      mxbt_dev_free(dd);
+      mxbt_dev_free(ds);
+      mxbt_dev_free(da);
+    }
+  mxb_context_destroy(ctx);
+  mxbt_dev_free(dx);
+#endif
+}
