@@ -96,9 +96,12 @@ __device__ __forceinline__ mxb_amax_mode policy_mode(int policy) {
 // AMAX_ONLY: the first pass, folding the admitted block amaxes into *amax.
 // SR is a template parameter: the Philox state would otherwise raise the
 // register count (and cut the occupancy) of the RNE kernels too; the SR
-// kernels are held to 3 blocks of 256 per SM (80 registers).
+// kernels are held to 3 blocks of 256 per SM (80 registers), the others to
+// 2 (128 registers, no spills): left free they took 170 registers, one
+// block per SM, and ran at 0.46 (fp32) / 0.38 (bf16) of copy bandwidth
+// against 0.68 / 0.48 at 2 blocks (measured on an H200; PERFORMANCE.md).
 template <int DT, bool TWO_D, bool AMAX_ONLY, bool SR>
-__global__ void __launch_bounds__(256, SR ? 3 : 1) nvfp4_kernel(QArgs a) {
+__global__ void __launch_bounds__(256, SR ? 3 : 2) nvfp4_kernel(QArgs a) {
   constexpr int B = mxb_fmt_block_cols(MXB_FORMAT_NVFP4);
   static_assert(B == 16, "a 2D tile is B rows of B: one half-warp, lane l its row l");
   const int64_t nb = (a.cols + B - 1) / B;
