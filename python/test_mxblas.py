@@ -141,6 +141,17 @@ class Quantize(unittest.TestCase):
             self.assertEqual(r.returncode, 3)
             self.assertIn(cm.exception.detail, r.stderr)
 
+    def test_mx_2d_tiles_transpose_exactly(self):
+        # 32x32 tiles: W^T quantized with block_2d holds W's values, transposed
+        w = np.random.default_rng(5).standard_normal((70, 100)).astype(np.float32)
+        w[:, 3] *= 40.0
+        for fmt in ("mxfp8_e4m3", "mxfp4"):
+            q, qt = mxblas.quantize(w, fmt, block_2d=True), mxblas.quantize(np.ascontiguousarray(w.T), fmt, block_2d=True)
+            self.assertEqual(q.flags & mxblas.TENSOR_SCALED_2D, mxblas.TENSOR_SCALED_2D)
+            np.testing.assert_array_equal(mxblas.dequantize(q).T, mxblas.dequantize(qt))
+            self.assertFalse(np.array_equal(mxblas.dequantize(q), mxblas.dequantize(mxblas.quantize(w, fmt))),
+                             "2D tiles change the scales of the outlier's neighbours")
+
     def test_rng_state_gives_the_bits_of_seed_and_offset(self):
         # the state is read when the call runs and its offset advanced by one, as in C
         x = self.x

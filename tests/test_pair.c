@@ -122,8 +122,8 @@ Test(pair, bad_input_leaves_outputs_untouched) {
   cc.rht.size = 64;
   EXPECT(MXB_ERR_BAD_SHAPE, mxb_quantize_pair(ctx, &rc, &cc, MXB_DTYPE_FP32, x, &row.t, &col.t, w, ws, NULL));
   mxb_quant_config_init(&cc);
-  rc.block_2d = 1;
-  row.t.format = prow.t.format = MXB_FORMAT_MXFP4;
+  rc.block_2d = 1; /* no 2D tiles for FP8 1x128 (its 2D form is the 128x128 format) */
+  row.t.format = prow.t.format = MXB_FORMAT_FP8_E4M3_1x128;
   EXPECT(MXB_ERR_UNSUPPORTED, mxb_quantize_pair(ctx, &rc, &cc, MXB_DTYPE_FP32, x, &row.t, &col.t, w, ws, NULL));
   row.t.format = prow.t.format = MXB_FORMAT_NVFP4;
   rc.block_2d = 0;

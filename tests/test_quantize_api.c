@@ -551,10 +551,10 @@ Test(quantize, bad_input) {
   t.scale_layout = MXB_SCALE_LAYOUT_SWIZZLED;
   expect_fail(mxb_quantize(c, &cfg, MXB_DTYPE_FP32, x, &t, NULL, 0, NULL), MXB_ERR_UNSUPPORTED, "swizzled MX6");
   t = q.t;
-  t.format = MXB_FORMAT_MXFP8_E4M3;
+  t.format = MXB_FORMAT_FP8_E4M3_1x128; /* NVFP4 and the MX formats have 2D tiles, FP8 blocks have 128x128 */
   bad = cfg;
   bad.block_2d = 1;
-  expect_fail(mxb_quantize(c, &bad, MXB_DTYPE_FP32, x, &t, NULL, 0, NULL), MXB_ERR_UNSUPPORTED, "2D MX");
+  expect_fail(mxb_quantize(c, &bad, MXB_DTYPE_FP32, x, &t, NULL, 0, NULL), MXB_ERR_UNSUPPORTED, "2D FP8 1x128");
   t.format = MXB_FORMAT_BF16;
   bad = cfg;
   bad.rounding = MXB_ROUND_SR;

@@ -210,8 +210,9 @@ EOF
 # options a format does not offer: the library's refusal, exit 3 with its detail
 expect 3 "stochastic rounding refused for mx6" "$TOOL" quantize "$T/x.npy" --format mx6 --round sr -o "$T/o.safetensors"
 mentions "SR refusal names the format" "stochastic rounding is not offered for mx6"
-expect 3 "--2d refused for mxfp8" "$TOOL" quantize "$T/x.npy" --format mxfp8_e4m3 --2d -o "$T/o.safetensors"
-mentions "2D refusal names the format" "NVFP4 only"
+expect 3 "--2d refused for mx6" "$TOOL" quantize "$T/x.npy" --format mx6 --2d -o "$T/o.safetensors"
+mentions "2D refusal names the formats that have it" "NVFP4 (16x16) and the MX formats (32x32) only, not mx6"
+expect 0 "--2d for mxfp8 (32x32 tiles)" "$TOOL" quantize "$T/x.npy" --format mxfp8_e4m3 --2d -o "$T/o.safetensors"
 expect 3 "--four-over-six refused for mxfp4" "$TOOL" quantize "$T/x.npy" --format mxfp4 --four-over-six=mse -o "$T/o.safetensors"
 mentions "4/6 refusal names the format" "NVFP4 only"
 expect 2 "--four-over-six takes mse or mae" "$TOOL" quantize "$T/x.npy" --format nvfp4 --four-over-six=rmse -o "$T/o.safetensors"
@@ -564,7 +565,7 @@ CORPUS=$(dirname "$0")/../corpus
 expect 0 "corpus regenerates" "$TOOL" corpus "$T/corpus"
 expect 0 "the committed corpus is the CPU reference's" diff -r "$CORPUS" "$T/corpus" -x regenerate.sh -x README.md
 expect 0 "check corpus (this build)" "$TOOL" check corpus "$CORPUS"
-grep -q "^88 of 88 corpus checks passed" "$T/out" && ok "check corpus: every case passes" || bad "check corpus summary"
+grep -q "^89 of 89 corpus checks passed" "$T/out" && ok "check corpus: every case passes" || bad "check corpus summary"
 ncases=$(ls "$CORPUS/cases" | wc -l)
 "$PY" - "$CORPUS" "$ncases" <<'EOF' >"$T/out" 2>"$T/err" && ok "the manifest lists every case file" || bad "manifest"
 import json, os, sys

@@ -127,7 +127,7 @@ static const cli_optdef k_opts[] = {
   {O_SEED, "seed", 0, "S", C_QUANT, NULL, "stochastic rounding: Philox key"},
   {O_OFFSET, "offset", 0, "N", C_QUANT, NULL, "stochastic rounding: Philox counter offset"},
   {O_RHT, "rht", 0, NULL, C_QUANTIZE | C_GEMM, NULL, "random Hadamard transform (d = 16, signs 0xD7E8)"},
-  {O_2D, "2d", 0, NULL, C_QUANT, NULL, "NVFP4 16x16 block scales"},
+  {O_2D, "2d", 0, NULL, C_QUANT, NULL, "2D block scales: NVFP4 16x16 tiles, MX 32x32 tiles"},
   {O_FOUR_OVER_SIX, "four-over-six", 0, "M", C_QUANT, k_four_six,
    "NVFP4 Four Over Six: each block scaled to 4 or 6, by error M"},
   {O_NONFINITE, "nonfinite", 0, "N", C_QUANT, k_nonfinite, "NaN/Inf handling (default nan-block)"},

@@ -97,6 +97,7 @@ static int build_cases(ccase *c) {
   for (size_t i = 0; i < sizeof(rht) / sizeof(rht[0]); i++)
     add(c, &n, OP_QUANTIZE, IN_NORMAL, rht[i], rht[i], ROWS, 128, "rht")->cfg.rht.enabled = 1;
   add(c, &n, OP_QUANTIZE, IN_NORMAL, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, ROWS_2D, 128, "2d")->cfg.block_2d = 1;
+  add(c, &n, OP_QUANTIZE, IN_NORMAL, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 64, 128, "2d")->cfg.block_2d = 1;
   k = add(c, &n, OP_QUANTIZE, IN_NORMAL, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, ROWS_2D, 128, "2d_sr_seed1234");
   k->cfg.block_2d = 1;
   k->cfg.rounding = MXB_ROUND_SR;

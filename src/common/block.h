@@ -181,13 +181,12 @@ MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bit
 MXB_HD float mxb_nvfp4_tensor_scale(float A) { return mxb_nvfp4_amax_used(A) * (1.0f / 2688.0f); }
 
 /* ---- MX (NUMERICS 4.2) -------------------------------------------------- */
-/* Returns the E8M0 scale byte (0xFF with zero codes for a NaN block). */
-MXB_HD uint8_t mxb_mx_quantize_block(const float *x, int n, const mxb_fp *p, mxb_scale_rule_t rule,
-                                     mxb_nonfinite_t policy, const uint8_t *r, uint8_t *codes) {
-  int bad = 0;
-  uint32_t amax = mxb_block_amax_bits(
-      x, n, policy == MXB_NONFINITE_SATURATE ? MXB_AMAX_SKIP_NAN : MXB_AMAX_NAN_BLOCK, &bad);
-  if (bad && policy == MXB_NONFINITE_NAN_BLOCK) {
+/* One MX block given its amax bits (the 1x32 block's, or the 32x32 tile's
+ * for 2D scaling) and whether that block/tile is a NaN block. Returns the
+ * E8M0 scale byte (0xFF with zero codes for a NaN block). */
+MXB_HD uint8_t mxb_mx_quantize_block_amax(const float *x, int n, uint32_t amax, int nan_block, const mxb_fp *p,
+                                          mxb_scale_rule_t rule, const uint8_t *r, uint8_t *codes) {
+  if (nan_block) {
     for (int j = 0; j < n; j++) codes[j] = 0;
     return 0xFF;
   }
@@ -200,6 +199,15 @@ MXB_HD uint8_t mxb_mx_quantize_block(const float *x, int n, const mxb_fp *p, mxb
   if (cap < p->maxcode)
     for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_cap(p, codes[j], cap);
   return b;
+}
+/* One 1x32 MX block: its own amax (NaN/Inf flag it under the NaN-block
+ * policy; the saturate policy skips NaN). */
+MXB_HD uint8_t mxb_mx_quantize_block(const float *x, int n, const mxb_fp *p, mxb_scale_rule_t rule,
+                                     mxb_nonfinite_t policy, const uint8_t *r, uint8_t *codes) {
+  int bad = 0;
+  uint32_t amax = mxb_block_amax_bits(
+      x, n, policy == MXB_NONFINITE_SATURATE ? MXB_AMAX_SKIP_NAN : MXB_AMAX_NAN_BLOCK, &bad);
+  return mxb_mx_quantize_block_amax(x, n, amax, bad && policy == MXB_NONFINITE_NAN_BLOCK, p, rule, r, codes);
 }
 MXB_HD float mxb_mx_decode(const mxb_fp *p, uint8_t code, uint8_t b) {
   return mxb_fp_decode(p, code) * mxb_e8m0_decode(b);

@@ -8,10 +8,12 @@
 #include "cuda/cuda_ops.h"
 
 /* What the backend adds to mxb_check_quant_config: Four Over Six on 2D tiles
- * exists in the CPU reference only, so far. */
-static mxb_status_t backend_offers(const mxb_context_t *ctx, const mxb_quant_config_t *cfg) {
+ * and 2D MX scaling exist in the CPU reference only, so far. */
+static mxb_status_t backend_offers(const mxb_context_t *ctx, const mxb_quant_config_t *cfg, const mxb_format_desc *d) {
   if (ctx->backend == MXB_BACKEND_CUDA && cfg->four_over_six && cfg->block_2d)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "Four Over Six on 2D (16x16) tiles runs on the CPU backend only, so far");
+  if (ctx->backend == MXB_BACKEND_CUDA && cfg->block_2d && d->scale_type == MXB_SCALE_E8M0)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "2D (32x32) MX scaling runs on the CPU backend only, so far");
   return MXB_SUCCESS;
 }
 
@@ -25,7 +27,7 @@ mxb_status_t mxb_check_quantize(const mxb_context_t *ctx, const mxb_quant_config
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "src_type %d is not a valid mxb_dtype_t", (int)src_type);
   MXB_TRY(mxb_check_tensor(dst, "dst", sz, &d));
   MXB_TRY(mxb_check_quant_config(cfg, d, dst->cols));
-  MXB_TRY(backend_offers(ctx, cfg));
+  MXB_TRY(backend_offers(ctx, cfg, d));
   /* FP8 per tensor keeps no amax plane: a supplied amax (delayed scaling)
    * is read from dst->amax all the same. */
   if (cfg->amax_source == MXB_AMAX_FROM_TENSOR && !d->has_amax) {
@@ -136,7 +138,7 @@ MXB_API mxb_status_t mxb_quantize_supported(mxb_context_t *ctx, const mxb_quant_
   /* The options' own checks (no shape: 0 columns are a multiple of every
    * RHT size); what remains is whether the format offers them. */
   mxb_status_t st = mxb_check_quant_config(cfg, d, 0);
-  if (st == MXB_SUCCESS) st = backend_offers(ctx, cfg);
+  if (st == MXB_SUCCESS) st = backend_offers(ctx, cfg, d);
   if (st == MXB_ERR_UNSUPPORTED && cfg->rht.enabled) MXB_TRY(mxb_check_rht(&cfg->rht, 0, "cols"));
   if (st != MXB_SUCCESS && st != MXB_ERR_UNSUPPORTED) return st;
   *supported = st == MXB_SUCCESS;

@@ -197,8 +197,9 @@ mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_for
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->nonfinite %d is not valid", (int)cfg->nonfinite);
   if (cfg->amax_source != MXB_AMAX_COMPUTE && cfg->amax_source != MXB_AMAX_FROM_TENSOR)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->amax_source %d is not valid", (int)cfg->amax_source);
-  if (cfg->block_2d && d->format != MXB_FORMAT_NVFP4)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "2D (16x16) scaling exists for NVFP4 only, not %s", d->name);
+  if (cfg->block_2d && d->format != MXB_FORMAT_NVFP4 && d->scale_type != MXB_SCALE_E8M0)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "2D scaling exists for NVFP4 (16x16) and the MX formats (32x32) only, not %s",
+                    d->name);
   if ((int)cfg->four_over_six < MXB_FOUR_OVER_SIX_OFF || (int)cfg->four_over_six > MXB_FOUR_OVER_SIX_MAE)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->four_over_six %d is not valid", (int)cfg->four_over_six);
   if (cfg->four_over_six && d->format != MXB_FORMAT_NVFP4)

@@ -221,12 +221,18 @@ static void nvfp4_tile_choice(const qctx *q, qslot *s, int64_t r0, int64_t r1) {
 }
 
 /* MX (NUMERICS 4.2): 1 x block_cols blocks with E8M0 scales. */
+/* MX (NUMERICS 4.2): each 1x32 block from its own amax, or with 2D scaling
+ * from its 32x32 tile's (the tile stats in s). */
 static void encode_mx(const qctx *q, qslot *s, int64_t row) {
   int64_t bc = bcols(q);
   for (int64_t j = 0; j < q->scols; j++) {
     int64_t c0 = j * bc;
-    uint8_t b = mxb_mx_quantize_block(s->x + c0, (int)min64(bc, q->cols - c0), &q->fp, q->cfg->scale_rule,
-                                      q->cfg->nonfinite, s->r ? s->r + c0 : NULL, s->codes + c0);
+    const int n = (int)min64(bc, q->cols - c0);
+    const uint8_t *r = s->r ? s->r + c0 : NULL;
+    uint8_t b = q->br > 1 ? mxb_mx_quantize_block_amax(s->x + c0, n, s->tamax[j], nan_blocks(q) && s->tbad[j], &q->fp,
+                                                       q->cfg->scale_rule, r, s->codes + c0)
+                          : mxb_mx_quantize_block(s->x + c0, n, &q->fp, q->cfg->scale_rule, q->cfg->nonfinite, r,
+                                                  s->codes + c0);
     put_scale8(q, row, j, b);
   }
 }
@@ -350,7 +356,7 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
   }
   const int nvfp4 = q.d->scale_type == MXB_SCALE_UE4M3, fp8 = q.d->scale_type == MXB_SCALE_FP32;
   q.mode = fp8 ? MXB_AMAX_FINITE : nan_blocks(&q) ? MXB_AMAX_NAN_BLOCK : MXB_AMAX_SKIP_NAN;
-  q.br = cfg->block_2d ? q.d->block_cols /* 2D scaling: square tiles (NVFP4 16x16) */
+  q.br = cfg->block_2d ? q.d->block_cols /* 2D scaling: square tiles (NVFP4 16x16, MX 32x32) */
          : q.d->block_rows ? q.d->block_rows : q.rows;
   if (q.br < 1) q.br = 1;
   q.four_six_2d = nvfp4 && q.br > 1 ? (int)cfg->four_over_six : 0;
