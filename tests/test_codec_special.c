@@ -6,6 +6,7 @@
  * NaN outputs of the RHT and of dequantize. */
 #include "testutil.h"
 
+#include "common/block.h"
 #include "common/codec.h"
 
 /* Calls f(bits) for the structured set; returns how many were visited. */
@@ -111,6 +112,44 @@ Test(codec_special, minifloat_rne_equals_generic) {
     /* and the dispatching entry point serves it on the host */
     cr_assert_eq(mxb_fp_encode_rne(&p, 0.3f), mxb_fp_encode_rne_generic(&p, 0.3f));
   }
+}
+
+/* The host encoder's lanes (SSE2 on x86-64) against the scalar branch-free
+ * encoder, for every minifloat: the structured set above and 2^22 random
+ * patterns, in chunks of odd lengths (every tail), with k = mul = 1 and with
+ * a scaling that rounds in fp32 before the encoder. */
+Test(codec_special, host_lanes_equal_the_scalar_encoder) {
+  static const int elems[] = {MXB_ELEM_E2M1, MXB_ELEM_E2M3, MXB_ELEM_E3M2, MXB_ELEM_E4M3, MXB_ELEM_E5M2};
+  static const uint32_t lows[] = {0x000u, 0x001u, 0x3FFu, 0x400u, 0x401u, 0x7FFu, 0x2A5u};
+  const size_t structured = 2 * 256 * 4096 * (sizeof(lows) / sizeof(lows[0])), total = structured + (1u << 22);
+  float *x = malloc(total * sizeof(float));
+  uint8_t *codes = malloc(total);
+  size_t n = 0;
+  for (uint32_t s = 0; s < 2; s++)
+    for (uint32_t e = 0; e < 256; e++)
+      for (uint32_t hi = 0; hi < 4096; hi++)
+        for (size_t l = 0; l < sizeof(lows) / sizeof(lows[0]); l++)
+          x[n++] = mxbt_u2f((s << 31) | (e << 23) | (hi << 11) | lows[l]);
+  uint64_t seed = 99;
+  while (n < total) x[n++] = mxbt_u2f((uint32_t)mxbt_next(&seed));
+  static const float scalings[][2] = {{1.0f, 1.0f}, {1.5f, 0x1p-3f}};
+  for (size_t k = 0; k < sizeof(elems) / sizeof(elems[0]); k++)
+    for (size_t sc = 0; sc < 2; sc++) {
+      const mxb_fp p = mxb_elem_fp(elems[k]);
+      const float kk = scalings[sc][0], mul = scalings[sc][1];
+      size_t bad = 0, first = 0;
+      for (size_t i = 0, len = 1; i < total; i += len, len = len % 61 + 17) {
+        const int m = (int)(i + len <= total ? len : total - i);
+        cr_assert_eq(mxb_encode_rne_host(&p, x + i, m, kk, mul, codes + i), 1);
+      }
+      for (size_t i = 0; i < total; i++)
+        if (codes[i] != (uint8_t)mxb_fp_encode_rne_minifloat(&p, (x[i] * kk) * mul) && bad++ == 0) first = i;
+      cr_assert_eq(bad, 0, "element %d scaling %zu: %zu of %zu differ, first x = 0x%08x: 0x%x, scalar 0x%x", elems[k],
+                   sc, bad, total, mxbt_f2u(x[first]), codes[first],
+                   mxb_fp_encode_rne_minifloat(&p, (x[first] * kk) * mul));
+    }
+  free(x);
+  free(codes);
 }
 
 /* The dispatcher picks the specialised encoder for exactly E2M1 and E4M3. */
