@@ -152,6 +152,37 @@ Test(codec_special, host_lanes_equal_the_scalar_encoder) {
   free(codes);
 }
 
+/* The block amax (lanes on the host) against its literal definition: the
+ * integer max of |x| bits over the values the mode admits, for every length
+ * up to 40 and blocks mixing finite values, +-0, Inf and NaN. */
+Test(codec_special, block_amax_equals_its_definition) {
+  uint64_t seed = 5;
+  float x[40];
+  static const uint32_t specials[] = {0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u,
+                                      0xFFFFFFFFu, 0x7F7FFFFFu, 0x00000001u};
+  for (int trial = 0; trial < 20000; trial++) {
+    const int n = trial % 41;
+    for (int i = 0; i < n; i++) {
+      const uint64_t v = mxbt_next(&seed);
+      x[i] = (v & 7) == 0 ? mxbt_u2f(specials[(v >> 3) % 8]) : mxbt_u2f((uint32_t)(v >> 16));
+    }
+    for (int mode = 0; mode < 3; mode++) {
+      const uint32_t lim = mode == MXB_AMAX_FINITE ? 0x7F7FFFFFu : mode == MXB_AMAX_SKIP_NAN ? 0x7F800000u : 0xFFFFFFFFu;
+      uint32_t want = 0;
+      int want_bad = 0;
+      for (int i = 0; i < n; i++) {
+        const uint32_t a = mxbt_f2u(x[i]) & 0x7FFFFFFFu;
+        want_bad |= a >= 0x7F800000u;
+        if (a <= lim && a > want) want = a;
+      }
+      int bad = 0;
+      const uint32_t got = mxb_block_amax_bits(x, n, (mxb_amax_mode)mode, &bad);
+      cr_assert_eq(got, want, "trial %d n %d mode %d: 0x%08x, want 0x%08x", trial, n, mode, got, want);
+      cr_assert_eq(bad, want_bad, "trial %d n %d mode %d: non-finite flag", trial, n, mode);
+    }
+  }
+}
+
 /* The dispatcher picks the specialised encoder for exactly E2M1 and E4M3. */
 Test(codec_special, dispatch_by_element_type) {
   cr_assert_eq(mxb_fp_special(&(mxb_fp){0}), 0);

@@ -26,9 +26,27 @@ typedef enum mxb_amax_mode {
 /* Integer max of |x| bits over the values the mode admits; *nonfinite is set
  * (never cleared) when a NaN/Inf is present. All-finite blocks (the common
  * case) take one branch-free max, which every mode admits whole. */
+#if MXB_HOST_SSE2
+/* The lanes' max of x with SSE2, signed compares: |x| bits are below 2^31. */
+static inline __m128i mxb_max_sse2(__m128i a, __m128i b) {
+  const __m128i gt = _mm_cmpgt_epi32(a, b);
+  return _mm_or_si128(_mm_and_si128(gt, a), _mm_andnot_si128(gt, b));
+}
+#endif
 MXB_HD uint32_t mxb_block_amax_bits(const float *x, int n, mxb_amax_mode mode, int *nonfinite) {
   uint32_t m = 0;
-  for (int i = 0; i < n; i++) {
+  int i = 0;
+#if MXB_HOST_SSE2
+  if (n >= 8) {
+    const __m128i abs_mask = _mm_set1_epi32(0x7FFFFFFF);
+    __m128i mv = _mm_setzero_si128();
+    for (; i + 4 <= n; i += 4) mv = mxb_max_sse2(_mm_and_si128(_mm_castps_si128(_mm_loadu_ps(x + i)), abs_mask), mv);
+    mv = mxb_max_sse2(mv, _mm_shuffle_epi32(mv, _MM_SHUFFLE(1, 0, 3, 2)));
+    mv = mxb_max_sse2(mv, _mm_shuffle_epi32(mv, _MM_SHUFFLE(2, 3, 0, 1)));
+    m = (uint32_t)_mm_cvtsi128_si32(mv);
+  }
+#endif
+  for (; i < n; i++) {
     uint32_t a = mxb_f2u(x[i]) & MXB_F32_ABS;
     m = a > m ? a : m;
   }

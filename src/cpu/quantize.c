@@ -23,7 +23,8 @@
 
 /* One thread's row buffers. */
 typedef struct qslot {
-  float *x;          /* current row, fp32 [cols] */
+  float *buf;        /* row buffer, fp32 [cols] */
+  const float *x;    /* current row: buf, or an fp32 input's own row (nothing to convert) */
   uint8_t *r;        /* SR bytes of the current row [cols], NULL for RNE */
   uint8_t *codes;    /* unpacked codes [scols * block_cols] */
   uint32_t *tamax;   /* per tile column: amax bits [scols] */
@@ -64,12 +65,17 @@ typedef struct qctx {
 /* Row `row` of the (transformed) input into s->x, and its SR bytes when
  * the row is about to be encoded (with_r). */
 static void fetch_row(const qctx *q, qslot *s, int64_t row, int with_r) {
-  mxb_cpu_load(q->src_type, q->src, row * q->cols, q->cols, s->x);
   const mxb_rht_t *rht = &q->cfg->rht;
-  if (rht->enabled) {
-    for (int64_t c = 0; c < q->cols; c += rht->size) mxb_rht_chunk(s->x + c, rht->size, q->signs, 0);
-    if (rht->bf16_output)
-      for (int64_t c = 0; c < q->cols; c++) s->x[c] = mxb_bf16_decode(mxb_bf16_rne(s->x[c]));
+  if (q->src_type == MXB_DTYPE_FP32 && !rht->enabled) {
+    s->x = (const float *)q->src + row * q->cols; /* read in place: a copy would change nothing */
+  } else {
+    mxb_cpu_load(q->src_type, q->src, row * q->cols, q->cols, s->buf);
+    if (rht->enabled) {
+      for (int64_t c = 0; c < q->cols; c += rht->size) mxb_rht_chunk(s->buf + c, rht->size, q->signs, 0);
+      if (rht->bf16_output)
+        for (int64_t c = 0; c < q->cols; c++) s->buf[c] = mxb_bf16_decode(mxb_bf16_rne(s->buf[c]));
+    }
+    s->x = s->buf;
   }
   if (s->r && with_r) {
     uint64_t i0 = (uint64_t)(row * q->cols);
@@ -321,7 +327,7 @@ static float nvfp4_tensor_amax(const qctx *q) {
 
 static void free_slots(qslot *slots, int n) {
   for (int i = 0; slots && i < n; i++) {
-    free(slots[i].x);
+    free(slots[i].buf);
     free(slots[i].r);
     free(slots[i].codes);
     free(slots[i].tamax);
@@ -378,14 +384,14 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
   ok = q.slots != NULL;
   for (int i = 0; ok && i < nt; i++) {
     qslot *s = &q.slots[i];
-    s->x = malloc((size_t)q.cols * sizeof(float));
+    s->buf = malloc((size_t)q.cols * sizeof(float));
     s->codes = calloc(ncodes ? ncodes : 1, 1); /* padding codes stay 0 */
     s->tamax = malloc((size_t)q.scols * sizeof(uint32_t));
     s->tbad = malloc((size_t)q.scols);
     s->tscale = malloc((size_t)q.scols * sizeof(float));
     s->tcap = malloc((size_t)q.scols * sizeof(uint32_t));
     if (cfg->rounding == MXB_ROUND_SR) s->r = malloc((size_t)q.cols);
-    ok = s->x && s->codes && s->tamax && s->tbad && s->tscale && s->tcap && (cfg->rounding != MXB_ROUND_SR || s->r);
+    ok = s->buf && s->codes && s->tamax && s->tbad && s->tscale && s->tcap && (cfg->rounding != MXB_ROUND_SR || s->r);
     if (ok && q.four_six_2d) {
       s->t46 = malloc((size_t)q.scols);
       s->te = malloc((size_t)(2 * 16 * q.scols) * sizeof(double));
