@@ -439,6 +439,40 @@ Test(cuda_gemm, fast_sm90_fp8_block_within_bound) {
 #endif
 }
 
+/* FP8 block scales on 128 x 128 tiles, where each math warpgroup owns 64
+ * rows (the plan's choice once the tiles fill the SMs, forced here on small
+ * shapes): every pair of block shapes, tails in M, N and K, split-K, A and B
+ * exchanged, alpha/beta/bf16 C and ldc (whole 16 x 128 blocks of C take the
+ * staged store, the rest the direct one), the binary64 promotion, and the
+ * same bytes on a second run. */
+Test(cuda_gemm, fast_sm90_fp8_block_128_column_tiles) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  const char *want = mx_fp8_path();
+  if (!want) cr_skip_test("the sm_90a MX kernel needs compute capability 9.0");
+  setenv("MXB_CUDA_GEMM_PATH", MX_FP8_PATH, 1);
+  setenv("MXB_SM90_MX_PLAN", "-1,128,-1,-1", 1); /* read once, at the first plan */
+  static const mxb_format_t blk[][2] = {
+    {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128}, {MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E4M3_1x128},
+    {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_1x128}, {MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E4M3_128x128}};
+  mxb_context_t *ctx = gpu_ctx();
+  static const int64_t shapes[][3] = {{260, 1100, 384}, {300, 120, 1024}, {100, 700, 2048}, {1, 300, 128},
+                                      {77, 45, 208}, {384, 256, 4112}, {272, 520, 512}};
+  for (int b = 0; b < 4; b++)
+    for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)
+      for (int kind = 0; kind < 3; kind++) {
+        mxb_gemm_desc_t e = mxbt_gemm_desc(MXB_GEMM_FAST, s == 3 || s == 6 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32,
+                                           kind == 2 ? -0.75f : 1.0f, kind == 1 ? 0.5f : 0.0f, s == 1 ? 150 : 0);
+        check_fast(ctx, blk[b][0], blk[b][1], shapes[s][0], shapes[s][1], shapes[s][2], &e, kind, want);
+      }
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  check_fast(ctx, blk[0][0], blk[0][1], 260, 90, 256, &d, MXBT_IN_TINY, want);
+  check_fast(ctx, blk[3][0], blk[3][1], 100, 150, 256, &d, MXBT_IN_SKEW, want);
+  check_twice_same(ctx, blk[0][0], blk[0][1], 300, 520, 4096, 53, want);
+  mxb_context_destroy(ctx);
+#endif
+}
+
 /* The same bytes on every run (no order-dependent reduction). */
 Test(cuda_gemm, fast_sm90_mx_fp8_is_deterministic) {
   MXBT_REQUIRE_GPU();
