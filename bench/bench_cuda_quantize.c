@@ -27,6 +27,7 @@ typedef struct bench_case {
   mxb_dtype_t dtype;     /* input type (quantize) or output type (dequantize) */
   int rht, sr, block_2d; /* options */
   int amax_compute;      /* NVFP4: compute the tensor amax (two passes over the input) */
+  int four_over_six;     /* NVFP4: mxb_four_over_six_t */
 } bench_case;
 
 /* The shared random input, made once per dtype. */
@@ -126,6 +127,7 @@ static void run_case(mxbb_state *st, void *arg) {
   cfg.rounding = c->sr ? MXB_ROUND_SR : MXB_ROUND_RNE;
   cfg.seed = 1234;
   cfg.block_2d = c->block_2d;
+  cfg.four_over_six = (mxb_four_over_six_t)c->four_over_six;
   size_t ws_bytes = 0;
   /* Quantize once (this also produces the amax a supplied-amax run reads). */
   if (ok) ok = mxb_quantize_workspace_size(ctx, &cfg, in_type, &q, &ws_bytes) == MXB_SUCCESS;
@@ -178,7 +180,7 @@ static void run_case(mxbb_state *st, void *arg) {
   mxb_context_destroy(ctx);
 }
 
-#define Q(n, f, t, rht, sr, b2d, ac) {n, OP_QUANT, f, t, rht, sr, b2d, ac}
+#define Q(n, f, t, rht, sr, b2d, ac) {n, OP_QUANT, f, t, rht, sr, b2d, ac, 0}
 static const bench_case k_cases[] = {
   Q("nvfp4", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0),
   Q("nvfp4", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0),
@@ -188,6 +190,8 @@ static const bench_case k_cases[] = {
   Q("nvfp4_rht", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 1, 0, 0, 0),
   Q("nvfp4_sr", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 1, 0, 0),
   Q("nvfp4_sr", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 1, 0, 0),
+  {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE},
+  {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE},
   Q("nvfp4_2d", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 1, 0),
   Q("nvfp4_2d", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 1, 0),
   Q("mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, MXB_DTYPE_FP32, 0, 0, 0, 0),
@@ -203,7 +207,7 @@ static const bench_case k_cases[] = {
   Q("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_DTYPE_FP32, 0, 0, 0, 0),
   Q("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_DTYPE_BF16, 0, 0, 0, 0),
   Q("bf16", MXB_FORMAT_BF16, MXB_DTYPE_FP32, 0, 0, 0, 0),
-#define D(name, fmt) {name, OP_DEQUANT, fmt, MXB_DTYPE_BF16, 0, 0, 0, 0}, {name, OP_DEQUANT, fmt, MXB_DTYPE_FP32, 0, 0, 0, 0}
+#define D(name, fmt) {name, OP_DEQUANT, fmt, MXB_DTYPE_BF16, 0, 0, 0, 0, 0}, {name, OP_DEQUANT, fmt, MXB_DTYPE_FP32, 0, 0, 0, 0, 0}
   D("nvfp4", MXB_FORMAT_NVFP4),
   D("mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3),
   D("mxfp4", MXB_FORMAT_MXFP4),

@@ -94,14 +94,15 @@ __device__ __forceinline__ mxb_amax_mode policy_mode(int policy) {
 // 1D: thread t quantizes block (t / nb, t % nb). 2D: each half-warp owns one
 // 16x16 tile, lane l its row l; the tile amax is a 16-lane max.
 // AMAX_ONLY: the first pass, folding the admitted block amaxes into *amax.
-// SR is a template parameter: the Philox state would otherwise raise the
-// register count (and cut the occupancy) of the RNE kernels too; the SR
-// kernels are held to 3 blocks of 256 per SM (80 registers), the others to
-// 2 (128 registers, no spills): left free they took 170 registers, one
-// block per SM, and ran at 0.46 (fp32) / 0.38 (bf16) of copy bandwidth
+// SR and Four Over Six (FOS) are template parameters: the Philox state and
+// the second candidate scale would otherwise raise the register count (and
+// cut the occupancy) of the plain RNE kernel too. Kernels with either are
+// held to 3 blocks of 256 per SM (80 registers) without Four Over Six, 2
+// with it; the plain kernel to 3. Left free the kernel took 170 registers,
+// one block per SM, and ran at 0.46 (fp32) / 0.38 (bf16) of copy bandwidth
 // against 0.68 / 0.48 at 2 blocks (measured on an H200; PERFORMANCE.md).
-template <int DT, bool TWO_D, bool AMAX_ONLY, bool SR>
-__global__ void __launch_bounds__(256, SR ? 3 : 2) nvfp4_kernel(QArgs a) {
+template <int DT, bool TWO_D, bool AMAX_ONLY, bool SR, bool FOS>
+__global__ void __launch_bounds__(256, FOS ? 2 : 3) nvfp4_kernel(QArgs a) {
   constexpr int B = mxb_fmt_block_cols(MXB_FORMAT_NVFP4);
   static_assert(B == 16, "a 2D tile is B rows of B: one half-warp, lane l its row l");
   const int64_t nb = (a.cols + B - 1) / B;
@@ -115,7 +116,7 @@ __global__ void __launch_bounds__(256, SR ? 3 : 2) nvfp4_kernel(QArgs a) {
   mxb_nvfp4_ts ts;
   if (!AMAX_ONLY) {
     ts = mxb_nvfp4_tensor_scales(*a.amax);
-    ts.four_six = a.four_six;
+    ts.four_six = FOS ? a.four_six : 0;  // a constant 0 drops the second candidate
   }
   uint32_t fold = 0;
   // 16-bit inputs: the next item's loads are issued before the current
@@ -342,12 +343,16 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
       const unsigned g = grid_for(ctx, items, T);
       if (cfg->amax_source == MXB_AMAX_COMPUTE) {
         MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, sizeof(float), st), "cudaMemsetAsync(dst->amax)"));
-        MXB_BOOL_SWITCH(two_d, TWO_D, [&] { nvfp4_kernel<DT, TWO_D, true, false><<<g, T, 0, st>>>(a); });
+        MXB_BOOL_SWITCH(two_d, TWO_D, [&] { nvfp4_kernel<DT, TWO_D, true, false, false><<<g, T, 0, st>>>(a); });
         MXB_TRY(launch_status("nvfp4 amax pass"));
       }
-      MXB_BOOL_SWITCH(two_d, TWO_D, [&] {
-        MXB_BOOL_SWITCH(a.sr, SR, [&] { nvfp4_kernel<DT, TWO_D, false, SR><<<g, T, 0, st>>>(a); });
-      });
+      // Four Over Six is not offered with 2D tiles (the API refuses it).
+      if (two_d)
+        MXB_BOOL_SWITCH(a.sr, SR, [&] { nvfp4_kernel<DT, true, false, SR, false><<<g, T, 0, st>>>(a); });
+      else
+        MXB_BOOL_SWITCH(a.sr, SR, [&] {
+          MXB_BOOL_SWITCH(a.four_six != 0, FOS, [&] { nvfp4_kernel<DT, false, false, SR, FOS><<<g, T, 0, st>>>(a); });
+        });
       *impl = two_d ? "cuda-nvfp4-2d-quantize" : "cuda-nvfp4-quantize";
     } else if constexpr (SCALE == MXB_SCALE_E8M0) {
       const unsigned g = grid_for(ctx, a.rows * ((a.cols + BC - 1) / BC), T);
