@@ -79,6 +79,11 @@ for f in nvfp4 mxfp8_e4m3 mxfp4 mx6 mx9 fp8_e4m3; do
 done
 [ -z "$missing" ] && ok "analyze table has the six default formats" || bad "analyze table lacks$missing"
 expect 0 "analyze --json without RHT" bash -c "'$TOOL' analyze '$T/x.npy' --json > '$T/a0.json'"
+# --backend=auto takes a GPU where there is one, else the CPU: the same bytes
+# either way (CPU = CUDA bit for bit)
+expect 0 "analyze --backend=auto" bash -c "'$TOOL' analyze '$T/x.npy' --json --backend=auto > '$T/a0auto.json'"
+cmp -s "$T/a0.json" "$T/a0auto.json" && ok "--backend=auto gives the CPU's bytes" || bad "--backend=auto output differs"
+expect 2 "check A B refuses --backend=auto" "$TOOL" check "$T/x.npy" "$T/x.npy" --backend=auto
 "$PY" - "$T/a0.json" "$T/table" <<'EOF2' >"$T/out" 2>"$T/err" && ok "analyze table shows the json's numbers" || bad "analyze table vs json"
 import json, sys
 # the printed table against --json

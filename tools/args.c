@@ -66,7 +66,8 @@ static const cli_enum k_rules[] = {{"rceil", MXB_SCALE_RULE_RCEIL}, {"floor", MX
                                    {"ceil", MXB_SCALE_RULE_CEIL},   {"even", MXB_SCALE_RULE_EVEN},
                                    {NULL, 0}};
 static const cli_enum k_rounds[] = {{"rne", MXB_ROUND_RNE}, {"sr", MXB_ROUND_SR}, {NULL, 0}};
-static const cli_enum k_backends[] = {{"cpu", MXB_BACKEND_CPU}, {"cuda", MXB_BACKEND_CUDA}, {NULL, 0}};
+static const cli_enum k_backends[] = {
+  {"cpu", MXB_BACKEND_CPU}, {"cuda", MXB_BACKEND_CUDA}, {"auto", (int)CLI_BACKEND_AUTO}, {NULL, 0}};
 static const cli_enum k_nonfinite[] = {{"nan-block", MXB_NONFINITE_NAN_BLOCK},
                                        {"saturate", MXB_NONFINITE_SATURATE}, {NULL, 0}};
 static const cli_enum k_four_six[] = {{"mse", MXB_FOUR_OVER_SIX_MSE}, {"mae", MXB_FOUR_OVER_SIX_MAE}, {NULL, 0}};
@@ -132,7 +133,7 @@ static const cli_optdef k_opts[] = {
    "NVFP4 Four Over Six: each block scaled to 4 or 6, by error M"},
   {O_NONFINITE, "nonfinite", 0, "N", C_QUANT, k_nonfinite, "NaN/Inf handling (default nan-block)"},
   {O_POW2, "pow2-scale", 0, NULL, C_QUANT, NULL, "FP8 scales rounded down to a power of two"},
-  {O_BACKEND, "backend", 0, "B", C_QUANT | C_CHECK, k_backends, "where to run (default cpu)"},
+  {O_BACKEND, "backend", 0, "B", C_QUANT | C_CHECK, k_backends, "where to run; auto: a GPU when present (default cpu)"},
   {O_HELP, "help", 'h', NULL, ~0u, NULL, "this help"},
 };
 #define NOPTS (sizeof(k_opts) / sizeof(k_opts[0]))

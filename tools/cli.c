@@ -109,6 +109,10 @@ int cli_load_f32(const char *path, const char *tensor, mxio_array *a) {
 }
 
 int cli_context(mxb_backend_t backend, mxb_context_t **ctx) {
+  if (backend == CLI_BACKEND_AUTO) {
+    int n = 0;
+    backend = mxb_cuda_device_count(&n) == MXB_SUCCESS && n > 0 ? MXB_BACKEND_CUDA : MXB_BACKEND_CPU;
+  }
   mxb_status_t s = mxb_context_create(backend, 0, ctx);
   return s == MXB_SUCCESS ? CLI_OK : cli_lib_error(s, "creating the context");
 }

@@ -36,6 +36,9 @@ void cli_progress_end(void);
  * args.c; a command sees only the options that apply to it. */
 #define CLI_MAX_GLOBS 32
 enum { CLI_SORT_FILE = 0, CLI_SORT_SQNR = 1, CLI_SORT_NAME = 2 };
+/* --backend=auto: CUDA where a device is present, else the CPU (resolved by
+ * cli_context; the results are the same bits either way). */
+#define CLI_BACKEND_AUTO ((mxb_backend_t)0x7fff)
 typedef struct cli_opts {
   const char *tensor;                  /* --tensor NAME (the first of tensors) */
   const char *tensors[CLI_MAX_GLOBS];  /* analyze: --tensor GLOB ... */
