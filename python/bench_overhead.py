@@ -26,7 +26,7 @@ def best(f, n=20000, reps=5):
 def main(fmt):
     x = np.random.default_rng(0).standard_normal((1, 32)).astype(np.float32)
     q = mxblas.quantize(x, fmt)
-    cfg, _ = mxblas._quant_config(False)
+    cfg, _, _ = mxblas._quant_config(False)
     b, ctx = q._bind(), mxblas._context(None)
     ws = C.c_size_t()
     mxblas._call("mxb_quantize_workspace_size", ctx, C.byref(cfg), 0, C.byref(b.desc), C.byref(ws))

@@ -4,7 +4,7 @@
  * the CUDA backend gives the CPU's bytes (the amax read in device memory). */
 #include <math.h>
 
-#include "testutil.h"
+#include "cuda_compare.h"
 
 enum { R = 20, C = 72 };
 
@@ -107,45 +107,33 @@ Test(delayed_scaling, cuda_gives_the_cpu_bytes) {
   x[7] = NAN; /* non-finite values are kept element by element */
   x[9] = -INFINITY;
   float *dx = mxbt_dev_from_host(x, sizeof(x));
-  mxb_context_t *ctx = NULL;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx), MXB_SUCCESS);
+  cmp_ctx cc = cmp_open();
   const float amaxes[] = {40.0f, 10.0f, 0.0f, INFINITY, 1e-30f, 3e38f};
   for (size_t k = 0; k < 2; k++)
     for (size_t i = 0; i < sizeof(amaxes) / sizeof(amaxes[0]); i++) {
       const mxb_format_t f = k_fp8[k];
-      out8 want, got;
-      cr_assert_eq(quantize_cpu(f, x, &amaxes[i], &want), MXB_SUCCESS);
-      float *da = mxbt_dev_from_host(&amaxes[i], 4);
-      uint8_t *dd = mxbt_dev_alloc(R * C);
-      float *ds = mxbt_dev_alloc(4);
-      mxbt_dev_poison(dd, R * C);
-      mxb_tensor_t t;
-      cr_assert_eq(mxb_tensor_init(&t, f, R, C, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
-      t.data = dd;
-      t.scales = ds;
-      t.amax = da;
+      cmp_tensor ct; /* .h: the CPU's planes, .d: the device's; both given the amax */
+      cmp_tensor_alloc(&ct, f, R, C, MXB_SCALE_LAYOUT_LINEAR);
+      cr_assert_eq(ct.sz.amax_bytes, 4u);
+      *ct.h.amax = amaxes[i];
+      mxbt_to_device(ct.d.amax, &amaxes[i], 4);
       mxb_quant_config_t cfg;
       mxb_quant_config_init(&cfg);
       cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+      cr_assert_eq(mxb_quantize(cc.cpu, &cfg, MXB_DTYPE_FP32, x, &ct.h, NULL, 0, NULL), MXB_SUCCESS);
       size_t ws = 0;
-      cr_assert_eq(mxb_quantize_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &t, &ws), MXB_SUCCESS);
+      cr_assert_eq(mxb_quantize_workspace_size(cc.gpu, &cfg, MXB_DTYPE_FP32, &ct.d, &ws), MXB_SUCCESS);
       void *w = mxbt_dev_alloc(ws);
-      cr_assert_eq(mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, dx, &t, w, ws, NULL), MXB_SUCCESS, "%s",
+      cr_assert_eq(mxb_quantize(cc.gpu, &cfg, MXB_DTYPE_FP32, dx, &ct.d, w, ws, NULL), MXB_SUCCESS, "%s",
                    mxb_last_error_detail());
-      mxbt_to_host(got.data, dd, R * C);
-      mxbt_to_host(&got.scale_inv, ds, 4);
-      cr_assert(!memcmp(got.data, want.data, R * C), "format %d amax %g: codes", (int)f, (double)amaxes[i]);
-      cr_assert_eq(mxbt_f2u(got.scale_inv), mxbt_f2u(want.scale_inv), "format %d amax %g: scale_inv", (int)f,
-                   (double)amaxes[i]);
-      float back;
-      mxbt_to_host(&back, da, 4);
-      cr_assert_eq(mxbt_f2u(back), mxbt_f2u(amaxes[i]), "the supplied amax was modified");
+      char what[64];
+      snprintf(what, sizeof what, "format %d amax %g", (int)f, (double)amaxes[i]);
+      cmp_tensor_check(&ct, what); /* codes, scale_inv, the amax plane (unmodified on both) and flags */
+      cr_assert_eq(mxbt_f2u(*ct.h.amax), mxbt_f2u(amaxes[i]), "the supplied amax was modified");
       mxbt_dev_free(w);
-      mxbt_dev_free(dd);
-      mxbt_dev_free(ds);
-      mxbt_dev_free(da);
+      cmp_tensor_free(&ct);
     }
-  mxb_context_destroy(ctx);
+  cmp_close(&cc);
   mxbt_dev_free(dx);
 #endif
 }

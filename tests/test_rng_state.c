@@ -2,7 +2,7 @@
  * gives the bits of seed/offset set to the state, then advances the offset;
  * quantize_pair draws row-wise first; refusals leave state and output alone;
  * on CUDA, a captured graph draws fresh bits at every replay. */
-#include "testutil.h"
+#include "cuda_compare.h"
 
 #define ROWS 24
 #define COLS 96
@@ -44,9 +44,9 @@ static mxb_tensor_t tensor_of(planes *p, mxb_format_t f, int64_t rows, int64_t c
   return t;
 }
 
-/* x quantized on the CPU with SR at (seed, offset), or from *state when state is set. */
-static mxb_status_t cpu_sr(mxb_format_t f, const float *x, int64_t rows, int64_t cols, uint64_t seed, uint64_t offset,
-                           uint64_t *state, planes *out) {
+/* x quantized on the CPU into t with SR at (seed, offset), or from *state
+ * when state is set. */
+static mxb_status_t cpu_sr_into(const float *x, uint64_t seed, uint64_t offset, uint64_t *state, mxb_tensor_t *t) {
   mxb_context_t *ctx = NULL;
   cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
   mxb_quant_config_t cfg;
@@ -55,10 +55,14 @@ static mxb_status_t cpu_sr(mxb_format_t f, const float *x, int64_t rows, int64_t
   cfg.seed = seed;
   cfg.offset = offset;
   cfg.rng_state = state;
-  mxb_tensor_t t = tensor_of(out, f, rows, cols);
-  mxb_status_t s = mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &t, NULL, 0, NULL);
+  mxb_status_t s = mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, t, NULL, 0, NULL);
   mxb_context_destroy(ctx);
   return s;
+}
+static mxb_status_t cpu_sr(mxb_format_t f, const float *x, int64_t rows, int64_t cols, uint64_t seed, uint64_t offset,
+                           uint64_t *state, planes *out) {
+  mxb_tensor_t t = tensor_of(out, f, rows, cols);
+  return cpu_sr_into(x, seed, offset, state, &t);
 }
 
 static float *sample(uint64_t seed) {
@@ -180,46 +184,34 @@ Test(rng_state, cuda_graph_replays_draw_fresh_bits) {
     const mxb_format_t f = k_formats[k];
     const uint64_t init[2] = {0xFEEDull + k, 40};
     uint64_t *dstate = mxbt_dev_from_host(init, sizeof(init));
-    planes h;
-    planes_make(&h, f, ROWS, COLS);
-    uint8_t *dd = mxbt_dev_alloc(h.sz.data_bytes), *ds = mxbt_dev_alloc(h.sz.scale_bytes);
-    float *da = mxbt_dev_alloc(sizeof(float));
-    mxb_tensor_t t;
-    cr_assert_eq(mxb_tensor_init(&t, f, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
-    t.data = dd;
-    t.scales = ds;
-    t.amax = da;
+    cmp_tensor ct;  /* .h: the CPU's planes, .d: the device's */
+    cmp_tensor_alloc(&ct, f, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR);
     mxb_quant_config_t cfg;
     mxb_quant_config_init(&cfg);
     cfg.rounding = MXB_ROUND_SR;
     cfg.rng_state = dstate;
     size_t ws = 0;
-    cr_assert_eq(mxb_quantize_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &t, &ws), MXB_SUCCESS);
+    cr_assert_eq(mxb_quantize_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &ct.d, &ws), MXB_SUCCESS);
     void *w = ws ? mxbt_dev_alloc(ws) : NULL;
     /* call 0 directly, calls 1..3 as replays of one captured call */
-    cr_assert_eq(mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, dx, &t, w, ws, st), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    cr_assert_eq(mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, dx, &ct.d, w, ws, st), MXB_SUCCESS, "%s", mxb_last_error_detail());
     cudaGraph_t graph;
     cudaGraphExec_t exec;
     cr_assert_eq(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal), cudaSuccess);
-    cr_assert_eq(mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, dx, &t, w, ws, st), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    cr_assert_eq(mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, dx, &ct.d, w, ws, st), MXB_SUCCESS, "%s", mxb_last_error_detail());
     cr_assert_eq(cudaStreamEndCapture(st, &graph), cudaSuccess);
     cr_assert_eq(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-    planes prev = {0};
+    uint8_t *prev = malloc(ct.sz.data_bytes), *cur = malloc(ct.sz.data_bytes);
     for (int call = 0; call < 4; call++) {
       if (call) cr_assert_eq(cudaGraphLaunch(exec, st), cudaSuccess);
       cr_assert_eq(cudaStreamSynchronize(st), cudaSuccess);
-      planes got, want;
-      planes_make(&got, f, ROWS, COLS);
-      planes_make(&want, f, ROWS, COLS);
-      mxbt_to_host(got.data, dd, got.sz.data_bytes);
-      mxbt_to_host(got.scales, ds, got.sz.scale_bytes);
-      cr_assert_eq(cpu_sr(f, x, ROWS, COLS, init[0], init[1] + (uint64_t)call, NULL, &want), MXB_SUCCESS);
-      cr_assert(planes_equal(&got, &want), "format %d call %d: not the CPU's bits at offset %d", (int)f, call,
-                (int)init[1] + call);
-      if (call) cr_assert(!planes_equal(&got, &prev), "format %d: replay %d repeated the bits", (int)f, call);
-      if (call) planes_free(&prev);
-      prev = got;
-      planes_free(&want);
+      cr_assert_eq(cpu_sr_into(x, init[0], init[1] + (uint64_t)call, NULL, &ct.h), MXB_SUCCESS);
+      char what[64];
+      snprintf(what, sizeof what, "format %d call %d (the CPU's bits at offset %d)", (int)f, call, (int)init[1] + call);
+      cmp_tensor_check(&ct, what);
+      mxbt_to_host(cur, ct.d.data, ct.sz.data_bytes);
+      if (call) cr_assert(memcmp(cur, prev, ct.sz.data_bytes), "format %d: replay %d repeated the bits", (int)f, call);
+      memcpy(prev, cur, ct.sz.data_bytes);
     }
     uint64_t end[2];
     mxbt_to_host(end, dstate, sizeof(end));
@@ -227,12 +219,10 @@ Test(rng_state, cuda_graph_replays_draw_fresh_bits) {
               (unsigned long long)end[1]);
     cudaGraphExecDestroy(exec);
     cudaGraphDestroy(graph);
-    planes_free(&prev);
-    planes_free(&h);
+    free(prev);
+    free(cur);
+    cmp_tensor_free(&ct);
     mxbt_dev_free(w);
-    mxbt_dev_free(dd);
-    mxbt_dev_free(ds);
-    mxbt_dev_free(da);
     mxbt_dev_free(dstate);
   }
   cudaStreamDestroy(st);

@@ -106,6 +106,9 @@ static inline void *mxbt_dev_from_host(const void *h, size_t bytes) {
 static inline void mxbt_to_host(void *h, const void *d, size_t bytes) {
   if (bytes) cr_assert_eq(cudaMemcpy(h, d, bytes, cudaMemcpyDeviceToHost), cudaSuccess);
 }
+static inline void mxbt_to_device(void *d, const void *h, size_t bytes) {
+  if (bytes) cr_assert_eq(cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice), cudaSuccess);
+}
 /* Poison device memory so unwritten outputs are caught. */
 static inline void mxbt_dev_poison(void *d, size_t bytes) {
   cr_assert_eq(cudaMemset(d, 0xA5, bytes), cudaSuccess);

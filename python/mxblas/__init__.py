@@ -679,6 +679,9 @@ def _rng_state_view(state):
 def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil",
                   nonfinite="nan_block", block_2d=False, pow2_scale=False, rht=False, rht_mask=None,
                   amax=None, four_over_six=None, rng_state=None):
+    """(config, amax, state): the quantize config of these options, the amax to supply
+    (None: computed) and the view of rng_state (None without one), which the caller
+    keeps alive until the call has run (the config holds only its address)."""
     cfg = _QuantConfig()
     load_library().mxb_quant_config_init(C.byref(cfg))
     cfg.rounding = _choice("rounding", _ROUNDING, rounding)
@@ -698,15 +701,11 @@ def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil"
             raise ValueError("amax= applies to formats with a tensor amax (NVFP4) only")
         amax = _f32("amax", amax)
     cfg.amax_source = 0 if amax is None else 1
+    state = None
     if rng_state is not None:
-        cfg._state = _rng_state_view(rng_state)  # kept alive with the config
-        cfg.rng_state = cfg._state.ptr
-    return cfg, amax
-
-
-def _state_views(*cfgs):
-    """The rng_state views of quantize configs (their device is the call's)."""
-    return [c._state for c in cfgs if getattr(c, "_state", None) is not None]
+        state = _rng_state_view(rng_state)
+        cfg.rng_state = state.ptr
+    return cfg, amax, state
 
 
 def quantize(x, format, tau=None, metric=None, **opts):
@@ -740,18 +739,20 @@ def quantize(x, format, tau=None, metric=None, **opts):
                 raise TypeError(f"tau must be a real number, not {type(tau).__name__}")
             cfg.tau = float(tau)
         cfg.pow2_scale = int(bool(opts.get("pow2_scale")))
+        state = None
         size_fn, run_fn = "mxb_mor_workspace_size", "mxb_mor_quantize"
     else:
         if tau is not None or metric is not None:
             raise TypeError(f"tau and metric apply to MoR formats only, not {info['name']}")
-        cfg, amax = _quant_config(info["has_tensor_amax"], **opts)
+        cfg, amax, state = _quant_config(info["has_tensor_amax"], **opts)
         size_fn, run_fn = "mxb_quantize_workspace_size", "mxb_quantize"
     if mor:
         q = QuantizedTensor(info["name"], xv.shape[0], xv.shape[1], _like=xv)
     else:
         q = _new_quantized(info, xv.shape[0], xv.shape[1], cfg, amax, xv)
     b = q._bind()
-    device = _same_device([xv] + b.views + _state_views(cfg))
+    # rng_state's device must be the call's
+    device = _same_device([xv] + b.views + ([state] if state is not None else []))
     ctx, stream = _context(device), _stream([xv])
     with _A.DeviceGuard(device):
         _quantize_call(size_fn, run_fn, ctx, cfg, t, xv, b.desc, device, stream)
@@ -783,10 +784,11 @@ def quantize_pair(x, format, rowwise=None, colwise=None):
     xv, t = _plain(x)
     rows, cols = xv.shape
     cfgs = [_quant_config(info["has_tensor_amax"], **(o or {})) for o in (rowwise, colwise)]
-    qr = _new_quantized(info, rows, cols, *cfgs[0], xv)
-    qc = _new_quantized(info, cols, rows, *cfgs[1], xv)
+    qr = _new_quantized(info, rows, cols, cfgs[0][0], cfgs[0][1], xv)
+    qc = _new_quantized(info, cols, rows, cfgs[1][0], cfgs[1][1], xv)
     br, bc = qr._bind(), qc._bind()
-    device = _same_device([xv] + br.views + bc.views + _state_views(cfgs[0][0], cfgs[1][0]))
+    states = [c[2] for c in cfgs if c[2] is not None]  # their device must be the call's
+    device = _same_device([xv] + br.views + bc.views + states)
     ctx, stream = _context(device), _stream([xv])
     ws = C.c_size_t()
     with _A.DeviceGuard(device):

@@ -7,13 +7,16 @@
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_ops.h"
 
-/* What the backend adds to mxb_check_quant_config: Four Over Six on 2D tiles
- * and 2D MX scaling exist in the CPU reference only, so far. */
+/* What the backend adds to mxb_check_quant_config: the CPU reference
+ * implements every option; another backend says what it lacks. */
 static mxb_status_t backend_offers(const mxb_context_t *ctx, const mxb_quant_config_t *cfg, const mxb_format_desc *d) {
-  if (ctx->backend == MXB_BACKEND_CUDA && cfg->four_over_six && cfg->block_2d)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "Four Over Six on 2D (16x16) tiles runs on the CPU backend only, so far");
-  if (ctx->backend == MXB_BACKEND_CUDA && cfg->block_2d && d->scale_type == MXB_SCALE_E8M0)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "2D (32x32) MX scaling runs on the CPU backend only, so far");
+#ifdef MXB_WITH_CUDA
+  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_quantize_offers(cfg, d);
+#else
+  (void)ctx;
+  (void)cfg;
+  (void)d;
+#endif
   return MXB_SUCCESS;
 }
 

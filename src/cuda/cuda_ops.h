@@ -17,6 +17,9 @@ extern "C" {
 mxb_status_t mxb_cuda_amax(struct mxb_context *ctx, mxb_dtype_t type, const void *x, int64_t n,
                            float *amax, void *stream);
 
+/* MXB_SUCCESS where the CUDA quantizer implements cfg's options for format
+ * d (already valid for d), else MXB_ERR_UNSUPPORTED with a detail. */
+mxb_status_t mxb_cuda_quantize_offers(const mxb_quant_config_t *cfg, const mxb_format_desc *d);
 /* Scratch bytes mxb_cuda_quantize needs for dst (format d, sizes s): the
  * FP8 partition amaxes and the staged RHT input. */
 size_t mxb_cuda_quantize_workspace(const mxb_quant_config_t *cfg, const mxb_format_desc *d,

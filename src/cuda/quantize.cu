@@ -384,6 +384,16 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
 
 }  // namespace
 
+// Four Over Six on 2D tiles and 2D MX scaling exist in the CPU reference
+// only, so far.
+extern "C" mxb_status_t mxb_cuda_quantize_offers(const mxb_quant_config_t *cfg, const mxb_format_desc *d) {
+  if (cfg->four_over_six && cfg->block_2d)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "Four Over Six on 2D (16x16) tiles runs on the CPU backend only, so far");
+  if (cfg->block_2d && d->scale_type == MXB_SCALE_E8M0)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "2D (32x32) MX scaling runs on the CPU backend only, so far");
+  return MXB_SUCCESS;
+}
+
 extern "C" size_t mxb_cuda_quantize_workspace(const mxb_quant_config_t *cfg, const mxb_format_desc *d,
                                               const mxb_tensor_t *dst, const mxb_tensor_sizes_t *s) {
   size_t ws = fp8_part_bytes(d, s);
