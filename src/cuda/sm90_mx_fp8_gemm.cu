@@ -186,6 +186,23 @@ __device__ __forceinline__ void fetch_scales(uint32_t *slot, const scale_rows<RO
   ptx::cp_async_commit();  // one group a stage, also when empty, so the count stays uniform
 }
 
+// The same words into registers (REG producers): one ordinary load a lane
+// and row. cp.async from rows scattered over the scale plane writes shared
+// memory one lane at a time (32 wavefronts an instruction, measured), a
+// third of the shared-memory wavefronts of the 128-column kernel.
+template <int ROWS>
+__device__ __forceinline__ void load_words(uint32_t (&w)[scale_rows<ROWS>::PER], const scale_rows<ROWS> &R,
+                                           const uint8_t *plane, int64_t step, int r0, int kg0, int64_t cols, int vec,
+                                           int s, int lane) {
+#pragma unroll
+  for (int i = 0; i < scale_rows<ROWS>::PER; ++i) {
+    if (lane + 32 * i >= scale_rows<ROWS>::HALF) break;
+    w[i] = !R.ok[i] ? 0u
+           : vec    ? __ldg(reinterpret_cast<const unsigned int *>(R.ptr[i] + s * step))
+                    : scale_word_bytes(plane, r0 + R.row[i], kg0, cols);
+  }
+}
+
 // B128 (FP8 with fp32 scales per 1 x 128 or 128 x 128 block): one fp32
 // scale a row and stage, stored as K-block 0's (the math promotes once a
 // stage); flagged where it lies outside [2^-63, 2^63), so that the product
@@ -236,8 +253,15 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
                         : vec   ? mxb_scale_index(row, 0, cols, swz)
                                 : 0);
   }
+  // REG (128-column tiles, large shapes): the words of stage s + 1 are
+  // loaded into registers while stage s is decoded; elsewhere (small tiles,
+  // where the producers' latency sets the pace) they come PF stages ahead
+  // through the shared-memory ring.
+  constexpr bool REG = BN == 128 && !FP4;
+  uint32_t nxt[SR::PER] = {}, cur[SR::PER] = {};
+  if (REG && s0 < s1) load_words<ROWS>(nxt, R, plane, step, r0, s0 * KB_STAGE, cols, vec, s0, lane);
 #pragma unroll 1
-  for (int j = 0; j < PF; ++j) {
+  for (int j = 0; j < PF && !REG; ++j) {
     const int s = s0 + j;
     if (s < s1) fetch_scales<ROWS>(raw + j * ROWS, R, plane, step, r0, s * KB_STAGE, cols, vec, s, lane);
     else ptx::cp_async_commit();
@@ -250,11 +274,13 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
     // Ring slot (s - s0) % STAGES; slot (s - s0 + PF) % STAGES held stage
     // s - 1, which this lane has read.
     const int slot = (s - s0) % STAGES;
-    if (s + PF < s1)
+    if (REG) {
+    } else if (s + PF < s1) {
       fetch_scales<ROWS>(raw + (s - s0 + PF) % STAGES * ROWS, R, plane, step, r0, (s + PF) * KB_STAGE, cols, vec,
                          s + PF, lane);
-    else
+    } else {
       ptx::cp_async_commit();
+    }
     const uint32_t g = g0 + (s - s0);
     const int st = g % STAGES;
     if (FP4 && issuer)  // the loads run ahead, each into a released slot
@@ -269,7 +295,13 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
     // released (measured on an H200: issuing them from lane 0 before the
     // warp's wait made the kernel 12-27% slower at large shapes).
     if (!FP4 && issuer) load(s);
-    ptx::cp_async_wait<PF>();  // stage s's words are here
+    if (REG) {  // stage s's words (loaded an iteration ago), then stage s + 1's
+#pragma unroll
+      for (int i = 0; i < SR::PER; ++i) cur[i] = nxt[i];
+      if (s + 1 < s1) load_words<ROWS>(nxt, R, plane, step, r0, (s + 1) * KB_STAGE, cols, vec, s + 1, lane);
+    } else {
+      ptx::cp_async_wait<PF>();  // stage s's words are here
+    }
     const int nvalid = p.nkb - s * KB_STAGE;  // K-blocks of this stage inside K
     uint32_t wide = 0;                        // bit kb: a scale of K-block kb outside [2^-74, 2^63]
     float *dst = sf + st * (is_a ? L::SFA : L::SFB);
@@ -277,7 +309,7 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
     for (int i = 0; i < SR::PER; ++i) {
       if (lane + 32 * i >= SR::HALF) break;
       const int r = R.row[i];
-      const uint32_t w = raw[slot * ROWS + r];
+      const uint32_t w = REG ? cur[i] : raw[slot * ROWS + r];
       const int at = is_a ? r : ((r % 8) / 2) * L::FB_STRIDE + (r / 8) * 2 + r % 2;
       if (B128) {
         const uint32_t e = (w >> 23) & 0xFFu;  // 0xFF: Inf or NaN, which propagate as in the reference
