@@ -158,10 +158,11 @@ __device__ __forceinline__ void widen_fp4(uint8_t *tile, int pt) {
 // 8 and 9 decode the two halves of A's rows, 10 and 11 of B's. Scale words
 // (4 K-blocks of a row: 4 consecutive bytes in both layouts, swizzled planes
 // padded to whole 128 x 4 tiles) are fetched PF stages ahead into a
-// shared-memory ring by cp.async: a global load takes about a microsecond
-// under full HBM load. The per-stage work is kept short (row pointers fixed
-// per tile, a branch-free decode): the producers' instruction latency, not
-// the memory, set the pace at small M.
+// shared-memory ring by cp.async (a global load takes about a microsecond
+// under full HBM load) on small tiles, and a stage ahead into registers on
+// 128-column tiles (load_words). The per-stage work is kept short (row
+// pointers fixed per tile, a branch-free decode): the producers'
+// instruction latency, not the memory, set the pace at small M.
 constexpr uint32_t F32_QNAN_BITS = 0x7FC00000u;
 
 template <int ROWS>
