@@ -583,7 +583,16 @@ typedef enum mxb_grouped_layout_t {
   /* A is [E * max_m, K]: group e owns rows [e * max_m, e * max_m + counts[e]);
    * index holds E counts. Rows at or beyond a count are not read into any
    * result and not written. */
-  MXB_GROUPED_M_MASKED = 1
+  MXB_GROUPED_M_MASKED = 1,
+  /* Added in 0.2, CPU backend only so far. The groups split K (the tokens of
+   * a weight gradient, dW_e = dY_e^T X_e: A is dY^T [M, T] and B is X^T
+   * [N, T], both quantized along T): group e owns the columns
+   * [offsets[e], offsets[e + 1]) of A and B; index holds E + 1 offsets. B is
+   * not stacked (B.rows is N) and C stacks the E results [E * M, N], group
+   * e's at rows e * M (ldc apart throughout). An offset inside a scale block
+   * is allowed: that block's elements outside the group are left out of the
+   * sum. Tensor scales are A's and B's own; a bias holds E x N values. */
+  MXB_GROUPED_K_CONTIGUOUS = 2
 } mxb_grouped_layout_t;
 
 #define MXB_MAX_GROUPS 65536

@@ -717,6 +717,23 @@ class GroupedGemm(unittest.TestCase):
                 self.assertEqual(c[r0:r0 + n].tobytes(), want.tobytes(), e)
             self.assertFalse(c[r0 + n:r0 + max_m].any(), "rows past a count are not written")
 
+    def test_k_split_gives_the_bits_of_gemm_on_each_slice(self):
+        # weight gradients: a = dY^T [M, T], b = X^T [N, T]; aligned offsets (MX blocks of 32)
+        # make each group the plain gemm of the quantized slices
+        dyt, xt = sample(12, self.K, 21), sample(self.N, self.K, 22)
+        offsets = [0, 32, 32, 96]  # an empty group
+        for fmt in ("mxfp8_e4m3", "mxfp4"):
+            qa, qb = mxblas.quantize(dyt, fmt), mxblas.quantize(xt, fmt)
+            c = mxblas.grouped_gemm(qa, qb, np.array(offsets, np.int64), layout="k_split")
+            self.assertEqual(c.shape, (3 * 12, self.N))
+            for e in range(3):
+                k0, k1 = offsets[e], offsets[e + 1]
+                if k0 == k1:
+                    self.assertFalse(c[e * 12:(e + 1) * 12].any(), "an empty group's result is +0")
+                    continue
+                want = mxblas.gemm(mxblas.quantize(dyt[:, k0:k1].copy(), fmt), mxblas.quantize(xt[:, k0:k1].copy(), fmt))
+                self.assertEqual(c[e * 12:(e + 1) * 12].tobytes(), want.tobytes(), (fmt, e))
+
     def test_status_names_the_first_bad_group_and_its_rows_stay(self):
         x = sample(20, self.K, 16)
         w, qb = self.expert_weights(3, "mxfp8_e4m3")

@@ -111,7 +111,7 @@ class _GroupedDesc(C.Structure):
                 ("groups", C.c_int64), ("index_bits", C.c_int), ("index", C.c_void_p), ("status", C.c_void_p)]
 
 
-_GROUPED_LAYOUTS = {"contiguous": 0, "masked": 1}
+_GROUPED_LAYOUTS = {"contiguous": 0, "masked": 1, "k_split": 2}
 
 
 # ---------------------------------------------------------------- library
@@ -1009,6 +1009,10 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     layout "contiguous": E + 1 offsets, group e is A's rows offsets[e] .. offsets[e+1] - 1;
     "masked": E counts, A is [E * max_m, K] and group e is rows e*max_m .. e*max_m + counts[e] - 1.
     C is [M, N]; rows outside every group are left as they were (zeros in a new C).
+    "k_split" (weight gradients, CPU only so far): E + 1 offsets split K, the tokens; a is
+    dY^T [M, T] and b is X^T [N, T] (not stacked), both quantized along T, and C is the E
+    results stacked, [E * M, N]: C[e*M:(e+1)*M] = alpha * A[:, k_e] @ B[:, k_e]^T + ...
+    over the columns k_e = offsets[e] .. offsets[e+1] - 1 (docs/GEMM.md).
     bias: E * N values (expert e's at e*N). status: an optional int32 array of one element on
     the same device, set to 0, or to 1 + the first group whose offsets or count are out of
     range (its rows are not written). Exact mode gives, group by group, the bits of gemm().
@@ -1017,17 +1021,20 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     required when E > 1.
     """
     lay = _choice("layout", _GROUPED_LAYOUTS, layout)
-    iv = _index_view("index", index, "E + 1 offsets" if lay == 0 else "E counts")
-    groups = iv.shape[0] - 1 if lay == 0 else iv.shape[0]
+    split_k = lay == _GROUPED_LAYOUTS["k_split"]
+    iv = _index_view("index", index, "E counts" if lay == _GROUPED_LAYOUTS["masked"] else "E + 1 offsets")
+    groups = iv.shape[0] if lay == _GROUPED_LAYOUTS["masked"] else iv.shape[0] - 1
     if groups < 1:
         raise ValueError("index must describe at least one group")
     ba, bb, gd, dt, as_bf16, bv = _gemm_desc(a, b, mode, alpha, beta, out_dtype, bias, activation)
-    if b.rows % groups:
+    if not split_k and b.rows % groups:
         raise ValueError(f"b has {b.rows} rows, not a whole number of rows for each of {groups} experts")
-    n = b.rows // groups
+    n = b.rows if split_k else b.rows // groups
     info = _info(b.format)
-    per_tensor = _tensor_scale(info)
+    per_tensor = None if split_k else _tensor_scale(info)  # K split: A's and B's own scales
     ev = None
+    if expert_scales is not None and split_k:
+        raise ValueError("expert_scales applies to the stacked-expert layouts, not k_split")
     if expert_scales is not None:
         if not per_tensor:
             raise ValueError(f"expert_scales: {info['name']} has no tensor scale (its block scales are per expert)")
@@ -1054,7 +1061,7 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     desc.index_bits = 32 if iv.dtype == np.dtype(np.int32) else 64
     desc.index, desc.status = iv.ptr, (sv.ptr if sv is not None else None)
     like = ba.views[0]
-    c, cv = _gemm_out(c, like, (a.rows, n), dt, as_bf16)
+    c, cv = _gemm_out(c, like, (groups * a.rows if split_k else a.rows, n), dt, as_bf16)
     device = _same_device(ba.views + bb.views + [cv, bv, iv, sv, ev])
     ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
     ws = C.c_size_t()

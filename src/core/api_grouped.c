@@ -30,7 +30,8 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
   if (desc->gemm) MXB_TRY(mxb_gemm_full_desc(desc->gemm, &g->gemm));
   else mxb_gemm_desc_init(&g->gemm);
   MXB_TRY(mxb_gemm_check_desc(&g->gemm));
-  if (desc->layout != MXB_GROUPED_M_CONTIGUOUS && desc->layout != MXB_GROUPED_M_MASKED)
+  if (desc->layout != MXB_GROUPED_M_CONTIGUOUS && desc->layout != MXB_GROUPED_M_MASKED &&
+      desc->layout != MXB_GROUPED_K_CONTIGUOUS)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->layout %d is not a valid mxb_grouped_layout_t",
                     (int)desc->layout);
   const int64_t E = desc->groups;
@@ -55,12 +56,13 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
   if ((A->flags ^ B->flags) & MXB_TENSOR_RHT)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "one of A and B was quantized with a Hadamard transform along K "
                                               "and the other was not");
-  if (B->rows % E)
+  const int split_k = desc->layout == MXB_GROUPED_K_CONTIGUOUS;
+  if (!split_k && B->rows % E)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "B.rows (%lld) is not groups (%lld) times N: B stacks the experts [E * N, K]",
                     (long long)B->rows, (long long)E);
-  g->N = B->rows / E;
+  g->N = split_k ? B->rows : B->rows / E;
   /* Experts must not share a 2-D scale block. */
-  if (db->block_rows > 1 && g->N % db->block_rows)
+  if (!split_k && db->block_rows > 1 && g->N % db->block_rows)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "N (%lld) is not a multiple of %s's %d-row scale blocks: experts would share "
                                        "a block", (long long)g->N, db->name, db->block_rows);
   if (desc->layout == MXB_GROUPED_M_MASKED && A->rows % E)
@@ -71,9 +73,12 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
   if (g->ldc < g->N)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->gemm->ldc (%lld) is smaller than N (%lld)", (long long)g->gemm.ldc,
                     (long long)g->N);
-  if (g->ldc > MXB_MAX_ELEMS / A->rows)
-    return mxb_fail(MXB_ERR_BAD_SHAPE, "C of %lld rows with ldc %lld exceeds 2^40 elements", (long long)A->rows,
-                    (long long)g->ldc);
+  const int64_t c_rows = split_k ? A->rows * E : A->rows; /* K split: E stacked [M, N] results */
+  if (A->rows > MXB_MAX_ELEMS / E || g->ldc > MXB_MAX_ELEMS / c_rows)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "C of %lld x %lld rows with ldc %lld exceeds 2^40 elements",
+                    (long long)(split_k ? E : 1), (long long)A->rows, (long long)g->ldc);
+  if (split_k && ctx->backend != MXB_BACKEND_CPU)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "the K-grouped layout runs on the CPU backend only, so far");
   g->L = mxb_gemm_k_block(da, db);
   return MXB_SUCCESS;
 }
@@ -104,9 +109,10 @@ MXB_API mxb_status_t mxb_grouped_gemm_workspace_size(mxb_context_t *ctx, const m
 }
 
 /* Expert e of the stack as a tensor over the same planes: rows keep their
- * index in B, the tensor scale is the expert's own. */
-static mxb_tensor_t expert(const mxb_tensor_t *B, int64_t e) {
+ * index in B, the tensor scale is the expert's own (K split: B is shared). */
+static mxb_tensor_t expert(const mxb_grouped_gemm_desc_t *desc, const mxb_tensor_t *B, int64_t e) {
   mxb_tensor_t t = *B;
+  if (desc->layout == MXB_GROUPED_K_CONTIGUOUS) return t;
   switch (mxb_fmt_tensor_scale(B->format)) {
     case MXB_TSCALE_AMAX: t.amax = B->amax + e; break;
     case MXB_TSCALE_PLANE: t.scales = (float *)B->scales + e; break;
@@ -127,7 +133,12 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
   int64_t end = 0; /* rows before `end` belong to an earlier group */
   for (int64_t e = 0; e < desc->groups; e++) {
     int64_t start, rows;
-    if (desc->layout == MXB_GROUPED_M_CONTIGUOUS) {
+    if (desc->layout == MXB_GROUPED_K_CONTIGUOUS) { /* columns [start, start + rows) of A and B */
+      start = index_at(desc, e);
+      rows = index_at(desc, e + 1) - start;
+      if (start < end || rows < 0 || start + rows > A->cols) rows = -1;
+      else end = start + rows;
+    } else if (desc->layout == MXB_GROUPED_M_CONTIGUOUS) {
       start = index_at(desc, e);
       rows = index_at(desc, e + 1) - start;
       if (start < end || rows < 0 || start + rows > A->rows) rows = -1;
@@ -141,11 +152,15 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
       if (!bad) bad = (int32_t)(e + 1 <= INT32_MAX ? e + 1 : INT32_MAX);
       continue;
     }
-    const mxb_tensor_t Be = expert(B, e);
+    const mxb_tensor_t Be = expert(desc, B, e);
     mxb_gemm_desc_t d = g->gemm; /* the expert's bias: N values of the E x N */
     if (d.bias) d.bias = (const char *)d.bias + (size_t)(e * g->N) * (size_t)mxb_dtype_bytes(d.bias_type);
-    mxb_cpu_gemm_rows(&d, A, start, rows, &Be, e * g->N, g->N, (char *)C + (size_t)(start * g->ldc) * esize,
-                      g->ldc, g->L, 0, workspace, 1);
+    if (desc->layout == MXB_GROUPED_K_CONTIGUOUS)
+      mxb_cpu_gemm_rows_k(&d, A, 0, A->rows, &Be, 0, g->N, (char *)C + (size_t)(e * A->rows * g->ldc) * esize,
+                          g->ldc, g->L, 0, workspace, 1, start, start + rows);
+    else
+      mxb_cpu_gemm_rows(&d, A, start, rows, &Be, e * g->N, g->N, (char *)C + (size_t)(start * g->ldc) * esize,
+                        g->ldc, g->L, 0, workspace, 1);
   }
   if (desc->status) *desc->status = bad;
 }

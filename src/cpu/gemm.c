@@ -101,11 +101,14 @@ static int low_bit_exp(double x) {
   return e - 1075 + tz;
 }
 
-/* Decodes row `row` of t into scratch, builds its integer image, and stores
- * the values at r->v with stride `stride`. */
+/* Decodes row `row` of t into scratch (columns outside [kw0, kw1) as +0),
+ * builds its integer image, and stores the values at r->v with stride
+ * `stride`. */
 static void decode_image(const mxb_tensor_t *t, int64_t row, row_image *r, int stride, double *scratch, int64_t K,
-                         int L) {
+                         int L, int64_t kw0, int64_t kw1) {
   mxb_cpu_decode_row_f64(t, row, scratch);
+  for (int64_t k = 0; k < kw0; k++) scratch[k] = 0.0;
+  for (int64_t k = kw1; k < K; k++) scratch[k] = 0.0;
   for (int64_t k = 0; k < K; k++) r->v[k * stride] = scratch[k];
   for (int64_t k0 = 0, kb = 0; k0 < K; k0 += L, kb++) {
     int64_t len = K - k0 < L ? K - k0 : L;
@@ -143,12 +146,14 @@ static int32_t int_dot(const int16_t *x, const int16_t *y, int64_t len) {
   return sum;
 }
 
-/* acc[r][c] for one MR x NR tile over all of K. */
+/* acc[r][c] for one MR x NR tile over the K-blocks [kb0, kb1) (the others
+ * would add +0: their values are +0 outside the window, and a block sum of
+ * zeros is +0). */
 static void tile(const row_image *a[MR], const row_image *b[NR], const double *bv, int64_t K, int L,
-                 int int_sums, float acc[MR][NR]) {
+                 int int_sums, int64_t kb0, int64_t kb1, float acc[MR][NR]) {
   for (int r = 0; r < MR; r++)
     for (int c = 0; c < NR; c++) acc[r][c] = 0.0f;
-  for (int64_t k0 = 0, kb = 0; k0 < K; k0 += L, kb++) {
+  for (int64_t kb = kb0, k0 = kb0 * L; kb < kb1; k0 += L, kb++) {
     int64_t len = K - k0 < L ? K - k0 : L;
     int integer = int_sums;
     for (int r = 0; r < MR; r++) integer &= a[r]->s[kb] != 0.0;
@@ -199,6 +204,7 @@ typedef struct gctx {
   void *C;
   int64_t ldc, M, K, j0, nb;
   int64_t a0, b0;  /* first row of A and of B the product reads */
+  int64_t kw0, kw1; /* the columns of A and B in the product */
   int L, int_sums;
   float alpha_t;
   row_image *bp;        /* [b_slots(N)] */
@@ -230,7 +236,8 @@ static void decode_b_group(void *arg, int64_t task, int slot) {
   const gctx *g = arg;
   tslot t = slot_of(g, slot);
   for (int64_t j = task * NR; j < (task + 1) * NR; j++)
-    decode_image(g->B, g->b0 + g->j0 + (j < g->nb ? j : j / NR * NR), &g->bp[j], NR, t.scratch, g->K, g->L);
+    decode_image(g->B, g->b0 + g->j0 + (j < g->nb ? j : j / NR * NR), &g->bp[j], NR, t.scratch, g->K, g->L, g->kw0,
+                 g->kw1);
 }
 
 /* Task: rows [task * MR, +MR) of C over the current B panel. */
@@ -238,7 +245,8 @@ static void row_group(void *arg, int64_t task, int slot) {
   const gctx *g = arg;
   tslot t = slot_of(g, slot);
   const int64_t i0 = task * MR, mr = g->M - i0 < MR ? g->M - i0 : MR;
-  for (int64_t i = 0; i < mr; i++) decode_image(g->A, g->a0 + i0 + i, &t.ap[i], 1, t.scratch, g->K, g->L);
+  for (int64_t i = 0; i < mr; i++)
+    decode_image(g->A, g->a0 + i0 + i, &t.ap[i], 1, t.scratch, g->K, g->L, g->kw0, g->kw1);
   const row_image *a[MR];
   for (int r = 0; r < MR; r++) a[r] = &t.ap[r < mr ? r : 0]; /* edge rows repeat row 0, not stored */
   for (int64_t jt = 0; jt < g->nb; jt += NR) {
@@ -246,7 +254,7 @@ static void row_group(void *arg, int64_t task, int slot) {
     const row_image *b[NR];
     for (int c = 0; c < NR; c++) b[c] = &g->bp[jt + c];
     float acc[MR][NR];
-    tile(a, b, g->bvals + jt * g->K, g->K, g->L, g->int_sums, acc);
+    tile(a, b, g->bvals + jt * g->K, g->K, g->L, g->int_sums, g->kw0 / g->L, (g->kw1 + g->L - 1) / g->L, acc);
     for (int64_t r = 0; r < mr; r++)
       for (int64_t c = 0; c < nr; c++)
         store(g->desc, g->alpha_t, acc[r][c], g->C, (i0 + r) * g->ldc + g->j0 + jt + c, g->j0 + jt + c);
@@ -256,6 +264,12 @@ static void row_group(void *arg, int64_t task, int slot) {
 void mxb_cpu_gemm_rows(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int64_t a0, int64_t M,
                        const mxb_tensor_t *B, int64_t b0, int64_t N, void *C, int64_t ldc, int L, int threads,
                        void *workspace, int int_sums) {
+  mxb_cpu_gemm_rows_k(desc, A, a0, M, B, b0, N, C, ldc, L, threads, workspace, int_sums, 0, A->cols);
+}
+
+void mxb_cpu_gemm_rows_k(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int64_t a0, int64_t M,
+                         const mxb_tensor_t *B, int64_t b0, int64_t N, void *C, int64_t ldc, int L, int threads,
+                         void *workspace, int int_sums, int64_t k0, int64_t k1) {
   const int64_t K = A->cols;
   if (M <= 0 || N <= 0) return;
   const size_t vb = align64((size_t)K * 8), ib = image_bytes(K, L), nkb = (size_t)((K + L - 1) / L);
@@ -271,7 +285,7 @@ void mxb_cpu_gemm_rows(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int64
     bp[i].s = (double *)(images + (size_t)i * ib);
     bp[i].m = (int16_t *)(images + (size_t)i * ib + align64(nkb * 8));
   }
-  gctx g = {desc, A, B, C, ldc, M, K, 0, 0, a0, b0, L, int_sums && L <= MXB_GEMM_MAX_K_BLOCK,
+  gctx g = {desc, A, B, C, ldc, M, K, 0, 0, a0, b0, k0, k1, L, int_sums && L <= MXB_GEMM_MAX_K_BLOCK,
             mxb_gemm_alpha_t(desc->alpha, (float)mxb_cpu_tensor_scale(A), (float)mxb_cpu_tensor_scale(B)),
             bp, bvals, ws + shared_bytes(N, K, L)};
   for (int64_t j0 = 0; j0 < N; j0 += NB) {

@@ -36,6 +36,14 @@ void mxb_cpu_gemm_rows(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int64
                        const mxb_tensor_t *B, int64_t b0, int64_t N, void *C, int64_t ldc, int L, int threads,
                        void *workspace, int int_sums);
 
+/* The same over the columns [k0, k1) of A and B only (0 <= k0 <= k1 <= K):
+ * the elements outside are absent, as if their codes decoded to +0 (the
+ * K-blocks and their order are those of the whole product; a block wholly
+ * outside adds +0). [0, K) is mxb_cpu_gemm_rows. */
+void mxb_cpu_gemm_rows_k(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int64_t a0, int64_t M,
+                         const mxb_tensor_t *B, int64_t b0, int64_t N, void *C, int64_t ldc, int L, int threads,
+                         void *workspace, int int_sums, int64_t k0, int64_t k1);
+
 #ifdef __cplusplus
 }
 #endif
