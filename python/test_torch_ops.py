@@ -173,6 +173,12 @@ class Ops(Case):
         self.assertTrue(torch.equal(c, c0), "c was modified")
         self.assertSameBits(got, mxblas.grouped_gemm(a, b, counts, layout="masked", alpha=0.5, beta=-2.0,
                                                      c=c0.clone()), "masked, alpha, beta, c")
+        if str(self.device) == "cpu":  # the K split runs on the CPU backend only, so far
+            koff = torch.tensor([0, 64, 64, 256], dtype=torch.int64)
+            a, b = mxblas.quantize(sample(12, 256, 6, self.device), "mxfp8_e4m3"), mxblas.quantize(w, "mxfp8_e4m3")
+            got = mxt.grouped_gemm(a, b, koff, layout="k_split")
+            self.assertEqual(tuple(got.shape), (3 * 12, 3 * 8))
+            self.assertSameBits(got, mxblas.grouped_gemm(a, b, koff, layout="k_split"), "k_split")
 
 
     def test_pair_transpose_and_rht_match_the_plain_calls(self):
@@ -257,6 +263,9 @@ class OpCheck(Case):
                    dict(mode="fast", alpha=2.0, beta=1.0, c=sample(20, 8, 4, self.device)))
         self.check(torch.ops.mxblas.grouped_gemm.default, plane_args(a) + plane_args(b) + (offsets,),
                    dict(layout="contiguous", out_dtype=torch.bfloat16))
+        if str(self.device) == "cpu":  # the K split: C stacks the groups' [M, N] results
+            self.check(torch.ops.mxblas.grouped_gemm.default, plane_args(a) + plane_args(b) +
+                       (torch.tensor([0, 128, 256], dtype=torch.int64),), dict(layout="k_split"))
 
 
     def test_pair_transpose_and_rht(self):

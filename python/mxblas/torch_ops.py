@@ -215,8 +215,9 @@ def _(a_data, a_scales, a_aux, a_amax, a_format, a_rows, a_cols, a_flags,
     _, npdt, bf16 = _mx._result_dtype("out_dtype", out_dtype, _mx._GEMM_OUT_DTYPES, "torch")
     if c is not None:
         return torch.empty_like(c)
-    groups = index.shape[0] - (1 if layout == "contiguous" else 0)
-    return a_data.new_empty((a_rows, b_rows // groups), dtype=_torch_dtype(npdt, bf16))
+    groups = index.shape[0] - (0 if layout == "masked" else 1)
+    shape = (groups * a_rows, b_rows) if layout == "k_split" else (a_rows, b_rows // groups)
+    return a_data.new_empty(shape, dtype=_torch_dtype(npdt, bf16))
 
 
 # ---------------------------------------------------------------- QuantizedTensor wrappers
