@@ -223,14 +223,21 @@ mentions "4/6 refusal names the format" "NVFP4 only"
 expect 2 "--four-over-six takes mse or mae" "$TOOL" quantize "$T/x.npy" --format nvfp4 --four-over-six=rmse -o "$T/o.safetensors"
 expect 2 "--four-over-six does not apply to dequantize" "$TOOL" dequantize "$T/o.safetensors" --four-over-six=mse -o "$T/o.npy"
 # Four Over Six: blocks scaled to 4 (frac_scaled_to_4 > 0), a higher SQNR than plain NVFP4
-expect 0 "analyze --four-over-six" bash -c "'$TOOL' analyze '$T/x.npy' --formats=nvfp4 --json > '$T/a6.json' && '$TOOL' analyze '$T/x.npy' --formats=nvfp4 --four-over-six=mse --json > '$T/a46.json'"
-"$PY" - "$T" <<'EOF2' >"$T/out" 2>"$T/err" && ok "analyze --four-over-six: blocks at 4, SQNR up" || bad "analyze --four-over-six"
+# --four-over-six gives NVFP4 a row each way (other formats one), in the table, NDJSON and CSV
+expect 0 "analyze --four-over-six" bash -c "'$TOOL' analyze '$T/x.npy' --formats=nvfp4,mxfp8_e4m3 --four-over-six=mse --json > '$T/a46.json'"
+"$PY" - "$T" <<'EOF2' >"$T/out" 2>"$T/err" && ok "analyze --four-over-six: a row each way, blocks at 4, SQNR up" || bad "analyze --four-over-six"
 import json, sys
 d = sys.argv[1]
-a6, a46 = (json.loads(open(f"{d}/{n}.json").readline()) for n in ("a6", "a46"))
+r = [x for x in map(json.loads, open(f"{d}/a46.json")) if x["kind"] == "tensor"]
+assert [(x["format"], x["four_over_six"]) for x in r] == [("nvfp4", "off"), ("nvfp4", "mse"), ("mxfp8_e4m3", "off")], r
+a6, a46 = r[0], r[1]
 assert a6["frac_scaled_to_4"] == 0 and 0 < a46["frac_scaled_to_4"] < 1, (a6["frac_scaled_to_4"], a46["frac_scaled_to_4"])
 assert a46["sqnr_db"] > a6["sqnr_db"], (a46["sqnr_db"], a6["sqnr_db"])
 EOF2
+expect 0 "analyze --four-over-six table" "$TOOL" analyze "$T/x.npy" --formats=nvfp4 --four-over-six=mae
+grep -q "nvfp4+4/6 .*% of blocks at 4" "$T/out" && grep -q "^+4/6: Four Over Six" "$T/out" && ok "the table names the 4/6 row and its blocks at 4" || bad "4/6 table row"
+expect 0 "analyze --four-over-six --csv" bash -c "'$TOOL' analyze '$T/x.npy' --formats=nvfp4 --four-over-six=mae --csv | cut -d, -f5-7 > '$T/a46.csv'"
+[ "$(tr '\n' ' ' < "$T/a46.csv")" = "format,rht,four_over_six nvfp4,0,off nvfp4,0,mae " ] && ok "CSV has the four_over_six column" || bad "CSV four_over_six column: $(cat "$T/a46.csv")"
 
 # check
 expect 0 "check golden" "$TOOL" check golden

@@ -15,8 +15,10 @@ typedef struct an_tensor {
 
 typedef struct an_run {
   mxb_format_t format;
-  const char *name;
+  const char *name;   /* the format's */
   int rht;
+  int four_six;       /* mxb_four_over_six_t of this run (NVFP4 with --four-over-six: a run each way) */
+  char label[32];     /* the row's name: the format, "+4/6" with Four Over Six */
   mxb_scale_type_t scale_type;
 } an_run;
 

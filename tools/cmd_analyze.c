@@ -274,6 +274,7 @@ static void measure(mxb_context_t *ctx, const cli_opts *o, const an_run *run, co
                     int64_t rows, int64_t cols, float *deq, an_result *r) {
   mxb_quant_config_t cfg = o->cfg;
   cfg.rht.enabled = run->rht;
+  cfg.four_over_six = (mxb_four_over_six_t)run->four_six;
   cli_qtensor q;
   r->status = cli_quantize(ctx, &cfg, run->format, x, rows, cols, &q);
   if (r->status == MXB_SUCCESS) {
@@ -329,6 +330,8 @@ static void field_values(const an_result *r, double *v) {
                        s->frac_scaled_to_4};
   memcpy(v, x, sizeof(x));
 }
+/* mxb_four_over_six_t in NDJSON and CSV */
+static const char *const k_fos_names[] = {"off", "mse", "mae"};
 /* JSON has no NaN/Inf: write null. */
 static void jnum(FILE *f, const char *key, double v) {
   if (isfinite(v))
@@ -353,8 +356,8 @@ static void print_ndjson(const an_data *d, const int *order) {
     jstr(stdout, t->file);
     printf(", \"tensor\": ");
     jstr(stdout, t->name);
-    printf(", \"rows\": %lld, \"cols\": %lld, \"format\": \"%s\", \"rht\": %s", (long long)t->rows,
-           (long long)t->cols, run->name, run->rht ? "true" : "false");
+    printf(", \"rows\": %lld, \"cols\": %lld, \"format\": \"%s\", \"rht\": %s, \"four_over_six\": \"%s\"",
+           (long long)t->rows, (long long)t->cols, run->name, run->rht ? "true" : "false", k_fos_names[run->four_six]);
     if (r->status != MXB_SUCCESS) {
       printf(", \"error\": \"%s: ", mxb_status_string(r->status));
       mxio_put_escaped(stdout, r->detail, MXIO_ESC_JSON);
@@ -374,9 +377,10 @@ static void print_ndjson(const an_data *d, const int *order) {
   }
   for (int k = 0; k < d->nruns; k++) {
     const an_summary *m = &d->summaries[k];
-    printf("{\"kind\": \"summary\", \"format\": \"%s\", \"rht\": %s, \"tensors\": %d, \"failed\": %d, "
-           "\"values\": %lld",
-           d->runs[k].name, d->runs[k].rht ? "true" : "false", m->tensors, m->failed, (long long)m->values);
+    printf("{\"kind\": \"summary\", \"format\": \"%s\", \"rht\": %s, \"four_over_six\": \"%s\", \"tensors\": %d, "
+           "\"failed\": %d, \"values\": %lld",
+           d->runs[k].name, d->runs[k].rht ? "true" : "false", k_fos_names[d->runs[k].four_six], m->tensors, m->failed,
+           (long long)m->values);
     jnum(stdout, "bits_per_element", m->bits);
     jnum(stdout, "sqnr_db", m->sqnr_db);
     jnum(stdout, "min_sqnr_db", m->min_sqnr_db);
@@ -416,7 +420,7 @@ static void cnum(double v) {
 }
 
 static void print_csv(const an_data *d, const int *order) {
-  printf("file,tensor,rows,cols,format,rht");
+  printf("file,tensor,rows,cols,format,rht,four_over_six");
   for (size_t i = 0; i < NFIELDS; i++) printf(",%s", k_fields[i]);
   printf(",error\n");
   for (int k = 0; k < d->nresults; k++) {
@@ -425,7 +429,8 @@ static void print_csv(const an_data *d, const int *order) {
     csv_str(t->file);
     putchar(',');
     csv_str(t->name);
-    printf(",%lld,%lld,%s,%d", (long long)t->rows, (long long)t->cols, d->runs[r->run].name, d->runs[r->run].rht);
+    printf(",%lld,%lld,%s,%d,%s", (long long)t->rows, (long long)t->cols, d->runs[r->run].name, d->runs[r->run].rht,
+           k_fos_names[d->runs[r->run].four_six]);
     if (r->status != MXB_SUCCESS) {
       for (size_t i = 0; i < NFIELDS; i++) putchar(',');
       putchar(',');
@@ -465,22 +470,24 @@ static void print_table(const an_data *d, const int *order, const char *in) {
     char name[256], shape[32];
     mxio_escaped(t->name, MXIO_ESC_TEXT, name, sizeof(name));
     snprintf(shape, sizeof(shape), "%lldx%lld", (long long)t->rows, (long long)t->cols);
-    printf("%-*s %-13s %-16s %-3s ", w, name, shape, d->runs[r->run].name, d->runs[r->run].rht ? "yes" : "no");
+    printf("%-*s %-13s %-16s %-3s ", w, name, shape, d->runs[r->run].label, d->runs[r->run].rht ? "yes" : "no");
     if (r->status != MXB_SUCCESS) {
       printf("error: %s: ", mxb_status_string(r->status));
       mxio_put_escaped(stdout, r->detail, MXIO_ESC_TEXT);
       putchar('\n');
       continue;
     }
-    printf("%7.3f %7.2f %9.3e %9.6f %9.3e %7.3f%% %7.3f%%\n", r->bits, s->sqnr_db, s->nmse, s->cosine,
+    printf("%7.3f %7.2f %9.3e %9.6f %9.3e %7.3f%% %7.3f%%", r->bits, s->sqnr_db, s->nmse, s->cosine,
            s->max_abs_err, 100.0 * s->frac_flushed, 100.0 * s->frac_saturated);
+    if (d->runs[r->run].four_six) printf("  %.1f%% of blocks at 4", 100.0 * s->frac_scaled_to_4);
+    putchar('\n');
   }
   if (d->ntensors > 1) {
     printf("\nsummary over %d tensors\n%-16s %-3s %7s %7s %9s %8s %8s  %s\n", d->ntensors, "format", "rht", "bits/el",
            "SQNR dB", "worst dB", "flushed", "clipped", "worst tensor");
     for (int k = 0; k < d->nruns; k++) {
       const an_summary *m = &d->summaries[k];
-      printf("%-16s %-3s %7.3f %7.2f %9.2f %7.3f%% %7.3f%%  ", d->runs[k].name, d->runs[k].rht ? "yes" : "no",
+      printf("%-16s %-3s %7.3f %7.2f %9.2f %7.3f%% %7.3f%%  ", d->runs[k].label, d->runs[k].rht ? "yes" : "no",
              m->bits, m->sqnr_db, m->min_sqnr_db, 100.0 * m->frac_flushed, 100.0 * m->frac_saturated);
       if (m->worst >= 0) mxio_put_escaped(stdout, d->tensors[m->worst].name, MXIO_ESC_TEXT);
       if (m->failed) printf(" (%d failed)", m->failed);
@@ -493,6 +500,13 @@ static void print_table(const an_data *d, const int *order, const char *in) {
          "against RHT(x) (d=16, signs 0xD7E8), the tensor that was quantized: SQNR, NMSE and cosine\n"
          "compare with the other rows, max abs does not.%s --json or --csv: every statistic.\n",
          d->ntensors > 1 ? " Summary SQNR: over all values of all\ntensors; worst: the lowest of one tensor." : "");
+  for (int k = 0; k < d->nruns; k++)
+    if (d->runs[k].four_six) {
+      printf("+4/6: Four Over Six, each NVFP4 block scaled so that its amax maps to 4 or to 6, whichever\n"
+             "errs less (%s); the rows without it are the same tensors scaled to 6.\n",
+             d->runs[k].four_six == MXB_FOUR_OVER_SIX_MSE ? "squared error" : "absolute error");
+      break;
+    }
 }
 
 /* ------------------------------------------------------------ sorting */
@@ -556,12 +570,17 @@ static int parse_runs(const cli_opts *o, an_run *runs, int *n) {
   for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     mxb_format_t f;
     if (cli_format(tok, &f) != 0) return CLI_USAGE;
-    for (int t = o->rht_only ? 1 : 0; t <= (o->rht || o->rht_only ? 1 : 0); t++) {
-      if (*n == MAX_RUNS) return cli_usage("too many formats (at most %d runs)", MAX_RUNS);
-      mxb_format_info_t fi = {.struct_size = sizeof(fi)};
-      mxb_format_info(f, &fi);
-      runs[(*n)++] = (an_run){.format = f, .name = fi.name, .rht = t, .scale_type = fi.scale_type};
-    }
+    mxb_format_info_t fi = {.struct_size = sizeof(fi)};
+    mxb_format_info(f, &fi);
+    /* --four-over-six: NVFP4 gets a row each way, so the table compares them */
+    const int fos = fi.scale_type == MXB_SCALE_UE4M3 ? (int)o->cfg.four_over_six : 0;
+    for (int v = 0; v <= (fos ? 1 : 0); v++)
+      for (int t = o->rht_only ? 1 : 0; t <= (o->rht || o->rht_only ? 1 : 0); t++) {
+        if (*n == MAX_RUNS) return cli_usage("too many formats (at most %d runs)", MAX_RUNS);
+        an_run *r = &runs[(*n)++];
+        *r = (an_run){.format = f, .name = fi.name, .rht = t, .four_six = v ? fos : 0, .scale_type = fi.scale_type};
+        snprintf(r->label, sizeof(r->label), "%s%s", fi.name, v ? "+4/6" : "");
+      }
   }
   return *n ? CLI_OK : cli_usage("--formats: no format given");
 }

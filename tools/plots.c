@@ -35,7 +35,7 @@ static void put_text(FILE *f, const char *s) {
   }
 }
 
-static void run_label(FILE *f, const an_run *r) { fprintf(f, "%s%s", r->name, r->rht ? " + RHT" : ""); }
+static void run_label(FILE *f, const an_run *r) { fprintf(f, "%s%s", r->label, r->rht ? " + RHT" : ""); }
 
 /* One colour per format (its rank among the formats analyzed); the RHT run
  * of a format shares it, drawn dashed. */
