@@ -569,6 +569,22 @@ MXB_API mxb_status_t mxb_gemm_plan_execute(const mxb_gemm_plan_t *plan, const mx
                                            size_t workspace_bytes, void *stream);
 MXB_API mxb_status_t mxb_gemm_plan_destroy(mxb_gemm_plan_t *plan); /* NULL: nothing to do */
 
+/* GEMM with a quantized C (added in 0.2; CPU backend only so far, the CUDA
+ * backend refuses it): C [M, N] is quantized along N with cfg from the fp32
+ * values mxb_gemm writes with this descriptor and c_type MXB_DTYPE_FP32
+ * (alpha * A * B^T, then bias and activation), exactly as mxb_quantize(cfg)
+ * quantizes them: the bytes equal those of the two calls. desc->beta must be
+ * 0 (C is not read), desc->ldc 0 or N, desc->c_type is not used; cfg NULL
+ * means mxb_quant_config_init's defaults. NVFP4's tensor amax is computed
+ * from C, or read from C->amax with MXB_AMAX_FROM_TENSOR (a previous step's,
+ * so that C need not be seen twice). The workspace holds the fp32 C. */
+MXB_API mxb_status_t mxb_gemm_quantized_workspace_size(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
+                                                       const mxb_quant_config_t *cfg, const mxb_tensor_t *A,
+                                                       const mxb_tensor_t *B, const mxb_tensor_t *C, size_t *bytes);
+MXB_API mxb_status_t mxb_gemm_quantized(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_quant_config_t *cfg,
+                                        const mxb_tensor_t *A, const mxb_tensor_t *B, mxb_tensor_t *C,
+                                        void *workspace, size_t workspace_bytes, void *stream);
+
 /* Whether (A format, B format) is a supported pair for the given mode. */
 MXB_API mxb_status_t mxb_gemm_pair_supported(mxb_format_t a, mxb_format_t b,
                                              mxb_gemm_mode_t mode, int *supported);

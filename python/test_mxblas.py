@@ -673,6 +673,29 @@ class PairTransposeRht(unittest.TestCase):
             mxblas.rht(x, axis="diagonal")
 
 
+class GemmQuantized(unittest.TestCase):
+    """gemm_quantized gives the bytes of quantize(gemm(...)) (docs/GEMM.md "Quantized output")."""
+
+    def test_the_bytes_of_quantize_of_gemm(self):
+        a, b = mxblas.quantize(sample(16, 128, 31), "nvfp4"), mxblas.quantize(sample(64, 128, 32), "nvfp4")
+        bias = sample(1, 64, 33)[0]
+        for fmt, opts in (("mxfp8_e4m3", {}), ("nvfp4", {"rounding": "sr", "seed": 7}), ("mxfp4", {}),
+                          ("nvfp4", {"four_over_six": "mae", "rht": True}), ("fp8_e4m3_1x128", {})):
+            got = mxblas.gemm_quantized(a, b, fmt, alpha=0.5, bias=bias, activation="gelu_tanh", **opts)
+            want = mxblas.quantize(mxblas.gemm(a, b, alpha=0.5, bias=bias, activation="gelu_tanh"), fmt, **opts)
+            for plane in ("data", "scales", "amax"):
+                g, w = getattr(got, plane), getattr(want, plane)
+                self.assertEqual(None if g is None else g.tobytes(), None if w is None else w.tobytes(), (fmt, plane))
+            self.assertEqual(got.flags, want.flags, fmt)
+
+    def test_refusals(self):
+        a = mxblas.quantize(sample(8, 64, 34), "mxfp8_e4m3")
+        with self.assertRaisesRegex(TypeError, "MoR"):
+            mxblas.gemm_quantized(a, a, "mor")
+        with self.assertRaisesRegex(mxblas.MxblasError, "Four Over Six"):
+            mxblas.gemm_quantized(a, a, "mxfp8_e4m3", four_over_six="mse")
+
+
 class GroupedGemm(unittest.TestCase):
     """mxblas.grouped_gemm against gemm() group by group (exact mode: the same bits)."""
     K, N = 96, 24

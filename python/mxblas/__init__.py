@@ -30,7 +30,7 @@ import numpy as np
 from . import _arrays as _A
 
 __all__ = ["MxblasError", "QuantizedTensor", "quantize", "quantize_pair", "transpose_quantized", "rht",
-           "dequantize", "gemm", "grouped_gemm", "GemmPlan", "error_stats", "format_info", "formats", "version",
+           "dequantize", "gemm", "gemm_quantized", "grouped_gemm", "GemmPlan", "error_stats", "format_info", "formats", "version",
            "build_info", "load_library", "library_path"]
 
 # ---------------------------------------------------------------- enums
@@ -925,6 +925,34 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32, 
         _call("mxb_gemm", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc), _ptr(cv), _ptr(w),
               C.c_size_t(ws.value), stream)
     return c
+
+
+def gemm_quantized(a, b, format, mode="exact", alpha=1.0, bias=None, activation="none", **opts):
+    """C written quantized (mxb_gemm_quantized, docs/GEMM.md "Quantized output"): the
+    QuantizedTensor that quantize(gemm(a, b, mode, alpha, bias=bias, activation=activation),
+    format, **opts) gives (the same bytes), without the float32 C in between in the caller's
+    memory. opts: quantize's options (rounding, seed, rht, four_over_six, block_2d, amax
+    to supply NVFP4's tensor amax, ...). CPU backend only so far (MxblasError on CUDA)."""
+    info = _info(format)
+    if _is_mor(info):
+        raise TypeError("gemm_quantized does not write MoR formats")
+    ba, bb, desc, _, _, bv = _gemm_desc(a, b, mode, alpha, 0.0, np.float32, bias, activation)
+    cfg, amax, state = _quant_config(info["has_tensor_amax"], **opts)
+    like = ba.views[0]
+    q = _new_quantized(info, a.rows, b.rows, cfg, amax, like)
+    bq = q._bind()
+    device = _same_device(ba.views + bb.views + bq.views + [bv] + ([state] if state is not None else []))
+    ctx, stream = _context(device), _stream(ba.views + bb.views)
+    ws = C.c_size_t()
+    with _A.DeviceGuard(device):
+        _call("mxb_gemm_quantized_workspace_size", ctx, C.byref(desc), C.byref(cfg), C.byref(ba.desc),
+              C.byref(bb.desc), C.byref(bq.desc), C.byref(ws))
+        w = _A.alloc(like if device is not None else None, (ws.value,), np.uint8)[1] if ws.value else None
+        _call("mxb_gemm_quantized", ctx, C.byref(desc), C.byref(cfg), C.byref(ba.desc), C.byref(bb.desc),
+              C.byref(bq.desc), _ptr(w), C.c_size_t(ws.value), stream)
+        q.impl = _lib.mxb_context_last_impl(ctx).decode()
+    q.flags = bq.desc.flags
+    return q
 
 
 class GemmPlan:

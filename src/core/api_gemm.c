@@ -3,6 +3,7 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "core/gemm.h"
+#include "core/quantize.h"
 #include "core/tensor.h"
 #include "cpu/gemm.h"
 #ifdef MXB_WITH_CUDA
@@ -153,6 +154,77 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_de
   MXB_TRY(choose(ctx, desc, A, B, L, pointer_align(A, B), 0, &ch));
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, ch.workspace, "mxb_gemm_workspace_size"));
   return run(ctx, &ch, desc, A, B, L, C, workspace, workspace_bytes, stream);
+}
+
+/* ------------------------------------------------------- quantized output */
+/* A validated quantized-output call: the inner fp32 GEMM and its path, the
+ * quantizer's config, C's format and sizes, and the workspace layout (the
+ * fp32 C first, then the GEMM's, then the quantizer's, each 256-aligned). */
+typedef struct qgemm {
+  mxb_gemm_desc_t d32;
+  mxb_quant_config_t cfg;
+  const mxb_format_desc *fmt;
+  mxb_tensor_sizes_t sz;
+  mxb_gemm_choice ch;
+  int L;
+  size_t c_bytes, gemm_bytes, total;
+} qgemm;
+
+static size_t round256(size_t n) { return (n + 255) / 256 * 256; }
+
+static mxb_status_t check_qgemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_desc, const mxb_quant_config_t *cfg,
+                                const mxb_tensor_t *A, const mxb_tensor_t *B, const mxb_tensor_t *C, qgemm *q) {
+  MXB_TRY(mxb_gemm_full_desc(user_desc, &q->d32));
+  if (q->d32.beta != 0.0f)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->beta (%g) must be 0: a quantized C is not read",
+                    (double)q->d32.beta);
+  if (B && q->d32.ldc != 0 && q->d32.ldc != B->rows)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->ldc (%lld) must be 0 or N (%lld): a quantized C has its own layout",
+                    (long long)q->d32.ldc, (long long)B->rows);
+  q->d32.c_type = MXB_DTYPE_FP32;
+  q->d32.ldc = 0;
+  MXB_TRY(check_gemm(ctx, &q->d32, A, B, mxb_check_tensor, &q->L));
+  if (cfg) {
+    MXB_TRY(mxb_quant_full_config(cfg, "cfg", &q->cfg));
+  } else {
+    mxb_quant_config_init(&q->cfg);
+  }
+  MXB_TRY(mxb_check_quantize(ctx, &q->cfg, MXB_DTYPE_FP32, C, &q->sz, &q->fmt));
+  if (C->rows != A->rows || C->cols != B->rows)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "C is [%lld, %lld]; the product is [%lld, %lld]", (long long)C->rows,
+                    (long long)C->cols, (long long)A->rows, (long long)B->rows);
+  if (ctx->backend != MXB_BACKEND_CPU)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "a quantized C (mxb_gemm_quantized) runs on the CPU backend only, so far");
+  MXB_TRY(choose(ctx, &q->d32, A, B, q->L, pointer_align(A, B), 0, &q->ch));
+  q->c_bytes = round256((size_t)(A->rows * B->rows) * sizeof(float));
+  q->gemm_bytes = round256(q->ch.workspace);
+  q->total = q->c_bytes + q->gemm_bytes + mxb_quantize_workspace(ctx, &q->cfg, q->fmt, C, &q->sz);
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_gemm_quantized_workspace_size(mxb_context_t *ctx, const mxb_gemm_desc_t *desc,
+                                                       const mxb_quant_config_t *cfg, const mxb_tensor_t *A,
+                                                       const mxb_tensor_t *B, const mxb_tensor_t *C, size_t *bytes) {
+  mxb_clear_error();
+  qgemm q;
+  MXB_TRY(check_qgemm(ctx, desc, cfg, A, B, C, &q));
+  if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
+  *bytes = q.total;
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_gemm_quantized(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_quant_config_t *cfg,
+                                        const mxb_tensor_t *A, const mxb_tensor_t *B, mxb_tensor_t *C,
+                                        void *workspace, size_t workspace_bytes, void *stream) {
+  mxb_clear_error();
+  qgemm q;
+  MXB_TRY(check_qgemm(ctx, desc, cfg, A, B, C, &q));
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, q.total, "mxb_gemm_quantized_workspace_size"));
+  unsigned char *w = (unsigned char *)workspace;
+  float *c32 = (float *)w;
+  MXB_TRY(run(ctx, &q.ch, &q.d32, A, B, q.L, c32, w + q.c_bytes, q.gemm_bytes, stream));
+  return mxb_quantize_checked(ctx, &q.cfg, q.fmt, &q.sz, MXB_DTYPE_FP32, c32, C, w + q.c_bytes + q.gemm_bytes,
+                              stream);
 }
 
 /* ------------------------------------------------------------------ plans */

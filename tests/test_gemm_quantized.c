@@ -1,0 +1,212 @@
+/* GEMM with a quantized C (mxb_gemm_quantized, docs/GEMM.md "Quantized
+ * output"): C's bytes are those of mxb_quantize applied to the fp32 C that
+ * mxb_gemm writes with the same descriptor (alpha, bias, activation), for
+ * every output format and quantize option tried; refusals write nothing;
+ * the CUDA backend refuses it so far. */
+#include <stdio.h>
+
+#include "gemm_operands.h"
+
+/* Host planes of a quantized [rows, cols] tensor, poisoned. */
+typedef struct qout {
+  mxb_tensor_t t;
+  mxb_tensor_sizes_t s;
+  float amax;
+} qout;
+
+static void qout_make(qout *q, mxb_format_t f, int64_t rows, int64_t cols) {
+  memset(q, 0, sizeof(*q));
+  cr_assert_eq(mxb_tensor_init(&q->t, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+  q->s.struct_size = sizeof(q->s);
+  cr_assert_eq(mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &q->s), MXB_SUCCESS);
+  q->t.data = malloc(q->s.data_bytes);
+  memset(q->t.data, 0xA5, q->s.data_bytes);
+  q->t.scales = q->s.scale_bytes ? malloc(q->s.scale_bytes) : NULL;
+  if (q->s.scale_bytes) memset(q->t.scales, 0xA5, q->s.scale_bytes);
+  q->t.aux = q->s.aux_bytes ? malloc(q->s.aux_bytes) : NULL;
+  if (q->s.aux_bytes) memset(q->t.aux, 0xA5, q->s.aux_bytes);
+  q->amax = -1.0f;
+  q->t.amax = &q->amax;
+}
+
+static void qout_free(qout *q) {
+  free(q->t.data);
+  free(q->t.scales);
+  free(q->t.aux);
+}
+
+static void same_bytes(const qout *a, const qout *b, const char *what) {
+  cr_assert(!memcmp(a->t.data, b->t.data, a->s.data_bytes), "%s: codes differ", what);
+  if (a->s.scale_bytes) cr_assert(!memcmp(a->t.scales, b->t.scales, a->s.scale_bytes), "%s: scales differ", what);
+  if (a->s.aux_bytes) cr_assert(!memcmp(a->t.aux, b->t.aux, a->s.aux_bytes), "%s: aux differs", what);
+  if (a->s.amax_bytes) cr_assert_eq(mxbt_f2u(a->amax), mxbt_f2u(b->amax), "%s: amax %a, want %a", what, a->amax, b->amax);
+  cr_assert_eq(a->t.flags, b->t.flags, "%s: flags", what);
+}
+
+static mxb_status_t run_quantized(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const mxb_quant_config_t *cfg,
+                                  const mxb_tensor_t *A, const mxb_tensor_t *B, mxb_tensor_t *C) {
+  size_t ws = 0;
+  mxb_status_t st = mxb_gemm_quantized_workspace_size(ctx, d, cfg, A, B, C, &ws);
+  if (st != MXB_SUCCESS) return st;
+  void *w = aligned_alloc(256, (ws + 255) / 256 * 256);
+  st = mxb_gemm_quantized(ctx, d, cfg, A, B, C, w, ws, NULL);
+  free(w);
+  return st;
+}
+
+/* The two calls the quantized output stands for. */
+static void two_calls(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const mxb_quant_config_t *cfg,
+                      const mxb_tensor_t *A, const mxb_tensor_t *B, mxb_tensor_t *C) {
+  mxb_gemm_desc_t d32 = *d;
+  d32.c_type = MXB_DTYPE_FP32;
+  float *c = malloc(sizeof(float) * (size_t)(A->rows * B->rows));
+  size_t ws = 0;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d32, A, B, &ws), MXB_SUCCESS);
+  void *w = malloc(ws ? ws : 1);
+  cr_assert_eq(mxb_gemm(ctx, &d32, A, B, c, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  free(w);
+  cr_assert_eq(mxb_quantize_workspace_size(ctx, cfg, MXB_DTYPE_FP32, C, &ws), MXB_SUCCESS);
+  w = malloc(ws ? ws : 1);
+  cr_assert_eq(mxb_quantize(ctx, cfg, MXB_DTYPE_FP32, c, C, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  free(w);
+  free(c);
+}
+
+Test(gemm_quantized, c_is_the_quantized_fp32_product) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  const int64_t M = 40, N = 96, K = 160;
+  mxbt_pair p;
+  mxbt_pair_make(&p, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 3, 0);
+  float bias[96];
+  for (int n = 0; n < N; n++) bias[n] = 0.01f * (float)(n % 13) - 0.05f;
+  static const mxb_format_t outs[] = {MXB_FORMAT_NVFP4,       MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4,
+                                      MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_BF16};
+  for (size_t f = 0; f < sizeof outs / sizeof outs[0]; f++)
+    for (int opt = 0; opt < 4; opt++) {
+      mxb_gemm_desc_t d;
+      mxb_gemm_desc_init(&d);
+      d.alpha = opt == 1 ? -0.75f : 1.0f;
+      if (opt >= 2) {
+        d.bias = bias;
+        d.activation = opt == 2 ? MXB_ACT_GELU_TANH : MXB_ACT_SILU;
+      }
+      d.c_type = MXB_DTYPE_BF16; /* not used: the quantizer reads the fp32 values */
+      mxb_quant_config_t cfg;
+      mxb_quant_config_init(&cfg);
+      const int nvfp4 = outs[f] == MXB_FORMAT_NVFP4, sr_ok = outs[f] != MXB_FORMAT_BF16;
+      if (opt == 1 && sr_ok) {
+        cfg.rounding = MXB_ROUND_SR; /* fixed seed: the same bits both ways */
+        cfg.seed = 99;
+        cfg.offset = 3;
+      }
+      if (opt == 3 && nvfp4) cfg.four_over_six = MXB_FOUR_OVER_SIX_MSE;
+      if (opt == 2 && nvfp4) cfg.rht.enabled = 1;
+      qout got, want;
+      qout_make(&got, outs[f], M, N);
+      qout_make(&want, outs[f], M, N);
+      cr_assert_eq(run_quantized(ctx, &d, &cfg, &p.A.h, &p.B.h, &got.t), MXB_SUCCESS, "%s",
+                   mxb_last_error_detail());
+      two_calls(ctx, &d, &cfg, &p.A.h, &p.B.h, &want.t);
+      char what[96];
+      snprintf(what, sizeof what, "%s, option %d", mxbt_format_name(outs[f]), opt);
+      same_bytes(&got, &want, what);
+      qout_free(&got);
+      qout_free(&want);
+    }
+  /* NVFP4 from a supplied amax (a previous step's): C->amax is read, not computed */
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+  qout got, want;
+  qout_make(&got, MXB_FORMAT_NVFP4, M, N);
+  qout_make(&want, MXB_FORMAT_NVFP4, M, N);
+  got.amax = want.amax = 3.0f;
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  cr_assert_eq(run_quantized(ctx, &d, &cfg, &p.A.h, &p.B.h, &got.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  two_calls(ctx, &d, &cfg, &p.A.h, &p.B.h, &want.t);
+  same_bytes(&got, &want, "nvfp4, supplied amax");
+  cr_assert_eq(got.amax, 3.0f);
+  /* cfg NULL: the defaults */
+  cr_assert_eq(run_quantized(ctx, &d, NULL, &p.A.h, &p.B.h, &got.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  mxb_quant_config_init(&cfg);
+  two_calls(ctx, &d, &cfg, &p.A.h, &p.B.h, &want.t);
+  same_bytes(&got, &want, "nvfp4, default config");
+  qout_free(&got);
+  qout_free(&want);
+  mxbt_pair_free(&p);
+  mxb_context_destroy(ctx);
+}
+
+/* Each refusal says why and leaves C and the workspace as they were. */
+Test(gemm_quantized, refusals_write_nothing) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  const int64_t M = 8, N = 32, K = 64;
+  mxbt_pair p;
+  mxbt_pair_make(&p, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 4, 0);
+  qout c, wrong;
+  qout_make(&c, MXB_FORMAT_MXFP8_E4M3, M, N);
+  qout_make(&wrong, MXB_FORMAT_MXFP8_E4M3, M, N + 32);
+  mxb_gemm_desc_t ok;
+  mxb_gemm_desc_init(&ok);
+  size_t ws = 0;
+  cr_assert_eq(mxb_gemm_quantized_workspace_size(ctx, &ok, NULL, &p.A.h, &p.B.h, &c.t, &ws), MXB_SUCCESS);
+  void *w = aligned_alloc(256, (ws + 255) / 256 * 256);
+  memset(w, 0x5A, ws);
+  mxb_gemm_desc_t beta = ok, ldc = ok;
+  beta.beta = 1.0f;
+  ldc.ldc = N + 1;
+  mxb_quant_config_t fos;
+  mxb_quant_config_init(&fos);
+  fos.four_over_six = MXB_FOUR_OVER_SIX_MAE; /* NVFP4 only */
+  struct {
+    const mxb_gemm_desc_t *d;
+    const mxb_quant_config_t *cfg;
+    mxb_tensor_t *C;
+    size_t ws;
+    mxb_status_t want;
+    const char *says;
+  } cases[] = {
+      {&beta, NULL, &c.t, ws, MXB_ERR_INVALID_ARGUMENT, "beta"},
+      {&ldc, NULL, &c.t, ws, MXB_ERR_BAD_SHAPE, "ldc"},
+      {&ok, NULL, &wrong.t, ws, MXB_ERR_BAD_SHAPE, "the product is"},
+      {&ok, &fos, &c.t, ws, MXB_ERR_UNSUPPORTED, "Four Over Six"},
+      {&ok, NULL, &c.t, ws - 1, MXB_ERR_WORKSPACE_TOO_SMALL, "workspace"},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    mxb_status_t st = mxb_gemm_quantized(ctx, cases[k].d, cases[k].cfg, &p.A.h, &p.B.h, cases[k].C, w, cases[k].ws,
+                                         NULL);
+    cr_assert_eq(st, cases[k].want, "case %zu: %s (%s)", k, mxb_status_string(st), mxb_last_error_detail());
+    cr_assert(strstr(mxb_last_error_detail(), cases[k].says) != NULL, "case %zu: %s", k, mxb_last_error_detail());
+    for (size_t i = 0; i < c.s.data_bytes; i++) cr_assert_eq(((uint8_t *)c.t.data)[i], 0xA5, "case %zu wrote C", k);
+    for (size_t i = 0; i < ws; i++) cr_assert_eq(((uint8_t *)w)[i], 0x5A, "case %zu wrote the workspace", k);
+  }
+  free(w);
+  qout_free(&c);
+  qout_free(&wrong);
+  mxbt_pair_free(&p);
+  mxb_context_destroy(ctx);
+}
+
+/* The CUDA backend refuses it, so far, and says so. */
+Test(gemm_quantized, cuda_refuses_it_and_says_so) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  mxbt_pair p;
+  mxbt_pair_make(&p, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 8, 32, 64, 5, 1);
+  qout c;
+  qout_make(&c, MXB_FORMAT_MXFP8_E4M3, 8, 32); /* host planes: refused before any access */
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  size_t ws = 0;
+  cr_assert_eq(mxb_gemm_quantized_workspace_size(ctx, &d, NULL, &p.A.d, &p.B.d, &c.t, &ws), MXB_ERR_UNSUPPORTED);
+  cr_assert(strstr(mxb_last_error_detail(), "CPU backend only") != NULL, "%s", mxb_last_error_detail());
+  qout_free(&c);
+  mxbt_pair_free(&p);
+  mxb_context_destroy(ctx);
+#endif
+}
