@@ -625,6 +625,11 @@ typedef struct mxb_grouped_gemm_desc_t {
   int32_t *status;             /* optional, same memory: set to 0, or to 1 + the first
                                   group whose offsets or count are out of range (that
                                   group's rows are not written; the others are) */
+  /* Added in 0.2 (a desc whose struct_size ends before it gets 0). Non-zero:
+   * A's tensor scale is per group, as mxb_grouped_quantize writes it: NVFP4's
+   * A.amax points to E values, group e's rows use the e-th. M layouts, A in
+   * NVFP4; CPU backend only so far. */
+  int a_group_scales;
 } mxb_grouped_gemm_desc_t;
 
 MXB_API void mxb_grouped_gemm_desc_init(mxb_grouped_gemm_desc_t *desc); /* contiguous, int32, 1 group, default GEMM */
@@ -642,6 +647,26 @@ MXB_API mxb_status_t mxb_grouped_gemm_workspace_size(mxb_context_t *ctx, const m
 MXB_API mxb_status_t mxb_grouped_gemm(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc,
                                       const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
                                       void *workspace, size_t workspace_bytes, void *stream);
+
+/* Grouped quantize (added in 0.2; CPU backend only so far): the groups of
+ * rows that `groups` describes (an M layout: E + 1 offsets or E counts, as
+ * for mxb_grouped_gemm; its gemm and a_group_scales fields are not used),
+ * each quantized into the same rows of dst [rows, K] exactly as
+ * mxb_quantize(cfg) quantizes those rows alone. So NVFP4 takes each group's
+ * own tensor amax: dst->amax points to E values (computed, 0 for an empty
+ * group; or read, with MXB_AMAX_FROM_TENSOR), for mxb_grouped_gemm with
+ * a_group_scales. Formats with block scales only give, on the grouped rows,
+ * the bytes of quantizing the whole tensor. Rows outside every group, and the
+ * rows of bad groups (reported through groups->status), are not written.
+ * Linear scale layout and 1-D blocks only; refused: FP8 per tensor, 2D and
+ * 128x128 blocks, MoR, stochastic rounding (its bits follow the element's
+ * place in the tensor; not defined per group yet). */
+MXB_API mxb_status_t mxb_grouped_quantize_workspace_size(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *groups,
+                                                         const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
+                                                         const mxb_tensor_t *dst, size_t *bytes);
+MXB_API mxb_status_t mxb_grouped_quantize(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *groups,
+                                          const mxb_quant_config_t *cfg, mxb_dtype_t src_type, const void *src,
+                                          mxb_tensor_t *dst, void *workspace, size_t workspace_bytes, void *stream);
 
 #ifdef __cplusplus
 }

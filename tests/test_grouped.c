@@ -692,3 +692,219 @@ Test(grouped_gemm_cuda, graph_replay_follows_device_offsets) {
   mxb_context_destroy(gpu);
 #endif
 }
+
+/* ---- grouped quantize ------------------------------------------------- */
+/* dst planes of a [rows, K] tensor, poisoned; amax holds E values. */
+typedef struct gq {
+  mxb_tensor_t t;
+  mxb_tensor_sizes_t s;
+  float amax[8];
+} gq;
+
+static void gq_make(gq *q, mxb_format_t f, int64_t rows, int64_t K, mxb_scale_layout_t layout) {
+  memset(q, 0, sizeof(*q));
+  cr_assert_eq(mxb_tensor_init(&q->t, f, rows, K, layout), MXB_SUCCESS);
+  q->s.struct_size = sizeof(q->s);
+  cr_assert_eq(mxb_tensor_sizes(f, rows, K, layout, &q->s), MXB_SUCCESS);
+  q->t.data = malloc(q->s.data_bytes);
+  memset(q->t.data, 0xA5, q->s.data_bytes);
+  q->t.scales = q->s.scale_bytes ? malloc(q->s.scale_bytes) : NULL;
+  if (q->s.scale_bytes) memset(q->t.scales, 0xA5, q->s.scale_bytes);
+  for (int e = 0; e < 8; e++) q->amax[e] = -1.0f;
+  q->t.amax = q->amax;
+}
+static void gq_free(gq *q) {
+  free(q->t.data);
+  free(q->t.scales);
+}
+
+static mxb_status_t run_gquant(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *g, const mxb_quant_config_t *cfg,
+                               const float *x, mxb_tensor_t *dst) {
+  size_t ws = 1;
+  mxb_status_t st = mxb_grouped_quantize_workspace_size(ctx, g, cfg, MXB_DTYPE_FP32, dst, &ws);
+  if (st != MXB_SUCCESS) return st;
+  return mxb_grouped_quantize(ctx, g, cfg, MXB_DTYPE_FP32, x, dst, NULL, ws, NULL);
+}
+
+/* Rows [start, start + rows) of q against x's rows quantized alone (all of x
+ * when whole: per-block formats give the whole tensor's bytes), or still
+ * poisoned (rows < 0: [start, -rows)). */
+static void check_rows(const gq *q, const float *x, int64_t K, int64_t start, int64_t rows, int whole, int e,
+                       const char *what) {
+  const size_t rd = q->s.data_bytes / (size_t)q->t.rows, rs = q->s.scale_bytes / (size_t)q->t.rows;
+  if (rows <= 0) {
+    for (int64_t r = start; r < -rows; r++) {
+      for (size_t i = 0; i < rd; i++) cr_assert_eq(((uint8_t *)q->t.data)[(size_t)r * rd + i], 0xA5, "%s: row %lld written", what, (long long)r);
+      for (size_t i = 0; i < rs; i++) cr_assert_eq(((uint8_t *)q->t.scales)[(size_t)r * rs + i], 0xA5, "%s: row %lld scales written", what, (long long)r);
+    }
+    return;
+  }
+  mxbt_operand want;
+  const int64_t r0 = whole ? 0 : start;
+  mxbt_operand_make(&want, q->t.format, MXB_SCALE_LAYOUT_LINEAR, whole ? q->t.rows : rows, K, x + r0 * K);
+  const size_t off = whole ? (size_t)start : 0;
+  cr_assert(!memcmp((uint8_t *)q->t.data + (size_t)start * rd, (uint8_t *)want.h.data + off * rd, (size_t)rows * rd),
+            "%s: group %d codes", what, e);
+  if (rs)
+    cr_assert(!memcmp((uint8_t *)q->t.scales + (size_t)start * rs, (uint8_t *)want.h.scales + off * rs, (size_t)rows * rs),
+              "%s: group %d scales", what, e);
+  if (want.s.amax_bytes && !whole)
+    cr_assert_eq(mxbt_f2u(q->amax[e]), mxbt_f2u(want.amax), "%s: group %d amax %a, alone %a", what, e, q->amax[e],
+                 want.amax);
+  mxbt_operand_free(&want);
+}
+
+/* Each group's rows are quantized as they would be alone: NVFP4 with its own
+ * tensor amax (a group 50x larger than the others), 0 for an empty group;
+ * per-block formats give the whole tensor's bytes; rows outside every group
+ * and bad groups are not written. */
+Test(grouped_quantize, each_group_is_quantized_as_if_alone) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  const int64_t M = 30, K = 64;
+  float *x = mxbt_gemm_input(M, K, 61, MXBT_IN_NORMAL, 0);
+  for (int64_t i = 10 * K; i < 25 * K; i++) x[i] *= 50.0f;
+  const int32_t off[4] = {2, 10, 10, 25};
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.groups = 3;
+  g.index = off;
+  int32_t status = -1;
+  g.status = &status;
+  static const mxb_format_t fmts[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, MXB_FORMAT_BF16};
+  for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+    gq q;
+    gq_make(&q, fmts[f], M, K, MXB_SCALE_LAYOUT_LINEAR);
+    cr_assert_eq(run_gquant(ctx, &g, NULL, x, &q.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    cr_assert_eq(status, 0);
+    const int whole = fmts[f] != MXB_FORMAT_NVFP4;
+    const char *name = mxbt_format_name(fmts[f]);
+    check_rows(&q, x, K, 0, -2, whole, -1, name);
+    check_rows(&q, x, K, 2, 8, whole, 0, name);
+    check_rows(&q, x, K, 10, 15, whole, 2, name);
+    check_rows(&q, x, K, 25, -30, whole, -1, name);
+    if (!whole) cr_assert_eq(q.amax[1], 0.0f, "an empty group's amax is 0");
+    gq_free(&q);
+  }
+  /* masked layout, and bad groups (a count past max_m) */
+  const int32_t counts[3] = {3, 7, 5}; /* max_m 6: group 1 is bad */
+  g.layout = MXB_GROUPED_M_MASKED;
+  g.index = counts;
+  gq q;
+  gq_make(&q, MXB_FORMAT_NVFP4, 18, K, MXB_SCALE_LAYOUT_LINEAR);
+  cr_assert_eq(run_gquant(ctx, &g, NULL, x, &q.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(status, 2);
+  check_rows(&q, x, K, 0, 3, 0, 0, "masked");
+  check_rows(&q, x, K, 3, -12, 0, -1, "masked: past a count, and the bad group");
+  check_rows(&q, x, K, 12, 5, 0, 2, "masked");
+  check_rows(&q, x, K, 17, -18, 0, -1, "masked: past a count");
+  cr_assert_eq(q.amax[1], -1.0f, "a bad group's amax is not written");
+  gq_free(&q);
+  free(x);
+  mxb_context_destroy(ctx);
+}
+
+/* What grouped quantize does not take is refused, and nothing is written. */
+Test(grouped_quantize, refusals_write_nothing) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  const int64_t M = 256, K = 256;
+  float *x = mxbt_gemm_input(M, K, 62, MXBT_IN_NORMAL, 0);
+  const int32_t off[3] = {0, 100, 256};
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.groups = 2;
+  g.index = off;
+  mxb_quant_config_t sr, twod;
+  mxb_quant_config_init(&sr);
+  sr.rounding = MXB_ROUND_SR;
+  mxb_quant_config_init(&twod);
+  twod.block_2d = 1;
+  struct {
+    mxb_format_t f;
+    mxb_scale_layout_t layout;
+    const mxb_quant_config_t *cfg;
+    int k_split;
+    const char *says;
+  } cases[] = {
+      {MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_SWIZZLED, NULL, 0, "swizzled"},
+      {MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, &twod, 0, "2D"},
+      {MXB_FORMAT_FP8_E4M3_128x128, MXB_SCALE_LAYOUT_LINEAR, NULL, 0, "2-D blocks"},
+      {MXB_FORMAT_FP8_E4M3_TENSOR, MXB_SCALE_LAYOUT_LINEAR, NULL, 0, "one scale"},
+      {MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, &sr, 0, "stochastic"},
+      {MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, NULL, 1, "K split"},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    gq q;
+    gq_make(&q, cases[k].f, M, K, cases[k].layout);
+    g.layout = cases[k].k_split ? MXB_GROUPED_K_CONTIGUOUS : MXB_GROUPED_M_CONTIGUOUS;
+    mxb_status_t st = run_gquant(ctx, &g, cases[k].cfg, x, &q.t);
+    cr_assert_neq(st, MXB_SUCCESS, "case %zu", k);
+    cr_assert(strstr(mxb_last_error_detail(), cases[k].says) != NULL, "case %zu: %s", k, mxb_last_error_detail());
+    for (size_t i = 0; i < q.s.data_bytes; i++) cr_assert_eq(((uint8_t *)q.t.data)[i], 0xA5, "case %zu wrote", k);
+    cr_assert_eq(q.amax[0], -1.0f);
+    gq_free(&q);
+  }
+  free(x);
+  mxb_context_destroy(ctx);
+}
+
+/* A quantized group by group (NVFP4, an amax each) times stacked experts:
+ * with a_group_scales each group's rows of C are the dense GEMM of its rows
+ * quantized alone; without it, A's first amax would serve every group. */
+Test(grouped_gemm, a_group_scales_take_each_groups_amax) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  const int64_t M = 24, K = 64, N = 16;
+  float *x = mxbt_gemm_input(M, K, 63, MXBT_IN_NORMAL, 0);
+  for (int64_t i = 8 * K; i < 20 * K; i++) x[i] *= 40.0f;
+  const int32_t off[4] = {0, 8, 8, 20};
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.groups = 3;
+  g.index = off;
+  gq qa;
+  gq_make(&qa, MXB_FORMAT_NVFP4, M, K, MXB_SCALE_LAYOUT_LINEAR);
+  cr_assert_eq(run_gquant(ctx, &g, NULL, x, &qa.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  stack B;
+  stack_make(&B, MXB_FORMAT_NVFP4, 3, N, K, 71);
+  g.a_group_scales = 1;
+  float *C = calloc((size_t)(M * N), sizeof(float));
+  cr_assert_eq(run_grouped(ctx, &g, &qa.t, &B.h, C), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  for (int e = 0; e < 3; e++) {
+    const int64_t r0 = off[e], rows = off[e + 1] - off[e];
+    if (!rows) continue;
+    mxbt_operand a;
+    mxbt_operand_make(&a, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, rows, K, x + r0 * K);
+    float *ref = malloc(sizeof(float) * (size_t)(rows * N));
+    cr_assert_eq(run_dense(ctx, &d, &a.h, &B.ex[e].h, ref), MXB_SUCCESS);
+    for (int64_t i = 0; i < rows * N; i++)
+      cr_assert_eq(mxbt_f2u(C[r0 * N + i]), mxbt_f2u(ref[i]), "group %d at %lld: %a, dense %a", e, (long long)i,
+                   C[r0 * N + i], ref[i]);
+    free(ref);
+    mxbt_operand_free(&a);
+  }
+  /* refused where A has no tensor amax, or with the K split */
+  mxbt_operand b16;
+  mxbt_operand_make(&b16, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, M, K, x);
+  size_t ws;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &g, &b16.h, &B.h, &ws), MXB_ERR_INVALID_ARGUMENT, "%s",
+               mxb_last_error_detail());
+  cr_assert(strstr(mxb_last_error_detail(), "no tensor amax") != NULL, "%s", mxb_last_error_detail());
+  g.layout = MXB_GROUPED_K_CONTIGUOUS;
+  const int32_t koff[4] = {0, 32, 32, 64};
+  g.index = koff;
+  stack_free(&B, 3);
+  stack_make(&B, MXB_FORMAT_NVFP4, 1, N, K, 72);
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &g, &qa.t, &B.h, &ws), MXB_ERR_INVALID_ARGUMENT, "%s",
+               mxb_last_error_detail());
+  cr_assert(strstr(mxb_last_error_detail(), "M layouts") != NULL, "%s", mxb_last_error_detail());
+  mxbt_operand_free(&b16);
+  free(C);
+  stack_free(&B, 1);
+  gq_free(&qa);
+  free(x);
+  mxb_context_destroy(ctx);
+}

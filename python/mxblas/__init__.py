@@ -108,7 +108,8 @@ class _GemmPlanPrefs(C.Structure):
 
 class _GroupedDesc(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("gemm", C.POINTER(_GemmDesc)), ("layout", C.c_int),
-                ("groups", C.c_int64), ("index_bits", C.c_int), ("index", C.c_void_p), ("status", C.c_void_p)]
+                ("groups", C.c_int64), ("index_bits", C.c_int), ("index", C.c_void_p), ("status", C.c_void_p),
+                ("a_group_scales", C.c_int)]
 
 
 _GROUPED_LAYOUTS = {"contiguous": 0, "masked": 1, "k_split": 2}

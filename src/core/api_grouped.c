@@ -4,6 +4,7 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "core/gemm.h"
+#include "core/quantize.h"
 #include "core/tensor.h"
 #include "cpu/gemm.h"
 #ifdef MXB_WITH_CUDA
@@ -21,15 +22,12 @@ typedef struct grouped_shape {
   int64_t N, max_rows, ldc;
 } grouped_shape;
 
-static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc,
-                                  const mxb_tensor_t *A, const mxb_tensor_t *B, grouped_shape *g) {
+/* The group description's own fields (layout, groups, index, status). */
+static mxb_status_t check_groups(const mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc) {
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
   if (!desc) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
   MXB_TRY(mxb_check_struct_size(desc->struct_size, MXB_MIN_SIZE_GROUPED_GEMM_DESC, "desc",
                                 "use mxb_grouped_gemm_desc_init"));
-  if (desc->gemm) MXB_TRY(mxb_gemm_full_desc(desc->gemm, &g->gemm));
-  else mxb_gemm_desc_init(&g->gemm);
-  MXB_TRY(mxb_gemm_check_desc(&g->gemm));
   if (desc->layout != MXB_GROUPED_M_CONTIGUOUS && desc->layout != MXB_GROUPED_M_MASKED &&
       desc->layout != MXB_GROUPED_K_CONTIGUOUS)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->layout %d is not a valid mxb_grouped_layout_t",
@@ -46,6 +44,21 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
                     desc->index_bits / 8);
   if ((uintptr_t)desc->status % 4)
     return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "desc->status (%p) is not 4-byte aligned", (void *)desc->status);
+  return MXB_SUCCESS;
+}
+
+/* desc->a_group_scales where the caller's struct has it. */
+static int a_group_scales(const mxb_grouped_gemm_desc_t *desc) {
+  return desc->struct_size >= MXB_FIELD_END(mxb_grouped_gemm_desc_t, a_group_scales) && desc->a_group_scales;
+}
+
+static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc,
+                                  const mxb_tensor_t *A, const mxb_tensor_t *B, grouped_shape *g) {
+  MXB_TRY(check_groups(ctx, desc));
+  if (desc->gemm) MXB_TRY(mxb_gemm_full_desc(desc->gemm, &g->gemm));
+  else mxb_gemm_desc_init(&g->gemm);
+  MXB_TRY(mxb_gemm_check_desc(&g->gemm));
+  const int64_t E = desc->groups;
   const mxb_format_desc *da, *db;
   MXB_TRY(mxb_check_tensor(A, "A", NULL, &da));
   MXB_TRY(mxb_check_tensor(B, "B", NULL, &db));
@@ -79,6 +92,16 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
                     (long long)(split_k ? E : 1), (long long)A->rows, (long long)g->ldc);
   if (split_k && ctx->backend != MXB_BACKEND_CPU)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "the K-grouped layout runs on the CPU backend only, so far");
+  if (a_group_scales(desc)) {
+    if (split_k)
+      return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->a_group_scales applies to the M layouts: with K split, A "
+                                                "has one tensor scale");
+    if (mxb_fmt_tensor_scale(A->format) != MXB_TSCALE_AMAX)
+      return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->a_group_scales: A (%s) has no tensor amax to take per group",
+                      da->name);
+    if (ctx->backend != MXB_BACKEND_CPU)
+      return mxb_fail(MXB_ERR_UNSUPPORTED, "desc->a_group_scales runs on the CPU backend only, so far");
+  }
   g->L = mxb_gemm_k_block(da, db);
   return MXB_SUCCESS;
 }
@@ -125,6 +148,25 @@ static int64_t index_at(const mxb_grouped_gemm_desc_t *desc, int64_t i) {
   return desc->index_bits == 64 ? ((const int64_t *)desc->index)[i] : (int64_t)((const int32_t *)desc->index)[i];
 }
 
+/* Group e's span [*start, *start + n) along the grouped dimension, `limit`
+ * long (masked: max_rows a group), returning n, or -1 for a bad group;
+ * *end keeps the contiguous layouts' order (a valid group starts at or
+ * after the end of every earlier valid one). */
+static int64_t group_span(const mxb_grouped_gemm_desc_t *desc, int64_t e, int64_t limit, int64_t max_rows,
+                          int64_t *end, int64_t *start) {
+  int64_t n;
+  if (desc->layout == MXB_GROUPED_M_MASKED) {
+    *start = e * max_rows;
+    n = index_at(desc, e);
+    return n < 0 || n > max_rows ? -1 : n;
+  }
+  *start = index_at(desc, e);
+  n = index_at(desc, e + 1) - *start;
+  if (*start < *end || n < 0 || *start + n > limit) return -1;
+  *end = *start + n;
+  return n;
+}
+
 /* The CPU walk: each valid group is the dense product of its rows. */
 static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape *g, const mxb_tensor_t *A,
                         const mxb_tensor_t *B, void *C, void *workspace) {
@@ -132,34 +174,23 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
   int32_t bad = 0;
   int64_t end = 0; /* rows before `end` belong to an earlier group */
   for (int64_t e = 0; e < desc->groups; e++) {
-    int64_t start, rows;
-    if (desc->layout == MXB_GROUPED_K_CONTIGUOUS) { /* columns [start, start + rows) of A and B */
-      start = index_at(desc, e);
-      rows = index_at(desc, e + 1) - start;
-      if (start < end || rows < 0 || start + rows > A->cols) rows = -1;
-      else end = start + rows;
-    } else if (desc->layout == MXB_GROUPED_M_CONTIGUOUS) {
-      start = index_at(desc, e);
-      rows = index_at(desc, e + 1) - start;
-      if (start < end || rows < 0 || start + rows > A->rows) rows = -1;
-      else end = start + rows;
-    } else {
-      start = e * g->max_rows;
-      rows = index_at(desc, e);
-      if (rows < 0 || rows > g->max_rows) rows = -1;
-    }
+    int64_t start; /* K split: columns [start, start + rows) of A and B; else rows of A */
+    const int64_t rows = group_span(desc, e, desc->layout == MXB_GROUPED_K_CONTIGUOUS ? A->cols : A->rows,
+                                    g->max_rows, &end, &start);
     if (rows < 0) {
       if (!bad) bad = (int32_t)(e + 1 <= INT32_MAX ? e + 1 : INT32_MAX);
       continue;
     }
     const mxb_tensor_t Be = expert(desc, B, e);
+    mxb_tensor_t Ae = *A; /* group e's tensor amax, with a_group_scales */
+    if (a_group_scales(desc)) Ae.amax = A->amax + e;
     mxb_gemm_desc_t d = g->gemm; /* the expert's bias: N values of the E x N */
     if (d.bias) d.bias = (const char *)d.bias + (size_t)(e * g->N) * (size_t)mxb_dtype_bytes(d.bias_type);
     if (desc->layout == MXB_GROUPED_K_CONTIGUOUS)
-      mxb_cpu_gemm_rows_k(&d, A, 0, A->rows, &Be, 0, g->N, (char *)C + (size_t)(e * A->rows * g->ldc) * esize,
+      mxb_cpu_gemm_rows_k(&d, &Ae, 0, A->rows, &Be, 0, g->N, (char *)C + (size_t)(e * A->rows * g->ldc) * esize,
                           g->ldc, g->L, 0, workspace, 1, start, start + rows);
     else
-      mxb_cpu_gemm_rows(&d, A, start, rows, &Be, e * g->N, g->N, (char *)C + (size_t)(start * g->ldc) * esize,
+      mxb_cpu_gemm_rows(&d, &Ae, start, rows, &Be, e * g->N, g->N, (char *)C + (size_t)(start * g->ldc) * esize,
                         g->ldc, g->L, 0, workspace, 1);
   }
   if (desc->status) *desc->status = bad;
@@ -182,6 +213,118 @@ MXB_API mxb_status_t mxb_grouped_gemm(mxb_context_t *ctx, const mxb_grouped_gemm
 #endif
   (void)stream;
   cpu_grouped(desc, &g, A, B, C, workspace);
+  mxb_set_last_impl(ctx, "cpu-reference");
+  return MXB_SUCCESS;
+}
+
+/* ------------------------------------------------------- grouped quantize */
+/* A validated grouped quantize: the config, dst's format and sizes, and the
+ * bytes one row takes in each plane (the planes are rows of equal length). */
+typedef struct gquant {
+  mxb_quant_config_t cfg;
+  const mxb_format_desc *fmt;
+  mxb_tensor_sizes_t sz;
+  size_t row_data, row_scales, row_aux, src_row;
+  int64_t max_rows;
+} gquant;
+
+static mxb_status_t check_gquant(const mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *groups,
+                                 const mxb_quant_config_t *cfg, mxb_dtype_t src_type, const mxb_tensor_t *dst,
+                                 gquant *q) {
+  MXB_TRY(check_groups(ctx, groups));
+  if (groups->layout == MXB_GROUPED_K_CONTIGUOUS)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "grouped quantize takes the M layouts (groups of rows), not the K split");
+  if (cfg) {
+    MXB_TRY(mxb_quant_full_config(cfg, "cfg", &q->cfg));
+  } else {
+    mxb_quant_config_init(&q->cfg);
+  }
+  MXB_TRY(mxb_check_quantize(ctx, &q->cfg, src_type, dst, &q->sz, &q->fmt));
+  const int64_t E = groups->groups;
+  if (q->fmt->block_rows > 1 || q->cfg.block_2d)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "%s with %s: a scale block would span groups of rows", q->fmt->name,
+                    q->cfg.block_2d ? "2D tiles" : "its 2-D blocks");
+  if (dst->scale_layout != MXB_SCALE_LAYOUT_LINEAR)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "dst's swizzled scale tiles would span groups of rows: use the linear layout");
+  const int ts = mxb_fmt_tensor_scale(dst->format);
+  if (ts != MXB_TSCALE_NONE && ts != MXB_TSCALE_AMAX)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "%s keeps one scale for the tensor: grouped quantize gives per-group "
+                                         "tensor scales to NVFP4 only", q->fmt->name);
+  if (q->cfg.rounding == MXB_ROUND_SR)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "stochastic rounding draws by the element's place in the tensor; grouped "
+                                         "quantize does not define it yet");
+  if (ctx->backend != MXB_BACKEND_CPU)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "grouped quantize runs on the CPU backend only, so far");
+  if (groups->layout == MXB_GROUPED_M_MASKED && dst->rows % E)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "dst.rows (%lld) is not groups (%lld) times max_m", (long long)dst->rows,
+                    (long long)E);
+  q->max_rows = groups->layout == MXB_GROUPED_M_MASKED ? dst->rows / E : dst->rows;
+  mxb_tensor_sizes_t one = {.struct_size = sizeof(one)};
+  MXB_TRY(mxb_tensor_sizes(dst->format, 1, dst->cols, dst->scale_layout, &one));
+  q->row_data = one.data_bytes;
+  q->row_scales = one.scale_bytes;
+  q->row_aux = one.aux_bytes;
+  if (q->sz.data_bytes != q->row_data * (size_t)dst->rows || q->sz.scale_bytes != q->row_scales * (size_t)dst->rows ||
+      q->sz.aux_bytes != q->row_aux * (size_t)dst->rows)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "%s's planes are not rows of equal length", q->fmt->name);
+  q->src_row = (size_t)dst->cols * (size_t)mxb_dtype_bytes(src_type);
+  /* a supplied amax per group, read on the host */
+  if (q->cfg.amax_source == MXB_AMAX_FROM_TENSOR && ts == MXB_TSCALE_AMAX)
+    for (int64_t e = 0; e < E; e++)
+      if (!(dst->amax[e] >= 0.0f))
+        return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "dst->amax[%lld] (%g) must be a non-negative number (or +Inf)",
+                        (long long)e, (double)dst->amax[e]);
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_grouped_quantize_workspace_size(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *groups,
+                                                         const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
+                                                         const mxb_tensor_t *dst, size_t *bytes) {
+  mxb_clear_error();
+  gquant q;
+  MXB_TRY(check_gquant(ctx, groups, cfg, src_type, dst, &q));
+  if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
+  *bytes = 0; /* the CPU reference keeps its row buffers to itself */
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_grouped_quantize(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *groups,
+                                          const mxb_quant_config_t *cfg, mxb_dtype_t src_type, const void *src,
+                                          mxb_tensor_t *dst, void *workspace, size_t workspace_bytes, void *stream) {
+  mxb_clear_error();
+  gquant q;
+  MXB_TRY(check_gquant(ctx, groups, cfg, src_type, dst, &q));
+  if (!src) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "src is NULL");
+  (void)workspace;
+  (void)workspace_bytes;
+  const int amax_per_group = mxb_fmt_tensor_scale(dst->format) == MXB_TSCALE_AMAX;
+  int32_t bad = 0;
+  int64_t end = 0;
+  for (int64_t e = 0; e < groups->groups; e++) {
+    int64_t start;
+    const int64_t rows = group_span(groups, e, dst->rows, q.max_rows, &end, &start);
+    if (rows < 0) {
+      if (!bad) bad = (int32_t)(e + 1 <= INT32_MAX ? e + 1 : INT32_MAX);
+      continue;
+    }
+    if (rows == 0) { /* no values: a computed amax of an empty group is 0 */
+      if (amax_per_group && q.cfg.amax_source != MXB_AMAX_FROM_TENSOR) dst->amax[e] = 0.0f;
+      continue;
+    }
+    /* rows [start, start + rows) of dst, as a tensor of their own */
+    mxb_tensor_t sub = *dst;
+    sub.rows = rows;
+    sub.data = (unsigned char *)dst->data + (size_t)start * q.row_data;
+    sub.scales = q.row_scales ? (unsigned char *)dst->scales + (size_t)start * q.row_scales : dst->scales;
+    sub.aux = q.row_aux ? (unsigned char *)dst->aux + (size_t)start * q.row_aux : dst->aux;
+    sub.amax = amax_per_group ? dst->amax + e : dst->amax;
+    mxb_tensor_sizes_t ssz = {.struct_size = sizeof(ssz)};
+    MXB_TRY(mxb_tensor_sizes(dst->format, rows, dst->cols, dst->scale_layout, &ssz));
+    MXB_TRY(mxb_quantize_checked(ctx, &q.cfg, q.fmt, &ssz, src_type, (const unsigned char *)src + (size_t)start * q.src_row,
+                                 &sub, NULL, stream));
+  }
+  dst->flags = q.cfg.rht.enabled ? MXB_TENSOR_RHT : 0u;
+  if (groups->status) *groups->status = bad;
   mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
 }
