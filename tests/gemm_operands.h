@@ -112,6 +112,35 @@ static inline void mxbt_operand_free(mxbt_operand *q) {
   memset(q, 0, sizeof(*q));
 }
 
+/* Host planes of a quantized [rows, cols] tensor for an operation to fill,
+ * poisoned (0xA5) so that unwritten bytes show; amax holds up to 8 values
+ * (one per group for grouped calls), each -1. */
+typedef struct mxbt_planes {
+  mxb_tensor_t t;
+  mxb_tensor_sizes_t s;
+  float amax[8];
+} mxbt_planes;
+static inline void mxbt_planes_make(mxbt_planes *q, mxb_format_t f, int64_t rows, int64_t cols,
+                                    mxb_scale_layout_t layout) {
+  memset(q, 0, sizeof(*q));
+  cr_assert_eq(mxb_tensor_init(&q->t, f, rows, cols, layout), MXB_SUCCESS);
+  q->s.struct_size = sizeof(q->s);
+  cr_assert_eq(mxb_tensor_sizes(f, rows, cols, layout, &q->s), MXB_SUCCESS);
+  q->t.data = malloc(q->s.data_bytes);
+  memset(q->t.data, 0xA5, q->s.data_bytes);
+  q->t.scales = q->s.scale_bytes ? malloc(q->s.scale_bytes) : NULL;
+  if (q->s.scale_bytes) memset(q->t.scales, 0xA5, q->s.scale_bytes);
+  q->t.aux = q->s.aux_bytes ? malloc(q->s.aux_bytes) : NULL;
+  if (q->s.aux_bytes) memset(q->t.aux, 0xA5, q->s.aux_bytes);
+  for (int e = 0; e < 8; e++) q->amax[e] = -1.0f;
+  q->t.amax = q->amax;
+}
+static inline void mxbt_planes_free(mxbt_planes *q) {
+  free(q->t.data);
+  free(q->t.scales);
+  free(q->t.aux);
+}
+
 /* A [M, K] and B [N, K] quantized from normal inputs (seeds seed, seed + 1),
  * copied to the device when upload (CUDA builds). */
 typedef struct mxbt_pair {

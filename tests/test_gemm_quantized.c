@@ -7,39 +7,11 @@
 
 #include "gemm_operands.h"
 
-/* Host planes of a quantized [rows, cols] tensor, poisoned. */
-typedef struct qout {
-  mxb_tensor_t t;
-  mxb_tensor_sizes_t s;
-  float amax;
-} qout;
-
-static void qout_make(qout *q, mxb_format_t f, int64_t rows, int64_t cols) {
-  memset(q, 0, sizeof(*q));
-  cr_assert_eq(mxb_tensor_init(&q->t, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
-  q->s.struct_size = sizeof(q->s);
-  cr_assert_eq(mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &q->s), MXB_SUCCESS);
-  q->t.data = malloc(q->s.data_bytes);
-  memset(q->t.data, 0xA5, q->s.data_bytes);
-  q->t.scales = q->s.scale_bytes ? malloc(q->s.scale_bytes) : NULL;
-  if (q->s.scale_bytes) memset(q->t.scales, 0xA5, q->s.scale_bytes);
-  q->t.aux = q->s.aux_bytes ? malloc(q->s.aux_bytes) : NULL;
-  if (q->s.aux_bytes) memset(q->t.aux, 0xA5, q->s.aux_bytes);
-  q->amax = -1.0f;
-  q->t.amax = &q->amax;
-}
-
-static void qout_free(qout *q) {
-  free(q->t.data);
-  free(q->t.scales);
-  free(q->t.aux);
-}
-
-static void same_bytes(const qout *a, const qout *b, const char *what) {
+static void same_bytes(const mxbt_planes *a, const mxbt_planes *b, const char *what) {
   cr_assert(!memcmp(a->t.data, b->t.data, a->s.data_bytes), "%s: codes differ", what);
   if (a->s.scale_bytes) cr_assert(!memcmp(a->t.scales, b->t.scales, a->s.scale_bytes), "%s: scales differ", what);
   if (a->s.aux_bytes) cr_assert(!memcmp(a->t.aux, b->t.aux, a->s.aux_bytes), "%s: aux differs", what);
-  if (a->s.amax_bytes) cr_assert_eq(mxbt_f2u(a->amax), mxbt_f2u(b->amax), "%s: amax %a, want %a", what, a->amax, b->amax);
+  if (a->s.amax_bytes) cr_assert_eq(mxbt_f2u(a->amax[0]), mxbt_f2u(b->amax[0]), "%s: amax %a, want %a", what, a->amax[0], b->amax[0]);
   cr_assert_eq(a->t.flags, b->t.flags, "%s: flags", what);
 }
 
@@ -102,39 +74,39 @@ Test(gemm_quantized, c_is_the_quantized_fp32_product) {
       }
       if (opt == 3 && nvfp4) cfg.four_over_six = MXB_FOUR_OVER_SIX_MSE;
       if (opt == 2 && nvfp4) cfg.rht.enabled = 1;
-      qout got, want;
-      qout_make(&got, outs[f], M, N);
-      qout_make(&want, outs[f], M, N);
+      mxbt_planes got, want;
+      mxbt_planes_make(&got, outs[f], M, N, MXB_SCALE_LAYOUT_LINEAR);
+      mxbt_planes_make(&want, outs[f], M, N, MXB_SCALE_LAYOUT_LINEAR);
       cr_assert_eq(run_quantized(ctx, &d, &cfg, &p.A.h, &p.B.h, &got.t), MXB_SUCCESS, "%s",
                    mxb_last_error_detail());
       two_calls(ctx, &d, &cfg, &p.A.h, &p.B.h, &want.t);
       char what[96];
       snprintf(what, sizeof what, "%s, option %d", mxbt_format_name(outs[f]), opt);
       same_bytes(&got, &want, what);
-      qout_free(&got);
-      qout_free(&want);
+      mxbt_planes_free(&got);
+      mxbt_planes_free(&want);
     }
   /* NVFP4 from a supplied amax (a previous step's): C->amax is read, not computed */
   mxb_quant_config_t cfg;
   mxb_quant_config_init(&cfg);
   cfg.amax_source = MXB_AMAX_FROM_TENSOR;
-  qout got, want;
-  qout_make(&got, MXB_FORMAT_NVFP4, M, N);
-  qout_make(&want, MXB_FORMAT_NVFP4, M, N);
-  got.amax = want.amax = 3.0f;
+  mxbt_planes got, want;
+  mxbt_planes_make(&got, MXB_FORMAT_NVFP4, M, N, MXB_SCALE_LAYOUT_LINEAR);
+  mxbt_planes_make(&want, MXB_FORMAT_NVFP4, M, N, MXB_SCALE_LAYOUT_LINEAR);
+  got.amax[0] = want.amax[0] = 3.0f;
   mxb_gemm_desc_t d;
   mxb_gemm_desc_init(&d);
   cr_assert_eq(run_quantized(ctx, &d, &cfg, &p.A.h, &p.B.h, &got.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
   two_calls(ctx, &d, &cfg, &p.A.h, &p.B.h, &want.t);
   same_bytes(&got, &want, "nvfp4, supplied amax");
-  cr_assert_eq(got.amax, 3.0f);
+  cr_assert_eq(got.amax[0], 3.0f);
   /* cfg NULL: the defaults */
   cr_assert_eq(run_quantized(ctx, &d, NULL, &p.A.h, &p.B.h, &got.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
   mxb_quant_config_init(&cfg);
   two_calls(ctx, &d, &cfg, &p.A.h, &p.B.h, &want.t);
   same_bytes(&got, &want, "nvfp4, default config");
-  qout_free(&got);
-  qout_free(&want);
+  mxbt_planes_free(&got);
+  mxbt_planes_free(&want);
   mxbt_pair_free(&p);
   mxb_context_destroy(ctx);
 }
@@ -146,9 +118,9 @@ Test(gemm_quantized, refusals_write_nothing) {
   const int64_t M = 8, N = 32, K = 64;
   mxbt_pair p;
   mxbt_pair_make(&p, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 4, 0);
-  qout c, wrong;
-  qout_make(&c, MXB_FORMAT_MXFP8_E4M3, M, N);
-  qout_make(&wrong, MXB_FORMAT_MXFP8_E4M3, M, N + 32);
+  mxbt_planes c, wrong;
+  mxbt_planes_make(&c, MXB_FORMAT_MXFP8_E4M3, M, N, MXB_SCALE_LAYOUT_LINEAR);
+  mxbt_planes_make(&wrong, MXB_FORMAT_MXFP8_E4M3, M, N + 32, MXB_SCALE_LAYOUT_LINEAR);
   mxb_gemm_desc_t ok;
   mxb_gemm_desc_init(&ok);
   size_t ws = 0;
@@ -184,8 +156,8 @@ Test(gemm_quantized, refusals_write_nothing) {
     for (size_t i = 0; i < ws; i++) cr_assert_eq(((uint8_t *)w)[i], 0x5A, "case %zu wrote the workspace", k);
   }
   free(w);
-  qout_free(&c);
-  qout_free(&wrong);
+  mxbt_planes_free(&c);
+  mxbt_planes_free(&wrong);
   mxbt_pair_free(&p);
   mxb_context_destroy(ctx);
 }
@@ -198,14 +170,14 @@ Test(gemm_quantized, cuda_refuses_it_and_says_so) {
   cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx), MXB_SUCCESS, "%s", mxb_last_error_detail());
   mxbt_pair p;
   mxbt_pair_make(&p, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 8, 32, 64, 5, 1);
-  qout c;
-  qout_make(&c, MXB_FORMAT_MXFP8_E4M3, 8, 32); /* host planes: refused before any access */
+  mxbt_planes c;
+  mxbt_planes_make(&c, MXB_FORMAT_MXFP8_E4M3, 8, 32, MXB_SCALE_LAYOUT_LINEAR); /* host planes: refused before any access */
   mxb_gemm_desc_t d;
   mxb_gemm_desc_init(&d);
   size_t ws = 0;
   cr_assert_eq(mxb_gemm_quantized_workspace_size(ctx, &d, NULL, &p.A.d, &p.B.d, &c.t, &ws), MXB_ERR_UNSUPPORTED);
   cr_assert(strstr(mxb_last_error_detail(), "CPU backend only") != NULL, "%s", mxb_last_error_detail());
-  qout_free(&c);
+  mxbt_planes_free(&c);
   mxbt_pair_free(&p);
   mxb_context_destroy(ctx);
 #endif

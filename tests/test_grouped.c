@@ -694,30 +694,6 @@ Test(grouped_gemm_cuda, graph_replay_follows_device_offsets) {
 }
 
 /* ---- grouped quantize ------------------------------------------------- */
-/* dst planes of a [rows, K] tensor, poisoned; amax holds E values. */
-typedef struct gq {
-  mxb_tensor_t t;
-  mxb_tensor_sizes_t s;
-  float amax[8];
-} gq;
-
-static void gq_make(gq *q, mxb_format_t f, int64_t rows, int64_t K, mxb_scale_layout_t layout) {
-  memset(q, 0, sizeof(*q));
-  cr_assert_eq(mxb_tensor_init(&q->t, f, rows, K, layout), MXB_SUCCESS);
-  q->s.struct_size = sizeof(q->s);
-  cr_assert_eq(mxb_tensor_sizes(f, rows, K, layout, &q->s), MXB_SUCCESS);
-  q->t.data = malloc(q->s.data_bytes);
-  memset(q->t.data, 0xA5, q->s.data_bytes);
-  q->t.scales = q->s.scale_bytes ? malloc(q->s.scale_bytes) : NULL;
-  if (q->s.scale_bytes) memset(q->t.scales, 0xA5, q->s.scale_bytes);
-  for (int e = 0; e < 8; e++) q->amax[e] = -1.0f;
-  q->t.amax = q->amax;
-}
-static void gq_free(gq *q) {
-  free(q->t.data);
-  free(q->t.scales);
-}
-
 static mxb_status_t run_gquant(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *g, const mxb_quant_config_t *cfg,
                                const float *x, mxb_tensor_t *dst) {
   size_t ws = 1;
@@ -729,7 +705,7 @@ static mxb_status_t run_gquant(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t
 /* Rows [start, start + rows) of q against x's rows quantized alone (all of x
  * when whole: per-block formats give the whole tensor's bytes), or still
  * poisoned (rows < 0: [start, -rows)). */
-static void check_rows(const gq *q, const float *x, int64_t K, int64_t start, int64_t rows, int whole, int e,
+static void check_rows(const mxbt_planes *q, const float *x, int64_t K, int64_t start, int64_t rows, int whole, int e,
                        const char *what) {
   const size_t rd = q->s.data_bytes / (size_t)q->t.rows, rs = q->s.scale_bytes / (size_t)q->t.rows;
   if (rows <= 0) {
@@ -773,8 +749,8 @@ Test(grouped_quantize, each_group_is_quantized_as_if_alone) {
   g.status = &status;
   static const mxb_format_t fmts[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, MXB_FORMAT_BF16};
   for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
-    gq q;
-    gq_make(&q, fmts[f], M, K, MXB_SCALE_LAYOUT_LINEAR);
+    mxbt_planes q;
+    mxbt_planes_make(&q, fmts[f], M, K, MXB_SCALE_LAYOUT_LINEAR);
     cr_assert_eq(run_gquant(ctx, &g, NULL, x, &q.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
     cr_assert_eq(status, 0);
     const int whole = fmts[f] != MXB_FORMAT_NVFP4;
@@ -784,14 +760,14 @@ Test(grouped_quantize, each_group_is_quantized_as_if_alone) {
     check_rows(&q, x, K, 10, 15, whole, 2, name);
     check_rows(&q, x, K, 25, -30, whole, -1, name);
     if (!whole) cr_assert_eq(q.amax[1], 0.0f, "an empty group's amax is 0");
-    gq_free(&q);
+    mxbt_planes_free(&q);
   }
   /* masked layout, and bad groups (a count past max_m) */
   const int32_t counts[3] = {3, 7, 5}; /* max_m 6: group 1 is bad */
   g.layout = MXB_GROUPED_M_MASKED;
   g.index = counts;
-  gq q;
-  gq_make(&q, MXB_FORMAT_NVFP4, 18, K, MXB_SCALE_LAYOUT_LINEAR);
+  mxbt_planes q;
+  mxbt_planes_make(&q, MXB_FORMAT_NVFP4, 18, K, MXB_SCALE_LAYOUT_LINEAR);
   cr_assert_eq(run_gquant(ctx, &g, NULL, x, &q.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
   cr_assert_eq(status, 2);
   check_rows(&q, x, K, 0, 3, 0, 0, "masked");
@@ -799,7 +775,7 @@ Test(grouped_quantize, each_group_is_quantized_as_if_alone) {
   check_rows(&q, x, K, 12, 5, 0, 2, "masked");
   check_rows(&q, x, K, 17, -18, 0, -1, "masked: past a count");
   cr_assert_eq(q.amax[1], -1.0f, "a bad group's amax is not written");
-  gq_free(&q);
+  mxbt_planes_free(&q);
   free(x);
   mxb_context_destroy(ctx);
 }
@@ -835,15 +811,15 @@ Test(grouped_quantize, refusals_write_nothing) {
       {MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, NULL, 1, "K split"},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-    gq q;
-    gq_make(&q, cases[k].f, M, K, cases[k].layout);
+    mxbt_planes q;
+    mxbt_planes_make(&q, cases[k].f, M, K, cases[k].layout);
     g.layout = cases[k].k_split ? MXB_GROUPED_K_CONTIGUOUS : MXB_GROUPED_M_CONTIGUOUS;
     mxb_status_t st = run_gquant(ctx, &g, cases[k].cfg, x, &q.t);
     cr_assert_neq(st, MXB_SUCCESS, "case %zu", k);
     cr_assert(strstr(mxb_last_error_detail(), cases[k].says) != NULL, "case %zu: %s", k, mxb_last_error_detail());
     for (size_t i = 0; i < q.s.data_bytes; i++) cr_assert_eq(((uint8_t *)q.t.data)[i], 0xA5, "case %zu wrote", k);
     cr_assert_eq(q.amax[0], -1.0f);
-    gq_free(&q);
+    mxbt_planes_free(&q);
   }
   free(x);
   mxb_context_destroy(ctx);
@@ -863,8 +839,8 @@ Test(grouped_gemm, a_group_scales_take_each_groups_amax) {
   mxb_grouped_gemm_desc_init(&g);
   g.groups = 3;
   g.index = off;
-  gq qa;
-  gq_make(&qa, MXB_FORMAT_NVFP4, M, K, MXB_SCALE_LAYOUT_LINEAR);
+  mxbt_planes qa;
+  mxbt_planes_make(&qa, MXB_FORMAT_NVFP4, M, K, MXB_SCALE_LAYOUT_LINEAR);
   cr_assert_eq(run_gquant(ctx, &g, NULL, x, &qa.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
   stack B;
   stack_make(&B, MXB_FORMAT_NVFP4, 3, N, K, 71);
@@ -904,7 +880,7 @@ Test(grouped_gemm, a_group_scales_take_each_groups_amax) {
   mxbt_operand_free(&b16);
   free(C);
   stack_free(&B, 1);
-  gq_free(&qa);
+  mxbt_planes_free(&qa);
   free(x);
   mxb_context_destroy(ctx);
 }

@@ -184,11 +184,7 @@ static mxb_status_t check_qgemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_
   q->d32.c_type = MXB_DTYPE_FP32;
   q->d32.ldc = 0;
   MXB_TRY(check_gemm(ctx, &q->d32, A, B, mxb_check_tensor, &q->L));
-  if (cfg) {
-    MXB_TRY(mxb_quant_full_config(cfg, "cfg", &q->cfg));
-  } else {
-    mxb_quant_config_init(&q->cfg);
-  }
+  MXB_TRY(mxb_quant_full_config_or_default(cfg, &q->cfg));
   MXB_TRY(mxb_check_quantize(ctx, &q->cfg, MXB_DTYPE_FP32, C, &q->sz, &q->fmt));
   if (C->rows != A->rows || C->cols != B->rows)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "C is [%lld, %lld]; the product is [%lld, %lld]", (long long)C->rows,

@@ -234,11 +234,7 @@ static mxb_status_t check_gquant(const mxb_context_t *ctx, const mxb_grouped_gem
   MXB_TRY(check_groups(ctx, groups));
   if (groups->layout == MXB_GROUPED_K_CONTIGUOUS)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "grouped quantize takes the M layouts (groups of rows), not the K split");
-  if (cfg) {
-    MXB_TRY(mxb_quant_full_config(cfg, "cfg", &q->cfg));
-  } else {
-    mxb_quant_config_init(&q->cfg);
-  }
+  MXB_TRY(mxb_quant_full_config_or_default(cfg, &q->cfg));
   MXB_TRY(mxb_check_quantize(ctx, &q->cfg, src_type, dst, &q->sz, &q->fmt));
   const int64_t E = groups->groups;
   if (q->fmt->block_rows > 1 || q->cfg.block_2d)

@@ -186,6 +186,13 @@ mxb_status_t mxb_quant_full_config(const mxb_quant_config_t *in, const char *nam
   return MXB_SUCCESS;
 }
 
+mxb_status_t mxb_quant_full_config_or_default(const mxb_quant_config_t *in, mxb_quant_config_t *out) {
+  if (in) return mxb_quant_full_config(in, "cfg", out);
+  mxb_quant_config_defaults(out);
+  out->struct_size = sizeof(*out);
+  return MXB_SUCCESS;
+}
+
 mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_format_desc *d, int64_t cols) {
   if (!cfg) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg is NULL");
   MXB_TRY(mxb_check_struct_size(cfg->struct_size, sizeof(*cfg), "cfg", "pass it through mxb_quant_full_config"));

@@ -61,6 +61,9 @@ size_t mxb_whole_fields(size_t struct_size, const size_t *ends, size_t n);
  * its default (the API entry points pass this full copy on, so the library
  * never reads past the caller's struct). */
 mxb_status_t mxb_quant_full_config(const mxb_quant_config_t *in, const char *name, mxb_quant_config_t *out);
+/* The same where a NULL config means the defaults (entry points whose
+ * config is optional). */
+mxb_status_t mxb_quant_full_config_or_default(const mxb_quant_config_t *in, mxb_quant_config_t *out);
 
 /* The first half of mxb_check_tensor: t non-NULL, struct_size, format,
  * layout and shape; the pointers are not looked at (GEMM plans). */
