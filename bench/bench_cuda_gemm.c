@@ -26,9 +26,10 @@ typedef struct gemm_case {
   int64_t M, N, K;
 } gemm_case;
 
-#define NSHAPES 6
+#define NSHAPES 9
 static const int64_t k_shapes[NSHAPES][3] = {
-  {8192, 8192, 8192}, {4096, 4096, 4096}, {2048, 8192, 8192}, {128, 8192, 8192}, {16, 8192, 8192}, {1, 8192, 8192}};
+  {8192, 8192, 8192}, {4096, 4096, 4096}, {2048, 8192, 8192}, {1024, 8192, 8192}, {512, 8192, 8192},
+  {128, 8192, 8192},  {64, 8192, 8192},   {16, 8192, 8192},   {1, 8192, 8192}};
 static double g_bf16_time[NSHAPES]; /* seconds per call, from the reference case */
 
 static uint64_t splitmix(uint64_t *s) {
@@ -251,7 +252,7 @@ static void run(mxbb_state *st, void *arg) {
   for (int i = 0; i < copies; i++) free_operand(&B[i]);
 }
 
-#define MAXCASES 64
+#define MAXCASES 128
 static gemm_case g_cases[MAXCASES];
 static char g_names[MAXCASES][96];
 
@@ -274,8 +275,8 @@ MXBB_CONSTRUCTOR static void reg(void) {
       {"mxb_bf16_x_mxfp4w_fast", MXB_CASE, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, MXB_GEMM_FAST, M, N, K},
     };
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]) && n < MAXCASES; i++) {
-      /* 4-bit weights x BF16 only at decode and small-batch shapes. */
-      if (list[i].fa == MXB_FORMAT_BF16 && list[i].fb != MXB_FORMAT_BF16 && M > 128) continue;
+      /* 4-bit weights x BF16 at decode, small-batch and prefill-chunk shapes. */
+      if (list[i].fa == MXB_FORMAT_BF16 && list[i].fb != MXB_FORMAT_BF16 && M > 1024) continue;
       /* M = 1 (single-token decode): BF16 and 4-bit weights only. */
       if (M == 1 && list[i].fa != MXB_FORMAT_BF16) continue;
       g_cases[n] = list[i];

@@ -569,9 +569,8 @@ MXB_API mxb_status_t mxb_gemm_plan_execute(const mxb_gemm_plan_t *plan, const mx
                                            size_t workspace_bytes, void *stream);
 MXB_API mxb_status_t mxb_gemm_plan_destroy(mxb_gemm_plan_t *plan); /* NULL: nothing to do */
 
-/* GEMM with a quantized C (added in 0.2; CPU backend only so far, the CUDA
- * backend refuses it): C [M, N] is quantized along N with cfg from the fp32
- * values mxb_gemm writes with this descriptor and c_type MXB_DTYPE_FP32
+/* GEMM with a quantized C (added in 0.2; both backends): C [M, N] is
+ * quantized along N with cfg from the fp32 values mxb_gemm writes with this descriptor and c_type MXB_DTYPE_FP32
  * (alpha * A * B^T, then bias and activation), exactly as mxb_quantize(cfg)
  * quantizes them: the bytes equal those of the two calls. desc->beta must be
  * 0 (C is not read), desc->ldc 0 or N, desc->c_type is not used; cfg NULL

@@ -384,6 +384,51 @@ Test(cuda_gemm, fast_sm90_mx_fp8_within_bound) {
 #endif
 }
 
+/* 4-bit B decoded to BF16 in the sm_90a kernel's mainloop (the registry's
+ * choice for 4-bit weights at M = 17 .. 1024 on compute capability 9.0):
+ * BF16, NVFP4 and MXFP4 activations, both scale layouts, A-tiles of 32, 64
+ * and 128 rows, several tiles in M and N with tails, split K (2 to 4
+ * ranges), alpha/beta/ldc/bf16 C, wide-range and cancelling inputs, NVFP4
+ * tensor scales, tiny MXFP4 scales (BF16 subnormals) and skewed ones (the
+ * exact fallback), and the same bytes on a second run. (MXBT_IN_EDGE is
+ * left out: NVFP4 amaxes near FLT_MAX / 448 make the reference's own fp32
+ * sums overflow, as every fast path's do before the tensor scales.) */
+#define W4_PATH "cuda-fast-sm90-w4-bf16-wgmma"
+Test(cuda_gemm, fast_sm90_w4_within_bound) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  if (!mx_fp8_path()) cr_skip_test("the sm_90a 4-bit kernel needs compute capability 9.0");
+  static const mxb_format_t pairs[][2] = {
+    {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4}, {MXB_FORMAT_BF16, MXB_FORMAT_MXFP4}, {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4},
+    {MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4}};
+  static const int64_t shapes[][3] = {{17, 130, 128}, {40, 300, 512}, {100, 260, 1024}, {200, 129, 256},
+                                      {64, 1000, 2048}, {300, 520, 384}, {8, 77, 640}};
+  mxb_context_t *ctx = gpu_ctx();
+  for (int p = 0; p < 4; p++)
+    for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {
+      if (shapes[s][0] <= 16 && pairs[p][0] == MXB_FORMAT_BF16) continue; /* the decode kernel's */
+      for (int kind = 0; kind < 3; kind++) {
+        mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, s == 3 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32,
+                                           kind == 2 ? -0.75f : 1.25f, kind == 1 ? 0.5f : 0.0f, s == 1 ? 310 : 0);
+        /* BF16 has no scales: swizzled scales with 4-bit A only. */
+        const int swz = pairs[p][0] != MXB_FORMAT_BF16 && (s + p + kind) % 2;
+        check_fast_layout(ctx, pairs[p][0], pairs[p][1], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind, W4_PATH,
+                          swz ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR);
+      }
+    }
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+  for (int p = 0; p < 4; p++) {
+    check_fast(ctx, pairs[p][0], pairs[p][1], 100, 150, 256, &d, MXBT_IN_TINY, W4_PATH);
+    check_fast(ctx, pairs[p][0], pairs[p][1], 60, 90, 512, &d, MXBT_IN_SKEW, W4_PATH);
+  }
+  mxb_gemm_desc_t d2 = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 2.0f, 0);
+  check_fast(ctx, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, 50, 140, 256, &d2, MXBT_IN_SKEW, W4_PATH);
+  check_twice_same(ctx, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 128, 700, 8192, 41, W4_PATH);
+  check_twice_same(ctx, MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 40, 300, 4096, 43, W4_PATH);
+  mxb_context_destroy(ctx);
+#endif
+}
+
 /* More tiles than SMs, so CTAs of the persistent grid walk several tiles:
  * 128-column tiles (a large C, the path taken through MXB_CUDA_GEMM_PATH
  * where the registry would pick another) and 64-column tiles (M = 128, where
@@ -539,7 +584,8 @@ Test(cuda_gemm, fast_dequant_cublaslt_within_bound) {
       /* MXFP8 x MXFP8 runs the sm_90a kernel on compute capability 9.0. */
       const int mx8 = pairs[p][0] <= MXB_FORMAT_MXFP8_E5M2 && pairs[p][0] >= MXB_FORMAT_MXFP8_E4M3 &&
                       pairs[p][1] <= MXB_FORMAT_MXFP8_E5M2 && pairs[p][1] >= MXB_FORMAT_MXFP8_E4M3;
-      check_fast(ctx, pairs[p][0], pairs[p][1], 96, 288, 512, &d, kind, mx8 ? NULL : "cuda-fast-dequant-cublaslt-bf16");
+      /* K = 480: not whole 128-K stages, so the 4-bit pairs stay off the sm_90a 4-bit kernel. */
+      check_fast(ctx, pairs[p][0], pairs[p][1], 96, 288, 480, &d, kind, mx8 ? NULL : "cuda-fast-dequant-cublaslt-bf16");
     }
   mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_BF16, 1.0f, -1.0f, 0);
   check_fast(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 33, 70, 200, &d, MXBT_IN_NORMAL, "cuda-fast-dequant-cublaslt-bf16");
@@ -1127,7 +1173,8 @@ Test(cuda_gemm, fast_epilogue_within_bound) {
         mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, (mxb_dtype_t)ct, 1.25f, act % 2 ? 0.5f : 0.0f, act == 4 ? 200 : 0);
         d.activation = (mxb_activation_t)act;
         const char *want = pairs[p].impl;
-        if (!want && pairs[p].a == MXB_FORMAT_NVFP4 && prop.major != 10) want = "cuda-fast-dequant-cublaslt-bf16";
+        if (!want && pairs[p].a == MXB_FORMAT_NVFP4 && prop.major != 10)
+          want = prop.major == 9 && prop.minor == 0 ? W4_PATH : "cuda-fast-dequant-cublaslt-bf16";
         check_epilogue(ctx, pairs[p].a, pairs[p].b, pairs[p].M, 144, 256, d, (mxb_dtype_t)((act + ct) % 3), want);
       }
   mxb_context_destroy(ctx);

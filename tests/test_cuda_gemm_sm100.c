@@ -223,8 +223,10 @@ Test(cuda_gemm_sm100, dispatch_keeps_hopper_paths_elsewhere) {
     const int mx8 = (c->fa == MXB_FORMAT_MXFP8_E4M3 || c->fa == MXB_FORMAT_MXFP8_E5M2) &&
                     (c->fb == MXB_FORMAT_MXFP8_E4M3 || c->fb == MXB_FORMAT_MXFP8_E5M2);
     const int sm90 = maj == 9 && min == 0 && mx8 && (c->M <= 128 || c->N <= 128) && c->K % 16 == 0;
+    /* 4-bit pairs with K in whole 128-K stages take the sm_90a 4-bit kernel. */
+    const int w4 = maj == 9 && min == 0 && (c->fb == MXB_FORMAT_NVFP4 || c->fb == MXB_FORMAT_MXFP4) && c->K % 128 == 0;
     const char *impl = bs_run(ctx, c, &d);
-    cr_expect_str_eq(impl, takes ? bs_expected(c->fa) : sm90 ? "cuda-fast-sm90-mx-fp8-wgmma" : "cuda-fast-dequant-cublaslt-bf16",
+    cr_expect_str_eq(impl, takes ? bs_expected(c->fa) : sm90 ? "cuda-fast-sm90-mx-fp8-wgmma" : w4 ? "cuda-fast-sm90-w4-bf16-wgmma" : "cuda-fast-dequant-cublaslt-bf16",
                      "case %zu (%s, K %lld) on a %d.%d device ran %s", i, mxbt_format_name(c->fa), (long long)c->K, maj, min,
                      impl);
   }

@@ -2,7 +2,7 @@
  * output"): C's bytes are those of mxb_quantize applied to the fp32 C that
  * mxb_gemm writes with the same descriptor (alpha, bias, activation), for
  * every output format and quantize option tried; refusals write nothing;
- * the CUDA backend refuses it so far. */
+ * the CUDA backend gives the CPU backend's bytes. */
 #include <stdio.h>
 
 #include "gemm_operands.h"
@@ -163,22 +163,86 @@ Test(gemm_quantized, refusals_write_nothing) {
 }
 
 /* The CUDA backend refuses it, so far, and says so. */
-Test(gemm_quantized, cuda_refuses_it_and_says_so) {
+#ifdef MXB_WITH_CUDA
+/* The CUDA call on device copies of C's host planes (poisoned), read back. */
+static void run_on_device(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const mxb_quant_config_t *cfg,
+                          const mxb_tensor_t *A, const mxb_tensor_t *B, mxbt_planes *C) {
+  mxb_tensor_t t = C->t;
+  t.data = mxbt_dev_from_host(C->t.data, C->s.data_bytes);
+  t.scales = C->s.scale_bytes ? mxbt_dev_from_host(C->t.scales, C->s.scale_bytes) : NULL;
+  t.aux = C->s.aux_bytes ? mxbt_dev_from_host(C->t.aux, C->s.aux_bytes) : NULL;
+  t.amax = mxbt_dev_from_host(C->amax, sizeof C->amax);
+  size_t ws = 0;
+  cr_assert_eq(mxb_gemm_quantized_workspace_size(ctx, d, cfg, A, B, &t, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *w = mxbt_dev_alloc(ws);
+  mxbt_dev_poison(w, ws);
+  cr_assert_eq(mxb_gemm_quantized(ctx, d, cfg, A, B, &t, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
+  mxbt_to_host(C->t.data, t.data, C->s.data_bytes);
+  mxbt_to_host(C->t.scales, t.scales, C->s.scale_bytes);
+  mxbt_to_host(C->t.aux, t.aux, C->s.aux_bytes);
+  mxbt_to_host(C->amax, t.amax, sizeof C->amax);
+  C->t.flags = t.flags;
+  mxbt_dev_free(w);
+  mxbt_dev_free(t.data);
+  mxbt_dev_free(t.scales);
+  mxbt_dev_free(t.aux);
+  mxbt_dev_free(t.amax);
+}
+#endif
+
+/* On the CUDA backend (exact GEMM, then the CUDA quantizer) C's bytes are
+ * the CPU backend's: every output format, alpha, bias with an activation,
+ * stochastic rounding with a fixed seed, RHT and Four Over Six for NVFP4,
+ * a supplied NVFP4 amax. */
+Test(gemm_quantized, cuda_gives_the_cpu_bytes) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
-  mxb_context_t *ctx;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  mxb_context_t *cpu, *gpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  const int64_t M = 40, N = 96, K = 160;
   mxbt_pair p;
-  mxbt_pair_make(&p, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 8, 32, 64, 5, 1);
-  mxbt_planes c;
-  mxbt_planes_make(&c, MXB_FORMAT_MXFP8_E4M3, 8, 32, MXB_SCALE_LAYOUT_LINEAR); /* host planes: refused before any access */
-  mxb_gemm_desc_t d;
-  mxb_gemm_desc_init(&d);
-  size_t ws = 0;
-  cr_assert_eq(mxb_gemm_quantized_workspace_size(ctx, &d, NULL, &p.A.d, &p.B.d, &c.t, &ws), MXB_ERR_UNSUPPORTED);
-  cr_assert(strstr(mxb_last_error_detail(), "CPU backend only") != NULL, "%s", mxb_last_error_detail());
-  mxbt_planes_free(&c);
+  mxbt_pair_make(&p, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 7, 1);
+  float bias[96];
+  for (int n = 0; n < N; n++) bias[n] = 0.02f * (float)(n % 11) - 0.1f;
+  float *dbias = mxbt_dev_from_host(bias, sizeof bias);
+  static const mxb_format_t outs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4,
+                                      MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_BF16};
+  for (size_t f = 0; f < sizeof outs / sizeof outs[0]; f++)
+    for (int opt = 0; opt < 5; opt++) {
+      mxb_gemm_desc_t d;
+      mxb_gemm_desc_init(&d);
+      d.alpha = opt == 1 ? -0.75f : 1.0f;
+      if (opt == 2 || opt == 3) d.activation = opt == 2 ? MXB_ACT_GELU_TANH : MXB_ACT_SILU;
+      mxb_quant_config_t cfg;
+      mxb_quant_config_init(&cfg);
+      const int nvfp4 = outs[f] == MXB_FORMAT_NVFP4;
+      if (opt == 1 && outs[f] != MXB_FORMAT_BF16) {
+        cfg.rounding = MXB_ROUND_SR;
+        cfg.seed = 1234;
+        cfg.offset = 5;
+      }
+      if (opt == 2 && nvfp4) cfg.rht.enabled = 1;
+      if (opt == 3 && nvfp4) cfg.four_over_six = MXB_FOUR_OVER_SIX_MSE;
+      if (opt == 4 && nvfp4) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+      mxbt_planes got, want;
+      mxbt_planes_make(&got, outs[f], M, N, MXB_SCALE_LAYOUT_LINEAR);
+      mxbt_planes_make(&want, outs[f], M, N, MXB_SCALE_LAYOUT_LINEAR);
+      got.amax[0] = want.amax[0] = 2.5f; /* read where the amax is supplied */
+      d.bias = opt == 2 || opt == 3 ? bias : NULL;
+      cr_assert_eq(run_quantized(cpu, &d, &cfg, &p.A.h, &p.B.h, &want.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
+      d.bias = opt == 2 || opt == 3 ? dbias : NULL;
+      run_on_device(gpu, &d, &cfg, &p.A.d, &p.B.d, &got);
+      char what[96];
+      snprintf(what, sizeof what, "%s, option %d (cuda %s)", mxbt_format_name(outs[f]), opt, mxb_context_last_impl(gpu));
+      same_bytes(&got, &want, what);
+      mxbt_planes_free(&got);
+      mxbt_planes_free(&want);
+    }
+  mxbt_dev_free(dbias);
   mxbt_pair_free(&p);
-  mxb_context_destroy(ctx);
+  mxb_context_destroy(cpu);
+  mxb_context_destroy(gpu);
 #endif
 }

@@ -933,7 +933,7 @@ def gemm_quantized(a, b, format, mode="exact", alpha=1.0, bias=None, activation=
     QuantizedTensor that quantize(gemm(a, b, mode, alpha, bias=bias, activation=activation),
     format, **opts) gives (the same bytes), without the float32 C in between in the caller's
     memory. opts: quantize's options (rounding, seed, rht, four_over_six, block_2d, amax
-    to supply NVFP4's tensor amax, ...). CPU backend only so far (MxblasError on CUDA)."""
+    to supply NVFP4's tensor amax, ...)."""
     info = _info(format)
     if _is_mor(info):
         raise TypeError("gemm_quantized does not write MoR formats")

@@ -189,8 +189,6 @@ static mxb_status_t check_qgemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_
   if (C->rows != A->rows || C->cols != B->rows)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "C is [%lld, %lld]; the product is [%lld, %lld]", (long long)C->rows,
                     (long long)C->cols, (long long)A->rows, (long long)B->rows);
-  if (ctx->backend != MXB_BACKEND_CPU)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "a quantized C (mxb_gemm_quantized) runs on the CPU backend only, so far");
   MXB_TRY(choose(ctx, &q->d32, A, B, q->L, pointer_align(A, B), 0, &q->ch));
   q->c_bytes = round256((size_t)(A->rows * B->rows) * sizeof(float));
   q->gemm_bytes = round256(q->ch.workspace);

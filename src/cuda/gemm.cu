@@ -86,7 +86,8 @@ struct path {
   // device) ...
   bool (*applies)(const mxb_context *ctx, const call &c);
   // ... and whether it is the one to take by shape, as measured (NULL:
-  // always); MXB_CUDA_GEMM_PATH (ctx->gemm_path) overrides this preference.
+  // always); a path named by MXB_CUDA_GEMM_PATH (ctx->gemm_path) is taken
+  // wherever it applies, ahead of the rows before it.
   bool (*prefers)(const mxb_context *ctx, const call &c);
   size_t (*workspace)(const mxb_context *ctx, const problem &p);
   // Runs the call; may hand it to a fallback path, named in *ran.
@@ -105,6 +106,7 @@ static size_t ws_int8(const mxb_context *, const problem &p) { return int8_works
 static size_t ws_dequant(const mxb_context *, const problem &p) { return dequant_workspace(p); }
 static size_t ws_sm90_mx(const mxb_context *ctx, const problem &p) { return sm90_mx_fp8_workspace(ctx, p); }
 static size_t ws_lt(const mxb_context *, const problem &p) { return lt_native_workspace(p); }
+static size_t ws_sm90_w4(const mxb_context *ctx, const problem &p) { return sm90_w4_workspace(ctx, p); }
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 // cuBLASLt paths with block-scaled operands fall back to the dequantize path
 // where cuBLASLt has no algorithm, so they reserve its workspace too.
@@ -122,6 +124,7 @@ static mxb_status_t run_dequant_path(const call &c, const char **) {
 }
 static mxb_status_t run_decode_path(const call &c, const char **) { return run_decode(c.ctx, c.p, c.ws, c.st); }
 static mxb_status_t run_sm90_mx_path(const call &c, const char **) { return run_sm90_mx_fp8(c.ctx, c.p, c.ws, c.st); }
+static mxb_status_t run_sm90_w4_path(const call &c, const char **) { return run_sm90_w4(c.ctx, c.p, c.ws, c.st); }
 // Where cuBLASLt has no algorithm for the shape or pair: block-scaled
 // operands take the dequantize path, the others the exact path.
 static mxb_status_t lt_fallback(const call &c, mxb_status_t s, const char **ran) {
@@ -154,6 +157,8 @@ static bool lt_mxfp8_sm100(const mxb_context *ctx, const call &c) {
 }
 static bool sm90_mx(const mxb_context *ctx, const call &c) { return fast(c) && sm90_mx_fp8_applies(ctx, c.p); }
 static bool sm90_mx_shape(const mxb_context *ctx, const call &c) { return sm90_mx_fp8_preferred(ctx, c.p); }
+static bool sm90_w4(const mxb_context *ctx, const call &c) { return fast(c) && sm90_w4_applies(ctx, c.p); }
+static bool sm90_w4_shape(const mxb_context *ctx, const call &c) { return sm90_w4_preferred(ctx, c.p); }
 static bool lt_bf16(const mxb_context *, const call &c) {
   return fast(c) && fa(c) == MXB_FORMAT_BF16 && fb(c) == MXB_FORMAT_BF16;
 }
@@ -185,6 +190,7 @@ static const path k_paths[] = {
     {"cuda-fast-cublaslt-nvfp4-sm100", lt_nvfp4_sm100, nullptr, ws_blockscaled, run_blockscaled_path, true},
     {"cuda-fast-cublaslt-mxfp8-sm100", lt_mxfp8_sm100, nullptr, ws_blockscaled, run_blockscaled_path, true},
     {"cuda-fast-sm90-mx-fp8-wgmma", sm90_mx, sm90_mx_shape, ws_sm90_mx, run_sm90_mx_path, true},
+    {"cuda-fast-sm90-w4-bf16-wgmma", sm90_w4, sm90_w4_shape, ws_sm90_w4, run_sm90_w4_path, true},
     {"cuda-fast-cublaslt-bf16", lt_bf16, nullptr, ws_lt, run_lt_path, true},
     {"cuda-fast-cublaslt-fp8", lt_fp8, nullptr, ws_lt_or_dequant, run_lt_path, true},
     {"cuda-fast-decode-m16", decode_m16, nullptr, decode_workspace, run_decode_path, false},
@@ -238,12 +244,21 @@ using namespace mxb::gemm;
 constexpr size_t WS_ALIGN = 256;
 static size_t with_slack(size_t need) { return need ? need + WS_ALIGN - MXB_WORKSPACE_ALIGNMENT : 0; }
 
-// The first row that applies, is preferred (or named by MXB_CUDA_GEMM_PATH)
-// and whose workspace fits max_ws (0: no limit). The closing row needs none.
+// The row named by MXB_CUDA_GEMM_PATH where it applies, else the first row
+// that applies and is preferred; either with a workspace that fits max_ws
+// (0: no limit). The closing row needs none.
 static int choose(const mxb_context *ctx, const call &c, size_t max_ws) {
+  // A path named by MXB_CUDA_GEMM_PATH serves every call it can (K = 0
+  // stays with the first row: C = beta C).
+  for (int i = 0; i < k_npaths && ctx->gemm_path[0] && c.p.K > 0; i++) {
+    const path &r = k_paths[i];
+    if (strcmp(r.name, ctx->gemm_path) == 0 && r.applies(ctx, c) &&
+        !(max_ws && with_slack(need_of(ctx, r, c.p)) > max_ws))
+      return i;
+  }
   for (int i = 0; i < k_npaths; i++) {
     const path &r = k_paths[i];
-    if (!r.applies(ctx, c) || (r.prefers && !r.prefers(ctx, c) && strcmp(r.name, ctx->gemm_path) != 0)) continue;
+    if (!r.applies(ctx, c) || (r.prefers && !r.prefers(ctx, c))) continue;
     if (max_ws && with_slack(need_of(ctx, r, c.p)) > max_ws) continue;
     return i;
   }

@@ -161,6 +161,17 @@ mxb_status_t run_int8(const mxb_context *ctx, const problem &p, void *ws, cudaSt
 // Fast: dequantize to BF16 (exactly) and multiply with cuBLASLt.
 size_t dequant_workspace(const problem &p);
 mxb_status_t run_dequant(mxb_context *ctx, const problem &p, void *ws, size_t ws_bytes, cudaStream_t st);
+// The operand decoded to BF16 rows of Kld elements (a multiple of 16) at
+// out; raises *flag where a value is not exact in BF16 (gemm_dequant.cu).
+mxb_status_t dequant_bf16(const mxb_context *ctx, const operand &o, int64_t Kld, uint16_t *out, int *flag,
+                          cudaStream_t st);
+// A fast path whose exactness is only known on the device recomputes C in
+// exact mode (run_generic guarded by the flag) from a copy of C taken before
+// it ran, when beta reads C: saved_c_bytes of workspace, and the problem the
+// fallback runs (C read from the copy).
+size_t saved_c_bytes(const problem &p);
+mxb_status_t save_c_if_flagged(const mxb_context *ctx, const problem &p, const int *flag, void *copy,
+                               problem *fallback, cudaStream_t st);
 // Fast decode path: M <= 16, BF16 A, 4-bit B.
 size_t decode_workspace(const mxb_context *ctx, const problem &p);
 mxb_status_t run_decode(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
@@ -180,6 +191,13 @@ bool sm90_mx_fp8_applies(const mxb_context *ctx, const problem &p);
 bool sm90_mx_fp8_preferred(const mxb_context *ctx, const problem &p);
 size_t sm90_mx_fp8_workspace(const mxb_context *ctx, const problem &p);
 mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
+
+// Fast, sm_90a: 4-bit B (NVFP4, MXFP4) decoded to BF16 in the mainloop, BF16
+// wgmma (sm90_w4_bf16_gemm.cu).
+bool sm90_w4_applies(const mxb_context *ctx, const problem &p);
+bool sm90_w4_preferred(const mxb_context *ctx, const problem &p);
+size_t sm90_w4_workspace(const mxb_context *ctx, const problem &p);
+mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
 
 // Paths whose C is written by cuBLASLt apply a bias, an activation or fp16
 // output as a second step (gemm_epilogue.cu): cuBLASLt writes

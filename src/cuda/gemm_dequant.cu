@@ -29,8 +29,7 @@ static dq_layout dq_plan(const problem &p) {
   l.a_off = l.alpha_off + align256((size_t)(p.N + 1) * 4);
   l.b_off = l.a_off + align256((size_t)(p.M * l.Kld) * 2);
   l.c_off = l.b_off + align256((size_t)(p.N * l.Kld) * 2);
-  size_t c_bytes = p.out.beta != 0.0f ? (size_t)((p.M - 1) * p.out.ldc + p.N) * (size_t)mxb_dtype_bytes(p.out.dtype) : 0;
-  l.lt_off = l.c_off + align256(c_bytes);
+  l.lt_off = l.c_off + align256(saved_c_bytes(p));
   l.total = l.lt_off + lt_workspace_bytes();
   return l;
 }
@@ -130,8 +129,8 @@ static bool fast_dequant_ok(const operand &o) {
           (o.scale_type == MXB_SCALE_FP32 && o.elem != MXB_ELEM_MIXED));
 }
 
-static mxb_status_t dequant(const mxb_context *ctx, const operand &o, int64_t Kld, uint16_t *out, int *flag,
-                            cudaStream_t st) {
+mxb_status_t dequant_bf16(const mxb_context *ctx, const operand &o, int64_t Kld, uint16_t *out, int *flag,
+                          cudaStream_t st) {
   if (!fast_dequant_ok(o)) {
     dequant_bf16_kernel<<<grid_for(ctx, o.rows * (Kld / 8), 256), 256, 0, st>>>(o, Kld, out, flag);
     return launch_status("gemm dequant kernel");
@@ -156,11 +155,26 @@ __global__ void alpha_kernel(operand a, operand b, float alpha, float beta, int6
     out[i] = i < n ? v : beta;
 }
 
-// Saves C before cuBLASLt overwrites it, only when the fallback will need it.
+// Saves C before the fast path overwrites it, only when the fallback will need it.
 __global__ void save_c_kernel(const int *flag, const uint8_t *c, uint8_t *copy, size_t bytes) {
   if (*flag == 0) return;
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < bytes; i += (size_t)gridDim.x * blockDim.x)
     copy[i] = c[i];
+}
+
+size_t saved_c_bytes(const problem &p) {
+  return p.out.beta != 0.0f ? (size_t)((p.M - 1) * p.out.ldc + p.N) * (size_t)mxb_dtype_bytes(p.out.dtype) : 0;
+}
+
+mxb_status_t save_c_if_flagged(const mxb_context *ctx, const problem &p, const int *flag, void *copy,
+                               problem *fallback, cudaStream_t st) {
+  *fallback = p;
+  const size_t bytes = saved_c_bytes(p);
+  if (!bytes) return MXB_SUCCESS;
+  save_c_kernel<<<grid_for(ctx, (int64_t)bytes, 256), 256, 0, st>>>(flag, static_cast<const uint8_t *>(p.out.c),
+                                                                     static_cast<uint8_t *>(copy), bytes);
+  fallback->out.c_in = copy;
+  return launch_status("gemm save-C kernel");
 }
 
 mxb_status_t run_dequant(mxb_context *ctx, const problem &p, void *ws, size_t ws_bytes, cudaStream_t st) {
@@ -171,21 +185,15 @@ mxb_status_t run_dequant(mxb_context *ctx, const problem &p, void *ws, size_t ws
   float *alpha_vec = reinterpret_cast<float *>(w + l.alpha_off);
   uint16_t *A16 = reinterpret_cast<uint16_t *>(w + l.a_off), *B16 = reinterpret_cast<uint16_t *>(w + l.b_off);
   MXB_TRY(cuda_status(cudaMemsetAsync(flag, 0, sizeof(int), st), "cudaMemsetAsync(gemm flag)"));
-  MXB_TRY(dequant(ctx, p.a, l.Kld, A16, flag, st));
-  MXB_TRY(dequant(ctx, p.b, l.Kld, B16, flag, st));
+  MXB_TRY(dequant_bf16(ctx, p.a, l.Kld, A16, flag, st));
+  MXB_TRY(dequant_bf16(ctx, p.b, l.Kld, B16, flag, st));
   const bool tensor_scaled = has_tensor_scale(p.a) || has_tensor_scale(p.b);
   if (tensor_scaled) {
     alpha_kernel<<<grid_for(ctx, p.N + 1, 256), 256, 0, st>>>(p.a, p.b, p.out.alpha, p.out.beta, p.N, alpha_vec);
     MXB_TRY(launch_status("gemm alpha kernel"));
   }
-  problem fb = p;
-  if (p.out.beta != 0.0f) {
-    const size_t bytes = (size_t)((p.M - 1) * p.out.ldc + p.N) * (size_t)mxb_dtype_bytes(p.out.dtype);
-    save_c_kernel<<<grid_for(ctx, (int64_t)bytes, 256), 256, 0, st>>>(flag, static_cast<const uint8_t *>(p.out.c),
-                                                                       reinterpret_cast<uint8_t *>(w + l.c_off), bytes);
-    MXB_TRY(launch_status("gemm save-C kernel"));
-    fb.out.c_in = w + l.c_off;
-  }
+  problem fb;
+  MXB_TRY(save_c_if_flagged(ctx, p, flag, w + l.c_off, &fb, st));
   lt_operand a = {A16, CUDA_R_16BF, l.Kld, -1, nullptr}, b = {B16, CUDA_R_16BF, l.Kld, -1, nullptr};
   MXB_TRY(lt_matmul(ctx, p, a, b, tensor_scaled ? alpha_vec : nullptr, w + l.lt_off, lt_workspace_bytes(), st));
   return run_generic(ctx, fb, flag, st);

@@ -33,6 +33,7 @@
 #include "core/formats.h"
 #include "cuda/gemm_common.cuh"
 #include "cuda/ptx.cuh"
+#include "cuda/tensor_map.cuh"
 
 namespace mxb {
 namespace gemm {
@@ -766,37 +767,14 @@ __global__ void reduce_splits(const mx_params p) {
   }
 }
 
-typedef CUresult (*encode_fn)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *,
-                              const cuuint64_t *, const cuuint32_t *, const cuuint32_t *, CUtensorMapInterleave,
-                              CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
-
-encode_fn tensor_map_encoder() {
-  static encode_fn fn = [] {
-    void *f = nullptr;
-    cudaDriverEntryPointQueryResult q;
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q) != cudaSuccess ||
-        q != cudaDriverEntryPointSuccess)
-      f = nullptr;
-    return reinterpret_cast<encode_fn>(f);
-  }();
-  return fn;
-}
-
 // Row-major [rows, K] bytes, boxes of box_rows x 128 bytes, 128-byte swizzle;
 // an MXFP4 operand (packed, K / 2 bytes a row): boxes of box_rows x 64 bytes
 // as they are (widened in shared memory).
 mxb_status_t tensor_map(CUtensorMap *m, const operand &o, int box_rows) {
-  encode_fn enc = tensor_map_encoder();
-  if (!enc) return mxb_fail(MXB_ERR_CUDA, "the driver has no cuTensorMapEncodeTiled");
   const bool fp4 = o.format == MXB_FORMAT_MXFP4;
-  const cuuint64_t dims[2] = {(cuuint64_t)(fp4 ? (o.cols + 1) / 2 : o.cols), (cuuint64_t)o.rows},
-                   strides[1] = {(cuuint64_t)o.row_bytes};
-  const cuuint32_t box[2] = {fp4 ? BK / 2u : BK, (cuuint32_t)box_rows}, step[2] = {1, 1};
-  const CUresult r = enc(m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, o.data, dims, strides, box, step,
-                         CU_TENSOR_MAP_INTERLEAVE_NONE, fp4 ? CU_TENSOR_MAP_SWIZZLE_NONE : CU_TENSOR_MAP_SWIZZLE_128B,
-                         CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  if (r != CUDA_SUCCESS) return mxb_fail(MXB_ERR_CUDA, "cuTensorMapEncodeTiled failed (%d)", (int)r);
-  return MXB_SUCCESS;
+  return tensor_map_2d(m, CU_TENSOR_MAP_DATA_TYPE_UINT8, o.data, (uint64_t)(fp4 ? (o.cols + 1) / 2 : o.cols),
+                       (uint64_t)o.rows, (uint64_t)o.row_bytes, fp4 ? BK / 2u : BK, (uint32_t)box_rows,
+                       fp4 ? CU_TENSOR_MAP_SWIZZLE_NONE : CU_TENSOR_MAP_SWIZZLE_128B);
 }
 
 template <int BN, int KIND, bool FP4, bool B128 = false>

@@ -1,0 +1,433 @@
+// Fast 4-bit GEMM on Hopper (sm_90a): B (the weights, [N, K]) NVFP4 or MXFP4,
+// A (the activations, [M, K]) BF16, or NVFP4 / MXFP4 decoded to BF16 in the
+// workspace first (a pass over A only, small where this path is taken);
+// C = alpha * tsA * tsB * A B^T + beta C, with NVFP4 tensor scales read on
+// the device.
+//
+// Hopper has no FP4 tensor cores, but a decoded 4-bit value is exact in
+// BF16 (E2M1 x UE4M3: at most 6 significant bits; E2M1 x 2^k while
+// 2^k <= 2^125), so BF16 wgmma on values decoded in registers loses nothing
+// against dequantizing the whole weight matrix to memory first, and reads
+// 4.5 bits a weight instead of 16 (plus 16 written and read again).
+//
+// The weights are the wgmma's A operand, from registers: C^T = B A^T, so a
+// CTA owns 128 rows of B (two math warpgroups of 64) and BN rows of A (32,
+// 64 or 128: BN is the wgmma's N). A producer warp brings each stage (128
+// of K) into a shared-memory ring: A's BF16 tile by TMA (128-byte swizzle,
+// the layout wgmma reads) and B's packed codes by TMA (64 bytes a row,
+// 64-byte swizzle so the math warps' 16-byte reads of 8 rows hit 8
+// different bank groups); the producer warpgroup's threads bring B's scale
+// bytes by cp.async and decode them to BF16 (a row each), all counted on
+// one mbarrier.
+// Each math thread decodes its fragment of the stage (two rows, 64 codes
+// each) to BF16 with byte permutes (an 8-entry table of the magnitudes; the
+// sign placed by a multiply that cannot carry into it), multiplies by the
+// block scale in BF16 (exact: the product fits), and issues the stage's
+// eight m64nBNk16 wgmmas; the next stage is decoded into a second register
+// set while they run.
+//
+// Exactness: an MXFP4 value 6 x 2^k overflows BF16 where the scale byte is
+// 253 or 254, so a call with such a scale in B (found by a scan of the
+// scale plane), or a value of A the BF16 decode cannot hold, raises a device
+// flag and the exact path recomputes C from a saved copy (gemm_dequant.cu's
+// protocol). NaN scales decode to NaN and poison their row or column as in
+// the reference.
+//
+// K in whole stages (K % 128 == 0); tails in M and N read zeros and are not
+// stored. Where the tiles fill at most half the SMs, K is split into up to 4
+// ranges whose fp32 partial tiles are summed in range order by a second
+// kernel, so the bits never depend on timing.
+#include <cuda.h>
+
+#include "core/formats.h"
+#include "cuda/gemm_common.cuh"
+#include "cuda/ptx.cuh"
+#include "cuda/tensor_map.cuh"
+
+namespace mxb {
+namespace gemm {
+namespace {
+
+constexpr int BW = 128;            // rows of B a CTA owns
+constexpr int BK = 128;            // K a stage
+constexpr int THREADS = 384;       // two math warpgroups, one producer warpgroup
+constexpr int PRODUCER_REGS = 56, MATH_REGS = 224;
+static_assert(128 * PRODUCER_REGS + 256 * MATH_REGS <= (65536 / THREADS / 8 * 8) * THREADS, "register budget");
+
+template <int BN, bool NV>
+struct w4_layout {
+  static constexpr int X_BYTES = BN * BK * 2;             // A's BF16 tile: two boxes of BN rows x 128 bytes
+  static constexpr int W_BYTES = BW * BK / 2;             // B's codes: 128 rows x 64 bytes
+  static constexpr int S_WORDS = NV ? 2 : 1;              // B's raw scale words a row and stage (4 blocks a word)
+  static constexpr int RAW_BYTES = BW * S_WORDS * 4;
+  static constexpr int SC_ROW = S_WORDS * 8;              // a row's scales of the stage as BF16
+  static constexpr int SC_BYTES = BW * SC_ROW;
+  static constexpr int STAGE = X_BYTES + W_BYTES + RAW_BYTES + SC_BYTES;
+  static constexpr int STAGES = ((227 * 1024 - 3072) / STAGE) < 12 ? ((227 * 1024 - 3072) / STAGE) : 12;
+  static constexpr int W_OFF = STAGES * X_BYTES;
+  static constexpr int RAW_OFF = W_OFF + STAGES * W_BYTES;
+  static constexpr int SC_OFF = RAW_OFF + STAGES * RAW_BYTES;
+  static constexpr int LUT_OFF = SC_OFF + STAGES * SC_BYTES;  // 256 scale bytes as bf16x2 words
+  static constexpr int BAR_OFF = LUT_OFF + 1024;
+  static constexpr int BYTES = BAR_OFF + 2 * STAGES * 8 + 1024;  // full, empty; + alignment slack
+  static_assert(STAGES >= 3, "a ring of three or more stages");
+  static_assert(BYTES <= 227 * 1024, "shared memory per block on sm_90");
+};
+
+struct w4_params {
+  operand a, b;       // as the caller gave them (tensor scales; B's scale plane)
+  int M, N, ksteps, kper, splits;
+  float *part;        // splits > 1: [split][M][N] fp32 partial sums
+  out_view out;
+};
+
+#if MXB_SM90A
+// Four E2M1 codes (x: bits 0-15, code i at bits 4i..4i+3) as BF16 pairs
+// {code 0, code 1} and {code 2, code 3} times the block scale s (bf16x2).
+// Magnitudes come from two 8-entry byte tables (high and low bytes of 0,
+// 0.5, 1, 1.5, 2, 3, 4, 6 in BF16); the signs are the top bits of the bytes
+// {x << 4, x} picked so that byte i's top bit is code i's sign, or-ed into
+// the high bytes before they are interleaved with the low ones.
+__device__ __forceinline__ void decode4(uint32_t x, uint32_t s, uint32_t &lo, uint32_t &hi) {
+  const uint32_t sel = x & 0x7777u;
+  const uint32_t sg = __byte_perm(x << 4, x, 0x5140);
+  const uint32_t h = __byte_perm(0x3F3F3F00u, 0x40404040u, sel) | (sg & 0x80808080u);
+  const uint32_t l = __byte_perm(0xC0800000u, 0xC0804000u, sel);
+  const uint32_t vlo = __byte_perm(l, h, 0x5140), vhi = __byte_perm(l, h, 0x7362);
+  asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(lo) : "r"(vlo), "r"(s));
+  asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(hi) : "r"(vhi), "r"(s));
+}
+
+// This thread's A fragments of the stage's eight k16 steps: rows r and r + 8
+// of the tile (16-byte chunk j of a 64-byte row sits at chunk
+// j ^ ((row >> 1) & 3), the 64-byte swizzle), codes 2t, 2t + 1 (byte t of
+// the step's first word) and 2t + 8, 2t + 9 (byte t of its second word).
+template <bool NV>
+__device__ __forceinline__ void decode_stage(uint32_t (&a)[8][4], const uint8_t *wt, const uint8_t *sc, int r, int t) {
+  const uint32_t sel = (uint32_t)t | (uint32_t)(t + 4) << 4;
+  // Rows r and r + 8's block scales as BF16 (NV: 8 blocks of 16; MX: 4 of 32),
+  // two to a word, decoded by the producer.
+  uint32_t s0[4], s1[4];
+  if (NV) {
+    const uint4 v0 = *reinterpret_cast<const uint4 *>(sc + r * 16), v1 = *reinterpret_cast<const uint4 *>(sc + (r + 8) * 16);
+    s0[0] = v0.x; s0[1] = v0.y; s0[2] = v0.z; s0[3] = v0.w;
+    s1[0] = v1.x; s1[1] = v1.y; s1[2] = v1.z; s1[3] = v1.w;
+  } else {
+    const uint2 v0 = *reinterpret_cast<const uint2 *>(sc + r * 8), v1 = *reinterpret_cast<const uint2 *>(sc + (r + 8) * 8);
+    s0[0] = v0.x; s0[1] = v0.y; s1[0] = v1.x; s1[1] = v1.y;
+    s0[2] = s0[3] = s1[2] = s1[3] = 0;
+  }
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const uint4 q0 = *reinterpret_cast<const uint4 *>(wt + r * 64 + 16 * (j ^ ((r >> 1) & 3)));
+    const uint4 q1 = *reinterpret_cast<const uint4 *>(wt + (r + 8) * 64 + 16 * (j ^ (((r + 8) >> 1) & 3)));
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int k = 2 * j + h;  // k16 step
+      const uint32_t x0 = __byte_perm(h ? q0.z : q0.x, h ? q0.w : q0.y, sel);
+      const uint32_t x1 = __byte_perm(h ? q1.z : q1.x, h ? q1.w : q1.y, sel);
+      const int blk = NV ? k : k / 2;  // scale block of the step
+      const uint32_t f0 = __byte_perm(s0[blk / 2], 0, blk % 2 ? 0x3232 : 0x1010);  // the scale in both halves
+      const uint32_t f1 = __byte_perm(s1[blk / 2], 0, blk % 2 ? 0x3232 : 0x1010);
+      decode4(x0, f0, a[k][0], a[k][2]);
+      decode4(x1, f1, a[k][1], a[k][3]);
+    }
+  }
+}
+
+// Stages in flight on the tensor cores per math warpgroup while it decodes
+// the next into another register set (measured on an H200: a third set
+// and two stages in flight were slower, 79 against 70 us at M = 128).
+constexpr int INFLIGHT = 1;
+
+// One stage: wait for its bytes, decode B's fragments into a, issue the
+// eight wgmmas (A's tile: two 128-byte-swizzled boxes of 64 K), and once
+// the stage INFLIGHT back is done, release its slot.
+template <int BN, bool NV>
+__device__ __forceinline__ void math_stage(float (&acc)[BN / 2], uint32_t (&a)[8][4], uint8_t *smem, uint32_t g,
+                                           int r, int t) {
+  using L = w4_layout<BN, NV>;
+  uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
+  const int st = g % L::STAGES;
+  ptx::mbar_wait(&full[st], (g / L::STAGES) & 1);
+  decode_stage<NV>(a, smem + L::W_OFF + st * L::W_BYTES, smem + L::SC_OFF + st * L::SC_BYTES, r, t);
+  ptx::wgmma_fence();
+  const uint8_t *xt = smem + st * L::X_BYTES;
+#pragma unroll
+  for (int k = 0; k < 8; ++k)
+    ptx::wgmma_m64k16_bf16_rs<BN>(acc, a[k], ptx::wgmma_desc_sw128(xt + (k / 4) * (BN * 128)) + 2 * (k % 4), 1);
+  ptx::wgmma_commit();
+  ptx::wgmma_wait<INFLIGHT>();
+  if (g >= INFLIGHT) ptx::mbar_arrive(&empty[(g - INFLIGHT) % L::STAGES]);
+}
+#endif
+
+template <int BN, bool NV>
+__global__ void __launch_bounds__(THREADS, 1)
+    sm90_w4_kernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw, const w4_params p) {
+#if MXB_SM90A
+  using L = w4_layout<BN, NV>;
+  extern __shared__ uint8_t smem_raw[];
+  uint8_t *smem = smem_raw + ((1024 - (ptx::smem_addr(smem_raw) & 1023)) & 1023);
+  uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
+  uint32_t *lut = reinterpret_cast<uint32_t *>(smem + L::LUT_OFF);
+  const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
+  const int n0 = blockIdx.x * BW, m0 = blockIdx.y * BN, sp = blockIdx.z;
+  const int s0 = sp * p.kper, s1 = min(s0 + p.kper, p.ksteps);
+  // Block scales as BF16 (exact: UE4M3 values have 4 significant bits, E8M0
+  // ones are powers of two from 2^-127, a BF16 subnormal; NaN stays NaN).
+  for (int i = tid; i < 256; i += THREADS) {
+    const float f = NV ? mxb_ue4m3_decode((uint8_t)i) : mxb_e8m0_decode((uint8_t)i);
+    const uint32_t h = __float_as_uint(f) >> 16;
+    lut[i] = h | h << 16;
+  }
+  if (tid == 0) {
+    for (int s = 0; s < L::STAGES; ++s) {
+      ptx::mbar_init(&full[s], 1 + 128);  // the TMA issuer (plus the bytes), the threads that decode the scales
+      ptx::mbar_init(&empty[s], 256);    // every math thread
+    }
+    ptx::mbar_init_fence();
+    ptx::tma_prefetch_desc(&tx);
+    ptx::tma_prefetch_desc(&tw);
+  }
+  __syncthreads();
+  if (wg == 2) {
+    ptx::setmaxnreg_dec<PRODUCER_REGS>();
+    const int pw = tid / 32 - 8;  // producer warp: rows 32 pw .. 32 pw + 31 of the tile's scales
+    // Scale word w (K-blocks 4w .. 4w + 3) of a row lies `step` bytes after
+    // word w - 1 in either layout; each producer thread owns one row. The
+    // raw words of stage s land by cp.async; D stages later (when they are
+    // surely there) the thread decodes them to BF16 through the table and
+    // arrives on the stage's barrier, so the math warps read ready scales.
+    // (One warp decoding all 128 rows made NVFP4 calls a quarter slower.)
+    constexpr int PER = L::S_WORDS, D = 2;  // words a thread and stage; decode distance
+    static_assert(D < L::STAGES, "the decode of a stage precedes the wait for its slot's reuse");
+    const int64_t step = p.b.swizzled ? 512 : 4;
+    const uint8_t *src[PER];
+#pragma unroll
+    for (int i = 0; i < PER; ++i) {
+      const int e = (32 * pw + lane) * PER + i, row = n0 + e / L::S_WORDS;
+      src[i] = row < p.N ? p.b.scales + mxb_scale_index(row, 0, p.b.scale_cols, p.b.swizzled) + e % L::S_WORDS * step
+                         : nullptr;
+    }
+    auto decode = [&](int s) {
+      const int st = (s - s0) % L::STAGES;
+      const uint32_t *raw = reinterpret_cast<const uint32_t *>(smem + L::RAW_OFF + st * L::RAW_BYTES);
+      uint8_t *sc = smem + L::SC_OFF + st * L::SC_BYTES;
+#pragma unroll
+      for (int i = 0; i < PER; ++i) {
+        const int e = (32 * pw + lane) * PER + i;
+        const uint32_t w = raw[e];
+        const uint32_t lo = __byte_perm(lut[w & 0xFFu], lut[(w >> 8) & 0xFFu], 0x5410);
+        const uint32_t hi = __byte_perm(lut[(w >> 16) & 0xFFu], lut[w >> 24], 0x5410);
+        *reinterpret_cast<uint2 *>(sc + e / L::S_WORDS * L::SC_ROW + e % L::S_WORDS * 8) = make_uint2(lo, hi);
+      }
+      ptx::mbar_arrive(&full[st]);
+    };
+    for (int s = s0; s < s1; ++s) {
+      const uint32_t g = s - s0;
+      const int st = g % L::STAGES;
+      ptx::mbar_wait(&empty[st], ((g / L::STAGES) & 1) ^ 1);
+      if (pw == 0 && lane == 0) {
+        ptx::mbar_expect_tx(&full[st], L::X_BYTES + L::W_BYTES);
+        uint8_t *xt = smem + st * L::X_BYTES;
+        ptx::tma_load_2d(xt, &tx, &full[st], s * BK, m0);
+        ptx::tma_load_2d(xt + BN * 128, &tx, &full[st], s * BK + 64, m0);
+        ptx::tma_load_2d(smem + L::W_OFF + st * L::W_BYTES, &tw, &full[st], s * (BK / 2), n0);
+        ptx::mbar_arrive(&full[st]);
+      }
+      uint8_t *raw = smem + L::RAW_OFF + st * L::RAW_BYTES;
+      const int64_t off = (int64_t)s * L::S_WORDS * step;
+#pragma unroll
+      for (int i = 0; i < PER; ++i)  // rows past N read nothing and decode zeros
+        ptx::cp_async4(raw + 4 * ((32 * pw + lane) * PER + i), src[i] ? src[i] + off : p.b.scales, src[i] ? 4u : 0u);
+      ptx::cp_async_commit();
+      if (s - s0 >= D) {
+        ptx::cp_async_wait<D>();
+        decode(s - D);
+      }
+    }
+    ptx::cp_async_wait<0>();
+    for (int s = max(s1 - D, s0); s < s1; ++s) decode(s);
+    return;
+  }
+  ptx::setmaxnreg_inc<MATH_REGS>();
+  const int r = wg * 64 + (tid % 128) / 32 * 16 + lane / 4, t = lane % 4;  // rows r, r + 8 of the tile
+  float acc[BN / 2];
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+  uint32_t a0[8][4], a1[8][4];  // one set decoded while the other is on the tensor cores
+  static_assert(INFLIGHT == 1, "two register sets");
+  uint32_t g = 0;
+  const uint32_t n = s1 > s0 ? s1 - s0 : 0;
+#pragma unroll 1
+  for (; g + 1 < n; g += 2) {
+    math_stage<BN, NV>(acc, a0, smem, g, r, t);
+    math_stage<BN, NV>(acc, a1, smem, g + 1, r, t);
+  }
+  if (g < n) math_stage<BN, NV>(acc, a0, smem, g++, r, t);
+  ptx::wgmma_wait<0>();
+  for (uint32_t d = g > INFLIGHT ? g - INFLIGHT : 0; d < g; ++d) ptx::mbar_arrive(&empty[d % L::STAGES]);
+  // acc[4j + h]: row n0 + r + 8 (h / 2) of B (column of C), column
+  // m0 + 8j + 2t + h % 2 of the tile (row of C). A warp's store writes 8
+  // consecutive columns of C in each of 4 rows: whole 32-byte sectors.
+  const float at = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
+#pragma unroll
+  for (int j = 0; j < BN / 8; ++j)
+#pragma unroll
+    for (int h = 0; h < 4; ++h) {
+      const int nn = n0 + r + 8 * (h / 2), m = m0 + 8 * j + 2 * t + h % 2;
+      if (nn >= p.N || m >= p.M) continue;
+      if (p.splits > 1) p.part[((int64_t)sp * p.M + m) * p.N + nn] = acc[4 * j + h];
+      else store_plain(p.out, at, m, nn, acc[4 * j + h]);
+    }
+#endif
+}
+
+// C from the split partials: summed in range order, then alpha (with the
+// tensor scales), beta and the output type as the unsplit epilogue.
+__global__ void w4_reduce(const w4_params p) {
+  const float at = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
+  const int64_t n = (int64_t)p.M * p.N;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    float v = p.part[i];
+    for (int s = 1; s < p.splits; ++s) v = __fadd_rn(v, p.part[s * n + i]);
+    store_plain(p.out, at, i / p.N, i % p.N, v);
+  }
+}
+
+// Raises *flag where an MXFP4 scale byte makes 6 x 2^k overflow BF16
+// (253, 254; 255 is NaN and decodes as NaN).
+__global__ void w4_scale_scan(operand o, int *flag) {
+  const int64_t n = o.rows * o.scale_cols;
+  bool big = false;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const uint8_t s = o.scales[mxb_scale_index(i / o.scale_cols, i % o.scale_cols, o.scale_cols, o.swizzled)];
+    big |= s == 253 || s == 254;
+  }
+  if (big) atomicOr(flag, 1);
+}
+
+bool is_fp4(int f) { return f == MXB_FORMAT_NVFP4 || f == MXB_FORMAT_MXFP4; }
+
+// The kernel's choices for a shape (never data): A-tile rows and K splits.
+struct w4_plan {
+  int bn, splits, ksteps;
+  bool decode_a, guard;   // A decoded to BF16 first; the exactness flag and fallback in play
+  size_t flag_off, x_off, c_off, part_off, total;
+};
+
+w4_plan plan_of(const mxb_context *ctx, const problem &p) {
+  w4_plan w;
+  w.bn = p.M <= 32 ? 32 : p.M <= 64 ? 64 : 128;
+  w.ksteps = (int)(p.K / BK);
+  const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
+  const int64_t tiles = ((p.N + BW - 1) / BW) * ((p.M + w.bn - 1) / w.bn);
+  int64_t sp = tiles * 2 <= sms ? sms / tiles : 1;
+  sp = sp < 4 ? sp : 4;
+  sp = sp < w.ksteps / 4 ? sp : w.ksteps / 4;  // ranges of 4 stages or more
+  w.splits = sp > 1 ? (int)sp : 1;
+  w.decode_a = p.a.format != MXB_FORMAT_BF16;
+  w.guard = p.a.format == MXB_FORMAT_MXFP4 || p.b.format == MXB_FORMAT_MXFP4;
+  w.flag_off = 0;
+  w.x_off = 256;
+  w.c_off = w.x_off + (w.decode_a ? align256((size_t)p.M * (size_t)p.K * 2) : 0);
+  w.part_off = w.c_off + (w.guard ? align256(saved_c_bytes(p)) : 0);
+  w.total = w.part_off + (w.splits > 1 ? align256((size_t)w.splits * (size_t)p.M * (size_t)p.N * 4) : 0);
+  return w;
+}
+
+template <int BN, bool NV>
+mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, const uint16_t *x, int64_t x_stride,
+                    float *part, cudaStream_t st) {
+  using L = w4_layout<BN, NV>;
+  CUtensorMap tx, tw;
+  MXB_TRY(tensor_map_2d(&tx, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, x, (uint64_t)p.K, (uint64_t)p.M, (uint64_t)x_stride, 64,
+                        BN, CU_TENSOR_MAP_SWIZZLE_128B));
+  MXB_TRY(tensor_map_2d(&tw, CU_TENSOR_MAP_DATA_TYPE_UINT8, p.b.data, (uint64_t)(p.K / 2), (uint64_t)p.N,
+                        (uint64_t)p.b.row_bytes, BK / 2, BW, CU_TENSOR_MAP_SWIZZLE_64B));
+  w4_params k;
+  k.a = p.a;
+  k.b = p.b;
+  k.M = (int)p.M;
+  k.N = (int)p.N;
+  k.ksteps = w.ksteps;
+  k.splits = w.splits;
+  k.kper = (w.ksteps + w.splits - 1) / w.splits;
+  k.part = part;
+  k.out = p.out;
+  MXB_TRY((allow_dynamic_smem<sm90_w4_kernel<BN, NV>>(ctx->device, L::BYTES)));
+  const dim3 grid((unsigned)((p.N + BW - 1) / BW), (unsigned)((p.M + BN - 1) / BN), (unsigned)w.splits);
+  sm90_w4_kernel<BN, NV><<<grid, THREADS, L::BYTES, st>>>(tx, tw, k);
+  MXB_TRY(launch_status("sm90_w4_kernel"));
+  if (w.splits == 1) return MXB_SUCCESS;
+  const int64_t n = p.M * p.N;
+  w4_reduce<<<(unsigned)(n / 256 + 1 < 2048 ? n / 256 + 1 : 2048), 256, 0, st>>>(k);
+  return launch_status("w4_reduce");
+}
+
+template <bool NV>
+mxb_status_t launch_bn(const mxb_context *ctx, const problem &p, const w4_plan &w, const uint16_t *x,
+                       int64_t x_stride, float *part, cudaStream_t st) {
+  if (w.bn == 32) return launch<32, NV>(ctx, p, w, x, x_stride, part, st);
+  if (w.bn == 64) return launch<64, NV>(ctx, p, w, x, x_stride, part, st);
+  return launch<128, NV>(ctx, p, w, x, x_stride, part, st);
+}
+
+bool built_for_sm90a() {
+  static const bool ok = [] {
+    cudaFuncAttributes a;
+    return cudaFuncGetAttributes(&a, sm90_w4_kernel<128, true>) == cudaSuccess && a.binaryVersion == 90 &&
+           a.ptxVersion >= 90;
+  }();
+  return ok;
+}
+
+}  // namespace
+
+// B NVFP4 or MXFP4 with its scale words 4-byte aligned (linear rows of
+// whole words, or the swizzled layout); A BF16, NVFP4 or MXFP4; K in whole
+// stages; compute capability 9.0 with the sm_90a build.
+bool sm90_w4_applies(const mxb_context *ctx, const problem &p) {
+  const bool pair = is_fp4(p.b.format) && (p.a.format == MXB_FORMAT_BF16 || is_fp4(p.a.format));
+  const bool scales = p.align.scales >= 4 && (p.b.swizzled || p.b.scale_cols % 4 == 0);
+  return ctx->cc_major == 9 && ctx->cc_minor == 0 && pair && scales && p.K > 0 && p.K % BK == 0 &&
+         p.align.data >= 16 && p.b.row_bytes % 16 == 0 && (p.a.format != MXB_FORMAT_BF16 || p.a.row_bytes % 16 == 0) &&
+         p.M < (1 << 30) && p.N < (1 << 30) && built_for_sm90a();
+}
+
+// Measured on an H200 (docs/PERFORMANCE.md); M <= 16 with BF16 A is the
+// decode kernel's.
+bool sm90_w4_preferred(const mxb_context *, const problem &p) {
+  return (p.M > 16 || p.a.format != MXB_FORMAT_BF16) && p.M <= 1024;
+}
+
+size_t sm90_w4_workspace(const mxb_context *ctx, const problem &p) { return plan_of(ctx, p).total; }
+
+mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
+  const w4_plan w = plan_of(ctx, p);
+  char *base = static_cast<char *>(ws);
+  int *flag = reinterpret_cast<int *>(base + w.flag_off);
+  problem fb = p;
+  if (w.guard || w.decode_a) MXB_TRY(cuda_status(cudaMemsetAsync(flag, 0, sizeof(int), st), "cudaMemsetAsync(gemm flag)"));
+  const uint16_t *x = static_cast<const uint16_t *>(static_cast<const void *>(p.a.data));
+  int64_t x_stride = p.a.row_bytes;
+  if (w.decode_a) {
+    uint16_t *x16 = reinterpret_cast<uint16_t *>(base + w.x_off);
+    MXB_TRY(dequant_bf16(ctx, p.a, p.K, x16, flag, st));
+    x = x16;
+    x_stride = p.K * 2;
+  }
+  if (p.b.format == MXB_FORMAT_MXFP4) {
+    w4_scale_scan<<<grid_for(ctx, p.b.rows * p.b.scale_cols, 256), 256, 0, st>>>(p.b, flag);
+    MXB_TRY(launch_status("w4_scale_scan"));
+  }
+  if (w.guard) MXB_TRY(save_c_if_flagged(ctx, p, flag, base + w.c_off, &fb, st));
+  float *part = reinterpret_cast<float *>(base + w.part_off);
+  if (p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<true>(ctx, p, w, x, x_stride, part, st));
+  else MXB_TRY(launch_bn<false>(ctx, p, w, x, x_stride, part, st));
+  return w.guard ? run_generic(ctx, fb, flag, st) : MXB_SUCCESS;
+}
+
+}  // namespace gemm
+}  // namespace mxb
