@@ -770,6 +770,45 @@ class GroupedGemm(unittest.TestCase):
         self.assertEqual(st[0], 0)
         self.assertEqual(ok[12:20].tobytes(), self.per_group(x, w, (2, 12, 20), "mxfp8_e4m3").tobytes())
 
+    def test_grouped_quantize_gives_each_group_its_own_bytes(self):
+        # each group's rows are the bytes of quantizing those rows alone (NVFP4: its own amax);
+        # rows outside every group stay zero; the grouped GEMM reads the amaxes per group
+        x = sample(20, self.K, 23)
+        offsets = [0, 6, 6, 15]  # an empty group; rows 15 .. 19 belong to none
+        for fmt in ("nvfp4", "mxfp8_e4m3"):
+            q = mxblas.grouped_quantize(x, np.array(offsets, np.int32), fmt)
+            for e in range(3):
+                r0, r1 = offsets[e], offsets[e + 1]
+                if r0 == r1:
+                    if fmt == "nvfp4":
+                        self.assertEqual(q.group_amax[e], 0.0, "an empty group's amax is 0")
+                    continue
+                want = mxblas.quantize(x[r0:r1], fmt)
+                self.assertEqual(q.data[r0:r1].tobytes(), want.data.tobytes(), (fmt, e))
+                per_row = want.scales.size // (r1 - r0)
+                self.assertEqual(q.scales[r0 * per_row:r1 * per_row].tobytes(), want.scales.tobytes(), (fmt, e))
+                if fmt == "nvfp4":
+                    self.assertEqual(q.group_amax[e], want.amax[0], e)
+            self.assertFalse(q.data[15:].any(), "rows outside every group are not written")
+            if fmt != "nvfp4":
+                self.assertIsNone(q.group_amax)
+        q = mxblas.grouped_quantize(x, np.array(offsets, np.int64), "nvfp4")
+        w = sample(3 * self.N, self.K, 24)
+        qw = mxblas.quantize(w, "bf16")
+        c = mxblas.grouped_gemm(q, qw, np.array(offsets, np.int64), a_group_amax=q.group_amax)
+        for e in (0, 2):
+            r0, r1 = offsets[e], offsets[e + 1]
+            want = mxblas.gemm(mxblas.quantize(x[r0:r1], "nvfp4"), mxblas.quantize(w[e * self.N:(e + 1) * self.N], "bf16"))
+            self.assertEqual(c[r0:r1].tobytes(), want.tobytes(), e)
+        # supplied amaxes are read, not computed
+        q2 = mxblas.grouped_quantize(x, np.array(offsets, np.int32), "nvfp4", group_amax=q.group_amax * 2)
+        self.assertEqual(q2.group_amax.tolist(), (q.group_amax * 2).tolist())
+        with self.assertRaisesRegex(TypeError, "group_amax="):
+            mxblas.grouped_quantize(x, np.array(offsets, np.int32), "nvfp4", amax=1.0)
+        with self.assertRaisesRegex(ValueError, "a_group_amax applies"):
+            mxblas.grouped_gemm(mxblas.quantize(x, "mxfp8_e4m3"), mxblas.quantize(w, "mxfp8_e4m3"),
+                                np.array(offsets, np.int32), a_group_amax=q.group_amax)
+
     def test_per_expert_tensor_scales(self):
         # NVFP4 experts quantized one by one (each its own amax), stacked; expert_scales holds the amaxes
         x = sample(14, self.K, 18)

@@ -30,7 +30,7 @@ import numpy as np
 from . import _arrays as _A
 
 __all__ = ["MxblasError", "QuantizedTensor", "quantize", "quantize_pair", "transpose_quantized", "rht",
-           "dequantize", "gemm", "gemm_quantized", "grouped_gemm", "GemmPlan", "error_stats", "format_info", "formats", "version",
+           "dequantize", "gemm", "gemm_quantized", "grouped_gemm", "grouped_quantize", "GemmPlan", "error_stats", "format_info", "formats", "version",
            "build_info", "load_library", "library_path"]
 
 # ---------------------------------------------------------------- enums
@@ -1028,8 +1028,83 @@ def _index_view(name, a, what):
     return v
 
 
+def _group_amax_view(name, a, groups):
+    """The view of a contiguous float32 array of the groups' tensor amaxes."""
+    v = _A.view(a, name)
+    if v is None or v.dtype != np.dtype(np.float32) or v.bf16 or v.shape != (groups,) or not v.contiguous:
+        raise ValueError(f"{name} must be a contiguous float32 array of the {groups} groups' values")
+    return v
+
+
+def grouped_quantize(x, index, format, layout="contiguous", status=None, group_amax=None, **opts):
+    """The routed rows of x quantized group by group in one call (mxb_grouped_quantize,
+    docs/GEMM.md "Grouped quantize"): each group's rows get the bytes quantize() gives them
+    alone, so NVFP4 takes an amax per group. index and layout place the groups as for
+    grouped_gemm ("contiguous" offsets or "masked" counts); rows outside every group, and
+    those of a bad group (reported through status, as grouped_gemm does), stay zero.
+    Returns the QuantizedTensor; for NVFP4 its group_amax attribute holds the E amaxes
+    (float32, on x's device) that grouped_gemm(..., a_group_amax=q.group_amax) reads.
+    group_amax: the E amaxes to use instead of computing them (a previous step's).
+    opts: quantize's options; not stochastic rounding, block_2d or MoR formats (CPU
+    backend only so far)."""
+    info = _info(format)
+    if _is_mor(info):
+        raise TypeError("grouped_quantize does not take MoR formats")
+    if "amax" in opts:
+        raise TypeError("grouped_quantize takes the groups' amaxes as group_amax=, not amax=")
+    lay = _choice("layout", _GROUPED_LAYOUTS, layout)
+    if lay == _GROUPED_LAYOUTS["k_split"]:
+        raise ValueError("grouped_quantize takes the row layouts, contiguous and masked")
+    masked = lay == _GROUPED_LAYOUTS["masked"]
+    iv = _index_view("index", index, "E counts" if masked else "E + 1 offsets")
+    groups = iv.shape[0] if masked else iv.shape[0] - 1
+    if groups < 1:
+        raise ValueError("index must describe at least one group")
+    xv, t = _plain(x)
+    cfg, _, state = _quant_config(info["has_tensor_amax"], **opts)
+    if group_amax is not None and not info["has_tensor_amax"]:
+        raise ValueError(f"group_amax applies to formats with a tensor amax (NVFP4), not {info['name']}")
+    q = QuantizedTensor(info["name"], xv.shape[0], xv.shape[1], _like=xv)
+    if cfg.rht.enabled:
+        q.rht_mask = cfg.rht.sign_mask[0]
+    b = q._bind()
+    av = None
+    if info["has_tensor_amax"]:
+        if group_amax is None:
+            group_amax, av = _A.alloc(xv, (groups,), np.float32, zero=True)
+        else:
+            av = _group_amax_view("group_amax", group_amax, groups)
+            cfg.amax_source = 1
+        b.desc.amax = C.cast(av.ptr, C.POINTER(C.c_float))
+    sv = None
+    if status is not None:
+        sv = _A.view(status, "status")
+        if sv is None or sv.dtype != np.dtype(np.int32) or sv.shape not in ((1,), (1, 1)) or sv.readonly:
+            raise ValueError("status must be a writeable int32 array of one element")
+    desc = _GroupedDesc()
+    lib = load_library()
+    lib.mxb_grouped_gemm_desc_init(C.byref(desc))
+    desc.layout, desc.groups = lay, groups
+    desc.index_bits = 32 if iv.dtype == np.dtype(np.int32) else 64
+    desc.index, desc.status = iv.ptr, (sv.ptr if sv is not None else None)
+    device = _same_device([xv, iv, sv, av] + b.views + ([state] if state is not None else []))
+    ctx, stream = _context(device), _stream([xv])
+    ws = C.c_size_t()
+    with _A.DeviceGuard(device):
+        _call("mxb_grouped_quantize_workspace_size", ctx, C.byref(desc), C.byref(cfg), t, C.byref(b.desc),
+              C.byref(ws))
+        w = _A.alloc(xv if device is not None else None, (ws.value,), np.uint8)[1] if ws.value else None
+        _call("mxb_grouped_quantize", ctx, C.byref(desc), C.byref(cfg), t, _ptr(xv), C.byref(b.desc), _ptr(w),
+              C.c_size_t(ws.value), stream)
+        q.impl = _lib.mxb_context_last_impl(ctx).decode()
+    q.flags = b.desc.flags
+    q.group_amax = group_amax if info["has_tensor_amax"] else None
+    return q
+
+
 def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta=0.0, c=None,
-                 out_dtype=np.float32, bias=None, activation="none", status=None, expert_scales=None):
+                 out_dtype=np.float32, bias=None, activation="none", status=None, expert_scales=None,
+                 a_group_amax=None):
     """Mixture-of-experts GEMM (mxb_grouped_gemm, docs/GEMM.md "Grouped GEMM"): for every
     row r of group e, C[r] = act(alpha * A[r] @ B_e^T + beta * C[r] + bias_e).
 
@@ -1048,6 +1123,8 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     expert_scales: where b's format has one tensor value (NVFP4's amax, FP8's per-tensor
     scale_inv), the experts' E values (float32, on the device), used instead of b's own;
     required when E > 1.
+    a_group_amax: an NVFP4 a's per-group amaxes (grouped_quantize's q.group_amax): group
+    e's rows use the e-th (the row layouts; CPU backend only so far).
     """
     lay = _choice("layout", _GROUPED_LAYOUTS, layout)
     split_k = lay == _GROUPED_LAYOUTS["k_split"]
@@ -1089,9 +1166,16 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     desc.layout, desc.groups = lay, groups
     desc.index_bits = 32 if iv.dtype == np.dtype(np.int32) else 64
     desc.index, desc.status = iv.ptr, (sv.ptr if sv is not None else None)
+    gv = None
+    if a_group_amax is not None:
+        if split_k or not _info(a.format)["has_tensor_amax"]:
+            raise ValueError("a_group_amax applies to an NVFP4 a in the row layouts")
+        gv = _group_amax_view("a_group_amax", a_group_amax, groups)
+        ba.desc.amax = C.cast(gv.ptr, C.POINTER(C.c_float))
+        desc.a_group_scales = 1
     like = ba.views[0]
     c, cv = _gemm_out(c, like, (groups * a.rows if split_k else a.rows, n), dt, as_bf16)
-    device = _same_device(ba.views + bb.views + [cv, bv, iv, sv, ev])
+    device = _same_device(ba.views + bb.views + [cv, bv, iv, sv, ev, gv])
     ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
     ws = C.c_size_t()
     with _A.DeviceGuard(device):
