@@ -669,6 +669,12 @@ Test(cuda_gemm, fast_cublaslt_native_within_bound) {
       check_fast(ctx, blk[b][0], blk[b][1], 256, 384, 640, &d, kind, NULL);
       check_fast(ctx, blk[b][0], blk[b][1], 40, 200, 300, &d, kind, NULL);
     }
+  /* 128x128 blocks on both sides: no cuBLASLt algorithm; the sm_90a kernel on 9.0. */
+  for (int kind = 0; kind < 3; kind++) {
+    mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, kind == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, 0.5f,
+                                       kind == 1 ? 1.0f : 0.0f, 0);
+    check_fast(ctx, MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E4M3_128x128, 256, 384, 640, &d, kind, mx_fp8_path());
+  }
   /* Pairs without a fast kernel run the exact path. */
   mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   check_fast(ctx, MXB_FORMAT_FP8_E5M2_1x128, MXB_FORMAT_FP8_E4M3_128x128, 20, 30, 256, &d, MXBT_IN_NORMAL,
