@@ -1036,6 +1036,22 @@ def _group_amax_view(name, a, groups):
     return v
 
 
+def _grouped_desc(layout, groups, iv, status):
+    """(descriptor, status view) of a grouped call: the layout, the groups, the index
+    view iv and the optional one-element int32 status array."""
+    sv = None
+    if status is not None:
+        sv = _A.view(status, "status")
+        if sv is None or sv.dtype != np.dtype(np.int32) or sv.shape not in ((1,), (1, 1)) or sv.readonly:
+            raise ValueError("status must be a writeable int32 array of one element")
+    desc = _GroupedDesc()
+    load_library().mxb_grouped_gemm_desc_init(C.byref(desc))
+    desc.layout, desc.groups = layout, groups
+    desc.index_bits = 32 if iv.dtype == np.dtype(np.int32) else 64
+    desc.index, desc.status = iv.ptr, (sv.ptr if sv is not None else None)
+    return desc, sv
+
+
 def grouped_quantize(x, index, format, layout="contiguous", status=None, group_amax=None, **opts):
     """The routed rows of x quantized group by group in one call (mxb_grouped_quantize,
     docs/GEMM.md "Grouped quantize"): each group's rows get the bytes quantize() gives them
@@ -1076,17 +1092,7 @@ def grouped_quantize(x, index, format, layout="contiguous", status=None, group_a
             av = _group_amax_view("group_amax", group_amax, groups)
             cfg.amax_source = 1
         b.desc.amax = C.cast(av.ptr, C.POINTER(C.c_float))
-    sv = None
-    if status is not None:
-        sv = _A.view(status, "status")
-        if sv is None or sv.dtype != np.dtype(np.int32) or sv.shape not in ((1,), (1, 1)) or sv.readonly:
-            raise ValueError("status must be a writeable int32 array of one element")
-    desc = _GroupedDesc()
-    lib = load_library()
-    lib.mxb_grouped_gemm_desc_init(C.byref(desc))
-    desc.layout, desc.groups = lay, groups
-    desc.index_bits = 32 if iv.dtype == np.dtype(np.int32) else 64
-    desc.index, desc.status = iv.ptr, (sv.ptr if sv is not None else None)
+    desc, sv = _grouped_desc(lay, groups, iv, status)
     device = _same_device([xv, iv, sv, av] + b.views + ([state] if state is not None else []))
     ctx, stream = _context(device), _stream([xv])
     ws = C.c_size_t()
@@ -1154,18 +1160,8 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     elif per_tensor and groups > 1:
         raise ValueError(f"b ({info['name']}) has one tensor scale, the grouped GEMM one per expert: "
                          f"pass expert_scales with the {groups} experts' values")
-    sv = None
-    if status is not None:
-        sv = _A.view(status, "status")
-        if sv is None or sv.dtype != np.dtype(np.int32) or sv.shape not in ((1,), (1, 1)) or sv.readonly:
-            raise ValueError("status must be a writeable int32 array of one element")
-    desc = _GroupedDesc()
-    lib = load_library()
-    lib.mxb_grouped_gemm_desc_init(C.byref(desc))
+    desc, sv = _grouped_desc(lay, groups, iv, status)
     desc.gemm = C.pointer(gd)
-    desc.layout, desc.groups = lay, groups
-    desc.index_bits = 32 if iv.dtype == np.dtype(np.int32) else 64
-    desc.index, desc.status = iv.ptr, (sv.ptr if sv is not None else None)
     gv = None
     if a_group_amax is not None:
         if split_k or not _info(a.format)["has_tensor_amax"]:
