@@ -393,9 +393,10 @@ MXB_API mxb_status_t mxb_dequantize_supported(mxb_context_t *ctx, mxb_format_t f
 MXB_API mxb_status_t mxb_amax(mxb_context_t *ctx, mxb_dtype_t type, const void *x, int64_t n,
                               float *amax, void *stream);
 
-/* Exact transpose of an NVFP4 tensor quantized with block_2d (flags has
- * MXB_TENSOR_SCALED_2D): out [cols, rows] gets the transposed codes and
- * scales; byte-identical to quantizing the transposed input with 2D scaling. */
+/* Exact transpose of an NVFP4 or MX tensor quantized with block_2d (flags
+ * has MXB_TENSOR_SCALED_2D): out [cols, rows], in in's format, gets the
+ * transposed codes and scales; byte-identical to quantizing the transposed
+ * input with 2D scaling (RNE). MX formats on the CPU backend only so far. */
 MXB_API mxb_status_t mxb_transpose_quantized(mxb_context_t *ctx, const mxb_tensor_t *in,
                                              mxb_tensor_t *out, void *stream);
 

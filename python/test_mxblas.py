@@ -649,6 +649,10 @@ class PairTransposeRht(unittest.TestCase):
                                                                           block_2d=True))
         with self.assertRaises(mxblas.MxblasError):  # 1x16 blocks have no exact transpose
             mxblas.transpose_quantized(mxblas.quantize(x, "nvfp4"))
+        for fmt in ("mxfp8_e4m3", "mxfp6_e2m3", "mxfp4"):  # 32x32 tiles (CPU backend)
+            q = mxblas.quantize(x, fmt, block_2d=True)
+            same_planes(self, mxblas.transpose_quantized(q), mxblas.quantize(np.ascontiguousarray(x.T), fmt,
+                                                                              block_2d=True))
 
     def test_rht_is_what_quantize_applies_and_inverts(self):
         x = sample(32, 64, 23)

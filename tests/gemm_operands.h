@@ -12,11 +12,6 @@ typedef struct mxbt_operand {
   float amax;
 } mxbt_operand;
 
-static inline const char *mxbt_format_name(mxb_format_t f) {
-  mxb_format_info_t i = {.struct_size = sizeof(i)};
-  return mxb_format_info(f, &i) == MXB_SUCCESS ? i.name : "?";
-}
-
 enum { MXBT_IN_NORMAL = 0, MXBT_IN_WIDE = 1, MXBT_IN_CANCEL = 2, MXBT_IN_TINY = 3, MXBT_IN_SKEW = 4, MXBT_IN_EDGE = 5 };
 
 /* Rows of magnitude 2^-4..2^4 (a random power of two per row) times normal

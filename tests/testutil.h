@@ -87,6 +87,12 @@ static inline int mxbt_have_gpu(void) {
   return mxb_cuda_device_count(&n) == MXB_SUCCESS && n > 0;
 }
 /* Skip the current test when there is no GPU, saying why. */
+/* The format's name from the table ("?" for a value outside it). */
+static inline const char *mxbt_format_name(mxb_format_t f) {
+  mxb_format_info_t i = {.struct_size = sizeof(i)};
+  return mxb_format_info(f, &i) == MXB_SUCCESS ? i.name : "?";
+}
+
 #define MXBT_REQUIRE_GPU()                                                      \
   do {                                                                          \
     if (!mxbt_have_gpu()) cr_skip_test("no CUDA device (or built without CUDA)"); \

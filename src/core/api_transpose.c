@@ -12,18 +12,22 @@ MXB_API mxb_status_t mxb_transpose_quantized(mxb_context_t *ctx, const mxb_tenso
   if (!ctx) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "ctx is NULL");
   MXB_TRY(mxb_check_tensor(in, "in", NULL, NULL));
   MXB_TRY(mxb_check_tensor(out, "out", NULL, NULL));
-  if (in->format != MXB_FORMAT_NVFP4)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "in is %s: an exact transpose exists for 2D-scaled NVFP4 only",
-                    mxb_format_desc_get(in->format)->name);
+  const mxb_format_desc *d = mxb_format_desc_get(in->format);
+  const int mx = d->scale_type == MXB_SCALE_E8M0 && d->block_rows == 1;
+  if (in->format != MXB_FORMAT_NVFP4 && !mx)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "in is %s: an exact transpose exists for 2D-scaled NVFP4 and MX only",
+                    d->name);
   if (!(in->flags & MXB_TENSOR_SCALED_2D))
     return mxb_fail(MXB_ERR_UNSUPPORTED,
-                    "in was not quantized with 2D (16x16) scaling (flags lack MXB_TENSOR_SCALED_2D): "
-                    "its transpose needs requantizing; quantize with cfg->block_2d = 1");
+                    "in was not quantized with 2D (%dx%d) scaling (flags lack MXB_TENSOR_SCALED_2D): "
+                    "its transpose needs requantizing; quantize with cfg->block_2d = 1",
+                    d->block_cols, d->block_cols);
   if (in->flags & MXB_TENSOR_RHT)
     return mxb_fail(MXB_ERR_UNSUPPORTED,
                     "in holds RHT values along its cols; its transpose would be transformed along rows");
-  if (out->format != MXB_FORMAT_NVFP4)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "out is %s, expected nvfp4", mxb_format_desc_get(out->format)->name);
+  if (out->format != in->format)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "out is %s, expected %s (in's format)", mxb_format_desc_get(out->format)->name,
+                    d->name);
   if (out->rows != in->cols || out->cols != in->rows)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "out is [%lld, %lld], expected [%lld, %lld] (the transpose of in)",
                     (long long)out->rows, (long long)out->cols, (long long)in->cols, (long long)in->rows);
@@ -32,13 +36,16 @@ MXB_API mxb_status_t mxb_transpose_quantized(mxb_context_t *ctx, const mxb_tenso
   const char *impl = "cpu-reference";
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
+    if (mx)
+      return mxb_fail(MXB_ERR_UNSUPPORTED, "the exact transpose of 2D-scaled %s runs on the CPU backend only, so far",
+                      d->name);
     MXB_TRY(mxb_cuda_transpose_nvfp4_2d(ctx, in, out, stream));
     impl = "cuda-transpose-nvfp4-2d";
 #else
     return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
 #endif
   } else {
-    MXB_TRY(mxb_cpu_transpose_nvfp4_2d(in, out));
+    MXB_TRY(mxb_cpu_transpose_2d(in, out));
   }
   out->flags = in->flags;
   mxb_set_last_impl(ctx, impl);

@@ -16,8 +16,9 @@ mxb_status_t mxb_cpu_rht(const mxb_rht_t *rht, int inverse, mxb_axis_t axis, int
                          int64_t cols, mxb_dtype_t in_type, const void *in, mxb_dtype_t out_type,
                          void *out);
 
-/* out = transpose of the 2D-scaled NVFP4 tensor in (codes, scales, amax). */
-mxb_status_t mxb_cpu_transpose_nvfp4_2d(const mxb_tensor_t *in, mxb_tensor_t *out);
+/* out = transpose of the 2D-scaled NVFP4 or MX tensor in (codes, scales,
+ * NVFP4's amax). */
+mxb_status_t mxb_cpu_transpose_2d(const mxb_tensor_t *in, mxb_tensor_t *out);
 
 /* Dense transpose of a [rows, cols] plain buffer into dst [cols, rows]. */
 void mxb_cpu_transpose_plain(mxb_dtype_t type, int64_t rows, int64_t cols, const void *src, void *dst);
