@@ -12,16 +12,16 @@
 //
 // The weights are the wgmma's A operand, from registers: C^T = B A^T, so a
 // CTA owns 128 rows of B (two math warpgroups of 64) and BN rows of A (32,
-// 64 or 128: BN is the wgmma's N). A producer warp brings each stage (128
-// of K) into a shared-memory ring: A's BF16 tile by TMA (128-byte swizzle,
+// 64 or 128: BN is the wgmma's N). A producer warpgroup brings each stage
+// (128 of K) into a shared-memory ring: A's BF16 tile by TMA (128-byte swizzle,
 // the layout wgmma reads) and B's packed codes by TMA (64 bytes a row,
 // 64-byte swizzle so the math warps' 16-byte reads of 8 rows hit 8
 // different bank groups); the producer warpgroup's threads bring B's scale
 // bytes by cp.async and decode them to BF16 (a row each), all counted on
 // one mbarrier.
 // Each math thread decodes its fragment of the stage (two rows, 64 codes
-// each) to BF16 with byte permutes (an 8-entry table of the magnitudes; the
-// sign placed by a multiply that cannot carry into it), multiplies by the
+// each) to BF16 with byte permutes (an 8-entry table of the magnitudes, the
+// signs moved to the top bits of the high bytes), multiplies by the
 // block scale in BF16 (exact: the product fits), and issues the stage's
 // eight m64nBNk16 wgmmas; the next stage is decoded into a second register
 // set while they run.
