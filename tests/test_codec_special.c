@@ -183,15 +183,45 @@ Test(codec_special, block_amax_equals_its_definition) {
   }
 }
 
-/* The dispatcher picks the specialised encoder for exactly E2M1 and E4M3. */
+/* The MXINT8 encoder (fp32 adder rounding) against the generic one: the
+ * structured set, +-64 ulps around every grid value and midpoint, 2^24
+ * random patterns. */
+static void int8_one(uint32_t bits, void *arg) {
+  mxb_fp p = mxb_elem_fp(MXB_ELEM_INT8);
+  float x = mxbt_u2f(bits);
+  note((check_state *)arg, bits, mxb_int8_encode_rne(x), mxb_fp_encode_rne_generic(&p, x));
+}
+Test(codec_special, int8_rne_equals_generic) {
+  check_state st = {0, 0, 0, 0, -1};
+  size_t n = structured_set(int8_one, &st);
+  for (int q = 0; q <= 127; q++) {
+    float v = (float)q / 64.0f, mid = ((float)q + 0.5f) / 64.0f;
+    for (int d = -64; d <= 64; d++)
+      for (uint32_t s = 0; s < 2; s++, n += 2) {
+        int8_one((s << 31) | (uint32_t)((int32_t)mxbt_f2u(v) + d), &st);
+        int8_one((s << 31) | (uint32_t)((int32_t)mxbt_f2u(mid) + d), &st);
+      }
+  }
+  uint64_t seed = 99;
+  for (int i = 0; i < (1 << 24); i++, n++) int8_one((uint32_t)mxbt_next(&seed), &st);
+  cr_assert_eq(st.bad, 0, "%zu of %zu inputs differ, first 0x%08x: adder 0x%x, generic 0x%x", st.bad, n, st.first,
+               st.got, st.want);
+}
+
+/* The dispatcher picks the specialised encoder for exactly E2M1, E4M3,
+ * E5M2 and INT8. */
 Test(codec_special, dispatch_by_element_type) {
   cr_assert_eq(mxb_fp_special(&(mxb_fp){0}), 0);
   mxb_fp e2m1 = mxb_fp_make(2, 1, 1, 6.0f), e4m3 = mxb_fp_make(4, 3, 7, 448.0f), e5m2 = mxb_fp_make(5, 2, 15, 57344.0f),
-         e2m3 = mxb_fp_make(2, 3, 1, 7.5f);
+         e2m3 = mxb_fp_make(2, 3, 1, 7.5f), int8 = mxb_elem_fp(MXB_ELEM_INT8);
   cr_assert_eq(mxb_fp_special(&e2m1), MXB_SPEC_E2M1);
   cr_assert_eq(mxb_fp_special(&e4m3), MXB_SPEC_E4M3);
-  cr_assert_eq(mxb_fp_special(&e5m2), 0);
+  cr_assert_eq(mxb_fp_special(&e5m2), MXB_SPEC_E5M2);
+  cr_assert_eq(mxb_fp_special(&int8), MXB_SPEC_INT8);
   cr_assert_eq(mxb_fp_special(&e2m3), 0);
+  cr_assert_eq(mxb_fp_encode_rne(&int8, -0.0f), 0x00);
+  cr_assert_eq(mxb_fp_encode_rne(&int8, -1.0f), 0xC0);
+  cr_assert_eq(mxb_fp_encode_rne(&int8, 3.0f), 0x7F);
   /* spot values of NUMERICS 2.1 through the dispatching entry point */
   cr_assert_eq(mxb_fp_encode_rne(&e2m1, 0.75f), 0x2);
   cr_assert_eq(mxb_fp_encode_rne(&e2m1, -5.0f), 0xE);

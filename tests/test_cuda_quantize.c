@@ -1,5 +1,6 @@
 /* CUDA quantize / dequantize / amax against the CPU reference, byte for
- * byte: every format and option, random normal, wide-range (2^-140..2^120)
+ * byte (dequantize to fp32, bf16 and fp16 too): every format and option,
+ * random normal, wide-range (2^-140..2^120)
  * and special-value inputs, odd shapes and tails. Skipped without a GPU. */
 #include "cuda_compare.h"
 
@@ -56,8 +57,8 @@ static void quantize_both_x(cmp_ctx *c, const mxb_quant_config_t *cfg, const qca
     cr_assert_eq(strncmp(mxb_context_last_impl(c->gpu), "cuda-", 5), 0, "%s: last_impl %s", what,
                  mxb_context_last_impl(c->gpu));
     cmp_tensor_check(&t, what);
-    for (int dt = 0; dt < 2; dt++) {
-      mxb_dtype_t ot = dt ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32;
+    for (int dt = 0; dt < 3; dt++) {
+      const mxb_dtype_t ot = k_dtypes[dt];
       size_t ob = n * mxb_dtype_size(ot);
       void *hout = malloc(ob), *dout = mxbt_dev_alloc(ob);
       memset(hout, 0x5A, ob);
@@ -68,7 +69,7 @@ static void quantize_both_x(cmp_ctx *c, const mxb_quant_config_t *cfg, const qca
       if (dc == MXB_SUCCESS) {
         mxbt_dev_sync();
         char w2[300];
-        snprintf(w2, sizeof(w2), "%s dequantize->%s", what, dt ? "bf16" : "fp32");
+        snprintf(w2, sizeof(w2), "%s dequantize->%s", what, k_dtype_name[dt]);
         cmp_plane(hout, dout, ob, "values", w2);
       }
       free(hout);
@@ -153,9 +154,45 @@ Test(cuda_quantize, mx_scale_rules) {
           mxb_quant_config_init(&cfg);
           cfg.scale_rule = (mxb_scale_rule_t)rule;
           cfg.nonfinite = (mxb_nonfinite_t)nf;
-          qcase q = {(mxb_format_t)f, MXB_DTYPE_FP32, 129, 257, (cmp_input)k, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
-          quantize_both(&c, &cfg, &q);
+          for (int w = 0; w < 2; w++) { /* a tail in every row; whole blocks (the row-wise kernels) */
+            qcase q = {(mxb_format_t)f, MXB_DTYPE_FP32, 129, w ? 256 : 257, (cmp_input)k, MXB_SCALE_LAYOUT_LINEAR,
+                       1.0f};
+            quantize_both(&c, &cfg, &q);
+          }
         }
+  cmp_close(&c);
+}
+
+/* The row-wise kernels take rows of whole blocks, and only those (the
+ * suites above compare both kinds of shape with the CPU). */
+Test(cuda_quantize, rows_kernels_take_whole_block_rows) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  const mxb_format_t fmts[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP6_E3M2,
+                               MXB_FORMAT_MXFP6_E2M3, MXB_FORMAT_MXFP4, MXB_FORMAT_MXINT8};
+  for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++)
+    for (int w = 0; w < 2; w++) {
+      const int64_t rows = 64, cols = w ? 256 : 250;
+      float *x = malloc(rows * cols * sizeof(float));
+      cmp_fill(x, (size_t)(rows * cols), CMP_NORMAL, 5);
+      void *h = cmp_convert(x, (size_t)(rows * cols), MXB_DTYPE_BF16, 1);
+      void *dx = mxbt_dev_from_host(h, (size_t)(rows * cols) * 2);
+      cmp_tensor t;
+      cmp_tensor_alloc(&t, fmts[f], rows, cols, MXB_SCALE_LAYOUT_SWIZZLED);
+      mxb_quant_config_t cfg;
+      mxb_quant_config_init(&cfg);
+      cr_assert_eq(mxb_quantize(c.gpu, &cfg, MXB_DTYPE_BF16, dx, &t.d, NULL, 0, NULL), MXB_SUCCESS, "%s",
+                   mxb_last_error_detail());
+      const char *impl = mxb_context_last_impl(c.gpu);
+      const size_t n = strlen(impl);
+      cr_assert_eq(n > 5 && strcmp(impl + n - 5, "-rows") == 0, w == 1, "format %d, %lld columns: %s", (int)fmts[f],
+                   (long long)cols, impl);
+      mxbt_dev_sync();
+      cmp_tensor_free(&t);
+      mxbt_dev_free(dx);
+      free(h);
+      free(x);
+    }
   cmp_close(&c);
 }
 
@@ -259,12 +296,15 @@ Test(cuda_quantize, large_tensor) {
 Test(cuda_quantize, finite_edges_match_cpu) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();
-  const int64_t rows = 17, cols = 130; /* 16x16 tiles, tails */
-  float *x = malloc(rows * cols * sizeof(float));
+  /* 130 columns: 16x16 tiles and tails (the general kernels); 128: whole
+   * blocks in every row (the row-wise kernels) */
+  const int64_t rows = 17, widths[] = {130, 128};
+  float *x = malloc(rows * widths[0] * sizeof(float));
   mxb_format_t formats[MXB_FORMAT_COUNT];
   const size_t nformats = mxbt_stored_formats(formats);
-  for (size_t f = 0; f < nformats; f++) {
-    const mxb_format_t fm = formats[f];
+  for (size_t f = 0; f < 2 * nformats; f++) {
+    const int64_t cols = widths[f / nformats];
+    const mxb_format_t fm = formats[f % nformats];
     mxb_format_info_t fi = {.struct_size = sizeof(fi)};
     cr_assert_eq(mxb_format_info(fm, &fi), MXB_SUCCESS);
     if (fi.elem == MXB_ELEM_MIXED) continue; /* MoR: cuda_transforms */

@@ -40,6 +40,13 @@ static void codec_check(int which, const char *what) {
 Test(cuda_codec, e2m1_rne_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(0, "E2M1 RNE"); }
 Test(cuda_codec, e4m3_cvt_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(1, "E4M3 cvt.rn.satfinite"); }
 Test(cuda_codec, e2m1_sr_all_bytes) { MXBT_REQUIRE_GPU(); codec_check(2, "E2M1 SR"); }
+Test(cuda_codec, e5m2_cvt_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(3, "E5M2 cvt.rn.satfinite"); }
+Test(cuda_codec, int8_rne_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(4, "MXINT8 RNE"); }
+Test(cuda_codec, e3m2_minifloat_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(5, "E3M2 branch-free"); }
+Test(cuda_codec, e2m3_minifloat_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(6, "E2M3 branch-free"); }
+Test(cuda_codec, ue4m3_decode_all_bytes) { MXBT_REQUIRE_GPU(); codec_check(7, "UE4M3 decode"); }
+Test(cuda_codec, bf16_cvt_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(8, "bf16 cvt.rn"); }
+Test(cuda_codec, fp16_cvt_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(9, "fp16 cvt.rn"); }
 
 /* ---- pair ----------------------------------------------------------------- */
 static void pair_case(cmp_ctx *c, mxb_format_t f, int64_t rows, int64_t cols, mxb_dtype_t t, cmp_input kind,

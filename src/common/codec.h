@@ -198,14 +198,17 @@ MXB_HD uint32_t mxb_fp_encode_sr_generic(const mxb_fp *p, float x, uint32_t r) {
  * even code) and the bits of a + M count the steps above M. Clamping at 6
  * (the largest value) saturates without a final min. NaN gives +max (0x7).
  * Proven equal to the generic encoder over all 2^32 fp32 inputs. */
-MXB_HD uint32_t mxb_e2m1_encode_rne(float x) {
-  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
-  float a = fminf(mxb_u2f(ax), 6.0f);
+MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan(float x) { /* x not NaN (Inf saturates) */
+  uint32_t u = mxb_f2u(x);
+  float a = fminf(fabsf(x), 6.0f);
   uint32_t e = mxb_f2u(a) & MXB_F32_INF;
   e = e > 0x3F800000u ? e : 0x3F800000u; /* 2^max(e, 0) */
   uint32_t m = e + (22u << 23);
   uint32_t c = mxb_f2u(a + mxb_u2f(m)) - m + ((e - 0x3F800000u) >> 22); /* steps + 2 per binade */
-  return ax > MXB_F32_INF ? 0x7u : c | ((u >> 28) & 0x8u);
+  return c | ((u >> 28) & 0x8u);
+}
+MXB_HD uint32_t mxb_e2m1_encode_rne(float x) {
+  return (mxb_f2u(x) & MXB_F32_ABS) > MXB_F32_INF ? 0x7u : mxb_e2m1_encode_rne_nonnan(x);
 }
 /* E2M1 SR (NUMERICS 2.2): step = 2^(e-1) with e = binade of |x| clamped to
  * [0, 2] (0.5, 1, 2; a >= 8 saturates whatever the step), written as
@@ -232,14 +235,17 @@ MXB_HD uint32_t mxb_e2m1_encode_sr(float x, uint32_t r) {
  * and its bits count the steps above M, plus 2^mbits per binade above emin.
  * NaN gives the NaN code (+max where the format has none). Same bits as the
  * generic encoder (tests/test_codec_special.c). */
-MXB_HD uint32_t mxb_fp_encode_rne_minifloat(const mxb_fp *p, float x) {
+MXB_HD uint32_t mxb_fp_encode_rne_minifloat_nonnan(const mxb_fp *p, float x) { /* x not NaN */
   uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS, mb = mxb_f2u(p->maxval);
   uint32_t ab = ax < mb ? ax : mb;
   uint32_t e0 = (uint32_t)(127 + p->emin) << 23, e = ab & MXB_F32_INF;
   e = e > e0 ? e : e0;
   uint32_t m = e + ((uint32_t)(23 - p->mbits) << 23);
   uint32_t c = mxb_f2u(mxb_u2f(ab) + mxb_u2f(m)) - m + ((e - e0) >> (23 - p->mbits));
-  return ax > MXB_F32_INF ? mxb_fp_nan(p) : c | (p->sign & (0u - (u >> 31)));
+  return c | (p->sign & (0u - (u >> 31)));
+}
+MXB_HD uint32_t mxb_fp_encode_rne_minifloat(const mxb_fp *p, float x) {
+  return (mxb_f2u(x) & MXB_F32_ABS) > MXB_F32_INF ? mxb_fp_nan(p) : mxb_fp_encode_rne_minifloat_nonnan(p, x);
 }
 /* E4M3 RNE satfinite. On the device the hardware conversion: it saturates
  * (Inf too) to +-448 and keeps the sign of zero, the generic encoder's bits
@@ -261,19 +267,59 @@ MXB_HD uint32_t mxb_e4m3_encode_rne(float x) {
 #endif
 #endif
 }
+/* E5M2 RNE satfinite, the same way: on sm_89+ devices the hardware
+ * conversion (proven equal to the generic encoder over all 2^32 inputs by
+ * the GPU suite), NaN of either sign mapped to 0x7F before it; elsewhere
+ * the branch-free minifloat encoder (host) or the generic one. */
+MXB_HD uint32_t mxb_e5m2_encode_rne(float x) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  if ((mxb_f2u(x) & MXB_F32_ABS) > MXB_F32_INF) return 0x7Fu;
+  unsigned short h;
+  asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(x));
+  return (uint32_t)(h & 0xFFu);
+#else
+  mxb_fp p = mxb_elem_fp(MXB_ELEM_E5M2);
+#ifdef __CUDA_ARCH__
+  return mxb_fp_encode_rne_generic(&p, x);
+#else
+  return mxb_fp_encode_rne_minifloat(&p, x);
+#endif
+#endif
+}
+/* MXINT8 RNE (two's complement q * 2^-6, |q| <= 127, the sign of zero
+ * dropped): q = |x| * 64 rounded by the fp32 adder at 1.5 * 2^23, whose ulp
+ * is 1 (|x| * 64 is exact; above 2^22 the sum is clamped anyway), then
+ * clamped to 127 and negated for negative x. NaN gives +max (127). Same bits
+ * as the generic encoder (tests/test_codec_special.c; all 2^32 inputs on
+ * the GPU). */
+MXB_HD uint32_t mxb_int8_encode_rne_nonnan(float x) { /* x not NaN */
+  float a = fminf(fabsf(x), 4.0f) * 64.0f; /* <= 256: the sum below stays in [2^23 * 1.5, 2^24) */
+  uint32_t q = mxb_f2u(a + 12582912.0f) - 0x4B400000u;
+  q = q < 127u ? q : 127u;
+  return (mxb_f2u(x) >> 31 ? 0u - q : q) & 0xFFu;
+}
+MXB_HD uint32_t mxb_int8_encode_rne(float x) {
+  return (mxb_f2u(x) & MXB_F32_ABS) > MXB_F32_INF ? 127u : mxb_int8_encode_rne_nonnan(x);
+}
 /* Which specialised encoder serves p (0: the generic one). Constant-folded
  * wherever p is a compile-time constant, as in the CUDA kernels. */
 #define MXB_SPEC_E2M1 1
 #define MXB_SPEC_E4M3 2
+#define MXB_SPEC_E5M2 3
+#define MXB_SPEC_INT8 4
 MXB_HD int mxb_fp_special(const mxb_fp *p) {
   if (p->ebits == 2 && p->mbits == 1) return MXB_SPEC_E2M1;
   if (p->ebits == 4 && p->mbits == 3 && p->maxcode == 0x7Eu) return MXB_SPEC_E4M3;
+  if (p->ebits == 5 && p->mbits == 2 && p->maxcode == 0x7Bu) return MXB_SPEC_E5M2;
+  if (p->twos && p->mbits == 6 && p->maxcode == 127u) return MXB_SPEC_INT8;
   return 0;
 }
 MXB_HD uint32_t mxb_fp_encode_rne(const mxb_fp *p, float x) {
   switch (mxb_fp_special(p)) {
     case MXB_SPEC_E2M1: return mxb_e2m1_encode_rne(x);
     case MXB_SPEC_E4M3: return mxb_e4m3_encode_rne(x);
+    case MXB_SPEC_E5M2: return mxb_e5m2_encode_rne(x);
+    case MXB_SPEC_INT8: return mxb_int8_encode_rne(x);
     default:
 #ifndef __CUDA_ARCH__
       if (p->ebits && !p->twos) return mxb_fp_encode_rne_minifloat(p, x);
@@ -320,10 +366,21 @@ MXB_HD uint8_t mxb_ue4m3_encode(float v) {
   mxb_fp p = mxb_fp_e4m3();
   return (uint8_t)(mxb_fp_encode_rne(&p, v) & 0x7Fu);
 }
-/* 0x7F is NaN; bytes with bit 7 set are never produced and decode to NaN. */
+/* 0x7F is NaN; bytes with bit 7 set are never produced and decode to NaN.
+ * On sm_89+ devices through the hardware conversion to fp16 (every E4M3
+ * value is an fp16 value, and every fp16 value an fp32 one: exact). */
 MXB_HD float mxb_ue4m3_decode(uint8_t b) {
+  if ((b & 0x80u) || b == 0x7Fu) return mxb_u2f(MXB_F32_QNAN);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  float r;
+  asm("{ .reg .b16 lo, hi; .reg .b32 p; cvt.rn.f16x2.e4m3x2 p, %1; mov.b32 {lo, hi}, p; cvt.f32.f16 %0, lo; }"
+      : "=f"(r)
+      : "h"((unsigned short)b));
+  return r;
+#else
   mxb_fp p = mxb_fp_e4m3();
-  return b & 0x80u ? mxb_u2f(MXB_F32_QNAN) : mxb_fp_decode(&p, b);
+  return mxb_fp_decode(&p, b);
+#endif
 }
 
 /* ---- E8M0 (MX block scale) ---------------------------------------------- */

@@ -1,5 +1,9 @@
 // Device proof that the specialised element encoders of common/codec.h give
-// the generic encoder's bits: exhaustive over fp32 for RNE, all 256 random
+// the generic encoder's bits: exhaustive over fp32 for RNE (E2M1, the E4M3
+// and E5M2 hardware conversions, MXINT8, and the branch-free minifloat
+// encoder for the FP6 types as the device compiles it), the UE4M3 scale
+// decoder over its 256 bytes, the hardware bf16 and fp16 conversions of
+// dequantize against the library's rounding (non-NaN inputs), all 256 random
 // bytes over a structured 2^24-pattern set for SR. Used by the GPU tests.
 #include "common/codec.h"
 #include "cuda/cuda_ops.h"
@@ -15,7 +19,8 @@ __device__ __forceinline__ uint32_t sr_pattern(uint32_t i) {
 }
 
 __global__ void codec_check_kernel(int which, unsigned long long *count, unsigned long long *first) {
-  const mxb_fp e2m1 = mxb_elem_fp(MXB_ELEM_E2M1), e4m3 = mxb_elem_fp(MXB_ELEM_E4M3);
+  const mxb_fp e2m1 = mxb_elem_fp(MXB_ELEM_E2M1), e4m3 = mxb_elem_fp(MXB_ELEM_E4M3), e5m2 = mxb_elem_fp(MXB_ELEM_E5M2),
+               int8 = mxb_elem_fp(MXB_ELEM_INT8), e3m2 = mxb_elem_fp(MXB_ELEM_E3M2), e2m3 = mxb_elem_fp(MXB_ELEM_E2M3);
   const uint64_t total = 1ull << 32, stride = (uint64_t)gridDim.x * blockDim.x;
   unsigned long long bad = 0, lo = ~0ull;
   for (uint64_t t = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
@@ -26,8 +31,32 @@ __global__ void codec_check_kernel(int which, unsigned long long *count, unsigne
       diff = mxb_e2m1_encode_sr(x, r) != mxb_fp_encode_sr_generic(&e2m1, x, r);
     } else {
       const float x = __uint_as_float((uint32_t)t);
-      diff = which == 0 ? mxb_e2m1_encode_rne(x) != mxb_fp_encode_rne_generic(&e2m1, x)
-                        : mxb_e4m3_encode_rne(x) != mxb_fp_encode_rne_generic(&e4m3, x);
+      switch (which) {
+        case 0: diff = mxb_e2m1_encode_rne(x) != mxb_fp_encode_rne_generic(&e2m1, x); break;
+        case 1: diff = mxb_e4m3_encode_rne(x) != mxb_fp_encode_rne_generic(&e4m3, x); break;
+        case 3: diff = mxb_e5m2_encode_rne(x) != mxb_fp_encode_rne_generic(&e5m2, x); break;
+        case 4: diff = mxb_int8_encode_rne(x) != mxb_fp_encode_rne_generic(&int8, x); break;
+        case 7: {  // the UE4M3 scale decoder (hardware conversion) against the generic decoder, bytes 0..255
+          const uint8_t b = (uint8_t)t;
+          const float g = (b & 0x80u) || b == 0x7Fu ? __uint_as_float(MXB_F32_QNAN) : mxb_fp_decode(&e4m3, b);
+          diff = t < 256 && __float_as_uint(mxb_ue4m3_decode(b)) != __float_as_uint(g);
+          break;
+        }
+        case 8: {  // the bf16 and fp16 output conversions of dequantize, for every non-NaN input
+          uint32_t h;
+          asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(h) : "f"(0.0f), "f"(x));
+          diff = x == x && (h & 0xFFFFu) != mxb_bf16_rne(x);
+          break;
+        }
+        case 9: {
+          uint32_t h;
+          asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(h) : "f"(0.0f), "f"(x));
+          diff = x == x && (h & 0xFFFFu) != mxb_fp16_rne(x);
+          break;
+        }
+        case 5: diff = mxb_fp_encode_rne_minifloat(&e3m2, x) != mxb_fp_encode_rne_generic(&e3m2, x); break;
+        default: diff = mxb_fp_encode_rne_minifloat(&e2m3, x) != mxb_fp_encode_rne_generic(&e2m3, x); break;
+      }
     }
     if (diff) {
       bad++;

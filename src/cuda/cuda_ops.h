@@ -53,8 +53,10 @@ mxb_status_t mxb_cuda_transpose_nvfp4_2d(struct mxb_context *ctx, const mxb_tens
 mxb_status_t mxb_cuda_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_t *cfg, mxb_dtype_t src_type,
                                    const void *src, mxb_tensor_t *dst, void *workspace, void *stream);
 /* Proof of the specialised element encoders of common/codec.h against the
- * generic ones on the device. which: 0 E2M1 RNE and 1 E4M3 RNE over all
- * 2^32 fp32 patterns; 2 E2M1 SR over 2^24 structured patterns x all 256
+ * generic ones on the device. which: 0 E2M1 RNE, 1 E4M3 RNE, 3 E5M2 RNE,
+ * 4 MXINT8 RNE, 5 and 6 the branch-free E3M2 and E2M3 encoder, each over all
+ * 2^32 fp32 patterns; 7 the UE4M3 decoder over its 256 bytes; 8 and 9 the
+ * hardware bf16 and fp16 conversions over every non-NaN fp32; 2 E2M1 SR over 2^24 structured patterns x all 256
  * random bytes. Returns the number of mismatches in *mismatches and the
  * smallest mismatching input (pattern, or pattern << 8 | byte for SR) in
  * *first (untouched when none). Synchronises: a test helper. */

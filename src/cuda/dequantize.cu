@@ -14,6 +14,11 @@
 
 namespace mxb {
 
+// dequantize_rows.cu: the common case at bandwidth; false where it does not
+// apply (nothing launched).
+bool dequantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const tensor_view &t, int out_type,
+                     void *out, cudaStream_t st, mxb_status_t *status);
+
 // The input tensor (read only) and where and how the output is stored.
 struct DArgs : tensor_view {
   void *out;
@@ -215,6 +220,8 @@ extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_t
   a.coal = a.vec_out && src->cols % (32 * 16) == 0;
   const unsigned g = grid_for(ctx, src->rows * ((src->cols + 15) / 16), 256);
   cudaStream_t st = as_stream(stream);
+  mxb_status_t rs;
+  if (dequantize_rows(ctx, d, a, dst_type, dst, st, &rs)) return rs;
   return MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
     constexpr int SCALE = mxb_fmt_scale_type(F), ELEM = mxb_fmt_elem(F);
     // FP8 partitions and BF16 are read without a compile-time block length,

@@ -54,14 +54,12 @@ __device__ __forceinline__ void sr_bytes(uint64_t seed, uint64_t offset, uint64_
 }
 
 // Pack N codes of BITS bits as a little-endian bit stream (FP4: element 2k
-// in the low nibble of byte k; FP6: 4 codes in 3 bytes) and store the first
-// nbytes. vec: the destination is aligned for whole-word stores and all
-// bytes are stored.
+// in the low nibble of byte k; FP6: 4 codes in 3 bytes) into words, and
+// (pack_store) store the first nbytes. vec: the destination is aligned for
+// whole-word stores and all bytes are stored.
 template <int N, int BITS>
-__device__ __forceinline__ void pack_store(uint8_t *dst, const uint8_t (&c)[N], int nbytes, bool vec) {
-  constexpr int NB = (N * BITS + 7) / 8;
-  constexpr int NW = (NB + 3) / 4;
-  uint32_t w[NW];
+__device__ __forceinline__ void pack_words(const uint8_t (&c)[N], uint32_t (&w)[((N * BITS + 7) / 8 + 3) / 4]) {
+  constexpr int NW = ((N * BITS + 7) / 8 + 3) / 4;
 #pragma unroll
   for (int k = 0; k < NW; k++) w[k] = 0;
 #pragma unroll
@@ -70,6 +68,13 @@ __device__ __forceinline__ void pack_store(uint8_t *dst, const uint8_t (&c)[N], 
     w[bit / 32] |= (uint32_t)c[k] << (bit % 32);
     if (bit % 32 + BITS > 32) w[bit / 32 + 1] |= (uint32_t)c[k] >> (32 - bit % 32);
   }
+}
+template <int N, int BITS>
+__device__ __forceinline__ void pack_store(uint8_t *dst, const uint8_t (&c)[N], int nbytes, bool vec) {
+  constexpr int NB = (N * BITS + 7) / 8;
+  constexpr int NW = (NB + 3) / 4;
+  uint32_t w[NW];
+  pack_words<N, BITS>(c, w);
   if (vec && NB % 4 == 0) {
     if (NW % 4 == 0) {
 #pragma unroll

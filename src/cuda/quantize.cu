@@ -11,64 +11,10 @@
 #include "cuda/launch.cuh"
 #include "cuda/load.cuh"
 #include "cuda/qcommon.cuh"
+#include "cuda/quantize.cuh"
 #include "cuda/tensor_view.cuh"
 
 namespace mxb {
-
-// The output tensor (its NVFP4 amax written by the amax pass when computed)
-// and the quantizer's options.
-struct QArgs : tensor_view {
-  const void *src;
-  uint32_t *part_amax;  // FP8: amax bits per scale partition (workspace)
-  int sr;
-  uint64_t seed, offset;
-  const uint64_t *rng;  // SR state {seed, offset} in device memory, read when the kernel runs (or NULL)
-  int rule, policy, pow2;
-  int four_six;  // NVFP4 Four Over Six metric (0: off)
-  int br, bc;  // FP8 partition shape (0 = whole dimension)
-  int brs, bcs;  // their mxb_block_shift
-  int rht, rht_bf16;
-  uint32_t signs[8];
-  int vec_in;  // 16-byte loads: src aligned and every row starts aligned
-  int vec_out; // whole-word code stores: data aligned and row_bytes a multiple of the block's bytes
-};
-
-// The forward RHT of NUMERICS 5 (d = 16) for the quantizers: signs as a
-// sign-bit XOR with masks made once per thread (sign_masks), then the shared
-// butterflies and norm. The shared chunk's final NaN canonicalisation is
-// left to the one output that stores NaN bits (BF16): every other encoder
-// maps a NaN to its NaN code, NaN block or +max whatever the NaN's sign and
-// payload, and amaxes admit no NaN, so the quantized bytes are the same.
-struct RhtMasks {
-  uint32_t m[16];
-};
-__device__ __forceinline__ RhtMasks sign_masks(const QArgs &a) {
-  RhtMasks s;
-#pragma unroll
-  for (int k = 0; k < 16; k++) s.m[k] = ((a.signs[0] >> k) & 1u) << 31;
-  return s;
-}
-__device__ __forceinline__ void rht16_quant(float *v, const RhtMasks &s) {
-#pragma unroll
-  for (int k = 0; k < 16; k++) v[k] = __uint_as_float(__float_as_uint(v[k]) ^ s.m[k]);
-  mxb_rht_butterflies(v, 16);
-  const float norm = mxb_rht_norm(16);
-#pragma unroll
-  for (int k = 0; k < 16; k++) v[k] *= norm;
-}
-
-// The fused RHT (d = 16) of a loaded block, when asked.
-template <int N>
-__device__ __forceinline__ void transform_block(const QArgs &a, const RhtMasks &sm, float (&v)[N]) {
-  if (a.rht) {
-#pragma unroll
-    for (int k = 0; k < N; k += 16) rht16_quant(v + k, sm);
-    if (a.rht_bf16) {
-#pragma unroll
-      for (int k = 0; k < N; k++) v[k] = mxb_bf16_decode(mxb_bf16_rne(v[k]));
-    }
-  }
-}
 
 // Read the n valid values of the block at (r, c0), transformed by the RHT
 // (d = 16, fused) when asked.
@@ -83,11 +29,6 @@ template <int N>
 __device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[N]) {
   const uint64_t seed = a.rng ? __ldg(a.rng) : a.seed, offset = a.rng ? __ldg(a.rng + 1) : a.offset;
   sr_bytes<N>(seed, offset, (uint64_t)(r * a.cols + c0), rb);
-}
-
-// The block amax mode of the NVFP4 and MX non-finite policies.
-__device__ __forceinline__ mxb_amax_mode policy_mode(int policy) {
-  return policy == MXB_NONFINITE_SATURATE ? MXB_AMAX_SKIP_NAN : MXB_AMAX_NAN_BLOCK;
 }
 
 // ---- NVFP4 1x16 and 16x16 ---------------------------------------------------
@@ -337,6 +278,10 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
   return MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
     constexpr int SCALE = mxb_fmt_scale_type(F), ELEM = mxb_fmt_elem(F), BC = mxb_fmt_block_cols(F);
     const int64_t nb16 = a.rows * ((a.cols + 15) / 16);  // 16-element items (FP8, BF16)
+    if constexpr (SCALE == MXB_SCALE_UE4M3 || SCALE == MXB_SCALE_E8M0) {  // the common case at bandwidth
+      mxb_status_t rs;
+      if (quantize_rows(ctx, d, cfg, DT, cfg->amax_source == MXB_AMAX_COMPUTE, a, st, &rs, impl)) return rs;
+    }
     if constexpr (SCALE == MXB_SCALE_UE4M3) {
       const bool two_d = cfg->block_2d != 0;
       const int64_t items = two_d ? (a.rows + BC - 1) / BC * ((a.cols + BC - 1) / BC) * BC : a.rows * ((a.cols + BC - 1) / BC);

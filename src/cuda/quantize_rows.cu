@@ -1,0 +1,294 @@
+// Row-wise quantize at memory bandwidth, for the common case: NVFP4 1x16
+// (RNE, the fused d = 16 RHT allowed, the tensor-amax pass too) and the MX
+// formats 1x32 (RNE), where every row holds whole blocks, input and codes
+// are 16-byte aligned and the tensor has fewer than 2^31 blocks. Every
+// other case takes the general kernels of quantize.cu.
+//
+// Why a second kernel: the general kernels spend most of their issue slots
+// on what is not arithmetic (a 64-bit row/block walk, tails, scalar
+// fallbacks, the element encoders' NaN branches), and with bf16 input a
+// quantizer has about 20 instructions an element before it falls below the
+// copy bandwidth of an H200. Here a thread quantizes whole blocks indexed in
+// 32 bits (block b is row b / nb, and with a linear scale grid scale b), a
+// block whose amax is finite (for NVFP4 also: whose decode scale is a
+// normal number; for MX: whose scale needs no cap below 2^128) is encoded
+// by the specialised element encoders without their NaN test, and every
+// other block by the shared block code of common/block.h. Both give the
+// CPU reference's bytes: the finite case is the shared code with the
+// branches it would not take removed.
+#include <cuda_fp16.h>
+
+#include "cuda/cuda_ops.h"
+#include "cuda/launch.cuh"
+#include "cuda/load.cuh"
+#include "cuda/qcommon.cuh"
+#include "cuda/quantize.cuh"
+
+namespace mxb {
+namespace {
+
+struct RowsArgs {
+  uint32_t nblocks, nb;  // blocks in the tensor, blocks per row
+  uint32_t div_m;        // b / nb = (umulhi(b, div_m) + b) >> div_s for b < 2^31
+  int div_s;
+  uint32_t scale_tiles;  // swizzled scales: 4-column tiles per 128 rows
+  int mx_bmax;           // MX: the largest scale byte whose codes need no cap (and 2^(127 - b) is normal)
+};
+
+// max that keeps NaN (an amax with a NaN sends the block to the shared code).
+__device__ __forceinline__ float fmax_nan(float a, float b) {
+  float r;
+  asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  return r;
+}
+
+// The NQ 16-byte vectors of a block as fp32 (the decoders' values: bf16 and
+// fp16 widen exactly).
+template <int DT, int NQ>
+__device__ __forceinline__ void unpack(const uint4 (&q)[NQ], float *v) {
+#pragma unroll
+  for (int k = 0; k < NQ; k++) {
+    const uint32_t w[4] = {q[k].x, q[k].y, q[k].z, q[k].w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      if (DT == MXB_DTYPE_FP32) {
+        v[4 * k + i] = __uint_as_float(w[i]);
+      } else if (DT == MXB_DTYPE_BF16) {
+        v[8 * k + 2 * i] = __uint_as_float(w[i] << 16);
+        v[8 * k + 2 * i + 1] = __uint_as_float(w[i] & 0xFFFF0000u);
+      } else {
+        __half2 h;
+        memcpy(&h, &w[i], 4);
+        const float2 f = __half22float2(h);
+        v[8 * k + 2 * i] = f.x;
+        v[8 * k + 2 * i + 1] = f.y;
+      }
+    }
+  }
+}
+
+// Two 8-bit codes (elements k, k+1) by the hardware conversion; the
+// specialised encoders of common/codec.h, proven equal to the generic one.
+template <int ELEM>
+__device__ __forceinline__ uint32_t cvt8x2(float lo, float hi) {
+  unsigned short h;
+  if (ELEM == MXB_ELEM_E4M3) asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(h) : "f"(hi), "f"(lo));
+  else asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(h) : "f"(hi), "f"(lo));
+  return h;
+}
+
+// The codes of a block's scaled values v[k] * m, none of them NaN, packed
+// as the stored words.
+template <int ELEM, int B>
+__device__ __forceinline__ void encode_finite(const mxb_fp &p, const float (&v)[B], float m,
+                                              uint32_t (&w)[B * mxb_elem_bits(ELEM) / 32]) {
+  constexpr int BITS = mxb_elem_bits(ELEM);
+  if constexpr (ELEM == MXB_ELEM_E4M3 || ELEM == MXB_ELEM_E5M2) {
+#pragma unroll
+    for (int k = 0; k < B; k += 4)
+      w[k / 4] = __byte_perm(cvt8x2<ELEM>(v[k] * m, v[k + 1] * m), cvt8x2<ELEM>(v[k + 2] * m, v[k + 3] * m), 0x5410);
+  } else if constexpr (ELEM == MXB_ELEM_E2M1) {
+#pragma unroll
+    for (int k = 0; k < B / 8; k++) w[k] = 0;
+#pragma unroll
+    for (int k = 0; k < B; k++) w[k / 8] |= mxb_e2m1_encode_rne_nonnan(v[k] * m) << (4 * (k % 8));
+  } else if constexpr (ELEM == MXB_ELEM_INT8) {
+#pragma unroll
+    for (int k = 0; k < B; k += 4) {
+      const uint32_t c0 = mxb_int8_encode_rne_nonnan(v[k] * m), c1 = mxb_int8_encode_rne_nonnan(v[k + 1] * m),
+                     c2 = mxb_int8_encode_rne_nonnan(v[k + 2] * m), c3 = mxb_int8_encode_rne_nonnan(v[k + 3] * m);
+      w[k / 4] = __byte_perm(__byte_perm(c0, c1, 0x0040), __byte_perm(c2, c3, 0x0040), 0x5410);
+    }
+  } else {
+    uint8_t c[B];
+#pragma unroll
+    for (int k = 0; k < B; k++) c[k] = (uint8_t)mxb_fp_encode_rne_minifloat_nonnan(&p, v[k] * m);
+    pack_words<B, BITS>(c, w);
+  }
+}
+
+// dst is aligned to the largest of 16, 8 and 4 bytes that divides 4 * NW.
+template <int NW>
+__device__ __forceinline__ void store_words(uint8_t *dst, const uint32_t (&w)[NW]) {
+  if constexpr (NW % 4 == 0) {
+#pragma unroll
+    for (int k = 0; k < NW; k += 4) __stcs(reinterpret_cast<uint4 *>(dst) + k / 4, make_uint4(w[k], w[k + 1], w[k + 2], w[k + 3]));
+  } else if constexpr (NW % 2 == 0) {
+#pragma unroll
+    for (int k = 0; k < NW; k += 2) __stcs(reinterpret_cast<uint2 *>(dst) + k / 2, make_uint2(w[k], w[k + 1]));
+  } else {
+#pragma unroll
+    for (int k = 0; k < NW; k++) __stcs(reinterpret_cast<unsigned int *>(dst) + k, w[k]);
+  }
+}
+
+// Where block b's scale lives: b itself in the linear grid (scale_cols ==
+// nb), else the 128x4-tile swizzled index of (b / nb, b % nb).
+__device__ __forceinline__ uint32_t scale_slot(const QArgs &a, const RowsArgs &g, uint32_t b) {
+  if (!a.swizzled) return b;
+  const uint32_t r = (__umulhi(b, g.div_m) + b) >> g.div_s, j = b - r * g.nb;
+  return ((r >> 7) * g.scale_tiles + (j >> 2)) * 512u + (r & 31u) * 16u + ((r >> 5) & 3u) * 4u + (j & 3u);
+}
+
+// Lanes a block: 2 where a block is 128 bytes of input (MX from fp32), so
+// that a warp's loads span 16 lines, not 32 (the L1's tag stage, not the
+// memory, was the limit with 32); else 1.
+template <int DT, int F>
+constexpr int lanes_of() {
+  return mxb_fmt_block_cols(F) * in_t<DT>::size >= 128 ? 2 : 1;
+}
+
+// F: NVFP4 or an MX format. AMAX (NVFP4): the first pass, folding the
+// admitted block amaxes into *a.amax, as the general kernel's pass does.
+// With two lanes a block (H = 2), each lane loads, encodes and stores one
+// half; the pair shares the amax by a shuffle and takes the same branch.
+template <int DT, int F, bool RHT, bool AMAX>
+__global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
+  constexpr int ELEM = mxb_fmt_elem(F), B = mxb_fmt_block_cols(F), BITS = mxb_elem_bits(ELEM);
+  constexpr bool NV = mxb_fmt_scale_type(F) == MXB_SCALE_UE4M3;
+  constexpr int H = lanes_of<DT, F>(), HB = B / H;  // lanes a block, elements a lane
+  static_assert(H == 1 || (!RHT && !AMAX), "two lanes a block: MX only");
+  constexpr int NQ = HB / in_t<DT>::per16;  // 16-byte loads a lane and block
+  constexpr int NW = HB * BITS / 32;        // code words a lane and block
+  constexpr int U = NQ <= 2 ? 2 : 1;        // blocks a step: at least 64 bytes of loads in flight a lane
+  const mxb_fp p = mxb_elem_fp(ELEM);
+  mxb_nvfp4_ts ts = {};
+  if (NV && !AMAX) ts = mxb_nvfp4_tensor_scales(*a.amax);  // four_six 0: not on this path
+  RhtMasks sm;
+  if (RHT) sm = sign_masks(a);
+  const uint4 *src = static_cast<const uint4 *>(a.src);
+  const uint32_t t = blockIdx.x * blockDim.x + threadIdx.x, half = H == 2 ? t & 1u : 0u;
+  const uint32_t pair = 3u << (threadIdx.x & 30u), stride = gridDim.x * blockDim.x / H;
+  uint32_t fold = 0;
+  for (uint32_t b0 = t / H; b0 < g.nblocks; b0 += U * stride) {
+    uint4 q[U][NQ];
+#pragma unroll
+    for (int u = 0; u < U; u++)
+      if (b0 + u * stride < g.nblocks) {
+#pragma unroll
+        for (int k = 0; k < NQ; k++)
+          q[u][k] = __ldcs(src + ((size_t)(b0 + u * stride) * H + half) * NQ + k);
+      }
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      const uint32_t b = b0 + u * stride;
+      if (b >= g.nblocks) break;
+      float v[HB];
+      unpack<DT, NQ>(q[u], v);
+      if (RHT) transform_block(a, sm, v);
+      float am = 0.0f;
+#pragma unroll
+      for (int k = 0; k < HB; k++) am = fmax_nan(am, fabsf(v[k]));
+      if (H == 2) am = fmax_nan(am, __shfl_xor_sync(pair, am, 1));
+      bool fast = am < __uint_as_float(MXB_F32_INF);  // false for NaN and Inf
+      if constexpr (AMAX) {
+        if (fast) {
+          fold = max(fold, __float_as_uint(am));
+        } else {
+          int bad = 0;
+          const uint32_t ab = mxb_block_amax_bits(v, B, policy_mode(a.policy), &bad);
+          if (!(bad && a.policy == MXB_NONFINITE_NAN_BLOCK)) fold = max(fold, ab);
+        }
+        continue;
+      }
+      uint32_t w[NW];
+      uint8_t s = 0;
+      if (fast) {
+        if constexpr (NV) {
+          s = mxb_nvfp4_block_scale(am, &ts);
+          const float d = mxb_ue4m3_decode(s) * ts.S_dec;
+          fast = !(d > 0.0f && d < 0x1p-126f);  // else the shared code's 2^64 rescaling
+          if (fast) encode_finite<ELEM, HB>(p, v, fminf(1.0f / d, MXB_FLT_MAX), w);
+        } else {
+          s = mxb_e8m0_scale(__float_as_uint(am), (mxb_scale_rule_t)a.rule, &p);
+          fast = s <= g.mx_bmax;
+          if (fast) encode_finite<ELEM, HB>(p, v, __uint_as_float((uint32_t)(254 - s) << 23), w);
+        }
+      }
+      if (!fast) {  // NaN or Inf in the block, a tiny NVFP4 scale, an MX scale near 2^128
+        uint8_t c[B];
+        uint32_t wb[B * BITS / 32];
+        if constexpr (NV) {
+          int bad = 0;
+          const uint32_t ab = mxb_block_amax_bits(v, B, policy_mode(a.policy), &bad);
+          s = mxb_nvfp4_quantize_block(v, B, ab, bad && a.policy == MXB_NONFINITE_NAN_BLOCK, &ts, nullptr, c);
+        } else if constexpr (H == 1) {
+          s = mxb_mx_quantize_block(v, B, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy, nullptr, c);
+        } else {  // the whole block, read again by each lane of the pair
+          float f[B];
+          load_n<DT, B>(a.src, (int64_t)b * B, B, true, f);
+          s = mxb_mx_quantize_block(f, B, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy, nullptr, c);
+        }
+        pack_words<B, BITS>(c, wb);
+#pragma unroll
+        for (int k = 0; k < NW; k++) w[k] = half ? wb[NW + k] : wb[k];
+      }
+      store_words<NW>(a.data + (size_t)b * (B * BITS / 8) + half * (NW * 4), w);
+      if (!half) a.scales[scale_slot(a, g, b)] = s;
+    }
+  }
+  if (AMAX) {
+    fold = __reduce_max_sync(0xFFFFFFFFu, fold);
+    if ((threadIdx.x & 31) == 0 && fold) atomicMax(reinterpret_cast<uint32_t *>(a.amax), fold);
+  }
+}
+
+// The largest MX scale byte b for which no code needs a cap (its value
+// times 2^(b-127) is finite) and 2^(127-b) is a normal number.
+int mx_bmax(const mxb_fp &p) {
+  int b = 0;
+  while (b < 253 && mxb_fp_finite_cap(&p, mxb_e8m0_decode((uint8_t)(b + 1))) == p.maxcode) b++;
+  return b;
+}
+
+}  // namespace
+
+bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
+                   int dtype, bool amax_pass, const QArgs &a, cudaStream_t st, mxb_status_t *status,
+                   const char **impl) {
+  const bool nv = d->scale_type == MXB_SCALE_UE4M3;
+  if (cfg->rounding == MXB_ROUND_SR || cfg->block_2d) return false;
+  if (nv ? cfg->four_over_six != 0 : (d->scale_type != MXB_SCALE_E8M0 || a.rht)) return false;
+  const int B = d->block_cols, bits = d->elem_bits;
+  if (B <= 0 || a.cols % B) return false;
+  const int64_t nb = a.cols / B, total = a.rows * nb;
+  if (total <= 0 || total >= (int64_t)1 << 31) return false;
+  if (!a.vec_in || !aligned16(a.data) || a.row_bytes != nb * B * bits / 8 || a.scale_cols != nb) return false;
+  RowsArgs g;
+  g.nblocks = (uint32_t)total;
+  g.nb = (uint32_t)nb;
+  g.div_s = 0;
+  while (((uint64_t)1 << g.div_s) < (uint64_t)nb) g.div_s++;
+  g.div_m = (uint32_t)((((uint64_t)1 << 32) * (((uint64_t)1 << g.div_s) - (uint64_t)nb)) / (uint64_t)nb + 1);
+  g.scale_tiles = (uint32_t)((nb + 3) / 4);
+  g.mx_bmax = nv ? 0 : mx_bmax(mxb_elem_fp(d->elem));
+  const int T = 256;
+  *status = MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
+    constexpr int SCALE = mxb_fmt_scale_type(F);
+    if constexpr ((SCALE == MXB_SCALE_UE4M3 || SCALE == MXB_SCALE_E8M0) && mxb_fmt_block_rows(F) == 1) {
+      return MXB_DTYPE_SWITCH(dtype, DT, [&]() -> mxb_status_t {
+        constexpr int H = lanes_of<DT, F>(), NQ = mxb_fmt_block_cols(F) / H / in_t<DT>::per16;
+        constexpr int U = NQ <= 2 ? 2 : 1;
+        const unsigned grid = grid_for(ctx, (total * H + U - 1) / U, T);
+        if constexpr (SCALE == MXB_SCALE_UE4M3) {
+          if (amax_pass) {
+            MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, sizeof(float), st), "cudaMemsetAsync(dst->amax)"));
+            MXB_BOOL_SWITCH(a.rht != 0, RHT, [&] { rows_kernel<DT, F, RHT, true><<<grid, T, 0, st>>>(a, g); });
+            MXB_TRY(launch_status("nvfp4 amax pass (rows)"));
+          }
+          MXB_BOOL_SWITCH(a.rht != 0, RHT, [&] { rows_kernel<DT, F, RHT, false><<<grid, T, 0, st>>>(a, g); });
+          *impl = "cuda-nvfp4-quantize-rows";
+        } else {
+          rows_kernel<DT, F, false, false><<<grid, T, 0, st>>>(a, g);
+          *impl = "cuda-mx-quantize-rows";
+        }
+        return launch_status(*impl);
+      });
+    } else {  // not reached: the checks above let only these formats through
+      return mxb_fail(MXB_ERR_INTERNAL, "%s has no row-wise quantize kernel", d->name);
+    }
+  });
+  return true;
+}
+
+}  // namespace mxb
