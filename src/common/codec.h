@@ -198,17 +198,24 @@ MXB_HD uint32_t mxb_fp_encode_sr_generic(const mxb_fp *p, float x, uint32_t r) {
  * even code) and the bits of a + M count the steps above M. Clamping at 6
  * (the largest value) saturates without a final min. NaN gives +max (0x7).
  * Proven equal to the generic encoder over all 2^32 fp32 inputs. */
-MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan(float x) { /* x not NaN (Inf saturates) */
-  uint32_t u = mxb_f2u(x);
-  float a = fminf(fabsf(x), 6.0f);
+MXB_HD uint32_t mxb_e2m1_encode_rne(float x) {
+  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
+  float a = fminf(mxb_u2f(ax), 6.0f);
   uint32_t e = mxb_f2u(a) & MXB_F32_INF;
   e = e > 0x3F800000u ? e : 0x3F800000u; /* 2^max(e, 0) */
   uint32_t m = e + (22u << 23);
   uint32_t c = mxb_f2u(a + mxb_u2f(m)) - m + ((e - 0x3F800000u) >> 22); /* steps + 2 per binade */
-  return c | ((u >> 28) & 0x8u);
+  return ax > MXB_F32_INF ? 0x7u : c | ((u >> 28) & 0x8u);
 }
-MXB_HD uint32_t mxb_e2m1_encode_rne(float x) {
-  return (mxb_f2u(x) & MXB_F32_ABS) > MXB_F32_INF ? 0x7u : mxb_e2m1_encode_rne_nonnan(x);
+/* The same for x known not to be NaN (Inf saturates): without the final
+ * select. */
+MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan(float x) {
+  uint32_t u = mxb_f2u(x);
+  float a = fminf(mxb_u2f(u & MXB_F32_ABS), 6.0f);
+  uint32_t e = mxb_f2u(a) & MXB_F32_INF;
+  e = e > 0x3F800000u ? e : 0x3F800000u;
+  uint32_t m = e + (22u << 23);
+  return (mxb_f2u(a + mxb_u2f(m)) - m + ((e - 0x3F800000u) >> 22)) | ((u >> 28) & 0x8u);
 }
 /* E2M1 SR (NUMERICS 2.2): step = 2^(e-1) with e = binade of |x| clamped to
  * [0, 2] (0.5, 1, 2; a >= 8 saturates whatever the step), written as
@@ -370,16 +377,16 @@ MXB_HD uint8_t mxb_ue4m3_encode(float v) {
  * On sm_89+ devices through the hardware conversion to fp16 (every E4M3
  * value is an fp16 value, and every fp16 value an fp32 one: exact). */
 MXB_HD float mxb_ue4m3_decode(uint8_t b) {
-  if ((b & 0x80u) || b == 0x7Fu) return mxb_u2f(MXB_F32_QNAN);
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  /* no branch, so that a kernel's repeated decodes of one byte fold into one */
   float r;
   asm("{ .reg .b16 lo, hi; .reg .b32 p; cvt.rn.f16x2.e4m3x2 p, %1; mov.b32 {lo, hi}, p; cvt.f32.f16 %0, lo; }"
       : "=f"(r)
       : "h"((unsigned short)b));
-  return r;
+  return (b & 0x80u) || b == 0x7Fu ? mxb_u2f(MXB_F32_QNAN) : r;
 #else
   mxb_fp p = mxb_fp_e4m3();
-  return mxb_fp_decode(&p, b);
+  return b & 0x80u ? mxb_u2f(MXB_F32_QNAN) : mxb_fp_decode(&p, b);
 #endif
 }
 
