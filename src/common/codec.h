@@ -254,19 +254,21 @@ MXB_HD uint32_t mxb_fp_encode_rne_minifloat_nonnan(const mxb_fp *p, float x) { /
 MXB_HD uint32_t mxb_fp_encode_rne_minifloat(const mxb_fp *p, float x) {
   return (mxb_f2u(x) & MXB_F32_ABS) > MXB_F32_INF ? mxb_fp_nan(p) : mxb_fp_encode_rne_minifloat_nonnan(p, x);
 }
-/* E4M3 RNE satfinite. On the device the hardware conversion: it saturates
- * (Inf too) to +-448 and keeps the sign of zero, the generic encoder's bits
- * exactly (proven over all 2^32 inputs by the GPU suite); NaN of either
+/* E4M3 and E5M2 RNE satfinite (elem: MXB_ELEM_E4M3 or MXB_ELEM_E5M2). On
+ * sm_89+ devices the hardware conversion: it saturates (Inf too) to the
+ * largest finite value and keeps the sign of zero, the generic encoder's
+ * bits exactly (proven over all 2^32 inputs by the GPU suite); NaN of either
  * sign is mapped to 0x7F before it. Pre-sm_89 devices keep the generic
  * integer path, the host the branch-free minifloat encoder. */
-MXB_HD uint32_t mxb_e4m3_encode_rne(float x) {
+MXB_HD uint32_t mxb_fp8_encode_rne(float x, int elem) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
   if ((mxb_f2u(x) & MXB_F32_ABS) > MXB_F32_INF) return 0x7Fu; /* NaN of either sign */
   unsigned short h;
-  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(x));
+  if (elem == MXB_ELEM_E5M2) asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(x));
+  else asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(x));
   return (uint32_t)(h & 0xFFu);
 #else
-  mxb_fp p = mxb_elem_fp(MXB_ELEM_E4M3);
+  mxb_fp p = mxb_elem_fp(elem);
 #ifdef __CUDA_ARCH__
   return mxb_fp_encode_rne_generic(&p, x);
 #else
@@ -274,25 +276,8 @@ MXB_HD uint32_t mxb_e4m3_encode_rne(float x) {
 #endif
 #endif
 }
-/* E5M2 RNE satfinite, the same way: on sm_89+ devices the hardware
- * conversion (proven equal to the generic encoder over all 2^32 inputs by
- * the GPU suite), NaN of either sign mapped to 0x7F before it; elsewhere
- * the branch-free minifloat encoder (host) or the generic one. */
-MXB_HD uint32_t mxb_e5m2_encode_rne(float x) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
-  if ((mxb_f2u(x) & MXB_F32_ABS) > MXB_F32_INF) return 0x7Fu;
-  unsigned short h;
-  asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(x));
-  return (uint32_t)(h & 0xFFu);
-#else
-  mxb_fp p = mxb_elem_fp(MXB_ELEM_E5M2);
-#ifdef __CUDA_ARCH__
-  return mxb_fp_encode_rne_generic(&p, x);
-#else
-  return mxb_fp_encode_rne_minifloat(&p, x);
-#endif
-#endif
-}
+MXB_HD uint32_t mxb_e4m3_encode_rne(float x) { return mxb_fp8_encode_rne(x, MXB_ELEM_E4M3); }
+MXB_HD uint32_t mxb_e5m2_encode_rne(float x) { return mxb_fp8_encode_rne(x, MXB_ELEM_E5M2); }
 /* MXINT8 RNE (two's complement q * 2^-6, |q| <= 127, the sign of zero
  * dropped): q = |x| * 64 rounded by the fp32 adder at 1.5 * 2^23, whose ulp
  * is 1 (|x| * 64 is exact; above 2^22 the sum is clamped anyway), then

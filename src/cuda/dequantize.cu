@@ -1,4 +1,5 @@
-// CUDA dequantize: one thread per 16 elements of a row, decoding through
+// CUDA dequantize, the general kernel (NVFP4 and MX rows of whole blocks go
+// to dequantize_rows.cu first): one thread per 16 elements of a row, decoding through
 // the shared per-format decoders of common/block.h (same operations, same
 // order as the CPU reference), then rounding to the output type. Element
 // codes of up to 8 bits decode through a per-block shared-memory table
@@ -44,31 +45,12 @@ constexpr bool dequant_offered(int f) { return mxb_fmt_elem(f) != MXB_ELEM_MIXED
 template <int OT, int W = OT == MXB_DTYPE_FP32 ? 4 : 2>
 __device__ __forceinline__ void store16(const DArgs &a, int64_t i, float (&v)[16], int n, uint4 *stage) {
   uint32_t u[16];
-#pragma unroll
-  for (int k = 0; k < 16; k++) {
-    const float x = mxb_canon_nan(v[k]);
-    if (OT == MXB_DTYPE_FP32) u[k] = __float_as_uint(x);
-    else if (k % 2 == 0) u[k / 2] = OT == MXB_DTYPE_BF16 ? mxb_bf16_rne(x) : mxb_fp16_rne(x);
-    else u[k / 2] |= (uint32_t)(OT == MXB_DTYPE_BF16 ? mxb_bf16_rne(x) : mxb_fp16_rne(x)) << 16;
-  }
+  out_words<OT>(v, u);
   constexpr int ES = OT == MXB_DTYPE_FP32 ? 4 : 2;  // output element size
   char *o = static_cast<char *>(a.out) + i * ES;
   if (a.coal) {
-    // Lane L's word c goes to slot L * W + (c ^ ((L / (8 / W)) % W)): the
-    // XOR keeps each 8-lane phase of the 16-byte writes on distinct banks;
-    // the reads below (lane by lane along the warp's run) are conflict-free.
     const int lane = threadIdx.x & 31;
-#pragma unroll
-    for (int c = 0; c < W; c++)
-      stage[lane * W + (c ^ ((lane / (8 / W)) % W))] = make_uint4(u[4 * c], u[4 * c + 1], u[4 * c + 2], u[4 * c + 3]);
-    __syncwarp();
-    uint4 *run = reinterpret_cast<uint4 *>(o - (int64_t)lane * 16 * ES);
-#pragma unroll
-    for (int k = 0; k < W; k++) {
-      const int p = k * 32 + lane, L = p / W, c = p % W;
-      run[p] = stage[L * W + (c ^ ((L / (8 / W)) % W))];
-    }
-    __syncwarp();
+    store_warp_run<W>(stage, reinterpret_cast<uint4 *>(o - (int64_t)lane * 16 * ES), u);
   } else if (a.vec_out && n == 16) {
 #pragma unroll
     for (int c = 0; c < W; c++)

@@ -15,6 +15,7 @@
 #include "common/block.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
+#include "cuda/qcommon.cuh"
 #include "cuda/tensor_view.cuh"
 
 namespace mxb {
@@ -85,38 +86,18 @@ __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
       v[k] = __fmul_rn(lut[c & ((1u << BITS) - 1u)], sc);
       chk = __fmaf_rn(v[k], 0.0f, chk);  // NaN where a value is NaN or infinite
     }
-    uint32_t o[OW];
+    uint32_t o[16];
     if (chk == 0.0f) {
 #pragma unroll
       for (int k = 0; k < OW; k++)
         o[k] = OT == MXB_DTYPE_FP32 ? __float_as_uint(v[k]) : cvt16x2<OT>(v[2 * k], v[2 * k + 1]);
-    } else {  // the general kernel's store: canonical NaN, the library's rounding
-#pragma unroll
-      for (int k = 0; k < 16; k++) {
-        const float x = mxb_canon_nan(v[k]);
-        if (OT == MXB_DTYPE_FP32) o[k] = __float_as_uint(x);
-        else if (k % 2 == 0) o[k / 2] = OT == MXB_DTYPE_BF16 ? mxb_bf16_rne(x) : mxb_fp16_rne(x);
-        else o[k / 2] |= (uint32_t)(OT == MXB_DTYPE_BF16 ? mxb_bf16_rne(x) : mxb_fp16_rne(x)) << 16;
-      }
+    } else {  // the general kernel's rounding: canonical NaN, the library's rounding
+      out_words<OT>(v, o);
     }
     uint4 *dst = reinterpret_cast<uint4 *>(static_cast<char *>(a.out) + (size_t)i * (OW * 4));
     const uint32_t lane = threadIdx.x & 31u;
-    if (i - lane + 31u < a.nitems) {
-      // The warp's 32 runs are one contiguous stretch of output: stage it in
-      // shared memory and store whole lines (lane L's chunk c at slot
-      // L * W + (c ^ (L / (8 / W)) % W): each 8-lane phase of the 16-byte
-      // accesses meets distinct banks, writing and reading).
-#pragma unroll
-      for (int c = 0; c < W; c++)
-        stage[lane * W + (c ^ ((lane / (8 / W)) % W))] = make_uint4(o[4 * c], o[4 * c + 1], o[4 * c + 2], o[4 * c + 3]);
-      __syncwarp();
-      uint4 *run = dst - lane * W;
-#pragma unroll
-      for (int k = 0; k < W; k++) {
-        const uint32_t q = k * 32 + lane, L = q / W, c = q % W;
-        __stcs(run + q, stage[L * W + (c ^ ((L / (8 / W)) % W))]);
-      }
-      __syncwarp();
+    if (i - lane + 31u < a.nitems) {  // the warp's 32 runs are one contiguous stretch of output
+      store_warp_run<W>(stage, dst - lane * W, o);
     } else {
 #pragma unroll
       for (int c = 0; c < W; c++) __stcs(dst + c, make_uint4(o[4 * c], o[4 * c + 1], o[4 * c + 2], o[4 * c + 3]));

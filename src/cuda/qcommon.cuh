@@ -94,6 +94,41 @@ __device__ __forceinline__ void pack_store(uint8_t *dst, const uint8_t (&c)[N], 
   }
 }
 
+// 16 decoded values as words of the output type OT (fp32: one a word;
+// bf16, fp16: two, the lower index in the low half), NaN canonical
+// (mxb_canon_nan) and rounded as the CPU reference rounds.
+template <int OT>
+__device__ __forceinline__ void out_words(const float (&v)[16], uint32_t (&u)[16]) {
+#pragma unroll
+  for (int k = 0; k < 16; k++) {
+    const float x = mxb_canon_nan(v[k]);
+    if (OT == MXB_DTYPE_FP32) u[k] = __float_as_uint(x);
+    else if (k % 2 == 0) u[k / 2] = OT == MXB_DTYPE_BF16 ? mxb_bf16_rne(x) : mxb_fp16_rne(x);
+    else u[k / 2] |= (uint32_t)(OT == MXB_DTYPE_BF16 ? mxb_bf16_rne(x) : mxb_fp16_rne(x)) << 16;
+  }
+}
+
+// A warp's output when its 32 lanes' runs of W 16-byte chunks are one
+// contiguous stretch starting at run: staged in this warp's 32 * W chunks of
+// shared memory and stored as whole lines. Lane L's chunk c goes to slot
+// L * W + (c ^ ((L / (8 / W)) % W)): the XOR keeps each 8-lane phase of the
+// 16-byte writes on distinct banks, and the reads (lane by lane along the
+// stretch) are conflict-free. Every lane of the warp calls it.
+template <int W>
+__device__ __forceinline__ void store_warp_run(uint4 *stage, uint4 *run, const uint32_t (&u)[16]) {
+  const int lane = threadIdx.x & 31;
+#pragma unroll
+  for (int c = 0; c < W; c++)
+    stage[lane * W + (c ^ ((lane / (8 / W)) % W))] = make_uint4(u[4 * c], u[4 * c + 1], u[4 * c + 2], u[4 * c + 3]);
+  __syncwarp();
+#pragma unroll
+  for (int k = 0; k < W; k++) {
+    const int p = k * 32 + lane, L = p / W, c = p % W;
+    __stcs(run + p, stage[L * W + (c ^ ((L / (8 / W)) % W))]);
+  }
+  __syncwarp();
+}
+
 // Grid-stride walk over the items of a row-major [rows, nb] grid: thread
 // start, start + stride, ... The (row, block) pair is stepped by a constant
 // (stride / nb, stride % nb) with one carry, so the division runs once per

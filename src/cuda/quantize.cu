@@ -1,4 +1,6 @@
-// CUDA quantize: one thread per scale block (its length from the format table),
+// CUDA quantize, the general kernels (the common case of NVFP4 and MX rows
+// of whole blocks goes to quantize_rows.cu first): one thread per scale
+// block (its length from the format table),
 // the shared per-block code of common/block.h inlined, so every byte matches
 // the CPU reference. Loads and stores are 16-byte vectors where the row
 // layout allows; tails and odd shapes take a scalar path through the same
