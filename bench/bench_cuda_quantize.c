@@ -2,7 +2,8 @@
  * the same input timed in the same run. Bytes counted: input read plus every
  * output plane written. ratio_to_copy = (bytes / kernel time) divided by
  * (2 * input bytes / copy time). 8192 x 8192 inputs (fp32 or bf16),
- * standard normal values. */
+ * standard normal values; the main recipe cases also on LLM-shaped tensors
+ * (16384 x 4096, 4096 x 14336 and their transposes; names end in the shape). */
 #include "bench.h"
 #include "mxblas.h"
 
@@ -28,6 +29,7 @@ typedef struct bench_case {
   int rht, sr, block_2d; /* options */
   int amax_compute;      /* NVFP4: compute the tensor amax (two passes over the input) */
   int four_over_six;     /* NVFP4: mxb_four_over_six_t */
+  int64_t rows, cols;    /* 0: 8192 x 8192 */
 } bench_case;
 
 /* The shared random input, made once per dtype. */
@@ -108,10 +110,11 @@ static void run_case(mxbb_state *st, void *arg) {
   const void *src = device_input(in_type);
   mxb_tensor_t q;
   mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
-  mxb_tensor_init(&q, c->format, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR);
-  mxb_tensor_sizes(c->format, ROWS, COLS, MXB_SCALE_LAYOUT_LINEAR, &sz);
+  const int64_t rows = c->rows ? c->rows : ROWS, cols = c->cols ? c->cols : COLS; /* at most ROWS * COLS values */
+  mxb_tensor_init(&q, c->format, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
+  mxb_tensor_sizes(c->format, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &sz);
   void *planes[4] = {NULL, NULL, NULL, NULL}, *out = NULL, *ws = NULL;
-  size_t in_bytes = (size_t)ROWS * COLS * mxb_dtype_size(in_type);
+  size_t in_bytes = (size_t)(rows * cols) * mxb_dtype_size(in_type);
   size_t plane_bytes[4] = {sz.data_bytes, sz.scale_bytes, sz.aux_bytes, sz.amax_bytes};
   int ok = src != NULL;
   for (int k = 0; k < 4 && ok; k++)
@@ -135,12 +138,12 @@ static void run_case(mxbb_state *st, void *arg) {
   if (ok) ok = mxb_quantize(ctx, &cfg, in_type, src, &q, ws, ws_bytes, NULL) == MXB_SUCCESS;
   if (ok && sz.amax_bytes && !c->amax_compute) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
   if (ok && c->op == OP_DEQUANT)
-    ok = cudaMalloc(&out, (size_t)ROWS * COLS * mxb_dtype_size(c->dtype)) == cudaSuccess;
+    ok = cudaMalloc(&out, (size_t)(rows * cols) * mxb_dtype_size(c->dtype)) == cudaSuccess;
   if (!ok || cudaDeviceSynchronize() != cudaSuccess) {
     mxbb_skip(st, mxb_last_error_detail()[0] ? mxb_last_error_detail() : "allocation or setup failed");
   } else {
     size_t qbytes = sz.data_bytes + sz.scale_bytes + sz.aux_bytes + sz.amax_bytes;
-    size_t bytes = c->op == OP_QUANT ? in_bytes + qbytes : qbytes + (size_t)ROWS * COLS * mxb_dtype_size(c->dtype);
+    size_t bytes = c->op == OP_QUANT ? in_bytes + qbytes : qbytes + (size_t)(rows * cols) * mxb_dtype_size(c->dtype);
     double t_copy = copy_seconds(src, in_bytes);
     cudaEvent_t a, b;
     cudaEventCreate(&a);
@@ -180,7 +183,7 @@ static void run_case(mxbb_state *st, void *arg) {
   mxb_context_destroy(ctx);
 }
 
-#define Q(n, f, t, rht, sr, b2d, ac) {n, OP_QUANT, f, t, rht, sr, b2d, ac, 0}
+#define Q(n, f, t, rht, sr, b2d, ac) {n, OP_QUANT, f, t, rht, sr, b2d, ac, 0, 0, 0}
 static const bench_case k_cases[] = {
   Q("nvfp4", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0),
   Q("nvfp4", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0),
@@ -190,8 +193,8 @@ static const bench_case k_cases[] = {
   Q("nvfp4_rht", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 1, 0, 0, 0),
   Q("nvfp4_sr", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 1, 0, 0),
   Q("nvfp4_sr", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 1, 0, 0),
-  {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE},
-  {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE},
+  {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0},
+  {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0},
   Q("nvfp4_2d", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 1, 0),
   Q("nvfp4_2d", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 1, 0),
   Q("mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, MXB_DTYPE_FP32, 0, 0, 0, 0),
@@ -207,7 +210,7 @@ static const bench_case k_cases[] = {
   Q("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_DTYPE_FP32, 0, 0, 0, 0),
   Q("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_DTYPE_BF16, 0, 0, 0, 0),
   Q("bf16", MXB_FORMAT_BF16, MXB_DTYPE_FP32, 0, 0, 0, 0),
-#define D(name, fmt) {name, OP_DEQUANT, fmt, MXB_DTYPE_BF16, 0, 0, 0, 0, 0}, {name, OP_DEQUANT, fmt, MXB_DTYPE_FP32, 0, 0, 0, 0, 0}
+#define D(name, fmt) {name, OP_DEQUANT, fmt, MXB_DTYPE_BF16, 0, 0, 0, 0, 0, 0, 0}, {name, OP_DEQUANT, fmt, MXB_DTYPE_FP32, 0, 0, 0, 0, 0, 0, 0}
   D("nvfp4", MXB_FORMAT_NVFP4),
   D("mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3),
   D("mxfp4", MXB_FORMAT_MXFP4),
@@ -217,6 +220,19 @@ static const bench_case k_cases[] = {
   D("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128),
   D("bf16", MXB_FORMAT_BF16),
 #undef D
+/* LLM-shaped tensors, bf16 in (quantize) or out (dequantize) */
+#define L(n, op, f, rht, r, c) {n, op, f, MXB_DTYPE_BF16, rht, 0, 0, 0, 0, r, c}
+#define LS(n, op, f, rht) L(n, op, f, rht, 16384, 4096), L(n, op, f, rht, 4096, 16384), L(n, op, f, rht, 4096, 14336), \
+                          L(n, op, f, rht, 14336, 4096)
+  LS("nvfp4", OP_QUANT, MXB_FORMAT_NVFP4, 0),
+  LS("nvfp4_rht", OP_QUANT, MXB_FORMAT_NVFP4, 1),
+  LS("mxfp8_e4m3", OP_QUANT, MXB_FORMAT_MXFP8_E4M3, 0),
+  LS("mxfp4", OP_QUANT, MXB_FORMAT_MXFP4, 0),
+  LS("fp8_e4m3_1x128", OP_QUANT, MXB_FORMAT_FP8_E4M3_1x128, 0),
+  LS("nvfp4", OP_DEQUANT, MXB_FORMAT_NVFP4, 0),
+  LS("mxfp8_e4m3", OP_DEQUANT, MXB_FORMAT_MXFP8_E4M3, 0),
+#undef LS
+#undef L
 };
 
 MXBB_CONSTRUCTOR static void reg(void) {
@@ -224,10 +240,12 @@ MXBB_CONSTRUCTOR static void reg(void) {
   for (size_t i = 0; i < sizeof(k_cases) / sizeof(k_cases[0]); i++) {
     const bench_case *c = &k_cases[i];
     const char *t = c->dtype == MXB_DTYPE_FP32 ? "fp32" : "bf16";
+    char shape[32] = "";
+    if (c->rows) snprintf(shape, sizeof(shape), "/%lldx%lld", (long long)c->rows, (long long)c->cols);
     if (c->op == OP_QUANT)
-      snprintf(names[i], sizeof(names[i]), "cuda/quantize/%s/%s", c->name, t);
+      snprintf(names[i], sizeof(names[i]), "cuda/quantize/%s/%s%s", c->name, t, shape);
     else
-      snprintf(names[i], sizeof(names[i]), "cuda/dequantize/%s/to_%s", c->name, t);
+      snprintf(names[i], sizeof(names[i]), "cuda/dequantize/%s/to_%s%s", c->name, t, shape);
     mxbb_register(names[i], run_case, (void *)c, 1);
   }
 }
