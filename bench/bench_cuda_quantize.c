@@ -19,7 +19,10 @@
 #define ROWS 8192
 #define COLS 8192
 
-typedef enum { OP_QUANT, OP_DEQUANT } bench_op;
+/* OP_PAIR: mxb_quantize_pair in the NVFP4 recipe's configuration for
+ * gradients: the row-wise copy RNE, the column-wise copy with the d = 16 RHT
+ * and SR (bytes: the input once and both copies' planes). */
+typedef enum { OP_QUANT, OP_DEQUANT, OP_PAIR } bench_op;
 
 typedef struct bench_case {
   const char *name;
@@ -106,7 +109,7 @@ static void run_case(mxbb_state *st, void *arg) {
     mxbb_skip(st, mxb_last_error_detail());
     return;
   }
-  mxb_dtype_t in_type = c->op == OP_QUANT ? c->dtype : MXB_DTYPE_FP32;
+  mxb_dtype_t in_type = c->op != OP_DEQUANT ? c->dtype : MXB_DTYPE_FP32;
   const void *src = device_input(in_type);
   mxb_tensor_t q;
   mxb_tensor_sizes_t sz = {.struct_size = sizeof(sz)};
@@ -123,6 +126,15 @@ static void run_case(mxbb_state *st, void *arg) {
   q.scales = planes[1];
   q.aux = planes[2];
   q.amax = (float *)planes[3];
+  mxb_tensor_t qt; /* OP_PAIR: the column-wise copy [cols, rows] */
+  void *tplanes[4] = {NULL, NULL, NULL, NULL};
+  mxb_tensor_init(&qt, c->format, cols, rows, MXB_SCALE_LAYOUT_LINEAR);
+  for (int k = 0; k < 4 && ok && c->op == OP_PAIR; k++)
+    if (plane_bytes[k]) ok = cudaMalloc(&tplanes[k], plane_bytes[k]) == cudaSuccess; /* same sizes, transposed */
+  qt.data = tplanes[0];
+  qt.scales = tplanes[1];
+  qt.aux = tplanes[2];
+  qt.amax = (float *)tplanes[3];
 
   mxb_quant_config_t cfg;
   mxb_quant_config_init(&cfg);
@@ -131,19 +143,30 @@ static void run_case(mxbb_state *st, void *arg) {
   cfg.seed = 1234;
   cfg.block_2d = c->block_2d;
   cfg.four_over_six = (mxb_four_over_six_t)c->four_over_six;
+  mxb_quant_config_t ccfg = cfg; /* OP_PAIR: the column-wise copy's */
+  ccfg.rht.enabled = 1;
+  ccfg.rounding = MXB_ROUND_SR;
   size_t ws_bytes = 0;
-  /* Quantize once (this also produces the amax a supplied-amax run reads). */
-  if (ok) ok = mxb_quantize_workspace_size(ctx, &cfg, in_type, &q, &ws_bytes) == MXB_SUCCESS;
-  if (ok && ws_bytes) ok = cudaMalloc(&ws, ws_bytes) == cudaSuccess;
-  if (ok) ok = mxb_quantize(ctx, &cfg, in_type, src, &q, ws, ws_bytes, NULL) == MXB_SUCCESS;
-  if (ok && sz.amax_bytes && !c->amax_compute) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+  /* Quantize once (this also produces the amaxes a supplied-amax run reads). */
+  if (ok && c->op == OP_PAIR) {
+    ok = mxb_quantize_pair_workspace_size(ctx, &cfg, &ccfg, in_type, &q, &qt, &ws_bytes) == MXB_SUCCESS;
+    if (ok && ws_bytes) ok = cudaMalloc(&ws, ws_bytes) == cudaSuccess;
+    if (ok) ok = mxb_quantize_pair(ctx, &cfg, &ccfg, in_type, src, &q, &qt, ws, ws_bytes, NULL) == MXB_SUCCESS;
+  } else {
+    if (ok) ok = mxb_quantize_workspace_size(ctx, &cfg, in_type, &q, &ws_bytes) == MXB_SUCCESS;
+    if (ok && ws_bytes) ok = cudaMalloc(&ws, ws_bytes) == cudaSuccess;
+    if (ok) ok = mxb_quantize(ctx, &cfg, in_type, src, &q, ws, ws_bytes, NULL) == MXB_SUCCESS;
+  }
+  if (ok && sz.amax_bytes && !c->amax_compute) cfg.amax_source = ccfg.amax_source = MXB_AMAX_FROM_TENSOR;
   if (ok && c->op == OP_DEQUANT)
     ok = cudaMalloc(&out, (size_t)(rows * cols) * mxb_dtype_size(c->dtype)) == cudaSuccess;
   if (!ok || cudaDeviceSynchronize() != cudaSuccess) {
     mxbb_skip(st, mxb_last_error_detail()[0] ? mxb_last_error_detail() : "allocation or setup failed");
   } else {
     size_t qbytes = sz.data_bytes + sz.scale_bytes + sz.aux_bytes + sz.amax_bytes;
-    size_t bytes = c->op == OP_QUANT ? in_bytes + qbytes : qbytes + (size_t)(rows * cols) * mxb_dtype_size(c->dtype);
+    size_t bytes = c->op == OP_QUANT ? in_bytes + qbytes
+                   : c->op == OP_PAIR ? in_bytes + 2 * qbytes
+                                      : qbytes + (size_t)(rows * cols) * mxb_dtype_size(c->dtype);
     double t_copy = copy_seconds(src, in_bytes);
     cudaEvent_t a, b;
     cudaEventCreate(&a);
@@ -152,8 +175,9 @@ static void run_case(mxbb_state *st, void *arg) {
     int failed = 0;
     while (mxbb_keep_running(st)) {
       cudaEventRecord(a, 0);
-      mxb_status_t s = c->op == OP_QUANT ? mxb_quantize(ctx, &cfg, in_type, src, &q, ws, ws_bytes, NULL)
-                                         : mxb_dequantize(ctx, &q, c->dtype, out, NULL);
+      mxb_status_t s = c->op == OP_QUANT  ? mxb_quantize(ctx, &cfg, in_type, src, &q, ws, ws_bytes, NULL)
+                       : c->op == OP_PAIR ? mxb_quantize_pair(ctx, &cfg, &ccfg, in_type, src, &q, &qt, ws, ws_bytes, NULL)
+                                          : mxb_dequantize(ctx, &q, c->dtype, out, NULL);
       cudaEventRecord(b, 0);
       cudaEventSynchronize(b);
       float ms = 0;
@@ -178,6 +202,7 @@ static void run_case(mxbb_state *st, void *arg) {
     }
   }
   for (int k = 0; k < 4; k++) cudaFree(planes[k]);
+  for (int k = 0; k < 4; k++) cudaFree(tplanes[k]);
   cudaFree(out);
   cudaFree(ws);
   mxb_context_destroy(ctx);
@@ -231,6 +256,7 @@ static const bench_case k_cases[] = {
   LS("fp8_e4m3_1x128", OP_QUANT, MXB_FORMAT_FP8_E4M3_1x128, 0),
   LS("nvfp4", OP_DEQUANT, MXB_FORMAT_NVFP4, 0),
   LS("mxfp8_e4m3", OP_DEQUANT, MXB_FORMAT_MXFP8_E4M3, 0),
+  L("nvfp4_recipe", OP_PAIR, MXB_FORMAT_NVFP4, 0, 8192, 8192), LS("nvfp4_recipe", OP_PAIR, MXB_FORMAT_NVFP4, 0),
 #undef LS
 #undef L
 };
@@ -244,6 +270,8 @@ MXBB_CONSTRUCTOR static void reg(void) {
     if (c->rows) snprintf(shape, sizeof(shape), "/%lldx%lld", (long long)c->rows, (long long)c->cols);
     if (c->op == OP_QUANT)
       snprintf(names[i], sizeof(names[i]), "cuda/quantize/%s/%s%s", c->name, t, shape);
+    else if (c->op == OP_PAIR)
+      snprintf(names[i], sizeof(names[i]), "cuda/quantize_pair/%s/%s%s", c->name, t, shape);
     else
       snprintf(names[i], sizeof(names[i]), "cuda/dequantize/%s/to_%s%s", c->name, t, shape);
     mxbb_register(names[i], run_case, (void *)c, 1);
