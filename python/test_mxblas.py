@@ -554,6 +554,24 @@ class Gemm(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "bias must hold N = 40 values"):
             mxblas.gemm(qa, qb, bias=bias[:5])
 
+    def test_gemm_gated_activation(self):
+        # docs/GEMM.md: the first N/2 columns of the pre-activation gate the last N/2;
+        # C is [M, N/2] = act(gate) * value in fp32. MXFP8 rows quantize alone, so B's halves
+        # quantized apart are the rows of B.
+        a, w = sample(self.M, self.K, 2), sample(self.N, self.K, 3)
+        qa, qb = mxblas.quantize(a, "mxfp8_e4m3"), mxblas.quantize(w, "mxfp8_e4m3")
+        h = self.N // 2
+        qg, qv = mxblas.quantize(w[:h], "mxfp8_e4m3"), mxblas.quantize(w[h:], "mxfp8_e4m3")
+        bias = sample(1, self.N, 5)[0]
+        for gated, act in (("swiglu", "silu"), ("geglu_erf", "gelu_erf"), ("geglu_tanh", "gelu_tanh")):
+            y = mxblas.gemm(qa, qb, alpha=0.5, bias=bias, activation=gated)
+            self.assertEqual(y.shape, (self.M, h))
+            g = mxblas.gemm(qa, qg, alpha=0.5, bias=bias[:h], activation=act)
+            v = mxblas.gemm(qa, qv, alpha=0.5, bias=bias[h:])
+            self.assertEqual(y.tobytes(), (g * v).astype(np.float32).tobytes(), gated)
+        with self.assertRaises(mxblas.MxblasError):
+            mxblas.gemm(qa, qb, beta=1.0, c=np.zeros((self.M, h), np.float32), activation="swiglu")
+
     def test_fast_mode_on_the_cpu_is_exact(self):
         # docs/GEMM.md: on the CPU both modes run the exact reference.
         qa, qb = self.operands("nvfp4")

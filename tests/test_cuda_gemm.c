@@ -1205,9 +1205,12 @@ Test(cuda_gemm, epilogue_refusals_write_nothing) {
   size_t ws = 0;
   cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &A.d, &A.d, &ws), MXB_SUCCESS);
   void *w = ws ? mxbt_dev_alloc(ws) : NULL;
-  d.activation = (mxb_activation_t)6;
+  d.activation = (mxb_activation_t)9;
   cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(mxb_last_error_detail(), "activation"), "%s", mxb_last_error_detail());
+  d.activation = MXB_ACT_SWIGLU; /* gated: the CPU backend only, so far */
+  cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_UNSUPPORTED);
+  cr_assert(strstr(mxb_last_error_detail(), "CPU backend only"), "%s", mxb_last_error_detail());
   d.activation = MXB_ACT_RELU;
   d.bias = db + 2;
   cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_BAD_ALIGNMENT);

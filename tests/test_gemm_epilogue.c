@@ -339,7 +339,7 @@ Test(gemm_epilogue, refusals_write_nothing) {
     mxb_status_t st;
     const char *detail;
   } cases[] = {
-      {0, MXB_ERR_INVALID_ARGUMENT, "desc->activation 6"},
+      {0, MXB_ERR_INVALID_ARGUMENT, "desc->activation 9"},
       {1, MXB_ERR_INVALID_ARGUMENT, "desc->activation -1"},
       {2, MXB_ERR_INVALID_ARGUMENT, "desc->bias_type 9"},
       {3, MXB_ERR_BAD_ALIGNMENT, "desc->bias"},
@@ -350,7 +350,7 @@ Test(gemm_epilogue, refusals_write_nothing) {
     d = d0;
     d.bias = f.bias32;
     switch (cases[i].what) {
-      case 0: d.activation = (mxb_activation_t)6; break;
+      case 0: d.activation = (mxb_activation_t)9; break;
       case 1: d.activation = (mxb_activation_t)-1; break;
       case 2: d.bias_type = (mxb_dtype_t)9; break;
       case 3: d.bias = raw + 2; break; /* fp32 bias on 2 bytes */
@@ -367,6 +367,144 @@ Test(gemm_epilogue, refusals_write_nothing) {
     cr_assert_eq(q, 12345, "case %zu: query wrote its output", i);
   }
   free(w);
+  mxb_context_destroy(ctx);
+  efix_free(&f);
+}
+
+/* ---------------------------------------------------- gated activations */
+enum { GH = 19 }; /* C's columns; N = 2 * GH */
+
+static const int k_gated[] = {MXB_ACT_SWIGLU, MXB_ACT_GEGLU_ERF, MXB_ACT_GEGLU_TANH};
+static const int k_gate_of[] = {MXB_ACT_SILU, MXB_ACT_GELU_ERF, MXB_ACT_GELU_TANH};
+
+/* C[m, j] = act(p[m, j]) * p[m, j + N/2] from the pre-activations p of the
+ * same GEMM without an activation (bias included, fp32 C), with the
+ * library's activation functions (their accuracy is tested above), the
+ * product in fp32 and the rounding to c_type last; a padded ldc leaves the
+ * gap untouched. */
+Test(gemm_epilogue, gated_pairs_gate_and_value) {
+  const int N = 2 * GH, ldc = GH + 3;
+  float *xa = mxbt_gemm_input(EM, EK, 7, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, EK, 8, MXBT_IN_NORMAL, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, EM, EK, xa);
+  mxbt_operand_make(&B, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, N, EK, xb);
+  free(xa);
+  free(xb);
+  float bias[2 * GH];
+  uint64_t s = 23;
+  for (int n = 0; n < N; n++) bias[n] = 2.0f * mxbt_normal(&s);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.alpha = 0.75f;
+  d.bias = bias;
+  static float zero[EM * 2 * GH];
+  float *p = cpu_gemm(&d, &A, &B, zero, sizeof(zero));
+  const mxb_dtype_t cts[] = {MXB_DTYPE_FP32, MXB_DTYPE_BF16, MXB_DTYPE_FP16};
+  for (int a = 0; a < 3; a++)
+    for (int ct = 0; ct < 3; ct++) {
+      mxb_gemm_desc_t g = d;
+      g.activation = (mxb_activation_t)k_gated[a];
+      g.c_type = cts[ct];
+      g.ldc = ldc;
+      const size_t es = cts[ct] == MXB_DTYPE_FP32 ? 4 : 2;
+      unsigned char init[EM * (GH + 3) * 4];
+      memset(init, 0xA5, sizeof(init));
+      unsigned char *c = (unsigned char *)cpu_gemm(&g, &A, &B, init, (size_t)EM * ldc * es);
+      int neg = 0;
+      for (int m = 0; m < EM; m++)
+        for (int j = 0; j < ldc; j++) {
+          const size_t at = ((size_t)m * ldc + j) * es;
+          if (j >= GH) { /* the gap */
+            for (size_t b = 0; b < es; b++) cr_assert_eq(c[at + b], 0xA5, "act %d: C's gap written", k_gated[a]);
+            continue;
+          }
+          const float gate = p[m * N + j], value = p[m * N + GH + j];
+          const float want = mxb_activation(k_gate_of[a], gate) * value; /* fp32 product */
+          neg += gate < 0;
+          if (cts[ct] == MXB_DTYPE_FP32) {
+            uint32_t u;
+            memcpy(&u, c + at, 4);
+            cr_assert_eq(u, mxbt_f2u(want), "act %d [%d][%d]: %.9g, want %.9g", k_gated[a], m, j, mxbt_u2f(u), want);
+          } else {
+            uint16_t h;
+            memcpy(&h, c + at, 2);
+            const uint16_t w16 = cts[ct] == MXB_DTYPE_BF16 ? t_bf16(want) : t_fp16(want);
+            cr_assert_eq(h, w16, "act %d c_type %d [%d][%d]: 0x%04x, want 0x%04x", k_gated[a], (int)cts[ct], m, j, h,
+                         w16);
+          }
+        }
+      cr_assert(neg > 20, "gates of both signs (%d negative)", neg);
+      /* a plan of the same GEMM writes the same bytes */
+      mxb_context_t *ctx;
+      cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+      mxb_gemm_plan_t *plan;
+      cr_assert_eq(mxb_gemm_plan_create(ctx, &g, &A.h, &B.h, NULL, &plan), MXB_SUCCESS, "%s", mxb_last_error_detail());
+      size_t ws = 0;
+      cr_assert_eq(mxb_gemm_plan_workspace_size(plan, &ws), MXB_SUCCESS);
+      void *w = malloc(ws), *c2 = malloc((size_t)EM * ldc * es);
+      memcpy(c2, init, (size_t)EM * ldc * es);
+      cr_assert_eq(mxb_gemm_plan_execute(plan, &A.h, &B.h, c2, w, ws, NULL), MXB_SUCCESS, "%s",
+                   mxb_last_error_detail());
+      cr_assert_eq(memcmp(c2, c, (size_t)EM * ldc * es), 0, "act %d c_type %d: the plan's bytes differ", k_gated[a],
+                   (int)cts[ct]);
+      free(w);
+      free(c2);
+      mxb_gemm_plan_destroy(plan);
+      mxb_context_destroy(ctx);
+      free(c);
+    }
+  free(p);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
+}
+
+/* Gated activations: an odd N, beta != 0, ldc below N/2, a quantized C and
+ * the grouped GEMM are refused, C untouched. */
+Test(gemm_epilogue, gated_refusals) {
+  efix f; /* N = 37: odd */
+  efix_make(&f, MXB_DTYPE_FP32);
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  static float C[EM * EN];
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.activation = MXB_ACT_SWIGLU;
+  size_t q = 12345;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &f.A.h, &f.B.h, &q), MXB_ERR_BAD_SHAPE);
+  cr_assert(strstr(mxb_last_error_detail(), "odd"), "%s", mxb_last_error_detail());
+  cr_assert_eq(q, 12345);
+  /* an even N: B's first 36 rows */
+  mxb_tensor_t B = f.B.h;
+  B.rows = EN - 1;
+  d.beta = 1.0f;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &f.A.h, &B, &q), MXB_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(mxb_last_error_detail(), "beta"), "%s", mxb_last_error_detail());
+  d.beta = 0.0f;
+  d.ldc = (EN - 1) / 2 - 1;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &f.A.h, &B, &q), MXB_ERR_BAD_SHAPE);
+  cr_assert(strstr(mxb_last_error_detail(), "N/2"), "%s", mxb_last_error_detail());
+  d.ldc = 0;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &f.A.h, &B, &q), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *w = malloc(q);
+  for (int k = 0; k < EM * EN; k++) C[k] = 7.0f;
+  d.ldc = (EN - 1) / 2 - 1;
+  cr_assert_eq(mxb_gemm(ctx, &d, &f.A.h, &B, C, w, q, NULL), MXB_ERR_BAD_SHAPE);
+  for (int k = 0; k < EM * EN; k++) cr_assert_eq(C[k], 7.0f, "C written");
+  free(w);
+  /* quantized C and the grouped GEMM */
+  d.ldc = 0;
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  mxb_tensor_t qc;
+  mxb_tensor_init(&qc, MXB_FORMAT_MXFP8_E4M3, EM, EN - 1, MXB_SCALE_LAYOUT_LINEAR);
+  cr_assert_eq(mxb_gemm_quantized_workspace_size(ctx, &d, &cfg, &f.A.h, &B, &qc, &q), MXB_ERR_UNSUPPORTED);
+  mxb_grouped_gemm_desc_t gd;
+  mxb_grouped_gemm_desc_init(&gd);
+  const int32_t offs[2] = {0, EM};
+  gd.index = offs;
+  gd.gemm = &d;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &gd, &f.A.h, &B, &q), MXB_ERR_UNSUPPORTED, "%s",
+               mxb_last_error_detail());
   mxb_context_destroy(ctx);
   efix_free(&f);
 }

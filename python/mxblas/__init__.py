@@ -99,7 +99,9 @@ class _GemmDesc(C.Structure):
                 ("bias", C.c_void_p), ("bias_type", C.c_int), ("activation", C.c_int)]
 
 
-_ACTIVATIONS = {"none": 0, "relu": 1, "relu2": 2, "gelu_erf": 3, "gelu_tanh": 4, "silu": 5}
+_ACTIVATIONS = {"none": 0, "relu": 1, "relu2": 2, "gelu_erf": 3, "gelu_tanh": 4, "silu": 5,
+                "swiglu": 6, "geglu_erf": 7, "geglu_tanh": 8}
+_GATED = ("swiglu", "geglu_erf", "geglu_tanh")
 
 
 class _GemmPlanPrefs(C.Structure):
@@ -911,12 +913,14 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32, 
     To multiply by a [K, N] matrix W, quantize W.T (its rows run along K). C comes back
     in the framework and on the device of A's planes (c, if given, is written in place).
     bias: N values (float32, float16 or bfloat16) on the same device, added to every row;
-    activation: "none", "relu", "relu2" (squared ReLU), "gelu_erf", "gelu_tanh" or "silu"
+    activation: "none", "relu", "relu2" (squared ReLU), "gelu_erf", "gelu_tanh" or "silu";
+    or gated, "swiglu", "geglu_erf" or "geglu_tanh" (CPU backend so far): the first N/2
+    columns of the pre-activation gate the last N/2, and C is [M, N/2] (beta must be 0)
     (docs/GEMM.md, "Epilogue"). out_dtype: float32, float16 or bfloat16.
     """
     ba, bb, desc, dt, as_bf16, bv = _gemm_desc(a, b, mode, alpha, beta, out_dtype, bias, activation)
     like = ba.views[0]
-    c, cv = _gemm_out(c, like, (a.rows, b.rows), dt, as_bf16)
+    c, cv = _gemm_out(c, like, (a.rows, b.rows // 2 if activation in _GATED else b.rows), dt, as_bf16)
     device = _same_device(ba.views + bb.views + [cv, bv])
     ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
     ws = C.c_size_t()

@@ -42,6 +42,17 @@ MXB_HD float mxb_gemm_finish(float c, const void *bias, int bias_type, int act, 
   return mxb_activation(act, c);
 }
 
+/* Gated activations (MXB_ACT_SWIGLU ...): the activation applied to the
+ * gate, or 0 for a plain activation. */
+MXB_HD int mxb_gemm_gate_act(int act) {
+  return act == MXB_ACT_SWIGLU ? MXB_ACT_SILU
+         : act == MXB_ACT_GEGLU_ERF ? MXB_ACT_GELU_ERF
+         : act == MXB_ACT_GEGLU_TANH ? MXB_ACT_GELU_TANH : 0;
+}
+/* act(g) * v in fp32, g and v the finished pre-activations (the combine and
+ * the bias done, no activation). */
+MXB_HD float mxb_gemm_gated(int act, float g, float v) { return mxb_activation(mxb_gemm_gate_act(act), g) * v; }
+
 MXB_HD uint32_t mxb_gemm_out_f32(float c) { return c != c ? MXB_F32_QNAN : mxb_f2u(c); }
 MXB_HD uint16_t mxb_gemm_out_bf16(float c) { return c != c ? MXB_GEMM_NAN_BF16 : mxb_bf16_rne(c); }
 MXB_HD uint16_t mxb_gemm_out_fp16(float c) { return c != c ? MXB_GEMM_NAN_FP16 : mxb_fp16_rne(c); }

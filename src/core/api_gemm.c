@@ -1,5 +1,6 @@
 /* GEMM entry points: backend-neutral validation and dispatch to the backend
  * (NUMERICS 7, docs/GEMM.md); the pair and K-block rules are in gemm_rules.c. */
+#include "common/gemm_epilogue.h"
 #include "core/context.h"
 #include "core/error.h"
 #include "core/gemm.h"
@@ -28,6 +29,17 @@ MXB_API mxb_status_t mxb_gemm_pair_supported(mxb_format_t a, mxb_format_t b, mxb
   return MXB_SUCCESS;
 }
 
+/* C's columns: N, or N/2 with a gated activation (MXB_ACT_SWIGLU ...). */
+static int64_t c_cols(const mxb_gemm_desc_t *desc, int64_t N) {
+  return mxb_gemm_gate_act(desc->activation) ? N / 2 : N;
+}
+
+/* A gated activation on the CPU runs the GEMM without it into an fp32
+ * [M, N] scratch at the end of the workspace, then pairs the columns. */
+static size_t gated_scratch(const mxb_gemm_desc_t *desc, int64_t M, int64_t N) {
+  return mxb_gemm_gate_act(desc->activation) ? ((size_t)(M * N) * sizeof(float) + 63) / 64 * 64 : 0;
+}
+
 /* Everything mxb_gemm, its workspace query and plan creation have in
  * common, on the full desc; check(t, name, sizes, desc) validates one
  * operand (with or without its pointers). On success L holds the K-block
@@ -51,10 +63,15 @@ static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *
                     "%s was quantized with a Hadamard transform along K and %s was not; "
                     "the product is only preserved when both operands are transformed",
                     (A->flags & MXB_TENSOR_RHT) ? "A" : "B", (A->flags & MXB_TENSOR_RHT) ? "B" : "A");
-  int64_t ldc = desc->ldc ? desc->ldc : B->rows;
-  if (ldc < B->rows)
-    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->ldc (%lld) is smaller than N (%lld)", (long long)desc->ldc,
+  const int gated = mxb_gemm_gate_act(desc->activation) != 0;
+  if (gated && B->rows % 2)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "N (%lld) is odd: a gated activation pairs columns n and n + N/2",
                     (long long)B->rows);
+  const int64_t cols = c_cols(desc, B->rows);
+  int64_t ldc = desc->ldc ? desc->ldc : cols;
+  if (ldc < cols)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->ldc (%lld) is smaller than C's %lld columns (%s)", (long long)desc->ldc,
+                    (long long)cols, gated ? "N/2: a gated activation" : "N");
   if (ldc > MXB_MAX_ELEMS / A->rows)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "C of %lld rows with ldc %lld exceeds 2^40 elements", (long long)A->rows,
                     (long long)ldc);
@@ -86,25 +103,55 @@ static mxb_gemm_align pointer_align(const mxb_tensor_t *A, const mxb_tensor_t *B
 static mxb_status_t choose(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
                            const mxb_tensor_t *B, int L, mxb_gemm_align align, size_t max_workspace,
                            mxb_gemm_choice *out) {
+  if (ctx->backend != MXB_BACKEND_CPU && mxb_gemm_gate_act(desc->activation))
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "gated activations (desc->activation %d) run on the CPU backend only, so far",
+                    (int)desc->activation);
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_gemm_choose(ctx, desc, A, B, align, max_workspace, out);
 #else
-  (void)ctx;
-  (void)desc;
   (void)align;
 #endif
   /* One CPU path: the exact one, on as many threads as the limit allows. */
   const int64_t M = A->rows, N = B->rows, K = A->cols;
-  int threads = mxb_cpu_gemm_threads_within(M, N, K, L, max_workspace);
+  const size_t scratch = gated_scratch(desc, M, N);
+  int threads = max_workspace == 0 ? mxb_cpu_gemm_threads_within(M, N, K, L, 0)
+                : max_workspace > scratch ? mxb_cpu_gemm_threads_within(M, N, K, L, max_workspace - scratch)
+                                          : 0;
   if (!threads)
     return mxb_fail(MXB_ERR_WORKSPACE_TOO_SMALL,
                     "no CPU GEMM path fits max_workspace (%zu bytes): one thread needs %zu", max_workspace,
-                    mxb_cpu_gemm_workspace_for(N, K, L, 1));
+                    mxb_cpu_gemm_workspace_for(N, K, L, 1) + scratch);
   out->name = "cpu-reference";
   out->path = 0;
   out->threads = threads;
-  out->workspace = mxb_cpu_gemm_workspace_for(N, K, L, threads);
+  out->workspace = mxb_cpu_gemm_workspace_for(N, K, L, threads) + scratch;
   return MXB_SUCCESS;
+}
+
+/* The gated CPU GEMM: the pre-activations p (the combine and the bias, in
+ * fp32) into the scratch, then C[m, j] = act(p[m, j]) * p[m, j + N/2],
+ * rounded to c_type. */
+static void cpu_gated(const mxb_gemm_choice *ch, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
+                      const mxb_tensor_t *B, int L, void *C, int64_t ldc, void *workspace) {
+  const int64_t M = A->rows, N = B->rows, H = N / 2;
+  mxb_gemm_desc_t pre = *desc;
+  pre.activation = MXB_ACT_NONE;
+  pre.c_type = MXB_DTYPE_FP32;
+  pre.ldc = N;
+  const size_t scratch = gated_scratch(desc, M, N);
+  float *p = (float *)((unsigned char *)workspace + (ch->workspace - scratch));
+  mxb_cpu_gemm(&pre, A, B, p, N, L, ch->threads, workspace, 1);
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t j = 0; j < H; j++) {
+      const float c = mxb_gemm_gated(desc->activation, p[m * N + j], p[m * N + H + j]);
+      const int64_t i = m * ldc + j;
+      if (desc->c_type == MXB_DTYPE_FP32) {
+        const uint32_t u = mxb_gemm_out_f32(c);
+        memcpy((float *)C + i, &u, 4);
+      } else {
+        ((uint16_t *)C)[i] = desc->c_type == MXB_DTYPE_BF16 ? mxb_gemm_out_bf16(c) : mxb_gemm_out_fp16(c);
+      }
+    }
 }
 
 /* Runs a validated GEMM on the chosen path; the pointers meet the choice's
@@ -112,7 +159,7 @@ static mxb_status_t choose(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, cons
 static mxb_status_t run(mxb_context_t *ctx, const mxb_gemm_choice *ch, const mxb_gemm_desc_t *desc,
                         const mxb_tensor_t *A, const mxb_tensor_t *B, int L, void *C, void *workspace,
                         size_t workspace_bytes, void *stream) {
-  int64_t ldc = desc->ldc ? desc->ldc : B->rows;
+  int64_t ldc = desc->ldc ? desc->ldc : c_cols(desc, B->rows);
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA)
     return mxb_cuda_gemm(ctx, ch, desc, A, B, C, ldc, workspace, workspace_bytes, stream);
@@ -120,7 +167,8 @@ static mxb_status_t run(mxb_context_t *ctx, const mxb_gemm_choice *ch, const mxb
   (void)stream;
   (void)workspace_bytes;
   /* The CPU's fastest path is the exact one: both modes run it. */
-  mxb_cpu_gemm(desc, A, B, C, ldc, L, ch->threads, workspace, 1);
+  if (mxb_gemm_gate_act(desc->activation)) cpu_gated(ch, desc, A, B, L, C, ldc, workspace);
+  else mxb_cpu_gemm(desc, A, B, C, ldc, L, ch->threads, workspace, 1);
   mxb_set_last_impl(ctx, ch->name);
   return MXB_SUCCESS;
 }
@@ -175,6 +223,8 @@ static size_t round256(size_t n) { return (n + 255) / 256 * 256; }
 static mxb_status_t check_qgemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_desc, const mxb_quant_config_t *cfg,
                                 const mxb_tensor_t *A, const mxb_tensor_t *B, const mxb_tensor_t *C, qgemm *q) {
   MXB_TRY(mxb_gemm_full_desc(user_desc, &q->d32));
+  if (mxb_gemm_gate_act(q->d32.activation))
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "gated activations with a quantized C are not offered so far");
   if (q->d32.beta != 0.0f)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->beta (%g) must be 0: a quantized C is not read",
                     (double)q->d32.beta);

@@ -1,6 +1,7 @@
 /* Grouped GEMM entry points (docs/GEMM.md "Grouped GEMM"): validation of the
  * layout and the stacked experts, then each backend walks the groups from the
  * index in its own memory (on CUDA, without a host sync). */
+#include "common/gemm_epilogue.h"
 #include "core/context.h"
 #include "core/error.h"
 #include "core/gemm.h"
@@ -58,6 +59,8 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
   if (desc->gemm) MXB_TRY(mxb_gemm_full_desc(desc->gemm, &g->gemm));
   else mxb_gemm_desc_init(&g->gemm);
   MXB_TRY(mxb_gemm_check_desc(&g->gemm));
+  if (mxb_gemm_gate_act(g->gemm.activation))
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "gated activations in the grouped GEMM are not offered so far");
   const int64_t E = desc->groups;
   const mxb_format_desc *da, *db;
   MXB_TRY(mxb_check_tensor(A, "A", NULL, &da));

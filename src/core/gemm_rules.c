@@ -1,5 +1,6 @@
 /* GEMM rules shared by the API layer and every backend (core/gemm.h): the
  * supported pairs and the K-block length of NUMERICS 7, from the format table. */
+#include "common/gemm_epilogue.h"
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/tensor.h"
@@ -67,9 +68,12 @@ mxb_status_t mxb_gemm_check_desc(const mxb_gemm_desc_t *desc) {
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->c_type %d is not a valid mxb_dtype_t", (int)desc->c_type);
   if (mxb_dtype_bytes(desc->bias_type) == 0)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->bias_type %d is not a valid mxb_dtype_t", (int)desc->bias_type);
-  if (desc->activation < MXB_ACT_NONE || desc->activation > MXB_ACT_SILU)
+  if (desc->activation < MXB_ACT_NONE || desc->activation > MXB_ACT_GEGLU_TANH)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->activation %d is not a valid mxb_activation_t",
                     (int)desc->activation);
+  if (mxb_gemm_gate_act(desc->activation) && desc->beta != 0.0f)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->beta (%g) must be 0 with a gated activation: C is not read",
+                    (double)desc->beta);
   if ((uintptr_t)desc->bias % (uintptr_t)mxb_dtype_bytes(desc->bias_type) != 0)
     return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "desc->bias (%p) is not aligned to its element size (%d bytes)",
                     desc->bias, mxb_dtype_bytes(desc->bias_type));
