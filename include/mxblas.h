@@ -512,6 +512,13 @@ typedef struct mxb_gemm_desc_t {
   const void *bias;    /* [N] in the backend's memory, aligned to its element; NULL: none */
   mxb_dtype_t bias_type;         /* fp32 (default), bf16 or fp16 */
   mxb_activation_t activation;   /* MXB_ACT_NONE (default) */
+  /* Added in 0.2 (CPU backend only so far; a desc whose struct_size ends
+   * before them gets NULL and 0). The pre-activation for the backward pass:
+   * p = alpha * A * B^T + beta * C + bias, [M, N] in c_type (all N columns
+   * with a gated activation), ld_aux elements between rows (0 means N), in
+   * the backend's memory; NULL: not written. */
+  void *aux;
+  int64_t ld_aux;
 } mxb_gemm_desc_t;
 
 /* exact, fp32, alpha 1, beta 0, no bias, no activation */

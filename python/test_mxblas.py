@@ -571,6 +571,11 @@ class Gemm(unittest.TestCase):
             self.assertEqual(y.tobytes(), (g * v).astype(np.float32).tobytes(), gated)
         with self.assertRaises(mxblas.MxblasError):
             mxblas.gemm(qa, qb, beta=1.0, c=np.zeros((self.M, h), np.float32), activation="swiglu")
+        # the pre-activation output: all N columns of alpha A B^T + bias
+        y, p = mxblas.gemm(qa, qb, alpha=0.5, bias=bias, activation="swiglu", pre_activation=True)
+        self.assertEqual(p.shape, (self.M, self.N))
+        self.assertEqual(p.tobytes(), mxblas.gemm(qa, qb, alpha=0.5, bias=bias).tobytes())
+        self.assertEqual(y.tobytes(), mxblas.gemm(qa, qb, alpha=0.5, bias=bias, activation="swiglu").tobytes())
 
     def test_fast_mode_on_the_cpu_is_exact(self):
         # docs/GEMM.md: on the CPU both modes run the exact reference.

@@ -1212,6 +1212,11 @@ Test(cuda_gemm, epilogue_refusals_write_nothing) {
   cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_UNSUPPORTED);
   cr_assert(strstr(mxb_last_error_detail(), "CPU backend only"), "%s", mxb_last_error_detail());
   d.activation = MXB_ACT_RELU;
+  d.aux = db; /* the pre-activation output: the CPU backend only, so far */
+  cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_UNSUPPORTED);
+  cr_assert(strstr(mxb_last_error_detail(), "CPU backend only"), "%s", mxb_last_error_detail());
+  d.aux = NULL;
+  d.activation = MXB_ACT_RELU;
   d.bias = db + 2;
   cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_BAD_ALIGNMENT);
   d.bias = db;

@@ -458,6 +458,26 @@ Test(gemm_epilogue, gated_pairs_gate_and_value) {
   mxbt_operand_free(&B);
 }
 
+/* d (valid for mxb_gemm on the CPU) refused by mxb_gemm_quantized and the
+ * grouped GEMM: not offered there so far. */
+static void refused_by_quantized_and_grouped(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const mxb_tensor_t *A,
+                                             const mxb_tensor_t *B) {
+  size_t q = 0;
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  mxb_tensor_t qc;
+  mxb_tensor_init(&qc, MXB_FORMAT_MXFP8_E4M3, A->rows, B->rows, MXB_SCALE_LAYOUT_LINEAR);
+  cr_assert_eq(mxb_gemm_quantized_workspace_size(ctx, d, &cfg, A, B, &qc, &q), MXB_ERR_UNSUPPORTED, "%s",
+               mxb_last_error_detail());
+  mxb_grouped_gemm_desc_t gd;
+  mxb_grouped_gemm_desc_init(&gd);
+  const int32_t offs[2] = {0, (int32_t)A->rows};
+  gd.index = offs;
+  gd.gemm = d;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &gd, A, B, &q), MXB_ERR_UNSUPPORTED, "%s",
+               mxb_last_error_detail());
+}
+
 /* Gated activations: an odd N, beta != 0, ldc below N/2, a quantized C and
  * the grouped GEMM are refused, C untouched. */
 Test(gemm_epilogue, gated_refusals) {
@@ -491,20 +511,118 @@ Test(gemm_epilogue, gated_refusals) {
   cr_assert_eq(mxb_gemm(ctx, &d, &f.A.h, &B, C, w, q, NULL), MXB_ERR_BAD_SHAPE);
   for (int k = 0; k < EM * EN; k++) cr_assert_eq(C[k], 7.0f, "C written");
   free(w);
-  /* quantized C and the grouped GEMM */
   d.ldc = 0;
-  mxb_quant_config_t cfg;
-  mxb_quant_config_init(&cfg);
-  mxb_tensor_t qc;
-  mxb_tensor_init(&qc, MXB_FORMAT_MXFP8_E4M3, EM, EN - 1, MXB_SCALE_LAYOUT_LINEAR);
-  cr_assert_eq(mxb_gemm_quantized_workspace_size(ctx, &d, &cfg, &f.A.h, &B, &qc, &q), MXB_ERR_UNSUPPORTED);
-  mxb_grouped_gemm_desc_t gd;
-  mxb_grouped_gemm_desc_init(&gd);
-  const int32_t offs[2] = {0, EM};
-  gd.index = offs;
-  gd.gemm = &d;
-  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &gd, &f.A.h, &B, &q), MXB_ERR_UNSUPPORTED, "%s",
-               mxb_last_error_detail());
+  refused_by_quantized_and_grouped(ctx, &d, &f.A.h, &B);
+  mxb_context_destroy(ctx);
+  efix_free(&f);
+}
+
+/* ------------------------------------------------- pre-activation (aux) */
+/* aux holds p = alpha A B^T + beta C + bias rounded to c_type: the bytes C
+ * gets from the same GEMM without an activation; C itself is unchanged by
+ * asking for aux; a padded ld_aux leaves the gap untouched. */
+Test(gemm_epilogue, pre_activation_output) {
+  efix f;
+  efix_make(&f, MXB_DTYPE_BF16);
+  const int ld_aux = EN + 2;
+  const mxb_dtype_t cts[] = {MXB_DTYPE_FP32, MXB_DTYPE_BF16};
+  const int acts[] = {MXB_ACT_RELU, MXB_ACT_GELU_TANH};
+  for (int ct = 0; ct < 2; ct++)
+    for (int a = 0; a < 2; a++) {
+      const size_t es = cts[ct] == MXB_DTYPE_FP32 ? 4 : 2, cb = (size_t)EM * EN * es;
+      unsigned char cin[EM * EN * 4];
+      for (int i = 0; i < EM * EN; i++) {
+        if (es == 4) memcpy(cin + 4 * i, &f.cin[i], 4);
+        else {
+          const uint16_t h = t_bf16(f.cin[i]);
+          memcpy(cin + 2 * i, &h, 2);
+        }
+      }
+      mxb_gemm_desc_t d;
+      mxb_gemm_desc_init(&d);
+      d.alpha = 0.75f;
+      d.beta = -0.5f;
+      d.c_type = cts[ct];
+      d.bias = f.bias16;
+      d.bias_type = MXB_DTYPE_BF16;
+      unsigned char *pre = (unsigned char *)cpu_gemm(&d, &f.A, &f.B, cin, cb); /* no activation */
+      d.activation = (mxb_activation_t)acts[a];
+      unsigned char *plain = (unsigned char *)cpu_gemm(&d, &f.A, &f.B, cin, cb);
+      unsigned char aux[EM * (EN + 2) * 4];
+      memset(aux, 0x5A, sizeof(aux));
+      d.aux = aux;
+      d.ld_aux = ld_aux;
+      unsigned char *c = (unsigned char *)cpu_gemm(&d, &f.A, &f.B, cin, cb);
+      cr_assert_eq(memcmp(c, plain, cb), 0, "c_type %d act %d: C changed by asking for aux", (int)cts[ct], acts[a]);
+      for (int m = 0; m < EM; m++) {
+        cr_assert_eq(memcmp(aux + (size_t)m * ld_aux * es, pre + (size_t)m * EN * es, EN * es), 0,
+                     "c_type %d act %d row %d: aux is not the pre-activation", (int)cts[ct], acts[a], m);
+        for (size_t b = EN * es; b < (size_t)ld_aux * es; b++)
+          cr_assert_eq(aux[(size_t)m * ld_aux * es + b], 0x5A, "row %d: the gap written", m);
+      }
+      free(pre);
+      free(plain);
+      free(c);
+    }
+  efix_free(&f);
+}
+
+/* With a gated activation aux holds all N columns of p (gate and value). */
+Test(gemm_epilogue, pre_activation_output_gated) {
+  const int N = 2 * GH;
+  float *xa = mxbt_gemm_input(EM, EK, 9, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, EK, 10, MXBT_IN_NORMAL, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, MXB_FORMAT_MXFP4, MXB_SCALE_LAYOUT_LINEAR, EM, EK, xa);
+  mxbt_operand_make(&B, MXB_FORMAT_MXFP4, MXB_SCALE_LAYOUT_LINEAR, N, EK, xb);
+  free(xa);
+  free(xb);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.alpha = 1.5f;
+  static float zero[EM * 2 * GH];
+  float *p = cpu_gemm(&d, &A, &B, zero, sizeof(zero));
+  for (int ct = 0; ct < 2; ct++) {
+    static uint16_t aux16[EM * 2 * GH];
+    static float aux32[EM * 2 * GH];
+    d.activation = MXB_ACT_SWIGLU;
+    d.c_type = ct ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32;
+    d.aux = ct ? (void *)aux16 : (void *)aux32;
+    static float cz[EM * GH];
+    float *c = cpu_gemm(&d, &A, &B, cz, sizeof(cz));
+    for (int i = 0; i < EM * N; i++) {
+      if (ct) cr_assert_eq(aux16[i], t_bf16(p[i]), "bf16 aux [%d]", i);
+      else cr_assert_eq(mxbt_f2u(aux32[i]), mxbt_f2u(p[i]), "fp32 aux [%d]", i);
+    }
+    free(c);
+  }
+  free(p);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
+}
+
+/* aux: ld_aux below N, a misaligned or negative stride, a quantized C and
+ * the grouped GEMM are refused. */
+Test(gemm_epilogue, pre_activation_refusals) {
+  efix f;
+  efix_make(&f, MXB_DTYPE_FP32);
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  static float aux[EM * EN + 1];
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.aux = aux;
+  size_t q = 12345;
+  d.ld_aux = EN - 1;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &f.A.h, &f.B.h, &q), MXB_ERR_BAD_SHAPE);
+  cr_assert(strstr(mxb_last_error_detail(), "ld_aux"), "%s", mxb_last_error_detail());
+  d.ld_aux = -1;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &f.A.h, &f.B.h, &q), MXB_ERR_BAD_SHAPE);
+  d.ld_aux = 0;
+  d.aux = (char *)aux + 2;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &f.A.h, &f.B.h, &q), MXB_ERR_BAD_ALIGNMENT);
+  cr_assert_eq(q, 12345);
+  d.aux = aux;
+  refused_by_quantized_and_grouped(ctx, &d, &f.A.h, &f.B.h);
   mxb_context_destroy(ctx);
   efix_free(&f);
 }

@@ -96,7 +96,8 @@ class _ErrorStats(C.Structure):
 class _GemmDesc(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("mode", C.c_int), ("c_type", C.c_int),
                 ("alpha", C.c_float), ("beta", C.c_float), ("ldc", C.c_int64),
-                ("bias", C.c_void_p), ("bias_type", C.c_int), ("activation", C.c_int)]
+                ("bias", C.c_void_p), ("bias_type", C.c_int), ("activation", C.c_int),
+                ("aux", C.c_void_p), ("ld_aux", C.c_int64)]
 
 
 _ACTIVATIONS = {"none": 0, "relu": 1, "relu2": 2, "gelu_erf": 3, "gelu_tanh": 4, "silu": 5,
@@ -907,7 +908,8 @@ def _gemm_out(c, like, shape, dt, as_bf16):
     return c, cv
 
 
-def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32, bias=None, activation="none"):
+def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32, bias=None, activation="none",
+         pre_activation=False):
     """C = act(alpha * A @ B^T + beta * C + bias), with A [M, K] and B [N, K] quantized along K.
 
     To multiply by a [K, N] matrix W, quantize W.T (its rows run along K). C comes back
@@ -917,11 +919,17 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32, 
     or gated, "swiglu", "geglu_erf" or "geglu_tanh" (CPU backend so far): the first N/2
     columns of the pre-activation gate the last N/2, and C is [M, N/2] (beta must be 0)
     (docs/GEMM.md, "Epilogue"). out_dtype: float32, float16 or bfloat16.
+    pre_activation=True (CPU backend so far) returns (C, P): P [M, N] the pre-activation
+    alpha * A @ B^T + beta * C + bias in out_dtype, for the backward pass.
     """
     ba, bb, desc, dt, as_bf16, bv = _gemm_desc(a, b, mode, alpha, beta, out_dtype, bias, activation)
     like = ba.views[0]
     c, cv = _gemm_out(c, like, (a.rows, b.rows // 2 if activation in _GATED else b.rows), dt, as_bf16)
-    device = _same_device(ba.views + bb.views + [cv, bv])
+    p = pv = None
+    if pre_activation:
+        p, pv = _gemm_out(None, like, (a.rows, b.rows), dt, as_bf16)
+        desc.aux = _ptr(pv)
+    device = _same_device(ba.views + bb.views + [cv, bv, pv])
     ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
     ws = C.c_size_t()
     with _A.DeviceGuard(device):
@@ -929,7 +937,7 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32, 
         w = _A.alloc(like if device is not None else None, (ws.value,), np.uint8)[1] if ws.value else None
         _call("mxb_gemm", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc), _ptr(cv), _ptr(w),
               C.c_size_t(ws.value), stream)
-    return c
+    return (c, p) if pre_activation else c
 
 
 def gemm_quantized(a, b, format, mode="exact", alpha=1.0, bias=None, activation="none", **opts):

@@ -34,6 +34,11 @@ static int64_t c_cols(const mxb_gemm_desc_t *desc, int64_t N) {
   return mxb_gemm_gate_act(desc->activation) ? N / 2 : N;
 }
 
+/* The backend writes aux desc->ld_aux apart: 0 resolved to N. */
+static void resolve_ld_aux(mxb_gemm_desc_t *desc, int64_t N) {
+  if (desc->aux && !desc->ld_aux) desc->ld_aux = N;
+}
+
 /* A gated activation on the CPU runs the GEMM without it into an fp32
  * [M, N] scratch at the end of the workspace, then pairs the columns. */
 static size_t gated_scratch(const mxb_gemm_desc_t *desc, int64_t M, int64_t N) {
@@ -75,6 +80,13 @@ static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *
   if (ldc > MXB_MAX_ELEMS / A->rows)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "C of %lld rows with ldc %lld exceeds 2^40 elements", (long long)A->rows,
                     (long long)ldc);
+  const int64_t ld_aux = desc->ld_aux ? desc->ld_aux : B->rows;
+  if (desc->aux && ld_aux < B->rows)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->ld_aux (%lld) is smaller than N (%lld)", (long long)desc->ld_aux,
+                    (long long)B->rows);
+  if (desc->aux && ld_aux > MXB_MAX_ELEMS / A->rows)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "aux of %lld rows with ld_aux %lld exceeds 2^40 elements", (long long)A->rows,
+                    (long long)ld_aux);
   *L = mxb_gemm_k_block(da, db);
   return MXB_SUCCESS;
 }
@@ -106,6 +118,8 @@ static mxb_status_t choose(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, cons
   if (ctx->backend != MXB_BACKEND_CPU && mxb_gemm_gate_act(desc->activation))
     return mxb_fail(MXB_ERR_UNSUPPORTED, "gated activations (desc->activation %d) run on the CPU backend only, so far",
                     (int)desc->activation);
+  if (ctx->backend != MXB_BACKEND_CPU && desc->aux)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "the pre-activation output (desc->aux) is written on the CPU backend only, so far");
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_gemm_choose(ctx, desc, A, B, align, max_workspace, out);
 #else
@@ -140,7 +154,9 @@ static void cpu_gated(const mxb_gemm_choice *ch, const mxb_gemm_desc_t *desc, co
   pre.ldc = N;
   const size_t scratch = gated_scratch(desc, M, N);
   float *p = (float *)((unsigned char *)workspace + (ch->workspace - scratch));
+  pre.aux = NULL;
   mxb_cpu_gemm(&pre, A, B, p, N, L, ch->threads, workspace, 1);
+  if (desc->aux) mxb_cpu_gemm_aux(desc, p, M, N);
   for (int64_t m = 0; m < M; m++)
     for (int64_t j = 0; j < H; j++) {
       const float c = mxb_gemm_gated(desc->activation, p[m * N + j], p[m * N + H + j]);
@@ -201,6 +217,7 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_de
   mxb_gemm_choice ch;
   MXB_TRY(choose(ctx, desc, A, B, L, pointer_align(A, B), 0, &ch));
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, ch.workspace, "mxb_gemm_workspace_size"));
+  resolve_ld_aux(desc, B->rows);
   return run(ctx, &ch, desc, A, B, L, C, workspace, workspace_bytes, stream);
 }
 
@@ -223,8 +240,9 @@ static size_t round256(size_t n) { return (n + 255) / 256 * 256; }
 static mxb_status_t check_qgemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_desc, const mxb_quant_config_t *cfg,
                                 const mxb_tensor_t *A, const mxb_tensor_t *B, const mxb_tensor_t *C, qgemm *q) {
   MXB_TRY(mxb_gemm_full_desc(user_desc, &q->d32));
-  if (mxb_gemm_gate_act(q->d32.activation))
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "gated activations with a quantized C are not offered so far");
+  if (mxb_gemm_gate_act(q->d32.activation) || q->d32.aux)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "gated activations and the pre-activation output (aux) with a quantized C "
+                    "are not offered so far");
   if (q->d32.beta != 0.0f)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->beta (%g) must be 0: a quantized C is not read",
                     (double)q->d32.beta);
@@ -307,6 +325,7 @@ MXB_API mxb_status_t mxb_gemm_plan_create(mxb_context_t *ctx, const mxb_gemm_des
   }
   struct mxb_gemm_plan p = {ctx, {0}, shape_of(A), shape_of(B), pr.alignment, L, {0}};
   p.desc = full; /* bias pointer and activation included: every execution uses them */
+  resolve_ld_aux(&p.desc, B->rows);
   if (pr.alignment == 0 || (pr.alignment & (pr.alignment - 1)))
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "prefs->alignment (%zu) is not a power of two", pr.alignment);
   if (!plan) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "plan (the output pointer) is NULL");

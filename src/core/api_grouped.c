@@ -59,8 +59,9 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
   if (desc->gemm) MXB_TRY(mxb_gemm_full_desc(desc->gemm, &g->gemm));
   else mxb_gemm_desc_init(&g->gemm);
   MXB_TRY(mxb_gemm_check_desc(&g->gemm));
-  if (mxb_gemm_gate_act(g->gemm.activation))
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "gated activations in the grouped GEMM are not offered so far");
+  if (mxb_gemm_gate_act(g->gemm.activation) || g->gemm.aux)
+    return mxb_fail(MXB_ERR_UNSUPPORTED,
+                    "gated activations and the pre-activation output (aux) in the grouped GEMM are not offered so far");
   const int64_t E = desc->groups;
   const mxb_format_desc *da, *db;
   MXB_TRY(mxb_check_tensor(A, "A", NULL, &da));

@@ -49,6 +49,8 @@ MXB_API void mxb_gemm_desc_init(mxb_gemm_desc_t *desc) {
   desc->bias = NULL;
   desc->bias_type = MXB_DTYPE_FP32;
   desc->activation = MXB_ACT_NONE;
+  desc->aux = NULL;
+  desc->ld_aux = 0;
 }
 
 MXB_API void mxb_gemm_plan_prefs_init(mxb_gemm_plan_prefs_t *prefs) {

@@ -54,7 +54,8 @@ mxb_status_t mxb_gemm_full_desc(const mxb_gemm_desc_t *in, mxb_gemm_desc_t *out)
   if (!in) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
   MXB_TRY(mxb_check_struct_size(in->struct_size, MXB_MIN_SIZE_GEMM_DESC, "desc", "use mxb_gemm_desc_init"));
   static const size_t ends[] = {MXB_FIELD_END(mxb_gemm_desc_t, ldc), MXB_FIELD_END(mxb_gemm_desc_t, bias),
-                                MXB_FIELD_END(mxb_gemm_desc_t, bias_type), MXB_FIELD_END(mxb_gemm_desc_t, activation)};
+                                MXB_FIELD_END(mxb_gemm_desc_t, bias_type), MXB_FIELD_END(mxb_gemm_desc_t, activation),
+                                MXB_FIELD_END(mxb_gemm_desc_t, ld_aux)};
   mxb_gemm_desc_init(out);
   memcpy(out, in, mxb_whole_fields(in->struct_size, ends, sizeof(ends) / sizeof(ends[0])));
   out->struct_size = sizeof(*out);
@@ -74,6 +75,10 @@ mxb_status_t mxb_gemm_check_desc(const mxb_gemm_desc_t *desc) {
   if (mxb_gemm_gate_act(desc->activation) && desc->beta != 0.0f)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->beta (%g) must be 0 with a gated activation: C is not read",
                     (double)desc->beta);
+  if ((uintptr_t)desc->aux % (uintptr_t)mxb_dtype_bytes(desc->c_type) != 0)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "desc->aux (%p) is not aligned to C's element size (%d bytes)", desc->aux,
+                    mxb_dtype_bytes(desc->c_type));
+  if (desc->ld_aux < 0) return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->ld_aux (%lld) is negative", (long long)desc->ld_aux);
   if ((uintptr_t)desc->bias % (uintptr_t)mxb_dtype_bytes(desc->bias_type) != 0)
     return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "desc->bias (%p) is not aligned to its element size (%d bytes)",
                     desc->bias, mxb_dtype_bytes(desc->bias_type));

@@ -180,22 +180,35 @@ static void tile(const row_image *a[MR], const row_image *b[NR], const double *b
   }
 }
 
-/* Output element idx (column n): the combine, bias, activation, rounding. */
-static void store(const mxb_gemm_desc_t *desc, float alpha_t, float acc, void *C, int64_t idx, int64_t n) {
-  if (desc->c_type == MXB_DTYPE_FP32) {
-    float *c = (float *)C + idx;
-    float c_in = desc->beta != 0.0f ? *c : 0.0f;
-    float t = mxb_gemm_combine(alpha_t, acc, desc->beta, c_in);
-    uint32_t u = mxb_gemm_out_f32(mxb_gemm_finish(t, desc->bias, desc->bias_type, desc->activation, n));
-    memcpy(c, &u, 4);
-    return;
+/* v rounded to c_type into element i of an output plane. */
+static void put(mxb_dtype_t c_type, void *plane, int64_t i, float v) {
+  if (c_type == MXB_DTYPE_FP32) {
+    const uint32_t u = mxb_gemm_out_f32(v);
+    memcpy((float *)plane + i, &u, 4);
+  } else {
+    ((uint16_t *)plane)[i] = c_type == MXB_DTYPE_BF16 ? mxb_gemm_out_bf16(v) : mxb_gemm_out_fp16(v);
   }
-  uint16_t *c = (uint16_t *)C + idx;
-  const int bf16 = desc->c_type == MXB_DTYPE_BF16;
-  float c_in = desc->beta == 0.0f ? 0.0f : bf16 ? mxb_bf16_decode(*c) : mxb_fp16_decode(*c);
-  float t = mxb_gemm_combine(alpha_t, acc, desc->beta, c_in);
-  t = mxb_gemm_finish(t, desc->bias, desc->bias_type, desc->activation, n);
-  *c = bf16 ? mxb_gemm_out_bf16(t) : mxb_gemm_out_fp16(t);
+}
+
+/* Output element (m, n): the combine, bias, the pre-activation to aux when
+ * asked, the activation, rounding. */
+static void store(const mxb_gemm_desc_t *desc, float alpha_t, float acc, void *C, int64_t ldc, int64_t m, int64_t n) {
+  const int64_t idx = m * ldc + n;
+  float c_in = 0.0f;
+  if (desc->beta != 0.0f) {
+    if (desc->c_type == MXB_DTYPE_FP32) c_in = ((const float *)C)[idx];
+    else c_in = desc->c_type == MXB_DTYPE_BF16 ? mxb_bf16_decode(((const uint16_t *)C)[idx])
+                                               : mxb_fp16_decode(((const uint16_t *)C)[idx]);
+  }
+  const float t = mxb_gemm_finish(mxb_gemm_combine(alpha_t, acc, desc->beta, c_in), desc->bias, desc->bias_type,
+                                  MXB_ACT_NONE, n);
+  if (desc->aux) put(desc->c_type, desc->aux, m * desc->ld_aux + n, t);
+  put(desc->c_type, C, idx, mxb_activation(desc->activation, t));
+}
+
+void mxb_cpu_gemm_aux(const mxb_gemm_desc_t *desc, const float *p, int64_t M, int64_t N) {
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t n = 0; n < N; n++) put(desc->c_type, desc->aux, m * desc->ld_aux + n, p[m * N + n]);
 }
 
 typedef struct gctx {
@@ -257,7 +270,7 @@ static void row_group(void *arg, int64_t task, int slot) {
     tile(a, b, g->bvals + jt * g->K, g->K, g->L, g->int_sums, g->kw0 / g->L, (g->kw1 + g->L - 1) / g->L, acc);
     for (int64_t r = 0; r < mr; r++)
       for (int64_t c = 0; c < nr; c++)
-        store(g->desc, g->alpha_t, acc[r][c], g->C, (i0 + r) * g->ldc + g->j0 + jt + c, g->j0 + jt + c);
+        store(g->desc, g->alpha_t, acc[r][c], g->C, g->ldc, i0 + r, g->j0 + jt + c);
   }
 }
 
