@@ -571,6 +571,12 @@ class Gemm(unittest.TestCase):
             self.assertEqual(y.tobytes(), (g * v).astype(np.float32).tobytes(), gated)
         with self.assertRaises(mxblas.MxblasError):
             mxblas.gemm(qa, qb, beta=1.0, c=np.zeros((self.M, h), np.float32), activation="swiglu")
+        # a quantized C of the gated product
+        got = mxblas.gemm_quantized(qa, qb, "mxfp8_e4m3", bias=bias, activation="swiglu")
+        want = mxblas.quantize(mxblas.gemm(qa, qb, bias=bias, activation="swiglu"), "mxfp8_e4m3")
+        self.assertEqual((got.rows, got.cols), (self.M, h))
+        self.assertEqual(got.data.tobytes(), want.data.tobytes())
+        self.assertEqual(got.scales.tobytes(), want.scales.tobytes())
         # the pre-activation output: all N columns of alpha A B^T + bias
         y, p = mxblas.gemm(qa, qb, alpha=0.5, bias=bias, activation="swiglu", pre_activation=True)
         self.assertEqual(p.shape, (self.M, self.N))

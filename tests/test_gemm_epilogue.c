@@ -458,17 +458,19 @@ Test(gemm_epilogue, gated_pairs_gate_and_value) {
   mxbt_operand_free(&B);
 }
 
-/* d (valid for mxb_gemm on the CPU) refused by mxb_gemm_quantized and the
- * grouped GEMM: not offered there so far. */
-static void refused_by_quantized_and_grouped(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const mxb_tensor_t *A,
-                                             const mxb_tensor_t *B) {
+/* d (valid for mxb_gemm on the CPU) refused by the grouped GEMM, and by
+ * mxb_gemm_quantized when `quantized` says so: not offered there so far. */
+static void refused_by_grouped(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const mxb_tensor_t *A,
+                               const mxb_tensor_t *B, int quantized) {
   size_t q = 0;
-  mxb_quant_config_t cfg;
-  mxb_quant_config_init(&cfg);
-  mxb_tensor_t qc;
-  mxb_tensor_init(&qc, MXB_FORMAT_MXFP8_E4M3, A->rows, B->rows, MXB_SCALE_LAYOUT_LINEAR);
-  cr_assert_eq(mxb_gemm_quantized_workspace_size(ctx, d, &cfg, A, B, &qc, &q), MXB_ERR_UNSUPPORTED, "%s",
-               mxb_last_error_detail());
+  if (quantized) {
+    mxb_quant_config_t cfg;
+    mxb_quant_config_init(&cfg);
+    mxb_tensor_t qc;
+    mxb_tensor_init(&qc, MXB_FORMAT_MXFP8_E4M3, A->rows, B->rows, MXB_SCALE_LAYOUT_LINEAR);
+    cr_assert_eq(mxb_gemm_quantized_workspace_size(ctx, d, &cfg, A, B, &qc, &q), MXB_ERR_UNSUPPORTED, "%s",
+                 mxb_last_error_detail());
+  }
   mxb_grouped_gemm_desc_t gd;
   mxb_grouped_gemm_desc_init(&gd);
   const int32_t offs[2] = {0, (int32_t)A->rows};
@@ -478,8 +480,8 @@ static void refused_by_quantized_and_grouped(mxb_context_t *ctx, const mxb_gemm_
                mxb_last_error_detail());
 }
 
-/* Gated activations: an odd N, beta != 0, ldc below N/2, a quantized C and
- * the grouped GEMM are refused, C untouched. */
+/* Gated activations: an odd N, beta != 0, ldc below N/2 and the grouped
+ * GEMM are refused, C untouched. */
 Test(gemm_epilogue, gated_refusals) {
   efix f; /* N = 37: odd */
   efix_make(&f, MXB_DTYPE_FP32);
@@ -512,7 +514,7 @@ Test(gemm_epilogue, gated_refusals) {
   for (int k = 0; k < EM * EN; k++) cr_assert_eq(C[k], 7.0f, "C written");
   free(w);
   d.ldc = 0;
-  refused_by_quantized_and_grouped(ctx, &d, &f.A.h, &B);
+  refused_by_grouped(ctx, &d, &f.A.h, &B, 0);
   mxb_context_destroy(ctx);
   efix_free(&f);
 }
@@ -622,7 +624,7 @@ Test(gemm_epilogue, pre_activation_refusals) {
   cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &f.A.h, &f.B.h, &q), MXB_ERR_BAD_ALIGNMENT);
   cr_assert_eq(q, 12345);
   d.aux = aux;
-  refused_by_quantized_and_grouped(ctx, &d, &f.A.h, &f.B.h);
+  refused_by_grouped(ctx, &d, &f.A.h, &f.B.h, 1);
   mxb_context_destroy(ctx);
   efix_free(&f);
 }

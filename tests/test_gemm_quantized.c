@@ -111,6 +111,39 @@ Test(gemm_quantized, c_is_the_quantized_fp32_product) {
   mxb_context_destroy(ctx);
 }
 
+/* A gated activation: C is [M, N/2], the quantized gated product. */
+Test(gemm_quantized, gated_activation) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  const int64_t M = 24, N = 128, K = 96;
+  mxbt_pair p;
+  mxbt_pair_make(&p, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 5, 0);
+  static const mxb_format_t outs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3};
+  for (size_t f = 0; f < 2; f++) {
+    mxb_gemm_desc_t d;
+    mxb_gemm_desc_init(&d);
+    d.activation = MXB_ACT_SWIGLU;
+    mxb_quant_config_t cfg;
+    mxb_quant_config_init(&cfg);
+    mxbt_planes got, want;
+    mxbt_planes_make(&got, outs[f], M, N / 2, MXB_SCALE_LAYOUT_LINEAR);
+    mxbt_planes_make(&want, outs[f], M, N / 2, MXB_SCALE_LAYOUT_LINEAR);
+    cr_assert_eq(run_quantized(ctx, &d, &cfg, &p.A.h, &p.B.h, &got.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    two_calls(ctx, &d, &cfg, &p.A.h, &p.B.h, &want.t);
+    same_bytes(&got, &want, mxbt_format_name(outs[f]));
+    /* C of the ungated shape is refused */
+    mxbt_planes bad;
+    mxbt_planes_make(&bad, outs[f], M, N, MXB_SCALE_LAYOUT_LINEAR);
+    cr_assert_eq(run_quantized(ctx, &d, &cfg, &p.A.h, &p.B.h, &bad.t), MXB_ERR_BAD_SHAPE);
+    cr_assert(strstr(mxb_last_error_detail(), "gated"), "%s", mxb_last_error_detail());
+    mxbt_planes_free(&bad);
+    mxbt_planes_free(&got);
+    mxbt_planes_free(&want);
+  }
+  mxbt_pair_free(&p);
+  mxb_context_destroy(ctx);
+}
+
 /* Each refusal says why and leaves C and the workspace as they were. */
 Test(gemm_quantized, refusals_write_nothing) {
   mxb_context_t *ctx;

@@ -952,7 +952,7 @@ def gemm_quantized(a, b, format, mode="exact", alpha=1.0, bias=None, activation=
     ba, bb, desc, _, _, bv = _gemm_desc(a, b, mode, alpha, 0.0, np.float32, bias, activation)
     cfg, amax, state = _quant_config(info["has_tensor_amax"], **opts)
     like = ba.views[0]
-    q = _new_quantized(info, a.rows, b.rows, cfg, amax, like)
+    q = _new_quantized(info, a.rows, b.rows // 2 if activation in _GATED else b.rows, cfg, amax, like)
     bq = q._bind()
     device = _same_device(ba.views + bb.views + bq.views + [bv] + ([state] if state is not None else []))
     ctx, stream = _context(device), _stream(ba.views + bb.views)

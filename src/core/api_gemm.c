@@ -240,25 +240,27 @@ static size_t round256(size_t n) { return (n + 255) / 256 * 256; }
 static mxb_status_t check_qgemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_desc, const mxb_quant_config_t *cfg,
                                 const mxb_tensor_t *A, const mxb_tensor_t *B, const mxb_tensor_t *C, qgemm *q) {
   MXB_TRY(mxb_gemm_full_desc(user_desc, &q->d32));
-  if (mxb_gemm_gate_act(q->d32.activation) || q->d32.aux)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "gated activations and the pre-activation output (aux) with a quantized C "
-                    "are not offered so far");
+  if (q->d32.aux)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "the pre-activation output (aux) with a quantized C is not offered so far");
   if (q->d32.beta != 0.0f)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->beta (%g) must be 0: a quantized C is not read",
                     (double)q->d32.beta);
-  if (B && q->d32.ldc != 0 && q->d32.ldc != B->rows)
-    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->ldc (%lld) must be 0 or N (%lld): a quantized C has its own layout",
-                    (long long)q->d32.ldc, (long long)B->rows);
+  if (B && q->d32.ldc != 0 && q->d32.ldc != c_cols(&q->d32, B->rows))
+    return mxb_fail(MXB_ERR_BAD_SHAPE,
+                    "desc->ldc (%lld) must be 0 or C's %lld columns: a quantized C has its own layout",
+                    (long long)q->d32.ldc, (long long)c_cols(&q->d32, B->rows));
   q->d32.c_type = MXB_DTYPE_FP32;
   q->d32.ldc = 0;
   MXB_TRY(check_gemm(ctx, &q->d32, A, B, mxb_check_tensor, &q->L));
   MXB_TRY(mxb_quant_full_config_or_default(cfg, &q->cfg));
   MXB_TRY(mxb_check_quantize(ctx, &q->cfg, MXB_DTYPE_FP32, C, &q->sz, &q->fmt));
-  if (C->rows != A->rows || C->cols != B->rows)
-    return mxb_fail(MXB_ERR_BAD_SHAPE, "C is [%lld, %lld]; the product is [%lld, %lld]", (long long)C->rows,
-                    (long long)C->cols, (long long)A->rows, (long long)B->rows);
+  const int64_t cols = c_cols(&q->d32, B->rows);
+  if (C->rows != A->rows || C->cols != cols)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "C is [%lld, %lld]; the product%s is [%lld, %lld]", (long long)C->rows,
+                    (long long)C->cols, cols != B->rows ? " after the gated activation" : "", (long long)A->rows,
+                    (long long)cols);
   MXB_TRY(choose(ctx, &q->d32, A, B, q->L, pointer_align(A, B), 0, &q->ch));
-  q->c_bytes = round256((size_t)(A->rows * B->rows) * sizeof(float));
+  q->c_bytes = round256((size_t)(A->rows * cols) * sizeof(float));
   q->gemm_bytes = round256(q->ch.workspace);
   q->total = q->c_bytes + q->gemm_bytes + mxb_quantize_workspace(ctx, &q->cfg, q->fmt, C, &q->sz);
   return MXB_SUCCESS;
