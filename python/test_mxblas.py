@@ -761,6 +761,21 @@ class GroupedGemm(unittest.TestCase):
                     self.assertEqual(c[r0:r1].tobytes(), want.tobytes(), (fmt, e, idx_dt))
                 self.assertEqual(c[24:].tobytes(), c_in[24:].tobytes(), "rows outside every group are untouched")
 
+    def test_gated_activation_per_group(self):
+        # each expert's N columns paired: C is [M, N/2]
+        offsets = [0, 7, 7, 19]
+        x = sample(20, self.K, 16)
+        w, qb = self.expert_weights(3, "mxfp8_e4m3")
+        bias = sample(1, 3 * self.N, 17)[0]
+        c = mxblas.grouped_gemm(mxblas.quantize(x, "mxfp8_e4m3"), qb, np.array(offsets, np.int32), bias=bias,
+                                activation="swiglu", out_dtype=np.float16)
+        self.assertEqual(c.shape, (20, self.N // 2))
+        for e in (0, 2):
+            r0, r1 = offsets[e], offsets[e + 1]
+            want = self.per_group(x, w, (e, r0, r1), "mxfp8_e4m3", bias=bias[e * self.N:(e + 1) * self.N],
+                                  activation="swiglu", out_dtype=np.float16)
+            self.assertEqual(c[r0:r1].tobytes(), want.tobytes(), e)
+
     def test_masked_groups_give_the_bits_of_gemm(self):
         counts, max_m = [3, 0, 6, 2], 6
         x = sample(4 * max_m, self.K, 15)

@@ -458,10 +458,11 @@ Test(gemm_epilogue, gated_pairs_gate_and_value) {
   mxbt_operand_free(&B);
 }
 
-/* d (valid for mxb_gemm on the CPU) refused by the grouped GEMM, and by
- * mxb_gemm_quantized when `quantized` says so: not offered there so far. */
+/* d (valid for mxb_gemm on the CPU) refused by the grouped GEMM in
+ * `layout`, and by mxb_gemm_quantized when `quantized` says so: not offered
+ * there so far. */
 static void refused_by_grouped(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const mxb_tensor_t *A,
-                               const mxb_tensor_t *B, int quantized) {
+                               const mxb_tensor_t *B, mxb_grouped_layout_t layout, int quantized) {
   size_t q = 0;
   if (quantized) {
     mxb_quant_config_t cfg;
@@ -473,15 +474,16 @@ static void refused_by_grouped(mxb_context_t *ctx, const mxb_gemm_desc_t *d, con
   }
   mxb_grouped_gemm_desc_t gd;
   mxb_grouped_gemm_desc_init(&gd);
-  const int32_t offs[2] = {0, (int32_t)A->rows};
+  const int32_t offs[2] = {0, (int32_t)(layout == MXB_GROUPED_K_CONTIGUOUS ? A->cols : A->rows)};
   gd.index = offs;
   gd.gemm = d;
+  gd.layout = layout;
   cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &gd, A, B, &q), MXB_ERR_UNSUPPORTED, "%s",
                mxb_last_error_detail());
 }
 
-/* Gated activations: an odd N, beta != 0, ldc below N/2 and the grouped
- * GEMM are refused, C untouched. */
+/* Gated activations: an odd N, beta != 0, ldc below N/2 and the K-grouped
+ * layout are refused, C untouched. */
 Test(gemm_epilogue, gated_refusals) {
   efix f; /* N = 37: odd */
   efix_make(&f, MXB_DTYPE_FP32);
@@ -514,7 +516,7 @@ Test(gemm_epilogue, gated_refusals) {
   for (int k = 0; k < EM * EN; k++) cr_assert_eq(C[k], 7.0f, "C written");
   free(w);
   d.ldc = 0;
-  refused_by_grouped(ctx, &d, &f.A.h, &B, 0);
+  refused_by_grouped(ctx, &d, &f.A.h, &B, MXB_GROUPED_K_CONTIGUOUS, 0);
   mxb_context_destroy(ctx);
   efix_free(&f);
 }
@@ -624,7 +626,69 @@ Test(gemm_epilogue, pre_activation_refusals) {
   cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &f.A.h, &f.B.h, &q), MXB_ERR_BAD_ALIGNMENT);
   cr_assert_eq(q, 12345);
   d.aux = aux;
-  refused_by_grouped(ctx, &d, &f.A.h, &f.B.h, 1);
+  refused_by_grouped(ctx, &d, &f.A.h, &f.B.h, MXB_GROUPED_M_CONTIGUOUS, 1);
   mxb_context_destroy(ctx);
   efix_free(&f);
+}
+
+/* The grouped GEMM (M layouts) with a gated activation: each group's rows
+ * of C are the dense gated GEMM of its rows of A with its expert, an empty
+ * group included; rows outside every group untouched. */
+Test(gemm_epilogue, gated_grouped_is_the_dense_call_per_group) {
+  enum { E = 3, KG = 64, MT = 21 };
+  const int N = 2 * GH;
+  const int32_t offs[E + 1] = {0, 9, 9, 20}; /* group 1 empty; row 20 in no group */
+  float *xa = mxbt_gemm_input(MT, KG, 11, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(E * N, KG, 12, MXBT_IN_NORMAL, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, MT, KG, xa);
+  mxbt_operand_make(&B, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, E * N, KG, xb);
+  free(xa);
+  free(xb);
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  float bias[E * 2 * GH];
+  uint64_t s = 31;
+  for (int n = 0; n < E * N; n++) bias[n] = mxbt_normal(&s);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.activation = MXB_ACT_GEGLU_TANH;
+  d.c_type = MXB_DTYPE_BF16;
+  d.bias = bias;
+  mxb_grouped_gemm_desc_t gd;
+  mxb_grouped_gemm_desc_init(&gd);
+  gd.groups = E;
+  gd.index = offs;
+  gd.gemm = &d;
+  size_t ws = 0;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &gd, &A.h, &B.h, &ws), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  void *w = malloc(ws);
+  static uint16_t c[MT * GH];
+  for (int i = 0; i < MT * GH; i++) c[i] = 0xBEEF;
+  cr_assert_eq(mxb_grouped_gemm(ctx, &gd, &A.h, &B.h, c, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  free(w);
+  const mxb_tensor_sizes_t *sa = &A.s, *sb = &B.s;
+  for (int e = 0; e < E; e++) {
+    const int rows = offs[e + 1] - offs[e];
+    if (!rows) continue;
+    mxb_tensor_t Ae = A.h, Be = B.h; /* views of the group's rows and the expert's */
+    Ae.rows = rows;
+    Ae.data = (char *)A.h.data + (size_t)offs[e] * sa->row_bytes;
+    Ae.scales = (char *)A.h.scales + (size_t)offs[e] * (size_t)sa->scale_cols;
+    Be.rows = N;
+    Be.data = (char *)B.h.data + (size_t)(e * N) * sb->row_bytes;
+    Be.scales = (char *)B.h.scales + (size_t)(e * N) * (size_t)sb->scale_cols;
+    mxb_gemm_desc_t de = d;
+    de.bias = bias + e * N;
+    cr_assert_eq(mxb_gemm_workspace_size(ctx, &de, &Ae, &Be, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    void *we = malloc(ws ? ws : 1);
+    uint16_t want[MT * GH];
+    cr_assert_eq(mxb_gemm(ctx, &de, &Ae, &Be, want, we, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    free(we);
+    cr_assert_eq(memcmp(c + offs[e] * GH, want, (size_t)rows * GH * 2), 0, "group %d differs", e);
+  }
+  for (int j = 0; j < GH; j++) cr_assert_eq(c[20 * GH + j], 0xBEEF, "a row in no group written");
+  mxb_context_destroy(ctx);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
 }

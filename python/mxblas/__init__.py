@@ -1182,7 +1182,8 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
         ba.desc.amax = C.cast(gv.ptr, C.POINTER(C.c_float))
         desc.a_group_scales = 1
     like = ba.views[0]
-    c, cv = _gemm_out(c, like, (groups * a.rows if split_k else a.rows, n), dt, as_bf16)
+    c, cv = _gemm_out(c, like, (groups * a.rows if split_k else a.rows, n // 2 if activation in _GATED else n),
+                      dt, as_bf16)
     device = _same_device(ba.views + bb.views + [cv, bv, iv, sv, ev, gv])
     ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
     ws = C.c_size_t()

@@ -147,7 +147,7 @@ static mxb_status_t choose(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, cons
  * rounded to c_type. */
 static void cpu_gated(const mxb_gemm_choice *ch, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
                       const mxb_tensor_t *B, int L, void *C, int64_t ldc, void *workspace) {
-  const int64_t M = A->rows, N = B->rows, H = N / 2;
+  const int64_t M = A->rows, N = B->rows;
   mxb_gemm_desc_t pre = *desc;
   pre.activation = MXB_ACT_NONE;
   pre.c_type = MXB_DTYPE_FP32;
@@ -157,17 +157,7 @@ static void cpu_gated(const mxb_gemm_choice *ch, const mxb_gemm_desc_t *desc, co
   pre.aux = NULL;
   mxb_cpu_gemm(&pre, A, B, p, N, L, ch->threads, workspace, 1);
   if (desc->aux) mxb_cpu_gemm_aux(desc, p, M, N);
-  for (int64_t m = 0; m < M; m++)
-    for (int64_t j = 0; j < H; j++) {
-      const float c = mxb_gemm_gated(desc->activation, p[m * N + j], p[m * N + H + j]);
-      const int64_t i = m * ldc + j;
-      if (desc->c_type == MXB_DTYPE_FP32) {
-        const uint32_t u = mxb_gemm_out_f32(c);
-        memcpy((float *)C + i, &u, 4);
-      } else {
-        ((uint16_t *)C)[i] = desc->c_type == MXB_DTYPE_BF16 ? mxb_gemm_out_bf16(c) : mxb_gemm_out_fp16(c);
-      }
-    }
+  mxb_cpu_gemm_gated_out(desc, p, M, N, C, ldc);
 }
 
 /* Runs a validated GEMM on the chosen path; the pointers meet the choice's

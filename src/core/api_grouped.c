@@ -59,9 +59,12 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
   if (desc->gemm) MXB_TRY(mxb_gemm_full_desc(desc->gemm, &g->gemm));
   else mxb_gemm_desc_init(&g->gemm);
   MXB_TRY(mxb_gemm_check_desc(&g->gemm));
-  if (mxb_gemm_gate_act(g->gemm.activation) || g->gemm.aux)
-    return mxb_fail(MXB_ERR_UNSUPPORTED,
-                    "gated activations and the pre-activation output (aux) in the grouped GEMM are not offered so far");
+  if (g->gemm.aux)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "the pre-activation output (aux) in the grouped GEMM is not offered so far");
+  const int gated = mxb_gemm_gate_act(g->gemm.activation) != 0;
+  if (gated && (ctx->backend != MXB_BACKEND_CPU || desc->layout == MXB_GROUPED_K_CONTIGUOUS))
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "gated activations in the grouped GEMM run on the CPU backend with the "
+                                         "M layouts only, so far");
   const int64_t E = desc->groups;
   const mxb_format_desc *da, *db;
   MXB_TRY(mxb_check_tensor(A, "A", NULL, &da));
@@ -86,10 +89,14 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
     return mxb_fail(MXB_ERR_BAD_SHAPE, "A.rows (%lld) is not groups (%lld) times max_m: the masked layout is "
                                        "[E * max_m, K]", (long long)A->rows, (long long)E);
   g->max_rows = desc->layout == MXB_GROUPED_M_MASKED ? A->rows / E : A->rows;
-  g->ldc = g->gemm.ldc ? g->gemm.ldc : g->N;
-  if (g->ldc < g->N)
-    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->gemm->ldc (%lld) is smaller than N (%lld)", (long long)g->gemm.ldc,
+  if (gated && g->N % 2)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "N (%lld) is odd: a gated activation pairs columns n and n + N/2",
                     (long long)g->N);
+  const int64_t cols = gated ? g->N / 2 : g->N; /* C's columns */
+  g->ldc = g->gemm.ldc ? g->gemm.ldc : cols;
+  if (g->ldc < cols)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->gemm->ldc (%lld) is smaller than C's %lld columns (%s)",
+                    (long long)g->gemm.ldc, (long long)cols, gated ? "N/2: a gated activation" : "N");
   const int64_t c_rows = split_k ? A->rows * E : A->rows; /* K split: E stacked [M, N] results */
   if (A->rows > MXB_MAX_ELEMS / E || g->ldc > MXB_MAX_ELEMS / c_rows)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "C of %lld x %lld rows with ldc %lld exceeds 2^40 elements",
@@ -110,6 +117,12 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
   return MXB_SUCCESS;
 }
 
+/* A gated activation on the CPU: each group's fp32 pre-activations
+ * [rows, N] in a scratch after the GEMM's workspace, then paired into C. */
+static size_t gated_scratch(const grouped_shape *g) {
+  return mxb_gemm_gate_act(g->gemm.activation) ? ((size_t)(g->max_rows * g->N) * sizeof(float) + 63) / 64 * 64 : 0;
+}
+
 static mxb_status_t grouped_workspace(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc, const mxb_tensor_t *A,
                                       const grouped_shape *g, size_t *bytes) {
 #ifdef MXB_WITH_CUDA
@@ -121,7 +134,7 @@ static mxb_status_t grouped_workspace(mxb_context_t *ctx, const mxb_grouped_gemm
   (void)ctx;
   (void)desc;
 #endif
-  *bytes = mxb_cpu_gemm_workspace_size(g->max_rows, g->N, A->cols, g->L);
+  *bytes = mxb_cpu_gemm_workspace_size(g->max_rows, g->N, A->cols, g->L) + gated_scratch(g);
   return MXB_SUCCESS;
 }
 
@@ -193,9 +206,17 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
     if (desc->layout == MXB_GROUPED_K_CONTIGUOUS)
       mxb_cpu_gemm_rows_k(&d, &Ae, 0, A->rows, &Be, 0, g->N, (char *)C + (size_t)(e * A->rows * g->ldc) * esize,
                           g->ldc, g->L, 0, workspace, 1, start, start + rows);
-    else
+    else if (mxb_gemm_gate_act(d.activation)) { /* pre-activations, then the pairing */
+      mxb_gemm_desc_t pre = d;
+      pre.activation = MXB_ACT_NONE;
+      pre.c_type = MXB_DTYPE_FP32;
+      float *p = (float *)((unsigned char *)workspace + mxb_cpu_gemm_workspace_size(g->max_rows, g->N, A->cols, g->L));
+      mxb_cpu_gemm_rows(&pre, &Ae, start, rows, &Be, e * g->N, g->N, p, g->N, g->L, 0, workspace, 1);
+      mxb_cpu_gemm_gated_out(&d, p, rows, g->N, (char *)C + (size_t)(start * g->ldc) * esize, g->ldc);
+    } else {
       mxb_cpu_gemm_rows(&d, &Ae, start, rows, &Be, e * g->N, g->N, (char *)C + (size_t)(start * g->ldc) * esize,
                         g->ldc, g->L, 0, workspace, 1);
+    }
   }
   if (desc->status) *desc->status = bad;
 }

@@ -211,6 +211,14 @@ void mxb_cpu_gemm_aux(const mxb_gemm_desc_t *desc, const float *p, int64_t M, in
     for (int64_t n = 0; n < N; n++) put(desc->c_type, desc->aux, m * desc->ld_aux + n, p[m * N + n]);
 }
 
+void mxb_cpu_gemm_gated_out(const mxb_gemm_desc_t *desc, const float *p, int64_t M, int64_t N, void *C,
+                            int64_t ldc) {
+  const int64_t H = N / 2;
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t j = 0; j < H; j++)
+      put(desc->c_type, C, m * ldc + j, mxb_gemm_gated(desc->activation, p[m * N + j], p[m * N + H + j]));
+}
+
 typedef struct gctx {
   const mxb_gemm_desc_t *desc;
   const mxb_tensor_t *A, *B;

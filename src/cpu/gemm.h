@@ -29,6 +29,10 @@ int mxb_cpu_gemm_threads_within(int64_t M, int64_t N, int64_t K, int L, size_t m
 /* The pre-activations p ([M, N] fp32, packed) into desc->aux, rounded to
  * desc->c_type, desc->ld_aux apart (resolved: not 0). */
 void mxb_cpu_gemm_aux(const mxb_gemm_desc_t *desc, const float *p, int64_t M, int64_t N);
+/* A gated activation's C ([M, N/2], ldc apart, desc->c_type) from the
+ * pre-activations p ([M, N] fp32, packed): act(gate) * value, rounded. */
+void mxb_cpu_gemm_gated_out(const mxb_gemm_desc_t *desc, const float *p, int64_t M, int64_t N, void *C,
+                            int64_t ldc);
 void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
                   int64_t ldc, int L, int threads, void *workspace, int int_sums);
 
