@@ -654,8 +654,10 @@ MXB_API void mxb_grouped_gemm_desc_init(mxb_grouped_gemm_desc_t *desc); /* conti
  * and C has A's rows and ldc (0: N). A bias in the GEMM descriptor holds
  * E x N values (expert e's at bias + e * N). Tensor scales are per expert: NVFP4's
  * B.amax points to E amax values, an FP8 per-tensor B's scale plane to E
- * scales; A's are for all of A. Exact mode gives, group by group, the bits of
- * mxb_gemm on that group's rows; fast mode the dense fast-mode bound. */
+ * scales; A's are for all of A. A gated activation (M layouts, CPU backend
+ * so far) pairs each expert's N columns: C is [M, N/2]. Exact mode gives,
+ * group by group, the bits of mxb_gemm on that group's rows; fast mode the
+ * dense fast-mode bound. */
 MXB_API mxb_status_t mxb_grouped_gemm_workspace_size(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc,
                                                      const mxb_tensor_t *A, const mxb_tensor_t *B,
                                                      size_t *bytes);
