@@ -407,14 +407,13 @@ bool built_for_sm90a() {
 
 // B NVFP4 or MXFP4 with its scale words 4-byte aligned (linear rows of
 // whole words, or the swizzled layout); A BF16, NVFP4 or MXFP4; K in whole
-// stages; M within the grid's y range at 32 rows a tile; compute capability
-// 9.0 with the sm_90a build.
+// stages; compute capability 9.0 with the sm_90a build.
 bool sm90_w4_applies(const mxb_context *ctx, const problem &p) {
   const bool pair = is_fp4(p.b.format) && (p.a.format == MXB_FORMAT_BF16 || is_fp4(p.a.format));
   const bool scales = p.align.scales >= 4 && (p.b.swizzled || p.b.scale_cols % 4 == 0);
   return ctx->cc_major == 9 && ctx->cc_minor == 0 && pair && scales && p.K > 0 && p.K % BK == 0 &&
          p.align.data >= 16 && p.b.row_bytes % 16 == 0 && (p.a.format != MXB_FORMAT_BF16 || p.a.row_bytes % 16 == 0) &&
-         (p.M + 31) / 32 <= 65535 && p.N < (1 << 30) && built_for_sm90a();  // M: grid.y at the smallest tile
+         p.M < (1 << 30) && p.N < (1 << 30) && built_for_sm90a();
 }
 
 // Measured on an H200 (docs/PERFORMANCE.md); M <= 16 with BF16 A is the
