@@ -39,12 +39,6 @@ static void resolve_ld_aux(mxb_gemm_desc_t *desc, int64_t N) {
   if (desc->aux && !desc->ld_aux) desc->ld_aux = N;
 }
 
-/* A gated activation on the CPU runs the GEMM without it into an fp32
- * [M, N] scratch at the end of the workspace, then pairs the columns. */
-static size_t gated_scratch(const mxb_gemm_desc_t *desc, int64_t M, int64_t N) {
-  return mxb_gemm_gate_act(desc->activation) ? ((size_t)(M * N) * sizeof(float) + 63) / 64 * 64 : 0;
-}
-
 /* Everything mxb_gemm, its workspace query and plan creation have in
  * common, on the full desc; check(t, name, sizes, desc) validates one
  * operand (with or without its pointers). On success L holds the K-block
@@ -127,7 +121,8 @@ static mxb_status_t choose(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, cons
 #endif
   /* One CPU path: the exact one, on as many threads as the limit allows. */
   const int64_t M = A->rows, N = B->rows, K = A->cols;
-  const size_t scratch = gated_scratch(desc, M, N);
+  /* a gated activation's pre-activations at the end of the workspace */
+  const size_t scratch = mxb_cpu_gemm_gated_scratch(desc, M, N);
   int threads = max_workspace == 0 ? mxb_cpu_gemm_threads_within(M, N, K, L, 0)
                 : max_workspace > scratch ? mxb_cpu_gemm_threads_within(M, N, K, L, max_workspace - scratch)
                                           : 0;
@@ -140,24 +135,6 @@ static mxb_status_t choose(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, cons
   out->threads = threads;
   out->workspace = mxb_cpu_gemm_workspace_for(N, K, L, threads) + scratch;
   return MXB_SUCCESS;
-}
-
-/* The gated CPU GEMM: the pre-activations p (the combine and the bias, in
- * fp32) into the scratch, then C[m, j] = act(p[m, j]) * p[m, j + N/2],
- * rounded to c_type. */
-static void cpu_gated(const mxb_gemm_choice *ch, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
-                      const mxb_tensor_t *B, int L, void *C, int64_t ldc, void *workspace) {
-  const int64_t M = A->rows, N = B->rows;
-  mxb_gemm_desc_t pre = *desc;
-  pre.activation = MXB_ACT_NONE;
-  pre.c_type = MXB_DTYPE_FP32;
-  pre.ldc = N;
-  const size_t scratch = gated_scratch(desc, M, N);
-  float *p = (float *)((unsigned char *)workspace + (ch->workspace - scratch));
-  pre.aux = NULL;
-  mxb_cpu_gemm(&pre, A, B, p, N, L, ch->threads, workspace, 1);
-  if (desc->aux) mxb_cpu_gemm_aux(desc, p, M, N);
-  mxb_cpu_gemm_gated_out(desc, p, M, N, C, ldc);
 }
 
 /* Runs a validated GEMM on the chosen path; the pointers meet the choice's
@@ -173,8 +150,13 @@ static mxb_status_t run(mxb_context_t *ctx, const mxb_gemm_choice *ch, const mxb
   (void)stream;
   (void)workspace_bytes;
   /* The CPU's fastest path is the exact one: both modes run it. */
-  if (mxb_gemm_gate_act(desc->activation)) cpu_gated(ch, desc, A, B, L, C, ldc, workspace);
-  else mxb_cpu_gemm(desc, A, B, C, ldc, L, ch->threads, workspace, 1);
+  if (mxb_gemm_gate_act(desc->activation)) {
+    const size_t scratch = mxb_cpu_gemm_gated_scratch(desc, A->rows, B->rows); /* the workspace's end */
+    float *p = (float *)((unsigned char *)workspace + (ch->workspace - scratch));
+    mxb_cpu_gemm_rows_gated(desc, A, 0, A->rows, B, 0, B->rows, C, ldc, L, ch->threads, workspace, p);
+  } else {
+    mxb_cpu_gemm(desc, A, B, C, ldc, L, ch->threads, workspace, 1);
+  }
   mxb_set_last_impl(ctx, ch->name);
   return MXB_SUCCESS;
 }

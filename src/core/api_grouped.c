@@ -117,12 +117,6 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
   return MXB_SUCCESS;
 }
 
-/* A gated activation on the CPU: each group's fp32 pre-activations
- * [rows, N] in a scratch after the GEMM's workspace, then paired into C. */
-static size_t gated_scratch(const grouped_shape *g) {
-  return mxb_gemm_gate_act(g->gemm.activation) ? ((size_t)(g->max_rows * g->N) * sizeof(float) + 63) / 64 * 64 : 0;
-}
-
 static mxb_status_t grouped_workspace(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc, const mxb_tensor_t *A,
                                       const grouped_shape *g, size_t *bytes) {
 #ifdef MXB_WITH_CUDA
@@ -134,7 +128,9 @@ static mxb_status_t grouped_workspace(mxb_context_t *ctx, const mxb_grouped_gemm
   (void)ctx;
   (void)desc;
 #endif
-  *bytes = mxb_cpu_gemm_workspace_size(g->max_rows, g->N, A->cols, g->L) + gated_scratch(g);
+  /* a gated activation: each group's pre-activations after the GEMM's workspace */
+  *bytes = mxb_cpu_gemm_workspace_size(g->max_rows, g->N, A->cols, g->L) +
+           mxb_cpu_gemm_gated_scratch(&g->gemm, g->max_rows, g->N);
   return MXB_SUCCESS;
 }
 
@@ -190,6 +186,8 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
   const size_t esize = (size_t)mxb_dtype_bytes(g->gemm.c_type);
   int32_t bad = 0;
   int64_t end = 0; /* rows before `end` belong to an earlier group */
+  float *scratch = (float *)((unsigned char *)workspace + /* a gated activation's, after the GEMM's workspace */
+                             mxb_cpu_gemm_workspace_size(g->max_rows, g->N, A->cols, g->L));
   for (int64_t e = 0; e < desc->groups; e++) {
     int64_t start; /* K split: columns [start, start + rows) of A and B; else rows of A */
     const int64_t rows = group_span(desc, e, desc->layout == MXB_GROUPED_K_CONTIGUOUS ? A->cols : A->rows,
@@ -203,20 +201,14 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
     if (a_group_scales(desc)) Ae.amax = A->amax + e;
     mxb_gemm_desc_t d = g->gemm; /* the expert's bias: N values of the E x N */
     if (d.bias) d.bias = (const char *)d.bias + (size_t)(e * g->N) * (size_t)mxb_dtype_bytes(d.bias_type);
+    char *Ce = (char *)C + (size_t)(start * g->ldc) * esize;
     if (desc->layout == MXB_GROUPED_K_CONTIGUOUS)
       mxb_cpu_gemm_rows_k(&d, &Ae, 0, A->rows, &Be, 0, g->N, (char *)C + (size_t)(e * A->rows * g->ldc) * esize,
                           g->ldc, g->L, 0, workspace, 1, start, start + rows);
-    else if (mxb_gemm_gate_act(d.activation)) { /* pre-activations, then the pairing */
-      mxb_gemm_desc_t pre = d;
-      pre.activation = MXB_ACT_NONE;
-      pre.c_type = MXB_DTYPE_FP32;
-      float *p = (float *)((unsigned char *)workspace + mxb_cpu_gemm_workspace_size(g->max_rows, g->N, A->cols, g->L));
-      mxb_cpu_gemm_rows(&pre, &Ae, start, rows, &Be, e * g->N, g->N, p, g->N, g->L, 0, workspace, 1);
-      mxb_cpu_gemm_gated_out(&d, p, rows, g->N, (char *)C + (size_t)(start * g->ldc) * esize, g->ldc);
-    } else {
-      mxb_cpu_gemm_rows(&d, &Ae, start, rows, &Be, e * g->N, g->N, (char *)C + (size_t)(start * g->ldc) * esize,
-                        g->ldc, g->L, 0, workspace, 1);
-    }
+    else if (mxb_gemm_gate_act(d.activation))
+      mxb_cpu_gemm_rows_gated(&d, &Ae, start, rows, &Be, e * g->N, g->N, Ce, g->ldc, g->L, 0, workspace, scratch);
+    else
+      mxb_cpu_gemm_rows(&d, &Ae, start, rows, &Be, e * g->N, g->N, Ce, g->ldc, g->L, 0, workspace, 1);
   }
   if (desc->status) *desc->status = bad;
 }

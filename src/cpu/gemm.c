@@ -206,19 +206,6 @@ static void store(const mxb_gemm_desc_t *desc, float alpha_t, float acc, void *C
   put(desc->c_type, C, idx, mxb_activation(desc->activation, t));
 }
 
-void mxb_cpu_gemm_aux(const mxb_gemm_desc_t *desc, const float *p, int64_t M, int64_t N) {
-  for (int64_t m = 0; m < M; m++)
-    for (int64_t n = 0; n < N; n++) put(desc->c_type, desc->aux, m * desc->ld_aux + n, p[m * N + n]);
-}
-
-void mxb_cpu_gemm_gated_out(const mxb_gemm_desc_t *desc, const float *p, int64_t M, int64_t N, void *C,
-                            int64_t ldc) {
-  const int64_t H = N / 2;
-  for (int64_t m = 0; m < M; m++)
-    for (int64_t j = 0; j < H; j++)
-      put(desc->c_type, C, m * ldc + j, mxb_gemm_gated(desc->activation, p[m * N + j], p[m * N + H + j]));
-}
-
 typedef struct gctx {
   const mxb_gemm_desc_t *desc;
   const mxb_tensor_t *A, *B;
@@ -321,4 +308,25 @@ void mxb_cpu_gemm_rows_k(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int
 void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
                   int64_t ldc, int L, int threads, void *workspace, int int_sums) {
   mxb_cpu_gemm_rows(desc, A, 0, A->rows, B, 0, B->rows, C, ldc, L, threads, workspace, int_sums);
+}
+
+size_t mxb_cpu_gemm_gated_scratch(const mxb_gemm_desc_t *desc, int64_t M, int64_t N) {
+  return mxb_gemm_gate_act(desc->activation) ? ((size_t)(M * N) * sizeof(float) + 63) / 64 * 64 : 0;
+}
+
+void mxb_cpu_gemm_rows_gated(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int64_t a0, int64_t M,
+                             const mxb_tensor_t *B, int64_t b0, int64_t N, void *C, int64_t ldc, int L, int threads,
+                             void *workspace, float *p) {
+  mxb_gemm_desc_t pre = *desc;
+  pre.activation = MXB_ACT_NONE;
+  pre.c_type = MXB_DTYPE_FP32;
+  pre.aux = NULL;
+  mxb_cpu_gemm_rows(&pre, A, a0, M, B, b0, N, p, N, L, threads, workspace, 1);
+  const int64_t H = N / 2;
+  for (int64_t m = 0; m < M; m++) {
+    if (desc->aux)
+      for (int64_t n = 0; n < N; n++) put(desc->c_type, desc->aux, m * desc->ld_aux + n, p[m * N + n]);
+    for (int64_t j = 0; j < H; j++)
+      put(desc->c_type, C, m * ldc + j, mxb_gemm_gated(desc->activation, p[m * N + j], p[m * N + H + j]));
+  }
 }

@@ -26,13 +26,6 @@ int mxb_cpu_gemm_threads_within(int64_t M, int64_t N, int64_t K, int L, size_t m
  * the same bits.
  * int_sums = 0 forces the plain binary64 block sums everywhere; 1 lets blocks
  * whose sums are provably exact use integer arithmetic (same bits, faster). */
-/* The pre-activations p ([M, N] fp32, packed) into desc->aux, rounded to
- * desc->c_type, desc->ld_aux apart (resolved: not 0). */
-void mxb_cpu_gemm_aux(const mxb_gemm_desc_t *desc, const float *p, int64_t M, int64_t N);
-/* A gated activation's C ([M, N/2], ldc apart, desc->c_type) from the
- * pre-activations p ([M, N] fp32, packed): act(gate) * value, rounded. */
-void mxb_cpu_gemm_gated_out(const mxb_gemm_desc_t *desc, const float *p, int64_t M, int64_t N, void *C,
-                            int64_t ldc);
 void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
                   int64_t ldc, int L, int threads, void *workspace, int int_sums);
 
@@ -42,6 +35,18 @@ void mxb_cpu_gemm(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_
 void mxb_cpu_gemm_rows(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int64_t a0, int64_t M,
                        const mxb_tensor_t *B, int64_t b0, int64_t N, void *C, int64_t ldc, int L, int threads,
                        void *workspace, int int_sums);
+
+/* A gated desc->activation (MXB_ACT_SWIGLU ...) needs, beside the GEMM's
+ * workspace, the fp32 pre-activations of its M rows: [M, N] floats (64-byte
+ * rounded); 0 for any other activation. */
+size_t mxb_cpu_gemm_gated_scratch(const mxb_gemm_desc_t *desc, int64_t M, int64_t N);
+/* mxb_cpu_gemm_rows with a gated activation: the pre-activations (combine
+ * and bias, fp32) into scratch (mxb_cpu_gemm_gated_scratch bytes), into
+ * desc->aux too when set (desc->ld_aux resolved), then C [M, N/2] (ldc
+ * apart) = act(gate) * value, rounded to desc->c_type. */
+void mxb_cpu_gemm_rows_gated(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int64_t a0, int64_t M,
+                             const mxb_tensor_t *B, int64_t b0, int64_t N, void *C, int64_t ldc, int L, int threads,
+                             void *workspace, float *scratch);
 
 /* The same over the columns [k0, k1) of A and B only (0 <= k0 <= k1 <= K):
  * the elements outside are absent, as if their codes decoded to +0 (the
