@@ -36,15 +36,6 @@ __device__ __forceinline__ uint32_t dscale_slot(const DRows &a, uint32_t b) {
   return ((r >> 7) * a.scale_tiles + (j >> 2)) * 512u + (r & 31u) * 16u + ((r >> 5) & 3u) * 4u + (j & 3u);
 }
 
-// Two values as one word of the 16-bit output type (lo in the low half).
-template <int OT>
-__device__ __forceinline__ uint32_t cvt16x2(float lo, float hi) {
-  uint32_t r;
-  if (OT == MXB_DTYPE_BF16) asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-  else asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-}
-
 template <int F, int OT>
 __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
   constexpr int ELEM = mxb_fmt_elem(F), B = mxb_fmt_block_cols(F), BITS = mxb_elem_bits(ELEM);

@@ -11,7 +11,11 @@
 // result always stays within the documented bound.
 #include <cuda_bf16.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "cuda/gemm_common.cuh"
+#include "cuda/qcommon.cuh"
 
 namespace mxb {
 namespace gemm {
@@ -57,6 +61,121 @@ __global__ void dequant_bf16_kernel(operand o, int64_t Kld, uint16_t *out, int *
   }
 }
 
+// Scale bytes s for which every finite element value times the decoded scale
+// is exact in fp32 and a normal (or zero) BF16 value: bit s % 32 of word
+// s / 32. Decided on the host from the format's decoders, so the kernel needs
+// no per-element test in blocks with such a scale (all but extreme or NaN
+// scales).
+struct exact_scales {
+  uint32_t bits[8];
+};
+
+static exact_scales exact_scales_of(int elem, int scale_type) {
+  const mxb_fp fp = mxb_elem_fp(elem);
+  exact_scales e = {};
+  for (int s = 0; s < 256; s++) {
+    const double sc = scale_type == MXB_SCALE_UE4M3 ? (double)mxb_ue4m3_decode((uint8_t)s)
+                                                    : (double)mxb_e8m0_decode((uint8_t)s);
+    bool ok = sc == sc;
+    for (uint32_t c = 0; ok && c < (1u << mxb_elem_bits(elem)); c++) {
+      const double x = (double)mxb_fp_decode(&fp, c);
+      if (!(x - x == 0.0)) continue;  // NaN and Inf codes are tested in the kernel
+      const double v = x * sc;        // exact in binary64
+      const float f = (float)v;
+      ok = (double)f == v && (v == 0.0 || (fabs(v) >= 0x1p-126 && fabs(v) < 0x1p128)) &&
+           (double)mxb_bf16_decode(mxb_bf16_rne(f)) == v;
+    }
+    if (ok) e.bits[s / 32] |= 1u << (s % 32);
+  }
+  return e;
+}
+
+// Once per process for every element type of 4 or 8 bits and both scale types.
+static const exact_scales &exact_scales_for(const operand &o) {
+  struct table {
+    exact_scales t[MXB_ELEM_COUNT][2];
+  };
+  static const table all = [] {
+    table x = {};
+    for (int e = 0; e < MXB_ELEM_COUNT; e++)
+      if (mxb_elem_bits(e) == 4 || mxb_elem_bits(e) == 8)
+        for (int k = 0; k < 2; k++) x.t[e][k] = exact_scales_of(e, k ? MXB_SCALE_UE4M3 : MXB_SCALE_E8M0);
+    return x;
+  }();
+  return all.t[o.elem][o.scale_type == MXB_SCALE_UE4M3];
+}
+
+// The common block-scaled operands (4- or 8-bit elements, one UE4M3 or E8M0
+// scale a block: NVFP4, MXFP4, MXFP8, MXINT8) at memory bandwidth: a lane
+// takes 16 elements, decodes them through a shared-memory table times the
+// block scale and converts pairs by the hardware (exact there); each warp's
+// 1 KB of output is stored as whole lines. Blocks whose scale is not in
+// `ex`, and 8-bit runs holding a NaN or infinite code, take the per-element
+// test (a value BF16 cannot hold exactly raises the flag) and the library's
+// rounding, as the general kernel does: the same bits either way.
+template <int BITS, bool NV>
+__global__ void __launch_bounds__(256) dequant_blocks_kernel(operand o, exact_scales ex, int64_t Kld, uint16_t *out,
+                                                             int *flag) {
+  constexpr int CW = BITS / 2;  // code words of 16 elements
+  __shared__ float lut[1 << BITS];
+  __shared__ uint4 stage_all[256 * 2];
+  for (int i = threadIdx.x; i < (1 << BITS); i += blockDim.x) lut[i] = mxb_fp_decode(&o.fp, (uint32_t)i);
+  __syncthreads();
+  uint4 *stage = stage_all + (threadIdx.x & ~31u) * 2;
+  const int lane = threadIdx.x & 31, shift = mxb_block_shift(o.block_cols);
+  const int64_t runs = Kld / 16, stride = (int64_t)gridDim.x * blockDim.x;
+  bool inexact = false;
+  for (int64_t r = blockIdx.y; r < o.rows; r += gridDim.y) {
+    const uint8_t *row = o.data + r * o.row_bytes;
+    uint4 *orow = reinterpret_cast<uint4 *>(out + r * Kld);
+    // Whole warps walk the row together (the staged store needs every lane).
+    for (int64_t g0 = blockIdx.x * (int64_t)blockDim.x + (threadIdx.x & ~31); g0 < runs; g0 += stride) {
+      const int64_t g = g0 + lane;
+      uint32_t u[16] = {};
+      if (g < runs) {
+        uint32_t w[CW];
+        if (BITS == 4) {
+          const uint2 q = __ldcs(reinterpret_cast<const uint2 *>(row + g * 8));
+          w[0] = q.x, w[CW - 1] = q.y;
+        } else {
+          const uint4 q = __ldcs(reinterpret_cast<const uint4 *>(row + g * 16));
+          w[0] = q.x, w[1 % CW] = q.y, w[2 % CW] = q.z, w[3 % CW] = q.w;
+        }
+        const uint32_t s = o.scales[mxb_scale_index(r, (g * 16) >> shift, o.scale_cols, o.swizzled)];
+        const float sc = NV ? mxb_ue4m3_decode((uint8_t)s) : mxb_e8m0_decode((uint8_t)s);
+        float v[16], chk = 0.0f;
+#pragma unroll
+        for (int k = 0; k < 16; k++) {
+          const float e = lut[(w[k * BITS / 32] >> ((k * BITS) % 32)) & ((1u << BITS) - 1u)];
+          v[k] = __fmul_rn(e, sc);
+          if (BITS == 8) chk = __fmaf_rn(e, 0.0f, chk);  // NaN where a code is NaN or infinite
+        }
+        if ((ex.bits[s >> 5] >> (s & 31)) & 1u && chk == 0.0f) {
+#pragma unroll
+          for (int k = 0; k < 8; k++) u[k] = cvt16x2<MXB_DTYPE_BF16>(v[2 * k], v[2 * k + 1]);
+        } else {
+#pragma unroll
+          for (int k = 0; k < 16; k++) {
+            const float e = lut[(w[k * BITS / 32] >> ((k * BITS) % 32)) & ((1u << BITS) - 1u)];
+            const uint32_t b = __float_as_uint(v[k]), a = b & 0x7FFFFFFFu;
+            if (a < 0x7F800000u && ((b & 0xFFFFu) || (a < 0x00800000u && e != 0.0f && sc != 0.0f))) inexact = true;
+            if (a == 0x7F800000u && isfinite(e) && isfinite(sc)) inexact = true;
+            u[k / 2] |= (uint32_t)mxb_bf16_rne(v[k]) << (16 * (k % 2));
+          }
+        }
+      }
+      if (g0 + 31 < runs) {
+        store_warp_run<2, false>(stage, orow + 2 * g0, u);
+      } else if (g < runs) {
+        orow[2 * g] = make_uint4(u[0], u[1], u[2], u[3]);
+        orow[2 * g + 1] = make_uint4(u[4], u[5], u[6], u[7]);
+      }
+    }
+  }
+  if (inexact) atomicOr(flag, 1);
+}
+
+// BF16 and FP8 with fp32 scales, 16 elements per thread.
 // The common operands (FP4 / 8-bit elements with UE4M3 or E8M0 scales, and
 // BF16), 16 elements per thread: the block scale is decoded once per group,
 // elements through a table, one fp32 product each (exact unless it leaves
@@ -121,6 +240,11 @@ __global__ void dequant_fast_kernel(operand o, int64_t Kld, uint16_t *out, int *
   if (inexact && !round_ok) atomicOr(flag, 1);
 }
 
+static bool blocks_dequant_ok(const operand &o) {
+  return !((uintptr_t)o.data & 15u) && o.cols % 16 == 0 && o.block_rows == 1 && o.block_cols % 16 == 0 &&
+         (o.elem_bits == 4 || o.elem_bits == 8) && (o.scale_type == MXB_SCALE_UE4M3 || o.scale_type == MXB_SCALE_E8M0);
+}
+
 static bool fast_dequant_ok(const operand &o) {
   if (((uintptr_t)o.data & 15u) || o.cols % 16) return false;
   if (o.elem == MXB_ELEM_BF16) return true;
@@ -131,12 +255,21 @@ static bool fast_dequant_ok(const operand &o) {
 
 mxb_status_t dequant_bf16(const mxb_context *ctx, const operand &o, int64_t Kld, uint16_t *out, int *flag,
                           cudaStream_t st) {
+  const int64_t want = (int64_t)(ctx->sm_count > 0 ? ctx->sm_count : 132) * 8;
+  if (blocks_dequant_ok(o)) {  // a block of 256 lanes covers 4096 columns
+    const int64_t xb = (Kld / 16 + 255) / 256, yb = std::min<int64_t>({std::max<int64_t>(want / xb, 1), o.rows, 65535});
+    const dim3 grid((unsigned)xb, (unsigned)yb);
+    const exact_scales &ex = exact_scales_for(o);
+    const bool nv = o.scale_type == MXB_SCALE_UE4M3;
+    if (o.elem_bits == 4) (nv ? dequant_blocks_kernel<4, true> : dequant_blocks_kernel<4, false>)<<<grid, 256, 0, st>>>(o, ex, Kld, out, flag);
+    else dequant_blocks_kernel<8, false><<<grid, 256, 0, st>>>(o, ex, Kld, out, flag);
+    return launch_status("gemm dequant kernel");
+  }
   if (!fast_dequant_ok(o)) {
     dequant_bf16_kernel<<<grid_for(ctx, o.rows * (Kld / 8), 256), 256, 0, st>>>(o, Kld, out, flag);
     return launch_status("gemm dequant kernel");
   }
   const int64_t groups = Kld / 16, xb = (groups + 255) / 256;
-  const int64_t want = (int64_t)(ctx->sm_count > 0 ? ctx->sm_count : 132) * 8;
   int64_t yb = want / xb < 1 ? 1 : want / xb;
   if (yb > o.rows) yb = o.rows;
   if (yb > 65535) yb = 65535;
