@@ -259,6 +259,9 @@ static const bench_case k_cases[] = {
   LS("nvfp4", OP_DEQUANT, MXB_FORMAT_NVFP4, 0),
   LS("mxfp8_e4m3", OP_DEQUANT, MXB_FORMAT_MXFP8_E4M3, 0),
   L("nvfp4_recipe", OP_PAIR, MXB_FORMAT_NVFP4, 0, 8192, 8192), LS("nvfp4_recipe", OP_PAIR, MXB_FORMAT_NVFP4, 0),
+  {"nvfp4_recipe", OP_PAIR, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, 0, 8192, 8192},
+  {"nvfp4_recipe_amax", OP_PAIR, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 1, 0, 8192, 8192},
+  {"nvfp4_recipe_amax", OP_PAIR, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 1, 0, 8192, 8192},
 #undef LS
 #undef L
 };

@@ -49,6 +49,10 @@ Test(cuda_codec, bf16_cvt_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(8, "bf16 c
 Test(cuda_codec, fp16_cvt_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(9, "fp16 cvt.rn"); }
 
 /* ---- pair ----------------------------------------------------------------- */
+/* variant bits: 1 the NVFP4 recipe's Wgrad side (SR and RHT on the
+ * column-wise copy); 2 the saturating non-finite policy; 4 SR and RHT on the
+ * row-wise copy too; 8 both amaxes supplied and swizzled scales; 16 both
+ * copies drawing from one SR state in memory (row-wise first). */
 static void pair_case(cmp_ctx *c, mxb_format_t f, int64_t rows, int64_t cols, mxb_dtype_t t, cmp_input kind,
                       int variant) {
   char what[160];
@@ -57,7 +61,7 @@ static void pair_case(cmp_ctx *c, mxb_format_t f, int64_t rows, int64_t cols, mx
   mxb_quant_config_t rc, cc;
   mxb_quant_config_init(&rc);
   mxb_quant_config_init(&cc);
-  if (variant & 1) { /* the NVFP4 recipe's Wgrad side: SR and RHT on the column-wise copy */
+  if (variant & 1) {
     cc.rounding = MXB_ROUND_SR;
     cc.seed = 11;
     cc.offset = 3;
@@ -67,30 +71,66 @@ static void pair_case(cmp_ctx *c, mxb_format_t f, int64_t rows, int64_t cols, mx
     rc.nonfinite = MXB_NONFINITE_SATURATE;
     cc.nonfinite = MXB_NONFINITE_SATURATE;
   }
+  if (variant & 4) {
+    rc.rounding = MXB_ROUND_SR;
+    rc.seed = 5;
+    rc.offset = 9;
+    if (f != MXB_FORMAT_BF16 && cols % 16 == 0) {
+      rc.rht.enabled = 1;
+      rc.rht.sign_seed = 77;
+      rc.rht.bf16_output = 1;
+    }
+  }
+  const int supplied = (variant & 8) && f == MXB_FORMAT_NVFP4;
+  const mxb_scale_layout_t lay = supplied ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR;
+  if (supplied) rc.amax_source = cc.amax_source = MXB_AMAX_FROM_TENSOR;
+  uint64_t host_state[2] = {21, 40}, *dev_state = NULL;
+  if (variant & 16) {
+    dev_state = mxbt_dev_alloc(sizeof(host_state));
+    cudaMemcpy(dev_state, host_state, sizeof(host_state), cudaMemcpyHostToDevice);
+  }
   input in = make_input(rows, cols, kind, t, (uint64_t)(rows * 977 + cols + variant));
   cmp_tensor rw, cw;
-  cmp_tensor_alloc(&rw, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
-  cmp_tensor_alloc(&cw, f, cols, rows, MXB_SCALE_LAYOUT_LINEAR);
+  cmp_tensor_alloc(&rw, f, rows, cols, lay);
+  cmp_tensor_alloc(&cw, f, cols, rows, lay);
+  if (supplied) { /* the amaxes a previous step measured */
+    const float am[2] = {3.25f, 1.5f};
+    *rw.h.amax = am[0];
+    *cw.h.amax = am[1];
+    cudaMemcpy(rw.d.amax, &am[0], 4, cudaMemcpyHostToDevice);
+    cudaMemcpy(cw.d.amax, &am[1], 4, cudaMemcpyHostToDevice);
+  }
   size_t wh = 0, wg = 0;
   mxb_status_t s1 = mxb_quantize_pair_workspace_size(c->cpu, &rc, &cc, t, &rw.h, &cw.h, &wh);
   mxb_status_t s2 = mxb_quantize_pair_workspace_size(c->gpu, &rc, &cc, t, &rw.d, &cw.d, &wg);
   cr_assert_eq(s1, s2, "%s: workspace status %d vs %d (%s)", what, s1, s2, mxb_last_error_detail());
   if (s1 == MXB_SUCCESS) {
     void *hw = malloc(wh), *dw = mxbt_dev_alloc(wg);
+    if (variant & 16) rc.rng_state = cc.rng_state = host_state;
     mxb_status_t a = mxb_quantize_pair(c->cpu, &rc, &cc, t, in.h, &rw.h, &cw.h, hw, wh, NULL);
     char cpu_detail[400];
     snprintf(cpu_detail, sizeof(cpu_detail), "%s", mxb_last_error_detail());
+    if (variant & 16) rc.rng_state = cc.rng_state = dev_state;
     mxb_status_t b = mxb_quantize_pair(c->gpu, &rc, &cc, t, in.d, &rw.d, &cw.d, dw, wg, NULL);
     cr_assert_eq(a, b, "%s: status cpu %d (%s) cuda %d (%s)", what, a, cpu_detail, b, mxb_last_error_detail());
     if (a == MXB_SUCCESS) {
       mxbt_dev_sync();
-      cr_assert_str_eq(mxb_context_last_impl(c->gpu), "cuda-pair");
+      /* NVFP4 with whole 16-element blocks both ways: the one-pass kernel. */
+      const int one_pass = f == MXB_FORMAT_NVFP4 && rows % 16 == 0 && cols % 16 == 0;
+      cr_assert_str_eq(mxb_context_last_impl(c->gpu), one_pass ? "cuda-nvfp4-pair" : "cuda-pair", "%s", what);
       cmp_tensor_check(&rw, what);
       cmp_tensor_check(&cw, what);
+      if (variant & 16) {
+        uint64_t got[2];
+        cudaMemcpy(got, dev_state, sizeof(got), cudaMemcpyDeviceToHost);
+        cr_assert(got[0] == 21 && got[1] == 42 && host_state[1] == 42, "%s: SR state offsets cpu %llu cuda %llu", what,
+                  (unsigned long long)host_state[1], (unsigned long long)got[1]);
+      }
     }
     free(hw);
     mxbt_dev_free(dw);
   }
+  if (dev_state) mxbt_dev_free(dev_state);
   cmp_tensor_free(&rw);
   cmp_tensor_free(&cw);
   free_input(&in);
@@ -106,6 +146,20 @@ Test(cuda_transforms, pair_matches_cpu) {
       for (int k = 0; k < CMP_KINDS; k++)
         pair_case(&c, fmts[f], k_shapes[s][0], k_shapes[s][1], k_types[(f + s + (size_t)k) % 3], (cmp_input)k,
                   (int)((s + (size_t)k) % 4));
+  cmp_close(&c);
+}
+
+/* The NVFP4 one-pass pair: partial 64 x 64 tiles, every combination of the
+ * options per copy, all input types and kinds. */
+Test(cuda_transforms, pair_nvfp4_one_pass_matches_cpu) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  static const int64_t shapes[][2] = {{16, 16}, {48, 80}, {96, 208}, {128, 64}};
+  for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+    for (int k = 0; k < CMP_KINDS; k++)
+      for (int v = 0; v < 32; v++)
+        pair_case(&c, MXB_FORMAT_NVFP4, shapes[s][0], shapes[s][1], k_types[(s + (size_t)k + (size_t)v) % 3],
+                  (cmp_input)k, v);
   cmp_close(&c);
 }
 

@@ -60,6 +60,10 @@ size_t mxb_quantize_workspace(const mxb_context_t *ctx, const mxb_quant_config_t
   return 0; /* the CPU reference keeps its row buffers to itself */
 }
 
+void mxb_quantize_set_flags(mxb_tensor_t *dst, const mxb_quant_config_t *cfg) {
+  dst->flags = (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u);
+}
+
 mxb_status_t mxb_quantize_checked(mxb_context_t *ctx, const mxb_quant_config_t *cfg, const mxb_format_desc *d,
                                   const mxb_tensor_sizes_t *sz, mxb_dtype_t src_type, const void *src,
                                   mxb_tensor_t *dst, void *workspace, void *stream) {
@@ -82,7 +86,7 @@ mxb_status_t mxb_quantize_checked(mxb_context_t *ctx, const mxb_quant_config_t *
   } else {
     MXB_TRY(mxb_cpu_quantize(cfg, src_type, src, dst, sz));
   }
-  dst->flags = (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u);
+  mxb_quantize_set_flags(dst, cfg);
   mxb_set_last_impl(ctx, impl);
   return MXB_SUCCESS;
 }

@@ -21,6 +21,8 @@ size_t mxb_quantize_workspace(const mxb_context_t *ctx, const mxb_quant_config_t
 mxb_status_t mxb_quantize_checked(mxb_context_t *ctx, const mxb_quant_config_t *cfg, const mxb_format_desc *d,
                                   const mxb_tensor_sizes_t *sz, mxb_dtype_t src_type, const void *src,
                                   mxb_tensor_t *dst, void *workspace, void *stream);
+/* The flags a quantization by cfg leaves on dst (2D tiles, RHT). */
+void mxb_quantize_set_flags(mxb_tensor_t *dst, const mxb_quant_config_t *cfg);
 #ifdef __cplusplus
 }
 #endif

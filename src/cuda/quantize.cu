@@ -27,12 +27,6 @@ __device__ __forceinline__ void load_block(const QArgs &a, const RhtMasks &sm, i
   transform_block(a, sm, v);
 }
 
-template <int N>
-__device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[N]) {
-  const uint64_t seed = a.rng ? __ldg(a.rng) : a.seed, offset = a.rng ? __ldg(a.rng + 1) : a.offset;
-  sr_bytes<N>(seed, offset, (uint64_t)(r * a.cols + c0), rb);
-}
-
 // ---- NVFP4 1x16 and 16x16 ---------------------------------------------------
 // 1D: thread t quantizes block (t / nb, t % nb). 2D: each half-warp owns one
 // 16x16 tile, lane l its row l; the tile amax is a 16-lane max.
@@ -270,8 +264,6 @@ __global__ void fp8_supplied_amax(uint32_t *part_amax, const float *amax) {
   part_amax[0] = __float_as_uint(*amax) & MXB_F32_ABS;
 }
 
-// The SR state's offset moves on once the call has drawn its bits.
-__global__ void advance_rng(uint64_t *state) { state[1] += 1; }
 
 template <int DT>
 mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
@@ -348,15 +340,14 @@ extern "C" size_t mxb_cuda_quantize_workspace(const mxb_quant_config_t *cfg, con
   return ws;
 }
 
-extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg,
-                                          const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
-                                          mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
-                                          void *workspace, void *stream, const char **impl) {
-  cudaStream_t st = as_stream(stream);
+namespace mxb {
+__global__ void advance_rng(uint64_t *state, int n) { state[1] += (uint64_t)n; }
+
+QArgs make_qargs(const mxb_quant_config_t *cfg, const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
+                 mxb_tensor_t *dst) {
   QArgs a;
   memset(&a, 0, sizeof(a));
   static_cast<tensor_view &>(a) = make_view(dst, *s);
-  a.part_amax = static_cast<uint32_t *>(workspace);
   a.sr = cfg->rounding == MXB_ROUND_SR;
   a.seed = cfg->seed;
   a.offset = cfg->offset;
@@ -374,6 +365,17 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
     else memcpy(a.signs, cfg->rht.sign_mask, sizeof(a.signs));
     a.rht_bf16 = cfg->rht.bf16_output;
   }
+  return a;
+}
+}  // namespace mxb
+
+extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg,
+                                          const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
+                                          mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
+                                          void *workspace, void *stream, const char **impl) {
+  cudaStream_t st = as_stream(stream);
+  QArgs a = make_qargs(cfg, d, s, dst);
+  a.part_amax = static_cast<uint32_t *>(workspace);
   a.src = src;
   mxb_dtype_t dt = src_type;
   if (rht_staged(cfg)) {  // transform into the workspace, then quantize that fp32 copy
@@ -391,7 +393,7 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   if (a.swizzled) MXB_TRY(cuda_status(cudaMemsetAsync(a.scales, 0, s->scale_bytes, st), "cudaMemsetAsync(scales)"));
   MXB_TRY(MXB_DTYPE_SWITCH(dt, DT, [&] { return launch_format<DT>(ctx, d, cfg, a, st, impl); }));
   if (cfg->rng_state) {  // after the kernels that read it, in stream order (graph-safe)
-    advance_rng<<<1, 1, 0, st>>>(cfg->rng_state);
+    advance_rng<<<1, 1, 0, st>>>(cfg->rng_state, 1);
     MXB_TRY(launch_status("SR state advance"));
   }
   return MXB_SUCCESS;

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include "common/block.h"
+#include "common/codec.h"
 #include "common/rht.h"
 #include "core/formats.h"
 #include "cuda/tensor_view.cuh"
@@ -27,6 +28,7 @@ struct QArgs : tensor_view {
   int four_six;  // NVFP4 Four Over Six metric (0: off)
   int br, bc;  // FP8 partition shape (0 = whole dimension)
   int brs, bcs;  // their mxb_block_shift
+  uint32_t rng_add;  // added to the offset read from rng (a pair's column-wise copy sharing the state)
   int rht, rht_bf16;
   uint32_t signs[8];
   int vec_in;  // 16-byte loads: src aligned and every row starts aligned
@@ -75,6 +77,76 @@ __device__ __forceinline__ mxb_amax_mode policy_mode(int policy) {
   return policy == MXB_NONFINITE_SATURATE ? MXB_AMAX_SKIP_NAN : MXB_AMAX_NAN_BLOCK;
 }
 
+// max that keeps NaN (an amax with a NaN sends the block to the shared code).
+__device__ __forceinline__ float fmax_nan(float a, float b) {
+  float r;
+  asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  return r;
+}
+
+// Two 8-bit codes (elements k, k+1) by the hardware conversion; the
+// specialised encoders of common/codec.h, proven equal to the generic one.
+template <int ELEM>
+__device__ __forceinline__ uint32_t cvt8x2(float lo, float hi) {
+  unsigned short h;
+  if (ELEM == MXB_ELEM_E4M3) asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(h) : "f"(hi), "f"(lo));
+  else asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(h) : "f"(hi), "f"(lo));
+  return h;
+}
+
+// The codes of a block's scaled values v[k] * m, none of them NaN, packed
+// as the stored words.
+template <int ELEM, int B>
+__device__ __forceinline__ void encode_finite(const mxb_fp &p, const float (&v)[B], float m,
+                                              uint32_t (&w)[B * mxb_elem_bits(ELEM) / 32]) {
+  constexpr int BITS = mxb_elem_bits(ELEM);
+  if constexpr (ELEM == MXB_ELEM_E4M3 || ELEM == MXB_ELEM_E5M2) {
+#pragma unroll
+    for (int k = 0; k < B; k += 4)
+      w[k / 4] = __byte_perm(cvt8x2<ELEM>(v[k] * m, v[k + 1] * m), cvt8x2<ELEM>(v[k + 2] * m, v[k + 3] * m), 0x5410);
+  } else if constexpr (ELEM == MXB_ELEM_E2M1) {
+#pragma unroll
+    for (int k = 0; k < B / 8; k++) w[k] = 0;
+#pragma unroll
+    for (int k = 0; k < B; k++) w[k / 8] |= mxb_e2m1_encode_rne_nonnan(v[k] * m) << (4 * (k % 8));
+  } else if constexpr (ELEM == MXB_ELEM_INT8) {
+#pragma unroll
+    for (int k = 0; k < B; k += 4) {
+      const uint32_t c0 = mxb_int8_encode_rne_nonnan(v[k] * m), c1 = mxb_int8_encode_rne_nonnan(v[k + 1] * m),
+                     c2 = mxb_int8_encode_rne_nonnan(v[k + 2] * m), c3 = mxb_int8_encode_rne_nonnan(v[k + 3] * m);
+      w[k / 4] = __byte_perm(__byte_perm(c0, c1, 0x0040), __byte_perm(c2, c3, 0x0040), 0x5410);
+    }
+  } else {
+    uint8_t c[B];
+#pragma unroll
+    for (int k = 0; k < B; k++) c[k] = (uint8_t)mxb_fp_encode_rne_minifloat_nonnan(&p, v[k] * m);
+    pack_words<B, BITS>(c, w);
+  }
+}
+
+// An NVFP4 block of 16 values with a finite amax am, by RNE: its scale and
+// codes through the specialised encoder (the shared block code with the
+// branches a finite block would not take removed). False where the decode
+// scale is subnormal (the shared code's 2^64 rescaling applies): the caller
+// takes the shared block code.
+__device__ __forceinline__ bool nvfp4_encode_finite(const float (&v)[16], float am, const mxb_nvfp4_ts &ts, uint8_t &s,
+                                                    uint32_t (&w)[2]) {
+  s = mxb_nvfp4_block_scale(am, &ts);
+  const float d = mxb_ue4m3_decode(s) * ts.S_dec;
+  if (d > 0.0f && d < 0x1p-126f) return false;
+  encode_finite<MXB_ELEM_E2M1, 16>(mxb_elem_fp(MXB_ELEM_E2M1), v, fminf(1.0f / d, MXB_FLT_MAX), w);
+  return true;
+}
+
+// SR bytes of the N elements at (r, c0) of the output: {seed, offset} from
+// the call's device state when it has one (read when the kernel runs), else
+// from its config.
+template <int N>
+__device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[N]) {
+  const uint64_t seed = a.rng ? __ldg(a.rng) : a.seed, offset = a.rng ? __ldg(a.rng + 1) + a.rng_add : a.offset;
+  sr_bytes<N>(seed, offset, (uint64_t)(r * a.cols + c0), rb);
+}
+
 // The row-wise fast path: NVFP4 1x16 (RNE, no Four Over Six, the fused RHT
 // allowed) and the MX formats (RNE) where every row holds whole blocks,
 // input and codes are 16-byte aligned and the tensor has fewer than 2^31
@@ -82,6 +154,14 @@ __device__ __forceinline__ mxb_amax_mode policy_mode(int policy) {
 // amax_pass: run the NVFP4 tensor-amax pass first.
 bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
                    int dtype, bool amax_pass, const QArgs &a, cudaStream_t st, mxb_status_t *status, const char **impl);
+
+// The kernel arguments of a quantization of dst (format d, sizes s) by cfg:
+// everything but the source and the workspace.
+QArgs make_qargs(const mxb_quant_config_t *cfg, const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
+                 mxb_tensor_t *dst);
+
+// The SR state's offset moves on by n once a call has drawn its bits.
+__global__ void advance_rng(uint64_t *state, int n);
 
 }  // namespace mxb
 #endif

@@ -35,13 +35,6 @@ struct RowsArgs {
   int mx_bmax;           // MX: the largest scale byte whose codes need no cap (and 2^(127 - b) is normal)
 };
 
-// max that keeps NaN (an amax with a NaN sends the block to the shared code).
-__device__ __forceinline__ float fmax_nan(float a, float b) {
-  float r;
-  asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
-  return r;
-}
-
 // The NQ 16-byte vectors of a block as fp32 (the decoders' values: bf16 and
 // fp16 widen exactly).
 template <int DT, int NQ>
@@ -64,46 +57,6 @@ __device__ __forceinline__ void unpack(const uint4 (&q)[NQ], float *v) {
         v[8 * k + 2 * i + 1] = f.y;
       }
     }
-  }
-}
-
-// Two 8-bit codes (elements k, k+1) by the hardware conversion; the
-// specialised encoders of common/codec.h, proven equal to the generic one.
-template <int ELEM>
-__device__ __forceinline__ uint32_t cvt8x2(float lo, float hi) {
-  unsigned short h;
-  if (ELEM == MXB_ELEM_E4M3) asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(h) : "f"(hi), "f"(lo));
-  else asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(h) : "f"(hi), "f"(lo));
-  return h;
-}
-
-// The codes of a block's scaled values v[k] * m, none of them NaN, packed
-// as the stored words.
-template <int ELEM, int B>
-__device__ __forceinline__ void encode_finite(const mxb_fp &p, const float (&v)[B], float m,
-                                              uint32_t (&w)[B * mxb_elem_bits(ELEM) / 32]) {
-  constexpr int BITS = mxb_elem_bits(ELEM);
-  if constexpr (ELEM == MXB_ELEM_E4M3 || ELEM == MXB_ELEM_E5M2) {
-#pragma unroll
-    for (int k = 0; k < B; k += 4)
-      w[k / 4] = __byte_perm(cvt8x2<ELEM>(v[k] * m, v[k + 1] * m), cvt8x2<ELEM>(v[k + 2] * m, v[k + 3] * m), 0x5410);
-  } else if constexpr (ELEM == MXB_ELEM_E2M1) {
-#pragma unroll
-    for (int k = 0; k < B / 8; k++) w[k] = 0;
-#pragma unroll
-    for (int k = 0; k < B; k++) w[k / 8] |= mxb_e2m1_encode_rne_nonnan(v[k] * m) << (4 * (k % 8));
-  } else if constexpr (ELEM == MXB_ELEM_INT8) {
-#pragma unroll
-    for (int k = 0; k < B; k += 4) {
-      const uint32_t c0 = mxb_int8_encode_rne_nonnan(v[k] * m), c1 = mxb_int8_encode_rne_nonnan(v[k + 1] * m),
-                     c2 = mxb_int8_encode_rne_nonnan(v[k + 2] * m), c3 = mxb_int8_encode_rne_nonnan(v[k + 3] * m);
-      w[k / 4] = __byte_perm(__byte_perm(c0, c1, 0x0040), __byte_perm(c2, c3, 0x0040), 0x5410);
-    }
-  } else {
-    uint8_t c[B];
-#pragma unroll
-    for (int k = 0; k < B; k++) c[k] = (uint8_t)mxb_fp_encode_rne_minifloat_nonnan(&p, v[k] * m);
-    pack_words<B, BITS>(c, w);
   }
 }
 
@@ -195,10 +148,7 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       uint8_t s = 0;
       if (fast) {
         if constexpr (NV) {
-          s = mxb_nvfp4_block_scale(am, &ts);
-          const float d = mxb_ue4m3_decode(s) * ts.S_dec;
-          fast = !(d > 0.0f && d < 0x1p-126f);  // else the shared code's 2^64 rescaling
-          if (fast) encode_finite<ELEM, HB>(p, v, fminf(1.0f / d, MXB_FLT_MAX), w);
+          fast = nvfp4_encode_finite(v, am, ts, s, w);
         } else {
           s = mxb_e8m0_scale(__float_as_uint(am), (mxb_scale_rule_t)a.rule, &p);
           fast = s <= g.mx_bmax;
