@@ -489,7 +489,7 @@ typedef enum mxb_activation_t {
   MXB_ACT_GELU_ERF = 3,   /* x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2 */
   MXB_ACT_GELU_TANH = 4,  /* x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 */
   MXB_ACT_SILU = 5,       /* x / (1 + exp(-x)) */
-  /* Gated (added in 0.2; CPU backend only so far). N is even: columns
+  /* Gated (added in 0.2; the grouped GEMM: CPU backend only so far). N is even: columns
    * [0, N/2) of the pre-activation p = alpha * A * B^T + bias are the gate
    * g, columns [N/2, N) the value v, and C is [M, N/2] (ldc >= N/2; 0 means
    * N/2) with C[m, j] = act(g[m, j]) * v[m, j], rounded to c_type last.
@@ -512,8 +512,8 @@ typedef struct mxb_gemm_desc_t {
   const void *bias;    /* [N] in the backend's memory, aligned to its element; NULL: none */
   mxb_dtype_t bias_type;         /* fp32 (default), bf16 or fp16 */
   mxb_activation_t activation;   /* MXB_ACT_NONE (default) */
-  /* Added in 0.2 (CPU backend only so far; a desc whose struct_size ends
-   * before them gets NULL and 0). The pre-activation for the backward pass:
+  /* Added in 0.2 (not in the grouped GEMM or with a quantized C so far; a
+   * desc whose struct_size ends before them gets NULL and 0). The pre-activation for the backward pass:
    * p = alpha * A * B^T + beta * C + bias, [M, N] in c_type (all N columns
    * with a gated activation), ld_aux elements between rows (0 means N), in
    * the backend's memory; NULL: not written. */

@@ -6,6 +6,7 @@
 #include <float.h>
 #include <stdio.h>
 
+#include "common/gemm_epilogue.h"
 #include "cpu/decode.h"
 #include "gemm_operands.h"
 
@@ -197,26 +198,31 @@ Test(cuda_gemm, exact_nan_blocks) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
-  const mxb_format_t fs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP8_E4M3};
-  for (int f = 0; f < 3; f++)
+  /* The last two pairs run the dequantize path in fast mode (NaN scales
+   * there take its per-element test). */
+  const mxb_format_t fs[][2] = {{MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4}, {MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4},
+                                {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3}, {MXB_FORMAT_MXINT8, MXB_FORMAT_MXINT8},
+                                {MXB_FORMAT_MXINT8, MXB_FORMAT_MXFP8_E5M2}};
+  for (int f = 0; f < 5; f++)
     for (int mode = 0; mode < 2; mode++) {
       const int64_t M = 40, N = 48, K = 128;
       float *xa = mxbt_gemm_input(M, K, 5, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 6, MXBT_IN_NORMAL, 0);
       xa[3 * K + 17] = NAN;
       xb[7 * K + 100] = INFINITY;
       mxbt_operand A, B;
-      mxbt_operand_make(&A, fs[f], MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+      mxbt_operand_make(&A, fs[f][0], MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
       mxbt_operand_upload(&A);
-      mxbt_operand_make(&B, fs[f], MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+      mxbt_operand_make(&B, fs[f][1], MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
       mxbt_operand_upload(&B);
       mxb_gemm_desc_t d = mxbt_gemm_desc(mode ? MXB_GEMM_FAST : MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
       float *Cc = calloc((size_t)(M * N), 4), *Cg = calloc((size_t)(M * N), 4);
       cpu_gemm(&d, &A, &B, Cc);
-      gpu_gemm(ctx, &d, &A, &B, Cg);
+      const char *impl = gpu_gemm(ctx, &d, &A, &B, Cg);
+      if (mode && f >= 3) cr_expect_str_eq(impl, "cuda-fast-dequant-cublaslt-bf16", "%s ran %s", mxbt_format_name(fs[f][0]), impl);
       for (int64_t i = 0; i < M * N; i++) {
         int nan_row = i / N == 3, nan_col = i % N == 7;
-        cr_assert_eq(isnan(Cg[i]) != 0, nan_row || nan_col, "%s mode %d C[%lld] = %g", mxbt_format_name(fs[f]), mode, (long long)i, Cg[i]);
-        if (mode == 0) cr_assert_eq(mxbt_f2u(Cc[i]), mxbt_f2u(Cg[i]), "%s C[%lld]", mxbt_format_name(fs[f]), (long long)i);
+        cr_assert_eq(isnan(Cg[i]) != 0, nan_row || nan_col, "%s mode %d C[%lld] = %g", mxbt_format_name(fs[f][0]), mode, (long long)i, Cg[i]);
+        if (mode == 0) cr_assert_eq(mxbt_f2u(Cc[i]), mxbt_f2u(Cg[i]), "%s C[%lld]", mxbt_format_name(fs[f][0]), (long long)i);
       }
       free(Cc);
       free(Cg);
@@ -593,6 +599,17 @@ Test(cuda_gemm, fast_dequant_cublaslt_within_bound) {
    * path serves the call (same bound). */
   mxb_gemm_desc_t d2 = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 2.0f, 0);
   check_fast(ctx, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E5M2, 40, 50, 128, &d2, MXBT_IN_TINY, NULL);
+  /* Swizzled scales, a half MX block at the end of each row (K = 208), and
+   * values near 2^124 (scales the dequantization tests element by element). */
+  static const mxb_format_t sw[][2] = {{MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4}, {MXB_FORMAT_MXINT8, MXB_FORMAT_MXFP4},
+                                       {MXB_FORMAT_MXFP4, MXB_FORMAT_MXINT8}, {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXINT8}};
+  for (size_t p = 0; p < sizeof(sw) / sizeof(sw[0]); p++)
+    for (int kind = 0; kind < 3; kind++) {
+      const int edge = kind == 2 && p != 0;  /* NVFP4 cannot hold values near 2^124 */
+      mxb_gemm_desc_t d3 = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+      check_fast_layout(ctx, sw[p][0], sw[p][1], 36, 72, p == 0 ? 224 : 208, &d3, edge ? MXBT_IN_EDGE : kind,
+                        edge ? NULL : "cuda-fast-dequant-cublaslt-bf16", MXB_SCALE_LAYOUT_SWIZZLED);
+    }
   mxb_context_destroy(ctx);
 #endif
 }
@@ -1124,6 +1141,121 @@ static void check_epilogue(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb,
 }
 #endif
 
+#ifdef MXB_WITH_CUDA
+/* Gated activations (C [M, N/2]: act(column j) * column N/2 + j) and the
+ * pre-activation output (aux [M, N]) on CUDA, both written by the epilogue
+ * step after any path. Exact mode: C and aux byte-identical with the CPU
+ * reference (padding untouched alike). Fast mode (fp32 C and aux): C is the
+ * library's gated function of the GPU's own aux, bit for bit (aux is the
+ * plain GEMM plus bias, whose bound the other fast tests check). */
+static void check_gated(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, mxb_gemm_mode_t mode,
+                        int act, mxb_dtype_t ct, int pad, const char *want) {
+  const int64_t N = 68, K = 128, W = mxb_gemm_gate_act(act) ? N / 2 : N, ldc = W + pad, lda = N + pad;
+  float *xa = mxbt_gemm_input(M, K, 51, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 52, MXBT_IN_NORMAL, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_upload(&A);
+  mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_upload(&B);
+  const size_t es = mxb_dtype_size(ct), cb = (size_t)(M * ldc) * es, ab = (size_t)(M * lda) * es;
+  void *hb = make_bias(MXB_DTYPE_FP32, N, 53), *db = mxbt_dev_from_host(hb, (size_t)N * 4);
+  unsigned char *Cc = malloc(cb), *Cg = malloc(cb), *Xc = malloc(ab), *Xg = malloc(ab);
+  memset(Cc, 0xA5, cb);
+  memset(Xc, 0x5A, ab);
+  void *dc = mxbt_dev_from_host(Cc, cb), *dx = mxbt_dev_from_host(Xc, ab);
+  mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, ct, 0.75f, 0.0f, ldc);
+  d.activation = (mxb_activation_t)act;
+  d.bias_type = MXB_DTYPE_FP32;
+  d.ld_aux = lda;
+  mxb_gemm_desc_t dh = d, dd = d;
+  dh.bias = hb;
+  dh.aux = Xc;
+  cpu_gemm(&dh, &A, &B, Cc);
+  dd.mode = mode;
+  dd.bias = db;
+  dd.aux = dx;
+  size_t ws = 0;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &dd, &A.d, &B.d, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *w = ws ? mxbt_dev_alloc(ws) : NULL;
+  if (w) mxbt_dev_poison(w, ws);
+  cr_assert_eq(mxb_gemm(ctx, &dd, &A.d, &B.d, dc, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  mxbt_dev_sync();
+  const char *impl = mxb_context_last_impl(ctx);
+  if (want) cr_expect_str_eq(impl, want, "%s x %s ran %s", mxbt_format_name(fa), mxbt_format_name(fb), impl);
+  mxbt_to_host(Cg, dc, cb);
+  mxbt_to_host(Xg, dx, ab);
+  if (mode == MXB_GEMM_EXACT) {
+    for (int64_t i = 0; i < M * ldc; i++)
+      cr_assert(memcmp(Cc + i * es, Cg + i * es, es) == 0, "%s x %s (%s) act %d C %d: C[%lld] gpu %.9g cpu %.9g",
+                mxbt_format_name(fa), mxbt_format_name(fb), impl, act, (int)ct, (long long)i, c_at(ct, Cg, i),
+                c_at(ct, Cc, i));
+    for (int64_t i = 0; i < M * lda; i++)
+      cr_assert(memcmp(Xc + i * es, Xg + i * es, es) == 0, "%s x %s (%s) act %d C %d: aux[%lld] gpu %.9g cpu %.9g",
+                mxbt_format_name(fa), mxbt_format_name(fb), impl, act, (int)ct, (long long)i, c_at(ct, Xg, i),
+                c_at(ct, Xc, i));
+  } else {
+    const float *x = (const float *)Xg;
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < ldc; j++) {
+        uint32_t want_bits = 0xA5A5A5A5u, got_bits;
+        if (j < W)
+          want_bits = mxb_gemm_out_f32(W < N ? mxb_gemm_gated(act, x[i * lda + j], x[i * lda + W + j])
+                                             : mxb_activation(act, x[i * lda + j]));
+        memcpy(&got_bits, Cg + (size_t)(i * ldc + j) * 4, 4);
+        cr_assert_eq(got_bits, want_bits, "%s x %s (%s) act %d: C[%lld][%lld] 0x%08x, from aux 0x%08x",
+                     mxbt_format_name(fa), mxbt_format_name(fb), impl, act, (long long)i, (long long)j, got_bits,
+                     want_bits);
+      }
+  }
+  free(Cc);
+  free(Cg);
+  free(Xc);
+  free(Xg);
+  free(hb);
+  mxbt_dev_free(db);
+  mxbt_dev_free(dc);
+  mxbt_dev_free(dx);
+  mxbt_dev_free(w);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
+  free(xa);
+  free(xb);
+}
+#endif
+
+Test(cuda_gemm, gated_and_aux_epilogue) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  static const int acts[] = {MXB_ACT_SWIGLU, MXB_ACT_GEGLU_ERF, MXB_ACT_GEGLU_TANH, MXB_ACT_RELU, MXB_ACT_GELU_ERF};
+  static const struct {
+    mxb_format_t a, b;
+    const char *impl;
+  } exact[] = {
+      {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, "cuda-exact-int8-mma"},
+      {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, "cuda-exact-generic"},
+  };
+  for (size_t p = 0; p < 2; p++)
+    for (int a = 0; a < 5; a++)
+      for (int ct = MXB_DTYPE_FP32; ct <= MXB_DTYPE_FP16; ct++)
+        check_gated(ctx, exact[p].a, exact[p].b, 37, MXB_GEMM_EXACT, acts[a], (mxb_dtype_t)ct, (a + ct) % 2 * 3,
+                    exact[p].impl);
+  /* Fast mode, every kind of path: cuBLASLt, the sm_90a MX kernel, the
+   * decode kernel, the dequantize path. */
+  static const struct {
+    mxb_format_t a, b;
+    int64_t M;
+  } fast[] = {{MXB_FORMAT_BF16, MXB_FORMAT_BF16, 64},
+              {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 64},
+              {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 5},
+              {MXB_FORMAT_MX9, MXB_FORMAT_MX6, 40}};
+  for (size_t p = 0; p < 4; p++)
+    for (int a = 0; a < 5; a++)
+      check_gated(ctx, fast[p].a, fast[p].b, fast[p].M, MXB_GEMM_FAST, acts[a], MXB_DTYPE_FP32, a % 2 * 3, NULL);
+  mxb_context_destroy(ctx);
+#endif
+}
+
 /* Exact mode: every activation, bias type and C type, byte-identical with
  * the CPU reference, on the integer path (NVFP4) and the generic path. */
 Test(cuda_gemm, exact_epilogue_every_activation_is_byte_identical) {
@@ -1208,14 +1340,16 @@ Test(cuda_gemm, epilogue_refusals_write_nothing) {
   d.activation = (mxb_activation_t)9;
   cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(mxb_last_error_detail(), "activation"), "%s", mxb_last_error_detail());
-  d.activation = MXB_ACT_SWIGLU; /* gated: the CPU backend only, so far */
-  cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_UNSUPPORTED);
-  cr_assert(strstr(mxb_last_error_detail(), "CPU backend only"), "%s", mxb_last_error_detail());
+  d.activation = MXB_ACT_SWIGLU; /* gated: C is [M, N/2], beta must be 0 */
+  d.beta = 1.0f;
+  cr_assert_neq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_SUCCESS);
+  d.beta = 0.0f;
   d.activation = MXB_ACT_RELU;
-  d.aux = db; /* the pre-activation output: the CPU backend only, so far */
-  cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_UNSUPPORTED);
-  cr_assert(strstr(mxb_last_error_detail(), "CPU backend only"), "%s", mxb_last_error_detail());
+  d.aux = db; /* the pre-activation output, ld_aux below N */
+  d.ld_aux = 4;
+  cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_BAD_SHAPE);
   d.aux = NULL;
+  d.ld_aux = 0;
   d.activation = MXB_ACT_RELU;
   d.bias = db + 2;
   cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &A.d, dc, w, ws, NULL), MXB_ERR_BAD_ALIGNMENT);

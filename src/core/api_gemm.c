@@ -109,11 +109,6 @@ static mxb_gemm_align pointer_align(const mxb_tensor_t *A, const mxb_tensor_t *B
 static mxb_status_t choose(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
                            const mxb_tensor_t *B, int L, mxb_gemm_align align, size_t max_workspace,
                            mxb_gemm_choice *out) {
-  if (ctx->backend != MXB_BACKEND_CPU && mxb_gemm_gate_act(desc->activation))
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "gated activations (desc->activation %d) run on the CPU backend only, so far",
-                    (int)desc->activation);
-  if (ctx->backend != MXB_BACKEND_CPU && desc->aux)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "the pre-activation output (desc->aux) is written on the CPU backend only, so far");
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_gemm_choose(ctx, desc, A, B, align, max_workspace, out);
 #else

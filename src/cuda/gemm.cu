@@ -66,6 +66,8 @@ static problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, 
   p.out.bias = desc->bias;
   p.out.bias_type = desc->bias_type;
   p.out.act = desc->activation;
+  p.out.aux = desc->aux;
+  p.out.ld_aux = desc->ld_aux;
   return p;
 }
 
@@ -199,7 +201,9 @@ static const path k_paths[] = {
 };
 
 static constexpr int k_npaths = (int)(sizeof(k_paths) / sizeof(k_paths[0]));
-static bool split_epilogue(const path &r, const problem &p) { return r.plain_c && has_epilogue(p.out); }
+static bool split_epilogue(const path &r, const problem &p) {
+  return has_epilogue(p.out) && (r.plain_c || epilogue_step_only(p.out));
+}
 // Workspace of row r for p: with the epilogue split off, the intermediate
 // first, then what the row needs for the problem it runs.
 static size_t need_of(const mxb_context *ctx, const path &r, const problem &p) {

@@ -93,7 +93,9 @@ struct out_view {
   float alpha, beta;
   const void *c_in;  // where C's previous values are read (C itself, or a copy)
   const void *bias;  // [N] or NULL
-  int bias_type, act;
+  int bias_type, act;  // act: a gated one (SwiGLU ...) makes C [M, N/2]
+  void *aux;           // the pre-activations [M, N] in C's type, ld_aux apart, or NULL
+  int64_t ld_aux;
 };
 // Bias and activation out of line: inlined into every store of a kernel's
 // unrolled epilogue they multiplied its code several times over (107k SASS
@@ -138,8 +140,11 @@ __device__ __forceinline__ void store_plain(const out_view &o, float alpha_t, in
   else static_cast<uint16_t *>(o.c)[i] = mxb_gemm_out_bf16(c);
 }
 static inline bool has_epilogue(const out_view &o) {
-  return o.bias || o.act != MXB_ACT_NONE || o.dtype == MXB_DTYPE_FP16;
+  return o.bias || o.act != MXB_ACT_NONE || o.dtype == MXB_DTYPE_FP16 || o.aux;
 }
+// A gated activation or the pre-activation output: only the epilogue step
+// (gemm_epilogue.cu) writes them, so every path runs with it split off.
+static inline bool epilogue_step_only(const out_view &o) { return o.aux || mxb_gemm_gate_act(o.act) != 0; }
 
 struct problem {
   operand a, b;

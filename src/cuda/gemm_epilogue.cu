@@ -1,12 +1,18 @@
 // The GEMM epilogue as its own step, for the paths whose C cuBLASLt writes
 // (cuBLASLt's epilogues are not the library's functions, and cuBLASLt has
-// no fp16 C for these inputs): see lt_epilogue_problem in gemm_common.cuh.
+// no fp16 C for these inputs), and for every path where the call asks for
+// a gated activation or the pre-activation output: see lt_epilogue_problem
+// in gemm_common.cuh. The order is the CPU reference's: the combine, the
+// bias, the pre-activation to aux, the activation (gated: act(gate) times
+// value, gate = column j, value = column N/2 + j), rounding to C's type.
 #include "cuda/gemm_common.cuh"
 
 namespace mxb {
 namespace gemm {
 
-static bool in_place(const problem &p) { return p.out.dtype == MXB_DTYPE_FP32; }
+// fp32 C holds the path's result in place, unless a gated activation makes
+// C narrower than the product.
+static bool in_place(const problem &p) { return p.out.dtype == MXB_DTYPE_FP32 && !mxb_gemm_gate_act(p.out.act); }
 // Rows of the intermediate start on 16 bytes, as cuBLASLt prefers.
 static int64_t inter_ld(const problem &p) { return (p.N + 3) / 4 * 4; }
 
@@ -19,6 +25,7 @@ problem lt_epilogue_problem(const problem &p, void *inter) {
   problem q = p;
   q.out.bias = nullptr;
   q.out.act = MXB_ACT_NONE;
+  q.out.aux = nullptr;
   if (!in_place(p)) {
     q.out.c = inter;
     q.out.c_in = inter;
@@ -29,12 +36,29 @@ problem lt_epilogue_problem(const problem &p, void *inter) {
   return q;
 }
 
-// t is final up to beta C where ran applied it (in place); store() with
-// alpha_t = 1 (1 * t == t) then does what the custom kernels do.
+// Element (m, n) of the finished product: t is final up to beta C where ran
+// applied it (in place); alpha_t = 1 (1 * t == t) as in the custom kernels'
+// store(). Written to aux when asked.
+__device__ __forceinline__ float pre_activation(const out_view &o, const float *t, int64_t ldt, int64_t m,
+                                                int64_t n) {
+  const float pre = mxb_gemm_finish(combine_at(o, 1.0f, m * o.ldc + n, t[m * ldt + n]), o.bias, o.bias_type,
+                                    MXB_ACT_NONE, n);
+  if (o.aux) {
+    out_view a = o;
+    a.c = o.aux;
+    write_at(a, m * o.ld_aux + n, pre);
+  }
+  return pre;
+}
+
 __global__ void lt_epilogue_kernel(const float *t, int64_t ldt, out_view o, int64_t M, int64_t N) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < M * N; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t m = i / N, n = i % N;
-    store(o, 1.0f, m, n, t[m * ldt + n]);
+  const bool gated = mxb_gemm_gate_act(o.act) != 0;
+  const int64_t W = gated ? N / 2 : N;  // C's columns
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < M * W; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t m = i / W, j = i % W;
+    const float x = pre_activation(o, t, ldt, m, j);
+    write_at(o, m * o.ldc + j, gated ? mxb_gemm_gated(o.act, x, pre_activation(o, t, ldt, m, W + j))
+                                     : mxb_activation(o.act, x));
   }
 }
 
