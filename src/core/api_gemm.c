@@ -112,6 +112,7 @@ static mxb_status_t choose(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, cons
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_gemm_choose(ctx, desc, A, B, align, max_workspace, out);
 #else
+  (void)ctx;
   (void)align;
 #endif
   /* One CPU path: the exact one, on as many threads as the limit allows. */
