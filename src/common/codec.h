@@ -233,6 +233,18 @@ MXB_HD uint32_t mxb_e2m1_encode_sr(float x, uint32_t r) {
   c = c > lo ? c : lo;
   return ax > MXB_F32_INF ? 0x7u : (uint32_t)c | ((u >> 28) & 0x8u);
 }
+/* The same for x known not to be NaN (Inf saturates): without the final
+ * select. */
+MXB_HD uint32_t mxb_e2m1_encode_sr_nonnan(float x, uint32_t r) {
+  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
+  uint32_t e = ax & MXB_F32_INF;
+  e = e < 0x3F800000u ? 0x3F800000u : e > 0x40800000u ? 0x40800000u : e;
+  float f = mxb_u2f(0x3F800000u | (r << 14)) - 1.0f;
+  float t = fminf(fmaf(f, mxb_u2f(e), mxb_u2f(ax)), 6.0f);
+  int c = (int)(mxb_f2u(t) >> 22) - 252, lo = t >= 0.5f;
+  c = c > lo ? c : lo;
+  return (uint32_t)c | ((u >> 28) & 0x8u);
+}
 /* RNE satfinite for every minifloat (ebits > 0; not MXINT8), the ladder of
  * mxb_e2m1_encode_rne in general and without a branch (integer min/max
  * and one fp32 add): a = min(|x|, max) taken on the bits (their order is the

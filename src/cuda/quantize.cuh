@@ -138,6 +138,20 @@ __device__ __forceinline__ bool nvfp4_encode_finite(const float (&v)[16], float 
   return true;
 }
 
+// The same by SR (bytes rb), for a finite block: the shared block code's SR
+// encoder without its NaN select.
+__device__ __forceinline__ bool nvfp4_encode_finite_sr(const float (&v)[16], float am, const mxb_nvfp4_ts &ts,
+                                                       const uint8_t (&rb)[16], uint8_t &s, uint32_t (&w)[2]) {
+  s = mxb_nvfp4_block_scale(am, &ts);
+  const float d = mxb_ue4m3_decode(s) * ts.S_dec;
+  if (d > 0.0f && d < 0x1p-126f) return false;
+  const float enc = fminf(1.0f / d, MXB_FLT_MAX);
+  w[0] = w[1] = 0;
+#pragma unroll
+  for (int k = 0; k < 16; k++) w[k / 8] |= mxb_e2m1_encode_sr_nonnan(v[k] * enc, rb[k]) << (4 * (k % 8));
+  return true;
+}
+
 // SR bytes of the N elements at (r, c0) of the output: {seed, offset} from
 // the call's device state when it has one (read when the kernel runs), else
 // from its config.

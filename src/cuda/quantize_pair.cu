@@ -39,18 +39,18 @@ struct PairArgs {
 template <bool SR>
 __device__ __forceinline__ uint8_t nvfp4_block(const float (&v)[16], const mxb_nvfp4_ts &ts, int policy,
                                                const uint8_t (&rb)[16], uint32_t (&w)[2]) {
-  if (!SR) {
-    float am = 0.0f;
+  float am = 0.0f;
 #pragma unroll
-    for (int k = 0; k < 16; k++) am = fmax_nan(am, fabsf(v[k]));
-    uint8_t s;
-    if (am < __uint_as_float(MXB_F32_INF) && nvfp4_encode_finite(v, am, ts, s, w)) return s;
-  }
+  for (int k = 0; k < 16; k++) am = fmax_nan(am, fabsf(v[k]));
+  uint8_t s;
+  bool fast = am < __uint_as_float(MXB_F32_INF);
+  if constexpr (SR) fast = fast && nvfp4_encode_finite_sr(v, am, ts, rb, s, w);
+  else fast = fast && nvfp4_encode_finite(v, am, ts, s, w);
+  if (fast) return s;
   int bad = 0;
   const uint32_t ab = mxb_block_amax_bits(v, 16, policy_mode(policy), &bad);
   uint8_t c[16];
-  const uint8_t s =
-      mxb_nvfp4_quantize_block(v, 16, ab, bad && policy == MXB_NONFINITE_NAN_BLOCK, &ts, SR ? rb : nullptr, c);
+  s = mxb_nvfp4_quantize_block(v, 16, ab, bad && policy == MXB_NONFINITE_NAN_BLOCK, &ts, SR ? rb : nullptr, c);
   pack_words<16, 4>(c, w);
   return s;
 }
