@@ -56,6 +56,7 @@ static void e2m1_sr_one(uint32_t bits, void *arg) {
   for (uint32_t r = 0; r < 256; r += (bits & 0x7F800000u) == 0x3F800000u ? 1 : 17) {
     size_t before = st->bad;
     note(st, bits, mxb_e2m1_encode_sr(x, r), mxb_fp_encode_sr_generic(&p, x, r));
+    if (x == x) note(st, bits, mxb_e2m1_encode_sr_nonnan(x, r), mxb_fp_encode_sr_generic(&p, x, r));
     if (st->bad == 1 && before == 0) st->r = (int)r;
   }
 }
