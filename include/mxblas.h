@@ -304,7 +304,7 @@ typedef struct mxb_quant_config_t {
   mxb_scale_rule_t scale_rule; /* MX formats */
   mxb_nonfinite_t nonfinite;
   mxb_amax_source_t amax_source; /* NVFP4 */
-  int block_2d;                /* tile scales (weights): NVFP4 16x16; MX 32x32 (CPU backend so far) */
+  int block_2d;                /* tile scales (weights): NVFP4 16x16; MX 32x32 */
   int fp8_pow2_scale;          /* FP8 fp32 scales: round scale down to a power of two */
   mxb_rht_t rht;               /* transform along cols before quantizing */
   mxb_four_over_six_t four_over_six; /* NVFP4: 4/6 block scales (default off; 2D tiles: CPU only) */

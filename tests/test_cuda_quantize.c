@@ -231,6 +231,32 @@ Test(cuda_quantize, nvfp4_2d) {
   cmp_close(&c);
 }
 
+/* 2D (32x32) MX scaling: every MX element type, tails both ways (the
+ * shapes' rows and columns are not multiples of 32), RNE and SR, both
+ * non-finite policies, both scale layouts, and the d = 16 RHT. */
+Test(cuda_quantize, mx_2d) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  static const mxb_format_t fmts[] = {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP6_E3M2,
+                                      MXB_FORMAT_MXFP6_E2M3, MXB_FORMAT_MXFP4, MXB_FORMAT_MXINT8};
+  for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++)
+    for (size_t s = 0; s < NSHAPES; s++)
+      for (int k = 0; k < CMP_KINDS; k++)
+        for (int opt = 0; opt < 8; opt += 1 + (int)((f + s + (size_t)k) % 2)) {
+          mxb_quant_config_t cfg;
+          mxb_quant_config_init(&cfg);
+          cfg.block_2d = 1;
+          cfg.rounding = (opt & 1) ? MXB_ROUND_SR : MXB_ROUND_RNE;
+          cfg.seed = 77;
+          cfg.nonfinite = (opt & 2) ? MXB_NONFINITE_SATURATE : MXB_NONFINITE_NAN_BLOCK;
+          if ((opt & 4) && k_shapes[s][1] % 16 == 0) cfg.rht.enabled = 1;
+          qcase q = {fmts[f], k_dtypes[(s + (size_t)k + f) % 3], k_shapes[s][0], k_shapes[s][1], (cmp_input)k,
+                     (mxb_scale_layout_t)((opt >> 1) & 1), 1.0f};
+          quantize_both(&c, &cfg, &q);
+        }
+  cmp_close(&c);
+}
+
 Test(cuda_quantize, nvfp4_four_over_six) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();

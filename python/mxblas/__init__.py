@@ -916,10 +916,10 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32, 
     in the framework and on the device of A's planes (c, if given, is written in place).
     bias: N values (float32, float16 or bfloat16) on the same device, added to every row;
     activation: "none", "relu", "relu2" (squared ReLU), "gelu_erf", "gelu_tanh" or "silu";
-    or gated, "swiglu", "geglu_erf" or "geglu_tanh" (CPU backend so far): the first N/2
+    or gated, "swiglu", "geglu_erf" or "geglu_tanh": the first N/2
     columns of the pre-activation gate the last N/2, and C is [M, N/2] (beta must be 0)
     (docs/GEMM.md, "Epilogue"). out_dtype: float32, float16 or bfloat16.
-    pre_activation=True (CPU backend so far) returns (C, P): P [M, N] the pre-activation
+    pre_activation=True returns (C, P): P [M, N] the pre-activation
     alpha * A @ B^T + beta * C + bias in out_dtype, for the backward pass.
     """
     ba, bb, desc, dt, as_bf16, bv = _gemm_desc(a, b, mode, alpha, beta, out_dtype, bias, activation)

@@ -137,25 +137,46 @@ __global__ void __launch_bounds__(256, FOS ? 2 : 3) nvfp4_kernel(QArgs a) {
   }
 }
 
-// ---- MX (1 x BC blocks, E8M0 scales) ---------------------------------------------
-template <int DT, int ELEM, int BC, bool SR>
+// ---- MX (1 x BC blocks, E8M0 scales; 2D: 32 x 32 tiles) -----------------------
+// 1D: thread t quantizes block (t / nb, t % nb). 2D: each warp owns one
+// 32x32 tile, lane l its row l; the tile amax and NaN flag are warp
+// reductions, and every row's block takes the tile's scale (NUMERICS 4.2).
+template <int DT, int ELEM, int BC, bool SR, bool TWO_D>
 __global__ void __launch_bounds__(256) mx_kernel(QArgs a) {
+  static_assert(!TWO_D || BC == 32, "a 2D tile is BC rows of BC: one warp, lane l its row l");
   const int64_t nb = (a.cols + BC - 1) / BC;
-  const int64_t total = a.rows * nb;
+  // 2D: the walk is over tiles, whole warps together (lanes past the last
+  // row idle but still take part in the reductions).
+  const int64_t total = TWO_D ? (a.rows + BC - 1) / BC * nb : a.rows * nb;
   const RhtMasks sm = sign_masks(a);
   const mxb_fp p = mxb_elem_fp(ELEM);
   constexpr int BITS = mxb_elem_bits(ELEM);
-  for (ItemWalk w(total, nb); w.more(); w.next()) {
-    const int64_t r = w.r, j = w.j;
+  for (ItemWalk w = TWO_D ? ItemWalk(total, nb, BC) : ItemWalk(total, nb); w.more(); w.next()) {
+    const int64_t r = TWO_D ? w.r * BC + (threadIdx.x & (BC - 1)) : w.r, j = w.j;
+    const bool live = r < a.rows;
     const int64_t c0 = j * BC;
-    const int n = (int)min((int64_t)BC, a.cols - c0);
+    const int n = live ? (int)min((int64_t)BC, a.cols - c0) : 0;
     float v[BC];
-    load_block<DT, BC>(a, sm, r, c0, n, v);
+    load_block<DT, BC>(a, sm, live ? r : 0, c0, n, v);
     uint8_t rb[BC], codes[BC] = {};
-    if (SR) get_sr<BC>(a, r, c0, rb);
+    if (SR && live) get_sr<BC>(a, r, c0, rb);
     // compile-time length for tails too (missing elements are +0, see nvfp4_kernel)
-    uint8_t s = mxb_mx_quantize_block(v, BC, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy,
-                                      SR ? rb : nullptr, codes);
+    uint8_t s;
+    if (TWO_D) {
+      int bad = 0;
+      uint32_t ab = mxb_block_amax_bits(v, BC, policy_mode(a.policy), &bad);  // +0 for idle lanes
+#pragma unroll
+      for (int o = BC / 2; o > 0; o >>= 1) {
+        ab = max(ab, __shfl_xor_sync(0xFFFFFFFFu, ab, o));
+        bad |= __shfl_xor_sync(0xFFFFFFFFu, bad, o);
+      }
+      if (!live) continue;
+      s = mxb_mx_quantize_block_amax(v, BC, ab, bad && a.policy == MXB_NONFINITE_NAN_BLOCK, &p,
+                                     (mxb_scale_rule_t)a.rule, SR ? rb : nullptr, codes);
+    } else {
+      s = mxb_mx_quantize_block(v, BC, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy, SR ? rb : nullptr,
+                                codes);
+    }
     pack_store<BC, BITS>(a.data + r * a.row_bytes + j * (BC * BITS / 8), codes, (n * BITS + 7) / 8,
                          a.vec_out && n == BC);
     a.scales[mxb_scale_index(r, j, a.scale_cols, a.swizzled)] = s;
@@ -310,8 +331,17 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
         });
       *impl = two_d ? "cuda-nvfp4-2d-quantize" : "cuda-nvfp4-quantize";
     } else if constexpr (SCALE == MXB_SCALE_E8M0) {
-      const unsigned g = grid_for(ctx, a.rows * ((a.cols + BC - 1) / BC), T);
-      MXB_BOOL_SWITCH(a.sr, SR, [&] { mx_kernel<DT, ELEM, BC, SR><<<g, T, 0, st>>>(a); });
+      const int64_t nb = (a.cols + BC - 1) / BC;
+      if constexpr (BC == 32) {
+        if (cfg->block_2d) {
+          const unsigned g = grid_for(ctx, (a.rows + BC - 1) / BC * nb * BC, T);
+          MXB_BOOL_SWITCH(a.sr, SR, [&] { mx_kernel<DT, ELEM, BC, SR, true><<<g, T, 0, st>>>(a); });
+          *impl = "cuda-mx-2d-quantize";
+          return launch_status(*impl);
+        }
+      }
+      const unsigned g = grid_for(ctx, a.rows * nb, T);
+      MXB_BOOL_SWITCH(a.sr, SR, [&] { mx_kernel<DT, ELEM, BC, SR, false><<<g, T, 0, st>>>(a); });
       *impl = "cuda-mx-quantize";
     } else if constexpr (SCALE == MXB_SCALE_BDR) {
       bdr_kernel<DT, ELEM, BC><<<grid_for(ctx, a.rows * ((a.cols + BC - 1) / BC), T), T, 0, st>>>(a);
@@ -339,13 +369,11 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
 
 }  // namespace
 
-// Four Over Six on 2D tiles and 2D MX scaling exist in the CPU reference
-// only, so far.
+// Four Over Six on 2D tiles exists in the CPU reference only, so far.
 extern "C" mxb_status_t mxb_cuda_quantize_offers(const mxb_quant_config_t *cfg, const mxb_format_desc *d) {
+  (void)d;
   if (cfg->four_over_six && cfg->block_2d)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "Four Over Six on 2D (16x16) tiles runs on the CPU backend only, so far");
-  if (cfg->block_2d && d->scale_type == MXB_SCALE_E8M0)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "2D (32x32) MX scaling runs on the CPU backend only, so far");
   return MXB_SUCCESS;
 }
 
