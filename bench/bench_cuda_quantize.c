@@ -21,7 +21,8 @@
 
 /* OP_PAIR: mxb_quantize_pair in the NVFP4 recipe's configuration for
  * gradients: the row-wise copy RNE, the column-wise copy with the d = 16 RHT
- * and SR (bytes: the input once and both copies' planes). */
+ * and SR; for the MX formats (the MXFP8 recipe) both copies RNE (bytes: the
+ * input once and both copies' planes). */
 typedef enum { OP_QUANT, OP_DEQUANT, OP_PAIR } bench_op;
 
 typedef struct bench_case {
@@ -143,9 +144,11 @@ static void run_case(mxbb_state *st, void *arg) {
   cfg.seed = 1234;
   cfg.block_2d = c->block_2d;
   cfg.four_over_six = (mxb_four_over_six_t)c->four_over_six;
-  mxb_quant_config_t ccfg = cfg; /* OP_PAIR: the column-wise copy's */
-  ccfg.rht.enabled = 1;
-  ccfg.rounding = MXB_ROUND_SR;
+  mxb_quant_config_t ccfg = cfg; /* OP_PAIR: the column-wise copy's (NVFP4: the recipe's RHT and SR; MX: as the row-wise) */
+  if (c->format == MXB_FORMAT_NVFP4) {
+    ccfg.rht.enabled = 1;
+    ccfg.rounding = MXB_ROUND_SR;
+  }
   size_t ws_bytes = 0;
   /* Quantize once (this also produces the amaxes a supplied-amax run reads). */
   if (ok && c->op == OP_PAIR) {
@@ -262,6 +265,8 @@ static const bench_case k_cases[] = {
   {"nvfp4_recipe", OP_PAIR, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, 0, 8192, 8192},
   {"nvfp4_recipe_amax", OP_PAIR, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 1, 0, 8192, 8192},
   {"nvfp4_recipe_amax", OP_PAIR, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 1, 0, 8192, 8192},
+  L("mxfp8_e4m3", OP_PAIR, MXB_FORMAT_MXFP8_E4M3, 0, 8192, 8192), LS("mxfp8_e4m3", OP_PAIR, MXB_FORMAT_MXFP8_E4M3, 0),
+  L("mxfp4", OP_PAIR, MXB_FORMAT_MXFP4, 0, 8192, 8192),
 #undef LS
 #undef L
 };
