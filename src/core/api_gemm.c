@@ -29,11 +29,6 @@ MXB_API mxb_status_t mxb_gemm_pair_supported(mxb_format_t a, mxb_format_t b, mxb
   return MXB_SUCCESS;
 }
 
-/* C's columns: N, or N/2 with a gated activation (MXB_ACT_SWIGLU ...). */
-static int64_t c_cols(const mxb_gemm_desc_t *desc, int64_t N) {
-  return mxb_gemm_gate_act(desc->activation) ? N / 2 : N;
-}
-
 /* The backend writes aux desc->ld_aux apart: 0 resolved to N. */
 static void resolve_ld_aux(mxb_gemm_desc_t *desc, int64_t N) {
   if (desc->aux && !desc->ld_aux) desc->ld_aux = N;
@@ -62,15 +57,8 @@ static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *
                     "%s was quantized with a Hadamard transform along K and %s was not; "
                     "the product is only preserved when both operands are transformed",
                     (A->flags & MXB_TENSOR_RHT) ? "A" : "B", (A->flags & MXB_TENSOR_RHT) ? "B" : "A");
-  const int gated = mxb_gemm_gate_act(desc->activation) != 0;
-  if (gated && B->rows % 2)
-    return mxb_fail(MXB_ERR_BAD_SHAPE, "N (%lld) is odd: a gated activation pairs columns n and n + N/2",
-                    (long long)B->rows);
-  const int64_t cols = c_cols(desc, B->rows);
-  int64_t ldc = desc->ldc ? desc->ldc : cols;
-  if (ldc < cols)
-    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->ldc (%lld) is smaller than C's %lld columns (%s)", (long long)desc->ldc,
-                    (long long)cols, gated ? "N/2: a gated activation" : "N");
+  int64_t ldc;
+  MXB_TRY(mxb_gemm_resolve_ldc(desc, B->rows, "desc->ldc", &ldc));
   if (ldc > MXB_MAX_ELEMS / A->rows)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "C of %lld rows with ldc %lld exceeds 2^40 elements", (long long)A->rows,
                     (long long)ldc);
@@ -138,7 +126,7 @@ static mxb_status_t choose(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, cons
 static mxb_status_t run(mxb_context_t *ctx, const mxb_gemm_choice *ch, const mxb_gemm_desc_t *desc,
                         const mxb_tensor_t *A, const mxb_tensor_t *B, int L, void *C, void *workspace,
                         size_t workspace_bytes, void *stream) {
-  int64_t ldc = desc->ldc ? desc->ldc : c_cols(desc, B->rows);
+  int64_t ldc = desc->ldc ? desc->ldc : mxb_gemm_c_cols(desc, B->rows);
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA)
     return mxb_cuda_gemm(ctx, ch, desc, A, B, C, ldc, workspace, workspace_bytes, stream);
@@ -213,16 +201,16 @@ static mxb_status_t check_qgemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_
   if (q->d32.beta != 0.0f)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->beta (%g) must be 0: a quantized C is not read",
                     (double)q->d32.beta);
-  if (B && q->d32.ldc != 0 && q->d32.ldc != c_cols(&q->d32, B->rows))
+  if (B && q->d32.ldc != 0 && q->d32.ldc != mxb_gemm_c_cols(&q->d32, B->rows))
     return mxb_fail(MXB_ERR_BAD_SHAPE,
                     "desc->ldc (%lld) must be 0 or C's %lld columns: a quantized C has its own layout",
-                    (long long)q->d32.ldc, (long long)c_cols(&q->d32, B->rows));
+                    (long long)q->d32.ldc, (long long)mxb_gemm_c_cols(&q->d32, B->rows));
   q->d32.c_type = MXB_DTYPE_FP32;
   q->d32.ldc = 0;
   MXB_TRY(check_gemm(ctx, &q->d32, A, B, mxb_check_tensor, &q->L));
   MXB_TRY(mxb_quant_full_config_or_default(cfg, &q->cfg));
   MXB_TRY(mxb_check_quantize(ctx, &q->cfg, MXB_DTYPE_FP32, C, &q->sz, &q->fmt));
-  const int64_t cols = c_cols(&q->d32, B->rows);
+  const int64_t cols = mxb_gemm_c_cols(&q->d32, B->rows);
   if (C->rows != A->rows || C->cols != cols)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "C is [%lld, %lld]; the product%s is [%lld, %lld]", (long long)C->rows,
                     (long long)C->cols, cols != B->rows ? " after the gated activation" : "", (long long)A->rows,

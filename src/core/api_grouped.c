@@ -89,14 +89,7 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
     return mxb_fail(MXB_ERR_BAD_SHAPE, "A.rows (%lld) is not groups (%lld) times max_m: the masked layout is "
                                        "[E * max_m, K]", (long long)A->rows, (long long)E);
   g->max_rows = desc->layout == MXB_GROUPED_M_MASKED ? A->rows / E : A->rows;
-  if (gated && g->N % 2)
-    return mxb_fail(MXB_ERR_BAD_SHAPE, "N (%lld) is odd: a gated activation pairs columns n and n + N/2",
-                    (long long)g->N);
-  const int64_t cols = gated ? g->N / 2 : g->N; /* C's columns */
-  g->ldc = g->gemm.ldc ? g->gemm.ldc : cols;
-  if (g->ldc < cols)
-    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->gemm->ldc (%lld) is smaller than C's %lld columns (%s)",
-                    (long long)g->gemm.ldc, (long long)cols, gated ? "N/2: a gated activation" : "N");
+  MXB_TRY(mxb_gemm_resolve_ldc(&g->gemm, g->N, "desc->gemm->ldc", &g->ldc));
   const int64_t c_rows = split_k ? A->rows * E : A->rows; /* K split: E stacked [M, N] results */
   if (A->rows > MXB_MAX_ELEMS / E || g->ldc > MXB_MAX_ELEMS / c_rows)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "C of %lld x %lld rows with ldc %lld exceeds 2^40 elements",

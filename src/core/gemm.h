@@ -45,6 +45,13 @@ mxb_status_t mxb_gemm_full_desc(const mxb_gemm_desc_t *in, mxb_gemm_desc_t *out)
 mxb_status_t mxb_gemm_check_c(const mxb_gemm_desc_t *desc, const void *C);
 /* Mode, C type, bias type and alignment, activation of a full desc. */
 mxb_status_t mxb_gemm_check_desc(const mxb_gemm_desc_t *desc);
+/* C's columns for a product with N columns: N, or N/2 with a gated
+ * activation (MXB_ACT_SWIGLU ...). */
+int64_t mxb_gemm_c_cols(const mxb_gemm_desc_t *desc, int64_t N);
+/* C's row stride for N product columns (desc->ldc, 0 meaning C's columns),
+ * checked: N even with a gated activation, the stride at least C's columns.
+ * name: how the caller calls desc->ldc in messages. */
+mxb_status_t mxb_gemm_resolve_ldc(const mxb_gemm_desc_t *desc, int64_t N, const char *name, int64_t *ldc);
 
 #ifdef __cplusplus
 }

@@ -62,6 +62,23 @@ mxb_status_t mxb_gemm_full_desc(const mxb_gemm_desc_t *in, mxb_gemm_desc_t *out)
   return MXB_SUCCESS;
 }
 
+int64_t mxb_gemm_c_cols(const mxb_gemm_desc_t *desc, int64_t N) {
+  return mxb_gemm_gate_act(desc->activation) ? N / 2 : N;
+}
+
+mxb_status_t mxb_gemm_resolve_ldc(const mxb_gemm_desc_t *desc, int64_t N, const char *name, int64_t *ldc) {
+  const int gated = mxb_gemm_gate_act(desc->activation) != 0;
+  if (gated && N % 2)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "N (%lld) is odd: a gated activation pairs columns n and n + N/2",
+                    (long long)N);
+  const int64_t cols = mxb_gemm_c_cols(desc, N);
+  *ldc = desc->ldc ? desc->ldc : cols;
+  if (*ldc < cols)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "%s (%lld) is smaller than C's %lld columns (%s)", name, (long long)desc->ldc,
+                    (long long)cols, gated ? "N/2: a gated activation" : "N");
+  return MXB_SUCCESS;
+}
+
 mxb_status_t mxb_gemm_check_desc(const mxb_gemm_desc_t *desc) {
   if (desc->mode != MXB_GEMM_EXACT && desc->mode != MXB_GEMM_FAST)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->mode %d is not a valid mxb_gemm_mode_t", (int)desc->mode);
