@@ -81,8 +81,11 @@ static void pair_case(cmp_ctx *c, mxb_format_t f, int64_t rows, int64_t cols, mx
       rc.rht.bf16_output = 1;
     }
   }
+  mxb_format_info_t fi = {.struct_size = sizeof(fi)};
+  mxb_format_info(f, &fi);
+  const int block_scaled = fi.scale_type == MXB_SCALE_UE4M3 || fi.scale_type == MXB_SCALE_E8M0;
   const int supplied = (variant & 8) && f == MXB_FORMAT_NVFP4;
-  const mxb_scale_layout_t lay = supplied ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR;
+  const mxb_scale_layout_t lay = (variant & 8) && block_scaled ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR;
   if (supplied) rc.amax_source = cc.amax_source = MXB_AMAX_FROM_TENSOR;
   uint64_t host_state[2] = {21, 40}, *dev_state = NULL;
   if (variant & 16) {
@@ -115,9 +118,11 @@ static void pair_case(cmp_ctx *c, mxb_format_t f, int64_t rows, int64_t cols, mx
     cr_assert_eq(a, b, "%s: status cpu %d (%s) cuda %d (%s)", what, a, cpu_detail, b, mxb_last_error_detail());
     if (a == MXB_SUCCESS) {
       mxbt_dev_sync();
-      /* NVFP4 with whole 16-element blocks both ways: the one-pass kernel. */
-      const int one_pass = f == MXB_FORMAT_NVFP4 && rows % 16 == 0 && cols % 16 == 0;
-      cr_assert_str_eq(mxb_context_last_impl(c->gpu), one_pass ? "cuda-nvfp4-pair" : "cuda-pair", "%s", what);
+      /* NVFP4 or MX with whole blocks both ways: the one-pass kernel. */
+      const int nv = f == MXB_FORMAT_NVFP4, mx = fi.scale_type == MXB_SCALE_E8M0 && fi.block_cols == 32;
+      const int B = nv ? 16 : 32, one_pass = (nv || mx) && rows % B == 0 && cols % B == 0;
+      cr_assert_str_eq(mxb_context_last_impl(c->gpu), !one_pass ? "cuda-pair" : nv ? "cuda-nvfp4-pair" : "cuda-mx-pair",
+                       "%s", what);
       cmp_tensor_check(&rw, what);
       cmp_tensor_check(&cw, what);
       if (variant & 16) {
@@ -146,6 +151,22 @@ Test(cuda_transforms, pair_matches_cpu) {
       for (int k = 0; k < CMP_KINDS; k++)
         pair_case(&c, fmts[f], k_shapes[s][0], k_shapes[s][1], k_types[(f + s + (size_t)k) % 3], (cmp_input)k,
                   (int)((s + (size_t)k) % 4));
+  cmp_close(&c);
+}
+
+/* The MX one-pass pair: every MX element type, partial 64 x 64 tiles, the
+ * options per copy (RNE/SR, RHT, policies, layouts, a shared SR state). */
+Test(cuda_transforms, pair_mx_one_pass_matches_cpu) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  static const mxb_format_t fmts[] = {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP6_E3M2,
+                                      MXB_FORMAT_MXFP6_E2M3, MXB_FORMAT_MXFP4,      MXB_FORMAT_MXINT8};
+  static const int64_t shapes[][2] = {{32, 32}, {64, 96}, {96, 160}, {128, 64}};
+  for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++)
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+      for (int k = 0; k < CMP_KINDS; k++)
+        for (int v = (int)((f + s + (size_t)k) % 3); v < 32; v += 3)
+          pair_case(&c, fmts[f], shapes[s][0], shapes[s][1], k_types[(s + (size_t)k + (size_t)v) % 3], (cmp_input)k, v);
   cmp_close(&c);
 }
 

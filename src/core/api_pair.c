@@ -78,12 +78,13 @@ MXB_API mxb_status_t mxb_quantize_pair(mxb_context_t *ctx, const mxb_quant_confi
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
     mxb_status_t st = MXB_SUCCESS;
+    const char *impl = NULL;
     if (mxb_cuda_quantize_pair(ctx, row_cfg, col_cfg, row.d, &row.sz, col.d, &col.sz, src_type, src, rowwise, colwise,
-                               stream, &st)) {
+                               stream, &st, &impl)) {
       MXB_TRY(st);
       mxb_quantize_set_flags(rowwise, row_cfg);
       mxb_quantize_set_flags(colwise, col_cfg);
-      mxb_set_last_impl(ctx, "cuda-nvfp4-pair");
+      mxb_set_last_impl(ctx, impl);
       return MXB_SUCCESS;
     }
     MXB_TRY(mxb_cuda_transpose_plain(ctx, src_type, rowwise->rows, rowwise->cols, src, xt, stream));

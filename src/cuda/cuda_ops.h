@@ -31,14 +31,15 @@ mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_quant_config_t
                                mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
                                void *workspace, void *stream, const char **impl);
 /* mxb_quantize_pair in one pass over src where both copies are NVFP4 1x16
- * (RNE or SR, the d = 16 RHT or none, no Four Over Six), x's rows and
- * columns are multiples of 16 and the planes are aligned: writes both
- * copies' planes (not their flags) and *status, and returns 1; returns 0
- * (having done nothing) where it does not apply. Validated arguments. */
+ * or the same MX format (RNE or SR, the d = 16 RHT or none, no Four Over
+ * Six, no 2D tiles), x's rows and columns are multiples of the block and the
+ * planes are 16-byte aligned: writes both copies' planes (not their flags),
+ * *status and *impl, and returns 1; returns 0 (having done nothing) where it
+ * does not apply. Validated arguments. */
 int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_config_t *rc, const mxb_quant_config_t *cc,
                            const mxb_format_desc *dr, const mxb_tensor_sizes_t *sr, const mxb_format_desc *dc,
                            const mxb_tensor_sizes_t *sc, mxb_dtype_t src_type, const void *src, mxb_tensor_t *row,
-                           mxb_tensor_t *col, void *stream, mxb_status_t *status);
+                           mxb_tensor_t *col, void *stream, mxb_status_t *status, const char **impl);
 /* Standalone RHT (mxb_rht), and the transform itself with explicit sign
  * words (round_bf16: round the fp32 results to bf16 values). */
 mxb_status_t mxb_cuda_rht(struct mxb_context *ctx, const mxb_rht_t *rht, int inverse, mxb_axis_t axis,

@@ -124,6 +124,21 @@ __device__ __forceinline__ void encode_finite(const mxb_fp &p, const float (&v)[
   }
 }
 
+// dst is aligned to the largest of 16, 8 and 4 bytes that divides 4 * NW.
+template <int NW>
+__device__ __forceinline__ void store_words(uint8_t *dst, const uint32_t (&w)[NW]) {
+  if constexpr (NW % 4 == 0) {
+#pragma unroll
+    for (int k = 0; k < NW; k += 4) __stcs(reinterpret_cast<uint4 *>(dst) + k / 4, make_uint4(w[k], w[k + 1], w[k + 2], w[k + 3]));
+  } else if constexpr (NW % 2 == 0) {
+#pragma unroll
+    for (int k = 0; k < NW; k += 2) __stcs(reinterpret_cast<uint2 *>(dst) + k / 2, make_uint2(w[k], w[k + 1]));
+  } else {
+#pragma unroll
+    for (int k = 0; k < NW; k++) __stcs(reinterpret_cast<unsigned int *>(dst) + k, w[k]);
+  }
+}
+
 // An NVFP4 block of 16 values with a finite amax am, by RNE: its scale and
 // codes through the specialised encoder (the shared block code with the
 // branches a finite block would not take removed). False where the decode
@@ -168,6 +183,11 @@ __device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, ui
 // amax_pass: run the NVFP4 tensor-amax pass first.
 bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
                    int dtype, bool amax_pass, const QArgs &a, cudaStream_t st, mxb_status_t *status, const char **impl);
+
+// The largest MX scale byte b for which no code needs a cap (its value
+// times 2^(b-127) is finite) and 2^(127-b) is a normal number: blocks with a
+// smaller scale take the specialised encoders.
+int mx_bmax(const mxb_fp &p);
 
 // The kernel arguments of a quantization of dst (format d, sizes s) by cfg:
 // everything but the source and the workspace.

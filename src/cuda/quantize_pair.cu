@@ -1,13 +1,14 @@
-// mxb_quantize_pair for NVFP4 in one pass over x: the row-wise copy (x
+// mxb_quantize_pair for NVFP4 and the MX formats in one pass over x: the row-wise copy (x
 // quantized along its rows) and the column-wise copy (x^T quantized along
 // its rows, i.e. x down its columns), each with its own options: RNE or SR,
 // the d = 16 RHT or none, either non-finite policy, the tensor amax supplied
-// or computed. This is the NVFP4 training recipe's shape: gradients
+// or computed (NVFP4). This is the NVFP4 training recipe's shape: gradients
 // row-wise RNE for one GEMM, column-wise with the RHT and SR for the
 // weight-gradient GEMM.
 //
-// A block of 256 threads walks 64 x 64 tiles of x. Each thread loads one
-// 16-element run of a tile row (16-byte loads, the next tile's in flight
+// A block of threads walks 64 x 64 tiles of x (256 threads for NVFP4's
+// blocks of 16, 128 for MX's of 32). Each thread loads one block-long run
+// of a tile row (16-byte loads, the next tile's in flight
 // while this one is encoded), quantizes it as a row-wise block and writes it
 // as fp32 to a shared tile; after a barrier it reads one 16-element run down
 // a tile column and quantizes it as a column-wise block. Both copies go
@@ -27,35 +28,53 @@
 namespace mxb {
 namespace {
 
-constexpr int TILE = 64;  // 64 x 64 elements: one block of each copy per thread
+constexpr int TILE = 64;  // 64 x 64 elements: one block of each copy per thread (NVFP4: 256 threads, MX: 128)
 
 struct PairArgs {
   uint32_t tiles_c, ntiles;  // tiles along a row of x, and in all
-  int amax_r, amax_c;        // amax pass: fold this copy's amax
+  int amax_r, amax_c;        // NVFP4 amax pass: fold this copy's amax
+  int bmax;                  // MX: the largest scale byte the specialised encoders take (mx_bmax)
 };
 
-// One NVFP4 block of 16 values: its scale and code words (SR: rb holds the
-// block's SR bytes).
-template <bool SR>
-__device__ __forceinline__ uint8_t nvfp4_block(const float (&v)[16], const mxb_nvfp4_ts &ts, int policy,
-                                               const uint8_t (&rb)[16], uint32_t (&w)[2]) {
+// One block of format F (NVFP4 or MX): its scale and code words (SR: rb
+// holds the block's SR bytes). Finite blocks by RNE take the specialised
+// encoders (NVFP4 by SR too), every other block the shared block code.
+template <int F, bool SR>
+__device__ __forceinline__ uint8_t encode_block(const QArgs &a, const mxb_nvfp4_ts &ts, int bmax,
+                                                const float (&v)[mxb_fmt_block_cols(F)],
+                                                const uint8_t (&rb)[mxb_fmt_block_cols(F)],
+                                                uint32_t (&w)[mxb_fmt_block_cols(F) * mxb_fmt_elem_bits(F) / 32]) {
+  constexpr int B = mxb_fmt_block_cols(F), ELEM = mxb_fmt_elem(F), BITS = mxb_elem_bits(ELEM);
+  const mxb_fp p = mxb_elem_fp(ELEM);
   float am = 0.0f;
 #pragma unroll
-  for (int k = 0; k < 16; k++) am = fmax_nan(am, fabsf(v[k]));
+  for (int k = 0; k < B; k++) am = fmax_nan(am, fabsf(v[k]));
+  const bool finite = am < __uint_as_float(MXB_F32_INF);
   uint8_t s;
-  bool fast = am < __uint_as_float(MXB_F32_INF);
-  if constexpr (SR) fast = fast && nvfp4_encode_finite_sr(v, am, ts, rb, s, w);
-  else fast = fast && nvfp4_encode_finite(v, am, ts, s, w);
-  if (fast) return s;
-  int bad = 0;
-  const uint32_t ab = mxb_block_amax_bits(v, 16, policy_mode(policy), &bad);
-  uint8_t c[16];
-  s = mxb_nvfp4_quantize_block(v, 16, ab, bad && policy == MXB_NONFINITE_NAN_BLOCK, &ts, SR ? rb : nullptr, c);
-  pack_words<16, 4>(c, w);
+  uint8_t c[B];
+  if constexpr (mxb_fmt_scale_type(F) == MXB_SCALE_UE4M3) {
+    bool fast = finite;
+    if constexpr (SR) fast = fast && nvfp4_encode_finite_sr(v, am, ts, rb, s, w);
+    else fast = fast && nvfp4_encode_finite(v, am, ts, s, w);
+    if (fast) return s;
+    int bad = 0;
+    const uint32_t ab = mxb_block_amax_bits(v, B, policy_mode(a.policy), &bad);
+    s = mxb_nvfp4_quantize_block(v, B, ab, bad && a.policy == MXB_NONFINITE_NAN_BLOCK, &ts, SR ? rb : nullptr, c);
+  } else {
+    if (!SR && finite) {
+      s = mxb_e8m0_scale(__float_as_uint(am), (mxb_scale_rule_t)a.rule, &p);
+      if (s <= bmax) {
+        encode_finite<ELEM, B>(p, v, __uint_as_float((uint32_t)(254 - s) << 23), w);
+        return s;
+      }
+    }
+    s = mxb_mx_quantize_block(v, B, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy, SR ? rb : nullptr, c);
+  }
+  pack_words<B, BITS>(c, w);
   return s;
 }
 
-// The amax pass's fold of one block, as the other NVFP4 kernels fold it.
+// The NVFP4 amax pass's fold of one block, as the other NVFP4 kernels fold it.
 __device__ __forceinline__ void fold_block(int policy, const float (&v)[16], uint32_t &fold) {
   int bad = 0;
   const uint32_t ab = mxb_block_amax_bits(v, 16, policy_mode(policy), &bad);
@@ -63,64 +82,68 @@ __device__ __forceinline__ void fold_block(int policy, const float (&v)[16], uin
 }
 
 // Quantize block j of row r of copy a (or fold its amax) and store it.
-template <bool AMAX, bool SR>
-__device__ __forceinline__ void put_block(const QArgs &a, const RhtMasks &sm, const mxb_nvfp4_ts &ts, int64_t r,
-                                          int64_t j, float (&v)[16], bool fold_it, uint32_t &fold) {
+template <int F, bool AMAX, bool SR>
+__device__ __forceinline__ void put_block(const QArgs &a, const RhtMasks &sm, const mxb_nvfp4_ts &ts, int bmax,
+                                          int64_t r, int64_t j, float (&v)[mxb_fmt_block_cols(F)], bool fold_it,
+                                          uint32_t &fold) {
+  constexpr int B = mxb_fmt_block_cols(F), NW = B * mxb_fmt_elem_bits(F) / 32;
   transform_block(a, sm, v);
-  if (AMAX) {
+  if constexpr (AMAX) {
     if (fold_it) fold_block(a.policy, v, fold);
     return;
   }
-  uint8_t rb[16];
-  if (SR) get_sr<16>(a, r, 16 * j, rb);
-  uint32_t w[2];
-  const uint8_t s = nvfp4_block<SR>(v, ts, a.policy, rb, w);
-  __stcs(reinterpret_cast<uint2 *>(a.data + r * a.row_bytes + j * 8), make_uint2(w[0], w[1]));
+  uint8_t rb[B];
+  if (SR) get_sr<B>(a, r, B * j, rb);
+  uint32_t w[NW];
+  const uint8_t s = encode_block<F, SR>(a, ts, bmax, v, rb, w);
+  store_words<NW>(a.data + r * a.row_bytes + j * (NW * 4), w);
   a.scales[mxb_scale_index(r, j, a.scale_cols, a.swizzled)] = s;
 }
 
 // r: the row-wise copy [R, C] (its src is x); c: the column-wise copy [C, R].
-template <int DT, bool AMAX, bool SRR, bool SRC>
-__global__ void __launch_bounds__(256) pair_kernel(QArgs r, QArgs c, PairArgs g) {
-  __shared__ float tile[TILE][TILE + 1];  // +1: the column reads hit 32 banks
-  const int rr = threadIdx.x >> 2, cb = threadIdx.x & 3;   // row side: tile row rr, 16 columns from 16 cb
-  const int cc = threadIdx.x & 63, rg = threadIdx.x >> 6;  // column side: tile column cc, 16 rows from 16 rg
+// AMAX: the NVFP4 amax pass.
+template <int DT, int F, bool AMAX, bool SRR, bool SRC>
+__global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kernel(QArgs r, QArgs c, PairArgs g) {
+  constexpr int B = mxb_fmt_block_cols(F), PER = TILE / B;  // blocks a tile row
+  __shared__ float tile[TILE][TILE + 1];                    // +1: the column reads hit 32 banks
+  const int rr = threadIdx.x / PER, cb = threadIdx.x % PER;  // row side: tile row rr, B columns from B cb
+  const int cc = threadIdx.x % TILE, rg = threadIdx.x / TILE;  // column side: tile column cc, B rows from B rg
   const RhtMasks smr = sign_masks(r), smc = sign_masks(c);
   mxb_nvfp4_ts tsr = {}, tsc = {};
-  if (!AMAX) {
+  if (mxb_fmt_scale_type(F) == MXB_SCALE_UE4M3 && !AMAX) {
     tsr = mxb_nvfp4_tensor_scales(*r.amax);
     tsc = mxb_nvfp4_tensor_scales(*c.amax);
   }
   const int64_t R = r.rows, C = r.cols;
   uint32_t fold_r = 0, fold_c = 0;
-  RawBlock<DT, 16> nxt;
+  RawBlock<DT, B> nxt;
   auto fetch = [&](uint32_t id) {  // this thread's row run of tile id, if it lies in x
     if (id >= g.ntiles) return false;
-    const int64_t row = (int64_t)(id / g.tiles_c) * TILE + rr, col = (int64_t)(id % g.tiles_c) * TILE + 16 * cb;
+    const int64_t row = (int64_t)(id / g.tiles_c) * TILE + rr, col = (int64_t)(id % g.tiles_c) * TILE + B * cb;
     if (row >= R || col >= C) return false;
-    raw_load<DT, 16>(r.src, row * C + col, nxt);
+    raw_load<DT, B>(r.src, row * C + col, nxt);
     return true;
   };
   bool nvalid = fetch(blockIdx.x);
   for (uint32_t id = blockIdx.x; id < g.ntiles; id += gridDim.x) {
     const int64_t r0 = (int64_t)(id / g.tiles_c) * TILE, c0 = (int64_t)(id % g.tiles_c) * TILE;
-    float v[16];
+    float v[B];
     const bool valid = nvalid;
-    if (valid) raw_unpack<DT, 16>(nxt, v);
+    if (valid) raw_unpack<DT, B>(nxt, v);
     else
 #pragma unroll
-      for (int k = 0; k < 16; k++) v[k] = 0.0f;
+      for (int k = 0; k < B; k++) v[k] = 0.0f;
     nvalid = fetch(id + gridDim.x);  // in flight while this tile is encoded
 #pragma unroll
-    for (int k = 0; k < 16; k++) tile[rr][16 * cb + k] = v[k];
-    if (valid) put_block<AMAX, SRR>(r, smr, tsr, r0 + rr, (c0 >> 4) + cb, v, g.amax_r, fold_r);
+    for (int k = 0; k < B; k++) tile[rr][B * cb + k] = v[k];
+    if (valid) put_block<F, AMAX, SRR>(r, smr, tsr, g.bmax, r0 + rr, c0 / B + cb, v, g.amax_r, fold_r);
     __syncthreads();
-    const int64_t xc = c0 + cc, xr = r0 + 16 * rg;
+    const int64_t xc = c0 + cc, xr = r0 + B * rg;
     if (xc < C && xr < R) {
-      float u[16];
+      float u[B];
 #pragma unroll
-      for (int k = 0; k < 16; k++) u[k] = tile[16 * rg + k][cc];
-      put_block<AMAX, SRC>(c, smc, tsc, xc, xr >> 4, u, g.amax_c, fold_c);
+      for (int k = 0; k < B; k++) u[k] = tile[B * rg + k][cc];
+      put_block<F, AMAX, SRC>(c, smc, tsc, g.bmax, xc, xr / B, u, g.amax_c, fold_c);
     }
     __syncthreads();
   }
@@ -140,14 +163,18 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
                                       const mxb_quant_config_t *cc, const mxb_format_desc *dr,
                                       const mxb_tensor_sizes_t *sr, const mxb_format_desc *dc,
                                       const mxb_tensor_sizes_t *sc, mxb_dtype_t src_type, const void *src,
-                                      mxb_tensor_t *row, mxb_tensor_t *col, void *stream, mxb_status_t *status) {
+                                      mxb_tensor_t *row, mxb_tensor_t *col, void *stream, mxb_status_t *status,
+                                      const char **impl) {
   const int64_t R = row->rows, C = row->cols;
-  if (dr->format != MXB_FORMAT_NVFP4 || dc->format != MXB_FORMAT_NVFP4) return 0;
+  const bool nv = dr->format == MXB_FORMAT_NVFP4;
+  const int B = dr->block_cols, bits = dr->elem_bits;
+  if (dc->format != dr->format || dr->block_rows != 1 || B != (nv ? 16 : 32)) return 0;
+  if (!nv && dr->scale_type != MXB_SCALE_E8M0) return 0;
   if (rc->block_2d || cc->block_2d || rc->four_over_six || cc->four_over_six || !rht_fused(rc) || !rht_fused(cc))
     return 0;
-  if (R % 16 || C % 16 || R * C / 16 >= (int64_t)1 << 31 || !aligned16(src)) return 0;
-  if (((uintptr_t)row->data | (uintptr_t)col->data) & 7u || (int64_t)sr->row_bytes != C / 2 ||
-      (int64_t)sc->row_bytes != R / 2)
+  if (R % B || C % B || R * C / B >= (int64_t)1 << 31 || !aligned16(src)) return 0;
+  if (!aligned16(row->data) || !aligned16(col->data) || (int64_t)sr->row_bytes != C * bits / 8 ||
+      (int64_t)sc->row_bytes != R * bits / 8)
     return 0;
   cudaStream_t st = as_stream(stream);
   QArgs a = make_qargs(rc, dr, sr, row), b = make_qargs(cc, dc, sc, col);
@@ -158,30 +185,41 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
   PairArgs g;
   g.tiles_c = (uint32_t)((C + TILE - 1) / TILE);
   g.ntiles = (uint32_t)((R + TILE - 1) / TILE) * g.tiles_c;
-  g.amax_r = rc->amax_source == MXB_AMAX_COMPUTE;
-  g.amax_c = cc->amax_source == MXB_AMAX_COMPUTE;
-  const unsigned grid = grid_for(ctx, g.ntiles, 1);
+  g.amax_r = nv && rc->amax_source == MXB_AMAX_COMPUTE;
+  g.amax_c = nv && cc->amax_source == MXB_AMAX_COMPUTE;
+  g.bmax = nv ? 0 : mx_bmax(mxb_elem_fp(dr->elem));
+  const unsigned grid = grid_for(ctx, g.ntiles, 1), T = TILE * TILE / B;
+  *impl = nv ? "cuda-nvfp4-pair" : "cuda-mx-pair";
   *status = [&]() -> mxb_status_t {
     // The padding of a swizzled scale grid is zero, as on the CPU.
     if (a.swizzled) MXB_TRY(cuda_status(cudaMemsetAsync(a.scales, 0, sr->scale_bytes, st), "cudaMemsetAsync(scales)"));
     if (b.swizzled) MXB_TRY(cuda_status(cudaMemsetAsync(b.scales, 0, sc->scale_bytes, st), "cudaMemsetAsync(scales)"));
     if (g.amax_r) MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, sizeof(float), st), "cudaMemsetAsync(rowwise->amax)"));
     if (g.amax_c) MXB_TRY(cuda_status(cudaMemsetAsync(b.amax, 0, sizeof(float), st), "cudaMemsetAsync(colwise->amax)"));
-    return MXB_DTYPE_SWITCH(src_type, DT, [&]() -> mxb_status_t {
-      if (g.amax_r || g.amax_c) {
-        pair_kernel<DT, true, false, false><<<grid, 256, 0, st>>>(a, b, g);
-        MXB_TRY(launch_status("nvfp4 pair amax pass"));
+    MXB_TRY(MXB_FORMAT_SWITCH(dr->format, F, [&]() -> mxb_status_t {
+      constexpr int SCALE = mxb_fmt_scale_type(F), BF = mxb_fmt_block_cols(F);
+      if constexpr ((SCALE == MXB_SCALE_UE4M3 && BF == 16) || (SCALE == MXB_SCALE_E8M0 && BF == 32)) {
+        return MXB_DTYPE_SWITCH(src_type, DT, [&]() -> mxb_status_t {
+          if constexpr (SCALE == MXB_SCALE_UE4M3) {
+            if (g.amax_r || g.amax_c) {
+              pair_kernel<DT, F, true, false, false><<<grid, T, 0, st>>>(a, b, g);
+              MXB_TRY(launch_status("nvfp4 pair amax pass"));
+            }
+          }
+          MXB_BOOL_SWITCH(a.sr != 0, SRR, [&] {
+            MXB_BOOL_SWITCH(b.sr != 0, SRC, [&] { pair_kernel<DT, F, false, SRR, SRC><<<grid, T, 0, st>>>(a, b, g); });
+          });
+          return launch_status(*impl);
+        });
+      } else {  // not reached: the checks above let only these formats through
+        return mxb_fail(MXB_ERR_INTERNAL, "%s has no one-pass pair kernel", dr->name);
       }
-      MXB_BOOL_SWITCH(a.sr != 0, SRR, [&] {
-        MXB_BOOL_SWITCH(b.sr != 0, SRC, [&] { pair_kernel<DT, false, SRR, SRC><<<grid, 256, 0, st>>>(a, b, g); });
-      });
-      MXB_TRY(launch_status("nvfp4 pair"));
-      // The SR states move on after the kernels that read them, in stream
-      // order (graph-safe): by two where both copies share one.
-      if (rc->rng_state) advance_rng<<<1, 1, 0, st>>>(rc->rng_state, b.rng_add ? 2 : 1);
-      if (cc->rng_state && !b.rng_add) advance_rng<<<1, 1, 0, st>>>(cc->rng_state, 1);
-      return launch_status("SR state advance");
-    });
+    }));
+    // The SR states move on after the kernels that read them, in stream
+    // order (graph-safe): by two where both copies share one.
+    if (rc->rng_state) advance_rng<<<1, 1, 0, st>>>(rc->rng_state, b.rng_add ? 2 : 1);
+    if (cc->rng_state && !b.rng_add) advance_rng<<<1, 1, 0, st>>>(cc->rng_state, 1);
+    return launch_status("SR state advance");
   }();
   return 1;
 }

@@ -60,21 +60,6 @@ __device__ __forceinline__ void unpack(const uint4 (&q)[NQ], float *v) {
   }
 }
 
-// dst is aligned to the largest of 16, 8 and 4 bytes that divides 4 * NW.
-template <int NW>
-__device__ __forceinline__ void store_words(uint8_t *dst, const uint32_t (&w)[NW]) {
-  if constexpr (NW % 4 == 0) {
-#pragma unroll
-    for (int k = 0; k < NW; k += 4) __stcs(reinterpret_cast<uint4 *>(dst) + k / 4, make_uint4(w[k], w[k + 1], w[k + 2], w[k + 3]));
-  } else if constexpr (NW % 2 == 0) {
-#pragma unroll
-    for (int k = 0; k < NW; k += 2) __stcs(reinterpret_cast<uint2 *>(dst) + k / 2, make_uint2(w[k], w[k + 1]));
-  } else {
-#pragma unroll
-    for (int k = 0; k < NW; k++) __stcs(reinterpret_cast<unsigned int *>(dst) + k, w[k]);
-  }
-}
-
 // Where block b's scale lives: b itself in the linear grid (scale_cols ==
 // nb), else the 128x4-tile swizzled index of (b / nb, b % nb).
 __device__ __forceinline__ uint32_t scale_slot(const QArgs &a, const RowsArgs &g, uint32_t b) {
@@ -183,15 +168,13 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
   }
 }
 
-// The largest MX scale byte b for which no code needs a cap (its value
-// times 2^(b-127) is finite) and 2^(127-b) is a normal number.
+}  // namespace
+
 int mx_bmax(const mxb_fp &p) {
   int b = 0;
   while (b < 253 && mxb_fp_finite_cap(&p, mxb_e8m0_decode((uint8_t)(b + 1))) == p.maxcode) b++;
   return b;
 }
-
-}  // namespace
 
 bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
                    int dtype, bool amax_pass, const QArgs &a, cudaStream_t st, mxb_status_t *status,
