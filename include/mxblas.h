@@ -396,7 +396,7 @@ MXB_API mxb_status_t mxb_amax(mxb_context_t *ctx, mxb_dtype_t type, const void *
 /* Exact transpose of an NVFP4 or MX tensor quantized with block_2d (flags
  * has MXB_TENSOR_SCALED_2D): out [cols, rows], in in's format, gets the
  * transposed codes and scales; byte-identical to quantizing the transposed
- * input with 2D scaling (RNE). MX formats on the CPU backend only so far. */
+ * input with 2D scaling (RNE). */
 MXB_API mxb_status_t mxb_transpose_quantized(mxb_context_t *ctx, const mxb_tensor_t *in,
                                              mxb_tensor_t *out, void *stream);
 

@@ -184,36 +184,40 @@ Test(cuda_transforms, pair_nvfp4_one_pass_matches_cpu) {
   cmp_close(&c);
 }
 
-/* ---- exact NVFP4 2D transpose --------------------------------------------- */
-Test(cuda_transforms, nvfp4_2d_transpose_matches_cpu) {
+/* ---- exact 2D transpose (NVFP4, every MX element type) ---------------------- */
+Test(cuda_transforms, transpose_2d_matches_cpu) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();
+  static const mxb_format_t fmts[] = {MXB_FORMAT_NVFP4,      MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2,
+                                      MXB_FORMAT_MXFP6_E3M2, MXB_FORMAT_MXFP6_E2M3, MXB_FORMAT_MXFP4,
+                                      MXB_FORMAT_MXINT8};
+  for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++)
   for (size_t s = 0; s < NSHAPES; s++)
     for (int k = 0; k < CMP_KINDS; k++)
       for (int lay = 0; lay < 4; lay++) {
         int64_t rows = k_shapes[s][0], cols = k_shapes[s][1];
         char what[128];
-        snprintf(what, sizeof(what), "transpose %lldx%lld %s layouts %d", (long long)rows, (long long)cols,
-                 cmp_input_name[k], lay);
+        snprintf(what, sizeof(what), "transpose format %d %lldx%lld %s layouts %d", (int)fmts[f], (long long)rows,
+                 (long long)cols, cmp_input_name[k], lay);
         mxb_quant_config_t cfg;
         mxb_quant_config_init(&cfg);
         cfg.block_2d = 1;
         input in = make_input(rows, cols, (cmp_input)k, MXB_DTYPE_FP32, (uint64_t)(rows + 31 * cols + k));
         cmp_tensor q, t;
-        cmp_tensor_alloc(&q, MXB_FORMAT_NVFP4, rows, cols, (mxb_scale_layout_t)(lay & 1));
-        cmp_tensor_alloc(&t, MXB_FORMAT_NVFP4, cols, rows, (mxb_scale_layout_t)(lay >> 1));
+        cmp_tensor_alloc(&q, fmts[f], rows, cols, (mxb_scale_layout_t)(lay & 1));
+        cmp_tensor_alloc(&t, fmts[f], cols, rows, (mxb_scale_layout_t)(lay >> 1));
         /* one quantization (CPU), copied to the device, so both transposes start from the same bytes */
         cr_assert_eq(mxb_quantize(c.cpu, &cfg, MXB_DTYPE_FP32, in.h, &q.h, NULL, 0, NULL), MXB_SUCCESS, "%s",
                      mxb_last_error_detail());
         cudaMemcpy(q.d.data, q.h.data, q.sz.data_bytes, cudaMemcpyHostToDevice);
         cudaMemcpy(q.d.scales, q.h.scales, q.sz.scale_bytes, cudaMemcpyHostToDevice);
-        cudaMemcpy(q.d.amax, q.h.amax, 4, cudaMemcpyHostToDevice);
+        if (q.sz.amax_bytes) cudaMemcpy(q.d.amax, q.h.amax, 4, cudaMemcpyHostToDevice);
         q.d.flags = q.h.flags;
         cr_assert_eq(mxb_transpose_quantized(c.cpu, &q.h, &t.h, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
         cr_assert_eq(mxb_transpose_quantized(c.gpu, &q.d, &t.d, NULL), MXB_SUCCESS, "%s: %s", what,
                      mxb_last_error_detail());
         mxbt_dev_sync();
-        cr_assert_str_eq(mxb_context_last_impl(c.gpu), "cuda-transpose-nvfp4-2d");
+        cr_assert_str_eq(mxb_context_last_impl(c.gpu), f ? "cuda-transpose-mx-2d" : "cuda-transpose-nvfp4-2d");
         cmp_tensor_check(&t, what);
         cmp_tensor_free(&q);
         cmp_tensor_free(&t);

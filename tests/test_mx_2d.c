@@ -1,9 +1,8 @@
 /* 2D (32x32) scaling for the MX formats (NUMERICS 4.2): every 1x32 block of
  * a 32x32 tile takes the tile's scale (its amax over the tile, NaN/Inf
  * flagging the whole tile under the NaN-block policy), so quantizing W^T
- * gives exactly the transpose of W's values. CUDA quantizes with it (its
- * bytes are compared in test_cuda_quantize.c); its exact transpose is
- * CPU-only so far. */
+ * gives exactly the transpose of W's values. CUDA offers it too (its bytes
+ * are compared in test_cuda_quantize.c and test_cuda_transforms.c). */
 #include <math.h>
 
 #include "common/block.h"
@@ -153,10 +152,10 @@ Test(mx_2d, a_nan_poisons_its_tile) {
   free(x);
 }
 
-/* The CUDA backend quantizes with 2D MX scaling (tests/test_cuda_quantize.c
- * compares its bytes with these); the exact transpose of a 2D-scaled MX
- * tensor runs on the CPU only so far, and CUDA says so. */
-Test(mx_2d, cuda_offers_it_and_refuses_the_transpose) {
+/* The CUDA backend offers 2D MX scaling (tests/test_cuda_quantize.c and
+ * test_cuda_transforms.c compare its quantize and transpose bytes with
+ * these). */
+Test(mx_2d, cuda_offers_it) {
   MXBT_REQUIRE_GPU();
   mxb_context_t *g = NULL;
   cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &g), MXB_SUCCESS);
@@ -168,16 +167,5 @@ Test(mx_2d, cuda_offers_it_and_refuses_the_transpose) {
   cr_assert_eq(ok, 1);
   cr_assert_eq(mxb_quantize_supported(g, &cfg, MXB_FORMAT_NVFP4, &ok), MXB_SUCCESS);
   cr_assert_eq(ok, 1);
-  mxb_tensor_t in, out;
-  cr_assert_eq(mxb_tensor_init(&in, MXB_FORMAT_MXFP8_E4M3, 64, 32, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
-  cr_assert_eq(mxb_tensor_init(&out, MXB_FORMAT_MXFP8_E4M3, 32, 64, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
-  static uint8_t planes[4][2048];
-  in.data = planes[0];
-  in.scales = planes[1];
-  out.data = planes[2];
-  out.scales = planes[3];
-  in.flags = MXB_TENSOR_SCALED_2D;
-  cr_assert_eq(mxb_transpose_quantized(g, &in, &out, NULL), MXB_ERR_UNSUPPORTED);
-  cr_assert(strstr(mxb_last_error_detail(), "CPU backend only"), "%s", mxb_last_error_detail());
   mxb_context_destroy(g);
 }

@@ -809,7 +809,7 @@ def quantize_pair(x, format, rowwise=None, colwise=None):
 def transpose_quantized(q):
     """The exact transpose of an NVFP4 or MX tensor quantized with block_2d=True
     (mxb_transpose_quantized): [cols, rows], the same bytes as quantizing x.T with
-    block_2d=True, on q's device (MX formats: CPU backend only so far)."""
+    block_2d=True, on q's device."""
     b = _check_tensor("q", q)
     out = QuantizedTensor(q.format, q.cols, q.rows, q.flags, rht_mask=q.rht_mask, _like=b.views[0])
     bo = out._bind()

@@ -36,11 +36,8 @@ MXB_API mxb_status_t mxb_transpose_quantized(mxb_context_t *ctx, const mxb_tenso
   const char *impl = "cpu-reference";
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
-    if (mx)
-      return mxb_fail(MXB_ERR_UNSUPPORTED, "the exact transpose of 2D-scaled %s runs on the CPU backend only, so far",
-                      d->name);
-    MXB_TRY(mxb_cuda_transpose_nvfp4_2d(ctx, in, out, stream));
-    impl = "cuda-transpose-nvfp4-2d";
+    MXB_TRY(mxb_cuda_transpose_2d(ctx, in, out, stream));
+    impl = mx ? "cuda-transpose-mx-2d" : "cuda-transpose-nvfp4-2d";
 #else
     return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");
 #endif

@@ -56,9 +56,9 @@ mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_tensor_t *sr
 /* dst [cols, rows] = transpose of the plain buffer src [rows, cols]. */
 mxb_status_t mxb_cuda_transpose_plain(struct mxb_context *ctx, mxb_dtype_t type, int64_t rows, int64_t cols,
                                       const void *src, void *dst, void *stream);
-/* out = transpose of the 2D-scaled NVFP4 tensor in (codes, scales, amax). */
-mxb_status_t mxb_cuda_transpose_nvfp4_2d(struct mxb_context *ctx, const mxb_tensor_t *in, mxb_tensor_t *out,
-                                         void *stream);
+/* out = transpose of the 2D-scaled NVFP4 or MX tensor in (codes, scales,
+ * the NVFP4 amax). */
+mxb_status_t mxb_cuda_transpose_2d(struct mxb_context *ctx, const mxb_tensor_t *in, mxb_tensor_t *out, void *stream);
 /* MoR quantize; workspace of the size mxb_mor_workspace(dst) reports. */
 mxb_status_t mxb_cuda_mor_quantize(struct mxb_context *ctx, const mxb_mor_config_t *cfg, mxb_dtype_t src_type,
                                    const void *src, mxb_tensor_t *dst, void *workspace, void *stream);

@@ -1,6 +1,7 @@
 // CUDA transposes: the dense transpose of a plain input (for the row-wise /
-// column-wise pair) and the exact transpose of a 2D-scaled NVFP4 tensor
-// (nibbles and scale bytes move; nothing is requantized, NUMERICS 4.1).
+// column-wise pair) and the exact transpose of a 2D-scaled NVFP4 or MX
+// tensor (codes and scale bytes move; nothing is requantized, NUMERICS 4.1,
+// 4.2).
 #include "core/tensor.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
@@ -31,33 +32,43 @@ struct TArgs {
   uint8_t *out_data, *out_scales;
   int64_t out_rows, out_cols, in_row_bytes, out_row_bytes, in_scale_cols, out_scale_rows, out_scale_cols;
   int in_swz, out_swz;
+  int bits, block;  // code width (4, 6 or 8) and the square tile's side
 };
 
-// Output byte (r, b) holds out columns 2b and 2b+1 of out row r, which are
-// in rows 2b and 2b+1 at column r; padding nibbles stay zero.
-__global__ void __launch_bounds__(256) transpose_nvfp4_codes(TArgs a) {
+// Code k (bits wide, a little-endian bit stream) of a row; bits <= 8, so it
+// spans at most two bytes, and the second is read only when it does.
+__device__ __forceinline__ uint32_t code_in(const uint8_t *row, int64_t k, int bits) {
+  const int64_t bit = k * bits;
+  uint32_t v = __ldg(row + (bit >> 3));
+  if ((bit & 7) + bits > 8) v |= (uint32_t)__ldg(row + (bit >> 3) + 1) << 8;
+  return (v >> (bit & 7)) & ((1u << bits) - 1u);
+}
+
+// Output byte (r, b) holds the bits [8b, 8b + 8) of out row r: the codes of
+// out columns c whose bits overlap it, each in row c of in at column r;
+// padding bits stay zero.
+__global__ void __launch_bounds__(256) transpose_codes(TArgs a) {
   const int64_t total = a.out_rows * a.out_row_bytes, stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
     const int64_t r = t / a.out_row_bytes, b = t - r * a.out_row_bytes;
     uint32_t v = 0;
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-      const int64_t c = 2 * b + h;
-      if (c < a.out_cols) v |= ((__ldg(a.in_data + c * a.in_row_bytes + r / 2) >> (4 * (r & 1))) & 0xFu) << (4 * h);
+    for (int64_t c = 8 * b / a.bits; c <= (8 * b + 7) / a.bits && c < a.out_cols; c++) {
+      const int64_t sh = c * a.bits - 8 * b;  // the code's first bit, relative to the byte's
+      const uint32_t code = code_in(a.in_data + c * a.in_row_bytes, r, a.bits);
+      v |= sh >= 0 ? code << sh : code >> -sh;
     }
     a.out_data[t] = (uint8_t)v;
   }
 }
 
 // Out scale (r, j) serves out rows r, cols B*j..B*j+B-1: the tile that in
-// stores at its row B*j, scale column r/B (B x B tiles, B = NVFP4's block).
-__global__ void __launch_bounds__(256) transpose_nvfp4_scales(TArgs a) {
-  constexpr int B = mxb_fmt_block_cols(MXB_FORMAT_NVFP4);
+// stores at its row B*j, scale column r/B (B x B tiles, B the block).
+__global__ void __launch_bounds__(256) transpose_scales(TArgs a) {
   const int64_t total = a.out_scale_rows * a.out_scale_cols, stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += stride) {
     const int64_t r = t / a.out_scale_cols, j = t - r * a.out_scale_cols;
     a.out_scales[mxb_scale_index(r, j, a.out_scale_cols, a.out_swz)] =
-        __ldg(a.in_scales + mxb_scale_index(B * j, r / B, a.in_scale_cols, a.in_swz));
+        __ldg(a.in_scales + mxb_scale_index(a.block * j, r / a.block, a.in_scale_cols, a.in_swz));
   }
 }
 
@@ -83,8 +94,8 @@ extern "C" mxb_status_t mxb_cuda_transpose_plain(struct mxb_context *ctx, mxb_dt
   return launch_status("transpose_plain_kernel");
 }
 
-extern "C" mxb_status_t mxb_cuda_transpose_nvfp4_2d(struct mxb_context *ctx, const mxb_tensor_t *in,
-                                                    mxb_tensor_t *out, void *stream) {
+extern "C" mxb_status_t mxb_cuda_transpose_2d(struct mxb_context *ctx, const mxb_tensor_t *in, mxb_tensor_t *out,
+                                              void *stream) {
   mxb_tensor_sizes_t si, so;
   MXB_TRY(mxb_compute_sizes(in->format, in->rows, in->cols, in->scale_layout, &si));
   MXB_TRY(mxb_compute_sizes(out->format, out->rows, out->cols, out->scale_layout, &so));
@@ -102,15 +113,18 @@ extern "C" mxb_status_t mxb_cuda_transpose_nvfp4_2d(struct mxb_context *ctx, con
   a.out_scale_cols = so.scale_cols;
   a.in_swz = in->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED;
   a.out_swz = out->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED;
+  a.bits = mxb_format_desc_get(in->format)->elem_bits;
+  a.block = mxb_fmt_block_cols(in->format);
   cudaStream_t st = as_stream(stream);
   // the swizzled grid's padding is zero, as on the CPU
   if (a.out_swz) MXB_TRY(cuda_status(cudaMemsetAsync(out->scales, 0, so.scale_bytes, st), "cudaMemsetAsync(out->scales)"));
-  if (so.data_bytes) transpose_nvfp4_codes<<<grid_for(ctx, (int64_t)so.data_bytes, 256), 256, 0, st>>>(a);
-  MXB_TRY(launch_status("transpose_nvfp4_codes"));
+  if (so.data_bytes) transpose_codes<<<grid_for(ctx, (int64_t)so.data_bytes, 256), 256, 0, st>>>(a);
+  MXB_TRY(launch_status("transpose_codes"));
   if (so.scale_rows * so.scale_cols != 0)
-    transpose_nvfp4_scales<<<grid_for(ctx, so.scale_rows * so.scale_cols, 256), 256, 0, st>>>(a);
-  MXB_TRY(launch_status("transpose_nvfp4_scales"));
-  MXB_TRY(cuda_status(cudaMemcpyAsync(out->amax, in->amax, sizeof(float), cudaMemcpyDeviceToDevice, st),
-                      "cudaMemcpyAsync(out->amax)"));
+    transpose_scales<<<grid_for(ctx, so.scale_rows * so.scale_cols, 256), 256, 0, st>>>(a);
+  MXB_TRY(launch_status("transpose_scales"));
+  if (si.amax_bytes)
+    MXB_TRY(cuda_status(cudaMemcpyAsync(out->amax, in->amax, sizeof(float), cudaMemcpyDeviceToDevice, st),
+                        "cudaMemcpyAsync(out->amax)"));
   return MXB_SUCCESS;
 }
