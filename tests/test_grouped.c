@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "cpu/decode.h"
 #include "gemm_operands.h"
 
 /* E experts [N, K] quantized one by one, stacked into one [E * N, K] tensor
@@ -621,6 +622,163 @@ Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
     mxbt_dev_free(dkoff);
     mxbt_pair_free(&p);
   }
+  mxb_context_destroy(cpu);
+  mxb_context_destroy(gpu);
+#endif
+}
+
+/* The fast grouped path on sm_90a (4-bit B on BF16 tensor cores, each
+ * group's tiles of rows walked from the device-side table): every valid
+ * group's rows within the fast-mode bound of docs/GEMM.md of the CPU's exact
+ * result, rows outside every group (NaN rows among them) untouched; tiles of
+ * B's rows that run into the next expert (N not a multiple of 128); tile
+ * rows 32, 64 and 128. A scale byte of 254 in an MXFP4 expert (6 x 2^127
+ * overflows BF16) sends the call to the exact grouped kernel on the device:
+ * then every byte equals the CPU's. */
+#ifdef MXB_WITH_CUDA
+#define W4_GROUPED "cuda-fast-grouped-sm90-w4-bf16-wgmma"
+static void fast_w4_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, mxb_grouped_layout_t layout,
+                           int64_t lead, int64_t tail, int big_scale) {
+  const int E = c->E;
+  const int masked = layout == MXB_GROUPED_M_MASKED;
+  int64_t start[8], rows[8], max_m = 0, M = lead;
+  for (int e = 0; e < E; e++) max_m = c->sizes[e] > max_m ? c->sizes[e] : max_m;
+  max_m += tail;
+  int32_t index[9];
+  for (int e = 0; e < E; e++) {
+    start[e] = masked ? e * max_m : M;
+    rows[e] = c->sizes[e];
+    index[e] = (int32_t)(masked ? rows[e] : start[e]);
+    if (!masked) M += rows[e];
+  }
+  if (masked) M = E * max_m;
+  else {
+    index[E] = (int32_t)M;
+    M += tail;
+  }
+  float *x = mxbt_gemm_input(M, c->K, 51 + (uint64_t)M, MXBT_IN_NORMAL, 0);
+  char *owned = calloc((size_t)M, 1);
+  for (int e = 0; e < E; e++)
+    for (int64_t r = start[e]; r < start[e] + rows[e]; r++) owned[r] = 1;
+  /* every third row no group owns: NaN (not with NVFP4 A, whose NaN amax
+   * would poison every row, as the reference's does) */
+  for (int64_t r = 0; r < M; r++)
+    if (!owned[r] && r % 3 == 0 && c->fa != MXB_FORMAT_NVFP4)
+      for (int64_t k = 0; k < c->K; k++) x[r * c->K + k] = NAN;
+  mxbt_operand A;
+  mxbt_operand_make(&A, c->fa, MXB_SCALE_LAYOUT_LINEAR, M, c->K, x);
+  free(x);
+  mxbt_operand_upload(&A);
+  stack B;
+  stack_make(&B, c->fb, E, c->N, c->K, 61);
+  if (big_scale) ((uint8_t *)B.h.scales)[B.scale_bytes - 1] = 254;
+  mxb_tensor_t Bd = stack_upload(&B, E);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = MXB_GEMM_FAST;
+  d.alpha = -1.5f;
+  d.beta = 0.25f;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.gemm = &d;
+  g.layout = layout;
+  g.groups = E;
+  const int64_t N = c->N, K = c->K;
+  const size_t cb = (size_t)(M * N) * 4;
+  float *Cin = malloc(cb), *Ch = malloc(cb), *Cg = malloc(cb);
+  for (int64_t i = 0; i < M * N; i++) Cin[i] = (float)(i % 5) - 2.0f;
+  memcpy(Ch, Cin, cb);
+  mxb_gemm_desc_t dex = d;
+  dex.mode = MXB_GEMM_EXACT;
+  mxb_grouped_gemm_desc_t gex = g;
+  gex.gemm = &dex;
+  gex.index = index;
+  cr_assert_eq(run_grouped(cpu, &gex, &A.h, &B.h, Ch), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *Cd = mxbt_dev_from_host(Cin, cb);
+  int32_t *idx_d = mxbt_dev_from_host(index, sizeof index), *st_d = mxbt_dev_alloc(4);
+  g.index = idx_d;
+  g.status = st_d;
+  size_t ws = 0;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &g, &A.d, &Bd, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *w = mxbt_dev_alloc(ws);
+  cr_assert_eq(mxb_grouped_gemm(gpu, &g, &A.d, &Bd, Cd, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_expect_str_eq(mxb_context_last_impl(gpu), W4_GROUPED);
+  mxbt_dev_sync();
+  mxbt_to_host(Cg, Cd, cb);
+  int32_t dstatus;
+  mxbt_to_host(&dstatus, st_d, 4);
+  cr_assert_eq(dstatus, 0);
+  const char *what = mxbt_format_name(c->fb);
+  if (big_scale) {
+    cr_assert_eq(memcmp(Cg, Ch, cb), 0, "%s x %s: the exact fallback differs from the CPU", mxbt_format_name(c->fa),
+                 what);
+  } else {
+    double *a = malloc((size_t)(M * K) * 8), *b = malloc((size_t)(E * N * K) * 8);
+    for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
+    for (int64_t r = 0; r < E * N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
+    const int L = c->fb == MXB_FORMAT_NVFP4 ? 16 : 32;
+    const double gam = ((double)K + (double)((K + L - 1) / L) + 4) * 0x1p-23;
+    double worst = 0;
+    for (int e = 0; e < E; e++) {
+      const double at = fabs((double)d.alpha * mxb_cpu_tensor_scale(&A.h) * mxb_cpu_tensor_scale(&B.ex[e].h));
+      for (int64_t r = start[e]; r < start[e] + rows[e]; r++)
+        for (int64_t n = 0; n < N; n++) {
+          double S = 0;
+          for (int64_t k = 0; k < K; k++) S += fabs(a[r * K + k] * b[(e * N + n) * K + k]);
+          const double ref = Ch[r * N + n], got = Cg[r * N + n];
+          const double bnd = at * gam * S + 2 * 0x1p-24 * (fabs(ref) + fabs(0.25 * Cin[r * N + n])) + 0x1p-130;
+          cr_assert(fabs(got - ref) <= bnd, "%s x %s layout %d: group %d C[%lld][%lld] = %.9g, reference %.9g, bound %.3g",
+                    mxbt_format_name(c->fa), what, (int)layout, e, (long long)r, (long long)n, got, ref, bnd);
+          if (bnd > 0 && fabs(got - ref) / bnd > worst) worst = fabs(got - ref) / bnd;
+        }
+    }
+    for (int64_t r = 0; r < M; r++)
+      if (!owned[r])
+        for (int64_t n = 0; n < N; n++)
+          cr_assert_eq(mxbt_f2u(Cg[r * N + n]), mxbt_f2u(Cin[r * N + n]), "row %lld outside every group was written",
+                       (long long)r);
+    cr_log_info("grouped fast %s x %s layout %d M %lld: worst |diff| / bound = %.3g", mxbt_format_name(c->fa), what,
+                (int)layout, (long long)M, worst);
+    free(a);
+    free(b);
+  }
+  mxbt_dev_free(w);
+  mxbt_dev_free(Cd);
+  mxbt_dev_free(idx_d);
+  mxbt_dev_free(st_d);
+  free(Cin);
+  free(Ch);
+  free(Cg);
+  free(owned);
+  stack_dev_free(&Bd);
+  stack_free(&B, E);
+  mxbt_operand_free(&A);
+}
+#endif
+
+Test(grouped_gemm_cuda, fast_w4_groups_within_bound) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  int dev = 0;
+  struct cudaDeviceProp prop;
+  cr_assert_eq(cudaGetDevice(&dev), cudaSuccess);
+  cr_assert_eq(cudaGetDeviceProperties(&prop, dev), cudaSuccess);
+  if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a 4-bit kernel needs compute capability 9.0");
+  mxb_context_t *gpu, *cpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  static const gcase cases[] = {
+      {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 5, 200, 256, {17, 0, 1, 70, 40}},    /* tile rows 32 */
+      {MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, 3, 136, 384, {50, 61, 9}},           /* tile rows 64 */
+      {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 4, 130, 256, {200, 3, 0, 129}},     /* tile rows 128 */
+      {MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 2, 64, 128, {33, 1}},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fast_w4_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0);
+    fast_w4_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_MASKED, 0, 5, 0);
+  }
+  fast_w4_vs_cpu(gpu, cpu, &cases[1], MXB_GROUPED_M_CONTIGUOUS, 3, 2, 1);
+  fast_w4_vs_cpu(gpu, cpu, &cases[3], MXB_GROUPED_M_MASKED, 0, 3, 1);
   mxb_context_destroy(cpu);
   mxb_context_destroy(gpu);
 #endif

@@ -73,25 +73,6 @@ static mxb_status_t check_gemm(const mxb_context_t *ctx, const mxb_gemm_desc_t *
   return MXB_SUCCESS;
 }
 
-/* The largest power of two, at most MXB_GEMM_MAX_ALIGN, that divides p. */
-static size_t align_of(const void *p) {
-  size_t a = MXB_GEMM_MAX_ALIGN;
-  while (a > 1 && (uintptr_t)p % a) a >>= 1;
-  return a;
-}
-
-/* Whether t's format has a scales plane (its scales pointer matters). */
-static int has_scales(const mxb_tensor_t *t) { return mxb_format_desc_get(t->format)->scale_type != MXB_SCALE_NONE; }
-
-/* The alignment A's and B's pointers have (mxb_gemm and its query). */
-static mxb_gemm_align pointer_align(const mxb_tensor_t *A, const mxb_tensor_t *B) {
-  mxb_gemm_align al = {align_of(A->data), MXB_GEMM_MAX_ALIGN};
-  if (align_of(B->data) < al.data) al.data = align_of(B->data);
-  if (has_scales(A) && align_of(A->scales) < al.scales) al.scales = align_of(A->scales);
-  if (has_scales(B) && align_of(B->scales) < al.scales) al.scales = align_of(B->scales);
-  return al;
-}
-
 /* The one choice of a path, for mxb_gemm (the pointers' alignment, no
  * workspace limit) and for plans (the declared alignment and limit). */
 static mxb_status_t choose(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, const mxb_tensor_t *A,
@@ -156,7 +137,7 @@ MXB_API mxb_status_t mxb_gemm_workspace_size(mxb_context_t *ctx, const mxb_gemm_
   MXB_TRY(check_gemm(ctx, desc, A, B, mxb_check_tensor, &L));
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
   mxb_gemm_choice ch;
-  MXB_TRY(choose(ctx, desc, A, B, L, pointer_align(A, B), 0, &ch));
+  MXB_TRY(choose(ctx, desc, A, B, L, mxb_gemm_pointer_align(A, B), 0, &ch));
   *bytes = ch.workspace;
   return MXB_SUCCESS;
 }
@@ -171,7 +152,7 @@ MXB_API mxb_status_t mxb_gemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_de
   MXB_TRY(check_gemm(ctx, desc, A, B, mxb_check_tensor, &L));
   MXB_TRY(mxb_gemm_check_c(desc, C));
   mxb_gemm_choice ch;
-  MXB_TRY(choose(ctx, desc, A, B, L, pointer_align(A, B), 0, &ch));
+  MXB_TRY(choose(ctx, desc, A, B, L, mxb_gemm_pointer_align(A, B), 0, &ch));
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, ch.workspace, "mxb_gemm_workspace_size"));
   resolve_ld_aux(desc, B->rows);
   return run(ctx, &ch, desc, A, B, L, C, workspace, workspace_bytes, stream);
@@ -215,7 +196,7 @@ static mxb_status_t check_qgemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_
     return mxb_fail(MXB_ERR_BAD_SHAPE, "C is [%lld, %lld]; the product%s is [%lld, %lld]", (long long)C->rows,
                     (long long)C->cols, cols != B->rows ? " after the gated activation" : "", (long long)A->rows,
                     (long long)cols);
-  MXB_TRY(choose(ctx, &q->d32, A, B, q->L, pointer_align(A, B), 0, &q->ch));
+  MXB_TRY(choose(ctx, &q->d32, A, B, q->L, mxb_gemm_pointer_align(A, B), 0, &q->ch));
   q->c_bytes = round256((size_t)(A->rows * cols) * sizeof(float));
   q->gemm_bytes = round256(q->ch.workspace);
   q->total = q->c_bytes + q->gemm_bytes + mxb_quantize_workspace(ctx, &q->cfg, q->fmt, C, &q->sz);
@@ -325,7 +306,7 @@ static mxb_status_t check_planned(const mxb_tensor_t *t, const mxb_tensor_t *wan
   if ((uintptr_t)t->data % alignment)
     return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "%s->data (%p) is not aligned to the plan's declared %zu bytes", name,
                     t->data, alignment);
-  if (has_scales(t) && (uintptr_t)t->scales % alignment)
+  if (mxb_gemm_has_scales(t) && (uintptr_t)t->scales % alignment)
     return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "%s->scales (%p) is not aligned to the plan's declared %zu bytes", name,
                     t->scales, alignment);
   return MXB_SUCCESS;

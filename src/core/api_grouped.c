@@ -111,15 +111,17 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
 }
 
 static mxb_status_t grouped_workspace(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc, const mxb_tensor_t *A,
-                                      const grouped_shape *g, size_t *bytes) {
+                                      const mxb_tensor_t *B, const grouped_shape *g, size_t *bytes) {
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA) {
-    *bytes = mxb_cuda_grouped_gemm_workspace_size(desc->groups);
+    *bytes = mxb_cuda_grouped_gemm_workspace_size(ctx, &g->gemm, desc->layout, desc->groups, A, B, g->N,
+                                                  g->max_rows, g->ldc);
     return MXB_SUCCESS;
   }
 #else
   (void)ctx;
   (void)desc;
+  (void)B;
 #endif
   /* a gated activation: each group's pre-activations after the GEMM's workspace */
   *bytes = mxb_cpu_gemm_workspace_size(g->max_rows, g->N, A->cols, g->L) +
@@ -134,7 +136,7 @@ MXB_API mxb_status_t mxb_grouped_gemm_workspace_size(mxb_context_t *ctx, const m
   grouped_shape g;
   MXB_TRY(check_grouped(ctx, desc, A, B, &g));
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
-  return grouped_workspace(ctx, desc, A, &g, bytes);
+  return grouped_workspace(ctx, desc, A, B, &g, bytes);
 }
 
 /* Expert e of the stack as a tensor over the same planes: rows keep their
@@ -214,7 +216,7 @@ MXB_API mxb_status_t mxb_grouped_gemm(mxb_context_t *ctx, const mxb_grouped_gemm
   MXB_TRY(check_grouped(ctx, desc, A, B, &g));
   MXB_TRY(mxb_gemm_check_c(&g.gemm, C));
   size_t need;
-  MXB_TRY(grouped_workspace(ctx, desc, A, &g, &need));
+  MXB_TRY(grouped_workspace(ctx, desc, A, B, &g, &need));
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, need, "mxb_grouped_gemm_workspace_size"));
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA)

@@ -21,6 +21,12 @@ typedef struct mxb_gemm_align {
   size_t data, scales;
 } mxb_gemm_align;
 
+/* The alignment A's and B's pointers have (mxb_gemm, the grouped GEMM and
+ * their workspace queries). */
+mxb_gemm_align mxb_gemm_pointer_align(const mxb_tensor_t *A, const mxb_tensor_t *B);
+/* Whether t's format has a scales plane (its scales pointer matters). */
+int mxb_gemm_has_scales(const mxb_tensor_t *t);
+
 /* The path a backend chose for a GEMM (from formats, shapes, layouts, mode,
  * alignment, device and a workspace limit; never from data). */
 typedef struct mxb_gemm_choice {

@@ -109,3 +109,20 @@ mxb_status_t mxb_gemm_check_c(const mxb_gemm_desc_t *desc, const void *C) {
     return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "C (%p) is not aligned to its element size (%zu bytes)", C, esize);
   return MXB_SUCCESS;
 }
+
+/* The largest power of two, at most MXB_GEMM_MAX_ALIGN, that divides p. */
+static size_t align_of(const void *p) {
+  size_t a = MXB_GEMM_MAX_ALIGN;
+  while (a > 1 && (uintptr_t)p % a) a >>= 1;
+  return a;
+}
+
+int mxb_gemm_has_scales(const mxb_tensor_t *t) { return mxb_format_desc_get(t->format)->scale_type != MXB_SCALE_NONE; }
+
+mxb_gemm_align mxb_gemm_pointer_align(const mxb_tensor_t *A, const mxb_tensor_t *B) {
+  mxb_gemm_align al = {align_of(A->data), MXB_GEMM_MAX_ALIGN};
+  if (align_of(B->data) < al.data) al.data = align_of(B->data);
+  if (mxb_gemm_has_scales(A) && align_of(A->scales) < al.scales) al.scales = align_of(A->scales);
+  if (mxb_gemm_has_scales(B) && align_of(B->scales) < al.scales) al.scales = align_of(B->scales);
+  return al;
+}

@@ -30,7 +30,9 @@ mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_choice *choic
 /* Grouped GEMM (src/core/api_grouped.c validated everything; desc is the
  * GEMM descriptor in force, N per expert, ldc resolved). The index and
  * status live in device memory and are read there. */
-size_t mxb_cuda_grouped_gemm_workspace_size(int64_t groups);
+size_t mxb_cuda_grouped_gemm_workspace_size(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
+                                            int64_t groups, const mxb_tensor_t *A, const mxb_tensor_t *B,
+                                            int64_t N, int64_t max_rows, int64_t ldc);
 mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
                                    int64_t groups, int index_bits, const void *index, int32_t *status,
                                    const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t N,

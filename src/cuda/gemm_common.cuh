@@ -84,6 +84,33 @@ __device__ __forceinline__ float tensor_scale(const operand &o) {
   }
 }
 
+// Grouped GEMM (gemm_grouped.cu): each group's rows of A and C and the
+// prefix sums of its row tiles, in the workspace, written on the device by
+// the prep kernel from the caller's device-side offsets or counts. An
+// invalid group has 0 rows, so no tile.
+struct group_rows {
+  const int64_t *tiles;        // [E + 1]: prefix sums of ceil(rows / tile), tiles[E] the total
+  const int64_t *row0, *rows;  // [E]: first row in A and C; rows (0 for an invalid group)
+  int64_t E;
+};
+// The group of row tile mt (< tiles[E]): the last whose first tile is at or before it.
+__device__ __forceinline__ int64_t group_of_tile(const group_rows &g, int64_t mt) {
+  int64_t lo = 0, hi = g.E - 1;
+  while (lo < hi) {
+    const int64_t mid = (lo + hi + 1) / 2;
+    if (g.tiles[mid] <= mt) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+// Expert e of a stacked B [E * N, K]: rows keep their index in B; the
+// tensor scale is the expert's own (amax or scale_inv plane entry e).
+__host__ __device__ inline operand expert_operand(operand b, int64_t e) {
+  if (mxb_fmt_tensor_scale(b.format) == MXB_TSCALE_AMAX) b.amax += e;
+  if (mxb_fmt_tensor_scale(b.format) == MXB_TSCALE_PLANE) b.scales += 4 * e;
+  return b;
+}
+
 // Output element (m, n): the shared epilogue (combine, bias, activation),
 // fp32, bf16 or fp16 C.
 struct out_view {
@@ -203,6 +230,19 @@ bool sm90_w4_applies(const mxb_context *ctx, const problem &p);
 bool sm90_w4_preferred(const mxb_context *ctx, const problem &p);
 size_t sm90_w4_workspace(const mxb_context *ctx, const problem &p);
 mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
+// The same kernel over the groups of a grouped GEMM (p: A's rows, N rows of
+// B an expert, plain C: no bias, activation or fp16). rows_hint (the rows
+// of a group, from the shape: max_m or M / E) picks the tile rows, which
+// the group table's tiles must use (sm90_w4_grouped_tile); upper_tiles
+// bounds the table's total. Where an MXFP4 value may be inexact in BF16,
+// *guard is the device flag under which the caller recomputes C in exact
+// mode from *fallback (else NULL).
+bool sm90_w4_grouped_applies(const mxb_context *ctx, const problem &p, int64_t upper_tiles);
+int sm90_w4_grouped_tile(int64_t rows_hint);
+size_t sm90_w4_grouped_workspace(const mxb_context *ctx, const problem &p, int64_t rows_hint);
+mxb_status_t run_sm90_w4_grouped(const mxb_context *ctx, const problem &p, const group_rows &g, int64_t rows_hint,
+                                 int64_t upper_tiles, void *ws, cudaStream_t st, const int **guard,
+                                 problem *fallback);
 
 // Paths whose C is written by cuBLASLt apply a bias, an activation or fp16
 // output as a second step (gemm_epilogue.cu): cuBLASLt writes

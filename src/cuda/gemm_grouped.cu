@@ -1,11 +1,14 @@
 // Grouped GEMM (docs/GEMM.md "Grouped GEMM"): every group's rows times its
 // expert of the stacked B, with the group offsets or counts read on the
 // device. A one-thread prep kernel validates the index, writes the status
-// word and the prefix sums of each group's 16-row tiles; the generic exact
-// kernel then walks (tile of a group, 16 columns) work items, finding the
-// group of a tile by binary search, and computes each output exactly as the
-// dense generic kernel does (the CPU reference's bits). Both modes run it:
-// fused grouped fast paths are not built yet.
+// word, each group's rows and the prefix sums of its row tiles (16 rows for
+// the generic kernel; the fast kernel's tile rows too). Paths, the first
+// that applies serving the call:
+// - fast mode, 4-bit B on sm_90a: the sm90 4-bit kernel with blockIdx.y
+//   walking the table's tiles (sm90_w4_bf16_gemm.cu), plain C;
+// - the generic exact kernel, walking (tile of a group, 16 columns) work
+//   items and computing each output exactly as the dense generic kernel
+//   does (the CPU reference's bits), in either mode.
 #include "core/gemm.h"
 #include "cuda/gemm.h"
 #include "cuda/gemm_common.cuh"
@@ -18,20 +21,24 @@ constexpr int GT = 16;
 
 struct group_table {  // in the workspace
   int64_t *tiles;     // [E + 1]: prefix sums of ceil(rows / 16), tiles[E] the total
+  int64_t *wtiles;    // [E + 1]: the same for the fast kernel's tile rows
   int64_t *row0;      // [E]: first row of the group in A and C
   int64_t *rows;      // [E]: rows of the group (0 for an invalid one)
 };
+size_t table_bytes(int64_t E) { return align256((size_t)(4 * E + 2) * sizeof(int64_t)); }
 
 group_table table_at(void *ws, int64_t E) {
   int64_t *w = static_cast<int64_t *>(ws);
-  return {w, w + E + 1, w + 2 * E + 1};
+  return {w, w + E + 1, w + 2 * E + 2, w + 3 * E + 2};
 }
+group_rows rows_of(const group_table &t, int64_t E, bool fast) { return {fast ? t.wtiles : t.tiles, t.row0, t.rows, E}; }
 
+// wt: the fast kernel's tile rows (0: none runs).
 __global__ void grouped_prep(const void *index, int bits, int masked, int64_t E, int64_t a_rows, int64_t max_rows,
-                             group_table t, int32_t *status) {
+                             int wt, group_table t, int32_t *status) {
   if (threadIdx.x || blockIdx.x) return;
   int32_t bad = 0;
-  int64_t acc = 0, end = 0;  // rows before `end` belong to an earlier group
+  int64_t acc = 0, wacc = 0, end = 0;  // rows before `end` belong to an earlier group
   for (int64_t e = 0; e < E; e++) {
     auto at = [&](int64_t i) {
       return bits == 64 ? static_cast<const int64_t *>(index)[i] : (int64_t) static_cast<const int32_t *>(index)[i];
@@ -55,29 +62,28 @@ __global__ void grouped_prep(const void *index, int bits, int masked, int64_t E,
     t.row0[e] = start;
     t.rows[e] = rows;
     acc += (rows + GT - 1) / GT;
+    if (wt) {
+      t.wtiles[e] = wacc;
+      wacc += (rows + wt - 1) / wt;
+    }
   }
   t.tiles[E] = acc;
+  if (wt) t.wtiles[E] = wacc;
   if (status) *status = bad;
 }
 
 // The dense generic kernel (gemm_exact.cu) with a group per tile: the same
 // decode, the same binary64 K-block sums in ascending k, the same epilogue.
-__global__ void __launch_bounds__(256) grouped_generic(problem p, int64_t N, int64_t E, group_table t) {
+// guard: run only where *guard != 0 (a fast path's exactness flag; NULL: always).
+__global__ void __launch_bounds__(256) grouped_generic(problem p, int64_t N, group_rows t, const int *guard) {
   __shared__ double sa[GT][MXB_GEMM_MAX_K_BLOCK + 1], sb[GT][MXB_GEMM_MAX_K_BLOCK + 1];
+  if (guard && !*guard) return;
   const int tx = threadIdx.x % GT, ty = threadIdx.x / GT;
-  const int64_t tiles_n = (N + GT - 1) / GT, items = t.tiles[E] * tiles_n;
+  const int64_t tiles_n = (N + GT - 1) / GT, items = t.tiles[t.E] * tiles_n;
   for (int64_t item = blockIdx.x; item < items; item += gridDim.x) {
     const int64_t mt = item / tiles_n, n0 = item % tiles_n * GT;
-    int64_t lo = 0, hi = E - 1;  // the last group whose first tile is at or before mt
-    while (lo < hi) {
-      const int64_t mid = (lo + hi + 1) / 2;
-      if (t.tiles[mid] <= mt) lo = mid;
-      else hi = mid - 1;
-    }
-    const int64_t e = lo, m0 = t.row0[e] + (mt - t.tiles[e]) * GT, m_end = t.row0[e] + t.rows[e];
-    operand b = p.b;  // expert e: its own tensor scale; rows keep their index in B
-    if (mxb_fmt_tensor_scale(b.format) == MXB_TSCALE_AMAX) b.amax += e;
-    if (mxb_fmt_tensor_scale(b.format) == MXB_TSCALE_PLANE) b.scales += 4 * e;
+    const int64_t e = group_of_tile(t, mt), m0 = t.row0[e] + (mt - t.tiles[e]) * GT, m_end = t.row0[e] + t.rows[e];
+    const operand b = expert_operand(p.b, e);  // rows keep their index in B
     const float alpha_t = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(b));
     out_view out = p.out;  // the expert's bias: N values of the E x N
     if (out.bias) out.bias = static_cast<const char *>(out.bias) + e * N * mxb_dtype_bytes(out.bias_type);
@@ -107,22 +113,10 @@ __global__ void __launch_bounds__(256) grouped_generic(problem p, int64_t N, int
 using namespace mxb;
 using namespace mxb::gemm;
 
-extern "C" size_t mxb_cuda_grouped_gemm_workspace_size(int64_t groups) {
-  return align256((size_t)(3 * groups + 1) * sizeof(int64_t)) + 256 - MXB_WORKSPACE_ALIGNMENT;
-}
-
-extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
-                                              int64_t groups, int index_bits, const void *index, int32_t *status,
-                                              const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t N,
-                                              int64_t max_rows, int64_t ldc, void *workspace, void *stream) {
-  if (ctx->cc_major < 8)
-    return mxb_fail(MXB_ERR_ARCH_UNSUPPORTED, "the CUDA GEMM needs compute capability 8.0 or newer");
-  cudaStream_t st = as_stream(stream);
-  void *ws = static_cast<char *>(workspace) + (256 - (uintptr_t)workspace % 256) % 256;
-  const group_table t = table_at(ws, groups);
-  const int masked = layout == MXB_GROUPED_M_MASKED;
-  grouped_prep<<<1, 32, 0, st>>>(index, index_bits, masked, groups, A->rows, max_rows, t, status);
-  MXB_TRY(launch_status("grouped GEMM prep kernel"));
+namespace {
+// The call as the paths see it: p.M is A's rows, p.N an expert's rows of B.
+problem grouped_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
+                        int64_t N, int64_t ldc) {
   problem p;
   p.a = make_operand(A);
   p.b = make_operand(B);
@@ -130,6 +124,7 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
   p.N = N;
   p.K = A->cols;
   p.L = mxb_gemm_k_block(mxb_format_desc_get(A->format), mxb_format_desc_get(B->format));
+  p.align = mxb_gemm_pointer_align(A, B);
   p.out.c = C;
   p.out.c_in = C;
   p.out.ldc = ldc;
@@ -139,11 +134,66 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
   p.out.bias = desc->bias;
   p.out.bias_type = desc->bias_type;
   p.out.act = desc->activation;
-  mxb_set_last_impl(ctx, "cuda-exact-grouped-generic");
+  p.out.aux = nullptr;
+  p.out.ld_aux = 0;
+  return p;
+}
+
+// The fast kernel's choices, from the shape only: a group's rows as the
+// shape suggests (max_m, or the mean), its tile rows, and a bound on the
+// table's tiles (every group may end in a partial tile).
+struct fast_plan {
+  bool on;
+  int64_t rows_hint, upper;
+  int tile;
+};
+fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const problem &p, int masked, int64_t E,
+                    int64_t max_rows) {
+  fast_plan f;
+  f.rows_hint = masked ? max_rows : (p.M + E - 1) / E;
+  f.tile = sm90_w4_grouped_tile(f.rows_hint);
+  f.upper = masked ? E * ((max_rows + f.tile - 1) / f.tile) : (p.M + f.tile - 1) / f.tile + E;
+  f.on = desc->mode != MXB_GEMM_EXACT && sm90_w4_grouped_applies(ctx, p, f.upper);
+  return f;
+}
+}  // namespace
+
+extern "C" size_t mxb_cuda_grouped_gemm_workspace_size(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
+                                                       int layout, int64_t groups, const mxb_tensor_t *A,
+                                                       const mxb_tensor_t *B, int64_t N, int64_t max_rows,
+                                                       int64_t ldc) {
+  const problem p = grouped_problem(desc, A, B, nullptr, N, ldc);
+  const fast_plan f = plan_fast(ctx, desc, p, layout == MXB_GROUPED_M_MASKED, groups, max_rows);
+  return table_bytes(groups) + (f.on ? sm90_w4_grouped_workspace(ctx, p, f.rows_hint) : 0) + 256 -
+         MXB_WORKSPACE_ALIGNMENT;
+}
+
+extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
+                                              int64_t groups, int index_bits, const void *index, int32_t *status,
+                                              const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t N,
+                                              int64_t max_rows, int64_t ldc, void *workspace, void *stream) {
+  if (ctx->cc_major < 8)
+    return mxb_fail(MXB_ERR_ARCH_UNSUPPORTED, "the CUDA GEMM needs compute capability 8.0 or newer");
+  cudaStream_t st = as_stream(stream);
+  char *ws = static_cast<char *>(workspace) + (256 - (uintptr_t)workspace % 256) % 256;
+  const group_table t = table_at(ws, groups);
+  const int masked = layout == MXB_GROUPED_M_MASKED;
+  const problem p = grouped_problem(desc, A, B, C, N, ldc);
+  const fast_plan f = plan_fast(ctx, desc, p, masked, groups, max_rows);
+  grouped_prep<<<1, 32, 0, st>>>(index, index_bits, masked, groups, A->rows, max_rows, f.on ? f.tile : 0, t, status);
+  MXB_TRY(launch_status("grouped GEMM prep kernel"));
+  mxb_set_last_impl(ctx, f.on ? "cuda-fast-grouped-sm90-w4-bf16-wgmma" : "cuda-exact-grouped-generic");
   if (N == 0 || A->rows == 0) return MXB_SUCCESS;
+  const int *guard = nullptr;
+  problem exact = p;
+  if (f.on) {
+    MXB_TRY(run_sm90_w4_grouped(ctx, p, rows_of(t, groups, true), f.rows_hint, f.upper, ws + table_bytes(groups),
+                                st, &guard, &exact));
+    if (!guard) return MXB_SUCCESS;
+  }
   // At most ceil(rows / 16) + E tiles of 16 rows (contiguous) or E * ceil(max_m / 16) (masked).
   const int64_t upper = masked ? groups * ((max_rows + GT - 1) / GT) : (A->rows + GT - 1) / GT + groups;
   const unsigned grid = grid_for(ctx, upper * ((N + GT - 1) / GT) * 256, 256, 8);
-  grouped_generic<<<grid, 256, 0, st>>>(p, N, groups, t);
+  grouped_generic<<<grid, 256, 0, st>>>(exact, N, rows_of(t, groups, false), guard);
   return launch_status("grouped GEMM generic kernel");
 }

@@ -79,9 +79,10 @@ struct w4_layout {
 
 struct w4_params {
   operand a, b;       // as the caller gave them (tensor scales; B's scale plane)
-  int M, N, ksteps, kper, splits;
+  int M, N, ksteps, kper, splits;  // grouped: M is A's rows, N an expert's rows of B
   float *part;        // splits > 1: [split][M][N] fp32 partial sums
   out_view out;
+  group_rows g;       // grouped: blockIdx.y walks the table's tiles (g.tiles NULL: dense)
 };
 
 #if MXB_SM90A
@@ -175,7 +176,20 @@ __global__ void __launch_bounds__(THREADS, 1)
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
   uint32_t *lut = reinterpret_cast<uint32_t *>(smem + L::LUT_OFF);
   const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
-  const int n0 = blockIdx.x * BW, m0 = blockIdx.y * BN, sp = blockIdx.z;
+  const int n0 = blockIdx.x * BW, sp = blockIdx.z;
+  // Rows m0 .. m_end - 1 of A and C; B's rows of the expert from b0. A
+  // grouped tile reads rows past its group's end (another group's, or
+  // zeros past A) into accumulator columns it never stores.
+  int m0 = blockIdx.y * BN, m_end = p.M, b0 = 0;
+  operand bt = p.b;
+  if (p.g.tiles) {
+    if (blockIdx.y >= p.g.tiles[p.g.E]) return;  // past the table's total: the whole CTA leaves
+    const int64_t e = group_of_tile(p.g, blockIdx.y);
+    m0 = (int)(p.g.row0[e] + (blockIdx.y - p.g.tiles[e]) * BN);
+    m_end = (int)(p.g.row0[e] + p.g.rows[e]);
+    b0 = (int)(e * p.N);
+    bt = expert_operand(p.b, e);
+  }
   const int s0 = sp * p.kper, s1 = min(s0 + p.kper, p.ksteps);
   // Block scales as BF16 (exact: UE4M3 values have 4 significant bits, E8M0
   // ones are powers of two from 2^-127, a BF16 subnormal; NaN stays NaN).
@@ -210,7 +224,7 @@ __global__ void __launch_bounds__(THREADS, 1)
 #pragma unroll
     for (int i = 0; i < PER; ++i) {
       const int e = (32 * pw + lane) * PER + i, row = n0 + e / L::S_WORDS;
-      src[i] = row < p.N ? p.b.scales + mxb_scale_index(row, 0, p.b.scale_cols, p.b.swizzled) + e % L::S_WORDS * step
+      src[i] = row < p.N ? p.b.scales + mxb_scale_index(b0 + row, 0, p.b.scale_cols, p.b.swizzled) + e % L::S_WORDS * step
                          : nullptr;
     }
     auto decode = [&](int s) {
@@ -236,7 +250,7 @@ __global__ void __launch_bounds__(THREADS, 1)
         uint8_t *xt = smem + st * L::X_BYTES;
         ptx::tma_load_2d(xt, &tx, &full[st], s * BK, m0);
         ptx::tma_load_2d(xt + BN * 128, &tx, &full[st], s * BK + 64, m0);
-        ptx::tma_load_2d(smem + L::W_OFF + st * L::W_BYTES, &tw, &full[st], s * (BK / 2), n0);
+        ptx::tma_load_2d(smem + L::W_OFF + st * L::W_BYTES, &tw, &full[st], s * (BK / 2), b0 + n0);
         ptx::mbar_arrive(&full[st]);
       }
       uint8_t *raw = smem + L::RAW_OFF + st * L::RAW_BYTES;
@@ -274,13 +288,13 @@ __global__ void __launch_bounds__(THREADS, 1)
   // acc[4j + h]: row n0 + r + 8 (h / 2) of B (column of C), column
   // m0 + 8j + 2t + h % 2 of the tile (row of C). A warp's store writes 8
   // consecutive columns of C in each of 4 rows: whole 32-byte sectors.
-  const float at = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
+  const float at = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(bt));
 #pragma unroll
   for (int j = 0; j < BN / 8; ++j)
 #pragma unroll
     for (int h = 0; h < 4; ++h) {
       const int nn = n0 + r + 8 * (h / 2), m = m0 + 8 * j + 2 * t + h % 2;
-      if (nn >= p.N || m >= p.M) continue;
+      if (nn >= p.N || m >= m_end) continue;
       if (p.splits > 1) p.part[((int64_t)sp * p.M + m) * p.N + nn] = acc[4 * j + h];
       else store_plain(p.out, at, m, nn, acc[4 * j + h]);
     }
@@ -334,11 +348,20 @@ const int *plan_override() {
   return v;
 }
 
-w4_plan plan_of(const mxb_context *ctx, const problem &p) {
+// A-tile rows for `rows` rows (of the call, or of a group), or the override.
+int tile_rows(int64_t rows) {
+  const int ov = plan_override()[0];
+  if (ov == 32 || ov == 64 || ov == 128) return ov;
+  return rows <= 32 ? 32 : rows <= 64 ? 64 : 128;
+}
+
+// grouped: rows_hint >= 0, the rows of a group as the shape suggests; no K
+// split (the groups fill the SMs, or the call is small).
+w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1) {
   const int *ov = plan_override();
+  const bool grouped = rows_hint >= 0;
   w4_plan w;
-  w.bn = p.M <= 32 ? 32 : p.M <= 64 ? 64 : 128;
-  if (ov[0] == 32 || ov[0] == 64 || ov[0] == 128) w.bn = ov[0];
+  w.bn = tile_rows(grouped ? rows_hint : p.M);
   w.ksteps = (int)(p.K / BK);
   const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
   const int64_t tiles = ((p.N + BW - 1) / BW) * ((p.M + w.bn - 1) / w.bn);
@@ -346,7 +369,7 @@ w4_plan plan_of(const mxb_context *ctx, const problem &p) {
   sp = sp < 4 ? sp : 4;
   sp = sp < w.ksteps / 4 ? sp : w.ksteps / 4;  // ranges of 4 stages or more
   if (ov[1] >= 1 && ov[1] <= 4 && ov[1] <= w.ksteps) sp = ov[1];
-  w.splits = sp > 1 ? (int)sp : 1;
+  w.splits = sp > 1 && !grouped ? (int)sp : 1;
   w.decode_a = p.a.format != MXB_FORMAT_BF16;
   w.guard = p.a.format == MXB_FORMAT_MXFP4 || p.b.format == MXB_FORMAT_MXFP4;
   w.flag_off = 0;
@@ -357,9 +380,10 @@ w4_plan plan_of(const mxb_context *ctx, const problem &p) {
   return w;
 }
 
+// g: the grouped table, whose tiles blockIdx.y walks up to upper_tiles (else NULL).
 template <int BN, bool NV>
 mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, const uint16_t *x, int64_t x_stride,
-                    float *part, cudaStream_t st) {
+                    float *part, const group_rows *g, int64_t upper_tiles, cudaStream_t st) {
   using L = w4_layout<BN, NV>;
   CUtensorMap tx, tw;
   MXB_TRY(tensor_map_2d(&tx, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, x, (uint64_t)p.K, (uint64_t)p.M, (uint64_t)x_stride, 64,
@@ -376,8 +400,10 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   k.kper = (w.ksteps + w.splits - 1) / w.splits;
   k.part = part;
   k.out = p.out;
+  k.g = g ? *g : group_rows{nullptr, nullptr, nullptr, 0};
   MXB_TRY((allow_dynamic_smem<sm90_w4_kernel<BN, NV>>(ctx->device, L::BYTES)));
-  const dim3 grid((unsigned)((p.N + BW - 1) / BW), (unsigned)((p.M + BN - 1) / BN), (unsigned)w.splits);
+  const dim3 grid((unsigned)((p.N + BW - 1) / BW), (unsigned)(g ? upper_tiles : (p.M + BN - 1) / BN),
+                  (unsigned)w.splits);
   sm90_w4_kernel<BN, NV><<<grid, THREADS, L::BYTES, st>>>(tx, tw, k);
   MXB_TRY(launch_status("sm90_w4_kernel"));
   if (w.splits == 1) return MXB_SUCCESS;
@@ -388,10 +414,10 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
 
 template <bool NV>
 mxb_status_t launch_bn(const mxb_context *ctx, const problem &p, const w4_plan &w, const uint16_t *x,
-                       int64_t x_stride, float *part, cudaStream_t st) {
-  if (w.bn == 32) return launch<32, NV>(ctx, p, w, x, x_stride, part, st);
-  if (w.bn == 64) return launch<64, NV>(ctx, p, w, x, x_stride, part, st);
-  return launch<128, NV>(ctx, p, w, x, x_stride, part, st);
+                       int64_t x_stride, float *part, const group_rows *g, int64_t upper_tiles, cudaStream_t st) {
+  if (w.bn == 32) return launch<32, NV>(ctx, p, w, x, x_stride, part, g, upper_tiles, st);
+  if (w.bn == 64) return launch<64, NV>(ctx, p, w, x, x_stride, part, g, upper_tiles, st);
+  return launch<128, NV>(ctx, p, w, x, x_stride, part, g, upper_tiles, st);
 }
 
 bool built_for_sm90a() {
@@ -424,11 +450,14 @@ bool sm90_w4_preferred(const mxb_context *, const problem &p) {
 
 size_t sm90_w4_workspace(const mxb_context *ctx, const problem &p) { return plan_of(ctx, p).total; }
 
-mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
-  const w4_plan w = plan_of(ctx, p);
+namespace {
+// Everything but the exact fallback: *guard is the flag it runs under (NULL: none).
+mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, const group_rows *g,
+                    int64_t upper_tiles, void *ws, cudaStream_t st, const int **guard, problem *fb) {
   char *base = static_cast<char *>(ws);
   int *flag = reinterpret_cast<int *>(base + w.flag_off);
-  problem fb = p;
+  *guard = nullptr;
+  *fb = p;
   // The flag is read only where a value may be inexact (guard); elsewhere
   // the decode of A may still set it, unread.
   if (w.guard) MXB_TRY(cuda_status(cudaMemsetAsync(flag, 0, sizeof(int), st), "cudaMemsetAsync(gemm flag)"));
@@ -444,11 +473,37 @@ mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cud
     w4_scale_scan<<<grid_for(ctx, p.b.rows * p.b.scale_cols, 256), 256, 0, st>>>(p.b, flag);
     MXB_TRY(launch_status("w4_scale_scan"));
   }
-  if (w.guard) MXB_TRY(save_c_if_flagged(ctx, p, flag, base + w.c_off, &fb, st));
+  if (w.guard) MXB_TRY(save_c_if_flagged(ctx, p, flag, base + w.c_off, fb, st));
   float *part = reinterpret_cast<float *>(base + w.part_off);
-  if (p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<true>(ctx, p, w, x, x_stride, part, st));
-  else MXB_TRY(launch_bn<false>(ctx, p, w, x, x_stride, part, st));
-  return w.guard ? run_generic(ctx, fb, flag, st) : MXB_SUCCESS;
+  if (p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<true>(ctx, p, w, x, x_stride, part, g, upper_tiles, st));
+  else MXB_TRY(launch_bn<false>(ctx, p, w, x, x_stride, part, g, upper_tiles, st));
+  if (w.guard) *guard = flag;
+  return MXB_SUCCESS;
+}
+}  // namespace
+
+mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
+  const int *guard;
+  problem fb;
+  MXB_TRY(run_w4(ctx, p, plan_of(ctx, p), nullptr, 0, ws, st, &guard, &fb));
+  return guard ? run_generic(ctx, fb, guard, st) : MXB_SUCCESS;
+}
+
+// Grouped: the dense conditions on A's rows and an expert's N, plain C (the
+// full epilogue in this kernel's store would cost it speed, see store_plain),
+// and a grid whose rows of tiles fit blockIdx.y.
+bool sm90_w4_grouped_applies(const mxb_context *ctx, const problem &p, int64_t upper_tiles) {
+  return sm90_w4_applies(ctx, p) && !has_epilogue(p.out) && upper_tiles > 0 && upper_tiles <= 65535 &&
+         (int64_t)p.b.rows < (1 << 30);
+}
+int sm90_w4_grouped_tile(int64_t rows_hint) { return tile_rows(rows_hint); }
+size_t sm90_w4_grouped_workspace(const mxb_context *ctx, const problem &p, int64_t rows_hint) {
+  return plan_of(ctx, p, rows_hint).total;
+}
+mxb_status_t run_sm90_w4_grouped(const mxb_context *ctx, const problem &p, const group_rows &g, int64_t rows_hint,
+                                 int64_t upper_tiles, void *ws, cudaStream_t st, const int **guard,
+                                 problem *fallback) {
+  return run_w4(ctx, p, plan_of(ctx, p, rows_hint), &g, upper_tiles, ws, st, guard, fallback);
 }
 
 }  // namespace gemm

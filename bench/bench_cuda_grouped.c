@@ -1,0 +1,293 @@
+/* Grouped (MoE) GEMM throughput against the same grouped work in BF16 in the
+ * same run: cuBLASLt BF16 called once per group with the sizes known on the
+ * host (a baseline that needs no device-to-host copy of the counts, so
+ * generous to BF16), and against mxblas's dense kernel at the same total M.
+ * TFLOP/s = 2 * (routed rows) * N * K / time; ratio_to_bf16 = the BF16
+ * baseline's time / this case's; ratio_to_dense = the dense call's time /
+ * this case's (cases "dense_*": one expert, A of all routed rows).
+ * Scenarios (docs/PERFORMANCE.md):
+ *   deepseek  E = 8, 4096 rows each, N = 4096, K = 7168 (contiguous)
+ *   latent    E = 128, N = 2048, K = 1024, 16384 routed rows, Zipf-like
+ *             sizes (exponent 1.1) in a shuffled expert order, several empty
+ *   decode    masked, E = 64, max_m = 16, 1..16 rows an expert, N = 2048, K = 1024 */
+#include "bench.h"
+#include "mxblas.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef MXB_WITH_CUDA
+#include "bench_cuda_util.h"
+
+typedef enum { G_BF16_LT, G_MXB, G_DENSE } gkind;
+
+typedef struct scenario {
+  const char *name;
+  int E, masked;
+  int64_t N, K, total, max_m;
+  int64_t rows[128];
+} scenario;
+
+typedef struct gcase {
+  const char *name;
+  gkind kind;
+  int sc;  /* scenario */
+  mxb_format_t fa, fb;
+} gcase;
+
+enum { SC_DEEPSEEK, SC_LATENT, SC_DECODE, NSC };
+static scenario g_sc[NSC];
+static double g_bf16_time[NSC], g_dense_time[NSC][4];
+
+static void scenarios_init(void) {
+  scenario *d = &g_sc[SC_DEEPSEEK];
+  *d = (scenario){"deepseek", 8, 0, 4096, 7168, 0, 0, {0}};
+  for (int e = 0; e < 8; e++) d->rows[e] = 4096;
+  d->total = 8 * 4096;
+  scenario *l = &g_sc[SC_LATENT];
+  *l = (scenario){"latent", 128, 0, 2048, 1024, 0, 0, {0}};
+  double w[128], sw = 0;
+  for (int e = 0; e < 128; e++) sw += w[e] = pow(e + 1.0, -1.1);
+  int perm[128];
+  uint64_t s = 99;
+  for (int e = 0; e < 128; e++) perm[e] = e;
+  for (int e = 127; e > 0; e--) {
+    int j = (int)(splitmix(&s) % (uint64_t)(e + 1)), t = perm[e];
+    perm[e] = perm[j];
+    perm[j] = t;
+  }
+  for (int e = 0; e < 128; e++) {
+    int64_t r = (int64_t)floor(16384.0 * w[e] / sw);
+    l->rows[perm[e]] = r < 8 ? 0 : r; /* the long tail receives no tokens */
+    l->total += l->rows[perm[e]];
+  }
+  scenario *m = &g_sc[SC_DECODE];
+  *m = (scenario){"decode", 64, 1, 2048, 1024, 0, 16, {0}};
+  for (int e = 0; e < 64; e++) {
+    m->rows[e] = 1 + (int64_t)(splitmix(&s) % 16);
+    m->total += m->rows[e];
+  }
+}
+
+/* A stack of E experts [E * N, K] (NVFP4: E amaxes of 1). */
+static int make_stack(mxb_tensor_t *t, mxb_format_t f, int E, int64_t N, int64_t K) {
+  if (make_operand(t, f, E * N, K, 40) != 0) return -1;
+  if (t->amax) {
+    cudaFree(t->amax);
+    float *h = malloc((size_t)E * 4);
+    for (int e = 0; e < E; e++) h[e] = 1.0f;
+    int bad = cudaMalloc((void **)&t->amax, (size_t)E * 4) != cudaSuccess ||
+              cudaMemcpy(t->amax, h, (size_t)E * 4, cudaMemcpyHostToDevice) != cudaSuccess;
+    free(h);
+    if (bad) return -1;
+  }
+  return 0;
+}
+
+/* cuBLASLt BF16, one call a group (C^T = B_e A_e^T, bf16 out), one handle,
+ * an algorithm planned per group shape. */
+typedef struct {
+  cublasLtHandle_t h;
+  cublasLtMatmulDesc_t op;
+  cublasLtMatrixLayout_t la, lb[128], lc[128];
+  cublasLtMatmulAlgo_t algo[128];
+  void *ws;
+  size_t ws_bytes;
+} lt_groups;
+
+static int lt_groups_init(lt_groups *g, const scenario *s) {
+  memset(g, 0, sizeof(*g));
+  g->ws_bytes = (size_t)32 << 20;
+  if (cudaMalloc(&g->ws, g->ws_bytes) != cudaSuccess || cublasLtCreate(&g->h) != CUBLAS_STATUS_SUCCESS) return -1;
+  cublasLtMatmulDescCreate(&g->op, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+  cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+  cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta));
+  cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb));
+  cublasLtMatrixLayoutCreate(&g->la, CUDA_R_16BF, (uint64_t)s->K, (uint64_t)s->N, s->K);
+  cublasLtMatmulPreference_t pref;
+  cublasLtMatmulPreferenceCreate(&pref);
+  uint64_t ws = g->ws_bytes;
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  int bad = 0;
+  for (int e = 0; e < s->E && !bad; e++) {
+    if (!s->rows[e]) continue;
+    cublasLtMatrixLayoutCreate(&g->lb[e], CUDA_R_16BF, (uint64_t)s->K, (uint64_t)s->rows[e], s->K);
+    cublasLtMatrixLayoutCreate(&g->lc[e], CUDA_R_16BF, (uint64_t)s->N, (uint64_t)s->rows[e], s->N);
+    cublasLtMatmulHeuristicResult_t r;
+    int found = 0;
+    cublasLtMatmulAlgoGetHeuristic(g->h, g->op, g->la, g->lb[e], g->lc[e], g->lc[e], pref, 1, &r, &found);
+    if (found) g->algo[e] = r.algo;
+    else bad = 1;
+  }
+  cublasLtMatmulPreferenceDestroy(pref);
+  return bad ? -1 : 0;
+}
+
+/* Group e's rows of A at its first row (contiguous, or e * max_m masked). */
+static int lt_groups_run(lt_groups *g, const scenario *s, const void *A, const void *B, void *C) {
+  float alpha = 1.0f, beta = 0.0f;
+  int64_t row = 0;
+  for (int e = 0; e < s->E; e++) {
+    const int64_t r0 = s->masked ? e * s->max_m : row;
+    row += s->rows[e];
+    if (!s->rows[e]) continue;
+    const char *a = (const char *)A + (size_t)(r0 * s->K) * 2, *b = (const char *)B + (size_t)(e * s->N * s->K) * 2;
+    char *c = (char *)C + (size_t)(r0 * s->N) * 2;
+    if (cublasLtMatmul(g->h, g->op, &alpha, b, g->la, a, g->lb[e], &beta, c, g->lc[e], c, g->lc[e], &g->algo[e],
+                       g->ws, g->ws_bytes, 0) != CUBLAS_STATUS_SUCCESS)
+      return -1;
+  }
+  return 0;
+}
+
+static void lt_groups_fini(lt_groups *g, const scenario *s) {
+  for (int e = 0; e < s->E; e++)
+    if (s->rows[e]) {
+      cublasLtMatrixLayoutDestroy(g->lb[e]);
+      cublasLtMatrixLayoutDestroy(g->lc[e]);
+    }
+  cublasLtMatrixLayoutDestroy(g->la);
+  cublasLtMatmulDescDestroy(g->op);
+  if (g->h) cublasLtDestroy(g->h);
+  cudaFree(g->ws);
+}
+
+/* Which dense case a grouped one is compared with (by B's format). */
+static int dense_slot(mxb_format_t fa, mxb_format_t fb) {
+  return fb == MXB_FORMAT_MXFP4 ? 1 : fa == MXB_FORMAT_NVFP4 ? 2 : fb == MXB_FORMAT_NVFP4 ? 0 : 3;
+}
+
+static void run(mxbb_state *st, void *arg) {
+  const gcase *c = arg;
+  const scenario *s = &g_sc[c->sc];
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    mxbb_skip(st, "no CUDA device");
+    return;
+  }
+  const int64_t a_rows = s->masked ? s->E * s->max_m : s->total;
+  mxb_tensor_t A, B;
+  memset(&A, 0, sizeof(A));
+  memset(&B, 0, sizeof(B));
+  const mxb_format_t fa = c->kind == G_BF16_LT ? MXB_FORMAT_BF16 : c->fa;
+  const mxb_format_t fb = c->kind == G_BF16_LT ? MXB_FORMAT_BF16 : c->fb;
+  int bad = make_operand(&A, fa, a_rows, s->K, 1) != 0;
+  bad |= c->kind == G_DENSE ? make_operand(&B, fb, s->N, s->K, 2) != 0 : make_stack(&B, fb, s->E, s->N, s->K) != 0;
+  void *C = NULL, *ws = NULL, *index = NULL;
+  size_t wsb = 0;
+  bad |= cudaMalloc(&C, (size_t)(a_rows * s->N) * 4) != cudaSuccess;
+  int32_t idx[129];
+  int64_t row = 0;
+  for (int e = 0; e < s->E; e++) {
+    idx[e] = (int32_t)(s->masked ? s->rows[e] : row);
+    row += s->rows[e];
+  }
+  idx[s->E] = (int32_t)row;
+  bad |= cudaMalloc(&index, sizeof(idx)) != cudaSuccess || cudaMemcpy(index, idx, sizeof(idx), cudaMemcpyHostToDevice) != cudaSuccess;
+  mxb_context_t *ctx = NULL;
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = MXB_GEMM_FAST;
+  d.c_type = MXB_DTYPE_BF16;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.gemm = &d;
+  g.layout = s->masked ? MXB_GROUPED_M_MASKED : MXB_GROUPED_M_CONTIGUOUS;
+  g.groups = s->E;
+  g.index = index;
+  lt_groups lt;
+  memset(&lt, 0, sizeof(lt));
+  if (!bad && c->kind == G_BF16_LT) {
+    bad |= lt_groups_init(&lt, s) != 0;
+  } else if (!bad) {
+    bad |= mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx) != MXB_SUCCESS;
+    bad |= !bad && (c->kind == G_DENSE ? mxb_gemm_workspace_size(ctx, &d, &A, &B, &wsb)
+                                       : mxb_grouped_gemm_workspace_size(ctx, &g, &A, &B, &wsb)) != MXB_SUCCESS;
+    bad |= !bad && wsb && cudaMalloc(&ws, wsb) != cudaSuccess;
+  }
+#define CALL()                                                                        \
+  (c->kind == G_BF16_LT ? lt_groups_run(&lt, s, A.data, B.data, C)                    \
+   : c->kind == G_DENSE ? (mxb_gemm(ctx, &d, &A, &B, C, ws, wsb, NULL) != MXB_SUCCESS) \
+                        : (mxb_grouped_gemm(ctx, &g, &A, &B, C, ws, wsb, NULL) != MXB_SUCCESS))
+  for (int w = 0; w < 3 && !bad; w++) bad |= CALL();
+  if (bad || cudaDeviceSynchronize() != cudaSuccess) {
+    char msg[256];
+    snprintf(msg, sizeof(msg), "setup failed: %s", mxb_last_error_detail());
+    mxbb_skip(st, msg);
+  } else {
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    int it = 0;
+    double total = 0;
+    while (mxbb_keep_running(st)) {
+      cudaEventRecord(e0, 0);
+      CALL();
+      cudaEventRecord(e1, 0);
+      cudaEventSynchronize(e1);
+      float ms = 0;
+      cudaEventElapsedTime(&ms, e0, e1);
+      mxbb_set_iteration_time(st, ms * 1e-3);
+      total += ms * 1e-3;
+      it++;
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    const double per = total / (it ? it : 1), flops = 2.0 * (double)s->total * (double)s->N * (double)s->K;
+    if (c->kind == G_BF16_LT) g_bf16_time[c->sc] = per;
+    if (c->kind == G_DENSE) g_dense_time[c->sc][dense_slot(c->fa, c->fb)] = per;
+    mxbb_counter(st, "TFLOPS", flops * 1e-12 * (double)it, 1);
+    mxbb_counter(st, "us", per * 1e6, 0);
+    if (g_bf16_time[c->sc] > 0 && c->kind != G_DENSE) mxbb_counter(st, "ratio_to_bf16", g_bf16_time[c->sc] / per, 0);
+    const double dt = g_dense_time[c->sc][dense_slot(c->fa, c->fb)];
+    if (c->kind == G_MXB && dt > 0) mxbb_counter(st, "ratio_to_dense", dt / per, 0);
+    if (c->sc == SC_DECODE) {
+      mxb_tensor_sizes_t z = {.struct_size = sizeof(z)};
+      mxb_tensor_sizes(fb, B.rows, s->K, MXB_SCALE_LAYOUT_LINEAR, &z);
+      mxbb_counter(st, "weight_TBps", (double)(z.data_bytes + z.scale_bytes) * 1e-12 / per, 0);
+    }
+  }
+#undef CALL
+  if (c->kind == G_BF16_LT) lt_groups_fini(&lt, s);
+  if (ctx) {
+    mxbb_set_label(st, mxb_context_last_impl(ctx));
+    mxb_context_destroy(ctx);
+  }
+  cudaFree(ws);
+  cudaFree(C);
+  cudaFree(index);
+  free_operand(&A);
+  free_operand(&B);
+}
+
+#define MAXCASES 32
+static gcase g_cases[MAXCASES];
+static char g_names[MAXCASES][96];
+
+MXBB_CONSTRUCTOR static void reg(void) {
+  scenarios_init();
+  int n = 0;
+  for (int sc = 0; sc < NSC; sc++) {
+    const gcase list[] = {
+        {"cublaslt_bf16_per_group", G_BF16_LT, sc, MXB_FORMAT_BF16, MXB_FORMAT_BF16},
+        {"dense_bf16_x_nvfp4w", G_DENSE, sc, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4},
+        {"dense_bf16_x_mxfp4w", G_DENSE, sc, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4},
+        {"dense_nvfp4", G_DENSE, sc, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4},
+        {"mxb_bf16_x_nvfp4w", G_MXB, sc, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4},
+        {"mxb_bf16_x_mxfp4w", G_MXB, sc, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4},
+        {"mxb_nvfp4", G_MXB, sc, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4},
+    };
+    for (size_t i = 0; i < sizeof(list) / sizeof(list[0]) && n < MAXCASES; i++) {
+      /* the dense comparison needs a single A of all rows: not the masked layout */
+      if (list[i].kind == G_DENSE && g_sc[sc].masked) continue;
+      g_cases[n] = list[i];
+      snprintf(g_names[n], sizeof(g_names[n]), "cuda_grouped/%s/%s", g_sc[sc].name, list[i].name);
+      mxbb_register(g_names[n], run, &g_cases[n], 1);
+      n++;
+    }
+  }
+}
+#endif
