@@ -173,12 +173,11 @@ class Ops(Case):
         self.assertTrue(torch.equal(c, c0), "c was modified")
         self.assertSameBits(got, mxblas.grouped_gemm(a, b, counts, layout="masked", alpha=0.5, beta=-2.0,
                                                      c=c0.clone()), "masked, alpha, beta, c")
-        if str(self.device) == "cpu":  # the K split runs on the CPU backend only, so far
-            koff = torch.tensor([0, 64, 64, 256], dtype=torch.int64)
-            a, b = mxblas.quantize(sample(12, 256, 6, self.device), "mxfp8_e4m3"), mxblas.quantize(w, "mxfp8_e4m3")
-            got = mxt.grouped_gemm(a, b, koff, layout="k_split")
-            self.assertEqual(tuple(got.shape), (3 * 12, 3 * 8))
-            self.assertSameBits(got, mxblas.grouped_gemm(a, b, koff, layout="k_split"), "k_split")
+        koff = torch.tensor([0, 64, 64, 256], dtype=torch.int64, device=self.device)
+        a, b = mxblas.quantize(sample(12, 256, 6, self.device), "mxfp8_e4m3"), mxblas.quantize(w, "mxfp8_e4m3")
+        got = mxt.grouped_gemm(a, b, koff, layout="k_split")
+        self.assertEqual(tuple(got.shape), (3 * 12, 3 * 8))
+        self.assertSameBits(got, mxblas.grouped_gemm(a, b, koff, layout="k_split"), "k_split")
 
 
     def test_pair_transpose_and_rht_match_the_plain_calls(self):

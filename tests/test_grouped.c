@@ -583,6 +583,70 @@ static void cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
 }
 #endif
 
+#ifdef MXB_WITH_CUDA
+/* K split on both backends (offsets and status word in device memory): the
+ * same bits in every stacked result, bias and beta included, the same
+ * status, bad groups untouched. */
+static void k_cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t fa, mxb_format_t fb, int64_t M,
+                          int64_t N, int64_t K, int E, const int64_t *off, int32_t want_status) {
+  mxbt_pair p;
+  mxbt_pair_make(&p, fa, fb, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 91 + (uint64_t)K, 1);
+  const int64_t ldc = N + 3;
+  float *bias = malloc((size_t)(E * N) * 4);
+  for (int64_t i = 0; i < E * N; i++) bias[i] = (float)(i % 7) * 0.25f - 0.5f;
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.beta = 0.5f;
+  d.ldc = ldc;
+  d.bias = bias;
+  d.bias_type = MXB_DTYPE_FP32;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.gemm = &d;
+  g.layout = MXB_GROUPED_K_CONTIGUOUS;
+  g.groups = E;
+  g.index_bits = 64;
+  g.index = off;
+  int32_t hstatus = -1;
+  g.status = &hstatus;
+  const size_t cb = (size_t)(E * M * ldc) * 4;
+  float *Ch = malloc(cb), *Cg = malloc(cb);
+  for (int64_t i = 0; i < E * M * ldc; i++) Ch[i] = (float)(i % 5) - 2.0f;
+  memcpy(Cg, Ch, cb);
+  cr_assert_eq(run_grouped(cpu, &g, &p.A.h, &p.B.h, Ch), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(hstatus, want_status);
+  void *Cd = mxbt_dev_from_host(Cg, cb), *bias_d = mxbt_dev_from_host(bias, (size_t)(E * N) * 4);
+  int64_t *idx_d = mxbt_dev_from_host(off, (size_t)(E + 1) * 8);
+  int32_t *st_d = mxbt_dev_alloc(4);
+  d.bias = bias_d;
+  g.index = idx_d;
+  g.status = st_d;
+  size_t ws = 0;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &g, &p.A.d, &p.B.d, &ws), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  void *w = mxbt_dev_alloc(ws);
+  cr_assert_eq(mxb_grouped_gemm(gpu, &g, &p.A.d, &p.B.d, Cd, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_expect_str_eq(mxb_context_last_impl(gpu), "cuda-exact-grouped-k-generic");
+  mxbt_dev_sync();
+  int32_t dstatus;
+  mxbt_to_host(&dstatus, st_d, 4);
+  mxbt_to_host(Cg, Cd, cb);
+  cr_assert_eq(dstatus, want_status);
+  for (int64_t i = 0; i < E * M * ldc; i++)
+    cr_assert_eq(mxbt_f2u(Cg[i]), mxbt_f2u(Ch[i]), "%s x %s K split: C[%lld] GPU %a CPU %a", mxbt_format_name(fa),
+                 mxbt_format_name(fb), (long long)i, Cg[i], Ch[i]);
+  mxbt_dev_free(w);
+  mxbt_dev_free(Cd);
+  mxbt_dev_free(bias_d);
+  mxbt_dev_free(idx_d);
+  mxbt_dev_free(st_d);
+  free(Ch);
+  free(Cg);
+  free(bias);
+  mxbt_pair_free(&p);
+}
+#endif
+
 Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
@@ -605,23 +669,19 @@ Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
   cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, bad_counts, 3 * 8, 2);
   const int32_t bad_off[4] = {0, 10, 4, 30};
   cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, bad_off, 31, 2);
-  /* the K split runs on the CPU only, so far: refused, with a reason */
-  {
-    mxbt_pair p;
-    mxbt_pair_make(&p, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 8, 16, 64, 5, 1);
-    const int32_t koff[3] = {0, 32, 64};
-    int32_t *dkoff = mxbt_dev_from_host(koff, sizeof koff);
-    mxb_grouped_gemm_desc_t g;
-    mxb_grouped_gemm_desc_init(&g);
-    g.layout = MXB_GROUPED_K_CONTIGUOUS;
-    g.groups = 2;
-    g.index = dkoff;
-    size_t ws = 0;
-    cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &g, &p.A.d, &p.B.d, &ws), MXB_ERR_UNSUPPORTED);
-    cr_assert(strstr(mxb_last_error_detail(), "CPU backend only") != NULL, "%s", mxb_last_error_detail());
-    mxbt_dev_free(dkoff);
-    mxbt_pair_free(&p);
+  /* the K split (weight gradients): unaligned boundaries, an empty group, a
+   * tail group, bias, beta, ldc > N; bad offsets reported and skipped */
+  static const struct {
+    mxb_format_t fa, fb;
+    int64_t K;
+  } kc[] = {{MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 200}, {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 192},
+            {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 300}, {MXB_FORMAT_BF16, MXB_FORMAT_BF16, 90}};
+  for (size_t i = 0; i < sizeof kc / sizeof kc[0]; i++) {
+    const int64_t K = kc[i].K, off[5] = {0, 37, 37, K * 2 / 3, K};
+    k_cuda_vs_cpu(gpu, cpu, kc[i].fa, kc[i].fb, 24, 40, K, 4, off, 0);
   }
+  const int64_t bad_k[5] = {0, 50, 40, 96, 97}; /* back, overlapping, past K */
+  k_cuda_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 8, 16, 96, 4, bad_k, 2);
   mxb_context_destroy(cpu);
   mxb_context_destroy(gpu);
 #endif

@@ -1131,7 +1131,7 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     layout "contiguous": E + 1 offsets, group e is A's rows offsets[e] .. offsets[e+1] - 1;
     "masked": E counts, A is [E * max_m, K] and group e is rows e*max_m .. e*max_m + counts[e] - 1.
     C is [M, N]; rows outside every group are left as they were (zeros in a new C).
-    "k_split" (weight gradients, CPU only so far): E + 1 offsets split K, the tokens; a is
+    "k_split" (weight gradients): E + 1 offsets split K, the tokens; a is
     dY^T [M, T] and b is X^T [N, T] (not stacked), both quantized along T, and C is the E
     results stacked, [E * M, N]: C[e*M:(e+1)*M] = alpha * A[:, k_e] @ B[:, k_e]^T + ...
     over the columns k_e = offsets[e] .. offsets[e+1] - 1 (docs/GEMM.md).

@@ -94,8 +94,6 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
   if (A->rows > MXB_MAX_ELEMS / E || g->ldc > MXB_MAX_ELEMS / c_rows)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "C of %lld x %lld rows with ldc %lld exceeds 2^40 elements",
                     (long long)(split_k ? E : 1), (long long)A->rows, (long long)g->ldc);
-  if (split_k && ctx->backend != MXB_BACKEND_CPU)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "the K-grouped layout runs on the CPU backend only, so far");
   if (a_group_scales(desc)) {
     if (split_k)
       return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->a_group_scales applies to the M layouts: with K split, A "

@@ -8,7 +8,10 @@
 //   walking the table's tiles (sm90_w4_bf16_gemm.cu), plain C;
 // - the generic exact kernel, walking (tile of a group, 16 columns) work
 //   items and computing each output exactly as the dense generic kernel
-//   does (the CPU reference's bits), in either mode.
+//   does (the CPU reference's bits), in either mode;
+// - K split (weight gradients): the generic exact kernel over (group, tile
+//   of C) items, each group summing the K-blocks its columns touch with the
+//   values outside them as +0 (the CPU reference's bits).
 #include "core/gemm.h"
 #include "cuda/gemm.h"
 #include "cuda/gemm_common.cuh"
@@ -22,7 +25,7 @@ constexpr int GT = 16;
 struct group_table {  // in the workspace
   int64_t *tiles;     // [E + 1]: prefix sums of ceil(rows / 16), tiles[E] the total
   int64_t *wtiles;    // [E + 1]: the same for the fast kernel's tile rows
-  int64_t *row0;      // [E]: first row of the group in A and C
+  int64_t *row0;      // [E]: first row of the group in A and C (K split: first column); -1 for an invalid one
   int64_t *rows;      // [E]: rows of the group (0 for an invalid one)
 };
 size_t table_bytes(int64_t E) { return align256((size_t)(4 * E + 2) * sizeof(int64_t)); }
@@ -33,7 +36,8 @@ group_table table_at(void *ws, int64_t E) {
 }
 group_rows rows_of(const group_table &t, int64_t E, bool fast) { return {fast ? t.wtiles : t.tiles, t.row0, t.rows, E}; }
 
-// wt: the fast kernel's tile rows (0: none runs).
+// wt: the fast kernel's tile rows (0: none runs). a_rows: the extent the
+// groups split (A's rows; K split: its columns).
 __global__ void grouped_prep(const void *index, int bits, int masked, int64_t E, int64_t a_rows, int64_t max_rows,
                              int wt, group_table t, int32_t *status) {
   if (threadIdx.x || blockIdx.x) return;
@@ -57,6 +61,7 @@ __global__ void grouped_prep(const void *index, int bits, int masked, int64_t E,
     if (rows < 0) {
       if (!bad) bad = (int32_t)(e + 1 < INT32_MAX ? e + 1 : INT32_MAX);
       rows = 0;
+      start = -1;
     }
     t.tiles[e] = acc;
     t.row0[e] = start;
@@ -106,6 +111,43 @@ __global__ void __launch_bounds__(256) grouped_generic(problem p, int64_t N, gro
   }
 }
 
+// K split: group e is the product of A [M, K] and B [N, K] over the columns
+// [row0[e], row0[e] + rows[e]) into C's rows [e M, (e + 1) M), as the CPU
+// reference computes it: the K-blocks the columns touch, in ascending order,
+// each a binary64 sum with the values outside the columns as +0.
+__global__ void __launch_bounds__(256) grouped_k_generic(problem p, group_rows t) {
+  __shared__ double sa[GT][MXB_GEMM_MAX_K_BLOCK + 1], sb[GT][MXB_GEMM_MAX_K_BLOCK + 1];
+  const int tx = threadIdx.x % GT, ty = threadIdx.x / GT;
+  const int64_t tiles_m = (p.M + GT - 1) / GT, tiles_n = (p.N + GT - 1) / GT, per = tiles_m * tiles_n;
+  const float alpha_t = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
+  const size_t esize = (size_t)mxb_dtype_bytes(p.out.dtype);
+  for (int64_t item = blockIdx.x; item < t.E * per; item += gridDim.x) {
+    const int64_t e = item / per, m0 = item % per / tiles_n * GT, n0 = item % tiles_n * GT;
+    if (t.row0[e] < 0) continue;  // an invalid group (the whole block skips it)
+    const int64_t kw0 = t.row0[e], kw1 = kw0 + t.rows[e];
+    out_view out = p.out;  // group e's C and bias
+    out.c = static_cast<char *>(out.c) + (size_t)(e * p.M * out.ldc) * esize;
+    out.c_in = out.c;
+    if (out.bias) out.bias = static_cast<const char *>(out.bias) + e * p.N * mxb_dtype_bytes(out.bias_type);
+    float acc = 0.0f;
+    for (int64_t k0 = kw0 / p.L * p.L; k0 < kw1; k0 += p.L) {
+      const int len = (int)min((int64_t)p.L, p.K - k0);
+      __syncthreads();
+      for (int i = threadIdx.x; i < GT * len; i += blockDim.x) {
+        const int r = i / len, k = i % len;
+        const bool in = k0 + k >= kw0 && k0 + k < kw1;
+        sa[r][k] = in && m0 + r < p.M ? decoded(p.a, m0 + r, k0 + k) : 0.0;
+        sb[r][k] = in && n0 + r < p.N ? decoded(p.b, n0 + r, k0 + k) : 0.0;
+      }
+      __syncthreads();
+      double s = 0.0;
+      for (int k = 0; k < len; k++) s = __dadd_rn(s, __dmul_rn(sa[ty][k], sb[tx][k]));
+      acc = __fadd_rn(acc, __double2float_rn(s));
+    }
+    if (m0 + ty < p.M && n0 + tx < p.N) store(out, alpha_t, m0 + ty, n0 + tx, acc);
+  }
+}
+
 }  // namespace
 }  // namespace gemm
 }  // namespace mxb
@@ -147,13 +189,14 @@ struct fast_plan {
   int64_t rows_hint, upper;
   int tile;
 };
-fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const problem &p, int masked, int64_t E,
+fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const problem &p, int layout, int64_t E,
                     int64_t max_rows) {
+  const int masked = layout == MXB_GROUPED_M_MASKED;
   fast_plan f;
   f.rows_hint = masked ? max_rows : (p.M + E - 1) / E;
   f.tile = sm90_w4_grouped_tile(f.rows_hint);
   f.upper = masked ? E * ((max_rows + f.tile - 1) / f.tile) : (p.M + f.tile - 1) / f.tile + E;
-  f.on = desc->mode != MXB_GEMM_EXACT && sm90_w4_grouped_applies(ctx, p, f.upper);
+  f.on = desc->mode != MXB_GEMM_EXACT && layout != MXB_GROUPED_K_CONTIGUOUS && sm90_w4_grouped_applies(ctx, p, f.upper);
   return f;
 }
 }  // namespace
@@ -163,7 +206,7 @@ extern "C" size_t mxb_cuda_grouped_gemm_workspace_size(struct mxb_context *ctx, 
                                                        const mxb_tensor_t *B, int64_t N, int64_t max_rows,
                                                        int64_t ldc) {
   const problem p = grouped_problem(desc, A, B, nullptr, N, ldc);
-  const fast_plan f = plan_fast(ctx, desc, p, layout == MXB_GROUPED_M_MASKED, groups, max_rows);
+  const fast_plan f = plan_fast(ctx, desc, p, layout, groups, max_rows);
   return table_bytes(groups) + (f.on ? sm90_w4_grouped_workspace(ctx, p, f.rows_hint) : 0) + 256 -
          MXB_WORKSPACE_ALIGNMENT;
 }
@@ -177,11 +220,19 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
   cudaStream_t st = as_stream(stream);
   char *ws = static_cast<char *>(workspace) + (256 - (uintptr_t)workspace % 256) % 256;
   const group_table t = table_at(ws, groups);
-  const int masked = layout == MXB_GROUPED_M_MASKED;
+  const int masked = layout == MXB_GROUPED_M_MASKED, split_k = layout == MXB_GROUPED_K_CONTIGUOUS;
   const problem p = grouped_problem(desc, A, B, C, N, ldc);
-  const fast_plan f = plan_fast(ctx, desc, p, masked, groups, max_rows);
-  grouped_prep<<<1, 32, 0, st>>>(index, index_bits, masked, groups, A->rows, max_rows, f.on ? f.tile : 0, t, status);
+  const fast_plan f = plan_fast(ctx, desc, p, layout, groups, max_rows);
+  grouped_prep<<<1, 32, 0, st>>>(index, index_bits, masked, groups, split_k ? A->cols : A->rows, max_rows,
+                                 f.on ? f.tile : 0, t, status);
   MXB_TRY(launch_status("grouped GEMM prep kernel"));
+  if (split_k) {
+    mxb_set_last_impl(ctx, "cuda-exact-grouped-k-generic");
+    if (N == 0 || A->rows == 0) return MXB_SUCCESS;
+    const int64_t items = groups * ((A->rows + GT - 1) / GT) * ((N + GT - 1) / GT);
+    grouped_k_generic<<<grid_for(ctx, items * 256, 256, 8), 256, 0, st>>>(p, rows_of(t, groups, false));
+    return launch_status("grouped GEMM K-split kernel");
+  }
   mxb_set_last_impl(ctx, f.on ? "cuda-fast-grouped-sm90-w4-bf16-wgmma" : "cuda-exact-grouped-generic");
   if (N == 0 || A->rows == 0) return MXB_SUCCESS;
   const int *guard = nullptr;

@@ -388,7 +388,7 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   CUtensorMap tx, tw;
   MXB_TRY(tensor_map_2d(&tx, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, x, (uint64_t)p.K, (uint64_t)p.M, (uint64_t)x_stride, 64,
                         BN, CU_TENSOR_MAP_SWIZZLE_128B));
-  MXB_TRY(tensor_map_2d(&tw, CU_TENSOR_MAP_DATA_TYPE_UINT8, p.b.data, (uint64_t)(p.K / 2), (uint64_t)p.N,
+  MXB_TRY(tensor_map_2d(&tw, CU_TENSOR_MAP_DATA_TYPE_UINT8, p.b.data, (uint64_t)(p.K / 2), (uint64_t)p.b.rows,
                         (uint64_t)p.b.row_bytes, BK / 2, BW, CU_TENSOR_MAP_SWIZZLE_64B));
   w4_params k;
   k.a = p.a;
