@@ -263,6 +263,102 @@ static void run(mxbb_state *st, void *arg) {
   free_operand(&B);
 }
 
+/* Grouped quantize of the LatentMoE-like routed rows (K = 4096 columns, bf16
+ * in) against quantizing the same tensor at once (dense), same run:
+ * ratio_to_dense = dense time / grouped time. */
+typedef struct qcase {
+  const char *name;
+  mxb_format_t f;
+  int grouped;
+} qcase;
+static double g_qdense[2];
+
+static void run_quant(mxbb_state *st, void *arg) {
+  const qcase *c = arg;
+  const scenario *s = &g_sc[SC_LATENT];
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    mxbb_skip(st, "no CUDA device");
+    return;
+  }
+  const int64_t rows = s->total, K = 4096;
+  const int slot = c->f == MXB_FORMAT_NVFP4 ? 0 : 1;
+  mxb_tensor_t q;
+  mxb_tensor_sizes_t z = {.struct_size = sizeof(z)};
+  mxb_tensor_init(&q, c->f, rows, K, MXB_SCALE_LAYOUT_LINEAR);
+  mxb_tensor_sizes(c->f, rows, K, MXB_SCALE_LAYOUT_LINEAR, &z);
+  void *x = dev_random((size_t)(rows * K) * 2, 1, 5), *ws = NULL, *index = NULL;
+  int bad = !x || cudaMalloc(&q.data, z.data_bytes) != cudaSuccess ||
+            cudaMalloc(&q.scales, z.scale_bytes) != cudaSuccess ||
+            cudaMalloc((void **)&q.amax, (size_t)s->E * 4) != cudaSuccess;
+  int32_t idx[129];
+  int64_t row = 0;
+  for (int e = 0; e <= s->E; e++) {
+    idx[e] = (int32_t)row;
+    if (e < s->E) row += s->rows[e];
+  }
+  bad |= cudaMalloc(&index, sizeof(idx)) != cudaSuccess || cudaMemcpy(index, idx, sizeof(idx), cudaMemcpyHostToDevice) != cudaSuccess;
+  mxb_context_t *ctx = NULL;
+  bad |= mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx) != MXB_SUCCESS;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.groups = s->E;
+  g.index = index;
+  size_t wsb = 0;
+  bad |= !bad && (c->grouped ? mxb_grouped_quantize_workspace_size(ctx, &g, NULL, MXB_DTYPE_BF16, &q, &wsb)
+                             : mxb_quantize_workspace_size(ctx, NULL, MXB_DTYPE_BF16, &q, &wsb)) != MXB_SUCCESS;
+  bad |= !bad && wsb && cudaMalloc(&ws, wsb) != cudaSuccess;
+#define QCALL()                                                                            \
+  (c->grouped ? mxb_grouped_quantize(ctx, &g, NULL, MXB_DTYPE_BF16, x, &q, ws, wsb, NULL) \
+              : mxb_quantize(ctx, NULL, MXB_DTYPE_BF16, x, &q, ws, wsb, NULL))
+  for (int w = 0; w < 3 && !bad; w++) bad |= QCALL() != MXB_SUCCESS;
+  if (bad || cudaDeviceSynchronize() != cudaSuccess) {
+    char msg[256];
+    snprintf(msg, sizeof(msg), "setup failed: %s", mxb_last_error_detail());
+    mxbb_skip(st, msg);
+  } else {
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    int it = 0;
+    double total = 0;
+    while (mxbb_keep_running(st)) {
+      cudaEventRecord(e0, 0);
+      QCALL();
+      cudaEventRecord(e1, 0);
+      cudaEventSynchronize(e1);
+      float ms = 0;
+      cudaEventElapsedTime(&ms, e0, e1);
+      mxbb_set_iteration_time(st, ms * 1e-3);
+      total += ms * 1e-3;
+      it++;
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    const double per = total / (it ? it : 1);
+    if (!c->grouped) g_qdense[slot] = per;
+    mxbb_counter(st, "us", per * 1e6, 0);
+    mxbb_counter(st, "GBps", (double)((size_t)(rows * K) * 2 + z.data_bytes + z.scale_bytes) * 1e-9 / per, 0);
+    if (c->grouped && g_qdense[slot] > 0) mxbb_counter(st, "ratio_to_dense", g_qdense[slot] / per, 0);
+  }
+#undef QCALL
+  if (ctx) {
+    mxbb_set_label(st, mxb_context_last_impl(ctx));
+    mxb_context_destroy(ctx);
+  }
+  cudaFree(ws);
+  cudaFree(index);
+  cudaFree(x);
+  cudaFree(q.data);
+  cudaFree(q.scales);
+  cudaFree(q.amax);
+}
+
+static const qcase k_qcases[] = {{"dense_nvfp4", MXB_FORMAT_NVFP4, 0},
+                                 {"grouped_nvfp4", MXB_FORMAT_NVFP4, 1},
+                                 {"dense_mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, 0},
+                                 {"grouped_mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, 1}};
+
 #define MAXCASES 32
 static gcase g_cases[MAXCASES];
 static char g_names[MAXCASES][96];
@@ -288,6 +384,11 @@ MXBB_CONSTRUCTOR static void reg(void) {
       mxbb_register(g_names[n], run, &g_cases[n], 1);
       n++;
     }
+  }
+  static char qnames[4][96];
+  for (int i = 0; i < 4; i++) {
+    snprintf(qnames[i], sizeof(qnames[i]), "cuda_grouped_quantize/latent/%s/bf16_x4096", k_qcases[i].name);
+    mxbb_register(qnames[i], run_quant, (void *)&k_qcases[i], 1);
   }
 }
 #endif

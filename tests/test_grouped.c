@@ -697,8 +697,11 @@ Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
  * then every byte equals the CPU's. */
 #ifdef MXB_WITH_CUDA
 #define W4_GROUPED "cuda-fast-grouped-sm90-w4-bf16-wgmma"
+/* a_groups (NVFP4 A): A quantized group by group (mxb_grouped_quantize on the
+ * CPU, one amax a group) and read with a_group_scales, exact mode also
+ * compared bit for bit. */
 static void fast_w4_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, mxb_grouped_layout_t layout,
-                           int64_t lead, int64_t tail, int big_scale) {
+                           int64_t lead, int64_t tail, int big_scale, int a_groups) {
   const int E = c->E;
   const int masked = layout == MXB_GROUPED_M_MASKED;
   int64_t start[8], rows[8], max_m = 0, M = lead;
@@ -725,10 +728,26 @@ static void fast_w4_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *
   for (int64_t r = 0; r < M; r++)
     if (!owned[r] && r % 3 == 0 && c->fa != MXB_FORMAT_NVFP4)
       for (int64_t k = 0; k < c->K; k++) x[r * c->K + k] = NAN;
+  for (int64_t k = 0; a_groups && k < (M > 40 ? 40 : M) * c->K; k++) x[k] *= 40.0f; /* groups of other magnitudes */
   mxbt_operand A;
   mxbt_operand_make(&A, c->fa, MXB_SCALE_LAYOUT_LINEAR, M, c->K, x);
+  float a_amax[8];
+  if (a_groups) {
+    mxb_grouped_gemm_desc_t q;
+    mxb_grouped_gemm_desc_init(&q);
+    q.layout = layout;
+    q.groups = E;
+    q.index = index;
+    A.h.amax = a_amax;
+    cr_assert_eq(mxb_grouped_quantize(cpu, &q, NULL, MXB_DTYPE_FP32, x, &A.h, NULL, 0, NULL), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+  }
   free(x);
   mxbt_operand_upload(&A);
+  if (a_groups) {
+    mxbt_dev_free(A.d.amax);
+    A.d.amax = mxbt_dev_from_host(a_amax, (size_t)E * 4);
+  }
   stack B;
   stack_make(&B, c->fb, E, c->N, c->K, 61);
   if (big_scale) ((uint8_t *)B.h.scales)[B.scale_bytes - 1] = 254;
@@ -743,6 +762,7 @@ static void fast_w4_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *
   g.gemm = &d;
   g.layout = layout;
   g.groups = E;
+  g.a_group_scales = a_groups;
   const int64_t N = c->N, K = c->K;
   const size_t cb = (size_t)(M * N) * 4;
   float *Cin = malloc(cb), *Ch = malloc(cb), *Cg = malloc(cb);
@@ -769,6 +789,21 @@ static void fast_w4_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *
   mxbt_to_host(&dstatus, st_d, 4);
   cr_assert_eq(dstatus, 0);
   const char *what = mxbt_format_name(c->fb);
+  if (a_groups) { /* exact mode on the GPU: the CPU's bits */
+    float *Ce = malloc(cb);
+    cudaMemcpy(Cd, Cin, cb, cudaMemcpyHostToDevice);
+    mxb_grouped_gemm_desc_t gx = g;
+    gx.gemm = &dex;
+    size_t wsx = 0;
+    cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &gx, &A.d, &Bd, &wsx), MXB_SUCCESS);
+    void *wx = mxbt_dev_alloc(wsx);
+    cr_assert_eq(mxb_grouped_gemm(gpu, &gx, &A.d, &Bd, Cd, wx, wsx, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    mxbt_dev_sync();
+    mxbt_to_host(Ce, Cd, cb);
+    cr_assert_eq(memcmp(Ce, Ch, cb), 0, "a_group_scales, exact: the GPU differs from the CPU");
+    mxbt_dev_free(wx);
+    free(Ce);
+  }
   if (big_scale) {
     cr_assert_eq(memcmp(Cg, Ch, cb), 0, "%s x %s: the exact fallback differs from the CPU", mxbt_format_name(c->fa),
                  what);
@@ -780,7 +815,9 @@ static void fast_w4_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *
     const double gam = ((double)K + (double)((K + L - 1) / L) + 4) * 0x1p-23;
     double worst = 0;
     for (int e = 0; e < E; e++) {
-      const double at = fabs((double)d.alpha * mxb_cpu_tensor_scale(&A.h) * mxb_cpu_tensor_scale(&B.ex[e].h));
+      mxb_tensor_t Ae = A.h;
+      if (a_groups) Ae.amax = a_amax + e;
+      const double at = fabs((double)d.alpha * mxb_cpu_tensor_scale(&Ae) * mxb_cpu_tensor_scale(&B.ex[e].h));
       for (int64_t r = start[e]; r < start[e] + rows[e]; r++)
         for (int64_t n = 0; n < N; n++) {
           double S = 0;
@@ -834,11 +871,14 @@ Test(grouped_gemm_cuda, fast_w4_groups_within_bound) {
       {MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 2, 64, 128, {33, 1}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    fast_w4_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0);
-    fast_w4_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_MASKED, 0, 5, 0);
+    fast_w4_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0, 0);
+    fast_w4_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_MASKED, 0, 5, 0, 0);
   }
-  fast_w4_vs_cpu(gpu, cpu, &cases[1], MXB_GROUPED_M_CONTIGUOUS, 3, 2, 1);
-  fast_w4_vs_cpu(gpu, cpu, &cases[3], MXB_GROUPED_M_MASKED, 0, 3, 1);
+  fast_w4_vs_cpu(gpu, cpu, &cases[1], MXB_GROUPED_M_CONTIGUOUS, 3, 2, 1, 0);
+  fast_w4_vs_cpu(gpu, cpu, &cases[3], MXB_GROUPED_M_MASKED, 0, 3, 1, 0);
+  /* NVFP4 activations quantized a group at a time (a_group_scales) */
+  fast_w4_vs_cpu(gpu, cpu, &cases[2], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0, 1);
+  fast_w4_vs_cpu(gpu, cpu, &cases[2], MXB_GROUPED_M_MASKED, 0, 5, 0, 1);
   mxb_context_destroy(cpu);
   mxb_context_destroy(gpu);
 #endif
@@ -996,6 +1036,145 @@ Test(grouped_quantize, each_group_is_quantized_as_if_alone) {
   mxbt_planes_free(&q);
   free(x);
   mxb_context_destroy(ctx);
+}
+
+/* Grouped quantize on CUDA (groups and status word in device memory) gives
+ * the CPU's bytes: codes, scales, per-group amaxes (computed, or supplied
+ * and left as they are), the status word; rows outside every group, past a
+ * masked count and in bad groups stay poisoned on both. NVFP4 (the d = 16
+ * RHT too, NaN and Inf in a group), MXFP8, MXFP4; fp32 and bf16 input. */
+#ifdef MXB_WITH_CUDA
+static void gquant_cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t f, mxb_dtype_t dt,
+                               const mxb_quant_config_t *cfg, mxb_grouped_layout_t layout, const int32_t *index,
+                               int E, int64_t M, const float *x, int64_t K, int32_t want_status) {
+  const size_t n = (size_t)(M * K), es = mxb_dtype_size(dt);
+  void *src = malloc(n * es);
+  for (size_t i = 0; i < n; i++) {
+    if (dt == MXB_DTYPE_FP32) ((float *)src)[i] = x[i];
+    else ((uint16_t *)src)[i] = (uint16_t)(mxbt_f2u(x[i]) >> 16);
+  }
+  mxbt_planes h, g;
+  mxbt_planes_make(&h, f, M, K, MXB_SCALE_LAYOUT_LINEAR);
+  mxbt_planes_make(&g, f, M, K, MXB_SCALE_LAYOUT_LINEAR);
+  if (cfg->amax_source == MXB_AMAX_FROM_TENSOR)
+    for (int e = 0; e < E; e++) h.amax[e] = g.amax[e] = 3.0f + (float)e;
+  mxb_grouped_gemm_desc_t gd;
+  mxb_grouped_gemm_desc_init(&gd);
+  gd.layout = layout;
+  gd.groups = E;
+  gd.index = index;
+  int32_t hstatus = -1;
+  gd.status = &hstatus;
+  size_t ws = 1;
+  cr_assert_eq(mxb_grouped_quantize_workspace_size(cpu, &gd, cfg, dt, &h.t, &ws), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  cr_assert_eq(mxb_grouped_quantize(cpu, &gd, cfg, dt, src, &h.t, NULL, ws, NULL), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  cr_assert_eq(hstatus, want_status);
+  mxb_tensor_t d = g.t;
+  d.data = mxbt_dev_from_host(g.t.data, g.s.data_bytes);
+  d.scales = mxbt_dev_from_host(g.t.scales, g.s.scale_bytes);
+  d.amax = g.s.amax_bytes ? mxbt_dev_from_host(g.amax, sizeof g.amax) : NULL;
+  void *src_d = mxbt_dev_from_host(src, n * es);
+  int32_t *idx_d = mxbt_dev_from_host(index, (size_t)(E + 1) * 4), *st_d = mxbt_dev_alloc(4);
+  gd.index = idx_d;
+  gd.status = st_d;
+  cr_assert_eq(mxb_grouped_quantize_workspace_size(gpu, &gd, cfg, dt, &d, &ws), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  void *w = mxbt_dev_alloc(ws);
+  cr_assert_eq(mxb_grouped_quantize(gpu, &gd, cfg, dt, src_d, &d, w, ws, NULL), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  cr_expect(strstr(mxb_context_last_impl(gpu), "grouped-quantize-rows") != NULL, "ran %s", mxb_context_last_impl(gpu));
+  cr_assert_eq(d.flags, h.t.flags);
+  mxbt_dev_sync();
+  int32_t dstatus;
+  mxbt_to_host(&dstatus, st_d, 4);
+  mxbt_to_host(g.t.data, d.data, g.s.data_bytes);
+  mxbt_to_host(g.t.scales, d.scales, g.s.scale_bytes);
+  if (d.amax) mxbt_to_host(g.amax, d.amax, sizeof g.amax);
+  const char *name = mxbt_format_name(f);
+  cr_assert_eq(dstatus, want_status, "%s: status %d", name, dstatus);
+  cr_assert(!memcmp(g.t.data, h.t.data, g.s.data_bytes), "%s (%s input, layout %d): codes differ", name,
+            dt == MXB_DTYPE_FP32 ? "fp32" : "bf16", (int)layout);
+  cr_assert(!memcmp(g.t.scales, h.t.scales, g.s.scale_bytes), "%s: scales differ", name);
+  for (int e = 0; e < 8; e++)
+    cr_assert_eq(mxbt_f2u(g.amax[e]), mxbt_f2u(h.amax[e]), "%s: amax[%d] GPU %a CPU %a", name, e, g.amax[e], h.amax[e]);
+  mxbt_dev_free(w);
+  mxbt_dev_free(src_d);
+  mxbt_dev_free(idx_d);
+  mxbt_dev_free(st_d);
+  mxbt_dev_free(d.data);
+  mxbt_dev_free(d.scales);
+  if (d.amax) mxbt_dev_free(d.amax);
+  mxbt_planes_free(&h);
+  mxbt_planes_free(&g);
+  free(src);
+}
+#endif
+
+Test(grouped_quantize_cuda, device_groups_give_the_cpu_bytes) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *gpu, *cpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  const int64_t M = 30, K = 64;
+  float *x = mxbt_gemm_input(M, K, 71, MXBT_IN_NORMAL, 0);
+  for (int64_t i = 10 * K; i < 25 * K; i++) x[i] *= 50.0f;
+  x[26 * K + 5] = NAN;      /* group 3 */
+  x[12 * K + 40] = INFINITY; /* group 2 */
+  const int32_t off[5] = {2, 10, 10, 25, 28}, bad_off[5] = {0, 12, 8, 30, 30}, counts[3] = {3, 7, 5};
+  static const mxb_format_t fmts[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4};
+  for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++)
+    for (int variant = 0; variant < (fmts[f] == MXB_FORMAT_NVFP4 ? 3 : 1); variant++)
+      for (int t = 0; t < 2; t++) {
+        mxb_quant_config_t cfg;
+        mxb_quant_config_init(&cfg);
+        if (variant == 1) {
+          cfg.rht.enabled = 1;
+          cfg.rht.size = 16;
+        }
+        if (variant == 2) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+        const mxb_dtype_t dt = t ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32;
+        gquant_cuda_vs_cpu(gpu, cpu, fmts[f], dt, &cfg, MXB_GROUPED_M_CONTIGUOUS, off, 4, M, x, K, 0);
+        gquant_cuda_vs_cpu(gpu, cpu, fmts[f], dt, &cfg, MXB_GROUPED_M_CONTIGUOUS, bad_off, 4, M, x, K, 2);
+        gquant_cuda_vs_cpu(gpu, cpu, fmts[f], dt, &cfg, MXB_GROUPED_M_MASKED, counts, 3, 18, x, K, 2);
+      }
+  /* outside the row-wise kernels' case (BF16 output): refused, nothing written */
+  {
+    mxbt_planes q;
+    mxbt_planes_make(&q, MXB_FORMAT_BF16, M, K, MXB_SCALE_LAYOUT_LINEAR);
+    mxb_tensor_t d = q.t;
+    d.data = mxbt_dev_from_host(q.t.data, q.s.data_bytes);
+    void *src_d = mxbt_dev_from_host(x, (size_t)(M * K) * 4);
+    int32_t *idx_d = mxbt_dev_from_host(off, sizeof off), *st_d = mxbt_dev_from_host(&(int32_t){-7}, 4);
+    mxb_grouped_gemm_desc_t gd;
+    mxb_grouped_gemm_desc_init(&gd);
+    gd.groups = 4;
+    gd.index = idx_d;
+    gd.status = st_d;
+    size_t ws = 0;
+    cr_assert_eq(mxb_grouped_quantize_workspace_size(gpu, &gd, NULL, MXB_DTYPE_FP32, &d, &ws), MXB_SUCCESS);
+    void *w = mxbt_dev_alloc(ws);
+    cr_assert_eq(mxb_grouped_quantize(gpu, &gd, NULL, MXB_DTYPE_FP32, src_d, &d, w, ws, NULL), MXB_ERR_UNSUPPORTED);
+    cr_assert(strstr(mxb_last_error_detail(), "grouped quantize on CUDA takes") != NULL, "%s", mxb_last_error_detail());
+    mxbt_dev_sync();
+    int32_t status;
+    mxbt_to_host(&status, st_d, 4);
+    mxbt_to_host(q.t.data, d.data, q.s.data_bytes);
+    cr_assert_eq(status, -7, "the status word was written");
+    for (size_t i = 0; i < q.s.data_bytes; i++) cr_assert_eq(((uint8_t *)q.t.data)[i], 0xA5, "dst was written");
+    mxbt_dev_free(w);
+    mxbt_dev_free(src_d);
+    mxbt_dev_free(idx_d);
+    mxbt_dev_free(st_d);
+    mxbt_dev_free(d.data);
+    mxbt_planes_free(&q);
+  }
+  free(x);
+  mxb_context_destroy(cpu);
+  mxb_context_destroy(gpu);
+#endif
 }
 
 /* What grouped quantize does not take is refused, and nothing is written. */

@@ -1073,8 +1073,9 @@ def grouped_quantize(x, index, format, layout="contiguous", status=None, group_a
     Returns the QuantizedTensor; for NVFP4 its group_amax attribute holds the E amaxes
     (float32, on x's device) that grouped_gemm(..., a_group_amax=q.group_amax) reads.
     group_amax: the E amaxes to use instead of computing them (a previous step's).
-    opts: quantize's options; not stochastic rounding, block_2d or MoR formats (CPU
-    backend only so far)."""
+    opts: quantize's options; not stochastic rounding, block_2d or MoR formats. On a CUDA
+    device: NVFP4 (round to nearest, the 16-point RHT or none) and the MX formats (round to
+    nearest) with rows of whole blocks and 16-byte aligned rows, so far."""
     info = _info(format)
     if _is_mor(info):
         raise TypeError("grouped_quantize does not take MoR formats")
@@ -1142,7 +1143,7 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     scale_inv), the experts' E values (float32, on the device), used instead of b's own;
     required when E > 1.
     a_group_amax: an NVFP4 a's per-group amaxes (grouped_quantize's q.group_amax): group
-    e's rows use the e-th (the row layouts; CPU backend only so far).
+    e's rows use the e-th (the row layouts).
     """
     lay = _choice("layout", _GROUPED_LAYOUTS, layout)
     split_k = lay == _GROUPED_LAYOUTS["k_split"]

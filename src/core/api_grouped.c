@@ -9,6 +9,7 @@
 #include "core/tensor.h"
 #include "cpu/gemm.h"
 #ifdef MXB_WITH_CUDA
+#include "cuda/cuda_ops.h"
 #include "cuda/gemm.h"
 #endif
 
@@ -101,8 +102,6 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
     if (mxb_fmt_tensor_scale(A->format) != MXB_TSCALE_AMAX)
       return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->a_group_scales: A (%s) has no tensor amax to take per group",
                       da->name);
-    if (ctx->backend != MXB_BACKEND_CPU)
-      return mxb_fail(MXB_ERR_UNSUPPORTED, "desc->a_group_scales runs on the CPU backend only, so far");
   }
   g->L = mxb_gemm_k_block(da, db);
   return MXB_SUCCESS;
@@ -219,7 +218,8 @@ MXB_API mxb_status_t mxb_grouped_gemm(mxb_context_t *ctx, const mxb_grouped_gemm
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA)
     return mxb_cuda_grouped_gemm(ctx, &g.gemm, desc->layout, desc->groups, desc->index_bits, desc->index,
-                                 desc->status, A, B, C, g.N, g.max_rows, g.ldc, workspace, stream);
+                                 desc->status, A, B, C, g.N, g.max_rows, g.ldc, a_group_scales(desc), workspace,
+                                 stream);
 #endif
   (void)stream;
   cpu_grouped(desc, &g, A, B, C, workspace);
@@ -259,8 +259,6 @@ static mxb_status_t check_gquant(const mxb_context_t *ctx, const mxb_grouped_gem
   if (q->cfg.rounding == MXB_ROUND_SR)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "stochastic rounding draws by the element's place in the tensor; grouped "
                                          "quantize does not define it yet");
-  if (ctx->backend != MXB_BACKEND_CPU)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "grouped quantize runs on the CPU backend only, so far");
   if (groups->layout == MXB_GROUPED_M_MASKED && dst->rows % E)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "dst.rows (%lld) is not groups (%lld) times max_m", (long long)dst->rows,
                     (long long)E);
@@ -274,8 +272,8 @@ static mxb_status_t check_gquant(const mxb_context_t *ctx, const mxb_grouped_gem
       q->sz.aux_bytes != q->row_aux * (size_t)dst->rows)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "%s's planes are not rows of equal length", q->fmt->name);
   q->src_row = (size_t)dst->cols * (size_t)mxb_dtype_bytes(src_type);
-  /* a supplied amax per group, read on the host */
-  if (q->cfg.amax_source == MXB_AMAX_FROM_TENSOR && ts == MXB_TSCALE_AMAX)
+  /* a supplied amax per group, read on the host (CUDA: device memory, read there) */
+  if (ctx->backend == MXB_BACKEND_CPU && q->cfg.amax_source == MXB_AMAX_FROM_TENSOR && ts == MXB_TSCALE_AMAX)
     for (int64_t e = 0; e < E; e++)
       if (!(dst->amax[e] >= 0.0f))
         return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "dst->amax[%lld] (%g) must be a non-negative number (or +Inf)",
@@ -291,6 +289,9 @@ MXB_API mxb_status_t mxb_grouped_quantize_workspace_size(mxb_context_t *ctx, con
   MXB_TRY(check_gquant(ctx, groups, cfg, src_type, dst, &q));
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
   *bytes = 0; /* the CPU reference keeps its row buffers to itself */
+#ifdef MXB_WITH_CUDA
+  if (ctx->backend == MXB_BACKEND_CUDA) *bytes = mxb_cuda_grouped_quantize_workspace(dst->rows, groups->groups);
+#endif
   return MXB_SUCCESS;
 }
 
@@ -301,6 +302,20 @@ MXB_API mxb_status_t mxb_grouped_quantize(mxb_context_t *ctx, const mxb_grouped_
   gquant q;
   MXB_TRY(check_gquant(ctx, groups, cfg, src_type, dst, &q));
   if (!src) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "src is NULL");
+#ifdef MXB_WITH_CUDA
+  if (ctx->backend == MXB_BACKEND_CUDA) {
+    MXB_TRY(mxb_check_workspace(workspace, workspace_bytes,
+                                mxb_cuda_grouped_quantize_workspace(dst->rows, groups->groups),
+                                "mxb_grouped_quantize_workspace_size"));
+    const char *impl = NULL;
+    MXB_TRY(mxb_cuda_grouped_quantize(ctx, &q.cfg, q.fmt, &q.sz, src_type, src, dst,
+                                      groups->layout == MXB_GROUPED_M_MASKED, groups->groups, groups->index_bits,
+                                      groups->index, groups->status, q.max_rows, workspace, stream, &impl));
+    dst->flags = q.cfg.rht.enabled ? MXB_TENSOR_RHT : 0u;
+    mxb_set_last_impl(ctx, impl);
+    return MXB_SUCCESS;
+  }
+#endif
   (void)workspace;
   (void)workspace_bytes;
   const int amax_per_group = mxb_fmt_tensor_scale(dst->format) == MXB_TSCALE_AMAX;

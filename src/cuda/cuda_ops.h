@@ -30,6 +30,16 @@ mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_quant_config_t
                                const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
                                mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
                                void *workspace, void *stream, const char **impl);
+/* Grouped quantize (src/core/api_grouped.c validated the call; linear
+ * scales, 1-D blocks, no SR): each valid group's rows quantized as alone,
+ * the groups read on the device; MXB_ERR_UNSUPPORTED (having done nothing)
+ * outside the row-wise kernels' case. Workspace: the row map and groups. */
+size_t mxb_cuda_grouped_quantize_workspace(int64_t rows, int64_t groups);
+mxb_status_t mxb_cuda_grouped_quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg,
+                                       const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
+                                       mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst, int masked,
+                                       int64_t groups, int index_bits, const void *index, int32_t *status,
+                                       int64_t max_rows, void *workspace, void *stream, const char **impl);
 /* mxb_quantize_pair in one pass over src where both copies are NVFP4 1x16
  * or the same MX format (RNE or SR, the d = 16 RHT or none, no Four Over
  * Six, no 2D tiles), x's rows and columns are multiples of the block and the

@@ -33,10 +33,11 @@ mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_choice *choic
 size_t mxb_cuda_grouped_gemm_workspace_size(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
                                             int64_t groups, const mxb_tensor_t *A, const mxb_tensor_t *B,
                                             int64_t N, int64_t max_rows, int64_t ldc);
+/* a_groups: A's tensor amax is one a group (desc->a_group_scales). */
 mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
                                    int64_t groups, int index_bits, const void *index, int32_t *status,
                                    const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t N,
-                                   int64_t max_rows, int64_t ldc, void *workspace, void *stream);
+                                   int64_t max_rows, int64_t ldc, int a_groups, void *workspace, void *stream);
 
 /* cuBLASLt handle kept in ctx->cuda_state (created with the context). */
 mxb_status_t mxb_cuda_gemm_state_init(struct mxb_context *ctx);

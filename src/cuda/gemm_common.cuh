@@ -92,6 +92,7 @@ struct group_rows {
   const int64_t *tiles;        // [E + 1]: prefix sums of ceil(rows / tile), tiles[E] the total
   const int64_t *row0, *rows;  // [E]: first row in A and C; rows (0 for an invalid group)
   int64_t E;
+  bool a_groups;               // A's tensor amax is one a group (a.amax[e]), not one for A
 };
 // The group of row tile mt (< tiles[E]): the last whose first tile is at or before it.
 __device__ __forceinline__ int64_t group_of_tile(const group_rows &g, int64_t mt) {
@@ -102,6 +103,11 @@ __device__ __forceinline__ int64_t group_of_tile(const group_rows &g, int64_t mt
     else hi = mid - 1;
   }
   return lo;
+}
+// Group e's A: its own tensor amax where A has one a group.
+__host__ __device__ inline operand group_a(operand a, const group_rows &g, int64_t e) {
+  if (g.a_groups) a.amax += e;
+  return a;
 }
 // Expert e of a stacked B [E * N, K]: rows keep their index in B; the
 // tensor scale is the expert's own (amax or scale_inv plane entry e).

@@ -15,6 +15,7 @@
 #include "core/gemm.h"
 #include "cuda/gemm.h"
 #include "cuda/gemm_common.cuh"
+#include "cuda/groups.cuh"
 
 namespace mxb {
 namespace gemm {
@@ -34,7 +35,9 @@ group_table table_at(void *ws, int64_t E) {
   int64_t *w = static_cast<int64_t *>(ws);
   return {w, w + E + 1, w + 2 * E + 2, w + 3 * E + 2};
 }
-group_rows rows_of(const group_table &t, int64_t E, bool fast) { return {fast ? t.wtiles : t.tiles, t.row0, t.rows, E}; }
+group_rows rows_of(const group_table &t, int64_t E, bool fast, bool a_groups) {
+  return {fast ? t.wtiles : t.tiles, t.row0, t.rows, E, a_groups};
+}
 
 // wt: the fast kernel's tile rows (0: none runs). a_rows: the extent the
 // groups split (A's rows; K split: its columns).
@@ -44,22 +47,9 @@ __global__ void grouped_prep(const void *index, int bits, int masked, int64_t E,
   int32_t bad = 0;
   int64_t acc = 0, wacc = 0, end = 0;  // rows before `end` belong to an earlier group
   for (int64_t e = 0; e < E; e++) {
-    auto at = [&](int64_t i) {
-      return bits == 64 ? static_cast<const int64_t *>(index)[i] : (int64_t) static_cast<const int32_t *>(index)[i];
-    };
-    int64_t start, rows;
-    if (!masked) {
-      start = at(e);
-      rows = at(e + 1) - start;
-      if (start < end || rows < 0 || start + rows > a_rows) rows = -1;
-      else end = start + rows;
-    } else {
-      start = e * max_rows;
-      rows = at(e);
-      if (rows < 0 || rows > max_rows) rows = -1;
-    }
+    int64_t start, rows = group_span(index, bits, masked, e, a_rows, max_rows, &end, &start);
     if (rows < 0) {
-      if (!bad) bad = (int32_t)(e + 1 < INT32_MAX ? e + 1 : INT32_MAX);
+      if (!bad) bad = bad_group_status(e);
       rows = 0;
       start = -1;
     }
@@ -89,7 +79,7 @@ __global__ void __launch_bounds__(256) grouped_generic(problem p, int64_t N, gro
     const int64_t mt = item / tiles_n, n0 = item % tiles_n * GT;
     const int64_t e = group_of_tile(t, mt), m0 = t.row0[e] + (mt - t.tiles[e]) * GT, m_end = t.row0[e] + t.rows[e];
     const operand b = expert_operand(p.b, e);  // rows keep their index in B
-    const float alpha_t = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(b));
+    const float alpha_t = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(group_a(p.a, t, e)), tensor_scale(b));
     out_view out = p.out;  // the expert's bias: N values of the E x N
     if (out.bias) out.bias = static_cast<const char *>(out.bias) + e * N * mxb_dtype_bytes(out.bias_type);
     const int64_t b0 = e * N;
@@ -214,7 +204,8 @@ extern "C" size_t mxb_cuda_grouped_gemm_workspace_size(struct mxb_context *ctx, 
 extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
                                               int64_t groups, int index_bits, const void *index, int32_t *status,
                                               const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, int64_t N,
-                                              int64_t max_rows, int64_t ldc, void *workspace, void *stream) {
+                                              int64_t max_rows, int64_t ldc, int a_groups, void *workspace,
+                                              void *stream) {
   if (ctx->cc_major < 8)
     return mxb_fail(MXB_ERR_ARCH_UNSUPPORTED, "the CUDA GEMM needs compute capability 8.0 or newer");
   cudaStream_t st = as_stream(stream);
@@ -230,7 +221,7 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
     mxb_set_last_impl(ctx, "cuda-exact-grouped-k-generic");
     if (N == 0 || A->rows == 0) return MXB_SUCCESS;
     const int64_t items = groups * ((A->rows + GT - 1) / GT) * ((N + GT - 1) / GT);
-    grouped_k_generic<<<grid_for(ctx, items * 256, 256, 8), 256, 0, st>>>(p, rows_of(t, groups, false));
+    grouped_k_generic<<<grid_for(ctx, items * 256, 256, 8), 256, 0, st>>>(p, rows_of(t, groups, false, false));
     return launch_status("grouped GEMM K-split kernel");
   }
   mxb_set_last_impl(ctx, f.on ? "cuda-fast-grouped-sm90-w4-bf16-wgmma" : "cuda-exact-grouped-generic");
@@ -238,13 +229,13 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
   const int *guard = nullptr;
   problem exact = p;
   if (f.on) {
-    MXB_TRY(run_sm90_w4_grouped(ctx, p, rows_of(t, groups, true), f.rows_hint, f.upper, ws + table_bytes(groups),
+    MXB_TRY(run_sm90_w4_grouped(ctx, p, rows_of(t, groups, true, a_groups), f.rows_hint, f.upper, ws + table_bytes(groups),
                                 st, &guard, &exact));
     if (!guard) return MXB_SUCCESS;
   }
   // At most ceil(rows / 16) + E tiles of 16 rows (contiguous) or E * ceil(max_m / 16) (masked).
   const int64_t upper = masked ? groups * ((max_rows + GT - 1) / GT) : (A->rows + GT - 1) / GT + groups;
   const unsigned grid = grid_for(ctx, upper * ((N + GT - 1) / GT) * 256, 256, 8);
-  grouped_generic<<<grid, 256, 0, st>>>(exact, N, rows_of(t, groups, false), guard);
+  grouped_generic<<<grid, 256, 0, st>>>(exact, N, rows_of(t, groups, false, a_groups), guard);
   return launch_status("grouped GEMM generic kernel");
 }

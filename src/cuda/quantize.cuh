@@ -180,9 +180,15 @@ __device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, ui
 // allowed) and the MX formats (RNE) where every row holds whole blocks,
 // input and codes are 16-byte aligned and the tensor has fewer than 2^31
 // blocks. Returns false (having launched nothing) where it does not apply;
-// amax_pass: run the NVFP4 tensor-amax pass first.
+// amax_pass: run the NVFP4 tensor-amax pass first. row_group (grouped
+// quantize, else NULL): each row's group, -1 for rows no group owns (not
+// written); a.amax then holds one amax a group, zeroed by the caller where
+// the pass computes them.
+// Whether quantize_rows applies to the call.
+bool rows_apply(const mxb_format_desc *d, const mxb_quant_config_t *cfg, const QArgs &a);
 bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
-                   int dtype, bool amax_pass, const QArgs &a, cudaStream_t st, mxb_status_t *status, const char **impl);
+                   int dtype, bool amax_pass, const QArgs &a, cudaStream_t st, mxb_status_t *status, const char **impl,
+                   const int32_t *row_group = nullptr);
 
 // The largest MX scale byte b for which no code needs a cap (its value
 // times 2^(b-127) is finite) and 2^(127-b) is a normal number: blocks with a

@@ -33,6 +33,7 @@ struct RowsArgs {
   int div_s;
   uint32_t scale_tiles;  // swizzled scales: 4-column tiles per 128 rows
   int mx_bmax;           // MX: the largest scale byte whose codes need no cap (and 2^(127 - b) is normal)
+  const int32_t *row_group;  // grouped quantize: each row's group (-1: no group's, not written); NULL: dense
 };
 
 // The NQ 16-byte vectors of a block as fp32 (the decoders' values: bf16 and
@@ -80,7 +81,10 @@ constexpr int lanes_of() {
 // admitted block amaxes into *a.amax, as the general kernel's pass does.
 // With two lanes a block (H = 2), each lane loads, encodes and stores one
 // half; the pair shares the amax by a shuffle and takes the same branch.
-template <int DT, int F, bool RHT, bool AMAX>
+// G (grouped quantize): block b belongs to row b / nb's group (g.row_group),
+// whose amax is a.amax[group]; rows of no group are neither read into an
+// amax nor written.
+template <int DT, int F, bool RHT, bool AMAX, bool G>
 __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
   constexpr int ELEM = mxb_fmt_elem(F), B = mxb_fmt_block_cols(F), BITS = mxb_elem_bits(ELEM);
   constexpr bool NV = mxb_fmt_scale_type(F) == MXB_SCALE_UE4M3;
@@ -91,7 +95,7 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
   constexpr int U = NQ <= 2 ? 2 : 1;        // blocks a step: at least 64 bytes of loads in flight a lane
   const mxb_fp p = mxb_elem_fp(ELEM);
   mxb_nvfp4_ts ts = {};
-  if (NV && !AMAX) ts = mxb_nvfp4_tensor_scales(*a.amax);  // four_six 0: not on this path
+  if (NV && !AMAX && !G) ts = mxb_nvfp4_tensor_scales(*a.amax);  // four_six 0: not on this path
   RhtMasks sm;
   if (RHT) sm = sign_masks(a);
   const uint4 *src = static_cast<const uint4 *>(a.src);
@@ -111,6 +115,12 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
     for (int u = 0; u < U; u++) {
       const uint32_t b = b0 + u * stride;
       if (b >= g.nblocks) break;
+      int32_t grp = 0;
+      if constexpr (G) {
+        grp = g.row_group[(__umulhi(b, g.div_m) + b) >> g.div_s];
+        if (grp < 0) continue;
+        if (NV && !AMAX) ts = mxb_nvfp4_tensor_scales(a.amax[grp]);
+      }
       float v[HB];
       unpack<DT, NQ>(q[u], v);
       if (RHT) transform_block(a, sm, v);
@@ -120,12 +130,19 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       if (H == 2) am = fmax_nan(am, __shfl_xor_sync(pair, am, 1));
       bool fast = am < __uint_as_float(MXB_F32_INF);  // false for NaN and Inf
       if constexpr (AMAX) {
-        if (fast) {
-          fold = max(fold, __float_as_uint(am));
-        } else {
+        uint32_t ab = __float_as_uint(am);
+        if (!fast) {
           int bad = 0;
-          const uint32_t ab = mxb_block_amax_bits(v, B, policy_mode(a.policy), &bad);
-          if (!(bad && a.policy == MXB_NONFINITE_NAN_BLOCK)) fold = max(fold, ab);
+          ab = mxb_block_amax_bits(v, B, policy_mode(a.policy), &bad);
+          if (bad && a.policy == MXB_NONFINITE_NAN_BLOCK) ab = 0;
+        }
+        if constexpr (G) {  // one atomic for the lanes here that share a group
+          const unsigned peers = __match_any_sync(__activemask(), grp);
+          ab = __reduce_max_sync(peers, ab);
+          if ((threadIdx.x & 31) == (unsigned)(__ffs(peers) - 1) && ab)
+            atomicMax(reinterpret_cast<uint32_t *>(a.amax + grp), ab);
+        } else {
+          fold = max(fold, ab);
         }
         continue;
       }
@@ -162,7 +179,7 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       if (!half) a.scales[scale_slot(a, g, b)] = s;
     }
   }
-  if (AMAX) {
+  if (AMAX && !G) {
     fold = __reduce_max_sync(0xFFFFFFFFu, fold);
     if ((threadIdx.x & 31) == 0 && fold) atomicMax(reinterpret_cast<uint32_t *>(a.amax), fold);
   }
@@ -176,17 +193,24 @@ int mx_bmax(const mxb_fp &p) {
   return b;
 }
 
-bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
-                   int dtype, bool amax_pass, const QArgs &a, cudaStream_t st, mxb_status_t *status,
-                   const char **impl) {
+bool rows_apply(const mxb_format_desc *d, const mxb_quant_config_t *cfg, const QArgs &a) {
   const bool nv = d->scale_type == MXB_SCALE_UE4M3;
   if (cfg->rounding == MXB_ROUND_SR || cfg->block_2d) return false;
   if (nv ? cfg->four_over_six != 0 : (d->scale_type != MXB_SCALE_E8M0 || a.rht)) return false;
   const int B = d->block_cols, bits = d->elem_bits;
-  if (B <= 0 || a.cols % B) return false;
+  if (B <= 0 || d->block_rows != 1 || a.cols % B) return false;
   const int64_t nb = a.cols / B, total = a.rows * nb;
   if (total <= 0 || total >= (int64_t)1 << 31) return false;
-  if (!a.vec_in || !aligned16(a.data) || a.row_bytes != nb * B * bits / 8 || a.scale_cols != nb) return false;
+  return a.vec_in && aligned16(a.data) && a.row_bytes == nb * B * bits / 8 && a.scale_cols == nb;
+}
+
+bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
+                   int dtype, bool amax_pass, const QArgs &a, cudaStream_t st, mxb_status_t *status,
+                   const char **impl, const int32_t *row_group) {
+  if (!rows_apply(d, cfg, a)) return false;
+  const bool nv = d->scale_type == MXB_SCALE_UE4M3;
+  const int B = d->block_cols;
+  const int64_t nb = a.cols / B, total = a.rows * nb;
   RowsArgs g;
   g.nblocks = (uint32_t)total;
   g.nb = (uint32_t)nb;
@@ -195,6 +219,7 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
   g.div_m = (uint32_t)((((uint64_t)1 << 32) * (((uint64_t)1 << g.div_s) - (uint64_t)nb)) / (uint64_t)nb + 1);
   g.scale_tiles = (uint32_t)((nb + 3) / 4);
   g.mx_bmax = nv ? 0 : mx_bmax(mxb_elem_fp(d->elem));
+  g.row_group = row_group;
   const int T = 256;
   *status = MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
     constexpr int SCALE = mxb_fmt_scale_type(F);
@@ -204,16 +229,21 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
         constexpr int U = NQ <= 2 ? 2 : 1;
         const unsigned grid = grid_for(ctx, (total * H + U - 1) / U, T);
         if constexpr (SCALE == MXB_SCALE_UE4M3) {
-          if (amax_pass) {
-            MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, sizeof(float), st), "cudaMemsetAsync(dst->amax)"));
-            MXB_BOOL_SWITCH(a.rht != 0, RHT, [&] { rows_kernel<DT, F, RHT, true><<<grid, T, 0, st>>>(a, g); });
+          if (amax_pass) {  // grouped: the caller zeroes the valid groups' amaxes
+            if (!row_group)
+              MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, sizeof(float), st), "cudaMemsetAsync(dst->amax)"));
+            MXB_BOOL_SWITCH(a.rht != 0, RHT, [&] {
+              MXB_BOOL_SWITCH(row_group != nullptr, G, [&] { rows_kernel<DT, F, RHT, true, G><<<grid, T, 0, st>>>(a, g); });
+            });
             MXB_TRY(launch_status("nvfp4 amax pass (rows)"));
           }
-          MXB_BOOL_SWITCH(a.rht != 0, RHT, [&] { rows_kernel<DT, F, RHT, false><<<grid, T, 0, st>>>(a, g); });
-          *impl = "cuda-nvfp4-quantize-rows";
+          MXB_BOOL_SWITCH(a.rht != 0, RHT, [&] {
+            MXB_BOOL_SWITCH(row_group != nullptr, G, [&] { rows_kernel<DT, F, RHT, false, G><<<grid, T, 0, st>>>(a, g); });
+          });
+          *impl = row_group ? "cuda-nvfp4-grouped-quantize-rows" : "cuda-nvfp4-quantize-rows";
         } else {
-          rows_kernel<DT, F, false, false><<<grid, T, 0, st>>>(a, g);
-          *impl = "cuda-mx-quantize-rows";
+          MXB_BOOL_SWITCH(row_group != nullptr, G, [&] { rows_kernel<DT, F, false, false, G><<<grid, T, 0, st>>>(a, g); });
+          *impl = row_group ? "cuda-mx-grouped-quantize-rows" : "cuda-mx-quantize-rows";
         }
         return launch_status(*impl);
       });

@@ -181,7 +181,7 @@ __global__ void __launch_bounds__(THREADS, 1)
   // grouped tile reads rows past its group's end (another group's, or
   // zeros past A) into accumulator columns it never stores.
   int m0 = blockIdx.y * BN, m_end = p.M, b0 = 0;
-  operand bt = p.b;
+  operand at_ = p.a, bt = p.b;  // the tensor scales of this tile's group
   if (p.g.tiles) {
     if (blockIdx.y >= p.g.tiles[p.g.E]) return;  // past the table's total: the whole CTA leaves
     const int64_t e = group_of_tile(p.g, blockIdx.y);
@@ -189,6 +189,7 @@ __global__ void __launch_bounds__(THREADS, 1)
     m_end = (int)(p.g.row0[e] + p.g.rows[e]);
     b0 = (int)(e * p.N);
     bt = expert_operand(p.b, e);
+    at_ = group_a(p.a, p.g, e);
   }
   const int s0 = sp * p.kper, s1 = min(s0 + p.kper, p.ksteps);
   // Block scales as BF16 (exact: UE4M3 values have 4 significant bits, E8M0
@@ -288,7 +289,7 @@ __global__ void __launch_bounds__(THREADS, 1)
   // acc[4j + h]: row n0 + r + 8 (h / 2) of B (column of C), column
   // m0 + 8j + 2t + h % 2 of the tile (row of C). A warp's store writes 8
   // consecutive columns of C in each of 4 rows: whole 32-byte sectors.
-  const float at = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(bt));
+  const float at = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(at_), tensor_scale(bt));
 #pragma unroll
   for (int j = 0; j < BN / 8; ++j)
 #pragma unroll
@@ -400,7 +401,7 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   k.kper = (w.ksteps + w.splits - 1) / w.splits;
   k.part = part;
   k.out = p.out;
-  k.g = g ? *g : group_rows{nullptr, nullptr, nullptr, 0};
+  k.g = g ? *g : group_rows{nullptr, nullptr, nullptr, 0, false};
   MXB_TRY((allow_dynamic_smem<sm90_w4_kernel<BN, NV>>(ctx->device, L::BYTES)));
   const dim3 grid((unsigned)((p.N + BW - 1) / BW), (unsigned)(g ? upper_tiles : (p.M + BN - 1) / BN),
                   (unsigned)w.splits);
