@@ -38,6 +38,25 @@ static int shape_index(const gemm_case *c) {
 }
 
 #define NCOPY 3
+/* One call (bench_call): weights rotated over the copies. */
+typedef struct dcall {
+  const gemm_case *c;
+  mxb_context_t *ctx;
+  const mxb_gemm_desc_t *d;
+  const mxb_tensor_t *A, *B;
+  int copies;
+  void *C, *ws;
+  size_t wsb;
+  lt_direct *lt;
+} dcall;
+
+static int dense_call(void *arg, int i) {
+  const dcall *x = arg;
+  const mxb_tensor_t *b = &x->B[i % x->copies];
+  if (x->c->kind == MXB_CASE) return mxb_gemm(x->ctx, x->d, x->A, b, x->C, x->ws, x->wsb, NULL) != MXB_SUCCESS;
+  return lt_direct_run(x->lt, x->A->data, b->data, x->C) != 0;
+}
+
 static void run(mxbb_state *st, void *arg) {
   const gemm_case *c = arg;
   int n = 0;
@@ -80,44 +99,18 @@ static void run(mxbb_state *st, void *arg) {
     bad |= lt_direct_init(&lt, c->kind == REF_BF16 ? CUDA_R_16BF : CUDA_R_8F_E4M3, c->M, c->N, c->K,
                           c->kind == REF_FP8 ? A.scales : NULL, c->kind == REF_FP8 ? B[0].scales : NULL) != 0;
   }
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  int it = 0;
-  double total = 0;
-  /* Warm up: plans, module load, clocks. */
-  for (int w = 0; w < 3 && !bad; w++)
-    bad |= c->kind == MXB_CASE ? mxb_gemm(ctx, &d, &A, &B[w % copies], C, ws, wsb, NULL) != MXB_SUCCESS
-                               : lt_direct_run(&lt, A.data, B[w % copies].data, C) != 0;
-  if (bad || cudaDeviceSynchronize() != cudaSuccess) {
-    char msg[256];
-    snprintf(msg, sizeof(msg), "setup failed: %s", mxb_last_error_detail());
-    mxbb_skip(st, msg);
-  } else {
-    while (mxbb_keep_running(st)) {
-      const mxb_tensor_t *b = &B[it % copies];
-      cudaEventRecord(e0, 0);
-      if (c->kind == MXB_CASE) mxb_gemm(ctx, &d, &A, b, C, ws, wsb, NULL);
-      else lt_direct_run(&lt, A.data, b->data, C);
-      cudaEventRecord(e1, 0);
-      cudaEventSynchronize(e1);
-      float ms = 0;
-      cudaEventElapsedTime(&ms, e0, e1);
-      mxbb_set_iteration_time(st, ms * 1e-3);
-      total += ms * 1e-3;
-      it++;
-    }
-    double per = total / (it ? it : 1), flops = 2.0 * (double)c->M * (double)c->N * (double)c->K;
+  dcall dc = {c, ctx, &d, &A, B, copies, C, ws, wsb, &lt};
+  const double per = bench_calls(st, dense_call, &dc, !bad);
+  if (per > 0) {
+    const double flops = 2.0 * (double)c->M * (double)c->N * (double)c->K;
     if (c->kind == REF_BF16) g_bf16_time[shape_index(c)] = per;
-    mxbb_counter(st, "TFLOPS", flops * 1e-12 * (double)it, 1);
+    mxbb_counter(st, "TFLOPS", flops * 1e-12 / per, 0);
     if (g_bf16_time[shape_index(c)] > 0) mxbb_counter(st, "ratio_to_bf16", g_bf16_time[shape_index(c)] / per, 0);
     mxbb_counter(st, "us", per * 1e6, 0);
     /* Small M is bound by streaming the weights: their bytes (codes and
      * scales) per second. */
     if (c->M <= 128) mxbb_counter(st, "weight_TBps", (double)(sb.data_bytes + sb.scale_bytes) * 1e-12 / per, 0);
   }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
   if (c->kind != MXB_CASE) lt_direct_fini(&lt);
   if (ctx) {
     mxbb_set_label(st, mxb_context_last_impl(ctx));

@@ -160,6 +160,27 @@ static int dense_slot(mxb_format_t fa, mxb_format_t fb) {
   return fb == MXB_FORMAT_MXFP4 ? 1 : fa == MXB_FORMAT_NVFP4 ? 2 : fb == MXB_FORMAT_NVFP4 ? 0 : 3;
 }
 
+/* One call of a case (bench_call). */
+typedef struct gcall {
+  const gcase *c;
+  const scenario *s;
+  mxb_context_t *ctx;
+  const mxb_gemm_desc_t *d;
+  const mxb_grouped_gemm_desc_t *g;
+  const mxb_tensor_t *A, *B;
+  void *C, *ws;
+  size_t wsb;
+  lt_groups *lt;
+} gcall;
+
+static int gemm_call(void *arg, int i) {
+  const gcall *x = arg;
+  (void)i;
+  if (x->c->kind == G_BF16_LT) return lt_groups_run(x->lt, x->s, x->A->data, x->B->data, x->C);
+  if (x->c->kind == G_DENSE) return mxb_gemm(x->ctx, x->d, x->A, x->B, x->C, x->ws, x->wsb, NULL) != MXB_SUCCESS;
+  return mxb_grouped_gemm(x->ctx, x->g, x->A, x->B, x->C, x->ws, x->wsb, NULL) != MXB_SUCCESS;
+}
+
 static void run(mxbb_state *st, void *arg) {
   const gcase *c = arg;
   const scenario *s = &g_sc[c->sc];
@@ -208,38 +229,13 @@ static void run(mxbb_state *st, void *arg) {
                                        : mxb_grouped_gemm_workspace_size(ctx, &g, &A, &B, &wsb)) != MXB_SUCCESS;
     bad |= !bad && wsb && cudaMalloc(&ws, wsb) != cudaSuccess;
   }
-#define CALL()                                                                        \
-  (c->kind == G_BF16_LT ? lt_groups_run(&lt, s, A.data, B.data, C)                    \
-   : c->kind == G_DENSE ? (mxb_gemm(ctx, &d, &A, &B, C, ws, wsb, NULL) != MXB_SUCCESS) \
-                        : (mxb_grouped_gemm(ctx, &g, &A, &B, C, ws, wsb, NULL) != MXB_SUCCESS))
-  for (int w = 0; w < 3 && !bad; w++) bad |= CALL();
-  if (bad || cudaDeviceSynchronize() != cudaSuccess) {
-    char msg[256];
-    snprintf(msg, sizeof(msg), "setup failed: %s", mxb_last_error_detail());
-    mxbb_skip(st, msg);
-  } else {
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    int it = 0;
-    double total = 0;
-    while (mxbb_keep_running(st)) {
-      cudaEventRecord(e0, 0);
-      CALL();
-      cudaEventRecord(e1, 0);
-      cudaEventSynchronize(e1);
-      float ms = 0;
-      cudaEventElapsedTime(&ms, e0, e1);
-      mxbb_set_iteration_time(st, ms * 1e-3);
-      total += ms * 1e-3;
-      it++;
-    }
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
-    const double per = total / (it ? it : 1), flops = 2.0 * (double)s->total * (double)s->N * (double)s->K;
+  gcall gc = {c, s, ctx, &d, &g, &A, &B, C, ws, wsb, &lt};
+  const double per = bench_calls(st, gemm_call, &gc, !bad);
+  if (per > 0) {
+    const double flops = 2.0 * (double)s->total * (double)s->N * (double)s->K;
     if (c->kind == G_BF16_LT) g_bf16_time[c->sc] = per;
     if (c->kind == G_DENSE) g_dense_time[c->sc][dense_slot(c->fa, c->fb)] = per;
-    mxbb_counter(st, "TFLOPS", flops * 1e-12 * (double)it, 1);
+    mxbb_counter(st, "TFLOPS", flops * 1e-12 / per, 0);
     mxbb_counter(st, "us", per * 1e6, 0);
     if (g_bf16_time[c->sc] > 0 && c->kind != G_DENSE) mxbb_counter(st, "ratio_to_bf16", g_bf16_time[c->sc] / per, 0);
     const double dt = g_dense_time[c->sc][dense_slot(c->fa, c->fb)];
@@ -250,7 +246,6 @@ static void run(mxbb_state *st, void *arg) {
       mxbb_counter(st, "weight_TBps", (double)(z.data_bytes + z.scale_bytes) * 1e-12 / per, 0);
     }
   }
-#undef CALL
   if (c->kind == G_BF16_LT) lt_groups_fini(&lt, s);
   if (ctx) {
     mxbb_set_label(st, mxb_context_last_impl(ctx));
@@ -272,6 +267,23 @@ typedef struct qcase {
   int grouped;
 } qcase;
 static double g_qdense[2];
+
+typedef struct qcall {
+  const qcase *c;
+  mxb_context_t *ctx;
+  const mxb_grouped_gemm_desc_t *g;
+  const void *x;
+  mxb_tensor_t *q;
+  void *ws;
+  size_t wsb;
+} qcall;
+
+static int quant_call(void *arg, int i) {
+  const qcall *k = arg;
+  (void)i;
+  return (k->c->grouped ? mxb_grouped_quantize(k->ctx, k->g, NULL, MXB_DTYPE_BF16, k->x, k->q, k->ws, k->wsb, NULL)
+                        : mxb_quantize(k->ctx, NULL, MXB_DTYPE_BF16, k->x, k->q, k->ws, k->wsb, NULL)) != MXB_SUCCESS;
+}
 
 static void run_quant(mxbb_state *st, void *arg) {
   const qcase *c = arg;
@@ -308,40 +320,14 @@ static void run_quant(mxbb_state *st, void *arg) {
   bad |= !bad && (c->grouped ? mxb_grouped_quantize_workspace_size(ctx, &g, NULL, MXB_DTYPE_BF16, &q, &wsb)
                              : mxb_quantize_workspace_size(ctx, NULL, MXB_DTYPE_BF16, &q, &wsb)) != MXB_SUCCESS;
   bad |= !bad && wsb && cudaMalloc(&ws, wsb) != cudaSuccess;
-#define QCALL()                                                                            \
-  (c->grouped ? mxb_grouped_quantize(ctx, &g, NULL, MXB_DTYPE_BF16, x, &q, ws, wsb, NULL) \
-              : mxb_quantize(ctx, NULL, MXB_DTYPE_BF16, x, &q, ws, wsb, NULL))
-  for (int w = 0; w < 3 && !bad; w++) bad |= QCALL() != MXB_SUCCESS;
-  if (bad || cudaDeviceSynchronize() != cudaSuccess) {
-    char msg[256];
-    snprintf(msg, sizeof(msg), "setup failed: %s", mxb_last_error_detail());
-    mxbb_skip(st, msg);
-  } else {
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    int it = 0;
-    double total = 0;
-    while (mxbb_keep_running(st)) {
-      cudaEventRecord(e0, 0);
-      QCALL();
-      cudaEventRecord(e1, 0);
-      cudaEventSynchronize(e1);
-      float ms = 0;
-      cudaEventElapsedTime(&ms, e0, e1);
-      mxbb_set_iteration_time(st, ms * 1e-3);
-      total += ms * 1e-3;
-      it++;
-    }
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
-    const double per = total / (it ? it : 1);
+  qcall qc = {c, ctx, &g, x, &q, ws, wsb};
+  const double per = bench_calls(st, quant_call, &qc, !bad);
+  if (per > 0) {
     if (!c->grouped) g_qdense[slot] = per;
     mxbb_counter(st, "us", per * 1e6, 0);
     mxbb_counter(st, "GBps", (double)((size_t)(rows * K) * 2 + z.data_bytes + z.scale_bytes) * 1e-9 / per, 0);
     if (c->grouped && g_qdense[slot] > 0) mxbb_counter(st, "ratio_to_dense", g_qdense[slot] / per, 0);
   }
-#undef QCALL
   if (ctx) {
     mxbb_set_label(st, mxb_context_last_impl(ctx));
     mxb_context_destroy(ctx);

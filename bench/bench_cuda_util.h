@@ -5,9 +5,11 @@
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "mxblas.h"
 
 static inline uint64_t splitmix(uint64_t *s) {
@@ -130,5 +132,44 @@ static inline void lt_direct_fini(lt_direct *l) {
   cublasLtMatmulDescDestroy(l->op);
   if (l->h) cublasLtDestroy(l->h);
   cudaFree(l->ws);
+}
+/* Warms up (three calls: plans, module load, clocks), then times call(arg,
+ * i) for each benchmark iteration i between two CUDA events on the default
+ * stream, reporting each iteration's time. Returns the mean seconds a call,
+ * or 0 having skipped the benchmark with the reason (setup_ok false, a call
+ * returning nonzero, a CUDA error). */
+typedef int (*bench_call)(void *arg, int i);
+static inline double bench_calls(mxbb_state *st, bench_call call, void *arg, int setup_ok) {
+  int bad = !setup_ok;
+  for (int w = 0; w < 3 && !bad; w++) bad |= call(arg, w) != 0;
+  if (bad || cudaDeviceSynchronize() != cudaSuccess) {
+    char msg[256];
+    snprintf(msg, sizeof(msg), "setup failed: %s", mxb_last_error_detail());
+    mxbb_skip(st, msg);
+    return 0;
+  }
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  int it = 0;
+  double total = 0;
+  while (mxbb_keep_running(st)) {
+    cudaEventRecord(e0, 0);
+    bad |= call(arg, it) != 0;
+    cudaEventRecord(e1, 0);
+    cudaEventSynchronize(e1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    mxbb_set_iteration_time(st, ms * 1e-3);
+    total += ms * 1e-3;
+    it++;
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  if (bad) {
+    mxbb_skip(st, mxb_last_error_detail());
+    return 0;
+  }
+  return total / (it ? it : 1);
 }
 #endif
