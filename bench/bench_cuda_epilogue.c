@@ -1,0 +1,164 @@
+/* GEMM epilogues on CUDA: what an option costs on top of the plain GEMM, and
+ * a quantized C from mxb_gemm_quantized against the unfused sequence a
+ * framework would run (mxb_gemm to bf16 C, then mxb_quantize of that C),
+ * same shapes, same run. NVFP4 x NVFP4 fast (the path the registry picks);
+ * ratio_to_plain = plain GEMM time / this case's time; saved_us = the
+ * unfused sequence's time - this case's (quantized C cases). */
+#include "bench.h"
+#include "mxblas.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef MXB_WITH_CUDA
+#include "bench_cuda_util.h"
+
+typedef enum { E_PLAIN, E_BIAS_GELU, E_SWIGLU, E_QUANT_MXFP8, E_UNFUSED_MXFP8, E_QUANT_NVFP4, E_UNFUSED_NVFP4 } ekind;
+
+typedef struct ecase {
+  const char *name;
+  ekind kind;
+  int shape;
+} ecase;
+
+#define NESHAPES 3
+static const int64_t k_eshapes[NESHAPES][3] = {{8192, 8192, 8192}, {2048, 8192, 8192}, {128, 8192, 8192}};
+static double g_plain[NESHAPES], g_unfused[NESHAPES][2];
+
+typedef struct ecall {
+  const ecase *c;
+  mxb_context_t *ctx;
+  const mxb_gemm_desc_t *d;
+  const mxb_quant_config_t *q;
+  const mxb_tensor_t *A, *B;
+  void *C;           /* bf16 C, or the unfused sequence's bf16 intermediate */
+  mxb_tensor_t *Cq;  /* quantized C */
+  void *ws;
+  size_t wsb;
+} ecall;
+
+static int epilogue_call(void *arg, int i) {
+  const ecall *x = arg;
+  (void)i;
+  switch (x->c->kind) {
+    case E_QUANT_MXFP8:
+    case E_QUANT_NVFP4:
+      return mxb_gemm_quantized(x->ctx, x->d, x->q, x->A, x->B, x->Cq, x->ws, x->wsb, NULL) != MXB_SUCCESS;
+    case E_UNFUSED_MXFP8:
+    case E_UNFUSED_NVFP4:
+      if (mxb_gemm(x->ctx, x->d, x->A, x->B, x->C, x->ws, x->wsb, NULL) != MXB_SUCCESS) return 1;
+      return mxb_quantize(x->ctx, x->q, MXB_DTYPE_BF16, x->C, x->Cq, x->ws, x->wsb, NULL) != MXB_SUCCESS;
+    default:
+      return mxb_gemm(x->ctx, x->d, x->A, x->B, x->C, x->ws, x->wsb, NULL) != MXB_SUCCESS;
+  }
+}
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+static void run(mxbb_state *st, void *arg) {
+  const ecase *c = arg;
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    mxbb_skip(st, "no CUDA device");
+    return;
+  }
+  const int64_t M = k_eshapes[c->shape][0], N = k_eshapes[c->shape][1], K = k_eshapes[c->shape][2];
+  const int gated = c->kind == E_SWIGLU;
+  const int64_t cols = gated ? N / 2 : N;
+  const int qnv = c->kind == E_QUANT_NVFP4 || c->kind == E_UNFUSED_NVFP4;
+  const int quant = c->kind >= E_QUANT_MXFP8;
+  mxb_tensor_t A, B, Cq;
+  memset(&Cq, 0, sizeof(Cq));
+  int bad = make_operand(&A, MXB_FORMAT_NVFP4, M, K, 1) != 0 || make_operand(&B, MXB_FORMAT_NVFP4, N, K, 2) != 0;
+  void *C = NULL, *bias = NULL, *ws = NULL;
+  bad |= cudaMalloc(&C, (size_t)(M * N) * 2) != cudaSuccess;
+  bias = dev_random((size_t)N * 2, 1, 3); /* bf16 values below 2 */
+  bad |= !bias;
+  if (quant) {
+    const mxb_format_t f = qnv ? MXB_FORMAT_NVFP4 : MXB_FORMAT_MXFP8_E4M3;
+    mxb_tensor_sizes_t z = {.struct_size = sizeof(z)};
+    mxb_tensor_init(&Cq, f, M, cols, MXB_SCALE_LAYOUT_LINEAR);
+    mxb_tensor_sizes(f, M, cols, MXB_SCALE_LAYOUT_LINEAR, &z);
+    bad |= cudaMalloc(&Cq.data, z.data_bytes) != cudaSuccess || cudaMalloc(&Cq.scales, z.scale_bytes) != cudaSuccess;
+    if (z.amax_bytes) { /* the previous step's amax, supplied (docs/GEMM.md) */
+      float amax = 64.0f;
+      bad |= cudaMalloc((void **)&Cq.amax, 4) != cudaSuccess || cudaMemcpy(Cq.amax, &amax, 4, cudaMemcpyHostToDevice) != cudaSuccess;
+    }
+  }
+  mxb_context_t *ctx = NULL;
+  bad |= mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx) != MXB_SUCCESS;
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = MXB_GEMM_FAST;
+  d.c_type = MXB_DTYPE_BF16;
+  if (c->kind == E_BIAS_GELU) {
+    d.bias = bias;
+    d.bias_type = MXB_DTYPE_BF16;
+    d.activation = MXB_ACT_GELU_TANH;
+  }
+  if (gated) d.activation = MXB_ACT_SWIGLU;
+  mxb_quant_config_t q;
+  mxb_quant_config_init(&q);
+  if (qnv) q.amax_source = MXB_AMAX_FROM_TENSOR;
+  size_t wsb = 0, w2 = 0;
+  if (!bad && (c->kind == E_QUANT_MXFP8 || c->kind == E_QUANT_NVFP4)) {
+    bad |= mxb_gemm_quantized_workspace_size(ctx, &d, &q, &A, &B, &Cq, &wsb) != MXB_SUCCESS;
+  } else if (!bad) {
+    bad |= mxb_gemm_workspace_size(ctx, &d, &A, &B, &wsb) != MXB_SUCCESS;
+    if (quant) bad |= mxb_quantize_workspace_size(ctx, &q, MXB_DTYPE_BF16, &Cq, &w2) != MXB_SUCCESS;
+    wsb = max_size(wsb, w2);
+  }
+  bad |= !bad && wsb && cudaMalloc(&ws, wsb) != cudaSuccess;
+  ecall ec = {c, ctx, &d, &q, &A, &B, C, &Cq, ws, wsb};
+  const double per = bench_calls(st, epilogue_call, &ec, !bad);
+  if (per > 0) {
+    if (c->kind == E_PLAIN) g_plain[c->shape] = per;
+    if (c->kind == E_UNFUSED_MXFP8 || c->kind == E_UNFUSED_NVFP4) g_unfused[c->shape][qnv] = per;
+    mxbb_counter(st, "us", per * 1e6, 0);
+    if (g_plain[c->shape] > 0) mxbb_counter(st, "ratio_to_plain", g_plain[c->shape] / per, 0);
+    if ((c->kind == E_QUANT_MXFP8 || c->kind == E_QUANT_NVFP4) && g_unfused[c->shape][qnv] > 0)
+      mxbb_counter(st, "saved_us", (g_unfused[c->shape][qnv] - per) * 1e6, 0);
+  }
+  if (ctx) {
+    mxbb_set_label(st, mxb_context_last_impl(ctx));
+    mxb_context_destroy(ctx);
+  }
+  cudaFree(ws);
+  cudaFree(C);
+  cudaFree(bias);
+  cudaFree(Cq.data);
+  cudaFree(Cq.scales);
+  cudaFree(Cq.amax);
+  free_operand(&A);
+  free_operand(&B);
+}
+
+#define NEKINDS 7
+static ecase g_ecases[NESHAPES * NEKINDS];
+static char g_enames[NESHAPES * NEKINDS][96];
+
+MXBB_CONSTRUCTOR static void reg(void) {
+  /* The unfused sequences run before the cases compared with them. */
+  static const struct {
+    const char *name;
+    ekind kind;
+  } kinds[NEKINDS] = {{"plain", E_PLAIN},
+                      {"bias_gelu_tanh", E_BIAS_GELU},
+                      {"swiglu", E_SWIGLU},
+                      {"unfused_bf16_then_quantize_mxfp8", E_UNFUSED_MXFP8},
+                      {"quantized_c_mxfp8", E_QUANT_MXFP8},
+                      {"unfused_bf16_then_quantize_nvfp4", E_UNFUSED_NVFP4},
+                      {"quantized_c_nvfp4", E_QUANT_NVFP4}};
+  int n = 0;
+  for (int s = 0; s < NESHAPES; s++)
+    for (int k = 0; k < NEKINDS; k++) {
+      g_ecases[n] = (ecase){kinds[k].name, kinds[k].kind, s};
+      snprintf(g_enames[n], sizeof(g_enames[n]), "cuda_epilogue/nvfp4/%s/%lldx%lldx%lld", kinds[k].name,
+               (long long)k_eshapes[s][0], (long long)k_eshapes[s][1], (long long)k_eshapes[s][2]);
+      mxbb_register(g_enames[n], run, &g_ecases[n], 1);
+      n++;
+    }
+}
+#endif
