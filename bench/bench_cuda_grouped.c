@@ -281,8 +281,10 @@ typedef struct qcall {
 static int quant_call(void *arg, int i) {
   const qcall *k = arg;
   (void)i;
-  return (k->c->grouped ? mxb_grouped_quantize(k->ctx, k->g, NULL, MXB_DTYPE_BF16, k->x, k->q, k->ws, k->wsb, NULL)
-                        : mxb_quantize(k->ctx, NULL, MXB_DTYPE_BF16, k->x, k->q, k->ws, k->wsb, NULL)) != MXB_SUCCESS;
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  return (k->c->grouped ? mxb_grouped_quantize(k->ctx, k->g, &cfg, MXB_DTYPE_BF16, k->x, k->q, k->ws, k->wsb, NULL)
+                        : mxb_quantize(k->ctx, &cfg, MXB_DTYPE_BF16, k->x, k->q, k->ws, k->wsb, NULL)) != MXB_SUCCESS;
 }
 
 static void run_quant(mxbb_state *st, void *arg) {
@@ -317,8 +319,10 @@ static void run_quant(mxbb_state *st, void *arg) {
   g.groups = s->E;
   g.index = index;
   size_t wsb = 0;
-  bad |= !bad && (c->grouped ? mxb_grouped_quantize_workspace_size(ctx, &g, NULL, MXB_DTYPE_BF16, &q, &wsb)
-                             : mxb_quantize_workspace_size(ctx, NULL, MXB_DTYPE_BF16, &q, &wsb)) != MXB_SUCCESS;
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  bad |= !bad && (c->grouped ? mxb_grouped_quantize_workspace_size(ctx, &g, &cfg, MXB_DTYPE_BF16, &q, &wsb)
+                             : mxb_quantize_workspace_size(ctx, &cfg, MXB_DTYPE_BF16, &q, &wsb)) != MXB_SUCCESS;
   bad |= !bad && wsb && cudaMalloc(&ws, wsb) != cudaSuccess;
   qcall qc = {c, ctx, &g, x, &q, ws, wsb};
   const double per = bench_calls(st, quant_call, &qc, !bad);
