@@ -1281,3 +1281,114 @@ Test(grouped_gemm, a_group_scales_take_each_groups_amax) {
   free(x);
   mxb_context_destroy(ctx);
 }
+
+/* Experts whose routed rows are all zeros (amax 0) or tiny (2^-126) get
+ * exact zeros and finite values, never NaN from a 0/0 scale: NVFP4 A
+ * quantized a group at a time, read with a_group_scales, each group's rows
+ * the bits of the dense GEMM of those rows quantized alone (exact), on the
+ * CPU and, where a GPU is present, on CUDA in both modes (K = 128: the fast
+ * grouped 4-bit kernel). */
+static void zero_tiny_groups(mxb_context_t *ctx, mxb_gemm_mode_t mode) {
+  mxb_context_t *cpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  mxb_backend_t be = MXB_BACKEND_CPU;
+  cr_assert_eq(mxb_context_backend(ctx, &be), MXB_SUCCESS);
+  const int cuda = be == MXB_BACKEND_CUDA;
+  const int64_t M = 24, K = 128, N = 32;
+  float *x = mxbt_gemm_input(M, K, 64, MXBT_IN_NORMAL, 0);
+  for (int64_t i = 8 * K; i < 14 * K; i++) x[i] = 0.0f;                /* group 1: zeros */
+  for (int64_t i = 14 * K; i < 24 * K; i++) x[i] = ldexpf(x[i], -126); /* group 2: tiny */
+  const int32_t off[4] = {0, 8, 14, 24};
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.groups = 3;
+  g.index = off;
+  mxbt_planes qa;
+  mxbt_planes_make(&qa, MXB_FORMAT_NVFP4, M, K, MXB_SCALE_LAYOUT_LINEAR);
+  cr_assert_eq(run_gquant(cpu, &g, NULL, x, &qa.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(qa.amax[1], 0.0f);
+  stack B;
+  stack_make(&B, MXB_FORMAT_NVFP4, 3, N, K, 73);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = mode;
+  g.gemm = &d;
+  g.a_group_scales = 1;
+  const size_t cb = (size_t)(M * N) * sizeof(float);
+  float *C = calloc(1, cb);
+  mxb_tensor_t A = qa.t, Bt = B.h;
+  void *Cd = NULL;
+#ifdef MXB_WITH_CUDA
+  void *idx_d = NULL;
+  if (cuda) {
+    A.data = mxbt_dev_from_host(qa.t.data, qa.s.data_bytes);
+    A.scales = mxbt_dev_from_host(qa.t.scales, qa.s.scale_bytes);
+    A.amax = mxbt_dev_from_host(qa.amax, 3 * sizeof(float));
+    Bt = stack_upload(&B, 3);
+    Cd = mxbt_dev_from_host(C, cb);
+    idx_d = mxbt_dev_from_host(off, sizeof off);
+    g.index = idx_d;
+  }
+#endif
+  size_t ws = 0;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &g, &A, &Bt, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *w = cuda ? NULL : malloc(ws ? ws : 1);
+#ifdef MXB_WITH_CUDA
+  if (cuda) w = mxbt_dev_alloc(ws);
+#endif
+  cr_assert_eq(mxb_grouped_gemm(ctx, &g, &A, &Bt, cuda ? Cd : C, w, ws, NULL), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  const char *impl = mxb_context_last_impl(ctx);
+#ifdef MXB_WITH_CUDA
+  if (cuda) {
+    mxbt_dev_sync();
+    mxbt_to_host(C, Cd, cb);
+    mxbt_dev_free(w);
+    mxbt_dev_free(Cd);
+    mxbt_dev_free(idx_d);
+    mxbt_dev_free(A.data);
+    mxbt_dev_free(A.scales);
+    mxbt_dev_free(A.amax);
+    stack_dev_free(&Bt);
+  }
+#endif
+  if (!cuda) free(w);
+  for (int64_t i = 0; i < M * N; i++) cr_assert(!isnan(C[i]), "%s: NaN at %lld", impl, (long long)i);
+  for (int64_t i = 8 * N; i < 14 * N; i++) cr_assert_eq(mxbt_f2u(C[i]), 0u, "%s: a zero group gave %a", impl, C[i]);
+  mxb_gemm_desc_t dx;
+  mxb_gemm_desc_init(&dx);
+  for (int e = 0; e < 3 && mode == MXB_GEMM_EXACT; e++) {
+    const int64_t r0 = off[e], rows = off[e + 1] - off[e];
+    mxbt_operand a;
+    mxbt_operand_make(&a, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, rows, K, x + r0 * K);
+    float *ref = malloc(sizeof(float) * (size_t)(rows * N));
+    cr_assert_eq(run_dense(cpu, &dx, &a.h, &B.ex[e].h, ref), MXB_SUCCESS);
+    for (int64_t i = 0; i < rows * N; i++)
+      cr_assert_eq(mxbt_f2u(C[r0 * N + i]), mxbt_f2u(ref[i]), "%s group %d at %lld: %a, dense %a", impl, e,
+                   (long long)i, C[r0 * N + i], ref[i]);
+    free(ref);
+    mxbt_operand_free(&a);
+  }
+  free(C);
+  stack_free(&B, 3);
+  mxbt_planes_free(&qa);
+  free(x);
+  mxb_context_destroy(cpu);
+}
+
+Test(grouped_gemm, zero_and_tiny_groups_give_zeros_not_nan) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  zero_tiny_groups(ctx, MXB_GEMM_EXACT);
+  zero_tiny_groups(ctx, MXB_GEMM_FAST);
+  mxb_context_destroy(ctx);
+}
+
+Test(grouped_gemm_cuda, zero_and_tiny_groups_give_zeros_not_nan) {
+  MXBT_REQUIRE_GPU();
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  zero_tiny_groups(ctx, MXB_GEMM_EXACT);
+  zero_tiny_groups(ctx, MXB_GEMM_FAST);
+  mxb_context_destroy(ctx);
+}
