@@ -33,6 +33,11 @@
 // protocol). NaN scales decode to NaN and poison their row or column as in
 // the reference.
 //
+// Grouped GEMM (gemm_grouped.cu): blockIdx.y walks the tiles of a group
+// table written on the device, each tile multiplying its group's rows of A
+// by its expert's rows of the stacked B (from e * N) with the group's tensor
+// scales, storing only its group's rows.
+//
 // K in whole stages (K % 128 == 0); tails in M and N read zeros and are not
 // stored. Where the tiles fill at most half the SMs, K is split into up to 4
 // ranges whose fp32 partial tiles are summed in range order by a second
