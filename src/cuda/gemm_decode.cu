@@ -1,17 +1,20 @@
 // Decode-size GEMM (fast mode): M <= 16 BF16 activations times 4-bit weights
 // (NVFP4 or MXFP4, B [N, K], plain row-major layout). Memory-bound on the
-// packed weights: each weight byte is read once with 16-byte loads (two per
-// lane and n-tile in flight while the previous step is multiplied), decoded
+// packed weights: each weight byte is read once with 16-byte loads, decoded
 // in registers to BF16 and fed to mma.sync m16n8k16 with fp32 accumulation.
+// A lane holds one step of its weights (two 16-byte pieces per n-tile) and
+// reloads each piece as soon as its words are decoded; the scale bytes are
+// loaded a whole step ahead.
 //
 // Decoding. An E2M1 code s.e1e0.m placed at BF16 bits 15 and 8..6 is the
-// BF16 value x * 2^-126 (code 0.5 becomes a subnormal), so a code costs a few
-// shifts and masks instead of a table. Multiplying by the block scale times
-// 2^63 gives x * s * 2^-63 (exact: at most 5 significant bits, normal), and
-// the activations are staged multiplied by 2^63 (exact), so every product
-// the tensor cores form is exactly a_k * b_k, as the fast-mode bound needs.
-// Inputs where that is not exact (|a| >= 2^64, or an MX scale outside
-// 2^-69..2^64) raise a flag and those outputs are computed in exact mode.
+// BF16 value x * 2^-126 (code 0.5 becomes a subnormal): a mask, a multiply
+// and a mask a pair of codes (e2m1x8_scaled). Multiplying by the block scale
+// times 2^63 gives x * s * 2^-63 (exact: at most 5 significant bits,
+// normal), and the activations are staged multiplied by 2^63 (exact), so
+// every product the tensor cores form is exactly a_k * b_k, as the
+// fast-mode bound needs. Inputs where that is not exact (|a| >= 2^64, or an
+// MX scale outside 2^-69..2^64) raise a flag and those outputs are computed
+// in exact mode.
 //
 // Layout of the work. A block takes 256 rows of B (8 warps x 4 n-tiles of 8
 // rows) and a K-slice of 256 * steps columns. In step c, lane (g, t) of a
@@ -52,7 +55,8 @@ struct decode_plan {
   size_t part_off, bytes;  // partial sums at part_off; 0 bytes when K is not split
 };
 
-// Slices sized so that about two blocks per SM run at once.
+// Slices sized so that about two blocks per SM run at once (a second, partial
+// wave of blocks measured slower than longer slices on an H200).
 static decode_plan make_plan(const mxb_context *ctx, const problem &p) {
   decode_plan d;
   d.blocks_n = (p.N + DROWS - 1) / DROWS;
@@ -70,12 +74,17 @@ size_t decode_workspace(const mxb_context *ctx, const problem &p) { return make_
 
 // Eight E2M1 codes (code i at bits 4i) -> four BF16 pairs of x * 2^-126:
 // r[0] = {code 0, code 4}, r[1] = {1, 5}, r[2] = {2, 6}, r[3] = {3, 7}.
+// A code s.e1e0.m isolated at bits 0-3 of a half and multiplied by 0x1040
+// lands twice, at bits 6-9 and 12-15 (no carries: the copies do not
+// overlap); keeping bits 6-8 and 15 leaves it at BF16 bits 15 and 8..6.
+// Three instructions a pair: mask, IMAD, mask.
 __device__ __forceinline__ void e2m1x8_scaled(uint32_t w, uint32_t (&r)[4]) {
-  constexpr uint32_t MAG = 0x01C001C0u, SIGN = 0x80008000u;
-  r[0] = ((w << 6) & MAG) | ((w << 12) & SIGN);
-  r[1] = ((w << 2) & MAG) | ((w << 8) & SIGN);
-  r[2] = ((w >> 2) & MAG) | ((w << 4) & SIGN);
-  r[3] = ((w >> 6) & MAG) | (w & SIGN);
+  constexpr uint32_t KEEP = 0x81C081C0u;
+  const uint32_t hi = w >> 8;  // codes 2, 3, 6, 7 where 0, 1, 4, 5 were
+  r[0] = ((w & 0x000F000Fu) * 0x1040u) & KEEP;
+  r[1] = ((w & 0x00F000F0u) * 0x0104u) & KEEP;
+  r[2] = ((hi & 0x000F000Fu) * 0x1040u) & KEEP;
+  r[3] = ((hi & 0x00F000F0u) * 0x0104u) & KEEP;
 }
 
 __device__ __forceinline__ uint32_t bf16x2_mul(uint32_t x, uint32_t y) {
@@ -101,10 +110,13 @@ __device__ __forceinline__ uint4 ld_stream(const void *p) {
   return v;
 }
 
-// Finite BF16 at or above 2^64 in either half (exponent field 191..254).
-__device__ __forceinline__ bool bf16x2_too_large(uint32_t x) {
-  const uint32_t e0 = (x >> 7) & 0xFFu, e1 = (x >> 23) & 0xFFu;
-  return (e0 >= 191u && e0 != 255u) || (e1 >= 191u && e1 != 255u);
+// Bit 15 or 31 set where a half of x is a finite BF16 at or above 2^64
+// (exponent field e in 191..254): (e + 65) << 7 reaches bit 15 for
+// e >= 191, and bit 13 too only for e = 255 (Inf, NaN). No carry crosses
+// the halves (at most 0xA000 each).
+__device__ __forceinline__ uint32_t bf16x2_too_large(uint32_t x) {
+  const uint32_t u = (x & 0x7F807F80u) + 0x20802080u;
+  return u & ~(u << 2) & 0x80008000u;
 }
 
 // Exact mode (NUMERICS 7) for outputs [0, M) x [n_begin, n_end): the rare
@@ -126,37 +138,46 @@ __device__ void exact_outputs(const problem &p, float alpha_t, int64_t n_begin, 
 
 // A[0:16, k0:k0+klen] times 2^63 into the MMA order described above (rows
 // >= M and k >= klen as zeros). Returns true if some |A| >= 2^64.
+//
+// A step of A is 16 rows x 32 vectors of 8 k. Thread x takes, in every half
+// step u (16 vectors of each row), the vector of row r and index kv0 given by
+// its bits (low first: the row's high bit, the MMA lane (2), the row's low
+// bit, the word's low bit, the row's bits 1-2, the word's high bit), so its
+// vector u is 16 u vectors (256 bytes) further along the same row and 128
+// words further in shared memory: the addresses are computed once. The 32
+// lanes of a shared-memory store cover 16 banks (stride = 16 mod 32 words).
 __device__ bool stage_a(const problem &p, int64_t k0, int klen, int steps, int stride, uint32_t *sa) {
-  const int nvec = steps * DSTEP / 8;  // 16-byte vectors per row
-  bool big = false;
-  for (int i0 = threadIdx.x; i0 < 16 * nvec; i0 += 8 * DTHREADS) {
-    uint4 v[8];
+  const int x = threadIdx.x, hi = x & 1, ln = x >> 1 & 3, r = hi << 3 | (x >> 3 & 1) | (x >> 4 & 6);
+  const int q = (x >> 4 & 1) | (x >> 6 & 2), kv0 = ln << 2 | q;
+  const int units = (klen / 8 - kv0 + 15) / 16;  // vectors of this thread inside the slice
+  const uint8_t *src = p.a.data + r * p.a.row_bytes + (k0 + 8 * kv0) * 2;
+  uint32_t *d = sa + (r & 7) * stride + (q * 8 + ln) * 4 + hi;
+  const bool row = r < p.M;
+  uint32_t big = 0;
+  constexpr int BATCH = DMAX_STEPS;  // loads in flight before the first is used
 #pragma unroll
-    for (int u = 0; u < 8; u++) {
-      const int i = i0 + u * DTHREADS, r = i / nvec, kv = i - r * nvec;
-      v[u] = i < 16 * nvec && r < p.M && 8 * kv < klen
-                 ? __ldg(reinterpret_cast<const uint4 *>(p.a.data + r * p.a.row_bytes + (k0 + 8 * kv) * 2))
-                 : make_uint4(0, 0, 0, 0);
-    }
+  for (int u0 = 0; u0 < 2 * DMAX_STEPS; u0 += BATCH) {
+    if (u0 >= 2 * steps) break;
+    uint4 vs[BATCH];
 #pragma unroll
-    for (int u = 0; u < 8; u++) {
-      const int i = i0 + u * DTHREADS, r = i / nvec, kv = i - r * nvec;
-      if (i >= 16 * nvec) break;
-      big |= bf16x2_too_large(v[u].x) | bf16x2_too_large(v[u].y) | bf16x2_too_large(v[u].z) |
-             bf16x2_too_large(v[u].w);
-      const uint32_t x = bf16x2_mul(v[u].x, POW2_63_X2), y = bf16x2_mul(v[u].y, POW2_63_X2),
-                     z = bf16x2_mul(v[u].z, POW2_63_X2), w = bf16x2_mul(v[u].w, POW2_63_X2);
-      // Vector kv: step kv / 32; within it piece (kv / 16) % 2, lane
-      // (kv / 4) % 4, word 4 * piece + kv % 4.
-      const int c = kv >> 5, piece = (kv >> 4) & 1, ln = (kv >> 2) & 3, word = 4 * piece + (kv & 3), hi = r >> 3;
-      uint32_t *d = sa + (r & 7) * stride + (((c * 8 + word) * 2) * 4 + ln) * 4 + hi;
-      d[0] = __byte_perm(x, z, 0x5410);       // half 0, slots 2t..: codes 0, 4
-      d[2] = __byte_perm(x, z, 0x7632);       // half 0, slots 2t+8..: codes 1, 5
-      d[16] = __byte_perm(y, w, 0x5410);      // half 1: codes 2, 6
-      d[18] = __byte_perm(y, w, 0x7632);      // half 1: codes 3, 7
+    for (int i = 0; i < BATCH; i++)
+      vs[i] = row && u0 + i < units ? __ldg(reinterpret_cast<const uint4 *>(src + 256 * (u0 + i))) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+    for (int i = 0; i < BATCH; i++) {
+      const int u = u0 + i;
+      if (u >= 2 * steps) break;
+      const uint4 v = vs[i];
+      big |= bf16x2_too_large(v.x) | bf16x2_too_large(v.y) | bf16x2_too_large(v.z) | bf16x2_too_large(v.w);
+      const uint32_t a0 = bf16x2_mul(v.x, POW2_63_X2), a1 = bf16x2_mul(v.y, POW2_63_X2),
+                     a2 = bf16x2_mul(v.z, POW2_63_X2), a3 = bf16x2_mul(v.w, POW2_63_X2);
+      uint32_t *e = d + 128 * u;
+      e[0] = __byte_perm(a0, a2, 0x5410);   // half 0, slots 2t..: codes 0, 4
+      e[2] = __byte_perm(a0, a2, 0x7632);   // half 0, slots 2t+8..: codes 1, 5
+      e[16] = __byte_perm(a1, a3, 0x5410);  // half 1: codes 2, 6
+      e[18] = __byte_perm(a1, a3, 0x7632);  // half 1: codes 3, 7
     }
   }
-  return big;
+  return big != 0;
 }
 
 template <bool NV>
@@ -164,6 +185,19 @@ __device__ __forceinline__ uint32_t scale_pair(uint8_t b) {
   const float s = (NV ? mxb_ue4m3_decode(b) : mxb_e8m0_decode(b)) * 0x1p63f;
   const uint32_t h = __float_as_uint(s) >> 16;  // exact: at most 4 significant bits
   return h | (h << 16);
+}
+
+// An E8M0 byte e as the BF16 pair 2^(e - 127) * 2^63 (exponent field e + 63;
+// the byte is zero-extended): one IMAD. Valid for the bytes the decode keeps
+// (MX_SCALE_LO .. MX_SCALE_HI); others raise the exact-mode flag.
+__device__ __forceinline__ uint32_t e8m0_pair(uint32_t e) { return e * 0x00800080u + 0x1F801F80u; }
+
+// Nonzero where the E8M0 bytes at bits 0 and 16 of v lie outside
+// [MX_SCALE_LO, MX_SCALE_HI] = [58, 191]: b + 198 carries into bit 8 iff
+// b >= 58, b + 64 iff b >= 192; a byte is kept iff exactly one carries.
+__device__ __forceinline__ uint32_t e8m0x2_out_of_range(uint32_t v) {
+  static_assert(MX_SCALE_LO == 58 && MX_SCALE_HI == 191, "the carries below encode these bounds");
+  return ~((v + 0x00C600C6u) ^ (v + 0x00400040u)) & 0x01000100u;
 }
 
 template <bool NV>
@@ -175,8 +209,10 @@ __global__ void __launch_bounds__(DTHREADS, 2) decode_kernel(problem p, int64_t 
   const int64_t k0 = (int64_t)blockIdx.y * slice_k, n_block = (int64_t)blockIdx.x * DROWS;
   const int klen = (int)min(slice_k, p.K - k0), steps = (klen + DSTEP - 1) / DSTEP;
   const int stride = steps * DSTEP + 16;  // words per pair of A rows (+16: no bank conflicts)
+  constexpr int SPB = NV ? DPIECE / 16 : DPIECE / 32;  // scale bytes per piece
 
-  // Row pointers of this lane's n-tiles, at its first unit. Rows past N
+  // Row pointers of this lane's n-tiles, at its piece of the current step
+  // (advanced by a step's 128 bytes of codes as the loads go). Rows past N
   // read row 0 (their outputs are never stored).
   const uint8_t *brow[DNT], *srow[DNT];
   bool valid[DNT];
@@ -188,62 +224,78 @@ __global__ void __launch_bounds__(DTHREADS, 2) decode_kernel(problem p, int64_t 
     brow[j] = p.b.data + nn * p.b.row_bytes + kk / 2;
     srow[j] = p.b.scales + nn * p.b.scale_cols + kk / (NV ? 16 : 32);
   }
-  // Step c: two 16-byte loads per n-tile and the pieces' scale bytes (2 + 2
-  // NVFP4, 1 + 1 MX). In the slice's last, partial step, pieces past the
-  // slice read the slice's first piece instead, with scales 1.0: A is 0
-  // there, so those finite products add nothing. (The scales are replaced
-  // where they are used, not here: a select right after the load would wait
-  // for it.)
+  // Piece h of step c: a 16-byte load per n-tile (piece 1 is 64 bytes after
+  // piece 0), reloaded as soon as the step's words in it are decoded, so a
+  // piece's loads fly during half a step of arithmetic. The step's scale
+  // bytes (2 + 2 NVFP4, 1 + 1 MX) are loaded a whole step ahead, into
+  // sc[j][piece]. In the slice's last, partial step, pieces past the slice
+  // read the slice's first piece instead, with scales 1.0: A is 0 there, so
+  // those finite products add nothing.
   const int full = klen / DSTEP;
-  auto in_slice = [&](int c, int piece) { return c < full || c * DSTEP + (4 * piece + t) * DPIECE < klen; };
+  auto in_slice = [&](int c, int h) { return c < full || c * DSTEP + (4 * h + t) * DPIECE < klen; };
   uint4 q[DNT][2];
   uint32_t sc[DNT][2];
-  auto load = [&](int c, uint4(&qq)[DNT][2], uint32_t(&ss)[DNT][2]) {
-    int off[2];  // in pieces, from this lane's first piece
-#pragma unroll
-    for (int h = 0; h < 2; h++) off[h] = in_slice(c, h) ? 8 * c + 4 * h : -t;
+  auto load_codes = [&](int c, int h) {
+    const int64_t off = in_slice(c, h) ? 4 * h * (DPIECE / 2) : -(int64_t)c * (DSTEP / 2) - t * (DPIECE / 2);
 #pragma unroll
     for (int j = 0; j < DNT; j++) {
-      const uint8_t *s0 = srow[j] + off[0] * (DPIECE / (NV ? 16 : 32)), *s1 = srow[j] + off[1] * (DPIECE / (NV ? 16 : 32));
-      qq[j][0] = ld_stream(brow[j] + off[0] * (DPIECE / 2));
-      qq[j][1] = ld_stream(brow[j] + off[1] * (DPIECE / 2));
-      ss[j][0] = NV ? __ldg(reinterpret_cast<const uint16_t *>(s0)) : __ldg(s0);
-      ss[j][1] = NV ? __ldg(reinterpret_cast<const uint16_t *>(s1)) : __ldg(s1);
+      q[j][h] = ld_stream(brow[j] + off);
+      if (h) brow[j] += DSTEP / 2;
     }
   };
-  load(0, q, sc);  // in flight while A is staged
+  auto load_scales = [&](int c) {
+    const uint32_t one = NV ? 0x3838u : 0x7Fu;  // scale 1.0 (UE4M3 0x38 twice, E8M0 0x7F)
+    const bool in0 = in_slice(c, 0), in1 = in_slice(c, 1);
+#pragma unroll
+    for (int j = 0; j < DNT; j++) {
+      const uint8_t *s = srow[j];
+      sc[j][0] = !in0 ? one : NV ? (uint32_t)__ldg(reinterpret_cast<const uint16_t *>(s)) : (uint32_t)__ldg(s);
+      s += 4 * SPB;
+      sc[j][1] = !in1 ? one : NV ? (uint32_t)__ldg(reinterpret_cast<const uint16_t *>(s)) : (uint32_t)__ldg(s);
+      srow[j] += 8 * SPB;
+    }
+  };
+  load_codes(0, 0);  // in flight while A is staged
+  load_codes(0, 1);
+  load_scales(0);
 
-  for (int i = threadIdx.x; i < 256; i += DTHREADS) scale_lut[i] = scale_pair<NV>((uint8_t)i);
+  if (NV)
+    for (int i = threadIdx.x; i < 256; i += DTHREADS) scale_lut[i] = scale_pair<NV>((uint8_t)i);
   bool bad = stage_a(p, k0, klen, steps, stride, sa);
   __syncthreads();
 
   float acc[DNT][4] = {};
   const uint32_t *a_row = sa + g * stride + t * 4;
-  auto compute = [&](int c, const uint4(&qq)[DNT][2], const uint32_t(&ss_raw)[DNT][2]) {
-    // Scale bytes of pieces past the slice: 1.0 (UE4M3 0x38, E8M0 0x7F).
-    const uint32_t one = NV ? 0x3838u : 0x7Fu, sh = NV ? 16 : 8;
-    const bool in0 = in_slice(c, 0), in1 = in_slice(c, 1);
-    uint32_t ss[DNT];
+  uint32_t out_of_range = 0;  // MX scale bytes outside the exact range (bits 8, 24)
+  for (int c = 0; c < steps; c++) {
+    // The step's scale pairs: NVFP4 one per 16 codes (two words), MX one
+    // per piece (four words). Then the next step's scale bytes.
+    uint32_t sp[DNT][NV ? 4 : 2];
 #pragma unroll
-    for (int j = 0; j < DNT; j++) ss[j] = (in0 ? ss_raw[j][0] : one) | (in1 ? ss_raw[j][1] : one) << sh;
-    if (!NV)
+    for (int j = 0; j < DNT; j++) {
+      if (NV) {
 #pragma unroll
-      for (int j = 0; j < DNT; j++) {
-        const uint32_t b0 = ss[j] & 0xFFu, b1 = (ss[j] >> 8) & 0xFFu;
-        bad |= valid[j] && (b0 < MX_SCALE_LO || b0 > MX_SCALE_HI || b1 < MX_SCALE_LO || b1 > MX_SCALE_HI);
+        for (int b = 0; b < 4; b++) sp[j][b] = scale_lut[__byte_perm(sc[j][b >> 1], 0, 0x4440 + (b & 1))];
+      } else {
+        out_of_range |= valid[j] ? e8m0x2_out_of_range(sc[j][0] | sc[j][1] << 16) : 0u;
+        sp[j][0] = e8m0_pair(sc[j][0]);
+        sp[j][1] = e8m0_pair(sc[j][1]);
       }
+    }
+    if (c + 1 < steps) load_scales(c + 1);
 #pragma unroll
     for (int w = 0; w < 8; w++) {
       uint32_t r[DNT][4];
 #pragma unroll
       for (int j = 0; j < DNT; j++) {
-        const uint4 &v = qq[j][w >> 2];
+        const uint4 &v = q[j][w >> 2];
         const uint32_t word = (w & 3) == 0 ? v.x : (w & 3) == 1 ? v.y : (w & 3) == 2 ? v.z : v.w;
-        const uint32_t s = scale_lut[(ss[j] >> (8 * (NV ? w >> 1 : w >> 2))) & 0xFFu];
+        const uint32_t s = sp[j][NV ? w >> 1 : w >> 2];
         e2m1x8_scaled(word, r[j]);
 #pragma unroll
         for (int e = 0; e < 4; e++) r[j][e] = bf16x2_mul(r[j][e], s);
       }
+      if ((w & 3) == 3 && c + 1 < steps) load_codes(c + 1, w >> 2);
 #pragma unroll
       for (int h = 0; h < 2; h++) {
         const uint4 a = *reinterpret_cast<const uint4 *>(a_row + ((c * 8 + w) * 2 + h) * 16);
@@ -251,18 +303,8 @@ __global__ void __launch_bounds__(DTHREADS, 2) decode_kernel(problem p, int64_t 
         for (int j = 0; j < DNT; j++) mma_bf16(acc[j], a, r[j][2 * h], r[j][2 * h + 1]);
       }
     }
-  };
-  // Two register buffers in turn: the next step's loads fly during this
-  // step's arithmetic.
-  uint4 q2[DNT][2];
-  uint32_t sc2[DNT][2];
-  for (int c = 0; c < steps; c += 2) {
-    if (c + 1 < steps) load(c + 1, q2, sc2);
-    compute(c, q, sc);
-    if (c + 1 == steps) break;
-    if (c + 2 < steps) load(c + 2, q, sc);
-    compute(c + 1, q2, sc2);
   }
+  bad |= out_of_range != 0;
 
   const float alpha_t = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
   const int64_t n_end = min(p.N, n_block + DROWS);
