@@ -137,7 +137,13 @@ static inline void lt_direct_fini(lt_direct *l) {
  * i) for each benchmark iteration i between two CUDA events on the default
  * stream, reporting each iteration's time. Returns the mean seconds a call,
  * or 0 having skipped the benchmark with the reason (setup_ok false, a call
- * returning nonzero, a CUDA error). */
+ * returning nonzero, a CUDA error).
+ *
+ * MXB_BENCH_BATCH=n (n > 1) times n calls back to back between the events
+ * and reports a call's share: the host enqueues ahead of the device, so the
+ * host's launch overhead no longer adds to the time (what a loop of calls,
+ * or a CUDA graph of them, sees). By default each call is timed alone,
+ * host overhead included. */
 typedef int (*bench_call)(void *arg, int i);
 static inline double bench_calls(mxbb_state *st, bench_call call, void *arg, int setup_ok) {
   int bad = !setup_ok;
@@ -151,17 +157,19 @@ static inline double bench_calls(mxbb_state *st, bench_call call, void *arg, int
   cudaEvent_t e0, e1;
   cudaEventCreate(&e0);
   cudaEventCreate(&e1);
+  const char *be = getenv("MXB_BENCH_BATCH");
+  const int batch = be && atoi(be) > 1 ? atoi(be) : 1;
   int it = 0;
   double total = 0;
   while (mxbb_keep_running(st)) {
     cudaEventRecord(e0, 0);
-    bad |= call(arg, it) != 0;
+    for (int b = 0; b < batch; b++) bad |= call(arg, it * batch + b) != 0;
     cudaEventRecord(e1, 0);
     cudaEventSynchronize(e1);
     float ms = 0;
     cudaEventElapsedTime(&ms, e0, e1);
-    mxbb_set_iteration_time(st, ms * 1e-3);
-    total += ms * 1e-3;
+    mxbb_set_iteration_time(st, ms * 1e-3 / batch);
+    total += ms * 1e-3 / batch;
     it++;
   }
   cudaEventDestroy(e0);

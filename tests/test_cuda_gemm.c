@@ -620,8 +620,8 @@ Test(cuda_gemm, fast_decode_m16_within_bound) {
   mxb_context_t *ctx = gpu_ctx();
   const int64_t Ms[] = {1, 5, 16};
   const mxb_format_t fs[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP4};
-  /* N odd and not a multiple of the 256-row block; K = 1152 is split over
-   * several blocks with a partial last step. */
+  /* N odd and not a multiple of a block's rows; K = 1152 is split over
+   * four K ranges, the third ending in a partial step. */
   for (int f = 0; f < 2; f++)
     for (int m = 0; m < 3; m++)
       for (int kind = 0; kind < 3; kind++) {
@@ -629,10 +629,11 @@ Test(cuda_gemm, fast_decode_m16_within_bound) {
                                     kind == 1 ? 1.0f : 0.0f, kind == 2 ? 211 : 0);
         check_fast(ctx, MXB_FORMAT_BF16, fs[f], Ms[m], 201, 1152, &d, kind, "cuda-fast-decode-m16");
       }
-  /* K tails and splits: one block with a partial step (K = 192), K = 64
-   * (one unit), K % 256 = 192 over several slices, a long K over 16 slices
-   * with three 256-row blocks. */
-  static const int64_t shapes[][3] = {{16, 300, 192}, {3, 77, 64}, {16, 201, 1216}, {7, 600, 4096}};
+  /* K tails and K ranges: one step, partial (K = 192, one range); K = 64
+   * (one piece per lane pair); two ranges, the second a partial step
+   * (K = 640); four ranges, the last one partial and one empty (K = 1216);
+   * eight ranges of two steps (K = 4096) over three blocks. */
+  static const int64_t shapes[][3] = {{16, 300, 192}, {3, 77, 64}, {16, 201, 1216}, {7, 600, 4096}, {5, 333, 640}};
   for (int f = 0; f < 2; f++)
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
       mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, i % 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, -1.5f, i == 2 ? 0.25f : 0.0f, 0);

@@ -16,61 +16,68 @@
 // MX scale outside 2^-69..2^64) raise a flag and those outputs are computed
 // in exact mode.
 //
-// Layout of the work. A block takes 256 rows of B (8 warps x 4 n-tiles of 8
-// rows) and a K-slice of 256 * steps columns. In step c, lane (g, t) of a
-// warp reads two pieces of 32 codes (16 bytes each) of row g of each n-tile,
-// at codes 32t and 128 + 32t of the step, so each load instruction of the
-// warp reads 64 contiguous bytes (two whole sectors) of 8 rows. Words 0-3
-// of the lane are piece 0, words 4-7 piece 1. The MMA's k slots are a
-// permutation of the physical k (the same for A and B, so the dot products
-// are unchanged): word w holds codes 8w'..8w'+7 of its piece; the MMA of
-// half h takes codes {2h, 2h+4} of the word as slots {2t, 2t+1} and
-// {2h+1, 2h+5} as slots {2t+8, 2t+9}. A is staged in shared memory in
-// exactly that order, one 16-byte load per MMA:
-// {A[g][lo], A[g+8][lo], A[g][hi], A[g+8][hi]}.
+// Layout of the work. A first, small kernel writes A times 2^63 (exact) to
+// the workspace in the order of the MMA fragments (below), so the main
+// kernel's warps are independent: each reads its A fragments with 16-byte
+// loads (from L2: A is at most 16 x K BF16) and no block stages anything.
+// The main kernel is launched as the staging kernel's programmatic
+// dependent (sm_90): its first weight loads start while A is staged.
+// A warp takes 32 rows of B (4 n-tiles of 8 rows) and a K range of whole
+// 256-column steps; a block's 8 warps are wk K ranges of 8/wk row groups,
+// and sum their partial results through shared memory in ascending K range
+// order: no partial sums in memory, no counters, the same bits on every run.
 //
-// Split K: partial sums go to the workspace; the last block of each 256-row
-// slice to finish (an atomic counter) sums them in ascending slice order,
-// so the result does not depend on the order in which blocks run.
+// In step c, lane (g, t) of a warp reads two pieces of 32 codes (16 bytes
+// each) of row g of each n-tile, at codes 32t and 128 + 32t of the step, so
+// each load instruction of the warp reads 64 contiguous bytes (two whole
+// sectors) of 8 rows. Words 0-3 of the lane are piece 0, words 4-7 piece 1.
+// The MMA's k slots are a permutation of the physical k (the same for A and
+// B, so the dot products are unchanged): word w holds codes 8w'..8w'+7 of
+// its piece; the MMA of half h takes codes {2h, 2h+4} of the word as slots
+// {2t, 2t+1} and {2h+1, 2h+5} as slots {2t+8, 2t+9}. The staged A holds, for
+// each (step, word, half), the 32 lanes' fragments
+// {A[g][lo], A[g+8][lo], A[g][hi], A[g+8][hi]} as 512 contiguous bytes.
 #include <cuda_bf16.h>
+
+#include <cstdlib>
 
 #include "cuda/gemm_common.cuh"
 
 namespace mxb {
 namespace gemm {
 
-constexpr int DTHREADS = 256, DWARPS = 8, DNT = 4;  // 8 warps x 4 n-tiles of 8 rows
-constexpr int DROWS = DWARPS * DNT * 8;             // 256 rows of B per block
+constexpr int DTHREADS = 256, DWARPS = 8, DNT = 4;  // a warp: 4 n-tiles of 8 rows
+constexpr int WROWS = DNT * 8;                      // 32 rows of B a warp
 constexpr int DPIECE = 32;                          // codes per 16-byte load
 constexpr int DSTEP = 8 * DPIECE;                   // k per step (4 lanes x 2 pieces)
-constexpr int DMAX_STEPS = 5;                       // k per block <= 1280: staged A < 48 KB
 constexpr uint32_t POW2_63_X2 = 0x5F005F00u;        // BF16 2^63 in both halves
 constexpr int MX_SCALE_LO = 58, MX_SCALE_HI = 191;  // E8M0 bytes the decode keeps exact
 
-// Row stride of the partial sums: whole 16-byte vectors.
-__host__ __device__ __forceinline__ int64_t part_ld(int64_t n) { return (n + 3) & ~(int64_t)3; }
-
 struct decode_plan {
-  int64_t blocks_n, slices, slice_k;
-  size_t part_off, bytes;  // partial sums at part_off; 0 bytes when K is not split
+  int64_t steps, kpad;  // 256-column steps of K; K padded to whole steps
+  int wk, kw;           // K ranges a block (warps a row group), steps a range
+  int64_t blocks, stage_blocks;
+  size_t flags_off, bytes;  // staged A, then one flag per staging block
 };
 
-// Slices sized so that about two blocks per SM run at once (a second, partial
-// wave of blocks measured slower than longer slices on an H200).
-static decode_plan make_plan(const mxb_context *ctx, const problem &p) {
+// K ranges: up to 8 a block, so a block of 8 warps covers 32 rows of B when
+// K has at least 8 steps (256 blocks at N = 8192: one wave of two blocks an
+// SM on an H200).
+static decode_plan make_plan(const problem &p) {
   decode_plan d;
-  d.blocks_n = (p.N + DROWS - 1) / DROWS;
-  const int64_t steps = (p.K + DSTEP - 1) / DSTEP, want = 2 * (int64_t)(ctx->sm_count > 0 ? ctx->sm_count : 132);
-  int64_t per = (steps * d.blocks_n + want - 1) / want;
-  per = per < 1 ? 1 : per > DMAX_STEPS ? DMAX_STEPS : per;
-  d.slices = (steps + per - 1) / per;
-  d.slice_k = per * DSTEP;
-  d.part_off = align256((size_t)d.blocks_n * 2 * sizeof(int));
-  d.bytes = d.slices > 1 ? d.part_off + (size_t)(d.slices * p.M * part_ld(p.N)) * sizeof(float) : 0;
+  d.steps = (p.K + DSTEP - 1) / DSTEP;
+  d.kpad = d.steps * DSTEP;
+  d.wk = d.steps >= 8 ? 8 : d.steps >= 4 ? 4 : d.steps >= 2 ? 2 : 1;
+  d.kw = (int)((d.steps + d.wk - 1) / d.wk);
+  const int64_t rows = (int64_t)(DWARPS / d.wk) * WROWS;
+  d.blocks = (p.N + rows - 1) / rows;
+  d.stage_blocks = 16 * (d.kpad / 8) / DTHREADS;  // one 8-column vector a thread
+  d.flags_off = align256((size_t)32 * d.kpad);
+  d.bytes = d.flags_off + (size_t)d.stage_blocks * sizeof(int);
   return d;
 }
 
-size_t decode_workspace(const mxb_context *ctx, const problem &p) { return make_plan(ctx, p).bytes; }
+size_t decode_workspace(const mxb_context *, const problem &p) { return make_plan(p).bytes; }
 
 // Eight E2M1 codes (code i at bits 4i) -> four BF16 pairs of x * 2^-126:
 // r[0] = {code 0, code 4}, r[1] = {1, 5}, r[2] = {2, 6}, r[3] = {3, 7}.
@@ -136,48 +143,34 @@ __device__ void exact_outputs(const problem &p, float alpha_t, int64_t n_begin, 
   }
 }
 
-// A[0:16, k0:k0+klen] times 2^63 into the MMA order described above (rows
-// >= M and k >= klen as zeros). Returns true if some |A| >= 2^64.
-//
-// A step of A is 16 rows x 32 vectors of 8 k. Thread x takes, in every half
-// step u (16 vectors of each row), the vector of row r and index kv0 given by
-// its bits (low first: the row's high bit, the MMA lane (2), the row's low
-// bit, the word's low bit, the row's bits 1-2, the word's high bit), so its
-// vector u is 16 u vectors (256 bytes) further along the same row and 128
-// words further in shared memory: the addresses are computed once. The 32
-// lanes of a shared-memory store cover 16 banks (stride = 16 mod 32 words).
-__device__ bool stage_a(const problem &p, int64_t k0, int klen, int steps, int stride, uint32_t *sa) {
-  const int x = threadIdx.x, hi = x & 1, ln = x >> 1 & 3, r = hi << 3 | (x >> 3 & 1) | (x >> 4 & 6);
-  const int q = (x >> 4 & 1) | (x >> 6 & 2), kv0 = ln << 2 | q;
-  const int units = (klen / 8 - kv0 + 15) / 16;  // vectors of this thread inside the slice
-  const uint8_t *src = p.a.data + r * p.a.row_bytes + (k0 + 8 * kv0) * 2;
-  uint32_t *d = sa + (r & 7) * stride + (q * 8 + ln) * 4 + hi;
-  const bool row = r < p.M;
-  uint32_t big = 0;
-  constexpr int BATCH = DMAX_STEPS;  // loads in flight before the first is used
-#pragma unroll
-  for (int u0 = 0; u0 < 2 * DMAX_STEPS; u0 += BATCH) {
-    if (u0 >= 2 * steps) break;
-    uint4 vs[BATCH];
-#pragma unroll
-    for (int i = 0; i < BATCH; i++)
-      vs[i] = row && u0 + i < units ? __ldg(reinterpret_cast<const uint4 *>(src + 256 * (u0 + i))) : make_uint4(0, 0, 0, 0);
-#pragma unroll
-    for (int i = 0; i < BATCH; i++) {
-      const int u = u0 + i;
-      if (u >= 2 * steps) break;
-      const uint4 v = vs[i];
-      big |= bf16x2_too_large(v.x) | bf16x2_too_large(v.y) | bf16x2_too_large(v.z) | bf16x2_too_large(v.w);
-      const uint32_t a0 = bf16x2_mul(v.x, POW2_63_X2), a1 = bf16x2_mul(v.y, POW2_63_X2),
-                     a2 = bf16x2_mul(v.z, POW2_63_X2), a3 = bf16x2_mul(v.w, POW2_63_X2);
-      uint32_t *e = d + 128 * u;
-      e[0] = __byte_perm(a0, a2, 0x5410);   // half 0, slots 2t..: codes 0, 4
-      e[2] = __byte_perm(a0, a2, 0x7632);   // half 0, slots 2t+8..: codes 1, 5
-      e[16] = __byte_perm(a1, a3, 0x5410);  // half 1: codes 2, 6
-      e[18] = __byte_perm(a1, a3, 0x7632);  // half 1: codes 3, 7
-    }
-  }
-  return big != 0;
+// A[0:16, 0:kpad] times 2^63 in the fragment order described above (rows
+// >= M and k >= K as zeros), one 8-column vector a thread; flags[block] = 1
+// where some |A| >= 2^64 in the block's vectors.
+__global__ void __launch_bounds__(DTHREADS) stage_a_kernel(problem p, int64_t kpad, uint32_t *ap, int *flags) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");  // the main kernel may start its weight loads
+#endif
+  const int64_t nv = kpad / 8, i = (int64_t)blockIdx.x * DTHREADS + threadIdx.x;
+  const int r = (int)(i / nv);
+  const int64_t kv = i - r * nv;
+  const uint4 v = r < p.M && 8 * kv < p.K
+                      ? __ldg(reinterpret_cast<const uint4 *>(p.a.data + r * p.a.row_bytes + 16 * kv))
+                      : make_uint4(0, 0, 0, 0);
+  const uint32_t big = bf16x2_too_large(v.x) | bf16x2_too_large(v.y) | bf16x2_too_large(v.z) | bf16x2_too_large(v.w);
+  const uint32_t a0 = bf16x2_mul(v.x, POW2_63_X2), a1 = bf16x2_mul(v.y, POW2_63_X2), a2 = bf16x2_mul(v.z, POW2_63_X2),
+                 a3 = bf16x2_mul(v.w, POW2_63_X2);
+  // Vector kv: step kv / 32; within it piece (kv / 16) % 2, lane t = (kv / 4)
+  // % 4 of the MMA, word 4 * piece + kv % 4. Row r: lane group g = r % 8,
+  // fragment slot r / 8 (+ 2 for the second pair of k slots).
+  const int64_t c = kv >> 5;
+  const int piece = (int)(kv >> 4) & 1, t = (int)(kv >> 2) & 3, w = 4 * piece + (int)(kv & 3);
+  uint32_t *d = ap + (((c * 8 + w) * 2) * 32 + (r & 7) * 4 + t) * 4 + (r >> 3);
+  d[0] = __byte_perm(a0, a2, 0x5410);    // half 0, slots 2t..: codes 0, 4
+  d[2] = __byte_perm(a0, a2, 0x7632);    // half 0, slots 2t+8..: codes 1, 5
+  d[128] = __byte_perm(a1, a3, 0x5410);  // half 1: codes 2, 6
+  d[130] = __byte_perm(a1, a3, 0x7632);  // half 1: codes 3, 7
+  const int any = __syncthreads_or(big != 0);
+  if (threadIdx.x == 0) flags[blockIdx.x] = any;
 }
 
 template <bool NV>
@@ -201,14 +194,15 @@ __device__ __forceinline__ uint32_t e8m0x2_out_of_range(uint32_t v) {
 }
 
 template <bool NV>
-__global__ void __launch_bounds__(DTHREADS, 2) decode_kernel(problem p, int64_t slice_k, float *part, int *sync) {
-  extern __shared__ __align__(16) uint32_t sa[];
+__global__ void __launch_bounds__(DTHREADS, 2)
+    decode_kernel(problem p, const uint4 *ap, const int *aflags, int nflags, int wk, int kw) {
   __shared__ uint32_t scale_lut[256];
-  __shared__ int s_last;
+  __shared__ float red[DWARPS][16][32];  // partial results: [warp][4 j + e][lane]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
-  const int64_t k0 = (int64_t)blockIdx.y * slice_k, n_block = (int64_t)blockIdx.x * DROWS;
-  const int klen = (int)min(slice_k, p.K - k0), steps = (klen + DSTEP - 1) / DSTEP;
-  const int stride = steps * DSTEP + 16;  // words per pair of A rows (+16: no bank conflicts)
+  const int wr = warp / wk, kr = warp % wk, groups = DWARPS / wk;
+  const int64_t n_block = (int64_t)blockIdx.x * groups * WROWS, n_warp = n_block + wr * WROWS;
+  const int steps = (int)((p.K + DSTEP - 1) / DSTEP);
+  const int c0 = kr * kw, c1 = min(steps, c0 + kw);  // this warp's steps
   constexpr int SPB = NV ? DPIECE / 16 : DPIECE / 32;  // scale bytes per piece
 
   // Row pointers of this lane's n-tiles, at its piece of the current step
@@ -218,9 +212,9 @@ __global__ void __launch_bounds__(DTHREADS, 2) decode_kernel(problem p, int64_t 
   bool valid[DNT];
 #pragma unroll
   for (int j = 0; j < DNT; j++) {
-    const int64_t n = n_block + (warp * DNT + j) * 8 + g;
+    const int64_t n = n_warp + j * 8 + g;
     valid[j] = n < p.N;
-    const int64_t kk = k0 + t * DPIECE, nn = valid[j] ? n : 0;
+    const int64_t kk = (int64_t)c0 * DSTEP + t * DPIECE, nn = valid[j] ? n : 0;
     brow[j] = p.b.data + nn * p.b.row_bytes + kk / 2;
     srow[j] = p.b.scales + nn * p.b.scale_cols + kk / (NV ? 16 : 32);
   }
@@ -228,15 +222,15 @@ __global__ void __launch_bounds__(DTHREADS, 2) decode_kernel(problem p, int64_t 
   // piece 0), reloaded as soon as the step's words in it are decoded, so a
   // piece's loads fly during half a step of arithmetic. The step's scale
   // bytes (2 + 2 NVFP4, 1 + 1 MX) are loaded a whole step ahead, into
-  // sc[j][piece]. In the slice's last, partial step, pieces past the slice
-  // read the slice's first piece instead, with scales 1.0: A is 0 there, so
-  // those finite products add nothing.
-  const int full = klen / DSTEP;
-  auto in_slice = [&](int c, int h) { return c < full || c * DSTEP + (4 * h + t) * DPIECE < klen; };
+  // sc[j][piece]. In the last, partial step of K, pieces past K read the
+  // first piece of the warp's first step instead (inside K: K is a multiple
+  // of 64), with scales 1.0: A is 0 there, so those finite products add
+  // nothing.
+  auto in_k = [&](int c, int h) { return (int64_t)c * DSTEP + (4 * h + t) * DPIECE < p.K; };
   uint4 q[DNT][2];
   uint32_t sc[DNT][2];
   auto load_codes = [&](int c, int h) {
-    const int64_t off = in_slice(c, h) ? 4 * h * (DPIECE / 2) : -(int64_t)c * (DSTEP / 2) - t * (DPIECE / 2);
+    const int64_t off = in_k(c, h) ? 4 * h * (DPIECE / 2) : -(int64_t)(c - c0) * (DSTEP / 2) - t * (DPIECE / 2);
 #pragma unroll
     for (int j = 0; j < DNT; j++) {
       q[j][h] = ld_stream(brow[j] + off);
@@ -245,7 +239,7 @@ __global__ void __launch_bounds__(DTHREADS, 2) decode_kernel(problem p, int64_t 
   };
   auto load_scales = [&](int c) {
     const uint32_t one = NV ? 0x3838u : 0x7Fu;  // scale 1.0 (UE4M3 0x38 twice, E8M0 0x7F)
-    const bool in0 = in_slice(c, 0), in1 = in_slice(c, 1);
+    const bool in0 = in_k(c, 0), in1 = in_k(c, 1);
 #pragma unroll
     for (int j = 0; j < DNT; j++) {
       const uint8_t *s = srow[j];
@@ -255,19 +249,33 @@ __global__ void __launch_bounds__(DTHREADS, 2) decode_kernel(problem p, int64_t 
       srow[j] += 8 * SPB;
     }
   };
-  load_codes(0, 0);  // in flight while A is staged
-  load_codes(0, 1);
-  load_scales(0);
-
+  // A's fragments of word w of the current step (af): two 16-byte loads,
+  // issued right after the previous word's MMAs, so they fly during this
+  // word's decoding.
+  const uint4 *af = ap + (int64_t)c0 * 8 * 2 * 32 + lane;
+  auto load_a = [&](int w, uint4(&a)[2]) {
+    a[0] = __ldg(af + w * 64);
+    a[1] = __ldg(af + w * 64 + 32);
+  };
+  if (c0 < c1) {
+    load_codes(c0, 0);
+    load_codes(c0, 1);
+    load_scales(c0);
+  }
   if (NV)
     for (int i = threadIdx.x; i < 256; i += DTHREADS) scale_lut[i] = scale_pair<NV>((uint8_t)i);
-  bool bad = stage_a(p, k0, klen, steps, stride, sa);
   __syncthreads();
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // Launched as a programmatic dependent of the staging kernel: everything
+  // above overlaps it; the staged A and its flags are read only after this.
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
 
   float acc[DNT][4] = {};
-  const uint32_t *a_row = sa + g * stride + t * 4;
   uint32_t out_of_range = 0;  // MX scale bytes outside the exact range (bits 8, 24)
-  for (int c = 0; c < steps; c++) {
+  uint4 a[2];
+  if (c0 < c1) load_a(0, a);
+  for (int c = c0; c < c1; c++) {
     // The step's scale pairs: NVFP4 one per 16 codes (two words), MX one
     // per piece (four words). Then the next step's scale bytes.
     uint32_t sp[DNT][NV ? 4 : 2];
@@ -282,7 +290,7 @@ __global__ void __launch_bounds__(DTHREADS, 2) decode_kernel(problem p, int64_t 
         sp[j][1] = e8m0_pair(sc[j][1]);
       }
     }
-    if (c + 1 < steps) load_scales(c + 1);
+    if (c + 1 < c1) load_scales(c + 1);
 #pragma unroll
     for (int w = 0; w < 8; w++) {
       uint32_t r[DNT][4];
@@ -295,89 +303,72 @@ __global__ void __launch_bounds__(DTHREADS, 2) decode_kernel(problem p, int64_t 
 #pragma unroll
         for (int e = 0; e < 4; e++) r[j][e] = bf16x2_mul(r[j][e], s);
       }
-      if ((w & 3) == 3 && c + 1 < steps) load_codes(c + 1, w >> 2);
+      if ((w & 3) == 3 && c + 1 < c1) load_codes(c + 1, w >> 2);
 #pragma unroll
-      for (int h = 0; h < 2; h++) {
-        const uint4 a = *reinterpret_cast<const uint4 *>(a_row + ((c * 8 + w) * 2 + h) * 16);
+      for (int h = 0; h < 2; h++)
 #pragma unroll
-        for (int j = 0; j < DNT; j++) mma_bf16(acc[j], a, r[j][2 * h], r[j][2 * h + 1]);
-      }
+        for (int j = 0; j < DNT; j++) mma_bf16(acc[j], a[h], r[j][2 * h], r[j][2 * h + 1]);
+      if (w < 7) load_a(w + 1, a);
+      else if (c + 1 < c1) load_a(8, a);  // the next step's word 0
     }
+    af += 8 * 2 * 32;
   }
-  bad |= out_of_range != 0;
 
+  // The block's partial results, summed over its K ranges in ascending
+  // order; or, where an input left the exact range, exact mode.
+#pragma unroll
+  for (int j = 0; j < DNT; j++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) red[warp][4 * j + e][lane] = acc[j][e];
+  bool bad = out_of_range != 0;
+  for (int i = threadIdx.x; i < nflags; i += DTHREADS) bad |= aflags[i] != 0;
   const float alpha_t = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
-  const int64_t n_end = min(p.N, n_block + DROWS);
-  auto each_output = [&](auto f) {  // acc[j][e] is C[m][n]
-#pragma unroll
-    for (int j = 0; j < DNT; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int64_t m = g + (e >> 1) * 8, n = n_block + (warp * DNT + j) * 8 + 2 * t + (e & 1);
-        if (m < p.M && n < p.N) f(m, n, acc[j][e]);
-      }
-  };
-  if (gridDim.y == 1) {  // K not split: this block owns its outputs
-    if (__syncthreads_or(bad)) exact_outputs(p, alpha_t, n_block, n_end);
-    else each_output([&](int64_t m, int64_t n, float v) { store(p.out, alpha_t, m, n, v); });
-    return;
-  }
-  each_output([&](int64_t m, int64_t n, float v) { part[((int64_t)blockIdx.y * p.M + m) * part_ld(p.N) + n] = v; });
-  // The barrier orders the block's partial sums before thread 0's fence,
-  // which (cumulative) publishes them before the count: one fence a block.
-  int *count = sync + 2 * blockIdx.x, *flag = count + 1;
-  const bool any_bad = __syncthreads_or(bad);
-  if (threadIdx.x == 0) {
-    __threadfence();
-    if (any_bad) atomicOr(flag, 1);
-    s_last = atomicAdd(count, 1) == (int)gridDim.y - 1;
-  }
-  __syncthreads();
-  if (!s_last) return;
-  __threadfence();
-  if (atomicAdd(flag, 0)) {
+  const int64_t n_end = min(p.N, n_block + groups * WROWS);
+  if (__syncthreads_or(bad)) {
     exact_outputs(p, alpha_t, n_block, n_end);
     return;
   }
-  // Partial sums in ascending slice order, from +0 as the exact path does;
-  // four outputs and up to eight slices per load batch.
-  const int64_t quads = (n_end - n_block + 3) / 4, ldp = part_ld(p.N), plane = p.M * ldp;
-  const int slices = (int)gridDim.y;
-  for (int64_t i = threadIdx.x; i < p.M * quads; i += DTHREADS) {
-    const int64_t m = i / quads, n = n_block + 4 * (i % quads);
-    const float *src = part + m * ldp + n;
-    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int z0 = 0; z0 < slices; z0 += 8) {
-      float4 v[8];
-#pragma unroll
-      for (int u = 0; u < 8; u++)
-        v[u] = z0 + u < slices ? __ldcg(reinterpret_cast<const float4 *>(src + (z0 + u) * plane)) : make_float4(0, 0, 0, 0);
-#pragma unroll
-      for (int u = 0; u < 8; u++)
-        if (z0 + u < slices) {
-          s[0] = __fadd_rn(s[0], v[u].x);
-          s[1] = __fadd_rn(s[1], v[u].y);
-          s[2] = __fadd_rn(s[2], v[u].z);
-          s[3] = __fadd_rn(s[3], v[u].w);
-        }
-    }
-#pragma unroll
-    for (int e = 0; e < 4; e++)
-      if (n + e < n_end) store(p.out, alpha_t, m, n + e, s[e]);
+  for (int i = threadIdx.x; i < groups * 16 * 32; i += DTHREADS) {
+    const int grp = i >> 9, je = (i >> 5) & 15, l = i & 31;
+    float v = 0.0f;  // from +0, as the exact path does
+    for (int k = 0; k < wk; k++) v = __fadd_rn(v, red[grp * wk + k][je][l]);
+    const int64_t m = (l >> 2) + (je & 2) * 4, n = n_block + grp * WROWS + (je >> 2) * 8 + 2 * (l & 3) + (je & 1);
+    if (m < p.M && n < p.N) store(p.out, alpha_t, m, n, v);
   }
 }
 
-mxb_status_t run_decode(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
-  const decode_plan d = make_plan(ctx, p);
-  int *sync = static_cast<int *>(ws);
-  float *part = d.bytes ? reinterpret_cast<float *>(static_cast<char *>(ws) + d.part_off) : nullptr;
-  if (d.slices > 1)
-    MXB_TRY(cuda_status(cudaMemsetAsync(sync, 0, (size_t)d.blocks_n * 2 * sizeof(int), st), "cudaMemsetAsync(gemm counters)"));
-  const int steps = (int)(d.slice_k / DSTEP);
-  const size_t smem = (size_t)8 * (steps * DSTEP + 16) * sizeof(uint32_t);
+// MXB_DECODE_PDL=0 (measurement only) launches the main kernel after the
+// staging kernel has finished, as an ordinary launch.
+static bool pdl_enabled() {
+  static const bool v = [] {
+    const char *e = getenv("MXB_DECODE_PDL");
+    return !(e && e[0] == '0');
+  }();
+  return v;
+}
+
+mxb_status_t run_decode(const mxb_context *, const problem &p, void *ws, cudaStream_t st) {
+  const decode_plan d = make_plan(p);
+  uint32_t *ap = static_cast<uint32_t *>(ws);
+  int *flags = reinterpret_cast<int *>(static_cast<char *>(ws) + d.flags_off);
+  stage_a_kernel<<<(unsigned)d.stage_blocks, DTHREADS, 0, st>>>(p, d.kpad, ap, flags);
+  MXB_TRY(launch_status("gemm decode: A staging kernel"));
   auto kernel = p.b.scale_type == MXB_SCALE_UE4M3 ? decode_kernel<true> : decode_kernel<false>;
-  dim3 grid((unsigned)d.blocks_n, (unsigned)d.slices);
-  kernel<<<grid, DTHREADS, smem, st>>>(p, d.slice_k, part, sync);
+  // A programmatic dependent launch: the main kernel's blocks start while
+  // the staging kernel runs (sm_90; elsewhere the attribute only orders).
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3((unsigned)d.blocks);
+  cfg.blockDim = dim3(DTHREADS);
+  cfg.stream = st;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = pdl_enabled() ? 1 : 0;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  const uint4 *apv = reinterpret_cast<const uint4 *>(ap);
+  const int nflags = (int)d.stage_blocks;
+  MXB_TRY(cuda_status(cudaLaunchKernelEx(&cfg, kernel, p, apv, (const int *)flags, nflags, d.wk, d.kw),
+                      "cudaLaunchKernelEx(gemm decode kernel)"));
   return launch_status("gemm decode kernel");
 }
 
