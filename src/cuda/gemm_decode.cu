@@ -347,7 +347,7 @@ static bool pdl_enabled() {
   return v;
 }
 
-mxb_status_t run_decode(const mxb_context *, const problem &p, void *ws, cudaStream_t st) {
+mxb_status_t run_decode(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
   const decode_plan d = make_plan(p);
   uint32_t *ap = static_cast<uint32_t *>(ws);
   int *flags = reinterpret_cast<int *>(static_cast<char *>(ws) + d.flags_off);
@@ -355,14 +355,14 @@ mxb_status_t run_decode(const mxb_context *, const problem &p, void *ws, cudaStr
   MXB_TRY(launch_status("gemm decode: A staging kernel"));
   auto kernel = p.b.scale_type == MXB_SCALE_UE4M3 ? decode_kernel<true> : decode_kernel<false>;
   // A programmatic dependent launch: the main kernel's blocks start while
-  // the staging kernel runs (sm_90; elsewhere the attribute only orders).
+  // the staging kernel runs (sm_90 and later; an ordinary launch before).
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3((unsigned)d.blocks);
   cfg.blockDim = dim3(DTHREADS);
   cfg.stream = st;
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = pdl_enabled() ? 1 : 0;
+  attr[0].val.programmaticStreamSerializationAllowed = pdl_enabled() && ctx->cc_major >= 9 ? 1 : 0;
   cfg.attrs = attr;
   cfg.numAttrs = 1;
   const uint4 *apv = reinterpret_cast<const uint4 *>(ap);
