@@ -15,14 +15,15 @@
  * become one value per expert). */
 typedef struct stack {
   mxb_tensor_t h;
-  float amax[64];
+  float *amax;  /* E values */
   size_t data_bytes, scale_bytes, aux_bytes;
-  mxbt_operand ex[8];
+  mxbt_operand *ex;  /* E experts */
 } stack;
 
 static void stack_make(stack *s, mxb_format_t f, int E, int64_t N, int64_t K, uint64_t seed) {
   memset(s, 0, sizeof(*s));
-  cr_assert(E <= 8);
+  s->ex = calloc((size_t)E, sizeof(*s->ex));
+  s->amax = calloc((size_t)E, sizeof(float));
   for (int e = 0; e < E; e++) {
     float *x = mxbt_gemm_input(N, K, seed + 7 * (uint64_t)e, MXBT_IN_NORMAL, 0);
     mxbt_operand_make(&s->ex[e], f, MXB_SCALE_LAYOUT_LINEAR, N, K, x);
@@ -50,6 +51,8 @@ static void stack_free(stack *s, int E) {
   free(s->h.scales);
   free(s->h.aux);
   for (int e = 0; e < E; e++) mxbt_operand_free(&s->ex[e]);
+  free(s->ex);
+  free(s->amax);
 }
 
 static mxb_status_t run_dense(mxb_context_t *ctx, const mxb_gemm_desc_t *d, const mxb_tensor_t *A,
@@ -184,6 +187,56 @@ Test(grouped_gemm, contiguous_groups_equal_the_dense_gemm_of_each_expert) {
   mxb_context_destroy(ctx);
 }
 
+/* Rows of expert e among E = 256 (the largest MoE layers): a Zipf-like fall
+ * from 40 rows, most experts empty, a few single rows far down the list. */
+static int64_t e256_rows(int e) { return e < 40 ? 40 / (1 + e) : e % 37 == 5; }
+
+/* E = 256 experts: each group equals the dense GEMM of its expert (NVFP4,
+ * one amax an expert), rows outside every group untouched. */
+Test(grouped_gemm, e256_experts_equal_the_dense_gemm_of_each) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  const int E = 256;
+  const int64_t N = 16, K = 64;
+  int64_t *start = malloc(E * sizeof(int64_t)), *rows = malloc(E * sizeof(int64_t)), M = 2;
+  int32_t *off = malloc((E + 1) * sizeof(int32_t));
+  for (int e = 0; e < E; e++) {
+    start[e] = M;
+    rows[e] = e256_rows(e);
+    off[e] = (int32_t)M;
+    M += rows[e];
+  }
+  off[E] = (int32_t)M;
+  M += 3;
+  float *x = mxbt_gemm_input(M, K, 5, MXBT_IN_NORMAL, 0);
+  mxbt_operand A;
+  mxbt_operand_make(&A, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, M, K, x);
+  free(x);
+  stack B;
+  stack_make(&B, MXB_FORMAT_NVFP4, E, N, K, 301);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.beta = 0.5f;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.gemm = &d;
+  g.groups = E;
+  g.index = off;
+  int32_t status = -1;
+  g.status = &status;
+  float *C = c_init(M, N, N, start, rows, E);
+  cr_assert_eq(run_grouped(ctx, &g, &A.h, &B.h, C), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(status, 0);
+  check_groups(ctx, &d, &A, &B, E, N, start, rows, C, "NVFP4 x NVFP4 contiguous E=256");
+  free(C);
+  stack_free(&B, E);
+  mxbt_operand_free(&A);
+  free(start);
+  free(rows);
+  free(off);
+  mxb_context_destroy(ctx);
+}
+
 /* The descriptor's epilogue applies to every group, with expert e's bias
  * at bias + e * N: each group equals the dense GEMM of its expert with that
  * bias and the same activation. */
@@ -306,6 +359,8 @@ Test(grouped_gemm, bad_offsets_are_reported_and_skipped) {
     int64_t start[3], rows[3], end = 0;
     int ok = 0;
     stack B2 = B;
+    mxbt_operand valid_ex[3];
+    B2.ex = valid_ex;  /* the valid groups' experts, in order */
     for (int e = 0; e < E; e++) {
       const int64_t s0 = cases[i].off[e], n = cases[i].off[e + 1] - s0;
       if (s0 < end || n < 0 || s0 + n > M) continue;
@@ -682,6 +737,33 @@ Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
   }
   const int64_t bad_k[5] = {0, 50, 40, 96, 97}; /* back, overlapping, past K */
   k_cuda_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 8, 16, 96, 4, bad_k, 2);
+  mxb_context_destroy(cpu);
+  mxb_context_destroy(gpu);
+#endif
+}
+
+/* E = 256 experts on the device (offsets or counts in device memory): the
+ * CPU's bits, contiguous (NVFP4, W4A8) and masked. */
+Test(grouped_gemm_cuda, e256_experts_give_the_cpu_bits) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *gpu, *cpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  const int E = 256, max_m = 8;
+  int32_t *off = malloc((E + 1) * sizeof(int32_t)), *counts = malloc(E * sizeof(int32_t));
+  off[0] = 2;
+  for (int e = 0; e < E; e++) {
+    off[e + 1] = off[e] + (int32_t)e256_rows(e);
+    counts[e] = (int32_t)(e256_rows(e) < max_m - 1 ? e256_rows(e) : max_m - 1); /* the last row stays padding */
+  }
+  const gcase nv = {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, E, 16, 64, {0}};
+  const gcase w4a8 = {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, E, 16, 64, {0}};
+  cuda_vs_cpu(gpu, cpu, &nv, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, off, off[E] + 3, 0);
+  cuda_vs_cpu(gpu, cpu, &w4a8, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, off, off[E] + 3, 0);
+  cuda_vs_cpu(gpu, cpu, &nv, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, counts, (int64_t)E * max_m, 0);
+  free(off);
+  free(counts);
   mxb_context_destroy(cpu);
   mxb_context_destroy(gpu);
 #endif
