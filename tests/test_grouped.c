@@ -1033,6 +1033,80 @@ Test(grouped_gemm_cuda, graph_replay_follows_device_offsets) {
 #endif
 }
 
+/* The fast grouped path (4-bit experts on the sm_90a kernel) captured once
+ * and replayed after the device-side offsets change: each replay gives the
+ * bytes of a direct call with the same offsets (the path is deterministic
+ * and reads the offsets on the device only). */
+Test(grouped_gemm_cuda, fast_graph_replay_follows_device_offsets) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  struct cudaDeviceProp prop;
+  cr_assert_eq(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a 4-bit kernel needs compute capability 9.0");
+  mxb_context_t *gpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  const int E = 3;
+  const int64_t M = 96, N = 136, K = 256;
+  float *x = mxbt_gemm_input(M, K, 18, MXBT_IN_NORMAL, 0);
+  mxbt_operand A;
+  mxbt_operand_make(&A, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, M, K, x);
+  mxbt_operand_upload(&A);
+  free(x);
+  stack B;
+  stack_make(&B, MXB_FORMAT_NVFP4, E, N, K, 19);
+  mxb_tensor_t Bd = stack_upload(&B, E);
+  const int32_t offs[2][4] = {{0, 30, 30, 90}, {5, 6, 60, 95}};
+  int32_t *idx_d = mxbt_dev_from_host(offs[0], 16);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = MXB_GEMM_FAST;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.gemm = &d;
+  g.groups = E;
+  g.index = idx_d;
+  const size_t cb = (size_t)(M * N) * 4;
+  size_t ws = 0;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &g, &A.d, &Bd, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *w = mxbt_dev_alloc(ws), *Cd = mxbt_dev_alloc(cb), *Cr = mxbt_dev_alloc(cb);
+  cudaStream_t st;
+  cr_assert_eq(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking), cudaSuccess);
+  cudaGraph_t graph;
+  cudaGraphExec_t ge;
+  cr_assert_eq(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  mxb_status_t s = mxb_grouped_gemm(gpu, &g, &A.d, &Bd, Cd, w, ws, st);
+  cr_assert_eq(cudaStreamEndCapture(st, &graph), cudaSuccess);
+  cr_assert_eq(s, MXB_SUCCESS, "captured call: %s", mxb_last_error_detail());
+  cr_assert_str_eq(mxb_context_last_impl(gpu), "cuda-fast-grouped-sm90-w4-bf16-wgmma");
+  cr_assert_eq(cudaGraphInstantiate(&ge, graph, 0), cudaSuccess);
+  unsigned char *hg = malloc(cb), *hd = malloc(cb);
+  for (int r = 0; r < 2; r++) {
+    cr_assert_eq(cudaMemcpyAsync(idx_d, offs[r], 16, cudaMemcpyHostToDevice, st), cudaSuccess);
+    cr_assert_eq(cudaMemsetAsync(Cd, 0, cb, st), cudaSuccess);
+    cr_assert_eq(cudaGraphLaunch(ge, st), cudaSuccess);
+    cr_assert_eq(cudaMemsetAsync(Cr, 0, cb, st), cudaSuccess);
+    cr_assert_eq(mxb_grouped_gemm(gpu, &g, &A.d, &Bd, Cr, w, ws, st), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    cr_assert_eq(cudaStreamSynchronize(st), cudaSuccess);
+    mxbt_to_host(hg, Cd, cb);
+    mxbt_to_host(hd, Cr, cb);
+    cr_assert_eq(memcmp(hg, hd, cb), 0, "replay %d differs from a direct call with the same offsets", r);
+  }
+  free(hg);
+  free(hd);
+  cudaGraphExecDestroy(ge);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(st);
+  mxbt_dev_free(w);
+  mxbt_dev_free(Cd);
+  mxbt_dev_free(Cr);
+  mxbt_dev_free(idx_d);
+  stack_dev_free(&Bd);
+  stack_free(&B, E);
+  mxbt_operand_free(&A);
+  mxb_context_destroy(gpu);
+#endif
+}
+
 /* ---- grouped quantize ------------------------------------------------- */
 static mxb_status_t run_gquant(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *g, const mxb_quant_config_t *cfg,
                                const float *x, mxb_tensor_t *dst) {
