@@ -46,9 +46,10 @@ class Recipes(unittest.TestCase):
     device = "cpu"
     M, K, N = 48, 160, 40  # K and N not multiples of 32 or 128: block tails everywhere
 
-    def layer(self, recipe, dtype=torch.float32):
+    def layer(self, recipe, dtype=None):  # None: float32 (torch may be missing at import)
         # initialised on the CPU, then moved: the same weights on every device (CUDA's
         # generator draws other numbers from the same seed)
+        dtype = dtype or torch.float32
         torch.manual_seed(7)
         lin = mxr.Linear(self.K, self.N, recipe=recipe, dtype=dtype).to(self.device)
         ref = torch.nn.Linear(self.K, self.N, dtype=torch.float32).to(self.device)
@@ -57,7 +58,8 @@ class Recipes(unittest.TestCase):
             ref.bias.copy_(lin.bias)
         return lin, ref
 
-    def run_both(self, recipe, dtype=torch.float32):
+    def run_both(self, recipe, dtype=None):
+        dtype = dtype or torch.float32
         lin, ref = self.layer(recipe, dtype)
         x = sample(self.M, self.K, 1, self.device, dtype)
         g = sample(self.M, self.N, 2, self.device, dtype)
