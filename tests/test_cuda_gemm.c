@@ -245,13 +245,15 @@ Test(cuda_gemm, exact_nan_blocks) {
  * products the tensor core sums before an fp32 promotion: 128 for cuBLASLt's
  * FP8 block scaling, 32 for the sm_90a MX kernel. */
 #define MX_FP8_PATH "cuda-fast-sm90-mx-fp8-wgmma"
-static void check_fast_layout(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
-                              const mxb_gemm_desc_t *d, int kind, const char *want_impl, mxb_scale_layout_t layout) {
+/* A's and B's scale planes in layouts la and lb. */
+static void check_fast_layouts(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
+                               const mxb_gemm_desc_t *d, int kind, const char *want_impl, mxb_scale_layout_t la,
+                               mxb_scale_layout_t lb) {
   float *xa = mxbt_gemm_input(M, K, 21 + (uint64_t)K, kind, 0), *xb = mxbt_gemm_input(N, K, 22 + (uint64_t)N, kind, 1);
   mxbt_operand A, B;
-  mxbt_operand_make(&A, fa, layout, M, K, xa);
+  mxbt_operand_make(&A, fa, la, M, K, xa);
   mxbt_operand_upload(&A);
-  mxbt_operand_make(&B, fb, layout, N, K, xb);
+  mxbt_operand_make(&B, fb, lb, N, K, xb);
   mxbt_operand_upload(&B);
   size_t cb = c_bytes(d, M, N);
   int64_t ldc = d->ldc ? d->ldc : N;
@@ -311,6 +313,11 @@ static void check_fast_layout(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t 
   free(xa);
   free(xb);
 }
+static void check_fast_layout(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
+                              const mxb_gemm_desc_t *d, int kind, const char *want_impl, mxb_scale_layout_t layout) {
+  check_fast_layouts(ctx, fa, fb, M, N, K, d, kind, want_impl, layout, layout);
+}
+
 static void check_fast(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
                        const mxb_gemm_desc_t *d, int kind, const char *want_impl) {
   check_fast_layout(ctx, fa, fb, M, N, K, d, kind, want_impl, MXB_SCALE_LAYOUT_LINEAR);
@@ -377,8 +384,12 @@ Test(cuda_gemm, fast_sm90_mx_fp8_within_bound) {
       for (int kind = 0; kind < 3; kind++) {
         mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, s == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, kind == 2 ? -0.75f : 1.0f,
                                     kind == 1 ? 0.5f : 0.0f, s == 3 ? 150 : 0);
-        check_fast_layout(ctx, pairs[p][0], pairs[p][1], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind, want,
-                          (s + p) % 2 ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR);
+        /* MXFP4 weights at M <= 16 with linear scales and K in whole
+         * 64-column pieces are the decode kernel's. */
+        const int lin = !((s + p) % 2), decode = lin && pairs[p][1] == MXB_FORMAT_MXFP4 && shapes[s][0] <= 16 &&
+                                                 shapes[s][2] % 64 == 0;
+        check_fast_layout(ctx, pairs[p][0], pairs[p][1], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind,
+                          decode ? "cuda-fast-decode-m16" : want, lin ? MXB_SCALE_LAYOUT_LINEAR : MXB_SCALE_LAYOUT_SWIZZLED);
       }
   mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   for (int i = 0; i < 3; i++) {
@@ -418,7 +429,9 @@ Test(cuda_gemm, fast_sm90_w4_within_bound) {
                                            kind == 2 ? -0.75f : 1.25f, kind == 1 ? 0.5f : 0.0f, s == 1 ? 310 : 0);
         /* BF16 has no scales: swizzled scales with 4-bit A only. */
         const int swz = pairs[p][0] != MXB_FORMAT_BF16 && (s + p + kind) % 2;
-        check_fast_layout(ctx, pairs[p][0], pairs[p][1], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind, W4_PATH,
+        /* M <= 16 with linear scales is the decode kernel's. */
+        check_fast_layout(ctx, pairs[p][0], pairs[p][1], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind,
+                          shapes[s][0] <= 16 && !swz ? "cuda-fast-decode-m16" : W4_PATH,
                           swz ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR);
       }
     }
@@ -530,7 +543,8 @@ Test(cuda_gemm, fast_sm90_mx_fp8_is_deterministic) {
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
   check_twice_same(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 128, 520, 4096, 41, mx_fp8_path());
-  check_twice_same(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 16, 700, 2048, 43, mx_fp8_path());
+  /* K = 2080: not whole 64-column pieces, so M = 16 stays off the decode kernel. */
+  check_twice_same(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 16, 700, 2080, 43, mx_fp8_path());
   check_twice_same(ctx, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 16, 700, 4096, 47, mx_fp8_path());
   mxb_context_destroy(ctx);
 #endif
@@ -640,6 +654,30 @@ Test(cuda_gemm, fast_decode_m16_within_bound) {
       check_fast(ctx, MXB_FORMAT_BF16, fs[f], shapes[i][0], shapes[i][1], shapes[i][2], &d, (int)(i % 3),
                  "cuda-fast-decode-m16");
     }
+  /* Block-scaled activations (decoded to BF16 when A is staged; the NVFP4
+   * tensor scale in alpha): 4-, 6- and 8-bit MX, MXINT8 and NVFP4 A, either
+   * layout of A's scales, tails in M and K, several K ranges, alpha/beta/ldc
+   * and bf16 C, wide-range and cancelling inputs. */
+  static const mxb_format_t qa[][2] = {{MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4}, {MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4},
+                                       {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4}, {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP4},
+                                       {MXB_FORMAT_MXINT8, MXB_FORMAT_MXFP4}, {MXB_FORMAT_MXFP6_E3M2, MXB_FORMAT_MXFP4}};
+  static const int64_t qshapes[][3] = {{1, 201, 1152}, {16, 300, 192}, {7, 600, 4096}, {5, 333, 640}};
+  for (size_t f = 0; f < sizeof(qa) / sizeof(qa[0]); f++)
+    for (size_t i = 0; i < sizeof(qshapes) / sizeof(qshapes[0]); i++)
+      for (int kind = 0; kind < 3; kind++) {
+        mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, i % 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, kind == 2 ? -0.75f : 1.25f,
+                                           kind == 1 ? 0.5f : 0.0f, i == 3 ? 400 : 0);
+        check_fast_layouts(ctx, qa[f][0], qa[f][1], qshapes[i][0], qshapes[i][1], qshapes[i][2], &d, kind,
+                           "cuda-fast-decode-m16", (f + i + kind) % 2 ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR,
+                           MXB_SCALE_LAYOUT_LINEAR);
+      }
+  /* A's values outside what BF16 x 2^63 holds (MXFP8 near 2^66, tiny MX
+   * scales): those outputs are computed in exact mode, same bound. */
+  for (int f = 2; f < 5; f++)
+    for (int kind = 0; kind < 2; kind++) {
+      mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+      check_fast(ctx, qa[f][0], qa[f][1], 4, 40, 1024, &d, kind ? MXBT_IN_TINY : MXBT_IN_SKEW, "cuda-fast-decode-m16");
+    }
   /* |A| near 2^66 and tiny MXFP4 scales leave the range the BF16 decode
    * holds exactly: those outputs are computed in exact mode, same bound. */
   for (int f = 0; f < 2; f++)
@@ -659,6 +697,8 @@ Test(cuda_gemm, fast_decode_m16_is_deterministic) {
   mxb_context_t *ctx = gpu_ctx();
   check_twice_same(ctx, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 16, 700, 8192, 31, "cuda-fast-decode-m16");
   check_twice_same(ctx, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, 16, 700, 8192, 31, "cuda-fast-decode-m16");
+  check_twice_same(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 16, 700, 8192, 33, "cuda-fast-decode-m16");
+  check_twice_same(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 9, 700, 4096, 35, "cuda-fast-decode-m16");
   mxb_context_destroy(ctx);
 #endif
 }

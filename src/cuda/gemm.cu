@@ -171,9 +171,11 @@ static bool lt_fp8(const mxb_context *ctx, const call &c) {
   const bool blocks = lt_fp8_blocks(fa(c), fb(c)) && ctx->cc_major == 9;
   return fast(c) && c.p.K % 16 == 0 && (tensor || blocks);
 }
-// Decode kernel: 16-byte loads of A and B rows, 2-byte loads of NVFP4 scales.
+// Decode kernel: 16-byte loads of B rows (and of a BF16 A), 2-byte loads of
+// NVFP4 scales; a block-scaled A is decoded element by element when staged.
 static bool decode_m16(const mxb_context *, const call &c) {
-  return fast(c) && c.p.M <= 16 && fa(c) == MXB_FORMAT_BF16 && is_fp4(fb(c)) && c.p.K % 64 == 0 &&
+  const bool a_ok = fa(c) == MXB_FORMAT_BF16 ? c.p.a.row_bytes % 16 == 0 : bf16_dequant(fa(c));
+  return fast(c) && c.p.M <= 16 && a_ok && is_fp4(fb(c)) && c.p.K % 64 == 0 &&
          c.p.align.data >= 16 && (fb(c) == MXB_FORMAT_MXFP4 || c.p.align.scales >= 2) &&
          c.B->scale_layout == MXB_SCALE_LAYOUT_LINEAR;
 }
@@ -191,11 +193,13 @@ static const path k_paths[] = {
     // bias or activation (see store_plain).
     {"cuda-fast-cublaslt-nvfp4-sm100", lt_nvfp4_sm100, nullptr, ws_blockscaled, run_blockscaled_path, true},
     {"cuda-fast-cublaslt-mxfp8-sm100", lt_mxfp8_sm100, nullptr, ws_blockscaled, run_blockscaled_path, true},
+    // M <= 16 with 4-bit weights: the weights streamed once (measured faster
+    // than the sm_90a kernels there, docs/PERFORMANCE.md).
+    {"cuda-fast-decode-m16", decode_m16, nullptr, decode_workspace, run_decode_path, false},
     {"cuda-fast-sm90-mx-fp8-wgmma", sm90_mx, sm90_mx_shape, ws_sm90_mx, run_sm90_mx_path, true},
     {"cuda-fast-sm90-w4-bf16-wgmma", sm90_w4, sm90_w4_shape, ws_sm90_w4, run_sm90_w4_path, true},
     {"cuda-fast-cublaslt-bf16", lt_bf16, nullptr, ws_lt, run_lt_path, true},
     {"cuda-fast-cublaslt-fp8", lt_fp8, nullptr, ws_lt_or_dequant, run_lt_path, true},
-    {"cuda-fast-decode-m16", decode_m16, nullptr, decode_workspace, run_decode_path, false},
     {"cuda-fast-dequant-cublaslt-bf16", dequant, nullptr, ws_dequant, run_dequant_path, true},
     {"cuda-exact-generic", always, nullptr, no_workspace, run_generic_path, false},
 };

@@ -1,5 +1,6 @@
-// Decode-size GEMM (fast mode): M <= 16 BF16 activations times 4-bit weights
-// (NVFP4 or MXFP4, B [N, K], plain row-major layout). Memory-bound on the
+// Decode-size GEMM (fast mode): M <= 16 activations (BF16, or any
+// block-scaled format whose values BF16 holds: NVFP4, MX, ...) times 4-bit
+// weights (NVFP4 or MXFP4, B [N, K], plain row-major layout). Memory-bound on the
 // packed weights: each weight byte is read once with 16-byte loads, decoded
 // in registers to BF16 and fed to mma.sync m16n8k16 with fp32 accumulation.
 // A lane holds one step of its weights (two 16-byte pieces per n-tile) and
@@ -12,14 +13,16 @@
 // times 2^63 gives x * s * 2^-63 (exact: at most 5 significant bits,
 // normal), and the activations are staged multiplied by 2^63 (exact), so
 // every product the tensor cores form is exactly a_k * b_k, as the
-// fast-mode bound needs. Inputs where that is not exact (|a| >= 2^64, or an
-// MX scale outside 2^-69..2^64) raise a flag and those outputs are computed
-// in exact mode.
+// fast-mode bound needs. Inputs where that is not exact (|a| >= 2^64, an A
+// value BF16 cannot hold, or an MX scale of B outside 2^-69..2^64) raise a
+// flag and those outputs are computed in exact mode.
 //
-// Layout of the work. A first, small kernel writes A times 2^63 (exact) to
-// the workspace in the order of the MMA fragments (below), so the main
-// kernel's warps are independent: each reads its A fragments with 16-byte
-// loads (from L2: A is at most 16 x K BF16) and no block stages anything.
+// Layout of the work. A first, small kernel writes A times 2^63 (exact; a
+// block-scaled A is decoded to BF16 on the way, its tensor scale left to
+// the epilogue's alpha) to the workspace in the order of the MMA fragments
+// (below), so the main kernel's warps are independent: each reads its A
+// fragments with 16-byte loads (from L2: A is at most 16 x K BF16) and no
+// block stages anything.
 // The main kernel is launched as the staging kernel's programmatic
 // dependent (sm_90): its first weight loads start while A is staged.
 // A warp takes 32 rows of B (4 n-tiles of 8 rows) and a K range of whole
@@ -71,7 +74,8 @@ static decode_plan make_plan(const problem &p) {
   d.kw = (int)((d.steps + d.wk - 1) / d.wk);
   const int64_t rows = (int64_t)(DWARPS / d.wk) * WROWS;
   d.blocks = (p.N + rows - 1) / rows;
-  d.stage_blocks = 16 * (d.kpad / 8) / DTHREADS;  // one 8-column vector a thread
+  // One 8-column vector a thread, or (a block-scaled A) a value a thread.
+  d.stage_blocks = (p.a.format == MXB_FORMAT_BF16 ? 1 : 8) * 16 * (d.kpad / 8) / DTHREADS;
   d.flags_off = align256((size_t)32 * d.kpad);
   d.bytes = d.flags_off + (size_t)d.stage_blocks * sizeof(int);
   return d;
@@ -106,6 +110,15 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint4 &a, uint32_t
       "{%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
+}
+
+// A's staged fragments. Not __ldg: a read-only load may be hoisted above
+// griddepcontrol.wait (the compiler did so), reading A before the staging
+// kernel has written it; an asm volatile load stays after it.
+__device__ __forceinline__ uint4 ld_staged(const uint4 *p) {
+  uint4 v;
+  asm volatile("ld.global.v4.u32 {%0,%1,%2,%3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
 }
 
 // Streamed once: keep the weights out of L1.
@@ -143,39 +156,75 @@ __device__ void exact_outputs(const problem &p, float alpha_t, int64_t n_begin, 
   }
 }
 
+// A decoded value v (any format whose values BF16 holds: element times
+// block scale, tensor scale left to the epilogue) as BF16 v * 2^63; *big
+// set where that is not exact or |v| >= 2^64 (the BF16 rule above). NaN
+// and Inf pass through, as they do from BF16 A.
+__device__ __forceinline__ uint32_t bf16_times_2p63(double v, uint32_t *big) {
+  const double s = v * 0x1p63;  // exact in binary64
+  const float f = (float)s;
+  const uint32_t u = __float_as_uint(f);
+  if (v != v) return 0x7FC0u;
+  const bool finite = fabs(v) < HUGE_VAL;
+  if (finite && (fabs(v) >= 0x1p64 || (double)f != s || (u & 0xFFFFu) != 0)) *big = 1;
+  return u >> 16;
+}
+
 // A[0:16, 0:kpad] times 2^63 in the fragment order described above (rows
-// >= M and k >= K as zeros), one 8-column vector a thread; flags[block] = 1
-// where some |A| >= 2^64 in the block's vectors.
+// >= M and k >= K as zeros), one 8-column vector a thread (a BF16 A) or a
+// group of 8 lanes (a block-scaled A, decoded a value a lane through the
+// shared codecs: 8 times the threads, as each decode is a chain of
+// dependent loads); flags[block] = 1 where some |A| >= 2^64 in the block's
+// vectors (or a decoded value BF16 cannot hold exactly).
+template <bool BF16A>
 __global__ void __launch_bounds__(DTHREADS) stage_a_kernel(problem p, int64_t kpad, uint32_t *ap, int *flags) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");  // the main kernel may start its weight loads
 #endif
-  const int64_t nv = kpad / 8, i = (int64_t)blockIdx.x * DTHREADS + threadIdx.x;
+  const int64_t nv = kpad / 8, j = (int64_t)blockIdx.x * DTHREADS + threadIdx.x, i = BF16A ? j : j >> 3;
   const int r = (int)(i / nv);
   const int64_t kv = i - r * nv;
-  const uint4 v = r < p.M && 8 * kv < p.K
-                      ? __ldg(reinterpret_cast<const uint4 *>(p.a.data + r * p.a.row_bytes + 16 * kv))
-                      : make_uint4(0, 0, 0, 0);
-  const uint32_t big = bf16x2_too_large(v.x) | bf16x2_too_large(v.y) | bf16x2_too_large(v.z) | bf16x2_too_large(v.w);
-  const uint32_t a0 = bf16x2_mul(v.x, POW2_63_X2), a1 = bf16x2_mul(v.y, POW2_63_X2), a2 = bf16x2_mul(v.z, POW2_63_X2),
-                 a3 = bf16x2_mul(v.w, POW2_63_X2);
+  uint32_t a0, a1, a2, a3, big = 0;
+  if (BF16A) {
+    const uint4 v = r < p.M && 8 * kv < p.K
+                        ? __ldg(reinterpret_cast<const uint4 *>(p.a.data + r * p.a.row_bytes + 16 * kv))
+                        : make_uint4(0, 0, 0, 0);
+    big = bf16x2_too_large(v.x) | bf16x2_too_large(v.y) | bf16x2_too_large(v.z) | bf16x2_too_large(v.w);
+    a0 = bf16x2_mul(v.x, POW2_63_X2);
+    a1 = bf16x2_mul(v.y, POW2_63_X2);
+    a2 = bf16x2_mul(v.z, POW2_63_X2);
+    a3 = bf16x2_mul(v.w, POW2_63_X2);
+  } else {
+    const int e = (int)(j & 7), lane = threadIdx.x & 31;
+    const int64_t k = 8 * kv + e;
+    const uint32_t h = bf16_times_2p63(r < p.M && k < p.K ? decoded(p.a, r, k) : 0.0, &big);
+    uint32_t x[8];
+#pragma unroll
+    for (int q = 0; q < 8; q++) x[q] = __shfl_sync(0xFFFFFFFFu, h, (lane & ~7) | q);
+    a0 = x[0] | x[1] << 16;
+    a1 = x[2] | x[3] << 16;
+    a2 = x[4] | x[5] << 16;
+    a3 = x[6] | x[7] << 16;
+  }
   // Vector kv: step kv / 32; within it piece (kv / 16) % 2, lane t = (kv / 4)
   // % 4 of the MMA, word 4 * piece + kv % 4. Row r: lane group g = r % 8,
   // fragment slot r / 8 (+ 2 for the second pair of k slots).
   const int64_t c = kv >> 5;
   const int piece = (int)(kv >> 4) & 1, t = (int)(kv >> 2) & 3, w = 4 * piece + (int)(kv & 3);
   uint32_t *d = ap + (((c * 8 + w) * 2) * 32 + (r & 7) * 4 + t) * 4 + (r >> 3);
-  d[0] = __byte_perm(a0, a2, 0x5410);    // half 0, slots 2t..: codes 0, 4
-  d[2] = __byte_perm(a0, a2, 0x7632);    // half 0, slots 2t+8..: codes 1, 5
-  d[128] = __byte_perm(a1, a3, 0x5410);  // half 1: codes 2, 6
-  d[130] = __byte_perm(a1, a3, 0x7632);  // half 1: codes 3, 7
+  if (BF16A || (j & 7) == 0) {
+    d[0] = __byte_perm(a0, a2, 0x5410);    // half 0, slots 2t..: codes 0, 4
+    d[2] = __byte_perm(a0, a2, 0x7632);    // half 0, slots 2t+8..: codes 1, 5
+    d[128] = __byte_perm(a1, a3, 0x5410);  // half 1: codes 2, 6
+    d[130] = __byte_perm(a1, a3, 0x7632);  // half 1: codes 3, 7
+  }
   const int any = __syncthreads_or(big != 0);
   if (threadIdx.x == 0) flags[blockIdx.x] = any;
 }
 
-template <bool NV>
-__device__ __forceinline__ uint32_t scale_pair(uint8_t b) {
-  const float s = (NV ? mxb_ue4m3_decode(b) : mxb_e8m0_decode(b)) * 0x1p63f;
+// A UE4M3 byte b as the BF16 pair s(b) * 2^63 (NVFP4's scale table).
+__device__ __forceinline__ uint32_t ue4m3_pair(uint8_t b) {
+  const float s = mxb_ue4m3_decode(b) * 0x1p63f;
   const uint32_t h = __float_as_uint(s) >> 16;  // exact: at most 4 significant bits
   return h | (h << 16);
 }
@@ -254,8 +303,8 @@ __global__ void __launch_bounds__(DTHREADS, 2)
   // word's decoding.
   const uint4 *af = ap + (int64_t)c0 * 8 * 2 * 32 + lane;
   auto load_a = [&](int w, uint4(&a)[2]) {
-    a[0] = __ldg(af + w * 64);
-    a[1] = __ldg(af + w * 64 + 32);
+    a[0] = ld_staged(af + w * 64);
+    a[1] = ld_staged(af + w * 64 + 32);
   };
   if (c0 < c1) {
     load_codes(c0, 0);
@@ -263,7 +312,7 @@ __global__ void __launch_bounds__(DTHREADS, 2)
     load_scales(c0);
   }
   if (NV)
-    for (int i = threadIdx.x; i < 256; i += DTHREADS) scale_lut[i] = scale_pair<NV>((uint8_t)i);
+    for (int i = threadIdx.x; i < 256; i += DTHREADS) scale_lut[i] = ue4m3_pair((uint8_t)i);
   __syncthreads();
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   // Launched as a programmatic dependent of the staging kernel: everything
@@ -351,9 +400,13 @@ mxb_status_t run_decode(const mxb_context *ctx, const problem &p, void *ws, cuda
   const decode_plan d = make_plan(p);
   uint32_t *ap = static_cast<uint32_t *>(ws);
   int *flags = reinterpret_cast<int *>(static_cast<char *>(ws) + d.flags_off);
-  stage_a_kernel<<<(unsigned)d.stage_blocks, DTHREADS, 0, st>>>(p, d.kpad, ap, flags);
+  if (p.a.format == MXB_FORMAT_BF16)
+    stage_a_kernel<true><<<(unsigned)d.stage_blocks, DTHREADS, 0, st>>>(p, d.kpad, ap, flags);
+  else
+    stage_a_kernel<false><<<(unsigned)d.stage_blocks, DTHREADS, 0, st>>>(p, d.kpad, ap, flags);
   MXB_TRY(launch_status("gemm decode: A staging kernel"));
-  auto kernel = p.b.scale_type == MXB_SCALE_UE4M3 ? decode_kernel<true> : decode_kernel<false>;
+  const bool nv = p.b.scale_type == MXB_SCALE_UE4M3;
+  auto kernel = nv ? decode_kernel<true> : decode_kernel<false>;
   // A programmatic dependent launch: the main kernel's blocks start while
   // the staging kernel runs (sm_90 and later; an ordinary launch before).
   cudaLaunchConfig_t cfg = {};
