@@ -615,7 +615,7 @@ typedef enum mxb_grouped_layout_t {
    * index holds E counts. Rows at or beyond a count are not read into any
    * result and not written. */
   MXB_GROUPED_M_MASKED = 1,
-  /* Added in 0.2, CPU backend only so far. The groups split K (the tokens of
+  /* Added in 0.2 (CUDA: an exact kernel in both modes). The groups split K (the tokens of
    * a weight gradient, dW_e = dY_e^T X_e: A is dY^T [M, T] and B is X^T
    * [N, T], both quantized along T): group e owns the columns
    * [offsets[e], offsets[e + 1]) of A and B; index holds E + 1 offsets. B is
@@ -643,7 +643,7 @@ typedef struct mxb_grouped_gemm_desc_t {
   /* Added in 0.2 (a desc whose struct_size ends before it gets 0). Non-zero:
    * A's tensor scale is per group, as mxb_grouped_quantize writes it: NVFP4's
    * A.amax points to E values, group e's rows use the e-th. M layouts, A in
-   * NVFP4; CPU backend only so far. */
+   * NVFP4; both backends. */
   int a_group_scales;
 } mxb_grouped_gemm_desc_t;
 
@@ -665,7 +665,8 @@ MXB_API mxb_status_t mxb_grouped_gemm(mxb_context_t *ctx, const mxb_grouped_gemm
                                       const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,
                                       void *workspace, size_t workspace_bytes, void *stream);
 
-/* Grouped quantize (added in 0.2; CPU backend only so far): the groups of
+/* Grouped quantize (added in 0.2; CUDA: NVFP4 RNE with or without the d = 16
+ * RHT and MX RNE, rows of whole blocks, 16-byte aligned; docs/SUPPORT.md): the groups of
  * rows that `groups` describes (an M layout: E + 1 offsets or E counts, as
  * for mxb_grouped_gemm; its gemm and a_group_scales fields are not used),
  * each quantized into the same rows of dst [rows, K] exactly as
