@@ -423,16 +423,18 @@ Test(cuda_gemm, fast_sm90_w4_within_bound) {
   mxb_context_t *ctx = gpu_ctx();
   for (int p = 0; p < 4; p++)
     for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {
-      if (shapes[s][0] <= 16 && pairs[p][0] == MXB_FORMAT_BF16) continue; /* the decode kernel's */
       for (int kind = 0; kind < 3; kind++) {
         mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, s == 3 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32,
                                            kind == 2 ? -0.75f : 1.25f, kind == 1 ? 0.5f : 0.0f, s == 1 ? 310 : 0);
-        /* BF16 has no scales: swizzled scales with 4-bit A only. */
-        const int swz = pairs[p][0] != MXB_FORMAT_BF16 && (s + p + kind) % 2;
-        /* M <= 16 with linear scales is the decode kernel's. */
-        check_fast_layout(ctx, pairs[p][0], pairs[p][1], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind,
-                          shapes[s][0] <= 16 && !swz ? "cuda-fast-decode-m16" : W4_PATH,
-                          swz ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR);
+        /* BF16 has no scales: swizzled scales of A with 4-bit A only; with
+         * BF16 A at M <= 16, B's scales swizzled (linear ones are the decode
+         * kernel's, as are 4-bit A's at M <= 16). */
+        const int bf16 = pairs[p][0] == MXB_FORMAT_BF16, small = shapes[s][0] <= 16;
+        const int swz = !bf16 && (s + p + kind) % 2, swz_b = bf16 ? small : swz;
+        check_fast_layouts(ctx, pairs[p][0], pairs[p][1], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind,
+                           small && !swz_b ? "cuda-fast-decode-m16" : W4_PATH,
+                           swz ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR,
+                           swz_b ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR);
       }
     }
   mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
