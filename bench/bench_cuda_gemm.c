@@ -148,8 +148,9 @@ MXBB_CONSTRUCTOR static void reg(void) {
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]) && n < MAXCASES; i++) {
       /* 4-bit weights x BF16 at decode, small-batch and prefill-chunk shapes. */
       if (list[i].fa == MXB_FORMAT_BF16 && list[i].fb != MXB_FORMAT_BF16 && M > 1024) continue;
-      /* M = 1 (single-token decode): BF16 and 4-bit weights only. */
-      if (M == 1 && list[i].fa != MXB_FORMAT_BF16) continue;
+      /* M = 1 (single-token decode): BF16, and 4-bit weights in fast mode. */
+      const int w4 = list[i].fb == MXB_FORMAT_NVFP4 || list[i].fb == MXB_FORMAT_MXFP4;
+      if (M == 1 && list[i].fa != MXB_FORMAT_BF16 && !(w4 && list[i].mode == MXB_GEMM_FAST)) continue;
       g_cases[n] = list[i];
       snprintf(g_names[n], sizeof(g_names[n]), "cuda_gemm/%s/%lldx%lldx%lld", list[i].name, (long long)M,
                (long long)N, (long long)K);
