@@ -41,7 +41,7 @@ typedef struct gcase {
 
 enum { SC_DEEPSEEK, SC_LATENT, SC_DECODE, NSC };
 static scenario g_sc[NSC];
-static double g_bf16_time[NSC], g_dense_time[NSC][4];
+static double g_bf16_time[NSC], g_dense_time[NSC][6];
 
 static void scenarios_init(void) {
   scenario *d = &g_sc[SC_DEEPSEEK];
@@ -155,9 +155,12 @@ static void lt_groups_fini(lt_groups *g, const scenario *s) {
   cudaFree(g->ws);
 }
 
-/* Which dense case a grouped one is compared with (by B's format). */
+/* Which dense case a grouped one is compared with (by its formats). */
 static int dense_slot(mxb_format_t fa, mxb_format_t fb) {
-  return fb == MXB_FORMAT_MXFP4 ? 1 : fa == MXB_FORMAT_NVFP4 ? 2 : fb == MXB_FORMAT_NVFP4 ? 0 : 3;
+  if (fa == MXB_FORMAT_BF16) return fb == MXB_FORMAT_MXFP4 ? 1 : 0;
+  if (fa == MXB_FORMAT_NVFP4) return 2;
+  if (fb == MXB_FORMAT_MXFP4) return 4;              /* W4A8 */
+  return fa == MXB_FORMAT_FP8_E4M3_1x128 ? 5 : 3; /* FP8 blocks : MXFP8 */
 }
 
 /* One call of a case (bench_call). */
@@ -349,7 +352,7 @@ static const qcase k_qcases[] = {{"dense_nvfp4", MXB_FORMAT_NVFP4, 0},
                                  {"dense_mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, 0},
                                  {"grouped_mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, 1}};
 
-#define MAXCASES 32
+#define MAXCASES 48
 static gcase g_cases[MAXCASES];
 static char g_names[MAXCASES][96];
 
@@ -365,6 +368,12 @@ MXBB_CONSTRUCTOR static void reg(void) {
         {"mxb_bf16_x_nvfp4w", G_MXB, sc, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4},
         {"mxb_bf16_x_mxfp4w", G_MXB, sc, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4},
         {"mxb_nvfp4", G_MXB, sc, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4},
+        {"dense_mxfp8", G_DENSE, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3},
+        {"dense_mxfp8_x_mxfp4w", G_DENSE, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4},
+        {"dense_fp8_1x128_x_128x128", G_DENSE, sc, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128},
+        {"mxb_mxfp8", G_MXB, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3},
+        {"mxb_mxfp8_x_mxfp4w", G_MXB, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4},
+        {"mxb_fp8_1x128_x_128x128", G_MXB, sc, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128},
     };
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]) && n < MAXCASES; i++) {
       /* the dense comparison needs a single A of all rows: not the masked layout */

@@ -622,7 +622,11 @@ static void cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
   mxbt_to_host(&dstatus, st_d, 4);
   mxbt_to_host(Cg, Cd, cb);
   cr_assert_eq(dstatus, want_status);
-  for (int64_t i = 0; i < M * c->N; i++)
+  /* Fast mode where a fast grouped kernel takes the pair: within the bound,
+   * which the fast_* tests check; the exact kernels give the CPU's bits. */
+  const int exact_path = strncmp(mxb_context_last_impl(gpu), "cuda-exact", 10) == 0;
+  cr_assert(mode == MXB_GEMM_FAST || exact_path, "exact mode ran %s", mxb_context_last_impl(gpu));
+  for (int64_t i = 0; exact_path && i < M * c->N; i++)
     cr_assert_eq(mxbt_f2u(Cg[i]), mxbt_f2u(Ch[i]), "%s x %s layout %d mode %d: C[%lld] GPU %a CPU %a",
                  mxbt_format_name(c->fa), mxbt_format_name(c->fb), (int)layout, (int)mode, (long long)i, Cg[i],
                  Ch[i]);
@@ -779,11 +783,12 @@ Test(grouped_gemm_cuda, e256_experts_give_the_cpu_bits) {
  * then every byte equals the CPU's. */
 #ifdef MXB_WITH_CUDA
 #define W4_GROUPED "cuda-fast-grouped-sm90-w4-bf16-wgmma"
+#define MX_GROUPED "cuda-fast-grouped-sm90-mx-fp8-wgmma"
 /* a_groups (NVFP4 A): A quantized group by group (mxb_grouped_quantize on the
  * CPU, one amax a group) and read with a_group_scales, exact mode also
- * compared bit for bit. */
-static void fast_w4_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, mxb_grouped_layout_t layout,
-                           int64_t lead, int64_t tail, int big_scale, int a_groups) {
+ * compared bit for bit. impl: the path the call must take. */
+static void fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, mxb_grouped_layout_t layout,
+                        int64_t lead, int64_t tail, int big_scale, int a_groups, const char *impl) {
   const int E = c->E;
   const int masked = layout == MXB_GROUPED_M_MASKED;
   int64_t start[8], rows[8], max_m = 0, M = lead;
@@ -864,7 +869,7 @@ static void fast_w4_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *
   cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &g, &A.d, &Bd, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
   void *w = mxbt_dev_alloc(ws);
   cr_assert_eq(mxb_grouped_gemm(gpu, &g, &A.d, &Bd, Cd, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  cr_expect_str_eq(mxb_context_last_impl(gpu), W4_GROUPED);
+  cr_expect_str_eq(mxb_context_last_impl(gpu), impl);
   mxbt_dev_sync();
   mxbt_to_host(Cg, Cd, cb);
   int32_t dstatus;
@@ -893,8 +898,14 @@ static void fast_w4_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *
     double *a = malloc((size_t)(M * K) * 8), *b = malloc((size_t)(E * N * K) * 8);
     for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
     for (int64_t r = 0; r < E * N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
-    const int L = c->fb == MXB_FORMAT_NVFP4 ? 16 : 32;
-    const double gam = ((double)K + (double)((K + L - 1) / L) + 4) * 0x1p-23;
+    /* docs/GEMM.md's fast-mode bound: the FP8 tensor cores' partial sums
+     * (about 13 bits) add 2^-13 for each product summed before a promotion */
+    mxb_format_info_t ia = {.struct_size = sizeof(ia)}, ib = {.struct_size = sizeof(ib)};
+    mxb_format_info(c->fa, &ia);
+    mxb_format_info(c->fb, &ib);
+    const int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
+    const double fp8_sums = strcmp(impl, MX_GROUPED) ? 0.0 : L * 0x1p-13;
+    const double gam = ((double)K + (double)((K + L - 1) / L) + 4) * 0x1p-23 + fp8_sums;
     double worst = 0;
     for (int e = 0; e < E; e++) {
       mxb_tensor_t Ae = A.h;
@@ -953,14 +964,51 @@ Test(grouped_gemm_cuda, fast_w4_groups_within_bound) {
       {MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 2, 64, 128, {33, 1}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    fast_w4_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0, 0);
-    fast_w4_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_MASKED, 0, 5, 0, 0);
+    fast_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0, 0, W4_GROUPED);
+    fast_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_MASKED, 0, 5, 0, 0, W4_GROUPED);
   }
-  fast_w4_vs_cpu(gpu, cpu, &cases[1], MXB_GROUPED_M_CONTIGUOUS, 3, 2, 1, 0);
-  fast_w4_vs_cpu(gpu, cpu, &cases[3], MXB_GROUPED_M_MASKED, 0, 3, 1, 0);
+  fast_vs_cpu(gpu, cpu, &cases[1], MXB_GROUPED_M_CONTIGUOUS, 3, 2, 1, 0, W4_GROUPED);
+  fast_vs_cpu(gpu, cpu, &cases[3], MXB_GROUPED_M_MASKED, 0, 3, 1, 0, W4_GROUPED);
   /* NVFP4 activations quantized a group at a time (a_group_scales) */
-  fast_w4_vs_cpu(gpu, cpu, &cases[2], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0, 1);
-  fast_w4_vs_cpu(gpu, cpu, &cases[2], MXB_GROUPED_M_MASKED, 0, 5, 0, 1);
+  fast_vs_cpu(gpu, cpu, &cases[2], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0, 1, W4_GROUPED);
+  fast_vs_cpu(gpu, cpu, &cases[2], MXB_GROUPED_M_MASKED, 0, 5, 0, 1, W4_GROUPED);
+  mxb_context_destroy(cpu);
+  mxb_context_destroy(gpu);
+#endif
+}
+
+/* The fast grouped path on FP8 tensor cores (sm_90a MX kernel): MXFP8 in
+ * two element mixes, MXFP4 weights x MXFP8 activations (W4A8), FP8 with
+ * fp32 1 x 128 / 128 x 128 block scales; each group's rows within the
+ * FP8 row of the fast-mode bound of the CPU's exact result, rows outside
+ * every group (NaN rows among them) untouched, empty groups and groups of
+ * one row, tiles of B's rows running into the next expert, 32-, 64- and
+ * 128-column tiles. */
+Test(grouped_gemm_cuda, fast_mx_groups_within_bound) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  struct cudaDeviceProp prop;
+  cr_assert_eq(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a MX kernel needs compute capability 9.0");
+  mxb_context_t *gpu, *cpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  static const gcase cases[] = {
+      {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 5, 200, 256, {17, 0, 1, 130, 40}},
+      {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3, 3, 64, 384, {50, 61, 9}},
+      {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 4, 130, 256, {200, 3, 0, 129}},
+      {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 2, 24, 128, {33, 1}},
+      {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 3, 256, 384, {50, 161, 9}},
+      {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_1x128, 2, 96, 256, {70, 0}},
+      /* W4A8 with the experts widened in the kernel: 32-column tiles and a
+       * K tail; enough tiles for 128-column ones */
+      {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 3, 24, 192, {40, 0, 7}},
+      {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 8, 384, 128, {600, 0, 1, 1000, 700, 900, 33, 1400}},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fast_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0, 0, MX_GROUPED);
+    fast_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_MASKED, 0, 5, 0, 0, MX_GROUPED);
+  }
   mxb_context_destroy(cpu);
   mxb_context_destroy(gpu);
 #endif
@@ -1056,8 +1104,9 @@ Test(grouped_gemm_cuda, graph_replay_follows_device_offsets) {
 #endif
 }
 
-/* The same on the fast grouped path (4-bit experts on the sm_90a kernel,
- * deterministic, the offsets read on the device only). */
+/* The same on the fast grouped paths (4-bit experts on the sm_90a 4-bit
+ * kernel, W4A8 on the sm_90a MX kernel; both deterministic, the offsets read
+ * on the device only). */
 Test(grouped_gemm_cuda, fast_graph_replay_follows_device_offsets) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
@@ -1066,6 +1115,7 @@ Test(grouped_gemm_cuda, fast_graph_replay_follows_device_offsets) {
   if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a 4-bit kernel needs compute capability 9.0");
   const int32_t offs[2][4] = {{0, 30, 30, 90}, {5, 6, 60, 95}};
   graph_replay_case(MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_GEMM_FAST, 96, 136, 256, offs, 18, W4_GROUPED);
+  graph_replay_case(MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, MXB_GEMM_FAST, 96, 136, 256, offs, 18, MX_GROUPED);
 #endif
 }
 

@@ -229,6 +229,15 @@ bool sm90_mx_fp8_applies(const mxb_context *ctx, const problem &p);
 bool sm90_mx_fp8_preferred(const mxb_context *ctx, const problem &p);
 size_t sm90_mx_fp8_workspace(const mxb_context *ctx, const problem &p);
 mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
+// The same kernel over the groups of a grouped GEMM (p: A's rows, N rows of
+// B an expert, plain C), its row tiles those of the group table (tiles of
+// sm90_mx_grouped_tile() rows, at most upper_tiles of them). Within the
+// fast-mode bound for every input: no exactness guard.
+bool sm90_mx_grouped_applies(const mxb_context *ctx, const problem &p, int64_t upper_tiles);
+int sm90_mx_grouped_tile();
+size_t sm90_mx_grouped_workspace(const problem &p);
+mxb_status_t run_sm90_mx_grouped(const mxb_context *ctx, const problem &p, const group_rows &g, int64_t upper_tiles,
+                                 void *ws, cudaStream_t st);
 
 // Fast, sm_90a: 4-bit B (NVFP4, MXFP4) decoded to BF16 in the mainloop, BF16
 // wgmma (sm90_w4_bf16_gemm.cu).

@@ -6,6 +6,9 @@
 // that applies serving the call:
 // - fast mode, 4-bit B on sm_90a: the sm90 4-bit kernel with blockIdx.y
 //   walking the table's tiles (sm90_w4_bf16_gemm.cu), plain C;
+// - fast mode, MXFP8 x MXFP8, MXFP8 x MXFP4 (W4A8) and FP8 block scales on
+//   sm_90a: the sm90 MX kernel, its persistent CTAs walking the table's
+//   (row tile, column tile) units (sm90_mx_fp8_gemm.cu), plain C;
 // - the generic exact kernel, walking (tile of a group, 16 columns) work
 //   items and computing each output exactly as the dense generic kernel
 //   does (the CPU reference's bits), in either mode;
@@ -171,23 +174,32 @@ problem grouped_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, cons
   return p;
 }
 
-// The fast kernel's choices, from the shape only: a group's rows as the
-// shape suggests (max_m, or the mean), its tile rows, and a bound on the
-// table's tiles (every group may end in a partial tile).
+// The fast kernel's choices, from the shape only: which kernel, a group's
+// rows as the shape suggests (max_m, or the mean), its tile rows, and a
+// bound on the table's tiles (every group may end in a partial tile).
+enum fast_kernel { NO_FAST, W4_FAST, MX_FAST };
 struct fast_plan {
-  bool on;
+  fast_kernel on;
   int64_t rows_hint, upper;
   int tile;
 };
 fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const problem &p, int layout, int64_t E,
                     int64_t max_rows) {
   const int masked = layout == MXB_GROUPED_M_MASKED;
-  fast_plan f;
-  f.rows_hint = masked ? max_rows : (p.M + E - 1) / E;
-  f.tile = sm90_w4_grouped_tile(f.rows_hint);
-  f.upper = masked ? E * ((max_rows + f.tile - 1) / f.tile) : (p.M + f.tile - 1) / f.tile + E;
-  f.on = desc->mode != MXB_GEMM_EXACT && layout != MXB_GROUPED_K_CONTIGUOUS && sm90_w4_grouped_applies(ctx, p, f.upper);
+  auto upper = [&](int tile) { return masked ? E * ((max_rows + tile - 1) / tile) : (p.M + tile - 1) / tile + E; };
+  fast_plan f{NO_FAST, masked ? max_rows : (p.M + E - 1) / E, 0, 0};
+  if (desc->mode == MXB_GEMM_EXACT || layout == MXB_GROUPED_K_CONTIGUOUS) return f;
+  const int w4 = sm90_w4_grouped_tile(f.rows_hint), mx = sm90_mx_grouped_tile();
+  if (sm90_w4_grouped_applies(ctx, p, upper(w4))) f = {W4_FAST, f.rows_hint, upper(w4), w4};
+  else if (sm90_mx_grouped_applies(ctx, p, upper(mx))) f = {MX_FAST, f.rows_hint, upper(mx), mx};
   return f;
+}
+size_t fast_workspace(const mxb_context *ctx, const problem &p, const fast_plan &f) {
+  switch (f.on) {
+    case W4_FAST: return sm90_w4_grouped_workspace(ctx, p, f.rows_hint);
+    case MX_FAST: return sm90_mx_grouped_workspace(p);
+    default: return 0;
+  }
 }
 }  // namespace
 
@@ -197,8 +209,7 @@ extern "C" size_t mxb_cuda_grouped_gemm_workspace_size(struct mxb_context *ctx, 
                                                        int64_t ldc) {
   const problem p = grouped_problem(desc, A, B, nullptr, N, ldc);
   const fast_plan f = plan_fast(ctx, desc, p, layout, groups, max_rows);
-  return table_bytes(groups) + (f.on ? sm90_w4_grouped_workspace(ctx, p, f.rows_hint) : 0) + 256 -
-         MXB_WORKSPACE_ALIGNMENT;
+  return table_bytes(groups) + fast_workspace(ctx, p, f) + 256 - MXB_WORKSPACE_ALIGNMENT;
 }
 
 extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
@@ -215,7 +226,7 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
   const problem p = grouped_problem(desc, A, B, C, N, ldc);
   const fast_plan f = plan_fast(ctx, desc, p, layout, groups, max_rows);
   grouped_prep<<<1, 32, 0, st>>>(index, index_bits, masked, groups, split_k ? A->cols : A->rows, max_rows,
-                                 f.on ? f.tile : 0, t, status);
+                                 f.on != NO_FAST ? f.tile : 0, t, status);
   MXB_TRY(launch_status("grouped GEMM prep kernel"));
   if (split_k) {
     mxb_set_last_impl(ctx, "cuda-exact-grouped-k-generic");
@@ -224,11 +235,15 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
     grouped_k_generic<<<grid_for(ctx, items * 256, 256, 8), 256, 0, st>>>(p, rows_of(t, groups, false, false));
     return launch_status("grouped GEMM K-split kernel");
   }
-  mxb_set_last_impl(ctx, f.on ? "cuda-fast-grouped-sm90-w4-bf16-wgmma" : "cuda-exact-grouped-generic");
+  mxb_set_last_impl(ctx, f.on == W4_FAST  ? "cuda-fast-grouped-sm90-w4-bf16-wgmma"
+                         : f.on == MX_FAST ? "cuda-fast-grouped-sm90-mx-fp8-wgmma"
+                                           : "cuda-exact-grouped-generic");
   if (N == 0 || A->rows == 0) return MXB_SUCCESS;
   const int *guard = nullptr;
   problem exact = p;
-  if (f.on) {
+  if (f.on == MX_FAST)
+    return run_sm90_mx_grouped(ctx, p, rows_of(t, groups, true, a_groups), f.upper, ws + table_bytes(groups), st);
+  if (f.on == W4_FAST) {
     MXB_TRY(run_sm90_w4_grouped(ctx, p, rows_of(t, groups, true, a_groups), f.rows_hint, f.upper, ws + table_bytes(groups),
                                 st, &guard, &exact));
     if (!guard) return MXB_SUCCESS;

@@ -78,12 +78,20 @@ struct mx_params {
   int64_t sa_cols, sb_cols;
   int sa_swz, sb_swz, sa_vec, sb_vec;  // vec: linear rows of whole 4-byte words
   int sa_brows, sb_brows;  // B128: rows a scale covers (1 or 128)
-  int M, N, nkb, ksteps, tiles_m, tiles_n;
+  int M, N, nkb, ksteps, tiles_m, tiles_n;  // grouped: M is A's rows, N an expert's rows of B
+  int b_rows;  // rows of the B operand the producers read (N; grouped: the stacked experts' E * N)
   int splits, kper;  // K split in `splits` ranges of kper stages (the last may be shorter)
   float *part;       // splits > 1: the ranges' fp32 partial tiles, [split][M][N]
   int swap;  // the kernel computes C^T = B A^T (A and B exchanged): store transposed
   int pairs;  // C takes two adjacent columns as one aligned store (not swapped, even ldc, aligned C)
   out_view out;
+  group_rows g;  // grouped: the table's row tiles (of BM rows) replace tiles_m (g.tiles NULL: dense)
+};
+
+// A work unit's tile: A's (and C's) rows [m0, m_end) of it are stored;
+// C's columns from n0; B's rows loaded from bn0 (grouped: the expert's).
+struct unit_tile {
+  int m0, m_end, n0, bn0;
 };
 
 // MXFP4 operands (E2M1 codes, the same E8M0 scales per 32) are rewritten as
@@ -104,6 +112,27 @@ __device__ __forceinline__ void tile_of(int id, int tiles_m, int tiles_n, int &t
   const int rows = min(tiles_m - first, 8), in = id % per_group;
   tm = first + in % rows;
   tn = in / rows;
+}
+
+// Row tiles of the call: grouped, the table's total (written on the device
+// by the prep kernel, read when the kernel runs).
+__device__ __forceinline__ int row_tiles(const mx_params &p) {
+  return p.g.tiles ? (int)p.g.tiles[p.g.E] : p.tiles_m;
+}
+// Work unit u's tile. Grouped: row tile tm of the table is a tile of its
+// group's rows (reading past the group's end into other rows of A, whose
+// results are not stored) times its expert's rows of the stacked B.
+__device__ __forceinline__ unit_tile unit_of(const mx_params &p, int u, int tiles_m, int bn) {
+  int tm, tn;
+  tile_of(u / p.splits, tiles_m, p.tiles_n, tm, tn);
+  unit_tile t{tm * BM, p.M, tn * bn, tn * bn};
+  if (p.g.tiles) {
+    const int64_t e = group_of_tile(p.g, tm);
+    t.m0 = (int)(p.g.row0[e] + (tm - p.g.tiles[e]) * BM);
+    t.m_end = (int)(p.g.row0[e] + p.g.rows[e]);
+    t.bn0 = (int)(e * p.N) + t.n0;
+  }
+  return t;
 }
 
 // The E8M0 scales of K-blocks kg0 .. kg0 + 3 of row r as one little-endian
@@ -227,7 +256,7 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
   static_assert(!FP4 || AHEAD >= 1, "FP4 needs a ring of three or more stages");
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + STAGES, *loaded = empty + STAGES;
   const uint8_t *plane = is_a ? p.sa : p.sb;
-  const int r0 = is_a ? m0 : n0, nrows = is_a ? p.M : p.N, swz = is_a ? p.sa_swz : p.sb_swz;
+  const int r0 = is_a ? m0 : n0, nrows = is_a ? p.M : p.b_rows, swz = is_a ? p.sa_swz : p.sb_swz;
   const int vec = is_a ? p.sa_vec : p.sb_vec;
   const int64_t cols = is_a ? p.sa_cols : p.sb_cols, step = swz ? 512 : 4;  // bytes a stage further on
   uint32_t *raw = reinterpret_cast<uint32_t *>(smem + L::RAW_OFF) + (is_a ? 0 : STAGES * BM);
@@ -542,13 +571,13 @@ __device__ __forceinline__ bool wide_stage(const uint8_t *smem, int st) {
 // then writes whole 32-byte sectors, and half the stores and index
 // arithmetic of one store an element.
 template <int J>
-__device__ __forceinline__ void store_subtile(const mx_params &p, float at, const float *acc, int m0, int n0, int r,
-                                              int q, int sp) {
+__device__ __forceinline__ void store_subtile(const mx_params &p, float at, const float *acc, int m0, int m_end,
+                                              int n0, int r, int q, int sp) {
   const bool f32 = p.out.dtype == MXB_DTYPE_FP32;
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     const int m = m0 + r + 8 * hr;
-    if (m >= p.M) continue;
+    if (m >= m_end) continue;
 #pragma unroll
     for (int j = 0; j < J; ++j) {
       const int n = n0 + 8 * j + 2 * q;
@@ -664,7 +693,7 @@ __global__ void __launch_bounds__(THREADS, 1)
   uint8_t *smem = smem_raw + ((1024 - (ptx::smem_addr(smem_raw) & 1023)) & 1023);
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
   const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
-  const int units = p.tiles_m * p.tiles_n * p.splits;  // (tile, K range) pairs
+  const int tiles_m = row_tiles(p), units = tiles_m * p.tiles_n * p.splits;  // (tile, K range) pairs
   if (tid == 0) {
     for (int s = 0; s < L::STAGES; ++s) {
       ptx::mbar_init(&full[s], 128);  // the producer warps' lanes (plus the TMA bytes)
@@ -681,11 +710,10 @@ __global__ void __launch_bounds__(THREADS, 1)
     const int w = tid / 32 - 8;  // producer warp 0 .. 3
     uint32_t g = 0;
     for (int u = blockIdx.x; u < units; u += gridDim.x) {
-      int tm, tn;
-      tile_of(u / p.splits, p.tiles_m, p.tiles_n, tm, tn);
+      const unit_tile ut = unit_of(p, u, tiles_m, BN);
       const int s0 = u % p.splits * p.kper, s1 = min(s0 + p.kper, p.ksteps);
-      if (w < 2) produce<BN, BM, FP4, B128>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, true, w, s0, s1, g);
-      else produce<BN, BN, FP4, B128>(smem, &ta, &tb, p, tm * BM, tn * BN, lane, false, w - 2, s0, s1, g);
+      if (w < 2) produce<BN, BM, FP4, B128>(smem, &ta, &tb, p, ut.m0, ut.bn0, lane, true, w, s0, s1, g);
+      else produce<BN, BN, FP4, B128>(smem, &ta, &tb, p, ut.m0, ut.bn0, lane, false, w - 2, s0, s1, g);
       g += max(s1 - s0, 0);
     }
     return;
@@ -697,9 +725,8 @@ __global__ void __launch_bounds__(THREADS, 1)
     float acc[64], t[64];
     uint32_t g = 0;
     for (int u = blockIdx.x; u < units; u += gridDim.x) {
-      int tm, tn;
-      tile_of(u / p.splits, p.tiles_m, p.tiles_n, tm, tn);
-      const int m0 = tm * BM + wg * 64, n0 = tn * BN, sp = u % p.splits;
+      const unit_tile ut = unit_of(p, u, tiles_m, BN);
+      const int m0 = ut.m0 + wg * 64, n0 = ut.n0, sp = u % p.splits;
       const int s0 = sp * p.kper, s1 = min(s0 + p.kper, p.ksteps);
 #pragma unroll
       for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
@@ -718,16 +745,15 @@ __global__ void __launch_bounds__(THREADS, 1)
         }
         ptx::mbar_arrive(&empty[st]);
       }
-      store_subtile<16>(p, at, acc, m0, n0, r, q, sp);
+      store_subtile<16>(p, at, acc, m0, ut.m_end, n0, r, q, sp);
     }
     return;
   }
   float acc[BN / 2], tmp[depth<BN>::NB][BN / 4];
   uint32_t g = 0;
   for (int u = blockIdx.x; u < units; u += gridDim.x) {
-    int tm, tn;
-    tile_of(u / p.splits, p.tiles_m, p.tiles_n, tm, tn);
-    const int m0 = tm * BM, n0 = tn * BN, sp = u % p.splits;
+    const unit_tile ut = unit_of(p, u, tiles_m, BN);
+    const int m0 = ut.m0, n0 = ut.n0, sp = u % p.splits;
     const int s0 = sp * p.kper, s1 = min(s0 + p.kper, p.ksteps);
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
@@ -749,7 +775,7 @@ __global__ void __launch_bounds__(THREADS, 1)
     }
 #pragma unroll
     for (int sub = 0; sub < 2; ++sub)
-      store_subtile<BN / 16>(p, at, acc + sub * (BN / 4), m0 + 64 * sub, n0 + wg * (BN / 2), r, q, sp);
+      store_subtile<BN / 16>(p, at, acc + sub * (BN / 4), m0 + 64 * sub, ut.m_end, n0 + wg * (BN / 2), r, q, sp);
   }
 #endif
 }
@@ -777,8 +803,20 @@ mxb_status_t tensor_map(CUtensorMap *m, const operand &o, int box_rows) {
                        fp4 ? CU_TENSOR_MAP_SWIZZLE_NONE : CU_TENSOR_MAP_SWIZZLE_128B);
 }
 
+// The kernel's view of a call, from its shape and formats (never its data):
+// operands exchanged or not, tile width, K ranges.
+struct plan {
+  int swap, bn, splits;
+  int fused;  // an MXFP4 operand widened in shared memory (no E4M3 copy)
+  int64_t M, N;  // C as the kernel computes it (C^T where swap)
+};
+
+// g: grouped, the table whose row tiles the kernel walks (at most
+// upper_tiles of them), else NULL.
 template <int BN, int KIND, bool FP4, bool B128 = false>
-mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, int splits, float *part, cudaStream_t st) {
+mxb_status_t launch(const mxb_context *ctx, const problem &p, const plan &pl, float *part, const group_rows *g,
+                    int64_t upper_tiles, cudaStream_t st) {
+  const int swap = pl.swap, splits = pl.splits;
   CUtensorMap ta, tb;
   MXB_TRY(tensor_map(&ta, p.a, BM));
   MXB_TRY(tensor_map(&tb, p.b, BN));
@@ -800,6 +838,8 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, int spli
   k.ksteps = (int)((p.K + BK - 1) / BK);
   k.tiles_m = (int)((p.M + BM - 1) / BM);
   k.tiles_n = (int)((p.N + BN - 1) / BN);
+  k.b_rows = (int)p.b.rows;
+  k.g = g ? *g : group_rows{nullptr, nullptr, nullptr, 0, false};
   k.swap = swap;
   k.splits = splits;
   k.kper = (k.ksteps + splits - 1) / splits;
@@ -809,8 +849,9 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, int swap, int spli
   k.pairs = !swap && p.out.ldc % 2 == 0 && (uintptr_t)p.out.c % align == 0;
   auto kernel = sm90_mx_fp8_kernel<BN, KIND, FP4, B128>;
   MXB_TRY((allow_dynamic_smem<sm90_mx_fp8_kernel<BN, KIND, FP4, B128>>(ctx->device, layout<BN>::BYTES)));
-  const int units = k.tiles_m * k.tiles_n * splits, sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
-  kernel<<<units < sms ? units : sms, THREADS, layout<BN>::BYTES, st>>>(ta, tb, k);
+  const int64_t units = (g ? upper_tiles : k.tiles_m) * k.tiles_n * splits;
+  const int sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
+  kernel<<<units < sms ? (int)units : sms, THREADS, layout<BN>::BYTES, st>>>(ta, tb, k);
   MXB_TRY(launch_status("sm90_mx_fp8_kernel"));
   if (splits == 1) return MXB_SUCCESS;
   const int64_t n = p.M * p.N;
@@ -866,13 +907,6 @@ mxb_status_t as_e4m3(const operand &o, int64_t K, uint8_t *dst, cudaStream_t st,
   return MXB_SUCCESS;
 }
 
-// The kernel's view of a call, from its shape and formats (never its data):
-// operands exchanged or not, tile width, K ranges.
-struct plan {
-  int swap, bn, splits;
-  int fused;  // an MXFP4 operand widened in shared memory (no E4M3 copy)
-  int64_t M, N;  // C as the kernel computes it (C^T where swap)
-};
 // MXB_SM90_MX_PLAN="swap,bn,splits,fused" (each -1 for the default) replaces
 // the plan's choices for benchmarking; values the kernel cannot run are
 // ignored. Read once, so workspace queries and calls agree.
@@ -957,19 +991,24 @@ bool sm90_mx_fp8_preferred(const mxb_context *, const problem &p) {
   return p.M <= 128 || p.N <= 128;
 }
 
+namespace {
 template <int BN>
-mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, const plan &pl, float *part, cudaStream_t st) {
+mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, const plan &pl, float *part, const group_rows *g,
+                         int64_t upper, cudaStream_t st) {
   const int kind = (p.a.format == MXB_FORMAT_MXFP8_E5M2) | (p.b.format == MXB_FORMAT_MXFP8_E5M2) << 1;
   switch (kind) {
-    case 0: return launch<BN, 0, false>(ctx, p, pl.swap, pl.splits, part, st);
-    case 1: return launch<BN, 1, false>(ctx, p, pl.swap, pl.splits, part, st);
-    case 2: return launch<BN, 2, false>(ctx, p, pl.swap, pl.splits, part, st);
-    default: return launch<BN, 3, false>(ctx, p, pl.swap, pl.splits, part, st);
+    case 0: return launch<BN, 0, false>(ctx, p, pl, part, g, upper, st);
+    case 1: return launch<BN, 1, false>(ctx, p, pl, part, g, upper, st);
+    case 2: return launch<BN, 2, false>(ctx, p, pl, part, g, upper, st);
+    default: return launch<BN, 3, false>(ctx, p, pl, part, g, upper, st);
   }
 }
 
-mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
-  const plan pl = plan_of(ctx, p);
+// The call under plan pl: MXFP4 operands widened to E4M3 in the workspace
+// (unless the kernel widens them), A and B exchanged where planned, the
+// kernel for the tile width and formats.
+mxb_status_t run_plan(const mxb_context *ctx, const problem &p, const plan &pl, void *ws, const group_rows *g,
+                      int64_t upper, cudaStream_t st) {
   problem q = p;
   uint8_t *w = static_cast<uint8_t *>(ws);
   if (!pl.fused) {
@@ -982,15 +1021,50 @@ mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws,
     std::swap(q.a, q.b);
     std::swap(q.M, q.N);
   }
-  if (pl.fused) return launch<32, 0, true>(ctx, q, pl.swap, pl.splits, part, st);
+  if (pl.fused) return launch<32, 0, true>(ctx, q, pl, part, g, upper, st);
   if (is_fp8_block(q.a.format)) {
-    if (pl.bn == 32) return launch<32, 0, false, true>(ctx, q, pl.swap, pl.splits, part, st);
-    if (pl.bn == 64) return launch<64, 0, false, true>(ctx, q, pl.swap, pl.splits, part, st);
-    return launch<128, 0, false, true>(ctx, q, pl.swap, pl.splits, part, st);
+    if (pl.bn == 32) return launch<32, 0, false, true>(ctx, q, pl, part, g, upper, st);
+    if (pl.bn == 64) return launch<64, 0, false, true>(ctx, q, pl, part, g, upper, st);
+    return launch<128, 0, false, true>(ctx, q, pl, part, g, upper, st);
   }
-  if (pl.bn == 32) return launch_kind<32>(ctx, q, pl, part, st);
-  if (pl.bn == 64) return launch_kind<64>(ctx, q, pl, part, st);
-  return launch_kind<128>(ctx, q, pl, part, st);
+  if (pl.bn == 32) return launch_kind<32>(ctx, q, pl, part, g, upper, st);
+  if (pl.bn == 64) return launch_kind<64>(ctx, q, pl, part, g, upper, st);
+  return launch_kind<128>(ctx, q, pl, part, g, upper, st);
+}
+
+// Grouped: A and B never exchanged, no K split, no widening in the kernel;
+// 64-column tiles where 128 would leave SMs idle (upper_tiles: the row
+// tiles the table can hold, from the shape).
+plan grouped_plan(const mxb_context *ctx, const problem &p, int64_t upper_tiles) {
+  const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
+  plan pl;
+  pl.swap = 0;
+  pl.splits = 1;
+  pl.fused = 0;
+  pl.M = p.M;
+  pl.N = p.N;
+  pl.bn = p.N <= 32 ? 32 : upper_tiles * ((p.N + 127) / 128) < sms ? 64 : 128;
+  return pl;
+}
+}  // namespace
+
+mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
+  return run_plan(ctx, p, plan_of(ctx, p), ws, nullptr, 0, st);
+}
+
+// Grouped (gemm_grouped.cu): the dense conditions on A's rows and an
+// expert's N, plain C, 128 x 128 B blocks whole inside each expert (the
+// tile's one scale), and unit counts in range.
+bool sm90_mx_grouped_applies(const mxb_context *ctx, const problem &p, int64_t upper_tiles) {
+  return sm90_mx_fp8_applies(ctx, p) && !has_epilogue(p.out) && upper_tiles > 0 &&
+         upper_tiles * ((p.N + 31) / 32) < ((int64_t)1 << 30) && p.b.rows < ((int64_t)1 << 30) &&
+         (p.b.format != MXB_FORMAT_FP8_E4M3_128x128 || p.N % 128 == 0);
+}
+int sm90_mx_grouped_tile() { return BM; }
+size_t sm90_mx_grouped_workspace(const problem &p) { return e4m3_bytes(p.a, p.K) + e4m3_bytes(p.b, p.K); }
+mxb_status_t run_sm90_mx_grouped(const mxb_context *ctx, const problem &p, const group_rows &g, int64_t upper_tiles,
+                                 void *ws, cudaStream_t st) {
+  return run_plan(ctx, p, grouped_plan(ctx, p, upper_tiles), ws, &g, upper_tiles, st);
 }
 
 }  // namespace gemm
