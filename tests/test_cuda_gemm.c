@@ -385,17 +385,20 @@ Test(cuda_gemm, fast_sm90_mx_fp8_within_bound) {
         mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, s == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, kind == 2 ? -0.75f : 1.0f,
                                     kind == 1 ? 0.5f : 0.0f, s == 3 ? 150 : 0);
         /* MXFP4 weights at M <= 16 with linear scales and K in whole
-         * 64-column pieces are the decode kernel's. */
-        const int lin = !((s + p) % 2), decode = lin && pairs[p][1] == MXB_FORMAT_MXFP4 && shapes[s][0] <= 16 &&
-                                                 shapes[s][2] % 64 == 0;
+         * 64-column pieces are the decode kernel's; with K in whole
+         * 128-column stages, the 4-bit kernel's. */
+        const int w4b = pairs[p][1] == MXB_FORMAT_MXFP4, lin = !((s + p) % 2);
+        const int decode = lin && w4b && shapes[s][0] <= 16 && shapes[s][2] % 64 == 0;
+        const int w4 = !decode && w4b && shapes[s][2] % 128 == 0;
         check_fast_layout(ctx, pairs[p][0], pairs[p][1], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind,
-                          decode ? "cuda-fast-decode-m16" : want, lin ? MXB_SCALE_LAYOUT_LINEAR : MXB_SCALE_LAYOUT_SWIZZLED);
+                          decode ? "cuda-fast-decode-m16" : w4 ? "cuda-fast-sm90-w4-bf16-wgmma" : want,
+                          lin ? MXB_SCALE_LAYOUT_LINEAR : MXB_SCALE_LAYOUT_SWIZZLED);
       }
   mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 3; i++) { /* W4A8 with K = 208: off the 4-bit kernel */
     const int p = (int[]){0, 3, 4}[i];
-    check_fast(ctx, pairs[p][0], pairs[p][1], 100, 150, 256, &d, MXBT_IN_SKEW, want);
-    check_fast(ctx, pairs[p][0], pairs[p][1], 260, 90, 256, &d, MXBT_IN_TINY, want);
+    check_fast(ctx, pairs[p][0], pairs[p][1], 100, 150, p == 4 ? 208 : 256, &d, MXBT_IN_SKEW, want);
+    check_fast(ctx, pairs[p][0], pairs[p][1], 260, 90, p == 4 ? 208 : 256, &d, MXBT_IN_TINY, want);
   }
   mxb_context_destroy(ctx);
 #endif
@@ -403,7 +406,8 @@ Test(cuda_gemm, fast_sm90_mx_fp8_within_bound) {
 
 /* 4-bit B decoded to BF16 in the sm_90a kernel's mainloop (the registry's
  * choice for 4-bit weights at M = 17 .. 1024 on compute capability 9.0):
- * BF16, NVFP4 and MXFP4 activations, both scale layouts, A-tiles of 32, 64
+ * BF16, NVFP4 and MXFP4 activations, and MXFP8 (W4A8), MXINT8 and MXFP6 ones
+ * decoded to BF16 first, both scale layouts, A-tiles of 32, 64
  * and 128 rows, several tiles in M and N with tails, split K (2 to 4
  * ranges), alpha/beta/ldc/bf16 C, wide-range and cancelling inputs, NVFP4
  * tensor scales, tiny MXFP4 scales (BF16 subnormals) and skewed ones (the
@@ -417,11 +421,14 @@ Test(cuda_gemm, fast_sm90_w4_within_bound) {
   if (!mx_fp8_path()) cr_skip_test("the sm_90a 4-bit kernel needs compute capability 9.0");
   static const mxb_format_t pairs[][2] = {
     {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4}, {MXB_FORMAT_BF16, MXB_FORMAT_MXFP4}, {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4},
-    {MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4}};
+    {MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4}, {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4},
+    {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP4}, {MXB_FORMAT_MXINT8, MXB_FORMAT_MXFP4},
+    {MXB_FORMAT_MXFP6_E2M3, MXB_FORMAT_MXFP4}};
   static const int64_t shapes[][3] = {{17, 130, 128}, {40, 300, 512}, {100, 260, 1024}, {200, 129, 256},
                                       {64, 1000, 2048}, {300, 520, 384}, {8, 77, 640}};
+  const int npairs = (int)(sizeof pairs / sizeof pairs[0]);
   mxb_context_t *ctx = gpu_ctx();
-  for (int p = 0; p < 4; p++)
+  for (int p = 0; p < npairs; p++)
     for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {
       for (int kind = 0; kind < 3; kind++) {
         mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, s == 3 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32,
@@ -438,10 +445,11 @@ Test(cuda_gemm, fast_sm90_w4_within_bound) {
       }
     }
   mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
-  for (int p = 0; p < 4; p++) {
+  for (int p = 0; p < npairs; p++) {
     check_fast(ctx, pairs[p][0], pairs[p][1], 100, 150, 256, &d, MXBT_IN_TINY, W4_PATH);
     check_fast(ctx, pairs[p][0], pairs[p][1], 60, 90, 512, &d, MXBT_IN_SKEW, W4_PATH);
   }
+  check_twice_same(ctx, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 128, 700, 4096, 45, W4_PATH);
   mxb_gemm_desc_t d2 = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 2.0f, 0);
   check_fast(ctx, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, 50, 140, 256, &d2, MXBT_IN_SKEW, W4_PATH);
   check_twice_same(ctx, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 128, 700, 8192, 41, W4_PATH);

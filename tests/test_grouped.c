@@ -978,7 +978,8 @@ Test(grouped_gemm_cuda, fast_w4_groups_within_bound) {
 }
 
 /* The fast grouped path on FP8 tensor cores (sm_90a MX kernel): MXFP8 in
- * two element mixes, MXFP4 weights x MXFP8 activations (W4A8), FP8 with
+ * two element mixes, MXFP4 weights x MXFP8 activations (W4A8, the 4-bit
+ * kernel's where K is in whole 128-column stages), FP8 with
  * fp32 1 x 128 / 128 x 128 block scales; each group's rows within the
  * FP8 row of the fast-mode bound of the CPU's exact result, rows outside
  * every group (NaN rows among them) untouched, empty groups and groups of
@@ -1000,14 +1001,15 @@ Test(grouped_gemm_cuda, fast_mx_groups_within_bound) {
       {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 2, 24, 128, {33, 1}},
       {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 3, 256, 384, {50, 161, 9}},
       {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_1x128, 2, 96, 256, {70, 0}},
-      /* W4A8 with the experts widened in the kernel: 32-column tiles and a
-       * K tail; enough tiles for 128-column ones */
+      /* W4A8 on the MX kernel (K = 192: a partial stage), 32-column tiles;
+       * MXFP8 with enough tiles for 128-column ones */
       {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 3, 24, 192, {40, 0, 7}},
-      {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 8, 384, 128, {600, 0, 1, 1000, 700, 900, 33, 1400}},
+      {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 8, 384, 128, {600, 0, 1, 1000, 700, 900, 33, 1400}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    fast_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0, 0, MX_GROUPED);
-    fast_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_MASKED, 0, 5, 0, 0, MX_GROUPED);
+    const char *impl = cases[i].fb == MXB_FORMAT_MXFP4 && cases[i].K % 128 == 0 ? W4_GROUPED : MX_GROUPED;
+    fast_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0, 0, impl);
+    fast_vs_cpu(gpu, cpu, &cases[i], MXB_GROUPED_M_MASKED, 0, 5, 0, 0, impl);
   }
   mxb_context_destroy(cpu);
   mxb_context_destroy(gpu);
@@ -1105,8 +1107,8 @@ Test(grouped_gemm_cuda, graph_replay_follows_device_offsets) {
 }
 
 /* The same on the fast grouped paths (4-bit experts on the sm_90a 4-bit
- * kernel, W4A8 on the sm_90a MX kernel; both deterministic, the offsets read
- * on the device only). */
+ * kernel, MXFP8 on the sm_90a MX kernel; both deterministic, the offsets
+ * read on the device only). */
 Test(grouped_gemm_cuda, fast_graph_replay_follows_device_offsets) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
@@ -1115,7 +1117,7 @@ Test(grouped_gemm_cuda, fast_graph_replay_follows_device_offsets) {
   if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a 4-bit kernel needs compute capability 9.0");
   const int32_t offs[2][4] = {{0, 30, 30, 90}, {5, 6, 60, 95}};
   graph_replay_case(MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_GEMM_FAST, 96, 136, 256, offs, 18, W4_GROUPED);
-  graph_replay_case(MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, MXB_GEMM_FAST, 96, 136, 256, offs, 18, MX_GROUPED);
+  graph_replay_case(MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_GEMM_FAST, 96, 136, 256, offs, 18, MX_GROUPED);
 #endif
 }
 

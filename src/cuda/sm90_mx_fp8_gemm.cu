@@ -24,6 +24,12 @@
 // of a tile with a scale outside 2^-74 .. 2^63, and those stages are promoted
 // in binary64 instead (same order). A NaN scale (0xFF) decodes to NaN and
 // makes its row or column NaN, as in the reference.
+//
+// Grouped GEMM (gemm_grouped.cu): the row tiles are those of the group
+// table written on the device (read when the kernel runs), each unit
+// multiplying its group's rows of A by its expert's rows of the stacked B
+// (from e * N) and storing only its group's rows; no exchange of A and B,
+// no K split.
 #include <cuda.h>
 
 #include <cstdio>

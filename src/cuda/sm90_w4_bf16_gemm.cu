@@ -1,6 +1,8 @@
 // Fast 4-bit GEMM on Hopper (sm_90a): B (the weights, [N, K]) NVFP4 or MXFP4,
-// A (the activations, [M, K]) BF16, or NVFP4 / MXFP4 decoded to BF16 in the
-// workspace first (a pass over A only, small where this path is taken);
+// A (the activations, [M, K]) BF16, or a block-scaled format whose values
+// BF16 holds (NVFP4, MXFP4, MXFP8 as in W4A8, MXFP6, MXINT8, MX9/6/4)
+// decoded to BF16 in the workspace first (a pass over A only, small where
+// this path is taken);
 // C = alpha * tsA * tsB * A B^T + beta C, with NVFP4 tensor scales read on
 // the device.
 //
@@ -377,7 +379,9 @@ w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1
   if (ov[1] >= 1 && ov[1] <= 4 && ov[1] <= w.ksteps) sp = ov[1];
   w.splits = sp > 1 && !grouped ? (int)sp : 1;
   w.decode_a = p.a.format != MXB_FORMAT_BF16;
-  w.guard = p.a.format == MXB_FORMAT_MXFP4 || p.b.format == MXB_FORMAT_MXFP4;
+  // Every NVFP4 value is exact in BF16; other block-scaled A (extreme
+  // scales) and MXFP4 B (scale bytes 253, 254) may not be.
+  w.guard = (w.decode_a && p.a.format != MXB_FORMAT_NVFP4) || p.b.format == MXB_FORMAT_MXFP4;
   w.flag_off = 0;
   w.x_off = 256;
   w.c_off = w.x_off + (w.decode_a ? align256((size_t)p.M * (size_t)p.K * 2) : 0);
@@ -437,11 +441,18 @@ bool built_for_sm90a() {
 
 }  // namespace
 
+// Block-scaled formats whose decoded values BF16 holds exactly, or the
+// dequantization raises the flag (gemm_dequant.cu).
+static bool a_decodes_to_bf16(int f) {
+  const int st = mxb_format_desc_get((mxb_format_t)f)->scale_type;
+  return st == MXB_SCALE_UE4M3 || st == MXB_SCALE_E8M0 || st == MXB_SCALE_BDR;
+}
+
 // B NVFP4 or MXFP4 with its scale words 4-byte aligned (linear rows of
-// whole words, or the swizzled layout); A BF16, NVFP4 or MXFP4; K in whole
+// whole words, or the swizzled layout); A BF16 or decoded to it; K in whole
 // stages; compute capability 9.0 with the sm_90a build.
 bool sm90_w4_applies(const mxb_context *ctx, const problem &p) {
-  const bool pair = is_fp4(p.b.format) && (p.a.format == MXB_FORMAT_BF16 || is_fp4(p.a.format));
+  const bool pair = is_fp4(p.b.format) && (p.a.format == MXB_FORMAT_BF16 || a_decodes_to_bf16(p.a.format));
   const bool scales = p.align.scales >= 4 && (p.b.swizzled || p.b.scale_cols % 4 == 0);
   return ctx->cc_major == 9 && ctx->cc_minor == 0 && pair && scales && p.K > 0 && p.K % BK == 0 &&
          p.align.data >= 16 && p.b.row_bytes % 16 == 0 && (p.a.format != MXB_FORMAT_BF16 || p.a.row_bytes % 16 == 0) &&
