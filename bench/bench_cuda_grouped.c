@@ -10,7 +10,11 @@
  *   latent    E = 128, N = 2048, K = 1024, about 16384 routed rows over 120
  *             experts with Zipf-like sizes (exponent 1.1), 8 experts empty,
  *             in a shuffled expert order
- *   decode    masked, E = 64, max_m = 16, 1..16 rows an expert, N = 2048, K = 1024 */
+ *   decode    masked, E = 64, max_m = 16, 1..16 rows an expert, N = 2048, K = 1024
+ * and the K split (weight gradients, cuda_grouped_k/): dW_e = dY_e^T X_e for
+ * E = 8 experts of 4096 tokens each, A = dY^T [4096, 32768], B = X^T [7168,
+ * 32768], against one dense GEMM of the same A and B (the same FLOPs) in BF16
+ * through mxb_gemm (cuBLASLt) and in the case's format. */
 #include "bench.h"
 #include "mxblas.h"
 
@@ -347,6 +351,86 @@ static void run_quant(mxbb_state *st, void *arg) {
   cudaFree(q.amax);
 }
 
+/* K split: G_BF16_LT here is the dense BF16 mxb_gemm of A [M, T] and B [N, T]. */
+typedef struct kcase {
+  const char *name;
+  gkind kind;
+  mxb_format_t fa, fb;
+} kcase;
+enum { KE = 8, KM = 4096, KN = 7168, KT = 8 * 4096 };
+static double g_k_bf16, g_k_dense; /* the dense case registered just before */
+
+static int kcall(void *arg, int i) {
+  const gcall *x = arg;
+  (void)i;
+  if (x->c->kind == G_MXB) return mxb_grouped_gemm(x->ctx, x->g, x->A, x->B, x->C, x->ws, x->wsb, NULL) != MXB_SUCCESS;
+  return mxb_gemm(x->ctx, x->d, x->A, x->B, x->C, x->ws, x->wsb, NULL) != MXB_SUCCESS;
+}
+
+static void run_k(mxbb_state *st, void *arg) {
+  const kcase *c = arg;
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    mxbb_skip(st, "no CUDA device");
+    return;
+  }
+  mxb_tensor_t A, B;
+  memset(&A, 0, sizeof(A));
+  memset(&B, 0, sizeof(B));
+  int bad = make_operand(&A, c->fa, KM, KT, 1) != 0 || make_operand(&B, c->fb, KN, KT, 2) != 0;
+  void *C = NULL, *ws = NULL, *index = NULL;
+  size_t wsb = 0;
+  const int grouped = c->kind == G_MXB;
+  bad |= cudaMalloc(&C, (size_t)(grouped ? KE : 1) * KM * KN * 4) != cudaSuccess;
+  int64_t off[KE + 1];
+  for (int e = 0; e <= KE; e++) off[e] = (int64_t)e * (KT / KE);
+  bad |= cudaMalloc(&index, sizeof(off)) != cudaSuccess ||
+         cudaMemcpy(index, off, sizeof(off), cudaMemcpyHostToDevice) != cudaSuccess;
+  mxb_context_t *ctx = NULL;
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = MXB_GEMM_FAST;
+  d.c_type = MXB_DTYPE_BF16;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.gemm = &d;
+  g.layout = MXB_GROUPED_K_CONTIGUOUS;
+  g.groups = KE;
+  g.index_bits = 64;
+  g.index = index;
+  bad |= !bad && mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx) != MXB_SUCCESS;
+  bad |= !bad && (grouped ? mxb_grouped_gemm_workspace_size(ctx, &g, &A, &B, &wsb)
+                          : mxb_gemm_workspace_size(ctx, &d, &A, &B, &wsb)) != MXB_SUCCESS;
+  bad |= !bad && wsb && cudaMalloc(&ws, wsb) != cudaSuccess;
+  gcall gc = {(const gcase *)c, NULL, ctx, &d, &g, &A, &B, C, ws, wsb, NULL};
+  const double per = bench_calls(st, kcall, &gc, !bad);
+  if (per > 0) {
+    mxbb_counter(st, "TFLOPS", 2.0 * KM * KN * (double)KT * 1e-12 / per, 0);
+    mxbb_counter(st, "us", per * 1e6, 0);
+    if (c->kind == G_BF16_LT) g_k_bf16 = per;
+    if (c->kind == G_DENSE) g_k_dense = per;
+    if (g_k_bf16 > 0 && c->kind != G_BF16_LT) mxbb_counter(st, "ratio_to_bf16", g_k_bf16 / per, 0);
+    if (grouped && g_k_dense > 0) mxbb_counter(st, "ratio_to_dense", g_k_dense / per, 0);
+  }
+  if (ctx) {
+    mxbb_set_label(st, mxb_context_last_impl(ctx));
+    mxb_context_destroy(ctx);
+  }
+  cudaFree(ws);
+  cudaFree(C);
+  cudaFree(index);
+  free_operand(&A);
+  free_operand(&B);
+}
+
+static const kcase k_kcases[] = {
+    {"dense_bf16", G_BF16_LT, MXB_FORMAT_BF16, MXB_FORMAT_BF16},
+    {"dense_mxfp8", G_DENSE, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3},
+    {"mxb_mxfp8", G_MXB, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3},
+    {"dense_fp8_1x128_x_128x128", G_DENSE, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128},
+    {"mxb_fp8_1x128_x_128x128", G_MXB, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128},
+};
+
 static const qcase k_qcases[] = {{"dense_nvfp4", MXB_FORMAT_NVFP4, 0},
                                  {"grouped_nvfp4", MXB_FORMAT_NVFP4, 1},
                                  {"dense_mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, 0},
@@ -383,6 +467,11 @@ MXBB_CONSTRUCTOR static void reg(void) {
       mxbb_register(g_names[n], run, &g_cases[n], 1);
       n++;
     }
+  }
+  static char knames[5][96];
+  for (int i = 0; i < 5; i++) {
+    snprintf(knames[i], sizeof(knames[i]), "cuda_grouped_k/wgrad/%s", k_kcases[i].name);
+    mxbb_register(knames[i], run_k, (void *)&k_kcases[i], 1);
   }
   static char qnames[4][96];
   for (int i = 0; i < 4; i++) {

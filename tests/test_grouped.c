@@ -746,6 +746,127 @@ Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
 #endif
 }
 
+#ifdef MXB_WITH_CUDA
+/* K split in fast mode (int64 offsets in device memory, beta, ldc > N):
+ * with every group in whole 128-column stages, the sm_90a MX kernel, each
+ * group's C within the FP8 row of the fast-mode bound of the CPU's exact
+ * result (S summed over the group's columns); otherwise the exact K-split
+ * kernel, the CPU's bits. Invalid groups untouched either way. */
+static void k_fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t fa, mxb_format_t fb, int64_t M,
+                          int64_t N, int64_t K, int E, const int64_t *off, int staged, int32_t want_status) {
+  mxbt_pair p;
+  mxbt_pair_make(&p, fa, fb, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 77 + (uint64_t)K, 1);
+  const int64_t ldc = N + 3;
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = MXB_GEMM_FAST;
+  d.alpha = 0.75f;
+  d.beta = 0.5f;
+  d.ldc = ldc;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.gemm = &d;
+  g.layout = MXB_GROUPED_K_CONTIGUOUS;
+  g.groups = E;
+  g.index_bits = 64;
+  g.index = off;
+  const size_t cb = (size_t)(E * M * ldc) * 4;
+  float *Cin = malloc(cb), *Ch = malloc(cb), *Cg = malloc(cb);
+  for (int64_t i = 0; i < E * M * ldc; i++) Cin[i] = (float)(i % 5) - 2.0f;
+  memcpy(Ch, Cin, cb);
+  mxb_gemm_desc_t dex = d;
+  dex.mode = MXB_GEMM_EXACT;
+  mxb_grouped_gemm_desc_t gex = g;
+  gex.gemm = &dex;
+  cr_assert_eq(run_grouped(cpu, &gex, &p.A.h, &p.B.h, Ch), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *Cd = mxbt_dev_from_host(Cin, cb);
+  int64_t *idx_d = mxbt_dev_from_host(off, (size_t)(E + 1) * 8);
+  int32_t *st_d = mxbt_dev_alloc(4);
+  g.index = idx_d;
+  g.status = st_d;
+  size_t ws = 0;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &g, &p.A.d, &p.B.d, &ws), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  void *w = mxbt_dev_alloc(ws);
+  cr_assert_eq(mxb_grouped_gemm(gpu, &g, &p.A.d, &p.B.d, Cd, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_expect_str_eq(mxb_context_last_impl(gpu), "cuda-fast-grouped-k-sm90-mx-fp8-wgmma");
+  mxbt_dev_sync();
+  int32_t dstatus;
+  mxbt_to_host(&dstatus, st_d, 4);
+  mxbt_to_host(Cg, Cd, cb);
+  cr_assert_eq(dstatus, want_status);
+  if (!staged) {
+    cr_assert_eq(memcmp(Cg, Ch, cb), 0, "%s x %s K split, groups off the stages: not the CPU's bits",
+                 mxbt_format_name(fa), mxbt_format_name(fb));
+  } else {
+    double *a = malloc((size_t)(M * K) * 8), *b = malloc((size_t)(N * K) * 8);
+    for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&p.A.h, r, a + r * K);
+    for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&p.B.h, r, b + r * K);
+    mxb_format_info_t ia = {.struct_size = sizeof(ia)}, ib = {.struct_size = sizeof(ib)};
+    mxb_format_info(fa, &ia);
+    mxb_format_info(fb, &ib);
+    const int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
+    double worst = 0;
+    for (int e = 0; e < E; e++) {
+      const int64_t k0 = off[e], k1 = off[e + 1];
+      const int valid = k0 >= (e ? off[e - 1] : 0) && k1 >= k0 && k1 <= K;  /* this test's bad groups only */
+      const double gam = ((double)(k1 - k0) + (double)((k1 - k0 + L - 1) / L) + 4) * 0x1p-23 + L * 0x1p-13;
+      for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < ldc; n++) {
+          const int64_t i = (e * M + m) * ldc + n;
+          if (!valid || n >= N) {
+            cr_assert_eq(mxbt_f2u(Cg[i]), mxbt_f2u(Cin[i]), "group %d C[%lld][%lld] written", e, (long long)m,
+                         (long long)n);
+            continue;
+          }
+          double S = 0;
+          for (int64_t k = k0; k < k1; k++) S += fabs(a[m * K + k] * b[n * K + k]);
+          const double bnd = 0.75 * gam * S + 2 * 0x1p-24 * (fabs(Ch[i]) + fabs(0.5 * Cin[i])) + 0x1p-130;
+          cr_assert(fabs(Cg[i] - Ch[i]) <= bnd, "%s x %s K split: group %d C[%lld][%lld] = %.9g, reference %.9g, bound %.3g",
+                    mxbt_format_name(fa), mxbt_format_name(fb), e, (long long)m, (long long)n, Cg[i], Ch[i], bnd);
+          if (bnd > 0 && fabs(Cg[i] - Ch[i]) / bnd > worst) worst = fabs(Cg[i] - Ch[i]) / bnd;
+        }
+    }
+    cr_log_info("K split fast %s x %s: worst |diff| / bound = %.3g", mxbt_format_name(fa), mxbt_format_name(fb), worst);
+    free(a);
+    free(b);
+  }
+  mxbt_dev_free(w);
+  mxbt_dev_free(Cd);
+  mxbt_dev_free(idx_d);
+  mxbt_dev_free(st_d);
+  free(Cin);
+  free(Ch);
+  free(Cg);
+  mxbt_pair_free(&p);
+}
+#endif
+
+/* The K split on the sm_90a MX kernel (weight gradients: MXFP8, W4A8 with
+ * the MXFP4 operand widened first, FP8 1 x 128 x 128 x 128), an empty
+ * group, a bad group (reported, untouched), 64- and 128-column tiles; and
+ * groups off the 128-column stages (the exact kernel on the device). */
+Test(grouped_gemm_cuda, fast_k_split_within_bound) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  struct cudaDeviceProp prop;
+  cr_assert_eq(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a MX kernel needs compute capability 9.0");
+  mxb_context_t *gpu, *cpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  const int64_t staged[5] = {0, 256, 256, 640, 1024}, loose[5] = {0, 96, 96, 640, 1024};
+  const int64_t bad[5] = {0, 384, 256, 640, 1024}; /* group 1 runs backwards */
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 200, 136, 1024, 4, staged, 1, 0);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3, 64, 300, 1024, 4, bad, 1, 2);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 130, 96, 1024, 4, staged, 1, 0);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 256, 256, 1024, 4, staged, 1, 0);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 40, 72, 1024, 4, loose, 0, 0);
+  mxb_context_destroy(cpu);
+  mxb_context_destroy(gpu);
+#endif
+}
+
 /* E = 256 experts on the device (offsets or counts in device memory): the
  * CPU's bits, contiguous (NVFP4, W4A8) and masked. */
 Test(grouped_gemm_cuda, e256_experts_give_the_cpu_bits) {

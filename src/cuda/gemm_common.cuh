@@ -238,6 +238,15 @@ int sm90_mx_grouped_tile();
 size_t sm90_mx_grouped_workspace(const problem &p);
 mxb_status_t run_sm90_mx_grouped(const mxb_context *ctx, const problem &p, const group_rows &g, int64_t upper_tiles,
                                  void *ws, cudaStream_t st);
+// K split (weight gradients): group e's columns [row0[e], row0[e] + rows[e])
+// of A [M, K] and B [N, K] into C's rows [e M, (e + 1) M) (an invalid group,
+// row0 < 0, untouched), for calls whose groups all start and end on
+// 128-column stages: the kernel runs where *run_if != 0, which the caller
+// computes on the device.
+bool sm90_mx_kgrouped_applies(const mxb_context *ctx, const problem &p, int64_t E);
+size_t sm90_mx_kgrouped_workspace(const problem &p);
+mxb_status_t run_sm90_mx_kgrouped(const mxb_context *ctx, const problem &p, const group_rows &g, const int64_t *run_if,
+                                  void *ws, cudaStream_t st);
 
 // Fast, sm_90a: 4-bit B (NVFP4, MXFP4) decoded to BF16 in the mainloop, BF16
 // wgmma (sm90_w4_bf16_gemm.cu).

@@ -12,9 +12,12 @@
 // - the generic exact kernel, walking (tile of a group, 16 columns) work
 //   items and computing each output exactly as the dense generic kernel
 //   does (the CPU reference's bits), in either mode;
-// - K split (weight gradients): the generic exact kernel over (group, tile
-//   of C) items, each group summing the K-blocks its columns touch with the
-//   values outside them as +0 (the CPU reference's bits).
+// - K split (weight gradients): fast mode, MXFP8 / FP8-block / W4A8 pairs
+//   on sm_90a, every group in whole 128-column stages (checked by the prep
+//   kernel): the sm90 MX kernel over (group, tile) units; otherwise the
+//   generic exact kernel over (group, tile of C) items, each group summing
+//   the K-blocks its columns touch with the values outside them as +0 (the
+//   CPU reference's bits).
 #include "core/gemm.h"
 #include "cuda/gemm.h"
 #include "cuda/gemm_common.cuh"
@@ -31,12 +34,13 @@ struct group_table {  // in the workspace
   int64_t *wtiles;    // [E + 1]: the same for the fast kernel's tile rows
   int64_t *row0;      // [E]: first row of the group in A and C (K split: first column); -1 for an invalid one
   int64_t *rows;      // [E]: rows of the group (0 for an invalid one)
+  int64_t *staged;    // K split: 1 where every valid group starts and ends on a 128-column stage
 };
-size_t table_bytes(int64_t E) { return align256((size_t)(4 * E + 2) * sizeof(int64_t)); }
+size_t table_bytes(int64_t E) { return align256((size_t)(4 * E + 3) * sizeof(int64_t)); }
 
 group_table table_at(void *ws, int64_t E) {
   int64_t *w = static_cast<int64_t *>(ws);
-  return {w, w + E + 1, w + 2 * E + 2, w + 3 * E + 2};
+  return {w, w + E + 1, w + 2 * E + 2, w + 3 * E + 2, w + 4 * E + 2};
 }
 group_rows rows_of(const group_table &t, int64_t E, bool fast, bool a_groups) {
   return {fast ? t.wtiles : t.tiles, t.row0, t.rows, E, a_groups};
@@ -48,7 +52,7 @@ __global__ void grouped_prep(const void *index, int bits, int masked, int64_t E,
                              int wt, group_table t, int32_t *status) {
   if (threadIdx.x || blockIdx.x) return;
   int32_t bad = 0;
-  int64_t acc = 0, wacc = 0, end = 0;  // rows before `end` belong to an earlier group
+  int64_t acc = 0, wacc = 0, end = 0, staged = 1;  // rows before `end` belong to an earlier group
   for (int64_t e = 0; e < E; e++) {
     int64_t start, rows = group_span(index, bits, masked, e, a_rows, max_rows, &end, &start);
     if (rows < 0) {
@@ -59,6 +63,7 @@ __global__ void grouped_prep(const void *index, int bits, int masked, int64_t E,
     t.tiles[e] = acc;
     t.row0[e] = start;
     t.rows[e] = rows;
+    if (start >= 0 && rows > 0 && (start % 128 || rows % 128)) staged = 0;
     acc += (rows + GT - 1) / GT;
     if (wt) {
       t.wtiles[e] = wacc;
@@ -67,6 +72,7 @@ __global__ void grouped_prep(const void *index, int bits, int masked, int64_t E,
   }
   t.tiles[E] = acc;
   if (wt) t.wtiles[E] = wacc;
+  *t.staged = staged;
   if (status) *status = bad;
 }
 
@@ -108,8 +114,10 @@ __global__ void __launch_bounds__(256) grouped_generic(problem p, int64_t N, gro
 // [row0[e], row0[e] + rows[e]) into C's rows [e M, (e + 1) M), as the CPU
 // reference computes it: the K-blocks the columns touch, in ascending order,
 // each a binary64 sum with the values outside the columns as +0.
-__global__ void __launch_bounds__(256) grouped_k_generic(problem p, group_rows t) {
+// skip: not run where *skip != 0 (the fast kernel's flag; NULL: always run).
+__global__ void __launch_bounds__(256) grouped_k_generic(problem p, group_rows t, const int64_t *skip) {
   __shared__ double sa[GT][MXB_GEMM_MAX_K_BLOCK + 1], sb[GT][MXB_GEMM_MAX_K_BLOCK + 1];
+  if (skip && *skip) return;
   const int tx = threadIdx.x % GT, ty = threadIdx.x / GT;
   const int64_t tiles_m = (p.M + GT - 1) / GT, tiles_n = (p.N + GT - 1) / GT, per = tiles_m * tiles_n;
   const float alpha_t = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
@@ -188,16 +196,21 @@ fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const p
   const int masked = layout == MXB_GROUPED_M_MASKED;
   auto upper = [&](int tile) { return masked ? E * ((max_rows + tile - 1) / tile) : (p.M + tile - 1) / tile + E; };
   fast_plan f{NO_FAST, masked ? max_rows : (p.M + E - 1) / E, 0, 0};
-  if (desc->mode == MXB_GEMM_EXACT || layout == MXB_GROUPED_K_CONTIGUOUS) return f;
+  if (desc->mode == MXB_GEMM_EXACT) return f;
+  if (layout == MXB_GROUPED_K_CONTIGUOUS) {
+    if (sm90_mx_kgrouped_applies(ctx, p, E)) f.on = MX_FAST;
+    return f;
+  }
   const int w4 = sm90_w4_grouped_tile(f.rows_hint), mx = sm90_mx_grouped_tile();
   if (sm90_w4_grouped_applies(ctx, p, upper(w4))) f = {W4_FAST, f.rows_hint, upper(w4), w4};
   else if (sm90_mx_grouped_applies(ctx, p, upper(mx))) f = {MX_FAST, f.rows_hint, upper(mx), mx};
   return f;
 }
-size_t fast_workspace(const mxb_context *ctx, const problem &p, const fast_plan &f) {
+size_t fast_workspace(const mxb_context *ctx, const problem &p, int layout, const fast_plan &f) {
   switch (f.on) {
     case W4_FAST: return sm90_w4_grouped_workspace(ctx, p, f.rows_hint);
-    case MX_FAST: return sm90_mx_grouped_workspace(p);
+    case MX_FAST:
+      return layout == MXB_GROUPED_K_CONTIGUOUS ? sm90_mx_kgrouped_workspace(p) : sm90_mx_grouped_workspace(p);
     default: return 0;
   }
 }
@@ -209,7 +222,7 @@ extern "C" size_t mxb_cuda_grouped_gemm_workspace_size(struct mxb_context *ctx, 
                                                        int64_t ldc) {
   const problem p = grouped_problem(desc, A, B, nullptr, N, ldc);
   const fast_plan f = plan_fast(ctx, desc, p, layout, groups, max_rows);
-  return table_bytes(groups) + fast_workspace(ctx, p, f) + 256 - MXB_WORKSPACE_ALIGNMENT;
+  return table_bytes(groups) + fast_workspace(ctx, p, layout, f) + 256 - MXB_WORKSPACE_ALIGNMENT;
 }
 
 extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
@@ -229,10 +242,16 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
                                  f.on != NO_FAST ? f.tile : 0, t, status);
   MXB_TRY(launch_status("grouped GEMM prep kernel"));
   if (split_k) {
-    mxb_set_last_impl(ctx, "cuda-exact-grouped-k-generic");
+    const bool fast = f.on == MX_FAST;
+    mxb_set_last_impl(ctx, fast ? "cuda-fast-grouped-k-sm90-mx-fp8-wgmma" : "cuda-exact-grouped-k-generic");
     if (N == 0 || A->rows == 0) return MXB_SUCCESS;
+    // The fast kernel runs where every group is in whole stages (the prep
+    // kernel's flag), the exact one where not: one of the two does the work.
+    if (fast)
+      MXB_TRY(run_sm90_mx_kgrouped(ctx, p, rows_of(t, groups, false, false), t.staged, ws + table_bytes(groups), st));
     const int64_t items = groups * ((A->rows + GT - 1) / GT) * ((N + GT - 1) / GT);
-    grouped_k_generic<<<grid_for(ctx, items * 256, 256, 8), 256, 0, st>>>(p, rows_of(t, groups, false, false));
+    grouped_k_generic<<<grid_for(ctx, items * 256, 256, 8), 256, 0, st>>>(p, rows_of(t, groups, false, false),
+                                                                          fast ? t.staged : nullptr);
     return launch_status("grouped GEMM K-split kernel");
   }
   mxb_set_last_impl(ctx, f.on == W4_FAST  ? "cuda-fast-grouped-sm90-w4-bf16-wgmma"

@@ -92,12 +92,15 @@ struct mx_params {
   int pairs;  // C takes two adjacent columns as one aligned store (not swapped, even ldc, aligned C)
   out_view out;
   group_rows g;  // grouped: the table's row tiles (of BM rows) replace tiles_m (g.tiles NULL: dense)
+  int kgrouped;  // K split: g.row0 / g.rows are each group's columns of A and B, in whole stages
+  const int64_t *run_if;  // run only where *run_if != 0 (NULL: always)
 };
 
-// A work unit's tile: A's (and C's) rows [m0, m_end) of it are stored;
-// C's columns from n0; B's rows loaded from bn0 (grouped: the expert's).
+// A work unit's tile: A's rows [m0, m_end) of it are stored, at C's rows
+// from crow + m0; C's columns from n0; B's rows loaded from bn0 (grouped:
+// the expert's); stages [s0, s1) of K.
 struct unit_tile {
-  int m0, m_end, n0, bn0;
+  int m0, m_end, n0, bn0, crow, s0, s1;
 };
 
 // MXFP4 operands (E2M1 codes, the same E8M0 scales per 32) are rewritten as
@@ -120,19 +123,33 @@ __device__ __forceinline__ void tile_of(int id, int tiles_m, int tiles_n, int &t
   tn = in / rows;
 }
 
-// Row tiles of the call: grouped, the table's total (written on the device
-// by the prep kernel, read when the kernel runs).
+// Row tiles of the call: M-grouped, the table's total (written on the
+// device by the prep kernel, read when the kernel runs).
 __device__ __forceinline__ int row_tiles(const mx_params &p) {
-  return p.g.tiles ? (int)p.g.tiles[p.g.E] : p.tiles_m;
+  return p.g.tiles && !p.kgrouped ? (int)p.g.tiles[p.g.E] : p.tiles_m;
 }
-// Work unit u's tile. Grouped: row tile tm of the table is a tile of its
+// Work units: (tile, K range) pairs; K split: (group, tile) pairs.
+__device__ __forceinline__ int units_of(const mx_params &p, int tiles_m) {
+  return tiles_m * p.tiles_n * (p.kgrouped ? (int)p.g.E : p.splits);
+}
+// Work unit u's tile. M-grouped: row tile tm of the table is a tile of its
 // group's rows (reading past the group's end into other rows of A, whose
-// results are not stored) times its expert's rows of the stacked B.
+// results are not stored) times its expert's rows of the stacked B. K
+// split: group e's stages of the tile, stored in C's e-th block of M rows
+// (an invalid group's not at all).
 __device__ __forceinline__ unit_tile unit_of(const mx_params &p, int u, int tiles_m, int bn) {
+  const int per = tiles_m * p.tiles_n;
   int tm, tn;
-  tile_of(u / p.splits, tiles_m, p.tiles_n, tm, tn);
-  unit_tile t{tm * BM, p.M, tn * bn, tn * bn};
-  if (p.g.tiles) {
+  tile_of(p.kgrouped ? u % per : u / p.splits, tiles_m, p.tiles_n, tm, tn);
+  const int s0 = p.kgrouped ? 0 : u % p.splits * p.kper;
+  unit_tile t{tm * BM, p.M, tn * bn, tn * bn, 0, s0, min(s0 + p.kper, p.ksteps)};
+  if (p.kgrouped) {
+    const int64_t e = u / per, k0 = p.g.row0[e];
+    t.crow = (int)(e * p.M);
+    t.s0 = k0 < 0 ? 0 : (int)(k0 / BK);
+    t.s1 = k0 < 0 ? 0 : (int)((k0 + p.g.rows[e]) / BK);
+    if (k0 < 0) t.m_end = 0;
+  } else if (p.g.tiles) {
     const int64_t e = group_of_tile(p.g, tm);
     t.m0 = (int)(p.g.row0[e] + (tm - p.g.tiles[e]) * BM);
     t.m_end = (int)(p.g.row0[e] + p.g.rows[e]);
@@ -578,7 +595,7 @@ __device__ __forceinline__ bool wide_stage(const uint8_t *smem, int st) {
 // arithmetic of one store an element.
 template <int J>
 __device__ __forceinline__ void store_subtile(const mx_params &p, float at, const float *acc, int m0, int m_end,
-                                              int n0, int r, int q, int sp) {
+                                              int crow, int n0, int r, int q, int sp) {
   const bool f32 = p.out.dtype == MXB_DTYPE_FP32;
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
@@ -594,7 +611,7 @@ __device__ __forceinline__ void store_subtile(const mx_params &p, float at, cons
         part[0] = v0;
         if (n + 1 < p.N) part[1] = v1;
       } else if (p.pairs && n + 1 < p.N) {
-        const int64_t i = (int64_t)m * p.out.ldc + n;
+        const int64_t i = (int64_t)(crow + m) * p.out.ldc + n;
         float c0 = 0.0f, c1 = 0.0f;
         if (p.out.beta != 0.0f) {
           if (f32) {
@@ -612,8 +629,8 @@ __device__ __forceinline__ void store_subtile(const mx_params &p, float at, cons
           *reinterpret_cast<uint32_t *>(static_cast<uint16_t *>(p.out.c) + i) =
               (uint32_t)mxb_gemm_out_bf16(c0) | (uint32_t)mxb_gemm_out_bf16(c1) << 16;
       } else {
-        store_plain(p.out, at, p.swap ? n : m, p.swap ? m : n, v0);
-        if (n + 1 < p.N) store_plain(p.out, at, p.swap ? n + 1 : m, p.swap ? m : n + 1, v1);
+        store_plain(p.out, at, p.swap ? n : crow + m, p.swap ? m : n, v0);
+        if (n + 1 < p.N) store_plain(p.out, at, p.swap ? n + 1 : crow + m, p.swap ? m : n + 1, v1);
       }
     }
   }
@@ -699,7 +716,8 @@ __global__ void __launch_bounds__(THREADS, 1)
   uint8_t *smem = smem_raw + ((1024 - (ptx::smem_addr(smem_raw) & 1023)) & 1023);
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
   const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
-  const int tiles_m = row_tiles(p), units = tiles_m * p.tiles_n * p.splits;  // (tile, K range) pairs
+  if (p.run_if && *p.run_if == 0) return;
+  const int tiles_m = row_tiles(p), units = units_of(p, tiles_m);
   if (tid == 0) {
     for (int s = 0; s < L::STAGES; ++s) {
       ptx::mbar_init(&full[s], 128);  // the producer warps' lanes (plus the TMA bytes)
@@ -717,7 +735,7 @@ __global__ void __launch_bounds__(THREADS, 1)
     uint32_t g = 0;
     for (int u = blockIdx.x; u < units; u += gridDim.x) {
       const unit_tile ut = unit_of(p, u, tiles_m, BN);
-      const int s0 = u % p.splits * p.kper, s1 = min(s0 + p.kper, p.ksteps);
+      const int s0 = ut.s0, s1 = ut.s1;
       if (w < 2) produce<BN, BM, FP4, B128>(smem, &ta, &tb, p, ut.m0, ut.bn0, lane, true, w, s0, s1, g);
       else produce<BN, BN, FP4, B128>(smem, &ta, &tb, p, ut.m0, ut.bn0, lane, false, w - 2, s0, s1, g);
       g += max(s1 - s0, 0);
@@ -733,7 +751,7 @@ __global__ void __launch_bounds__(THREADS, 1)
     for (int u = blockIdx.x; u < units; u += gridDim.x) {
       const unit_tile ut = unit_of(p, u, tiles_m, BN);
       const int m0 = ut.m0 + wg * 64, n0 = ut.n0, sp = u % p.splits;
-      const int s0 = sp * p.kper, s1 = min(s0 + p.kper, p.ksteps);
+      const int s0 = ut.s0, s1 = ut.s1;
 #pragma unroll
       for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
 #pragma unroll 1
@@ -751,7 +769,7 @@ __global__ void __launch_bounds__(THREADS, 1)
         }
         ptx::mbar_arrive(&empty[st]);
       }
-      store_subtile<16>(p, at, acc, m0, ut.m_end, n0, r, q, sp);
+      store_subtile<16>(p, at, acc, m0, ut.m_end, ut.crow, n0, r, q, sp);
     }
     return;
   }
@@ -760,7 +778,7 @@ __global__ void __launch_bounds__(THREADS, 1)
   for (int u = blockIdx.x; u < units; u += gridDim.x) {
     const unit_tile ut = unit_of(p, u, tiles_m, BN);
     const int m0 = ut.m0, n0 = ut.n0, sp = u % p.splits;
-    const int s0 = sp * p.kper, s1 = min(s0 + p.kper, p.ksteps);
+    const int s0 = ut.s0, s1 = ut.s1;
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
 #pragma unroll 1
@@ -781,7 +799,8 @@ __global__ void __launch_bounds__(THREADS, 1)
     }
 #pragma unroll
     for (int sub = 0; sub < 2; ++sub)
-      store_subtile<BN / 16>(p, at, acc + sub * (BN / 4), m0 + 64 * sub, ut.m_end, n0 + wg * (BN / 2), r, q, sp);
+      store_subtile<BN / 16>(p, at, acc + sub * (BN / 4), m0 + 64 * sub, ut.m_end, ut.crow, n0 + wg * (BN / 2), r, q,
+                             sp);
   }
 #endif
 }
@@ -817,11 +836,20 @@ struct plan {
   int64_t M, N;  // C as the kernel computes it (C^T where swap)
 };
 
-// g: grouped, the table whose row tiles the kernel walks (at most
-// upper_tiles of them), else NULL.
+// A grouped call: the group table (M-grouped: its row tiles, at most
+// `upper` of them; K split: each group's columns) and the device flag the
+// kernel runs under (NULL: always).
+struct grouping {
+  group_rows g;
+  int64_t upper;
+  int kgrouped;
+  const int64_t *run_if;
+};
+
+// gr: a grouped call, else NULL.
 template <int BN, int KIND, bool FP4, bool B128 = false>
-mxb_status_t launch(const mxb_context *ctx, const problem &p, const plan &pl, float *part, const group_rows *g,
-                    int64_t upper_tiles, cudaStream_t st) {
+mxb_status_t launch(const mxb_context *ctx, const problem &p, const plan &pl, float *part, const grouping *gr,
+                    cudaStream_t st) {
   const int swap = pl.swap, splits = pl.splits;
   CUtensorMap ta, tb;
   MXB_TRY(tensor_map(&ta, p.a, BM));
@@ -845,7 +873,9 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const plan &pl, fl
   k.tiles_m = (int)((p.M + BM - 1) / BM);
   k.tiles_n = (int)((p.N + BN - 1) / BN);
   k.b_rows = (int)p.b.rows;
-  k.g = g ? *g : group_rows{nullptr, nullptr, nullptr, 0, false};
+  k.g = gr ? gr->g : group_rows{nullptr, nullptr, nullptr, 0, false};
+  k.kgrouped = gr ? gr->kgrouped : 0;
+  k.run_if = gr ? gr->run_if : nullptr;
   k.swap = swap;
   k.splits = splits;
   k.kper = (k.ksteps + splits - 1) / splits;
@@ -855,7 +885,8 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const plan &pl, fl
   k.pairs = !swap && p.out.ldc % 2 == 0 && (uintptr_t)p.out.c % align == 0;
   auto kernel = sm90_mx_fp8_kernel<BN, KIND, FP4, B128>;
   MXB_TRY((allow_dynamic_smem<sm90_mx_fp8_kernel<BN, KIND, FP4, B128>>(ctx->device, layout<BN>::BYTES)));
-  const int64_t units = (g ? upper_tiles : k.tiles_m) * k.tiles_n * splits;
+  const bool kg = gr && gr->kgrouped;
+  const int64_t units = (gr && !kg ? gr->upper : k.tiles_m) * k.tiles_n * (kg ? gr->g.E : splits);
   const int sms = ctx->sm_count > 0 ? ctx->sm_count : 132;
   kernel<<<units < sms ? (int)units : sms, THREADS, layout<BN>::BYTES, st>>>(ta, tb, k);
   MXB_TRY(launch_status("sm90_mx_fp8_kernel"));
@@ -999,22 +1030,22 @@ bool sm90_mx_fp8_preferred(const mxb_context *, const problem &p) {
 
 namespace {
 template <int BN>
-mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, const plan &pl, float *part, const group_rows *g,
-                         int64_t upper, cudaStream_t st) {
+mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, const plan &pl, float *part, const grouping *gr,
+                         cudaStream_t st) {
   const int kind = (p.a.format == MXB_FORMAT_MXFP8_E5M2) | (p.b.format == MXB_FORMAT_MXFP8_E5M2) << 1;
   switch (kind) {
-    case 0: return launch<BN, 0, false>(ctx, p, pl, part, g, upper, st);
-    case 1: return launch<BN, 1, false>(ctx, p, pl, part, g, upper, st);
-    case 2: return launch<BN, 2, false>(ctx, p, pl, part, g, upper, st);
-    default: return launch<BN, 3, false>(ctx, p, pl, part, g, upper, st);
+    case 0: return launch<BN, 0, false>(ctx, p, pl, part, gr, st);
+    case 1: return launch<BN, 1, false>(ctx, p, pl, part, gr, st);
+    case 2: return launch<BN, 2, false>(ctx, p, pl, part, gr, st);
+    default: return launch<BN, 3, false>(ctx, p, pl, part, gr, st);
   }
 }
 
 // The call under plan pl: MXFP4 operands widened to E4M3 in the workspace
 // (unless the kernel widens them), A and B exchanged where planned, the
 // kernel for the tile width and formats.
-mxb_status_t run_plan(const mxb_context *ctx, const problem &p, const plan &pl, void *ws, const group_rows *g,
-                      int64_t upper, cudaStream_t st) {
+mxb_status_t run_plan(const mxb_context *ctx, const problem &p, const plan &pl, void *ws, const grouping *gr,
+                      cudaStream_t st) {
   problem q = p;
   uint8_t *w = static_cast<uint8_t *>(ws);
   if (!pl.fused) {
@@ -1027,15 +1058,15 @@ mxb_status_t run_plan(const mxb_context *ctx, const problem &p, const plan &pl, 
     std::swap(q.a, q.b);
     std::swap(q.M, q.N);
   }
-  if (pl.fused) return launch<32, 0, true>(ctx, q, pl, part, g, upper, st);
+  if (pl.fused) return launch<32, 0, true>(ctx, q, pl, part, gr, st);
   if (is_fp8_block(q.a.format)) {
-    if (pl.bn == 32) return launch<32, 0, false, true>(ctx, q, pl, part, g, upper, st);
-    if (pl.bn == 64) return launch<64, 0, false, true>(ctx, q, pl, part, g, upper, st);
-    return launch<128, 0, false, true>(ctx, q, pl, part, g, upper, st);
+    if (pl.bn == 32) return launch<32, 0, false, true>(ctx, q, pl, part, gr, st);
+    if (pl.bn == 64) return launch<64, 0, false, true>(ctx, q, pl, part, gr, st);
+    return launch<128, 0, false, true>(ctx, q, pl, part, gr, st);
   }
-  if (pl.bn == 32) return launch_kind<32>(ctx, q, pl, part, g, upper, st);
-  if (pl.bn == 64) return launch_kind<64>(ctx, q, pl, part, g, upper, st);
-  return launch_kind<128>(ctx, q, pl, part, g, upper, st);
+  if (pl.bn == 32) return launch_kind<32>(ctx, q, pl, part, gr, st);
+  if (pl.bn == 64) return launch_kind<64>(ctx, q, pl, part, gr, st);
+  return launch_kind<128>(ctx, q, pl, part, gr, st);
 }
 
 // Grouped: A and B never exchanged, no K split, no widening in the kernel;
@@ -1055,7 +1086,7 @@ plan grouped_plan(const mxb_context *ctx, const problem &p, int64_t upper_tiles)
 }  // namespace
 
 mxb_status_t run_sm90_mx_fp8(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
-  return run_plan(ctx, p, plan_of(ctx, p), ws, nullptr, 0, st);
+  return run_plan(ctx, p, plan_of(ctx, p), ws, nullptr, st);
 }
 
 // Grouped (gemm_grouped.cu): the dense conditions on A's rows and an
@@ -1070,7 +1101,24 @@ int sm90_mx_grouped_tile() { return BM; }
 size_t sm90_mx_grouped_workspace(const problem &p) { return e4m3_bytes(p.a, p.K) + e4m3_bytes(p.b, p.K); }
 mxb_status_t run_sm90_mx_grouped(const mxb_context *ctx, const problem &p, const group_rows &g, int64_t upper_tiles,
                                  void *ws, cudaStream_t st) {
-  return run_plan(ctx, p, grouped_plan(ctx, p, upper_tiles), ws, &g, upper_tiles, st);
+  const grouping gr{g, upper_tiles, 0, nullptr};
+  return run_plan(ctx, p, grouped_plan(ctx, p, upper_tiles), ws, &gr, st);
+}
+
+// K split: units of (group, tile), E times the tiles of C; each group's
+// columns in whole 128-column stages, which the caller's flag *run_if
+// (written on the device) vouches for.
+bool sm90_mx_kgrouped_applies(const mxb_context *ctx, const problem &p, int64_t E) {
+  return sm90_mx_fp8_applies(ctx, p) && !has_epilogue(p.out) && E > 0 &&
+         E * ((p.M + BM - 1) / BM) * ((p.N + 31) / 32) < ((int64_t)1 << 30) && E * p.M < ((int64_t)1 << 30);
+}
+size_t sm90_mx_kgrouped_workspace(const problem &p) { return e4m3_bytes(p.a, p.K) + e4m3_bytes(p.b, p.K); }
+mxb_status_t run_sm90_mx_kgrouped(const mxb_context *ctx, const problem &p, const group_rows &g, const int64_t *run_if,
+                                  void *ws, cudaStream_t st) {
+  // Tiles as for a dense call of E times as many rows (never exchanged, no split).
+  const grouping gr{g, 0, 1, run_if};
+  plan pl = grouped_plan(ctx, p, g.E * ((p.M + BM - 1) / BM));
+  return run_plan(ctx, p, pl, ws, &gr, st);
 }
 
 }  // namespace gemm
