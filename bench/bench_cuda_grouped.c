@@ -429,7 +429,10 @@ static const kcase k_kcases[] = {
     {"mxb_mxfp8", G_MXB, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3},
     {"dense_fp8_1x128_x_128x128", G_DENSE, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128},
     {"mxb_fp8_1x128_x_128x128", G_MXB, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128},
+    {"dense_nvfp4", G_DENSE, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4},
+    {"mxb_nvfp4", G_MXB, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4},
 };
+#define NKCASES (int)(sizeof(k_kcases) / sizeof(k_kcases[0]))
 
 static const qcase k_qcases[] = {{"dense_nvfp4", MXB_FORMAT_NVFP4, 0},
                                  {"grouped_nvfp4", MXB_FORMAT_NVFP4, 1},
@@ -468,8 +471,8 @@ MXBB_CONSTRUCTOR static void reg(void) {
       n++;
     }
   }
-  static char knames[5][96];
-  for (int i = 0; i < 5; i++) {
+  static char knames[NKCASES][96];
+  for (int i = 0; i < NKCASES; i++) {
     snprintf(knames[i], sizeof(knames[i]), "cuda_grouped_k/wgrad/%s", k_kcases[i].name);
     mxbb_register(knames[i], run_k, (void *)&k_kcases[i], 1);
   }

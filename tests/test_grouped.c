@@ -748,12 +748,15 @@ Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
 
 #ifdef MXB_WITH_CUDA
 /* K split in fast mode (int64 offsets in device memory, beta, ldc > N):
- * with every group in whole 128-column stages, the sm_90a MX kernel, each
- * group's C within the FP8 row of the fast-mode bound of the CPU's exact
- * result (S summed over the group's columns); otherwise the exact K-split
- * kernel, the CPU's bits. Invalid groups untouched either way. */
+ * with every group in whole 128-column stages, the sm_90a kernel `impl`,
+ * each group's C within the fast-mode bound of the CPU's exact result (S
+ * summed over the group's columns; the MX kernel's FP8 row); otherwise the
+ * exact K-split kernel, the CPU's bits. Invalid groups untouched either way. */
+#define K_MX "cuda-fast-grouped-k-sm90-mx-fp8-wgmma"
+#define K_W4 "cuda-fast-grouped-k-sm90-w4-bf16-wgmma"
 static void k_fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t fa, mxb_format_t fb, int64_t M,
-                          int64_t N, int64_t K, int E, const int64_t *off, int staged, int32_t want_status) {
+                          int64_t N, int64_t K, int E, const int64_t *off, int staged, int32_t want_status,
+                          const char *impl) {
   mxbt_pair p;
   mxbt_pair_make(&p, fa, fb, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 77 + (uint64_t)K, 1);
   const int64_t ldc = N + 3;
@@ -789,7 +792,7 @@ static void k_fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t f
                mxb_last_error_detail());
   void *w = mxbt_dev_alloc(ws);
   cr_assert_eq(mxb_grouped_gemm(gpu, &g, &p.A.d, &p.B.d, Cd, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  cr_expect_str_eq(mxb_context_last_impl(gpu), "cuda-fast-grouped-k-sm90-mx-fp8-wgmma");
+  cr_expect_str_eq(mxb_context_last_impl(gpu), impl);
   mxbt_dev_sync();
   int32_t dstatus;
   mxbt_to_host(&dstatus, st_d, 4);
@@ -806,11 +809,13 @@ static void k_fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t f
     mxb_format_info(fa, &ia);
     mxb_format_info(fb, &ib);
     const int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
+    const double at = 0.75 * mxb_cpu_tensor_scale(&p.A.h) * mxb_cpu_tensor_scale(&p.B.h);
     double worst = 0;
     for (int e = 0; e < E; e++) {
       const int64_t k0 = off[e], k1 = off[e + 1];
       const int valid = k0 >= (e ? off[e - 1] : 0) && k1 >= k0 && k1 <= K;  /* this test's bad groups only */
-      const double gam = ((double)(k1 - k0) + (double)((k1 - k0 + L - 1) / L) + 4) * 0x1p-23 + L * 0x1p-13;
+      const double gam = ((double)(k1 - k0) + (double)((k1 - k0 + L - 1) / L) + 4) * 0x1p-23 +
+                         (strcmp(impl, K_MX) ? 0.0 : L * 0x1p-13);
       for (int64_t m = 0; m < M; m++)
         for (int64_t n = 0; n < ldc; n++) {
           const int64_t i = (e * M + m) * ldc + n;
@@ -821,7 +826,7 @@ static void k_fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t f
           }
           double S = 0;
           for (int64_t k = k0; k < k1; k++) S += fabs(a[m * K + k] * b[n * K + k]);
-          const double bnd = 0.75 * gam * S + 2 * 0x1p-24 * (fabs(Ch[i]) + fabs(0.5 * Cin[i])) + 0x1p-130;
+          const double bnd = at * gam * S + 2 * 0x1p-24 * (fabs(Ch[i]) + fabs(0.5 * Cin[i])) + 0x1p-130;
           cr_assert(fabs(Cg[i] - Ch[i]) <= bnd, "%s x %s K split: group %d C[%lld][%lld] = %.9g, reference %.9g, bound %.3g",
                     mxbt_format_name(fa), mxbt_format_name(fb), e, (long long)m, (long long)n, Cg[i], Ch[i], bnd);
           if (bnd > 0 && fabs(Cg[i] - Ch[i]) / bnd > worst) worst = fabs(Cg[i] - Ch[i]) / bnd;
@@ -842,9 +847,10 @@ static void k_fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t f
 }
 #endif
 
-/* The K split on the sm_90a MX kernel (weight gradients: MXFP8, W4A8 with
- * the MXFP4 operand widened first, FP8 1 x 128 x 128 x 128), an empty
- * group, a bad group (reported, untouched), 64- and 128-column tiles; and
+/* The K split on the sm_90a kernels (weight gradients: MXFP8, W4A8 with
+ * the MXFP4 operand widened first, FP8 1 x 128 x 128 x 128 on the MX
+ * kernel; NVFP4 x NVFP4 and BF16 x NVFP4 on the 4-bit kernel), an empty
+ * group, a bad group (reported, untouched), several tile widths; and
  * groups off the 128-column stages (the exact kernel on the device). */
 Test(grouped_gemm_cuda, fast_k_split_within_bound) {
   MXBT_REQUIRE_GPU();
@@ -857,11 +863,15 @@ Test(grouped_gemm_cuda, fast_k_split_within_bound) {
   cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
   const int64_t staged[5] = {0, 256, 256, 640, 1024}, loose[5] = {0, 96, 96, 640, 1024};
   const int64_t bad[5] = {0, 384, 256, 640, 1024}; /* group 1 runs backwards */
-  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 200, 136, 1024, 4, staged, 1, 0);
-  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3, 64, 300, 1024, 4, bad, 1, 2);
-  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 130, 96, 1024, 4, staged, 1, 0);
-  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 256, 256, 1024, 4, staged, 1, 0);
-  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 40, 72, 1024, 4, loose, 0, 0);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 200, 136, 1024, 4, staged, 1, 0, K_MX);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3, 64, 300, 1024, 4, bad, 1, 2, K_MX);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, 130, 96, 1024, 4, staged, 1, 0, K_MX);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 256, 256, 1024, 4, staged, 1, 0,
+                K_MX);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 40, 72, 1024, 4, loose, 0, 0, K_MX);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 200, 136, 1024, 4, staged, 1, 0, K_W4);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 64, 300, 1024, 4, bad, 1, 2, K_W4);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 40, 72, 1024, 4, loose, 0, 0, K_W4);
   mxb_context_destroy(cpu);
   mxb_context_destroy(gpu);
 #endif

@@ -244,6 +244,11 @@ mxb_status_t run_sm90_mx_grouped(const mxb_context *ctx, const problem &p, const
 // 128-column stages: the kernel runs where *run_if != 0, which the caller
 // computes on the device.
 bool sm90_mx_kgrouped_applies(const mxb_context *ctx, const problem &p, int64_t E);
+// The same on the sm_90a 4-bit kernel: NVFP4 B, BF16 or NVFP4 A.
+bool sm90_w4_kgrouped_applies(const mxb_context *ctx, const problem &p, int64_t E);
+size_t sm90_w4_kgrouped_workspace(const mxb_context *ctx, const problem &p);
+mxb_status_t run_sm90_w4_kgrouped(const mxb_context *ctx, const problem &p, const group_rows &g, const int64_t *run_if,
+                                  void *ws, cudaStream_t st);
 size_t sm90_mx_kgrouped_workspace(const problem &p);
 mxb_status_t run_sm90_mx_kgrouped(const mxb_context *ctx, const problem &p, const group_rows &g, const int64_t *run_if,
                                   void *ws, cudaStream_t st);

@@ -12,9 +12,11 @@
 // - the generic exact kernel, walking (tile of a group, 16 columns) work
 //   items and computing each output exactly as the dense generic kernel
 //   does (the CPU reference's bits), in either mode;
-// - K split (weight gradients): fast mode, MXFP8 / FP8-block / W4A8 pairs
-//   on sm_90a, every group in whole 128-column stages (checked by the prep
-//   kernel): the sm90 MX kernel over (group, tile) units; otherwise the
+// - K split (weight gradients): fast mode on sm_90a, every group in whole
+//   128-column stages (checked by the prep kernel): NVFP4 B with BF16 or
+//   NVFP4 A on the sm90 4-bit kernel (blockIdx.z the group), MXFP8 /
+//   FP8-block / W4A8 pairs on the sm90 MX kernel over (group, tile) units;
+//   otherwise the
 //   generic exact kernel over (group, tile of C) items, each group summing
 //   the K-blocks its columns touch with the values outside them as +0 (the
 //   CPU reference's bits).
@@ -198,7 +200,8 @@ fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const p
   fast_plan f{NO_FAST, masked ? max_rows : (p.M + E - 1) / E, 0, 0};
   if (desc->mode == MXB_GEMM_EXACT) return f;
   if (layout == MXB_GROUPED_K_CONTIGUOUS) {
-    if (sm90_mx_kgrouped_applies(ctx, p, E)) f.on = MX_FAST;
+    if (sm90_w4_kgrouped_applies(ctx, p, E)) f.on = W4_FAST;
+    else if (sm90_mx_kgrouped_applies(ctx, p, E)) f.on = MX_FAST;
     return f;
   }
   const int w4 = sm90_w4_grouped_tile(f.rows_hint), mx = sm90_mx_grouped_tile();
@@ -208,7 +211,9 @@ fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const p
 }
 size_t fast_workspace(const mxb_context *ctx, const problem &p, int layout, const fast_plan &f) {
   switch (f.on) {
-    case W4_FAST: return sm90_w4_grouped_workspace(ctx, p, f.rows_hint);
+    case W4_FAST:
+      return layout == MXB_GROUPED_K_CONTIGUOUS ? sm90_w4_kgrouped_workspace(ctx, p)
+                                                : sm90_w4_grouped_workspace(ctx, p, f.rows_hint);
     case MX_FAST:
       return layout == MXB_GROUPED_K_CONTIGUOUS ? sm90_mx_kgrouped_workspace(p) : sm90_mx_grouped_workspace(p);
     default: return 0;
@@ -242,13 +247,16 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
                                  f.on != NO_FAST ? f.tile : 0, t, status);
   MXB_TRY(launch_status("grouped GEMM prep kernel"));
   if (split_k) {
-    const bool fast = f.on == MX_FAST;
-    mxb_set_last_impl(ctx, fast ? "cuda-fast-grouped-k-sm90-mx-fp8-wgmma" : "cuda-exact-grouped-k-generic");
+    const bool fast = f.on != NO_FAST;
+    mxb_set_last_impl(ctx, f.on == W4_FAST  ? "cuda-fast-grouped-k-sm90-w4-bf16-wgmma"
+                         : f.on == MX_FAST ? "cuda-fast-grouped-k-sm90-mx-fp8-wgmma"
+                                           : "cuda-exact-grouped-k-generic");
     if (N == 0 || A->rows == 0) return MXB_SUCCESS;
     // The fast kernel runs where every group is in whole stages (the prep
     // kernel's flag), the exact one where not: one of the two does the work.
-    if (fast)
-      MXB_TRY(run_sm90_mx_kgrouped(ctx, p, rows_of(t, groups, false, false), t.staged, ws + table_bytes(groups), st));
+    const group_rows gk = rows_of(t, groups, false, false);
+    if (f.on == W4_FAST) MXB_TRY(run_sm90_w4_kgrouped(ctx, p, gk, t.staged, ws + table_bytes(groups), st));
+    if (f.on == MX_FAST) MXB_TRY(run_sm90_mx_kgrouped(ctx, p, gk, t.staged, ws + table_bytes(groups), st));
     const int64_t items = groups * ((A->rows + GT - 1) / GT) * ((N + GT - 1) / GT);
     grouped_k_generic<<<grid_for(ctx, items * 256, 256, 8), 256, 0, st>>>(p, rows_of(t, groups, false, false),
                                                                           fast ? t.staged : nullptr);

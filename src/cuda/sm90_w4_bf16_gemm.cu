@@ -90,6 +90,8 @@ struct w4_params {
   float *part;        // splits > 1: [split][M][N] fp32 partial sums
   out_view out;
   group_rows g;       // grouped: blockIdx.y walks the table's tiles (g.tiles NULL: dense)
+  int kgrouped;       // K split: blockIdx.z is the group, g.row0 / g.rows its columns in whole stages
+  const int64_t *run_if;  // run only where *run_if != 0 (NULL: always)
 };
 
 #if MXB_SM90A
@@ -183,13 +185,23 @@ __global__ void __launch_bounds__(THREADS, 1)
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
   uint32_t *lut = reinterpret_cast<uint32_t *>(smem + L::LUT_OFF);
   const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
-  const int n0 = blockIdx.x * BW, sp = blockIdx.z;
-  // Rows m0 .. m_end - 1 of A and C; B's rows of the expert from b0. A
-  // grouped tile reads rows past its group's end (another group's, or
-  // zeros past A) into accumulator columns it never stores.
-  int m0 = blockIdx.y * BN, m_end = p.M, b0 = 0;
+  const int n0 = blockIdx.x * BW, sp = p.kgrouped ? 0 : blockIdx.z;
+  if (p.run_if && !*p.run_if) return;  // the whole grid leaves
+  // Rows m0 .. m_end - 1 of A, stored at C's rows from crow + m0; B's rows
+  // of the expert from b0; stages s0 .. s1 - 1. A grouped tile reads rows
+  // past its group's end (another group's, or zeros past A) into
+  // accumulator columns it never stores. K split: group blockIdx.z's stages,
+  // into C's blockIdx.z-th block of M rows (an invalid group's CTAs leave).
+  int m0 = blockIdx.y * BN, m_end = p.M, b0 = 0, crow = 0;
+  int s0 = sp * p.kper, s1 = min(s0 + p.kper, p.ksteps);
   operand at_ = p.a, bt = p.b;  // the tensor scales of this tile's group
-  if (p.g.tiles) {
+  if (p.kgrouped) {
+    const int64_t e = blockIdx.z, k0 = p.g.row0[e];
+    if (k0 < 0) return;
+    s0 = (int)(k0 / BK);
+    s1 = (int)((k0 + p.g.rows[e]) / BK);
+    crow = (int)(e * p.M);
+  } else if (p.g.tiles) {
     if (blockIdx.y >= p.g.tiles[p.g.E]) return;  // past the table's total: the whole CTA leaves
     const int64_t e = group_of_tile(p.g, blockIdx.y);
     m0 = (int)(p.g.row0[e] + (blockIdx.y - p.g.tiles[e]) * BN);
@@ -198,7 +210,6 @@ __global__ void __launch_bounds__(THREADS, 1)
     bt = expert_operand(p.b, e);
     at_ = group_a(p.a, p.g, e);
   }
-  const int s0 = sp * p.kper, s1 = min(s0 + p.kper, p.ksteps);
   // Block scales as BF16 (exact: UE4M3 values have 4 significant bits, E8M0
   // ones are powers of two from 2^-127, a BF16 subnormal; NaN stays NaN).
   for (int i = tid; i < 256; i += THREADS) {
@@ -304,7 +315,7 @@ __global__ void __launch_bounds__(THREADS, 1)
       const int nn = n0 + r + 8 * (h / 2), m = m0 + 8 * j + 2 * t + h % 2;
       if (nn >= p.N || m >= m_end) continue;
       if (p.splits > 1) p.part[((int64_t)sp * p.M + m) * p.N + nn] = acc[4 * j + h];
-      else store_plain(p.out, at, m, nn, acc[4 * j + h]);
+      else store_plain(p.out, at, crow + m, nn, acc[4 * j + h]);
     }
 #endif
 }
@@ -390,10 +401,20 @@ w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1
   return w;
 }
 
-// g: the grouped table, whose tiles blockIdx.y walks up to upper_tiles (else NULL).
+// A grouped call: the table (M-grouped: blockIdx.y walks its tiles, at most
+// `upper` of them; K split: blockIdx.z its groups) and the device flag the
+// kernel runs under (NULL: always).
+struct w4_groups {
+  group_rows g;
+  int64_t upper;
+  int kgrouped;
+  const int64_t *run_if;
+};
+
+// gr: a grouped call, else NULL.
 template <int BN, bool NV>
 mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, const uint16_t *x, int64_t x_stride,
-                    float *part, const group_rows *g, int64_t upper_tiles, cudaStream_t st) {
+                    float *part, const w4_groups *gr, cudaStream_t st) {
   using L = w4_layout<BN, NV>;
   CUtensorMap tx, tw;
   MXB_TRY(tensor_map_2d(&tx, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, x, (uint64_t)p.K, (uint64_t)p.M, (uint64_t)x_stride, 64,
@@ -410,10 +431,13 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   k.kper = (w.ksteps + w.splits - 1) / w.splits;
   k.part = part;
   k.out = p.out;
-  k.g = g ? *g : group_rows{nullptr, nullptr, nullptr, 0, false};
+  k.g = gr ? gr->g : group_rows{nullptr, nullptr, nullptr, 0, false};
+  k.kgrouped = gr ? gr->kgrouped : 0;
+  k.run_if = gr ? gr->run_if : nullptr;
   MXB_TRY((allow_dynamic_smem<sm90_w4_kernel<BN, NV>>(ctx->device, L::BYTES)));
-  const dim3 grid((unsigned)((p.N + BW - 1) / BW), (unsigned)(g ? upper_tiles : (p.M + BN - 1) / BN),
-                  (unsigned)w.splits);
+  const bool kg = gr && gr->kgrouped;
+  const dim3 grid((unsigned)((p.N + BW - 1) / BW), (unsigned)(gr && !kg ? gr->upper : (p.M + BN - 1) / BN),
+                  (unsigned)(kg ? gr->g.E : w.splits));
   sm90_w4_kernel<BN, NV><<<grid, THREADS, L::BYTES, st>>>(tx, tw, k);
   MXB_TRY(launch_status("sm90_w4_kernel"));
   if (w.splits == 1) return MXB_SUCCESS;
@@ -424,10 +448,10 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
 
 template <bool NV>
 mxb_status_t launch_bn(const mxb_context *ctx, const problem &p, const w4_plan &w, const uint16_t *x,
-                       int64_t x_stride, float *part, const group_rows *g, int64_t upper_tiles, cudaStream_t st) {
-  if (w.bn == 32) return launch<32, NV>(ctx, p, w, x, x_stride, part, g, upper_tiles, st);
-  if (w.bn == 64) return launch<64, NV>(ctx, p, w, x, x_stride, part, g, upper_tiles, st);
-  return launch<128, NV>(ctx, p, w, x, x_stride, part, g, upper_tiles, st);
+                       int64_t x_stride, float *part, const w4_groups *gr, cudaStream_t st) {
+  if (w.bn == 32) return launch<32, NV>(ctx, p, w, x, x_stride, part, gr, st);
+  if (w.bn == 64) return launch<64, NV>(ctx, p, w, x, x_stride, part, gr, st);
+  return launch<128, NV>(ctx, p, w, x, x_stride, part, gr, st);
 }
 
 bool built_for_sm90a() {
@@ -468,8 +492,8 @@ size_t sm90_w4_workspace(const mxb_context *ctx, const problem &p) { return plan
 
 namespace {
 // Everything but the exact fallback: *guard is the flag it runs under (NULL: none).
-mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, const group_rows *g,
-                    int64_t upper_tiles, void *ws, cudaStream_t st, const int **guard, problem *fb) {
+mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, const w4_groups *gr, void *ws,
+                    cudaStream_t st, const int **guard, problem *fb) {
   char *base = static_cast<char *>(ws);
   int *flag = reinterpret_cast<int *>(base + w.flag_off);
   *guard = nullptr;
@@ -491,8 +515,8 @@ mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   }
   if (w.guard) MXB_TRY(save_c_if_flagged(ctx, p, flag, base + w.c_off, fb, st));
   float *part = reinterpret_cast<float *>(base + w.part_off);
-  if (p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<true>(ctx, p, w, x, x_stride, part, g, upper_tiles, st));
-  else MXB_TRY(launch_bn<false>(ctx, p, w, x, x_stride, part, g, upper_tiles, st));
+  if (p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<true>(ctx, p, w, x, x_stride, part, gr, st));
+  else MXB_TRY(launch_bn<false>(ctx, p, w, x, x_stride, part, gr, st));
   if (w.guard) *guard = flag;
   return MXB_SUCCESS;
 }
@@ -501,7 +525,7 @@ mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, 
 mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
   const int *guard;
   problem fb;
-  MXB_TRY(run_w4(ctx, p, plan_of(ctx, p), nullptr, 0, ws, st, &guard, &fb));
+  MXB_TRY(run_w4(ctx, p, plan_of(ctx, p), nullptr, ws, st, &guard, &fb));
   return guard ? run_generic(ctx, fb, guard, st) : MXB_SUCCESS;
 }
 
@@ -519,7 +543,24 @@ size_t sm90_w4_grouped_workspace(const mxb_context *ctx, const problem &p, int64
 mxb_status_t run_sm90_w4_grouped(const mxb_context *ctx, const problem &p, const group_rows &g, int64_t rows_hint,
                                  int64_t upper_tiles, void *ws, cudaStream_t st, const int **guard,
                                  problem *fallback) {
-  return run_w4(ctx, p, plan_of(ctx, p, rows_hint), &g, upper_tiles, ws, st, guard, fallback);
+  const w4_groups gr{g, upper_tiles, 0, nullptr};
+  return run_w4(ctx, p, plan_of(ctx, p, rows_hint), &gr, ws, st, guard, fallback);
+}
+
+// K split: NVFP4 weights times BF16 or NVFP4 (every value exact in BF16, so
+// no exactness fallback), plain C, groups in whole stages (*run_if).
+bool sm90_w4_kgrouped_applies(const mxb_context *ctx, const problem &p, int64_t E) {
+  return sm90_w4_applies(ctx, p) && !has_epilogue(p.out) && p.b.format == MXB_FORMAT_NVFP4 &&
+         (p.a.format == MXB_FORMAT_BF16 || p.a.format == MXB_FORMAT_NVFP4) && E > 0 && E <= 65535 &&
+         E * p.M < ((int64_t)1 << 30);
+}
+size_t sm90_w4_kgrouped_workspace(const mxb_context *ctx, const problem &p) { return plan_of(ctx, p, p.M).total; }
+mxb_status_t run_sm90_w4_kgrouped(const mxb_context *ctx, const problem &p, const group_rows &g, const int64_t *run_if,
+                                  void *ws, cudaStream_t st) {
+  const w4_groups gr{g, 0, 1, run_if};
+  const int *guard;
+  problem fb;
+  return run_w4(ctx, p, plan_of(ctx, p, p.M), &gr, ws, st, &guard, &fb);
 }
 
 }  // namespace gemm
