@@ -41,6 +41,7 @@ typedef struct gcase {
   gkind kind;
   int sc;  /* scenario */
   mxb_format_t fa, fb;
+  mxb_activation_t act; /* with a bias of E x N fp32 values (MXB_ACT_NONE: neither) */
 } gcase;
 
 enum { SC_DEEPSEEK, SC_LATENT, SC_DECODE, NSC };
@@ -226,6 +227,13 @@ static void run(mxbb_state *st, void *arg) {
   g.layout = s->masked ? MXB_GROUPED_M_MASKED : MXB_GROUPED_M_CONTIGUOUS;
   g.groups = s->E;
   g.index = index;
+  void *bias = NULL;
+  if (c->act != MXB_ACT_NONE) {
+    bad |= cudaMalloc(&bias, (size_t)(s->E * s->N) * 4) != cudaSuccess ||
+           cudaMemset(bias, 0, (size_t)(s->E * s->N) * 4) != cudaSuccess;
+    d.bias = bias;
+    d.activation = c->act;
+  }
   lt_groups lt;
   memset(&lt, 0, sizeof(lt));
   if (!bad && c->kind == G_BF16_LT) {
@@ -261,6 +269,7 @@ static void run(mxbb_state *st, void *arg) {
   cudaFree(ws);
   cudaFree(C);
   cudaFree(index);
+  cudaFree(bias);
   free_operand(&A);
   free_operand(&B);
 }
@@ -448,19 +457,22 @@ MXBB_CONSTRUCTOR static void reg(void) {
   int n = 0;
   for (int sc = 0; sc < NSC; sc++) {
     const gcase list[] = {
-        {"cublaslt_bf16_per_group", G_BF16_LT, sc, MXB_FORMAT_BF16, MXB_FORMAT_BF16},
-        {"dense_bf16_x_nvfp4w", G_DENSE, sc, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4},
-        {"dense_bf16_x_mxfp4w", G_DENSE, sc, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4},
-        {"dense_nvfp4", G_DENSE, sc, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4},
-        {"mxb_bf16_x_nvfp4w", G_MXB, sc, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4},
-        {"mxb_bf16_x_mxfp4w", G_MXB, sc, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4},
-        {"mxb_nvfp4", G_MXB, sc, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4},
-        {"dense_mxfp8", G_DENSE, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3},
-        {"dense_mxfp8_x_mxfp4w", G_DENSE, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4},
-        {"dense_fp8_1x128_x_128x128", G_DENSE, sc, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128},
-        {"mxb_mxfp8", G_MXB, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3},
-        {"mxb_mxfp8_x_mxfp4w", G_MXB, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4},
-        {"mxb_fp8_1x128_x_128x128", G_MXB, sc, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128},
+        {"cublaslt_bf16_per_group", G_BF16_LT, sc, MXB_FORMAT_BF16, MXB_FORMAT_BF16, MXB_ACT_NONE},
+        {"dense_bf16_x_nvfp4w", G_DENSE, sc, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_ACT_NONE},
+        {"dense_bf16_x_mxfp4w", G_DENSE, sc, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, MXB_ACT_NONE},
+        {"dense_nvfp4", G_DENSE, sc, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_ACT_NONE},
+        {"mxb_bf16_x_nvfp4w", G_MXB, sc, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_ACT_NONE},
+        {"mxb_bf16_x_mxfp4w", G_MXB, sc, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, MXB_ACT_NONE},
+        {"mxb_nvfp4", G_MXB, sc, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_ACT_NONE},
+        {"dense_mxfp8", G_DENSE, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_ACT_NONE},
+        {"dense_mxfp8_x_mxfp4w", G_DENSE, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, MXB_ACT_NONE},
+        {"dense_fp8_1x128_x_128x128", G_DENSE, sc, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, MXB_ACT_NONE},
+        {"mxb_mxfp8", G_MXB, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_ACT_NONE},
+        {"mxb_mxfp8_x_mxfp4w", G_MXB, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, MXB_ACT_NONE},
+        {"mxb_fp8_1x128_x_128x128", G_MXB, sc, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, MXB_ACT_NONE},
+        /* a bias and squared ReLU (LatentMoE's expert activation), bf16 C: the epilogue step */
+        {"mxb_nvfp4_bias_relu2", G_MXB, sc, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_ACT_RELU2},
+        {"mxb_mxfp8_bias_relu2", G_MXB, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_ACT_RELU2},
     };
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]) && n < MAXCASES; i++) {
       /* the dense comparison needs a single A of all rows: not the masked layout */

@@ -7,8 +7,13 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "common/gemm_epilogue.h"
 #include "cpu/decode.h"
 #include "gemm_operands.h"
+
+/* The fast grouped paths' names (mxb_context_last_impl). */
+#define W4_GROUPED "cuda-fast-grouped-sm90-w4-bf16-wgmma"
+#define MX_GROUPED "cuda-fast-grouped-sm90-mx-fp8-wgmma"
 
 /* E experts [N, K] quantized one by one, stacked into one [E * N, K] tensor
  * (linear scales: the planes concatenate; per-tensor scales and NVFP4 amaxes
@@ -747,6 +752,153 @@ Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
 }
 
 #ifdef MXB_WITH_CUDA
+/* C element i of type t widened to fp32, and an fp32 value stored as t. */
+static float c_get(mxb_dtype_t t, const void *C, int64_t i) {
+  if (t == MXB_DTYPE_FP32) return ((const float *)C)[i];
+  const uint16_t h = ((const uint16_t *)C)[i];
+  return t == MXB_DTYPE_BF16 ? mxb_bf16_decode(h) : mxb_fp16_decode(h);
+}
+static void c_put(mxb_dtype_t t, void *C, int64_t i, float v) {
+  if (t == MXB_DTYPE_FP32) ((uint32_t *)C)[i] = mxb_gemm_out_f32(v);
+  else ((uint16_t *)C)[i] = t == MXB_DTYPE_BF16 ? mxb_gemm_out_bf16(v) : mxb_gemm_out_fp16(v);
+}
+
+/* A grouped fast call with a bias (E x N, bias_type), an activation and C
+ * of type ct runs the fast kernel `impl` and then the epilogue step over the
+ * groups' rows: its bytes are those of the same kernel's plain fp32 result
+ * finished on the host by the library's own epilogue functions (combine
+ * with beta C where C is not fp32, the expert's bias, the activation,
+ * rounding to ct); rows no group owns keep their bytes. */
+static void epilogue_case(mxb_context_t *gpu, const gcase *c, mxb_grouped_layout_t layout, mxb_activation_t act,
+                          mxb_dtype_t ct, mxb_dtype_t bias_type, const char *impl) {
+  const int E = c->E, masked = layout == MXB_GROUPED_M_MASKED;
+  int64_t start[8], M = 3, max_m = 0;
+  int32_t index[9];
+  for (int e = 0; e < E; e++) max_m = c->sizes[e] > max_m ? c->sizes[e] : max_m;
+  max_m += 2;
+  for (int e = 0; e < E; e++) {
+    start[e] = masked ? e * max_m : M;
+    index[e] = (int32_t)(masked ? c->sizes[e] : start[e]);
+    if (!masked) M += c->sizes[e];
+  }
+  if (masked) M = E * max_m;
+  else index[E] = (int32_t)M, M += 4;
+  float *x = mxbt_gemm_input(M, c->K, 5 + (uint64_t)M, MXBT_IN_NORMAL, 0);
+  mxbt_operand A;
+  mxbt_operand_make(&A, c->fa, MXB_SCALE_LAYOUT_LINEAR, M, c->K, x);
+  mxbt_operand_upload(&A);
+  free(x);
+  stack B;
+  stack_make(&B, c->fb, E, c->N, c->K, 71);
+  mxb_tensor_t Bd = stack_upload(&B, E);
+  const int64_t N = c->N, bsz = mxb_dtype_size(bias_type), es = mxb_dtype_size(ct);
+  unsigned char *bias = malloc((size_t)(E * N * bsz)), *Cin = malloc((size_t)(M * N * es)), *Cg = malloc((size_t)(M * N * es));
+  uint64_t seed = 3;
+  for (int64_t i = 0; i < E * N; i++) c_put(bias_type, bias, i, 4.0f * mxbt_normal(&seed));
+  for (int64_t i = 0; i < M * N; i++) c_put(ct, Cin, i, (float)(i % 9) - 4.0f);
+  float *Tin = malloc((size_t)(M * N) * 4), *T = malloc((size_t)(M * N) * 4);
+  for (int64_t i = 0; i < M * N; i++) Tin[i] = c_get(ct, Cin, i);
+  int32_t *idx_d = mxbt_dev_from_host(index, sizeof index);
+  void *bias_d = mxbt_dev_from_host(bias, (size_t)(E * N * bsz));
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = MXB_GEMM_FAST;
+  d.alpha = 1.25f;
+  d.beta = 0.5f;
+  d.c_type = ct;
+  d.bias = bias_d;
+  d.bias_type = bias_type;
+  d.activation = act;
+  mxb_grouped_gemm_desc_t g;
+  mxb_grouped_gemm_desc_init(&g);
+  g.gemm = &d;
+  g.layout = layout;
+  g.groups = E;
+  g.index = idx_d;
+  /* the plain fp32 product: beta C in it where C is fp32 (the step's in-place case) */
+  mxb_gemm_desc_t dp = d;
+  dp.c_type = MXB_DTYPE_FP32;
+  dp.bias = NULL;
+  dp.activation = MXB_ACT_NONE;
+  dp.beta = ct == MXB_DTYPE_FP32 ? d.beta : 0.0f;
+  mxb_grouped_gemm_desc_t gp = g;
+  gp.gemm = &dp;
+  size_t ws = 0, wsp = 0;
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &g, &A.d, &Bd, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &gp, &A.d, &Bd, &wsp), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  void *w = mxbt_dev_alloc(ws > wsp ? ws : wsp), *Cd = mxbt_dev_from_host(Cin, (size_t)(M * N * es)),
+       *Td = mxbt_dev_from_host(Tin, (size_t)(M * N) * 4);
+  cr_assert_eq(mxb_grouped_gemm(gpu, &g, &A.d, &Bd, Cd, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_expect_str_eq(mxb_context_last_impl(gpu), impl);
+  cr_assert_eq(mxb_grouped_gemm(gpu, &gp, &A.d, &Bd, Td, w, wsp, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_expect_str_eq(mxb_context_last_impl(gpu), impl);
+  mxbt_dev_sync();
+  mxbt_to_host(Cg, Cd, (size_t)(M * N * es));
+  mxbt_to_host(T, Td, (size_t)(M * N) * 4);
+  char *owned = calloc((size_t)M, 1);
+  for (int e = 0; e < E; e++)
+    for (int64_t r = start[e]; r < start[e] + c->sizes[e]; r++) owned[r] = (char)(e + 1);
+  unsigned char *want = malloc((size_t)(M * N * es));
+  for (int64_t r = 0; r < M; r++)
+    for (int64_t n = 0; n < N; n++) {
+      const int64_t i = r * N + n;
+      if (!owned[r]) {
+        memcpy(want + i * es, Cin + i * es, (size_t)es);
+        continue;
+      }
+      const float v = mxb_gemm_combine(1.0f, T[i], ct == MXB_DTYPE_FP32 ? 0.0f : d.beta, c_get(ct, Cin, i));
+      c_put(ct, want, i, mxb_gemm_finish(v, bias + (owned[r] - 1) * N * bsz, bias_type, act, n));
+    }
+  for (int64_t i = 0; i < M * N; i++)
+    cr_assert(memcmp(Cg + i * es, want + i * es, (size_t)es) == 0,
+              "%s x %s layout %d act %d C %d: C[%lld][%lld] = %a, want %a (row %s)", mxbt_format_name(c->fa),
+              mxbt_format_name(c->fb), (int)layout, (int)act, (int)ct, (long long)(i / N), (long long)(i % N),
+              c_get(ct, Cg, i), c_get(ct, want, i), owned[i / N] ? "in a group" : "outside every group");
+  free(want);
+  free(owned);
+  mxbt_dev_free(w);
+  mxbt_dev_free(Cd);
+  mxbt_dev_free(Td);
+  mxbt_dev_free(idx_d);
+  mxbt_dev_free(bias_d);
+  free(T);
+  free(Tin);
+  free(Cin);
+  free(Cg);
+  free(bias);
+  stack_dev_free(&Bd);
+  stack_free(&B, E);
+  mxbt_operand_free(&A);
+}
+#endif
+
+/* Bias, activations and fp16 / bf16 / fp32 C on the fast grouped paths:
+ * the kernels compute the plain product and an epilogue step finishes the
+ * groups' rows (each expert's bias); both M layouts. */
+Test(grouped_gemm_cuda, fast_epilogue_step) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  struct cudaDeviceProp prop;
+  cr_assert_eq(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a kernels need compute capability 9.0");
+  mxb_context_t *gpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  const gcase mx = {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 3, 136, 256, {40, 0, 133}};
+  const gcase nv = {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 4, 200, 256, {17, 1, 0, 70}};
+  const gcase bf = {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 2, 64, 384, {33, 9}};
+  const mxb_activation_t acts[] = {MXB_ACT_NONE, MXB_ACT_RELU2, MXB_ACT_GELU_ERF, MXB_ACT_SILU};
+  const mxb_dtype_t cts[] = {MXB_DTYPE_FP32, MXB_DTYPE_BF16, MXB_DTYPE_FP16};
+  for (int i = 0; i < 4; i++) {
+    const mxb_dtype_t ct = cts[i % 3], bt = i % 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32;
+    epilogue_case(gpu, &mx, MXB_GROUPED_M_CONTIGUOUS, acts[i], ct, bt, MX_GROUPED);
+    epilogue_case(gpu, &nv, MXB_GROUPED_M_MASKED, acts[i], cts[(i + 1) % 3], bt, W4_GROUPED);
+    epilogue_case(gpu, &bf, MXB_GROUPED_M_CONTIGUOUS, acts[(i + 2) % 4], cts[(i + 2) % 3], bt, W4_GROUPED);
+  }
+  mxb_context_destroy(gpu);
+#endif
+}
+
+#ifdef MXB_WITH_CUDA
 /* K split in fast mode (int64 offsets in device memory, beta, ldc > N):
  * with every group in whole 128-column stages, the sm_90a kernel `impl`,
  * each group's C within the fast-mode bound of the CPU's exact result (S
@@ -913,8 +1065,6 @@ Test(grouped_gemm_cuda, e256_experts_give_the_cpu_bits) {
  * overflows BF16) sends the call to the exact grouped kernel on the device:
  * then every byte equals the CPU's. */
 #ifdef MXB_WITH_CUDA
-#define W4_GROUPED "cuda-fast-grouped-sm90-w4-bf16-wgmma"
-#define MX_GROUPED "cuda-fast-grouped-sm90-mx-fp8-wgmma"
 /* a_groups (NVFP4 A): A quantized group by group (mxb_grouped_quantize on the
  * CPU, one amax a group) and read with a_group_scales, exact mode also
  * compared bit for bit. impl: the path the call must take. */

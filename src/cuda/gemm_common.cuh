@@ -244,11 +244,6 @@ mxb_status_t run_sm90_mx_grouped(const mxb_context *ctx, const problem &p, const
 // 128-column stages: the kernel runs where *run_if != 0, which the caller
 // computes on the device.
 bool sm90_mx_kgrouped_applies(const mxb_context *ctx, const problem &p, int64_t E);
-// The same on the sm_90a 4-bit kernel: NVFP4 B, BF16 or NVFP4 A.
-bool sm90_w4_kgrouped_applies(const mxb_context *ctx, const problem &p, int64_t E);
-size_t sm90_w4_kgrouped_workspace(const mxb_context *ctx, const problem &p);
-mxb_status_t run_sm90_w4_kgrouped(const mxb_context *ctx, const problem &p, const group_rows &g, const int64_t *run_if,
-                                  void *ws, cudaStream_t st);
 size_t sm90_mx_kgrouped_workspace(const problem &p);
 mxb_status_t run_sm90_mx_kgrouped(const mxb_context *ctx, const problem &p, const group_rows &g, const int64_t *run_if,
                                   void *ws, cudaStream_t st);
@@ -272,6 +267,15 @@ size_t sm90_w4_grouped_workspace(const mxb_context *ctx, const problem &p, int64
 mxb_status_t run_sm90_w4_grouped(const mxb_context *ctx, const problem &p, const group_rows &g, int64_t rows_hint,
                                  int64_t upper_tiles, void *ws, cudaStream_t st, const int **guard,
                                  problem *fallback);
+// Whether a call may raise the exactness flag (an A or an MXFP4 B that BF16
+// may not hold): then C is recomputed by the exact path.
+bool sm90_w4_may_fall_back(const problem &p);
+// The K split as for the MX kernel above: NVFP4 B, BF16 or NVFP4 A (every
+// value exact in BF16: no exactness fallback).
+bool sm90_w4_kgrouped_applies(const mxb_context *ctx, const problem &p, int64_t E);
+size_t sm90_w4_kgrouped_workspace(const mxb_context *ctx, const problem &p);
+mxb_status_t run_sm90_w4_kgrouped(const mxb_context *ctx, const problem &p, const group_rows &g, const int64_t *run_if,
+                                  void *ws, cudaStream_t st);
 
 // Paths whose C is written by cuBLASLt apply a bias, an activation or fp16
 // output as a second step (gemm_epilogue.cu): cuBLASLt writes
@@ -283,6 +287,11 @@ size_t lt_epilogue_bytes(const problem &p);
 // `inter` (NULL for the in-place fp32 case), without bias and activation.
 problem lt_epilogue_problem(const problem &p, void *inter);
 mxb_status_t run_lt_epilogue(const mxb_context *ctx, const problem &p, const problem &ran, cudaStream_t st);
+// The same step after a grouped fast path (no gated activation, no aux): over
+// the rows of g's tiles of gt rows (at most upper_tiles), each group's
+// expert's bias.
+mxb_status_t run_grouped_epilogue(const mxb_context *ctx, const problem &p, const problem &ran, const group_rows &g,
+                                  int gt, int64_t upper_tiles, cudaStream_t st);
 
 // cuBLASLt: C^T[N, M] = B[N, K] * A[M, K]^T in column-major terms ("TN").
 // a/b: row-major [rows, K] with leading dimension ld (elements).

@@ -70,5 +70,30 @@ mxb_status_t run_lt_epilogue(const mxb_context *ctx, const problem &p, const pro
   return launch_status("gemm epilogue kernel");
 }
 
+// The grouped GEMM's step: item (tile, n) finishes column n of a tile's
+// rows (g's tiles of `gt` rows, as the exact grouped kernel walks them) with
+// the tile's expert's bias (E x N values). Rows no group owns are not read
+// or written. Gated activations and aux are not offered here.
+__global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o, group_rows g, int gt, int64_t N) {
+  const int64_t items = g.tiles[g.E] * N;
+  const size_t bias_row = (size_t)N * (o.bias ? mxb_dtype_bytes(o.bias_type) : 0);
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < items; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t tile = i / N, n = i % N, e = group_of_tile(g, tile);
+    const int64_t m0 = g.row0[e] + (tile - g.tiles[e]) * gt, m_end = min(m0 + gt, g.row0[e] + g.rows[e]);
+    out_view oe = o;
+    if (o.bias) oe.bias = static_cast<const char *>(o.bias) + e * bias_row;
+    for (int64_t m = m0; m < m_end; ++m) write_at(oe, m * o.ldc + n, mxb_activation(o.act, pre_activation(oe, t, ldt, m, n)));
+  }
+}
+
+mxb_status_t run_grouped_epilogue(const mxb_context *ctx, const problem &p, const problem &ran, const group_rows &g,
+                                  int gt, int64_t upper_tiles, cudaStream_t st) {
+  out_view o = p.out;
+  if (in_place(p)) o.beta = 0.0f;  // the path has added beta C already
+  grouped_epilogue_kernel<<<grid_for(ctx, upper_tiles * p.N, 256), 256, 0, st>>>(
+      static_cast<const float *>(ran.out.c), ran.out.ldc, o, g, gt, p.N);
+  return launch_status("grouped gemm epilogue kernel");
+}
+
 }  // namespace gemm
 }  // namespace mxb

@@ -16,10 +16,9 @@
 //   128-column stages (checked by the prep kernel): NVFP4 B with BF16 or
 //   NVFP4 A on the sm90 4-bit kernel (blockIdx.z the group), MXFP8 /
 //   FP8-block / W4A8 pairs on the sm90 MX kernel over (group, tile) units;
-//   otherwise the
-//   generic exact kernel over (group, tile of C) items, each group summing
-//   the K-blocks its columns touch with the values outside them as +0 (the
-//   CPU reference's bits).
+//   otherwise the generic exact kernel over (group, tile of C) items, each
+//   group summing the K-blocks its columns touch with the values outside
+//   them as +0 (the CPU reference's bits).
 #include "core/gemm.h"
 #include "cuda/gemm.h"
 #include "cuda/gemm_common.cuh"
@@ -187,6 +186,11 @@ problem grouped_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, cons
 // The fast kernel's choices, from the shape only: which kernel, a group's
 // rows as the shape suggests (max_m, or the mean), its tile rows, and a
 // bound on the table's tiles (every group may end in a partial tile).
+// M layouts with a bias, an activation or fp16 C: the fast kernels compute
+// the plain product (lt_epilogue_problem: C itself for fp32 C, else an fp32
+// intermediate in the workspace) and an epilogue step over the groups' rows
+// finishes C (gemm_epilogue.cu); not where the 4-bit kernel may fall back to
+// the exact path, which would recompute C under the step.
 enum fast_kernel { NO_FAST, W4_FAST, MX_FAST };
 struct fast_plan {
   fast_kernel on;
@@ -204,10 +208,18 @@ fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const p
     else if (sm90_mx_kgrouped_applies(ctx, p, E)) f.on = MX_FAST;
     return f;
   }
+  const bool step = has_epilogue(p.out);
+  const problem q = step ? lt_epilogue_problem(p, nullptr) : p;
   const int w4 = sm90_w4_grouped_tile(f.rows_hint), mx = sm90_mx_grouped_tile();
-  if (sm90_w4_grouped_applies(ctx, p, upper(w4))) f = {W4_FAST, f.rows_hint, upper(w4), w4};
-  else if (sm90_mx_grouped_applies(ctx, p, upper(mx))) f = {MX_FAST, f.rows_hint, upper(mx), mx};
+  if (sm90_w4_grouped_applies(ctx, q, upper(w4)) && !(step && sm90_w4_may_fall_back(q)))
+    f = {W4_FAST, f.rows_hint, upper(w4), w4};
+  else if (sm90_mx_grouped_applies(ctx, q, upper(mx)))
+    f = {MX_FAST, f.rows_hint, upper(mx), mx};
   return f;
+}
+// Bytes of the epilogue step's intermediate (M layouts, a fast kernel).
+size_t step_bytes(const problem &p, int layout, const fast_plan &f) {
+  return f.on != NO_FAST && layout != MXB_GROUPED_K_CONTIGUOUS && has_epilogue(p.out) ? lt_epilogue_bytes(p) : 0;
 }
 size_t fast_workspace(const mxb_context *ctx, const problem &p, int layout, const fast_plan &f) {
   switch (f.on) {
@@ -227,7 +239,9 @@ extern "C" size_t mxb_cuda_grouped_gemm_workspace_size(struct mxb_context *ctx, 
                                                        int64_t ldc) {
   const problem p = grouped_problem(desc, A, B, nullptr, N, ldc);
   const fast_plan f = plan_fast(ctx, desc, p, layout, groups, max_rows);
-  return table_bytes(groups) + fast_workspace(ctx, p, layout, f) + 256 - MXB_WORKSPACE_ALIGNMENT;
+  const problem q = layout != MXB_GROUPED_K_CONTIGUOUS && has_epilogue(p.out) ? lt_epilogue_problem(p, nullptr) : p;
+  return table_bytes(groups) + step_bytes(p, layout, f) + fast_workspace(ctx, q, layout, f) + 256 -
+         MXB_WORKSPACE_ALIGNMENT;
 }
 
 extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
@@ -268,15 +282,21 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
   if (N == 0 || A->rows == 0) return MXB_SUCCESS;
   const int *guard = nullptr;
   problem exact = p;
-  if (f.on == MX_FAST)
-    return run_sm90_mx_grouped(ctx, p, rows_of(t, groups, true, a_groups), f.upper, ws + table_bytes(groups), st);
-  if (f.on == W4_FAST) {
-    MXB_TRY(run_sm90_w4_grouped(ctx, p, rows_of(t, groups, true, a_groups), f.rows_hint, f.upper, ws + table_bytes(groups),
-                                st, &guard, &exact));
-    if (!guard) return MXB_SUCCESS;
-  }
   // At most ceil(rows / 16) + E tiles of 16 rows (contiguous) or E * ceil(max_m / 16) (masked).
   const int64_t upper = masked ? groups * ((max_rows + GT - 1) / GT) : (A->rows + GT - 1) / GT + groups;
+  if (f.on != NO_FAST) {
+    // The workspace: the table, the step's intermediate (if any), the kernel's own.
+    const size_t inter = step_bytes(p, layout, f);
+    char *kws = ws + table_bytes(groups) + inter;
+    const problem q = has_epilogue(p.out) ? lt_epilogue_problem(p, ws + table_bytes(groups)) : p;
+    if (f.on == MX_FAST) MXB_TRY(run_sm90_mx_grouped(ctx, q, rows_of(t, groups, true, a_groups), f.upper, kws, st));
+    else
+      MXB_TRY(run_sm90_w4_grouped(ctx, q, rows_of(t, groups, true, a_groups), f.rows_hint, f.upper, kws, st, &guard,
+                                  &exact));
+    if (has_epilogue(p.out))  // never with a guard (plan_fast)
+      return run_grouped_epilogue(ctx, p, q, rows_of(t, groups, false, a_groups), GT, upper, st);
+    if (!guard) return MXB_SUCCESS;
+  }
   const unsigned grid = grid_for(ctx, upper * ((N + GT - 1) / GT) * 256, 256, 8);
   grouped_generic<<<grid, 256, 0, st>>>(exact, N, rows_of(t, groups, false, a_groups), guard);
   return launch_status("grouped GEMM generic kernel");

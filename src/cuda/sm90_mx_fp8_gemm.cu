@@ -25,11 +25,13 @@
 // in binary64 instead (same order). A NaN scale (0xFF) decodes to NaN and
 // makes its row or column NaN, as in the reference.
 //
-// Grouped GEMM (gemm_grouped.cu): the row tiles are those of the group
-// table written on the device (read when the kernel runs), each unit
-// multiplying its group's rows of A by its expert's rows of the stacked B
-// (from e * N) and storing only its group's rows; no exchange of A and B,
-// no K split.
+// Grouped GEMM (gemm_grouped.cu), never with A and B exchanged or K split
+// in ranges. M-grouped: the row tiles are those of the group table written
+// on the device (read when the kernel runs), each unit multiplying its
+// group's rows of A by its expert's rows of the stacked B (from e * N) and
+// storing only its group's rows. K-grouped (weight gradients): units of
+// (group, tile of C), each running its group's stages of K (groups in whole
+// stages) into its group's block of C's rows.
 #include <cuda.h>
 
 #include <cstdio>

@@ -38,7 +38,9 @@
 // Grouped GEMM (gemm_grouped.cu): blockIdx.y walks the tiles of a group
 // table written on the device, each tile multiplying its group's rows of A
 // by its expert's rows of the stacked B (from e * N) with the group's tensor
-// scales, storing only its group's rows.
+// scales, storing only its group's rows. K-grouped (weight gradients):
+// blockIdx.z is the group, whose stages of K (groups in whole stages) the
+// CTA runs into the group's block of C's rows.
 //
 // K in whole stages (K % 128 == 0); tails in M and N read zeros and are not
 // stored. Where the tiles fill at most half the SMs, K is split into up to 4
@@ -376,6 +378,15 @@ int tile_rows(int64_t rows) {
 
 // grouped: rows_hint >= 0, the rows of a group as the shape suggests; no K
 // split (the groups fill the SMs, or the call is small).
+}  // namespace
+
+// Every NVFP4 value is exact in BF16; other block-scaled A (extreme scales)
+// and MXFP4 B (scale bytes 253, 254) may not be.
+bool sm90_w4_may_fall_back(const problem &p) {
+  return (p.a.format != MXB_FORMAT_BF16 && p.a.format != MXB_FORMAT_NVFP4) || p.b.format == MXB_FORMAT_MXFP4;
+}
+
+namespace {
 w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1) {
   const int *ov = plan_override();
   const bool grouped = rows_hint >= 0;
@@ -390,9 +401,7 @@ w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1
   if (ov[1] >= 1 && ov[1] <= 4 && ov[1] <= w.ksteps) sp = ov[1];
   w.splits = sp > 1 && !grouped ? (int)sp : 1;
   w.decode_a = p.a.format != MXB_FORMAT_BF16;
-  // Every NVFP4 value is exact in BF16; other block-scaled A (extreme
-  // scales) and MXFP4 B (scale bytes 253, 254) may not be.
-  w.guard = (w.decode_a && p.a.format != MXB_FORMAT_NVFP4) || p.b.format == MXB_FORMAT_MXFP4;
+  w.guard = sm90_w4_may_fall_back(p);
   w.flag_off = 0;
   w.x_off = 256;
   w.c_off = w.x_off + (w.decode_a ? align256((size_t)p.M * (size_t)p.K * 2) : 0);
@@ -550,8 +559,7 @@ mxb_status_t run_sm90_w4_grouped(const mxb_context *ctx, const problem &p, const
 // K split: NVFP4 weights times BF16 or NVFP4 (every value exact in BF16, so
 // no exactness fallback), plain C, groups in whole stages (*run_if).
 bool sm90_w4_kgrouped_applies(const mxb_context *ctx, const problem &p, int64_t E) {
-  return sm90_w4_applies(ctx, p) && !has_epilogue(p.out) && p.b.format == MXB_FORMAT_NVFP4 &&
-         (p.a.format == MXB_FORMAT_BF16 || p.a.format == MXB_FORMAT_NVFP4) && E > 0 && E <= 65535 &&
+  return sm90_w4_applies(ctx, p) && !has_epilogue(p.out) && !sm90_w4_may_fall_back(p) && E > 0 && E <= 65535 &&
          E * p.M < ((int64_t)1 << 30);
 }
 size_t sm90_w4_kgrouped_workspace(const mxb_context *ctx, const problem &p) { return plan_of(ctx, p, p.M).total; }
