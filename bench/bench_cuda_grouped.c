@@ -360,12 +360,8 @@ static void run_quant(mxbb_state *st, void *arg) {
   cudaFree(q.amax);
 }
 
-/* K split: G_BF16_LT here is the dense BF16 mxb_gemm of A [M, T] and B [N, T]. */
-typedef struct kcase {
-  const char *name;
-  gkind kind;
-  mxb_format_t fa, fb;
-} kcase;
+/* K split cases (gcase without a scenario): G_BF16_LT here is the dense BF16
+ * mxb_gemm of A [M, T] and B [N, T]. */
 enum { KE = 8, KM = 4096, KN = 7168, KT = 8 * 4096 };
 static double g_k_bf16, g_k_dense; /* the dense case registered just before */
 
@@ -377,7 +373,7 @@ static int kcall(void *arg, int i) {
 }
 
 static void run_k(mxbb_state *st, void *arg) {
-  const kcase *c = arg;
+  const gcase *c = arg;
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
     mxbb_skip(st, "no CUDA device");
@@ -411,7 +407,7 @@ static void run_k(mxbb_state *st, void *arg) {
   bad |= !bad && (grouped ? mxb_grouped_gemm_workspace_size(ctx, &g, &A, &B, &wsb)
                           : mxb_gemm_workspace_size(ctx, &d, &A, &B, &wsb)) != MXB_SUCCESS;
   bad |= !bad && wsb && cudaMalloc(&ws, wsb) != cudaSuccess;
-  gcall gc = {(const gcase *)c, NULL, ctx, &d, &g, &A, &B, C, ws, wsb, NULL};
+  gcall gc = {c, NULL, ctx, &d, &g, &A, &B, C, ws, wsb, NULL};
   const double per = bench_calls(st, kcall, &gc, !bad);
   if (per > 0) {
     mxbb_counter(st, "TFLOPS", 2.0 * KM * KN * (double)KT * 1e-12 / per, 0);
@@ -432,14 +428,14 @@ static void run_k(mxbb_state *st, void *arg) {
   free_operand(&B);
 }
 
-static const kcase k_kcases[] = {
-    {"dense_bf16", G_BF16_LT, MXB_FORMAT_BF16, MXB_FORMAT_BF16},
-    {"dense_mxfp8", G_DENSE, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3},
-    {"mxb_mxfp8", G_MXB, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3},
-    {"dense_fp8_1x128_x_128x128", G_DENSE, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128},
-    {"mxb_fp8_1x128_x_128x128", G_MXB, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128},
-    {"dense_nvfp4", G_DENSE, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4},
-    {"mxb_nvfp4", G_MXB, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4},
+static const gcase k_kcases[] = {
+    {"dense_bf16", G_BF16_LT, -1, MXB_FORMAT_BF16, MXB_FORMAT_BF16, MXB_ACT_NONE},
+    {"dense_mxfp8", G_DENSE, -1, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_ACT_NONE},
+    {"mxb_mxfp8", G_MXB, -1, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_ACT_NONE},
+    {"dense_fp8_1x128_x_128x128", G_DENSE, -1, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, MXB_ACT_NONE},
+    {"mxb_fp8_1x128_x_128x128", G_MXB, -1, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, MXB_ACT_NONE},
+    {"dense_nvfp4", G_DENSE, -1, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_ACT_NONE},
+    {"mxb_nvfp4", G_MXB, -1, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_ACT_NONE},
 };
 #define NKCASES (int)(sizeof(k_kcases) / sizeof(k_kcases[0]))
 
