@@ -190,6 +190,16 @@ struct problem {
   mxb_gemm_align align;
 };
 
+// A grouped call as the sm_90a kernels run it: the group table (M-grouped:
+// its row tiles, at most `upper` of them; K split: each group's columns) and
+// the device flag the kernel runs under (NULL: always).
+struct grouped_run {
+  group_rows g;
+  int64_t upper;
+  int kgrouped;
+  const int64_t *run_if;
+};
+
 // Paths (each in its own file).
 // Generic exact path: any pair. guard: run only when *guard != 0 (NULL: always).
 mxb_status_t run_generic(const mxb_context *ctx, const problem &p, const int *guard, cudaStream_t st);

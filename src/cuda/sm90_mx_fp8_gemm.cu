@@ -838,19 +838,9 @@ struct plan {
   int64_t M, N;  // C as the kernel computes it (C^T where swap)
 };
 
-// A grouped call: the group table (M-grouped: its row tiles, at most
-// `upper` of them; K split: each group's columns) and the device flag the
-// kernel runs under (NULL: always).
-struct grouping {
-  group_rows g;
-  int64_t upper;
-  int kgrouped;
-  const int64_t *run_if;
-};
-
 // gr: a grouped call, else NULL.
 template <int BN, int KIND, bool FP4, bool B128 = false>
-mxb_status_t launch(const mxb_context *ctx, const problem &p, const plan &pl, float *part, const grouping *gr,
+mxb_status_t launch(const mxb_context *ctx, const problem &p, const plan &pl, float *part, const grouped_run *gr,
                     cudaStream_t st) {
   const int swap = pl.swap, splits = pl.splits;
   CUtensorMap ta, tb;
@@ -1032,7 +1022,7 @@ bool sm90_mx_fp8_preferred(const mxb_context *, const problem &p) {
 
 namespace {
 template <int BN>
-mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, const plan &pl, float *part, const grouping *gr,
+mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, const plan &pl, float *part, const grouped_run *gr,
                          cudaStream_t st) {
   const int kind = (p.a.format == MXB_FORMAT_MXFP8_E5M2) | (p.b.format == MXB_FORMAT_MXFP8_E5M2) << 1;
   switch (kind) {
@@ -1046,7 +1036,7 @@ mxb_status_t launch_kind(const mxb_context *ctx, const problem &p, const plan &p
 // The call under plan pl: MXFP4 operands widened to E4M3 in the workspace
 // (unless the kernel widens them), A and B exchanged where planned, the
 // kernel for the tile width and formats.
-mxb_status_t run_plan(const mxb_context *ctx, const problem &p, const plan &pl, void *ws, const grouping *gr,
+mxb_status_t run_plan(const mxb_context *ctx, const problem &p, const plan &pl, void *ws, const grouped_run *gr,
                       cudaStream_t st) {
   problem q = p;
   uint8_t *w = static_cast<uint8_t *>(ws);
@@ -1103,7 +1093,7 @@ int sm90_mx_grouped_tile() { return BM; }
 size_t sm90_mx_grouped_workspace(const problem &p) { return e4m3_bytes(p.a, p.K) + e4m3_bytes(p.b, p.K); }
 mxb_status_t run_sm90_mx_grouped(const mxb_context *ctx, const problem &p, const group_rows &g, int64_t upper_tiles,
                                  void *ws, cudaStream_t st) {
-  const grouping gr{g, upper_tiles, 0, nullptr};
+  const grouped_run gr{g, upper_tiles, 0, nullptr};
   return run_plan(ctx, p, grouped_plan(ctx, p, upper_tiles), ws, &gr, st);
 }
 
@@ -1118,7 +1108,7 @@ size_t sm90_mx_kgrouped_workspace(const problem &p) { return e4m3_bytes(p.a, p.K
 mxb_status_t run_sm90_mx_kgrouped(const mxb_context *ctx, const problem &p, const group_rows &g, const int64_t *run_if,
                                   void *ws, cudaStream_t st) {
   // Tiles as for a dense call of E times as many rows (never exchanged, no split).
-  const grouping gr{g, 0, 1, run_if};
+  const grouped_run gr{g, 0, 1, run_if};
   plan pl = grouped_plan(ctx, p, g.E * ((p.M + BM - 1) / BM));
   return run_plan(ctx, p, pl, ws, &gr, st);
 }

@@ -376,8 +376,6 @@ int tile_rows(int64_t rows) {
   return rows <= 32 ? 32 : rows <= 64 ? 64 : 128;
 }
 
-// grouped: rows_hint >= 0, the rows of a group as the shape suggests; no K
-// split (the groups fill the SMs, or the call is small).
 }  // namespace
 
 // Every NVFP4 value is exact in BF16; other block-scaled A (extreme scales)
@@ -387,6 +385,8 @@ bool sm90_w4_may_fall_back(const problem &p) {
 }
 
 namespace {
+// grouped: rows_hint >= 0, the rows of a group as the shape suggests; no K
+// split (the groups fill the SMs, or the call is small).
 w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1) {
   const int *ov = plan_override();
   const bool grouped = rows_hint >= 0;
@@ -410,20 +410,11 @@ w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1
   return w;
 }
 
-// A grouped call: the table (M-grouped: blockIdx.y walks its tiles, at most
-// `upper` of them; K split: blockIdx.z its groups) and the device flag the
-// kernel runs under (NULL: always).
-struct w4_groups {
-  group_rows g;
-  int64_t upper;
-  int kgrouped;
-  const int64_t *run_if;
-};
-
-// gr: a grouped call, else NULL.
+// gr: a grouped call (M-grouped: blockIdx.y walks the table's tiles; K
+// split: blockIdx.z its groups), else NULL.
 template <int BN, bool NV>
 mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, const uint16_t *x, int64_t x_stride,
-                    float *part, const w4_groups *gr, cudaStream_t st) {
+                    float *part, const grouped_run *gr, cudaStream_t st) {
   using L = w4_layout<BN, NV>;
   CUtensorMap tx, tw;
   MXB_TRY(tensor_map_2d(&tx, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, x, (uint64_t)p.K, (uint64_t)p.M, (uint64_t)x_stride, 64,
@@ -457,7 +448,7 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
 
 template <bool NV>
 mxb_status_t launch_bn(const mxb_context *ctx, const problem &p, const w4_plan &w, const uint16_t *x,
-                       int64_t x_stride, float *part, const w4_groups *gr, cudaStream_t st) {
+                       int64_t x_stride, float *part, const grouped_run *gr, cudaStream_t st) {
   if (w.bn == 32) return launch<32, NV>(ctx, p, w, x, x_stride, part, gr, st);
   if (w.bn == 64) return launch<64, NV>(ctx, p, w, x, x_stride, part, gr, st);
   return launch<128, NV>(ctx, p, w, x, x_stride, part, gr, st);
@@ -501,7 +492,7 @@ size_t sm90_w4_workspace(const mxb_context *ctx, const problem &p) { return plan
 
 namespace {
 // Everything but the exact fallback: *guard is the flag it runs under (NULL: none).
-mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, const w4_groups *gr, void *ws,
+mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, const grouped_run *gr, void *ws,
                     cudaStream_t st, const int **guard, problem *fb) {
   char *base = static_cast<char *>(ws);
   int *flag = reinterpret_cast<int *>(base + w.flag_off);
@@ -552,7 +543,7 @@ size_t sm90_w4_grouped_workspace(const mxb_context *ctx, const problem &p, int64
 mxb_status_t run_sm90_w4_grouped(const mxb_context *ctx, const problem &p, const group_rows &g, int64_t rows_hint,
                                  int64_t upper_tiles, void *ws, cudaStream_t st, const int **guard,
                                  problem *fallback) {
-  const w4_groups gr{g, upper_tiles, 0, nullptr};
+  const grouped_run gr{g, upper_tiles, 0, nullptr};
   return run_w4(ctx, p, plan_of(ctx, p, rows_hint), &gr, ws, st, guard, fallback);
 }
 
@@ -565,7 +556,7 @@ bool sm90_w4_kgrouped_applies(const mxb_context *ctx, const problem &p, int64_t 
 size_t sm90_w4_kgrouped_workspace(const mxb_context *ctx, const problem &p) { return plan_of(ctx, p, p.M).total; }
 mxb_status_t run_sm90_w4_kgrouped(const mxb_context *ctx, const problem &p, const group_rows &g, const int64_t *run_if,
                                   void *ws, cudaStream_t st) {
-  const w4_groups gr{g, 0, 1, run_if};
+  const grouped_run gr{g, 0, 1, run_if};
   const int *guard;
   problem fb;
   return run_w4(ctx, p, plan_of(ctx, p, p.M), &gr, ws, st, &guard, &fb);
