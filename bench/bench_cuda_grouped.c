@@ -46,7 +46,7 @@ typedef struct gcase {
 
 enum { SC_DEEPSEEK, SC_LATENT, SC_DECODE, NSC };
 static scenario g_sc[NSC];
-static double g_bf16_time[NSC], g_dense_time[NSC][6];
+static double g_bf16_time[NSC], g_dense_time[NSC][7];
 
 static void scenarios_init(void) {
   scenario *d = &g_sc[SC_DEEPSEEK];
@@ -162,7 +162,7 @@ static void lt_groups_fini(lt_groups *g, const scenario *s) {
 
 /* Which dense case a grouped one is compared with (by its formats). */
 static int dense_slot(mxb_format_t fa, mxb_format_t fb) {
-  if (fa == MXB_FORMAT_BF16) return fb == MXB_FORMAT_MXFP4 ? 1 : 0;
+  if (fa == MXB_FORMAT_BF16) return fb == MXB_FORMAT_MXFP4 ? 1 : fb == MXB_FORMAT_BF16 ? 6 : 0;
   if (fa == MXB_FORMAT_NVFP4) return 2;
   if (fb == MXB_FORMAT_MXFP4) return 4;              /* W4A8 */
   return fa == MXB_FORMAT_FP8_E4M3_1x128 ? 5 : 3; /* FP8 blocks : MXFP8 */
@@ -430,6 +430,7 @@ static void run_k(mxbb_state *st, void *arg) {
 
 static const gcase k_kcases[] = {
     {"dense_bf16", G_BF16_LT, -1, MXB_FORMAT_BF16, MXB_FORMAT_BF16, MXB_ACT_NONE},
+    {"mxb_bf16", G_MXB, -1, MXB_FORMAT_BF16, MXB_FORMAT_BF16, MXB_ACT_NONE},
     {"dense_mxfp8", G_DENSE, -1, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_ACT_NONE},
     {"mxb_mxfp8", G_MXB, -1, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_ACT_NONE},
     {"dense_fp8_1x128_x_128x128", G_DENSE, -1, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, MXB_ACT_NONE},
@@ -444,7 +445,7 @@ static const qcase k_qcases[] = {{"dense_nvfp4", MXB_FORMAT_NVFP4, 0},
                                  {"dense_mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, 0},
                                  {"grouped_mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, 1}};
 
-#define MAXCASES 48
+#define MAXCASES 64
 static gcase g_cases[MAXCASES];
 static char g_names[MAXCASES][96];
 
@@ -454,6 +455,8 @@ MXBB_CONSTRUCTOR static void reg(void) {
   for (int sc = 0; sc < NSC; sc++) {
     const gcase list[] = {
         {"cublaslt_bf16_per_group", G_BF16_LT, sc, MXB_FORMAT_BF16, MXB_FORMAT_BF16, MXB_ACT_NONE},
+        {"dense_bf16", G_DENSE, sc, MXB_FORMAT_BF16, MXB_FORMAT_BF16, MXB_ACT_NONE},
+        {"mxb_bf16", G_MXB, sc, MXB_FORMAT_BF16, MXB_FORMAT_BF16, MXB_ACT_NONE},
         {"dense_bf16_x_nvfp4w", G_DENSE, sc, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_ACT_NONE},
         {"dense_bf16_x_mxfp4w", G_DENSE, sc, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, MXB_ACT_NONE},
         {"dense_nvfp4", G_DENSE, sc, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_ACT_NONE},

@@ -14,6 +14,7 @@
 /* The fast grouped paths' names (mxb_context_last_impl). */
 #define W4_GROUPED "cuda-fast-grouped-sm90-w4-bf16-wgmma"
 #define MX_GROUPED "cuda-fast-grouped-sm90-mx-fp8-wgmma"
+#define BF_GROUPED "cuda-fast-grouped-sm90-bf16-wgmma"
 
 /* E experts [N, K] quantized one by one, stacked into one [E * N, K] tensor
  * (linear scales: the planes concatenate; per-tensor scales and NVFP4 amaxes
@@ -886,6 +887,7 @@ Test(grouped_gemm_cuda, fast_epilogue_step) {
   const gcase mx = {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 3, 136, 256, {40, 0, 133}};
   const gcase nv = {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 4, 200, 256, {17, 1, 0, 70}};
   const gcase bf = {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 2, 64, 384, {33, 9}};
+  const gcase bb = {MXB_FORMAT_BF16, MXB_FORMAT_BF16, 3, 72, 256, {20, 0, 45}};
   const mxb_activation_t acts[] = {MXB_ACT_NONE, MXB_ACT_RELU2, MXB_ACT_GELU_ERF, MXB_ACT_SILU};
   const mxb_dtype_t cts[] = {MXB_DTYPE_FP32, MXB_DTYPE_BF16, MXB_DTYPE_FP16};
   for (int i = 0; i < 4; i++) {
@@ -893,6 +895,7 @@ Test(grouped_gemm_cuda, fast_epilogue_step) {
     epilogue_case(gpu, &mx, MXB_GROUPED_M_CONTIGUOUS, acts[i], ct, bt, MX_GROUPED);
     epilogue_case(gpu, &nv, MXB_GROUPED_M_MASKED, acts[i], cts[(i + 1) % 3], bt, W4_GROUPED);
     epilogue_case(gpu, &bf, MXB_GROUPED_M_CONTIGUOUS, acts[(i + 2) % 4], cts[(i + 2) % 3], bt, W4_GROUPED);
+    epilogue_case(gpu, &bb, MXB_GROUPED_M_MASKED, acts[(i + 3) % 4], cts[i % 3], bt, BF_GROUPED);
   }
   mxb_context_destroy(gpu);
 #endif
@@ -906,6 +909,7 @@ Test(grouped_gemm_cuda, fast_epilogue_step) {
  * exact K-split kernel, the CPU's bits. Invalid groups untouched either way. */
 #define K_MX "cuda-fast-grouped-k-sm90-mx-fp8-wgmma"
 #define K_W4 "cuda-fast-grouped-k-sm90-w4-bf16-wgmma"
+#define K_BF "cuda-fast-grouped-k-sm90-bf16-wgmma"
 static void k_fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t fa, mxb_format_t fb, int64_t M,
                           int64_t N, int64_t K, int E, const int64_t *off, int staged, int32_t want_status,
                           const char *impl) {
@@ -966,7 +970,8 @@ static void k_fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t f
     for (int e = 0; e < E; e++) {
       const int64_t k0 = off[e], k1 = off[e + 1];
       const int valid = k0 >= (e ? off[e - 1] : 0) && k1 >= k0 && k1 <= K;  /* this test's bad groups only */
-      const double gam = ((double)(k1 - k0) + (double)((k1 - k0 + L - 1) / L) + 4) * 0x1p-23 +
+      const double blocks = L > 1 ? (double)((k1 - k0 + L - 1) / L) : 0.0; /* BF16 x BF16: the BF16 row */
+      const double gam = ((double)(k1 - k0) + blocks + 4) * 0x1p-23 +
                          (strcmp(impl, K_MX) ? 0.0 : L * 0x1p-13);
       for (int64_t m = 0; m < M; m++)
         for (int64_t n = 0; n < ldc; n++) {
@@ -1024,6 +1029,9 @@ Test(grouped_gemm_cuda, fast_k_split_within_bound) {
   k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 200, 136, 1024, 4, staged, 1, 0, K_W4);
   k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 64, 300, 1024, 4, bad, 1, 2, K_W4);
   k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 40, 72, 1024, 4, loose, 0, 0, K_W4);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_BF16, MXB_FORMAT_BF16, 200, 136, 1024, 4, staged, 1, 0, K_BF);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_BF16, MXB_FORMAT_BF16, 64, 300, 1024, 4, bad, 1, 2, K_BF);
+  k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_BF16, MXB_FORMAT_BF16, 40, 72, 1024, 4, loose, 0, 0, K_BF);
   mxb_context_destroy(cpu);
   mxb_context_destroy(gpu);
 #endif
@@ -1186,7 +1194,8 @@ static void fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
     mxb_format_info(c->fb, &ib);
     const int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
     const double fp8_sums = strcmp(impl, MX_GROUPED) ? 0.0 : L * 0x1p-13;
-    const double gam = ((double)K + (double)((K + L - 1) / L) + 4) * 0x1p-23 + fp8_sums;
+    const double blocks = L > 1 ? (double)((K + L - 1) / L) : 0.0; /* BF16 x BF16: the BF16 row */
+    const double gam = ((double)K + blocks + 4) * 0x1p-23 + fp8_sums;
     double worst = 0;
     for (int e = 0; e < E; e++) {
       mxb_tensor_t Ae = A.h;
@@ -1253,6 +1262,17 @@ Test(grouped_gemm_cuda, fast_w4_groups_within_bound) {
   /* NVFP4 activations quantized a group at a time (a_group_scales) */
   fast_vs_cpu(gpu, cpu, &cases[2], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0, 1, W4_GROUPED);
   fast_vs_cpu(gpu, cpu, &cases[2], MXB_GROUPED_M_MASKED, 0, 5, 0, 1, W4_GROUPED);
+  /* BF16 x BF16 experts on the same kernel (B's tiles by TMA, no decode),
+   * tile rows 32, 64 and 128 */
+  static const gcase bf16[] = {
+      {MXB_FORMAT_BF16, MXB_FORMAT_BF16, 5, 200, 256, {17, 0, 1, 70, 40}},
+      {MXB_FORMAT_BF16, MXB_FORMAT_BF16, 3, 136, 384, {50, 61, 9}},
+      {MXB_FORMAT_BF16, MXB_FORMAT_BF16, 4, 130, 256, {200, 3, 0, 129}},
+  };
+  for (size_t i = 0; i < sizeof bf16 / sizeof bf16[0]; i++) {
+    fast_vs_cpu(gpu, cpu, &bf16[i], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0, 0, BF_GROUPED);
+    fast_vs_cpu(gpu, cpu, &bf16[i], MXB_GROUPED_M_MASKED, 0, 5, 0, 0, BF_GROUPED);
+  }
   mxb_context_destroy(cpu);
   mxb_context_destroy(gpu);
 #endif
@@ -1399,6 +1419,7 @@ Test(grouped_gemm_cuda, fast_graph_replay_follows_device_offsets) {
   const int32_t offs[2][4] = {{0, 30, 30, 90}, {5, 6, 60, 95}};
   graph_replay_case(MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_GEMM_FAST, 96, 136, 256, offs, 18, W4_GROUPED);
   graph_replay_case(MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_GEMM_FAST, 96, 136, 256, offs, 18, MX_GROUPED);
+  graph_replay_case(MXB_FORMAT_BF16, MXB_FORMAT_BF16, MXB_GEMM_FAST, 96, 136, 256, offs, 18, BF_GROUPED);
 #endif
 }
 

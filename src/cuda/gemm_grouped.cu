@@ -4,8 +4,8 @@
 // word, each group's rows and the prefix sums of its row tiles (16 rows for
 // the generic kernel; the fast kernel's tile rows too). Paths, the first
 // that applies serving the call:
-// - fast mode, 4-bit B on sm_90a: the sm90 4-bit kernel with blockIdx.y
-//   walking the table's tiles (sm90_w4_bf16_gemm.cu), plain C;
+// - fast mode, 4-bit B or BF16 x BF16 on sm_90a: the sm90 4-bit kernel
+//   with blockIdx.y walking the table's tiles (sm90_w4_bf16_gemm.cu), plain C;
 // - fast mode, MXFP8 x MXFP8, MXFP8 x MXFP4 (W4A8) and FP8 block scales on
 //   sm_90a: the sm90 MX kernel, its persistent CTAs walking the table's
 //   (row tile, column tile) units (sm90_mx_fp8_gemm.cu), plain C;
@@ -14,7 +14,7 @@
 //   does (the CPU reference's bits), in either mode;
 // - K split (weight gradients): fast mode on sm_90a, every group in whole
 //   128-column stages (checked by the prep kernel): NVFP4 B with BF16 or
-//   NVFP4 A on the sm90 4-bit kernel (blockIdx.z the group), MXFP8 /
+//   NVFP4 A, or BF16 x BF16, on the sm90 4-bit kernel (blockIdx.z the group), MXFP8 /
 //   FP8-block / W4A8 pairs on the sm90 MX kernel over (group, tile) units;
 //   otherwise the generic exact kernel over (group, tile of C) items, each
 //   group summing the K-blocks its columns touch with the values outside
@@ -257,12 +257,14 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
   const int masked = layout == MXB_GROUPED_M_MASKED, split_k = layout == MXB_GROUPED_K_CONTIGUOUS;
   const problem p = grouped_problem(desc, A, B, C, N, ldc);
   const fast_plan f = plan_fast(ctx, desc, p, layout, groups, max_rows);
+  const bool bf16 = B->format == MXB_FORMAT_BF16;  // on the 4-bit kernel: its BF16 x BF16 form
   grouped_prep<<<1, 32, 0, st>>>(index, index_bits, masked, groups, split_k ? A->cols : A->rows, max_rows,
                                  f.on != NO_FAST ? f.tile : 0, t, status);
   MXB_TRY(launch_status("grouped GEMM prep kernel"));
   if (split_k) {
     const bool fast = f.on != NO_FAST;
-    mxb_set_last_impl(ctx, f.on == W4_FAST  ? "cuda-fast-grouped-k-sm90-w4-bf16-wgmma"
+    mxb_set_last_impl(ctx, f.on == W4_FAST  ? (bf16 ? "cuda-fast-grouped-k-sm90-bf16-wgmma"
+                                                           : "cuda-fast-grouped-k-sm90-w4-bf16-wgmma")
                          : f.on == MX_FAST ? "cuda-fast-grouped-k-sm90-mx-fp8-wgmma"
                                            : "cuda-exact-grouped-k-generic");
     if (N == 0 || A->rows == 0) return MXB_SUCCESS;
@@ -276,7 +278,8 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
                                                                           fast ? t.staged : nullptr);
     return launch_status("grouped GEMM K-split kernel");
   }
-  mxb_set_last_impl(ctx, f.on == W4_FAST  ? "cuda-fast-grouped-sm90-w4-bf16-wgmma"
+  mxb_set_last_impl(ctx, f.on == W4_FAST  ? (bf16 ? "cuda-fast-grouped-sm90-bf16-wgmma"
+                                                         : "cuda-fast-grouped-sm90-w4-bf16-wgmma")
                          : f.on == MX_FAST ? "cuda-fast-grouped-sm90-mx-fp8-wgmma"
                                            : "cuda-exact-grouped-generic");
   if (N == 0 || A->rows == 0) return MXB_SUCCESS;

@@ -35,6 +35,10 @@
 // protocol). NaN scales decode to NaN and poison their row or column as in
 // the reference.
 //
+// BF16 x BF16 (grouped calls only; the dense ones are cuBLASLt's): B's tile
+// comes by TMA as A's does and the wgmma reads both from shared memory; one
+// producer thread, no scales, no decode.
+//
 // Grouped GEMM (gemm_grouped.cu): blockIdx.y walks the tiles of a group
 // table written on the device, each tile multiplying its group's rows of A
 // by its expert's rows of the stacked B (from e * N) with the group's tensor
@@ -66,11 +70,16 @@ constexpr int THREADS = 384;       // two math warpgroups, one producer warpgrou
 constexpr int PRODUCER_REGS = 56, MATH_REGS = 224;
 static_assert(128 * PRODUCER_REGS + 256 * MATH_REGS <= (65536 / THREADS / 8 * 8) * THREADS, "register budget");
 
-template <int BN, bool NV>
+// B's format: NVFP4 or MXFP4 codes decoded in registers, or BF16 (grouped
+// calls only: dense BF16 is cuBLASLt's) read by the wgmma from shared memory.
+enum wfmt { W_NV, W_MX, W_BF16 };
+
+template <int BN, int WF>
 struct w4_layout {
+  static constexpr bool NV = WF == W_NV, BF = WF == W_BF16;
   static constexpr int X_BYTES = BN * BK * 2;             // A's BF16 tile: two boxes of BN rows x 128 bytes
-  static constexpr int W_BYTES = BW * BK / 2;             // B's codes: 128 rows x 64 bytes
-  static constexpr int S_WORDS = NV ? 2 : 1;              // B's raw scale words a row and stage (4 blocks a word)
+  static constexpr int W_BYTES = BF ? BW * BK * 2 : BW * BK / 2;  // B's tile: BF16 as A's, or codes of 64 bytes a row
+  static constexpr int S_WORDS = BF ? 0 : NV ? 2 : 1;     // B's raw scale words a row and stage (4 blocks a word)
   static constexpr int RAW_BYTES = BW * S_WORDS * 4;
   static constexpr int SC_ROW = S_WORDS * 8;              // a row's scales of the stage as BF16
   static constexpr int SC_BYTES = BW * SC_ROW;
@@ -158,30 +167,39 @@ constexpr int INFLIGHT = 1;
 // One stage: wait for its bytes, decode B's fragments into a, issue the
 // eight wgmmas (A's tile: two 128-byte-swizzled boxes of 64 K), and once
 // the stage INFLIGHT back is done, release its slot.
-template <int BN, bool NV>
+// BF16 B: no decode, the wgmma reads the warpgroup's 64 rows of B's tile
+// (two 128-byte-swizzled boxes of 64 K, as A's) from shared memory.
+template <int BN, int WF>
 __device__ __forceinline__ void math_stage(float (&acc)[BN / 2], uint32_t (&a)[8][4], uint8_t *smem, uint32_t g,
-                                           int r, int t) {
-  using L = w4_layout<BN, NV>;
+                                           int wg, int r, int t) {
+  using L = w4_layout<BN, WF>;
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
   const int st = g % L::STAGES;
   ptx::mbar_wait(&full[st], (g / L::STAGES) & 1);
-  decode_stage<NV>(a, smem + L::W_OFF + st * L::W_BYTES, smem + L::SC_OFF + st * L::SC_BYTES, r, t);
+  const uint8_t *wt = smem + L::W_OFF + st * L::W_BYTES;
+  if constexpr (!L::BF) decode_stage<L::NV>(a, wt, smem + L::SC_OFF + st * L::SC_BYTES, r, t);
   ptx::wgmma_fence();
   const uint8_t *xt = smem + st * L::X_BYTES;
 #pragma unroll
-  for (int k = 0; k < 8; ++k)
-    ptx::wgmma_m64k16_bf16_rs<BN>(acc, a[k], ptx::wgmma_desc_sw128(xt + (k / 4) * (BN * 128)) + 2 * (k % 4), 1);
+  for (int k = 0; k < 8; ++k) {
+    const uint64_t db = ptx::wgmma_desc_sw128(xt + (k / 4) * (BN * 128)) + 2 * (k % 4);
+    if constexpr (L::BF)
+      ptx::wgmma_m64k16_bf16_ss<BN>(acc, ptx::wgmma_desc_sw128(wt + (k / 4) * (BW * 128) + wg * 64 * 128) + 2 * (k % 4),
+                                    db, 1);
+    else ptx::wgmma_m64k16_bf16_rs<BN>(acc, a[k], db, 1);
+  }
   ptx::wgmma_commit();
   ptx::wgmma_wait<INFLIGHT>();
   if (g >= INFLIGHT) ptx::mbar_arrive(&empty[(g - INFLIGHT) % L::STAGES]);
 }
 #endif
 
-template <int BN, bool NV>
+template <int BN, int WF>
 __global__ void __launch_bounds__(THREADS, 1)
     sm90_w4_kernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw, const w4_params p) {
 #if MXB_SM90A
-  using L = w4_layout<BN, NV>;
+  using L = w4_layout<BN, WF>;
+  constexpr bool NV = L::NV;
   extern __shared__ uint8_t smem_raw[];
   uint8_t *smem = smem_raw + ((1024 - (ptx::smem_addr(smem_raw) & 1023)) & 1023);
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
@@ -214,14 +232,14 @@ __global__ void __launch_bounds__(THREADS, 1)
   }
   // Block scales as BF16 (exact: UE4M3 values have 4 significant bits, E8M0
   // ones are powers of two from 2^-127, a BF16 subnormal; NaN stays NaN).
-  for (int i = tid; i < 256; i += THREADS) {
+  for (int i = tid; i < (L::BF ? 0 : 256); i += THREADS) {
     const float f = NV ? mxb_ue4m3_decode((uint8_t)i) : mxb_e8m0_decode((uint8_t)i);
     const uint32_t h = __float_as_uint(f) >> 16;
     lut[i] = h | h << 16;
   }
   if (tid == 0) {
     for (int s = 0; s < L::STAGES; ++s) {
-      ptx::mbar_init(&full[s], 1 + 128);  // the TMA issuer (plus the bytes), the threads that decode the scales
+      ptx::mbar_init(&full[s], L::BF ? 1 : 1 + 128);  // the TMA issuer (plus the bytes), the scale decoders
       ptx::mbar_init(&empty[s], 256);    // every math thread
     }
     ptx::mbar_init_fence();
@@ -232,62 +250,81 @@ __global__ void __launch_bounds__(THREADS, 1)
   if (wg == 2) {
     ptx::setmaxnreg_dec<PRODUCER_REGS>();
     const int pw = tid / 32 - 8;  // producer warp: rows 32 pw .. 32 pw + 31 of the tile's scales
-    // Scale word w (K-blocks 4w .. 4w + 3) of a row lies `step` bytes after
-    // word w - 1 in either layout; each producer thread owns one row. The
-    // raw words of stage s land by cp.async; D stages later (when they are
-    // surely there) the thread decodes them to BF16 through the table and
-    // arrives on the stage's barrier, so the math warps read ready scales.
-    // (One warp decoding all 128 rows made NVFP4 calls a quarter slower.)
-    constexpr int PER = L::S_WORDS, D = 2;  // words a thread and stage; decode distance
-    static_assert(D < L::STAGES, "the decode of a stage precedes the wait for its slot's reuse");
-    const int64_t step = p.b.swizzled ? 512 : 4;
-    const uint8_t *src[PER];
-#pragma unroll
-    for (int i = 0; i < PER; ++i) {
-      const int e = (32 * pw + lane) * PER + i, row = n0 + e / L::S_WORDS;
-      src[i] = row < p.N ? p.b.scales + mxb_scale_index(b0 + row, 0, p.b.scale_cols, p.b.swizzled) + e % L::S_WORDS * step
-                         : nullptr;
-    }
-    auto decode = [&](int s) {
-      const int st = (s - s0) % L::STAGES;
-      const uint32_t *raw = reinterpret_cast<const uint32_t *>(smem + L::RAW_OFF + st * L::RAW_BYTES);
-      uint8_t *sc = smem + L::SC_OFF + st * L::SC_BYTES;
-#pragma unroll
-      for (int i = 0; i < PER; ++i) {
-        const int e = (32 * pw + lane) * PER + i;
-        const uint32_t w = raw[e];
-        const uint32_t lo = __byte_perm(lut[w & 0xFFu], lut[(w >> 8) & 0xFFu], 0x5410);
-        const uint32_t hi = __byte_perm(lut[(w >> 16) & 0xFFu], lut[w >> 24], 0x5410);
-        *reinterpret_cast<uint2 *>(sc + e / L::S_WORDS * L::SC_ROW + e % L::S_WORDS * 8) = make_uint2(lo, hi);
+    // Stage s's tiles by TMA into slot st (one thread): A's two boxes of 64
+    // K, and B's codes (64 bytes a row) or, BF16, its two boxes as A's.
+    auto issue = [&](int s, int st) {
+      ptx::mbar_expect_tx(&full[st], L::X_BYTES + L::W_BYTES);
+      uint8_t *xt = smem + st * L::X_BYTES, *wt = smem + L::W_OFF + st * L::W_BYTES;
+      ptx::tma_load_2d(xt, &tx, &full[st], s * BK, m0);
+      ptx::tma_load_2d(xt + BN * 128, &tx, &full[st], s * BK + 64, m0);
+      if (L::BF) {
+        ptx::tma_load_2d(wt, &tw, &full[st], s * BK, b0 + n0);
+        ptx::tma_load_2d(wt + BW * 128, &tw, &full[st], s * BK + 64, b0 + n0);
+      } else {
+        ptx::tma_load_2d(wt, &tw, &full[st], s * (BK / 2), b0 + n0);
       }
       ptx::mbar_arrive(&full[st]);
     };
-    for (int s = s0; s < s1; ++s) {
-      const uint32_t g = s - s0;
-      const int st = g % L::STAGES;
-      ptx::mbar_wait(&empty[st], ((g / L::STAGES) & 1) ^ 1);
-      if (pw == 0 && lane == 0) {
-        ptx::mbar_expect_tx(&full[st], L::X_BYTES + L::W_BYTES);
-        uint8_t *xt = smem + st * L::X_BYTES;
-        ptx::tma_load_2d(xt, &tx, &full[st], s * BK, m0);
-        ptx::tma_load_2d(xt + BN * 128, &tx, &full[st], s * BK + 64, m0);
-        ptx::tma_load_2d(smem + L::W_OFF + st * L::W_BYTES, &tw, &full[st], s * (BK / 2), b0 + n0);
-        ptx::mbar_arrive(&full[st]);
+    if constexpr (L::BF) {  // no scales: one thread is the producer
+      if (pw || lane) return;
+      for (int s = s0; s < s1; ++s) {
+        const uint32_t g = s - s0;
+        ptx::mbar_wait(&empty[g % L::STAGES], ((g / L::STAGES) & 1) ^ 1);
+        issue(s, g % L::STAGES);
       }
-      uint8_t *raw = smem + L::RAW_OFF + st * L::RAW_BYTES;
-      const int64_t off = (int64_t)s * L::S_WORDS * step;
+      return;
+    } else {
+      // Scale word w (K-blocks 4w .. 4w + 3) of a row lies `step` bytes after
+      // word w - 1 in either layout; each producer thread owns one row. The
+      // raw words of stage s land by cp.async; D stages later (when they are
+      // surely there) the thread decodes them to BF16 through the table and
+      // arrives on the stage's barrier, so the math warps read ready scales.
+      // (One warp decoding all 128 rows made NVFP4 calls a quarter slower.)
+      constexpr int PER = L::S_WORDS, D = 2;  // words a thread and stage; decode distance
+      static_assert(D < L::STAGES, "the decode of a stage precedes the wait for its slot's reuse");
+      const int64_t step = p.b.swizzled ? 512 : 4;
+      const uint8_t *src[PER];
 #pragma unroll
-      for (int i = 0; i < PER; ++i)  // rows past N read nothing and decode zeros
-        ptx::cp_async4(raw + 4 * ((32 * pw + lane) * PER + i), src[i] ? src[i] + off : p.b.scales, src[i] ? 4u : 0u);
-      ptx::cp_async_commit();
-      if (s - s0 >= D) {
-        ptx::cp_async_wait<D>();
-        decode(s - D);
+      for (int i = 0; i < PER; ++i) {
+        const int e = (32 * pw + lane) * PER + i, row = n0 + e / L::S_WORDS;
+        src[i] = row < p.N ? p.b.scales + mxb_scale_index(b0 + row, 0, p.b.scale_cols, p.b.swizzled) +
+                                 e % L::S_WORDS * step
+                           : nullptr;
       }
+      auto decode = [&](int s) {
+        const int st = (s - s0) % L::STAGES;
+        const uint32_t *raw = reinterpret_cast<const uint32_t *>(smem + L::RAW_OFF + st * L::RAW_BYTES);
+        uint8_t *sc = smem + L::SC_OFF + st * L::SC_BYTES;
+#pragma unroll
+        for (int i = 0; i < PER; ++i) {
+          const int e = (32 * pw + lane) * PER + i;
+          const uint32_t w = raw[e];
+          const uint32_t lo = __byte_perm(lut[w & 0xFFu], lut[(w >> 8) & 0xFFu], 0x5410);
+          const uint32_t hi = __byte_perm(lut[(w >> 16) & 0xFFu], lut[w >> 24], 0x5410);
+          *reinterpret_cast<uint2 *>(sc + e / L::S_WORDS * L::SC_ROW + e % L::S_WORDS * 8) = make_uint2(lo, hi);
+        }
+        ptx::mbar_arrive(&full[st]);
+      };
+      for (int s = s0; s < s1; ++s) {
+        const uint32_t g = s - s0;
+        const int st = g % L::STAGES;
+        ptx::mbar_wait(&empty[st], ((g / L::STAGES) & 1) ^ 1);
+        if (pw == 0 && lane == 0) issue(s, st);
+        uint8_t *raw = smem + L::RAW_OFF + st * L::RAW_BYTES;
+        const int64_t off = (int64_t)s * L::S_WORDS * step;
+#pragma unroll
+        for (int i = 0; i < PER; ++i)  // rows past N read nothing and decode zeros
+          ptx::cp_async4(raw + 4 * ((32 * pw + lane) * PER + i), src[i] ? src[i] + off : p.b.scales, src[i] ? 4u : 0u);
+        ptx::cp_async_commit();
+        if (s - s0 >= D) {
+          ptx::cp_async_wait<D>();
+          decode(s - D);
+        }
+      }
+      ptx::cp_async_wait<0>();
+      for (int s = max(s1 - D, s0); s < s1; ++s) decode(s);
+      return;
     }
-    ptx::cp_async_wait<0>();
-    for (int s = max(s1 - D, s0); s < s1; ++s) decode(s);
-    return;
   }
   ptx::setmaxnreg_inc<MATH_REGS>();
   const int r = wg * 64 + (tid % 128) / 32 * 16 + lane / 4, t = lane % 4;  // rows r, r + 8 of the tile
@@ -300,10 +337,10 @@ __global__ void __launch_bounds__(THREADS, 1)
   const uint32_t n = s1 > s0 ? s1 - s0 : 0;
 #pragma unroll 1
   for (; g + 1 < n; g += 2) {
-    math_stage<BN, NV>(acc, a0, smem, g, r, t);
-    math_stage<BN, NV>(acc, a1, smem, g + 1, r, t);
+    math_stage<BN, WF>(acc, a0, smem, g, wg, r, t);
+    math_stage<BN, WF>(acc, a1, smem, g + 1, wg, r, t);
   }
-  if (g < n) math_stage<BN, NV>(acc, a0, smem, g++, r, t);
+  if (g < n) math_stage<BN, WF>(acc, a0, smem, g++, wg, r, t);
   ptx::wgmma_wait<0>();
   for (uint32_t d = g > INFLIGHT ? g - INFLIGHT : 0; d < g; ++d) ptx::mbar_arrive(&empty[d % L::STAGES]);
   // acc[4j + h]: row n0 + r + 8 (h / 2) of B (column of C), column
@@ -412,15 +449,19 @@ w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1
 
 // gr: a grouped call (M-grouped: blockIdx.y walks the table's tiles; K
 // split: blockIdx.z its groups), else NULL.
-template <int BN, bool NV>
+template <int BN, int WF>
 mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, const uint16_t *x, int64_t x_stride,
                     float *part, const grouped_run *gr, cudaStream_t st) {
-  using L = w4_layout<BN, NV>;
+  using L = w4_layout<BN, WF>;
   CUtensorMap tx, tw;
   MXB_TRY(tensor_map_2d(&tx, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, x, (uint64_t)p.K, (uint64_t)p.M, (uint64_t)x_stride, 64,
                         BN, CU_TENSOR_MAP_SWIZZLE_128B));
-  MXB_TRY(tensor_map_2d(&tw, CU_TENSOR_MAP_DATA_TYPE_UINT8, p.b.data, (uint64_t)(p.K / 2), (uint64_t)p.b.rows,
-                        (uint64_t)p.b.row_bytes, BK / 2, BW, CU_TENSOR_MAP_SWIZZLE_64B));
+  if (L::BF)
+    MXB_TRY(tensor_map_2d(&tw, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, p.b.data, (uint64_t)p.K, (uint64_t)p.b.rows,
+                          (uint64_t)p.b.row_bytes, 64, BW, CU_TENSOR_MAP_SWIZZLE_128B));
+  else
+    MXB_TRY(tensor_map_2d(&tw, CU_TENSOR_MAP_DATA_TYPE_UINT8, p.b.data, (uint64_t)(p.K / 2), (uint64_t)p.b.rows,
+                          (uint64_t)p.b.row_bytes, BK / 2, BW, CU_TENSOR_MAP_SWIZZLE_64B));
   w4_params k;
   k.a = p.a;
   k.b = p.b;
@@ -434,11 +475,11 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   k.g = gr ? gr->g : group_rows{nullptr, nullptr, nullptr, 0, false};
   k.kgrouped = gr ? gr->kgrouped : 0;
   k.run_if = gr ? gr->run_if : nullptr;
-  MXB_TRY((allow_dynamic_smem<sm90_w4_kernel<BN, NV>>(ctx->device, L::BYTES)));
+  MXB_TRY((allow_dynamic_smem<sm90_w4_kernel<BN, WF>>(ctx->device, L::BYTES)));
   const bool kg = gr && gr->kgrouped;
   const dim3 grid((unsigned)((p.N + BW - 1) / BW), (unsigned)(gr && !kg ? gr->upper : (p.M + BN - 1) / BN),
                   (unsigned)(kg ? gr->g.E : w.splits));
-  sm90_w4_kernel<BN, NV><<<grid, THREADS, L::BYTES, st>>>(tx, tw, k);
+  sm90_w4_kernel<BN, WF><<<grid, THREADS, L::BYTES, st>>>(tx, tw, k);
   MXB_TRY(launch_status("sm90_w4_kernel"));
   if (w.splits == 1) return MXB_SUCCESS;
   const int64_t n = p.M * p.N;
@@ -446,18 +487,18 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   return launch_status("w4_reduce");
 }
 
-template <bool NV>
+template <int WF>
 mxb_status_t launch_bn(const mxb_context *ctx, const problem &p, const w4_plan &w, const uint16_t *x,
                        int64_t x_stride, float *part, const grouped_run *gr, cudaStream_t st) {
-  if (w.bn == 32) return launch<32, NV>(ctx, p, w, x, x_stride, part, gr, st);
-  if (w.bn == 64) return launch<64, NV>(ctx, p, w, x, x_stride, part, gr, st);
-  return launch<128, NV>(ctx, p, w, x, x_stride, part, gr, st);
+  if (w.bn == 32) return launch<32, WF>(ctx, p, w, x, x_stride, part, gr, st);
+  if (w.bn == 64) return launch<64, WF>(ctx, p, w, x, x_stride, part, gr, st);
+  return launch<128, WF>(ctx, p, w, x, x_stride, part, gr, st);
 }
 
 bool built_for_sm90a() {
   static const bool ok = [] {
     cudaFuncAttributes a;
-    return cudaFuncGetAttributes(&a, sm90_w4_kernel<128, true>) == cudaSuccess && a.binaryVersion == 90 &&
+    return cudaFuncGetAttributes(&a, sm90_w4_kernel<128, W_NV>) == cudaSuccess && a.binaryVersion == 90 &&
            a.ptxVersion >= 90;
   }();
   return ok;
@@ -472,15 +513,27 @@ static bool a_decodes_to_bf16(int f) {
   return st == MXB_SCALE_UE4M3 || st == MXB_SCALE_E8M0 || st == MXB_SCALE_BDR;
 }
 
+// K in whole stages; 16-byte aligned rows for TMA; compute capability 9.0
+// with the sm_90a build.
+static bool shape_applies(const mxb_context *ctx, const problem &p) {
+  return ctx->cc_major == 9 && ctx->cc_minor == 0 && p.K > 0 && p.K % BK == 0 && p.align.data >= 16 &&
+         p.b.row_bytes % 16 == 0 && (p.a.format != MXB_FORMAT_BF16 || p.a.row_bytes % 16 == 0) && p.M < (1 << 30) &&
+         p.N < (1 << 30) && built_for_sm90a();
+}
+
 // B NVFP4 or MXFP4 with its scale words 4-byte aligned (linear rows of
-// whole words, or the swizzled layout); A BF16 or decoded to it; K in whole
-// stages; compute capability 9.0 with the sm_90a build.
+// whole words, or the swizzled layout); A BF16 or decoded to it.
 bool sm90_w4_applies(const mxb_context *ctx, const problem &p) {
   const bool pair = is_fp4(p.b.format) && (p.a.format == MXB_FORMAT_BF16 || a_decodes_to_bf16(p.a.format));
   const bool scales = p.align.scales >= 4 && (p.b.swizzled || p.b.scale_cols % 4 == 0);
-  return ctx->cc_major == 9 && ctx->cc_minor == 0 && pair && scales && p.K > 0 && p.K % BK == 0 &&
-         p.align.data >= 16 && p.b.row_bytes % 16 == 0 && (p.a.format != MXB_FORMAT_BF16 || p.a.row_bytes % 16 == 0) &&
-         p.M < (1 << 30) && p.N < (1 << 30) && built_for_sm90a();
+  return pair && scales && shape_applies(ctx, p);
+}
+
+// The grouped calls also take BF16 x BF16 (B read by the wgmma from shared
+// memory): cuBLASLt has no grouped GEMM whose sizes stay on the device.
+static bool grouped_pair_applies(const mxb_context *ctx, const problem &p) {
+  const bool bf16 = p.a.format == MXB_FORMAT_BF16 && p.b.format == MXB_FORMAT_BF16;
+  return bf16 ? shape_applies(ctx, p) : sm90_w4_applies(ctx, p);
 }
 
 // Measured on an H200 (docs/PERFORMANCE.md). The registry offers M <= 16
@@ -515,8 +568,9 @@ mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   }
   if (w.guard) MXB_TRY(save_c_if_flagged(ctx, p, flag, base + w.c_off, fb, st));
   float *part = reinterpret_cast<float *>(base + w.part_off);
-  if (p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<true>(ctx, p, w, x, x_stride, part, gr, st));
-  else MXB_TRY(launch_bn<false>(ctx, p, w, x, x_stride, part, gr, st));
+  if (p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<W_NV>(ctx, p, w, x, x_stride, part, gr, st));
+  else if (p.b.format == MXB_FORMAT_MXFP4) MXB_TRY(launch_bn<W_MX>(ctx, p, w, x, x_stride, part, gr, st));
+  else MXB_TRY(launch_bn<W_BF16>(ctx, p, w, x, x_stride, part, gr, st));
   if (w.guard) *guard = flag;
   return MXB_SUCCESS;
 }
@@ -533,7 +587,7 @@ mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cud
 // full epilogue in this kernel's store would cost it speed, see store_plain),
 // and a grid whose rows of tiles fit blockIdx.y.
 bool sm90_w4_grouped_applies(const mxb_context *ctx, const problem &p, int64_t upper_tiles) {
-  return sm90_w4_applies(ctx, p) && !has_epilogue(p.out) && upper_tiles > 0 && upper_tiles <= 65535 &&
+  return grouped_pair_applies(ctx, p) && !has_epilogue(p.out) && upper_tiles > 0 && upper_tiles <= 65535 &&
          (int64_t)p.b.rows < (1 << 30);
 }
 int sm90_w4_grouped_tile(int64_t rows_hint) { return tile_rows(rows_hint); }
@@ -548,9 +602,10 @@ mxb_status_t run_sm90_w4_grouped(const mxb_context *ctx, const problem &p, const
 }
 
 // K split: NVFP4 weights times BF16 or NVFP4 (every value exact in BF16, so
-// no exactness fallback), plain C, groups in whole stages (*run_if).
+// no exactness fallback), or BF16 x BF16; plain C, groups in whole stages
+// (*run_if).
 bool sm90_w4_kgrouped_applies(const mxb_context *ctx, const problem &p, int64_t E) {
-  return sm90_w4_applies(ctx, p) && !has_epilogue(p.out) && !sm90_w4_may_fall_back(p) && E > 0 && E <= 65535 &&
+  return grouped_pair_applies(ctx, p) && !has_epilogue(p.out) && !sm90_w4_may_fall_back(p) && E > 0 && E <= 65535 &&
          E * p.M < ((int64_t)1 << 30);
 }
 size_t sm90_w4_kgrouped_workspace(const mxb_context *ctx, const problem &p) { return plan_of(ctx, p, p.M).total; }
