@@ -39,12 +39,16 @@
 // comes by TMA as A's does and the wgmma reads both from shared memory; one
 // producer thread, no scales, no decode.
 //
-// Grouped GEMM (gemm_grouped.cu): blockIdx.y walks the tiles of a group
-// table written on the device, each tile multiplying its group's rows of A
-// by its expert's rows of the stacked B (from e * N) with the group's tensor
-// scales, storing only its group's rows. K-grouped (weight gradients):
-// blockIdx.z is the group, whose stages of K (groups in whole stages) the
-// CTA runs into the group's block of C's rows.
+// Persistent CTAs (one an SM) walk (column tile, row tile, K range or
+// group) units; the producer runs into the next unit's stages while the
+// math warpgroups store the last one's C.
+//
+// Grouped GEMM (gemm_grouped.cu): the row tiles are those of a group table
+// written on the device, each tile multiplying its group's rows of A by its
+// expert's rows of the stacked B (from e * N) with the group's tensor
+// scales, storing only its group's rows. K-grouped (weight gradients): the
+// unit's group runs its stages of K (groups in whole stages) into the
+// group's block of C's rows.
 //
 // K in whole stages (K % 128 == 0); tails in M and N read zeros and are not
 // stored. Where the tiles fill at most half the SMs, K is split into up to 4
@@ -100,8 +104,10 @@ struct w4_params {
   int M, N, ksteps, kper, splits;  // grouped: M is A's rows, N an expert's rows of B
   float *part;        // splits > 1: [split][M][N] fp32 partial sums
   out_view out;
-  group_rows g;       // grouped: blockIdx.y walks the table's tiles (g.tiles NULL: dense)
-  int kgrouped;       // K split: blockIdx.z is the group, g.row0 / g.rows its columns in whole stages
+  group_rows g;       // grouped: the row tiles are the table's (g.tiles NULL: dense)
+  int kgrouped;       // K split: the unit's z is the group, g.row0 / g.rows its columns in whole stages
+  int gy;             // rows of tiles (grouped: a bound on the table's tiles)
+  int64_t units;      // column tiles x gy x (K ranges or groups)
   const int64_t *run_if;  // run only where *run_if != 0 (NULL: always)
 };
 
@@ -166,12 +172,13 @@ constexpr int INFLIGHT = 1;
 
 // One stage: wait for its bytes, decode B's fragments into a, issue the
 // eight wgmmas (A's tile: two 128-byte-swizzled boxes of 64 K), and once
-// the stage INFLIGHT back is done, release its slot.
+// the stage INFLIGHT back is done, release its slot (where it is this
+// tile's: `release`).
 // BF16 B: no decode, the wgmma reads the warpgroup's 64 rows of B's tile
 // (two 128-byte-swizzled boxes of 64 K, as A's) from shared memory.
 template <int BN, int WF>
 __device__ __forceinline__ void math_stage(float (&acc)[BN / 2], uint32_t (&a)[8][4], uint8_t *smem, uint32_t g,
-                                           int wg, int r, int t) {
+                                           bool release, int wg, int r, int t) {
   using L = w4_layout<BN, WF>;
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
   const int st = g % L::STAGES;
@@ -190,10 +197,59 @@ __device__ __forceinline__ void math_stage(float (&acc)[BN / 2], uint32_t (&a)[8
   }
   ptx::wgmma_commit();
   ptx::wgmma_wait<INFLIGHT>();
-  if (g >= INFLIGHT) ptx::mbar_arrive(&empty[(g - INFLIGHT) % L::STAGES]);
+  if (release) ptx::mbar_arrive(&empty[(g - INFLIGHT) % L::STAGES]);
 }
 #endif
 
+// The tile of unit u (units: column tiles fastest, then row tiles, then the
+// K range or group): rows m0 .. m_end - 1 of A, stored at C's rows from
+// crow + m0; B's rows of the expert from b0 + n0; stages s0 .. s1 - 1; the
+// tensor scales of its group. A grouped tile reads rows past its group's
+// end (another group's, or zeros past A) into accumulator columns it never
+// stores. K split: group z's stages, into C's z-th block of M rows.
+// Returns false where the unit has no work (past the table's tiles, an
+// invalid group).
+struct w4_tile {
+  int n0, m0, m_end, b0, crow, s0, s1, sp;
+  operand a, b;
+};
+template <int BN>
+__device__ __forceinline__ bool tile_of(const w4_params &p, int64_t u, w4_tile &t) {
+  const int gx = (p.N + BW - 1) / BW;
+  const int64_t y = u / gx % p.gy;
+  t.n0 = (int)(u % gx) * BW;
+  const int z = (int)(u / gx / p.gy);
+  t.sp = p.kgrouped ? 0 : z;
+  t.m0 = (int)y * BN;
+  t.m_end = p.M;
+  t.b0 = 0;
+  t.crow = 0;
+  t.s0 = t.sp * p.kper;
+  t.s1 = min(t.s0 + p.kper, p.ksteps);
+  t.a = p.a;
+  t.b = p.b;
+  if (p.kgrouped) {
+    const int64_t k0 = p.g.row0[z];
+    if (k0 < 0) return false;
+    t.s0 = (int)(k0 / BK);
+    t.s1 = (int)((k0 + p.g.rows[z]) / BK);
+    t.crow = (int)(z * p.M);
+  } else if (p.g.tiles) {
+    if (y >= p.g.tiles[p.g.E]) return false;  // past the table's total
+    const int64_t e = group_of_tile(p.g, y);
+    t.m0 = (int)(p.g.row0[e] + (y - p.g.tiles[e]) * BN);
+    t.m_end = (int)(p.g.row0[e] + p.g.rows[e]);
+    t.b0 = (int)(e * p.N);
+    t.b = expert_operand(p.b, e);
+    t.a = group_a(p.a, p.g, e);
+  }
+  return true;
+}
+
+// Persistent: CTA i runs units i, i + gridDim.x, ...; the producer and the
+// math warpgroups walk the same units and count their stages through the
+// ring together (g), so the producer brings the next tile's first stages
+// while the math warps store the last one's C.
 template <int BN, int WF>
 __global__ void __launch_bounds__(THREADS, 1)
     sm90_w4_kernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw, const w4_params p) {
@@ -205,31 +261,7 @@ __global__ void __launch_bounds__(THREADS, 1)
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
   uint32_t *lut = reinterpret_cast<uint32_t *>(smem + L::LUT_OFF);
   const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
-  const int n0 = blockIdx.x * BW, sp = p.kgrouped ? 0 : blockIdx.z;
   if (p.run_if && !*p.run_if) return;  // the whole grid leaves
-  // Rows m0 .. m_end - 1 of A, stored at C's rows from crow + m0; B's rows
-  // of the expert from b0; stages s0 .. s1 - 1. A grouped tile reads rows
-  // past its group's end (another group's, or zeros past A) into
-  // accumulator columns it never stores. K split: group blockIdx.z's stages,
-  // into C's blockIdx.z-th block of M rows (an invalid group's CTAs leave).
-  int m0 = blockIdx.y * BN, m_end = p.M, b0 = 0, crow = 0;
-  int s0 = sp * p.kper, s1 = min(s0 + p.kper, p.ksteps);
-  operand at_ = p.a, bt = p.b;  // the tensor scales of this tile's group
-  if (p.kgrouped) {
-    const int64_t e = blockIdx.z, k0 = p.g.row0[e];
-    if (k0 < 0) return;
-    s0 = (int)(k0 / BK);
-    s1 = (int)((k0 + p.g.rows[e]) / BK);
-    crow = (int)(e * p.M);
-  } else if (p.g.tiles) {
-    if (blockIdx.y >= p.g.tiles[p.g.E]) return;  // past the table's total: the whole CTA leaves
-    const int64_t e = group_of_tile(p.g, blockIdx.y);
-    m0 = (int)(p.g.row0[e] + (blockIdx.y - p.g.tiles[e]) * BN);
-    m_end = (int)(p.g.row0[e] + p.g.rows[e]);
-    b0 = (int)(e * p.N);
-    bt = expert_operand(p.b, e);
-    at_ = group_a(p.a, p.g, e);
-  }
   // Block scales as BF16 (exact: UE4M3 values have 4 significant bits, E8M0
   // ones are powers of two from 2^-127, a BF16 subnormal; NaN stays NaN).
   for (int i = tid; i < (L::BF ? 0 : 256); i += THREADS) {
@@ -247,115 +279,123 @@ __global__ void __launch_bounds__(THREADS, 1)
     ptx::tma_prefetch_desc(&tw);
   }
   __syncthreads();
+  uint32_t g = 0;  // stages through the ring so far (this CTA's units)
+  w4_tile t;
   if (wg == 2) {
     ptx::setmaxnreg_dec<PRODUCER_REGS>();
     const int pw = tid / 32 - 8;  // producer warp: rows 32 pw .. 32 pw + 31 of the tile's scales
-    // Stage s's tiles by TMA into slot st (one thread): A's two boxes of 64
-    // K, and B's codes (64 bytes a row) or, BF16, its two boxes as A's.
-    auto issue = [&](int s, int st) {
-      ptx::mbar_expect_tx(&full[st], L::X_BYTES + L::W_BYTES);
-      uint8_t *xt = smem + st * L::X_BYTES, *wt = smem + L::W_OFF + st * L::W_BYTES;
-      ptx::tma_load_2d(xt, &tx, &full[st], s * BK, m0);
-      ptx::tma_load_2d(xt + BN * 128, &tx, &full[st], s * BK + 64, m0);
-      if (L::BF) {
-        ptx::tma_load_2d(wt, &tw, &full[st], s * BK, b0 + n0);
-        ptx::tma_load_2d(wt + BW * 128, &tw, &full[st], s * BK + 64, b0 + n0);
-      } else {
-        ptx::tma_load_2d(wt, &tw, &full[st], s * (BK / 2), b0 + n0);
-      }
-      ptx::mbar_arrive(&full[st]);
-    };
-    if constexpr (L::BF) {  // no scales: one thread is the producer
-      if (pw || lane) return;
-      for (int s = s0; s < s1; ++s) {
-        const uint32_t g = s - s0;
-        ptx::mbar_wait(&empty[g % L::STAGES], ((g / L::STAGES) & 1) ^ 1);
-        issue(s, g % L::STAGES);
-      }
-      return;
-    } else {
-      // Scale word w (K-blocks 4w .. 4w + 3) of a row lies `step` bytes after
-      // word w - 1 in either layout; each producer thread owns one row. The
-      // raw words of stage s land by cp.async; D stages later (when they are
-      // surely there) the thread decodes them to BF16 through the table and
-      // arrives on the stage's barrier, so the math warps read ready scales.
-      // (One warp decoding all 128 rows made NVFP4 calls a quarter slower.)
-      constexpr int PER = L::S_WORDS, D = 2;  // words a thread and stage; decode distance
-      static_assert(D < L::STAGES, "the decode of a stage precedes the wait for its slot's reuse");
-      const int64_t step = p.b.swizzled ? 512 : 4;
-      const uint8_t *src[PER];
-#pragma unroll
-      for (int i = 0; i < PER; ++i) {
-        const int e = (32 * pw + lane) * PER + i, row = n0 + e / L::S_WORDS;
-        src[i] = row < p.N ? p.b.scales + mxb_scale_index(b0 + row, 0, p.b.scale_cols, p.b.swizzled) +
-                                 e % L::S_WORDS * step
-                           : nullptr;
-      }
-      auto decode = [&](int s) {
-        const int st = (s - s0) % L::STAGES;
-        const uint32_t *raw = reinterpret_cast<const uint32_t *>(smem + L::RAW_OFF + st * L::RAW_BYTES);
-        uint8_t *sc = smem + L::SC_OFF + st * L::SC_BYTES;
-#pragma unroll
-        for (int i = 0; i < PER; ++i) {
-          const int e = (32 * pw + lane) * PER + i;
-          const uint32_t w = raw[e];
-          const uint32_t lo = __byte_perm(lut[w & 0xFFu], lut[(w >> 8) & 0xFFu], 0x5410);
-          const uint32_t hi = __byte_perm(lut[(w >> 16) & 0xFFu], lut[w >> 24], 0x5410);
-          *reinterpret_cast<uint2 *>(sc + e / L::S_WORDS * L::SC_ROW + e % L::S_WORDS * 8) = make_uint2(lo, hi);
+    if (L::BF && (pw || lane)) return;  // BF16: no scales, one thread is the producer
+    for (int64_t u = blockIdx.x; u < p.units; u += gridDim.x) {
+      if (!tile_of<BN>(p, u, t)) continue;
+      // Stage s's tiles by TMA into slot st (one thread): A's two boxes of
+      // 64 K, and B's codes (64 bytes a row) or, BF16, its two boxes as A's.
+      auto issue = [&](int s, int st) {
+        ptx::mbar_expect_tx(&full[st], L::X_BYTES + L::W_BYTES);
+        uint8_t *xt = smem + st * L::X_BYTES, *wt = smem + L::W_OFF + st * L::W_BYTES;
+        ptx::tma_load_2d(xt, &tx, &full[st], s * BK, t.m0);
+        ptx::tma_load_2d(xt + BN * 128, &tx, &full[st], s * BK + 64, t.m0);
+        if (L::BF) {
+          ptx::tma_load_2d(wt, &tw, &full[st], s * BK, t.b0 + t.n0);
+          ptx::tma_load_2d(wt + BW * 128, &tw, &full[st], s * BK + 64, t.b0 + t.n0);
+        } else {
+          ptx::tma_load_2d(wt, &tw, &full[st], s * (BK / 2), t.b0 + t.n0);
         }
         ptx::mbar_arrive(&full[st]);
       };
-      for (int s = s0; s < s1; ++s) {
-        const uint32_t g = s - s0;
-        const int st = g % L::STAGES;
-        ptx::mbar_wait(&empty[st], ((g / L::STAGES) & 1) ^ 1);
-        if (pw == 0 && lane == 0) issue(s, st);
-        uint8_t *raw = smem + L::RAW_OFF + st * L::RAW_BYTES;
-        const int64_t off = (int64_t)s * L::S_WORDS * step;
-#pragma unroll
-        for (int i = 0; i < PER; ++i)  // rows past N read nothing and decode zeros
-          ptx::cp_async4(raw + 4 * ((32 * pw + lane) * PER + i), src[i] ? src[i] + off : p.b.scales, src[i] ? 4u : 0u);
-        ptx::cp_async_commit();
-        if (s - s0 >= D) {
-          ptx::cp_async_wait<D>();
-          decode(s - D);
+      if constexpr (L::BF) {
+        for (int s = t.s0; s < t.s1; ++s, ++g) {
+          ptx::mbar_wait(&empty[g % L::STAGES], ((g / L::STAGES) & 1) ^ 1);
+          issue(s, g % L::STAGES);
         }
+      } else {
+        // Scale word w (K-blocks 4w .. 4w + 3) of a row lies `step` bytes after
+        // word w - 1 in either layout; each producer thread owns one row. The
+        // raw words of stage s land by cp.async; D stages later (when they are
+        // surely there) the thread decodes them to BF16 through the table and
+        // arrives on the stage's barrier, so the math warps read ready scales.
+        // (One warp decoding all 128 rows made NVFP4 calls a quarter slower.)
+        constexpr int PER = L::S_WORDS, D = 2;  // words a thread and stage; decode distance
+        static_assert(D < L::STAGES, "the decode of a stage precedes the wait for its slot's reuse");
+        const int64_t step = p.b.swizzled ? 512 : 4;
+        const uint8_t *src[PER];
+#pragma unroll
+        for (int i = 0; i < PER; ++i) {
+          const int e = (32 * pw + lane) * PER + i, row = t.n0 + e / L::S_WORDS;
+          src[i] = row < p.N ? p.b.scales + mxb_scale_index(t.b0 + row, 0, p.b.scale_cols, p.b.swizzled) +
+                                   e % L::S_WORDS * step
+                             : nullptr;
+        }
+        const uint32_t g0 = g;  // the unit's first stage in the ring
+        auto decode = [&](int s) {
+          const int st = (g0 + s - t.s0) % L::STAGES;
+          const uint32_t *raw = reinterpret_cast<const uint32_t *>(smem + L::RAW_OFF + st * L::RAW_BYTES);
+          uint8_t *sc = smem + L::SC_OFF + st * L::SC_BYTES;
+#pragma unroll
+          for (int i = 0; i < PER; ++i) {
+            const int e = (32 * pw + lane) * PER + i;
+            const uint32_t w = raw[e];
+            const uint32_t lo = __byte_perm(lut[w & 0xFFu], lut[(w >> 8) & 0xFFu], 0x5410);
+            const uint32_t hi = __byte_perm(lut[(w >> 16) & 0xFFu], lut[w >> 24], 0x5410);
+            *reinterpret_cast<uint2 *>(sc + e / L::S_WORDS * L::SC_ROW + e % L::S_WORDS * 8) = make_uint2(lo, hi);
+          }
+          ptx::mbar_arrive(&full[st]);
+        };
+        for (int s = t.s0; s < t.s1; ++s, ++g) {
+          const int st = g % L::STAGES;
+          ptx::mbar_wait(&empty[st], ((g / L::STAGES) & 1) ^ 1);
+          if (pw == 0 && lane == 0) issue(s, st);
+          uint8_t *raw = smem + L::RAW_OFF + st * L::RAW_BYTES;
+          const int64_t off = (int64_t)s * L::S_WORDS * step;
+#pragma unroll
+          for (int i = 0; i < PER; ++i)  // rows past N read nothing and decode zeros
+            ptx::cp_async4(raw + 4 * ((32 * pw + lane) * PER + i), src[i] ? src[i] + off : p.b.scales,
+                           src[i] ? 4u : 0u);
+          ptx::cp_async_commit();
+          if (s - t.s0 >= D) {
+            ptx::cp_async_wait<D>();
+            decode(s - D);
+          }
+        }
+        ptx::cp_async_wait<0>();
+        for (int s = max(t.s1 - D, t.s0); s < t.s1; ++s) decode(s);
       }
-      ptx::cp_async_wait<0>();
-      for (int s = max(s1 - D, s0); s < s1; ++s) decode(s);
-      return;
     }
+    return;
   }
   ptx::setmaxnreg_inc<MATH_REGS>();
-  const int r = wg * 64 + (tid % 128) / 32 * 16 + lane / 4, t = lane % 4;  // rows r, r + 8 of the tile
-  float acc[BN / 2];
+  const int r = wg * 64 + (tid % 128) / 32 * 16 + lane / 4, q = lane % 4;  // rows r, r + 8 of the tile
+  for (int64_t u = blockIdx.x; u < p.units; u += gridDim.x) {
+    if (!tile_of<BN>(p, u, t)) continue;
+    float acc[BN / 2];
 #pragma unroll
-  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
-  uint32_t a0[8][4], a1[8][4];  // one set decoded while the other is on the tensor cores
-  static_assert(INFLIGHT == 1, "two register sets");
-  uint32_t g = 0;
-  const uint32_t n = s1 > s0 ? s1 - s0 : 0;
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+    uint32_t a0[8][4], a1[8][4];  // one set decoded while the other is on the tensor cores
+    static_assert(INFLIGHT == 1, "two register sets");
+    const uint32_t n = t.s1 > t.s0 ? t.s1 - t.s0 : 0;
+    uint32_t i = 0;
 #pragma unroll 1
-  for (; g + 1 < n; g += 2) {
-    math_stage<BN, WF>(acc, a0, smem, g, wg, r, t);
-    math_stage<BN, WF>(acc, a1, smem, g + 1, wg, r, t);
-  }
-  if (g < n) math_stage<BN, WF>(acc, a0, smem, g++, wg, r, t);
-  ptx::wgmma_wait<0>();
-  for (uint32_t d = g > INFLIGHT ? g - INFLIGHT : 0; d < g; ++d) ptx::mbar_arrive(&empty[d % L::STAGES]);
-  // acc[4j + h]: row n0 + r + 8 (h / 2) of B (column of C), column
-  // m0 + 8j + 2t + h % 2 of the tile (row of C). A warp's store writes 8
-  // consecutive columns of C in each of 4 rows: whole 32-byte sectors.
-  const float at = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(at_), tensor_scale(bt));
-#pragma unroll
-  for (int j = 0; j < BN / 8; ++j)
-#pragma unroll
-    for (int h = 0; h < 4; ++h) {
-      const int nn = n0 + r + 8 * (h / 2), m = m0 + 8 * j + 2 * t + h % 2;
-      if (nn >= p.N || m >= m_end) continue;
-      if (p.splits > 1) p.part[((int64_t)sp * p.M + m) * p.N + nn] = acc[4 * j + h];
-      else store_plain(p.out, at, crow + m, nn, acc[4 * j + h]);
+    for (; i + 1 < n; i += 2) {
+      math_stage<BN, WF>(acc, a0, smem, g + i, i >= INFLIGHT, wg, r, q);
+      math_stage<BN, WF>(acc, a1, smem, g + i + 1, true, wg, r, q);
     }
+    if (i < n) math_stage<BN, WF>(acc, a0, smem, g + i, i >= INFLIGHT, wg, r, q), ++i;
+    ptx::wgmma_wait<0>();
+    for (uint32_t d = i > INFLIGHT ? i - INFLIGHT : 0; d < i; ++d) ptx::mbar_arrive(&empty[(g + d) % L::STAGES]);
+    g += n;
+    // acc[4j + h]: row n0 + r + 8 (h / 2) of B (column of C), column
+    // m0 + 8j + 2q + h % 2 of the tile (row of C). A warp's store writes 8
+    // consecutive columns of C in each of 4 rows: whole 32-byte sectors.
+    const float at = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(t.a), tensor_scale(t.b));
+#pragma unroll
+    for (int j = 0; j < BN / 8; ++j)
+#pragma unroll
+      for (int h = 0; h < 4; ++h) {
+        const int nn = t.n0 + r + 8 * (h / 2), m = t.m0 + 8 * j + 2 * q + h % 2;
+        if (nn >= p.N || m >= t.m_end) continue;
+        if (p.splits > 1) p.part[((int64_t)t.sp * p.M + m) * p.N + nn] = acc[4 * j + h];
+        else store_plain(p.out, at, t.crow + m, nn, acc[4 * j + h]);
+      }
+  }
 #endif
 }
 
@@ -447,8 +487,8 @@ w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1
   return w;
 }
 
-// gr: a grouped call (M-grouped: blockIdx.y walks the table's tiles; K
-// split: blockIdx.z its groups), else NULL.
+// gr: a grouped call (M-grouped: the row tiles are the table's, gr->upper
+// of them at most; K split: the units run over its groups), else NULL.
 template <int BN, int WF>
 mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, const uint16_t *x, int64_t x_stride,
                     float *part, const grouped_run *gr, cudaStream_t st) {
@@ -477,9 +517,10 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   k.run_if = gr ? gr->run_if : nullptr;
   MXB_TRY((allow_dynamic_smem<sm90_w4_kernel<BN, WF>>(ctx->device, L::BYTES)));
   const bool kg = gr && gr->kgrouped;
-  const dim3 grid((unsigned)((p.N + BW - 1) / BW), (unsigned)(gr && !kg ? gr->upper : (p.M + BN - 1) / BN),
-                  (unsigned)(kg ? gr->g.E : w.splits));
-  sm90_w4_kernel<BN, WF><<<grid, THREADS, L::BYTES, st>>>(tx, tw, k);
+  k.gy = (int)(gr && !kg ? gr->upper : (p.M + BN - 1) / BN);
+  k.units = (p.N + BW - 1) / BW * k.gy * (kg ? gr->g.E : w.splits);
+  const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132;  // one CTA an SM (shared memory)
+  sm90_w4_kernel<BN, WF><<<(unsigned)(k.units < sms ? k.units : sms), THREADS, L::BYTES, st>>>(tx, tw, k);
   MXB_TRY(launch_status("sm90_w4_kernel"));
   if (w.splits == 1) return MXB_SUCCESS;
   const int64_t n = p.M * p.N;
@@ -585,7 +626,7 @@ mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cud
 
 // Grouped: the dense conditions on A's rows and an expert's N, plain C (the
 // full epilogue in this kernel's store would cost it speed, see store_plain),
-// and a grid whose rows of tiles fit blockIdx.y.
+// and a bound on the table's row tiles that keeps the units' indices small.
 bool sm90_w4_grouped_applies(const mxb_context *ctx, const problem &p, int64_t upper_tiles) {
   return grouped_pair_applies(ctx, p) && !has_epilogue(p.out) && upper_tiles > 0 && upper_tiles <= 65535 &&
          (int64_t)p.b.rows < (1 << 30);
