@@ -1268,6 +1268,7 @@ Test(grouped_gemm_cuda, fast_w4_groups_within_bound) {
       {MXB_FORMAT_BF16, MXB_FORMAT_BF16, 5, 200, 256, {17, 0, 1, 70, 40}},
       {MXB_FORMAT_BF16, MXB_FORMAT_BF16, 3, 136, 384, {50, 61, 9}},
       {MXB_FORMAT_BF16, MXB_FORMAT_BF16, 4, 130, 256, {200, 3, 0, 129}},
+      {MXB_FORMAT_BF16, MXB_FORMAT_BF16, 2, 136, 384, {300, 170}}, /* groups of several tiles */
   };
   for (size_t i = 0; i < sizeof bf16 / sizeof bf16[0]; i++) {
     fast_vs_cpu(gpu, cpu, &bf16[i], MXB_GROUPED_M_CONTIGUOUS, 2, 4, 0, 0, BF_GROUPED);
