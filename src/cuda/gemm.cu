@@ -43,8 +43,7 @@ static bool is_fp4(int f) { return f == MXB_FORMAT_NVFP4 || f == MXB_FORMAT_MXFP
 // block scales, whose values it rounds (within the FP8 bound).
 static bool bf16_dequant(int f) {
   const mxb_format_desc *d = mxb_format_desc_get((mxb_format_t)f);
-  return f == MXB_FORMAT_BF16 || d->scale_type == MXB_SCALE_UE4M3 || d->scale_type == MXB_SCALE_E8M0 ||
-         d->scale_type == MXB_SCALE_BDR || (d->scale_type == MXB_SCALE_FP32 && d->elem != MXB_ELEM_MIXED);
+  return f == MXB_FORMAT_BF16 || bf16_holds_decoded(f) || (d->scale_type == MXB_SCALE_FP32 && d->elem != MXB_ELEM_MIXED);
 }
 
 static problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,

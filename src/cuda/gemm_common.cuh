@@ -209,6 +209,9 @@ mxb_status_t run_int8(const mxb_context *ctx, const problem &p, void *ws, cudaSt
 // Fast: dequantize to BF16 (exactly) and multiply with cuBLASLt.
 size_t dequant_workspace(const problem &p);
 mxb_status_t run_dequant(mxb_context *ctx, const problem &p, void *ws, size_t ws_bytes, cudaStream_t st);
+// Block-scaled formats whose decoded values BF16 holds exactly, or the
+// decode raises the flag (UE4M3, E8M0 and BDR scales; gemm_dequant.cu).
+bool bf16_holds_decoded(int format);
 // The operand decoded to BF16 rows of Kld elements (a multiple of 16) at
 // out; raises *flag where a value is not exact in BF16 (gemm_dequant.cu).
 mxb_status_t dequant_bf16(const mxb_context *ctx, const operand &o, int64_t Kld, uint16_t *out, int *flag,

@@ -245,6 +245,11 @@ static bool blocks_dequant_ok(const operand &o) {
          (o.elem_bits == 4 || o.elem_bits == 8) && (o.scale_type == MXB_SCALE_UE4M3 || o.scale_type == MXB_SCALE_E8M0);
 }
 
+bool bf16_holds_decoded(int format) {
+  const int st = mxb_format_desc_get((mxb_format_t)format)->scale_type;
+  return st == MXB_SCALE_UE4M3 || st == MXB_SCALE_E8M0 || st == MXB_SCALE_BDR;
+}
+
 static bool fast_dequant_ok(const operand &o) {
   if (((uintptr_t)o.data & 15u) || o.cols % 16) return false;
   if (o.elem == MXB_ELEM_BF16) return true;

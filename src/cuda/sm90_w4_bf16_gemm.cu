@@ -547,13 +547,6 @@ bool built_for_sm90a() {
 
 }  // namespace
 
-// Block-scaled formats whose decoded values BF16 holds exactly, or the
-// dequantization raises the flag (gemm_dequant.cu).
-static bool a_decodes_to_bf16(int f) {
-  const int st = mxb_format_desc_get((mxb_format_t)f)->scale_type;
-  return st == MXB_SCALE_UE4M3 || st == MXB_SCALE_E8M0 || st == MXB_SCALE_BDR;
-}
-
 // K in whole stages; 16-byte aligned rows for TMA; compute capability 9.0
 // with the sm_90a build.
 static bool shape_applies(const mxb_context *ctx, const problem &p) {
@@ -565,7 +558,7 @@ static bool shape_applies(const mxb_context *ctx, const problem &p) {
 // B NVFP4 or MXFP4 with its scale words 4-byte aligned (linear rows of
 // whole words, or the swizzled layout); A BF16 or decoded to it.
 bool sm90_w4_applies(const mxb_context *ctx, const problem &p) {
-  const bool pair = is_fp4(p.b.format) && (p.a.format == MXB_FORMAT_BF16 || a_decodes_to_bf16(p.a.format));
+  const bool pair = is_fp4(p.b.format) && (p.a.format == MXB_FORMAT_BF16 || bf16_holds_decoded(p.a.format));
   const bool scales = p.align.scales >= 4 && (p.b.swizzled || p.b.scale_cols % 4 == 0);
   return pair && scales && shape_applies(ctx, p);
 }
