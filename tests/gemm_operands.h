@@ -176,4 +176,20 @@ static inline mxb_gemm_desc_t mxbt_gemm_desc(mxb_gemm_mode_t mode, mxb_dtype_t c
   return d;
 }
 
+/* docs/GEMM.md's fast-mode gamma for K products of fa x fb: fp32 sums of
+ * the K products and of the K-blocks (2u each), plus the FP8 tensor cores'
+ * partial sums (about 13 bits) of each promotion: 128 products for FP8 with
+ * fp32 block scales, 32 for the MX kernel (mx_kernel) on MX blocks. */
+static inline double mxbt_fast_gamma(mxb_format_t fa, mxb_format_t fb, int64_t K, int mx_kernel) {
+  mxb_format_info_t ia = {.struct_size = sizeof(ia)}, ib = {.struct_size = sizeof(ib)};
+  mxb_format_info(fa, &ia);
+  mxb_format_info(fb, &ib);
+  const int fp8 = (ia.scale_type == MXB_SCALE_FP32 && ia.elem != MXB_ELEM_MIXED) ||
+                  (ib.scale_type == MXB_SCALE_FP32 && ib.elem != MXB_ELEM_MIXED);
+  int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
+  if (L <= 1) L = 32;
+  const double nb = (double)((K + L - 1) / L);
+  return ((double)K + nb + 4) * 0x1p-23 + (fp8 ? 128 * 0x1p-13 : mx_kernel ? 32 * 0x1p-13 : 0.0);
+}
+
 #endif

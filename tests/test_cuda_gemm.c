@@ -270,15 +270,7 @@ static void check_fast_layouts(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t
   for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
   for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
   double at = fabs((double)d->alpha * mxb_cpu_tensor_scale(&A.h) * mxb_cpu_tensor_scale(&B.h));
-  mxb_format_info_t ia = {.struct_size = sizeof(ia)}, ib = {.struct_size = sizeof(ib)};
-  mxb_format_info(fa, &ia);
-  mxb_format_info(fb, &ib);
-  int fp8 = (ia.scale_type == MXB_SCALE_FP32 && ia.elem != MXB_ELEM_MIXED) ||
-            (ib.scale_type == MXB_SCALE_FP32 && ib.elem != MXB_ELEM_MIXED);
-  int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
-  if (L <= 1) L = 32;
-  double nb = (double)((K + L - 1) / L);
-  double g = ((double)K + nb + 4) * 0x1p-23 + (fp8 ? 128 * 0x1p-13 : strcmp(impl, MX_FP8_PATH) == 0 ? 32 * 0x1p-13 : 0.0);
+  double g = mxbt_fast_gamma(fa, fb, K, strcmp(impl, MX_FP8_PATH) == 0);
   int bf = d->c_type == MXB_DTYPE_BF16;
   double uo = bf ? 0x1p-8 : 0x1p-24;
   double worst = 0;
@@ -1137,15 +1129,7 @@ static void check_epilogue(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb,
     for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
     for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
     const double at = fabs((double)d.alpha * mxb_cpu_tensor_scale(&A.h) * mxb_cpu_tensor_scale(&B.h));
-    mxb_format_info_t ia = {.struct_size = sizeof(ia)}, ib = {.struct_size = sizeof(ib)};
-    mxb_format_info(fa, &ia);
-    mxb_format_info(fb, &ib);
-    const int fp8 = (ia.scale_type == MXB_SCALE_FP32 && ia.elem != MXB_ELEM_MIXED) ||
-                    (ib.scale_type == MXB_SCALE_FP32 && ib.elem != MXB_ELEM_MIXED);
-    int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
-    if (L <= 1) L = 32;
-    const double nb = (double)((K + L - 1) / L);
-    const double g = ((double)K + nb + 4) * 0x1p-23 + (fp8 ? 128 * 0x1p-13 : strcmp(impl, MX_FP8_PATH) == 0 ? 32 * 0x1p-13 : 0.0);
+    const double g = mxbt_fast_gamma(fa, fb, K, strcmp(impl, MX_FP8_PATH) == 0);
     const double uo = d.c_type == MXB_DTYPE_FP32 ? 0x1p-24 : d.c_type == MXB_DTYPE_BF16 ? 0x1p-8 : 0x1p-11;
     const double e_act = d.activation == MXB_ACT_GELU_TANH ? 256 : 5;
     double worst = 0;

@@ -961,18 +961,12 @@ static void k_fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t f
     double *a = malloc((size_t)(M * K) * 8), *b = malloc((size_t)(N * K) * 8);
     for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&p.A.h, r, a + r * K);
     for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&p.B.h, r, b + r * K);
-    mxb_format_info_t ia = {.struct_size = sizeof(ia)}, ib = {.struct_size = sizeof(ib)};
-    mxb_format_info(fa, &ia);
-    mxb_format_info(fb, &ib);
-    const int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
     const double at = 0.75 * mxb_cpu_tensor_scale(&p.A.h) * mxb_cpu_tensor_scale(&p.B.h);
     double worst = 0;
     for (int e = 0; e < E; e++) {
       const int64_t k0 = off[e], k1 = off[e + 1];
       const int valid = k0 >= (e ? off[e - 1] : 0) && k1 >= k0 && k1 <= K;  /* this test's bad groups only */
-      const double blocks = L > 1 ? (double)((k1 - k0 + L - 1) / L) : 0.0; /* BF16 x BF16: the BF16 row */
-      const double gam = ((double)(k1 - k0) + blocks + 4) * 0x1p-23 +
-                         (strcmp(impl, K_MX) ? 0.0 : L * 0x1p-13);
+      const double gam = mxbt_fast_gamma(fa, fb, k1 - k0, !strcmp(impl, K_MX));
       for (int64_t m = 0; m < M; m++)
         for (int64_t n = 0; n < ldc; n++) {
           const int64_t i = (e * M + m) * ldc + n;
@@ -1187,15 +1181,8 @@ static void fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
     double *a = malloc((size_t)(M * K) * 8), *b = malloc((size_t)(E * N * K) * 8);
     for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
     for (int64_t r = 0; r < E * N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
-    /* docs/GEMM.md's fast-mode bound: the FP8 tensor cores' partial sums
-     * (about 13 bits) add 2^-13 for each product summed before a promotion */
-    mxb_format_info_t ia = {.struct_size = sizeof(ia)}, ib = {.struct_size = sizeof(ib)};
-    mxb_format_info(c->fa, &ia);
-    mxb_format_info(c->fb, &ib);
-    const int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
-    const double fp8_sums = strcmp(impl, MX_GROUPED) ? 0.0 : L * 0x1p-13;
-    const double blocks = L > 1 ? (double)((K + L - 1) / L) : 0.0; /* BF16 x BF16: the BF16 row */
-    const double gam = ((double)K + blocks + 4) * 0x1p-23 + fp8_sums;
+    /* docs/GEMM.md's fast-mode bound (the MX kernel's FP8 partial sums) */
+    const double gam = mxbt_fast_gamma(c->fa, c->fb, K, !strcmp(impl, MX_GROUPED));
     double worst = 0;
     for (int e = 0; e < E; e++) {
       mxb_tensor_t Ae = A.h;
