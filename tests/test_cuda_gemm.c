@@ -1316,8 +1316,9 @@ Test(cuda_gemm, exact_epilogue_every_activation_is_byte_identical) {
 #endif
 }
 
-/* Fast mode: the custom kernels (sm_90a MX kernel, M <= 16 decode kernel)
- * apply the epilogue in their store, the cuBLASLt paths in a kernel after
+/* Fast mode: the M <= 16 decode kernel applies the epilogue in its store,
+ * the sm_90a 4-bit kernel in its K-split reduce kernel or a step after it,
+ * the sm_90a MX kernel and the cuBLASLt paths in a kernel after
  * the GEMM (in place for fp32 C, from an fp32 intermediate for bf16 and
  * fp16 C); all within the bound of check_epilogue. */
 Test(cuda_gemm, fast_epilogue_within_bound) {
@@ -1350,6 +1351,15 @@ Test(cuda_gemm, fast_epilogue_within_bound) {
           want = prop.major == 9 && prop.minor == 0 ? W4_PATH : "cuda-fast-dequant-cublaslt-bf16";
         check_epilogue(ctx, pairs[p].a, pairs[p].b, pairs[p].M, 144, 256, d, (mxb_dtype_t)((act + ct) % 3), want);
       }
+  /* the sm_90a 4-bit kernel with K split into ranges: its reduce kernel
+   * finishes C */
+  for (int act = MXB_ACT_NONE; act <= MXB_ACT_SILU; act++) {
+    const mxb_dtype_t ct = (mxb_dtype_t)(act % 3);
+    mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, ct, 0.75f, act % 2 ? 0.5f : 0.0f, 0);
+    d.activation = (mxb_activation_t)act;
+    const char *want = prop.major == 9 && prop.minor == 0 ? W4_PATH : NULL;
+    check_epilogue(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 48, 144, 2048, d, (mxb_dtype_t)((act + 1) % 3), want);
+  }
   mxb_context_destroy(ctx);
 #endif
 }

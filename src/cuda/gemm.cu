@@ -197,8 +197,10 @@ static const path k_paths[] = {
     {"cuda-fast-decode-m16", decode_m16, nullptr, decode_workspace, run_decode_path, false},
     // 4-bit weights before the MX kernel: W4A8 (MXFP8 A, MXFP4 B) is faster
     // with A decoded to BF16 and B in the 4-bit kernel's mainloop than with
-    // B widened to E4M3 (measured on an H200, docs/PERFORMANCE.md).
-    {"cuda-fast-sm90-w4-bf16-wgmma", sm90_w4, sm90_w4_shape, ws_sm90_w4, run_sm90_w4_path, true},
+    // B widened to E4M3 (measured on an H200, docs/PERFORMANCE.md). It
+    // finishes C itself (bias, activation, fp16 C: in its K-split reduce
+    // kernel, else a step); aux and gated activations take the registry's.
+    {"cuda-fast-sm90-w4-bf16-wgmma", sm90_w4, sm90_w4_shape, ws_sm90_w4, run_sm90_w4_path, false},
     {"cuda-fast-sm90-mx-fp8-wgmma", sm90_mx, sm90_mx_shape, ws_sm90_mx, run_sm90_mx_path, true},
     {"cuda-fast-cublaslt-bf16", lt_bf16, nullptr, ws_lt, run_lt_path, true},
     {"cuda-fast-cublaslt-fp8", lt_fp8, nullptr, ws_lt_or_dequant, run_lt_path, true},

@@ -400,14 +400,17 @@ __global__ void __launch_bounds__(THREADS, 1)
 }
 
 // C from the split partials: summed in range order, then alpha (with the
-// tensor scales), beta and the output type as the unsplit epilogue.
+// tensor scales), beta, and (dense calls) the bias, the activation and the
+// output type: the epilogue costs no pass of its own here.
 __global__ void w4_reduce(const w4_params p) {
   const float at = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
   const int64_t n = (int64_t)p.M * p.N;
+  const bool epi = p.out.bias || p.out.act != MXB_ACT_NONE || p.out.dtype == MXB_DTYPE_FP16;  // no aux here
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     float v = p.part[i];
     for (int s = 1; s < p.splits; ++s) v = __fadd_rn(v, p.part[s * n + i]);
-    store_plain(p.out, at, i / p.N, i % p.N, v);
+    if (epi) store(p.out, at, i / p.N, i % p.N, v);
+    else store_plain(p.out, at, i / p.N, i % p.N, v);
   }
 }
 
@@ -575,7 +578,17 @@ static bool grouped_pair_applies(const mxb_context *ctx, const problem &p) {
 // in whole 64-column pieces) is still faster here than dequantized.
 bool sm90_w4_preferred(const mxb_context *, const problem &p) { return p.M <= 1024; }
 
-size_t sm90_w4_workspace(const mxb_context *ctx, const problem &p) { return plan_of(ctx, p).total; }
+// A bias, an activation or fp16 C: with K split, the reduce kernel finishes
+// C; otherwise the kernel writes the plain product (to C itself for fp32 C,
+// else to an fp32 intermediate after the plan's workspace) and the epilogue
+// step finishes it (gemm_epilogue.cu). The registry hands the pre-activation
+// output and gated activations to its own step.
+static bool own_step(const problem &p, const w4_plan &w) { return has_epilogue(p.out) && w.splits == 1; }
+
+size_t sm90_w4_workspace(const mxb_context *ctx, const problem &p) {
+  const w4_plan w = plan_of(ctx, p);
+  return w.total + (own_step(p, w) ? lt_epilogue_bytes(p) : 0);
+}
 
 namespace {
 // Everything but the exact fallback: *guard is the flag it runs under (NULL: none).
@@ -611,10 +624,16 @@ mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, 
 }  // namespace
 
 mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
+  const w4_plan w = plan_of(ctx, p);
+  const bool step = own_step(p, w);
+  // The plain problem's plan needs no more workspace than p's (no C copy
+  // where C is the fp32 intermediate), so the intermediate follows p's.
+  const problem q = step ? lt_epilogue_problem(p, static_cast<char *>(ws) + w.total) : p;
   const int *guard;
   problem fb;
-  MXB_TRY(run_w4(ctx, p, plan_of(ctx, p), nullptr, ws, st, &guard, &fb));
-  return guard ? run_generic(ctx, fb, guard, st) : MXB_SUCCESS;
+  MXB_TRY(run_w4(ctx, q, plan_of(ctx, q), nullptr, ws, st, &guard, &fb));
+  if (guard) MXB_TRY(run_generic(ctx, fb, guard, st));
+  return step ? run_lt_epilogue(ctx, p, q, st) : MXB_SUCCESS;
 }
 
 // Grouped: the dense conditions on A's rows and an expert's N, plain C (the
