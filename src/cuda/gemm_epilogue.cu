@@ -70,28 +70,61 @@ mxb_status_t run_lt_epilogue(const mxb_context *ctx, const problem &p, const pro
   return launch_status("gemm epilogue kernel");
 }
 
-// The grouped GEMM's step: item (tile, n) finishes column n of a tile's
-// rows (g's tiles of `gt` rows, as the exact grouped kernel walks them) with
-// the tile's expert's bias (E x N values). Rows no group owns are not read
-// or written. Gated activations and aux are not offered here.
+// The grouped GEMM's step: block (x, y) finishes row x % gt of tile x / gt
+// (g's tiles of `gt` rows, as the exact grouped kernel walks them) with the
+// tile's expert's bias (E x N values), the group found once a block. Each
+// thread loads its GU columns' values before it writes any: its writes may
+// alias its later reads (fp32 C in place), so the compiler would otherwise
+// keep one load in flight (measured latency-bound with an item per (tile,
+// column) and a group search each). Rows no group owns are not read or
+// written. Gated activations and aux are not offered here.
+constexpr int GU = 8;
 __global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o, group_rows g, int gt, int64_t N) {
-  const int64_t items = g.tiles[g.E] * N;
-  const size_t bias_row = (size_t)N * (o.bias ? mxb_dtype_bytes(o.bias_type) : 0);
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < items; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t tile = i / N, n = i % N, e = group_of_tile(g, tile);
-    const int64_t m0 = g.row0[e] + (tile - g.tiles[e]) * gt, m_end = min(m0 + gt, g.row0[e] + g.rows[e]);
-    out_view oe = o;
-    if (o.bias) oe.bias = static_cast<const char *>(o.bias) + e * bias_row;
-    for (int64_t m = m0; m < m_end; ++m) write_at(oe, m * o.ldc + n, mxb_activation(o.act, pre_activation(oe, t, ldt, m, n)));
+  const int64_t tile = blockIdx.x / gt;
+  if (tile >= g.tiles[g.E]) return;
+  const int64_t e = group_of_tile(g, tile);
+  const int64_t m = g.row0[e] + (tile - g.tiles[e]) * gt + blockIdx.x % gt;
+  if (m >= g.row0[e] + g.rows[e]) return;
+  const void *bias = o.bias ? static_cast<const char *>(o.bias) + e * N * mxb_dtype_bytes(o.bias_type) : nullptr;
+  const int64_t bs = blockDim.x;
+  for (int64_t n0 = blockIdx.y * bs * GU + threadIdx.x; n0 < N; n0 += (int64_t)gridDim.y * bs * GU) {
+    float x[GU], cin[GU], b[GU];
+#pragma unroll
+    for (int u = 0; u < GU; u++) {
+      const int64_t n = n0 + u * bs;
+      if (n >= N) continue;
+      x[u] = t[m * ldt + n];
+      cin[u] = 0.0f;
+      if (o.beta != 0.0f) {
+        const uint16_t *h = static_cast<const uint16_t *>(o.c_in);
+        const int64_t i = m * o.ldc + n;
+        cin[u] = o.dtype == MXB_DTYPE_FP32 ? static_cast<const float *>(o.c_in)[i]
+                 : o.dtype == MXB_DTYPE_BF16 ? mxb_bf16_decode(h[i])
+                                             : mxb_fp16_decode(h[i]);
+      }
+      b[u] = bias ? mxb_gemm_bias_at(bias, o.bias_type, n) : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < GU; u++) {
+      const int64_t n = n0 + u * bs;
+      if (n >= N) continue;
+      // pre_activation's value (alpha_t = 1: t is the path's product), then the activation
+      float c = mxb_gemm_combine(1.0f, x[u], o.beta, cin[u]);
+      if (bias) c = c + b[u];
+      write_at(o, m * o.ldc + n, mxb_activation(o.act, c));
+    }
   }
 }
 
 mxb_status_t run_grouped_epilogue(const mxb_context *ctx, const problem &p, const problem &ran, const group_rows &g,
                                   int gt, int64_t upper_tiles, cudaStream_t st) {
+  (void)ctx;
   out_view o = p.out;
   if (in_place(p)) o.beta = 0.0f;  // the path has added beta C already
-  grouped_epilogue_kernel<<<grid_for(ctx, upper_tiles * p.N, 256), 256, 0, st>>>(
-      static_cast<const float *>(ran.out.c), ran.out.ldc, o, g, gt, p.N);
+  const int64_t rows = upper_tiles * gt, cols = (p.N + 256 * GU - 1) / (256 * GU);
+  if (rows >= ((int64_t)1 << 31)) return mxb_fail(MXB_ERR_BAD_SHAPE, "grouped GEMM epilogue: %lld row slots", (long long)rows);
+  const dim3 grid((unsigned)rows, (unsigned)(cols < 65535 ? cols : 65535));
+  grouped_epilogue_kernel<<<grid, 256, 0, st>>>(static_cast<const float *>(ran.out.c), ran.out.ldc, o, g, gt, p.N);
   return launch_status("grouped gemm epilogue kernel");
 }
 
