@@ -303,8 +303,8 @@ mxb_status_t run_lt_epilogue(const mxb_context *ctx, const problem &p, const pro
 // The same step after a grouped fast path (no gated activation, no aux): over
 // the rows of g's tiles of gt rows (at most upper_tiles), each group's
 // expert's bias.
-mxb_status_t run_grouped_epilogue(const mxb_context *ctx, const problem &p, const problem &ran, const group_rows &g,
-                                  int gt, int64_t upper_tiles, cudaStream_t st);
+mxb_status_t run_grouped_epilogue(const problem &p, const problem &ran, const group_rows &g, int gt,
+                                  int64_t upper_tiles, cudaStream_t st);
 
 // cuBLASLt: C^T[N, M] = B[N, K] * A[M, K]^T in column-major terms ("TN").
 // a/b: row-major [rows, K] with leading dimension ld (elements).

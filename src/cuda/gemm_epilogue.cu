@@ -116,9 +116,8 @@ __global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o,
   }
 }
 
-mxb_status_t run_grouped_epilogue(const mxb_context *ctx, const problem &p, const problem &ran, const group_rows &g,
-                                  int gt, int64_t upper_tiles, cudaStream_t st) {
-  (void)ctx;
+mxb_status_t run_grouped_epilogue(const problem &p, const problem &ran, const group_rows &g, int gt,
+                                  int64_t upper_tiles, cudaStream_t st) {
   out_view o = p.out;
   if (in_place(p)) o.beta = 0.0f;  // the path has added beta C already
   const int64_t rows = upper_tiles * gt, cols = (p.N + 256 * GU - 1) / (256 * GU);

@@ -4,8 +4,9 @@
 // word, each group's rows and the prefix sums of its row tiles (16 rows for
 // the generic kernel; the fast kernel's tile rows too). Paths, the first
 // that applies serving the call:
-// - fast mode, 4-bit B or BF16 x BF16 on sm_90a: the sm90 4-bit kernel
-//   with blockIdx.y walking the table's tiles (sm90_w4_bf16_gemm.cu), plain C;
+// - fast mode, 4-bit B or BF16 x BF16 on sm_90a: the sm90 4-bit kernel,
+//   its persistent CTAs walking the table's row tiles (sm90_w4_bf16_gemm.cu),
+//   plain C;
 // - fast mode, MXFP8 x MXFP8, MXFP8 x MXFP4 (W4A8) and FP8 block scales on
 //   sm_90a: the sm90 MX kernel, its persistent CTAs walking the table's
 //   (row tile, column tile) units (sm90_mx_fp8_gemm.cu), plain C;
@@ -14,7 +15,7 @@
 //   does (the CPU reference's bits), in either mode;
 // - K split (weight gradients): fast mode on sm_90a, every group in whole
 //   128-column stages (checked by the prep kernel): NVFP4 B with BF16 or
-//   NVFP4 A, or BF16 x BF16, on the sm90 4-bit kernel (blockIdx.z the group), MXFP8 /
+//   NVFP4 A, or BF16 x BF16, on the sm90 4-bit kernel (units over the groups), MXFP8 /
 //   FP8-block / W4A8 pairs on the sm90 MX kernel over (group, tile) units;
 //   otherwise the generic exact kernel over (group, tile of C) items, each
 //   group summing the K-blocks its columns touch with the values outside
@@ -297,7 +298,7 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
       MXB_TRY(run_sm90_w4_grouped(ctx, q, rows_of(t, groups, true, a_groups), f.rows_hint, f.upper, kws, st, &guard,
                                   &exact));
     if (has_epilogue(p.out))  // never with a guard (plan_fast)
-      return run_grouped_epilogue(ctx, p, q, rows_of(t, groups, false, a_groups), GT, upper, st);
+      return run_grouped_epilogue(p, q, rows_of(t, groups, false, a_groups), GT, upper, st);
     if (!guard) return MXB_SUCCESS;
   }
   const unsigned grid = grid_for(ctx, upper * ((N + GT - 1) / GT) * 256, 256, 8);
