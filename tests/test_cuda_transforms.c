@@ -154,14 +154,15 @@ Test(cuda_transforms, pair_matches_cpu) {
   cmp_close(&c);
 }
 
-/* The MX one-pass pair: every MX element type, partial 64 x 64 tiles, the
- * options per copy (RNE/SR, RHT, policies, layouts, a shared SR state). */
+/* The MX one-pass pair: every MX element type, partial 64 x 64 and
+ * 64 x 128 tiles, several tiles a block (160 x 288), the options per copy
+ * (RNE/SR, RHT, policies, layouts, a shared SR state). */
 Test(cuda_transforms, pair_mx_one_pass_matches_cpu) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();
   static const mxb_format_t fmts[] = {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP6_E3M2,
                                       MXB_FORMAT_MXFP6_E2M3, MXB_FORMAT_MXFP4,      MXB_FORMAT_MXINT8};
-  static const int64_t shapes[][2] = {{32, 32}, {64, 96}, {96, 160}, {128, 64}};
+  static const int64_t shapes[][2] = {{32, 32}, {64, 96}, {96, 160}, {128, 64}, {160, 288}};
   for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++)
     for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
       for (int k = 0; k < CMP_KINDS; k++)
