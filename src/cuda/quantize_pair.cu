@@ -21,6 +21,8 @@
 // all, against four for transpose-then-quantize. 16-bit input to 8-bit MX
 // codes by RNE takes pair_mx16_kernel instead (whole-sector accesses).
 
+#include <cuda_pipeline.h>
+
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
 #include "cuda/load.cuh"
@@ -179,25 +181,24 @@ __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kern
 }
 
 // The MX pair for 16-bit input by RNE without the RHT (the MXFP8 training
-// recipe's shape; 8-bit elements), in 64 x 128 tiles of the raw
-// values, 256 threads. Every memory access covers whole 32-byte sectors: a
-// block of 32 values is held by four adjacent lanes, eight values each (the
-// block amax by two exchanges), so a warp's loads are 128-byte rows, the
-// four lanes' codes of a block one sector, and a row's four scale bytes one
-// 32-bit store. Row side: lane l of warp w holds 16-byte chunks l % 8 and
-// l % 8 + 8 of tile rows 4w + l / 8 and 32 + 4w + l / 8 (the next tile's in
-// flight while this one is encoded) and writes them to a shared tile
-// swizzled in chunks (mx_swz), then the column side reads eight rows of a
-// column pair (one 32-bit word a row, free of bank conflicts): thread t
-// holds columns 2 (t / 4), 2 (t / 4) + 1, rows 8 (t % 4) .. + 7 of both
-// 32-row blocks. Four blocks an SM (64 registers, a few words spilled) and a
-// grid of one wave (three blocks an SM without spills, same grid: 131 against
-// 119 us).
-// Measured on an H200 (MXFP8, bf16 8192 x 8192, docs/PERFORMANCE.md): 182 us
-// with the 64 x 64 fp32 tile, 119 us here. Other paths keep pair_kernel:
-// fp32 input, the RHT, SR (SR bytes come in 16-element groups), and 4- and
-// 6-bit elements (MXFP4 measured slower here: 173 against 132 us).
-constexpr int MR = 64, MC = 128, MT = 256;
+// recipe's shape; 8-bit elements), in 64 x 128 tiles of the raw values, 256
+// threads. Every memory access covers whole 32-byte sectors: a block of 32
+// values is held by four adjacent lanes, eight values each (the block amax
+// by two exchanges), so a warp's loads are 128-byte rows, the four lanes'
+// codes of a block one sector, and a row's four scale bytes one 32-bit
+// store. The tiles come by cp.async into two shared buffers (the next tile
+// lands while this one is encoded), swizzled in 16-byte chunks (mx_swz):
+// lane l of warp w copies and then encodes chunks l % 8 and l % 8 + 8 of
+// tile rows 4w + l / 8 and 32 + 4w + l / 8; on the column side thread t
+// reads eight rows of columns 2 (t / 4), 2 (t / 4) + 1 (one 32-bit word a
+// row, free of bank conflicts) in each 32-row block. Four blocks an SM (64
+// registers) and a grid of one wave. Measured on an H200 (MXFP8, bf16
+// 8192 x 8192, docs/PERFORMANCE.md): 178 us with the 64 x 64 fp32 tile,
+// 119-123 us here (the same with the next tile prefetched into registers,
+// and with five blocks an SM). Other paths keep pair_kernel: fp32 input, the
+// RHT, SR (SR bytes come in 16-element groups), and 4- and 6-bit elements
+// (MXFP4 measured slower in this layout: 173-180 against 132 us).
+constexpr int MR = 64, MC = 128, MT = 256, MB = 4;
 __device__ __forceinline__ int mx_swz(int row) { return 2 * ((row >> 3) & 3); }
 
 // Non-finite values or a scale the specialised encoder does not take: the
@@ -251,36 +252,39 @@ __device__ __forceinline__ uint8_t code8(const QArgs &a, int bmax, const float (
 }
 
 template <int DT, int F>
-__global__ void __launch_bounds__(MT, 4) pair_mx16_kernel(QArgs r, QArgs c, PairArgs g) {
+__global__ void __launch_bounds__(MT, MB) pair_mx16_kernel(QArgs r, QArgs c, PairArgs g) {
   constexpr int B = 32, BITS = mxb_fmt_elem_bits(F), NW = 8 * BITS / 32;
   static_assert(mxb_fmt_block_cols(F) == B && DT != MXB_DTYPE_FP32 && NW >= 1 && 8 * BITS % 32 == 0,
                 "MX blocks of 32, 16-bit input, whole code words for eight values");
-  __shared__ uint4 tile[MR][MC / 8];
+  __shared__ uint4 tile[2][MR][MC / 8];  // two tiles: the next one lands while this one is encoded
   const int t = threadIdx.x, w = t / 32, l = t % 32;
   const int c8 = l % 8;            // row side: chunks c8, c8 + 8 of rows rowof(i)
   const int p = t / 4, q = t % 4;  // column side: columns 2p, 2p + 1, rows 8q .. 8q + 7 of each 32-row block
   auto rowof = [&](int i) { return 32 * i + 4 * w + l / 8; };
   const int64_t R = r.rows, C = r.cols;
-  uint4 nxt[4];  // chunks (i, h): row rowof(i), chunk c8 + 8h
-  auto fetch = [&](uint32_t id) {
+  // This thread's four chunks of tile id into buffer b by cp.async (zeros
+  // outside x), one commit group a tile.
+  auto fetch = [&](uint32_t id, int b) {
     const int64_t r0 = (int64_t)(id / g.tiles_c) * MR, c0 = (int64_t)(id % g.tiles_c) * MC;
 #pragma unroll
     for (int i = 0; i < 2; i++)
 #pragma unroll
       for (int h = 0; h < 2; h++) {
-        const int64_t row = r0 + rowof(i), col = c0 + 8 * (c8 + 8 * h);
-        nxt[2 * i + h] = id < g.ntiles && row < R && col < C
-                             ? __ldg(reinterpret_cast<const uint4 *>(static_cast<const uint16_t *>(r.src) + row * C + col))
-                             : make_uint4(0, 0, 0, 0);
+        const int tr = rowof(i), ch = c8 + 8 * h;
+        const int64_t row = r0 + tr, col = c0 + 8 * ch;
+        const bool in = id < g.ntiles && row < R && col < C;
+        const uint16_t *src = static_cast<const uint16_t *>(r.src) + (in ? row * C + col : 0);
+        __pipeline_memcpy_async(&tile[b][tr][ch ^ mx_swz(tr)], src, 16, in ? 0 : 16);
       }
+    __pipeline_commit();
   };
-  fetch(blockIdx.x);
-  for (uint32_t id = blockIdx.x; id < g.ntiles; id += gridDim.x) {
+  fetch(blockIdx.x, 0);
+  int b = 0;
+  for (uint32_t id = blockIdx.x; id < g.ntiles; id += gridDim.x, b ^= 1) {
     const int64_t r0 = (int64_t)(id / g.tiles_c) * MR, c0 = (int64_t)(id % g.tiles_c) * MC;
-    uint4 cur[4];
-#pragma unroll
-    for (int k = 0; k < 4; k++) cur[k] = nxt[k];
-    fetch(id + gridDim.x);  // in flight while this tile is encoded
+    fetch(id + gridDim.x, b ^ 1);  // buffer b ^ 1 was released by the last iteration's closing barrier
+    __pipeline_wait_prior(1);      // this thread's copies of tile id have landed
+    __syncthreads();               // and every thread's
 #pragma unroll
     for (int i = 0; i < 2; i++) {
       const int tr = rowof(i);
@@ -289,9 +293,8 @@ __global__ void __launch_bounds__(MT, 4) pair_mx16_kernel(QArgs r, QArgs c, Pair
 #pragma unroll
       for (int h = 0; h < 2; h++) {
         const int ch = c8 + 8 * h;
-        tile[tr][ch ^ mx_swz(tr)] = cur[2 * i + h];
         float v[8];
-        unpack16<DT>(cur[2 * i + h], v);
+        unpack16<DT>(tile[b][tr][ch ^ mx_swz(tr)], v);
         uint32_t cw[NW];
         s[h] = code8<F>(r, g.bmax, v, cw);  // every lane: the block's exchanges
         const int64_t col = c0 + 8 * ch;
@@ -310,8 +313,7 @@ __global__ void __launch_bounds__(MT, 4) pair_mx16_kernel(QArgs r, QArgs c, Pair
           for (int k = 0; k < n; k++) r.scales[mxb_scale_index(row, j0 + k, r.scale_cols, r.swizzled)] = b4[k];
       }
     }
-    __syncthreads();
-    const uint32_t *tw = reinterpret_cast<const uint32_t *>(&tile[0][0]);
+    const uint32_t *tw = reinterpret_cast<const uint32_t *>(&tile[b][0][0]);
     const int64_t xc = c0 + 2 * p;  // C is a multiple of 32: xc < C means xc + 1 < C
     uint8_t s[2][2];                // [column][row block]
 #pragma unroll
@@ -338,8 +340,9 @@ __global__ void __launch_bounds__(MT, 4) pair_mx16_kernel(QArgs r, QArgs c, Pair
 #pragma unroll
       for (int h = 0; h < 2; h++) store_scale_pair(c, xc + h, j0, s[h][0], s[h][1], r0 + B < R ? 2 : 1);
     }
-    __syncthreads();
+    __syncthreads();  // buffer b is free for the fetch two tiles on
   }
+  __pipeline_wait_prior(0);
 }
 
 bool rht_fused(const mxb_quant_config_t *cfg) { return !cfg->rht.enabled || cfg->rht.size == 16; }
@@ -398,7 +401,7 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
               PairArgs g16 = g;
               g16.tiles_c = (uint32_t)((C + MC - 1) / MC);
               g16.ntiles = (uint32_t)((R + MR - 1) / MR) * g16.tiles_c;
-              pair_mx16_kernel<DT, F><<<grid_for(ctx, g16.ntiles, 1, 4), MT, 0, st>>>(a, b, g16);
+              pair_mx16_kernel<DT, F><<<grid_for(ctx, g16.ntiles, 1, MB), MT, 0, st>>>(a, b, g16);
               return launch_status(*impl);
             }
           }
