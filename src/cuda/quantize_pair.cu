@@ -182,62 +182,63 @@ __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kern
 
 // The MX pair for 16-bit input by RNE without the RHT (the MXFP8 training
 // recipe's shape; 8-bit elements), in 64 x 128 tiles of the raw values, 256
-// threads. Every memory access covers whole 32-byte sectors: a block of 32
-// values is held by four adjacent lanes, eight values each (the block amax
-// by two exchanges), so a warp's loads are 128-byte rows, the four lanes'
-// codes of a block one sector, and a row's four scale bytes one 32-bit
-// store. The tiles come by cp.async into two shared buffers (the next tile
-// lands while this one is encoded), swizzled in 16-byte chunks (mx_swz):
-// lane l of warp w copies and then encodes chunks l % 8 and l % 8 + 8 of
-// tile rows 4w + l / 8 and 32 + 4w + l / 8; on the column side thread t
-// reads eight rows of columns 2 (t / 4), 2 (t / 4) + 1 (one 32-bit word a
-// row, free of bank conflicts) in each 32-row block. Four blocks an SM (64
-// registers) and a grid of one wave. Measured on an H200 (MXFP8, bf16
-// 8192 x 8192, docs/PERFORMANCE.md): 178 us with the 64 x 64 fp32 tile,
-// 119-123 us here (the same with the next tile prefetched into registers,
-// and with five blocks an SM). Other paths keep pair_kernel: fp32 input, the
-// RHT, SR (SR bytes come in 16-element groups), and 4- and 6-bit elements
-// (MXFP4 measured slower in this layout: 173-180 against 132 us).
+// threads. Global accesses cover whole sectors and lines: a block of 32
+// values is held by two adjacent lanes, sixteen values each (the block amax
+// by one exchange), so a row's 128 codes of a tile are one 128-byte store
+// of eight lanes, a column-wise row's 64 codes one of four, and a row's four
+// scale bytes one 32-bit store. The tiles come by cp.async into two shared
+// buffers (the next tile lands while this one is encoded), swizzled in
+// 16-byte chunks (mx_swz): lane l of warp w copies chunks l % 8 and
+// l % 8 + 8 of tile rows 4w + l / 8 and 32 + 4w + l / 8, and encodes chunks
+// 2 (l % 8) and 2 (l % 8) + 1 of the same rows; on the column side thread t
+// reads sixteen rows of columns 2 (t / 4), 2 (t / 4) + 1 (one 32-bit word a
+// row, free of bank conflicts), rows 32 ((t / 2) % 2) + 16 (t % 2) onward.
+// Four blocks an SM (64 registers) and a grid of one wave. Measured on an
+// H200 (MXFP8, bf16 8192 x 8192, docs/PERFORMANCE.md): 178 us with the
+// 64 x 64 fp32 tile, 119-123 us with four lanes a block, 113-119 us here.
+// Other paths keep pair_kernel: fp32 input, the RHT, SR (SR bytes come in
+// 16-element groups), and 4- and 6-bit elements (MXFP4 measured slower in
+// the four-lane layout: 173-180 against 132 us).
 constexpr int MR = 64, MC = 128, MT = 256, MB = 4;
-__device__ __forceinline__ int mx_swz(int row) { return 2 * ((row >> 3) & 3); }
+__device__ __forceinline__ int mx_swz(int row) { return 2 * ((row >> 4) & 3); }
 
 // Non-finite values or a scale the specialised encoder does not take: the
-// shared block code on this lane's eight values with the block's amax (the
-// integer max of the four lanes' admitted amaxes, their non-finite flags
-// or-ed), the same bytes as on the whole block.
-template <int F>
-__device__ __forceinline__ uint8_t code8_slow(const QArgs &a, const float (&v)[8], unsigned grp,
-                                              uint32_t (&w)[8 * mxb_fmt_elem_bits(F) / 32]) {
+// shared block code on this lane's N values with the block's amax (the
+// integer max of the group's admitted amaxes, their non-finite flags or-ed),
+// the same bytes as on the whole block. grp: the lanes of the block.
+template <int F, int N>
+__device__ __forceinline__ uint8_t codeN_slow(const QArgs &a, const float (&v)[N], unsigned grp,
+                                              uint32_t (&w)[N * mxb_fmt_elem_bits(F) / 32]) {
   constexpr int ELEM = mxb_fmt_elem(F), BITS = mxb_elem_bits(ELEM);
   const mxb_fp p = mxb_elem_fp(ELEM);
   int bad = 0;
   uint32_t ab = mxb_block_amax_bits(
-      v, 8, a.policy == MXB_NONFINITE_SATURATE ? MXB_AMAX_SKIP_NAN : MXB_AMAX_NAN_BLOCK, &bad);
-  ab = max(ab, __shfl_xor_sync(grp, ab, 1));
-  ab = max(ab, __shfl_xor_sync(grp, ab, 2));
-  bad |= __shfl_xor_sync(grp, bad, 1);
-  bad |= __shfl_xor_sync(grp, bad, 2);
-  uint8_t c[8];
-  const uint8_t s = mxb_mx_quantize_block_amax(v, 8, ab, bad && a.policy == MXB_NONFINITE_NAN_BLOCK, &p,
+      v, N, a.policy == MXB_NONFINITE_SATURATE ? MXB_AMAX_SKIP_NAN : MXB_AMAX_NAN_BLOCK, &bad);
+#pragma unroll
+  for (int x = 1; x < 32 / N; x *= 2) {
+    ab = max(ab, __shfl_xor_sync(grp, ab, x));
+    bad |= __shfl_xor_sync(grp, bad, x);
+  }
+  uint8_t c[N];
+  const uint8_t s = mxb_mx_quantize_block_amax(v, N, ab, bad && a.policy == MXB_NONFINITE_NAN_BLOCK, &p,
                                                (mxb_scale_rule_t)a.rule, nullptr, c);
-  pack_words<8, BITS>(c, w);
+  pack_words<N, BITS>(c, w);
   return s;
 }
 
-// One block's eight values of this lane (four lanes a block, lanes
-// 4k .. 4k + 3): the codes as words, the scale byte as returned.
-template <int F>
-__device__ __forceinline__ uint8_t code8(const QArgs &a, int bmax, const float (&v)[8],
-                                         uint32_t (&w)[8 * mxb_fmt_elem_bits(F) / 32]) {
-  constexpr int ELEM = mxb_fmt_elem(F), BITS = mxb_elem_bits(ELEM);
+// One block's N values of this lane (32 / N adjacent lanes a block): the
+// codes as words, the scale byte as returned.
+template <int F, int N>
+__device__ __forceinline__ uint8_t codeN(const QArgs &a, int bmax, const float (&v)[N],
+                                         uint32_t (&w)[N * mxb_fmt_elem_bits(F) / 32]) {
+  constexpr int ELEM = mxb_fmt_elem(F);
   const mxb_fp p = mxb_elem_fp(ELEM);
   float am = 0.0f;
 #pragma unroll
-  for (int k = 0; k < 8; k++) am = fmax_nan(am, fabsf(v[k]));
-  const unsigned lane = threadIdx.x & 31u, grp = 0xFu << (lane & ~3u);
-  // fmax_nan keeps a NaN, so the four lanes agree on whether the block is finite.
-  am = fmax_nan(am, __shfl_xor_sync(0xFFFFFFFFu, am, 1));
-  am = fmax_nan(am, __shfl_xor_sync(0xFFFFFFFFu, am, 2));
+  for (int k = 0; k < N; k++) am = fmax_nan(am, fabsf(v[k]));
+  // fmax_nan keeps a NaN, so the group's lanes agree on whether the block is finite.
+#pragma unroll
+  for (int x = 1; x < 32 / N; x *= 2) am = fmax_nan(am, __shfl_xor_sync(0xFFFFFFFFu, am, x));
   uint8_t s = 0;
   bool fast = am < __uint_as_float(MXB_F32_INF);
   if (fast) {
@@ -245,21 +246,22 @@ __device__ __forceinline__ uint8_t code8(const QArgs &a, int bmax, const float (
     fast = s <= bmax;
   }
   if (fast) {
-    encode_finite<ELEM, 8>(p, v, __uint_as_float((uint32_t)(254 - s) << 23), w);
+    encode_finite<ELEM, N>(p, v, __uint_as_float((uint32_t)(254 - s) << 23), w);
     return s;
   }
-  return code8_slow<F>(a, v, grp, w);
+  const unsigned lane = threadIdx.x & 31u, g = 32u / N;
+  return codeN_slow<F, N>(a, v, ((1u << g) - 1u) << (lane & ~(g - 1u)), w);
 }
 
 template <int DT, int F>
 __global__ void __launch_bounds__(MT, MB) pair_mx16_kernel(QArgs r, QArgs c, PairArgs g) {
-  constexpr int B = 32, BITS = mxb_fmt_elem_bits(F), NW = 8 * BITS / 32;
-  static_assert(mxb_fmt_block_cols(F) == B && DT != MXB_DTYPE_FP32 && NW >= 1 && 8 * BITS % 32 == 0,
-                "MX blocks of 32, 16-bit input, whole code words for eight values");
+  constexpr int B = 32, N = 16, BITS = mxb_fmt_elem_bits(F), NW = N * BITS / 32;
+  static_assert(mxb_fmt_block_cols(F) == B && DT != MXB_DTYPE_FP32 && N * BITS % 32 == 0,
+                "MX blocks of 32, 16-bit input, whole code words for a lane's values");
   __shared__ uint4 tile[2][MR][MC / 8];  // two tiles: the next one lands while this one is encoded
   const int t = threadIdx.x, w = t / 32, l = t % 32;
-  const int c8 = l % 8;            // row side: chunks c8, c8 + 8 of rows rowof(i)
-  const int p = t / 4, q = t % 4;  // column side: columns 2p, 2p + 1, rows 8q .. 8q + 7 of each 32-row block
+  const int c8 = l % 8;  // row side: chunks 2 c8, 2 c8 + 1 of rows rowof(i) (copies: c8, c8 + 8)
+  const int p = t / 4, k = (t / 2) % 2, half = t % 2;  // column side: columns 2p, 2p + 1, rows 32k + 16 half ..
   auto rowof = [&](int i) { return 32 * i + 4 * w + l / 8; };
   const int64_t R = r.rows, C = r.cols;
   // This thread's four chunks of tile id into buffer b by cp.async (zeros
@@ -288,57 +290,55 @@ __global__ void __launch_bounds__(MT, MB) pair_mx16_kernel(QArgs r, QArgs c, Pai
 #pragma unroll
     for (int i = 0; i < 2; i++) {
       const int tr = rowof(i);
-      const int64_t row = r0 + tr;
-      uint8_t s[2];
-#pragma unroll
-      for (int h = 0; h < 2; h++) {
-        const int ch = c8 + 8 * h;
-        float v[8];
-        unpack16<DT>(tile[b][tr][ch ^ mx_swz(tr)], v);
-        uint32_t cw[NW];
-        s[h] = code8<F>(r, g.bmax, v, cw);  // every lane: the block's exchanges
-        const int64_t col = c0 + 8 * ch;
-        if (row < R && col < C) store_words<NW>(r.data + row * r.row_bytes + col * BITS / 8, cw);
-      }
-      // Lane c8 = 0 holds blocks 0 and 2 of the row, lane c8 = 4 blocks 1 and 3.
-      const uint32_t o0 = __shfl_down_sync(0xFFFFFFFFu, s[0], 4), o1 = __shfl_down_sync(0xFFFFFFFFu, s[1], 4);
+      const int64_t row = r0 + tr, col = c0 + 16 * c8;
+      // Lanes c8 >= 4 read their two chunks in the other order, so that each
+      // load's eight chunks of a row lie in different banks.
+      const int sw = c8 >> 2;
+      const uint4 qa = tile[b][tr][(2 * c8 + sw) ^ mx_swz(tr)], qb = tile[b][tr][(2 * c8 + 1 - sw) ^ mx_swz(tr)];
+      float v[N];
+      unpack16<DT>(sw ? qb : qa, v);
+      unpack16<DT>(sw ? qa : qb, v + 8);
+      uint32_t cw[NW];
+      const uint8_t s = codeN<F, N>(r, g.bmax, v, cw);  // every lane: the block's exchange
+      if (row < R && col < C) store_words<NW>(r.data + row * r.row_bytes + col * BITS / 8, cw);
+      // Lanes c8 = 0, 2, 4, 6 hold the row's blocks 0-3.
+      const int base = l & ~7;
+      const uint32_t s1 = __shfl_sync(0xFFFFFFFFu, s, base + 2), s2 = __shfl_sync(0xFFFFFFFFu, s, base + 4),
+                     s3 = __shfl_sync(0xFFFFFFFFu, s, base + 6);
       if (c8 == 0 && row < R) {
         const int64_t j0 = c0 / B;
         const int n = C - c0 >= 4 * B ? 4 : (int)((C - c0) / B);
         uint8_t *dst = r.scales + mxb_scale_index(row, j0, r.scale_cols, r.swizzled);
-        const uint8_t b4[4] = {s[0], (uint8_t)o0, s[1], (uint8_t)o1};
+        const uint8_t b4[4] = {s, (uint8_t)s1, (uint8_t)s2, (uint8_t)s3};
         if (n == 4 && ((uintptr_t)dst & 3u) == 0)
           *reinterpret_cast<uint32_t *>(dst) = b4[0] | (uint32_t)b4[1] << 8 | (uint32_t)b4[2] << 16 | (uint32_t)b4[3] << 24;
         else
-          for (int k = 0; k < n; k++) r.scales[mxb_scale_index(row, j0 + k, r.scale_cols, r.swizzled)] = b4[k];
+          for (int q = 0; q < n; q++) r.scales[mxb_scale_index(row, j0 + q, r.scale_cols, r.swizzled)] = b4[q];
       }
     }
     const uint32_t *tw = reinterpret_cast<const uint32_t *>(&tile[b][0][0]);
-    const int64_t xc = c0 + 2 * p;  // C is a multiple of 32: xc < C means xc + 1 < C
-    uint8_t s[2][2];                // [column][row block]
+    const int64_t xc = c0 + 2 * p, xr = r0 + B * k + N * half;  // C is a multiple of 32: xc < C means xc + 1 < C
+    uint32_t wd[N];
 #pragma unroll
-    for (int k = 0; k < 2; k++) {
-      uint32_t wd[8];
-#pragma unroll
-      for (int e = 0; e < 8; e++) {
-        const int row = B * k + 8 * q + e;
-        wd[e] = tw[row * (MC / 2) + ((p / 4) ^ mx_swz(row)) * 4 + p % 4];
-      }
-      const int64_t xr = r0 + B * k + 8 * q;
-#pragma unroll
-      for (int h = 0; h < 2; h++) {
-        float u[8];
-#pragma unroll
-        for (int e = 0; e < 8; e++) u[e] = cvt_in<DT>(h ? wd[e] >> 16 : wd[e] & 0xFFFFu);
-        uint32_t cw[NW];
-        s[h][k] = code8<F>(c, g.bmax, u, cw);
-        if (xc < C && xr < R) store_words<NW>(c.data + (xc + h) * c.row_bytes + xr * BITS / 8, cw);
-      }
+    for (int e = 0; e < N; e++) {
+      const int row = B * k + N * half + e;
+      wd[e] = tw[row * (MC / 2) + ((p / 4) ^ mx_swz(row)) * 4 + p % 4];
     }
-    if (q == 0 && xc < C) {
-      const int64_t j0 = r0 / B;  // even: tiles start at multiples of 64 rows
+    uint8_t s[2];
 #pragma unroll
-      for (int h = 0; h < 2; h++) store_scale_pair(c, xc + h, j0, s[h][0], s[h][1], r0 + B < R ? 2 : 1);
+    for (int h = 0; h < 2; h++) {
+      float u[N];
+#pragma unroll
+      for (int e = 0; e < N; e++) u[e] = cvt_in<DT>(h ? wd[e] >> 16 : wd[e] & 0xFFFFu);
+      uint32_t cw[NW];
+      s[h] = codeN<F, N>(c, g.bmax, u, cw);
+      if (xc < C && xr < R) store_words<NW>(c.data + (xc + h) * c.row_bytes + xr * BITS / 8, cw);
+    }
+    // Lane (k = 0, half) stores column 2p + half's scales of both row blocks.
+    const uint32_t o0 = __shfl_xor_sync(0xFFFFFFFFu, s[0], 2), o1 = __shfl_xor_sync(0xFFFFFFFFu, s[1], 2);
+    if (k == 0 && xc < C) {
+      const int64_t j0 = r0 / B;  // even: tiles start at multiples of 64 rows
+      store_scale_pair(c, xc + half, j0, s[half], (uint8_t)(half ? o1 : o0), r0 + B < R ? 2 : 1);
     }
     __syncthreads();  // buffer b is free for the fetch two tiles on
   }
