@@ -198,7 +198,7 @@ __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kern
 // 64 x 64 fp32 tile, 119-123 us with four lanes a block, 113-119 us here.
 // Other paths keep pair_kernel: fp32 input, the RHT, SR (SR bytes come in
 // 16-element groups), and 4- and 6-bit elements (MXFP4 measured slower in
-// the four-lane layout: 173-180 against 132 us).
+// the four- and two-lane layouts: 173-180 and 146 against 132 us).
 constexpr int MR = 64, MC = 128, MT = 256, MB = 4;
 __device__ __forceinline__ int mx_swz(int row) { return 2 * ((row >> 4) & 3); }
 
