@@ -34,6 +34,8 @@ typedef struct bench_case {
   int amax_compute;      /* NVFP4: compute the tensor amax (two passes over the input) */
   int four_over_six;     /* NVFP4: mxb_four_over_six_t */
   int64_t rows, cols;    /* 0: 8192 x 8192 */
+  int row_amax;          /* NVFP4: an amax per row (supplied, or computed with amax_compute) */
+  int e4m3_max;          /* NVFP4: the E4M3 bound (0: 448) */
 } bench_case;
 
 /* The shared random input, made once per dtype. */
@@ -119,7 +121,9 @@ static void run_case(mxbb_state *st, void *arg) {
   mxb_tensor_sizes(c->format, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &sz);
   void *planes[4] = {NULL, NULL, NULL, NULL}, *out = NULL, *ws = NULL;
   size_t in_bytes = (size_t)(rows * cols) * mxb_dtype_size(in_type);
-  size_t plane_bytes[4] = {sz.data_bytes, sz.scale_bytes, sz.aux_bytes, sz.amax_bytes};
+  /* an amax per row: rows values (for the pair, the larger of the two copies' rows) */
+  size_t plane_bytes[4] = {sz.data_bytes, sz.scale_bytes, sz.aux_bytes,
+                           sz.amax_bytes * (size_t)(c->row_amax ? (rows > cols ? rows : cols) : 1)};
   int ok = src != NULL;
   for (int k = 0; k < 4 && ok; k++)
     if (plane_bytes[k]) ok = cudaMalloc(&planes[k], plane_bytes[k]) == cudaSuccess;
@@ -144,6 +148,8 @@ static void run_case(mxbb_state *st, void *arg) {
   cfg.seed = 1234;
   cfg.block_2d = c->block_2d;
   cfg.four_over_six = (mxb_four_over_six_t)c->four_over_six;
+  cfg.nvfp4_row_amax = c->row_amax;
+  cfg.nvfp4_e4m3_max = c->e4m3_max;
   mxb_quant_config_t ccfg = cfg; /* OP_PAIR: the column-wise copy's (NVFP4: the recipe's RHT and SR; MX: as the row-wise) */
   if (c->format == MXB_FORMAT_NVFP4) {
     ccfg.rht.enabled = 1;
@@ -166,7 +172,7 @@ static void run_case(mxbb_state *st, void *arg) {
   if (!ok || cudaDeviceSynchronize() != cudaSuccess) {
     mxbb_skip(st, mxb_last_error_detail()[0] ? mxb_last_error_detail() : "allocation or setup failed");
   } else {
-    size_t qbytes = sz.data_bytes + sz.scale_bytes + sz.aux_bytes + sz.amax_bytes;
+    size_t qbytes = sz.data_bytes + sz.scale_bytes + sz.aux_bytes + plane_bytes[3];
     size_t bytes = c->op == OP_QUANT ? in_bytes + qbytes
                    : c->op == OP_PAIR ? in_bytes + 2 * qbytes
                                       : qbytes + (size_t)(rows * cols) * mxb_dtype_size(c->dtype);
@@ -213,7 +219,7 @@ static void run_case(mxbb_state *st, void *arg) {
   mxb_context_destroy(ctx);
 }
 
-#define Q(n, f, t, rht, sr, b2d, ac) {n, OP_QUANT, f, t, rht, sr, b2d, ac, 0, 0, 0}
+#define Q(n, f, t, rht, sr, b2d, ac) {n, OP_QUANT, f, t, rht, sr, b2d, ac, 0, 0, 0, 0, 0}
 static const bench_case k_cases[] = {
   Q("nvfp4", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0),
   Q("nvfp4", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0),
@@ -223,8 +229,12 @@ static const bench_case k_cases[] = {
   Q("nvfp4_rht", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 1, 0, 0, 0),
   Q("nvfp4_sr", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 1, 0, 0),
   Q("nvfp4_sr", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 1, 0, 0),
-  {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0},
-  {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0},
+  {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0, 0, 0},
+  {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0, 0, 0},
+  {"nvfp4_4over6_e4m3_256", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0, 0, 256},
+  {"nvfp4_row_amax", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, 0, 0, 0, 1, 0},
+  {"nvfp4_row_amax", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0, 0, 0, 0, 1, 0},
+  {"nvfp4_row_amax_computed", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 1, 0, 0, 0, 1, 0},
   Q("nvfp4_2d", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 1, 0),
   Q("nvfp4_2d", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 1, 0),
   Q("mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, MXB_DTYPE_FP32, 0, 0, 0, 0),
@@ -240,7 +250,7 @@ static const bench_case k_cases[] = {
   Q("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_DTYPE_FP32, 0, 0, 0, 0),
   Q("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_DTYPE_BF16, 0, 0, 0, 0),
   Q("bf16", MXB_FORMAT_BF16, MXB_DTYPE_FP32, 0, 0, 0, 0),
-#define D(name, fmt) {name, OP_DEQUANT, fmt, MXB_DTYPE_BF16, 0, 0, 0, 0, 0, 0, 0}, {name, OP_DEQUANT, fmt, MXB_DTYPE_FP32, 0, 0, 0, 0, 0, 0, 0}
+#define D(name, fmt) {name, OP_DEQUANT, fmt, MXB_DTYPE_BF16, 0, 0, 0, 0, 0, 0, 0, 0, 0}, {name, OP_DEQUANT, fmt, MXB_DTYPE_FP32, 0, 0, 0, 0, 0, 0, 0, 0, 0}
   D("nvfp4", MXB_FORMAT_NVFP4),
   D("mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3),
   D("mxfp4", MXB_FORMAT_MXFP4),
@@ -251,7 +261,7 @@ static const bench_case k_cases[] = {
   D("bf16", MXB_FORMAT_BF16),
 #undef D
 /* LLM-shaped tensors, bf16 in (quantize) or out (dequantize) */
-#define L(n, op, f, rht, r, c) {n, op, f, MXB_DTYPE_BF16, rht, 0, 0, 0, 0, r, c}
+#define L(n, op, f, rht, r, c) {n, op, f, MXB_DTYPE_BF16, rht, 0, 0, 0, 0, r, c, 0, 0}
 #define LS(n, op, f, rht) L(n, op, f, rht, 16384, 4096), L(n, op, f, rht, 4096, 16384), L(n, op, f, rht, 4096, 14336), \
                           L(n, op, f, rht, 14336, 4096)
   LS("nvfp4", OP_QUANT, MXB_FORMAT_NVFP4, 0),
@@ -262,9 +272,9 @@ static const bench_case k_cases[] = {
   LS("nvfp4", OP_DEQUANT, MXB_FORMAT_NVFP4, 0),
   LS("mxfp8_e4m3", OP_DEQUANT, MXB_FORMAT_MXFP8_E4M3, 0),
   L("nvfp4_recipe", OP_PAIR, MXB_FORMAT_NVFP4, 0, 8192, 8192), LS("nvfp4_recipe", OP_PAIR, MXB_FORMAT_NVFP4, 0),
-  {"nvfp4_recipe", OP_PAIR, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, 0, 8192, 8192},
-  {"nvfp4_recipe_amax", OP_PAIR, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 1, 0, 8192, 8192},
-  {"nvfp4_recipe_amax", OP_PAIR, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 1, 0, 8192, 8192},
+  {"nvfp4_recipe", OP_PAIR, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, 0, 8192, 8192, 0, 0},
+  {"nvfp4_recipe_amax", OP_PAIR, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 1, 0, 8192, 8192, 0, 0},
+  {"nvfp4_recipe_amax", OP_PAIR, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 1, 0, 8192, 8192, 0, 0},
   L("mxfp8_e4m3", OP_PAIR, MXB_FORMAT_MXFP8_E4M3, 0, 8192, 8192), LS("mxfp8_e4m3", OP_PAIR, MXB_FORMAT_MXFP8_E4M3, 0),
   L("mxfp4", OP_PAIR, MXB_FORMAT_MXFP4, 0, 8192, 8192),
 #undef LS

@@ -195,6 +195,15 @@ typedef enum mxb_scale_layout_t {
 /* Flags describing how a tensor was quantized (set by quantize). */
 #define MXB_TENSOR_SCALED_2D 0x1u  /* NVFP4 16x16 tile scales (transposable) */
 #define MXB_TENSOR_RHT 0x2u        /* values are RHT(x) along cols */
+/* NVFP4 quantized with nvfp4_e4m3_max = 256 (added in 0.2): the tensor
+ * amax maps to the block scale 256, not 448, so decoders and the GEMM take
+ * the tensor scale as amax / (6 * 256) (NUMERICS 4.1). A caller assembling
+ * such a tensor by hand sets this flag. */
+#define MXB_TENSOR_E4M3_MAX_256 0x4u
+/* NVFP4 with one tensor amax per row (added in 0.2; nvfp4_row_amax): amax
+ * points to rows values, row r's at amax[r], and every reader takes row r's
+ * tensor scale from it. mxb_tensor_sizes' amax_bytes counts one value. */
+#define MXB_TENSOR_ROW_AMAX 0x8u
 
 /*
  * Storage of a quantized tensor (all planes dense, see docs/FORMATS.md):
@@ -317,6 +326,20 @@ typedef struct mxb_quant_config_t {
    * row-wise copy first, so two configs sharing one state give the rowwise
    * copy offset o and the colwise copy o + 1. */
   uint64_t *rng_state;
+  /* NVFP4 (added in 0.2; a config whose struct_size ends before it gets 0):
+   * the block scale the tensor amax maps to, 448 (0 means 448: the default)
+   * or 256 (Transformer Engine's Four Over Six variant: a block scaled to 4
+   * then never saturates its E4M3 scale). 256 sets MXB_TENSOR_E4M3_MAX_256
+   * in dst->flags (docs/NUMERICS.md 4.1). */
+  int nvfp4_e4m3_max;
+  /* NVFP4 (added in 0.2): 1 = one tensor amax per row (row-scaled
+   * activations, as Transformer Engine's row_scaled_nvfp4): dst->amax points
+   * to dst->rows values, and each row is quantized as a tensor of its own
+   * with its amax (computed, or read with MXB_AMAX_FROM_TENSOR); SR bits
+   * still follow the element's place in the whole tensor. Sets
+   * MXB_TENSOR_ROW_AMAX. Not with 2D tiles, nor in the grouped quantize;
+   * docs/NUMERICS.md 4.1. 0 (default): one amax for the tensor. */
+  int nvfp4_row_amax;
 } mxb_quant_config_t;
 
 MXB_API void mxb_quant_config_init(mxb_quant_config_t *cfg);

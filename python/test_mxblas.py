@@ -658,6 +658,33 @@ class FourOverSix(unittest.TestCase):
             self.assertEqual(e.exception.status, mxblas.load_library().mxb_status_string(4).decode())  # MXB_ERR_UNSUPPORTED
 
 
+class E4m3Max(unittest.TestCase):
+    def test_bound_256_maps_the_amax_to_256(self):
+        x = sample(32, 64, 33)
+        q = mxblas.quantize(x, "nvfp4", e4m3_max=256)
+        self.assertEqual(q.flags, mxblas.TENSOR_E4M3_MAX_256)
+        # the block holding the tensor amax has the scale 256 (E4M3 0x78), no block above it
+        self.assertEqual(int(q.scales.max()), 0x78)
+        std = mxblas.quantize(x, "nvfp4")
+        self.assertEqual(int(std.scales.max()), 0x7E)
+        v, v6 = mxblas.dequantize(q), mxblas.dequantize(std)
+        self.assertLess(np.abs(v - x).max(), 0.2 * np.abs(x).max())
+        # the flag is what the decoder reads: cleared, the same bytes decode 1.75x smaller (up to rounding)
+        q.flags = 0
+        w = mxblas.dequantize(q)
+        big = np.abs(v) > 1e-3
+        np.testing.assert_allclose(v[big] / w[big], 1.75, rtol=1e-6)
+        self.assertEqual(v6.shape, v.shape)
+
+    def test_refusals(self):
+        x = sample(16, 32, 34)
+        with self.assertRaises(ValueError):
+            mxblas.quantize(x, "nvfp4", e4m3_max=300)
+        with self.assertRaises(mxblas.MxblasError) as e:
+            mxblas.quantize(x, "mxfp8_e4m3", e4m3_max=256)
+        self.assertEqual(e.exception.status, mxblas.load_library().mxb_status_string(4).decode())  # MXB_ERR_UNSUPPORTED
+
+
 class PairTransposeRht(unittest.TestCase):
     def test_quantize_pair_is_two_quantizes(self):
         x = sample(48, 96, 21)  # RHT along either side needs multiples of 16

@@ -83,7 +83,8 @@ static inline void cmp_tensor_alloc(cmp_tensor *t, mxb_format_t f, int64_t rows,
   t->sz.struct_size = sizeof(t->sz);
   cr_assert_eq(mxb_tensor_sizes(f, rows, cols, layout, &t->sz), MXB_SUCCESS);
   t->d = t->h;
-  size_t b[4] = {t->sz.data_bytes, t->sz.scale_bytes, t->sz.aux_bytes, t->sz.amax_bytes};
+  /* room for an amax per row (MXB_TENSOR_ROW_AMAX) */
+  size_t b[4] = {t->sz.data_bytes, t->sz.scale_bytes, t->sz.aux_bytes, t->sz.amax_bytes * (size_t)(rows > 0 ? rows : 1)};
   void *hp[4], *dp[4];
   for (int k = 0; k < 4; k++) {
     hp[k] = b[k] ? malloc(b[k]) : NULL;
@@ -121,7 +122,8 @@ static inline void cmp_tensor_check(const cmp_tensor *t, const char *what) {
   cmp_plane(t->h.data, t->d.data, t->sz.data_bytes, "data", what);
   cmp_plane(t->h.scales, t->d.scales, t->sz.scale_bytes, "scales", what);
   cmp_plane(t->h.aux, t->d.aux, t->sz.aux_bytes, "aux", what);
-  cmp_plane(t->h.amax, t->d.amax, t->sz.amax_bytes, "amax", what);
+  cmp_plane(t->h.amax, t->d.amax, t->sz.amax_bytes * (size_t)((t->h.flags & MXB_TENSOR_ROW_AMAX) ? t->h.rows : 1),
+            "amax", what);
   cr_assert_eq(t->h.flags, t->d.flags, "%s: flags cpu 0x%x cuda 0x%x", what, t->h.flags, t->d.flags);
 }
 #endif

@@ -65,6 +65,14 @@ static void fill_c(const mxb_gemm_desc_t *d, void *C, int64_t M, int64_t N, uint
   }
 }
 
+/* Flags or-ed into NVFP4 operands' own after quantization (the E4M3 bound
+ * 256 test; 0 elsewhere), on both backends' copies. */
+static uint32_t g_nvfp4_flags_a, g_nvfp4_flags_b;
+static void add_flags(mxbt_operand *A, mxbt_operand *B) {
+  if (A->h.format == MXB_FORMAT_NVFP4) A->h.flags |= g_nvfp4_flags_a;
+  if (B->h.format == MXB_FORMAT_NVFP4) B->h.flags |= g_nvfp4_flags_b;
+}
+
 /* Exact mode: the GPU's C bytes equal the CPU's. amax_a: an NVFP4 amax
  * to give A in place of its own (NaN: none). */
 static void check_exact_amax(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
@@ -73,8 +81,9 @@ static void check_exact_amax(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t f
   mxbt_operand A, B;
   mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
   if (!isnan(amax_a)) A.amax = amax_a;
-  mxbt_operand_upload(&A);
   mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  add_flags(&A, &B);
+  mxbt_operand_upload(&A);
   mxbt_operand_upload(&B);
   size_t cb = c_bytes(d, M, N);
   unsigned char *Cc = malloc(cb), *Cg = malloc(cb);
@@ -252,8 +261,9 @@ static void check_fast_layouts(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t
   float *xa = mxbt_gemm_input(M, K, 21 + (uint64_t)K, kind, 0), *xb = mxbt_gemm_input(N, K, 22 + (uint64_t)N, kind, 1);
   mxbt_operand A, B;
   mxbt_operand_make(&A, fa, la, M, K, xa);
-  mxbt_operand_upload(&A);
   mxbt_operand_make(&B, fb, lb, N, K, xb);
+  add_flags(&A, &B);
+  mxbt_operand_upload(&A);
   mxbt_operand_upload(&B);
   size_t cb = c_bytes(d, M, N);
   int64_t ldc = d->ldc ? d->ldc : N;
@@ -269,7 +279,7 @@ static void check_fast_layouts(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t
   double *a = malloc((size_t)(M * K) * 8), *b = malloc((size_t)(N * K) * 8);
   for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
   for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
-  double at = fabs((double)d->alpha * mxb_cpu_tensor_scale(&A.h) * mxb_cpu_tensor_scale(&B.h));
+  double at = fabs((double)d->alpha * mxb_cpu_tensor_scale(&A.h, 0) * mxb_cpu_tensor_scale(&B.h, 0));
   double g = mxbt_fast_gamma(fa, fb, K, strcmp(impl, MX_FP8_PATH) == 0);
   int bf = d->c_type == MXB_DTYPE_BF16;
   double uo = bf ? 0x1p-8 : 0x1p-24;
@@ -693,6 +703,128 @@ Test(cuda_gemm, fast_decode_m16_within_bound) {
 
 /* The decode kernel splits K over blocks and sums the partial sums in a
  * fixed order: two runs give the same bytes. */
+/* NVFP4 operands with the E4M3 bound 256 (their tensor scale amax / 1536)
+ * on A, on B and on both: the exact paths give the CPU's bytes, and every
+ * fast path that takes NVFP4 (the dequantize + cuBLASLt path, the decode
+ * kernel, the sm_90a 4-bit kernel) stays within the bound computed from the
+ * CPU's tensor scales, so a path that ignored the flag (a factor 1.75)
+ * fails. */
+Test(cuda_gemm, nvfp4_e4m3_max_256_every_path) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  for (int which = 1; which <= 3; which++) {
+    g_nvfp4_flags_a = (which & 1) ? MXB_TENSOR_E4M3_MAX_256 : 0;
+    g_nvfp4_flags_b = (which & 2) ? MXB_TENSOR_E4M3_MAX_256 : 0;
+    mxb_gemm_desc_t dx = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.25f, 0.5f, 0);
+    check_exact(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 33, 40, 96, &dx, MXBT_IN_NORMAL, 0, NULL);
+    check_exact(ctx, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 5, 24, 64, &dx, MXBT_IN_WIDE, 0, NULL);
+    mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.25f, 0.0f, 0);
+    check_fast(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 96, 288, 480, &d, MXBT_IN_NORMAL,
+               "cuda-fast-dequant-cublaslt-bf16");
+    check_fast(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 5, 77, 640, &d, MXBT_IN_NORMAL, "cuda-fast-decode-m16");
+    check_fast(ctx, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 3, 50, 256, &d, MXBT_IN_NORMAL, "cuda-fast-decode-m16");
+    if (mx_fp8_path()) {
+      check_fast(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 100, 260, 1024, &d, MXBT_IN_NORMAL, W4_PATH);
+      check_fast(ctx, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 40, 300, 512, &d, MXBT_IN_NORMAL, W4_PATH);
+    }
+  }
+  g_nvfp4_flags_a = g_nvfp4_flags_b = 0;
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* NVFP4 [rows, K] quantized on the CPU with cfg, with a device copy; amax
+ * holds one value a row (cfg->nvfp4_row_amax) or one. */
+typedef struct rowq {
+  mxb_tensor_t h, d;
+  mxb_tensor_sizes_t s;
+} rowq;
+static void rowq_make(rowq *q, const mxb_quant_config_t *cfg, int64_t rows, int64_t K, const float *x) {
+  mxb_context_t *cpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  cr_assert_eq(mxb_tensor_init(&q->h, MXB_FORMAT_NVFP4, rows, K, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+  q->s.struct_size = sizeof(q->s);
+  cr_assert_eq(mxb_tensor_sizes(MXB_FORMAT_NVFP4, rows, K, MXB_SCALE_LAYOUT_LINEAR, &q->s), MXB_SUCCESS);
+  const size_t na = (size_t)(cfg->nvfp4_row_amax ? rows : 1) * 4;
+  q->h.data = malloc(q->s.data_bytes);
+  q->h.scales = malloc(q->s.scale_bytes);
+  q->h.amax = malloc(na);
+  cr_assert_eq(mxb_quantize(cpu, cfg, MXB_DTYPE_FP32, x, &q->h, NULL, 0, NULL), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  mxb_context_destroy(cpu);
+  q->d = q->h;
+  q->d.data = mxbt_dev_from_host(q->h.data, q->s.data_bytes);
+  q->d.scales = mxbt_dev_from_host(q->h.scales, q->s.scale_bytes);
+  q->d.amax = mxbt_dev_from_host(q->h.amax, na);
+}
+static void rowq_free(rowq *q) {
+  free(q->h.data), free(q->h.scales), free(q->h.amax);
+  mxbt_dev_free(q->d.data), mxbt_dev_free(q->d.scales), mxbt_dev_free(q->d.amax);
+}
+
+/* NVFP4 with an amax per row, on A, on B or both: exact and fast mode run
+ * the exact paths (the fast paths assume one tensor scale an operand) and
+ * give the CPU's bytes, with bias, beta and bf16 C too. */
+Test(cuda_gemm, nvfp4_row_amax_takes_the_exact_paths) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  static const int64_t shapes[][3] = {{37, 45, 96}, {5, 130, 256}, {130, 40, 512}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (int which = 1; which <= 3; which++)
+      for (int mode = 0; mode < 2; mode++) {
+        const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *xa = mxbt_gemm_input(M, K, 31 + (uint64_t)s, MXBT_IN_WIDE, 0);
+        float *xb = mxbt_gemm_input(N, K, 32 + (uint64_t)s, MXBT_IN_NORMAL, 1);
+        mxb_quant_config_t ca, cb;
+        mxb_quant_config_init(&ca);
+        mxb_quant_config_init(&cb);
+        ca.nvfp4_row_amax = which & 1;
+        cb.nvfp4_row_amax = (which >> 1) & 1;
+        cb.nvfp4_e4m3_max = s == 1 ? 256 : 0;
+        rowq A, B;
+        rowq_make(&A, &ca, M, K, xa);
+        rowq_make(&B, &cb, N, K, xb);
+        mxb_gemm_desc_t d = mxbt_gemm_desc(mode ? MXB_GEMM_FAST : MXB_GEMM_EXACT,
+                                           s == 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32, -1.5f, s == 0 ? 0.25f : 0.0f, 0);
+        mxb_gemm_desc_t dx = d;
+        dx.mode = MXB_GEMM_EXACT;
+        const size_t cb_bytes = c_bytes(&d, M, N);
+        unsigned char *Cc = malloc(cb_bytes), *Cg = malloc(cb_bytes);
+        fill_c(&d, Cc, M, N, 5, 0);
+        memcpy(Cg, Cc, cb_bytes);
+        mxb_context_t *cpu;
+        cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+        size_t wc = 0;
+        cr_assert_eq(mxb_gemm_workspace_size(cpu, &dx, &A.h, &B.h, &wc), MXB_SUCCESS);
+        void *hw = wc ? aligned_alloc(16, (wc + 15) / 16 * 16) : NULL;
+        cr_assert_eq(mxb_gemm(cpu, &dx, &A.h, &B.h, Cc, hw, wc, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+        free(hw);
+        mxb_context_destroy(cpu);
+        size_t wg = 0;
+        cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &A.d, &B.d, &wg), MXB_SUCCESS, "%s", mxb_last_error_detail());
+        void *dw = wg ? mxbt_dev_alloc(wg) : NULL, *dC = mxbt_dev_from_host(Cg, cb_bytes);
+        cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &B.d, dC, dw, wg, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+        const char *impl = mxb_context_last_impl(ctx);
+        cr_assert(strncmp(impl, "cuda-exact-", 11) == 0, "ran %s", impl);
+        mxbt_dev_sync();
+        mxbt_to_host(Cg, dC, cb_bytes);
+        cr_assert(memcmp(Cc, Cg, cb_bytes) == 0, "shape %zu which %d mode %d (%s): C differs from the CPU's", s, which,
+                  mode, impl);
+        mxbt_dev_free(dw);
+        mxbt_dev_free(dC);
+        free(Cc);
+        free(Cg);
+        rowq_free(&A);
+        rowq_free(&B);
+        free(xa);
+        free(xb);
+      }
+  mxb_context_destroy(ctx);
+#endif
+}
+
 Test(cuda_gemm, fast_decode_m16_is_deterministic) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
@@ -1128,7 +1260,7 @@ static void check_epilogue(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb,
     double *a = malloc((size_t)(M * K) * 8), *b = malloc((size_t)(N * K) * 8);
     for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
     for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
-    const double at = fabs((double)d.alpha * mxb_cpu_tensor_scale(&A.h) * mxb_cpu_tensor_scale(&B.h));
+    const double at = fabs((double)d.alpha * mxb_cpu_tensor_scale(&A.h, 0) * mxb_cpu_tensor_scale(&B.h, 0));
     const double g = mxbt_fast_gamma(fa, fb, K, strcmp(impl, MX_FP8_PATH) == 0);
     const double uo = d.c_type == MXB_DTYPE_FP32 ? 0x1p-24 : d.c_type == MXB_DTYPE_BF16 ? 0x1p-8 : 0x1p-11;
     const double e_act = d.activation == MXB_ACT_GELU_TANH ? 256 : 5;

@@ -94,7 +94,7 @@ static const char *bs_run(mxb_context_t *ctx, const bs_case *c, const mxb_gemm_d
 
   double *a = malloc((size_t)c->K * sizeof(double)), *b = malloc((size_t)(c->N * c->K) * sizeof(double));
   for (int64_t j = 0; j < c->N; j++) mxb_cpu_decode_row_f64(&B.h, j, b + j * c->K);
-  const double at = fabs((double)d->alpha * mxb_cpu_tensor_scale(&A.h) * mxb_cpu_tensor_scale(&B.h));
+  const double at = fabs((double)d->alpha * mxb_cpu_tensor_scale(&A.h, 0) * mxb_cpu_tensor_scale(&B.h, 0));
   const int L = c->fa == MXB_FORMAT_NVFP4 ? 16 : 32;
   const double g = 128 * 0x1p-13 + ((double)c->K + (double)((c->K + L - 1) / L) + 4) * 0x1p-23;
   const double uo = es == 2 ? 0x1p-8 : 0x1p-24;

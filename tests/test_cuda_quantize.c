@@ -28,11 +28,11 @@ static void quantize_both_x(cmp_ctx *c, const mxb_quant_config_t *cfg, const qca
   char what[256];
   mxb_format_info_t fi = {.struct_size = sizeof(fi)};
   mxb_format_info(q->format, &fi);
-  snprintf(what, sizeof(what), "%s %s %lldx%lld %s %s round=%d rule=%d nonfinite=%d amax_src=%d/%a 2d=%d rht=%d/%d pow2=%d 4/6=%d",
+  snprintf(what, sizeof(what), "%s %s %lldx%lld %s %s round=%d rule=%d nonfinite=%d amax_src=%d/%a 2d=%d rht=%d/%d pow2=%d 4/6=%d e4m3_max=%d row_amax=%d",
            fi.name, k_dtype_name[q->dtype], (long long)q->rows, (long long)q->cols, input,
            q->layout ? "swizzled" : "linear", cfg->rounding, cfg->scale_rule, cfg->nonfinite, cfg->amax_source,
            q->supplied_amax, cfg->block_2d, cfg->rht.enabled, cfg->rht.size, cfg->fp8_pow2_scale,
-           (int)cfg->four_over_six);
+           (int)cfg->four_over_six, cfg->nvfp4_e4m3_max, cfg->nvfp4_row_amax);
   uint64_t seed = 1000003u * (uint64_t)q->format + 7919u * (uint64_t)(q->rows * 31 + q->cols) + (uint64_t)q->kind;
   void *hsrc = cmp_convert(x, n, q->dtype, seed ^ 0x5555);
   size_t in_bytes = n * mxb_dtype_size(q->dtype);
@@ -40,8 +40,10 @@ static void quantize_both_x(cmp_ctx *c, const mxb_quant_config_t *cfg, const qca
   cmp_tensor t;
   cmp_tensor_alloc(&t, q->format, q->rows, q->cols, q->layout);
   if (cfg->amax_source == MXB_AMAX_FROM_TENSOR && t.sz.amax_bytes) {
-    *t.h.amax = q->supplied_amax;
-    cr_assert_eq(cudaMemcpy(t.d.amax, &q->supplied_amax, 4, cudaMemcpyHostToDevice), cudaSuccess);
+    /* one amax, or one a row (1x, 2x, 0.5x the given one by turns) */
+    const int64_t na = cfg->nvfp4_row_amax ? q->rows : 1;
+    for (int64_t r = 0; r < na; r++) t.h.amax[r] = q->supplied_amax * (r % 3 == 0 ? 1.0f : r % 3 == 1 ? 2.0f : 0.5f);
+    cr_assert_eq(cudaMemcpy(t.d.amax, t.h.amax, (size_t)na * 4, cudaMemcpyHostToDevice), cudaSuccess);
   }
   size_t ws_bytes = 0;
   cr_assert_eq(mxb_quantize_workspace_size(c->gpu, cfg, q->dtype, &t.d, &ws_bytes), MXB_SUCCESS, "%s: %s", what,
@@ -271,6 +273,56 @@ Test(cuda_quantize, nvfp4_four_over_six) {
         cfg.rht.enabled = k_shapes[s][1] % 16 == 0 && (opt & 2);
         qcase q = {MXB_FORMAT_NVFP4, k_dtypes[(s + k) % 3], k_shapes[s][0], k_shapes[s][1], (cmp_input)k,
                    (mxb_scale_layout_t)(opt >> 2), 1.0f};
+        quantize_both(&c, &cfg, &q);
+      }
+  cmp_close(&c);
+}
+
+/* The E4M3 bound 256 through every NVFP4 kernel: 1x16 blocks, 2D tiles,
+ * Four Over Six, SR, the RHT, a supplied amax, both layouts. */
+Test(cuda_quantize, nvfp4_e4m3_max_256) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  for (size_t s = 0; s < NSHAPES; s++)
+    for (int k = 0; k < CMP_KINDS; k++)
+      for (int opt = 0; opt < 16; opt++) {
+        mxb_quant_config_t cfg;
+        mxb_quant_config_init(&cfg);
+        cfg.nvfp4_e4m3_max = 256;
+        cfg.rounding = (opt & 1) ? MXB_ROUND_SR : MXB_ROUND_RNE;
+        cfg.seed = 5;
+        if (opt & 2) cfg.four_over_six = MXB_FOUR_OVER_SIX_MAE;
+        else if (opt & 4) cfg.block_2d = 1;
+        cfg.rht.enabled = !cfg.block_2d && k_shapes[s][1] % 16 == 0 && (opt & 4);
+        if (opt & 8) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+        qcase q = {MXB_FORMAT_NVFP4, k_dtypes[(s + (size_t)k + (size_t)opt) % 3], k_shapes[s][0], k_shapes[s][1],
+                   (cmp_input)k, (mxb_scale_layout_t)((opt >> 1) & 1), 2.5f};
+        quantize_both(&c, &cfg, &q);
+      }
+  cmp_close(&c);
+}
+
+/* An amax per row (nvfp4_row_amax): computed or supplied, RNE and SR, Four
+ * Over Six, the RHT, the bound 256, both layouts; dequantize reads each
+ * row's. */
+Test(cuda_quantize, nvfp4_row_amax) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  for (size_t s = 0; s < NSHAPES; s++)
+    for (int k = 0; k < CMP_KINDS; k++)
+      for (int opt = 0; opt < 16; opt++) {
+        mxb_quant_config_t cfg;
+        mxb_quant_config_init(&cfg);
+        cfg.nvfp4_row_amax = 1;
+        cfg.rounding = (opt & 1) ? MXB_ROUND_SR : MXB_ROUND_RNE;
+        cfg.seed = 9;
+        if (opt & 2) cfg.four_over_six = MXB_FOUR_OVER_SIX_MSE;
+        cfg.rht.enabled = k_shapes[s][1] % 16 == 0 && (opt & 4);
+        if (opt & 8) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+        if ((opt + k) % 3 == 0) cfg.nvfp4_e4m3_max = 256;
+        cfg.nonfinite = (opt + (int)s) % 2 ? MXB_NONFINITE_SATURATE : MXB_NONFINITE_NAN_BLOCK;
+        qcase q = {MXB_FORMAT_NVFP4, k_dtypes[(s + (size_t)k + (size_t)opt) % 3], k_shapes[s][0], k_shapes[s][1],
+                   (cmp_input)k, (mxb_scale_layout_t)((opt >> 2) & 1), 3.0f};
         quantize_both(&c, &cfg, &q);
       }
   cmp_close(&c);

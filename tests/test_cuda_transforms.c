@@ -87,6 +87,10 @@ static void pair_case(cmp_ctx *c, mxb_format_t f, int64_t rows, int64_t cols, mx
   const int supplied = (variant & 8) && f == MXB_FORMAT_NVFP4;
   const mxb_scale_layout_t lay = (variant & 8) && block_scaled ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR;
   if (supplied) rc.amax_source = cc.amax_source = MXB_AMAX_FROM_TENSOR;
+  if ((variant & 32) && f == MXB_FORMAT_NVFP4) { /* the E4M3 bound 256; with variant 8 Four Over Six on the rows */
+    rc.nvfp4_e4m3_max = cc.nvfp4_e4m3_max = 256;
+    if (variant & 8) rc.four_over_six = MXB_FOUR_OVER_SIX_MSE;
+  }
   uint64_t host_state[2] = {21, 40}, *dev_state = NULL;
   if (variant & 16) {
     dev_state = mxbt_dev_alloc(sizeof(host_state));
@@ -118,9 +122,9 @@ static void pair_case(cmp_ctx *c, mxb_format_t f, int64_t rows, int64_t cols, mx
     cr_assert_eq(a, b, "%s: status cpu %d (%s) cuda %d (%s)", what, a, cpu_detail, b, mxb_last_error_detail());
     if (a == MXB_SUCCESS) {
       mxbt_dev_sync();
-      /* NVFP4 or MX with whole blocks both ways: the one-pass kernel. */
+      /* NVFP4 or MX with whole blocks both ways: the one-pass kernel (not with Four Over Six). */
       const int nv = f == MXB_FORMAT_NVFP4, mx = fi.scale_type == MXB_SCALE_E8M0 && fi.block_cols == 32;
-      const int B = nv ? 16 : 32, one_pass = (nv || mx) && rows % B == 0 && cols % B == 0;
+      const int B = nv ? 16 : 32, one_pass = (nv || mx) && rows % B == 0 && cols % B == 0 && !rc.four_over_six;
       cr_assert_str_eq(mxb_context_last_impl(c->gpu), !one_pass ? "cuda-pair" : nv ? "cuda-nvfp4-pair" : "cuda-mx-pair",
                        "%s", what);
       cmp_tensor_check(&rw, what);
@@ -172,14 +176,15 @@ Test(cuda_transforms, pair_mx_one_pass_matches_cpu) {
 }
 
 /* The NVFP4 one-pass pair: partial 64 x 64 tiles, every combination of the
- * options per copy, all input types and kinds. */
+ * options per copy, all input types and kinds; every fourth one also with
+ * the E4M3 bound 256 (variant 32). */
 Test(cuda_transforms, pair_nvfp4_one_pass_matches_cpu) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();
   static const int64_t shapes[][2] = {{16, 16}, {48, 80}, {96, 208}, {128, 64}};
   for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
     for (int k = 0; k < CMP_KINDS; k++)
-      for (int v = 0; v < 32; v++)
+      for (int v = 0; v < 64; v += v < 32 ? 1 : 3)
         pair_case(&c, MXB_FORMAT_NVFP4, shapes[s][0], shapes[s][1], k_types[(s + (size_t)k + (size_t)v) % 3],
                   (cmp_input)k, v);
   cmp_close(&c);

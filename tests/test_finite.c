@@ -268,7 +268,7 @@ Test(finite, nvfp4_dequant_scale_never_overflows) {
   for (int i = 0; i < 200000; i++) {
     float A = mxbt_u2f((uint32_t)(mxbt_next(&s) % 0x7F800000u));
     uint8_t sb = (uint8_t)(mxbt_next(&s) % 0x7F);
-    float got = mxb_nvfp4_dequant_scale(sb, A);
+    float got = mxb_nvfp4_dequant_scale(sb, A, 0);
     float sbf = mxb_ue4m3_decode(sb);
     if (A < MXB_NVFP4_AMAX_MIN) continue; /* covered by nvfp4_amax_min_threshold */
     if (A <= FLT_MAX / 448) {
@@ -283,7 +283,7 @@ Test(finite, nvfp4_dequant_scale_never_overflows) {
   for (int a = 0; a < 4; a++)
     for (int sb = 0; sb < 0x7F; sb++)
       for (uint32_t c = 0; c < 16; c++) {
-        float y = mxb_nvfp4_decode((uint8_t)c, (uint8_t)sb, big[a]);
+        float y = mxb_nvfp4_decode((uint8_t)c, (uint8_t)sb, big[a], 0);
         cr_assert(isfinite(y), "code %u s_b 0x%02x A %a decodes to %a", c, sb, big[a], y);
         if (sb == 0x7E && c == 7) cr_assert(y > 0.99f * fminf(big[a], FLT_MAX), "%a", y);
       }
@@ -300,10 +300,10 @@ Test(finite, nvfp4_amax_min_threshold) {
   cr_assert_eq(mxb_nvfp4_amax_used(0.0f), 0.0f);
   cr_assert_eq(mxb_nvfp4_amax_used(10.0f), 10.0f);
   cr_assert_eq(mxb_nvfp4_amax_used(INFINITY), FLT_MAX);
-  mxb_nvfp4_ts t = mxb_nvfp4_tensor_scales(1e-38f), u = mxb_nvfp4_tensor_scales(MXB_NVFP4_AMAX_MIN);
+  mxb_nvfp4_ts t = mxb_nvfp4_tensor_scales(1e-38f, 0), u = mxb_nvfp4_tensor_scales(MXB_NVFP4_AMAX_MIN, 0);
   cr_assert_eq(t.S_enc, u.S_enc);
-  cr_assert_eq(mxb_nvfp4_dequant_scale(0x7E, 1e-38f), mxb_nvfp4_dequant_scale(0x7E, MXB_NVFP4_AMAX_MIN));
-  cr_assert_eq(mxb_nvfp4_tensor_scale(1e-38f), MXB_NVFP4_AMAX_MIN * (1.0f / 2688.0f));
+  cr_assert_eq(mxb_nvfp4_dequant_scale(0x7E, 1e-38f, 0), mxb_nvfp4_dequant_scale(0x7E, MXB_NVFP4_AMAX_MIN, 0));
+  cr_assert_eq(mxb_nvfp4_tensor_scale(1e-38f, 0), MXB_NVFP4_AMAX_MIN * (1.0f / 2688.0f));
 }
 
 /* ---- GEMM: the tensor scales of the same operands -------------------------- */

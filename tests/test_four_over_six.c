@@ -121,7 +121,7 @@ Test(four_over_six, each_block_takes_the_smaller_error) {
     cr_assert_eq(q.amax, qs.amax);
     dequantize_cpu(&qs, rows, cols, v6);
     dequantize_cpu(&q, rows, cols, v);
-    const mxb_nvfp4_ts ts = mxb_nvfp4_tensor_scales(q.amax);
+    const mxb_nvfp4_ts ts = mxb_nvfp4_tensor_scales(q.amax, 0);
     const int64_t nb = (cols + 15) / 16;
     for (int64_t r = 0; r < rows; r++)
       for (int64_t j = 0; j < nb; j++) {
@@ -188,7 +188,7 @@ Test(four_over_six, tiles_choose_over_their_rows) {
     cr_assert_eq(quantize_cpu(x, rows, cols, &cfg, &q), MXB_SUCCESS, "%s", mxb_last_error_detail());
     dequantize_cpu(&qs, rows, cols, v6);
     dequantize_cpu(&q, rows, cols, v);
-    mxb_nvfp4_ts ts = mxb_nvfp4_tensor_scales(q.amax);
+    mxb_nvfp4_ts ts = mxb_nvfp4_tensor_scales(q.amax, 0);
     ts.four_six = cfg.four_over_six;
     const int64_t nb = cols / 16;
     for (int64_t b = 0; b * 16 < rows; b++)

@@ -60,9 +60,10 @@ static void spec_gemm(const mxb_gemm_desc_t *d, const mxb_tensor_t *A, const mxb
   int64_t M = A->rows, N = B->rows, K = A->cols, ldc = d->ldc ? d->ldc : N;
   int L = spec_L(A->format, B->format);
   double *a = decoded(A), *b = decoded(B);
-  float t = (float)mxb_cpu_tensor_scale(A) * (float)mxb_cpu_tensor_scale(B);
   for (int64_t i = 0; i < M; i++)
     for (int64_t j = 0; j < N; j++) {
+      /* the rows' tensor scales (one for the tensor unless MXB_TENSOR_ROW_AMAX) */
+      const float t = (float)mxb_cpu_tensor_scale(A, i) * (float)mxb_cpu_tensor_scale(B, j);
       float acc = 0.0f;
       for (int64_t k0 = 0; k0 < K; k0 += L) {
         double p = 0.0;
@@ -120,7 +121,7 @@ static void check_oracle(const mxb_gemm_desc_t *d, const mxb_tensor_t *A, const 
                          const void *C_in) {
   int64_t M = A->rows, N = B->rows, K = A->cols, ldc = d->ldc ? d->ldc : N;
   double *a = decoded(A), *b = decoded(B);
-  double tsA = mxb_cpu_tensor_scale(A), tsB = mxb_cpu_tensor_scale(B);
+  double tsA = mxb_cpu_tensor_scale(A, 0), tsB = mxb_cpu_tensor_scale(B, 0);
   bound_ctx bc = {fabs((double)d->alpha * tsA * tsB), fabs((double)d->alpha), spec_L(A->format, B->format), K};
   int bf = d->c_type == MXB_DTYPE_BF16;
   for (int64_t i = 0; i < M; i++)
@@ -266,7 +267,7 @@ Test(gemm_cpu, random_vector_products) {
     float *C = malloc(sizeof(float) * M * N);
     cr_assert_eq(run_gemm(&d, A, B, C), MXB_SUCCESS, "%s", g_detail);
     double *a = decoded(A), *b = decoded(B);
-    double at = (double)d.alpha * mxb_cpu_tensor_scale(A) * mxb_cpu_tensor_scale(B);
+    double at = (double)d.alpha * mxb_cpu_tensor_scale(A, 0) * mxb_cpu_tensor_scale(B, 0);
     bound_ctx bc = {fabs(at), fabs((double)d.alpha), spec_L(fs[f][0], fs[f][1]), K};
     double h = exact_bound(&bc, 0, 0), g = exact_bound(&bc, 1, 0) - h + oracle_slack(&bc, 1);
     uint64_t s = 77 + f;

@@ -961,7 +961,7 @@ static void k_fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t f
     double *a = malloc((size_t)(M * K) * 8), *b = malloc((size_t)(N * K) * 8);
     for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&p.A.h, r, a + r * K);
     for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&p.B.h, r, b + r * K);
-    const double at = 0.75 * mxb_cpu_tensor_scale(&p.A.h) * mxb_cpu_tensor_scale(&p.B.h);
+    const double at = 0.75 * mxb_cpu_tensor_scale(&p.A.h, 0) * mxb_cpu_tensor_scale(&p.B.h, 0);
     double worst = 0;
     for (int e = 0; e < E; e++) {
       const int64_t k0 = off[e], k1 = off[e + 1];
@@ -1187,7 +1187,7 @@ static void fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
     for (int e = 0; e < E; e++) {
       mxb_tensor_t Ae = A.h;
       if (a_groups) Ae.amax = a_amax + e;
-      const double at = fabs((double)d.alpha * mxb_cpu_tensor_scale(&Ae) * mxb_cpu_tensor_scale(&B.ex[e].h));
+      const double at = fabs((double)d.alpha * mxb_cpu_tensor_scale(&Ae, 0) * mxb_cpu_tensor_scale(&B.ex[e].h, 0));
       for (int64_t r = start[e]; r < start[e] + rows[e]; r++)
         for (int64_t n = 0; n < N; n++) {
           double S = 0;
@@ -1586,7 +1586,7 @@ Test(grouped_quantize_cuda, device_groups_give_the_cpu_bytes) {
   const int32_t off[5] = {2, 10, 10, 25, 28}, bad_off[5] = {0, 12, 8, 30, 30}, counts[3] = {3, 7, 5};
   static const mxb_format_t fmts[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4};
   for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++)
-    for (int variant = 0; variant < (fmts[f] == MXB_FORMAT_NVFP4 ? 3 : 1); variant++)
+    for (int variant = 0; variant < (fmts[f] == MXB_FORMAT_NVFP4 ? 4 : 1); variant++)
       for (int t = 0; t < 2; t++) {
         mxb_quant_config_t cfg;
         mxb_quant_config_init(&cfg);
@@ -1595,6 +1595,7 @@ Test(grouped_quantize_cuda, device_groups_give_the_cpu_bytes) {
           cfg.rht.size = 16;
         }
         if (variant == 2) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+        if (variant == 3) cfg.nvfp4_e4m3_max = 256;
         const mxb_dtype_t dt = t ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32;
         gquant_cuda_vs_cpu(gpu, cpu, fmts[f], dt, &cfg, MXB_GROUPED_M_CONTIGUOUS, off, 4, M, x, K, 0);
         gquant_cuda_vs_cpu(gpu, cpu, fmts[f], dt, &cfg, MXB_GROUPED_M_CONTIGUOUS, bad_off, 4, M, x, K, 2);

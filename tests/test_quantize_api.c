@@ -86,7 +86,7 @@ static void round_trip(mxb_format_t f, int64_t rows, int64_t cols, uint64_t seed
   double *dec = malloc((size_t)cols * 8);
   for (int64_t r = 0; r < rows; r++) {
     mxb_cpu_decode_row_f64(&q.t, r, dec);
-    double ts = mxb_cpu_tensor_scale(&q.t);
+    double ts = mxb_cpu_tensor_scale(&q.t, 0);
     for (int64_t k = 0; k < cols; k++) {
       double amax = tensor_amax;
       if (bc) {
@@ -690,7 +690,7 @@ Test(quantize, nvfp4_2d_nan_tile_and_decode_row) {
       cr_assert_eq(isnan(row[j]) != 0, nan_tile, "(%lld,%lld)", (long long)i, (long long)j);
     }
   }
-  cr_assert_eq(mxb_cpu_tensor_scale(&q.t), (double)(A * (1.0f / 2688.0f)));
+  cr_assert_eq(mxb_cpu_tensor_scale(&q.t, 0), (double)(A * (1.0f / 2688.0f)));
   qt_free(&q);
   mxb_context_destroy(c);
 }

@@ -93,7 +93,7 @@ Test(golden, bdr_block) {
 Test(golden, nvfp4_real_amax) {
   float x[16] = {10, 5, 1, -2.5f, -0.0f, 0.4f, 0.42f, 2, 3, 4, -6, 7, 8, 9, 0.1f, -10};
   const uint8_t want[16] = {7, 5, 1, 0xB, 0x8, 0, 1, 2, 4, 4, 0xE, 6, 6, 7, 0, 0xF};
-  mxb_nvfp4_ts t = mxb_nvfp4_tensor_scales(10.0f);
+  mxb_nvfp4_ts t = mxb_nvfp4_tensor_scales(10.0f, 0);
   cr_assert_eq(t.S_enc, 268.8f);
   int bad = 0;
   uint32_t ab = mxb_block_amax_bits(x, 16, MXB_AMAX_NAN_BLOCK, &bad);
@@ -101,16 +101,16 @@ Test(golden, nvfp4_real_amax) {
   uint8_t s = mxb_nvfp4_quantize_block(x, 16, ab, bad, &t, NULL, c);
   cr_assert_eq(s, 0x7E);
   for (int i = 0; i < 16; i++) cr_assert_eq(c[i], want[i], "[%d] code 0x%x", i, c[i]);
-  cr_assert_eq(mxb_nvfp4_decode(7, s, 10.0f), 6.0f * ((448.0f * 10.0f) * (1.0f / 2688.0f)));
+  cr_assert_eq(mxb_nvfp4_decode(7, s, 10.0f, 0), 6.0f * ((448.0f * 10.0f) * (1.0f / 2688.0f)));
 }
 
 Test(golden, nvfp4_zero_inf_underflow) {
-  mxb_nvfp4_ts z = mxb_nvfp4_tensor_scales(0.0f);
+  mxb_nvfp4_ts z = mxb_nvfp4_tensor_scales(0.0f, 0);
   cr_assert_eq(z.S_enc, 1.0f);
   cr_assert_eq(z.S_dec, 1.0f);
   /* A = Inf is used as FLT_MAX (it was S_enc = 1, which the decoder's
    * s_b * Inf could not follow): S_enc = 2688 / FLT_MAX */
-  mxb_nvfp4_ts inf = mxb_nvfp4_tensor_scales(INFINITY);
+  mxb_nvfp4_ts inf = mxb_nvfp4_tensor_scales(INFINITY, 0);
   cr_assert_eq(inf.S_enc, 2688.0f / FLT_MAX);
   /* with an Inf element (saturate policy): scale 448, Inf -> 6, which
    * decodes to about FLT_MAX; 448 and -224 are tiny next to it: +-0 */
@@ -122,24 +122,24 @@ Test(golden, nvfp4_zero_inf_underflow) {
   cr_assert_eq(c[1], 0);
   cr_assert_eq(c[2], 0x8);
   cr_assert_eq(c[3], 0);
-  float big = mxb_nvfp4_decode(c[0], s, INFINITY);
+  float big = mxb_nvfp4_decode(c[0], s, INFINITY, 0);
   cr_assert(isfinite(big) && big > 0.99f * FLT_MAX, "%a", big);
   /* underflowed block scale: A = 1e6, block amax 1e-3 -> s_b = 0, codes +-6 decode to 0 */
-  mxb_nvfp4_ts t = mxb_nvfp4_tensor_scales(1e6f);
+  mxb_nvfp4_ts t = mxb_nvfp4_tensor_scales(1e6f, 0);
   float y[3] = {1e-3f, -5e-4f, 0};
   s = mxb_nvfp4_quantize_block(y, 3, mxbt_f2u(1e-3f), 0, &t, NULL, c);
   cr_assert_eq(s, 0);
   cr_assert_eq(c[0], 7);
   cr_assert_eq(c[1], 0xF);
   cr_assert_eq(c[2], 0);
-  cr_assert_eq(mxb_nvfp4_decode(c[0], s, 1e6f), 0.0f);
+  cr_assert_eq(mxb_nvfp4_decode(c[0], s, 1e6f, 0), 0.0f);
   /* NaN block */
   float w[2] = {1, NAN};
   int bad = 0;
   uint32_t ab = mxb_block_amax_bits(w, 2, MXB_AMAX_NAN_BLOCK, &bad);
   cr_assert_eq(bad, 1);
   cr_assert_eq(mxb_nvfp4_quantize_block(w, 2, ab, bad, &t, NULL, c), 0x7F);
-  cr_assert(isnan(mxb_nvfp4_decode(c[0], 0x7F, 1e6f)));
+  cr_assert(isnan(mxb_nvfp4_decode(c[0], 0x7F, 1e6f, 0)));
 }
 
 Test(golden, fp8_scaled) {

@@ -238,6 +238,37 @@ expect 0 "analyze --four-over-six table" "$TOOL" analyze "$T/x.npy" --formats=nv
 grep -q "nvfp4+4/6 .*% of blocks at 4" "$T/out" && grep -q "^+4/6: Four Over Six" "$T/out" && ok "the table names the 4/6 row and its blocks at 4" || bad "4/6 table row"
 expect 0 "analyze --four-over-six --csv" bash -c "'$TOOL' analyze '$T/x.npy' --formats=nvfp4 --four-over-six=mae --csv | cut -d, -f5-7 > '$T/a46.csv'"
 [ "$(tr '\n' ' ' < "$T/a46.csv")" = "format,rht,four_over_six nvfp4,0,off nvfp4,0,mae " ] && ok "CSV has the four_over_six column" || bad "CSV four_over_six column: $(cat "$T/a46.csv")"
+# --e4m3-max=256: NVFP4 gets a row with each bound (with Four Over Six: four rows), other formats one;
+# under 256 the 4/6 choice takes at least as many blocks to 4 (no 4 candidate saturates)
+expect 0 "analyze --e4m3-max=256" bash -c "'$TOOL' analyze '$T/x.npy' --formats=nvfp4,mxfp4 --four-over-six=mse --e4m3-max=256 --json > '$T/a256.json'"
+"$PY" - "$T" <<'EOF2' >"$T/out" 2>"$T/err" && ok "analyze --e4m3-max=256: a row each bound" || bad "analyze --e4m3-max=256: $(cat "$T/err")"
+import json, sys
+d = sys.argv[1]
+r = [x for x in map(json.loads, open(f"{d}/a256.json")) if x["kind"] == "tensor"]
+assert [(x["format"], x["four_over_six"], x["e4m3_max"]) for x in r] == [
+    ("nvfp4", "off", 448), ("nvfp4", "mse", 448), ("nvfp4", "off", 256), ("nvfp4", "mse", 256), ("mxfp4", "off", 0)], r
+assert all("error" not in x for x in r), r
+# both bounds take some blocks to 4, and the bound changes the bytes (another SQNR)
+assert 0 < r[1]["frac_scaled_to_4"] < 1 and 0 < r[3]["frac_scaled_to_4"] < 1, (r[1], r[3])
+assert r[2]["sqnr_db"] != r[0]["sqnr_db"], (r[0]["sqnr_db"], r[2]["sqnr_db"])
+EOF2
+expect 0 "analyze --e4m3-max=256 table" "$TOOL" analyze "$T/x.npy" --formats=nvfp4 --e4m3-max=256
+grep -q " nvfp4/256 " "$T/out" && grep -q "^/256: NVFP4" "$T/out" && ok "the table names the /256 row" || bad "/256 table row: $(cat "$T/out")"
+expect 2 "analyze --e4m3-max=300" "$TOOL" analyze "$T/x.npy" --formats=nvfp4 --e4m3-max=300
+# quantize --e4m3-max=256 stores the flag; dequantize reads it back (the values within NVFP4's error)
+expect 0 "quantize --e4m3-max=256" "$TOOL" quantize "$T/x.npy" --format nvfp4 --e4m3-max=256 -o "$T/q256.safetensors"
+expect 0 "dequantize the 256 container" "$TOOL" dequantize "$T/q256.safetensors" -o "$T/d256.npy"
+"$PY" - "$T" <<'EOF2' >"$T/out" 2>"$T/err" && ok "the 256 container keeps its flag and decodes near x" || bad "256 container: $(cat "$T/err")"
+import json, struct, sys
+import numpy as np
+d = sys.argv[1]
+raw = open(f"{d}/q256.safetensors", "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+meta = json.loads(raw[8:8 + n])["__metadata__"]
+assert meta["mxblas.flags"] == "4", meta
+x, y = np.load(f"{d}/x.npy"), np.load(f"{d}/d256.npy")
+assert x.shape == y.shape and np.abs(x - y).max() <= 0.25 * np.abs(x).max(), np.abs(x - y).max()
+EOF2
 
 # check
 expect 0 "check golden" "$TOOL" check golden
@@ -330,8 +361,12 @@ forged() { # forged NAME WANT_MESSAGE SRC EDITS...: dequantize refuses it, sayin
   mentions "$name: message" "$want"
 }
 forged "flags -1zz" "mxblas.flags '-1zz' is not" q_nvfp4.safetensors mxblas.flags=-1zz
-forged "an undefined flag" "mxblas.flags '4' is not" q_nvfp4.safetensors mxblas.flags=4
-forged "2D flag on mxfp8" "2D scales (flag 1) exist for nvfp4 only" q_mxfp8_e4m3.safetensors mxblas.flags=1
+forged "an undefined flag" "mxblas.flags '16' is not" q_nvfp4.safetensors mxblas.flags=16
+forged "2D flag on mx6" "2D scales (flag 1) exist for nvfp4 and the MX formats only" q_mx6.safetensors mxblas.flags=1
+forged "bound-256 flag on mxfp8" "the E4M3 bound 256 (flag 4) exists for nvfp4 only" q_mxfp8_e4m3.safetensors mxblas.flags=4
+# MX 2D tile scales are a flag the MX formats carry: quantize --2d, then dequantize, round trip
+expect 0 "quantize mxfp8 --2d" "$TOOL" quantize "$T/x.npy" --format mxfp8_e4m3 --2d -o "$T/q_mx2d.safetensors"
+expect 0 "dequantize the mxfp8 2D container" "$TOOL" dequantize "$T/q_mx2d.safetensors" -o "$T/d_mx2d.npy"
 forged "RHT flag on mor" "mor_1x128 is never stored transformed" q_mor.safetensors mxblas.flags=2
 forged "rows ' 64'" "mxblas.rows ' 64' is not" q_nvfp4.safetensors "mxblas.rows= 64"
 forged "rows larger than the planes" "plane 'data' has 8192 bytes, nvfp4 [128, 256] needs 16384" \

@@ -126,11 +126,15 @@ static int read_meta(const mxio_st *st, const char *path, mxb_format_t *f, int64
   *rows = (int64_t)v[0];
   *cols = (int64_t)v[1];
   *flags = (uint32_t)v[2];
-  if (*flags & ~(MXB_TENSOR_SCALED_2D | MXB_TENSOR_RHT))
-    return cli_error("%s: mxblas.flags '%s' is not a set of defined flags (1: 2D scales, 2: RHT)", path,
-                     mxio_st_meta(st, keys[2]));
-  if ((*flags & MXB_TENSOR_SCALED_2D) && *f != MXB_FORMAT_NVFP4)
-    return cli_error("%s: 2D scales (flag 1) exist for nvfp4 only, not %s", path, fname);
+  if (*flags & ~(MXB_TENSOR_SCALED_2D | MXB_TENSOR_RHT | MXB_TENSOR_E4M3_MAX_256))
+    return cli_error("%s: mxblas.flags '%s' is not a set of defined flags (1: 2D scales, 2: RHT, 4: E4M3 bound 256)",
+                     path, mxio_st_meta(st, keys[2]));
+  mxb_format_info_t fi = {.struct_size = sizeof(fi)};
+  if (mxb_format_info(*f, &fi) != MXB_SUCCESS) return cli_error("%s: no format info for %s", path, fname);
+  if ((*flags & MXB_TENSOR_SCALED_2D) && *f != MXB_FORMAT_NVFP4 && fi.scale_type != MXB_SCALE_E8M0)
+    return cli_error("%s: 2D scales (flag 1) exist for nvfp4 and the MX formats only, not %s", path, fname);
+  if ((*flags & MXB_TENSOR_E4M3_MAX_256) && *f != MXB_FORMAT_NVFP4)
+    return cli_error("%s: the E4M3 bound 256 (flag 4) exists for nvfp4 only, not %s", path, fname);
   if (*flags && is_mor(*f))
     return cli_error("%s: mxblas.flags is %s, but %s is never stored transformed or 2D-scaled", path,
                      mxio_st_meta(st, keys[2]), fname);

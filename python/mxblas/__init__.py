@@ -40,7 +40,7 @@ _NONFINITE = {"nan_block": 0, "nan-block": 0, "saturate": 1}
 _FOUR_OVER_SIX = {None: 0, "mse": 1, "mae": 2}
 _MOR_METRICS = {"rel_l2": 0, "max_rel": 1, "mean_rel": 2}
 DTYPE_FP32, DTYPE_BF16, DTYPE_FP16 = 0, 1, 2
-TENSOR_SCALED_2D, TENSOR_RHT = 0x1, 0x2
+TENSOR_SCALED_2D, TENSOR_RHT, TENSOR_E4M3_MAX_256 = 0x1, 0x2, 0x4
 
 
 # ---------------------------------------------------------------- structs (mirror include/mxblas.h)
@@ -74,7 +74,8 @@ class _QuantConfig(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("rounding", C.c_int), ("seed", C.c_uint64),
                 ("offset", C.c_uint64), ("scale_rule", C.c_int), ("nonfinite", C.c_int),
                 ("amax_source", C.c_int), ("block_2d", C.c_int), ("fp8_pow2_scale", C.c_int),
-                ("rht", _Rht), ("four_over_six", C.c_int), ("rng_state", C.c_void_p)]
+                ("rht", _Rht), ("four_over_six", C.c_int), ("rng_state", C.c_void_p),
+                ("nvfp4_e4m3_max", C.c_int)]
 
 
 class _MorConfig(C.Structure):
@@ -601,9 +602,9 @@ class QuantizedTensor:
         fmt = info["format"]
         rows, cols = _int64("rows", self.rows), _int64("cols", self.cols)
         flags = _int("flags", self.flags, 0, 2**32, "an unsigned 32-bit integer")
-        if flags & ~(TENSOR_SCALED_2D | TENSOR_RHT):
-            raise ValueError(f"flags {flags:#x} has bits other than MXB_TENSOR_SCALED_2D (0x1) "
-                             "and MXB_TENSOR_RHT (0x2)")
+        if flags & ~(TENSOR_SCALED_2D | TENSOR_RHT | TENSOR_E4M3_MAX_256):
+            raise ValueError(f"flags {flags:#x} has bits other than MXB_TENSOR_SCALED_2D (0x1), "
+                             "MXB_TENSOR_RHT (0x2) and MXB_TENSOR_E4M3_MAX_256 (0x4)")
         if type(self.rht_mask) is not int or self.rht_mask != _default_rht_mask():
             _rht_struct(self.rht_mask)  # not passed here, but checked with the rest
         sz = _sizes(fmt, rows, cols)
@@ -682,7 +683,7 @@ def _rng_state_view(state):
 
 def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil",
                   nonfinite="nan_block", block_2d=False, pow2_scale=False, rht=False, rht_mask=None,
-                  amax=None, four_over_six=None, rng_state=None):
+                  amax=None, four_over_six=None, rng_state=None, e4m3_max=None):
     """(config, amax, state): the quantize config of these options, the amax to supply
     (None: computed) and the view of rng_state (None without one), which the caller
     keeps alive until the call has run (the config holds only its address)."""
@@ -695,6 +696,9 @@ def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil"
     cfg.block_2d = int(bool(block_2d))
     cfg.fp8_pow2_scale = int(bool(pow2_scale))
     cfg.four_over_six = _choice("four_over_six", _FOUR_OVER_SIX, four_over_six)
+    if e4m3_max not in (None, 448, 256):
+        raise ValueError(f"e4m3_max must be 448 or 256, not {e4m3_max!r}")
+    cfg.nvfp4_e4m3_max = 0 if e4m3_max is None else int(e4m3_max)
     if rht_mask is not None and not rht:
         raise ValueError("rht_mask without rht=True: the mask would be ignored")
     if rht_mask is not None:
@@ -725,7 +729,8 @@ def quantize(x, format, tau=None, metric=None, **opts):
     integers {seed, offset} on x's device, read when the call runs instead of seed and
     offset, its offset advanced by one after; CUDA graph replays draw fresh bits), four_over_six=None|'mse'|'mae' (NVFP4: each block, or
     16x16 tile with block_2d on the CPU backend, scaled to 4 or 6, whichever errs less
-    by that metric; docs/NUMERICS.md 4.1.1). MoR formats take tau,
+    by that metric; docs/NUMERICS.md 4.1.1), e4m3_max=448|256 (NVFP4: the block scale
+    the tensor amax maps to; 256 sets TENSOR_E4M3_MAX_256 in flags). MoR formats take tau,
     metric='rel_l2'|'max_rel'|'mean_rel' and pow2_scale.
     """
     info = _info(format)

@@ -64,8 +64,23 @@ MXB_HD uint32_t mxb_block_amax_bits(const float *x, int n, mxb_amax_mode mode, i
 }
 
 /* ---- NVFP4 (NUMERICS 4.1) ----------------------------------------------- */
-/* The smallest tensor amax A whose S_enc = 2688 / A is finite in fp32. */
+/* The smallest tensor amax A whose S_enc = 2688 / A is finite in fp32 (the
+ * bound 256's S_enc = 1536 / A is finite there too). */
 #define MXB_NVFP4_AMAX_MIN 0x1.500002p-117f
+
+/* The constant 6 * e4m3_max that maps the tensor amax to the largest block
+ * scale (NUMERICS 4.1): 6 * 448 = 2688, or 6 * 256 = 1536 for a tensor
+ * quantized with the bound 256 (MXB_TENSOR_E4M3_MAX_256 in its flags) ... */
+MXB_HD float mxb_nvfp4_k(uint32_t flags) { return (flags & MXB_TENSOR_E4M3_MAX_256) ? 1536.0f : 2688.0f; }
+/* The tensor amax of row r of an NVFP4 tensor with these flags: amax[r]
+ * with MXB_TENSOR_ROW_AMAX (one a row), else amax[0]. */
+MXB_HD float mxb_nvfp4_amax_at(const float *amax, uint32_t flags, int64_t r) {
+  return amax[(flags & MXB_TENSOR_ROW_AMAX) ? r : 0];
+}
+/* ... and its reciprocal in fp32, the decoders' and the GEMM's factor. */
+MXB_HD float mxb_nvfp4_kinv(uint32_t flags) {
+  return (flags & MXB_TENSOR_E4M3_MAX_256) ? 1.0f / 1536.0f : 1.0f / 2688.0f;
+}
 
 /* The tensor amax the NVFP4 arithmetic uses, in the encoder, the decoder
  * and the GEMM alike (docs/NUMERICS.md, Decisions): +Inf (supplied, or an
@@ -85,16 +100,19 @@ typedef struct mxb_nvfp4_ts {
   float S_enc, S_dec;
   float m;     /* S_enc * (1/6) */
   int four_six; /* mxb_four_over_six_t of the quantize config (0: off) */
+  uint32_t flags; /* the tensor's flags: its E4M3 bound (mxb_nvfp4_k) */
 } mxb_nvfp4_ts;
 
-MXB_HD mxb_nvfp4_ts mxb_nvfp4_tensor_scales(float A) {
+/* flags: the quantized tensor's (only MXB_TENSOR_E4M3_MAX_256 matters). */
+MXB_HD mxb_nvfp4_ts mxb_nvfp4_tensor_scales(float A, uint32_t flags) {
   mxb_nvfp4_ts t;
   t.A = mxb_nvfp4_amax_used(A);
-  t.S_enc = fminf(2688.0f / t.A, MXB_FLT_MAX); /* the clamp is idle for every amax used */
+  t.S_enc = fminf(mxb_nvfp4_k(flags) / t.A, MXB_FLT_MAX); /* the clamp is idle for every amax used */
   if (t.A == 0.0f || t.S_enc == 0.0f) t.S_enc = 1.0f;
   t.S_dec = 1.0f / t.S_enc;
   t.m = t.S_enc * (1.0f / 6.0f);
   t.four_six = 0;
+  t.flags = flags;
   return t;
 }
 MXB_HD uint8_t mxb_nvfp4_block_scale(float a_b, const mxb_nvfp4_ts *t) {
@@ -172,23 +190,23 @@ MXB_HD void mxb_nvfp4_encode_block(const float *x, int n, uint8_t s, const mxb_n
   if (r || !mxb_encode_rne_host(&p, x, n, k, enc, codes))
     for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(&p, (x[j] * k) * enc, r ? r[j] : -1);
 }
-/* The block's dequantization multiplier (s_b * A) * (1/2688), in fp32, left
- * to right, with the amax used. Its first product overflows for A above
- * FLT_MAX / 448 although the result is at most about A / 6: there (A >= 2^64)
- * the products are taken on A * 2^-64 and the result scaled back by 2^64.
- * Both scalings are exact (every intermediate stays a normal number), so
- * the bits are those of the formula without overflow, and below 2^64
- * nothing changes. */
-MXB_HD float mxb_nvfp4_dequant_scale(uint8_t s_b, float A) {
-  const float a = mxb_nvfp4_amax_used(A);
-  if (a >= 0x1p64f) return ((mxb_ue4m3_decode(s_b) * (a * 0x1p-64f)) * (1.0f / 2688.0f)) * 0x1p64f;
-  return (mxb_ue4m3_decode(s_b) * a) * (1.0f / 2688.0f);
+/* The block's dequantization multiplier (s_b * A) * (1/2688) (1/1536 with
+ * the bound 256: mxb_nvfp4_kinv(flags)), in fp32, left to right, with the
+ * amax used. Its first product overflows for A above FLT_MAX / 448 although
+ * the result is at most about A / 6: there (A >= 2^64) the products are
+ * taken on A * 2^-64 and the result scaled back by 2^64. Both scalings are
+ * exact (every intermediate stays a normal number), so the bits are those
+ * of the formula without overflow, and below 2^64 nothing changes. */
+MXB_HD float mxb_nvfp4_dequant_scale(uint8_t s_b, float A, uint32_t flags) {
+  const float a = mxb_nvfp4_amax_used(A), kinv = mxb_nvfp4_kinv(flags);
+  if (a >= 0x1p64f) return ((mxb_ue4m3_decode(s_b) * (a * 0x1p-64f)) * kinv) * 0x1p64f;
+  return (mxb_ue4m3_decode(s_b) * a) * kinv;
 }
 /* Dequantized value, left to right in fp32; finite for every finite code,
  * scale and amax (at most A used). */
-MXB_HD float mxb_nvfp4_decode(uint8_t code, uint8_t s_b, float A) {
+MXB_HD float mxb_nvfp4_decode(uint8_t code, uint8_t s_b, float A, uint32_t flags) {
   mxb_fp p = mxb_elem_fp(MXB_ELEM_E2M1);
-  return mxb_fp_decode(&p, code) * mxb_nvfp4_dequant_scale(s_b, A);
+  return mxb_fp_decode(&p, code) * mxb_nvfp4_dequant_scale(s_b, A, flags);
 }
 /* Four Over Six's error of a block's codes (NUMERICS 4.1.1): the sum over
  * j ascending, in binary64 from +0, of (v_j - x_j)^2 (MSE) or |v_j - x_j|
@@ -196,13 +214,13 @@ MXB_HD float mxb_nvfp4_decode(uint8_t code, uint8_t s_b, float A) {
 MXB_HD double mxb_nvfp4_block_error(const float *x, int n, const uint8_t *codes, uint8_t s, const mxb_nvfp4_ts *t) {
   double e = 0.0;
   for (int j = 0; j < n; j++) {
-    const double d = (double)mxb_nvfp4_decode(codes[j], s, t->A) - (double)x[j];
+    const double d = (double)mxb_nvfp4_decode(codes[j], s, t->A, t->flags) - (double)x[j];
     e += t->four_six == MXB_FOUR_OVER_SIX_MSE ? d * d : fabs(d);
   }
   return e;
 }
 /* Four Over Six's second candidate: the scale that maps amax a_b to 4
- * (S_enc / 4 is an exact scaling: S_enc >= 2688 / FLT_MAX stays normal). */
+ * (S_enc / 4 is an exact scaling: S_enc >= 1536 / FLT_MAX stays normal). */
 MXB_HD uint8_t mxb_nvfp4_block_scale4(float a_b, const mxb_nvfp4_ts *t) {
   return mxb_ue4m3_encode(fminf(a_b * (t->S_enc * 0.25f), MXB_FLT_MAX));
 }
@@ -241,8 +259,9 @@ MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bit
   for (int j = 0; j < n; j++) codes[j] = c4[j];
   return s4;
 }
-/* The GEMM's tensor scale (NUMERICS 7, step 3): the amax used * (1/2688). */
-MXB_HD float mxb_nvfp4_tensor_scale(float A) { return mxb_nvfp4_amax_used(A) * (1.0f / 2688.0f); }
+/* The GEMM's tensor scale (NUMERICS 7, step 3): the amax used * (1/2688)
+ * (1/1536 for a tensor with the bound 256). */
+MXB_HD float mxb_nvfp4_tensor_scale(float A, uint32_t flags) { return mxb_nvfp4_amax_used(A) * mxb_nvfp4_kinv(flags); }
 
 /* ---- MX (NUMERICS 4.2) -------------------------------------------------- */
 /* One MX block given its amax bits (the 1x32 block's, or the 32x32 tile's

@@ -238,11 +238,14 @@ struct mxb_gemm_plan {
   mxb_gemm_choice choice;
 };
 
+/* The flags a path depends on: the Hadamard transform, an amax per row. */
+#define PLAN_FLAGS (MXB_TENSOR_RHT | MXB_TENSOR_ROW_AMAX)
+
 /* The operand as the plan keeps it: what the path depends on, no pointers. */
 static mxb_tensor_t shape_of(const mxb_tensor_t *t) {
   mxb_tensor_t s;
   mxb_tensor_set(&s, t->format, t->rows, t->cols, t->scale_layout);
-  s.flags = t->flags & MXB_TENSOR_RHT;
+  s.flags = t->flags & PLAN_FLAGS;
   return s;
 }
 
@@ -300,9 +303,14 @@ static mxb_status_t check_planned(const mxb_tensor_t *t, const mxb_tensor_t *wan
   if (t->scale_layout != want->scale_layout)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s->scale_layout (%d) differs from the plan's (%d)", name,
                     (int)t->scale_layout, (int)want->scale_layout);
-  if ((t->flags & MXB_TENSOR_RHT) != want->flags)
+  if ((t->flags ^ want->flags) & MXB_TENSOR_RHT)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s %s a Hadamard transform; the plan was made for one that %s", name,
-                    (t->flags & MXB_TENSOR_RHT) ? "carries" : "lacks", want->flags ? "does" : "does not");
+                    (t->flags & MXB_TENSOR_RHT) ? "carries" : "lacks",
+                    (want->flags & MXB_TENSOR_RHT) ? "does" : "does not");
+  if ((t->flags ^ want->flags) & MXB_TENSOR_ROW_AMAX)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s %s an amax per row (MXB_TENSOR_ROW_AMAX); the plan was made for "
+                    "one that %s", name, (t->flags & MXB_TENSOR_ROW_AMAX) ? "has" : "lacks",
+                    (want->flags & MXB_TENSOR_ROW_AMAX) ? "does" : "does not");
   if ((uintptr_t)t->data % alignment)
     return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "%s->data (%p) is not aligned to the plan's declared %zu bytes", name,
                     t->data, alignment);

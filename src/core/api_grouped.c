@@ -77,6 +77,9 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
   if ((A->flags ^ B->flags) & MXB_TENSOR_RHT)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "one of A and B was quantized with a Hadamard transform along K "
                                               "and the other was not");
+  if ((A->flags | B->flags) & MXB_TENSOR_ROW_AMAX)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "%s has a tensor amax per row (MXB_TENSOR_ROW_AMAX): the grouped GEMM takes "
+                    "one a tensor or one a group so far", (A->flags & MXB_TENSOR_ROW_AMAX) ? "A" : "B");
   const int split_k = desc->layout == MXB_GROUPED_K_CONTIGUOUS;
   if (!split_k && B->rows % E)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "B.rows (%lld) is not groups (%lld) times N: B stacks the experts [E * N, K]",
@@ -259,6 +262,9 @@ static mxb_status_t check_gquant(const mxb_context_t *ctx, const mxb_grouped_gem
   if (q->cfg.rounding == MXB_ROUND_SR)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "stochastic rounding draws by the element's place in the tensor; grouped "
                                          "quantize does not define it yet");
+  if (q->cfg.nvfp4_row_amax)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "grouped quantize gives NVFP4 an amax a group; an amax per row is "
+                                         "mxb_quantize's (nvfp4_row_amax)");
   if (groups->layout == MXB_GROUPED_M_MASKED && dst->rows % E)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "dst.rows (%lld) is not groups (%lld) times max_m", (long long)dst->rows,
                     (long long)E);
@@ -311,7 +317,7 @@ MXB_API mxb_status_t mxb_grouped_quantize(mxb_context_t *ctx, const mxb_grouped_
     MXB_TRY(mxb_cuda_grouped_quantize(ctx, &q.cfg, q.fmt, &q.sz, src_type, src, dst,
                                       groups->layout == MXB_GROUPED_M_MASKED, groups->groups, groups->index_bits,
                                       groups->index, groups->status, q.max_rows, workspace, stream, &impl));
-    dst->flags = q.cfg.rht.enabled ? MXB_TENSOR_RHT : 0u;
+    dst->flags = mxb_quant_flags(&q.cfg);
     mxb_set_last_impl(ctx, impl);
     return MXB_SUCCESS;
   }
@@ -344,7 +350,7 @@ MXB_API mxb_status_t mxb_grouped_quantize(mxb_context_t *ctx, const mxb_grouped_
     MXB_TRY(mxb_quantize_checked(ctx, &q.cfg, q.fmt, &ssz, src_type, (const unsigned char *)src + (size_t)start * q.src_row,
                                  &sub, NULL, stream));
   }
-  dst->flags = q.cfg.rht.enabled ? MXB_TENSOR_RHT : 0u;
+  dst->flags = mxb_quant_flags(&q.cfg);
   if (groups->status) *groups->status = bad;
   mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;

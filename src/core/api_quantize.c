@@ -61,7 +61,7 @@ size_t mxb_quantize_workspace(const mxb_context_t *ctx, const mxb_quant_config_t
 }
 
 void mxb_quantize_set_flags(mxb_tensor_t *dst, const mxb_quant_config_t *cfg) {
-  dst->flags = (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u);
+  dst->flags = mxb_quant_flags(cfg);
 }
 
 mxb_status_t mxb_quantize_checked(mxb_context_t *ctx, const mxb_quant_config_t *cfg, const mxb_format_desc *d,

@@ -179,7 +179,9 @@ mxb_status_t mxb_quant_full_config(const mxb_quant_config_t *in, const char *nam
   if (!in) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "%s is NULL", name);
   MXB_TRY(mxb_check_struct_size(in->struct_size, MXB_MIN_SIZE_QUANT_CONFIG, name, "use mxb_quant_config_init"));
   static const size_t ends[] = {MXB_MIN_SIZE_QUANT_CONFIG, MXB_FIELD_END(mxb_quant_config_t, four_over_six),
-                                MXB_FIELD_END(mxb_quant_config_t, rng_state)};
+                                MXB_FIELD_END(mxb_quant_config_t, rng_state),
+                                MXB_FIELD_END(mxb_quant_config_t, nvfp4_e4m3_max),
+                                MXB_FIELD_END(mxb_quant_config_t, nvfp4_row_amax)};
   mxb_quant_config_defaults(out);
   memcpy(out, in, mxb_whole_fields(in->struct_size, ends, sizeof(ends) / sizeof(ends[0])));
   out->struct_size = sizeof(*out);
@@ -191,6 +193,12 @@ mxb_status_t mxb_quant_full_config_or_default(const mxb_quant_config_t *in, mxb_
   mxb_quant_config_defaults(out);
   out->struct_size = sizeof(*out);
   return MXB_SUCCESS;
+}
+
+uint32_t mxb_quant_flags(const mxb_quant_config_t *cfg) {
+  return (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u) |
+         (cfg->nvfp4_e4m3_max == 256 ? MXB_TENSOR_E4M3_MAX_256 : 0u) |
+         (cfg->nvfp4_row_amax ? MXB_TENSOR_ROW_AMAX : 0u);
 }
 
 mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_format_desc *d, int64_t cols) {
@@ -211,6 +219,17 @@ mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_for
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->four_over_six %d is not valid", (int)cfg->four_over_six);
   if (cfg->four_over_six && d->format != MXB_FORMAT_NVFP4)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "Four Over Six block scales exist for NVFP4 only, not %s", d->name);
+  if (cfg->nvfp4_e4m3_max != 0 && cfg->nvfp4_e4m3_max != 448 && cfg->nvfp4_e4m3_max != 256)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->nvfp4_e4m3_max %d is not 448 or 256 (0 means 448)",
+                    cfg->nvfp4_e4m3_max);
+  if (cfg->nvfp4_e4m3_max == 256 && d->format != MXB_FORMAT_NVFP4)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "the E4M3 bound 256 is an NVFP4 option, not one for %s", d->name);
+  if (cfg->nvfp4_row_amax != 0 && cfg->nvfp4_row_amax != 1)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->nvfp4_row_amax %d is not 0 or 1", cfg->nvfp4_row_amax);
+  if (cfg->nvfp4_row_amax && d->format != MXB_FORMAT_NVFP4)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "a tensor amax per row is an NVFP4 option, not one for %s", d->name);
+  if (cfg->nvfp4_row_amax && cfg->block_2d)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "a tensor amax per row does not combine with 2D (16x16) tiles, which span rows");
   if (cfg->rng_state && cfg->rounding != MXB_ROUND_SR)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->rng_state is set but cfg->rounding is not stochastic rounding");
   if ((uintptr_t)cfg->rng_state % 8)

@@ -89,6 +89,9 @@ mxb_status_t mxb_check_plain(const void *p, const char *name, mxb_dtype_t type, 
 mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_format_desc *d,
                                     int64_t cols);
 mxb_status_t mxb_check_rht(const mxb_rht_t *rht, int64_t len, const char *what);
+/* The flags a tensor quantized with the (checked) cfg carries: 2D, RHT, the
+ * NVFP4 E4M3 bound 256. The kernels read the bound from them too. */
+uint32_t mxb_quant_flags(const mxb_quant_config_t *cfg);
 
 #ifdef __cplusplus
 }

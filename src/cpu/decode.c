@@ -54,9 +54,9 @@ int64_t mxb_cpu_scale_index(const mxb_tensor_t *t, int64_t i, int64_t j, int64_t
   return mxb_scale_index(i, j, scale_cols, t->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED);
 }
 
-double mxb_cpu_tensor_scale(const mxb_tensor_t *t) {
+double mxb_cpu_tensor_scale(const mxb_tensor_t *t, int64_t row) {
   switch (mxb_fmt_tensor_scale(t->format)) {
-    case MXB_TSCALE_AMAX: return (double)mxb_nvfp4_tensor_scale(*t->amax);
+    case MXB_TSCALE_AMAX: return (double)mxb_nvfp4_tensor_scale(mxb_nvfp4_amax_at(t->amax, t->flags, row), t->flags);
     case MXB_TSCALE_PLANE: return (double)((const float *)t->scales)[0];
     default: return 1.0;
   }

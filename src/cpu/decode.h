@@ -11,9 +11,10 @@ extern "C" {
  * tensor scales, exact in binary64; NaN for the elements of NaN blocks.
  * out has t->cols entries. */
 void mxb_cpu_decode_row_f64(const mxb_tensor_t *t, int64_t row, double *out);
-/* The tensor scale of t: NVFP4 mxb_nvfp4_tensor_scale(A) in fp32; FP8 per-tensor its
- * scale_inv; 1 otherwise. */
-double mxb_cpu_tensor_scale(const mxb_tensor_t *t);
+/* The tensor scale of t's row `row`: NVFP4 mxb_nvfp4_tensor_scale(A) in fp32
+ * (A the row's own with MXB_TENSOR_ROW_AMAX); FP8 per-tensor its scale_inv;
+ * 1 otherwise. */
+double mxb_cpu_tensor_scale(const mxb_tensor_t *t, int64_t row);
 
 #ifdef __cplusplus
 }

@@ -37,11 +37,12 @@ static void dequantize_rows(void *arg, int64_t task, int slot) {
   int64_t r1 = (task + 1) * q->chunk < src->rows ? (task + 1) * q->chunk : src->rows;
   for (int64_t row = task * q->chunk; row < r1; row++) {
     if (q->tscale == MXB_TSCALE_AMAX) {
-      /* NVFP4: y = e2m1 * ((s_b * A) * (1/2688)), left to right in fp32, A the amax used */
+      /* NVFP4: y = e2m1 * ((s_b * A) * (1/2688)), left to right in fp32, A the amax used
+       * (1/1536 with the bound 256) */
       mxb_cpu_unpack((const uint8_t *)src->data + (size_t)row * q->sz.row_bytes, cols, q->d->elem_bits, s->codes);
       for (int64_t j = 0; j < q->sz.scale_cols; j++) {
         uint8_t sc = ((const uint8_t *)src->scales)[mxb_cpu_scale_index(src, row, j, q->sz.scale_cols)];
-        float m = mxb_nvfp4_dequant_scale(sc, *src->amax);
+        float m = mxb_nvfp4_dequant_scale(sc, mxb_nvfp4_amax_at(src->amax, src->flags, row), src->flags);
         for (int64_t c = j * bc; c < cols && c < (j + 1) * bc; c++) s->y[c] = q->lut[s->codes[c]] * m;
       }
     } else {

@@ -220,6 +220,14 @@ typedef struct gctx {
   unsigned char *slots; /* per thread: thread_bytes(K, L) */
 } gctx;
 
+/* alpha_t of C[m, n] (m, n within this product): the one of the call, or
+ * with an operand's amax per row (MXB_TENSOR_ROW_AMAX) its rows' own. */
+static float alpha_at(const gctx *g, int64_t m, int64_t n) {
+  if (!((g->A->flags | g->B->flags) & MXB_TENSOR_ROW_AMAX)) return g->alpha_t;
+  return mxb_gemm_alpha_t(g->desc->alpha, (float)mxb_cpu_tensor_scale(g->A, g->a0 + m),
+                          (float)mxb_cpu_tensor_scale(g->B, g->b0 + n));
+}
+
 typedef struct tslot {
   row_image ap[MR];
   double *scratch;
@@ -265,7 +273,7 @@ static void row_group(void *arg, int64_t task, int slot) {
     tile(a, b, g->bvals + jt * g->K, g->K, g->L, g->int_sums, g->kw0 / g->L, (g->kw1 + g->L - 1) / g->L, acc);
     for (int64_t r = 0; r < mr; r++)
       for (int64_t c = 0; c < nr; c++)
-        store(g->desc, g->alpha_t, acc[r][c], g->C, g->ldc, i0 + r, g->j0 + jt + c);
+        store(g->desc, alpha_at(g, i0 + r, g->j0 + jt + c), acc[r][c], g->C, g->ldc, i0 + r, g->j0 + jt + c);
   }
 }
 
@@ -294,7 +302,7 @@ void mxb_cpu_gemm_rows_k(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int
     bp[i].m = (int16_t *)(images + (size_t)i * ib + align64(nkb * 8));
   }
   gctx g = {desc, A, B, C, ldc, M, K, 0, 0, a0, b0, k0, k1, L, int_sums && L <= MXB_GEMM_MAX_K_BLOCK,
-            mxb_gemm_alpha_t(desc->alpha, (float)mxb_cpu_tensor_scale(A), (float)mxb_cpu_tensor_scale(B)),
+            mxb_gemm_alpha_t(desc->alpha, (float)mxb_cpu_tensor_scale(A, a0), (float)mxb_cpu_tensor_scale(B, b0)),
             bp, bvals, ws + shared_bytes(N, K, L)};
   for (int64_t j0 = 0; j0 < N; j0 += NB) {
     g.j0 = j0;

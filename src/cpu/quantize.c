@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "common/block.h"
+#include "core/tensor.h"
 #include "common/philox.h"
 #include "common/rht.h"
 #include "core/error.h"
@@ -166,10 +167,31 @@ static void put_scale8(const qctx *q, int64_t i, int64_t j, uint8_t s) {
   ((uint8_t *)q->dst->scales)[mxb_cpu_scale_index(q->dst, i, j, q->scols)] = s;
 }
 
+/* NVFP4 with an amax per row (nvfp4_row_amax): row's tensor scales, from
+ * its amax computed as the tensor amax is (the largest block amax, NaN
+ * blocks left out) and stored, or read from dst->amax[row]. */
+static mxb_nvfp4_ts row_scales(const qctx *q, const qslot *s, int64_t row) {
+  float A = q->dst->amax[row];
+  if (q->cfg->amax_source != MXB_AMAX_FROM_TENSOR) {
+    const int64_t bc = bcols(q);
+    uint32_t m = 0;
+    for (int64_t j = 0; j < q->scols; j++) {
+      int bad = 0;
+      const uint32_t a = mxb_block_amax_bits(s->x + j * bc, (int)min64(bc, q->cols - j * bc), q->mode, &bad);
+      if (!(nan_blocks(q) && bad)) m = a > m ? a : m;
+    }
+    A = q->dst->amax[row] = mxb_u2f(m);
+  }
+  mxb_nvfp4_ts t = mxb_nvfp4_tensor_scales(A, mxb_quant_flags(q->cfg));
+  t.four_six = (int)q->cfg->four_over_six;
+  return t;
+}
+
 /* NVFP4 (NUMERICS 4.1): 1x16 blocks, or 16x16 tiles (tile stats in s) whose
  * scale is stored on each of the tile's rows; with Four Over Six on tiles,
- * those s->t46 marks take the scale of their amax mapped to 4. */
-static void encode_nvfp4(const qctx *q, qslot *s, int64_t row) {
+ * those s->t46 marks take the scale of their amax mapped to 4. ts: the
+ * tensor scales (q->ts, or the row's own). */
+static void encode_nvfp4(const qctx *q, qslot *s, int64_t row, const mxb_nvfp4_ts *ts) {
   int64_t bc = bcols(q);
   for (int64_t j = 0; j < q->scols; j++) {
     int64_t c0 = j * bc;
@@ -179,10 +201,10 @@ static void encode_nvfp4(const qctx *q, qslot *s, int64_t row) {
     const uint8_t *r = s->r ? s->r + c0 : NULL;
     uint8_t sc;
     if (q->four_six_2d && s->t46[j]) {
-      sc = mxb_nvfp4_block_scale4(mxb_u2f(a), &q->ts);
-      mxb_nvfp4_encode_block(s->x + c0, n, sc, &q->ts, r, s->codes + c0);
+      sc = mxb_nvfp4_block_scale4(mxb_u2f(a), ts);
+      mxb_nvfp4_encode_block(s->x + c0, n, sc, ts, r, s->codes + c0);
     } else {
-      sc = mxb_nvfp4_quantize_block(s->x + c0, n, a, nan_blocks(q) && bad, &q->ts, r, s->codes + c0);
+      sc = mxb_nvfp4_quantize_block(s->x + c0, n, a, nan_blocks(q) && bad, ts, r, s->codes + c0);
     }
     put_scale8(q, row, j, sc);
   }
@@ -296,7 +318,11 @@ static void encode_task(void *arg, int64_t k, int slot) {
     }
     fetch_row(q, s, row, 1);
     switch (st) {
-      case MXB_SCALE_UE4M3: encode_nvfp4(q, s, row); break;
+      case MXB_SCALE_UE4M3: {
+        const mxb_nvfp4_ts rt = q->cfg->nvfp4_row_amax ? row_scales(q, s, row) : q->ts;
+        encode_nvfp4(q, s, row, &rt);
+        break;
+      }
       case MXB_SCALE_E8M0: encode_mx(q, s, row); break;
       case MXB_SCALE_BDR: encode_bdr(q, s, row); break;
       case MXB_SCALE_FP32: encode_fp8(q, s); break;
@@ -370,7 +396,7 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
   q.cr = min64(q.unit, CHUNK_ROWS);
   q.cpb = (q.unit + q.cr - 1) / q.cr;
   q.nchunks = (q.rows + q.unit - 1) / q.unit * q.cpb;
-  const int tensor_amax = nvfp4 && cfg->amax_source != MXB_AMAX_FROM_TENSOR;
+  const int tensor_amax = nvfp4 && cfg->amax_source != MXB_AMAX_FROM_TENSOR && !cfg->nvfp4_row_amax;
   /* FP8 per tensor with a supplied amax (delayed scaling): its magnitude
    * sets the scale, as the GPU reads it (NUMERICS 4.4) */
   q.fp8_amax_given = fp8 && cfg->amax_source == MXB_AMAX_FROM_TENSOR;
@@ -412,10 +438,10 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
     if (dst->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED) memset(dst->scales, 0, sz->scale_bytes); /* padding */
     if (pass1) mxb_cpu_run(nt, q.nchunks, stats_task, &q);
     if (q.br > 1) combine_bands(&q);
-    if (nvfp4) {
+    if (nvfp4 && !cfg->nvfp4_row_amax) { /* else each row's, as it is encoded */
       float A = tensor_amax ? nvfp4_tensor_amax(&q) : *dst->amax;
       if (tensor_amax) *dst->amax = A;
-      q.ts = mxb_nvfp4_tensor_scales(A);
+      q.ts = mxb_nvfp4_tensor_scales(A, mxb_quant_flags(cfg));
       q.ts.four_six = q.br > 1 ? 0 : (int)cfg->four_over_six;
     }
     mxb_cpu_run(nt, q.nchunks, encode_task, &q);

@@ -28,14 +28,15 @@ static int64_t sidx(const scale_view *v, int64_t i, int64_t j) {
   return mxb_cpu_scale_index(v->t, i, j, v->scale_cols);
 }
 
-/* The decoded multiplier of scale entry k and its code byte (-1: none). */
-static double scale_mult(const scale_view *v, int64_t k, int *code) {
+/* The decoded multiplier of scale entry k, on row r (NVFP4's amax per row),
+ * and its code byte (-1: none). */
+static double scale_mult(const scale_view *v, int64_t k, int64_t r, int *code) {
   const uint8_t *b = (const uint8_t *)v->t->scales;
   *code = -1;
   switch (v->d->scale_type) {
     case MXB_SCALE_UE4M3:
       *code = b[k];
-      return (double)mxb_nvfp4_dequant_scale(b[k], *v->t->amax);
+      return (double)mxb_nvfp4_dequant_scale(b[k], mxb_nvfp4_amax_at(v->t->amax, v->t->flags, r), v->t->flags);
     case MXB_SCALE_E8M0: *code = b[k]; return (double)mxb_e8m0_decode(b[k]);
     case MXB_SCALE_BDR: *code = b[k]; return b[k] == 0xFF ? NAN : ldexp(1.0, (int)b[k] - 127);
     case MXB_SCALE_FP32: return (double)((const float *)v->t->scales)[k];
@@ -58,7 +59,7 @@ static double clip_limit(const scale_view *v, int64_t r, int64_t c, int *tie_cli
   if (d->scale_type != MXB_SCALE_NONE) {
     int64_t k = sidx(v, r >> mxb_block_shift(d->block_rows), c >> mxb_block_shift(d->block_cols));
     int code;
-    mult = scale_mult(v, k, &code);
+    mult = scale_mult(v, k, r, &code);
     if (d->scale_type == MXB_SCALE_BDR) {
       uint8_t mu = ((const uint8_t *)v->t->aux)[k];
       int pair = (int)(c % d->block_cols) / 2;
@@ -140,10 +141,10 @@ static double frac_scaled_to_4(const float *x, const scale_view *v, const mxb_te
   const mxb_tensor_t *q = v->t;
   const int64_t bc = v->d->block_cols, br = (q->flags & MXB_TENSOR_SCALED_2D) ? bc : 1, rows = q->rows,
                 cols = q->cols;
-  const mxb_nvfp4_ts ts = mxb_nvfp4_tensor_scales(*q->amax);
   int64_t n = 0, four = 0;
   for (int64_t i = 0; i * br < rows; i++)
     for (int64_t j = 0; j < sz->scale_cols && j * bc < cols; j++) {
+      const mxb_nvfp4_ts ts = mxb_nvfp4_tensor_scales(mxb_nvfp4_amax_at(q->amax, q->flags, i * br), q->flags);
       float a = 0.0f;
       int finite = 1;
       for (int64_t r = i * br; r < rows && r < (i + 1) * br; r++)
@@ -226,7 +227,7 @@ mxb_status_t mxb_cpu_error_stats(const float *x, const mxb_tensor_t *q, const mx
   for (int64_t i = 0; i < sz.scale_rows; i++)
     for (int64_t j = 0; j < sz.scale_cols; j++) {
       int code;
-      double m = scale_mult(&v, sidx(&v, i, j), &code);
+      double m = scale_mult(&v, sidx(&v, i, j), i, &code); /* NVFP4: a scale row is a row */
       if (code >= 0) s.scale_code_hist[code]++;
       if (!isnan(m)) mults[nm++] = m;
     }

@@ -156,7 +156,7 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
       }
       if (KIND == K_NVFP4) {
         // mxb_nvfp4_decode's operations, in its order: e2m1 * ((s_b * A) * (1/2688))
-        const float sd = mxb_nvfp4_dequant_scale((uint8_t)cur.s, A);
+        const float sd = mxb_nvfp4_dequant_scale((uint8_t)cur.s, (a.flags & MXB_TENSOR_ROW_AMAX) ? a.amax[r] : A, a.flags);
 #pragma unroll
         for (int k = 0; k < 16; k++) v[k] = __fmul_rn(lut[c[k]], sd);
       } else if (KIND == K_MX) {

@@ -67,7 +67,7 @@ __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
       for (int k = 0; k < CW; k++) w[k] = __ldcs(reinterpret_cast<const unsigned int *>(src) + k);
     }
     const uint8_t s = __ldg(a.scales + dscale_slot(a, b));
-    const float sc = NV ? mxb_nvfp4_dequant_scale(s, A) : mxb_e8m0_decode(s);
+    const float sc = NV ? mxb_nvfp4_dequant_scale(s, A, a.flags) : mxb_e8m0_decode(s);
     float v[16], chk = 0.0f;
 #pragma unroll
     for (int k = 0; k < 16; k++) {
@@ -101,6 +101,7 @@ __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
 bool dequantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const tensor_view &t, int out_type,
                      void *out, cudaStream_t st, mxb_status_t *status) {
   if (d->scale_type != MXB_SCALE_UE4M3 && d->scale_type != MXB_SCALE_E8M0) return false;
+  if (t.flags & MXB_TENSOR_ROW_AMAX) return false;  // an amax per row: the generic kernel
   const int B = d->block_cols, bits = d->elem_bits;
   if (d->block_rows != 1 || B % 16 || t.cols % B || bits > 8) return false;
   const int64_t nb = t.cols / B, total = t.rows * nb;

@@ -99,6 +99,10 @@ struct path {
 };
 
 static bool fast(const call &c) { return c.desc->mode != MXB_GEMM_EXACT; }
+// One tensor scale for each operand: the fast paths' assumption. An NVFP4
+// operand with an amax per row takes the exact paths, in either mode.
+static bool one_scale(const call &c) { return !row_scaled(c.p.a) && !row_scaled(c.p.b); }
+static bool fast_path(const call &c) { return fast(c) && one_scale(c); }
 static int fa(const call &c) { return c.A->format; }
 static int fb(const call &c) { return c.B->format; }
 
@@ -147,39 +151,39 @@ static mxb_status_t run_blockscaled_path(const call &c, const char **ran) {
 
 static bool k_empty(const mxb_context *, const call &c) { return c.p.K == 0; }
 static bool exact_fp4(const mxb_context *, const call &c) {
-  return !fast(c) && fa(c) == fb(c) && is_fp4(fa(c));
+  return !fast_path(c) && fa(c) == fb(c) && is_fp4(fa(c));
 }
-static bool exact_any(const mxb_context *, const call &c) { return !fast(c); }
+static bool exact_any(const mxb_context *, const call &c) { return !fast_path(c); }
 static bool lt_nvfp4_sm100(const mxb_context *ctx, const call &c) {
-  return fast(c) && blockscaled_ok(ctx, c.p) && fa(c) == MXB_FORMAT_NVFP4;
+  return fast_path(c) && blockscaled_ok(ctx, c.p) && fa(c) == MXB_FORMAT_NVFP4;
 }
 static bool lt_mxfp8_sm100(const mxb_context *ctx, const call &c) {
-  return fast(c) && blockscaled_ok(ctx, c.p) && fa(c) != MXB_FORMAT_NVFP4;
+  return fast_path(c) && blockscaled_ok(ctx, c.p) && fa(c) != MXB_FORMAT_NVFP4;
 }
-static bool sm90_mx(const mxb_context *ctx, const call &c) { return fast(c) && sm90_mx_fp8_applies(ctx, c.p); }
+static bool sm90_mx(const mxb_context *ctx, const call &c) { return fast_path(c) && sm90_mx_fp8_applies(ctx, c.p); }
 static bool sm90_mx_shape(const mxb_context *ctx, const call &c) { return sm90_mx_fp8_preferred(ctx, c.p); }
-static bool sm90_w4(const mxb_context *ctx, const call &c) { return fast(c) && sm90_w4_applies(ctx, c.p); }
+static bool sm90_w4(const mxb_context *ctx, const call &c) { return fast_path(c) && sm90_w4_applies(ctx, c.p); }
 static bool sm90_w4_shape(const mxb_context *ctx, const call &c) { return sm90_w4_preferred(ctx, c.p); }
 static bool lt_bf16(const mxb_context *, const call &c) {
-  return fast(c) && fa(c) == MXB_FORMAT_BF16 && fb(c) == MXB_FORMAT_BF16;
+  return fast_path(c) && fa(c) == MXB_FORMAT_BF16 && fb(c) == MXB_FORMAT_BF16;
 }
 static bool lt_fp8(const mxb_context *ctx, const call &c) {
   const bool tensor = is_fp8_tensor(fa(c)) && is_fp8_tensor(fb(c)) &&
                       !(fa(c) == MXB_FORMAT_FP8_E5M2_TENSOR && fb(c) == MXB_FORMAT_FP8_E5M2_TENSOR) &&
                       ctx->cc_major >= 9;
   const bool blocks = lt_fp8_blocks(fa(c), fb(c)) && ctx->cc_major == 9;
-  return fast(c) && c.p.K % 16 == 0 && (tensor || blocks);
+  return fast_path(c) && c.p.K % 16 == 0 && (tensor || blocks);
 }
 // Decode kernel: 16-byte loads of B rows (and of a BF16 A), 2-byte loads of
 // NVFP4 scales; a block-scaled A is decoded element by element when staged.
 static bool decode_m16(const mxb_context *, const call &c) {
   const bool a_ok = fa(c) == MXB_FORMAT_BF16 ? c.p.a.row_bytes % 16 == 0 : bf16_dequant(fa(c));
-  return fast(c) && c.p.M <= 16 && a_ok && is_fp4(fb(c)) && c.p.K % 64 == 0 &&
+  return fast_path(c) && c.p.M <= 16 && a_ok && is_fp4(fb(c)) && c.p.K % 64 == 0 &&
          c.p.align.data >= 16 && (fb(c) == MXB_FORMAT_MXFP4 || c.p.align.scales >= 2) &&
          c.B->scale_layout == MXB_SCALE_LAYOUT_LINEAR;
 }
 static bool dequant(const mxb_context *, const call &c) {
-  return fast(c) && bf16_dequant(fa(c)) && bf16_dequant(fb(c));
+  return fast_path(c) && bf16_dequant(fa(c)) && bf16_dequant(fb(c));
 }
 static bool always(const mxb_context *, const call &) { return true; }
 

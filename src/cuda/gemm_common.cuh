@@ -74,14 +74,21 @@ __device__ __forceinline__ double decoded(const operand &o, int64_t r, int64_t k
 
 static inline bool has_tensor_scale(const operand &o) { return mxb_fmt_tensor_scale(o.format) != MXB_TSCALE_NONE; }
 
-// Tensor scale (NUMERICS 7 step 3), by the table's rule: NVFP4 amax used / 2688,
+// Tensor scale (NUMERICS 7 step 3), by the table's rule: NVFP4 amax used / 2688
+// (/ 1536 with the E4M3 bound 256),
 // FP8 per-tensor scale_inv.
-__device__ __forceinline__ float tensor_scale(const operand &o) {
+// r: the row, for an NVFP4 operand with an amax per row (row_scaled).
+__device__ __forceinline__ float tensor_scale(const operand &o, int64_t r = 0) {
   switch (mxb_fmt_tensor_scale(o.format)) {
-    case MXB_TSCALE_AMAX: return mxb_nvfp4_tensor_scale(*o.amax);
+    case MXB_TSCALE_AMAX: return mxb_nvfp4_tensor_scale(mxb_nvfp4_amax_at(o.amax, o.flags, r), o.flags);
     case MXB_TSCALE_PLANE: return *reinterpret_cast<const float *>(o.scales);
     default: return 1.0f;
   }
+}
+// Whether o's tensor scale is one a row (NVFP4 with MXB_TENSOR_ROW_AMAX):
+// the exact paths take each row's (alpha_at); the fast paths refuse it.
+static inline bool row_scaled(const operand &o) {
+  return mxb_fmt_tensor_scale(o.format) == MXB_TSCALE_AMAX && (o.flags & MXB_TENSOR_ROW_AMAX);
 }
 
 // Grouped GEMM (gemm_grouped.cu): each group's rows of A and C and the
@@ -189,6 +196,14 @@ struct problem {
   // test this, never the pointer values, so a plan fixes the path.
   mxb_gemm_align align;
 };
+
+// alpha_t of C[m, n]: alpha_t, the call's, unless an operand has an amax
+// per row, whose rows then give theirs (NUMERICS 7 step 3 with tsA of row m
+// and tsB of row n).
+__device__ __forceinline__ float alpha_at(const problem &p, float alpha_t, int64_t m, int64_t n) {
+  if (!((p.a.flags | p.b.flags) & MXB_TENSOR_ROW_AMAX)) return alpha_t;
+  return mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a, m), tensor_scale(p.b, n));
+}
 
 // A grouped call as the sm_90a kernels run it: the group table (M-grouped:
 // its row tiles, at most `upper` of them; K split: each group's columns) and

@@ -36,7 +36,7 @@ __global__ void __launch_bounds__(256) generic_kernel(problem p, const int *guar
       for (int k = 0; k < len; k++) s = __dadd_rn(s, __dmul_rn(sa[ty][k], sb[tx][k]));
       acc = __fadd_rn(acc, __double2float_rn(s));
     }
-    if (m0 + ty < p.M && n0 + tx < p.N) store(p.out, alpha_t, m0 + ty, n0 + tx, acc);
+    if (m0 + ty < p.M && n0 + tx < p.N) store(p.out, alpha_at(p, alpha_t, m0 + ty, n0 + tx), m0 + ty, n0 + tx, acc);
   }
 }
 
@@ -268,7 +268,7 @@ __global__ void __launch_bounds__(256, 1)
       for (int e = 0; e < 4; e++) {
         const int64_t m = m0 + wm * 64 + i * 16 + g + (e >> 1) * 8;
         const int64_t n = n0 + wn * 32 + j * 8 + 2 * t + (e & 1);
-        if (m < p.M && n < p.N) store(p.out, alpha_t, m, n, acc[i][j][e]);
+        if (m < p.M && n < p.N) store(p.out, alpha_at(p, alpha_t, m, n), m, n, acc[i][j][e]);
       }
 }
 

@@ -51,8 +51,8 @@ __global__ void __launch_bounds__(256, FOS ? 2 : 3) nvfp4_kernel(QArgs a) {
   ItemWalk w = TWO_D ? ItemWalk(total / B, nb, B) : ItemWalk(total, nb);
   const RhtMasks sm = sign_masks(a);
   mxb_nvfp4_ts ts;
-  if (!AMAX_ONLY) {
-    ts = mxb_nvfp4_tensor_scales(*a.amax);
+  if (!AMAX_ONLY) {  // the tensor's (rows with an amax each take theirs below)
+    ts = mxb_nvfp4_tensor_scales(*a.amax, a.flags);
     ts.four_six = FOS ? a.four_six : 0;  // a constant 0 drops the second candidate
   }
   uint32_t fold = 0;
@@ -104,11 +104,18 @@ __global__ void __launch_bounds__(256, FOS ? 2 : 3) nvfp4_kernel(QArgs a) {
       }
     }
     const bool nan_block = bad && a.policy == MXB_NONFINITE_NAN_BLOCK;
+    const bool row_amax = !TWO_D && (a.flags & MXB_TENSOR_ROW_AMAX);  // one amax a row (1D only)
     if (AMAX_ONLY) {
-      if (!nan_block) fold = max(fold, ab);
+      if (nan_block) continue;
+      if (!row_amax) fold = max(fold, ab);
+      else if (live && ab) atomicMax(reinterpret_cast<uint32_t *>(a.amax) + r, ab);
       continue;
     }
     if (!live) continue;
+    if (row_amax) {  // the row's own tensor scales
+      ts = mxb_nvfp4_tensor_scales(a.amax[r], a.flags);
+      ts.four_six = FOS ? a.four_six : 0;
+    }
     constexpr int BITS = mxb_fmt_elem_bits(MXB_FORMAT_NVFP4);
     if (SR && !FOS && n == B && a.vec_out && ab < MXB_F32_INF && !nan_block) {
       // SR, a whole block whose values are finite (its own; ab, the block's
@@ -311,14 +318,16 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
     const int64_t nb16 = a.rows * ((a.cols + 15) / 16);  // 16-element items (FP8, BF16)
     if constexpr (SCALE == MXB_SCALE_UE4M3 || SCALE == MXB_SCALE_E8M0) {  // the common case at bandwidth
       mxb_status_t rs;
-      if (quantize_rows(ctx, d, cfg, DT, cfg->amax_source == MXB_AMAX_COMPUTE, a, st, &rs, impl)) return rs;
+      if (!cfg->nvfp4_row_amax && quantize_rows(ctx, d, cfg, DT, cfg->amax_source == MXB_AMAX_COMPUTE, a, st, &rs, impl))
+        return rs;
     }
     if constexpr (SCALE == MXB_SCALE_UE4M3) {
       const bool two_d = cfg->block_2d != 0;
       const int64_t items = two_d ? (a.rows + BC - 1) / BC * ((a.cols + BC - 1) / BC) * BC : a.rows * ((a.cols + BC - 1) / BC);
       const unsigned g = grid_for(ctx, items, T);
       if (cfg->amax_source == MXB_AMAX_COMPUTE) {
-        MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, sizeof(float), st), "cudaMemsetAsync(dst->amax)"));
+        const size_t namax = cfg->nvfp4_row_amax ? (size_t)a.rows : 1;  // one a row: rows values
+        MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, namax * sizeof(float), st), "cudaMemsetAsync(dst->amax)"));
         MXB_BOOL_SWITCH(two_d, TWO_D, [&] { nvfp4_kernel<DT, TWO_D, true, false, false><<<g, T, 0, st>>>(a); });
         MXB_TRY(launch_status("nvfp4 amax pass"));
       }
@@ -392,6 +401,7 @@ QArgs make_qargs(const mxb_quant_config_t *cfg, const mxb_format_desc *d, const 
   QArgs a;
   memset(&a, 0, sizeof(a));
   static_cast<tensor_view &>(a) = make_view(dst, *s);
+  a.flags = mxb_quant_flags(cfg);  // the flags dst gets once quantized
   a.sr = cfg->rounding == MXB_ROUND_SR;
   a.seed = cfg->seed;
   a.offset = cfg->offset;

@@ -136,8 +136,8 @@ __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kern
   const RhtMasks smr = sign_masks(r), smc = sign_masks(c);
   mxb_nvfp4_ts tsr = {}, tsc = {};
   if (mxb_fmt_scale_type(F) == MXB_SCALE_UE4M3 && !AMAX) {
-    tsr = mxb_nvfp4_tensor_scales(*r.amax);
-    tsc = mxb_nvfp4_tensor_scales(*c.amax);
+    tsr = mxb_nvfp4_tensor_scales(*r.amax, r.flags);
+    tsc = mxb_nvfp4_tensor_scales(*c.amax, c.flags);
   }
   const int64_t R = r.rows, C = r.cols;
   uint32_t fold_r = 0, fold_c = 0;
@@ -360,7 +360,8 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
   const int B = dr->block_cols, bits = dr->elem_bits;
   if (dc->format != dr->format || dr->block_rows != 1 || B != (nv ? 16 : 32)) return 0;
   if (!nv && dr->scale_type != MXB_SCALE_E8M0) return 0;
-  if (rc->block_2d || cc->block_2d || rc->four_over_six || cc->four_over_six || !rht_fused(rc) || !rht_fused(cc))
+  if (rc->block_2d || cc->block_2d || rc->four_over_six || cc->four_over_six || rc->nvfp4_row_amax ||
+      cc->nvfp4_row_amax || !rht_fused(rc) || !rht_fused(cc))
     return 0;
   if (R % B || C % B || R * C / B >= (int64_t)1 << 31 || !aligned16(src)) return 0;
   if (!aligned16(row->data) || !aligned16(col->data) || (int64_t)sr->row_bytes != C * bits / 8 ||

@@ -95,7 +95,7 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
   constexpr int U = NQ <= 2 ? 2 : 1;        // blocks a step: at least 64 bytes of loads in flight a lane
   const mxb_fp p = mxb_elem_fp(ELEM);
   mxb_nvfp4_ts ts = {};
-  if (NV && !AMAX && !G) ts = mxb_nvfp4_tensor_scales(*a.amax);  // four_six 0: not on this path
+  if (NV && !AMAX && !G) ts = mxb_nvfp4_tensor_scales(*a.amax, a.flags);  // four_six 0: not on this path
   RhtMasks sm;
   if (RHT) sm = sign_masks(a);
   const uint4 *src = static_cast<const uint4 *>(a.src);
@@ -119,7 +119,7 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       if constexpr (G) {
         grp = g.row_group[(__umulhi(b, g.div_m) + b) >> g.div_s];
         if (grp < 0) continue;
-        if (NV && !AMAX) ts = mxb_nvfp4_tensor_scales(a.amax[grp]);
+        if (NV && !AMAX) ts = mxb_nvfp4_tensor_scales(a.amax[grp], a.flags);
       }
       float v[HB];
       unpack<DT, NQ>(q[u], v);

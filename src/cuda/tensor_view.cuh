@@ -18,6 +18,7 @@ struct tensor_view {
   float *amax;  // NVFP4 tensor amax (device)
   int64_t rows, cols, row_bytes, scale_cols;
   int swizzled;  // scales in the 128x4-tile layout (NUMERICS 4.1)
+  uint32_t flags;  // the tensor's MXB_TENSOR_* flags (NVFP4: its E4M3 bound)
 };
 
 // The view of t; s: its plane sizes (mxb_compute_sizes), which the caller
@@ -34,6 +35,7 @@ static inline tensor_view make_view(const mxb_tensor_t *t, const mxb_tensor_size
   v.row_bytes = (int64_t)s.row_bytes;
   v.scale_cols = s.scale_cols;
   v.swizzled = t->scale_layout == MXB_SCALE_LAYOUT_SWIZZLED;
+  v.flags = t->flags;
   return v;
 }
 

@@ -283,7 +283,8 @@ static void ft_make(ftensor *f, in_t *in, int format, int64_t rows, int64_t cols
     nb[2] = f->s.aux_bytes;
     /* FP8 per tensor has no amax plane but reads a supplied amax there */
     const int fp8_tensor = format == MXB_FORMAT_FP8_E4M3_TENSOR || format == MXB_FORMAT_FP8_E5M2_TENSOR;
-    nb[3] = f->s.amax_bytes ? f->s.amax_bytes : fp8_tensor ? 4 : 0;
+    /* NVFP4: room for an amax per row (nvfp4_row_amax) */
+    nb[3] = f->s.amax_bytes ? f->s.amax_bytes * (size_t)(rows > 0 ? rows : 1) : fp8_tensor ? 4 : 0;
   }
   uint8_t mis = u8(in);
   for (int k = 0; k < 4; k++) {
@@ -410,6 +411,11 @@ static void pick_quant_config(in_t *in, mxb_quant_config_t *c) {
   if (which & 8192) c->rht.sign_seed = u64(in);
   if (which & 16384) c->rht.bf16_output = pick_flag(in);
   if (which & 32768) c->four_over_six = (mxb_four_over_six_t)pick(in, 4);
+  if (which & 65536) {
+    static const int bounds[] = {0, 448, 256, 300, -256};
+    c->nvfp4_e4m3_max = bounds[u8(in) % 5];
+  }
+  if (which & 131072) c->nvfp4_row_amax = pick(in, 3);
 }
 
 /* Whether a quantize config is one the documentation accepts for the
@@ -418,10 +424,14 @@ static int quant_config_valid(const mxb_quant_config_t *c) {
   /* a caller built before four_over_six passes the prefix up to rht; the
    * field is read only where struct_size covers it */
   const size_t old = offsetof(mxb_quant_config_t, rht) + sizeof(c->rht),
-               f46 = offsetof(mxb_quant_config_t, four_over_six) + sizeof(c->four_over_six);
+               f46 = offsetof(mxb_quant_config_t, four_over_six) + sizeof(c->four_over_six),
+               fb = offsetof(mxb_quant_config_t, nvfp4_e4m3_max) + sizeof(c->nvfp4_e4m3_max),
+               fr = offsetof(mxb_quant_config_t, nvfp4_row_amax) + sizeof(c->nvfp4_row_amax);
   return c->struct_size >= old && (c->rounding == 0 || c->rounding == 1) && (unsigned)c->scale_rule <= 3 &&
          (c->nonfinite == 0 || c->nonfinite == 1) && (c->amax_source == 0 || c->amax_source == 1) &&
-         (c->struct_size < f46 || (unsigned)c->four_over_six <= 2);
+         (c->struct_size < f46 || (unsigned)c->four_over_six <= 2) &&
+         (c->struct_size < fb || c->nvfp4_e4m3_max == 0 || c->nvfp4_e4m3_max == 448 || c->nvfp4_e4m3_max == 256) &&
+         (c->struct_size < fr || (unsigned)c->nvfp4_row_amax <= 1);
 }
 
 /* Values actually quantized: x, or RHT(x) (fp32, bf16-rounded when asked)
@@ -575,7 +585,13 @@ static void op_quantize(in_t *in) {
     CHECK(d.real && src && !misaligned && quant_config_valid(&cfg) && d.t.struct_size >= sizeof(mxb_tensor_t) &&
               ft_aligned(&d) && plain_aligned(src, dt),
           "mxb_quantize accepted invalid arguments");
-    CHECK(d.t.flags == ((cfg.block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg.rht.enabled ? MXB_TENSOR_RHT : 0u)),
+    /* the fields past struct_size read as their defaults */
+    const int b256 = cfg.struct_size >= offsetof(mxb_quant_config_t, nvfp4_e4m3_max) + sizeof(int) &&
+                     cfg.nvfp4_e4m3_max == 256,
+              per_row = cfg.struct_size >= offsetof(mxb_quant_config_t, nvfp4_row_amax) + sizeof(int) &&
+                        cfg.nvfp4_row_amax;
+    CHECK(d.t.flags == ((cfg.block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg.rht.enabled ? MXB_TENSOR_RHT : 0u) |
+                        (b256 ? MXB_TENSOR_E4M3_MAX_256 : 0u) | (per_row ? MXB_TENSOR_ROW_AMAX : 0u)),
           "flags %u", d.t.flags);
     CHECK(strcmp(mxb_context_last_impl(g_ctx), "cpu-reference") == 0, "last impl");
     int fin = quantized_input_finite(&cfg, dt, src, rows, cols) &&
