@@ -231,6 +231,8 @@ static const bench_case k_cases[] = {
   Q("nvfp4_sr", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 1, 0, 0),
   {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0, 0, 0},
   {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0, 0, 0},
+  {"nvfp4_2d_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 1, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0, 0, 0},
+  {"nvfp4_2d_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 1, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0, 0, 0},
   {"nvfp4_4over6_e4m3_256", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0, 0, 256},
   {"nvfp4_row_amax", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, 0, 0, 0, 1, 0},
   {"nvfp4_row_amax", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 0, 0, 0, 0, 1, 0},

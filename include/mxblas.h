@@ -316,7 +316,7 @@ typedef struct mxb_quant_config_t {
   int block_2d;                /* tile scales (weights): NVFP4 16x16; MX 32x32 */
   int fp8_pow2_scale;          /* FP8 fp32 scales: round scale down to a power of two */
   mxb_rht_t rht;               /* transform along cols before quantizing */
-  mxb_four_over_six_t four_over_six; /* NVFP4: 4/6 block scales (default off; 2D tiles: CPU only) */
+  mxb_four_over_six_t four_over_six; /* NVFP4: 4/6 block scales (default off) */
   /* SR state in the backend's memory (since 0.2; default NULL: seed and
    * offset above). When set, the call reads {seed, offset} = rng_state[0..1]
    * when it runs (on the GPU: in stream order, so a captured CUDA graph reads

@@ -274,6 +274,8 @@ Test(cuda_quantize, nvfp4_four_over_six) {
         qcase q = {MXB_FORMAT_NVFP4, k_dtypes[(s + k) % 3], k_shapes[s][0], k_shapes[s][1], (cmp_input)k,
                    (mxb_scale_layout_t)(opt >> 2), 1.0f};
         quantize_both(&c, &cfg, &q);
+        cfg.block_2d = 1; /* the same on 16x16 tiles (the RHT too: it runs along the rows) */
+        quantize_both(&c, &cfg, &q);
       }
   cmp_close(&c);
 }

@@ -71,8 +71,8 @@ class Recipe:
     def nvfp4(cls, rht=True, sr=True, block_2d=True, four_over_six=None, **kw):
         """NVFP4 training (NVIDIA 2025): 16x16 weights, SR gradients, RHT on wgrad.
         four_over_six="mse"|"mae": Four Over Six block scales on the 1x16 operands (the
-        activations and gradients; the weights too with block_2d=False: 2D tiles with
-        Four Over Six run on the CPU backend only so far)."""
+        activations and gradients; the weights' 2D tiles keep the scale at 6, and
+        block_2d=False gives the weights 1x16 blocks with Four Over Six too)."""
         act = {"format": "nvfp4"}
         if four_over_six is not None:
             act["four_over_six"] = four_over_six

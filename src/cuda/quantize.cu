@@ -106,10 +106,48 @@ __global__ void __launch_bounds__(256, FOS ? 2 : 3) nvfp4_kernel(QArgs a) {
     const bool nan_block = bad && a.policy == MXB_NONFINITE_NAN_BLOCK;
     const bool row_amax = !TWO_D && (a.flags & MXB_TENSOR_ROW_AMAX);  // one amax a row (1D only)
     if (AMAX_ONLY) {
-      if (nan_block) continue;
-      if (!row_amax) fold = max(fold, ab);
-      else if (live && ab) atomicMax(reinterpret_cast<uint32_t *>(a.amax) + r, ab);
+      const uint32_t m = nan_block ? 0u : ab;  // NaN blocks stay out of the amax
+      if (!row_amax) {
+        fold = max(fold, m);
+      } else {
+        // One atomic per row a warp: the walk gives consecutive lanes
+        // consecutive blocks, so a warp's lanes share one or two rows.
+        const unsigned grp = __match_any_sync(__activemask(), (unsigned long long)r);
+        const uint32_t gm = __reduce_max_sync(grp, m);
+        if (live && gm && (threadIdx.x & 31) == (unsigned)(__ffs(grp) - 1))
+          atomicMax(reinterpret_cast<uint32_t *>(a.amax) + r, gm);
+      }
       continue;
+    }
+    uint8_t s2d = 0xFF;  // 2D Four Over Six: the tile's choice (0xFF: the standard block below)
+    uint8_t codes[B] = {};
+    if constexpr (TWO_D && FOS) {
+      // Four Over Six on 16x16 tiles (NUMERICS 4.1.1): every lane of the
+      // half-warp, idle ones too (error 0), takes its row's errors at 6 and
+      // at 4; the butterfly over the 16 lanes sums them in the order of
+      // mxb_nvfp4_tile_error, so every lane holds the same sums and the
+      // tile takes s4 iff its sum is smaller. ab and bad are the tile's.
+      mxb_nvfp4_ts t0 = ts;
+      t0.four_six = 0;
+      const float a_b = __uint_as_float(ab);
+      const uint8_t s6 = mxb_nvfp4_block_scale(a_b, &t0), s4 = mxb_nvfp4_block_scale4(a_b, &t0);
+      if (!nan_block && s4 != s6) {
+        uint8_t c4[B] = {};
+        mxb_nvfp4_encode_block(v, B, s6, &t0, SR ? rb : nullptr, codes);
+        mxb_nvfp4_encode_block(v, B, s4, &t0, SR ? rb : nullptr, c4);
+        double e6 = live ? mxb_nvfp4_block_error(v, B, codes, s6, &ts) : 0.0;
+        double e4 = live ? mxb_nvfp4_block_error(v, B, c4, s4, &ts) : 0.0;
+        const unsigned half = 0xFFFFu << (threadIdx.x & 16);  // this tile's lanes (the branch is the tile's)
+#pragma unroll
+        for (int o = B / 2; o > 0; o >>= 1) {
+          e6 = __dadd_rn(e6, __shfl_xor_sync(half, e6, o));
+          e4 = __dadd_rn(e4, __shfl_xor_sync(half, e4, o));
+        }
+        s2d = e4 < e6 ? s4 : s6;
+        if (s2d == s4)
+#pragma unroll
+          for (int k = 0; k < B; k++) codes[k] = c4[k];
+      }
     }
     if (!live) continue;
     if (row_amax) {  // the row's own tensor scales
@@ -133,8 +171,8 @@ __global__ void __launch_bounds__(256, FOS ? 2 : 3) nvfp4_kernel(QArgs a) {
         continue;
       }
     }
-    uint8_t codes[B] = {};
-    uint8_t s = mxb_nvfp4_quantize_block(v, B, ab, nan_block, &ts, SR ? rb : nullptr, codes);
+    uint8_t s = s2d;
+    if (s == 0xFF) s = mxb_nvfp4_quantize_block(v, B, ab, nan_block, &ts, SR ? rb : nullptr, codes);
     pack_store<B, BITS>(a.data + r * a.row_bytes + j * (B * BITS / 8), codes, (n * BITS + 7) / 8, a.vec_out && n == B);
     a.scales[mxb_scale_index(r, j, a.scale_cols, a.swizzled)] = s;
   }
@@ -331,9 +369,10 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
         MXB_BOOL_SWITCH(two_d, TWO_D, [&] { nvfp4_kernel<DT, TWO_D, true, false, false><<<g, T, 0, st>>>(a); });
         MXB_TRY(launch_status("nvfp4 amax pass"));
       }
-      // Four Over Six is not offered with 2D tiles (the API refuses it).
       if (two_d)
-        MXB_BOOL_SWITCH(a.sr, SR, [&] { nvfp4_kernel<DT, true, false, SR, false><<<g, T, 0, st>>>(a); });
+        MXB_BOOL_SWITCH(a.sr, SR, [&] {
+          MXB_BOOL_SWITCH(a.four_six != 0, FOS, [&] { nvfp4_kernel<DT, true, false, SR, FOS><<<g, T, 0, st>>>(a); });
+        });
       else
         MXB_BOOL_SWITCH(a.sr, SR, [&] {
           MXB_BOOL_SWITCH(a.four_six != 0, FOS, [&] { nvfp4_kernel<DT, false, false, SR, FOS><<<g, T, 0, st>>>(a); });
@@ -378,11 +417,10 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
 
 }  // namespace
 
-// Four Over Six on 2D tiles exists in the CPU reference only, so far.
+// Every quantize option runs on CUDA.
 extern "C" mxb_status_t mxb_cuda_quantize_offers(const mxb_quant_config_t *cfg, const mxb_format_desc *d) {
+  (void)cfg;
   (void)d;
-  if (cfg->four_over_six && cfg->block_2d)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "Four Over Six on 2D (16x16) tiles runs on the CPU backend only, so far");
   return MXB_SUCCESS;
 }
 
