@@ -763,10 +763,11 @@ static void rowq_free(rowq *q) {
   mxbt_dev_free(q->d.data), mxbt_dev_free(q->d.scales), mxbt_dev_free(q->d.amax);
 }
 
-/* NVFP4 with an amax per row, on A, on B or both: exact and fast mode run
- * the exact paths (the fast paths assume one tensor scale an operand) and
- * give the CPU's bytes, with bias, beta and bf16 C too. */
-Test(cuda_gemm, nvfp4_row_amax_takes_the_exact_paths) {
+/* NVFP4 with an amax per row, on A, on B or both: exact mode gives the
+ * CPU's bytes (beta, bf16 C too); fast mode runs the decode kernel (M <= 16)
+ * within the fast-mode bound taken with each element's own tensor scales, or
+ * else the exact paths. */
+Test(cuda_gemm, nvfp4_row_amax_every_path) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
@@ -807,11 +808,35 @@ Test(cuda_gemm, nvfp4_row_amax_takes_the_exact_paths) {
         void *dw = wg ? mxbt_dev_alloc(wg) : NULL, *dC = mxbt_dev_from_host(Cg, cb_bytes);
         cr_assert_eq(mxb_gemm(ctx, &d, &A.d, &B.d, dC, dw, wg, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
         const char *impl = mxb_context_last_impl(ctx);
-        cr_assert(strncmp(impl, "cuda-exact-", 11) == 0, "ran %s", impl);
+        const char *want = !mode ? "cuda-exact-" : s == 1 ? "cuda-fast-decode-m16" : "cuda-exact-int8-mma";
+        cr_assert(strncmp(impl, want, strlen(want)) == 0, "shape %zu mode %d ran %s, not %s", s, mode, impl, want);
         mxbt_dev_sync();
         mxbt_to_host(Cg, dC, cb_bytes);
-        cr_assert(memcmp(Cc, Cg, cb_bytes) == 0, "shape %zu which %d mode %d (%s): C differs from the CPU's", s, which,
-                  mode, impl);
+        if (strncmp(impl, "cuda-exact-", 11) == 0) {
+          cr_assert(memcmp(Cc, Cg, cb_bytes) == 0, "shape %zu which %d mode %d (%s): C differs from the CPU's", s,
+                    which, mode, impl);
+        } else { /* the bound of check_fast_layouts, with alpha_t of each element's rows */
+          double *a = malloc((size_t)(M * K) * 8), *b = malloc((size_t)(N * K) * 8);
+          for (int64_t r = 0; r < M; r++) mxb_cpu_decode_row_f64(&A.h, r, a + r * K);
+          for (int64_t r = 0; r < N; r++) mxb_cpu_decode_row_f64(&B.h, r, b + r * K);
+          const double g = mxbt_fast_gamma(MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, K, 0);
+          const int bf = d.c_type == MXB_DTYPE_BF16;
+          const double uo = bf ? 0x1p-8 : 0x1p-24;
+          for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+              double S = 0;
+              for (int64_t k = 0; k < K; k++) S += fabs(a[i * K + k] * b[j * K + k]);
+              const double at = fabs((double)d.alpha * mxb_cpu_tensor_scale(&A.h, i) * mxb_cpu_tensor_scale(&B.h, j));
+              const int64_t idx = i * N + j;
+              const double ref = bf ? mxbt_u2f((uint32_t)((uint16_t *)Cc)[idx] << 16) : ((float *)Cc)[idx];
+              const double got = bf ? mxbt_u2f((uint32_t)((uint16_t *)Cg)[idx] << 16) : ((float *)Cg)[idx];
+              const double bnd = at * g * S + 2 * uo * fabs(ref) + 0x1p-130;
+              cr_assert(fabs(got - ref) <= bnd, "shape %zu which %d (%s) C[%lld][%lld] = %.9g, reference %.9g, bound %.3g",
+                        s, which, impl, (long long)i, (long long)j, got, ref, bnd);
+            }
+          free(a);
+          free(b);
+        }
         mxbt_dev_free(dw);
         mxbt_dev_free(dC);
         free(Cc);

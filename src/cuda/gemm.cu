@@ -99,8 +99,9 @@ struct path {
 };
 
 static bool fast(const call &c) { return c.desc->mode != MXB_GEMM_EXACT; }
-// One tensor scale for each operand: the fast paths' assumption. An NVFP4
-// operand with an amax per row takes the exact paths, in either mode.
+// One tensor scale for each operand: the assumption of the fast paths other
+// than the decode kernel. Fast calls with an NVFP4 operand with an amax per
+// row that it does not take close on the exact paths.
 static bool one_scale(const call &c) { return !row_scaled(c.p.a) && !row_scaled(c.p.b); }
 static bool fast_path(const call &c) { return fast(c) && one_scale(c); }
 static int fa(const call &c) { return c.A->format; }
@@ -150,10 +151,10 @@ static mxb_status_t run_blockscaled_path(const call &c, const char **ran) {
 }
 
 static bool k_empty(const mxb_context *, const call &c) { return c.p.K == 0; }
-static bool exact_fp4(const mxb_context *, const call &c) {
-  return !fast_path(c) && fa(c) == fb(c) && is_fp4(fa(c));
-}
-static bool exact_any(const mxb_context *, const call &c) { return !fast_path(c); }
+static bool exact_fp4(const mxb_context *, const call &c) { return !fast(c) && fa(c) == fb(c) && is_fp4(fa(c)); }
+static bool exact_any(const mxb_context *, const call &c) { return !fast(c); }
+// Fast calls with an amax per row that no fast path took.
+static bool rows_fp4(const mxb_context *, const call &c) { return !one_scale(c) && fa(c) == fb(c) && is_fp4(fa(c)); }
 static bool lt_nvfp4_sm100(const mxb_context *ctx, const call &c) {
   return fast_path(c) && blockscaled_ok(ctx, c.p) && fa(c) == MXB_FORMAT_NVFP4;
 }
@@ -178,7 +179,7 @@ static bool lt_fp8(const mxb_context *ctx, const call &c) {
 // NVFP4 scales; a block-scaled A is decoded element by element when staged.
 static bool decode_m16(const mxb_context *, const call &c) {
   const bool a_ok = fa(c) == MXB_FORMAT_BF16 ? c.p.a.row_bytes % 16 == 0 : bf16_dequant(fa(c));
-  return fast_path(c) && c.p.M <= 16 && a_ok && is_fp4(fb(c)) && c.p.K % 64 == 0 &&
+  return fast(c) && c.p.M <= 16 && a_ok && is_fp4(fb(c)) && c.p.K % 64 == 0 &&
          c.p.align.data >= 16 && (fb(c) == MXB_FORMAT_MXFP4 || c.p.align.scales >= 2) &&
          c.B->scale_layout == MXB_SCALE_LAYOUT_LINEAR;
 }
@@ -209,6 +210,7 @@ static const path k_paths[] = {
     {"cuda-fast-cublaslt-bf16", lt_bf16, nullptr, ws_lt, run_lt_path, true},
     {"cuda-fast-cublaslt-fp8", lt_fp8, nullptr, ws_lt_or_dequant, run_lt_path, true},
     {"cuda-fast-dequant-cublaslt-bf16", dequant, nullptr, ws_dequant, run_dequant_path, true},
+    {"cuda-exact-int8-mma", rows_fp4, nullptr, ws_int8, run_int8_path, false},
     {"cuda-exact-generic", always, nullptr, no_workspace, run_generic_path, false},
 };
 

@@ -77,17 +77,18 @@ static inline bool has_tensor_scale(const operand &o) { return mxb_fmt_tensor_sc
 // Tensor scale (NUMERICS 7 step 3), by the table's rule: NVFP4 amax used / 2688
 // (/ 1536 with the E4M3 bound 256),
 // FP8 per-tensor scale_inv.
-// r: the row, for an NVFP4 operand with an amax per row (row_scaled).
-__device__ __forceinline__ float tensor_scale(const operand &o, int64_t r = 0) {
+// (An operand with an amax per row: its first row's; see alpha_rows.)
+__device__ __forceinline__ float tensor_scale(const operand &o) {
   switch (mxb_fmt_tensor_scale(o.format)) {
-    case MXB_TSCALE_AMAX: return mxb_nvfp4_tensor_scale(mxb_nvfp4_amax_at(o.amax, o.flags, r), o.flags);
+    case MXB_TSCALE_AMAX: return mxb_nvfp4_tensor_scale(*o.amax, o.flags);
     case MXB_TSCALE_PLANE: return *reinterpret_cast<const float *>(o.scales);
     default: return 1.0f;
   }
 }
 // Whether o's tensor scale is one a row (NVFP4 with MXB_TENSOR_ROW_AMAX):
-// the exact paths take each row's (alpha_at); the fast paths refuse it.
-static inline bool row_scaled(const operand &o) {
+// the exact paths and the decode kernel take each row's (alpha_rows); the
+// other fast paths refuse it.
+__host__ __device__ inline bool row_scaled(const operand &o) {
   return mxb_fmt_tensor_scale(o.format) == MXB_TSCALE_AMAX && (o.flags & MXB_TENSOR_ROW_AMAX);
 }
 
@@ -197,12 +198,32 @@ struct problem {
   mxb_gemm_align align;
 };
 
-// alpha_t of C[m, n]: alpha_t, the call's, unless an operand has an amax
-// per row, whose rows then give theirs (NUMERICS 7 step 3 with tsA of row m
-// and tsB of row n).
-__device__ __forceinline__ float alpha_at(const problem &p, float alpha_t, int64_t m, int64_t n) {
-  if (!((p.a.flags | p.b.flags) & MXB_TENSOR_ROW_AMAX)) return alpha_t;
-  return mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a, m), tensor_scale(p.b, n));
+// alpha_t of the elements of C (NUMERICS 7 step 3), worked out once a
+// kernel: the call's alpha * (tsA * tsB), or, where an operand has an amax
+// per row, tsA of A's row m and tsB of B's row n. The per-row case costs a
+// load and three multiplies an element, and no code where it is not taken
+// (a kernel that unrolls its stores keeps its size).
+struct alpha_rows {
+  float alpha, ta, tb, at;  // alpha; the operands' one tensor scales; alpha_t
+  const float *ra, *rb;     // amax per row of A, of B (NULL: one amax)
+  uint32_t fa, fb;          // their flags (the E4M3 bound)
+  __device__ __forceinline__ float operator()(int64_t m, int64_t n) const {
+    if (!ra && !rb) return at;
+    return mxb_gemm_alpha_t(alpha, ra ? mxb_nvfp4_tensor_scale(ra[m], fa) : ta,
+                            rb ? mxb_nvfp4_tensor_scale(rb[n], fb) : tb);
+  }
+};
+__device__ __forceinline__ alpha_rows alpha_of(float alpha, const operand &a, const operand &b) {
+  alpha_rows r;
+  r.alpha = alpha;
+  r.ta = tensor_scale(a);
+  r.tb = tensor_scale(b);
+  r.at = mxb_gemm_alpha_t(alpha, r.ta, r.tb);
+  r.ra = row_scaled(a) ? a.amax : nullptr;
+  r.rb = row_scaled(b) ? b.amax : nullptr;
+  r.fa = a.flags;
+  r.fb = b.flags;
+  return r;
 }
 
 // A grouped call as the sm_90a kernels run it: the group table (M-grouped:

@@ -141,7 +141,7 @@ __device__ __forceinline__ uint32_t bf16x2_too_large(uint32_t x) {
 
 // Exact mode (NUMERICS 7) for outputs [0, M) x [n_begin, n_end): the rare
 // inputs the BF16 decode cannot represent exactly.
-__device__ void exact_outputs(const problem &p, float alpha_t, int64_t n_begin, int64_t n_end) {
+__device__ void exact_outputs(const problem &p, const alpha_rows &alpha_t, int64_t n_begin, int64_t n_end) {
   const int64_t cols = n_end - n_begin;
   for (int64_t i = threadIdx.x; i < p.M * cols; i += blockDim.x) {
     const int64_t m = i / cols, n = n_begin + i % cols;
@@ -152,7 +152,7 @@ __device__ void exact_outputs(const problem &p, float alpha_t, int64_t n_begin, 
       for (int64_t k = k0; k < k1; k++) s = __dadd_rn(s, __dmul_rn(decoded(p.a, m, k), decoded(p.b, n, k)));
       acc = __fadd_rn(acc, __double2float_rn(s));
     }
-    store(p.out, alpha_t, m, n, acc);
+    store(p.out, alpha_t(m, n), m, n, acc);
   }
 }
 
@@ -371,7 +371,7 @@ __global__ void __launch_bounds__(DTHREADS, 2)
     for (int e = 0; e < 4; e++) red[warp][4 * j + e][lane] = acc[j][e];
   bool bad = out_of_range != 0;
   for (int i = threadIdx.x; i < nflags; i += DTHREADS) bad |= aflags[i] != 0;
-  const float alpha_t = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
+  const alpha_rows alpha_t = alpha_of(p.out.alpha, p.a, p.b);
   const int64_t n_end = min(p.N, n_block + groups * WROWS);
   if (__syncthreads_or(bad)) {
     exact_outputs(p, alpha_t, n_block, n_end);
@@ -382,7 +382,7 @@ __global__ void __launch_bounds__(DTHREADS, 2)
     float v = 0.0f;  // from +0, as the exact path does
     for (int k = 0; k < wk; k++) v = __fadd_rn(v, red[grp * wk + k][je][l]);
     const int64_t m = (l >> 2) + (je & 2) * 4, n = n_block + grp * WROWS + (je >> 2) * 8 + 2 * (l & 3) + (je & 1);
-    if (m < p.M && n < p.N) store(p.out, alpha_t, m, n, v);
+    if (m < p.M && n < p.N) store(p.out, alpha_t(m, n), m, n, v);
   }
 }
 

@@ -19,7 +19,7 @@ __global__ void __launch_bounds__(256) generic_kernel(problem p, const int *guar
   __shared__ double sa[GT][MXB_GEMM_MAX_K_BLOCK + 1], sb[GT][MXB_GEMM_MAX_K_BLOCK + 1];
   const int tx = threadIdx.x % GT, ty = threadIdx.x / GT;
   const int64_t tiles_n = (p.N + GT - 1) / GT, tiles = (p.M + GT - 1) / GT * tiles_n;
-  const float alpha_t = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
+  const alpha_rows alpha_t = alpha_of(p.out.alpha, p.a, p.b);
   for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
     const int64_t m0 = tile / tiles_n * GT, n0 = tile % tiles_n * GT;
     float acc = 0.0f;
@@ -36,7 +36,7 @@ __global__ void __launch_bounds__(256) generic_kernel(problem p, const int *guar
       for (int k = 0; k < len; k++) s = __dadd_rn(s, __dmul_rn(sa[ty][k], sb[tx][k]));
       acc = __fadd_rn(acc, __double2float_rn(s));
     }
-    if (m0 + ty < p.M && n0 + tx < p.N) store(p.out, alpha_at(p, alpha_t, m0 + ty, n0 + tx), m0 + ty, n0 + tx, acc);
+    if (m0 + ty < p.M && n0 + tx < p.N) store(p.out, alpha_t(m0 + ty, n0 + tx), m0 + ty, n0 + tx, acc);
   }
 }
 
@@ -259,7 +259,7 @@ __global__ void __launch_bounds__(256, 1)
   }
   cp_wait<0>();
 
-  const float alpha_t = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
+  const alpha_rows alpha_t = alpha_of(p.out.alpha, p.a, p.b);
 #pragma unroll
   for (int i = 0; i < 4; i++)
 #pragma unroll
@@ -268,7 +268,7 @@ __global__ void __launch_bounds__(256, 1)
       for (int e = 0; e < 4; e++) {
         const int64_t m = m0 + wm * 64 + i * 16 + g + (e >> 1) * 8;
         const int64_t n = n0 + wn * 32 + j * 8 + 2 * t + (e & 1);
-        if (m < p.M && n < p.N) store(p.out, alpha_at(p, alpha_t, m, n), m, n, acc[i][j][e]);
+        if (m < p.M && n < p.N) store(p.out, alpha_t(m, n), m, n, acc[i][j][e]);
       }
 }
 
