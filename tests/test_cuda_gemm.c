@@ -734,6 +734,7 @@ Test(cuda_gemm, nvfp4_e4m3_max_256_every_path) {
 #endif
 }
 
+#ifdef MXB_WITH_CUDA
 /* NVFP4 [rows, K] quantized on the CPU with cfg, with a device copy; amax
  * holds one value a row (cfg->nvfp4_row_amax) or one. */
 typedef struct rowq {
@@ -762,6 +763,7 @@ static void rowq_free(rowq *q) {
   free(q->h.data), free(q->h.scales), free(q->h.amax);
   mxbt_dev_free(q->d.data), mxbt_dev_free(q->d.scales), mxbt_dev_free(q->d.amax);
 }
+#endif
 
 /* NVFP4 with an amax per row, on A, on B or both: exact mode gives the
  * CPU's bytes (beta, bf16 C too); fast mode runs the decode kernel (M <= 16)

@@ -280,53 +280,33 @@ Test(cuda_quantize, nvfp4_four_over_six) {
   cmp_close(&c);
 }
 
-/* The E4M3 bound 256 through every NVFP4 kernel: 1x16 blocks, 2D tiles,
- * Four Over Six, SR, the RHT, a supplied amax, both layouts. */
-Test(cuda_quantize, nvfp4_e4m3_max_256) {
+/* NVFP4 options through every NVFP4 kernel: the E4M3 bound 256 (row = 0:
+ * 1x16 blocks, 2D tiles, Four Over Six, SR, the RHT, a supplied amax, both
+ * layouts) and an amax per row (row = 1: computed or supplied, RNE and SR,
+ * Four Over Six, the RHT, the bound 256 by turns, both non-finite
+ * policies); dequantize reads each. */
+Test(cuda_quantize, nvfp4_e4m3_max_and_row_amax) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();
-  for (size_t s = 0; s < NSHAPES; s++)
-    for (int k = 0; k < CMP_KINDS; k++)
-      for (int opt = 0; opt < 16; opt++) {
-        mxb_quant_config_t cfg;
-        mxb_quant_config_init(&cfg);
-        cfg.nvfp4_e4m3_max = 256;
-        cfg.rounding = (opt & 1) ? MXB_ROUND_SR : MXB_ROUND_RNE;
-        cfg.seed = 5;
-        if (opt & 2) cfg.four_over_six = MXB_FOUR_OVER_SIX_MAE;
-        else if (opt & 4) cfg.block_2d = 1;
-        cfg.rht.enabled = !cfg.block_2d && k_shapes[s][1] % 16 == 0 && (opt & 4);
-        if (opt & 8) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
-        qcase q = {MXB_FORMAT_NVFP4, k_dtypes[(s + (size_t)k + (size_t)opt) % 3], k_shapes[s][0], k_shapes[s][1],
-                   (cmp_input)k, (mxb_scale_layout_t)((opt >> 1) & 1), 2.5f};
-        quantize_both(&c, &cfg, &q);
-      }
-  cmp_close(&c);
-}
-
-/* An amax per row (nvfp4_row_amax): computed or supplied, RNE and SR, Four
- * Over Six, the RHT, the bound 256, both layouts; dequantize reads each
- * row's. */
-Test(cuda_quantize, nvfp4_row_amax) {
-  MXBT_REQUIRE_GPU();
-  cmp_ctx c = cmp_open();
-  for (size_t s = 0; s < NSHAPES; s++)
-    for (int k = 0; k < CMP_KINDS; k++)
-      for (int opt = 0; opt < 16; opt++) {
-        mxb_quant_config_t cfg;
-        mxb_quant_config_init(&cfg);
-        cfg.nvfp4_row_amax = 1;
-        cfg.rounding = (opt & 1) ? MXB_ROUND_SR : MXB_ROUND_RNE;
-        cfg.seed = 9;
-        if (opt & 2) cfg.four_over_six = MXB_FOUR_OVER_SIX_MSE;
-        cfg.rht.enabled = k_shapes[s][1] % 16 == 0 && (opt & 4);
-        if (opt & 8) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
-        if ((opt + k) % 3 == 0) cfg.nvfp4_e4m3_max = 256;
-        cfg.nonfinite = (opt + (int)s) % 2 ? MXB_NONFINITE_SATURATE : MXB_NONFINITE_NAN_BLOCK;
-        qcase q = {MXB_FORMAT_NVFP4, k_dtypes[(s + (size_t)k + (size_t)opt) % 3], k_shapes[s][0], k_shapes[s][1],
-                   (cmp_input)k, (mxb_scale_layout_t)((opt >> 2) & 1), 3.0f};
-        quantize_both(&c, &cfg, &q);
-      }
+  for (int row = 0; row < 2; row++)
+    for (size_t s = 0; s < NSHAPES; s++)
+      for (int k = 0; k < CMP_KINDS; k++)
+        for (int opt = 0; opt < 16; opt++) {
+          mxb_quant_config_t cfg;
+          mxb_quant_config_init(&cfg);
+          cfg.rounding = (opt & 1) ? MXB_ROUND_SR : MXB_ROUND_RNE;
+          cfg.seed = row ? 9 : 5;
+          if (opt & 2) cfg.four_over_six = row ? MXB_FOUR_OVER_SIX_MSE : MXB_FOUR_OVER_SIX_MAE;
+          else if ((opt & 4) && !row) cfg.block_2d = 1;
+          cfg.rht.enabled = !cfg.block_2d && k_shapes[s][1] % 16 == 0 && (opt & 4);
+          if (opt & 8) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+          cfg.nvfp4_row_amax = row;
+          cfg.nvfp4_e4m3_max = !row || (opt + k) % 3 == 0 ? 256 : 0;
+          if (row) cfg.nonfinite = (opt + (int)s) % 2 ? MXB_NONFINITE_SATURATE : MXB_NONFINITE_NAN_BLOCK;
+          qcase q = {MXB_FORMAT_NVFP4, k_dtypes[(s + (size_t)k + (size_t)opt) % 3], k_shapes[s][0], k_shapes[s][1],
+                     (cmp_input)k, (mxb_scale_layout_t)(row ? (opt >> 2) & 1 : (opt >> 1) & 1), row ? 3.0f : 2.5f};
+          quantize_both(&c, &cfg, &q);
+        }
   cmp_close(&c);
 }
 

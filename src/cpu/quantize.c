@@ -171,8 +171,10 @@ static void put_scale8(const qctx *q, int64_t i, int64_t j, uint8_t s) {
  * its amax computed as the tensor amax is (the largest block amax, NaN
  * blocks left out) and stored, or read from dst->amax[row]. */
 static mxb_nvfp4_ts row_scales(const qctx *q, const qslot *s, int64_t row) {
-  float A = q->dst->amax[row];
-  if (q->cfg->amax_source != MXB_AMAX_FROM_TENSOR) {
+  float A;
+  if (q->cfg->amax_source == MXB_AMAX_FROM_TENSOR) {
+    A = q->dst->amax[row];
+  } else {
     const int64_t bc = bcols(q);
     uint32_t m = 0;
     for (int64_t j = 0; j < q->scols; j++) {
