@@ -305,6 +305,23 @@ typedef enum mxb_four_over_six_t {
   MXB_FOUR_OVER_SIX_MAE = 2  /* the sum of absolute errors */
 } mxb_four_over_six_t;
 
+/* Compatibility profiles (added in 0.2; docs/COMPAT.md): whose bytes
+ * mxb_quantize writes. The default follows docs/NUMERICS.md; each other
+ * profile reproduces that library's quantizer byte for byte (codes, scales
+ * and tensor amax), quirks included, for the formats it has, on the CPU and
+ * the GPU alike. A profile fixes the scale rule and the handling of NaN,
+ * Inf and -0, so it takes the defaults of every other option (RNE, no RHT,
+ * no 2D, no Four Over Six, 448, one amax), else MXB_ERR_UNSUPPORTED. */
+typedef enum mxb_compat_t {
+  MXB_COMPAT_MXBLAS = 0,       /* this library's contract */
+  MXB_COMPAT_TE = 1,           /* Transformer Engine's reference quantizers: NVFP4, MXFP8 */
+  MXB_COMPAT_TORCHAO = 2,      /* torchao's to_mx / NVFP4 (scale mode FLOOR, its default) */
+  MXB_COMPAT_MICROXCALING = 3, /* microxcaling's MX (round "nearest", scale_bits 8) */
+  MXB_COMPAT_OCP_FLOOR = 4,    /* OCP MX v1.0: FLOOR scales, RNE elements, saturating */
+  MXB_COMPAT_TORCHAO_RCEIL = 5 /* torchao's to_mx with ScaleCalculationMode.RCEIL */
+} mxb_compat_t;
+#define MXB_COMPAT_COUNT 6
+
 typedef struct mxb_quant_config_t {
   size_t struct_size;
   mxb_rounding_t rounding;
@@ -340,6 +357,8 @@ typedef struct mxb_quant_config_t {
    * MXB_TENSOR_ROW_AMAX. Not with 2D tiles, nor in the grouped quantize;
    * docs/NUMERICS.md 4.1. 0 (default): one amax for the tensor. */
   int nvfp4_row_amax;
+  /* Whose bytes to write (added in 0.2): see mxb_compat_t above. */
+  mxb_compat_t compat;
 } mxb_quant_config_t;
 
 MXB_API void mxb_quant_config_init(mxb_quant_config_t *cfg);

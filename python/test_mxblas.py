@@ -685,6 +685,32 @@ class E4m3Max(unittest.TestCase):
         self.assertEqual(e.exception.status, mxblas.load_library().mxb_status_string(4).decode())  # MXB_ERR_UNSUPPORTED
 
 
+class Compat(unittest.TestCase):
+    """Compatibility profiles (docs/COMPAT.md); the byte-for-byte vectors are the C tests'."""
+    def test_profiles_write_their_library_bytes(self):
+        x = np.zeros((1, 32), np.float32)
+        x[0, 0], x[0, 1], x[0, 2] = -0.0, 1.0, -1.0
+        te, std = mxblas.quantize(x, "nvfp4", compat="te"), mxblas.quantize(x, "nvfp4")
+        self.assertEqual(int(std.data[0, 0]) & 0xF, 0x8)  # -0.0 keeps its sign in mxblas
+        self.assertEqual(int(te.data[0, 0]) & 0xF, 0x0)   # and is code 0 in TE's reference
+        self.assertTrue(np.array_equal(te.scales, std.scales))
+        z = np.zeros((2, 32), np.float32)
+        self.assertEqual(int(mxblas.quantize(z, "mxint8", compat="microxcaling").scales[0]), 1)
+        self.assertEqual(int(mxblas.quantize(z, "mxint8").scales[0]), 0)
+        # OCP FLOOR is the contract with FLOOR scales
+        y = sample(4, 64, 35)
+        same_planes(self, mxblas.quantize(y, "mxfp4", compat="ocp"), mxblas.quantize(y, "mxfp4", scale_rule="floor"), "ocp")
+
+    def test_refusals(self):
+        x = sample(16, 32, 36)
+        with self.assertRaises(ValueError):
+            mxblas.quantize(x, "nvfp4", compat="cublas")
+        for fmt, opts in [("mx6", {}), ("nvfp4", dict(compat="te", rht=True)), ("mxint8", {})]:
+            with self.assertRaises(mxblas.MxblasError) as e:
+                mxblas.quantize(x, fmt, **({"compat": "te"} | opts))
+            self.assertEqual(e.exception.status, mxblas.load_library().mxb_status_string(4).decode())
+
+
 class PairTransposeRht(unittest.TestCase):
     def test_quantize_pair_is_two_quantizes(self):
         x = sample(48, 96, 21)  # RHT along either side needs multiples of 16

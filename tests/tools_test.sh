@@ -220,6 +220,12 @@ mentions "2D refusal names the formats that have it" "NVFP4 (16x16) and the MX f
 expect 0 "--2d for mxfp8 (32x32 tiles)" "$TOOL" quantize "$T/x.npy" --format mxfp8_e4m3 --2d -o "$T/o.safetensors"
 expect 3 "--four-over-six refused for mxfp4" "$TOOL" quantize "$T/x.npy" --format mxfp4 --four-over-six=mse -o "$T/o.safetensors"
 mentions "4/6 refusal names the format" "NVFP4 only"
+# --compat: another library's bytes (docs/COMPAT.md), recorded in the container; refused off its formats
+expect 0 "quantize --compat microxcaling" "$TOOL" quantize "$T/x.npy" --format mxint8 --compat microxcaling -o "$T/qc.safetensors"
+grep -q '"mxblas.compat":"microxcaling"' "$T/qc.safetensors" && ok "--compat is in the metadata" || bad "--compat metadata"
+expect 3 "--compat te refused for mx6" "$TOOL" quantize "$T/x.npy" --format mx6 --compat te -o "$T/o.safetensors"
+mentions "--compat refusal names the format" "the te profile has no mx6"
+expect 2 "bad --compat value" "$TOOL" quantize "$T/x.npy" --format nvfp4 --compat cublas -o "$T/o.safetensors"
 expect 2 "--four-over-six takes mse or mae" "$TOOL" quantize "$T/x.npy" --format nvfp4 --four-over-six=rmse -o "$T/o.safetensors"
 expect 2 "--four-over-six does not apply to dequantize" "$TOOL" dequantize "$T/o.safetensors" --four-over-six=mse -o "$T/o.npy"
 # Four Over Six: blocks scaled to 4 (frac_scaled_to_4 > 0), a higher SQNR than plain NVFP4
@@ -612,7 +618,7 @@ CORPUS=$(dirname "$0")/../corpus
 expect 0 "corpus regenerates" "$TOOL" corpus "$T/corpus"
 expect 0 "the committed corpus is the CPU reference's" diff -r "$CORPUS" "$T/corpus" -x regenerate.sh -x README.md
 expect 0 "check corpus (this build)" "$TOOL" check corpus "$CORPUS"
-grep -q "^89 of 89 corpus checks passed" "$T/out" && ok "check corpus: every case passes" || bad "check corpus summary"
+grep -q "^108 of 108 corpus checks passed" "$T/out" && ok "check corpus: every case passes" || bad "check corpus summary"
 ncases=$(ls "$CORPUS/cases" | wc -l)
 "$PY" - "$CORPUS" "$ncases" <<'EOF' >"$T/out" 2>"$T/err" && ok "the manifest lists every case file" || bad "manifest"
 import json, os, sys
@@ -620,7 +626,8 @@ d, n = sys.argv[1], int(sys.argv[2])
 m = json.load(open(f"{d}/manifest.json"))
 assert len(m["cases"]) == n and all(os.path.exists(f"{d}/{c['file']}") for c in m["cases"])
 need = {"rounding": {"rne", "sr"}, "scale_rule": {"rceil", "floor", "ceil", "even"}, "rht": {"0", "1"},
-        "block_2d": {"0", "1"}, "pow2_scale": {"0", "1"}, "nonfinite": {"nan-block", "saturate"}}
+        "block_2d": {"0", "1"}, "pow2_scale": {"0", "1"}, "nonfinite": {"nan-block", "saturate"},
+        "compat": {"te", "torchao", "torchao-rceil", "microxcaling", "ocp"}}
 for k, v in need.items():
     assert {c[k] for c in m["cases"] if k in c} == v, k
 fmts = {c["format"] for c in m["cases"] if c["op"] == "quantize"}

@@ -67,6 +67,8 @@ int cli_main(int argc, char **argv);
 void cli_print_usage(FILE *f);
 
 int cli_format(const char *name, mxb_format_t *f); /* message on failure */
+/* A compatibility profile's name as --compat takes it ("te", ...; "?" for none). */
+const char *cli_compat_name(int profile);
 
 /* Read a tensor file as fp32 (CLI_OK or CLI_ERROR, message printed). */
 int cli_load_f32(const char *path, const char *tensor, mxio_array *a);

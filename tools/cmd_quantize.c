@@ -44,12 +44,12 @@ static int save_container(const char *path, const cli_qtensor *q, const cli_opts
   static const char *rules[] = {"rceil", "floor", "ceil", "even"};
   const char *keys[] = {"mxblas.version", "mxblas.format", "mxblas.rows", "mxblas.cols",
                         "mxblas.flags",   "mxblas.rounding", "mxblas.seed", "mxblas.offset",
-                        "mxblas.scale_rule", "mxblas.source"};
+                        "mxblas.scale_rule", "mxblas.source", "mxblas.compat"};
   const char *vals[] = {mxb_version_string(), fi.name, rows, cols, flags,
                         o->cfg.rounding == MXB_ROUND_SR ? "sr" : "rne", seed, offset,
-                        rules[o->cfg.scale_rule & 3], src};
+                        rules[o->cfg.scale_rule & 3], src, cli_compat_name(o->cfg.compat)};
   char err[512];
-  if (mxio_st_write(path, n, out, 10, keys, vals, err, sizeof(err)) != 0) return cli_error("%s", err);
+  if (mxio_st_write(path, n, out, 11, keys, vals, err, sizeof(err)) != 0) return cli_error("%s", err);
   return CLI_OK;
 }
 

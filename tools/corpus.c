@@ -117,6 +117,28 @@ static int build_cases(ccase *c) {
                                       MXB_FORMAT_FP8_E4M3_1x128};
   for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
     add(c, &n, OP_QUANTIZE, IN_NORMAL, tail[i], tail[i], 5, 100, "tail_5x100");
+  /* the compatibility profiles (docs/COMPAT.md), each on its formats, NaN/Inf on some */
+  static const struct {
+    mxb_compat_t c;
+    mxb_format_t f;
+    int nonfinite;
+  } cp[] = {
+    {MXB_COMPAT_TE, MXB_FORMAT_NVFP4, 1},           {MXB_COMPAT_TE, MXB_FORMAT_MXFP8_E4M3, 1},
+    {MXB_COMPAT_TE, MXB_FORMAT_MXFP8_E5M2, 0},      {MXB_COMPAT_TORCHAO, MXB_FORMAT_NVFP4, 0},
+    {MXB_COMPAT_TORCHAO, MXB_FORMAT_MXFP8_E4M3, 0}, {MXB_COMPAT_TORCHAO, MXB_FORMAT_MXFP6_E2M3, 0},
+    {MXB_COMPAT_TORCHAO, MXB_FORMAT_MXFP4, 1},      {MXB_COMPAT_TORCHAO_RCEIL, MXB_FORMAT_MXFP8_E4M3, 0},
+    {MXB_COMPAT_TORCHAO_RCEIL, MXB_FORMAT_MXFP4, 0}, {MXB_COMPAT_MICROXCALING, MXB_FORMAT_MXFP8_E4M3, 1},
+    {MXB_COMPAT_MICROXCALING, MXB_FORMAT_MXFP6_E3M2, 0}, {MXB_COMPAT_MICROXCALING, MXB_FORMAT_MXFP4, 0},
+    {MXB_COMPAT_MICROXCALING, MXB_FORMAT_MXINT8, 0}, {MXB_COMPAT_OCP_FLOOR, MXB_FORMAT_MXFP8_E4M3, 0},
+    {MXB_COMPAT_OCP_FLOOR, MXB_FORMAT_MXFP4, 0},
+  };
+  for (size_t i = 0; i < sizeof(cp) / sizeof(cp[0]); i++)
+    for (int nfin = 0; nfin <= cp[i].nonfinite; nfin++) {
+      char sfx[48];
+      snprintf(sfx, sizeof(sfx), "compat_%s%s", cli_compat_name(cp[i].c), nfin ? "_nonfinite" : "");
+      for (char *p = sfx; *p; p++) *p = *p == '-' ? '_' : *p;
+      add(c, &n, OP_QUANTIZE, nfin ? IN_NONFINITE : IN_NORMAL, cp[i].f, cp[i].f, ROWS, 128, sfx)->cfg.compat = cp[i].c;
+    }
   static const mxb_format_t ga[] = {MXB_FORMAT_BF16,       MXB_FORMAT_NVFP4,          MXB_FORMAT_MXFP8_E4M3,
                                     MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP6_E2M3,     MXB_FORMAT_MXFP4,
                                     MXB_FORMAT_MXINT8,     MXB_FORMAT_MX9,            MXB_FORMAT_MX6,
@@ -186,6 +208,7 @@ static void put_cfg(meta *m, const mxb_quant_config_t *c) {
   put(m, "mxblas.rht_signs", "0x%04X", c->rht.sign_mask[0]);
   put(m, "mxblas.block_2d", "%d", c->block_2d);
   put(m, "mxblas.pow2_scale", "%d", c->fp8_pow2_scale);
+  if (c->compat) put(m, "mxblas.compat", "%s", cli_compat_name(c->compat));
 }
 
 /* The options of a case from its metadata (the keys put_cfg writes). */
@@ -206,6 +229,10 @@ static int get_cfg(const mxio_st *st, const char *path, mxb_quant_config_t *c) {
   c->rht.enabled = !strcmp(v[5], "1");
   c->block_2d = !strcmp(v[6], "1");
   c->fp8_pow2_scale = !strcmp(v[7], "1");
+  const char *compat = mxio_st_meta(st, "mxblas.compat"); /* absent: the default profile */
+  for (int p = 1; compat && p < MXB_COMPAT_COUNT; p++)
+    if (!strcmp(compat, cli_compat_name(p))) c->compat = (mxb_compat_t)p;
+  if (compat && !c->compat) return cli_error("%s: mxblas.compat %s is not a profile", path, compat);
   return CLI_OK;
 }
 

@@ -38,6 +38,8 @@ _RULES = {"rceil": 0, "floor": 1, "ceil": 2, "even": 3}
 _ROUNDING = {"rne": 0, "sr": 1}
 _NONFINITE = {"nan_block": 0, "nan-block": 0, "saturate": 1}
 _FOUR_OVER_SIX = {None: 0, "mse": 1, "mae": 2}
+# compatibility profiles (docs/COMPAT.md): whose bytes quantize writes
+_COMPAT = {None: 0, "mxblas": 0, "te": 1, "torchao": 2, "microxcaling": 3, "ocp": 4, "torchao-rceil": 5}
 _MOR_METRICS = {"rel_l2": 0, "max_rel": 1, "mean_rel": 2}
 DTYPE_FP32, DTYPE_BF16, DTYPE_FP16 = 0, 1, 2
 TENSOR_SCALED_2D, TENSOR_RHT, TENSOR_E4M3_MAX_256 = 0x1, 0x2, 0x4
@@ -75,7 +77,7 @@ class _QuantConfig(C.Structure):
                 ("offset", C.c_uint64), ("scale_rule", C.c_int), ("nonfinite", C.c_int),
                 ("amax_source", C.c_int), ("block_2d", C.c_int), ("fp8_pow2_scale", C.c_int),
                 ("rht", _Rht), ("four_over_six", C.c_int), ("rng_state", C.c_void_p),
-                ("nvfp4_e4m3_max", C.c_int)]
+                ("nvfp4_e4m3_max", C.c_int), ("nvfp4_row_amax", C.c_int), ("compat", C.c_int)]
 
 
 class _MorConfig(C.Structure):
@@ -683,7 +685,7 @@ def _rng_state_view(state):
 
 def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil",
                   nonfinite="nan_block", block_2d=False, pow2_scale=False, rht=False, rht_mask=None,
-                  amax=None, four_over_six=None, rng_state=None, e4m3_max=None):
+                  amax=None, four_over_six=None, rng_state=None, e4m3_max=None, compat=None):
     """(config, amax, state): the quantize config of these options, the amax to supply
     (None: computed) and the view of rng_state (None without one), which the caller
     keeps alive until the call has run (the config holds only its address)."""
@@ -699,6 +701,7 @@ def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil"
     if e4m3_max not in (None, 448, 256):
         raise ValueError(f"e4m3_max must be 448 or 256, not {e4m3_max!r}")
     cfg.nvfp4_e4m3_max = 0 if e4m3_max is None else int(e4m3_max)
+    cfg.compat = _choice("compat", _COMPAT, compat)
     if rht_mask is not None and not rht:
         raise ValueError("rht_mask without rht=True: the mask would be ignored")
     if rht_mask is not None:
@@ -730,7 +733,9 @@ def quantize(x, format, tau=None, metric=None, **opts):
     offset, its offset advanced by one after; CUDA graph replays draw fresh bits), four_over_six=None|'mse'|'mae' (NVFP4: each block, or
     16x16 tile with block_2d on the CPU backend, scaled to 4 or 6, whichever errs less
     by that metric; docs/NUMERICS.md 4.1.1), e4m3_max=448|256 (NVFP4: the block scale
-    the tensor amax maps to; 256 sets TENSOR_E4M3_MAX_256 in flags). MoR formats take tau,
+    the tensor amax maps to; 256 sets TENSOR_E4M3_MAX_256 in flags),
+    compat=None|'te'|'torchao'|'torchao-rceil'|'microxcaling'|'ocp' (write that library's
+    bytes: docs/COMPAT.md; with the other options at their defaults). MoR formats take tau,
     metric='rel_l2'|'max_rel'|'mean_rel' and pow2_scale.
     """
     info = _info(format)

@@ -34,6 +34,8 @@ static mxb_status_t check_pair(mxb_context_t *ctx, const mxb_quant_config_t *row
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "rowwise and colwise share their data plane");
   if (mxb_dtype_bytes(src_type) == 0)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "src type %d is not a valid mxb_dtype_t", (int)src_type);
+  if (row_cfg->compat || col_cfg->compat)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "compatibility profiles are mxb_quantize's: quantize the two copies with it");
   MXB_TRY(mxb_check_quantize(ctx, row_cfg, src_type, rowwise, &row->sz, &row->d));
   MXB_TRY(mxb_check_quantize(ctx, col_cfg, src_type, colwise, &col->sz, &col->d));
   size_t row_ws = mxb_quantize_workspace(ctx, row_cfg, row->d, rowwise, &row->sz);

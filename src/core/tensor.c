@@ -181,7 +181,8 @@ mxb_status_t mxb_quant_full_config(const mxb_quant_config_t *in, const char *nam
   static const size_t ends[] = {MXB_MIN_SIZE_QUANT_CONFIG, MXB_FIELD_END(mxb_quant_config_t, four_over_six),
                                 MXB_FIELD_END(mxb_quant_config_t, rng_state),
                                 MXB_FIELD_END(mxb_quant_config_t, nvfp4_e4m3_max),
-                                MXB_FIELD_END(mxb_quant_config_t, nvfp4_row_amax)};
+                                MXB_FIELD_END(mxb_quant_config_t, nvfp4_row_amax),
+                                MXB_FIELD_END(mxb_quant_config_t, compat)};
   mxb_quant_config_defaults(out);
   memcpy(out, in, mxb_whole_fields(in->struct_size, ends, sizeof(ends) / sizeof(ends[0])));
   out->struct_size = sizeof(*out);
@@ -199,6 +200,49 @@ uint32_t mxb_quant_flags(const mxb_quant_config_t *cfg) {
   return (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u) |
          (cfg->nvfp4_e4m3_max == 256 ? MXB_TENSOR_E4M3_MAX_256 : 0u) |
          (cfg->nvfp4_row_amax ? MXB_TENSOR_ROW_AMAX : 0u);
+}
+
+/* The formats each compatibility profile reproduces (docs/COMPAT.md). */
+static int compat_has(mxb_compat_t c, mxb_format_t f) {
+  const int mx = f == MXB_FORMAT_MXFP8_E4M3 || f == MXB_FORMAT_MXFP8_E5M2 || f == MXB_FORMAT_MXFP6_E2M3 ||
+                 f == MXB_FORMAT_MXFP6_E3M2 || f == MXB_FORMAT_MXFP4;
+  switch (c) {
+    case MXB_COMPAT_TE: return f == MXB_FORMAT_NVFP4 || f == MXB_FORMAT_MXFP8_E4M3 || f == MXB_FORMAT_MXFP8_E5M2;
+    case MXB_COMPAT_TORCHAO: return mx || f == MXB_FORMAT_NVFP4;
+    case MXB_COMPAT_TORCHAO_RCEIL: return mx;
+    case MXB_COMPAT_MICROXCALING:
+    case MXB_COMPAT_OCP_FLOOR: return mx || f == MXB_FORMAT_MXINT8;
+    default: return 1;
+  }
+}
+
+static const char *const compat_names[MXB_COMPAT_COUNT] = {"mxblas", "te", "torchao", "microxcaling", "ocp",
+                                                           "torchao-rceil"};
+
+const char *mxb_compat_name(mxb_compat_t c) {
+  return (int)c >= 0 && (int)c < MXB_COMPAT_COUNT ? compat_names[c] : "?";
+}
+
+/* A profile fixes the scale rule and the non-finite handling and takes the
+ * defaults of every other option (mxb_compat_t). */
+static mxb_status_t check_compat(const mxb_quant_config_t *cfg, const mxb_format_desc *d) {
+  if ((int)cfg->compat < 0 || (int)cfg->compat >= MXB_COMPAT_COUNT)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->compat %d is not a profile", (int)cfg->compat);
+  if (cfg->compat == MXB_COMPAT_MXBLAS) return MXB_SUCCESS;
+  const char *name = compat_names[cfg->compat];
+  if (!compat_has(cfg->compat, d->format))
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "the %s profile has no %s (docs/COMPAT.md lists its formats)", name, d->name);
+  const char *opt = cfg->rounding != MXB_ROUND_RNE                ? "stochastic rounding"
+                    : cfg->rht.enabled                            ? "the RHT"
+                    : cfg->block_2d                               ? "2D scaling"
+                    : cfg->four_over_six                          ? "Four Over Six"
+                    : cfg->nvfp4_e4m3_max == 256                  ? "the E4M3 bound 256"
+                    : cfg->nvfp4_row_amax                         ? "an amax per row"
+                    : cfg->scale_rule != MXB_SCALE_RULE_RCEIL     ? "a scale rule (the profile has its own)"
+                    : cfg->nonfinite != MXB_NONFINITE_NAN_BLOCK   ? "a non-finite policy (the profile has its own)"
+                                                                  : NULL;
+  if (opt) return mxb_fail(MXB_ERR_UNSUPPORTED, "the %s profile takes no %s: it reproduces that library's defaults", name, opt);
+  return MXB_SUCCESS;
 }
 
 mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_format_desc *d, int64_t cols) {
@@ -244,5 +288,5 @@ mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_for
     return mxb_fail(MXB_ERR_UNSUPPORTED, "%s is not produced by mxb_quantize (%s)", d->name,
                     d->elem == MXB_ELEM_MIXED ? "use mxb_mor_quantize" : "it is a plain GEMM operand");
   if (cfg->rht.enabled) MXB_TRY(mxb_check_rht(&cfg->rht, cols, "cols"));
-  return MXB_SUCCESS;
+  return check_compat(cfg, d);
 }

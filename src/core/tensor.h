@@ -92,6 +92,8 @@ mxb_status_t mxb_check_rht(const mxb_rht_t *rht, int64_t len, const char *what);
 /* The flags a tensor quantized with the (checked) cfg carries: 2D, RHT, the
  * NVFP4 E4M3 bound 256. The kernels read the bound from them too. */
 uint32_t mxb_quant_flags(const mxb_quant_config_t *cfg);
+/* The profile's name in docs/COMPAT.md and the CLI ("mxblas", "te", ...; "?" outside the enum). */
+const char *mxb_compat_name(mxb_compat_t c);
 
 #ifdef __cplusplus
 }

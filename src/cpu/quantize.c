@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "common/block.h"
+#include "common/compat.h"
 #include "core/tensor.h"
 #include "common/philox.h"
 #include "common/rht.h"
@@ -60,6 +61,7 @@ typedef struct qctx {
   uint32_t *pnv;      /* NVFP4 1x16 tensor amax: per chunk, over its blocks [nchunks] */
   mxb_nvfp4_ts ts;    /* ts.four_six: 1x16 blocks' Four Over Six (0 for 2D tiles) */
   int four_six_2d;    /* 2D tiles' Four Over Six metric (0: off) */
+  float compat_amax;  /* NVFP4 under a compatibility profile: the tensor amax as given or computed */
   qslot *slots;
 } qctx;
 
@@ -154,9 +156,9 @@ static void stats_task(void *arg, int64_t k, int slot) {
   for (int64_t row = r0; row < r1; row++) {
     tile_stats(q, s, row, row + 1, s->tamax, s->tbad);
     for (int64_t j = 0; j < q->scols; j++)
-      if (!(nan_blocks(q) && s->tbad[j])) m = s->tamax[j] > m ? s->tamax[j] : m;
+      if (!(nan_blocks(q) && s->tbad[j]) || q->cfg->compat) m = s->tamax[j] > m ? s->tamax[j] : m;
   }
-  q->pnv[k] = m;
+  q->pnv[k] = m; /* a profile's amax keeps NaN bits (NaN-block amax bits admit them) */
 }
 
 static void put_row(const qctx *q, const qslot *s, int64_t row) {
@@ -202,7 +204,9 @@ static void encode_nvfp4(const qctx *q, qslot *s, int64_t row, const mxb_nvfp4_t
     if (q->br > 1) bad = s->tbad[j];
     const uint8_t *r = s->r ? s->r + c0 : NULL;
     uint8_t sc;
-    if (q->four_six_2d && s->t46[j]) {
+    if (q->cfg->compat) {
+      sc = mxb_compat_nvfp4_block(q->cfg->compat, s->x + c0, n, q->compat_amax, s->codes + c0);
+    } else if (q->four_six_2d && s->t46[j]) {
       sc = mxb_nvfp4_block_scale4(mxb_u2f(a), ts);
       mxb_nvfp4_encode_block(s->x + c0, n, sc, ts, r, s->codes + c0);
     } else {
@@ -259,7 +263,8 @@ static void encode_mx(const qctx *q, qslot *s, int64_t row) {
     int64_t c0 = j * bc;
     const int n = (int)min64(bc, q->cols - c0);
     const uint8_t *r = s->r ? s->r + c0 : NULL;
-    uint8_t b = q->br > 1 ? mxb_mx_quantize_block_amax(s->x + c0, n, s->tamax[j], nan_blocks(q) && s->tbad[j], &q->fp,
+    uint8_t b = q->cfg->compat ? mxb_compat_mx_block(q->cfg->compat, s->x + c0, n, &q->fp, s->codes + c0)
+              : q->br > 1 ? mxb_mx_quantize_block_amax(s->x + c0, n, s->tamax[j], nan_blocks(q) && s->tbad[j], &q->fp,
                                                        q->cfg->scale_rule, r, s->codes + c0)
                           : mxb_mx_quantize_block(s->x + c0, n, &q->fp, q->cfg->scale_rule, q->cfg->nonfinite, r,
                                                   s->codes + c0);
@@ -442,7 +447,9 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
     if (q.br > 1) combine_bands(&q);
     if (nvfp4 && !cfg->nvfp4_row_amax) { /* else each row's, as it is encoded */
       float A = tensor_amax ? nvfp4_tensor_amax(&q) : *dst->amax;
+      if (tensor_amax && cfg->compat) A = mxb_compat_amax(mxb_f2u(A));
       if (tensor_amax) *dst->amax = A;
+      q.compat_amax = A;
       q.ts = mxb_nvfp4_tensor_scales(A, mxb_quant_flags(cfg));
       q.ts.four_six = q.br > 1 ? 0 : (int)cfg->four_over_six;
     }

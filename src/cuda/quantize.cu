@@ -483,6 +483,7 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   a.vec_out = aligned16(a.data) && a.row_bytes % 16 == 0;
   // The padding of a swizzled scale grid is zero, as on the CPU.
   if (a.swizzled) MXB_TRY(cuda_status(cudaMemsetAsync(a.scales, 0, s->scale_bytes, st), "cudaMemsetAsync(scales)"));
+  if (cfg->compat) return quantize_compat(ctx, d, cfg, dt, a, st, impl);  // RNE only: no SR state to advance
   MXB_TRY(MXB_DTYPE_SWITCH(dt, DT, [&] { return launch_format<DT>(ctx, d, cfg, a, st, impl); }));
   if (cfg->rng_state) {  // after the kernels that read it, in stream order (graph-safe)
     advance_rng<<<1, 1, 0, st>>>(cfg->rng_state, 1);

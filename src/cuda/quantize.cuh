@@ -200,6 +200,12 @@ int mx_bmax(const mxb_fp &p);
 QArgs make_qargs(const mxb_quant_config_t *cfg, const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
                  mxb_tensor_t *dst);
 
+// A quantization under a compatibility profile (cfg->compat, not the
+// default; quantize_compat.cu): the NVFP4 tensor amax pass when computed,
+// then one thread a block through common/compat.h.
+mxb_status_t quantize_compat(struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
+                             int dtype, const QArgs &a, cudaStream_t st, const char **impl);
+
 // The SR state's offset moves on by n once a call has drawn its bits.
 __global__ void advance_rng(uint64_t *state, int n);
 

@@ -416,6 +416,7 @@ static void pick_quant_config(in_t *in, mxb_quant_config_t *c) {
     c->nvfp4_e4m3_max = bounds[u8(in) % 5];
   }
   if (which & 131072) c->nvfp4_row_amax = pick(in, 3);
+  if (which & 262144) c->compat = (mxb_compat_t)pick(in, MXB_COMPAT_COUNT + 1);
 }
 
 /* Whether a quantize config is one the documentation accepts for the
@@ -426,12 +427,14 @@ static int quant_config_valid(const mxb_quant_config_t *c) {
   const size_t old = offsetof(mxb_quant_config_t, rht) + sizeof(c->rht),
                f46 = offsetof(mxb_quant_config_t, four_over_six) + sizeof(c->four_over_six),
                fb = offsetof(mxb_quant_config_t, nvfp4_e4m3_max) + sizeof(c->nvfp4_e4m3_max),
-               fr = offsetof(mxb_quant_config_t, nvfp4_row_amax) + sizeof(c->nvfp4_row_amax);
+               fr = offsetof(mxb_quant_config_t, nvfp4_row_amax) + sizeof(c->nvfp4_row_amax),
+               fc = offsetof(mxb_quant_config_t, compat) + sizeof(c->compat);
   return c->struct_size >= old && (c->rounding == 0 || c->rounding == 1) && (unsigned)c->scale_rule <= 3 &&
          (c->nonfinite == 0 || c->nonfinite == 1) && (c->amax_source == 0 || c->amax_source == 1) &&
          (c->struct_size < f46 || (unsigned)c->four_over_six <= 2) &&
          (c->struct_size < fb || c->nvfp4_e4m3_max == 0 || c->nvfp4_e4m3_max == 448 || c->nvfp4_e4m3_max == 256) &&
-         (c->struct_size < fr || (unsigned)c->nvfp4_row_amax <= 1);
+         (c->struct_size < fr || (unsigned)c->nvfp4_row_amax <= 1) &&
+         (c->struct_size < fc || (unsigned)c->compat < MXB_COMPAT_COUNT);
 }
 
 /* Values actually quantized: x, or RHT(x) (fp32, bf16-rounded when asked)
@@ -594,7 +597,9 @@ static void op_quantize(in_t *in) {
                         (b256 ? MXB_TENSOR_E4M3_MAX_256 : 0u) | (per_row ? MXB_TENSOR_ROW_AMAX : 0u)),
           "flags %u", d.t.flags);
     CHECK(strcmp(mxb_context_last_impl(g_ctx), "cpu-reference") == 0, "last impl");
-    int fin = quantized_input_finite(&cfg, dt, src, rows, cols) &&
+    /* a profile writes its library's bytes, which may decode finite input to Inf (docs/COMPAT.md) */
+    const int profile = cfg.struct_size >= offsetof(mxb_quant_config_t, compat) + sizeof(int) && cfg.compat;
+    int fin = !profile && quantized_input_finite(&cfg, dt, src, rows, cols) &&
               !(cfg.amax_source == MXB_AMAX_FROM_TENSOR && d.t.amax && !isfinite(supplied));
     check_decode(&d, fin, "mxb_quantize");
   }
