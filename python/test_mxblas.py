@@ -685,6 +685,34 @@ class E4m3Max(unittest.TestCase):
         self.assertEqual(e.exception.status, mxblas.load_library().mxb_status_string(4).decode())  # MXB_ERR_UNSUPPORTED
 
 
+class RowAmax(unittest.TestCase):
+    def test_each_row_is_a_tensor_of_its_own(self):
+        x = sample(8, 64, 37)
+        x[3] *= 1e3  # a row far louder than the others
+        q = mxblas.quantize(x, "nvfp4", row_amax=True)
+        self.assertEqual(q.flags, mxblas.TENSOR_ROW_AMAX)
+        np.testing.assert_array_equal(q.amax, np.abs(x).max(axis=1))
+        for r in range(8):  # row r quantized alone: the same bytes
+            one = mxblas.quantize(np.ascontiguousarray(x[r:r + 1]), "nvfp4")
+            np.testing.assert_array_equal(q.data[r], one.data[0])
+            self.assertEqual(float(q.amax[r]), float(one.amax[0]))
+        v = mxblas.dequantize(q)
+        quiet = np.abs(x[0]) > 0.1 * np.abs(x[0]).max()
+        self.assertLess(np.abs(v[0] - x[0])[quiet].max() / np.abs(x[0]).max(), 0.2)
+        # the supplied amaxes give the same bytes
+        s = mxblas.quantize(x, "nvfp4", row_amax=True, amax=list(q.amax))
+        same_planes(self, s, q, "supplied")
+
+    def test_refusals(self):
+        x = sample(4, 32, 38)
+        with self.assertRaises(mxblas.MxblasError):
+            mxblas.quantize(x, "mxfp8_e4m3", row_amax=True)
+        with self.assertRaises(ValueError):
+            mxblas.quantize(x, "nvfp4", row_amax=True, amax=[1.0, 2.0])
+        with self.assertRaises(TypeError):
+            mxblas.quantize(x, "nvfp4", row_amax=True, amax=1.0)
+
+
 class Compat(unittest.TestCase):
     """Compatibility profiles (docs/COMPAT.md); the byte-for-byte vectors are the C tests'."""
     def test_profiles_write_their_library_bytes(self):

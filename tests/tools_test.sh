@@ -275,6 +275,29 @@ assert meta["mxblas.flags"] == "4", meta
 x, y = np.load(f"{d}/x.npy"), np.load(f"{d}/d256.npy")
 assert x.shape == y.shape and np.abs(x - y).max() <= 0.25 * np.abs(x).max(), np.abs(x - y).max()
 EOF2
+# --row-amax: an amax plane of one value a row (flag 8) that dequantize reads; analyze gives NVFP4 a row each way
+expect 0 "quantize --row-amax" "$TOOL" quantize "$T/x.npy" --format nvfp4 --row-amax -o "$T/qrow.safetensors"
+expect 0 "dequantize the per-row container" "$TOOL" dequantize "$T/qrow.safetensors" -o "$T/drow.npy"
+expect 0 "analyze --row-amax" bash -c "'$TOOL' analyze '$T/x.npy' --formats=nvfp4,mxfp4 --row-amax --json > '$T/arow.json'"
+"$PY" - "$T" <<'EOF2' >"$T/out" 2>"$T/err" && ok "the per-row container holds an amax a row; analyze has its row" || bad "per-row: $(cat "$T/err")"
+import json, struct, sys
+import numpy as np
+d = sys.argv[1]
+raw = open(f"{d}/qrow.safetensors", "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+assert head["__metadata__"]["mxblas.flags"] == "8", head["__metadata__"]
+x, y = np.load(f"{d}/x.npy"), np.load(f"{d}/drow.npy")
+assert head["amax"]["shape"] == [x.shape[0]], head["amax"]
+b, e = head["amax"]["data_offsets"]
+amax = np.frombuffer(raw[8 + n + b:8 + n + e], np.float32)
+assert np.array_equal(amax, np.abs(x).max(axis=1)), amax[:4]
+assert np.abs(x - y).max() <= 0.25 * np.abs(x).max(), np.abs(x - y).max()
+r = [json.loads(l) for l in open(f"{d}/arow.json") if '"kind": "tensor"' in l]
+assert [(z["format"], z["row_amax"]) for z in r] == [("nvfp4", False), ("nvfp4", True), ("mxfp4", False)], r
+assert all("error" not in z for z in r), r
+EOF2
+expect 3 "--row-amax refused for mxfp8" "$TOOL" quantize "$T/x.npy" --format mxfp8_e4m3 --row-amax -o "$T/o.safetensors"
 
 # check
 expect 0 "check golden" "$TOOL" check golden

@@ -88,7 +88,7 @@ static const cli_enum k_sorts[] = {{"file", CLI_SORT_FILE}, {"sqnr", CLI_SORT_SQ
 
 enum {
   O_HELP, O_OUT, O_TENSOR, O_TENSOR_A, O_TENSOR_B, O_BACKEND, O_RULE, O_ROUND, O_SEED, O_OFFSET,
-  O_RHT, O_RHT_ONLY, O_2D, O_FOUR_OVER_SIX, O_E4M3_MAX, O_COMPAT, O_NONFINITE, O_POW2, O_JSON, O_CSV, O_FORMATS, O_ALL_TENSORS, O_SORT,
+  O_RHT, O_RHT_ONLY, O_2D, O_FOUR_OVER_SIX, O_E4M3_MAX, O_ROW_AMAX, O_COMPAT, O_NONFINITE, O_POW2, O_JSON, O_CSV, O_FORMATS, O_ALL_TENSORS, O_SORT,
   O_PLOTS, O_FORMAT, O_FORMAT_B, O_B_LAYOUT, O_MODE, O_MAX_MEMORY, O_KEEP_RHT, O_MAX_ABS, O_JUNIT,
   O_RESULTS,
 };
@@ -143,6 +143,8 @@ static const cli_optdef k_opts[] = {
    "NVFP4 Four Over Six: each block scaled to 4 or 6, by error M"},
   {O_E4M3_MAX, "e4m3-max", 0, "B", C_QUANT, k_e4m3_max,
    "NVFP4: the block scale the tensor amax maps to (default 448; 256: TE's Four Over Six variant)"},
+  {O_ROW_AMAX, "row-amax", 0, NULL, C_QUANTIZE | C_ANALYZE, NULL,
+   "NVFP4: one tensor amax a row (row-scaled activations)"},
   {O_COMPAT, "compat", 0, "P", C_QUANTIZE, k_compat,
    "reproduce another library's bytes (docs/COMPAT.md; default mxblas)"},
   {O_NONFINITE, "nonfinite", 0, "N", C_QUANT, k_nonfinite, "NaN/Inf handling (default nan-block)"},
@@ -272,6 +274,7 @@ static int apply(cli_opts *o, const cli_optdef *d, const char *v) {
     case O_FOUR_OVER_SIX: o->cfg.four_over_six = (mxb_four_over_six_t)e; break;
     case O_E4M3_MAX: o->cfg.nvfp4_e4m3_max = e; break;
     case O_COMPAT: o->cfg.compat = (mxb_compat_t)e; break;
+    case O_ROW_AMAX: o->cfg.nvfp4_row_amax = 1; break;
     case O_POW2: o->cfg.fp8_pow2_scale = 1; break;
     case O_JSON: o->json = 1; break;
     case O_CSV: o->csv = 1; break;

@@ -118,13 +118,14 @@ int cli_context(mxb_backend_t backend, mxb_context_t **ctx) {
 }
 
 void cli_qtensor_free(cli_qtensor *q) {
+  if (q->t.amax != &q->amax) free(q->t.amax);
   free(q->t.data);
   free(q->t.scales);
   free(q->t.aux);
   memset(q, 0, sizeof(*q));
 }
 
-mxb_status_t cli_qtensor_alloc(cli_qtensor *q, mxb_format_t f, int64_t rows, int64_t cols) {
+mxb_status_t cli_qtensor_alloc(cli_qtensor *q, mxb_format_t f, int64_t rows, int64_t cols, uint32_t flags) {
   memset(q, 0, sizeof(*q));
   q->sizes.struct_size = sizeof(q->sizes);
   mxb_status_t s = mxb_tensor_init(&q->t, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
@@ -134,7 +135,13 @@ mxb_status_t cli_qtensor_alloc(cli_qtensor *q, mxb_format_t f, int64_t rows, int
   q->t.scales = q->sizes.scale_bytes ? calloc(1, q->sizes.scale_bytes) : NULL;
   q->t.aux = q->sizes.aux_bytes ? calloc(1, q->sizes.aux_bytes) : NULL;
   q->t.amax = q->sizes.amax_bytes ? &q->amax : NULL;
-  if (!q->t.data || (q->sizes.scale_bytes && !q->t.scales) || (q->sizes.aux_bytes && !q->t.aux)) {
+  if (q->sizes.amax_bytes && (flags & MXB_TENSOR_ROW_AMAX)) { /* one amax a row */
+    q->sizes.amax_bytes = (size_t)rows * sizeof(float);
+    q->t.amax = calloc((size_t)rows ? (size_t)rows : 1, sizeof(float));
+  }
+  q->t.flags = flags;
+  if (!q->t.data || (q->sizes.scale_bytes && !q->t.scales) || (q->sizes.aux_bytes && !q->t.aux) ||
+      (q->sizes.amax_bytes && !q->t.amax)) {
     cli_qtensor_free(q);
     return cli_status(MXB_ERR_ALLOC, "out of memory for the %zu bytes of planes of [%lld, %lld]",
                       q->sizes.data_bytes + q->sizes.scale_bytes + q->sizes.aux_bytes, (long long)rows,
@@ -217,7 +224,7 @@ mxb_status_t cli_quantize(mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb
                           const float *x, int64_t rows, int64_t cols, cli_qtensor *q) {
   mxb_backend_t backend;
   mxb_status_t s = mxb_context_backend(ctx, &backend);
-  if (s == MXB_SUCCESS) s = cli_qtensor_alloc(q, f, rows, cols);
+  if (s == MXB_SUCCESS) s = cli_qtensor_alloc(q, f, rows, cols, cfg->nvfp4_row_amax ? MXB_TENSOR_ROW_AMAX : 0u);
   if (s != MXB_SUCCESS) return s;
   if (backend == MXB_BACKEND_CPU) {
     s = quantize_here(ctx, cfg, x, &q->t, backend);

@@ -85,8 +85,10 @@ int cli_context(mxb_backend_t backend, mxb_context_t **ctx);
  * formats go through mxb_mor_quantize with its default config. */
 mxb_status_t cli_quantize(mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb_format_t f,
                           const float *x, int64_t rows, int64_t cols, cli_qtensor *q);
-/* Allocate q's planes for format f (zeroed). */
-mxb_status_t cli_qtensor_alloc(cli_qtensor *q, mxb_format_t f, int64_t rows, int64_t cols);
+/* Allocate q's planes for format f (zeroed); flags: the tensor's, of which
+ * MXB_TENSOR_ROW_AMAX makes the NVFP4 amax plane one value a row (and
+ * q->sizes.amax_bytes its size). */
+mxb_status_t cli_qtensor_alloc(cli_qtensor *q, mxb_format_t f, int64_t rows, int64_t cols, uint32_t flags);
 mxb_status_t cli_dequantize(const cli_qtensor *q, float *out);
 void cli_qtensor_free(cli_qtensor *q);
 /* C [a.rows, b.rows] (host) = A * B^T with host operands, on the context's

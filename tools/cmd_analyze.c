@@ -276,6 +276,7 @@ static void measure(mxb_context_t *ctx, const cli_opts *o, const an_run *run, co
   cfg.rht.enabled = run->rht;
   cfg.four_over_six = (mxb_four_over_six_t)run->four_six;
   cfg.nvfp4_e4m3_max = run->e4m3_max;
+  cfg.nvfp4_row_amax = run->row_amax;
   cli_qtensor q;
   r->status = cli_quantize(ctx, &cfg, run->format, x, rows, cols, &q);
   if (r->status == MXB_SUCCESS) {
@@ -358,9 +359,9 @@ static void print_ndjson(const an_data *d, const int *order) {
     printf(", \"tensor\": ");
     jstr(stdout, t->name);
     printf(", \"rows\": %lld, \"cols\": %lld, \"format\": \"%s\", \"rht\": %s, \"four_over_six\": \"%s\", "
-           "\"e4m3_max\": %d",
+           "\"e4m3_max\": %d, \"row_amax\": %s",
            (long long)t->rows, (long long)t->cols, run->name, run->rht ? "true" : "false", k_fos_names[run->four_six],
-           run->e4m3_max);
+           run->e4m3_max, run->row_amax ? "true" : "false");
     if (r->status != MXB_SUCCESS) {
       printf(", \"error\": \"%s: ", mxb_status_string(r->status));
       mxio_put_escaped(stdout, r->detail, MXIO_ESC_JSON);
@@ -381,9 +382,9 @@ static void print_ndjson(const an_data *d, const int *order) {
   for (int k = 0; k < d->nruns; k++) {
     const an_summary *m = &d->summaries[k];
     printf("{\"kind\": \"summary\", \"format\": \"%s\", \"rht\": %s, \"four_over_six\": \"%s\", \"e4m3_max\": %d, "
-           "\"tensors\": %d, \"failed\": %d, \"values\": %lld",
+           "\"row_amax\": %s, \"tensors\": %d, \"failed\": %d, \"values\": %lld",
            d->runs[k].name, d->runs[k].rht ? "true" : "false", k_fos_names[d->runs[k].four_six], d->runs[k].e4m3_max,
-           m->tensors, m->failed, (long long)m->values);
+           d->runs[k].row_amax ? "true" : "false", m->tensors, m->failed, (long long)m->values);
     jnum(stdout, "bits_per_element", m->bits);
     jnum(stdout, "sqnr_db", m->sqnr_db);
     jnum(stdout, "min_sqnr_db", m->min_sqnr_db);
@@ -423,7 +424,7 @@ static void cnum(double v) {
 }
 
 static void print_csv(const an_data *d, const int *order) {
-  printf("file,tensor,rows,cols,format,rht,four_over_six,e4m3_max");
+  printf("file,tensor,rows,cols,format,rht,four_over_six,e4m3_max,row_amax");
   for (size_t i = 0; i < NFIELDS; i++) printf(",%s", k_fields[i]);
   printf(",error\n");
   for (int k = 0; k < d->nresults; k++) {
@@ -432,8 +433,9 @@ static void print_csv(const an_data *d, const int *order) {
     csv_str(t->file);
     putchar(',');
     csv_str(t->name);
-    printf(",%lld,%lld,%s,%d,%s,%d", (long long)t->rows, (long long)t->cols, d->runs[r->run].name, d->runs[r->run].rht,
-           k_fos_names[d->runs[r->run].four_six], d->runs[r->run].e4m3_max);
+    printf(",%lld,%lld,%s,%d,%s,%d,%d", (long long)t->rows, (long long)t->cols, d->runs[r->run].name,
+           d->runs[r->run].rht, k_fos_names[d->runs[r->run].four_six], d->runs[r->run].e4m3_max,
+           d->runs[r->run].row_amax);
     if (r->status != MXB_SUCCESS) {
       for (size_t i = 0; i < NFIELDS; i++) putchar(',');
       putchar(',');
@@ -515,6 +517,11 @@ static void print_table(const an_data *d, const int *order, const char *in) {
       printf("/256: NVFP4 with the tensor amax mapped to the block scale 256 instead of 448 (--e4m3-max).\n");
       break;
     }
+  for (int k = 0; k < d->nruns; k++)
+    if (d->runs[k].row_amax) {
+      printf("/row: NVFP4 with one tensor amax a row (--row-amax), each row scaled as a tensor of its own.\n");
+      break;
+    }
 }
 
 /* ------------------------------------------------------------ sorting */
@@ -580,18 +587,20 @@ static int parse_runs(const cli_opts *o, an_run *runs, int *n) {
     if (cli_format(tok, &f) != 0) return CLI_USAGE;
     mxb_format_info_t fi = {.struct_size = sizeof(fi)};
     mxb_format_info(f, &fi);
-    /* --four-over-six and --e4m3-max=256: NVFP4 gets a row each way, so the table compares them */
+    /* --four-over-six, --e4m3-max=256 and --row-amax: NVFP4 gets a row each way, so the table compares them */
     const int nv = f == MXB_FORMAT_NVFP4, fos = nv ? (int)o->cfg.four_over_six : 0;
-    const int b256 = nv && o->cfg.nvfp4_e4m3_max == 256;
-    for (int b = 0; b <= b256; b++)
-      for (int v = 0; v <= (fos ? 1 : 0); v++)
-        for (int t = o->rht_only ? 1 : 0; t <= (o->rht || o->rht_only ? 1 : 0); t++) {
-          if (*n == MAX_RUNS) return cli_usage("too many formats (at most %d runs)", MAX_RUNS);
-          an_run *r = &runs[(*n)++];
-          *r = (an_run){.format = f, .name = fi.name, .rht = t, .four_six = v ? fos : 0,
-                        .e4m3_max = nv ? (b ? 256 : 448) : 0, .scale_type = fi.scale_type};
-          snprintf(r->label, sizeof(r->label), "%s%s%s", fi.name, v ? "+4/6" : "", b ? "/256" : "");
-        }
+    const int b256 = nv && o->cfg.nvfp4_e4m3_max == 256, rowa = nv && o->cfg.nvfp4_row_amax;
+    /* the runs of this format: every combination of the options that give NVFP4 a row each way */
+    for (int k = 0; k < (rowa + 1) * (b256 + 1) * (fos ? 2 : 1); k++) {
+      const int v = fos ? k % 2 : 0, b = b256 ? k / (fos ? 2 : 1) % 2 : 0, ra = rowa ? k / ((fos ? 2 : 1) * (b256 + 1)) : 0;
+      for (int t = o->rht_only ? 1 : 0; t <= (o->rht || o->rht_only ? 1 : 0); t++) {
+        if (*n == MAX_RUNS) return cli_usage("too many formats (at most %d runs)", MAX_RUNS);
+        an_run *r = &runs[(*n)++];
+        *r = (an_run){.format = f, .name = fi.name, .rht = t, .four_six = v ? fos : 0,
+                      .e4m3_max = nv ? (b ? 256 : 448) : 0, .row_amax = ra, .scale_type = fi.scale_type};
+        snprintf(r->label, sizeof(r->label), "%s%s%s%s", fi.name, v ? "+4/6" : "", b ? "/256" : "", ra ? "/row" : "");
+      }
+    }
   }
   return *n ? CLI_OK : cli_usage("--formats: no format given");
 }

@@ -5,7 +5,7 @@
  *   data   U8  [rows, row_bytes]   element codes
  *   scales U8  [scale_bytes] or F32 [scale_rows * scale_cols] (FP8/MoR)
  *   aux    U8  [aux_bytes]         BDR microexponents / MoR decisions
- *   amax   F32 [1]                 NVFP4 tensor amax
+ *   amax   F32 [1]                 NVFP4 tensor amax ([rows]: one a row, flag 0x8)
  * and __metadata__ mxblas.format, mxblas.rows, mxblas.cols, mxblas.flags plus
  * the options used (for the record). See docs/CLI.md. */
 #include <inttypes.h>
@@ -25,7 +25,7 @@ static int save_container(const char *path, const cli_qtensor *q, const cli_opts
   int64_t shapes[4][2] = {{q->t.rows, (int64_t)q->sizes.row_bytes},
                           {(int64_t)(q->sizes.scale_bytes / (fp32_scales ? 4 : 1)), 0},
                           {(int64_t)q->sizes.aux_bytes, 0},
-                          {1, 0}};
+                          {(int64_t)(q->sizes.amax_bytes / 4), 0}};
   const void *ptr[4] = {q->t.data, q->t.scales, q->t.aux, q->t.amax};
   mxio_st_out out[4];
   int n = 0;
@@ -126,8 +126,9 @@ static int read_meta(const mxio_st *st, const char *path, mxb_format_t *f, int64
   *rows = (int64_t)v[0];
   *cols = (int64_t)v[1];
   *flags = (uint32_t)v[2];
-  if (*flags & ~(MXB_TENSOR_SCALED_2D | MXB_TENSOR_RHT | MXB_TENSOR_E4M3_MAX_256))
-    return cli_error("%s: mxblas.flags '%s' is not a set of defined flags (1: 2D scales, 2: RHT, 4: E4M3 bound 256)",
+  if (*flags & ~(MXB_TENSOR_SCALED_2D | MXB_TENSOR_RHT | MXB_TENSOR_E4M3_MAX_256 | MXB_TENSOR_ROW_AMAX))
+    return cli_error("%s: mxblas.flags '%s' is not a set of defined flags (1: 2D scales, 2: RHT, 4: E4M3 bound "
+                     "256, 8: an amax a row)",
                      path, mxio_st_meta(st, keys[2]));
   mxb_format_info_t fi = {.struct_size = sizeof(fi)};
   if (mxb_format_info(*f, &fi) != MXB_SUCCESS) return cli_error("%s: no format info for %s", path, fname);
@@ -163,7 +164,9 @@ static int load_container(const char *path, cli_qtensor *q) {
   if (rc == CLI_OK && (mxb_format_info(f, &fi) != MXB_SUCCESS ||
                        mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &sz) != MXB_SUCCESS))
     rc = cli_error("%s: %s", path, mxb_last_error_detail());
-  size_t need[4] = {sz.data_bytes, sz.scale_bytes, sz.aux_bytes, sz.amax_bytes};
+  /* an amax per row: rows values (the flag is checked against the format by the library's readers) */
+  size_t need[4] = {sz.data_bytes, sz.scale_bytes, sz.aux_bytes,
+                    sz.amax_bytes * (flags & MXB_TENSOR_ROW_AMAX ? (size_t)rows : 1u)};
   for (int k = 0; k < 4 && rc == CLI_OK; k++) {
     t[k] = mxio_st_find(&st, k_planes[k]);
     mxio_dtype want = k == 3 || (k == 1 && fi.scale_type == MXB_SCALE_FP32) ? MXIO_F32 : MXIO_U8;
@@ -181,7 +184,7 @@ static int load_container(const char *path, cli_qtensor *q) {
                      (long long)cols, need[k]);
   }
   if (rc == CLI_OK) {
-    mxb_status_t stt = cli_qtensor_alloc(q, f, rows, cols);
+    mxb_status_t stt = cli_qtensor_alloc(q, f, rows, cols, flags);
     if (stt != MXB_SUCCESS) rc = cli_lib_error(stt, "reading the container");
   }
   if (rc == CLI_OK) {

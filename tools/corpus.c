@@ -449,7 +449,7 @@ static int check_results(cli_report *rep, const char *name, const mxio_src *gs, 
 /* The golden planes under prefix into q (allocated here). */
 static int load_planes(const mxio_src *s, const mxio_st *st, const char *prefix, mxb_format_t f, int64_t rows,
                        int64_t cols, uint32_t flags, cli_qtensor *q, char *msg, size_t cap) {
-  if (cli_qtensor_alloc(q, f, rows, cols) != MXB_SUCCESS) {
+  if (cli_qtensor_alloc(q, f, rows, cols, 0) != MXB_SUCCESS) {
     snprintf(msg, cap, "cannot allocate %s planes", prefix);
     return -1;
   }

@@ -42,7 +42,7 @@ _FOUR_OVER_SIX = {None: 0, "mse": 1, "mae": 2}
 _COMPAT = {None: 0, "mxblas": 0, "te": 1, "torchao": 2, "microxcaling": 3, "ocp": 4, "torchao-rceil": 5}
 _MOR_METRICS = {"rel_l2": 0, "max_rel": 1, "mean_rel": 2}
 DTYPE_FP32, DTYPE_BF16, DTYPE_FP16 = 0, 1, 2
-TENSOR_SCALED_2D, TENSOR_RHT, TENSOR_E4M3_MAX_256 = 0x1, 0x2, 0x4
+TENSOR_SCALED_2D, TENSOR_RHT, TENSOR_E4M3_MAX_256, TENSOR_ROW_AMAX = 0x1, 0x2, 0x4, 0x8
 
 
 # ---------------------------------------------------------------- structs (mirror include/mxblas.h)
@@ -537,7 +537,7 @@ class QuantizedTensor:
     data   uint8 [rows, row_bytes]  element codes
     scales uint8 block scales, or float32 scale_inv (FP8 / MoR formats)
     aux    uint8 BDR microexponents / MoR decisions, or None
-    amax   float32 [1] NVFP4 tensor amax, or None
+    amax   float32 [1] NVFP4 tensor amax ([rows] with TENSOR_ROW_AMAX: one a row), or None
     flags  MXB_TENSOR_* bits set by quantize
     rht_mask  the RHT signs (bit i set: s_i = -1) the MXB_TENSOR_RHT flag refers to
 
@@ -566,7 +566,7 @@ class QuantizedTensor:
         if aux is None and sz.aux_bytes:
             aux = zeros(sz.aux_bytes, np.uint8)
         if amax is None and sz.amax_bytes:
-            amax = zeros(1, np.float32)
+            amax = zeros(rows if flags & TENSOR_ROW_AMAX else 1, np.float32)
         self.data, self.scales, self.aux, self.amax = data, scales, aux, amax
         self.rht_mask = _default_rht_mask() if rht_mask is None else rht_mask
         self.impl = None
@@ -604,9 +604,9 @@ class QuantizedTensor:
         fmt = info["format"]
         rows, cols = _int64("rows", self.rows), _int64("cols", self.cols)
         flags = _int("flags", self.flags, 0, 2**32, "an unsigned 32-bit integer")
-        if flags & ~(TENSOR_SCALED_2D | TENSOR_RHT | TENSOR_E4M3_MAX_256):
+        if flags & ~(TENSOR_SCALED_2D | TENSOR_RHT | TENSOR_E4M3_MAX_256 | TENSOR_ROW_AMAX):
             raise ValueError(f"flags {flags:#x} has bits other than MXB_TENSOR_SCALED_2D (0x1), "
-                             "MXB_TENSOR_RHT (0x2) and MXB_TENSOR_E4M3_MAX_256 (0x4)")
+                             "MXB_TENSOR_RHT (0x2), MXB_TENSOR_E4M3_MAX_256 (0x4) and MXB_TENSOR_ROW_AMAX (0x8)")
         if type(self.rht_mask) is not int or self.rht_mask != _default_rht_mask():
             _rht_struct(self.rht_mask)  # not passed here, but checked with the rest
         sz = _sizes(fmt, rows, cols)
@@ -620,7 +620,8 @@ class QuantizedTensor:
                                   max(1, info["elem_bits"] // 8))]
             for name, dtype, nbytes in [("scales", _format_scale_dtype(info), sz.scale_bytes),
                                         ("aux", np.uint8, sz.aux_bytes),
-                                        ("amax", np.float32, sz.amax_bytes)]:
+                                        ("amax", np.float32,
+                                         sz.amax_bytes * (rows if flags & TENSOR_ROW_AMAX else 1))]:
                 views.append(_check_plane(name, getattr(self, name), dtype, nbytes, what))
         t = _Tensor()
         _call("mxb_tensor_init", C.byref(t), fmt, C.c_int64(rows), C.c_int64(cols), 0)
@@ -685,7 +686,8 @@ def _rng_state_view(state):
 
 def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil",
                   nonfinite="nan_block", block_2d=False, pow2_scale=False, rht=False, rht_mask=None,
-                  amax=None, four_over_six=None, rng_state=None, e4m3_max=None, compat=None):
+                  amax=None, four_over_six=None, rng_state=None, e4m3_max=None, compat=None,
+                  row_amax=False):
     """(config, amax, state): the quantize config of these options, the amax to supply
     (None: computed) and the view of rng_state (None without one), which the caller
     keeps alive until the call has run (the config holds only its address)."""
@@ -702,6 +704,7 @@ def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil"
         raise ValueError(f"e4m3_max must be 448 or 256, not {e4m3_max!r}")
     cfg.nvfp4_e4m3_max = 0 if e4m3_max is None else int(e4m3_max)
     cfg.compat = _choice("compat", _COMPAT, compat)
+    cfg.nvfp4_row_amax = int(bool(row_amax))
     if rht_mask is not None and not rht:
         raise ValueError("rht_mask without rht=True: the mask would be ignored")
     if rht_mask is not None:
@@ -710,7 +713,10 @@ def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil"
     if amax is not None:
         if not has_amax:
             raise ValueError("amax= applies to formats with a tensor amax (NVFP4) only")
-        amax = _f32("amax", amax)
+        # with row_amax, one value a row (a sequence); else one value
+        if row_amax and isinstance(amax, (numbers.Real, np.generic)):
+            raise TypeError("amax with row_amax=True is a sequence of one value a row, not a number")
+        amax = [_f32("amax", v) for v in amax] if row_amax else _f32("amax", amax)
     cfg.amax_source = 0 if amax is None else 1
     state = None
     if rng_state is not None:
@@ -734,6 +740,8 @@ def quantize(x, format, tau=None, metric=None, **opts):
     16x16 tile with block_2d on the CPU backend, scaled to 4 or 6, whichever errs less
     by that metric; docs/NUMERICS.md 4.1.1), e4m3_max=448|256 (NVFP4: the block scale
     the tensor amax maps to; 256 sets TENSOR_E4M3_MAX_256 in flags),
+    row_amax (NVFP4: one tensor amax a row, row-scaled activations; q.amax then holds
+    rows values and amax= takes a sequence of them; flags TENSOR_ROW_AMAX),
     compat=None|'te'|'torchao'|'torchao-rceil'|'microxcaling'|'ocp' (write that library's
     bytes: docs/COMPAT.md; with the other options at their defaults). MoR formats take tau,
     metric='rel_l2'|'max_rel'|'mean_rel' and pow2_scale.
@@ -779,8 +787,14 @@ def _new_quantized(info, rows, cols, cfg, amax, like):
     """A QuantizedTensor of info's format on like's device, with the amax and RHT mask of
     a quantize config, for a quantization to fill: its planes are left unset (quantize
     writes every byte of them, padding included: docs/FORMATS.md)."""
-    q = QuantizedTensor(info["name"], rows, cols, _like=like, _zero=False)
-    if amax is not None:
+    row = cfg.nvfp4_row_amax and info["has_tensor_amax"]  # an amax plane of rows values
+    q = QuantizedTensor(info["name"], rows, cols, TENSOR_ROW_AMAX if row else 0, _like=like, _zero=False)
+    if amax is not None and cfg.nvfp4_row_amax:
+        if len(amax) != rows:
+            raise ValueError(f"amax with row_amax=True holds one value a row: {rows}, not {len(amax)}")
+        for i, v in enumerate(amax):
+            q.amax[i] = float(v)
+    elif amax is not None:
         q.amax[0] = float(amax)
     if cfg.rht.enabled:
         q.rht_mask = cfg.rht.sign_mask[0]
