@@ -37,7 +37,11 @@ OPTIONS = [({"rounding": "sr", "seed": 7, "offset": 3}, ["nvfp4", "mxfp8_e4m3", 
            ({"rht": True}, ["mxfp4"]),
            ({"amax": 3.5, "scale_rule": "floor", "nonfinite": "saturate"}, ["nvfp4"]),
            ({"pow2_scale": True}, ["fp8_e4m3_1x128"]),
-           ({"tau": 0.01, "metric": "max_rel"}, ["mor_1x128"])]
+           ({"tau": 0.01, "metric": "max_rel"}, ["mor_1x128"]),
+           ({"e4m3_max": 256, "four_over_six": "mse"}, ["nvfp4"]),
+           ({"row_amax": True}, ["nvfp4"]),
+           ({"compat": "te"}, ["nvfp4", "mxfp8_e4m3"]),
+           ({"compat": "microxcaling"}, ["mxint8"])]
 
 
 def sample(rows=32, cols=128, seed=3, device="cpu"):
@@ -230,6 +234,10 @@ class OpCheck(Case):
                     continue
                 got, want = mxt.dequantize(meta, torch.bfloat16), mxt.dequantize(real, torch.bfloat16)
                 self.assertEqual((got.shape, got.dtype), (want.shape, want.dtype), f"{fmt} {shape}")
+        # an amax a row makes NVFP4's amax plane one value a row, in the fake too
+        x = torch.randn(6, 64).to(self.device)
+        real, meta = mxt.quantize(x, "nvfp4", row_amax=True), mxt.quantize(x.to("meta"), "nvfp4", row_amax=True)
+        self.assertEqual((meta.amax.shape, real.amax.shape, real.flags), ((6,), (6,), mxblas.TENSOR_ROW_AMAX))
         with self.assertRaisesRegex(mxblas.MxblasError, "unknown format name"):
             torch.ops.mxblas.quantize(torch.empty(4, 32, device="meta"), "nvfp5")
 

@@ -7,8 +7,8 @@ a fake implementation that sizes its results with the library's size queries, wi
 running anything, for tracing:
 
     torch.ops.mxblas.quantize(x, format, *, rounding, seed, offset, scale_rule, nonfinite,
-        block_2d, pow2_scale, rht, rht_mask, amax, tau, metric, four_over_six)
-        -> (data, scales, aux, amax)
+        block_2d, pow2_scale, rht, rht_mask, amax, tau, metric, four_over_six, e4m3_max,
+        row_amax, compat) -> (data, scales, aux, amax)
     torch.ops.mxblas.dequantize(data, scales, aux, amax, format, rows, cols, flags, dtype)
     torch.ops.mxblas.gemm(a planes, a_format, a_rows, a_cols, a_flags, b planes, ...,
         mode, alpha, beta, c, out_dtype) -> C
@@ -70,33 +70,40 @@ def _quantize_op(x: Tensor, format: str, rounding: Optional[str] = None, seed: O
                  pow2_scale: Optional[bool] = None, rht: Optional[bool] = None,
                  rht_mask: Optional[int] = None, amax: Optional[float] = None,
                  tau: Optional[float] = None, metric: Optional[str] = None,
-                 four_over_six: Optional[str] = None
+                 four_over_six: Optional[str] = None, e4m3_max: Optional[int] = None,
+                 row_amax: Optional[bool] = None, compat: Optional[str] = None
                  ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    if row_amax and amax is not None:
+        raise ValueError("the op takes one amax: with row_amax=True the amaxes are computed (use mxblas.quantize "
+                         "to supply one a row)")
     opts = dict(rounding=rounding, seed=seed, offset=offset, scale_rule=scale_rule, nonfinite=nonfinite,
                 block_2d=block_2d, pow2_scale=pow2_scale, rht=rht, rht_mask=rht_mask, amax=amax,
-                four_over_six=four_over_six)
+                four_over_six=four_over_six, e4m3_max=e4m3_max, row_amax=row_amax, compat=compat)
     # options left out are the package's defaults (a MoR format refuses the others outright)
     q = _mx.quantize(x, format, tau=tau, metric=metric, **{k: v for k, v in opts.items() if v is not None})
     return tuple(_empty(q.data) if p is None else p for p in (q.data, q.scales, q.aux, q.amax))
 
 
-def _planes_like(like, fmt, rows, cols):
-    """Empty planes of fmt [rows, cols] on like's device, sized by mxb_tensor_sizes."""
+def _planes_like(like, fmt, rows, cols, row_amax=False):
+    """Empty planes of fmt [rows, cols] on like's device, sized by mxb_tensor_sizes (an NVFP4
+    amax plane of rows values with row_amax)."""
     info = _mx._info(fmt)
     sz = _mx._sizes(info["format"], rows, cols)
     scale_dt = torch.float32 if _mx._format_scale_dtype(info) == np.float32 else torch.uint8
     data = like.new_empty((rows, sz.row_bytes), dtype=torch.uint8)
     scales = like.new_empty((sz.scale_bytes // scale_dt.itemsize,), dtype=scale_dt) if sz.scale_bytes else _empty(like)
     aux = like.new_empty((sz.aux_bytes,), dtype=torch.uint8) if sz.aux_bytes else _empty(like)
-    amax = like.new_empty((sz.amax_bytes // 4,), dtype=torch.float32) if sz.amax_bytes else _empty(like)
+    namax = sz.amax_bytes // 4 * (rows if row_amax else 1)
+    amax = like.new_empty((namax,), dtype=torch.float32) if sz.amax_bytes else _empty(like)
     return data, scales, aux, amax
 
 
 @_quantize_op.register_fake
-def _(x, format, *options, **kw_options):  # the options do not change the planes' sizes
+def _(x, format, *options, **kw_options):  # only row_amax changes the planes' sizes
     # the planes' sizes are not linear in the shape (blocks round up): specialized on it
     rows, cols = _mx._rows_cols(tuple(x.shape))
-    return _planes_like(x, format, int(rows), int(cols))
+    row_amax = kw_options.get("row_amax", options[14] if len(options) > 14 else None)
+    return _planes_like(x, format, int(rows), int(cols), bool(row_amax))
 
 
 def _planes_of(q):
@@ -264,7 +271,9 @@ def quantize(x, format, **opts):
     data, scales, aux, amax = torch.ops.mxblas.quantize(x, name, **opts)
     rows, cols = data.shape[0], x.shape[-1]
     # as mxb_quantize sets them (MoR formats take neither option and get 0)
-    flags = (_mx.TENSOR_SCALED_2D if opts.get("block_2d") else 0) | (_mx.TENSOR_RHT if opts.get("rht") else 0)
+    flags = ((_mx.TENSOR_SCALED_2D if opts.get("block_2d") else 0) | (_mx.TENSOR_RHT if opts.get("rht") else 0) |
+             (_mx.TENSOR_E4M3_MAX_256 if opts.get("e4m3_max") == 256 else 0) |
+             (_mx.TENSOR_ROW_AMAX if opts.get("row_amax") else 0))
     mask = opts.get("rht_mask")
     return _mx.QuantizedTensor._of_planes(name, rows, cols, flags, data, _plane(scales), _plane(aux),
                                           _plane(amax), _default_rht_mask() if mask is None else mask)
