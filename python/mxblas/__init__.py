@@ -743,7 +743,7 @@ def quantize(x, format, tau=None, metric=None, **opts):
     row_amax (NVFP4: one tensor amax a row, row-scaled activations; q.amax then holds
     rows values and amax= takes a sequence of them; flags TENSOR_ROW_AMAX),
     compat=None|'te'|'torchao'|'torchao-rceil'|'microxcaling'|'ocp' (write that library's
-    bytes: docs/COMPAT.md; with the other options at their defaults). MoR formats take tau,
+    bytes: docs/COMPAT.md lists the options each profile takes). MoR formats take tau,
     metric='rel_l2'|'max_rel'|'mean_rel' and pow2_scale.
     """
     info = _info(format)

@@ -47,12 +47,9 @@ MXB_HD void mxb_te_nvfp4_tensor(float A, float *S_enc, float *S_dec) {
  * FLT_MAX), NaN kept; an element's code is E2M1 RNE of clamp(x * enc, -6,
  * 6), except that -0.0 and NaN give code 0 (TE's threshold table: -0.0 is
  * not below -0.0, and a NaN passes no test). */
-MXB_HD uint8_t mxb_te_nvfp4_block(const float *x, int n, float S_enc, float S_dec, uint8_t *codes) {
-  uint32_t ab = 0;
-  for (int j = 0; j < n; j++) {
-    const uint32_t a = mxb_f2u(x[j]) & MXB_F32_ABS;
-    ab = a > ab ? a : ab; /* NaN bits lie above Inf: any NaN makes the amax NaN */
-  }
+/* The block (or 16x16 tile, TE's quant_tile_shape (16, 16)) amax is given
+ * as |x| bits, NaN bits kept. */
+MXB_HD uint8_t mxb_te_nvfp4_block_amax(const float *x, int n, uint32_t ab, float S_enc, float S_dec, uint8_t *codes) {
   const mxb_fp e4 = mxb_elem_fp(MXB_ELEM_E4M3), e2 = mxb_elem_fp(MXB_ELEM_E2M1);
   float s = mxb_u2f(ab) * (S_enc * (1.0f / 6.0f));
   s = s > MXB_FLT_MAX ? MXB_FLT_MAX : s;
@@ -65,6 +62,16 @@ MXB_HD uint8_t mxb_te_nvfp4_block(const float *x, int n, float S_enc, float S_de
     codes[j] = y != y || y == 0.0f ? 0 : (uint8_t)mxb_fp_encode_rne(&e2, y);
   }
   return sb;
+}
+/* The largest |x| bits of n values, NaN bits kept (above Inf): torch.amax of
+ * |x|, a NaN making it NaN. */
+MXB_HD uint32_t mxb_abs_max_bits(const float *x, int n) {
+  uint32_t ab = 0;
+  for (int j = 0; j < n; j++) {
+    const uint32_t a = mxb_f2u(x[j]) & MXB_F32_ABS;
+    ab = a > ab ? a : ab;
+  }
+  return ab;
 }
 
 /* MXFP8, tests/cpp/operator/test_cast_mxfp8.cu compute_ref (TE has no
@@ -129,11 +136,7 @@ MXB_HD uint8_t mxb_torchao_mx_block(const float *x, int n, const mxb_fp *p, mxb_
  * * x, -6, 6). NaN bits flow as on x86 (mxb_x86_*), the e4m3 NaN byte
  * decoding to 0x7FF00000 with its sign. */
 MXB_HD uint8_t mxb_torchao_nvfp4_block(const float *x, int n, float A, uint8_t *codes) {
-  uint32_t ab = 0;
-  for (int j = 0; j < n; j++) {
-    const uint32_t a = mxb_f2u(x[j]) & MXB_F32_ABS;
-    ab = a > ab ? a : ab;
-  }
+  uint32_t ab = mxb_abs_max_bits(x, n);
   if (mxb_isnan_bits(ab)) ab = MXB_F32_QNAN; /* torch.amax's NaN: |x| of a NaN, quiet */
   const mxb_fp e4 = mxb_elem_fp(MXB_ELEM_E4M3), e2 = mxb_elem_fp(MXB_ELEM_E2M1);
   const float pts = mxb_x86_div(A, 2688.0f);
@@ -222,12 +225,16 @@ MXB_HD uint8_t mxb_compat_mx_block(mxb_compat_t c, const float *x, int n, const 
 MXB_HD float mxb_compat_amax(uint32_t max_abs_bits) {
   return mxb_isnan_bits(max_abs_bits) ? mxb_u2f(MXB_F32_QNAN) : mxb_u2f(max_abs_bits);
 }
-/* One NVFP4 block of profile c (TE or torchao) under tensor amax A. */
-MXB_HD uint8_t mxb_compat_nvfp4_block(mxb_compat_t c, const float *x, int n, float A, uint8_t *codes) {
+/* One NVFP4 block of profile c (TE or torchao) under tensor amax A (the
+ * row's, with an amax a row); tile_amax: the 16x16 tile's |x| bits (TE's 2D
+ * tiles), or UINT32_MAX for a 1x16 block's own. */
+MXB_HD uint8_t mxb_compat_nvfp4_block(mxb_compat_t c, const float *x, int n, float A, uint32_t tile_amax,
+                                      uint8_t *codes) {
   if (c == MXB_COMPAT_TORCHAO) return mxb_torchao_nvfp4_block(x, n, A, codes);
   float S_enc, S_dec;
   mxb_te_nvfp4_tensor(A, &S_enc, &S_dec);
-  return mxb_te_nvfp4_block(x, n, S_enc, S_dec, codes);
+  const uint32_t ab = tile_amax == 0xFFFFFFFFu ? mxb_abs_max_bits(x, n) : tile_amax;
+  return mxb_te_nvfp4_block_amax(x, n, ab, S_enc, S_dec, codes);
 }
 
 #endif

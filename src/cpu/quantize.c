@@ -182,9 +182,9 @@ static mxb_nvfp4_ts row_scales(const qctx *q, const qslot *s, int64_t row) {
     for (int64_t j = 0; j < q->scols; j++) {
       int bad = 0;
       const uint32_t a = mxb_block_amax_bits(s->x + j * bc, (int)min64(bc, q->cols - j * bc), q->mode, &bad);
-      if (!(nan_blocks(q) && bad)) m = a > m ? a : m;
+      if (!(nan_blocks(q) && bad) || q->cfg->compat) m = a > m ? a : m; /* a profile's keeps NaN */
     }
-    A = q->dst->amax[row] = mxb_u2f(m);
+    A = q->dst->amax[row] = q->cfg->compat ? mxb_compat_amax(m) : mxb_u2f(m);
   }
   mxb_nvfp4_ts t = mxb_nvfp4_tensor_scales(A, mxb_quant_flags(q->cfg));
   t.four_six = (int)q->cfg->four_over_six;
@@ -204,8 +204,9 @@ static void encode_nvfp4(const qctx *q, qslot *s, int64_t row, const mxb_nvfp4_t
     if (q->br > 1) bad = s->tbad[j];
     const uint8_t *r = s->r ? s->r + c0 : NULL;
     uint8_t sc;
-    if (q->cfg->compat) {
-      sc = mxb_compat_nvfp4_block(q->cfg->compat, s->x + c0, n, q->compat_amax, s->codes + c0);
+    if (q->cfg->compat) { /* the tensor's amax, or the row's (stored by row_scales) */
+      const float A = q->cfg->nvfp4_row_amax ? q->dst->amax[row] : q->compat_amax;
+      sc = mxb_compat_nvfp4_block(q->cfg->compat, s->x + c0, n, A, q->br > 1 ? a : 0xFFFFFFFFu, s->codes + c0);
     } else if (q->four_six_2d && s->t46[j]) {
       sc = mxb_nvfp4_block_scale4(mxb_u2f(a), ts);
       mxb_nvfp4_encode_block(s->x + c0, n, sc, ts, r, s->codes + c0);
@@ -352,7 +353,7 @@ static float nvfp4_tensor_amax(const qctx *q) {
     for (int64_t b = 0; b < q->nchunks / q->cpb; b++) {
       band_stats(q, s, b);
       for (int64_t j = 0; j < q->scols; j++)
-        if (!(nan_blocks(q) && s->tbad[j])) m = s->tamax[j] > m ? s->tamax[j] : m;
+        if (!(nan_blocks(q) && s->tbad[j]) || q->cfg->compat) m = s->tamax[j] > m ? s->tamax[j] : m;
     }
   }
   return mxb_u2f(m);

@@ -14,24 +14,55 @@ namespace mxb {
 namespace {
 
 // Thread t quantizes block (t / nb, t % nb); NVFP4 reads the tensor amax
-// (written by the amax pass, or the caller's) in stream order.
+// (written by the amax pass, or the caller's; one a row with
+// MXB_TENSOR_ROW_AMAX) in stream order. A 16x16 tile (MXB_TENSOR_SCALED_2D)
+// is reduced by each of its 16 threads alone: a profile is not a fast path.
 template <int DT, int ELEM, int BC, bool NV>
 __global__ void __launch_bounds__(256) compat_kernel(QArgs a, mxb_compat_t c) {
   const int64_t nb = (a.cols + BC - 1) / BC;
   const mxb_fp p = mxb_elem_fp(ELEM);
   constexpr int BITS = mxb_elem_bits(ELEM);
-  const float A = NV ? *a.amax : 0.0f;
+  const bool two_d = NV && (a.flags & MXB_TENSOR_SCALED_2D), per_row = NV && (a.flags & MXB_TENSOR_ROW_AMAX);
   for (ItemWalk w(a.rows * nb, nb); w.more(); w.next()) {
     const int64_t r = w.r, j = w.j, c0 = j * BC;
     const int n = (int)min((int64_t)BC, a.cols - c0);
     float v[BC];
+    uint32_t tile = 0xFFFFFFFFu;  // the block's own amax
+    if (two_d) {
+      tile = 0;
+      for (int64_t rr = r / BC * BC; rr < min(r / BC * BC + BC, a.rows); rr++) {
+        load_n<DT, BC>(a.src, rr * a.cols + c0, n, a.vec_in && n == BC, v);
+        tile = max(tile, mxb_abs_max_bits(v, n));
+      }
+    }
     load_n<DT, BC>(a.src, r * a.cols + c0, n, a.vec_in && n == BC, v);
     uint8_t codes[BC] = {};
-    const uint8_t s = NV ? mxb_compat_nvfp4_block(c, v, n, A, codes) : mxb_compat_mx_block(c, v, n, &p, codes);
+    const float A = NV ? a.amax[per_row ? r : 0] : 0.0f;
+    const uint8_t s = NV ? mxb_compat_nvfp4_block(c, v, n, A, tile, codes) : mxb_compat_mx_block(c, v, n, &p, codes);
     pack_store<BC, BITS>(a.data + r * a.row_bytes + j * (BC * BITS / 8), codes, (n * BITS + 7) / 8,
                          a.vec_out && n == BC);
     a.scales[mxb_scale_index(r, j, a.scale_cols, a.swizzled)] = s;
   }
+}
+
+// The amax of each row (TE's row_scaled_nvfp4: torch.max(|x|, dim=1)): each
+// block folds its |x| bits into its row's with atomicMax (NaN bits lie above
+// Inf, so a NaN wins), then canon_rows writes a NaN as 0x7FC00000.
+template <int DT, int BC>
+__global__ void __launch_bounds__(256) row_amax_kernel(QArgs a) {
+  const int64_t nb = (a.cols + BC - 1) / BC;
+  for (ItemWalk w(a.rows * nb, nb); w.more(); w.next()) {
+    const int64_t c0 = w.j * BC;
+    const int n = (int)min((int64_t)BC, a.cols - c0);
+    float v[BC];
+    load_n<DT, BC>(a.src, w.r * a.cols + c0, n, a.vec_in && n == BC, v);
+    const uint32_t m = mxb_abs_max_bits(v, n);
+    if (m) atomicMax(reinterpret_cast<unsigned *>(a.amax) + w.r, m);
+  }
+}
+__global__ void canon_rows(float *amax, int64_t rows) {
+  for (int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += (int64_t)gridDim.x * blockDim.x)
+    if (amax[r] != amax[r]) amax[r] = __uint_as_float(MXB_F32_QNAN);
 }
 
 }  // namespace
@@ -44,9 +75,15 @@ mxb_status_t quantize_compat(struct mxb_context *ctx, const mxb_format_desc *d, 
       constexpr int SCALE = mxb_fmt_scale_type(F), ELEM = mxb_fmt_elem(F), BC = mxb_fmt_block_cols(F);
       if constexpr (SCALE == MXB_SCALE_UE4M3 || SCALE == MXB_SCALE_E8M0) {
         constexpr bool NV = SCALE == MXB_SCALE_UE4M3;
-        if (NV && cfg->amax_source == MXB_AMAX_COMPUTE)  // torch.max(|x|): NaN if any (mxb_cuda_amax's rule)
-          MXB_TRY(mxb_cuda_amax(ctx, (mxb_dtype_t)dtype, a.src, a.rows * a.cols, a.amax, st));
         const unsigned g = grid_for(ctx, a.rows * ((a.cols + BC - 1) / BC), T);
+        if (NV && cfg->amax_source == MXB_AMAX_COMPUTE && cfg->nvfp4_row_amax) {  // one a row
+          MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, (size_t)a.rows * sizeof(float), st), "cudaMemsetAsync(amax)"));
+          row_amax_kernel<DT, BC><<<g, T, 0, st>>>(a);
+          canon_rows<<<grid_for(ctx, a.rows, T), T, 0, st>>>(a.amax, a.rows);
+          MXB_TRY(launch_status("compat row amax"));
+        } else if (NV && cfg->amax_source == MXB_AMAX_COMPUTE) {  // torch.max(|x|): NaN if any (mxb_cuda_amax's rule)
+          MXB_TRY(mxb_cuda_amax(ctx, (mxb_dtype_t)dtype, a.src, a.rows * a.cols, a.amax, st));
+        }
         compat_kernel<DT, ELEM, BC, NV><<<g, T, 0, st>>>(a, cfg->compat);
         *impl = "cuda-compat-quantize";
         return launch_status(*impl);

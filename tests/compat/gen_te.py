@@ -208,13 +208,15 @@ class Nvfp4Runner:
         self.ref = ref
         self.utils = utils
 
-    def quantizer(self):
+    def quantizer(self, tile=(1, 16), row_scaled=False):
         return self.ref.NVFP4QuantizerRef(
             dtype=self.utils.Fp4Formats.E2M1, rowwise=True, columnwise=False,
-            pow_2_scales=False, eps=0.0, quant_tile_shape=(1, 16), with_rht=False)
+            pow_2_scales=False, eps=0.0, quant_tile_shape=tile, with_rht=False,
+            row_scaled_nvfp4=row_scaled)
 
-    def __call__(self, x, amax=None):
-        q = self.quantizer()
+    def __call__(self, x, amax=None, tile=(1, 16), row_scaled=False):
+        """(codes, scales, amax bits: one, or one a row with row_scaled) of TE's quantize."""
+        q = self.quantizer(tile, row_scaled)
         t = torch.from_numpy(x.copy())
         if amax is None:
             r = q.quantize(t)
@@ -231,9 +233,10 @@ class Nvfp4Runner:
         codes = np.empty((d.shape[0], d.shape[1] * 2), dtype=np.uint8)
         codes[:, 0::2] = d & 0x0F
         codes[:, 1::2] = d >> 4
-        scales = scale.contiguous().view(torch.uint8).numpy().reshape(x.shape[0], -1)
-        amax_bits = int(a.reshape(-1)[0:1].numpy().view(np.uint32)[0])
-        return codes[:, :x.shape[1]], scales, amax_bits
+        s8 = scale.contiguous().view(torch.uint8).numpy()
+        scales = s8.reshape(s8.shape[0], -1)[:x.shape[0], :(x.shape[1] + 15) // 16]  # 2D: rows padded to 16
+        bits = [int(b) for b in a.reshape(-1).numpy().view(np.uint32)]
+        return codes[:x.shape[0], :x.shape[1]], scales, bits if row_scaled else bits[0]
 
 
 def nvfp4_cases():
@@ -347,6 +350,45 @@ def nvfp4_cases():
     return C
 
 
+def nvfp4_option_cases():
+    """(name, x, tile, row_scaled): TE's 16x16 tiles (weights) and its amax per row
+    (row_scaled_nvfp4), each with its computed amax(es)."""
+    C = []
+    t2, rs = (16, 16), (1, 16)
+
+    def stack(*rows_):
+        return np.stack([np.asarray(r_, dtype=np.float32) for r_ in rows_])
+    # 2D: random at several magnitudes, partial tiles (rows and cols not multiples of 16)
+    C.append(("2d_rand_n1", rnd(30, (32, 64)), t2, False))
+    C.append(("2d_rand_1e3", rnd(31, (16, 48), 1e3), t2, False))
+    C.append(("2d_rand_1em30", rnd(32, (16, 32), 1e-30), t2, False))
+    C.append(("2d_mixmag", mixed(33, 32, 32), t2, False))
+    C.append(("2d_partial_20x40", rnd(34, (20, 40)), t2, False))
+    # 2D with specials: -0.0 (code 0), a NaN tile (NaN poisons the tensor amax), an Inf tile
+    z = rnd(35, (16, 32))
+    z[0, 0], z[3, 17], z[15, 31] = -0.0, -0.0, -1e-30
+    C.append(("2d_zero_signs", z, t2, False))
+    n = rnd(36, (32, 32))
+    n[5, 3] = NAN
+    C.append(("2d_nan", n, t2, False))
+    i = rnd(37, (16, 64))
+    i[9, 40] = INF
+    C.append(("2d_inf", i, t2, False))
+    big = rnd(38, (16, 32), 3e37)
+    big[2, 5], big[7, 20] = FLT_MAX, -FLT_MAX
+    C.append(("2d_near_fltmax", big, t2, False))
+    # an amax per row: rows of very different magnitudes, zero rows, specials in one row each
+    mags = np.float32([[1e-3], [1.0], [1e3], [1e-30], [7.0], [1e30], [0.5], [2688.0]])
+    C.append(("row_rand", rnd(40, (8, 64)) * mags, rs, True))
+    C.append(("row_zeros", stack(row(0.0, n=32), row(-0.0, n=32), row(1.0, -0.0, n=32),
+                                 row(-1e-45, n=32)), rs, True))
+    C.append(("row_specials", stack(row(1.0, NAN, -2.0, n=32), row(INF, 3.0, n=32), row(-INF, n=32),
+                                    row(FLT_MAX, -1.0, n=32), row(1e-39, -3e-39, n=32)), rs, True))
+    C.append(("row_tail_3x24", rnd(41, (3, 24)), rs, True))
+    C.append(("row_big", rnd(42, (16, 128)) * np.float32(np.logspace(-20, 20, 16))[:, None], rs, True))
+    return C
+
+
 # ----------------------------------------------------------------------------- MXFP8
 def mxfp8_run(exe, fmt, x):
     r, c = x.shape
@@ -438,17 +480,20 @@ def hexs(vals, fmt, per):
     return [" ".join(fmt % v for v in vals[i:i + per]) for i in range(0, len(vals), per)]
 
 
-def emit(lines, name, fmt, x, codes, scales, amax_attr=None, amax_bits=None):
+def emit(lines, name, fmt, x, codes, scales, amax_attr=None, amax_bits=None, extra=""):
     r, c = x.shape
     head = "case %s profile=te format=%s rows=%d cols=%d" % (name, fmt, r, c)
     if amax_attr is not None:
         head += " amax=" + amax_attr
+    head += extra
     lines.append(head)
     xb = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).reshape(-1)
     lines += ["x " + s for s in hexs(xb, "%08x", 16)]
     lines += ["codes " + s for s in hexs(codes.reshape(-1), "%02x", 32)]
     lines += ["scales " + s for s in hexs(scales.reshape(-1), "%02x", 32)]
-    if amax_bits is not None:
+    if isinstance(amax_bits, list):  # one a row
+        lines += ["amax " + s for s in hexs(amax_bits, "%08x", 16)]
+    elif amax_bits is not None:
         lines.append("amax %08x" % amax_bits)
     lines.append("end")
 
@@ -474,6 +519,11 @@ def main():
             attr = "computed" if amax is None else "%08x" % int(f32(amax).view(np.uint32))
             emit(lines, "nvfp4_" + name, "nvfp4", x, codes, scales, attr, ab)
             counts["nvfp4"] = counts.get("nvfp4", 0) + 1
+        for name, x, tile, row_scaled in nvfp4_option_cases():
+            codes, scales, ab = nv(x, None, tile, row_scaled)
+            extra = " block_2d=1" if tile == (16, 16) else " row_amax=1"
+            emit(lines, "nvfp4_" + name, "nvfp4", x, codes, scales, "computed", ab, extra)
+            counts["nvfp4" + extra] = counts.get("nvfp4" + extra, 0) + 1
         for fmt in ["mxfp8_e4m3", "mxfp8_e5m2"]:
             for name, x in mxfp8_cases(fmt):
                 codes, scales = mxfp8_run(exe, fmt, x)
