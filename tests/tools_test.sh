@@ -297,6 +297,16 @@ r = [json.loads(l) for l in open(f"{d}/arow.json") if '"kind": "tensor"' in l]
 assert [(z["format"], z["row_amax"]) for z in r] == [("nvfp4", False), ("nvfp4", True), ("mxfp4", False)], r
 assert all("error" not in z for z in r), r
 EOF2
+# --compat: analyze gives each format the profile has a row of that library's bytes
+expect 0 "analyze --compat" bash -c "'$TOOL' analyze '$T/x.npy' --formats=mxfp4,mx6,mxint8 --compat microxcaling --json > '$T/acompat.json'"
+"$PY" - "$T" <<'EOF2' >"$T/out" 2>"$T/err" && ok "analyze --compat: a row more per format the profile has" || bad "analyze --compat: $(cat "$T/err")"
+import json, sys
+r = [json.loads(l) for l in open(f"{sys.argv[1]}/acompat.json") if '"kind": "tensor"' in l]
+assert [(z["format"], z["compat"]) for z in r] == [("mxfp4", "mxblas"), ("mxfp4", "microxcaling"), ("mx6", "mxblas"),
+                                                   ("mxint8", "mxblas"), ("mxint8", "microxcaling")], r
+assert all("error" not in z for z in r), r
+assert r[0]["sqnr_db"] != r[1]["sqnr_db"], r  # FLOOR-like scales and ties away: other bytes
+EOF2
 expect 3 "--row-amax refused for mxfp8" "$TOOL" quantize "$T/x.npy" --format mxfp8_e4m3 --row-amax -o "$T/o.safetensors"
 
 # check

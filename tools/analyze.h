@@ -20,6 +20,7 @@ typedef struct an_run {
   int four_six;       /* mxb_four_over_six_t of this run (NVFP4 with --four-over-six: a run each way) */
   int e4m3_max;       /* NVFP4's E4M3 bound, 448 or 256 (--e4m3-max=256: a run each way); 0 other formats */
   int row_amax;       /* NVFP4 with one tensor amax a row (--row-amax: a run each way) */
+  int compat;         /* mxb_compat_t (--compat P: a run more per format the profile has, label "@P") */
   char label[32];     /* the row's name: the format, "+4/6" with Four Over Six, "/256" with the bound 256, "/row" with an amax a row */
   mxb_scale_type_t scale_type;
 } an_run;

@@ -277,6 +277,7 @@ static void measure(mxb_context_t *ctx, const cli_opts *o, const an_run *run, co
   cfg.four_over_six = (mxb_four_over_six_t)run->four_six;
   cfg.nvfp4_e4m3_max = run->e4m3_max;
   cfg.nvfp4_row_amax = run->row_amax;
+  cfg.compat = (mxb_compat_t)run->compat;
   cli_qtensor q;
   r->status = cli_quantize(ctx, &cfg, run->format, x, rows, cols, &q);
   if (r->status == MXB_SUCCESS) {
@@ -359,9 +360,9 @@ static void print_ndjson(const an_data *d, const int *order) {
     printf(", \"tensor\": ");
     jstr(stdout, t->name);
     printf(", \"rows\": %lld, \"cols\": %lld, \"format\": \"%s\", \"rht\": %s, \"four_over_six\": \"%s\", "
-           "\"e4m3_max\": %d, \"row_amax\": %s",
+           "\"e4m3_max\": %d, \"row_amax\": %s, \"compat\": \"%s\"",
            (long long)t->rows, (long long)t->cols, run->name, run->rht ? "true" : "false", k_fos_names[run->four_six],
-           run->e4m3_max, run->row_amax ? "true" : "false");
+           run->e4m3_max, run->row_amax ? "true" : "false", cli_compat_name(run->compat));
     if (r->status != MXB_SUCCESS) {
       printf(", \"error\": \"%s: ", mxb_status_string(r->status));
       mxio_put_escaped(stdout, r->detail, MXIO_ESC_JSON);
@@ -382,9 +383,10 @@ static void print_ndjson(const an_data *d, const int *order) {
   for (int k = 0; k < d->nruns; k++) {
     const an_summary *m = &d->summaries[k];
     printf("{\"kind\": \"summary\", \"format\": \"%s\", \"rht\": %s, \"four_over_six\": \"%s\", \"e4m3_max\": %d, "
-           "\"row_amax\": %s, \"tensors\": %d, \"failed\": %d, \"values\": %lld",
+           "\"row_amax\": %s, \"compat\": \"%s\", \"tensors\": %d, \"failed\": %d, \"values\": %lld",
            d->runs[k].name, d->runs[k].rht ? "true" : "false", k_fos_names[d->runs[k].four_six], d->runs[k].e4m3_max,
-           d->runs[k].row_amax ? "true" : "false", m->tensors, m->failed, (long long)m->values);
+           d->runs[k].row_amax ? "true" : "false", cli_compat_name(d->runs[k].compat), m->tensors, m->failed,
+           (long long)m->values);
     jnum(stdout, "bits_per_element", m->bits);
     jnum(stdout, "sqnr_db", m->sqnr_db);
     jnum(stdout, "min_sqnr_db", m->min_sqnr_db);
@@ -424,7 +426,7 @@ static void cnum(double v) {
 }
 
 static void print_csv(const an_data *d, const int *order) {
-  printf("file,tensor,rows,cols,format,rht,four_over_six,e4m3_max,row_amax");
+  printf("file,tensor,rows,cols,format,rht,four_over_six,e4m3_max,row_amax,compat");
   for (size_t i = 0; i < NFIELDS; i++) printf(",%s", k_fields[i]);
   printf(",error\n");
   for (int k = 0; k < d->nresults; k++) {
@@ -433,9 +435,9 @@ static void print_csv(const an_data *d, const int *order) {
     csv_str(t->file);
     putchar(',');
     csv_str(t->name);
-    printf(",%lld,%lld,%s,%d,%s,%d,%d", (long long)t->rows, (long long)t->cols, d->runs[r->run].name,
+    printf(",%lld,%lld,%s,%d,%s,%d,%d,%s", (long long)t->rows, (long long)t->cols, d->runs[r->run].name,
            d->runs[r->run].rht, k_fos_names[d->runs[r->run].four_six], d->runs[r->run].e4m3_max,
-           d->runs[r->run].row_amax);
+           d->runs[r->run].row_amax, cli_compat_name(d->runs[r->run].compat));
     if (r->status != MXB_SUCCESS) {
       for (size_t i = 0; i < NFIELDS; i++) putchar(',');
       putchar(',');
@@ -462,11 +464,14 @@ static void print_table(const an_data *d, const int *order, const char *in) {
     if (n > w) w = n;
   }
   if (w > 48) w = 48;
+  int fw = 16; /* the format column: the longest row label */
+  for (int k = 0; k < d->nruns; k++)
+    if ((int)strlen(d->runs[k].label) > fw) fw = (int)strlen(d->runs[k].label);
   long long values = 0;
   for (int t = 0; t < d->ntensors; t++) values += d->tensors[t].rows * d->tensors[t].cols;
   mxio_put_escaped(stdout, in, MXIO_ESC_TEXT);
   printf(": %d tensor%s, %lld values\n\n", d->ntensors, d->ntensors == 1 ? "" : "s", values);
-  printf("%-*s %-13s %-16s %-3s %7s %7s %9s %9s %9s %8s %8s\n", w, "tensor", "shape", "format", "rht", "bits/el",
+  printf("%-*s %-13s %-*s %-3s %7s %7s %9s %9s %9s %8s %8s\n", w, "tensor", "shape", fw, "format", "rht", "bits/el",
          "SQNR dB", "NMSE", "cosine", "max abs", "flushed", "clipped");
   for (int k = 0; k < d->nresults; k++) {
     const an_result *r = &d->results[order[k]];
@@ -475,7 +480,7 @@ static void print_table(const an_data *d, const int *order, const char *in) {
     char name[256], shape[32];
     mxio_escaped(t->name, MXIO_ESC_TEXT, name, sizeof(name));
     snprintf(shape, sizeof(shape), "%lldx%lld", (long long)t->rows, (long long)t->cols);
-    printf("%-*s %-13s %-16s %-3s ", w, name, shape, d->runs[r->run].label, d->runs[r->run].rht ? "yes" : "no");
+    printf("%-*s %-13s %-*s %-3s ", w, name, shape, fw, d->runs[r->run].label, d->runs[r->run].rht ? "yes" : "no");
     if (r->status != MXB_SUCCESS) {
       printf("error: %s: ", mxb_status_string(r->status));
       mxio_put_escaped(stdout, r->detail, MXIO_ESC_TEXT);
@@ -488,11 +493,11 @@ static void print_table(const an_data *d, const int *order, const char *in) {
     putchar('\n');
   }
   if (d->ntensors > 1) {
-    printf("\nsummary over %d tensors\n%-16s %-3s %7s %7s %9s %8s %8s  %s\n", d->ntensors, "format", "rht", "bits/el",
+    printf("\nsummary over %d tensors\n%-*s %-3s %7s %7s %9s %8s %8s  %s\n", d->ntensors, fw, "format", "rht", "bits/el",
            "SQNR dB", "worst dB", "flushed", "clipped", "worst tensor");
     for (int k = 0; k < d->nruns; k++) {
       const an_summary *m = &d->summaries[k];
-      printf("%-16s %-3s %7.3f %7.2f %9.2f %7.3f%% %7.3f%%  ", d->runs[k].label, d->runs[k].rht ? "yes" : "no",
+      printf("%-*s %-3s %7.3f %7.2f %9.2f %7.3f%% %7.3f%%  ", fw, d->runs[k].label, d->runs[k].rht ? "yes" : "no",
              m->bits, m->sqnr_db, m->min_sqnr_db, 100.0 * m->frac_flushed, 100.0 * m->frac_saturated);
       if (m->worst >= 0) mxio_put_escaped(stdout, d->tensors[m->worst].name, MXIO_ESC_TEXT);
       if (m->failed) printf(" (%d failed)", m->failed);
@@ -515,6 +520,12 @@ static void print_table(const an_data *d, const int *order, const char *in) {
   for (int k = 0; k < d->nruns; k++)
     if (d->runs[k].e4m3_max == 256) {
       printf("/256: NVFP4 with the tensor amax mapped to the block scale 256 instead of 448 (--e4m3-max).\n");
+      break;
+    }
+  for (int k = 0; k < d->nruns; k++)
+    if (d->runs[k].compat) {
+      printf("@%s: the bytes that library writes (--compat, docs/COMPAT.md), decoded by mxblas.\n",
+             cli_compat_name(d->runs[k].compat));
       break;
     }
   for (int k = 0; k < d->nruns; k++)
@@ -578,6 +589,19 @@ static void summarize(an_data *d) {
 }
 
 /* ------------------------------------------------------------ the command */
+/* Whether compatibility profile c has format f (on the CPU, with its defaults). */
+static int profile_has(int c, mxb_format_t f) {
+  mxb_context_t *cpu = NULL;
+  mxb_quant_config_t pc;
+  mxb_quant_config_init(&pc);
+  pc.compat = (mxb_compat_t)c;
+  int has = 0;
+  if (mxb_context_create(MXB_BACKEND_CPU, 0, &cpu) == MXB_SUCCESS && mxb_quantize_supported(cpu, &pc, f, &has) != MXB_SUCCESS)
+    has = 0;
+  mxb_context_destroy(cpu);
+  return has;
+}
+
 static int parse_runs(const cli_opts *o, an_run *runs, int *n) {
   char list[512];
   snprintf(list, sizeof(list), "%s", o->formats ? o->formats : k_default_formats);
@@ -600,6 +624,14 @@ static int parse_runs(const cli_opts *o, an_run *runs, int *n) {
                       .e4m3_max = nv ? (b ? 256 : 448) : 0, .row_amax = ra, .scale_type = fi.scale_type};
         snprintf(r->label, sizeof(r->label), "%s%s%s%s", fi.name, v ? "+4/6" : "", b ? "/256" : "", ra ? "/row" : "");
       }
+    }
+    /* --compat P: a row more, the library's bytes, for the formats it has (with its defaults) */
+    if (o->cfg.compat && profile_has(o->cfg.compat, f)) {
+      if (*n == MAX_RUNS) return cli_usage("too many formats (at most %d runs)", MAX_RUNS);
+      an_run *r = &runs[(*n)++];
+      *r = (an_run){.format = f, .name = fi.name, .e4m3_max = nv ? 448 : 0, .compat = (int)o->cfg.compat,
+                    .scale_type = fi.scale_type};
+      snprintf(r->label, sizeof(r->label), "%s@%s", fi.name, cli_compat_name(o->cfg.compat));
     }
   }
   return *n ? CLI_OK : cli_usage("--formats: no format given");

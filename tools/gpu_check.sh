@@ -15,6 +15,8 @@ echo "== tests" | tee "$out/tests.log"
 echo "== compute-sanitizer (memcheck)" | tee "$out/sanitizer.log"
 compute-sanitizer --tool memcheck --target-processes all --error-exitcode 99 \
   "$build/tests/mxblas_tests" --jobs=1 --filter "cuda*/*" >>"$out/sanitizer.log" 2>&1 || rc=1
+compute-sanitizer --tool memcheck --error-exitcode 99 "$build/tests/mxblas_tests" --jobs=1 --filter "compat/*" \
+  >>"$out/sanitizer.log" 2>&1 || rc=1
 tail -n 5 "$out/sanitizer.log"
 echo "== racecheck (the sm_90a kernels and the grouped GEMM)" | tee "$out/racecheck.log"
 for f in 'cuda_gemm/fast_sm90_mx_fp8_is_deterministic' 'cuda_gemm/fast_decode_m16_is_deterministic' \
