@@ -21,6 +21,7 @@ typedef struct vcase {
   int64_t rows, cols;
   amax_mode amax_in;
   int block_2d, row_amax; /* TE's 16x16 tiles; its amax per row */
+  int four_six, e4m3_max;  /* TE's Four Over Six (mxb_four_over_six_t) and its bound */
   float amax_given;
   float *x;
   uint8_t *codes, *scales;
@@ -101,6 +102,9 @@ static int next_case(const char **p, const char *file, vcase *c) {
   c->cols = atoll(v);
   c->block_2d = key(s, "block_2d", v, sizeof(v)) && !strcmp(v, "1");
   c->row_amax = key(s, "row_amax", v, sizeof(v)) && !strcmp(v, "1");
+  if (key(s, "four_over_six", v, sizeof(v)))
+    c->four_six = !strcmp(v, "mse") ? MXB_FOUR_OVER_SIX_MSE : !strcmp(v, "mae") ? MXB_FOUR_OVER_SIX_MAE : -1;
+  c->e4m3_max = key(s, "e4m3_max", v, sizeof(v)) ? atoi(v) : 0;
   c->amax_in = AMAX_COMPUTED;
   if (key(s, "amax", v, sizeof(v)) && strcmp(v, "computed")) {
     c->amax_in = strcmp(v, "none") ? AMAX_GIVEN : AMAX_NONE;
@@ -143,6 +147,8 @@ static void case_config(const vcase *c, mxb_quant_config_t *cfg, float *amax) {
   cfg->compat = c->profile;
   cfg->block_2d = c->block_2d;
   cfg->nvfp4_row_amax = c->row_amax;
+  cfg->four_over_six = (mxb_four_over_six_t)c->four_six;
+  cfg->nvfp4_e4m3_max = c->e4m3_max;
   *amax = 0.0f;
   if (c->amax_in == AMAX_GIVEN) {
     cfg->amax_source = MXB_AMAX_FROM_TENSOR;
@@ -298,8 +304,9 @@ Test(compat, refusals) {
     {MXB_COMPAT_MICROXCALING, MXB_FORMAT_NVFP4, 0, MXB_ERR_UNSUPPORTED}, {MXB_COMPAT_OCP_FLOOR, MXB_FORMAT_FP8_E4M3_1x128, 0, MXB_ERR_UNSUPPORTED},
     {MXB_COMPAT_TE, MXB_FORMAT_NVFP4, 1, MXB_ERR_UNSUPPORTED},      {MXB_COMPAT_TE, MXB_FORMAT_NVFP4, 2, MXB_ERR_UNSUPPORTED},
     {MXB_COMPAT_TE, MXB_FORMAT_MXFP8_E4M3, 3, MXB_ERR_UNSUPPORTED},     {MXB_COMPAT_OCP_FLOOR, MXB_FORMAT_MXFP4, 4, MXB_ERR_UNSUPPORTED},
-    {MXB_COMPAT_TE, MXB_FORMAT_MXFP8_E4M3, 5, MXB_ERR_UNSUPPORTED}, {MXB_COMPAT_TE, MXB_FORMAT_NVFP4, 6, MXB_ERR_UNSUPPORTED},
+    {MXB_COMPAT_TE, MXB_FORMAT_MXFP8_E4M3, 5, MXB_ERR_UNSUPPORTED}, {MXB_COMPAT_TORCHAO, MXB_FORMAT_NVFP4, 6, MXB_ERR_UNSUPPORTED},
     {MXB_COMPAT_TORCHAO, MXB_FORMAT_NVFP4, 7, MXB_ERR_UNSUPPORTED}, {MXB_COMPAT_TORCHAO, MXB_FORMAT_NVFP4, 8, MXB_ERR_UNSUPPORTED},
+    {MXB_COMPAT_TE, MXB_FORMAT_NVFP4, 7, MXB_ERR_UNSUPPORTED}, /* TE's 256 is its Four Over Six's */
     {(mxb_compat_t)MXB_COMPAT_COUNT, MXB_FORMAT_MXFP4, 0, MXB_ERR_INVALID_ARGUMENT},
     {(mxb_compat_t)-1, MXB_FORMAT_MXFP4, 0, MXB_ERR_INVALID_ARGUMENT},
   };
@@ -399,9 +406,10 @@ Test(compat, cuda_matches_the_cpu_everywhere) {
   for (int p = 1; p < MXB_COMPAT_COUNT; p++)
     for (size_t f = 0; f < sizeof(fs) / sizeof(fs[0]); f++)
       /* NVFP4: the computed amax (NaN here), a supplied one, one below the NaN's reach; TE's
-       * 16x16 tiles and its amax per row (computed) */
-      for (int k = 0; k < (fs[f] == MXB_FORMAT_NVFP4 ? 5 : 1); k++) {
-        const int given = k < 3 ? k : 0, two_d = k == 3, per_row = k == 4;
+       * 16x16 tiles, its amax per row (computed), its Four Over Six (MAE; MSE with 256 and an
+       * amax per row) */
+      for (int k = 0; k < (fs[f] == MXB_FORMAT_NVFP4 ? 7 : 1); k++) {
+        const int given = k < 3 ? k : 0, two_d = k == 3, per_row = k == 4 || k == 6;
         mxb_context_t *ctx = NULL;
         int ok = 0;
         mxb_quant_config_t cfg;
@@ -409,13 +417,16 @@ Test(compat, cuda_matches_the_cpu_everywhere) {
         cfg.compat = (mxb_compat_t)p;
         cfg.block_2d = two_d;
         cfg.nvfp4_row_amax = per_row;
+        cfg.four_over_six = k == 5 ? MXB_FOUR_OVER_SIX_MAE : k == 6 ? MXB_FOUR_OVER_SIX_MSE : MXB_FOUR_OVER_SIX_OFF;
+        cfg.nvfp4_e4m3_max = k == 6 ? 256 : 0;
         cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
         cr_assert_eq(mxb_quantize_supported(ctx, &cfg, fs[f], &ok), MXB_SUCCESS);
         mxb_context_destroy(ctx);
         if (!ok) continue;
         vcase v = {.format = fs[f], .rows = R, .cols = C, .x = x, .nx = R * C, .profile = (mxb_compat_t)p,
                    .amax_in = given ? AMAX_GIVEN : AMAX_COMPUTED, .amax_given = given == 1 ? 1.5e3f : 0x1p-120f,
-                   .block_2d = two_d, .row_amax = per_row};
+                   .block_2d = two_d, .row_amax = per_row, .four_six = (int)cfg.four_over_six,
+                   .e4m3_max = cfg.nvfp4_e4m3_max};
         snprintf(v.name, sizeof(v.name), "%s/%s/%d", mxbt_format_name(fs[f]), p == 1 ? "te" : "other", k);
         qout a, b;
         cr_assert_eq(run_case(&v, MXB_BACKEND_CPU, &a), MXB_SUCCESS, "%s", mxb_last_error_detail());
@@ -432,5 +443,5 @@ Test(compat, cuda_matches_the_cpu_everywhere) {
         qout_free(&b);
         n++;
       }
-  cr_assert_eq(n, 5 + 2 + 3 + 5 + 5 + 6 + 6, "profile x format x option runs"); /* torchao NVFP4: not 2D, not per row */
+  cr_assert_eq(n, 7 + 2 + 3 + 5 + 5 + 6 + 6, "profile x format x option runs"); /* torchao NVFP4: 3 */
 }

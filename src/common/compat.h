@@ -34,12 +34,18 @@ MXB_HD float mxb_clampf_nan(float x, float lo, float hi) { return x != x ? x : x
  * (_quantize_blockwise_reference), 1x16 blocks, RNE. The tensor amax is
  * torch.max(|x|) (a NaN anywhere makes it NaN, Inf counts); S_enc = min(2688
  * / A, FLT_MAX) with NaN kept, 1 where it is 0 (A = Inf); A = 0 gives FLT_MAX. */
-MXB_HD void mxb_te_nvfp4_tensor(float A, float *S_enc, float *S_dec) {
-  float s = 2688.0f / A;
+MXB_HD void mxb_te_nvfp4_tensor(float A, float k, float *S_enc, float *S_dec) {
+  float s = k / A; /* k = 6 * the E4M3 bound: 2688, or 1536 (its Four Over Six with 256) */
   s = s > MXB_FLT_MAX ? MXB_FLT_MAX : s; /* torch.min keeps NaN */
   if (s == 0.0f) s = 1.0f;
   *S_enc = s;
   *S_dec = 1.0f / s;
+}
+/* TE's element code: E2M1 RNE of clamp(x * enc, -6, 6), -0.0 and NaN code 0. */
+MXB_HD uint8_t mxb_te_e2m1(float x, float enc) {
+  const mxb_fp e2 = mxb_elem_fp(MXB_ELEM_E2M1);
+  const float y = mxb_clampf_nan(x * enc, -6.0f, 6.0f);
+  return y != y || y == 0.0f ? 0 : (uint8_t)mxb_fp_encode_rne(&e2, y);
 }
 /* One block of n <= 16 values: its scale byte; codes[n]. The block amax keeps
  * NaN (torch.amax); the scale is e4m3(clamp(min(amax * (S_enc * (1/6)),
@@ -50,18 +56,44 @@ MXB_HD void mxb_te_nvfp4_tensor(float A, float *S_enc, float *S_dec) {
 /* The block (or 16x16 tile, TE's quant_tile_shape (16, 16)) amax is given
  * as |x| bits, NaN bits kept. */
 MXB_HD uint8_t mxb_te_nvfp4_block_amax(const float *x, int n, uint32_t ab, float S_enc, float S_dec, uint8_t *codes) {
-  const mxb_fp e4 = mxb_elem_fp(MXB_ELEM_E4M3), e2 = mxb_elem_fp(MXB_ELEM_E2M1);
+  const mxb_fp e4 = mxb_elem_fp(MXB_ELEM_E4M3);
   float s = mxb_u2f(ab) * (S_enc * (1.0f / 6.0f));
   s = s > MXB_FLT_MAX ? MXB_FLT_MAX : s;
   s = mxb_clampf_nan(s, -448.0f, 448.0f);
   const uint8_t sb = s != s ? 0x7F : (uint8_t)mxb_fp_encode_rne(&e4, s);
   float enc = 1.0f / (mxb_fp_decode(&e4, sb) * S_dec);
   enc = enc > MXB_FLT_MAX ? MXB_FLT_MAX : enc;
-  for (int j = 0; j < n; j++) {
-    const float y = mxb_clampf_nan(x[j] * enc, -6.0f, 6.0f);
-    codes[j] = y != y || y == 0.0f ? 0 : (uint8_t)mxb_fp_encode_rne(&e2, y);
-  }
+  for (int j = 0; j < n; j++) codes[j] = mxb_te_e2m1(x[j], enc);
   return sb;
+}
+/* TE's Four Over Six, 1x16 blocks (_quantize_blockwise_4over6_reference,
+ * default error path): candidate scales e4m3(clamp((amax / 6) * S_enc * 1.5))
+ * (the block mapped to 4) and e4m3(clamp((amax / 6) * S_enc)) (to 6), each
+ * encoded as above; each candidate's error sums, in fp32 over j ascending,
+ * |v_j - x_j| (MAE) or (v_j - x_j)^2 (MSE) with v_j = ((e2m1(c_j) * s) * A)
+ * / k, A the (row's) amax; 4 wins only where its error is smaller. */
+MXB_HD uint8_t mxb_te_nvfp4_block_4over6(const float *x, int n, uint32_t ab, float A, float k, float S_enc,
+                                         float S_dec, int mse, uint8_t *codes) {
+  const mxb_fp e4 = mxb_elem_fp(MXB_ELEM_E4M3), e2 = mxb_elem_fp(MXB_ELEM_E2M1);
+  const float base = (mxb_u2f(ab) / 6.0f) * S_enc;
+  uint8_t sb[2], c[2][16];
+  float err[2];
+  for (int m = 0; m < 2; m++) { /* m = 0: mapped to 4, m = 1: to 6 */
+    const float s = mxb_clampf_nan(m ? base : base * 1.5f, -448.0f, 448.0f);
+    sb[m] = s != s ? 0x7F : (uint8_t)mxb_fp_encode_rne(&e4, s);
+    const float sf = mxb_fp_decode(&e4, sb[m]);
+    float enc = 1.0f / (sf * S_dec);
+    enc = enc > MXB_FLT_MAX ? MXB_FLT_MAX : enc;
+    err[m] = 0.0f;
+    for (int j = 0; j < n; j++) {
+      c[m][j] = mxb_te_e2m1(x[j], enc);
+      const float d = ((mxb_fp_decode(&e2, c[m][j]) * sf) * A) / k - x[j];
+      err[m] += mse ? d * d : fabsf(d);
+    }
+  }
+  const int w = err[0] < err[1] ? 0 : 1;
+  for (int j = 0; j < n; j++) codes[j] = c[w][j];
+  return sb[w];
 }
 /* The largest |x| bits of n values, NaN bits kept (above Inf): torch.amax of
  * |x|, a NaN making it NaN. */
@@ -227,13 +259,17 @@ MXB_HD float mxb_compat_amax(uint32_t max_abs_bits) {
 }
 /* One NVFP4 block of profile c (TE or torchao) under tensor amax A (the
  * row's, with an amax a row); tile_amax: the 16x16 tile's |x| bits (TE's 2D
- * tiles), or UINT32_MAX for a 1x16 block's own. */
+ * tiles), or UINT32_MAX for a 1x16 block's own; four_six (TE, 1x16 blocks):
+ * its mxb_four_over_six_t; flags: the tensor's (its E4M3 bound). */
 MXB_HD uint8_t mxb_compat_nvfp4_block(mxb_compat_t c, const float *x, int n, float A, uint32_t tile_amax,
-                                      uint8_t *codes) {
+                                      int four_six, uint32_t flags, uint8_t *codes) {
   if (c == MXB_COMPAT_TORCHAO) return mxb_torchao_nvfp4_block(x, n, A, codes);
   float S_enc, S_dec;
-  mxb_te_nvfp4_tensor(A, &S_enc, &S_dec);
+  const float k = mxb_nvfp4_k(flags);
+  mxb_te_nvfp4_tensor(A, k, &S_enc, &S_dec);
   const uint32_t ab = tile_amax == 0xFFFFFFFFu ? mxb_abs_max_bits(x, n) : tile_amax;
+  if (four_six)
+    return mxb_te_nvfp4_block_4over6(x, n, ab, A, k, S_enc, S_dec, four_six == MXB_FOUR_OVER_SIX_MSE, codes);
   return mxb_te_nvfp4_block_amax(x, n, ab, S_enc, S_dec, codes);
 }
 

@@ -206,7 +206,8 @@ static void encode_nvfp4(const qctx *q, qslot *s, int64_t row, const mxb_nvfp4_t
     uint8_t sc;
     if (q->cfg->compat) { /* the tensor's amax, or the row's (stored by row_scales) */
       const float A = q->cfg->nvfp4_row_amax ? q->dst->amax[row] : q->compat_amax;
-      sc = mxb_compat_nvfp4_block(q->cfg->compat, s->x + c0, n, A, q->br > 1 ? a : 0xFFFFFFFFu, s->codes + c0);
+      sc = mxb_compat_nvfp4_block(q->cfg->compat, s->x + c0, n, A, q->br > 1 ? a : 0xFFFFFFFFu,
+                                  (int)q->cfg->four_over_six, mxb_quant_flags(q->cfg), s->codes + c0);
     } else if (q->four_six_2d && s->t46[j]) {
       sc = mxb_nvfp4_block_scale4(mxb_u2f(a), ts);
       mxb_nvfp4_encode_block(s->x + c0, n, sc, ts, r, s->codes + c0);

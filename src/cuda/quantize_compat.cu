@@ -38,7 +38,8 @@ __global__ void __launch_bounds__(256) compat_kernel(QArgs a, mxb_compat_t c) {
     load_n<DT, BC>(a.src, r * a.cols + c0, n, a.vec_in && n == BC, v);
     uint8_t codes[BC] = {};
     const float A = NV ? a.amax[per_row ? r : 0] : 0.0f;
-    const uint8_t s = NV ? mxb_compat_nvfp4_block(c, v, n, A, tile, codes) : mxb_compat_mx_block(c, v, n, &p, codes);
+    const uint8_t s = NV ? mxb_compat_nvfp4_block(c, v, n, A, tile, a.four_six, a.flags, codes)
+                         : mxb_compat_mx_block(c, v, n, &p, codes);
     pack_store<BC, BITS>(a.data + r * a.row_bytes + j * (BC * BITS / 8), codes, (n * BITS + 7) / 8,
                          a.vec_out && n == BC);
     a.scales[mxb_scale_index(r, j, a.scale_cols, a.swizzled)] = s;

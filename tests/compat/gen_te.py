@@ -208,15 +208,17 @@ class Nvfp4Runner:
         self.ref = ref
         self.utils = utils
 
-    def quantizer(self, tile=(1, 16), row_scaled=False):
+    def quantizer(self, tile=(1, 16), row_scaled=False, fos=None, e4m3_max=448):
         return self.ref.NVFP4QuantizerRef(
             dtype=self.utils.Fp4Formats.E2M1, rowwise=True, columnwise=False,
             pow_2_scales=False, eps=0.0, quant_tile_shape=tile, with_rht=False,
-            row_scaled_nvfp4=row_scaled)
+            row_scaled_nvfp4=row_scaled, nvfp4_use_4over6=fos is not None,
+            nvfp4_e4m3_max=e4m3_max, nvfp4_4over6_err_mode=fos or "MAE")
 
-    def __call__(self, x, amax=None, tile=(1, 16), row_scaled=False):
-        """(codes, scales, amax bits: one, or one a row with row_scaled) of TE's quantize."""
-        q = self.quantizer(tile, row_scaled)
+    def __call__(self, x, amax=None, tile=(1, 16), row_scaled=False, fos=None, e4m3_max=448):
+        """(codes, scales, amax bits: one, or one a row with row_scaled) of TE's quantize;
+        fos: None, or Four Over Six with that error mode ("MAE", "MSE")."""
+        q = self.quantizer(tile, row_scaled, fos, e4m3_max)
         t = torch.from_numpy(x.copy())
         if amax is None:
             r = q.quantize(t)
@@ -389,6 +391,21 @@ def nvfp4_option_cases():
     return C
 
 
+def nvfp4_fos_inputs():
+    """(name, x, row_scaled) for TE's Four Over Six: random blocks (where 4 and 6 compete),
+    blocks built so that the 4 candidate wins (values near 4/6 of the amax), specials."""
+    C = [("rand", rnd(50, (8, 64)), False), ("rand_1e3", rnd(51, (4, 64), 1e3), False),
+         ("rand_1em30", rnd(52, (2, 64), 1e-30), False), ("mixmag", mixed(53, 4, 64), False)]
+    f = np.tile(np.float32([6.0, 4.0, 4.0, 4.0, 2.0, -4.0, 1.0, 0.0, -0.0, 3.0, -3.0, 4.0, 4.0, 0.5, 5.0, -6.0]), 4)
+    C.append(("near_four", (f * np.float32([1.0, 0.75, 1e-3, 100.0])[:, None].repeat(16, 1).reshape(-1))[None, :],
+              False))
+    sp = rnd(54, (2, 64))
+    sp[0, 3], sp[1, 17], sp[1, 40] = NAN, INF, -0.0
+    C.append(("specials", sp, False))
+    C.append(("rows", rnd(55, (6, 48)) * np.float32([[1e-3], [1.0], [1e3], [0.0], [1e30], [7.0]]), True))
+    return C
+
+
 # ----------------------------------------------------------------------------- MXFP8
 def mxfp8_run(exe, fmt, x):
     r, c = x.shape
@@ -524,6 +541,15 @@ def main():
             extra = " block_2d=1" if tile == (16, 16) else " row_amax=1"
             emit(lines, "nvfp4_" + name, "nvfp4", x, codes, scales, "computed", ab, extra)
             counts["nvfp4" + extra] = counts.get("nvfp4" + extra, 0) + 1
+        # Four Over Six (1x16 blocks): both error modes, both E4M3 bounds, one amax or one a row
+        for name, x, row_scaled in nvfp4_fos_inputs():
+            for fos in ("MAE", "MSE"):
+                for bound in (448, 256):
+                    codes, scales, ab = nv(x, None, (1, 16), row_scaled, fos, bound)
+                    extra = " four_over_six=%s e4m3_max=%d%s" % (fos.lower(), bound, " row_amax=1" if row_scaled else "")
+                    emit(lines, "nvfp4_4over6_%s_%s_%d" % (name, fos.lower(), bound), "nvfp4", x, codes, scales,
+                         "computed", ab, extra)
+                    counts["nvfp4 four_over_six"] = counts.get("nvfp4 four_over_six", 0) + 1
         for fmt in ["mxfp8_e4m3", "mxfp8_e5m2"]:
             for name, x in mxfp8_cases(fmt):
                 codes, scales = mxfp8_run(exe, fmt, x)
