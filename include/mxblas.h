@@ -312,8 +312,8 @@ typedef enum mxb_four_over_six_t {
  * the GPU alike. A profile fixes the scale rule and the handling of NaN,
  * Inf and -0, so it takes the defaults of every other option (RNE, no RHT,
  * no 2D, no Four Over Six, 448, one amax), else MXB_ERR_UNSUPPORTED; the TE
- * profile's NVFP4 also takes block_2d, nvfp4_row_amax and (1x16 blocks)
- * four_over_six with nvfp4_e4m3_max, as TE's reference does. */
+ * profile's NVFP4 also takes block_2d, nvfp4_row_amax and four_over_six
+ * with nvfp4_e4m3_max, as TE's reference does. */
 typedef enum mxb_compat_t {
   MXB_COMPAT_MXBLAS = 0,       /* this library's contract */
   MXB_COMPAT_TE = 1,           /* Transformer Engine's reference quantizers: NVFP4, MXFP8 */

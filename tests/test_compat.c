@@ -408,8 +408,8 @@ Test(compat, cuda_matches_the_cpu_everywhere) {
       /* NVFP4: the computed amax (NaN here), a supplied one, one below the NaN's reach; TE's
        * 16x16 tiles, its amax per row (computed), its Four Over Six (MAE; MSE with 256 and an
        * amax per row) */
-      for (int k = 0; k < (fs[f] == MXB_FORMAT_NVFP4 ? 7 : 1); k++) {
-        const int given = k < 3 ? k : 0, two_d = k == 3, per_row = k == 4 || k == 6;
+      for (int k = 0; k < (fs[f] == MXB_FORMAT_NVFP4 ? 8 : 1); k++) { /* 7: TE's 2D Four Over Six, MAE */
+        const int given = k < 3 ? k : 0, two_d = k == 3 || k == 7, per_row = k == 4 || k == 6;
         mxb_context_t *ctx = NULL;
         int ok = 0;
         mxb_quant_config_t cfg;
@@ -417,7 +417,9 @@ Test(compat, cuda_matches_the_cpu_everywhere) {
         cfg.compat = (mxb_compat_t)p;
         cfg.block_2d = two_d;
         cfg.nvfp4_row_amax = per_row;
-        cfg.four_over_six = k == 5 ? MXB_FOUR_OVER_SIX_MAE : k == 6 ? MXB_FOUR_OVER_SIX_MSE : MXB_FOUR_OVER_SIX_OFF;
+        cfg.four_over_six = k == 5 || k == 7 ? MXB_FOUR_OVER_SIX_MAE
+                            : k == 6         ? MXB_FOUR_OVER_SIX_MSE
+                                             : MXB_FOUR_OVER_SIX_OFF;
         cfg.nvfp4_e4m3_max = k == 6 ? 256 : 0;
         cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
         cr_assert_eq(mxb_quantize_supported(ctx, &cfg, fs[f], &ok), MXB_SUCCESS);
@@ -443,5 +445,5 @@ Test(compat, cuda_matches_the_cpu_everywhere) {
         qout_free(&b);
         n++;
       }
-  cr_assert_eq(n, 7 + 2 + 3 + 5 + 5 + 6 + 6, "profile x format x option runs"); /* torchao NVFP4: 3 */
+  cr_assert_eq(n, 8 + 2 + 3 + 5 + 5 + 6 + 6, "profile x format x option runs"); /* torchao NVFP4: 3 */
 }

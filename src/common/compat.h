@@ -66,34 +66,50 @@ MXB_HD uint8_t mxb_te_nvfp4_block_amax(const float *x, int n, uint32_t ab, float
   for (int j = 0; j < n; j++) codes[j] = mxb_te_e2m1(x[j], enc);
   return sb;
 }
-/* TE's Four Over Six, 1x16 blocks (_quantize_blockwise_4over6_reference,
- * default error path): candidate scales e4m3(clamp((amax / 6) * S_enc * 1.5))
- * (the block mapped to 4) and e4m3(clamp((amax / 6) * S_enc)) (to 6), each
- * encoded as above; each candidate's error sums, in fp32 over j ascending,
- * |v_j - x_j| (MAE) or (v_j - x_j)^2 (MSE) with v_j = ((e2m1(c_j) * s) * A)
- * / k, A the (row's) amax; 4 wins only where its error is smaller. */
-MXB_HD uint8_t mxb_te_nvfp4_block_4over6(const float *x, int n, uint32_t ab, float A, float k, float S_enc,
-                                         float S_dec, int mse, uint8_t *codes) {
+/* TE's Four Over Six (_quantize_blockwise_4over6_reference, default error
+ * path), one candidate of a block (or of a 16x16 tile's row) with amax bits
+ * ab: m = 0 maps the amax to 4, scale e4m3(clamp((amax / 6) * S_enc * 1.5)),
+ * m = 1 to 6, e4m3(clamp((amax / 6) * S_enc)); codes as above; *err its
+ * error summed in fp32 over j ascending, |v_j - x_j| (MAE) or (v_j - x_j)^2
+ * (MSE) with v_j = ((e2m1(c_j) * s) * A) / k, A the (row's) amax, k = 6 *
+ * the bound. Returns the scale byte. */
+MXB_HD uint8_t mxb_te_4over6_candidate(const float *x, int n, uint32_t ab, float A, float k, float S_enc,
+                                       float S_dec, int mse, int m, uint8_t *codes, float *err) {
   const mxb_fp e4 = mxb_elem_fp(MXB_ELEM_E4M3), e2 = mxb_elem_fp(MXB_ELEM_E2M1);
   const float base = (mxb_u2f(ab) / 6.0f) * S_enc;
-  uint8_t sb[2], c[2][16];
-  float err[2];
-  for (int m = 0; m < 2; m++) { /* m = 0: mapped to 4, m = 1: to 6 */
-    const float s = mxb_clampf_nan(m ? base : base * 1.5f, -448.0f, 448.0f);
-    sb[m] = s != s ? 0x7F : (uint8_t)mxb_fp_encode_rne(&e4, s);
-    const float sf = mxb_fp_decode(&e4, sb[m]);
-    float enc = 1.0f / (sf * S_dec);
-    enc = enc > MXB_FLT_MAX ? MXB_FLT_MAX : enc;
-    err[m] = 0.0f;
-    for (int j = 0; j < n; j++) {
-      c[m][j] = mxb_te_e2m1(x[j], enc);
-      const float d = ((mxb_fp_decode(&e2, c[m][j]) * sf) * A) / k - x[j];
-      err[m] += mse ? d * d : fabsf(d);
-    }
+  const float s = mxb_clampf_nan(m ? base : base * 1.5f, -448.0f, 448.0f);
+  const uint8_t sb = s != s ? 0x7F : (uint8_t)mxb_fp_encode_rne(&e4, s);
+  const float sf = mxb_fp_decode(&e4, sb);
+  float enc = 1.0f / (sf * S_dec);
+  enc = enc > MXB_FLT_MAX ? MXB_FLT_MAX : enc;
+  float e = 0.0f;
+  for (int j = 0; j < n; j++) {
+    codes[j] = mxb_te_e2m1(x[j], enc);
+    const float d = ((mxb_fp_decode(&e2, codes[j]) * sf) * A) / k - x[j];
+    e += mse ? d * d : fabsf(d);
   }
-  const int w = err[0] < err[1] ? 0 : 1;
-  for (int j = 0; j < n; j++) codes[j] = c[w][j];
-  return sb[w];
+  *err = e;
+  return sb;
+}
+/* A 1x16 block: the candidate with the smaller error (ties keep 6). */
+MXB_HD uint8_t mxb_te_nvfp4_block_4over6(const float *x, int n, uint32_t ab, float A, float k, float S_enc,
+                                         float S_dec, int mse, uint8_t *codes) {
+  uint8_t c4[16];
+  float e4, e6;
+  const uint8_t s4 = mxb_te_4over6_candidate(x, n, ab, A, k, S_enc, S_dec, mse, 0, c4, &e4);
+  const uint8_t s6 = mxb_te_4over6_candidate(x, n, ab, A, k, S_enc, S_dec, mse, 1, codes, &e6);
+  if (!(e4 < e6)) return s6;
+  for (int j = 0; j < n; j++) codes[j] = c4[j];
+  return s4;
+}
+/* A 16x16 tile's error (_sum_4over6_2d_error): its 16 rows' errors (0 for
+ * rows past the tensor: TE pads with zeros) summed in fp32 in the tree of
+ * the CUDA warp reduction, e[r] + e[r + 8], then + 4, + 2, + 1 apart. */
+MXB_HD float mxb_te_tile_error(const float *e) {
+  float a[8], b[4];
+  for (int r = 0; r < 8; r++) a[r] = e[r] + e[r + 8];
+  for (int r = 0; r < 4; r++) b[r] = a[r] + a[r + 4];
+  return (b[0] + b[2]) + (b[1] + b[3]);
 }
 /* The largest |x| bits of n values, NaN bits kept (above Inf): torch.amax of
  * |x|, a NaN making it NaN. */

@@ -233,12 +233,12 @@ static mxb_status_t check_compat(const mxb_quant_config_t *cfg, const mxb_format
   if (!compat_has(cfg->compat, d->format))
     return mxb_fail(MXB_ERR_UNSUPPORTED, "the %s profile has no %s (docs/COMPAT.md lists its formats)", name, d->name);
   /* TE's NVFP4 reference also has 16x16 tiles, an amax per row (row_scaled_nvfp4)
-   * and Four Over Six on 1x16 blocks with the bound 448 or 256 */
+   * and Four Over Six (1x16 or 16x16) with the bound 448 or 256 */
   const int te_nvfp4 = cfg->compat == MXB_COMPAT_TE && d->format == MXB_FORMAT_NVFP4;
   const char *opt = cfg->rounding != MXB_ROUND_RNE                ? "stochastic rounding"
                     : cfg->rht.enabled                            ? "the RHT"
                     : cfg->block_2d && !te_nvfp4                  ? "2D scaling"
-                    : cfg->four_over_six && !(te_nvfp4 && !cfg->block_2d) ? "Four Over Six (TE's: 1x16 blocks)"
+                    : cfg->four_over_six && !te_nvfp4              ? "Four Over Six"
                     : cfg->nvfp4_e4m3_max == 256 && !(te_nvfp4 && cfg->four_over_six)
                         ? "the E4M3 bound 256 (TE's: with Four Over Six)"
                     : cfg->nvfp4_row_amax && !te_nvfp4            ? "an amax per row"

@@ -204,7 +204,13 @@ static void encode_nvfp4(const qctx *q, qslot *s, int64_t row, const mxb_nvfp4_t
     if (q->br > 1) bad = s->tbad[j];
     const uint8_t *r = s->r ? s->r + c0 : NULL;
     uint8_t sc;
-    if (q->cfg->compat) { /* the tensor's amax, or the row's (stored by row_scales) */
+    if (q->cfg->compat && q->four_six_2d) { /* TE's 2D Four Over Six: the tile's candidate (te_tile_choice) */
+      float S_enc, S_dec, e;
+      const float k = mxb_nvfp4_k(mxb_quant_flags(q->cfg));
+      mxb_te_nvfp4_tensor(q->compat_amax, k, &S_enc, &S_dec);
+      sc = mxb_te_4over6_candidate(s->x + c0, n, a, q->compat_amax, k, S_enc, S_dec,
+                                   q->four_six_2d == MXB_FOUR_OVER_SIX_MSE, s->t46[j] ? 0 : 1, s->codes + c0, &e);
+    } else if (q->cfg->compat) { /* the tensor's amax, or the row's (stored by row_scales) */
       const float A = q->cfg->nvfp4_row_amax ? q->dst->amax[row] : q->compat_amax;
       sc = mxb_compat_nvfp4_block(q->cfg->compat, s->x + c0, n, A, q->br > 1 ? a : 0xFFFFFFFFu,
                                   (int)q->cfg->four_over_six, mxb_quant_flags(q->cfg), s->codes + c0);
@@ -222,7 +228,39 @@ static void encode_nvfp4(const qctx *q, qslot *s, int64_t row, const mxb_nvfp4_t
  * s->t46 first marks the tiles with two candidates (not NaN tiles, scales at
  * 6 and 4 distinct), then keeps those whose rows' errors at 4 sum
  * (mxb_nvfp4_tile_error) below those at 6. */
+/* TE's Four Over Six on 16x16 tiles (the TE profile, docs/COMPAT.md): each
+ * tile row's fp32 error for both candidates under the tile amax, the 16 rows
+ * summed in TE's tree (mxb_te_tile_error); s->t46 marks the tiles where the
+ * 4 candidate errs less. */
+static void te_tile_choice(const qctx *q, qslot *s, int64_t r0, int64_t r1) {
+  const int64_t bc = bcols(q), nt = q->scols;
+  const float A = q->compat_amax, k = mxb_nvfp4_k(mxb_quant_flags(q->cfg));
+  float S_enc, S_dec;
+  mxb_te_nvfp4_tensor(A, k, &S_enc, &S_dec);
+  float *e4 = (float *)s->te, *e6 = e4 + 16 * nt; /* s->te holds 2 * 16 * nt doubles: room enough */
+  memset(s->te, 0, (size_t)(2 * 16 * nt) * sizeof(double));
+  uint8_t c[16];
+  for (int64_t row = r0; row < r1; row++) {
+    fetch_row(q, s, row, 0);
+    for (int64_t j = 0; j < nt; j++) {
+      const int n = (int)min64(bc, q->cols - j * bc);
+      const int mse = q->four_six_2d == MXB_FOUR_OVER_SIX_MSE;
+      mxb_te_4over6_candidate(s->x + j * bc, n, s->tamax[j], A, k, S_enc, S_dec, mse, 0, c, &e4[(row - r0) * nt + j]);
+      mxb_te_4over6_candidate(s->x + j * bc, n, s->tamax[j], A, k, S_enc, S_dec, mse, 1, c, &e6[(row - r0) * nt + j]);
+    }
+  }
+  for (int64_t j = 0; j < nt; j++) {
+    float a4[16], a6[16];
+    for (int r = 0; r < 16; r++) a4[r] = e4[r * nt + j], a6[r] = e6[r * nt + j];
+    s->t46[j] = mxb_te_tile_error(a4) < mxb_te_tile_error(a6);
+  }
+}
+
 static void nvfp4_tile_choice(const qctx *q, qslot *s, int64_t r0, int64_t r1) {
+  if (q->cfg->compat) {
+    te_tile_choice(q, s, r0, r1);
+    return;
+  }
   const int64_t bc = bcols(q), nt = q->scols;
   mxb_nvfp4_ts t = q->ts;
   t.four_six = q->four_six_2d;

@@ -35,11 +35,31 @@ __global__ void __launch_bounds__(256) compat_kernel(QArgs a, mxb_compat_t c) {
         tile = max(tile, mxb_abs_max_bits(v, n));
       }
     }
-    load_n<DT, BC>(a.src, r * a.cols + c0, n, a.vec_in && n == BC, v);
     uint8_t codes[BC] = {};
     const float A = NV ? a.amax[per_row ? r : 0] : 0.0f;
-    const uint8_t s = NV ? mxb_compat_nvfp4_block(c, v, n, A, tile, a.four_six, a.flags, codes)
-                         : mxb_compat_mx_block(c, v, n, &p, codes);
+    uint8_t s;
+    if (NV && two_d && a.four_six) {  // TE's 2D Four Over Six: the tile's 16 rows' errors decide
+      const float k = mxb_nvfp4_k(a.flags);
+      const int mse = a.four_six == MXB_FOUR_OVER_SIX_MSE;
+      float S_enc, S_dec, e4[BC], e6[BC];
+      mxb_te_nvfp4_tensor(A, k, &S_enc, &S_dec);
+      for (int i = 0; i < BC; i++) {
+        const int64_t rr = r / BC * BC + i;
+        e4[i] = e6[i] = 0.0f;  // rows past the tensor: TE's zero padding errs 0
+        if (rr >= a.rows) continue;
+        load_n<DT, BC>(a.src, rr * a.cols + c0, n, a.vec_in && n == BC, v);
+        mxb_te_4over6_candidate(v, n, tile, A, k, S_enc, S_dec, mse, 0, codes, &e4[i]);
+        mxb_te_4over6_candidate(v, n, tile, A, k, S_enc, S_dec, mse, 1, codes, &e6[i]);
+      }
+      float e;
+      load_n<DT, BC>(a.src, r * a.cols + c0, n, a.vec_in && n == BC, v);
+      s = mxb_te_4over6_candidate(v, n, tile, A, k, S_enc, S_dec, mse,
+                                  mxb_te_tile_error(e4) < mxb_te_tile_error(e6) ? 0 : 1, codes, &e);
+    } else {
+      load_n<DT, BC>(a.src, r * a.cols + c0, n, a.vec_in && n == BC, v);
+      s = NV ? mxb_compat_nvfp4_block(c, v, n, A, tile, a.four_six, a.flags, codes)
+             : mxb_compat_mx_block(c, v, n, &p, codes);
+    }
     pack_store<BC, BITS>(a.data + r * a.row_bytes + j * (BC * BITS / 8), codes, (n * BITS + 7) / 8,
                          a.vec_out && n == BC);
     a.scales[mxb_scale_index(r, j, a.scale_cols, a.swizzled)] = s;

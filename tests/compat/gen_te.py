@@ -406,6 +406,16 @@ def nvfp4_fos_inputs():
     return C
 
 
+def nvfp4_fos_2d_inputs():
+    """(name, x) for TE's Four Over Six on 16x16 tiles: random tiles, partial tiles, a NaN tile."""
+    C = [("rand", rnd(60, (32, 64))), ("rand_1e3", rnd(61, (16, 48), 1e3)), ("partial_20x40", rnd(62, (20, 40))),
+         ("mixmag", mixed(63, 32, 32))]
+    n = rnd(64, (16, 32))
+    n[3, 20] = NAN
+    C.append(("nan", n))
+    return C
+
+
 # ----------------------------------------------------------------------------- MXFP8
 def mxfp8_run(exe, fmt, x):
     r, c = x.shape
@@ -550,6 +560,14 @@ def main():
                     emit(lines, "nvfp4_4over6_%s_%s_%d" % (name, fos.lower(), bound), "nvfp4", x, codes, scales,
                          "computed", ab, extra)
                     counts["nvfp4 four_over_six"] = counts.get("nvfp4 four_over_six", 0) + 1
+        # Four Over Six on 16x16 tiles: the tile's rows' errors summed in TE's tree decide
+        for name, x in nvfp4_fos_2d_inputs():
+            for fos, bound in (("MAE", 448), ("MSE", 256), ("MAE", 256)):
+                codes, scales, ab = nv(x, None, (16, 16), False, fos, bound)
+                extra = " block_2d=1 four_over_six=%s e4m3_max=%d" % (fos.lower(), bound)
+                emit(lines, "nvfp4_2d_4over6_%s_%s_%d" % (name, fos.lower(), bound), "nvfp4", x, codes, scales,
+                     "computed", ab, extra)
+                counts["nvfp4 2d four_over_six"] = counts.get("nvfp4 2d four_over_six", 0) + 1
         for fmt in ["mxfp8_e4m3", "mxfp8_e5m2"]:
             for name, x in mxfp8_cases(fmt):
                 codes, scales = mxfp8_run(exe, fmt, x)
