@@ -47,18 +47,12 @@ MXB_HD uint8_t mxb_te_e2m1(float x, float enc) {
   const float y = mxb_clampf_nan(x * enc, -6.0f, 6.0f);
   return y != y || y == 0.0f ? 0 : (uint8_t)mxb_fp_encode_rne(&e2, y);
 }
-/* One block of n <= 16 values: its scale byte; codes[n]. The block amax keeps
- * NaN (torch.amax); the scale is e4m3(clamp(min(amax * (S_enc * (1/6)),
- * FLT_MAX), -448, 448)), NaN giving 0x7F; enc = min(1 / (s * S_dec),
- * FLT_MAX), NaN kept; an element's code is E2M1 RNE of clamp(x * enc, -6,
- * 6), except that -0.0 and NaN give code 0 (TE's threshold table: -0.0 is
- * not below -0.0, and a NaN passes no test). */
-/* The block (or 16x16 tile, TE's quant_tile_shape (16, 16)) amax is given
- * as |x| bits, NaN bits kept. */
-MXB_HD uint8_t mxb_te_nvfp4_block_amax(const float *x, int n, uint32_t ab, float S_enc, float S_dec, uint8_t *codes) {
+/* A block's scale byte for the fp32 scale s, and its codes: e4m3(clamp(s,
+ * -448, 448)), a NaN giving 0x7F; enc = min(1 / (s_b * S_dec), FLT_MAX), NaN
+ * kept; codes mxb_te_e2m1 (-0.0 and NaN code 0: TE's threshold table has no
+ * -0.0 below -0.0, and a NaN passes no test). */
+MXB_HD uint8_t mxb_te_scale_codes(const float *x, int n, float s, float S_dec, uint8_t *codes) {
   const mxb_fp e4 = mxb_elem_fp(MXB_ELEM_E4M3);
-  float s = mxb_u2f(ab) * (S_enc * (1.0f / 6.0f));
-  s = s > MXB_FLT_MAX ? MXB_FLT_MAX : s;
   s = mxb_clampf_nan(s, -448.0f, 448.0f);
   const uint8_t sb = s != s ? 0x7F : (uint8_t)mxb_fp_encode_rne(&e4, s);
   float enc = 1.0f / (mxb_fp_decode(&e4, sb) * S_dec);
@@ -66,25 +60,27 @@ MXB_HD uint8_t mxb_te_nvfp4_block_amax(const float *x, int n, uint32_t ab, float
   for (int j = 0; j < n; j++) codes[j] = mxb_te_e2m1(x[j], enc);
   return sb;
 }
+/* One block of n <= 16 values (or a 16x16 tile's row: TE's quant_tile_shape
+ * (16, 16)) whose amax is given as |x| bits, NaN bits kept: the scale
+ * amax * (S_enc * (1/6)) (TE's min with FLT_MAX before the clamp changes
+ * nothing). */
+MXB_HD uint8_t mxb_te_nvfp4_block_amax(const float *x, int n, uint32_t ab, float S_enc, float S_dec, uint8_t *codes) {
+  return mxb_te_scale_codes(x, n, mxb_u2f(ab) * (S_enc * (1.0f / 6.0f)), S_dec, codes);
+}
 /* TE's Four Over Six (_quantize_blockwise_4over6_reference, default error
  * path), one candidate of a block (or of a 16x16 tile's row) with amax bits
- * ab: m = 0 maps the amax to 4, scale e4m3(clamp((amax / 6) * S_enc * 1.5)),
- * m = 1 to 6, e4m3(clamp((amax / 6) * S_enc)); codes as above; *err its
- * error summed in fp32 over j ascending, |v_j - x_j| (MAE) or (v_j - x_j)^2
- * (MSE) with v_j = ((e2m1(c_j) * s) * A) / k, A the (row's) amax, k = 6 *
- * the bound. Returns the scale byte. */
+ * ab: m = 0 maps the amax to 4, scale (amax / 6) * S_enc * 1.5, m = 1 to 6,
+ * (amax / 6) * S_enc; *err its error summed in fp32 over j ascending,
+ * |v_j - x_j| (MAE) or (v_j - x_j)^2 (MSE) with v_j = ((e2m1(c_j) * s) * A)
+ * / k, A the (row's) amax, k = 6 * the bound. Returns the scale byte. */
 MXB_HD uint8_t mxb_te_4over6_candidate(const float *x, int n, uint32_t ab, float A, float k, float S_enc,
                                        float S_dec, int mse, int m, uint8_t *codes, float *err) {
   const mxb_fp e4 = mxb_elem_fp(MXB_ELEM_E4M3), e2 = mxb_elem_fp(MXB_ELEM_E2M1);
   const float base = (mxb_u2f(ab) / 6.0f) * S_enc;
-  const float s = mxb_clampf_nan(m ? base : base * 1.5f, -448.0f, 448.0f);
-  const uint8_t sb = s != s ? 0x7F : (uint8_t)mxb_fp_encode_rne(&e4, s);
+  const uint8_t sb = mxb_te_scale_codes(x, n, m ? base : base * 1.5f, S_dec, codes);
   const float sf = mxb_fp_decode(&e4, sb);
-  float enc = 1.0f / (sf * S_dec);
-  enc = enc > MXB_FLT_MAX ? MXB_FLT_MAX : enc;
   float e = 0.0f;
   for (int j = 0; j < n; j++) {
-    codes[j] = mxb_te_e2m1(x[j], enc);
     const float d = ((mxb_fp_decode(&e2, codes[j]) * sf) * A) / k - x[j];
     e += mse ? d * d : fabsf(d);
   }
@@ -111,15 +107,11 @@ MXB_HD float mxb_te_tile_error(const float *e) {
   for (int r = 0; r < 4; r++) b[r] = a[r] + a[r + 4];
   return (b[0] + b[2]) + (b[1] + b[3]);
 }
-/* The largest |x| bits of n values, NaN bits kept (above Inf): torch.amax of
- * |x|, a NaN making it NaN. */
+/* torch.amax(|x|) as |x| bits, a NaN making it NaN: block.h's NaN-block
+ * amax, which admits NaN bits (they lie above Inf). */
 MXB_HD uint32_t mxb_abs_max_bits(const float *x, int n) {
-  uint32_t ab = 0;
-  for (int j = 0; j < n; j++) {
-    const uint32_t a = mxb_f2u(x[j]) & MXB_F32_ABS;
-    ab = a > ab ? a : ab;
-  }
-  return ab;
+  int nonfinite = 0;
+  return mxb_block_amax_bits(x, n, MXB_AMAX_NAN_BLOCK, &nonfinite);
 }
 
 /* MXFP8, tests/cpp/operator/test_cast_mxfp8.cu compute_ref (TE has no
