@@ -71,9 +71,38 @@ NVCCFLAGS ?= -O3 -std=c++17 -fmad=false -lineinfo $(CUDA_GENCODE) \
   --expt-relaxed-constexpr -Xptxas -warn-spills
 endif
 
+# The optional NCCL component (include/mxblas_nccl.h, docs/DISTRIBUTED.md):
+# built with CUDA wherever nccl.h is found (NCCL_HOME; else the
+# nvidia-nccl-cu13 Python package; else /usr), or NCCL=0 / NCCL=1 to decide.
+ifeq ($(CUDA),1)
+ifndef NCCL_HOME
+NCCL_HOME := $(firstword $(shell python3 -c "import nvidia.nccl as n; print(n.__path__[0])" 2>/dev/null) \
+                         $(if $(wildcard /usr/include/nccl.h),/usr))
+endif
+NCCL ?= $(if $(wildcard $(NCCL_HOME)/include/nccl.h),1,0)
+else
+NCCL := 0
+endif
+ifeq ($(NCCL),1)
+ifneq ($(CUDA),1)
+$(error NCCL=1 needs the CUDA backend (CUDA=1 and nvcc))
+endif
+ifeq ($(wildcard $(NCCL_HOME)/include/nccl.h),)
+$(error NCCL=1 but there is no $(NCCL_HOME)/include/nccl.h: set NCCL_HOME or pip install nvidia-nccl-cu13)
+endif
+CPPFLAGS += -DMXB_WITH_NCCL $(if $(filter /usr,$(NCCL_HOME)),,-I$(NCCL_HOME)/include)
+NCCL_LDLIBS := $(if $(filter /usr,$(NCCL_HOME)),,-L$(NCCL_HOME)/lib -Wl,-rpath,$(NCCL_HOME)/lib) -l:libnccl.so.2
+CUDA_LDLIBS += $(NCCL_LDLIBS)
+NCCL_REPORT := built (NCCL from $(NCCL_HOME))
+else ifneq ($(CUDA),1)
+NCCL_REPORT := not built (the CUDA backend is not built)
+else
+NCCL_REPORT := not built (no nccl.h found: pip install nvidia-nccl-cu13 or set NCCL_HOME; NCCL=0 to stop looking)
+endif
+
 # ---------------------------------------------------------------- sources
-LIB_C   := $(wildcard src/core/*.c src/cpu/*.c)
-LIB_CU  := $(if $(filter 1,$(CUDA)),$(wildcard src/cuda/*.cu),)
+LIB_C   := $(wildcard src/core/*.c src/cpu/*.c) $(if $(filter 1,$(NCCL)),$(wildcard src/nccl/*.c),)
+LIB_CU  := $(if $(filter 1,$(CUDA)),$(wildcard src/cuda/*.cu),) $(if $(filter 1,$(NCCL)),$(wildcard src/nccl/*.cu),)
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o)
 
 TEST_C   := $(wildcard tests/*.c)
@@ -94,13 +123,15 @@ SHARED := $(BUILD)/libmxblas.so
 TESTBIN := $(BUILD)/tests/mxblas_tests
 BENCHBIN := $(BUILD)/bench/mxblas_bench
 TOOLBIN := $(BUILD)/mxblas
+DISTBIN := $(BUILD)/tests/mxblas_dist_tests
 
 DEPFLAGS = -MMD -MP
 
+.PHONY: test-dist
 .PHONY: all lib test test-unit test-layers test-examples test-tools test-python test-python-installed test-sanitize test-tsan bench demo \
         fuzz fuzz-readers fuzz-api \
         install uninstall clean deps deps-bench check-gpu
-all: lib $(TESTBIN) $(BENCHBIN) $(EXAMPLES) $(if $(TOOL_C),$(TOOLBIN))
+all: lib $(TESTBIN) $(BENCHBIN) $(EXAMPLES) $(if $(TOOL_C),$(TOOLBIN)) $(if $(filter 1,$(NCCL)),$(DISTBIN))
 lib: $(STATIC) $(SHARED)
 
 # The CPU backend at -O3: quantize executes 10% (MXFP8) to 26% (NVFP4) fewer
@@ -124,6 +155,7 @@ $(STATIC): $(LIB_OBJ)
 
 $(SHARED): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
+	@echo "mxblas: NCCL component $(NCCL_REPORT)"
 	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) -o $(BUILD)/libmxblas.so.$(VERSION) $^ $(CUDA_LDLIBS) $(LDLIBS)
 	ln -sf libmxblas.so.$(VERSION) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
@@ -136,6 +168,14 @@ $(BUILD)/tests/%.o: tests/%.c
 
 $(TESTBIN): $(TEST_OBJ) $(TOOLIO_OBJ) $(STATIC)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TOOLIO_OBJ) $(STATIC) -lcriterion $(CUDA_LDLIBS) $(LDLIBS)
+
+# The multi-process NCCL test (NCCL=1): one process per GPU (docs/DISTRIBUTED.md).
+$(DISTBIN): tests/dist/dist_tests.c tests/shard_cases.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(STATIC) $(CUDA_LDLIBS) $(LDLIBS)
+
+test-dist: $(DISTBIN)
+	$(DISTBIN) $(RANKS)
 
 $(BUILD)/bench/%.o: bench/%.c
 	@mkdir -p $(dir $@)
@@ -286,7 +326,7 @@ demo:
 # ---------------------------------------------------------------- install
 install: lib $(TOOLBIN)
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
-	install -m 644 include/mxblas.h $(DESTDIR)$(INCDIR)/
+	install -m 644 include/mxblas.h $(if $(filter 1,$(NCCL)),include/mxblas_nccl.h) $(DESTDIR)$(INCDIR)/
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(BUILD)/libmxblas.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libmxblas.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -294,11 +334,11 @@ install: lib $(TOOLBIN)
 	install -m 755 $(TOOLBIN) $(DESTDIR)$(BINDIR)/mxblas
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@PRIVATE@|$(if $(filter 1,$(CUDA)),-L$(CUDA_LIBDIR) -lcublasLt -lcurand -lcudart -lstdc++ ,)-lm -lpthread|' \
+	    -e 's|@PRIVATE@|$(if $(filter 1,$(CUDA)),-L$(CUDA_LIBDIR) -lcublasLt -lcurand -lcudart -lstdc++ $(NCCL_LDLIBS) ,)-lm -lpthread|' \
 	    mxblas.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/mxblas.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(INCDIR)/mxblas.h $(DESTDIR)$(LIBDIR)/libmxblas.* $(DESTDIR)$(LIBDIR)/pkgconfig/mxblas.pc \
+	rm -f $(DESTDIR)$(INCDIR)/mxblas.h $(DESTDIR)$(INCDIR)/mxblas_nccl.h $(DESTDIR)$(LIBDIR)/libmxblas.* $(DESTDIR)$(LIBDIR)/pkgconfig/mxblas.pc \
 	      $(DESTDIR)$(BINDIR)/mxblas
 
 clean:

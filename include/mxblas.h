@@ -272,7 +272,10 @@ typedef enum mxb_nonfinite_t {
 } mxb_nonfinite_t;
 
 typedef enum mxb_amax_source_t {
-  MXB_AMAX_COMPUTE = 0,     /* NVFP4: compute the tensor amax and store it in dst->amax */
+  MXB_AMAX_COMPUTE = 0,     /* NVFP4: compute the tensor amax and store it in dst->amax; FP8 per
+                               tensor (since 0.2): the amax of the finite values the scale comes
+                               from is stored in *dst->amax when dst->amax is set (for an amax
+                               history, mxb_quantize_sharded), else nowhere */
   MXB_AMAX_FROM_TENSOR = 1  /* read the caller's amax from *dst->amax: NVFP4 (sharded tensors), FP8 per
                                tensor (delayed scaling: dst->amax points at it though the format
                                keeps no amax plane; the scale comes from it, larger values saturate) */
@@ -361,6 +364,19 @@ typedef struct mxb_quant_config_t {
   int nvfp4_row_amax;
   /* Whose bytes to write (added in 0.2): see mxb_compat_t above. */
   mxb_compat_t compat;
+  /* Where dst sits in a larger tensor (added in 0.2; a config whose
+   * struct_size ends before them gets 0): dst is the [rows, cols] block at
+   * row global_row0 and column global_col0 of a tensor with global_cols
+   * columns (0 means dst->cols: dst holds whole rows, and global_col0 must
+   * be 0), as a tensor- or sequence-parallel shard is. Stochastic rounding
+   * draws element (r, c)'s random byte at its index in that tensor,
+   * (global_row0 + r) * global_cols + global_col0 + c, so shards quantized
+   * with the global amax (MXB_AMAX_FROM_TENSOR) hold the unsharded tensor's
+   * bytes (docs/DISTRIBUTED.md). Only SR reads them; the grouped quantize
+   * takes none. All 0 (default): dst is the whole tensor. */
+  int64_t global_row0;
+  int64_t global_col0;
+  int64_t global_cols;
 } mxb_quant_config_t;
 
 MXB_API void mxb_quant_config_init(mxb_quant_config_t *cfg);

@@ -179,6 +179,28 @@ class Quantize(unittest.TestCase):
             mxblas.quantize(x, "nvfp4", rounding="sr", rng_state=ro)
         self.assertEqual(state.tolist(), [1234, 12], "refused calls leave the state alone")
 
+    def test_shards_with_their_place_and_the_global_amax_are_the_whole(self):
+        # column shards of an NVFP4 tensor by SR (docs/DISTRIBUTED.md): each with its place
+        # and the whole tensor's amax gives the whole tensor's codes and scales
+        x = self.x
+        rows, cols = x.shape
+        whole = mxblas.quantize(x, "nvfp4", rounding="sr", seed=5, offset=3)
+        w = cols // 2
+        codes, scales = whole.data.reshape(rows, -1), whole.scales.reshape(rows, -1)
+        for k in range(2):
+            shard = np.ascontiguousarray(x[:, k * w:(k + 1) * w])
+            q = mxblas.quantize(shard, "nvfp4", rounding="sr", seed=5, offset=3, amax=float(whole.amax[0]),
+                                place=(0, k * w, cols))
+            self.assertEqual(q.data.tobytes(), np.ascontiguousarray(codes[:, k * w // 2:(k + 1) * w // 2]).tobytes())
+            self.assertEqual(q.scales.tobytes(), np.ascontiguousarray(scales[:, k * w // 16:(k + 1) * w // 16]).tobytes())
+            alone = mxblas.quantize(shard, "nvfp4", rounding="sr", seed=5, offset=3, amax=float(whole.amax[0]))
+            if k:
+                self.assertNotEqual(alone.data.tobytes(), q.data.tobytes(), "without its place a shard draws other bits")
+        with self.assertRaises(mxblas.MxblasError):
+            mxblas.quantize(x, "nvfp4", place=(0, 16, cols))  # does not fit in cols columns
+        with self.assertRaises(TypeError):
+            mxblas.quantize(x, "nvfp4", place=(0, 0))
+
     def test_mxfp8_round_trip_within_half_a_step(self):
         # RNE into E4M3 (3 mantissa bits, subnormal step 2^-9) of x * 2^(127-b): each value
         # is off by at most half a step of its binade, 2^-4 |x|, or half the subnormal step

@@ -2,8 +2,8 @@
 # Build-check-benchmark on a GPU host, in one pass. Run from the repository
 # root with a build folder made on a machine with nvcc (sm_90a):
 #   tools/gpu_check.sh BUILD_DIR OUT_DIR [TEST_FILTER] [BENCH_FILTER]
-# Writes tests.log, sanitizer.log, racecheck.log, python.log, bench.json and
-# bench.log under OUT_DIR.
+# Writes tests.log, sanitizer.log, racecheck.log, python.log, dist.log (with
+# the NCCL component), bench.json and bench.log under OUT_DIR.
 set -uo pipefail
 build=${1:-build}; out=${2:-gpu-out}; tfilter=${3:-*}; bfilter=${4:-.}
 mkdir -p "$out"
@@ -15,8 +15,10 @@ echo "== tests" | tee "$out/tests.log"
 echo "== compute-sanitizer (memcheck)" | tee "$out/sanitizer.log"
 compute-sanitizer --tool memcheck --target-processes all --error-exitcode 99 \
   "$build/tests/mxblas_tests" --jobs=1 --filter "cuda*/*" >>"$out/sanitizer.log" 2>&1 || rc=1
-compute-sanitizer --tool memcheck --error-exitcode 99 "$build/tests/mxblas_tests" --jobs=1 --filter "compat/*" \
-  >>"$out/sanitizer.log" 2>&1 || rc=1
+for f in 'compat/*' 'shard/*'; do
+  compute-sanitizer --tool memcheck --error-exitcode 99 "$build/tests/mxblas_tests" --jobs=1 --filter "$f" \
+    >>"$out/sanitizer.log" 2>&1 || rc=1
+done
 tail -n 5 "$out/sanitizer.log"
 echo "== racecheck (the sm_90a kernels and the grouped GEMM)" | tee "$out/racecheck.log"
 for f in 'cuda_gemm/fast_sm90_mx_fp8_is_deterministic' 'cuda_gemm/fast_decode_m16_is_deterministic' \
@@ -30,6 +32,13 @@ if python3 -c 'import numpy' 2>/dev/null; then
   (cd python && for t in test_*.py; do MXBLAS_LIBRARY="$OLDPWD/$build/libmxblas.so" python3 "$t"; done) \
     >>"$out/python.log" 2>&1 || rc=1
   grep -E "^(Ran|OK|FAILED)" "$out/python.log"
+fi
+# The NCCL component where the host has NCCL (PyTorch's nvidia-nccl package):
+# its multi-process test on every GPU (a single rank on one), built here.
+if [ -x "$build/tests/mxblas_dist_tests" ]; then
+  echo "== NCCL: tests/dist on every GPU" | tee "$out/dist.log"
+  "$build/tests/mxblas_dist_tests" >>"$out/dist.log" 2>&1 || rc=1
+  tail -n 3 "$out/dist.log"
 fi
 echo "== benchmarks"
 "$build/bench/mxblas_bench" --benchmark_filter="$bfilter" --benchmark_out="$out/bench.json" \

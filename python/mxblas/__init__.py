@@ -77,7 +77,8 @@ class _QuantConfig(C.Structure):
                 ("offset", C.c_uint64), ("scale_rule", C.c_int), ("nonfinite", C.c_int),
                 ("amax_source", C.c_int), ("block_2d", C.c_int), ("fp8_pow2_scale", C.c_int),
                 ("rht", _Rht), ("four_over_six", C.c_int), ("rng_state", C.c_void_p),
-                ("nvfp4_e4m3_max", C.c_int), ("nvfp4_row_amax", C.c_int), ("compat", C.c_int)]
+                ("nvfp4_e4m3_max", C.c_int), ("nvfp4_row_amax", C.c_int), ("compat", C.c_int),
+                ("global_row0", C.c_int64), ("global_col0", C.c_int64), ("global_cols", C.c_int64)]
 
 
 class _MorConfig(C.Structure):
@@ -687,7 +688,7 @@ def _rng_state_view(state):
 def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil",
                   nonfinite="nan_block", block_2d=False, pow2_scale=False, rht=False, rht_mask=None,
                   amax=None, four_over_six=None, rng_state=None, e4m3_max=None, compat=None,
-                  row_amax=False):
+                  row_amax=False, place=None):
     """(config, amax, state): the quantize config of these options, the amax to supply
     (None: computed) and the view of rng_state (None without one), which the caller
     keeps alive until the call has run (the config holds only its address)."""
@@ -705,6 +706,11 @@ def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil"
     cfg.nvfp4_e4m3_max = 0 if e4m3_max is None else int(e4m3_max)
     cfg.compat = _choice("compat", _COMPAT, compat)
     cfg.nvfp4_row_amax = int(bool(row_amax))
+    if place is not None:
+        if len(place) != 3 or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral)
+                                  for v in place):
+            raise TypeError("place is (global_row0, global_col0, global_cols): three integers")
+        cfg.global_row0, cfg.global_col0, cfg.global_cols = (int(v) for v in place)
     if rht_mask is not None and not rht:
         raise ValueError("rht_mask without rht=True: the mask would be ignored")
     if rht_mask is not None:
@@ -743,7 +749,10 @@ def quantize(x, format, tau=None, metric=None, **opts):
     row_amax (NVFP4: one tensor amax a row, row-scaled activations; q.amax then holds
     rows values and amax= takes a sequence of them; flags TENSOR_ROW_AMAX),
     compat=None|'te'|'torchao'|'torchao-rceil'|'microxcaling'|'ocp' (write that library's
-    bytes: docs/COMPAT.md lists the options each profile takes). MoR formats take tau,
+    bytes: docs/COMPAT.md lists the options each profile takes),
+    place=(global_row0, global_col0, global_cols) (x is that block of a larger tensor, a
+    tensor-parallel shard: SR draws at the whole tensor's indices; with the global amax
+    supplied the shards hold the whole tensor's bytes; docs/DISTRIBUTED.md). MoR formats take tau,
     metric='rel_l2'|'max_rel'|'mean_rel' and pow2_scale.
     """
     info = _info(format)

@@ -63,6 +63,14 @@ MXB_HD uint32_t mxb_block_amax_bits(const float *x, int n, mxb_amax_mode mode, i
   return m;
 }
 
+/* An amax's bits as the cross-rank reduction orders them: +0 for -0, the
+ * canonical NaN 0x7FC00000 for every NaN and every negative value (no amax
+ * is negative), else unchanged. The unsigned max of such bits is the
+ * NaN-propagating max of the amaxes (docs/DISTRIBUTED.md). */
+MXB_HD uint32_t mxb_amax_reduce_bits(uint32_t b) {
+  return b == 0x80000000u ? 0u : (b & 0x80000000u) || b > MXB_F32_INF ? 0x7FC00000u : b;
+}
+
 /* ---- NVFP4 (NUMERICS 4.1) ----------------------------------------------- */
 /* The smallest tensor amax A whose S_enc = 2688 / A is finite in fp32 (the
  * bound 256's S_enc = 1536 / A is finite there too). */

@@ -39,6 +39,15 @@ MXB_HD mxb_u32x4 mxb_philox_group(uint64_t seed, uint64_t offset, uint64_t group
 MXB_HD uint32_t mxb_philox_byte(const mxb_u32x4 *w, int j) {
   return (w->v[j >> 2] >> (8 * (j & 3))) & 0xFFu;
 }
+/* The linear index SR draws element (r, c) of a shard at: its index in the
+ * whole tensor, of ld columns, in which the shard's element (0, 0) is
+ * (row0, col0) (mxb_quant_config_t.global_*; 0, 0 and the shard's own
+ * column count for a whole tensor). base = mxb_sr_base(row0, col0, ld),
+ * made once per call. */
+MXB_HD int64_t mxb_sr_base(int64_t row0, int64_t col0, int64_t ld) { return row0 * ld + col0; }
+MXB_HD uint64_t mxb_sr_index(int64_t r, int64_t c, int64_t base, int64_t ld) {
+  return (uint64_t)(r * ld + base + c);
+}
 /* Random byte of the element at linear index i. */
 MXB_HD uint32_t mxb_sr_byte(uint64_t seed, uint64_t offset, uint64_t i) {
   mxb_u32x4 w = mxb_philox_group(seed, offset, i >> 4);

@@ -264,6 +264,8 @@ static mxb_status_t check_gquant(const mxb_context_t *ctx, const mxb_grouped_gem
                                          "quantize does not define it yet");
   if (q->cfg.compat)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "compatibility profiles are mxb_quantize's, not the grouped quantize's");
+  if (q->cfg.global_row0 || q->cfg.global_col0 || q->cfg.global_cols)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "a shard origin (cfg->global_*) is mxb_quantize's, not the grouped quantize's");
   if (q->cfg.nvfp4_row_amax)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "grouped quantize gives NVFP4 an amax a group; an amax per row is "
                                          "mxb_quantize's (nvfp4_row_amax)");

@@ -30,6 +30,7 @@ mxb_status_t mxb_check_quantize(const mxb_context_t *ctx, const mxb_quant_config
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "src_type %d is not a valid mxb_dtype_t", (int)src_type);
   MXB_TRY(mxb_check_tensor(dst, "dst", sz, &d));
   MXB_TRY(mxb_check_quant_config(cfg, d, dst->cols));
+  MXB_TRY(mxb_check_shard(cfg, dst->rows, dst->cols));
   MXB_TRY(backend_offers(ctx, cfg, d));
   /* FP8 per tensor keeps no amax plane: a supplied amax (delayed scaling)
    * is read from dst->amax all the same. */

@@ -182,7 +182,8 @@ mxb_status_t mxb_quant_full_config(const mxb_quant_config_t *in, const char *nam
                                 MXB_FIELD_END(mxb_quant_config_t, rng_state),
                                 MXB_FIELD_END(mxb_quant_config_t, nvfp4_e4m3_max),
                                 MXB_FIELD_END(mxb_quant_config_t, nvfp4_row_amax),
-                                MXB_FIELD_END(mxb_quant_config_t, compat)};
+                                MXB_FIELD_END(mxb_quant_config_t, compat),
+                                MXB_FIELD_END(mxb_quant_config_t, global_cols)};
   mxb_quant_config_defaults(out);
   memcpy(out, in, mxb_whole_fields(in->struct_size, ends, sizeof(ends) / sizeof(ends[0])));
   out->struct_size = sizeof(*out);
@@ -200,6 +201,25 @@ uint32_t mxb_quant_flags(const mxb_quant_config_t *cfg) {
   return (cfg->block_2d ? MXB_TENSOR_SCALED_2D : 0u) | (cfg->rht.enabled ? MXB_TENSOR_RHT : 0u) |
          (cfg->nvfp4_e4m3_max == 256 ? MXB_TENSOR_E4M3_MAX_256 : 0u) |
          (cfg->nvfp4_row_amax ? MXB_TENSOR_ROW_AMAX : 0u);
+}
+
+int64_t mxb_quant_global_cols(const mxb_quant_config_t *cfg, int64_t cols) {
+  return cfg->global_cols ? cfg->global_cols : cols;
+}
+
+mxb_status_t mxb_check_shard(const mxb_quant_config_t *cfg, int64_t rows, int64_t cols) {
+  const int64_t r0 = cfg->global_row0, c0 = cfg->global_col0, gc = mxb_quant_global_cols(cfg, cols);
+  if (r0 < 0 || c0 < 0 || cfg->global_cols < 0)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg's shard origin (global_row0 %lld, global_col0 %lld, global_cols "
+                    "%lld) has a negative field", (long long)r0, (long long)c0, (long long)cfg->global_cols);
+  if (c0 > gc - cols)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "dst's %lld columns at global_col0 %lld do not fit in global_cols %lld%s",
+                    (long long)cols, (long long)c0, (long long)gc, cfg->global_cols ? "" : " (0: dst->cols)");
+  const int64_t lim = (int64_t)1 << 62; /* every global index below it, well inside uint64 */
+  if (gc > 0 && (r0 > lim / gc - rows))
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "global_row0 %lld + %lld rows of %lld columns put indices beyond 2^62",
+                    (long long)r0, (long long)rows, (long long)gc);
+  return MXB_SUCCESS;
 }
 
 /* The formats each compatibility profile reproduces (docs/COMPAT.md). */

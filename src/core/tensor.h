@@ -92,6 +92,11 @@ mxb_status_t mxb_check_rht(const mxb_rht_t *rht, int64_t len, const char *what);
 /* The flags a tensor quantized with the (checked) cfg carries: 2D, RHT, the
  * NVFP4 E4M3 bound 256. The kernels read the bound from them too. */
 uint32_t mxb_quant_flags(const mxb_quant_config_t *cfg);
+/* The columns of the tensor dst is a shard of (cfg->global_cols, 0 meaning
+ * cols), and the check of cfg's shard origin for a [rows, cols] dst: inside
+ * that tensor, every element's index below 2^62. */
+int64_t mxb_quant_global_cols(const mxb_quant_config_t *cfg, int64_t cols);
+mxb_status_t mxb_check_shard(const mxb_quant_config_t *cfg, int64_t rows, int64_t cols);
 /* The profile's name in docs/COMPAT.md and the CLI ("mxblas", "te", ...; "?" outside the enum). */
 const char *mxb_compat_name(mxb_compat_t c);
 

@@ -17,10 +17,16 @@ MXB_API unsigned mxb_version_number(void) { return MXB_VERSION_NUMBER; }
 #define MXB_CUDA_VERSION_STR "none"
 #endif
 
+#ifdef MXB_WITH_NCCL
+#define MXB_NCCL_STR "; nccl=yes" /* include/mxblas_nccl.h is implemented */
+#else
+#define MXB_NCCL_STR "; nccl=no"
+#endif
+
 MXB_API const char *mxb_build_info(void) {
 #ifdef MXB_WITH_CUDA
   return "mxblas " MXB_STR(MXB_VERSION_MAJOR) "." MXB_STR(MXB_VERSION_MINOR) "." MXB_STR(
-      MXB_VERSION_PATCH) "; cuda=yes; toolkit=" MXB_CUDA_VERSION_STR "; archs=" MXB_CUDA_ARCHS;
+      MXB_VERSION_PATCH) "; cuda=yes; toolkit=" MXB_CUDA_VERSION_STR "; archs=" MXB_CUDA_ARCHS MXB_NCCL_STR;
 #else
   return "mxblas " MXB_STR(MXB_VERSION_MAJOR) "." MXB_STR(MXB_VERSION_MINOR) "." MXB_STR(
       MXB_VERSION_PATCH) "; cuda=no";

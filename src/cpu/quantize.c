@@ -54,6 +54,7 @@ typedef struct qctx {
   mxb_amax_mode mode; /* of the tile amax */
   int fp8_amax_given; /* FP8 per tensor: the scale comes from fp8_amax, the supplied amax's bits */
   uint32_t fp8_amax;
+  float *fp8_amax_out; /* FP8 per tensor, amax computed: where it is also stored (dst->amax), or NULL */
   int64_t br;         /* rows sharing a scale (1: each row its own) */
   int64_t unit, cr, cpb, nchunks; /* band (br, or CHUNK_ROWS when br = 1), chunk rows, chunks per band */
   uint32_t *pamax;    /* br > 1: per chunk and tile column: amax bits [nchunks * scols] */
@@ -81,7 +82,8 @@ static void fetch_row(const qctx *q, qslot *s, int64_t row, int with_r) {
     s->x = s->buf;
   }
   if (s->r && with_r) {
-    uint64_t i0 = (uint64_t)(row * q->cols);
+    const int64_t ld = mxb_quant_global_cols(q->cfg, q->cols);
+    const uint64_t i0 = mxb_sr_index(row, 0, mxb_sr_base(q->cfg->global_row0, q->cfg->global_col0, ld), ld);
     mxb_u32x4 w = mxb_philox_group(q->cfg->seed, q->cfg->offset, i0 >> 4);
     for (int64_t c = 0; c < q->cols; c++) {
       uint64_t i = i0 + (uint64_t)c;
@@ -333,6 +335,7 @@ static void fp8_scales(const qctx *q, qslot *s, int64_t b, int store) {
     s->tscale[j] = sc;
     s->tcap[j] = mxb_fp8_cap(&q->fp, sc);
     if (store) ((float *)q->dst->scales)[b * q->scols + j] = 1.0f / sc;
+    if (store && q->fp8_amax_out) *q->fp8_amax_out = mxb_u2f(s->tamax[j]); /* per tensor: one band, one column */
   }
 }
 
@@ -448,6 +451,7 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
    * sets the scale, as the GPU reads it (NUMERICS 4.4) */
   q.fp8_amax_given = fp8 && cfg->amax_source == MXB_AMAX_FROM_TENSOR;
   if (q.fp8_amax_given) q.fp8_amax = mxb_f2u(*dst->amax) & MXB_F32_ABS;
+  if (fp8 && !q.fp8_amax_given && mxb_fmt_tensor_scale(dst->format) == MXB_TSCALE_PLANE) q.fp8_amax_out = dst->amax;
   const int pass1 = q.br > 1 || tensor_amax;
 
   size_t ncodes = (size_t)mxb_fmt_row_codes(dst->format, q.cols);

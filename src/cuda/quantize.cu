@@ -402,6 +402,9 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
       } else {
         MXB_TRY(cuda_status(cudaMemsetAsync(a.part_amax, 0, nparts * 4, st), "cudaMemsetAsync(workspace)"));
         fp8_kernel<DT, ELEM, true, false><<<g, T, 0, st>>>(a);
+        if (a.amax && mxb_fmt_tensor_scale(F) == MXB_TSCALE_PLANE)  // per tensor: the amax out too (mxblas.h)
+          MXB_TRY(cuda_status(cudaMemcpyAsync(a.amax, a.part_amax, 4, cudaMemcpyDeviceToDevice, st),
+                              "cudaMemcpyAsync(dst->amax)"));
       }
       MXB_BOOL_SWITCH(a.sr, SR, [&] { fp8_kernel<DT, ELEM, false, SR><<<g, T, 0, st>>>(a); });
       *impl = "cuda-fp8-quantize";
@@ -444,6 +447,8 @@ QArgs make_qargs(const mxb_quant_config_t *cfg, const mxb_format_desc *d, const 
   a.seed = cfg->seed;
   a.offset = cfg->offset;
   a.rng = cfg->rng_state;
+  a.sr_ld = mxb_quant_global_cols(cfg, a.cols);
+  a.sr_base = mxb_sr_base(cfg->global_row0, cfg->global_col0, a.sr_ld);
   a.rule = cfg->scale_rule;
   a.policy = cfg->nonfinite;
   a.pow2 = cfg->fp8_pow2_scale;

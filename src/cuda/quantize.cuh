@@ -29,6 +29,7 @@ struct QArgs : tensor_view {
   int br, bc;  // FP8 partition shape (0 = whole dimension)
   int brs, bcs;  // their mxb_block_shift
   uint32_t rng_add;  // added to the offset read from rng (a pair's column-wise copy sharing the state)
+  int64_t sr_base, sr_ld;  // SR indices: mxb_sr_base of the shard's place, the whole tensor's columns (cfg->global_*)
   int rht, rht_bf16;
   uint32_t signs[8];
   int vec_in;  // 16-byte loads: src aligned and every row starts aligned
@@ -173,7 +174,7 @@ __device__ __forceinline__ bool nvfp4_encode_finite_sr(const float (&v)[16], flo
 template <int N>
 __device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[N]) {
   const uint64_t seed = a.rng ? __ldg(a.rng) : a.seed, offset = a.rng ? __ldg(a.rng + 1) + a.rng_add : a.offset;
-  sr_bytes<N>(seed, offset, (uint64_t)(r * a.cols + c0), rb);
+  sr_bytes<N>(seed, offset, mxb_sr_index(r, c0, a.sr_base, a.sr_ld), rb);
 }
 
 // The row-wise fast path: NVFP4 1x16 (RNE, no Four Over Six, the fused RHT

@@ -1,0 +1,86 @@
+/* A tensor-parallel shard quantized with the whole tensor's amax (the
+ * mxb_quantize_sharded of include/mxblas_nccl.h, the reduction passed in).
+ * The shard's own amax comes from a quantize pass that computes it as
+ * mxb_quantize would (of RHT(x), NaN blocks left out, FP8's finite values),
+ * so the reduced amax is bit for bit the unsharded tensor's; the second
+ * pass quantizes with it supplied. */
+#include "core/sharded.h"
+
+#include "common/format_table.h"
+#include "core/error.h"
+#include "core/quantize.h"
+#include "core/tensor.h"
+
+/* Whether the call reduces an amax over the ranks, and how many (1, or the
+ * rows' with nvfp4_row_amax). A caller's amax is global already; a shard of
+ * whole rows owns its rows' amaxes; formats without a tensor amax have
+ * nothing to reduce. */
+static int64_t reduced_amaxes(const mxb_quant_config_t *cfg, const mxb_tensor_t *dst) {
+  const int ts = mxb_fmt_tensor_scale(dst->format);
+  if (cfg->amax_source != MXB_AMAX_COMPUTE || (ts != MXB_TSCALE_AMAX && ts != MXB_TSCALE_PLANE)) return 0;
+  if (!cfg->nvfp4_row_amax) return 1;
+  return mxb_quant_global_cols(cfg, dst->cols) == dst->cols ? 0 : dst->rows;
+}
+
+/* The amax pass's config: the shard's amax as mxb_quantize computes it, by
+ * RNE and without the SR state (whose offset it would advance). */
+static mxb_quant_config_t amax_pass(const mxb_quant_config_t *cfg) {
+  mxb_quant_config_t c = *cfg;
+  c.rounding = MXB_ROUND_RNE;
+  c.rng_state = NULL;
+  return c;
+}
+
+static mxb_quant_config_t supplied(const mxb_quant_config_t *cfg) {
+  mxb_quant_config_t c = *cfg;
+  c.amax_source = MXB_AMAX_FROM_TENSOR;
+  return c;
+}
+
+/* Validation and the workspace both passes need. */
+static mxb_status_t check_sharded(mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
+                                  const mxb_tensor_t *dst, int64_t *count, const mxb_format_desc **d,
+                                  mxb_tensor_sizes_t *sz, size_t *bytes) {
+  MXB_TRY(mxb_check_quantize(ctx, cfg, src_type, dst, sz, d));
+  *count = reduced_amaxes(cfg, dst);
+  *bytes = mxb_quantize_workspace(ctx, cfg, *d, dst, sz);
+  if (!*count) return MXB_SUCCESS;
+  if (!dst->amax)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "dst->amax is NULL: %s sharded needs a device float for the global amax",
+                    (*d)->name);
+  MXB_TRY(mxb_check_aligned(dst->amax, 4, "dst->amax"));
+  const mxb_quant_config_t a = amax_pass(cfg), s = supplied(cfg);
+  const size_t wa = mxb_quantize_workspace(ctx, &a, *d, dst, sz), ws = mxb_quantize_workspace(ctx, &s, *d, dst, sz);
+  *bytes = wa > ws ? wa : ws;
+  return MXB_SUCCESS;
+}
+
+mxb_status_t mxb_quantize_sharded_size(mxb_context_t *ctx, const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
+                                       const mxb_tensor_t *dst, size_t *bytes) {
+  if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes is NULL");
+  mxb_quant_config_t full;
+  MXB_TRY(mxb_quant_full_config(cfg, "cfg", &full));
+  int64_t count;
+  const mxb_format_desc *d;
+  mxb_tensor_sizes_t sz;
+  return check_sharded(ctx, &full, src_type, dst, &count, &d, &sz, bytes);
+}
+
+mxb_status_t mxb_quantize_sharded_with(mxb_context_t *ctx, mxb_amax_reduce_fn reduce, void *arg,
+                                       const mxb_quant_config_t *cfg, mxb_dtype_t src_type, const void *src,
+                                       mxb_tensor_t *dst, void *workspace, size_t workspace_bytes, void *stream) {
+  mxb_quant_config_t full;
+  MXB_TRY(mxb_quant_full_config(cfg, "cfg", &full));
+  int64_t count;
+  const mxb_format_desc *d;
+  mxb_tensor_sizes_t sz;
+  size_t need;
+  MXB_TRY(check_sharded(ctx, &full, src_type, dst, &count, &d, &sz, &need));
+  MXB_TRY(mxb_check_plain(src, "src", src_type, dst->rows, dst->cols));
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, need, "mxb_quantize_sharded_workspace_size"));
+  if (!count) return mxb_quantize_checked(ctx, &full, d, &sz, src_type, src, dst, workspace, stream);
+  const mxb_quant_config_t a = amax_pass(&full), s = supplied(&full);
+  MXB_TRY(mxb_quantize_checked(ctx, &a, d, &sz, src_type, src, dst, workspace, stream)); /* the shard's amax */
+  MXB_TRY(reduce(arg, dst->amax, count, stream));
+  return mxb_quantize_checked(ctx, &s, d, &sz, src_type, src, dst, workspace, stream);
+}
