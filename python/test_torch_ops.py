@@ -41,7 +41,8 @@ OPTIONS = [({"rounding": "sr", "seed": 7, "offset": 3}, ["nvfp4", "mxfp8_e4m3", 
            ({"e4m3_max": 256, "four_over_six": "mse"}, ["nvfp4"]),
            ({"row_amax": True}, ["nvfp4"]),
            ({"compat": "te"}, ["nvfp4", "mxfp8_e4m3"]),
-           ({"compat": "microxcaling"}, ["mxint8"])]
+           ({"compat": "microxcaling"}, ["mxint8"]),
+           ({"rounding": "sr", "seed": 5, "place": [32, 128, 512]}, ["nvfp4", "mxfp8_e4m3"])]
 
 
 def sample(rows=32, cols=128, seed=3, device="cpu"):

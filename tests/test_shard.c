@@ -163,6 +163,56 @@ Test(shard, sr_without_the_place_differs) {
   mxb_context_destroy(cpu);
 }
 
+/* The pair of a column shard: the row-wise copy is a column shard of the
+ * whole row-wise copy, the column-wise copy (of the transpose) a row shard
+ * of the whole column-wise copy; each config takes its own place. */
+Test(shard, pair_copies_take_their_own_places) {
+  mxb_context_t *cpu = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  float *x = malloc((size_t)R * C * sizeof(float));
+  shard_sample(x, R, C);
+  mxb_quant_config_t rc = shard_config(&k_shard_cases[1]), cc = rc; /* nvfp4_sr */
+  cc.offset = rc.offset + 1;
+  htensor wr, wc;
+  halloc(&wr, MXB_FORMAT_NVFP4, R, C);
+  halloc(&wc, MXB_FORMAT_NVFP4, C, R);
+  size_t ws = 0;
+  cr_assert_eq(mxb_quantize_pair_workspace_size(cpu, &rc, &cc, MXB_DTYPE_FP32, &wr.t, &wc.t, &ws), MXB_SUCCESS);
+  void *w = malloc(ws + MXB_WORKSPACE_ALIGNMENT);
+  void *wa = (void *)(((uintptr_t)w + MXB_WORKSPACE_ALIGNMENT - 1) / MXB_WORKSPACE_ALIGNMENT * MXB_WORKSPACE_ALIGNMENT);
+  cr_assert_eq(mxb_quantize_pair(cpu, &rc, &cc, MXB_DTYPE_FP32, x, &wr.t, &wc.t, wa, ws, NULL), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  enum { P = 2, W = C / P };
+  for (int q = 0; q < P; q++) {
+    float *src = shard_input(x, C, 0, q * W, R, W);
+    htensor sr, sc;
+    halloc(&sr, MXB_FORMAT_NVFP4, R, W);
+    halloc(&sc, MXB_FORMAT_NVFP4, W, R);
+    mxb_quant_config_t r = rc, c = cc;
+    shard_with_place(&r, 0, q * W, C);
+    shard_with_place(&c, q * W, 0, R);
+    r.amax_source = c.amax_source = MXB_AMAX_FROM_TENSOR; /* the global amaxes, as reduced */
+    sr.t.amax[0] = wr.t.amax[0];
+    sc.t.amax[0] = wc.t.amax[0];
+    cr_assert_eq(mxb_quantize_pair_workspace_size(cpu, &r, &c, MXB_DTYPE_FP32, &sr.t, &sc.t, &ws), MXB_SUCCESS);
+    void *v = malloc(ws + MXB_WORKSPACE_ALIGNMENT);
+    void *va = (void *)(((uintptr_t)v + MXB_WORKSPACE_ALIGNMENT - 1) / MXB_WORKSPACE_ALIGNMENT * MXB_WORKSPACE_ALIGNMENT);
+    cr_assert_eq(mxb_quantize_pair(cpu, &r, &c, MXB_DTYPE_FP32, src, &sr.t, &sc.t, va, ws, NULL), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+    check_shard(&wr, &sr, 0, q * W, "pair, row-wise copy of a column shard");
+    check_shard(&wc, &sc, q * W, 0, "pair, column-wise copy of a column shard");
+    shard_host_free(&sr);
+    shard_host_free(&sc);
+    free(v);
+    free(src);
+  }
+  shard_host_free(&wr);
+  shard_host_free(&wc);
+  free(w);
+  free(x);
+  mxb_context_destroy(cpu);
+}
+
 Test(shard, the_reduction_rule) {
   static const struct {
     uint32_t in, out;

@@ -613,17 +613,18 @@ class QuantizedTensor:
         sz = _sizes(fmt, rows, cols)
         what = f"{info['name']} [{rows}, {cols}]"
         # codes of 16 or 32 bits (BF16, FP32, MoR) are read as words of that size
-        made, self._made = self._made, None  # the first call after quantize made the planes only
-        if made is not None:
-            views = [None if a is None else made[id(a)] for a in (self.data, self.scales, self.aux, self.amax)]
-        else:
-            views = [_check_plane("data", self.data, np.uint8, sz.data_bytes, what,
-                                  max(1, info["elem_bits"] // 8))]
-            for name, dtype, nbytes in [("scales", _format_scale_dtype(info), sz.scale_bytes),
-                                        ("aux", np.uint8, sz.aux_bytes),
-                                        ("amax", np.float32,
-                                         sz.amax_bytes * (rows if flags & TENSOR_ROW_AMAX else 1))]:
-                views.append(_check_plane(name, getattr(self, name), dtype, nbytes, what))
+        # the first call after quantize: the planes it made come with their views; a
+        # plane of the caller's (an amax plane passed to quantize) is checked as always
+        made, self._made = self._made or {}, None
+        views = []
+        for name, dtype, nbytes, align in [
+                ("data", np.uint8, sz.data_bytes, max(1, info["elem_bits"] // 8)),
+                ("scales", _format_scale_dtype(info), sz.scale_bytes, 1),
+                ("aux", np.uint8, sz.aux_bytes, 1),
+                ("amax", np.float32, sz.amax_bytes * (rows if flags & TENSOR_ROW_AMAX else 1), 1)]:
+            a = getattr(self, name)
+            views.append(made[id(a)] if a is not None and id(a) in made
+                         else _check_plane(name, a, dtype, nbytes, what, align))
         t = _Tensor()
         _call("mxb_tensor_init", C.byref(t), fmt, C.c_int64(rows), C.c_int64(cols), 0)
         t.data, t.scales, t.aux = (_ptr(v) for v in views[:3])
@@ -719,16 +720,36 @@ def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil"
     if amax is not None:
         if not has_amax:
             raise ValueError("amax= applies to formats with a tensor amax (NVFP4) only")
+        if _is_amax_plane(amax):  # the caller's float32 array: the amax plane itself
+            cfg.amax_source = 1
+            return cfg, amax, _rng_state_of(cfg, rng_state)
         # with row_amax, one value a row (a sequence); else one value
         if row_amax and isinstance(amax, (numbers.Real, np.generic)):
             raise TypeError("amax with row_amax=True is a sequence of one value a row, not a number")
         amax = [_f32("amax", v) for v in amax] if row_amax else _f32("amax", amax)
     cfg.amax_source = 0 if amax is None else 1
-    state = None
-    if rng_state is not None:
-        state = _rng_state_view(rng_state)
-        cfg.rng_state = state.ptr
-    return cfg, amax, state
+    return cfg, amax, _rng_state_of(cfg, rng_state)
+
+
+def _rng_state_of(cfg, rng_state):
+    """The view of rng_state (None without one), its address set in cfg."""
+    if rng_state is None:
+        return None
+    state = _rng_state_view(rng_state)
+    cfg.rng_state = state.ptr
+    return state
+
+
+def _is_amax_plane(a):
+    """Whether quantize's amax= is an array of float32 (a plane used in place: read where
+    it lies when the call runs, no host round trip) rather than numbers to copy in."""
+    if isinstance(a, (numbers.Real, np.generic, list, tuple)):
+        return False
+    try:
+        v = _A.view(a, "amax")
+    except TypeError:
+        return False
+    return v is not None and v.dtype == np.float32 and not v.bf16
 
 
 def quantize(x, format, tau=None, metric=None, **opts):
@@ -740,7 +761,9 @@ def quantize(x, format, tau=None, metric=None, **opts):
     x's device. opts: rounding='rne'|'sr', seed, offset,
     scale_rule='rceil'|'floor'|'ceil'|'even', nonfinite='nan_block'|'saturate',
     block_2d, pow2_scale, rht, rht_mask (16 bits), amax (NVFP4: use this tensor amax
-    instead of computing it), rng_state (with rounding='sr': an array of two 64-bit
+    instead of computing it; a float32 array on x's device, 1 value or one a row, is
+    used as q's amax plane itself, read when the call runs: no host round trip, e.g. for
+    an all-reduced amax), rng_state (with rounding='sr': an array of two 64-bit
     integers {seed, offset} on x's device, read when the call runs instead of seed and
     offset, its offset advanced by one after; CUDA graph replays draw fresh bits), four_over_six=None|'mse'|'mae' (NVFP4: each block, or
     16x16 tile with block_2d on the CPU backend, scaled to 4 or 6, whichever errs less
@@ -797,8 +820,12 @@ def _new_quantized(info, rows, cols, cfg, amax, like):
     a quantize config, for a quantization to fill: its planes are left unset (quantize
     writes every byte of them, padding included: docs/FORMATS.md)."""
     row = cfg.nvfp4_row_amax and info["has_tensor_amax"]  # an amax plane of rows values
-    q = QuantizedTensor(info["name"], rows, cols, TENSOR_ROW_AMAX if row else 0, _like=like, _zero=False)
-    if amax is not None and cfg.nvfp4_row_amax:
+    plane = amax is not None and _is_amax_plane(amax)  # the caller's: checked at the call
+    q = QuantizedTensor(info["name"], rows, cols, TENSOR_ROW_AMAX if row else 0, amax=amax if plane else None,
+                        _like=like, _zero=False)
+    if plane:
+        pass
+    elif amax is not None and cfg.nvfp4_row_amax:
         if len(amax) != rows:
             raise ValueError(f"amax with row_amax=True holds one value a row: {rows}, not {len(amax)}")
         for i, v in enumerate(amax):

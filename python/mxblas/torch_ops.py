@@ -8,7 +8,7 @@ running anything, for tracing:
 
     torch.ops.mxblas.quantize(x, format, *, rounding, seed, offset, scale_rule, nonfinite,
         block_2d, pow2_scale, rht, rht_mask, amax, tau, metric, four_over_six, e4m3_max,
-        row_amax, compat) -> (data, scales, aux, amax)
+        row_amax, compat, place) -> (data, scales, aux, amax)
     torch.ops.mxblas.dequantize(data, scales, aux, amax, format, rows, cols, flags, dtype)
     torch.ops.mxblas.gemm(a planes, a_format, a_rows, a_cols, a_flags, b planes, ...,
         mode, alpha, beta, c, out_dtype) -> C
@@ -30,7 +30,7 @@ so that planes travel in a QuantizedTensor:
 
 Importing this module needs PyTorch; ``import mxblas`` does not. See docs/PYTHON.md.
 """
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -71,14 +71,16 @@ def _quantize_op(x: Tensor, format: str, rounding: Optional[str] = None, seed: O
                  rht_mask: Optional[int] = None, amax: Optional[float] = None,
                  tau: Optional[float] = None, metric: Optional[str] = None,
                  four_over_six: Optional[str] = None, e4m3_max: Optional[int] = None,
-                 row_amax: Optional[bool] = None, compat: Optional[str] = None
+                 row_amax: Optional[bool] = None, compat: Optional[str] = None,
+                 place: Optional[List[int]] = None
                  ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     if row_amax and amax is not None:
         raise ValueError("the op takes one amax: with row_amax=True the amaxes are computed (use mxblas.quantize "
                          "to supply one a row)")
     opts = dict(rounding=rounding, seed=seed, offset=offset, scale_rule=scale_rule, nonfinite=nonfinite,
                 block_2d=block_2d, pow2_scale=pow2_scale, rht=rht, rht_mask=rht_mask, amax=amax,
-                four_over_six=four_over_six, e4m3_max=e4m3_max, row_amax=row_amax, compat=compat)
+                four_over_six=four_over_six, e4m3_max=e4m3_max, row_amax=row_amax, compat=compat,
+                place=None if place is None else tuple(place))
     # options left out are the package's defaults (a MoR format refuses the others outright)
     q = _mx.quantize(x, format, tau=tau, metric=metric, **{k: v for k, v in opts.items() if v is not None})
     return tuple(_empty(q.data) if p is None else p for p in (q.data, q.scales, q.aux, q.amax))
