@@ -417,6 +417,21 @@ static void pick_quant_config(in_t *in, mxb_quant_config_t *c) {
   }
   if (which & 131072) c->nvfp4_row_amax = pick(in, 3);
   if (which & 262144) c->compat = (mxb_compat_t)pick(in, MXB_COMPAT_COUNT + 1);
+  if (which & 524288) { /* a shard's place: often valid, sometimes negative, past the row or past 2^62 */
+    static const int64_t v[] = {0, 1, 16, 64, 1000, -1, (int64_t)1 << 40, (int64_t)1 << 61, INT64_MAX};
+    c->global_row0 = v[u8(in) % 9];
+    c->global_col0 = v[u8(in) % 9];
+    c->global_cols = v[u8(in) % 9];
+  }
+}
+
+/* Whether the config's place (the fields past struct_size read as 0) fits a
+ * [rows, cols] destination: inside the whole tensor, indices below 2^62. */
+static int place_valid(const mxb_quant_config_t *c, int64_t rows, int64_t cols) {
+  if (c->struct_size < offsetof(mxb_quant_config_t, global_cols) + sizeof(c->global_cols)) return 1;
+  const int64_t gc = c->global_cols ? c->global_cols : cols;
+  if (c->global_row0 < 0 || c->global_col0 < 0 || c->global_cols < 0 || c->global_col0 > gc - cols) return 0;
+  return gc == 0 || c->global_row0 <= ((int64_t)1 << 62) / gc - rows;
 }
 
 /* Whether a quantize config is one the documentation accepts for the
@@ -586,7 +601,7 @@ static void op_quantize(in_t *in) {
   s = mxb_quantize(g_ctx, &cfg, (mxb_dtype_t)dt, src, &d.t, ws, bytes, NULL);
   if (!failed_cleanly(s, "mxb_quantize", ft_same(&d))) {
     CHECK(d.real && src && !misaligned && quant_config_valid(&cfg) && d.t.struct_size >= sizeof(mxb_tensor_t) &&
-              ft_aligned(&d) && plain_aligned(src, dt),
+              ft_aligned(&d) && plain_aligned(src, dt) && place_valid(&cfg, rows, cols),
           "mxb_quantize accepted invalid arguments");
     /* the fields past struct_size read as their defaults */
     const int b256 = cfg.struct_size >= offsetof(mxb_quant_config_t, nvfp4_e4m3_max) + sizeof(int) &&
