@@ -21,12 +21,12 @@ except ImportError:
     torch = None
 
 ROWS, COLS = 64, 256
-# (options, column alignment of a shard): NVFP4 1D, SR, 2D tiles, RHT + SR, an amax a
-# row; MXFP8 (no amax to reduce) by SR
+# NVFP4 1D, SR, 2D tiles, RHT + SR, an amax a row; MXFP8 (no amax to reduce) by SR; FP8
+# per tensor (its amax reduced), RNE and SR
 CASES = [("nvfp4", {}), ("nvfp4", {"rounding": "sr", "seed": 11, "offset": 2}),
          ("nvfp4", {"block_2d": True}), ("nvfp4", {"rht": True, "rounding": "sr", "seed": 3}),
          ("nvfp4", {"row_amax": True, "rounding": "sr", "seed": 5}),
-         ("mxfp8_e4m3", {"rounding": "sr", "seed": 9})]
+         ("mxfp8_e4m3", {"rounding": "sr", "seed": 9}), ("fp8_e4m3", {}), ("fp8_e5m2", {"rounding": "sr", "seed": 1})]
 
 
 def sample():
@@ -79,7 +79,8 @@ class Sharded(unittest.TestCase):
                 for i, (fmt, opts) in enumerate(CASES):
                     whole = mxblas.quantize(x, fmt, **opts)
                     codes = whole.data.reshape(ROWS, -1)
-                    scales = whole.scales.reshape(ROWS, -1)
+                    per_tensor = whole.scales.size == 1  # FP8 per tensor: one scale_inv
+                    scales = whole.scales.reshape(1 if per_tensor else ROWS, -1)
                     for rank in range(ranks):
                         r0, c0, h, w = shard_of(split, rank, ranks)
                         got = np.load(os.path.join(out, f"{rank}_{i}.npz"))
@@ -89,9 +90,12 @@ class Sharded(unittest.TestCase):
                         np.testing.assert_array_equal(
                             got["data"].reshape(h, -1),
                             codes[r0:r0 + h, int(c0 * bpe):int((c0 + w) * bpe)], what)
-                        np.testing.assert_array_equal(
-                            got["scales"].reshape(h, -1),
-                            scales[r0:r0 + h, int(c0 * spe):int((c0 + w) * spe)], what)
+                        if per_tensor:
+                            self.assertEqual(got["scales"].tobytes(), whole.scales.tobytes(), what)
+                        else:
+                            np.testing.assert_array_equal(
+                                got["scales"].reshape(h, -1),
+                                scales[r0:r0 + h, int(c0 * spe):int((c0 + w) * spe)], what)
                         if whole.amax is not None:
                             want = whole.amax[r0:r0 + h] if opts.get("row_amax") else whole.amax
                             self.assertEqual(got["amax"].tobytes(), np.asarray(want).tobytes(), what)

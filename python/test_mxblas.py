@@ -179,6 +179,29 @@ class Quantize(unittest.TestCase):
             mxblas.quantize(x, "nvfp4", rounding="sr", rng_state=ro)
         self.assertEqual(state.tolist(), [1234, 12], "refused calls leave the state alone")
 
+    def test_fp8_per_tensor_amax_in_and_out(self):
+        # delayed scaling: the scale from a supplied amax; amax_out receives the computed one
+        x = self.x.copy()
+        x[1, 2] = np.inf  # not finite: left out of the amax the scale comes from
+        out = np.full(1, -1.0, np.float32)
+        q = mxblas.quantize(x, "fp8_e4m3", amax_out=out)
+        finite = np.abs(x[np.isfinite(x)])
+        self.assertEqual(out[0], finite.max())
+        self.assertIsNone(q.amax)
+        again = mxblas.quantize(x, "fp8_e4m3", amax=out)  # the same amax supplied: the same bytes
+        self.assertEqual(again.data.tobytes(), q.data.tobytes())
+        self.assertEqual(again.scales.tobytes(), q.scales.tobytes())
+        half = mxblas.quantize(x, "fp8_e4m3", amax=float(out[0]) / 2)  # values beyond it saturate
+        self.assertEqual(half.scales[0], np.float32(1) / (np.float32(448) / np.float32(out[0] / 2)))
+        d = np.abs(mxblas.dequantize(half))
+        self.assertEqual(d[np.isfinite(d)].max(), np.float32(448) * half.scales[0])  # the largest values saturate
+        with self.assertRaises(ValueError):
+            mxblas.quantize(x, "nvfp4", amax_out=out)  # NVFP4's amax is q.amax
+        with self.assertRaises(ValueError):
+            mxblas.quantize(x, "fp8_e4m3", amax=1.0, amax_out=out)
+        with self.assertRaises(ValueError):
+            mxblas.quantize(x, "fp8_e4m3", amax_out=np.zeros(2, np.float32))
+
     def test_shards_with_their_place_and_the_global_amax_are_the_whole(self):
         # column shards of an NVFP4 tensor by SR (docs/DISTRIBUTED.md): each with its place
         # and the whole tensor's amax gives the whole tensor's codes and scales

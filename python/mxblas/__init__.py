@@ -719,8 +719,8 @@ def _quant_config(has_amax, rounding="rne", seed=0, offset=0, scale_rule="rceil"
     cfg.rht.enabled = int(bool(rht))
     if amax is not None:
         if not has_amax:
-            raise ValueError("amax= applies to formats with a tensor amax (NVFP4) only")
-        if _is_amax_plane(amax):  # the caller's float32 array: the amax plane itself
+            raise ValueError("amax= applies to formats with a tensor amax (NVFP4; FP8 per tensor in quantize) only")
+        if _is_amax_plane(amax):  # the caller's float32 array: the amax plane itself (or FP8's amax)
             cfg.amax_source = 1
             return cfg, amax, _rng_state_of(cfg, rng_state)
         # with row_amax, one value a row (a sequence); else one value
@@ -763,7 +763,9 @@ def quantize(x, format, tau=None, metric=None, **opts):
     block_2d, pow2_scale, rht, rht_mask (16 bits), amax (NVFP4: use this tensor amax
     instead of computing it; a float32 array on x's device, 1 value or one a row, is
     used as q's amax plane itself, read when the call runs: no host round trip, e.g. for
-    an all-reduced amax), rng_state (with rounding='sr': an array of two 64-bit
+    an all-reduced amax; FP8 per tensor: the scale comes from it, delayed scaling, and
+    q keeps no amax), amax_out (FP8 per tensor: a float32 array of one value on x's
+    device that receives the amax the scale came from), rng_state (with rounding='sr': an array of two 64-bit
     integers {seed, offset} on x's device, read when the call runs instead of seed and
     offset, its offset advanced by one after; CUDA graph replays draw fresh bits), four_over_six=None|'mse'|'mae' (NVFP4: each block, or
     16x16 tile with block_2d on the CPU backend, scaled to 4 or 6, whichever errs less
@@ -798,15 +800,32 @@ def quantize(x, format, tau=None, metric=None, **opts):
     else:
         if tau is not None or metric is not None:
             raise TypeError(f"tau and metric apply to MoR formats only, not {info['name']}")
-        cfg, amax, state = _quant_config(info["has_tensor_amax"], **opts)
+        fp8_tensor = _tensor_scale(info) == "plane"
+        amax_out = opts.pop("amax_out", None)
+        if amax_out is not None and (not fp8_tensor or opts.get("amax") is not None):
+            raise ValueError("amax_out takes the computed amax of an FP8 per-tensor format (NVFP4's is q.amax), "
+                             "without amax=")
+        cfg, amax, state = _quant_config(info["has_tensor_amax"] or fp8_tensor, **opts)
+        if fp8_tensor:  # no amax plane: the amax given, or the one asked for, lies beside the planes
+            fp8_amax, amax = (amax if amax is not None else amax_out), None
         size_fn, run_fn = "mxb_quantize_workspace_size", "mxb_quantize"
     if mor:
         q = QuantizedTensor(info["name"], xv.shape[0], xv.shape[1], _like=xv)
     else:
         q = _new_quantized(info, xv.shape[0], xv.shape[1], cfg, amax, xv)
     b = q._bind()
-    # rng_state's device must be the call's
-    device = _same_device([xv] + b.views + ([state] if state is not None else []))
+    extra = [state] if state is not None else []
+    if not mor and fp8_tensor and fp8_amax is not None:  # dst->amax: read, or written (amax_out)
+        if _is_amax_plane(fp8_amax):
+            buf = fp8_amax
+        else:
+            buf = _A.alloc(xv, (1,), np.float32)[0]
+            buf[0] = float(fp8_amax)
+        av = _check_plane("amax", buf, np.float32, 4, f"{info['name']}'s amax")
+        b.desc.amax = C.cast(av.ptr, C.POINTER(C.c_float))
+        extra.append(av)
+    # rng_state's and an FP8 amax's device must be the call's
+    device = _same_device([xv] + b.views + extra)
     ctx, stream = _context(device), _stream([xv])
     with _A.DeviceGuard(device):
         _quantize_call(size_fn, run_fn, ctx, cfg, t, xv, b.desc, device, stream)

@@ -19,9 +19,9 @@ steps with ``torch.distributed``:
     q = mxd.quantize_sharded(x_shard, "nvfp4", place=(0, c0, cols), group=tp_group,
                              rounding="sr", seed=step_seed)
 
-NVFP4 (1D or 2D tiles, RHT, SR, Four Over Six, an amax per row) reduces its amax; other
-formats (MX, FP8 blocks) need nothing reduced and are quantized with their place only.
-FP8 per-tensor scaling from a reduced amax is the C library's (mxb_quantize_sharded).
+NVFP4 (1D or 2D tiles, RHT, SR, Four Over Six, an amax per row) and FP8 per tensor
+reduce their amax; other formats (MX, FP8 blocks) need nothing reduced and are quantized
+with their place only.
 """
 import numbers
 
@@ -58,14 +58,18 @@ def quantize_sharded(x, format, place, group=None, **opts):
     offset. Returns a QuantizedTensor in x's framework and device."""
     if len(place) != 3 or not all(isinstance(v, numbers.Integral) for v in place):
         raise TypeError("place is (global_row0, global_col0, global_cols): three integers")
-    info = _mx.format_info(format)
+    scale = _mx._tensor_scale(_mx._info(format))  # "amax" (NVFP4), "plane" (FP8 per tensor) or None
     rows, cols = _mx._rows_cols(tuple(x.shape))
     whole_rows = place[2] in (0, cols)
-    if (not info["has_tensor_amax"] or opts.get("amax") is not None
+    if (scale is None or opts.get("amax") is not None
             or (opts.get("row_amax") and whole_rows)):  # nothing to reduce: the rows are this rank's
         return _mx.quantize(x, format, place=place, **opts)
     # the shard's amax as quantize computes it: round to nearest, the SR state untouched
     first = {k: v for k, v in opts.items() if k not in ("rounding", "rng_state")}
-    amax = _mx.quantize(x, format, place=place, **first).amax
+    if scale == "plane":  # FP8 per tensor keeps no amax plane: it is written beside
+        amax = torch.empty(1, dtype=torch.float32, device=x.device)
+        _mx.quantize(x, format, place=place, amax_out=amax, **first)
+    else:
+        amax = _mx.quantize(x, format, place=place, **first).amax
     allreduce_amax(amax, group)
     return _mx.quantize(x, format, place=place, amax=amax, **opts)
