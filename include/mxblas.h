@@ -549,7 +549,7 @@ typedef enum mxb_activation_t {
   MXB_ACT_GELU_ERF = 3,   /* x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2 */
   MXB_ACT_GELU_TANH = 4,  /* x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 */
   MXB_ACT_SILU = 5,       /* x / (1 + exp(-x)) */
-  /* Gated (added in 0.2; the grouped GEMM: CPU backend only so far). N is even: columns
+  /* Gated (added in 0.2; the grouped GEMM: the M layouts). N is even: columns
    * [0, N/2) of the pre-activation p = alpha * A * B^T + bias are the gate
    * g, columns [N/2, N) the value v, and C is [M, N/2] (ldc >= N/2; 0 means
    * N/2) with C[m, j] = act(g[m, j]) * v[m, j], rounded to c_type last.

@@ -585,7 +585,10 @@ static void stack_dev_free(mxb_tensor_t *d) {
 /* Grouped on the CPU and on the GPU (index and status word in device memory):
  * the same bits, the same status, in both modes. */
 static void cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, mxb_grouped_layout_t layout,
-                        mxb_gemm_mode_t mode, const int32_t *index, int64_t M, int32_t want_status) {
+                        mxb_gemm_mode_t mode, const int32_t *index, int64_t M, int32_t want_status,
+                        mxb_activation_t act) {
+  /* with an activation, each expert's bias too; a gated one makes C [M, N/2] and takes beta 0 */
+  const int64_t W = mxb_gemm_gate_act(act) ? c->N / 2 : c->N;
   float *x = mxbt_gemm_input(M, c->K, 21, MXBT_IN_NORMAL, 0);
   for (int64_t k = 0; k < c->K; k++) x[(M - 1) * c->K + k] = NAN;  /* the last row: padding in every case here */
   mxbt_operand A;
@@ -598,7 +601,12 @@ static void cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
   mxb_gemm_desc_t d;
   mxb_gemm_desc_init(&d);
   d.mode = mode;
-  d.beta = 0.25f;
+  d.beta = W < c->N ? 0.0f : 0.25f;
+  d.activation = act;
+  float *bias = act == MXB_ACT_NONE ? NULL : malloc((size_t)(c->E * c->N) * 4);
+  uint64_t bs = 9;
+  for (int64_t i = 0; bias && i < c->E * c->N; i++) bias[i] = mxbt_normal(&bs);
+  d.bias = bias;
   const int nidx = layout == MXB_GROUPED_M_MASKED ? c->E : c->E + 1;
   mxb_grouped_gemm_desc_t g;
   mxb_grouped_gemm_desc_init(&g);
@@ -608,13 +616,14 @@ static void cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
   g.index = index;
   int32_t hstatus = -1;
   g.status = &hstatus;
-  const size_t cb = (size_t)(M * c->N) * 4;
+  const size_t cb = (size_t)(M * W) * 4;
   float *Ch = malloc(cb), *Cg = malloc(cb);
-  for (int64_t i = 0; i < M * c->N; i++) Ch[i] = (float)(i % 5) - 2.0f;
+  for (int64_t i = 0; i < M * W; i++) Ch[i] = (float)(i % 5) - 2.0f;
   cr_assert_eq(run_grouped(cpu, &g, &A.h, &B.h, Ch), MXB_SUCCESS, "%s", mxb_last_error_detail());
   cr_assert_eq(hstatus, want_status);
-  for (int64_t i = 0; i < M * c->N; i++) Cg[i] = (float)(i % 5) - 2.0f;
-  void *Cd = mxbt_dev_from_host(Cg, cb);
+  for (int64_t i = 0; i < M * W; i++) Cg[i] = (float)(i % 5) - 2.0f;
+  void *Cd = mxbt_dev_from_host(Cg, cb), *bias_d = bias ? mxbt_dev_from_host(bias, (size_t)(c->E * c->N) * 4) : NULL;
+  d.bias = bias_d;
   int32_t *idx_d = mxbt_dev_from_host(index, (size_t)nidx * 4), *st_d = mxbt_dev_alloc(4);
   cr_assert_eq(cudaMemset(st_d, 0xFF, 4), cudaSuccess);
   g.index = idx_d;
@@ -632,12 +641,14 @@ static void cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
    * which the fast_* tests check; the exact kernels give the CPU's bits. */
   const int exact_path = strncmp(mxb_context_last_impl(gpu), "cuda-exact", 10) == 0;
   cr_assert(mode == MXB_GEMM_FAST || exact_path, "exact mode ran %s", mxb_context_last_impl(gpu));
-  for (int64_t i = 0; exact_path && i < M * c->N; i++)
-    cr_assert_eq(mxbt_f2u(Cg[i]), mxbt_f2u(Ch[i]), "%s x %s layout %d mode %d: C[%lld] GPU %a CPU %a",
-                 mxbt_format_name(c->fa), mxbt_format_name(c->fb), (int)layout, (int)mode, (long long)i, Cg[i],
-                 Ch[i]);
+  for (int64_t i = 0; exact_path && i < M * W; i++)
+    cr_assert_eq(mxbt_f2u(Cg[i]), mxbt_f2u(Ch[i]), "%s x %s layout %d mode %d act %d: C[%lld] GPU %a CPU %a",
+                 mxbt_format_name(c->fa), mxbt_format_name(c->fb), (int)layout, (int)mode, (int)act, (long long)i,
+                 Cg[i], Ch[i]);
   mxbt_dev_free(w);
   mxbt_dev_free(Cd);
+  mxbt_dev_free(bias_d);
+  free(bias);
   mxbt_dev_free(idx_d);
   mxbt_dev_free(st_d);
   free(Ch);
@@ -724,16 +735,25 @@ Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
     for (int e = 0; e < c->E; e++) off[e + 1] = off[e] + (int32_t)c->sizes[e];
     const int64_t M = off[c->E] + 3;
     for (int mode = 0; mode < 2; mode++)
-      cuda_vs_cpu(gpu, cpu, c, MXB_GROUPED_M_CONTIGUOUS, (mxb_gemm_mode_t)mode, off, M, 0);
+      cuda_vs_cpu(gpu, cpu, c, MXB_GROUPED_M_CONTIGUOUS, (mxb_gemm_mode_t)mode, off, M, 0, MXB_ACT_NONE);
   }
   /* masked, and bad offsets */
   const gcase m = {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 3, 32, 64, {0}};
   const int32_t counts[3] = {7, 0, 3};
-  cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, counts, 3 * 8, 0);
+  cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, counts, 3 * 8, 0, MXB_ACT_NONE);
+  /* gated activations on the exact kernel (its product, then the epilogue step), with each expert's bias */
+  const mxb_activation_t gates[] = {MXB_ACT_SWIGLU, MXB_ACT_GEGLU_ERF, MXB_ACT_GEGLU_TANH};
+  for (int a = 0; a < 3; a++) {
+    cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, counts, 3 * 8, 0, gates[a]);
+    const gcase *c = &k_cases[a % (sizeof k_cases / sizeof k_cases[0])];
+    int32_t off[9] = {1};
+    for (int e = 0; e < c->E; e++) off[e + 1] = off[e] + (int32_t)c->sizes[e];
+    cuda_vs_cpu(gpu, cpu, c, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, off, off[c->E] + 2, 0, gates[a]);
+  }
   const int32_t bad_counts[3] = {7, 9, 3};
-  cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, bad_counts, 3 * 8, 2);
+  cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, bad_counts, 3 * 8, 2, MXB_ACT_NONE);
   const int32_t bad_off[4] = {0, 10, 4, 30};
-  cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, bad_off, 31, 2);
+  cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, bad_off, 31, 2, MXB_ACT_NONE);
   /* the K split (weight gradients): unaligned boundaries, an empty group, a
    * tail group, bias, beta, ldc > N; bad offsets reported and skipped */
   static const struct {
@@ -769,7 +789,8 @@ static void c_put(mxb_dtype_t t, void *C, int64_t i, float v) {
  * groups' rows: its bytes are those of the same kernel's plain fp32 result
  * finished on the host by the library's own epilogue functions (combine
  * with beta C where C is not fp32, the expert's bias, the activation,
- * rounding to ct); rows no group owns keep their bytes. */
+ * rounding to ct; a gated activation: C [M, N/2] from gate column j and
+ * value column N/2 + j, beta 0); rows no group owns keep their bytes. */
 static void epilogue_case(mxb_context_t *gpu, const gcase *c, mxb_grouped_layout_t layout, mxb_activation_t act,
                           mxb_dtype_t ct, mxb_dtype_t bias_type, const char *impl) {
   const int E = c->E, masked = layout == MXB_GROUPED_M_MASKED;
@@ -793,19 +814,21 @@ static void epilogue_case(mxb_context_t *gpu, const gcase *c, mxb_grouped_layout
   stack_make(&B, c->fb, E, c->N, c->K, 71);
   mxb_tensor_t Bd = stack_upload(&B, E);
   const int64_t N = c->N, bsz = mxb_dtype_size(bias_type), es = mxb_dtype_size(ct);
-  unsigned char *bias = malloc((size_t)(E * N * bsz)), *Cin = malloc((size_t)(M * N * es)), *Cg = malloc((size_t)(M * N * es));
+  const int gated = mxb_gemm_gate_act(act) != 0;
+  const int64_t W = gated ? N / 2 : N; /* C's columns */
+  unsigned char *bias = malloc((size_t)(E * N * bsz)), *Cin = malloc((size_t)(M * W * es)), *Cg = malloc((size_t)(M * W * es));
   uint64_t seed = 3;
   for (int64_t i = 0; i < E * N; i++) c_put(bias_type, bias, i, 4.0f * mxbt_normal(&seed));
-  for (int64_t i = 0; i < M * N; i++) c_put(ct, Cin, i, (float)(i % 9) - 4.0f);
+  for (int64_t i = 0; i < M * W; i++) c_put(ct, Cin, i, (float)(i % 9) - 4.0f);
   float *Tin = malloc((size_t)(M * N) * 4), *T = malloc((size_t)(M * N) * 4);
-  for (int64_t i = 0; i < M * N; i++) Tin[i] = c_get(ct, Cin, i);
+  for (int64_t i = 0; i < M * N; i++) Tin[i] = gated ? (float)(i % 7) : c_get(ct, Cin, i);
   int32_t *idx_d = mxbt_dev_from_host(index, sizeof index);
   void *bias_d = mxbt_dev_from_host(bias, (size_t)(E * N * bsz));
   mxb_gemm_desc_t d;
   mxb_gemm_desc_init(&d);
   d.mode = MXB_GEMM_FAST;
   d.alpha = 1.25f;
-  d.beta = 0.5f;
+  d.beta = gated ? 0.0f : 0.5f;
   d.c_type = ct;
   d.bias = bias_d;
   d.bias_type = bias_type;
@@ -827,34 +850,41 @@ static void epilogue_case(mxb_context_t *gpu, const gcase *c, mxb_grouped_layout
   size_t ws = 0, wsp = 0;
   cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &g, &A.d, &Bd, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
   cr_assert_eq(mxb_grouped_gemm_workspace_size(gpu, &gp, &A.d, &Bd, &wsp), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  void *w = mxbt_dev_alloc(ws > wsp ? ws : wsp), *Cd = mxbt_dev_from_host(Cin, (size_t)(M * N * es)),
+  void *w = mxbt_dev_alloc(ws > wsp ? ws : wsp), *Cd = mxbt_dev_from_host(Cin, (size_t)(M * W * es)),
        *Td = mxbt_dev_from_host(Tin, (size_t)(M * N) * 4);
   cr_assert_eq(mxb_grouped_gemm(gpu, &g, &A.d, &Bd, Cd, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
   cr_expect_str_eq(mxb_context_last_impl(gpu), impl);
   cr_assert_eq(mxb_grouped_gemm(gpu, &gp, &A.d, &Bd, Td, w, wsp, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
   cr_expect_str_eq(mxb_context_last_impl(gpu), impl);
   mxbt_dev_sync();
-  mxbt_to_host(Cg, Cd, (size_t)(M * N * es));
+  mxbt_to_host(Cg, Cd, (size_t)(M * W * es));
   mxbt_to_host(T, Td, (size_t)(M * N) * 4);
   char *owned = calloc((size_t)M, 1);
   for (int e = 0; e < E; e++)
     for (int64_t r = start[e]; r < start[e] + c->sizes[e]; r++) owned[r] = (char)(e + 1);
-  unsigned char *want = malloc((size_t)(M * N * es));
+  unsigned char *want = malloc((size_t)(M * W * es));
   for (int64_t r = 0; r < M; r++)
-    for (int64_t n = 0; n < N; n++) {
-      const int64_t i = r * N + n;
+    for (int64_t n = 0; n < W; n++) {
+      const int64_t i = r * W + n;
       if (!owned[r]) {
         memcpy(want + i * es, Cin + i * es, (size_t)es);
         continue;
       }
+      const unsigned char *be = bias + (owned[r] - 1) * N * bsz;
+      if (gated) { /* the gate's and the value's pre-activations, then act(gate) * value */
+        const float g = mxb_gemm_finish(T[r * N + n], be, bias_type, MXB_ACT_NONE, n),
+                    v = mxb_gemm_finish(T[r * N + W + n], be, bias_type, MXB_ACT_NONE, W + n);
+        c_put(ct, want, i, mxb_gemm_gated(act, g, v));
+        continue;
+      }
       const float v = mxb_gemm_combine(1.0f, T[i], ct == MXB_DTYPE_FP32 ? 0.0f : d.beta, c_get(ct, Cin, i));
-      c_put(ct, want, i, mxb_gemm_finish(v, bias + (owned[r] - 1) * N * bsz, bias_type, act, n));
+      c_put(ct, want, i, mxb_gemm_finish(v, be, bias_type, act, n));
     }
-  for (int64_t i = 0; i < M * N; i++)
+  for (int64_t i = 0; i < M * W; i++)
     cr_assert(memcmp(Cg + i * es, want + i * es, (size_t)es) == 0,
               "%s x %s layout %d act %d C %d: C[%lld][%lld] = %a, want %a (row %s)", mxbt_format_name(c->fa),
-              mxbt_format_name(c->fb), (int)layout, (int)act, (int)ct, (long long)(i / N), (long long)(i % N),
-              c_get(ct, Cg, i), c_get(ct, want, i), owned[i / N] ? "in a group" : "outside every group");
+              mxbt_format_name(c->fb), (int)layout, (int)act, (int)ct, (long long)(i / W), (long long)(i % W),
+              c_get(ct, Cg, i), c_get(ct, want, i), owned[i / W] ? "in a group" : "outside every group");
   free(want);
   free(owned);
   mxbt_dev_free(w);
@@ -888,14 +918,15 @@ Test(grouped_gemm_cuda, fast_epilogue_step) {
   const gcase nv = {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 4, 200, 256, {17, 1, 0, 70}};
   const gcase bf = {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 2, 64, 384, {33, 9}};
   const gcase bb = {MXB_FORMAT_BF16, MXB_FORMAT_BF16, 3, 72, 256, {20, 0, 45}};
-  const mxb_activation_t acts[] = {MXB_ACT_NONE, MXB_ACT_RELU2, MXB_ACT_GELU_ERF, MXB_ACT_SILU};
+  const mxb_activation_t acts[] = {MXB_ACT_NONE, MXB_ACT_RELU2, MXB_ACT_GELU_ERF, MXB_ACT_SILU,
+                                   MXB_ACT_SWIGLU, MXB_ACT_GEGLU_ERF, MXB_ACT_GEGLU_TANH};
   const mxb_dtype_t cts[] = {MXB_DTYPE_FP32, MXB_DTYPE_BF16, MXB_DTYPE_FP16};
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 7; i++) {
     const mxb_dtype_t ct = cts[i % 3], bt = i % 2 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32;
     epilogue_case(gpu, &mx, MXB_GROUPED_M_CONTIGUOUS, acts[i], ct, bt, MX_GROUPED);
     epilogue_case(gpu, &nv, MXB_GROUPED_M_MASKED, acts[i], cts[(i + 1) % 3], bt, W4_GROUPED);
-    epilogue_case(gpu, &bf, MXB_GROUPED_M_CONTIGUOUS, acts[(i + 2) % 4], cts[(i + 2) % 3], bt, W4_GROUPED);
-    epilogue_case(gpu, &bb, MXB_GROUPED_M_MASKED, acts[(i + 3) % 4], cts[i % 3], bt, BF_GROUPED);
+    epilogue_case(gpu, &bf, MXB_GROUPED_M_CONTIGUOUS, acts[(i + 2) % 7], cts[(i + 2) % 3], bt, W4_GROUPED);
+    epilogue_case(gpu, &bb, MXB_GROUPED_M_MASKED, acts[(i + 3) % 7], cts[i % 3], bt, BF_GROUPED);
   }
   mxb_context_destroy(gpu);
 #endif
@@ -1048,9 +1079,9 @@ Test(grouped_gemm_cuda, e256_experts_give_the_cpu_bits) {
   }
   const gcase nv = {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, E, 16, 64, {0}};
   const gcase w4a8 = {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, E, 16, 64, {0}};
-  cuda_vs_cpu(gpu, cpu, &nv, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, off, off[E] + 3, 0);
-  cuda_vs_cpu(gpu, cpu, &w4a8, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, off, off[E] + 3, 0);
-  cuda_vs_cpu(gpu, cpu, &nv, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, counts, (int64_t)E * max_m, 0);
+  cuda_vs_cpu(gpu, cpu, &nv, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, off, off[E] + 3, 0, MXB_ACT_NONE);
+  cuda_vs_cpu(gpu, cpu, &w4a8, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, off, off[E] + 3, 0, MXB_ACT_NONE);
+  cuda_vs_cpu(gpu, cpu, &nv, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, counts, (int64_t)E * max_m, 0, MXB_ACT_NONE);
   free(off);
   free(counts);
   mxb_context_destroy(cpu);

@@ -77,7 +77,9 @@ mxb_status_t run_lt_epilogue(const mxb_context *ctx, const problem &p, const pro
 // alias its later reads (fp32 C in place), so the compiler would otherwise
 // keep one load in flight (measured latency-bound with an item per (tile,
 // column) and a group search each). Rows no group owns are not read or
-// written. Gated activations and aux are not offered here.
+// written. A gated activation writes C's N/2 columns from the gate (column
+// j of t and of the expert's bias) and the value (column N/2 + j); C is not
+// read then (beta is 0). aux is not offered here.
 constexpr int GU = 8;
 __global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o, group_rows g, int gt, int64_t N) {
   const int64_t tile = blockIdx.x / gt;
@@ -86,13 +88,14 @@ __global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o,
   const int64_t m = g.row0[e] + (tile - g.tiles[e]) * gt + blockIdx.x % gt;
   if (m >= g.row0[e] + g.rows[e]) return;
   const void *bias = o.bias ? static_cast<const char *>(o.bias) + e * N * mxb_dtype_bytes(o.bias_type) : nullptr;
-  const int64_t bs = blockDim.x;
-  for (int64_t n0 = blockIdx.y * bs * GU + threadIdx.x; n0 < N; n0 += (int64_t)gridDim.y * bs * GU) {
-    float x[GU], cin[GU], b[GU];
+  const bool gated = mxb_gemm_gate_act(o.act) != 0;
+  const int64_t W = gated ? N / 2 : N, bs = blockDim.x;  // W: C's columns
+  for (int64_t n0 = blockIdx.y * bs * GU + threadIdx.x; n0 < W; n0 += (int64_t)gridDim.y * bs * GU) {
+    float x[GU], cin[GU], b[GU], xv[GU], bv[GU];
 #pragma unroll
     for (int u = 0; u < GU; u++) {
       const int64_t n = n0 + u * bs;
-      if (n >= N) continue;
+      if (n >= W) continue;
       x[u] = t[m * ldt + n];
       cin[u] = 0.0f;
       if (o.beta != 0.0f) {
@@ -103,15 +106,25 @@ __global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o,
                                              : mxb_fp16_decode(h[i]);
       }
       b[u] = bias ? mxb_gemm_bias_at(bias, o.bias_type, n) : 0.0f;
+      if (gated) {
+        xv[u] = t[m * ldt + W + n];
+        bv[u] = bias ? mxb_gemm_bias_at(bias, o.bias_type, W + n) : 0.0f;
+      }
     }
 #pragma unroll
     for (int u = 0; u < GU; u++) {
       const int64_t n = n0 + u * bs;
-      if (n >= N) continue;
+      if (n >= W) continue;
       // pre_activation's value (alpha_t = 1: t is the path's product), then the activation
       float c = mxb_gemm_combine(1.0f, x[u], o.beta, cin[u]);
       if (bias) c = c + b[u];
-      write_at(o, m * o.ldc + n, mxb_activation(o.act, c));
+      if (gated) {
+        float v = mxb_gemm_combine(1.0f, xv[u], 0.0f, 0.0f);
+        if (bias) v = v + bv[u];
+        write_at(o, m * o.ldc + n, mxb_gemm_gated(o.act, c, v));
+      } else {
+        write_at(o, m * o.ldc + n, mxb_activation(o.act, c));
+      }
     }
   }
 }

@@ -218,9 +218,15 @@ fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const p
     f = {MX_FAST, f.rows_hint, upper(mx), mx};
   return f;
 }
-// Bytes of the epilogue step's intermediate (M layouts, a fast kernel).
+// Whether the exact kernel's product goes through the epilogue step too: a
+// gated activation pairs two of its columns, which its store cannot.
+bool exact_step(const problem &p) { return mxb_gemm_gate_act(p.out.act) != 0; }
+// Bytes of the epilogue step's intermediate (M layouts: a fast kernel, or a
+// gated activation on the exact one).
 size_t step_bytes(const problem &p, int layout, const fast_plan &f) {
-  return f.on != NO_FAST && layout != MXB_GROUPED_K_CONTIGUOUS && has_epilogue(p.out) ? lt_epilogue_bytes(p) : 0;
+  return (f.on != NO_FAST || exact_step(p)) && layout != MXB_GROUPED_K_CONTIGUOUS && has_epilogue(p.out)
+             ? lt_epilogue_bytes(p)
+             : 0;
 }
 size_t fast_workspace(const mxb_context *ctx, const problem &p, int layout, const fast_plan &f) {
   switch (f.on) {
@@ -301,7 +307,10 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
       return run_grouped_epilogue(p, q, rows_of(t, groups, false, a_groups), GT, upper, st);
     if (!guard) return MXB_SUCCESS;
   }
+  const bool step = exact_step(p);  // the plain product into the intermediate, then the step
+  if (step) exact = lt_epilogue_problem(p, ws + table_bytes(groups));
   const unsigned grid = grid_for(ctx, upper * ((N + GT - 1) / GT) * 256, 256, 8);
   grouped_generic<<<grid, 256, 0, st>>>(exact, N, rows_of(t, groups, false, a_groups), guard);
-  return launch_status("grouped GEMM generic kernel");
+  MXB_TRY(launch_status("grouped GEMM generic kernel"));
+  return step ? run_grouped_epilogue(p, exact, rows_of(t, groups, false, a_groups), GT, upper, st) : MXB_SUCCESS;
 }
