@@ -572,7 +572,8 @@ typedef struct mxb_gemm_desc_t {
   const void *bias;    /* [N] in the backend's memory, aligned to its element; NULL: none */
   mxb_dtype_t bias_type;         /* fp32 (default), bf16 or fp16 */
   mxb_activation_t activation;   /* MXB_ACT_NONE (default) */
-  /* Added in 0.2 (not in the grouped GEMM or with a quantized C so far; a
+  /* Added in 0.2 (the grouped GEMM: the M layouts, rows where C has them;
+   * not with a quantized C so far; a
    * desc whose struct_size ends before them gets NULL and 0). The pre-activation for the backward pass:
    * p = alpha * A * B^T + beta * C + bias, [M, N] in c_type (all N columns
    * with a gated activation), ld_aux elements between rows (0 means N), in

@@ -605,7 +605,7 @@ Test(gemm_epilogue, pre_activation_output_gated) {
 }
 
 /* aux: ld_aux below N, a misaligned or negative stride, a quantized C and
- * the grouped GEMM are refused. */
+ * the grouped GEMM's K split are refused. */
 Test(gemm_epilogue, pre_activation_refusals) {
   efix f;
   efix_make(&f, MXB_DTYPE_FP32);
@@ -626,14 +626,15 @@ Test(gemm_epilogue, pre_activation_refusals) {
   cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &f.A.h, &f.B.h, &q), MXB_ERR_BAD_ALIGNMENT);
   cr_assert_eq(q, 12345);
   d.aux = aux;
-  refused_by_grouped(ctx, &d, &f.A.h, &f.B.h, MXB_GROUPED_M_CONTIGUOUS, 1);
+  refused_by_grouped(ctx, &d, &f.A.h, &f.B.h, MXB_GROUPED_K_CONTIGUOUS, 1);
   mxb_context_destroy(ctx);
   efix_free(&f);
 }
 
 /* The grouped GEMM (M layouts) with a gated activation: each group's rows
- * of C are the dense gated GEMM of its rows of A with its expert, an empty
- * group included; rows outside every group untouched. */
+ * of C and of aux (the pre-activations, ld_aux > N) are the dense gated
+ * GEMM's of its rows of A with its expert, an empty group included; rows
+ * outside every group untouched. */
 Test(gemm_epilogue, gated_grouped_is_the_dense_call_per_group) {
   enum { E = 3, KG = 64, MT = 21 };
   const int N = 2 * GH;
@@ -654,6 +655,11 @@ Test(gemm_epilogue, gated_grouped_is_the_dense_call_per_group) {
   d.activation = MXB_ACT_GEGLU_TANH;
   d.c_type = MXB_DTYPE_BF16;
   d.bias = bias;
+  enum { LDA = 2 * GH + 3 };
+  static uint16_t aux[MT * LDA];
+  for (int i = 0; i < MT * LDA; i++) aux[i] = 0xBEEF;
+  d.aux = aux;
+  d.ld_aux = LDA;
   mxb_grouped_gemm_desc_t gd;
   mxb_grouped_gemm_desc_init(&gd);
   gd.groups = E;
@@ -680,14 +686,21 @@ Test(gemm_epilogue, gated_grouped_is_the_dense_call_per_group) {
     Be.scales = (char *)B.h.scales + (size_t)(e * N) * (size_t)sb->scale_cols;
     mxb_gemm_desc_t de = d;
     de.bias = bias + e * N;
+    static uint16_t want_aux[MT * LDA];
+    de.aux = want_aux;
     cr_assert_eq(mxb_gemm_workspace_size(ctx, &de, &Ae, &Be, &ws), MXB_SUCCESS, "%s", mxb_last_error_detail());
     void *we = malloc(ws ? ws : 1);
     uint16_t want[MT * GH];
     cr_assert_eq(mxb_gemm(ctx, &de, &Ae, &Be, want, we, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
     free(we);
     cr_assert_eq(memcmp(c + offs[e] * GH, want, (size_t)rows * GH * 2), 0, "group %d differs", e);
+    for (int r = 0; r < rows; r++)
+      cr_assert_eq(memcmp(aux + (offs[e] + r) * LDA, want_aux + r * LDA, (size_t)N * 2), 0, "group %d aux row %d", e, r);
   }
   for (int j = 0; j < GH; j++) cr_assert_eq(c[20 * GH + j], 0xBEEF, "a row in no group written");
+  for (int j = 0; j < LDA; j++) cr_assert_eq(aux[20 * LDA + j], 0xBEEF, "aux of a row in no group written");
+  for (int r = 0; r < MT; r++)
+    for (int j = N; j < LDA; j++) cr_assert_eq(aux[r * LDA + j], 0xBEEF, "aux past N written (row %d)", r);
   mxb_context_destroy(ctx);
   mxbt_operand_free(&A);
   mxbt_operand_free(&B);

@@ -587,8 +587,9 @@ static void stack_dev_free(mxb_tensor_t *d) {
 static void cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, mxb_grouped_layout_t layout,
                         mxb_gemm_mode_t mode, const int32_t *index, int64_t M, int32_t want_status,
                         mxb_activation_t act) {
-  /* with an activation, each expert's bias too; a gated one makes C [M, N/2] and takes beta 0 */
-  const int64_t W = mxb_gemm_gate_act(act) ? c->N / 2 : c->N;
+  /* with an activation, each expert's bias and the pre-activations (aux, ld_aux N + 1) too; a
+   * gated one makes C [M, N/2] and takes beta 0 */
+  const int64_t W = mxb_gemm_gate_act(act) ? c->N / 2 : c->N, la = c->N + 1;
   float *x = mxbt_gemm_input(M, c->K, 21, MXBT_IN_NORMAL, 0);
   for (int64_t k = 0; k < c->K; k++) x[(M - 1) * c->K + k] = NAN;  /* the last row: padding in every case here */
   mxbt_operand A;
@@ -607,6 +608,11 @@ static void cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
   uint64_t bs = 9;
   for (int64_t i = 0; bias && i < c->E * c->N; i++) bias[i] = mxbt_normal(&bs);
   d.bias = bias;
+  const size_t ab = bias ? (size_t)(M * la) * 4 : 0;
+  float *auxh = bias ? malloc(ab) : NULL, *auxg = bias ? malloc(ab) : NULL;
+  for (int64_t i = 0; auxh && i < M * la; i++) auxh[i] = auxg[i] = (float)(i % 3) - 7.0f;
+  d.aux = auxh;
+  d.ld_aux = bias ? la : 0;
   const int nidx = layout == MXB_GROUPED_M_MASKED ? c->E : c->E + 1;
   mxb_grouped_gemm_desc_t g;
   mxb_grouped_gemm_desc_init(&g);
@@ -624,6 +630,8 @@ static void cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
   for (int64_t i = 0; i < M * W; i++) Cg[i] = (float)(i % 5) - 2.0f;
   void *Cd = mxbt_dev_from_host(Cg, cb), *bias_d = bias ? mxbt_dev_from_host(bias, (size_t)(c->E * c->N) * 4) : NULL;
   d.bias = bias_d;
+  void *aux_d = auxg ? mxbt_dev_from_host(auxg, ab) : NULL;
+  d.aux = aux_d;
   int32_t *idx_d = mxbt_dev_from_host(index, (size_t)nidx * 4), *st_d = mxbt_dev_alloc(4);
   cr_assert_eq(cudaMemset(st_d, 0xFF, 4), cudaSuccess);
   g.index = idx_d;
@@ -645,10 +653,18 @@ static void cuda_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
     cr_assert_eq(mxbt_f2u(Cg[i]), mxbt_f2u(Ch[i]), "%s x %s layout %d mode %d act %d: C[%lld] GPU %a CPU %a",
                  mxbt_format_name(c->fa), mxbt_format_name(c->fb), (int)layout, (int)mode, (int)act, (long long)i,
                  Cg[i], Ch[i]);
+  if (aux_d) mxbt_to_host(auxg, aux_d, ab);
+  for (int64_t i = 0; exact_path && auxg && i < M * la; i++)
+    cr_assert_eq(mxbt_f2u(auxg[i]), mxbt_f2u(auxh[i]), "%s x %s layout %d act %d: aux[%lld] GPU %a CPU %a",
+                 mxbt_format_name(c->fa), mxbt_format_name(c->fb), (int)layout, (int)act, (long long)i, auxg[i],
+                 auxh[i]);
   mxbt_dev_free(w);
   mxbt_dev_free(Cd);
   mxbt_dev_free(bias_d);
+  mxbt_dev_free(aux_d);
   free(bias);
+  free(auxh);
+  free(auxg);
   mxbt_dev_free(idx_d);
   mxbt_dev_free(st_d);
   free(Ch);
@@ -741,7 +757,8 @@ Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
   const gcase m = {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 3, 32, 64, {0}};
   const int32_t counts[3] = {7, 0, 3};
   cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, counts, 3 * 8, 0, MXB_ACT_NONE);
-  /* gated activations on the exact kernel (its product, then the epilogue step), with each expert's bias */
+  /* gated activations on the exact kernel (its product, then the epilogue step), with each expert's bias
+   * and the pre-activations; a plain one with aux */
   const mxb_activation_t gates[] = {MXB_ACT_SWIGLU, MXB_ACT_GEGLU_ERF, MXB_ACT_GEGLU_TANH};
   for (int a = 0; a < 3; a++) {
     cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, counts, 3 * 8, 0, gates[a]);
@@ -750,6 +767,7 @@ Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
     for (int e = 0; e < c->E; e++) off[e + 1] = off[e] + (int32_t)c->sizes[e];
     cuda_vs_cpu(gpu, cpu, c, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, off, off[c->E] + 2, 0, gates[a]);
   }
+  cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, counts, 3 * 8, 0, MXB_ACT_RELU2);
   const int32_t bad_counts[3] = {7, 9, 3};
   cuda_vs_cpu(gpu, cpu, &m, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, bad_counts, 3 * 8, 2, MXB_ACT_NONE);
   const int32_t bad_off[4] = {0, 10, 4, 30};

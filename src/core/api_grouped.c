@@ -60,8 +60,9 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
   if (desc->gemm) MXB_TRY(mxb_gemm_full_desc(desc->gemm, &g->gemm));
   else mxb_gemm_desc_init(&g->gemm);
   MXB_TRY(mxb_gemm_check_desc(&g->gemm));
-  if (g->gemm.aux)
-    return mxb_fail(MXB_ERR_UNSUPPORTED, "the pre-activation output (aux) in the grouped GEMM is not offered so far");
+  if (g->gemm.aux && desc->layout == MXB_GROUPED_K_CONTIGUOUS)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "the pre-activation output (aux) takes the M layouts (the K split writes "
+                                         "weight gradients, which no activation follows)");
   const int gated = mxb_gemm_gate_act(g->gemm.activation) != 0;
   if (gated && desc->layout == MXB_GROUPED_K_CONTIGUOUS)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "gated activations in the grouped GEMM take the M layouts (the K split "
@@ -94,6 +95,15 @@ static mxb_status_t check_grouped(const mxb_context_t *ctx, const mxb_grouped_ge
                                        "[E * max_m, K]", (long long)A->rows, (long long)E);
   g->max_rows = desc->layout == MXB_GROUPED_M_MASKED ? A->rows / E : A->rows;
   MXB_TRY(mxb_gemm_resolve_ldc(&g->gemm, g->N, "desc->gemm->ldc", &g->ldc));
+  if (g->gemm.aux) { /* [M, N] like the product, every group's rows where C has them; 0 means N */
+    if (!g->gemm.ld_aux) g->gemm.ld_aux = g->N;
+    if (g->gemm.ld_aux < g->N)
+      return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->gemm->ld_aux (%lld) is smaller than N (%lld)",
+                      (long long)g->gemm.ld_aux, (long long)g->N);
+    if (A->rows && g->gemm.ld_aux > MXB_MAX_ELEMS / A->rows)
+      return mxb_fail(MXB_ERR_BAD_SHAPE, "aux of %lld rows with ld_aux %lld exceeds 2^40 elements",
+                      (long long)A->rows, (long long)g->gemm.ld_aux);
+  }
   const int64_t c_rows = split_k ? A->rows * E : A->rows; /* K split: E stacked [M, N] results */
   if (A->rows > MXB_MAX_ELEMS / E || g->ldc > MXB_MAX_ELEMS / c_rows)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "C of %lld x %lld rows with ldc %lld exceeds 2^40 elements",
@@ -197,6 +207,7 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
     mxb_gemm_desc_t d = g->gemm; /* the expert's bias: N values of the E x N */
     if (d.bias) d.bias = (const char *)d.bias + (size_t)(e * g->N) * (size_t)mxb_dtype_bytes(d.bias_type);
     char *Ce = (char *)C + (size_t)(start * g->ldc) * esize;
+    if (d.aux) d.aux = (char *)d.aux + (size_t)(start * d.ld_aux) * esize; /* the group's rows (M layouts) */
     if (desc->layout == MXB_GROUPED_K_CONTIGUOUS)
       mxb_cpu_gemm_rows_k(&d, &Ae, 0, A->rows, &Be, 0, g->N, (char *)C + (size_t)(e * A->rows * g->ldc) * esize,
                           g->ldc, g->L, 0, workspace, 1, start, start + rows);

@@ -337,7 +337,7 @@ size_t lt_epilogue_bytes(const problem &p);
 problem lt_epilogue_problem(const problem &p, void *inter);
 mxb_status_t run_lt_epilogue(const mxb_context *ctx, const problem &p, const problem &ran, cudaStream_t st);
 // The same step after a grouped path (a fast kernel, or the exact one with a
-// gated activation; no aux): over the rows of g's tiles of gt rows (at most
+// gated activation or aux): over the rows of g's tiles of gt rows (at most
 // upper_tiles), each group's expert's bias.
 mxb_status_t run_grouped_epilogue(const problem &p, const problem &ran, const group_rows &g, int gt,
                                   int64_t upper_tiles, cudaStream_t st);

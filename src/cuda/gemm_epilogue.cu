@@ -79,8 +79,13 @@ mxb_status_t run_lt_epilogue(const mxb_context *ctx, const problem &p, const pro
 // column) and a group search each). Rows no group owns are not read or
 // written. A gated activation writes C's N/2 columns from the gate (column
 // j of t and of the expert's bias) and the value (column N/2 + j); C is not
-// read then (beta is 0). aux is not offered here.
+// read then (beta is 0). aux gets every pre-activation (gate and value).
 constexpr int GU = 8;
+__device__ __forceinline__ void write_aux(const out_view &o, int64_t m, int64_t n, float pre) {
+  out_view a = o;
+  a.c = o.aux;
+  write_at(a, m * o.ld_aux + n, pre);
+}
 __global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o, group_rows g, int gt, int64_t N) {
   const int64_t tile = blockIdx.x / gt;
   if (tile >= g.tiles[g.E]) return;
@@ -118,9 +123,11 @@ __global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o,
       // pre_activation's value (alpha_t = 1: t is the path's product), then the activation
       float c = mxb_gemm_combine(1.0f, x[u], o.beta, cin[u]);
       if (bias) c = c + b[u];
+      if (o.aux) write_aux(o, m, n, c);
       if (gated) {
         float v = mxb_gemm_combine(1.0f, xv[u], 0.0f, 0.0f);
         if (bias) v = v + bv[u];
+        if (o.aux) write_aux(o, m, W + n, v);
         write_at(o, m * o.ldc + n, mxb_gemm_gated(o.act, c, v));
       } else {
         write_at(o, m * o.ldc + n, mxb_activation(o.act, c));

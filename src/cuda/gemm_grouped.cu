@@ -179,8 +179,8 @@ problem grouped_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, cons
   p.out.bias = desc->bias;
   p.out.bias_type = desc->bias_type;
   p.out.act = desc->activation;
-  p.out.aux = nullptr;
-  p.out.ld_aux = 0;
+  p.out.aux = desc->aux;  // M layouts only (the API refuses it with the K split)
+  p.out.ld_aux = desc->ld_aux;
   return p;
 }
 
@@ -219,8 +219,9 @@ fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const p
   return f;
 }
 // Whether the exact kernel's product goes through the epilogue step too: a
-// gated activation pairs two of its columns, which its store cannot.
-bool exact_step(const problem &p) { return mxb_gemm_gate_act(p.out.act) != 0; }
+// gated activation pairs two of its columns and aux is a second output,
+// which its store does neither of.
+bool exact_step(const problem &p) { return epilogue_step_only(p.out); }
 // Bytes of the epilogue step's intermediate (M layouts: a fast kernel, or a
 // gated activation on the exact one).
 size_t step_bytes(const problem &p, int layout, const fast_plan &f) {
