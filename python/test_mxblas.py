@@ -901,6 +901,20 @@ class GroupedGemm(unittest.TestCase):
             want = self.per_group(x, w, (e, r0, r1), "mxfp8_e4m3", bias=bias[e * self.N:(e + 1) * self.N],
                                   activation="swiglu", out_dtype=np.float16)
             self.assertEqual(c[r0:r1].tobytes(), want.tobytes(), e)
+        # the pre-activations too (both halves of each expert's N columns), zeros outside the groups
+        c2, p = mxblas.grouped_gemm(mxblas.quantize(x, "mxfp8_e4m3"), qb, np.array(offsets, np.int32), bias=bias,
+                                    activation="swiglu", out_dtype=np.float16, pre_activation=True)
+        self.assertEqual(c2.tobytes(), c.tobytes())
+        self.assertEqual(p.shape, (20, self.N))
+        for e in (0, 2):
+            r0, r1 = offsets[e], offsets[e + 1]
+            _, want = self.per_group(x, w, (e, r0, r1), "mxfp8_e4m3", bias=bias[e * self.N:(e + 1) * self.N],
+                                     activation="swiglu", out_dtype=np.float16, pre_activation=True)
+            self.assertEqual(p[r0:r1].tobytes(), want.tobytes(), e)
+        self.assertFalse(p[19].any(), "a row in no group")
+        with self.assertRaises(ValueError):
+            mxblas.grouped_gemm(mxblas.quantize(x, "mxfp8_e4m3"), qb, np.array(offsets, np.int64), layout="k_split",
+                                pre_activation=True)
 
     def test_masked_groups_give_the_bits_of_gemm(self):
         counts, max_m = [3, 0, 6, 2], 6

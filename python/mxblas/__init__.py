@@ -1202,7 +1202,7 @@ def grouped_quantize(x, index, format, layout="contiguous", status=None, group_a
 
 def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta=0.0, c=None,
                  out_dtype=np.float32, bias=None, activation="none", status=None, expert_scales=None,
-                 a_group_amax=None):
+                 a_group_amax=None, pre_activation=False):
     """Mixture-of-experts GEMM (mxb_grouped_gemm, docs/GEMM.md "Grouped GEMM"): for every
     row r of group e, C[r] = act(alpha * A[r] @ B_e^T + beta * C[r] + bias_e).
 
@@ -1223,6 +1223,9 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     required when E > 1.
     a_group_amax: an NVFP4 a's per-group amaxes (grouped_quantize's q.group_amax): group
     e's rows use the e-th (the row layouts).
+    pre_activation=True (the row layouts) returns (C, P): P [M, N] the pre-activation
+    alpha * A @ B_e^T + beta * C + bias_e of every group's rows in out_dtype (zeros
+    elsewhere), for the backward pass.
     """
     lay = _choice("layout", _GROUPED_LAYOUTS, layout)
     split_k = lay == _GROUPED_LAYOUTS["k_split"]
@@ -1264,7 +1267,13 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     like = ba.views[0]
     c, cv = _gemm_out(c, like, (groups * a.rows if split_k else a.rows, n // 2 if activation in _GATED else n),
                       dt, as_bf16)
-    device = _same_device(ba.views + bb.views + [cv, bv, iv, sv, ev, gv])
+    p = pv = None
+    if pre_activation:
+        if split_k:
+            raise ValueError("pre_activation applies to the row layouts, not k_split")
+        p, pv = _gemm_out(None, like, (a.rows, n), dt, as_bf16)
+        gd.aux = _ptr(pv)
+    device = _same_device(ba.views + bb.views + [cv, bv, iv, sv, ev, gv, pv])
     ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
     ws = C.c_size_t()
     with _A.DeviceGuard(device):
@@ -1273,7 +1282,7 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
         w = _A.alloc(like if device is not None else None, (ws.value,), np.uint8)[1] if ws.value else None
         _call("mxb_grouped_gemm", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc), _ptr(cv), _ptr(w),
               C.c_size_t(ws.value), stream)
-    return c
+    return (c, p) if pre_activation else c
 
 
 def _to_host(a):
