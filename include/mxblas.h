@@ -747,6 +747,25 @@ MXB_API mxb_status_t mxb_grouped_quantize(mxb_context_t *ctx, const mxb_grouped_
                                           const mxb_quant_config_t *cfg, mxb_dtype_t src_type, const void *src,
                                           mxb_tensor_t *dst, void *workspace, size_t workspace_bytes, void *stream);
 
+/* Grouped GEMM with a quantized C (added in 0.2; both backends, the M
+ * layouts): C [M, N] (N/2 with a gated activation) quantized with cfg, group
+ * by group, from the fp32 values mxb_grouped_gemm writes with this
+ * descriptor, exactly as mxb_grouped_quantize(desc, cfg) quantizes them: the
+ * bytes of the two calls, and so the A of the next grouped GEMM (an MoE
+ * layer's up and gate projection with SwiGLU, quantized for its down
+ * projection: NVFP4 takes an amax per group, C->amax holding E values, for
+ * that GEMM's a_group_scales). desc->gemm's beta must be 0 (C is not read)
+ * and its ldc 0 or C's columns; c_type is not used; aux is refused. Rows no
+ * group owns are not written. The workspace holds the fp32 C. */
+MXB_API mxb_status_t mxb_grouped_gemm_quantized_workspace_size(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc,
+                                                               const mxb_quant_config_t *cfg, const mxb_tensor_t *A,
+                                                               const mxb_tensor_t *B, const mxb_tensor_t *C,
+                                                               size_t *bytes);
+MXB_API mxb_status_t mxb_grouped_gemm_quantized(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc,
+                                                const mxb_quant_config_t *cfg, const mxb_tensor_t *A,
+                                                const mxb_tensor_t *B, mxb_tensor_t *C, void *workspace,
+                                                size_t workspace_bytes, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -219,6 +219,21 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
   if (desc->status) *desc->status = bad;
 }
 
+/* A validated grouped GEMM on ctx's backend. */
+static mxb_status_t run_grouped(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc, const grouped_shape *g,
+                                const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, void *workspace, void *stream) {
+#ifdef MXB_WITH_CUDA
+  if (ctx->backend == MXB_BACKEND_CUDA)
+    return mxb_cuda_grouped_gemm(ctx, &g->gemm, desc->layout, desc->groups, desc->index_bits, desc->index,
+                                 desc->status, A, B, C, g->N, g->max_rows, g->ldc, a_group_scales(desc), workspace,
+                                 stream);
+#endif
+  (void)stream;
+  cpu_grouped(desc, g, A, B, C, workspace);
+  mxb_set_last_impl(ctx, "cpu-reference");
+  return MXB_SUCCESS;
+}
+
 MXB_API mxb_status_t mxb_grouped_gemm(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc,
                                       const mxb_tensor_t *A, const mxb_tensor_t *B, void *C, void *workspace,
                                       size_t workspace_bytes, void *stream) {
@@ -229,16 +244,7 @@ MXB_API mxb_status_t mxb_grouped_gemm(mxb_context_t *ctx, const mxb_grouped_gemm
   size_t need;
   MXB_TRY(grouped_workspace(ctx, desc, A, B, &g, &need));
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, need, "mxb_grouped_gemm_workspace_size"));
-#ifdef MXB_WITH_CUDA
-  if (ctx->backend == MXB_BACKEND_CUDA)
-    return mxb_cuda_grouped_gemm(ctx, &g.gemm, desc->layout, desc->groups, desc->index_bits, desc->index,
-                                 desc->status, A, B, C, g.N, g.max_rows, g.ldc, a_group_scales(desc), workspace,
-                                 stream);
-#endif
-  (void)stream;
-  cpu_grouped(desc, &g, A, B, C, workspace);
-  mxb_set_last_impl(ctx, "cpu-reference");
-  return MXB_SUCCESS;
+  return run_grouped(ctx, desc, &g, A, B, C, workspace, stream);
 }
 
 /* ------------------------------------------------------- grouped quantize */
@@ -302,6 +308,19 @@ static mxb_status_t check_gquant(const mxb_context_t *ctx, const mxb_grouped_gem
   return MXB_SUCCESS;
 }
 
+/* Workspace bytes of a validated grouped quantize. */
+static size_t gquant_workspace(const mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *groups,
+                               const mxb_tensor_t *dst) {
+#ifdef MXB_WITH_CUDA
+  if (ctx->backend == MXB_BACKEND_CUDA) return mxb_cuda_grouped_quantize_workspace(dst->rows, groups->groups);
+#else
+  (void)ctx;
+  (void)groups;
+  (void)dst;
+#endif
+  return 0; /* the CPU reference keeps its row buffers to itself */
+}
+
 MXB_API mxb_status_t mxb_grouped_quantize_workspace_size(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *groups,
                                                          const mxb_quant_config_t *cfg, mxb_dtype_t src_type,
                                                          const mxb_tensor_t *dst, size_t *bytes) {
@@ -309,25 +328,17 @@ MXB_API mxb_status_t mxb_grouped_quantize_workspace_size(mxb_context_t *ctx, con
   gquant q;
   MXB_TRY(check_gquant(ctx, groups, cfg, src_type, dst, &q));
   if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
-  *bytes = 0; /* the CPU reference keeps its row buffers to itself */
-#ifdef MXB_WITH_CUDA
-  if (ctx->backend == MXB_BACKEND_CUDA) *bytes = mxb_cuda_grouped_quantize_workspace(dst->rows, groups->groups);
-#endif
+  *bytes = gquant_workspace(ctx, groups, dst);
   return MXB_SUCCESS;
 }
 
-MXB_API mxb_status_t mxb_grouped_quantize(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *groups,
-                                          const mxb_quant_config_t *cfg, mxb_dtype_t src_type, const void *src,
-                                          mxb_tensor_t *dst, void *workspace, size_t workspace_bytes, void *stream) {
-  mxb_clear_error();
-  gquant q;
-  MXB_TRY(check_gquant(ctx, groups, cfg, src_type, dst, &q));
-  if (!src) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "src is NULL");
+/* A validated grouped quantize on ctx's backend. */
+static mxb_status_t run_gquant(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *groups, const gquant *qq,
+                               mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst, void *workspace,
+                               void *stream) {
+  const gquant q = *qq;
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA) {
-    MXB_TRY(mxb_check_workspace(workspace, workspace_bytes,
-                                mxb_cuda_grouped_quantize_workspace(dst->rows, groups->groups),
-                                "mxb_grouped_quantize_workspace_size"));
     const char *impl = NULL;
     MXB_TRY(mxb_cuda_grouped_quantize(ctx, &q.cfg, q.fmt, &q.sz, src_type, src, dst,
                                       groups->layout == MXB_GROUPED_M_MASKED, groups->groups, groups->index_bits,
@@ -338,7 +349,6 @@ MXB_API mxb_status_t mxb_grouped_quantize(mxb_context_t *ctx, const mxb_grouped_
   }
 #endif
   (void)workspace;
-  (void)workspace_bytes;
   const int amax_per_group = mxb_fmt_tensor_scale(dst->format) == MXB_TSCALE_AMAX;
   int32_t bad = 0;
   int64_t end = 0;
@@ -369,4 +379,89 @@ MXB_API mxb_status_t mxb_grouped_quantize(mxb_context_t *ctx, const mxb_grouped_
   if (groups->status) *groups->status = bad;
   mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_grouped_quantize(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *groups,
+                                          const mxb_quant_config_t *cfg, mxb_dtype_t src_type, const void *src,
+                                          mxb_tensor_t *dst, void *workspace, size_t workspace_bytes, void *stream) {
+  mxb_clear_error();
+  gquant q;
+  MXB_TRY(check_gquant(ctx, groups, cfg, src_type, dst, &q));
+  if (!src) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "src is NULL");
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, gquant_workspace(ctx, groups, dst),
+                              "mxb_grouped_quantize_workspace_size"));
+  return run_gquant(ctx, groups, &q, src_type, src, dst, workspace, stream);
+}
+
+/* ------------------------------------------------ grouped GEMM, quantized C */
+/* The grouped GEMM into an fp32 C in the workspace, then the grouped quantize
+ * of its groups' rows (docs/GEMM.md): the bytes of the two calls. */
+typedef struct gqgemm {
+  grouped_shape g;
+  gquant q;
+  size_t c_bytes, gemm_bytes, total;
+} gqgemm;
+
+static size_t round256(size_t n) { return (n + 255) / 256 * 256; }
+
+static mxb_status_t check_gqgemm(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc, const mxb_quant_config_t *cfg,
+                                 const mxb_tensor_t *A, const mxb_tensor_t *B, const mxb_tensor_t *C,
+                                 mxb_grouped_gemm_desc_t *d32, gqgemm *s) {
+  if (!desc) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc is NULL");
+  if (desc->layout == MXB_GROUPED_K_CONTIGUOUS)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "a quantized C takes the M layouts (groups of rows quantized as the grouped "
+                                         "quantize does), not the K split");
+  MXB_TRY(check_grouped(ctx, desc, A, B, &s->g));
+  mxb_gemm_desc_t *d = &s->g.gemm;
+  if (d->aux)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "the pre-activation output (aux) with a quantized C is not offered so far");
+  if (d->beta != 0.0f)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->gemm->beta (%g) must be 0: a quantized C is not read",
+                    (double)d->beta);
+  const int64_t cols = mxb_gemm_c_cols(d, s->g.N);
+  if (s->g.ldc != cols)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->gemm->ldc (%lld) must be 0 or C's %lld columns: a quantized C has its "
+                                       "own layout", (long long)d->ldc, (long long)cols);
+  d->c_type = MXB_DTYPE_FP32;
+  if (!C) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "C is NULL");
+  if (C->rows != A->rows || C->cols != cols)
+    return mxb_fail(MXB_ERR_BAD_SHAPE, "C is [%lld, %lld]; the product%s is [%lld, %lld]", (long long)C->rows,
+                    (long long)C->cols, cols != s->g.N ? " after the gated activation" : "", (long long)A->rows,
+                    (long long)cols);
+  MXB_TRY(check_gquant(ctx, desc, cfg, MXB_DTYPE_FP32, C, &s->q));
+  *d32 = *desc;
+  d32->gemm = d;
+  size_t gw;
+  MXB_TRY(grouped_workspace(ctx, d32, A, B, &s->g, &gw));
+  s->c_bytes = round256((size_t)(A->rows * cols) * sizeof(float));
+  s->gemm_bytes = round256(gw);
+  s->total = s->c_bytes + s->gemm_bytes + gquant_workspace(ctx, desc, C);
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_grouped_gemm_quantized_workspace_size(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc,
+                                                               const mxb_quant_config_t *cfg, const mxb_tensor_t *A,
+                                                               const mxb_tensor_t *B, const mxb_tensor_t *C,
+                                                               size_t *bytes) {
+  mxb_clear_error();
+  gqgemm s;
+  mxb_grouped_gemm_desc_t d32;
+  MXB_TRY(check_gqgemm(ctx, desc, cfg, A, B, C, &d32, &s));
+  if (!bytes) return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "bytes (the output pointer) is NULL");
+  *bytes = s.total;
+  return MXB_SUCCESS;
+}
+
+MXB_API mxb_status_t mxb_grouped_gemm_quantized(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc,
+                                                const mxb_quant_config_t *cfg, const mxb_tensor_t *A,
+                                                const mxb_tensor_t *B, mxb_tensor_t *C, void *workspace,
+                                                size_t workspace_bytes, void *stream) {
+  mxb_clear_error();
+  gqgemm s;
+  mxb_grouped_gemm_desc_t d32;
+  MXB_TRY(check_gqgemm(ctx, desc, cfg, A, B, C, &d32, &s));
+  MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, s.total, "mxb_grouped_gemm_quantized_workspace_size"));
+  unsigned char *w = (unsigned char *)workspace;
+  MXB_TRY(run_grouped(ctx, &d32, &s.g, A, B, w, w + s.c_bytes, stream));
+  return run_gquant(ctx, desc, &s.q, MXB_DTYPE_FP32, w, C, w + s.c_bytes + s.gemm_bytes, stream);
 }
