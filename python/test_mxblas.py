@@ -916,6 +916,27 @@ class GroupedGemm(unittest.TestCase):
             mxblas.grouped_gemm(mxblas.quantize(x, "mxfp8_e4m3"), qb, np.array(offsets, np.int64), layout="k_split",
                                 pre_activation=True)
 
+    def test_quantized_c_is_the_grouped_quantize_of_the_grouped_gemm(self):
+        # SwiGLU experts whose output is quantized group by group for the down projection
+        offsets = np.array([0, 7, 7, 19], np.int32)
+        x = sample(20, self.K, 18)
+        w, qb = self.expert_weights(3, "mxfp8_e4m3")
+        bias = sample(1, 3 * self.N, 19)[0]
+        qa = mxblas.quantize(x, "mxfp8_e4m3")
+        c = mxblas.grouped_gemm(qa, qb, offsets, bias=bias, activation="swiglu")
+        for fmt in ("nvfp4", "mxfp8_e4m3"):
+            want = mxblas.grouped_quantize(c, offsets, fmt)
+            q = mxblas.grouped_gemm_quantized(qa, qb, offsets, fmt, bias=bias, activation="swiglu")
+            self.assertEqual(q.shape, (20, self.N // 2))
+            for plane in ("data", "scales"):
+                self.assertEqual(getattr(q, plane).tobytes(), getattr(want, plane).tobytes(), (fmt, plane))
+            if fmt == "nvfp4":
+                self.assertEqual(q.group_amax.tobytes(), want.group_amax.tobytes())
+        with self.assertRaises(ValueError):
+            mxblas.grouped_gemm_quantized(qa, qb, offsets, "nvfp4", layout="k_split")
+        with self.assertRaises(mxblas.MxblasError):  # the grouped quantize defines no SR
+            mxblas.grouped_gemm_quantized(qa, qb, offsets, "nvfp4", rounding="sr")
+
     def test_masked_groups_give_the_bits_of_gemm(self):
         counts, max_m = [3, 0, 6, 2], 6
         x = sample(4 * max_m, self.K, 15)

@@ -30,7 +30,7 @@ import numpy as np
 from . import _arrays as _A
 
 __all__ = ["MxblasError", "QuantizedTensor", "quantize", "quantize_pair", "transpose_quantized", "rht",
-           "dequantize", "gemm", "gemm_quantized", "grouped_gemm", "grouped_quantize", "GemmPlan", "error_stats", "format_info", "formats", "version",
+           "dequantize", "gemm", "gemm_quantized", "grouped_gemm", "grouped_gemm_quantized", "grouped_quantize", "GemmPlan", "error_stats", "format_info", "formats", "version",
            "build_info", "load_library", "library_path"]
 
 # ---------------------------------------------------------------- enums
@@ -1227,6 +1227,36 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
     alpha * A @ B_e^T + beta * C + bias_e of every group's rows in out_dtype (zeros
     elsewhere), for the backward pass.
     """
+    g = _grouped_setup(a, b, index, layout, mode, alpha, beta, out_dtype, bias, activation, status, expert_scales,
+                       a_group_amax)
+    like = g.ba.views[0]
+    c, cv = _gemm_out(c, like, (g.groups * a.rows if g.split_k else a.rows, g.n // 2 if activation in _GATED else g.n),
+                      g.dt, g.as_bf16)
+    p = pv = None
+    if pre_activation:
+        if g.split_k:
+            raise ValueError("pre_activation applies to the row layouts, not k_split")
+        p, pv = _gemm_out(None, like, (a.rows, g.n), g.dt, g.as_bf16)
+        g.gd.aux = _ptr(pv)
+    device = _same_device(g.views + [cv, pv])
+    ctx, stream = _context(device), _stream(g.ba.views + g.bb.views + [cv])
+    ws = C.c_size_t()
+    with _A.DeviceGuard(device):
+        _call("mxb_grouped_gemm_workspace_size", ctx, C.byref(g.desc), C.byref(g.ba.desc), C.byref(g.bb.desc),
+              C.byref(ws))
+        w = _A.alloc(like if device is not None else None, (ws.value,), np.uint8)[1] if ws.value else None
+        _call("mxb_grouped_gemm", ctx, C.byref(g.desc), C.byref(g.ba.desc), C.byref(g.bb.desc), _ptr(cv), _ptr(w),
+              C.c_size_t(ws.value), stream)
+    return (c, p) if pre_activation else c
+
+
+class _Grouped:
+    """A grouped call's checked arguments: the bound operands, the GEMM and group
+    descriptors, C's dtype, N per expert, and the views whose device must be the call's."""
+
+
+def _grouped_setup(a, b, index, layout, mode, alpha, beta, out_dtype, bias, activation, status, expert_scales,
+                   a_group_amax):
     lay = _choice("layout", _GROUPED_LAYOUTS, layout)
     split_k = lay == _GROUPED_LAYOUTS["k_split"]
     iv = _index_view("index", index, "E counts" if lay == _GROUPED_LAYOUTS["masked"] else "E + 1 offsets")
@@ -1264,25 +1294,61 @@ def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta
         gv = _group_amax_view("a_group_amax", a_group_amax, groups)
         ba.desc.amax = C.cast(gv.ptr, C.POINTER(C.c_float))
         desc.a_group_scales = 1
-    like = ba.views[0]
-    c, cv = _gemm_out(c, like, (groups * a.rows if split_k else a.rows, n // 2 if activation in _GATED else n),
-                      dt, as_bf16)
-    p = pv = None
-    if pre_activation:
-        if split_k:
-            raise ValueError("pre_activation applies to the row layouts, not k_split")
-        p, pv = _gemm_out(None, like, (a.rows, n), dt, as_bf16)
-        gd.aux = _ptr(pv)
-    device = _same_device(ba.views + bb.views + [cv, bv, iv, sv, ev, gv, pv])
-    ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
+    g = _Grouped()
+    g.ba, g.bb, g.gd, g.desc, g.dt, g.as_bf16 = ba, bb, gd, desc, dt, as_bf16
+    g.groups, g.n, g.split_k, g.lay, g.iv = groups, n, split_k, lay, iv
+    g.views = ba.views + bb.views + [bv, iv, sv, ev, gv]
+    return g
+
+
+def grouped_gemm_quantized(a, b, index, format, layout="contiguous", mode="exact", alpha=1.0, bias=None,
+                           activation="none", status=None, expert_scales=None, a_group_amax=None, group_amax=None,
+                           **opts):
+    """grouped_gemm with C written quantized group by group (mxb_grouped_gemm_quantized):
+    the QuantizedTensor grouped_quantize(grouped_gemm(...), index, format, ...) gives (the
+    same bytes), without the float32 C in the caller's memory; for NVFP4 its group_amax
+    holds the E amaxes the next grouped_gemm reads as a_group_amax (an MoE layer's
+    SwiGLU output quantized for its down projection). The row layouts; beta 0. opts and
+    group_amax: as for grouped_quantize."""
+    info = _info(format)
+    if _is_mor(info):
+        raise TypeError("grouped_gemm_quantized does not write MoR formats")
+    if "amax" in opts:
+        raise TypeError("grouped_gemm_quantized takes the groups' amaxes as group_amax=, not amax=")
+    g = _grouped_setup(a, b, index, layout, mode, alpha, 0.0, np.float32, bias, activation, status, expert_scales,
+                       a_group_amax)
+    if g.split_k:
+        raise ValueError("grouped_gemm_quantized takes the row layouts, contiguous and masked")
+    cols = g.n // 2 if activation in _GATED else g.n
+    like = g.ba.views[0]
+    cfg, _, state = _quant_config(info["has_tensor_amax"], **opts)
+    if group_amax is not None and not info["has_tensor_amax"]:
+        raise ValueError(f"group_amax applies to formats with a tensor amax (NVFP4), not {info['name']}")
+    q = QuantizedTensor(info["name"], a.rows, cols, _like=like)
+    if cfg.rht.enabled:
+        q.rht_mask = cfg.rht.sign_mask[0]
+    qb = q._bind()
+    av = None
+    if info["has_tensor_amax"]:
+        if group_amax is None:
+            group_amax, av = _A.alloc(like, (g.groups,), np.float32, zero=True)
+        else:
+            av = _group_amax_view("group_amax", group_amax, g.groups)
+            cfg.amax_source = 1
+        qb.desc.amax = C.cast(av.ptr, C.POINTER(C.c_float))
+    device = _same_device(g.views + qb.views + [av] + ([state] if state is not None else []))
+    ctx, stream = _context(device), _stream(g.ba.views + g.bb.views)
     ws = C.c_size_t()
     with _A.DeviceGuard(device):
-        _call("mxb_grouped_gemm_workspace_size", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc),
-              C.byref(ws))
+        _call("mxb_grouped_gemm_quantized_workspace_size", ctx, C.byref(g.desc), C.byref(cfg), C.byref(g.ba.desc),
+              C.byref(g.bb.desc), C.byref(qb.desc), C.byref(ws))
         w = _A.alloc(like if device is not None else None, (ws.value,), np.uint8)[1] if ws.value else None
-        _call("mxb_grouped_gemm", ctx, C.byref(desc), C.byref(ba.desc), C.byref(bb.desc), _ptr(cv), _ptr(w),
-              C.c_size_t(ws.value), stream)
-    return (c, p) if pre_activation else c
+        _call("mxb_grouped_gemm_quantized", ctx, C.byref(g.desc), C.byref(cfg), C.byref(g.ba.desc),
+              C.byref(g.bb.desc), C.byref(qb.desc), _ptr(w), C.c_size_t(ws.value), stream)
+        q.impl = _lib.mxb_context_last_impl(ctx).decode()
+    q.flags = qb.desc.flags
+    q.group_amax = group_amax if info["has_tensor_amax"] else None
+    return q
 
 
 def _to_host(a):
