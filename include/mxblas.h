@@ -272,10 +272,8 @@ typedef enum mxb_nonfinite_t {
 } mxb_nonfinite_t;
 
 typedef enum mxb_amax_source_t {
-  MXB_AMAX_COMPUTE = 0,     /* NVFP4: compute the tensor amax and store it in dst->amax; FP8 per
-                               tensor (since 0.2): the amax of the finite values the scale comes
-                               from is stored in *dst->amax when dst->amax is set (for an amax
-                               history, mxb_quantize_sharded), else nowhere */
+  MXB_AMAX_COMPUTE = 0,     /* NVFP4: compute the tensor amax and store it in dst->amax (FP8 per
+                               tensor: its computed amax goes to cfg->amax_out when set) */
   MXB_AMAX_FROM_TENSOR = 1  /* read the caller's amax from *dst->amax: NVFP4 (sharded tensors), FP8 per
                                tensor (delayed scaling: dst->amax points at it though the format
                                keeps no amax plane; the scale comes from it, larger values saturate) */
@@ -377,6 +375,16 @@ typedef struct mxb_quant_config_t {
   int64_t global_row0;
   int64_t global_col0;
   int64_t global_cols;
+  /* FP8 per tensor (added in 0.2; a config whose struct_size ends before it
+   * gets NULL): where the call writes the amax of the values it quantizes
+   * (the finite ones: the amax a computed scale comes from), one float in
+   * the backend's memory, 4-byte aligned, written in stream order. Written
+   * whether the scale comes from it or from a supplied amax: delayed scaling
+   * records the current amax in its history while quantizing with an
+   * earlier one, and a tensor-parallel shard's amax is reduced over the
+   * ranks (docs/DISTRIBUTED.md). NULL (default): not written. Other formats
+   * refuse it (NVFP4's amax is dst->amax). */
+  float *amax_out;
 } mxb_quant_config_t;
 
 MXB_API void mxb_quant_config_init(mxb_quant_config_t *cfg);

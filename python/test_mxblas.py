@@ -195,10 +195,12 @@ class Quantize(unittest.TestCase):
         self.assertEqual(half.scales[0], np.float32(1) / (np.float32(448) / np.float32(out[0] / 2)))
         d = np.abs(mxblas.dequantize(half))
         self.assertEqual(d[np.isfinite(d)].max(), np.float32(448) * half.scales[0])  # the largest values saturate
+        out2 = np.zeros(1, np.float32)  # delayed scaling: the scale from amax=, the current amax recorded
+        half2 = mxblas.quantize(x, "fp8_e4m3", amax=float(out[0]) / 2, amax_out=out2)
+        self.assertEqual(half2.data.tobytes(), half.data.tobytes())
+        self.assertEqual(out2[0], out[0])
         with self.assertRaises(ValueError):
             mxblas.quantize(x, "nvfp4", amax_out=out)  # NVFP4's amax is q.amax
-        with self.assertRaises(ValueError):
-            mxblas.quantize(x, "fp8_e4m3", amax=1.0, amax_out=out)
         with self.assertRaises(ValueError):
             mxblas.quantize(x, "fp8_e4m3", amax_out=np.zeros(2, np.float32))
 

@@ -66,6 +66,64 @@ Test(delayed_scaling, supplied_amax_sets_the_scale) {
   }
 }
 
+/* cfg.amax_out gets the amax of the finite values whatever sets the scale
+ * (delayed scaling records the current amax while quantizing with an older
+ * one); formats other than FP8 per tensor refuse it, as they do a
+ * misaligned pointer, writing nothing. */
+Test(delayed_scaling, amax_out_records_the_current_amax) {
+  float x[R * C];
+  sample(x, 6);
+  x[11] = NAN;
+  x[12] = -INFINITY;
+  for (size_t k = 0; k < 2; k++) {
+    const float stale = 10.0f;
+    out8 plain, recorded;
+    cr_assert_eq(quantize_cpu(k_fp8[k], x, &stale, &plain), MXB_SUCCESS);
+    mxb_context_t *ctx = NULL;
+    cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+    for (int supplied = 0; supplied < 2; supplied++) {
+      mxb_quant_config_t cfg;
+      mxb_quant_config_init(&cfg);
+      float a = stale, out = -1.0f;
+      cfg.amax_source = supplied ? MXB_AMAX_FROM_TENSOR : MXB_AMAX_COMPUTE;
+      cfg.amax_out = &out;
+      mxb_tensor_t t;
+      cr_assert_eq(mxb_tensor_init(&t, k_fp8[k], R, C, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+      memset(&recorded, 0xA5, sizeof(recorded));
+      t.data = recorded.data;
+      t.scales = &recorded.scale_inv;
+      t.amax = supplied ? &a : NULL;
+      cr_assert_eq(mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &t, NULL, 0, NULL), MXB_SUCCESS, "%s",
+                   mxb_last_error_detail());
+      cr_assert_eq(out, 40.0f, "format %d, supplied %d: amax_out %a", (int)k_fp8[k], supplied, (double)out);
+      if (supplied) cr_assert(!memcmp(&plain, &recorded, sizeof(plain)), "amax_out changed the bytes");
+    }
+    mxb_context_destroy(ctx);
+  }
+  mxb_context_t *ctx = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  float slot[2] = {-1.0f, -1.0f};
+  cfg.amax_out = slot;
+  int ok = 1;
+  cr_assert_eq(mxb_quantize_supported(ctx, &cfg, MXB_FORMAT_NVFP4, &ok), MXB_SUCCESS);
+  cr_assert_eq(ok, 0, "NVFP4's amax is dst->amax: amax_out is refused");
+  cr_assert_eq(mxb_quantize_supported(ctx, &cfg, MXB_FORMAT_FP8_E4M3_1x128, &ok), MXB_SUCCESS);
+  cr_assert_eq(ok, 0, "FP8 blocks have no single amax");
+  cfg.amax_out = (float *)((char *)slot + 2);
+  out8 o;
+  memset(&o, 0xA5, sizeof(o));
+  mxb_tensor_t t;
+  cr_assert_eq(mxb_tensor_init(&t, MXB_FORMAT_FP8_E4M3_TENSOR, R, C, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+  t.data = o.data;
+  t.scales = &o.scale_inv;
+  cr_assert_eq(mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &t, NULL, 0, NULL), MXB_ERR_BAD_ALIGNMENT);
+  for (size_t i = 0; i < sizeof(o.data); i++) cr_assert_eq(o.data[i], 0xA5);
+  cr_assert(slot[0] == -1.0f && slot[1] == -1.0f);
+  mxb_context_destroy(ctx);
+}
+
 Test(delayed_scaling, refusals_change_nothing) {
   float x[R * C];
   sample(x, 4);
@@ -124,12 +182,19 @@ Test(delayed_scaling, cuda_gives_the_cpu_bytes) {
       mxb_quant_config_t cfg;
       mxb_quant_config_init(&cfg);
       cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+      float out_h = -1.0f, out_g = -1.0f, *out_d = mxbt_dev_from_host(&out_g, 4); /* the current amax, recorded */
+      cfg.amax_out = &out_h;
       cr_assert_eq(mxb_quantize(cc.cpu, &cfg, MXB_DTYPE_FP32, x, &ct.h, NULL, 0, NULL), MXB_SUCCESS);
+      cfg.amax_out = out_d;
       size_t ws = 0;
       cr_assert_eq(mxb_quantize_workspace_size(cc.gpu, &cfg, MXB_DTYPE_FP32, &ct.d, &ws), MXB_SUCCESS);
       void *w = mxbt_dev_alloc(ws);
       cr_assert_eq(mxb_quantize(cc.gpu, &cfg, MXB_DTYPE_FP32, dx, &ct.d, w, ws, NULL), MXB_SUCCESS, "%s",
                    mxb_last_error_detail());
+      mxbt_to_host(&out_g, out_d, 4);
+      mxbt_dev_free(out_d);
+      cr_assert(out_h == 40.0f && mxbt_f2u(out_g) == mxbt_f2u(out_h), "amax_out: cpu %a, cuda %a, want 40",
+                (double)out_h, (double)out_g);
       char what[64];
       snprintf(what, sizeof what, "format %d amax %g", (int)f, (double)amaxes[i]);
       cmp_tensor_check(&ct, what); /* codes, scale_inv and flags */

@@ -78,7 +78,8 @@ class _QuantConfig(C.Structure):
                 ("amax_source", C.c_int), ("block_2d", C.c_int), ("fp8_pow2_scale", C.c_int),
                 ("rht", _Rht), ("four_over_six", C.c_int), ("rng_state", C.c_void_p),
                 ("nvfp4_e4m3_max", C.c_int), ("nvfp4_row_amax", C.c_int), ("compat", C.c_int),
-                ("global_row0", C.c_int64), ("global_col0", C.c_int64), ("global_cols", C.c_int64)]
+                ("global_row0", C.c_int64), ("global_col0", C.c_int64), ("global_cols", C.c_int64),
+                ("amax_out", C.c_void_p)]
 
 
 class _MorConfig(C.Structure):
@@ -765,7 +766,8 @@ def quantize(x, format, tau=None, metric=None, **opts):
     used as q's amax plane itself, read when the call runs: no host round trip, e.g. for
     an all-reduced amax; FP8 per tensor: the scale comes from it, delayed scaling, and
     q keeps no amax), amax_out (FP8 per tensor: a float32 array of one value on x's
-    device that receives the amax the scale came from), rng_state (with rounding='sr': an array of two 64-bit
+    device that receives the amax of x's finite values, with amax= too: delayed scaling
+    records the current amax), rng_state (with rounding='sr': an array of two 64-bit
     integers {seed, offset} on x's device, read when the call runs instead of seed and
     offset, its offset advanced by one after; CUDA graph replays draw fresh bits), four_over_six=None|'mse'|'mae' (NVFP4: each block, or
     16x16 tile with block_2d on the CPU backend, scaled to 4 or 6, whichever errs less
@@ -802,12 +804,11 @@ def quantize(x, format, tau=None, metric=None, **opts):
             raise TypeError(f"tau and metric apply to MoR formats only, not {info['name']}")
         fp8_tensor = _tensor_scale(info) == "plane"
         amax_out = opts.pop("amax_out", None)
-        if amax_out is not None and (not fp8_tensor or opts.get("amax") is not None):
-            raise ValueError("amax_out takes the computed amax of an FP8 per-tensor format (NVFP4's is q.amax), "
-                             "without amax=")
+        if amax_out is not None and not fp8_tensor:
+            raise ValueError("amax_out takes the amax of an FP8 per-tensor format (NVFP4's is q.amax)")
         cfg, amax, state = _quant_config(info["has_tensor_amax"] or fp8_tensor, **opts)
-        if fp8_tensor:  # no amax plane: the amax given, or the one asked for, lies beside the planes
-            fp8_amax, amax = (amax if amax is not None else amax_out), None
+        if fp8_tensor:  # no amax plane: a supplied amax lies beside the planes
+            fp8_amax, amax = amax, None
         size_fn, run_fn = "mxb_quantize_workspace_size", "mxb_quantize"
     if mor:
         q = QuantizedTensor(info["name"], xv.shape[0], xv.shape[1], _like=xv)
@@ -815,7 +816,7 @@ def quantize(x, format, tau=None, metric=None, **opts):
         q = _new_quantized(info, xv.shape[0], xv.shape[1], cfg, amax, xv)
     b = q._bind()
     extra = [state] if state is not None else []
-    if not mor and fp8_tensor and fp8_amax is not None:  # dst->amax: read, or written (amax_out)
+    if not mor and fp8_tensor and fp8_amax is not None:  # dst->amax: the supplied amax, read
         if _is_amax_plane(fp8_amax):
             buf = fp8_amax
         else:
@@ -824,6 +825,10 @@ def quantize(x, format, tau=None, metric=None, **opts):
         av = _check_plane("amax", buf, np.float32, 4, f"{info['name']}'s amax")
         b.desc.amax = C.cast(av.ptr, C.POINTER(C.c_float))
         extra.append(av)
+    if not mor and amax_out is not None:  # cfg.amax_out: the values' amax, written
+        ov = _check_plane("amax_out", amax_out, np.float32, 4, f"{info['name']}'s amax")
+        cfg.amax_out = ov.ptr
+        extra.append(ov)
     # rng_state's and an FP8 amax's device must be the call's
     device = _same_device([xv] + b.views + extra)
     ctx, stream = _context(device), _stream([xv])

@@ -23,17 +23,19 @@ static int64_t reduced_amaxes(const mxb_quant_config_t *cfg, const mxb_tensor_t 
 }
 
 /* The amax pass's config: the shard's amax as mxb_quantize computes it, by
- * RNE and without the SR state (whose offset it would advance). */
-static mxb_quant_config_t amax_pass(const mxb_quant_config_t *cfg) {
+ * RNE and without the SR state (whose offset it would advance), into
+ * dst->amax (NVFP4's own plane; FP8 per tensor's through amax_out). */
+static mxb_quant_config_t amax_pass(const mxb_quant_config_t *cfg, const mxb_tensor_t *dst) {
   mxb_quant_config_t c = *cfg;
   c.rounding = MXB_ROUND_RNE;
   c.rng_state = NULL;
+  if (mxb_fmt_tensor_scale(dst->format) == MXB_TSCALE_PLANE) c.amax_out = dst->amax;
   return c;
 }
 
 static mxb_quant_config_t supplied(const mxb_quant_config_t *cfg) {
   mxb_quant_config_t c = *cfg;
-  c.amax_source = MXB_AMAX_FROM_TENSOR;
+  c.amax_source = MXB_AMAX_FROM_TENSOR; /* the caller's amax_out, if any, gets the shard's own amax */
   return c;
 }
 
@@ -49,7 +51,7 @@ static mxb_status_t check_sharded(mxb_context_t *ctx, const mxb_quant_config_t *
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "dst->amax is NULL: %s sharded needs a device float for the global amax",
                     (*d)->name);
   MXB_TRY(mxb_check_aligned(dst->amax, 4, "dst->amax"));
-  const mxb_quant_config_t a = amax_pass(cfg), s = supplied(cfg);
+  const mxb_quant_config_t a = amax_pass(cfg, dst), s = supplied(cfg);
   const size_t wa = mxb_quantize_workspace(ctx, &a, *d, dst, sz), ws = mxb_quantize_workspace(ctx, &s, *d, dst, sz);
   *bytes = wa > ws ? wa : ws;
   return MXB_SUCCESS;
@@ -79,7 +81,7 @@ mxb_status_t mxb_quantize_sharded_with(mxb_context_t *ctx, mxb_amax_reduce_fn re
   MXB_TRY(mxb_check_plain(src, "src", src_type, dst->rows, dst->cols));
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, need, "mxb_quantize_sharded_workspace_size"));
   if (!count) return mxb_quantize_checked(ctx, &full, d, &sz, src_type, src, dst, workspace, stream);
-  const mxb_quant_config_t a = amax_pass(&full), s = supplied(&full);
+  const mxb_quant_config_t a = amax_pass(&full, dst), s = supplied(&full);
   MXB_TRY(mxb_quantize_checked(ctx, &a, d, &sz, src_type, src, dst, workspace, stream)); /* the shard's amax */
   MXB_TRY(reduce(arg, dst->amax, count, stream));
   return mxb_quantize_checked(ctx, &s, d, &sz, src_type, src, dst, workspace, stream);

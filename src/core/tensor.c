@@ -183,7 +183,8 @@ mxb_status_t mxb_quant_full_config(const mxb_quant_config_t *in, const char *nam
                                 MXB_FIELD_END(mxb_quant_config_t, nvfp4_e4m3_max),
                                 MXB_FIELD_END(mxb_quant_config_t, nvfp4_row_amax),
                                 MXB_FIELD_END(mxb_quant_config_t, compat),
-                                MXB_FIELD_END(mxb_quant_config_t, global_cols)};
+                                MXB_FIELD_END(mxb_quant_config_t, global_cols),
+                                MXB_FIELD_END(mxb_quant_config_t, amax_out)};
   mxb_quant_config_defaults(out);
   memcpy(out, in, mxb_whole_fields(in->struct_size, ends, sizeof(ends) / sizeof(ends[0])));
   out->struct_size = sizeof(*out);
@@ -302,6 +303,11 @@ mxb_status_t mxb_check_quant_config(const mxb_quant_config_t *cfg, const mxb_for
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->rng_state is set but cfg->rounding is not stochastic rounding");
   if ((uintptr_t)cfg->rng_state % 8)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "cfg->rng_state %p is not 8-byte aligned", (void *)cfg->rng_state);
+  if (cfg->amax_out && mxb_fmt_tensor_scale(d->format) != MXB_TSCALE_PLANE)
+    return mxb_fail(MXB_ERR_UNSUPPORTED, "cfg->amax_out takes the amax of an FP8 per-tensor format, not of %s%s",
+                    d->name, d->has_amax ? " (its amax is dst->amax)" : "");
+  if ((uintptr_t)cfg->amax_out % 4)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "cfg->amax_out %p is not 4-byte aligned", (void *)cfg->amax_out);
   if (cfg->amax_source == MXB_AMAX_FROM_TENSOR && !d->has_amax && mxb_fmt_tensor_scale(d->format) != MXB_TSCALE_PLANE)
     return mxb_fail(MXB_ERR_UNSUPPORTED, "a supplied tensor amax applies to NVFP4 and FP8 per-tensor formats only, not %s",
                     d->name);

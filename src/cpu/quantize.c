@@ -54,7 +54,7 @@ typedef struct qctx {
   mxb_amax_mode mode; /* of the tile amax */
   int fp8_amax_given; /* FP8 per tensor: the scale comes from fp8_amax, the supplied amax's bits */
   uint32_t fp8_amax;
-  float *fp8_amax_out; /* FP8 per tensor, amax computed: where it is also stored (dst->amax), or NULL */
+  float *fp8_amax_out; /* FP8 per tensor: cfg->amax_out, where the values' amax goes, or NULL */
   int64_t br;         /* rows sharing a scale (1: each row its own) */
   int64_t unit, cr, cpb, nchunks; /* band (br, or CHUNK_ROWS when br = 1), chunk rows, chunks per band */
   uint32_t *pamax;    /* br > 1: per chunk and tile column: amax bits [nchunks * scols] */
@@ -451,7 +451,7 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
    * sets the scale, as the GPU reads it (NUMERICS 4.4) */
   q.fp8_amax_given = fp8 && cfg->amax_source == MXB_AMAX_FROM_TENSOR;
   if (q.fp8_amax_given) q.fp8_amax = mxb_f2u(*dst->amax) & MXB_F32_ABS;
-  if (fp8 && !q.fp8_amax_given && mxb_fmt_tensor_scale(dst->format) == MXB_TSCALE_PLANE) q.fp8_amax_out = dst->amax;
+  q.fp8_amax_out = cfg->amax_out; /* checked: FP8 per tensor only */
   const int pass1 = q.br > 1 || tensor_amax;
 
   size_t ncodes = (size_t)mxb_fmt_row_codes(dst->format, q.cols);

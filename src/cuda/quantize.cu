@@ -397,15 +397,17 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
     } else if constexpr (SCALE == MXB_SCALE_FP32 && ELEM != MXB_ELEM_MIXED) {
       const unsigned g = grid_for(ctx, nb16, T);
       const size_t nparts = (size_t)(mxb_scale_rows(d, a.rows) * mxb_scale_cols(d, a.cols));
-      if (cfg->amax_source == MXB_AMAX_FROM_TENSOR) {  // per tensor, delayed scaling: the caller's amax
-        fp8_supplied_amax<<<1, 1, 0, st>>>(a.part_amax, a.amax);
-      } else {
+      // The partitions' amaxes, unless a supplied amax alone sets the scale;
+      // per tensor, cfg->amax_out gets the computed one either way (mxblas.h).
+      if (cfg->amax_source == MXB_AMAX_COMPUTE || cfg->amax_out) {
         MXB_TRY(cuda_status(cudaMemsetAsync(a.part_amax, 0, nparts * 4, st), "cudaMemsetAsync(workspace)"));
         fp8_kernel<DT, ELEM, true, false><<<g, T, 0, st>>>(a);
-        if (a.amax && mxb_fmt_tensor_scale(F) == MXB_TSCALE_PLANE)  // per tensor: the amax out too (mxblas.h)
-          MXB_TRY(cuda_status(cudaMemcpyAsync(a.amax, a.part_amax, 4, cudaMemcpyDeviceToDevice, st),
-                              "cudaMemcpyAsync(dst->amax)"));
+        if (cfg->amax_out)
+          MXB_TRY(cuda_status(cudaMemcpyAsync(cfg->amax_out, a.part_amax, 4, cudaMemcpyDeviceToDevice, st),
+                              "cudaMemcpyAsync(cfg->amax_out)"));
       }
+      if (cfg->amax_source == MXB_AMAX_FROM_TENSOR)  // per tensor, delayed scaling: the caller's amax
+        fp8_supplied_amax<<<1, 1, 0, st>>>(a.part_amax, a.amax);
       MXB_BOOL_SWITCH(a.sr, SR, [&] { fp8_kernel<DT, ELEM, false, SR><<<g, T, 0, st>>>(a); });
       *impl = "cuda-fp8-quantize";
     } else if constexpr (ELEM == MXB_ELEM_BF16) {

@@ -219,6 +219,7 @@ static int run_rank(int rank, int P, const char *id_file) {
     shard_host w;
     if (!shard_host_alloc(&w, k->f, R, C)) return 2;
     mxb_quant_config_t cfg = shard_config(k);
+    if (mxb_fmt_tensor_scale(k->f) == MXB_TSCALE_PLANE) cfg.amax_out = w.t.amax; /* FP8 per tensor's amax */
     CHECK_MXB(mxb_quantize(cpu, &cfg, MXB_DTYPE_FP32, x, &w.t, NULL, 0, NULL));
     for (int split = 0; split < 2; split++) {
       const int bad = run_case(gpu, comm, st, k, x, &w, split, P);
