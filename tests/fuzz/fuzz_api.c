@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/format_table.h"
 #include "mxblas.h"
 
 #ifndef FUZZ_CHECK_FINITE
@@ -417,12 +418,23 @@ static void pick_quant_config(in_t *in, mxb_quant_config_t *c) {
   }
   if (which & 131072) c->nvfp4_row_amax = pick(in, 3);
   if (which & 262144) c->compat = (mxb_compat_t)pick(in, MXB_COMPAT_COUNT + 1);
+  if (which & 1048576) { /* FP8 per tensor's amax out: an aligned slot, or one a byte off */
+    static float slot[2];
+    c->amax_out = u8(in) & 1 ? slot : (float *)((char *)slot + 1);
+  }
   if (which & 524288) { /* a shard's place: often valid, sometimes negative, past the row or past 2^62 */
     static const int64_t v[] = {0, 1, 16, 64, 1000, -1, (int64_t)1 << 40, (int64_t)1 << 61, INT64_MAX};
     c->global_row0 = v[u8(in) % 9];
     c->global_col0 = v[u8(in) % 9];
     c->global_cols = v[u8(in) % 9];
   }
+}
+
+/* Whether amax_out (read as NULL past struct_size) suits the format: FP8 per
+ * tensor only, 4-byte aligned. */
+static int amax_out_valid(const mxb_quant_config_t *c, int format) {
+  if (c->struct_size < offsetof(mxb_quant_config_t, amax_out) + sizeof(c->amax_out) || !c->amax_out) return 1;
+  return mxb_fmt_tensor_scale(format) == MXB_TSCALE_PLANE && (uintptr_t)c->amax_out % 4 == 0;
 }
 
 /* Whether the config's place (the fields past struct_size read as 0) fits a
@@ -601,7 +613,8 @@ static void op_quantize(in_t *in) {
   s = mxb_quantize(g_ctx, &cfg, (mxb_dtype_t)dt, src, &d.t, ws, bytes, NULL);
   if (!failed_cleanly(s, "mxb_quantize", ft_same(&d))) {
     CHECK(d.real && src && !misaligned && quant_config_valid(&cfg) && d.t.struct_size >= sizeof(mxb_tensor_t) &&
-              ft_aligned(&d) && plain_aligned(src, dt) && place_valid(&cfg, rows, cols),
+              ft_aligned(&d) && plain_aligned(src, dt) && place_valid(&cfg, rows, cols) &&
+              amax_out_valid(&cfg, d.t.format),
           "mxb_quantize accepted invalid arguments");
     /* the fields past struct_size read as their defaults */
     const int b256 = cfg.struct_size >= offsetof(mxb_quant_config_t, nvfp4_e4m3_max) + sizeof(int) &&
