@@ -1148,6 +1148,29 @@ def _grouped_desc(layout, groups, iv, status):
     return desc, sv
 
 
+def _grouped_output(info, rows, cols, groups, like, group_amax, opts):
+    """What a grouped quantization writes: (the QuantizedTensor on like's device, its
+    bound planes, the quantize config of opts, the SR state view, the view of the groups'
+    amaxes, the amax array): NVFP4's E amaxes are group_amax, supplied, or new zeros for
+    the call to compute."""
+    cfg, _, state = _quant_config(info["has_tensor_amax"], **opts)
+    if group_amax is not None and not info["has_tensor_amax"]:
+        raise ValueError(f"group_amax applies to formats with a tensor amax (NVFP4), not {info['name']}")
+    q = QuantizedTensor(info["name"], rows, cols, _like=like)
+    if cfg.rht.enabled:
+        q.rht_mask = cfg.rht.sign_mask[0]
+    b = q._bind()
+    av = None
+    if info["has_tensor_amax"]:
+        if group_amax is None:
+            group_amax, av = _A.alloc(like, (groups,), np.float32, zero=True)
+        else:
+            av = _group_amax_view("group_amax", group_amax, groups)
+            cfg.amax_source = 1
+        b.desc.amax = C.cast(av.ptr, C.POINTER(C.c_float))
+    return q, b, cfg, state, av, group_amax
+
+
 def grouped_quantize(x, index, format, layout="contiguous", status=None, group_amax=None, **opts):
     """The routed rows of x quantized group by group in one call (mxb_grouped_quantize,
     docs/GEMM.md "Grouped quantize"): each group's rows get the bytes quantize() gives them
@@ -1174,21 +1197,7 @@ def grouped_quantize(x, index, format, layout="contiguous", status=None, group_a
     if groups < 1:
         raise ValueError("index must describe at least one group")
     xv, t = _plain(x)
-    cfg, _, state = _quant_config(info["has_tensor_amax"], **opts)
-    if group_amax is not None and not info["has_tensor_amax"]:
-        raise ValueError(f"group_amax applies to formats with a tensor amax (NVFP4), not {info['name']}")
-    q = QuantizedTensor(info["name"], xv.shape[0], xv.shape[1], _like=xv)
-    if cfg.rht.enabled:
-        q.rht_mask = cfg.rht.sign_mask[0]
-    b = q._bind()
-    av = None
-    if info["has_tensor_amax"]:
-        if group_amax is None:
-            group_amax, av = _A.alloc(xv, (groups,), np.float32, zero=True)
-        else:
-            av = _group_amax_view("group_amax", group_amax, groups)
-            cfg.amax_source = 1
-        b.desc.amax = C.cast(av.ptr, C.POINTER(C.c_float))
+    q, b, cfg, state, av, group_amax = _grouped_output(info, xv.shape[0], xv.shape[1], groups, xv, group_amax, opts)
     desc, sv = _grouped_desc(lay, groups, iv, status)
     device = _same_device([xv, iv, sv, av] + b.views + ([state] if state is not None else []))
     ctx, stream = _context(device), _stream([xv])
@@ -1326,21 +1335,7 @@ def grouped_gemm_quantized(a, b, index, format, layout="contiguous", mode="exact
         raise ValueError("grouped_gemm_quantized takes the row layouts, contiguous and masked")
     cols = g.n // 2 if activation in _GATED else g.n
     like = g.ba.views[0]
-    cfg, _, state = _quant_config(info["has_tensor_amax"], **opts)
-    if group_amax is not None and not info["has_tensor_amax"]:
-        raise ValueError(f"group_amax applies to formats with a tensor amax (NVFP4), not {info['name']}")
-    q = QuantizedTensor(info["name"], a.rows, cols, _like=like)
-    if cfg.rht.enabled:
-        q.rht_mask = cfg.rht.sign_mask[0]
-    qb = q._bind()
-    av = None
-    if info["has_tensor_amax"]:
-        if group_amax is None:
-            group_amax, av = _A.alloc(like, (g.groups,), np.float32, zero=True)
-        else:
-            av = _group_amax_view("group_amax", group_amax, g.groups)
-            cfg.amax_source = 1
-        qb.desc.amax = C.cast(av.ptr, C.POINTER(C.c_float))
+    q, qb, cfg, state, av, group_amax = _grouped_output(info, a.rows, cols, g.groups, like, group_amax, opts)
     device = _same_device(g.views + qb.views + [av] + ([state] if state is not None else []))
     ctx, stream = _context(device), _stream(g.ba.views + g.bb.views)
     ws = C.c_size_t()
