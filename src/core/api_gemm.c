@@ -172,8 +172,6 @@ typedef struct qgemm {
   size_t c_bytes, gemm_bytes, total;
 } qgemm;
 
-static size_t round256(size_t n) { return (n + 255) / 256 * 256; }
-
 static mxb_status_t check_qgemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_desc, const mxb_quant_config_t *cfg,
                                 const mxb_tensor_t *A, const mxb_tensor_t *B, const mxb_tensor_t *C, qgemm *q) {
   MXB_TRY(mxb_gemm_full_desc(user_desc, &q->d32));
@@ -197,8 +195,8 @@ static mxb_status_t check_qgemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_
                     (long long)C->cols, cols != B->rows ? " after the gated activation" : "", (long long)A->rows,
                     (long long)cols);
   MXB_TRY(choose(ctx, &q->d32, A, B, q->L, mxb_gemm_pointer_align(A, B), 0, &q->ch));
-  q->c_bytes = round256((size_t)(A->rows * cols) * sizeof(float));
-  q->gemm_bytes = round256(q->ch.workspace);
+  q->c_bytes = mxb_round256((size_t)(A->rows * cols) * sizeof(float));
+  q->gemm_bytes = mxb_round256(q->ch.workspace);
   q->total = q->c_bytes + q->gemm_bytes + mxb_quantize_workspace(ctx, &q->cfg, q->fmt, C, &q->sz);
   return MXB_SUCCESS;
 }

@@ -402,8 +402,6 @@ typedef struct gqgemm {
   size_t c_bytes, gemm_bytes, total;
 } gqgemm;
 
-static size_t round256(size_t n) { return (n + 255) / 256 * 256; }
-
 static mxb_status_t check_gqgemm(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *desc, const mxb_quant_config_t *cfg,
                                  const mxb_tensor_t *A, const mxb_tensor_t *B, const mxb_tensor_t *C,
                                  mxb_grouped_gemm_desc_t *d32, gqgemm *s) {
@@ -433,8 +431,8 @@ static mxb_status_t check_gqgemm(mxb_context_t *ctx, const mxb_grouped_gemm_desc
   d32->gemm = d;
   size_t gw;
   MXB_TRY(grouped_workspace(ctx, d32, A, B, &s->g, &gw));
-  s->c_bytes = round256((size_t)(A->rows * cols) * sizeof(float));
-  s->gemm_bytes = round256(gw);
+  s->c_bytes = mxb_round256((size_t)(A->rows * cols) * sizeof(float));
+  s->gemm_bytes = mxb_round256(gw);
   s->total = s->c_bytes + s->gemm_bytes + gquant_workspace(ctx, desc, C);
   return MXB_SUCCESS;
 }

@@ -79,6 +79,8 @@ mxb_status_t mxb_check_tensor(const mxb_tensor_t *t, const char *name, mxb_tenso
  * and holds at least need bytes (else MXB_ERR_WORKSPACE_TOO_SMALL); NULL is
  * fine when need is 0. query names the matching *_workspace_size. */
 mxb_status_t mxb_check_workspace(const void *workspace, size_t workspace_bytes, size_t need, const char *query);
+/* n rounded up to 256 bytes: where one part of a workspace ends and the next starts. */
+static inline size_t mxb_round256(size_t n) { return (n + 255) / 256 * 256; }
 /* MXB_ERR_BAD_ALIGNMENT unless p (named name) is aligned to align bytes, the
  * size of the elements it holds. */
 mxb_status_t mxb_check_aligned(const void *p, size_t align, const char *name);
