@@ -144,6 +144,49 @@ Test(gemm_quantized, gated_activation) {
   mxb_context_destroy(ctx);
 }
 
+/* FP8 per tensor with a supplied scale (delayed scaling) and the output's
+ * own amax written out (cfg.amax_out): the bytes of the two calls, the scale
+ * from the supplied amax, and amax_out the largest |C| of the product. */
+Test(gemm_quantized, fp8_supplied_scale_and_output_amax) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  const int64_t M = 16, N = 64, K = 96;
+  mxbt_pair p;
+  mxbt_pair_make(&p, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, N, K, 7, 0);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.activation = MXB_ACT_RELU;
+  float c[16 * 64];
+  size_t ws = 0;
+  cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &p.A.h, &p.B.h, &ws), MXB_SUCCESS);
+  void *w = malloc(ws ? ws : 1);
+  cr_assert_eq(mxb_gemm(ctx, &d, &p.A.h, &p.B.h, c, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  free(w);
+  float top = 0.0f;
+  for (int i = 0; i < M * N; i++) top = fabsf(c[i]) > top ? fabsf(c[i]) : top;
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+  float supplied = 0.5f * top, out_got = -1.0f, out_want = -1.0f;
+  mxbt_planes got, want;
+  mxbt_planes_make(&got, MXB_FORMAT_FP8_E4M3_TENSOR, M, N, MXB_SCALE_LAYOUT_LINEAR);
+  mxbt_planes_make(&want, MXB_FORMAT_FP8_E4M3_TENSOR, M, N, MXB_SCALE_LAYOUT_LINEAR);
+  got.t.amax = &supplied;
+  want.t.amax = &supplied;
+  cfg.amax_out = &out_got;
+  cr_assert_eq(run_quantized(ctx, &d, &cfg, &p.A.h, &p.B.h, &got.t), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cfg.amax_out = &out_want;
+  two_calls(ctx, &d, &cfg, &p.A.h, &p.B.h, &want.t);
+  same_bytes(&got, &want, "fp8 per tensor, supplied scale");
+  cr_assert_eq(((float *)got.t.scales)[0], 1.0f / (448.0f / supplied), "the scale comes from the supplied amax");
+  cr_assert(out_got == top && out_want == top, "amax_out %a / %a, want %a", (double)out_got, (double)out_want,
+            (double)top);
+  mxbt_planes_free(&got);
+  mxbt_planes_free(&want);
+  mxbt_pair_free(&p);
+  mxb_context_destroy(ctx);
+}
+
 /* Each refusal says why and leaves C and the workspace as they were. */
 Test(gemm_quantized, refusals_write_nothing) {
   mxb_context_t *ctx;
