@@ -1,8 +1,9 @@
 /* Tensor parallelism without the NCCL component (docs/DISTRIBUTED.md): an
  * activation split by columns over 4 ranks, each shard quantized to NVFP4
  * by stochastic rounding with its place in the whole tensor and the amax of
- * the whole tensor, reduced by the library's rule (what MPI_Allreduce with
- * MPI_MAX on the amax bits as int32 does). The ranks run one after another
+ * the whole tensor, reduced by the library's rule (mxb_amax_canonicalize,
+ * then what MPI_Allreduce with MPI_MAX on the bits as MPI_UINT32_T does; with
+ * a real communicator mxb_quantize_shard takes the steps in one call). The ranks run one after another
  * here, on one CPU context; the shards come out byte-identical to the
  * unsharded tensor, which the program checks (exit 1 if not). */
 #include <stdint.h>
@@ -38,14 +39,6 @@ static mxb_tensor_t nvfp4(int64_t rows, int64_t cols) {
   return t;
 }
 
-/* The reduction: -0 as +0, NaN (and any negative value) as 0x7FC00000, then
- * the unsigned max of the bits, which is the NaN-propagating max. */
-static uint32_t canonical(float a) {
-  uint32_t b;
-  memcpy(&b, &a, 4);
-  return b == 0x80000000u ? 0u : (b & 0x80000000u) || b > 0x7F800000u ? 0x7FC00000u : b;
-}
-
 int main(void) {
   mxb_context_t *ctx;
   CHECK(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx));
@@ -75,8 +68,10 @@ int main(void) {
     mxb_quant_config_t local = cfg;
     local.rounding = MXB_ROUND_RNE; /* the amax does not depend on the rounding */
     CHECK(mxb_quantize(ctx, &local, MXB_DTYPE_FP32, shard_src[q], &shard[q], NULL, 0, NULL));
-    const uint32_t b = canonical(*shard[q].amax);
-    global = b > global ? b : global; /* MPI_Allreduce(MPI_MAX) on these bits */
+    CHECK(mxb_amax_canonicalize(ctx, shard[q].amax, 1, NULL)); /* -0 as +0, NaN as 0x7FC00000 */
+    uint32_t b;
+    memcpy(&b, shard[q].amax, 4);
+    global = b > global ? b : global; /* what MPI_Allreduce(MPI_MAX, MPI_UINT32_T) does with these bits */
   }
   float amax;
   memcpy(&amax, &global, 4);

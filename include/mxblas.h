@@ -461,6 +461,37 @@ MXB_API mxb_status_t mxb_dequantize_supported(mxb_context_t *ctx, mxb_format_t f
 MXB_API mxb_status_t mxb_amax(mxb_context_t *ctx, mxb_dtype_t type, const void *x, int64_t n,
                               float *amax, void *stream);
 
+/* Tensor parallelism (added in 0.2; docs/DISTRIBUTED.md). A shard quantized
+ * with its place (cfg->global_*) and the whole tensor's amax holds the
+ * unsharded tensor's bytes. The amaxes of the ranks combine by the
+ * library's rule: make each canonical (-0 as +0, every NaN and negative
+ * value as 0x7FC00000), then take the maximum of the bit patterns as
+ * unsigned (or signed) 32-bit integers, which any communicator's MAX does
+ * (MPI_UINT32_T with MPI_MAX, NCCL's ncclUint32 with ncclMax):
+ * NaN-propagating, one NaN pattern whichever rank held it. */
+/* Make count amaxes (backend memory, in place, in stream order) canonical. */
+MXB_API mxb_status_t mxb_amax_canonicalize(mxb_context_t *ctx, float *amax, int64_t count, void *stream);
+/* The cross-rank reduction a caller provides: replace the count canonical
+ * amaxes at amax (backend memory) with their maximum over the ranks, on
+ * stream (a collective: every rank calls it). */
+typedef mxb_status_t (*mxb_amax_reduce_fn)(void *arg, float *amax, int64_t count, void *stream);
+/* Quantize this rank's shard dst with the whole tensor's amax, the
+ * reduction done by reduce(arg, ...): NVFP4 (1D, 2D, RHT, Four Over Six;
+ * an amax per row reduced for a column shard) and FP8 per tensor with the
+ * amax computed take the shard's amax exactly as mxb_quantize computes it
+ * (a quantize pass of its own, whose codes the second pass overwrites) into
+ * dst->amax (FP8 per tensor: dst->amax must point to one float for it),
+ * canonical, reduced, then quantize with it supplied; other formats, and a
+ * caller's amax (MXB_AMAX_FROM_TENSOR), are mxb_quantize itself, reduce not
+ * called. The NCCL component's mxb_quantize_sharded is this with NCCL's
+ * all-reduce (include/mxblas_nccl.h). Both backends. */
+MXB_API mxb_status_t mxb_quantize_shard_workspace_size(mxb_context_t *ctx, const mxb_quant_config_t *cfg,
+                                                       mxb_dtype_t src_type, const mxb_tensor_t *dst,
+                                                       size_t *bytes);
+MXB_API mxb_status_t mxb_quantize_shard(mxb_context_t *ctx, mxb_amax_reduce_fn reduce, void *arg,
+                                        const mxb_quant_config_t *cfg, mxb_dtype_t src_type, const void *src,
+                                        mxb_tensor_t *dst, void *workspace, size_t workspace_bytes, void *stream);
+
 /* Exact transpose of an NVFP4 or MX tensor quantized with block_2d (flags
  * has MXB_TENSOR_SCALED_2D): out [cols, rows], in in's format, gets the
  * transposed codes and scales; byte-identical to quantizing the transposed

@@ -30,7 +30,8 @@ MXB_API mxb_status_t mxb_amax_allreduce(mxb_context_t *ctx, ncclComm_t comm, flo
 
 /* Quantize this rank's shard dst of a larger tensor (its place given by
  * cfg->global_row0, global_col0, global_cols, which SR reads) with the amax
- * of the whole tensor, as mxb_quantize would with that amax supplied:
+ * of the whole tensor, as mxb_quantize would with that amax supplied: this
+ * is mxb_quantize_shard (mxblas.h) with NCCL's all-reduce.
  * - NVFP4 (1D or 2D, with or without RHT) and FP8 per tensor with
  *   cfg->amax_source MXB_AMAX_COMPUTE: the shard's amax (of RHT(x) with the
  *   RHT) is computed into dst->amax, reduced over comm by

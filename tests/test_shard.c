@@ -9,7 +9,6 @@
 #include <pthread.h>
 
 #include "common/block.h"
-#include "core/sharded.h"
 #include "cuda_compare.h"
 #include "shard_cases.h"
 
@@ -46,8 +45,9 @@ typedef struct sim_rank {
   char detail[256];
 } sim_rank;
 
-/* The all-reduce: every rank publishes its amaxes, each takes the maximum
- * of the canonical bits, and none writes until all have read. */
+/* The all-reduce, as MPI_MAX on MPI_UINT32_T would do it: every rank
+ * publishes its (canonical) amaxes, each takes the unsigned maximum of the
+ * bits, and none writes until all have read. */
 static mxb_status_t sim_reduce(void *arg, float *amax, int64_t count, void *stream) {
   (void)stream;
   sim_rank *me = arg;
@@ -57,7 +57,7 @@ static mxb_status_t sim_reduce(void *arg, float *amax, int64_t count, void *stre
   uint32_t *m = calloc((size_t)count, sizeof(uint32_t));
   for (int q = 0; q < c->ranks; q++)
     for (int64_t i = 0; i < count; i++) {
-      const uint32_t b = mxb_amax_reduce_bits(mxbt_f2u(c->amax[q][i]));
+      const uint32_t b = mxbt_f2u(c->amax[q][i]);
       m[i] = b > m[i] ? b : m[i];
     }
   pthread_barrier_wait(&c->bar);
@@ -69,13 +69,13 @@ static mxb_status_t sim_reduce(void *arg, float *amax, int64_t count, void *stre
 static void *rank_main(void *arg) {
   sim_rank *me = arg;
   size_t ws = 0;
-  me->status = mxb_quantize_sharded_size(me->ctx, &me->cfg, MXB_DTYPE_FP32, &me->out.t, &ws);
+  me->status = mxb_quantize_shard_workspace_size(me->ctx, &me->cfg, MXB_DTYPE_FP32, &me->out.t, &ws);
   if (me->status == MXB_SUCCESS) {
     void *w = ws ? aligned_alloc(MXB_WORKSPACE_ALIGNMENT, (ws + MXB_WORKSPACE_ALIGNMENT - 1) / MXB_WORKSPACE_ALIGNMENT *
                                                               MXB_WORKSPACE_ALIGNMENT)
                  : NULL;
-    me->status = mxb_quantize_sharded_with(me->ctx, sim_reduce, me, &me->cfg, MXB_DTYPE_FP32, me->src, &me->out.t,
-                                           w, ws, NULL);
+    me->status = mxb_quantize_shard(me->ctx, sim_reduce, me, &me->cfg, MXB_DTYPE_FP32, me->src, &me->out.t, w, ws,
+                                    NULL);
     free(w);
   }
   if (me->status != MXB_SUCCESS) snprintf(me->detail, sizeof(me->detail), "%s", mxb_last_error_detail());
@@ -220,9 +220,20 @@ Test(shard, the_reduction_rule) {
   } k[] = {{0x00000000u, 0x00000000u}, {0x80000000u, 0x00000000u}, {0x3F800000u, 0x3F800000u},
            {0x7F800000u, 0x7F800000u}, {0x7F800001u, 0x7FC00000u}, {0xFFC00000u, 0x7FC00000u},
            {0xBF800000u, 0x7FC00000u}, {0x7FFFFFFFu, 0x7FC00000u}};
-  for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+  enum { NK = sizeof(k) / sizeof(k[0]) };
+  float a[NK];
+  for (size_t i = 0; i < NK; i++) a[i] = mxbt_u2f(k[i].in);
+  mxb_context_t *cpu = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  cr_assert_eq(mxb_amax_canonicalize(cpu, a, NK, NULL), MXB_SUCCESS);
+  cr_assert_eq(mxb_amax_canonicalize(cpu, a, 0, NULL), MXB_ERR_BAD_SHAPE);
+  cr_assert_eq(mxb_amax_canonicalize(cpu, NULL, 1, NULL), MXB_ERR_INVALID_ARGUMENT);
+  mxb_context_destroy(cpu);
+  for (size_t i = 0; i < NK; i++) {
     cr_assert_eq(mxb_amax_reduce_bits(k[i].in), k[i].out, "0x%08x -> 0x%08x, not 0x%08x", k[i].in,
                  mxb_amax_reduce_bits(k[i].in), k[i].out);
+    cr_assert_eq(mxbt_f2u(a[i]), k[i].out, "mxb_amax_canonicalize: 0x%08x -> 0x%08x", k[i].in, mxbt_f2u(a[i]));
+  }
   /* the unsigned max of canonical bits is the NaN-propagating max */
   cr_assert(mxb_amax_reduce_bits(0x7FC00000u) > mxb_amax_reduce_bits(0x7F800000u));
   cr_assert(mxb_amax_reduce_bits(0x40000000u) > mxb_amax_reduce_bits(0x3FFFFFFFu));
@@ -353,6 +364,63 @@ Test(shard, cuda_shards_give_the_cpu_whole_tensors_bytes) {
     }
     shard_host_free(&w);
   }
+  free(x);
+  cmp_close(&cc);
+#endif
+}
+
+#ifdef MXB_WITH_CUDA
+/* One rank: the reduction leaves the (canonical) amax as it is. */
+static mxb_status_t one_rank(void *arg, float *amax, int64_t count, void *stream) {
+  (void)arg, (void)amax, (void)count, (void)stream;
+  return MXB_SUCCESS;
+}
+#endif
+
+/* mxb_quantize_shard on CUDA with a single rank (the amax pass, the
+ * canonicalising kernel, the quantize with the amax supplied) gives the CPU
+ * whole tensor's bytes, for every case. */
+Test(shard, cuda_single_rank_shard_is_the_whole) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  cmp_ctx cc = cmp_open();
+  float *x = malloc((size_t)R * C * sizeof(float));
+  shard_sample(x, R, C);
+  float *dx = mxbt_dev_from_host(x, (size_t)R * C * sizeof(float));
+  for (size_t ki = 0; ki < SHARD_NCASES; ki++) {
+    const scase *k = &k_shard_cases[ki];
+    htensor w;
+    quantize_whole(cc.cpu, k, x, &w);
+    cmp_tensor t;
+    cmp_tensor_alloc(&t, k->f, R, C, MXB_SCALE_LAYOUT_LINEAR);
+    float *fp8_amax = t.d.amax ? NULL : mxbt_dev_alloc(sizeof(float)); /* FP8 per tensor: room for the amax */
+    if (fp8_amax) t.d.amax = fp8_amax;
+    mxb_quant_config_t cfg = shard_config(k);
+    size_t ws = 0;
+    cr_assert_eq(mxb_quantize_shard_workspace_size(cc.gpu, &cfg, MXB_DTYPE_FP32, &t.d, &ws), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+    void *dws = ws ? mxbt_dev_alloc(ws) : NULL;
+    cr_assert_eq(mxb_quantize_shard(cc.gpu, one_rank, NULL, &cfg, MXB_DTYPE_FP32, dx, &t.d, dws, ws, NULL),
+                 MXB_SUCCESS, "%s: %s", k->name, mxb_last_error_detail());
+    htensor s = {.t = t.h, .sz = t.sz};
+    s.t.data = malloc(t.sz.data_bytes + 1);
+    s.t.scales = malloc(t.sz.scale_bytes + 1);
+    s.t.amax = malloc((size_t)R * sizeof(float));
+    s.t.flags = t.d.flags;
+    mxbt_to_host(s.t.data, t.d.data, t.sz.data_bytes);
+    mxbt_to_host(s.t.scales, t.d.scales, t.sz.scale_bytes);
+    mxbt_to_host(s.t.amax, t.d.amax, (k->row_amax ? R : 1) * sizeof(float));
+    char what[96];
+    snprintf(what, sizeof(what), "cuda mxb_quantize_shard, one rank, %s", k->name);
+    check_shard(&w, &s, 0, 0, what);
+    shard_host_free(&s);
+    if (fp8_amax) t.d.amax = NULL;
+    cmp_tensor_free(&t);
+    mxbt_dev_free(fp8_amax);
+    mxbt_dev_free(dws);
+    shard_host_free(&w);
+  }
+  mxbt_dev_free(dx);
   free(x);
   cmp_close(&cc);
 #endif

@@ -4,6 +4,7 @@
 // shared memory, and one atomicMax per block lands in *amax, which a
 // stream-ordered memset cleared first. Max is order-free, so the result is
 // the same bits whatever the schedule.
+#include "common/block.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
 #include "cuda/load.cuh"
@@ -69,4 +70,18 @@ extern "C" mxb_status_t mxb_cuda_amax(struct mxb_context *ctx, mxb_dtype_t type,
   uint32_t *out = reinterpret_cast<uint32_t *>(amax);
   MXB_DTYPE_SWITCH(type, DT, [&] { amax_kernel<DT><<<grid, threads, 0, s>>>(x, n, vec, out); });
   return launch_status("amax_kernel");
+}
+
+namespace {
+__global__ void canonical_amax_kernel(uint32_t *a, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    a[i] = mxb_amax_reduce_bits(a[i]);
+}
+}  // namespace
+
+extern "C" mxb_status_t mxb_cuda_amax_canonicalize(float *amax, int64_t count, void *stream) {
+  const int64_t blocks = (count + 255) / 256;
+  canonical_amax_kernel<<<(unsigned)(blocks < 1024 ? blocks : 1024), 256, 0, as_stream(stream)>>>(
+      reinterpret_cast<uint32_t *>(amax), count);
+  return launch_status("canonical_amax_kernel");
 }

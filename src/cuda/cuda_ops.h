@@ -16,6 +16,9 @@ extern "C" {
 /* max |x| over n values (NaN if any is NaN) into *amax (device memory). */
 mxb_status_t mxb_cuda_amax(struct mxb_context *ctx, mxb_dtype_t type, const void *x, int64_t n,
                            float *amax, void *stream);
+/* count amaxes (device memory) made canonical for the cross-rank reduction
+ * (mxb_amax_reduce_bits), in place, in stream order. */
+mxb_status_t mxb_cuda_amax_canonicalize(float *amax, int64_t count, void *stream);
 
 /* MXB_SUCCESS where the CUDA quantizer implements cfg's options for format
  * d (already valid for d), else MXB_ERR_UNSUPPORTED with a detail. */

@@ -5,27 +5,18 @@
 // the bit patterns: an amax is non-negative or NaN, and for non-negative
 // floats unsigned integer order is value order, with every NaN pattern
 // (0x7F800001 and up) above +Inf. Making each amax canonical first (-0 as
-// +0, every NaN and every negative value as 0x7FC00000) leaves one NaN
-// pattern, so the result's bits do not depend on which rank held which NaN.
+// +0, every NaN and every negative value as 0x7FC00000:
+// mxb_cuda_amax_canonicalize) leaves one NaN pattern, so the result's bits
+// do not depend on which rank held which NaN.
 #include <cuda_runtime.h>
 #include <nccl.h>
 
-#include "common/block.h"
 #include "core/context.h"
 #include "core/error.h"
+#include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
 #include "mxblas_nccl.h"
 #include "nccl/nccl_ops.h"
-
-namespace {
-
-__global__ void canonical_amax(uint32_t *a, int64_t n) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    a[i] = mxb_amax_reduce_bits(a[i]);
-  }
-}
-
-}  // namespace
 
 namespace {
 mxb_status_t nccl_status(ncclResult_t r, const char *what) {
@@ -43,11 +34,8 @@ extern "C" mxb_status_t mxb_nccl_check(const mxb_context_t *ctx, ncclComm_t comm
 }
 
 extern "C" mxb_status_t mxb_nccl_amax_allreduce(ncclComm_t comm, float *amax, int64_t count, void *stream) {
-  cudaStream_t st = mxb::as_stream(stream);
-  const int64_t blocks = (count + 255) / 256;
-  canonical_amax<<<(unsigned)(blocks < 1024 ? blocks : 1024), 256, 0, st>>>(reinterpret_cast<uint32_t *>(amax), count);
-  MXB_TRY(mxb::launch_status("canonical_amax"));
-  return nccl_status(ncclAllReduce(amax, amax, (size_t)count, ncclUint32, ncclMax, comm, st), "ncclAllReduce");
+  return nccl_status(ncclAllReduce(amax, amax, (size_t)count, ncclUint32, ncclMax, comm, mxb::as_stream(stream)),
+                     "ncclAllReduce");
 }
 
 MXB_API mxb_status_t mxb_amax_allreduce(mxb_context_t *ctx, ncclComm_t comm, float *amax, int64_t count,
@@ -58,6 +46,7 @@ MXB_API mxb_status_t mxb_amax_allreduce(mxb_context_t *ctx, ncclComm_t comm, flo
   if ((uintptr_t)amax % 4) return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "amax %p is not 4-byte aligned", (void *)amax);
   if (count < 1 || count > ((int64_t)1 << 40))
     return mxb_fail(MXB_ERR_BAD_SHAPE, "count %lld is not in 1 .. 2^40", (long long)count);
+  MXB_TRY(mxb_cuda_amax_canonicalize(amax, count, stream));
   MXB_TRY(mxb_nccl_amax_allreduce(comm, amax, count, stream));
   mxb_set_last_impl(ctx, "cuda-nccl-amax-allreduce");
   return MXB_SUCCESS;

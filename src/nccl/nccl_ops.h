@@ -12,7 +12,7 @@ extern "C" {
 /* MXB_ERR_INVALID_ARGUMENT / UNSUPPORTED unless ctx is a CUDA context (and,
  * with need_comm, comm is set). */
 mxb_status_t mxb_nccl_check(const mxb_context_t *ctx, ncclComm_t comm, int need_comm);
-/* The reduction of mxb_amax_allreduce, arguments checked. */
+/* NCCL's uint32 MAX all-reduce of count canonical amaxes, in place. */
 mxb_status_t mxb_nccl_amax_allreduce(ncclComm_t comm, float *amax, int64_t count, void *stream);
 
 #ifdef __cplusplus

@@ -1,7 +1,6 @@
-/* mxb_quantize_sharded over NCCL: core/quantize_sharded.c with the
- * communicator's amax all-reduce. */
+/* mxb_quantize_sharded: mxb_quantize_shard (core/quantize_sharded.c) with
+ * NCCL's all-reduce of the canonical amaxes. */
 #include "core/error.h"
-#include "core/sharded.h"
 #include "mxblas_nccl.h"
 #include "nccl/nccl_ops.h"
 
@@ -14,7 +13,7 @@ MXB_API mxb_status_t mxb_quantize_sharded_workspace_size(mxb_context_t *ctx, con
                                                          size_t *bytes) {
   mxb_clear_error();
   MXB_TRY(mxb_nccl_check(ctx, NULL, 0));
-  return mxb_quantize_sharded_size(ctx, cfg, src_type, dst, bytes);
+  return mxb_quantize_shard_workspace_size(ctx, cfg, src_type, dst, bytes);
 }
 
 MXB_API mxb_status_t mxb_quantize_sharded(mxb_context_t *ctx, ncclComm_t comm, const mxb_quant_config_t *cfg,
@@ -22,8 +21,8 @@ MXB_API mxb_status_t mxb_quantize_sharded(mxb_context_t *ctx, ncclComm_t comm, c
                                           void *workspace, size_t workspace_bytes, void *stream) {
   mxb_clear_error();
   MXB_TRY(mxb_nccl_check(ctx, comm, 1));
-  MXB_TRY(mxb_quantize_sharded_with(ctx, nccl_reduce, (void *)comm, cfg, src_type, src, dst, workspace,
-                                    workspace_bytes, stream));
+  MXB_TRY(mxb_quantize_shard(ctx, nccl_reduce, (void *)comm, cfg, src_type, src, dst, workspace, workspace_bytes,
+                             stream));
   mxb_set_last_impl(ctx, "cuda-sharded-quantize");
   return MXB_SUCCESS;
 }
