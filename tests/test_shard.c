@@ -26,6 +26,38 @@ static void check_shard(const htensor *w, const htensor *s, int64_t r0, int64_t 
   cr_assert(!shard_diff(w, s, r0, c0, msg, sizeof(msg)), "%s: %s", what, msg);
 }
 
+#ifdef MXB_WITH_CUDA
+/* Device planes for a [rows, cols] shard of k's format; FP8 per tensor, which
+ * keeps no amax plane, gets one device float for its amax in t->d.amax. */
+static void dev_shard_alloc(cmp_tensor *t, const scase *k, int64_t rows, int64_t cols) {
+  cmp_tensor_alloc(t, k->f, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
+  if (!t->d.amax) t->d.amax = mxbt_dev_alloc(sizeof(float));
+}
+static void dev_shard_free(cmp_tensor *t) {
+  if (!t->h.amax) { /* the FP8 per-tensor amax of dev_shard_alloc */
+    mxbt_dev_free(t->d.amax);
+    t->d.amax = NULL;
+  }
+  cmp_tensor_free(t);
+}
+
+/* The device shard t (k's format) brought to the host and checked against
+ * the whole tensor w at (r0, c0). */
+static void check_dev_shard(const htensor *w, const cmp_tensor *t, const scase *k, int64_t r0, int64_t c0,
+                            const char *what) {
+  htensor s = {.t = t->h, .sz = t->sz};
+  s.t.data = malloc(t->sz.data_bytes + 1);
+  s.t.scales = malloc(t->sz.scale_bytes + 1);
+  s.t.amax = malloc((size_t)t->h.rows * sizeof(float));
+  s.t.flags = t->d.flags;
+  mxbt_to_host(s.t.data, t->d.data, t->sz.data_bytes);
+  mxbt_to_host(s.t.scales, t->d.scales, t->sz.scale_bytes);
+  mxbt_to_host(s.t.amax, t->d.amax, (size_t)(k->row_amax ? t->h.rows : 1) * sizeof(float));
+  check_shard(w, &s, r0, c0, what);
+  shard_host_free(&s);
+}
+#endif
+
 /* ---- ranks as threads ------------------------------------------------------ */
 typedef struct sim_comm {
   pthread_barrier_t bar;
@@ -306,9 +338,7 @@ Test(shard, cuda_shards_give_the_cpu_whole_tensors_bytes) {
           if (!shard_place(split, q, P, R, C, k->align, &r0, &c0, &rows, &cols)) break;
           float *src = shard_input(x, C, r0, c0, rows, cols);
           cmp_tensor t;
-          cmp_tensor_alloc(&t, k->f, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
-          float *fp8_amax = t.d.amax ? NULL : mxbt_dev_alloc(sizeof(float)); /* FP8 per tensor keeps none */
-          if (fp8_amax) t.d.amax = fp8_amax;
+          dev_shard_alloc(&t, k, rows, cols);
           mxb_quant_config_t cfg = shard_config(k);
           shard_with_place(&cfg, r0, c0, C);
           if (shard_has_tensor_amax(k->f)) { /* the reduced amax: the whole tensor's */
@@ -321,22 +351,11 @@ Test(shard, cuda_shards_give_the_cpu_whole_tensors_bytes) {
           void *dws = ws ? mxbt_dev_alloc(ws) : NULL;
           cr_assert_eq(mxb_quantize(cc.gpu, &cfg, MXB_DTYPE_FP32, dsrc, &t.d, dws, ws, NULL), MXB_SUCCESS, "%s",
                        mxb_last_error_detail());
-          htensor s = {.t = t.h, .sz = t.sz};
-          s.t.data = malloc(t.sz.data_bytes + 1);
-          s.t.scales = malloc(t.sz.scale_bytes + 1);
-          s.t.amax = malloc((size_t)rows * sizeof(float));
-          s.t.flags = t.d.flags;
-          mxbt_to_host(s.t.data, t.d.data, t.sz.data_bytes);
-          mxbt_to_host(s.t.scales, t.d.scales, t.sz.scale_bytes);
-          mxbt_to_host(s.t.amax, t.d.amax, (k->row_amax ? rows : 1) * sizeof(float));
           char what[128];
           snprintf(what, sizeof(what), "cuda %s, %s split over %d ranks, rank %d", k->name, split ? "column" : "row",
                    P, q);
-          check_shard(&w, &s, r0, c0, what);
-          shard_host_free(&s);
-          if (fp8_amax) t.d.amax = NULL;
-          cmp_tensor_free(&t);
-          mxbt_dev_free(fp8_amax);
+          check_dev_shard(&w, &t, k, r0, c0, what);
+          dev_shard_free(&t);
           mxbt_dev_free(dsrc);
           mxbt_dev_free(dws);
           free(src);
@@ -392,9 +411,7 @@ Test(shard, cuda_single_rank_shard_is_the_whole) {
     htensor w;
     quantize_whole(cc.cpu, k, x, &w);
     cmp_tensor t;
-    cmp_tensor_alloc(&t, k->f, R, C, MXB_SCALE_LAYOUT_LINEAR);
-    float *fp8_amax = t.d.amax ? NULL : mxbt_dev_alloc(sizeof(float)); /* FP8 per tensor: room for the amax */
-    if (fp8_amax) t.d.amax = fp8_amax;
+    dev_shard_alloc(&t, k, R, C);
     mxb_quant_config_t cfg = shard_config(k);
     size_t ws = 0;
     cr_assert_eq(mxb_quantize_shard_workspace_size(cc.gpu, &cfg, MXB_DTYPE_FP32, &t.d, &ws), MXB_SUCCESS, "%s",
@@ -402,21 +419,10 @@ Test(shard, cuda_single_rank_shard_is_the_whole) {
     void *dws = ws ? mxbt_dev_alloc(ws) : NULL;
     cr_assert_eq(mxb_quantize_shard(cc.gpu, one_rank, NULL, &cfg, MXB_DTYPE_FP32, dx, &t.d, dws, ws, NULL),
                  MXB_SUCCESS, "%s: %s", k->name, mxb_last_error_detail());
-    htensor s = {.t = t.h, .sz = t.sz};
-    s.t.data = malloc(t.sz.data_bytes + 1);
-    s.t.scales = malloc(t.sz.scale_bytes + 1);
-    s.t.amax = malloc((size_t)R * sizeof(float));
-    s.t.flags = t.d.flags;
-    mxbt_to_host(s.t.data, t.d.data, t.sz.data_bytes);
-    mxbt_to_host(s.t.scales, t.d.scales, t.sz.scale_bytes);
-    mxbt_to_host(s.t.amax, t.d.amax, (k->row_amax ? R : 1) * sizeof(float));
     char what[96];
     snprintf(what, sizeof(what), "cuda mxb_quantize_shard, one rank, %s", k->name);
-    check_shard(&w, &s, 0, 0, what);
-    shard_host_free(&s);
-    if (fp8_amax) t.d.amax = NULL;
-    cmp_tensor_free(&t);
-    mxbt_dev_free(fp8_amax);
+    check_dev_shard(&w, &t, k, 0, 0, what);
+    dev_shard_free(&t);
     mxbt_dev_free(dws);
     shard_host_free(&w);
   }

@@ -333,17 +333,16 @@ MXB_API mxb_status_t mxb_grouped_quantize_workspace_size(mxb_context_t *ctx, con
 }
 
 /* A validated grouped quantize on ctx's backend. */
-static mxb_status_t run_gquant(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *groups, const gquant *qq,
+static mxb_status_t run_gquant(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t *groups, const gquant *q,
                                mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst, void *workspace,
                                void *stream) {
-  const gquant q = *qq;
 #ifdef MXB_WITH_CUDA
   if (ctx->backend == MXB_BACKEND_CUDA) {
     const char *impl = NULL;
-    MXB_TRY(mxb_cuda_grouped_quantize(ctx, &q.cfg, q.fmt, &q.sz, src_type, src, dst,
+    MXB_TRY(mxb_cuda_grouped_quantize(ctx, &q->cfg, q->fmt, &q->sz, src_type, src, dst,
                                       groups->layout == MXB_GROUPED_M_MASKED, groups->groups, groups->index_bits,
-                                      groups->index, groups->status, q.max_rows, workspace, stream, &impl));
-    dst->flags = mxb_quant_flags(&q.cfg);
+                                      groups->index, groups->status, q->max_rows, workspace, stream, &impl));
+    dst->flags = mxb_quant_flags(&q->cfg);
     mxb_set_last_impl(ctx, impl);
     return MXB_SUCCESS;
   }
@@ -354,28 +353,28 @@ static mxb_status_t run_gquant(mxb_context_t *ctx, const mxb_grouped_gemm_desc_t
   int64_t end = 0;
   for (int64_t e = 0; e < groups->groups; e++) {
     int64_t start;
-    const int64_t rows = group_span(groups, e, dst->rows, q.max_rows, &end, &start);
+    const int64_t rows = group_span(groups, e, dst->rows, q->max_rows, &end, &start);
     if (rows < 0) {
       if (!bad) bad = (int32_t)(e + 1 <= INT32_MAX ? e + 1 : INT32_MAX);
       continue;
     }
     if (rows == 0) { /* no values: a computed amax of an empty group is 0 */
-      if (amax_per_group && q.cfg.amax_source != MXB_AMAX_FROM_TENSOR) dst->amax[e] = 0.0f;
+      if (amax_per_group && q->cfg.amax_source != MXB_AMAX_FROM_TENSOR) dst->amax[e] = 0.0f;
       continue;
     }
     /* rows [start, start + rows) of dst, as a tensor of their own */
     mxb_tensor_t sub = *dst;
     sub.rows = rows;
-    sub.data = (unsigned char *)dst->data + (size_t)start * q.row_data;
-    sub.scales = q.row_scales ? (unsigned char *)dst->scales + (size_t)start * q.row_scales : dst->scales;
-    sub.aux = q.row_aux ? (unsigned char *)dst->aux + (size_t)start * q.row_aux : dst->aux;
+    sub.data = (unsigned char *)dst->data + (size_t)start * q->row_data;
+    sub.scales = q->row_scales ? (unsigned char *)dst->scales + (size_t)start * q->row_scales : dst->scales;
+    sub.aux = q->row_aux ? (unsigned char *)dst->aux + (size_t)start * q->row_aux : dst->aux;
     sub.amax = amax_per_group ? dst->amax + e : dst->amax;
     mxb_tensor_sizes_t ssz = {.struct_size = sizeof(ssz)};
     MXB_TRY(mxb_tensor_sizes(dst->format, rows, dst->cols, dst->scale_layout, &ssz));
-    MXB_TRY(mxb_quantize_checked(ctx, &q.cfg, q.fmt, &ssz, src_type, (const unsigned char *)src + (size_t)start * q.src_row,
+    MXB_TRY(mxb_quantize_checked(ctx, &q->cfg, q->fmt, &ssz, src_type, (const unsigned char *)src + (size_t)start * q->src_row,
                                  &sub, NULL, stream));
   }
-  dst->flags = mxb_quant_flags(&q.cfg);
+  dst->flags = mxb_quant_flags(&q->cfg);
   if (groups->status) *groups->status = bad;
   mxb_set_last_impl(ctx, "cpu-reference");
   return MXB_SUCCESS;
