@@ -619,6 +619,17 @@ typedef struct mxb_gemm_desc_t {
    * the backend's memory; NULL: not written. */
   void *aux;
   int64_t ld_aux;
+  /* Added in 0.2 (a desc whose struct_size ends before them gets NULL):
+   * device-resident scalars, cuBLASLt's pointer mode. Where set, alpha (or
+   * beta) is the fp32 value at *alpha_ptr (*beta_ptr) in the backend's
+   * memory, read when the GEMM runs, in stream order, so a captured CUDA
+   * graph replays with the value current at each replay; the by-value field
+   * is then ignored. Either, both or neither may be set. C is not read where
+   * the beta read is 0, as for a beta of 0 by value. beta_ptr must be NULL
+   * where beta must be 0 (a gated activation, a quantized C). A plan keeps
+   * the pointers and reads them at every execution. */
+  const float *alpha_ptr;
+  const float *beta_ptr;
 } mxb_gemm_desc_t;
 
 /* exact, fp32, alpha 1, beta 0, no bias, no activation */

@@ -102,7 +102,8 @@ class _GemmDesc(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("mode", C.c_int), ("c_type", C.c_int),
                 ("alpha", C.c_float), ("beta", C.c_float), ("ldc", C.c_int64),
                 ("bias", C.c_void_p), ("bias_type", C.c_int), ("activation", C.c_int),
-                ("aux", C.c_void_p), ("ld_aux", C.c_int64)]
+                ("aux", C.c_void_p), ("ld_aux", C.c_int64),
+                ("alpha_ptr", C.c_void_p), ("beta_ptr", C.c_void_p)]
 
 
 _ACTIVATIONS = {"none": 0, "relu": 1, "relu2": 2, "gelu_erf": 3, "gelu_tanh": 4, "silu": 5,

@@ -114,6 +114,8 @@ static mxb_status_t run(mxb_context_t *ctx, const mxb_gemm_choice *ch, const mxb
 #endif
   (void)stream;
   (void)workspace_bytes;
+  const mxb_gemm_desc_t hd = mxb_gemm_host_scalars(desc); /* pointer mode: the values now */
+  desc = &hd;
   /* The CPU's fastest path is the exact one: both modes run it. */
   if (mxb_gemm_gate_act(desc->activation)) {
     const size_t scratch = mxb_cpu_gemm_gated_scratch(desc, A->rows, B->rows); /* the workspace's end */
@@ -180,6 +182,8 @@ static mxb_status_t check_qgemm(mxb_context_t *ctx, const mxb_gemm_desc_t *user_
   if (q->d32.beta != 0.0f)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->beta (%g) must be 0: a quantized C is not read",
                     (double)q->d32.beta);
+  if (q->d32.beta_ptr)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->beta_ptr must be NULL: a quantized C is not read");
   if (B && q->d32.ldc != 0 && q->d32.ldc != mxb_gemm_c_cols(&q->d32, B->rows))
     return mxb_fail(MXB_ERR_BAD_SHAPE,
                     "desc->ldc (%lld) must be 0 or C's %lld columns: a quantized C has its own layout",

@@ -204,7 +204,7 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
     const mxb_tensor_t Be = expert(desc, B, e);
     mxb_tensor_t Ae = *A; /* group e's tensor amax, with a_group_scales */
     if (a_group_scales(desc)) Ae.amax = A->amax + e;
-    mxb_gemm_desc_t d = g->gemm; /* the expert's bias: N values of the E x N */
+    mxb_gemm_desc_t d = mxb_gemm_host_scalars(&g->gemm); /* the expert's bias: N values of the E x N */
     if (d.bias) d.bias = (const char *)d.bias + (size_t)(e * g->N) * (size_t)mxb_dtype_bytes(d.bias_type);
     char *Ce = (char *)C + (size_t)(start * g->ldc) * esize;
     if (d.aux) d.aux = (char *)d.aux + (size_t)(start * d.ld_aux) * esize; /* the group's rows (M layouts) */
@@ -415,6 +415,8 @@ static mxb_status_t check_gqgemm(mxb_context_t *ctx, const mxb_grouped_gemm_desc
   if (d->beta != 0.0f)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->gemm->beta (%g) must be 0: a quantized C is not read",
                     (double)d->beta);
+  if (d->beta_ptr)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->gemm->beta_ptr must be NULL: a quantized C is not read");
   const int64_t cols = mxb_gemm_c_cols(d, s->g.N);
   if (s->g.ldc != cols)
     return mxb_fail(MXB_ERR_BAD_SHAPE, "desc->gemm->ldc (%lld) must be 0 or C's %lld columns: a quantized C has its "

@@ -54,6 +54,9 @@ mxb_status_t mxb_gemm_check_desc(const mxb_gemm_desc_t *desc);
 /* C's columns for a product with N columns: N, or N/2 with a gated
  * activation (MXB_ACT_SWIGLU ...). */
 int64_t mxb_gemm_c_cols(const mxb_gemm_desc_t *desc, int64_t N);
+/* desc with alpha and beta read from alpha_ptr / beta_ptr where set (host
+ * memory: the CPU backend, at execution) and the pointers cleared. */
+mxb_gemm_desc_t mxb_gemm_host_scalars(const mxb_gemm_desc_t *desc);
 /* C's row stride for N product columns (desc->ldc, 0 meaning C's columns),
  * checked: N even with a gated activation, the stride at least C's columns.
  * name: how the caller calls desc->ldc in messages. */

@@ -55,11 +55,19 @@ mxb_status_t mxb_gemm_full_desc(const mxb_gemm_desc_t *in, mxb_gemm_desc_t *out)
   MXB_TRY(mxb_check_struct_size(in->struct_size, MXB_MIN_SIZE_GEMM_DESC, "desc", "use mxb_gemm_desc_init"));
   static const size_t ends[] = {MXB_FIELD_END(mxb_gemm_desc_t, ldc), MXB_FIELD_END(mxb_gemm_desc_t, bias),
                                 MXB_FIELD_END(mxb_gemm_desc_t, bias_type), MXB_FIELD_END(mxb_gemm_desc_t, activation),
-                                MXB_FIELD_END(mxb_gemm_desc_t, ld_aux)};
+                                MXB_FIELD_END(mxb_gemm_desc_t, ld_aux), MXB_FIELD_END(mxb_gemm_desc_t, beta_ptr)};
   mxb_gemm_desc_init(out);
   memcpy(out, in, mxb_whole_fields(in->struct_size, ends, sizeof(ends) / sizeof(ends[0])));
   out->struct_size = sizeof(*out);
   return MXB_SUCCESS;
+}
+
+mxb_gemm_desc_t mxb_gemm_host_scalars(const mxb_gemm_desc_t *desc) {
+  mxb_gemm_desc_t d = *desc;
+  if (d.alpha_ptr) d.alpha = *d.alpha_ptr;
+  if (d.beta_ptr) d.beta = *d.beta_ptr;
+  d.alpha_ptr = d.beta_ptr = NULL;
+  return d;
 }
 
 int64_t mxb_gemm_c_cols(const mxb_gemm_desc_t *desc, int64_t N) {
@@ -92,6 +100,12 @@ mxb_status_t mxb_gemm_check_desc(const mxb_gemm_desc_t *desc) {
   if (mxb_gemm_gate_act(desc->activation) && desc->beta != 0.0f)
     return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->beta (%g) must be 0 with a gated activation: C is not read",
                     (double)desc->beta);
+  if (mxb_gemm_gate_act(desc->activation) && desc->beta_ptr)
+    return mxb_fail(MXB_ERR_INVALID_ARGUMENT, "desc->beta_ptr must be NULL with a gated activation: C is not read");
+  if ((uintptr_t)desc->alpha_ptr % 4 || (uintptr_t)desc->beta_ptr % 4)
+    return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "desc->%s (%p) is not aligned to 4 bytes",
+                    (uintptr_t)desc->alpha_ptr % 4 ? "alpha_ptr" : "beta_ptr",
+                    (const void *)((uintptr_t)desc->alpha_ptr % 4 ? desc->alpha_ptr : desc->beta_ptr));
   if ((uintptr_t)desc->aux % (uintptr_t)mxb_dtype_bytes(desc->c_type) != 0)
     return mxb_fail(MXB_ERR_BAD_ALIGNMENT, "desc->aux (%p) is not aligned to C's element size (%d bytes)", desc->aux,
                     mxb_dtype_bytes(desc->c_type));

@@ -1,9 +1,9 @@
 /* A tensor-parallel shard quantized with the whole tensor's amax
  * (mxb_quantize_shard; docs/DISTRIBUTED.md), the cross-rank reduction the
- * caller's. The shard's own amax comes from a quantize pass that computes
- * it as mxb_quantize would (of RHT(x), NaN blocks left out, FP8's finite
- * values), so the reduced amax is bit for bit the unsharded tensor's; the
- * second pass quantizes with it supplied. */
+ * caller's. The shard's own amax comes from the quantizer's amax pass (of
+ * RHT(x), NaN blocks left out, FP8's finite values), so the reduced amax is
+ * bit for bit the unsharded tensor's; the second pass quantizes with it
+ * supplied. */
 #include "common/block.h"
 #include "common/format_table.h"
 #include "core/context.h"
@@ -63,6 +63,21 @@ static mxb_quant_config_t amax_pass(const mxb_quant_config_t *cfg, const mxb_ten
   return c;
 }
 
+/* The shard's amax: on CUDA the quantizer's amax pass alone; the CPU
+ * reference computes it while quantizing (the second pass rewrites the
+ * codes). */
+static mxb_status_t shard_amax(mxb_context_t *ctx, const mxb_quant_config_t *a, const mxb_format_desc *d,
+                               const mxb_tensor_sizes_t *sz, mxb_dtype_t src_type, const void *src,
+                               mxb_tensor_t *dst, void *workspace, void *stream) {
+#ifdef MXB_WITH_CUDA
+  if (ctx->backend == MXB_BACKEND_CUDA) {
+    const char *impl;
+    return mxb_cuda_quantize_amax(ctx, a, d, sz, src_type, src, dst, workspace, stream, &impl);
+  }
+#endif
+  return mxb_quantize_checked(ctx, a, d, sz, src_type, src, dst, workspace, stream);
+}
+
 static mxb_quant_config_t supplied(const mxb_quant_config_t *cfg) {
   mxb_quant_config_t c = *cfg;
   c.amax_source = MXB_AMAX_FROM_TENSOR; /* the caller's amax_out, if any, gets the shard's own amax */
@@ -116,7 +131,7 @@ MXB_API mxb_status_t mxb_quantize_shard(mxb_context_t *ctx, mxb_amax_reduce_fn r
   MXB_TRY(mxb_check_workspace(workspace, workspace_bytes, need, "mxb_quantize_shard_workspace_size"));
   if (!count) return mxb_quantize_checked(ctx, &full, d, &sz, src_type, src, dst, workspace, stream);
   const mxb_quant_config_t a = amax_pass(&full, dst), s = supplied(&full);
-  MXB_TRY(mxb_quantize_checked(ctx, &a, d, &sz, src_type, src, dst, workspace, stream)); /* the shard's amax */
+  MXB_TRY(shard_amax(ctx, &a, d, &sz, src_type, src, dst, workspace, stream));
   MXB_TRY(make_canonical(ctx, dst->amax, count, stream));
   MXB_TRY(reduce(arg, dst->amax, count, stream));
   MXB_TRY(mxb_quantize_checked(ctx, &s, d, &sz, src_type, src, dst, workspace, stream));

@@ -33,6 +33,13 @@ mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_quant_config_t
                                const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
                                mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
                                void *workspace, void *stream, const char **impl);
+/* The amax mxb_cuda_quantize computes for cfg (amax_source MXB_AMAX_COMPUTE
+ * for NVFP4: into dst->amax; FP8 per tensor: into cfg->amax_out), without
+ * the quantize pass (the compatibility profiles quantize too). */
+mxb_status_t mxb_cuda_quantize_amax(struct mxb_context *ctx, const mxb_quant_config_t *cfg,
+                                    const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
+                                    mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
+                                    void *workspace, void *stream, const char **impl);
 /* Grouped quantize (src/core/api_grouped.c validated the call; linear
  * scales, 1-D blocks, no SR): each valid group's rows quantized as alone,
  * the groups read on the device; MXB_ERR_UNSUPPORTED (having done nothing)

@@ -61,6 +61,8 @@ static problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, 
   p.out.dtype = desc->c_type;
   p.out.alpha = desc->alpha;
   p.out.beta = desc->beta;
+  p.out.alpha_dev = desc->alpha_ptr;
+  p.out.beta_dev = desc->beta_ptr;
   p.align = align;
   p.out.bias = desc->bias;
   p.out.bias_type = desc->bias_type;

@@ -6,7 +6,7 @@
 // tensor scales (amax / 2688) are folded into a device-side alpha, as on the
 // dequantize path, so the call never synchronises with the host.
 //
-// Host code only (plus a one-thread alpha kernel): it compiles into every
+// Host code only: it compiles into every
 // CUDA build whatever the gencode, and the dispatch sends nothing here unless
 // the device reports compute capability 10.x.
 #include <cublasLt.h>
@@ -33,15 +33,12 @@ bool blockscaled_ok(const mxb_context *ctx, const problem &p) {
   return p.align.data >= 16 && p.align.scales >= 16;
 }
 
-// alpha * (tsA * tsB) and beta as the two device scalars cuBLASLt reads
-// (lt_matmul's layout: alpha first, beta after N floats).
-__global__ void blockscaled_alpha_kernel(operand a, operand b, float alpha, float beta, int64_t n, float *out) {
-  out[0] = mxb_gemm_alpha_t(alpha, tensor_scale(a), tensor_scale(b));
-  out[n] = beta;
-}
+// alpha * (tsA * tsB) and beta as device scalars (lt_scalars) where a
+// tensor scale or pointer mode asks for them.
+static bool needs_scalars(const problem &p) { return has_tensor_scale(p.a) || dev_scalars(p.out); }
 
 size_t blockscaled_workspace(const problem &p) {
-  return lt_workspace_bytes() + (has_tensor_scale(p.a) ? align256((size_t)(p.N + 1) * 4) : 0);
+  return lt_workspace_bytes() + (needs_scalars(p) ? align256((size_t)(p.N + 1) * 4) : 0);
 }
 
 static lt_operand blockscaled_operand(const mxb_tensor_t *t, const operand &o, int64_t K) {
@@ -59,10 +56,9 @@ mxb_status_t run_blockscaled(mxb_context *ctx, const problem &p, const mxb_tenso
                              void *ws, cudaStream_t st) {
   const lt_operand a = blockscaled_operand(A, p.a, p.K), b = blockscaled_operand(B, p.b, p.K);
   float *alpha_dev = nullptr;
-  if (has_tensor_scale(p.a)) {  // NVFP4: both operands carry an amax
+  if (needs_scalars(p)) {  // NVFP4: both operands carry an amax
     alpha_dev = reinterpret_cast<float *>(static_cast<char *>(ws) + lt_workspace_bytes());
-    blockscaled_alpha_kernel<<<1, 1, 0, st>>>(p.a, p.b, p.out.alpha, p.out.beta, p.N, alpha_dev);
-    MXB_TRY(launch_status("gemm alpha kernel"));
+    MXB_TRY(lt_scalars(ctx, p, true, alpha_dev, st));
   }
   return lt_matmul(ctx, p, a, b, alpha_dev, ws, lt_workspace_bytes(), st);
 }

@@ -137,7 +137,25 @@ struct out_view {
   int bias_type, act;  // act: a gated one (SwiGLU ...) makes C [M, N/2]
   void *aux;           // the pre-activations [M, N] in C's type, ld_aux apart, or NULL
   int64_t ld_aux;
+  // Pointer mode: alpha / beta in device memory, read when a kernel runs
+  // (load_scalars); NULL: the values above.
+  const float *alpha_dev, *beta_dev;
 };
+// The scalars of pointer mode, read once at a kernel's start (before any
+// store, so the C a kernel writes cannot change them under it).
+__device__ __forceinline__ void load_scalars(out_view &o) {
+  if (o.alpha_dev) o.alpha = *o.alpha_dev;
+  if (o.beta_dev) o.beta = *o.beta_dev;
+  o.alpha_dev = o.beta_dev = nullptr;
+}
+// An output the path's own result has already combined with beta C, or
+// that C never reaches: beta is 0 whatever the caller's pointer holds.
+static inline void drop_beta(out_view &o) {
+  o.beta = 0.0f;
+  o.beta_dev = nullptr;
+}
+// Whether C may be read (beta by value not 0, or read on the device).
+static inline bool may_read_c(const out_view &o) { return o.beta != 0.0f || o.beta_dev; }
 // Bias and activation out of line: inlined into every store of a kernel's
 // unrolled epilogue they multiplied its code several times over (107k SASS
 // lines for the sm_90a MX kernel instead of 26k) and slowed the kernel.
@@ -354,9 +372,17 @@ struct lt_operand {
 size_t lt_workspace_bytes();
 // alpha_dev: NULL for the host alpha p.out.alpha; else N + 1 device floats,
 // N alphas (one per row of D^T) and beta, used as a per-row alpha vector
-// with host beta, or where cuBLASLt refuses that, as device scalars.
+// with host beta, or where cuBLASLt refuses that (or the call is in pointer
+// mode), as device scalars. Pointer mode needs alpha_dev (lt_scalars).
 mxb_status_t lt_matmul(mxb_context *ctx, const problem &p, const lt_operand &a, const lt_operand &b,
                        const float *alpha_dev, void *ws, size_t ws_bytes, cudaStream_t st);
+// Pointer mode (desc->alpha_ptr or beta_ptr) on a cuBLASLt path: the
+// scalars go to cuBLASLt from device memory.
+static inline bool dev_scalars(const out_view &o) { return o.alpha_dev || o.beta_dev; }
+// lt_matmul's N + 1 device floats: alpha (times the operands' tensor
+// scales where tensor_scales) for every column, then beta, the pointer
+// mode's values read on the device.
+mxb_status_t lt_scalars(const mxb_context *ctx, const problem &p, bool tensor_scales, float *out, cudaStream_t st);
 
 static inline size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
 

@@ -129,7 +129,8 @@ static bool block_scaled(const lt_operand &o) {
 
 mxb_status_t lt_matmul(mxb_context *ctx, const problem &pr, const lt_operand &a, const lt_operand &b,
                        const float *alpha_dev, void *ws, size_t ws_bytes, cudaStream_t st) {
-  const bool vec = alpha_dev && !block_scaled(a) && !block_scaled(b);
+  if (dev_scalars(pr.out) && !alpha_dev) return mxb_fail(MXB_ERR_INTERNAL, "pointer mode without device scalars");
+  const bool vec = alpha_dev && !dev_scalars(pr.out) && !block_scaled(a) && !block_scaled(b);
   mxb_status_t s = lt_matmul_mode(ctx, pr, a, b, alpha_dev, alpha_dev && !vec, ws, ws_bytes, st);
   if (s == MXB_ERR_UNSUPPORTED && vec) {
     mxb_clear_error();
@@ -199,7 +200,22 @@ static size_t lt_scale_bytes(const problem &p, const operand &o) {
 }
 
 size_t lt_native_workspace(const problem &p) {
-  return lt_workspace_bytes() + lt_scale_bytes(p, p.a) + lt_scale_bytes(p, p.b);
+  return lt_workspace_bytes() + lt_scale_bytes(p, p.a) + lt_scale_bytes(p, p.b) +
+         (dev_scalars(p.out) ? align256((size_t)(p.N + 1) * 4) : 0);
+}
+
+// alpha (with the tensor scales: the paths that fold them in) for every
+// column, then beta; pointer mode's values read here, on the stream.
+__global__ void lt_scalars_kernel(operand a, operand b, out_view o, bool tensor_scales, int64_t n, float *out) {
+  load_scalars(o);
+  const float v = tensor_scales ? mxb_gemm_alpha_t(o.alpha, tensor_scale(a), tensor_scale(b)) : o.alpha;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i <= n; i += (int64_t)gridDim.x * blockDim.x)
+    out[i] = i < n ? v : o.beta;
+}
+
+mxb_status_t lt_scalars(const mxb_context *ctx, const problem &p, bool tensor_scales, float *out, cudaStream_t st) {
+  lt_scalars_kernel<<<grid_for(ctx, p.N + 1, 256), 256, 0, st>>>(p.a, p.b, p.out, tensor_scales, p.N, out);
+  return launch_status("gemm alpha kernel");
 }
 
 __global__ void lt_scales_kernel(operand o, int64_t kb, float *out) {
@@ -236,7 +252,12 @@ mxb_status_t run_lt_native(mxb_context *ctx, const problem &p, const mxb_tensor_
   float *sb = reinterpret_cast<float *>(w + lt_workspace_bytes() + lt_scale_bytes(p, p.a));
   MXB_TRY(lt_scales(ctx, p, p.a, sa, st, a));
   MXB_TRY(lt_scales(ctx, p, p.b, sb, st, b));
-  return lt_matmul(ctx, p, a, b, nullptr, ws, lt_workspace_bytes(), st);
+  float *scalars = nullptr;  // pointer mode: FP8's scale_inv pointers stay cuBLASLt's to apply
+  if (dev_scalars(p.out)) {
+    scalars = reinterpret_cast<float *>(w + lt_workspace_bytes() + lt_scale_bytes(p, p.a) + lt_scale_bytes(p, p.b));
+    MXB_TRY(lt_scalars(ctx, p, false, scalars, st));
+  }
+  return lt_matmul(ctx, p, a, b, scalars, ws, lt_workspace_bytes(), st);
 }
 
 }  // namespace gemm

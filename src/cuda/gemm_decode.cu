@@ -371,6 +371,7 @@ __global__ void __launch_bounds__(DTHREADS, 2)
     for (int e = 0; e < 4; e++) red[warp][4 * j + e][lane] = acc[j][e];
   bool bad = out_of_range != 0;
   for (int i = threadIdx.x; i < nflags; i += DTHREADS) bad |= aflags[i] != 0;
+  load_scalars(p.out);
   const alpha_rows alpha_t = alpha_of(p.out.alpha, p.a, p.b);
   const int64_t n_end = min(p.N, n_block + groups * WROWS);
   if (__syncthreads_or(bad)) {

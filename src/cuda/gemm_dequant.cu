@@ -285,14 +285,6 @@ mxb_status_t dequant_bf16(const mxb_context *ctx, const operand &o, int64_t Kld,
   return launch_status("gemm dequant kernel");
 }
 
-// alpha * (tsA * tsB) for every output column (cuBLASLt's per-row alpha of
-// D^T), then beta.
-__global__ void alpha_kernel(operand a, operand b, float alpha, float beta, int64_t n, float *out) {
-  const float v = mxb_gemm_alpha_t(alpha, tensor_scale(a), tensor_scale(b));
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i <= n; i += (int64_t)gridDim.x * blockDim.x)
-    out[i] = i < n ? v : beta;
-}
-
 // Saves C before the fast path overwrites it, only when the fallback will need it.
 __global__ void save_c_kernel(const int *flag, const uint8_t *c, uint8_t *copy, size_t bytes) {
   if (*flag == 0) return;
@@ -301,7 +293,7 @@ __global__ void save_c_kernel(const int *flag, const uint8_t *c, uint8_t *copy, 
 }
 
 size_t saved_c_bytes(const problem &p) {
-  return p.out.beta != 0.0f ? (size_t)((p.M - 1) * p.out.ldc + p.N) * (size_t)mxb_dtype_bytes(p.out.dtype) : 0;
+  return may_read_c(p.out) ? (size_t)((p.M - 1) * p.out.ldc + p.N) * (size_t)mxb_dtype_bytes(p.out.dtype) : 0;
 }
 
 mxb_status_t save_c_if_flagged(const mxb_context *ctx, const problem &p, const int *flag, void *copy,
@@ -325,11 +317,8 @@ mxb_status_t run_dequant(mxb_context *ctx, const problem &p, void *ws, size_t ws
   MXB_TRY(cuda_status(cudaMemsetAsync(flag, 0, sizeof(int), st), "cudaMemsetAsync(gemm flag)"));
   MXB_TRY(dequant_bf16(ctx, p.a, l.Kld, A16, flag, st));
   MXB_TRY(dequant_bf16(ctx, p.b, l.Kld, B16, flag, st));
-  const bool tensor_scaled = has_tensor_scale(p.a) || has_tensor_scale(p.b);
-  if (tensor_scaled) {
-    alpha_kernel<<<grid_for(ctx, p.N + 1, 256), 256, 0, st>>>(p.a, p.b, p.out.alpha, p.out.beta, p.N, alpha_vec);
-    MXB_TRY(launch_status("gemm alpha kernel"));
-  }
+  const bool tensor_scaled = has_tensor_scale(p.a) || has_tensor_scale(p.b) || dev_scalars(p.out);
+  if (tensor_scaled) MXB_TRY(lt_scalars(ctx, p, true, alpha_vec, st));
   problem fb;
   MXB_TRY(save_c_if_flagged(ctx, p, flag, w + l.c_off, &fb, st));
   lt_operand a = {A16, CUDA_R_16BF, l.Kld, -1, nullptr}, b = {B16, CUDA_R_16BF, l.Kld, -1, nullptr};

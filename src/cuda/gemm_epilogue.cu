@@ -31,7 +31,7 @@ problem lt_epilogue_problem(const problem &p, void *inter) {
     q.out.c_in = inter;
     q.out.ldc = inter_ld(p);
     q.out.dtype = MXB_DTYPE_FP32;
-    q.out.beta = 0.0f;
+    drop_beta(q.out);
   }
   return q;
 }
@@ -52,6 +52,7 @@ __device__ __forceinline__ float pre_activation(const out_view &o, const float *
 }
 
 __global__ void lt_epilogue_kernel(const float *t, int64_t ldt, out_view o, int64_t M, int64_t N) {
+  load_scalars(o);
   const bool gated = mxb_gemm_gate_act(o.act) != 0;
   const int64_t W = gated ? N / 2 : N;  // C's columns
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < M * W; i += (int64_t)gridDim.x * blockDim.x) {
@@ -64,7 +65,7 @@ __global__ void lt_epilogue_kernel(const float *t, int64_t ldt, out_view o, int6
 
 mxb_status_t run_lt_epilogue(const mxb_context *ctx, const problem &p, const problem &ran, cudaStream_t st) {
   out_view o = p.out;
-  if (in_place(p)) o.beta = 0.0f;  // cuBLASLt (or its fallback) has added beta C already
+  if (in_place(p)) drop_beta(o);  // cuBLASLt (or its fallback) has added beta C already
   lt_epilogue_kernel<<<grid_for(ctx, p.M * p.N, 256), 256, 0, st>>>(static_cast<const float *>(ran.out.c),
                                                                      ran.out.ldc, o, p.M, p.N);
   return launch_status("gemm epilogue kernel");
@@ -87,6 +88,7 @@ __device__ __forceinline__ void write_aux(const out_view &o, int64_t m, int64_t 
   write_at(a, m * o.ld_aux + n, pre);
 }
 __global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o, group_rows g, int gt, int64_t N) {
+  load_scalars(o);
   const int64_t tile = blockIdx.x / gt;
   if (tile >= g.tiles[g.E]) return;
   const int64_t e = group_of_tile(g, tile);
@@ -139,7 +141,7 @@ __global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o,
 mxb_status_t run_grouped_epilogue(const problem &p, const problem &ran, const group_rows &g, int gt,
                                   int64_t upper_tiles, cudaStream_t st) {
   out_view o = p.out;
-  if (in_place(p)) o.beta = 0.0f;  // the path has added beta C already
+  if (in_place(p)) drop_beta(o);  // the path has added beta C already
   const int64_t rows = upper_tiles * gt, cols = (p.N + 256 * GU - 1) / (256 * GU);
   if (rows >= ((int64_t)1 << 31)) return mxb_fail(MXB_ERR_BAD_SHAPE, "grouped GEMM epilogue: %lld row slots", (long long)rows);
   const dim3 grid((unsigned)rows, (unsigned)(cols < 65535 ? cols : 65535));

@@ -16,6 +16,7 @@ constexpr int GT = 16;
 
 __global__ void __launch_bounds__(256) generic_kernel(problem p, const int *guard) {
   if (guard && *guard == 0) return;
+  load_scalars(p.out);
   __shared__ double sa[GT][MXB_GEMM_MAX_K_BLOCK + 1], sb[GT][MXB_GEMM_MAX_K_BLOCK + 1];
   const int tx = threadIdx.x % GT, ty = threadIdx.x / GT;
   const int64_t tiles_n = (p.N + GT - 1) / GT, tiles = (p.M + GT - 1) / GT * tiles_n;
@@ -259,6 +260,7 @@ __global__ void __launch_bounds__(256, 1)
   }
   cp_wait<0>();
 
+  load_scalars(p.out);
   const alpha_rows alpha_t = alpha_of(p.out.alpha, p.a, p.b);
 #pragma unroll
   for (int i = 0; i < 4; i++)

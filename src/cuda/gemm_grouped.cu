@@ -84,6 +84,7 @@ __global__ void grouped_prep(const void *index, int bits, int masked, int64_t E,
 __global__ void __launch_bounds__(256) grouped_generic(problem p, int64_t N, group_rows t, const int *guard) {
   __shared__ double sa[GT][MXB_GEMM_MAX_K_BLOCK + 1], sb[GT][MXB_GEMM_MAX_K_BLOCK + 1];
   if (guard && !*guard) return;
+  load_scalars(p.out);
   const int tx = threadIdx.x % GT, ty = threadIdx.x / GT;
   const int64_t tiles_n = (N + GT - 1) / GT, items = t.tiles[t.E] * tiles_n;
   for (int64_t item = blockIdx.x; item < items; item += gridDim.x) {
@@ -120,6 +121,7 @@ __global__ void __launch_bounds__(256) grouped_generic(problem p, int64_t N, gro
 __global__ void __launch_bounds__(256) grouped_k_generic(problem p, group_rows t, const int64_t *skip) {
   __shared__ double sa[GT][MXB_GEMM_MAX_K_BLOCK + 1], sb[GT][MXB_GEMM_MAX_K_BLOCK + 1];
   if (skip && *skip) return;
+  load_scalars(p.out);
   const int tx = threadIdx.x % GT, ty = threadIdx.x / GT;
   const int64_t tiles_m = (p.M + GT - 1) / GT, tiles_n = (p.N + GT - 1) / GT, per = tiles_m * tiles_n;
   const float alpha_t = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
@@ -176,6 +178,8 @@ problem grouped_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, cons
   p.out.dtype = desc->c_type;
   p.out.alpha = desc->alpha;
   p.out.beta = desc->beta;
+  p.out.alpha_dev = desc->alpha_ptr;
+  p.out.beta_dev = desc->beta_ptr;
   p.out.bias = desc->bias;
   p.out.bias_type = desc->bias_type;
   p.out.act = desc->activation;

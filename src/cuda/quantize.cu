@@ -368,6 +368,10 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
         MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, namax * sizeof(float), st), "cudaMemsetAsync(dst->amax)"));
         MXB_BOOL_SWITCH(two_d, TWO_D, [&] { nvfp4_kernel<DT, TWO_D, true, false, false><<<g, T, 0, st>>>(a); });
         MXB_TRY(launch_status("nvfp4 amax pass"));
+        if (a.amax_only) {
+          *impl = "cuda-nvfp4-amax";
+          return MXB_SUCCESS;
+        }
       }
       if (two_d)
         MXB_BOOL_SWITCH(a.sr, SR, [&] {
@@ -405,6 +409,10 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
         if (cfg->amax_out)
           MXB_TRY(cuda_status(cudaMemcpyAsync(cfg->amax_out, a.part_amax, 4, cudaMemcpyDeviceToDevice, st),
                               "cudaMemcpyAsync(cfg->amax_out)"));
+        if (a.amax_only) {
+          *impl = "cuda-fp8-amax";
+          return launch_status(*impl);
+        }
       }
       if (cfg->amax_source == MXB_AMAX_FROM_TENSOR)  // per tensor, delayed scaling: the caller's amax
         fp8_supplied_amax<<<1, 1, 0, st>>>(a.part_amax, a.amax);
@@ -468,12 +476,13 @@ QArgs make_qargs(const mxb_quant_config_t *cfg, const mxb_format_desc *d, const 
 }
 }  // namespace mxb
 
-extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg,
-                                          const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
-                                          mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
-                                          void *workspace, void *stream, const char **impl) {
+namespace {
+mxb_status_t quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg, const mxb_format_desc *d,
+                      const mxb_tensor_sizes_t *s, mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
+                      void *workspace, void *stream, const char **impl, bool amax_only) {
   cudaStream_t st = as_stream(stream);
   QArgs a = make_qargs(cfg, d, s, dst);
+  a.amax_only = amax_only;
   a.part_amax = static_cast<uint32_t *>(workspace);
   a.src = src;
   mxb_dtype_t dt = src_type;
@@ -489,12 +498,29 @@ extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_qua
   a.vec_in = aligned16(a.src) && (a.cols * (int64_t)mxb_dtype_bytes(dt)) % 16 == 0;
   a.vec_out = aligned16(a.data) && a.row_bytes % 16 == 0;
   // The padding of a swizzled scale grid is zero, as on the CPU.
-  if (a.swizzled) MXB_TRY(cuda_status(cudaMemsetAsync(a.scales, 0, s->scale_bytes, st), "cudaMemsetAsync(scales)"));
+  if (a.swizzled && !amax_only) MXB_TRY(cuda_status(cudaMemsetAsync(a.scales, 0, s->scale_bytes, st), "cudaMemsetAsync(scales)"));
   if (cfg->compat) return quantize_compat(ctx, d, cfg, dt, a, st, impl);  // RNE only: no SR state to advance
   MXB_TRY(MXB_DTYPE_SWITCH(dt, DT, [&] { return launch_format<DT>(ctx, d, cfg, a, st, impl); }));
-  if (cfg->rng_state) {  // after the kernels that read it, in stream order (graph-safe)
+  if (cfg->rng_state && !amax_only) {  // after the kernels that read it, in stream order (graph-safe)
     advance_rng<<<1, 1, 0, st>>>(cfg->rng_state, 1);
     MXB_TRY(launch_status("SR state advance"));
   }
   return MXB_SUCCESS;
+}
+}  // namespace
+
+extern "C" mxb_status_t mxb_cuda_quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg,
+                                          const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
+                                          mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
+                                          void *workspace, void *stream, const char **impl) {
+  return quantize(ctx, cfg, d, s, src_type, src, dst, workspace, stream, impl, false);
+}
+
+// The compatibility profiles' kernel has no separate amax pass: it quantizes
+// (the codes are written again by the call that follows).
+extern "C" mxb_status_t mxb_cuda_quantize_amax(struct mxb_context *ctx, const mxb_quant_config_t *cfg,
+                                               const mxb_format_desc *d, const mxb_tensor_sizes_t *s,
+                                               mxb_dtype_t src_type, const void *src, mxb_tensor_t *dst,
+                                               void *workspace, void *stream, const char **impl) {
+  return quantize(ctx, cfg, d, s, src_type, src, dst, workspace, stream, impl, true);
 }

@@ -34,6 +34,7 @@ struct QArgs : tensor_view {
   uint32_t signs[8];
   int vec_in;  // 16-byte loads: src aligned and every row starts aligned
   int vec_out; // whole-word code stores: data aligned and row_bytes a multiple of the block's bytes
+  int amax_only;  // host side: run the amax pass alone (a shard's amax, mxb_quantize_shard)
 };
 
 // The forward RHT of NUMERICS 5 (d = 16) for the quantizers: signs as a

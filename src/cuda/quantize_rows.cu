@@ -236,6 +236,10 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
               MXB_BOOL_SWITCH(row_group != nullptr, G, [&] { rows_kernel<DT, F, RHT, true, G><<<grid, T, 0, st>>>(a, g); });
             });
             MXB_TRY(launch_status("nvfp4 amax pass (rows)"));
+            if (a.amax_only) {
+              *impl = "cuda-nvfp4-amax-rows";
+              return MXB_SUCCESS;
+            }
           }
           MXB_BOOL_SWITCH(a.rht != 0, RHT, [&] {
             MXB_BOOL_SWITCH(row_group != nullptr, G, [&] { rows_kernel<DT, F, RHT, false, G><<<grid, T, 0, st>>>(a, g); });

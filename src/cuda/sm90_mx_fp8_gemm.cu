@@ -596,9 +596,9 @@ __device__ __forceinline__ bool wide_stage(const uint8_t *smem, int st) {
 // then writes whole 32-byte sectors, and half the stores and index
 // arithmetic of one store an element.
 template <int J>
-__device__ __forceinline__ void store_subtile(const mx_params &p, float at, const float *acc, int m0, int m_end,
-                                              int crow, int n0, int r, int q, int sp) {
-  const bool f32 = p.out.dtype == MXB_DTYPE_FP32;
+__device__ __forceinline__ void store_subtile(const mx_params &p, const out_view &o, float at, const float *acc,
+                                              int m0, int m_end, int crow, int n0, int r, int q, int sp) {
+  const bool f32 = o.dtype == MXB_DTYPE_FP32;
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     const int m = m0 + r + 8 * hr;
@@ -613,26 +613,26 @@ __device__ __forceinline__ void store_subtile(const mx_params &p, float at, cons
         part[0] = v0;
         if (n + 1 < p.N) part[1] = v1;
       } else if (p.pairs && n + 1 < p.N) {
-        const int64_t i = (int64_t)(crow + m) * p.out.ldc + n;
+        const int64_t i = (int64_t)(crow + m) * o.ldc + n;
         float c0 = 0.0f, c1 = 0.0f;
-        if (p.out.beta != 0.0f) {
+        if (o.beta != 0.0f) {
           if (f32) {
-            c0 = static_cast<const float *>(p.out.c_in)[i];
-            c1 = static_cast<const float *>(p.out.c_in)[i + 1];
+            c0 = static_cast<const float *>(o.c_in)[i];
+            c1 = static_cast<const float *>(o.c_in)[i + 1];
           } else {
-            c0 = mxb_bf16_decode(static_cast<const uint16_t *>(p.out.c_in)[i]);
-            c1 = mxb_bf16_decode(static_cast<const uint16_t *>(p.out.c_in)[i + 1]);
+            c0 = mxb_bf16_decode(static_cast<const uint16_t *>(o.c_in)[i]);
+            c1 = mxb_bf16_decode(static_cast<const uint16_t *>(o.c_in)[i + 1]);
           }
         }
-        c0 = mxb_gemm_combine(at, v0, p.out.beta, c0);
-        c1 = mxb_gemm_combine(at, v1, p.out.beta, c1);
-        if (f32) *reinterpret_cast<uint2 *>(static_cast<float *>(p.out.c) + i) = make_uint2(mxb_gemm_out_f32(c0), mxb_gemm_out_f32(c1));
+        c0 = mxb_gemm_combine(at, v0, o.beta, c0);
+        c1 = mxb_gemm_combine(at, v1, o.beta, c1);
+        if (f32) *reinterpret_cast<uint2 *>(static_cast<float *>(o.c) + i) = make_uint2(mxb_gemm_out_f32(c0), mxb_gemm_out_f32(c1));
         else
-          *reinterpret_cast<uint32_t *>(static_cast<uint16_t *>(p.out.c) + i) =
+          *reinterpret_cast<uint32_t *>(static_cast<uint16_t *>(o.c) + i) =
               (uint32_t)mxb_gemm_out_bf16(c0) | (uint32_t)mxb_gemm_out_bf16(c1) << 16;
       } else {
-        store_plain(p.out, at, p.swap ? n : crow + m, p.swap ? m : n, v0);
-        if (n + 1 < p.N) store_plain(p.out, at, p.swap ? n + 1 : crow + m, p.swap ? m : n + 1, v1);
+        store_plain(o, at, p.swap ? n : crow + m, p.swap ? m : n, v0);
+        if (n + 1 < p.N) store_plain(o, at, p.swap ? n + 1 : crow + m, p.swap ? m : n + 1, v1);
       }
     }
   }
@@ -746,7 +746,9 @@ __global__ void __launch_bounds__(THREADS, 1)
   }
   ptx::setmaxnreg_inc<MATH_REGS>();
   const int r = (tid % 128) / 32 * 16 + lane / 4, q = lane % 4;
-  const float at = mxb_gemm_alpha_t(p.out.alpha, 1.0f, 1.0f);
+  out_view o = p.out;
+  load_scalars(o);
+  const float at = mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f);
   if constexpr (B128 && BN == 128) {  // warpgroups own rows (stage_rows)
     float acc[64], t[64];
     uint32_t g = 0;
@@ -771,7 +773,7 @@ __global__ void __launch_bounds__(THREADS, 1)
         }
         ptx::mbar_arrive(&empty[st]);
       }
-      store_subtile<16>(p, at, acc, m0, ut.m_end, ut.crow, n0, r, q, sp);
+      store_subtile<16>(p, o, at, acc, m0, ut.m_end, ut.crow, n0, r, q, sp);
     }
     return;
   }
@@ -801,7 +803,7 @@ __global__ void __launch_bounds__(THREADS, 1)
     }
 #pragma unroll
     for (int sub = 0; sub < 2; ++sub)
-      store_subtile<BN / 16>(p, at, acc + sub * (BN / 4), m0 + 64 * sub, ut.m_end, ut.crow, n0 + wg * (BN / 2), r, q,
+      store_subtile<BN / 16>(p, o, at, acc + sub * (BN / 4), m0 + 64 * sub, ut.m_end, ut.crow, n0 + wg * (BN / 2), r, q,
                              sp);
   }
 #endif
@@ -810,13 +812,15 @@ __global__ void __launch_bounds__(THREADS, 1)
 // C from the split partials: sum in range order, then alpha, beta and the
 // output type as the single-range epilogue applies them.
 __global__ void reduce_splits(const mx_params p) {
-  const float at = mxb_gemm_alpha_t(p.out.alpha, 1.0f, 1.0f);
+  out_view o = p.out;
+  load_scalars(o);
+  const float at = mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f);
   const int64_t n = (int64_t)p.M * p.N;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     float v = p.part[i];
     for (int sp = 1; sp < p.splits; ++sp) v = __fadd_rn(v, p.part[sp * n + i]);
     const int64_t m = i / p.N, c = i % p.N;
-    store_plain(p.out, at, p.swap ? c : m, p.swap ? m : c, v);
+    store_plain(o, at, p.swap ? c : m, p.swap ? m : c, v);
   }
 }
 

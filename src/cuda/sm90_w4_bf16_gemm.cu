@@ -364,6 +364,8 @@ __global__ void __launch_bounds__(THREADS, 1)
   }
   ptx::setmaxnreg_inc<MATH_REGS>();
   const int r = wg * 64 + (tid % 128) / 32 * 16 + lane / 4, q = lane % 4;  // rows r, r + 8 of the tile
+  out_view o = p.out;
+  load_scalars(o);
   for (int64_t u = blockIdx.x; u < p.units; u += gridDim.x) {
     if (!tile_of<BN>(p, u, t)) continue;
     float acc[BN / 2];
@@ -385,7 +387,7 @@ __global__ void __launch_bounds__(THREADS, 1)
     // acc[4j + h]: row n0 + r + 8 (h / 2) of B (column of C), column
     // m0 + 8j + 2q + h % 2 of the tile (row of C). A warp's store writes 8
     // consecutive columns of C in each of 4 rows: whole 32-byte sectors.
-    const float at = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(t.a), tensor_scale(t.b));
+    const float at = mxb_gemm_alpha_t(o.alpha, tensor_scale(t.a), tensor_scale(t.b));
 #pragma unroll
     for (int j = 0; j < BN / 8; ++j)
 #pragma unroll
@@ -393,7 +395,7 @@ __global__ void __launch_bounds__(THREADS, 1)
         const int nn = t.n0 + r + 8 * (h / 2), m = t.m0 + 8 * j + 2 * q + h % 2;
         if (nn >= p.N || m >= t.m_end) continue;
         if (p.splits > 1) p.part[((int64_t)t.sp * p.M + m) * p.N + nn] = acc[4 * j + h];
-        else store_plain(p.out, at, t.crow + m, nn, acc[4 * j + h]);
+        else store_plain(o, at, t.crow + m, nn, acc[4 * j + h]);
       }
   }
 #endif
@@ -403,14 +405,16 @@ __global__ void __launch_bounds__(THREADS, 1)
 // tensor scales), beta, and (dense calls) the bias, the activation and the
 // output type: the epilogue costs no pass of its own here.
 __global__ void w4_reduce(const w4_params p) {
-  const float at = mxb_gemm_alpha_t(p.out.alpha, tensor_scale(p.a), tensor_scale(p.b));
+  out_view o = p.out;
+  load_scalars(o);
+  const float at = mxb_gemm_alpha_t(o.alpha, tensor_scale(p.a), tensor_scale(p.b));
   const int64_t n = (int64_t)p.M * p.N;
   const bool epi = p.out.bias || p.out.act != MXB_ACT_NONE || p.out.dtype == MXB_DTYPE_FP16;  // no aux here
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     float v = p.part[i];
     for (int s = 1; s < p.splits; ++s) v = __fadd_rn(v, p.part[s * n + i]);
-    if (epi) store(p.out, at, i / p.N, i % p.N, v);
-    else store_plain(p.out, at, i / p.N, i % p.N, v);
+    if (epi) store(o, at, i / p.N, i % p.N, v);
+    else store_plain(o, at, i / p.N, i % p.N, v);
   }
 }
 
