@@ -251,6 +251,17 @@ class TorchCuda(Case):
                 self.assertEqual((y.device, y.dtype), (xt.device, torch.bfloat16))
                 self.assertEqual(as_numpy(y).tobytes(), as_numpy(mxblas.dequantize(ref, torch.bfloat16)).tobytes())
 
+    def test_device_alpha_and_beta_are_read_on_the_stream(self):
+        qa = mxblas.quantize(torch.from_numpy(sample(32, 64, 5)).cuda(), "mxfp8_e4m3")
+        qb = mxblas.quantize(torch.from_numpy(sample(48, 64, 6)).cuda(), "mxfp8_e4m3")
+        c_in = torch.from_numpy(sample(32, 48, 7)).cuda()
+        s = torch.tensor([1.5, -0.5], dtype=torch.float32, device="cuda")
+        got = mxblas.gemm(qa, qb, mode="fast", alpha=s[0:1], beta=s[1:2], c=c_in.clone())
+        want = mxblas.gemm(qa, qb, mode="fast", alpha=1.5, beta=-0.5, c=c_in.clone())
+        self.assertEqual(as_numpy(got).tobytes(), as_numpy(want).tobytes())
+        with self.assertRaises(ValueError):  # a host array with device operands
+            mxblas.gemm(qa, qb, alpha=np.array([1.0], np.float32))
+
     def test_gemm_on_the_device_matches_the_cpu(self):
         a, b = sample(64, 256, 1), sample(128, 256, 2)
         qa, qb = mxblas.quantize(torch.from_numpy(a).cuda(), "mxfp8_e4m3"), \

@@ -573,6 +573,20 @@ class Gemm(unittest.TestCase):
             want = numerics7(da, db, L, alpha=np.float32(0.75), beta=np.float32(-2.5), c_in=c_in)
             self.assertEqual(c2.tobytes(), want.tobytes(), fmt + " alpha/beta")
 
+    def test_alpha_and_beta_as_arrays_are_read_when_the_gemm_runs(self):
+        qa, qb = self.operands("nvfp4")
+        c_in = sample(self.M, self.N, 4)
+        al, be = np.array([0.75], np.float32), np.array([-2.5], np.float32)
+        want = mxblas.gemm(qa, qb, alpha=0.75, beta=-2.5, c=c_in.copy())
+        self.assertEqual(mxblas.gemm(qa, qb, alpha=al, beta=be, c=c_in.copy()).tobytes(), want.tobytes())
+        plan = mxblas.GemmPlan(qa, qb, alpha=al)
+        al[0] = 3.0  # the plan reads the array at each call
+        self.assertEqual(plan(qa, qb).tobytes(), mxblas.gemm(qa, qb, alpha=3.0).tobytes())
+        plan.close()
+        for bad in (np.array([1.0]), np.zeros(2, np.float32), "x", None, True):
+            with self.assertRaises((TypeError, ValueError)):
+                mxblas.gemm(qa, qb, alpha=bad)
+
     def test_exact_nvfp4_gemm_with_tensor_scales(self):
         qa, qb = self.operands("nvfp4")
         ts = [np.float32(q.amax[0]) * np.float32(1 / 2688) for q in (qa, qb)]

@@ -960,6 +960,22 @@ _GEMM_OUT_DTYPES = {np.dtype(np.float32): DTYPE_FP32, np.dtype(np.float16): DTYP
                     np.dtype(np.uint16): DTYPE_BF16}
 
 
+def _gemm_scalar(desc, name, v):
+    """alpha or beta: a real number, or a one-element float32 array on the operands' device,
+    read when the GEMM runs (pointer mode: desc.alpha_ptr / beta_ptr, docs/GEMM.md)."""
+    if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):
+        return _f32(name, v)
+    sv = _A.view(v, name) if not isinstance(v, (bool, np.bool_, type(None))) else None
+    if sv is None:
+        raise TypeError(f"{name} must be a real number or a one-element float32 array, not {type(v).__name__}")
+    if sv.dtype != np.dtype(np.float32) or sv.bf16 or int(np.prod(sv.shape)) != 1:
+        raise ValueError(f"{name} as an array (read when the GEMM runs) must hold one float32 value, "
+                         f"not {'bfloat16' if sv.bf16 else sv.dtype} of shape {tuple(sv.shape)}")
+    setattr(desc, name + "_ptr", sv.ptr)
+    desc._scalars.append(sv)
+    return 0.0
+
+
 def _gemm_desc(a, b, mode, alpha, beta, out_dtype, bias=None, activation="none"):
     """(bound a, bound b, descriptor, C's numpy dtype, C as bf16, the bias's view or None)
     of a GEMM's arguments."""
@@ -970,7 +986,9 @@ def _gemm_desc(a, b, mode, alpha, beta, out_dtype, bias=None, activation="none")
     load_library().mxb_gemm_desc_init(C.byref(desc))
     desc.mode = _choice("mode", {"exact": 0, "fast": 1}, mode)
     desc.c_type, dt, as_bf16 = _result_dtype("out_dtype", out_dtype, _GEMM_OUT_DTYPES, ba.views[0].fw)
-    desc.alpha, desc.beta = _f32("alpha", alpha), _f32("beta", beta)
+    desc._scalars = []  # pointer mode: the arrays read when the GEMM runs, kept alive with desc
+    desc.alpha = _gemm_scalar(desc, "alpha", alpha)
+    desc.beta = _gemm_scalar(desc, "beta", beta)
     desc.activation = _choice("activation", _ACTIVATIONS, activation)
     bv = None
     if bias is not None:
@@ -1014,7 +1032,7 @@ def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=np.float32, 
     if pre_activation:
         p, pv = _gemm_out(None, like, (a.rows, b.rows), dt, as_bf16)
         desc.aux = _ptr(pv)
-    device = _same_device(ba.views + bb.views + [cv, bv, pv])
+    device = _same_device(ba.views + bb.views + [cv, bv, pv] + desc._scalars)
     ctx, stream = _context(device), _stream(ba.views + bb.views + [cv])
     ws = C.c_size_t()
     with _A.DeviceGuard(device):
@@ -1039,7 +1057,8 @@ def gemm_quantized(a, b, format, mode="exact", alpha=1.0, bias=None, activation=
     like = ba.views[0]
     q = _new_quantized(info, a.rows, b.rows // 2 if activation in _GATED else b.rows, cfg, amax, like)
     bq = q._bind()
-    device = _same_device(ba.views + bb.views + bq.views + [bv] + ([state] if state is not None else []))
+    device = _same_device(ba.views + bb.views + bq.views + [bv] + desc._scalars +
+                          ([state] if state is not None else []))
     ctx, stream = _context(device), _stream(ba.views + bb.views)
     ws = C.c_size_t()
     with _A.DeviceGuard(device):
@@ -1065,7 +1084,7 @@ class GemmPlan:
                  max_workspace=0):
         self._plan = None
         ba, bb, self._desc, self._dt, self._bf16, _ = _gemm_desc(a, b, mode, alpha, beta, out_dtype)
-        self.device = _same_device(ba.views + bb.views)
+        self.device = _same_device(ba.views + bb.views + self._desc._scalars)
         prefs = _GemmPlanPrefs()
         lib = load_library()
         lib.mxb_gemm_plan_prefs_init(C.byref(prefs))
@@ -1312,7 +1331,7 @@ def _grouped_setup(a, b, index, layout, mode, alpha, beta, out_dtype, bias, acti
     g = _Grouped()
     g.ba, g.bb, g.gd, g.desc, g.dt, g.as_bf16 = ba, bb, gd, desc, dt, as_bf16
     g.groups, g.n, g.split_k, g.lay, g.iv = groups, n, split_k, lay, iv
-    g.views = ba.views + bb.views + [bv, iv, sv, ev, gv]
+    g.views = ba.views + bb.views + [bv, iv, sv, ev, gv] + gd._scalars
     return g
 
 

@@ -991,6 +991,16 @@ static void op_gemm(in_t *in) {
   if (which & 8) d.alpha = f32_of(u8(in) < 128 ? k_special[u8(in) % NSPECIAL] : u32(in));
   if (which & 16) d.beta = f32_of(u8(in) < 128 ? k_special[u8(in) % NSPECIAL] : u32(in));
   if (which & 32) d.ldc = u8(in) < 200 && N >= 1 && N <= MAX_ELEMS ? N + u8(in) % 5 : pick_dim(in);
+  /* pointer mode: host floats on the CPU backend, sometimes misaligned */
+  float scal[3];
+  const int soff = which & 192 && u8(in) >= 224 ? 1 + u8(in) % 3 : 0;
+  for (int k = 0; k < 2; k++) {
+    const float v = f32_of(u8(in) < 128 ? k_special[u8(in) % NSPECIAL] : u32(in));
+    memcpy((char *)scal + soff + 4 * k, &v, 4);
+  }
+  if (which & 64) d.alpha_ptr = (const float *)(void *)((char *)scal + soff);
+  if (which & 128) d.beta_ptr = (const float *)(void *)((char *)scal + soff + 4);
+  const int scal_bad = soff && d.struct_size >= offsetof(mxb_gemm_desc_t, beta_ptr) + sizeof(d.beta_ptr);
   size_t need = (size_t)0xA5A5A5A5A5A5A5A5ull;
   mxb_status_t s = mxb_gemm_workspace_size(g_ctx, &d, &A.t, &B.t, &need);
   if (s != MXB_SUCCESS) {
@@ -1021,7 +1031,7 @@ static void op_gemm(in_t *in) {
   CHECK(ft_same(&A) && ft_same(&B), "mxb_gemm changed an operand");
   if (!failed_cleanly(s, "mxb_gemm", out_same(&C))) {
     /* a descriptor of the first release (up to ldc) is complete: the later fields default */
-    CHECK(A.real && B.real && c_small && c && !misaligned && K == Kb &&
+    CHECK(A.real && B.real && c_small && c && !misaligned && !scal_bad && K == Kb &&
               d.struct_size >= offsetof(mxb_gemm_desc_t, ldc) + sizeof(d.ldc) &&
               ft_aligned(&A) && ft_aligned(&B) && aligned_to(c, es),
           "mxb_gemm accepted invalid arguments");
