@@ -36,24 +36,65 @@ problem lt_epilogue_problem(const problem &p, void *inter) {
   return q;
 }
 
-// The step's work: row m of C finished from the path's fp32 product t (final
-// up to beta C where the path applied it in place; alpha_t = 1, 1 * t == t,
-// as in the custom kernels' store()), block y of the grid taking every
-// gridDim.y-th run of blockDim.x * GU columns. Each thread loads its GU
-// columns' values before it writes any: its writes may alias its later reads
-// (fp32 C in place), so the compiler would otherwise keep one load in flight
-// (measured latency-bound with an element a thread and a 64-bit division
-// for its row and column). A gated activation writes C's N/2 columns from
-// the gate (column j of t and of bias) and the value (column N/2 + j); C is
-// not read then (beta is 0). aux gets every pre-activation (gate and value).
+// Element (m, n) of the finished product: t is final up to beta C where ran
+// applied it (in place); alpha_t = 1 (1 * t == t) as in the custom kernels'
+// store(). Written to aux when asked.
+__device__ __forceinline__ float pre_activation(const out_view &o, const float *t, int64_t ldt, int64_t m,
+                                                int64_t n) {
+  const float pre = mxb_gemm_finish(combine_at(o, 1.0f, m * o.ldc + n, t[m * ldt + n]), o.bias, o.bias_type,
+                                    MXB_ACT_NONE, n);
+  if (o.aux) {
+    out_view a = o;
+    a.c = o.aux;
+    write_at(a, m * o.ld_aux + n, pre);
+  }
+  return pre;
+}
+
+__global__ void lt_epilogue_kernel(const float *t, int64_t ldt, out_view o, int64_t M, int64_t N) {
+  load_scalars(o);
+  const bool gated = mxb_gemm_gate_act(o.act) != 0;
+  const int64_t W = gated ? N / 2 : N;  // C's columns
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < M * W; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t m = i / W, j = i % W;
+    const float x = pre_activation(o, t, ldt, m, j);
+    write_at(o, m * o.ldc + j, gated ? mxb_gemm_gated(o.act, x, pre_activation(o, t, ldt, m, W + j))
+                                     : mxb_activation(o.act, x));
+  }
+}
+
+mxb_status_t run_lt_epilogue(const mxb_context *ctx, const problem &p, const problem &ran, cudaStream_t st) {
+  out_view o = p.out;
+  if (in_place(p)) drop_beta(o);  // cuBLASLt (or its fallback) has added beta C already
+  lt_epilogue_kernel<<<grid_for(ctx, p.M * p.N, 256), 256, 0, st>>>(static_cast<const float *>(ran.out.c),
+                                                                     ran.out.ldc, o, p.M, p.N);
+  return launch_status("gemm epilogue kernel");
+}
+
+// The grouped GEMM's step: block (x, y) finishes row x % gt of tile x / gt
+// (g's tiles of `gt` rows, as the exact grouped kernel walks them) with the
+// tile's expert's bias (E x N values), the group found once a block. Each
+// thread loads its GU columns' values before it writes any: its writes may
+// alias its later reads (fp32 C in place), so the compiler would otherwise
+// keep one load in flight (measured latency-bound with an item per (tile,
+// column) and a group search each). Rows no group owns are not read or
+// written. A gated activation writes C's N/2 columns from the gate (column
+// j of t and of the expert's bias) and the value (column N/2 + j); C is not
+// read then (beta is 0). aux gets every pre-activation (gate and value).
 constexpr int GU = 8;
 __device__ __forceinline__ void write_aux(const out_view &o, int64_t m, int64_t n, float pre) {
   out_view a = o;
   a.c = o.aux;
   write_at(a, m * o.ld_aux + n, pre);
 }
-__device__ __forceinline__ void finish_row(const float *t, int64_t ldt, const out_view &o, const void *bias,
-                                           int64_t m, int64_t N) {
+__global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o, group_rows g, int gt, int64_t N) {
+  load_scalars(o);
+  const int64_t tile = blockIdx.x / gt;
+  if (tile >= g.tiles[g.E]) return;
+  const int64_t e = group_of_tile(g, tile);
+  const int64_t m = g.row0[e] + (tile - g.tiles[e]) * gt + blockIdx.x % gt;
+  if (m >= g.row0[e] + g.rows[e]) return;
+  const void *bias = o.bias ? static_cast<const char *>(o.bias) + e * N * mxb_dtype_bytes(o.bias_type) : nullptr;
   const bool gated = mxb_gemm_gate_act(o.act) != 0;
   const int64_t W = gated ? N / 2 : N, bs = blockDim.x;  // W: C's columns
   for (int64_t n0 = blockIdx.y * bs * GU + threadIdx.x; n0 < W; n0 += (int64_t)gridDim.y * bs * GU) {
@@ -81,7 +122,7 @@ __device__ __forceinline__ void finish_row(const float *t, int64_t ldt, const ou
     for (int u = 0; u < GU; u++) {
       const int64_t n = n0 + u * bs;
       if (n >= W) continue;
-      // the pre-activation (mxb_gemm_finish without the activation), then the activation
+      // pre_activation's value (alpha_t = 1: t is the path's product), then the activation
       float c = mxb_gemm_combine(1.0f, x[u], o.beta, cin[u]);
       if (bias) c = c + b[u];
       if (o.aux) write_aux(o, m, n, c);
@@ -97,49 +138,13 @@ __device__ __forceinline__ void finish_row(const float *t, int64_t ldt, const ou
   }
 }
 
-// Block (x, y): rows x, x + gridDim.x, ... of C.
-__global__ void lt_epilogue_kernel(const float *t, int64_t ldt, out_view o, int64_t M, int64_t N) {
-  load_scalars(o);
-  for (int64_t m = blockIdx.x; m < M; m += gridDim.x) finish_row(t, ldt, o, o.bias, m, N);
-}
-
-// Column blocks of the step's grid: runs of 256 * GU columns.
-static unsigned step_cols(int64_t N) {
-  const int64_t cols = (N + 256 * GU - 1) / (256 * GU);
-  return (unsigned)(cols < 65535 ? cols : 65535);
-}
-
-mxb_status_t run_lt_epilogue(const mxb_context *ctx, const problem &p, const problem &ran, cudaStream_t st) {
-  (void)ctx;
-  out_view o = p.out;
-  if (in_place(p)) drop_beta(o);  // cuBLASLt (or its fallback) has added beta C already
-  const dim3 grid((unsigned)(p.M < (1 << 30) ? p.M : (1 << 30)), step_cols(p.N));
-  lt_epilogue_kernel<<<grid, 256, 0, st>>>(static_cast<const float *>(ran.out.c), ran.out.ldc, o, p.M, p.N);
-  return launch_status("gemm epilogue kernel");
-}
-
-// The grouped GEMM's step: block (x, y) finishes row x % gt of tile x / gt
-// (g's tiles of `gt` rows, as the exact grouped kernel walks them) with the
-// tile's expert's bias (E x N values), the group found once a block. Rows no
-// group owns are not read or written.
-__global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o, group_rows g, int gt, int64_t N) {
-  load_scalars(o);
-  const int64_t tile = blockIdx.x / gt;
-  if (tile >= g.tiles[g.E]) return;
-  const int64_t e = group_of_tile(g, tile);
-  const int64_t m = g.row0[e] + (tile - g.tiles[e]) * gt + blockIdx.x % gt;
-  if (m >= g.row0[e] + g.rows[e]) return;
-  const void *bias = o.bias ? static_cast<const char *>(o.bias) + e * N * mxb_dtype_bytes(o.bias_type) : nullptr;
-  finish_row(t, ldt, o, bias, m, N);
-}
-
 mxb_status_t run_grouped_epilogue(const problem &p, const problem &ran, const group_rows &g, int gt,
                                   int64_t upper_tiles, cudaStream_t st) {
   out_view o = p.out;
   if (in_place(p)) drop_beta(o);  // the path has added beta C already
-  const int64_t rows = upper_tiles * gt;
+  const int64_t rows = upper_tiles * gt, cols = (p.N + 256 * GU - 1) / (256 * GU);
   if (rows >= ((int64_t)1 << 31)) return mxb_fail(MXB_ERR_BAD_SHAPE, "grouped GEMM epilogue: %lld row slots", (long long)rows);
-  const dim3 grid((unsigned)rows, step_cols(p.N));
+  const dim3 grid((unsigned)rows, (unsigned)(cols < 65535 ? cols : 65535));
   grouped_epilogue_kernel<<<grid, 256, 0, st>>>(static_cast<const float *>(ran.out.c), ran.out.ldc, o, g, gt, p.N);
   return launch_status("grouped gemm epilogue kernel");
 }
