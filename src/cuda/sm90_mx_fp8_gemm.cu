@@ -746,9 +746,14 @@ __global__ void __launch_bounds__(THREADS, 1)
   }
   ptx::setmaxnreg_inc<MATH_REGS>();
   const int r = (tid % 128) / 32 * 16 + lane / 4, q = lane % 4;
-  out_view o = p.out;
-  load_scalars(o);
-  const float at = mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f);
+  // Each tile's C from the output view with the scalars read (pointer mode)
+  // where it is stored, so that no copy of the view lives through the
+  // mainloop (the math warps' registers are the kernel's limit).
+  auto out_now = [&p] {
+    out_view o = p.out;
+    load_scalars(o);
+    return o;
+  };
   if constexpr (B128 && BN == 128) {  // warpgroups own rows (stage_rows)
     float acc[64], t[64];
     uint32_t g = 0;
@@ -773,7 +778,8 @@ __global__ void __launch_bounds__(THREADS, 1)
         }
         ptx::mbar_arrive(&empty[st]);
       }
-      store_subtile<16>(p, o, at, acc, m0, ut.m_end, ut.crow, n0, r, q, sp);
+      const out_view o = out_now();
+      store_subtile<16>(p, o, mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f), acc, m0, ut.m_end, ut.crow, n0, r, q, sp);
     }
     return;
   }
@@ -801,6 +807,8 @@ __global__ void __launch_bounds__(THREADS, 1)
       // thread arrives, so each releases its own shared-memory reads.
       ptx::mbar_arrive(&empty[st]);
     }
+    const out_view o = out_now();
+    const float at = mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f);
 #pragma unroll
     for (int sub = 0; sub < 2; ++sub)
       store_subtile<BN / 16>(p, o, at, acc + sub * (BN / 4), m0 + 64 * sub, ut.m_end, ut.crow, n0 + wg * (BN / 2), r, q,

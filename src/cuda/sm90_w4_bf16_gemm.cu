@@ -364,8 +364,6 @@ __global__ void __launch_bounds__(THREADS, 1)
   }
   ptx::setmaxnreg_inc<MATH_REGS>();
   const int r = wg * 64 + (tid % 128) / 32 * 16 + lane / 4, q = lane % 4;  // rows r, r + 8 of the tile
-  out_view o = p.out;
-  load_scalars(o);
   for (int64_t u = blockIdx.x; u < p.units; u += gridDim.x) {
     if (!tile_of<BN>(p, u, t)) continue;
     float acc[BN / 2];
@@ -387,6 +385,10 @@ __global__ void __launch_bounds__(THREADS, 1)
     // acc[4j + h]: row n0 + r + 8 (h / 2) of B (column of C), column
     // m0 + 8j + 2q + h % 2 of the tile (row of C). A warp's store writes 8
     // consecutive columns of C in each of 4 rows: whole 32-byte sectors.
+    // The output view with the scalars read (pointer mode) here, where the
+    // tile is stored, not before the mainloop (see sm90_mx_fp8_gemm.cu).
+    out_view o = p.out;
+    load_scalars(o);
     const float at = mxb_gemm_alpha_t(o.alpha, tensor_scale(t.a), tensor_scale(t.b));
 #pragma unroll
     for (int j = 0; j < BN / 8; ++j)
