@@ -135,7 +135,15 @@ typedef enum mxb_format_t {
   MXB_FORMAT_MOR_TENSOR = 18,      /* MoR: FP8 E4M3 or BF16 per partition */
   MXB_FORMAT_MOR_128x128 = 19,
   MXB_FORMAT_MOR_1x128 = 20,
-  MXB_FORMAT_COUNT = 21
+  /* Added in 0.2: FP8 blocks whose scale_inv is a power of two stored as
+   * one UE8M0 byte (2^(b - 127)), DeepGEMM's UE8M0 recipe: the codes and
+   * scale values of the fp32-scale format above quantized with
+   * fp8_pow2_scale, one byte per block instead of four. */
+  MXB_FORMAT_FP8_E4M3_1x128_UE8M0 = 21,
+  MXB_FORMAT_FP8_E5M2_1x128_UE8M0 = 22,
+  MXB_FORMAT_FP8_E4M3_128x128_UE8M0 = 23,
+  MXB_FORMAT_FP8_E5M2_128x128_UE8M0 = 24,
+  MXB_FORMAT_COUNT = 25
 } mxb_format_t;
 
 /* Element encodings (what one code means before scaling). */
@@ -160,7 +168,8 @@ typedef enum mxb_scale_type_t {
   MXB_SCALE_UE4M3 = 1, /* NVFP4 block scale byte */
   MXB_SCALE_E8M0 = 2,  /* MX block scale byte */
   MXB_SCALE_BDR = 3,   /* MX9/6/4: 8-bit shared exponent + 1-bit microexponents */
-  MXB_SCALE_FP32 = 4   /* FP8/MoR: fp32 scale_inv per block (dequant multiplier) */
+  MXB_SCALE_FP32 = 4,  /* FP8/MoR: fp32 scale_inv per block (dequant multiplier) */
+  MXB_SCALE_UE8M0 = 5  /* FP8 blocks: a power-of-two scale_inv as one E8M0 byte (added in 0.2) */
 } mxb_scale_type_t;
 
 typedef struct mxb_format_info_t {
@@ -176,7 +185,7 @@ typedef struct mxb_format_info_t {
   double elem_max;        /* largest finite element value (before scaling) */
   /* Added in 0.2; written when struct_size covers them. */
   const char *elem_name;  /* "e2m1", "e4m3", "int8", "sm8", "bf16", "e4m3|bf16" (MoR), ... */
-  const char *scale_name; /* "none", "ue4m3", "e8m0", "bdr", "fp32" */
+  const char *scale_name; /* "none", "ue4m3", "e8m0", "bdr", "fp32", "ue8m0" */
 } mxb_format_info_t;
 
 /* info->struct_size = sizeof(mxb_format_info_t) before the call. */

@@ -55,6 +55,17 @@ class FormatTable(unittest.TestCase):
         self.assertTrue(nv["has_tensor_amax"])
         self.assertEqual(mxblas.format_info("mxfp8_e4m3")["elem_max"], 448.0)
 
+    def test_ue8m0_byte_formats_hold_the_pow2_twin(self):
+        # fp8_*_ue8m0: the codes of the fp32-scale format with pow2_scale, each scale_inv as its E8M0 byte
+        x = sample(130, 260, 9)
+        for byte_fmt, twin in (("fp8_e4m3_1x128_ue8m0", "fp8_e4m3_1x128"), ("fp8_e5m2_128x128_ue8m0", "fp8_e5m2_128x128")):
+            self.assertEqual(mxblas.format_info(byte_fmt)["scale_type"], "ue8m0")
+            q, t = mxblas.quantize(x, byte_fmt), mxblas.quantize(x, twin, pow2_scale=True)
+            self.assertEqual(q.scales.dtype, np.uint8)
+            self.assertEqual(q.data.tobytes(), t.data.tobytes())
+            self.assertEqual(q.scales.tobytes(), (t.scales.view(np.uint32) >> 23).astype(np.uint8).tobytes())
+            np.testing.assert_array_equal(mxblas.dequantize(q), mxblas.dequantize(t))
+
     def test_unknown_format_raises_with_detail(self):
         with self.assertRaises(mxblas.MxblasError) as cm:
             mxblas.format_info("nvfp5")

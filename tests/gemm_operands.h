@@ -179,13 +179,14 @@ static inline mxb_gemm_desc_t mxbt_gemm_desc(mxb_gemm_mode_t mode, mxb_dtype_t c
 /* docs/GEMM.md's fast-mode gamma for K products of fa x fb: fp32 sums of
  * the K products and of the K-blocks (2u each), plus the FP8 tensor cores'
  * partial sums (about 13 bits) of each promotion: 128 products for FP8 with
- * fp32 block scales, 32 for the MX kernel (mx_kernel) on MX blocks. */
+ * fp32 or UE8M0 block scales, 32 for the MX kernel (mx_kernel) on MX blocks. */
 static inline double mxbt_fast_gamma(mxb_format_t fa, mxb_format_t fb, int64_t K, int mx_kernel) {
   mxb_format_info_t ia = {.struct_size = sizeof(ia)}, ib = {.struct_size = sizeof(ib)};
   mxb_format_info(fa, &ia);
   mxb_format_info(fb, &ib);
   const int fp8 = (ia.scale_type == MXB_SCALE_FP32 && ia.elem != MXB_ELEM_MIXED) ||
-                  (ib.scale_type == MXB_SCALE_FP32 && ib.elem != MXB_ELEM_MIXED);
+                  (ib.scale_type == MXB_SCALE_FP32 && ib.elem != MXB_ELEM_MIXED) ||
+                  ia.scale_type == MXB_SCALE_UE8M0 || ib.scale_type == MXB_SCALE_UE8M0;
   int L = ia.block_cols > ib.block_cols ? ia.block_cols : ib.block_cols;
   if (L <= 1) L = 32;
   const double nb = (double)((K + L - 1) / L);

@@ -54,6 +54,9 @@ static void bound_of(mxb_format_t f, double *tol, double *floor_) {
       *tol = ldexp(1.0, -d->bdr_m);
       *floor_ = ldexp(1.0, -127 - d->bdr_m);
       break;
+    /* UE8M0: the scale is rounded down to a power of two, at most 2^127 (not
+     * FLT_MAX), so the smallest step is twice the fp32-scale one */
+    case MXB_SCALE_UE8M0: *floor_ = ldexp(*floor_, -127); break;
     case MXB_SCALE_FP32: *floor_ = d->elem == MXB_ELEM_MIXED ? 0x1p-134 : ldexp(*floor_, -128); break;
     default: break; /* BF16: 2^-8 and half its subnormal step, 2^-134 */
   }

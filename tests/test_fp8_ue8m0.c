@@ -6,6 +6,7 @@
  * one ulp either side of maxnormal times a power of two, for 1x128 and
  * 128x128 blocks and per tensor, E4M3 and E5M2, on the CPU and (with a GPU)
  * CUDA. */
+#include <float.h>
 #include <math.h>
 
 #include "cuda_compare.h"
@@ -109,5 +110,239 @@ Test(fp8_ue8m0, pow2_scales_are_the_smallest_power_of_two_on_cuda) {
   mxb_context_t *ctx = NULL;
   cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx), MXB_SUCCESS);
   check(ctx, 1);
+  mxb_context_destroy(ctx);
+}
+
+/* ---- the one-byte formats ------------------------------------------------
+ * fp8_*_ue8m0 store what the fp32-scale format quantized with
+ * fp8_pow2_scale stores, the scale_inv as its E8M0 byte: the same codes
+ * (also with stochastic rounding, same seed), each byte the exponent field
+ * of the twin's scale_inv, the same dequantized values and GEMM results.
+ * Inputs include NaN, +-Inf, values near FLT_MAX (scale_inv 2^120 for
+ * E4M3) and blocks of fp32 subnormals (scale clamped to FLT_MAX, rounded
+ * down to 2^127: scale_inv 2^-127, byte 0). */
+static const mxb_format_t k_bytes[][2] = {
+    {MXB_FORMAT_FP8_E4M3_1x128_UE8M0, MXB_FORMAT_FP8_E4M3_1x128},
+    {MXB_FORMAT_FP8_E5M2_1x128_UE8M0, MXB_FORMAT_FP8_E5M2_1x128},
+    {MXB_FORMAT_FP8_E4M3_128x128_UE8M0, MXB_FORMAT_FP8_E4M3_128x128},
+    {MXB_FORMAT_FP8_E5M2_128x128_UE8M0, MXB_FORMAT_FP8_E5M2_128x128},
+};
+enum { BR = 300, BC = 520 }; /* partial blocks at both ends */
+
+static float *byte_sample(void) {
+  float *x = malloc((size_t)BR * BC * sizeof(float));
+  uint64_t s = 91;
+  for (int r = 0; r < BR; r++) {
+    const float g = ldexpf(1.0f, (int)(mxbt_next(&s) % 80) - 40);
+    for (int c = 0; c < BC; c++) x[r * BC + c] = g * mxbt_normal(&s);
+  }
+  for (int c = 0; c < BC; c++) {
+    x[1 * BC + c] = ldexpf(mxbt_normal(&s), -140); /* fp32 subnormals: scale_inv 2^-127 */
+    x[2 * BC + c] = c % 7 ? ldexpf(mxbt_uniform(&s), 127) : -FLT_MAX;
+    x[3 * BC + c] = 0.0f;
+  }
+  for (int r = 256; r < BR; r++) /* a 128 x 128 block of subnormals: byte 0 in the 128 x 128 formats too */
+    for (int c = 0; c < 128; c++) x[r * BC + c] = ldexpf(mxbt_normal(&s), -140);
+  x[4 * BC + 3] = NAN;
+  x[4 * BC + 200] = INFINITY;
+  x[130 * BC + 129] = -INFINITY; /* the second 128-row band */
+  return x;
+}
+
+typedef struct qt {
+  mxb_tensor_t t;
+  mxb_tensor_sizes_t sz;
+  void *host_data, *host_scales; /* the planes on the host */
+} qt;
+
+/* Quantize x into format f (fp8_pow2_scale = pow2, SR when sr) with ctx; the
+ * planes end on the host either way. */
+static void quantize_to(mxb_context_t *ctx, int gpu, mxb_format_t f, const float *x, int pow2, int sr, qt *q) {
+  memset(q, 0, sizeof(*q));
+  q->sz.struct_size = sizeof(q->sz);
+  cr_assert_eq(mxb_tensor_init(&q->t, f, BR, BC, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+  cr_assert_eq(mxb_tensor_sizes(f, BR, BC, MXB_SCALE_LAYOUT_LINEAR, &q->sz), MXB_SUCCESS);
+  q->host_data = malloc(q->sz.data_bytes);
+  q->host_scales = malloc(q->sz.scale_bytes);
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  cfg.fp8_pow2_scale = pow2;
+  if (sr) {
+    cfg.rounding = MXB_ROUND_SR;
+    cfg.seed = 1234;
+    cfg.offset = 77;
+  }
+  if (!gpu) {
+    q->t.data = q->host_data;
+    q->t.scales = q->host_scales;
+    cr_assert_eq(mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &q->t, NULL, 0, NULL), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+    return;
+  }
+#ifdef MXB_WITH_CUDA
+  void *dx = mxbt_dev_from_host(x, (size_t)BR * BC * sizeof(float)), *dws = NULL;
+  mxb_tensor_t d = q->t;
+  d.data = mxbt_dev_alloc(q->sz.data_bytes);
+  d.scales = mxbt_dev_alloc(q->sz.scale_bytes);
+  size_t ws = 0;
+  cr_assert_eq(mxb_quantize_workspace_size(ctx, &cfg, MXB_DTYPE_FP32, &d, &ws), MXB_SUCCESS);
+  if (ws) dws = mxbt_dev_alloc(ws);
+  cr_assert_eq(mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, dx, &d, dws, ws, NULL), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  mxbt_to_host(q->host_data, d.data, q->sz.data_bytes);
+  mxbt_to_host(q->host_scales, d.scales, q->sz.scale_bytes);
+  mxbt_dev_free(d.data);
+  mxbt_dev_free(d.scales);
+  mxbt_dev_free(dx);
+  mxbt_dev_free(dws);
+  q->t.data = q->host_data;
+  q->t.scales = q->host_scales;
+#endif
+}
+static void qt_free(qt *q) {
+  free(q->host_data);
+  free(q->host_scales);
+}
+
+/* fp32 values of q, dequantized by the CPU reference. */
+static float *dequantized(const qt *q) {
+  mxb_context_t *cpu = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  float *y = malloc((size_t)BR * BC * sizeof(float));
+  cr_assert_eq(mxb_dequantize(cpu, &q->t, MXB_DTYPE_FP32, y, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  mxb_context_destroy(cpu);
+  return y;
+}
+
+static void check_bytes(mxb_context_t *ctx, int gpu) {
+  float *x = byte_sample();
+  for (size_t i = 0; i < sizeof(k_bytes) / sizeof(k_bytes[0]); i++)
+    for (int sr = 0; sr < 2; sr++) {
+      const char *name = mxbt_format_name(k_bytes[i][0]);
+      qt b, b2, t;
+      quantize_to(ctx, gpu, k_bytes[i][0], x, 0, sr, &b);
+      quantize_to(ctx, gpu, k_bytes[i][0], x, 1, sr, &b2); /* pow2 is implied: setting it changes nothing */
+      quantize_to(ctx, gpu, k_bytes[i][1], x, 1, sr, &t);
+      cr_assert_eq(b.sz.scale_bytes * 4, t.sz.scale_bytes, "%s: one byte a block", name);
+      cr_assert_eq(memcmp(b.host_data, t.host_data, b.sz.data_bytes), 0, "%s sr=%d: codes differ from the twin's", name, sr);
+      cr_assert_eq(memcmp(b.host_data, b2.host_data, b.sz.data_bytes), 0, "%s: fp8_pow2_scale changed the codes", name);
+      cr_assert_eq(memcmp(b.host_scales, b2.host_scales, b.sz.scale_bytes), 0, "%s: fp8_pow2_scale changed a byte", name);
+      const uint8_t *sb = b.host_scales;
+      const float *sf = t.host_scales;
+      int saw0 = 0, saw_big = 0;
+      for (size_t k = 0; k < b.sz.scale_bytes; k++) {
+        cr_assert_eq(sb[k], mxbt_f2u(sf[k]) >> 23, "%s: scale %zu byte %d, twin scale_inv %a", name, k, sb[k], (double)sf[k]);
+        cr_assert_eq(mxbt_f2u(sf[k]) & 0x807FFFFFu, sb[k] ? 0u : 0x00400000u, "%s: twin scale_inv %a not a power of two",
+                     name, (double)sf[k]);
+        saw0 |= sb[k] == 0;
+        saw_big |= sb[k] >= 127 + 110;
+      }
+      cr_assert(saw0 && saw_big, "%s: the sample reaches neither end of the byte range", name);
+      float *yb = dequantized(&b), *yt = dequantized(&t);
+      cr_assert_eq(memcmp(yb, yt, (size_t)BR * BC * 4), 0, "%s: dequantized values differ from the twin's", name);
+      free(yb);
+      free(yt);
+      qt_free(&b);
+      qt_free(&b2);
+      qt_free(&t);
+    }
+  free(x);
+}
+
+Test(fp8_ue8m0, byte_formats_are_the_pow2_formats_on_the_cpu) {
+  mxb_context_t *ctx = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  check_bytes(ctx, 0);
+  mxb_context_destroy(ctx);
+}
+
+Test(fp8_ue8m0, byte_formats_are_the_pow2_formats_on_cuda) {
+  MXBT_REQUIRE_GPU();
+  mxb_context_t *ctx = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx), MXB_SUCCESS);
+  check_bytes(ctx, 1);
+  mxb_context_destroy(ctx);
+}
+
+/* The GEMM reads a byte operand as its twin: exact-mode C is the same bits
+ * (byte x byte, byte x twin, twin x byte against twin x twin), fp32 and
+ * bf16 C, with alpha and beta. */
+Test(fp8_ue8m0, gemm_reads_bytes_as_the_twin_on_the_cpu) {
+  mxb_context_t *ctx = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  float *x = byte_sample();
+  /* A = rows 0..47 of the sample (1x128 blocks), B = rows 0..69 (128x128), K = BC */
+  for (int e = 0; e < 2; e++) {
+    const mxb_format_t a8 = e ? MXB_FORMAT_FP8_E5M2_1x128_UE8M0 : MXB_FORMAT_FP8_E4M3_1x128_UE8M0;
+    const mxb_format_t b8 = MXB_FORMAT_FP8_E4M3_128x128_UE8M0;
+    const mxb_format_t a32 = e ? MXB_FORMAT_FP8_E5M2_1x128 : MXB_FORMAT_FP8_E4M3_1x128;
+    const mxb_format_t b32 = MXB_FORMAT_FP8_E4M3_128x128;
+    qt A8, A32, B8, B32;
+    quantize_to(ctx, 0, a8, x, 0, 0, &A8);
+    quantize_to(ctx, 0, a32, x, 1, 0, &A32);
+    quantize_to(ctx, 0, b8, x, 0, 0, &B8);
+    quantize_to(ctx, 0, b32, x, 1, 0, &B32);
+    A8.t.rows = A32.t.rows = 48;
+    B8.t.rows = B32.t.rows = 70;
+    const mxb_tensor_t *as[2] = {&A8.t, &A32.t}, *bs[2] = {&B8.t, &B32.t};
+    for (int ct = 0; ct < 2; ct++) {
+      mxb_gemm_desc_t d;
+      mxb_gemm_desc_init(&d);
+      d.mode = MXB_GEMM_EXACT;
+      d.c_type = ct ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32;
+      d.alpha = 0.75f;
+      d.beta = 0.5f;
+      const size_t cb = (size_t)48 * 70 * (ct ? 2 : 4);
+      unsigned char *want = malloc(cb), *got = malloc(cb);
+      for (size_t k = 0; k < cb; k++) want[k] = (unsigned char)(k * 7);
+      size_t ws = 0;
+      cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &A32.t, &B32.t, &ws), MXB_SUCCESS);
+      void *w = malloc(ws ? ws : 1);
+      cr_assert_eq(mxb_gemm(ctx, &d, &A32.t, &B32.t, want, w, ws, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+      for (int v = 0; v < 3; v++) { /* byte x byte, byte x twin, twin x byte */
+        const mxb_tensor_t *a = as[v == 2], *b = bs[v == 1];
+        for (size_t k = 0; k < cb; k++) got[k] = (unsigned char)(k * 7);
+        size_t ws2 = 0;
+        cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, a, b, &ws2), MXB_SUCCESS);
+        void *w2 = malloc(ws2 ? ws2 : 1);
+        cr_assert_eq(mxb_gemm(ctx, &d, a, b, got, w2, ws2, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+        cr_assert_eq(memcmp(got, want, cb), 0, "%s x %s (%s C): C differs from the fp32-scale twins'",
+                     mxbt_format_name(a->format), mxbt_format_name(b->format), ct ? "bf16" : "fp32");
+        free(w2);
+      }
+      free(w);
+      free(want);
+      free(got);
+    }
+    qt_free(&A8);
+    qt_free(&A32);
+    qt_free(&B8);
+    qt_free(&B32);
+  }
+  free(x);
+  mxb_context_destroy(ctx);
+}
+
+/* Byte 0xFF, which no quantizer writes, reads as NaN: its block dequantizes
+ * to NaN and nothing else changes. */
+Test(fp8_ue8m0, scale_byte_ff_reads_as_nan) {
+  mxb_context_t *ctx = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  float *x = byte_sample();
+  qt q;
+  quantize_to(ctx, 0, MXB_FORMAT_FP8_E4M3_1x128_UE8M0, x, 0, 0, &q);
+  float *before = dequantized(&q);
+  ((uint8_t *)q.host_scales)[q.sz.scale_cols * 7 + 1] = 0xFF; /* row 7, columns 128..255 */
+  float *after = dequantized(&q);
+  for (int r = 0; r < BR; r++)
+    for (int c = 0; c < BC; c++) {
+      const float a = after[r * BC + c], b = before[r * BC + c];
+      if (r == 7 && c >= 128 && c < 256) cr_assert(isnan(a), "(%d, %d) = %a, not NaN", r, c, (double)a);
+      else cr_assert_eq(mxbt_f2u(a), mxbt_f2u(b), "(%d, %d) changed", r, c);
+    }
+  free(before);
+  free(after);
+  qt_free(&q);
+  free(x);
   mxb_context_destroy(ctx);
 }

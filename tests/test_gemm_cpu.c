@@ -499,8 +499,10 @@ static int family(mxb_format_t f) {
     case MXB_FORMAT_MX9: case MXB_FORMAT_MX6: case MXB_FORMAT_MX4: return 3;
     case MXB_FORMAT_FP8_E4M3_TENSOR: case MXB_FORMAT_FP8_E5M2_TENSOR: return 4;
     case MXB_FORMAT_FP8_E4M3_1x128: case MXB_FORMAT_FP8_E5M2_1x128: case MXB_FORMAT_FP8_E4M3_128x128:
-    case MXB_FORMAT_FP8_E5M2_128x128: return 5;
-    default: return 6; /* MoR */
+    case MXB_FORMAT_FP8_E5M2_128x128: case MXB_FORMAT_FP8_E4M3_1x128_UE8M0: case MXB_FORMAT_FP8_E5M2_1x128_UE8M0:
+    case MXB_FORMAT_FP8_E4M3_128x128_UE8M0: case MXB_FORMAT_FP8_E5M2_128x128_UE8M0: return 5;
+    case MXB_FORMAT_MOR_TENSOR: case MXB_FORMAT_MOR_128x128: case MXB_FORMAT_MOR_1x128: return 6;
+    default: return -1; /* a format this list has not met yet: fails the matrix */
   }
 }
 

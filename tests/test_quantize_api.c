@@ -56,7 +56,8 @@ static void bound_of(mxb_format_t f, double *rel, double *abs_) {
     case MXB_SCALE_UE4M3: *rel = 0.25; *abs_ = 0.05; break;              /* quarter of scale ~ amax/6 */
     case MXB_SCALE_E8M0: *rel = ldexp(1.0, -e->mbits - 1); *abs_ = half_sub * 2 / e->max_value; break;
     case MXB_SCALE_BDR: *rel = 0; *abs_ = ldexp(1.0, 1 - e->mbits); break;
-    case MXB_SCALE_FP32: *rel = ldexp(1.0, -e->mbits - 1); *abs_ = half_sub * 2 / e->max_value; break;
+    case MXB_SCALE_FP32:
+    case MXB_SCALE_UE8M0: *rel = ldexp(1.0, -e->mbits - 1); *abs_ = half_sub * 2 / e->max_value; break;
     default: *rel = ldexp(1.0, -8); *abs_ = 0; break;
   }
   if (in.elem == MXB_ELEM_INT8) *rel = 0;
@@ -82,7 +83,9 @@ static void round_trip(mxb_format_t f, int64_t rows, int64_t cols, uint64_t seed
   bound_of(f, &rel, &abs_);
   double tensor_amax = 0;
   for (size_t i = 0; i < n; i++) tensor_amax = fmax(tensor_amax, fabs(x[i]));
-  int bc = in.scale_type == MXB_SCALE_FP32 || in.scale_type == MXB_SCALE_NONE ? 0 : in.block_cols;
+  int bc = in.scale_type == MXB_SCALE_FP32 || in.scale_type == MXB_SCALE_UE8M0 || in.scale_type == MXB_SCALE_NONE
+               ? 0
+               : in.block_cols;
   double *dec = malloc((size_t)cols * 8);
   for (int64_t r = 0; r < rows; r++) {
     mxb_cpu_decode_row_f64(&q.t, r, dec);
@@ -118,7 +121,7 @@ static void round_trip(mxb_format_t f, int64_t rows, int64_t cols, uint64_t seed
 Test(quantize, round_trip_every_format_with_tails) {
   mxb_format_t formats[MXB_FORMAT_COUNT];
   const size_t nformats = mxbt_quant_formats(formats);
-  cr_assert_eq(nformats, 17); /* every format but fp32 and the three MoR formats */
+  cr_assert_eq(nformats, 21); /* every format but fp32 and the three MoR formats */
   for (size_t k = 0; k < nformats; k++) {
     round_trip(formats[k], 3, 64, 1 + k);
     round_trip(formats[k], 7, 75, 100 + k);   /* tails of every block length */

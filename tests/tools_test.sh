@@ -53,7 +53,7 @@ EOF
 expect 0 "info" "$TOOL" info
 cp "$T/out" "$T/info"
 grep -q "nvfp4" "$T/out" && grep -q "CUDA devices" "$T/out" && ok "info lists formats and devices" || bad "info content"
-expect 0 "info --json parses" bash -c "'$TOOL' info --json | $PY -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"formats\"]) == 21'"
+expect 0 "info --json parses" bash -c "'$TOOL' info --json | $PY -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"formats\"]) == 25'"
 if grep -q "^CUDA devices: 0" "$T/info"; then
   expect 3 "--backend cuda without a device" "$TOOL" analyze "$T/x.npy" --backend cuda
   # a build with CUDA and no GPU says there is no device; a CPU-only build
@@ -651,7 +651,7 @@ CORPUS=$(dirname "$0")/../corpus
 expect 0 "corpus regenerates" "$TOOL" corpus "$T/corpus"
 expect 0 "the committed corpus is the CPU reference's" diff -r "$CORPUS" "$T/corpus" -x regenerate.sh -x README.md
 expect 0 "check corpus (this build)" "$TOOL" check corpus "$CORPUS"
-grep -q "^108 of 108 corpus checks passed" "$T/out" && ok "check corpus: every case passes" || bad "check corpus summary"
+grep -q "^114 of 114 corpus checks passed" "$T/out" && ok "check corpus: every case passes" || bad "check corpus summary"
 ncases=$(ls "$CORPUS/cases" | wc -l)
 "$PY" - "$CORPUS" "$ncases" <<'EOF' >"$T/out" 2>"$T/err" && ok "the manifest lists every case file" || bad "manifest"
 import json, os, sys
@@ -664,7 +664,7 @@ need = {"rounding": {"rne", "sr"}, "scale_rule": {"rceil", "floor", "ceil", "eve
 for k, v in need.items():
     assert {c[k] for c in m["cases"] if k in c} == v, k
 fmts = {c["format"] for c in m["cases"] if c["op"] == "quantize"}
-assert len(fmts) == 20 and {"mor_1x128", "fp8_e4m3_128x128", "mx4"} <= fmts, fmts
+assert len(fmts) == 24 and {"mor_1x128", "fp8_e4m3_128x128", "mx4", "fp8_e4m3_1x128_ue8m0"} <= fmts, fmts
 assert sum(c["op"] == "gemm" for c in m["cases"]) >= 8
 assert sum(os.path.getsize(f"{d}/{c['file']}") for c in m["cases"]) < 2_000_000
 EOF

@@ -82,7 +82,8 @@ static int build_cases(ccase *c) {
     }
   static const mxb_format_t sr[] = {MXB_FORMAT_NVFP4,       MXB_FORMAT_MXFP8_E4M3,      MXB_FORMAT_MXFP8_E5M2,
                                     MXB_FORMAT_MXFP6_E2M3,  MXB_FORMAT_MXFP4,           MXB_FORMAT_MXINT8,
-                                    MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128};
+                                    MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128,
+                                    MXB_FORMAT_FP8_E4M3_1x128_UE8M0};
   for (size_t i = 0; i < sizeof(sr) / sizeof(sr[0]); i++) {
     k = add(c, &n, OP_QUANTIZE, IN_NORMAL, sr[i], sr[i], ROWS, 128, "sr_seed1234");
     k->cfg.rounding = MXB_ROUND_SR;
@@ -143,12 +144,12 @@ static int build_cases(ccase *c) {
                                     MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP6_E2M3,     MXB_FORMAT_MXFP4,
                                     MXB_FORMAT_MXINT8,     MXB_FORMAT_MX9,            MXB_FORMAT_MX6,
                                     MXB_FORMAT_MX4,        MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_1x128,
-                                    MXB_FORMAT_MOR_1x128};
+                                    MXB_FORMAT_MOR_1x128,  MXB_FORMAT_FP8_E4M3_1x128_UE8M0};
   static const mxb_format_t gb[] = {MXB_FORMAT_BF16,       MXB_FORMAT_NVFP4,          MXB_FORMAT_MXFP8_E4M3,
                                     MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP6_E2M3,     MXB_FORMAT_MXFP4,
                                     MXB_FORMAT_MXINT8,     MXB_FORMAT_MX9,            MXB_FORMAT_MX6,
                                     MXB_FORMAT_MX4,        MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_128x128,
-                                    MXB_FORMAT_MOR_1x128};
+                                    MXB_FORMAT_MOR_1x128,  MXB_FORMAT_FP8_E4M3_128x128_UE8M0};
   for (size_t i = 0; i < sizeof(ga) / sizeof(ga[0]); i++) {
     int ok = 0;
     if (mxb_gemm_pair_supported(ga[i], gb[i], MXB_GEMM_EXACT, &ok) == MXB_SUCCESS && ok)

@@ -21,7 +21,7 @@ int cmd_info(cli_opts *o, int nargs, char **args) {
            mxb_version_string(), mxb_build_info(), ndev);
   } else {
     printf("mxblas %s\nbuild: %s\n\n", mxb_version_string(), mxb_build_info());
-    printf("%-18s %-9s %4s %9s %-6s %5s %12s\n", "format", "element", "bits", "block", "scale",
+    printf("%-22s %-9s %4s %9s %-6s %5s %12s\n", "format", "element", "bits", "block", "scale",
            "amax", "elem max");
   }
   for (int f = 0; f < MXB_FORMAT_COUNT; f++) {
@@ -41,7 +41,7 @@ int cmd_info(cli_opts *o, int nargs, char **args) {
              f ? ", " : "", fi.name, fi.elem_name, fi.elem_bits, block, scale, fi.has_tensor_amax ? "true" : "false",
              fi.elem_max);
     else
-      printf("%-18s %-9s %4d %9s %-6s %5s %12g\n", fi.name,
+      printf("%-22s %-9s %4d %9s %-6s %5s %12g\n", fi.name,
              fi.elem_name, fi.elem_bits, block, scale,
              fi.has_tensor_amax ? "yes" : "", fi.elem_max);
   }

@@ -360,6 +360,19 @@ MXB_HD float mxb_fp8_scale(uint32_t amax_bits, const mxb_fp *p, int pow2) {
   if (pow2) s = mxb_u2f(mxb_f2u(s) & 0xFF800000u);
   return s;
 }
+/* Stores partition k's scale_inv = 1 / scale. UE8M0: 1 / scale is a power
+ * of two in 2^-127 .. 2^120, so its fp32 exponent field is the E8M0 byte
+ * (2^-127, a subnormal, has field 0, which E8M0 reads as 2^-127). */
+MXB_HD void mxb_fp8_scale_inv_store(void *scales, int scale_type, int64_t k, float scale) {
+  float si = 1.0f / scale;
+  if (scale_type == MXB_SCALE_UE8M0) ((uint8_t *)scales)[k] = (uint8_t)(mxb_f2u(si) >> 23);
+  else ((float *)scales)[k] = si;
+}
+/* Partition k's scale_inv (UE8M0: 2^(b - 127); byte 0xFF, which no
+ * quantizer writes, reads as NaN). */
+MXB_HD float mxb_fp8_scale_inv_load(const void *scales, int scale_type, int64_t k) {
+  return scale_type == MXB_SCALE_UE8M0 ? mxb_e8m0_decode(((const uint8_t *)scales)[k]) : ((const float *)scales)[k];
+}
 /* The largest magnitude code of a block with this scale: its codes times
  * the stored scale_inv = 1 / scale stay finite (mxb_fp_finite_cap). */
 MXB_HD uint32_t mxb_fp8_cap(const mxb_fp *p, float scale) { return mxb_fp_finite_cap(p, 1.0f / scale); }

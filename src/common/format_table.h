@@ -52,7 +52,11 @@
   X(FP8_E5M2_128x128, "fp8_e5m2_128x128", E5M2, 8, 128, 128, FP32, 0, 0, 0)       \
   X(MOR_TENSOR, "mor", MIXED, 16, 0, 0, FP32, 0, 0, 0)                            \
   X(MOR_128x128, "mor_128x128", MIXED, 16, 128, 128, FP32, 0, 0, 0)               \
-  X(MOR_1x128, "mor_1x128", MIXED, 16, 1, 128, FP32, 0, 0, 0)
+  X(MOR_1x128, "mor_1x128", MIXED, 16, 1, 128, FP32, 0, 0, 0)                    \
+  X(FP8_E4M3_1x128_UE8M0, "fp8_e4m3_1x128_ue8m0", E4M3, 8, 1, 128, UE8M0, 0, 0, 0) \
+  X(FP8_E5M2_1x128_UE8M0, "fp8_e5m2_1x128_ue8m0", E5M2, 8, 1, 128, UE8M0, 0, 0, 0) \
+  X(FP8_E4M3_128x128_UE8M0, "fp8_e4m3_128x128_ue8m0", E4M3, 8, 128, 128, UE8M0, 0, 0, 0) \
+  X(FP8_E5M2_128x128_UE8M0, "fp8_e5m2_128x128_ue8m0", E5M2, 8, 128, 128, UE8M0, 0, 0, 0)
 
 /* Scale types, in enum order: X(id, name, bytes, aux). bytes: per scale
  * entry; aux: one aux byte per entry (the BDR microexponents). */
@@ -61,7 +65,8 @@
   X(UE4M3, "ue4m3", 1, 0)  \
   X(E8M0, "e8m0", 1, 0)    \
   X(BDR, "bdr", 1, 1)      \
-  X(FP32, "fp32", 4, 0)
+  X(FP32, "fp32", 4, 0)    \
+  X(UE8M0, "ue8m0", 1, 0)
 
 /* ---- compile-time traits ------------------------------------------------ */
 /* Constant-folded wherever the format or element is a constant (a kernel's
@@ -123,6 +128,16 @@ MXB_HDC int mxb_scale_aux_bytes(int s) {
 #undef MXB_FMT_BCOLS_
 #undef MXB_FMT_SCALE_
 #undef MXB_FMT_AMAX_
+
+/* Scale types holding an FP8 partition's scale_inv: fp32, or (UE8M0) its
+ * power of two as one E8M0 byte. A UE8M0 scale is always rounded down to a
+ * power of two (mxb_fp8_scale's pow2), so the byte holds it exactly. */
+MXB_HDC int mxb_fp8_scale_type(int scale_type) {
+  return scale_type == MXB_SCALE_FP32 || scale_type == MXB_SCALE_UE8M0;
+}
+MXB_HDC int mxb_fp8_pow2(int scale_type, int fp8_pow2_scale) {
+  return scale_type == MXB_SCALE_UE8M0 || fp8_pow2_scale;
+}
 
 /* The tensor-wide scale of a format (NUMERICS 7 step 3), the one rule the
  * dequantizers and both GEMMs read: NVFP4's amax (used / 2688), or, for a

@@ -15,7 +15,7 @@ typedef enum { FAM_PLAIN, FAM_NVFP4, FAM_MX, FAM_BDR, FAM_FP8_TENSOR, FAM_FP8_BL
 
 static const char *const k_family_names[] = {
   "plain", "NVFP4", "MX (E8M0, 1x32)", "shared-microexponent (MX9/MX6/MX4)",
-  "FP8 per-tensor", "FP8 block-scaled (1x128/128x128)", "MoR",
+  "FP8 per-tensor", "FP8 block-scaled (1x128/128x128, fp32 or UE8M0 scales)", "MoR",
 };
 
 static gemm_family family_of(const mxb_format_desc *d) {
@@ -24,7 +24,8 @@ static gemm_family family_of(const mxb_format_desc *d) {
     case MXB_SCALE_UE4M3: return FAM_NVFP4;
     case MXB_SCALE_E8M0: return FAM_MX;
     case MXB_SCALE_BDR: return FAM_BDR;
-    case MXB_SCALE_FP32: break;
+    case MXB_SCALE_FP32:
+    case MXB_SCALE_UE8M0: break;
   }
   if (d->elem == MXB_ELEM_MIXED) return FAM_MOR;
   return d->block_cols == 0 ? FAM_FP8_TENSOR : FAM_FP8_BLOCK;

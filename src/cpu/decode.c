@@ -100,7 +100,8 @@ void mxb_cpu_decode_row_f64(const mxb_tensor_t *t, int64_t row, double *out) {
       case MXB_SCALE_UE4M3: s = (double)mxb_ue4m3_decode(s8[mxb_cpu_scale_index(t, row, j, scols)]); break;
       case MXB_SCALE_E8M0: s = (double)mxb_e8m0_decode(s8[mxb_cpu_scale_index(t, row, j, scols)]); break;
       case MXB_SCALE_FP32:
-        s = plane ? 1.0 : (double)((const float *)t->scales)[mxb_block_index(row, c0, rs, cs, scols)];
+      case MXB_SCALE_UE8M0:
+        s = plane ? 1.0 : (double)mxb_fp8_scale_inv_load(t->scales, d->scale_type, mxb_block_index(row, c0, rs, cs, scols));
         break;
       default: break;
     }

@@ -327,14 +327,16 @@ static void encode_bdr(const qctx *q, qslot *s, int64_t row) {
   }
 }
 
-/* FP8 with fp32 scales (NUMERICS 4.4): the scales of band b from the tile
- * stats in s, stored when `store`. */
+/* FP8 with fp32 or UE8M0 scales (NUMERICS 4.4): the scales of band b from
+ * the tile stats in s, stored when `store`. */
 static void fp8_scales(const qctx *q, qslot *s, int64_t b, int store) {
   for (int64_t j = 0; j < q->scols; j++) {
-    float sc = mxb_fp8_scale(q->fp8_amax_given ? q->fp8_amax : s->tamax[j], &q->fp, q->cfg->fp8_pow2_scale);
+    const int st = q->d->scale_type;
+    float sc = mxb_fp8_scale(q->fp8_amax_given ? q->fp8_amax : s->tamax[j], &q->fp,
+                             mxb_fp8_pow2(st, q->cfg->fp8_pow2_scale));
     s->tscale[j] = sc;
     s->tcap[j] = mxb_fp8_cap(&q->fp, sc);
-    if (store) ((float *)q->dst->scales)[b * q->scols + j] = 1.0f / sc;
+    if (store) mxb_fp8_scale_inv_store(q->dst->scales, st, b * q->scols + j, sc);
     if (store && q->fp8_amax_out) *q->fp8_amax_out = mxb_u2f(s->tamax[j]); /* per tensor: one band, one column */
   }
 }
@@ -357,12 +359,12 @@ static void encode_task(void *arg, int64_t k, int slot) {
   if (q->br > 1) {
     band_stats(q, s, k / q->cpb);
     /* one chunk of the band stores its scales */
-    if (st == MXB_SCALE_FP32) fp8_scales(q, s, k / q->cpb, k % q->cpb == 0);
+    if (mxb_fp8_scale_type(st)) fp8_scales(q, s, k / q->cpb, k % q->cpb == 0);
     /* a 2D NVFP4 band is one chunk (16 <= CHUNK_ROWS): its tiles choose here */
     if (q->four_six_2d) nvfp4_tile_choice(q, s, r0, r1);
   }
   for (int64_t row = r0; row < r1; row++) {
-    if (st == MXB_SCALE_FP32 && q->br == 1) {
+    if (mxb_fp8_scale_type(st) && q->br == 1) {
       tile_stats(q, s, row, row + 1, s->tamax, s->tbad);
       fp8_scales(q, s, row, 1);
     }
@@ -375,7 +377,8 @@ static void encode_task(void *arg, int64_t k, int slot) {
       }
       case MXB_SCALE_E8M0: encode_mx(q, s, row); break;
       case MXB_SCALE_BDR: encode_bdr(q, s, row); break;
-      case MXB_SCALE_FP32: encode_fp8(q, s); break;
+      case MXB_SCALE_FP32:
+      case MXB_SCALE_UE8M0: encode_fp8(q, s); break;
       case MXB_SCALE_NONE: /* BF16 (NUMERICS 4.5), saturating like every storage format */
         for (int64_t c = 0; c < q->cols; c++)
           ((uint16_t *)q->dst->data)[row * q->cols + c] = mxb_bf16_rne_satfinite(s->x[c]);
@@ -436,7 +439,7 @@ mxb_status_t mxb_cpu_quantize(const mxb_quant_config_t *cfg, mxb_dtype_t src_typ
     else
       memcpy(q.signs, cfg->rht.sign_mask, sizeof(q.signs));
   }
-  const int nvfp4 = q.d->scale_type == MXB_SCALE_UE4M3, fp8 = q.d->scale_type == MXB_SCALE_FP32;
+  const int nvfp4 = q.d->scale_type == MXB_SCALE_UE4M3, fp8 = mxb_fp8_scale_type(q.d->scale_type);
   q.mode = fp8 ? MXB_AMAX_FINITE : nan_blocks(&q) ? MXB_AMAX_NAN_BLOCK : MXB_AMAX_SKIP_NAN;
   q.br = cfg->block_2d ? q.d->block_cols /* 2D scaling: square tiles (NVFP4 16x16, MX 32x32) */
          : q.d->block_rows ? q.d->block_rows : q.rows;

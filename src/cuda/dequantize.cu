@@ -29,10 +29,12 @@ struct DArgs : tensor_view {
 };
 
 // The kernel family of a scale type.
-enum Kind { K_NVFP4, K_MX, K_BDR, K_FP8, K_BF16 };
+// K_FP8B: FP8 whose scale_inv is a UE8M0 byte (decoded when fetched, then
+// as K_FP8).
+enum Kind { K_NVFP4, K_MX, K_BDR, K_FP8, K_FP8B, K_BF16 };
 constexpr int kind_of(int scale) {
   return scale == MXB_SCALE_UE4M3 ? K_NVFP4 : scale == MXB_SCALE_E8M0 ? K_MX : scale == MXB_SCALE_BDR ? K_BDR
-         : scale == MXB_SCALE_FP32 ? K_FP8 : K_BF16;
+         : scale == MXB_SCALE_FP32 ? K_FP8 : scale == MXB_SCALE_UE8M0 ? K_FP8B : K_BF16;
 }
 // The formats dequantized here: every stored format but MoR (whose decisions
 // the CPU reference decodes) and plain fp32 (nothing to dequantize).
@@ -106,9 +108,10 @@ __device__ __forceinline__ DRaw fetch(const DArgs &a, int64_t r, int64_t j) {
     const int64_t k = mxb_scale_index(r, c0 / BC, a.scale_cols, false);
     d.s = __ldg(a.scales + k);
     d.x = __ldg(a.aux + k);
-  } else if constexpr (KIND == K_FP8) {
+  } else if constexpr (KIND == K_FP8 || KIND == K_FP8B) {
     const int64_t part = mxb_block_index(r, c0, a.brs, a.bcs, a.scale_cols);
-    d.s = __float_as_uint(__ldg(reinterpret_cast<const float *>(a.scales) + part));
+    d.s = KIND == K_FP8 ? __float_as_uint(__ldg(reinterpret_cast<const float *>(a.scales) + part))
+                        : __float_as_uint(mxb_e8m0_decode(__ldg(a.scales + part)));
   }
   return d;
 }
@@ -124,7 +127,7 @@ __global__ void __launch_bounds__(256) dequant_kernel(DArgs a) {
   const mxb_fp p = mxb_elem_fp(ELEM);
   const float A = KIND == K_NVFP4 ? *a.amax : 0.0f;
   // The element decode table (codes of up to 8 bits).
-  constexpr bool LUT = KIND == K_NVFP4 || KIND == K_MX || KIND == K_FP8;
+  constexpr bool LUT = KIND == K_NVFP4 || KIND == K_MX || KIND == K_FP8 || KIND == K_FP8B;
   __shared__ float lut[LUT ? 1 << BITS : 1];
   if (LUT) {
     for (int c = threadIdx.x; c < (1 << BITS); c += blockDim.x) lut[c] = mxb_fp_decode(&p, (uint32_t)c);
@@ -208,7 +211,7 @@ extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_t
     constexpr int SCALE = mxb_fmt_scale_type(F), ELEM = mxb_fmt_elem(F);
     // FP8 partitions and BF16 are read without a compile-time block length,
     // so the formats that share an element share one instance.
-    constexpr int BC = SCALE == MXB_SCALE_FP32 || SCALE == MXB_SCALE_NONE ? 0 : mxb_fmt_block_cols(F);
+    constexpr int BC = mxb_fp8_scale_type(SCALE) || SCALE == MXB_SCALE_NONE ? 0 : mxb_fmt_block_cols(F);
     if constexpr (dequant_offered(F) && F < MXB_FORMAT_COUNT) {
       MXB_DTYPE_SWITCH(dst_type, OT, [&] { dequant_kernel<SCALE, ELEM, BC, OT><<<g, 256, 0, st>>>(a); });
       return launch_status("dequant_kernel");

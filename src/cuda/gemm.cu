@@ -39,11 +39,12 @@ static bool lt_fp8_blocks(int fa, int fb) {
 }
 static bool is_fp4(int f) { return f == MXB_FORMAT_NVFP4 || f == MXB_FORMAT_MXFP4; }
 // Formats the dequantize path takes: BF16 holds their decoded values exactly
-// (within scale limits the dequantization checks), except FP8 with fp32
-// block scales, whose values it rounds (within the FP8 bound).
+// (within scale limits the dequantization checks; FP8 with UE8M0 scales
+// too), except FP8 with fp32 block scales, whose values it rounds (within
+// the FP8 bound).
 static bool bf16_dequant(int f) {
   const mxb_format_desc *d = mxb_format_desc_get((mxb_format_t)f);
-  return f == MXB_FORMAT_BF16 || bf16_holds_decoded(f) || (d->scale_type == MXB_SCALE_FP32 && d->elem != MXB_ELEM_MIXED);
+  return f == MXB_FORMAT_BF16 || bf16_holds_decoded(f) || (mxb_fp8_scale_type(d->scale_type) && d->elem != MXB_ELEM_MIXED);
 }
 
 static problem make_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B, void *C,

@@ -54,6 +54,7 @@ __device__ __forceinline__ double decoded(const operand &o, int64_t r, int64_t k
     case MXB_SCALE_UE4M3:
       return (double)mxb_fp_decode(&o.fp, c) * (double)mxb_ue4m3_decode(o.scales[scale_index(o, r, k)]);
     case MXB_SCALE_E8M0:
+    case MXB_SCALE_UE8M0:  // MX blocks; FP8 blocks with their scale_inv as one byte
       return (double)mxb_fp_decode(&o.fp, c) * (double)mxb_e8m0_decode(o.scales[scale_index(o, r, k)]);
     case MXB_SCALE_BDR: {
       int64_t s = scale_index(o, r, k);

@@ -175,11 +175,12 @@ __global__ void __launch_bounds__(256) dequant_blocks_kernel(operand o, exact_sc
   if (inexact) atomicOr(flag, 1);
 }
 
-// BF16 and FP8 with fp32 scales, 16 elements per thread.
-// The common operands (FP4 / 8-bit elements with UE4M3 or E8M0 scales, and
-// BF16), 16 elements per thread: the block scale is decoded once per group,
-// elements through a table, one fp32 product each (exact unless it leaves
-// the normal range, which is flagged along with any value BF16 cannot hold).
+// The common operands (FP4 / 8-bit elements with UE4M3 or E8M0 scales, FP8
+// with fp32 or UE8M0 scales, and BF16), 16 elements per thread: the block
+// scale is decoded once per group, elements through a table, one fp32
+// product each (exact unless it leaves the normal range, which is flagged
+// along with any value BF16 cannot hold; FP8 with fp32 block scales is
+// rounded instead).
 template <int BITS>
 __global__ void dequant_fast_kernel(operand o, int64_t Kld, uint16_t *out, int *flag) {
   __shared__ float lut[BITS == 16 ? 1 : 1 << BITS];
@@ -205,9 +206,9 @@ __global__ void dequant_fast_kernel(operand o, int64_t Kld, uint16_t *out, int *
           w[0] = x.x; w[1] = x.y; w[2] = x.z; w[3] = x.w; w[4] = y.x; w[5] = y.y; w[6] = y.z; w[7] = y.w;
         } else {
           float sc = 1.0f;  // FP8 per tensor: the scale is a tensor scale (alpha)
-          if (o.scale_type == MXB_SCALE_FP32) {
+          if (mxb_fp8_scale_type(o.scale_type)) {
             if (o.block_cols)
-              sc = reinterpret_cast<const float *>(o.scales)[mxb_block_index(r, k0, rshift, shift, o.scale_cols)];
+              sc = mxb_fp8_scale_inv_load(o.scales, o.scale_type, mxb_block_index(r, k0, rshift, shift, o.scale_cols));
           } else {
             const uint8_t sb = o.scales[r * o.scale_cols + (k0 >> shift)];
             sc = o.scale_type == MXB_SCALE_UE4M3 ? mxb_ue4m3_decode(sb) : mxb_e8m0_decode(sb);
@@ -255,7 +256,7 @@ static bool fast_dequant_ok(const operand &o) {
   if (o.elem == MXB_ELEM_BF16) return true;
   return (o.elem_bits == 4 || o.elem_bits == 8) && !o.swizzled &&
          (o.scale_type == MXB_SCALE_UE4M3 || o.scale_type == MXB_SCALE_E8M0 ||
-          (o.scale_type == MXB_SCALE_FP32 && o.elem != MXB_ELEM_MIXED));
+          (mxb_fp8_scale_type(o.scale_type) && o.elem != MXB_ELEM_MIXED));
 }
 
 mxb_status_t dequant_bf16(const mxb_context *ctx, const operand &o, int64_t Kld, uint16_t *out, int *flag,

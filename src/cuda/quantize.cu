@@ -286,7 +286,7 @@ __global__ void __launch_bounds__(256) bf16_kernel(QArgs a) {
   }
 }
 
-// ---- FP8 with fp32 scales (per tensor, 1x128, 128x128) ---------------------------
+// ---- FP8 with fp32 scales (per tensor, 1x128, 128x128) or UE8M0 bytes ------------
 // Pass 1 (AMAX_ONLY) folds each 16-element run's finite amax into its
 // partition's slot; pass 2 encodes with the partition's scale. The thread
 // holding a partition's first element writes its scale_inv.
@@ -317,7 +317,7 @@ __global__ void __launch_bounds__(256) fp8_kernel(QArgs a) {
     for (int k = 0; k < 16; k++) codes[k] = mxb_fp8_encode_scaled(&p, v[k], scale, cap, SR ? rb[k] : -1);
     pack_store<16, 8>(a.data + r * a.row_bytes + c0, codes, n, a.vec_out && n == 16);
     const bool first = (a.br ? (r & (a.br - 1)) == 0 : r == 0) && (a.bc ? (c0 & (a.bc - 1)) == 0 : c0 == 0);
-    if (first) reinterpret_cast<float *>(a.scales)[part] = 1.0f / scale;
+    if (first) mxb_fp8_scale_inv_store(a.scales, a.fp8_scale, part, scale);
   }
 }
 
@@ -331,7 +331,7 @@ size_t round256(size_t b) { return (b + 255) / 256 * 256; }
 
 // Workspace layout: [FP8 partition amaxes][RHT staging buffer, fp32].
 size_t fp8_part_bytes(const mxb_format_desc *d, const mxb_tensor_sizes_t *s) {
-  return d->scale_type == MXB_SCALE_FP32 ? round256((size_t)(s->scale_rows * s->scale_cols) * 4) : 0;
+  return mxb_fp8_scale_type(d->scale_type) ? round256((size_t)(s->scale_rows * s->scale_cols) * 4) : 0;
 }
 // The RHT is fused (in registers) for d = 16; larger chunks are transformed
 // into the workspace first.
@@ -398,7 +398,7 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
     } else if constexpr (SCALE == MXB_SCALE_BDR) {
       bdr_kernel<DT, ELEM, BC><<<grid_for(ctx, a.rows * ((a.cols + BC - 1) / BC), T), T, 0, st>>>(a);
       *impl = "cuda-bdr-quantize";
-    } else if constexpr (SCALE == MXB_SCALE_FP32 && ELEM != MXB_ELEM_MIXED) {
+    } else if constexpr (mxb_fp8_scale_type(SCALE) && ELEM != MXB_ELEM_MIXED) {
       const unsigned g = grid_for(ctx, nb16, T);
       const size_t nparts = (size_t)(mxb_scale_rows(d, a.rows) * mxb_scale_cols(d, a.cols));
       // The partitions' amaxes, unless a supplied amax alone sets the scale;
@@ -461,7 +461,8 @@ QArgs make_qargs(const mxb_quant_config_t *cfg, const mxb_format_desc *d, const 
   a.sr_base = mxb_sr_base(cfg->global_row0, cfg->global_col0, a.sr_ld);
   a.rule = cfg->scale_rule;
   a.policy = cfg->nonfinite;
-  a.pow2 = cfg->fp8_pow2_scale;
+  a.pow2 = mxb_fp8_pow2(d->scale_type, cfg->fp8_pow2_scale);
+  a.fp8_scale = d->scale_type;
   a.four_six = (int)cfg->four_over_six;
   a.br = d->block_rows;
   a.bc = d->block_cols;

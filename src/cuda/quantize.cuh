@@ -27,6 +27,7 @@ struct QArgs : tensor_view {
   int rule, policy, pow2;
   int four_six;  // NVFP4 Four Over Six metric (0: off)
   int br, bc;  // FP8 partition shape (0 = whole dimension)
+  int fp8_scale;  // FP8: how scale_inv is stored (MXB_SCALE_FP32, or MXB_SCALE_UE8M0 as one byte)
   int brs, bcs;  // their mxb_block_shift
   uint32_t rng_add;  // added to the offset read from rng (a pair's column-wise copy sharing the state)
   int64_t sr_base, sr_ld;  // SR indices: mxb_sr_base of the shard's place, the whole tensor's columns (cfg->global_*)
