@@ -193,6 +193,7 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
   int64_t end = 0; /* rows before `end` belong to an earlier group */
   float *scratch = (float *)((unsigned char *)workspace + /* a gated activation's, after the GEMM's workspace */
                              mxb_cpu_gemm_workspace_size(g->max_rows, g->N, A->cols, g->L));
+  const mxb_gemm_desc_t hd = mxb_gemm_host_scalars(&g->gemm); /* pointer mode: read once, for every group */
   for (int64_t e = 0; e < desc->groups; e++) {
     int64_t start; /* K split: columns [start, start + rows) of A and B; else rows of A */
     const int64_t rows = group_span(desc, e, desc->layout == MXB_GROUPED_K_CONTIGUOUS ? A->cols : A->rows,
@@ -204,7 +205,7 @@ static void cpu_grouped(const mxb_grouped_gemm_desc_t *desc, const grouped_shape
     const mxb_tensor_t Be = expert(desc, B, e);
     mxb_tensor_t Ae = *A; /* group e's tensor amax, with a_group_scales */
     if (a_group_scales(desc)) Ae.amax = A->amax + e;
-    mxb_gemm_desc_t d = mxb_gemm_host_scalars(&g->gemm); /* the expert's bias: N values of the E x N */
+    mxb_gemm_desc_t d = hd; /* the expert's bias: N values of the E x N */
     if (d.bias) d.bias = (const char *)d.bias + (size_t)(e * g->N) * (size_t)mxb_dtype_bytes(d.bias_type);
     char *Ce = (char *)C + (size_t)(start * g->ldc) * esize;
     if (d.aux) d.aux = (char *)d.aux + (size_t)(start * d.ld_aux) * esize; /* the group's rows (M layouts) */

@@ -318,12 +318,13 @@ mxb_status_t run_dequant(mxb_context *ctx, const problem &p, void *ws, size_t ws
   MXB_TRY(cuda_status(cudaMemsetAsync(flag, 0, sizeof(int), st), "cudaMemsetAsync(gemm flag)"));
   MXB_TRY(dequant_bf16(ctx, p.a, l.Kld, A16, flag, st));
   MXB_TRY(dequant_bf16(ctx, p.b, l.Kld, B16, flag, st));
-  const bool tensor_scaled = has_tensor_scale(p.a) || has_tensor_scale(p.b) || dev_scalars(p.out);
-  if (tensor_scaled) MXB_TRY(lt_scalars(ctx, p, true, alpha_vec, st));
+  const bool dev_alpha =  // alpha (and beta) from the device: tensor scales folded in, or pointer mode
+      has_tensor_scale(p.a) || has_tensor_scale(p.b) || dev_scalars(p.out);
+  if (dev_alpha) MXB_TRY(lt_scalars(ctx, p, true, alpha_vec, st));
   problem fb;
   MXB_TRY(save_c_if_flagged(ctx, p, flag, w + l.c_off, &fb, st));
   lt_operand a = {A16, CUDA_R_16BF, l.Kld, -1, nullptr}, b = {B16, CUDA_R_16BF, l.Kld, -1, nullptr};
-  MXB_TRY(lt_matmul(ctx, p, a, b, tensor_scaled ? alpha_vec : nullptr, w + l.lt_off, lt_workspace_bytes(), st));
+  MXB_TRY(lt_matmul(ctx, p, a, b, dev_alpha ? alpha_vec : nullptr, w + l.lt_off, lt_workspace_bytes(), st));
   return run_generic(ctx, fb, flag, st);
 }
 
