@@ -139,6 +139,14 @@ class Ops(Case):
         got = mxt.gemm(a, b, alpha=0.5, beta=-2.0, c=c)
         self.assertTrue(torch.equal(c, c0), "c was modified")
         self.assertSameBits(got, mxblas.gemm(a, b, alpha=0.5, beta=-2.0, c=c0.clone()), "alpha, beta, c")
+        # alpha and beta as one-element float32 tensors on the operands' device, read when the op runs
+        at = torch.tensor([0.5], dtype=torch.float32, device=self.device)
+        bt = torch.tensor([-2.0], dtype=torch.float32, device=self.device)
+        self.assertSameBits(mxt.gemm(a, b, alpha=at, beta=bt, c=c), mxblas.gemm(a, b, alpha=0.5, beta=-2.0, c=c0.clone()),
+                            "tensor alpha, beta")
+        self.assertSameBits(mxt.gemm(a, b, alpha=at), mxblas.gemm(a, b, alpha=0.5), "tensor alpha")
+        at.fill_(3.0)  # the value at the call counts, not the one the tensor held when made
+        self.assertSameBits(mxt.gemm(a, b, alpha=at), mxblas.gemm(a, b, alpha=3.0), "tensor alpha, rewritten")
 
     def test_wrapped_tensors_work_with_the_plain_api_and_back(self):
         x, w = sample(16, 256, 1, self.device), sample(24, 256, 2, self.device)
@@ -178,6 +186,10 @@ class Ops(Case):
         self.assertTrue(torch.equal(c, c0), "c was modified")
         self.assertSameBits(got, mxblas.grouped_gemm(a, b, counts, layout="masked", alpha=0.5, beta=-2.0,
                                                      c=c0.clone()), "masked, alpha, beta, c")
+        at = torch.tensor([0.5], dtype=torch.float32, device=self.device)
+        bt = torch.tensor([-2.0], dtype=torch.float32, device=self.device)
+        self.assertSameBits(mxt.grouped_gemm(a, b, counts, layout="masked", alpha=at, beta=bt, c=c), got,
+                            "masked, tensor alpha and beta")
         koff = torch.tensor([0, 64, 64, 256], dtype=torch.int64, device=self.device)
         a, b = mxblas.quantize(sample(12, 256, 6, self.device), "mxfp8_e4m3"), mxblas.quantize(w, "mxfp8_e4m3")
         got = mxt.grouped_gemm(a, b, koff, layout="k_split")
@@ -260,6 +272,9 @@ class OpCheck(Case):
                            dict(mode="fast", alpha=2.0, beta=1.0, c=sample(16, 24, 4, self.device)))
                 self.check(torch.ops.mxblas.gemm.default, plane_args(a) + plane_args(b),
                            dict(out_dtype=torch.bfloat16))
+                one = torch.ones(1, dtype=torch.float32, device=self.device)
+                self.check(torch.ops.mxblas.gemm.default, plane_args(a) + plane_args(b),
+                           dict(mode="fast", alpha_t=2 * one, beta_t=one, c=sample(16, 24, 4, self.device)))
 
 
     def test_grouped_gemm(self):

@@ -11,9 +11,11 @@ running anything, for tracing:
         row_amax, compat, place) -> (data, scales, aux, amax)
     torch.ops.mxblas.dequantize(data, scales, aux, amax, format, rows, cols, flags, dtype)
     torch.ops.mxblas.gemm(a planes, a_format, a_rows, a_cols, a_flags, b planes, ...,
-        mode, alpha, beta, c, out_dtype) -> C
+        mode, alpha, beta, c, out_dtype, alpha_t, beta_t) -> C
     torch.ops.mxblas.grouped_gemm(a planes ..., b planes ..., index, layout, mode, alpha,
-        beta, c, out_dtype) -> C
+        beta, c, out_dtype, alpha_t, beta_t) -> C
+    (alpha_t, beta_t: optional one-element float32 tensors read when the GEMM runs, in
+    place of alpha and beta)
     torch.ops.mxblas.quantize_pair(x, format, *, row_/col_ rounding, seed, offset, rht,
         rht_mask, block_2d, scale_rule, nonfinite, pow2_scale, amax, row_/col_four_over_six)
         -> 4 + 4 planes
@@ -180,23 +182,38 @@ def _(data, scales, aux, amax, format, rows, cols, flags=0, dtype=torch.float32)
 
 
 # ---------------------------------------------------------------- gemm
+# alpha and beta: a float, or (alpha_t, beta_t) a one-element float32 tensor on the
+# operands' device read when the GEMM runs (pointer mode: a captured CUDA graph sees
+# the value of each replay), which then replaces the float.
+def _scalar(v, t):
+    return v if t is None else t
+
+
+def _scalar_args(alpha, beta):
+    """(alpha, beta, alpha_t, beta_t) for the ops: a tensor goes to its *_t argument."""
+    at, bt = (x if isinstance(x, Tensor) else None for x in (alpha, beta))
+    return (1.0 if at is not None else alpha), (0.0 if bt is not None else beta), at, bt
+
+
 @torch.library.custom_op("mxblas::gemm", mutates_args=())
 def _gemm_op(a_data: Tensor, a_scales: Optional[Tensor], a_aux: Optional[Tensor], a_amax: Optional[Tensor],
              a_format: str, a_rows: int, a_cols: int, a_flags: int,
              b_data: Tensor, b_scales: Optional[Tensor], b_aux: Optional[Tensor], b_amax: Optional[Tensor],
              b_format: str, b_rows: int, b_cols: int, b_flags: int,
              mode: str = "exact", alpha: float = 1.0, beta: float = 0.0, c: Optional[Tensor] = None,
-             out_dtype: torch.dtype = torch.float32) -> Tensor:
+             out_dtype: torch.dtype = torch.float32, alpha_t: Optional[Tensor] = None,
+             beta_t: Optional[Tensor] = None) -> Tensor:
     a = _tensor(a_format, a_rows, a_cols, a_flags, a_data, a_scales, a_aux, a_amax)
     b = _tensor(b_format, b_rows, b_cols, b_flags, b_data, b_scales, b_aux, b_amax)
     # the package writes C into c: a copy keeps the caller's c as it was (no mutated args)
-    return _mx.gemm(a, b, mode, alpha, beta, None if c is None else c.clone(), out_dtype)
+    return _mx.gemm(a, b, mode, _scalar(alpha, alpha_t), _scalar(beta, beta_t), None if c is None else c.clone(),
+                    out_dtype)
 
 
 @_gemm_op.register_fake
 def _(a_data, a_scales, a_aux, a_amax, a_format, a_rows, a_cols, a_flags,
       b_data, b_scales, b_aux, b_amax, b_format, b_rows, b_cols, b_flags,
-      mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=torch.float32):
+      mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=torch.float32, alpha_t=None, beta_t=None):
     _mx._info(a_format), _mx._info(b_format)
     _, npdt, bf16 = _mx._result_dtype("out_dtype", out_dtype, _mx._GEMM_OUT_DTYPES, "torch")
     if c is not None:
@@ -210,16 +227,19 @@ def _grouped_gemm_op(a_data: Tensor, a_scales: Optional[Tensor], a_aux: Optional
                      b_data: Tensor, b_scales: Optional[Tensor], b_aux: Optional[Tensor], b_amax: Optional[Tensor],
                      b_format: str, b_rows: int, b_cols: int, b_flags: int, index: Tensor,
                      layout: str = "contiguous", mode: str = "exact", alpha: float = 1.0, beta: float = 0.0,
-                     c: Optional[Tensor] = None, out_dtype: torch.dtype = torch.float32) -> Tensor:
+                     c: Optional[Tensor] = None, out_dtype: torch.dtype = torch.float32,
+                     alpha_t: Optional[Tensor] = None, beta_t: Optional[Tensor] = None) -> Tensor:
     a = _tensor(a_format, a_rows, a_cols, a_flags, a_data, a_scales, a_aux, a_amax)
     b = _tensor(b_format, b_rows, b_cols, b_flags, b_data, b_scales, b_aux, b_amax)
-    return _mx.grouped_gemm(a, b, index, layout, mode, alpha, beta, None if c is None else c.clone(), out_dtype)
+    return _mx.grouped_gemm(a, b, index, layout, mode, _scalar(alpha, alpha_t), _scalar(beta, beta_t),
+                            None if c is None else c.clone(), out_dtype)
 
 
 @_grouped_gemm_op.register_fake
 def _(a_data, a_scales, a_aux, a_amax, a_format, a_rows, a_cols, a_flags,
       b_data, b_scales, b_aux, b_amax, b_format, b_rows, b_cols, b_flags, index,
-      layout="contiguous", mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=torch.float32):
+      layout="contiguous", mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=torch.float32, alpha_t=None,
+      beta_t=None):
     _mx._info(a_format), _mx._info(b_format)
     _, npdt, bf16 = _mx._result_dtype("out_dtype", out_dtype, _mx._GEMM_OUT_DTYPES, "torch")
     if c is not None:
@@ -289,22 +309,27 @@ def dequantize(q, dtype=torch.float32):
 
 def gemm(a, b, mode="exact", alpha=1.0, beta=0.0, c=None, out_dtype=torch.float32):
     """mxblas.gemm through the mxblas::gemm op: C = alpha * A @ B^T + beta * c, a new
-    tensor (c, if given, is read, not written); out_dtype torch.float32 or bfloat16."""
+    tensor (c, if given, is read, not written); out_dtype torch.float32 or bfloat16. alpha
+    and beta: floats, or one-element float32 tensors on the operands' device, read when
+    the GEMM runs."""
     pa, pb = _planes("a", a), _planes("b", b)
     _check_torch("c", c, optional=True)
+    alpha, beta, at, bt = _scalar_args(alpha, beta)
     return torch.ops.mxblas.gemm(*pa, a.format, a.rows, a.cols, a.flags, *pb, b.format, b.rows, b.cols, b.flags,
-                                 mode, alpha, beta, c, out_dtype)
+                                 mode, alpha, beta, c, out_dtype, at, bt)
 
 
 def grouped_gemm(a, b, index, layout="contiguous", mode="exact", alpha=1.0, beta=0.0, c=None,
                  out_dtype=torch.float32):
     """mxblas.grouped_gemm through the mxblas::grouped_gemm op: a new tensor (c, if given,
-    is read, not written; rows outside every group keep c's values, or zeros)."""
+    is read, not written; rows outside every group keep c's values, or zeros). alpha and
+    beta as in gemm."""
     pa, pb = _planes("a", a), _planes("b", b)
     _check_torch("index", index)
     _check_torch("c", c, optional=True)
+    alpha, beta, at, bt = _scalar_args(alpha, beta)
     return torch.ops.mxblas.grouped_gemm(*pa, a.format, a.rows, a.cols, a.flags, *pb, b.format, b.rows, b.cols,
-                                         b.flags, index, layout, mode, alpha, beta, c, out_dtype)
+                                         b.flags, index, layout, mode, alpha, beta, c, out_dtype, at, bt)
 
 
 _PAIR_OPTIONS = frozenset(("rounding", "seed", "offset", "rht", "four_over_six"))
