@@ -79,7 +79,9 @@ class Recipes(unittest.TestCase):
                 (mxr.Recipe.nvfp4(sr=False, four_over_six="mse"), "nvfp4", "nvfp4", s46, dict(block_2d=True),
                  dict(s46, rht=True)),
                 (mxr.Recipe.mxfp8(), "mxfp8_e4m3", "mxfp8_e4m3", {}, {}, {}),
-                (mxr.Recipe.fp8_blockwise(), "fp8_e4m3_1x128", "fp8_e4m3_128x128", {}, {}, {})]:
+                (mxr.Recipe.fp8_blockwise(), "fp8_e4m3_1x128", "fp8_e4m3_128x128", {}, {}, {}),
+                (mxr.Recipe.fp8_blockwise(ue8m0=True), "fp8_e4m3_1x128", "fp8_e4m3_128x128", dict(pow2_scale=True),
+                 dict(pow2_scale=True), dict(pow2_scale=True))]:
             got, _, (x, g, lin) = self.run_both(recipe)
             w = lin.weight.detach()
             t = lambda a: a.t().contiguous()
@@ -89,6 +91,16 @@ class Recipes(unittest.TestCase):
             for name, a, b in (("y", got[0], y), ("dx", got[1], dx), ("dw", got[2], dw)):
                 self.assertTrue(torch.equal(a, b), f"{recipe.name} {name}")
             self.assertTrue(torch.equal(got[3], g.sum(0)), f"{recipe.name} bias grad")
+
+    def test_ue8m0_recipe_holds_the_byte_formats_values(self):
+        # Recipe.fp8_blockwise(ue8m0=True): fp32 scales that are the UE8M0 formats' bytes, exactly
+        x = sample(self.M, self.K, 1, self.device)
+        for fp32_fmt, byte_fmt in (("fp8_e4m3_1x128", "fp8_e4m3_1x128_ue8m0"),
+                                   ("fp8_e4m3_128x128", "fp8_e4m3_128x128_ue8m0")):
+            a, b = mxblas.quantize(x, fp32_fmt, pow2_scale=True), mxblas.quantize(x, byte_fmt)
+            self.assertTrue(torch.equal(a.data, b.data), fp32_fmt)
+            self.assertTrue(torch.equal((a.scales.view(torch.int32) >> 23).to(torch.uint8), b.scales), fp32_fmt)
+        self.assertEqual(mxr.Recipe.fp8_blockwise(ue8m0=True).name, "fp8_blockwise-ue8m0")
 
     def test_error_within_the_formats_quantization_error(self):
         # relative Frobenius error against the fp32 layer; NVFP4 (2-bit mantissas) about

@@ -32,6 +32,7 @@ RECIPES = {
     "nvfp4-4over6": lambda seed: mxr.Recipe.nvfp4(four_over_six="mse", seed=seed),
     "mxfp8": lambda seed: mxr.Recipe.mxfp8(seed=seed),
     "fp8_blockwise": lambda seed: mxr.Recipe.fp8_blockwise(seed=seed),
+    "fp8_blockwise-ue8m0": lambda seed: mxr.Recipe.fp8_blockwise(ue8m0=True, seed=seed),
 }
 
 

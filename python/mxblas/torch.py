@@ -91,11 +91,16 @@ class Recipe:
         return cls("mxfp8", {r: e4m3 for r in _ROLES}, **kw)
 
     @classmethod
-    def fp8_blockwise(cls, **kw):
-        """DeepSeek-V3 FP8: 1x128 activations and gradients, 128x128 weights."""
+    def fp8_blockwise(cls, ue8m0=False, **kw):
+        """DeepSeek-V3 FP8: 1x128 activations and gradients, 128x128 weights. ue8m0: every
+        scale_inv a power of two (DeepSeek-V3.1's UE8M0 scales; the values of the
+        fp8_*_ue8m0 formats, kept as fp32 scales, which Hopper's fast FP8 paths read)."""
         act, weight = {"format": "fp8_e4m3_1x128"}, {"format": "fp8_e4m3_128x128"}
-        return cls("fp8_blockwise", {"fprop_x": act, "fprop_w": weight, "dgrad_dy": act, "dgrad_w": weight,
-                                     "wgrad_dy": act, "wgrad_x": act}, **kw)
+        if ue8m0:
+            act, weight = dict(act, pow2_scale=True), dict(weight, pow2_scale=True)
+        return cls("fp8_blockwise" + ("-ue8m0" if ue8m0 else ""),
+                   {"fprop_x": act, "fprop_w": weight, "dgrad_dy": act, "dgrad_w": weight,
+                    "wgrad_dy": act, "wgrad_x": act}, **kw)
 
     def _options(self, role):
         """(format, options) of role, with a fresh seed where it rounds stochastically."""
