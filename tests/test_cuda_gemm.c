@@ -610,9 +610,10 @@ Test(cuda_gemm, fast_dequant_cublaslt_within_bound) {
     {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3}, {MXB_FORMAT_MXFP6_E3M2, MXB_FORMAT_MXFP4},
     {MXB_FORMAT_MXINT8, MXB_FORMAT_MXINT8}, {MXB_FORMAT_MX9, MXB_FORMAT_MX6}, {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4},
     {MXB_FORMAT_BF16, MXB_FORMAT_MXFP4},
-    /* FP8 with UE8M0 scales: exact products in BF16 (the fp32-scale FP8 pairs take cuBLASLt or the sm_90a kernel) */
-    {MXB_FORMAT_FP8_E4M3_1x128_UE8M0, MXB_FORMAT_FP8_E4M3_128x128_UE8M0},
+    /* FP8 with UE8M0 scales where no FP8 path takes the pair: exact products in BF16 (the E4M3 pairs
+     * run the fp32-scale FP8 paths, tests/test_fp8_ue8m0.c) */
     {MXB_FORMAT_FP8_E5M2_1x128_UE8M0, MXB_FORMAT_FP8_E4M3_1x128_UE8M0},
+    {MXB_FORMAT_FP8_E5M2_128x128_UE8M0, MXB_FORMAT_FP8_E5M2_1x128_UE8M0},
   };
   mxb_context_t *ctx = gpu_ctx();
   for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++)

@@ -129,6 +129,12 @@ static const mxb_format_t k_bytes[][2] = {
 };
 enum { BR = 300, BC = 520 }; /* partial blocks at both ends */
 
+static mxb_format_t fp32_twin_of(mxb_format_t f) {
+  for (size_t i = 0; i < sizeof(k_bytes) / sizeof(k_bytes[0]); i++)
+    if (k_bytes[i][0] == f) return k_bytes[i][1];
+  return f;
+}
+
 static float *byte_sample(void) {
   float *x = malloc((size_t)BR * BC * sizeof(float));
   uint64_t s = 91;
@@ -157,11 +163,12 @@ typedef struct qt {
 
 /* Quantize x into format f (fp8_pow2_scale = pow2, SR when sr) with ctx; the
  * planes end on the host either way. */
-static void quantize_to(mxb_context_t *ctx, int gpu, mxb_format_t f, const float *x, int pow2, int sr, qt *q) {
+static void quantize_rc(mxb_context_t *ctx, int gpu, mxb_format_t f, const float *x, int64_t rows, int64_t cols,
+                        int pow2, int sr, qt *q) {
   memset(q, 0, sizeof(*q));
   q->sz.struct_size = sizeof(q->sz);
-  cr_assert_eq(mxb_tensor_init(&q->t, f, BR, BC, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
-  cr_assert_eq(mxb_tensor_sizes(f, BR, BC, MXB_SCALE_LAYOUT_LINEAR, &q->sz), MXB_SUCCESS);
+  cr_assert_eq(mxb_tensor_init(&q->t, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR), MXB_SUCCESS);
+  cr_assert_eq(mxb_tensor_sizes(f, rows, cols, MXB_SCALE_LAYOUT_LINEAR, &q->sz), MXB_SUCCESS);
   q->host_data = malloc(q->sz.data_bytes);
   q->host_scales = malloc(q->sz.scale_bytes);
   mxb_quant_config_t cfg;
@@ -180,7 +187,7 @@ static void quantize_to(mxb_context_t *ctx, int gpu, mxb_format_t f, const float
     return;
   }
 #ifdef MXB_WITH_CUDA
-  void *dx = mxbt_dev_from_host(x, (size_t)BR * BC * sizeof(float)), *dws = NULL;
+  void *dx = mxbt_dev_from_host(x, (size_t)(rows * cols) * sizeof(float)), *dws = NULL;
   mxb_tensor_t d = q->t;
   d.data = mxbt_dev_alloc(q->sz.data_bytes);
   d.scales = mxbt_dev_alloc(q->sz.scale_bytes);
@@ -198,6 +205,9 @@ static void quantize_to(mxb_context_t *ctx, int gpu, mxb_format_t f, const float
   q->t.data = q->host_data;
   q->t.scales = q->host_scales;
 #endif
+}
+static void quantize_to(mxb_context_t *ctx, int gpu, mxb_format_t f, const float *x, int pow2, int sr, qt *q) {
+  quantize_rc(ctx, gpu, f, x, BR, BC, pow2, sr, q);
 }
 static void qt_free(qt *q) {
   free(q->host_data);
@@ -345,4 +355,99 @@ Test(fp8_ue8m0, scale_byte_ff_reads_as_nan) {
   qt_free(&q);
   free(x);
   mxb_context_destroy(ctx);
+}
+
+#ifdef MXB_WITH_CUDA
+/* q's planes on the device (a tensor whose pointers are device copies). */
+static mxb_tensor_t to_device(const qt *q) {
+  mxb_tensor_t d = q->t;
+  d.data = mxbt_dev_from_host(q->host_data, q->sz.data_bytes);
+  d.scales = mxbt_dev_from_host(q->host_scales, q->sz.scale_bytes);
+  return d;
+}
+
+/* Fast mode on CUDA: a byte operand gives the bits and the path of its twin
+ * (fp32 scales, pow2): the FP8 paths run the twins with the bytes widened
+ * in the workspace, the dequantize path decodes them. A [M, K] from x, B
+ * [N, K] from x three rows of K on. */
+static void fast_pair(mxb_context_t *ctx, mxb_context_t *cpu, const float *x, mxb_format_t fa, mxb_format_t fb,
+                      int64_t M, int64_t N, int64_t K, const char *want) {
+  const mxb_format_t ta = fp32_twin_of(fa), tb = fp32_twin_of(fb);
+  qt A, B, At, Bt;
+  const float *xb = x + 3 * K; /* B: other rows than A's */
+  quantize_rc(cpu, 0, fa, x, M, K, 0, 0, &A);
+  quantize_rc(cpu, 0, fb, xb, N, K, 0, 0, &B);
+  quantize_rc(cpu, 0, ta, x, M, K, 1, 0, &At);
+  quantize_rc(cpu, 0, tb, xb, N, K, 1, 0, &Bt);
+  mxb_tensor_t dA = to_device(&A), dB = to_device(&B), dAt = to_device(&At), dBt = to_device(&Bt);
+  mxb_gemm_desc_t d;
+  mxb_gemm_desc_init(&d);
+  d.mode = MXB_GEMM_FAST;
+  d.alpha = 0.5f;
+  const size_t cb = (size_t)(M * N) * 4;
+  float *c1 = mxbt_dev_alloc(cb), *c2 = mxbt_dev_alloc(cb);
+  char impl[2][64];
+  const mxb_tensor_t *ops[2][2] = {{&dA, &dB}, {&dAt, &dBt}};
+  float *cs[2] = {c1, c2};
+  for (int v = 0; v < 2; v++) {
+    size_t ws = 0;
+    cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, ops[v][0], ops[v][1], &ws), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+    void *w = ws ? mxbt_dev_alloc(ws) : NULL;
+    cr_assert_eq(mxb_gemm(ctx, &d, ops[v][0], ops[v][1], cs[v], w, ws, NULL), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+    mxbt_dev_sync();
+    snprintf(impl[v], sizeof(impl[v]), "%s", mxb_context_last_impl(ctx));
+    if (w) mxbt_dev_free(w);
+  }
+  const char *what = mxbt_format_name(fa);
+  cr_assert_str_eq(impl[0], impl[1], "%s x %s: path %s, the twins' %s", what, mxbt_format_name(fb), impl[0], impl[1]);
+  if (want) cr_assert_str_eq(impl[0], want, "%s x %s", what, mxbt_format_name(fb));
+  float *h1 = malloc(cb), *h2 = malloc(cb);
+  mxbt_to_host(h1, c1, cb);
+  mxbt_to_host(h2, c2, cb);
+  cr_assert_eq(memcmp(h1, h2, cb), 0, "%s x %s (%s): C differs from the twins'", what, mxbt_format_name(fb), impl[0]);
+  free(h1);
+  free(h2);
+  mxbt_dev_free(c1);
+  mxbt_dev_free(c2);
+  mxb_tensor_t *dev[4] = {&dA, &dB, &dAt, &dBt};
+  for (int k = 0; k < 4; k++) {
+    mxbt_dev_free(dev[k]->data);
+    mxbt_dev_free(dev[k]->scales);
+  }
+  qt_free(&A);
+  qt_free(&B);
+  qt_free(&At);
+  qt_free(&Bt);
+}
+#endif
+
+Test(fp8_ue8m0, cuda_fast_gemm_runs_the_twins_path) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = NULL, *cpu = NULL;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx), MXB_SUCCESS);
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  /* ordinary magnitudes, a power of two of their own every 64 values */
+  const size_t n = (size_t)300 * 512;
+  float *x = malloc(n * sizeof(float));
+  uint64_t seed = 5;
+  float g = 1.0f;
+  for (size_t i = 0; i < n; i++) {
+    if (i % 64 == 0) g = ldexpf(1.0f, (int)(mxbt_next(&seed) % 16) - 8);
+    x[i] = g * mxbt_normal(&seed);
+  }
+  const float *xs = x;
+  const mxb_format_t e4_1 = MXB_FORMAT_FP8_E4M3_1x128_UE8M0, e4_2 = MXB_FORMAT_FP8_E4M3_128x128_UE8M0;
+  /* K a multiple of 16 (the FP8 paths' condition), 384 = 3 blocks of 128; 400: a partial block */
+  fast_pair(ctx, cpu, xs, e4_1, e4_2, 96, 160, 384, "cuda-fast-cublaslt-fp8");     /* M, N > 32: cuBLASLt */
+  fast_pair(ctx, cpu, xs, e4_1, e4_1, 16, 160, 400, "cuda-fast-sm90-mx-fp8-wgmma");  /* M <= 32: the sm_90a kernel */
+  fast_pair(ctx, cpu, xs, e4_2, e4_2, 256, 128, 384, "cuda-fast-sm90-mx-fp8-wgmma"); /* 128 x 128 on both sides */
+  fast_pair(ctx, cpu, xs, e4_1, MXB_FORMAT_FP8_E4M3_128x128, 96, 160, 384, "cuda-fast-cublaslt-fp8"); /* one byte side */
+  fast_pair(ctx, cpu, xs, MXB_FORMAT_FP8_E5M2_1x128_UE8M0, e4_1, 64, 96, 384, "cuda-fast-dequant-cublaslt-bf16");
+  free(x);
+  mxb_context_destroy(cpu);
+  mxb_context_destroy(ctx);
+#endif
 }

@@ -98,6 +98,7 @@ static mxb_status_t choose(mxb_context_t *ctx, const mxb_gemm_desc_t *desc, cons
   out->name = "cpu-reference";
   out->path = 0;
   out->threads = threads;
+  out->widen = 0;
   out->workspace = mxb_cpu_gemm_workspace_for(N, K, L, threads) + scratch;
   return MXB_SUCCESS;
 }

@@ -34,6 +34,7 @@ typedef struct mxb_gemm_choice {
   size_t workspace;  /* bytes the caller provides (MXB_WORKSPACE_ALIGNMENT aligned) */
   int path;          /* CUDA: the registry row */
   int threads;       /* CPU: threads the call runs on */
+  int widen;         /* CUDA: UE8M0 scale bytes widened to fp32 first (the row runs the fp32-scale twins) */
 } mxb_gemm_choice;
 
 /* K-block length L for the pair: the larger of the two block lengths along

@@ -286,16 +286,84 @@ static int choose(const mxb_context *ctx, const call &c, size_t max_ws) {
   return k_npaths - 1;
 }
 
+// FP8 blocks with UE8M0 scale bytes hold the values of their fp32-scale
+// twins (NUMERICS 4.4). A fast call whose twin pair the registry gives to an
+// FP8 path (cuBLASLt's block scaling, the sm_90a kernel) runs that path on
+// the twins, the bytes widened to fp32 scale_inv planes at the workspace's
+// start by one small kernel: the twins' products, path and bits. Every
+// other call reads the bytes where they are (the dequantize and exact
+// paths decode them).
+static int fp32_twin(int f) {
+  switch (f) {
+    case MXB_FORMAT_FP8_E4M3_1x128_UE8M0: return MXB_FORMAT_FP8_E4M3_1x128;
+    case MXB_FORMAT_FP8_E5M2_1x128_UE8M0: return MXB_FORMAT_FP8_E5M2_1x128;
+    case MXB_FORMAT_FP8_E4M3_128x128_UE8M0: return MXB_FORMAT_FP8_E4M3_128x128;
+    case MXB_FORMAT_FP8_E5M2_128x128_UE8M0: return MXB_FORMAT_FP8_E5M2_128x128;
+    default: return f;
+  }
+}
+struct twins {
+  mxb_tensor_t A, B;
+  int64_t na, nb;           // scale bytes widened (0: the operand is kept)
+  size_t a_bytes, b_bytes;  // their fp32 planes, 256-byte rounded
+};
+static twins make_twins(const mxb_tensor_t *A, const mxb_tensor_t *B) {
+  twins t;
+  t.A = *A;
+  t.B = *B;
+  auto one = [](mxb_tensor_t &x, int64_t &n, size_t &bytes) {
+    n = 0;
+    bytes = 0;
+    const int f = fp32_twin(x.format);
+    if (f == x.format) return;
+    mxb_tensor_sizes_t s;
+    mxb_compute_sizes(x.format, x.rows, x.cols, x.scale_layout, &s);
+    n = (int64_t)s.scale_bytes;  // one byte a block
+    bytes = align256((size_t)n * 4);
+    x.format = (mxb_format_t)f;
+  };
+  one(t.A, t.na, t.a_bytes);
+  one(t.B, t.nb, t.b_bytes);
+  return t;
+}
+static bool widens(const path &r) { return r.applies == lt_fp8 || r.applies == sm90_mx; }
+
+__global__ void widen_ue8m0_kernel(const uint8_t *in, float *out, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    out[i] = mxb_e8m0_decode(in[i]);  // 0xFF: NaN, as the byte decodes
+}
+static mxb_status_t widen(const mxb_context *ctx, const void *in, float *out, int64_t n, cudaStream_t st) {
+  if (n == 0) return MXB_SUCCESS;
+  widen_ue8m0_kernel<<<grid_for(ctx, n, 256), 256, 0, st>>>(static_cast<const uint8_t *>(in), out, n);
+  return launch_status("UE8M0 scale widening kernel");
+}
+
 extern "C" mxb_status_t mxb_cuda_gemm_choose(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
                                              const mxb_tensor_t *A, const mxb_tensor_t *B, mxb_gemm_align align,
                                              size_t max_workspace, mxb_gemm_choice *out) {
   MXB_TRY(check_arch(ctx));
-  const call c = make_call(ctx, desc, A, B, nullptr, desc->ldc ? desc->ldc : B->rows, align);
-  const int i = choose(ctx, c, max_workspace);
+  const int64_t ldc = desc->ldc ? desc->ldc : B->rows;
+  const call c = make_call(ctx, desc, A, B, nullptr, ldc, align);
+  int i = choose(ctx, c, max_workspace);
+  size_t need = need_of(ctx, k_paths[i], c.p);
+  out->widen = 0;
+  const twins t = make_twins(A, B);
+  if (fast(c) && (t.na || t.nb)) {
+    mxb_gemm_align wa = align;
+    wa.scales = 256;  // the widened planes
+    const call ct = make_call(ctx, desc, &t.A, &t.B, nullptr, ldc, wa);
+    const int j = choose(ctx, ct, 0);
+    const size_t wneed = t.a_bytes + t.b_bytes + need_of(ctx, k_paths[j], ct.p);
+    if (widens(k_paths[j]) && !(max_workspace && with_slack(wneed) > max_workspace)) {
+      i = j;
+      need = wneed;
+      out->widen = 1;
+    }
+  }
   out->path = i;
   out->name = k_paths[i].name;
   out->threads = 0;
-  out->workspace = (c.p.M == 0 || c.p.N == 0) ? 0 : with_slack(need_of(ctx, k_paths[i], c.p));
+  out->workspace = (c.p.M == 0 || c.p.N == 0) ? 0 : with_slack(need);
   return MXB_SUCCESS;
 }
 
@@ -303,12 +371,29 @@ extern "C" mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_ch
                                       const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, const mxb_tensor_t *B,
                                       void *C, int64_t ldc, void *workspace, size_t workspace_bytes, void *stream) {
   const path &r = k_paths[choice->path];
-  // The pointers meet the alignment the choice assumed (checked by the caller).
-  call c = make_call(ctx, desc, A, B, C, ldc, mxb_gemm_align{1, 1});
-  if (c.p.M == 0 || c.p.N == 0) {
+  if (A->rows == 0 || B->rows == 0) {
     mxb_set_last_impl(ctx, r.name);
     return MXB_SUCCESS;
   }
+  // UE8M0 scale bytes widened into the workspace's first 256-byte-aligned
+  // bytes; the path runs the twins on the rest.
+  twins t;
+  if (choice->widen) {
+    t = make_twins(A, B);
+    const size_t skip = (WS_ALIGN - (uintptr_t)workspace % WS_ALIGN) % WS_ALIGN, planes = t.a_bytes + t.b_bytes;
+    char *base = static_cast<char *>(workspace) + skip;
+    float *fa = reinterpret_cast<float *>(base), *fb = reinterpret_cast<float *>(base + t.a_bytes);
+    MXB_TRY(widen(ctx, A->scales, fa, t.na, as_stream(stream)));
+    MXB_TRY(widen(ctx, B->scales, fb, t.nb, as_stream(stream)));
+    if (t.na) t.A.scales = fa;
+    if (t.nb) t.B.scales = fb;
+    A = &t.A;
+    B = &t.B;
+    workspace = base + planes;
+    workspace_bytes -= skip + planes;
+  }
+  // The pointers meet the alignment the choice assumed (checked by the caller).
+  call c = make_call(ctx, desc, A, B, C, ldc, mxb_gemm_align{1, 1});
   // With the epilogue as a second step, the path runs a problem of its own
   // (lt_epilogue_problem) after the intermediate at the workspace's start.
   const problem user = c.p;
