@@ -1,8 +1,9 @@
 // Row-wise quantize at memory bandwidth, for the common case: NVFP4 1x16
-// (RNE, the fused d = 16 RHT allowed, the tensor-amax pass too) and the MX
-// formats 1x32 (RNE), where every row holds whole blocks, input and codes
-// are 16-byte aligned and the tensor has fewer than 2^31 blocks. Every
-// other case takes the general kernels of quantize.cu.
+// (RNE, or SR where every block is one Philox group of 16 SR bytes; the
+// fused d = 16 RHT allowed, the tensor-amax pass too) and the MX formats
+// 1x32 (RNE), where every row holds whole blocks, input and codes are
+// 16-byte aligned and the tensor has fewer than 2^31 blocks. Every other
+// case takes the general kernels of quantize.cu.
 //
 // Why a second kernel: the general kernels spend most of their issue slots
 // on what is not arithmetic (a 64-bit row/block walk, tails, scalar
@@ -83,13 +84,16 @@ constexpr int lanes_of() {
 // half; the pair shares the amax by a shuffle and takes the same branch.
 // G (grouped quantize): block b belongs to row b / nb's group (g.row_group),
 // whose amax is a.amax[group]; rows of no group are neither read into an
-// amax nor written.
-template <int DT, int F, bool RHT, bool AMAX, bool G>
+// amax nor written. SR (NVFP4, dense): stochastic rounding with the block's
+// 16 bytes of one Philox group (rows_apply checks that every block starts
+// a group), drawn as get_sr draws them for the general kernel.
+template <int DT, int F, bool RHT, bool AMAX, bool G, bool SR = false>
 __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
   constexpr int ELEM = mxb_fmt_elem(F), B = mxb_fmt_block_cols(F), BITS = mxb_elem_bits(ELEM);
   constexpr bool NV = mxb_fmt_scale_type(F) == MXB_SCALE_UE4M3;
   constexpr int H = lanes_of<DT, F>(), HB = B / H;  // lanes a block, elements a lane
   static_assert(H == 1 || (!RHT && !AMAX), "two lanes a block: MX only");
+  static_assert(!SR || (NV && !AMAX && !G), "SR: the NVFP4 encode pass of a dense tensor");
   constexpr int NQ = HB / in_t<DT>::per16;  // 16-byte loads a lane and block
   constexpr int NW = HB * BITS / 32;        // code words a lane and block
   constexpr int U = NQ <= 2 ? 2 : 1;        // blocks a step: at least 64 bytes of loads in flight a lane
@@ -148,8 +152,15 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       }
       uint32_t w[NW];
       uint8_t s = 0;
+      uint8_t rb[SR ? B : 1];  // SR bytes of the block's elements
+      if constexpr (SR) {
+        const uint32_t r = (__umulhi(b, g.div_m) + b) >> g.div_s;
+        get_sr<B>(a, r, (int64_t)(b - r * g.nb) * B, rb);
+      }
       if (fast) {
-        if constexpr (NV) {
+        if constexpr (NV && SR) {
+          fast = nvfp4_encode_finite_sr(v, am, ts, rb, s, w);
+        } else if constexpr (NV) {
           fast = nvfp4_encode_finite(v, am, ts, s, w);
         } else {
           s = mxb_e8m0_scale(__float_as_uint(am), (mxb_scale_rule_t)a.rule, &p);
@@ -163,7 +174,7 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
         if constexpr (NV) {
           int bad = 0;
           const uint32_t ab = mxb_block_amax_bits(v, B, policy_mode(a.policy), &bad);
-          s = mxb_nvfp4_quantize_block(v, B, ab, bad && a.policy == MXB_NONFINITE_NAN_BLOCK, &ts, nullptr, c);
+          s = mxb_nvfp4_quantize_block(v, B, ab, bad && a.policy == MXB_NONFINITE_NAN_BLOCK, &ts, SR ? rb : nullptr, c);
         } else if constexpr (H == 1) {
           s = mxb_mx_quantize_block(v, B, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy, nullptr, c);
         } else {  // the whole block, read again by each lane of the pair
@@ -195,7 +206,10 @@ int mx_bmax(const mxb_fp &p) {
 
 bool rows_apply(const mxb_format_desc *d, const mxb_quant_config_t *cfg, const QArgs &a) {
   const bool nv = d->scale_type == MXB_SCALE_UE4M3;
-  if (cfg->rounding == MXB_ROUND_SR || cfg->block_2d) return false;
+  if (cfg->block_2d) return false;
+  // SR: NVFP4 only, every block's first element at a multiple of 16 of the
+  // SR index (mxb_sr_index), so that its 16 bytes are one Philox group.
+  if (cfg->rounding == MXB_ROUND_SR && !(nv && a.sr_ld % 16 == 0 && a.sr_base % 16 == 0)) return false;
   if (nv ? cfg->four_over_six != 0 : (d->scale_type != MXB_SCALE_E8M0 || a.rht)) return false;
   const int B = d->block_cols, bits = d->elem_bits;
   if (B <= 0 || d->block_rows != 1 || a.cols % B) return false;
@@ -242,7 +256,10 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
             }
           }
           MXB_BOOL_SWITCH(a.rht != 0, RHT, [&] {
-            MXB_BOOL_SWITCH(row_group != nullptr, G, [&] { rows_kernel<DT, F, RHT, false, G><<<grid, T, 0, st>>>(a, g); });
+            if (row_group)  // grouped: RNE (the API refuses SR there)
+              rows_kernel<DT, F, RHT, false, true><<<grid, T, 0, st>>>(a, g);
+            else
+              MXB_BOOL_SWITCH(a.sr != 0, SR, [&] { rows_kernel<DT, F, RHT, false, false, SR><<<grid, T, 0, st>>>(a, g); });
           });
           *impl = row_group ? "cuda-nvfp4-grouped-quantize-rows" : "cuda-nvfp4-quantize-rows";
         } else {
