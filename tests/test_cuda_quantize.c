@@ -198,6 +198,64 @@ Test(cuda_quantize, rows_kernels_take_whole_block_rows) {
   cmp_close(&c);
 }
 
+/* NVFP4 with SR on the row-wise kernel (every block one Philox group):
+ * the CPU's bytes for every input type, kind and layout, with and without
+ * the fused RHT, computed and supplied amax, and shard places whose SR index
+ * is (row-wise kernel) or is not (general kernel) a multiple of 16. */
+Test(cuda_quantize, nvfp4_sr_rows_kernel) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  static const int64_t shapes[][2] = {{64, 256}, {130, 512}};
+  for (int opt = 0; opt < 4; opt++)
+    for (size_t d = 0; d < 3; d++)
+      for (size_t s = 0; s < 2; s++)
+        for (int k = 0; k < CMP_KINDS; k++) {
+          mxb_quant_config_t cfg;
+          mxb_quant_config_init(&cfg);
+          cfg.rounding = MXB_ROUND_SR;
+          cfg.seed = 0x0123456789ABCDEFull + (uint64_t)opt;
+          cfg.offset = 0xFEDCBA9876543210ull;
+          cfg.rht.enabled = opt & 1;
+          if (opt & 2) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+          qcase q = {MXB_FORMAT_NVFP4, k_dtypes[d], shapes[s][0], shapes[s][1], (cmp_input)k,
+                     (mxb_scale_layout_t)((opt + k) & 1), 3.0f};
+          quantize_both(&c, &cfg, &q);
+        }
+  /* the path: a whole tensor and an aligned place on the row-wise kernel, an unaligned place not */
+  static const int64_t places[][3] = {{0, 0, 0}, {3, 16, 1024}, {3, 8, 1024}};
+  for (int p = 0; p < 3; p++) {
+    mxb_quant_config_t cfg;
+    mxb_quant_config_init(&cfg);
+    cfg.rounding = MXB_ROUND_SR;
+    cfg.seed = 77;
+    cfg.global_row0 = places[p][0];
+    cfg.global_col0 = places[p][1];
+    cfg.global_cols = places[p][2];
+    qcase q = {MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 64, 256, CMP_NORMAL, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
+    quantize_both(&c, &cfg, &q);
+    float *x = malloc(64 * 256 * sizeof(float));
+    cmp_fill(x, 64 * 256, CMP_NORMAL, 5);
+    void *h = cmp_convert(x, 64 * 256, MXB_DTYPE_BF16, 1);
+    void *dx = mxbt_dev_from_host(h, 64 * 256 * 2);
+    cmp_tensor t;
+    cmp_tensor_alloc(&t, MXB_FORMAT_NVFP4, 64, 256, MXB_SCALE_LAYOUT_LINEAR);
+    size_t ws = 0;
+    cr_assert_eq(mxb_quantize_workspace_size(c.gpu, &cfg, MXB_DTYPE_BF16, &t.d, &ws), MXB_SUCCESS);
+    void *w = ws ? mxbt_dev_alloc(ws) : NULL;
+    cr_assert_eq(mxb_quantize(c.gpu, &cfg, MXB_DTYPE_BF16, dx, &t.d, w, ws, NULL), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+    cr_assert_str_eq(mxb_context_last_impl(c.gpu), p < 2 ? "cuda-nvfp4-quantize-rows" : "cuda-nvfp4-quantize",
+                     "place %d", p);
+    mxbt_dev_sync();
+    if (w) mxbt_dev_free(w);
+    cmp_tensor_free(&t);
+    mxbt_dev_free(dx);
+    free(h);
+    free(x);
+  }
+  cmp_close(&c);
+}
+
 Test(cuda_quantize, nvfp4_supplied_amax) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();
