@@ -149,7 +149,7 @@ Test(cuda_transforms, pair_matches_cpu) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();
   const mxb_format_t fmts[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, MXB_FORMAT_FP8_E4M3_1x128,
-                               MXB_FORMAT_MX6, MXB_FORMAT_BF16};
+                               MXB_FORMAT_MX6, MXB_FORMAT_BF16, MXB_FORMAT_FP8_E5M2_128x128_UE8M0};
   for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++)
     for (size_t s = 0; s < NSHAPES; s++)
       for (int k = 0; k < CMP_KINDS; k++)
