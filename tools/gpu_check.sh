@@ -3,7 +3,8 @@
 # root with a build folder made on a machine with nvcc (sm_90a):
 #   tools/gpu_check.sh BUILD_DIR OUT_DIR [TEST_FILTER] [BENCH_FILTER]
 # Writes tests.log, sanitizer.log, racecheck.log, python.log, dist.log (with
-# the NCCL component), bench.json and bench.log under OUT_DIR.
+# the NCCL component), bench.json and bench.log under OUT_DIR; with
+# PROFILE=1 also ncu reports of the kernels under performance work.
 set -uo pipefail
 build=${1:-build}; out=${2:-gpu-out}; tfilter=${3:-*}; bfilter=${4:-.}
 mkdir -p "$out"
@@ -40,6 +41,24 @@ if [ -x "$build/tests/mxblas_dist_tests" ]; then
   echo "== NCCL: tests/dist on every GPU" | tee "$out/dist.log"
   "$build/tests/mxblas_dist_tests" >>"$out/dist.log" 2>&1 || rc=1
   tail -n 3 "$out/dist.log"
+fi
+# PROFILE=1: ncu, clocks as the GPU sets them, on the kernels the open
+# performance work is about (text reports under OUT_DIR).
+if [ "${PROFILE:-0}" = 1 ] && command -v ncu >/dev/null 2>&1; then
+  echo "== profiles" | tee "$out/profile.log"
+  B="$build/bench/mxblas_bench"
+  prof() {  # name kernel-regex bench-filter [ncu options...]
+    local name=$1 k=$2 f=$3
+    shift 3
+    ncu --clock-control none -k "regex:$k" -s 2 -c 1 "$@" "$B" --benchmark_filter="$f" --benchmark_min_time=0.01 \
+      >"$out/ncu-$name.txt" 2>&1 || rc=1
+    echo "ncu $name: $(grep -m1 -E 'Duration' "$out/ncu-$name.txt")" | tee -a "$out/profile.log"
+  }
+  prof epilogue-step lt_epilogue 'cuda_epilogue/nvfp4/bias_gelu_tanh/8192x8192x8192' \
+    --section SpeedOfLight --section WarpStateStats --section InstructionStats --section Occupancy
+  prof mx-m128 sm90_mx 'cuda_gemm/mxb_mxfp8_e4m3_fast/128x8192x8192' --set full
+  prof decode-m16 decode 'cuda_gemm/mxb_bf16_x_nvfp4w_fast/16x8192x8192' --set full
+  prof nvfp4-sr-rows rows_kernel 'cuda/quantize/nvfp4_sr/bf16/' --set full
 fi
 echo "== benchmarks"
 "$build/bench/mxblas_bench" --benchmark_filter="$bfilter" --benchmark_out="$out/bench.json" \
