@@ -347,16 +347,18 @@ __global__ void fp8_supplied_amax(uint32_t *part_amax, const float *amax) {
 }
 
 
+// amax_only: the amax pass alone (a shard's amax, mxb_quantize_shard).
 template <int DT>
 mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
-                           QArgs &a, cudaStream_t st, const char **impl) {
+                           QArgs &a, cudaStream_t st, const char **impl, bool amax_only) {
   const int T = 256;
   return MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
     constexpr int SCALE = mxb_fmt_scale_type(F), ELEM = mxb_fmt_elem(F), BC = mxb_fmt_block_cols(F);
     const int64_t nb16 = a.rows * ((a.cols + 15) / 16);  // 16-element items (FP8, BF16)
     if constexpr (SCALE == MXB_SCALE_UE4M3 || SCALE == MXB_SCALE_E8M0) {  // the common case at bandwidth
       mxb_status_t rs;
-      if (!cfg->nvfp4_row_amax && quantize_rows(ctx, d, cfg, DT, cfg->amax_source == MXB_AMAX_COMPUTE, a, st, &rs, impl))
+      if (!cfg->nvfp4_row_amax &&
+          quantize_rows(ctx, d, cfg, DT, cfg->amax_source == MXB_AMAX_COMPUTE, a, st, &rs, impl, nullptr, amax_only))
         return rs;
     }
     if constexpr (SCALE == MXB_SCALE_UE4M3) {
@@ -368,7 +370,7 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
         MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, namax * sizeof(float), st), "cudaMemsetAsync(dst->amax)"));
         MXB_BOOL_SWITCH(two_d, TWO_D, [&] { nvfp4_kernel<DT, TWO_D, true, false, false><<<g, T, 0, st>>>(a); });
         MXB_TRY(launch_status("nvfp4 amax pass"));
-        if (a.amax_only) {
+        if (amax_only) {
           *impl = "cuda-nvfp4-amax";
           return MXB_SUCCESS;
         }
@@ -409,7 +411,7 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
         if (cfg->amax_out)
           MXB_TRY(cuda_status(cudaMemcpyAsync(cfg->amax_out, a.part_amax, 4, cudaMemcpyDeviceToDevice, st),
                               "cudaMemcpyAsync(cfg->amax_out)"));
-        if (a.amax_only) {
+        if (amax_only) {
           *impl = "cuda-fp8-amax";
           return launch_status(*impl);
         }
@@ -483,7 +485,6 @@ mxb_status_t quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg, co
                       void *workspace, void *stream, const char **impl, bool amax_only) {
   cudaStream_t st = as_stream(stream);
   QArgs a = make_qargs(cfg, d, s, dst);
-  a.amax_only = amax_only;
   a.part_amax = static_cast<uint32_t *>(workspace);
   a.src = src;
   mxb_dtype_t dt = src_type;
@@ -501,7 +502,7 @@ mxb_status_t quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg, co
   // The padding of a swizzled scale grid is zero, as on the CPU.
   if (a.swizzled && !amax_only) MXB_TRY(cuda_status(cudaMemsetAsync(a.scales, 0, s->scale_bytes, st), "cudaMemsetAsync(scales)"));
   if (cfg->compat) return quantize_compat(ctx, d, cfg, dt, a, st, impl);  // RNE only: no SR state to advance
-  MXB_TRY(MXB_DTYPE_SWITCH(dt, DT, [&] { return launch_format<DT>(ctx, d, cfg, a, st, impl); }));
+  MXB_TRY(MXB_DTYPE_SWITCH(dt, DT, [&] { return launch_format<DT>(ctx, d, cfg, a, st, impl, amax_only); }));
   if (cfg->rng_state && !amax_only) {  // after the kernels that read it, in stream order (graph-safe)
     advance_rng<<<1, 1, 0, st>>>(cfg->rng_state, 1);
     MXB_TRY(launch_status("SR state advance"));

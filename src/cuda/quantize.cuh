@@ -35,7 +35,6 @@ struct QArgs : tensor_view {
   uint32_t signs[8];
   int vec_in;  // 16-byte loads: src aligned and every row starts aligned
   int vec_out; // whole-word code stores: data aligned and row_bytes a multiple of the block's bytes
-  int amax_only;  // host side: run the amax pass alone (a shard's amax, mxb_quantize_shard)
 };
 
 // The forward RHT of NUMERICS 5 (d = 16) for the quantizers: signs as a
@@ -183,7 +182,8 @@ __device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, ui
 // allowed) and the MX formats (RNE) where every row holds whole blocks,
 // input and codes are 16-byte aligned and the tensor has fewer than 2^31
 // blocks. Returns false (having launched nothing) where it does not apply;
-// amax_pass: run the NVFP4 tensor-amax pass first. row_group (grouped
+// amax_pass: run the NVFP4 tensor-amax pass first (amax_only: and stop
+// there, a shard's amax for mxb_quantize_shard). row_group (grouped
 // quantize, else NULL): each row's group, -1 for rows no group owns (not
 // written); a.amax then holds one amax a group, zeroed by the caller where
 // the pass computes them.
@@ -191,7 +191,7 @@ __device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, ui
 bool rows_apply(const mxb_format_desc *d, const mxb_quant_config_t *cfg, const QArgs &a);
 bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
                    int dtype, bool amax_pass, const QArgs &a, cudaStream_t st, mxb_status_t *status, const char **impl,
-                   const int32_t *row_group = nullptr);
+                   const int32_t *row_group = nullptr, bool amax_only = false);
 
 // The largest MX scale byte b for which no code needs a cap (its value
 // times 2^(b-127) is finite) and 2^(127-b) is a normal number: blocks with a

@@ -220,7 +220,7 @@ bool rows_apply(const mxb_format_desc *d, const mxb_quant_config_t *cfg, const Q
 
 bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
                    int dtype, bool amax_pass, const QArgs &a, cudaStream_t st, mxb_status_t *status,
-                   const char **impl, const int32_t *row_group) {
+                   const char **impl, const int32_t *row_group, bool amax_only) {
   if (!rows_apply(d, cfg, a)) return false;
   const bool nv = d->scale_type == MXB_SCALE_UE4M3;
   const int B = d->block_cols;
@@ -250,7 +250,7 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
               MXB_BOOL_SWITCH(row_group != nullptr, G, [&] { rows_kernel<DT, F, RHT, true, G><<<grid, T, 0, st>>>(a, g); });
             });
             MXB_TRY(launch_status("nvfp4 amax pass (rows)"));
-            if (a.amax_only) {
+            if (amax_only) {
               *impl = "cuda-nvfp4-amax-rows";
               return MXB_SUCCESS;
             }
