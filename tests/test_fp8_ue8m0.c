@@ -129,11 +129,6 @@ static const mxb_format_t k_bytes[][2] = {
 };
 enum { BR = 300, BC = 520 }; /* partial blocks at both ends */
 
-static mxb_format_t fp32_twin_of(mxb_format_t f) {
-  for (size_t i = 0; i < sizeof(k_bytes) / sizeof(k_bytes[0]); i++)
-    if (k_bytes[i][0] == f) return k_bytes[i][1];
-  return f;
-}
 
 static float *byte_sample(void) {
   float *x = malloc((size_t)BR * BC * sizeof(float));
@@ -358,6 +353,12 @@ Test(fp8_ue8m0, scale_byte_ff_reads_as_nan) {
 }
 
 #ifdef MXB_WITH_CUDA
+static mxb_format_t fp32_twin_of(mxb_format_t f) {
+  for (size_t i = 0; i < sizeof(k_bytes) / sizeof(k_bytes[0]); i++)
+    if (k_bytes[i][0] == f) return k_bytes[i][1];
+  return f;
+}
+
 /* q's planes on the device (a tensor whose pointers are device copies). */
 static mxb_tensor_t to_device(const qt *q) {
   mxb_tensor_t d = q->t;

@@ -172,10 +172,18 @@ __device__ __forceinline__ bool nvfp4_encode_finite_sr(const float (&v)[16], flo
 // SR bytes of the N elements at (r, c0) of the output: {seed, offset} from
 // the call's device state when it has one (read when the kernel runs), else
 // from its config.
+__device__ __forceinline__ uint64_t sr_seed(const QArgs &a) { return a.rng ? __ldg(a.rng) : a.seed; }
+__device__ __forceinline__ uint64_t sr_offset(const QArgs &a) { return a.rng ? __ldg(a.rng + 1) + a.rng_add : a.offset; }
 template <int N>
 __device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[N]) {
-  const uint64_t seed = a.rng ? __ldg(a.rng) : a.seed, offset = a.rng ? __ldg(a.rng + 1) + a.rng_add : a.offset;
-  sr_bytes<N>(seed, offset, mxb_sr_index(r, c0, a.sr_base, a.sr_ld), rb);
+  sr_bytes<N>(sr_seed(a), sr_offset(a), mxb_sr_index(r, c0, a.sr_base, a.sr_ld), rb);
+}
+// The same for 16 elements known to start a Philox group (their SR index a
+// multiple of 16): one group, no second draw for a run across two.
+__device__ __forceinline__ void get_sr_group(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[16]) {
+  const uint4 w = philox_group(sr_seed(a), sr_offset(a), mxb_sr_index(r, c0, a.sr_base, a.sr_ld) >> 4);
+#pragma unroll
+  for (int j = 0; j < 16; j++) rb[j] = (uint8_t)(word_of(w, j >> 2) >> (8 * (j & 3)));
 }
 
 // The row-wise fast path: NVFP4 1x16 (RNE, no Four Over Six, the fused RHT

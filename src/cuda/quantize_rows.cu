@@ -155,7 +155,7 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       uint8_t rb[SR ? B : 1];  // SR bytes of the block's elements
       if constexpr (SR) {
         const uint32_t r = (__umulhi(b, g.div_m) + b) >> g.div_s;
-        get_sr<B>(a, r, (int64_t)(b - r * g.nb) * B, rb);
+        get_sr_group(a, r, (int64_t)(b - r * g.nb) * B, rb);  // B = 16: one group (rows_apply)
       }
       if (fast) {
         if constexpr (NV && SR) {
