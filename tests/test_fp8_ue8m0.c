@@ -422,6 +422,69 @@ static void fast_pair(mxb_context_t *ctx, mxb_context_t *cpu, const float *x, mx
   qt_free(&At);
   qt_free(&Bt);
 }
+
+/* The grouped GEMM likewise: 3 experts of N rows stacked in B, A's rows in
+ * groups by offsets; byte operands give the twins' path and bits. */
+static void grouped_pair(mxb_context_t *ctx, mxb_context_t *cpu, const float *x, mxb_format_t fa, mxb_format_t fb,
+                         int layout, const char *want) {
+  enum { M = 200, N = 128, E = 3, K = 384 };
+  const mxb_format_t ta = fp32_twin_of(fa), tb = fp32_twin_of(fb);
+  qt A, B, At, Bt;
+  quantize_rc(cpu, 0, fa, x, M, K, 0, 0, &A);
+  quantize_rc(cpu, 0, fb, x + 3 * K, (int64_t)E * N, K, 0, 0, &B);
+  quantize_rc(cpu, 0, ta, x, M, K, 1, 0, &At);
+  quantize_rc(cpu, 0, tb, x + 3 * K, (int64_t)E * N, K, 1, 0, &Bt);
+  mxb_tensor_t dA = to_device(&A), dB = to_device(&B), dAt = to_device(&At), dBt = to_device(&Bt);
+  const int32_t offsets[E + 1] = {0, 70, 70, 200}; /* an empty expert in the middle */
+  int32_t *doff = mxbt_dev_from_host(offsets, sizeof(offsets));
+  mxb_gemm_desc_t g;
+  mxb_gemm_desc_init(&g);
+  g.mode = MXB_GEMM_FAST;
+  mxb_grouped_gemm_desc_t d;
+  mxb_grouped_gemm_desc_init(&d);
+  d.gemm = &g;
+  d.layout = (mxb_grouped_layout_t)layout;
+  d.groups = E;
+  d.index_bits = 32;
+  d.index = doff;
+  const size_t cb = (size_t)M * N * 4;
+  float *c[2] = {mxbt_dev_alloc(cb), mxbt_dev_alloc(cb)};
+  const mxb_tensor_t *ops[2][2] = {{&dA, &dB}, {&dAt, &dBt}};
+  char impl[2][64];
+  for (int v = 0; v < 2; v++) {
+    cr_assert_eq(cudaMemset(c[v], 0, cb), cudaSuccess);
+    size_t ws = 0;
+    cr_assert_eq(mxb_grouped_gemm_workspace_size(ctx, &d, ops[v][0], ops[v][1], &ws), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+    void *w = ws ? mxbt_dev_alloc(ws) : NULL;
+    cr_assert_eq(mxb_grouped_gemm(ctx, &d, ops[v][0], ops[v][1], c[v], w, ws, NULL), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+    mxbt_dev_sync();
+    snprintf(impl[v], sizeof(impl[v]), "%s", mxb_context_last_impl(ctx));
+    if (w) mxbt_dev_free(w);
+  }
+  cr_assert_str_eq(impl[0], impl[1], "grouped %s x %s", mxbt_format_name(fa), mxbt_format_name(fb));
+  cr_assert_str_eq(impl[0], want, "grouped %s x %s", mxbt_format_name(fa), mxbt_format_name(fb));
+  float *h1 = malloc(cb), *h2 = malloc(cb);
+  mxbt_to_host(h1, c[0], cb);
+  mxbt_to_host(h2, c[1], cb);
+  cr_assert_eq(memcmp(h1, h2, cb), 0, "grouped %s x %s: C differs from the twins'", mxbt_format_name(fa),
+               mxbt_format_name(fb));
+  free(h1);
+  free(h2);
+  mxbt_dev_free(c[0]);
+  mxbt_dev_free(c[1]);
+  mxbt_dev_free(doff);
+  mxb_tensor_t *dev[4] = {&dA, &dB, &dAt, &dBt};
+  for (int k = 0; k < 4; k++) {
+    mxbt_dev_free(dev[k]->data);
+    mxbt_dev_free(dev[k]->scales);
+  }
+  qt_free(&A);
+  qt_free(&B);
+  qt_free(&At);
+  qt_free(&Bt);
+}
 #endif
 
 Test(fp8_ue8m0, cuda_fast_gemm_runs_the_twins_path) {
@@ -447,6 +510,12 @@ Test(fp8_ue8m0, cuda_fast_gemm_runs_the_twins_path) {
   fast_pair(ctx, cpu, xs, e4_2, e4_2, 256, 128, 384, "cuda-fast-sm90-mx-fp8-wgmma"); /* 128 x 128 on both sides */
   fast_pair(ctx, cpu, xs, e4_1, MXB_FORMAT_FP8_E4M3_128x128, 96, 160, 384, "cuda-fast-cublaslt-fp8"); /* one byte side */
   fast_pair(ctx, cpu, xs, MXB_FORMAT_FP8_E5M2_1x128_UE8M0, e4_1, 64, 96, 384, "cuda-fast-dequant-cublaslt-bf16");
+  /* MoE: 1x128 activations x 128x128 experts on the grouped MX kernel; E5M2 on the exact grouped kernel */
+  grouped_pair(ctx, cpu, xs, e4_1, e4_2, MXB_GROUPED_M_CONTIGUOUS, "cuda-fast-grouped-sm90-mx-fp8-wgmma");
+  grouped_pair(ctx, cpu, xs, e4_1, MXB_FORMAT_FP8_E4M3_128x128, MXB_GROUPED_M_CONTIGUOUS,
+               "cuda-fast-grouped-sm90-mx-fp8-wgmma");
+  grouped_pair(ctx, cpu, xs, MXB_FORMAT_FP8_E5M2_1x128_UE8M0, e4_2, MXB_GROUPED_M_CONTIGUOUS,
+               "cuda-exact-grouped-generic");
   free(x);
   mxb_context_destroy(cpu);
   mxb_context_destroy(ctx);

@@ -302,13 +302,10 @@ static int fp32_twin(int f) {
     default: return f;
   }
 }
-struct twins {
-  mxb_tensor_t A, B;
-  int64_t na, nb;           // scale bytes widened (0: the operand is kept)
-  size_t a_bytes, b_bytes;  // their fp32 planes, 256-byte rounded
-};
-static twins make_twins(const mxb_tensor_t *A, const mxb_tensor_t *B) {
-  twins t;
+namespace mxb {
+namespace gemm {
+ue8m0_twins ue8m0_twins_of(const mxb_tensor_t *A, const mxb_tensor_t *B) {
+  ue8m0_twins t;
   t.A = *A;
   t.B = *B;
   auto one = [](mxb_tensor_t &x, int64_t &n, size_t &bytes) {
@@ -326,17 +323,27 @@ static twins make_twins(const mxb_tensor_t *A, const mxb_tensor_t *B) {
   one(t.B, t.nb, t.b_bytes);
   return t;
 }
-static bool widens(const path &r) { return r.applies == lt_fp8 || r.applies == sm90_mx; }
 
 __global__ void widen_ue8m0_kernel(const uint8_t *in, float *out, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
     out[i] = mxb_e8m0_decode(in[i]);  // 0xFF: NaN, as the byte decodes
 }
-static mxb_status_t widen(const mxb_context *ctx, const void *in, float *out, int64_t n, cudaStream_t st) {
+static mxb_status_t widen_plane(const mxb_context *ctx, const void *in, float *out, int64_t n, cudaStream_t st) {
   if (n == 0) return MXB_SUCCESS;
   widen_ue8m0_kernel<<<grid_for(ctx, n, 256), 256, 0, st>>>(static_cast<const uint8_t *>(in), out, n);
   return launch_status("UE8M0 scale widening kernel");
 }
+mxb_status_t ue8m0_twins::widen(const mxb_context *ctx, char *base, cudaStream_t st) {
+  float *fa = reinterpret_cast<float *>(base), *fb = reinterpret_cast<float *>(base + a_bytes);
+  MXB_TRY(widen_plane(ctx, A.scales, fa, na, st));
+  MXB_TRY(widen_plane(ctx, B.scales, fb, nb, st));
+  if (na) A.scales = fa;
+  if (nb) B.scales = fb;
+  return MXB_SUCCESS;
+}
+}  // namespace gemm
+}  // namespace mxb
+static bool widens(const path &r) { return r.applies == lt_fp8 || r.applies == sm90_mx; }
 
 extern "C" mxb_status_t mxb_cuda_gemm_choose(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
                                              const mxb_tensor_t *A, const mxb_tensor_t *B, mxb_gemm_align align,
@@ -347,13 +354,13 @@ extern "C" mxb_status_t mxb_cuda_gemm_choose(struct mxb_context *ctx, const mxb_
   int i = choose(ctx, c, max_workspace);
   size_t need = need_of(ctx, k_paths[i], c.p);
   out->widen = 0;
-  const twins t = make_twins(A, B);
-  if (fast(c) && (t.na || t.nb)) {
+  const ue8m0_twins t = ue8m0_twins_of(A, B);
+  if (fast(c) && t.any()) {
     mxb_gemm_align wa = align;
     wa.scales = 256;  // the widened planes
     const call ct = make_call(ctx, desc, &t.A, &t.B, nullptr, ldc, wa);
     const int j = choose(ctx, ct, 0);
-    const size_t wneed = t.a_bytes + t.b_bytes + need_of(ctx, k_paths[j], ct.p);
+    const size_t wneed = t.bytes() + need_of(ctx, k_paths[j], ct.p);
     if (widens(k_paths[j]) && !(max_workspace && with_slack(wneed) > max_workspace)) {
       i = j;
       need = wneed;
@@ -377,20 +384,16 @@ extern "C" mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_ch
   }
   // UE8M0 scale bytes widened into the workspace's first 256-byte-aligned
   // bytes; the path runs the twins on the rest.
-  twins t;
+  ue8m0_twins t;
   if (choice->widen) {
-    t = make_twins(A, B);
-    const size_t skip = (WS_ALIGN - (uintptr_t)workspace % WS_ALIGN) % WS_ALIGN, planes = t.a_bytes + t.b_bytes;
+    t = ue8m0_twins_of(A, B);
+    const size_t skip = (WS_ALIGN - (uintptr_t)workspace % WS_ALIGN) % WS_ALIGN;
     char *base = static_cast<char *>(workspace) + skip;
-    float *fa = reinterpret_cast<float *>(base), *fb = reinterpret_cast<float *>(base + t.a_bytes);
-    MXB_TRY(widen(ctx, A->scales, fa, t.na, as_stream(stream)));
-    MXB_TRY(widen(ctx, B->scales, fb, t.nb, as_stream(stream)));
-    if (t.na) t.A.scales = fa;
-    if (t.nb) t.B.scales = fb;
+    MXB_TRY(t.widen(ctx, base, as_stream(stream)));
     A = &t.A;
     B = &t.B;
-    workspace = base + planes;
-    workspace_bytes -= skip + planes;
+    workspace = base + t.bytes();
+    workspace_bytes -= skip + t.bytes();
   }
   // The pointers meet the alignment the choice assumed (checked by the caller).
   call c = make_call(ctx, desc, A, B, C, ldc, mxb_gemm_align{1, 1});

@@ -293,6 +293,20 @@ mxb_status_t run_blockscaled(mxb_context *ctx, const problem &p, const mxb_tenso
                              const mxb_tensor_t *B, void *ws, cudaStream_t st);
 
 // Fast, sm_90a: MXFP8 x MXFP8 and MXFP4 x MXFP8 on FP8 wgmma with per-32 promotion (sm90_mx_fp8_gemm.cu).
+// FP8 blocks with UE8M0 scale bytes as their fp32-scale twins (gemm.cu):
+// the twins' descriptors (formats swapped; scales still the bytes) and the
+// bytes of the fp32 planes they need; widen() writes those planes at base
+// (a_bytes for A's, then B's) and points the twins at them.
+struct ue8m0_twins {
+  mxb_tensor_t A, B;
+  int64_t na, nb;           // scale bytes to widen (0: the operand is kept)
+  size_t a_bytes, b_bytes;  // their fp32 planes, 256-byte rounded
+  bool any() const { return na || nb; }
+  size_t bytes() const { return a_bytes + b_bytes; }
+  mxb_status_t widen(const mxb_context *ctx, char *base, cudaStream_t st);
+};
+ue8m0_twins ue8m0_twins_of(const mxb_tensor_t *A, const mxb_tensor_t *B);
+
 bool sm90_mx_fp8_applies(const mxb_context *ctx, const problem &p);
 bool sm90_mx_fp8_preferred(const mxb_context *ctx, const problem &p);
 size_t sm90_mx_fp8_workspace(const mxb_context *ctx, const problem &p);

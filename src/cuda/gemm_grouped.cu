@@ -243,17 +243,35 @@ size_t fast_workspace(const mxb_context *ctx, const problem &p, int layout, cons
     default: return 0;
   }
 }
+// FP8 blocks with UE8M0 scale bytes: where the fp32-scale twins take the MX
+// kernel, the call runs them there with the bytes widened to fp32 planes
+// at the workspace's end (as the dense GEMM does); else the bytes are read
+// as they are (the exact kernel decodes them). The twins when they run.
+bool widen_ue8m0(const mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout, int64_t groups,
+                 const mxb_tensor_t *A, const mxb_tensor_t *B, int64_t N, int64_t max_rows, int64_t ldc,
+                 ue8m0_twins *t) {
+  *t = ue8m0_twins_of(A, B);
+  if (desc->mode == MXB_GEMM_EXACT || !t->any()) return false;
+  const problem pt = grouped_problem(desc, &t->A, &t->B, nullptr, N, ldc);
+  return plan_fast(ctx, desc, pt, layout, groups, max_rows).on == MX_FAST;
+}
 }  // namespace
 
 extern "C" size_t mxb_cuda_grouped_gemm_workspace_size(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
                                                        int layout, int64_t groups, const mxb_tensor_t *A,
                                                        const mxb_tensor_t *B, int64_t N, int64_t max_rows,
                                                        int64_t ldc) {
+  ue8m0_twins t;
+  const bool wide = widen_ue8m0(ctx, desc, layout, groups, A, B, N, max_rows, ldc, &t);
+  if (wide) {
+    A = &t.A;
+    B = &t.B;
+  }
   const problem p = grouped_problem(desc, A, B, nullptr, N, ldc);
   const fast_plan f = plan_fast(ctx, desc, p, layout, groups, max_rows);
   const problem q = layout != MXB_GROUPED_K_CONTIGUOUS && has_epilogue(p.out) ? lt_epilogue_problem(p, nullptr) : p;
-  return table_bytes(groups) + step_bytes(p, layout, f) + fast_workspace(ctx, q, layout, f) + 256 -
-         MXB_WORKSPACE_ALIGNMENT;
+  return table_bytes(groups) + step_bytes(p, layout, f) + align256(fast_workspace(ctx, q, layout, f)) +
+         (wide ? t.bytes() : 0) + 256 - MXB_WORKSPACE_ALIGNMENT;
 }
 
 extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
@@ -267,6 +285,17 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
   char *ws = static_cast<char *>(workspace) + (256 - (uintptr_t)workspace % 256) % 256;
   const group_table t = table_at(ws, groups);
   const int masked = layout == MXB_GROUPED_M_MASKED, split_k = layout == MXB_GROUPED_K_CONTIGUOUS;
+  ue8m0_twins tw;
+  if (widen_ue8m0(ctx, desc, layout, groups, A, B, N, max_rows, ldc, &tw)) {  // planes after everything else
+    const problem p0 = grouped_problem(desc, &tw.A, &tw.B, C, N, ldc);
+    const fast_plan f0 = plan_fast(ctx, desc, p0, layout, groups, max_rows);
+    const problem q0 = !split_k && has_epilogue(p0.out) ? lt_epilogue_problem(p0, nullptr) : p0;
+    MXB_TRY(tw.widen(ctx,
+                     ws + table_bytes(groups) + step_bytes(p0, layout, f0) + align256(fast_workspace(ctx, q0, layout, f0)),
+                     st));
+    A = &tw.A;
+    B = &tw.B;
+  }
   const problem p = grouped_problem(desc, A, B, C, N, ldc);
   const fast_plan f = plan_fast(ctx, desc, p, layout, groups, max_rows);
   const bool bf16 = B->format == MXB_FORMAT_BF16;  // on the 4-bit kernel: its BF16 x BF16 form
