@@ -98,19 +98,19 @@ static void check(mxb_context_t *ctx, int gpu) {
   }
 }
 
-Test(fp8_ue8m0, pow2_scales_are_the_smallest_power_of_two_on_the_cpu) {
+/* fn(ctx, gpu) on a context of the backend. */
+static void on_backend(mxb_backend_t backend, void (*fn)(mxb_context_t *, int)) {
   mxb_context_t *ctx = NULL;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
-  check(ctx, 0);
+  cr_assert_eq(mxb_context_create(backend, 0, &ctx), MXB_SUCCESS);
+  fn(ctx, backend == MXB_BACKEND_CUDA);
   mxb_context_destroy(ctx);
 }
 
+Test(fp8_ue8m0, pow2_scales_are_the_smallest_power_of_two_on_the_cpu) { on_backend(MXB_BACKEND_CPU, check); }
+
 Test(fp8_ue8m0, pow2_scales_are_the_smallest_power_of_two_on_cuda) {
   MXBT_REQUIRE_GPU();
-  mxb_context_t *ctx = NULL;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx), MXB_SUCCESS);
-  check(ctx, 1);
-  mxb_context_destroy(ctx);
+  on_backend(MXB_BACKEND_CUDA, check);
 }
 
 /* ---- the one-byte formats ------------------------------------------------
@@ -254,19 +254,11 @@ static void check_bytes(mxb_context_t *ctx, int gpu) {
   free(x);
 }
 
-Test(fp8_ue8m0, byte_formats_are_the_pow2_formats_on_the_cpu) {
-  mxb_context_t *ctx = NULL;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
-  check_bytes(ctx, 0);
-  mxb_context_destroy(ctx);
-}
+Test(fp8_ue8m0, byte_formats_are_the_pow2_formats_on_the_cpu) { on_backend(MXB_BACKEND_CPU, check_bytes); }
 
 Test(fp8_ue8m0, byte_formats_are_the_pow2_formats_on_cuda) {
   MXBT_REQUIRE_GPU();
-  mxb_context_t *ctx = NULL;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &ctx), MXB_SUCCESS);
-  check_bytes(ctx, 1);
-  mxb_context_destroy(ctx);
+  on_backend(MXB_BACKEND_CUDA, check_bytes);
 }
 
 /* The GEMM reads a byte operand as its twin: exact-mode C is the same bits
