@@ -255,6 +255,14 @@ bool widen_ue8m0(const mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout
   const problem pt = grouped_problem(desc, &t->A, &t->B, nullptr, N, ldc);
   return plan_fast(ctx, desc, pt, layout, groups, max_rows).on == MX_FAST;
 }
+// The workspace before the widened UE8M0 planes: the group table, the
+// epilogue step's intermediate, the fast kernel's own.
+size_t head_bytes(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const problem &p, int layout, int64_t groups,
+                  int64_t max_rows) {
+  const fast_plan f = plan_fast(ctx, desc, p, layout, groups, max_rows);
+  const problem q = layout != MXB_GROUPED_K_CONTIGUOUS && has_epilogue(p.out) ? lt_epilogue_problem(p, nullptr) : p;
+  return table_bytes(groups) + step_bytes(p, layout, f) + align256(fast_workspace(ctx, q, layout, f));
+}
 }  // namespace
 
 extern "C" size_t mxb_cuda_grouped_gemm_workspace_size(struct mxb_context *ctx, const mxb_gemm_desc_t *desc,
@@ -268,10 +276,7 @@ extern "C" size_t mxb_cuda_grouped_gemm_workspace_size(struct mxb_context *ctx, 
     B = &t.B;
   }
   const problem p = grouped_problem(desc, A, B, nullptr, N, ldc);
-  const fast_plan f = plan_fast(ctx, desc, p, layout, groups, max_rows);
-  const problem q = layout != MXB_GROUPED_K_CONTIGUOUS && has_epilogue(p.out) ? lt_epilogue_problem(p, nullptr) : p;
-  return table_bytes(groups) + step_bytes(p, layout, f) + align256(fast_workspace(ctx, q, layout, f)) +
-         (wide ? t.bytes() : 0) + 256 - MXB_WORKSPACE_ALIGNMENT;
+  return head_bytes(ctx, desc, p, layout, groups, max_rows) + (wide ? t.bytes() : 0) + 256 - MXB_WORKSPACE_ALIGNMENT;
 }
 
 extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb_gemm_desc_t *desc, int layout,
@@ -288,11 +293,7 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
   ue8m0_twins tw;
   if (widen_ue8m0(ctx, desc, layout, groups, A, B, N, max_rows, ldc, &tw)) {  // planes after everything else
     const problem p0 = grouped_problem(desc, &tw.A, &tw.B, C, N, ldc);
-    const fast_plan f0 = plan_fast(ctx, desc, p0, layout, groups, max_rows);
-    const problem q0 = !split_k && has_epilogue(p0.out) ? lt_epilogue_problem(p0, nullptr) : p0;
-    MXB_TRY(tw.widen(ctx,
-                     ws + table_bytes(groups) + step_bytes(p0, layout, f0) + align256(fast_workspace(ctx, q0, layout, f0)),
-                     st));
+    MXB_TRY(tw.widen(ctx, ws + head_bytes(ctx, desc, p0, layout, groups, max_rows), st));
     A = &tw.A;
     B = &tw.B;
   }
