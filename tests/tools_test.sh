@@ -638,7 +638,7 @@ fi
 # make demo's table: BF16 first, then the recipes, explained
 expect 0 "demo" "$TOOL" demo
 awk '/^recipe/ { getline; print $1; exit }' "$T/out" | grep -qx bf16 && ok "demo: BF16 is the first row" || bad "demo: first row"
-for r in "mxfp4 + RHT" "nvfp4 + RHT" "nvfp4, W 2D" "nvfp4 + SR" "mor_1x128" "fp8 1x128/128x128"; do
+for r in "mxfp4 + RHT" "nvfp4 + RHT" "nvfp4, W 2D" "nvfp4 + SR" "mor_1x128" "fp8 1x128/128x128" "fp8 blocks, ue8m0"; do
   grep -q "^$r  .*%" "$T/out" || { bad "demo lacks the row '$r'"; continue; }; ok "demo row $r"
 done
 grep -q "The NVFP4 error is expected" "$T/out" && grep -q "X flushed  non-zero values" "$T/out" &&

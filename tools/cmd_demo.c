@@ -24,6 +24,8 @@ static const recipe k_recipes[] = {
   {"mor_1x128", MXB_FORMAT_MOR_1x128, MXB_FORMAT_MOR_1x128, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
   {"fp8_e4m3 (tensor)", MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_TENSOR, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
   {"fp8 1x128/128x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
+  {"fp8 blocks, ue8m0", MXB_FORMAT_FP8_E4M3_1x128_UE8M0, MXB_FORMAT_FP8_E4M3_128x128_UE8M0, 0, 0, 0,
+   MXB_FOUR_OVER_SIX_OFF},
   {"mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
   {"mx9", MXB_FORMAT_MX9, MXB_FORMAT_MX9, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
   {"mx6", MXB_FORMAT_MX6, MXB_FORMAT_MX6, 0, 0, 0, MXB_FOUR_OVER_SIX_OFF},
@@ -185,7 +187,9 @@ int cmd_demo(cli_opts *o, int nargs, char **args) {
            100 * r->flushed_x, r->impl);
     fflush(stdout);
   }
-  const row *nv = &rows[9], *bf = &rows[0];
+  const row *nv = &rows[0], *bf = &rows[0];
+  for (size_t k = 0; k < NRECIPES; k++)
+    if (!strcmp(k_recipes[k].label, "nvfp4")) nv = &rows[k];
   printf("\nbits/el    stored bits per element of X, block scales and tensor amax included\n"
          "X dB, W dB SQNR of the quantized operand, 10 log10(sum x^2 / sum (x - q)^2): higher is\n"
          "           better, about 6 dB per bit of precision (RHT rows: of RHT(x), the tensor quantized)\n"
@@ -195,7 +199,8 @@ int cmd_demo(cli_opts *o, int nargs, char **args) {
          "RHT: random Hadamard transform along K (d = 16); 2D: 16x16 block scales for W; SR:\n"
          "stochastic rounding (unbiased, noisier); 4/6: Four Over Six, each block's amax mapped to 4\n"
          "or 6, whichever errs less; mor: FP8 or BF16 chosen per 1x128 block, each element in a\n"
-         "16-bit slot.\n");
+         "16-bit slot; ue8m0: FP8 blocks whose scales are powers of two, one byte each (an outlier\n"
+         "no longer lands exactly on 448, so X loses what exact fp32 scales gained).\n");
   if (nv->status == MXB_SUCCESS && bf->status == MXB_SUCCESS) {
     /* SQNR s dB is a relative error of 10^(-s/20); independent errors of X
      * and W add in quadrature in the product. */
