@@ -359,6 +359,27 @@ static mxb_tensor_t to_device(const qt *q) {
   return d;
 }
 
+/* The byte operands' run (c[0], impl[0]) against the twins' (c[1], impl[1]):
+ * the same path (want, where given) and the same bytes of C; then frees the
+ * results and the four operands. */
+static void same_as_twins(const char *what, float *c[2], size_t cb, char impl[2][64], const char *want, qt *q[4],
+                          mxb_tensor_t *dev[4]) {
+  cr_assert_str_eq(impl[0], impl[1], "%s: path %s, the twins' %s", what, impl[0], impl[1]);
+  if (want) cr_assert_str_eq(impl[0], want, "%s", what);
+  float *h1 = malloc(cb), *h2 = malloc(cb);
+  mxbt_to_host(h1, c[0], cb);
+  mxbt_to_host(h2, c[1], cb);
+  cr_assert_eq(memcmp(h1, h2, cb), 0, "%s (%s): C differs from the twins'", what, impl[0]);
+  free(h1);
+  free(h2);
+  for (int k = 0; k < 2; k++) mxbt_dev_free(c[k]);
+  for (int k = 0; k < 4; k++) {
+    mxbt_dev_free(dev[k]->data);
+    mxbt_dev_free(dev[k]->scales);
+    qt_free(q[k]);
+  }
+}
+
 /* Fast mode on CUDA: a byte operand gives the bits and the path of its twin
  * (fp32 scales, pow2): the FP8 paths run the twins with the bytes widened
  * in the workspace, the dequantize path decodes them. A [M, K] from x, B
@@ -378,10 +399,9 @@ static void fast_pair(mxb_context_t *ctx, mxb_context_t *cpu, const float *x, mx
   d.mode = MXB_GEMM_FAST;
   d.alpha = 0.5f;
   const size_t cb = (size_t)(M * N) * 4;
-  float *c1 = mxbt_dev_alloc(cb), *c2 = mxbt_dev_alloc(cb);
   char impl[2][64];
   const mxb_tensor_t *ops[2][2] = {{&dA, &dB}, {&dAt, &dBt}};
-  float *cs[2] = {c1, c2};
+  float *cs[2] = {mxbt_dev_alloc(cb), mxbt_dev_alloc(cb)};
   for (int v = 0; v < 2; v++) {
     size_t ws = 0;
     cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, ops[v][0], ops[v][1], &ws), MXB_SUCCESS, "%s",
@@ -393,26 +413,11 @@ static void fast_pair(mxb_context_t *ctx, mxb_context_t *cpu, const float *x, mx
     snprintf(impl[v], sizeof(impl[v]), "%s", mxb_context_last_impl(ctx));
     if (w) mxbt_dev_free(w);
   }
-  const char *what = mxbt_format_name(fa);
-  cr_assert_str_eq(impl[0], impl[1], "%s x %s: path %s, the twins' %s", what, mxbt_format_name(fb), impl[0], impl[1]);
-  if (want) cr_assert_str_eq(impl[0], want, "%s x %s", what, mxbt_format_name(fb));
-  float *h1 = malloc(cb), *h2 = malloc(cb);
-  mxbt_to_host(h1, c1, cb);
-  mxbt_to_host(h2, c2, cb);
-  cr_assert_eq(memcmp(h1, h2, cb), 0, "%s x %s (%s): C differs from the twins'", what, mxbt_format_name(fb), impl[0]);
-  free(h1);
-  free(h2);
-  mxbt_dev_free(c1);
-  mxbt_dev_free(c2);
+  char what[96];
+  snprintf(what, sizeof(what), "%s x %s", mxbt_format_name(fa), mxbt_format_name(fb));
+  qt *q[4] = {&A, &B, &At, &Bt};
   mxb_tensor_t *dev[4] = {&dA, &dB, &dAt, &dBt};
-  for (int k = 0; k < 4; k++) {
-    mxbt_dev_free(dev[k]->data);
-    mxbt_dev_free(dev[k]->scales);
-  }
-  qt_free(&A);
-  qt_free(&B);
-  qt_free(&At);
-  qt_free(&Bt);
+  same_as_twins(what, cs, cb, impl, want, q, dev);
 }
 
 /* The grouped GEMM likewise: 3 experts of N rows stacked in B, A's rows in
@@ -455,27 +460,12 @@ static void grouped_pair(mxb_context_t *ctx, mxb_context_t *cpu, const float *x,
     snprintf(impl[v], sizeof(impl[v]), "%s", mxb_context_last_impl(ctx));
     if (w) mxbt_dev_free(w);
   }
-  cr_assert_str_eq(impl[0], impl[1], "grouped %s x %s", mxbt_format_name(fa), mxbt_format_name(fb));
-  cr_assert_str_eq(impl[0], want, "grouped %s x %s", mxbt_format_name(fa), mxbt_format_name(fb));
-  float *h1 = malloc(cb), *h2 = malloc(cb);
-  mxbt_to_host(h1, c[0], cb);
-  mxbt_to_host(h2, c[1], cb);
-  cr_assert_eq(memcmp(h1, h2, cb), 0, "grouped %s x %s: C differs from the twins'", mxbt_format_name(fa),
-               mxbt_format_name(fb));
-  free(h1);
-  free(h2);
-  mxbt_dev_free(c[0]);
-  mxbt_dev_free(c[1]);
   mxbt_dev_free(doff);
+  char what[96];
+  snprintf(what, sizeof(what), "grouped %s x %s", mxbt_format_name(fa), mxbt_format_name(fb));
+  qt *q[4] = {&A, &B, &At, &Bt};
   mxb_tensor_t *dev[4] = {&dA, &dB, &dAt, &dBt};
-  for (int k = 0; k < 4; k++) {
-    mxbt_dev_free(dev[k]->data);
-    mxbt_dev_free(dev[k]->scales);
-  }
-  qt_free(&A);
-  qt_free(&B);
-  qt_free(&At);
-  qt_free(&Bt);
+  same_as_twins(what, c, cb, impl, want, q, dev);
 }
 #endif
 
