@@ -330,10 +330,9 @@ static void encode_bdr(const qctx *q, qslot *s, int64_t row) {
 /* FP8 with fp32 or UE8M0 scales (NUMERICS 4.4): the scales of band b from
  * the tile stats in s, stored when `store`. */
 static void fp8_scales(const qctx *q, qslot *s, int64_t b, int store) {
+  const int st = q->d->scale_type, pow2 = mxb_fp8_pow2(st, q->cfg->fp8_pow2_scale);
   for (int64_t j = 0; j < q->scols; j++) {
-    const int st = q->d->scale_type;
-    float sc = mxb_fp8_scale(q->fp8_amax_given ? q->fp8_amax : s->tamax[j], &q->fp,
-                             mxb_fp8_pow2(st, q->cfg->fp8_pow2_scale));
+    float sc = mxb_fp8_scale(q->fp8_amax_given ? q->fp8_amax : s->tamax[j], &q->fp, pow2);
     s->tscale[j] = sc;
     s->tcap[j] = mxb_fp8_cap(&q->fp, sc);
     if (store) mxb_fp8_scale_inv_store(q->dst->scales, st, b * q->scols + j, sc);

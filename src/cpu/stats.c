@@ -37,9 +37,9 @@ static double scale_mult(const scale_view *v, int64_t k, int64_t r, int *code) {
     case MXB_SCALE_UE4M3:
       *code = b[k];
       return (double)mxb_nvfp4_dequant_scale(b[k], mxb_nvfp4_amax_at(v->t->amax, v->t->flags, r), v->t->flags);
-    case MXB_SCALE_E8M0: *code = b[k]; return (double)mxb_e8m0_decode(b[k]);
-    case MXB_SCALE_BDR: *code = b[k]; return b[k] == 0xFF ? NAN : ldexp(1.0, (int)b[k] - 127);
+    case MXB_SCALE_E8M0:
     case MXB_SCALE_UE8M0: *code = b[k]; return (double)mxb_e8m0_decode(b[k]);
+    case MXB_SCALE_BDR: *code = b[k]; return b[k] == 0xFF ? NAN : ldexp(1.0, (int)b[k] - 127);
     case MXB_SCALE_FP32: return (double)((const float *)v->t->scales)[k];
     default: return NAN;
   }

@@ -293,14 +293,18 @@ static int choose(const mxb_context *ctx, const call &c, size_t max_ws) {
 // start by one small kernel: the twins' products, path and bits. Every
 // other call reads the bytes where they are (the dequantize and exact
 // paths decode them).
+// The twin: the format of the table with the same element and block shape
+// and fp32 scales.
 static int fp32_twin(int f) {
-  switch (f) {
-    case MXB_FORMAT_FP8_E4M3_1x128_UE8M0: return MXB_FORMAT_FP8_E4M3_1x128;
-    case MXB_FORMAT_FP8_E5M2_1x128_UE8M0: return MXB_FORMAT_FP8_E5M2_1x128;
-    case MXB_FORMAT_FP8_E4M3_128x128_UE8M0: return MXB_FORMAT_FP8_E4M3_128x128;
-    case MXB_FORMAT_FP8_E5M2_128x128_UE8M0: return MXB_FORMAT_FP8_E5M2_128x128;
-    default: return f;
+  const mxb_format_desc *d = mxb_format_desc_get((mxb_format_t)f);
+  if (!d || d->scale_type != MXB_SCALE_UE8M0) return f;
+  for (int t = 0; t < MXB_FORMAT_COUNT; t++) {
+    const mxb_format_desc *e = mxb_format_desc_get((mxb_format_t)t);
+    if (e->scale_type == MXB_SCALE_FP32 && e->elem == d->elem && e->block_rows == d->block_rows &&
+        e->block_cols == d->block_cols)
+      return t;
   }
+  return f;  // not reached: every UE8M0 format has its twin in the table
 }
 namespace mxb {
 namespace gemm {
