@@ -122,7 +122,7 @@ static void run(mxbb_state *st, void *arg) {
   for (int i = 0; i < copies; i++) free_operand(&B[i]);
 }
 
-#define MAXCASES 128
+#define MAXCASES 160
 static gemm_case g_cases[MAXCASES];
 static char g_names[MAXCASES][96];
 
@@ -140,6 +140,10 @@ MXBB_CONSTRUCTOR static void reg(void) {
       {"mxb_mxfp8_e5m2_x_e4m3_fast", MXB_CASE, MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3, MXB_GEMM_FAST, M, N, K},
       {"mxb_mxfp8_x_mxfp4w_fast", MXB_CASE, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP4, MXB_GEMM_FAST, M, N, K},
       {"mxb_fp8_1x128_128x128_fast", MXB_CASE, MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128, MXB_GEMM_FAST, M, N, K},
+      /* The same pair with UE8M0 scale bytes (DeepGEMM's layout): the fp32
+       * pair's path after one kernel widening the bytes. */
+      {"mxb_fp8_1x128_128x128_ue8m0_fast", MXB_CASE, MXB_FORMAT_FP8_E4M3_1x128_UE8M0, MXB_FORMAT_FP8_E4M3_128x128_UE8M0,
+       MXB_GEMM_FAST, M, N, K},
       {"mxb_fp8_128x128_both_fast", MXB_CASE, MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E4M3_128x128, MXB_GEMM_FAST, M, N, K},
       {"mxb_nvfp4_exact", MXB_CASE, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_GEMM_EXACT, M, N, K},
       {"mxb_bf16_x_nvfp4w_fast", MXB_CASE, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_GEMM_FAST, M, N, K},

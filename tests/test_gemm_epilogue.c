@@ -46,7 +46,7 @@ static double max_ulp(int act, float lo, float hi, float *where) {
 
 /* The documented accuracy (docs/GEMM.md, "Epilogue"), in ulps of the real
  * function's value: the maxima over every fp32 x of each range (|x| >= 2^-12)
- * are 0.99, 4.60, 3.39, 24.6 and 217; this sweep samples the ranges. */
+ * are 0.894, 4.59, 3.34, 21.3 and 180; this sweep samples the ranges. */
 Test(gemm_epilogue, activation_accuracy_against_binary64) {
   const struct {
     int act;
@@ -57,8 +57,8 @@ Test(gemm_epilogue, activation_accuracy_against_binary64) {
       {-1, "exp", -103.0f, 88.7f, 1.0},
       {MXB_ACT_GELU_ERF, "gelu_erf", -20.0f, 20.0f, 5.0},
       {MXB_ACT_SILU, "silu", -120.0f, 100.0f, 4.0},
-      {MXB_ACT_GELU_TANH, "gelu_tanh", -4.0f, 100.0f, 25.0},
-      {MXB_ACT_GELU_TANH, "gelu_tanh (tail)", -20.0f, -4.0f, 256.0},
+      {MXB_ACT_GELU_TANH, "gelu_tanh", -4.0f, 100.0f, 22.0},
+      {MXB_ACT_GELU_TANH, "gelu_tanh (tail)", -20.0f, -4.0f, 180.0},
   };
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     float at;
@@ -194,7 +194,7 @@ Test(gemm_epilogue, every_activation_and_bias_type) {
             cr_assert_eq(mxbt_f2u(got), mxbt_f2u(want), "act %d bias %d [%d][%d]: %.9g, want %.9g", act, bt, m, n,
                          got, want);
           } else {
-            const double r = ref_act(act, x), tol = (act == MXB_ACT_GELU_TANH ? 256 : 5) * mxbt_ulp32(r);
+            const double r = ref_act(act, x), tol = (act == MXB_ACT_GELU_TANH ? 180 : 5) * mxbt_ulp32(r);
             cr_assert(fabs(got - r) <= tol, "act %d bias %d [%d][%d] x = %.9g: %.9g, real %.9g", act, bt, m, n, x,
                       got, r);
           }
