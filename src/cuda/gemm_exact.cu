@@ -247,14 +247,27 @@ __global__ void __launch_bounds__(256, 1)
         rb[j][0] = sm.sb[stage][blk][wn * 32 + j * 8 + 2 * t];
         rb[j][1] = sm.sb[stage][blk][wn * 32 + j * 8 + 2 * t + 1];
       }
+      // isum * s_a as one fmaf of the biased sum's bits: (isum + 1.5 * 2^23) *
+      // s_a - 1.5 * 2^23 * s_a, where 1.5 * 2^23 * s_a is exact (s_a is 0,
+      // NaN or has at most 4 significant bits in [2^-74, 2^57]) and so is the
+      // result (see above): the product of the unbiased sum, one instruction
+      // fewer an accumulator. (A zero s_a gives +0 where the product may be
+      // -0: acc starts at +0 and a sum that rounds to zero is +0, so acc
+      // never holds -0 and adding either zero leaves it unchanged.)
+      float na[4][2];
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        na[i][0] = __fmul_rn(-ACC_BIAS_F, ra[i][0]);
+        na[i][1] = __fmul_rn(-ACC_BIAS_F, ra[i][1]);
+      }
 #pragma unroll
       for (int i = 0; i < 4; i++)
 #pragma unroll
         for (int j = 0; j < 4; j++)
 #pragma unroll
           for (int e = 0; e < 4; e++) {
-            const float f = __fsub_rn(__int_as_float(d[i][j][e]), ACC_BIAS_F);
-            acc[i][j][e] = __fmaf_rn(__fmul_rn(f, ra[i][e >> 1]), rb[j][e & 1], acc[i][j][e]);
+            const float f = __fmaf_rn(__int_as_float(d[i][j][e]), ra[i][e >> 1], na[i][e >> 1]);
+            acc[i][j][e] = __fmaf_rn(f, rb[j][e & 1], acc[i][j][e]);
           }
     }
   }
