@@ -139,6 +139,11 @@ lib: $(STATIC) $(SHARED)
 # fast-math, no contraction: each element's arithmetic is IEEE's either way).
 # A command-line OPT (the sanitizer builds') still wins.
 $(BUILD)/src/cpu/%.o: OPT = -O3
+# The activations with FMA instructions, called where the CPU has them
+# (src/cpu/activation_fma.c); other targets have fmaf as an instruction.
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/src/cpu/activation_fma.o: CFLAGS += -mfma
+endif
 
 $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)

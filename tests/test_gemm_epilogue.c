@@ -6,6 +6,8 @@
 #include <stdio.h>
 
 #include "common/activation.h"
+#include "common/gemm_epilogue.h"
+#include "cpu/gemm.h"
 #include "gemm_operands.h"
 
 /* ------------------------------------------------------------ references */
@@ -68,6 +70,32 @@ Test(gemm_epilogue, activation_accuracy_against_binary64) {
             rows[i].hi, e, at);
     cr_expect(e <= rows[i].bound, "%s: %.3f ulp at x = %.9g > %.0f", rows[i].name, e, at, rows[i].bound);
   }
+}
+
+/* The CPU GEMM's FMA build of the activations (src/cpu/activation_fma.c,
+ * where the CPU has FMA) against the shared code as this file is compiled
+ * (libm's fmaf on x86-64's baseline): the same bits for every activation,
+ * plain and gated, over a sweep of 2^20 inputs per activation and the
+ * special values. */
+Test(gemm_epilogue, fma_build_gives_the_same_bits) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (!__builtin_cpu_supports("fma")) cr_skip_test("this CPU has no FMA instructions");
+#endif
+  const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, FLT_MAX, -FLT_MAX, FLT_MIN, -0x1p-149f, 15.0f,
+                           -15.0f, 88.7f, -104.0f, -128.5f, -150.5f};
+  long diff = 0;
+  for (int act = MXB_ACT_RELU; act <= MXB_ACT_GEGLU_TANH; act++) {
+    const int n = 1 << 20;
+    for (int i = 0; i < n + (int)(sizeof(special) / sizeof(special[0])); i++) {
+      const float x = i < n ? (float)(-130.0 + 260.0 * i / n) : special[i - n];
+      const float want = mxb_gemm_gate_act(act) ? mxb_gemm_gated(act, x, 1.5f) : mxb_activation(act, x);
+      const float got = mxb_gemm_gate_act(act) ? mxb_cpu_gated_fma(act, x, 1.5f) : mxb_cpu_activation_fma(act, x);
+      if (mxbt_f2u(want) != mxbt_f2u(got) && !(isnan(want) && isnan(got))) {
+        if (diff++ < 5) cr_log_error("act %d at x = %.9g: %a vs %a", act, x, want, got);
+      }
+    }
+  }
+  cr_expect_eq(diff, 0, "%ld inputs differ", diff);
 }
 
 Test(gemm_epilogue, activation_special_values) {

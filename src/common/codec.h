@@ -7,7 +7,8 @@
  * manipulation on the fp32 bits: exact by construction, identical on host
  * and device. The floating-point operations used (the fmaf of SR, the adds
  * and min of the E2M1 encoders) are single IEEE operations, correctly
- * rounded on both. */
+ * rounded on both (SR's fmaf adds an exact product: a multiply and an add
+ * on the host, the same bits). */
 #ifndef MXB_COMMON_CODEC_H
 #define MXB_COMMON_CODEC_H
 #include <math.h>
@@ -181,13 +182,27 @@ MXB_HD float mxb_fp_step(const mxb_fp *p, uint32_t ax) {
   if (ee > 127) ee = 127;
   return mxb_pow2f(ee - p->mbits);
 }
+/* a * b + c rounded once, where the product a * b is exact in fp32 (the SR
+ * encoders' r/256 times a power of two): fmaf on the device (one
+ * instruction); on the host a multiply and an add, the same value and
+ * rounding without a call to libm's fmaf, which hosts whose baseline has no
+ * FMA instruction (x86-64) make for every element. */
+MXB_HD float mxb_fma_exact_product(float a, float b, float c) {
+#ifdef __CUDA_ARCH__
+  return fmaf(a, b, c);
+#else
+  const float ab = a * b;
+  return ab + c;
+#endif
+}
 /* Stochastic rounding with random byte r (NUMERICS 2.2):
- * t = fmaf(r/256, step(a), a), then truncate t to the grid at t, saturate. */
+ * t = fmaf(r/256, step(a), a), then truncate t to the grid at t, saturate.
+ * r/256 * step is exact (8 bits times a power of two of at least 2^-16). */
 MXB_HD uint32_t mxb_fp_encode_sr_generic(const mxb_fp *p, float x, uint32_t r) {
   uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
   if (ax > MXB_F32_INF) return mxb_fp_nan(p);
   float a = mxb_u2f(ax);
-  float t = fmaf((float)r * 0.00390625f, mxb_fp_step(p, ax), a);
+  float t = mxb_fma_exact_product((float)r * 0.00390625f, mxb_fp_step(p, ax), a);
   uint32_t mag = mxb_fp_mag_unclamped(p, mxb_f2u(t), 1);
   return mxb_fp_pack(p, mag > p->maxcode ? p->maxcode : mag, u >> 31);
 }
@@ -228,7 +243,7 @@ MXB_HD uint32_t mxb_e2m1_encode_sr(float x, uint32_t r) {
   uint32_t e = ax & MXB_F32_INF;
   e = e < 0x3F800000u ? 0x3F800000u : e > 0x40800000u ? 0x40800000u : e;
   float f = mxb_u2f(0x3F800000u | (r << 14)) - 1.0f; /* r / 512, exact */
-  float t = fminf(fmaf(f, mxb_u2f(e), mxb_u2f(ax)), 6.0f);
+  float t = fminf(mxb_fma_exact_product(f, mxb_u2f(e), mxb_u2f(ax)), 6.0f);
   int c = (int)(mxb_f2u(t) >> 22) - 252, lo = t >= 0.5f;
   c = c > lo ? c : lo;
   return ax > MXB_F32_INF ? 0x7u : (uint32_t)c | ((u >> 28) & 0x8u);
@@ -240,7 +255,7 @@ MXB_HD uint32_t mxb_e2m1_encode_sr_nonnan(float x, uint32_t r) {
   uint32_t e = ax & MXB_F32_INF;
   e = e < 0x3F800000u ? 0x3F800000u : e > 0x40800000u ? 0x40800000u : e;
   float f = mxb_u2f(0x3F800000u | (r << 14)) - 1.0f;
-  float t = fminf(fmaf(f, mxb_u2f(e), mxb_u2f(ax)), 6.0f);
+  float t = fminf(mxb_fma_exact_product(f, mxb_u2f(e), mxb_u2f(ax)), 6.0f);
   int c = (int)(mxb_f2u(t) >> 22) - 252, lo = t >= 0.5f;
   c = c > lo ? c : lo;
   return (uint32_t)c | ((u >> 28) & 0x8u);

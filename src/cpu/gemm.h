@@ -56,6 +56,11 @@ void mxb_cpu_gemm_rows_k(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, int
                          const mxb_tensor_t *B, int64_t b0, int64_t N, void *C, int64_t ldc, int L, int threads,
                          void *workspace, int int_sums, int64_t k0, int64_t k1);
 
+/* mxb_activation and mxb_gemm_gated (common/gemm_epilogue.h) built with FMA
+ * instructions (activation_fma.c): call only where the CPU has FMA. */
+float mxb_cpu_activation_fma(int act, float x);
+float mxb_cpu_gated_fma(int act, float g, float v);
+
 #ifdef __cplusplus
 }
 #endif
