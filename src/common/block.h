@@ -115,7 +115,7 @@ typedef struct mxb_nvfp4_ts {
 MXB_HD mxb_nvfp4_ts mxb_nvfp4_tensor_scales(float A, uint32_t flags) {
   mxb_nvfp4_ts t;
   t.A = mxb_nvfp4_amax_used(A);
-  t.S_enc = fminf(mxb_nvfp4_k(flags) / t.A, MXB_FLT_MAX); /* the clamp is idle for every amax used */
+  t.S_enc = mxb_min_pos(mxb_nvfp4_k(flags) / t.A, MXB_FLT_MAX); /* the clamp is idle for every amax used */
   if (t.A == 0.0f || t.S_enc == 0.0f) t.S_enc = 1.0f;
   t.S_dec = 1.0f / t.S_enc;
   t.m = t.S_enc * (1.0f / 6.0f);
@@ -124,7 +124,7 @@ MXB_HD mxb_nvfp4_ts mxb_nvfp4_tensor_scales(float A, uint32_t flags) {
   return t;
 }
 MXB_HD uint8_t mxb_nvfp4_block_scale(float a_b, const mxb_nvfp4_ts *t) {
-  return mxb_ue4m3_encode(fminf(a_b * t->m, MXB_FLT_MAX));
+  return mxb_ue4m3_encode(mxb_min_pos(a_b * t->m, MXB_FLT_MAX));
 }
 #if MXB_HOST_SSE2
 /* mxb_fp_encode_rne_minifloat on 4 lanes of (x * k) * mul, with SSE2 (the
@@ -194,7 +194,7 @@ MXB_HD void mxb_nvfp4_encode_block(const float *x, int n, uint8_t s, const mxb_n
    * scale (s_b = 0) keeps enc = FLT_MAX: saturated codes that decode to 0. */
   float d = mxb_ue4m3_decode(s) * t->S_dec;
   float k = d > 0.0f && d < 0x1p-126f ? 0x1p64f : 1.0f;
-  float enc = fminf(1.0f / (d * k), MXB_FLT_MAX);
+  float enc = mxb_min_pos(1.0f / (d * k), MXB_FLT_MAX);
   if (r || !mxb_encode_rne_host(&p, x, n, k, enc, codes))
     for (int j = 0; j < n; j++) codes[j] = (uint8_t)mxb_fp_encode(&p, (x[j] * k) * enc, r ? r[j] : -1);
 }
@@ -230,7 +230,7 @@ MXB_HD double mxb_nvfp4_block_error(const float *x, int n, const uint8_t *codes,
 /* Four Over Six's second candidate: the scale that maps amax a_b to 4
  * (S_enc / 4 is an exact scaling: S_enc >= 1536 / FLT_MAX stays normal). */
 MXB_HD uint8_t mxb_nvfp4_block_scale4(float a_b, const mxb_nvfp4_ts *t) {
-  return mxb_ue4m3_encode(fminf(a_b * (t->S_enc * 0.25f), MXB_FLT_MAX));
+  return mxb_ue4m3_encode(mxb_min_pos(a_b * (t->S_enc * 0.25f), MXB_FLT_MAX));
 }
 /* A 16x16 tile's Four Over Six error: its 16 rows' errors e[r] (0 for rows
  * past the tensor) summed pairwise, e[r] + e[r + 8], then + 4, + 2, + 1 apart
@@ -356,7 +356,7 @@ MXB_HD double mxb_bdr_decode(uint8_t code, int i, int m, uint8_t E, uint8_t mu) 
  * down to a power of two. */
 MXB_HD float mxb_fp8_scale(uint32_t amax_bits, const mxb_fp *p, int pow2) {
   float amax = mxb_u2f(amax_bits);
-  float s = (amax_bits == 0 || mxb_nonfinite_bits(amax_bits)) ? 1.0f : fminf(p->maxval / amax, MXB_FLT_MAX);
+  float s = (amax_bits == 0 || mxb_nonfinite_bits(amax_bits)) ? 1.0f : mxb_min_pos(p->maxval / amax, MXB_FLT_MAX);
   if (pow2) s = mxb_u2f(mxb_f2u(s) & 0xFF800000u);
   return s;
 }

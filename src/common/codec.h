@@ -42,6 +42,20 @@ MXB_HD float mxb_u2f(uint32_t u) {
   return f;
 #endif
 }
+/* fminf(a, b) for a >= +0 or NaN and b > 0 (b for NaN a), the clamps of
+ * the encoders and scale rules. On the host an unsigned minimum of the bits
+ * (ordered as the numbers there, NaNs above b): compilers otherwise call
+ * libm's fminf for its NaN rule, or turn a compare into a branch that random
+ * data mispredicts. fminf on the device (one instruction). */
+MXB_HD float mxb_min_pos(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return fminf(a, b);
+#else
+  const uint32_t ua = mxb_f2u(a), ub = mxb_f2u(b);
+  return mxb_u2f(ua < ub ? ua : ub);
+#endif
+}
+
 /* 2^e built from bits, exact for -149 <= e <= 127. */
 MXB_HD float mxb_pow2f(int e) {
   return e >= -126 ? mxb_u2f((uint32_t)(e + 127) << 23) : mxb_u2f(1u << (e + 149));
@@ -215,7 +229,7 @@ MXB_HD uint32_t mxb_fp_encode_sr_generic(const mxb_fp *p, float x, uint32_t r) {
  * Proven equal to the generic encoder over all 2^32 fp32 inputs. */
 MXB_HD uint32_t mxb_e2m1_encode_rne(float x) {
   uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
-  float a = fminf(mxb_u2f(ax), 6.0f);
+  float a = mxb_min_pos(mxb_u2f(ax), 6.0f);
   uint32_t e = mxb_f2u(a) & MXB_F32_INF;
   e = e > 0x3F800000u ? e : 0x3F800000u; /* 2^max(e, 0) */
   uint32_t m = e + (22u << 23);
@@ -226,7 +240,7 @@ MXB_HD uint32_t mxb_e2m1_encode_rne(float x) {
  * select. */
 MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan(float x) {
   uint32_t u = mxb_f2u(x);
-  float a = fminf(mxb_u2f(u & MXB_F32_ABS), 6.0f);
+  float a = mxb_min_pos(mxb_u2f(u & MXB_F32_ABS), 6.0f);
   uint32_t e = mxb_f2u(a) & MXB_F32_INF;
   e = e > 0x3F800000u ? e : 0x3F800000u;
   uint32_t m = e + (22u << 23);
@@ -243,7 +257,7 @@ MXB_HD uint32_t mxb_e2m1_encode_sr(float x, uint32_t r) {
   uint32_t e = ax & MXB_F32_INF;
   e = e < 0x3F800000u ? 0x3F800000u : e > 0x40800000u ? 0x40800000u : e;
   float f = mxb_u2f(0x3F800000u | (r << 14)) - 1.0f; /* r / 512, exact */
-  float t = fminf(mxb_fma_exact_product(f, mxb_u2f(e), mxb_u2f(ax)), 6.0f);
+  float t = mxb_min_pos(mxb_fma_exact_product(f, mxb_u2f(e), mxb_u2f(ax)), 6.0f);
   int c = (int)(mxb_f2u(t) >> 22) - 252, lo = t >= 0.5f;
   c = c > lo ? c : lo;
   return ax > MXB_F32_INF ? 0x7u : (uint32_t)c | ((u >> 28) & 0x8u);
@@ -255,7 +269,7 @@ MXB_HD uint32_t mxb_e2m1_encode_sr_nonnan(float x, uint32_t r) {
   uint32_t e = ax & MXB_F32_INF;
   e = e < 0x3F800000u ? 0x3F800000u : e > 0x40800000u ? 0x40800000u : e;
   float f = mxb_u2f(0x3F800000u | (r << 14)) - 1.0f;
-  float t = fminf(mxb_fma_exact_product(f, mxb_u2f(e), mxb_u2f(ax)), 6.0f);
+  float t = mxb_min_pos(mxb_fma_exact_product(f, mxb_u2f(e), mxb_u2f(ax)), 6.0f);
   int c = (int)(mxb_f2u(t) >> 22) - 252, lo = t >= 0.5f;
   c = c > lo ? c : lo;
   return (uint32_t)c | ((u >> 28) & 0x8u);
@@ -312,7 +326,7 @@ MXB_HD uint32_t mxb_e5m2_encode_rne(float x) { return mxb_fp8_encode_rne(x, MXB_
  * as the generic encoder (tests/test_codec_special.c; all 2^32 inputs on
  * the GPU). */
 MXB_HD uint32_t mxb_int8_encode_rne_nonnan(float x) { /* x not NaN */
-  float a = fminf(fabsf(x), 4.0f) * 64.0f; /* <= 256: the sum below stays in [2^23 * 1.5, 2^24) */
+  float a = mxb_min_pos(fabsf(x), 4.0f) * 64.0f; /* <= 256: the sum below stays in [2^23 * 1.5, 2^24) */
   uint32_t q = mxb_f2u(a + 12582912.0f) - 0x4B400000u;
   q = q < 127u ? q : 127u;
   return (mxb_f2u(x) >> 31 ? 0u - q : q) & 0xFFu;

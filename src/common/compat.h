@@ -240,7 +240,7 @@ MXB_HD uint8_t mxb_mxs_mx_block(const float *x, int n, const mxb_fp *p, uint8_t 
       int pe = mxb_exp_of(av);
       pe = pe < p->emin ? p->emin : pe;
       const float r = floorf(mxb_u2f(av) * mxb_pow2f(p->mbits - pe) + 0.5f);
-      const float val = fminf(r * mxb_pow2f(pe - p->mbits), p->maxval);
+      const float val = mxb_min_pos(r * mxb_pow2f(pe - p->mbits), p->maxval);
       mag = mxb_fp_encode_rne(p, val);
     }
     codes[j] = (uint8_t)mxb_fp_pack(p, mag, v < 0.0f && (!p->twos || mag != 0));

@@ -340,6 +340,11 @@ static void fp8_scales(const qctx *q, qslot *s, int64_t b, int store) {
   }
 }
 
+/* flatten: the element encoder inlined into the loop (left to itself, the
+ * inliner calls it once an element, about 20% slower). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((flatten))
+#endif
 static void encode_fp8(const qctx *q, qslot *s) {
   int64_t bc = bcols(q);
   for (int64_t j = 0; j < q->scols; j++)
