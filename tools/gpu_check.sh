@@ -59,6 +59,8 @@ if [ "${PROFILE:-0}" = 1 ] && command -v ncu >/dev/null 2>&1; then
   prof mx-m128 sm90_mx 'cuda_gemm/mxb_mxfp8_e4m3_fast/128x8192x8192' --set full
   prof decode-m16 decode 'cuda_gemm/mxb_bf16_x_nvfp4w_fast/16x8192x8192' --set full
   prof nvfp4-sr-rows rows_kernel 'cuda/quantize/nvfp4_sr/bf16/' --set full
+  prof exact-int8 int8_kernel 'cuda_gemm/mxb_nvfp4_exact/4096x4096x4096' \
+    --section SpeedOfLight --section WarpStateStats --section InstructionStats --section Occupancy
 fi
 echo "== benchmarks"
 "$build/bench/mxblas_bench" --benchmark_filter="$bfilter" --benchmark_out="$out/bench.json" \
