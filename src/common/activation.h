@@ -21,6 +21,17 @@ MXB_HD float mxb_act_scale2(float v, int k) {
   return v * mxb_act_pow2(k);
 }
 
+/* c[0] v^(n-1) + c[1] v^(n-2) + ... + c[n-1] by Horner's rule in fmaf (n a
+ * constant at every call: unrolled, the coefficients become immediates). */
+MXB_HD float mxb_act_horner(const float *c, int n, float v) {
+  float p = c[0];
+#ifdef __CUDA_ARCH__
+#pragma unroll
+#endif
+  for (int i = 1; i < n; i++) p = fmaf(p, v, c[i]);
+  return p;
+}
+
 /* e^x as y * 2^k, y in about [0.7, 1.42], for x in [-150, 89] (any x gives
  * finite values): x = k ln2 + r with k the nearest integer to x log2(e),
  * read from the bits of the fmaf that rounds it (k + 1.5 * 2^23 has an ulp of
@@ -34,14 +45,9 @@ MXB_HD float mxb_act_exp_parts(float x, int *k) {
   *k = (int)mxb_f2u(t) - (int)mxb_f2u(MAGIC);
   float r = fmaf(kf, -6.93359375e-01f, x); /* exact: kf * ln2_hi has 9 + 8 bits */
   r = fmaf(kf, 2.12194440e-04f, r);
-  float p = 1.98756915e-04f;
-  p = fmaf(p, r, 1.39819995e-03f);
-  p = fmaf(p, r, 8.33345190e-03f);
-  p = fmaf(p, r, 4.16657959e-02f);
-  p = fmaf(p, r, 1.66666655e-01f);
-  p = fmaf(p, r, 5.00000012e-01f);
-  p = fmaf(p, r, 1.0f);
-  return fmaf(p, r, 1.0f);
+  const float c[] = {1.98756915e-04f, 1.39819995e-03f, 8.33345190e-03f, 4.16657959e-02f,
+                     1.66666655e-01f, 5.00000012e-01f, 1.0f,            1.0f};
+  return mxb_act_horner(c, 8, r);
 }
 
 /* e^x. */
@@ -82,30 +88,14 @@ MXB_HD float mxb_act_x_sigmoid(float x, float z) {
  * 1e-7 in fp32 evaluation). */
 MXB_HD float mxb_act_mills(float t, float s) {
   if (t < 3.0f) {
-    const float v = s - 6.66666687e-01f;
-    float p = 9.856779128e-02f;
-    p = fmaf(p, v, -5.388277397e-02f);
-    p = fmaf(p, v, -1.557573210e-02f);
-    p = fmaf(p, v, 4.624790698e-02f);
-    p = fmaf(p, v, -6.822802126e-02f);
-    p = fmaf(p, v, 7.840485126e-02f);
-    p = fmaf(p, v, -6.626914442e-02f);
-    p = fmaf(p, v, 2.585187182e-02f);
-    p = fmaf(p, v, 4.771352559e-02f);
-    p = fmaf(p, v, -1.583409458e-01f);
-    p = fmaf(p, v, 3.086709976e-01f);
-    return p;
+    const float c[] = {9.856779128e-02f,  -5.388277397e-02f, -1.557573210e-02f, 4.624790698e-02f,
+                       -6.822802126e-02f, 7.840485126e-02f,  -6.626914442e-02f, 2.585187182e-02f,
+                       4.771352559e-02f,  -1.583409458e-01f, 3.086709976e-01f};
+    return mxb_act_horner(c, 11, s - 6.66666687e-01f);
   }
-  const float v = s - 2.00000003e-01f;
-  float p = -9.361301661e-01f;
-  p = fmaf(p, v, 1.959946513e+00f);
-  p = fmaf(p, v, -7.965193391e-01f);
-  p = fmaf(p, v, -1.863425523e-01f);
-  p = fmaf(p, v, 4.264343083e-01f);
-  p = fmaf(p, v, -2.070869058e-01f);
-  p = fmaf(p, v, -1.297633499e-01f);
-  p = fmaf(p, v, 3.845965266e-01f);
-  return p;
+  const float c[] = {-9.361301661e-01f, 1.959946513e+00f,  -7.965193391e-01f, -1.863425523e-01f,
+                     4.264343083e-01f,  -2.070869058e-01f, -1.297633499e-01f, 3.845965266e-01f};
+  return mxb_act_horner(c, 8, s - 2.00000003e-01f);
 }
 
 /* Phi(-t) = mills(t) / t * e^(-t^2/2) for 1 <= t < 15, as v * 2^k (so that a
@@ -119,10 +109,8 @@ MXB_HD float mxb_act_phi_tail(float t, int *k) {
   const float small = ((t - th) * (t + th)) * -0.5f;
   /* e^small, |small| < 0.06: its Taylor polynomial to degree 4 (relative
    * error below 6e-9) */
-  float es = fmaf(small, 4.16666679e-02f, 1.66666672e-01f);
-  es = fmaf(es, small, 0.5f);
-  es = fmaf(es, small, 1.0f);
-  es = fmaf(es, small, 1.0f);
+  const float ce[] = {4.16666679e-02f, 1.66666672e-01f, 0.5f, 1.0f, 1.0f};
+  const float es = mxb_act_horner(ce, 5, small);
   float m = mxb_act_mills(t, s) / t;
   m = m * es;
   return m * mxb_act_exp_parts(big, k);
@@ -138,15 +126,9 @@ MXB_HD float mxb_act_gelu_erf(float x) {
   const float t = x < 0.0f ? -x : x;
   float phi;
   if (t <= 1.0f) {
-    const float y = x * x;
-    float p = 5.373182148e-07f;
-    p = fmaf(p, y, -9.273461728e-06f);
-    p = fmaf(p, y, 1.153181729e-04f);
-    p = fmaf(p, y, -1.187286340e-03f);
-    p = fmaf(p, y, 9.973549284e-03f);
-    p = fmaf(p, y, -6.649038196e-02f);
-    p = fmaf(p, y, 3.989422917e-01f);
-    phi = x * p;
+    const float c[] = {5.373182148e-07f, -9.273461728e-06f, 1.153181729e-04f, -1.187286340e-03f,
+                       9.973549284e-03f, -6.649038196e-02f, 3.989422917e-01f};
+    phi = x * mxb_act_horner(c, 7, x * x);
     phi = phi + 0.5f;
   } else {
     int k;
