@@ -240,7 +240,7 @@ MXB_HD uint32_t mxb_e2m1_encode_rne(float x) {
  * select. */
 MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan(float x) {
   uint32_t u = mxb_f2u(x);
-  float a = mxb_min_pos(mxb_u2f(u & MXB_F32_ABS), 6.0f);
+  float a = mxb_min_pos(fabsf(x), 6.0f); /* |x| as an operand of the min on the device */
   uint32_t e = mxb_f2u(a) & MXB_F32_INF;
   e = e > 0x3F800000u ? e : 0x3F800000u;
   uint32_t m = e + (22u << 23);
@@ -265,11 +265,11 @@ MXB_HD uint32_t mxb_e2m1_encode_sr(float x, uint32_t r) {
 /* The same for x known not to be NaN (Inf saturates): without the final
  * select. */
 MXB_HD uint32_t mxb_e2m1_encode_sr_nonnan(float x, uint32_t r) {
-  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
-  uint32_t e = ax & MXB_F32_INF;
+  uint32_t u = mxb_f2u(x);
+  uint32_t e = u & MXB_F32_INF;
   e = e < 0x3F800000u ? 0x3F800000u : e > 0x40800000u ? 0x40800000u : e;
   float f = mxb_u2f(0x3F800000u | (r << 14)) - 1.0f;
-  float t = mxb_min_pos(mxb_fma_exact_product(f, mxb_u2f(e), mxb_u2f(ax)), 6.0f);
+  float t = mxb_min_pos(mxb_fma_exact_product(f, mxb_u2f(e), fabsf(x)), 6.0f); /* |x|: an operand modifier */
   int c = (int)(mxb_f2u(t) >> 22) - 252, lo = t >= 0.5f;
   c = c > lo ? c : lo;
   return (uint32_t)c | ((u >> 28) & 0x8u);
