@@ -47,6 +47,7 @@ static void e2m1_rne_one(uint32_t bits, void *arg) {
   if (!pp) { p = mxb_fp_make(2, 1, 1, 6.0f); pp = &p; }
   float x = mxbt_u2f(bits);
   note((check_state *)arg, bits, mxb_e2m1_encode_rne(x), mxb_fp_encode_rne_generic(pp, x));
+  if (x == x) note((check_state *)arg, bits, mxb_e2m1_encode_rne_nonnan(x), mxb_fp_encode_rne_generic(pp, x));
 }
 
 static void e2m1_sr_one(uint32_t bits, void *arg) {

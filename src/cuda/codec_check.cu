@@ -1,7 +1,8 @@
 // Device proof that the specialised element encoders of common/codec.h give
 // the generic encoder's bits: exhaustive over fp32 for RNE (E2M1, the E4M3
 // and E5M2 hardware conversions, MXINT8, and the branch-free minifloat
-// encoder for the FP6 types as the device compiles it), the UE4M3 scale
+// encoder for the FP6 types as the device compiles it; E2M1 also in its
+// finite-block form), the UE4M3 scale
 // decoder over its 256 bytes, the hardware bf16 and fp16 conversions of
 // dequantize against the library's rounding (non-NaN inputs), all 256 random
 // bytes over a structured 2^24-pattern set for SR. Used by the GPU tests.
@@ -28,11 +29,16 @@ __global__ void codec_check_kernel(int which, unsigned long long *count, unsigne
     if (which == 2) {
       const float x = __uint_as_float(sr_pattern((uint32_t)(t >> 8)));
       const uint32_t r = (uint32_t)(t & 0xFF);
-      diff = mxb_e2m1_encode_sr(x, r) != mxb_fp_encode_sr_generic(&e2m1, x, r);
+      const uint32_t want = mxb_fp_encode_sr_generic(&e2m1, x, r);
+      diff = mxb_e2m1_encode_sr(x, r) != want || (x == x && mxb_e2m1_encode_sr_nonnan(x, r) != want);
     } else {
       const float x = __uint_as_float((uint32_t)t);
       switch (which) {
-        case 0: diff = mxb_e2m1_encode_rne(x) != mxb_fp_encode_rne_generic(&e2m1, x); break;
+        case 0: {  // and the finite-block form the row-wise kernels use
+          const uint32_t want = mxb_fp_encode_rne_generic(&e2m1, x);
+          diff = mxb_e2m1_encode_rne(x) != want || (x == x && mxb_e2m1_encode_rne_nonnan(x) != want);
+          break;
+        }
         case 1: diff = mxb_e4m3_encode_rne(x) != mxb_fp_encode_rne_generic(&e4m3, x); break;
         case 3: diff = mxb_e5m2_encode_rne(x) != mxb_fp_encode_rne_generic(&e5m2, x); break;
         case 4: diff = mxb_int8_encode_rne(x) != mxb_fp_encode_rne_generic(&int8, x); break;
