@@ -1,11 +1,11 @@
 // Device proof that the specialised element encoders of common/codec.h give
-// the generic encoder's bits: exhaustive over fp32 for RNE (E2M1, the E4M3
-// and E5M2 hardware conversions, MXINT8, and the branch-free minifloat
-// encoder for the FP6 types as the device compiles it; E2M1 also in its
-// finite-block form), the UE4M3 scale
-// decoder over its 256 bytes, the hardware bf16 and fp16 conversions of
-// dequantize against the library's rounding (non-NaN inputs), all 256 random
-// bytes over a structured 2^24-pattern set for SR. Used by the GPU tests.
+// the generic encoder's bits: exhaustive over fp32 for RNE (E2M1, also in its
+// finite-block form, the E4M3 and E5M2 hardware conversions, MXINT8, and the
+// branch-free minifloat encoder for the FP6 types as the device compiles
+// it), the UE4M3 scale decoder over its 256 bytes, the hardware bf16 and
+// fp16 conversions of dequantize against the library's rounding (non-NaN
+// inputs), all 256 random bytes over a structured 2^24-pattern set for SR.
+// Used by the GPU tests.
 #include "common/codec.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
