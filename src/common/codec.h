@@ -276,16 +276,16 @@ MXB_HD uint32_t mxb_e2m1_encode_sr_nonnan(float x, uint32_t r) {
 }
 /* RNE satfinite for every minifloat (ebits > 0; not MXINT8), the ladder of
  * mxb_e2m1_encode_rne in general and without a branch (integer min/max
- * and one fp32 add): a = min(|x|, max) taken on the bits (their order is the
- * order of the non-negative floats), e = its binade clamped to >= emin, and
+ * and one fp32 add): a = min(|x|, max) (mxb_min_pos: on the host taken on the
+ * bits, whose order is the order of the non-negative floats), e = its binade clamped to >= emin, and
  * M = 2^(e + 23 - mbits), whose ulp is the element step there; a + M rounds
  * a to the grid (ties to the even step count, whose parity is the code's)
  * and its bits count the steps above M, plus 2^mbits per binade above emin.
  * NaN gives the NaN code (+max where the format has none). Same bits as the
  * generic encoder (tests/test_codec_special.c). */
 MXB_HD uint32_t mxb_fp_encode_rne_minifloat_nonnan(const mxb_fp *p, float x) { /* x not NaN */
-  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS, mb = mxb_f2u(p->maxval);
-  uint32_t ab = ax < mb ? ax : mb;
+  uint32_t u = mxb_f2u(x);
+  uint32_t ab = mxb_f2u(mxb_min_pos(fabsf(x), p->maxval)); /* |x| as an operand of the min on the device */
   uint32_t e0 = (uint32_t)(127 + p->emin) << 23, e = ab & MXB_F32_INF;
   e = e > e0 ? e : e0;
   uint32_t m = e + ((uint32_t)(23 - p->mbits) << 23);
