@@ -34,10 +34,11 @@ MXB_HD float mxb_act_horner(const float *c, int n, float v) {
 
 /* e^x as y * 2^k, y in about [0.7, 1.42], for x in [-150, 89] (any x gives
  * finite values): x = k ln2 + r with k the nearest integer to x log2(e),
- * read from the bits of the fmaf that rounds it (k + 1.5 * 2^23 has an ulp of
- * 1), r reduced with ln2 in two parts (the first product and difference exact), e^r = 1 + r (1 + r p(r)) with p
- * of degree 5 on |r| <= ln2 / 2, by Horner's rule in fmaf. Callers scale after their own products, so
- * that a tiny result is rounded only once. */
+ * read from the bits of the fmaf that rounds it (k + 1.5 * 2^23 has an ulp
+ * of 1), r reduced with ln2 in two parts (the first product and difference
+ * exact), e^r = 1 + r (1 + r p(r)) with p of degree 5 on |r| <= ln2 / 2, by
+ * Horner's rule in fmaf. Callers scale after their own products, so that a
+ * tiny result is rounded only once. */
 MXB_HD float mxb_act_exp_parts(float x, int *k) {
   const float MAGIC = 12582912.0f; /* 1.5 * 2^23 */
   const float t = fmaf(x, 1.44269502e+00f, MAGIC);
@@ -83,8 +84,8 @@ MXB_HD float mxb_act_x_sigmoid(float x, float z) {
   return z < -128.0f ? -0.0f : r;
 }
 
-/* Phi(-t) e^(t^2/2) * t for t >= 1, as a polynomial in s = 1/t (given) about the
- * middle of each range (fitted to the real function; relative error below
+/* Phi(-t) e^(t^2/2) * t for t >= 1, as a polynomial in s = 1/t (given)
+ * about the middle of each range (fitted to the real function; relative error below
  * 1e-7 in fp32 evaluation). */
 MXB_HD float mxb_act_mills(float t, float s) {
   if (t < 3.0f) {
