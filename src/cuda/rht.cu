@@ -1,7 +1,8 @@
 // Random Hadamard transform on the GPU: one thread per chunk of d values,
 // the shared chunk transform of common/rht.h (same butterflies, same order
-// as the CPU). Along cols a chunk is contiguous (16-byte loads for d = 16);
-// along rows adjacent threads take adjacent columns, so loads coalesce.
+// as the CPU). Along cols a chunk is contiguous (16-byte loads for d = 16;
+// chunks of 64 and more are a warp's: rht_warp_kernel); along rows adjacent
+// threads take adjacent columns, so loads coalesce.
 #include "common/rht.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
@@ -53,8 +54,87 @@ __global__ void __launch_bounds__(256) rht_kernel(RhtArgs a) {
   }
 }
 
+// Chunks of D >= 64 along cols: a warp a chunk, lane L holding its elements
+// L n .. L n + n - 1 (n = D / 32), so no thread keeps D values in registers
+// (one thread a chunk of 256 spilled 0.6-1.2 KB a thread). The same
+// operations as mxb_rht_chunk, in its order: the signs (bit j of the mask
+// for element j), then the butterflies h = 1, 2, 4, ...: within a lane for
+// h < n; across lanes L and L ^ (h / n) above, the lane of element j (bit h
+// clear) forming a + b and the lane of j + h forming a - b from its
+// partner's value a and its own b, the very sums of the chunk code; then
+// the norm, the inverse's signs and the canonical NaN.
+template <int DT, int D>
+__global__ void __launch_bounds__(256) rht_warp_kernel(RhtArgs a) {
+  constexpr int N = D / 32;
+  const int lane = threadIdx.x & 31;
+  const int64_t total = a.rows * (a.cols / D);
+  const int64_t stride = (int64_t)gridDim.x * (blockDim.x / 32);
+  // signs[(lane N) / 32] (the chunk's D bits are words 0 .. N - 1) by
+  // selects among registers: indexing the parameter would copy it to the
+  // stack, and the compiler turns plain selects back into that index.
+  uint32_t word = 0;
+#pragma unroll
+  for (int k = 0; k < N; k++) {
+    uint32_t w = a.signs[k];
+    asm("" : "+r"(w));
+    word = k == (lane * N) >> 5 ? w : word;
+  }
+  const uint32_t m = (word >> ((lane * N) & 31)) & ((1u << N) - 1u);
+  const float s = mxb_rht_norm(D);
+  for (int64_t t = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32; t < total; t += stride) {
+    const int64_t base = t * D + lane * N;  // chunks tile each row exactly
+    float v[N];
+    load_n<DT, N>(a.in, base, N, a.vec != 0, v);
+    if (!a.inverse) {
+#pragma unroll
+      for (int r = 0; r < N; r++)
+        if ((m >> r) & 1u) v[r] = -v[r];
+    }
+#pragma unroll
+    for (int h = 1; h < D; h <<= 1) {
+      if (h < N) {
+#pragma unroll
+        for (int r = 0; r < N; r++)
+          if (!(r & h)) {
+            const float x = v[r], y = v[r + h];
+            v[r] = x + y;
+            v[r + h] = x - y;
+          }
+      } else {
+        const int q = h / N;
+        const float sg = (lane & q) ? -1.0f : 1.0f;  // p - v or v + p, as one fmaf (the product is exact)
+#pragma unroll
+        for (int r = 0; r < N; r++) {
+          const float p = __shfl_xor_sync(0xFFFFFFFFu, v[r], q);
+          v[r] = __fmaf_rn(v[r], sg, p);
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < N; r++) {
+      v[r] *= s;
+      if (a.inverse && ((m >> r) & 1u)) v[r] = -v[r];
+      v[r] = mxb_canon_nan(v[r]);
+      const int64_t i = base + r;
+      if (a.out_bf16) {
+        static_cast<uint16_t *>(a.out)[i] = mxb_bf16_rne(v[r]);
+      } else {
+        static_cast<float *>(a.out)[i] = a.round_bf16 ? mxb_bf16_decode(mxb_bf16_rne(v[r])) : v[r];
+      }
+    }
+  }
+}
+
 template <int DT>
-void launch_rht(unsigned g, cudaStream_t st, int d, const RhtArgs &a) {
+void launch_rht(const mxb_context *ctx, int64_t rows, int64_t cols, cudaStream_t st, int d, const RhtArgs &a) {
+  const unsigned g = grid_for(ctx, rows * cols / d, 256);
+  if (d >= 64 && a.axis == MXB_AXIS_COLS) {  // a warp a chunk: 32 threads for each of the chunks
+    const unsigned gw = grid_for(ctx, rows * cols / d * 32, 256);
+    if (d == 64) rht_warp_kernel<DT, 64><<<gw, 256, 0, st>>>(a);
+    else if (d == 128) rht_warp_kernel<DT, 128><<<gw, 256, 0, st>>>(a);
+    else rht_warp_kernel<DT, 256><<<gw, 256, 0, st>>>(a);
+    return;
+  }
   switch (d) {
     case 16: rht_kernel<DT, 16><<<g, 256, 0, st>>>(a); break;
     case 32: rht_kernel<DT, 32><<<g, 256, 0, st>>>(a); break;
@@ -84,12 +164,11 @@ extern "C" mxb_status_t mxb_cuda_rht_apply(struct mxb_context *ctx, const uint32
   a.round_bf16 = round_bf16 || a.out_bf16;
   a.vec = aligned16(in) && (cols * (int64_t)mxb_dtype_bytes(in_type)) % 16 == 0;
   memcpy(a.signs, signs, sizeof(a.signs));
-  unsigned g = grid_for(ctx, rows * cols / d, 256);
   cudaStream_t st = as_stream(stream);
   switch (in_type) {
-    case MXB_DTYPE_FP32: launch_rht<MXB_DTYPE_FP32>(g, st, d, a); break;
-    case MXB_DTYPE_BF16: launch_rht<MXB_DTYPE_BF16>(g, st, d, a); break;
-    default: launch_rht<MXB_DTYPE_FP16>(g, st, d, a); break;
+    case MXB_DTYPE_FP32: launch_rht<MXB_DTYPE_FP32>(ctx, rows, cols, st, d, a); break;
+    case MXB_DTYPE_BF16: launch_rht<MXB_DTYPE_BF16>(ctx, rows, cols, st, d, a); break;
+    default: launch_rht<MXB_DTYPE_FP16>(ctx, rows, cols, st, d, a); break;
   }
   return launch_status("rht_kernel");
 }
