@@ -30,7 +30,7 @@ typedef struct bench_case {
   bench_op op;
   mxb_format_t format;
   mxb_dtype_t dtype;     /* input type (quantize) or output type (dequantize) */
-  int rht, sr, block_2d; /* options */
+  int rht, sr, block_2d; /* options (rht: 0 off, 1 the default d = 16, else d) */
   int amax_compute;      /* NVFP4: compute the tensor amax (two passes over the input) */
   int four_over_six;     /* NVFP4: mxb_four_over_six_t */
   int64_t rows, cols;    /* 0: 8192 x 8192 */
@@ -143,7 +143,8 @@ static void run_case(mxbb_state *st, void *arg) {
 
   mxb_quant_config_t cfg;
   mxb_quant_config_init(&cfg);
-  cfg.rht.enabled = c->rht;
+  cfg.rht.enabled = c->rht != 0;
+  if (c->rht > 1) cfg.rht.size = c->rht; /* staged: the standalone RHT kernel, then the quantizer */
   cfg.rounding = c->sr ? MXB_ROUND_SR : MXB_ROUND_RNE;
   cfg.seed = 1234;
   cfg.block_2d = c->block_2d;
@@ -227,6 +228,8 @@ static const bench_case k_cases[] = {
   Q("nvfp4_amax_computed", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 0, 0, 1),
   Q("nvfp4_rht", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 1, 0, 0, 0),
   Q("nvfp4_rht", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 1, 0, 0, 0),
+  Q("nvfp4_rht256", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 256, 0, 0, 0),
+  Q("nvfp4_rht256", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 256, 0, 0, 0),
   Q("nvfp4_sr", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 1, 0, 0),
   Q("nvfp4_sr", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 1, 0, 0),
   {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0, 0, 0},
