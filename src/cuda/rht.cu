@@ -18,6 +18,12 @@ struct RhtArgs {
   uint32_t signs[8];
 };
 
+// Output element i: bf16, or fp32 (rounded through bf16 where asked).
+__device__ __forceinline__ void put_out(const RhtArgs &a, int64_t i, float v) {
+  if (a.out_bf16) static_cast<uint16_t *>(a.out)[i] = mxb_bf16_rne(v);
+  else static_cast<float *>(a.out)[i] = a.round_bf16 ? mxb_bf16_decode(mxb_bf16_rne(v)) : v;
+}
+
 template <int DT, int D>
 __global__ void __launch_bounds__(256) rht_kernel(RhtArgs a) {
   const bool along_cols = a.axis == MXB_AXIS_COLS;
@@ -44,12 +50,7 @@ __global__ void __launch_bounds__(256) rht_kernel(RhtArgs a) {
     mxb_rht_chunk(v, D, a.signs, a.inverse);
 #pragma unroll
     for (int j = 0; j < D; j++) {
-      int64_t i = base + j * step;
-      if (a.out_bf16) {
-        static_cast<uint16_t *>(a.out)[i] = mxb_bf16_rne(v[j]);
-      } else {
-        static_cast<float *>(a.out)[i] = a.round_bf16 ? mxb_bf16_decode(mxb_bf16_rne(v[j])) : v[j];
-      }
+      put_out(a, base + j * step, v[j]);
     }
   }
 }
@@ -115,12 +116,7 @@ __global__ void __launch_bounds__(256) rht_warp_kernel(RhtArgs a) {
       v[r] *= s;
       if (a.inverse && ((m >> r) & 1u)) v[r] = -v[r];
       v[r] = mxb_canon_nan(v[r]);
-      const int64_t i = base + r;
-      if (a.out_bf16) {
-        static_cast<uint16_t *>(a.out)[i] = mxb_bf16_rne(v[r]);
-      } else {
-        static_cast<float *>(a.out)[i] = a.round_bf16 ? mxb_bf16_decode(mxb_bf16_rne(v[r])) : v[r];
-      }
+      put_out(a, base + r, v[r]);
     }
   }
 }
