@@ -33,9 +33,11 @@ MXB_HD void mxb_rht_apply_signs(float *v, int d, const uint32_t signs[8]) {
   for (int i = 0; i < d; i++)
     if ((signs[i >> 5] >> (i & 31)) & 1u) v[i] = -v[i];
 }
-/* Sylvester Hadamard in natural order: radix-2 butterflies, h = 1, 2, 4, ... */
-MXB_HD void mxb_rht_butterflies(float *v, int d) {
-  for (int h = 1; h < d; h <<= 1)
+/* Sylvester Hadamard in natural order: radix-2 butterflies, h = 1, 2, 4, ...
+ * (_from: the stages from h = h0 on, for kernels that compute the first
+ * stages their own way). */
+MXB_HD void mxb_rht_butterflies_from(float *v, int d, int h0) {
+  for (int h = h0; h < d; h <<= 1)
     for (int j = 0; j < d; j++)
       if (!(j & h)) {
         float a = v[j], b = v[j + h];
@@ -43,6 +45,7 @@ MXB_HD void mxb_rht_butterflies(float *v, int d) {
         v[j + h] = a - b;
       }
 }
+MXB_HD void mxb_rht_butterflies(float *v, int d) { mxb_rht_butterflies_from(v, d, 1); }
 /* Forward: signs, butterflies, x 1/sqrt(d). Inverse: butterflies,
  * x 1/sqrt(d), signs. In place on d fp32 values. Every NaN result is the
  * positive quiet NaN 0x7FC00000: the butterflies' NaN bits would otherwise

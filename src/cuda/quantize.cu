@@ -473,6 +473,7 @@ QArgs make_qargs(const mxb_quant_config_t *cfg, const mxb_format_desc *d, const 
   if (cfg->rht.enabled) {
     if (cfg->rht.sign_source == MXB_SIGNS_SEED) mxb_rht_signs_from_seed(cfg->rht.sign_seed, cfg->rht.size, a.signs);
     else memcpy(a.signs, cfg->rht.sign_mask, sizeof(a.signs));
+    rht16_masks(a.signs, a.rht16);
     a.rht_bf16 = cfg->rht.bf16_output;
   }
   return a;

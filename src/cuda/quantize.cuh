@@ -33,29 +33,44 @@ struct QArgs : tensor_view {
   int64_t sr_base, sr_ld;  // SR indices: mxb_sr_base of the shard's place, the whole tensor's columns (cfg->global_*)
   int rht, rht_bf16;
   uint32_t signs[8];
+  uint32_t rht16[16];  // the d = 16 RHT's signs as rht16_quant takes them (rht16_masks)
   int vec_in;  // 16-byte loads: src aligned and every row starts aligned
   int vec_out; // whole-word code stores: data aligned and row_bytes a multiple of the block's bytes
 };
 
-// The forward RHT of NUMERICS 5 (d = 16) for the quantizers: signs as a
-// sign-bit XOR with masks made once per thread (sign_masks), then the shared
-// butterflies and norm. The shared chunk's final NaN canonicalisation is
-// left to the one output that stores NaN bits (BF16): every other encoder
-// maps a NaN to its NaN code, NaN block or +max whatever the NaN's sign and
-// payload, and amaxes admit no NaN, so the quantized bytes are the same.
+// The forward RHT of NUMERICS 5 (d = 16) for the quantizers: the signs
+// merged into the first butterfly stage, then the shared butterflies of the
+// other stages and the norm. A first-stage pair (a, b) at (k, k + 1) gives
+//     a' + b', a' - b'   with a' = a * s_k, b' = b * s_(k+1),
+// computed as a' = a with its sign bit flipped by a mask, then
+// fmaf(b, +-s_(k+1), a'): b * (+-1) is exact (zeros keep their IEEE signs),
+// so each fmaf is the same single rounding of the same sum as the shared
+// code's add and subtract. Masks and factors are made once on the host
+// (rht16_masks) and read from the kernel's parameters, where they are
+// operands of the XOR and the fmaf: three instructions a pair, where signs
+// shifted out of a word took six (made in registers once a thread, they were
+// rematerialised for each block: two instructions an element). The shared
+// chunk's final NaN canonicalisation is left to the one output that stores
+// NaN bits (BF16): every other encoder maps a NaN to its NaN code, NaN block
+// or +max whatever the NaN's sign and payload, and amaxes admit no NaN, so
+// the quantized bytes are the same.
 struct RhtMasks {
-  uint32_t m[16];
+  uint32_t m[16];  // even k: the sign-bit mask of s_k; odd k: s_k as the float +-1
 };
-__device__ __forceinline__ RhtMasks sign_masks(const QArgs &a) {
-  RhtMasks s;
-#pragma unroll
-  for (int k = 0; k < 16; k++) s.m[k] = ((a.signs[0] >> k) & 1u) << 31;
-  return s;
+inline void rht16_masks(const uint32_t signs[8], uint32_t m[16]) {
+  for (int k = 0; k < 16; k++) m[k] = ((signs[0] >> k) & 1u) << 31 | (k & 1 ? 0x3F800000u : 0u);
+}
+__device__ __forceinline__ const RhtMasks &sign_masks(const QArgs &a) {
+  return *reinterpret_cast<const RhtMasks *>(a.rht16);
 }
 __device__ __forceinline__ void rht16_quant(float *v, const RhtMasks &s) {
 #pragma unroll
-  for (int k = 0; k < 16; k++) v[k] = __uint_as_float(__float_as_uint(v[k]) ^ s.m[k]);
-  mxb_rht_butterflies(v, 16);
+  for (int k = 0; k < 16; k += 2) {
+    const float a = __uint_as_float(__float_as_uint(v[k]) ^ s.m[k]), sb = __uint_as_float(s.m[k + 1]);
+    v[k] = fmaf(v[k + 1], sb, a);
+    v[k + 1] = fmaf(v[k + 1], -sb, a);
+  }
+  mxb_rht_butterflies_from(v, 16, 2);
   const float norm = mxb_rht_norm(16);
 #pragma unroll
   for (int k = 0; k < 16; k++) v[k] *= norm;
