@@ -247,32 +247,44 @@ MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan(float x) {
   return (mxb_f2u(a + mxb_u2f(m)) - m + ((e - 0x3F800000u) >> 22)) | ((u >> 28) & 0x8u);
 }
 /* E2M1 SR (NUMERICS 2.2): step = 2^(e-1) with e = binade of |x| clamped to
- * [0, 2] (0.5, 1, 2; a >= 8 saturates whatever the step), written as
- * fmaf(r/512, 2^e, a) (the same exact product as r/256 * step); r/512 comes
- * from the bits of 1 + r/512. t is then truncated to the grid: for t >= 1
- * the top exponent and mantissa bits are the code (+252), below 1 the code
- * is t >= 0.5. t is clamped at 6 first, which saturates. */
-MXB_HD uint32_t mxb_e2m1_encode_sr(float x, uint32_t r) {
-  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
-  uint32_t e = ax & MXB_F32_INF;
-  e = e < 0x3F800000u ? 0x3F800000u : e > 0x40800000u ? 0x40800000u : e;
-  float f = mxb_u2f(0x3F800000u | (r << 14)) - 1.0f; /* r / 512, exact */
-  float t = mxb_min_pos(mxb_fma_exact_product(f, mxb_u2f(e), mxb_u2f(ax)), 6.0f);
-  int c = (int)(mxb_f2u(t) >> 22) - 252, lo = t >= 0.5f;
-  c = c > lo ? c : lo;
-  return ax > MXB_F32_INF ? 0x7u : (uint32_t)c | ((u >> 28) & 0x8u);
+ * >= 0 (0.5, 1, 2 for |x| < 8; from 8 on, t >= 8 saturates whatever the
+ * step, so no upper clamp), written as fmaf(r/512, 2^e, a) (the same exact
+ * product as r/256 * step: eight bits times a power of two; +Inf gives NaN
+ * or +Inf, either saturates); r/512 comes from the bits of 1 + r/512. t is
+ * then truncated to the grid: for t >= 1 the top exponent and mantissa bits
+ * are the code (+252), on [0.5, 1) the code is 1, below 0; the three as one
+ * max (t's exponent - 125 gives 1 on [0.5, 1) and at most the code above).
+ * t is clamped at 6 first, which saturates. */
+/* r/512 from bits whose 14..21 hold the random byte r (the others are
+ * ignored): a caller with r in a byte of a wider word shifts the word
+ * instead of extracting the byte. On the device the mask and the exponent
+ * of 1.0f are one LOP3 (the compiler would keep two immediates apart). */
+MXB_HD float mxb_sr_r512(uint32_t rb14) {
+#ifdef __CUDA_ARCH__
+  uint32_t b;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(b) : "r"(rb14), "n"(0x3FC000), "r"(0x3F800000u));
+  return __uint_as_float(b) - 1.0f;
+#else
+  return mxb_u2f((rb14 & 0x3FC000u) | 0x3F800000u) - 1.0f;
+#endif
 }
-/* The same for x known not to be NaN (Inf saturates): without the final
- * select. */
-MXB_HD uint32_t mxb_e2m1_encode_sr_nonnan(float x, uint32_t r) {
+/* x known not to be NaN (Inf saturates), the byte in bits 14..21 of rb14. */
+MXB_HD uint32_t mxb_e2m1_encode_sr_nonnan_rb14(float x, uint32_t rb14) {
   uint32_t u = mxb_f2u(x);
   uint32_t e = u & MXB_F32_INF;
-  e = e < 0x3F800000u ? 0x3F800000u : e > 0x40800000u ? 0x40800000u : e;
-  float f = mxb_u2f(0x3F800000u | (r << 14)) - 1.0f;
-  float t = mxb_min_pos(mxb_fma_exact_product(f, mxb_u2f(e), fabsf(x)), 6.0f); /* |x|: an operand modifier */
-  int c = (int)(mxb_f2u(t) >> 22) - 252, lo = t >= 0.5f;
-  c = c > lo ? c : lo;
+  e = e < 0x3F800000u ? 0x3F800000u : e;
+  float t = mxb_min_pos(mxb_fma_exact_product(mxb_sr_r512(rb14), mxb_u2f(e), fabsf(x)), 6.0f); /* |x|: an operand modifier */
+  uint32_t b = mxb_f2u(t);
+  int c = (int)(b >> 22) - 252, c1 = (int)(b >> 23) - 125;
+  c = c > c1 ? c : c1;
+  c = c > 0 ? c : 0;
   return (uint32_t)c | ((u >> 28) & 0x8u);
+}
+MXB_HD uint32_t mxb_e2m1_encode_sr_nonnan(float x, uint32_t r) { return mxb_e2m1_encode_sr_nonnan_rb14(x, r << 14); }
+/* Any x: NaN gives +max (0x7). */
+MXB_HD uint32_t mxb_e2m1_encode_sr(float x, uint32_t r) {
+  const uint32_t c = mxb_e2m1_encode_sr_nonnan(x, r);
+  return (mxb_f2u(x) & MXB_F32_ABS) > MXB_F32_INF ? 0x7u : c;
 }
 /* RNE satfinite for every minifloat (ebits > 0; not MXINT8), the ladder of
  * mxb_e2m1_encode_rne in general and without a branch (integer min/max

@@ -42,15 +42,26 @@ __device__ __forceinline__ uint4 sr_words(uint64_t seed, uint64_t offset, uint64
   return make_uint4(out[0], out[1], out[2], out[3]);
 }
 
-// SR bytes of the N elements (N a multiple of 16) starting at linear index i0.
+// The SR words of the N elements (N a multiple of 16) starting at linear
+// index i0, a uint4 (sr_words) for each 16; sr_unpack: their bytes.
 template <int N>
-__device__ __forceinline__ void sr_bytes(uint64_t seed, uint64_t offset, uint64_t i0, uint8_t (&r)[N]) {
+__device__ __forceinline__ void sr_words_n(uint64_t seed, uint64_t offset, uint64_t i0, uint4 (&w)[N / 16]) {
 #pragma unroll
-  for (int g = 0; g < N / 16; g++) {
-    const uint4 w = sr_words(seed, offset, i0 + 16 * g);
+  for (int g = 0; g < N / 16; g++) w[g] = sr_words(seed, offset, i0 + 16 * g);
+}
+template <int N>
+__device__ __forceinline__ void sr_unpack(const uint4 (&w)[N / 16], uint8_t (&r)[N]) {
 #pragma unroll
-    for (int j = 0; j < 16; j++) r[g * 16 + j] = (uint8_t)(word_of(w, j >> 2) >> (8 * (j & 3)));
-  }
+  for (int j = 0; j < N; j++) r[j] = (uint8_t)(word_of(w[j >> 4], (j >> 2) & 3) >> (8 * (j & 3)));
+}
+// Element k's byte of SR words w in bits 14..21 (other bits are left
+// over), as mxb_e2m1_encode_sr_nonnan_rb14 takes it: one shift of the
+// word instead of extracting the byte and shifting it.
+// k: a constant once unrolled.
+__device__ __forceinline__ uint32_t sr_rb14(const uint4 &w, int k) {
+  const int sh = 14 - 8 * (k & 3);
+  const uint32_t x = word_of(w, (k >> 2) & 3);
+  return sh >= 0 ? x << sh : x >> -sh;
 }
 
 // Pack N codes of BITS bits as a little-endian bit stream (FP4: element 2k

@@ -88,8 +88,12 @@ __global__ void __launch_bounds__(256, FOS ? 2 : 3) nvfp4_kernel(QArgs a) {
       load_n<DT, B>(a.src, (live ? r : 0) * a.cols + c0, n, !PF && a.vec_in && n == B, v);
     }
     transform_block(a, sm, v);
-    uint8_t rb[B];  // SR bytes: Philox runs while the loads are in flight
-    if (SR) get_sr<B>(a, r, c0, rb);
+    uint4 rw[B / 16];  // SR words: Philox runs while the loads are in flight
+    uint8_t rb[B];
+    if (SR) {
+      get_sr_words<B>(a, r, c0, rw);
+      sr_unpack<B>(rw, rb);  // for the shared block code; the specialised encoder takes the words
+    }
     int bad = 0;
     // Every block, tails included, passes the compile-time length: the
     // shared loops unroll and the block stays in registers (a run-time
@@ -165,7 +169,7 @@ __global__ void __launch_bounds__(256, FOS ? 2 : 3) nvfp4_kernel(QArgs a) {
       for (int k = 0; k < B; k++) am = fmax_nan(am, fabsf(v[k]));
       uint32_t w[2];
       uint8_t s;
-      if (am < __uint_as_float(MXB_F32_INF) && nvfp4_encode_finite_sr(v, __uint_as_float(ab), ts, rb, s, w)) {
+      if (am < __uint_as_float(MXB_F32_INF) && nvfp4_encode_finite_sr(v, __uint_as_float(ab), ts, rw[0], s, w)) {
         *reinterpret_cast<uint2 *>(a.data + r * a.row_bytes + j * (B * BITS / 8)) = make_uint2(w[0], w[1]);
         a.scales[mxb_scale_index(r, j, a.scale_cols, a.swizzled)] = s;
         continue;

@@ -170,17 +170,17 @@ __device__ __forceinline__ bool nvfp4_encode_finite(const float (&v)[16], float 
   return true;
 }
 
-// The same by SR (bytes rb), for a finite block: the shared block code's SR
-// encoder without its NaN select.
+// The same by SR (SR words rw of the block's 16 elements), for a finite
+// block: the shared block code's SR encoder without its NaN select.
 __device__ __forceinline__ bool nvfp4_encode_finite_sr(const float (&v)[16], float am, const mxb_nvfp4_ts &ts,
-                                                       const uint8_t (&rb)[16], uint8_t &s, uint32_t (&w)[2]) {
+                                                       const uint4 &rw, uint8_t &s, uint32_t (&w)[2]) {
   s = mxb_nvfp4_block_scale(am, &ts);
   const float d = mxb_ue4m3_decode(s) * ts.S_dec;
   if (d > 0.0f && d < 0x1p-126f) return false;
   const float enc = fminf(1.0f / d, MXB_FLT_MAX);
   w[0] = w[1] = 0;
 #pragma unroll
-  for (int k = 0; k < 16; k++) w[k / 8] |= mxb_e2m1_encode_sr_nonnan(v[k] * enc, rb[k]) << (4 * (k % 8));
+  for (int k = 0; k < 16; k++) w[k / 8] |= mxb_e2m1_encode_sr_nonnan_rb14(v[k] * enc, sr_rb14(rw, k)) << (4 * (k % 8));
   return true;
 }
 
@@ -190,15 +190,19 @@ __device__ __forceinline__ bool nvfp4_encode_finite_sr(const float (&v)[16], flo
 __device__ __forceinline__ uint64_t sr_seed(const QArgs &a) { return a.rng ? __ldg(a.rng) : a.seed; }
 __device__ __forceinline__ uint64_t sr_offset(const QArgs &a) { return a.rng ? __ldg(a.rng + 1) + a.rng_add : a.offset; }
 template <int N>
-__device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[N]) {
-  sr_bytes<N>(sr_seed(a), sr_offset(a), mxb_sr_index(r, c0, a.sr_base, a.sr_ld), rb);
+__device__ __forceinline__ void get_sr_words(const QArgs &a, int64_t r, int64_t c0, uint4 (&rw)[N / 16]) {
+  sr_words_n<N>(sr_seed(a), sr_offset(a), mxb_sr_index(r, c0, a.sr_base, a.sr_ld), rw);
 }
-// The same for 16 elements known to start a Philox group (their SR index a
+template <int N>
+__device__ __forceinline__ void get_sr(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[N]) {
+  uint4 rw[N / 16];
+  get_sr_words<N>(a, r, c0, rw);
+  sr_unpack<N>(rw, rb);
+}
+// The words of 16 elements known to start a Philox group (their SR index a
 // multiple of 16): one group, no second draw for a run across two.
-__device__ __forceinline__ void get_sr_group(const QArgs &a, int64_t r, int64_t c0, uint8_t (&rb)[16]) {
-  const uint4 w = philox_group(sr_seed(a), sr_offset(a), mxb_sr_index(r, c0, a.sr_base, a.sr_ld) >> 4);
-#pragma unroll
-  for (int j = 0; j < 16; j++) rb[j] = (uint8_t)(word_of(w, j >> 2) >> (8 * (j & 3)));
+__device__ __forceinline__ uint4 get_sr_group(const QArgs &a, int64_t r, int64_t c0) {
+  return philox_group(sr_seed(a), sr_offset(a), mxb_sr_index(r, c0, a.sr_base, a.sr_ld) >> 4);
 }
 
 // The row-wise fast path: NVFP4 1x16 (RNE, no Four Over Six, the fused RHT

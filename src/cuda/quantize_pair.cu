@@ -40,12 +40,14 @@ struct PairArgs {
   int bmax;                  // MX: the largest scale byte the specialised encoders take (mx_bmax)
 };
 
-// One block of format F (NVFP4 or MX): its scale and code words (SR: rb
-// holds the block's SR bytes). Finite blocks by RNE take the specialised
-// encoders (NVFP4 by SR too), every other block the shared block code.
+// One block of format F (NVFP4 or MX): its scale and code words (SR: rw
+// holds the block's SR words, rb their bytes). Finite blocks by RNE take the
+// specialised encoders (NVFP4 by SR too), every other block the shared
+// block code.
 template <int F, bool SR>
 __device__ __forceinline__ uint8_t encode_block(const QArgs &a, const mxb_nvfp4_ts &ts, int bmax,
                                                 const float (&v)[mxb_fmt_block_cols(F)],
+                                                const uint4 (&rw)[mxb_fmt_block_cols(F) / 16],
                                                 const uint8_t (&rb)[mxb_fmt_block_cols(F)],
                                                 uint32_t (&w)[mxb_fmt_block_cols(F) * mxb_fmt_elem_bits(F) / 32]) {
   constexpr int B = mxb_fmt_block_cols(F), ELEM = mxb_fmt_elem(F), BITS = mxb_elem_bits(ELEM);
@@ -58,7 +60,7 @@ __device__ __forceinline__ uint8_t encode_block(const QArgs &a, const mxb_nvfp4_
   uint8_t c[B];
   if constexpr (mxb_fmt_scale_type(F) == MXB_SCALE_UE4M3) {
     bool fast = finite;
-    if constexpr (SR) fast = fast && nvfp4_encode_finite_sr(v, am, ts, rb, s, w);
+    if constexpr (SR) fast = fast && nvfp4_encode_finite_sr(v, am, ts, rw[0], s, w);
     else fast = fast && nvfp4_encode_finite(v, am, ts, s, w);
     if (fast) return s;
     int bad = 0;
@@ -91,10 +93,14 @@ template <int F, bool SR>
 __device__ __forceinline__ uint8_t code_block(const QArgs &a, const mxb_nvfp4_ts &ts, int bmax, int64_t r, int64_t j,
                                               const float (&v)[mxb_fmt_block_cols(F)]) {
   constexpr int B = mxb_fmt_block_cols(F), NW = B * mxb_fmt_elem_bits(F) / 32;
+  uint4 rw[B / 16];
   uint8_t rb[B];
-  if (SR) get_sr<B>(a, r, B * j, rb);
+  if (SR) {
+    get_sr_words<B>(a, r, B * j, rw);
+    sr_unpack<B>(rw, rb);
+  }
   uint32_t w[NW];
-  const uint8_t s = encode_block<F, SR>(a, ts, bmax, v, rb, w);
+  const uint8_t s = encode_block<F, SR>(a, ts, bmax, v, rw, rb, w);
   store_words<NW>(a.data + r * a.row_bytes + j * (NW * 4), w);
   return s;
 }

@@ -152,14 +152,14 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       }
       uint32_t w[NW];
       uint8_t s = 0;
-      uint8_t rb[SR ? B : 1];  // SR bytes of the block's elements
+      uint4 rw[1] = {};  // SR words of the block's elements
       if constexpr (SR) {
         const uint32_t r = (__umulhi(b, g.div_m) + b) >> g.div_s;
-        get_sr_group(a, r, (int64_t)(b - r * g.nb) * B, rb);  // B = 16: one group (rows_apply)
+        rw[0] = get_sr_group(a, r, (int64_t)(b - r * g.nb) * B);  // B = 16: one group (rows_apply)
       }
       if (fast) {
         if constexpr (NV && SR) {
-          fast = nvfp4_encode_finite_sr(v, am, ts, rb, s, w);
+          fast = nvfp4_encode_finite_sr(v, am, ts, rw[0], s, w);
         } else if constexpr (NV) {
           fast = nvfp4_encode_finite(v, am, ts, s, w);
         } else {
@@ -174,6 +174,8 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
         if constexpr (NV) {
           int bad = 0;
           const uint32_t ab = mxb_block_amax_bits(v, B, policy_mode(a.policy), &bad);
+          uint8_t rb[16];
+          if (SR) sr_unpack<16>(rw, rb);
           s = mxb_nvfp4_quantize_block(v, B, ab, bad && a.policy == MXB_NONFINITE_NAN_BLOCK, &ts, SR ? rb : nullptr, c);
         } else if constexpr (H == 1) {
           s = mxb_mx_quantize_block(v, B, &p, (mxb_scale_rule_t)a.rule, (mxb_nonfinite_t)a.policy, nullptr, c);
