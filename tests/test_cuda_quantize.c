@@ -256,6 +256,57 @@ Test(cuda_quantize, nvfp4_sr_rows_kernel) {
   cmp_close(&c);
 }
 
+/* FP8 with 1 x 128 partitions in one pass (rows of whole partitions): the
+ * CPU's bytes for both element types and both scale kinds, every input type
+ * and kind (the special kind holds partitions that need the finite cap and
+ * lanes with NaN and Inf), with and without the fused RHT and power-of-two
+ * scales; and the path: whole partitions on the row kernel, a partial one on
+ * the two-pass kernel. */
+Test(cuda_quantize, fp8_1x128_rows_kernel) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  static const mxb_format_t fmts[] = {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E5M2_1x128,
+                                      MXB_FORMAT_FP8_E4M3_1x128_UE8M0, MXB_FORMAT_FP8_E5M2_1x128_UE8M0};
+  static const int64_t shapes[][2] = {{64, 1024}, {33, 384}};
+  for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++)
+    for (int opt = 0; opt < 4; opt++)
+      for (size_t d = 0; d < 3; d++)
+        for (size_t s = 0; s < 2; s++)
+          for (int k = 0; k < CMP_KINDS; k++) {
+            mxb_quant_config_t cfg;
+            mxb_quant_config_init(&cfg);
+            cfg.rht.enabled = opt & 1;
+            cfg.fp8_pow2_scale = (opt >> 1) & 1;
+            qcase q = {fmts[f], k_dtypes[d], shapes[s][0], shapes[s][1], (cmp_input)k, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
+            quantize_both(&c, &cfg, &q);
+          }
+  for (int w = 0; w < 2; w++) {
+    const int64_t rows = 16, cols = w ? 256 : 200;
+    float *x = malloc((size_t)(rows * cols) * sizeof(float));
+    cmp_fill(x, (size_t)(rows * cols), CMP_NORMAL, 9);
+    void *h = cmp_convert(x, (size_t)(rows * cols), MXB_DTYPE_BF16, 1);
+    void *dx = mxbt_dev_from_host(h, (size_t)(rows * cols) * 2);
+    cmp_tensor t;
+    cmp_tensor_alloc(&t, MXB_FORMAT_FP8_E4M3_1x128, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
+    mxb_quant_config_t cfg;
+    mxb_quant_config_init(&cfg);
+    size_t ws = 0;
+    cr_assert_eq(mxb_quantize_workspace_size(c.gpu, &cfg, MXB_DTYPE_BF16, &t.d, &ws), MXB_SUCCESS);
+    void *wk = ws ? mxbt_dev_alloc(ws) : NULL;
+    cr_assert_eq(mxb_quantize(c.gpu, &cfg, MXB_DTYPE_BF16, dx, &t.d, wk, ws, NULL), MXB_SUCCESS, "%s",
+                 mxb_last_error_detail());
+    cr_assert_str_eq(mxb_context_last_impl(c.gpu), w ? "cuda-fp8-quantize-rows" : "cuda-fp8-quantize", "%lld columns",
+                     (long long)cols);
+    mxbt_dev_sync();
+    if (wk) mxbt_dev_free(wk);
+    cmp_tensor_free(&t);
+    mxbt_dev_free(dx);
+    free(h);
+    free(x);
+  }
+  cmp_close(&c);
+}
+
 Test(cuda_quantize, nvfp4_supplied_amax) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();

@@ -325,6 +325,54 @@ __global__ void __launch_bounds__(256) fp8_kernel(QArgs a) {
   }
 }
 
+// FP8 with 1 x 128 partitions (DeepSeek-V3's activations) in one pass, where
+// every row holds whole partitions and accesses are 16-byte aligned: eight
+// consecutive lanes hold a partition, sixteen values each (a warp's 32 items
+// never straddle a partition: rows have a multiple of 8 items), its amax by
+// three exchanges; codes by the hardware conversion where the lane's values
+// are finite and the scale needs no cap, else by the shared per-element
+// encoder; sixteen bytes a store; the partition's first lane writes the
+// scale. The same functions as fp8_kernel's two passes (the unsigned max of
+// the finite |x| bits, mxb_fp8_scale, mxb_fp8_cap, the encoder, proven equal
+// to the hardware conversion), so the same bytes from one read of the input.
+template <int DT, int ELEM>
+__global__ void __launch_bounds__(256) fp8_rows_kernel(QArgs a) {
+  const int64_t nb = a.cols / 16;
+  const RhtMasks sm = sign_masks(a);
+  const mxb_fp p = mxb_elem_fp(ELEM);
+  const unsigned group = 0xFFu << (threadIdx.x & 24);  // the lanes of this lane's partition
+  for (ItemWalk w(a.rows * nb, nb); w.more(); w.next()) {
+    const int64_t r = w.r, c0 = w.j * 16;
+    float v[16];
+    load_n<DT, 16>(a.src, r * a.cols + c0, 16, true, v);
+    transform_block(a, sm, v);
+    int bad = 0;
+    uint32_t ab = mxb_block_amax_bits(v, 16, MXB_AMAX_FINITE, &bad);
+#pragma unroll
+    for (int o = 1; o < 8; o <<= 1) ab = max(ab, __shfl_xor_sync(group, ab, o));
+    const float scale = mxb_fp8_scale(ab, &p, a.pow2);
+    const uint32_t cap = mxb_fp8_cap(&p, scale);
+    uint32_t wd[4];
+    if (!bad && cap >= p.maxcode) {
+      encode_finite<ELEM, 16>(p, v, scale, wd);
+    } else {
+      uint8_t codes[16];
+#pragma unroll
+      for (int k = 0; k < 16; k++) codes[k] = mxb_fp8_encode_scaled(&p, v[k], scale, cap, -1);
+      pack_words<16, 8>(codes, wd);
+    }
+    store_words<4>(a.data + r * a.row_bytes + c0, wd);
+    if ((w.j & 7) == 0) mxb_fp8_scale_inv_store(a.scales, a.fp8_scale, mxb_block_index(r, c0, a.brs, a.bcs, a.scale_cols), scale);
+  }
+}
+// Whether fp8_rows_kernel takes the call: 1 x 128 partitions computed from
+// the data (no SR, no amax reported), whole partitions in every row, 16-byte
+// aligned input and codes.
+bool fp8_rows_apply(const mxb_quant_config_t *cfg, const QArgs &a, bool amax_only) {
+  return !amax_only && a.br == 1 && a.bc == 128 && a.cols % 128 == 0 && !a.sr && cfg->amax_source == MXB_AMAX_COMPUTE &&
+         !cfg->amax_out && a.vec_in && a.vec_out;
+}
+
 }  // namespace mxb
 
 using namespace mxb;
@@ -406,6 +454,11 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
       *impl = "cuda-bdr-quantize";
     } else if constexpr (mxb_fp8_scale_type(SCALE) && ELEM != MXB_ELEM_MIXED) {
       const unsigned g = grid_for(ctx, nb16, T);
+      if (fp8_rows_apply(cfg, a, amax_only)) {
+        fp8_rows_kernel<DT, ELEM><<<g, T, 0, st>>>(a);
+        *impl = "cuda-fp8-quantize-rows";
+        return launch_status(*impl);
+      }
       const size_t nparts = (size_t)(mxb_scale_rows(d, a.rows) * mxb_scale_cols(d, a.cols));
       // The partitions' amaxes, unless a supplied amax alone sets the scale;
       // per tensor, cfg->amax_out gets the computed one either way (mxblas.h).
