@@ -198,6 +198,32 @@ Test(cuda_quantize, rows_kernels_take_whole_block_rows) {
   cmp_close(&c);
 }
 
+/* Quantizes rows x cols normal bf16 values to format f with cfg on the GPU
+ * and checks the path the call took. */
+static void expect_quantize_path(cmp_ctx *c, const mxb_quant_config_t *cfg, mxb_format_t f, int64_t rows,
+                                 int64_t cols, const char *want, int tag) {
+  const size_t n = (size_t)(rows * cols);
+  float *x = malloc(n * sizeof(float));
+  cmp_fill(x, n, CMP_NORMAL, 5);
+  void *h = cmp_convert(x, n, MXB_DTYPE_BF16, 1);
+  void *dx = mxbt_dev_from_host(h, n * 2);
+  cmp_tensor t;
+  cmp_tensor_alloc(&t, f, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
+  size_t ws = 0;
+  cr_assert_eq(mxb_quantize_workspace_size(c->gpu, cfg, MXB_DTYPE_BF16, &t.d, &ws), MXB_SUCCESS);
+  void *w = ws ? mxbt_dev_alloc(ws) : NULL;
+  cr_assert_eq(mxb_quantize(c->gpu, cfg, MXB_DTYPE_BF16, dx, &t.d, w, ws, NULL), MXB_SUCCESS, "%s",
+               mxb_last_error_detail());
+  cr_assert_str_eq(mxb_context_last_impl(c->gpu), want, "case %d (%lld x %lld)", tag, (long long)rows,
+                   (long long)cols);
+  mxbt_dev_sync();
+  if (w) mxbt_dev_free(w);
+  cmp_tensor_free(&t);
+  mxbt_dev_free(dx);
+  free(h);
+  free(x);
+}
+
 /* NVFP4 with SR on the row-wise kernel (every block one Philox group):
  * the CPU's bytes for every input type, kind and layout, with and without
  * the fused RHT, computed and supplied amax, and shard places whose SR index
@@ -233,25 +259,7 @@ Test(cuda_quantize, nvfp4_sr_rows_kernel) {
     cfg.global_cols = places[p][2];
     qcase q = {MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 64, 256, CMP_NORMAL, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
     quantize_both(&c, &cfg, &q);
-    float *x = malloc(64 * 256 * sizeof(float));
-    cmp_fill(x, 64 * 256, CMP_NORMAL, 5);
-    void *h = cmp_convert(x, 64 * 256, MXB_DTYPE_BF16, 1);
-    void *dx = mxbt_dev_from_host(h, 64 * 256 * 2);
-    cmp_tensor t;
-    cmp_tensor_alloc(&t, MXB_FORMAT_NVFP4, 64, 256, MXB_SCALE_LAYOUT_LINEAR);
-    size_t ws = 0;
-    cr_assert_eq(mxb_quantize_workspace_size(c.gpu, &cfg, MXB_DTYPE_BF16, &t.d, &ws), MXB_SUCCESS);
-    void *w = ws ? mxbt_dev_alloc(ws) : NULL;
-    cr_assert_eq(mxb_quantize(c.gpu, &cfg, MXB_DTYPE_BF16, dx, &t.d, w, ws, NULL), MXB_SUCCESS, "%s",
-                 mxb_last_error_detail());
-    cr_assert_str_eq(mxb_context_last_impl(c.gpu), p < 2 ? "cuda-nvfp4-quantize-rows" : "cuda-nvfp4-quantize",
-                     "place %d", p);
-    mxbt_dev_sync();
-    if (w) mxbt_dev_free(w);
-    cmp_tensor_free(&t);
-    mxbt_dev_free(dx);
-    free(h);
-    free(x);
+    expect_quantize_path(&c, &cfg, MXB_FORMAT_NVFP4, 64, 256, p < 2 ? "cuda-nvfp4-quantize-rows" : "cuda-nvfp4-quantize", p);
   }
   cmp_close(&c);
 }
@@ -280,30 +288,10 @@ Test(cuda_quantize, fp8_1x128_rows_kernel) {
             qcase q = {fmts[f], k_dtypes[d], shapes[s][0], shapes[s][1], (cmp_input)k, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
             quantize_both(&c, &cfg, &q);
           }
-  for (int w = 0; w < 2; w++) {
-    const int64_t rows = 16, cols = w ? 256 : 200;
-    float *x = malloc((size_t)(rows * cols) * sizeof(float));
-    cmp_fill(x, (size_t)(rows * cols), CMP_NORMAL, 9);
-    void *h = cmp_convert(x, (size_t)(rows * cols), MXB_DTYPE_BF16, 1);
-    void *dx = mxbt_dev_from_host(h, (size_t)(rows * cols) * 2);
-    cmp_tensor t;
-    cmp_tensor_alloc(&t, MXB_FORMAT_FP8_E4M3_1x128, rows, cols, MXB_SCALE_LAYOUT_LINEAR);
-    mxb_quant_config_t cfg;
-    mxb_quant_config_init(&cfg);
-    size_t ws = 0;
-    cr_assert_eq(mxb_quantize_workspace_size(c.gpu, &cfg, MXB_DTYPE_BF16, &t.d, &ws), MXB_SUCCESS);
-    void *wk = ws ? mxbt_dev_alloc(ws) : NULL;
-    cr_assert_eq(mxb_quantize(c.gpu, &cfg, MXB_DTYPE_BF16, dx, &t.d, wk, ws, NULL), MXB_SUCCESS, "%s",
-                 mxb_last_error_detail());
-    cr_assert_str_eq(mxb_context_last_impl(c.gpu), w ? "cuda-fp8-quantize-rows" : "cuda-fp8-quantize", "%lld columns",
-                     (long long)cols);
-    mxbt_dev_sync();
-    if (wk) mxbt_dev_free(wk);
-    cmp_tensor_free(&t);
-    mxbt_dev_free(dx);
-    free(h);
-    free(x);
-  }
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  expect_quantize_path(&c, &cfg, MXB_FORMAT_FP8_E4M3_1x128, 16, 256, "cuda-fp8-quantize-rows", 0);
+  expect_quantize_path(&c, &cfg, MXB_FORMAT_FP8_E4M3_1x128, 16, 200, "cuda-fp8-quantize", 1);
   cmp_close(&c);
 }
 
