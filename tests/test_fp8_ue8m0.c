@@ -391,8 +391,8 @@ static void fast_pair(mxb_context_t *ctx, mxb_context_t *cpu, const float *x, mx
   const float *xb = x + 3 * K; /* B: other rows than A's */
   quantize_rc(cpu, 0, fa, x, M, K, 0, 0, &A);
   quantize_rc(cpu, 0, fb, xb, N, K, 0, 0, &B);
-  quantize_rc(cpu, 0, ta, x, M, K, 1, 0, &At);
-  quantize_rc(cpu, 0, tb, xb, N, K, 1, 0, &Bt);
+  quantize_rc(cpu, 0, ta, x, M, K, ta != fa, 0, &At); /* a side that is no byte format is its own twin */
+  quantize_rc(cpu, 0, tb, xb, N, K, tb != fb, 0, &Bt);
   mxb_tensor_t dA = to_device(&A), dB = to_device(&B), dAt = to_device(&At), dBt = to_device(&Bt);
   mxb_gemm_desc_t d;
   mxb_gemm_desc_init(&d);
@@ -429,8 +429,8 @@ static void grouped_pair(mxb_context_t *ctx, mxb_context_t *cpu, const float *x,
   qt A, B, At, Bt;
   quantize_rc(cpu, 0, fa, x, M, K, 0, 0, &A);
   quantize_rc(cpu, 0, fb, x + 3 * K, (int64_t)E * N, K, 0, 0, &B);
-  quantize_rc(cpu, 0, ta, x, M, K, 1, 0, &At);
-  quantize_rc(cpu, 0, tb, x + 3 * K, (int64_t)E * N, K, 1, 0, &Bt);
+  quantize_rc(cpu, 0, ta, x, M, K, ta != fa, 0, &At);
+  quantize_rc(cpu, 0, tb, x + 3 * K, (int64_t)E * N, K, tb != fb, 0, &Bt);
   mxb_tensor_t dA = to_device(&A), dB = to_device(&B), dAt = to_device(&At), dBt = to_device(&Bt);
   const int32_t offsets[E + 1] = {0, 70, 70, 200}; /* an empty expert in the middle */
   int32_t *doff = mxbt_dev_from_host(offsets, sizeof(offsets));
