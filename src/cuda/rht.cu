@@ -56,67 +56,61 @@ __global__ void __launch_bounds__(256) rht_kernel(RhtArgs a) {
 }
 
 // Chunks of D >= 64 along cols: a warp a chunk, lane L holding its elements
-// L n .. L n + n - 1 (n = D / 32), so no thread keeps D values in registers
-// (one thread a chunk of 256 spilled 0.6-1.2 KB a thread). The same
-// operations as mxb_rht_chunk, in its order: the signs (bit j of the mask
-// for element j), then the butterflies h = 1, 2, 4, ...: within a lane for
-// h < n; across lanes L and L ^ (h / n) above, the lane of element j (bit h
+// L + 32 r (r < n = D / 32), so no thread keeps D values in registers (one
+// thread a chunk of 256 spilled 0.6-1.2 KB a thread) and every load and
+// store of the warp covers 32 consecutive elements (lanes holding n
+// consecutive elements stored 4 bytes a lane into 32 sectors at once). The
+// same operations as mxb_rht_chunk, in its order: the signs (bit j of the
+// mask for element j: bit L of word r), then the butterflies h = 1, 2, 4,
+// ...: across lanes L and L ^ h for h < 32, the lane of element j (bit h
 // clear) forming a + b and the lane of j + h forming a - b from its
-// partner's value a and its own b, the very sums of the chunk code; then
-// the norm, the inverse's signs and the canonical NaN.
+// partner's value a and its own b, the very sums of the chunk code; within
+// a lane (elements r and r + h / 32) above; then the norm, the inverse's
+// signs and the canonical NaN.
 template <int DT, int D>
 __global__ void __launch_bounds__(256) rht_warp_kernel(RhtArgs a) {
   constexpr int N = D / 32;
   const int lane = threadIdx.x & 31;
   const int64_t total = a.rows * (a.cols / D);
   const int64_t stride = (int64_t)gridDim.x * (blockDim.x / 32);
-  // signs[(lane N) / 32] (the chunk's D bits are words 0 .. N - 1) by
-  // selects among registers: indexing the parameter would copy it to the
-  // stack, and the compiler turns plain selects back into that index.
-  uint32_t word = 0;
+  uint32_t m = 0;  // bit r: element lane + 32 r is negated
 #pragma unroll
-  for (int k = 0; k < N; k++) {
-    uint32_t w = a.signs[k];
-    asm("" : "+r"(w));
-    word = k == (lane * N) >> 5 ? w : word;
-  }
-  const uint32_t m = (word >> ((lane * N) & 31)) & ((1u << N) - 1u);
+  for (int r = 0; r < N; r++) m |= ((a.signs[r] >> lane) & 1u) << r;
   const float s = mxb_rht_norm(D);
   for (int64_t t = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32; t < total; t += stride) {
-    const int64_t base = t * D + lane * N;  // chunks tile each row exactly
+    const int64_t base = t * D + lane;  // chunks tile each row exactly
     float v[N];
-    load_n<DT, N>(a.in, base, N, a.vec != 0, v);
+#pragma unroll
+    for (int r = 0; r < N; r++) v[r] = load1<DT>(a.in, base + 32 * r);
     if (!a.inverse) {
 #pragma unroll
       for (int r = 0; r < N; r++)
         if ((m >> r) & 1u) v[r] = -v[r];
     }
 #pragma unroll
-    for (int h = 1; h < D; h <<= 1) {
-      if (h < N) {
+    for (int h = 1; h < 32; h <<= 1) {
+      const float sg = (lane & h) ? -1.0f : 1.0f;  // p - v or v + p, as one fmaf (the product is exact)
 #pragma unroll
-        for (int r = 0; r < N; r++)
-          if (!(r & h)) {
-            const float x = v[r], y = v[r + h];
-            v[r] = x + y;
-            v[r + h] = x - y;
-          }
-      } else {
-        const int q = h / N;
-        const float sg = (lane & q) ? -1.0f : 1.0f;  // p - v or v + p, as one fmaf (the product is exact)
-#pragma unroll
-        for (int r = 0; r < N; r++) {
-          const float p = __shfl_xor_sync(0xFFFFFFFFu, v[r], q);
-          v[r] = __fmaf_rn(v[r], sg, p);
-        }
+      for (int r = 0; r < N; r++) {
+        const float p = __shfl_xor_sync(0xFFFFFFFFu, v[r], h);
+        v[r] = __fmaf_rn(v[r], sg, p);
       }
     }
+#pragma unroll
+    for (int q = 1; q < N; q <<= 1)
+#pragma unroll
+      for (int r = 0; r < N; r++)
+        if (!(r & q)) {
+          const float x = v[r], y = v[r + q];
+          v[r] = x + y;
+          v[r + q] = x - y;
+        }
 #pragma unroll
     for (int r = 0; r < N; r++) {
       v[r] *= s;
       if (a.inverse && ((m >> r) & 1u)) v[r] = -v[r];
       v[r] = mxb_canon_nan(v[r]);
-      put_out(a, base + r, v[r]);
+      put_out(a, base + 32 * r, v[r]);
     }
   }
 }
