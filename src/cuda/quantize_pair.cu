@@ -87,20 +87,27 @@ __device__ __forceinline__ void fold_block(int policy, const float (&v)[16], uin
   if (!(bad && policy == MXB_NONFINITE_NAN_BLOCK)) fold = max(fold, ab);
 }
 
-// Quantize block j of row r of copy a (transformed already), store its
-// codes and return its scale byte.
+// Quantize block j of row r of copy a (transformed already): its code words
+// in w, its scale byte returned; code_block also stores the words.
 template <int F, bool SR>
-__device__ __forceinline__ uint8_t code_block(const QArgs &a, const mxb_nvfp4_ts &ts, int bmax, int64_t r, int64_t j,
-                                              const float (&v)[mxb_fmt_block_cols(F)]) {
-  constexpr int B = mxb_fmt_block_cols(F), NW = B * mxb_fmt_elem_bits(F) / 32;
+__device__ __forceinline__ uint8_t code_words(const QArgs &a, const mxb_nvfp4_ts &ts, int bmax, int64_t r, int64_t j,
+                                              const float (&v)[mxb_fmt_block_cols(F)],
+                                              uint32_t (&w)[mxb_fmt_block_cols(F) * mxb_fmt_elem_bits(F) / 32]) {
+  constexpr int B = mxb_fmt_block_cols(F);
   uint4 rw[B / 16];
   uint8_t rb[B];
   if (SR) {
     get_sr_words<B>(a, r, B * j, rw);
     sr_unpack<B>(rw, rb);
   }
+  return encode_block<F, SR>(a, ts, bmax, v, rw, rb, w);
+}
+template <int F, bool SR>
+__device__ __forceinline__ uint8_t code_block(const QArgs &a, const mxb_nvfp4_ts &ts, int bmax, int64_t r, int64_t j,
+                                              const float (&v)[mxb_fmt_block_cols(F)]) {
+  constexpr int NW = mxb_fmt_block_cols(F) * mxb_fmt_elem_bits(F) / 32;
   uint32_t w[NW];
-  const uint8_t s = encode_block<F, SR>(a, ts, bmax, v, rw, rb, w);
+  const uint8_t s = code_words<F, SR>(a, ts, bmax, r, j, v, w);
   store_words<NW>(a.data + r * a.row_bytes + j * (NW * 4), w);
   return s;
 }
@@ -137,6 +144,14 @@ template <int DT, int F, bool AMAX, bool SRR, bool SRC>
 __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kernel(QArgs r, QArgs c, PairArgs g) {
   constexpr int B = mxb_fmt_block_cols(F), PER = TILE / B;  // blocks a tile row
   __shared__ float tile[TILE][TILE + 1];                    // +1: the column reads hit 32 banks
+  // NVFP4 column copy staged for whole-sector stores (below): a row's 8
+  // code words and its 4 scale bytes (9 words a row: conflict-free writes).
+  // Only the recipe's configuration (row-wise RNE, column-wise SR) from
+  // 16-bit input, where ptxas keeps the kernel at 80 registers; from fp32
+  // it went to 92, with both copies RNE from 64 to 80 and both SR from 80
+  // to 100, each a block an SM fewer.
+  constexpr bool STAGE = B == 16 && !AMAX && !SRR && SRC && in_t<DT>::size == 2;
+  __shared__ uint32_t cst[STAGE ? TILE : 1][9];
   const int rr = threadIdx.x / PER, cb = threadIdx.x % PER;  // row side: tile row rr, B columns from B cb
   const int cc = threadIdx.x % TILE, rg = threadIdx.x / TILE;  // column side: tile column cc, B rows from B rg
   const RhtMasks smr = sign_masks(r), smc = sign_masks(c);
@@ -170,7 +185,47 @@ __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kern
     if (valid) put_block<F, AMAX, SRR>(r, smr, tsr, g.bmax, r0 + rr, c0 / B + cb, v, g.amax_r, fold_r);
     __syncthreads();
     const int64_t xc = c0 + cc, xr = r0 + B * rg;
-    if (xc < C && xr < R) {
+    if constexpr (STAGE) {
+      // NVFP4: a column-copy row's four blocks of a tile (32 bytes of codes,
+      // 4 scale bytes) come from four warps. In a whole tile they are staged
+      // here and each row goes out as two 16-byte stores and one 4-byte
+      // store, whole sectors, where each thread's own 8- and 1-byte stores
+      // touched a sector each (partial tiles: those stores).
+      const bool staged = c.vec_out && r0 + TILE <= R && c0 + TILE <= C;  // the same for the whole block
+      if (staged || (xc < C && xr < R)) {
+        float u[B];
+#pragma unroll
+        for (int k = 0; k < B; k++) u[k] = tile[B * rg + k][cc];
+        transform_block(c, smc, u);
+        uint32_t w[2];
+        const uint8_t sc = code_words<F, SRC>(c, tsc, g.bmax, xc, xr / B, u, w);
+        if (staged) {
+          cst[cc][2 * rg] = w[0];
+          cst[cc][2 * rg + 1] = w[1];
+          reinterpret_cast<uint8_t *>(&cst[cc][8])[rg] = sc;
+        } else {
+          store_words<2>(c.data + xc * c.row_bytes + (xr / B) * 8, w);
+          c.scales[mxb_scale_index(xc, xr / B, c.scale_cols, c.swizzled)] = sc;
+        }
+      }
+      if (staged) {
+        __syncthreads();
+        if (threadIdx.x < 2 * TILE) {
+          const int row = threadIdx.x >> 1, half = threadIdx.x & 1;
+          uint8_t *d = c.data + (c0 + row) * c.row_bytes + (r0 / B) * 8 + 16 * half;
+          *reinterpret_cast<uint4 *>(d) =
+              make_uint4(cst[row][4 * half], cst[row][4 * half + 1], cst[row][4 * half + 2], cst[row][4 * half + 3]);
+          if (!half) {
+            uint8_t *q = c.scales + mxb_scale_index(c0 + row, r0 / B, c.scale_cols, c.swizzled);
+            const uint32_t sw = cst[row][8];
+            if (((uintptr_t)q & 3u) == 0) *reinterpret_cast<uint32_t *>(q) = sw;
+            else
+#pragma unroll
+              for (int k = 0; k < 4; k++) q[k] = (uint8_t)(sw >> (8 * k));
+          }
+        }
+      }
+    } else if (xc < C && xr < R) {
       float u[B];
 #pragma unroll
       for (int k = 0; k < B; k++) u[k] = tile[B * rg + k][cc];
@@ -379,6 +434,7 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
   a.rht = rc->rht.enabled;
   b.rht = cc->rht.enabled;
   b.rng_add = cc->rng_state && cc->rng_state == rc->rng_state;  // drawn after the row-wise copy's
+  b.vec_out = sc->row_bytes % 16 == 0;  // the column copy's staged 16-byte stores (its data is aligned)
   PairArgs g;
   g.tiles_c = (uint32_t)((C + TILE - 1) / TILE);
   g.ntiles = (uint32_t)((R + TILE - 1) / TILE) * g.tiles_c;
