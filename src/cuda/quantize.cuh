@@ -16,6 +16,12 @@ struct mxb_context;
 
 namespace mxb {
 
+// The d = 16 RHT's signs for rht16_quant (below): even k the sign-bit mask
+// of s_k, odd k s_k as the float +-1.
+struct RhtMasks {
+  uint32_t m[16];
+};
+
 // The output tensor (its NVFP4 amax written by the amax pass when computed)
 // and the quantizer's options.
 struct QArgs : tensor_view {
@@ -33,7 +39,7 @@ struct QArgs : tensor_view {
   int64_t sr_base, sr_ld;  // SR indices: mxb_sr_base of the shard's place, the whole tensor's columns (cfg->global_*)
   int rht, rht_bf16;
   uint32_t signs[8];
-  uint32_t rht16[16];  // the d = 16 RHT's signs as rht16_quant takes them (rht16_masks)
+  RhtMasks rht16;  // the d = 16 RHT's signs as rht16_quant takes them (rht16_masks)
   int vec_in;  // 16-byte loads: src aligned and every row starts aligned
   int vec_out; // whole-word code stores: data aligned and row_bytes a multiple of the block's bytes
 };
@@ -54,15 +60,10 @@ struct QArgs : tensor_view {
 // NaN bits (BF16): every other encoder maps a NaN to its NaN code, NaN block
 // or +max whatever the NaN's sign and payload, and amaxes admit no NaN, so
 // the quantized bytes are the same.
-struct RhtMasks {
-  uint32_t m[16];  // even k: the sign-bit mask of s_k; odd k: s_k as the float +-1
-};
-inline void rht16_masks(const uint32_t signs[8], uint32_t m[16]) {
-  for (int k = 0; k < 16; k++) m[k] = ((signs[0] >> k) & 1u) << 31 | (k & 1 ? 0x3F800000u : 0u);
+inline void rht16_masks(const uint32_t signs[8], RhtMasks &s) {
+  for (int k = 0; k < 16; k++) s.m[k] = ((signs[0] >> k) & 1u) << 31 | (k & 1 ? 0x3F800000u : 0u);
 }
-__device__ __forceinline__ const RhtMasks &sign_masks(const QArgs &a) {
-  return *reinterpret_cast<const RhtMasks *>(a.rht16);
-}
+__device__ __forceinline__ const RhtMasks &sign_masks(const QArgs &a) { return a.rht16; }
 __device__ __forceinline__ void rht16_quant(float *v, const RhtMasks &s) {
 #pragma unroll
   for (int k = 0; k < 16; k += 2) {

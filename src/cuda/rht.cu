@@ -96,15 +96,7 @@ __global__ void __launch_bounds__(256) rht_warp_kernel(RhtArgs a) {
         v[r] = __fmaf_rn(v[r], sg, p);
       }
     }
-#pragma unroll
-    for (int q = 1; q < N; q <<= 1)
-#pragma unroll
-      for (int r = 0; r < N; r++)
-        if (!(r & q)) {
-          const float x = v[r], y = v[r + q];
-          v[r] = x + y;
-          v[r + q] = x - y;
-        }
+    mxb_rht_butterflies(v, N);  // the stages h = 32 q: elements r and r + q of each lane
 #pragma unroll
     for (int r = 0; r < N; r++) {
       v[r] *= s;
