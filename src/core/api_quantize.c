@@ -180,8 +180,9 @@ MXB_API mxb_status_t mxb_dequantize(mxb_context_t *ctx, const mxb_tensor_t *src,
                     ctx->backend == MXB_BACKEND_CUDA ? "CUDA" : "CPU");
   if (ctx->backend == MXB_BACKEND_CUDA) {
 #ifdef MXB_WITH_CUDA
-    MXB_TRY(mxb_cuda_dequantize(ctx, src, d, &sz, dst_type, dst, stream));
-    mxb_set_last_impl(ctx, "cuda-dequantize");
+    const char *impl = "cuda-dequantize";
+    MXB_TRY(mxb_cuda_dequantize(ctx, src, d, &sz, dst_type, dst, stream, &impl));
+    mxb_set_last_impl(ctx, impl);
     return MXB_SUCCESS;
 #else
     return mxb_fail(MXB_ERR_NOT_BUILT_WITH_CUDA, "the library was built without CUDA");

@@ -71,8 +71,10 @@ mxb_status_t mxb_cuda_rht_apply(struct mxb_context *ctx, const uint32_t signs[8]
                                 void *stream);
 /* Whether mxb_cuda_dequantize offers format f (every format but fp32 and MoR). */
 int mxb_cuda_dequantize_supported(mxb_format_t f);
+/* *impl: the kernel that ran ("cuda-dequantize-rows" or "cuda-dequantize"). */
 mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_tensor_t *src, const mxb_format_desc *d,
-                                 const mxb_tensor_sizes_t *s, mxb_dtype_t dst_type, void *dst, void *stream);
+                                 const mxb_tensor_sizes_t *s, mxb_dtype_t dst_type, void *dst, void *stream,
+                                 const char **impl);
 /* dst [cols, rows] = transpose of the plain buffer src [rows, cols]. */
 mxb_status_t mxb_cuda_transpose_plain(struct mxb_context *ctx, mxb_dtype_t type, int64_t rows, int64_t cols,
                                       const void *src, void *dst, void *stream);

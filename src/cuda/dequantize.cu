@@ -191,7 +191,7 @@ extern "C" int mxb_cuda_dequantize_supported(mxb_format_t f) {
 
 extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_tensor_t *src, const mxb_format_desc *d,
                                             const mxb_tensor_sizes_t *s, mxb_dtype_t dst_type, void *dst,
-                                            void *stream) {
+                                            void *stream, const char **impl) {
   DArgs a;
   memset(&a, 0, sizeof(a));
   static_cast<tensor_view &>(a) = make_view(src, *s);
@@ -206,7 +206,9 @@ extern "C" mxb_status_t mxb_cuda_dequantize(struct mxb_context *ctx, const mxb_t
   const unsigned g = grid_for(ctx, src->rows * ((src->cols + 15) / 16), 256);
   cudaStream_t st = as_stream(stream);
   mxb_status_t rs;
+  *impl = "cuda-dequantize-rows";
   if (dequantize_rows(ctx, d, a, dst_type, dst, st, &rs)) return rs;
+  *impl = "cuda-dequantize";
   return MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
     constexpr int SCALE = mxb_fmt_scale_type(F), ELEM = mxb_fmt_elem(F);
     // FP8 partitions and BF16 are read without a compile-time block length,

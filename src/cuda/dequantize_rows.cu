@@ -1,12 +1,14 @@
-// Row-wise dequantize at memory bandwidth, for the common case: NVFP4 and
-// the MX formats where every row holds whole blocks, codes and output are
-// 16-byte aligned and the tensor has fewer than 2^31 blocks. Every other
-// case takes the general kernel of dequantize.cu.
+// Row-wise dequantize at memory bandwidth, for the common case: NVFP4, the
+// MX formats, FP8 with a scale per 1 x 128 or 128 x 128 block (fp32 or
+// UE8M0) and the plain BF16 format, where every row holds whole blocks,
+// codes and output are 16-byte aligned and the tensor has fewer than 2^31
+// blocks. Every other case takes the general kernel of dequantize.cu.
 //
-// A lane decodes 16 elements (a whole NVFP4 block, half an MX block)
-// indexed in 32 bits: element codes through a shared-memory table filled by
-// the shared decoder, times the block's decode scale (the operations of
-// mxb_nvfp4_decode / mxb_mx_decode, in their order), then rounded to the
+// A lane decodes 16 elements (a whole NVFP4 block, half an MX block, an
+// eighth of an FP8 block) indexed in 32 bits: element codes through a
+// shared-memory table filled by the shared decoder, times the block's
+// decode scale (the operations of mxb_nvfp4_decode / mxb_mx_decode and the
+// FP8 decode, in their order; BF16 values widen exactly), then rounded to the
 // output type by the hardware conversion, which equals the library's
 // rounding for every non-NaN value (proven over all 2^32 inputs by the GPU
 // suite), and stored by whole warps' lines through shared memory. A run with a NaN (a NaN scale or NaN code; Inf codes too, to keep
@@ -28,6 +30,7 @@ struct DRows : tensor_view {
   uint32_t div_m;   // b / nb = (umulhi(b, div_m) + b) >> div_s for b < 2^31
   int div_s;
   uint32_t scale_tiles;  // swizzled scales: 4-column tiles per 128 rows
+  int brs;               // FP8: log2 of the block's rows (0 or 7)
 };
 
 __device__ __forceinline__ uint32_t dscale_slot(const DRows &a, uint32_t b) {
@@ -36,18 +39,42 @@ __device__ __forceinline__ uint32_t dscale_slot(const DRows &a, uint32_t b) {
   return ((r >> 7) * a.scale_tiles + (j >> 2)) * 512u + (r & 31u) * 16u + ((r >> 5) & 3u) * 4u + (j & 3u);
 }
 
+// The block's decode scale: the operations of the general kernel's fetch.
+template <int SCALE>
+__device__ __forceinline__ float block_scale(const DRows &a, uint32_t b, float A) {
+  if constexpr (SCALE == MXB_SCALE_UE4M3) {
+    return mxb_nvfp4_dequant_scale(__ldg(a.scales + dscale_slot(a, b)), A, a.flags);
+  } else if constexpr (SCALE == MXB_SCALE_E8M0) {
+    return mxb_e8m0_decode(__ldg(a.scales + dscale_slot(a, b)));
+  } else if constexpr (mxb_fp8_scale_type(SCALE)) {  // 1 x 128 blocks: scale b; 128 x 128: its row's block
+    uint32_t k = b;
+    if (a.brs) {
+      const uint32_t r = (__umulhi(b, a.div_m) + b) >> a.div_s;
+      k = (r >> a.brs) * a.nb + (b - r * a.nb);
+    }
+    return SCALE == MXB_SCALE_FP32 ? __ldg(reinterpret_cast<const float *>(a.scales) + k)
+                                   : mxb_e8m0_decode(__ldg(a.scales + k));
+  } else {
+    return 1.0f;  // BF16: no scale
+  }
+}
+
 template <int F, int OT>
 __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
-  constexpr int ELEM = mxb_fmt_elem(F), B = mxb_fmt_block_cols(F), BITS = mxb_elem_bits(ELEM);
-  constexpr bool NV = mxb_fmt_scale_type(F) == MXB_SCALE_UE4M3;
+  constexpr int ELEM = mxb_fmt_elem(F), SCALE = mxb_fmt_scale_type(F), BITS = mxb_elem_bits(ELEM);
+  constexpr bool NV = SCALE == MXB_SCALE_UE4M3, BF = ELEM == MXB_ELEM_BF16;
+  constexpr int B = BF ? 16 : mxb_fmt_block_cols(F);  // BF16: runs of 16 stand for blocks
   constexpr int PER = B / 16;                       // 16-element runs a block
-  constexpr int CW = 16 * BITS / 32;                // code words a run: 2 (4-bit), 3 (6-bit), 4 (8-bit)
+  constexpr int CW = 16 * BITS / 32;                // code words a run: 2 (4-bit), 3 (6-bit), 4 (8-bit), 8 (BF16)
   constexpr int OW = OT == MXB_DTYPE_FP32 ? 16 : 8;  // output words a run
   const mxb_fp p = mxb_elem_fp(ELEM);
-  const bool plain = p.nan_code < 0 && p.inf_code < 0 && !p.twos;  // constant-folded
-  __shared__ float lut[1 << BITS];
-  for (int c = threadIdx.x; c < (1 << BITS); c += blockDim.x) lut[c] = mxb_fp_decode(&p, (uint32_t)c);
-  __syncthreads();
+  const bool plain = p.nan_code < 0 && p.inf_code < 0 && !p.twos && !BF;  // constant-folded
+  constexpr int LUT = BF ? 1 : 1 << BITS;
+  __shared__ float lut[LUT];
+  if (!BF) {
+    for (int c = threadIdx.x; c < LUT; c += blockDim.x) lut[c] = mxb_fp_decode(&p, (uint32_t)c);
+    __syncthreads();
+  }
   const float A = NV ? *a.amax : 0.0f;
   constexpr int W = OW / 4;  // 16-byte chunks of output a run
   __shared__ uint4 stage_all[256 * W];
@@ -60,15 +87,17 @@ __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
     if constexpr (CW == 2) {
       const uint2 q = __ldcs(reinterpret_cast<const uint2 *>(src));
       w[0] = q.x, w[1] = q.y;
-    } else if constexpr (CW == 4) {
-      const uint4 q = __ldcs(reinterpret_cast<const uint4 *>(src));
-      w[0] = q.x, w[1] = q.y, w[2] = q.z, w[3] = q.w;
+    } else if constexpr (CW % 4 == 0) {
+#pragma unroll
+      for (int k = 0; k < CW / 4; k++) {
+        const uint4 q = __ldcs(reinterpret_cast<const uint4 *>(src) + k);
+        w[4 * k] = q.x, w[4 * k + 1] = q.y, w[4 * k + 2] = q.z, w[4 * k + 3] = q.w;
+      }
     } else {
 #pragma unroll
       for (int k = 0; k < CW; k++) w[k] = __ldcs(reinterpret_cast<const unsigned int *>(src) + k);
     }
-    const uint8_t s = __ldg(a.scales + dscale_slot(a, b));
-    const float sc = NV ? mxb_nvfp4_dequant_scale(s, A, a.flags) : mxb_e8m0_decode(s);
+    const float sc = block_scale<SCALE>(a, b, A);
     // chk: NaN where a value may be NaN or infinite. Elements without NaN or
     // Inf codes and of at most maxval in magnitude (E2M1, FP6) take it from
     // the scale, once a run: maxval * sc finite bounds every |code * sc|
@@ -79,7 +108,8 @@ __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
       const int bit = k * BITS;  // compile-time after unrolling
       uint32_t c = w[bit / 32] >> (bit % 32);
       if (bit % 32 + BITS > 32) c |= w[bit / 32 + 1] << (32 - bit % 32);
-      v[k] = __fmul_rn(lut[c & ((1u << BITS) - 1u)], sc);
+      if (BF) v[k] = __uint_as_float(c << 16);  // mxb_bf16_decode
+      else v[k] = __fmul_rn(lut[c & ((1u << BITS) - 1u)], sc);
       if (!plain) chk = __fmaf_rn(v[k], 0.0f, chk);
     }
     uint32_t o[16];
@@ -105,13 +135,17 @@ __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
 
 bool dequantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const tensor_view &t, int out_type,
                      void *out, cudaStream_t st, mxb_status_t *status) {
-  if (d->scale_type != MXB_SCALE_UE4M3 && d->scale_type != MXB_SCALE_E8M0) return false;
+  const bool bf = d->format == MXB_FORMAT_BF16, fp8 = mxb_fp8_scale_type(d->scale_type) && d->elem_bits == 8;
+  if (d->scale_type != MXB_SCALE_UE4M3 && d->scale_type != MXB_SCALE_E8M0 && !fp8 && !bf) return false;
   if (t.flags & MXB_TENSOR_ROW_AMAX) return false;  // an amax per row: the generic kernel
-  const int B = d->block_cols, bits = d->elem_bits;
-  if (d->block_rows != 1 || B % 16 || t.cols % B || bits > 8) return false;
+  const int B = bf ? 16 : d->block_cols, bits = d->elem_bits;
+  // Blocks of one row (FP8: of 1 or 128 rows), whole in every row.
+  if (B <= 0 || B % 16 || t.cols % B || (bits > 8 && !bf)) return false;
+  if (d->block_rows != 1 && !(fp8 && d->block_rows == 128) && !bf) return false;
   const int64_t nb = t.cols / B, total = t.rows * nb;
   if (total <= 0 || total * (B / 16) >= (int64_t)1 << 31) return false;
-  if (!aligned16(t.data) || !aligned16(out) || t.row_bytes != nb * B * bits / 8 || t.scale_cols != nb) return false;
+  if (!aligned16(t.data) || !aligned16(out) || t.row_bytes != nb * B * bits / 8 || (!bf && t.scale_cols != nb))
+    return false;
   DRows a;
   memset(&a, 0, sizeof(a));
   static_cast<tensor_view &>(a) = t;
@@ -121,11 +155,14 @@ bool dequantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, co
   while (((uint64_t)1 << a.div_s) < (uint64_t)nb) a.div_s++;
   a.div_m = (uint32_t)((((uint64_t)1 << 32) * (((uint64_t)1 << a.div_s) - (uint64_t)nb)) / (uint64_t)nb + 1);
   a.scale_tiles = (uint32_t)((nb + 3) / 4);
+  a.brs = fp8 && d->block_rows == 128 ? 7 : 0;
   const unsigned grid = grid_for(ctx, a.nitems, 256);
   *status = MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
-    constexpr int SCALE = mxb_fmt_scale_type(F);
-    if constexpr ((SCALE == MXB_SCALE_UE4M3 || SCALE == MXB_SCALE_E8M0) && mxb_fmt_block_rows(F) == 1 &&
-                  mxb_fmt_block_cols(F) % 16 == 0) {
+    constexpr int SCALE = mxb_fmt_scale_type(F), BR = mxb_fmt_block_rows(F), BC = mxb_fmt_block_cols(F);
+    constexpr bool FP8 = mxb_fp8_scale_type(SCALE) && mxb_fmt_elem_bits(F) == 8 && (BR == 1 || BR == 128);
+    if constexpr (F == MXB_FORMAT_BF16 ||
+                  ((SCALE == MXB_SCALE_UE4M3 || SCALE == MXB_SCALE_E8M0 || FP8) && BC > 0 && BC % 16 == 0 &&
+                   (BR == 1 || FP8))) {
       MXB_DTYPE_SWITCH(out_type, OT, [&] { drows_kernel<F, OT><<<grid, 256, 0, st>>>(a); });
       return launch_status("dequantize (rows)");
     } else {  // not reached: the checks above let only these formats through
