@@ -295,6 +295,46 @@ Test(cuda_quantize, fp8_1x128_rows_kernel) {
   cmp_close(&c);
 }
 
+/* The row-wise dequantize kernel on FP8 with 128 x 128 blocks (row blocks
+ * cut short at the bottom) and on the plain BF16 format: the CPU's bytes
+ * for every output type, input type and kind (fp8_1x128_rows_kernel covers
+ * 1 x 128 blocks); and the path each format's dequantize takes where rows
+ * hold whole blocks (256 columns) and where they do not (200). */
+Test(cuda_quantize, dequantize_rows_kernel) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  static const mxb_format_t fmts[] = {MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E5M2_128x128,
+                                      MXB_FORMAT_FP8_E4M3_128x128_UE8M0, MXB_FORMAT_FP8_E5M2_128x128_UE8M0,
+                                      MXB_FORMAT_BF16};
+  static const int64_t shapes[][2] = {{130, 256}, {64, 384}};
+  for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++)
+    for (size_t d = 0; d < 3; d++)
+      for (size_t s = 0; s < 2; s++)
+        for (int k = 0; k < CMP_KINDS; k++) {
+          mxb_quant_config_t cfg;
+          mxb_quant_config_init(&cfg);
+          qcase q = {fmts[f], k_dtypes[d], shapes[s][0], shapes[s][1], (cmp_input)k, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
+          quantize_both(&c, &cfg, &q);
+        }
+  static const mxb_format_t paths[] = {MXB_FORMAT_NVFP4,          MXB_FORMAT_MXFP8_E4M3,
+                                       MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E5M2_1x128_UE8M0,
+                                       MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_BF16};
+  for (size_t f = 0; f < sizeof(paths) / sizeof(paths[0]); f++)
+    for (int w = 0; w < 2; w++) {
+      const int64_t rows = 16, cols = w ? 256 : 200;
+      cmp_tensor t;
+      cmp_tensor_alloc(&t, paths[f], rows, cols, MXB_SCALE_LAYOUT_LINEAR);
+      void *out = mxbt_dev_alloc((size_t)(rows * cols) * 4);
+      cr_assert_eq(mxb_dequantize(c.gpu, &t.d, MXB_DTYPE_FP32, out, NULL), MXB_SUCCESS, "%s", mxb_last_error_detail());
+      mxbt_dev_sync();
+      cr_assert_str_eq(mxb_context_last_impl(c.gpu), w ? "cuda-dequantize-rows" : "cuda-dequantize",
+                       "format %d, %lld columns", (int)paths[f], (long long)cols);
+      mxbt_dev_free(out);
+      cmp_tensor_free(&t);
+    }
+  cmp_close(&c);
+}
+
 Test(cuda_quantize, nvfp4_supplied_amax) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();
@@ -333,6 +373,41 @@ Test(cuda_quantize, nvfp4_2d) {
 /* 2D (32x32) MX scaling: every MX element type, tails both ways (the
  * shapes' rows and columns are not multiples of 32), RNE and SR, both
  * non-finite policies, both scale layouts, and the d = 16 RHT. */
+/* NVFP4 16 x 16 tiles on the row-strip kernel (RNE, no RHT): the CPU's
+ * bytes for every input type and kind, both scale layouts and policies,
+ * computed and supplied amax, the E4M3 bound 256; shapes with a partial
+ * tile row, a partial strip (320 columns: a strip and a quarter of 16-bit
+ * input), scales as words and as bytes (208 columns: 13 tiles a row), one
+ * tile. Then the path: this kernel where it applies, the general kernel
+ * with SR or a partial tile along columns. */
+Test(cuda_quantize, nvfp4_2d_rows_kernel) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  static const int64_t shapes[][2] = {{130, 512}, {33, 320}, {17, 208}, {16, 16}};
+  for (size_t s = 0; s < 4; s++)
+    for (size_t d = 0; d < 3; d++)
+      for (int k = 0; k < CMP_KINDS; k++)
+        for (int opt = 0; opt < 8; opt++) {
+          mxb_quant_config_t cfg;
+          mxb_quant_config_init(&cfg);
+          cfg.block_2d = 1;
+          cfg.nonfinite = (opt & 1) ? MXB_NONFINITE_SATURATE : MXB_NONFINITE_NAN_BLOCK;
+          if (opt & 2) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+          if (opt & 4) cfg.nvfp4_e4m3_max = 256;
+          qcase q = {MXB_FORMAT_NVFP4, k_dtypes[d], shapes[s][0], shapes[s][1], (cmp_input)k,
+                     (mxb_scale_layout_t)((opt + (int)s) & 1), k == CMP_WIDE ? 0x1p100f : 3.0f};
+          quantize_both(&c, &cfg, &q);
+        }
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  cfg.block_2d = 1;
+  expect_quantize_path(&c, &cfg, MXB_FORMAT_NVFP4, 40, 320, "cuda-nvfp4-2d-quantize-rows", 0);
+  expect_quantize_path(&c, &cfg, MXB_FORMAT_NVFP4, 40, 200, "cuda-nvfp4-2d-quantize", 1);
+  cfg.rounding = MXB_ROUND_SR;
+  expect_quantize_path(&c, &cfg, MXB_FORMAT_NVFP4, 40, 320, "cuda-nvfp4-2d-quantize", 2);
+  cmp_close(&c);
+}
+
 Test(cuda_quantize, mx_2d) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();

@@ -427,6 +427,10 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
           return MXB_SUCCESS;
         }
       }
+      if (two_d && nvfp4_2d_apply(cfg, a)) {
+        *impl = "cuda-nvfp4-2d-quantize-rows";
+        return nvfp4_2d_launch(ctx, DT, a, st);
+      }
       if (two_d)
         MXB_BOOL_SWITCH(a.sr, SR, [&] {
           MXB_BOOL_SWITCH(a.four_six != 0, FOS, [&] { nvfp4_kernel<DT, true, false, SR, FOS><<<g, T, 0, st>>>(a); });

@@ -157,17 +157,28 @@ __device__ __forceinline__ void store_words(uint8_t *dst, const uint32_t (&w)[NW
   }
 }
 
-// An NVFP4 block of 16 values with a finite amax am, by RNE: its scale and
-// codes through the specialised encoder (the shared block code with the
-// branches a finite block would not take removed). False where the decode
-// scale is subnormal (the shared code's 2^64 rescaling applies): the caller
-// takes the shared block code.
-__device__ __forceinline__ bool nvfp4_encode_finite(const float (&v)[16], float am, const mxb_nvfp4_ts &ts, uint8_t &s,
-                                                    uint32_t (&w)[2]) {
+// The scale s of an NVFP4 block (or 16 x 16 tile) with a finite amax am and
+// the multiplier enc its values are encoded with, as the shared block code
+// computes them (mxb_nvfp4_encode_block). False where the decode scale is
+// subnormal (the shared code's 2^64 rescaling applies): the caller takes the
+// shared block code.
+__device__ __forceinline__ bool nvfp4_finite_scale(float am, const mxb_nvfp4_ts &ts, uint8_t &s, float &enc) {
   s = mxb_nvfp4_block_scale(am, &ts);
   const float d = mxb_ue4m3_decode(s) * ts.S_dec;
   if (d > 0.0f && d < 0x1p-126f) return false;
-  encode_finite<MXB_ELEM_E2M1, 16>(mxb_elem_fp(MXB_ELEM_E2M1), v, fminf(1.0f / d, MXB_FLT_MAX), w);
+  enc = fminf(1.0f / d, MXB_FLT_MAX);
+  return true;
+}
+
+// An NVFP4 block of 16 values with a finite amax am, by RNE: its scale and
+// codes through the specialised encoder (the shared block code with the
+// branches a finite block would not take removed). False as
+// nvfp4_finite_scale.
+__device__ __forceinline__ bool nvfp4_encode_finite(const float (&v)[16], float am, const mxb_nvfp4_ts &ts, uint8_t &s,
+                                                    uint32_t (&w)[2]) {
+  float enc;
+  if (!nvfp4_finite_scale(am, ts, s, enc)) return false;
+  encode_finite<MXB_ELEM_E2M1, 16>(mxb_elem_fp(MXB_ELEM_E2M1), v, enc, w);
   return true;
 }
 
@@ -175,10 +186,8 @@ __device__ __forceinline__ bool nvfp4_encode_finite(const float (&v)[16], float 
 // block: the shared block code's SR encoder without its NaN select.
 __device__ __forceinline__ bool nvfp4_encode_finite_sr(const float (&v)[16], float am, const mxb_nvfp4_ts &ts,
                                                        const uint4 &rw, uint8_t &s, uint32_t (&w)[2]) {
-  s = mxb_nvfp4_block_scale(am, &ts);
-  const float d = mxb_ue4m3_decode(s) * ts.S_dec;
-  if (d > 0.0f && d < 0x1p-126f) return false;
-  const float enc = fminf(1.0f / d, MXB_FLT_MAX);
+  float enc;
+  if (!nvfp4_finite_scale(am, ts, s, enc)) return false;
   w[0] = w[1] = 0;
 #pragma unroll
   for (int k = 0; k < 16; k++) w[k / 8] |= mxb_e2m1_encode_sr_nonnan_rb14(v[k] * enc, sr_rb14(rw, k)) << (4 * (k % 8));
@@ -220,6 +229,13 @@ bool rows_apply(const mxb_format_desc *d, const mxb_quant_config_t *cfg, const Q
 bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
                    int dtype, bool amax_pass, const QArgs &a, cudaStream_t st, mxb_status_t *status, const char **impl,
                    const int32_t *row_group = nullptr, bool amax_only = false);
+
+// NVFP4 with 16 x 16 tiles on the row-strip kernel (quantize_2d.cu): whether
+// it applies (RNE, no RHT, no Four Over Six, rows of whole tiles along
+// columns, aligned), and its launch (the encode pass; *a.amax is the
+// tensor's, supplied or from the general kernel's amax pass).
+bool nvfp4_2d_apply(const mxb_quant_config_t *cfg, const QArgs &a);
+mxb_status_t nvfp4_2d_launch(const struct mxb_context *ctx, int dtype, const QArgs &a, cudaStream_t st);
 
 // The largest MX scale byte b for which no code needs a cap (its value
 // times 2^(b-127) is finite) and 2^(127-b) is a normal number: blocks with a
