@@ -482,6 +482,38 @@ Test(cuda_quantize, nvfp4_e4m3_max_and_row_amax) {
   cmp_close(&c);
 }
 
+/* NVFP4 with an amax a row on the row-wise kernel (RNE): the CPU's bytes for
+ * every input type and kind, with and without the fused RHT, computed and
+ * supplied amaxes, the E4M3 bound 256, both policies and layouts; then the
+ * path (SR keeps the general kernel). */
+Test(cuda_quantize, nvfp4_row_amax_rows_kernel) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  static const int64_t shapes[][2] = {{64, 256}, {37, 1024}, {130, 160}};
+  for (size_t s = 0; s < 3; s++)
+    for (size_t d = 0; d < 3; d++)
+      for (int k = 0; k < CMP_KINDS; k++)
+        for (int opt = 0; opt < 16; opt++) {
+          mxb_quant_config_t cfg;
+          mxb_quant_config_init(&cfg);
+          cfg.nvfp4_row_amax = 1;
+          cfg.rht.enabled = opt & 1;
+          if (opt & 2) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+          if (opt & 4) cfg.nvfp4_e4m3_max = 256;
+          cfg.nonfinite = (opt & 8) ? MXB_NONFINITE_SATURATE : MXB_NONFINITE_NAN_BLOCK;
+          qcase q = {MXB_FORMAT_NVFP4, k_dtypes[d], shapes[s][0], shapes[s][1], (cmp_input)k,
+                     (mxb_scale_layout_t)((opt + k) & 1), 3.0f};
+          quantize_both(&c, &cfg, &q);
+        }
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  cfg.nvfp4_row_amax = 1;
+  expect_quantize_path(&c, &cfg, MXB_FORMAT_NVFP4, 40, 256, "cuda-nvfp4-quantize-rows", 0);
+  cfg.rounding = MXB_ROUND_SR;
+  expect_quantize_path(&c, &cfg, MXB_FORMAT_NVFP4, 40, 256, "cuda-nvfp4-quantize", 1);
+  cmp_close(&c);
+}
+
 Test(cuda_quantize, rht_fused) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();

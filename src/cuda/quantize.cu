@@ -409,8 +409,7 @@ mxb_status_t launch_format(const struct mxb_context *ctx, const mxb_format_desc 
     const int64_t nb16 = a.rows * ((a.cols + 15) / 16);  // 16-element items (FP8, BF16)
     if constexpr (SCALE == MXB_SCALE_UE4M3 || SCALE == MXB_SCALE_E8M0) {  // the common case at bandwidth
       mxb_status_t rs;
-      if (!cfg->nvfp4_row_amax &&
-          quantize_rows(ctx, d, cfg, DT, cfg->amax_source == MXB_AMAX_COMPUTE, a, st, &rs, impl, nullptr, amax_only))
+      if (quantize_rows(ctx, d, cfg, DT, cfg->amax_source == MXB_AMAX_COMPUTE, a, st, &rs, impl, nullptr, amax_only))
         return rs;
     }
     if constexpr (SCALE == MXB_SCALE_UE4M3) {
