@@ -295,8 +295,9 @@ Test(cuda_quantize, fp8_1x128_rows_kernel) {
   cmp_close(&c);
 }
 
-/* The row-wise dequantize kernel on FP8 with 128 x 128 blocks (row blocks
- * cut short at the bottom) and on the plain BF16 format: the CPU's bytes
+/* The row-wise dequantize kernels on FP8 with 128 x 128 blocks (row blocks
+ * cut short at the bottom), the plain BF16 format and MX9/MX6/MX4 (blocks of
+ * 16, 10 and 6 bytes: every alignment, the last block's tail): the CPU's bytes
  * for every output type, input type and kind (fp8_1x128_rows_kernel covers
  * 1 x 128 blocks); and the path each format's dequantize takes where rows
  * hold whole blocks (256 columns) and where they do not (200). */
@@ -305,7 +306,7 @@ Test(cuda_quantize, dequantize_rows_kernel) {
   cmp_ctx c = cmp_open();
   static const mxb_format_t fmts[] = {MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E5M2_128x128,
                                       MXB_FORMAT_FP8_E4M3_128x128_UE8M0, MXB_FORMAT_FP8_E5M2_128x128_UE8M0,
-                                      MXB_FORMAT_BF16};
+                                      MXB_FORMAT_BF16, MXB_FORMAT_MX9, MXB_FORMAT_MX6, MXB_FORMAT_MX4};
   static const int64_t shapes[][2] = {{130, 256}, {64, 384}};
   for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++)
     for (size_t d = 0; d < 3; d++)
@@ -318,7 +319,9 @@ Test(cuda_quantize, dequantize_rows_kernel) {
         }
   static const mxb_format_t paths[] = {MXB_FORMAT_NVFP4,          MXB_FORMAT_MXFP8_E4M3,
                                        MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E5M2_1x128_UE8M0,
-                                       MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_BF16};
+                                       MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_BF16,
+                                       MXB_FORMAT_MX9,             MXB_FORMAT_MX6,
+                                       MXB_FORMAT_MX4};
   for (size_t f = 0; f < sizeof(paths) / sizeof(paths[0]); f++)
     for (int w = 0; w < 2; w++) {
       const int64_t rows = 16, cols = w ? 256 : 200;

@@ -131,10 +131,106 @@ __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
   }
 }
 
+// BDR (MX9, MX6, MX4): a lane decodes one 16-element block, its 2 * BITS
+// bytes read as aligned words (from the word holding its first byte, the
+// last block's tail byte by byte) and shifted into place. Each value is
+// lut[code] * 2^q with q = E - 126 - m for its pair, one less where the
+// pair's microexponent bit is set: lut holds +-M exactly (mxb_bdr_decode with
+// q = 0), and the product is exact in fp32 (q >= -134 and M < 2^m keep every
+// value a multiple of 2^-149 below 2^128), so it is the binary64 value of
+// mxb_bdr_decode, which the general kernel rounds to fp32 exactly. A NaN
+// block (E = 0xFF) takes the general kernel's NaN through out_words.
+template <int F, int OT>
+__global__ void __launch_bounds__(256) bdr_rows_kernel(DRows a, uint32_t total_bytes) {
+  constexpr int ELEM = mxb_fmt_elem(F), BITS = mxb_elem_bits(ELEM), M = BITS - 1;
+  constexpr int NB = 2 * BITS;                      // bytes a block
+  constexpr int NWD = NB % 4 ? (NB + 5) / 4 : NB / 4;  // words covering a block from a word boundary
+  constexpr int OW = OT == MXB_DTYPE_FP32 ? 16 : 8, W = OW / 4;
+  __shared__ float lut[1 << BITS];
+  for (int c = threadIdx.x; c < (1 << BITS); c += blockDim.x) lut[c] = (float)mxb_bdr_decode((uint8_t)c, 0, M, 126 + M, 0);
+  __syncthreads();
+  __shared__ uint4 stage_all[256 * W];
+  uint4 *stage = stage_all + (threadIdx.x & ~31u) * W;
+  const uint32_t stride = gridDim.x * blockDim.x;
+  for (uint32_t b = blockIdx.x * blockDim.x + threadIdx.x; b < a.nitems; b += stride) {
+    const uint32_t byte0 = b * NB, o = byte0 & 3u, base = byte0 - o;
+    uint32_t w[NWD + 1];
+    w[NWD] = 0;
+    if (base + 4 * NWD <= total_bytes) {
+#pragma unroll
+      for (int k = 0; k < NWD; k++) w[k] = __ldcs(reinterpret_cast<const unsigned int *>(a.data + base) + k);
+    } else {
+#pragma unroll
+      for (int k = 0; k < NWD; k++) {
+        w[k] = 0;
+#pragma unroll
+        for (int y = 0; y < 4; y++)
+          if (base + 4 * k + y < total_bytes) w[k] |= (uint32_t)a.data[base + 4 * k + y] << (8 * y);
+      }
+    }
+    uint32_t cw[NWD];
+#pragma unroll
+    for (int k = 0; k < NWD; k++) cw[k] = __funnelshift_r(w[k], w[k + 1], 8 * o);
+    const uint8_t E = __ldg(a.scales + b), mu = __ldg(a.aux + b);
+    const float f0 = E == 0xFF ? __uint_as_float(MXB_F32_QNAN) : mxb_pow2f((int)E - 126 - M);
+    const float f1 = f0 * 0.5f;  // exact: f0 >= 2^-133
+    float v[16];
+#pragma unroll
+    for (int k = 0; k < 16; k++) {
+      const int bit = k * BITS;  // compile-time after unrolling
+      uint32_t c = cw[bit / 32] >> (bit % 32);
+      if (bit % 32 + BITS > 32) c |= cw[bit / 32 + 1] << (32 - bit % 32);
+      v[k] = __fmul_rn(lut[c & ((1u << BITS) - 1u)], (mu >> (k / 2)) & 1u ? f1 : f0);
+    }
+    uint32_t out[16];
+    if (E != 0xFF) {
+#pragma unroll
+      for (int k = 0; k < OW; k++)
+        out[k] = OT == MXB_DTYPE_FP32 ? __float_as_uint(v[k]) : cvt16x2<OT>(v[2 * k], v[2 * k + 1]);
+    } else {
+      out_words<OT>(v, out);
+    }
+    uint4 *dst = reinterpret_cast<uint4 *>(static_cast<char *>(a.out) + (size_t)b * (OW * 4));
+    const uint32_t lane = threadIdx.x & 31u;
+    if (b - lane + 31u < a.nitems) {
+      store_warp_run<W>(stage, dst - lane * W, out);
+    } else {
+#pragma unroll
+      for (int c = 0; c < W; c++) __stcs(dst + c, make_uint4(out[4 * c], out[4 * c + 1], out[4 * c + 2], out[4 * c + 3]));
+    }
+  }
+}
+
+// BDR rows of whole blocks (cols a multiple of 16), linear scales one a block.
+bool bdr_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const tensor_view &t, int out_type, void *out,
+              cudaStream_t st, mxb_status_t *status) {
+  const int64_t nb = t.cols / 16, total = t.rows * nb;
+  if (t.cols % 16 || d->block_cols != 16 || total <= 0 || total * 2 * d->elem_bits >= (int64_t)1 << 32) return false;
+  if (!aligned16(t.data) || !aligned16(out) || t.row_bytes != nb * 2 * d->elem_bits || t.scale_cols != nb || t.swizzled)
+    return false;
+  DRows a;
+  memset(&a, 0, sizeof(a));
+  static_cast<tensor_view &>(a) = t;
+  a.out = out;
+  a.nitems = (uint32_t)total;
+  const uint32_t bytes = (uint32_t)(total * 2 * d->elem_bits);
+  const unsigned grid = grid_for(ctx, a.nitems, 256);
+  *status = MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
+    if constexpr (mxb_fmt_scale_type(F) == MXB_SCALE_BDR && mxb_fmt_block_cols(F) == 16) {
+      MXB_DTYPE_SWITCH(out_type, OT, [&] { bdr_rows_kernel<F, OT><<<grid, 256, 0, st>>>(a, bytes); });
+      return launch_status("dequantize (BDR rows)");
+    } else {  // not reached: the caller passes BDR formats only
+      return mxb_fail(MXB_ERR_INTERNAL, "%s has no row-wise dequantize kernel", d->name);
+    }
+  });
+  return true;
+}
+
 }  // namespace
 
 bool dequantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, const tensor_view &t, int out_type,
                      void *out, cudaStream_t st, mxb_status_t *status) {
+  if (d->scale_type == MXB_SCALE_BDR) return bdr_rows(ctx, d, t, out_type, out, st, status);
   const bool bf = d->format == MXB_FORMAT_BF16, fp8 = mxb_fp8_scale_type(d->scale_type) && d->elem_bits == 8;
   if (d->scale_type != MXB_SCALE_UE4M3 && d->scale_type != MXB_SCALE_E8M0 && !fp8 && !bf) return false;
   if (t.flags & MXB_TENSOR_ROW_AMAX) return false;  // an amax per row: the generic kernel
