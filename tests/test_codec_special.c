@@ -212,6 +212,56 @@ Test(codec_special, int8_rne_equals_generic) {
 
 /* The dispatcher picks the specialised encoder for exactly E2M1, E4M3,
  * E5M2 and INT8. */
+/* The BDR finite-block encoder (mxb_bdr_encode_finite) against the shared
+ * block code, whole blocks: for MX9, MX6 and MX4 and every block exponent E
+ * it serves, random blocks with one value in E's binade, the others' exponent
+ * fields anywhere below or in the few binades under E where codes are not
+ * zero (pairs below E set microexponents), random signs and mantissas, zeros
+ * and subnormals; and that it declines blocks with Inf or NaN, or E <= m. */
+Test(codec_special, bdr_finite_block_equals_generic) {
+  static const int ms[] = {7, 4, 2};
+  uint64_t seed = 77;
+  size_t blocks = 0;
+  for (size_t mi = 0; mi < 3; mi++) {
+    const int m = ms[mi], bits = m + 1;
+    for (uint32_t E = 0; E < 255; E++)
+      for (int t = 0; t < 400; t++) {
+        float x[16];
+        for (int i = 0; i < 16; i++) {
+          const uint64_t r = mxbt_next(&seed);
+          const uint64_t span = (uint64_t)m + 4u < E ? (uint64_t)m + 4u : (uint64_t)E + 1u;
+          uint32_t e = (uint32_t)(r % 4 == 0 ? (r >> 8) % ((uint64_t)E + 1u) : E - (r >> 8) % span);
+          if (r % 97 == 0) e = 0; /* zeros and subnormals */
+          const uint32_t mant = (uint32_t)(r >> 20) & 0x7FFFFFu;
+          x[i] = mxbt_u2f((uint32_t)((r >> 63) << 31) | e << 23 | ((r % 89 == 0) ? 0u : mant));
+        }
+        x[(t * 7) % 16] = mxbt_u2f((uint32_t)(t & 1) << 31 | E << 23 | (uint32_t)(t * 12345) % 0x800000u);
+        uint8_t e1, mu1, e2 = 0, mu2 = 0, codes[16];
+        uint32_t w1[4], w2[4] = {0, 0, 0, 0};
+        const int fast = mxb_bdr_encode_finite(x, m, &e1, &mu1, w1);
+        cr_assert_eq(fast, E >= (uint32_t)m + 1u, "m %d E %u: fast %d", m, E, fast);
+        if (!fast) continue;
+        e2 = mxb_bdr_quantize_block(x, 16, m, MXB_NONFINITE_NAN_BLOCK, &mu2, codes);
+        for (int i = 0; i < 16; i++) {
+          const int bit = i * bits;
+          w2[bit / 32] |= (uint32_t)codes[i] << (bit % 32);
+          if (bit % 32 + bits > 32) w2[bit / 32 + 1] |= (uint32_t)codes[i] >> (32 - bit % 32);
+        }
+        blocks++;
+        cr_assert(e1 == e2 && mu1 == mu2 && memcmp(w1, w2, (size_t)(16 * bits / 8)) == 0,
+                  "m %d E %u block %d: E %u/%u mu %02x/%02x", m, E, t, e1, e2, mu1, mu2);
+      }
+    float x[16] = {1.0f};
+    uint8_t e, mu;
+    uint32_t w[4];
+    x[3] = mxbt_u2f(0x7F800000u);
+    cr_assert_eq(mxb_bdr_encode_finite(x, m, &e, &mu, w), 0, "Inf declined");
+    x[3] = mxbt_u2f(0x7FC00000u);
+    cr_assert_eq(mxb_bdr_encode_finite(x, m, &e, &mu, w), 0, "NaN declined");
+  }
+  cr_assert_gt(blocks, 250000);
+}
+
 Test(codec_special, dispatch_by_element_type) {
   cr_assert_eq(mxb_fp_special(&(mxb_fp){0}), 0);
   mxb_fp e2m1 = mxb_fp_make(2, 1, 1, 6.0f), e4m3 = mxb_fp_make(4, 3, 7, 448.0f), e5m2 = mxb_fp_make(5, 2, 15, 57344.0f),

@@ -342,6 +342,47 @@ MXB_HD uint8_t mxb_bdr_quantize_block(const float *x, int n, int m, mxb_nonfinit
   }
   return (uint8_t)E;
 }
+/* The same for a whole block of 16 values, specialised for the common case:
+ * every value finite and the block's largest exponent field E >= m + 1, so
+ * that each pair's 2^-q is a normal fp32 number. Then M = rint(|x| * 2^-q):
+ * the product is exact wherever it is a normal number (a power-of-two
+ * scaling) and below 2^(m+2); where it is subnormal it is below 0.5 and
+ * rounds to 0, as |x| / 2^q does; rint is one fp32 add of 2^23 (RNE at the
+ * unit place). Equal to mxb_bdr_quantize_block there (tests/test_bdr.c
+ * compares them); returns 0, writing nothing, elsewhere. Codes come packed
+ * as the row stores them (code i at bits i*(m+1), little-endian words). */
+MXB_HD int mxb_bdr_encode_finite(const float *x, int m, uint8_t *E_out, uint8_t *mu_out, uint32_t *words) {
+  uint32_t mx = 0;
+  for (int i = 0; i < 16; i++) {
+    const uint32_t a = mxb_f2u(x[i]) & MXB_F32_ABS;
+    mx = a > mx ? a : mx;
+  }
+  const uint32_t E = mx >> 23;
+  if (E >= 255u || E < (uint32_t)m + 1u) return 0;
+  const int bits = m + 1;
+  const uint32_t maxm = (1u << m) - 1u;
+  uint32_t mu = 0;
+  for (int k = 0; k < (16 * bits + 31) / 32; k++) words[k] = 0;
+  for (int j = 0; j < 8; j++) {
+    const uint32_t a0 = mxb_f2u(x[2 * j]) & MXB_F32_ABS, a1 = mxb_f2u(x[2 * j + 1]) & MXB_F32_ABS;
+    const uint32_t pm = a0 > a1 ? a0 : a1;
+    const uint32_t mj = (pm >> 23) < E;
+    mu |= mj << j;
+    const float s = mxb_u2f((253u + (uint32_t)m + mj - E) << 23); /* 2^-q, q = E - 127 - mj + 1 - m */
+    for (int i = 2 * j; i < 2 * j + 2; i++) {
+      const float y = fabsf(x[i]) * s;
+      uint32_t M = mxb_f2u(y + 0x1p23f) - 0x4B000000u;
+      M = M < maxm ? M : maxm;
+      const uint32_t c = (mxb_f2u(x[i]) >> 31) << m | M;
+      const int bit = i * bits;
+      words[bit / 32] |= c << (bit % 32);
+      if (bit % 32 + bits > 32) words[bit / 32 + 1] |= c >> (32 - bit % 32);
+    }
+  }
+  *E_out = (uint8_t)E;
+  *mu_out = (uint8_t)mu;
+  return 1;
+}
 /* Exact value sign * M * 2^q as a double (NaN for E = 0xFF). */
 MXB_HD double mxb_bdr_decode(uint8_t code, int i, int m, uint8_t E, uint8_t mu) {
   if (E == 0xFF) return (double)mxb_u2f(MXB_F32_QNAN);

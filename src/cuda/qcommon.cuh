@@ -105,6 +105,31 @@ __device__ __forceinline__ void pack_store(uint8_t *dst, const uint8_t (&c)[N], 
   }
 }
 
+// NB bytes of a little-endian bit stream w (w[NB / 4 + 1] readable) at dst,
+// as 16-byte, 4-byte and 2-byte stores as dst's alignment allows (bytes
+// where dst is odd): BDR blocks of 6 and 10 bytes start at even offsets.
+template <int NB>
+__device__ __forceinline__ void store_code_bytes(uint8_t *dst, const uint32_t *w) {
+  const uint32_t mis = (uint32_t)reinterpret_cast<uintptr_t>(dst) & 15u;
+  if (NB % 16 == 0 && mis == 0) {
+#pragma unroll
+    for (int k = 0; k < NB / 16; k++)
+      reinterpret_cast<uint4 *>(dst)[k] = make_uint4(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]);
+  } else if (mis % 4 == 0) {
+#pragma unroll
+    for (int k = 0; k < NB / 4; k++) reinterpret_cast<uint32_t *>(dst)[k] = w[k];
+    if (NB % 4 == 2) *reinterpret_cast<uint16_t *>(dst + NB - 2) = (uint16_t)w[NB / 4];
+  } else if (mis % 2 == 0) {  // a 2-byte head, then whole words of the stream shifted by 16
+    *reinterpret_cast<uint16_t *>(dst) = (uint16_t)w[0];
+#pragma unroll
+    for (int k = 0; k < (NB - 2) / 4; k++) reinterpret_cast<uint32_t *>(dst + 2)[k] = __funnelshift_r(w[k], w[k + 1], 16);
+    if ((NB - 2) % 4 == 2) *reinterpret_cast<uint16_t *>(dst + NB - 2) = (uint16_t)(w[(NB - 2) / 4] >> 16);
+  } else {
+#pragma unroll
+    for (int k = 0; k < NB; k++) dst[k] = (uint8_t)(w[k / 4] >> (8 * (k % 4)));
+  }
+}
+
 // 16 decoded values as words of the output type OT (fp32: one a word;
 // bf16, fp16: two, the lower index in the low half), NaN canonical
 // (mxb_canon_nan) and rounded as the CPU reference rounds.

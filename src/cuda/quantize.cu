@@ -245,14 +245,29 @@ __global__ void __launch_bounds__(256) bdr_kernel(QArgs a) {
     const int n = (int)min((int64_t)BC, a.cols - c0);
     float v[BC];
     load_block<DT, BC>(a, sm, r, c0, n, v);
+    uint8_t *dst = a.data + r * a.row_bytes + j * (BC * BITS / 8);
+    const int64_t si = mxb_scale_index(r, j, a.scale_cols, false);
+    if constexpr (BC == 16) {
+      // A whole block of finite values with E > m: the specialised encoder
+      // (proven equal to the shared block code, tests/test_codec_special.c),
+      // its bytes stored as whole words where they are aligned.
+      uint32_t w[5] = {0, 0, 0, 0, 0};
+      uint8_t E, mu;
+      if (n == BC && mxb_bdr_encode_finite(v, M, &E, &mu, w)) {
+        store_code_bytes<BC * BITS / 8>(dst, w);
+        a.scales[si] = E;
+        a.aux[si] = mu;
+        continue;
+      }
+    }
     uint8_t codes[BC], mu;
 #pragma unroll
     for (int k = 0; k < BC; k++) codes[k] = 0;  // a tail block's padding codes are zero
     uint8_t E = mxb_bdr_quantize_block(v, BC, M, (mxb_nonfinite_t)a.policy, &mu, codes);  // tails: +0 padding
     // every block's code bytes are stored whole (the row holds whole blocks)
-    pack_store<BC, BITS>(a.data + r * a.row_bytes + j * (BC * BITS / 8), codes, BC * BITS / 8, a.vec_out);
-    a.scales[mxb_scale_index(r, j, a.scale_cols, false)] = E;
-    a.aux[mxb_scale_index(r, j, a.scale_cols, false)] = mu;
+    pack_store<BC, BITS>(dst, codes, BC * BITS / 8, a.vec_out);
+    a.scales[si] = E;
+    a.aux[si] = mu;
   }
 }
 
