@@ -252,6 +252,8 @@ static const bench_case k_cases[] = {
   Q("mxint8", MXB_FORMAT_MXINT8, MXB_DTYPE_BF16, 0, 0, 0, 0),
   Q("mx6", MXB_FORMAT_MX6, MXB_DTYPE_FP32, 0, 0, 0, 0),
   Q("mx6", MXB_FORMAT_MX6, MXB_DTYPE_BF16, 0, 0, 0, 0),
+  Q("mx9", MXB_FORMAT_MX9, MXB_DTYPE_BF16, 0, 0, 0, 0),
+  Q("mx4", MXB_FORMAT_MX4, MXB_DTYPE_BF16, 0, 0, 0, 0),
   Q("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_DTYPE_FP32, 0, 0, 0, 0),
   Q("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128, MXB_DTYPE_BF16, 0, 0, 0, 0),
   Q("bf16", MXB_FORMAT_BF16, MXB_DTYPE_FP32, 0, 0, 0, 0),
@@ -262,7 +264,10 @@ static const bench_case k_cases[] = {
   D("mxfp6_e3m2", MXB_FORMAT_MXFP6_E3M2),
   D("mxint8", MXB_FORMAT_MXINT8),
   D("mx6", MXB_FORMAT_MX6),
+  D("mx9", MXB_FORMAT_MX9),
+  D("mx4", MXB_FORMAT_MX4),
   D("fp8_e4m3_1x128", MXB_FORMAT_FP8_E4M3_1x128),
+  D("fp8_e4m3_128x128", MXB_FORMAT_FP8_E4M3_128x128),
   D("bf16", MXB_FORMAT_BF16),
 #undef D
 /* LLM-shaped tensors, bf16 in (quantize) or out (dequantize) */
