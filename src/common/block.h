@@ -348,8 +348,8 @@ MXB_HD uint8_t mxb_bdr_quantize_block(const float *x, int n, int m, mxb_nonfinit
  * the product is exact wherever it is a normal number (a power-of-two
  * scaling) and below 2^(m+2); where it is subnormal it is below 0.5 and
  * rounds to 0, as |x| / 2^q does; rint is one fp32 add of 2^23 (RNE at the
- * unit place). Equal to mxb_bdr_quantize_block there (tests/test_bdr.c
- * compares them); returns 0, writing nothing, elsewhere. Codes come packed
+ * unit place). Equal to mxb_bdr_quantize_block there
+ * (tests/test_codec_special.c compares them); returns 0, writing nothing, elsewhere. Codes come packed
  * as the row stores them (code i at bits i*(m+1), little-endian words). */
 MXB_HD int mxb_bdr_encode_finite(const float *x, int m, uint8_t *E_out, uint8_t *mu_out, uint32_t *words) {
   uint32_t mx = 0;

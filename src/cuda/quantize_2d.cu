@@ -146,7 +146,7 @@ __global__ void __launch_bounds__(256, 2) nvfp4_2d_kernel(QArgs a, Strips g) {
 }  // namespace
 
 bool nvfp4_2d_apply(const mxb_quant_config_t *cfg, const QArgs &a) {
-  return cfg->block_2d && cfg->rounding == MXB_ROUND_RNE && !a.sr && !a.rht && !a.four_six && a.cols % 16 == 0 &&
+  return cfg->block_2d && !a.sr && !a.rht && !a.four_six && a.cols % 16 == 0 &&
          a.rows > 0 && a.vec_in && a.row_bytes == a.cols / 2 && aligned16(a.data) &&
          a.scale_cols == a.cols / 16 && (a.rows + 15) / 16 * ((a.cols + 127) / 128) < ((int64_t)1 << 31);
 }

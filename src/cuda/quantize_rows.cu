@@ -35,7 +35,6 @@ struct RowsArgs {
   uint32_t scale_tiles;  // swizzled scales: 4-column tiles per 128 rows
   int mx_bmax;           // MX: the largest scale byte whose codes need no cap (and 2^(127 - b) is normal)
   const int32_t *row_group;  // grouped quantize: each row's group (-1: no group's, not written); NULL: dense
-  int row_amax;              // NVFP4 with an amax a row (G without row_group): row r's group is r
 };
 
 // The NQ 16-byte vectors of a block as fp32 (the decoders' values: bf16 and
@@ -85,8 +84,9 @@ constexpr int lanes_of() {
 // half; the pair shares the amax by a shuffle and takes the same branch.
 // G (grouped quantize): block b belongs to row b / nb's group (g.row_group),
 // whose amax is a.amax[group]; rows of no group are neither read into an
-// amax nor written. An amax a row (g.row_amax, NVFP4) is G with each row its
-// own group: a.amax[r], as the general kernel reads and writes it. SR (NVFP4, dense): stochastic rounding with the block's
+// amax nor written. An amax a row (MXB_TENSOR_ROW_AMAX, NVFP4, no row_group)
+// is G with each row its own group: a.amax[r], as the general kernel reads
+// and writes it. SR (NVFP4, dense): stochastic rounding with the block's
 // 16 bytes of one Philox group (rows_apply checks that every block starts
 // a group), drawn as get_sr draws them for the general kernel.
 template <int DT, int F, bool RHT, bool AMAX, bool G, bool SR = false>
@@ -124,7 +124,7 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       int32_t grp = 0;
       if constexpr (G) {
         const uint32_t r = (__umulhi(b, g.div_m) + b) >> g.div_s;
-        grp = g.row_amax ? (int32_t)r : g.row_group[r];
+        grp = g.row_group ? g.row_group[r] : (int32_t)r;
         if (grp < 0) continue;
         if (NV && !AMAX) ts = mxb_nvfp4_tensor_scales(a.amax[grp], a.flags);
       }
@@ -229,7 +229,7 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
   if (!rows_apply(d, cfg, a)) return false;
   const bool nv = d->scale_type == MXB_SCALE_UE4M3;
   // An amax a row: RNE, dense (SR and the grouped quantize take the general kernel).
-  const bool row_amax = nv && cfg->nvfp4_row_amax;
+  const bool row_amax = nv && (a.flags & MXB_TENSOR_ROW_AMAX);
   if (row_amax && (a.sr || row_group)) return false;
   const int B = d->block_cols;
   const int64_t nb = a.cols / B, total = a.rows * nb;
@@ -242,8 +242,7 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
   g.scale_tiles = (uint32_t)((nb + 3) / 4);
   g.mx_bmax = nv ? 0 : mx_bmax(mxb_elem_fp(d->elem));
   g.row_group = row_group;
-  g.row_amax = row_amax;
-  const bool G_ = row_group || row_amax;  // the per-group instance
+  const bool per_group = row_group || row_amax;  // the G instance
   const int T = 256;
   *status = MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
     constexpr int SCALE = mxb_fmt_scale_type(F);
@@ -258,7 +257,7 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
               MXB_TRY(cuda_status(cudaMemsetAsync(a.amax, 0, (row_amax ? (size_t)a.rows : 1) * sizeof(float), st),
                                   "cudaMemsetAsync(dst->amax)"));
             MXB_BOOL_SWITCH(a.rht != 0, RHT, [&] {
-              MXB_BOOL_SWITCH(G_, G, [&] { rows_kernel<DT, F, RHT, true, G><<<grid, T, 0, st>>>(a, g); });
+              MXB_BOOL_SWITCH(per_group, G, [&] { rows_kernel<DT, F, RHT, true, G><<<grid, T, 0, st>>>(a, g); });
             });
             MXB_TRY(launch_status("nvfp4 amax pass (rows)"));
             if (amax_only) {
@@ -267,7 +266,7 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
             }
           }
           MXB_BOOL_SWITCH(a.rht != 0, RHT, [&] {
-            if (G_)  // grouped, or an amax a row: RNE (the API refuses SR in the grouped quantize)
+            if (per_group)  // grouped, or an amax a row: RNE (the API refuses SR in the grouped quantize)
               rows_kernel<DT, F, RHT, false, true><<<grid, T, 0, st>>>(a, g);
             else
               MXB_BOOL_SWITCH(a.sr != 0, SR, [&] { rows_kernel<DT, F, RHT, false, false, SR><<<grid, T, 0, st>>>(a, g); });
