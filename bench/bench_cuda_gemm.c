@@ -146,6 +146,7 @@ MXBB_CONSTRUCTOR static void reg(void) {
        MXB_GEMM_FAST, M, N, K},
       {"mxb_fp8_128x128_both_fast", MXB_CASE, MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E4M3_128x128, MXB_GEMM_FAST, M, N, K},
       {"mxb_nvfp4_exact", MXB_CASE, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_GEMM_EXACT, M, N, K},
+      {"mxb_mxfp4_exact", MXB_CASE, MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, MXB_GEMM_EXACT, M, N, K},
       {"mxb_bf16_x_nvfp4w_fast", MXB_CASE, MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_GEMM_FAST, M, N, K},
       {"mxb_bf16_x_mxfp4w_fast", MXB_CASE, MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, MXB_GEMM_FAST, M, N, K},
     };

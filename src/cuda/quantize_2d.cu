@@ -26,6 +26,13 @@
 namespace mxb {
 namespace {
 
+// A lane's codes of one row: E elements, 4 bits each.
+template <int E>
+__device__ __forceinline__ void store_codes(uint8_t *p, uint32_t code) {
+  if constexpr (E == 8) __stcs(reinterpret_cast<unsigned int *>(p), code);
+  else *reinterpret_cast<uint16_t *>(p) = (uint16_t)code;
+}
+
 struct Strips {
   uint32_t per_row, total;  // strips along a tile row, in the tensor
   int word_scales;          // scales as 4-byte words of four tiles (aligned, whole groups of four tiles)
@@ -76,20 +83,33 @@ __global__ void __launch_bounds__(256, 2) nvfp4_2d_kernel(QArgs a, Strips g) {
     }
 #pragma unroll
     for (int o = 1; o < T; o <<= 1) am = fmax_nan(am, __shfl_xor_sync(0xFFFFFFFFu, am, o));
-    // The tile's scale and multiplier (fast), or its amax bits and NaN-block
-    // flag for the shared block code, which runs on this lane's part of each
-    // row as the general kernel runs it on whole rows (a tile-uniform branch).
+    // The tile's scale and multiplier (fast), or the shared block code.
     uint8_t s = 0;
     float enc = 0.0f;
     const bool fast = am < __uint_as_float(MXB_F32_INF) && nvfp4_finite_scale(am, ts, s, enc);
-    uint32_t ab = 0;
-    bool nan_block = false;
-    if (!fast) {
-      int bad = 0;
+    uint8_t *dst = a.data + (size_t)r0 * a.row_bytes + c / 2;
+    if (fast) {
 #pragma unroll
       for (int r = 0; r < 16; r++) {
         float v[E];
         unpack16<DT>(q[r], v);
+        uint32_t code = 0;  // element k at bits 4k
+#pragma unroll
+        for (int k = 0; k < E; k++) code |= mxb_e2m1_encode_rne_nonnan(v[k] * enc) << (4 * k);
+        if (live && r < nr) store_codes<E>(dst + r * a.row_bytes, code);
+      }
+    } else {
+      // The shared block code on this lane's part of each row, with the
+      // tile's amax bits and NaN-block flag, as the general kernel runs it on
+      // whole rows (a tile-uniform branch). Rare, so its loops stay rolled
+      // and read the rows again: unrolled over the 16 rows it made the
+      // kernel's code several times larger than the instruction cache.
+      uint32_t ab = 0;
+      int bad = 0;
+#pragma unroll 1
+      for (int r = 0; r < 16; r++) {
+        float v[E];
+        unpack16<DT>(live && r < nr ? src[((size_t)(r0 + r) * a.cols + c) / E] : make_uint4(0, 0, 0, 0), v);
         ab = max(ab, mxb_block_amax_bits(v, E, policy_mode(a.policy), &bad));
       }
 #pragma unroll
@@ -97,26 +117,17 @@ __global__ void __launch_bounds__(256, 2) nvfp4_2d_kernel(QArgs a, Strips g) {
         ab = max(ab, __shfl_xor_sync(tile_lanes, ab, o));
         bad |= __shfl_xor_sync(tile_lanes, bad, o);
       }
-      nan_block = bad && a.policy == MXB_NONFINITE_NAN_BLOCK;
-    }
-    uint8_t *dst = a.data + (size_t)r0 * a.row_bytes + c / 2;
-#pragma unroll
-    for (int r = 0; r < 16; r++) {
-      float v[E];
-      unpack16<DT>(q[r], v);
-      uint32_t code = 0;  // element k at bits 4k
-      if (fast) {
-#pragma unroll
-        for (int k = 0; k < E; k++) code |= mxb_e2m1_encode_rne_nonnan(v[k] * enc) << (4 * k);
-      } else {
+      const bool nan_block = bad && a.policy == MXB_NONFINITE_NAN_BLOCK;
+#pragma unroll 1
+      for (int r = 0; r < 16; r++) {
+        float v[E];
+        unpack16<DT>(live && r < nr ? src[((size_t)(r0 + r) * a.cols + c) / E] : make_uint4(0, 0, 0, 0), v);
         uint8_t cc[E];
         s = mxb_nvfp4_quantize_block(v, E, ab, nan_block, &ts, nullptr, cc);
+        uint32_t code = 0;
 #pragma unroll
         for (int k = 0; k < E; k++) code |= (uint32_t)cc[k] << (4 * k);
-      }
-      if (live && r < nr) {
-        if constexpr (E == 8) __stcs(reinterpret_cast<unsigned int *>(dst + r * a.row_bytes), code);
-        else *reinterpret_cast<uint16_t *>(dst + r * a.row_bytes) = (uint16_t)code;
+        if (live && r < nr) store_codes<E>(dst + r * a.row_bytes, code);
       }
     }
     // Scales: the tile's byte in each of its rows. Word scales: the four
