@@ -64,8 +64,7 @@ mxb_status_t run_generic(const mxb_context *ctx, const problem &p, const int *gu
 //     generic path serves that call instead.
 // p is the reference's block sum exactly, so fmaf(isum * s_a, s_b, acc)
 // rounds once, as acc + p does in the reference.
-// A K-tile is four K-blocks (64 or 128 bytes of a row).
-constexpr int IBM = 128, IBN = 128, INB = 4, ISTAGES = 3;
+constexpr int IBM = 128, IBN = 128, IBK = 64, ISTAGES = 3;
 constexpr int MX_LO = 54, MX_HI = 185;
 
 struct int8_layout {
@@ -77,8 +76,7 @@ static int8_layout int8_plan(const problem &p) {
   int8_layout l;
   l.Mp = (p.M + IBM - 1) / IBM * IBM;
   l.Np = (p.N + IBN - 1) / IBN * IBN;
-  const int64_t bk = (int64_t)INB * p.L;
-  l.Kp = (p.K + bk - 1) / bk * bk;
+  l.Kp = (p.K + IBK - 1) / IBK * IBK;
   l.nblk_p = l.Kp / p.L;
   l.flag_off = 0;
   l.a_off = 256;
@@ -143,32 +141,20 @@ __device__ __forceinline__ void ldsm_x4(uint32_t addr, uint32_t &r0, uint32_t &r
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
 }
-__device__ __forceinline__ void ldsm_x2(uint32_t addr, uint32_t &r0, uint32_t &r1) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r0), "=r"(r1) : "r"(addr));
-}
 __device__ __forceinline__ void mma_s8_k16(int (&d)[4], uint32_t a0, uint32_t a1, uint32_t b0) {
   asm volatile("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
                : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]) : "r"(a0), "r"(a1), "r"(b0));
 }
-// The first K-step of a block: the sum starts at ACC_BIAS (c) instead of d.
-__device__ __forceinline__ void mma_s8_k16_c(int (&d)[4], uint32_t a0, uint32_t a1, uint32_t b0, int c) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%7,%7,%7};\n"
-               : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3]) : "r"(a0), "r"(a1), "r"(b0), "r"(c));
-}
-// Rows of CH 16-byte chunks (4 or 8), XOR-swizzled so that ldmatrix's eight
-// rows of one chunk fall in different banks.
-template <int CH>
-__device__ __forceinline__ int swz(int row, int chunk) {
-  return row * CH * 16 + ((chunk ^ (CH == 4 ? (row >> 1) & 3 : row & 7)) << 4);
-}
+// Rows of 64 bytes; 16-byte chunks XOR-swizzled so ldmatrix is conflict-free.
+__device__ __forceinline__ int swz(int row, int chunk) { return row * IBK + ((chunk ^ ((row >> 1) & 3)) << 4); }
 
 template <int BL>
 struct int8_smem {
-  static constexpr int BK = INB * BL;  // K-bytes of a K-tile
-  int8_t a[ISTAGES][IBM * BK];
-  int8_t b[ISTAGES][IBN * BK];
-  float sa[ISTAGES][INB][IBM];
-  float sb[ISTAGES][INB][IBN];
+  static constexpr int NB = IBK / BL;  // K-blocks per K-tile
+  int8_t a[ISTAGES][IBM * IBK];
+  int8_t b[ISTAGES][IBN * IBK];
+  float sa[ISTAGES][NB][IBM];
+  float sb[ISTAGES][NB][IBN];
 };
 
 // The int32 accumulator starts at the bits of 1.5 * 2^23: any |sum| < 2^22
@@ -183,144 +169,106 @@ __device__ __forceinline__ void fill(T (&x)[4][4][4], T v) {
   for (int i = 0; i < 64; i++) x[i / 16][(i / 4) % 4][i % 4] = v;
 }
 
-// Half of a warp's 64 x 32 sums of one K-block (columns 16h .. 16h + 15),
-// and the block's scales of the warp's rows (ra, with na = -1.5 * 2^23 * ra)
-// and columns (rb).
-using isums = int[4][2][4];
-struct bscales {
-  float ra[4][2], na[4][2], rb[4][2];
-};
-
-// The main loop walks the K-blocks as one stream of half blocks, a block a
-// loop iteration, with two sets of sums: one half is on the tensor cores
-// while the other is promoted. The loop body is under 200 instructions;
-// unrolling a whole K-tile (four blocks and the loads) made it about 1000,
-// more than the instruction cache keeps for two warps at different places
-// in it (the profiler's "no instruction" stall was 40% of the cycles), and
-// half blocks keep the registers to about 180.
 template <int BL>
 __global__ void __launch_bounds__(256, 1)
     int8_kernel(const int8_t *__restrict__ A8, const int8_t *__restrict__ B8, const float *__restrict__ sAT,
                 const float *__restrict__ sBT, int64_t Mp, int64_t Np, int64_t Kp, problem p, const int *flag) {
   if (*flag) return;
-  constexpr int SUB = BL / 16, BK = INB * BL, CH = BK / 16;
+  constexpr int NB = IBK / BL, SUB = BL / 16;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   int8_smem<BL> &sm = *reinterpret_cast<int8_smem<BL> *>(smem_raw);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wm = warp >> 2, wn = warp & 3;  // 2 x 4 warps, 64 x 32 each
   const int64_t m0 = (int64_t)blockIdx.y * IBM, n0 = (int64_t)blockIdx.x * IBN;
-  const int KT = (int)(Kp / BK);
+  const int KT = (int)(Kp / IBK);
 
-  auto load = [&](int kt) {
-    const int stage = kt % ISTAGES;
-    const int64_t k0 = (int64_t)kt * BK;
+  auto load = [&](int stage, int kt) {
+    const int64_t kb = (int64_t)kt * IBK;
 #pragma unroll
-    for (int it = 0; it < IBM * CH / 256; it++) {
-      const int c = tid + it * 256, row = c / CH, ch = c % CH;
-      cp_async16(&sm.a[stage][swz<CH>(row, ch)], A8 + (m0 + row) * Kp + k0 + ch * 16);
-      cp_async16(&sm.b[stage][swz<CH>(row, ch)], B8 + (n0 + row) * Kp + k0 + ch * 16);
+    for (int c = tid; c < IBM * IBK / 16; c += 256) {
+      const int row = c >> 2, ch = c & 3;
+      cp_async16(&sm.a[stage][swz(row, ch)], A8 + (m0 + row) * Kp + kb + ch * 16);
+      cp_async16(&sm.b[stage][swz(row, ch)], B8 + (n0 + row) * Kp + kb + ch * 16);
     }
-    if (tid < INB * 32) {
+    const int64_t blk0 = (int64_t)kt * NB;
+    if (tid < NB * 32) {
       const int blk = tid >> 5, part = tid & 31;
-      const int64_t gblk = (int64_t)kt * INB + blk;
-      cp_async16(&sm.sa[stage][blk][part * 4], sAT + gblk * Mp + m0 + part * 4);
-      cp_async16(&sm.sb[stage][blk][part * 4], sBT + gblk * Np + n0 + part * 4);
+      cp_async16(&sm.sa[stage][blk][part * 4], sAT + (blk0 + blk) * Mp + m0 + part * 4);
+      cp_async16(&sm.sb[stage][blk][part * 4], sBT + (blk0 + blk) * Np + n0 + part * 4);
     }
   };
-  // K-tile kt's data in shared memory for every thread; then the load of
-  // K-tile kt + ISTAGES - 1 into the stage K-tile kt - 1 used (every read of
-  // it, shared loads and ldmatrix alike, was issued before the barrier).
-  auto begin_tile = [&](int kt) {
+
+  float acc[4][4][4];
+  fill(acc, 0.0f);
+
+#pragma unroll
+  for (int s = 0; s < ISTAGES - 1; s++) {
+    if (s < KT) load(s, s);
+    cp_commit();
+  }
+  const int g = lane >> 2, t = lane & 3, q = lane >> 3, rr = lane & 7;
+  for (int kt = 0; kt < KT; kt++) {
     cp_wait<ISTAGES - 2>();
     __syncthreads();
-    if (kt + ISTAGES - 1 < KT) load(kt + ISTAGES - 1);
+    if (kt + ISTAGES - 1 < KT) load((kt + ISTAGES - 1) % ISTAGES, kt + ISTAGES - 1);
     cp_commit();
-  };
-
-  const int g = lane >> 2, t = lane & 3, q = lane >> 3, rr = lane & 7;
-  auto mma_half = [&](isums &d, int gb, int h) {
-    const int stage = (gb / INB) % ISTAGES, blk = gb % INB;
+    const int stage = kt % ISTAGES;
     const uint32_t abase = smem_u32(sm.a[stage]), bbase = smem_u32(sm.b[stage]);
 #pragma unroll
-    for (int sub = 0; sub < SUB; sub++) {
-      const int ch = blk * SUB + sub;
-      uint32_t a[4][2], b[2];
+    for (int blk = 0; blk < NB; blk++) {
+      int d[4][4][4];
+      fill(d, ACC_BIAS);
 #pragma unroll
-      for (int i = 0; i < 4; i += 2) {
-        const int row = wm * 64 + (i + (q >> 1)) * 16 + (q & 1) * 8 + rr;
-        ldsm_x4(abase + swz<CH>(row, ch), a[i][0], a[i][1], a[i + 1][0], a[i + 1][1]);
+      for (int sub = 0; sub < SUB; sub++) {
+        const int ch = blk * SUB + sub;
+        uint32_t a[4][2], b[4];
+#pragma unroll
+        for (int i = 0; i < 4; i += 2) {
+          const int row = wm * 64 + (i + (q >> 1)) * 16 + (q & 1) * 8 + rr;
+          ldsm_x4(abase + swz(row, ch), a[i][0], a[i][1], a[i + 1][0], a[i + 1][1]);
+        }
+        {
+          const int row = wn * 32 + q * 8 + rr;
+          ldsm_x4(bbase + swz(row, ch), b[0], b[1], b[2], b[3]);
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+          for (int j = 0; j < 4; j++) mma_s8_k16(d[i][j], a[i][0], a[i][1], b[j]);
       }
-      {
-        const int row = wn * 32 + (2 * h + (q & 1)) * 8 + rr;  // lanes 0-15 give the addresses
-        ldsm_x2(bbase + swz<CH>(row, ch), b[0], b[1]);
+      float ra[4][2], rb[4][2];
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        ra[i][0] = sm.sa[stage][blk][wm * 64 + i * 16 + g];
+        ra[i][1] = sm.sa[stage][blk][wm * 64 + i * 16 + g + 8];
+      }
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        rb[j][0] = sm.sb[stage][blk][wn * 32 + j * 8 + 2 * t];
+        rb[j][1] = sm.sb[stage][blk][wn * 32 + j * 8 + 2 * t + 1];
+      }
+      // isum * s_a as one fmaf of the biased sum's bits: (isum + 1.5 * 2^23) *
+      // s_a - 1.5 * 2^23 * s_a, where 1.5 * 2^23 * s_a is exact (s_a is 0,
+      // NaN or has at most 4 significant bits in [2^-74, 2^57]) and so is the
+      // result (see above): the product of the unbiased sum, one instruction
+      // fewer an accumulator. (A zero s_a gives +0 where the product may be
+      // -0: acc starts at +0 and a sum that rounds to zero is +0, so acc
+      // never holds -0 and adding either zero leaves it unchanged.)
+      float na[4][2];
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        na[i][0] = __fmul_rn(-ACC_BIAS_F, ra[i][0]);
+        na[i][1] = __fmul_rn(-ACC_BIAS_F, ra[i][1]);
       }
 #pragma unroll
       for (int i = 0; i < 4; i++)
 #pragma unroll
-        for (int j = 0; j < 2; j++) {
-          if (sub == 0) mma_s8_k16_c(d[i][j], a[i][0], a[i][1], b[j], ACC_BIAS);
-          else mma_s8_k16(d[i][j], a[i][0], a[i][1], b[j]);
-        }
-    }
-  };
-  auto load_scales = [&](bscales &s, int gb) {
-    const int stage = (gb / INB) % ISTAGES, blk = gb % INB;
+        for (int j = 0; j < 4; j++)
 #pragma unroll
-    for (int i = 0; i < 4; i++)
-#pragma unroll
-      for (int e = 0; e < 2; e++) {
-        s.ra[i][e] = sm.sa[stage][blk][wm * 64 + i * 16 + g + 8 * e];
-        s.na[i][e] = __fmul_rn(-ACC_BIAS_F, s.ra[i][e]);
-      }
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-      s.rb[j][0] = sm.sb[stage][blk][wn * 32 + j * 8 + 2 * t];
-      s.rb[j][1] = sm.sb[stage][blk][wn * 32 + j * 8 + 2 * t + 1];
-    }
-  };
-  float acc[4][4][4];
-  fill(acc, 0.0f);
-  // isum * s_a as one fmaf of the biased sum's bits: (isum + 1.5 * 2^23) *
-  // s_a - 1.5 * 2^23 * s_a, where 1.5 * 2^23 * s_a is exact (s_a is 0,
-  // NaN or has at most 4 significant bits in [2^-74, 2^57]) and so is the
-  // result (see above): the product of the unbiased sum, one instruction
-  // fewer an accumulator. (A zero s_a gives +0 where the product may be
-  // -0: acc starts at +0 and a sum that rounds to zero is +0, so acc
-  // never holds -0 and adding either zero leaves it unchanged.)
-  auto promote = [&](const isums &d, const bscales &s, int h) {
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-#pragma unroll
-      for (int jj = 0; jj < 2; jj++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-          const int j = 2 * h + jj;
-          const float f = __fmaf_rn(__int_as_float(d[i][jj][e]), s.ra[i][e >> 1], s.na[i][e >> 1]);
-          acc[i][j][e] = __fmaf_rn(f, s.rb[j][e & 1], acc[i][j][e]);
-        }
-  };
-
-#pragma unroll
-  for (int s = 0; s < ISTAGES - 1; s++) {
-    if (s < KT) load(s);
-    cp_commit();
-  }
-  const int NBT = KT * INB;  // K-blocks
-  if (NBT > 0) {
-    isums d0, d1;
-    begin_tile(0);
-    mma_half(d0, 0, 0);
-#pragma unroll 1
-    for (int gb = 0; gb < NBT; gb++) {
-      mma_half(d1, gb, 1);
-      bscales s;
-      load_scales(s, gb);  // before a barrier that may free its stage
-      promote(d0, s, 0);
-      if (gb + 1 < NBT) {
-        if ((gb + 1) % INB == 0) begin_tile((gb + 1) / INB);
-        mma_half(d0, gb + 1, 0);
-      }
-      promote(d1, s, 1);
+          for (int e = 0; e < 4; e++) {
+            const float f = __fmaf_rn(__int_as_float(d[i][j][e]), ra[i][e >> 1], na[i][e >> 1]);
+            acc[i][j][e] = __fmaf_rn(f, rb[j][e & 1], acc[i][j][e]);
+          }
     }
   }
   cp_wait<0>();
