@@ -488,7 +488,7 @@ w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1
   // NVFP4 61.7 against 73.5, W4A8 72.7 against 83.3. At M = 64 the same
   // trade (32-row tiles against two K ranges of 64-row ones) lost: 50.8
   // against 45.6, so 64-row tiles keep their split.
-  if (!grouped && ov[0] < 0 && w.bn == 128 && col_tiles * 2 <= sms) w.bn = 64;
+  if (!grouped && ov[0] < 0 && w.bn == 128 && p.M <= 128 && col_tiles * 2 <= sms) w.bn = 64;
   const int64_t tiles = col_tiles * ((p.M + w.bn - 1) / w.bn);
   int64_t sp = tiles * 2 <= sms ? sms / tiles : 1;
   sp = sp < 4 ? sp : 4;
