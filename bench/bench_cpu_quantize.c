@@ -15,7 +15,8 @@ enum { ROWS = 1024, COLS = 4096 };
 typedef struct {
   mxb_format_t format;
   int dequant;
-  int sr;
+  int sr;   /* stochastic rounding */
+  int fos;  /* NVFP4 Four Over Six (MSE) */
 } qcase;
 
 static void run(mxbb_state *s, void *arg) {
@@ -40,6 +41,7 @@ static void run(mxbb_state *s, void *arg) {
   mxb_quant_config_t cfg;
   mxb_quant_config_init(&cfg);
   if (qc->sr) cfg.rounding = MXB_ROUND_SR;
+  if (qc->fos) cfg.four_over_six = MXB_FOUR_OVER_SIX_MSE;
   mxb_status_t rc = mxb_quantize(ctx, &cfg, MXB_DTYPE_FP32, x, &t, NULL, 0, NULL);
   while (rc == MXB_SUCCESS && mxbb_keep_running(s)) {
     if (qc->dequant)
@@ -62,8 +64,8 @@ static const mxb_format_t k_formats[] = {
     MXB_FORMAT_MX6,            MXB_FORMAT_MX4,            MXB_FORMAT_FP8_E4M3_TENSOR, MXB_FORMAT_FP8_E4M3_1x128,
     MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_BF16};
 #define NF (sizeof(k_formats) / sizeof(k_formats[0]))
-static qcase k_cases[2 * NF + 2];
-static char k_names[2 * NF + 2][64];
+static qcase k_cases[2 * NF + 3];
+static char k_names[2 * NF + 3][64];
 
 MXBB_CONSTRUCTOR static void reg(void) {
   size_t n = 0;
@@ -71,13 +73,15 @@ MXBB_CONSTRUCTOR static void reg(void) {
     for (int dq = 0; dq < 2; dq++) {
       mxb_format_info_t in = {.struct_size = sizeof(in)};
       mxb_format_info(k_formats[k], &in);
-      k_cases[n] = (qcase){k_formats[k], dq, 0};
+      k_cases[n] = (qcase){k_formats[k], dq, 0, 0};
       snprintf(k_names[n], sizeof(k_names[n]), "cpu/%s/%s", dq ? "dequantize" : "quantize", in.name);
       mxbb_register(k_names[n], run, &k_cases[n], 0);
       n++;
     }
-  k_cases[n] = (qcase){MXB_FORMAT_NVFP4, 0, 1};
+  k_cases[n] = (qcase){MXB_FORMAT_NVFP4, 0, 1, 0};
   mxbb_register("cpu/quantize/nvfp4_sr", run, &k_cases[n++], 0);
-  k_cases[n] = (qcase){MXB_FORMAT_MXFP8_E4M3, 0, 1};
+  k_cases[n] = (qcase){MXB_FORMAT_MXFP8_E4M3, 0, 1, 0};
   mxbb_register("cpu/quantize/mxfp8_e4m3_sr", run, &k_cases[n++], 0);
+  k_cases[n] = (qcase){MXB_FORMAT_NVFP4, 0, 0, 1};
+  mxbb_register("cpu/quantize/nvfp4_four_over_six", run, &k_cases[n++], 0);
 }

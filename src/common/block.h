@@ -220,12 +220,51 @@ MXB_HD float mxb_nvfp4_decode(uint8_t code, uint8_t s_b, float A, uint32_t flags
  * j ascending, in binary64 from +0, of (v_j - x_j)^2 (MSE) or |v_j - x_j|
  * (MAE), v_j the dequantized value in fp32 (mxb_nvfp4_decode). */
 MXB_HD double mxb_nvfp4_block_error(const float *x, int n, const uint8_t *codes, uint8_t s, const mxb_nvfp4_ts *t) {
+  const float D = mxb_nvfp4_dequant_scale(s, t->A, t->flags); /* v_j = value * D, as mxb_nvfp4_decode */
   double e = 0.0;
-  for (int j = 0; j < n; j++) {
-    const double d = (double)mxb_nvfp4_decode(codes[j], s, t->A, t->flags) - (double)x[j];
-    e += t->four_six == MXB_FOUR_OVER_SIX_MSE ? d * d : fabs(d);
+  if (t->four_six == MXB_FOUR_OVER_SIX_MSE) {
+    for (int j = 0; j < n; j++) {
+      const double d = (double)(mxb_e2m1_decode(codes[j]) * D) - (double)x[j];
+      e += d * d;
+    }
+  } else {
+    for (int j = 0; j < n; j++) e += fabs((double)(mxb_e2m1_decode(codes[j]) * D) - (double)x[j]);
   }
   return e;
+}
+/* The fp32 sum of mxb_nvfp4_fos_takes4, D the block's dequantization scale. */
+MXB_HD float mxb_nvfp4_block_error_f32(const float *x, int n, const uint8_t *codes, float D, int mse) {
+  float f = 0.0f;
+  for (int j = 0; j < n; j++) {
+    const float d = mxb_e2m1_decode(codes[j]) * D - x[j];
+    f = f + (mse ? d * d : fabsf(d));
+  }
+  return f;
+}
+/* Four Over Six's choice for a 1x16 block: whether c4 (scale s4) has the
+ * smaller error, mxb_nvfp4_block_error(c4) < mxb_nvfp4_block_error(c6),
+ * decided first from fp32 sums f of the same terms, which cost no binary64
+ * conversions. With E a sum's exact value (of the same fp32 v_j and x_j),
+ * |f - E| <= 18u E + 2^-145 (u = 2^-24: a term's subtraction, square and
+ * additions are each rounded once; a square's underflow adds at most
+ * 2^-150), and the binary64 sum is within 2^-48 E of E. So, both f finite,
+ * f4 (1 + 2^-16) < f6 (1 - 2^-16) (fp32 products) with f6 >= 2^-100 puts E4
+ * below E6 by more than 2^-16 E6, beyond both binary64 sums' errors: their
+ * comparison is true; the mirror condition makes it false; near-ties, tiny
+ * or non-finite sums are decided by the binary64 sums themselves. The
+ * result is always the binary64 comparison's (tests/test_four_over_six.c
+ * checks it on near-tie and wide-range blocks). */
+MXB_HD int mxb_nvfp4_fos_takes4(const float *x, int n, const uint8_t *c6, uint8_t s6, const uint8_t *c4, uint8_t s4,
+                                const mxb_nvfp4_ts *t) {
+  const float D6 = mxb_nvfp4_dequant_scale(s6, t->A, t->flags), D4 = mxb_nvfp4_dequant_scale(s4, t->A, t->flags);
+  const int mse = t->four_six == MXB_FOUR_OVER_SIX_MSE;
+  const float f6 = mxb_nvfp4_block_error_f32(x, n, c6, D6, mse), f4 = mxb_nvfp4_block_error_f32(x, n, c4, D4, mse);
+  if (f6 <= MXB_FLT_MAX && f4 <= MXB_FLT_MAX) { /* false for Inf and NaN */
+    const float lo = 1.0f - 0x1p-16f, hi = 1.0f + 0x1p-16f;
+    if (f6 >= 0x1p-100f && f4 * hi < f6 * lo) return 1;
+    if (f4 >= 0x1p-100f && f4 * lo > f6 * hi) return 0;
+  }
+  return mxb_nvfp4_block_error(x, n, c4, s4, t) < mxb_nvfp4_block_error(x, n, c6, s6, t);
 }
 /* Four Over Six's second candidate: the scale that maps amax a_b to 4
  * (S_enc / 4 is an exact scaling: S_enc >= 1536 / FLT_MAX stays normal). */
@@ -263,7 +302,7 @@ MXB_HD uint8_t mxb_nvfp4_quantize_block(const float *x, int n, uint32_t amax_bit
   if (s4 == s) return s;
   uint8_t c4[16];
   mxb_nvfp4_encode_block(x, n, s4, t, r, c4);
-  if (!(mxb_nvfp4_block_error(x, n, c4, s4, t) < mxb_nvfp4_block_error(x, n, codes, s, t))) return s;
+  if (!mxb_nvfp4_fos_takes4(x, n, codes, s, c4, s4, t)) return s;
   for (int j = 0; j < n; j++) codes[j] = c4[j];
   return s4;
 }

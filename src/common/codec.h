@@ -236,6 +236,15 @@ MXB_HD uint32_t mxb_e2m1_encode_rne(float x) {
   uint32_t c = mxb_f2u(a + mxb_u2f(m)) - m + ((e - 0x3F800000u) >> 22); /* steps + 2 per binade */
   return ax > MXB_F32_INF ? 0x7u : c | ((u >> 28) & 0x8u);
 }
+/* The value of an E2M1 code (bits 0-3), as mxb_fp_decode gives it, without
+ * its branches: magnitude codes 2..7 are the normals (2 + m) 2^(e - 2), fp32
+ * bits ((e + 126) << 23) | m << 22 for e = code >> 1, m = code & 1; code 1
+ * (0.5) is the e = 0 pattern without m, code 0 is zero. */
+MXB_HD float mxb_e2m1_decode(uint32_t code) {
+  const uint32_t mag = code & 7u, e = mag >> 1;
+  const uint32_t u = mag ? ((e + 126u) << 23) | ((mag & (e ? 1u : 0u)) << 22) : 0u;
+  return mxb_u2f(u | (code & 8u) << 28);
+}
 /* The same for x known not to be NaN (Inf saturates): without the final
  * select. */
 MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan(float x) {
