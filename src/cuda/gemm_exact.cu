@@ -65,6 +65,9 @@ mxb_status_t run_generic(const mxb_context *ctx, const problem &p, const int *gu
 // p is the reference's block sum exactly, so fmaf(isum * s_a, s_b, acc)
 // rounds once, as acc + p does in the reference.
 constexpr int IBM = 128, IBN = 128, IBK = 64, ISTAGES = 3;
+// 16 warps of 32 x 32 (two m16 tiles by four n8 tiles): 64 + 64 registers of
+// sums a thread, so the CTA fits 128 registers a thread.
+constexpr int ITHREADS = 512, IMT = 2;
 constexpr int MX_LO = 54, MX_HI = 185;
 
 struct int8_layout {
@@ -164,13 +167,13 @@ constexpr int ACC_BIAS = 0x4B400000;
 constexpr float ACC_BIAS_F = 12582912.0f;
 
 template <typename T>
-__device__ __forceinline__ void fill(T (&x)[4][4][4], T v) {
+__device__ __forceinline__ void fill(T (&x)[IMT][4][4], T v) {
 #pragma unroll
-  for (int i = 0; i < 64; i++) x[i / 16][(i / 4) % 4][i % 4] = v;
+  for (int i = 0; i < IMT * 16; i++) x[i / 16][(i / 4) % 4][i % 4] = v;
 }
 
 template <int BL>
-__global__ void __launch_bounds__(256, 1)
+__global__ void __launch_bounds__(ITHREADS, 1)
     int8_kernel(const int8_t *__restrict__ A8, const int8_t *__restrict__ B8, const float *__restrict__ sAT,
                 const float *__restrict__ sBT, int64_t Mp, int64_t Np, int64_t Kp, problem p, const int *flag) {
   if (*flag) return;
@@ -178,15 +181,15 @@ __global__ void __launch_bounds__(256, 1)
   extern __shared__ __align__(128) unsigned char smem_raw[];
   int8_smem<BL> &sm = *reinterpret_cast<int8_smem<BL> *>(smem_raw);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int wm = warp >> 2, wn = warp & 3;  // 2 x 4 warps, 64 x 32 each
+  const int wm = warp >> 2, wn = warp & 3;  // 4 x 4 warps, 32 x 32 each
   const int64_t m0 = (int64_t)blockIdx.y * IBM, n0 = (int64_t)blockIdx.x * IBN;
   const int KT = (int)(Kp / IBK);
 
   auto load = [&](int stage, int kt) {
     const int64_t kb = (int64_t)kt * IBK;
 #pragma unroll
-    for (int c = tid; c < IBM * IBK / 16; c += 256) {
-      const int row = c >> 2, ch = c & 3;
+    for (int it = 0; it < IBM * IBK / 16 / ITHREADS; it++) {
+      const int c = tid + it * ITHREADS, row = c >> 2, ch = c & 3;
       cp_async16(&sm.a[stage][swz(row, ch)], A8 + (m0 + row) * Kp + kb + ch * 16);
       cp_async16(&sm.b[stage][swz(row, ch)], B8 + (n0 + row) * Kp + kb + ch * 16);
     }
@@ -198,7 +201,7 @@ __global__ void __launch_bounds__(256, 1)
     }
   };
 
-  float acc[4][4][4];
+  float acc[IMT][4][4];
   fill(acc, 0.0f);
 
 #pragma unroll
@@ -216,15 +219,15 @@ __global__ void __launch_bounds__(256, 1)
     const uint32_t abase = smem_u32(sm.a[stage]), bbase = smem_u32(sm.b[stage]);
 #pragma unroll
     for (int blk = 0; blk < NB; blk++) {
-      int d[4][4][4];
+      int d[IMT][4][4];
       fill(d, ACC_BIAS);
 #pragma unroll
       for (int sub = 0; sub < SUB; sub++) {
         const int ch = blk * SUB + sub;
-        uint32_t a[4][2], b[4];
+        uint32_t a[IMT][2], b[4];
 #pragma unroll
-        for (int i = 0; i < 4; i += 2) {
-          const int row = wm * 64 + (i + (q >> 1)) * 16 + (q & 1) * 8 + rr;
+        for (int i = 0; i < IMT; i += 2) {
+          const int row = wm * (16 * IMT) + (i + (q >> 1)) * 16 + (q & 1) * 8 + rr;
           ldsm_x4(abase + swz(row, ch), a[i][0], a[i][1], a[i + 1][0], a[i + 1][1]);
         }
         {
@@ -232,15 +235,15 @@ __global__ void __launch_bounds__(256, 1)
           ldsm_x4(bbase + swz(row, ch), b[0], b[1], b[2], b[3]);
         }
 #pragma unroll
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < IMT; i++)
 #pragma unroll
           for (int j = 0; j < 4; j++) mma_s8_k16(d[i][j], a[i][0], a[i][1], b[j]);
       }
-      float ra[4][2], rb[4][2];
+      float ra[IMT][2], rb[4][2];
 #pragma unroll
-      for (int i = 0; i < 4; i++) {
-        ra[i][0] = sm.sa[stage][blk][wm * 64 + i * 16 + g];
-        ra[i][1] = sm.sa[stage][blk][wm * 64 + i * 16 + g + 8];
+      for (int i = 0; i < IMT; i++) {
+        ra[i][0] = sm.sa[stage][blk][wm * (16 * IMT) + i * 16 + g];
+        ra[i][1] = sm.sa[stage][blk][wm * (16 * IMT) + i * 16 + g + 8];
       }
 #pragma unroll
       for (int j = 0; j < 4; j++) {
@@ -254,14 +257,14 @@ __global__ void __launch_bounds__(256, 1)
       // fewer an accumulator. (A zero s_a gives +0 where the product may be
       // -0: acc starts at +0 and a sum that rounds to zero is +0, so acc
       // never holds -0 and adding either zero leaves it unchanged.)
-      float na[4][2];
+      float na[IMT][2];
 #pragma unroll
-      for (int i = 0; i < 4; i++) {
+      for (int i = 0; i < IMT; i++) {
         na[i][0] = __fmul_rn(-ACC_BIAS_F, ra[i][0]);
         na[i][1] = __fmul_rn(-ACC_BIAS_F, ra[i][1]);
       }
 #pragma unroll
-      for (int i = 0; i < 4; i++)
+      for (int i = 0; i < IMT; i++)
 #pragma unroll
         for (int j = 0; j < 4; j++)
 #pragma unroll
@@ -276,12 +279,12 @@ __global__ void __launch_bounds__(256, 1)
   load_scalars(p.out);
   const alpha_rows alpha_t = alpha_of(p.out.alpha, p.a, p.b);
 #pragma unroll
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < IMT; i++)
 #pragma unroll
     for (int j = 0; j < 4; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) {
-        const int64_t m = m0 + wm * 64 + i * 16 + g + (e >> 1) * 8;
+        const int64_t m = m0 + wm * (16 * IMT) + i * 16 + g + (e >> 1) * 8;
         const int64_t n = n0 + wn * 32 + j * 8 + 2 * t + (e & 1);
         if (m < p.M && n < p.N) store(p.out, alpha_t(m, n), m, n, acc[i][j][e]);
       }
@@ -309,9 +312,9 @@ mxb_status_t run_int8(const mxb_context *ctx, const problem &p, void *ws, cudaSt
   MXB_TRY(launch_status("gemm fp4 expand kernel"));
   dim3 grid((unsigned)(l.Np / IBN), (unsigned)(l.Mp / IBM));
   if (p.L == 16)
-    int8_kernel<16><<<grid, 256, sizeof(int8_smem<16>), st>>>(A8, B8, sAT, sBT, l.Mp, l.Np, l.Kp, p, flag);
+    int8_kernel<16><<<grid, ITHREADS, sizeof(int8_smem<16>), st>>>(A8, B8, sAT, sBT, l.Mp, l.Np, l.Kp, p, flag);
   else
-    int8_kernel<32><<<grid, 256, sizeof(int8_smem<32>), st>>>(A8, B8, sAT, sBT, l.Mp, l.Np, l.Kp, p, flag);
+    int8_kernel<32><<<grid, ITHREADS, sizeof(int8_smem<32>), st>>>(A8, B8, sAT, sBT, l.Mp, l.Np, l.Kp, p, flag);
   MXB_TRY(launch_status("gemm int8 kernel"));
   // Scales outside the proven range: the generic path computes this call.
   return run_generic(ctx, p, flag, st);
