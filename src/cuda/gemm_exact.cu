@@ -66,7 +66,10 @@ mxb_status_t run_generic(const mxb_context *ctx, const problem &p, const int *gu
 // rounds once, as acc + p does in the reference.
 constexpr int IBM = 128, IBN = 128, IBK = 64, ISTAGES = 3;
 // 16 warps of 32 x 32 (two m16 tiles by four n8 tiles): 64 + 64 registers of
-// sums a thread, so the CTA fits 128 registers a thread.
+// sums a thread, so the CTA fits 128 registers a thread. Four warps a
+// scheduler instead of two (8 warps of 64 x 32): with two, each issuing long
+// runs of independent FFMAs, "no instruction" was the largest stall; 16
+// warps made 8192^3 1.34x faster on an H100 (docs/PERFORMANCE.md).
 constexpr int ITHREADS = 512, IMT = 2;
 constexpr int MX_LO = 54, MX_HI = 185;
 
