@@ -232,7 +232,8 @@ MXB_HD double mxb_nvfp4_block_error(const float *x, int n, const uint8_t *codes,
   }
   return e;
 }
-/* The fp32 sum of mxb_nvfp4_fos_takes4, D the block's dequantization scale. */
+/* The fp32 sum of mxb_nvfp4_fos_verdict_f32, D the block's dequantization
+ * scale. */
 MXB_HD float mxb_nvfp4_block_error_f32(const float *x, int n, const uint8_t *codes, float D, int mse) {
   float f = 0.0f;
   for (int j = 0; j < n; j++) {
@@ -241,25 +242,21 @@ MXB_HD float mxb_nvfp4_block_error_f32(const float *x, int n, const uint8_t *cod
   }
   return f;
 }
-/* Four Over Six's choice for a 1x16 block: whether c4 (scale s4) has the
- * smaller error, mxb_nvfp4_block_error(c4) < mxb_nvfp4_block_error(c6),
- * decided first from fp32 sums f of the same terms, which cost no binary64
- * conversions. With E a sum's exact value (of the same fp32 v_j and x_j),
- * |f - E| <= 18u E + 2^-145 (u = 2^-24: a term's subtraction, square and
- * additions are each rounded once; a square's underflow adds at most
- * 2^-150), and the binary64 sum is within 2^-48 E of E. So, both f finite,
- * f4 (1 + 2^-16) < f6 (1 - 2^-16) (fp32 products) with f6 >= 2^-100 puts E4
- * below E6 by more than 2^-16 E6, beyond both binary64 sums' errors: their
- * comparison is true; the mirror condition makes it false; near-ties, tiny
- * or non-finite sums are decided by the binary64 sums themselves. The
- * result is always the binary64 comparison's (tests/test_four_over_six.c
- * checks it on near-tie and wide-range blocks). Host code only: in the
- * general CUDA kernel the extra sums cost registers (ptxas spilled 76-156
- * bytes) and made Four Over Six 15% slower on an H100, so the device
- * compares the binary64 sums directly, with the same result. */
-MXB_HD int mxb_nvfp4_fos_takes4(const float *x, int n, const uint8_t *c6, uint8_t s6, const uint8_t *c4, uint8_t s4,
-                                const mxb_nvfp4_ts *t) {
-#ifndef __CUDA_ARCH__
+/* Four Over Six's choice for a 1x16 block from fp32 sums f of the terms of
+ * mxb_nvfp4_block_error (which cost no binary64 conversions): 1 where c4
+ * (scale s4) surely has the smaller binary64 error, 0 where it surely has
+ * not, -1 where only the binary64 sums can tell. With E a sum's exact value
+ * (of the same fp32 v_j and x_j), |f - E| <= 18u E + 2^-145 (u = 2^-24: a
+ * term's subtraction, square and additions are each rounded once; a
+ * square's underflow adds at most 2^-150), and the binary64 sum is within
+ * 2^-48 E of E. So, both f finite, f4 (1 + 2^-16) < f6 (1 - 2^-16) (fp32
+ * products) with f6 >= 2^-100 puts E4 below E6 by more than 2^-16 E6,
+ * beyond both binary64 sums' errors: their comparison is true; the mirror
+ * condition makes it false; near-ties, tiny or non-finite sums get -1
+ * (tests/test_four_over_six.c checks the verdicts against the binary64
+ * comparison on near-tie and wide-range blocks). */
+MXB_HD int mxb_nvfp4_fos_verdict_f32(const float *x, int n, const uint8_t *c6, uint8_t s6, const uint8_t *c4,
+                                     uint8_t s4, const mxb_nvfp4_ts *t) {
   const float D6 = mxb_nvfp4_dequant_scale(s6, t->A, t->flags), D4 = mxb_nvfp4_dequant_scale(s4, t->A, t->flags);
   const int mse = t->four_six == MXB_FOUR_OVER_SIX_MSE;
   const float f6 = mxb_nvfp4_block_error_f32(x, n, c6, D6, mse), f4 = mxb_nvfp4_block_error_f32(x, n, c4, D4, mse);
@@ -268,6 +265,20 @@ MXB_HD int mxb_nvfp4_fos_takes4(const float *x, int n, const uint8_t *c6, uint8_
     if (f6 >= 0x1p-100f && f4 * hi < f6 * lo) return 1;
     if (f4 >= 0x1p-100f && f4 * lo > f6 * hi) return 0;
   }
+  return -1;
+}
+/* Four Over Six's choice for a 1x16 block: whether c4 (scale s4) has the
+ * smaller error, mxb_nvfp4_block_error(c4) < mxb_nvfp4_block_error(c6),
+ * taken from the fp32 verdict where it settles it, so always the binary64
+ * comparison's result. The fp32 pass is host code only: in the general CUDA
+ * kernel its sums cost registers (ptxas spilled 76-156 bytes) and made Four
+ * Over Six 15% slower on an H100, so the device compares the binary64 sums
+ * directly. */
+MXB_HD int mxb_nvfp4_fos_takes4(const float *x, int n, const uint8_t *c6, uint8_t s6, const uint8_t *c4, uint8_t s4,
+                                const mxb_nvfp4_ts *t) {
+#ifndef __CUDA_ARCH__
+  const int v = mxb_nvfp4_fos_verdict_f32(x, n, c6, s6, c4, s4, t);
+  if (v >= 0) return v;
 #endif
   return mxb_nvfp4_block_error(x, n, c4, s4, t) < mxb_nvfp4_block_error(x, n, c6, s6, t);
 }
