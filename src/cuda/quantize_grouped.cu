@@ -71,7 +71,7 @@ extern "C" mxb_status_t mxb_cuda_grouped_quantize(struct mxb_context *ctx, const
   a.rht = cfg->rht.enabled;
   a.vec_in = aligned16(src) && (a.cols * (int64_t)mxb_dtype_bytes(src_type)) % 16 == 0;
   a.vec_out = aligned16(a.data) && a.row_bytes % 16 == 0;
-  if ((cfg->rht.enabled && cfg->rht.size != 16) || !rows_apply(d, cfg, a))
+  if ((cfg->rht.enabled && cfg->rht.size != 16) || cfg->four_over_six || !rows_apply(d, cfg, a))
     return mxb_fail(MXB_ERR_UNSUPPORTED,
                     "grouped quantize on CUDA takes NVFP4 (RNE, the d = 16 RHT or none) and the MX formats (RNE) "
                     "with rows of whole blocks, 16-byte aligned input rows and codes, so far");

@@ -89,19 +89,24 @@ constexpr int lanes_of() {
 // and writes it. SR (NVFP4, dense): stochastic rounding with the block's
 // 16 bytes of one Philox group (rows_apply checks that every block starts
 // a group), drawn as get_sr draws them for the general kernel.
-template <int DT, int F, bool RHT, bool AMAX, bool G, bool SR = false>
+// FOS (NVFP4, dense, RNE): Four Over Six; a finite block also encodes its
+// amax mapped to 4 with the specialised encoder and keeps it where
+// mxb_nvfp4_fos_takes4 says, as mxb_nvfp4_quantize_block does.
+template <int DT, int F, bool RHT, bool AMAX, bool G, bool SR = false, bool FOS = false>
 __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
   constexpr int ELEM = mxb_fmt_elem(F), B = mxb_fmt_block_cols(F), BITS = mxb_elem_bits(ELEM);
   constexpr bool NV = mxb_fmt_scale_type(F) == MXB_SCALE_UE4M3;
   constexpr int H = lanes_of<DT, F>(), HB = B / H;  // lanes a block, elements a lane
   static_assert(H == 1 || (!RHT && !AMAX), "two lanes a block: MX only");
   static_assert(!SR || (NV && !AMAX && !G), "SR: the NVFP4 encode pass of a dense tensor");
+  static_assert(!FOS || (NV && !AMAX && !G && !SR), "Four Over Six: the NVFP4 RNE encode pass of a dense tensor");
   constexpr int NQ = HB / in_t<DT>::per16;  // 16-byte loads a lane and block
   constexpr int NW = HB * BITS / 32;        // code words a lane and block
   constexpr int U = NQ <= 2 ? 2 : 1;        // blocks a step: at least 64 bytes of loads in flight a lane
   const mxb_fp p = mxb_elem_fp(ELEM);
   mxb_nvfp4_ts ts = {};
-  if (NV && !AMAX && !G) ts = mxb_nvfp4_tensor_scales(*a.amax, a.flags);  // four_six 0: not on this path
+  if (NV && !AMAX && !G) ts = mxb_nvfp4_tensor_scales(*a.amax, a.flags);
+  if (FOS) ts.four_six = a.four_six;  // else 0: the shared block code below chooses nothing
   RhtMasks sm;
   if (RHT) sm = sign_masks(a);
   const uint4 *src = static_cast<const uint4 *>(a.src);
@@ -165,6 +170,27 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
           fast = nvfp4_encode_finite_sr(v, am, ts, rw[0], s, w);
         } else if constexpr (NV) {
           fast = nvfp4_encode_finite(v, am, ts, s, w);
+          if constexpr (FOS) {
+            const uint8_t s4 = mxb_nvfp4_block_scale4(am, &ts);
+            const float d4 = mxb_ue4m3_decode(s4) * ts.S_dec;
+            if (fast && s4 != s && d4 > 0.0f && d4 < 0x1p-126f) {
+              fast = false;  // the 4 candidate's scale is subnormal: the shared block code
+            } else if (fast && s4 != s) {
+              uint32_t w4[2];
+              encode_finite<MXB_ELEM_E2M1, 16>(p, v, fminf(1.0f / d4, MXB_FLT_MAX), w4);
+              uint8_t c6[16], c4[16];
+#pragma unroll
+              for (int k = 0; k < 16; k++) {
+                c6[k] = (uint8_t)((w[k / 8] >> (4 * (k % 8))) & 0xFu);
+                c4[k] = (uint8_t)((w4[k / 8] >> (4 * (k % 8))) & 0xFu);
+              }
+              if (mxb_nvfp4_fos_takes4(v, 16, c6, s, c4, s4, &ts)) {
+                s = s4;
+                w[0] = w4[0];
+                w[1] = w4[1];
+              }
+            }
+          }
         } else {
           s = mxb_e8m0_scale(__float_as_uint(am), (mxb_scale_rule_t)a.rule, &p);
           fast = s <= g.mx_bmax;
@@ -215,7 +241,8 @@ bool rows_apply(const mxb_format_desc *d, const mxb_quant_config_t *cfg, const Q
   // SR: NVFP4 only, every block's first element at a multiple of 16 of the
   // SR index (mxb_sr_index), so that its 16 bytes are one Philox group.
   if (cfg->rounding == MXB_ROUND_SR && !(nv && a.sr_ld % 16 == 0 && a.sr_base % 16 == 0)) return false;
-  if (nv ? cfg->four_over_six != 0 : (d->scale_type != MXB_SCALE_E8M0 || a.rht)) return false;
+  if (nv ? cfg->four_over_six != 0 && cfg->rounding == MXB_ROUND_SR : (d->scale_type != MXB_SCALE_E8M0 || a.rht))
+    return false;
   const int B = d->block_cols, bits = d->elem_bits;
   if (B <= 0 || d->block_rows != 1 || a.cols % B) return false;
   const int64_t nb = a.cols / B, total = a.rows * nb;
@@ -231,6 +258,7 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
   // An amax a row: RNE, dense (SR and the grouped quantize take the general kernel).
   const bool row_amax = nv && (a.flags & MXB_TENSOR_ROW_AMAX);
   if (row_amax && (a.sr || row_group)) return false;
+  if (a.four_six && (row_group || row_amax)) return false;  // Four Over Six: dense, one tensor amax
   const int B = d->block_cols;
   const int64_t nb = a.cols / B, total = a.rows * nb;
   RowsArgs g;
@@ -268,6 +296,8 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
           MXB_BOOL_SWITCH(a.rht != 0, RHT, [&] {
             if (per_group)  // grouped, or an amax a row: RNE (the API refuses SR in the grouped quantize)
               rows_kernel<DT, F, RHT, false, true><<<grid, T, 0, st>>>(a, g);
+            else if (a.four_six)  // RNE (rows_apply)
+              rows_kernel<DT, F, RHT, false, false, false, true><<<grid, T, 0, st>>>(a, g);
             else
               MXB_BOOL_SWITCH(a.sr != 0, SR, [&] { rows_kernel<DT, F, RHT, false, false, SR><<<grid, T, 0, st>>>(a, g); });
           });
