@@ -599,6 +599,33 @@ template <int J>
 __device__ __forceinline__ void store_subtile(const mx_params &p, const out_view &o, float at, const float *acc,
                                               int m0, int m_end, int crow, int n0, int r, int q, int sp) {
   const bool f32 = o.dtype == MXB_DTYPE_FP32;
+  // The common case on its own: C not read (beta 0), one K range, pairs
+  // stored as one word, the subtile's columns inside N. One row pointer a
+  // row and the same roundings as below (c = alpha_t acc); the general loop
+  // re-derived each pair's index and tested every condition again, and the
+  // store took about a quarter of the math warps' time at 4096^3 (FP8 block
+  // scales, 32 stages a tile; ncu on an H100).
+  if (p.splits == 1 && p.pairs && o.beta == 0.0f && n0 + 8 * J <= p.N) {
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      const int m = m0 + r + 8 * hr;
+      if (m >= m_end) continue;
+      const int64_t row = (int64_t)(crow + m) * o.ldc + n0 + 2 * q;
+      if (f32) {
+        uint2 *c = reinterpret_cast<uint2 *>(static_cast<float *>(o.c) + row);
+#pragma unroll
+        for (int j = 0; j < J; ++j)
+          c[4 * j] = make_uint2(mxb_gemm_out_f32(at * acc[4 * j + 2 * hr]), mxb_gemm_out_f32(at * acc[4 * j + 2 * hr + 1]));
+      } else {
+        uint32_t *c = reinterpret_cast<uint32_t *>(static_cast<uint16_t *>(o.c) + row);
+#pragma unroll
+        for (int j = 0; j < J; ++j)
+          c[4 * j] = (uint32_t)mxb_gemm_out_bf16(at * acc[4 * j + 2 * hr]) |
+                     (uint32_t)mxb_gemm_out_bf16(at * acc[4 * j + 2 * hr + 1]) << 16;
+      }
+    }
+    return;
+  }
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     const int m = m0 + r + 8 * hr;
