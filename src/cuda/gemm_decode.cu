@@ -387,9 +387,10 @@ __global__ void __launch_bounds__(DTHREADS, 2)
   }
 }
 
-// MXB_DECODE_PDL=0 (measurement only) launches the main kernel after the
-// staging kernel has finished, as an ordinary launch.
-static bool pdl_enabled() {
+// MXB_DECODE_PDL=0 (measurement only) launches the decode kernel and the
+// sm_90a 4-bit kernel after the kernel before them has finished, as
+// ordinary launches.
+bool pdl_enabled() {
   static const bool v = [] {
     const char *e = getenv("MXB_DECODE_PDL");
     return !(e && e[0] == '0');

@@ -261,7 +261,6 @@ __global__ void __launch_bounds__(THREADS, 1)
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
   uint32_t *lut = reinterpret_cast<uint32_t *>(smem + L::LUT_OFF);
   const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
-  if (p.run_if && !*p.run_if) return;  // the whole grid leaves
   // Block scales as BF16 (exact: UE4M3 values have 4 significant bits, E8M0
   // ones are powers of two from 2^-127, a BF16 subnormal; NaN stays NaN).
   for (int i = tid; i < (L::BF ? 0 : 256); i += THREADS) {
@@ -279,6 +278,11 @@ __global__ void __launch_bounds__(THREADS, 1)
     ptx::tma_prefetch_desc(&tw);
   }
   __syncthreads();
+  // Launched as the programmatic dependent of the kernel before it (A's
+  // decode, a scale scan, a group table): the setup above overlapped its
+  // tail; nothing that kernel writes is read before this.
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  if (p.run_if && !*p.run_if) return;  // the whole grid leaves
   uint32_t g = 0;  // stages through the ring so far (this CTA's units)
   w4_tile t;
   if (wg == 2) {
@@ -561,7 +565,17 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   k.gy = (int)(gr && !kg ? gr->upper : (p.M + BN - 1) / BN);
   k.units = (p.N + BW - 1) / BW * k.gy * (kg ? gr->g.E : w.splits);
   const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132;  // one CTA an SM (shared memory)
-  sm90_w4_kernel<BN, WF><<<(unsigned)(k.units < sms ? k.units : sms), THREADS, L::BYTES, st>>>(tx, tw, k);
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3((unsigned)(k.units < sms ? k.units : sms));
+  cfg.blockDim = dim3(THREADS);
+  cfg.dynamicSmemBytes = L::BYTES;
+  cfg.stream = st;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = pdl_enabled() ? 1 : 0;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  MXB_TRY(cuda_status(cudaLaunchKernelEx(&cfg, sm90_w4_kernel<BN, WF>, tx, tw, k), "cudaLaunchKernelEx(sm90_w4_kernel)"));
   MXB_TRY(launch_status("sm90_w4_kernel"));
   if (w.splits == 1) return MXB_SUCCESS;
   const int64_t n = p.M * p.N;
