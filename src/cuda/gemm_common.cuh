@@ -330,12 +330,13 @@ size_t sm90_mx_kgrouped_workspace(const problem &p);
 mxb_status_t run_sm90_mx_kgrouped(const mxb_context *ctx, const problem &p, const group_rows &g, const int64_t *run_if,
                                   void *ws, cudaStream_t st);
 
+// Whether the kernels that wait for their predecessor with pdl_wait (the
+// decode kernel, the sm_90a 4-bit kernel) are launched as its programmatic
+// dependents (gemm_decode.cu).
+bool pdl_enabled();
+
 // Fast, sm_90a: 4-bit B (NVFP4, MXFP4) decoded to BF16 in the mainloop, BF16
 // wgmma (sm90_w4_bf16_gemm.cu).
-// Whether the kernels that wait for their predecessor with
-// griddepcontrol.wait (the decode kernel, the sm_90a 4-bit kernel) are
-// launched as its programmatic dependents (gemm_decode.cu).
-bool pdl_enabled();
 bool sm90_w4_applies(const mxb_context *ctx, const problem &p);
 bool sm90_w4_preferred(const mxb_context *ctx, const problem &p);
 size_t sm90_w4_workspace(const mxb_context *ctx, const problem &p);

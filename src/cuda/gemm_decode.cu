@@ -178,9 +178,7 @@ __device__ __forceinline__ uint32_t bf16_times_2p63(double v, uint32_t *big) {
 // vectors (or a decoded value BF16 cannot hold exactly).
 template <bool BF16A>
 __global__ void __launch_bounds__(DTHREADS) stage_a_kernel(problem p, int64_t kpad, uint32_t *ap, int *flags) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");  // the main kernel may start its weight loads
-#endif
+  pdl_launch_dependents();  // the main kernel may start its weight loads
   const int64_t nv = kpad / 8, j = (int64_t)blockIdx.x * DTHREADS + threadIdx.x, i = BF16A ? j : j >> 3;
   const int r = (int)(i / nv);
   const int64_t kv = i - r * nv;
@@ -314,11 +312,9 @@ __global__ void __launch_bounds__(DTHREADS, 2)
   if (NV)
     for (int i = threadIdx.x; i < 256; i += DTHREADS) scale_lut[i] = ue4m3_pair((uint8_t)i);
   __syncthreads();
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   // Launched as a programmatic dependent of the staging kernel: everything
   // above overlaps it; the staged A and its flags are read only after this.
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
+  pdl_wait();
 
   float acc[DNT][4] = {};
   uint32_t out_of_range = 0;  // MX scale bytes outside the exact range (bits 8, 24)

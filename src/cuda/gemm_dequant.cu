@@ -42,9 +42,7 @@ size_t dequant_workspace(const problem &p) { return dq_plan(p).total; }
 
 // 8 consecutive elements per thread, one 16-byte store.
 __global__ void dequant_bf16_kernel(operand o, int64_t Kld, uint16_t *out, int *flag) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");  // the GEMM kernel may start its setup
-#endif
+  pdl_launch_dependents();  // the GEMM kernel may start its setup
   const int64_t groups = Kld / 8, n = o.rows * groups;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t r = i / groups, k0 = i % groups * 8;
@@ -119,9 +117,7 @@ static const exact_scales &exact_scales_for(const operand &o) {
 template <int BITS, bool NV>
 __global__ void __launch_bounds__(256) dequant_blocks_kernel(operand o, exact_scales ex, int64_t Kld, uint16_t *out,
                                                              int *flag) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");  // the GEMM kernel may start its setup
-#endif
+  pdl_launch_dependents();  // the GEMM kernel may start its setup
   constexpr int CW = BITS / 2;  // code words of 16 elements
   __shared__ float lut[1 << BITS];
   __shared__ uint4 stage_all[256 * 2];
@@ -189,9 +185,7 @@ __global__ void __launch_bounds__(256) dequant_blocks_kernel(operand o, exact_sc
 // rounded instead).
 template <int BITS>
 __global__ void dequant_fast_kernel(operand o, int64_t Kld, uint16_t *out, int *flag) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");  // the GEMM kernel may start its setup
-#endif
+  pdl_launch_dependents();  // the GEMM kernel may start its setup
   __shared__ float lut[BITS == 16 ? 1 : 1 << BITS];
   if (BITS != 16)
     for (int i = threadIdx.x; i < (1 << BITS); i += blockDim.x) lut[i] = mxb_fp_decode(&o.fp, (uint32_t)i);

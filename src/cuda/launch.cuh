@@ -17,6 +17,24 @@ namespace mxb {
 
 static inline cudaStream_t as_stream(void *s) { return static_cast<cudaStream_t>(s); }
 
+// Programmatic dependent launch (sm_90 and later): a kernel lets the next
+// kernel on the stream, launched with
+// cudaLaunchAttributeProgrammaticStreamSerialization, start once all its
+// blocks have begun; that kernel waits in pdl_wait until this one has
+// finished and its writes are visible. Both are no-ops for an ordinary
+// launch and below sm_90. Loads that must follow pdl_wait are ordinary or
+// volatile ones: the compiler may hoist a read-only (__ldg) load above it.
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 // Turn a CUDA error into MXB_ERR_CUDA with the runtime's own words.
 static inline mxb_status_t cuda_status(cudaError_t e, const char *what) {
   if (e == cudaSuccess) return MXB_SUCCESS;

@@ -281,7 +281,7 @@ __global__ void __launch_bounds__(THREADS, 1)
   // Launched as the programmatic dependent of the kernel before it (A's
   // decode, a scale scan, a group table): the setup above overlapped its
   // tail; nothing that kernel writes is read before this.
-  asm volatile("griddepcontrol.wait;" ::: "memory");
+  pdl_wait();
   if (p.run_if && !*p.run_if) return;  // the whole grid leaves
   uint32_t g = 0;  // stages through the ring so far (this CTA's units)
   w4_tile t;
