@@ -64,7 +64,16 @@ mxb_status_t run_generic(const mxb_context *ctx, const problem &p, const int *gu
 //     generic path serves that call instead.
 // p is the reference's block sum exactly, so fmaf(isum * s_a, s_b, acc)
 // rounds once, as acc + p does in the reference.
-constexpr int IBM = 128, IBN = 128, IBK = 64, ISTAGES = 3;
+// MXB_EXACT_IBK (64 or 128): K a tile; 128 halves the barriers and the
+// address work per FFMA (experiment).
+#ifndef MXB_EXACT_IBK
+#define MXB_EXACT_IBK 128
+#endif
+#ifndef MXB_EXACT_STAGES
+#define MXB_EXACT_STAGES 3
+#endif
+constexpr int IBM = 128, IBN = 128, IBK = MXB_EXACT_IBK, ISTAGES = MXB_EXACT_STAGES;
+static_assert(IBK == 64 || IBK == 128, "64- or 128-byte rows");
 // 16 warps of 32 x 32 (two m16 tiles by four n8 tiles): 64 + 64 registers of
 // sums a thread, so the CTA fits 128 registers a thread. Four warps a
 // scheduler instead of two (8 warps of 64 x 32): with two, each issuing long
@@ -88,16 +97,25 @@ static int8_layout int8_plan(const problem &p) {
   l.a_off = 256;
   l.b_off = l.a_off + align256((size_t)(l.Mp * l.Kp));
   l.sa_off = l.b_off + align256((size_t)(l.Np * l.Kp));
-  l.sb_off = l.sa_off + align256((size_t)(l.nblk_p * l.Mp) * 4);
+  l.sb_off = l.sa_off + align256((size_t)(l.nblk_p * l.Mp) * 8);  // A: (s, -1.5 * 2^23 * s) pairs
   l.total = l.sb_off + align256((size_t)(l.nblk_p * l.Np) * 4);
   return l;
 }
 
 size_t int8_workspace(const problem &p) { return int8_plan(p).total; }
 
+// The int32 accumulator starts at the bits of 1.5 * 2^23: any |sum| < 2^22
+// keeps the exponent, so bits(sum + start) as fp32 minus 1.5 * 2^23 is the
+// sum exactly (an integer-to-float conversion in two cheap operations).
+constexpr int ACC_BIAS = 0x4B400000;
+constexpr float ACC_BIAS_F = 12582912.0f;
+
 // Codes -> 2 * E2M1 as int8 ([Rp, Kp], zero padded) and block scales, halved,
 // transposed to [nblk_p, Rp] fp32 so a tile's scales are contiguous.
-__global__ void expand_fp4_kernel(operand o, int L, int64_t Rp, int64_t Kp, int8_t *q, float *sT, int *flag) {
+// pair (A): each scale s is stored with -1.5 * 2^23 * s after it (exact:
+// the int8 kernel's bias correction, loaded with s by one 8-byte load).
+__global__ void expand_fp4_kernel(operand o, int L, int64_t Rp, int64_t Kp, int8_t *q, float *sT, int *flag,
+                                  bool pair) {
   const int64_t groups = Kp / 16, n = Rp * groups;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t r = i / groups, k0 = i % groups * 16;
@@ -129,7 +147,8 @@ __global__ void expand_fp4_kernel(operand o, int L, int64_t Rp, int64_t Kp, int8
           if (b != 255 && (b < MX_LO || b > MX_HI)) atomicOr(flag, 1);
         }
       }
-      sT[blk * Rp + r] = s;
+      if (pair) *reinterpret_cast<float2 *>(sT + 2 * (blk * Rp + r)) = make_float2(s, __fmul_rn(-ACC_BIAS_F, s));
+      else sT[blk * Rp + r] = s;
     }
   }
 }
@@ -151,23 +170,21 @@ __device__ __forceinline__ void mma_s8_k16(int (&d)[4], uint32_t a0, uint32_t a1
   asm volatile("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
                : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]) : "r"(a0), "r"(a1), "r"(b0));
 }
-// Rows of 64 bytes; 16-byte chunks XOR-swizzled so ldmatrix is conflict-free.
-__device__ __forceinline__ int swz(int row, int chunk) { return row * IBK + ((chunk ^ ((row >> 1) & 3)) << 4); }
+// Rows of IBK bytes; 16-byte chunks XOR-swizzled so ldmatrix (8 rows at one
+// chunk) and the 16-byte cp.async stores are conflict-free.
+__device__ __forceinline__ int swz(int row, int chunk) {
+  return row * IBK + ((chunk ^ (IBK == 64 ? (row >> 1) & 3 : row & 7)) << 4);
+}
 
 template <int BL>
 struct int8_smem {
   static constexpr int NB = IBK / BL;  // K-blocks per K-tile
   int8_t a[ISTAGES][IBM * IBK];
   int8_t b[ISTAGES][IBN * IBK];
-  float sa[ISTAGES][NB][IBM];
+  float sa[ISTAGES][NB][2 * IBM];  // (s, -1.5 * 2^23 * s) a row
   float sb[ISTAGES][NB][IBN];
 };
 
-// The int32 accumulator starts at the bits of 1.5 * 2^23: any |sum| < 2^22
-// keeps the exponent, so bits(sum + start) as fp32 minus 1.5 * 2^23 is the
-// sum exactly (an integer-to-float conversion in two cheap operations).
-constexpr int ACC_BIAS = 0x4B400000;
-constexpr float ACC_BIAS_F = 12582912.0f;
 
 template <typename T>
 __device__ __forceinline__ void fill(T (&x)[IMT][4][4], T v) {
@@ -192,14 +209,18 @@ __global__ void __launch_bounds__(ITHREADS, 1)
     const int64_t kb = (int64_t)kt * IBK;
 #pragma unroll
     for (int it = 0; it < IBM * IBK / 16 / ITHREADS; it++) {
-      const int c = tid + it * ITHREADS, row = c >> 2, ch = c & 3;
+      const int c = tid + it * ITHREADS, row = c / (IBK / 16), ch = c % (IBK / 16);
       cp_async16(&sm.a[stage][swz(row, ch)], A8 + (m0 + row) * Kp + kb + ch * 16);
       cp_async16(&sm.b[stage][swz(row, ch)], B8 + (n0 + row) * Kp + kb + ch * 16);
     }
     const int64_t blk0 = (int64_t)kt * NB;
+    static_assert(NB * 64 <= ITHREADS, "a 16-byte piece of A's scale pairs a thread");
+    if (tid < NB * 64) {  // A's (s, -1.5 * 2^23 * s) pairs: 2 rows a piece
+      const int blk = tid >> 6, part = tid & 63;
+      cp_async16(&sm.sa[stage][blk][part * 4], sAT + 2 * ((blk0 + blk) * Mp + m0) + part * 4);
+    }
     if (tid < NB * 32) {
       const int blk = tid >> 5, part = tid & 31;
-      cp_async16(&sm.sa[stage][blk][part * 4], sAT + (blk0 + blk) * Mp + m0 + part * 4);
       cp_async16(&sm.sb[stage][blk][part * 4], sBT + (blk0 + blk) * Np + n0 + part * 4);
     }
   };
@@ -242,12 +263,15 @@ __global__ void __launch_bounds__(ITHREADS, 1)
 #pragma unroll
           for (int j = 0; j < 4; j++) mma_s8_k16(d[i][j], a[i][0], a[i][1], b[j]);
       }
-      float ra[IMT][2], rb[4][2];
+      float ra[IMT][2], na[IMT][2], rb[4][2];
 #pragma unroll
-      for (int i = 0; i < IMT; i++) {
-        ra[i][0] = sm.sa[stage][blk][wm * (16 * IMT) + i * 16 + g];
-        ra[i][1] = sm.sa[stage][blk][wm * (16 * IMT) + i * 16 + g + 8];
-      }
+      for (int i = 0; i < IMT; i++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+          const float2 v = *reinterpret_cast<const float2 *>(&sm.sa[stage][blk][2 * (wm * (16 * IMT) + i * 16 + g + 8 * h)]);
+          ra[i][h] = v.x;
+          na[i][h] = v.y;
+        }
 #pragma unroll
       for (int j = 0; j < 4; j++) {
         rb[j][0] = sm.sb[stage][blk][wn * 32 + j * 8 + 2 * t];
@@ -259,13 +283,8 @@ __global__ void __launch_bounds__(ITHREADS, 1)
       // result (see above): the product of the unbiased sum, one instruction
       // fewer an accumulator. (A zero s_a gives +0 where the product may be
       // -0: acc starts at +0 and a sum that rounds to zero is +0, so acc
-      // never holds -0 and adding either zero leaves it unchanged.)
-      float na[IMT][2];
-#pragma unroll
-      for (int i = 0; i < IMT; i++) {
-        na[i][0] = __fmul_rn(-ACC_BIAS_F, ra[i][0]);
-        na[i][1] = __fmul_rn(-ACC_BIAS_F, ra[i][1]);
-      }
+      // never holds -0 and adding either zero leaves it unchanged.) na, the
+      // -1.5 * 2^23 * s_a term, was computed by the expansion kernel.
 #pragma unroll
       for (int i = 0; i < IMT; i++)
 #pragma unroll
@@ -309,9 +328,9 @@ mxb_status_t run_int8(const mxb_context *ctx, const problem &p, void *ws, cudaSt
   int8_t *A8 = reinterpret_cast<int8_t *>(w + l.a_off), *B8 = reinterpret_cast<int8_t *>(w + l.b_off);
   float *sAT = reinterpret_cast<float *>(w + l.sa_off), *sBT = reinterpret_cast<float *>(w + l.sb_off);
   MXB_TRY(cuda_status(cudaMemsetAsync(flag, 0, sizeof(int), st), "cudaMemsetAsync(gemm flag)"));
-  expand_fp4_kernel<<<grid_for(ctx, l.Mp * (l.Kp / 16), 256), 256, 0, st>>>(p.a, p.L, l.Mp, l.Kp, A8, sAT, flag);
+  expand_fp4_kernel<<<grid_for(ctx, l.Mp * (l.Kp / 16), 256), 256, 0, st>>>(p.a, p.L, l.Mp, l.Kp, A8, sAT, flag, true);
   MXB_TRY(launch_status("gemm fp4 expand kernel"));
-  expand_fp4_kernel<<<grid_for(ctx, l.Np * (l.Kp / 16), 256), 256, 0, st>>>(p.b, p.L, l.Np, l.Kp, B8, sBT, flag);
+  expand_fp4_kernel<<<grid_for(ctx, l.Np * (l.Kp / 16), 256), 256, 0, st>>>(p.b, p.L, l.Np, l.Kp, B8, sBT, flag, false);
   MXB_TRY(launch_status("gemm fp4 expand kernel"));
   dim3 grid((unsigned)(l.Np / IBN), (unsigned)(l.Mp / IBM));
   if (p.L == 16)
