@@ -1456,6 +1456,76 @@ Test(cuda_gemm, gated_and_aux_epilogue) {
 #endif
 }
 
+/* The epilogue step after cuBLASLt gives the bits of the library's own
+ * functions applied to the product cuBLASLt wrote: t from a call with fp32
+ * C and no epilogue (the same cuBLASLt problem as the step's intermediate),
+ * then every activation (gated ones too), bias type and C type against
+ * round(act(t + bias)) on the host, bit for bit. ldc = C's columns takes
+ * the step's four-column kernel, ldc + 1 its general kernel (16-bit C only:
+ * fp32 C is finished in place, so a different ldc is a different cuBLASLt
+ * problem). */
+Test(cuda_gemm, epilogue_step_gives_the_functions_bits) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  mxb_context_t *ctx = gpu_ctx();
+  const int64_t M = 40, N = 144, K = 256;
+  float *xa = mxbt_gemm_input(M, K, 61, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 62, MXBT_IN_NORMAL, 1);
+  mxbt_operand A, B;
+  mxbt_operand_make(&A, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_upload(&A);
+  mxbt_operand_make(&B, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_upload(&B);
+  float *t = malloc((size_t)(M * N) * 4);
+  memset(t, 0, (size_t)(M * N) * 4);
+  mxb_gemm_desc_t d0 = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.25f, 0.0f, 0);
+  cr_expect_str_eq(gpu_gemm(ctx, &d0, &A, &B, t), "cuda-fast-cublaslt-bf16");
+  for (int act = MXB_ACT_NONE; act <= MXB_ACT_GEGLU_TANH; act++)
+    for (int ct = MXB_DTYPE_FP32; ct <= MXB_DTYPE_FP16; ct++)
+      for (int pad = 0; pad <= (ct == MXB_DTYPE_FP32 ? 0 : 1); pad++) {
+        const int with_bias = (act + ct + pad) % 4 != 3; /* bias of each type, or none */
+        const mxb_dtype_t bt = (mxb_dtype_t)((act + ct + pad) % 4 % 3);
+        const int64_t W = mxb_gemm_gate_act(act) ? N / 2 : N, ldc = W + pad;
+        const size_t es = mxb_dtype_size((mxb_dtype_t)ct), cb = (size_t)(M * ldc) * es;
+        void *hb = with_bias ? make_bias(bt, N, 63 + (uint64_t)act) : NULL;
+        void *db = hb ? mxbt_dev_from_host(hb, (size_t)N * mxb_dtype_size(bt)) : NULL;
+        mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, (mxb_dtype_t)ct, 1.25f, 0.0f, ldc);
+        d.activation = (mxb_activation_t)act;
+        d.bias = db;
+        d.bias_type = bt;
+        unsigned char *C = malloc(cb);
+        memset(C, 0xA5, cb);
+        const char *impl = gpu_gemm(ctx, &d, &A, &B, C);
+        cr_expect_str_eq(impl, "cuda-fast-cublaslt-bf16");
+        for (int64_t i = 0; i < M; i++)
+          for (int64_t j = 0; j < ldc; j++) {
+            uint32_t want = 0xA5A5A5A5u, got = 0;
+            if (j < W) {
+              float g = t[i * N + j], v = W < N ? t[i * N + W + j] : 0.0f;
+              if (hb) {
+                g = g + c_at(bt, hb, j);
+                if (W < N) v = v + c_at(bt, hb, W + j);
+              }
+              const float y = W < N ? mxb_gemm_gated(act, g, v) : mxb_activation(act, g);
+              want = ct == MXB_DTYPE_FP32 ? mxb_gemm_out_f32(y) : ct == MXB_DTYPE_BF16 ? mxb_gemm_out_bf16(y) : mxb_gemm_out_fp16(y);
+            }
+            if (es == 2) want &= 0xFFFFu;
+            memcpy(&got, C + (size_t)(i * ldc + j) * es, es);
+            cr_assert_eq(got, want, "act %d C %d bias %d ldc %lld: C[%lld][%lld] 0x%x, want 0x%x", act, ct, (int)bt,
+                         (long long)ldc, (long long)i, (long long)j, got, want);
+          }
+        free(C);
+        free(hb);
+        mxbt_dev_free(db);
+      }
+  free(t);
+  mxbt_operand_free(&A);
+  mxbt_operand_free(&B);
+  free(xa);
+  free(xb);
+  mxb_context_destroy(ctx);
+#endif
+}
+
 /* Exact mode: every activation, bias type and C type, byte-identical with
  * the CPU reference, on the integer path (NVFP4) and the generic path. */
 Test(cuda_gemm, exact_epilogue_every_activation_is_byte_identical) {
