@@ -176,8 +176,13 @@ __device__ __forceinline__ void write_aux(const out_view &o, int64_t m, int64_t 
   a.c = o.aux;
   write_at(a, m * o.ld_aux + n, pre);
 }
+// ACT, OUT >= 0: the activation and C's type fixed at compile time (the
+// common ones), so that their per-element switches fold away; -1: o's.
+template <int ACT, int OUT>
 __global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o, group_rows g, int gt, int64_t N) {
   load_scalars(o);
+  if (ACT >= 0) o.act = ACT;
+  if (OUT >= 0) o.dtype = OUT;
   const int64_t tile = blockIdx.x / gt;
   if (tile >= g.tiles[g.E]) return;
   const int64_t e = group_of_tile(g, tile);
@@ -227,6 +232,21 @@ __global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o,
   }
 }
 
+// grouped_epilogue_kernel compiled for o's activation and C of type OUT,
+// where it is one of the common ones (false: the general kernel's case).
+template <int OUT>
+static bool launch_grouped_of(dim3 grid, const float *t, int64_t ldt, const out_view &o, const group_rows &g, int gt,
+                              int64_t N, cudaStream_t st) {
+  switch (o.act) {
+#define MXB_GROUPED(A) \
+  case A: grouped_epilogue_kernel<A, OUT><<<grid, 256, 0, st>>>(t, ldt, o, g, gt, N); return true;
+    MXB_GROUPED(MXB_ACT_NONE) MXB_GROUPED(MXB_ACT_RELU) MXB_GROUPED(MXB_ACT_RELU2) MXB_GROUPED(MXB_ACT_GELU_TANH)
+    MXB_GROUPED(MXB_ACT_SILU) MXB_GROUPED(MXB_ACT_SWIGLU)
+#undef MXB_GROUPED
+    default: return false;
+  }
+}
+
 mxb_status_t run_grouped_epilogue(const problem &p, const problem &ran, const group_rows &g, int gt,
                                   int64_t upper_tiles, cudaStream_t st) {
   out_view o = p.out;
@@ -234,7 +254,9 @@ mxb_status_t run_grouped_epilogue(const problem &p, const problem &ran, const gr
   const int64_t rows = upper_tiles * gt, cols = (p.N + 256 * GU - 1) / (256 * GU);
   if (rows >= ((int64_t)1 << 31)) return mxb_fail(MXB_ERR_BAD_SHAPE, "grouped GEMM epilogue: %lld row slots", (long long)rows);
   const dim3 grid((unsigned)rows, (unsigned)(cols < 65535 ? cols : 65535));
-  grouped_epilogue_kernel<<<grid, 256, 0, st>>>(static_cast<const float *>(ran.out.c), ran.out.ldc, o, g, gt, p.N);
+  const float *t = static_cast<const float *>(ran.out.c);
+  if (!MXB_DTYPE_SWITCH(o.dtype, OUT, [&] { return launch_grouped_of<OUT>(grid, t, ran.out.ldc, o, g, gt, p.N, st); }))
+    grouped_epilogue_kernel<-1, -1><<<grid, 256, 0, st>>>(t, ran.out.ldc, o, g, gt, p.N);
   return launch_status("grouped gemm epilogue kernel");
 }
 
