@@ -38,6 +38,8 @@ struct PairArgs {
   uint32_t tiles_c, ntiles;  // tiles along a row of x, and in all
   int amax_r, amax_c;        // NVFP4 amax pass: fold this copy's amax
   int bmax;                  // MX: the largest scale byte the specialised encoders take (mx_bmax)
+  float rq[16];              // pair_nvfp4_kernel: the column copy's d = 16 RHT signs times 1/4 (rht16_quarter)
+  uint32_t k64;              // pair_nvfp4_kernel: 0x42800000 (sr_r512_byte)
 };
 
 // One block of format F (NVFP4 or MX): its scale and code words (SR: rw
@@ -144,14 +146,6 @@ template <int DT, int F, bool AMAX, bool SRR, bool SRC>
 __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kernel(QArgs r, QArgs c, PairArgs g) {
   constexpr int B = mxb_fmt_block_cols(F), PER = TILE / B;  // blocks a tile row
   __shared__ float tile[TILE][TILE + 1];                    // +1: the column reads hit 32 banks
-  // NVFP4 column copy staged for whole-sector stores (below): a row's 8
-  // code words and its 4 scale bytes (9 words a row: conflict-free writes).
-  // Only the recipe's configuration (row-wise RNE, column-wise SR) from
-  // 16-bit input, where ptxas keeps the kernel at 80 registers; from fp32
-  // it went to 92, with both copies RNE from 64 to 80 and both SR from 80
-  // to 100, each a block an SM fewer.
-  constexpr bool STAGE = B == 16 && !AMAX && !SRR && SRC && in_t<DT>::size == 2;
-  __shared__ uint32_t cst[STAGE ? TILE : 1][9];
   const int rr = threadIdx.x / PER, cb = threadIdx.x % PER;  // row side: tile row rr, B columns from B cb
   const int cc = threadIdx.x % TILE, rg = threadIdx.x / TILE;  // column side: tile column cc, B rows from B rg
   const RhtMasks smr = sign_masks(r), smc = sign_masks(c);
@@ -185,47 +179,7 @@ __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kern
     if (valid) put_block<F, AMAX, SRR>(r, smr, tsr, g.bmax, r0 + rr, c0 / B + cb, v, g.amax_r, fold_r);
     __syncthreads();
     const int64_t xc = c0 + cc, xr = r0 + B * rg;
-    if constexpr (STAGE) {
-      // NVFP4: a column-copy row's four blocks of a tile (32 bytes of codes,
-      // 4 scale bytes) come from four warps. In a whole tile they are staged
-      // here and each row goes out as two 16-byte stores and one 4-byte
-      // store, whole sectors, where each thread's own 8- and 1-byte stores
-      // touched a sector each (partial tiles: those stores).
-      const bool staged = c.vec_out && r0 + TILE <= R && c0 + TILE <= C;  // the same for the whole block
-      if (staged || (xc < C && xr < R)) {
-        float u[B];
-#pragma unroll
-        for (int k = 0; k < B; k++) u[k] = tile[B * rg + k][cc];
-        transform_block(c, smc, u);
-        uint32_t w[2];
-        const uint8_t sc = code_words<F, SRC>(c, tsc, g.bmax, xc, xr / B, u, w);
-        if (staged) {
-          cst[cc][2 * rg] = w[0];
-          cst[cc][2 * rg + 1] = w[1];
-          reinterpret_cast<uint8_t *>(&cst[cc][8])[rg] = sc;
-        } else {
-          store_words<2>(c.data + xc * c.row_bytes + (xr / B) * 8, w);
-          c.scales[mxb_scale_index(xc, xr / B, c.scale_cols, c.swizzled)] = sc;
-        }
-      }
-      if (staged) {
-        __syncthreads();
-        if (threadIdx.x < 2 * TILE) {
-          const int row = threadIdx.x >> 1, half = threadIdx.x & 1;
-          uint8_t *d = c.data + (c0 + row) * c.row_bytes + (r0 / B) * 8 + 16 * half;
-          *reinterpret_cast<uint4 *>(d) =
-              make_uint4(cst[row][4 * half], cst[row][4 * half + 1], cst[row][4 * half + 2], cst[row][4 * half + 3]);
-          if (!half) {
-            uint8_t *q = c.scales + mxb_scale_index(c0 + row, r0 / B, c.scale_cols, c.swizzled);
-            const uint32_t sw = cst[row][8];
-            if (((uintptr_t)q & 3u) == 0) *reinterpret_cast<uint32_t *>(q) = sw;
-            else
-#pragma unroll
-              for (int k = 0; k < 4; k++) q[k] = (uint8_t)(sw >> (8 * k));
-          }
-        }
-      }
-    } else if (xc < C && xr < R) {
+    if (xc < C && xr < R) {
       float u[B];
 #pragma unroll
       for (int k = 0; k < B; k++) u[k] = tile[B * rg + k][cc];
@@ -238,6 +192,259 @@ __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kern
     fold_c = __reduce_max_sync(0xFFFFFFFFu, fold_c);
     if ((threadIdx.x & 31) == 0 && fold_r) atomicMax(reinterpret_cast<uint32_t *>(r.amax), fold_r);
     if ((threadIdx.x & 31) == 0 && fold_c) atomicMax(reinterpret_cast<uint32_t *>(c.amax), fold_c);
+  }
+}
+
+// ---- The NVFP4 recipe's pair: row-wise RNE, column-wise SR, 16-bit input ----
+// The configuration the recipe runs (gradients: row-wise RNE for one GEMM,
+// column-wise with the RHT and SR for the weight-gradient GEMM) has its own
+// kernel, pair_kernel's walk with the work a tile needs cut down (it is
+// issue bound: 58 instructions an element of x at 80 registers, H100): the
+// tile coordinates stepped by the grid instead of divided out, the fast
+// paths' scale and encoders specialised to finite blocks (below), the RHT's
+// 1/4 taken into its first stage. The bytes are those of pair_kernel (and so
+// of the CPU reference): every block that the specialised code does not
+// cover exactly goes through the same block code as before.
+//
+// The scale byte and encode multiplier of an NVFP4 block with a finite
+// amax am, as nvfp4_finite_scale computes them, without the NaN handling
+// that a finite am never needs: am * m is >= 0 and at most +Inf, its
+// minimum with FLT_MAX a number, so the E4M3 conversion (satfinite) gives
+// the byte the shared encoder gives (NaN goes to 0x7F before it there),
+// at most 0x7E (448), whose decode takes no NaN select. False where the
+// decode scale is subnormal, as nvfp4_finite_scale.
+__device__ __forceinline__ bool nv_finite_scale(float am, const mxb_nvfp4_ts &ts, uint32_t &s, float &enc) {
+  unsigned short h;
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(fminf(am * ts.m, MXB_FLT_MAX)));
+  float dec;  // h: the byte, zero above (the conversion of +0.0)
+  asm("{ .reg .b16 lo, hi; .reg .b32 p; cvt.rn.f16x2.e4m3x2 p, %1; mov.b32 {lo, hi}, p; cvt.f32.f16 %0, lo; }"
+      : "=f"(dec)
+      : "h"(h));
+  s = h;
+  const float d = dec * ts.S_dec;
+  if (d > 0.0f && d < 0x1p-126f) return false;
+  enc = fminf(1.0f / d, MXB_FLT_MAX);
+  return true;
+}
+
+// (t & 7) | (s & ~7): one LOP3 (ptxas otherwise keeps the two masks apart).
+__device__ __forceinline__ uint32_t sel_low3(uint32_t t, uint32_t s) {
+  uint32_t r;
+  asm("lop3.b32 %0, %1, %2, 7, 0xE4;" : "=r"(r) : "r"(t), "r"(s));
+  return r;
+}
+
+// The E2M1 codes of v * enc by RNE, none of the products NaN, as two words:
+// mxb_e2m1_encode_rne_nonnan's arithmetic up to its sum t = a + m, then the
+// code read off t: m = 2^(E + 22) (E = max(binade of a, 0)) leaves the steps
+// q = (t - m) in t's low three bits and t >> 22 = 298 + 2E (t's exponent
+// 149 + E, mantissa bit 22 clear), so the shared code's q + 2E is
+// (t & 7) + (t >> 22) - 298. The sign (bit 31 of the product, bit 3 of
+// u >> 28) goes in with the steps by one LOP3, and the codes are summed into
+// their word: the 298 of each nibble is taken off the word at once (mod
+// 2^32 the sum of the shifted codes is their or). Equal to the shared
+// encoder for every non-NaN fp32 product (checked over all 2^32 inputs).
+__device__ __forceinline__ void e2m1_rne16(const float (&v)[16], float enc, uint32_t (&w)[2]) {
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    uint32_t acc = 0u - 298u * 0x11111111u;
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+      const float x = v[8 * h + k] * enc;
+      const float a = fminf(fabsf(x), 6.0f);
+      const uint32_t e = max(__float_as_uint(a) & MXB_F32_INF, 0x3F800000u);
+      const uint32_t t = __float_as_uint(a + __uint_as_float(e + (22u << 23)));
+      acc += (sel_low3(t, __float_as_uint(x) >> 28) + (t >> 22)) << (4 * k);
+    }
+    w[h] = acc;
+  }
+}
+
+// r/512 for the random byte j (0..3, a constant) of word x, as mxb_sr_r512
+// gives it: one PRMT puts the byte in bits 8..15 of 64.0f's pattern
+// (0x4280rr00 = 64 + r/512), and 64 comes off exactly, where the shared
+// code shifts the byte to bits 14..21 first.
+// k64: 0x42800000 from the kernel's parameters (PairArgs.k64): as a literal
+// ptxas makes it PRMT's immediate operand and moves the selector into a
+// register, one more instruction a byte.
+template <int J>
+__device__ __forceinline__ float sr_r512_byte(uint32_t x, uint32_t k64) {
+  uint32_t b;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(b) : "r"(x), "r"(k64), "n"(0x7604 | J << 4));
+  return __uint_as_float(b) - 64.0f;
+}
+__device__ __forceinline__ float sr_r512_byte(uint32_t x, int j, uint32_t k64) {  // j: a constant once unrolled
+  return j == 0   ? sr_r512_byte<0>(x, k64)
+         : j == 1 ? sr_r512_byte<1>(x, k64)
+         : j == 2 ? sr_r512_byte<2>(x, k64)
+                  : sr_r512_byte<3>(x, k64);
+}
+
+// The E2M1 codes of v * enc by SR (the 16 random bytes in rw), none of the
+// products NaN: mxb_e2m1_encode_sr_nonnan_rb14's arithmetic with r/512 from
+// sr_r512_byte, the sign by one LOP3 and the codes summed into their words.
+__device__ __forceinline__ void e2m1_sr16(const float (&v)[16], float enc, const uint4 &rw, uint32_t k64,
+                                          uint32_t (&w)[2]) {
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    uint32_t acc = 0;
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+      const int i = 8 * h + k;
+      const float x = v[i] * enc;
+      const uint32_t u = __float_as_uint(x);
+      const uint32_t e = max(u & MXB_F32_INF, 0x3F800000u);
+      const float t = fminf(fmaf(sr_r512_byte(word_of(rw, i >> 2), i & 3, k64), __uint_as_float(e), fabsf(x)), 6.0f);
+      const uint32_t b = __float_as_uint(t);
+      const int c = max(max((int)(b >> 22) - 252, (int)(b >> 23) - 125), 0);
+      acc += sel_low3((uint32_t)c, u >> 28) << (4 * k);
+    }
+    w[h] = acc;
+  }
+}
+
+// The d = 16 RHT of 16-bit input with its 1/4 in the first stage: a pair
+// (a, b) gives fmaf(b, +-s/4, a * s'/4), where rht16_quant takes
+// fmaf(b, +-s, a * s') and multiplies the result by 1/4 at the end. For
+// 16-bit input every value of either is a multiple of 2^-133, so a * s'/4
+// is exact, a sum is exact where it is subnormal, and elsewhere rounding
+// commutes with the factor 4: each value here is exactly 1/4 of
+// rht16_quant's, as long as none of rht16_quant's overflows. It does not
+// where the result's amax is below 2^120 (the inputs are then below about
+// 2^122, the sums below 2^126); an overflow here (an Inf or NaN result)
+// or a larger amax takes the caller to transform_block.
+__device__ __forceinline__ void rht16_quarter(float (&v)[16], const float (&q)[16]) {
+#pragma unroll
+  for (int k = 0; k < 16; k += 2) {
+    const float a = v[k] * q[k];
+    v[k] = fmaf(v[k + 1], q[k + 1], a);
+    v[k + 1] = fmaf(v[k + 1], -q[k + 1], a);
+  }
+  mxb_rht_butterflies_from(v, 16, 2);
+}
+
+// r: the row-wise copy [R, C] (its src is x); c: the column-wise copy [C, R].
+template <int DT>
+__global__ void __launch_bounds__(TILE * TILE / 16) pair_nvfp4_kernel(QArgs r, QArgs c, PairArgs g) {
+  constexpr int F = MXB_FORMAT_NVFP4, B = 16, PER = TILE / B;
+  static_assert(in_t<DT>::size == 2, "16-bit input (rht16_quarter)");
+  __shared__ float tile[TILE][TILE + 1];  // +1: the column reads hit 32 banks
+  // A column-copy row's four blocks of a tile (32 bytes of codes, 4 scale
+  // bytes) come from four warps. In a whole tile they are staged here, 8
+  // code words and the 4 scale bytes a row (9 words: conflict-free writes),
+  // and each row goes out as two 16-byte stores and one 4-byte store, whole
+  // sectors, where each thread's own 8- and 1-byte stores touched a sector
+  // each (partial tiles: those stores).
+  __shared__ uint32_t cst[TILE][9];
+  const int rr = threadIdx.x / PER, cb = threadIdx.x % PER;  // row side: tile row rr, B columns from B cb
+  const int cc = threadIdx.x % TILE, rg = threadIdx.x / TILE;  // column side: tile column cc, B rows from B rg
+  const RhtMasks &smr = sign_masks(r), &smc = sign_masks(c);
+  const mxb_nvfp4_ts tsr = mxb_nvfp4_tensor_scales(*r.amax, r.flags), tsc = mxb_nvfp4_tensor_scales(*c.amax, c.flags);
+  // R * C < 2^35 and both at least 16: each below 2^31, and below 2^32 every
+  // row and column index of a tile that the walk reaches.
+  const uint32_t R = (uint32_t)r.rows, C = (uint32_t)r.cols;
+  // This iteration's tile (tr, tc) moves on by (dr, dc) with one carry: no
+  // division in the loop.
+  const uint32_t dr = gridDim.x / g.tiles_c, dc = gridDim.x % g.tiles_c;
+  uint32_t tr = blockIdx.x / g.tiles_c, tc = blockIdx.x % g.tiles_c;
+  RawBlock<DT, B> nxt;
+  // This thread's row run of tile (tr, tc), if it lies in x (tiles past the
+  // last lie below row R).
+  auto fetch = [&](uint32_t ftr, uint32_t ftc) {
+    const uint32_t row = ftr * TILE + rr, col = ftc * TILE + B * cb;
+    if (row >= R || col >= C) return false;
+    raw_load<DT, B>(r.src, (int64_t)row * C + col, nxt);
+    return true;
+  };
+  bool nvalid = fetch(tr, tc);
+  for (uint32_t id = blockIdx.x; id < g.ntiles; id += gridDim.x) {
+    const uint32_t r0 = tr * TILE, c0 = tc * TILE;
+    uint32_t ntr = tr + dr, ntc = tc + dc;
+    if (ntc >= g.tiles_c) ntc -= g.tiles_c, ntr++;
+    const bool valid = nvalid;
+    float v[B];
+    if (valid) raw_unpack<DT, B>(nxt, v);
+    nvalid = fetch(ntr, ntc);  // in flight while this tile is encoded
+    // Runs outside x write nothing: no column block inside x reads them.
+    if (valid) {
+#pragma unroll
+      for (int k = 0; k < B; k++) tile[rr][B * cb + k] = v[k];
+      const uint32_t row = r0 + rr, j = c0 / B + cb;
+      transform_block(r, smr, v);
+      float am = 0.0f;
+#pragma unroll
+      for (int k = 0; k < B; k++) am = fmax_nan(am, fabsf(v[k]));
+      uint32_t w[2], s;
+      float enc;
+      if (am < __uint_as_float(MXB_F32_INF) && nv_finite_scale(am, tsr, s, enc)) {
+        e2m1_rne16(v, enc, w);
+      } else {
+        const uint4 rw[1] = {};
+        const uint8_t rb[B] = {};
+        s = encode_block<F, false>(r, tsr, 0, v, rw, rb, w);
+      }
+      store_words<2>(r.data + (int64_t)row * r.row_bytes + j * 8, w);
+      r.scales[mxb_scale_index(row, j, r.scale_cols, r.swizzled)] = (uint8_t)s;
+    }
+    __syncthreads();
+    const uint32_t xc = c0 + cc, xr = r0 + B * rg;
+    const bool staged = c.vec_out && r0 + TILE <= R && c0 + TILE <= C;  // the same for the whole block
+    if (staged || (xc < C && xr < R)) {
+      float u[B];
+#pragma unroll
+      for (int k = 0; k < B; k++) u[k] = tile[B * rg + k][cc];
+      uint4 rw[1];
+      get_sr_words<B>(c, xc, xr, rw);
+      if (c.rht) {
+        rht16_quarter(u, g.rq);
+        if (c.rht_bf16) {
+#pragma unroll
+          for (int k = 0; k < B; k++) u[k] = mxb_bf16_decode(mxb_bf16_rne(u[k]));
+        }
+      }
+      float am = 0.0f;
+#pragma unroll
+      for (int k = 0; k < B; k++) am = fmax_nan(am, fabsf(u[k]));
+      uint32_t w[2], s;
+      float enc;
+      if (am < 0x1p120f && nv_finite_scale(am, tsc, s, enc)) {
+        e2m1_sr16(u, enc, rw[0], g.k64, w);
+      } else {  // the block as pair_kernel takes it
+#pragma unroll
+        for (int k = 0; k < B; k++) u[k] = tile[B * rg + k][cc];
+        transform_block(c, smc, u);
+        uint8_t rb[B];
+        sr_unpack<B>(rw, rb);
+        s = encode_block<F, true>(c, tsc, 0, u, rw, rb, w);
+      }
+      if (staged) {
+        cst[cc][2 * rg] = w[0];
+        cst[cc][2 * rg + 1] = w[1];
+        reinterpret_cast<uint8_t *>(&cst[cc][8])[rg] = (uint8_t)s;
+      } else {
+        store_words<2>(c.data + (int64_t)xc * c.row_bytes + (xr / B) * 8, w);
+        c.scales[mxb_scale_index(xc, xr / B, c.scale_cols, c.swizzled)] = (uint8_t)s;
+      }
+    }
+    if (staged) {
+      __syncthreads();
+      if (threadIdx.x < 2 * TILE) {
+        const uint32_t row = threadIdx.x >> 1, half = threadIdx.x & 1;
+        uint8_t *d = c.data + (int64_t)(c0 + row) * c.row_bytes + (r0 / B) * 8 + 16 * half;
+        *reinterpret_cast<uint4 *>(d) =
+            make_uint4(cst[row][4 * half], cst[row][4 * half + 1], cst[row][4 * half + 2], cst[row][4 * half + 3]);
+        if (!half) {
+          uint8_t *q = c.scales + mxb_scale_index(c0 + row, r0 / B, c.scale_cols, c.swizzled);
+          const uint32_t sw = cst[row][8];
+          if (((uintptr_t)q & 3u) == 0) *reinterpret_cast<uint32_t *>(q) = sw;
+          else
+#pragma unroll
+            for (int k = 0; k < 4; k++) q[k] = (uint8_t)(sw >> (8 * k));
+        }
+      }
+    }
+    __syncthreads();
+    tr = ntr, tc = ntc;
   }
 }
 
@@ -441,6 +648,8 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
   g.amax_r = nv && rc->amax_source == MXB_AMAX_COMPUTE;
   g.amax_c = nv && cc->amax_source == MXB_AMAX_COMPUTE;
   g.bmax = nv ? 0 : mx_bmax(mxb_elem_fp(dr->elem));
+  for (int k = 0; k < 16; k++) g.rq[k] = (b.signs[0] >> k & 1u) ? -0.25f : 0.25f;
+  g.k64 = 0x42800000u;
   const unsigned grid = grid_for(ctx, g.ntiles, 1), T = TILE * TILE / B;
   *impl = nv ? "cuda-nvfp4-pair" : "cuda-mx-pair";
   *status = [&]() -> mxb_status_t {
@@ -469,7 +678,12 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
             }
           }
           MXB_BOOL_SWITCH(a.sr != 0, SRR, [&] {
-            MXB_BOOL_SWITCH(b.sr != 0, SRC, [&] { pair_kernel<DT, F, false, SRR, SRC><<<grid, T, 0, st>>>(a, b, g); });
+            MXB_BOOL_SWITCH(b.sr != 0, SRC, [&] {
+              if constexpr (SCALE == MXB_SCALE_UE4M3 && DT != MXB_DTYPE_FP32 && !SRR && SRC)
+                pair_nvfp4_kernel<DT><<<grid, T, 0, st>>>(a, b, g);
+              else
+                pair_kernel<DT, F, false, SRR, SRC><<<grid, T, 0, st>>>(a, b, g);
+            });
           });
           return launch_status(*impl);
         });
