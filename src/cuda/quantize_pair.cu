@@ -323,9 +323,41 @@ __device__ __forceinline__ void rht16_quarter(float (&v)[16], const float (&q)[1
   mxb_rht_butterflies_from(v, 16, 2);
 }
 
+// The column copy's SR words of Philox group g < 2^32, as
+// philox_group(seed, offset, g) gives them (curand_Philox4x32_10: counter
+// (g, 0, offset), key seed), from the call's constants k (sr_consts): the
+// first round's words that depend on the offset and seed alone (counter
+// word 1 is 0), and the keys of rounds 2-10, where curand_Philox4x32_10
+// adds the Weyl constants to the seed in every call.
+constexpr uint32_t PH_M0 = 0xD2511F53u, PH_M1 = 0xCD9E8D57u, PH_W0 = 0x9E3779B9u, PH_W1 = 0xBB67AE85u;
+// Word t (0..5) of the constants: {hi(M1 o.lo) ^ s.lo, lo(M1 o.lo), o.hi ^ s.hi, 0}, then the key pairs
+// (s.lo + r W0, s.hi + r W1) of rounds r + 1 = 2..10, two a word.
+__device__ __forceinline__ uint4 sr_consts(uint64_t seed, uint64_t offset, int t) {
+  const uint32_t s0 = (uint32_t)seed, s1 = (uint32_t)(seed >> 32), o0 = (uint32_t)offset, o1 = (uint32_t)(offset >> 32);
+  if (t == 0) return make_uint4(__umulhi(PH_M1, o0) ^ s0, PH_M1 * o0, o1 ^ s1, 0u);
+  const uint32_t r = 2 * t - 1;  // rounds r + 1 and r + 2 (r + 2 = 11: unused)
+  return make_uint4(s0 + r * PH_W0, s1 + r * PH_W1, s0 + (r + 1) * PH_W0, s1 + (r + 1) * PH_W1);
+}
+__device__ __forceinline__ uint4 philox_g32(uint32_t g, const uint4 (&k)[6]) {
+  const uint4 k0 = k[0];
+  uint32_t x = k0.x, y = k0.y, z = __umulhi(PH_M0, g) ^ k0.z, w = PH_M0 * g;  // round 1
+#pragma unroll
+  for (int r = 1; r < 10; r++) {
+    const uint4 kk = k[(r + 1) / 2];
+    const uint32_t kx = (r & 1) ? kk.x : kk.z, ky = (r & 1) ? kk.y : kk.w;
+    const uint32_t hi0 = __umulhi(PH_M0, x), lo0 = PH_M0 * x, hi1 = __umulhi(PH_M1, z), lo1 = PH_M1 * z;
+    x = hi1 ^ y ^ kx;
+    y = lo1;
+    z = hi0 ^ w ^ ky;
+    w = lo0;
+  }
+  return make_uint4(x, y, z, w);
+}
+
 // r: the row-wise copy [R, C] (its src is x); c: the column-wise copy [C, R].
-template <int DT>
-__global__ void __launch_bounds__(TILE * TILE / 16) pair_nvfp4_kernel(QArgs r, QArgs c, PairArgs g) {
+// RHT: c.rht (a branch in the loop cost 16 register moves a tile).
+template <int DT, bool RHT>
+__global__ void __launch_bounds__(TILE * TILE / 16, 3) pair_nvfp4_kernel(QArgs r, QArgs c, PairArgs g) {
   constexpr int F = MXB_FORMAT_NVFP4, B = 16, PER = TILE / B;
   static_assert(in_t<DT>::size == 2, "16-bit input (rht16_quarter)");
   __shared__ float tile[TILE][TILE + 1];  // +1: the column reads hit 32 banks
@@ -336,6 +368,11 @@ __global__ void __launch_bounds__(TILE * TILE / 16) pair_nvfp4_kernel(QArgs r, Q
   // sectors, where each thread's own 8- and 1-byte stores touched a sector
   // each (partial tiles: those stores).
   __shared__ uint32_t cst[TILE][9];
+  // The column copy's SR constants (sr_consts), from its state as the
+  // kernel reads it, for philox_g32; first read after the loop's first
+  // barrier.
+  __shared__ uint4 srk[6];
+  if (threadIdx.x < 6) srk[threadIdx.x] = sr_consts(sr_seed(c), sr_offset(c), threadIdx.x);
   const int rr = threadIdx.x / PER, cb = threadIdx.x % PER;  // row side: tile row rr, B columns from B cb
   const int cc = threadIdx.x % TILE, rg = threadIdx.x / TILE;  // column side: tile column cc, B rows from B rg
   const RhtMasks &smr = sign_masks(r), &smc = sign_masks(c);
@@ -356,6 +393,11 @@ __global__ void __launch_bounds__(TILE * TILE / 16) pair_nvfp4_kernel(QArgs r, Q
     raw_load<DT, B>(r.src, (int64_t)row * C + col, nxt);
     return true;
   };
+  // The Philox group of this thread's column block, ((c0 + cc) ld + base +
+  // r0 + B rg) / 16 as get_sr_words takes it: the caller checks that ld
+  // and base are multiples of 16 (each run starts a group), base >= 0 and
+  // every group below 2^32.
+  const uint32_t L16 = (uint32_t)(c.sr_ld >> 4), b16 = (uint32_t)(c.sr_base >> 4) + rg;
   bool nvalid = fetch(tr, tc);
   for (uint32_t id = blockIdx.x; id < g.ntiles; id += gridDim.x) {
     const uint32_t r0 = tr * TILE, c0 = tc * TILE;
@@ -393,9 +435,8 @@ __global__ void __launch_bounds__(TILE * TILE / 16) pair_nvfp4_kernel(QArgs r, Q
       float u[B];
 #pragma unroll
       for (int k = 0; k < B; k++) u[k] = tile[B * rg + k][cc];
-      uint4 rw[1];
-      get_sr_words<B>(c, xc, xr, rw);
-      if (c.rht) {
+      const uint4 rw[1] = {philox_g32(xc * L16 + b16 + (r0 >> 4), srk)};
+      if (RHT) {
         rht16_quarter(u, g.rq);
         if (c.rht_bf16) {
 #pragma unroll
@@ -650,6 +691,11 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
   g.bmax = nv ? 0 : mx_bmax(mxb_elem_fp(dr->elem));
   for (int k = 0; k < 16; k++) g.rq[k] = (b.signs[0] >> k & 1u) ? -0.25f : 0.25f;
   g.k64 = 0x42800000u;
+  // pair_nvfp4_kernel (philox_g32): each column block's SR run starts a
+  // Philox group, at a non-negative index below 2^36 (every whole tensor; a
+  // shard where its place keeps the column copy's rows on groups).
+  const bool sr_groups = b.sr_ld % 16 == 0 && b.sr_base % 16 == 0 && b.sr_base >= 0 &&
+                         (double)(C - 1) * (double)b.sr_ld + (double)b.sr_base + (double)R <= 0x1p36;
   const unsigned grid = grid_for(ctx, g.ntiles, 1), T = TILE * TILE / B;
   *impl = nv ? "cuda-nvfp4-pair" : "cuda-mx-pair";
   *status = [&]() -> mxb_status_t {
@@ -679,10 +725,14 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
           }
           MXB_BOOL_SWITCH(a.sr != 0, SRR, [&] {
             MXB_BOOL_SWITCH(b.sr != 0, SRC, [&] {
-              if constexpr (SCALE == MXB_SCALE_UE4M3 && DT != MXB_DTYPE_FP32 && !SRR && SRC)
-                pair_nvfp4_kernel<DT><<<grid, T, 0, st>>>(a, b, g);
-              else
-                pair_kernel<DT, F, false, SRR, SRC><<<grid, T, 0, st>>>(a, b, g);
+              if constexpr (SCALE == MXB_SCALE_UE4M3 && DT != MXB_DTYPE_FP32 && !SRR && SRC) {
+                if (sr_groups) {
+                  if (b.rht) pair_nvfp4_kernel<DT, true><<<grid, T, 0, st>>>(a, b, g);
+                  else pair_nvfp4_kernel<DT, false><<<grid, T, 0, st>>>(a, b, g);
+                  return;
+                }
+              }
+              pair_kernel<DT, F, false, SRR, SRC><<<grid, T, 0, st>>>(a, b, g);
             });
           });
           return launch_status(*impl);
