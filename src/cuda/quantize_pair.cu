@@ -211,20 +211,42 @@ __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kern
 // that a finite am never needs: am * m is >= 0 and at most +Inf, its
 // minimum with FLT_MAX a number, so the E4M3 conversion (satfinite) gives
 // the byte the shared encoder gives (NaN goes to 0x7F before it there),
-// at most 0x7E (448), whose decode takes no NaN select. False where the
-// decode scale is subnormal, as nvfp4_finite_scale.
-__device__ __forceinline__ bool nv_finite_scale(float am, const mxb_nvfp4_ts &ts, uint32_t &s, float &enc) {
-  unsigned short h;
-  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(fminf(am * ts.m, MXB_FLT_MAX)));
-  float dec;  // h: the byte, zero above (the conversion of +0.0)
+// at most 0x7E (448), whose decode takes no NaN select. The multiplier is
+// a function of the byte and the tensor's S_dec alone (nv_byte_enc: false
+// where the decode scale is subnormal, as nvfp4_finite_scale): the kernel
+// tabulates it for all 256 bytes at its start by this same code
+// (nv_enc_entry), and the blocks read their byte's entry (nv_lut_scale).
+__device__ __forceinline__ uint32_t nv_scale_byte(float am, const mxb_nvfp4_ts &ts) {
+  uint32_t h;  // the byte, zero above (the conversion of +0.0, and the upper half)
+  asm("{ .reg .b16 t; cvt.rn.satfinite.e4m3x2.f32 t, %1, %2; mov.b32 %0, {t, 0}; }"
+      : "=r"(h)
+      : "f"(0.0f), "f"(fminf(am * ts.m, MXB_FLT_MAX)));
+  return h;
+}
+__device__ __forceinline__ bool nv_byte_enc(uint32_t s, const mxb_nvfp4_ts &ts, float &enc) {
+  float dec;
   asm("{ .reg .b16 lo, hi; .reg .b32 p; cvt.rn.f16x2.e4m3x2 p, %1; mov.b32 {lo, hi}, p; cvt.f32.f16 %0, lo; }"
       : "=f"(dec)
-      : "h"(h));
-  s = h;
+      : "h"((unsigned short)s));
   const float d = dec * ts.S_dec;
   if (d > 0.0f && d < 0x1p-126f) return false;
   enc = fminf(1.0f / d, MXB_FLT_MAX);
   return true;
+}
+// Entry s (0..255) of a multiplier table: nv_byte_enc's multiplier of byte
+// s, NaN where it returns false (no multiplier is NaN: fminf with FLT_MAX
+// never gives one).
+__device__ __forceinline__ float nv_enc_entry(uint32_t s, const mxb_nvfp4_ts &ts) {
+  float enc;
+  return nv_byte_enc(s, ts, enc) ? enc : __uint_as_float(0x7FC00000u);
+}
+// The scale byte s and multiplier enc of a block with a finite amax am from
+// the table lut of ts: false where nv_byte_enc is.
+__device__ __forceinline__ bool nv_lut_scale(float am, const mxb_nvfp4_ts &ts, const float *lut, uint32_t &s,
+                                             float &enc) {
+  s = nv_scale_byte(am, ts);
+  enc = lut[s];
+  return enc == enc;
 }
 
 // (t & 7) | (s & ~7): one LOP3 (ptxas otherwise keeps the two masks apart).
@@ -373,10 +395,17 @@ __global__ void __launch_bounds__(TILE * TILE / 16, 3) pair_nvfp4_kernel(QArgs r
   // barrier.
   __shared__ uint4 srk[6];
   if (threadIdx.x < 6) srk[threadIdx.x] = sr_consts(sr_seed(c), sr_offset(c), threadIdx.x);
+  // The encode multipliers of the 256 scale bytes (nv_enc_entry), for the
+  // row-wise copy's tensor scales [0] and the column-wise copy's [1].
+  __shared__ float enc_lut[2][256];
   const int rr = threadIdx.x / PER, cb = threadIdx.x % PER;  // row side: tile row rr, B columns from B cb
   const int cc = threadIdx.x % TILE, rg = threadIdx.x / TILE;  // column side: tile column cc, B rows from B rg
   const RhtMasks &smr = sign_masks(r), &smc = sign_masks(c);
   const mxb_nvfp4_ts tsr = mxb_nvfp4_tensor_scales(*r.amax, r.flags), tsc = mxb_nvfp4_tensor_scales(*c.amax, c.flags);
+  static_assert(TILE * TILE / 16 == 256, "a thread an entry of enc_lut");
+  enc_lut[0][threadIdx.x] = nv_enc_entry(threadIdx.x, tsr);
+  enc_lut[1][threadIdx.x] = nv_enc_entry(threadIdx.x, tsc);
+  __syncthreads();
   // R * C < 2^35 and both at least 16: each below 2^31, and below 2^32 every
   // row and column index of a tile that the walk reaches.
   const uint32_t R = (uint32_t)r.rows, C = (uint32_t)r.cols;
@@ -418,7 +447,7 @@ __global__ void __launch_bounds__(TILE * TILE / 16, 3) pair_nvfp4_kernel(QArgs r
       for (int k = 0; k < B; k++) am = fmax_nan(am, fabsf(v[k]));
       uint32_t w[2], s;
       float enc;
-      if (am < __uint_as_float(MXB_F32_INF) && nv_finite_scale(am, tsr, s, enc)) {
+      if (am < __uint_as_float(MXB_F32_INF) && nv_lut_scale(am, tsr, enc_lut[0], s, enc)) {
         e2m1_rne16(v, enc, w);
       } else {
         const uint4 rw[1] = {};
@@ -448,7 +477,7 @@ __global__ void __launch_bounds__(TILE * TILE / 16, 3) pair_nvfp4_kernel(QArgs r
       for (int k = 0; k < B; k++) am = fmax_nan(am, fabsf(u[k]));
       uint32_t w[2], s;
       float enc;
-      if (am < 0x1p120f && nv_finite_scale(am, tsc, s, enc)) {
+      if (am < 0x1p120f && nv_lut_scale(am, tsc, enc_lut[1], s, enc)) {
         e2m1_sr16(u, enc, rw[0], g.k64, w);
       } else {  // the block as pair_kernel takes it
 #pragma unroll
