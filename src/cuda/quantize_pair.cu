@@ -249,36 +249,52 @@ __device__ __forceinline__ bool nv_lut_scale(float am, const mxb_nvfp4_ts &ts, c
   return enc == enc;
 }
 
-// (t & 7) | (s & ~7): one LOP3 (ptxas otherwise keeps the two masks apart).
-__device__ __forceinline__ uint32_t sel_low3(uint32_t t, uint32_t s) {
+// Byte selection of a and b (PTX prmt; a selector nibble with bit 3 set
+// gives the chosen byte's sign bit in all eight bits).
+template <uint32_t SEL>
+__device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b) {
   uint32_t r;
-  asm("lop3.b32 %0, %1, %2, 7, 0xE4;" : "=r"(r) : "r"(t), "r"(s));
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "n"(SEL));
   return r;
+}
+// The sign bits of eight words x[0..7] in bits 3, 7, .., 31 (the sign
+// bits of E2M1 codes 0..7 of a word), as or-ed into the word's magnitudes
+// m (bit 3 of each nibble clear): the odd words' sign bytes (sign in bit 7)
+// and the even words' sign bits spread over their bytes, each gathered
+// into byte order by three byte selections, where a shift and a LOP3 a
+// code did it.
+__device__ __forceinline__ uint32_t or_signs8(uint32_t m, const uint32_t (&x)[8]) {
+  const uint32_t odd = prmt<0x7610>(prmt<0x7373>(x[1], x[3]), prmt<0x7373>(x[5], x[7]));
+  const uint32_t even = prmt<0x7610>(prmt<0xFBFB>(x[0], x[2]), prmt<0xFBFB>(x[4], x[6]));
+  return m | (odd & 0x80808080u) | (even & 0x08080808u);
 }
 
 // The E2M1 codes of v * enc by RNE, none of the products NaN, as two words:
 // mxb_e2m1_encode_rne_nonnan's arithmetic up to its sum t = a + m, then the
 // code read off t: m = 2^(E + 22) (E = max(binade of a, 0)) leaves the steps
 // q = (t - m) in t's low three bits and t >> 22 = 298 + 2E (t's exponent
-// 149 + E, mantissa bit 22 clear), so the shared code's q + 2E is
-// (t & 7) + (t >> 22) - 298. The sign (bit 31 of the product, bit 3 of
-// u >> 28) goes in with the steps by one LOP3, and the codes are summed into
-// their word: the 298 of each nibble is taken off the word at once (mod
-// 2^32 the sum of the shifted codes is their or). Equal to the shared
-// encoder for every non-NaN fp32 product (checked over all 2^32 inputs).
+// 149 + E, mantissa bit 22 clear, bits 3-21 clear), so the shared code's
+// q + 2E is (t & 7) + (t >> 22) - 298. The magnitudes are summed into
+// their word (the 298 of each nibble taken off the word at once: mod 2^32
+// the sum of the shifted codes is their or), codes 3-7 without the mask:
+// t << 4k is q << 4k mod 2^32 for k >= 3 (the exponent field goes past bit
+// 31); the signs (bit 31 of the products) go in by or_signs8. Equal to the
+// shared encoder for every non-NaN fp32 product (checked over all 2^32
+// inputs, each code position).
 __device__ __forceinline__ void e2m1_rne16(const float (&v)[16], float enc, uint32_t (&w)[2]) {
 #pragma unroll
   for (int h = 0; h < 2; h++) {
-    uint32_t acc = 0u - 298u * 0x11111111u;
+    uint32_t acc = 0u - 298u * 0x11111111u, xs[8];
 #pragma unroll
     for (int k = 0; k < 8; k++) {
       const float x = v[8 * h + k] * enc;
       const float a = fminf(fabsf(x), 6.0f);
       const uint32_t e = max(__float_as_uint(a) & MXB_F32_INF, 0x3F800000u);
       const uint32_t t = __float_as_uint(a + __uint_as_float(e + (22u << 23)));
-      acc += (sel_low3(t, __float_as_uint(x) >> 28) + (t >> 22)) << (4 * k);
+      acc += ((k < 3 ? t & 7u : t) + (t >> 22)) << (4 * k);
+      xs[k] = __float_as_uint(x);
     }
-    w[h] = acc;
+    w[h] = or_signs8(acc, xs);
   }
 }
 
@@ -304,12 +320,13 @@ __device__ __forceinline__ float sr_r512_byte(uint32_t x, int j, uint32_t k64) {
 
 // The E2M1 codes of v * enc by SR (the 16 random bytes in rw), none of the
 // products NaN: mxb_e2m1_encode_sr_nonnan_rb14's arithmetic with r/512 from
-// sr_r512_byte, the sign by one LOP3 and the codes summed into their words.
+// sr_r512_byte, the magnitudes summed into their words and the signs or-ed
+// in by or_signs8.
 __device__ __forceinline__ void e2m1_sr16(const float (&v)[16], float enc, const uint4 &rw, uint32_t k64,
                                           uint32_t (&w)[2]) {
 #pragma unroll
   for (int h = 0; h < 2; h++) {
-    uint32_t acc = 0;
+    uint32_t acc = 0, xs[8];
 #pragma unroll
     for (int k = 0; k < 8; k++) {
       const int i = 8 * h + k;
@@ -318,10 +335,11 @@ __device__ __forceinline__ void e2m1_sr16(const float (&v)[16], float enc, const
       const uint32_t e = max(u & MXB_F32_INF, 0x3F800000u);
       const float t = fminf(fmaf(sr_r512_byte(word_of(rw, i >> 2), i & 3, k64), __uint_as_float(e), fabsf(x)), 6.0f);
       const uint32_t b = __float_as_uint(t);
-      const int c = max(max((int)(b >> 22) - 252, (int)(b >> 23) - 125), 0);
-      acc += sel_low3((uint32_t)c, u >> 28) << (4 * k);
+      const int c = max(max((int)(b >> 22) - 252, (int)(b >> 23) - 125), 0);  // 0..7 (t <= 6)
+      acc += (uint32_t)c << (4 * k);
+      xs[k] = u;
     }
-    w[h] = acc;
+    w[h] = or_signs8(acc, xs);
   }
 }
 
