@@ -394,13 +394,25 @@ __device__ __forceinline__ uint4 philox_g32(uint32_t g, const uint4 (&k)[6]) {
   return make_uint4(x, y, z, w);
 }
 
+// pair_nvfp4_kernel's tile: row r's 64 values at 16-byte chunks 20 r + 5 cb
+// + 2 j (values 16 cb + 4 j .. + 3; cb, j = 0..3), the rows' chunks
+// interleaved without overlap (a row uses chunks 0, 2, 4-7, 9-12, 14-17,
+// 19, 21 of its 20 and the next's first unused one). Thread t of the row
+// side (tile row t / 4, cb = t % 4) stores its run as four 16-byte stores
+// at chunk 5 t + 2 j: a quarter warp's store (rows 2i, 2i + 1) covers
+// chunks 0-7 mod 8, all 32 banks once; a warp's read of 32 columns of one
+// row (cb 0, 1 or 2, 3) also hits each bank once. vt_col: the float of
+// column col in its row (rows VT_ROW floats apart).
+constexpr int VT_ROW = 80;
+__device__ __forceinline__ int vt_col(int col) { return 4 * (5 * (col >> 4) + 2 * ((col >> 2) & 3)) + (col & 3); }
+
 // r: the row-wise copy [R, C] (its src is x); c: the column-wise copy [C, R].
 // RHT: c.rht (a branch in the loop cost 16 register moves a tile).
 template <int DT, bool RHT>
 __global__ void __launch_bounds__(TILE * TILE / 16, 3) pair_nvfp4_kernel(QArgs r, QArgs c, PairArgs g) {
   constexpr int F = MXB_FORMAT_NVFP4, B = 16, PER = TILE / B;
   static_assert(in_t<DT>::size == 2, "16-bit input (rht16_quarter)");
-  __shared__ float tile[TILE][TILE + 1];  // +1: the column reads hit 32 banks
+  __shared__ __align__(16) float tile[TILE * VT_ROW + 8];  // vt_col: the last row's chunks reach 21
   // A column-copy row's four blocks of a tile (32 bytes of codes, 4 scale
   // bytes) come from four warps. In a whole tile they are staged here, 8
   // code words and the 4 scale bytes a row (9 words: conflict-free writes),
@@ -457,7 +469,9 @@ __global__ void __launch_bounds__(TILE * TILE / 16, 3) pair_nvfp4_kernel(QArgs r
     // Runs outside x write nothing: no column block inside x reads them.
     if (valid) {
 #pragma unroll
-      for (int k = 0; k < B; k++) tile[rr][B * cb + k] = v[k];
+      for (int k = 0; k < B / 4; k++)  // tile row rr, columns B cb ..: vt_col
+        reinterpret_cast<float4 *>(tile + 20 * threadIdx.x)[2 * k] =
+            make_float4(v[4 * k], v[4 * k + 1], v[4 * k + 2], v[4 * k + 3]);
       const uint32_t row = r0 + rr, j = c0 / B + cb;
       transform_block(r, smr, v);
       float am = 0.0f;
@@ -481,7 +495,7 @@ __global__ void __launch_bounds__(TILE * TILE / 16, 3) pair_nvfp4_kernel(QArgs r
     if (staged || (xc < C && xr < R)) {
       float u[B];
 #pragma unroll
-      for (int k = 0; k < B; k++) u[k] = tile[B * rg + k][cc];
+      for (int k = 0; k < B; k++) u[k] = tile[(B * rg + k) * VT_ROW + vt_col(cc)];
       const uint4 rw[1] = {philox_g32(xc * L16 + b16 + (r0 >> 4), srk)};
       if (RHT) {
         rht16_quarter(u, g.rq);
@@ -499,7 +513,7 @@ __global__ void __launch_bounds__(TILE * TILE / 16, 3) pair_nvfp4_kernel(QArgs r
         e2m1_sr16(u, enc, rw[0], g.k64, w);
       } else {  // the block as pair_kernel takes it
 #pragma unroll
-        for (int k = 0; k < B; k++) u[k] = tile[B * rg + k][cc];
+        for (int k = 0; k < B; k++) u[k] = tile[(B * rg + k) * VT_ROW + vt_col(cc)];
         transform_block(c, smc, u);
         uint8_t rb[B];
         sr_unpack<B>(rw, rb);
