@@ -199,6 +199,26 @@ __device__ __forceinline__ void store_plain(const out_view &o, float alpha_t, in
   if (f32) static_cast<uint32_t *>(o.c)[i] = mxb_gemm_out_f32(c);
   else static_cast<uint16_t *>(o.c)[i] = mxb_gemm_out_bf16(c);
 }
+// Split-K: elements i .. i + 3 of the ranges' partial sums ([splits][n], i a
+// multiple of 4, 16-byte aligned arrays), each summed in range order as one
+// element at a time would be: one 16-byte load a range.
+__device__ __forceinline__ float4 sum_splits4(const float *part, int splits, int64_t n, int64_t i) {
+  float4 v = *reinterpret_cast<const float4 *>(part + i);
+  for (int s = 1; s < splits; ++s) {
+    const float4 w = *reinterpret_cast<const float4 *>(part + s * n + i);
+    v.x = __fadd_rn(v.x, w.x);
+    v.y = __fadd_rn(v.y, w.y);
+    v.z = __fadd_rn(v.z, w.z);
+    v.w = __fadd_rn(v.w, w.w);
+  }
+  return v;
+}
+// Row of element i of a row-major [*, cols] array: 32-bit division where
+// the array is below 2^31 elements (the common case; a 64-bit one costs
+// several times the instructions).
+__device__ __forceinline__ int64_t row_of(int64_t i, int64_t cols, int64_t n) {
+  return n < ((int64_t)1 << 31) ? (int64_t)((uint32_t)i / (uint32_t)cols) : i / cols;
+}
 static inline bool has_epilogue(const out_view &o) {
   return o.bias || o.act != MXB_ACT_NONE || o.dtype == MXB_DTYPE_FP16 || o.aux;
 }

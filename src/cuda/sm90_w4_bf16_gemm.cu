@@ -439,7 +439,21 @@ __global__ void w4_reduce(const w4_params p) {
   const float at = mxb_gemm_alpha_t(o.alpha, tensor_scale(p.a), tensor_scale(p.b));
   const int64_t n = (int64_t)p.M * p.N;
   const bool epi = p.out.bias || p.out.act != MXB_ACT_NONE || p.out.dtype == MXB_DTYPE_FP16;  // no aux here
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+  const int64_t t0 = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, stride = (int64_t)gridDim.x * blockDim.x;
+  if (p.N % 4 == 0) {  // four columns of one row a thread: 16-byte loads, a division a quad
+    for (int64_t i = 4 * t0; i < n; i += 4 * stride) {
+      const float4 v = sum_splits4(p.part, p.splits, n, i);
+      const int64_t m = row_of(i, p.N, n), c = i - m * p.N;
+      const float e[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        if (epi) store(o, at, m, c + k, e[k]);
+        else store_plain(o, at, m, c + k, e[k]);
+      }
+    }
+    return;
+  }
+  for (int64_t i = t0; i < n; i += stride) {
     float v = p.part[i];
     for (int s = 1; s < p.splits; ++s) v = __fadd_rn(v, p.part[s * n + i]);
     if (epi) store(o, at, i / p.N, i % p.N, v);
@@ -579,7 +593,8 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   MXB_TRY(launch_status("sm90_w4_kernel"));
   if (w.splits == 1) return MXB_SUCCESS;
   const int64_t n = p.M * p.N;
-  w4_reduce<<<(unsigned)(n / 256 + 1 < 2048 ? n / 256 + 1 : 2048), 256, 0, st>>>(k);
+  const int64_t nb = (p.N % 4 == 0 ? n / 4 : n) / 256 + 1;
+  w4_reduce<<<(unsigned)(nb < 2048 ? nb : 2048), 256, 0, st>>>(k);
   return launch_status("w4_reduce");
 }
 
