@@ -40,9 +40,17 @@
 // {2t, 2t+1} and {2h+1, 2h+5} as slots {2t+8, 2t+9}. The staged A holds, for
 // each (step, word, half), the 32 lanes' fragments
 // {A[g][lo], A[g+8][lo], A[g][hi], A[g+8][hi]} as 512 contiguous bytes.
+//
+// At M <= 8 (SW) the operands of the MMA are exchanged: two n-tiles of
+// weights (16 rows: n-tile 2i's row g and 2i+1's as rows g and g + 8) are
+// its A operand, in the same k slots, and the activations its B operand
+// (tokens as the 8 columns), so each MMA covers 16 weight rows instead of
+// 8 (half the MMAs) and each lane loads only {A[g][lo], A[g][hi]}: 256
+// bytes a (step, word, half), half the bytes of activations.
 #include <cuda_bf16.h>
 
 #include <cstdlib>
+#include <type_traits>
 
 #include "cuda/gemm_common.cuh"
 
@@ -111,6 +119,10 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint4 &a, uint32_t
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
 }
+__device__ __forceinline__ void mma_bf16(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                         const uint2 &b) {
+  mma_bf16(d, make_uint4(a0, a1, a2, a3), b.x, b.y);
+}
 
 // A's staged fragments. Not __ldg: a read-only load may be hoisted above
 // griddepcontrol.wait (the compiler did so), reading A before the staging
@@ -118,6 +130,11 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint4 &a, uint32_t
 __device__ __forceinline__ uint4 ld_staged(const uint4 *p) {
   uint4 v;
   asm volatile("ld.global.v4.u32 {%0,%1,%2,%3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
+__device__ __forceinline__ uint2 ld_staged(const uint2 *p) {
+  uint2 v;
+  asm volatile("ld.global.v2.u32 {%0,%1}, [%2];\n" : "=r"(v.x), "=r"(v.y) : "l"(p));
   return v;
 }
 
@@ -176,7 +193,7 @@ __device__ __forceinline__ uint32_t bf16_times_2p63(double v, uint32_t *big) {
 // shared codecs: 8 times the threads, as each decode is a chain of
 // dependent loads); flags[block] = 1 where some |A| >= 2^64 in the block's
 // vectors (or a decoded value BF16 cannot hold exactly).
-template <bool BF16A>
+template <bool BF16A, bool SW>
 __global__ void __launch_bounds__(DTHREADS) stage_a_kernel(problem p, int64_t kpad, uint32_t *ap, int *flags) {
   pdl_launch_dependents();  // the main kernel may start its weight loads
   const int64_t nv = kpad / 8, j = (int64_t)blockIdx.x * DTHREADS + threadIdx.x, i = BF16A ? j : j >> 3;
@@ -209,12 +226,15 @@ __global__ void __launch_bounds__(DTHREADS) stage_a_kernel(problem p, int64_t kp
   // fragment slot r / 8 (+ 2 for the second pair of k slots).
   const int64_t c = kv >> 5;
   const int piece = (int)(kv >> 4) & 1, t = (int)(kv >> 2) & 3, w = 4 * piece + (int)(kv & 3);
-  uint32_t *d = ap + (((c * 8 + w) * 2) * 32 + (r & 7) * 4 + t) * 4 + (r >> 3);
-  if (BF16A || (j & 7) == 0) {
-    d[0] = __byte_perm(a0, a2, 0x5410);    // half 0, slots 2t..: codes 0, 4
-    d[2] = __byte_perm(a0, a2, 0x7632);    // half 0, slots 2t+8..: codes 1, 5
-    d[128] = __byte_perm(a1, a3, 0x5410);  // half 1: codes 2, 6
-    d[130] = __byte_perm(a1, a3, 0x7632);  // half 1: codes 3, 7
+  // SW: rows 0-7 only, {lo, hi} a lane (8 bytes), 256 bytes a half.
+  const int64_t l = (c * 8 + w) * 2 * 32 + (r & 7) * 4 + t;
+  uint32_t *d = SW ? ap + l * 2 : ap + l * 4 + (r >> 3);
+  const int hs = SW ? 64 : 128, hi = SW ? 1 : 2;  // words to half 1; to the slots 2t + 8
+  if ((BF16A || (j & 7) == 0) && (!SW || r < 8)) {
+    d[0] = __byte_perm(a0, a2, 0x5410);        // half 0, slots 2t..: codes 0, 4
+    d[hi] = __byte_perm(a0, a2, 0x7632);       // half 0, slots 2t+8..: codes 1, 5
+    d[hs] = __byte_perm(a1, a3, 0x5410);       // half 1: codes 2, 6
+    d[hs + hi] = __byte_perm(a1, a3, 0x7632);  // half 1: codes 3, 7
   }
   const int any = __syncthreads_or(big != 0);
   if (threadIdx.x == 0) flags[blockIdx.x] = any;
@@ -240,9 +260,9 @@ __device__ __forceinline__ uint32_t e8m0x2_out_of_range(uint32_t v) {
   return ~((v + 0x00C600C6u) ^ (v + 0x00400040u)) & 0x01000100u;
 }
 
-template <bool NV>
+template <bool NV, bool SW>
 __global__ void __launch_bounds__(DTHREADS, 2)
-    decode_kernel(problem p, const uint4 *ap, const int *aflags, int nflags, int wk, int kw) {
+    decode_kernel(problem p, const uint32_t *ap, const int *aflags, int nflags, int wk, int kw) {
   __shared__ uint32_t scale_lut[256];
   __shared__ float red[DWARPS][16][32];  // partial results: [warp][4 j + e][lane]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
@@ -299,8 +319,10 @@ __global__ void __launch_bounds__(DTHREADS, 2)
   // A's fragments of word w of the current step (af): two 16-byte loads,
   // issued right after the previous word's MMAs, so they fly during this
   // word's decoding.
-  const uint4 *af = ap + (int64_t)c0 * 8 * 2 * 32 + lane;
-  auto load_a = [&](int w, uint4(&a)[2]) {
+  // SW: {lo, hi} of row g only (uint2 units), else the four words (uint4).
+  using frag = typename std::conditional<SW, uint2, uint4>::type;
+  const frag *af = reinterpret_cast<const frag *>(ap) + (int64_t)c0 * 8 * 2 * 32 + lane;
+  auto load_a = [&](int w, frag(&a)[2]) {
     a[0] = ld_staged(af + w * 64);
     a[1] = ld_staged(af + w * 64 + 32);
   };
@@ -316,9 +338,9 @@ __global__ void __launch_bounds__(DTHREADS, 2)
   // above overlaps it; the staged A and its flags are read only after this.
   pdl_wait();
 
-  float acc[DNT][4] = {};
+  float acc[DNT][4] = {};  // SW: acc[0..DNT/2) only
   uint32_t out_of_range = 0;  // MX scale bytes outside the exact range (bits 8, 24)
-  uint4 a[2];
+  frag a[2];
   if (c0 < c1) load_a(0, a);
   for (int c = c0; c < c1; c++) {
     // The step's scale pairs: NVFP4 one per 16 codes (two words), MX one
@@ -350,9 +372,16 @@ __global__ void __launch_bounds__(DTHREADS, 2)
       }
       if ((w & 3) == 3 && c + 1 < c1) load_codes(c + 1, w >> 2);
 #pragma unroll
-      for (int h = 0; h < 2; h++)
+      for (int h = 0; h < 2; h++) {
+        if constexpr (SW) {
 #pragma unroll
-        for (int j = 0; j < DNT; j++) mma_bf16(acc[j], a[h], r[j][2 * h], r[j][2 * h + 1]);
+          for (int i = 0; i < DNT / 2; i++)
+            mma_bf16(acc[i], r[2 * i][2 * h], r[2 * i + 1][2 * h], r[2 * i][2 * h + 1], r[2 * i + 1][2 * h + 1], a[h]);
+        } else {
+#pragma unroll
+          for (int j = 0; j < DNT; j++) mma_bf16(acc[j], a[h], r[j][2 * h], r[j][2 * h + 1]);
+        }
+      }
       if (w < 7) load_a(w + 1, a);
       else if (c + 1 < c1) load_a(8, a);  // the next step's word 0
     }
@@ -360,9 +389,11 @@ __global__ void __launch_bounds__(DTHREADS, 2)
   }
 
   // The block's partial results, summed over its K ranges in ascending
-  // order; or, where an input left the exact range, exact mode.
+  // order; or, where an input left the exact range, exact mode. SW: the
+  // first DNT / 2 accumulators' 8 values a lane.
+  constexpr int NR = SW ? 2 * DNT : 4 * DNT;
 #pragma unroll
-  for (int j = 0; j < DNT; j++)
+  for (int j = 0; j < NR / 4; j++)
 #pragma unroll
     for (int e = 0; e < 4; e++) red[warp][4 * j + e][lane] = acc[j][e];
   bool bad = out_of_range != 0;
@@ -374,11 +405,16 @@ __global__ void __launch_bounds__(DTHREADS, 2)
     exact_outputs(p, alpha_t, n_block, n_end);
     return;
   }
-  for (int i = threadIdx.x; i < groups * 16 * 32; i += DTHREADS) {
-    const int grp = i >> 9, je = (i >> 5) & 15, l = i & 31;
+  for (int i = threadIdx.x; i < groups * NR * 32; i += DTHREADS) {
+    const int grp = i / (NR * 32), je = (i >> 5) % NR, l = i & 31;
     float v = 0.0f;  // from +0, as the exact path does
     for (int k = 0; k < wk; k++) v = __fadd_rn(v, red[grp * wk + k][je][l]);
-    const int64_t m = (l >> 2) + (je & 2) * 4, n = n_block + grp * WROWS + (je >> 2) * 8 + 2 * (l & 3) + (je & 1);
+    // Fragment value e of tile j: SW, rows g (n-tile 2j + e / 2) and
+    // columns 2t + e % 2 (tokens); else rows 2t + e % 2 of n-tile j
+    // (weights) and columns g + 8 (e / 2) (tokens).
+    const int64_t m = SW ? 2 * (l & 3) + (je & 1) : (l >> 2) + (je & 2) * 4;
+    const int64_t n = n_block + grp * WROWS +
+                      (SW ? (2 * (je >> 2) + ((je >> 1) & 1)) * 8 + (l >> 2) : (je >> 2) * 8 + 2 * (l & 3) + (je & 1));
     if (m < p.M && n < p.N) store(p.out, alpha_t(m, n), m, n, v);
   }
 }
@@ -394,17 +430,28 @@ bool pdl_enabled() {
   return v;
 }
 
+// MXB_DECODE_SWAP=0 (measurement only) keeps the weights as the MMA's B
+// operand at M <= 8.
+static bool swap_enabled() {
+  static const bool v = [] {
+    const char *e = getenv("MXB_DECODE_SWAP");
+    return !(e && e[0] == '0');
+  }();
+  return v;
+}
+
 mxb_status_t run_decode(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
   const decode_plan d = make_plan(p);
   uint32_t *ap = static_cast<uint32_t *>(ws);
   int *flags = reinterpret_cast<int *>(static_cast<char *>(ws) + d.flags_off);
-  if (p.a.format == MXB_FORMAT_BF16)
-    stage_a_kernel<true><<<(unsigned)d.stage_blocks, DTHREADS, 0, st>>>(p, d.kpad, ap, flags);
-  else
-    stage_a_kernel<false><<<(unsigned)d.stage_blocks, DTHREADS, 0, st>>>(p, d.kpad, ap, flags);
+  const bool sw = p.M <= 8 && swap_enabled();
+  auto stage = p.a.format == MXB_FORMAT_BF16 ? (sw ? stage_a_kernel<true, true> : stage_a_kernel<true, false>)
+                                             : (sw ? stage_a_kernel<false, true> : stage_a_kernel<false, false>);
+  stage<<<(unsigned)d.stage_blocks, DTHREADS, 0, st>>>(p, d.kpad, ap, flags);
   MXB_TRY(launch_status("gemm decode: A staging kernel"));
   const bool nv = p.b.scale_type == MXB_SCALE_UE4M3;
-  auto kernel = nv ? decode_kernel<true> : decode_kernel<false>;
+  auto kernel = nv ? (sw ? decode_kernel<true, true> : decode_kernel<true, false>)
+                   : (sw ? decode_kernel<false, true> : decode_kernel<false, false>);
   // A programmatic dependent launch: the main kernel's blocks start while
   // the staging kernel runs (sm_90 and later; an ordinary launch before).
   cudaLaunchConfig_t cfg = {};
@@ -416,9 +463,8 @@ mxb_status_t run_decode(const mxb_context *ctx, const problem &p, void *ws, cuda
   attr[0].val.programmaticStreamSerializationAllowed = pdl_enabled() && ctx->cc_major >= 9 ? 1 : 0;
   cfg.attrs = attr;
   cfg.numAttrs = 1;
-  const uint4 *apv = reinterpret_cast<const uint4 *>(ap);
   const int nflags = (int)d.stage_blocks;
-  MXB_TRY(cuda_status(cudaLaunchKernelEx(&cfg, kernel, p, apv, (const int *)flags, nflags, d.wk, d.kw),
+  MXB_TRY(cuda_status(cudaLaunchKernelEx(&cfg, kernel, p, (const uint32_t *)ap, (const int *)flags, nflags, d.wk, d.kw),
                       "cudaLaunchKernelEx(gemm decode kernel)"));
   return launch_status("gemm decode kernel");
 }
