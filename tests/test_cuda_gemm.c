@@ -65,6 +65,16 @@ static void fill_c(const mxb_gemm_desc_t *d, void *C, int64_t M, int64_t N, uint
   }
 }
 
+/* A [M, K] of format fa and B [N, K] of format fb from the host values xa
+ * and xb, linear scales, made and uploaded. */
+static void upload_pair(mxbt_operand *A, mxbt_operand *B, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N,
+                        int64_t K, const float *xa, const float *xb) {
+  mxbt_operand_make(A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_upload(A);
+  mxbt_operand_make(B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_upload(B);
+}
+
 /* Flags or-ed into NVFP4 operands' own after quantization (the E4M3 bound
  * 256 test; 0 elsewhere), on both backends' copies. */
 static uint32_t g_nvfp4_flags_a, g_nvfp4_flags_b;
@@ -221,10 +231,7 @@ Test(cuda_gemm, exact_nan_blocks) {
       xa[3 * K + 17] = NAN;
       xb[7 * K + 100] = INFINITY;
       mxbt_operand A, B;
-      mxbt_operand_make(&A, fs[f][0], MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-      mxbt_operand_upload(&A);
-      mxbt_operand_make(&B, fs[f][1], MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
-      mxbt_operand_upload(&B);
+      upload_pair(&A, &B, fs[f][0], fs[f][1], M, N, K, xa, xb);
       mxb_gemm_desc_t d = mxbt_gemm_desc(mode ? MXB_GEMM_FAST : MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
       float *Cc = calloc((size_t)(M * N), 4), *Cg = calloc((size_t)(M * N), 4);
       cpu_gemm(&d, &A, &B, Cc);
@@ -342,10 +349,7 @@ static void check_twice_same(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t f
                              uint64_t seed, const char *want) {
   float *xa = mxbt_gemm_input(M, K, seed, MXBT_IN_CANCEL, 0), *xb = mxbt_gemm_input(N, K, seed + 1, MXBT_IN_WIDE, 1);
   mxbt_operand A, B;
-  mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-  mxbt_operand_upload(&A);
-  mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
-  mxbt_operand_upload(&B);
+  upload_pair(&A, &B, fa, fb, M, N, K, xa, xb);
   mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   size_t cb = c_bytes(&d, M, N);
   unsigned char *c1 = calloc(1, cb), *c2 = calloc(1, cb);
@@ -582,10 +586,7 @@ Test(cuda_gemm, fast_sm90_mx_fp8_accumulator_precision) {
     xa[1] = ldexpf(1.0f, -dA);
     xb[1] = ldexpf(1.0f, -dB);
     mxbt_operand A, B;
-    mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-    mxbt_operand_upload(&A);
-    mxbt_operand_make(&B, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
-    mxbt_operand_upload(&B);
+    upload_pair(&A, &B, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, M, N, K, xa, xb);
     mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
     float c = 0;
     cr_assert_str_eq(gpu_gemm(ctx, &d, &A, &B, &c), want);
@@ -924,10 +925,7 @@ Test(cuda_gemm, workspace_too_small_changes_nothing) {
   const int64_t M = 64, N = 64, K = 128;
   float *xa = mxbt_gemm_input(M, K, 1, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 2, MXBT_IN_NORMAL, 0);
   mxbt_operand A, B;
-  mxbt_operand_make(&A, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-  mxbt_operand_upload(&A);
-  mxbt_operand_make(&B, MXB_FORMAT_NVFP4, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
-  mxbt_operand_upload(&B);
+  upload_pair(&A, &B, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, M, N, K, xa, xb);
   for (int mode = 0; mode < 2; mode++) {
     mxb_gemm_desc_t d = mxbt_gemm_desc(mode ? MXB_GEMM_FAST : MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
     size_t ws = 0;
@@ -983,10 +981,7 @@ Test(cuda_gemm, graph_capture_and_replay) {
     const int64_t M = cases[c].M, N = 256, K = 512;
     float *xa = mxbt_gemm_input(M, K, 3, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 4, MXBT_IN_NORMAL, 0);
     mxbt_operand A, B;
-    mxbt_operand_make(&A, cases[c].fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-    mxbt_operand_upload(&A);
-    mxbt_operand_make(&B, cases[c].fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
-    mxbt_operand_upload(&B);
+    upload_pair(&A, &B, cases[c].fa, cases[c].fb, M, N, K, xa, xb);
     mxb_gemm_desc_t d = mxbt_gemm_desc(cases[c].mode, MXB_DTYPE_FP32, 1.0f, 1.0f, 0);
     size_t ws = 0, cb = (size_t)(M * N) * 4;
     cr_assert_eq(mxb_gemm_workspace_size(ctx, &d, &A.d, &B.d, &ws), MXB_SUCCESS);
@@ -1253,10 +1248,7 @@ static void check_epilogue(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb,
   float *xa = mxbt_gemm_input(M, K, 31 + (uint64_t)K, MXBT_IN_NORMAL, 0);
   float *xb = mxbt_gemm_input(N, K, 32 + (uint64_t)N, MXBT_IN_NORMAL, 1);
   mxbt_operand A, B;
-  mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-  mxbt_operand_upload(&A);
-  mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
-  mxbt_operand_upload(&B);
+  upload_pair(&A, &B, fa, fb, M, N, K, xa, xb);
   void *hb = make_bias(bias_type, N, 40 + (uint64_t)N), *db = mxbt_dev_from_host(hb, (size_t)N * mxb_dtype_size(bias_type));
   const int64_t ldc = d.ldc ? d.ldc : N;
   const size_t cb = c_bytes(&d, M, N), es = mxb_dtype_size(d.c_type);
@@ -1353,10 +1345,7 @@ static void check_gated(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, in
   const int64_t N = 68, K = 128, W = mxb_gemm_gate_act(act) ? N / 2 : N, ldc = W + pad, lda = N + pad;
   float *xa = mxbt_gemm_input(M, K, 51, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 52, MXBT_IN_NORMAL, 1);
   mxbt_operand A, B;
-  mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-  mxbt_operand_upload(&A);
-  mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
-  mxbt_operand_upload(&B);
+  upload_pair(&A, &B, fa, fb, M, N, K, xa, xb);
   const size_t es = mxb_dtype_size(ct), cb = (size_t)(M * ldc) * es, ab = (size_t)(M * lda) * es;
   void *hb = make_bias(MXB_DTYPE_FP32, N, 53), *db = mxbt_dev_from_host(hb, (size_t)N * 4);
   unsigned char *Cc = malloc(cb), *Cg = malloc(cb), *Xc = malloc(ab), *Xg = malloc(ab);
@@ -1471,10 +1460,7 @@ Test(cuda_gemm, epilogue_step_gives_the_functions_bits) {
   const int64_t M = 40, N = 144, K = 256;
   float *xa = mxbt_gemm_input(M, K, 61, MXBT_IN_NORMAL, 0), *xb = mxbt_gemm_input(N, K, 62, MXBT_IN_NORMAL, 1);
   mxbt_operand A, B;
-  mxbt_operand_make(&A, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-  mxbt_operand_upload(&A);
-  mxbt_operand_make(&B, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
-  mxbt_operand_upload(&B);
+  upload_pair(&A, &B, MXB_FORMAT_BF16, MXB_FORMAT_BF16, M, N, K, xa, xb);
   float *t = malloc((size_t)(M * N) * 4);
   memset(t, 0, (size_t)(M * N) * 4);
   mxb_gemm_desc_t d0 = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.25f, 0.0f, 0);

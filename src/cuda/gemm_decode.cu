@@ -454,17 +454,9 @@ mxb_status_t run_decode(const mxb_context *ctx, const problem &p, void *ws, cuda
                    : (sw ? decode_kernel<false, true> : decode_kernel<false, false>);
   // A programmatic dependent launch: the main kernel's blocks start while
   // the staging kernel runs (sm_90 and later; an ordinary launch before).
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3((unsigned)d.blocks);
-  cfg.blockDim = dim3(DTHREADS);
-  cfg.stream = st;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = pdl_enabled() && ctx->cc_major >= 9 ? 1 : 0;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
   const int nflags = (int)d.stage_blocks;
-  MXB_TRY(cuda_status(cudaLaunchKernelEx(&cfg, kernel, p, (const uint32_t *)ap, (const int *)flags, nflags, d.wk, d.kw),
+  MXB_TRY(cuda_status(launch_pdl(pdl_enabled() && ctx->cc_major >= 9, dim3((unsigned)d.blocks), dim3(DTHREADS), 0,
+                                 st, kernel, p, (const uint32_t *)ap, (const int *)flags, nflags, d.wk, d.kw),
                       "cudaLaunchKernelEx(gemm decode kernel)"));
   return launch_status("gemm decode kernel");
 }

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <type_traits>
+#include <utility>
 
 #include "common/format_table.h"
 #include "core/context.h"
@@ -33,6 +34,25 @@ __device__ __forceinline__ void pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+}
+
+// Launches kernel(args...) as the programmatic dependent of the kernel
+// before it on st where pdl is set (its blocks may start once that kernel's
+// have all begun; the kernel waits in pdl_wait), else as an ordinary launch.
+template <typename... Params, typename... Args>
+static inline cudaError_t launch_pdl(bool pdl, dim3 grid, dim3 block, size_t smem, cudaStream_t st,
+                                     void (*kernel)(Params...), Args &&...args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = st;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = pdl ? 1 : 0;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
 }
 
 // Turn a CUDA error into MXB_ERR_CUDA with the runtime's own words.

@@ -579,17 +579,9 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   k.gy = (int)(gr && !kg ? gr->upper : (p.M + BN - 1) / BN);
   k.units = (p.N + BW - 1) / BW * k.gy * (kg ? gr->g.E : w.splits);
   const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132;  // one CTA an SM (shared memory)
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3((unsigned)(k.units < sms ? k.units : sms));
-  cfg.blockDim = dim3(THREADS);
-  cfg.dynamicSmemBytes = L::BYTES;
-  cfg.stream = st;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = pdl_enabled() ? 1 : 0;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  MXB_TRY(cuda_status(cudaLaunchKernelEx(&cfg, sm90_w4_kernel<BN, WF>, tx, tw, k), "cudaLaunchKernelEx(sm90_w4_kernel)"));
+  MXB_TRY(cuda_status(launch_pdl(pdl_enabled(), dim3((unsigned)(k.units < sms ? k.units : sms)), dim3(THREADS),
+                                 L::BYTES, st, sm90_w4_kernel<BN, WF>, tx, tw, k),
+                      "cudaLaunchKernelEx(sm90_w4_kernel)"));
   MXB_TRY(launch_status("sm90_w4_kernel"));
   if (w.splits == 1) return MXB_SUCCESS;
   const int64_t n = p.M * p.N;
