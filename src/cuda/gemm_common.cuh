@@ -219,6 +219,31 @@ __device__ __forceinline__ float4 sum_splits4(const float *part, int splits, int
 __device__ __forceinline__ int64_t row_of(int64_t i, int64_t cols, int64_t n) {
   return n < ((int64_t)1 << 31) ? (int64_t)((uint32_t)i / (uint32_t)cols) : i / cols;
 }
+// Split-K: this thread's share (a grid-stride walk) of the ranges' partial
+// sums [splits][rows][cols], each element summed in range order and handed
+// to put(row, col, value); four columns of a row a thread where cols % 4 == 0.
+template <typename Put>
+__device__ __forceinline__ void reduce_partials(const float *part, int splits, int64_t rows, int64_t cols, Put put) {
+  const int64_t n = rows * cols;
+  const int64_t t0 = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, stride = (int64_t)gridDim.x * blockDim.x;
+  if (cols % 4 == 0) {
+    for (int64_t i = 4 * t0; i < n; i += 4 * stride) {
+      const float4 v = sum_splits4(part, splits, n, i);
+      const int64_t m = row_of(i, cols, n), c = i - m * cols;
+      put(m, c, v.x);
+      put(m, c + 1, v.y);
+      put(m, c + 2, v.z);
+      put(m, c + 3, v.w);
+    }
+    return;
+  }
+  for (int64_t i = t0; i < n; i += stride) {
+    float v = part[i];
+    for (int s = 1; s < splits; ++s) v = __fadd_rn(v, part[s * n + i]);
+    const int64_t m = row_of(i, cols, n);
+    put(m, i - m * cols, v);
+  }
+}
 static inline bool has_epilogue(const out_view &o) {
   return o.bias || o.act != MXB_ACT_NONE || o.dtype == MXB_DTYPE_FP16 || o.aux;
 }

@@ -850,24 +850,8 @@ __global__ void reduce_splits(const mx_params p) {
   out_view o = p.out;
   load_scalars(o);
   const float at = mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f);
-  const int64_t n = (int64_t)p.M * p.N;
-  const int64_t t0 = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, stride = (int64_t)gridDim.x * blockDim.x;
-  if (p.N % 4 == 0) {  // four columns of one row a thread: 16-byte loads, a division a quad
-    for (int64_t i = 4 * t0; i < n; i += 4 * stride) {
-      const float4 v = sum_splits4(p.part, p.splits, n, i);
-      const int64_t m = row_of(i, p.N, n), c = i - m * p.N;
-      const float e[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-      for (int k = 0; k < 4; ++k) store_plain(o, at, p.swap ? c + k : m, p.swap ? m : c + k, e[k]);
-    }
-    return;
-  }
-  for (int64_t i = t0; i < n; i += stride) {
-    float v = p.part[i];
-    for (int sp = 1; sp < p.splits; ++sp) v = __fadd_rn(v, p.part[sp * n + i]);
-    const int64_t m = i / p.N, c = i % p.N;
-    store_plain(o, at, p.swap ? c : m, p.swap ? m : c, v);
-  }
+  reduce_partials(p.part, p.splits, p.M, p.N,
+                  [&](int64_t m, int64_t c, float v) { store_plain(o, at, p.swap ? c : m, p.swap ? m : c, v); });
 }
 
 // Row-major [rows, K] bytes, boxes of box_rows x 128 bytes, 128-byte swizzle;

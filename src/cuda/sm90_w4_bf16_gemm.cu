@@ -437,28 +437,11 @@ __global__ void w4_reduce(const w4_params p) {
   out_view o = p.out;
   load_scalars(o);
   const float at = mxb_gemm_alpha_t(o.alpha, tensor_scale(p.a), tensor_scale(p.b));
-  const int64_t n = (int64_t)p.M * p.N;
   const bool epi = p.out.bias || p.out.act != MXB_ACT_NONE || p.out.dtype == MXB_DTYPE_FP16;  // no aux here
-  const int64_t t0 = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, stride = (int64_t)gridDim.x * blockDim.x;
-  if (p.N % 4 == 0) {  // four columns of one row a thread: 16-byte loads, a division a quad
-    for (int64_t i = 4 * t0; i < n; i += 4 * stride) {
-      const float4 v = sum_splits4(p.part, p.splits, n, i);
-      const int64_t m = row_of(i, p.N, n), c = i - m * p.N;
-      const float e[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        if (epi) store(o, at, m, c + k, e[k]);
-        else store_plain(o, at, m, c + k, e[k]);
-      }
-    }
-    return;
-  }
-  for (int64_t i = t0; i < n; i += stride) {
-    float v = p.part[i];
-    for (int s = 1; s < p.splits; ++s) v = __fadd_rn(v, p.part[s * n + i]);
-    if (epi) store(o, at, i / p.N, i % p.N, v);
-    else store_plain(o, at, i / p.N, i % p.N, v);
-  }
+  reduce_partials(p.part, p.splits, p.M, p.N, [&](int64_t m, int64_t c, float v) {
+    if (epi) store(o, at, m, c, v);
+    else store_plain(o, at, m, c, v);
+  });
 }
 
 // Raises *flag where an MXFP4 scale byte makes 6 x 2^k overflow BF16
