@@ -53,6 +53,10 @@ constexpr int THREADS = 384;  // two math warpgroups, one producer warpgroup
 // (the launch bound); reallocation moves registers inside that allocation, so
 // the total must stay within it or setmaxnreg.inc waits forever.
 constexpr int PRODUCER_REGS = 88, MATH_REGS = 208;
+// 256-column tiles (FP8 with 128 x 128 blocks of B): 128 accumulators and a
+// 64-register temporary a math thread, so the producers give up more.
+constexpr int PRODUCER_REGS_256 = 56, MATH_REGS_256 = 224;
+static_assert(128 * PRODUCER_REGS_256 + 256 * MATH_REGS_256 <= (65536 / 384 / 8 * 8) * 384, "register budget");
 static_assert(KB_STAGE == 4, "the math loop walks four K-blocks a stage");
 static_assert(128 * PRODUCER_REGS + 256 * MATH_REGS <= (65536 / THREADS / 8 * 8) * THREADS, "register budget");
 
@@ -61,7 +65,7 @@ struct layout {
   // Ring depth: 8 stages for 32-column tiles (decode shapes, memory-bound;
   // W4A8's loads run 6 stages ahead of the widening), else 5 (measured on an
   // H200: 7 stages of 128 x 64 tiles were no faster at M = 128).
-  static constexpr int STAGES = BN == 32 ? 8 : 5;
+  static constexpr int STAGES = BN == 32 ? 8 : BN == 256 ? 4 : 5;
   static constexpr int A_BYTES = BM * BK, B_BYTES = BN * BK;
   // B scales are stored per lane quad (lane % 4 picks columns 8j + 2q + h),
   // padded so the four quads of a warp read different banks.
@@ -313,7 +317,7 @@ __device__ __forceinline__ void produce(uint8_t *smem, const CUtensorMap *ta, co
   // loaded into registers while stage s is decoded; elsewhere (small tiles,
   // where the producers' latency sets the pace) they come PF stages ahead
   // through the shared-memory ring.
-  constexpr bool REG = BN == 128 && !FP4;
+  constexpr bool REG = BN >= 128 && !FP4;
   uint32_t nxt[SR::PER] = {}, cur[SR::PER] = {};
   if (REG && s0 < s1) load_words<ROWS>(nxt, R, plane, step, r0, s0 * KB_STAGE, cols, vec, s0, lane);
 #pragma unroll 1
@@ -725,6 +729,53 @@ __device__ __forceinline__ void stage_rows(float (&acc)[64], float (&t)[64], con
       }
     }
 }
+
+// B128 on 128 x 256 tiles (B's scales 128 x 128 blocks, so one factor a row
+// and half): each math warpgroup owns 64 rows and all 256 columns as two
+// 128-column halves, each four m64n128k32 wgmmas chained in the tensor core
+// into the one temporary and promoted before the next half is issued (the
+// same products, order and roundings as stage_rows per half). 48 KB a stage
+// for 8.4 MFLOP against 32 KB for 4.2 on 128 x 128 tiles, whose kernel
+// takes as long with no arithmetic at all (the tile feed bounds it).
+template <int KIND, bool WIDE>
+__device__ __forceinline__ void stage_rows256(float (&acc)[128], float (&t)[64], const uint8_t *smem, int st, int wg,
+                                              int r, int q) {
+  using L = layout<256>;
+  const uint64_t da = ptx::wgmma_desc_sw128(smem + st * L::A_BYTES + wg * 64 * BK);
+  const float *sfa = reinterpret_cast<const float *>(smem + L::SFA_OFF) + st * L::SFA + wg * 64;
+  const float fa0 = sfa[r], fa1 = sfa[r + 8];
+  // Column 8j + 2q + h's scale sits at quad q's entry 2j + h: half c's
+  // block scale is column 128c + 2q's, entry 32c.
+  const float *sfb = reinterpret_cast<const float *>(smem + L::SFB_OFF) + st * L::SFB + q * L::FB_STRIDE;
+#pragma unroll
+  for (int c = 0; c < 2; ++c) {
+    const float fb = sfb[32 * c];
+    const uint64_t db = ptx::wgmma_desc_sw128(smem + L::B_OFF + st * L::B_BYTES + c * 128 * BK);
+#pragma unroll
+    for (int i = 0; i < 64; ++i) ptx::fence_reg(t[i]);
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int kb = 0; kb < KB_STAGE; ++kb) ptx::wgmma_m64k32_fp8<128, KIND>(t, da + kb * 2, db + kb * 2, kb > 0);
+    ptx::wgmma_commit();
+    const float f0 = __fmul_rn(fa0, fb), f1 = __fmul_rn(fa1, fb);
+    ptx::wgmma_wait<0>();
+#pragma unroll
+    for (int i = 0; i < 64; ++i) ptx::fence_reg(t[i]);
+#pragma unroll
+    for (int j = 0; j < 16; ++j)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int i = 4 * j + h, o = 64 * c + i;
+        if (!WIDE) {
+          acc[o] = __fmaf_rn(t[i], f0, acc[o]);
+          acc[o + 2] = __fmaf_rn(t[i + 2], f1, acc[o + 2]);
+        } else {  // a scale outside 2^-63 .. 2^63 in this stage: binary64
+          acc[o] = __double2float_rn(__fma_rn((double)t[i], (double)fa0 * fb, (double)acc[o]));
+          acc[o + 2] = __double2float_rn(__fma_rn((double)t[i + 2], (double)fa1 * fb, (double)acc[o + 2]));
+        }
+      }
+  }
+}
 #endif  // MXB_SM90A
 
 // Persistent: CTA b computes work units b, b + gridDim.x, ...; a unit is a
@@ -759,7 +810,7 @@ __global__ void __launch_bounds__(THREADS, 1)
   }
   __syncthreads();
   if (wg == 2) {
-    ptx::setmaxnreg_dec<PRODUCER_REGS>();
+    ptx::setmaxnreg_dec<BN == 256 ? PRODUCER_REGS_256 : PRODUCER_REGS>();
     const int w = tid / 32 - 8;  // producer warp 0 .. 3
     uint32_t g = 0;
     for (int u = blockIdx.x; u < units; u += gridDim.x) {
@@ -771,7 +822,7 @@ __global__ void __launch_bounds__(THREADS, 1)
     }
     return;
   }
-  ptx::setmaxnreg_inc<MATH_REGS>();
+  ptx::setmaxnreg_inc<BN == 256 ? MATH_REGS_256 : MATH_REGS>();
   const int r = (tid % 128) / 32 * 16 + lane / 4, q = lane % 4;
   // Each tile's C from the output view with the scalars read (pointer mode)
   // where it is stored, so that no copy of the view lives through the
@@ -781,7 +832,30 @@ __global__ void __launch_bounds__(THREADS, 1)
     load_scalars(o);
     return o;
   };
-  if constexpr (B128 && BN == 128) {  // warpgroups own rows (stage_rows)
+  if constexpr (B128 && BN == 256) {  // warpgroups own rows, 256 columns (stage_rows256)
+    float acc[128], t[64];
+    uint32_t g = 0;
+    for (int u = blockIdx.x; u < units; u += gridDim.x) {
+      const unit_tile ut = unit_of(p, u, tiles_m, BN);
+      const int m0 = ut.m0 + wg * 64, n0 = ut.n0, sp = u % p.splits;
+      const int s0 = ut.s0, s1 = ut.s1;
+#pragma unroll
+      for (int i = 0; i < 128; ++i) acc[i] = 0.0f;
+#pragma unroll 1
+      for (int s = s0; s < s1; ++s, ++g) {
+        const int st = g % L::STAGES;
+        ptx::mbar_wait(&full[st], (g / L::STAGES) & 1);
+        if (wide_stage<BN>(smem, st)) stage_rows256<KIND, true>(acc, t, smem, st, wg, r, q);
+        else stage_rows256<KIND, false>(acc, t, smem, st, wg, r, q);
+        ptx::mbar_arrive(&empty[st]);
+      }
+      const out_view o = out_now();
+      const float at = mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f);
+      store_subtile<16>(p, o, at, acc, m0, ut.m_end, ut.crow, n0, r, q, sp);
+      store_subtile<16>(p, o, at, acc + 64, m0, ut.m_end, ut.crow, n0 + 128, r, q, sp);
+    }
+    return;
+  } else if constexpr (B128 && BN == 128) {  // warpgroups own rows (stage_rows)
     float acc[64], t[64];
     uint32_t g = 0;
     for (int u = blockIdx.x; u < units; u += gridDim.x) {
@@ -809,7 +883,7 @@ __global__ void __launch_bounds__(THREADS, 1)
       store_subtile<16>(p, o, mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f), acc, m0, ut.m_end, ut.crow, n0, r, q, sp);
     }
     return;
-  }
+  } else {
   float acc[BN / 2], tmp[depth<BN>::NB][BN / 4];
   uint32_t g = 0;
   for (int u = blockIdx.x; u < units; u += gridDim.x) {
@@ -840,6 +914,7 @@ __global__ void __launch_bounds__(THREADS, 1)
     for (int sub = 0; sub < 2; ++sub)
       store_subtile<BN / 16>(p, o, at, acc + sub * (BN / 4), m0 + 64 * sub, ut.m_end, ut.crow, n0 + wg * (BN / 2), r, q,
                              sp);
+  }
   }
 #endif
 }
@@ -999,7 +1074,12 @@ plan plan_of(const mxb_context *ctx, const problem &p) {
   // exchanged: 106 us), unsplit 163 us.
   const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132, tiles_m = (pl.M + BM - 1) / BM;
   pl.bn = pl.N <= 32 ? 32 : tiles_m * ((pl.N + 127) / 128) < sms ? 64 : 128;
-  if (ov[1] == 32 || ov[1] == 64 || ov[1] == 128) pl.bn = ov[1];
+  // FP8 with 128 x 128 blocks of B (one scale a 128-column half) and
+  // enough 128 x 256 tiles to fill the SMs: 256 columns (a third less of
+  // the tile feed a FLOP, which bounds the 128 x 128 kernel at large shapes).
+  const bool b256 = !pl.swap && is_fp8_block(p.a.format) && p.b.format == MXB_FORMAT_FP8_E4M3_128x128;
+  if (b256 && tiles_m * ((pl.N + 255) / 256) >= sms) pl.bn = 256;
+  if (ov[1] == 32 || ov[1] == 64 || ov[1] == 128 || (ov[1] == 256 && b256)) pl.bn = ov[1];
   // Split-K where the tiles fill at most half the SMs: at M = 16, N = 8192
   // the 64 tiles would leave 68 SMs idle and the rest short of bytes in
   // flight. Each range keeps at least 8 stages (1024 of K).
@@ -1089,6 +1169,7 @@ mxb_status_t run_plan(const mxb_context *ctx, const problem &p, const plan &pl, 
   if (is_fp8_block(q.a.format)) {
     if (pl.bn == 32) return launch<32, 0, false, true>(ctx, q, pl, part, gr, st);
     if (pl.bn == 64) return launch<64, 0, false, true>(ctx, q, pl, part, gr, st);
+    if (pl.bn == 256) return launch<256, 0, false, true>(ctx, q, pl, part, gr, st);
     return launch<128, 0, false, true>(ctx, q, pl, part, gr, st);
   }
   if (pl.bn == 32) return launch_kind<32>(ctx, q, pl, part, gr, st);
