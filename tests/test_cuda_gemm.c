@@ -74,6 +74,13 @@ static void upload_pair(mxbt_operand *A, mxbt_operand *B, mxb_format_t fa, mxb_f
   mxbt_operand_make(B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
   mxbt_operand_upload(B);
 }
+/* What upload_pair made, and its host values. */
+static void free_pair(mxbt_operand *A, mxbt_operand *B, float *xa, float *xb) {
+  mxbt_operand_free(A);
+  mxbt_operand_free(B);
+  free(xa);
+  free(xb);
+}
 
 /* Flags or-ed into NVFP4 operands' own after quantization (the E4M3 bound
  * 256 test; 0 elsewhere), on both backends' copies. */
@@ -109,10 +116,7 @@ static void check_exact_amax(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t f
               es == 4 ? *(uint32_t *)(Cc + i) : *(uint16_t *)(Cc + i), es == 4 ? *(uint32_t *)(Cg + i) : *(uint16_t *)(Cg + i));
   free(Cc);
   free(Cg);
-  mxbt_operand_free(&A);
-  mxbt_operand_free(&B);
-  free(xa);
-  free(xb);
+  free_pair(&A, &B, xa, xb);
 }
 static void check_exact(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
                         const mxb_gemm_desc_t *d, int kind, int nan_fill, const char *want_impl) {
@@ -244,10 +248,7 @@ Test(cuda_gemm, exact_nan_blocks) {
       }
       free(Cc);
       free(Cg);
-      mxbt_operand_free(&A);
-      mxbt_operand_free(&B);
-      free(xa);
-      free(xb);
+      free_pair(&A, &B, xa, xb);
     }
   mxb_context_destroy(ctx);
 #endif
@@ -319,10 +320,7 @@ static void check_fast_layouts(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t
   free(Cc);
   free(Cg);
   free(Cin);
-  mxbt_operand_free(&A);
-  mxbt_operand_free(&B);
-  free(xa);
-  free(xb);
+  free_pair(&A, &B, xa, xb);
 }
 static void check_fast_layout(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
                               const mxb_gemm_desc_t *d, int kind, const char *want_impl, mxb_scale_layout_t layout) {
@@ -360,10 +358,7 @@ static void check_twice_same(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t f
   cr_assert_eq(memcmp(c1, c2, cb), 0, "%s x %s: two runs differ", mxbt_format_name(fa), mxbt_format_name(fb));
   free(c1);
   free(c2);
-  mxbt_operand_free(&A);
-  mxbt_operand_free(&B);
-  free(xa);
-  free(xb);
+  free_pair(&A, &B, xa, xb);
 }
 #endif
 
@@ -521,19 +516,18 @@ Test(cuda_gemm, fast_sm90_fp8_block_within_bound) {
 #endif
 }
 
-/* FP8 block scales on 128 x 128 tiles, where each math warpgroup owns 64
- * rows (the plan's choice once the tiles fill the SMs, forced here on small
- * shapes): every pair of block shapes, tails in M, N and K, split-K, A and B
- * exchanged, alpha/beta/bf16 C and ldc (whole 16 x 128 blocks of C take the
- * staged store, the rest the direct one), the binary64 promotion, and the
- * same bytes on a second run. */
-Test(cuda_gemm, fast_sm90_fp8_block_128_column_tiles) {
-  MXBT_REQUIRE_GPU();
+/* FP8 block scales on tiles whose math warpgroups each own 64 rows (the
+ * plan's choice once the tiles fill the SMs, forced here on small shapes by
+ * `plan`, MXB_SM90_MX_PLAN): every pair of block shapes, tails in M, N and
+ * K, split-K, A and B exchanged, alpha/beta/bf16 C and ldc (whole 16 x 128
+ * blocks of C take the staged store, the rest the direct one), the binary64
+ * promotion, and the same bytes on a second run. */
 #ifdef MXB_WITH_CUDA
+static void check_block_tiles(const char *plan) {
   const char *want = mx_fp8_path();
   if (!want) cr_skip_test("the sm_90a MX kernel needs compute capability 9.0");
   setenv("MXB_CUDA_GEMM_PATH", MX_FP8_PATH, 1);
-  setenv("MXB_SM90_MX_PLAN", "-1,128,-1,-1", 1); /* read once, at the first plan */
+  setenv("MXB_SM90_MX_PLAN", plan, 1); /* read once, at the first plan */
   static const mxb_format_t blk[][2] = {
     {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_128x128}, {MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E4M3_1x128},
     {MXB_FORMAT_FP8_E4M3_1x128, MXB_FORMAT_FP8_E4M3_1x128}, {MXB_FORMAT_FP8_E4M3_128x128, MXB_FORMAT_FP8_E4M3_128x128}};
@@ -552,6 +546,23 @@ Test(cuda_gemm, fast_sm90_fp8_block_128_column_tiles) {
   check_fast(ctx, blk[3][0], blk[3][1], 100, 150, 256, &d, MXBT_IN_SKEW, want);
   check_twice_same(ctx, blk[0][0], blk[0][1], 300, 520, 4096, 53, want);
   mxb_context_destroy(ctx);
+}
+#endif
+
+/* 128 x 128 tiles. */
+Test(cuda_gemm, fast_sm90_fp8_block_128_column_tiles) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  check_block_tiles("-1,128,-1,-1");
+#endif
+}
+
+/* 128 x 256 tiles (with 128 x 128 blocks of B; the other block pairs keep
+ * their own tiles). */
+Test(cuda_gemm, fast_sm90_fp8_block_256_column_tiles) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  check_block_tiles("-1,256,-1,-1");
 #endif
 }
 
@@ -957,10 +968,7 @@ Test(cuda_gemm, workspace_too_small_changes_nothing) {
     mxbt_dev_free(C);
     mxbt_dev_free(C16);
   }
-  mxbt_operand_free(&A);
-  mxbt_operand_free(&B);
-  free(xa);
-  free(xb);
+  free_pair(&A, &B, xa, xb);
   mxb_context_destroy(ctx);
 #endif
 }
@@ -1018,10 +1026,7 @@ Test(cuda_gemm, graph_capture_and_replay) {
     mxbt_dev_free(w);
     mxbt_dev_free(C1);
     mxbt_dev_free(C2);
-    mxbt_operand_free(&A);
-    mxbt_operand_free(&B);
-    free(xa);
-    free(xb);
+    free_pair(&A, &B, xa, xb);
   }
   mxb_context_destroy(ctx);
 #endif
@@ -1326,10 +1331,7 @@ static void check_epilogue(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb,
   free(Cin);
   free(hb);
   mxbt_dev_free(db);
-  mxbt_operand_free(&A);
-  mxbt_operand_free(&B);
-  free(xa);
-  free(xb);
+  free_pair(&A, &B, xa, xb);
 }
 #endif
 
@@ -1405,10 +1407,7 @@ static void check_gated(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, in
   mxbt_dev_free(dc);
   mxbt_dev_free(dx);
   mxbt_dev_free(w);
-  mxbt_operand_free(&A);
-  mxbt_operand_free(&B);
-  free(xa);
-  free(xb);
+  free_pair(&A, &B, xa, xb);
 }
 #endif
 
@@ -1504,10 +1503,7 @@ Test(cuda_gemm, epilogue_step_gives_the_functions_bits) {
         mxbt_dev_free(db);
       }
   free(t);
-  mxbt_operand_free(&A);
-  mxbt_operand_free(&B);
-  free(xa);
-  free(xb);
+  free_pair(&A, &B, xa, xb);
   mxb_context_destroy(ctx);
 #endif
 }

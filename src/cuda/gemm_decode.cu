@@ -419,12 +419,13 @@ __global__ void __launch_bounds__(DTHREADS, 2)
   }
 }
 
-// MXB_DECODE_PDL=0 (measurement only) launches the decode kernel and the
-// sm_90a 4-bit kernel after the kernel before them has finished, as
-// ordinary launches.
+// MXB_GEMM_PDL=0 (measurement only; MXB_DECODE_PDL, its earlier name, is
+// read too) launches the decode kernel and the sm_90a 4-bit kernel after
+// the kernel before them has finished, as ordinary launches.
 bool pdl_enabled() {
   static const bool v = [] {
-    const char *e = getenv("MXB_DECODE_PDL");
+    const char *e = getenv("MXB_GEMM_PDL");
+    if (!e) e = getenv("MXB_DECODE_PDL");
     return !(e && e[0] == '0');
   }();
   return v;

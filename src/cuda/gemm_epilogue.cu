@@ -125,19 +125,21 @@ __global__ void lt_epilogue_quads(const float *t, int64_t ldt, out_view o, int64
   }
 }
 
+// fn(std::integral_constant<int, A>()) for the activation A == act among
+// ACTS (the ones a kernel is compiled for); false where act is not listed.
+template <int... ACTS, class Fn>
+static bool act_switch(int act, Fn &&fn) {
+  return ((act == ACTS && (fn(std::integral_constant<int, ACTS>()), true)) || ...);
+}
+
 // lt_epilogue_quads for o's activation, C of type OUT.
 template <int OUT>
 static bool launch_quads_of(unsigned grid, const float *t, int64_t ldt, const out_view &o, int64_t M, int64_t W,
                             cudaStream_t st) {
-  switch (o.act) {
-#define MXB_QUADS(A) \
-  case A: lt_epilogue_quads<A, OUT><<<grid, 256, 0, st>>>(t, ldt, o, M, W); return true;
-    MXB_QUADS(MXB_ACT_NONE) MXB_QUADS(MXB_ACT_RELU) MXB_QUADS(MXB_ACT_RELU2) MXB_QUADS(MXB_ACT_GELU_ERF)
-    MXB_QUADS(MXB_ACT_GELU_TANH) MXB_QUADS(MXB_ACT_SILU) MXB_QUADS(MXB_ACT_SWIGLU) MXB_QUADS(MXB_ACT_GEGLU_ERF)
-    MXB_QUADS(MXB_ACT_GEGLU_TANH)
-#undef MXB_QUADS
-    default: return false;
-  }
+  return act_switch<MXB_ACT_NONE, MXB_ACT_RELU, MXB_ACT_RELU2, MXB_ACT_GELU_ERF, MXB_ACT_GELU_TANH, MXB_ACT_SILU,
+                    MXB_ACT_SWIGLU, MXB_ACT_GEGLU_ERF, MXB_ACT_GEGLU_TANH>(o.act, [&](auto a) {
+    lt_epilogue_quads<decltype(a)::value, OUT><<<grid, 256, 0, st>>>(t, ldt, o, M, W);
+  });
 }
 
 // lt_epilogue_quads where it applies (false: the general kernel's case).
@@ -237,14 +239,8 @@ __global__ void grouped_epilogue_kernel(const float *t, int64_t ldt, out_view o,
 template <int OUT>
 static bool launch_grouped_of(dim3 grid, const float *t, int64_t ldt, const out_view &o, const group_rows &g, int gt,
                               int64_t N, cudaStream_t st) {
-  switch (o.act) {
-#define MXB_GROUPED(A) \
-  case A: grouped_epilogue_kernel<A, OUT><<<grid, 256, 0, st>>>(t, ldt, o, g, gt, N); return true;
-    MXB_GROUPED(MXB_ACT_NONE) MXB_GROUPED(MXB_ACT_RELU) MXB_GROUPED(MXB_ACT_RELU2) MXB_GROUPED(MXB_ACT_GELU_TANH)
-    MXB_GROUPED(MXB_ACT_SILU) MXB_GROUPED(MXB_ACT_SWIGLU)
-#undef MXB_GROUPED
-    default: return false;
-  }
+  return act_switch<MXB_ACT_NONE, MXB_ACT_RELU, MXB_ACT_RELU2, MXB_ACT_GELU_TANH, MXB_ACT_SILU, MXB_ACT_SWIGLU>(
+      o.act, [&](auto a) { grouped_epilogue_kernel<decltype(a)::value, OUT><<<grid, 256, 0, st>>>(t, ldt, o, g, gt, N); });
 }
 
 mxb_status_t run_grouped_epilogue(const problem &p, const problem &ran, const group_rows &g, int gt,

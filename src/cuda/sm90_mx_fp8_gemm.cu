@@ -679,19 +679,26 @@ __device__ __forceinline__ void store_subtile(const mx_params &p, const out_view
 // factor is one product a row and the promotion one FFMA an accumulator
 // (measured on an H200, 8192^3: 1809 us with a product per column, 1538 us
 // with one a row).
-template <int KIND, bool WIDE, bool UNI>
+// On 128 x 256 tiles (UNI only) the warpgroup owns all 256 columns as two
+// such 128-column halves c, each promoted before the next is issued (one
+// temporary): 48 KB a stage for 8.4 MFLOP against 32 KB for 4.2, measured
+// on an H100 at 8192^3 0.91-0.93 of the 128 x 128 kernel's time.
+template <int BN, int KIND, bool WIDE, bool UNI>
 __device__ __forceinline__ void stage_rows(float (&acc)[64], float (&t)[64], const uint8_t *smem, int st, int wg,
-                                           int r, int q) {
-  using L = layout<128>;
+                                           int r, int q, int c = 0) {
+  static_assert(BN == 128 || (BN == 256 && UNI), "128 columns, or two halves of one B block each");
+  using L = layout<BN>;
   const uint64_t da = ptx::wgmma_desc_sw128(smem + st * L::A_BYTES + wg * 64 * BK);
-  const uint64_t db = ptx::wgmma_desc_sw128(smem + L::B_OFF + st * L::B_BYTES);
+  const uint64_t db = ptx::wgmma_desc_sw128(smem + L::B_OFF + st * L::B_BYTES + c * 128 * BK);
   // The stage's scales (rows r and r + 8 of this warpgroup's 64, columns
   // 8j + 2q + h), loaded first so that they are in registers when the
   // wgmmas complete.
   const float *sfa = reinterpret_cast<const float *>(smem + L::SFA_OFF) + st * L::SFA + wg * 64;
   const float fa0 = sfa[r], fa1 = sfa[r + 8];
-  const float4 *sfb =
-      reinterpret_cast<const float4 *>(reinterpret_cast<const float *>(smem + L::SFB_OFF) + st * L::SFB + q * L::FB_STRIDE);
+  // Column 8j + 2q + h's scale sits at quad q's entry 2j + h: half c's
+  // block scale is column 128c + 2q's, entry 32c.
+  const float4 *sfb = reinterpret_cast<const float4 *>(reinterpret_cast<const float *>(smem + L::SFB_OFF) +
+                                                       st * L::SFB + q * L::FB_STRIDE + 32 * c);
   float fb[32];
 #pragma unroll
   for (int v = 0; v < (UNI ? 1 : 8); ++v) {
@@ -730,52 +737,6 @@ __device__ __forceinline__ void stage_rows(float (&acc)[64], float (&t)[64], con
     }
 }
 
-// B128 on 128 x 256 tiles (B's scales 128 x 128 blocks, so one factor a row
-// and half): each math warpgroup owns 64 rows and all 256 columns as two
-// 128-column halves, each four m64n128k32 wgmmas chained in the tensor core
-// into the one temporary and promoted before the next half is issued (the
-// same products, order and roundings as stage_rows per half). 48 KB a stage
-// for 8.4 MFLOP against 32 KB for 4.2 on 128 x 128 tiles, whose kernel
-// takes as long with no arithmetic at all (the tile feed bounds it).
-template <int KIND, bool WIDE>
-__device__ __forceinline__ void stage_rows256(float (&acc)[128], float (&t)[64], const uint8_t *smem, int st, int wg,
-                                              int r, int q) {
-  using L = layout<256>;
-  const uint64_t da = ptx::wgmma_desc_sw128(smem + st * L::A_BYTES + wg * 64 * BK);
-  const float *sfa = reinterpret_cast<const float *>(smem + L::SFA_OFF) + st * L::SFA + wg * 64;
-  const float fa0 = sfa[r], fa1 = sfa[r + 8];
-  // Column 8j + 2q + h's scale sits at quad q's entry 2j + h: half c's
-  // block scale is column 128c + 2q's, entry 32c.
-  const float *sfb = reinterpret_cast<const float *>(smem + L::SFB_OFF) + st * L::SFB + q * L::FB_STRIDE;
-#pragma unroll
-  for (int c = 0; c < 2; ++c) {
-    const float fb = sfb[32 * c];
-    const uint64_t db = ptx::wgmma_desc_sw128(smem + L::B_OFF + st * L::B_BYTES + c * 128 * BK);
-#pragma unroll
-    for (int i = 0; i < 64; ++i) ptx::fence_reg(t[i]);
-    ptx::wgmma_fence();
-#pragma unroll
-    for (int kb = 0; kb < KB_STAGE; ++kb) ptx::wgmma_m64k32_fp8<128, KIND>(t, da + kb * 2, db + kb * 2, kb > 0);
-    ptx::wgmma_commit();
-    const float f0 = __fmul_rn(fa0, fb), f1 = __fmul_rn(fa1, fb);
-    ptx::wgmma_wait<0>();
-#pragma unroll
-    for (int i = 0; i < 64; ++i) ptx::fence_reg(t[i]);
-#pragma unroll
-    for (int j = 0; j < 16; ++j)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int i = 4 * j + h, o = 64 * c + i;
-        if (!WIDE) {
-          acc[o] = __fmaf_rn(t[i], f0, acc[o]);
-          acc[o + 2] = __fmaf_rn(t[i + 2], f1, acc[o + 2]);
-        } else {  // a scale outside 2^-63 .. 2^63 in this stage: binary64
-          acc[o] = __double2float_rn(__fma_rn((double)t[i], (double)fa0 * fb, (double)acc[o]));
-          acc[o + 2] = __double2float_rn(__fma_rn((double)t[i + 2], (double)fa1 * fb, (double)acc[o + 2]));
-        }
-      }
-  }
-}
 #endif  // MXB_SM90A
 
 // Persistent: CTA b computes work units b, b + gridDim.x, ...; a unit is a
@@ -832,55 +793,42 @@ __global__ void __launch_bounds__(THREADS, 1)
     load_scalars(o);
     return o;
   };
-  if constexpr (B128 && BN == 256) {  // warpgroups own rows, 256 columns (stage_rows256)
-    float acc[128], t[64];
+  if constexpr (B128 && BN >= 128) {  // warpgroups own rows (stage_rows)
+    float acc[BN / 2], t[64];
     uint32_t g = 0;
     for (int u = blockIdx.x; u < units; u += gridDim.x) {
       const unit_tile ut = unit_of(p, u, tiles_m, BN);
       const int m0 = ut.m0 + wg * 64, n0 = ut.n0, sp = u % p.splits;
       const int s0 = ut.s0, s1 = ut.s1;
 #pragma unroll
-      for (int i = 0; i < 128; ++i) acc[i] = 0.0f;
-#pragma unroll 1
-      for (int s = s0; s < s1; ++s, ++g) {
-        const int st = g % L::STAGES;
-        ptx::mbar_wait(&full[st], (g / L::STAGES) & 1);
-        if (wide_stage<BN>(smem, st)) stage_rows256<KIND, true>(acc, t, smem, st, wg, r, q);
-        else stage_rows256<KIND, false>(acc, t, smem, st, wg, r, q);
-        ptx::mbar_arrive(&empty[st]);
-      }
-      const out_view o = out_now();
-      const float at = mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f);
-      store_subtile<16>(p, o, at, acc, m0, ut.m_end, ut.crow, n0, r, q, sp);
-      store_subtile<16>(p, o, at, acc + 64, m0, ut.m_end, ut.crow, n0 + 128, r, q, sp);
-    }
-    return;
-  } else if constexpr (B128 && BN == 128) {  // warpgroups own rows (stage_rows)
-    float acc[64], t[64];
-    uint32_t g = 0;
-    for (int u = blockIdx.x; u < units; u += gridDim.x) {
-      const unit_tile ut = unit_of(p, u, tiles_m, BN);
-      const int m0 = ut.m0 + wg * 64, n0 = ut.n0, sp = u % p.splits;
-      const int s0 = ut.s0, s1 = ut.s1;
-#pragma unroll
-      for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+      for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
 #pragma unroll 1
       for (int s = s0; s < s1; ++s, ++g) {
         const int st = g % L::STAGES;
         ptx::mbar_wait(&full[st], (g / L::STAGES) & 1);
         const bool wide = wide_stage<BN>(smem, st);
-        if (p.sb_brows == 128) {
-          if (wide) stage_rows<KIND, true, true>(acc, t, smem, st, wg, r, q);
-          else stage_rows<KIND, false, true>(acc, t, smem, st, wg, r, q);
+        if constexpr (BN == 256) {  // B's blocks 128 x 128 (the plan's condition)
+#pragma unroll
+          for (int c = 0; c < 2; ++c) {
+            float(&half)[64] = *reinterpret_cast<float(*)[64]>(acc + 64 * c);
+            if (wide) stage_rows<BN, KIND, true, true>(half, t, smem, st, wg, r, q, c);
+            else stage_rows<BN, KIND, false, true>(half, t, smem, st, wg, r, q, c);
+          }
+        } else if (p.sb_brows == 128) {
+          if (wide) stage_rows<BN, KIND, true, true>(acc, t, smem, st, wg, r, q);
+          else stage_rows<BN, KIND, false, true>(acc, t, smem, st, wg, r, q);
         } else if (wide) {
-          stage_rows<KIND, true, false>(acc, t, smem, st, wg, r, q);
+          stage_rows<BN, KIND, true, false>(acc, t, smem, st, wg, r, q);
         } else {
-          stage_rows<KIND, false, false>(acc, t, smem, st, wg, r, q);
+          stage_rows<BN, KIND, false, false>(acc, t, smem, st, wg, r, q);
         }
         ptx::mbar_arrive(&empty[st]);
       }
       const out_view o = out_now();
-      store_subtile<16>(p, o, mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f), acc, m0, ut.m_end, ut.crow, n0, r, q, sp);
+      const float at = mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f);
+#pragma unroll
+      for (int h = 0; h < BN / 128; ++h)
+        store_subtile<16>(p, o, at, acc + 64 * h, m0, ut.m_end, ut.crow, n0 + 128 * h, r, q, sp);
     }
     return;
   } else {
