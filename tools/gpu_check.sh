@@ -24,7 +24,7 @@ done
 tail -n 5 "$out/sanitizer.log"
 echo "== racecheck (the sm_90a kernels and the grouped GEMM)" | tee "$out/racecheck.log"
 for f in 'cuda_gemm/fast_sm90_mx_fp8_is_deterministic' 'cuda_gemm/fast_decode_m16_is_deterministic' \
-         'cuda_gemm/fast_sm90_w4_within_bound' 'grouped_gemm_cuda/*'; do
+         'cuda_gemm/fast_sm90_fp8_block_256_column_tiles' 'cuda_gemm/fast_sm90_w4_within_bound' 'grouped_gemm_cuda/*'; do
   compute-sanitizer --tool racecheck --error-exitcode 99 "$build/tests/mxblas_tests" --jobs=1 --filter "$f" \
     >>"$out/racecheck.log" 2>&1 || rc=1
 done
