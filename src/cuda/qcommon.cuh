@@ -16,6 +16,37 @@ __device__ __forceinline__ uint4 philox_group(uint64_t seed, uint64_t offset, ui
                               make_uint2((uint32_t)seed, (uint32_t)(seed >> 32)));
 }
 
+// philox_group(seed, offset, g) for a group g < 2^32 (counter (g, 0,
+// offset), key seed), for kernels that draw many groups of one (seed,
+// offset): philox_g32 takes the call's constants k (sr_consts, computed once
+// a block), the first round's words that depend on the offset and seed alone
+// (counter word 1 is 0) and the keys of rounds 2-10, which
+// curand_Philox4x32_10 derives from the seed in every call.
+constexpr uint32_t PH_M0 = 0xD2511F53u, PH_M1 = 0xCD9E8D57u, PH_W0 = 0x9E3779B9u, PH_W1 = 0xBB67AE85u;
+// Word t (0..5) of the constants: {hi(M1 o.lo) ^ s.lo, lo(M1 o.lo), o.hi ^ s.hi, 0}, then the key pairs
+// (s.lo + r W0, s.hi + r W1) of rounds r + 1 = 2..10, two a word.
+__device__ __forceinline__ uint4 sr_consts(uint64_t seed, uint64_t offset, int t) {
+  const uint32_t s0 = (uint32_t)seed, s1 = (uint32_t)(seed >> 32), o0 = (uint32_t)offset, o1 = (uint32_t)(offset >> 32);
+  if (t == 0) return make_uint4(__umulhi(PH_M1, o0) ^ s0, PH_M1 * o0, o1 ^ s1, 0u);
+  const uint32_t r = 2 * t - 1;  // rounds r + 1 and r + 2 (r + 2 = 11: unused)
+  return make_uint4(s0 + r * PH_W0, s1 + r * PH_W1, s0 + (r + 1) * PH_W0, s1 + (r + 1) * PH_W1);
+}
+__device__ __forceinline__ uint4 philox_g32(uint32_t g, const uint4 (&k)[6]) {
+  const uint4 k0 = k[0];
+  uint32_t x = k0.x, y = k0.y, z = __umulhi(PH_M0, g) ^ k0.z, w = PH_M0 * g;  // round 1
+#pragma unroll
+  for (int r = 1; r < 10; r++) {
+    const uint4 kk = k[(r + 1) / 2];
+    const uint32_t kx = (r & 1) ? kk.x : kk.z, ky = (r & 1) ? kk.y : kk.w;
+    const uint32_t hi0 = __umulhi(PH_M0, x), lo0 = PH_M0 * x, hi1 = __umulhi(PH_M1, z), lo1 = PH_M1 * z;
+    x = hi1 ^ y ^ kx;
+    y = lo1;
+    z = hi0 ^ w ^ ky;
+    w = lo0;
+  }
+  return make_uint4(x, y, z, w);
+}
+
 __device__ __forceinline__ uint32_t word_of(uint4 w, int k) { return k == 0 ? w.x : k == 1 ? w.y : k == 2 ? w.z : w.w; }
 
 // Word k (0..7) of the pair w0:w1.
