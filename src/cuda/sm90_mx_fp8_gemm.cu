@@ -833,37 +833,37 @@ __global__ void __launch_bounds__(THREADS, 1)
     }
     return;
   } else {  // (not compiled for 256 columns, which only the branch above takes)
-  float acc[BN / 2], tmp[depth<BN>::NB][BN / 4];
-  uint32_t g = 0;
-  for (int u = blockIdx.x; u < units; u += gridDim.x) {
-    const unit_tile ut = unit_of(p, u, tiles_m, BN);
-    const int m0 = ut.m0, n0 = ut.n0, sp = u % p.splits;
-    const int s0 = ut.s0, s1 = ut.s1;
+    float acc[BN / 2], tmp[depth<BN>::NB][BN / 4];
+    uint32_t g = 0;
+    for (int u = blockIdx.x; u < units; u += gridDim.x) {
+      const unit_tile ut = unit_of(p, u, tiles_m, BN);
+      const int m0 = ut.m0, n0 = ut.n0, sp = u % p.splits;
+      const int s0 = ut.s0, s1 = ut.s1;
 #pragma unroll
-    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+      for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
 #pragma unroll 1
-    for (int s = s0; s < s1; ++s, ++g) {
-      const int st = g % L::STAGES;
-      ptx::mbar_wait(&full[st], (g / L::STAGES) & 1);
-      if (B128) {
-        if (wide_stage<BN>(smem, st)) stage_block<BN, KIND, true>(acc, tmp, smem, st, wg, r, q);
-        else stage_block<BN, KIND, false>(acc, tmp, smem, st, wg, r, q);
-      } else if (wide_stage<BN>(smem, st)) {
-        stage_wide<BN, KIND>(acc, tmp[0], smem, st, wg, r, q);
-      } else {
-        stage<BN, KIND>(acc, tmp, smem, st, wg, r, q);
+      for (int s = s0; s < s1; ++s, ++g) {
+        const int st = g % L::STAGES;
+        ptx::mbar_wait(&full[st], (g / L::STAGES) & 1);
+        if (B128) {
+          if (wide_stage<BN>(smem, st)) stage_block<BN, KIND, true>(acc, tmp, smem, st, wg, r, q);
+          else stage_block<BN, KIND, false>(acc, tmp, smem, st, wg, r, q);
+        } else if (wide_stage<BN>(smem, st)) {
+          stage_wide<BN, KIND>(acc, tmp[0], smem, st, wg, r, q);
+        } else {
+          stage<BN, KIND>(acc, tmp, smem, st, wg, r, q);
+        }
+        // This thread is done with the stage (tiles and scales): each math
+        // thread arrives, so each releases its own shared-memory reads.
+        ptx::mbar_arrive(&empty[st]);
       }
-      // This thread is done with the stage (tiles and scales): each math
-      // thread arrives, so each releases its own shared-memory reads.
-      ptx::mbar_arrive(&empty[st]);
-    }
-    const out_view o = out_now();
-    const float at = mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f);
+      const out_view o = out_now();
+      const float at = mxb_gemm_alpha_t(o.alpha, 1.0f, 1.0f);
 #pragma unroll
-    for (int sub = 0; sub < 2; ++sub)
-      store_subtile<BN / 16>(p, o, at, acc + sub * (BN / 4), m0 + 64 * sub, ut.m_end, ut.crow, n0 + wg * (BN / 2), r, q,
-                             sp);
-  }
+      for (int sub = 0; sub < 2; ++sub)
+        store_subtile<BN / 16>(p, o, at, acc + sub * (BN / 4), m0 + 64 * sub, ut.m_end, ut.crow, n0 + wg * (BN / 2),
+                               r, q, sp);
+    }
   }
 #endif
 }
