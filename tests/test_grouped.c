@@ -243,21 +243,35 @@ Test(grouped_gemm, e256_experts_equal_the_dense_gemm_of_each) {
   mxb_context_destroy(ctx);
 }
 
+/* The CPU tests' common start: a CPU context, A [M, K] in MXFP8 E4M3 with
+ * linear scales from x (freed here), and E stacked MXFP8 E4M3 experts
+ * [N, K] from seed; mx_case_end undoes it. */
+static mxb_context_t *mx_case(mxbt_operand *A, stack *B, float *x, int64_t M, int E, int64_t N, int64_t K,
+                              uint64_t seed) {
+  mxb_context_t *ctx;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
+  mxbt_operand_make(A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, x);
+  free(x);
+  stack_make(B, MXB_FORMAT_MXFP8_E4M3, E, N, K, seed);
+  return ctx;
+}
+static void mx_case_end(mxb_context_t *ctx, mxbt_operand *A, stack *B, int E) {
+  stack_free(B, E);
+  mxbt_operand_free(A);
+  mxb_context_destroy(ctx);
+}
+
 /* The descriptor's epilogue applies to every group, with expert e's bias
  * at bias + e * N: each group equals the dense GEMM of its expert with that
  * bias and the same activation. */
 Test(grouped_gemm, epilogue_takes_each_experts_bias) {
-  mxb_context_t *ctx;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
   const int E = 3;
   const int64_t N = 24, K = 64, M = 30;
   const int32_t off[4] = {0, 11, 11, 30};
   float *x = mxbt_gemm_input(M, K, 77, MXBT_IN_NORMAL, 0);
   mxbt_operand A;
-  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, x);
-  free(x);
   stack B;
-  stack_make(&B, MXB_FORMAT_MXFP8_E4M3, E, N, K, 78);
+  mxb_context_t *ctx = mx_case(&A, &B, x, M, E, N, K, 78);
   float bias[3 * 24];
   for (int i = 0; i < E * N; i++) bias[i] = (float)(i % 13) - 6.0f;
   mxb_gemm_desc_t d;
@@ -280,16 +294,12 @@ Test(grouped_gemm, epilogue_takes_each_experts_bias) {
         cr_assert_eq(mxbt_f2u(C[r * N + n]), mxbt_f2u(R[r * N + n]), "group %d row %lld col %lld", e, (long long)r,
                      (long long)n);
   }
-  stack_free(&B, E);
-  mxbt_operand_free(&A);
-  mxb_context_destroy(ctx);
+  mx_case_end(ctx, &A, &B, E);
 }
 
 /* Masked: group e owns rows [e * max_m, e * max_m + count); NaN rows beyond
  * the counts never reach a result and are not written. */
 Test(grouped_gemm, masked_counts_leave_padding_rows_alone) {
-  mxb_context_t *ctx;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
   const int E = 4;
   const int64_t max_m = 6, N = 32, K = 64, M = E * max_m;
   const int64_t counts[4] = {6, 0, 1, 4};
@@ -301,10 +311,8 @@ Test(grouped_gemm, masked_counts_leave_padding_rows_alone) {
       for (int64_t k = 0; k < K; k++) x[r * K + k] = NAN;
   }
   mxbt_operand A;
-  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, x);
-  free(x);
   stack B;
-  stack_make(&B, MXB_FORMAT_MXFP8_E4M3, E, N, K, 9);
+  mxb_context_t *ctx = mx_case(&A, &B, x, M, E, N, K, 9);
   mxb_gemm_desc_t d;
   mxb_gemm_desc_init(&d);
   const int32_t idx[4] = {6, 0, 1, 4};
@@ -321,9 +329,7 @@ Test(grouped_gemm, masked_counts_leave_padding_rows_alone) {
   cr_assert_eq(status, 0);
   check_groups(ctx, &d, &A, &B, E, N, start, counts, C, "masked");
   free(C);
-  stack_free(&B, E);
-  mxbt_operand_free(&A);
-  mxb_context_destroy(ctx);
+  mx_case_end(ctx, &A, &B, E);
 }
 
 /* A group is valid when it starts at or after the end of every earlier valid
@@ -331,16 +337,12 @@ Test(grouped_gemm, masked_counts_leave_padding_rows_alone) {
  * reported (the status word names the first bad group), those groups' rows
  * stay untouched and the other groups are computed. */
 Test(grouped_gemm, bad_offsets_are_reported_and_skipped) {
-  mxb_context_t *ctx;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
   const int E = 3;
   const int64_t M = 20, N = 16, K = 32;
   float *x = mxbt_gemm_input(M, K, 3, MXBT_IN_NORMAL, 0);
   mxbt_operand A;
-  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, M, K, x);
-  free(x);
   stack B;
-  stack_make(&B, MXB_FORMAT_MXFP8_E4M3, E, N, K, 4);
+  mxb_context_t *ctx = mx_case(&A, &B, x, M, E, N, K, 4);
   mxb_gemm_desc_t d;
   mxb_gemm_desc_init(&d);
   const struct { int32_t off[4]; int32_t want; } cases[] = {
@@ -379,9 +381,7 @@ Test(grouped_gemm, bad_offsets_are_reported_and_skipped) {
     check_groups(ctx, &d, &A, &B2, ok, N, start, rows, C, "bad offsets");
     free(C);
   }
-  stack_free(&B, E);
-  mxbt_operand_free(&A);
-  mxb_context_destroy(ctx);
+  mx_case_end(ctx, &A, &B, E);
 }
 
 /* ---- K split (weight gradients) -------------------------------------- */
@@ -507,14 +507,10 @@ Test(grouped_gemm, k_groups_with_bad_offsets_are_reported_and_skipped) {
 }
 
 Test(grouped_gemm, bad_arguments_are_refused) {
-  mxb_context_t *ctx;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &ctx), MXB_SUCCESS);
   float *x = mxbt_gemm_input(8, 32, 1, MXBT_IN_NORMAL, 0);
   mxbt_operand A;
-  mxbt_operand_make(&A, MXB_FORMAT_MXFP8_E4M3, MXB_SCALE_LAYOUT_LINEAR, 8, 32, x);
-  free(x);
   stack B;
-  stack_make(&B, MXB_FORMAT_MXFP8_E4M3, 2, 16, 32, 2);
+  mxb_context_t *ctx = mx_case(&A, &B, x, 8, 2, 16, 32, 2);
   const int32_t off[3] = {0, 4, 8};
   size_t ws;
   mxb_grouped_gemm_desc_t g;
@@ -559,9 +555,7 @@ Test(grouped_gemm, bad_arguments_are_refused) {
   cr_assert_neq(mxb_grouped_gemm(ctx, &g, &A.h, &B.h, C, w, 0, NULL), MXB_SUCCESS); /* short workspace */
   for (int i = 0; i < 8 * 16; i++) cr_assert_eq(mxbt_f2u(C[i]), mxbt_f2u(SENTINEL));
   free(w);
-  stack_free(&B, 2);
-  mxbt_operand_free(&A);
-  mxb_context_destroy(ctx);
+  mx_case_end(ctx, &A, &B, 2);
 }
 
 /* ------------------------------------------------------------------ CUDA */
