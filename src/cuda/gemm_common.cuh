@@ -244,6 +244,12 @@ __device__ __forceinline__ void reduce_partials(const float *part, int splits, i
     put(m, i - m * cols, v);
   }
 }
+// Blocks of `threads` for reduce_partials over [rows, cols] (four columns
+// a thread where cols % 4 == 0), at most cap.
+static inline unsigned reduce_blocks(int64_t rows, int64_t cols, int threads, int64_t cap) {
+  const int64_t n = rows * cols, nb = (cols % 4 == 0 ? n / 4 : n) / threads + 1;
+  return (unsigned)(nb < cap ? nb : cap);
+}
 static inline bool has_epilogue(const out_view &o) {
   return o.bias || o.act != MXB_ACT_NONE || o.dtype == MXB_DTYPE_FP16 || o.aux;
 }

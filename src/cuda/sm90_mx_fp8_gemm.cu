@@ -941,9 +941,7 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const plan &pl, fl
   kernel<<<units < sms ? (int)units : sms, THREADS, layout<BN>::BYTES, st>>>(ta, tb, k);
   MXB_TRY(launch_status("sm90_mx_fp8_kernel"));
   if (splits == 1) return MXB_SUCCESS;
-  const int64_t n = p.M * p.N;
-  const int64_t nb = (k.N % 4 == 0 ? n / 4 : n) / 256 + 1;
-  reduce_splits<<<(int)(nb < 1024 ? nb : 1024), 256, 0, st>>>(k);
+  reduce_splits<<<reduce_blocks(p.M, p.N, 256, 1024), 256, 0, st>>>(k);
   return launch_status("reduce_splits");
 }
 

@@ -567,9 +567,7 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
                       "cudaLaunchKernelEx(sm90_w4_kernel)"));
   MXB_TRY(launch_status("sm90_w4_kernel"));
   if (w.splits == 1) return MXB_SUCCESS;
-  const int64_t n = p.M * p.N;
-  const int64_t nb = (p.N % 4 == 0 ? n / 4 : n) / 256 + 1;
-  w4_reduce<<<(unsigned)(nb < 2048 ? nb : 2048), 256, 0, st>>>(k);
+  w4_reduce<<<reduce_blocks(p.M, p.N, 256, 2048), 256, 0, st>>>(k);
   return launch_status("w4_reduce");
 }
 
