@@ -255,17 +255,20 @@ MXB_HD float mxb_nvfp4_block_error_f32(const float *x, int n, const uint8_t *cod
  * condition makes it false; near-ties, tiny or non-finite sums get -1
  * (tests/test_four_over_six.c checks the verdicts against the binary64
  * comparison on near-tie and wide-range blocks). */
-MXB_HD int mxb_nvfp4_fos_verdict_f32(const float *x, int n, const uint8_t *c6, uint8_t s6, const uint8_t *c4,
-                                     uint8_t s4, const mxb_nvfp4_ts *t) {
-  const float D6 = mxb_nvfp4_dequant_scale(s6, t->A, t->flags), D4 = mxb_nvfp4_dequant_scale(s4, t->A, t->flags);
-  const int mse = t->four_six == MXB_FOUR_OVER_SIX_MSE;
-  const float f6 = mxb_nvfp4_block_error_f32(x, n, c6, D6, mse), f4 = mxb_nvfp4_block_error_f32(x, n, c4, D4, mse);
+MXB_HD int mxb_nvfp4_fos_verdict_sums(float f6, float f4) {
   if (f6 <= MXB_FLT_MAX && f4 <= MXB_FLT_MAX) { /* false for Inf and NaN */
     const float lo = 1.0f - 0x1p-16f, hi = 1.0f + 0x1p-16f;
     if (f6 >= 0x1p-100f && f4 * hi < f6 * lo) return 1;
     if (f4 >= 0x1p-100f && f4 * lo > f6 * hi) return 0;
   }
   return -1;
+}
+MXB_HD int mxb_nvfp4_fos_verdict_f32(const float *x, int n, const uint8_t *c6, uint8_t s6, const uint8_t *c4,
+                                     uint8_t s4, const mxb_nvfp4_ts *t) {
+  const float D6 = mxb_nvfp4_dequant_scale(s6, t->A, t->flags), D4 = mxb_nvfp4_dequant_scale(s4, t->A, t->flags);
+  const int mse = t->four_six == MXB_FOUR_OVER_SIX_MSE;
+  return mxb_nvfp4_fos_verdict_sums(mxb_nvfp4_block_error_f32(x, n, c6, D6, mse),
+                                    mxb_nvfp4_block_error_f32(x, n, c4, D4, mse));
 }
 /* Four Over Six's choice for a 1x16 block: whether c4 (scale s4) has the
  * smaller error, mxb_nvfp4_block_error(c4) < mxb_nvfp4_block_error(c6),

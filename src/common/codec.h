@@ -246,14 +246,22 @@ MXB_HD float mxb_e2m1_decode(uint32_t code) {
   return mxb_u2f(u | (code & 8u) << 28);
 }
 /* The same for x known not to be NaN (Inf saturates): without the final
- * select. */
-MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan(float x) {
+ * select; *grid gets the code's magnitude, |mxb_e2m1_decode(code)|, which
+ * the sum a + m holds (a rounded to the grid; Four Over Six's error terms
+ * take it from there instead of decoding the code). */
+MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan_grid(float x, float *grid) {
   uint32_t u = mxb_f2u(x);
   float a = mxb_min_pos(fabsf(x), 6.0f); /* |x| as an operand of the min on the device */
   uint32_t e = mxb_f2u(a) & MXB_F32_INF;
   e = e > 0x3F800000u ? e : 0x3F800000u;
   uint32_t m = e + (22u << 23);
-  return (mxb_f2u(a + mxb_u2f(m)) - m + ((e - 0x3F800000u) >> 22)) | ((u >> 28) & 0x8u);
+  float t = a + mxb_u2f(m);
+  *grid = t - mxb_u2f(m); /* exact: t and m share a binade */
+  return (mxb_f2u(t) - m + ((e - 0x3F800000u) >> 22)) | ((u >> 28) & 0x8u);
+}
+MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan(float x) {
+  float grid;
+  return mxb_e2m1_encode_rne_nonnan_grid(x, &grid);
 }
 /* E2M1 SR (NUMERICS 2.2): step = 2^(e-1) with e = binade of |x| clamped to
  * >= 0 (0.5, 1, 2 for |x| < 8; from 8 on, t >= 8 saturates whatever the

@@ -78,6 +78,56 @@ constexpr int lanes_of() {
   return mxb_fmt_block_cols(F) * in_t<DT>::size >= 128 ? 2 : 1;
 }
 
+// A candidate of Four Over Six for a finite block: the codes of v * enc
+// (mxb_e2m1_encode_rne_nonnan's) and the fp32 sum of the block's error terms
+// as mxb_nvfp4_block_error_f32 takes them, |fl(g D) - |x|| or its square
+// for the code's magnitude g (the terms are even in x: RNE is symmetric,
+// and a code carries x's sign). The products are kept apart from the sums
+// (__fmul_rn): the terms are those of the fp32 values v_j.
+template <bool MSE>
+__device__ __forceinline__ float fos_candidate(const float (&v)[16], float enc, float D, uint32_t (&w)[2]) {
+  float f = 0.0f;
+  w[0] = w[1] = 0;
+#pragma unroll
+  for (int k = 0; k < 16; k++) {
+    float g;
+    w[k / 8] |= mxb_e2m1_encode_rne_nonnan_grid(v[k] * enc, &g) << (4 * (k % 8));
+    const float d = __fsub_rn(__fmul_rn(g, D), fabsf(v[k]));
+    f = __fadd_rn(f, MSE ? __fmul_rn(d, d) : fabsf(d));
+  }
+  return f;
+}
+
+// Four Over Six on a finite block whose two candidates' decode scales are
+// normal: both candidates' codes and fp32 error sums, the choice by the fp32
+// verdict (mxb_nvfp4_fos_verdict_sums) and, where it cannot tell (near-ties,
+// tiny or overflowing sums: rare), by the shared binary64 comparison, so
+// always mxb_nvfp4_fos_takes4's choice. On the device the binary64 terms
+// cost three conversions an element at a quarter of the fp32 rate; the fp32
+// terms cost four fp32 operations, and the encoder's sum a + m gives g.
+template <bool MSE>
+__device__ __forceinline__ void fos_block(const float (&v)[16], const mxb_nvfp4_ts &ts, float enc6, uint8_t &s,
+                                          uint8_t s4, float enc4, uint32_t (&w)[2]) {
+  const float D6 = mxb_nvfp4_dequant_scale(s, ts.A, ts.flags), D4 = mxb_nvfp4_dequant_scale(s4, ts.A, ts.flags);
+  uint32_t w4[2];
+  const float f6 = fos_candidate<MSE>(v, enc6, D6, w), f4 = fos_candidate<MSE>(v, enc4, D4, w4);
+  int take4 = mxb_nvfp4_fos_verdict_sums(f6, f4);
+  if (take4 < 0) {
+    uint8_t c6[16], c4[16];
+#pragma unroll
+    for (int k = 0; k < 16; k++) {
+      c6[k] = (uint8_t)((w[k / 8] >> (4 * (k % 8))) & 0xFu);
+      c4[k] = (uint8_t)((w4[k / 8] >> (4 * (k % 8))) & 0xFu);
+    }
+    take4 = mxb_nvfp4_fos_takes4(v, 16, c6, s, c4, s4, &ts);
+  }
+  if (take4) {
+    s = s4;
+    w[0] = w4[0];
+    w[1] = w4[1];
+  }
+}
+
 // F: NVFP4 or an MX format. AMAX (NVFP4): the first pass, folding the
 // admitted block amaxes into *a.amax, as the general kernel's pass does.
 // With two lanes a block (H = 2), each lane loads, encodes and stores one
@@ -168,29 +218,23 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       if (fast) {
         if constexpr (NV && SR) {
           fast = nvfp4_encode_finite_sr(v, am, ts, rw[0], s, w);
+        } else if constexpr (NV && FOS) {
+          float enc;
+          fast = nvfp4_finite_scale(am, ts, s, enc);
+          const uint8_t s4 = mxb_nvfp4_block_scale4(am, &ts);
+          const float d4 = mxb_ue4m3_decode(s4) * ts.S_dec;
+          if (fast && s4 != s && d4 > 0.0f && d4 < 0x1p-126f) {
+            fast = false;  // the 4 candidate's scale is subnormal: the shared block code
+          } else if (fast && s4 != s) {
+            if (ts.four_six == MXB_FOUR_OVER_SIX_MSE)
+              fos_block<true>(v, ts, enc, s, s4, fminf(1.0f / d4, MXB_FLT_MAX), w);
+            else
+              fos_block<false>(v, ts, enc, s, s4, fminf(1.0f / d4, MXB_FLT_MAX), w);
+          } else if (fast) {
+            encode_finite<MXB_ELEM_E2M1, 16>(p, v, enc, w);
+          }
         } else if constexpr (NV) {
           fast = nvfp4_encode_finite(v, am, ts, s, w);
-          if constexpr (FOS) {
-            const uint8_t s4 = mxb_nvfp4_block_scale4(am, &ts);
-            const float d4 = mxb_ue4m3_decode(s4) * ts.S_dec;
-            if (fast && s4 != s && d4 > 0.0f && d4 < 0x1p-126f) {
-              fast = false;  // the 4 candidate's scale is subnormal: the shared block code
-            } else if (fast && s4 != s) {
-              uint32_t w4[2];
-              encode_finite<MXB_ELEM_E2M1, 16>(p, v, fminf(1.0f / d4, MXB_FLT_MAX), w4);
-              uint8_t c6[16], c4[16];
-#pragma unroll
-              for (int k = 0; k < 16; k++) {
-                c6[k] = (uint8_t)((w[k / 8] >> (4 * (k % 8))) & 0xFu);
-                c4[k] = (uint8_t)((w4[k / 8] >> (4 * (k % 8))) & 0xFu);
-              }
-              if (mxb_nvfp4_fos_takes4(v, 16, c6, s, c4, s4, &ts)) {
-                s = s4;
-                w[0] = w4[0];
-                w[1] = w4[1];
-              }
-            }
-          }
         } else {
           s = mxb_e8m0_scale(__float_as_uint(am), (mxb_scale_rule_t)a.rule, &p);
           fast = s <= g.mx_bmax;
