@@ -415,3 +415,61 @@ Test(four_over_six, fp32_filter_gives_the_binary64_choice) {
   cr_assert(by_f32 > 50000 && by_f64 > 1000 && took4 > 10000, "both ways exercised: %ld fp32, %ld binary64, %ld 4",
             by_f32, by_f64, took4);
 }
+
+/* The same for 16x16 tiles (NUMERICS 4.1.1, as the CUDA 2D kernel decides):
+ * fp32 row sums (mxb_nvfp4_block_error_f32) added by the butterfly of
+ * mxb_nvfp4_tile_error, then mxb_nvfp4_fos_verdict_sums, agree with the
+ * binary64 tile errors wherever they decide: random tiles over wide scale
+ * ranges, ties on a small grid and near-ties a few ulps off them. */
+static float tile_sum_f32(const float *e) {
+  float a[8], b[4], c[2];
+  for (int r = 0; r < 8; r++) a[r] = e[r] + e[r + 8];
+  for (int r = 0; r < 4; r++) b[r] = a[r] + a[r + 4];
+  for (int r = 0; r < 2; r++) c[r] = b[r] + b[r + 2];
+  return c[0] + c[1];
+}
+Test(four_over_six, fp32_tile_filter_gives_the_binary64_choice) {
+  uint64_t st = 11;
+  long by_f32 = 0, by_f64 = 0, took4 = 0;
+  for (int it = 0; it < 30000; it++) {
+    const int kind = it % 3, e = (int)(mxbt_next(&st) % 201) - 100;
+    float x[16][16];
+    float a_b = 0.0f;
+    for (int r = 0; r < 16; r++)
+      for (int j = 0; j < 16; j++) {
+        x[r][j] = kind ? (float)ldexp((double)(int)(mxbt_next(&st) % 13) - 6.0, e) : (float)ldexp(mxbt_uniform(&st), e);
+        if (kind == 2 && (mxbt_next(&st) & 1)) x[r][j] = nextafterf(x[r][j], (mxbt_next(&st) & 1) ? INFINITY : -INFINITY);
+        a_b = fmaxf(a_b, fabsf(x[r][j]));
+      }
+    const float A = kind ? a_b * (float)(1 + mxbt_next(&st) % 4) : (float)ldexp(1.0, e + (int)(mxbt_next(&st) % 41) - 20);
+    mxb_nvfp4_ts t = mxb_nvfp4_tensor_scales(A, 0);
+    const int mse = it & 1;
+    t.four_six = mse ? MXB_FOUR_OVER_SIX_MSE : MXB_FOUR_OVER_SIX_MAE;
+    mxb_nvfp4_ts t0 = t;
+    t0.four_six = 0;
+    const uint8_t s6 = mxb_nvfp4_block_scale(a_b, &t0), s4 = mxb_nvfp4_block_scale4(a_b, &t0);
+    if (s4 == s6) continue;
+    const float D6 = mxb_nvfp4_dequant_scale(s6, t.A, t.flags), D4 = mxb_nvfp4_dequant_scale(s4, t.A, t.flags);
+    double e6[16], e4[16];
+    float f6[16], f4[16];
+    for (int r = 0; r < 16; r++) {
+      uint8_t c6[16], c4[16];
+      mxb_nvfp4_encode_block(x[r], 16, s6, &t0, NULL, c6);
+      mxb_nvfp4_encode_block(x[r], 16, s4, &t0, NULL, c4);
+      e6[r] = mxb_nvfp4_block_error(x[r], 16, c6, s6, &t);
+      e4[r] = mxb_nvfp4_block_error(x[r], 16, c4, s4, &t);
+      f6[r] = mxb_nvfp4_block_error_f32(x[r], 16, c6, D6, mse);
+      f4[r] = mxb_nvfp4_block_error_f32(x[r], 16, c4, D4, mse);
+    }
+    const int want = mxb_nvfp4_tile_error(e4) < mxb_nvfp4_tile_error(e6);
+    const int verdict = mxb_nvfp4_fos_verdict_sums(tile_sum_f32(f6), tile_sum_f32(f4));
+    cr_assert(verdict < 0 || verdict == want, "tile %d (kind %d, 2^%d): fp32 verdict %d, binary64 %d", it, kind, e,
+              verdict, want);
+    took4 += want;
+    if (verdict >= 0) by_f32++;
+    else by_f64++;
+  }
+  cr_log_info("Four Over Six tiles: %ld by the fp32 sums, %ld in binary64, %ld took 4", by_f32, by_f64, took4);
+  cr_assert(by_f32 > 10000 && by_f64 > 100 && took4 > 1000, "both ways exercised: %ld fp32, %ld binary64, %ld 4",
+            by_f32, by_f64, took4);
+}

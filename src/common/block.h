@@ -254,7 +254,11 @@ MXB_HD float mxb_nvfp4_block_error_f32(const float *x, int n, const uint8_t *cod
  * beyond both binary64 sums' errors: their comparison is true; the mirror
  * condition makes it false; near-ties, tiny or non-finite sums get -1
  * (tests/test_four_over_six.c checks the verdicts against the binary64
- * comparison on near-tie and wide-range blocks). */
+ * comparison on near-tie and wide-range blocks). The argument holds for any
+ * sums within 24u E + 2^-140 of E (their ratio then moves by at most
+ * 2 x 24u, far inside the 2^-15 that the factors 1 -+ 2^-16 leave), so
+ * mxb_nvfp4_fos_verdict_sums also decides a 16x16 tile from fp32 row sums
+ * added in mxb_nvfp4_tile_error's order (22u: 18u a row, 4 additions). */
 MXB_HD int mxb_nvfp4_fos_verdict_sums(float f6, float f4) {
   if (f6 <= MXB_FLT_MAX && f4 <= MXB_FLT_MAX) { /* false for Inf and NaN */
     const float lo = 1.0f - 0x1p-16f, hi = 1.0f + 0x1p-16f;

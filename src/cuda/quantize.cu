@@ -135,7 +135,49 @@ __global__ void __launch_bounds__(256, FOS ? 2 : 3) nvfp4_kernel(QArgs a) {
       t0.four_six = 0;
       const float a_b = __uint_as_float(ab);
       const uint8_t s6 = mxb_nvfp4_block_scale(a_b, &t0), s4 = mxb_nvfp4_block_scale4(a_b, &t0);
-      if (!nan_block && s4 != s6) {
+      // RNE on a finite tile whose two decode scales are normal (all of it
+      // the tile's, so the branches are the half-warp's): the rows' fp32
+      // error sums, summed by the same butterfly, decide where
+      // mxb_nvfp4_fos_verdict_sums can tell (the tile's sums are within 22u
+      // of their exact values: 16 terms a row, then 4 additions).
+      const float d6 = mxb_ue4m3_decode(s6) * ts.S_dec, d4 = mxb_ue4m3_decode(s4) * ts.S_dec;
+      if (!SR && !nan_block && s4 != s6 && ab < MXB_F32_INF && !(d6 > 0.0f && d6 < 0x1p-126f) &&
+          !(d4 > 0.0f && d4 < 0x1p-126f)) {
+        const float D6 = mxb_nvfp4_dequant_scale(s6, ts.A, ts.flags), D4 = mxb_nvfp4_dequant_scale(s4, ts.A, ts.flags);
+        const float e6 = fminf(1.0f / d6, MXB_FLT_MAX), e4 = fminf(1.0f / d4, MXB_FLT_MAX);
+        float f6, f4;
+        uint32_t w[2];  // codes: the fp32 sums alone first (fewer live registers), then the chosen candidate's
+        if (ts.four_six == MXB_FOUR_OVER_SIX_MSE) {
+          f6 = fos_candidate<true>(v, e6, D6, w);
+          f4 = fos_candidate<true>(v, e4, D4, w);
+        } else {
+          f6 = fos_candidate<false>(v, e6, D6, w);
+          f4 = fos_candidate<false>(v, e4, D4, w);
+        }
+        if (!live) f6 = f4 = 0.0f;
+        const unsigned half = 0xFFFFu << (threadIdx.x & 16);
+#pragma unroll
+        for (int o = B / 2; o > 0; o >>= 1) {
+          f6 = __fadd_rn(f6, __shfl_xor_sync(half, f6, o));
+          f4 = __fadd_rn(f4, __shfl_xor_sync(half, f4, o));
+        }
+        const int take4 = mxb_nvfp4_fos_verdict_sums(f6, f4);
+        if (take4 >= 0) {
+          if (!live) continue;
+          const uint8_t sc = take4 ? s4 : s6;
+          encode_finite<MXB_ELEM_E2M1, 16>(mxb_elem_fp(MXB_ELEM_E2M1), v, take4 ? e4 : e6, w);
+          if (n == B && a.vec_out) {
+            *reinterpret_cast<uint2 *>(a.data + r * a.row_bytes + j * 8) = make_uint2(w[0], w[1]);
+          } else {
+#pragma unroll
+            for (int k = 0; k < B; k++) codes[k] = (uint8_t)((w[k / 8] >> (4 * (k % 8))) & 0xFu);
+            pack_store<B, 4>(a.data + r * a.row_bytes + j * 8, codes, (n * 4 + 7) / 8, false);
+          }
+          a.scales[mxb_scale_index(r, j, a.scale_cols, a.swizzled)] = sc;
+          continue;
+        }
+      }
+      if (!nan_block && s4 != s6) {  // the binary64 sums
         uint8_t c4[B] = {};
         mxb_nvfp4_encode_block(v, B, s6, &t0, SR ? rb : nullptr, codes);
         mxb_nvfp4_encode_block(v, B, s4, &t0, SR ? rb : nullptr, c4);

@@ -182,6 +182,26 @@ __device__ __forceinline__ bool nvfp4_encode_finite(const float (&v)[16], float 
   return true;
 }
 
+// A candidate of Four Over Six for a finite block: the codes of v * enc
+// (mxb_e2m1_encode_rne_nonnan's) and the fp32 sum of the block's error terms
+// as mxb_nvfp4_block_error_f32 takes them, |fl(g D) - |x|| or its square
+// for the code's magnitude g (the terms are even in x: RNE is symmetric,
+// and a code carries x's sign). The products are kept apart from the sums
+// (__fmul_rn): the terms are those of the fp32 values v_j.
+template <bool MSE>
+__device__ __forceinline__ float fos_candidate(const float (&v)[16], float enc, float D, uint32_t (&w)[2]) {
+  float f = 0.0f;
+  w[0] = w[1] = 0;
+#pragma unroll
+  for (int k = 0; k < 16; k++) {
+    float g;
+    w[k / 8] |= mxb_e2m1_encode_rne_nonnan_grid(v[k] * enc, &g) << (4 * (k % 8));
+    const float d = __fsub_rn(__fmul_rn(g, D), fabsf(v[k]));
+    f = __fadd_rn(f, MSE ? __fmul_rn(d, d) : fabsf(d));
+  }
+  return f;
+}
+
 // The same by SR (SR words rw of the block's 16 elements), for a finite
 // block: the shared block code's SR encoder without its NaN select.
 __device__ __forceinline__ bool nvfp4_encode_finite_sr(const float (&v)[16], float am, const mxb_nvfp4_ts &ts,

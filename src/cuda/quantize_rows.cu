@@ -78,26 +78,6 @@ constexpr int lanes_of() {
   return mxb_fmt_block_cols(F) * in_t<DT>::size >= 128 ? 2 : 1;
 }
 
-// A candidate of Four Over Six for a finite block: the codes of v * enc
-// (mxb_e2m1_encode_rne_nonnan's) and the fp32 sum of the block's error terms
-// as mxb_nvfp4_block_error_f32 takes them, |fl(g D) - |x|| or its square
-// for the code's magnitude g (the terms are even in x: RNE is symmetric,
-// and a code carries x's sign). The products are kept apart from the sums
-// (__fmul_rn): the terms are those of the fp32 values v_j.
-template <bool MSE>
-__device__ __forceinline__ float fos_candidate(const float (&v)[16], float enc, float D, uint32_t (&w)[2]) {
-  float f = 0.0f;
-  w[0] = w[1] = 0;
-#pragma unroll
-  for (int k = 0; k < 16; k++) {
-    float g;
-    w[k / 8] |= mxb_e2m1_encode_rne_nonnan_grid(v[k] * enc, &g) << (4 * (k % 8));
-    const float d = __fsub_rn(__fmul_rn(g, D), fabsf(v[k]));
-    f = __fadd_rn(f, MSE ? __fmul_rn(d, d) : fabsf(d));
-  }
-  return f;
-}
-
 // Four Over Six on a finite block whose two candidates' decode scales are
 // normal: both candidates' codes and fp32 error sums, the choice by the fp32
 // verdict (mxb_nvfp4_fos_verdict_sums) and, where it cannot tell (near-ties,
