@@ -230,6 +230,7 @@ static const bench_case k_cases[] = {
   Q("nvfp4_rht", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 1, 0, 0, 0),
   Q("nvfp4_rht256", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 256, 0, 0, 0),
   Q("nvfp4_rht256", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 256, 0, 0, 0),
+  Q("nvfp4_rht256_amax_computed", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 256, 0, 0, 1),
   Q("nvfp4_sr", MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 1, 0, 0),
   Q("nvfp4_sr", MXB_FORMAT_NVFP4, MXB_DTYPE_BF16, 0, 1, 0, 0),
   {"nvfp4_4over6", OP_QUANT, MXB_FORMAT_NVFP4, MXB_DTYPE_FP32, 0, 0, 0, 0, MXB_FOUR_OVER_SIX_MAE, 0, 0, 0, 0},

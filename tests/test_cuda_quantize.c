@@ -540,6 +540,45 @@ Test(cuda_quantize, rht_fused) {
   cmp_close(&c);
 }
 
+/* NVFP4 with the d = 32..256 RHT transformed and quantized in one kernel:
+ * the CPU's bytes for every input type and kind, both scale layouts, a
+ * computed and a supplied amax (scaled: blocks whose scales saturate or
+ * underflow), the bf16-rounded transform, and shapes whose chunks end inside
+ * a warp (5 x 3d: 15 chunks, a warp holding 256 / d of them); the path is
+ * the fused one where it applies and the staged one (transform, then the
+ * row-wise kernel) for SR. */
+Test(cuda_quantize, nvfp4_rht_one_kernel) {
+  MXBT_REQUIRE_GPU();
+  cmp_ctx c = cmp_open();
+  for (int d = 32; d <= 256; d *= 2)
+    for (size_t s = 0; s < 3; s++)
+      for (int opt = 0; opt < 4; opt++)
+        for (int k = 0; k < CMP_KINDS; k++) {
+          mxb_quant_config_t cfg;
+          mxb_quant_config_init(&cfg);
+          cfg.rht.enabled = 1;
+          cfg.rht.size = d;
+          cfg.rht.sign_source = MXB_SIGNS_SEED;
+          cfg.rht.sign_seed = 7 + (uint64_t)d;
+          cfg.rht.bf16_output = (opt + k) & 1;
+          if (opt & 2) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
+          const int64_t shapes[3][2] = {{67, 512}, {5, 3 * d}, {3, 3 * d}};
+          qcase q = {MXB_FORMAT_NVFP4, k_dtypes[(s + k + opt) % 3], shapes[s][0], shapes[s][1], (cmp_input)k,
+                     (mxb_scale_layout_t)(opt & 1), (opt & 1) ? 1e-3f : 5e3f};
+          quantize_both(&c, &cfg, &q);
+        }
+  for (int d = 32; d <= 256; d *= 2) {
+    mxb_quant_config_t cfg;
+    mxb_quant_config_init(&cfg);
+    cfg.rht.enabled = 1;
+    cfg.rht.size = d;
+    expect_quantize_path(&c, &cfg, MXB_FORMAT_NVFP4, 5, 512, "cuda-nvfp4-quantize-rht-fused", d);
+    cfg.rounding = MXB_ROUND_SR;  /* SR: the staged transform, then the row-wise kernel */
+    expect_quantize_path(&c, &cfg, MXB_FORMAT_NVFP4, 5, 512, "cuda-nvfp4-quantize-rows", d + 1);
+  }
+  cmp_close(&c);
+}
+
 Test(cuda_quantize, large_tensor) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();

@@ -606,21 +606,26 @@ mxb_status_t quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg, co
   a.part_amax = static_cast<uint32_t *>(workspace);
   a.src = src;
   mxb_dtype_t dt = src_type;
-  if (rht_staged(cfg)) {  // transform into the workspace, then quantize that fp32 copy
-    float *staged = reinterpret_cast<float *>(static_cast<char *>(workspace) + fp8_part_bytes(d, s));
-    MXB_TRY(mxb_cuda_rht_apply(ctx, a.signs, cfg->rht.size, 0, MXB_AXIS_COLS, a.rows, a.cols, src_type, src,
-                               MXB_DTYPE_FP32, cfg->rht.bf16_output, staged, stream));
-    a.src = staged;
-    dt = MXB_DTYPE_FP32;
-  } else {
-    a.rht = cfg->rht.enabled;
-  }
-  a.vec_in = aligned16(a.src) && (a.cols * (int64_t)mxb_dtype_bytes(dt)) % 16 == 0;
-  a.vec_out = aligned16(a.data) && a.row_bytes % 16 == 0;
   // The padding of a swizzled scale grid is zero, as on the CPU.
   if (a.swizzled && !amax_only) MXB_TRY(cuda_status(cudaMemsetAsync(a.scales, 0, s->scale_bytes, st), "cudaMemsetAsync(scales)"));
-  if (cfg->compat) return quantize_compat(ctx, d, cfg, dt, a, st, impl);  // RNE only: no SR state to advance
-  MXB_TRY(MXB_DTYPE_SWITCH(dt, DT, [&] { return launch_format<DT>(ctx, d, cfg, a, st, impl, amax_only); }));
+  mxb_status_t fused = MXB_SUCCESS;
+  if (rht_staged(cfg) && quantize_rht_fused(ctx, d, cfg, src_type, a, st, &fused, impl, amax_only)) {
+    MXB_TRY(fused);  // transformed and quantized in one kernel (quantize_rht.cu)
+  } else {
+    if (rht_staged(cfg)) {  // transform into the workspace, then quantize that fp32 copy
+      float *staged = reinterpret_cast<float *>(static_cast<char *>(workspace) + fp8_part_bytes(d, s));
+      MXB_TRY(mxb_cuda_rht_apply(ctx, a.signs, cfg->rht.size, 0, MXB_AXIS_COLS, a.rows, a.cols, src_type, src,
+                                 MXB_DTYPE_FP32, cfg->rht.bf16_output, staged, stream));
+      a.src = staged;
+      dt = MXB_DTYPE_FP32;
+    } else {
+      a.rht = cfg->rht.enabled;
+    }
+    a.vec_in = aligned16(a.src) && (a.cols * (int64_t)mxb_dtype_bytes(dt)) % 16 == 0;
+    a.vec_out = aligned16(a.data) && a.row_bytes % 16 == 0;
+    if (cfg->compat) return quantize_compat(ctx, d, cfg, dt, a, st, impl);  // RNE only: no SR state to advance
+    MXB_TRY(MXB_DTYPE_SWITCH(dt, DT, [&] { return launch_format<DT>(ctx, d, cfg, a, st, impl, amax_only); }));
+  }
   if (cfg->rng_state && !amax_only) {  // after the kernels that read it, in stream order (graph-safe)
     advance_rng<<<1, 1, 0, st>>>(cfg->rng_state, 1);
     MXB_TRY(launch_status("SR state advance"));

@@ -257,6 +257,15 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
 bool nvfp4_2d_apply(const mxb_quant_config_t *cfg, const QArgs &a);
 mxb_status_t nvfp4_2d_launch(const struct mxb_context *ctx, int dtype, const QArgs &a, cudaStream_t st);
 
+// NVFP4 with the d = 32..256 RHT transformed and quantized in one kernel
+// (quantize_rht.cu; the amax computed by a first pass of it): RNE, 1 x 16
+// blocks, one tensor amax, aligned dense rows of whole chunks. Returns false
+// (having launched nothing) where it does not apply; the caller then stages
+// the transform in its workspace.
+bool quantize_rht_fused(const struct mxb_context *ctx, const mxb_format_desc *d, const mxb_quant_config_t *cfg,
+                        int dtype, const QArgs &a, cudaStream_t st, mxb_status_t *status, const char **impl,
+                        bool amax_only);
+
 // The largest MX scale byte b for which no code needs a cap (its value
 // times 2^(b-127) is finite) and 2^(127-b) is a normal number: blocks with a
 // smaller scale take the specialised encoders.
