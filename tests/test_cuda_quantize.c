@@ -517,6 +517,20 @@ Test(cuda_quantize, nvfp4_row_amax_rows_kernel) {
   cmp_close(&c);
 }
 
+/* The RHT of length d before quantizing: signs from a seed or from a mask
+ * (the default mask with every word changed), bf16-rounded output or not. */
+static mxb_quant_config_t rht_config(int d, int seeded, uint64_t seed, int bf16) {
+  mxb_quant_config_t cfg;
+  mxb_quant_config_init(&cfg);
+  cfg.rht.enabled = 1;
+  cfg.rht.size = d;
+  cfg.rht.sign_source = seeded ? MXB_SIGNS_SEED : MXB_SIGNS_MASK;
+  cfg.rht.sign_seed = seed;
+  for (int w = 0; w < 8; w++) cfg.rht.sign_mask[w] ^= 0x9E3779B9u * (uint32_t)(w + 1);
+  cfg.rht.bf16_output = bf16;
+  return cfg;
+}
+
 Test(cuda_quantize, rht_fused) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();
@@ -526,14 +540,7 @@ Test(cuda_quantize, rht_fused) {
     for (int d = 16; d <= 256; d *= 2)
       for (int opt = 0; opt < 4; opt++)
         for (int k = 0; k < CMP_KINDS; k++) {
-          mxb_quant_config_t cfg;
-          mxb_quant_config_init(&cfg);
-          cfg.rht.enabled = 1;
-          cfg.rht.size = d;
-          cfg.rht.sign_source = (opt & 1) ? MXB_SIGNS_SEED : MXB_SIGNS_MASK;
-          cfg.rht.sign_seed = 99;
-          for (int w = 0; w < 8; w++) cfg.rht.sign_mask[w] ^= 0x9E3779B9u * (uint32_t)(w + 1);
-          cfg.rht.bf16_output = (opt >> 1) & 1;
+          mxb_quant_config_t cfg = rht_config(d, opt & 1, 99, (opt >> 1) & 1);
           qcase q = {fmts[f], k_dtypes[(f + opt) % 3], 67, 512, (cmp_input)k, MXB_SCALE_LAYOUT_LINEAR, 1.0f};
           quantize_both(&c, &cfg, &q);
         }
@@ -554,13 +561,7 @@ Test(cuda_quantize, nvfp4_rht_one_kernel) {
     for (size_t s = 0; s < 3; s++)
       for (int opt = 0; opt < 4; opt++)
         for (int k = 0; k < CMP_KINDS; k++) {
-          mxb_quant_config_t cfg;
-          mxb_quant_config_init(&cfg);
-          cfg.rht.enabled = 1;
-          cfg.rht.size = d;
-          cfg.rht.sign_source = MXB_SIGNS_SEED;
-          cfg.rht.sign_seed = 7 + (uint64_t)d;
-          cfg.rht.bf16_output = (opt + k) & 1;
+          mxb_quant_config_t cfg = rht_config(d, 1, 7 + (uint64_t)d, (opt + k) & 1);
           if (opt & 2) cfg.amax_source = MXB_AMAX_FROM_TENSOR;
           const int64_t shapes[3][2] = {{67, 512}, {5, 3 * d}, {3, 3 * d}};
           qcase q = {MXB_FORMAT_NVFP4, k_dtypes[(s + k + opt) % 3], shapes[s][0], shapes[s][1], (cmp_input)k,
@@ -568,10 +569,7 @@ Test(cuda_quantize, nvfp4_rht_one_kernel) {
           quantize_both(&c, &cfg, &q);
         }
   for (int d = 32; d <= 256; d *= 2) {
-    mxb_quant_config_t cfg;
-    mxb_quant_config_init(&cfg);
-    cfg.rht.enabled = 1;
-    cfg.rht.size = d;
+    mxb_quant_config_t cfg = rht_config(d, 0, 0, 0);
     expect_quantize_path(&c, &cfg, MXB_FORMAT_NVFP4, 5, 512, "cuda-nvfp4-quantize-rht-fused", d);
     cfg.rounding = MXB_ROUND_SR;  /* SR: the staged transform, then the row-wise kernel */
     expect_quantize_path(&c, &cfg, MXB_FORMAT_NVFP4, 5, 512, "cuda-nvfp4-quantize-rows", d + 1);

@@ -202,6 +202,144 @@ __device__ __forceinline__ float fos_candidate(const float (&v)[16], float enc, 
   return f;
 }
 
+// ---- Fast NVFP4 scales and encoders (the recipe pair and the row-wise kernel) ----
+// The scale byte and encode multiplier of an NVFP4 block with a finite
+// amax am, as nvfp4_finite_scale computes them, without the NaN handling
+// that a finite am never needs: am * m is >= 0 and at most +Inf, its
+// minimum with FLT_MAX a number, so the E4M3 conversion (satfinite) gives
+// the byte the shared encoder gives (NaN goes to 0x7F before it there),
+// at most 0x7E (448), whose decode takes no NaN select. The multiplier is
+// a function of the byte and the tensor's S_dec alone (nv_byte_enc: false
+// where the decode scale is subnormal, as nvfp4_finite_scale): the kernel
+// tabulates it for all 256 bytes at its start by this same code
+// (nv_enc_entry), and the blocks read their byte's entry (nv_lut_scale).
+__device__ __forceinline__ uint32_t nv_scale_byte(float am, const mxb_nvfp4_ts &ts) {
+  uint32_t h;  // the byte, zero above (the conversion of +0.0, and the upper half)
+  asm("{ .reg .b16 t; cvt.rn.satfinite.e4m3x2.f32 t, %1, %2; mov.b32 %0, {t, 0}; }"
+      : "=r"(h)
+      : "f"(0.0f), "f"(fminf(am * ts.m, MXB_FLT_MAX)));
+  return h;
+}
+__device__ __forceinline__ bool nv_byte_enc(uint32_t s, const mxb_nvfp4_ts &ts, float &enc) {
+  float dec;
+  asm("{ .reg .b16 lo, hi; .reg .b32 p; cvt.rn.f16x2.e4m3x2 p, %1; mov.b32 {lo, hi}, p; cvt.f32.f16 %0, lo; }"
+      : "=f"(dec)
+      : "h"((unsigned short)s));
+  const float d = dec * ts.S_dec;
+  if (d > 0.0f && d < 0x1p-126f) return false;
+  enc = fminf(1.0f / d, MXB_FLT_MAX);
+  return true;
+}
+// Entry s (0..255) of a multiplier table: nv_byte_enc's multiplier of byte
+// s, NaN where it returns false (no multiplier is NaN: fminf with FLT_MAX
+// never gives one).
+__device__ __forceinline__ float nv_enc_entry(uint32_t s, const mxb_nvfp4_ts &ts) {
+  float enc;
+  return nv_byte_enc(s, ts, enc) ? enc : __uint_as_float(0x7FC00000u);
+}
+// The scale byte s and multiplier enc of a block with a finite amax am from
+// the table lut of ts: false where nv_byte_enc is.
+__device__ __forceinline__ bool nv_lut_scale(float am, const mxb_nvfp4_ts &ts, const float *lut, uint32_t &s,
+                                             float &enc) {
+  s = nv_scale_byte(am, ts);
+  enc = lut[s];
+  return enc == enc;
+}
+
+// Byte selection of a and b (PTX prmt; a selector nibble with bit 3 set
+// gives the chosen byte's sign bit in all eight bits).
+template <uint32_t SEL>
+__device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b) {
+  uint32_t r;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "n"(SEL));
+  return r;
+}
+// The sign bits of eight words x[0..7] in bits 3, 7, .., 31 (the sign
+// bits of E2M1 codes 0..7 of a word), as or-ed into the word's magnitudes
+// m (bit 3 of each nibble clear): the odd words' sign bytes (sign in bit 7)
+// and the even words' sign bits spread over their bytes, each gathered
+// into byte order by three byte selections, where a shift and a LOP3 a
+// code did it.
+__device__ __forceinline__ uint32_t or_signs8(uint32_t m, const uint32_t (&x)[8]) {
+  const uint32_t odd = prmt<0x7610>(prmt<0x7373>(x[1], x[3]), prmt<0x7373>(x[5], x[7]));
+  const uint32_t even = prmt<0x7610>(prmt<0xFBFB>(x[0], x[2]), prmt<0xFBFB>(x[4], x[6]));
+  return m | (odd & 0x80808080u) | (even & 0x08080808u);
+}
+
+// The E2M1 codes of v * enc by RNE, none of the products NaN, as two words:
+// mxb_e2m1_encode_rne_nonnan's arithmetic up to its sum t = a + m, then the
+// code read off t: m = 2^(E + 22) (E = max(binade of a, 0)) leaves the steps
+// q = (t - m) in t's low three bits and t >> 22 = 298 + 2E (t's exponent
+// 149 + E, mantissa bit 22 clear, bits 3-21 clear), so the shared code's
+// q + 2E is (t & 7) + (t >> 22) - 298. The magnitudes are summed into
+// their word (the 298 of each nibble taken off the word at once: mod 2^32
+// the sum of the shifted codes is their or), codes 3-7 without the mask:
+// t << 4k is q << 4k mod 2^32 for k >= 3 (the exponent field goes past bit
+// 31); the signs (bit 31 of the products) go in by or_signs8. Equal to the
+// shared encoder for every non-NaN fp32 product (checked over all 2^32
+// inputs, each code position).
+__device__ __forceinline__ void e2m1_rne16(const float (&v)[16], float enc, uint32_t (&w)[2]) {
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    uint32_t acc = 0u - 298u * 0x11111111u, xs[8];
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+      const float x = v[8 * h + k] * enc;
+      const float a = fminf(fabsf(x), 6.0f);
+      const uint32_t e = max(__float_as_uint(a) & MXB_F32_INF, 0x3F800000u);
+      const uint32_t t = __float_as_uint(a + __uint_as_float(e + (22u << 23)));
+      acc += ((k < 3 ? t & 7u : t) + (t >> 22)) << (4 * k);
+      xs[k] = __float_as_uint(x);
+    }
+    w[h] = or_signs8(acc, xs);
+  }
+}
+
+// r/512 for the random byte j (0..3, a constant) of word x, as mxb_sr_r512
+// gives it: one PRMT puts the byte in bits 8..15 of 64.0f's pattern
+// (0x4280rr00 = 64 + r/512), and 64 comes off exactly, where the shared
+// code shifts the byte to bits 14..21 first.
+// k64: 0x42800000 from the kernel's parameters (PairArgs.k64): as a literal
+// ptxas makes it PRMT's immediate operand and moves the selector into a
+// register, one more instruction a byte.
+template <int J>
+__device__ __forceinline__ float sr_r512_byte(uint32_t x, uint32_t k64) {
+  uint32_t b;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(b) : "r"(x), "r"(k64), "n"(0x7604 | J << 4));
+  return __uint_as_float(b) - 64.0f;
+}
+__device__ __forceinline__ float sr_r512_byte(uint32_t x, int j, uint32_t k64) {  // j: a constant once unrolled
+  return j == 0   ? sr_r512_byte<0>(x, k64)
+         : j == 1 ? sr_r512_byte<1>(x, k64)
+         : j == 2 ? sr_r512_byte<2>(x, k64)
+                  : sr_r512_byte<3>(x, k64);
+}
+
+// The E2M1 codes of v * enc by SR (the 16 random bytes in rw), none of the
+// products NaN: mxb_e2m1_encode_sr_nonnan_rb14's arithmetic with r/512 from
+// sr_r512_byte, the magnitudes summed into their words and the signs or-ed
+// in by or_signs8.
+__device__ __forceinline__ void e2m1_sr16(const float (&v)[16], float enc, const uint4 &rw, uint32_t k64,
+                                          uint32_t (&w)[2]) {
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    uint32_t acc = 0, xs[8];
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+      const int i = 8 * h + k;
+      const float x = v[i] * enc;
+      const uint32_t u = __float_as_uint(x);
+      const uint32_t e = max(u & MXB_F32_INF, 0x3F800000u);
+      const float t = fminf(fmaf(sr_r512_byte(word_of(rw, i >> 2), i & 3, k64), __uint_as_float(e), fabsf(x)), 6.0f);
+      const uint32_t b = __float_as_uint(t);
+      const int c = max(max((int)(b >> 22) - 252, (int)(b >> 23) - 125), 0);  // 0..7 (t <= 6)
+      acc += (uint32_t)c << (4 * k);
+      xs[k] = u;
+    }
+    w[h] = or_signs8(acc, xs);
+  }
+}
+
 // The same by SR (SR words rw of the block's 16 elements), for a finite
 // block: the shared block code's SR encoder without its NaN select.
 __device__ __forceinline__ bool nvfp4_encode_finite_sr(const float (&v)[16], float am, const mxb_nvfp4_ts &ts,

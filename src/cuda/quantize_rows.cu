@@ -34,6 +34,7 @@ struct RowsArgs {
   int div_s;
   uint32_t scale_tiles;  // swizzled scales: 4-column tiles per 128 rows
   int mx_bmax;           // MX: the largest scale byte whose codes need no cap (and 2^(127 - b) is normal)
+  uint32_t k64;          // SR: 0x42800000 (sr_r512_byte)
   const int32_t *row_group;  // grouped quantize: each row's group (-1: no group's, not written); NULL: dense
 };
 
@@ -139,6 +140,13 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
   if (FOS) ts.four_six = a.four_six;  // else 0: the shared block code below chooses nothing
   RhtMasks sm;
   if (RHT) sm = sign_masks(a);
+  // SR: the encode multipliers of the 256 scale bytes (nv_enc_entry; the
+  // block's 256 threads one each), where each block took a reciprocal.
+  __shared__ float enc_lut[NV && SR ? 256 : 1];
+  if constexpr (NV && SR) {
+    enc_lut[threadIdx.x] = nv_enc_entry(threadIdx.x, ts);
+    __syncthreads();
+  }
   const uint4 *src = static_cast<const uint4 *>(a.src);
   const uint32_t t = blockIdx.x * blockDim.x + threadIdx.x, half = H == 2 ? t & 1u : 0u;
   const uint32_t pair = 3u << (threadIdx.x & 30u), stride = gridDim.x * blockDim.x / H;
@@ -197,7 +205,13 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       }
       if (fast) {
         if constexpr (NV && SR) {
-          fast = nvfp4_encode_finite_sr(v, am, ts, rw[0], s, w);
+          uint32_t su;
+          float enc;
+          fast = nv_lut_scale(am, ts, enc_lut, su, enc);
+          if (fast) {
+            s = (uint8_t)su;
+            e2m1_sr16(v, enc, rw[0], g.k64, w);
+          }
         } else if constexpr (NV && FOS) {
           float enc;
           fast = nvfp4_finite_scale(am, ts, s, enc);
@@ -294,6 +308,7 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
   g.scale_tiles = (uint32_t)((nb + 3) / 4);
   g.mx_bmax = nv ? 0 : mx_bmax(mxb_elem_fp(d->elem));
   g.row_group = row_group;
+  g.k64 = 0x42800000u;
   const bool per_group = row_group || row_amax;  // the G instance
   const int T = 256;
   *status = MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
