@@ -41,44 +41,64 @@ template <int DT, int D, bool AMAX>
 __global__ void __launch_bounds__(256) rht_nvfp4_kernel(QArgs a, RhtFuse g) {
   constexpr int L = D / 8;  // lanes a chunk
   const int lane = threadIdx.x & 31, k = lane % L;  // k: this lane's 8 values of its chunk
-  // The chunk's lanes (the shuffles' mask: at the tail a warp's chunks end
-  // at different iterations) and a block's two.
-  const unsigned grp = L == 32 ? 0xFFFFFFFFu : ((1u << (L % 32)) - 1u) << (lane & ~(L - 1)), pair = 3u << (lane & 30);
+  const unsigned pair = 3u << (lane & 30);  // a block's two lanes
   const uint32_t per_warp = 32 / L;
   const uint32_t stride = gridDim.x * (blockDim.x / 32) * per_warp;
-  // Bit i: element 8k + i is negated (bit (8k + i) % 32 of word (8k + i) / 32).
+  // The signs merged into the first butterfly stage, as rht16_quant does:
+  // a pair (a, b) at (2m, 2m + 1) gives fmaf(b, +-s, a') and
+  // fmaf(b, -+s, a'), a' = a with its sign bit flipped by sm[m], +-s the
+  // sign of b as a float (exact products: the chunk code's a + b and a - b
+  // of the signed values). Element 8k + i's sign is bit (8k + i) % 32 of
+  // word (8k + i) / 32.
   const uint32_t neg = (a.signs[k / 4] >> (8 * (k % 4))) & 0xFFu;
+  uint32_t sm[4];
+  float sb[4];
+#pragma unroll
+  for (int m = 0; m < 4; m++) {
+    sm[m] = ((neg >> (2 * m)) & 1u) << 31;
+    sb[m] = ((neg >> (2 * m + 1)) & 1u) ? -1.0f : 1.0f;
+  }
   mxb_nvfp4_ts ts = {};
   if (!AMAX) ts = mxb_nvfp4_tensor_scales(*a.amax, a.flags);
   const mxb_fp p = mxb_elem_fp(MXB_ELEM_E2M1);
   uint32_t fold = 0;
-  for (uint32_t c = (blockIdx.x * blockDim.x + threadIdx.x) / 32 * per_warp + lane / L; c < g.nchunks; c += stride) {
+  // The walk is the warp's (its chunks c0 .. c0 + per_warp - 1), so every
+  // lane takes every shuffle; lanes past the last chunk transform zeros and
+  // store nothing.
+  for (uint32_t c0 = (blockIdx.x * blockDim.x + threadIdx.x) / 32 * per_warp; c0 < g.nchunks; c0 += stride) {
+    const uint32_t c = c0 + lane / L;
+    const bool live = c < g.nchunks;
     const uint32_t e0 = c * (uint32_t)D + 8u * k;  // the lane's first element (the tensor has fewer than 2^31)
-    RawBlock<DT, 8> raw;
-    raw_load<DT, 8>(a.src, e0, raw);
+    RawBlock<DT, 8> raw = {};
+    if (live) raw_load<DT, 8>(a.src, e0, raw);
     float v[8];
     raw_unpack<DT, 8>(raw, v);
 #pragma unroll
-    for (int i = 0; i < 8; i++)
-      if ((neg >> i) & 1u) v[i] = -v[i];
-    mxb_rht_butterflies(v, 8);
+    for (int m = 0; m < 4; m++) {
+      const float x = __uint_as_float(__float_as_uint(v[2 * m]) ^ sm[m]);
+      v[2 * m] = __fmaf_rn(v[2 * m + 1], sb[m], x);
+      v[2 * m + 1] = __fmaf_rn(v[2 * m + 1], -sb[m], x);
+    }
+    mxb_rht_butterflies_from(v, 8, 2);
 #pragma unroll
     for (int h = 1; h < L; h <<= 1) {
       // p - v (lane with bit h) or v + p, as one fmaf: the product is exact,
       // so each is the chunk code's a - b or a + b.
       const float sg = (k & h) ? -1.0f : 1.0f;
 #pragma unroll
-      for (int i = 0; i < 8; i++) v[i] = __fmaf_rn(v[i], sg, __shfl_xor_sync(grp, v[i], h));
+      for (int i = 0; i < 8; i++) v[i] = __fmaf_rn(v[i], sg, __shfl_xor_sync(0xFFFFFFFFu, v[i], h));
     }
 #pragma unroll
-    for (int i = 0; i < 8; i++) {
-      v[i] *= g.norm;
-      if (a.rht_bf16) v[i] = mxb_bf16_decode(mxb_bf16_rne(v[i]));
+    for (int i = 0; i < 8; i++) v[i] *= g.norm;
+    if (a.rht_bf16) {
+#pragma unroll
+      for (int i = 0; i < 8; i++) v[i] = mxb_bf16_decode(mxb_bf16_rne(v[i]));
     }
     float am = 0.0f;
 #pragma unroll
     for (int i = 0; i < 8; i++) am = fmax_nan(am, fabsf(v[i]));
-    am = fmax_nan(am, __shfl_xor_sync(pair, am, 1));
+    am = fmax_nan(am, __shfl_xor_sync(0xFFFFFFFFu, am, 1));
+    if (!live) continue;
     bool fast = am < __uint_as_float(MXB_F32_INF);  // false for NaN and Inf: both lanes alike
     uint8_t s = 0;
     uint32_t w = 0;
