@@ -36,7 +36,7 @@ struct DRows : tensor_view {
 __device__ __forceinline__ uint32_t dscale_slot(const DRows &a, uint32_t b) {
   if (!a.swizzled) return b;
   const uint32_t r = (__umulhi(b, a.div_m) + b) >> a.div_s, j = b - r * a.nb;
-  return ((r >> 7) * a.scale_tiles + (j >> 2)) * 512u + (r & 31u) * 16u + ((r >> 5) & 3u) * 4u + (j & 3u);
+  return swizzled_slot(r, j, a.scale_tiles);
 }
 
 // The block's decode scale: the operations of the general kernel's fetch.

@@ -47,6 +47,13 @@ __device__ __forceinline__ uint4 philox_g32(uint32_t g, const uint4 (&k)[6]) {
   return make_uint4(x, y, z, w);
 }
 
+// The 128x4-tile swizzled index (NUMERICS 4.1, mxb_scale_index's layout)
+// of the scale of block column j in block row r, `tiles` 4-column tiles per
+// 128 rows, in the 32-bit arithmetic of the row-wise kernels.
+__device__ __forceinline__ uint32_t swizzled_slot(uint32_t r, uint32_t j, uint32_t tiles) {
+  return ((r >> 7) * tiles + (j >> 2)) * 512u + (r & 31u) * 16u + ((r >> 5) & 3u) * 4u + (j & 3u);
+}
+
 __device__ __forceinline__ uint32_t word_of(uint4 w, int k) { return k == 0 ? w.x : k == 1 ? w.y : k == 2 ? w.z : w.w; }
 
 // Word k (0..7) of the pair w0:w1.

@@ -141,10 +141,9 @@ __global__ void __launch_bounds__(256, FOS ? 2 : 3) nvfp4_kernel(QArgs a) {
       // mxb_nvfp4_fos_verdict_sums can tell (the tile's sums are within 22u
       // of their exact values: 16 terms a row, then 4 additions).
       const float d6 = mxb_ue4m3_decode(s6) * ts.S_dec, d4 = mxb_ue4m3_decode(s4) * ts.S_dec;
-      if (!SR && !nan_block && s4 != s6 && ab < MXB_F32_INF && !(d6 > 0.0f && d6 < 0x1p-126f) &&
-          !(d4 > 0.0f && d4 < 0x1p-126f)) {
+      if (!SR && !nan_block && s4 != s6 && ab < MXB_F32_INF && !nv_subnormal(d6) && !nv_subnormal(d4)) {
         const float D6 = mxb_nvfp4_dequant_scale(s6, ts.A, ts.flags), D4 = mxb_nvfp4_dequant_scale(s4, ts.A, ts.flags);
-        const float e6 = fminf(1.0f / d6, MXB_FLT_MAX), e4 = fminf(1.0f / d4, MXB_FLT_MAX);
+        const float e6 = nv_enc_of(d6), e4 = nv_enc_of(d4);
         float f6, f4;
         uint32_t w[2];  // codes: the fp32 sums alone first (fewer live registers), then the chosen candidate's
         if (ts.four_six == MXB_FOUR_OVER_SIX_MSE) {
@@ -609,10 +608,11 @@ mxb_status_t quantize(struct mxb_context *ctx, const mxb_quant_config_t *cfg, co
   // The padding of a swizzled scale grid is zero, as on the CPU.
   if (a.swizzled && !amax_only) MXB_TRY(cuda_status(cudaMemsetAsync(a.scales, 0, s->scale_bytes, st), "cudaMemsetAsync(scales)"));
   mxb_status_t fused = MXB_SUCCESS;
-  if (rht_staged(cfg) && quantize_rht_fused(ctx, d, cfg, src_type, a, st, &fused, impl, amax_only)) {
+  const bool rht_large = rht_staged(cfg);  // d > 16: fused where it can be, else staged
+  if (rht_large && quantize_rht_fused(ctx, d, cfg, src_type, a, st, &fused, impl, amax_only)) {
     MXB_TRY(fused);  // transformed and quantized in one kernel (quantize_rht.cu)
   } else {
-    if (rht_staged(cfg)) {  // transform into the workspace, then quantize that fp32 copy
+    if (rht_large) {  // transform into the workspace, then quantize that fp32 copy
       float *staged = reinterpret_cast<float *>(static_cast<char *>(workspace) + fp8_part_bytes(d, s));
       MXB_TRY(mxb_cuda_rht_apply(ctx, a.signs, cfg->rht.size, 0, MXB_AXIS_COLS, a.rows, a.cols, src_type, src,
                                  MXB_DTYPE_FP32, cfg->rht.bf16_output, staged, stream));

@@ -157,6 +157,13 @@ __device__ __forceinline__ void store_words(uint8_t *dst, const uint32_t (&w)[NW
   }
 }
 
+// An NVFP4 decode scale d = (scale byte) * S_dec: subnormal, where the
+// shared block code's 2^64 rescaling applies (the fast encoders leave such
+// blocks to it); else the multiplier the values are encoded with, 1 / d
+// capped at FLT_MAX (mxb_nvfp4_encode_block's).
+__device__ __forceinline__ bool nv_subnormal(float d) { return d > 0.0f && d < 0x1p-126f; }
+__device__ __forceinline__ float nv_enc_of(float d) { return fminf(1.0f / d, MXB_FLT_MAX); }
+
 // The scale s of an NVFP4 block (or 16 x 16 tile) with a finite amax am and
 // the multiplier enc its values are encoded with, as the shared block code
 // computes them (mxb_nvfp4_encode_block). False where the decode scale is
@@ -165,8 +172,8 @@ __device__ __forceinline__ void store_words(uint8_t *dst, const uint32_t (&w)[NW
 __device__ __forceinline__ bool nvfp4_finite_scale(float am, const mxb_nvfp4_ts &ts, uint8_t &s, float &enc) {
   s = mxb_nvfp4_block_scale(am, &ts);
   const float d = mxb_ue4m3_decode(s) * ts.S_dec;
-  if (d > 0.0f && d < 0x1p-126f) return false;
-  enc = fminf(1.0f / d, MXB_FLT_MAX);
+  if (nv_subnormal(d)) return false;
+  enc = nv_enc_of(d);
   return true;
 }
 
@@ -226,8 +233,8 @@ __device__ __forceinline__ bool nv_byte_enc(uint32_t s, const mxb_nvfp4_ts &ts, 
       : "=f"(dec)
       : "h"((unsigned short)s));
   const float d = dec * ts.S_dec;
-  if (d > 0.0f && d < 0x1p-126f) return false;
-  enc = fminf(1.0f / d, MXB_FLT_MAX);
+  if (nv_subnormal(d)) return false;
+  enc = nv_enc_of(d);
   return true;
 }
 // Entry s (0..255) of a multiplier table: nv_byte_enc's multiplier of byte

@@ -145,7 +145,7 @@ __global__ void __launch_bounds__(256) rht_nvfp4_kernel(QArgs a, RhtFuse g) {
         uint32_t slot = blk;
         if (a.swizzled) {
           const uint32_t r = blk / g.nb, j = blk - r * g.nb;
-          slot = ((r >> 7) * g.scale_tiles + (j >> 2)) * 512u + (r & 31u) * 16u + ((r >> 5) & 3u) * 4u + (j & 3u);
+          slot = swizzled_slot(r, j, g.scale_tiles);
         }
         a.scales[slot] = s;
       }

@@ -68,7 +68,7 @@ __device__ __forceinline__ void unpack(const uint4 (&q)[NQ], float *v) {
 __device__ __forceinline__ uint32_t scale_slot(const QArgs &a, const RowsArgs &g, uint32_t b) {
   if (!a.swizzled) return b;
   const uint32_t r = (__umulhi(b, g.div_m) + b) >> g.div_s, j = b - r * g.nb;
-  return ((r >> 7) * g.scale_tiles + (j >> 2)) * 512u + (r & 31u) * 16u + ((r >> 5) & 3u) * 4u + (j & 3u);
+  return swizzled_slot(r, j, g.scale_tiles);
 }
 
 // Lanes a block: 2 where a block is 128 bytes of input (MX from fp32), so
@@ -217,13 +217,13 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
           fast = nvfp4_finite_scale(am, ts, s, enc);
           const uint8_t s4 = mxb_nvfp4_block_scale4(am, &ts);
           const float d4 = mxb_ue4m3_decode(s4) * ts.S_dec;
-          if (fast && s4 != s && d4 > 0.0f && d4 < 0x1p-126f) {
+          if (fast && s4 != s && nv_subnormal(d4)) {
             fast = false;  // the 4 candidate's scale is subnormal: the shared block code
           } else if (fast && s4 != s) {
             if (ts.four_six == MXB_FOUR_OVER_SIX_MSE)
-              fos_block<true>(v, ts, enc, s, s4, fminf(1.0f / d4, MXB_FLT_MAX), w);
+              fos_block<true>(v, ts, enc, s, s4, nv_enc_of(d4), w);
             else
-              fos_block<false>(v, ts, enc, s, s4, fminf(1.0f / d4, MXB_FLT_MAX), w);
+              fos_block<false>(v, ts, enc, s, s4, nv_enc_of(d4), w);
           } else if (fast) {
             encode_finite<MXB_ELEM_E2M1, 16>(p, v, enc, w);
           }
