@@ -6,19 +6,20 @@
 // quantize.cu (the transform into an fp32 workspace, then the quantizer):
 // three passes over memory, two of them at 4 bytes an element.
 //
-// A chunk of d values is held by d / 8 lanes, lane k of it holding elements
-// 8k .. 8k + 7: the butterflies h = 1, 2, 4 are a lane's own, h = 8 .. d / 2
-// pair lane k with lane k ^ (h / 8) (one shuffle a value and stage, as many
-// as the staged kernel's layout needs), and an NVFP4 block is two adjacent
-// lanes (the amax one exchange), so a lane encodes 8 values into one code
-// word and a warp's stores are contiguous. The operations are those of
+// A chunk of d values is held by d / 16 lanes, lane k of it holding
+// elements 16k .. 16k + 15, one NVFP4 block: the butterflies h = 1 .. 8 are
+// a lane's own, h = 16 .. d / 2 pair lane k with lane k ^ (h / 16) (one
+// shuffle a value and stage), and a lane encodes its block into two code
+// words and writes its scale byte (with 8 values a lane, a block was two
+// lanes: one more shuffle stage, the amax exchanged and the scale computed
+// by both; measured in docs/PERFORMANCE.md). The operations are those of
 // mxb_rht_chunk in its order (signs, butterflies h ascending, each pair's
 // a + b and a - b, the norm, the optional bf16 rounding), so the values,
 // and the codes the row-wise kernel's rules give them, are the staged
 // path's: a block whose amax is finite and whose decode scale is normal by
-// the specialised encoder, any other block by the shared block code on its
-// 16 values (gathered from the pair). The NaN canonicalisation of the
-// transform is left out: every NaN maps to the same NaN block.
+// the specialised encoder, any other block by the shared block code. The
+// NaN canonicalisation of the transform is left out: every NaN maps to the
+// same NaN block.
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
 #include "cuda/load.cuh"
@@ -39,22 +40,21 @@ struct RhtFuse {
 // into *a.amax, nothing written).
 template <int DT, int D, bool AMAX>
 __global__ void __launch_bounds__(256) rht_nvfp4_kernel(QArgs a, RhtFuse g) {
-  constexpr int L = D / 8;  // lanes a chunk
-  const int lane = threadIdx.x & 31, k = lane % L;  // k: this lane's 8 values of its chunk
-  const unsigned pair = 3u << (lane & 30);  // a block's two lanes
+  constexpr int V = 16, L = D / V;  // values a lane (one block), lanes a chunk
+  const int lane = threadIdx.x & 31, k = lane % L;  // k: this lane's block of its chunk
   const uint32_t per_warp = 32 / L;
   const uint32_t stride = gridDim.x * (blockDim.x / 32) * per_warp;
   // The signs merged into the first butterfly stage, as rht16_quant does:
   // a pair (a, b) at (2m, 2m + 1) gives fmaf(b, +-s, a') and
   // fmaf(b, -+s, a'), a' = a with its sign bit flipped by sm[m], +-s the
   // sign of b as a float (exact products: the chunk code's a + b and a - b
-  // of the signed values). Element 8k + i's sign is bit (8k + i) % 32 of
-  // word (8k + i) / 32.
-  const uint32_t neg = (a.signs[k / 4] >> (8 * (k % 4))) & 0xFFu;
-  uint32_t sm[4];
-  float sb[4];
+  // of the signed values). Element Vk + i's sign is bit (Vk + i) % 32 of
+  // word (Vk + i) / 32.
+  const uint32_t neg = (a.signs[V * k / 32] >> (V * k % 32)) & ((1u << V) - 1u);
+  uint32_t sm[V / 2];
+  float sb[V / 2];
 #pragma unroll
-  for (int m = 0; m < 4; m++) {
+  for (int m = 0; m < V / 2; m++) {
     sm[m] = ((neg >> (2 * m)) & 1u) << 31;
     sb[m] = ((neg >> (2 * m + 1)) & 1u) ? -1.0f : 1.0f;
   }
@@ -68,87 +68,76 @@ __global__ void __launch_bounds__(256) rht_nvfp4_kernel(QArgs a, RhtFuse g) {
   for (uint32_t c0 = (blockIdx.x * blockDim.x + threadIdx.x) / 32 * per_warp; c0 < g.nchunks; c0 += stride) {
     const uint32_t c = c0 + lane / L;
     const bool live = c < g.nchunks;
-    const uint32_t e0 = c * (uint32_t)D + 8u * k;  // the lane's first element (the tensor has fewer than 2^31)
-    RawBlock<DT, 8> raw = {};
-    if (live) raw_load<DT, 8>(a.src, e0, raw);
-    float v[8];
-    raw_unpack<DT, 8>(raw, v);
+    const uint32_t e0 = c * (uint32_t)D + (uint32_t)V * k;  // the lane's first element (the tensor has fewer than 2^31)
+    RawBlock<DT, V> raw = {};
+    if (live) raw_load<DT, V>(a.src, e0, raw);
+    float v[V];
+    raw_unpack<DT, V>(raw, v);
 #pragma unroll
-    for (int m = 0; m < 4; m++) {
+    for (int m = 0; m < V / 2; m++) {
       const float x = __uint_as_float(__float_as_uint(v[2 * m]) ^ sm[m]);
       v[2 * m] = __fmaf_rn(v[2 * m + 1], sb[m], x);
       v[2 * m + 1] = __fmaf_rn(v[2 * m + 1], -sb[m], x);
     }
-    mxb_rht_butterflies_from(v, 8, 2);
+    mxb_rht_butterflies_from(v, V, 2);
 #pragma unroll
     for (int h = 1; h < L; h <<= 1) {
       // p - v (lane with bit h) or v + p, as one fmaf: the product is exact,
       // so each is the chunk code's a - b or a + b.
       const float sg = (k & h) ? -1.0f : 1.0f;
 #pragma unroll
-      for (int i = 0; i < 8; i++) v[i] = __fmaf_rn(v[i], sg, __shfl_xor_sync(0xFFFFFFFFu, v[i], h));
+      for (int i = 0; i < V; i++) v[i] = __fmaf_rn(v[i], sg, __shfl_xor_sync(0xFFFFFFFFu, v[i], h));
     }
 #pragma unroll
-    for (int i = 0; i < 8; i++) v[i] *= g.norm;
+    for (int i = 0; i < V; i++) v[i] *= g.norm;
     if (a.rht_bf16) {
 #pragma unroll
-      for (int i = 0; i < 8; i++) v[i] = mxb_bf16_decode(mxb_bf16_rne(v[i]));
+      for (int i = 0; i < V; i++) v[i] = mxb_bf16_decode(mxb_bf16_rne(v[i]));
     }
     float am = 0.0f;
 #pragma unroll
-    for (int i = 0; i < 8; i++) am = fmax_nan(am, fabsf(v[i]));
-    am = fmax_nan(am, __shfl_xor_sync(0xFFFFFFFFu, am, 1));
+    for (int i = 0; i < V; i++) am = fmax_nan(am, fabsf(v[i]));
     if (!live) continue;
-    bool fast = am < __uint_as_float(MXB_F32_INF);  // false for NaN and Inf: both lanes alike
+    bool fast = am < __uint_as_float(MXB_F32_INF);  // false for NaN and Inf
     uint8_t s = 0;
-    uint32_t w = 0;
+    uint32_t w[V / 8] = {};
     if (fast && !AMAX) {
       float enc;
       fast = nvfp4_finite_scale(am, ts, s, enc);
-      if (fast) {
-        uint32_t ww[1];
-        encode_finite<MXB_ELEM_E2M1, 8>(p, v, enc, ww);
-        w = ww[0];
-      }
+      if (fast) encode_finite<MXB_ELEM_E2M1, V>(p, v, enc, w);
     }
     if (AMAX && fast) {
       fold = max(fold, __float_as_uint(am));
       continue;
     }
-    if (!fast) {  // the shared block code on the block's 16 values (the pair's branch)
-      float b[16];
-      const int lo = (k & 1) ? 8 : 0;
-#pragma unroll
-      for (int i = 0; i < 8; i++) {
-        const float o = __shfl_xor_sync(pair, v[i], 1);
-        b[lo + i] = v[i];
-        b[8 - lo + i] = o;
-      }
+    if (!fast) {  // the shared block code on the block's 16 values
       int bad = 0;
-      const uint32_t ab = mxb_block_amax_bits(b, 16, policy_mode(a.policy), &bad);
+      const uint32_t ab = mxb_block_amax_bits(v, 16, policy_mode(a.policy), &bad);
       const bool nan_block = bad && a.policy == MXB_NONFINITE_NAN_BLOCK;
       if constexpr (AMAX) {
         fold = max(fold, nan_block ? 0u : ab);
         continue;
       } else {
         uint8_t cc[16];
-        s = mxb_nvfp4_quantize_block(b, 16, ab, nan_block, &ts, nullptr, cc);
-        w = 0;
+        s = mxb_nvfp4_quantize_block(v, 16, ab, nan_block, &ts, nullptr, cc);
 #pragma unroll
-        for (int i = 0; i < 8; i++) w |= (uint32_t)cc[lo + i] << (4 * i);
+        for (int j = 0; j < 2; j++) {
+          w[j] = 0;
+#pragma unroll
+          for (int i = 0; i < 8; i++) w[j] |= (uint32_t)cc[8 * j + i] << (4 * i);
+        }
       }
     }
     if constexpr (!AMAX) {
-      __stcs(reinterpret_cast<unsigned int *>(a.data) + e0 / 8, w);  // dense rows: element e at byte e / 2
-      if (!(k & 1)) {
-        const uint32_t blk = e0 / 16;
-        uint32_t slot = blk;
-        if (a.swizzled) {
-          const uint32_t r = blk / g.nb, j = blk - r * g.nb;
-          slot = swizzled_slot(r, j, g.scale_tiles);
-        }
-        a.scales[slot] = s;
+      // Dense rows: element e at byte e / 2.
+      __stcs(reinterpret_cast<uint2 *>(a.data) + e0 / 16, make_uint2(w[0], w[1]));
+      const uint32_t blk = e0 / 16;
+      uint32_t slot = blk;
+      if (a.swizzled) {
+        const uint32_t r = blk / g.nb, j = blk - r * g.nb;
+        slot = swizzled_slot(r, j, g.scale_tiles);
       }
+      a.scales[slot] = s;
     }
   }
   if constexpr (AMAX) {
@@ -159,7 +148,7 @@ __global__ void __launch_bounds__(256) rht_nvfp4_kernel(QArgs a, RhtFuse g) {
 
 template <int DT, int D>
 void launch(const struct mxb_context *ctx, const QArgs &a, const RhtFuse &g, bool amax, cudaStream_t st) {
-  const unsigned grid = grid_for(ctx, (int64_t)g.nchunks * (D / 8), 256);
+  const unsigned grid = grid_for(ctx, (int64_t)g.nchunks * (D / 16), 256);
   if (amax) rht_nvfp4_kernel<DT, D, true><<<grid, 256, 0, st>>>(a, g);
   else rht_nvfp4_kernel<DT, D, false><<<grid, 256, 0, st>>>(a, g);
 }
