@@ -205,9 +205,7 @@ __global__ void __launch_bounds__(256, FOS ? 2 : 3) nvfp4_kernel(QArgs a) {
       // or the 2D tile's amax, admits no NaN): the specialised SR encoder
       // (8% faster on an H200; for RNE, which the row-wise kernels take in
       // 1D, this path made 2D fp32 input 7% slower, so it is SR only).
-      float am = 0.0f;
-#pragma unroll
-      for (int k = 0; k < B; k++) am = fmax_nan(am, fabsf(v[k]));
+      float am = abs_max(v);
       uint32_t w[2];
       uint8_t s;
       if (am < __uint_as_float(MXB_F32_INF) && nvfp4_encode_finite_sr(v, __uint_as_float(ab), ts, rw[0], s, w)) {

@@ -77,16 +77,20 @@ __device__ __forceinline__ void rht16_quant(float *v, const RhtMasks &s) {
   for (int k = 0; k < 16; k++) v[k] *= norm;
 }
 
+// The RHT's output rounded to BF16 (the rht.bf16_output option).
+template <int N>
+__device__ __forceinline__ void round_bf16(float (&v)[N]) {
+#pragma unroll
+  for (int k = 0; k < N; k++) v[k] = mxb_bf16_decode(mxb_bf16_rne(v[k]));
+}
+
 // The fused RHT (d = 16) of a loaded block, when asked.
 template <int N>
 __device__ __forceinline__ void transform_block(const QArgs &a, const RhtMasks &sm, float (&v)[N]) {
   if (a.rht) {
 #pragma unroll
     for (int k = 0; k < N; k += 16) rht16_quant(v + k, sm);
-    if (a.rht_bf16) {
-#pragma unroll
-      for (int k = 0; k < N; k++) v[k] = mxb_bf16_decode(mxb_bf16_rne(v[k]));
-    }
+    if (a.rht_bf16) round_bf16(v);
   }
 }
 
@@ -100,6 +104,15 @@ __device__ __forceinline__ float fmax_nan(float a, float b) {
   float r;
   asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
   return r;
+}
+
+// The block's amax: the largest |v[k]|, NaN where one is NaN.
+template <int N>
+__device__ __forceinline__ float abs_max(const float (&v)[N]) {
+  float am = 0.0f;
+#pragma unroll
+  for (int k = 0; k < N; k++) am = fmax_nan(am, fabsf(v[k]));
+  return am;
 }
 
 // Two 8-bit codes (elements k, k+1) by the hardware conversion; the

@@ -54,9 +54,7 @@ __device__ __forceinline__ uint8_t encode_block(const QArgs &a, const mxb_nvfp4_
                                                 uint32_t (&w)[mxb_fmt_block_cols(F) * mxb_fmt_elem_bits(F) / 32]) {
   constexpr int B = mxb_fmt_block_cols(F), ELEM = mxb_fmt_elem(F), BITS = mxb_elem_bits(ELEM);
   const mxb_fp p = mxb_elem_fp(ELEM);
-  float am = 0.0f;
-#pragma unroll
-  for (int k = 0; k < B; k++) am = fmax_nan(am, fabsf(v[k]));
+  float am = abs_max(v);
   const bool finite = am < __uint_as_float(MXB_F32_INF);
   uint8_t s;
   uint8_t c[B];
@@ -310,9 +308,7 @@ __global__ void __launch_bounds__(TILE * TILE / 16, 3) pair_nvfp4_kernel(QArgs r
             make_float4(v[4 * k], v[4 * k + 1], v[4 * k + 2], v[4 * k + 3]);
       const uint32_t row = r0 + rr, j = c0 / B + cb;
       transform_block(r, smr, v);
-      float am = 0.0f;
-#pragma unroll
-      for (int k = 0; k < B; k++) am = fmax_nan(am, fabsf(v[k]));
+      float am = abs_max(v);
       uint32_t w[2], s;
       float enc;
       if (am < __uint_as_float(MXB_F32_INF) && nv_lut_scale(am, tsr, enc_lut[0], s, enc)) {
@@ -335,14 +331,9 @@ __global__ void __launch_bounds__(TILE * TILE / 16, 3) pair_nvfp4_kernel(QArgs r
       const uint4 rw[1] = {philox_g32(xc * L16 + b16 + (r0 >> 4), srk)};
       if (RHT) {
         rht16_quarter(u, g.rq);
-        if (c.rht_bf16) {
-#pragma unroll
-          for (int k = 0; k < B; k++) u[k] = mxb_bf16_decode(mxb_bf16_rne(u[k]));
-        }
+        if (c.rht_bf16) round_bf16(u);
       }
-      float am = 0.0f;
-#pragma unroll
-      for (int k = 0; k < B; k++) am = fmax_nan(am, fabsf(u[k]));
+      float am = abs_max(u);
       uint32_t w[2], s;
       float enc;
       if (am < 0x1p120f && nv_lut_scale(am, tsc, enc_lut[1], s, enc)) {
@@ -439,9 +430,7 @@ __device__ __forceinline__ uint8_t codeN(const QArgs &a, int bmax, const float (
                                          uint32_t (&w)[N * mxb_fmt_elem_bits(F) / 32]) {
   constexpr int ELEM = mxb_fmt_elem(F);
   const mxb_fp p = mxb_elem_fp(ELEM);
-  float am = 0.0f;
-#pragma unroll
-  for (int k = 0; k < N; k++) am = fmax_nan(am, fabsf(v[k]));
+  float am = abs_max(v);
   // fmax_nan keeps a NaN, so the group's lanes agree on whether the block is finite.
 #pragma unroll
   for (int x = 1; x < 32 / N; x *= 2) am = fmax_nan(am, __shfl_xor_sync(0xFFFFFFFFu, am, x));

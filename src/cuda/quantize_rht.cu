@@ -90,13 +90,8 @@ __global__ void __launch_bounds__(256) rht_nvfp4_kernel(QArgs a, RhtFuse g) {
     }
 #pragma unroll
     for (int i = 0; i < V; i++) v[i] *= g.norm;
-    if (a.rht_bf16) {
-#pragma unroll
-      for (int i = 0; i < V; i++) v[i] = mxb_bf16_decode(mxb_bf16_rne(v[i]));
-    }
-    float am = 0.0f;
-#pragma unroll
-    for (int i = 0; i < V; i++) am = fmax_nan(am, fabsf(v[i]));
+    if (a.rht_bf16) round_bf16(v);
+    float am = abs_max(v);
     if (!live) continue;
     bool fast = am < __uint_as_float(MXB_F32_INF);  // false for NaN and Inf
     uint8_t s = 0;

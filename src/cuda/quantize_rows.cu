@@ -174,9 +174,7 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       float v[HB];
       unpack<DT, NQ>(q[u], v);
       if (RHT) transform_block(a, sm, v);
-      float am = 0.0f;
-#pragma unroll
-      for (int k = 0; k < HB; k++) am = fmax_nan(am, fabsf(v[k]));
+      float am = abs_max(v);
       if (H == 2) am = fmax_nan(am, __shfl_xor_sync(pair, am, 1));
       bool fast = am < __uint_as_float(MXB_F32_INF);  // false for NaN and Inf
       if constexpr (AMAX) {
