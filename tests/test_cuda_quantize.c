@@ -551,7 +551,7 @@ Test(cuda_quantize, rht_fused) {
  * the CPU's bytes for every input type and kind, both scale layouts, a
  * computed and a supplied amax (scaled: blocks whose scales saturate or
  * underflow), the bf16-rounded transform, and shapes whose chunks end inside
- * a warp (5 x 3d: 15 chunks, a warp holding 256 / d of them); the path is
+ * a warp (5 x 3d: 15 chunks, a warp holding 512 / d of them); the path is
  * the fused one where it applies and the staged one (transform, then the
  * row-wise kernel) for SR. */
 Test(cuda_quantize, nvfp4_rht_one_kernel) {
