@@ -90,15 +90,16 @@ static void add_flags(mxbt_operand *A, mxbt_operand *B) {
   if (B->h.format == MXB_FORMAT_NVFP4) B->h.flags |= g_nvfp4_flags_b;
 }
 
-/* Exact mode: the GPU's C bytes equal the CPU's. amax_a: an NVFP4 amax
- * to give A in place of its own (NaN: none). */
-static void check_exact_amax(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
-                             const mxb_gemm_desc_t *d, int kind, int nan_fill, const char *want_impl, float amax_a) {
-  float *xa = mxbt_gemm_input(M, K, 11 + (uint64_t)M, kind, 0), *xb = mxbt_gemm_input(N, K, 12 + (uint64_t)N, kind, 1);
+/* Exact mode: the GPU's C bytes equal the CPU's for A [M, K] and B [N, K]
+ * made from xa and xb (taken: freed here) with scale layouts la and lb.
+ * amax_a: an NVFP4 amax to give A in place of its own (NaN: none). */
+static void check_exact_values(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
+                               const mxb_gemm_desc_t *d, float *xa, float *xb, mxb_scale_layout_t la,
+                               mxb_scale_layout_t lb, int nan_fill, const char *want_impl, float amax_a) {
   mxbt_operand A, B;
-  mxbt_operand_make(&A, fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+  mxbt_operand_make(&A, fa, la, M, K, xa);
   if (!isnan(amax_a)) A.amax = amax_a;
-  mxbt_operand_make(&B, fb, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+  mxbt_operand_make(&B, fb, lb, N, K, xb);
   add_flags(&A, &B);
   mxbt_operand_upload(&A);
   mxbt_operand_upload(&B);
@@ -118,9 +119,30 @@ static void check_exact_amax(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t f
   free(Cg);
   free_pair(&A, &B, xa, xb);
 }
+static void check_exact_amax(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
+                             const mxb_gemm_desc_t *d, int kind, int nan_fill, const char *want_impl, float amax_a) {
+  float *xa = mxbt_gemm_input(M, K, 11 + (uint64_t)M, kind, 0), *xb = mxbt_gemm_input(N, K, 12 + (uint64_t)N, kind, 1);
+  check_exact_values(ctx, fa, fb, M, N, K, d, xa, xb, MXB_SCALE_LAYOUT_LINEAR, MXB_SCALE_LAYOUT_LINEAR, nan_fill,
+                     want_impl, amax_a);
+}
 static void check_exact(mxb_context_t *ctx, mxb_format_t fa, mxb_format_t fb, int64_t M, int64_t N, int64_t K,
                         const mxb_gemm_desc_t *d, int kind, int nan_fill, const char *want_impl) {
   check_exact_amax(ctx, fa, fb, M, N, K, d, kind, nan_fill, want_impl, NAN);
+}
+
+static int is_sm90(void) {
+  int dev = 0;
+  struct cudaDeviceProp p;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) return 0;
+  return p.major == 9 && p.minor == 0;
+}
+/* The exact path of a 4-bit pair (NVFP4 x NVFP4, MXFP4 x MXFP4): with K in
+ * whole 128-column stages on compute capability 9.0 the wgmma kernel's, else
+ * the integer mma.sync kernel's. */
+#define EXACT_SM90_PATH "cuda-exact-sm90-fp4-wgmma"
+static const char *exact_fp4_path(mxb_format_t f, int64_t K) {
+  (void)f;
+  return K % 128 == 0 && is_sm90() ? EXACT_SM90_PATH : "cuda-exact-int8-mma";
 }
 
 #endif
@@ -136,20 +158,80 @@ Test(cuda_gemm, exact_fp4_integer_path_is_byte_identical) {
   for (int f = 0; f < 2; f++)
     for (int s = 0; s < 5; s++)
       for (int kind = 0; kind < 3; kind++)
-        check_exact(ctx, fs[f], fs[f], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind, 0, "cuda-exact-int8-mma");
+        check_exact(ctx, fs[f], fs[f], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind, 0,
+                    exact_fp4_path(fs[f], shapes[s][2]));
+  mxb_context_destroy(ctx);
+#endif
+}
+
+/* NVFP4 x NVFP4 and MXFP4 x MXFP4 on the sm_90a kernel (BF16 wgmma on the
+ * codes, one FFMA a K-block): A-tiles of 64 and 128 rows, several tiles in
+ * M and N with tails, both scale layouts, alpha/beta/ldc/bf16 C, normal,
+ * wide-range, cancelling and tiny inputs (tiny MXFP4 scales leave the
+ * kernel's range: the call is recomputed on the generic path); and blocks
+ * built so that their sums need every bit the kernel's argument allows:
+ * codes +-6 and +-0.5 (products 36, 3 and 1/4) under scales of four
+ * significant bits (NVFP4, the tensor amax pinned at 6 * 448 so the host
+ * values are exactly code x scale) or powers of two up to 2^+-58 (MXFP4). */
+static float *full_span_input(mxb_format_t f, int64_t rows, int64_t K, int side) {
+  static const float nv[] = {448.0f, 1.875f, 0.1171875f, 15.0f, 240.0f, 1.625f, 9.0f, 416.0f, 0.013671875f, 0.9375f};
+  static const int mx[] = {0, -3, 5, 20, -20, 40, -40, 58, -58, 1};
+  const int bl = f == MXB_FORMAT_NVFP4 ? 16 : 32;
+  float *x = malloc((size_t)(rows * K) * sizeof(float));
+  uint64_t h = 0x9E3779B97F4A7C15ull * (uint64_t)(side + 1);
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t k = 0; k < K; k++) {
+      h = h * 6364136223846793005ull + 1442695040888963407ull;
+      const int j = (int)((i * 3 + k / bl + side) % 10);
+      const float s = f == MXB_FORMAT_NVFP4 ? nv[j] : ldexpf(1.0f, side ? -mx[j] / 2 : mx[j]);
+      const int big = side ? (k / 2) % 2 == 0 : k % 2 == 0;
+      x[i * K + k] = (h >> 63 ? -1.0f : 1.0f) * (big ? 6.0f : 0.5f) * s;
+    }
+  return x;
+}
+Test(cuda_gemm, exact_sm90_fp4_is_byte_identical) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  if (!is_sm90()) cr_skip_test("the sm_90a exact kernel needs compute capability 9.0");
+  mxb_context_t *ctx = gpu_ctx();
+  static const int64_t shapes[][3] = {{128, 128, 256}, {77, 45, 384}, {1, 300, 128},   {257, 131, 1024},
+                                      {300, 520, 2048}, {20, 700, 256}, {64, 1000, 512}};
+  for (int fi = 0; fi < 2; fi++) {
+    const mxb_format_t f = fi ? MXB_FORMAT_MXFP4 : MXB_FORMAT_NVFP4;
+    for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)
+      for (int kind = 0; kind < 4; kind++) {
+        const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, (s + kind) % 3 == 1 ? MXB_DTYPE_BF16 : MXB_DTYPE_FP32,
+                                           kind == 2 ? -0.75f : 1.25f, kind == 1 ? 0.5f : 0.0f, s == 1 ? N + 9 : 0);
+        const mxb_scale_layout_t la = (s + kind) % 2 ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR;
+        const mxb_scale_layout_t lb = (s + kind / 2) % 2 ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR;
+        check_exact_values(ctx, f, f, M, N, K, &d, mxbt_gemm_input(M, K, 31 + (uint64_t)s, kind, 0),
+                           mxbt_gemm_input(N, K, 41 + (uint64_t)s, kind, 1), la, lb, kind == 0, EXACT_SM90_PATH, NAN);
+      }
+    for (int s = 0; s < 3; s++) {
+      const int64_t M = (int64_t[]){96, 130, 7}[s], N = (int64_t[]){160, 64, 257}[s], K = (int64_t[]){512, 4096, 128}[s];
+      mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
+      check_exact_values(ctx, f, f, M, N, K, &d, full_span_input(f, M, K, 0), full_span_input(f, N, K, 1),
+                         MXB_SCALE_LAYOUT_LINEAR, MXB_SCALE_LAYOUT_LINEAR, 0, EXACT_SM90_PATH, NAN);
+    }
+  }
   mxb_context_destroy(ctx);
 #endif
 }
 
 /* MXFP4 scales far from 1 (values near 2^-110) leave the range in which the
- * fp32 block products are proven exact: the call must still be exact. */
+ * fp32 block products are proven exact (on either kernel): the call must
+ * still be exact. */
 Test(cuda_gemm, exact_fp4_extreme_scales_fall_back_exactly) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
   mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
-  check_exact(ctx, MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 70, 40, 256, &d, MXBT_IN_TINY, 0, "cuda-exact-int8-mma");
-  check_exact(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 70, 40, 256, &d, MXBT_IN_TINY, 0, "cuda-exact-int8-mma");
+  for (int K = 208; K <= 256; K += 48) /* the integer kernel; the sm_90a one (K = 256 there) */
+    for (int f = 0; f < 2; f++) {
+      const mxb_format_t fm = f ? MXB_FORMAT_NVFP4 : MXB_FORMAT_MXFP4;
+      check_exact(ctx, fm, fm, 70, 40, K, &d, MXBT_IN_TINY, 0, exact_fp4_path(fm, K));
+    }
   mxb_context_destroy(ctx);
 #endif
 }
@@ -1181,29 +1263,37 @@ Test(cuda_gemm, plan_max_workspace_falls_back) {
   const mxbt_operand A = P.A, B = P.B;
   mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, MXB_DTYPE_FP32, 1.0f, 0.0f, 0);
   mxb_tensor_t a = bare_of(&A.d), b = bare_of(&B.d);
-  mxb_gemm_plan_t *full = NULL, *lim = NULL;
-  cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &a, &b, NULL, &full), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  size_t ws_full = 0, ws_lim = 0;
-  mxb_gemm_plan_workspace_size(full, &ws_full);
-  cr_assert_str_eq(mxb_gemm_plan_path(full), "cuda-exact-int8-mma");
-  cr_assert_gt(ws_full, 0);
-  mxb_gemm_plan_prefs_t prefs;
-  mxb_gemm_plan_prefs_init(&prefs);
-  prefs.max_workspace = ws_full - 1;
-  cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &a, &b, &prefs, &lim), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  mxb_gemm_plan_workspace_size(lim, &ws_lim);
-  cr_assert_leq(ws_lim, prefs.max_workspace);
-  cr_assert_str_eq(mxb_gemm_plan_path(lim), "cuda-exact-generic");
   size_t cb = c_bytes(&d, M, N);
   float *Cc = malloc(cb), *Cg = malloc(cb);
   fill_c(&d, Cc, M, N, 5, 0);
-  memcpy(Cg, Cc, cb);
   cpu_gemm(&d, &A, &B, Cc);
-  cr_assert_eq(plan_run(lim, &d, &A.d, &B.d, Cg), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  cr_assert_str_eq(mxb_context_last_impl(ctx), "cuda-exact-generic");
-  cr_assert(memcmp(Cc, Cg, cb) == 0, "the generic path's bytes differ from the CPU's");
-  mxb_gemm_plan_destroy(full);
-  mxb_gemm_plan_destroy(lim);
+  /* Each limit one byte below the last plan's workspace: another exact path
+   * (from the registry's first for the pair down to the generic one, which
+   * needs none), each with the CPU's bytes. */
+  size_t limit = 0;
+  const char *last = NULL;
+  for (int i = 0; i < 4 && (!last || strcmp(last, "cuda-exact-generic") != 0); i++) {
+    mxb_gemm_plan_prefs_t prefs;
+    mxb_gemm_plan_prefs_init(&prefs);
+    prefs.max_workspace = limit;
+    mxb_gemm_plan_t *plan = NULL;
+    cr_assert_eq(mxb_gemm_plan_create(ctx, &d, &a, &b, &prefs, &plan), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    size_t ws = 0;
+    mxb_gemm_plan_workspace_size(plan, &ws);
+    const char *path = mxb_gemm_plan_path(plan);
+    if (i == 0) cr_assert_str_eq(path, exact_fp4_path(MXB_FORMAT_NVFP4, K));
+    else cr_assert_str_neq(path, last, "limit %zu kept %s", limit, last);
+    if (limit) cr_assert_leq(ws, limit);
+    cr_assert_eq(ws == 0, strcmp(path, "cuda-exact-generic") == 0, "%s needs %zu bytes", path, ws);
+    fill_c(&d, Cg, M, N, 5, 0);
+    cr_assert_eq(plan_run(plan, &d, &A.d, &B.d, Cg), MXB_SUCCESS, "%s", mxb_last_error_detail());
+    cr_assert_str_eq(mxb_context_last_impl(ctx), path);
+    cr_assert(memcmp(Cc, Cg, cb) == 0, "%s: bytes differ from the CPU's", path);
+    last = path;
+    mxb_gemm_plan_destroy(plan);
+    limit = ws - 1;
+  }
+  cr_assert_str_eq(last, "cuda-exact-generic");
   free(Cc);
   free(Cg);
   mxbt_pair_free(&P);
@@ -1420,14 +1510,14 @@ Test(cuda_gemm, gated_and_aux_epilogue) {
     mxb_format_t a, b;
     const char *impl;
   } exact[] = {
-      {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, "cuda-exact-int8-mma"},
+      {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, NULL}, /* K = 128: exact_fp4_path */
       {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, "cuda-exact-generic"},
   };
   for (size_t p = 0; p < 2; p++)
     for (int a = 0; a < 5; a++)
       for (int ct = MXB_DTYPE_FP32; ct <= MXB_DTYPE_FP16; ct++)
         check_gated(ctx, exact[p].a, exact[p].b, 37, MXB_GEMM_EXACT, acts[a], (mxb_dtype_t)ct, (a + ct) % 2 * 3,
-                    exact[p].impl);
+                    exact[p].impl ? exact[p].impl : exact_fp4_path(exact[p].a, 128));
   /* Fast mode, every kind of path: cuBLASLt, the sm_90a MX kernel, the
    * decode kernel, the dequantize path. */
   static const struct {
@@ -1509,25 +1599,29 @@ Test(cuda_gemm, epilogue_step_gives_the_functions_bits) {
 }
 
 /* Exact mode: every activation, bias type and C type, byte-identical with
- * the CPU reference, on the integer path (NVFP4) and the generic path. */
+ * the CPU reference, on the sm_90a wgmma path and the integer path (NVFP4)
+ * and the generic path. */
 Test(cuda_gemm, exact_epilogue_every_activation_is_byte_identical) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   mxb_context_t *ctx = gpu_ctx();
   static const struct {
     mxb_format_t a, b;
-    const char *impl;
+    int64_t K;
+    const char *impl; /* NULL: exact_fp4_path */
   } pairs[] = {
-      {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, "cuda-exact-int8-mma"},
-      {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, "cuda-exact-generic"},
-      {MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, "cuda-exact-generic"},
+      {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 128, NULL},
+      {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 112, "cuda-exact-int8-mma"},
+      {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 128, "cuda-exact-generic"},
+      {MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, 128, "cuda-exact-generic"},
   };
   for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++)
     for (int act = MXB_ACT_NONE; act <= MXB_ACT_SILU; act++)
       for (int ct = MXB_DTYPE_FP32; ct <= MXB_DTYPE_FP16; ct++) {
         mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, (mxb_dtype_t)ct, 0.75f, act % 2 ? -0.5f : 0.0f, act == 3 ? 70 : 0);
         d.activation = (mxb_activation_t)act;
-        check_epilogue(ctx, pairs[p].a, pairs[p].b, 37, 67, 128, d, (mxb_dtype_t)((act + ct) % 3), pairs[p].impl);
+        check_epilogue(ctx, pairs[p].a, pairs[p].b, 37, 67, pairs[p].K, d, (mxb_dtype_t)((act + ct) % 3),
+                       pairs[p].impl ? pairs[p].impl : exact_fp4_path(pairs[p].a, pairs[p].K));
       }
   mxb_context_destroy(ctx);
 #endif

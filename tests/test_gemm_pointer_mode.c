@@ -199,6 +199,8 @@ Test(gemm_pointer_mode, cuda_every_path_matches_values) {
   const pm_case cases[] = {
       {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E5M2, MXB_GEMM_EXACT, 33, 40, 96, MXB_DTYPE_FP32, 0, "cuda-exact-generic"},
       {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_GEMM_EXACT, 64, 72, 256, MXB_DTYPE_FP32, 0, "cuda-exact-int8-mma"},
+      {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_GEMM_EXACT, 64, 72, 256, MXB_DTYPE_BF16, 1,
+       "cuda-exact-sm90-fp4-wgmma"}, /* its epilogue step */
       {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_GEMM_FAST, 8, 256, 512, MXB_DTYPE_FP32, 0, "cuda-fast-decode-m16"},
       {MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, MXB_GEMM_FAST, 3, 256, 512, MXB_DTYPE_BF16, 1, "cuda-fast-decode-m16"},
       {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_GEMM_FAST, 96, 256, 512, MXB_DTYPE_FP32, 0, "cuda-fast-sm90-w4-bf16-wgmma"},

@@ -116,6 +116,7 @@ static size_t ws_dequant(const mxb_context *, const problem &p) { return dequant
 static size_t ws_sm90_mx(const mxb_context *ctx, const problem &p) { return sm90_mx_fp8_workspace(ctx, p); }
 static size_t ws_lt(const mxb_context *, const problem &p) { return lt_native_workspace(p); }
 static size_t ws_sm90_w4(const mxb_context *ctx, const problem &p) { return sm90_w4_workspace(ctx, p); }
+static size_t ws_sm90_w4_exact(const mxb_context *ctx, const problem &p) { return sm90_w4_exact_workspace(ctx, p); }
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 // cuBLASLt paths with block-scaled operands fall back to the dequantize path
 // where cuBLASLt has no algorithm, so they reserve its workspace too.
@@ -134,6 +135,9 @@ static mxb_status_t run_dequant_path(const call &c, const char **) {
 static mxb_status_t run_decode_path(const call &c, const char **) { return run_decode(c.ctx, c.p, c.ws, c.st); }
 static mxb_status_t run_sm90_mx_path(const call &c, const char **) { return run_sm90_mx_fp8(c.ctx, c.p, c.ws, c.st); }
 static mxb_status_t run_sm90_w4_path(const call &c, const char **) { return run_sm90_w4(c.ctx, c.p, c.ws, c.st); }
+static mxb_status_t run_sm90_w4_exact_path(const call &c, const char **) {
+  return run_sm90_w4_exact(c.ctx, c.p, c.ws, c.st);
+}
 // Where cuBLASLt has no algorithm for the shape or pair: block-scaled
 // operands take the dequantize path, the others the exact path.
 static mxb_status_t lt_fallback(const call &c, mxb_status_t s, const char **ran) {
@@ -156,6 +160,9 @@ static mxb_status_t run_blockscaled_path(const call &c, const char **ran) {
 static bool k_empty(const mxb_context *, const call &c) { return c.p.K == 0; }
 static bool exact_fp4(const mxb_context *, const call &c) { return !fast(c) && fa(c) == fb(c) && is_fp4(fa(c)); }
 static bool exact_any(const mxb_context *, const call &c) { return !fast(c); }
+static bool exact_sm90_fp4(const mxb_context *ctx, const call &c) {
+  return !fast(c) && one_scale(c) && sm90_w4_exact_applies(ctx, c.p);
+}
 // Fast calls with an amax per row that no fast path took.
 static bool rows_fp4(const mxb_context *, const call &c) { return !one_scale(c) && fa(c) == fb(c) && is_fp4(fa(c)); }
 static bool lt_nvfp4_sm100(const mxb_context *ctx, const call &c) {
@@ -194,6 +201,10 @@ static bool always(const mxb_context *, const call &) { return true; }
 // Order matters: the first row that applies serves the call.
 static const path k_paths[] = {
     {"cuda-exact-generic", k_empty, nullptr, no_workspace, run_generic_path, false},  // K = 0: C = beta C
+    // NVFP4 x NVFP4, MXFP4 x MXFP4 with K in whole 128-column stages on
+    // compute capability 9.0: BF16 wgmma on the codes, a promotion a K-block
+    // (measured faster than the integer mma.sync path, docs/PERFORMANCE.md).
+    {"cuda-exact-sm90-fp4-wgmma", exact_sm90_fp4, nullptr, ws_sm90_w4_exact, run_sm90_w4_exact_path, false},
     {"cuda-exact-int8-mma", exact_fp4, nullptr, ws_int8, run_int8_path, false},
     {"cuda-exact-generic", exact_any, nullptr, no_workspace, run_generic_path, false},
     // cuBLASLt writes these rows' C; the sm_90a MX kernel's store has no

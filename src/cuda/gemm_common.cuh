@@ -392,6 +392,12 @@ bool sm90_w4_applies(const mxb_context *ctx, const problem &p);
 bool sm90_w4_preferred(const mxb_context *ctx, const problem &p);
 size_t sm90_w4_workspace(const mxb_context *ctx, const problem &p);
 mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
+// Exact mode on the same kernel, NVFP4 x NVFP4 and MXFP4 x MXFP4: each
+// K-block's wgmmas promoted with one FFMA, byte-identical with the CPU
+// reference.
+bool sm90_w4_exact_applies(const mxb_context *ctx, const problem &p);
+size_t sm90_w4_exact_workspace(const mxb_context *ctx, const problem &p);
+mxb_status_t run_sm90_w4_exact(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st);
 // The same kernel over the groups of a grouped GEMM (p: A's rows, N rows of
 // B an expert, plain C: no bias, activation or fp16). rows_hint (the rows
 // of a group, from the shape: max_m or M / E) picks the tile rows, which

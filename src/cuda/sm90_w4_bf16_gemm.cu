@@ -75,12 +75,14 @@ constexpr int PRODUCER_REGS = 56, MATH_REGS = 224;
 static_assert(128 * PRODUCER_REGS + 256 * MATH_REGS <= (65536 / THREADS / 8 * 8) * THREADS, "register budget");
 
 // B's format: NVFP4 or MXFP4 codes decoded in registers, or BF16 (grouped
-// calls only: dense BF16 is cuBLASLt's) read by the wgmma from shared memory.
-enum wfmt { W_NV, W_MX, W_BF16 };
+// calls only: dense BF16 is cuBLASLt's) read by the wgmma from shared memory;
+// W_NVX, W_MXX: NVFP4, MXFP4 in exact mode (codes decoded without their
+// scales, each K-block's wgmmas promoted on their own, see exact_stage).
+enum wfmt { W_NV, W_MX, W_BF16, W_NVX, W_MXX };
 
 template <int BN, int WF>
 struct w4_layout {
-  static constexpr bool NV = WF == W_NV, BF = WF == W_BF16;
+  static constexpr bool NV = WF == W_NV || WF == W_NVX, BF = WF == W_BF16, EX = WF == W_NVX || WF == W_MXX;
   static constexpr int X_BYTES = BN * BK * 2;             // A's BF16 tile: two boxes of BN rows x 128 bytes
   static constexpr int W_BYTES = BF ? BW * BK * 2 : BW * BK / 2;  // B's tile: BF16 as A's, or codes of 64 bytes a row
   static constexpr int S_WORDS = BF ? 0 : NV ? 2 : 1;     // B's raw scale words a row and stage (4 blocks a word)
@@ -118,27 +120,36 @@ struct w4_params {
 // 0.5, 1, 1.5, 2, 3, 4, 6 in BF16); the signs are the top bits of the bytes
 // {x << 4, x} picked so that byte i's top bit is code i's sign, or-ed into
 // the high bytes before they are interleaved with the low ones.
+// SCALED false: the codes' values alone (s unused).
+template <bool SCALED = true>
 __device__ __forceinline__ void decode4(uint32_t x, uint32_t s, uint32_t &lo, uint32_t &hi) {
   const uint32_t sel = x & 0x7777u;
   const uint32_t sg = __byte_perm(x << 4, x, 0x5140);
   const uint32_t h = __byte_perm(0x3F3F3F00u, 0x40404040u, sel) | (sg & 0x80808080u);
   const uint32_t l = __byte_perm(0xC0800000u, 0xC0804000u, sel);
   const uint32_t vlo = __byte_perm(l, h, 0x5140), vhi = __byte_perm(l, h, 0x7362);
-  asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(lo) : "r"(vlo), "r"(s));
-  asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(hi) : "r"(vhi), "r"(s));
+  if constexpr (SCALED) {
+    asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(lo) : "r"(vlo), "r"(s));
+    asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(hi) : "r"(vhi), "r"(s));
+  } else {
+    lo = vlo;
+    hi = vhi;
+  }
 }
 
 // This thread's A fragments of the stage's eight k16 steps: rows r and r + 8
 // of the tile (16-byte chunk j of a 64-byte row sits at chunk
 // j ^ ((row >> 1) & 3), the 64-byte swizzle), codes 2t, 2t + 1 (byte t of
 // the step's first word) and 2t + 8, 2t + 9 (byte t of its second word).
-template <bool NV>
+// SCALED false (exact mode): the codes' values without the block scales.
+template <bool NV, bool SCALED = true>
 __device__ __forceinline__ void decode_stage(uint32_t (&a)[8][4], const uint8_t *wt, const uint8_t *sc, int r, int t) {
   const uint32_t sel = (uint32_t)t | (uint32_t)(t + 4) << 4;
   // Rows r and r + 8's block scales as BF16 (NV: 8 blocks of 16; MX: 4 of 32),
   // two to a word, decoded by the producer.
-  uint32_t s0[4], s1[4];
-  if (NV) {
+  uint32_t s0[4] = {}, s1[4] = {};
+  if (!SCALED) {
+  } else if (NV) {
     const uint4 v0 = *reinterpret_cast<const uint4 *>(sc + r * 16), v1 = *reinterpret_cast<const uint4 *>(sc + (r + 8) * 16);
     s0[0] = v0.x; s0[1] = v0.y; s0[2] = v0.z; s0[3] = v0.w;
     s1[0] = v1.x; s1[1] = v1.y; s1[2] = v1.z; s1[3] = v1.w;
@@ -159,8 +170,8 @@ __device__ __forceinline__ void decode_stage(uint32_t (&a)[8][4], const uint8_t 
       const int blk = NV ? k : k / 2;  // scale block of the step
       const uint32_t f0 = __byte_perm(s0[blk / 2], 0, blk % 2 ? 0x3232 : 0x1010);  // the scale in both halves
       const uint32_t f1 = __byte_perm(s1[blk / 2], 0, blk % 2 ? 0x3232 : 0x1010);
-      decode4(x0, f0, a[k][0], a[k][2]);
-      decode4(x1, f1, a[k][1], a[k][3]);
+      decode4<SCALED>(x0, f0, a[k][0], a[k][2]);
+      decode4<SCALED>(x1, f1, a[k][1], a[k][3]);
     }
   }
 }
@@ -198,6 +209,87 @@ __device__ __forceinline__ void math_stage(float (&acc)[BN / 2], uint32_t (&a)[8
   ptx::wgmma_commit();
   ptx::wgmma_wait<INFLIGHT>();
   if (release) ptx::mbar_arrive(&empty[(g - INFLIGHT) % L::STAGES]);
+}
+
+// Exact mode, NVFP4 x NVFP4 and MXFP4 x MXFP4 (NUMERICS 7: p = the
+// K-block's sum rounded once to fp32, acc = acc + p in K order). A is
+// decoded to BF16 with its block scales (e_a s_a, exact), B's codes without
+// theirs (e_b), so the wgmmas of one K-block (one k16 for NVFP4's 16, two
+// chained for MX's 32) sum s_a e_a e_b: products s_a times multiples of 1/4
+// up to 36, every partial sum s_a times a multiple of 1/4 below 577 (NVFP4)
+// or 1153 (MX), at most 16 significant bits (a UE4M3 s_a has four; an E8M0
+// one is a power of two), exact in the tensor core's fp32 accumulation in
+// whatever order it adds. The block's sum goes to a zeroed temporary, and
+// p = s_b * tmp is exact in fp32: UE4M3 scales give at most 20 significant
+// bits and magnitudes 2^-20 .. 2^27; E8M0 scale exponents are kept within
+// +-58 by the caller's scan (p within 2^-118 .. 2^127), so one FFMA,
+// acc = fma(tmp, s_b, acc), is the reference's rounding of acc + p.
+// Each K-block is two groups of BN / 2 columns (halves of the tile), NB
+// groups in flight while the oldest is promoted, in K order.
+// Temporaries beside the accumulators: three of 32 registers at 128-row
+// A-tiles (4-6% faster than two on NVFP4 at 8192^3, 4096^3, 2048 x 8192^2,
+// 1-2% on MXFP4, on an H100; four spill), four of 16 at 64 rows.
+template <int BN>
+struct exact_depth {
+  static constexpr int NB = BN == 128 ? 3 : 4;
+};
+// Group i (K-block i / 2, half i % 2) into t.
+template <int BN, bool NV>
+__device__ __forceinline__ void exact_issue(float (&t)[BN / 4], const uint32_t (&a)[8][4], const uint8_t *xt, int i) {
+  const int kb = i / 2, half = i % 2;
+  ptx::wgmma_fence();
+#pragma unroll
+  for (int j = 0; j < (NV ? 1 : 2); ++j) {
+    const int k = NV ? kb : 2 * kb + j;  // k16 step of the stage
+    const uint64_t db = ptx::wgmma_desc_sw128(xt + (k / 4) * (BN * 128) + half * (BN / 2) * 128) + 2 * (k % 4);
+    ptx::wgmma_m64k16_bf16_rs<BN / 2>(t, a[k], db, j);
+  }
+  ptx::wgmma_commit();
+}
+__device__ __forceinline__ void exact_wait(int n) {  // n: a constant once unrolled
+  if (n <= 0) ptx::wgmma_wait<0>();
+  else if (n == 1) ptx::wgmma_wait<1>();
+  else if (n == 2) ptx::wgmma_wait<2>();
+  else ptx::wgmma_wait<3>();
+}
+template <int BN, int WF>
+__device__ __forceinline__ void exact_stage(float (&acc)[BN / 2], uint32_t (&a)[8][4],
+                                            float (&t)[exact_depth<BN>::NB][BN / 4], uint8_t *smem, uint32_t g,
+                                            int r, int q) {
+  using L = w4_layout<BN, WF>;
+  constexpr bool NV = L::NV;
+  constexpr int NB = exact_depth<BN>::NB, W = 2 * (NV ? 8 : 4);  // groups: two a K-block
+  static_assert(NB <= 4, "exact_wait waits for at most 3 pending groups");
+  uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
+  const int st = g % L::STAGES;
+  ptx::mbar_wait(&full[st], (g / L::STAGES) & 1);
+  const uint8_t *sc = smem + L::SC_OFF + st * L::SC_BYTES, *xt = smem + st * L::X_BYTES;
+  decode_stage<NV, false>(a, smem + L::W_OFF + st * L::W_BYTES, sc, r, q);
+  // Rows r and r + 8's block scales (8 NVFP4, 4 MX), BF16 pairs (exact, NaN kept).
+  uint32_t s0[4], s1[4];
+#pragma unroll
+  for (int w = 0; w < L::SC_ROW / 4; ++w) {
+    s0[w] = reinterpret_cast<const uint32_t *>(sc + r * L::SC_ROW)[w];
+    s1[w] = reinterpret_cast<const uint32_t *>(sc + (r + 8) * L::SC_ROW)[w];
+  }
+#pragma unroll
+  for (int i = 0; i < NB; ++i) exact_issue<BN, NV>(t[i], a, xt, i);
+#pragma unroll
+  for (int i = 0; i < W; ++i) {
+    const int kb = i / 2, half = i % 2;
+    exact_wait(NB - 1 < W - 1 - i ? NB - 1 : W - 1 - i);  // group i is complete
+    float(&ti)[BN / 4] = t[i % NB];
+#pragma unroll
+    for (int e = 0; e < BN / 4; ++e) ptx::fence_reg(ti[e]);
+    const float f0 = __uint_as_float(kb % 2 ? s0[kb / 2] & 0xFFFF0000u : s0[kb / 2] << 16);
+    const float f1 = __uint_as_float(kb % 2 ? s1[kb / 2] & 0xFFFF0000u : s1[kb / 2] << 16);
+    // ti[4j + h]: row r + 8 (h / 2), column 8j + 2q + h % 2 of the half.
+#pragma unroll
+    for (int e = 0; e < BN / 4; ++e)
+      acc[half * (BN / 4) + e] = __fmaf_rn(ti[e], (e % 4) / 2 ? f1 : f0, acc[half * (BN / 4) + e]);
+    if (i + NB < W) exact_issue<BN, NV>(ti, a, xt, i + NB);
+  }
+  ptx::mbar_arrive(&empty[st]);
 }
 #endif
 
@@ -373,18 +465,25 @@ __global__ void __launch_bounds__(THREADS, 1)
     float acc[BN / 2];
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
-    uint32_t a0[8][4], a1[8][4];  // one set decoded while the other is on the tensor cores
-    static_assert(INFLIGHT == 1, "two register sets");
     const uint32_t n = t.s1 > t.s0 ? t.s1 - t.s0 : 0;
-    uint32_t i = 0;
+    if constexpr (L::EX) {
+      uint32_t a0[8][4];
+      float tmp[exact_depth<BN>::NB][BN / 4];
 #pragma unroll 1
-    for (; i + 1 < n; i += 2) {
-      math_stage<BN, WF>(acc, a0, smem, g + i, i >= INFLIGHT, wg, r, q);
-      math_stage<BN, WF>(acc, a1, smem, g + i + 1, true, wg, r, q);
+      for (uint32_t i = 0; i < n; ++i) exact_stage<BN, WF>(acc, a0, tmp, smem, g + i, r, q);
+    } else {
+      uint32_t a0[8][4], a1[8][4];  // one set decoded while the other is on the tensor cores
+      static_assert(INFLIGHT == 1, "two register sets");
+      uint32_t i = 0;
+#pragma unroll 1
+      for (; i + 1 < n; i += 2) {
+        math_stage<BN, WF>(acc, a0, smem, g + i, i >= INFLIGHT, wg, r, q);
+        math_stage<BN, WF>(acc, a1, smem, g + i + 1, true, wg, r, q);
+      }
+      if (i < n) math_stage<BN, WF>(acc, a0, smem, g + i, i >= INFLIGHT, wg, r, q), ++i;
+      ptx::wgmma_wait<0>();
+      for (uint32_t d = i > INFLIGHT ? i - INFLIGHT : 0; d < i; ++d) ptx::mbar_arrive(&empty[(g + d) % L::STAGES]);
     }
-    if (i < n) math_stage<BN, WF>(acc, a0, smem, g + i, i >= INFLIGHT, wg, r, q), ++i;
-    ptx::wgmma_wait<0>();
-    for (uint32_t d = i > INFLIGHT ? i - INFLIGHT : 0; d < i; ++d) ptx::mbar_arrive(&empty[(g + d) % L::STAGES]);
     g += n;
     // acc[4j + h]: row n0 + r + 8 (h / 2) of B (column of C), column
     // m0 + 8j + 2q + h % 2 of the tile (row of C). A warp's store writes 8
@@ -444,16 +543,19 @@ __global__ void w4_reduce(const w4_params p) {
   });
 }
 
-// Raises *flag where an MXFP4 scale byte makes 6 x 2^k overflow BF16
-// (253, 254; 255 is NaN and decodes as NaN).
-__global__ void w4_scale_scan(operand o, int *flag) {
+// Raises *flag where an E8M0 scale byte of o lies outside [lo, hi] (255 is
+// NaN and decodes as NaN: never flagged). Fast mode: [0, 252], the bytes
+// for which 6 x 2^k fits BF16. Exact mode: 127 +- EXACT_MX_EXP on both
+// operands, where the exact kernel's block products are exact in fp32.
+constexpr int EXACT_MX_EXP = 58;
+__global__ void w4_scale_scan(operand o, int lo, int hi, int *flag) {
   const int64_t n = o.rows * o.scale_cols;
-  bool big = false;
+  bool out = false;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     const uint8_t s = o.scales[mxb_scale_index(i / o.scale_cols, i % o.scale_cols, o.scale_cols, o.swizzled)];
-    big |= s == 253 || s == 254;
+    out |= s != 255 && (s < lo || s > hi);
   }
-  if (big) atomicOr(flag, 1);
+  if (out) atomicOr(flag, 1);
 }
 
 bool is_fp4(int f) { return f == MXB_FORMAT_NVFP4 || f == MXB_FORMAT_MXFP4; }
@@ -462,6 +564,7 @@ bool is_fp4(int f) { return f == MXB_FORMAT_NVFP4 || f == MXB_FORMAT_MXFP4; }
 struct w4_plan {
   int bn, splits, ksteps;
   bool decode_a, guard;   // A decoded to BF16 first; the exactness flag and fallback in play
+  bool exact;             // the exact kernel (W_NVX, W_MXX)
   size_t flag_off, x_off, c_off, part_off, total;
 };
 
@@ -496,12 +599,15 @@ bool sm90_w4_may_fall_back(const problem &p) {
 
 namespace {
 // grouped: rows_hint >= 0, the rows of a group as the shape suggests; no K
-// split (the groups fill the SMs, or the call is small).
-w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1) {
+// split (the groups fill the SMs, or the call is small). exact: the exact
+// kernel (NVFP4 x NVFP4): A-tiles of 64 or 128 rows (its wgmmas are halves
+// of the tile), no K split (acc is one sum in K order).
+w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1, bool exact = false) {
   const int *ov = plan_override();
   const bool grouped = rows_hint >= 0;
   w4_plan w;
   w.bn = tile_rows(grouped ? rows_hint : p.M);
+  if (exact && w.bn < 64) w.bn = 64;
   w.ksteps = (int)(p.K / BK);
   const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132, col_tiles = (p.N + BW - 1) / BW;
   // 128-row A tiles that fill at most half the SMs (65 .. 128 rows of A)
@@ -518,7 +624,8 @@ w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1
   sp = sp < 4 ? sp : 4;
   sp = sp < w.ksteps / 4 ? sp : w.ksteps / 4;  // ranges of 4 stages or more
   if (ov[1] >= 1 && ov[1] <= 4 && ov[1] <= w.ksteps) sp = ov[1];
-  w.splits = sp > 1 && !grouped ? (int)sp : 1;
+  w.splits = sp > 1 && !grouped && !exact ? (int)sp : 1;
+  w.exact = exact;
   w.decode_a = p.a.format != MXB_FORMAT_BF16;
   w.guard = sm90_w4_may_fall_back(p);
   w.flag_off = 0;
@@ -574,7 +681,8 @@ mxb_status_t launch(const mxb_context *ctx, const problem &p, const w4_plan &w, 
 template <int WF>
 mxb_status_t launch_bn(const mxb_context *ctx, const problem &p, const w4_plan &w, const uint16_t *x,
                        int64_t x_stride, float *part, const grouped_run *gr, cudaStream_t st) {
-  if (w.bn == 32) return launch<32, WF>(ctx, p, w, x, x_stride, part, gr, st);
+  if constexpr (WF != W_NVX && WF != W_MXX)  // the exact plan's tiles have 64 rows or more
+    if (w.bn == 32) return launch<32, WF>(ctx, p, w, x, x_stride, part, gr, st);
   if (w.bn == 64) return launch<64, WF>(ctx, p, w, x, x_stride, part, gr, st);
   return launch<128, WF>(ctx, p, w, x, x_stride, part, gr, st);
 }
@@ -606,6 +714,14 @@ bool sm90_w4_applies(const mxb_context *ctx, const problem &p) {
   return pair && scales && shape_applies(ctx, p);
 }
 
+// Exact mode, NVFP4 x NVFP4 or MXFP4 x MXFP4 (one tensor scale each: the
+// caller's test): the exact kernel (W_NVX, W_MXX) on the 4-bit kernel's
+// conditions. MXFP4 calls with scales beyond 2^+-58 recompute C on the
+// exact generic path (the device flag).
+bool sm90_w4_exact_applies(const mxb_context *ctx, const problem &p) {
+  return is_fp4(p.a.format) && p.a.format == p.b.format && sm90_w4_applies(ctx, p);
+}
+
 // The grouped calls also take BF16 x BF16 (B read by the wgmma from shared
 // memory): cuBLASLt has no grouped GEMM whose sizes stay on the device.
 static bool grouped_pair_applies(const mxb_context *ctx, const problem &p) {
@@ -625,10 +741,12 @@ bool sm90_w4_preferred(const mxb_context *, const problem &p) { return p.M <= 10
 // output and gated activations to its own step.
 static bool own_step(const problem &p, const w4_plan &w) { return has_epilogue(p.out) && w.splits == 1; }
 
-size_t sm90_w4_workspace(const mxb_context *ctx, const problem &p) {
-  const w4_plan w = plan_of(ctx, p);
+static size_t workspace_of(const mxb_context *ctx, const problem &p, bool exact) {
+  const w4_plan w = plan_of(ctx, p, -1, exact);
   return w.total + (own_step(p, w) ? lt_epilogue_bytes(p) : 0);
 }
+size_t sm90_w4_workspace(const mxb_context *ctx, const problem &p) { return workspace_of(ctx, p, false); }
+size_t sm90_w4_exact_workspace(const mxb_context *ctx, const problem &p) { return workspace_of(ctx, p, true); }
 
 namespace {
 // Everything but the exact fallback: *guard is the flag it runs under (NULL: none).
@@ -650,12 +768,18 @@ mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, 
     x_stride = p.K * 2;
   }
   if (p.b.format == MXB_FORMAT_MXFP4) {
-    w4_scale_scan<<<grid_for(ctx, p.b.rows * p.b.scale_cols, 256), 256, 0, st>>>(p.b, flag);
-    MXB_TRY(launch_status("w4_scale_scan"));
+    const int lo = w.exact ? 127 - EXACT_MX_EXP : 0, hi = w.exact ? 127 + EXACT_MX_EXP : 252;
+    for (const operand *o : {&p.b, &p.a}) {
+      if (o == &p.a && !w.exact) break;  // fast mode: A's decode raises the flag itself
+      w4_scale_scan<<<grid_for(ctx, o->rows * o->scale_cols, 256), 256, 0, st>>>(*o, lo, hi, flag);
+      MXB_TRY(launch_status("w4_scale_scan"));
+    }
   }
   if (w.guard) MXB_TRY(save_c_if_flagged(ctx, p, flag, base + w.c_off, fb, st));
   float *part = reinterpret_cast<float *>(base + w.part_off);
-  if (p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<W_NV>(ctx, p, w, x, x_stride, part, gr, st));
+  if (w.exact && p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<W_NVX>(ctx, p, w, x, x_stride, part, gr, st));
+  else if (w.exact) MXB_TRY(launch_bn<W_MXX>(ctx, p, w, x, x_stride, part, gr, st));
+  else if (p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<W_NV>(ctx, p, w, x, x_stride, part, gr, st));
   else if (p.b.format == MXB_FORMAT_MXFP4) MXB_TRY(launch_bn<W_MX>(ctx, p, w, x, x_stride, part, gr, st));
   else MXB_TRY(launch_bn<W_BF16>(ctx, p, w, x, x_stride, part, gr, st));
   if (w.guard) *guard = flag;
@@ -663,17 +787,23 @@ mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, 
 }
 }  // namespace
 
-mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
-  const w4_plan w = plan_of(ctx, p);
+static mxb_status_t run_dense(const mxb_context *ctx, const problem &p, bool exact, void *ws, cudaStream_t st) {
+  const w4_plan w = plan_of(ctx, p, -1, exact);
   const bool step = own_step(p, w);
   // The plain problem's plan needs no more workspace than p's (no C copy
   // where C is the fp32 intermediate), so the intermediate follows p's.
   const problem q = step ? lt_epilogue_problem(p, static_cast<char *>(ws) + w.total) : p;
   const int *guard;
   problem fb;
-  MXB_TRY(run_w4(ctx, q, plan_of(ctx, q), nullptr, ws, st, &guard, &fb));
+  MXB_TRY(run_w4(ctx, q, plan_of(ctx, q, -1, exact), nullptr, ws, st, &guard, &fb));
   if (guard) MXB_TRY(run_generic(ctx, fb, guard, st));
   return step ? run_lt_epilogue(ctx, p, q, st) : MXB_SUCCESS;
+}
+mxb_status_t run_sm90_w4(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
+  return run_dense(ctx, p, false, ws, st);
+}
+mxb_status_t run_sm90_w4_exact(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
+  return run_dense(ctx, p, true, ws, st);
 }
 
 // Grouped: the dense conditions on A's rows and an expert's N, plain C (the
