@@ -27,7 +27,7 @@
 #ifdef MXB_WITH_CUDA
 #include "bench_cuda_util.h"
 
-typedef enum { G_BF16_LT, G_MXB, G_DENSE } gkind;
+typedef enum { G_BF16_LT, G_MXB, G_DENSE, G_MXB_EXACT } gkind; /* G_MXB_EXACT: mxb_grouped_gemm in exact mode */
 
 typedef struct scenario {
   const char *name;
@@ -219,7 +219,7 @@ static void run(mxbb_state *st, void *arg) {
   mxb_context_t *ctx = NULL;
   mxb_gemm_desc_t d;
   mxb_gemm_desc_init(&d);
-  d.mode = MXB_GEMM_FAST;
+  d.mode = c->kind == G_MXB_EXACT ? MXB_GEMM_EXACT : MXB_GEMM_FAST;
   d.c_type = MXB_DTYPE_BF16;
   mxb_grouped_gemm_desc_t g;
   mxb_grouped_gemm_desc_init(&g);
@@ -445,7 +445,7 @@ static const qcase k_qcases[] = {{"dense_nvfp4", MXB_FORMAT_NVFP4, 0},
                                  {"dense_mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, 0},
                                  {"grouped_mxfp8_e4m3", MXB_FORMAT_MXFP8_E4M3, 1}};
 
-#define MAXCASES 64
+#define MAXCASES 96
 static gcase g_cases[MAXCASES];
 static char g_names[MAXCASES][96];
 
@@ -472,6 +472,9 @@ MXBB_CONSTRUCTOR static void reg(void) {
         /* a bias and squared ReLU (LatentMoE's expert activation), bf16 C: the epilogue step */
         {"mxb_nvfp4_bias_relu2", G_MXB, sc, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_ACT_RELU2},
         {"mxb_mxfp8_bias_relu2", G_MXB, sc, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_ACT_RELU2},
+        /* exact mode (the CPU's bytes) */
+        {"mxb_nvfp4_exact", G_MXB_EXACT, sc, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, MXB_ACT_NONE},
+        {"mxb_mxfp4_exact", G_MXB_EXACT, sc, MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, MXB_ACT_NONE},
     };
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]) && n < MAXCASES; i++) {
       /* the dense comparison needs a single A of all rows: not the masked layout */

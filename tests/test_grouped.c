@@ -1266,6 +1266,53 @@ static void fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
 }
 #endif
 
+/* Exact mode, NVFP4 x NVFP4 and MXFP4 x MXFP4 with K in whole 128-column
+ * stages on compute capability 9.0: the 4-bit kernel's exact form over the
+ * groups (tile rows 64 and 128), contiguous and masked, an empty group,
+ * per-expert NVFP4 amaxes, padding rows of NaN; NVFP4 with a bias and
+ * squared ReLU and with SwiGLU (the epilogue step after its product): the
+ * CPU's bytes. */
+#define EXACT_GROUPED "cuda-exact-grouped-sm90-fp4-wgmma"
+Test(grouped_gemm_cuda, exact_fp4_groups_on_the_sm90_kernel) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  int dev = 0;
+  struct cudaDeviceProp prop;
+  cr_assert_eq(cudaGetDevice(&dev), cudaSuccess);
+  cr_assert_eq(cudaGetDeviceProperties(&prop, dev), cudaSuccess);
+  if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a exact kernel needs compute capability 9.0");
+  mxb_context_t *gpu, *cpu;
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  static const gcase cases[] = {
+      {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 4, 48, 256, {17, 0, 1, 70}},
+      {MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 3, 40, 384, {5, 200, 16}},
+      {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 2, 136, 128, {130, 3}},
+  };
+  const int max_m = 80;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const gcase *c = &cases[i];
+    int32_t off[9] = {2}, counts[8];
+    for (int e = 0; e < c->E; e++) {
+      off[e + 1] = off[e] + (int32_t)c->sizes[e];
+      counts[e] = (int32_t)(c->sizes[e] < max_m - 1 ? c->sizes[e] : max_m - 1);
+    }
+    cuda_vs_cpu(gpu, cpu, c, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, off, off[c->E] + 3, 0, MXB_ACT_NONE);
+    cr_expect_str_eq(mxb_context_last_impl(gpu), EXACT_GROUPED);
+    cuda_vs_cpu(gpu, cpu, c, MXB_GROUPED_M_MASKED, MXB_GEMM_EXACT, counts, (int64_t)c->E * max_m, 0, MXB_ACT_NONE);
+    cr_expect_str_eq(mxb_context_last_impl(gpu), EXACT_GROUPED);
+    if (c->fa != MXB_FORMAT_NVFP4) continue; /* MXFP4 with an epilogue: the generic kernel (the recompute flag) */
+    for (int a = 0; a < 2; a++) {
+      cuda_vs_cpu(gpu, cpu, c, MXB_GROUPED_M_CONTIGUOUS, MXB_GEMM_EXACT, off, off[c->E] + 3, 0,
+                  a ? MXB_ACT_SWIGLU : MXB_ACT_RELU2);
+      cr_expect_str_eq(mxb_context_last_impl(gpu), EXACT_GROUPED);
+    }
+  }
+  mxb_context_destroy(cpu);
+  mxb_context_destroy(gpu);
+#endif
+}
+
 Test(grouped_gemm_cuda, fast_w4_groups_within_bound) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA

@@ -10,6 +10,8 @@
 // - fast mode, MXFP8 x MXFP8, MXFP8 x MXFP4 (W4A8) and FP8 block scales on
 //   sm_90a: the sm90 MX kernel, its persistent CTAs walking the table's
 //   (row tile, column tile) units (sm90_mx_fp8_gemm.cu), plain C;
+// - exact mode, NVFP4 x NVFP4 and MXFP4 x MXFP4 on sm_90a: the same 4-bit
+//   kernel's exact form (BF16 wgmma on the codes, a promotion a K-block);
 // - the generic exact kernel, walking (tile of a group, 16 columns) work
 //   items and computing each output exactly as the dense generic kernel
 //   does (the CPU reference's bits), in either mode;
@@ -196,7 +198,9 @@ problem grouped_problem(const mxb_gemm_desc_t *desc, const mxb_tensor_t *A, cons
 // intermediate in the workspace) and an epilogue step over the groups' rows
 // finishes C (gemm_epilogue.cu); not where the 4-bit kernel may fall back to
 // the exact path, which would recompute C under the step.
-enum fast_kernel { NO_FAST, W4_FAST, MX_FAST };
+// W4_EXACT: exact mode, NVFP4 x NVFP4 or MXFP4 x MXFP4 on the 4-bit kernel's
+// exact form (sm90_w4_exact_applies), M layouts.
+enum fast_kernel { NO_FAST, W4_FAST, MX_FAST, W4_EXACT };
 struct fast_plan {
   fast_kernel on;
   int64_t rows_hint, upper;
@@ -207,14 +211,20 @@ fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const p
   const int masked = layout == MXB_GROUPED_M_MASKED;
   auto upper = [&](int tile) { return masked ? E * ((max_rows + tile - 1) / tile) : (p.M + tile - 1) / tile + E; };
   fast_plan f{NO_FAST, masked ? max_rows : (p.M + E - 1) / E, 0, 0};
-  if (desc->mode == MXB_GEMM_EXACT) return f;
+  const bool step = has_epilogue(p.out);
+  const problem q = step ? lt_epilogue_problem(p, nullptr) : p;
+  if (desc->mode == MXB_GEMM_EXACT) {
+    const int w4 = sm90_w4_grouped_tile(f.rows_hint, true);
+    if (layout != MXB_GROUPED_K_CONTIGUOUS && sm90_w4_grouped_applies(ctx, q, upper(w4)) &&
+        sm90_w4_exact_applies(ctx, q) && !(step && sm90_w4_may_fall_back(q)))
+      f = {W4_EXACT, f.rows_hint, upper(w4), w4};
+    return f;
+  }
   if (layout == MXB_GROUPED_K_CONTIGUOUS) {
     if (sm90_w4_kgrouped_applies(ctx, p, E)) f.on = W4_FAST;
     else if (sm90_mx_kgrouped_applies(ctx, p, E)) f.on = MX_FAST;
     return f;
   }
-  const bool step = has_epilogue(p.out);
-  const problem q = step ? lt_epilogue_problem(p, nullptr) : p;
   const int w4 = sm90_w4_grouped_tile(f.rows_hint), mx = sm90_mx_grouped_tile();
   if (sm90_w4_grouped_applies(ctx, q, upper(w4)) && !(step && sm90_w4_may_fall_back(q)))
     f = {W4_FAST, f.rows_hint, upper(w4), w4};
@@ -238,6 +248,7 @@ size_t fast_workspace(const mxb_context *ctx, const problem &p, int layout, cons
     case W4_FAST:
       return layout == MXB_GROUPED_K_CONTIGUOUS ? sm90_w4_kgrouped_workspace(ctx, p)
                                                 : sm90_w4_grouped_workspace(ctx, p, f.rows_hint);
+    case W4_EXACT: return sm90_w4_grouped_workspace(ctx, p, f.rows_hint, true);
     case MX_FAST:
       return layout == MXB_GROUPED_K_CONTIGUOUS ? sm90_mx_kgrouped_workspace(p) : sm90_mx_grouped_workspace(p);
     default: return 0;
@@ -322,8 +333,9 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
   }
   mxb_set_last_impl(ctx, f.on == W4_FAST  ? (bf16 ? "cuda-fast-grouped-sm90-bf16-wgmma"
                                                          : "cuda-fast-grouped-sm90-w4-bf16-wgmma")
-                         : f.on == MX_FAST ? "cuda-fast-grouped-sm90-mx-fp8-wgmma"
-                                           : "cuda-exact-grouped-generic");
+                         : f.on == MX_FAST  ? "cuda-fast-grouped-sm90-mx-fp8-wgmma"
+                         : f.on == W4_EXACT ? "cuda-exact-grouped-sm90-fp4-wgmma"
+                                            : "cuda-exact-grouped-generic");
   if (N == 0 || A->rows == 0) return MXB_SUCCESS;
   const int *guard = nullptr;
   problem exact = p;
@@ -336,8 +348,8 @@ extern "C" mxb_status_t mxb_cuda_grouped_gemm(struct mxb_context *ctx, const mxb
     const problem q = has_epilogue(p.out) ? lt_epilogue_problem(p, ws + table_bytes(groups)) : p;
     if (f.on == MX_FAST) MXB_TRY(run_sm90_mx_grouped(ctx, q, rows_of(t, groups, true, a_groups), f.upper, kws, st));
     else
-      MXB_TRY(run_sm90_w4_grouped(ctx, q, rows_of(t, groups, true, a_groups), f.rows_hint, f.upper, kws, st, &guard,
-                                  &exact));
+      MXB_TRY(run_sm90_w4_grouped(ctx, q, rows_of(t, groups, true, a_groups), f.rows_hint, f.upper, f.on == W4_EXACT,
+                                  kws, st, &guard, &exact));
     if (has_epilogue(p.out))  // never with a guard (plan_fast)
       return run_grouped_epilogue(p, q, rows_of(t, groups, false, a_groups), GT, upper, st);
     if (!guard) return MXB_SUCCESS;

@@ -813,15 +813,18 @@ bool sm90_w4_grouped_applies(const mxb_context *ctx, const problem &p, int64_t u
   return grouped_pair_applies(ctx, p) && !has_epilogue(p.out) && upper_tiles > 0 && upper_tiles <= 65535 &&
          (int64_t)p.b.rows < (1 << 30);
 }
-int sm90_w4_grouped_tile(int64_t rows_hint) { return tile_rows(rows_hint); }
-size_t sm90_w4_grouped_workspace(const mxb_context *ctx, const problem &p, int64_t rows_hint) {
-  return plan_of(ctx, p, rows_hint).total;
+int sm90_w4_grouped_tile(int64_t rows_hint, bool exact) {
+  const int t = tile_rows(rows_hint);
+  return exact && t < 64 ? 64 : t;  // plan_of's rule
+}
+size_t sm90_w4_grouped_workspace(const mxb_context *ctx, const problem &p, int64_t rows_hint, bool exact) {
+  return plan_of(ctx, p, rows_hint, exact).total;
 }
 mxb_status_t run_sm90_w4_grouped(const mxb_context *ctx, const problem &p, const group_rows &g, int64_t rows_hint,
-                                 int64_t upper_tiles, void *ws, cudaStream_t st, const int **guard,
+                                 int64_t upper_tiles, bool exact, void *ws, cudaStream_t st, const int **guard,
                                  problem *fallback) {
   const grouped_run gr{g, upper_tiles, 0, nullptr};
-  return run_w4(ctx, p, plan_of(ctx, p, rows_hint), &gr, ws, st, guard, fallback);
+  return run_w4(ctx, p, plan_of(ctx, p, rows_hint, exact), &gr, ws, st, guard, fallback);
 }
 
 // K split: NVFP4 weights times BF16 or NVFP4 (every value exact in BF16, so
