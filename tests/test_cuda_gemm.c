@@ -140,8 +140,7 @@ static int is_sm90(void) {
  * whole 128-column stages on compute capability 9.0 the wgmma kernel's, else
  * the integer mma.sync kernel's. */
 #define EXACT_SM90_PATH "cuda-exact-sm90-fp4-wgmma"
-static const char *exact_fp4_path(mxb_format_t f, int64_t K) {
-  (void)f;
+static const char *exact_fp4_path(int64_t K) {
   return K % 128 == 0 && is_sm90() ? EXACT_SM90_PATH : "cuda-exact-int8-mma";
 }
 
@@ -159,7 +158,7 @@ Test(cuda_gemm, exact_fp4_integer_path_is_byte_identical) {
     for (int s = 0; s < 5; s++)
       for (int kind = 0; kind < 3; kind++)
         check_exact(ctx, fs[f], fs[f], shapes[s][0], shapes[s][1], shapes[s][2], &d, kind, 0,
-                    exact_fp4_path(fs[f], shapes[s][2]));
+                    exact_fp4_path(shapes[s][2]));
   mxb_context_destroy(ctx);
 #endif
 }
@@ -230,7 +229,7 @@ Test(cuda_gemm, exact_fp4_extreme_scales_fall_back_exactly) {
   for (int K = 208; K <= 256; K += 48) /* the integer kernel; the sm_90a one (K = 256 there) */
     for (int f = 0; f < 2; f++) {
       const mxb_format_t fm = f ? MXB_FORMAT_NVFP4 : MXB_FORMAT_MXFP4;
-      check_exact(ctx, fm, fm, 70, 40, K, &d, MXBT_IN_TINY, 0, exact_fp4_path(fm, K));
+      check_exact(ctx, fm, fm, 70, 40, K, &d, MXBT_IN_TINY, 0, exact_fp4_path(K));
     }
   mxb_context_destroy(ctx);
 #endif
@@ -1281,7 +1280,7 @@ Test(cuda_gemm, plan_max_workspace_falls_back) {
     size_t ws = 0;
     mxb_gemm_plan_workspace_size(plan, &ws);
     const char *path = mxb_gemm_plan_path(plan);
-    if (i == 0) cr_assert_str_eq(path, exact_fp4_path(MXB_FORMAT_NVFP4, K));
+    if (i == 0) cr_assert_str_eq(path, exact_fp4_path(K));
     else cr_assert_str_neq(path, last, "limit %zu kept %s", limit, last);
     if (limit) cr_assert_leq(ws, limit);
     cr_assert_eq(ws == 0, strcmp(path, "cuda-exact-generic") == 0, "%s needs %zu bytes", path, ws);
@@ -1517,7 +1516,7 @@ Test(cuda_gemm, gated_and_aux_epilogue) {
     for (int a = 0; a < 5; a++)
       for (int ct = MXB_DTYPE_FP32; ct <= MXB_DTYPE_FP16; ct++)
         check_gated(ctx, exact[p].a, exact[p].b, 37, MXB_GEMM_EXACT, acts[a], (mxb_dtype_t)ct, (a + ct) % 2 * 3,
-                    exact[p].impl ? exact[p].impl : exact_fp4_path(exact[p].a, 128));
+                    exact[p].impl ? exact[p].impl : exact_fp4_path(128));
   /* Fast mode, every kind of path: cuBLASLt, the sm_90a MX kernel, the
    * decode kernel, the dequantize path. */
   static const struct {
@@ -1621,7 +1620,7 @@ Test(cuda_gemm, exact_epilogue_every_activation_is_byte_identical) {
         mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_EXACT, (mxb_dtype_t)ct, 0.75f, act % 2 ? -0.5f : 0.0f, act == 3 ? 70 : 0);
         d.activation = (mxb_activation_t)act;
         check_epilogue(ctx, pairs[p].a, pairs[p].b, 37, 67, pairs[p].K, d, (mxb_dtype_t)((act + ct) % 3),
-                       pairs[p].impl ? pairs[p].impl : exact_fp4_path(pairs[p].a, pairs[p].K));
+                       pairs[p].impl ? pairs[p].impl : exact_fp4_path(pairs[p].K));
       }
   mxb_context_destroy(ctx);
 #endif

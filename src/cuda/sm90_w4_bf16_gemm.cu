@@ -148,12 +148,11 @@ __device__ __forceinline__ void decode_stage(uint32_t (&a)[8][4], const uint8_t 
   // Rows r and r + 8's block scales as BF16 (NV: 8 blocks of 16; MX: 4 of 32),
   // two to a word, decoded by the producer.
   uint32_t s0[4] = {}, s1[4] = {};
-  if (!SCALED) {
-  } else if (NV) {
+  if (SCALED && NV) {
     const uint4 v0 = *reinterpret_cast<const uint4 *>(sc + r * 16), v1 = *reinterpret_cast<const uint4 *>(sc + (r + 8) * 16);
     s0[0] = v0.x; s0[1] = v0.y; s0[2] = v0.z; s0[3] = v0.w;
     s1[0] = v1.x; s1[1] = v1.y; s1[2] = v1.z; s1[3] = v1.w;
-  } else {
+  } else if (SCALED) {
     const uint2 v0 = *reinterpret_cast<const uint2 *>(sc + r * 8), v1 = *reinterpret_cast<const uint2 *>(sc + (r + 8) * 8);
     s0[0] = v0.x; s0[1] = v0.y; s1[0] = v1.x; s1[1] = v1.y;
     s0[2] = s0[3] = s1[2] = s1[3] = 0;
@@ -600,8 +599,8 @@ bool sm90_w4_may_fall_back(const problem &p) {
 namespace {
 // grouped: rows_hint >= 0, the rows of a group as the shape suggests; no K
 // split (the groups fill the SMs, or the call is small). exact: the exact
-// kernel (NVFP4 x NVFP4): A-tiles of 64 or 128 rows (its wgmmas are halves
-// of the tile), no K split (acc is one sum in K order).
+// kernel (NVFP4 x NVFP4, MXFP4 x MXFP4): A-tiles of 64 or 128 rows (its
+// wgmmas are halves of the tile), no K split (acc is one sum in K order).
 w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1, bool exact = false) {
   const int *ov = plan_override();
   const bool grouped = rows_hint >= 0;
