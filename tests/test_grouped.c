@@ -16,6 +16,22 @@
 #define MX_GROUPED "cuda-fast-grouped-sm90-mx-fp8-wgmma"
 #define BF_GROUPED "cuda-fast-grouped-sm90-bf16-wgmma"
 
+#ifdef MXB_WITH_CUDA
+/* The sm_90a kernels run on compute capability 9.0 only. */
+static int is_sm90(void) {
+  int dev = 0;
+  struct cudaDeviceProp prop;
+  cr_assert_eq(cudaGetDevice(&dev), cudaSuccess);
+  cr_assert_eq(cudaGetDeviceProperties(&prop, dev), cudaSuccess);
+  return prop.major == 9 && prop.minor == 0;
+}
+/* A CUDA context and a CPU one (the reference). */
+static void make_contexts(mxb_context_t **gpu, mxb_context_t **cpu) {
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
+  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, cpu), MXB_SUCCESS);
+}
+#endif
+
 /* E experts [N, K] quantized one by one, stacked into one [E * N, K] tensor
  * (linear scales: the planes concatenate; per-tensor scales and NVFP4 amaxes
  * become one value per expert). */
@@ -737,8 +753,7 @@ Test(grouped_gemm_cuda, device_index_gives_the_cpu_bits) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   mxb_context_t *gpu, *cpu;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  make_contexts(&gpu, &cpu);
   for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++) {
     const gcase *c = &k_cases[i];
     int32_t off[9] = {2};
@@ -921,9 +936,7 @@ static void epilogue_case(mxb_context_t *gpu, const gcase *c, mxb_grouped_layout
 Test(grouped_gemm_cuda, fast_epilogue_step) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
-  struct cudaDeviceProp prop;
-  cr_assert_eq(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
-  if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a kernels need compute capability 9.0");
+  if (!is_sm90()) cr_skip_test("the sm_90a kernels need compute capability 9.0");
   mxb_context_t *gpu;
   cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
   const gcase mx = {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 3, 136, 256, {40, 0, 133}};
@@ -1049,12 +1062,9 @@ static void k_fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, mxb_format_t f
 Test(grouped_gemm_cuda, fast_k_split_within_bound) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
-  struct cudaDeviceProp prop;
-  cr_assert_eq(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
-  if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a MX kernel needs compute capability 9.0");
+  if (!is_sm90()) cr_skip_test("the sm_90a MX kernel needs compute capability 9.0");
   mxb_context_t *gpu, *cpu;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  make_contexts(&gpu, &cpu);
   const int64_t staged[5] = {0, 256, 256, 640, 1024}, loose[5] = {0, 96, 96, 640, 1024};
   const int64_t bad[5] = {0, 384, 256, 640, 1024}; /* group 1 runs backwards */
   k_fast_vs_cpu(gpu, cpu, MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 200, 136, 1024, 4, staged, 1, 0, K_MX);
@@ -1080,8 +1090,7 @@ Test(grouped_gemm_cuda, e256_experts_give_the_cpu_bits) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   mxb_context_t *gpu, *cpu;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  make_contexts(&gpu, &cpu);
   const int E = 256, max_m = 8;
   int32_t *off = malloc((E + 1) * sizeof(int32_t)), *counts = malloc(E * sizeof(int32_t));
   off[0] = 2;
@@ -1276,14 +1285,9 @@ static void fast_vs_cpu(mxb_context_t *gpu, mxb_context_t *cpu, const gcase *c, 
 Test(grouped_gemm_cuda, exact_fp4_groups_on_the_sm90_kernel) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
-  int dev = 0;
-  struct cudaDeviceProp prop;
-  cr_assert_eq(cudaGetDevice(&dev), cudaSuccess);
-  cr_assert_eq(cudaGetDeviceProperties(&prop, dev), cudaSuccess);
-  if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a exact kernel needs compute capability 9.0");
+  if (!is_sm90()) cr_skip_test("the sm_90a exact kernel needs compute capability 9.0");
   mxb_context_t *gpu, *cpu;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  make_contexts(&gpu, &cpu);
   static const gcase cases[] = {
       {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 4, 48, 256, {17, 0, 1, 70}},
       {MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP4, 3, 40, 384, {5, 200, 16}},
@@ -1316,14 +1320,9 @@ Test(grouped_gemm_cuda, exact_fp4_groups_on_the_sm90_kernel) {
 Test(grouped_gemm_cuda, fast_w4_groups_within_bound) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
-  int dev = 0;
-  struct cudaDeviceProp prop;
-  cr_assert_eq(cudaGetDevice(&dev), cudaSuccess);
-  cr_assert_eq(cudaGetDeviceProperties(&prop, dev), cudaSuccess);
-  if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a 4-bit kernel needs compute capability 9.0");
+  if (!is_sm90()) cr_skip_test("the sm_90a 4-bit kernel needs compute capability 9.0");
   mxb_context_t *gpu, *cpu;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  make_contexts(&gpu, &cpu);
   static const gcase cases[] = {
       {MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, 5, 200, 256, {17, 0, 1, 70, 40}},    /* tile rows 32 */
       {MXB_FORMAT_BF16, MXB_FORMAT_MXFP4, 3, 136, 384, {50, 61, 9}},           /* tile rows 64 */
@@ -1367,12 +1366,9 @@ Test(grouped_gemm_cuda, fast_w4_groups_within_bound) {
 Test(grouped_gemm_cuda, fast_mx_groups_within_bound) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
-  struct cudaDeviceProp prop;
-  cr_assert_eq(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
-  if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a MX kernel needs compute capability 9.0");
+  if (!is_sm90()) cr_skip_test("the sm_90a MX kernel needs compute capability 9.0");
   mxb_context_t *gpu, *cpu;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  make_contexts(&gpu, &cpu);
   static const gcase cases[] = {
       {MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, 5, 200, 256, {17, 0, 1, 130, 40}},
       {MXB_FORMAT_MXFP8_E5M2, MXB_FORMAT_MXFP8_E4M3, 3, 64, 384, {50, 61, 9}},
@@ -1403,8 +1399,7 @@ Test(grouped_gemm_cuda, fast_mx_groups_within_bound) {
 static void graph_replay_case(mxb_format_t fa, mxb_format_t fb, mxb_gemm_mode_t mode, int64_t M, int64_t N, int64_t K,
                               const int32_t offs[2][4], uint64_t seed, const char *impl) {
   mxb_context_t *gpu, *cpu;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  make_contexts(&gpu, &cpu);
   const int E = 3;
   float *x = mxbt_gemm_input(M, K, seed, MXBT_IN_NORMAL, 0);
   mxbt_operand A;
@@ -1491,9 +1486,7 @@ Test(grouped_gemm_cuda, graph_replay_follows_device_offsets) {
 Test(grouped_gemm_cuda, fast_graph_replay_follows_device_offsets) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
-  struct cudaDeviceProp prop;
-  cr_assert_eq(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
-  if (prop.major != 9 || prop.minor != 0) cr_skip_test("the sm_90a 4-bit kernel needs compute capability 9.0");
+  if (!is_sm90()) cr_skip_test("the sm_90a 4-bit kernel needs compute capability 9.0");
   const int32_t offs[2][4] = {{0, 30, 30, 90}, {5, 6, 60, 95}};
   graph_replay_case(MXB_FORMAT_BF16, MXB_FORMAT_NVFP4, MXB_GEMM_FAST, 96, 136, 256, offs, 18, W4_GROUPED);
   graph_replay_case(MXB_FORMAT_MXFP8_E4M3, MXB_FORMAT_MXFP8_E4M3, MXB_GEMM_FAST, 96, 136, 256, offs, 18, MX_GROUPED);
@@ -1666,8 +1659,7 @@ Test(grouped_quantize_cuda, device_groups_give_the_cpu_bytes) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   mxb_context_t *gpu, *cpu;
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CUDA, 0, &gpu), MXB_SUCCESS, "%s", mxb_last_error_detail());
-  cr_assert_eq(mxb_context_create(MXB_BACKEND_CPU, 0, &cpu), MXB_SUCCESS);
+  make_contexts(&gpu, &cpu);
   const int64_t M = 30, K = 64;
   float *x = mxbt_gemm_input(M, K, 71, MXBT_IN_NORMAL, 0);
   for (int64_t i = 10 * K; i < 25 * K; i++) x[i] *= 50.0f;
