@@ -172,6 +172,7 @@ Test(cuda_gemm, exact_fp4_integer_path_is_byte_identical) {
  * codes +-6 and +-0.5 (products 36, 3 and 1/4) under scales of four
  * significant bits (NVFP4, the tensor amax pinned at 6 * 448 so the host
  * values are exactly code x scale) or powers of two up to 2^+-58 (MXFP4). */
+#ifdef MXB_WITH_CUDA
 static float *full_span_input(mxb_format_t f, int64_t rows, int64_t K, int side) {
   static const float nv[] = {448.0f, 1.875f, 0.1171875f, 15.0f, 240.0f, 1.625f, 9.0f, 416.0f, 0.013671875f, 0.9375f};
   static const int mx[] = {0, -3, 5, 20, -20, 40, -40, 58, -58, 1};
@@ -188,6 +189,7 @@ static float *full_span_input(mxb_format_t f, int64_t rows, int64_t K, int side)
     }
   return x;
 }
+#endif
 Test(cuda_gemm, exact_sm90_fp4_is_byte_identical) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
