@@ -109,6 +109,16 @@ template <int N>
 __device__ __forceinline__ void wgmma_wait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
 }
+// wgmma_wait<n> for an n that is a constant once the caller's loop is
+// unrolled (0 .. 3; larger n waits for at most 3 pending groups).
+__device__ __forceinline__ void wgmma_wait_n(int n) {
+  switch (n) {
+    case 0: wgmma_wait<0>(); break;
+    case 1: wgmma_wait<1>(); break;
+    case 2: wgmma_wait<2>(); break;
+    default: wgmma_wait<3>(); break;
+  }
+}
 // Keeps the compiler from moving accesses of an accumulator register across
 // the asynchronous wgmma that writes it (registers only: shared-memory loads
 // may still move across it, the wgmma fence, commit and wait order those).

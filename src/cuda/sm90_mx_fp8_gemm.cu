@@ -511,14 +511,6 @@ __device__ __forceinline__ void issue_i(float (&d)[BN / 4], const uint8_t *smem,
   if (i % 2 == 0) issue<BN, KIND, 0>(d, smem, st, i / 2, wg);
   else issue<BN, KIND, 1>(d, smem, st, i / 2, wg);
 }
-__device__ __forceinline__ void wgmma_wait_n(int n) {  // n: a constant once unrolled
-  switch (n) {
-    case 0: ptx::wgmma_wait<0>(); break;
-    case 1: ptx::wgmma_wait<1>(); break;
-    case 2: ptx::wgmma_wait<2>(); break;
-    default: ptx::wgmma_wait<3>(); break;
-  }
-}
 template <int BN, int KIND>
 __device__ __forceinline__ void stage(float (&acc)[BN / 2], float (&t)[depth<BN>::NB][BN / 4], uint8_t *smem, int st,
                                       int wg, int r, int q) {
@@ -534,7 +526,7 @@ __device__ __forceinline__ void stage(float (&acc)[BN / 2], float (&t)[depth<BN>
   for (int i = 0; i < W; ++i) {
     const int kb = i / 2;
     if (i % 2 == 0 && kb + 1 < KB_STAGE) load_scales<BN>(s[(kb + 1) % 2], smem, st, kb + 1, r, q, wg);
-    wgmma_wait_n(NB - 1 < W - 1 - i ? NB - 1 : W - 1 - i);  // wgmma i is complete
+    ptx::wgmma_wait_n(NB - 1 < W - 1 - i ? NB - 1 : W - 1 - i);  // wgmma i is complete
     fence_all<BN>(t[i % NB]);
     if (i % 2 == 0) promote<BN, 0, false>(acc, t[i % NB], s[kb % 2], smem, st, kb);
     else promote<BN, 1, false>(acc, t[i % NB], s[kb % 2], smem, st, kb);

@@ -245,12 +245,6 @@ __device__ __forceinline__ void exact_issue(float (&t)[BN / 4], const uint32_t (
   }
   ptx::wgmma_commit();
 }
-__device__ __forceinline__ void exact_wait(int n) {  // n: a constant once unrolled
-  if (n <= 0) ptx::wgmma_wait<0>();
-  else if (n == 1) ptx::wgmma_wait<1>();
-  else if (n == 2) ptx::wgmma_wait<2>();
-  else ptx::wgmma_wait<3>();
-}
 template <int BN, int WF>
 __device__ __forceinline__ void exact_stage(float (&acc)[BN / 2], uint32_t (&a)[8][4],
                                             float (&t)[exact_depth<BN>::NB][BN / 4], uint8_t *smem, uint32_t g,
@@ -258,7 +252,7 @@ __device__ __forceinline__ void exact_stage(float (&acc)[BN / 2], uint32_t (&a)[
   using L = w4_layout<BN, WF>;
   constexpr bool NV = L::NV;
   constexpr int NB = exact_depth<BN>::NB, W = 2 * (NV ? 8 : 4);  // groups: two a K-block
-  static_assert(NB <= 4, "exact_wait waits for at most 3 pending groups");
+  static_assert(NB <= 4, "wgmma_wait_n waits for at most 3 pending groups");
   uint64_t *full = reinterpret_cast<uint64_t *>(smem + L::BAR_OFF), *empty = full + L::STAGES;
   const int st = g % L::STAGES;
   ptx::mbar_wait(&full[st], (g / L::STAGES) & 1);
@@ -276,7 +270,7 @@ __device__ __forceinline__ void exact_stage(float (&acc)[BN / 2], uint32_t (&a)[
 #pragma unroll
   for (int i = 0; i < W; ++i) {
     const int kb = i / 2, half = i % 2;
-    exact_wait(NB - 1 < W - 1 - i ? NB - 1 : W - 1 - i);  // group i is complete
+    ptx::wgmma_wait_n(NB - 1 < W - 1 - i ? NB - 1 : W - 1 - i);  // group i is complete
     float(&ti)[BN / 4] = t[i % NB];
 #pragma unroll
     for (int e = 0; e < BN / 4; ++e) ptx::fence_reg(ti[e]);
@@ -768,11 +762,12 @@ mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   }
   if (p.b.format == MXB_FORMAT_MXFP4) {
     const int lo = w.exact ? 127 - EXACT_MX_EXP : 0, hi = w.exact ? 127 + EXACT_MX_EXP : 252;
-    for (const operand *o : {&p.b, &p.a}) {
-      if (o == &p.a && !w.exact) break;  // fast mode: A's decode raises the flag itself
-      w4_scale_scan<<<grid_for(ctx, o->rows * o->scale_cols, 256), 256, 0, st>>>(*o, lo, hi, flag);
-      MXB_TRY(launch_status("w4_scale_scan"));
-    }
+    auto scan = [&](const operand &o) {
+      w4_scale_scan<<<grid_for(ctx, o.rows * o.scale_cols, 256), 256, 0, st>>>(o, lo, hi, flag);
+      return launch_status("w4_scale_scan");
+    };
+    MXB_TRY(scan(p.b));
+    if (w.exact) MXB_TRY(scan(p.a));  // fast mode: A's decode raises the flag itself
   }
   if (w.guard) MXB_TRY(save_c_if_flagged(ctx, p, flag, base + w.c_off, fb, st));
   float *part = reinterpret_cast<float *>(base + w.part_off);
