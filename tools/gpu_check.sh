@@ -5,19 +5,34 @@
 # Writes tests.log, sanitizer.log, racecheck.log, python.log, dist.log (with
 # the NCCL component), bench.json and bench.log under OUT_DIR; with
 # PROFILE=1 also ncu reports of the kernels under performance work.
+# BUDGET=S (seconds): finish within S seconds of the start. Each command runs
+# under `timeout` with the time left, and one that no time is left for is
+# skipped (its log says so), so a run cut short still writes every log, and
+# the steps above it have run in full.
 set -uo pipefail
 build=${1:-build}; out=${2:-gpu-out}; tfilter=${3:-*}; bfilter=${4:-.}
 mkdir -p "$out"
+start=$(date +%s)
+# t CMD...: CMD under the time left (BUDGET), or skipped when under 5 s are.
+t() {
+  [ -z "${BUDGET:-}" ] && { "$@"; return; }
+  local left=$((BUDGET - ($(date +%s) - start)))
+  if [ "$left" -lt 5 ]; then
+    echo "skipped (BUDGET=$BUDGET s spent): $*"
+    return 124
+  fi
+  timeout "$left" "$@"
+}
 [ -d .devdeps/lib ] && export LD_LIBRARY_PATH=$PWD/.devdeps/lib:${LD_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/device.txt"
 rc=0
 echo "== tests" | tee "$out/tests.log"
-"$build/tests/mxblas_tests" --jobs=4 --filter "$tfilter" 2>&1 | tee -a "$out/tests.log" || rc=1
+t "$build/tests/mxblas_tests" --jobs=4 --filter "$tfilter" 2>&1 | tee -a "$out/tests.log" || rc=1
 echo "== compute-sanitizer (memcheck)" | tee "$out/sanitizer.log"
-compute-sanitizer --tool memcheck --target-processes all --error-exitcode 99 \
+t compute-sanitizer --tool memcheck --target-processes all --error-exitcode 99 \
   "$build/tests/mxblas_tests" --jobs=1 --filter "cuda*/*" >>"$out/sanitizer.log" 2>&1 || rc=1
 for f in 'compat/*' 'shard/*' 'fp8_ue8m0/*' 'gemm_pointer_mode/*' 'grouped_gemm_cuda/*'; do
-  compute-sanitizer --tool memcheck --target-processes all --error-exitcode 99 "$build/tests/mxblas_tests" \
+  t compute-sanitizer --tool memcheck --target-processes all --error-exitcode 99 "$build/tests/mxblas_tests" \
     --jobs=1 --filter "$f" \
     >>"$out/sanitizer.log" 2>&1 || rc=1
 done
@@ -25,13 +40,13 @@ tail -n 5 "$out/sanitizer.log"
 echo "== racecheck (the sm_90a kernels and the grouped GEMM)" | tee "$out/racecheck.log"
 for f in 'cuda_gemm/fast_sm90_mx_fp8_is_deterministic' 'cuda_gemm/fast_decode_m16_is_deterministic' \
          'cuda_gemm/fast_sm90_fp8_block_256_column_tiles' 'cuda_gemm/fast_sm90_w4_within_bound' 'grouped_gemm_cuda/*'; do
-  compute-sanitizer --tool racecheck --error-exitcode 99 "$build/tests/mxblas_tests" --jobs=1 --filter "$f" \
+  t compute-sanitizer --tool racecheck --error-exitcode 99 "$build/tests/mxblas_tests" --jobs=1 --filter "$f" \
     >>"$out/racecheck.log" 2>&1 || rc=1
 done
 grep "RACECHECK SUMMARY" "$out/racecheck.log"
 if python3 -c 'import numpy' 2>/dev/null; then
   echo "== Python on the GPU (CUDA tensors where torch has CUDA)" | tee "$out/python.log"
-  (cd python && for t in test_*.py; do MXBLAS_LIBRARY="$OLDPWD/$build/libmxblas.so" python3 "$t"; done) \
+  (cd python && for py in test_*.py; do MXBLAS_LIBRARY="$OLDPWD/$build/libmxblas.so" t python3 "$py"; done) \
     >>"$out/python.log" 2>&1 || rc=1
   grep -E "^(Ran|OK|FAILED)" "$out/python.log"
 fi
@@ -39,7 +54,7 @@ fi
 # its multi-process test on every GPU (a single rank on one), built here.
 if [ -x "$build/tests/mxblas_dist_tests" ]; then
   echo "== NCCL: tests/dist on every GPU" | tee "$out/dist.log"
-  "$build/tests/mxblas_dist_tests" >>"$out/dist.log" 2>&1 || rc=1
+  t "$build/tests/mxblas_dist_tests" >>"$out/dist.log" 2>&1 || rc=1
   tail -n 3 "$out/dist.log"
 fi
 # PROFILE=1: ncu, clocks as the GPU sets them, on the kernels the open
@@ -50,7 +65,7 @@ if [ "${PROFILE:-0}" = 1 ] && command -v ncu >/dev/null 2>&1; then
   prof() {  # name kernel-regex bench-filter [ncu options...]
     local name=$1 k=$2 f=$3
     shift 3
-    ncu --clock-control none -k "regex:$k" -s 2 -c 1 "$@" "$B" --benchmark_filter="$f" --benchmark_min_time=0.01 \
+    t ncu --clock-control none -k "regex:$k" -s 2 -c 1 "$@" "$B" --benchmark_filter="$f" --benchmark_min_time=0.01 \
       >"$out/ncu-$name.txt" 2>&1 || rc=1
     echo "ncu $name: $(grep -m1 -E 'Duration' "$out/ncu-$name.txt")" | tee -a "$out/profile.log"
   }
@@ -63,6 +78,6 @@ if [ "${PROFILE:-0}" = 1 ] && command -v ncu >/dev/null 2>&1; then
     --section SpeedOfLight --section WarpStateStats --section InstructionStats --section Occupancy
 fi
 echo "== benchmarks"
-"$build/bench/mxblas_bench" --benchmark_filter="$bfilter" --benchmark_out="$out/bench.json" \
+t "$build/bench/mxblas_bench" --benchmark_filter="$bfilter" --benchmark_out="$out/bench.json" \
   --benchmark_out_format=json 2>&1 | tee "$out/bench.log" || rc=1
 exit $rc
