@@ -13,8 +13,8 @@ set -uo pipefail
 build=${1:-build}; out=${2:-gpu-out}; tfilter=${3:-*}; bfilter=${4:-.}
 mkdir -p "$out"
 start=$(date +%s)
-# t CMD...: CMD under the time left (BUDGET), or skipped when under 5 s are.
-t() {
+# in_budget CMD...: CMD under the time left (BUDGET), or skipped when under 5 s are.
+in_budget() {
   [ -z "${BUDGET:-}" ] && { "$@"; return; }
   local left=$((BUDGET - ($(date +%s) - start)))
   if [ "$left" -lt 5 ]; then
@@ -27,12 +27,12 @@ t() {
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/device.txt"
 rc=0
 echo "== tests" | tee "$out/tests.log"
-t "$build/tests/mxblas_tests" --jobs=4 --filter "$tfilter" 2>&1 | tee -a "$out/tests.log" || rc=1
+in_budget "$build/tests/mxblas_tests" --jobs=4 --filter "$tfilter" 2>&1 | tee -a "$out/tests.log" || rc=1
 echo "== compute-sanitizer (memcheck)" | tee "$out/sanitizer.log"
-t compute-sanitizer --tool memcheck --target-processes all --error-exitcode 99 \
+in_budget compute-sanitizer --tool memcheck --target-processes all --error-exitcode 99 \
   "$build/tests/mxblas_tests" --jobs=1 --filter "cuda*/*" >>"$out/sanitizer.log" 2>&1 || rc=1
 for f in 'compat/*' 'shard/*' 'fp8_ue8m0/*' 'gemm_pointer_mode/*' 'grouped_gemm_cuda/*'; do
-  t compute-sanitizer --tool memcheck --target-processes all --error-exitcode 99 "$build/tests/mxblas_tests" \
+  in_budget compute-sanitizer --tool memcheck --target-processes all --error-exitcode 99 "$build/tests/mxblas_tests" \
     --jobs=1 --filter "$f" \
     >>"$out/sanitizer.log" 2>&1 || rc=1
 done
@@ -40,13 +40,13 @@ tail -n 5 "$out/sanitizer.log"
 echo "== racecheck (the sm_90a kernels and the grouped GEMM)" | tee "$out/racecheck.log"
 for f in 'cuda_gemm/fast_sm90_mx_fp8_is_deterministic' 'cuda_gemm/fast_decode_m16_is_deterministic' \
          'cuda_gemm/fast_sm90_fp8_block_256_column_tiles' 'cuda_gemm/fast_sm90_w4_within_bound' 'grouped_gemm_cuda/*'; do
-  t compute-sanitizer --tool racecheck --error-exitcode 99 "$build/tests/mxblas_tests" --jobs=1 --filter "$f" \
+  in_budget compute-sanitizer --tool racecheck --error-exitcode 99 "$build/tests/mxblas_tests" --jobs=1 --filter "$f" \
     >>"$out/racecheck.log" 2>&1 || rc=1
 done
 grep "RACECHECK SUMMARY" "$out/racecheck.log"
 if python3 -c 'import numpy' 2>/dev/null; then
   echo "== Python on the GPU (CUDA tensors where torch has CUDA)" | tee "$out/python.log"
-  (cd python && for py in test_*.py; do MXBLAS_LIBRARY="$OLDPWD/$build/libmxblas.so" t python3 "$py"; done) \
+  (cd python && for py in test_*.py; do in_budget env MXBLAS_LIBRARY="$OLDPWD/$build/libmxblas.so" python3 "$py"; done) \
     >>"$out/python.log" 2>&1 || rc=1
   grep -E "^(Ran|OK|FAILED)" "$out/python.log"
 fi
@@ -54,7 +54,7 @@ fi
 # its multi-process test on every GPU (a single rank on one), built here.
 if [ -x "$build/tests/mxblas_dist_tests" ]; then
   echo "== NCCL: tests/dist on every GPU" | tee "$out/dist.log"
-  t "$build/tests/mxblas_dist_tests" >>"$out/dist.log" 2>&1 || rc=1
+  in_budget "$build/tests/mxblas_dist_tests" >>"$out/dist.log" 2>&1 || rc=1
   tail -n 3 "$out/dist.log"
 fi
 # PROFILE=1: ncu, clocks as the GPU sets them, on the kernels the open
@@ -65,7 +65,7 @@ if [ "${PROFILE:-0}" = 1 ] && command -v ncu >/dev/null 2>&1; then
   prof() {  # name kernel-regex bench-filter [ncu options...]
     local name=$1 k=$2 f=$3
     shift 3
-    t ncu --clock-control none -k "regex:$k" -s 2 -c 1 "$@" "$B" --benchmark_filter="$f" --benchmark_min_time=0.01 \
+    in_budget ncu --clock-control none -k "regex:$k" -s 2 -c 1 "$@" "$B" --benchmark_filter="$f" --benchmark_min_time=0.01 \
       >"$out/ncu-$name.txt" 2>&1 || rc=1
     echo "ncu $name: $(grep -m1 -E 'Duration' "$out/ncu-$name.txt")" | tee -a "$out/profile.log"
   }
@@ -78,6 +78,6 @@ if [ "${PROFILE:-0}" = 1 ] && command -v ncu >/dev/null 2>&1; then
     --section SpeedOfLight --section WarpStateStats --section InstructionStats --section Occupancy
 fi
 echo "== benchmarks"
-t "$build/bench/mxblas_bench" --benchmark_filter="$bfilter" --benchmark_out="$out/bench.json" \
+in_budget "$build/bench/mxblas_bench" --benchmark_filter="$bfilter" --benchmark_out="$out/bench.json" \
   --benchmark_out_format=json 2>&1 | tee "$out/bench.log" || rc=1
 exit $rc
