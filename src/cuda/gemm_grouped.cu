@@ -213,10 +213,14 @@ fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const p
   fast_plan f{NO_FAST, masked ? max_rows : (p.M + E - 1) / E, 0, 0};
   const bool step = has_epilogue(p.out);
   const problem q = step ? lt_epilogue_problem(p, nullptr) : p;
+  // The 4-bit kernel with tiles of `tile` rows (a fallback to the exact path
+  // would recompute C under the step, so none with one).
+  auto w4_serves = [&](int tile) {
+    return sm90_w4_grouped_applies(ctx, q, upper(tile)) && !(step && sm90_w4_may_fall_back(q));
+  };
   if (desc->mode == MXB_GEMM_EXACT) {
     const int w4 = sm90_w4_grouped_tile(f.rows_hint, true);
-    if (layout != MXB_GROUPED_K_CONTIGUOUS && sm90_w4_grouped_applies(ctx, q, upper(w4)) &&
-        sm90_w4_exact_applies(ctx, q) && !(step && sm90_w4_may_fall_back(q)))
+    if (layout != MXB_GROUPED_K_CONTIGUOUS && sm90_w4_exact_applies(ctx, q) && w4_serves(w4))
       f = {W4_EXACT, f.rows_hint, upper(w4), w4};
     return f;
   }
@@ -226,7 +230,7 @@ fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const p
     return f;
   }
   const int w4 = sm90_w4_grouped_tile(f.rows_hint), mx = sm90_mx_grouped_tile();
-  if (sm90_w4_grouped_applies(ctx, q, upper(w4)) && !(step && sm90_w4_may_fall_back(q)))
+  if (w4_serves(w4))
     f = {W4_FAST, f.rows_hint, upper(w4), w4};
   else if (sm90_mx_grouped_applies(ctx, q, upper(mx)))
     f = {MX_FAST, f.rows_hint, upper(mx), mx};
