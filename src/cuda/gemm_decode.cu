@@ -57,7 +57,8 @@
 namespace mxb {
 namespace gemm {
 
-constexpr int DTHREADS = 256, DWARPS = 8;  // a warp: DNT n-tiles of 8 rows (4 unless measuring)
+constexpr int DTHREADS = 256, DWARPS = 8, DNT = 4;  // a warp: 4 n-tiles of 8 rows
+constexpr int WROWS = DNT * 8;                      // 32 rows of B a warp
 constexpr int DPIECE = 32;                          // codes per 16-byte load
 constexpr int DSTEP = 8 * DPIECE;                   // k per step (4 lanes x 2 pieces)
 constexpr uint32_t POW2_63_X2 = 0x5F005F00u;        // BF16 2^63 in both halves
@@ -66,7 +67,6 @@ constexpr int MX_SCALE_LO = 58, MX_SCALE_HI = 191;  // E8M0 bytes the decode kee
 struct decode_plan {
   int64_t steps, kpad;  // 256-column steps of K; K padded to whole steps
   int wk, kw;           // K ranges a block (warps a row group), steps a range
-  int dnt, minb;        // n-tiles of 8 rows a warp; blocks an SM the registers allow
   int64_t blocks, stage_blocks;
   size_t flags_off, bytes;  // staged A, then one flag per staging block
 };
@@ -74,27 +74,13 @@ struct decode_plan {
 // K ranges: up to 8 a block, so a block of 8 warps covers 32 rows of B when
 // K has at least 8 steps (256 blocks at N = 8192: one wave of two blocks an
 // SM on an H200).
-// MXB_DECODE_DNT (measurement only): 4 (the default: 32 rows a warp, two
-// blocks an SM), 2 (16 rows a warp, registers limited to four blocks an SM)
-// or 3 (16 rows a warp, three blocks an SM). Fewer rows a warp trade
-// instructions a weight (A's fragments serve fewer n-tiles) for occupancy.
-static void decode_shape(int &dnt, int &minb) {
-  static const int v = [] {
-    const char *e = getenv("MXB_DECODE_DNT");
-    return e && (e[0] == '2' || e[0] == '3') ? e[0] - '0' : 4;
-  }();
-  dnt = v == 4 ? 4 : 2;
-  minb = v == 4 ? 2 : v == 2 ? 4 : 3;
-}
-
 static decode_plan make_plan(const problem &p) {
   decode_plan d;
-  decode_shape(d.dnt, d.minb);
   d.steps = (p.K + DSTEP - 1) / DSTEP;
   d.kpad = d.steps * DSTEP;
   d.wk = d.steps >= 8 ? 8 : d.steps >= 4 ? 4 : d.steps >= 2 ? 2 : 1;
   d.kw = (int)((d.steps + d.wk - 1) / d.wk);
-  const int64_t rows = (int64_t)(DWARPS / d.wk) * d.dnt * 8;
+  const int64_t rows = (int64_t)(DWARPS / d.wk) * WROWS;
   d.blocks = (p.N + rows - 1) / rows;
   // One 8-column vector a thread, or (a block-scaled A) a value a thread.
   d.stage_blocks = (p.a.format == MXB_FORMAT_BF16 ? 1 : 8) * 16 * (d.kpad / 8) / DTHREADS;
@@ -274,12 +260,11 @@ __device__ __forceinline__ uint32_t e8m0x2_out_of_range(uint32_t v) {
   return ~((v + 0x00C600C6u) ^ (v + 0x00400040u)) & 0x01000100u;
 }
 
-template <bool NV, bool SW, int DNT, int MINB>
-__global__ void __launch_bounds__(DTHREADS, MINB)
+template <bool NV, bool SW>
+__global__ void __launch_bounds__(DTHREADS, 2)
     decode_kernel(problem p, const uint32_t *ap, const int *aflags, int nflags, int wk, int kw) {
-  constexpr int WROWS = DNT * 8;  // rows of B a warp
   __shared__ uint32_t scale_lut[256];
-  __shared__ float red[DWARPS][4 * DNT][32];  // partial results: [warp][4 j + e][lane]
+  __shared__ float red[DWARPS][16][32];  // partial results: [warp][4 j + e][lane]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int wr = warp / wk, kr = warp % wk, groups = DWARPS / wk;
   const int64_t n_block = (int64_t)blockIdx.x * groups * WROWS, n_warp = n_block + wr * WROWS;
@@ -456,13 +441,6 @@ static bool swap_enabled() {
   return v;
 }
 
-using decode_fn = void (*)(problem, const uint32_t *, const int *, int, int, int);
-template <bool NV, bool SW>
-static decode_fn decode_kernel_of(const decode_plan &d) {
-  return d.dnt == 4 ? decode_kernel<NV, SW, 4, 2>
-                    : d.minb == 4 ? decode_kernel<NV, SW, 2, 4> : decode_kernel<NV, SW, 2, 3>;
-}
-
 mxb_status_t run_decode(const mxb_context *ctx, const problem &p, void *ws, cudaStream_t st) {
   const decode_plan d = make_plan(p);
   uint32_t *ap = static_cast<uint32_t *>(ws);
@@ -473,8 +451,8 @@ mxb_status_t run_decode(const mxb_context *ctx, const problem &p, void *ws, cuda
   stage<<<(unsigned)d.stage_blocks, DTHREADS, 0, st>>>(p, d.kpad, ap, flags);
   MXB_TRY(launch_status("gemm decode: A staging kernel"));
   const bool nv = p.b.scale_type == MXB_SCALE_UE4M3;
-  auto kernel = nv ? (sw ? decode_kernel_of<true, true>(d) : decode_kernel_of<true, false>(d))
-                   : (sw ? decode_kernel_of<false, true>(d) : decode_kernel_of<false, false>(d));
+  auto kernel = nv ? (sw ? decode_kernel<true, true> : decode_kernel<true, false>)
+                   : (sw ? decode_kernel<false, true> : decode_kernel<false, false>);
   // A programmatic dependent launch: the main kernel's blocks start while
   // the staging kernel runs (sm_90 and later; an ordinary launch before).
   const int nflags = (int)d.stage_blocks;
