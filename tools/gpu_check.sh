@@ -9,6 +9,8 @@
 # under `timeout` with the time left, and one that no time is left for is
 # skipped (its log says so), so a run cut short still writes every log, and
 # the steps above it have run in full.
+# ARCHIVE=FILE: OUT_DIR also packed into one compressed tar file at the end
+# (for hosts that hand back only a few files).
 set -uo pipefail
 build=${1:-build}; out=${2:-gpu-out}; tfilter=${3:-*}; bfilter=${4:-.}
 mkdir -p "$out"
@@ -80,4 +82,7 @@ fi
 echo "== benchmarks"
 in_budget "$build/bench/mxblas_bench" --benchmark_filter="$bfilter" --benchmark_out="$out/bench.json" \
   --benchmark_out_format=json 2>&1 | tee "$out/bench.log" || rc=1
+if [ -n "${ARCHIVE:-}" ]; then
+  tar czf "$ARCHIVE" -C "$(dirname "$out")" "$(basename "$out")" || rc=1
+fi
 exit $rc
