@@ -590,22 +590,23 @@ bool sm90_w4_may_fall_back(const problem &p) {
   return (p.a.format != MXB_FORMAT_BF16 && p.a.format != MXB_FORMAT_NVFP4) || p.b.format == MXB_FORMAT_MXFP4;
 }
 
+// A-tile rows for `rows_hint` rows of A (a group's, or M); the exact
+// kernel's are 64 or 128 (its wgmmas are halves of the tile).
+int sm90_w4_grouped_tile(int64_t rows_hint, bool exact) {
+  const int t = tile_rows(rows_hint);
+  return exact && t < 64 ? 64 : t;
+}
+
 namespace {
 // grouped: rows_hint >= 0, the rows of a group as the shape suggests; no K
 // split (the groups fill the SMs, or the call is small). exact: the exact
 // kernel (NVFP4 x NVFP4, MXFP4 x MXFP4): A-tiles of 64 or 128 rows (its
 // wgmmas are halves of the tile), no K split (acc is one sum in K order).
-// A-tile rows for `rows` rows of A; the exact kernel's are 64 or 128 (its
-// wgmmas are halves of the tile).
-int plan_tile_rows(int64_t rows, bool exact) {
-  const int t = tile_rows(rows);
-  return exact && t < 64 ? 64 : t;
-}
 w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1, bool exact = false) {
   const int *ov = plan_override();
   const bool grouped = rows_hint >= 0;
   w4_plan w;
-  w.bn = plan_tile_rows(grouped ? rows_hint : p.M, exact);
+  w.bn = sm90_w4_grouped_tile(grouped ? rows_hint : p.M, exact);
   w.ksteps = (int)(p.K / BK);
   const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132, col_tiles = (p.N + BW - 1) / BW;
   // 128-row A tiles that fill at most half the SMs (65 .. 128 rows of A)
@@ -812,7 +813,6 @@ bool sm90_w4_grouped_applies(const mxb_context *ctx, const problem &p, int64_t u
   return grouped_pair_applies(ctx, p) && !has_epilogue(p.out) && upper_tiles > 0 && upper_tiles <= 65535 &&
          (int64_t)p.b.rows < (1 << 30);
 }
-int sm90_w4_grouped_tile(int64_t rows_hint, bool exact) { return plan_tile_rows(rows_hint, exact); }
 size_t sm90_w4_grouped_workspace(const mxb_context *ctx, const problem &p, int64_t rows_hint, bool exact) {
   return plan_of(ctx, p, rows_hint, exact).total;
 }
