@@ -401,13 +401,13 @@ mxb_status_t run_sm90_w4_exact(const mxb_context *ctx, const problem &p, void *w
 // The same kernel over the groups of a grouped GEMM (p: A's rows, N rows of
 // B an expert, plain C: no bias, activation or fp16). rows_hint (the rows
 // of a group, from the shape: max_m or M / E) picks the tile rows, which
-// the group table's tiles must use (sm90_w4_grouped_tile); upper_tiles
+// the group table's tiles must use (sm90_w4_tile_rows); upper_tiles
 // bounds the table's total. Where an MXFP4 value may be inexact in BF16
 // (fast) or an MXFP4 scale leaves the exact kernel's range (exact), *guard
 // is the device flag under which the caller recomputes C in exact mode from
 // *fallback (else NULL). exact: the exact kernel (sm90_w4_exact_applies).
 bool sm90_w4_grouped_applies(const mxb_context *ctx, const problem &p, int64_t upper_tiles);
-int sm90_w4_grouped_tile(int64_t rows_hint, bool exact = false);
+int sm90_w4_tile_rows(int64_t rows_hint, bool exact = false);
 size_t sm90_w4_grouped_workspace(const mxb_context *ctx, const problem &p, int64_t rows_hint, bool exact = false);
 mxb_status_t run_sm90_w4_grouped(const mxb_context *ctx, const problem &p, const group_rows &g, int64_t rows_hint,
                                  int64_t upper_tiles, bool exact, void *ws, cudaStream_t st, const int **guard,

@@ -264,7 +264,7 @@ template <bool NV, bool SW>
 __global__ void __launch_bounds__(DTHREADS, 2)
     decode_kernel(problem p, const uint32_t *ap, const int *aflags, int nflags, int wk, int kw) {
   __shared__ uint32_t scale_lut[256];
-  __shared__ float red[DWARPS][16][32];  // partial results: [warp][4 j + e][lane]
+  __shared__ float red[DWARPS][4 * DNT][32];  // partial results: [warp][4 j + e][lane]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int wr = warp / wk, kr = warp % wk, groups = DWARPS / wk;
   const int64_t n_block = (int64_t)blockIdx.x * groups * WROWS, n_warp = n_block + wr * WROWS;

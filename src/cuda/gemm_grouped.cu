@@ -219,7 +219,7 @@ fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const p
     return sm90_w4_grouped_applies(ctx, q, upper(tile)) && !(step && sm90_w4_may_fall_back(q));
   };
   if (desc->mode == MXB_GEMM_EXACT) {
-    const int w4 = sm90_w4_grouped_tile(f.rows_hint, true);
+    const int w4 = sm90_w4_tile_rows(f.rows_hint, true);
     if (layout != MXB_GROUPED_K_CONTIGUOUS && sm90_w4_exact_applies(ctx, q) && w4_serves(w4))
       f = {W4_EXACT, f.rows_hint, upper(w4), w4};
     return f;
@@ -229,7 +229,7 @@ fast_plan plan_fast(const mxb_context *ctx, const mxb_gemm_desc_t *desc, const p
     else if (sm90_mx_kgrouped_applies(ctx, p, E)) f.on = MX_FAST;
     return f;
   }
-  const int w4 = sm90_w4_grouped_tile(f.rows_hint), mx = sm90_mx_grouped_tile();
+  const int w4 = sm90_w4_tile_rows(f.rows_hint), mx = sm90_mx_grouped_tile();
   if (w4_serves(w4))
     f = {W4_FAST, f.rows_hint, upper(w4), w4};
   else if (sm90_mx_grouped_applies(ctx, q, upper(mx)))

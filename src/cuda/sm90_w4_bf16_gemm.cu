@@ -592,7 +592,7 @@ bool sm90_w4_may_fall_back(const problem &p) {
 
 // A-tile rows for `rows_hint` rows of A (a group's, or M); the exact
 // kernel's are 64 or 128 (its wgmmas are halves of the tile).
-int sm90_w4_grouped_tile(int64_t rows_hint, bool exact) {
+int sm90_w4_tile_rows(int64_t rows_hint, bool exact) {
   const int t = tile_rows(rows_hint);
   return exact && t < 64 ? 64 : t;
 }
@@ -606,7 +606,7 @@ w4_plan plan_of(const mxb_context *ctx, const problem &p, int64_t rows_hint = -1
   const int *ov = plan_override();
   const bool grouped = rows_hint >= 0;
   w4_plan w;
-  w.bn = sm90_w4_grouped_tile(grouped ? rows_hint : p.M, exact);
+  w.bn = sm90_w4_tile_rows(grouped ? rows_hint : p.M, exact);
   w.ksteps = (int)(p.K / BK);
   const int64_t sms = ctx->sm_count > 0 ? ctx->sm_count : 132, col_tiles = (p.N + BW - 1) / BW;
   // 128-row A tiles that fill at most half the SMs (65 .. 128 rows of A)
