@@ -15,7 +15,7 @@
 #ifdef MXB_WITH_CUDA
 #include "bench_cuda_util.h"
 
-typedef enum { E_PLAIN, E_BIAS_GELU, E_SWIGLU, E_QUANT_MXFP8, E_UNFUSED_MXFP8, E_QUANT_NVFP4, E_UNFUSED_NVFP4 } ekind;
+typedef enum { E_PLAIN, E_BIAS_BF16, E_BIAS, E_BIAS_STEP, E_BIAS_GELU, E_SWIGLU, E_QUANT_MXFP8, E_UNFUSED_MXFP8, E_QUANT_NVFP4, E_UNFUSED_NVFP4 } ekind;
 
 typedef struct ecase {
   const char *name;
@@ -74,7 +74,7 @@ static void run(mxbb_state *st, void *arg) {
   int bad = make_operand(&A, MXB_FORMAT_NVFP4, M, K, 1) != 0 || make_operand(&B, MXB_FORMAT_NVFP4, N, K, 2) != 0;
   void *C = NULL, *bias = NULL, *ws = NULL;
   bad |= cudaMalloc(&C, (size_t)(M * N) * 2) != cudaSuccess;
-  bias = dev_random((size_t)N * 2, 1, 3); /* bf16 values below 2 */
+  bias = dev_random((size_t)N * 4 + 16, 1, 3); /* bf16 or fp32 values below 2 */
   bad |= !bias;
   if (quant) {
     const mxb_format_t f = qnv ? MXB_FORMAT_NVFP4 : MXB_FORMAT_MXFP8_E4M3;
@@ -93,6 +93,13 @@ static void run(mxbb_state *st, void *arg) {
   mxb_gemm_desc_init(&d);
   d.mode = MXB_GEMM_FAST;
   d.c_type = MXB_DTYPE_BF16;
+  if (c->kind == E_BIAS_BF16 || c->kind == E_BIAS || c->kind == E_BIAS_STEP) {
+    /* a bf16 bias on 16 bytes: cuBLASLt adds it as it writes C; the same
+     * bias 2 bytes further on, or an fp32 one: the epilogue step does
+     * (docs/GEMM.md) */
+    d.bias = (char *)bias + (c->kind == E_BIAS_STEP ? 2 : 0);
+    d.bias_type = c->kind == E_BIAS ? MXB_DTYPE_FP32 : MXB_DTYPE_BF16;
+  }
   if (c->kind == E_BIAS_GELU) {
     d.bias = bias;
     d.bias_type = MXB_DTYPE_BF16;
@@ -135,7 +142,7 @@ static void run(mxbb_state *st, void *arg) {
   free_operand(&B);
 }
 
-#define NEKINDS 7
+#define NEKINDS 10
 static ecase g_ecases[NESHAPES * NEKINDS];
 static char g_enames[NESHAPES * NEKINDS][96];
 
@@ -145,6 +152,9 @@ MXBB_CONSTRUCTOR static void reg(void) {
     const char *name;
     ekind kind;
   } kinds[NEKINDS] = {{"plain", E_PLAIN},
+                      {"bias_bf16", E_BIAS_BF16},
+                      {"bias_fp32", E_BIAS},
+                      {"bias_bf16_step", E_BIAS_STEP},
                       {"bias_gelu_tanh", E_BIAS_GELU},
                       {"swiglu", E_SWIGLU},
                       {"unfused_bf16_then_quantize_mxfp8", E_UNFUSED_MXFP8},

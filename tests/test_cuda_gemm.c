@@ -1676,6 +1676,33 @@ Test(cuda_gemm, fast_epilogue_within_bound) {
 #endif
 }
 
+/* A bf16 bias alone into bf16 C goes into cuBLASLt's epilogue on the rows
+ * whose C cuBLASLt writes (NVFP4 forced onto the dequantize path, with the
+ * tensor scales in alpha; BF16 x BF16 on cuBLASLt), beta 0 and not, ldc
+ * past N; the other C and bias types, an activation or fp16 C beside it
+ * take the step. Within the fast bound of check_epilogue. */
+Test(cuda_gemm, fast_bias_in_cublaslt_epilogue) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  setenv("MXB_CUDA_GEMM_PATH", "cuda-fast-dequant-cublaslt-bf16", 1);
+  mxb_context_t *ctx = gpu_ctx();
+  unsetenv("MXB_CUDA_GEMM_PATH");
+  mxb_context_t *plain = gpu_ctx();
+  for (int ct = MXB_DTYPE_FP32; ct <= MXB_DTYPE_FP16; ct++)
+    for (int bt = MXB_DTYPE_FP32; bt <= MXB_DTYPE_BF16; bt++)
+      for (int v = 0; v < 3; v++) {
+        mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, (mxb_dtype_t)ct, 0.75f, v == 1 ? 0.5f : 0.0f, v == 2 ? 160 : 0);
+        d.activation = v == 2 && bt == MXB_DTYPE_BF16 ? MXB_ACT_RELU : MXB_ACT_NONE;
+        check_epilogue(ctx, MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4, 96, 144, 256, d, (mxb_dtype_t)bt,
+                       "cuda-fast-dequant-cublaslt-bf16");
+        check_epilogue(plain, MXB_FORMAT_BF16, MXB_FORMAT_BF16, 96, 144, 256, d, (mxb_dtype_t)bt,
+                       "cuda-fast-cublaslt-bf16");
+      }
+  mxb_context_destroy(plain);
+  mxb_context_destroy(ctx);
+#endif
+}
+
 /* The epilogue's refusals on the CUDA backend (validation is shared):
  * nothing is written to C. */
 Test(cuda_gemm, epilogue_refusals_write_nothing) {

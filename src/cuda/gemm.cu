@@ -99,6 +99,9 @@ struct path {
   // Whether the path writes plain C only (alpha, beta, fp32 or bf16), so
   // bias, activation and fp16 C run as a second step (run_lt_epilogue).
   bool plain_c;
+  // Whether cuBLASLt writes C, so a bias alone may first be handed to its
+  // epilogue (lt_bias_first), the step taken only where it refuses that.
+  bool lt_bias;
 };
 
 static bool fast(const call &c) { return c.desc->mode != MXB_GEMM_EXACT; }
@@ -140,8 +143,10 @@ static mxb_status_t run_sm90_w4_exact_path(const call &c, const char **) {
 }
 // Where cuBLASLt has no algorithm for the shape or pair: block-scaled
 // operands take the dequantize path, the others the exact path.
+// A refusal with a bias in cuBLASLt's epilogue goes back to mxb_cuda_gemm,
+// which runs the call again with the bias as a step.
 static mxb_status_t lt_fallback(const call &c, mxb_status_t s, const char **ran) {
-  if (s != MXB_ERR_UNSUPPORTED) return s;
+  if (s != MXB_ERR_UNSUPPORTED || has_epilogue(c.p.out)) return s;
   mxb_clear_error();
   if (c.p.a.block_cols) {
     *ran = "cuda-fast-dequant-cublaslt-bf16";
@@ -200,43 +205,54 @@ static bool always(const mxb_context *, const call &) { return true; }
 
 // Order matters: the first row that applies serves the call.
 static const path k_paths[] = {
-    {"cuda-exact-generic", k_empty, nullptr, no_workspace, run_generic_path, false},  // K = 0: C = beta C
+    {"cuda-exact-generic", k_empty, nullptr, no_workspace, run_generic_path, false, false},  // K = 0: C = beta C
     // NVFP4 x NVFP4, MXFP4 x MXFP4 with K in whole 128-column stages on
     // compute capability 9.0: BF16 wgmma on the codes, a promotion a K-block
     // (measured faster than the integer mma.sync path, docs/PERFORMANCE.md).
-    {"cuda-exact-sm90-fp4-wgmma", exact_sm90_fp4, nullptr, ws_sm90_w4_exact, run_sm90_w4_exact_path, false},
-    {"cuda-exact-int8-mma", exact_fp4, nullptr, ws_int8, run_int8_path, false},
-    {"cuda-exact-generic", exact_any, nullptr, no_workspace, run_generic_path, false},
+    {"cuda-exact-sm90-fp4-wgmma", exact_sm90_fp4, nullptr, ws_sm90_w4_exact, run_sm90_w4_exact_path, false, false},
+    {"cuda-exact-int8-mma", exact_fp4, nullptr, ws_int8, run_int8_path, false, false},
+    {"cuda-exact-generic", exact_any, nullptr, no_workspace, run_generic_path, false, false},
     // cuBLASLt writes these rows' C; the sm_90a MX kernel's store has no
     // bias or activation (see store_plain).
-    {"cuda-fast-cublaslt-nvfp4-sm100", lt_nvfp4_sm100, nullptr, ws_blockscaled, run_blockscaled_path, true},
-    {"cuda-fast-cublaslt-mxfp8-sm100", lt_mxfp8_sm100, nullptr, ws_blockscaled, run_blockscaled_path, true},
+    {"cuda-fast-cublaslt-nvfp4-sm100", lt_nvfp4_sm100, nullptr, ws_blockscaled, run_blockscaled_path, true, true},
+    {"cuda-fast-cublaslt-mxfp8-sm100", lt_mxfp8_sm100, nullptr, ws_blockscaled, run_blockscaled_path, true, true},
     // M <= 16 with 4-bit weights: the weights streamed once (measured faster
     // than the sm_90a kernels there, docs/PERFORMANCE.md).
-    {"cuda-fast-decode-m16", decode_m16, nullptr, decode_workspace, run_decode_path, false},
+    {"cuda-fast-decode-m16", decode_m16, nullptr, decode_workspace, run_decode_path, false, false},
     // 4-bit weights before the MX kernel: W4A8 (MXFP8 A, MXFP4 B) is faster
     // with A decoded to BF16 and B in the 4-bit kernel's mainloop than with
     // B widened to E4M3 (measured on an H200, docs/PERFORMANCE.md). It
     // finishes C itself (bias, activation, fp16 C: in its K-split reduce
     // kernel, else a step); aux and gated activations take the registry's.
-    {"cuda-fast-sm90-w4-bf16-wgmma", sm90_w4, sm90_w4_shape, ws_sm90_w4, run_sm90_w4_path, false},
-    {"cuda-fast-sm90-mx-fp8-wgmma", sm90_mx, sm90_mx_shape, ws_sm90_mx, run_sm90_mx_path, true},
-    {"cuda-fast-cublaslt-bf16", lt_bf16, nullptr, ws_lt, run_lt_path, true},
-    {"cuda-fast-cublaslt-fp8", lt_fp8, nullptr, ws_lt_or_dequant, run_lt_path, true},
-    {"cuda-fast-dequant-cublaslt-bf16", dequant, nullptr, ws_dequant, run_dequant_path, true},
-    {"cuda-exact-int8-mma", rows_fp4, nullptr, ws_int8, run_int8_path, false},
-    {"cuda-exact-generic", always, nullptr, no_workspace, run_generic_path, false},
+    {"cuda-fast-sm90-w4-bf16-wgmma", sm90_w4, sm90_w4_shape, ws_sm90_w4, run_sm90_w4_path, false, false},
+    {"cuda-fast-sm90-mx-fp8-wgmma", sm90_mx, sm90_mx_shape, ws_sm90_mx, run_sm90_mx_path, true, false},
+    {"cuda-fast-cublaslt-bf16", lt_bf16, nullptr, ws_lt, run_lt_path, true, true},
+    {"cuda-fast-cublaslt-fp8", lt_fp8, nullptr, ws_lt_or_dequant, run_lt_path, true, true},
+    {"cuda-fast-dequant-cublaslt-bf16", dequant, nullptr, ws_dequant, run_dequant_path, true, true},
+    {"cuda-exact-int8-mma", rows_fp4, nullptr, ws_int8, run_int8_path, false, false},
+    {"cuda-exact-generic", always, nullptr, no_workspace, run_generic_path, false, false},
 };
 
 static constexpr int k_npaths = (int)(sizeof(k_paths) / sizeof(k_paths[0]));
 static bool split_epilogue(const path &r, const problem &p) {
   return has_epilogue(p.out) && (r.plain_c || epilogue_step_only(p.out));
 }
+// Whether row r first hands p's bias to cuBLASLt's epilogue: a bf16 bias
+// into bf16 C. With an fp32 bias and bf16 C cuBLASLt's heuristic picks a
+// kernel slower than its plain GEMM plus our step (docs/PERFORMANCE.md,
+// H100 2026-12-07), and fp32 C is not measured, so those keep the step.
+static bool lt_bias_first(const path &r, const out_view &o) {
+  return r.lt_bias && lt_bias_only(o) && o.bias_type == MXB_DTYPE_BF16 && o.dtype == MXB_DTYPE_BF16;
+}
 // Workspace of row r for p: with the epilogue split off, the intermediate
 // first, then what the row needs for the problem it runs.
+// A row that first tries its bias in cuBLASLt's epilogue also holds what
+// the call needs run that way (the dequantize path's copy of C with beta).
 static size_t need_of(const mxb_context *ctx, const path &r, const problem &p) {
   if (!split_epilogue(r, p)) return r.workspace(ctx, p);
-  return lt_epilogue_bytes(p) + r.workspace(ctx, lt_epilogue_problem(p, nullptr));
+  size_t w = r.workspace(ctx, lt_epilogue_problem(p, nullptr));
+  if (lt_bias_first(r, p.out)) w = max_sz(w, r.workspace(ctx, p));
+  return lt_epilogue_bytes(p) + w;
 }
 
 
@@ -428,6 +444,17 @@ extern "C" mxb_status_t mxb_cuda_gemm(struct mxb_context *ctx, const mxb_gemm_ch
   }
   c.st = as_stream(stream);
   const char *ran = r.name;
+  if (split && lt_bias_first(r, user.out)) {
+    // The bias in cuBLASLt's epilogue; where cuBLASLt has no algorithm with
+    // it (nothing written to C yet), the run below with the step.
+    call f = c;
+    f.p = user;
+    const mxb_status_t s = r.run(f, &ran);
+    if (s == MXB_SUCCESS) mxb_set_last_impl(ctx, ran);
+    if (s != MXB_ERR_UNSUPPORTED) return s;
+    mxb_clear_error();
+    ran = r.name;
+  }
   mxb_status_t s = r.run(c, &ran);
   if (s == MXB_SUCCESS && split) s = run_lt_epilogue(ctx, user, c.p, c.st);
   if (s == MXB_SUCCESS) mxb_set_last_impl(ctx, ran);

@@ -253,6 +253,15 @@ static inline unsigned reduce_blocks(int64_t rows, int64_t cols, int threads, in
 static inline bool has_epilogue(const out_view &o) {
   return o.bias || o.act != MXB_ACT_NONE || o.dtype == MXB_DTYPE_FP16 || o.aux;
 }
+// A bias and nothing else of the epilogue, C in fp32 or bf16, the bias in
+// fp32 or bf16 on 16 bytes: what cuBLASLt can add as it writes C
+// (CUBLASLT_EPILOGUE_BIAS: alpha A B^T + beta C, then + bias, in fp32, the
+// step's order). Which of these the rows whose C cuBLASLt writes hand it
+// instead of a pass over an fp32 intermediate: lt_bias_first (gemm.cu).
+static inline bool lt_bias_only(const out_view &o) {
+  return o.bias && o.act == MXB_ACT_NONE && !o.aux && (o.dtype == MXB_DTYPE_FP32 || o.dtype == MXB_DTYPE_BF16) &&
+         (o.bias_type == MXB_DTYPE_FP32 || o.bias_type == MXB_DTYPE_BF16) && (uintptr_t)o.bias % 16 == 0;
+}
 // A gated activation or the pre-activation output: only the epilogue step
 // (gemm_epilogue.cu) writes them, so every path runs with it split off.
 static inline bool epilogue_step_only(const out_view &o) { return o.aux || mxb_gemm_gate_act(o.act) != 0; }
@@ -423,7 +432,9 @@ mxb_status_t run_sm90_w4_kgrouped(const mxb_context *ctx, const problem &p, cons
                                   void *ws, cudaStream_t st);
 
 // Paths whose C is written by cuBLASLt apply a bias, an activation or fp16
-// output as a second step (gemm_epilogue.cu): cuBLASLt writes
+// output as a second step (gemm_epilogue.cu; a bf16 bias alone into bf16
+// C goes into cuBLASLt's own epilogue where it has an algorithm with it):
+// cuBLASLt writes
 // t = alpha A B^T + beta C to fp32 C in place, or alpha A B^T to an fp32
 // intermediate at the start of the workspace (bf16 / fp16 C), and one kernel
 // finishes each element as store() does.
@@ -448,6 +459,7 @@ struct lt_operand {
   const void *scale;    // device scale pointer
 };
 size_t lt_workspace_bytes();
+// p.out's epilogue: none, or lt_bias_only's bias (CUBLASLT_EPILOGUE_BIAS).
 // alpha_dev: NULL for the host alpha p.out.alpha; else N + 1 device floats,
 // N alphas (one per row of D^T) and beta, used as a per-row alpha vector
 // with host beta, or where cuBLASLt refuses that (or the call is in pointer

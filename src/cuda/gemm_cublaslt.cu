@@ -18,6 +18,7 @@ mxb_status_t int8_init();
 struct lt_key {
   int64_t M, N, K, lda, ldb, ldc;
   int ta, tb, tc, sma, smb, ptr_mode, align_a, align_b, align_c;
+  int epilogue, bias_type;  // cublasLtEpilogue_t, the bias's cudaDataType_t (-1: no bias)
   size_t ws;
 };
 
@@ -69,7 +70,7 @@ size_t lt_workspace_bytes() { return (size_t)32 << 20; }
 // D^T[N, M] = op(B)[N, K] * A^T: cuBLAS's "A" is our B (transposed), its "B"
 // is our A; both are K-contiguous rows, so the column-major view is TN.
 static mxb_status_t plan_make(lt_state *s, const lt_key &k, const lt_operand &a, const lt_operand &b,
-                              lt_plan &p) {
+                              const void *bias, lt_plan &p) {
   memset(&p, 0, sizeof(p));
   p.key = k;
   MXB_TRY(lt_status(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate"));
@@ -79,6 +80,12 @@ static mxb_status_t plan_make(lt_state *s, const lt_key &k, const lt_operand &a,
   cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &tA, sizeof(tA));
   cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &tB, sizeof(tB));
   cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_POINTER_MODE, &pm, sizeof(pm));
+  if (k.epilogue != CUBLASLT_EPILOGUE_DEFAULT) {
+    cublasLtEpilogue_t e = (cublasLtEpilogue_t)k.epilogue;
+    int32_t bt = k.bias_type;
+    cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof(e));
+    cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt));
+  }
   if (b.scale_mode >= 0) {
     int32_t m = b.scale_mode;
     cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &m, sizeof(m));
@@ -105,6 +112,7 @@ static mxb_status_t plan_make(lt_state *s, const lt_key &k, const lt_operand &a,
   // Block-scale modes are only matched with their scale pointers present.
   if (b.scale) cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &b.scale, sizeof(b.scale));
   if (a.scale) cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &a.scale, sizeof(a.scale));
+  if (bias) cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias));
   cublasLtMatmulHeuristicResult_t res;
   int found = 0;
   cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(s->h, p.op, p.la, p.lb, p.lc, p.lc, pref, 1, &res, &found);
@@ -143,6 +151,8 @@ static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt
                                    const float *alpha_vec, int scalar_dev, void *ws, size_t ws_bytes, cudaStream_t st) {
   lt_state *s = static_cast<lt_state *>(ctx->cuda_state);
   if (!s) return mxb_fail(MXB_ERR_INTERNAL, "the CUDA context has no cuBLASLt handle");
+  if (has_epilogue(pr.out) && !lt_bias_only(pr.out))
+    return mxb_fail(MXB_ERR_INTERNAL, "cuBLASLt was handed an epilogue it does not apply");
   lt_key k;
   memset(&k, 0, sizeof(k));
   k.M = pr.M; k.N = pr.N; k.K = pr.K; k.lda = a.ld; k.ldb = b.ld; k.ldc = pr.out.ldc;
@@ -152,6 +162,8 @@ static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt
                : scalar_dev ? CUBLASLT_POINTER_MODE_DEVICE
                             : CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST;
   k.align_a = ptr_align(a.ptr); k.align_b = ptr_align(b.ptr); k.align_c = ptr_align(pr.out.c);
+  k.epilogue = pr.out.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+  k.bias_type = !pr.out.bias ? -1 : pr.out.bias_type == MXB_DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_32F;
   k.ws = ws_bytes;
   std::lock_guard<std::mutex> guard(s->lock);
   lt_plan *p = nullptr;
@@ -162,7 +174,7 @@ static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt
     p = &s->plans[s->next];
     s->next = (s->next + 1) % PLAN_CACHE;
     plan_destroy(*p);
-    mxb_status_t e = plan_make(s, k, a, b, *p);
+    mxb_status_t e = plan_make(s, k, a, b, pr.out.bias, *p);
     if (e != MXB_SUCCESS) {
       plan_destroy(*p);
       // Remember a refusal (not a failure) so the fallback costs no heuristic query next time.
@@ -174,6 +186,8 @@ static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt
   // Scale pointers are per call (the plan is per shape).
   if (b.scale) cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &b.scale, sizeof(b.scale));
   if (a.scale) cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &a.scale, sizeof(a.scale));
+  if (pr.out.bias)
+    cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &pr.out.bias, sizeof(pr.out.bias));
   const float beta_h = pr.out.beta;
   const void *alpha = alpha_vec ? (const void *)alpha_vec : (const void *)&pr.out.alpha;
   const void *beta = scalar_dev ? (const void *)(alpha_vec + pr.N) : (const void *)&beta_h;
