@@ -3,7 +3,8 @@
  * framework would run (mxb_gemm to bf16 C, then mxb_quantize of that C),
  * same shapes, same run. NVFP4 x NVFP4 fast (the path the registry picks);
  * ratio_to_plain = plain GEMM time / this case's time; saved_us = the
- * unfused sequence's time - this case's (quantized C cases). */
+ * unfused sequence's time - this case's (quantized C cases). C is bf16
+ * but in the *_c_fp32 cases, whose plain GEMM is plain_c_fp32. */
 #include "bench.h"
 #include "mxblas.h"
 
@@ -15,7 +16,7 @@
 #ifdef MXB_WITH_CUDA
 #include "bench_cuda_util.h"
 
-typedef enum { E_PLAIN, E_BIAS_BF16, E_BIAS, E_BIAS_STEP, E_BIAS_GELU, E_SWIGLU, E_QUANT_MXFP8, E_UNFUSED_MXFP8, E_QUANT_NVFP4, E_UNFUSED_NVFP4 } ekind;
+typedef enum { E_PLAIN, E_BIAS_BF16, E_BIAS, E_BIAS_STEP, E_BIAS_GELU, E_SWIGLU, E_PLAIN_F32, E_BIAS_F32, E_BIAS_F32_STEP, E_QUANT_MXFP8, E_UNFUSED_MXFP8, E_QUANT_NVFP4, E_UNFUSED_NVFP4 } ekind;
 
 typedef struct ecase {
   const char *name;
@@ -25,7 +26,7 @@ typedef struct ecase {
 
 #define NESHAPES 3
 static const int64_t k_eshapes[NESHAPES][3] = {{8192, 8192, 8192}, {2048, 8192, 8192}, {128, 8192, 8192}};
-static double g_plain[NESHAPES], g_unfused[NESHAPES][2];
+static double g_plain[NESHAPES][2], g_unfused[NESHAPES][2];
 
 typedef struct ecall {
   const ecase *c;
@@ -33,7 +34,7 @@ typedef struct ecall {
   const mxb_gemm_desc_t *d;
   const mxb_quant_config_t *q;
   const mxb_tensor_t *A, *B;
-  void *C;           /* bf16 C, or the unfused sequence's bf16 intermediate */
+  void *C;           /* C, or the unfused sequence's bf16 intermediate */
   mxb_tensor_t *Cq;  /* quantized C */
   void *ws;
   size_t wsb;
@@ -73,7 +74,8 @@ static void run(mxbb_state *st, void *arg) {
   memset(&Cq, 0, sizeof(Cq));
   int bad = make_operand(&A, MXB_FORMAT_NVFP4, M, K, 1) != 0 || make_operand(&B, MXB_FORMAT_NVFP4, N, K, 2) != 0;
   void *C = NULL, *bias = NULL, *ws = NULL;
-  bad |= cudaMalloc(&C, (size_t)(M * N) * 2) != cudaSuccess;
+  const int c32 = c->kind == E_PLAIN_F32 || c->kind == E_BIAS_F32 || c->kind == E_BIAS_F32_STEP;
+  bad |= cudaMalloc(&C, (size_t)(M * N) * (c32 ? 4 : 2)) != cudaSuccess;
   bias = dev_random((size_t)N * 4 + 16, 1, 3); /* bf16 or fp32 values below 2 */
   bad |= !bias;
   if (quant) {
@@ -92,7 +94,11 @@ static void run(mxbb_state *st, void *arg) {
   mxb_gemm_desc_t d;
   mxb_gemm_desc_init(&d);
   d.mode = MXB_GEMM_FAST;
-  d.c_type = MXB_DTYPE_BF16;
+  d.c_type = c32 ? MXB_DTYPE_FP32 : MXB_DTYPE_BF16;
+  if (c->kind == E_BIAS_F32 || c->kind == E_BIAS_F32_STEP) { /* 4 bytes off 16: the step */
+    d.bias = (char *)bias + (c->kind == E_BIAS_F32_STEP ? 4 : 0);
+    d.bias_type = MXB_DTYPE_FP32;
+  }
   if (c->kind == E_BIAS_BF16 || c->kind == E_BIAS || c->kind == E_BIAS_STEP) {
     /* a bf16 bias on 16 bytes: cuBLASLt adds it as it writes C; the same
      * bias 2 bytes further on, or an fp32 one: the epilogue step does
@@ -121,10 +127,10 @@ static void run(mxbb_state *st, void *arg) {
   ecall ec = {c, ctx, &d, &q, &A, &B, C, &Cq, ws, wsb};
   const double per = bench_calls(st, epilogue_call, &ec, !bad);
   if (per > 0) {
-    if (c->kind == E_PLAIN) g_plain[c->shape] = per;
+    if (c->kind == E_PLAIN || c->kind == E_PLAIN_F32) g_plain[c->shape][c32] = per;
     if (c->kind == E_UNFUSED_MXFP8 || c->kind == E_UNFUSED_NVFP4) g_unfused[c->shape][qnv] = per;
     mxbb_counter(st, "us", per * 1e6, 0);
-    if (g_plain[c->shape] > 0) mxbb_counter(st, "ratio_to_plain", g_plain[c->shape] / per, 0);
+    if (g_plain[c->shape][c32] > 0) mxbb_counter(st, "ratio_to_plain", g_plain[c->shape][c32] / per, 0);
     if ((c->kind == E_QUANT_MXFP8 || c->kind == E_QUANT_NVFP4) && g_unfused[c->shape][qnv] > 0)
       mxbb_counter(st, "saved_us", (g_unfused[c->shape][qnv] - per) * 1e6, 0);
   }
@@ -142,7 +148,7 @@ static void run(mxbb_state *st, void *arg) {
   free_operand(&B);
 }
 
-#define NEKINDS 10
+#define NEKINDS 13
 static ecase g_ecases[NESHAPES * NEKINDS];
 static char g_enames[NESHAPES * NEKINDS][96];
 
@@ -157,6 +163,9 @@ MXBB_CONSTRUCTOR static void reg(void) {
                       {"bias_bf16_step", E_BIAS_STEP},
                       {"bias_gelu_tanh", E_BIAS_GELU},
                       {"swiglu", E_SWIGLU},
+                      {"plain_c_fp32", E_PLAIN_F32},
+                      {"bias_fp32_c_fp32", E_BIAS_F32},
+                      {"bias_fp32_c_fp32_step", E_BIAS_F32_STEP},
                       {"unfused_bf16_then_quantize_mxfp8", E_UNFUSED_MXFP8},
                       {"quantized_c_mxfp8", E_QUANT_MXFP8},
                       {"unfused_bf16_then_quantize_nvfp4", E_UNFUSED_NVFP4},

@@ -1676,11 +1676,11 @@ Test(cuda_gemm, fast_epilogue_within_bound) {
 #endif
 }
 
-/* A bf16 bias alone into bf16 C goes into cuBLASLt's epilogue on the rows
- * whose C cuBLASLt writes (NVFP4 forced onto the dequantize path, with the
- * tensor scales in alpha; BF16 x BF16 on cuBLASLt), beta 0 and not, ldc
- * past N; the other C and bias types, an activation or fp16 C beside it
- * take the step. Within the fast bound of check_epilogue. */
+/* A bias alone of C's type (bf16 or fp32) goes into cuBLASLt's epilogue on
+ * the rows whose C cuBLASLt writes (NVFP4 forced onto the dequantize path,
+ * with the tensor scales in alpha; BF16 x BF16 on cuBLASLt), beta 0 and
+ * not, ldc past N; an fp32 bias into bf16 C, an activation or fp16 C
+ * beside it take the step. Within the fast bound of check_epilogue. */
 Test(cuda_gemm, fast_bias_in_cublaslt_epilogue) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA

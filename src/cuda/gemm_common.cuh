@@ -432,8 +432,8 @@ mxb_status_t run_sm90_w4_kgrouped(const mxb_context *ctx, const problem &p, cons
                                   void *ws, cudaStream_t st);
 
 // Paths whose C is written by cuBLASLt apply a bias, an activation or fp16
-// output as a second step (gemm_epilogue.cu; a bf16 bias alone into bf16
-// C goes into cuBLASLt's own epilogue where it has an algorithm with it):
+// output as a second step (gemm_epilogue.cu; a bias alone of C's type
+// goes into cuBLASLt's own epilogue where it has an algorithm with it):
 // cuBLASLt writes
 // t = alpha A B^T + beta C to fp32 C in place, or alpha A B^T to an fp32
 // intermediate at the start of the workspace (bf16 / fp16 C), and one kernel

@@ -1,6 +1,6 @@
 // The GEMM epilogue as its own step, for the paths whose C cuBLASLt writes
 // (cuBLASLt's activations are not the library's functions, and cuBLASLt has
-// no fp16 C for these inputs; a bf16 bias alone into bf16 C goes into its
+// no fp16 C for these inputs; a bias alone of C's type goes into its
 // epilogue: lt_bias_first in gemm.cu), and for every path where the call asks for
 // a gated activation or the pre-activation output: see lt_epilogue_problem
 // in gemm_common.cuh. The order is the CPU reference's: the combine, the
