@@ -544,6 +544,54 @@ Test(cuda_gemm, fast_sm90_w4_within_bound) {
 #endif
 }
 
+/* MXFP4 weights with a block scale of 2^126 or 2^127 (bytes 253, 254):
+ * 4 x 2^126 and 2 x 2^127 overflow BF16, so the 4-bit kernel's own result
+ * is infinite where the exact one is finite (A near 2^-40), and the call
+ * must recompute C on the exact path: every byte equals the CPU's. Where C
+ * is not read (beta 0) the kernel's scale decode finds the byte; otherwise a
+ * scan before it does (C is saved first). The byte sits in the first row and
+ * K-block, in a K-block past the first stage, and in the last row (a partial
+ * tile of B) at the last K-block. */
+Test(cuda_gemm, fast_sm90_w4_wide_mxfp4_scales_fall_back_exactly) {
+  MXBT_REQUIRE_GPU();
+#ifdef MXB_WITH_CUDA
+  if (!mx_fp8_path()) cr_skip_test("the sm_90a 4-bit kernel needs compute capability 9.0");
+  mxb_context_t *ctx = gpu_ctx();
+  const int64_t M = 100, N = 150, K = 512;
+  for (int place = 0; place < 3; place++)
+    for (int beta = 0; beta < 2; beta++) {
+      float *xa = mxbt_gemm_input(M, K, 31 + (uint64_t)place, MXBT_IN_NORMAL, 0);
+      float *xb = mxbt_gemm_input(N, K, 41 + (uint64_t)place, MXBT_IN_NORMAL, 0);
+      for (int64_t i = 0; i < M * K; i++) xa[i] = ldexpf(xa[i], -40);
+      mxbt_operand A, B;
+      mxbt_operand_make(&A, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+      mxbt_operand_make(&B, MXB_FORMAT_MXFP4, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
+      const int64_t sc = (int64_t)B.s.scale_bytes / N, row = place == 0 ? 0 : place == 1 ? 70 : N - 1;
+      const int64_t kb = place == 0 ? 0 : place == 1 ? 9 : sc - 1;
+      ((uint8_t *)B.h.scales)[row * sc + kb] = place == 1 ? 253 : 254;
+      mxbt_operand_upload(&A);
+      mxbt_operand_upload(&B);
+      mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, beta ? 0.5f : 0.0f, 0);
+      size_t cb = c_bytes(&d, M, N);
+      float *Cc = malloc(cb), *Cg = malloc(cb);
+      fill_c(&d, Cc, M, N, 5, !beta);
+      memcpy(Cg, Cc, cb);
+      mxb_gemm_desc_t dex = d;
+      dex.mode = MXB_GEMM_EXACT;
+      cpu_gemm(&dex, &A, &B, Cc);
+      cr_expect_str_eq(gpu_gemm(ctx, &d, &A, &B, Cg), W4_PATH);
+      for (int64_t m = 0; m < M; m++) /* else the fast result could match by chance */
+        cr_assert(isfinite(Cc[m * N + row]), "the reference's C[%lld][%lld] is not finite", (long long)m, (long long)row);
+      cr_assert_eq(memcmp(Cg, Cc, cb), 0, "scale byte %d at row %lld, block %lld, beta %d: not the CPU's bytes",
+                   place == 1 ? 253 : 254, (long long)row, (long long)kb, beta);
+      free(Cc);
+      free(Cg);
+      free_pair(&A, &B, xa, xb);
+    }
+  mxb_context_destroy(ctx);
+#endif
+}
+
 /* More tiles than SMs, so CTAs of the persistent grid walk several tiles:
  * 128-column tiles (a large C, the path taken through MXB_CUDA_GEMM_PATH
  * where the registry would pick another) and 64-column tiles (M = 128, where

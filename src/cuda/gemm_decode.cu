@@ -420,8 +420,9 @@ __global__ void __launch_bounds__(DTHREADS, 2)
 }
 
 // MXB_GEMM_PDL=0 (measurement only; MXB_DECODE_PDL, its earlier name, is
-// read too) launches the decode kernel and the sm_90a 4-bit kernel after
-// the kernel before them has finished, as ordinary launches.
+// read too) launches the decode kernel, the sm_90a 4-bit kernel and the
+// guarded exact fallback after the kernel before them has finished, as
+// ordinary launches.
 bool pdl_enabled() {
   static const bool v = [] {
     const char *e = getenv("MXB_GEMM_PDL");

@@ -14,7 +14,11 @@ namespace gemm {
 // block sum once to fp32 and adds it to its fp32 accumulator.
 constexpr int GT = 16;
 
+// Guarded (a fast path's fallback), it is the programmatic dependent of
+// that path's last kernel: its launch overlaps that kernel's tail, and it
+// reads the flag only once the kernel has finished.
 __global__ void __launch_bounds__(256) generic_kernel(problem p, const int *guard) {
+  pdl_wait();
   if (guard && *guard == 0) return;
   load_scalars(p.out);
   __shared__ double sa[GT][MXB_GEMM_MAX_K_BLOCK + 1], sb[GT][MXB_GEMM_MAX_K_BLOCK + 1];
@@ -44,7 +48,9 @@ __global__ void __launch_bounds__(256) generic_kernel(problem p, const int *guar
 mxb_status_t run_generic(const mxb_context *ctx, const problem &p, const int *guard, cudaStream_t st) {
   int64_t tiles = (p.M + GT - 1) / GT * ((p.N + GT - 1) / GT);
   unsigned grid = grid_for(ctx, tiles * 256, 256, 8);
-  generic_kernel<<<grid, 256, 0, st>>>(p, guard);
+  MXB_TRY(cuda_status(launch_pdl(guard && pdl_enabled() && ctx->cc_major >= 9, dim3(grid), dim3(256), 0, st,
+                                 generic_kernel, p, guard),
+                      "cudaLaunchKernelEx(gemm generic kernel)"));
   return launch_status("gemm generic kernel");
 }
 
