@@ -16,11 +16,41 @@
 #ifdef MXB_WITH_CUDA
 #include "bench_cuda_util.h"
 
-typedef enum { E_PLAIN, E_BIAS_BF16, E_BIAS, E_BIAS_STEP, E_BIAS_GELU, E_SWIGLU, E_PLAIN_F32, E_BIAS_F32, E_BIAS_F32_STEP, E_QUANT_MXFP8, E_UNFUSED_MXFP8, E_QUANT_NVFP4, E_UNFUSED_NVFP4 } ekind;
+/* What a case runs: mxb_gemm, mxb_gemm_quantized, or mxb_gemm to bf16 C
+ * then mxb_quantize of that C (the unfused sequence). */
+typedef enum { R_GEMM, R_QUANT, R_UNFUSED } erole;
+typedef struct ekind {
+  const char *name;
+  erole role;
+  int c32;       /* fp32 C (else bf16) */
+  int bias;      /* the bias's mxb_dtype_t, or -1: none */
+  int bias_off;  /* bytes past a 16-byte boundary (not 0: the epilogue step, docs/GEMM.md) */
+  mxb_activation_t act;
+  int nvfp4;     /* quantized C: NVFP4 (else MXFP8 E4M3) */
+} ekind;
+
+/* The unfused sequences run before the cases compared with them. A bias of
+ * C's type on 16 bytes goes into cuBLASLt's epilogue; the same bias off 16
+ * bytes, or an fp32 one into bf16 C, takes the epilogue step. */
+static const ekind k_kinds[] = {
+    {"plain", R_GEMM, 0, -1, 0, MXB_ACT_NONE, 0},
+    {"bias_bf16", R_GEMM, 0, MXB_DTYPE_BF16, 0, MXB_ACT_NONE, 0},
+    {"bias_fp32", R_GEMM, 0, MXB_DTYPE_FP32, 0, MXB_ACT_NONE, 0},
+    {"bias_bf16_step", R_GEMM, 0, MXB_DTYPE_BF16, 2, MXB_ACT_NONE, 0},
+    {"bias_gelu_tanh", R_GEMM, 0, MXB_DTYPE_BF16, 0, MXB_ACT_GELU_TANH, 0},
+    {"swiglu", R_GEMM, 0, -1, 0, MXB_ACT_SWIGLU, 0},
+    {"plain_c_fp32", R_GEMM, 1, -1, 0, MXB_ACT_NONE, 0},
+    {"bias_fp32_c_fp32", R_GEMM, 1, MXB_DTYPE_FP32, 0, MXB_ACT_NONE, 0},
+    {"bias_fp32_c_fp32_step", R_GEMM, 1, MXB_DTYPE_FP32, 4, MXB_ACT_NONE, 0},
+    {"unfused_bf16_then_quantize_mxfp8", R_UNFUSED, 0, -1, 0, MXB_ACT_NONE, 0},
+    {"quantized_c_mxfp8", R_QUANT, 0, -1, 0, MXB_ACT_NONE, 0},
+    {"unfused_bf16_then_quantize_nvfp4", R_UNFUSED, 0, -1, 0, MXB_ACT_NONE, 1},
+    {"quantized_c_nvfp4", R_QUANT, 0, -1, 0, MXB_ACT_NONE, 1},
+};
+#define NEKINDS ((int)(sizeof k_kinds / sizeof k_kinds[0]))
 
 typedef struct ecase {
-  const char *name;
-  ekind kind;
+  const ekind *k;
   int shape;
 } ecase;
 
@@ -43,12 +73,10 @@ typedef struct ecall {
 static int epilogue_call(void *arg, int i) {
   const ecall *x = arg;
   (void)i;
-  switch (x->c->kind) {
-    case E_QUANT_MXFP8:
-    case E_QUANT_NVFP4:
+  switch (x->c->k->role) {
+    case R_QUANT:
       return mxb_gemm_quantized(x->ctx, x->d, x->q, x->A, x->B, x->Cq, x->ws, x->wsb, NULL) != MXB_SUCCESS;
-    case E_UNFUSED_MXFP8:
-    case E_UNFUSED_NVFP4:
+    case R_UNFUSED:
       if (mxb_gemm(x->ctx, x->d, x->A, x->B, x->C, x->ws, x->wsb, NULL) != MXB_SUCCESS) return 1;
       return mxb_quantize(x->ctx, x->q, MXB_DTYPE_BF16, x->C, x->Cq, x->ws, x->wsb, NULL) != MXB_SUCCESS;
     default:
@@ -66,15 +94,14 @@ static void run(mxbb_state *st, void *arg) {
     return;
   }
   const int64_t M = k_eshapes[c->shape][0], N = k_eshapes[c->shape][1], K = k_eshapes[c->shape][2];
-  const int gated = c->kind == E_SWIGLU;
-  const int64_t cols = gated ? N / 2 : N;
-  const int qnv = c->kind == E_QUANT_NVFP4 || c->kind == E_UNFUSED_NVFP4;
-  const int quant = c->kind >= E_QUANT_MXFP8;
+  const ekind *k = c->k;
+  const int64_t cols = k->act == MXB_ACT_SWIGLU ? N / 2 : N;
+  const int quant = k->role != R_GEMM, qnv = quant && k->nvfp4, c32 = k->c32;
+  const int plain = k->role == R_GEMM && k->bias < 0 && k->act == MXB_ACT_NONE;
   mxb_tensor_t A, B, Cq;
   memset(&Cq, 0, sizeof(Cq));
   int bad = make_operand(&A, MXB_FORMAT_NVFP4, M, K, 1) != 0 || make_operand(&B, MXB_FORMAT_NVFP4, N, K, 2) != 0;
   void *C = NULL, *bias = NULL, *ws = NULL;
-  const int c32 = c->kind == E_PLAIN_F32 || c->kind == E_BIAS_F32 || c->kind == E_BIAS_F32_STEP;
   bad |= cudaMalloc(&C, (size_t)(M * N) * (c32 ? 4 : 2)) != cudaSuccess;
   bias = dev_random((size_t)N * 4 + 16, 1, 3); /* bf16 or fp32 values below 2 */
   bad |= !bias;
@@ -95,28 +122,16 @@ static void run(mxbb_state *st, void *arg) {
   mxb_gemm_desc_init(&d);
   d.mode = MXB_GEMM_FAST;
   d.c_type = c32 ? MXB_DTYPE_FP32 : MXB_DTYPE_BF16;
-  if (c->kind == E_BIAS_F32 || c->kind == E_BIAS_F32_STEP) { /* 4 bytes off 16: the step */
-    d.bias = (char *)bias + (c->kind == E_BIAS_F32_STEP ? 4 : 0);
-    d.bias_type = MXB_DTYPE_FP32;
+  if (k->bias >= 0) {
+    d.bias = (char *)bias + k->bias_off;
+    d.bias_type = (mxb_dtype_t)k->bias;
   }
-  if (c->kind == E_BIAS_BF16 || c->kind == E_BIAS || c->kind == E_BIAS_STEP) {
-    /* a bf16 bias on 16 bytes: cuBLASLt adds it as it writes C; the same
-     * bias 2 bytes further on, or an fp32 one: the epilogue step does
-     * (docs/GEMM.md) */
-    d.bias = (char *)bias + (c->kind == E_BIAS_STEP ? 2 : 0);
-    d.bias_type = c->kind == E_BIAS ? MXB_DTYPE_FP32 : MXB_DTYPE_BF16;
-  }
-  if (c->kind == E_BIAS_GELU) {
-    d.bias = bias;
-    d.bias_type = MXB_DTYPE_BF16;
-    d.activation = MXB_ACT_GELU_TANH;
-  }
-  if (gated) d.activation = MXB_ACT_SWIGLU;
+  d.activation = k->act;
   mxb_quant_config_t q;
   mxb_quant_config_init(&q);
   if (qnv) q.amax_source = MXB_AMAX_FROM_TENSOR;
   size_t wsb = 0, w2 = 0;
-  if (!bad && (c->kind == E_QUANT_MXFP8 || c->kind == E_QUANT_NVFP4)) {
+  if (!bad && k->role == R_QUANT) {
     bad |= mxb_gemm_quantized_workspace_size(ctx, &d, &q, &A, &B, &Cq, &wsb) != MXB_SUCCESS;
   } else if (!bad) {
     bad |= mxb_gemm_workspace_size(ctx, &d, &A, &B, &wsb) != MXB_SUCCESS;
@@ -127,11 +142,11 @@ static void run(mxbb_state *st, void *arg) {
   ecall ec = {c, ctx, &d, &q, &A, &B, C, &Cq, ws, wsb};
   const double per = bench_calls(st, epilogue_call, &ec, !bad);
   if (per > 0) {
-    if (c->kind == E_PLAIN || c->kind == E_PLAIN_F32) g_plain[c->shape][c32] = per;
-    if (c->kind == E_UNFUSED_MXFP8 || c->kind == E_UNFUSED_NVFP4) g_unfused[c->shape][qnv] = per;
+    if (plain) g_plain[c->shape][c32] = per;
+    if (k->role == R_UNFUSED) g_unfused[c->shape][qnv] = per;
     mxbb_counter(st, "us", per * 1e6, 0);
     if (g_plain[c->shape][c32] > 0) mxbb_counter(st, "ratio_to_plain", g_plain[c->shape][c32] / per, 0);
-    if ((c->kind == E_QUANT_MXFP8 || c->kind == E_QUANT_NVFP4) && g_unfused[c->shape][qnv] > 0)
+    if (k->role == R_QUANT && g_unfused[c->shape][qnv] > 0)
       mxbb_counter(st, "saved_us", (g_unfused[c->shape][qnv] - per) * 1e6, 0);
   }
   if (ctx) {
@@ -148,33 +163,15 @@ static void run(mxbb_state *st, void *arg) {
   free_operand(&B);
 }
 
-#define NEKINDS 13
 static ecase g_ecases[NESHAPES * NEKINDS];
 static char g_enames[NESHAPES * NEKINDS][96];
 
 MXBB_CONSTRUCTOR static void reg(void) {
-  /* The unfused sequences run before the cases compared with them. */
-  static const struct {
-    const char *name;
-    ekind kind;
-  } kinds[NEKINDS] = {{"plain", E_PLAIN},
-                      {"bias_bf16", E_BIAS_BF16},
-                      {"bias_fp32", E_BIAS},
-                      {"bias_bf16_step", E_BIAS_STEP},
-                      {"bias_gelu_tanh", E_BIAS_GELU},
-                      {"swiglu", E_SWIGLU},
-                      {"plain_c_fp32", E_PLAIN_F32},
-                      {"bias_fp32_c_fp32", E_BIAS_F32},
-                      {"bias_fp32_c_fp32_step", E_BIAS_F32_STEP},
-                      {"unfused_bf16_then_quantize_mxfp8", E_UNFUSED_MXFP8},
-                      {"quantized_c_mxfp8", E_QUANT_MXFP8},
-                      {"unfused_bf16_then_quantize_nvfp4", E_UNFUSED_NVFP4},
-                      {"quantized_c_nvfp4", E_QUANT_NVFP4}};
   int n = 0;
   for (int s = 0; s < NESHAPES; s++)
     for (int k = 0; k < NEKINDS; k++) {
-      g_ecases[n] = (ecase){kinds[k].name, kinds[k].kind, s};
-      snprintf(g_enames[n], sizeof(g_enames[n]), "cuda_epilogue/nvfp4/%s/%lldx%lldx%lld", kinds[k].name,
+      g_ecases[n] = (ecase){&k_kinds[k], s};
+      snprintf(g_enames[n], sizeof(g_enames[n]), "cuda_epilogue/nvfp4/%s/%lldx%lldx%lld", k_kinds[k].name,
                (long long)k_eshapes[s][0], (long long)k_eshapes[s][1], (long long)k_eshapes[s][2]);
       mxbb_register(g_enames[n], run, &g_ecases[n], 1);
       n++;

@@ -237,13 +237,8 @@ static constexpr int k_npaths = (int)(sizeof(k_paths) / sizeof(k_paths[0]));
 static bool split_epilogue(const path &r, const problem &p) {
   return has_epilogue(p.out) && (r.plain_c || epilogue_step_only(p.out));
 }
-// Whether row r first hands p's bias to cuBLASLt's epilogue: a bias of C's
-// type (bf16 into bf16 C, fp32 into fp32 C). With an fp32 bias and bf16 C
-// cuBLASLt's heuristic picks a kernel slower than its plain GEMM plus our
-// step (docs/PERFORMANCE.md, H100 2026-12-07), so that one keeps the step.
-static bool lt_bias_first(const path &r, const out_view &o) {
-  return r.lt_bias && lt_bias_only(o) && o.bias_type == o.dtype;
-}
+// Whether row r first hands p's bias to cuBLASLt's epilogue (lt_bias_only).
+static bool lt_bias_first(const path &r, const out_view &o) { return r.lt_bias && lt_bias_only(o); }
 // Workspace of row r for p: with the epilogue split off, the intermediate
 // first, then what the row needs for the problem it runs.
 // A row that first tries its bias in cuBLASLt's epilogue also holds what

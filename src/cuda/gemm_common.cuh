@@ -253,14 +253,17 @@ static inline unsigned reduce_blocks(int64_t rows, int64_t cols, int threads, in
 static inline bool has_epilogue(const out_view &o) {
   return o.bias || o.act != MXB_ACT_NONE || o.dtype == MXB_DTYPE_FP16 || o.aux;
 }
-// A bias and nothing else of the epilogue, C in fp32 or bf16, the bias in
-// fp32 or bf16 on 16 bytes: what cuBLASLt can add as it writes C
+// A bias and nothing else of the epilogue, C in fp32 or bf16, the bias of
+// C's type on 16 bytes: what cuBLASLt adds as it writes C
 // (CUBLASLT_EPILOGUE_BIAS: alpha A B^T + beta C, then + bias, in fp32, the
-// step's order). Which of these the rows whose C cuBLASLt writes hand it
-// instead of a pass over an fp32 intermediate: lt_bias_first (gemm.cu).
+// step's order), so the rows whose C cuBLASLt writes hand it over instead
+// of a pass over an fp32 intermediate (lt_bias_first, gemm.cu). cuBLASLt
+// also takes an fp32 bias into bf16 C, but its heuristic then picks a
+// kernel slower than its plain GEMM plus the step (docs/PERFORMANCE.md,
+// H100 2026-12-07), so that one keeps the step.
 static inline bool lt_bias_only(const out_view &o) {
   return o.bias && o.act == MXB_ACT_NONE && !o.aux && (o.dtype == MXB_DTYPE_FP32 || o.dtype == MXB_DTYPE_BF16) &&
-         (o.bias_type == MXB_DTYPE_FP32 || o.bias_type == MXB_DTYPE_BF16) && (uintptr_t)o.bias % 16 == 0;
+         o.bias_type == o.dtype && (uintptr_t)o.bias % 16 == 0;
 }
 // A gated activation or the pre-activation output: only the epilogue step
 // (gemm_epilogue.cu) writes them, so every path runs with it split off.

@@ -18,7 +18,7 @@ mxb_status_t int8_init();
 struct lt_key {
   int64_t M, N, K, lda, ldb, ldc;
   int ta, tb, tc, sma, smb, ptr_mode, align_a, align_b, align_c;
-  int epilogue, bias_type;  // cublasLtEpilogue_t, the bias's cudaDataType_t (-1: no bias)
+  int epilogue;  // cublasLtEpilogue_t (a bias: of C's type, tc)
   size_t ws;
 };
 
@@ -82,7 +82,7 @@ static mxb_status_t plan_make(lt_state *s, const lt_key &k, const lt_operand &a,
   cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_POINTER_MODE, &pm, sizeof(pm));
   if (k.epilogue != CUBLASLT_EPILOGUE_DEFAULT) {
     cublasLtEpilogue_t e = (cublasLtEpilogue_t)k.epilogue;
-    int32_t bt = k.bias_type;
+    int32_t bt = k.tc;
     cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof(e));
     cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt));
   }
@@ -163,7 +163,6 @@ static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt
                             : CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST;
   k.align_a = ptr_align(a.ptr); k.align_b = ptr_align(b.ptr); k.align_c = ptr_align(pr.out.c);
   k.epilogue = pr.out.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
-  k.bias_type = !pr.out.bias ? -1 : pr.out.bias_type == MXB_DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_32F;
   k.ws = ws_bytes;
   std::lock_guard<std::mutex> guard(s->lock);
   lt_plan *p = nullptr;
