@@ -204,12 +204,17 @@ static int lt_dtype(const operand &o) {
 // FP8 block scales as cuBLASLt reads them on Hopper: 1x128 scales
 // outer-dimension-major ([K/128][rows]), 128x128 scales K-block-major within
 // each 128-row band with the K-block count padded to a multiple of 4.
-static bool blocked(const operand &o) { return o.scale_type == MXB_SCALE_FP32 && o.block_cols == 128; }
+__host__ __device__ static bool blocked(const operand &o) {
+  return o.scale_type == MXB_SCALE_FP32 && o.block_cols == 128;
+}
 static int64_t kblocks(const problem &p) { return (p.K + 127) / 128; }
-static size_t lt_scale_bytes(const problem &p, const operand &o) {
+// Entries of o's scales in cuBLASLt's layout (0: not block-scaled).
+__host__ __device__ static int64_t lt_scale_count(const operand &o, int64_t kb) {
   if (!blocked(o)) return 0;
-  if (o.block_rows == 1) return align256((size_t)(o.rows * kblocks(p)) * 4);
-  return align256((size_t)(((o.rows + 127) / 128) * ((kblocks(p) + 3) / 4 * 4)) * 4);
+  return o.block_rows == 1 ? o.rows * kb : (o.rows + 127) / 128 * ((kb + 3) / 4 * 4);
+}
+static size_t lt_scale_bytes(const problem &p, const operand &o) {
+  return align256((size_t)lt_scale_count(o, kblocks(p)) * 4);
 }
 
 size_t lt_native_workspace(const problem &p) {
@@ -231,24 +236,30 @@ mxb_status_t lt_scalars(const mxb_context *ctx, const problem &p, bool tensor_sc
   return launch_status("gemm alpha kernel");
 }
 
-__global__ void lt_scales_kernel(operand o, int64_t kb, float *out) {
+// Entry i of o's scales in cuBLASLt's layout, from ours (row-major [rows][kb]).
+__device__ __forceinline__ void lt_scale_put(const operand &o, int64_t kb, int64_t i, float *out) {
   const float *s = reinterpret_cast<const float *>(o.scales);
   const bool vec = o.block_rows == 1;
   const int64_t rows = vec ? o.rows : (o.rows + 127) / 128, kb4 = (kb + 3) / 4 * 4, cols = vec ? kb : kb4;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < rows * cols; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t r = i / cols, j = i % cols;
-    if (vec) out[j * rows + r] = s[r * kb + j];
-    else out[r * kb4 + j] = j < kb ? s[r * kb + j] : 1.0f;
+  const int64_t r = i / cols, j = i % cols;
+  if (vec) out[j * rows + r] = s[r * kb + j];
+  else out[r * kb4 + j] = j < kb ? s[r * kb + j] : 1.0f;
+}
+// Both operands' scales in one launch (a latency-bound copy of a few KB at
+// the shapes where it shows: two launches were 6.8 of 48 us at M = 128, N =
+// K = 8192 on an H100, docs/PERFORMANCE.md).
+__global__ void lt_scales_kernel(operand a, operand b, int64_t kb, float *out_a, float *out_b) {
+  const int64_t na = lt_scale_count(a, kb), n = na + lt_scale_count(b, kb);
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    if (i < na) lt_scale_put(a, kb, i, out_a);
+    else lt_scale_put(b, kb, i - na, out_b);
   }
 }
 
-static mxb_status_t lt_scales(const mxb_context *ctx, const problem &p, const operand &o, float *out, cudaStream_t st,
-                              lt_operand &lo) {
-  if (!blocked(o)) return MXB_SUCCESS;
+static void lt_scale_mode(const operand &o, float *out, lt_operand &lo) {
+  if (!blocked(o)) return;
   lo.scale_mode = o.block_rows == 1 ? CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F : CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F;
   lo.scale = out;
-  lt_scales_kernel<<<grid_for(ctx, o.rows * kblocks(p), 256), 256, 0, st>>>(o, kblocks(p), out);
-  return launch_status("gemm scale layout kernel");
 }
 
 // Operands cuBLASLt takes as they are: BF16; FP8 with per-tensor scale_inv
@@ -263,8 +274,13 @@ mxb_status_t run_lt_native(mxb_context *ctx, const problem &p, const mxb_tensor_
   char *w = static_cast<char *>(ws);
   float *sa = reinterpret_cast<float *>(w + lt_workspace_bytes());
   float *sb = reinterpret_cast<float *>(w + lt_workspace_bytes() + lt_scale_bytes(p, p.a));
-  MXB_TRY(lt_scales(ctx, p, p.a, sa, st, a));
-  MXB_TRY(lt_scales(ctx, p, p.b, sb, st, b));
+  lt_scale_mode(p.a, sa, a);
+  lt_scale_mode(p.b, sb, b);
+  const int64_t n = lt_scale_count(p.a, kblocks(p)) + lt_scale_count(p.b, kblocks(p));
+  if (n) {
+    lt_scales_kernel<<<grid_for(ctx, n, 256), 256, 0, st>>>(p.a, p.b, kblocks(p), sa, sb);
+    MXB_TRY(launch_status("gemm scale layout kernel"));
+  }
   float *scalars = nullptr;  // pointer mode: FP8's scale_inv pointers stay cuBLASLt's to apply
   if (dev_scalars(p.out)) {
     scalars = reinterpret_cast<float *>(w + lt_workspace_bytes() + lt_scale_bytes(p, p.a) + lt_scale_bytes(p, p.b));
