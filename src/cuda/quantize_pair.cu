@@ -193,16 +193,18 @@ __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kern
   }
 }
 
-// ---- The NVFP4 recipe's pair: row-wise RNE, column-wise SR, 16-bit input ----
+// ---- The NVFP4 recipe's pair: row-wise RNE, column-wise SR ----
 // The configuration the recipe runs (gradients: row-wise RNE for one GEMM,
 // column-wise with the RHT and SR for the weight-gradient GEMM) has its own
 // kernel, pair_kernel's walk with the work a tile needs cut down (it is
 // issue bound: 58 instructions an element of x at 80 registers, H100): the
 // tile coordinates stepped by the grid instead of divided out, the fast
-// paths' scale and encoders specialised to finite blocks (below), the RHT's
-// 1/4 taken into its first stage. The bytes are those of pair_kernel (and so
-// of the CPU reference): every block that the specialised code does not
-// cover exactly goes through the same block code as before.
+// paths' scale and encoders specialised to finite blocks (below), for
+// 16-bit input the RHT's 1/4 taken into its first stage. The bytes are
+// those of pair_kernel (and so of the CPU reference): every block that the
+// specialised code does not cover exactly goes through the same block code
+// as before. fp32 input runs it at two blocks an SM (114 registers; three
+// spilled): 266 -> 177 us at 8192^2 against pair_kernel on an H100.
 //
 // The fast NVFP4 scale and encoders the kernel uses (nv_lut_scale,
 // e2m1_rne16, e2m1_sr16) are in quantize.cuh, shared with the row-wise kernel.
@@ -243,9 +245,12 @@ __device__ __forceinline__ int vt_col(int col) { return 4 * (5 * (col >> 4) + 2 
 // r: the row-wise copy [R, C] (its src is x); c: the column-wise copy [C, R].
 // RHT: c.rht (a branch in the loop cost 16 register moves a tile).
 template <int DT, bool RHT>
-__global__ void __launch_bounds__(TILE * TILE / 16, 3) pair_nvfp4_kernel(QArgs r, QArgs c, PairArgs g) {
+__global__ void __launch_bounds__(TILE * TILE / 16, in_t<DT>::size == 2 ? 3 : 2)
+    pair_nvfp4_kernel(QArgs r, QArgs c, PairArgs g) {
   constexpr int F = MXB_FORMAT_NVFP4, B = 16, PER = TILE / B;
-  static_assert(in_t<DT>::size == 2, "16-bit input (rht16_quarter)");
+  // 16-bit input: the RHT's 1/4 in its first stage (rht16_quarter, exact
+  // there); fp32 input: the RHT as every kernel takes it (transform_block).
+  constexpr bool H16 = in_t<DT>::size == 2;
   __shared__ __align__(16) float tile[TILE * VT_ROW + 8];  // vt_col: the last row's chunks reach 21
   // A column-copy row's four blocks of a tile (32 bytes of codes, 4 scale
   // bytes) come from four warps. In a whole tile they are staged here, 8
@@ -330,13 +335,17 @@ __global__ void __launch_bounds__(TILE * TILE / 16, 3) pair_nvfp4_kernel(QArgs r
       for (int k = 0; k < B; k++) u[k] = tile[(B * rg + k) * VT_ROW + vt_col(cc)];
       const uint4 rw[1] = {philox_g32(xc * L16 + b16 + (r0 >> 4), srk)};
       if (RHT) {
-        rht16_quarter(u, g.rq);
-        if (c.rht_bf16) round_bf16(u);
+        if constexpr (H16) {
+          rht16_quarter(u, g.rq);
+          if (c.rht_bf16) round_bf16(u);
+        } else {
+          transform_block(c, smc, u);
+        }
       }
       float am = abs_max(u);
       uint32_t w[2], s;
       float enc;
-      if (am < 0x1p120f && nv_lut_scale(am, tsc, enc_lut[1], s, enc)) {
+      if (am < (H16 ? 0x1p120f : __uint_as_float(MXB_F32_INF)) && nv_lut_scale(am, tsc, enc_lut[1], s, enc)) {
         e2m1_sr16(u, enc, rw[0], g.k64, w);
       } else {  // the block as pair_kernel takes it
 #pragma unroll
@@ -611,7 +620,7 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
           }
           MXB_BOOL_SWITCH(a.sr != 0, SRR, [&] {
             MXB_BOOL_SWITCH(b.sr != 0, SRC, [&] {
-              if constexpr (SCALE == MXB_SCALE_UE4M3 && DT != MXB_DTYPE_FP32 && !SRR && SRC) {
+              if constexpr (SCALE == MXB_SCALE_UE4M3 && !SRR && SRC) {
                 if (sr_groups) {
                   if (b.rht) pair_nvfp4_kernel<DT, true><<<grid, T, 0, st>>>(a, b, g);
                   else pair_nvfp4_kernel<DT, false><<<grid, T, 0, st>>>(a, b, g);
