@@ -6,6 +6,7 @@
 #include <float.h>
 #include <stdio.h>
 
+#include "common/format_table.h"
 #include "common/gemm_epilogue.h"
 #include "cpu/decode.h"
 #include "gemm_operands.h"
@@ -30,7 +31,8 @@ static void cpu_gemm(const mxb_gemm_desc_t *d, const mxbt_operand *A, const mxbt
 }
 
 /* The workspace's first word after gpu_gemm's last call (0xA5A5A5A5, the
- * poison, where the call left it alone; 0 with no workspace). */
+ * poison, where the call left it alone; 0 with no workspace). cudaMalloc's
+ * 256-byte alignment puts the library's first workspace region there. */
 static uint32_t g_ws_head;
 
 /* Host C in, host C out, through the GPU; returns the path that ran. */
@@ -556,25 +558,35 @@ Test(cuda_gemm, fast_sm90_w4_within_bound) {
  * must recompute C on the exact path: every byte equals the CPU's. Where C
  * is not read (beta 0) the kernel's scale decode finds the byte; otherwise a
  * scan before it does (C is saved first). The byte sits in the first row and
- * K-block, in a K-block past the first stage, and in the last row (a partial
- * tile of B) at the last K-block. */
+ * K-block, in a K-block past the first stage, in the last row (a partial
+ * tile of B) at the last K-block; with K split into ranges (the reduce
+ * kernel finishes C before the fallback), swizzled scales, and MXFP8
+ * activations decoded first (W4A8). */
 Test(cuda_gemm, fast_sm90_w4_wide_mxfp4_scales_fall_back_exactly) {
   MXBT_REQUIRE_GPU();
 #ifdef MXB_WITH_CUDA
   if (!mx_fp8_path()) cr_skip_test("the sm_90a 4-bit kernel needs compute capability 9.0");
   mxb_context_t *ctx = gpu_ctx();
-  const int64_t M = 100, N = 150, K = 512;
-  for (int place = 0; place < 3; place++)
+  static const struct {
+    mxb_format_t fa;
+    int64_t M, N, K;
+    int swizzled, place; /* place: 0 first row and block, 1 row 70 / block 9, 2 last row and block */
+  } cases[] = {{MXB_FORMAT_BF16, 100, 150, 512, 0, 0},       {MXB_FORMAT_BF16, 100, 150, 512, 0, 1},
+               {MXB_FORMAT_BF16, 100, 150, 512, 0, 2},       {MXB_FORMAT_BF16, 64, 150, 2048, 0, 1},
+               {MXB_FORMAT_BF16, 100, 150, 512, 1, 2},       {MXB_FORMAT_MXFP8_E4M3, 100, 150, 512, 0, 1}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     for (int beta = 0; beta < 2; beta++) {
-      float *xa = mxbt_gemm_input(M, K, 31 + (uint64_t)place, MXBT_IN_NORMAL, 0);
-      float *xb = mxbt_gemm_input(N, K, 41 + (uint64_t)place, MXBT_IN_NORMAL, 0);
-      for (int64_t i = 0; i < M * K; i++) xa[i] = ldexpf(xa[i], -40);
+      const int64_t M = cases[i].M, N = cases[i].N, K = cases[i].K, sc = K / 32;
+      const int place = cases[i].place;
+      float *xa = mxbt_gemm_input(M, K, 31 + (uint64_t)i, MXBT_IN_NORMAL, 0);
+      float *xb = mxbt_gemm_input(N, K, 41 + (uint64_t)i, MXBT_IN_NORMAL, 0);
+      for (int64_t k = 0; k < M * K; k++) xa[k] = ldexpf(xa[k], -40);
       mxbt_operand A, B;
-      mxbt_operand_make(&A, MXB_FORMAT_BF16, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
-      mxbt_operand_make(&B, MXB_FORMAT_MXFP4, MXB_SCALE_LAYOUT_LINEAR, N, K, xb);
-      const int64_t sc = (int64_t)B.s.scale_bytes / N, row = place == 0 ? 0 : place == 1 ? 70 : N - 1;
-      const int64_t kb = place == 0 ? 0 : place == 1 ? 9 : sc - 1;
-      ((uint8_t *)B.h.scales)[row * sc + kb] = place == 1 ? 253 : 254;
+      mxbt_operand_make(&A, cases[i].fa, MXB_SCALE_LAYOUT_LINEAR, M, K, xa);
+      mxbt_operand_make(&B, MXB_FORMAT_MXFP4, cases[i].swizzled ? MXB_SCALE_LAYOUT_SWIZZLED : MXB_SCALE_LAYOUT_LINEAR,
+                        N, K, xb);
+      const int64_t row = place == 0 ? 0 : place == 1 ? 70 : N - 1, kb = place == 0 ? 0 : place == 1 ? 9 : sc - 1;
+      ((uint8_t *)B.h.scales)[mxb_scale_index(row, kb, sc, cases[i].swizzled)] = place == 1 ? 253 : 254;
       mxbt_operand_upload(&A);
       mxbt_operand_upload(&B);
       mxb_gemm_desc_t d = mxbt_gemm_desc(MXB_GEMM_FAST, MXB_DTYPE_FP32, 1.0f, beta ? 0.5f : 0.0f, 0);
@@ -588,8 +600,8 @@ Test(cuda_gemm, fast_sm90_w4_wide_mxfp4_scales_fall_back_exactly) {
       cr_expect_str_eq(gpu_gemm(ctx, &d, &A, &B, Cg), W4_PATH);
       for (int64_t m = 0; m < M; m++) /* else the fast result could match by chance */
         cr_assert(isfinite(Cc[m * N + row]), "the reference's C[%lld][%lld] is not finite", (long long)m, (long long)row);
-      cr_assert_eq(memcmp(Cg, Cc, cb), 0, "scale byte %d at row %lld, block %lld, beta %d: not the CPU's bytes",
-                   place == 1 ? 253 : 254, (long long)row, (long long)kb, beta);
+      cr_assert_eq(memcmp(Cg, Cc, cb), 0, "case %zu: scale byte %d at row %lld, block %lld, beta %d: not the CPU's bytes",
+                   i, place == 1 ? 253 : 254, (long long)row, (long long)kb, beta);
       free(Cc);
       free(Cg);
       free_pair(&A, &B, xa, xb);

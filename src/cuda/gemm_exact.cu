@@ -15,8 +15,10 @@ namespace gemm {
 constexpr int GT = 16;
 
 // Guarded (a fast path's fallback), it is the programmatic dependent of
-// that path's last kernel: its launch overlaps that kernel's tail, and it
-// reads the flag only once the kernel has finished.
+// that path's last kernel: its launch is prepared while that kernel runs
+// (its blocks start once that kernel's have exited, or triggered: cuBLASLt's
+// may, and then they wait here), and it reads the flag only once that
+// kernel has finished.
 __global__ void __launch_bounds__(256) generic_kernel(problem p, const int *guard) {
   pdl_wait();
   if (guard && *guard == 0) return;

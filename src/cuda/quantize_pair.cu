@@ -347,10 +347,12 @@ __global__ void __launch_bounds__(TILE * TILE / 16, in_t<DT>::size == 2 ? 3 : 2)
       float enc;
       if (am < (H16 ? 0x1p120f : __uint_as_float(MXB_F32_INF)) && nv_lut_scale(am, tsc, enc_lut[1], s, enc)) {
         e2m1_sr16(u, enc, rw[0], g.k64, w);
-      } else {  // the block as pair_kernel takes it
+      } else {  // the block as pair_kernel takes it (fp32: u is that already)
+        if constexpr (H16) {
 #pragma unroll
-        for (int k = 0; k < B; k++) u[k] = tile[(B * rg + k) * VT_ROW + vt_col(cc)];
-        transform_block(c, smc, u);
+          for (int k = 0; k < B; k++) u[k] = tile[(B * rg + k) * VT_ROW + vt_col(cc)];
+          transform_block(c, smc, u);
+        }
         uint8_t rb[B];
         sr_unpack<B>(rw, rb);
         s = encode_block<F, true>(c, tsc, 0, u, rw, rb, w);

@@ -112,7 +112,7 @@ struct w4_params {
   int gy;             // rows of tiles (grouped: a bound on the table's tiles)
   int64_t units;      // column tiles x gy x (K ranges or groups)
   const int64_t *run_if;  // run only where *run_if != 0 (NULL: always)
-  int *flag;              // MXFP4 B, fast mode: raised where a scale byte is 253 or 254 (NULL: a scan did it)
+  int *flag;              // MXFP4 B, fast mode: raised where a scale byte is 253 or 254
 };
 
 #if MXB_SM90A
@@ -376,7 +376,7 @@ __global__ void __launch_bounds__(THREADS, 1)
     ptx::setmaxnreg_dec<PRODUCER_REGS>();
     const int pw = tid / 32 - 8;  // producer warp: rows 32 pw .. 32 pw + 31 of the tile's scales
     if (L::BF && (pw || lane)) return;  // BF16: no scales, one thread is the producer
-    uint32_t wide = 0;  // MXFP4 scale bytes 253, 254 seen (6 x 2^k beyond BF16), one bit a byte
+    uint32_t wide = 0;  // MXFP4 scale bytes 253, 254 seen (6 x 2^k beyond BF16): 0xFF in their byte
     for (int64_t u = blockIdx.x; u < p.units; u += gridDim.x) {
       if (!tile_of<BN>(p, u, t)) continue;
       // Stage s's tiles by TMA into slot st (one thread): A's two boxes of
@@ -776,10 +776,11 @@ mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   }
   // MXFP4 B in fast mode: the kernel's scale decode raises the flag itself
   // (no pass of its own: 6.4 of 67.7 us at M = 128, N = K = 8192 on an
-  // H100), unless C must be saved before the kernel overwrites it, which
-  // needs the flag first. Exact mode scans both operands for its range.
-  const bool in_kernel = p.b.format == MXB_FORMAT_MXFP4 && !w.exact && saved_c_bytes(p) == 0;
-  if (p.b.format == MXB_FORMAT_MXFP4 && !in_kernel) {
+  // H100); a scan first only where C must be saved before the kernel
+  // overwrites it, which needs the flag before. Exact mode scans both
+  // operands for its own range.
+  const bool scan_first = p.b.format == MXB_FORMAT_MXFP4 && (w.exact || saved_c_bytes(p) > 0);
+  if (scan_first) {
     const int lo = w.exact ? 127 - EXACT_MX_EXP : 0, hi = w.exact ? 127 + EXACT_MX_EXP : 252;
     auto scan = [&](const operand &o) {
       w4_scale_scan<<<grid_for(ctx, o.rows * o.scale_cols, 256), 256, 0, st>>>(o, lo, hi, flag);
@@ -790,12 +791,11 @@ mxb_status_t run_w4(const mxb_context *ctx, const problem &p, const w4_plan &w, 
   }
   if (w.guard) MXB_TRY(save_c_if_flagged(ctx, p, flag, base + w.c_off, fb, st));
   float *part = reinterpret_cast<float *>(base + w.part_off);
-  int *kflag = in_kernel ? flag : nullptr;
-  if (w.exact && p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<W_NVX>(ctx, p, w, x, x_stride, part, kflag, gr, st));
-  else if (w.exact) MXB_TRY(launch_bn<W_MXX>(ctx, p, w, x, x_stride, part, kflag, gr, st));
-  else if (p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<W_NV>(ctx, p, w, x, x_stride, part, kflag, gr, st));
-  else if (p.b.format == MXB_FORMAT_MXFP4) MXB_TRY(launch_bn<W_MX>(ctx, p, w, x, x_stride, part, kflag, gr, st));
-  else MXB_TRY(launch_bn<W_BF16>(ctx, p, w, x, x_stride, part, kflag, gr, st));
+  if (w.exact && p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<W_NVX>(ctx, p, w, x, x_stride, part, flag, gr, st));
+  else if (w.exact) MXB_TRY(launch_bn<W_MXX>(ctx, p, w, x, x_stride, part, flag, gr, st));
+  else if (p.b.format == MXB_FORMAT_NVFP4) MXB_TRY(launch_bn<W_NV>(ctx, p, w, x, x_stride, part, flag, gr, st));
+  else if (p.b.format == MXB_FORMAT_MXFP4) MXB_TRY(launch_bn<W_MX>(ctx, p, w, x, x_stride, part, flag, gr, st));
+  else MXB_TRY(launch_bn<W_BF16>(ctx, p, w, x, x_stride, part, flag, gr, st));
   if (w.guard) *guard = flag;
   return MXB_SUCCESS;
 }
