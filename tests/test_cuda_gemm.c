@@ -470,7 +470,9 @@ Test(cuda_gemm, fast_sm90_mx_fp8_within_bound) {
    * and B exchanged (C^T = B A^T, stored transposed). */
   static const int64_t shapes[][3] = {{128, 520, 512}, {77, 45, 208}, {1, 300, 64}, {300, 120, 1024},
                                       {100, 700, 2048}, {20, 700, 256}, {300, 24, 128},
-                                      {16, 200, 4112}}; /* split-K: 2 ranges at 100x700, 4 uneven at 16x200 */
+                                      {16, 200, 4112}, {100, 250, 1040}};
+  /* split-K: 2 ranges at 100x700, 4 uneven at 16x200; at 100x250 one row
+   * tile, no K split and four 64-column tiles, the last partial */
   mxb_context_t *ctx = gpu_ctx();
   const char *want = mx_fp8_path();
   for (int p = 0; p < 6; p++)
@@ -651,7 +653,8 @@ Test(cuda_gemm, fast_sm90_fp8_block_within_bound) {
   mxb_context_destroy(ctx);
   ctx = gpu_ctx();
   static const int64_t shapes[][3] = {{128, 520, 512}, {77, 45, 208}, {1, 300, 128}, {300, 120, 1024},
-                                      {100, 700, 2048}, {20, 700, 256}, {300, 24, 128}, {260, 1100, 384}};
+                                      {100, 700, 2048}, {20, 700, 256}, {300, 24, 128}, {260, 1100, 384},
+                                      {100, 250, 1040}}; /* the last: one row tile, no K split */
   for (int b = 0; b < 4; b++)
     for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)
       for (int kind = 0; kind < 3; kind++) {

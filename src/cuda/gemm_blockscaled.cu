@@ -55,11 +55,11 @@ static lt_operand blockscaled_operand(const mxb_tensor_t *t, const operand &o, i
 mxb_status_t run_blockscaled(mxb_context *ctx, const problem &p, const mxb_tensor_t *A, const mxb_tensor_t *B,
                              void *ws, cudaStream_t st) {
   const lt_operand a = blockscaled_operand(A, p.a, p.K), b = blockscaled_operand(B, p.b, p.K);
-  float *alpha_dev = nullptr;
-  if (needs_scalars(p)) {  // NVFP4: both operands carry an amax
-    alpha_dev = reinterpret_cast<float *>(static_cast<char *>(ws) + lt_workspace_bytes());
-    MXB_TRY(lt_scalars(ctx, p, true, alpha_dev, st));
-  }
+  // NVFP4: both operands carry an amax
+  float *alpha_dev =
+      needs_scalars(p) ? reinterpret_cast<float *>(static_cast<char *>(ws) + lt_workspace_bytes()) : nullptr;
+  MXB_TRY(lt_matmul_ready(ctx, p, a, b, alpha_dev, lt_workspace_bytes()));  // before any kernel runs
+  if (alpha_dev) MXB_TRY(lt_scalars(ctx, p, true, alpha_dev, st));
   return lt_matmul(ctx, p, a, b, alpha_dev, ws, lt_workspace_bytes(), st);
 }
 

@@ -469,6 +469,11 @@ size_t lt_workspace_bytes();
 // mode), as device scalars. Pointer mode needs alpha_dev (lt_scalars).
 mxb_status_t lt_matmul(mxb_context *ctx, const problem &p, const lt_operand &a, const lt_operand &b,
                        const float *alpha_dev, void *ws, size_t ws_bytes, cudaStream_t st);
+// Whether lt_matmul with these arguments finds an algorithm (its plan made
+// and cached now, or a refusal cached): a path asks before it launches the
+// kernels that prepare its operands, so a refused call has run nothing.
+mxb_status_t lt_matmul_ready(mxb_context *ctx, const problem &p, const lt_operand &a, const lt_operand &b,
+                             const float *alpha_dev, size_t ws_bytes);
 // Pointer mode (desc->alpha_ptr or beta_ptr) on a cuBLASLt path: the
 // scalars go to cuBLASLt from device memory.
 static inline bool dev_scalars(const out_view &o) { return o.alpha_dev || o.beta_dev; }

@@ -125,7 +125,8 @@ static mxb_status_t plan_make(lt_state *s, const lt_key &k, const lt_operand &a,
 }
 
 static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt_operand &a, const lt_operand &b,
-                                   const float *alpha_vec, int scalar_dev, void *ws, size_t ws_bytes, cudaStream_t st);
+                                   const float *alpha_vec, int scalar_dev, void *ws, size_t ws_bytes, cudaStream_t st,
+                                   bool run);
 
 // The 1D block-scaled modes (NVFP4, MX) are run with alpha and beta as device
 // scalars, the pointer mode known to work with them, without first asking
@@ -135,20 +136,30 @@ static bool block_scaled(const lt_operand &o) {
          o.scale_mode == CUBLASLT_MATMUL_MATRIX_SCALE_VEC32_UE8M0;
 }
 
-mxb_status_t lt_matmul(mxb_context *ctx, const problem &pr, const lt_operand &a, const lt_operand &b,
-                       const float *alpha_dev, void *ws, size_t ws_bytes, cudaStream_t st) {
+// run false: only the plan (made and cached, or a cached refusal).
+static mxb_status_t lt_call(mxb_context *ctx, const problem &pr, const lt_operand &a, const lt_operand &b,
+                            const float *alpha_dev, void *ws, size_t ws_bytes, cudaStream_t st, bool run) {
   if (dev_scalars(pr.out) && !alpha_dev) return mxb_fail(MXB_ERR_INTERNAL, "pointer mode without device scalars");
   const bool vec = alpha_dev && !dev_scalars(pr.out) && !block_scaled(a) && !block_scaled(b);
-  mxb_status_t s = lt_matmul_mode(ctx, pr, a, b, alpha_dev, alpha_dev && !vec, ws, ws_bytes, st);
+  mxb_status_t s = lt_matmul_mode(ctx, pr, a, b, alpha_dev, alpha_dev && !vec, ws, ws_bytes, st, run);
   if (s == MXB_ERR_UNSUPPORTED && vec) {
     mxb_clear_error();
-    s = lt_matmul_mode(ctx, pr, a, b, alpha_dev, 1, ws, ws_bytes, st);
+    s = lt_matmul_mode(ctx, pr, a, b, alpha_dev, 1, ws, ws_bytes, st, run);
   }
   return s;
 }
+mxb_status_t lt_matmul(mxb_context *ctx, const problem &pr, const lt_operand &a, const lt_operand &b,
+                       const float *alpha_dev, void *ws, size_t ws_bytes, cudaStream_t st) {
+  return lt_call(ctx, pr, a, b, alpha_dev, ws, ws_bytes, st, true);
+}
+mxb_status_t lt_matmul_ready(mxb_context *ctx, const problem &pr, const lt_operand &a, const lt_operand &b,
+                             const float *alpha_dev, size_t ws_bytes) {
+  return lt_call(ctx, pr, a, b, alpha_dev, nullptr, ws_bytes, nullptr, false);
+}
 
 static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt_operand &a, const lt_operand &b,
-                                   const float *alpha_vec, int scalar_dev, void *ws, size_t ws_bytes, cudaStream_t st) {
+                                   const float *alpha_vec, int scalar_dev, void *ws, size_t ws_bytes, cudaStream_t st,
+                                   bool run) {
   lt_state *s = static_cast<lt_state *>(ctx->cuda_state);
   if (!s) return mxb_fail(MXB_ERR_INTERNAL, "the CUDA context has no cuBLASLt handle");
   if (has_epilogue(pr.out) && !lt_bias_only(pr.out))
@@ -182,6 +193,7 @@ static mxb_status_t lt_matmul_mode(mxb_context *ctx, const problem &pr, const lt
       return e;
     }
   }
+  if (!run) return MXB_SUCCESS;
   // Scale pointers are per call (the plan is per shape).
   if (b.scale) cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &b.scale, sizeof(b.scale));
   if (a.scale) cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &a.scale, sizeof(a.scale));
@@ -276,16 +288,17 @@ mxb_status_t run_lt_native(mxb_context *ctx, const problem &p, const mxb_tensor_
   float *sb = reinterpret_cast<float *>(w + lt_workspace_bytes() + lt_scale_bytes(p, p.a));
   lt_scale_mode(p.a, sa, a);
   lt_scale_mode(p.b, sb, b);
+  float *scalars = dev_scalars(p.out)  // pointer mode: FP8's scale_inv pointers stay cuBLASLt's to apply
+                       ? reinterpret_cast<float *>(w + lt_workspace_bytes() + lt_scale_bytes(p, p.a) +
+                                                   lt_scale_bytes(p, p.b))
+                       : nullptr;
+  MXB_TRY(lt_matmul_ready(ctx, p, a, b, scalars, lt_workspace_bytes()));  // before any kernel runs
   const int64_t n = lt_scale_count(p.a, kblocks(p)) + lt_scale_count(p.b, kblocks(p));
   if (n) {
     lt_scales_kernel<<<grid_for(ctx, n, 256), 256, 0, st>>>(p.a, p.b, kblocks(p), sa, sb);
     MXB_TRY(launch_status("gemm scale layout kernel"));
   }
-  float *scalars = nullptr;  // pointer mode: FP8's scale_inv pointers stay cuBLASLt's to apply
-  if (dev_scalars(p.out)) {
-    scalars = reinterpret_cast<float *>(w + lt_workspace_bytes() + lt_scale_bytes(p, p.a) + lt_scale_bytes(p, p.b));
-    MXB_TRY(lt_scalars(ctx, p, false, scalars, st));
-  }
+  if (scalars) MXB_TRY(lt_scalars(ctx, p, false, scalars, st));
   return lt_matmul(ctx, p, a, b, scalars, ws, lt_workspace_bytes(), st);
 }
 

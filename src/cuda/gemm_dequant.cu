@@ -318,15 +318,19 @@ mxb_status_t run_dequant(mxb_context *ctx, const problem &p, void *ws, size_t ws
   int *flag = reinterpret_cast<int *>(w + l.flag_off);
   float *alpha_vec = reinterpret_cast<float *>(w + l.alpha_off);
   uint16_t *A16 = reinterpret_cast<uint16_t *>(w + l.a_off), *B16 = reinterpret_cast<uint16_t *>(w + l.b_off);
+  const bool dev_alpha =  // alpha (and beta) from the device: tensor scales folded in, or pointer mode
+      has_tensor_scale(p.a) || has_tensor_scale(p.b) || dev_scalars(p.out);
+  const lt_operand a = {A16, CUDA_R_16BF, l.Kld, -1, nullptr}, b = {B16, CUDA_R_16BF, l.Kld, -1, nullptr};
+  // cuBLASLt's plan before any kernel: where it has no algorithm (a bias
+  // epilogue it refuses, say) the call fails before A and B are decoded,
+  // and the caller's retry without it decodes them once.
+  MXB_TRY(lt_matmul_ready(ctx, p, a, b, dev_alpha ? alpha_vec : nullptr, lt_workspace_bytes()));
   MXB_TRY(cuda_status(cudaMemsetAsync(flag, 0, sizeof(int), st), "cudaMemsetAsync(gemm flag)"));
   MXB_TRY(dequant_bf16(ctx, p.a, l.Kld, A16, flag, st));
   MXB_TRY(dequant_bf16(ctx, p.b, l.Kld, B16, flag, st));
-  const bool dev_alpha =  // alpha (and beta) from the device: tensor scales folded in, or pointer mode
-      has_tensor_scale(p.a) || has_tensor_scale(p.b) || dev_scalars(p.out);
   if (dev_alpha) MXB_TRY(lt_scalars(ctx, p, true, alpha_vec, st));
   problem fb;
   MXB_TRY(save_c_if_flagged(ctx, p, flag, w + l.c_off, &fb, st));
-  lt_operand a = {A16, CUDA_R_16BF, l.Kld, -1, nullptr}, b = {B16, CUDA_R_16BF, l.Kld, -1, nullptr};
   MXB_TRY(lt_matmul(ctx, p, a, b, dev_alpha ? alpha_vec : nullptr, w + l.lt_off, lt_workspace_bytes(), st));
   return run_generic(ctx, fb, flag, st);
 }
