@@ -19,6 +19,7 @@
 #include "cuda/launch.cuh"
 #include "cuda/qcommon.cuh"
 #include "cuda/tensor_view.cuh"
+#include "cuda/udiv.cuh"
 
 namespace mxb {
 namespace {
@@ -27,15 +28,14 @@ struct DRows : tensor_view {
   void *out;
   uint32_t nitems;  // 16-element runs in the tensor
   uint32_t nb;      // blocks per row
-  uint32_t div_m;   // b / nb = (umulhi(b, div_m) + b) >> div_s for b < 2^31
-  int div_s;
+  udiv31 per_row;   // b / nb, b < 2^31
   uint32_t scale_tiles;  // swizzled scales: 4-column tiles per 128 rows
   int brs;               // FP8: log2 of the block's rows (0 or 7)
 };
 
 __device__ __forceinline__ uint32_t dscale_slot(const DRows &a, uint32_t b) {
   if (!a.swizzled) return b;
-  const uint32_t r = (__umulhi(b, a.div_m) + b) >> a.div_s, j = b - r * a.nb;
+  const uint32_t r = a.per_row.div(b), j = b - r * a.nb;
   return swizzled_slot(r, j, a.scale_tiles);
 }
 
@@ -49,7 +49,7 @@ __device__ __forceinline__ float block_scale(const DRows &a, uint32_t b, float A
   } else if constexpr (mxb_fp8_scale_type(SCALE)) {  // 1 x 128 blocks: scale b; 128 x 128: its row's block
     uint32_t k = b;
     if (a.brs) {
-      const uint32_t r = (__umulhi(b, a.div_m) + b) >> a.div_s;
+      const uint32_t r = a.per_row.div(b);
       k = (r >> a.brs) * a.nb + (b - r * a.nb);
     }
     return SCALE == MXB_SCALE_FP32 ? __ldg(reinterpret_cast<const float *>(a.scales) + k)
@@ -248,8 +248,7 @@ bool dequantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, co
   a.out = out;
   a.nitems = (uint32_t)(total * (B / 16));
   a.nb = (uint32_t)nb;
-  while (((uint64_t)1 << a.div_s) < (uint64_t)nb) a.div_s++;
-  a.div_m = (uint32_t)((((uint64_t)1 << 32) * (((uint64_t)1 << a.div_s) - (uint64_t)nb)) / (uint64_t)nb + 1);
+  a.per_row = udiv31::of((uint32_t)nb);
   a.scale_tiles = (uint32_t)((nb + 3) / 4);
   a.brs = fp8 && d->block_rows == 128 ? 7 : 0;
   const unsigned grid = grid_for(ctx, a.nitems, 256);

@@ -28,6 +28,7 @@
 #include "cuda/load.cuh"
 #include "cuda/qcommon.cuh"
 #include "cuda/quantize.cuh"
+#include "cuda/udiv.cuh"
 
 namespace mxb {
 namespace {
@@ -36,6 +37,7 @@ constexpr int TILE = 64;  // 64 x 64 elements: one block of each copy per thread
 
 struct PairArgs {
   uint32_t tiles_c, ntiles;  // tiles along a row of x, and in all
+  udiv31 tile_row;           // id / tiles_c: the tile row of tile id
   int amax_r, amax_c;        // NVFP4 amax pass: fold this copy's amax
   int bmax;                  // MX: the largest scale byte the specialised encoders take (mx_bmax)
   float rq[16];              // pair_nvfp4_kernel: the column copy's d = 16 RHT signs times 1/4 (rht16_quarter)
@@ -157,14 +159,16 @@ __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kern
   RawBlock<DT, B> nxt;
   auto fetch = [&](uint32_t id) {  // this thread's row run of tile id, if it lies in x
     if (id >= g.ntiles) return false;
-    const int64_t row = (int64_t)(id / g.tiles_c) * TILE + rr, col = (int64_t)(id % g.tiles_c) * TILE + B * cb;
+    const uint32_t tr = g.tile_row.div(id);
+    const int64_t row = (int64_t)tr * TILE + rr, col = (int64_t)(id - tr * g.tiles_c) * TILE + B * cb;
     if (row >= R || col >= C) return false;
     raw_load<DT, B>(r.src, row * C + col, nxt);
     return true;
   };
   bool nvalid = fetch(blockIdx.x);
   for (uint32_t id = blockIdx.x; id < g.ntiles; id += gridDim.x) {
-    const int64_t r0 = (int64_t)(id / g.tiles_c) * TILE, c0 = (int64_t)(id % g.tiles_c) * TILE;
+    const uint32_t tr = g.tile_row.div(id);
+    const int64_t r0 = (int64_t)tr * TILE, c0 = (int64_t)(id - tr * g.tiles_c) * TILE;
     float v[B];
     const bool valid = nvalid;
     if (valid) raw_unpack<DT, B>(nxt, v);
@@ -473,7 +477,8 @@ __global__ void __launch_bounds__(MT, MB) pair_mx16_kernel(QArgs r, QArgs c, Pai
   // This thread's four chunks of tile id into buffer b by cp.async (zeros
   // outside x), one commit group a tile.
   auto fetch = [&](uint32_t id, int b) {
-    const int64_t r0 = (int64_t)(id / g.tiles_c) * MR, c0 = (int64_t)(id % g.tiles_c) * MC;
+    const uint32_t tr = g.tile_row.div(id);
+    const int64_t r0 = (int64_t)tr * MR, c0 = (int64_t)(id - tr * g.tiles_c) * MC;
 #pragma unroll
     for (int i = 0; i < 2; i++)
 #pragma unroll
@@ -489,7 +494,8 @@ __global__ void __launch_bounds__(MT, MB) pair_mx16_kernel(QArgs r, QArgs c, Pai
   fetch(blockIdx.x, 0);
   int b = 0;
   for (uint32_t id = blockIdx.x; id < g.ntiles; id += gridDim.x, b ^= 1) {
-    const int64_t r0 = (int64_t)(id / g.tiles_c) * MR, c0 = (int64_t)(id % g.tiles_c) * MC;
+    const uint32_t tr = g.tile_row.div(id);
+    const int64_t r0 = (int64_t)tr * MR, c0 = (int64_t)(id - tr * g.tiles_c) * MC;
     fetch(id + gridDim.x, b ^ 1);  // buffer b ^ 1 was released by the last iteration's closing barrier
     __pipeline_wait_prior(1);      // this thread's copies of tile id have landed
     __syncthreads();               // and every thread's
@@ -583,6 +589,7 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
   PairArgs g;
   g.tiles_c = (uint32_t)((C + TILE - 1) / TILE);
   g.ntiles = (uint32_t)((R + TILE - 1) / TILE) * g.tiles_c;
+  g.tile_row = udiv31::of(g.tiles_c);
   g.amax_r = nv && rc->amax_source == MXB_AMAX_COMPUTE;
   g.amax_c = nv && cc->amax_source == MXB_AMAX_COMPUTE;
   g.bmax = nv ? 0 : mx_bmax(mxb_elem_fp(dr->elem));
@@ -616,6 +623,7 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
               PairArgs g16 = g;
               g16.tiles_c = (uint32_t)((C + MC - 1) / MC);
               g16.ntiles = (uint32_t)((R + MR - 1) / MR) * g16.tiles_c;
+              g16.tile_row = udiv31::of(g16.tiles_c);
               pair_mx16_kernel<DT, F><<<grid_for(ctx, g16.ntiles, 1, MB), MT, 0, st>>>(a, b, g16);
               return launch_status(*impl);
             }

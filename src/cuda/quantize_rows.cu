@@ -24,14 +24,14 @@
 #include "cuda/load.cuh"
 #include "cuda/qcommon.cuh"
 #include "cuda/quantize.cuh"
+#include "cuda/udiv.cuh"
 
 namespace mxb {
 namespace {
 
 struct RowsArgs {
   uint32_t nblocks, nb;  // blocks in the tensor, blocks per row
-  uint32_t div_m;        // b / nb = (umulhi(b, div_m) + b) >> div_s for b < 2^31
-  int div_s;
+  udiv31 per_row;        // b / nb, b < 2^31
   uint32_t scale_tiles;  // swizzled scales: 4-column tiles per 128 rows
   int mx_bmax;           // MX: the largest scale byte whose codes need no cap (and 2^(127 - b) is normal)
   uint32_t k64;          // SR: 0x42800000 (sr_r512_byte)
@@ -67,7 +67,7 @@ __device__ __forceinline__ void unpack(const uint4 (&q)[NQ], float *v) {
 // nb), else the 128x4-tile swizzled index of (b / nb, b % nb).
 __device__ __forceinline__ uint32_t scale_slot(const QArgs &a, const RowsArgs &g, uint32_t b) {
   if (!a.swizzled) return b;
-  const uint32_t r = (__umulhi(b, g.div_m) + b) >> g.div_s, j = b - r * g.nb;
+  const uint32_t r = g.per_row.div(b), j = b - r * g.nb;
   return swizzled_slot(r, j, g.scale_tiles);
 }
 
@@ -166,7 +166,7 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       if (b >= g.nblocks) break;
       int32_t grp = 0;
       if constexpr (G) {
-        const uint32_t r = (__umulhi(b, g.div_m) + b) >> g.div_s;
+        const uint32_t r = g.per_row.div(b);
         grp = g.row_group ? g.row_group[r] : (int32_t)r;
         if (grp < 0) continue;
         if (NV && !AMAX) ts = mxb_nvfp4_tensor_scales(a.amax[grp], a.flags);
@@ -198,7 +198,7 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       uint8_t s = 0;
       uint4 rw[1] = {};  // SR words of the block's elements
       if constexpr (SR) {
-        const uint32_t r = (__umulhi(b, g.div_m) + b) >> g.div_s;
+        const uint32_t r = g.per_row.div(b);
         rw[0] = get_sr_group(a, r, (int64_t)(b - r * g.nb) * B);  // B = 16: one group (rows_apply)
       }
       if (fast) {
@@ -300,9 +300,7 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
   RowsArgs g;
   g.nblocks = (uint32_t)total;
   g.nb = (uint32_t)nb;
-  g.div_s = 0;
-  while (((uint64_t)1 << g.div_s) < (uint64_t)nb) g.div_s++;
-  g.div_m = (uint32_t)((((uint64_t)1 << 32) * (((uint64_t)1 << g.div_s) - (uint64_t)nb)) / (uint64_t)nb + 1);
+  g.per_row = udiv31::of((uint32_t)nb);
   g.scale_tiles = (uint32_t)((nb + 3) / 4);
   g.mx_bmax = nv ? 0 : mx_bmax(mxb_elem_fp(d->elem));
   g.row_group = row_group;
