@@ -177,11 +177,13 @@ Test(cuda_transforms, pair_mx_one_pass_matches_cpu) {
 
 /* The NVFP4 one-pass pair: partial 64 x 64 tiles, every combination of the
  * options per copy, all input types and kinds; every fourth one also with
- * the E4M3 bound 256 (variant 32). */
+ * the E4M3 bound 256 (variant 32). 32 x 528: the amax pass's warp tiles
+ * (16 rows x 256 columns of 16-bit x, 128 of fp32) several to a row, the
+ * last partial. */
 Test(cuda_transforms, pair_nvfp4_one_pass_matches_cpu) {
   MXBT_REQUIRE_GPU();
   cmp_ctx c = cmp_open();
-  static const int64_t shapes[][2] = {{16, 16}, {48, 80}, {96, 208}, {128, 64}};
+  static const int64_t shapes[][2] = {{16, 16}, {48, 80}, {96, 208}, {128, 64}, {32, 528}};
   for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
     for (int k = 0; k < CMP_KINDS; k++)
       for (int v = 0; v < 64; v += v < 32 ? 1 : 3)

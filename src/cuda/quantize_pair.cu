@@ -197,6 +197,76 @@ __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kern
   }
 }
 
+// The NVFP4 pair's amax pass where the row-wise copy has no RHT (the
+// recipe's gradients). pair_kernel's pass takes a tile through shared
+// memory and was issue bound (20.8 instructions an element of bf16 x at
+// 8192^2, H100); here a lane keeps 16 rows x P columns of x in registers (one
+// 16-byte load a row: P = 8 for 16-bit input, 4 for fp32), so each column
+// block (16 rows of one column) is the lane's own and takes the column
+// copy's transform and fold as pair_kernel's do, and a row block (16
+// columns) is the P-column runs of 16 / P adjacent lanes, folded by
+// shuffles. A fold is a max, free of order: the same amax bits.
+template <int DT>
+__global__ void __launch_bounds__(256, 2) pair_amax_kernel(QArgs r, QArgs c, PairArgs g) {
+  constexpr int P = in_t<DT>::per16, L = 16 / P;  // columns a lane; lanes a row block
+  const RhtMasks &smc = sign_masks(c);
+  const uint32_t lane = threadIdx.x % 32;
+  const int64_t C = r.cols;
+  const uint32_t warps = gridDim.x * (blockDim.x / 32);
+  uint32_t fold_r = 0, fold_c = 0;
+  // Warp tile t: rows 16 (t / tiles_c) .. + 15, columns 32 P (t % tiles_c) ..
+  for (uint32_t t = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; t < g.ntiles; t += warps) {
+    const uint32_t tr = g.tile_row.div(t);
+    const int64_t r0 = (int64_t)tr * 16, col = (int64_t)(t - tr * g.tiles_c) * (32 * P) + lane * P;
+    // C % 16 == 0: the lanes of a row block are all in x or all past it
+    // (those read zeros, which fold to nothing, and still shuffle).
+    const bool in = col < C;
+    uint4 q[16];
+#pragma unroll
+    for (int i = 0; i < 16; i++)
+      q[i] = in ? __ldg(reinterpret_cast<const uint4 *>(static_cast<const char *>(r.src) +
+                                                        ((r0 + i) * C + col) * in_t<DT>::size))
+                : make_uint4(0u, 0u, 0u, 0u);
+    if (g.amax_c) {
+#pragma unroll
+      for (int j = 0; j < P; j++) {
+        float u[16];
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+          const uint32_t w[4] = {q[i].x, q[i].y, q[i].z, q[i].w};
+          u[i] = DT == MXB_DTYPE_FP32 ? __uint_as_float(w[j]) : cvt_in<DT>(j % 2 ? w[j / 2] >> 16 : w[j / 2] & 0xFFFFu);
+        }
+        transform_block(c, smc, u);
+        fold_block(c.policy, u, fold_c);
+      }
+    }
+    if (g.amax_r) {
+      // fold_block's result for a block of |x| bits m (all) and s (those
+      // not NaN): NaN-block policy m where it is finite, else nothing;
+      // saturate s.
+      const bool sat = r.policy == MXB_NONFINITE_SATURATE;
+#pragma unroll
+      for (int i = 0; i < 16; i++) {
+        float v[P];
+        unpack16<DT>(q[i], v);
+        uint32_t m = 0;
+#pragma unroll
+        for (int k = 0; k < P; k++) {
+          const uint32_t a = __float_as_uint(v[k]) & 0x7FFFFFFFu;
+          m = max(m, sat && a > 0x7F800000u ? 0u : a);
+        }
+#pragma unroll
+        for (int d = 1; d < L; d *= 2) m = max(m, __shfl_xor_sync(0xFFFFFFFFu, m, d));
+        if (sat || m < 0x7F800000u) fold_r = max(fold_r, m);
+      }
+    }
+  }
+  fold_r = __reduce_max_sync(0xFFFFFFFFu, fold_r);
+  fold_c = __reduce_max_sync(0xFFFFFFFFu, fold_c);
+  if (lane == 0 && fold_r) atomicMax(reinterpret_cast<uint32_t *>(r.amax), fold_r);
+  if (lane == 0 && fold_c) atomicMax(reinterpret_cast<uint32_t *>(c.amax), fold_c);
+}
+
 // ---- The NVFP4 recipe's pair: row-wise RNE, column-wise SR ----
 // The configuration the recipe runs (gradients: row-wise RNE for one GEMM,
 // column-wise with the RHT and SR for the weight-gradient GEMM) has its own
@@ -614,7 +684,15 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
         return MXB_DTYPE_SWITCH(src_type, DT, [&]() -> mxb_status_t {
           if constexpr (SCALE == MXB_SCALE_UE4M3) {
             if (g.amax_r || g.amax_c) {
-              pair_kernel<DT, F, true, false, false><<<grid, T, 0, st>>>(a, b, g);
+              if (!a.rht) {  // x in registers: 16 rows x one 16-byte run a lane
+                PairArgs ga = g;
+                ga.tiles_c = (uint32_t)((C + 32 * in_t<DT>::per16 - 1) / (32 * in_t<DT>::per16));
+                ga.ntiles = (uint32_t)(R / 16) * ga.tiles_c;
+                ga.tile_row = udiv31::of(ga.tiles_c);
+                pair_amax_kernel<DT><<<grid_for(ctx, ga.ntiles, 8), 256, 0, st>>>(a, b, ga);
+              } else {
+                pair_kernel<DT, F, true, false, false><<<grid, T, 0, st>>>(a, b, g);
+              }
               MXB_TRY(launch_status("nvfp4 pair amax pass"));
             }
           }
