@@ -243,17 +243,39 @@ __global__ void __launch_bounds__(256, 2) pair_amax_kernel(QArgs r, QArgs c, Pai
     if (g.amax_r) {
       // fold_block's result for a block of |x| bits m (all) and s (those
       // not NaN): NaN-block policy m where it is finite, else nothing;
-      // saturate s.
+      // saturate s. A lane's m is a max of |x| bits, for 16-bit input
+      // two halves an instruction (the magnitudes order as their bits, and
+      // widening keeps that order); s is taken again, value by value, only
+      // where the lane holds a NaN.
       const bool sat = r.policy == MXB_NONFINITE_SATURATE;
 #pragma unroll
       for (int i = 0; i < 16; i++) {
-        float v[P];
-        unpack16<DT>(q[i], v);
-        uint32_t m = 0;
+        const uint32_t w[4] = {q[i].x, q[i].y, q[i].z, q[i].w};
+        uint32_t m;
+        if constexpr (DT == MXB_DTYPE_FP32) {
+          m = max(max(w[0] & 0x7FFFFFFFu, w[1] & 0x7FFFFFFFu), max(w[2] & 0x7FFFFFFFu, w[3] & 0x7FFFFFFFu));
+          if (sat && m > 0x7F800000u) {
+            m = 0;
 #pragma unroll
-        for (int k = 0; k < P; k++) {
-          const uint32_t a = __float_as_uint(v[k]) & 0x7FFFFFFFu;
-          m = max(m, sat && a > 0x7F800000u ? 0u : a);
+            for (int k = 0; k < 4; k++) {
+              const uint32_t a = w[k] & 0x7FFFFFFFu;
+              m = max(m, a > 0x7F800000u ? 0u : a);
+            }
+          }
+        } else {
+          constexpr uint32_t INF16 = DT == MXB_DTYPE_BF16 ? 0x7F80u : 0x7C00u;
+          const uint32_t h = __vmaxu2(__vmaxu2(w[0] & 0x7FFF7FFFu, w[1] & 0x7FFF7FFFu),
+                                      __vmaxu2(w[2] & 0x7FFF7FFFu, w[3] & 0x7FFF7FFFu));
+          uint32_t m16 = max(h & 0xFFFFu, h >> 16);
+          if (sat && m16 > INF16) {
+            m16 = 0;
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+              const uint32_t a = (w[k / 2] >> (16 * (k % 2))) & 0x7FFFu;
+              m16 = max(m16, a > INF16 ? 0u : a);
+            }
+          }
+          m = __float_as_uint(cvt_in<DT>(m16));
         }
 #pragma unroll
         for (int d = 1; d < L; d *= 2) m = max(m, __shfl_xor_sync(0xFFFFFFFFu, m, d));
