@@ -38,6 +38,7 @@ static void codec_check(int which, const char *what) {
   cr_assert_eq(bad, 0ull, "%s: %llu inputs differ from the generic encoder, first 0x%llx", what, bad, first);
 }
 Test(cuda_codec, e2m1_rne_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(0, "E2M1 RNE"); }
+Test(cuda_codec, e2m1_rne_words_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(10, "E2M1 RNE word form"); }
 Test(cuda_codec, e4m3_cvt_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(1, "E4M3 cvt.rn.satfinite"); }
 Test(cuda_codec, e2m1_sr_all_bytes) { MXBT_REQUIRE_GPU(); codec_check(2, "E2M1 SR"); }
 Test(cuda_codec, e5m2_cvt_all_fp32) { MXBT_REQUIRE_GPU(); codec_check(3, "E5M2 cvt.rn.satfinite"); }

@@ -253,11 +253,16 @@ MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan_grid(float x, float *grid) {
   uint32_t u = mxb_f2u(x);
   float a = mxb_min_pos(fabsf(x), 6.0f); /* |x| as an operand of the min on the device */
   uint32_t e = mxb_f2u(a) & MXB_F32_INF;
-  e = e > 0x3F800000u ? e : 0x3F800000u;
-  uint32_t m = e + (22u << 23);
+  /* m = 2^(max(binade, 0) + 22) = max(e + 22 binades, 2^22): one
+   * add-and-max instruction on the device. */
+#ifdef __CUDA_ARCH__
+  uint32_t m = __viaddmax_u32(e, 22u << 23, 0x4A800000u);
+#else
+  uint32_t m = (e > 0x3F800000u ? e : 0x3F800000u) + (22u << 23);
+#endif
   float t = a + mxb_u2f(m);
   *grid = t - mxb_u2f(m); /* exact: t and m share a binade */
-  return (mxb_f2u(t) - m + ((e - 0x3F800000u) >> 22)) | ((u >> 28) & 0x8u);
+  return (mxb_f2u(t) - m + ((m - 0x4A800000u) >> 22)) | ((u >> 28) & 0x8u);
 }
 MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan(float x) {
   float grid;

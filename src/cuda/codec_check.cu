@@ -9,6 +9,9 @@
 #include "common/codec.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
+#include "cuda/load.cuh"
+#include "cuda/qcommon.cuh"
+#include "cuda/quantize.cuh"
 
 namespace mxb {
 
@@ -40,6 +43,23 @@ __global__ void codec_check_kernel(int which, unsigned long long *count, unsigne
           diff = mxb_e2m1_encode_rne(x) != want ||
                  (x == x && (mxb_e2m1_encode_rne_nonnan_grid(x, &grid) != want ||
                              __float_as_uint(grid) != __float_as_uint(fabsf(mxb_e2m1_decode(want)))));
+          break;
+        }
+        case 10: {  // e2m1_rne_words: x at all 16 positions, then with the signs of a pattern
+          if (x != x) {
+            diff = false;
+            break;
+          }
+          const uint32_t pos = mxb_fp_encode_rne_generic(&e2m1, x), neg = mxb_fp_encode_rne_generic(&e2m1, -x);
+          float v[16];
+          uint32_t w[2];
+          for (int k = 0; k < 16; k++) v[k] = x;
+          e2m1_rne_words<16>(v, 1.0f, w);
+          diff = w[0] != pos * 0x11111111u || w[1] != pos * 0x11111111u;
+          constexpr uint32_t FLIP = 0x6996u;  // positions whose value is -x
+          for (int k = 0; k < 16; k++) v[k] = FLIP >> k & 1u ? -x : x;
+          e2m1_rne_words<16>(v, 1.0f, w);
+          for (int k = 0; k < 16; k++) diff |= (w[k / 8] >> (4 * (k % 8)) & 0xFu) != (FLIP >> k & 1u ? neg : pos);
           break;
         }
         case 1: diff = mxb_e4m3_encode_rne(x) != mxb_fp_encode_rne_generic(&e4m3, x); break;

@@ -125,6 +125,57 @@ __device__ __forceinline__ uint32_t cvt8x2(float lo, float hi) {
   return h;
 }
 
+// Byte selection of a and b (PTX prmt; a selector nibble with bit 3 set
+// gives the chosen byte's sign bit in all eight bits).
+template <uint32_t SEL>
+__device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b) {
+  uint32_t r;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "n"(SEL));
+  return r;
+}
+// The sign bits of eight words x[0..7] in bits 3, 7, .., 31 (the sign
+// bits of E2M1 codes 0..7 of a word), as or-ed into the word's magnitudes
+// m (bit 3 of each nibble clear): the odd words' sign bytes (sign in bit 7)
+// and the even words' sign bits spread over their bytes, each gathered
+// into byte order by three byte selections, where a shift and a LOP3 a
+// code did it.
+__device__ __forceinline__ uint32_t or_signs8(uint32_t m, const uint32_t (&x)[8]) {
+  const uint32_t odd = prmt<0x7610>(prmt<0x7373>(x[1], x[3]), prmt<0x7373>(x[5], x[7]));
+  const uint32_t even = prmt<0x7610>(prmt<0xFBFB>(x[0], x[2]), prmt<0xFBFB>(x[4], x[6]));
+  return m | (odd & 0x80808080u) | (even & 0x08080808u);
+}
+
+// The E2M1 codes of v * enc by RNE, none of the products NaN, as B / 8
+// words: mxb_e2m1_encode_rne_nonnan's arithmetic up to its sum t = a + m
+// (m = 2^(E + 22), E = max(binade of a, 0), by one add-and-max), then the
+// code read off t: m leaves the steps q = (t - m) in t's low three bits and
+// t >> 22 = 298 + 2E (t's exponent 149 + E, mantissa bit 22 clear, bits
+// 3-21 clear), so the shared code's q + 2E is (t & 7) + (t >> 22) - 298.
+// The magnitudes are summed into their word (the 298 of each nibble taken
+// off the word at once: mod 2^32 the sum of the shifted codes is their or),
+// codes 3-7 without the mask: t << 4k is q << 4k mod 2^32 for k >= 3 (the
+// exponent field goes past bit 31); the signs (bit 31 of the products) go
+// in by or_signs8. Equal to the shared encoder for every non-NaN fp32
+// product, at every code position (codec_check_kernel, case 10).
+template <int B>
+__device__ __forceinline__ void e2m1_rne_words(const float (&v)[B], float enc, uint32_t (&w)[B / 8]) {
+  static_assert(B % 8 == 0, "whole words");
+#pragma unroll
+  for (int h = 0; h < B / 8; h++) {
+    uint32_t acc = 0u - 298u * 0x11111111u, xs[8];
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+      const float x = v[8 * h + k] * enc;
+      const float a = fminf(fabsf(x), 6.0f);
+      const uint32_t m = __viaddmax_u32(__float_as_uint(a) & MXB_F32_INF, 22u << 23, 0x3F800000u + (22u << 23));
+      const uint32_t t = __float_as_uint(a + __uint_as_float(m));
+      acc += ((k < 3 ? t & 7u : t) + (t >> 22)) << (4 * k);
+      xs[k] = __float_as_uint(x);
+    }
+    w[h] = or_signs8(acc, xs);
+  }
+}
+
 // The codes of a block's scaled values v[k] * m, none of them NaN, packed
 // as the stored words.
 template <int ELEM, int B>
@@ -135,6 +186,8 @@ __device__ __forceinline__ void encode_finite(const mxb_fp &p, const float (&v)[
 #pragma unroll
     for (int k = 0; k < B; k += 4)
       w[k / 4] = __byte_perm(cvt8x2<ELEM>(v[k] * m, v[k + 1] * m), cvt8x2<ELEM>(v[k + 2] * m, v[k + 3] * m), 0x5410);
+  } else if constexpr (ELEM == MXB_ELEM_E2M1 && B % 8 == 0) {
+    e2m1_rne_words<B>(v, m, w);
   } else if constexpr (ELEM == MXB_ELEM_E2M1) {
 #pragma unroll
     for (int k = 0; k < B / 8; k++) w[k] = 0;
@@ -264,55 +317,6 @@ __device__ __forceinline__ bool nv_lut_scale(float am, const mxb_nvfp4_ts &ts, c
   s = nv_scale_byte(am, ts);
   enc = lut[s];
   return enc == enc;
-}
-
-// Byte selection of a and b (PTX prmt; a selector nibble with bit 3 set
-// gives the chosen byte's sign bit in all eight bits).
-template <uint32_t SEL>
-__device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b) {
-  uint32_t r;
-  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "n"(SEL));
-  return r;
-}
-// The sign bits of eight words x[0..7] in bits 3, 7, .., 31 (the sign
-// bits of E2M1 codes 0..7 of a word), as or-ed into the word's magnitudes
-// m (bit 3 of each nibble clear): the odd words' sign bytes (sign in bit 7)
-// and the even words' sign bits spread over their bytes, each gathered
-// into byte order by three byte selections, where a shift and a LOP3 a
-// code did it.
-__device__ __forceinline__ uint32_t or_signs8(uint32_t m, const uint32_t (&x)[8]) {
-  const uint32_t odd = prmt<0x7610>(prmt<0x7373>(x[1], x[3]), prmt<0x7373>(x[5], x[7]));
-  const uint32_t even = prmt<0x7610>(prmt<0xFBFB>(x[0], x[2]), prmt<0xFBFB>(x[4], x[6]));
-  return m | (odd & 0x80808080u) | (even & 0x08080808u);
-}
-
-// The E2M1 codes of v * enc by RNE, none of the products NaN, as two words:
-// mxb_e2m1_encode_rne_nonnan's arithmetic up to its sum t = a + m, then the
-// code read off t: m = 2^(E + 22) (E = max(binade of a, 0)) leaves the steps
-// q = (t - m) in t's low three bits and t >> 22 = 298 + 2E (t's exponent
-// 149 + E, mantissa bit 22 clear, bits 3-21 clear), so the shared code's
-// q + 2E is (t & 7) + (t >> 22) - 298. The magnitudes are summed into
-// their word (the 298 of each nibble taken off the word at once: mod 2^32
-// the sum of the shifted codes is their or), codes 3-7 without the mask:
-// t << 4k is q << 4k mod 2^32 for k >= 3 (the exponent field goes past bit
-// 31); the signs (bit 31 of the products) go in by or_signs8. Equal to the
-// shared encoder for every non-NaN fp32 product (checked over all 2^32
-// inputs, each code position).
-__device__ __forceinline__ void e2m1_rne16(const float (&v)[16], float enc, uint32_t (&w)[2]) {
-#pragma unroll
-  for (int h = 0; h < 2; h++) {
-    uint32_t acc = 0u - 298u * 0x11111111u, xs[8];
-#pragma unroll
-    for (int k = 0; k < 8; k++) {
-      const float x = v[8 * h + k] * enc;
-      const float a = fminf(fabsf(x), 6.0f);
-      const uint32_t e = max(__float_as_uint(a) & MXB_F32_INF, 0x3F800000u);
-      const uint32_t t = __float_as_uint(a + __uint_as_float(e + (22u << 23)));
-      acc += ((k < 3 ? t & 7u : t) + (t >> 22)) << (4 * k);
-      xs[k] = __float_as_uint(x);
-    }
-    w[h] = or_signs8(acc, xs);
-  }
 }
 
 // r/512 for the random byte j (0..3, a constant) of word x, as mxb_sr_r512

@@ -303,7 +303,7 @@ __global__ void __launch_bounds__(256, 2) pair_amax_kernel(QArgs r, QArgs c, Pai
 // spilled): 266 -> 177 us at 8192^2 against pair_kernel on an H100.
 //
 // The fast NVFP4 scale and encoders the kernel uses (nv_lut_scale,
-// e2m1_rne16, e2m1_sr16) are in quantize.cuh, shared with the row-wise kernel.
+// e2m1_rne_words, e2m1_sr16) are in quantize.cuh, shared with the row-wise kernel.
 
 
 // The d = 16 RHT of 16-bit input with its 1/4 in the first stage: a pair
@@ -413,7 +413,7 @@ __global__ void __launch_bounds__(TILE * TILE / 16, in_t<DT>::size == 2 ? 3 : 2)
       uint32_t w[2], s;
       float enc;
       if (am < __uint_as_float(MXB_F32_INF) && nv_lut_scale(am, tsr, enc_lut[0], s, enc)) {
-        e2m1_rne16(v, enc, w);
+        e2m1_rne_words<16>(v, enc, w);
       } else {
         const uint4 rw[1] = {};
         const uint8_t rb[B] = {};
