@@ -14,8 +14,6 @@
 // suite), and stored by whole warps' lines through shared memory. A run with a NaN (a NaN scale or NaN code; Inf codes too, to keep
 // the test cheap) takes the library's own rounding with canonical NaN, as
 // the general kernel does, so every byte is the CPU reference's.
-#include <cstdlib>
-
 #include "common/block.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/launch.cuh"
@@ -61,7 +59,7 @@ __device__ __forceinline__ float block_scale(const DRows &a, uint32_t b, float A
   }
 }
 
-template <int F, int OT, int U>
+template <int F, int OT>
 __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
   constexpr int ELEM = mxb_fmt_elem(F), SCALE = mxb_fmt_scale_type(F), BITS = mxb_elem_bits(ELEM);
   constexpr bool NV = SCALE == MXB_SCALE_UE4M3, BF = ELEM == MXB_ELEM_BF16;
@@ -82,17 +80,10 @@ __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
   __shared__ uint4 stage_all[256 * W];
   uint4 *stage = stage_all + (threadIdx.x & ~31u) * W;
   const uint32_t stride = gridDim.x * blockDim.x;
-  for (uint32_t i0 = blockIdx.x * blockDim.x + threadIdx.x; i0 < a.nitems; i0 += U * stride) {
-  // U runs a step: every run's codes and scale are asked for before the
-  // first is decoded, so a lane has U loads in flight, not one.
-  uint32_t wu[U][CW];
-  float scu[U];
-#pragma unroll
-  for (int u = 0; u < U; u++) {
-    const uint32_t i = i0 + u * stride;
-    if (i >= a.nitems) break;
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < a.nitems; i += stride) {
+    const uint32_t b = i / PER;
+    uint32_t w[CW];
     const uint8_t *src = a.data + (size_t)i * (CW * 4);
-    uint32_t *w = wu[u];
     if constexpr (CW == 2) {
       const uint2 q = __ldcs(reinterpret_cast<const uint2 *>(src));
       w[0] = q.x, w[1] = q.y;
@@ -106,14 +97,7 @@ __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
 #pragma unroll
       for (int k = 0; k < CW; k++) w[k] = __ldcs(reinterpret_cast<const unsigned int *>(src) + k);
     }
-    scu[u] = block_scale<SCALE>(a, i / PER, A);
-  }
-#pragma unroll
-  for (int u = 0; u < U; u++) {
-    const uint32_t i = i0 + u * stride;
-    if (i >= a.nitems) break;
-    const uint32_t *w = wu[u];
-    const float sc = scu[u];
+    const float sc = block_scale<SCALE>(a, b, A);
     // chk: NaN where a value may be NaN or infinite. Elements without NaN or
     // Inf codes and of at most maxval in magnitude (E2M1, FP6) take it from
     // the scale, once a run: maxval * sc finite bounds every |code * sc|
@@ -144,7 +128,6 @@ __global__ void __launch_bounds__(256) drows_kernel(DRows a) {
 #pragma unroll
       for (int c = 0; c < W; c++) __stcs(dst + c, make_uint4(o[4 * c], o[4 * c + 1], o[4 * c + 2], o[4 * c + 3]));
     }
-  }
   }
 }
 
@@ -275,12 +258,7 @@ bool dequantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, co
     if constexpr (F == MXB_FORMAT_BF16 ||
                   ((SCALE == MXB_SCALE_UE4M3 || SCALE == MXB_SCALE_E8M0 || FP8) && BC > 0 && BC % 16 == 0 &&
                    (BR == 1 || FP8))) {
-      static const int xu = [] { const char *e = getenv("MXB_DQ_U"); return e ? atoi(e) : 1; }();  // EXPERIMENT
-      MXB_DTYPE_SWITCH(out_type, OT, [&] {
-        if (xu == 4) drows_kernel<F, OT, 4><<<grid, 256, 0, st>>>(a);
-        else if (xu == 2) drows_kernel<F, OT, 2><<<grid, 256, 0, st>>>(a);
-        else drows_kernel<F, OT, 1><<<grid, 256, 0, st>>>(a);
-      });
+      MXB_DTYPE_SWITCH(out_type, OT, [&] { drows_kernel<F, OT><<<grid, 256, 0, st>>>(a); });
       return launch_status("dequantize (rows)");
     } else {  // not reached: the checks above let only these formats through
       return mxb_fail(MXB_ERR_INTERNAL, "%s has no row-wise dequantize kernel", d->name);
