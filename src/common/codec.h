@@ -245,6 +245,19 @@ MXB_HD float mxb_e2m1_decode(uint32_t code) {
   const uint32_t u = mag ? ((e + 126u) << 23) | ((mag & (e ? 1u : 0u)) << 22) : 0u;
   return mxb_u2f(u | (code & 8u) << 28);
 }
+/* The rounding addend of a = min(|x|, 6) (not NaN): M = 2^(E + 22), E =
+ * max(binade of a, 0), whose ulp is the E2M1 step at a, so a + M rounds a
+ * to the grid. M = max(e + 22 binades, 2^22) for a's exponent bits e: one
+ * add-and-max instruction on the device. Shared by the per-element encoder
+ * below and the device's word encoder (quantize.cuh). */
+MXB_HD uint32_t mxb_e2m1_rne_magic(float a) {
+  uint32_t e = mxb_f2u(a) & MXB_F32_INF;
+#ifdef __CUDA_ARCH__
+  return __viaddmax_u32(e, 22u << 23, 0x4A800000u);
+#else
+  return (e > 0x3F800000u ? e : 0x3F800000u) + (22u << 23);
+#endif
+}
 /* The same for x known not to be NaN (Inf saturates): without the final
  * select; *grid gets the code's magnitude, |mxb_e2m1_decode(code)|, which
  * the sum a + m holds (a rounded to the grid; Four Over Six's error terms
@@ -252,14 +265,7 @@ MXB_HD float mxb_e2m1_decode(uint32_t code) {
 MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan_grid(float x, float *grid) {
   uint32_t u = mxb_f2u(x);
   float a = mxb_min_pos(fabsf(x), 6.0f); /* |x| as an operand of the min on the device */
-  uint32_t e = mxb_f2u(a) & MXB_F32_INF;
-  /* m = 2^(max(binade, 0) + 22) = max(e + 22 binades, 2^22): one
-   * add-and-max instruction on the device. */
-#ifdef __CUDA_ARCH__
-  uint32_t m = __viaddmax_u32(e, 22u << 23, 0x4A800000u);
-#else
-  uint32_t m = (e > 0x3F800000u ? e : 0x3F800000u) + (22u << 23);
-#endif
+  uint32_t m = mxb_e2m1_rne_magic(a);
   float t = a + mxb_u2f(m);
   *grid = t - mxb_u2f(m); /* exact: t and m share a binade */
   return (mxb_f2u(t) - m + ((m - 0x4A800000u) >> 22)) | ((u >> 28) & 0x8u);

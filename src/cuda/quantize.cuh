@@ -147,7 +147,7 @@ __device__ __forceinline__ uint32_t or_signs8(uint32_t m, const uint32_t (&x)[8]
 
 // The E2M1 codes of v * enc by RNE, none of the products NaN, as B / 8
 // words: mxb_e2m1_encode_rne_nonnan's arithmetic up to its sum t = a + m
-// (m = 2^(E + 22), E = max(binade of a, 0), by one add-and-max), then the
+// (m = 2^(E + 22), E = max(binade of a, 0): mxb_e2m1_rne_magic), then the
 // code read off t: m leaves the steps q = (t - m) in t's low three bits and
 // t >> 22 = 298 + 2E (t's exponent 149 + E, mantissa bit 22 clear, bits
 // 3-21 clear), so the shared code's q + 2E is (t & 7) + (t >> 22) - 298.
@@ -167,7 +167,7 @@ __device__ __forceinline__ void e2m1_rne_words(const float (&v)[B], float enc, u
     for (int k = 0; k < 8; k++) {
       const float x = v[8 * h + k] * enc;
       const float a = fminf(fabsf(x), 6.0f);
-      const uint32_t m = __viaddmax_u32(__float_as_uint(a) & MXB_F32_INF, 22u << 23, 0x3F800000u + (22u << 23));
+      const uint32_t m = mxb_e2m1_rne_magic(a);
       const uint32_t t = __float_as_uint(a + __uint_as_float(m));
       acc += ((k < 3 ? t & 7u : t) + (t >> 22)) << (4 * k);
       xs[k] = __float_as_uint(x);

@@ -197,6 +197,21 @@ __global__ void __launch_bounds__(TILE * TILE / mxb_fmt_block_cols(F)) pair_kern
   }
 }
 
+// The largest of the non-NaN magnitudes among the W-bit values of w (the
+// saturate policy's fold of a block holding a NaN), as |x| bits: magnitudes
+// order as their bits, so a NaN is any magnitude above inf's.
+template <int W>
+__device__ __forceinline__ uint32_t max_not_nan(const uint32_t (&w)[4], uint32_t inf) {
+  constexpr uint32_t ABS = W == 32 ? 0x7FFFFFFFu : 0x7FFFu;
+  uint32_t m = 0;
+#pragma unroll
+  for (int k = 0; k < 128 / W; k++) {
+    const uint32_t a = (w[k * W / 32] >> (W * k % 32)) & ABS;
+    m = max(m, a > inf ? 0u : a);
+  }
+  return m;
+}
+
 // The NVFP4 pair's amax pass where the row-wise copy has no RHT (the
 // recipe's gradients). pair_kernel's pass takes a tile through shared
 // memory and was issue bound (20.8 instructions an element of bf16 x at
@@ -254,27 +269,13 @@ __global__ void __launch_bounds__(256, 2) pair_amax_kernel(QArgs r, QArgs c, Pai
         uint32_t m;
         if constexpr (DT == MXB_DTYPE_FP32) {
           m = max(max(w[0] & 0x7FFFFFFFu, w[1] & 0x7FFFFFFFu), max(w[2] & 0x7FFFFFFFu, w[3] & 0x7FFFFFFFu));
-          if (sat && m > 0x7F800000u) {
-            m = 0;
-#pragma unroll
-            for (int k = 0; k < 4; k++) {
-              const uint32_t a = w[k] & 0x7FFFFFFFu;
-              m = max(m, a > 0x7F800000u ? 0u : a);
-            }
-          }
+          if (sat && m > 0x7F800000u) m = max_not_nan<32>(w, 0x7F800000u);
         } else {
           constexpr uint32_t INF16 = DT == MXB_DTYPE_BF16 ? 0x7F80u : 0x7C00u;
           const uint32_t h = __vmaxu2(__vmaxu2(w[0] & 0x7FFF7FFFu, w[1] & 0x7FFF7FFFu),
                                       __vmaxu2(w[2] & 0x7FFF7FFFu, w[3] & 0x7FFF7FFFu));
           uint32_t m16 = max(h & 0xFFFFu, h >> 16);
-          if (sat && m16 > INF16) {
-            m16 = 0;
-#pragma unroll
-            for (int k = 0; k < 8; k++) {
-              const uint32_t a = (w[k / 2] >> (16 * (k % 2))) & 0x7FFFu;
-              m16 = max(m16, a > INF16 ? 0u : a);
-            }
-          }
+          if (sat && m16 > INF16) m16 = max_not_nan<16>(w, INF16);
           m = __float_as_uint(cvt_in<DT>(m16));
         }
 #pragma unroll
