@@ -783,8 +783,10 @@ static void op_transpose(in_t *in) {
               a.t.format == MXB_FORMAT_NVFP4 && out.t.format == MXB_FORMAT_NVFP4 && out.t.rows == cols &&
               ft_aligned(&a) && ft_aligned(&out),
           "mxb_transpose_quantized accepted invalid arguments");
-    if (quantized && cfg.rounding == MXB_ROUND_RNE) {
-      /* stochastic rounding draws its bits by element index: not transposable */
+    if (quantized && cfg.rounding == MXB_ROUND_RNE && !cfg.four_over_six) {
+      /* stochastic rounding draws its bits by element index: not transposable;
+       * Four Over Six sums a tile's errors row by row, so quantizing the
+       * transpose may choose otherwise in a near-tie (docs/NUMERICS.md 4.1) */
       ftensor ref;
       ft_like(&ref, MXB_FORMAT_NVFP4, cols, rows, (mxb_scale_layout_t)lo);
       if (ref.t.amax && cfg.amax_source == MXB_AMAX_FROM_TENSOR) memcpy(ref.t.amax, a.t.amax, 4);
