@@ -60,6 +60,13 @@ __global__ void __launch_bounds__(256) rht_nvfp4_kernel(QArgs a, RhtFuse g) {
   }
   mxb_nvfp4_ts ts = {};
   if (!AMAX) ts = mxb_nvfp4_tensor_scales(*a.amax, a.flags);
+  // The encode multipliers of the 256 scale bytes (nv_enc_entry, a thread
+  // each), where each block took a reciprocal.
+  __shared__ float enc_lut[AMAX ? 1 : 256];
+  if constexpr (!AMAX) {
+    enc_lut[threadIdx.x] = nv_enc_entry(threadIdx.x, ts);
+    __syncthreads();
+  }
   const mxb_fp p = mxb_elem_fp(MXB_ELEM_E2M1);
   uint32_t fold = 0;
   // The walk is the warp's (its chunks c0 .. c0 + per_warp - 1), so every
@@ -97,8 +104,10 @@ __global__ void __launch_bounds__(256) rht_nvfp4_kernel(QArgs a, RhtFuse g) {
     uint8_t s = 0;
     uint32_t w[V / 8] = {};
     if (fast && !AMAX) {
+      uint32_t su;
       float enc;
-      fast = nvfp4_finite_scale(am, ts, s, enc);
+      fast = nv_lut_scale(am, ts, enc_lut, su, enc);
+      s = (uint8_t)su;
       if (fast) encode_finite<MXB_ELEM_E2M1, V>(p, v, enc, w);
     }
     if (AMAX && fast) {

@@ -35,6 +35,10 @@ struct RowsArgs {
   uint32_t scale_tiles;  // swizzled scales: 4-column tiles per 128 rows
   int mx_bmax;           // MX: the largest scale byte whose codes need no cap (and 2^(127 - b) is normal)
   uint32_t k64;          // SR: 0x42800000 (sr_r512_byte)
+  // SR: block b of row r starts Philox group b + sr_g0 + r sr_dg (mod 2^32;
+  // rows_apply: every group of the call below 2^32), i.e. (r ld + base +
+  // 16 (b - r nb)) / 16 with sr_g0 = base / 16 and sr_dg = ld / 16 - nb.
+  uint32_t sr_g0, sr_dg;
   const int32_t *row_group;  // grouped quantize: each row's group (-1: no group's, not written); NULL: dense
 };
 
@@ -140,11 +144,21 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
   if (FOS) ts.four_six = a.four_six;  // else 0: the shared block code below chooses nothing
   RhtMasks sm;
   if (RHT) sm = sign_masks(a);
-  // SR: the encode multipliers of the 256 scale bytes (nv_enc_entry; the
-  // block's 256 threads one each), where each block took a reciprocal.
-  __shared__ float enc_lut[NV && SR ? 256 : 1];
-  if constexpr (NV && SR) {
+  // The NVFP4 encode pass of a dense tensor (one tensor scale): the encode
+  // multipliers of the 256 scale bytes (nv_enc_entry; the block's 256
+  // threads one each), where each block took a reciprocal and its checks
+  // (about 16 instructions a block).
+  constexpr bool LUT = NV && !AMAX && !G;
+  __shared__ float enc_lut[LUT ? 256 : 1];
+  // SR from 16-bit input: the call's Philox constants (sr_consts) for
+  // philox_g32, from its state as the kernel reads it, where each block's
+  // draw derived them (fp32 input keeps that draw: 1.05 x the time with
+  // these constants on an H100, against 0.94 from bf16).
+  constexpr bool PG = SR && in_t<DT>::size == 2;
+  __shared__ uint4 srk[PG ? 6 : 1];
+  if constexpr (LUT) {
     enc_lut[threadIdx.x] = nv_enc_entry(threadIdx.x, ts);
+    if (PG && threadIdx.x < 6) srk[threadIdx.x] = sr_consts(sr_seed(a), sr_offset(a), threadIdx.x);
     __syncthreads();
   }
   const uint4 *src = static_cast<const uint4 *>(a.src);
@@ -197,35 +211,42 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
       uint32_t w[NW];
       uint8_t s = 0;
       uint4 rw[1] = {};  // SR words of the block's elements
-      if constexpr (SR) {
+      if constexpr (PG) {  // B = 16: one group (rows_apply); no division where ld = the row's columns
+        rw[0] = philox_g32(b + g.sr_g0 + (g.sr_dg ? g.per_row.div(b) * g.sr_dg : 0u), srk);
+      } else if constexpr (SR) {
         const uint32_t r = g.per_row.div(b);
-        rw[0] = get_sr_group(a, r, (int64_t)(b - r * g.nb) * B);  // B = 16: one group (rows_apply)
+        rw[0] = get_sr_group(a, r, (int64_t)(b - r * g.nb) * B);
       }
       if (fast) {
-        if constexpr (NV && SR) {
+        if constexpr (LUT && !FOS) {
           uint32_t su;
           float enc;
           fast = nv_lut_scale(am, ts, enc_lut, su, enc);
           if (fast) {
             s = (uint8_t)su;
-            e2m1_sr16(v, enc, rw[0], g.k64, w);
+            if constexpr (SR) e2m1_sr16(v, enc, rw[0], g.k64, w);
+            else encode_finite<MXB_ELEM_E2M1, 16>(p, v, enc, w);
           }
-        } else if constexpr (NV && FOS) {
+        } else if constexpr (FOS) {
+          uint32_t su;
           float enc;
-          fast = nvfp4_finite_scale(am, ts, s, enc);
+          fast = nv_lut_scale(am, ts, enc_lut, su, enc);
+          s = (uint8_t)su;
+          // The 4 candidate's byte (finite am: at most 0x7E) and multiplier,
+          // NaN where its decode scale is subnormal (nv_enc_entry).
           const uint8_t s4 = mxb_nvfp4_block_scale4(am, &ts);
-          const float d4 = mxb_ue4m3_decode(s4) * ts.S_dec;
-          if (fast && s4 != s && nv_subnormal(d4)) {
+          const float enc4 = enc_lut[s4];
+          if (fast && s4 != s && enc4 != enc4) {
             fast = false;  // the 4 candidate's scale is subnormal: the shared block code
           } else if (fast && s4 != s) {
             if (ts.four_six == MXB_FOUR_OVER_SIX_MSE)
-              fos_block<true>(v, ts, enc, s, s4, nv_enc_of(d4), w);
+              fos_block<true>(v, ts, enc, s, s4, enc4, w);
             else
-              fos_block<false>(v, ts, enc, s, s4, nv_enc_of(d4), w);
+              fos_block<false>(v, ts, enc, s, s4, enc4, w);
           } else if (fast) {
             encode_finite<MXB_ELEM_E2M1, 16>(p, v, enc, w);
           }
-        } else if constexpr (NV) {
+        } else if constexpr (NV) {  // grouped: a tensor scale a group
           fast = nvfp4_encode_finite(v, am, ts, s, w);
         } else {
           s = mxb_e8m0_scale(__float_as_uint(am), (mxb_scale_rule_t)a.rule, &p);
@@ -275,8 +296,14 @@ bool rows_apply(const mxb_format_desc *d, const mxb_quant_config_t *cfg, const Q
   const bool nv = d->scale_type == MXB_SCALE_UE4M3;
   if (cfg->block_2d) return false;
   // SR: NVFP4 only, every block's first element at a multiple of 16 of the
-  // SR index (mxb_sr_index), so that its 16 bytes are one Philox group.
-  if (cfg->rounding == MXB_ROUND_SR && !(nv && a.sr_ld % 16 == 0 && a.sr_base % 16 == 0)) return false;
+  // SR index (mxb_sr_index), so that its 16 bytes are one Philox group, and
+  // every group of the call below 2^32 (philox_g32).
+  if (cfg->rounding == MXB_ROUND_SR) {
+    const int64_t lim = (int64_t)1 << 36;  // SR indices below 2^36: groups below 2^32
+    const bool g32 = a.sr_base >= 0 && a.sr_ld >= 0 && a.cols <= lim - a.sr_base &&
+                     (a.rows <= 1 || a.sr_ld <= (lim - a.sr_base - a.cols) / (a.rows - 1));
+    if (!(nv && a.sr_ld % 16 == 0 && a.sr_base % 16 == 0 && g32)) return false;
+  }
   if (nv ? cfg->four_over_six != 0 && cfg->rounding == MXB_ROUND_SR : (d->scale_type != MXB_SCALE_E8M0 || a.rht))
     return false;
   const int B = d->block_cols, bits = d->elem_bits;
@@ -305,6 +332,8 @@ bool quantize_rows(const struct mxb_context *ctx, const mxb_format_desc *d, cons
   g.mx_bmax = nv ? 0 : mx_bmax(mxb_elem_fp(d->elem));
   g.row_group = row_group;
   g.k64 = 0x42800000u;
+  g.sr_g0 = (uint32_t)(a.sr_base / 16);
+  g.sr_dg = (uint32_t)(a.sr_ld / 16) - (uint32_t)nb;
   const bool per_group = row_group || row_amax;  // the G instance
   const int T = 256;
   *status = MXB_FORMAT_SWITCH(d->format, F, [&]() -> mxb_status_t {
