@@ -397,6 +397,14 @@ __device__ __forceinline__ uint4 get_sr_group(const QArgs &a, int64_t r, int64_t
   return philox_group(sr_seed(a), sr_offset(a), mxb_sr_index(r, c0, a.sr_base, a.sr_ld) >> 4);
 }
 
+// Whether philox_g32 serves an SR output of [rows, cols] with a's SR
+// indices (host): each run of 16 starting at a multiple of 16 of its columns
+// starts a Philox group, and every group is below 2^32 (indices below 2^36).
+inline bool sr_runs_g32(const QArgs &a, int64_t rows, int64_t cols) {
+  return a.sr_ld % 16 == 0 && a.sr_base % 16 == 0 && a.sr_base >= 0 &&
+         (double)(rows - 1) * (double)a.sr_ld + (double)a.sr_base + (double)cols <= 0x1p36;
+}
+
 // The row-wise fast path: NVFP4 1x16 (RNE, no Four Over Six, the fused RHT
 // allowed) and the MX formats (RNE) where every row holds whole blocks,
 // input and codes are 16-byte aligned and the tensor has fewer than 2^31

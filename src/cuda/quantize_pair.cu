@@ -691,8 +691,7 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
   // pair_nvfp4_kernel (philox_g32): each column block's SR run starts a
   // Philox group, at a non-negative index below 2^36 (every whole tensor; a
   // shard where its place keeps the column copy's rows on groups).
-  const bool sr_groups = b.sr_ld % 16 == 0 && b.sr_base % 16 == 0 && b.sr_base >= 0 &&
-                         (double)(C - 1) * (double)b.sr_ld + (double)b.sr_base + (double)R <= 0x1p36;
+  const bool sr_groups = sr_runs_g32(b, C, R);
   const unsigned grid = grid_for(ctx, g.ntiles, 1), T = TILE * TILE / B;
   *impl = nv ? "cuda-nvfp4-pair" : "cuda-mx-pair";
   *status = [&]() -> mxb_status_t {

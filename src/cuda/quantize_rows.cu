@@ -295,15 +295,8 @@ int mx_bmax(const mxb_fp &p) {
 bool rows_apply(const mxb_format_desc *d, const mxb_quant_config_t *cfg, const QArgs &a) {
   const bool nv = d->scale_type == MXB_SCALE_UE4M3;
   if (cfg->block_2d) return false;
-  // SR: NVFP4 only, every block's first element at a multiple of 16 of the
-  // SR index (mxb_sr_index), so that its 16 bytes are one Philox group, and
-  // every group of the call below 2^32 (philox_g32).
-  if (cfg->rounding == MXB_ROUND_SR) {
-    const int64_t lim = (int64_t)1 << 36;  // SR indices below 2^36: groups below 2^32
-    const bool g32 = a.sr_base >= 0 && a.sr_ld >= 0 && a.cols <= lim - a.sr_base &&
-                     (a.rows <= 1 || a.sr_ld <= (lim - a.sr_base - a.cols) / (a.rows - 1));
-    if (!(nv && a.sr_ld % 16 == 0 && a.sr_base % 16 == 0 && g32)) return false;
-  }
+  // SR: NVFP4 only, each block's 16 bytes one Philox group below 2^32.
+  if (cfg->rounding == MXB_ROUND_SR && !(nv && sr_runs_g32(a, a.rows, a.cols))) return false;
   if (nv ? cfg->four_over_six != 0 && cfg->rounding == MXB_ROUND_SR : (d->scale_type != MXB_SCALE_E8M0 || a.rht))
     return false;
   const int B = d->block_cols, bits = d->elem_bits;
