@@ -221,21 +221,6 @@ MXB_HD uint32_t mxb_fp_encode_sr_generic(const mxb_fp *p, float x, uint32_t r) {
   return mxb_fp_pack(p, mag > p->maxcode ? p->maxcode : mag, u >> 31);
 }
 /* ---- specialised encoders (same bits as the generic ones) -------------- */
-/* E2M1 RNE, the ladder of NUMERICS 2.1 computed by the fp32 adder: with
- * a = min(|x|, 6) in binade 2^e (e clamped to >= 0), M = 2^(e+22) has an ulp
- * equal to the E2M1 step there, so a + M rounds a to the grid (ties to
- * even code) and the bits of a + M count the steps above M. Clamping at 6
- * (the largest value) saturates without a final min. NaN gives +max (0x7).
- * Proven equal to the generic encoder over all 2^32 fp32 inputs. */
-MXB_HD uint32_t mxb_e2m1_encode_rne(float x) {
-  uint32_t u = mxb_f2u(x), ax = u & MXB_F32_ABS;
-  float a = mxb_min_pos(mxb_u2f(ax), 6.0f);
-  uint32_t e = mxb_f2u(a) & MXB_F32_INF;
-  e = e > 0x3F800000u ? e : 0x3F800000u; /* 2^max(e, 0) */
-  uint32_t m = e + (22u << 23);
-  uint32_t c = mxb_f2u(a + mxb_u2f(m)) - m + ((e - 0x3F800000u) >> 22); /* steps + 2 per binade */
-  return ax > MXB_F32_INF ? 0x7u : c | ((u >> 28) & 0x8u);
-}
 /* The value of an E2M1 code (bits 0-3), as mxb_fp_decode gives it, without
  * its branches: magnitude codes 2..7 are the normals (2 + m) 2^(e - 2), fp32
  * bits ((e + 126) << 23) | m << 22 for e = code >> 1, m = code & 1; code 1
@@ -245,10 +230,12 @@ MXB_HD float mxb_e2m1_decode(uint32_t code) {
   const uint32_t u = mag ? ((e + 126u) << 23) | ((mag & (e ? 1u : 0u)) << 22) : 0u;
   return mxb_u2f(u | (code & 8u) << 28);
 }
-/* The rounding addend of a = min(|x|, 6) (not NaN): M = 2^(E + 22), E =
+/* E2M1 RNE, the ladder of NUMERICS 2.1 computed by the fp32 adder. The
+ * rounding addend of a = min(|x|, 6) (not NaN): M = 2^(E + 22), E =
  * max(binade of a, 0), whose ulp is the E2M1 step at a, so a + M rounds a
- * to the grid. M = max(e + 22 binades, 2^22) for a's exponent bits e: one
- * add-and-max instruction on the device. Shared by the per-element encoder
+ * to the grid (ties to even code) and the bits of a + M count the steps
+ * above M. M = max(e + 22 binades, 2^22) for a's exponent bits e: one
+ * add-and-max instruction on the device. Shared by the per-element encoders
  * below and the device's word encoder (quantize.cuh). */
 MXB_HD uint32_t mxb_e2m1_rne_magic(float a) {
   uint32_t e = mxb_f2u(a) & MXB_F32_INF;
@@ -258,10 +245,11 @@ MXB_HD uint32_t mxb_e2m1_rne_magic(float a) {
   return (e > 0x3F800000u ? e : 0x3F800000u) + (22u << 23);
 #endif
 }
-/* The same for x known not to be NaN (Inf saturates): without the final
- * select; *grid gets the code's magnitude, |mxb_e2m1_decode(code)|, which
- * the sum a + m holds (a rounded to the grid; Four Over Six's error terms
- * take it from there instead of decoding the code). */
+/* The code of x, known not to be NaN (clamping at 6, the largest value,
+ * saturates Inf and needs no final min); *grid gets the code's magnitude,
+ * |mxb_e2m1_decode(code)|, which the sum a + m holds (a rounded to the
+ * grid; Four Over Six's error terms take it from there instead of decoding
+ * the code). */
 MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan_grid(float x, float *grid) {
   uint32_t u = mxb_f2u(x);
   float a = mxb_min_pos(fabsf(x), 6.0f); /* |x| as an operand of the min on the device */
@@ -273,6 +261,12 @@ MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan_grid(float x, float *grid) {
 MXB_HD uint32_t mxb_e2m1_encode_rne_nonnan(float x) {
   float grid;
   return mxb_e2m1_encode_rne_nonnan_grid(x, &grid);
+}
+/* E2M1 RNE (NUMERICS 2.1) of any x: NaN gives +max (0x7). Proven equal to
+ * the generic encoder over all 2^32 fp32 inputs. */
+MXB_HD uint32_t mxb_e2m1_encode_rne(float x) {
+  const uint32_t c = mxb_e2m1_encode_rne_nonnan(x); /* both sides computed: a select, not a branch */
+  return (mxb_f2u(x) & MXB_F32_ABS) > MXB_F32_INF ? 0x7u : c;
 }
 /* E2M1 SR (NUMERICS 2.2): step = 2^(e-1) with e = binade of |x| clamped to
  * >= 0 (0.5, 1, 2 for |x| < 8; from 8 on, t >= 8 saturates whatever the

@@ -218,33 +218,29 @@ __global__ void __launch_bounds__(256) rows_kernel(QArgs a, RowsArgs g) {
         rw[0] = get_sr_group(a, r, (int64_t)(b - r * g.nb) * B);
       }
       if (fast) {
-        if constexpr (LUT && !FOS) {
-          uint32_t su;
-          float enc;
-          fast = nv_lut_scale(am, ts, enc_lut, su, enc);
-          if (fast) {
-            s = (uint8_t)su;
-            if constexpr (SR) e2m1_sr16(v, enc, rw[0], g.k64, w);
-            else encode_finite<MXB_ELEM_E2M1, 16>(p, v, enc, w);
-          }
-        } else if constexpr (FOS) {
+        if constexpr (LUT) {  // FOS and SR are LUT instances
           uint32_t su;
           float enc;
           fast = nv_lut_scale(am, ts, enc_lut, su, enc);
           s = (uint8_t)su;
-          // The 4 candidate's byte (finite am: at most 0x7E) and multiplier,
-          // NaN where its decode scale is subnormal (nv_enc_entry).
-          const uint8_t s4 = mxb_nvfp4_block_scale4(am, &ts);
-          const float enc4 = enc_lut[s4];
-          if (fast && s4 != s && enc4 != enc4) {
-            fast = false;  // the 4 candidate's scale is subnormal: the shared block code
-          } else if (fast && s4 != s) {
-            if (ts.four_six == MXB_FOUR_OVER_SIX_MSE)
-              fos_block<true>(v, ts, enc, s, s4, enc4, w);
-            else
-              fos_block<false>(v, ts, enc, s, s4, enc4, w);
+          if constexpr (FOS) {
+            // The 4 candidate's byte (finite am: at most 0x7E) and multiplier,
+            // NaN where its decode scale is subnormal (nv_enc_entry).
+            const uint8_t s4 = mxb_nvfp4_block_scale4(am, &ts);
+            const float enc4 = enc_lut[s4];
+            if (fast && s4 != s && enc4 != enc4) {
+              fast = false;  // the 4 candidate's scale is subnormal: the shared block code
+            } else if (fast && s4 != s) {
+              if (ts.four_six == MXB_FOUR_OVER_SIX_MSE)
+                fos_block<true>(v, ts, enc, s, s4, enc4, w);
+              else
+                fos_block<false>(v, ts, enc, s, s4, enc4, w);
+            } else if (fast) {
+              encode_finite<MXB_ELEM_E2M1, 16>(p, v, enc, w);
+            }
           } else if (fast) {
-            encode_finite<MXB_ELEM_E2M1, 16>(p, v, enc, w);
+            if constexpr (SR) e2m1_sr16(v, enc, rw[0], g.k64, w);
+            else encode_finite<MXB_ELEM_E2M1, 16>(p, v, enc, w);
           }
         } else if constexpr (NV) {  // grouped: a tensor scale a group
           fast = nvfp4_encode_finite(v, am, ts, s, w);
