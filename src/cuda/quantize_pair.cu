@@ -124,19 +124,19 @@ __device__ __forceinline__ void put_block(const QArgs &a, const RhtMasks &sm, co
     if (fold_it) fold_block(a.policy, v, fold);
     return;
   }
-  a.scales[mxb_scale_index(r, j, a.scale_cols, a.swizzled)] = code_block<F, SR>(a, ts, bmax, r, j, v);
+  a.scales[scale_slot32(a, r, j)] = code_block<F, SR>(a, ts, bmax, r, j, v);
 }
 
 // The scale bytes of blocks j (s0) and j + 1 (s1) of row r, j even: one
 // 16-bit store where the pair is aligned (adjacent in both layouts: a
 // swizzled tile keeps a row's four K-blocks together); n: how many exist.
 __device__ __forceinline__ void store_scale_pair(const QArgs &a, int64_t r, int64_t j, uint8_t s0, uint8_t s1, int n) {
-  uint8_t *q = a.scales + mxb_scale_index(r, j, a.scale_cols, a.swizzled);
+  uint8_t *q = a.scales + scale_slot32(a, r, j);
   if (n == 2 && ((uintptr_t)q & 1u) == 0) {
     *reinterpret_cast<uint16_t *>(q) = (uint16_t)(s0 | s1 << 8);
   } else {
     if (n >= 1) *q = s0;
-    if (n >= 2) a.scales[mxb_scale_index(r, j + 1, a.scale_cols, a.swizzled)] = s1;
+    if (n >= 2) a.scales[scale_slot32(a, r, j + 1)] = s1;
   }
 }
 
@@ -421,7 +421,7 @@ __global__ void __launch_bounds__(TILE * TILE / 16, in_t<DT>::size == 2 ? 3 : 2)
         s = encode_block<F, false>(r, tsr, 0, v, rw, rb, w);
       }
       store_words<2>(r.data + (int64_t)row * r.row_bytes + j * 8, w);
-      r.scales[mxb_scale_index(row, j, r.scale_cols, r.swizzled)] = (uint8_t)s;
+      r.scales[scale_slot32(r, row, j)] = (uint8_t)s;
     }
     __syncthreads();
     const uint32_t xc = c0 + cc, xr = r0 + B * rg;
@@ -460,7 +460,7 @@ __global__ void __launch_bounds__(TILE * TILE / 16, in_t<DT>::size == 2 ? 3 : 2)
         reinterpret_cast<uint8_t *>(&cst[cc][8])[rg] = (uint8_t)s;
       } else {
         store_words<2>(c.data + (int64_t)xc * c.row_bytes + (xr / B) * 8, w);
-        c.scales[mxb_scale_index(xc, xr / B, c.scale_cols, c.swizzled)] = (uint8_t)s;
+        c.scales[scale_slot32(c, xc, xr / B)] = (uint8_t)s;
       }
     }
     if (staged) {
@@ -471,7 +471,7 @@ __global__ void __launch_bounds__(TILE * TILE / 16, in_t<DT>::size == 2 ? 3 : 2)
         *reinterpret_cast<uint4 *>(d) =
             make_uint4(cst[row][4 * half], cst[row][4 * half + 1], cst[row][4 * half + 2], cst[row][4 * half + 3]);
         if (!half) {
-          uint8_t *q = c.scales + mxb_scale_index(c0 + row, r0 / B, c.scale_cols, c.swizzled);
+          uint8_t *q = c.scales + scale_slot32(c, c0 + row, r0 / B);
           const uint32_t sw = cst[row][8];
           if (((uintptr_t)q & 3u) == 0) *reinterpret_cast<uint32_t *>(q) = sw;
           else
@@ -613,12 +613,12 @@ __global__ void __launch_bounds__(MT, MB) pair_mx16_kernel(QArgs r, QArgs c, Pai
       if (c8 == 0 && row < R) {
         const int64_t j0 = c0 / B;
         const int n = C - c0 >= 4 * B ? 4 : (int)((C - c0) / B);
-        uint8_t *dst = r.scales + mxb_scale_index(row, j0, r.scale_cols, r.swizzled);
+        uint8_t *dst = r.scales + scale_slot32(r, row, j0);
         const uint8_t b4[4] = {s, (uint8_t)s1, (uint8_t)s2, (uint8_t)s3};
         if (n == 4 && ((uintptr_t)dst & 3u) == 0)
           *reinterpret_cast<uint32_t *>(dst) = b4[0] | (uint32_t)b4[1] << 8 | (uint32_t)b4[2] << 16 | (uint32_t)b4[3] << 24;
         else
-          for (int q = 0; q < n; q++) r.scales[mxb_scale_index(row, j0 + q, r.scale_cols, r.swizzled)] = b4[q];
+          for (int q = 0; q < n; q++) r.scales[scale_slot32(r, row, j0 + q)] = b4[q];
       }
     }
     const uint32_t *tw = reinterpret_cast<const uint32_t *>(&tile[b][0][0]);
@@ -672,6 +672,7 @@ extern "C" int mxb_cuda_quantize_pair(struct mxb_context *ctx, const mxb_quant_c
   if (!aligned16(row->data) || !aligned16(col->data) || (int64_t)sr->row_bytes != C * bits / 8 ||
       (int64_t)sc->row_bytes != R * bits / 8)
     return 0;
+  if (sr->scale_bytes >> 32 || sc->scale_bytes >> 32) return 0;  // scale_slot32 (a swizzled grid's padding)
   cudaStream_t st = as_stream(stream);
   QArgs a = make_qargs(rc, dr, sr, row), b = make_qargs(cc, dc, sc, col);
   a.src = src;
