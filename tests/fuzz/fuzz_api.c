@@ -761,10 +761,14 @@ static void op_transpose(in_t *in) {
   pick_quant_config(in, &cfg);
   int quantized = 0;
   void *src = NULL;
+  /* NVFP4 (16 x 16 tiles) or an MX format (32 x 32 tiles) */
+  static const mxb_format_t f2d[] = {MXB_FORMAT_NVFP4, MXB_FORMAT_NVFP4,       MXB_FORMAT_MXFP8_E4M3,
+                                     MXB_FORMAT_MXFP4, MXB_FORMAT_MXFP6_E2M3, MXB_FORMAT_MXINT8};
+  const mxb_format_t fq = f2d[u8(in) % (sizeof(f2d) / sizeof(f2d[0]))];
   if (u8(in) < 160 && shape_small(rows, cols) && dtype_ok(dt)) {
     /* a tensor the library quantized with 2D scales */
     cfg.block_2d = 1;
-    ft_like(&a, MXB_FORMAT_NVFP4, rows, cols, (mxb_scale_layout_t)li);
+    ft_like(&a, fq, rows, cols, (mxb_scale_layout_t)li);
     float supplied = 1.0f + (float)u8(in);
     if (a.t.amax) memcpy(a.t.amax, &supplied, 4);
     src = make_plain(in, dt, (size_t)(rows * cols));
@@ -773,22 +777,25 @@ static void op_transpose(in_t *in) {
     ft_make(&a, in, pick(in, MXB_FORMAT_COUNT), rows, cols, li, 1);
   }
   int64_t orows = u8(in) >= 250 ? rows : cols; /* the transposed shape only when rows == cols */
-  ft_make(&out, in, u8(in) >= 250 ? pick(in, MXB_FORMAT_COUNT) : MXB_FORMAT_NVFP4, orows, rows, lo, 0);
+  ft_make(&out, in, u8(in) >= 250 ? pick(in, MXB_FORMAT_COUNT) : (int)a.t.format, orows, rows, lo, 0);
   ft_snap(&a);
   ft_snap(&out);
   mxb_status_t s = mxb_transpose_quantized(g_ctx, &a.t, &out.t, NULL);
   CHECK(ft_same(&a), "mxb_transpose_quantized changed its input");
   if (!failed_cleanly(s, "mxb_transpose_quantized", ft_same(&out))) {
+    /* NVFP4 or an MX format (E8M0 scales on 1 x 32 blocks) flagged as 2D-scaled */
+    const int fa = (int)a.t.format,
+              mx = mxb_fmt_scale_type(fa) == MXB_SCALE_E8M0 && mxb_fmt_block_rows(fa) == 1;
     CHECK(a.real && out.real && (a.t.flags & MXB_TENSOR_SCALED_2D) && !(a.t.flags & MXB_TENSOR_RHT) &&
-              a.t.format == MXB_FORMAT_NVFP4 && out.t.format == MXB_FORMAT_NVFP4 && out.t.rows == cols &&
-              ft_aligned(&a) && ft_aligned(&out),
+              (fa == MXB_FORMAT_NVFP4 || mx) && (int)out.t.format == fa && out.t.rows == cols && ft_aligned(&a) &&
+              ft_aligned(&out),
           "mxb_transpose_quantized accepted invalid arguments");
     if (quantized && cfg.rounding == MXB_ROUND_RNE && !cfg.four_over_six) {
       /* stochastic rounding draws its bits by element index: not transposable;
        * Four Over Six sums a tile's errors row by row, so quantizing the
        * transpose may choose otherwise in a near-tie (docs/NUMERICS.md 4.1) */
       ftensor ref;
-      ft_like(&ref, MXB_FORMAT_NVFP4, cols, rows, (mxb_scale_layout_t)lo);
+      ft_like(&ref, fq, cols, rows, (mxb_scale_layout_t)lo);
       if (ref.t.amax && cfg.amax_source == MXB_AMAX_FROM_TENSOR) memcpy(ref.t.amax, a.t.amax, 4);
       void *srct = transpose(src, rows, cols, mxb_dtype_size((mxb_dtype_t)dt));
       /* a shard's place fits [rows, cols], not the transpose; without SR it changes no byte */
