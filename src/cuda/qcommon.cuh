@@ -57,7 +57,7 @@ __device__ __forceinline__ uint32_t swizzled_slot(uint32_t r, uint32_t j, uint32
 
 // Where scale (r, j) of v's grid lives, in either layout, as mxb_scale_index
 // places it, in 32-bit arithmetic: for grids of fewer than 2^32 bytes (the
-// launcher checks). About 10 instructions where the 64-bit form takes 25.
+// launcher checks), where the 64-bit mxb_scale_index widens every product.
 __device__ __forceinline__ uint32_t scale_slot32(const tensor_view &v, uint32_t r, uint32_t j) {
   const uint32_t cols = (uint32_t)v.scale_cols;
   return v.swizzled ? swizzled_slot(r, j, (cols + 3u) >> 2) : r * cols + j;
